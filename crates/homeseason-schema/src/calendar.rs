@@ -1,0 +1,226 @@
+//! Chinese public holidays, make-up workdays and shopping festivals, 2021–2024.
+//!
+//! Transcribed from the State Council General Office's annual notices on holiday arrangements
+//! (国务院办公厅关于20XX年部分节假日安排的通知). Mid-Autumn moved from 10 Sept in 2022 to 29 Sept in
+//! 2023, where it merged with National Day into one eight-day block: aligning days by type rather
+//! than by date is what keeps year-on-year baselines honest.
+
+use chrono::{Datelike, NaiveDate, Weekday};
+use serde::{Deserialize, Serialize};
+
+/// A named public-holiday block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Holiday {
+    /// 元旦 New Year's Day.
+    NewYear,
+    /// 春节 Spring Festival.
+    SpringFestival,
+    /// 清明 Qingming.
+    Qingming,
+    /// 劳动节 Labour Day.
+    LabourDay,
+    /// 端午 Dragon Boat Festival.
+    DragonBoat,
+    /// 中秋 Mid-Autumn Festival.
+    MidAutumn,
+    /// 国庆 National Day (Golden Week); in 2023 merged with Mid-Autumn.
+    NationalDay,
+}
+
+impl Holiday {
+    /// Chinese name.
+    #[must_use]
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Holiday::NewYear => "元旦",
+            Holiday::SpringFestival => "春节",
+            Holiday::Qingming => "清明",
+            Holiday::LabourDay => "劳动节",
+            Holiday::DragonBoat => "端午",
+            Holiday::MidAutumn => "中秋",
+            Holiday::NationalDay => "国庆",
+        }
+    }
+}
+
+/// The kind of a calendar day for retail purposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DayType {
+    /// An ordinary Monday–Friday working day.
+    Workday,
+    /// An ordinary Saturday or Sunday off.
+    Weekend,
+    /// A statutory day off inside a holiday block.
+    Holiday(Holiday),
+    /// A Saturday or Sunday worked to make up for a holiday (调休上班).
+    MakeupWorkday,
+    /// A fixed-date online shopping festival (6.18, 11.11, 12.12) that is not also a holiday.
+    ShoppingFestival(ShoppingFestival),
+}
+
+/// Fixed-date shopping festivals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShoppingFestival {
+    /// 6.18 mid-year sale.
+    Jun18,
+    /// 11.11 Singles' Day (双十一).
+    Double11,
+    /// 12.12 (双十二).
+    Double12,
+}
+
+type Block = (Holiday, (i32, u32, u32), (i32, u32, u32));
+
+const HOLIDAYS: &[Block] = &[
+    (Holiday::NewYear, (2021, 1, 1), (2021, 1, 3)),
+    (Holiday::SpringFestival, (2021, 2, 11), (2021, 2, 17)),
+    (Holiday::Qingming, (2021, 4, 3), (2021, 4, 5)),
+    (Holiday::LabourDay, (2021, 5, 1), (2021, 5, 5)),
+    (Holiday::DragonBoat, (2021, 6, 12), (2021, 6, 14)),
+    (Holiday::MidAutumn, (2021, 9, 19), (2021, 9, 21)),
+    (Holiday::NationalDay, (2021, 10, 1), (2021, 10, 7)),
+    (Holiday::NewYear, (2022, 1, 1), (2022, 1, 3)),
+    (Holiday::SpringFestival, (2022, 1, 31), (2022, 2, 6)),
+    (Holiday::Qingming, (2022, 4, 3), (2022, 4, 5)),
+    (Holiday::LabourDay, (2022, 4, 30), (2022, 5, 4)),
+    (Holiday::DragonBoat, (2022, 6, 3), (2022, 6, 5)),
+    (Holiday::MidAutumn, (2022, 9, 10), (2022, 9, 12)),
+    (Holiday::NationalDay, (2022, 10, 1), (2022, 10, 7)),
+    (Holiday::NewYear, (2022, 12, 31), (2023, 1, 2)),
+    (Holiday::SpringFestival, (2023, 1, 21), (2023, 1, 27)),
+    (Holiday::Qingming, (2023, 4, 5), (2023, 4, 5)),
+    (Holiday::LabourDay, (2023, 4, 29), (2023, 5, 3)),
+    (Holiday::DragonBoat, (2023, 6, 22), (2023, 6, 24)),
+    (Holiday::MidAutumn, (2023, 9, 29), (2023, 9, 29)),
+    (Holiday::NationalDay, (2023, 9, 30), (2023, 10, 6)),
+    (Holiday::NewYear, (2023, 12, 30), (2024, 1, 1)),
+    (Holiday::SpringFestival, (2024, 2, 10), (2024, 2, 17)),
+    (Holiday::Qingming, (2024, 4, 4), (2024, 4, 6)),
+    (Holiday::LabourDay, (2024, 5, 1), (2024, 5, 5)),
+    (Holiday::DragonBoat, (2024, 6, 8), (2024, 6, 10)),
+    (Holiday::MidAutumn, (2024, 9, 15), (2024, 9, 17)),
+    (Holiday::NationalDay, (2024, 10, 1), (2024, 10, 7)),
+];
+
+const MAKEUP_WORKDAYS: &[(i32, u32, u32)] = &[
+    (2021, 2, 7),
+    (2021, 2, 20),
+    (2021, 4, 25),
+    (2021, 5, 8),
+    (2021, 9, 18),
+    (2021, 9, 26),
+    (2021, 10, 9),
+    (2022, 1, 29),
+    (2022, 1, 30),
+    (2022, 4, 2),
+    (2022, 4, 24),
+    (2022, 5, 7),
+    (2022, 10, 8),
+    (2022, 10, 9),
+    (2023, 1, 28),
+    (2023, 1, 29),
+    (2023, 4, 23),
+    (2023, 5, 6),
+    (2023, 6, 25),
+    (2023, 10, 7),
+    (2023, 10, 8),
+    (2024, 2, 4),
+    (2024, 2, 18),
+    (2024, 4, 7),
+    (2024, 4, 28),
+    (2024, 5, 11),
+    (2024, 9, 14),
+    (2024, 9, 29),
+    (2024, 10, 12),
+];
+
+/// First and last year the calendar covers.
+pub const YEARS: (i32, i32) = (2021, 2024);
+
+fn ymd((y, m, d): (i32, u32, u32)) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("calendar tables hold valid dates")
+}
+
+/// The holiday block a date falls in, if any, with the block's first day.
+#[must_use]
+pub fn holiday(date: NaiveDate) -> Option<(Holiday, NaiveDate)> {
+    HOLIDAYS.iter().find_map(|&(h, s, e)| {
+        let (s, e) = (ymd(s), ymd(e));
+        (s <= date && date <= e).then_some((h, s))
+    })
+}
+
+/// Whether a date is a make-up workday (a Saturday or Sunday worked).
+#[must_use]
+pub fn is_makeup_workday(date: NaiveDate) -> bool {
+    MAKEUP_WORKDAYS.iter().any(|&d| ymd(d) == date)
+}
+
+/// The fixed-date shopping festival on this date, if any.
+#[must_use]
+pub fn shopping_festival(date: NaiveDate) -> Option<ShoppingFestival> {
+    match (date.month(), date.day()) {
+        (6, 18) => Some(ShoppingFestival::Jun18),
+        (11, 11) => Some(ShoppingFestival::Double11),
+        (12, 12) => Some(ShoppingFestival::Double12),
+        _ => None,
+    }
+}
+
+/// Classify a date. Holidays win over festivals, festivals over make-up days and weekends.
+#[must_use]
+pub fn day_type(date: NaiveDate) -> DayType {
+    if let Some((h, _)) = holiday(date) {
+        return DayType::Holiday(h);
+    }
+    if let Some(f) = shopping_festival(date) {
+        return DayType::ShoppingFestival(f);
+    }
+    if is_makeup_workday(date) {
+        return DayType::MakeupWorkday;
+    }
+    match date.weekday() {
+        Weekday::Sat | Weekday::Sun => DayType::Weekend,
+        _ => DayType::Workday,
+    }
+}
+
+/// Whether a date lies in a year the calendar covers (outside, holidays are unknown).
+#[must_use]
+pub fn covers(date: NaiveDate) -> bool {
+    (YEARS.0..=YEARS.1).contains(&date.year())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, dd: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, dd).unwrap()
+    }
+
+    #[test]
+    fn mid_autumn_moves() {
+        assert_eq!(day_type(d(2022, 9, 10)), DayType::Holiday(Holiday::MidAutumn));
+        assert_eq!(day_type(d(2023, 9, 29)), DayType::Holiday(Holiday::MidAutumn));
+        assert_eq!(day_type(d(2023, 9, 10)), DayType::Weekend);
+        assert_eq!(day_type(d(2023, 10, 7)), DayType::MakeupWorkday);
+        assert_eq!(day_type(d(2023, 11, 11)), DayType::ShoppingFestival(ShoppingFestival::Double11));
+        assert_eq!(day_type(d(2023, 11, 13)), DayType::Workday);
+    }
+
+    #[test]
+    fn makeup_days_are_weekends_and_blocks_are_ordered() {
+        for &m in MAKEUP_WORKDAYS {
+            let w = ymd(m).weekday();
+            assert!(matches!(w, Weekday::Sat | Weekday::Sun), "{m:?} is a {w}");
+            assert!(holiday(ymd(m)).is_none());
+        }
+        for &(_, s, e) in HOLIDAYS {
+            assert!(ymd(s) <= ymd(e));
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! A campaign as configuration: window, baseline, categories, regions and the MCC map.
+//!
+//! The 2023 Home Renewal Consumption Season is embedded (`data/campaign-2023.toml`) and is the default;
+//! any other campaign is a TOML file of the same shape.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::category::Category;
+use crate::region::{Region, Regions};
+use crate::{Result, SchemaError};
+
+/// The embedded default campaign file.
+pub const DEFAULT_TOML: &str = include_str!("../data/campaign-2023.toml");
+
+/// An inclusive date range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DateRange {
+    /// First day.
+    pub start: NaiveDate,
+    /// Last day (inclusive).
+    pub end: NaiveDate,
+}
+
+impl DateRange {
+    /// Whether the range holds the date.
+    #[must_use]
+    pub fn contains(&self, date: NaiveDate) -> bool {
+        self.start <= date && date <= self.end
+    }
+    /// Number of days, inclusive.
+    #[must_use]
+    pub fn days(&self) -> i64 {
+        (self.end - self.start).num_days() + 1
+    }
+    /// Every date in the range.
+    pub fn iter(&self) -> impl Iterator<Item = NaiveDate> + use<> {
+        let end = self.end;
+        self.start.iter_days().take_while(move |d| *d <= end)
+    }
+}
+
+/// How baselines are built.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BaselineConfig {
+    /// Comparison years: the first is the prior year, the second the two-year base.
+    pub comparison_years: Vec<i32>,
+    /// Pre-period whose year-on-year growth scales the comparison year.
+    pub pre_period: DateRange,
+    /// Interval level, e.g. 0.9.
+    pub level: f64,
+    /// Method behind the headline numbers.
+    pub primary_method: String,
+    /// Comparison years known to be distorted.
+    #[serde(default)]
+    pub distorted_years: Vec<i32>,
+}
+
+/// Targeted and control categories.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CategoryConfig {
+    /// Categories whose uplift is measured.
+    pub targeted: Vec<Category>,
+    /// Untargeted categories that move with the local economy.
+    pub controls: Vec<Category>,
+}
+
+/// One MCC → category mapping.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MccEntry {
+    /// Four-digit merchant category code, as text.
+    pub code: String,
+    /// Category it counts under.
+    pub category: Category,
+    /// Optional sub-category (flooring, pipes, …).
+    #[serde(default)]
+    pub subcategory: Option<String>,
+    /// Network title of the MCC.
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RegionConfig {
+    include: toml::Value,
+}
+
+/// A campaign.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Campaign {
+    /// Stable id, written into every output row.
+    pub id: String,
+    /// Chinese name.
+    pub name_zh: String,
+    /// English name.
+    pub name_en: String,
+    /// First day of expected history.
+    pub history_start: NaiveDate,
+    /// The campaign window.
+    pub window: DateRange,
+    /// Baseline settings.
+    pub baseline: BaselineConfig,
+    /// Categories.
+    pub categories: CategoryConfig,
+    regions: RegionConfig,
+    /// MCC map.
+    pub mcc: Vec<MccEntry>,
+}
+
+impl Campaign {
+    /// The embedded 2023 season.
+    #[must_use]
+    pub fn default_2023() -> Campaign {
+        Campaign::from_toml(DEFAULT_TOML).expect("embedded campaign is valid (unit-tested)")
+    }
+
+    /// Parse and check a campaign file's text.
+    ///
+    /// # Errors
+    /// [`SchemaError::Campaign`] naming what is wrong.
+    pub fn from_toml(text: &str) -> Result<Campaign> {
+        let c: Campaign = toml::from_str(text).map_err(|e| SchemaError::Campaign(e.to_string()))?;
+        c.check()?;
+        Ok(c)
+    }
+
+    fn check(&self) -> Result<()> {
+        let bad = |m: String| Err(SchemaError::Campaign(m));
+        if self.window.start > self.window.end {
+            return bad("window.start is after window.end".into());
+        }
+        if self.baseline.pre_period.end >= self.window.start {
+            return bad("baseline.pre_period must end before the window starts".into());
+        }
+        if !(0.5..1.0).contains(&self.baseline.level) {
+            return bad(format!("baseline.level {} must be in [0.5, 1)", self.baseline.level));
+        }
+        if self.baseline.comparison_years.is_empty() {
+            return bad("baseline.comparison_years is empty".into());
+        }
+        if !["prior_year", "two_year"].contains(&self.baseline.primary_method.as_str()) {
+            return bad(format!("unknown baseline.primary_method {:?}", self.baseline.primary_method));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for m in &self.mcc {
+            if m.code.len() != 4 || !m.code.bytes().all(|b| b.is_ascii_digit()) {
+                return bad(format!("MCC {:?} is not four digits", m.code));
+            }
+            if !seen.insert(&m.code) {
+                return bad(format!("MCC {} is mapped twice", m.code));
+            }
+        }
+        self.regions()?;
+        Ok(())
+    }
+
+    /// The regions this campaign reports on.
+    ///
+    /// # Errors
+    /// When the list names an unknown region.
+    pub fn regions(&self) -> Result<Vec<&'static Region>> {
+        let all = Regions::embedded();
+        match &self.regions.include {
+            toml::Value::String(s) if s == "all" => Ok(all.all().iter().collect()),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|v| {
+                    let s = v.as_str().unwrap_or_default();
+                    all.by_code(s).ok_or_else(|| SchemaError::UnknownRegion(s.to_owned()))
+                })
+                .collect(),
+            other => Err(SchemaError::Campaign(format!("regions.include must be \"all\" or a list, not {other}"))),
+        }
+    }
+
+    /// MCC → category, for every mapped code.
+    #[must_use]
+    pub fn mcc_map(&self) -> BTreeMap<&str, Category> {
+        self.mcc.iter().map(|m| (m.code.as_str(), m.category)).collect()
+    }
+
+    /// Category of an MCC; unmapped codes are [`Category::Other`].
+    #[must_use]
+    pub fn category_of(&self, mcc: &str) -> Category {
+        self.mcc.iter().find(|m| m.code == mcc).map_or(Category::Other, |m| m.category)
+    }
+
+    /// The prior comparison year (the first in `comparison_years`).
+    #[must_use]
+    pub fn prior_year(&self) -> i32 {
+        self.baseline.comparison_years[0]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_campaign_loads() {
+        let c = Campaign::default_2023();
+        assert_eq!(c.window.days(), 122);
+        assert_eq!(c.regions().unwrap().len(), 37);
+        assert_eq!(c.category_of("5722"), Category::HomeAppliances);
+        assert_eq!(c.category_of("5411"), Category::Supermarket);
+        assert_eq!(c.category_of("9999"), Category::Other);
+        assert_eq!(c.category_of("1520"), Category::BuildingMaterials);
+        assert_eq!(c.prior_year(), 2022);
+    }
+
+    #[test]
+    fn bad_campaigns_are_refused() {
+        let broken = DEFAULT_TOML.replace("start = \"2023-09-01\"", "start = \"2024-09-01\"");
+        assert!(Campaign::from_toml(&broken).is_err());
+        let unknown = DEFAULT_TOML.replace("include = \"all\"", "include = [\"999999\"]");
+        assert!(Campaign::from_toml(&unknown).is_err());
+    }
+}

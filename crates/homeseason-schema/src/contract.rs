@@ -1,0 +1,977 @@
+//! The table contracts: Frictionless Table Schemas from `data-schemas/`, embedded at compile time.
+//!
+//! Every table homeseason reads or writes has one JSON file in `data-schemas/` (listed in
+//! `data-schemas/datapackage.json`). This module embeds those files with `include_str!`, parses them once
+//! and exposes them as [`TableContract`]s, so the column names, types, constraints and header aliases the
+//! code enforces are the same ones liaisons and dashboard builders read.
+//!
+//! Besides the standard Table Schema properties (`name`, `title`, `description`, `primaryKey`, `fields`,
+//! and per field `name`, `type`, `format`, `title`, `description`, `constraints`, `trueValues`,
+//! `falseValues`), the files use these custom properties:
+//!
+//! | property | where | meaning |
+//! |---|---|---|
+//! | `title_zh` | table, field | Chinese title |
+//! | `kind` | table | `input`, `lake` or `output` ([`TableKind`]) |
+//! | `aliases` | field | header spellings liaisons and institutions use ([`TableContract::resolve_header`]) |
+//! | `derived` | field | homeseason computes the value; an input file need not (and should not) supply it |
+//! | `enum_aliases` | field | spellings of each allowed value, e.g. `线上` → `online` ([`Field::resolve_enum`]) |
+//!
+//! In `input` tables a derived field is never `required`, so ingest demands exactly
+//! [`TableContract::required_fields`] that are not derived. In `lake` and `output` tables every field is
+//! derived. Regular-expression patterns are kept as text here (this crate has no regex dependency); the
+//! ingest crate compiles them.
+//!
+//! ```
+//! use homeseason_schema::contract::{self, tables};
+//!
+//! let sales = contract::get(tables::ENTERPRISE_SALES).expect("embedded");
+//! assert_eq!(sales.resolve_header(" 销售额（万元） ").map(|f| f.name.as_str()), Some("sales_amount"));
+//! assert_eq!(contract::header_unit("销售额（万元）").as_deref(), Some("万元"));
+//! let unit = sales.field("unit").expect("unit field");
+//! assert_eq!(unit.resolve_enum("万"), Some("万元"));
+//! assert!(sales.resolve_header("备注").is_none());
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use serde::{Deserialize, Serialize};
+
+/// Table names as constants, so code never spells them twice.
+pub mod tables {
+    /// One row per payment transaction, as exported by a payment institution.
+    pub const PAYMENT_TRANSACTIONS: &str = "payment_transactions";
+    /// Daily payment aggregates: an institution input and the lake's payment table.
+    pub const PAYMENT_DAILY: &str = "payment_daily";
+    /// Key-enterprise sales reports.
+    pub const ENTERPRISE_SALES: &str = "enterprise_sales";
+    /// NBS-style retail statistics (社零) by category.
+    pub const RETAIL_STATS: &str = "retail_stats";
+    /// Register of campaign activities (重点活动表).
+    pub const ACTIVITIES: &str = "activities";
+    /// Estimated uplift per campaign, region, category, method and source.
+    pub const UPLIFT: &str = "uplift";
+    /// The daily actual and baseline behind every uplift row.
+    pub const BASELINE_DAILY: &str = "baseline_daily";
+    /// Week-by-week tracking of the uplift.
+    pub const WEEKLY_TRACKING: &str = "weekly_tracking";
+    /// Activities per region, week and type.
+    pub const ACTIVITY_SUMMARY: &str = "activity_summary";
+    /// Which feeds each region delivered per week.
+    pub const DATA_COMPLETENESS: &str = "data_completeness";
+    /// Rows ingest refused, with reasons.
+    pub const REJECTS: &str = "rejects";
+    /// The uplift the sample-data generator injected.
+    pub const SYNTH_TRUTH: &str = "synth_truth";
+
+    /// Every table, in the order of `datapackage.json`.
+    pub const ALL: [&str; 12] = [
+        PAYMENT_TRANSACTIONS,
+        PAYMENT_DAILY,
+        ENTERPRISE_SALES,
+        RETAIL_STATS,
+        ACTIVITIES,
+        UPLIFT,
+        BASELINE_DAILY,
+        WEEKLY_TRACKING,
+        ACTIVITY_SUMMARY,
+        DATA_COMPLETENESS,
+        REJECTS,
+        SYNTH_TRUTH,
+    ];
+}
+
+/// The pattern every `region_code` column carries: a 6-digit GB/T 2260 code (`000000` = national) or
+/// the project-internal key `XPCC` for the Xinjiang Production and Construction Corps.
+pub const REGION_CODE_PATTERN: &str = r"^(\d{6}|XPCC)$";
+
+/// The embedded schema files, by table name.
+const EMBEDDED: [(&str, &str); 12] = [
+    (
+        tables::PAYMENT_TRANSACTIONS,
+        include_str!("../../../data-schemas/payment_transactions.json"),
+    ),
+    (
+        tables::PAYMENT_DAILY,
+        include_str!("../../../data-schemas/payment_daily.json"),
+    ),
+    (
+        tables::ENTERPRISE_SALES,
+        include_str!("../../../data-schemas/enterprise_sales.json"),
+    ),
+    (
+        tables::RETAIL_STATS,
+        include_str!("../../../data-schemas/retail_stats.json"),
+    ),
+    (
+        tables::ACTIVITIES,
+        include_str!("../../../data-schemas/activities.json"),
+    ),
+    (
+        tables::UPLIFT,
+        include_str!("../../../data-schemas/uplift.json"),
+    ),
+    (
+        tables::BASELINE_DAILY,
+        include_str!("../../../data-schemas/baseline_daily.json"),
+    ),
+    (
+        tables::WEEKLY_TRACKING,
+        include_str!("../../../data-schemas/weekly_tracking.json"),
+    ),
+    (
+        tables::ACTIVITY_SUMMARY,
+        include_str!("../../../data-schemas/activity_summary.json"),
+    ),
+    (
+        tables::DATA_COMPLETENESS,
+        include_str!("../../../data-schemas/data_completeness.json"),
+    ),
+    (
+        tables::REJECTS,
+        include_str!("../../../data-schemas/rejects.json"),
+    ),
+    (
+        tables::SYNTH_TRUTH,
+        include_str!("../../../data-schemas/synth_truth.json"),
+    ),
+];
+
+/// The embedded `data-schemas/datapackage.json`, listing every table.
+pub const DATAPACKAGE_JSON: &str = include_str!("../../../data-schemas/datapackage.json");
+
+/// The type of a column (Frictionless `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    /// Text.
+    String,
+    /// A floating-point number.
+    Number,
+    /// A whole number.
+    Integer,
+    /// True or false (see [`Field::parse_bool`]).
+    Boolean,
+    /// A calendar date; `format` gives its text form.
+    Date,
+    /// A date and time (Beijing time); `format` gives its text form.
+    Datetime,
+}
+
+impl FieldType {
+    /// The Frictionless spelling, e.g. `"datetime"`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::String => "string",
+            FieldType::Number => "number",
+            FieldType::Integer => "integer",
+            FieldType::Boolean => "boolean",
+            FieldType::Date => "date",
+            FieldType::Datetime => "datetime",
+        }
+    }
+}
+
+/// Where a table sits in the pipeline (custom property `kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TableKind {
+    /// Received from outside (institutions, enterprises, NBS, liaisons); ingest validates it.
+    Input,
+    /// Written by homeseason into the lake for its own stages (rejects, completeness).
+    Lake,
+    /// Published results (uplift, tracking, summaries, the generator's truth).
+    Output,
+}
+
+/// The rules a column's values must follow (Frictionless `constraints`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Constraints {
+    /// The value may not be empty (defaults to `false`).
+    #[serde(default)]
+    pub required: bool,
+    /// The only allowed values, when the column is an enumeration.
+    #[serde(default)]
+    pub r#enum: Option<Vec<String>>,
+    /// A regular expression (anchored with `^…$`) the text must match; compiled by ingest.
+    #[serde(default)]
+    pub pattern: Option<String>,
+    /// The smallest allowed value of a number or integer.
+    #[serde(default)]
+    pub minimum: Option<f64>,
+}
+
+/// One column of a table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Field {
+    /// Column name (English `snake_case`): the name homeseason writes.
+    pub name: String,
+    /// Column type.
+    pub r#type: FieldType,
+    /// English title.
+    pub title: String,
+    /// Chinese title (custom property `title_zh`).
+    pub title_zh: String,
+    /// English description, with the unit where the column has one.
+    pub description: String,
+    /// Text form of dates and datetimes as a `strftime` pattern, e.g. `%Y-%m-%d`.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Value rules.
+    #[serde(default)]
+    pub constraints: Constraints,
+    /// Other header spellings in use (custom property `aliases`).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Whether homeseason computes the column rather than receives it (custom property `derived`).
+    #[serde(default)]
+    pub derived: bool,
+    /// Other spellings of each allowed value (custom property `enum_aliases`), e.g. `线上` for `online`.
+    #[serde(default)]
+    pub enum_aliases: BTreeMap<String, Vec<String>>,
+    /// Spellings read as `true` in a boolean column (Frictionless `trueValues`).
+    #[serde(default, rename = "trueValues")]
+    pub true_values: Vec<String>,
+    /// Spellings read as `false` in a boolean column (Frictionless `falseValues`).
+    #[serde(default, rename = "falseValues")]
+    pub false_values: Vec<String>,
+}
+
+/// Frictionless defaults for `trueValues` / `falseValues`, compared after [`normalize_header`].
+const DEFAULT_TRUE: [&str; 2] = ["true", "1"];
+const DEFAULT_FALSE: [&str; 2] = ["false", "0"];
+
+impl Field {
+    /// Whether a value must be present (`constraints.required`).
+    #[must_use]
+    pub fn is_required(&self) -> bool {
+        self.constraints.required
+    }
+
+    /// The allowed values, or an empty slice when the column is not an enumeration.
+    #[must_use]
+    pub fn enum_values(&self) -> &[String] {
+        self.constraints.r#enum.as_deref().unwrap_or(&[])
+    }
+
+    /// Every spelling a header may take for this field: name, title, Chinese title and aliases.
+    pub fn header_spellings(&self) -> impl Iterator<Item = &str> {
+        [
+            self.name.as_str(),
+            self.title.as_str(),
+            self.title_zh.as_str(),
+        ]
+        .into_iter()
+        .chain(self.aliases.iter().map(String::as_str))
+    }
+
+    /// Whether an already [normalised](normalize_header) header names this field.
+    fn matches_key(&self, key: &str) -> bool {
+        self.header_spellings().any(|s| normalize_header(s) == key)
+    }
+
+    /// Map a raw value to its canonical allowed value: the value itself or one of its `enum_aliases`,
+    /// compared with the folding of [`normalize_header`] (case, width, spaces). Columns without an
+    /// `enum` constraint but with `enum_aliases` (such as `focus_tags`, a list of tags) resolve one item
+    /// against the alias keys. `None` when nothing matches.
+    #[must_use]
+    pub fn resolve_enum(&self, raw: &str) -> Option<&str> {
+        let key = normalize_header(raw);
+        if key.is_empty() {
+            return None;
+        }
+        let by_value = self
+            .enum_values()
+            .iter()
+            .chain(self.enum_aliases.keys())
+            .find(|v| normalize_header(v) == key);
+        if let Some(value) = by_value {
+            return Some(value.as_str());
+        }
+        self.enum_aliases
+            .iter()
+            .find(|(_, spellings)| spellings.iter().any(|s| normalize_header(s) == key))
+            .map(|(value, _)| value.as_str())
+    }
+
+    /// Read a boolean as this field spells it (`trueValues` / `falseValues`, or the Frictionless
+    /// defaults `true`/`1` and `false`/`0`), with the folding of [`normalize_header`]. `None` when the text
+    /// is neither.
+    #[must_use]
+    pub fn parse_bool(&self, raw: &str) -> Option<bool> {
+        let key = normalize_header(raw);
+        if key.is_empty() {
+            return None;
+        }
+        let hit = |list: &[String], defaults: &[&str]| {
+            if list.is_empty() {
+                defaults.iter().any(|s| normalize_header(s) == key)
+            } else {
+                list.iter().any(|s| normalize_header(s) == key)
+            }
+        };
+        if hit(&self.true_values, &DEFAULT_TRUE) {
+            Some(true)
+        } else if hit(&self.false_values, &DEFAULT_FALSE) {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+/// The contract of one table: a parsed Frictionless Table Schema.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableContract {
+    /// Table name (`snake_case`), also the file name `data-schemas/<name>.json`.
+    pub name: String,
+    /// English title.
+    pub title: String,
+    /// Chinese title (custom property `title_zh`).
+    pub title_zh: String,
+    /// What the table holds, where it comes from and its units.
+    pub description: String,
+    /// Input, lake or output.
+    pub kind: TableKind,
+    /// Columns that identify a row (`primaryKey`); empty when the table has none.
+    #[serde(rename = "primaryKey", default)]
+    pub primary_key: Vec<String>,
+    /// The columns, in the order homeseason writes them.
+    pub fields: Vec<Field>,
+}
+
+impl TableContract {
+    /// The field with exactly this name.
+    #[must_use]
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// Fields whose value must be present. In input tables these are never derived.
+    pub fn required_fields(&self) -> impl Iterator<Item = &Field> {
+        self.fields.iter().filter(|f| f.constraints.required)
+    }
+
+    /// Fields an input file may supply: every field that is not derived.
+    pub fn input_fields(&self) -> impl Iterator<Item = &Field> {
+        self.fields.iter().filter(|f| !f.derived)
+    }
+
+    /// Map a raw header (as a liaison typed it) to a field.
+    ///
+    /// The header and every spelling of every field (name, title, `title_zh`, aliases) are compared after
+    /// [`normalize_header`]: case-insensitive, full-width ASCII and brackets folded to half-width, spaces
+    /// (including U+3000), underscores, hyphens and a byte-order mark ignored. If nothing matches and the
+    /// header ends in a bracketed part (a unit such as `（万元）` or `(%)`), the bare name before it is tried;
+    /// use [`header_unit`] to read that unit. `None` for an unknown header.
+    #[must_use]
+    pub fn resolve_header(&self, header: &str) -> Option<&Field> {
+        let key = normalize_header(header);
+        if key.is_empty() {
+            return None;
+        }
+        if let Some(field) = self.fields.iter().find(|f| f.matches_key(&key)) {
+            return Some(field);
+        }
+        let (bare, _) = split_trailing_bracket(&key)?;
+        if bare.is_empty() {
+            return None;
+        }
+        self.fields.iter().find(|f| f.matches_key(bare))
+    }
+
+    /// Column names in schema order.
+    #[must_use]
+    pub fn column_names(&self) -> Vec<&str> {
+        self.fields.iter().map(|f| f.name.as_str()).collect()
+    }
+}
+
+static CONTRACTS: LazyLock<Vec<TableContract>> = LazyLock::new(|| {
+    EMBEDDED
+        .iter()
+        .map(|(name, json)| {
+            serde_json::from_str::<TableContract>(json).unwrap_or_else(|e| {
+                panic!(
+                    "embedded data-schemas/{name}.json is malformed (a unit test guards this): {e}"
+                )
+            })
+        })
+        .collect()
+});
+
+/// Every table contract, in the order of `datapackage.json`. Parsed once; panics only if an embedded file
+/// is malformed, which the unit tests rule out.
+#[must_use]
+pub fn all() -> &'static [TableContract] {
+    &CONTRACTS
+}
+
+/// The contract of the named table (see [`tables`]).
+#[must_use]
+pub fn get(name: &str) -> Option<&'static TableContract> {
+    all().iter().find(|t| t.name == name)
+}
+
+/// The embedded JSON text of the named table's schema, e.g. to serve it as documentation.
+#[must_use]
+pub fn raw_json(name: &str) -> Option<&'static str> {
+    EMBEDDED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, json)| *json)
+}
+
+/// Fold one character: full-width ASCII (U+FF01–U+FF5E) to ASCII, U+3000 to a space, and the CJK
+/// brackets 【】〔〕 to `[` `]`.
+fn fold_char(c: char) -> char {
+    match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
+        '\u{3000}' => ' ',
+        '【' | '〔' => '[',
+        '】' | '〕' => ']',
+        _ => c,
+    }
+}
+
+/// Characters that are invisible in a spreadsheet but end up in exported headers.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{FEFF}' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}'
+    )
+}
+
+/// The folding [`TableContract::resolve_header`] compares headers with: full-width ASCII and brackets
+/// folded to half-width (`（万元）` → `(万元)`, `ＭＣＣ` → `MCC`), lower-cased, and whitespace (including
+/// U+3000), `_`, `-` and invisible characters (byte-order mark, zero-width spaces) removed. The result is
+/// a matching key, not a display name: `" Sales_Amount "` → `"salesamount"`.
+#[must_use]
+pub fn normalize_header(s: &str) -> String {
+    s.chars()
+        .map(fold_char)
+        .filter(|&c| !(c.is_whitespace() || c == '_' || c == '-' || is_invisible(c)))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Split `name(unit)` / `name[unit]` into `(name, unit)` (both trimmed), for text already folded to
+/// half-width brackets. `None` when the text does not end in a bracketed part.
+fn split_trailing_bracket(s: &str) -> Option<(&str, &str)> {
+    let s = s.trim();
+    let open = match s.chars().last()? {
+        ')' => '(',
+        ']' => '[',
+        _ => return None,
+    };
+    let start = s.rfind(open)?;
+    let inner = &s[start + open.len_utf8()..s.len() - 1];
+    Some((s[..start].trim(), inner.trim()))
+}
+
+/// The unit a header carries in trailing brackets, e.g. `"销售额（万元）"` → `Some("万元")`,
+/// `"yoy (%)"` → `Some("%")`; full-width forms are folded and the case is kept. `None` without one.
+#[must_use]
+pub fn header_unit(header: &str) -> Option<String> {
+    let folded: String = header
+        .chars()
+        .map(fold_char)
+        .filter(|&c| !is_invisible(c))
+        .collect();
+    let (_, unit) = split_trailing_bracket(&folded)?;
+    (!unit.is_empty()).then(|| unit.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeSet, HashMap};
+
+    use super::*;
+
+    fn table(name: &str) -> &'static TableContract {
+        get(name).unwrap_or_else(|| panic!("no contract {name}"))
+    }
+
+    fn resolved(table_name: &str, header: &str) -> Option<&'static str> {
+        table(table_name)
+            .resolve_header(header)
+            .map(|f| f.name.as_str())
+    }
+
+    fn datapackage() -> serde_json::Value {
+        serde_json::from_str(DATAPACKAGE_JSON).expect("datapackage.json is JSON")
+    }
+
+    #[test]
+    fn every_embedded_file_parses_and_is_named_like_its_file() {
+        for (name, json) in EMBEDDED {
+            let parsed: TableContract =
+                serde_json::from_str(json).unwrap_or_else(|e| panic!("{name}.json: {e}"));
+            assert_eq!(parsed.name, name);
+        }
+        assert_eq!(all().len(), EMBEDDED.len());
+        for name in tables::ALL {
+            assert!(get(name).is_some(), "{name}");
+            assert!(raw_json(name).is_some(), "{name}");
+        }
+        assert!(get("no_such_table").is_none());
+    }
+
+    #[test]
+    fn datapackage_lists_exactly_the_embedded_contracts() {
+        let package = datapackage();
+        assert_eq!(package["name"], "homeseason");
+        assert_eq!(package["profile"], "data-package");
+        assert!(package["title"].as_str().is_some_and(|t| !t.is_empty()));
+        let resources = package["resources"].as_array().expect("resources array");
+        let mut listed = Vec::new();
+        for resource in resources {
+            let name = resource["name"].as_str().expect("resource name");
+            let schema = resource["schema"].as_str().expect("resource schema");
+            assert_eq!(schema, format!("{name}.json"));
+            assert!(
+                resource["path"].as_str().is_some_and(|p| !p.is_empty()),
+                "{name}: path"
+            );
+            assert!(
+                resource["description"]
+                    .as_str()
+                    .is_some_and(|d| !d.is_empty()),
+                "{name}"
+            );
+            let contract = get(name).unwrap_or_else(|| panic!("{schema} is not embedded"));
+            assert_eq!(
+                resource["description"].as_str(),
+                Some(contract.description.as_str())
+            );
+            listed.push(name.to_owned());
+        }
+        let embedded: Vec<String> = all().iter().map(|t| t.name.clone()).collect();
+        assert_eq!(
+            listed, embedded,
+            "datapackage.json order and content = embedded contracts"
+        );
+        assert_eq!(listed, tables::ALL.map(str::to_owned).to_vec());
+    }
+
+    #[test]
+    fn every_table_and_field_is_documented() {
+        for t in all() {
+            for text in [&t.title, &t.title_zh, &t.description] {
+                assert!(!text.trim().is_empty(), "{}: empty table text", t.name);
+            }
+            assert!(!t.fields.is_empty(), "{}", t.name);
+            for f in &t.fields {
+                for text in [&f.title, &f.title_zh, &f.description] {
+                    assert!(!text.trim().is_empty(), "{}.{}: empty text", t.name, f.name);
+                }
+                assert!(
+                    !f.name.is_empty()
+                        && f.name
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                    "{}.{}: not snake_case",
+                    t.name,
+                    f.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn constraints_are_well_formed() {
+        for t in all() {
+            for f in &t.fields {
+                let at = format!("{}.{}", t.name, f.name);
+                if let Some(values) = &f.constraints.r#enum {
+                    assert!(!values.is_empty(), "{at}: empty enum");
+                    assert!(
+                        values.iter().all(|v| !v.trim().is_empty()),
+                        "{at}: blank enum value"
+                    );
+                    assert_eq!(f.r#type, FieldType::String, "{at}: enums are text");
+                }
+                if let Some(pattern) = &f.constraints.pattern {
+                    assert!(!pattern.is_empty(), "{at}: empty pattern");
+                    assert!(
+                        pattern.starts_with('^') && pattern.ends_with('$'),
+                        "{at}: unanchored"
+                    );
+                }
+                if f.constraints.minimum.is_some() {
+                    assert!(
+                        matches!(f.r#type, FieldType::Number | FieldType::Integer),
+                        "{at}: minimum"
+                    );
+                }
+                match f.r#type {
+                    FieldType::Date => assert_eq!(f.format.as_deref(), Some("%Y-%m-%d"), "{at}"),
+                    FieldType::Datetime => {
+                        assert_eq!(f.format.as_deref(), Some("%Y-%m-%d %H:%M:%S"), "{at}");
+                    }
+                    _ => assert!(f.format.is_none(), "{at}: format on a non-date"),
+                }
+                if f.name == "region_code" {
+                    assert_eq!(
+                        f.constraints.pattern.as_deref(),
+                        Some(REGION_CODE_PATTERN),
+                        "{at}"
+                    );
+                }
+                if f.r#type != FieldType::Boolean {
+                    assert!(
+                        f.true_values.is_empty() && f.false_values.is_empty(),
+                        "{at}"
+                    );
+                }
+                let t_set: BTreeSet<String> =
+                    f.true_values.iter().map(|s| normalize_header(s)).collect();
+                assert!(
+                    f.false_values
+                        .iter()
+                        .all(|s| !t_set.contains(&normalize_header(s))),
+                    "{at}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn enum_aliases_name_allowed_values_and_never_clash() {
+        for t in all() {
+            for f in &t.fields {
+                let at = format!("{}.{}", t.name, f.name);
+                let mut owner: HashMap<String, &str> = HashMap::new();
+                for value in f.enum_values() {
+                    owner.insert(normalize_header(value), value);
+                }
+                for (value, spellings) in &f.enum_aliases {
+                    if f.constraints.r#enum.is_some() {
+                        assert!(
+                            f.enum_values().contains(value),
+                            "{at}: alias key {value} not in enum"
+                        );
+                    }
+                    for s in std::iter::once(value).chain(spellings) {
+                        let key = normalize_header(s);
+                        assert!(!key.is_empty(), "{at}: blank alias");
+                        let prev = owner.insert(key, value);
+                        assert!(
+                            prev.is_none_or(|p| p == value),
+                            "{at}: {s:?} means {prev:?} and {value}"
+                        );
+                    }
+                    assert_eq!(f.resolve_enum(value), Some(value.as_str()), "{at}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn category_columns_use_the_category_ids() {
+        let base = [
+            "home_appliances",
+            "furniture",
+            "home_textiles",
+            "building_materials",
+            "supermarket",
+            "restaurant",
+            "fuel",
+            "other",
+        ];
+        for t in all() {
+            if let Some(f) = t.field("category") {
+                let values = f.enum_values();
+                assert!(
+                    base.iter().all(|b| values.iter().any(|v| v == b)),
+                    "{}",
+                    t.name
+                );
+                for v in values {
+                    assert!(
+                        base.contains(&v.as_str())
+                            || matches!(v.as_str(), "total_retail" | "above_quota_total" | "all_targeted"),
+                        "{}: {v}",
+                        t.name
+                    );
+                }
+            }
+        }
+        let retail = table(tables::RETAIL_STATS)
+            .field("category")
+            .expect("category");
+        assert_eq!(retail.enum_values().len(), 10);
+        assert_eq!(
+            retail.resolve_enum("家用电器和音像器材类"),
+            Some("home_appliances")
+        );
+        assert_eq!(
+            retail.resolve_enum("社会消费品零售总额"),
+            Some("total_retail")
+        );
+        assert_eq!(
+            retail.resolve_enum("限额以上单位消费品零售额"),
+            Some("above_quota_total")
+        );
+        assert_eq!(
+            retail.resolve_enum("建筑及装潢材料类"),
+            Some("building_materials")
+        );
+        let daily = table(tables::PAYMENT_DAILY)
+            .field("category")
+            .expect("category");
+        assert_eq!(daily.enum_values().len(), 8);
+        assert_eq!(
+            daily.resolve_enum("home_decoration"),
+            Some("building_materials")
+        );
+    }
+
+    #[test]
+    fn primary_keys_name_existing_required_fields() {
+        for t in all() {
+            let mut seen = BTreeSet::new();
+            for k in &t.primary_key {
+                let f = t
+                    .field(k)
+                    .unwrap_or_else(|| panic!("{}: key {k} is not a field", t.name));
+                assert!(seen.insert(k), "{}: key {k} twice", t.name);
+                assert!(
+                    f.is_required() || f.derived,
+                    "{}: key {k} may be empty",
+                    t.name
+                );
+            }
+        }
+        assert_eq!(
+            table(tables::PAYMENT_DAILY).primary_key,
+            ["date", "institution", "region_code", "mcc", "channel"]
+        );
+        assert_eq!(
+            table(tables::UPLIFT).primary_key,
+            ["campaign_id", "region_code", "category", "method", "source"]
+        );
+    }
+
+    #[test]
+    fn field_names_are_unique_and_headers_unambiguous() {
+        for t in all() {
+            let mut names = BTreeSet::new();
+            let mut owner: HashMap<String, &str> = HashMap::new();
+            for f in &t.fields {
+                assert!(names.insert(&f.name), "{}: field {} twice", t.name, f.name);
+                for s in f.header_spellings() {
+                    let key = normalize_header(s);
+                    assert!(!key.is_empty(), "{}.{}: blank spelling", t.name, f.name);
+                    let prev = owner.insert(key, &f.name);
+                    assert!(
+                        prev.is_none_or(|p| p == f.name),
+                        "{}: header {s:?} means both {prev:?} and {}",
+                        t.name,
+                        f.name
+                    );
+                }
+            }
+            // Every spelling resolves back to its own field.
+            for f in &t.fields {
+                for s in f.header_spellings() {
+                    assert_eq!(
+                        t.resolve_header(s).map(|x| &x.name),
+                        Some(&f.name),
+                        "{}: {s:?}",
+                        t.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn derived_input_fields_are_never_required_and_outputs_are_derived() {
+        for t in all() {
+            for f in &t.fields {
+                match t.kind {
+                    TableKind::Input => {
+                        assert!(!(f.derived && f.is_required()), "{}.{}", t.name, f.name);
+                    }
+                    TableKind::Lake | TableKind::Output => {
+                        assert!(f.derived, "{}.{}", t.name, f.name)
+                    }
+                }
+            }
+        }
+        let sales = table(tables::ENTERPRISE_SALES);
+        let derived: Vec<&str> = sales
+            .fields
+            .iter()
+            .filter(|f| f.derived)
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(derived, ["period_start", "period_end"]);
+        assert_eq!(sales.input_fields().count(), sales.fields.len() - 2);
+        let required: Vec<&str> = sales.required_fields().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            required,
+            [
+                "uscc",
+                "enterprise_name",
+                "region_code",
+                "category",
+                "period",
+                "sales_amount"
+            ]
+        );
+    }
+
+    #[test]
+    fn resolves_headers_as_liaisons_type_them() {
+        let cases = [
+            (tables::ENTERPRISE_SALES, "统一社会信用代码", "uscc"),
+            (tables::ENTERPRISE_SALES, " 销售额（万元） ", "sales_amount"),
+            (tables::ENTERPRISE_SALES, "销售额(元)", "sales_amount"),
+            (
+                tables::ENTERPRISE_SALES,
+                "\u{3000}销售额\u{3000}",
+                "sales_amount",
+            ),
+            (tables::ENTERPRISE_SALES, "销售金额【万元】", "sales_amount"),
+            (tables::ENTERPRISE_SALES, "Sales Amount", "sales_amount"),
+            (tables::ENTERPRISE_SALES, "SALES_AMOUNT", "sales_amount"),
+            (
+                tables::ENTERPRISE_SALES,
+                "\u{FEFF}企业名称",
+                "enterprise_name",
+            ),
+            (tables::ENTERPRISE_SALES, "线上/线下", "channel"),
+            (tables::ENTERPRISE_SALES, "省份", "region_code"),
+            (tables::ENTERPRISE_SALES, "uscc", "uscc"),
+            (tables::PAYMENT_TRANSACTIONS, "ＭＣＣ", "mcc"),
+            (tables::PAYMENT_TRANSACTIONS, "交易金额（元）", "amount"),
+            (tables::PAYMENT_TRANSACTIONS, "Transaction Time", "txn_time"),
+            (tables::PAYMENT_DAILY, "ＭＣＣ", "mcc"),
+            (tables::PAYMENT_DAILY, "退款金额（元）", "refund_amount"),
+            (tables::PAYMENT_DAILY, "交易笔数（笔）", "txn_count"),
+            (tables::RETAIL_STATS, "value_100m_yuan", "value"),
+            (tables::RETAIL_STATS, "当月同比增长（%）", "yoy_pct"),
+            (tables::RETAIL_STATS, "累计同比（%）", "cum_yoy_pct"),
+            (tables::RETAIL_STATS, "source_url", "source"),
+            (tables::ACTIVITIES, "主办单位", "organizer"),
+            (tables::ACTIVITIES, "参与企业数（家）", "enterprise_count"),
+            (tables::ACTIVITIES, "活动类型", "type"),
+            (tables::REJECTS, "file_sha256", "file_sha256"),
+        ];
+        for (t, header, expected) in cases {
+            assert_eq!(resolved(t, header), Some(expected), "{t}: {header:?}");
+        }
+        for (t, header) in [
+            (tables::ENTERPRISE_SALES, "备注"),
+            (tables::ENTERPRISE_SALES, ""),
+            (tables::ENTERPRISE_SALES, "（万元）"),
+            (tables::ENTERPRISE_SALES, "销售额增长率"),
+            (tables::PAYMENT_TRANSACTIONS, "统一社会信用代码"),
+            (tables::PAYMENT_DAILY, "unknown column"),
+        ] {
+            assert_eq!(resolved(t, header), None, "{t}: {header:?}");
+        }
+    }
+
+    #[test]
+    fn the_unit_is_ignored_only_when_the_bare_name_matches() {
+        let sales = table(tables::ENTERPRISE_SALES);
+        assert_eq!(
+            sales
+                .resolve_header("品牌（主品牌）")
+                .map(|f| f.name.as_str()),
+            Some("brand")
+        );
+        assert!(sales.resolve_header("未知列（万元）").is_none());
+        assert_eq!(header_unit("销售额（万元）").as_deref(), Some("万元"));
+        assert_eq!(header_unit("销售额 [亿元]").as_deref(), Some("亿元"));
+        assert_eq!(header_unit("yoy (%)").as_deref(), Some("%"));
+        assert_eq!(header_unit("销售额"), None);
+        assert_eq!(header_unit("销售额（）"), None);
+    }
+
+    #[test]
+    fn normalizes_width_case_and_spaces() {
+        assert_eq!(normalize_header("ＭＣＣ"), "mcc");
+        assert_eq!(normalize_header(" 销售额（万元） "), "销售额(万元)");
+        assert_eq!(
+            normalize_header("\u{3000}Sales_Amount\u{00A0}"),
+            "salesamount"
+        );
+        assert_eq!(normalize_header("【单位】"), "[单位]");
+        assert_eq!(normalize_header("\u{FEFF}txn-id"), "txnid");
+        assert_eq!(normalize_header(""), "");
+    }
+
+    #[test]
+    fn resolves_enum_values_and_booleans() {
+        let tx = table(tables::PAYMENT_TRANSACTIONS);
+        let channel = tx.field("channel").expect("channel");
+        assert_eq!(channel.resolve_enum("线上"), Some("online"));
+        assert_eq!(channel.resolve_enum(" OFFLINE "), Some("offline"));
+        assert_eq!(channel.resolve_enum("全部"), None);
+        let txn_type = tx.field("txn_type").expect("txn_type");
+        assert_eq!(txn_type.resolve_enum("撤销"), Some("reversal"));
+        let activities = table(tables::ACTIVITIES);
+        let kind = activities.field("type").expect("type");
+        assert_eq!(kind.resolve_enum("购物节"), Some("shopping_festival"));
+        assert_eq!(kind.resolve_enum("展会"), Some("trade_show"));
+        assert_eq!(
+            kind.resolve_enum("直播电商节"),
+            Some("ecommerce_live_festival")
+        );
+        assert_eq!(kind.resolve_enum("音乐会"), None);
+        let tags = activities.field("focus_tags").expect("focus_tags");
+        assert_eq!(tags.resolve_enum("适老化"), Some("age_friendly"));
+        assert_eq!(tags.resolve_enum("age-friendly"), Some("age_friendly"));
+        let local = activities.field("local_station").expect("local_station");
+        assert_eq!(local.parse_bool("是"), Some(true));
+        assert_eq!(local.parse_bool("否"), Some(false));
+        assert_eq!(local.parse_bool("TRUE"), Some(true));
+        assert_eq!(local.parse_bool("maybe"), None);
+        assert_eq!(local.parse_bool(""), None);
+        let truth = table(tables::SYNTH_TRUTH)
+            .field("local_station")
+            .expect("local_station");
+        assert_eq!(truth.parse_bool("1"), Some(true));
+        assert_eq!(truth.parse_bool("false"), Some(false));
+        let unit = table(tables::ENTERPRISE_SALES).field("unit").expect("unit");
+        assert_eq!(unit.resolve_enum("亿"), Some("亿元"));
+        assert_eq!(unit.resolve_enum("元"), Some("元"));
+    }
+
+    #[test]
+    fn column_names_follow_the_schema_order() {
+        let daily = table(tables::PAYMENT_DAILY);
+        assert_eq!(
+            daily.column_names(),
+            [
+                "date",
+                "institution",
+                "region_code",
+                "mcc",
+                "category",
+                "channel",
+                "txn_count",
+                "amount",
+                "refund_amount",
+                "net_amount",
+                "merchant_count"
+            ]
+        );
+        assert_eq!(
+            table(tables::PAYMENT_TRANSACTIONS)
+                .field("txn_time")
+                .map(|f| f.r#type),
+            Some(FieldType::Datetime)
+        );
+        assert_eq!(FieldType::Datetime.as_str(), "datetime");
+    }
+}
