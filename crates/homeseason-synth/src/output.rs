@@ -1,0 +1,103 @@
+//! Writing files and keeping their inventory.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::{FileInfo, SynthError};
+
+/// Writes files under the output directory and records each one.
+pub(crate) struct Out<'a> {
+    dir: &'a Path,
+    pub(crate) files: Vec<FileInfo>,
+}
+
+impl<'a> Out<'a> {
+    pub(crate) fn new(dir: &'a Path) -> Out<'a> {
+        Out {
+            dir,
+            files: Vec::new(),
+        }
+    }
+
+    /// Write `bytes` to `rel` (relative to the output directory), recording `rows` data rows.
+    pub(crate) fn write(&mut self, rel: &str, bytes: &[u8], rows: usize) -> Result<(), SynthError> {
+        let path = self.dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| SynthError::Io {
+                path: parent.to_owned(),
+                source: e,
+            })?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| SynthError::Io {
+            path: path.clone(),
+            source: e,
+        })?;
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        self.files.push(FileInfo {
+            path: PathBuf::from(rel),
+            rows,
+            bytes: bytes.len() as u64,
+            sha256,
+        });
+        Ok(())
+    }
+}
+
+/// Append an amount in yuan with two decimals (rounded half away from zero to the cent).
+pub(crate) fn push_yuan(buf: &mut String, x: f64) {
+    #[allow(clippy::cast_possible_truncation)]
+    let cents = (x * 100.0).round() as i64;
+    push_cents(buf, cents);
+}
+
+/// Append an amount given in cents.
+pub(crate) fn push_cents(buf: &mut String, cents: i64) {
+    if cents < 0 {
+        buf.push('-');
+    }
+    let c = cents.unsigned_abs();
+    let _ = write!(buf, "{}.{:02}", c / 100, c % 100);
+}
+
+/// Format with `decimals` decimals, never printing a negative zero.
+pub(crate) fn fixed(x: f64, decimals: usize) -> String {
+    let s = format!("{x:.decimals$}");
+    if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
+        s[1..].to_owned()
+    } else {
+        s
+    }
+}
+
+/// A CSV writer into memory.
+pub(crate) fn csv_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new())
+}
+
+/// Finish an in-memory CSV writer.
+pub(crate) fn csv_bytes(w: csv::Writer<Vec<u8>>) -> Result<Vec<u8>, SynthError> {
+    w.into_inner().map_err(|e| SynthError::Csv(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        let mut s = String::new();
+        push_yuan(&mut s, 1_234.565_000_1);
+        s.push(',');
+        push_yuan(&mut s, 0.004);
+        s.push(',');
+        push_cents(&mut s, -5);
+        assert_eq!(s, "1234.57,0.00,-0.05");
+        assert_eq!(fixed(-0.04, 1), "0.0");
+        assert_eq!(fixed(-1.25, 1), "-1.2");
+        assert_eq!(fixed(3.0, 2), "3.00");
+    }
+}
