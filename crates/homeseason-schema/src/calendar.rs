@@ -204,11 +204,20 @@ mod tests {
 
     #[test]
     fn mid_autumn_moves() {
-        assert_eq!(day_type(d(2022, 9, 10)), DayType::Holiday(Holiday::MidAutumn));
-        assert_eq!(day_type(d(2023, 9, 29)), DayType::Holiday(Holiday::MidAutumn));
+        assert_eq!(
+            day_type(d(2022, 9, 10)),
+            DayType::Holiday(Holiday::MidAutumn)
+        );
+        assert_eq!(
+            day_type(d(2023, 9, 29)),
+            DayType::Holiday(Holiday::MidAutumn)
+        );
         assert_eq!(day_type(d(2023, 9, 10)), DayType::Weekend);
         assert_eq!(day_type(d(2023, 10, 7)), DayType::MakeupWorkday);
-        assert_eq!(day_type(d(2023, 11, 11)), DayType::ShoppingFestival(ShoppingFestival::Double11));
+        assert_eq!(
+            day_type(d(2023, 11, 11)),
+            DayType::ShoppingFestival(ShoppingFestival::Double11)
+        );
         assert_eq!(day_type(d(2023, 11, 13)), DayType::Workday);
     }
 

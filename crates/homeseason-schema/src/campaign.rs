@@ -134,13 +134,19 @@ impl Campaign {
             return bad("baseline.pre_period must end before the window starts".into());
         }
         if !(0.5..1.0).contains(&self.baseline.level) {
-            return bad(format!("baseline.level {} must be in [0.5, 1)", self.baseline.level));
+            return bad(format!(
+                "baseline.level {} must be in [0.5, 1)",
+                self.baseline.level
+            ));
         }
         if self.baseline.comparison_years.is_empty() {
             return bad("baseline.comparison_years is empty".into());
         }
         if !["prior_year", "two_year"].contains(&self.baseline.primary_method.as_str()) {
-            return bad(format!("unknown baseline.primary_method {:?}", self.baseline.primary_method));
+            return bad(format!(
+                "unknown baseline.primary_method {:?}",
+                self.baseline.primary_method
+            ));
         }
         let mut seen = std::collections::BTreeSet::new();
         for m in &self.mcc {
@@ -167,23 +173,32 @@ impl Campaign {
                 .iter()
                 .map(|v| {
                     let s = v.as_str().unwrap_or_default();
-                    all.by_code(s).ok_or_else(|| SchemaError::UnknownRegion(s.to_owned()))
+                    all.by_code(s)
+                        .ok_or_else(|| SchemaError::UnknownRegion(s.to_owned()))
                 })
                 .collect(),
-            other => Err(SchemaError::Campaign(format!("regions.include must be \"all\" or a list, not {other}"))),
+            other => Err(SchemaError::Campaign(format!(
+                "regions.include must be \"all\" or a list, not {other}"
+            ))),
         }
     }
 
     /// MCC → category, for every mapped code.
     #[must_use]
     pub fn mcc_map(&self) -> BTreeMap<&str, Category> {
-        self.mcc.iter().map(|m| (m.code.as_str(), m.category)).collect()
+        self.mcc
+            .iter()
+            .map(|m| (m.code.as_str(), m.category))
+            .collect()
     }
 
     /// Category of an MCC; unmapped codes are [`Category::Other`].
     #[must_use]
     pub fn category_of(&self, mcc: &str) -> Category {
-        self.mcc.iter().find(|m| m.code == mcc).map_or(Category::Other, |m| m.category)
+        self.mcc
+            .iter()
+            .find(|m| m.code == mcc)
+            .map_or(Category::Other, |m| m.category)
     }
 
     /// The prior comparison year (the first in `comparison_years`).

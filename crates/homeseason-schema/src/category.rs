@@ -47,7 +47,8 @@ impl Category {
         Category::BuildingMaterials,
     ];
     /// The untargeted control categories that move with the local economy.
-    pub const CONTROLS: [Category; 3] = [Category::Supermarket, Category::Restaurant, Category::Fuel];
+    pub const CONTROLS: [Category; 3] =
+        [Category::Supermarket, Category::Restaurant, Category::Fuel];
 
     /// Stable snake_case id used in every table.
     #[must_use]
@@ -106,20 +107,28 @@ impl Category {
     /// [`SchemaError::UnknownCategory`] when nothing matches.
     pub fn parse(raw: &str) -> Result<Category> {
         let t = raw.trim().to_lowercase();
-        let found = Category::ALL.into_iter().find(|c| {
-            t == c.id() || t == c.name_zh() || t == c.name_en().to_lowercase()
-        });
+        let found = Category::ALL
+            .into_iter()
+            .find(|c| t == c.id() || t == c.name_zh() || t == c.name_en().to_lowercase());
         if let Some(c) = found {
             return Ok(c);
         }
         let c = match t.as_str() {
-            "家用电器" | "家用电器和音像器材" | "家用电器和音像器材类" | "appliances" | "home_appliance" => {
-                Category::HomeAppliances
-            }
+            "家用电器"
+            | "家用电器和音像器材"
+            | "家用电器和音像器材类"
+            | "appliances"
+            | "home_appliance" => Category::HomeAppliances,
             "家具类" => Category::Furniture,
             "纺织" | "家用纺织品" => Category::HomeTextiles,
-            "建材" | "家装" | "建筑及装潢材料" | "建筑及装潢材料类" | "家装建材" | "建材/家装"
-            | "home_decoration" | "building materials" => Category::BuildingMaterials,
+            "建材"
+            | "家装"
+            | "建筑及装潢材料"
+            | "建筑及装潢材料类"
+            | "家装建材"
+            | "建材/家装"
+            | "home_decoration"
+            | "building materials" => Category::BuildingMaterials,
             _ => return Err(SchemaError::UnknownCategory(raw.to_owned())),
         };
         Ok(c)
@@ -143,7 +152,10 @@ mod tests {
             assert_eq!(Category::parse(c.name_zh()).unwrap(), c);
             assert_eq!(Category::parse(c.name_en()).unwrap(), c);
         }
-        assert_eq!(Category::parse("建筑及装潢材料类").unwrap(), Category::BuildingMaterials);
+        assert_eq!(
+            Category::parse("建筑及装潢材料类").unwrap(),
+            Category::BuildingMaterials
+        );
         assert!(Category::parse("玩具").is_err());
     }
 }

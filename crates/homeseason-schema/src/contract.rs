@@ -695,7 +695,10 @@ mod tests {
                 for v in values {
                     assert!(
                         base.contains(&v.as_str())
-                            || matches!(v.as_str(), "total_retail" | "above_quota_total" | "all_targeted"),
+                            || matches!(
+                                v.as_str(),
+                                "total_retail" | "above_quota_total" | "all_targeted"
+                            ),
                         "{}: {v}",
                         t.name
                     );

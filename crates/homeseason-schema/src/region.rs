@@ -110,8 +110,13 @@ impl Regions {
         }) {
             return Ok(region);
         }
-        if folded == "xinjiangproductionandconstructioncorps" || folded == "xpcc" || folded == "兵团" {
-            return self.by_code(XPCC).ok_or_else(|| SchemaError::UnknownRegion(raw.to_owned()));
+        if folded == "xinjiangproductionandconstructioncorps"
+            || folded == "xpcc"
+            || folded == "兵团"
+        {
+            return self
+                .by_code(XPCC)
+                .ok_or_else(|| SchemaError::UnknownRegion(raw.to_owned()));
         }
         self.roll_up(&folded)
     }
@@ -123,19 +128,23 @@ impl Regions {
     pub fn roll_up(&self, code: &str) -> Result<&Region> {
         let code = code.trim();
         if code == XPCC {
-            return self.by_code(XPCC).ok_or_else(|| SchemaError::UnknownRegion(code.to_owned()));
+            return self
+                .by_code(XPCC)
+                .ok_or_else(|| SchemaError::UnknownRegion(code.to_owned()));
         }
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(SchemaError::UnknownRegion(code.to_owned()));
         }
         let key = if code.starts_with("6590") {
             XPCC.to_owned()
-        } else if let Some((_, city)) = PLAN_CITY_PREFIXES.iter().find(|(p, _)| code.starts_with(p)) {
+        } else if let Some((_, city)) = PLAN_CITY_PREFIXES.iter().find(|(p, _)| code.starts_with(p))
+        {
             (*city).to_owned()
         } else {
             format!("{}0000", &code[..2])
         };
-        self.by_code(&key).ok_or_else(|| SchemaError::UnknownRegion(code.to_owned()))
+        self.by_code(&key)
+            .ok_or_else(|| SchemaError::UnknownRegion(code.to_owned()))
     }
 }
 
@@ -147,14 +156,34 @@ mod tests {
     fn thirty_seven_regions() {
         let r = Regions::embedded();
         assert_eq!(r.all().len(), 37);
-        assert_eq!(r.all().iter().filter(|x| x.level == RegionLevel::Province).count(), 31);
-        assert_eq!(r.all().iter().filter(|x| x.level == RegionLevel::PlanCity).count(), 5);
+        assert_eq!(
+            r.all()
+                .iter()
+                .filter(|x| x.level == RegionLevel::Province)
+                .count(),
+            31
+        );
+        assert_eq!(
+            r.all()
+                .iter()
+                .filter(|x| x.level == RegionLevel::PlanCity)
+                .count(),
+            5
+        );
     }
 
     #[test]
     fn resolves_every_spelling() {
         let r = Regions::embedded();
-        for raw in ["330000", "浙江省", "浙江", "Zhejiang", " zhejiang ", "３３００００", "330106"] {
+        for raw in [
+            "330000",
+            "浙江省",
+            "浙江",
+            "Zhejiang",
+            " zhejiang ",
+            "３３００００",
+            "330106",
+        ] {
             assert_eq!(r.resolve(raw).unwrap().code, "330000", "{raw}");
         }
         assert_eq!(r.resolve("新疆生产建设兵团").unwrap().code, XPCC);

@@ -7,7 +7,9 @@
 
 /// The 31 characters a USCC may use, in value order.
 pub const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-const WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
 
 /// Why a USCC is invalid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,7 +18,9 @@ pub enum UsccError {
     #[error("USCC must have 18 characters, found {0} / 统一社会信用代码应为18位，实际{0}位")]
     Length(usize),
     /// A character outside the alphabet.
-    #[error("character {ch:?} at position {position} is not allowed / 第{position}位字符“{ch}”不合法")]
+    #[error(
+        "character {ch:?} at position {position} is not allowed / 第{position}位字符“{ch}”不合法"
+    )]
     Character {
         /// 1-based position.
         position: usize,
@@ -24,7 +28,9 @@ pub enum UsccError {
         ch: char,
     },
     /// The check character does not match.
-    #[error("check character should be {expected:?}, found {found:?} / 校验码应为“{expected}”，实际为“{found}”")]
+    #[error(
+        "check character should be {expected:?}, found {found:?} / 校验码应为“{expected}”，实际为“{found}”"
+    )]
     Check {
         /// The character the first 17 imply.
         expected: char,
@@ -34,7 +40,10 @@ pub enum UsccError {
 }
 
 fn value(c: char) -> Option<u32> {
-    ALPHABET.iter().position(|&a| char::from(a) == c).and_then(|p| u32::try_from(p).ok())
+    ALPHABET
+        .iter()
+        .position(|&a| char::from(a) == c)
+        .and_then(|p| u32::try_from(p).ok())
 }
 
 /// The check character implied by the first 17 characters, or `None` if one is not in the alphabet.
@@ -64,7 +73,10 @@ pub fn validate(code: &str) -> Result<(), UsccError> {
     }
     for (i, &c) in chars.iter().enumerate() {
         if value(c).is_none() {
-            return Err(UsccError::Character { position: i + 1, ch: c });
+            return Err(UsccError::Character {
+                position: i + 1,
+                ch: c,
+            });
         }
     }
     let first17: String = chars[..17].iter().collect();
@@ -72,7 +84,10 @@ pub fn validate(code: &str) -> Result<(), UsccError> {
     if expected == chars[17] {
         Ok(())
     } else {
-        Err(UsccError::Check { expected, found: chars[17] })
+        Err(UsccError::Check {
+            expected,
+            found: chars[17],
+        })
     }
 }
 
@@ -83,14 +98,27 @@ mod tests {
     #[test]
     fn known_codes() {
         // Published codes of well-known companies.
-        for code in ["91350100M000100Y43", "91110000600037341L", "914403001922038216"] {
+        for code in [
+            "91350100M000100Y43",
+            "91110000600037341L",
+            "914403001922038216",
+        ] {
             assert_eq!(validate(code), Ok(()), "{code}");
         }
         assert_eq!(
             validate("91350100M000100Y44"),
-            Err(UsccError::Check { expected: '3', found: '4' })
+            Err(UsccError::Check {
+                expected: '3',
+                found: '4'
+            })
         );
-        assert!(matches!(validate("91350100M000100Y4"), Err(UsccError::Length(17))));
-        assert!(matches!(validate("91350100M000100YI3"), Err(UsccError::Character { position: 17, .. })));
+        assert!(matches!(
+            validate("91350100M000100Y4"),
+            Err(UsccError::Length(17))
+        ));
+        assert!(matches!(
+            validate("91350100M000100YI3"),
+            Err(UsccError::Character { position: 17, .. })
+        ));
     }
 }

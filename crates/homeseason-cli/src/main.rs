@@ -1,0 +1,407 @@
+//! `homeseason`: did the 家居焕新消费季 raise sales, where, and in which categories?
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod pipeline;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use homeseason_ingest::Feed;
+use homeseason_lake::Lake;
+use homeseason_metrics::{Method, UpliftOptions};
+use homeseason_schema::campaign::Campaign;
+use homeseason_schema::contract;
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Parser)]
+#[command(
+    name = "homeseason",
+    version,
+    about = "Measure whether a retail campaign worked: uplift per region × category, with intervals.\n衡量促消费活动成效：分地区、分品类的提升及其区间。"
+)]
+struct Cli {
+    /// Campaign file (TOML); default: the embedded 2023 Home Renewal Consumption Season.
+    #[arg(long, global = true)]
+    campaign: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate the sample season, ingest it, estimate uplift and write the report, under --out.
+    Demo {
+        /// Output folder.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Seed of the sample season.
+        #[arg(long, default_value_t = homeseason_synth::DEFAULT_SEED)]
+        seed: u64,
+        /// Size multiplier of the sample's transaction files.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+    },
+    /// Generate the sample season (all four feeds and the truth file).
+    Synth {
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed.
+        #[arg(long, default_value_t = homeseason_synth::DEFAULT_SEED)]
+        seed: u64,
+        /// Size multiplier of the transaction files.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+    },
+    /// Validate files (or folders of files) and store them in the lake; prints each file's counts.
+    Ingest {
+        /// Lake folder.
+        #[arg(long)]
+        lake: PathBuf,
+        /// Feed of every file (default: recognised from each file's header).
+        #[arg(long)]
+        feed: Option<String>,
+        /// Print the per-file results as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Estimate uplift per region × category from the lake and write the uplift tables.
+    Uplift {
+        /// Lake folder.
+        #[arg(long)]
+        lake: PathBuf,
+        /// Methods, comma-separated.
+        #[arg(long, default_value = "prior_year,two_year", value_delimiter = ',')]
+        methods: Vec<String>,
+        /// Bootstrap seed.
+        #[arg(long, default_value_t = 2023)]
+        seed: u64,
+    },
+    /// Build the report (HTML, Markdown, charts) from the lake's uplift tables.
+    Report {
+        /// Lake folder.
+        #[arg(long)]
+        lake: PathBuf,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Score the lake's uplift estimates against a truth file (the sample season's truth.csv).
+    Score {
+        /// Lake folder.
+        #[arg(long)]
+        lake: PathBuf,
+        /// Truth CSV.
+        #[arg(long)]
+        truth: PathBuf,
+    },
+    /// Check every table in the lake against its data contract.
+    Check {
+        /// Lake folder.
+        #[arg(long)]
+        lake: PathBuf,
+    },
+    /// Print the campaign configuration in use.
+    Campaign,
+}
+
+fn spinner(msg: &str) -> ProgressBar {
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    pb.set_message(msg.to_owned());
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn load_campaign(path: Option<&Path>) -> Result<Campaign> {
+    match path {
+        None => Ok(Campaign::default_2023()),
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            Campaign::from_toml(&text).with_context(|| format!("campaign file {}", p.display()))
+        }
+    }
+}
+
+fn methods(ids: &[String]) -> Result<Vec<Method>> {
+    ids.iter()
+        .map(|m| {
+            Method::from_id(m.trim())
+                .with_context(|| format!("unknown method {m:?} (prior_year, two_year)"))
+        })
+        .collect()
+}
+
+struct SpinnerProgress(ProgressBar);
+impl homeseason_synth::Progress for SpinnerProgress {
+    fn step(&self, message: &str) {
+        self.0.set_message(format!("sample season: {message}"));
+    }
+}
+
+fn synth(
+    campaign: &Campaign,
+    out: &Path,
+    seed: u64,
+    scale: f64,
+) -> Result<homeseason_synth::SynthSummary> {
+    let pb = spinner("sample season");
+    let config = homeseason_synth::SynthConfig {
+        seed,
+        scale,
+        ..homeseason_synth::SynthConfig::with_seed(seed)
+    };
+    let config = homeseason_synth::SynthConfig {
+        campaign: campaign.clone(),
+        ..config
+    };
+    let summary = homeseason_synth::generate(&config, out, &SpinnerProgress(pb.clone()))?;
+    pb.finish_and_clear();
+    Ok(summary)
+}
+
+fn ingest(
+    lake: &Lake,
+    campaign: &Campaign,
+    paths: &[PathBuf],
+    feed: Option<Feed>,
+) -> Result<Vec<pipeline::FileResult>> {
+    let files = pipeline::expand(paths)?;
+    let pb = ProgressBar::new(files.len() as u64);
+    pb.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed:>4} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let stamp = now();
+    let results = pipeline::ingest_paths(lake, &files, feed, campaign, &stamp, |i, p| {
+        pb.set_position(i as u64);
+        pb.set_message(
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+    })?;
+    pb.finish_and_clear();
+    Ok(results)
+}
+
+fn print_ingest(results: &[pipeline::FileResult]) {
+    let (mut read, mut acc, mut rej, mut dup) = (0, 0, 0, 0);
+    for r in results {
+        match (&r.report, &r.refused) {
+            (Some(rep), _) => {
+                read += rep.read;
+                acc += rep.accepted;
+                rej += rep.rejected;
+                dup += rep.duplicates;
+                let state = r.commit.as_ref().map_or("", |c| {
+                    if c.unchanged {
+                        " (unchanged 未变化)"
+                    } else if c.replaced.is_empty() {
+                        ""
+                    } else {
+                        " (replaced a previous version 已替换旧版本)"
+                    }
+                });
+                if rep.rejected > 0 || rep.duplicates > 0 || !state.is_empty() {
+                    println!(
+                        "{}: read {} = accepted {} + rejected {} + duplicates {}{state}",
+                        rep.file, rep.read, rep.accepted, rep.rejected, rep.duplicates
+                    );
+                }
+            }
+            (None, Some(why)) => println!("{}: REFUSED 拒收 — {why}", r.path),
+            _ => {}
+        }
+    }
+    println!(
+        "{} files 文件: read 读取 {read} = accepted 接收 {acc} + rejected 拒收 {rej} + duplicates 重复 {dup}",
+        results.len()
+    );
+}
+
+fn estimate(
+    lake: &Lake,
+    campaign: &Campaign,
+    methods: &[Method],
+    seed: u64,
+) -> Result<homeseason_metrics::UpliftResult> {
+    let pb = spinner("estimating uplift 估算提升");
+    let opts = UpliftOptions {
+        seed,
+        ..UpliftOptions::from_campaign(campaign)
+    };
+    let result = pipeline::estimate(lake, campaign, methods, &opts)?;
+    pb.finish_and_clear();
+    Ok(result)
+}
+
+fn score(lake: &Lake, truth: &Path) -> Result<polars::prelude::DataFrame> {
+    use polars::prelude::*;
+    let uplift = lake.read_table(contract::tables::UPLIFT)?;
+    let truth_frame = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_schema_overwrite(Some(std::sync::Arc::new(Schema::from_iter([
+            Field::new("region_code".into(), DataType::String),
+            Field::new("category".into(), DataType::String),
+        ]))))
+        .try_into_reader_with_file_path(Some(truth.to_owned()))?
+        .finish();
+    let truth =
+        anyhow::Context::with_context(truth_frame, || format!("reading {}", truth.display()))?;
+    Ok(homeseason_metrics::score::score(&uplift, &truth)?)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let campaign = load_campaign(cli.campaign.as_deref())?;
+    match cli.command {
+        Command::Demo { out, seed, scale } => {
+            let start = Instant::now();
+            let sample = out.join("sample");
+            let summary = synth(&campaign, &sample, seed, scale)?;
+            eprintln!(
+                "sample season 样本数据: {} files, {} rows → {}",
+                summary.files.len(),
+                summary.total_rows,
+                sample.display()
+            );
+            let lake = Lake::open(out.join("lake"))?;
+            let results = ingest(&lake, &campaign, &[sample.clone()], None)?;
+            print_ingest(&results);
+            estimate(
+                &lake,
+                &campaign,
+                &[Method::PriorYear, Method::TwoYear],
+                2023,
+            )?;
+            let pb = spinner("charts and report 图表与报告");
+            let (report, html) = pipeline::report(&lake, &campaign, &out.join("report"), &now())?;
+            pb.finish_and_clear();
+            let h = &report.headline;
+            println!("report 报告: {}", html.display());
+            println!(
+                "增量销售额 incremental sales: {:.2} 亿元 ({:.0}% interval {:.2} … {:.2})",
+                h.incremental_yuan / 1e8,
+                campaign.baseline.level * 100.0,
+                h.incremental_interval.0 / 1e8,
+                h.incremental_interval.1 / 1e8
+            );
+            println!(
+                "提升 uplift: {:+.1}% ({:+.1}% … {:+.1}%), method {}",
+                h.uplift_pct, h.uplift_interval.0, h.uplift_interval.1, h.method
+            );
+            println!(
+                "显著提升地区 regions with uplift above zero: {} / {}",
+                h.regions_up.0, h.regions_up.1
+            );
+            if let Ok(scores) = score(&lake, &summary.path(&summary.truth_path)) {
+                println!("accuracy vs the sample's injected truth 与注入真值相比:\n{scores}");
+            }
+            eprintln!("done in {:.1} s", start.elapsed().as_secs_f64());
+        }
+        Command::Synth { out, seed, scale } => {
+            let s = synth(&campaign, &out, seed, scale)?;
+            println!(
+                "{} files, {} rows, {} bytes → {}",
+                s.files.len(),
+                s.total_rows,
+                s.total_bytes,
+                out.display()
+            );
+            println!("truth 真值: {}", s.truth_path.display());
+        }
+        Command::Ingest {
+            lake,
+            feed,
+            json,
+            paths,
+        } => {
+            let feed = feed
+                .map(|f| Feed::from_id(&f).with_context(|| format!("unknown feed {f:?}")))
+                .transpose()?;
+            let lake = Lake::open(lake)?;
+            let results = ingest(&lake, &campaign, &paths, feed)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&results)?);
+            } else {
+                print_ingest(&results);
+            }
+            if results.iter().any(|r| r.refused.is_some()) {
+                bail!("some files were refused whole (see above) 部分文件被整份拒收");
+            }
+        }
+        Command::Uplift {
+            lake,
+            methods: m,
+            seed,
+        } => {
+            let lake = Lake::open(lake)?;
+            let r = estimate(&lake, &campaign, &methods(&m)?, seed)?;
+            println!(
+                "{} estimates → {}",
+                r.uplift.height(),
+                lake.root().join("uplift").display()
+            );
+        }
+        Command::Report { lake, out } => {
+            let lake = Lake::open(lake)?;
+            let (_, html) = pipeline::report(&lake, &campaign, &out, &now())?;
+            println!("report 报告: {}", html.display());
+        }
+        Command::Score { lake, truth } => {
+            let lake = Lake::open(lake)?;
+            println!("{}", score(&lake, &truth)?);
+        }
+        Command::Check { lake } => {
+            let lake = Lake::open(lake)?;
+            let mut problems = Vec::new();
+            for t in contract::all().iter().map(|t| t.name.as_str()) {
+                problems.extend(lake.check_table(t)?);
+            }
+            if problems.is_empty() {
+                println!("every table matches its contract 所有表均符合数据契约");
+            } else {
+                for p in &problems {
+                    println!("{p}");
+                }
+                bail!("{} contract problems", problems.len());
+            }
+        }
+        Command::Campaign => print!("{}", toml_of(&campaign, cli.campaign.as_deref())?),
+    }
+    Ok(())
+}
+
+fn toml_of(campaign: &Campaign, path: Option<&Path>) -> Result<String> {
+    match path {
+        Some(p) => Ok(std::fs::read_to_string(p)?),
+        None => {
+            let _ = campaign;
+            Ok(homeseason_schema::campaign::DEFAULT_TOML.to_owned())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error 错误: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! The register of campaign activities (重点活动表) each region reports.
+
+use homeseason_schema::region::Regions;
+use polars::prelude::*;
+
+use crate::Result;
+use crate::frame_util::{Cells, perr};
+use crate::parse;
+use crate::reject::{Reason, RejectSink};
+use crate::table::MappedTable;
+
+/// Activity types (the `type` enum of the contract).
+pub const TYPES: [&str; 8] = [
+    "shopping_festival",
+    "carnival",
+    "countryside_sales",
+    "ecommerce_live_festival",
+    "design_contest",
+    "skills_contest",
+    "trade_show",
+    "other",
+];
+
+/// Map a type as written (id, Chinese or English wording) to the contract enum.
+#[must_use]
+pub fn activity_type(raw: &str) -> Option<&'static str> {
+    let t = parse::fold_width(raw).to_lowercase();
+    if let Some(id) = TYPES.iter().find(|id| **id == t) {
+        return Some(id);
+    }
+    let rules: [(&[&str], &str); 8] = [
+        (&["直播", "电商", "live"], "ecommerce_live_festival"),
+        (&["下乡", "countryside"], "countryside_sales"),
+        (&["嘉年华", "carnival"], "carnival"),
+        (&["设计", "design"], "design_contest"),
+        (&["技能", "skills"], "skills_contest"),
+        (
+            &["展会", "博览会", "展销", "trade show", "expo", "fair"],
+            "trade_show",
+        ),
+        (
+            &["购物节", "消费节", "促销", "shopping"],
+            "shopping_festival",
+        ),
+        (&["其他", "other"], "other"),
+    ];
+    rules
+        .iter()
+        .find(|(keys, _)| keys.iter().any(|k| t.contains(k)))
+        .map(|(_, id)| *id)
+}
+
+fn focus_tags(raw: Option<&str>) -> Option<String> {
+    let Some(raw) = raw else {
+        return Some(String::new());
+    };
+    let mut tags = Vec::new();
+    for part in parse::fold_width(raw)
+        .split([';', '；', ',', '，', '、', '/', ' '])
+        .filter(|p| !p.is_empty())
+    {
+        let tag = match part.to_lowercase().as_str() {
+            "绿色" | "green" => "green",
+            "智能" | "smart" => "smart",
+            "适老化" | "适老" | "age_friendly" | "age-friendly" => "age_friendly",
+            _ => return None,
+        };
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    Some(tags.join(";"))
+}
+
+fn online(raw: Option<&str>) -> Option<bool> {
+    match raw.map(|s| parse::fold_width(s).to_lowercase()).as_deref() {
+        Some("线上" | "online" | "线上+线下" | "线上线下") => Some(true),
+        Some("线下" | "offline") | None => Some(false),
+        Some(other) => parse::yes_no(other),
+    }
+}
+
+fn count(cells: &Cells<'_>, sink: &mut RejectSink, row: usize, field: &'static str) -> Option<i64> {
+    match cells.get(field, row) {
+        None => Some(0),
+        Some(v) => match parse::amount(v) {
+            Some((n, None)) if n >= 0.0 && n.fract() == 0.0 => Some(n as i64),
+            _ => {
+                cells.reject(
+                    sink,
+                    row,
+                    field,
+                    Reason::BadNumber,
+                    Some("非负整数 / a whole number ≥ 0"),
+                );
+                None
+            }
+        },
+    }
+}
+
+/// Validate activity rows. Returns (frame, accepted, duplicates); a repeated activity id counts as a
+/// duplicate.
+///
+/// # Errors
+/// Only on internal failures; bad rows are rejected.
+pub fn register(table: &MappedTable, sink: &mut RejectSink) -> Result<(DataFrame, usize, usize)> {
+    let cells = Cells::new(table)?;
+    let regions = Regions::embedded();
+    let mut ids: Vec<String> = Vec::new();
+    let (mut region, mut name, mut kind, mut start, mut end) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut venue, mut organizer, mut ents, mut brands, mut tags, mut on, mut local) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut duplicates = 0;
+    let mut seen = std::collections::HashSet::new();
+    for r in 0..cells.len() {
+        if cells.is_blank_or_total(r) {
+            cells.reject(
+                sink,
+                r,
+                "activity_id",
+                Reason::MissingValue,
+                Some("空行或合计行 / blank or totals row"),
+            );
+            continue;
+        }
+        let Some(id) = cells.required(sink, r, "activity_id") else {
+            continue;
+        };
+        let Some(region_raw) = cells.required(sink, r, "region_code") else {
+            continue;
+        };
+        let Ok(reg) = regions.resolve(region_raw) else {
+            cells.reject(sink, r, "region_code", Reason::UnknownRegion, None);
+            continue;
+        };
+        let Some(n) = cells.required(sink, r, "name") else {
+            continue;
+        };
+        let Some(type_raw) = cells.required(sink, r, "type") else {
+            continue;
+        };
+        let Some(t) = activity_type(type_raw) else {
+            cells.reject(
+                sink,
+                r,
+                "type",
+                Reason::BadEnum,
+                Some("购物节 | 嘉年华 | 下乡 | 直播电商节 | 设计大赛 | 技能大赛 | 展会 | 其他"),
+            );
+            continue;
+        };
+        let Some(s) = cells.required(sink, r, "start_date") else {
+            continue;
+        };
+        let Some(s) = parse::date(s) else {
+            cells.reject(sink, r, "start_date", Reason::BadDate, Some("YYYY-MM-DD"));
+            continue;
+        };
+        let Some(e) = cells.required(sink, r, "end_date") else {
+            continue;
+        };
+        let Some(e) = parse::date(e) else {
+            cells.reject(sink, r, "end_date", Reason::BadDate, Some("YYYY-MM-DD"));
+            continue;
+        };
+        if s > e {
+            cells.reject(sink, r, "end_date", Reason::BadDateRange, None);
+            continue;
+        }
+        let (Some(ec), Some(bc)) = (
+            count(&cells, sink, r, "enterprise_count"),
+            count(&cells, sink, r, "brand_count"),
+        ) else {
+            continue;
+        };
+        let Some(ft) = focus_tags(cells.get("focus_tags", r)) else {
+            cells.reject(
+                sink,
+                r,
+                "focus_tags",
+                Reason::BadEnum,
+                Some("绿色;智能;适老化"),
+            );
+            continue;
+        };
+        let Some(o) = online(cells.get("online", r)) else {
+            cells.reject(sink, r, "online", Reason::BadBoolean, Some("线上 | 线下"));
+            continue;
+        };
+        let Some(l) = parse::yes_no(cells.get("local_station", r).unwrap_or_default()) else {
+            cells.reject(
+                sink,
+                r,
+                "local_station",
+                Reason::BadBoolean,
+                Some("是 | 否"),
+            );
+            continue;
+        };
+        let id = parse::fold_width(id);
+        if !seen.insert((reg.code.clone(), id.clone())) {
+            duplicates += 1;
+            continue;
+        }
+        ids.push(id);
+        region.push(reg.code.clone());
+        name.push(n.to_owned());
+        kind.push(t);
+        start.push(s);
+        end.push(e);
+        venue.push(cells.get("venue", r).map(str::to_owned));
+        organizer.push(cells.get("organizer", r).map(str::to_owned));
+        ents.push(ec);
+        brands.push(bc);
+        tags.push(ft);
+        on.push(o);
+        local.push(l);
+    }
+    let accepted = ids.len();
+    let frame = df!(
+        "activity_id" => ids,
+        "region_code" => region,
+        "name" => name,
+        "type" => kind,
+        "start_date" => start,
+        "end_date" => end,
+        "venue" => venue,
+        "organizer" => organizer,
+        "enterprise_count" => ents,
+        "brand_count" => brands,
+        "focus_tags" => tags,
+        "online" => on,
+        "local_station" => local,
+    )
+    .map_err(perr(sink.file()))?;
+    Ok((frame, accepted, duplicates))
+}

@@ -1,0 +1,215 @@
+//! Key-enterprise sales reports (重点企业销售数据).
+//!
+//! Forgiving in what it understands — Chinese or English headers, region as code / name / short name /
+//! pinyin, 元 / 万元 / 亿元 in the unit column, in the header or in the cell, thousands separators and
+//! full-width digits, periods as month, ISO week or date range — and strict in what it accepts: the
+//! unified social credit code must carry its GB 32100-2015 check character, and the message names the
+//! expected one.
+
+use homeseason_schema::category::Category;
+use homeseason_schema::region::Regions;
+use homeseason_schema::uscc;
+use polars::prelude::*;
+
+use crate::Result;
+use crate::frame_util::{Cells, perr};
+use crate::parse::{self, Unit};
+use crate::reject::{Reason, RejectSink};
+use crate::table::MappedTable;
+
+/// Columns of the `enterprise_sales` lake table.
+pub const COLUMNS: [&str; 11] = [
+    "uscc",
+    "enterprise_name",
+    "region_code",
+    "category",
+    "period",
+    "sales_amount",
+    "unit",
+    "channel",
+    "brand",
+    "period_start",
+    "period_end",
+];
+
+#[derive(Default)]
+struct Rows {
+    uscc: Vec<String>,
+    name: Vec<String>,
+    region: Vec<String>,
+    category: Vec<&'static str>,
+    period: Vec<String>,
+    amount: Vec<f64>,
+    unit: Vec<&'static str>,
+    channel: Vec<&'static str>,
+    brand: Vec<Option<String>>,
+    start: Vec<chrono::NaiveDate>,
+    end: Vec<chrono::NaiveDate>,
+}
+
+/// Parse a channel: 线上 / 线下 / 全部 (and English); blank means all.
+#[must_use]
+pub fn channel(raw: Option<&str>) -> Option<&'static str> {
+    match raw.map(|s| parse::fold_width(s).to_lowercase()).as_deref() {
+        None | Some("全部" | "all" | "合计" | "线上+线下" | "线上线下" | "") => {
+            Some("all")
+        }
+        Some("线上" | "online" | "网上" | "电商") => Some("online"),
+        Some("线下" | "offline" | "门店" | "实体") => Some("offline"),
+        _ => None,
+    }
+}
+
+/// Validate and normalise enterprise sales rows. Returns (frame, accepted, duplicates).
+///
+/// # Errors
+/// Only on internal failures; bad rows are rejected.
+pub fn sales(table: &MappedTable, sink: &mut RejectSink) -> Result<(DataFrame, usize, usize)> {
+    let cells = Cells::new(table)?;
+    let header_unit = Unit::in_header(table.header_of("sales_amount"));
+    let regions = Regions::embedded();
+    let mut out = Rows::default();
+    let mut seen = std::collections::HashSet::new();
+    let mut duplicates = 0;
+    for row in 0..cells.len() {
+        if cells.is_blank_or_total(row) {
+            cells.reject(
+                sink,
+                row,
+                "uscc",
+                Reason::MissingValue,
+                Some("空行或合计行 / blank or totals row"),
+            );
+            continue;
+        }
+        let Some(code) = cells.required(sink, row, "uscc") else {
+            continue;
+        };
+        let code = parse::fold_width(code).to_uppercase();
+        if let Err(e) = uscc::validate(&code) {
+            cells.reject(sink, row, "uscc", Reason::BadUscc, Some(&e.to_string()));
+            continue;
+        }
+        let Some(name) = cells.required(sink, row, "enterprise_name") else {
+            continue;
+        };
+        let Some(region_raw) = cells.required(sink, row, "region_code") else {
+            continue;
+        };
+        let Ok(region) = regions.resolve(region_raw) else {
+            cells.reject(sink, row, "region_code", Reason::UnknownRegion, None);
+            continue;
+        };
+        let Some(cat_raw) = cells.required(sink, row, "category") else {
+            continue;
+        };
+        let Ok(category) = Category::parse(cat_raw) else {
+            cells.reject(
+                sink,
+                row,
+                "category",
+                Reason::UnknownCategory,
+                Some("家电 | 家具 | 家纺 | 建材家装"),
+            );
+            continue;
+        };
+        let Some(period_raw) = cells.required(sink, row, "period") else {
+            continue;
+        };
+        let Some(period) = parse::period(period_raw) else {
+            cells.reject(
+                sink,
+                row,
+                "period",
+                Reason::BadPeriod,
+                Some("2023-09 | 2023年9月 | 2023-W37 | 2023-09-01~2023-09-30"),
+            );
+            continue;
+        };
+        let Some(amount_raw) = cells.required(sink, row, "sales_amount") else {
+            continue;
+        };
+        let Some((value, cell_unit)) = parse::amount(amount_raw) else {
+            cells.reject(sink, row, "sales_amount", Reason::BadNumber, None);
+            continue;
+        };
+        if value < 0.0 {
+            cells.reject(
+                sink,
+                row,
+                "sales_amount",
+                Reason::BelowMinimum,
+                Some("销售额不能为负 / sales cannot be negative"),
+            );
+            continue;
+        }
+        let column_unit = match cells.get("unit", row) {
+            Some(u) => match Unit::parse(u) {
+                Some(u) => Some(u),
+                None => {
+                    cells.reject(sink, row, "unit", Reason::BadUnit, Some("元 | 万元 | 亿元"));
+                    continue;
+                }
+            },
+            None => None,
+        };
+        let Some(unit) = cell_unit.or(column_unit).or(header_unit) else {
+            cells.reject(
+                sink,
+                row,
+                "sales_amount",
+                Reason::BadUnit,
+                Some("未注明单位（元/万元/亿元），请填写“单位”列 / no unit given: fill the unit column (元/万元/亿元)"),
+            );
+            continue;
+        };
+        let Some(channel) = channel(cells.get("channel", row)) else {
+            cells.reject(
+                sink,
+                row,
+                "channel",
+                Reason::BadEnum,
+                Some("线上 | 线下 | 全部"),
+            );
+            continue;
+        };
+        let key = (
+            code.clone(),
+            category,
+            period.canonical(),
+            channel,
+            cells.get("brand", row).map(str::to_owned),
+        );
+        if !seen.insert(key) {
+            duplicates += 1;
+            continue;
+        }
+        out.uscc.push(code);
+        out.name.push(name.to_owned());
+        out.region.push(region.code.clone());
+        out.category.push(category.id());
+        out.period.push(period.canonical());
+        out.amount.push(value * unit.factor());
+        out.unit.push(unit.zh());
+        out.channel.push(channel);
+        out.brand.push(cells.get("brand", row).map(str::to_owned));
+        out.start.push(period.start);
+        out.end.push(period.end);
+    }
+    let accepted = out.uscc.len();
+    let frame = df!(
+        "uscc" => out.uscc,
+        "enterprise_name" => out.name,
+        "region_code" => out.region,
+        "category" => out.category,
+        "period" => out.period,
+        "sales_amount" => out.amount,
+        "unit" => out.unit,
+        "channel" => out.channel,
+        "brand" => out.brand,
+        "period_start" => out.start,
+        "period_end" => out.end,
+    )
+    .map_err(perr(sink.file()))?;
+    Ok((frame, accepted, duplicates))
+}

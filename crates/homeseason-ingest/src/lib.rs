@@ -1,0 +1,285 @@
+//! # homeseason-ingest
+//!
+//! Turns the files liaisons and institutions send into lake-shaped frames, row by row accountable.
+//!
+//! The path of one file: [`source::decode`] (gzip, BOM, UTF-8 or GB18030 detected) →
+//! [`table::read_csv`] (every column as text, headers mapped onto the data contract, so Chinese and
+//! English headers both work) → [`validate::validate`] (contract types and constraints, vectorised) →
+//! the feed's own rules ([`payments`], [`enterprise`], [`retail`], [`activities`]: region roll-up,
+//! category map, USCC check, units, periods, netting and de-duplication). Every rejected row is kept in
+//! a [`reject::RejectSink`] with file, line, column, reason (Chinese and English) and raw text, and each
+//! file's [`FileReport`] satisfies `read = accepted + rejected + duplicates`.
+//!
+//! No files are written here: the lake crate stores what this crate returns.
+//!
+//! ```no_run
+//! use homeseason_ingest::{Feed, ingest_bytes};
+//! use homeseason_schema::campaign::Campaign;
+//! let bytes = std::fs::read("payment_daily_acq_a_2023-09.csv").unwrap();
+//! let out = ingest_bytes(Feed::PaymentDaily, "payment_daily_acq_a_2023-09.csv", &bytes, &Campaign::default_2023()).unwrap();
+//! assert_eq!(out.report.read, out.report.accepted + out.report.rejected + out.report.duplicates);
+//! ```
+#![deny(missing_docs)]
+
+pub mod activities;
+pub mod enterprise;
+mod frame_util;
+pub mod parse;
+pub mod payments;
+pub mod reject;
+pub mod retail;
+pub mod source;
+pub mod table;
+pub mod validate;
+
+use homeseason_schema::campaign::Campaign;
+use homeseason_schema::contract::{self, TableContract, tables};
+use polars::prelude::*;
+use serde::Serialize;
+
+/// The feeds homeseason ingests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Feed {
+    /// Transaction-level payment files (one row per payment), aggregated to `payment_daily`.
+    PaymentTransactions,
+    /// Pre-aggregated daily payment files.
+    PaymentDaily,
+    /// Key-enterprise sales reports.
+    EnterpriseSales,
+    /// Retail-category statistics (社零).
+    RetailStats,
+    /// The register of campaign activities (重点活动表).
+    Activities,
+}
+
+impl Feed {
+    /// Every feed.
+    pub const ALL: [Feed; 5] = [
+        Feed::PaymentTransactions,
+        Feed::PaymentDaily,
+        Feed::EnterpriseSales,
+        Feed::RetailStats,
+        Feed::Activities,
+    ];
+
+    /// The input contract name of the feed.
+    #[must_use]
+    pub fn id(self) -> &'static str {
+        match self {
+            Feed::PaymentTransactions => tables::PAYMENT_TRANSACTIONS,
+            Feed::PaymentDaily => tables::PAYMENT_DAILY,
+            Feed::EnterpriseSales => tables::ENTERPRISE_SALES,
+            Feed::RetailStats => tables::RETAIL_STATS,
+            Feed::Activities => tables::ACTIVITIES,
+        }
+    }
+
+    /// Parse a feed id.
+    #[must_use]
+    pub fn from_id(id: &str) -> Option<Feed> {
+        Feed::ALL.into_iter().find(|f| f.id() == id)
+    }
+
+    /// The lake table this feed lands in.
+    #[must_use]
+    pub fn lake_table(self) -> &'static str {
+        match self {
+            Feed::PaymentTransactions | Feed::PaymentDaily => tables::PAYMENT_DAILY,
+            other => other.id(),
+        }
+    }
+
+    /// The input contract.
+    #[must_use]
+    pub fn contract(self) -> &'static TableContract {
+        contract::get(self.id()).expect("every feed has an embedded contract")
+    }
+
+    /// Guess the feed from a header line: the feed whose required fields all resolve and that
+    /// resolves the most headers.
+    #[must_use]
+    pub fn detect(headers: &[&str]) -> Option<Feed> {
+        Feed::ALL
+            .into_iter()
+            .filter_map(|feed| {
+                let c = feed.contract();
+                let resolved: Vec<&str> = headers
+                    .iter()
+                    .filter_map(|h| c.resolve_header(h))
+                    .map(|f| f.name.as_str())
+                    .collect();
+                let complete = c
+                    .required_fields()
+                    .filter(|f| !f.derived)
+                    .all(|f| resolved.contains(&f.name.as_str()));
+                complete.then_some((feed, resolved.len()))
+            })
+            .max_by_key(|(_, n)| *n)
+            .map(|(f, _)| f)
+    }
+}
+
+/// Errors that refuse a whole file. Row-level problems are never errors: they are rejects.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IngestError {
+    /// A zero-byte or blank file.
+    #[error("{file}: the file is empty / 文件为空")]
+    Empty {
+        /// File name.
+        file: String,
+    },
+    /// A broken gzip stream.
+    #[error("{file}: gzip stream is damaged or truncated ({reason}) / 压缩文件损坏或不完整")]
+    Gzip {
+        /// File name.
+        file: String,
+        /// Decoder message.
+        reason: String,
+    },
+    /// Text in an unknown encoding.
+    #[error("{file}: cannot decode text: {reason} / 无法识别文件编码（应为 UTF-8 或 GB18030/GBK）")]
+    Encoding {
+        /// File name.
+        file: String,
+        /// What failed.
+        reason: String,
+    },
+    /// Not parseable as CSV.
+    #[error("{file}: not a readable CSV table: {reason} / 无法解析为 CSV 表格")]
+    Csv {
+        /// File name.
+        file: String,
+        /// Parser message.
+        reason: String,
+    },
+    /// Required columns are absent from the header.
+    #[error("{file}: required columns missing: {} (header found: {}) / 缺少必填列", missing.join(", "), found.join(", "))]
+    MissingColumns {
+        /// File name.
+        file: String,
+        /// Required fields with no column.
+        missing: Vec<String>,
+        /// The header as found.
+        found: Vec<String>,
+    },
+    /// The file's feed could not be recognised from its header.
+    #[error(
+        "{file}: cannot tell which feed this file is from its header / 无法根据表头识别数据类型"
+    )]
+    UnknownFeed {
+        /// File name.
+        file: String,
+    },
+    /// An internal dataframe failure.
+    #[error("{file}: internal table error: {source}")]
+    Polars {
+        /// File name.
+        file: String,
+        /// Cause.
+        #[source]
+        source: PolarsError,
+    },
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = IngestError> = std::result::Result<T, E>;
+
+/// What happened to one file: the counts a liaison sees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileReport {
+    /// File name.
+    pub file: String,
+    /// SHA-256 of the file as received.
+    pub sha256: String,
+    /// Feed.
+    pub feed: Feed,
+    /// Detected encoding.
+    pub encoding: source::Encoding,
+    /// Data rows read.
+    pub read: usize,
+    /// Rows accepted.
+    pub accepted: usize,
+    /// Rows rejected (each in the rejects table).
+    pub rejected: usize,
+    /// Rows dropped as duplicates of an accepted row (e.g. a repeated txn_id).
+    pub duplicates: usize,
+    /// Headers that matched no contract field.
+    pub ignored_columns: Vec<String>,
+}
+
+impl FileReport {
+    /// Whether `read = accepted + rejected + duplicates`.
+    #[must_use]
+    pub fn balanced(&self) -> bool {
+        self.read == self.accepted + self.rejected + self.duplicates
+    }
+}
+
+/// The result of ingesting one file.
+#[derive(Debug)]
+pub struct FileOutcome {
+    /// Counts.
+    pub report: FileReport,
+    /// Accepted rows shaped as the feed's lake table (for transactions: already aggregated to days).
+    pub rows: DataFrame,
+    /// Rejected rows in the `rejects` contract.
+    pub rejects: DataFrame,
+}
+
+/// Ingest one file's bytes as `feed`.
+///
+/// # Errors
+/// Only when the whole file must be refused (empty, undecodable, missing columns).
+pub fn ingest_bytes(
+    feed: Feed,
+    file: &str,
+    bytes: &[u8],
+    campaign: &Campaign,
+) -> Result<FileOutcome> {
+    let decoded = source::decode(file, bytes)?;
+    let table = table::read_csv(&decoded, feed.contract())?;
+    let mut sink = reject::RejectSink::new(feed.id(), file, &decoded.sha256);
+    let (rows, accepted, duplicates) = match feed {
+        Feed::PaymentTransactions => payments::transactions(&table, campaign, &mut sink)?,
+        Feed::PaymentDaily => payments::daily(&table, campaign, &mut sink)?,
+        Feed::EnterpriseSales => enterprise::sales(&table, &mut sink)?,
+        Feed::RetailStats => retail::stats(&table, &mut sink)?,
+        Feed::Activities => activities::register(&table, &mut sink)?,
+    };
+    let rejects = sink.to_frame().map_err(|e| IngestError::Polars {
+        file: file.to_owned(),
+        source: e,
+    })?;
+    let report = FileReport {
+        file: file.to_owned(),
+        sha256: decoded.sha256,
+        feed,
+        encoding: decoded.encoding,
+        read: table.frame.height(),
+        accepted,
+        rejected: sink.len(),
+        duplicates,
+        ignored_columns: table.ignored,
+    };
+    debug_assert!(report.balanced(), "{report:?}");
+    Ok(FileOutcome {
+        report,
+        rows,
+        rejects,
+    })
+}
+
+/// Detect the feed of CSV bytes from their header line.
+///
+/// # Errors
+/// When the bytes cannot be decoded or no feed matches.
+pub fn detect_feed(file: &str, bytes: &[u8]) -> Result<Feed> {
+    let decoded = source::decode(file, bytes)?;
+    let header = decoded.text.lines().next().unwrap_or_default();
+    let headers: Vec<&str> = header.split(',').map(|h| h.trim_matches('"')).collect();
+    Feed::detect(&headers).ok_or_else(|| IngestError::UnknownFeed {
+        file: file.to_owned(),
+    })
+}

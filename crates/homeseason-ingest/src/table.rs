@@ -1,0 +1,133 @@
+//! Decoded text → a frame of text columns named by the data contract.
+
+use std::io::Cursor;
+
+use homeseason_schema::contract::TableContract;
+use polars::prelude::*;
+
+use crate::source::Decoded;
+use crate::{IngestError, Result};
+
+/// Name of the column holding each row's 1-based line number in the source file.
+pub const LINE: &str = "__line";
+/// Name of the column holding each row's raw text (its fields joined by commas).
+pub const RAW: &str = "__raw";
+
+/// A source table whose headers have been mapped onto a contract.
+#[derive(Debug)]
+pub struct MappedTable {
+    /// Text columns named by contract field, plus [`LINE`] and [`RAW`].
+    pub frame: DataFrame,
+    /// Contract field → header as the file spelled it.
+    pub headers: Vec<(String, String)>,
+    /// Headers that matched no field (kept in the raw text, otherwise ignored).
+    pub ignored: Vec<String>,
+}
+
+impl MappedTable {
+    /// The header the file used for a field (for messages), or the field name.
+    #[must_use]
+    pub fn header_of<'a>(&'a self, field: &'a str) -> &'a str {
+        self.headers
+            .iter()
+            .find(|(f, _)| f == field)
+            .map_or(field, |(_, h)| h.as_str())
+    }
+}
+
+/// Read CSV text with every column as text and map its headers onto `contract`.
+///
+/// Required, non-derived fields missing from the header refuse the whole file, naming them.
+///
+/// # Errors
+/// [`IngestError::Csv`] when the text is not parseable CSV, [`IngestError::MissingColumns`] as above.
+pub fn read_csv(decoded: &Decoded, contract: &TableContract) -> Result<MappedTable> {
+    let options = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .with_parse_options(
+            CsvParseOptions::default()
+                .with_missing_is_null(true)
+                .with_truncate_ragged_lines(true),
+        );
+    let frame = options
+        .into_reader_with_file_handle(Cursor::new(decoded.text.as_bytes()))
+        .finish()
+        .map_err(|e| IngestError::Csv {
+            file: decoded.file.clone(),
+            reason: e.to_string(),
+        })?;
+    map_headers(frame, contract, &decoded.file, 2)
+}
+
+/// Map a frame of text columns (headers as given) onto `contract`. `first_line` is the source line of
+/// the first data row (2 for a CSV with one header line).
+///
+/// # Errors
+/// [`IngestError::MissingColumns`] when required fields have no column.
+pub fn map_headers(
+    frame: DataFrame,
+    contract: &TableContract,
+    file: &str,
+    first_line: u32,
+) -> Result<MappedTable> {
+    let polars_err = |e: PolarsError| IngestError::Polars {
+        file: file.to_owned(),
+        source: e,
+    };
+    let mut headers = Vec::new();
+    let mut ignored = Vec::new();
+    let mut renames = Vec::new();
+    for name in frame.get_column_names() {
+        let name = name.as_str();
+        match contract.resolve_header(name) {
+            Some(field)
+                if !headers
+                    .iter()
+                    .any(|(f, _): &(String, String)| f == &field.name) =>
+            {
+                headers.push((field.name.clone(), name.to_owned()));
+                renames.push((name.to_owned(), field.name.clone()));
+            }
+            _ => ignored.push(name.to_owned()),
+        }
+    }
+    let missing: Vec<String> = contract
+        .required_fields()
+        .filter(|f| !f.derived && !headers.iter().any(|(h, _)| h == &f.name))
+        .map(|f| format!("{} ({})", f.name, f.title_zh))
+        .collect();
+    if !missing.is_empty() {
+        return Err(IngestError::MissingColumns {
+            file: file.to_owned(),
+            missing,
+            found: frame
+                .get_column_names()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        });
+    }
+    let originals: Vec<Expr> = frame
+        .get_column_names()
+        .iter()
+        .map(|n| col(n.as_str()).cast(DataType::String).fill_null(lit("")))
+        .collect();
+    let mut select: Vec<Expr> = renames
+        .iter()
+        .map(|(from, to)| col(from.as_str()).alias(to.as_str()))
+        .collect();
+    select.push(concat_str(originals, ",", false).alias(RAW));
+    select.push(col(LINE));
+    let frame = frame
+        .lazy()
+        .with_row_index(LINE, Some(first_line))
+        .select(select)
+        .collect()
+        .map_err(polars_err)?;
+    Ok(MappedTable {
+        frame,
+        headers,
+        ignored,
+    })
+}

@@ -1,0 +1,511 @@
+//! Reading and writing the lake.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use homeseason_schema::contract::{self, FieldType};
+use polars::prelude::*;
+
+use crate::layout::{PartitionKey, partition_keys};
+use crate::manifest::{FileEntry, Manifest, PartitionEntry, RefusedEntry};
+use crate::{LakeError, Result};
+
+/// Version of the table contracts, written into every Parquet file's key-value metadata
+/// (`homeseason.schema_version`).
+pub const SCHEMA_VERSION: &str = "1";
+const MANIFEST: &str = "_manifest.json";
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> LakeError + 'a {
+    move |source| LakeError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn perr(path: impl Into<String>) -> impl FnOnce(PolarsError) -> LakeError {
+    let path = path.into();
+    move |source| LakeError::Polars { path, source }
+}
+
+/// A lake rooted at a directory.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    root: PathBuf,
+}
+
+/// An exclusive lock on the lake, released on drop.
+#[derive(Debug)]
+pub struct LakeLock {
+    _file: File,
+}
+
+/// One source file's rows for one table, to be committed.
+#[derive(Debug)]
+pub struct Commit<'a> {
+    /// Table the rows belong to.
+    pub table: &'a str,
+    /// Feed id.
+    pub feed: &'a str,
+    /// Source file name.
+    pub file: &'a str,
+    /// SHA-256 of the source file.
+    pub sha256: &'a str,
+    /// Accepted rows, in the table's contract (partition columns included).
+    pub rows: &'a DataFrame,
+    /// Rejected rows in the `rejects` contract.
+    pub rejects: &'a DataFrame,
+    /// The ingest report to keep in the manifest.
+    pub report: serde_json::Value,
+    /// Caller's clock, RFC 3339.
+    pub now: &'a str,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CommitSummary {
+    /// The file was already current: nothing changed.
+    pub unchanged: bool,
+    /// Partitions written.
+    pub written: Vec<String>,
+    /// Partitions that replaced an earlier file's version, with that file's SHA-256.
+    pub replaced: Vec<(String, String)>,
+}
+
+impl Lake {
+    /// Open (creating if needed) a lake at `root`.
+    ///
+    /// # Errors
+    /// When the directory cannot be created.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Lake> {
+        let root = root.into();
+        fs::create_dir_all(root.join(".tmp")).map_err(io("create", &root))?;
+        Ok(Lake { root })
+    }
+
+    /// Root directory.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Take the writer lock (blocks until free).
+    ///
+    /// # Errors
+    /// When the lock file cannot be opened or locked.
+    pub fn lock(&self) -> Result<LakeLock> {
+        let path = self.root.join(".lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io("open", &path))?;
+        file.lock().map_err(io("lock", &path))?;
+        Ok(LakeLock { _file: file })
+    }
+
+    /// Read the manifest (empty if none yet).
+    ///
+    /// # Errors
+    /// When it exists but cannot be read or parsed.
+    pub fn manifest(&self) -> Result<Manifest> {
+        let path = self.root.join(MANIFEST);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| LakeError::Manifest {
+                path: path.clone(),
+                reason: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest {
+                format: 1,
+                ..Manifest::default()
+            }),
+            Err(e) => Err(io("read", &path)(e)),
+        }
+    }
+
+    /// Write bytes to `rel` atomically: temp file in `.tmp`, fsync, rename.
+    fn write_atomic(&self, rel: &str, bytes: &[u8]) -> Result<()> {
+        let target = self.root.join(rel);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).map_err(io("create", parent))?;
+        }
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = self
+            .root
+            .join(".tmp")
+            .join(format!("{}-{n}.part", std::process::id()));
+        let mut file = File::create(&tmp).map_err(io("create", &tmp))?;
+        let written = file.write_all(bytes).and_then(|()| file.sync_all());
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(io("write", &tmp)(e));
+        }
+        fs::rename(&tmp, &target).map_err(io("rename", &target))?;
+        if let Some(parent) = target.parent() {
+            if let Ok(dir) = File::open(parent) {
+                let _ = dir.sync_all();
+            }
+        }
+        Ok(())
+    }
+
+    fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(manifest).map_err(|e| LakeError::Manifest {
+            path: self.root.join(MANIFEST),
+            reason: e.to_string(),
+        })?;
+        self.write_atomic(MANIFEST, &bytes)
+    }
+
+    /// Encode a frame as Parquet bytes with the schema version and table name in the metadata.
+    ///
+    /// # Errors
+    /// On a Parquet encoding failure.
+    pub fn parquet_bytes(table: &str, frame: &DataFrame) -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        let mut frame = frame.clone();
+        ParquetWriter::new(&mut buf)
+            .with_compression(ParquetCompression::Zstd(None))
+            .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![
+                ("homeseason.table".into(), table.into()),
+                ("homeseason.schema_version".into(), SCHEMA_VERSION.into()),
+            ])))
+            .finish(&mut frame)
+            .map_err(perr(table))?;
+        Ok(buf)
+    }
+
+    /// Split rows into partitions: relative path → rows without the path-only columns.
+    fn partitions(table: &str, rows: &DataFrame) -> Result<Vec<(String, DataFrame)>> {
+        let keys = partition_keys(table);
+        if keys.is_empty() {
+            return Ok(vec![(format!("{table}/data.parquet"), rows.clone())]);
+        }
+        let mut lf = rows.clone().lazy();
+        let mut names = Vec::new();
+        for key in keys {
+            let expr = match key {
+                PartitionKey::Column(c) => col(*c).cast(DataType::String),
+                PartitionKey::Year(c) => col(*c).dt().year().cast(DataType::String),
+                PartitionKey::Month(c) => col(*c).dt().month().cast(DataType::String),
+            };
+            let name = format!("__part_{}", key.key());
+            lf = lf.with_column(expr.alias(name.as_str()));
+            names.push(name);
+        }
+        let with_keys = lf.collect().map_err(perr(table))?;
+        let drop: Vec<&str> = keys
+            .iter()
+            .filter_map(|k| {
+                if let PartitionKey::Column(c) = k {
+                    Some(*c)
+                } else {
+                    None
+                }
+            })
+            .chain(names.iter().map(String::as_str))
+            .collect();
+        let mut out = Vec::new();
+        for part in with_keys
+            .partition_by_stable(names.iter().map(String::as_str), true)
+            .map_err(perr(table))?
+        {
+            let mut path = table.to_owned();
+            for (key, name) in keys.iter().zip(&names) {
+                let value = part
+                    .column(name)
+                    .map_err(perr(table))?
+                    .str()
+                    .map_err(perr(table))?
+                    .get(0)
+                    .unwrap_or("__null__")
+                    .to_owned();
+                path.push_str(&format!("/{}={}", key.key(), value));
+            }
+            path.push_str("/data.parquet");
+            out.push((path, part.drop_many(drop.iter().copied())));
+        }
+        Ok(out)
+    }
+
+    /// Commit one source file's rows (and rejects). Takes the lock for the duration.
+    ///
+    /// # Errors
+    /// On IO or encoding failures; the lake is left as it was or with some partitions replaced
+    /// (each atomically) and the manifest unchanged, so re-running the commit completes it.
+    pub fn commit(&self, c: &Commit<'_>) -> Result<CommitSummary> {
+        let _lock = self.lock()?;
+        let mut manifest = self.manifest()?;
+        let parts = Self::partitions(c.table, c.rows)?;
+        let reject_parts = if c.rejects.height() > 0 {
+            Self::partitions(contract::tables::REJECTS, c.rejects)?
+        } else {
+            Vec::new()
+        };
+        let already = parts.iter().all(|(p, _)| {
+            manifest
+                .partitions
+                .get(p)
+                .is_some_and(|e| e.source_sha256 == c.sha256)
+        }) && manifest.file(c.sha256).is_some();
+        if already {
+            return Ok(CommitSummary {
+                unchanged: true,
+                written: Vec::new(),
+                replaced: Vec::new(),
+            });
+        }
+        let mut written = Vec::new();
+        let mut replaced = Vec::new();
+        for (path, frame) in parts.iter().chain(reject_parts.iter()) {
+            let table = path.split('/').next().unwrap_or_default();
+            self.write_atomic(path, &Self::parquet_bytes(table, frame)?)?;
+            let previous = manifest.partitions.get(path).cloned();
+            if let Some(prev) = &previous {
+                if prev.source_sha256 != c.sha256 {
+                    replaced.push((path.clone(), prev.source_sha256.clone()));
+                    if let Some(old) = manifest
+                        .files
+                        .iter_mut()
+                        .find(|f| f.sha256 == prev.source_sha256)
+                    {
+                        if !old.superseded.contains(path) {
+                            old.superseded.push(path.clone());
+                        }
+                    }
+                }
+            }
+            manifest.partitions.insert(
+                path.clone(),
+                PartitionEntry {
+                    table: table.to_owned(),
+                    source_sha256: c.sha256.to_owned(),
+                    version: previous.map_or(1, |p| {
+                        if p.source_sha256 == c.sha256 {
+                            p.version
+                        } else {
+                            p.version + 1
+                        }
+                    }),
+                    rows: frame.height(),
+                    written_at: c.now.to_owned(),
+                },
+            );
+            written.push(path.clone());
+        }
+        manifest.files.retain(|f| f.sha256 != c.sha256);
+        manifest.files.push(FileEntry {
+            sha256: c.sha256.to_owned(),
+            file: c.file.to_owned(),
+            feed: c.feed.to_owned(),
+            table: c.table.to_owned(),
+            ingested_at: c.now.to_owned(),
+            report: c.report.clone(),
+            partitions: parts.iter().map(|(p, _)| p.clone()).collect(),
+            superseded: Vec::new(),
+        });
+        manifest.format = 1;
+        self.write_manifest(&manifest)?;
+        Ok(CommitSummary {
+            unchanged: false,
+            written,
+            replaced,
+        })
+    }
+
+    /// Record a file refused whole, so the refusal is visible in the manifest and reports.
+    ///
+    /// # Errors
+    /// On IO failures.
+    pub fn record_refusal(&self, entry: RefusedEntry) -> Result<()> {
+        let _lock = self.lock()?;
+        let mut manifest = self.manifest()?;
+        manifest.refused.retain(|r| r.sha256 != entry.sha256);
+        manifest.refused.push(entry);
+        manifest.format = 1;
+        self.write_manifest(&manifest)
+    }
+
+    /// Replace an output table (unpartitioned, or partitioned by its layout) with `frame`, checking it
+    /// against the table's contract first.
+    ///
+    /// # Errors
+    /// [`LakeError::Contract`] when the frame does not match; IO errors.
+    pub fn write_output(&self, table: &str, frame: &DataFrame) -> Result<Vec<PathBuf>> {
+        check_frame(table, frame, &[])?;
+        let _lock = self.lock()?;
+        let mut paths = Vec::new();
+        for (path, part) in Self::partitions(table, frame)? {
+            self.write_atomic(&path, &Self::parquet_bytes(table, &part)?)?;
+            paths.push(self.root.join(path));
+        }
+        Ok(paths)
+    }
+
+    /// Every Parquet file of a table with its partition values.
+    ///
+    /// # Errors
+    /// On IO failures.
+    pub fn files(&self, table: &str) -> Result<Vec<(PathBuf, BTreeMap<String, String>)>> {
+        let mut out = Vec::new();
+        let dir = self.root.join(table);
+        if !dir.exists() {
+            return Ok(out);
+        }
+        let mut stack = vec![(dir, BTreeMap::new())];
+        while let Some((d, parts)) = stack.pop() {
+            let mut entries: Vec<_> = fs::read_dir(&d)
+                .map_err(io("list", &d))?
+                .filter_map(std::result::Result::ok)
+                .collect();
+            entries.sort_by_key(fs::DirEntry::file_name);
+            for e in entries {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let path = e.path();
+                if path.is_dir() {
+                    if let Some((k, v)) = name.split_once('=') {
+                        let mut p = parts.clone();
+                        p.insert(k.to_owned(), v.to_owned());
+                        stack.push((path, p));
+                    }
+                } else if name.ends_with(".parquet") {
+                    out.push((path, parts.clone()));
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Read a whole table: every partition, with its path columns restored as text and with the
+    /// contract's types (`year`/`month` are dropped: they are derived).
+    ///
+    /// # Errors
+    /// On IO or Parquet failures. An absent table reads as an empty frame with no columns.
+    pub fn read_table(&self, table: &str) -> Result<DataFrame> {
+        let mut frames = Vec::new();
+        for (path, parts) in self.files(table)? {
+            let file = File::open(&path).map_err(io("open", &path))?;
+            let mut frame = ParquetReader::new(file)
+                .finish()
+                .map_err(perr(path.display().to_string()))?;
+            let height = frame.height();
+            for key in partition_keys(table) {
+                if let PartitionKey::Column(c) = key {
+                    if let Some(v) = parts.get(*c) {
+                        frame
+                            .with_column(Column::new_scalar(
+                                (*c).into(),
+                                Scalar::from(PlSmallStr::from(v.as_str())),
+                                height,
+                            ))
+                            .map_err(perr(table))?;
+                    }
+                }
+            }
+            frames.push(frame.lazy());
+        }
+        if frames.is_empty() {
+            return Ok(DataFrame::empty());
+        }
+        let order: Vec<Expr> = contract::get(table)
+            .map(|c| c.fields.iter().map(|f| col(f.name.as_str())).collect())
+            .unwrap_or_else(|| vec![all().as_expr()]);
+        concat(
+            frames,
+            UnionArgs {
+                diagonal: true,
+                ..UnionArgs::default()
+            },
+        )
+        .and_then(|lf| lf.select(order).collect())
+        .map_err(perr(table))
+    }
+
+    /// Check every Parquet file of a table against its contract: names, types, required columns
+    /// (path columns count as present). Returns the problems found, empty when all is well.
+    ///
+    /// # Errors
+    /// On IO or Parquet failures.
+    pub fn check_table(&self, table: &str) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        for (path, parts) in self.files(table)? {
+            let file = File::open(&path).map_err(io("open", &path))?;
+            let mut reader = ParquetReader::new(file);
+            let schema = reader.schema().map_err(perr(path.display().to_string()))?;
+            let frame = DataFrame::empty_with_schema(&Schema::from_arrow_schema(&schema));
+            let path_cols: Vec<&str> = parts.keys().map(String::as_str).collect();
+            if let Err(LakeError::Contract { reason, .. }) = check_frame(table, &frame, &path_cols)
+            {
+                problems.push(format!("{}: {reason}", path.display()));
+            }
+        }
+        Ok(problems)
+    }
+}
+
+/// The polars dtype a contract type is stored as.
+#[must_use]
+pub fn dtype_of(t: FieldType) -> DataType {
+    match t {
+        FieldType::String => DataType::String,
+        FieldType::Number => DataType::Float64,
+        FieldType::Integer => DataType::Int64,
+        FieldType::Boolean => DataType::Boolean,
+        FieldType::Date => DataType::Date,
+        FieldType::Datetime => DataType::Datetime(TimeUnit::Milliseconds, None),
+    }
+}
+
+/// Check a frame's columns against a table's contract. `path_columns` are columns that live in the
+/// partition path instead of the frame (`year`/`month` are always allowed there).
+///
+/// # Errors
+/// [`LakeError::Contract`] listing every mismatch.
+pub fn check_frame(table: &str, frame: &DataFrame, path_columns: &[&str]) -> Result<()> {
+    let contract = contract::get(table).ok_or_else(|| LakeError::Contract {
+        table: table.to_owned(),
+        reason: "no contract for this table".into(),
+    })?;
+    let mut problems = Vec::new();
+    for column in frame.columns() {
+        let name = column.name().as_str();
+        match contract.field(name) {
+            None => problems.push(format!("column {name} is not in the contract")),
+            Some(field) => {
+                let want = dtype_of(field.r#type);
+                let got = column.dtype();
+                let ok =
+                    got == &want || (matches!(got, DataType::Null) && !field.constraints.required);
+                if !ok {
+                    problems.push(format!("column {name} is {got}, contract says {want}"));
+                }
+            }
+        }
+    }
+    for field in &contract.fields {
+        let present =
+            frame.column(&field.name).is_ok() || path_columns.contains(&field.name.as_str());
+        if !present && field.constraints.required {
+            problems.push(format!("required column {} is missing", field.name));
+        }
+    }
+    for p in path_columns {
+        if !matches!(*p, "year" | "month") && contract.field(p).is_none() {
+            problems.push(format!("path column {p} is not in the contract"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(LakeError::Contract {
+            table: table.to_owned(),
+            reason: problems.join("; "),
+        })
+    }
+}

@@ -1,0 +1,78 @@
+//! Daily net-sales series per region × category.
+
+use homeseason_schema::campaign::Campaign;
+use homeseason_schema::region::NATIONAL;
+use polars::prelude::*;
+
+use crate::Result;
+
+/// Category id of the sum of the campaign's targeted categories.
+pub const ALL_TARGETED: &str = "all_targeted";
+
+/// `payment_daily` rows → `region_code, category, date, net_amount` with national (`000000`) and
+/// `all_targeted` totals added, sorted.
+///
+/// # Errors
+/// When a needed column is missing.
+pub fn daily_series(payment_daily: LazyFrame, campaign: &Campaign) -> Result<DataFrame> {
+    let by_cell = payment_daily
+        .group_by([col("region_code"), col("category"), col("date")])
+        .agg([col("net_amount").sum()]);
+    let national = by_cell
+        .clone()
+        .group_by([col("category"), col("date")])
+        .agg([col("net_amount").sum()])
+        .with_column(lit(NATIONAL).alias("region_code"))
+        .select([
+            col("region_code"),
+            col("category"),
+            col("date"),
+            col("net_amount"),
+        ]);
+    let cells = concat(
+        [
+            by_cell.select([
+                col("region_code"),
+                col("category"),
+                col("date"),
+                col("net_amount"),
+            ]),
+            national,
+        ],
+        UnionArgs::default(),
+    )?
+    .select([
+        col("region_code"),
+        col("category"),
+        col("date"),
+        col("net_amount"),
+    ]);
+    let targeted: Vec<Expr> = campaign
+        .categories
+        .targeted
+        .iter()
+        .map(|c| col("category").eq(lit(c.id())))
+        .collect();
+    let targeted = targeted
+        .into_iter()
+        .reduce(Expr::or)
+        .unwrap_or_else(|| lit(false));
+    let all = cells
+        .clone()
+        .filter(targeted)
+        .group_by([col("region_code"), col("date")])
+        .agg([col("net_amount").sum()])
+        .with_column(lit(ALL_TARGETED).alias("category"))
+        .select([
+            col("region_code"),
+            col("category"),
+            col("date"),
+            col("net_amount"),
+        ]);
+    Ok(concat([cells, all], UnionArgs::default())?
+        .sort(
+            ["region_code", "category", "date"],
+            SortMultipleOptions::default(),
+        )
+        .collect()?)
+}

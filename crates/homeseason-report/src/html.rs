@@ -1,0 +1,369 @@
+//! HTML and Markdown rendering of the report.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use homeseason_schema::category::Category;
+use homeseason_schema::region::NATIONAL;
+
+use crate::{ChartFile, Headline, ReportInput, UpliftRow, category_label};
+
+pub(crate) struct Document<'a> {
+    pub(crate) input: &'a ReportInput<'a>,
+    pub(crate) rows: &'a [UpliftRow],
+    pub(crate) headline: &'a Headline,
+    pub(crate) charts: &'a [ChartFile],
+    pub(crate) method: &'a str,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn yi(yuan: f64) -> String {
+    format!("{:.2}", yuan / 1e8)
+}
+
+fn pct(p: f64) -> String {
+    if p.is_finite() {
+        format!("{p:+.1}%")
+    } else {
+        "—".into()
+    }
+}
+
+fn method_label(m: &str) -> &'static str {
+    match m {
+        "prior_year" => {
+            "上年同期（节假日对齐、按前期增速调整） prior year, holiday-aligned, growth-adjusted"
+        }
+        "two_year" => "两年前同期（复合增速） two years earlier, compounded growth",
+        _ => "—",
+    }
+}
+
+/// A table: header cells and rows of cells; rendered to HTML or Markdown.
+struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn html(&self) -> String {
+        let mut s = String::from("<table><thead><tr>");
+        for h in &self.header {
+            let _ = write!(s, "<th>{}</th>", esc(h));
+        }
+        s.push_str("</tr></thead><tbody>");
+        for r in &self.rows {
+            s.push_str("<tr>");
+            for c in r {
+                let _ = write!(s, "<td>{}</td>", esc(c));
+            }
+            s.push_str("</tr>");
+        }
+        s.push_str("</tbody></table>");
+        s
+    }
+    fn markdown(&self) -> String {
+        let mut s = format!("| {} |\n", self.header.join(" | "));
+        let _ = writeln!(s, "|{}", "---|".repeat(self.header.len()));
+        for r in &self.rows {
+            let _ = writeln!(s, "| {} |", r.join(" | ").replace('\n', " "));
+        }
+        s
+    }
+}
+
+enum Block {
+    Heading(u8, String),
+    Para(String),
+    Table(Table),
+    Chart(usize),
+}
+
+impl Document<'_> {
+    fn find(&self, region: &str, category: &str, method: &str) -> Option<&UpliftRow> {
+        self.rows
+            .iter()
+            .find(|r| r.region_code == region && r.category == category && r.method == method)
+    }
+
+    fn other_method(&self) -> &'static str {
+        if self.method == "prior_year" {
+            "two_year"
+        } else {
+            "prior_year"
+        }
+    }
+
+    fn blocks(&self) -> Vec<Block> {
+        let c = self.input.campaign;
+        let h = self.headline;
+        let level = format!("{:.0}%", c.baseline.level * 100.0);
+        let mut b = vec![
+            Block::Heading(
+                1,
+                format!("{}成效评估 · {} impact report", c.name_zh, c.name_en),
+            ),
+            Block::Para(format!(
+                "活动窗口 Window: {} – {}；基线方法 Baseline: {}；区间 Interval: {level}；数据源 Source: 支付机构交易数据 payment_daily. 生成时间 Generated: {}.",
+                c.window.start,
+                c.window.end,
+                method_label(self.method),
+                self.input.generated_at
+            )),
+            Block::Heading(2, "1 核心指标 Headline".into()),
+            Block::Table(Table {
+                header: vec![
+                    "指标 Measure".into(),
+                    "数值 Value".into(),
+                    format!("{level} 区间 Interval"),
+                    "来源 Source".into(),
+                ],
+                rows: vec![
+                    vec![
+                        "增量销售额 Incremental sales (亿元)".into(),
+                        yi(h.incremental_yuan),
+                        format!(
+                            "{} … {}",
+                            yi(h.incremental_interval.0),
+                            yi(h.incremental_interval.1)
+                        ),
+                        "[1]".into(),
+                    ],
+                    vec![
+                        "提升幅度 Uplift".into(),
+                        pct(h.uplift_pct),
+                        format!(
+                            "{} … {}",
+                            pct(h.uplift_interval.0),
+                            pct(h.uplift_interval.1)
+                        ),
+                        "[1]".into(),
+                    ],
+                    vec![
+                        "显著提升的地区 Regions with uplift above zero at the interval level"
+                            .into(),
+                        format!("{} / {}", h.regions_up.0, h.regions_up.1),
+                        "—".into(),
+                        "[2]".into(),
+                    ],
+                ],
+            }),
+            Block::Heading(2, "2 分品类 By category (全国 national)".into()),
+        ];
+        let mut cats: Vec<String> = c
+            .categories
+            .targeted
+            .iter()
+            .map(|x| x.id().to_owned())
+            .collect();
+        cats.push("all_targeted".into());
+        let other = self.other_method();
+        b.push(Block::Table(Table {
+            header: vec![
+                "品类 Category".into(),
+                "实际 Actual (亿元)".into(),
+                "基线 Baseline (亿元)".into(),
+                "增量 Uplift (亿元)".into(),
+                "提升 Uplift".into(),
+                format!("{level} 区间 Interval"),
+                "p".into(),
+                format!("对照: {other}"),
+                "来源 Source".into(),
+            ],
+            rows: cats
+                .iter()
+                .filter_map(|cat| {
+                    let r = self.find(NATIONAL, cat, self.method)?;
+                    let o = self
+                        .find(NATIONAL, cat, other)
+                        .map_or("—".into(), |o| pct(o.uplift_pct));
+                    Some(vec![
+                        category_label(cat),
+                        yi(r.actual),
+                        yi(r.baseline),
+                        yi(r.uplift_abs),
+                        pct(r.uplift_pct),
+                        format!("{} … {}", pct(r.lower), pct(r.upper)),
+                        r.p_value.map_or("—".into(), |p| format!("{p:.3}")),
+                        o,
+                        "[1]".into(),
+                    ])
+                })
+                .collect(),
+        }));
+        b.push(Block::Heading(
+            2,
+            "3 分地区 By region (全部目标品类 all targeted categories)".into(),
+        ));
+        let mut regional: Vec<&UpliftRow> = self
+            .rows
+            .iter()
+            .filter(|r| {
+                r.region_code != NATIONAL && r.category == "all_targeted" && r.method == self.method
+            })
+            .collect();
+        regional.sort_by(|a, b| b.uplift_pct.total_cmp(&a.uplift_pct));
+        let by_cat = |region: &str, cat: Category| {
+            self.find(region, cat.id(), self.method)
+                .map_or("—".into(), |r| pct(r.uplift_pct))
+        };
+        let mut header = vec![
+            "地区 Region".into(),
+            "实际 Actual (亿元)".into(),
+            "增量 Uplift (亿元)".into(),
+            "提升 Uplift".into(),
+            format!("{level} 区间"),
+        ];
+        header.extend(c.categories.targeted.iter().map(|x| x.name_zh().to_owned()));
+        b.push(Block::Table(Table {
+            header,
+            rows: regional
+                .iter()
+                .map(|r| {
+                    let mut row = vec![
+                        format!("{} {}", r.region_name_zh, r.region_code),
+                        yi(r.actual),
+                        yi(r.uplift_abs),
+                        pct(r.uplift_pct),
+                        format!("{} … {}", pct(r.lower), pct(r.upper)),
+                    ];
+                    row.extend(
+                        c.categories
+                            .targeted
+                            .iter()
+                            .map(|cat| by_cat(&r.region_code, *cat)),
+                    );
+                    row
+                })
+                .collect(),
+        }));
+        for (i, chart) in self.charts.iter().enumerate() {
+            if chart.name.starts_with("uplift_") {
+                b.push(Block::Chart(i));
+            }
+        }
+        b.push(Block::Heading(
+            2,
+            "4 走势 Daily series (全国 national)".into(),
+        ));
+        for (i, chart) in self.charts.iter().enumerate() {
+            if chart.name.starts_with("series_") {
+                b.push(Block::Chart(i));
+            }
+        }
+        b.push(Block::Heading(2, "5 数据 Data received".into()));
+        b.push(Block::Table(Table {
+            header: vec![
+                "数据类型 Feed".into(),
+                "文件 Files".into(),
+                "读取行 Read".into(),
+                "接收 Accepted".into(),
+                "拒收 Rejected".into(),
+                "重复 Duplicates".into(),
+            ],
+            rows: self
+                .input
+                .ingest
+                .by_feed
+                .iter()
+                .map(|(f, n, r, a, x, d)| {
+                    vec![
+                        f.clone(),
+                        n.to_string(),
+                        r.to_string(),
+                        a.to_string(),
+                        x.to_string(),
+                        d.to_string(),
+                    ]
+                })
+                .collect(),
+        }));
+        if !self.input.ingest.refused.is_empty() {
+            b.push(Block::Para("整份拒收的文件 Files refused whole:".into()));
+            b.push(Block::Table(Table {
+                header: vec!["文件 File".into(), "原因 Reason".into()],
+                rows: self
+                    .input
+                    .ingest
+                    .refused
+                    .iter()
+                    .map(|(f, r)| vec![f.clone(), r.clone()])
+                    .collect(),
+            }));
+        }
+        b.push(Block::Para("每一行拒收记录（文件、行号、列、原因、原文）见 lake/rejects。 Every rejected row (file, line, column, reason, raw text) is in the lake's `rejects` table.".into()));
+        b.push(Block::Heading(2, "6 方法与说明 Method and caveats".into()));
+        b.push(Block::Para(format!(
+            "基线 Baseline = g × Σ ŷ(d)：窗口内每一天与比较年份同类日期对齐（普通工作日/周末按同星期、节假日按同一假期、调休日按调休日、6.18/11.11/12.12 按同日期），g 为前期（{} – {}）的实际与对齐基线之比。Each day of the window is matched with days of the same kind in the comparison year; g is the ratio of actual to aligned comparison sales over the pre-period. 区间 Interval: 用前期日残差拟合 AR(1) 过程，模拟 999 条残差路径（前期与窗口连续），涵盖噪声、序列相关与 g 的误差，不涵盖比较年份本身的扭曲。 An AR(1) process fitted to the pre-period daily residuals is simulated 999 times over the pre-period and window together; the interval covers noise, serial correlation and the error of g, not a distorted comparison year.",
+            c.baseline.pre_period.start, c.baseline.pre_period.end
+        )));
+        if !c.baseline.distorted_years.is_empty() {
+            b.push(Block::Para(format!(
+                "注意 Caveat: 比较年份 {:?} 的窗口期受到扰动（2022 年末疫情），上年同期基线偏低、提升偏高；“{other}”列给出两年基数的结果作对照。 The comparison year(s) {:?} are known to be distorted (late-2022 COVID wave): a prior-year base is depressed and overstates the uplift; the “{other}” column shows the two-year base for comparison.",
+                c.baseline.distorted_years, c.baseline.distorted_years
+            )));
+        }
+        b.push(Block::Para(
+            "[1] 表 uplift（lake/uplift/data.parquet），region_code = 000000，方法见 method 列；逐日数值见 baseline_daily。 Table `uplift` (lake/uplift/data.parquet), region_code 000000, method as named; the daily detail is in `baseline_daily`. [2] 表 uplift，category = all_targeted，lower > 0。 Table `uplift`, category all_targeted, rows whose lower bound is above zero. 输入文件及版本见 lake/_manifest.json。 Input files and their versions: lake/_manifest.json.".into(),
+        ));
+        b
+    }
+
+    pub(crate) fn html(&self) -> String {
+        let mut body = String::new();
+        for block in self.blocks() {
+            match block {
+                Block::Heading(l, t) => {
+                    let _ = write!(body, "<h{l}>{}</h{l}>\n", esc(&t));
+                }
+                Block::Para(t) => {
+                    let _ = write!(body, "<p>{}</p>\n", esc(&t));
+                }
+                Block::Table(t) => body.push_str(&t.html()),
+                Block::Chart(i) => {
+                    let c = &self.charts[i];
+                    let data = base64::engine::general_purpose::STANDARD.encode(&c.png);
+                    let _ = write!(
+                        body,
+                        "<figure><img alt=\"{}\" src=\"data:image/png;base64,{data}\"><figcaption>{}</figcaption></figure>\n",
+                        esc(&c.caption),
+                        esc(&c.caption)
+                    );
+                }
+            }
+        }
+        format!(
+            "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{} · homeseason</title>\n<style>body{{font-family:'Noto Sans SC','PingFang SC','Microsoft YaHei',sans-serif;max-width:1240px;margin:2em auto;padding:0 1em;color:#222}}table{{border-collapse:collapse;margin:1em 0;font-size:14px}}th,td{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f3f3f3}}td:first-child,th:first-child{{text-align:left}}figure{{margin:1.5em 0}}img{{max-width:100%}}figcaption{{color:#555;font-size:13px}}</style></head>\n<body>\n{body}</body></html>\n",
+            esc(&self.input.campaign.name_zh)
+        )
+    }
+
+    pub(crate) fn markdown(&self) -> String {
+        let mut s = String::new();
+        for block in self.blocks() {
+            match block {
+                Block::Heading(l, t) => {
+                    let _ = write!(s, "{} {t}\n\n", "#".repeat(l as usize));
+                }
+                Block::Para(t) => {
+                    let _ = write!(s, "{t}\n\n");
+                }
+                Block::Table(t) => {
+                    s.push_str(&t.markdown());
+                    s.push('\n');
+                }
+                Block::Chart(i) => {
+                    let c = &self.charts[i];
+                    let _ = write!(s, "![{}](charts/{}.png)\n\n", c.caption, c.name);
+                }
+            }
+        }
+        s
+    }
+}

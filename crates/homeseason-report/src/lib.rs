@@ -1,0 +1,297 @@
+//! # homeseason-report
+//!
+//! Builds the report analysts send up the chain from the uplift tables: headline numbers, a table by
+//! category and by region, charts, data accounting and the method, in Chinese with English beside it.
+//! [`build`] returns a [`Report`] — a self-contained HTML page (charts inlined as PNG), a Markdown twin
+//! that links the chart files, and every chart as PNG and SVG — and writes nothing itself.
+//!
+//! Every number carries a footnote naming the table (`uplift`, `baseline_daily`, the manifest) and the
+//! method (`prior_year`, `two_year`) it came from.
+#![deny(missing_docs)]
+
+mod html;
+mod rows;
+
+use homeseason_charts::{Bar, BarChart, Chart, Format, Heatmap, SeriesChart, TileMap, render};
+use homeseason_schema::campaign::Campaign;
+use homeseason_schema::category::Category;
+use homeseason_schema::region::{NATIONAL, Regions};
+use polars::prelude::*;
+
+pub use rows::{DailyRow, IngestTotals, UpliftRow};
+
+/// Errors while building the report.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    /// A needed column is missing or mistyped.
+    #[error(transparent)]
+    Polars(#[from] PolarsError),
+    /// A chart could not be drawn.
+    #[error(transparent)]
+    Chart(#[from] homeseason_charts::ChartError),
+    /// The tables hold nothing to report.
+    #[error("nothing to report: {0}")]
+    Empty(String),
+}
+
+/// Result alias.
+pub type Result<T, E = ReportError> = std::result::Result<T, E>;
+
+/// One chart in both formats.
+#[derive(Debug, Clone)]
+pub struct ChartFile {
+    /// File stem, e.g. `uplift_by_region`.
+    pub name: String,
+    /// Caption (Chinese / English).
+    pub caption: String,
+    /// PNG bytes.
+    pub png: Vec<u8>,
+    /// SVG text.
+    pub svg: String,
+}
+
+/// The three headline numbers.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Headline {
+    /// Method behind them.
+    pub method: String,
+    /// Incremental net sales over the window, all targeted categories, nationally (yuan).
+    pub incremental_yuan: f64,
+    /// Its interval (yuan).
+    pub incremental_interval: (f64, f64),
+    /// Uplift in percent.
+    pub uplift_pct: f64,
+    /// Its interval (percent).
+    pub uplift_interval: (f64, f64),
+    /// Regions whose all-category uplift is positive at the interval level, and regions estimated.
+    pub regions_up: (usize, usize),
+}
+
+/// What the report is built from.
+#[derive(Debug)]
+pub struct ReportInput<'a> {
+    /// The campaign.
+    pub campaign: &'a Campaign,
+    /// The `uplift` table.
+    pub uplift: &'a DataFrame,
+    /// Daily actual and baseline per cell and method.
+    pub baseline_daily: &'a DataFrame,
+    /// What was ingested.
+    pub ingest: IngestTotals,
+    /// When the report was made (the caller's clock), shown in the footer.
+    pub generated_at: String,
+}
+
+/// The report.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Self-contained HTML (charts inlined).
+    pub html: String,
+    /// Markdown twin (charts linked as `charts/<name>.png`).
+    pub markdown: String,
+    /// Charts.
+    pub charts: Vec<ChartFile>,
+    /// Headline numbers.
+    pub headline: Headline,
+}
+
+fn chart_file<C: Chart>(
+    name: &str,
+    caption: &str,
+    chart: &C,
+    size: (u32, u32),
+) -> Result<ChartFile> {
+    Ok(ChartFile {
+        name: name.to_owned(),
+        caption: caption.to_owned(),
+        png: render(chart, Format::Png, size.0, size.1)?,
+        svg: String::from_utf8_lossy(&render(chart, Format::Svg, size.0, size.1)?).into_owned(),
+    })
+}
+
+fn category_names(id: &str) -> (String, String) {
+    match Category::parse(id) {
+        Ok(c) => (c.name_zh().to_owned(), c.name_en().to_owned()),
+        Err(_) if id == "all_targeted" => (
+            "全部目标品类".to_owned(),
+            "all targeted categories".to_owned(),
+        ),
+        Err(_) => (id.to_owned(), id.to_owned()),
+    }
+}
+
+fn category_label(id: &str) -> String {
+    let (zh, en) = category_names(id);
+    format!("{zh} {en}")
+}
+
+/// Build the report.
+///
+/// # Errors
+/// When the tables lack columns or hold no national estimate for the primary method.
+pub fn build(input: &ReportInput<'_>) -> Result<Report> {
+    let campaign = input.campaign;
+    let method = campaign.baseline.primary_method.clone();
+    let rows = rows::uplift_rows(input.uplift)?;
+    let daily = rows::daily_rows(input.baseline_daily)?;
+    let find = |region: &str, category: &str, m: &str| {
+        rows.iter()
+            .find(|r| r.region_code == region && r.category == category && r.method == m)
+    };
+    let national = find(NATIONAL, "all_targeted", &method).ok_or_else(|| {
+        ReportError::Empty(format!(
+            "no national all-targeted estimate for method {method}"
+        ))
+    })?;
+    let regions = Regions::embedded();
+    let region_rows: Vec<&UpliftRow> = rows
+        .iter()
+        .filter(|r| r.region_code != NATIONAL && r.category == "all_targeted" && r.method == method)
+        .collect();
+    let headline = Headline {
+        method: method.clone(),
+        incremental_yuan: national.uplift_abs,
+        incremental_interval: (national.uplift_abs_lower, national.uplift_abs_upper),
+        uplift_pct: national.uplift_pct,
+        uplift_interval: (national.lower, national.upper),
+        regions_up: (
+            region_rows.iter().filter(|r| r.lower > 0.0).count(),
+            region_rows.len(),
+        ),
+    };
+
+    let mut charts = Vec::new();
+    // National series per category, window shaded, baseline and band.
+    let mut series_cats = vec!["all_targeted".to_owned()];
+    series_cats.extend(
+        campaign
+            .categories
+            .targeted
+            .iter()
+            .map(|c| c.id().to_owned()),
+    );
+    for cat in &series_cats {
+        let points: Vec<&DailyRow> = daily
+            .iter()
+            .filter(|d| d.region_code == NATIONAL && &d.category == cat && d.method == method)
+            .collect();
+        if points.is_empty() {
+            continue;
+        }
+        let (zh, en) = category_names(cat);
+        let mut chart = SeriesChart::new(
+            format!("全国{zh}日销售额  National daily net sales, {en}"),
+            "日销售额 Daily net sales (万元)",
+        );
+        for p in &points {
+            chart.actual.push((p.date, p.actual / 1e4));
+            chart.baseline.push((p.date, p.baseline / 1e4));
+            chart.band.push((p.date, p.lower / 1e4, p.upper / 1e4));
+        }
+        chart.window = Some((campaign.window.start, campaign.window.end));
+        charts.push(chart_file(
+            &format!("series_national_{cat}"),
+            &format!(
+                "全国{}日销售额与基线 National {} daily sales vs baseline",
+                category_label(cat),
+                cat
+            ),
+            &chart,
+            (1200, 560),
+        )?);
+    }
+    // Ranked bars of regions.
+    let bars: Vec<Bar> = region_rows
+        .iter()
+        .map(|r| {
+            let name = regions
+                .by_code(&r.region_code)
+                .map_or(r.region_code.clone(), |x| x.short_zh.clone());
+            Bar::with_interval(name, r.uplift_pct, r.lower, r.upper)
+        })
+        .collect();
+    let mut bar = BarChart::new(
+        "各地区提升（全部目标品类） Uplift by region, all targeted categories",
+        "提升 Uplift (%)",
+        bars,
+    );
+    bar.interval_label = format!("{:.0}% 区间 interval", campaign.baseline.level * 100.0);
+    let bar_size = bar.default_size();
+    charts.push(chart_file(
+        "uplift_by_region",
+        "各地区提升及区间 Uplift by region with intervals",
+        &bar,
+        bar_size,
+    )?);
+    // Heatmap region × category.
+    let cats: Vec<Category> = campaign.categories.targeted.clone();
+    let mut row_labels = Vec::new();
+    let mut values = Vec::new();
+    for region in campaign
+        .regions()
+        .map_err(|e| ReportError::Empty(e.to_string()))?
+    {
+        row_labels.push(region.short_zh.clone());
+        values.push(
+            cats.iter()
+                .map(|c| find(&region.code, c.id(), &method).map(|r| r.uplift_pct))
+                .collect(),
+        );
+    }
+    let heat = Heatmap::new(
+        "地区 × 品类提升 Uplift by region × category (%)",
+        row_labels,
+        cats.iter()
+            .map(|c| format!("{} {}", c.name_zh(), c.name_en()))
+            .collect(),
+        values,
+        "提升 Uplift (%)",
+    );
+    let heat_size = heat.default_size();
+    charts.push(chart_file(
+        "uplift_heatmap",
+        "地区 × 品类提升热力图 Uplift heatmap",
+        &heat,
+        heat_size,
+    )?);
+    // Tile map.
+    let tiles: Vec<(String, String, Option<f64>)> = campaign
+        .regions()
+        .map_err(|e| ReportError::Empty(e.to_string()))?
+        .iter()
+        .map(|r| {
+            (
+                r.code.clone(),
+                r.short_zh.clone(),
+                find(&r.code, "all_targeted", &method).map(|x| x.uplift_pct),
+            )
+        })
+        .collect();
+    let tile = TileMap::new(
+        "各地区提升示意图 Uplift by region (tile map)",
+        "提升 Uplift (%)",
+        tiles,
+    );
+    let tile_size = tile.default_size();
+    charts.push(chart_file(
+        "uplift_tilemap",
+        "地区提升瓦片图 Tile map of uplift",
+        &tile,
+        tile_size,
+    )?);
+
+    let doc = html::Document {
+        input,
+        rows: &rows,
+        headline: &headline,
+        charts: &charts,
+        method: &method,
+    };
+    Ok(Report {
+        html: doc.html(),
+        markdown: doc.markdown(),
+        charts,
+        headline,
+    })
+}

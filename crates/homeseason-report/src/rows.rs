@@ -1,0 +1,177 @@
+//! Typed rows read from the output frames.
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use crate::Result;
+
+/// One row of the `uplift` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpliftRow {
+    /// Region key.
+    pub region_code: String,
+    /// Region name.
+    pub region_name_zh: String,
+    /// Category id (or `all_targeted`).
+    pub category: String,
+    /// Method id.
+    pub method: String,
+    /// Actual sales, yuan.
+    pub actual: f64,
+    /// Baseline, yuan.
+    pub baseline: f64,
+    /// Uplift, yuan.
+    pub uplift_abs: f64,
+    /// Uplift, %.
+    pub uplift_pct: f64,
+    /// Lower bound, %.
+    pub lower: f64,
+    /// Upper bound, %.
+    pub upper: f64,
+    /// Lower bound, yuan.
+    pub uplift_abs_lower: f64,
+    /// Upper bound, yuan.
+    pub uplift_abs_upper: f64,
+    /// p-value.
+    pub p_value: Option<f64>,
+    /// Window days used.
+    pub days_used: i64,
+    /// Pre-period growth factor.
+    pub growth_factor: Option<f64>,
+}
+
+/// One row of the daily baseline detail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyRow {
+    /// Region key.
+    pub region_code: String,
+    /// Category id.
+    pub category: String,
+    /// Method id.
+    pub method: String,
+    /// Day.
+    pub date: NaiveDate,
+    /// Actual, yuan.
+    pub actual: f64,
+    /// Baseline, yuan.
+    pub baseline: f64,
+    /// Band low, yuan.
+    pub lower: f64,
+    /// Band high, yuan.
+    pub upper: f64,
+}
+
+/// What was ingested, for the data section.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct IngestTotals {
+    /// Files per feed: (feed, files, read, accepted, rejected, duplicates).
+    pub by_feed: Vec<(String, usize, usize, usize, usize, usize)>,
+    /// Files refused whole, with the reason.
+    pub refused: Vec<(String, String)>,
+}
+
+fn strs(df: &DataFrame, name: &str) -> Result<Vec<String>> {
+    Ok(df
+        .column(name)?
+        .cast(&DataType::String)?
+        .str()?
+        .iter()
+        .map(|s| s.unwrap_or_default().to_owned())
+        .collect())
+}
+
+fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+    Ok(df
+        .column(name)?
+        .cast(&DataType::Float64)?
+        .f64()?
+        .iter()
+        .collect())
+}
+
+fn dates(df: &DataFrame, name: &str) -> Result<Vec<NaiveDate>> {
+    let days = df.column(name)?.cast(&DataType::Int32)?;
+    Ok(days
+        .i32()?
+        .iter()
+        .map(|d| {
+            NaiveDate::from_num_days_from_ce_opt(d.unwrap_or_default() + 719_163)
+                .unwrap_or_default()
+        })
+        .collect())
+}
+
+pub(crate) fn uplift_rows(df: &DataFrame) -> Result<Vec<UpliftRow>> {
+    let (region, name, cat, method) = (
+        strs(df, "region_code")?,
+        strs(df, "region_name_zh")?,
+        strs(df, "category")?,
+        strs(df, "method")?,
+    );
+    let g = |n: &str| f64s(df, n);
+    let (actual, baseline, abs, pct, lo, hi, alo, ahi, p, growth) = (
+        g("actual")?,
+        g("baseline")?,
+        g("uplift_abs")?,
+        g("uplift_pct")?,
+        g("lower")?,
+        g("upper")?,
+        g("uplift_abs_lower")?,
+        g("uplift_abs_upper")?,
+        g("p_value")?,
+        g("growth_factor")?,
+    );
+    let days: Vec<i64> = df
+        .column("days_used")?
+        .cast(&DataType::Int64)?
+        .i64()?
+        .iter()
+        .map(Option::unwrap_or_default)
+        .collect();
+    Ok((0..df.height())
+        .map(|i| UpliftRow {
+            region_code: region[i].clone(),
+            region_name_zh: name[i].clone(),
+            category: cat[i].clone(),
+            method: method[i].clone(),
+            actual: actual[i].unwrap_or(f64::NAN),
+            baseline: baseline[i].unwrap_or(f64::NAN),
+            uplift_abs: abs[i].unwrap_or(f64::NAN),
+            uplift_pct: pct[i].unwrap_or(f64::NAN),
+            lower: lo[i].unwrap_or(f64::NAN),
+            upper: hi[i].unwrap_or(f64::NAN),
+            uplift_abs_lower: alo[i].unwrap_or(f64::NAN),
+            uplift_abs_upper: ahi[i].unwrap_or(f64::NAN),
+            p_value: p[i],
+            days_used: days[i],
+            growth_factor: growth[i],
+        })
+        .collect())
+}
+
+pub(crate) fn daily_rows(df: &DataFrame) -> Result<Vec<DailyRow>> {
+    let (region, cat, method, date) = (
+        strs(df, "region_code")?,
+        strs(df, "category")?,
+        strs(df, "method")?,
+        dates(df, "date")?,
+    );
+    let (a, b, lo, hi) = (
+        f64s(df, "actual")?,
+        f64s(df, "baseline")?,
+        f64s(df, "lower")?,
+        f64s(df, "upper")?,
+    );
+    Ok((0..df.height())
+        .map(|i| DailyRow {
+            region_code: region[i].clone(),
+            category: cat[i].clone(),
+            method: method[i].clone(),
+            date: date[i],
+            actual: a[i].unwrap_or(f64::NAN),
+            baseline: b[i].unwrap_or(f64::NAN),
+            lower: lo[i].unwrap_or(f64::NAN),
+            upper: hi[i].unwrap_or(f64::NAN),
+        })
+        .collect())
+}

@@ -1,0 +1,194 @@
+//! `homeseason ingest`: row-level accounting, rejects kept, re-ingest idempotent, replacement.
+
+use std::path::Path;
+
+use crate::util::{files_with_ext, homeseason, ok, read_parquet};
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+const DAILY_HEADER: &str =
+    "date,institution,region_code,mcc,channel,txn_count,amount,refund_amount,merchant_count\n";
+
+#[test]
+fn bad_rows_are_rejected_with_reasons_and_good_rows_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("in/payment_daily_test_2023-09.csv");
+    write(
+        &file,
+        &format!(
+            "{DAILY_HEADER}2023-09-01,test,330000,5722,offline,10,1000.50,10,3\n\
+             2023-09-01,test,990000,5722,offline,10,1000,0,3\n\
+             2023-09-02,test,330106,5712,online,5,abc,0,2\n\
+             2023-09-31,test,330000,5712,online,5,500,0,2\n\
+             2023-09-02,test,330000,5712,online,5,-3,0,2\n\
+             2023-09-02,test,330000,5712,online,5,300,0,2\n\
+             2023-09-02,test,330000,5712,online,5,300,0,2\n\
+             2023-09-03,test,440305,9999,offline,1,20,0,1\n"
+        ),
+    );
+    let lake = tmp.path().join("lake");
+    let stdout = ok(&[
+        "ingest",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--json",
+        file.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let r = &v[0]["report"];
+    assert_eq!(
+        (
+            r["read"].as_u64(),
+            r["accepted"].as_u64(),
+            r["rejected"].as_u64(),
+            r["duplicates"].as_u64()
+        ),
+        (Some(8), Some(3), Some(4), Some(1)),
+        "{r}"
+    );
+    let rejects = files_with_ext(&lake.join("rejects"), "parquet");
+    assert_eq!(rejects.len(), 1);
+    let rej = read_parquet(&rejects[0]);
+    let reasons: Vec<&str> = rej
+        .column("reason")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    let lines: Vec<i64> = rej
+        .column("line")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert_eq!(lines, vec![3, 4, 5, 6]);
+    assert_eq!(
+        reasons,
+        vec!["unknown_region", "bad_number", "bad_date", "below_minimum"]
+    );
+    let msgs: Vec<&str> = rej
+        .column("message_zh")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert!(
+        msgs[0].contains("payment_daily_test_2023-09.csv")
+            && msgs[0].contains("第 3 行")
+            && msgs[0].contains("990000"),
+        "{}",
+        msgs[0]
+    );
+    let raw: Vec<&str> = rej
+        .column("raw")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert!(raw[1].contains("abc"));
+    // Accepted rows: county code rolled up, Shenzhen district to Shenzhen, unmapped MCC kept as other.
+    let daily = files_with_ext(&lake.join("payment_daily"), "parquet");
+    assert_eq!(daily.len(), 1);
+    assert!(
+        daily[0]
+            .to_str()
+            .unwrap()
+            .contains("institution=test/year=2023/month=9")
+    );
+    let frame = read_parquet(&daily[0]);
+    assert_eq!(frame.height(), 3);
+    let regions: Vec<&str> = frame
+        .column("region_code")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert!(regions.contains(&"440300"));
+    let cats: Vec<&str> = frame
+        .column("category")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert!(cats.contains(&"other"));
+}
+
+#[test]
+fn reingest_changes_nothing_and_a_corrected_month_replaces_its_partition() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("in/payment_daily_test_2023-09.csv");
+    write(
+        &file,
+        &format!("{DAILY_HEADER}2023-09-01,test,330000,5722,offline,10,1000,0,3\n"),
+    );
+    let lake = tmp.path().join("lake");
+    let lake_s = lake.to_str().unwrap();
+    ok(&["ingest", "--lake", lake_s, file.to_str().unwrap()]);
+    let part = lake.join("payment_daily/institution=test/year=2023/month=9/data.parquet");
+    let before = std::fs::read(&part).unwrap();
+    let manifest_before = std::fs::read(lake.join("_manifest.json")).unwrap();
+    let again = ok(&["ingest", "--lake", lake_s, file.to_str().unwrap()]);
+    assert!(again.contains("unchanged"), "{again}");
+    assert_eq!(std::fs::read(&part).unwrap(), before);
+    assert_eq!(
+        std::fs::read(lake.join("_manifest.json")).unwrap(),
+        manifest_before
+    );
+    // A corrected file for the same institution and month replaces the partition; both are kept in the manifest.
+    write(
+        &file,
+        &format!(
+            "{DAILY_HEADER}2023-09-01,test,330000,5722,offline,10,1200,0,3\n2023-09-02,test,330000,5722,offline,1,50,0,1\n"
+        ),
+    );
+    let third = ok(&["ingest", "--lake", lake_s, file.to_str().unwrap()]);
+    assert!(third.contains("replaced"), "{third}");
+    let frame = read_parquet(&part);
+    assert_eq!(frame.height(), 2);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lake.join("_manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["files"].as_array().unwrap().len(), 2);
+    let entry =
+        &manifest["partitions"]["payment_daily/institution=test/year=2023/month=9/data.parquet"];
+    assert_eq!(entry["version"], 2);
+}
+
+#[test]
+fn refused_files_are_reported_and_fail_the_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("empty.csv");
+    write(&empty, "");
+    let lake = tmp.path().join("lake");
+    let out = homeseason(&[
+        "ingest",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--feed",
+        "payment_daily",
+        empty.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("empty.csv") && stdout.contains("文件为空"),
+        "{stdout}"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lake.join("_manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["refused"][0]["file"], "empty.csv");
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests: drive the real `homeseason` binary on data the project generates.
+
+mod util;
+
+mod demo;
+mod ingest;
