@@ -1,0 +1,149 @@
+//! Derivative-free optimisation and curvature for the few error-process parameters (Nelder–Mead,
+//! finite-difference Hessian).
+
+/// Minimise `f` from `start` with a Nelder–Mead simplex of initial edge `step`.
+///
+/// Non-finite values of `f` count as +∞. Returns the best point and its value.
+pub(crate) fn nelder_mead<F: FnMut(&[f64]) -> f64>(
+    mut f: F,
+    start: &[f64],
+    step: f64,
+    max_evals: usize,
+) -> (Vec<f64>, f64) {
+    let d = start.len();
+    let mut eval = |x: &[f64]| {
+        let v = f(x);
+        if v.is_finite() { v } else { f64::INFINITY }
+    };
+    let mut simplex: Vec<(Vec<f64>, f64)> = Vec::with_capacity(d + 1);
+    simplex.push((start.to_vec(), eval(start)));
+    for i in 0..d {
+        let mut x = start.to_vec();
+        x[i] += step;
+        let v = eval(&x);
+        simplex.push((x, v));
+    }
+    let mut evals = d + 1;
+    while evals < max_evals {
+        simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let best = simplex[0].1;
+        let worst = simplex[d].1;
+        let size = simplex
+            .iter()
+            .skip(1)
+            .map(|(x, _)| {
+                x.iter()
+                    .zip(&simplex[0].0)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max)
+            })
+            .fold(0.0, f64::max);
+        if (worst - best).abs() < 1e-9 && size < 1e-6 {
+            break;
+        }
+        if size < 1e-9 {
+            break;
+        }
+        let mut centroid = vec![0.0; d];
+        for (x, _) in simplex.iter().take(d) {
+            for (c, xi) in centroid.iter_mut().zip(x) {
+                *c += xi / d as f64;
+            }
+        }
+        let along = |t: f64| -> Vec<f64> {
+            centroid
+                .iter()
+                .zip(&simplex[d].0)
+                .map(|(c, w)| c + t * (w - c))
+                .collect()
+        };
+        let reflected = along(-1.0);
+        let fr = eval(&reflected);
+        evals += 1;
+        if fr < simplex[0].1 {
+            let expanded = along(-2.0);
+            let fe = eval(&expanded);
+            evals += 1;
+            simplex[d] = if fe < fr {
+                (expanded, fe)
+            } else {
+                (reflected, fr)
+            };
+        } else if fr < simplex[d - 1].1 {
+            simplex[d] = (reflected, fr);
+        } else {
+            let (contracted, fc) = if fr < simplex[d].1 {
+                let c = along(-0.5);
+                let v = eval(&c);
+                (c, v)
+            } else {
+                let c = along(0.5);
+                let v = eval(&c);
+                (c, v)
+            };
+            evals += 1;
+            if fc < simplex[d].1.min(fr) {
+                simplex[d] = (contracted, fc);
+            } else {
+                let x0 = simplex[0].0.clone();
+                for (x, v) in simplex.iter_mut().skip(1) {
+                    for (xi, bi) in x.iter_mut().zip(&x0) {
+                        *xi = bi + 0.5 * (*xi - bi);
+                    }
+                    *v = eval(x);
+                    evals += 1;
+                }
+            }
+        }
+    }
+    simplex.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let (x, v) = simplex.swap_remove(0);
+    (x, v)
+}
+
+/// Central finite-difference Hessian of `f` at `x` with step `h` (row-major d×d).
+pub(crate) fn hessian<F: FnMut(&[f64]) -> f64>(mut f: F, x: &[f64], h: f64) -> Vec<f64> {
+    let d = x.len();
+    let f0 = f(x);
+    let mut out = vec![0.0; d * d];
+    let mut at = |dx: &[(usize, f64)]| {
+        let mut y = x.to_vec();
+        for &(i, s) in dx {
+            y[i] += s;
+        }
+        f(&y)
+    };
+    for i in 0..d {
+        let fp = at(&[(i, h)]);
+        let fm = at(&[(i, -h)]);
+        out[i * d + i] = (fp - 2.0 * f0 + fm) / (h * h);
+        for j in 0..i {
+            let fpp = at(&[(i, h), (j, h)]);
+            let fpm = at(&[(i, h), (j, -h)]);
+            let fmp = at(&[(i, -h), (j, h)]);
+            let fmm = at(&[(i, -h), (j, -h)]);
+            let v = (fpp - fpm - fmp + fmm) / (4.0 * h * h);
+            out[i * d + j] = v;
+            out[j * d + i] = v;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_a_quadratic_minimum_and_its_curvature() {
+        let f = |x: &[f64]| 3.0 * (x[0] - 1.0).powi(2) + (x[1] + 2.0).powi(2) + x[0] * x[1];
+        let (x, _) = nelder_mead(f, &[0.0, 0.0], 0.5, 500);
+        // Gradient zero: 6(x0-1) + x1 = 0, 2(x1+2) + x0 = 0.
+        assert!((6.0 * (x[0] - 1.0) + x[1]).abs() < 1e-4);
+        assert!((2.0 * (x[1] + 2.0) + x[0]).abs() < 1e-4);
+        let h = hessian(f, &x, 1e-3);
+        assert!(
+            (h[0] - 6.0).abs() < 1e-4 && (h[3] - 2.0).abs() < 1e-4 && (h[1] - 1.0).abs() < 1e-4
+        );
+    }
+}
