@@ -5,4 +5,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# Python readers for tests/e2e/readers.rs (DuckDB, pyarrow, polars, nbclient + ipykernel, matplotlib):
+# pinned, idempotent, quiet. When they cannot be installed those tests fail and say so; they never skip.
+if PIP_ROOT_USER_ACTION=ignore PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet \
+  --disable-pip-version-check -r tests/readers/requirements.txt; then
+  python3 -c 'import sys; from jupyter_client.kernelspec import KernelSpecManager as K; sys.exit("python3" not in K().find_kernel_specs())' \
+    || python3 -m ipykernel install --user --name python3 >/dev/null
+else
+  echo "tests/run.sh: could not install tests/readers/requirements.txt; the reader tests will fail" >&2
+fi
+# Browser test of the upload page (crates/homeseason-server/tests/server/browser.rs): Debian's chromium
+# and playwright-core, idempotent and quick when present. Once installed the test is required; if the
+# install is impossible it is skipped with a loud message.
+if bash tests/browser/install.sh >&2; then
+  export HOMESEASON_BROWSER_TEST=require
+else
+  echo "########################################################################" >&2
+  echo "### tests/run.sh: could not install chromium/playwright-core:        ###" >&2
+  echo "### the browser test (liaison_round_trip_in_headless_chromium) SKIPS ###" >&2
+  echo "########################################################################" >&2
+  export HOMESEASON_BROWSER_TEST=skip
+fi
 cargo test --workspace --locked --no-fail-fast "$@"

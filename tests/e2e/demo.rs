@@ -100,6 +100,7 @@ fn uplift_covers_every_region_and_category_and_is_near_the_truth() {
             .clone()
             .lazy()
             .filter(col("method").eq(lit(method)))
+            .filter(col("window_kind").eq(lit("campaign")))
             .filter(col("region_code").neq(lit("000000")))
             .filter(col("category").neq(lit("all_targeted")))
             .collect()

@@ -3,4 +3,9 @@
 mod util;
 
 mod demo;
+mod feeds;
+mod geolift;
 mod ingest;
+mod payments;
+mod readers;
+mod serve;

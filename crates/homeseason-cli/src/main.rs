@@ -1,7 +1,14 @@
 //! `homeseason`: did the 家居焕新消费季 raise sales, where, and in which categories?
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod client;
+mod evaluate;
+mod export;
+mod geolift_cmd;
+mod payfeeds;
 mod pipeline;
+mod serve;
+mod template;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -67,6 +74,17 @@ enum Command {
         /// Print the per-file results as JSON.
         #[arg(long)]
         json: bool,
+        /// Institution profile (TOML) for every file; default: `profiles/<institution>.toml` matched
+        /// by the institution code in each file's name or folder (see profiles/README.md).
+        #[arg(long)]
+        profile: Option<PathBuf>,
+        /// Folder of institution profiles (default: ./profiles).
+        #[arg(long)]
+        profiles: Option<PathBuf>,
+        /// Also write lake/dashboard/dashboard_payment_daily with cells of fewer than K merchants
+        /// suppressed (小单元格抑制).
+        #[arg(long, value_name = "K")]
+        suppress_below: Option<u32>,
         /// Files or folders.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -77,7 +95,7 @@ enum Command {
         #[arg(long)]
         lake: PathBuf,
         /// Methods, comma-separated.
-        #[arg(long, default_value = "prior_year,two_year", value_delimiter = ',')]
+        #[arg(long, default_value = "prior_year,two_year,counterfactual_regression", value_delimiter = ',')]
         methods: Vec<String>,
         /// Bootstrap seed.
         #[arg(long, default_value_t = 2023)]
@@ -101,6 +119,18 @@ enum Command {
         #[arg(long)]
         truth: PathBuf,
     },
+    /// Score every method against the sample season's truth over several seeds (accuracy table).
+    Evaluate {
+        /// Seeds, comma-separated.
+        #[arg(long, default_value = "1,2,3,4,5", value_delimiter = ',')]
+        seeds: Vec<u64>,
+        /// Working folder (one sample season and lake per seed).
+        #[arg(long, default_value = "out/evaluate")]
+        out: PathBuf,
+        /// Also write the Markdown table here.
+        #[arg(long)]
+        table: Option<PathBuf>,
+    },
     /// Check every table in the lake against its data contract.
     Check {
         /// Lake folder.
@@ -109,6 +139,158 @@ enum Command {
     },
     /// Print the campaign configuration in use.
     Campaign,
+    /// Run the upload service for liaisons (web page and JSON API, loopback only). 启动数据上传服务。
+    Serve {
+        /// Data folder: lake, raw uploads, tokens, audit log, upload registry.
+        #[arg(long, default_value = "homeseason-data")]
+        data: PathBuf,
+        /// Address to listen on (loopback only: put a TLS reverse proxy in front).
+        #[arg(long, default_value = "127.0.0.1:8023")]
+        addr: std::net::SocketAddr,
+        /// Largest upload, in MB.
+        #[arg(long, default_value_t = 64)]
+        max_upload_mb: u64,
+        /// Seconds an upload waits for its report before answering 202 with a status URL.
+        #[arg(long, default_value_t = 30)]
+        sync_wait: u64,
+    },
+    /// Issue, revoke and list the upload service's tokens. 管理联络员令牌。
+    Liaison {
+        #[command(subcommand)]
+        action: LiaisonCommand,
+    },
+    /// Upload files to a homeseason server; retried safely (content already ingested is not sent
+    /// again). 上传文件。
+    Upload {
+        /// Server URL, e.g. http://127.0.0.1:8023.
+        #[arg(long)]
+        server: String,
+        /// Token (default: the HOMESEASON_TOKEN environment variable).
+        #[arg(long)]
+        token: Option<String>,
+        /// Feed of every file (default: recognised from each file's header).
+        #[arg(long)]
+        feed: Option<String>,
+        /// Attempts per file.
+        #[arg(long, default_value_t = 5)]
+        retries: u32,
+        /// Print the server's records as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Fetch institutions' feeds from their HTTPS endpoints (retry, backoff, published SHA-256
+    /// checked), optionally ingesting them. 拉取机构数据。
+    Pull {
+        /// Sources file (TOML, `[[source]]` tables with name, url, sha256_url or sha256, feed).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// One source's URL instead of a file.
+        #[arg(long)]
+        url: Option<String>,
+        /// URL of its checksum (default: URL + ".sha256").
+        #[arg(long)]
+        sha256_url: Option<String>,
+        /// Its SHA-256, when published elsewhere.
+        #[arg(long)]
+        sha256: Option<String>,
+        /// Source name (with --config: pull only this one).
+        #[arg(long)]
+        name: Option<String>,
+        /// Feed of the file(s), for ingest.
+        #[arg(long)]
+        feed: Option<String>,
+        /// Folder to write the files to.
+        #[arg(long, default_value = "pulled")]
+        out: PathBuf,
+        /// Also ingest each file into this lake.
+        #[arg(long)]
+        lake: Option<PathBuf>,
+        /// Attempts per download.
+        #[arg(long, default_value_t = 5)]
+        retries: u32,
+    },
+    /// GeoLift-style geo experiment on any long-format panel (CSV or Parquet): synthetic control
+    /// with conformal inference per treated cell, or power and minimum detectable effect with
+    /// --power. 地理实验（合成控制）。
+    Geolift(geolift_cmd::GeoliftArgs),
+    /// Write a blank template for liaisons: both header languages, drop-down lists and a 填写说明 notes
+    /// sheet (XLSX), or a UTF-8 CSV with BOM that Excel opens in Chinese. 生成填报模板。
+    Template {
+        /// Which table.
+        #[arg(value_enum)]
+        kind: template::Kind,
+        /// File format.
+        #[arg(long, value_enum, default_value_t = template::TemplateFormat::Xlsx)]
+        format: template::TemplateFormat,
+        /// Output file (default: `<kind>_template.<format>` in the current folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Export the lake's outputs for other tools (a Jupyter notebook).
+    Export {
+        /// What to export.
+        #[command(subcommand)]
+        what: ExportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// A Jupyter notebook that loads the Parquet outputs with polars and reproduces the headline
+    /// tables and two charts, step by step (导出 Jupyter 笔记本).
+    Notebook {
+        /// Lake folder (written into the notebook as an absolute path).
+        #[arg(long)]
+        lake: PathBuf,
+        /// Notebook file (`.ipynb`) or folder (then `homeseason-weekly-<week>.ipynb` inside it).
+        #[arg(long)]
+        out: PathBuf,
+        /// Report week: a date (YYYY-MM-DD) in the week; the notebook uses the Sunday ending it.
+        #[arg(long)]
+        as_of: chrono::NaiveDate,
+    },
+}
+
+#[derive(Subcommand)]
+enum LiaisonCommand {
+    /// Issue a token (printed once; stored only as a hash).
+    Add {
+        /// Data folder of the server.
+        #[arg(long, default_value = "homeseason-data")]
+        data: PathBuf,
+        /// Region(s) the token may upload and read (code or name, comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        region: Vec<String>,
+        /// Holder's name.
+        #[arg(long)]
+        name: String,
+        /// Feeds the token may upload (comma-separated; default: every feed).
+        #[arg(long, value_delimiter = ',')]
+        feeds: Vec<String>,
+        /// An administrator token (every region and feed, the audit log).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Revoke a token by id (or by holder name).
+    Revoke {
+        /// Data folder of the server.
+        #[arg(long, default_value = "homeseason-data")]
+        data: PathBuf,
+        /// Token id or holder name.
+        id: String,
+    },
+    /// List tokens (never the tokens themselves).
+    List {
+        /// Data folder of the server.
+        #[arg(long, default_value = "homeseason-data")]
+        data: PathBuf,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn spinner(msg: &str) -> ProgressBar {
@@ -141,7 +323,7 @@ fn methods(ids: &[String]) -> Result<Vec<Method>> {
     ids.iter()
         .map(|m| {
             Method::from_id(m.trim())
-                .with_context(|| format!("unknown method {m:?} (prior_year, two_year)"))
+                .with_context(|| format!("unknown method {m:?} (prior_year, two_year, counterfactual_regression)"))
         })
         .collect()
 }
@@ -196,6 +378,13 @@ fn ingest(
         );
     })?;
     pb.finish_and_clear();
+    if results.iter().any(|r| {
+        r.report
+            .as_ref()
+            .is_some_and(|rep| rep.feed == Feed::Activities)
+    }) {
+        pipeline::write_activity_summary(lake)?;
+    }
     Ok(results)
 }
 
@@ -263,7 +452,12 @@ fn score(lake: &Lake, truth: &Path) -> Result<polars::prelude::DataFrame> {
         .finish();
     let truth =
         anyhow::Context::with_context(truth_frame, || format!("reading {}", truth.display()))?;
-    Ok(homeseason_metrics::score::score(&uplift, &truth)?)
+    let scores = homeseason_metrics::score::score(&uplift, &truth)?;
+    let placebo = homeseason_metrics::score::placebo_rate(&uplift)?;
+    Ok(scores
+        .lazy()
+        .join(placebo.lazy(), [col("method")], [col("method")], JoinArgs::new(JoinType::Left))
+        .collect()?)
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -282,10 +476,15 @@ fn run(cli: Cli) -> Result<()> {
             let lake = Lake::open(out.join("lake"))?;
             let results = ingest(&lake, &campaign, &[sample.clone()], None)?;
             print_ingest(&results);
+            let nbs = pipeline::ingest_nbs(&lake, &now())?;
+            println!(
+                "NBS 社零 national figures 国家统计局社零全国数据 2022–2024: {} rows → retail_stats (region 000000)",
+                nbs.accepted
+            );
             estimate(
                 &lake,
                 &campaign,
-                &[Method::PriorYear, Method::TwoYear],
+                &Method::ALL,
                 2023,
             )?;
             let pb = spinner("charts and report 图表与报告");
@@ -328,13 +527,21 @@ fn run(cli: Cli) -> Result<()> {
             lake,
             feed,
             json,
+            profile,
+            profiles,
+            suppress_below,
             paths,
         } => {
+            payfeeds::set_profiles(profile.as_deref(), profiles.as_deref())?;
             let feed = feed
                 .map(|f| Feed::from_id(&f).with_context(|| format!("unknown feed {f:?}")))
                 .transpose()?;
             let lake = Lake::open(lake)?;
             let results = ingest(&lake, &campaign, &paths, feed)?;
+            if let Some(k) = suppress_below {
+                let n = payfeeds::write_dashboard(&lake, k)?;
+                eprintln!("dashboard copy: {n} cells of fewer than {k} merchants suppressed 已抑制");
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&results)?);
             } else {
@@ -366,6 +573,12 @@ fn run(cli: Cli) -> Result<()> {
             let lake = Lake::open(lake)?;
             println!("{}", score(&lake, &truth)?);
         }
+        Command::Evaluate { seeds, out, table } => {
+            let pb = spinner("evaluating 评估");
+            let md = evaluate::evaluate(&campaign, &seeds, &out, table.as_deref(), &now())?;
+            pb.finish_and_clear();
+            print!("{md}");
+        }
         Command::Check { lake } => {
             let lake = Lake::open(lake)?;
             let mut problems = Vec::new();
@@ -382,6 +595,81 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Campaign => print!("{}", toml_of(&campaign, cli.campaign.as_deref())?),
+        Command::Serve {
+            data,
+            addr,
+            max_upload_mb,
+            sync_wait,
+        } => serve::serve(
+            serve::ServeOptions {
+                data,
+                addr,
+                max_upload_mb,
+                sync_wait_secs: sync_wait,
+            },
+            campaign,
+        )?,
+        Command::Liaison { action } => match action {
+            LiaisonCommand::Add {
+                data,
+                region,
+                name,
+                feeds,
+                admin,
+            } => serve::liaison_add(&data, &name, region, feeds, admin)?,
+            LiaisonCommand::Revoke { data, id } => serve::liaison_revoke(&data, &id)?,
+            LiaisonCommand::List { data, json } => serve::liaison_list(&data, json)?,
+        },
+        Command::Upload {
+            server,
+            token,
+            feed,
+            retries,
+            json,
+            files,
+        } => {
+            let token = token
+                .or_else(|| std::env::var("HOMESEASON_TOKEN").ok())
+                .context("give --token or set HOMESEASON_TOKEN")?;
+            client::upload(&server, &token, feed.as_deref(), retries, json, &files)?;
+        }
+        Command::Pull {
+            config,
+            url,
+            sha256_url,
+            sha256,
+            name,
+            feed,
+            out,
+            lake,
+            retries,
+        } => client::pull_sources(
+            &client::PullOptions {
+                config,
+                url,
+                sha256_url,
+                sha256,
+                name,
+                feed,
+                out,
+                lake,
+                retries,
+            },
+            &campaign,
+        )?,
+        Command::Geolift(args) => print!("{}", geolift_cmd::run(&args)?),
+        Command::Template { kind, format, out } => {
+            let path = out.unwrap_or_else(|| PathBuf::from(template::default_file_name(kind, format)));
+            std::fs::write(&path, template::bytes(kind, format)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("template 模板: {}", path.display());
+        }
+        Command::Export {
+            what: ExportCommand::Notebook { lake, out, as_of },
+        } => {
+            let path = export::export_notebook(&campaign, &lake, &out, as_of)?;
+            println!("notebook 笔记本: {}", path.display());
+        }
     }
     Ok(())
 }

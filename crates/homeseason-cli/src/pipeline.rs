@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use homeseason_ingest::{Feed, FileReport, IngestError, detect_feed, ingest_bytes};
-use homeseason_lake::{Commit, CommitSummary, Lake, RefusedEntry};
-use homeseason_metrics::{Method, UpliftOptions, UpliftResult, daily_series, uplift};
+use homeseason_ingest::{Feed, FileReport};
+use homeseason_lake::{Commit, CommitSummary, Lake};
+use homeseason_metrics::{Method, UpliftOptions, UpliftResult, daily_series, tracking, uplift};
 use homeseason_report::{IngestTotals, Report, ReportInput};
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::contract::tables;
@@ -44,7 +44,15 @@ fn is_data_file(path: &Path) -> bool {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    (name.ends_with(".csv") || name.ends_with(".csv.gz")) && !name.starts_with("truth")
+    let lower = name.to_lowercase();
+    (lower.ends_with(".csv")
+        || lower.ends_with(".csv.gz")
+        || lower.ends_with(".xlsx")
+        || lower.ends_with(".xls")
+        || crate::payfeeds::is_extra_data_file(&lower))
+        && !name.starts_with("truth")
+        // Excel's lock file while a workbook is open.
+        && !name.starts_with("~$")
 }
 
 /// One file's fate.
@@ -72,55 +80,33 @@ pub(crate) fn ingest_paths(
     let mut results = Vec::new();
     for (i, path) in files.iter().enumerate() {
         progress(i, path);
+        // Payment files (transactions, profiled or JSON Lines / Parquet daily files) stream.
+        if let Some(result) = crate::payfeeds::ingest_payment_file(lake, path, feed, campaign, now)? {
+            results.push(result);
+            continue;
+        }
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("file")
             .to_owned();
-        let outcome = feed
-            .map_or_else(|| detect_feed(&name, &bytes), Ok)
-            .and_then(|f| ingest_bytes(f, &name, &bytes, campaign).map(|o| (f, o)));
-        match outcome {
-            Ok((f, out)) => {
-                let commit = lake.commit(&Commit {
-                    table: f.lake_table(),
-                    feed: f.id(),
-                    file: &name,
-                    sha256: &out.report.sha256,
-                    rows: &out.rows,
-                    rejects: &out.rejects,
-                    report: serde_json::to_value(&out.report)?,
-                    now,
-                })?;
-                results.push(FileResult {
-                    path: path.display().to_string(),
-                    report: Some(out.report),
-                    commit: Some(commit),
-                    refused: None,
-                });
-            }
-            Err(e) => {
-                let reason = e.to_string();
-                let feed_id = match &e {
-                    IngestError::UnknownFeed { .. } => None,
-                    _ => feed.map(|f| f.id().to_owned()),
-                };
-                lake.record_refusal(RefusedEntry {
-                    sha256: homeseason_ingest::source::sha256_hex(&bytes),
-                    file: name,
-                    feed: feed_id,
-                    reason: reason.clone(),
-                    at: now.to_owned(),
-                })?;
-                results.push(FileResult {
-                    path: path.display().to_string(),
-                    report: None,
-                    commit: None,
-                    refused: Some(reason),
-                });
-            }
-        }
+        // The one path from bytes to lake, shared with the upload server.
+        let fate = homeseason_server::ingest::ingest_file(lake, &name, &bytes, feed, campaign, now)?;
+        results.push(match fate {
+            homeseason_server::ingest::Fate::Ingested { report, commit, .. } => FileResult {
+                path: path.display().to_string(),
+                report: Some(report),
+                commit: Some(commit),
+                refused: None,
+            },
+            homeseason_server::ingest::Fate::Refused { reason } => FileResult {
+                path: path.display().to_string(),
+                report: None,
+                commit: None,
+                refused: Some(reason),
+            },
+        });
     }
     Ok(results)
 }
@@ -141,7 +127,33 @@ pub(crate) fn estimate(
     let result = uplift(&series, campaign, methods, opts)?;
     lake.write_output(tables::UPLIFT, &result.uplift)?;
     lake.write_output(BASELINE_DAILY, &result.baseline_daily)?;
+    let weekly = tracking::weekly_tracking(&result.baseline_daily, campaign)?;
+    lake.write_output(tables::WEEKLY_TRACKING, &weekly)?;
+    write_completeness(lake, campaign)?;
+    crate::geolift_cmd::write_local_events(lake, &series, campaign)?;
     Ok(result)
+}
+
+/// Rewrite `data_completeness` (region × feed × week of the campaign window) from the lake's current
+/// partitions; the upload server computes the same rows for its completeness endpoint.
+pub(crate) fn write_completeness(lake: &Lake, campaign: &Campaign) -> Result<DataFrame> {
+    let rows = homeseason_server::completeness::completeness(
+        lake,
+        campaign.window.start,
+        campaign.window.end,
+        &|_| true,
+        &homeseason_server::completeness::FEEDS,
+    )?;
+    let frame = df!(
+        "region_code" => rows.iter().map(|r| r.region_code.as_str()).collect::<Vec<_>>(),
+        "feed" => rows.iter().map(|r| r.feed.as_str()).collect::<Vec<_>>(),
+        "week_start" => rows.iter().map(|r| r.week_start).collect::<Vec<_>>(),
+        "status" => rows.iter().map(|r| r.status).collect::<Vec<_>>(),
+        "rows" => rows.iter().map(|r| r.rows as i64).collect::<Vec<_>>(),
+        "files" => rows.iter().map(|r| r.files as i64).collect::<Vec<_>>(),
+    )?;
+    lake.write_output(tables::DATA_COMPLETENESS, &frame)?;
+    Ok(frame)
 }
 
 /// Totals per feed of the current files in the manifest, and the files refused whole.
@@ -191,6 +203,7 @@ pub(crate) fn report(
 ) -> Result<(Report, PathBuf)> {
     let uplift = lake.read_table(tables::UPLIFT)?;
     let baseline_daily = lake.read_table(BASELINE_DAILY)?;
+    let completeness = lake.read_table(tables::DATA_COMPLETENESS)?;
     anyhow::ensure!(
         uplift.height() > 0,
         "no uplift table in the lake: run `homeseason uplift` first"
@@ -200,6 +213,7 @@ pub(crate) fn report(
         uplift: &uplift,
         baseline_daily: &baseline_daily,
         ingest: ingest_totals(lake)?,
+        completeness: Some(&completeness),
         generated_at: now.to_owned(),
     })?;
     let charts = out.join("charts");
@@ -215,5 +229,41 @@ pub(crate) fn report(
         out.join("headline.json"),
         serde_json::to_vec_pretty(&report.headline)?,
     )?;
+    // The ministry workbook: summary and the activities register (重点活动表), beside the report.
+    let activities = lake.read_table(tables::ACTIVITIES)?;
+    let activity_summary = lake.read_table(tables::ACTIVITY_SUMMARY)?;
+    let workbook = homeseason_report::workbook::workbook(
+        campaign,
+        &uplift,
+        &activities,
+        (activity_summary.height() > 0).then_some(&activity_summary),
+    )?;
+    std::fs::write(out.join("workbook.xlsx"), workbook)?;
     Ok((report, html))
+}
+
+/// Ingest the bundled real NBS 社零 figures (national, 2022–2024) into `retail_stats`
+/// (region `000000`), recorded in the manifest as `nbs_retail_by_category.csv`.
+pub(crate) fn ingest_nbs(lake: &Lake, now: &str) -> Result<FileReport> {
+    let out = homeseason_ingest::nbs::bundled()?;
+    lake.commit(&Commit {
+        table: tables::RETAIL_STATS,
+        feed: Feed::RetailStats.id(),
+        file: homeseason_ingest::nbs::FILE,
+        sha256: &out.report.sha256,
+        rows: &out.rows,
+        rejects: &out.rejects,
+        report: serde_json::to_value(&out.report)?,
+        now,
+    })?;
+    Ok(out.report)
+}
+
+/// Rewrite `activity_summary` from the lake's current `activities` (see
+/// `homeseason_metrics::activity`). Returns its number of rows.
+pub(crate) fn write_activity_summary(lake: &Lake) -> Result<usize> {
+    let activities = lake.read_table(tables::ACTIVITIES)?;
+    let summary = homeseason_metrics::activity::activity_summary(&activities)?;
+    lake.write_output(tables::ACTIVITY_SUMMARY, &summary)?;
+    Ok(summary.height())
 }

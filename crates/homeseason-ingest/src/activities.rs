@@ -1,5 +1,11 @@
 //! The register of campaign activities (重点活动表) each region reports.
+//!
+//! Types, focus tags and yes/no flags are read by this feed's own keyword rules and by the
+//! `enum_aliases`, `trueValues` and `falseValues` of `data-schemas/activities.json`. A repeated
+//! activity id within a region is a duplicate; duplicates across re-submissions (the same activity in
+//! two files) are removed when the register is summarised (`homeseason-metrics`' activity summary).
 
+use homeseason_schema::contract::{self, Field, tables};
 use homeseason_schema::region::Regions;
 use polars::prelude::*;
 
@@ -21,12 +27,19 @@ pub const TYPES: [&str; 8] = [
     "other",
 ];
 
+fn field(name: &str) -> Option<&'static Field> {
+    contract::get(tables::ACTIVITIES)?.field(name)
+}
+
 /// Map a type as written (id, Chinese or English wording) to the contract enum.
 #[must_use]
 pub fn activity_type(raw: &str) -> Option<&'static str> {
     let t = parse::fold_width(raw).to_lowercase();
     if let Some(id) = TYPES.iter().find(|id| **id == t) {
         return Some(id);
+    }
+    if let Some(id) = field("type").and_then(|f| f.resolve_enum(&t)) {
+        return TYPES.iter().find(|x| **x == id).copied();
     }
     let rules: [(&[&str], &str); 8] = [
         (&["直播", "电商", "live"], "ecommerce_live_festival"),
@@ -35,7 +48,16 @@ pub fn activity_type(raw: &str) -> Option<&'static str> {
         (&["设计", "design"], "design_contest"),
         (&["技能", "skills"], "skills_contest"),
         (
-            &["展会", "博览会", "展销", "trade show", "expo", "fair"],
+            &[
+                "展会",
+                "博览会",
+                "家博会",
+                "展销",
+                "展览",
+                "trade show",
+                "expo",
+                "fair",
+            ],
             "trade_show",
         ),
         (
@@ -63,7 +85,12 @@ fn focus_tags(raw: Option<&str>) -> Option<String> {
             "绿色" | "green" => "green",
             "智能" | "smart" => "smart",
             "适老化" | "适老" | "age_friendly" | "age-friendly" => "age_friendly",
-            _ => return None,
+            other => match field("focus_tags").and_then(|f| f.resolve_enum(other))? {
+                "green" => "green",
+                "smart" => "smart",
+                "age_friendly" => "age_friendly",
+                _ => return None,
+            },
         };
         if !tags.contains(&tag) {
             tags.push(tag);
@@ -74,10 +101,17 @@ fn focus_tags(raw: Option<&str>) -> Option<String> {
 
 fn online(raw: Option<&str>) -> Option<bool> {
     match raw.map(|s| parse::fold_width(s).to_lowercase()).as_deref() {
-        Some("线上" | "online" | "线上+线下" | "线上线下") => Some(true),
+        Some("线上" | "online" | "线上+线下" | "线上线下" | "线上线下结合") => {
+            Some(true)
+        }
         Some("线下" | "offline") | None => Some(false),
-        Some(other) => parse::yes_no(other),
+        Some(other) => flag("online", other),
     }
+}
+
+/// A yes/no cell: 是/否, Y/N, √/×, … (the contract's `trueValues`/`falseValues` too); blank is no.
+fn flag(name: &str, raw: &str) -> Option<bool> {
+    parse::yes_no(raw).or_else(|| field(name)?.parse_bool(raw))
 }
 
 fn count(cells: &Cells<'_>, sink: &mut RejectSink, row: usize, field: &'static str) -> Option<i64> {
@@ -189,7 +223,10 @@ pub fn register(table: &MappedTable, sink: &mut RejectSink) -> Result<(DataFrame
             cells.reject(sink, r, "online", Reason::BadBoolean, Some("线上 | 线下"));
             continue;
         };
-        let Some(l) = parse::yes_no(cells.get("local_station", r).unwrap_or_default()) else {
+        let Some(l) = flag(
+            "local_station",
+            cells.get("local_station", r).unwrap_or_default(),
+        ) else {
             cells.reject(
                 sink,
                 r,

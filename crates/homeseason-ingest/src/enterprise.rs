@@ -4,9 +4,14 @@
 //! pinyin, 元 / 万元 / 亿元 in the unit column, in the header or in the cell, thousands separators and
 //! full-width digits, periods as month, ISO week or date range — and strict in what it accepts: the
 //! unified social credit code must carry its GB 32100-2015 check character, and the message names the
-//! expected one.
+//! expected one; a unit written in the cell that contradicts the unit column, or a unit column that
+//! contradicts the unit in the header, is rejected rather than guessed.
+//!
+//! Values (category, unit, channel) are read by the feed's own rules first, then by the `enum_aliases`
+//! of `data-schemas/enterprise_sales.json`, so a spelling added to the contract is understood here.
 
 use homeseason_schema::category::Category;
+use homeseason_schema::contract::{self, tables};
 use homeseason_schema::region::Regions;
 use homeseason_schema::uscc;
 use polars::prelude::*;
@@ -47,7 +52,14 @@ struct Rows {
     end: Vec<chrono::NaiveDate>,
 }
 
-/// Parse a channel: 线上 / 线下 / 全部 (and English); blank means all.
+/// The contract's canonical value for `field` of `enterprise_sales` (value or one of its aliases).
+fn contract_enum(field: &str, raw: &str) -> Option<&'static str> {
+    contract::get(tables::ENTERPRISE_SALES)?
+        .field(field)?
+        .resolve_enum(raw)
+}
+
+/// Parse a channel: 线上 / 线下 / 全部 (and English, and the contract's aliases); blank means all.
 #[must_use]
 pub fn channel(raw: Option<&str>) -> Option<&'static str> {
     match raw.map(|s| parse::fold_width(s).to_lowercase()).as_deref() {
@@ -56,8 +68,32 @@ pub fn channel(raw: Option<&str>) -> Option<&'static str> {
         }
         Some("线上" | "online" | "网上" | "电商") => Some("online"),
         Some("线下" | "offline" | "门店" | "实体") => Some("offline"),
-        _ => None,
+        Some(other) => match contract_enum("channel", other)? {
+            "online" => Some("online"),
+            "offline" => Some("offline"),
+            "all" => Some("all"),
+            _ => None,
+        },
     }
+}
+
+/// Parse a unit: 元 / 万元 / 亿元 and their English and contract spellings.
+#[must_use]
+pub fn unit(raw: &str) -> Option<Unit> {
+    Unit::parse(raw).or_else(|| match contract_enum("unit", raw)? {
+        "元" => Some(Unit::Yuan),
+        "万元" => Some(Unit::Wan),
+        "亿元" => Some(Unit::Yi),
+        _ => None,
+    })
+}
+
+/// Parse a category: id, Chinese or English name, or a contract alias.
+#[must_use]
+pub fn category(raw: &str) -> Option<Category> {
+    Category::parse(&parse::fold_width(raw))
+        .ok()
+        .or_else(|| Category::parse(contract_enum("category", raw)?).ok())
 }
 
 /// Validate and normalise enterprise sales rows. Returns (frame, accepted, duplicates).
@@ -103,7 +139,7 @@ pub fn sales(table: &MappedTable, sink: &mut RejectSink) -> Result<(DataFrame, u
         let Some(cat_raw) = cells.required(sink, row, "category") else {
             continue;
         };
-        let Ok(category) = Category::parse(cat_raw) else {
+        let Some(category) = category(cat_raw) else {
             cells.reject(
                 sink,
                 row,
@@ -144,7 +180,7 @@ pub fn sales(table: &MappedTable, sink: &mut RejectSink) -> Result<(DataFrame, u
             continue;
         }
         let column_unit = match cells.get("unit", row) {
-            Some(u) => match Unit::parse(u) {
+            Some(u) => match unit(u) {
                 Some(u) => Some(u),
                 None => {
                     cells.reject(sink, row, "unit", Reason::BadUnit, Some("元 | 万元 | 亿元"));
@@ -153,6 +189,32 @@ pub fn sales(table: &MappedTable, sink: &mut RejectSink) -> Result<(DataFrame, u
             },
             None => None,
         };
+        if let (Some(c), Some(u)) = (cell_unit, column_unit)
+            && c != u
+        {
+            let detail = format!(
+                "销售额写明“{}”，单位列为“{}”，二者矛盾 / the amount says {} but the unit column says {}",
+                c.zh(),
+                u.zh(),
+                c.zh(),
+                u.zh()
+            );
+            cells.reject(sink, row, "unit", Reason::BadUnit, Some(&detail));
+            continue;
+        }
+        if let (None, Some(u), Some(h)) = (cell_unit, column_unit, header_unit)
+            && u != h
+        {
+            let detail = format!(
+                "表头单位为“{}”，单位列为“{}”，二者矛盾 / the header says {} but the unit column says {}",
+                h.zh(),
+                u.zh(),
+                h.zh(),
+                u.zh()
+            );
+            cells.reject(sink, row, "unit", Reason::BadUnit, Some(&detail));
+            continue;
+        }
         let Some(unit) = cell_unit.or(column_unit).or(header_unit) else {
             cells.reject(
                 sink,
@@ -173,8 +235,10 @@ pub fn sales(table: &MappedTable, sink: &mut RejectSink) -> Result<(DataFrame, u
             );
             continue;
         };
+        // An enterprise may report sales in more than one region (branches): the region is in the key.
         let key = (
             code.clone(),
+            region.code.clone(),
             category,
             period.canonical(),
             channel,

@@ -24,13 +24,17 @@
 pub mod activities;
 pub mod enterprise;
 mod frame_util;
+pub mod nbs;
 pub mod parse;
 pub mod payments;
+pub mod profile;
 pub mod reject;
 pub mod retail;
 pub mod source;
+pub mod stream;
 pub mod table;
 pub mod validate;
+pub mod xlsx;
 
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::contract::{self, TableContract, tables};
@@ -96,6 +100,16 @@ impl Feed {
         contract::get(self.id()).expect("every feed has an embedded contract")
     }
 
+    /// Values for required fields a file may leave out: a retail table without a region column is
+    /// national (`region_code` = `000000`).
+    #[must_use]
+    pub fn column_defaults(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Feed::RetailStats => retail::DEFAULTS,
+            _ => &[],
+        }
+    }
+
     /// Guess the feed from a header line: the feed whose required fields all resolve and that
     /// resolves the most headers.
     #[must_use]
@@ -112,6 +126,7 @@ impl Feed {
                 let complete = c
                     .required_fields()
                     .filter(|f| !f.derived)
+                    .filter(|f| !feed.column_defaults().iter().any(|(d, _)| *d == f.name))
                     .all(|f| resolved.contains(&f.name.as_str()));
                 complete.then_some((feed, resolved.len()))
             })
@@ -152,6 +167,14 @@ pub enum IngestError {
         /// File name.
         file: String,
         /// Parser message.
+        reason: String,
+    },
+    /// Not a readable Excel workbook, or one without a data sheet.
+    #[error("{file}: not a readable Excel workbook: {reason} / 无法读取 Excel 工作簿")]
+    Workbook {
+        /// File name.
+        file: String,
+        /// Reader message.
         reason: String,
     },
     /// Required columns are absent from the header.
@@ -238,9 +261,18 @@ pub fn ingest_bytes(
     bytes: &[u8],
     campaign: &Campaign,
 ) -> Result<FileOutcome> {
-    let decoded = source::decode(file, bytes)?;
-    let table = table::read_csv(&decoded, feed.contract())?;
-    let mut sink = reject::RejectSink::new(feed.id(), file, &decoded.sha256);
+    if feed == Feed::PaymentTransactions && !xlsx::is_workbook(bytes) {
+        // Text transactions go through the streaming engine (as `homeseason ingest` does).
+        let default = profile::Profile::default();
+        let out = stream::ingest_transaction_bytes(file, bytes, &default, campaign)?;
+        return Ok(FileOutcome {
+            report: out.report,
+            rows: out.rows,
+            rejects: out.rejects,
+        });
+    }
+    let (table, sha256, encoding) = read_table(feed, file, bytes)?;
+    let mut sink = reject::RejectSink::new(feed.id(), file, &sha256);
     let (rows, accepted, duplicates) = match feed {
         Feed::PaymentTransactions => payments::transactions(&table, campaign, &mut sink)?,
         Feed::PaymentDaily => payments::daily(&table, campaign, &mut sink)?,
@@ -254,9 +286,9 @@ pub fn ingest_bytes(
     })?;
     let report = FileReport {
         file: file.to_owned(),
-        sha256: decoded.sha256,
+        sha256,
         feed,
-        encoding: decoded.encoding,
+        encoding,
         read: table.frame.height(),
         accepted,
         rejected: sink.len(),
@@ -271,11 +303,36 @@ pub fn ingest_bytes(
     })
 }
 
-/// Detect the feed of CSV bytes from their header line.
+/// Read a file's bytes as a table mapped onto the feed's contract: Excel workbooks through [`xlsx`]
+/// (reported as UTF-8, the encoding of their XML), text through [`source::decode`] and
+/// [`table::read_csv`]. Returns the table, the SHA-256 of the bytes and the encoding.
+fn read_table(
+    feed: Feed,
+    file: &str,
+    bytes: &[u8],
+) -> Result<(table::MappedTable, String, source::Encoding)> {
+    if xlsx::is_workbook(bytes) {
+        let table = xlsx::read(file, bytes, feed.contract(), feed.column_defaults())?;
+        return Ok((table, source::sha256_hex(bytes), source::Encoding::Utf8));
+    }
+    let decoded = source::decode(file, bytes)?;
+    let table = match feed {
+        Feed::RetailStats => retail::read_csv(&decoded)?,
+        _ => table::read_csv(&decoded, feed.contract())?,
+    };
+    Ok((table, decoded.sha256, decoded.encoding))
+}
+
+/// Detect the feed of CSV bytes from their header line, or of an Excel workbook from its header row.
 ///
 /// # Errors
 /// When the bytes cannot be decoded or no feed matches.
 pub fn detect_feed(file: &str, bytes: &[u8]) -> Result<Feed> {
+    if xlsx::is_workbook(bytes) {
+        return xlsx::detect(file, bytes)?.ok_or_else(|| IngestError::UnknownFeed {
+            file: file.to_owned(),
+        });
+    }
     let decoded = source::decode(file, bytes)?;
     let header = decoded.text.lines().next().unwrap_or_default();
     let headers: Vec<&str> = header.split(',').map(|h| h.trim_matches('"')).collect();

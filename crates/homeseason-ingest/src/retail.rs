@@ -3,18 +3,86 @@
 //! NBS publishes January and February only as one combined figure (period `YYYY-02`, months covered
 //! `1-2`), and often only cumulative Jan–N values. Where a month's own value is absent but the
 //! cumulative values of it and the period before are present, the month is derived as their
-//! difference and marked `derived_from_cumulative`. Year-on-year growth is never computed here: the
-//! published YoY is on a comparable-unit basis and is authoritative (see data/SOURCES.md).
+//! difference and marked `derived_from_cumulative` (within one file: the previous release must be in
+//! the same file). Year-on-year growth is never computed here: the published YoY is on a
+//! comparable-unit basis (同口径) and is authoritative — a ratio of published levels across years
+//! misses it by several points for these categories (see data/SOURCES.md). YoY values pass through as
+//! published.
+//!
+//! Forgiving: a table without a region column is national (`000000`); categories by id, NBS name
+//! (家用电器和音像器材类) or any alias of the contract; the Jan–Feb release as `2023-02` with months
+//! `1-2`, or written `2023年1-2月` / `2023-01~02`; levels in 亿元, or in 万元 / 元 when the cell or the
+//! header says so (converted to 亿元). Strict: negative levels and unknown categories are rejected.
 
 use homeseason_schema::category::Category;
+use homeseason_schema::contract::tables;
 use homeseason_schema::region::{NATIONAL, Regions};
 use polars::prelude::*;
 
-use crate::Result;
 use crate::frame_util::{Cells, perr};
-use crate::parse;
+use crate::parse::{self, Unit};
 use crate::reject::{Reason, RejectSink};
-use crate::table::MappedTable;
+use crate::source::Decoded;
+use crate::table::{self, MappedTable, RAW};
+use crate::{IngestError, Result};
+
+/// Fields a retail table may leave out, with the value they take: no region column means national.
+pub const DEFAULTS: &[(&str, &str)] = &[("region_code", NATIONAL)];
+
+/// Read retail-statistics CSV text like [`table::read_csv`], filling `region_code` = `000000` when the
+/// file has no region column (a national table, as NBS publishes it).
+///
+/// # Errors
+/// As [`table::read_csv`].
+pub fn read_csv(decoded: &Decoded) -> Result<MappedTable> {
+    let contract = homeseason_schema::contract::get(tables::RETAIL_STATS).ok_or_else(|| {
+        IngestError::UnknownFeed {
+            file: decoded.file.clone(),
+        }
+    })?;
+    let frame = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .with_parse_options(
+            CsvParseOptions::default()
+                .with_missing_is_null(true)
+                .with_truncate_ragged_lines(true),
+        )
+        .into_reader_with_file_handle(std::io::Cursor::new(decoded.text.as_bytes()))
+        .finish()
+        .map_err(|e| IngestError::Csv {
+            file: decoded.file.clone(),
+            reason: e.to_string(),
+        })?;
+    let has_region = frame.get_column_names().iter().any(|n| {
+        contract
+            .resolve_header(n.as_str())
+            .is_some_and(|f| f.name == "region_code")
+    });
+    if has_region {
+        return table::map_headers(frame, contract, &decoded.file, 2);
+    }
+    let marker = format!(",{NATIONAL}");
+    let frame = frame
+        .lazy()
+        .with_column(lit(NATIONAL).alias("region_code"))
+        .collect()
+        .map_err(perr(&decoded.file))?;
+    let mut mapped = table::map_headers(frame, contract, &decoded.file, 2)?;
+    // The filled-in column is not part of the row as the file wrote it.
+    mapped.frame = mapped
+        .frame
+        .lazy()
+        .with_column(col(RAW).str().strip_suffix(lit(marker.as_str())))
+        .collect()
+        .map_err(perr(&decoded.file))?;
+    for (field, header) in &mut mapped.headers {
+        if field == "region_code" {
+            *header = format!("region_code (default {NATIONAL})");
+        }
+    }
+    Ok(mapped)
+}
 
 /// Categories a retail-statistics row may carry.
 pub const CATEGORIES: [&str; 6] = [
@@ -26,19 +94,37 @@ pub const CATEGORIES: [&str; 6] = [
     "above_quota_total",
 ];
 
-fn category(raw: &str) -> Option<&'static str> {
-    let t = raw.trim();
+/// Map a category as written (id, NBS name, English name or a contract alias) to its id.
+#[must_use]
+pub fn category(raw: &str) -> Option<&'static str> {
+    let t = parse::fold_width(raw);
     if let Some(c) = CATEGORIES.iter().find(|c| **c == t) {
         return Some(c);
     }
-    match t {
+    let by_contract = homeseason_schema::contract::get(tables::RETAIL_STATS)
+        .and_then(|c| c.field("category"))
+        .and_then(|f| f.resolve_enum(&t));
+    if let Some(id) = by_contract {
+        return CATEGORIES.iter().find(|c| **c == id).copied();
+    }
+    match t.as_str() {
         "社会消费品零售总额" => Some("total_retail"),
         "限额以上单位消费品零售额" => Some("above_quota_total"),
-        _ => Category::parse(t)
+        _ => Category::parse(&t)
             .ok()
             .filter(|c| c.is_targeted())
             .map(|c| c.id()),
     }
+}
+
+/// The Jan–Feb release written as one period: `2023年1-2月`, `2023-01~02`, `2023年1—2月`, `2023-1-2`.
+fn jan_feb(raw: &str) -> Option<i32> {
+    let t = parse::fold_width(raw)
+        .replace([' ', '月', '份'], "")
+        .replace(['年', '/', '.', '~', '–', '—', '至'], "-");
+    let (year, rest) = t.split_once('-')?;
+    let year: i32 = year.parse().ok()?;
+    matches!(rest, "1-2" | "01-02" | "01-2" | "1-02").then_some(year)
 }
 
 struct Row {
@@ -54,7 +140,8 @@ struct Row {
     derivation: &'static str,
 }
 
-fn number(
+/// A percentage as published (`-3.5`, `10.0`, `-3.5%`); the value is kept exactly as written.
+fn percent(
     cells: &Cells<'_>,
     sink: &mut RejectSink,
     row: usize,
@@ -62,14 +149,49 @@ fn number(
 ) -> Result<Option<f64>, ()> {
     match cells.get(field, row) {
         None => Ok(None),
-        Some(v) => match parse::amount(v) {
-            Some((n, _)) => Ok(Some(n)),
-            None => {
+        Some(v) => match parse::fold_width(v)
+            .trim_end_matches('%')
+            .trim()
+            .parse::<f64>()
+        {
+            Ok(n) if n.is_finite() => Ok(Some(n)),
+            _ => {
                 cells.reject(sink, row, field, Reason::BadNumber, None);
                 Err(())
             }
         },
     }
+}
+
+/// A level in 亿元: a unit in the cell or the header (万元, 元) converts; negative levels are rejected.
+fn level(
+    cells: &Cells<'_>,
+    sink: &mut RejectSink,
+    row: usize,
+    field: &'static str,
+) -> Result<Option<f64>, ()> {
+    let Some(v) = cells.get(field, row) else {
+        return Ok(None);
+    };
+    let Some((n, unit)) = parse::amount(v) else {
+        cells.reject(sink, row, field, Reason::BadNumber, None);
+        return Err(());
+    };
+    if n < 0.0 {
+        cells.reject(
+            sink,
+            row,
+            field,
+            Reason::BelowMinimum,
+            Some("零售额不能为负 / a level cannot be negative"),
+        );
+        return Err(());
+    }
+    let unit = unit.or_else(|| Unit::in_header(cells.header(field)));
+    Ok(Some(match unit {
+        None | Some(Unit::Yi) => n,
+        Some(u) => n * u.factor() / Unit::Yi.factor(),
+    }))
 }
 
 /// Validate retail statistics rows and derive single months from cumulative values.
@@ -86,15 +208,31 @@ pub fn stats(table: &MappedTable, sink: &mut RejectSink) -> Result<(DataFrame, u
         let Some(period_raw) = cells.required(sink, r, "period") else {
             continue;
         };
-        let Some(p) = parse::period(period_raw).filter(|p| p.kind == parse::PeriodKind::Month)
+        let jf = jan_feb(period_raw);
+        let Some(p) = jf
+            .and_then(|y| parse::period(&format!("{y}-02")))
+            .or_else(|| parse::period(period_raw))
+            .filter(|p| p.kind == parse::PeriodKind::Month)
         else {
-            cells.reject(sink, r, "period", Reason::BadPeriod, Some("YYYY-MM"));
+            cells.reject(
+                sink,
+                r,
+                "period",
+                Reason::BadPeriod,
+                Some("YYYY-MM（1–2月合并为 YYYY-02 / Jan–Feb combined as YYYY-02）"),
+            );
             continue;
         };
-        let Some(months) = cells.required(sink, r, "months_covered") else {
-            continue;
+        let months = match (cells.get("months_covered", r), jf) {
+            (None, Some(_)) => "1-2".to_owned(),
+            (None, None) => {
+                cells.reject(sink, r, "months_covered", Reason::MissingValue, None);
+                continue;
+            }
+            (Some(m), _) => parse::fold_width(m)
+                .replace(['–', '—', '~', '至'], "-")
+                .replace(['月', ' '], ""),
         };
-        let months = parse::fold_width(months).replace(['–', '—', '~'], "-");
         let month_ok = months == "1-2" && chrono::Datelike::month(&p.start) == 2
             || months.parse::<u32>().ok() == Some(chrono::Datelike::month(&p.start));
         if !month_ok {
@@ -110,7 +248,11 @@ pub fn stats(table: &MappedTable, sink: &mut RejectSink) -> Result<(DataFrame, u
         let Some(region_raw) = cells.required(sink, r, "region_code") else {
             continue;
         };
-        let region = if matches!(region_raw, NATIONAL | "全国" | "national" | "China") {
+        let national = matches!(
+            parse::fold_width(region_raw).to_lowercase().as_str(),
+            NATIONAL | "全国" | "全国合计" | "national" | "china" | "中国"
+        );
+        let region = if national {
             NATIONAL.to_owned()
         } else if let Ok(reg) = regions.resolve(region_raw) {
             reg.code.clone()
@@ -131,12 +273,16 @@ pub fn stats(table: &MappedTable, sink: &mut RejectSink) -> Result<(DataFrame, u
             );
             continue;
         };
-        let (Ok(value), Ok(yoy), Ok(cum), Ok(cum_yoy)) = (
-            number(&cells, sink, r, "value"),
-            number(&cells, sink, r, "yoy_pct"),
-            number(&cells, sink, r, "cum_value"),
-            number(&cells, sink, r, "cum_yoy_pct"),
-        ) else {
+        let Ok(value) = level(&cells, sink, r, "value") else {
+            continue;
+        };
+        let Ok(yoy) = percent(&cells, sink, r, "yoy_pct") else {
+            continue;
+        };
+        let Ok(cum) = level(&cells, sink, r, "cum_value") else {
+            continue;
+        };
+        let Ok(cum_yoy) = percent(&cells, sink, r, "cum_yoy_pct") else {
             continue;
         };
         let Some(source) = cells.required(sink, r, "source") else {

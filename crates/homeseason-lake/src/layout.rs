@@ -5,7 +5,7 @@ use homeseason_schema::contract::tables;
 /// One level of a table's Hive partitioning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PartitionKey {
-    /// The value of a text column, which lives in the path only.
+    /// The value of a column, which lives in the path only (text, or a date as `%Y-%m-%d`).
     Column(&'static str),
     /// The year of a date column (`year=2023`).
     Year(&'static str),
@@ -34,16 +34,23 @@ pub fn partition_keys(table: &str) -> &'static [PartitionKey] {
             PartitionKey::Year("date"),
             PartitionKey::Month("date"),
         ],
-        t if t == tables::ENTERPRISE_SALES
-            || t == tables::RETAIL_STATS
-            || t == tables::ACTIVITIES =>
-        {
-            &[PartitionKey::Column("region_code")]
-        }
+        // A revision for the same (feed, region, period) supersedes exactly that period: a file
+        // covering 12 months writes 12 partitions; a later file for one month replaces only that one.
+        t if t == tables::ENTERPRISE_SALES || t == tables::RETAIL_STATS => &[
+            PartitionKey::Column("region_code"),
+            PartitionKey::Column("period"),
+        ],
+        // Activities: the month an activity starts is its reporting period.
+        t if t == tables::ACTIVITIES => &[
+            PartitionKey::Column("region_code"),
+            PartitionKey::Year("start_date"),
+            PartitionKey::Month("start_date"),
+        ],
         t if t == tables::REJECTS => &[
             PartitionKey::Column("feed"),
             PartitionKey::Column("file_sha256"),
         ],
+        t if t == tables::WEEKLY_TRACKING => &[PartitionKey::Column("as_of_week")],
         _ => &[],
     }
 }

@@ -6,11 +6,14 @@
 //! ```text
 //! <root>/_manifest.json                                   every file ingested, every partition's version
 //! <root>/payment_daily/institution=acq_a/year=2023/month=9/data.parquet
-//! <root>/enterprise_sales/region_code=330000/data.parquet
-//! <root>/retail_stats/region_code=000000/data.parquet
-//! <root>/activities/region_code=330000/data.parquet
+//! <root>/_txn_index/institution=wallet_b/year=2023/month=9/<sha256>.fp64   txn-id fingerprints of that partition
+//! <root>/dashboard/dashboard_payment_daily/data.parquet  small cells suppressed (`ingest --suppress-below K`)
+//! <root>/enterprise_sales/region_code=330000/period=2023-09/data.parquet   (or 2023-W37, 2023-09-01~2023-09-15)
+//! <root>/retail_stats/region_code=000000/period=2023-10/data.parquet
+//! <root>/activities/region_code=330000/year=2023/month=9/data.parquet     (month the activity starts)
 //! <root>/rejects/feed=payment_daily/file_sha256=<sha256>/data.parquet
 //! <root>/uplift/data.parquet                              output tables (no partitions unless listed)
+//! <root>/weekly_tracking/as_of_week=2023-10-15/data.parquet   one partition per report week
 //! ```
 //! Partition keys live in the path only (the Hive convention that DuckDB, pyarrow, Spark and polars
 //! read with `hive_partitioning`); `year`/`month` are derived from the row's date. Each partition is
@@ -21,17 +24,21 @@
 //!
 //! ## Versions
 //! Ingesting a file whose SHA-256 is already current for all its partitions changes nothing. A new
-//! file that covers the same partition (the same institution and month, or the same region) replaces
-//! it; the manifest keeps both files and marks which is current.
+//! file that covers the same partition (the same institution and month; the same region and period for
+//! enterprise sales and retail statistics; the same region and start month for activities) replaces
+//! it, and only it; the manifest keeps both files, lists the replaced partitions under the earlier
+//! file's `superseded`, and each partition's `source_sha256` and `version` say which file it holds.
 #![deny(missing_docs)]
 
 mod layout;
 mod manifest;
 mod store;
+mod txn_index;
 
 pub use layout::{PartitionKey, partition_keys};
 pub use manifest::{FileEntry, Manifest, PartitionEntry, RefusedEntry};
 pub use store::{Commit, CommitSummary, Lake, LakeLock, SCHEMA_VERSION, check_frame, dtype_of};
+pub use txn_index::{MonthHolder, TXN_INDEX_DIR, TxnSpill, payment_partition};
 
 /// Errors of the lake.
 #[derive(Debug, thiserror::Error)]

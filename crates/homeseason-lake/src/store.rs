@@ -129,7 +129,7 @@ impl Lake {
     }
 
     /// Write bytes to `rel` atomically: temp file in `.tmp`, fsync, rename.
-    fn write_atomic(&self, rel: &str, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn write_atomic(&self, rel: &str, bytes: &[u8]) -> Result<()> {
         let target = self.root.join(rel);
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).map_err(io("create", parent))?;
@@ -240,6 +240,11 @@ impl Lake {
     /// (each atomically) and the manifest unchanged, so re-running the commit completes it.
     pub fn commit(&self, c: &Commit<'_>) -> Result<CommitSummary> {
         let _lock = self.lock()?;
+        self.commit_locked(c)
+    }
+
+    /// [`Lake::commit`] for a caller that already holds the lock (the txn-id index commits with it).
+    pub(crate) fn commit_locked(&self, c: &Commit<'_>) -> Result<CommitSummary> {
         let mut manifest = self.manifest()?;
         let parts = Self::partitions(c.table, c.rows)?;
         let reject_parts = if c.rejects.height() > 0 {
@@ -332,7 +337,9 @@ impl Lake {
     }
 
     /// Replace an output table (unpartitioned, or partitioned by its layout) with `frame`, checking it
-    /// against the table's contract first.
+    /// against the table's contract first. Partitions of an earlier version that `frame` no longer
+    /// holds are removed after the new ones are in place, so a reader globbing the table sees only
+    /// the new version.
     ///
     /// # Errors
     /// [`LakeError::Contract`] when the frame does not match; IO errors.
@@ -343,6 +350,14 @@ impl Lake {
         for (path, part) in Self::partitions(table, frame)? {
             self.write_atomic(&path, &Self::parquet_bytes(table, &part)?)?;
             paths.push(self.root.join(path));
+        }
+        for (stale, _) in self.files(table)? {
+            if !paths.contains(&stale) {
+                fs::remove_file(&stale).map_err(io("remove", &stale))?;
+                if let Some(dir) = stale.parent() {
+                    let _ = fs::remove_dir(dir);
+                }
+            }
         }
         Ok(paths)
     }
@@ -382,7 +397,7 @@ impl Lake {
         Ok(out)
     }
 
-    /// Read a whole table: every partition, with its path columns restored as text and with the
+    /// Read a whole table: every partition, with its path columns restored and cast to the
     /// contract's types (`year`/`month` are dropped: they are derived).
     ///
     /// # Errors
@@ -413,8 +428,29 @@ impl Lake {
         if frames.is_empty() {
             return Ok(DataFrame::empty());
         }
+        // Path columns come back as text: give them the contract's type (a date partition such as
+        // weekly_tracking's `as_of_week=2023-09-03` is a date again).
+        let path_columns: Vec<&str> = partition_keys(table)
+            .iter()
+            .filter_map(|k| match k {
+                PartitionKey::Column(c) => Some(*c),
+                _ => None,
+            })
+            .collect();
         let order: Vec<Expr> = contract::get(table)
-            .map(|c| c.fields.iter().map(|f| col(f.name.as_str())).collect())
+            .map(|c| {
+                c.fields
+                    .iter()
+                    .map(|f| {
+                        let e = col(f.name.as_str());
+                        if path_columns.contains(&f.name.as_str()) {
+                            typed_path_column(e, dtype_of(f.r#type))
+                        } else {
+                            e
+                        }
+                    })
+                    .collect()
+            })
             .unwrap_or_else(|| vec![all().as_expr()]);
         concat(
             frames,
@@ -446,6 +482,20 @@ impl Lake {
             }
         }
         Ok(problems)
+    }
+}
+
+/// A path column read back as text, cast to its contract type (dates as `%Y-%m-%d`).
+fn typed_path_column(e: Expr, dtype: DataType) -> Expr {
+    match dtype {
+        DataType::String => e,
+        DataType::Date => e.str().to_date(StrptimeOptions {
+            format: Some("%Y-%m-%d".into()),
+            strict: true,
+            exact: true,
+            cache: true,
+        }),
+        other => e.strict_cast(other),
     }
 }
 

@@ -31,17 +31,32 @@
 //!    The interval covers noise and alignment error, not a distorted comparison year: that is what
 //!    the two-year base and the placebo checks are for.
 //!
+//! 5. **Counterfactual regression** (`counterfactual_regression`, in the spirit of Google's
+//!    CausalImpact; numerics in [`homeseason_stats::impact`]): ln y of the cell is regressed, over the
+//!    two years before the window (the campaign's `masked` shocks left out), on the log of the same
+//!    region's untargeted categories (supermarkets, restaurants, fuel — they move with the local
+//!    economy, not with the campaign), weekday and Chinese day-type dummies, with a slow AR(1) + fast
+//!    AR(1) + noise error process; the window is predicted from the posterior predictive, so the
+//!    interval and the one-sided tail probability carry serial correlation into the total.
+//! 6. **Placebo**. The same method on a fake window where no effect exists (by default the pre-period,
+//!    with the same number of days before it as its pre-period) is reported beside each estimate
+//!    (`window_kind = placebo`): its interval should hold zero about as often as the level says.
+//!
 //! Every number is traceable: [`UpliftResult::baseline_daily`] gives `y(d)`, `g·ŷ(d)` and the daily
 //! band for each cell and method, and [`align::alignment_table`] lists the matched days.
 #![deny(missing_docs)]
 
+pub mod activity;
 pub mod align;
+mod regression;
+pub mod local_events;
 pub mod score;
+pub mod tracking;
 mod series;
 mod uplift;
 
 pub use series::{ALL_TARGETED, daily_series};
-pub use uplift::{Method, UpliftOptions, UpliftResult, uplift};
+pub use uplift::{Method, UpliftOptions, UpliftResult, placebo_windows, uplift};
 
 /// Errors of the metrics.
 #[derive(Debug, thiserror::Error)]

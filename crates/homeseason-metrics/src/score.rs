@@ -7,7 +7,8 @@ use crate::Result;
 /// Join `uplift` (region_code, category, method, uplift_pct, lower, upper) with `truth`
 /// (region_code, category, true_uplift_pct) and summarise per method: `cells`, `mae_pp` (mean absolute
 /// error of uplift %, percentage points), `bias_pp` (mean signed error), `coverage` (share of truths
-/// inside [lower, upper]). National and `all_targeted` rows are left out unless the truth has them.
+/// inside [lower, upper]). Only campaign-window rows are scored; national and `all_targeted` rows are
+/// left out unless the truth has them. See [`placebo_rate`] for the placebo rows.
 ///
 /// # Errors
 /// When a column is missing.
@@ -15,6 +16,7 @@ pub fn score(uplift: &DataFrame, truth: &DataFrame) -> Result<DataFrame> {
     let joined = uplift
         .clone()
         .lazy()
+        .filter(col("window_kind").eq(lit("campaign")))
         .join(
             truth.clone().lazy().select([
                 col("region_code"),
@@ -42,6 +44,28 @@ pub fn score(uplift: &DataFrame, truth: &DataFrame) -> Result<DataFrame> {
                 .cast(DataType::Float64)
                 .mean()
                 .alias("coverage"),
+        ])
+        .sort(["method"], SortMultipleOptions::default())
+        .collect()?)
+}
+
+/// The placebo rows' false-positive rate per method: the share of region × category placebo windows
+/// whose interval excludes zero (`lower > 0` or `upper < 0`), i.e. an effect found where none exists.
+/// At a 90% level it should be near 10%.
+///
+/// # Errors
+/// When a column is missing.
+pub fn placebo_rate(uplift: &DataFrame) -> Result<DataFrame> {
+    Ok(uplift
+        .clone()
+        .lazy()
+        .filter(col("window_kind").eq(lit("placebo")))
+        .filter(col("region_code").neq(lit("000000")))
+        .filter(col("category").neq(lit("all_targeted")))
+        .group_by([col("method")])
+        .agg([
+            len().cast(DataType::Int64).alias("placebo_cells"),
+            col("lower").gt(lit(0.0)).or(col("upper").lt(lit(0.0))).cast(DataType::Float64).mean().alias("false_positive_rate"),
         ])
         .sort(["method"], SortMultipleOptions::default())
         .collect()?)

@@ -20,6 +20,8 @@ pub enum Method {
     PriorYear,
     /// Growth-adjusted two years earlier, holiday-aligned (compounded growth over two years).
     TwoYear,
+    /// Regression on untargeted categories with weekday and day-type terms (CausalImpact-style).
+    CounterfactualRegression,
 }
 
 impl Method {
@@ -29,20 +31,24 @@ impl Method {
         match self {
             Method::PriorYear => "prior_year",
             Method::TwoYear => "two_year",
+            Method::CounterfactualRegression => "counterfactual_regression",
         }
     }
+    /// Every method, in report order.
+    pub const ALL: [Method; 3] = [Method::PriorYear, Method::TwoYear, Method::CounterfactualRegression];
     /// Parse an id.
     #[must_use]
     pub fn from_id(id: &str) -> Option<Method> {
-        [Method::PriorYear, Method::TwoYear]
+        Method::ALL
             .into_iter()
             .find(|m| m.id() == id)
     }
-    /// Years between the window and its comparison.
+    /// Years between the window and its comparison (the regression uses last year's rhythm through
+    /// its covariates, not a lag).
     #[must_use]
     pub fn lag_years(self) -> u32 {
         match self {
-            Method::PriorYear => 1,
+            Method::PriorYear | Method::CounterfactualRegression => 1,
             Method::TwoYear => 2,
         }
     }
@@ -59,6 +65,8 @@ pub struct UpliftOptions {
     pub seed: u64,
     /// Feed the series came from (the `source` column).
     pub source: String,
+    /// Also estimate on a placebo window (where no effect exists): `(pre-period, window)`.
+    pub placebo: Option<(DateRange, DateRange)>,
 }
 
 impl UpliftOptions {
@@ -70,8 +78,19 @@ impl UpliftOptions {
             replicates: 999,
             seed: 2023,
             source: "payment_daily".into(),
+            placebo: Some(placebo_windows(campaign)),
         }
     }
+}
+
+/// The default placebo: the campaign's pre-period as a fake window, with the same number of days just
+/// before it as its pre-period.
+#[must_use]
+pub fn placebo_windows(campaign: &Campaign) -> (DateRange, DateRange) {
+    let window = campaign.baseline.pre_period;
+    let days = window.days();
+    let pre = DateRange { start: window.start - chrono::Duration::days(days), end: window.start - chrono::Duration::days(1) };
+    (pre, window)
 }
 
 /// The uplift table and the daily detail behind it.
@@ -87,12 +106,27 @@ pub struct UpliftResult {
 struct CellEstimate {
     actual: f64,
     baseline: f64,
-    growth: f64,
+    growth: Option<f64>,
     lower: f64,
     upper: f64,
     p_value: f64,
     days_used: i64,
     daily: Vec<(NaiveDate, f64, f64, f64, f64)>,
+}
+
+impl From<crate::regression::RegressionEstimate> for CellEstimate {
+    fn from(r: crate::regression::RegressionEstimate) -> CellEstimate {
+        CellEstimate {
+            actual: r.actual,
+            baseline: r.baseline,
+            growth: None,
+            lower: r.lower_pct,
+            upper: r.upper_pct,
+            p_value: r.p_value,
+            days_used: r.days_used,
+            daily: r.daily,
+        }
+    }
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -233,7 +267,7 @@ fn estimate(
     Some(CellEstimate {
         actual,
         baseline,
-        growth,
+        growth: Some(growth),
         lower: quantile(&pcts, alpha / 2.0),
         upper: quantile(&pcts, 1.0 - alpha / 2.0),
         p_value: (at_least as f64 + 1.0) / (opts.replicates as f64 + 1.0),
@@ -292,16 +326,39 @@ pub fn uplift(
         {
             continue;
         }
+        let controls: Vec<&HashMap<NaiveDate, f64>> = campaign
+            .categories
+            .controls
+            .iter()
+            .filter_map(|c| cells.get(&(region.clone(), c.id().to_owned())))
+            .collect();
         for &method in methods {
             let seed = seed_for(opts.seed, region, category, method);
-            let Some(e) = estimate(
-                values,
-                &campaign.baseline.pre_period,
-                &campaign.window,
-                method,
-                opts,
-                seed,
-            ) else {
+            let e = if method == Method::CounterfactualRegression {
+                if controls.is_empty() {
+                    None
+                } else {
+                    crate::regression::estimate(
+                        values,
+                        &controls,
+                        &campaign.window,
+                        &campaign.baseline.masked,
+                        opts.level,
+                        seed,
+                    )
+                    .map(CellEstimate::from)
+                }
+            } else {
+                estimate(
+                    values,
+                    &campaign.baseline.pre_period,
+                    &campaign.window,
+                    method,
+                    opts,
+                    seed,
+                )
+            };
+            let Some(e) = e else {
                 continue;
             };
             let name = if region == NATIONAL {
@@ -311,7 +368,26 @@ pub fn uplift(
                     .by_code(region)
                     .map_or_else(|| region.clone(), |r| r.name_zh.clone())
             };
-            rows.push(campaign, region, &name, category, method, opts, &e);
+            rows.push(campaign, region, &name, category, method, opts, &e, (&campaign.window, "campaign"));
+            if let Some((ppre, pwin)) = &opts.placebo {
+                let pseed = seed ^ 0x9e37_79b9;
+                let p = if method == Method::CounterfactualRegression {
+                    crate::regression::estimate(
+                        values,
+                        &controls,
+                        pwin,
+                        &campaign.baseline.masked,
+                        opts.level,
+                        pseed,
+                    )
+                    .map(CellEstimate::from)
+                } else {
+                    estimate(values, ppre, pwin, method, opts, pseed)
+                };
+                if let Some(p) = p {
+                    rows.push(campaign, region, &name, category, method, opts, &p, (pwin, "placebo"));
+                }
+            }
             for (d, y, b, lo, hi) in &e.daily {
                 daily.region.push(region.clone());
                 daily.category.push(category.clone());
@@ -338,6 +414,7 @@ struct UpliftRows {
     category: Vec<String>,
     start: Vec<NaiveDate>,
     end: Vec<NaiveDate>,
+    kind: Vec<&'static str>,
     method: Vec<&'static str>,
     source: Vec<String>,
     actual: Vec<f64>,
@@ -365,13 +442,15 @@ impl UpliftRows {
         m: Method,
         o: &UpliftOptions,
         e: &CellEstimate,
+        (window, kind): (&DateRange, &'static str),
     ) {
         self.campaign.push(c.id.clone());
         self.region.push(region.to_owned());
         self.name.push(name.to_owned());
         self.category.push(category.to_owned());
-        self.start.push(c.window.start);
-        self.end.push(c.window.end);
+        self.start.push(window.start);
+        self.end.push(window.end);
+        self.kind.push(kind);
         self.method.push(m.id());
         self.source.push(o.source.clone());
         self.actual.push(e.actual);
@@ -388,7 +467,7 @@ impl UpliftRows {
         self.level.push(o.level);
         self.p.push(Some(e.p_value));
         self.days.push(e.days_used);
-        self.growth.push(Some(e.growth));
+        self.growth.push(e.growth);
     }
 
     fn into_frame(self) -> Result<DataFrame> {
@@ -399,6 +478,7 @@ impl UpliftRows {
             "category" => self.category,
             "window_start" => self.start,
             "window_end" => self.end,
+            "window_kind" => self.kind,
             "method" => self.method,
             "source" => self.source,
             "actual" => self.actual,
@@ -488,7 +568,9 @@ mod tests {
             &opts,
         )
         .unwrap();
-        assert_eq!(out.uplift.height(), 2);
+        assert_eq!(out.uplift.height(), 4, "a campaign and a placebo row per method");
+        let kinds: Vec<&str> = out.uplift.column("window_kind").unwrap().str().unwrap().iter().flatten().collect();
+        assert_eq!(kinds, ["campaign", "placebo", "campaign", "placebo"]);
         let pct = out
             .uplift
             .column("uplift_pct")
@@ -524,6 +606,7 @@ mod tests {
             replicates: 199,
             ..UpliftOptions::from_campaign(&campaign)
         };
+        let opts = UpliftOptions { placebo: None, ..opts };
         let out = uplift(&synthetic(0.0), &campaign, &[Method::PriorYear], &opts).unwrap();
         let lo = out
             .uplift

@@ -11,6 +11,8 @@ use crate::{ChartFile, Headline, ReportInput, UpliftRow, category_label};
 pub(crate) struct Document<'a> {
     pub(crate) input: &'a ReportInput<'a>,
     pub(crate) rows: &'a [UpliftRow],
+    pub(crate) placebo: &'a [UpliftRow],
+    pub(crate) completeness: &'a [(String, usize, usize, usize, Vec<String>)],
     pub(crate) headline: &'a Headline,
     pub(crate) charts: &'a [ChartFile],
     pub(crate) method: &'a str,
@@ -297,6 +299,32 @@ impl Document<'_> {
                     .collect(),
             }));
         }
+        if !self.completeness.is_empty() {
+            let regions = homeseason_schema::region::Regions::embedded();
+            b.push(Block::Para("数据完整性（窗口内各周）Data completeness (weeks of the window) [3]:".into()));
+            b.push(Block::Table(Table {
+                header: vec![
+                    "数据类型 Feed".into(),
+                    "已报 Present".into(),
+                    "已修订 Revised".into(),
+                    "缺报 Missing".into(),
+                    "缺报地区 Regions with gaps".into(),
+                ],
+                rows: self
+                    .completeness
+                    .iter()
+                    .map(|(f, p, r, m, gaps)| {
+                        let names: Vec<String> = gaps
+                            .iter()
+                            .take(12)
+                            .map(|g| regions.by_code(g).map_or_else(|| g.clone(), |x| x.short_zh.clone()))
+                            .collect();
+                        let more = if gaps.len() > 12 { format!(" … (+{})", gaps.len() - 12) } else { String::new() };
+                        vec![f.clone(), p.to_string(), r.to_string(), m.to_string(), format!("{}{more}", names.join("、"))]
+                    })
+                    .collect(),
+            }));
+        }
         b.push(Block::Para("每一行拒收记录（文件、行号、列、原因、原文）见 lake/rejects。 Every rejected row (file, line, column, reason, raw text) is in the lake's `rejects` table.".into()));
         b.push(Block::Heading(2, "6 方法与说明 Method and caveats".into()));
         b.push(Block::Para(format!(
@@ -309,8 +337,21 @@ impl Document<'_> {
                 c.baseline.distorted_years, c.baseline.distorted_years
             )));
         }
+        let placebo: Vec<String> = self
+            .placebo
+            .iter()
+            .filter(|r| r.region_code == NATIONAL && r.category == "all_targeted")
+            .map(|r| format!("{}: {} ({} … {})", r.method, pct(r.uplift_pct), pct(r.lower), pct(r.upper)))
+            .collect();
+        if !placebo.is_empty() {
+            let (s, e) = (c.baseline.pre_period.start, c.baseline.pre_period.end);
+            b.push(Block::Para(format!(
+                "安慰剂检验 Placebo check: 在无活动的前期（{s} – {e}）上按同样方法估计“提升”，应接近 0、区间应包含 0。 The same method on the pre-period, where no campaign ran, should find about zero with an interval holding zero — 全国全部目标品类 national, all targeted: {}.",
+                placebo.join("；")
+            )));
+        }
         b.push(Block::Para(
-            "[1] 表 uplift（lake/uplift/data.parquet），region_code = 000000，方法见 method 列；逐日数值见 baseline_daily。 Table `uplift` (lake/uplift/data.parquet), region_code 000000, method as named; the daily detail is in `baseline_daily`. [2] 表 uplift，category = all_targeted，lower > 0。 Table `uplift`, category all_targeted, rows whose lower bound is above zero. 输入文件及版本见 lake/_manifest.json。 Input files and their versions: lake/_manifest.json.".into(),
+            "[1] 表 uplift（lake/uplift/data.parquet），region_code = 000000，方法见 method 列；逐日数值见 baseline_daily。 Table `uplift` (lake/uplift/data.parquet), region_code 000000, method as named; the daily detail is in `baseline_daily`. [2] 表 uplift，category = all_targeted，lower > 0。 Table `uplift`, category all_targeted, rows whose lower bound is above zero. [3] 表 data_completeness（lake/data_completeness）。 Table `data_completeness`. 输入文件及版本见 lake/_manifest.json。 Input files and their versions: lake/_manifest.json.".into(),
         ));
         b
     }

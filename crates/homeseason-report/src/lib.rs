@@ -11,6 +11,7 @@
 
 mod html;
 mod rows;
+pub mod workbook;
 
 use homeseason_charts::{Bar, BarChart, Chart, Format, Heatmap, SeriesChart, TileMap, render};
 use homeseason_schema::campaign::Campaign;
@@ -79,6 +80,8 @@ pub struct ReportInput<'a> {
     pub baseline_daily: &'a DataFrame,
     /// What was ingested.
     pub ingest: IngestTotals,
+    /// The `data_completeness` table, if computed.
+    pub completeness: Option<&'a DataFrame>,
     /// When the report was made (the caller's clock), shown in the footer.
     pub generated_at: String,
 }
@@ -134,6 +137,11 @@ pub fn build(input: &ReportInput<'_>) -> Result<Report> {
     let campaign = input.campaign;
     let method = campaign.baseline.primary_method.clone();
     let rows = rows::uplift_rows(input.uplift)?;
+    let placebo = rows::placebo_rows(input.uplift)?;
+    let completeness = match input.completeness {
+        Some(df) => rows::completeness_summary(df)?,
+        None => Vec::new(),
+    };
     let daily = rows::daily_rows(input.baseline_daily)?;
     let find = |region: &str, category: &str, m: &str| {
         rows.iter()
@@ -284,6 +292,8 @@ pub fn build(input: &ReportInput<'_>) -> Result<Report> {
     let doc = html::Document {
         input,
         rows: &rows,
+        placebo: &placebo,
+        completeness: &completeness,
         headline: &headline,
         charts: &charts,
         method: &method,

@@ -101,7 +101,17 @@ fn dates(df: &DataFrame, name: &str) -> Result<Vec<NaiveDate>> {
         .collect())
 }
 
+/// Campaign-window rows only (placebo rows are read with [`placebo_rows`]).
 pub(crate) fn uplift_rows(df: &DataFrame) -> Result<Vec<UpliftRow>> {
+    rows_of_kind(df, "campaign")
+}
+
+pub(crate) fn placebo_rows(df: &DataFrame) -> Result<Vec<UpliftRow>> {
+    rows_of_kind(df, "placebo")
+}
+
+fn rows_of_kind(df: &DataFrame, kind: &str) -> Result<Vec<UpliftRow>> {
+    let df = &df.clone().lazy().filter(col("window_kind").eq(lit(kind))).collect()?;
     let (region, name, cat, method) = (
         strs(df, "region_code")?,
         strs(df, "region_name_zh")?,
@@ -174,4 +184,31 @@ pub(crate) fn daily_rows(df: &DataFrame) -> Result<Vec<DailyRow>> {
             upper: hi[i].unwrap_or(f64::NAN),
         })
         .collect())
+}
+
+/// Per feed: (feed, region-weeks present, revised, missing, regions with any missing week).
+pub(crate) fn completeness_summary(df: &DataFrame) -> Result<Vec<(String, usize, usize, usize, Vec<String>)>> {
+    let (feed, status, region) = (strs(df, "feed")?, strs(df, "status")?, strs(df, "region_code")?);
+    let mut out: Vec<(String, usize, usize, usize, Vec<String>)> = Vec::new();
+    for i in 0..df.height() {
+        let pos = match out.iter().position(|r| r.0 == feed[i]) {
+            Some(p) => p,
+            None => {
+                out.push((feed[i].clone(), 0, 0, 0, Vec::new()));
+                out.len() - 1
+            }
+        };
+        let row = &mut out[pos];
+        match status[i].as_str() {
+            "present" => row.1 += 1,
+            "revised" => row.2 += 1,
+            _ => {
+                row.3 += 1;
+                if !row.4.contains(&region[i]) {
+                    row.4.push(region[i].clone());
+                }
+            }
+        }
+    }
+    Ok(out)
 }

@@ -56,6 +56,10 @@ pub struct BaselineConfig {
     /// Comparison years known to be distorted.
     #[serde(default)]
     pub distorted_years: Vec<i32>,
+    /// Periods left out when fitting the counterfactual regression (known shocks, e.g. the late-2022
+    /// COVID wave), so they neither bias the fit nor carry into the window.
+    #[serde(default)]
+    pub masked: Vec<DateRange>,
 }
 
 /// Targeted and control categories.

@@ -64,9 +64,17 @@ pub mod tables {
     pub const REJECTS: &str = "rejects";
     /// The uplift the sample-data generator injected.
     pub const SYNTH_TRUTH: &str = "synth_truth";
+    /// Extra effect of each local-station event (synthetic control against regions without one).
+    pub const LOCAL_EVENTS: &str = "local_events";
+    /// Donor weights of the local-event synthetic controls.
+    pub const LOCAL_EVENT_WEIGHTS: &str = "local_event_weights";
+    /// Daily observed vs counterfactual of each local event (the impact plot).
+    pub const LOCAL_EVENT_SERIES: &str = "local_event_series";
+    /// Power and minimum detectable effect of local events per region and duration.
+    pub const LOCAL_EVENT_POWER: &str = "local_event_power";
 
     /// Every table, in the order of `datapackage.json`.
-    pub const ALL: [&str; 12] = [
+    pub const ALL: [&str; 16] = [
         PAYMENT_TRANSACTIONS,
         PAYMENT_DAILY,
         ENTERPRISE_SALES,
@@ -79,6 +87,10 @@ pub mod tables {
         DATA_COMPLETENESS,
         REJECTS,
         SYNTH_TRUTH,
+        LOCAL_EVENTS,
+        LOCAL_EVENT_WEIGHTS,
+        LOCAL_EVENT_SERIES,
+        LOCAL_EVENT_POWER,
     ];
 }
 
@@ -87,7 +99,7 @@ pub mod tables {
 pub const REGION_CODE_PATTERN: &str = r"^(\d{6}|XPCC)$";
 
 /// The embedded schema files, by table name.
-const EMBEDDED: [(&str, &str); 12] = [
+const EMBEDDED: [(&str, &str); 16] = [
     (
         tables::PAYMENT_TRANSACTIONS,
         include_str!("../../../data-schemas/payment_transactions.json"),
@@ -135,6 +147,22 @@ const EMBEDDED: [(&str, &str); 12] = [
     (
         tables::SYNTH_TRUTH,
         include_str!("../../../data-schemas/synth_truth.json"),
+    ),
+    (
+        tables::LOCAL_EVENTS,
+        include_str!("../../../data-schemas/local_events.json"),
+    ),
+    (
+        tables::LOCAL_EVENT_WEIGHTS,
+        include_str!("../../../data-schemas/local_event_weights.json"),
+    ),
+    (
+        tables::LOCAL_EVENT_SERIES,
+        include_str!("../../../data-schemas/local_event_series.json"),
+    ),
+    (
+        tables::LOCAL_EVENT_POWER,
+        include_str!("../../../data-schemas/local_event_power.json"),
     ),
 ];
 

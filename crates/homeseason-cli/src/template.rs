@@ -1,0 +1,375 @@
+//! `homeseason template`: blank templates liaisons fill in, so files start right.
+//!
+//! XLSX: a data sheet with a merged title row, the header in Chinese with the English header in the
+//! row below, drop-down lists for the columns with fixed values (品类, 单位, 线上/线下 …), text format
+//! for codes and periods (so Excel does not turn `2023-09` into a date or drop leading zeros), frozen
+//! header rows, and a 填写说明 / Notes sheet explaining every column. The ingest reader finds the header
+//! under the title, takes the English row as a header, and skips the notes sheet.
+//!
+//! CSV: UTF-8 with a byte-order mark (so Excel opens it in Chinese on any Windows locale) and one
+//! header row of bilingual cells, `统一社会信用代码 (Unified social credit code)`: the bracketed English
+//! is ignored when headers are matched.
+
+use anyhow::{Context, Result};
+use rust_xlsxwriter::{
+    Color, DataValidation, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
+};
+
+/// Which template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Kind {
+    /// Key-enterprise sales (重点企业销售数据).
+    EnterpriseSales,
+    /// The activities register (重点活动表).
+    Activities,
+}
+
+/// File format of the template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum TemplateFormat {
+    /// Excel workbook with a notes sheet.
+    Xlsx,
+    /// CSV, UTF-8 with BOM.
+    Csv,
+}
+
+/// One column of a template.
+struct Col {
+    zh: &'static str,
+    en: &'static str,
+    required: bool,
+    /// Keep as text in Excel (codes, periods).
+    text: bool,
+    /// Allowed values offered as a drop-down list (empty: free entry).
+    list: &'static [&'static str],
+    note_zh: &'static str,
+    note_en: &'static str,
+    width: f64,
+}
+
+const fn col(zh: &'static str, en: &'static str, required: bool) -> Col {
+    Col {
+        zh,
+        en,
+        required,
+        text: false,
+        list: &[],
+        note_zh: "",
+        note_en: "",
+        width: 14.0,
+    }
+}
+
+struct Spec {
+    title_zh: &'static str,
+    title_en: &'static str,
+    file_stem: &'static str,
+    columns: Vec<Col>,
+    general_zh: &'static [&'static str],
+    general_en: &'static [&'static str],
+}
+
+fn spec(kind: Kind) -> Spec {
+    match kind {
+        Kind::EnterpriseSales => Spec {
+            title_zh: "家居焕新消费季 重点企业销售数据填报表",
+            title_en: "Home Renewal Consumption Season: key-enterprise sales report",
+            file_stem: "enterprise_sales_template",
+            columns: vec![
+                Col {
+                    text: true,
+                    width: 24.0,
+                    note_zh: "18位统一社会信用代码（GB 32100-2015），末位为校验码；系统逐行校验，错误时提示应为哪个校验码。",
+                    note_en: "The 18-character unified social credit code (GB 32100-2015); its check character is verified and a wrong one is reported with the expected character.",
+                    ..col("统一社会信用代码", "Unified social credit code", true)
+                },
+                Col {
+                    width: 28.0,
+                    note_zh: "企业注册全称。",
+                    note_en: "Registered name of the enterprise.",
+                    ..col("企业名称", "Enterprise name", true)
+                },
+                Col {
+                    text: true,
+                    note_zh: "销售发生地：可填行政区划代码、全称、简称或拼音，如 330000、浙江省、浙江、Zhejiang；计划单列市可单独填写（如宁波）。",
+                    note_en: "Where the sales were made: code, full name, short name or pinyin (330000, 浙江省, 浙江, Zhejiang); plan cities may be given on their own (Ningbo).",
+                    ..col("地区", "Region", true)
+                },
+                Col {
+                    list: &["家电", "家具", "家纺", "建材家装"],
+                    note_zh: "家电 / 家具 / 家纺 / 建材家装（也可填英文或代码）。",
+                    note_en: "Home appliances / furniture / home textiles / building & decoration materials (English names or ids also work).",
+                    ..col("品类", "Category", true)
+                },
+                Col {
+                    text: true,
+                    width: 22.0,
+                    note_zh: "月：2023-09 或 2023年9月；周（ISO周，周一起）：2023-W37；区间：2023-09-01~2023-09-30。",
+                    note_en: "Month: 2023-09 or 2023年9月; ISO week (Monday start): 2023-W37; range: 2023-09-01~2023-09-30.",
+                    ..col("统计期", "Period", true)
+                },
+                Col {
+                    note_zh: "数字，可带千分位（1,234.5）或全角数字；单位见“单位”列，也可写在数字后（12.5万元），但不得与单位列矛盾。不得为负。",
+                    note_en: "A number; thousands separators and full-width digits are fine. Unit in the unit column, or after the number (12.5万元), but never contradicting the unit column. Not negative.",
+                    ..col("销售额", "Sales amount", true)
+                },
+                Col {
+                    list: &["元", "万元", "亿元"],
+                    width: 10.0,
+                    note_zh: "元 / 万元 / 亿元；系统统一换算为元。未注明单位的行将被拒收。",
+                    note_en: "元 / 万元 / 亿元 (yuan, 10k yuan, 100m yuan), converted to yuan. A row with no unit at all is rejected.",
+                    ..col("单位", "Unit", false)
+                },
+                Col {
+                    list: &["线上", "线下", "全部"],
+                    width: 12.0,
+                    note_zh: "线上 / 线下 / 全部（线上线下合计）；空白视为全部。",
+                    note_en: "Online / offline / all (both together); blank means all.",
+                    ..col("线上/线下", "Channel", false)
+                },
+                Col {
+                    note_zh: "按品牌填报时填写品牌名，否则留空。",
+                    note_en: "The brand, when reporting per brand; otherwise blank.",
+                    ..col("品牌", "Brand", false)
+                },
+            ],
+            general_zh: &[
+                "每行一条：一家企业 × 一个品类 × 一个统计期（× 渠道 × 品牌）。",
+                "表头请勿修改；可删除示例以外的空行。标题行、本说明页不会被读取。",
+                "同一地区、同一统计期再次报送的文件将替代此前的数据（旧文件保留在记录中，报告注明所用版本）。",
+                "有问题的行会被单独拒收并说明原因（文件、行号、列、原因），其余行照常接收。",
+            ],
+            general_en: &[
+                "One row per enterprise × category × period (× channel × brand).",
+                "Keep the headers; the title row and this notes sheet are not read.",
+                "A later file for the same region and period replaces the earlier data (both are kept on record; the report says which version it used).",
+                "A bad row is rejected on its own with file, row, column and reason; the other rows are accepted.",
+            ],
+        },
+        Kind::Activities => Spec {
+            title_zh: "家居焕新消费季 重点活动表",
+            title_en: "Home Renewal Consumption Season: register of activities",
+            file_stem: "activities_template",
+            columns: vec![
+                Col {
+                    text: true,
+                    note_zh: "本地区内唯一的活动编号，重复报送时保持不变。",
+                    note_en: "Identifier unique within the region; keep it when re-submitting.",
+                    ..col("活动编号", "Activity ID", true)
+                },
+                Col {
+                    text: true,
+                    note_zh: "代码、全称、简称或拼音，如 330000、浙江省、浙江。",
+                    note_en: "Code, full name, short name or pinyin (330000, 浙江省, 浙江).",
+                    ..col("地区", "Region", true)
+                },
+                Col {
+                    width: 30.0,
+                    note_zh: "活动对外名称。",
+                    note_en: "Name of the activity as announced.",
+                    ..col("活动名称", "Activity name", true)
+                },
+                Col {
+                    list: &[
+                        "购物节",
+                        "嘉年华",
+                        "下乡",
+                        "直播电商节",
+                        "设计大赛",
+                        "技能大赛",
+                        "展会",
+                        "其他",
+                    ],
+                    note_zh: "购物节 / 嘉年华 / 下乡 / 直播电商节 / 设计大赛 / 技能大赛 / 展会 / 其他。",
+                    note_en: "Shopping festival / carnival / countryside sales / e-commerce live festival / design contest / skills contest / trade show / other.",
+                    ..col("活动类型", "Activity type", true)
+                },
+                Col {
+                    text: true,
+                    note_zh: "YYYY-MM-DD，如 2023-09-15。",
+                    note_en: "YYYY-MM-DD.",
+                    ..col("开始日期", "Start date", true)
+                },
+                Col {
+                    text: true,
+                    note_zh: "YYYY-MM-DD，不早于开始日期。",
+                    note_en: "YYYY-MM-DD, not before the start date.",
+                    ..col("结束日期", "End date", true)
+                },
+                Col {
+                    width: 20.0,
+                    ..col("活动地点", "Venue", false)
+                },
+                Col {
+                    width: 20.0,
+                    ..col("主办单位", "Organizer", false)
+                },
+                Col {
+                    note_zh: "非负整数。",
+                    note_en: "A whole number ≥ 0.",
+                    ..col("参与企业数", "Participating enterprises", false)
+                },
+                Col {
+                    note_zh: "非负整数。",
+                    note_en: "A whole number ≥ 0.",
+                    ..col("参与品牌数", "Participating brands", false)
+                },
+                Col {
+                    note_zh: "绿色、智能、适老化，可多选，用分号分隔：绿色;智能。",
+                    note_en: "Green, smart, age-friendly; several separated by semicolons.",
+                    ..col("重点方向", "Focus tags", false)
+                },
+                Col {
+                    list: &["线上", "线下", "线上线下结合"],
+                    note_zh: "线上 / 线下 / 线上线下结合。",
+                    note_en: "Online / offline / both.",
+                    ..col("线上/线下", "Online", false)
+                },
+                Col {
+                    list: &["是", "否"],
+                    width: 10.0,
+                    note_zh: "是否为全国活动的地方站：是 / 否。",
+                    note_en: "Whether it is a local station of a national event: yes / no.",
+                    ..col("地方站", "Local station", false)
+                },
+            ],
+            general_zh: &[
+                "每行一项活动。同一活动重复报送时请保持活动编号不变。",
+                "同一地区、同一月份（按开始日期）再次报送的文件将替代此前的数据；汇总时按活动编号及名称+开始日期去重。",
+                "周度汇总按活动开始日期所在周（周一起）计数，一项活动只计一次。",
+            ],
+            general_en: &[
+                "One row per activity; keep the activity id when re-submitting.",
+                "A later file for the same region and start month replaces the earlier data; the summary removes duplicates by id, and by name + start date.",
+                "The weekly summary counts an activity once, in the week (Monday start) it starts.",
+            ],
+        },
+    }
+}
+
+/// Default file name of a template.
+pub(crate) fn default_file_name(kind: Kind, format: TemplateFormat) -> String {
+    let ext = match format {
+        TemplateFormat::Xlsx => "xlsx",
+        TemplateFormat::Csv => "csv",
+    };
+    format!("{}.{ext}", spec(kind).file_stem)
+}
+
+/// The template's bytes.
+pub(crate) fn bytes(kind: Kind, format: TemplateFormat) -> Result<Vec<u8>> {
+    let spec = spec(kind);
+    match format {
+        TemplateFormat::Csv => Ok(csv(&spec)),
+        TemplateFormat::Xlsx => xlsx(&spec).context("building the XLSX template"),
+    }
+}
+
+fn csv(spec: &Spec) -> Vec<u8> {
+    let header = spec
+        .columns
+        .iter()
+        .map(|c| format!("{} ({})", c.zh, c.en))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut out = b"\xEF\xBB\xBF".to_vec();
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// Rows offered for data entry (drop-downs and text format reach this far).
+const DATA_ROWS: u32 = 2000;
+
+fn xlsx(spec: &Spec) -> Result<Vec<u8>, XlsxError> {
+    let mut book = Workbook::new();
+    let title = Format::new()
+        .set_bold()
+        .set_font_size(14)
+        .set_align(FormatAlign::Center);
+    let head_zh = Format::new()
+        .set_bold()
+        .set_background_color(Color::RGB(0x00DD_EBF7))
+        .set_border(FormatBorder::Thin)
+        .set_text_wrap();
+    let head_en = Format::new()
+        .set_italic()
+        .set_font_color(Color::RGB(0x0059_5959))
+        .set_background_color(Color::RGB(0x00F2_F2F2))
+        .set_border(FormatBorder::Thin);
+    let text = Format::new().set_num_format("@");
+    let last_col = u16::try_from(spec.columns.len().saturating_sub(1)).unwrap_or(0);
+    {
+        let sheet = book.add_worksheet();
+        sheet.set_name("数据 Data")?;
+        sheet.merge_range(
+            0,
+            0,
+            0,
+            last_col,
+            &format!("{} {}", spec.title_zh, spec.title_en),
+            &title,
+        )?;
+        sheet.set_row_height(0, 24)?;
+        for (i, c) in spec.columns.iter().enumerate() {
+            let i = u16::try_from(i).unwrap_or(u16::MAX);
+            sheet.write_string_with_format(1, i, c.zh, &head_zh)?;
+            sheet.write_string_with_format(2, i, c.en, &head_en)?;
+            sheet.set_column_width(i, c.width)?;
+            if c.text {
+                sheet.set_column_format(i, &text)?;
+            }
+            if !c.list.is_empty() {
+                let v = DataValidation::new()
+                    .allow_list_strings(c.list)?
+                    .ignore_blank(true)
+                    .set_input_title(c.zh)?
+                    .set_input_message(c.list.join(" / "))?;
+                sheet.add_data_validation(3, i, DATA_ROWS + 2, i, &v)?;
+            }
+        }
+        sheet.set_freeze_panes(3, 0)?;
+    }
+    notes(book.add_worksheet(), spec)?;
+    book.save_to_buffer()
+}
+
+fn notes(sheet: &mut Worksheet, spec: &Spec) -> Result<(), XlsxError> {
+    let bold = Format::new().set_bold();
+    let wrap = Format::new().set_text_wrap();
+    sheet.set_name("填写说明 Notes")?;
+    sheet.write_string_with_format(0, 0, &format!("{} — 填写说明", spec.title_zh), &bold)?;
+    sheet.write_string(1, 0, &format!("{} — notes", spec.title_en))?;
+    let mut row = 3;
+    for (zh, en) in spec.general_zh.iter().zip(spec.general_en) {
+        sheet.write_string(row, 0, &format!("• {zh}"))?;
+        sheet.write_string(row + 1, 0, &format!("  {en}"))?;
+        row += 2;
+    }
+    row += 1;
+    for (c, h) in ["列（中文）", "Column", "必填 Required", "说明", "Notes"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string_with_format(row, u16::try_from(c).unwrap_or(0), *h, &bold)?;
+    }
+    for c in &spec.columns {
+        row += 1;
+        sheet.write_string(row, 0, c.zh)?;
+        sheet.write_string(row, 1, c.en)?;
+        sheet.write_string(row, 2, if c.required { "是 yes" } else { "否 no" })?;
+        let list_zh = if c.list.is_empty() {
+            String::new()
+        } else {
+            format!(" 可选：{}", c.list.join(" / "))
+        };
+        sheet.write_string_with_format(row, 3, &format!("{}{list_zh}", c.note_zh), &wrap)?;
+        sheet.write_string_with_format(row, 4, c.note_en, &wrap)?;
+    }
+    sheet.set_column_width(0, 18)?;
+    sheet.set_column_width(1, 26)?;
+    sheet.set_column_width(2, 12)?;
+    sheet.set_column_width(3, 60)?;
+    sheet.set_column_width(4, 60)?;
+    Ok(())
+}

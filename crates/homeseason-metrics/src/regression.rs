@@ -1,0 +1,116 @@
+//! The counterfactual regression (CausalImpact-style) adapter: builds each cell's design from the
+//! same region's untargeted categories, weekday and Chinese day types, and calls
+//! [`homeseason_stats::impact`].
+
+use std::collections::HashMap;
+
+use chrono::{Datelike, Duration, NaiveDate};
+use homeseason_schema::calendar::{self, DayType};
+use homeseason_schema::campaign::DateRange;
+use homeseason_stats::impact::{Design, ImpactOptions, causal_impact, moving_mean};
+
+/// Most years of history before the window the regression is fitted on (at least two Golden Weeks
+/// and Mid-Autumns, so every day type of the window has been seen; the yearly terms need them too).
+pub(crate) const FIT_YEARS: i64 = 3;
+
+/// A fitted cell: window totals, interval of the uplift %, p and the daily counterfactual.
+pub(crate) struct RegressionEstimate {
+    pub(crate) actual: f64,
+    pub(crate) baseline: f64,
+    pub(crate) lower_pct: f64,
+    pub(crate) upper_pct: f64,
+    pub(crate) p_value: f64,
+    pub(crate) days_used: i64,
+    /// (date, actual, predicted, lower, upper) over the window.
+    pub(crate) daily: Vec<(NaiveDate, f64, f64, f64, f64)>,
+}
+
+/// Day-type code for the design: ordinary days share one level (weekday dummies carry the weekend),
+/// make-up workdays, each holiday and each shopping festival get their own.
+fn day_code(d: NaiveDate) -> u32 {
+    match calendar::day_type(d) {
+        DayType::Workday | DayType::Weekend => 0,
+        DayType::MakeupWorkday => 1,
+        DayType::Holiday(h) => 10 + h as u32,
+        DayType::ShoppingFestival(f) => 20 + f as u32,
+    }
+}
+
+/// Fit on the `FIT_YEARS` before the window (days in `masked` left out of the fit) and predict the
+/// window. `controls` are the same region's untargeted series. `None` when the history is too short
+/// or the fit fails (the cell is then left out of this method's rows).
+pub(crate) fn estimate(
+    target: &HashMap<NaiveDate, f64>,
+    controls: &[&HashMap<NaiveDate, f64>],
+    window: &DateRange,
+    masked: &[DateRange],
+    level: f64,
+    seed: u64,
+) -> Option<RegressionEstimate> {
+    // From the first day every series has (at most FIT_YEARS back).
+    let first = std::iter::once(target)
+        .chain(controls.iter().copied())
+        .filter_map(|s| s.keys().min().copied())
+        .max()?;
+    let start = (window.start - Duration::days(365 * FIT_YEARS + 1)).max(first);
+    let days: Vec<NaiveDate> = start.iter_days().take_while(|d| *d <= window.end).collect();
+    let pre = 0..days.iter().position(|d| *d == window.start)?;
+    let post = pre.end..days.len();
+    let y: Vec<f64> = days
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let v = target.get(d).copied().unwrap_or(f64::NAN);
+            if i < pre.end && (v <= 0.0 || masked.iter().any(|m| m.contains(*d))) { f64::NAN } else { v }
+        })
+        .collect();
+    if y[pre.clone()].iter().filter(|v| v.is_finite()).count() < 365 || y[post.clone()].iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let mut design = Design::new(days.len());
+    for (k, c) in controls.iter().enumerate() {
+        // Holidays and festivals out, then a centred weekly mean: the controls carry the regional
+        // economy (their own day-to-day noise would only attenuate the coefficients), the day-type
+        // and weekday terms carry the calendar.
+        let raw: Vec<f64> = days
+            .iter()
+            .map(|d| match c.get(d).copied() {
+                Some(v) if v > 0.0 && day_code(*d) == 0 => v,
+                _ => f64::NAN,
+            })
+            .collect();
+        if days.iter().any(|d| c.get(d).is_none_or(|v| *v <= 0.0)) {
+            return None;
+        }
+        let smoothed: Vec<f64> = moving_mean(&raw, 3, 3)
+            .into_iter()
+            .zip(&days)
+            .map(|(v, d)| if v.is_finite() { v } else { c.get(d).copied().unwrap_or(f64::NAN) })
+            .collect();
+        design = design.log_covariate(format!("ln control {k}"), &smoothed).ok()?;
+    }
+    // Yearly seasonality of the category and the region's trend (the controls have their own).
+    let time: Vec<f64> = (0..days.len()).map(|t| t as f64).collect();
+    let trend: Vec<f64> = time.iter().map(|t| t / 365.25).collect();
+    design = design.covariate("trend", &trend).ok()?.fourier("year", &time, 365.25, 6).ok()?;
+    let weekday: Vec<u32> = days.iter().map(|d| d.weekday().num_days_from_monday()).collect();
+    let codes: Vec<u32> = days.iter().map(|d| day_code(*d)).collect();
+    design = design.weekday(&weekday).ok()?.categorical("day_type", &codes).ok()?;
+    let options = ImpactOptions { level, draws: 500, seed, ..ImpactOptions::default() };
+    let impact = causal_impact(&y, &design, pre, post.clone(), &options).ok()?;
+    let c = &impact.cumulative;
+    let daily = impact
+        .points
+        .iter()
+        .map(|p| (days[p.index], p.actual, p.predicted.value, p.predicted.lower, p.predicted.upper))
+        .collect();
+    Some(RegressionEstimate {
+        actual: c.actual,
+        baseline: c.predicted.value,
+        lower_pct: 100.0 * c.relative.lower,
+        upper_pct: 100.0 * c.relative.upper,
+        p_value: impact.tail_probability,
+        days_used: impact.days_used as i64,
+        daily,
+    })
+}

@@ -1,0 +1,279 @@
+//! Data completeness per region × feed × week (the `data_completeness` contract), computed from the
+//! lake on request.
+//!
+//! A week (Monday to Sunday) of a feed is `present` for a region when accepted rows cover it: payment
+//! rows by their date, enterprise sales and 社零 figures by their period (a month covers every week it
+//! touches), activities by their start–end dates. It is `revised` when a partition holding those rows
+//! has been replaced by a later file (version > 1), and `missing` when no row covers it. `files` counts
+//! the distinct source files behind the rows.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{Datelike, Days, NaiveDate};
+use homeseason_lake::Lake;
+use homeseason_schema::contract::tables;
+use homeseason_schema::region::Regions;
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::error::Result;
+
+/// The feeds of the completeness table (lake tables).
+pub const FEEDS: [&str; 4] = [
+    tables::PAYMENT_DAILY,
+    tables::ENTERPRISE_SALES,
+    tables::RETAIL_STATS,
+    tables::ACTIVITIES,
+];
+
+/// One row of the completeness table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompletenessRow {
+    /// Region key.
+    pub region_code: String,
+    /// Chinese region name.
+    pub region_name: String,
+    /// Feed (lake table).
+    pub feed: String,
+    /// Monday of the week.
+    pub week_start: NaiveDate,
+    /// `present`, `missing` or `revised`.
+    pub status: &'static str,
+    /// Accepted rows.
+    pub rows: u64,
+    /// Source files behind them.
+    pub files: u64,
+}
+
+/// Monday on or before `d`.
+#[must_use]
+pub fn week_start(d: NaiveDate) -> NaiveDate {
+    d - Days::new(u64::from(d.weekday().num_days_from_monday()))
+}
+
+#[derive(Default)]
+struct Cell {
+    rows: u64,
+    files: BTreeSet<String>,
+    revised: bool,
+}
+
+type Cells = BTreeMap<(String, String, NaiveDate), Cell>;
+
+fn epoch() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()
+}
+
+fn from_days(days: i32) -> NaiveDate {
+    if days >= 0 {
+        epoch() + Days::new(u64::from(days.unsigned_abs()))
+    } else {
+        epoch() - Days::new(u64::from(days.unsigned_abs()))
+    }
+}
+
+fn read(path: &std::path::Path, columns: &[&str]) -> Result<DataFrame> {
+    let file = std::fs::File::open(path).map_err(crate::error::io_err("open", path))?;
+    let frame = ParquetReader::new(file)
+        .with_columns(Some(columns.iter().map(|c| (*c).into()).collect()))
+        .finish()?;
+    let casts: Vec<Expr> = columns
+        .iter()
+        .map(|c| {
+            let e = col(*c);
+            match frame.column(c).map(Column::dtype) {
+                Ok(DataType::Date) => e.cast(DataType::Int32),
+                _ => e,
+            }
+        })
+        .collect();
+    Ok(frame.lazy().select(casts).collect()?)
+}
+
+fn add_range(
+    cells: &mut Cells,
+    key: (&str, &str),
+    start: NaiveDate,
+    end: NaiveDate,
+    source: &str,
+    revised: bool,
+) {
+    let mut w = week_start(start);
+    let last = week_start(end.max(start));
+    while w <= last {
+        let cell = cells
+            .entry((key.0.to_owned(), key.1.to_owned(), w))
+            .or_default();
+        cell.rows += 1;
+        cell.files.insert(source.to_owned());
+        cell.revised |= revised;
+        w = w + Days::new(7);
+    }
+}
+
+fn month_range(period: &str) -> Option<(NaiveDate, NaiveDate)> {
+    let (y, m) = period.trim().split_once('-')?;
+    let start = NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, 1)?;
+    let end = start.checked_add_months(chrono::Months::new(1))? - Days::new(1);
+    Some((start, end))
+}
+
+/// Completeness for weeks from `from` to `to` (inclusive), for the regions `keep_region` admits.
+///
+/// # Errors
+/// Lake or Parquet failures.
+pub fn completeness(
+    lake: &Lake,
+    from: NaiveDate,
+    to: NaiveDate,
+    keep_region: &dyn Fn(&str) -> bool,
+    feeds: &[&str],
+) -> Result<Vec<CompletenessRow>> {
+    let manifest = lake.manifest()?;
+    let mut cells: Cells = BTreeMap::new();
+    let root = lake.root().to_owned();
+    for feed in FEEDS.iter().filter(|f| feeds.contains(f)) {
+        for (path, parts) in lake.files(feed)? {
+            let rel = path
+                .strip_prefix(&root)
+                .map(|p| p.to_string_lossy().replace('\\', "/"))
+                .unwrap_or_default();
+            let (source, revised) = manifest
+                .partitions
+                .get(&rel)
+                .map_or((rel.clone(), false), |p| {
+                    (p.source_sha256.clone(), p.version > 1)
+                });
+            let path_region = parts.get("region_code").cloned();
+            if let Some(r) = &path_region
+                && !keep_region(r)
+            {
+                continue;
+            }
+            match *feed {
+                f if f == tables::PAYMENT_DAILY => {
+                    let frame = read(&path, &["date", "region_code"])?
+                        .lazy()
+                        .with_column(
+                            (col("date") - ((col("date") + lit(3)) % lit(7))).alias("week"),
+                        )
+                        .group_by([col("region_code"), col("week")])
+                        .agg([len().alias("n")])
+                        .collect()?;
+                    let regions = frame.column("region_code")?.str()?.clone();
+                    let weeks = frame.column("week")?.i32()?.clone();
+                    let counts = frame.column("n")?.cast(&DataType::UInt64)?;
+                    let counts = counts.u64()?;
+                    for i in 0..frame.height() {
+                        let (Some(r), Some(w)) = (regions.get(i), weeks.get(i)) else {
+                            continue;
+                        };
+                        if !keep_region(r) {
+                            continue;
+                        }
+                        let cell = cells
+                            .entry((r.to_owned(), f.to_owned(), from_days(w)))
+                            .or_default();
+                        cell.rows += counts.get(i).unwrap_or(0);
+                        cell.files.insert(source.clone());
+                        cell.revised |= revised;
+                    }
+                }
+                f => {
+                    let Some(region) = path_region.as_deref() else {
+                        continue;
+                    };
+                    let ranges: Vec<(NaiveDate, NaiveDate)> = if f == tables::RETAIL_STATS {
+                        // `period` is a partition key: it is in the path, not in the file.
+                        parts
+                            .get("period")
+                            .and_then(|p| month_range(p))
+                            .into_iter()
+                            .collect()
+                    } else {
+                        let (a, b) = if f == tables::ENTERPRISE_SALES {
+                            ("period_start", "period_end")
+                        } else {
+                            ("start_date", "end_date")
+                        };
+                        let frame = read(&path, &[a, b])?;
+                        let starts = frame.column(a)?.cast(&DataType::Int32)?;
+                        let ends = frame.column(b)?.cast(&DataType::Int32)?;
+                        starts
+                            .i32()?
+                            .iter()
+                            .zip(ends.i32()?.iter())
+                            .filter_map(|(s, e)| Some((from_days(s?), from_days(e.or(s)?))))
+                            .collect()
+                    };
+                    for (s, e) in ranges {
+                        add_range(&mut cells, (region, f), s, e, &source, revised);
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let regions = Regions::embedded();
+    let mut region_keys: Vec<String> = regions
+        .all()
+        .iter()
+        .map(|r| r.code.clone())
+        .filter(|r| keep_region(r))
+        .collect();
+    for (r, _, _) in cells.keys() {
+        if !region_keys.contains(r) {
+            region_keys.push(r.clone());
+        }
+    }
+    let first = week_start(from);
+    for region in &region_keys {
+        let name = regions
+            .by_code(region)
+            .map_or_else(|| region.clone(), |r| r.name_zh.clone());
+        for feed in FEEDS.iter().filter(|f| feeds.contains(f)) {
+            let mut w = first;
+            while w <= to {
+                let cell = cells.get(&(region.clone(), (*feed).to_owned(), w));
+                let (rows, files, revised) =
+                    cell.map_or((0, 0, false), |c| (c.rows, c.files.len() as u64, c.revised));
+                out.push(CompletenessRow {
+                    region_code: region.clone(),
+                    region_name: name.clone(),
+                    feed: (*feed).to_owned(),
+                    week_start: w,
+                    status: if rows == 0 {
+                        "missing"
+                    } else if revised {
+                        "revised"
+                    } else {
+                        "present"
+                    },
+                    rows,
+                    files,
+                });
+                w = w + Days::new(7);
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weeks() {
+        let d = NaiveDate::from_ymd_opt(2023, 9, 1).unwrap(); // a Friday
+        assert_eq!(week_start(d), NaiveDate::from_ymd_opt(2023, 8, 28).unwrap());
+        assert_eq!(from_days(19_600), epoch() + Days::new(19_600));
+        // The polars expression's Monday rule agrees with chrono's.
+        for days in 19_590..19_605 {
+            let monday = days - ((days + 3) % 7);
+            assert_eq!(from_days(monday), week_start(from_days(days)));
+        }
+        let (s, e) = month_range("2023-02").unwrap();
+        assert_eq!(e - s, chrono::TimeDelta::days(27));
+    }
+}

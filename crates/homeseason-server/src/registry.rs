@@ -1,0 +1,272 @@
+//! The upload registry: every upload's state and validation report, in memory and in `uploads.jsonl`
+//! (one line per state change, the last line of an id wins; replayed at start).
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, ServerError, io_err};
+
+/// Where an upload stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Received and stored; validation is running.
+    Processing,
+    /// Validated and committed (rows may still have been rejected: see the report).
+    Accepted,
+    /// Refused whole: nothing committed.
+    Refused,
+    /// An internal failure; the raw file is kept and the upload can be retried.
+    Failed,
+}
+
+/// A rejected row, as shown to the liaison.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectRow {
+    /// Line in the file (the header is line 1).
+    pub line: i64,
+    /// Column, when one is to blame.
+    pub column: Option<String>,
+    /// Reason code.
+    pub reason: String,
+    /// Chinese message.
+    pub message_zh: String,
+    /// English message.
+    pub message_en: String,
+    /// The raw line.
+    pub raw: String,
+}
+
+/// A partition the upload replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replaced {
+    /// Partition path in the lake.
+    pub partition: String,
+    /// SHA-256 of the file whose rows it held.
+    pub previous_sha256: String,
+    /// That file's name, when known.
+    pub previous_file: Option<String>,
+}
+
+/// What the lake did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitView {
+    /// Nothing changed: this content was already current.
+    pub unchanged: bool,
+    /// Partitions written.
+    pub written: Vec<String>,
+    /// Partitions replaced, with what they held before.
+    pub replaced: Vec<Replaced>,
+}
+
+/// Why a file was refused whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// `invalid_file`, `foreign_region`, `foreign_partition`, `feed_not_allowed`, `wrong_type`.
+    pub code: String,
+    /// Chinese.
+    pub message_zh: String,
+    /// English.
+    pub message_en: String,
+}
+
+/// One upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    /// Upload id.
+    pub id: String,
+    /// State.
+    pub status: Status,
+    /// File name (cleaned).
+    pub file: String,
+    /// SHA-256 of the bytes received.
+    pub sha256: String,
+    /// Size.
+    pub bytes: u64,
+    /// Feed, once known.
+    pub feed: Option<String>,
+    /// Token id of the uploader.
+    pub token_id: String,
+    /// Holder of that token.
+    pub uploaded_by: String,
+    /// The token's regions (empty for an administrator).
+    pub scope_regions: Vec<String>,
+    /// Regions of the accepted rows, with counts.
+    #[serde(default)]
+    pub regions: Vec<(String, usize)>,
+    /// When received.
+    pub received_at: String,
+    /// When finished.
+    pub finished_at: Option<String>,
+    /// This content had already been ingested by upload `duplicate_of`; nothing was ingested again.
+    pub duplicate_of: Option<String>,
+    /// Counts: read, accepted, rejected, duplicates, encoding, ignored columns.
+    pub report: Option<serde_json::Value>,
+    /// The first rejected rows (all of them at `/api/uploads/{id}/rejects.csv`).
+    #[serde(default)]
+    pub rejects: Vec<RejectRow>,
+    /// Rejected rows in all.
+    #[serde(default)]
+    pub rejects_total: usize,
+    /// What the lake did.
+    pub commit: Option<CommitView>,
+    /// Why it was refused.
+    pub refusal: Option<Refusal>,
+}
+
+impl UploadRecord {
+    /// Whether `who` may see this upload: an administrator, the uploader, or a liaison of a region
+    /// whose rows it committed (of a region in the uploader's scope, when it committed none).
+    #[must_use]
+    pub fn visible_to(&self, who: &crate::tokens::Principal) -> bool {
+        if who.admin || who.token_id == self.token_id {
+            return true;
+        }
+        if self.regions.is_empty() {
+            self.scope_regions.iter().any(|r| who.may_region(r))
+        } else {
+            self.regions.iter().any(|(r, _)| who.may_region(r))
+        }
+    }
+
+    /// Whether the upload concerns `region` (its rows, or its uploader's scope when it has none).
+    #[must_use]
+    pub fn concerns_region(&self, region: &str) -> bool {
+        if self.regions.is_empty() {
+            self.scope_regions.iter().any(|r| r == region)
+        } else {
+            self.regions.iter().any(|(r, _)| r == region)
+        }
+    }
+
+    /// The record without its reject rows (for lists).
+    #[must_use]
+    pub fn summary(&self) -> UploadRecord {
+        UploadRecord {
+            rejects: Vec::new(),
+            ..self.clone()
+        }
+    }
+}
+
+/// The registry.
+#[derive(Debug)]
+pub struct Registry {
+    path: PathBuf,
+    records: Mutex<Vec<UploadRecord>>,
+}
+
+impl Registry {
+    /// Open the registry at `path`, replaying it. Uploads left `processing` by a stopped server are
+    /// marked `failed` (their raw files are kept: upload again).
+    ///
+    /// # Errors
+    /// When the file exists but cannot be read.
+    pub fn open(path: impl Into<PathBuf>) -> Result<Registry> {
+        let path = path.into();
+        let mut records: Vec<UploadRecord> = Vec::new();
+        match std::fs::File::open(&path) {
+            Ok(file) => {
+                for line in std::io::BufReader::new(file).lines() {
+                    let line = line.map_err(io_err("read", &path))?;
+                    if let Ok(r) = serde_json::from_str::<UploadRecord>(&line) {
+                        match records.iter_mut().find(|x| x.id == r.id) {
+                            Some(x) => *x = r,
+                            None => records.push(r),
+                        }
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("open", &path)(e)),
+        }
+        for r in &mut records {
+            if r.status == Status::Processing {
+                r.status = Status::Failed;
+                r.refusal = Some(Refusal {
+                    code: "interrupted".into(),
+                    message_zh: "服务重启，处理中断，请重新上传".into(),
+                    message_en: "the server restarted during processing: upload again".into(),
+                });
+            }
+        }
+        Ok(Registry {
+            path,
+            records: Mutex::new(records),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<UploadRecord>> {
+        self.records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Store a record (new or updated): appended to the file, then kept in memory.
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn put(&self, record: &UploadRecord) -> Result<()> {
+        let mut line = serde_json::to_vec(record).map_err(|e| ServerError::Store {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })?;
+        line.push(b'\n');
+        let mut records = self.lock();
+        let mut file = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(io_err("open", &self.path))?;
+        file.write_all(&line)
+            .and_then(|()| file.sync_data())
+            .map_err(io_err("append", &self.path))?;
+        match records.iter_mut().find(|x| x.id == record.id) {
+            Some(x) => *x = record.clone(),
+            None => records.push(record.clone()),
+        }
+        Ok(())
+    }
+
+    /// The record with this id.
+    #[must_use]
+    pub fn get(&self, id: &str) -> Option<UploadRecord> {
+        self.lock().iter().find(|r| r.id == id).cloned()
+    }
+
+    /// The latest accepted, non-duplicate upload of this content.
+    #[must_use]
+    pub fn accepted_by_sha(&self, sha256: &str) -> Option<UploadRecord> {
+        self.lock()
+            .iter()
+            .rev()
+            .find(|r| {
+                r.sha256 == sha256 && r.status == Status::Accepted && r.duplicate_of.is_none()
+            })
+            .cloned()
+    }
+
+    /// The latest upload of this content, any state.
+    #[must_use]
+    pub fn latest_by_sha(&self, sha256: &str) -> Option<UploadRecord> {
+        self.lock()
+            .iter()
+            .rev()
+            .find(|r| r.sha256 == sha256)
+            .cloned()
+    }
+
+    /// Every record matching `keep`, newest first.
+    #[must_use]
+    pub fn list(&self, keep: impl Fn(&UploadRecord) -> bool) -> Vec<UploadRecord> {
+        self.lock()
+            .iter()
+            .rev()
+            .filter(|r| keep(r))
+            .cloned()
+            .collect()
+    }
+}

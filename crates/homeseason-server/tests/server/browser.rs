@@ -1,0 +1,104 @@
+//! The liaison's round trip in headless Chromium (tests/browser/upload.mjs, playwright-core driving
+//! Debian's chromium): log in, choose the feed, upload a file with one bad row and see that row
+//! reported, switch to English, drop in the fixed file and see it accepted.
+//!
+//! `tests/run.sh` installs chromium and playwright-core (tests/browser/install.sh) and sets
+//! `HOMESEASON_BROWSER_TEST=require`, so there a missing browser fails the test. Run alone (plain
+//! `cargo test`) without them, the test says so loudly and passes.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::util::{Fixture, activities, spawn};
+
+fn browser_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
+}
+
+fn missing() -> Option<String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !std::path::Path::new(&chromium).exists() {
+        return Some(format!("{chromium} is missing"));
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Some("node is missing".into());
+    }
+    if !browser_dir().join("node_modules/playwright-core").exists() {
+        return Some("tests/browser/node_modules/playwright-core is missing".into());
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liaison_round_trip_in_headless_chromium() {
+    if let Some(why) = missing() {
+        let required = std::env::var("HOMESEASON_BROWSER_TEST").is_ok_and(|v| v == "require");
+        assert!(
+            !required,
+            "browser test required but {why}: run tests/browser/install.sh"
+        );
+        eprintln!(
+            "\n######################################################################\n\
+             ### SKIPPED: browser test (liaison_round_trip_in_headless_chromium) ###\n\
+             ### {why}\n\
+             ### install with: bash tests/browser/install.sh (tests/run.sh does it)\n\
+             ######################################################################\n"
+        );
+        return;
+    }
+    let f = Fixture::new();
+    let (addr, _stop) = spawn(f.state.clone()).await;
+    let bad = f.dir.path().join("zhejiang_activities_2023-09.csv");
+    let fixed = f.dir.path().join("fixed.csv");
+    std::fs::write(&bad, activities(&["330000"], 4, true, "b")).expect("write");
+    std::fs::write(&fixed, activities(&["330000"], 4, false, "b")).expect("write");
+    let shot = std::env::var("HOMESEASON_BROWSER_SCREENSHOT").ok();
+    let mut cmd = Command::new("node");
+    cmd.current_dir(browser_dir())
+        .arg("upload.mjs")
+        .arg(format!("http://{addr}/"))
+        .arg(&f.zhejiang)
+        .arg(&bad)
+        .arg(&fixed);
+    if let Some(s) = &shot {
+        cmd.arg(s);
+    }
+    let output = tokio::task::spawn_blocking(move || {
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("node starts");
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            if child.try_wait().expect("wait").is_some() {
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        child.wait_with_output().expect("output")
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "browser test failed\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    let result: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON result");
+    assert_eq!(result["ok"], true, "{result}");
+    assert_eq!(result["rejects"][0][0], "3");
+    // The server saw the same: two uploads, the second replacing the first.
+    let uploads = f.state.registry().list(|_| true);
+    assert_eq!(uploads.len(), 2);
+    assert_eq!(
+        uploads[0].commit.as_ref().map(|c| c.replaced.len()),
+        Some(1)
+    );
+}

@@ -1,0 +1,244 @@
+//! A real server on 127.0.0.1 driven by the reqwest client.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use homeseason_server::client::{Client, ClientError, PullSource, Retry, pull};
+use homeseason_server::registry::Status;
+
+use crate::util::{Fixture, activities, manifest, spawn};
+
+fn quick() -> Retry {
+    Retry {
+        attempts: 6,
+        base: Duration::from_millis(100),
+        max: Duration::from_secs(1),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_uploads_and_a_repeat_sends_nothing() {
+    let f = Fixture::new();
+    let (addr, _stop) = spawn(f.state.clone()).await;
+    let file = f.dir.path().join("zj_activities.csv");
+    std::fs::write(&file, activities(&["330000"], 5, true, "l")).expect("write");
+    let client = Client::new(&format!("http://{addr}"), &f.zhejiang, quick()).expect("client");
+    let first = client.upload(&file, None).await.expect("upload");
+    assert_eq!(first.record.status, Status::Accepted);
+    assert!(!first.skipped);
+    assert_eq!(first.record.rejects_total, 1);
+    assert_eq!(first.record.rejects[0].line, 3);
+    let second = client.upload(&file, None).await.expect("upload again");
+    assert!(second.skipped, "recognised by its hash: nothing sent");
+    assert_eq!(second.record.id, first.record.id);
+    assert_eq!(f.state.registry().list(|_| true).len(), 1);
+    assert_eq!(manifest(&f).files.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_whose_answer_was_lost_is_not_ingested_twice() {
+    let f = Fixture::new();
+    let (addr, _stop) = spawn(f.state.clone()).await;
+    let bytes = activities(&["330000"], 3, false, "lost");
+    let file = f.dir.path().join("lost.csv");
+    std::fs::write(&file, &bytes).expect("write");
+    // A first attempt reaches the server, but the client never reads the answer.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes.clone()).file_name("lost.csv"),
+    );
+    let sent = reqwest::Client::new()
+        .post(format!("http://{addr}/api/uploads"))
+        .bearer_auth(&f.zhejiang)
+        .multipart(form)
+        .send()
+        .await
+        .expect("first attempt");
+    drop(sent);
+    let client = Client::new(&format!("http://{addr}"), &f.zhejiang, quick()).expect("client");
+    let retry = client.upload(&file, None).await.expect("retry");
+    assert!(retry.skipped);
+    assert_eq!(retry.record.status, Status::Accepted);
+    assert_eq!(manifest(&f).files.len(), 1);
+    let ingested = f
+        .state
+        .registry()
+        .list(|r| r.status == Status::Accepted && r.duplicate_of.is_none());
+    assert_eq!(ingested.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_retries_until_the_server_is_up() {
+    let f = Fixture::new();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let file = f.dir.path().join("late.csv");
+    std::fs::write(&file, activities(&["330000"], 2, false, "late")).expect("write");
+    let state = f.state.clone();
+    let starter = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("bind the reserved port");
+        let (_tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let _ = homeseason_server::serve(listener, state, async move {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    let client = Client::new(
+        &format!("http://127.0.0.1:{port}"),
+        &f.zhejiang,
+        Retry {
+            attempts: 10,
+            base: Duration::from_millis(150),
+            max: Duration::from_millis(800),
+        },
+    )
+    .expect("client");
+    let outcome = client
+        .upload(&file, None)
+        .await
+        .expect("upload after retries");
+    assert!(outcome.attempts > 1, "{}", outcome.attempts);
+    assert_eq!(outcome.record.status, Status::Accepted);
+    starter.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_polls_when_the_server_answers_202() {
+    let f = Fixture::with(|c| c.sync_wait = Duration::ZERO);
+    let (addr, _stop) = spawn(f.state.clone()).await;
+    let file = f.dir.path().join("async.csv");
+    std::fs::write(&file, activities(&["330000"], 2, false, "async")).expect("write");
+    let client = Client::new(&format!("http://{addr}"), &f.zhejiang, quick()).expect("client");
+    let outcome = client.upload(&file, None).await.expect("upload");
+    assert_eq!(outcome.record.status, Status::Accepted);
+    assert_eq!(
+        outcome
+            .record
+            .report
+            .as_ref()
+            .map(|r| r["accepted"].clone()),
+        Some(2.into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_reports_refusals_and_bad_tokens() {
+    let f = Fixture::new();
+    let (addr, _stop) = spawn(f.state.clone()).await;
+    let file = f.dir.path().join("bj_rows.csv");
+    std::fs::write(&file, activities(&["110000"], 2, false, "bj")).expect("write");
+    let client = Client::new(&format!("http://{addr}"), &f.zhejiang, quick()).expect("client");
+    let outcome = client.upload(&file, None).await.expect("answered");
+    assert_eq!(outcome.record.status, Status::Refused);
+    assert_eq!(
+        outcome.record.refusal.as_ref().map(|r| r.code.as_str()),
+        Some("foreign_region")
+    );
+    let bad = Client::new(&format!("http://{addr}"), "hs_00000000_nope", quick()).expect("client");
+    match bad.upload(&file, None).await {
+        Err(ClientError::Refused { status: 401, .. }) => {}
+        other => panic!("expected 401, got {other:?}"),
+    }
+}
+
+/// A file server on loopback whose file endpoint fails the first `failures` requests with 503.
+async fn flaky_feed_server(
+    body: Vec<u8>,
+    checksum: String,
+    failures: usize,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let app = Router::new()
+        .route(
+            "/feeds/payment_daily_acq_a_2023-09.csv",
+            get(move || {
+                let count = count.clone();
+                let body = body.clone();
+                async move {
+                    if count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < failures {
+                        (StatusCode::SERVICE_UNAVAILABLE, Vec::new())
+                    } else {
+                        (StatusCode::OK, body)
+                    }
+                }
+            }),
+        )
+        .route(
+            "/feeds/payment_daily_acq_a_2023-09.csv.sha256",
+            get(move || {
+                let c = checksum.clone();
+                async move { c }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    (addr, tx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_retries_and_checks_the_published_checksum() {
+    let body = b"date,institution,region_code,mcc,channel,txn_count,amount,refund_amount,merchant_count\n2023-09-01,acq_a,330000,5722,offline,10,1000.00,0,5\n".to_vec();
+    let digest = homeseason_ingest::source::sha256_hex(&body);
+    let (addr, _stop) = flaky_feed_server(
+        body.clone(),
+        format!("{digest}  payment_daily_acq_a_2023-09.csv\n"),
+        2,
+    )
+    .await;
+    let out = tempfile::tempdir().expect("dir");
+    let http = reqwest::Client::new();
+    let source = PullSource {
+        name: "acq_a".into(),
+        url: format!("http://{addr}/feeds/payment_daily_acq_a_2023-09.csv"),
+        sha256_url: None,
+        sha256: None,
+        feed: Some("payment_daily".into()),
+    };
+    let pulled = pull(&http, &source, out.path(), &quick())
+        .await
+        .expect("pulled");
+    assert_eq!(pulled.attempts, 3, "two 503s, then the file");
+    assert_eq!(pulled.sha256, digest);
+    assert_eq!(std::fs::read(&pulled.path).expect("file"), body);
+    let again = pull(&http, &source, out.path(), &quick())
+        .await
+        .expect("again");
+    assert!(again.unchanged);
+    // A wrong published checksum: retried, then refused, and nothing written.
+    let wrong = PullSource {
+        sha256: Some("0".repeat(64)),
+        ..source.clone()
+    };
+    let out2 = tempfile::tempdir().expect("dir");
+    match pull(&http, &wrong, out2.path(), &quick()).await {
+        Err(ClientError::Checksum { .. }) => {}
+        other => panic!("expected a checksum error, got {other:?}"),
+    }
+    assert!(crate::util::files_under(out2.path()).is_empty());
+    // Plain http to anything but loopback is refused before any request.
+    let remote = PullSource {
+        url: "http://example.invalid/a.csv".into(),
+        ..source
+    };
+    assert!(matches!(
+        pull(&http, &remote, out2.path(), &quick()).await,
+        Err(ClientError::Config(_))
+    ));
+}

@@ -1,0 +1,444 @@
+//! The router driven with `oneshot`: no socket.
+
+use axum::http::StatusCode;
+use homeseason_server::{OPENAPI_JSON, ROUTES};
+
+use crate::util::{Fixture, activities, call, get, manifest, upload_request};
+
+#[tokio::test]
+async fn page_openapi_and_health_are_served() {
+    let f = Fixture::new();
+    let (status, body) = call(&f.state, get("/", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = body.as_str().expect("html");
+    assert!(html.contains("家居焕新消费季") && html.contains("English"));
+    let (status, doc) = call(&f.state, get("/api/openapi.json", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let (status, health) = call(&f.state, get("/api/health", None)).await;
+    assert_eq!(
+        (status, health["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+}
+
+#[test]
+fn every_route_is_documented_in_openapi() {
+    let doc: serde_json::Value = serde_json::from_str(OPENAPI_JSON).expect("valid JSON");
+    let paths = doc["paths"].as_object().expect("paths");
+    for route in ROUTES {
+        let (method, path) = route.split_once(' ').expect("METHOD path");
+        let op = &paths
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} is not in openapi.json"))[method.to_lowercase()];
+        assert!(op.is_object(), "{route} is not documented");
+        assert!(op["responses"].is_object(), "{route} has no responses");
+    }
+    assert_eq!(paths.len(), {
+        let mut p: Vec<&str> = ROUTES
+            .iter()
+            .filter_map(|r| r.split_once(' '))
+            .map(|x| x.1)
+            .collect();
+        p.dedup();
+        p.len()
+    });
+}
+
+#[tokio::test]
+async fn tokens_are_required_and_scoped() {
+    let f = Fixture::new();
+    let (status, body) = call(&f.state, get("/api/me", None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "unauthorized");
+    assert!(
+        body["message_zh"]
+            .as_str()
+            .is_some_and(|m| m.contains("令牌"))
+    );
+    let (status, me) = call(&f.state, get("/api/me", Some(&f.zhejiang))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["regions"][0]["code"], "330000");
+    assert_eq!(me["regions"][0]["name_zh"], "浙江省");
+    assert_eq!(me["admin"], false);
+    let (status, _) = call(&f.state, get("/api/audit", Some(&f.zhejiang))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(
+        &f.state,
+        get("/api/uploads?region=110000", Some(&f.zhejiang)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn templates_are_served_for_every_feed() {
+    let f = Fixture::new();
+    for feed in homeseason_ingest::Feed::ALL {
+        let (status, body) = call(
+            &f.state,
+            get(&format!("/api/templates/{}.csv", feed.id()), None),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{}", feed.id());
+        let text = body
+            .as_str()
+            .expect("csv text")
+            .trim_start_matches('\u{feff}');
+        let headers: Vec<&str> = text.trim_end().split(',').collect();
+        assert_eq!(homeseason_ingest::Feed::detect(&headers), Some(feed));
+    }
+    let (status, _) = call(&f.state, get("/api/templates/nope.csv", None)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn upload_reports_the_bad_row_in_chinese_and_english() {
+    let f = Fixture::new();
+    let bytes = activities(&["330000"], 4, true, "a");
+    let (status, r) = call(
+        &f.state,
+        upload_request(Some(&f.zhejiang), "浙江活动 9月.csv", None, &bytes),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["status"], "accepted");
+    assert_eq!(r["feed"], "activities");
+    assert_eq!(r["file"], "浙江活动 9月.csv");
+    assert_eq!(r["report"]["read"], 4);
+    assert_eq!(r["report"]["accepted"], 3);
+    assert_eq!(r["report"]["rejected"], 1);
+    assert_eq!(r["rejects_total"], 1);
+    let reject = &r["rejects"][0];
+    assert_eq!(reject["line"], 3, "{reject}");
+    assert_eq!(reject["column"], "start_date");
+    assert!(reject["message_zh"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(
+        reject["raw"]
+            .as_str()
+            .is_some_and(|m| m.contains("2023-13-45"))
+    );
+    assert_eq!(r["regions"][0][0], "330000");
+    // The raw bytes are stored under their hash, read-only.
+    let raw = f
+        .data()
+        .join("raw")
+        .join(r["sha256"].as_str().expect("sha"));
+    assert_eq!(std::fs::read(&raw).expect("raw stored"), bytes);
+    assert!(
+        std::fs::metadata(&raw)
+            .expect("meta")
+            .permissions()
+            .readonly()
+    );
+    // Status, the latest report and all the rejects as CSV.
+    let id = r["id"].as_str().expect("id");
+    let (status, again) = call(
+        &f.state,
+        get(&format!("/api/uploads/{id}"), Some(&f.zhejiang)),
+    )
+    .await;
+    assert_eq!((status, &again["report"]), (StatusCode::OK, &r["report"]));
+    let (status, latest) = call(
+        &f.state,
+        get("/api/uploads/latest?feed=activities", Some(&f.zhejiang)),
+    )
+    .await;
+    assert_eq!((status, &latest["id"]), (StatusCode::OK, &r["id"]));
+    let (status, csv) = call(
+        &f.state,
+        get(&format!("/api/uploads/{id}/rejects.csv"), Some(&f.zhejiang)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        csv.as_str()
+            .is_some_and(|c| c.contains("2023-13-45") && c.contains("message_zh")),
+        "{csv}"
+    );
+    // The audit log has it.
+    let (status, audit) = call(&f.state, get("/api/audit", Some(&f.admin))).await;
+    assert_eq!(status, StatusCode::OK);
+    let events = audit["events"].as_array().expect("events");
+    assert!(events.iter().any(|e| e["outcome"] == "accepted"
+        && e["sha256"] == r["sha256"]
+        && e["actor_name"] == "浙江 联络员"));
+}
+
+#[tokio::test]
+async fn another_regions_rows_refuse_the_whole_file() {
+    let f = Fixture::new();
+    let bytes = activities(&["330000", "110000"], 3, false, "x");
+    let (status, r) = call(
+        &f.state,
+        upload_request(Some(&f.zhejiang), "mixed.csv", None, &bytes),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    assert_eq!(r["status"], "refused");
+    assert_eq!(r["refusal"]["code"], "foreign_region");
+    let zh = r["refusal"]["message_zh"].as_str().expect("zh");
+    assert!(zh.contains("110000 北京市") && zh.contains("3 行"), "{zh}");
+    let en = r["refusal"]["message_en"].as_str().expect("en");
+    assert!(en.contains("3 accepted rows"), "{en}");
+    let m = manifest(&f);
+    assert!(m.files.is_empty(), "nothing committed");
+    assert!(m.partitions.is_empty());
+    assert_eq!(m.refused.len(), 1);
+    // Beijing's liaison does not see Zhejiang's refused upload; the administrator does.
+    let (_, list) = call(&f.state, get("/api/uploads", Some(&f.beijing))).await;
+    assert_eq!(list["uploads"].as_array().map(Vec::len), Some(0));
+    let (_, list) = call(&f.state, get("/api/uploads", Some(&f.admin))).await;
+    assert_eq!(list["uploads"].as_array().map(Vec::len), Some(1));
+    // The administrator may upload it.
+    let (status, r) = call(
+        &f.state,
+        upload_request(Some(&f.admin), "mixed.csv", None, &bytes),
+    )
+    .await;
+    assert_eq!(
+        (status, r["status"].as_str()),
+        (StatusCode::OK, Some("accepted"))
+    );
+}
+
+#[tokio::test]
+async fn history_is_per_region() {
+    let f = Fixture::new();
+    let zj = activities(&["330000"], 2, false, "z");
+    let bj = activities(&["110000"], 2, false, "b");
+    let (s1, _) = call(
+        &f.state,
+        upload_request(Some(&f.zhejiang), "zj.csv", None, &zj),
+    )
+    .await;
+    let (s2, _) = call(
+        &f.state,
+        upload_request(Some(&f.beijing), "bj.csv", None, &bj),
+    )
+    .await;
+    assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
+    let (_, list) = call(&f.state, get("/api/uploads", Some(&f.zhejiang))).await;
+    let files: Vec<&str> = list["uploads"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|u| u["file"].as_str())
+        .collect();
+    assert_eq!(files, ["zj.csv"]);
+    let (_, list) = call(&f.state, get("/api/uploads?region=110000", Some(&f.admin))).await;
+    assert_eq!(list["uploads"][0]["file"], "bj.csv");
+    // Another region's upload by id is not found, not forbidden: its existence is not revealed.
+    let bj_id = list["uploads"][0]["id"].as_str().expect("id").to_owned();
+    let (status, _) = call(
+        &f.state,
+        get(&format!("/api/uploads/{bj_id}"), Some(&f.zhejiang)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_second_upload_of_the_same_content_is_not_ingested_again() {
+    let f = Fixture::new();
+    let bytes = activities(&["330000"], 3, false, "d");
+    let (_, first) = call(
+        &f.state,
+        upload_request(Some(&f.zhejiang), "a.csv", None, &bytes),
+    )
+    .await;
+    let (status, second) = call(
+        &f.state,
+        upload_request(Some(&f.zhejiang), "a (1).csv", None, &bytes),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(second["duplicate_of"], first["id"]);
+    assert_eq!(second["report"], first["report"]);
+    assert_eq!(second["commit"]["unchanged"], true);
+    assert_eq!(manifest(&f).files.len(), 1);
+    let (_, by_sha) = call(
+        &f.state,
+        get(
+            &format!(
+                "/api/uploads/by-sha256/{}",
+                first["sha256"].as_str().expect("sha")
+            ),
+            Some(&f.zhejiang),
+        ),
+    )
+    .await;
+    assert_eq!(by_sha["sha256"], first["sha256"]);
+    // Beijing cannot look it up by hash.
+    let (status, _) = call(
+        &f.state,
+        get(
+            &format!(
+                "/api/uploads/by-sha256/{}",
+                first["sha256"].as_str().expect("sha")
+            ),
+            Some(&f.beijing),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_corrected_file_replaces_the_earlier_one_and_says_so() {
+    let f = Fixture::new();
+    let v1 = activities(&["330000"], 3, true, "r");
+    let v2 = activities(&["330000"], 3, false, "r");
+    let (_, first) = call(
+        &f.state,
+        upload_request(Some(&f.zhejiang), "v1.csv", None, &v1),
+    )
+    .await;
+    let (status, second) = call(
+        &f.state,
+        upload_request(Some(&f.zhejiang), "v2.csv", None, &v2),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(second["report"]["rejected"], 0);
+    let replaced = &second["commit"]["replaced"][0];
+    assert_eq!(replaced["previous_sha256"], first["sha256"]);
+    assert_eq!(replaced["previous_file"], "v1.csv");
+    assert!(
+        replaced["partition"]
+            .as_str()
+            .is_some_and(|p| p.contains("region_code=330000"))
+    );
+    // Completeness shows the week as revised.
+    let (status, c) = call(
+        &f.state,
+        get(
+            "/api/completeness?region=330000&feed=activities&from=2023-09-04&to=2023-09-24",
+            Some(&f.zhejiang),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{c}");
+    let rows = c["rows"].as_array().expect("rows");
+    let week = rows
+        .iter()
+        .find(|r| r["week_start"] == "2023-09-11")
+        .expect("week");
+    assert_eq!(week["status"], "revised");
+    assert_eq!(week["rows"], 3);
+    let before = rows
+        .iter()
+        .find(|r| r["week_start"] == "2023-09-04")
+        .expect("week");
+    assert_eq!(before["status"], "missing");
+}
+
+#[tokio::test]
+async fn completeness_is_scoped_and_downloadable() {
+    let f = Fixture::new();
+    let bytes = activities(&["330000"], 2, false, "c");
+    call(
+        &f.state,
+        upload_request(Some(&f.zhejiang), "c.csv", None, &bytes),
+    )
+    .await;
+    let (status, c) = call(
+        &f.state,
+        get("/api/completeness?feed=activities", Some(&f.beijing)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = c["rows"].as_array().expect("rows");
+    assert!(!rows.is_empty() && rows.iter().all(|r| r["region_code"] == "110000"));
+    assert!(rows.iter().all(|r| r["status"] == "missing"));
+    let (status, csv) = call(
+        &f.state,
+        get(
+            "/api/completeness?format=csv&feed=activities",
+            Some(&f.zhejiang),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        csv.as_str()
+            .is_some_and(|c| c.contains("330000,activities,2023-09-11,present,2,1")),
+        "{csv}"
+    );
+}
+
+#[tokio::test]
+async fn a_feed_outside_the_token_is_refused() {
+    let f = Fixture::new();
+    let (_, token) = f
+        .state
+        .tokens()
+        .issue(
+            &homeseason_server::tokens::NewToken {
+                name: "只报企业".into(),
+                regions: vec!["330000".into()],
+                feeds: vec!["enterprise_sales".into()],
+                admin: false,
+            },
+            "now",
+        )
+        .expect("issue");
+    let bytes = activities(&["330000"], 2, false, "f");
+    let (status, r) = call(
+        &f.state,
+        upload_request(Some(&token), "f.csv", None, &bytes),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{r}");
+    assert_eq!(r["refusal"]["code"], "feed_not_allowed");
+    let (status, r) = call(
+        &f.state,
+        upload_request(Some(&token), "f.csv", Some("activities"), &bytes),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(r["error"], "forbidden");
+    assert!(manifest(&f).files.is_empty());
+}
+
+#[tokio::test]
+async fn slow_validation_answers_202_with_a_status_url() {
+    let f = Fixture::new();
+    let bytes = activities(&["330000"], 2, false, "s");
+    let mut req = upload_request(Some(&f.zhejiang), "s.csv", None, &bytes);
+    *req.uri_mut() = "/api/uploads?wait=0".parse().expect("uri");
+    let (status, r) = call(&f.state, req).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{r}");
+    assert_eq!(r["status"], "processing");
+    let url = r["status_url"].as_str().expect("status url").to_owned();
+    let mut done = serde_json::Value::Null;
+    for _ in 0..200 {
+        let (status, body) = call(&f.state, get(&url, Some(&f.zhejiang))).await;
+        assert_eq!(status, StatusCode::OK);
+        if body["status"] != "processing" {
+            done = body;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(done["status"], "accepted", "{done}");
+    assert_eq!(done["report"]["accepted"], 2);
+}
+
+#[tokio::test]
+async fn outputs_and_report_say_when_there_is_nothing_yet() {
+    let f = Fixture::new();
+    let (status, list) = call(&f.state, get("/api/outputs", Some(&f.zhejiang))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        list["outputs"]
+            .as_array()
+            .is_some_and(|o| o.iter().any(|t| t["table"] == "uplift"))
+    );
+    let (status, _) = call(&f.state, get("/api/outputs/uplift", Some(&f.zhejiang))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(&f.state, get("/api/outputs/rejects", Some(&f.zhejiang))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "only output tables");
+    let (status, _) = call(&f.state, get("/api/report", Some(&f.zhejiang))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -1,0 +1,196 @@
+//! Helpers: a server state with three tokens, fixture files, multipart bodies, a loopback server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use homeseason_server::tokens::NewToken;
+use homeseason_server::{AppState, Config, app};
+use tower::ServiceExt;
+
+/// A data folder with an administrator, a Zhejiang liaison and a Beijing liaison.
+pub(crate) struct Fixture {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) state: AppState,
+    pub(crate) admin: String,
+    pub(crate) zhejiang: String,
+    pub(crate) beijing: String,
+}
+
+pub(crate) fn config(dir: &std::path::Path) -> Config {
+    let mut c = Config::new(dir.join("data"));
+    c.max_upload_bytes = 1_000_000;
+    c.max_inflated_bytes = 5_000_000;
+    c.idle_timeout = Duration::from_secs(2);
+    c.upload_timeout = Duration::from_secs(30);
+    c.sync_wait = Duration::from_secs(30);
+    c
+}
+
+impl Fixture {
+    pub(crate) fn new() -> Fixture {
+        Self::with(|_| {})
+    }
+
+    pub(crate) fn with(tune: impl FnOnce(&mut Config)) -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut c = config(dir.path());
+        tune(&mut c);
+        let clock: homeseason_server::Clock = Arc::new(chrono::Utc::now);
+        let state = AppState::with_clock(c, clock).expect("state");
+        let issue = |name: &str, regions: &[&str], admin: bool| {
+            state
+                .tokens()
+                .issue(
+                    &NewToken {
+                        name: name.into(),
+                        regions: regions.iter().map(|r| (*r).to_owned()).collect(),
+                        feeds: Vec::new(),
+                        admin,
+                    },
+                    "2023-09-01T00:00:00Z",
+                )
+                .expect("issue")
+                .1
+        };
+        let admin = issue("管理员", &[], true);
+        let zhejiang = issue("浙江 联络员", &["330000"], false);
+        let beijing = issue("北京 联络员", &["110000"], false);
+        Fixture {
+            dir,
+            state,
+            admin,
+            zhejiang,
+            beijing,
+        }
+    }
+
+    pub(crate) fn data(&self) -> std::path::PathBuf {
+        self.state.data_dir().to_owned()
+    }
+}
+
+pub(crate) const ACTIVITIES_HEADER: &str = "活动编号,地区,活动名称,活动类型,开始日期,结束日期,举办地点,主办单位,参与企业数,参与品牌数,重点方向,线上/线下,地方站\n";
+
+/// An activities register: `n` good rows per region; with `bad_row`, the second data row (line 3)
+/// has an impossible start date.
+pub(crate) fn activities(regions: &[&str], n: usize, bad_row: bool, tag: &str) -> Vec<u8> {
+    let mut s = ACTIVITIES_HEADER.to_owned();
+    let mut line = 0;
+    for region in regions {
+        for i in 1..=n {
+            line += 1;
+            let start = if bad_row && line == 2 {
+                "2023-13-45"
+            } else {
+                "2023-09-12"
+            };
+            s.push_str(&format!(
+                "{region}-2023-{tag}{i:03},{region},焕新活动{tag}{i},直播电商节,{start},2023-09-14,体育馆,商务厅,10,12,绿色,线下,否\n"
+            ));
+        }
+    }
+    s.into_bytes()
+}
+
+pub(crate) const BOUNDARY: &str = "----homeseasontestboundary7MA4YWxkTrZu0gW";
+
+/// A multipart body with an optional `feed` field and a `file` field.
+pub(crate) fn multipart(file_name: &str, feed: Option<&str>, bytes: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    if let Some(f) = feed {
+        body.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"feed\"\r\n\r\n{f}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+/// An upload request for the router.
+pub(crate) fn upload_request(
+    token: Option<&str>,
+    file_name: &str,
+    feed: Option<&str>,
+    bytes: &[u8],
+) -> Request<Body> {
+    let mut req = Request::post("/api/uploads").header(
+        "content-type",
+        format!("multipart/form-data; boundary={BOUNDARY}"),
+    );
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    req.body(Body::from(multipart(file_name, feed, bytes)))
+        .expect("request")
+}
+
+/// A GET request with a token.
+pub(crate) fn get(path: &str, token: Option<&str>) -> Request<Body> {
+    let mut req = Request::get(path);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    req.body(Body::empty()).expect("request")
+}
+
+/// Send a request through the router (no socket); the status and the body as JSON (or text).
+pub(crate) async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, serde_json::Value) {
+    let res = app(state.clone()).oneshot(req).await.expect("infallible");
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, value)
+}
+
+/// A server on 127.0.0.1 (a free port) running until the returned sender is dropped.
+pub(crate) async fn spawn(state: AppState) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(homeseason_server::serve(listener, state, async move {
+        let _ = rx.await;
+    }));
+    (addr, tx)
+}
+
+/// The lake's manifest.
+pub(crate) fn manifest(f: &Fixture) -> homeseason_lake::Manifest {
+    f.state.lake().manifest().expect("manifest")
+}
+
+/// Every file under a folder, recursively.
+pub(crate) fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}

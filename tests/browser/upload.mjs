@@ -1,0 +1,100 @@
+// The liaison's round trip in headless Chromium: log in with a token, choose the feed, check the
+// template link, upload a file with one bad row and see that row reported, switch to English, fix
+// the file and drop it in again, and see it accepted and replacing the first one.
+// Usage: node upload.mjs URL TOKEN BAD_FILE FIXED_FILE [SCREENSHOT.png]
+// Chromium: $CHROMIUM or /usr/bin/chromium (Debian's), driven by playwright-core (no browser download).
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const [url, token, badFile, fixedFile, screenshot] = process.argv.slice(2);
+if (!url || !token || !badFile || !fixedFile) {
+  console.error("usage: node upload.mjs URL TOKEN BAD_FILE FIXED_FILE [SCREENSHOT]");
+  process.exit(2);
+}
+const check = (cond, what) => { if (!cond) throw new Error("check failed: " + what); };
+const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "homeseason-chromium-"));
+const context = await chromium.launchPersistentContext(userDataDir, {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  timeout: 60000,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const result = {};
+try {
+  const page = context.pages()[0] || await context.newPage();
+  page.setDefaultTimeout(30000);
+  const consoleErrors = [];
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+  await page.goto(url);
+  check((await page.title()).includes("家居焕新消费季"), "Chinese title first");
+  await page.fill("#token", "hs_00000000_wrong");
+  await page.click("#login");
+  await page.waitForSelector("#login-error:not(.hidden)");
+  result.badTokenMessage = await page.textContent("#login-error");
+  await page.fill("#token", token);
+  await page.click("#login");
+  await page.waitForSelector("#app:not(.hidden)");
+  result.who = await page.textContent("#who");
+  check(result.who.includes("浙江"), "region shown: " + result.who);
+
+  await page.selectOption("#feed", "activities");
+  const template = await page.getAttribute("#template", "href");
+  check(template.endsWith("/api/templates/activities.csv"), "template link " + template);
+  const tpl = await page.request.get(new URL(template, url).toString());
+  check(tpl.ok() && (await tpl.text()).includes("活动编号"), "template downloads");
+
+  await page.setInputFiles("#file", badFile);
+  await page.click("#upload");
+  await page.waitForSelector("#rejects tbody tr");
+  const rejects = await page.$$eval("#rejects tbody tr", (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  result.rejects = rejects;
+  check(rejects.length === 1, "one rejected row, got " + rejects.length);
+  check(rejects[0][0] === "3", "line 3, got " + rejects[0][0]);
+  check(rejects[0][1] === "start_date", "column start_date, got " + rejects[0][1]);
+  check(rejects[0][3].includes("2023-13-45"), "raw text shown");
+  const report = await page.$$eval("#report tbody td", (tds) => tds.map((td) => td.textContent));
+  result.report = report;
+  check(report[2] === "已接收" && report[4] === "3" && report[5] === "1", "report row " + report.join("|"));
+  result.rejectZh = rejects[0][2];
+
+  await page.click("#lang");
+  await page.waitForFunction(() => document.querySelector("header h1").textContent.startsWith("Home Renewal"));
+  const en = await page.$$eval("#rejects tbody tr td", (tds) => tds.map((td) => td.textContent));
+  result.rejectEn = en[2];
+  check(en[2] !== result.rejectZh, "reject message switches to English");
+
+  // Fix the file and drag it in again.
+  const fixed = fs.readFileSync(fixedFile, "utf8");
+  await page.evaluate((text) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([text], "activities_fixed.csv", { type: "text/csv" }));
+    document.getElementById("drop").dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, fixed);
+  await page.waitForFunction(() => !document.getElementById("upload").disabled);
+  await page.click("#upload");
+  await page.waitForFunction(() => {
+    const tds = document.querySelectorAll("#report tbody td");
+    return tds.length && tds[0].textContent === "activities_fixed.csv";
+  });
+  const report2 = await page.$$eval("#report tbody td", (tds) => tds.map((td) => td.textContent));
+  result.report2 = report2;
+  check(report2[2] === "accepted" && report2[4] === "4" && report2[5] === "0", "fixed report " + report2.join("|"));
+  check(report2[7].includes(path.basename(badFile)), "replaced the first upload: " + report2[7]);
+  check(await page.isHidden("#rejects-block"), "no rejected rows");
+
+  await page.waitForFunction(() => document.querySelectorAll("#history tbody tr").length >= 2);
+  result.history = await page.$$eval("#history tbody tr", (trs) => trs.map((tr) => tr.cells[1].textContent));
+  check(result.history.includes(path.basename(badFile)) && result.history.includes("activities_fixed.csv"), "history");
+  if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
+  check(consoleErrors.length === 0, "no page errors: " + consoleErrors.join("; "));
+  console.log(JSON.stringify({ ok: true, ...result }));
+} catch (e) {
+  console.log(JSON.stringify({ ok: false, error: String(e), ...result }));
+  process.exitCode = 1;
+} finally {
+  await context.close();
+  fs.rmSync(userDataDir, { recursive: true, force: true });
+}

@@ -1,0 +1,370 @@
+//! `homeseason geolift` on GeoLift's own example data (reproduction through the CLI's `--json`),
+//! several cells, staggered starts, Parquet input and power; and the local-event tables the
+//! pipeline writes for the sample season.
+//!
+//! The GeoLift example files are read from `../shared/benchmarks/geolift` beside the workspace
+//! root; the tests fail loudly when that folder is missing.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde_json::Value;
+
+use crate::util::{demo_dir, homeseason, ok, read_csv, read_parquet};
+
+fn benchmark(file: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/benchmarks/geolift");
+    let path = dir.join(file);
+    assert!(
+        path.is_file(),
+        "GeoLift benchmark data not found at {} — these tests need the shared benchmarks folder \
+         `../shared/benchmarks/geolift/` beside the workspace root (it is not copied into the repo)",
+        path.display()
+    );
+    path
+}
+
+/// Run `homeseason geolift ARGS --json FILE` and parse the JSON.
+fn geolift_json(args: &[&str]) -> Value {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let json = tmp.path().join("out.json");
+    let mut all = vec!["geolift"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--json", json.to_str().expect("utf-8")]);
+    let stdout = ok(&all);
+    assert!(stdout.contains("JSON →"), "{stdout}");
+    serde_json::from_slice(&std::fs::read(&json).expect("json written")).expect("valid JSON")
+}
+
+fn f(v: &Value, key: &str) -> f64 {
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} is not a number in {v}"))
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn geolift_cli_reproduces_the_published_walkthrough() {
+    let data = benchmark("GeoLift_Test.csv");
+    let out = geolift_json(&[
+        path_str(&data),
+        "--unit",
+        "location",
+        "--time",
+        "date",
+        "--outcome",
+        "Y",
+        "--treated",
+        "chicago,portland",
+        "--start",
+        "91",
+        "--end",
+        "105",
+    ]);
+    assert_eq!(
+        (out["units"].as_u64(), out["periods"].as_u64()),
+        (Some(40), Some(105))
+    );
+    let cells = out["cells"].as_array().expect("cells");
+    assert_eq!(cells.len(), 1);
+    let c = &cells[0];
+    // Published: ATT 155.556, Percent Lift 5.4%, Incremental Y 4667, p ≈ 0.01.
+    let att = f(c, "att");
+    assert!((att - 155.556).abs() / 155.556 < 0.02, "ATT {att}");
+    let lift = f(c, "lift_pct");
+    assert!((lift - 5.4).abs() < 0.2, "lift {lift}");
+    assert!(f(c, "p_value") < 0.05, "p {}", f(c, "p_value"));
+    assert_eq!(f(c, "incremental").round(), 4667.0);
+    assert!((f(c, "scaled_l2_imbalance") - 0.1636).abs() < 0.5e-4);
+    // The published 90% interval of the incremental outcome (jackknife+ fallback).
+    assert_eq!(c["interval_method"], "jackknife_plus");
+    assert!((f(c, "incremental_lower") - -2450.734).abs() < 0.01, "{c}");
+    assert!((f(c, "incremental_upper") - 11349.93).abs() < 0.01, "{c}");
+    assert_eq!(
+        (c["start_time"].as_str(), c["end_time"].as_str()),
+        (Some("2021-04-01"), Some("2021-04-15"))
+    );
+    assert_eq!(
+        (c["start_period"].as_u64(), c["end_period"].as_u64()),
+        (Some(91), Some(105))
+    );
+    assert_eq!(c["donors"].as_u64(), Some(38));
+    let cincinnati = c["weights"]
+        .as_array()
+        .expect("weights")
+        .iter()
+        .find(|w| w["unit"] == "cincinnati")
+        .expect("cincinnati is a donor");
+    assert!((f(cincinnati, "weight") - 0.2272).abs() <= 0.5e-4);
+    assert_eq!(c["series"].as_array().map(Vec::len), Some(105));
+
+    // The same test with dates instead of period numbers, and the default column names.
+    let by_date = geolift_json(&[
+        path_str(&data),
+        "--treated",
+        "chicago,portland",
+        "--start",
+        "2021-04-01",
+        "--end",
+        "2021-04-15",
+    ]);
+    assert_eq!(by_date["cells"][0]["att"], c["att"]);
+    assert_eq!(by_date["cells"][0]["p_value"], c["p_value"]);
+
+    // The printed summary reads like GeoLift's.
+    let text = ok(&[
+        "geolift",
+        path_str(&data),
+        "--treated",
+        "chicago,portland",
+        "--start",
+        "91",
+        "--end",
+        "105",
+    ]);
+    for s in [
+        "Average treatment effect (ATT): 155.556",
+        "Percent lift: 5.4%",
+        "Incremental outcome: 4667",
+        "scaled L2 imbalance 0.1636",
+        "cincinnati 0.2272",
+    ] {
+        assert!(text.contains(s), "summary lacks {s:?}:\n{text}");
+    }
+}
+
+#[test]
+fn geolift_cli_runs_several_cells_and_staggered_starts() {
+    // GeoLift_Test_MultiCell: chicago + cincinnati ×1.30 and honolulu + indianapolis ×1.18 on days 91–105.
+    let data = benchmark("GeoLift_Test_MultiCell.csv");
+    let out = geolift_json(&[
+        path_str(&data),
+        "--cell",
+        "cell 1=chicago,cincinnati:91:105",
+        "--cell",
+        "cell 2=honolulu,indianapolis:91:105",
+    ]);
+    let cells = out["cells"].as_array().expect("cells");
+    assert_eq!(cells.len(), 2);
+    assert_eq!(
+        (cells[0]["name"].as_str(), cells[1]["name"].as_str()),
+        (Some("cell 1"), Some("cell 2"))
+    );
+    for c in cells {
+        assert_eq!(c["donors"].as_u64(), Some(36), "donors exclude both cells");
+        assert!(f(c, "att") > 0.0 && f(c, "p_value") < 0.05, "{c}");
+        assert!(f(c, "att_lower") < f(c, "att") && f(c, "att") < f(c, "att_upper"));
+    }
+    assert!(f(&cells[0], "lift_pct") > f(&cells[1], "lift_pct") && f(&cells[1], "lift_pct") > 0.0);
+    assert!((15.0..35.0).contains(&f(&cells[0], "lift_pct")));
+
+    // Staggered: two cohorts of one event starting on different days, pooled.
+    let stag = geolift_json(&[
+        path_str(&data),
+        "--cell",
+        "early=chicago,cincinnati:91:105",
+        "--cell",
+        "late=honolulu,indianapolis:96:105",
+        "--pool",
+    ]);
+    let cells = stag["cells"].as_array().expect("cells");
+    assert_eq!(
+        (
+            cells[0]["start_period"].as_u64(),
+            cells[1]["start_period"].as_u64()
+        ),
+        (Some(91), Some(96))
+    );
+    // A cell's result does not depend on the other cells: "early" equals "cell 1" above.
+    assert_eq!(cells[0]["att"], out["cells"][0]["att"]);
+    let pooled = &stag["pooled"];
+    let sum = f(&cells[0], "incremental") + f(&cells[1], "incremental");
+    assert!((f(pooled, "incremental") - sum).abs() < 1e-6 * sum.abs());
+    assert_eq!(pooled["unit_periods"].as_u64(), Some(2 * 15 + 2 * 10));
+    assert!(f(pooled, "p_value") <= 1.0);
+}
+
+#[test]
+fn geolift_cli_reads_parquet_and_rejects_bad_input() {
+    let data = benchmark("GeoLift_Test.csv");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut frame = CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(data.clone()))
+        .expect("csv opens")
+        .finish()
+        .expect("csv reads");
+    let pq = tmp.path().join("panel.parquet");
+    let mut file = std::fs::File::create(&pq).expect("create");
+    ParquetWriter::new(&mut file)
+        .finish(&mut frame)
+        .expect("parquet");
+    let out = geolift_json(&[
+        path_str(&pq),
+        "--treated",
+        "chicago,portland",
+        "--start",
+        "91",
+        "--end",
+        "105",
+    ]);
+    assert!((f(&out["cells"][0], "att") - 155.556).abs() < 1e-3);
+
+    let bad = homeseason(&[
+        "geolift",
+        path_str(&data),
+        "--treated",
+        "atlantis",
+        "--start",
+        "91",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("atlantis"));
+    let bad = homeseason(&[
+        "geolift",
+        path_str(&data),
+        "--outcome",
+        "sales",
+        "--treated",
+        "chicago",
+        "--start",
+        "91",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("sales"));
+    let bad = homeseason(&[
+        "geolift",
+        path_str(&data),
+        "--treated",
+        "chicago",
+        "--start",
+        "2030-01-01",
+    ]);
+    assert!(!bad.status.success());
+}
+
+#[test]
+fn geolift_cli_power_gives_the_published_minimum_detectable_effect() {
+    // Walkthrough: GeoLiftPower on GeoLift_PreTest, chicago + portland, 15 days → MDE 10%.
+    let data = benchmark("GeoLift_PreTest.csv");
+    let out = geolift_json(&[
+        path_str(&data),
+        "--power",
+        "--treated",
+        "chicago,portland",
+        "--duration",
+        "15",
+        "--windows",
+        "27",
+        "--effects",
+        "0,2,4,6,8,10,12",
+    ]);
+    let p = &out["power"][0];
+    assert_eq!(p["duration"].as_u64(), Some(15));
+    assert_eq!(p["windows"].as_array().map(Vec::len), Some(27));
+    assert!((f(p, "mde_pct") - 10.0).abs() < 1e-9, "{p}");
+    assert!(
+        f(&p["curve"][0], "power") <= 0.1,
+        "no effect is rarely detected: {p}"
+    );
+}
+
+/// The demo (default sample season) writes the local-event tables, and the injected extra uplift
+/// of the local events lies inside the estimated lift interval in at least 85% of the event ×
+/// category cells (the 5-seed check is in homeseason-metrics' `tests/local_events.rs`).
+#[test]
+fn demo_writes_local_event_tables_that_recover_the_injected_events() {
+    let out = demo_dir();
+    let lake = out.join("lake");
+    for t in [
+        "local_events",
+        "local_event_weights",
+        "local_event_series",
+        "local_event_power",
+    ] {
+        assert!(lake.join(t).join("data.parquet").is_file(), "{t} missing");
+    }
+    let events = read_parquet(&lake.join("local_events/data.parquet"));
+    let truth = read_csv(&out.join("sample/truth_local_events.csv"));
+    assert_eq!(
+        events.height(),
+        5 * truth.height(),
+        "every event × (4 categories + all_targeted)"
+    );
+    let joined = events
+        .clone()
+        .lazy()
+        .join(
+            truth
+                .clone()
+                .lazy()
+                .with_column(col("event_start").str().to_date(StrptimeOptions {
+                    format: Some("%Y-%m-%d".into()),
+                    ..Default::default()
+                })),
+            [col("region_code"), col("event_start")],
+            [col("region_code"), col("event_start")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .with_column(
+            col("extra_uplift_pct_during_event")
+                .gt_eq(col("lift_lower"))
+                .and(col("extra_uplift_pct_during_event").lt_eq(col("lift_upper")))
+                .alias("covered"),
+        )
+        .collect()
+        .expect("join");
+    assert_eq!(joined.height(), events.height());
+    let covered = joined
+        .column("covered")
+        .expect("covered")
+        .bool()
+        .expect("bool")
+        .sum()
+        .unwrap_or(0);
+    let rate = f64::from(covered) / joined.height() as f64;
+    assert!(rate >= 0.85, "coverage {rate}\n{joined}");
+
+    let weights = read_parquet(&lake.join("local_event_weights/data.parquet"));
+    let sums = weights
+        .lazy()
+        .group_by([col("region_code"), col("category"), col("event_start")])
+        .agg([col("weight").sum()])
+        .collect()
+        .expect("sums");
+    assert_eq!(sums.height(), events.height());
+    for w in sums
+        .column("weight")
+        .expect("weight")
+        .f64()
+        .expect("f64")
+        .into_no_null_iter()
+    {
+        assert!((w - 1.0).abs() < 1e-6, "weights sum to one: {w}");
+    }
+    let series = read_parquet(&lake.join("local_event_series/data.parquet"));
+    let event_days: i64 = events
+        .column("event_days")
+        .expect("days")
+        .i64()
+        .expect("i64")
+        .sum()
+        .unwrap_or(0);
+    let in_event = series
+        .column("in_event")
+        .expect("in_event")
+        .bool()
+        .expect("bool")
+        .sum()
+        .unwrap_or(0);
+    assert_eq!(i64::from(in_event), event_days);
+    let power = read_parquet(&lake.join("local_event_power/data.parquet"));
+    assert_eq!(
+        power.height(),
+        2 * truth.height(),
+        "14 and 28 days per local-station region"
+    );
+}

@@ -1,0 +1,620 @@
+//! Payment-institution feeds: profiles, encodings, formats, duplicates across files, replacement,
+//! rejects and small-cell suppression, through `homeseason ingest`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::util::{demo_dir, files_with_ext, homeseason, ok, read_parquet};
+
+const HEADER: &str =
+    "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn profile(name: &str) -> String {
+    root()
+        .join(format!("profiles/{name}.toml"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Run `ingest --json` and return the per-file results.
+fn ingest(lake: &Path, extra: &[&str], files: &[&Path]) -> Vec<serde_json::Value> {
+    let mut args = vec!["ingest", "--lake", s(lake), "--json"];
+    args.extend_from_slice(extra);
+    args.extend(files.iter().map(|f| s(f)));
+    let out = ok(&args);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v.as_array().unwrap().clone()
+}
+
+/// (read, accepted, rejected, duplicates) of a result, checking read = accepted + rejected + duplicates.
+fn counts(r: &serde_json::Value) -> (u64, u64, u64, u64) {
+    let rep = &r["report"];
+    let c = (
+        rep["read"].as_u64().unwrap(),
+        rep["accepted"].as_u64().unwrap(),
+        rep["rejected"].as_u64().unwrap(),
+        rep["duplicates"].as_u64().unwrap(),
+    );
+    assert_eq!(
+        c.0,
+        c.1 + c.2 + c.3,
+        "read = accepted + rejected + duplicates: {rep}"
+    );
+    c
+}
+
+/// Every `payment_daily` row of the lake, without the institution, sorted.
+fn daily(lake: &Path) -> DataFrame {
+    let files = files_with_ext(&lake.join("payment_daily"), "parquet");
+    let mut frames = files
+        .iter()
+        .map(|f| read_parquet(f).lazy())
+        .collect::<Vec<_>>();
+    if frames.is_empty() {
+        return DataFrame::empty();
+    }
+    let all = if frames.len() == 1 {
+        frames.remove(0)
+    } else {
+        concat(frames, UnionArgs::default()).unwrap()
+    };
+    all.select([
+        col("date"),
+        col("region_code"),
+        col("mcc"),
+        col("category"),
+        col("channel"),
+        col("txn_count"),
+        col("amount"),
+        col("refund_amount"),
+        col("net_amount"),
+        col("merchant_count"),
+    ])
+    .sort(
+        ["date", "region_code", "mcc", "channel"],
+        SortMultipleOptions::default(),
+    )
+    .collect()
+    .unwrap()
+}
+
+fn sum_f64(df: &DataFrame, c: &str) -> f64 {
+    df.column(c).unwrap().f64().unwrap().sum().unwrap_or(0.0)
+}
+
+/// A sample-season (wallet_b layout) transaction file rewritten in bank_c's layout: GBK, Chinese
+/// headers, no institution column, fen, refunds and reversals negative, `2023/09/01` times, CRLF.
+fn to_bank_c(text: &str) -> Vec<u8> {
+    let mut out = String::from(
+        "交易流水号,交易时间,商户编号,商户类别码,商户所在地区,交易金额(分),交易类型,交易渠道,备注\r\n",
+    );
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (id, time, merchant, mcc, region, amount, kind, channel) =
+            (f[0], f[2], f[3], f[4], f[5], f[6], f[7], f[8]);
+        let (yuan, cents) = amount.split_once('.').unwrap_or((amount, "0"));
+        let fen: i64 =
+            yuan.parse::<i64>().unwrap() * 100 + format!("{cents:0<2}").parse::<i64>().unwrap();
+        let (sign, ty) = match kind {
+            "sale" => ("", "消费"),
+            "refund" => ("-", "退货"),
+            _ => ("-", "冲正"),
+        };
+        let ch = if channel == "online" {
+            "线上"
+        } else {
+            "线下"
+        };
+        out.push_str(&format!(
+            "{id},{},{merchant},{mcc},{region},{sign}{fen},{ty},{ch},\r\n",
+            time.replace('-', "/")
+        ));
+    }
+    encoding_rs::GBK.encode(&out).0.into_owned()
+}
+
+#[test]
+fn sample_season_and_a_gbk_fen_layout_ingest_to_identical_daily_totals() {
+    let sample = demo_dir().join("sample/payments/wallet_b");
+    let tmp = tempfile::tempdir().unwrap();
+    let months = ["2023-09", "2023-10"];
+    let mut wallet_files = Vec::new();
+    let mut bank_files = Vec::new();
+    for m in months {
+        let src = sample.join(format!("payment_transactions_wallet_b_{m}.csv"));
+        let text = std::fs::read_to_string(&src).unwrap();
+        let dst = tmp
+            .path()
+            .join(format!("bank/payment_transactions_bank_c_{m}.csv"));
+        write(&dst, &to_bank_c(&text));
+        wallet_files.push(src);
+        bank_files.push(dst);
+    }
+    let lake_a = tmp.path().join("lake_a");
+    let lake_b = tmp.path().join("lake_b");
+    let wallet_refs: Vec<&Path> = wallet_files.iter().map(PathBuf::as_path).collect();
+    let bank_refs: Vec<&Path> = bank_files.iter().map(PathBuf::as_path).collect();
+    let a = ingest(&lake_a, &["--profile", &profile("wallet_b")], &wallet_refs);
+    let b = ingest(&lake_b, &["--profile", &profile("bank_c")], &bank_refs);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(counts(x), counts(y));
+        assert_eq!(y["report"]["encoding"], "gb18030");
+        assert_eq!(x["report"]["rejected"], 0, "{x}");
+    }
+    let (da, db) = (daily(&lake_a), daily(&lake_b));
+    assert!(da.height() > 1000, "{}", da.height());
+    assert!(da.equals(&db), "daily totals differ:\n{da}\n{db}");
+    // Refunds were netted (a later month's file carries refunds of earlier sales, on their own date).
+    assert!(sum_f64(&da, "refund_amount") > 0.0);
+    let gross = sum_f64(&da, "amount");
+    let net = sum_f64(&da, "net_amount");
+    assert!((gross - sum_f64(&da, "refund_amount") - net).abs() < 1e-3);
+    // The reference in-memory reader agrees on the September file.
+    let bytes = std::fs::read(&wallet_files[0]).unwrap();
+    let reference = homeseason_ingest::ingest_bytes(
+        homeseason_ingest::Feed::PaymentTransactions,
+        "w.csv",
+        &bytes,
+        &homeseason_schema::campaign::Campaign::default_2023(),
+    )
+    .unwrap();
+    assert_eq!(
+        reference.report.accepted as u64,
+        a[0]["report"]["accepted"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn hand_written_gbk_fixture_nets_negative_fen_refunds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file =
+        root().join("tests/fixtures/payments/bank_c/payment_transactions_bank_c_2023-09.csv");
+    let lake = tmp.path().join("lake");
+    // The profile is found in profiles/ by the institution code in the file name.
+    let r = ingest(
+        &lake,
+        &["--profiles", s(&root().join("profiles"))],
+        &[&file],
+    );
+    assert_eq!(counts(&r[0]), (9, 8, 0, 1), "{}", r[0]);
+    assert_eq!(r[0]["report"]["encoding"], "gb18030");
+    assert_eq!(r[0]["report"]["ignored_columns"][0], "备注");
+    let d = daily(&lake);
+    assert_eq!(d.height(), 4, "{d}");
+    let row = |i: usize| -> (String, String, String, i64, f64, f64, f64, i64) {
+        let g = |c: &str| d.column(c).unwrap().get(i).unwrap();
+        (
+            g("region_code").get_str().unwrap().to_owned(),
+            g("mcc").get_str().unwrap().to_owned(),
+            g("category").get_str().unwrap().to_owned(),
+            g("txn_count").try_extract::<i64>().unwrap(),
+            g("amount").try_extract::<f64>().unwrap(),
+            g("refund_amount").try_extract::<f64>().unwrap(),
+            g("net_amount").try_extract::<f64>().unwrap(),
+            g("merchant_count").try_extract::<i64>().unwrap(),
+        )
+    };
+    assert_eq!(
+        row(0),
+        (
+            "330000".into(),
+            "5722".into(),
+            "home_appliances".into(),
+            2,
+            200.0,
+            30.0,
+            170.0,
+            2
+        )
+    );
+    assert_eq!(
+        row(1),
+        (
+            "440300".into(),
+            "5712".into(),
+            "furniture".into(),
+            1,
+            500.0,
+            500.0,
+            0.0,
+            1
+        )
+    );
+    assert_eq!(
+        row(2),
+        (
+            "110000".into(),
+            "5411".into(),
+            "supermarket".into(),
+            1,
+            99.99,
+            0.0,
+            99.99,
+            1
+        )
+    );
+    assert_eq!(
+        row(3),
+        (
+            "330200".into(),
+            "0742".into(),
+            "other".into(),
+            2,
+            40.0,
+            0.0,
+            40.0,
+            1
+        )
+    );
+    assert!(
+        lake.join("payment_daily/institution=bank_c/year=2023/month=9/data.parquet")
+            .exists()
+    );
+}
+
+#[test]
+fn every_bad_row_reason_is_rejected_with_line_column_and_raw_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("payment_transactions_t1_2023-09.csv");
+    let good = "T1,t1,2023-09-01 10:00:00,M1,5722,330106,100.00,sale,offline";
+    let text = format!(
+        "{HEADER}\n{good}\n\
+         ,t1,2023-09-01 10:00:00,M1,5722,330106,1,sale,offline\n\
+         T3,t1,2023-09-31 10:00:00,M1,5722,330106,1,sale,offline\n\
+         T4,t1,2023-09-01 10:00:00,M1,57A2,330106,1,sale,offline\n\
+         T5,t1,2023-09-01 10:00:00,M1,5722,33010,1,sale,offline\n\
+         T6,t1,2023-09-01 10:00:00,M1,5722,330106,12x,sale,offline\n\
+         T7,t1,2023-09-01 10:00:00,M1,5722,330106,-5,sale,offline\n\
+         T8,t1,2023-09-01 10:00:00,M1,5722,330106,1,gift,offline\n\
+         T9,t1,2023-09-01 10:00:00,M1,5722,330106,1,sale,phone\n\
+         T10,t1,2023-09-01 10:00:00,M1,5722,990101,1,sale,offline\n\
+         T11,other,2023-09-01 10:00:00,M1,5722,330106,1,sale,offline\n\
+         {good}\n\
+         T13,t1,2023-09-01 11:00:00,M2,5722,330106,50.5,消费,线下\n"
+    );
+    write(&file, text.as_bytes());
+    let lake = tmp.path().join("lake");
+    let r = ingest(&lake, &[], &[&file]);
+    assert_eq!(counts(&r[0]), (13, 2, 10, 1), "{}", r[0]);
+    let rejects = files_with_ext(&lake.join("rejects"), "parquet");
+    assert_eq!(rejects.len(), 1);
+    let rej = read_parquet(&rejects[0]);
+    let strs = |c: &str| -> Vec<String> {
+        rej.column(c)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or("").to_owned())
+            .collect()
+    };
+    let lines: Vec<i64> = rej
+        .column("line")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert_eq!(lines, (3..=12).collect::<Vec<i64>>());
+    assert_eq!(
+        strs("reason"),
+        [
+            "missing_value",
+            "bad_date",
+            "bad_pattern",
+            "bad_pattern",
+            "bad_number",
+            "below_minimum",
+            "bad_enum",
+            "bad_enum",
+            "unknown_region",
+            "bad_enum"
+        ]
+    );
+    assert_eq!(
+        strs("column"),
+        [
+            "txn_id",
+            "txn_time",
+            "mcc",
+            "region_code",
+            "amount",
+            "amount",
+            "txn_type",
+            "channel",
+            "region_code",
+            "institution"
+        ]
+    );
+    let raw = strs("raw");
+    let text_lines: Vec<&str> = text.lines().collect();
+    for (l, r) in lines.iter().zip(&raw) {
+        assert_eq!(r, text_lines[*l as usize - 1]);
+    }
+    let sha = strs("file_sha256");
+    assert_eq!(sha[0], r[0]["report"]["sha256"].as_str().unwrap());
+    let msgs = strs("message_zh");
+    assert!(
+        msgs[1].contains("第 4 行") && msgs[1].contains("2023-09-31"),
+        "{}",
+        msgs[1]
+    );
+    let d = daily(&lake);
+    assert_eq!(d.column("txn_count").unwrap().i64().unwrap().sum(), Some(2));
+    assert!((sum_f64(&d, "amount") - 150.5).abs() < 1e-9);
+}
+
+fn txn(id: &str, time: &str, merchant: &str, amount: &str, kind: &str) -> String {
+    format!("{id},t2,{time},{merchant},5712,440305,{amount},{kind},offline\n")
+}
+
+fn september() -> String {
+    let mut t = format!("{HEADER}\n");
+    t += &txn("S1", "2023-09-01 09:00:00", "M1", "100.00", "sale");
+    t += &txn("S2", "2023-09-15 09:00:00", "M2", "200.00", "sale");
+    t += &txn("S3", "2023-09-15 10:00:00", "M2", "20.00", "refund");
+    t += &txn("S4", "2023-09-30 23:10:00", "M1", "40.00", "sale");
+    t += &txn("S5", "2023-09-30 23:50:00", "M3", "60.00", "sale");
+    t += &txn("S2", "2023-09-15 09:00:00", "M2", "200.00", "sale");
+    t
+}
+
+#[test]
+fn duplicates_are_removed_within_and_across_files_and_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let sep = tmp.path().join("payment_transactions_t2_2023-09.csv");
+    write(&sep, september().as_bytes());
+    let r = ingest(&lake, &[], &[&sep]);
+    // S2 is sent twice in the file: verified on its full text in a second pass, counted once.
+    assert_eq!(counts(&r[0]), (6, 5, 0, 1));
+    assert_eq!(r[0]["report"]["duplicates"], 1);
+    let sep_part = lake.join("payment_daily/institution=t2/year=2023/month=9/data.parquet");
+    let sep_before = std::fs::read(&sep_part).unwrap();
+    // October's export overlaps the end of September (S4, S5 again) and has one September row that the
+    // September file does not (S6): the overlap is dropped as duplicates, S6 is rejected (September is
+    // held by another file), October is written.
+    let oct = tmp.path().join("payment_transactions_t2_2023-10.csv");
+    let mut t = format!("{HEADER}\n");
+    t += &txn("S4", "2023-09-30 23:10:00", "M1", "40.00", "sale");
+    t += &txn("S5", "2023-09-30 23:50:00", "M3", "60.00", "sale");
+    t += &txn("S6", "2023-09-30 23:55:00", "M3", "5.00", "sale");
+    t += &txn("O1", "2023-10-01 08:00:00", "M1", "10.00", "sale");
+    t += &txn("O2", "2023-10-02 08:00:00", "M2", "30.00", "sale");
+    t += &txn("O3", "2023-10-03 08:00:00", "M1", "15.00", "refund");
+    write(&oct, t.as_bytes());
+    let r = ingest(&lake, &[], &[&oct]);
+    assert_eq!(counts(&r[0]), (6, 3, 1, 2), "{}", r[0]);
+    assert_eq!(
+        std::fs::read(&sep_part).unwrap(),
+        sep_before,
+        "September untouched"
+    );
+    let rej = read_parquet(
+        &files_with_ext(&lake.join("rejects/feed=payment_transactions"), "parquet")[0],
+    );
+    assert_eq!(
+        rej.column("reason").unwrap().str().unwrap().get(0),
+        Some("bad_period")
+    );
+    let d = daily(&lake);
+    // Gross 100 + 200 + 40 + 60 (September) + 10 + 30 (October), nothing counted twice.
+    assert!((sum_f64(&d, "amount") - 440.0).abs() < 1e-9, "{d}");
+    assert!((sum_f64(&d, "refund_amount") - 35.0).abs() < 1e-9);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lake.join("_manifest.json")).unwrap()).unwrap();
+    let entry = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"] == "payment_transactions_t2_2023-10.csv")
+        .unwrap();
+    assert_eq!(entry["report"]["payments"]["duplicates_across_files"], 2);
+    assert_eq!(entry["report"]["payments"]["home_month"], "2023-10");
+    // The same overlap sent again in another October export is still counted once.
+    let oct2 = tmp.path().join("payment_transactions_t2_2023-10b.csv");
+    write(&oct2, t.replace("O1,", "O9,").as_bytes());
+    let r = ingest(&lake, &[], &[&oct2]);
+    assert_eq!(counts(&r[0]).3, 2);
+}
+
+#[test]
+fn reupload_changes_nothing_and_a_corrected_month_replaces_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let sep = tmp.path().join("payment_transactions_t2_2023-09.csv");
+    write(&sep, september().as_bytes());
+    ingest(&lake, &[], &[&sep]);
+    let part = lake.join("payment_daily/institution=t2/year=2023/month=9/data.parquet");
+    let index = lake.join("_txn_index/institution=t2/year=2023/month=9");
+    let before = std::fs::read(&part).unwrap();
+    let manifest_before = std::fs::read(lake.join("_manifest.json")).unwrap();
+    // The same file again: nothing changes.
+    let again = ok(&["ingest", "--lake", s(&lake), s(&sep)]);
+    assert!(again.contains("unchanged"), "{again}");
+    assert_eq!(std::fs::read(&part).unwrap(), before);
+    assert_eq!(
+        std::fs::read(lake.join("_manifest.json")).unwrap(),
+        manifest_before
+    );
+    assert_eq!(std::fs::read_dir(&index).unwrap().count(), 1);
+    // A corrected September (same name): replaces the month; its rows are not duplicates of the version
+    // it replaces.
+    let corrected = september().replace(
+        "S5,t2,2023-09-30 23:50:00,M3,60.00",
+        "S5,t2,2023-09-30 23:50:00,M3,66.00",
+    ) + &txn("S7", "2023-09-20 12:00:00", "M4", "7.00", "sale");
+    write(&sep, corrected.as_bytes());
+    let r = ingest(&lake, &[], &[&sep]);
+    assert_eq!(counts(&r[0]), (7, 6, 0, 1));
+    assert!(!r[0]["commit"]["replaced"].as_array().unwrap().is_empty());
+    let d = daily(&lake);
+    assert!((sum_f64(&d, "amount") - (100.0 + 200.0 + 40.0 + 66.0 + 7.0)).abs() < 1e-9);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lake.join("_manifest.json")).unwrap()).unwrap();
+    let key = "payment_daily/institution=t2/year=2023/month=9/data.parquet";
+    assert_eq!(manifest["partitions"][key]["version"], 2);
+    let sha = r[0]["report"]["sha256"].as_str().unwrap();
+    assert_eq!(manifest["partitions"][key]["source_sha256"], sha);
+    let idx: Vec<String> = std::fs::read_dir(&index)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(idx, vec![format!("{sha}.fp64")]);
+    // The corrected file re-sent gzip-compressed: same rows, so the same totals, and no duplicates
+    // (it is the same file: it replaces the month again).
+    let gz = tmp.path().join("payment_transactions_t2_2023-09.csv.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(corrected.as_bytes()).unwrap();
+    write(&gz, &enc.finish().unwrap());
+    let r = ingest(&lake, &[], &[&gz]);
+    assert_eq!(counts(&r[0]), (7, 6, 0, 1));
+    assert!(daily(&lake).equals(&d));
+}
+
+#[test]
+fn json_lines_and_parquet_files_give_the_same_daily_rows_as_csv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv_text = september();
+    let csv = tmp.path().join("payment_transactions_t2_2023-09.csv");
+    write(&csv, csv_text.as_bytes());
+    let mut jsonl = String::new();
+    let mut cols: Vec<Vec<String>> = vec![Vec::new(); 9];
+    for line in csv_text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let amount: f64 = f[6].parse().unwrap();
+        jsonl += &serde_json::json!({
+            "txn_id": f[0], "institution": f[1], "txn_time": f[2], "merchant_id": f[3],
+            "mcc": f[4], "region_code": f[5], "amount": amount, "txn_type": f[7], "channel": f[8],
+        })
+        .to_string();
+        jsonl.push('\n');
+        for (i, v) in f.iter().enumerate() {
+            cols[i].push((*v).to_owned());
+        }
+    }
+    let jl = tmp.path().join("payment_transactions_t2_2023-09.jsonl");
+    write(&jl, jsonl.as_bytes());
+    let names = HEADER.split(',').collect::<Vec<_>>();
+    let mut frame = DataFrame::new(
+        cols[0].len(),
+        names
+            .iter()
+            .zip(&cols)
+            .map(|(n, c)| Column::new((*n).into(), c.clone()))
+            .collect(),
+    )
+    .unwrap();
+    let pq = tmp.path().join("payment_transactions_t2_2023-09.parquet");
+    ParquetWriter::new(std::fs::File::create(&pq).unwrap())
+        .finish(&mut frame)
+        .unwrap();
+    let mut results = Vec::new();
+    for (i, f) in [&csv, &jl, &pq].iter().enumerate() {
+        let lake = tmp.path().join(format!("lake{i}"));
+        let r = ingest(&lake, &[], &[f]);
+        assert_eq!(counts(&r[0]), (6, 5, 0, 1), "{}", r[0]);
+        results.push(daily(&lake));
+    }
+    assert!(
+        results[0].equals(&results[1]),
+        "{}\n{}",
+        results[0],
+        results[1]
+    );
+    assert!(
+        results[0].equals(&results[2]),
+        "{}\n{}",
+        results[0],
+        results[2]
+    );
+    // A pre-aggregated daily file as JSON Lines, amounts in fen under a profile.
+    let prof = tmp.path().join("acq_d.toml");
+    write(
+        &prof,
+        b"institution = \"acq_d\"\nfeed = \"payment_daily\"\namount_unit = \"fen\"\n[columns]\n\"day\" = \"date\"\n",
+    );
+    let daily_file = tmp.path().join("payment_daily_acq_d_2023-09.jsonl");
+    write(
+        &daily_file,
+        "{\"day\":\"2023-09-01\",\"institution\":\"acq_d\",\"region_code\":\"330106\",\"mcc\":\"5722\",\"channel\":\"线下\",\"txn_count\":3,\"amount\":12345,\"refund_amount\":100,\"merchant_count\":2}\n"
+            .as_bytes(),
+    );
+    let lake = tmp.path().join("lake_daily");
+    let r = ingest(&lake, &["--profile", s(&prof)], &[&daily_file]);
+    assert_eq!(counts(&r[0]), (1, 1, 0, 0), "{}", r[0]);
+    let d = daily(&lake);
+    assert!((sum_f64(&d, "net_amount") - 122.45).abs() < 1e-9, "{d}");
+    assert_eq!(
+        d.column("channel").unwrap().str().unwrap().get(0),
+        Some("offline")
+    );
+}
+
+#[test]
+fn small_cells_are_suppressed_in_the_dashboard_copy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file =
+        root().join("tests/fixtures/payments/bank_c/payment_transactions_bank_c_2023-09.csv");
+    let lake = tmp.path().join("lake");
+    let out = homeseason(&[
+        "ingest",
+        "--lake",
+        s(&lake),
+        "--profile",
+        &profile("bank_c"),
+        "--suppress-below",
+        "2",
+        s(&file),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dash = read_parquet(&lake.join("dashboard/dashboard_payment_daily/data.parquet"));
+    assert_eq!(dash.height(), 4);
+    let flags: Vec<bool> = dash
+        .column("suppressed")
+        .unwrap()
+        .bool()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    let merchants = daily(&lake);
+    let counts: Vec<i64> = merchants
+        .column("merchant_count")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert_eq!(
+        flags.iter().filter(|f| **f).count(),
+        counts.iter().filter(|c| **c < 2).count()
+    );
+    let amount = dash.column("amount").unwrap().f64().unwrap();
+    for (i, f) in flags.iter().enumerate() {
+        assert_eq!(amount.get(i).is_none(), *f, "row {i}");
+    }
+    // The analysts' table keeps every figure.
+    assert_eq!(merchants.column("amount").unwrap().null_count(), 0);
+}

@@ -1,0 +1,408 @@
+//! The outputs as other tools see them: DuckDB and pyarrow read every lake table the way a dashboard
+//! would and must see what homeseason sees; the exported Jupyter notebook runs headless without an
+//! error; the ministry workbook has the attachment's layout. The Python side lives in
+//! `tests/readers/` and its packages are installed by `tests/run.sh` (`requirements.txt`): when they
+//! are missing these tests fail and say so, they never skip.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use homeseason_lake::{Lake, SCHEMA_VERSION, partition_keys};
+use homeseason_schema::campaign::Campaign;
+use homeseason_schema::contract::{self, FieldType, tables};
+use polars::prelude::*;
+use serde_json::{Map, Value, json};
+
+use crate::util::{demo_dir, ok};
+
+/// The committed example notebook and the week it was exported for.
+const EXAMPLE: &str = "notebooks-export/homeseason-weekly-2023-10-15.ipynb";
+const EXAMPLE_WEEK: &str = "2023-10-15";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the repository root")
+}
+
+/// Run `python3 tests/readers/<script> args…`; panics with the output when it fails.
+fn python(script: &str, args: &[&str]) -> String {
+    ensure_python_readers();
+    let path = repo().join("tests/readers").join(script);
+    let out = Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "python3 {script} {args:?} failed:\n{text}"
+    );
+    eprintln!("{text}");
+    text
+}
+
+/// The readers must be installed (tests/run.sh does it): fail loudly, never skip.
+fn ensure_python_readers() {
+    let probe = Command::new("python3")
+        .args([
+            "-c",
+            "import duckdb, pyarrow, polars, matplotlib, nbformat, nbclient, ipykernel",
+        ])
+        .output();
+    match probe {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "the Python readers are not installed: {}\ninstall them with `python3 -m pip install -r \
+             tests/readers/requirements.txt` (tests/run.sh does this before cargo test)",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => panic!("python3 is needed for the reader tests and could not be run: {e}"),
+    }
+}
+
+fn type_name(t: FieldType) -> &'static str {
+    match t {
+        FieldType::String => "string",
+        FieldType::Number => "number",
+        FieldType::Integer => "integer",
+        FieldType::Boolean => "boolean",
+        FieldType::Date => "date",
+        FieldType::Datetime => "datetime",
+    }
+}
+
+fn sum_of(frame: &DataFrame, name: &str, t: FieldType) -> Option<Value> {
+    let s = frame.column(name).ok()?.as_materialized_series().clone();
+    if s.null_count() == s.len() {
+        return None;
+    }
+    match t {
+        FieldType::Integer => s.sum::<i64>().ok().map(Value::from),
+        _ => s
+            .sum::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .map(Value::from),
+    }
+}
+
+fn range_of(frame: &DataFrame, name: &str) -> Value {
+    let r = frame
+        .clone()
+        .lazy()
+        .select([
+            col(name).min().cast(DataType::String).alias("lo"),
+            col(name).max().cast(DataType::String).alias("hi"),
+        ])
+        .collect()
+        .expect("min/max");
+    let get = |c: &str| {
+        r.column(c)
+            .expect("column")
+            .str()
+            .expect("text")
+            .get(0)
+            .map(str::to_owned)
+    };
+    json!([get("lo"), get("hi")])
+}
+
+/// Sum of `column` and row count over the rows where every `(column, value)` matches (text columns).
+fn filtered(frame: &DataFrame, column: &str, filter: Expr) -> (f64, usize) {
+    let rows = frame.clone().lazy().filter(filter).collect().expect("filter");
+    let sum = rows
+        .column(column)
+        .expect("column")
+        .as_materialized_series()
+        .sum::<f64>()
+        .expect("sum");
+    (sum, rows.height())
+}
+
+/// What homeseason itself reads from the lake, in the shape `check_outputs.py` compares with.
+fn expected(lake: &Lake, campaign: &Campaign) -> Value {
+    let mut specs = Map::new();
+    let mut frames = std::collections::BTreeMap::new();
+    for t in contract::all() {
+        let name = t.name.as_str();
+        let files = lake.files(name).expect("files");
+        if files.is_empty() {
+            continue;
+        }
+        let frame = lake.read_table(name).expect("homeseason reads its table");
+        let mut columns = Map::new();
+        let mut sums = Map::new();
+        let mut ranges = Map::new();
+        for f in &t.fields {
+            columns.insert(f.name.clone(), json!(type_name(f.r#type)));
+            if frame.column(&f.name).is_err() {
+                continue;
+            }
+            match f.r#type {
+                FieldType::Number | FieldType::Integer => {
+                    if let Some(v) = sum_of(&frame, &f.name, f.r#type) {
+                        sums.insert(f.name.clone(), v);
+                    }
+                }
+                FieldType::Date => {
+                    ranges.insert(f.name.clone(), range_of(&frame, &f.name));
+                }
+                _ => {}
+            }
+        }
+        let mut spec = json!({
+            "rows": frame.height(),
+            "files": files.len(),
+            "partition_keys": partition_keys(name).iter().map(|k| k.key()).collect::<Vec<_>>(),
+            "schema_version": SCHEMA_VERSION,
+            "columns": columns,
+            "present_columns": frame.get_column_names().iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            "sums": sums,
+            "date_ranges": ranges,
+        });
+        if let Ok(codes) = frame.column("region_code") {
+            let mut codes: Vec<String> = codes
+                .str()
+                .expect("region_code is text")
+                .iter()
+                .flatten()
+                .map(str::to_owned)
+                .collect();
+            codes.sort();
+            codes.dedup();
+            spec["region_codes"] = json!(codes);
+        }
+        specs.insert(name.to_owned(), spec);
+        frames.insert(name.to_owned(), frame);
+    }
+    let text = |c: &str, v: &str| json!({"column": c, "text": v});
+    let mut checks = Vec::new();
+    let mut check = |name: &str, table: &str, column: &str, wheres: Vec<Value>| {
+        let Some(frame) = frames.get(table) else {
+            return;
+        };
+        let filter = wheres
+            .iter()
+            .map(|w| {
+                let c = w["column"].as_str().expect("column");
+                if let Some(d) = w["date"].as_str() {
+                    col(c).cast(DataType::String).eq(lit(d.to_owned()))
+                } else {
+                    col(c).eq(lit(w["text"].as_str().expect("text").to_owned()))
+                }
+            })
+            .reduce(Expr::and)
+            .expect("a filter");
+        let (value, rows) = filtered(frame, column, filter);
+        assert!(rows > 0, "{name}: the filter selects rows");
+        checks.push(json!({
+            "name": name, "table": table, "column": column, "value": value, "rows": rows,
+            "where": wheres,
+        }));
+    };
+    let method = campaign.baseline.primary_method.as_str();
+    check(
+        "national all-targeted uplift (the headline)",
+        tables::UPLIFT,
+        "uplift_abs",
+        vec![
+            text("region_code", "000000"),
+            text("category", "all_targeted"),
+            text("method", method),
+            text("window_kind", "campaign"),
+        ],
+    );
+    check(
+        "Ningbo (a plan city) daily baseline",
+        tables::BASELINE_DAILY,
+        "baseline",
+        vec![text("region_code", "330200"), text("method", method)],
+    );
+    check(
+        "Zhejiang retail statistics (a region_code partition)",
+        tables::RETAIL_STATS,
+        "value",
+        vec![text("region_code", "330000")],
+    );
+    check(
+        "Corps activities' enterprises (the XPCC partition)",
+        tables::ACTIVITIES,
+        "enterprise_count",
+        vec![text("region_code", "XPCC")],
+    );
+    check(
+        "national cumulative actual as of the example week (a date partition)",
+        tables::WEEKLY_TRACKING,
+        "cum_actual",
+        vec![
+            json!({"column": "as_of_week", "date": EXAMPLE_WEEK}),
+            text("region_code", "000000"),
+        ],
+    );
+    let contract_tables: Vec<&str> = contract::all().iter().map(|t| t.name.as_str()).collect();
+    json!({"tables": specs, "contract_tables": contract_tables, "filtered_sums": checks})
+}
+
+#[test]
+fn duckdb_and_pyarrow_read_every_table_as_homeseason_does() {
+    let out = demo_dir();
+    let lake_dir = out.join("lake");
+    let lake = Lake::open(&lake_dir).expect("lake");
+    let campaign = Campaign::default_2023();
+    let expected = expected(&lake, &campaign);
+    for t in [tables::UPLIFT, tables::BASELINE_DAILY, tables::ACTIVITIES] {
+        assert!(expected["tables"].get(t).is_some(), "the demo writes {t}");
+    }
+    // The lake agrees with the report's headline before any other reader is asked.
+    let headline: Value = serde_json::from_slice(
+        &std::fs::read(out.join("report/headline.json")).expect("headline.json"),
+    )
+    .expect("json");
+    let national = &expected["filtered_sums"][0];
+    let (lake_value, report_value) = (
+        national["value"].as_f64().expect("number"),
+        headline["incremental_yuan"].as_f64().expect("number"),
+    );
+    assert!(
+        (lake_value - report_value).abs() <= 1e-6 * report_value.abs().max(1.0),
+        "{lake_value} vs {report_value}"
+    );
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let path = tmp.path().join("expected.json");
+    std::fs::write(
+        &path,
+        serde_json::to_vec_pretty(&expected).expect("serialise"),
+    )
+    .expect("write expected");
+    let said = python(
+        "check_outputs.py",
+        &[
+            "--lake",
+            lake_dir.to_str().expect("utf-8"),
+            "--expected",
+            path.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(said.contains("exactly as homeseason does"), "{said}");
+}
+
+#[test]
+fn exported_notebook_runs_headless_against_the_demo() {
+    let out = demo_dir();
+    let lake = out.join("lake");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let said = ok(&[
+        "export",
+        "notebook",
+        "--lake",
+        lake.to_str().expect("utf-8"),
+        "--out",
+        tmp.path().to_str().expect("utf-8"),
+        "--as-of",
+        "2023-10-12",
+    ]);
+    let notebook = tmp.path().join(format!("homeseason-weekly-{EXAMPLE_WEEK}.ipynb"));
+    assert!(
+        said.contains(notebook.to_str().expect("utf-8")),
+        "the week is rounded to its Sunday: {said}"
+    );
+    let executed = tmp.path().join("executed.ipynb");
+    let said = python(
+        "run_notebook.py",
+        &[
+            notebook.to_str().expect("utf-8"),
+            "--out",
+            executed.to_str().expect("utf-8"),
+            "--min-images",
+            "2",
+        ],
+    );
+    assert!(said.contains("without error"), "{said}");
+    let executed = std::fs::read_to_string(&executed).expect("executed notebook");
+    assert!(
+        executed.contains("the headline matches the report"),
+        "the notebook checked its headline against the report's headline.json"
+    );
+
+    // The committed example is this export, but for the lake path in its first cell.
+    let fresh: Value =
+        serde_json::from_slice(&std::fs::read(&notebook).expect("notebook")).expect("json");
+    let committed: Value = serde_json::from_slice(
+        &std::fs::read(repo().join(EXAMPLE)).expect("the committed example notebook"),
+    )
+    .expect("json");
+    assert_eq!(
+        without_lake(&committed),
+        without_lake(&fresh),
+        "{EXAMPLE} is stale: re-export it (see notebooks-export/README.md)"
+    );
+}
+
+/// The notebook with the `LAKE = …` line of its first cell blanked.
+fn without_lake(nb: &Value) -> Value {
+    let mut nb = nb.clone();
+    if let Some(lines) = nb["cells"][0]["source"].as_array_mut() {
+        for l in lines.iter_mut() {
+            if l.as_str().is_some_and(|s| s.starts_with("LAKE = ")) {
+                *l = json!("LAKE = …\n");
+            }
+        }
+    }
+    nb
+}
+
+#[test]
+fn ministry_workbook_has_the_attachment_layout() {
+    let out = demo_dir();
+    let workbook = out.join("report/workbook.xlsx");
+    let bytes = std::fs::read(&workbook).expect("report/workbook.xlsx is written beside report.html");
+    assert!(bytes.starts_with(b"PK"), "an xlsx is a zip");
+    let lake = Lake::open(out.join("lake")).expect("lake");
+    let activities = lake.read_table(tables::ACTIVITIES).expect("activities").height();
+    let campaign = Campaign::default_2023();
+    let mut categories: Vec<String> = vec!["all_targeted".into()];
+    categories.extend(
+        campaign
+            .categories
+            .targeted
+            .iter()
+            .map(|c| c.id().to_owned()),
+    );
+    let primary = lake
+        .read_table(tables::UPLIFT)
+        .expect("uplift")
+        .lazy()
+        .filter(
+            col("window_kind")
+                .eq(lit("campaign"))
+                .and(col("method").eq(lit(campaign.baseline.primary_method.clone()))),
+        )
+        .collect()
+        .expect("filter");
+    let summary_rows = primary
+        .column("category")
+        .expect("category")
+        .str()
+        .expect("text")
+        .iter()
+        .filter(|c| c.is_some_and(|c| categories.iter().any(|k| k == c)))
+        .count();
+    assert_eq!(summary_rows, 38 * 5, "national and 37 regions × all targeted and 4 categories");
+    python(
+        "check_workbook.py",
+        &[
+            workbook.to_str().expect("utf-8"),
+            "--activities",
+            &activities.to_string(),
+            "--summary-rows",
+            &summary_rows.to_string(),
+        ],
+    );
+}

@@ -1,0 +1,127 @@
+//! `homeseason liaison add`, `homeseason serve` and `homeseason upload`: the upload service end to end,
+//! through the binary, on loopback.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{homeseason, ok};
+
+/// A `homeseason serve` child, killed on drop.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+fn start(data: &str, port: u16) -> Server {
+    let child = Command::new(env!("CARGO_BIN_EXE_homeseason"))
+        .args([
+            "serve",
+            "--data",
+            data,
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("homeseason serve starts");
+    let server = Server(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the server did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server
+}
+
+const HEADER: &str = "活动编号,地区,活动名称,活动类型,开始日期,结束日期,举办地点,主办单位,参与企业数,参与品牌数,重点方向,线上/线下,地方站\n";
+
+#[test]
+fn a_liaison_uploads_through_the_binary() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let data = tmp.path().join("data");
+    let data = data.to_str().expect("utf-8");
+    let token = ok(&[
+        "liaison", "add", "--data", data, "--region", "浙江", "--name", "张三",
+    ]);
+    let token = token.trim();
+    assert!(token.starts_with("hs_"), "{token}");
+    let tokens = std::fs::read_to_string(tmp.path().join("data/tokens.json")).expect("tokens");
+    assert!(!tokens.contains(token), "only the hash is stored");
+    let list = ok(&["liaison", "list", "--data", data]);
+    assert!(list.contains("张三") && list.contains("330000"), "{list}");
+
+    let port = free_port();
+    let _server = start(data, port);
+    let url = format!("http://127.0.0.1:{port}");
+    let file = tmp.path().join("activities_330000.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "{HEADER}330000-2023-001,浙江省,焕新周,直播电商节,2023-09-12,2023-09-14,体育馆,商务厅,10,12,绿色,线下,否\n\
+             330000-2023-002,浙江省,焕新周,直播电商节,2023-09-40,2023-09-14,体育馆,商务厅,10,12,绿色,线下,否\n"
+        ),
+    )
+    .expect("write");
+    let file = file.to_str().expect("utf-8");
+    let out = ok(&["upload", "--server", &url, "--token", token, file]);
+    assert!(out.contains("accepted 接收 1 + rejected 拒收 1"), "{out}");
+    assert!(out.contains("line 行 3"), "{out}");
+    let again = ok(&["upload", "--server", &url, "--token", token, file]);
+    assert!(again.contains("already ingested"), "{again}");
+
+    let foreign = tmp.path().join("beijing.csv");
+    std::fs::write(
+        &foreign,
+        format!("{HEADER}110000-2023-001,北京市,焕新周,直播电商节,2023-09-12,2023-09-14,体育馆,商务厅,10,12,绿色,线下,否\n"),
+    )
+    .expect("write");
+    let refused = homeseason(&[
+        "upload",
+        "--server",
+        &url,
+        "--token",
+        token,
+        foreign.to_str().expect("utf-8"),
+    ]);
+    assert!(!refused.status.success());
+    let stdout = String::from_utf8_lossy(&refused.stdout);
+    assert!(
+        stdout.contains("REFUSED") && stdout.contains("110000"),
+        "{stdout}"
+    );
+
+    let id = token.split('_').nth(1).expect("token id");
+    ok(&["liaison", "revoke", "--data", data, id]);
+    let revoked = homeseason(&["upload", "--server", &url, "--token", token, file]);
+    assert!(!revoked.status.success());
+    let stderr = String::from_utf8_lossy(&revoked.stderr);
+    assert!(
+        stderr.contains("401") && stderr.contains("吊销"),
+        "{stderr}"
+    );
+    let audit = std::fs::read_to_string(tmp.path().join("data/audit.jsonl")).expect("audit");
+    for outcome in [
+        "token_issued",
+        "\"accepted\"",
+        "\"duplicate\"",
+        "\"refused\"",
+        "token_revoked",
+    ] {
+        assert!(
+            audit.contains(outcome),
+            "{outcome} missing from the audit log"
+        );
+    }
+}
