@@ -53,7 +53,7 @@ try {
   result.rejects = rejects;
   check(rejects.length === 1, "one rejected row, got " + rejects.length);
   check(rejects[0][0] === "3", "line 3, got " + rejects[0][0]);
-  check(rejects[0][1] === "start_date", "column start_date, got " + rejects[0][1]);
+  check(rejects[0][1] === "开始日期", "column 开始日期 (the file's own header), got " + rejects[0][1]);
   check(rejects[0][3].includes("2023-13-45"), "raw text shown");
   const report = await page.$$eval("#report tbody td", (tds) => tds.map((td) => td.textContent));
   result.report = report;

@@ -5,6 +5,7 @@ mod util;
 mod demo;
 mod feeds;
 mod geolift;
+mod impact;
 mod ingest;
 mod payments;
 mod readers;

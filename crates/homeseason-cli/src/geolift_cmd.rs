@@ -510,10 +510,8 @@ fn summary_cell(out: &mut String, c: &CellOut) {
     );
     let _ = writeln!(
         out,
-        "Incremental outcome: {}   [{}, {}]",
-        num(c.incremental),
-        num(c.incremental_lower),
-        num(c.incremental_upper)
+        "Incremental outcome: {:.0}   [{:.0}, {:.0}]",
+        c.incremental, c.incremental_lower, c.incremental_upper
     );
     let verdict = if c.p_value < 1.0 - c.level {
         "significant"

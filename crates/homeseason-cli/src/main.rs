@@ -5,6 +5,7 @@ mod client;
 mod evaluate;
 mod export;
 mod geolift_cmd;
+mod impact_cmd;
 mod payfeeds;
 mod pipeline;
 mod serve;
@@ -216,6 +217,9 @@ enum Command {
     /// with conformal inference per treated cell, or power and minimum detectable effect with
     /// --power. 地理实验（合成控制）。
     Geolift(geolift_cmd::GeoliftArgs),
+    /// Counterfactual regression (CausalImpact-style) on any series: a CSV or Parquet file with a
+    /// time column, a target and covariates; prints CausalImpact's summary. 反事实回归影响评估。
+    Impact(impact_cmd::ImpactArgs),
     /// Write a blank template for liaisons: both header languages, drop-down lists and a 填写说明 notes
     /// sheet (XLSX), or a UTF-8 CSV with BOM that Excel opens in Chinese. 生成填报模板。
     Template {
@@ -658,6 +662,14 @@ fn run(cli: Cli) -> Result<()> {
             &campaign,
         )?,
         Command::Geolift(args) => print!("{}", geolift_cmd::run(&args)?),
+        Command::Impact(args) => {
+            let out = impact_cmd::run(&args)?;
+            print!("{}", out.text);
+            if let Some(path) = &args.json {
+                std::fs::write(path, serde_json::to_vec_pretty(&out.json)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
         Command::Template { kind, format, out } => {
             let path = out.unwrap_or_else(|| PathBuf::from(template::default_file_name(kind, format)));
             std::fs::write(&path, template::bytes(kind, format)?)

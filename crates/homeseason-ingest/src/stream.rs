@@ -10,7 +10,8 @@
 //! and aggregates to `payment_daily`. Memory is the duplicate table (8 bytes a row), the merchant-day
 //! set, and a few chunks in flight — never the file. Money is summed in integer fen.
 //!
-//! Which months a file writes: its *home month* (the month holding most of its rows) always; any other
+//! Which months a file writes: its *home month* (the month holding most of its rows; on a tie the one
+//! with more rows no other file holds, then the month in the file's name, then the later) always; any other
 //! month too unless that month's partition is already held by a different file (another name), in which
 //! case the rows found in that file's txn-id index are duplicates (an overlapping export) and the others
 //! are rejected as `bad_period` (send them in a corrected file for that month). A corrected file for a
@@ -1282,7 +1283,7 @@ fn run_all(
 ) -> Result<TxnOutcome> {
     let first = run_pass(file, open, size_hint, format, profile, campaign, ctx, None)?;
     let (merged, sink, summary, header) = first;
-    let home = home_month(&merged);
+    let home = home_month(&merged, file);
     let write: Vec<MonthKey> = merged
         .months
         .values()
@@ -1338,12 +1339,55 @@ fn run_all(
     )
 }
 
-fn home_month(m: &Merged) -> Option<MonthKey> {
+/// The month holding most of the file's rows. Ties (an export overlapping the end of the previous
+/// month as much as it covers its own) go to the month with more rows no other file holds, then to the
+/// month the file's name carries (`…_2023-10.csv`), then to the later month.
+fn home_month(m: &Merged, file: &str) -> Option<MonthKey> {
+    let named = name_month(file);
     m.months
         .values()
-        .map(|s| (s.main.rows + s.hit.rows, std::cmp::Reverse(s.key)))
+        .map(|s| {
+            (
+                s.main.rows + s.hit.rows,
+                s.main.rows,
+                Some(s.key) == named,
+                s.key,
+            )
+        })
         .max()
-        .map(|(_, std::cmp::Reverse(k))| k)
+        .map(|(_, _, _, k)| k)
+}
+
+/// The month a file's name carries: the last `YYYY-MM`, `YYYY_MM` or `YYYYMM` (year 1900–2099) in it.
+fn name_month(file: &str) -> Option<MonthKey> {
+    let b = slot(file).as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let mut found = None;
+    for i in 0..b.len() {
+        if i > 0 && digit(i - 1) {
+            continue;
+        }
+        if !(0..4).all(|k| digit(i + k)) {
+            continue;
+        }
+        let year = digits(&b[i..i + 4])?;
+        if !(1900..=2099).contains(&year) {
+            continue;
+        }
+        let j = if matches!(b.get(i + 4), Some(b'-' | b'_')) {
+            i + 5
+        } else {
+            i + 4
+        };
+        if !(digit(j) && digit(j + 1)) {
+            continue;
+        }
+        let month = digits(&b[j..j + 2])?;
+        if (1..=12).contains(&month) {
+            found = Some(month_key(year as i32, month));
+        }
+    }
+    found
 }
 
 /// A file's name without folders and extensions: `x/abc.csv.gz` → `abc`.
@@ -2071,6 +2115,19 @@ mod tests {
         assert_eq!(civil_from_days(day), (2023, 9, 1));
         let day = beijing_day(b"2023-08-31T20:00:00Z", &TimeFormat::Rfc3339, 0).unwrap();
         assert_eq!(civil_from_days(day), (2023, 9, 1));
+    }
+
+    #[test]
+    fn the_month_a_file_name_carries() {
+        let k = |y, m| Some(month_key(y, m));
+        assert_eq!(name_month("payment_transactions_t2_2023-10.csv"), k(2023, 10));
+        assert_eq!(name_month("dir/payment_transactions_t2_2023-10b.csv.gz"), k(2023, 10));
+        assert_eq!(name_month("bank_c_202309.csv"), k(2023, 9));
+        assert_eq!(name_month("bank_c_2023_12_full.jsonl"), k(2023, 12));
+        assert_eq!(name_month("export_20230915.csv"), k(2023, 9));
+        assert_eq!(name_month("wallet_b_2023-13.csv"), None);
+        assert_eq!(name_month("acq_a_12345678.csv"), None);
+        assert_eq!(name_month("transactions.csv"), None);
     }
 
     #[test]

@@ -149,6 +149,27 @@ pub struct UploadOutcome {
     pub attempts: u32,
 }
 
+/// The answer of [`Client::lookup`]: the latest upload of some content, and whether sending that
+/// content again would ingest nothing.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Lookup {
+    /// The upload (the one that ingested the content, when it is current).
+    #[serde(flatten)]
+    pub record: UploadRecord,
+    /// Already ingested and still current for this token (absent from older servers).
+    #[serde(default)]
+    pub already_ingested: Option<bool>,
+}
+
+impl Lookup {
+    /// Whether sending the content again would ingest nothing.
+    #[must_use]
+    pub fn already_ingested(&self) -> bool {
+        self.record.status == crate::registry::Status::Accepted
+            && self.already_ingested.unwrap_or(true)
+    }
+}
+
 /// A client of one server.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -229,9 +250,32 @@ impl Client {
     /// # Errors
     /// When the server refuses (other than 404) or cannot be reached.
     pub async fn by_sha256(&self, sha256: &str) -> Result<Option<UploadRecord>> {
+        Ok(self.lookup(sha256, None, None).await?.map(|l| l.record))
+    }
+
+    /// Ask the server about this content before sending it. With `file`, the lookup declares an upload
+    /// attempt: when the content is already ingested and current, the server audits that attempt as a
+    /// `duplicate` and the client sends nothing. `feed` is the feed the upload would name.
+    ///
+    /// # Errors
+    /// When the server refuses (other than 404) or cannot be reached.
+    pub async fn lookup(
+        &self,
+        sha256: &str,
+        file: Option<&str>,
+        feed: Option<&str>,
+    ) -> Result<Option<Lookup>> {
+        let mut query: Vec<(&str, &str)> = Vec::new();
+        if let Some(f) = file {
+            query.push(("file", f));
+        }
+        if let Some(f) = feed {
+            query.push(("feed", f));
+        }
         let resp = self
             .http
             .get(self.url(&format!("/api/uploads/by-sha256/{sha256}")))
+            .query(&query)
             .bearer_auth(&self.token)
             .send()
             .await?;
@@ -338,9 +382,8 @@ impl Client {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "upload.csv".into());
-        let already = |r: &UploadRecord| {
-            r.status == crate::registry::Status::Accepted
-                && feed.is_none_or(|f| r.feed.as_deref() == Some(f))
+        let already = |l: &Lookup| {
+            l.already_ingested() && feed.is_none_or(|f| l.record.feed.as_deref() == Some(f))
         };
         let mut last = String::new();
         let attempts = self.retry.attempts.max(1);
@@ -349,16 +392,16 @@ impl Client {
                 tokio::time::sleep(self.retry.backoff(n - 1)).await;
             }
             // Before each attempt: is this content already there (perhaps from a lost answer)?
-            match self.by_sha256(&sha256).await {
-                Ok(Some(r)) if already(&r) => {
+            match self.lookup(&sha256, Some(&name), feed).await {
+                Ok(Some(l)) if already(&l) => {
                     return Ok(UploadOutcome {
-                        record: r,
+                        record: l.record,
                         skipped: true,
                         attempts: n,
                     });
                 }
-                Ok(Some(r)) if r.status == crate::registry::Status::Processing => {
-                    let record = self.wait(&r.id).await?;
+                Ok(Some(l)) if l.record.status == crate::registry::Status::Processing => {
+                    let record = self.wait(&l.record.id).await?;
                     return Ok(UploadOutcome {
                         record,
                         skipped: true,

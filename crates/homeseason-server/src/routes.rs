@@ -296,10 +296,21 @@ async fn get_upload(
     Ok(response)
 }
 
+/// Query of `GET /api/uploads/by-sha256/{sha256}`.
+#[derive(Debug, Default, Deserialize)]
+struct ByShaQuery {
+    /// The file the client is about to send (a label only). With it the lookup is an upload attempt:
+    /// when the content is already ingested and current, the attempt is audited as a `duplicate`.
+    file: Option<String>,
+    /// The feed the client would name: content ingested as another feed is not a duplicate.
+    feed: Option<String>,
+}
+
 async fn upload_by_sha(
     State(st): State<AppState>,
     Auth(who): Auth,
     Path(sha256): Path<String>,
+    Query(q): Query<ByShaQuery>,
 ) -> Result<Response, AppError> {
     let sha256 = sha256.to_ascii_lowercase();
     if !is_sha256(&sha256) {
@@ -309,15 +320,52 @@ async fn upload_by_sha(
             "not a SHA-256 hex digest",
         ));
     }
-    let record = st
-        .registry()
-        .list(|r| r.sha256 == sha256 && r.visible_to(&who))
-        .into_iter()
-        .next()
-        .ok_or_else(|| AppError::not_found("upload 上传记录"))?;
-    let mut response = record_response(&record);
-    *response.status_mut() = StatusCode::OK;
-    Ok(response)
+    let feed = match q.feed.as_deref() {
+        Some(f) => crate::upload::parse_feed(f, &who)?,
+        None => None,
+    };
+    // Would sending this content again ingest nothing (accepted, current, within the scope)?
+    let duplicate = crate::upload::current_duplicate(&st, &who, &sha256, feed)
+        .map_err(AppError::from)?
+        .filter(|r| r.visible_to(&who));
+    let record = match &duplicate {
+        Some(r) => r.clone(),
+        None => st
+            .registry()
+            .list(|r| r.sha256 == sha256 && r.visible_to(&who))
+            .into_iter()
+            .next()
+            .ok_or_else(|| AppError::not_found("upload 上传记录"))?,
+    };
+    if let (Some(previous), Some(file)) = (&duplicate, q.file.as_deref()) {
+        // The client will not send it: that attempt is recorded like a duplicate upload.
+        let _ = st.audit().append(&crate::audit::AuditEvent {
+            at: st.now(),
+            action: "upload".into(),
+            actor: who.token_id.clone(),
+            actor_name: Some(who.name.clone()),
+            upload_id: Some(previous.id.clone()),
+            file: crate::names::safe_file_name(file).ok(),
+            sha256: Some(sha256.clone()),
+            bytes: Some(previous.bytes),
+            feed: previous.feed.clone(),
+            outcome: "duplicate".into(),
+            detail: format!(
+                "already ingested by upload {} and still current: not sent again",
+                previous.id
+            ),
+        });
+    }
+    // The record, its status URL, and whether sending the content again would ingest nothing.
+    let mut body = serde_json::to_value(&record).unwrap_or_default();
+    if let Some(map) = body.as_object_mut() {
+        map.insert(
+            "status_url".into(),
+            format!("/api/uploads/{}", record.id).into(),
+        );
+        map.insert("already_ingested".into(), duplicate.is_some().into());
+    }
+    Ok((StatusCode::OK, Json(body)).into_response())
 }
 
 fn csv_bytes(frame: &mut DataFrame) -> Result<Vec<u8>, AppError> {

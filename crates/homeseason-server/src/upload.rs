@@ -48,7 +48,7 @@ fn new_id() -> String {
     format!("u{}", hex::encode(b))
 }
 
-fn parse_feed(raw: &str, who: &Principal) -> Result<Option<Feed>, AppError> {
+pub(crate) fn parse_feed(raw: &str, who: &Principal) -> Result<Option<Feed>, AppError> {
     let raw = raw.trim();
     if raw.is_empty() || raw == "auto" {
         return Ok(None);
@@ -485,6 +485,36 @@ async fn process(
     finish(&st, record)
 }
 
+/// The upload that already ingested this content, when sending it again would ingest nothing: the
+/// latest accepted, non-duplicate upload of `sha256`, whose feed and regions are within `who`'s scope
+/// (and match `feed` when one is named), and whose content is still current in the lake (not
+/// superseded by a later file: sending superseded content again reinstates it).
+///
+/// # Errors
+/// When the lake's manifest cannot be read.
+pub(crate) fn current_duplicate(
+    st: &AppState,
+    who: &Principal,
+    sha256: &str,
+    feed: Option<Feed>,
+) -> Result<Option<UploadRecord>, crate::ServerError> {
+    let Some(previous) = st.registry().accepted_by_sha(sha256) else {
+        return Ok(None);
+    };
+    let feed_ok = previous.feed.as_deref().is_none_or(|f| who.may_feed(f))
+        && feed.is_none_or(|f| previous.feed.as_deref() == Some(f.id()));
+    let regions_ok = previous.regions.iter().all(|(r, _)| who.may_region(r));
+    if !(feed_ok && regions_ok) {
+        return Ok(None);
+    }
+    let current = st
+        .lake()
+        .manifest()?
+        .file(sha256)
+        .is_some_and(|f| f.superseded.is_empty());
+    Ok(current.then_some(previous))
+}
+
 async fn process_inner(
     st: &AppState,
     who: &Principal,
@@ -496,29 +526,19 @@ async fn process_inner(
     // The same content sent twice at once: the second waits here, then finds the first's result.
     let inflight = st.inflight_lock(&sha);
     let _same_content = inflight.lock().await;
-    if let Some(previous) = st.registry().accepted_by_sha(&sha) {
-        let feed_ok = previous.feed.as_deref().is_none_or(|f| who.may_feed(f))
-            && feed.is_none_or(|f| previous.feed.as_deref() == Some(f.id()));
-        let regions_ok = previous.regions.iter().all(|(r, _)| who.may_region(r));
-        let current = st
-            .lake()
-            .manifest()?
-            .file(&sha)
-            .is_some_and(|f| f.superseded.is_empty());
-        if feed_ok && regions_ok && current {
-            record.status = Status::Accepted;
-            record.duplicate_of = Some(previous.id.clone());
-            record.feed.clone_from(&previous.feed);
-            record.regions.clone_from(&previous.regions);
-            record.report.clone_from(&previous.report);
-            record.rejects.clone_from(&previous.rejects);
-            record.rejects_total = previous.rejects_total;
-            record.commit = Some(CommitView {
-                unchanged: true,
-                ..CommitView::default()
-            });
-            return Ok(());
-        }
+    if let Some(previous) = current_duplicate(st, who, &sha, feed)? {
+        record.status = Status::Accepted;
+        record.duplicate_of = Some(previous.id.clone());
+        record.feed.clone_from(&previous.feed);
+        record.regions.clone_from(&previous.regions);
+        record.report.clone_from(&previous.report);
+        record.rejects.clone_from(&previous.rejects);
+        record.rejects_total = previous.rejects_total;
+        record.commit = Some(CommitView {
+            unchanged: true,
+            ..CommitView::default()
+        });
+        return Ok(());
     }
     let _permit = st
         .inner

@@ -111,7 +111,8 @@ async fn upload_reports_the_bad_row_in_chinese_and_english() {
     assert_eq!(r["rejects_total"], 1);
     let reject = &r["rejects"][0];
     assert_eq!(reject["line"], 3, "{reject}");
-    assert_eq!(reject["column"], "start_date");
+    // The `rejects` contract: the source header of the failing column, as the liaison wrote it.
+    assert_eq!(reject["column"], "开始日期");
     assert!(reject["message_zh"].as_str().is_some_and(|m| !m.is_empty()));
     assert!(
         reject["raw"]

@@ -1,0 +1,314 @@
+//! `homeseason impact`: the counterfactual regression (CausalImpact-style) on any series an analyst
+//! brings — a CSV or Parquet file with a time column (dates or integers), one target column and
+//! covariate columns — with the pre- and post-period on the command line.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, bail};
+use chrono::{Datelike, NaiveDate};
+use homeseason_stats::impact::{Design, Estimate, Impact, ImpactOptions, causal_impact};
+use polars::prelude::*;
+use serde_json::json;
+
+/// Arguments of `homeseason impact`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ImpactArgs {
+    /// Input file: CSV (header row) or Parquet.
+    pub(crate) input: PathBuf,
+    /// Time column: dates (YYYY-MM-DD or a date type) or integers.
+    #[arg(long, default_value = "date")]
+    pub(crate) time: String,
+    /// Target column (the series the intervention may have moved).
+    #[arg(long)]
+    pub(crate) target: String,
+    /// Covariate columns the intervention did not touch, comma-separated (may be empty).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) covariates: Vec<String>,
+    /// Pre-period as FIRST:LAST (inclusive), in the time column's values.
+    #[arg(long)]
+    pub(crate) pre: String,
+    /// Post-period as FIRST:LAST (inclusive).
+    #[arg(long)]
+    pub(crate) post: String,
+    /// Interval level.
+    #[arg(long, default_value_t = 0.9)]
+    pub(crate) level: f64,
+    /// Posterior predictive draws.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) draws: usize,
+    /// Seed of the draws (same seed, same output).
+    #[arg(long, default_value_t = 20_230_901)]
+    pub(crate) seed: u64,
+    /// Model the series on its own scale instead of the log scale (needed for values ≤ 0).
+    #[arg(long)]
+    pub(crate) linear: bool,
+    /// Add weekday dummies (date time columns only).
+    #[arg(long)]
+    pub(crate) weekday: bool,
+    /// Also write the summary (and the pointwise series) as JSON to this file.
+    #[arg(long)]
+    pub(crate) json: Option<PathBuf>,
+}
+
+/// A time key: a date or an integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Time {
+    Date(NaiveDate),
+    Int(i64),
+}
+
+impl std::fmt::Display for Time {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Time::Date(d) => write!(f, "{d}"),
+            Time::Int(i) => write!(f, "{i}"),
+        }
+    }
+}
+
+fn parse_time(s: &str, dates: bool) -> Result<Time> {
+    let s = s.trim();
+    if dates {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(Time::Date)
+            .with_context(|| format!("{s:?} is not a date (YYYY-MM-DD)"))
+    } else {
+        s.parse::<i64>()
+            .map(Time::Int)
+            .with_context(|| format!("{s:?} is not an integer time"))
+    }
+}
+
+fn read_frame(path: &std::path::Path) -> Result<DataFrame> {
+    let lower = path.to_string_lossy().to_ascii_lowercase();
+    if lower.ends_with(".parquet") || lower.ends_with(".pq") {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        return ParquetReader::new(file)
+            .finish()
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("reading Parquet {}", path.display()));
+    }
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(10_000))
+        .try_into_reader_with_file_path(Some(path.to_owned()))
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("opening {}", path.display()))?
+        .finish()
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("reading CSV {}", path.display()))
+}
+
+/// The time keys of the frame's time column.
+fn times(df: &DataFrame, name: &str) -> Result<(Vec<Time>, bool)> {
+    let column = df
+        .column(name)
+        .map_err(anyhow::Error::from).with_context(|| format!("--time column {name:?} is not in the file"))?;
+    match column.dtype() {
+        DataType::Date => {
+            let days = column.cast(&DataType::Int32)?;
+            let out = days
+                .i32()?
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    d.and_then(|d| NaiveDate::from_num_days_from_ce_opt(d + 719_163))
+                        .map(Time::Date)
+                        .with_context(|| format!("row {}: empty {name}", i + 2))
+                })
+                .collect::<Result<_>>()?;
+            Ok((out, true))
+        }
+        t if t.is_integer() => {
+            let v = column.cast(&DataType::Int64)?;
+            let out = v
+                .i64()?
+                .iter()
+                .enumerate()
+                .map(|(i, d)| d.map(Time::Int).with_context(|| format!("row {}: empty {name}", i + 2)))
+                .collect::<Result<_>>()?;
+            Ok((out, false))
+        }
+        _ => {
+            let v = column.cast(&DataType::String)?;
+            let out = v
+                .str()?
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let s = s.with_context(|| format!("row {}: empty {name}", i + 2))?;
+                    parse_time(s, true).with_context(|| format!("row {}, column {name}", i + 2))
+                })
+                .collect::<Result<_>>()?;
+            Ok((out, true))
+        }
+    }
+}
+
+fn floats(df: &DataFrame, name: &str, what: &str) -> Result<Vec<f64>> {
+    let c = df
+        .column(name)
+        .map_err(anyhow::Error::from).with_context(|| format!("{what} column {name:?} is not in the file"))?
+        .cast(&DataType::Float64)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("{what} column {name:?} is not numeric"))?;
+    Ok(c.f64()?.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+}
+
+fn period(spec: &str, dates: bool, flag: &str) -> Result<(Time, Time)> {
+    let (a, b) = spec
+        .split_once(':')
+        .or_else(|| spec.split_once(".."))
+        .with_context(|| format!("{flag} {spec:?}: expected FIRST:LAST"))?;
+    let (a, b) = (parse_time(a, dates)?, parse_time(b, dates)?);
+    if b < a {
+        bail!("{flag} {spec:?}: the last time is before the first");
+    }
+    Ok((a, b))
+}
+
+/// What `homeseason impact` computed: the text summary and the JSON document.
+pub(crate) struct Outcome {
+    pub(crate) text: String,
+    pub(crate) json: serde_json::Value,
+}
+
+/// Run the regression and build the summary.
+///
+/// # Errors
+/// Unreadable input, missing columns, periods outside the data, or a failed fit.
+pub(crate) fn run(args: &ImpactArgs) -> Result<Outcome> {
+    let df = read_frame(&args.input)?;
+    let (time, dates) = times(&df, &args.time)?;
+    let y_all = floats(&df, &args.target, "--target")?;
+    let covs: Vec<(String, Vec<f64>)> = args
+        .covariates
+        .iter()
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| Ok((c.trim().to_owned(), floats(&df, c.trim(), "--covariates")?)))
+        .collect::<Result<_>>()?;
+    // Rows in time order; a repeated time is an error (one value per time point).
+    let mut order: Vec<usize> = (0..time.len()).collect();
+    order.sort_by_key(|&i| time[i]);
+    for w in order.windows(2) {
+        if time[w[0]] == time[w[1]] {
+            bail!("time {} appears twice in column {:?} (rows {} and {})", time[w[0]], args.time, w[0] + 2, w[1] + 2);
+        }
+    }
+    let (pre_a, pre_b) = period(&args.pre, dates, "--pre")?;
+    let (post_a, post_b) = period(&args.post, dates, "--post")?;
+    if post_a <= pre_b {
+        bail!("--post must start after --pre ends ({post_a} ≤ {pre_b})");
+    }
+    let rows: Vec<usize> = order
+        .into_iter()
+        .filter(|&i| time[i] >= pre_a && time[i] <= post_b)
+        .collect();
+    let t: Vec<Time> = rows.iter().map(|&i| time[i]).collect();
+    let pre_end = t.iter().position(|x| *x > pre_b).unwrap_or(t.len());
+    let post_start = t.iter().position(|x| *x >= post_a).unwrap_or(t.len());
+    if pre_end == 0 {
+        bail!("no rows in the pre-period {}", args.pre);
+    }
+    if post_start >= t.len() {
+        bail!("no rows in the post-period {}", args.post);
+    }
+    let y: Vec<f64> = rows
+        .iter()
+        .enumerate()
+        // Rows between the periods are not fitted and not scored.
+        .map(|(k, &i)| if k >= pre_end && k < post_start { f64::NAN } else { y_all[i] })
+        .collect();
+    let mut design = Design::new(rows.len());
+    for (name, values) in &covs {
+        let v: Vec<f64> = rows.iter().map(|&i| values[i]).collect();
+        design = if args.linear {
+            design.covariate(name.clone(), &v)?
+        } else {
+            design.log_covariate(format!("ln {name}"), &v)?
+        };
+    }
+    if args.weekday {
+        if !dates {
+            bail!("--weekday needs a date time column");
+        }
+        let wd: Vec<u32> = t
+            .iter()
+            .map(|x| match x {
+                Time::Date(d) => d.weekday().num_days_from_monday(),
+                Time::Int(_) => 0,
+            })
+            .collect();
+        design = design.weekday(&wd)?;
+    }
+    let options = ImpactOptions {
+        level: args.level,
+        draws: args.draws,
+        seed: args.seed,
+        log: !args.linear,
+        ..ImpactOptions::default()
+    };
+    let impact = causal_impact(&y, &design, 0..pre_end, post_start..rows.len(), &options)
+        .context("fitting the counterfactual regression")?;
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "{}: target {:?}, {} covariate(s){}; pre-period {} … {} ({} rows), post-period {} … {} ({} rows)\n",
+        args.input.display(),
+        args.target,
+        covs.len(),
+        if args.weekday { " + weekday" } else { "" },
+        t[0],
+        t[pre_end - 1],
+        pre_end,
+        t[post_start],
+        t[rows.len() - 1],
+        rows.len() - post_start
+    );
+    let _ = write!(text, "{impact}");
+    Ok(Outcome {
+        json: to_json(args, &impact, &t, &covs),
+        text,
+    })
+}
+
+fn est(e: &Estimate) -> serde_json::Value {
+    json!({ "value": e.value, "sd": e.sd, "lower": e.lower, "upper": e.upper })
+}
+
+fn to_json(args: &ImpactArgs, impact: &Impact, t: &[Time], covs: &[(String, Vec<f64>)]) -> serde_json::Value {
+    let summary = |s: &homeseason_stats::impact::PeriodSummary| {
+        json!({
+            "actual": s.actual,
+            "predicted": est(&s.predicted),
+            "absolute_effect": est(&s.absolute),
+            "relative_effect": est(&s.relative),
+        })
+    };
+    json!({
+        "input": args.input.display().to_string(),
+        "target": args.target,
+        "covariates": covs.iter().map(|c| c.0.clone()).collect::<Vec<_>>(),
+        "model": if args.linear { "linear" } else { "log" },
+        "level": impact.level,
+        "draws": impact.draws,
+        "seed": args.seed,
+        "pre_period": [t[impact.pre.start].to_string(), t[impact.pre.end - 1].to_string()],
+        "post_period": [t[impact.post.start].to_string(), t[impact.post.end - 1].to_string()],
+        "days_used": impact.days_used,
+        "average": summary(&impact.average),
+        "cumulative": summary(&impact.cumulative),
+        "tail_probability": impact.tail_probability,
+        "p_value": impact.p_value,
+        "prob_causal_effect": impact.prob_causal_effect,
+        "points": impact.points.iter().map(|p| json!({
+            "time": t[p.index].to_string(),
+            "actual": if p.actual.is_finite() { json!(p.actual) } else { json!(null) },
+            "predicted": est(&p.predicted),
+            "effect": est(&p.effect),
+            "cumulative_effect": est(&p.cumulative_effect),
+        })).collect::<Vec<_>>(),
+    })
+}
