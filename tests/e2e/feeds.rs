@@ -466,7 +466,11 @@ fn retail_stats_derive_months_from_cumulative_and_keep_published_yoy() {
     let lake = tmp.path().join("lake");
     let v = ingest_json(&lake, &[&csv, &xlsx]);
     assert_eq!(counts(report_of(&v, "浙江社零.csv")), (5, 3, 2, 0), "{v}");
-    assert_eq!(counts(report_of(&v, "national_2023-10.xlsx")), (1, 1, 0, 0), "{v}");
+    assert_eq!(
+        counts(report_of(&v, "national_2023-10.xlsx")),
+        (1, 1, 0, 0),
+        "{v}"
+    );
     let reasons: Vec<(i64, String)> = rejects(&lake)
         .into_iter()
         .map(|(l, _, r, _, _)| (l, r))
@@ -781,8 +785,7 @@ fn legacy_xls_workbooks_are_read_like_xlsx() {
     assert_eq!(counts(r), (2, 1, 1, 0), "{r}");
     let rej = rejects(&lake);
     assert_eq!((rej[0].0, rej[0].2.as_str()), (4, "bad_uscc"));
-    let sales = read_parquet(
-        &lake.join("enterprise_sales/region_code=440000/period=2023-11/data.parquet"),
-    );
+    let sales =
+        read_parquet(&lake.join("enterprise_sales/region_code=440000/period=2023-11/data.parquet"));
     assert_eq!(f64s(&sales, "sales_amount"), vec![Some(3_215_000.0)]);
 }

@@ -110,6 +110,10 @@ enum Command {
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
+        /// Report date (any date in the window; the report uses data up to the Sunday ending its
+        /// week). Default: the latest complete week of data, or the window's end.
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
     },
     /// Score the lake's uplift estimates against a truth file (the sample season's truth.csv).
     Score {
@@ -492,7 +496,7 @@ fn run(cli: Cli) -> Result<()> {
                 2023,
             )?;
             let pb = spinner("charts and report 图表与报告");
-            let (report, html) = pipeline::report(&lake, &campaign, &out.join("report"), &now())?;
+            let (report, html) = pipeline::report(&lake, &campaign, &out.join("report"), &now(), None)?;
             pb.finish_and_clear();
             let h = &report.headline;
             println!("report 报告: {}", html.display());
@@ -568,9 +572,13 @@ fn run(cli: Cli) -> Result<()> {
                 lake.root().join("uplift").display()
             );
         }
-        Command::Report { lake, out } => {
+        Command::Report { lake, out, as_of } => {
             let lake = Lake::open(lake)?;
-            let (_, html) = pipeline::report(&lake, &campaign, &out, &now())?;
+            let as_of = match as_of {
+                Some(d) => Some(d),
+                None => pipeline::latest_complete_week(&lake, &campaign)?,
+            };
+            let (_, html) = pipeline::report(&lake, &campaign, &out, &now(), as_of)?;
             println!("report 报告: {}", html.display());
         }
         Command::Score { lake, truth } => {

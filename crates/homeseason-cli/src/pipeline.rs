@@ -194,19 +194,76 @@ pub(crate) fn ingest_totals(lake: &Lake) -> Result<IngestTotals> {
     Ok(IngestTotals { by_feed, refused })
 }
 
-/// Build the report from the lake's output tables and write it under `out` (HTML, Markdown, charts).
+/// The Sunday ending the latest week for which `payment_daily` holds every day, if that is before the
+/// window's end (`None`: the window is complete, report on all of it).
+pub(crate) fn latest_complete_week(lake: &Lake, campaign: &Campaign) -> Result<Option<chrono::NaiveDate>> {
+    let daily = lake.read_table(tables::PAYMENT_DAILY)?;
+    if daily.height() == 0 {
+        return Ok(None);
+    }
+    let last = daily
+        .column("date")?
+        .cast(&DataType::Int32)?
+        .i32()?
+        .max()
+        .and_then(|d| chrono::NaiveDate::from_num_days_from_ce_opt(d + 719_163));
+    let Some(last) = last else { return Ok(None) };
+    if last >= campaign.window.end {
+        return Ok(None);
+    }
+    let sunday = homeseason_report::week_sunday(last);
+    Ok(Some(if sunday == last { last } else { sunday - chrono::Duration::days(7) }))
+}
+
+/// Build the report from the lake's output tables and write it under `out` (HTML, Markdown, charts,
+/// the ministry workbook). With `as_of` before the window's end, the uplift is re-estimated in memory
+/// on the data up to the Sunday of that week (the lake's `uplift` stays the full-window estimate) and
+/// every section uses data up to that Sunday.
 pub(crate) fn report(
     lake: &Lake,
     campaign: &Campaign,
     out: &Path,
     now: &str,
+    as_of: Option<chrono::NaiveDate>,
 ) -> Result<(Report, PathBuf)> {
-    let uplift = lake.read_table(tables::UPLIFT)?;
-    let baseline_daily = lake.read_table(BASELINE_DAILY)?;
+    let as_of_sunday = as_of.map(homeseason_report::week_sunday);
+    let (uplift, baseline_daily) = match as_of_sunday {
+        Some(d) if d < campaign.window.end => {
+            anyhow::ensure!(
+                d >= campaign.window.start,
+                "--as-of {d}: the report week ends before the campaign window starts ({})",
+                campaign.window.start
+            );
+            let mut partial = campaign.clone();
+            partial.window.end = d;
+            let daily = lake.read_table(tables::PAYMENT_DAILY)?;
+            anyhow::ensure!(daily.height() > 0, "the lake holds no payment_daily rows");
+            let series = daily_series(daily.lazy(), &partial)?;
+            let r = uplift(&series, &partial, &Method::ALL, &UpliftOptions::from_campaign(&partial))?;
+            (r.uplift, r.baseline_daily)
+        }
+        _ => (lake.read_table(tables::UPLIFT)?, lake.read_table(BASELINE_DAILY)?),
+    };
     let completeness = lake.read_table(tables::DATA_COMPLETENESS)?;
+    let completeness = match as_of_sunday {
+        Some(d) => completeness
+            .lazy()
+            .filter(col("week_start").lt_eq(lit(d)))
+            .collect()?,
+        None => completeness,
+    };
     anyhow::ensure!(
         uplift.height() > 0,
         "no uplift table in the lake: run `homeseason uplift` first"
+    );
+    let read = |t: &str| lake.read_table(t);
+    let (weekly, activity_summary, events, event_series, power, triangulation) = (
+        read(tables::WEEKLY_TRACKING)?,
+        read(tables::ACTIVITY_SUMMARY)?,
+        read(tables::LOCAL_EVENTS)?,
+        read(tables::LOCAL_EVENT_SERIES)?,
+        read(tables::LOCAL_EVENT_POWER)?,
+        read("triangulation")?,
     );
     let report = homeseason_report::build(&ReportInput {
         campaign,
@@ -215,6 +272,15 @@ pub(crate) fn report(
         ingest: ingest_totals(lake)?,
         completeness: Some(&completeness),
         generated_at: now.to_owned(),
+        as_of,
+        tables: homeseason_report::ExtraTables {
+            weekly_tracking: Some(&weekly),
+            activity_summary: Some(&activity_summary),
+            local_events: Some(&events),
+            local_event_series: Some(&event_series),
+            local_event_power: Some(&power),
+            triangulation: Some(&triangulation),
+        },
     })?;
     let charts = out.join("charts");
     std::fs::create_dir_all(&charts).with_context(|| format!("creating {}", charts.display()))?;

@@ -353,8 +353,74 @@ fn derive_months(rows: &mut [Row]) {
             format!("{y}-{:02}", m - 1)
         };
         if let Some(Some(prev_cum)) = lookup.get(&(prev, r.region.clone(), r.category)) {
-            r.value = Some(((cum - prev_cum) * 10.0).round() / 10.0);
+            // Rounded to 10⁻⁸ 亿元 (one yuan): removes the binary noise of the subtraction
+            // (180.7 − 120.5 = 60.199999…) without cutting digits a 万元 / 元 table carries.
+            r.value = Some(((cum - prev_cum) * 1e8).round() / 1e8);
             r.derivation = "derived_from_cumulative";
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(period: &str, months: &str, value: Option<f64>, cum: Option<f64>) -> Row {
+        Row {
+            period: period.to_owned(),
+            months: months.to_owned(),
+            region: "330000".to_owned(),
+            category: "home_appliances",
+            value,
+            yoy: None,
+            cum,
+            cum_yoy: Some(4.0),
+            source: "test".to_owned(),
+            derivation: "published",
+        }
+    }
+
+    #[test]
+    fn months_come_from_cumulative_values_only_where_absent() {
+        let mut rows = vec![
+            row("2023-02", "1-2", None, Some(120.5)),
+            row("2023-03", "3", None, Some(180.7)),
+            row("2023-04", "4", Some(70.0), Some(250.7)),
+            // No cumulative for May: June cannot be derived.
+            row("2023-06", "6", None, Some(400.123_456_78)),
+            row("2023-07", "7", None, Some(470.123_456_79)),
+        ];
+        derive_months(&mut rows);
+        let got: Vec<(Option<f64>, &str)> = rows.iter().map(|r| (r.value, r.derivation)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(120.5), "derived_from_cumulative"),
+                (Some(60.2), "derived_from_cumulative"),
+                (Some(70.0), "published"),
+                (None, "published"),
+                // Digits below 0.1 亿元 (a 万元 / 元 table's) survive the subtraction.
+                (Some(70.000_000_01), "derived_from_cumulative"),
+            ]
+        );
+        // YoY is never filled in.
+        assert!(rows.iter().all(|r| r.yoy.is_none()));
+    }
+
+    #[test]
+    fn jan_feb_spellings() {
+        for s in [
+            "2023年1-2月",
+            "2023-01~02",
+            "2023年1—2月",
+            "2023-1-2",
+            "２０２３年１－２月",
+        ] {
+            assert_eq!(jan_feb(s), Some(2023), "{s}");
+        }
+        assert_eq!(jan_feb("2023-03"), None);
+        assert_eq!(category("家用电器和音像器材类"), Some("home_appliances"));
+        assert_eq!(category("家具类"), Some("furniture"));
+        assert_eq!(category("床垫"), None);
     }
 }

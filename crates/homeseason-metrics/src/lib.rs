@@ -52,6 +52,7 @@ mod regression;
 pub mod local_events;
 pub mod score;
 pub mod tracking;
+pub mod triangulate;
 mod series;
 mod uplift;
 

@@ -9,6 +9,7 @@ use homeseason_schema::region::NATIONAL;
 use crate::{ChartFile, Headline, ReportInput, UpliftRow, category_label};
 
 pub(crate) struct Document<'a> {
+    pub(crate) extra: &'a crate::Extra,
     pub(crate) input: &'a ReportInput<'a>,
     pub(crate) rows: &'a [UpliftRow],
     pub(crate) placebo: &'a [UpliftRow],
@@ -112,9 +113,10 @@ impl Document<'_> {
                 format!("{}成效评估 · {} impact report", c.name_zh, c.name_en),
             ),
             Block::Para(format!(
-                "活动窗口 Window: {} – {}；基线方法 Baseline: {}；区间 Interval: {level}；数据源 Source: 支付机构交易数据 payment_daily. 生成时间 Generated: {}.",
+                "活动窗口 Window: {} – {}；数据截至 Data up to: {}；基线方法 Baseline: {}；区间 Interval: {level}；数据源 Source: 支付机构交易数据 payment_daily. 生成时间 Generated: {}.",
                 c.window.start,
                 c.window.end,
+                self.extra.as_of.map_or_else(|| c.window.end.to_string(), |d| d.min(c.window.end).to_string()),
                 method_label(self.method),
                 self.input.generated_at
             )),
@@ -156,8 +158,27 @@ impl Document<'_> {
                     ],
                 ],
             }),
-            Block::Heading(2, "2 分品类 By category (全国 national)".into()),
         ];
+        if let Some(p) = &self.extra.progress {
+            b.push(Block::Para(format!(
+                "截至 As of {}（本周 week {} – {}）：本周实际 {} 亿元，本周提升 {}{}；窗口累计实际 {} 亿元、基线 {} 亿元、累计提升 {} [4]。 Cumulative from the window start: actual {} 亿元 (100 million yuan), baseline {}, uplift so far {}; this week's actual {}, uplift {}.",
+                p.as_of_week,
+                p.week_start,
+                p.as_of_week,
+                yi(p.week_actual),
+                pct(p.week_uplift_pct),
+                p.wow_change_pct.map_or(String::new(), |w| format!("，环比 week on week {}", pct(w))),
+                yi(p.cum_actual),
+                yi(p.cum_baseline),
+                pct(p.cum_uplift_pct),
+                yi(p.cum_actual),
+                yi(p.cum_baseline),
+                pct(p.cum_uplift_pct),
+                yi(p.week_actual),
+                pct(p.week_uplift_pct),
+            )));
+        }
+        b.push(Block::Heading(2, "2 分品类 By category (全国 national)".into()));
         let mut cats: Vec<String> = c
             .categories
             .targeted
@@ -250,16 +271,17 @@ impl Document<'_> {
                 b.push(Block::Chart(i));
             }
         }
+        self.extra_sections(&mut b);
         b.push(Block::Heading(
             2,
-            "4 走势 Daily series (全国 national)".into(),
+            "7 走势 Daily series (全国 national)".into(),
         ));
         for (i, chart) in self.charts.iter().enumerate() {
             if chart.name.starts_with("series_") {
                 b.push(Block::Chart(i));
             }
         }
-        b.push(Block::Heading(2, "5 数据 Data received".into()));
+        b.push(Block::Heading(2, "8 数据 Data received".into()));
         b.push(Block::Table(Table {
             header: vec![
                 "数据类型 Feed".into(),
@@ -326,7 +348,7 @@ impl Document<'_> {
             }));
         }
         b.push(Block::Para("每一行拒收记录（文件、行号、列、原因、原文）见 lake/rejects。 Every rejected row (file, line, column, reason, raw text) is in the lake's `rejects` table.".into()));
-        b.push(Block::Heading(2, "6 方法与说明 Method and caveats".into()));
+        b.push(Block::Heading(2, "9 方法与说明 Method and caveats".into()));
         b.push(Block::Para(format!(
             "基线 Baseline = g × Σ ŷ(d)：窗口内每一天与比较年份同类日期对齐（普通工作日/周末按同星期、节假日按同一假期、调休日按调休日、6.18/11.11/12.12 按同日期），g 为前期（{} – {}）的实际与对齐基线之比。Each day of the window is matched with days of the same kind in the comparison year; g is the ratio of actual to aligned comparison sales over the pre-period. 区间 Interval: 用前期日残差拟合 AR(1) 过程，模拟 999 条残差路径（前期与窗口连续），涵盖噪声、序列相关与 g 的误差，不涵盖比较年份本身的扭曲。 An AR(1) process fitted to the pre-period daily residuals is simulated 999 times over the pre-period and window together; the interval covers noise, serial correlation and the error of g, not a distorted comparison year.",
             c.baseline.pre_period.start, c.baseline.pre_period.end
@@ -351,9 +373,136 @@ impl Document<'_> {
             )));
         }
         b.push(Block::Para(
-            "[1] 表 uplift（lake/uplift/data.parquet），region_code = 000000，方法见 method 列；逐日数值见 baseline_daily。 Table `uplift` (lake/uplift/data.parquet), region_code 000000, method as named; the daily detail is in `baseline_daily`. [2] 表 uplift，category = all_targeted，lower > 0。 Table `uplift`, category all_targeted, rows whose lower bound is above zero. [3] 表 data_completeness（lake/data_completeness）。 Table `data_completeness`. 输入文件及版本见 lake/_manifest.json。 Input files and their versions: lake/_manifest.json.".into(),
+            "[1] 表 uplift（lake/uplift/data.parquet），region_code = 000000，方法见 method 列；逐日数值见 baseline_daily。 Table `uplift` (lake/uplift/data.parquet), region_code 000000, method as named; the daily detail is in `baseline_daily`. [2] 表 uplift，category = all_targeted，lower > 0。 Table `uplift`, category all_targeted, rows whose lower bound is above zero. [3] 表 data_completeness（lake/data_completeness）。 Table `data_completeness`. [4] 表 weekly_tracking（as_of_week 分区），region_code = 000000，category = all_targeted。 Table `weekly_tracking` (partitioned by as_of_week). [5] 表 local_events / local_event_series / local_event_power。 [6] 表 activity_summary。 [7] 表 triangulation。 输入文件及版本见 lake/_manifest.json。 Input files and their versions: lake/_manifest.json.".into(),
         ));
         b
+    }
+
+    fn extra_sections(&self, b: &mut Vec<Block>) {
+        let x = self.extra;
+        let level = format!("{:.0}%", self.input.campaign.baseline.level * 100.0);
+        b.push(Block::Heading(2, "4 地方站活动 Local-station events".into()));
+        if x.events.is_empty() {
+            b.push(Block::Para("截至本报告周尚无地方站活动的估计。 No local-station event estimate up to the report week.".into()));
+        } else {
+            b.push(Block::Para(format!(
+                "有地方站活动的地区为处理组，无活动的地区为供体，合成控制（非负权重、地区固定效应）估计活动期间在全国活动之外的额外效果；区间与 p 值来自共形推断 [5]。 Regions with a local event are treated, regions without are donors: a synthetic control (non-negative weights, unit fixed effects) gives the effect beyond the national campaign; {level} intervals and p-values by conformal inference [5]."
+            )));
+            b.push(Block::Table(Table {
+                header: vec![
+                    "地区 Region".into(),
+                    "活动期 Event".into(),
+                    "供体 Donors".into(),
+                    "增量 Incremental (万元)".into(),
+                    "提升 Lift".into(),
+                    format!("{level} 区间"),
+                    "p".into(),
+                    "前期失衡 Scaled L2 imbalance".into(),
+                ],
+                rows: x
+                    .events
+                    .iter()
+                    .map(|e| {
+                        vec![
+                            e.region.clone(),
+                            format!("{} – {}", e.start, e.end),
+                            e.donors.to_string(),
+                            format!("{:.1}", e.incremental / 1e4),
+                            pct(e.lift.0),
+                            format!("{} … {}", pct(e.lift.1), pct(e.lift.2)),
+                            format!("{:.3}", e.p_value),
+                            format!("{:.3}", e.imbalance),
+                        ]
+                    })
+                    .collect(),
+            }));
+        }
+        for (i, chart) in self.charts.iter().enumerate() {
+            if chart.name == "local_event_impact" {
+                b.push(Block::Chart(i));
+            }
+        }
+        if !x.power.is_empty() {
+            b.push(Block::Para("规划：最小可检测效应（α = 0.1，功效 80%，全部目标品类）。 Planning: minimum detectable effect at alpha 0.1 with 80 % power, all targeted categories [5].".into()));
+            b.push(Block::Table(Table {
+                header: vec![
+                    "地区 Region".into(),
+                    "时长 Days".into(),
+                    "最小可检测效应 MDE".into(),
+                    "10% 效应的功效 Power for +10 %".into(),
+                ],
+                rows: x
+                    .power
+                    .iter()
+                    .map(|(r, d, m, p)| vec![r.clone(), d.to_string(), pct(*m), format!("{:.0}%", 100.0 * p)])
+                    .collect(),
+            }));
+        }
+        b.push(Block::Heading(2, "5 活动 Activities, enterprises and brands".into()));
+        if x.activities.by_type.is_empty() {
+            b.push(Block::Para("活动登记表尚无本窗口的记录。 The activities register holds nothing for the window yet.".into()));
+        } else {
+            let total = x.activities.by_type.iter().fold([0i64; 6], |mut t, r| {
+                for (k, v) in [r.1, r.2, r.3, r.4, r.5, r.6].into_iter().enumerate() {
+                    t[k] += v;
+                }
+                t
+            });
+            let mut rows: Vec<Vec<String>> = x
+                .activities
+                .by_type
+                .iter()
+                .map(|r| vec![r.0.clone(), r.1.to_string(), r.2.to_string(), r.3.to_string(), r.4.to_string(), r.5.to_string(), r.6.to_string()])
+                .collect();
+            rows.push(vec!["合计 Total".into(), total[0].to_string(), total[1].to_string(), total[2].to_string(), total[3].to_string(), total[4].to_string(), total[5].to_string()]);
+            b.push(Block::Table(Table {
+                header: vec![
+                    "活动类型 Type".into(),
+                    "本周场次 Activities this week".into(),
+                    "本周企业 Enterprises".into(),
+                    "本周品牌 Brands".into(),
+                    "累计场次 Activities to date".into(),
+                    "累计企业 Enterprises".into(),
+                    "累计品牌 Brands".into(),
+                ],
+                rows,
+            }));
+            b.push(Block::Para("企业、品牌为各活动上报数之和（同一企业参加多场活动按多次计）[6]。 Enterprises and brands are the sums of what each activity reported (an enterprise in several activities counts in each) [6].".into()));
+        }
+        for (i, chart) in self.charts.iter().enumerate() {
+            if chart.name == "activities_by_week" {
+                b.push(Block::Chart(i));
+            }
+        }
+        b.push(Block::Heading(2, "6 三方印证 Triangulation".into()));
+        if x.triangulation.is_empty() {
+            b.push(Block::Para("无企业或社零数据可供印证。 No enterprise or retail-statistics data to compare with.".into()));
+        } else {
+            let disagree: Vec<&[String; 6]> = x.triangulation.iter().filter(|r| r[5].contains("disagree")).collect();
+            b.push(Block::Para(format!(
+                "同一方法下，支付数据、重点企业销售（配对企业，区间为企业自助抽样）与社零（仅用公布的同比）的提升并列；{} 个地区 × 品类的结果超出支付数据区间 [7]。 Payments, key-enterprise sales (matched enterprises, bootstrap interval) and 社零 (published YoY only) side by side; {} region × category cells disagree beyond the payment interval [7].",
+                disagree.len(),
+                disagree.len()
+            )));
+            let national: Vec<Vec<String>> = x
+                .triangulation
+                .iter()
+                .filter(|r| r[0].starts_with("全国") || r[5].contains("disagree"))
+                .take(40)
+                .map(|r| r.to_vec())
+                .collect();
+            b.push(Block::Table(Table {
+                header: vec![
+                    "地区 Region".into(),
+                    "品类 Category".into(),
+                    "支付 Payments".into(),
+                    "企业 Enterprises".into(),
+                    "社零 Retail stats".into(),
+                    "判断 Status".into(),
+                ],
+                rows: national,
+            }));
+        }
     }
 
     pub(crate) fn html(&self) -> String {

@@ -11,6 +11,7 @@
 
 mod html;
 mod rows;
+mod sections;
 pub mod workbook;
 
 use homeseason_charts::{Bar, BarChart, Chart, Format, Heatmap, SeriesChart, TileMap, render};
@@ -84,6 +85,46 @@ pub struct ReportInput<'a> {
     pub completeness: Option<&'a DataFrame>,
     /// When the report was made (the caller's clock), shown in the footer.
     pub generated_at: String,
+    /// Report date: the sections use data up to the Sunday ending its week (`None`: the window's
+    /// end). The uplift table should already be estimated on data up to that date.
+    pub as_of: Option<chrono::NaiveDate>,
+    /// The other output tables the report reads; an absent or empty one leaves its section out.
+    pub tables: ExtraTables<'a>,
+}
+
+/// Output tables beyond `uplift` and `baseline_daily`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ExtraTables<'a> {
+    /// `weekly_tracking`.
+    pub weekly_tracking: Option<&'a DataFrame>,
+    /// `activity_summary`.
+    pub activity_summary: Option<&'a DataFrame>,
+    /// `local_events`.
+    pub local_events: Option<&'a DataFrame>,
+    /// `local_event_series`.
+    pub local_event_series: Option<&'a DataFrame>,
+    /// `local_event_power`.
+    pub local_event_power: Option<&'a DataFrame>,
+    /// `triangulation`.
+    pub triangulation: Option<&'a DataFrame>,
+}
+
+/// What the extra sections show (see `sections`).
+#[derive(Debug, Default)]
+pub(crate) struct Extra {
+    pub(crate) as_of: Option<chrono::NaiveDate>,
+    pub(crate) progress: Option<sections::Progress>,
+    pub(crate) events: Vec<sections::LocalEvent>,
+    pub(crate) power: Vec<(String, i64, f64, f64)>,
+    pub(crate) activities: sections::Activities,
+    pub(crate) triangulation: Vec<[String; 6]>,
+}
+
+/// The Sunday ending the week of `d` (weeks run Monday to Sunday).
+#[must_use]
+pub fn week_sunday(d: chrono::NaiveDate) -> chrono::NaiveDate {
+    use chrono::Datelike as _;
+    d + chrono::Duration::days(i64::from(6 - d.weekday().num_days_from_monday()))
 }
 
 /// The report.
@@ -289,7 +330,34 @@ pub fn build(input: &ReportInput<'_>) -> Result<Report> {
         tile_size,
     )?);
 
+    // The report week: the Sunday ending the as-of date's week, within the window.
+    let as_of = week_sunday(input.as_of.unwrap_or(campaign.window.end).min(campaign.window.end))
+        .min(campaign.window.end.max(week_sunday(campaign.window.start)));
+    let t = input.tables;
+    let mut extra = Extra { as_of: Some(as_of), ..Extra::default() };
+    if let Some(w) = t.weekly_tracking {
+        extra.progress = sections::progress(w, &method, as_of)?;
+    }
+    if let Some(e) = t.local_events {
+        let (events, chart) =
+            sections::local_events(e, t.local_event_series, as_of, campaign.baseline.level)?;
+        extra.events = events;
+        charts.extend(chart);
+    }
+    if let Some(p) = t.local_event_power {
+        extra.power = sections::power_rows(p)?;
+    }
+    if let Some(a) = t.activity_summary {
+        extra.activities = sections::activities(a, campaign.window.start, as_of)?;
+        if let Some(c) = extra.activities.chart.take() {
+            charts.push(c);
+        }
+    }
+    if let Some(tr) = t.triangulation {
+        extra.triangulation = sections::triangulation(tr)?;
+    }
     let doc = html::Document {
+        extra: &extra,
         input,
         rows: &rows,
         placebo: &placebo,

@@ -72,9 +72,11 @@ pub mod tables {
     pub const LOCAL_EVENT_SERIES: &str = "local_event_series";
     /// Power and minimum detectable effect of local events per region and duration.
     pub const LOCAL_EVENT_POWER: &str = "local_event_power";
+    /// Uplift seen by payments, key enterprises and 社零 side by side, with a disagreement flag.
+    pub const TRIANGULATION: &str = "triangulation";
 
     /// Every table, in the order of `datapackage.json`.
-    pub const ALL: [&str; 16] = [
+    pub const ALL: [&str; 17] = [
         PAYMENT_TRANSACTIONS,
         PAYMENT_DAILY,
         ENTERPRISE_SALES,
@@ -91,6 +93,7 @@ pub mod tables {
         LOCAL_EVENT_WEIGHTS,
         LOCAL_EVENT_SERIES,
         LOCAL_EVENT_POWER,
+        TRIANGULATION,
     ];
 }
 
@@ -99,7 +102,7 @@ pub mod tables {
 pub const REGION_CODE_PATTERN: &str = r"^(\d{6}|XPCC)$";
 
 /// The embedded schema files, by table name.
-const EMBEDDED: [(&str, &str); 16] = [
+const EMBEDDED: [(&str, &str); 17] = [
     (
         tables::PAYMENT_TRANSACTIONS,
         include_str!("../../../data-schemas/payment_transactions.json"),
@@ -163,6 +166,10 @@ const EMBEDDED: [(&str, &str); 16] = [
     (
         tables::LOCAL_EVENT_POWER,
         include_str!("../../../data-schemas/local_event_power.json"),
+    ),
+    (
+        tables::TRIANGULATION,
+        include_str!("../../../data-schemas/triangulation.json"),
     ),
 ];
 

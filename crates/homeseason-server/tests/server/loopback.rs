@@ -35,6 +35,53 @@ async fn client_uploads_and_a_repeat_sends_nothing() {
     assert_eq!(second.record.id, first.record.id);
     assert_eq!(f.state.registry().list(|_| true).len(), 1);
     assert_eq!(manifest(&f).files.len(), 1);
+    // The attempt that sent nothing is still in the audit log, as a duplicate of the first upload.
+    let audit = f.state.audit().read_all().expect("audit");
+    let outcomes: Vec<&str> = audit.iter().map(|e| e.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["accepted", "duplicate"], "{audit:?}");
+    assert_eq!(audit[1].upload_id.as_ref(), Some(&first.record.id));
+    assert_eq!(audit[1].sha256, audit[0].sha256);
+    assert_eq!(audit[1].file.as_deref(), Some("zj_activities.csv"));
+    assert_eq!(audit[1].actor_name.as_deref(), Some("浙江 联络员"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn superseded_content_is_sent_again_and_reinstated() {
+    let f = Fixture::new();
+    let (addr, _stop) = spawn(f.state.clone()).await;
+    let v1 = f.dir.path().join("v1.csv");
+    let v2 = f.dir.path().join("v2.csv");
+    std::fs::write(&v1, activities(&["330000"], 3, true, "s")).expect("write");
+    std::fs::write(&v2, activities(&["330000"], 3, false, "s")).expect("write");
+    let client = Client::new(&format!("http://{addr}"), &f.zhejiang, quick()).expect("client");
+    let first = client.upload(&v1, None).await.expect("v1");
+    let second = client.upload(&v2, None).await.expect("v2");
+    assert!(!first.skipped && !second.skipped);
+    assert_eq!(
+        second.record.commit.as_ref().map(|c| c.replaced.len()),
+        Some(1)
+    );
+    // v1 is no longer current: sending it again is not a duplicate; it is ingested and replaces v2.
+    let lookup = client
+        .lookup(&first.record.sha256, None, None)
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(lookup.already_ingested, Some(false));
+    let again = client.upload(&v1, None).await.expect("v1 again");
+    assert!(!again.skipped, "superseded content is sent");
+    assert_eq!(again.record.status, Status::Accepted);
+    assert!(again.record.duplicate_of.is_none());
+    assert_eq!(
+        again.record.commit.as_ref().map(|c| c.replaced.len()),
+        Some(1)
+    );
+    let m = manifest(&f);
+    assert!(
+        m.file(&first.record.sha256)
+            .is_some_and(|x| x.superseded.is_empty()),
+        "v1 is current again"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,365 @@
+//! The report's sections beyond the uplift tables: progress as of the report week, local-station
+//! events (synthetic control) with their impact plot and power table, activities this week and to
+//! date, and the triangulation of payments with enterprise sales and 社零. Each reads one lake table;
+//! a table that is absent or empty leaves its section out.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, NaiveDate};
+use homeseason_charts::{ImpactChart, SeriesChart};
+use homeseason_schema::region::{NATIONAL, Regions};
+use polars::prelude::*;
+
+use crate::{ChartFile, Result, category_label, chart_file};
+
+fn col_strs(df: &DataFrame, name: &str) -> Result<Vec<String>> {
+    Ok(df
+        .column(name)?
+        .cast(&DataType::String)?
+        .str()?
+        .iter()
+        .map(|s| s.unwrap_or_default().to_owned())
+        .collect())
+}
+
+fn col_f64(df: &DataFrame, name: &str) -> Result<Vec<f64>> {
+    Ok(df
+        .column(name)?
+        .cast(&DataType::Float64)?
+        .f64()?
+        .iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect())
+}
+
+fn col_i64(df: &DataFrame, name: &str) -> Result<Vec<i64>> {
+    Ok(df
+        .column(name)?
+        .cast(&DataType::Int64)?
+        .i64()?
+        .iter()
+        .map(Option::unwrap_or_default)
+        .collect())
+}
+
+fn col_dates(df: &DataFrame, name: &str) -> Result<Vec<Option<NaiveDate>>> {
+    let days = df.column(name)?.cast(&DataType::Int32)?;
+    Ok(days
+        .i32()?
+        .iter()
+        .map(|d| d.and_then(|d| NaiveDate::from_num_days_from_ce_opt(d + 719_163)))
+        .collect())
+}
+
+fn region_name(regions: &Regions, code: &str) -> String {
+    if code == NATIONAL {
+        return "全国".into();
+    }
+    regions
+        .by_code(code)
+        .map_or_else(|| code.to_owned(), |r| r.short_zh.clone())
+}
+
+/// Cumulative progress of the national all-targeted series as of the report week.
+#[derive(Debug, Clone)]
+pub(crate) struct Progress {
+    pub(crate) as_of_week: NaiveDate,
+    pub(crate) week_start: NaiveDate,
+    pub(crate) week_actual: f64,
+    pub(crate) week_uplift_pct: f64,
+    pub(crate) wow_change_pct: Option<f64>,
+    pub(crate) cum_actual: f64,
+    pub(crate) cum_baseline: f64,
+    pub(crate) cum_uplift_pct: f64,
+}
+
+/// The national all-targeted row of `weekly_tracking` for `method` at the report week (the last week
+/// on or before `as_of`).
+pub(crate) fn progress(tracking: &DataFrame, method: &str, as_of: NaiveDate) -> Result<Option<Progress>> {
+    if tracking.height() == 0 {
+        return Ok(None);
+    }
+    let (region, category, m) = (
+        col_strs(tracking, "region_code")?,
+        col_strs(tracking, "category")?,
+        col_strs(tracking, "method")?,
+    );
+    let (as_of_week, week_start) = (col_dates(tracking, "as_of_week")?, col_dates(tracking, "week_start")?);
+    let f = |n: &str| col_f64(tracking, n);
+    let (wa, wu, wow, ca, cb, cu) = (
+        f("week_actual")?,
+        f("week_uplift_pct")?,
+        f("wow_change_pct")?,
+        f("cum_actual")?,
+        f("cum_baseline")?,
+        f("cum_uplift_pct")?,
+    );
+    let mut best: Option<(NaiveDate, usize)> = None;
+    for i in 0..tracking.height() {
+        if region[i] != NATIONAL || category[i] != "all_targeted" || m[i] != method {
+            continue;
+        }
+        let Some(w) = as_of_week[i] else { continue };
+        if w <= as_of && best.is_none_or(|(b, _)| w > b) {
+            best = Some((w, i));
+        }
+    }
+    Ok(best.map(|(w, i)| Progress {
+        as_of_week: w,
+        week_start: week_start[i].unwrap_or(w),
+        week_actual: wa[i],
+        week_uplift_pct: wu[i],
+        wow_change_pct: wow[i].is_finite().then_some(wow[i]),
+        cum_actual: ca[i],
+        cum_baseline: cb[i],
+        cum_uplift_pct: cu[i],
+    }))
+}
+
+/// One local-station event (all targeted categories).
+#[derive(Debug, Clone)]
+pub(crate) struct LocalEvent {
+    pub(crate) region: String,
+    pub(crate) start: NaiveDate,
+    pub(crate) end: NaiveDate,
+    pub(crate) donors: i64,
+    pub(crate) incremental: f64,
+    pub(crate) lift: (f64, f64, f64),
+    pub(crate) p_value: f64,
+    pub(crate) imbalance: f64,
+}
+
+/// Events of `local_events` (category all_targeted) that started on or before `as_of`, and the impact
+/// plot of the event with the largest lift.
+pub(crate) fn local_events(
+    events: &DataFrame,
+    series: Option<&DataFrame>,
+    as_of: NaiveDate,
+    level: f64,
+) -> Result<(Vec<LocalEvent>, Option<ChartFile>)> {
+    if events.height() == 0 {
+        return Ok((Vec::new(), None));
+    }
+    let regions = Regions::embedded();
+    let (region, category) = (col_strs(events, "region_code")?, col_strs(events, "category")?);
+    let (start, end) = (col_dates(events, "event_start")?, col_dates(events, "event_end")?);
+    let donors = col_i64(events, "donors")?;
+    let (inc, lift, lo, hi, p, imb) = (
+        col_f64(events, "incremental")?,
+        col_f64(events, "lift_pct")?,
+        col_f64(events, "lift_lower")?,
+        col_f64(events, "lift_upper")?,
+        col_f64(events, "p_value")?,
+        col_f64(events, "scaled_l2_imbalance")?,
+    );
+    let mut out = Vec::new();
+    let mut best: Option<(f64, String, NaiveDate, String)> = None;
+    for i in 0..events.height() {
+        let (Some(s), Some(e)) = (start[i], end[i]) else { continue };
+        if category[i] != "all_targeted" || s > as_of {
+            continue;
+        }
+        let name = region_name(&regions, &region[i]);
+        if best.as_ref().is_none_or(|b| lift[i] > b.0) {
+            best = Some((lift[i], region[i].clone(), s, name.clone()));
+        }
+        out.push(LocalEvent {
+            region: format!("{name} {}", region[i]),
+            start: s,
+            end: e,
+            donors: donors[i],
+            incremental: inc[i],
+            lift: (lift[i], lo[i], hi[i]),
+            p_value: p[i],
+            imbalance: imb[i],
+        });
+    }
+    out.sort_by(|a, b| a.start.cmp(&b.start).then(a.region.cmp(&b.region)));
+    let chart = match (best, series) {
+        (Some((_, code, s, name)), Some(series)) if series.height() > 0 => {
+            impact_chart(series, &code, s, &name, level)?
+        }
+        _ => None,
+    };
+    Ok((out, chart))
+}
+
+/// The three-panel impact plot of one event from `local_event_series` (observed vs synthetic control;
+/// the band is the event's pre-period fit error, ±z·RMSE, since the conformal interval is for totals).
+fn impact_chart(series: &DataFrame, code: &str, start: NaiveDate, name: &str, level: f64) -> Result<Option<ChartFile>> {
+    let (region, category) = (col_strs(series, "region_code")?, col_strs(series, "category")?);
+    let (es, date) = (col_dates(series, "event_start")?, col_dates(series, "date")?);
+    let (obs, cf) = (col_f64(series, "observed")?, col_f64(series, "counterfactual")?);
+    let mut points: Vec<(NaiveDate, f64, f64)> = (0..series.height())
+        .filter(|&i| region[i] == code && category[i] == "all_targeted" && es[i] == Some(start))
+        .filter_map(|i| Some((date[i]?, obs[i] / 1e4, cf[i] / 1e4)))
+        .filter(|p| p.1.is_finite() && p.2.is_finite())
+        .collect();
+    points.sort_by_key(|p| p.0);
+    points.dedup_by_key(|p| p.0);
+    let pre: Vec<f64> = points.iter().filter(|p| p.0 < start).map(|p| p.1 - p.2).collect();
+    if pre.len() < 7 || points.len() == pre.len() {
+        return Ok(None);
+    }
+    let rmse = (pre.iter().map(|e| e * e).sum::<f64>() / pre.len() as f64).sqrt();
+    // Two-sided normal quantile for the level (0.9 → 1.645) by bisection on erf-free approximation.
+    let z = normal_quantile(0.5 + level / 2.0);
+    let mut chart = ImpactChart::new(
+        format!("{name}地方站活动：实际与合成对照  Local event in {code}: observed vs synthetic control"),
+        "日销售额 Daily sales (万元)",
+        points.iter().map(|p| p.0).collect(),
+        points.iter().map(|p| p.1).collect(),
+        points.iter().map(|p| p.2).collect(),
+        points.iter().map(|p| p.2 - z * rmse).collect(),
+        points.iter().map(|p| p.2 + z * rmse).collect(),
+        start,
+    );
+    chart.band_label = format!("{:.0}% 前期拟合误差带 pre-period fit band", level * 100.0);
+    Ok(Some(chart_file(
+        "local_event_impact",
+        &format!("{name}地方站活动影响图 Impact plot of the local event in {name} ({code}), from {start}"),
+        &chart,
+        (1200, 900),
+    )?))
+}
+
+/// Standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9).
+fn normal_quantile(p: f64) -> f64 {
+    let a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.383577518672690e2, -3.066479806614716e1, 2.506628277459239];
+    let b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+    let c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+    let d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+    let p_low = 0.02425;
+    if p < p_low {
+        let q = (-2.0 * p.ln()).sqrt();
+        (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0)
+    } else if p <= 1.0 - p_low {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q
+            / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0)
+    } else {
+        -normal_quantile(1.0 - p)
+    }
+}
+
+/// Smallest detectable effect per planned duration over the candidate regions (all targeted).
+pub(crate) fn power_rows(power: &DataFrame) -> Result<Vec<(String, i64, f64, f64)>> {
+    if power.height() == 0 {
+        return Ok(Vec::new());
+    }
+    let regions = Regions::embedded();
+    let (region, category) = (col_strs(power, "region_code")?, col_strs(power, "category")?);
+    let days = col_i64(power, "duration_days")?;
+    let (mde, p10) = (col_f64(power, "mde_pct")?, col_f64(power, "power_10pct")?);
+    let mut out: Vec<(String, i64, f64, f64)> = (0..power.height())
+        .filter(|&i| category[i] == "all_targeted")
+        .map(|i| (format!("{} {}", region_name(&regions, &region[i]), region[i]), days[i], mde[i], p10[i]))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    Ok(out)
+}
+
+/// Activities, enterprises and brands: the report week and the campaign to date, by activity type.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Activities {
+    /// (type, week activities, week enterprises, week brands, to-date activities, enterprises, brands).
+    pub(crate) by_type: Vec<(String, i64, i64, i64, i64, i64, i64)>,
+    pub(crate) chart: Option<ChartFile>,
+}
+
+/// From `activity_summary` (region_code, week_start, activity_type, activities, enterprises, brands):
+/// the week of `as_of` and everything from the window start up to it, national totals.
+pub(crate) fn activities(summary: &DataFrame, window_start: NaiveDate, as_of: NaiveDate) -> Result<Activities> {
+    if summary.height() == 0 {
+        return Ok(Activities::default());
+    }
+    let week = col_dates(summary, "week_start")?;
+    let kind = col_strs(summary, "activity_type")?;
+    let (a, e, b) = (
+        col_i64(summary, "activities")?,
+        col_i64(summary, "enterprises")?,
+        col_i64(summary, "brands")?,
+    );
+    let this_week = as_of - Duration::days(6);
+    let first_week = window_start - Duration::days(6);
+    let mut types: BTreeMap<String, [i64; 6]> = BTreeMap::new();
+    let mut weekly: BTreeMap<NaiveDate, [i64; 3]> = BTreeMap::new();
+    for i in 0..summary.height() {
+        let Some(w) = week[i] else { continue };
+        if w < first_week || w > as_of {
+            continue;
+        }
+        let t = types.entry(kind[i].clone()).or_default();
+        if w >= this_week {
+            t[0] += a[i];
+            t[1] += e[i];
+            t[2] += b[i];
+        }
+        t[3] += a[i];
+        t[4] += e[i];
+        t[5] += b[i];
+        let k = weekly.entry(w).or_default();
+        k[0] += a[i];
+        k[1] += e[i];
+        k[2] += b[i];
+    }
+    let by_type = types
+        .into_iter()
+        .map(|(k, v)| (k, v[0], v[1], v[2], v[3], v[4], v[5]))
+        .collect();
+    let chart = if weekly.len() >= 2 {
+        let mut c = SeriesChart::new(
+            "每周活动场次、参与企业与品牌（全国） Activities, enterprises and brands per week, national",
+            "数量 Count (场次 / 家 / 个)",
+        );
+        c.actual_label = "参与企业 Enterprises".into();
+        c.baseline_label = "活动场次 ×10  Activities ×10".into();
+        for (w, v) in &weekly {
+            c.actual.push((*w, v[1] as f64));
+            c.baseline.push((*w, 10.0 * v[0] as f64));
+        }
+        Some(chart_file(
+            "activities_by_week",
+            "每周活动与参与企业 Activities and enterprises by week",
+            &c,
+            (1200, 520),
+        )?)
+    } else {
+        None
+    };
+    Ok(Activities { by_type, chart })
+}
+
+/// Triangulation rows: (region, category, payments, enterprise, retail, status).
+pub(crate) fn triangulation(t: &DataFrame) -> Result<Vec<[String; 6]>> {
+    if t.height() == 0 {
+        return Ok(Vec::new());
+    }
+    let regions = Regions::embedded();
+    let (region, category, status) = (col_strs(t, "region_code")?, col_strs(t, "category")?, col_strs(t, "status")?);
+    let f = |n: &str| col_f64(t, n);
+    let (p, pl, pu) = (f("payments_uplift_pct")?, f("payments_lower")?, f("payments_upper")?);
+    let (e, el, eu) = (f("enterprise_uplift_pct")?, f("enterprise_lower")?, f("enterprise_upper")?);
+    let r = f("retail_uplift_pct")?;
+    let fmt = |v: f64| if v.is_finite() { format!("{v:+.1}%") } else { "—".into() };
+    let iv = |v: f64, l: f64, u: f64| {
+        if v.is_finite() && l.is_finite() && u.is_finite() {
+            format!("{} ({} … {})", fmt(v), fmt(l), fmt(u))
+        } else {
+            fmt(v)
+        }
+    };
+    Ok((0..t.height())
+        .map(|i| {
+            [
+                format!("{} {}", region_name(&regions, &region[i]), region[i]),
+                category_label(&category[i]),
+                iv(p[i], pl[i], pu[i]),
+                iv(e[i], el[i], eu[i]),
+                fmt(r[i]),
+                status[i].clone(),
+            ]
+        })
+        .collect())
+}
