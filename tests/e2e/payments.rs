@@ -282,6 +282,13 @@ fn hand_written_gbk_fixture_nets_negative_fen_refunds() {
         lake.join("payment_daily/institution=bank_c/year=2023/month=9/data.parquet")
             .exists()
     );
+    // The unmapped MCC (0742, veterinary services) is kept under `other` and counted.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lake.join("_manifest.json")).unwrap()).unwrap();
+    let payments = &manifest["files"][0]["report"]["payments"];
+    assert_eq!(payments["unmapped_mcc_rows"], 2, "{payments}");
+    assert_eq!(payments["unmapped_mcc"]["0742"], 2, "{payments}");
+    assert_eq!(payments["duplicates_in_file"], 1, "{payments}");
 }
 
 #[test]
@@ -477,7 +484,10 @@ fn reupload_changes_nothing_and_a_corrected_month_replaces_it() {
         &txn("S5", "2023-09-30 23:50:00", "M3", "60.00", "sale"),
         &txn("S5", "2023-09-30 23:50:00", "M3", "66.00", "sale"),
     ) + &txn("S7", "2023-09-20 12:00:00", "M4", "7.00", "sale");
-    assert_ne!(corrected, september() + &txn("S7", "2023-09-20 12:00:00", "M4", "7.00", "sale"));
+    assert_ne!(
+        corrected,
+        september() + &txn("S7", "2023-09-20 12:00:00", "M4", "7.00", "sale")
+    );
     write(&sep, corrected.as_bytes());
     let r = ingest(&lake, &[], &[&sep]);
     assert_eq!(counts(&r[0]), (7, 6, 0, 1));

@@ -239,6 +239,8 @@ fn ingest_transactions(
                 "duplicates_in_file": out.duplicates_in_file,
                 "duplicates_across_files": out.duplicates_across_files,
                 "passes": out.passes,
+                "unmapped_mcc_rows": out.unmapped_mcc.values().sum::<usize>(),
+                "unmapped_mcc": out.unmapped_mcc,
             }),
         );
     }

@@ -13,11 +13,14 @@ use polars::prelude::*;
 
 pub(crate) use homeseason_schema::contract::tables::BASELINE_DAILY;
 
-/// Every file under `paths` (directories walked, sorted), skipping generator metadata.
+/// Every file under `paths`, skipping generator metadata: files named on the command line in the
+/// order given (a correction named after the file it corrects is ingested after it), the files of a
+/// directory walked in name order.
 pub(crate) fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
+            let mut found = Vec::new();
             let mut stack = vec![p.clone()];
             while let Some(dir) = stack.pop() {
                 for e in
@@ -27,15 +30,16 @@ pub(crate) fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
                     if path.is_dir() {
                         stack.push(path);
                     } else if is_data_file(&path) {
-                        out.push(path);
+                        found.push(path);
                     }
                 }
             }
+            found.sort();
+            out.extend(found);
         } else {
             out.push(p.clone());
         }
     }
-    out.sort();
     Ok(out)
 }
 

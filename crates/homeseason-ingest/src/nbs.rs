@@ -77,8 +77,7 @@ mod tests {
         );
         // Every published YoY comes through bit for bit, in file order.
         for (name, column) in [("yoy_pct", 5), ("cum_yoy_pct", 7)] {
-            let got: Vec<Option<f64>> =
-                f.column(name).unwrap().f64().unwrap().iter().collect();
+            let got: Vec<Option<f64>> = f.column(name).unwrap().f64().unwrap().iter().collect();
             let want: Vec<Option<f64>> = published(column).into_iter().map(|(_, v)| v).collect();
             assert_eq!(got, want, "{name}");
         }

@@ -156,6 +156,8 @@ pub struct TxnOutcome {
     pub duplicates_across_files: usize,
     /// Passes over the file (2 when duplicates had to be verified or rows of a held month rejected).
     pub passes: usize,
+    /// Accepted rows whose MCC is not in the campaign's map (stored under category `other`), by MCC.
+    pub unmapped_mcc: BTreeMap<String, usize>,
 }
 
 /// The fingerprint of a transaction id (xxh3-64 of the trimmed text; never 0).
@@ -1210,6 +1212,8 @@ fn json_text(v: &serde_json::Value) -> String {
 
 #[derive(Default, Clone, Copy)]
 struct Acc {
+    /// Rows of every kind (sales, refunds, reversals).
+    rows: i64,
     txn_count: i64,
     sale_fen: i64,
     refund_fen: i64,
@@ -1226,6 +1230,7 @@ impl Aggregate {
     fn add(&mut self, row: &Row, merchants: &mut FpSet) {
         self.rows += 1;
         let acc = self.groups.entry(row.group).or_default();
+        acc.rows += 1;
         if row.kind == SALE {
             acc.txn_count += 1;
             acc.sale_fen += row.fen;
@@ -1785,6 +1790,7 @@ fn merge(
                 if written {
                     ms.hit.rows += 1;
                     let acc = ms.hit.groups.entry(row.group).or_default();
+                    acc.rows += 1;
                     if row.kind == SALE {
                         acc.txn_count += 1;
                         acc.sale_fen += row.fen;
@@ -1859,13 +1865,16 @@ fn finish(
     let sha256 = sha_override.unwrap_or(summary.sha256);
     let _ = summary.gzip;
     let mut category = vec!["other"; 10_000];
+    let mut mapped = vec![false; 10_000];
     for m in &campaign.mcc {
         if let Ok(code) = m.code.parse::<usize>() {
-            if code < 10_000 {
+            if code < 10_000 && m.code.len() == 4 {
                 category[code] = m.category.id();
+                mapped[code] = true;
             }
         }
     }
+    let mut unmapped_mcc: BTreeMap<String, usize> = BTreeMap::new();
     let regions = Regions::embedded();
     let mut months = Vec::new();
     let mut accepted = 0usize;
@@ -1890,6 +1899,7 @@ fn finish(
             }
             for (g, h) in &ms.hit.groups {
                 let acc = ms.main.groups.entry(*g).or_default();
+                acc.rows += h.rows;
                 acc.txn_count += h.txn_count;
                 acc.sale_fen += h.sale_fen;
                 acc.refund_fen += h.refund_fen;
@@ -1906,6 +1916,10 @@ fn finish(
                         .map_or("", |r| r.code.as_str()),
                 );
                 c_mcc.push(format!("{mcc:04}"));
+                if !mapped[usize::from(mcc)] {
+                    *unmapped_mcc.entry(format!("{mcc:04}")).or_default() +=
+                        usize::try_from(acc.rows).unwrap_or(0);
+                }
                 c_cat.push(category[usize::from(mcc)]);
                 c_channel.push(if channel == 1 { "online" } else { "offline" });
                 c_count.push(acc.txn_count);
@@ -1990,6 +2004,7 @@ fn finish(
         duplicates_in_file: merged.duplicates_in_file,
         duplicates_across_files: across,
         passes,
+        unmapped_mcc,
     })
 }
 
@@ -2120,8 +2135,14 @@ mod tests {
     #[test]
     fn the_month_a_file_name_carries() {
         let k = |y, m| Some(month_key(y, m));
-        assert_eq!(name_month("payment_transactions_t2_2023-10.csv"), k(2023, 10));
-        assert_eq!(name_month("dir/payment_transactions_t2_2023-10b.csv.gz"), k(2023, 10));
+        assert_eq!(
+            name_month("payment_transactions_t2_2023-10.csv"),
+            k(2023, 10)
+        );
+        assert_eq!(
+            name_month("dir/payment_transactions_t2_2023-10b.csv.gz"),
+            k(2023, 10)
+        );
         assert_eq!(name_month("bank_c_202309.csv"), k(2023, 9));
         assert_eq!(name_month("bank_c_2023_12_full.jsonl"), k(2023, 12));
         assert_eq!(name_month("export_20230915.csv"), k(2023, 9));
@@ -2235,6 +2256,39 @@ mod tests {
                 .collect()
         };
         assert_eq!(lines(&out.rejects), lines(&sink.to_frame().unwrap()));
+    }
+
+    #[test]
+    fn unmapped_mccs_go_to_other_and_are_counted() {
+        let text = "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel\n\
+            A1,t9,2023-09-01 10:00:00,M1,0742,330212,15.00,sale,offline\n\
+            A2,t9,2023-09-01 11:00:00,M1,0742,330212,5.00,refund,offline\n\
+            A3,t9,2023-09-01 12:00:00,M2,5722,330106,10.00,sale,offline\n\
+            A4,t9,2023-09-02 12:00:00,M2,9999,330106,10.00,sale,online\n";
+        let out = ingest_transaction_bytes(
+            "t.csv",
+            text.as_bytes(),
+            &Profile::default(),
+            &Campaign::default_2023(),
+        )
+        .unwrap();
+        assert_eq!(out.report.accepted, 4);
+        let want: BTreeMap<String, usize> = [("0742".to_owned(), 2), ("9999".to_owned(), 1)].into();
+        assert_eq!(out.unmapped_mcc, want);
+        let cats: Vec<&str> = out
+            .rows
+            .column("category")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
+        assert_eq!(
+            cats.iter().filter(|c| **c == "other").count(),
+            2,
+            "{cats:?}"
+        );
     }
 
     #[test]

@@ -15,8 +15,10 @@
 //! - **社零**: from the PUBLISHED year-on-year growth only (NBS compares comparable units, so growth is
 //!   never recomputed from levels across years). Per month `m`, `g(m) = Π_{k=0}^{L−1} (1 + yoy_{y−k}(m)
 //!   / 100)`; the window's growth is the mean of `g` over the window's months weighted by the campaign
-//!   year's monthly value, the pre-period's likewise, and `U = g_W / g_P − 1`, in percent. No interval
-//!   (a published statistic); null when any needed figure is missing, and for `all_targeted`.
+//!   year's monthly value (where that value is not published, the same month of the nearest other
+//!   year: the weights only carry the seasonal pattern), the pre-period's likewise, and
+//!   `U = g_W / g_P − 1`, in percent. No interval (a published statistic); null when a needed YoY is
+//!   missing, and for `all_targeted`.
 //!
 //! `status`: `agree` (every available source is consistent with payments), `enterprise_disagrees` (the
 //! enterprise interval does not overlap the payments interval), `retail_disagrees` (the 社零 point lies
@@ -78,10 +80,15 @@ pub fn lag_years(method: &str) -> i32 {
 /// The triangulation table (contract `data-schemas/triangulation.json`): one row per region × category
 /// of the payments uplift rows of the chosen method, sorted by region_code, category.
 ///
-/// Inputs as read from the lake: `uplift` (region_code, category, method, window_kind, uplift_pct,
-/// lower, upper, level; `source` optional), `enterprise_sales` (uscc, region_code, category,
-/// sales_amount, period_start, period_end) and `retail_stats` (region_code, period `YYYY-MM`,
-/// category, value, yoy_pct). See the module docs for the method.
+/// Inputs as read from the lake (Hive partition columns included, as text):
+/// - `uplift`: region_code, category, method, uplift_pct, lower, upper; optional window_kind (missing
+///   = campaign), level (missing = the campaign's), source (rows of other sources are skipped);
+/// - `enterprise_sales`: uscc, region_code, category, sales_amount (yuan), period_start, period_end
+///   (dates, or `%Y-%m-%d` text);
+/// - `retail_stats`: region_code, period (`YYYY-MM`), category, value, yoy_pct; optional derivation
+///   (on duplicate region × category × month, a `published` row wins).
+///
+/// See the module docs for the method.
 ///
 /// # Errors
 /// When a needed column is missing or of an unusable type.
@@ -158,7 +165,11 @@ fn payment_cells(uplift: &DataFrame, method: &str, default_level: f64) -> Result
     let region = strings_of(uplift, "region_code")?;
     let category = strings_of(uplift, "category")?;
     let methods = strings_of(uplift, "method")?;
-    let kind = strings_of(uplift, "window_kind")?;
+    let kind = if uplift.column("window_kind").is_ok() {
+        strings_of(uplift, "window_kind")?
+    } else {
+        vec!["campaign".to_owned(); uplift.height()]
+    };
     let source = if uplift.column("source").is_ok() { Some(strings_of(uplift, "source")?) } else { None };
     let name = if uplift.column("region_name_zh").is_ok() { Some(strings_of(uplift, "region_name_zh")?) } else { None };
     let (pct, lower, upper) = (floats_of(uplift, "uplift_pct")?, floats_of(uplift, "lower")?, floats_of(uplift, "upper")?);
@@ -406,9 +417,13 @@ impl EnterprisePanel {
     }
 }
 
+/// (region, category, year, month).
+type RetailKey = (String, String, i32, u32);
+
 /// 社零 month values and published YoY by (region, category, year, month).
 struct RetailTable {
-    cells: BTreeMap<(String, String, i32, u32), (Option<f64>, Option<f64>)>,
+    /// (month value in 亿元, published YoY in percent).
+    cells: BTreeMap<RetailKey, (Option<f64>, Option<f64>)>,
 }
 
 impl RetailTable {
@@ -422,9 +437,35 @@ impl RetailTable {
         let period = strings_of(df, "period")?;
         let value = floats_of(df, "value")?;
         let yoy = floats_of(df, "yoy_pct")?;
+        let published: Vec<bool> = if df.column("derivation").is_ok() {
+            strings_of(df, "derivation")?.iter().map(|d| d.is_empty() || d == "published").collect()
+        } else {
+            vec![true; df.height()]
+        };
+        let mut rank: BTreeMap<RetailKey, bool> = BTreeMap::new();
         for i in 0..df.height() {
             let Some((y, m)) = parse_year_month(&period[i]) else { continue };
-            cells.insert((region[i].clone(), category[i].clone(), y, m), (opt(value[i]), opt(yoy[i])));
+            let key = (region[i].clone(), category[i].clone(), y, m);
+            let new = (opt(value[i]), opt(yoy[i]));
+            match rank.get(&key).copied() {
+                // A published figure replaces a derived one.
+                Some(false) if published[i] => {
+                    cells.insert(key.clone(), new);
+                    rank.insert(key, true);
+                }
+                // Same standing: fill only what is missing.
+                Some(p) if p == published[i] => {
+                    if let Some(c) = cells.get_mut(&key) {
+                        c.0 = c.0.or(new.0);
+                        c.1 = c.1.or(new.1);
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    cells.insert(key.clone(), new);
+                    rank.insert(key, published[i]);
+                }
+            }
         }
         Ok(RetailTable { cells })
     }
@@ -435,7 +476,11 @@ impl RetailTable {
             let (mut num, mut den) = (0.0, 0.0);
             for &(y, m) in months {
                 let key = |yy: i32| (region.to_owned(), category.to_owned(), yy, m);
-                let weight = self.cells.get(&key(y))?.0?;
+                // Weights only carry the seasonal pattern: where the campaign year's month value is
+                // not published, the same month of the nearest other year stands in.
+                let weight = [y, y - 1, y + 1, y - 2]
+                    .into_iter()
+                    .find_map(|yy| self.cells.get(&key(yy)).and_then(|c| c.0))?;
                 let mut g = 1.0;
                 for k in 0..lag {
                     g *= 1.0 + self.cells.get(&key(y - k))?.1? / 100.0;
@@ -513,8 +558,13 @@ mod tests {
         first_of_next_month(NaiveDate::from_ymd_opt(y, m, 1).unwrap()) - chrono::Duration::days(1)
     }
 
+    /// (uscc, region, category, monthly amount).
+    type Unit<'a> = (&'a str, &'a str, &'a str, &'a dyn Fn(i32, u32) -> Option<f64>);
+    /// (region, category, method, window_kind, source, pct, lower, upper).
+    type PayRow<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str, f64, f64, f64);
+
     /// Monthly enterprise rows 2021-01 … 2023-12; `amount(year, month)` per enterprise, `None` = not reported.
-    fn enterprise_frame(units: &[(&str, &str, &str, &dyn Fn(i32, u32) -> Option<f64>)]) -> DataFrame {
+    fn enterprise_frame(units: &[Unit<'_>]) -> DataFrame {
         let (mut uscc, mut region, mut category, mut amount, mut start, mut end, mut period) =
             (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
         for (u, r, c, f) in units {
@@ -584,7 +634,7 @@ mod tests {
     }
 
     /// Payments uplift rows: (region, category, method, window_kind, source, pct, lower, upper).
-    fn uplift_frame(rows: &[(&str, &str, &str, &str, &str, f64, f64, f64)]) -> DataFrame {
+    fn uplift_frame(rows: &[PayRow<'_>]) -> DataFrame {
         df!(
             "region_code" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
             "category" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
@@ -671,6 +721,29 @@ mod tests {
         assert!(table.uplift("330000", "furniture", &c, 2).is_none());
         assert!(table.uplift("330000", "furniture", &c, 1).is_some());
         assert!(table.uplift("330000", "home_textiles", &c, 2).is_none());
+        // An unpublished 2023 month value: the 2022 value (7) weighs the month instead.
+        let mut rows = retail_rows("330000", "furniture");
+        rows.retain(|r| r.1 != "2023-11");
+        rows.push(("330000".into(), "2023-11".into(), "furniture".into(), f64::NAN, Some(20.0)));
+        let table = RetailTable::build(&retail_frame(rows)).unwrap();
+        let (u, _) = table.uplift("330000", "furniture", &c, 2).unwrap();
+        let gw = (120.0 + 120.0 + 7.0 * 1.08 + 108.0) / 307.0;
+        assert!((u - 100.0 * (gw / 1.1 - 1.0)).abs() < 1e-9, "{u}");
+        // A derived duplicate of a month never overrides the published row, whatever the order.
+        let base = retail_frame(retail_rows("330000", "furniture"));
+        let derived = df!(
+            "region_code" => ["330000"],
+            "period" => ["2023-09"],
+            "category" => ["furniture"],
+            "value" => [900.0],
+            "yoy_pct" => [Some(50.0)],
+            "derivation" => ["derived_from_cumulative"],
+        )
+        .unwrap();
+        for frame in [base.vstack(&derived).unwrap(), derived.vstack(&base).unwrap()] {
+            let (u, _) = RetailTable::build(&frame).unwrap().uplift("330000", "furniture", &c, 2).unwrap();
+            assert!((u - 100.0 * (1.128 / 1.10 - 1.0)).abs() < 1e-9, "{u}");
+        }
     }
 
     #[test]

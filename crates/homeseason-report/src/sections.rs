@@ -310,18 +310,18 @@ pub(crate) fn activities(summary: &DataFrame, window_start: NaiveDate, as_of: Na
         .collect();
     let chart = if weekly.len() >= 2 {
         let mut c = SeriesChart::new(
-            "每周活动场次、参与企业与品牌（全国） Activities, enterprises and brands per week, national",
-            "数量 Count (场次 / 家 / 个)",
+            "每周活动参与企业与品牌（全国，周一起） Enterprises and brands in activities per week (national, week from Monday)",
+            "数量 Count (家 / 个)",
         );
         c.actual_label = "参与企业 Enterprises".into();
-        c.baseline_label = "活动场次 ×10  Activities ×10".into();
+        c.baseline_label = "参与品牌 Brands".into();
         for (w, v) in &weekly {
             c.actual.push((*w, v[1] as f64));
-            c.baseline.push((*w, 10.0 * v[0] as f64));
+            c.baseline.push((*w, v[2] as f64));
         }
         Some(chart_file(
             "activities_by_week",
-            "每周活动与参与企业 Activities and enterprises by week",
+            "每周活动参与企业与品牌 Enterprises and brands by week (activity counts in the table)",
             &c,
             (1200, 520),
         )?)

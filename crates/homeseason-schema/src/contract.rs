@@ -792,7 +792,7 @@ mod tests {
         );
         assert_eq!(
             table(tables::UPLIFT).primary_key,
-            ["campaign_id", "region_code", "category", "method", "source"]
+            ["campaign_id", "region_code", "category", "method", "source", "window_kind"]
         );
     }
 
