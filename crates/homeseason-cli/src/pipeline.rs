@@ -134,8 +134,25 @@ pub(crate) fn estimate(
     let weekly = tracking::weekly_tracking(&result.baseline_daily, campaign)?;
     lake.write_output(tables::WEEKLY_TRACKING, &weekly)?;
     write_completeness(lake, campaign)?;
+    write_triangulation(lake, campaign, &result.uplift, opts.seed)?;
     crate::geolift_cmd::write_local_events(lake, &series, campaign)?;
     Ok(result)
+}
+
+/// Rewrite `triangulation`: payments' uplift beside key-enterprise sales and 社零 (published YoY).
+pub(crate) fn write_triangulation(lake: &Lake, campaign: &Campaign, uplift: &DataFrame, seed: u64) -> Result<DataFrame> {
+    use homeseason_metrics::triangulate::{TriangulateOptions, triangulate};
+    let enterprise = lake.read_table(tables::ENTERPRISE_SALES)?;
+    let retail = lake.read_table(tables::RETAIL_STATS)?;
+    let frame = triangulate(
+        uplift,
+        &enterprise,
+        &retail,
+        campaign,
+        &TriangulateOptions { seed, ..TriangulateOptions::default() },
+    )?;
+    lake.write_output(tables::TRIANGULATION, &frame)?;
+    Ok(frame)
 }
 
 /// Rewrite `data_completeness` (region × feed × week of the campaign window) from the lake's current
@@ -267,7 +284,7 @@ pub(crate) fn report(
         read(tables::LOCAL_EVENTS)?,
         read(tables::LOCAL_EVENT_SERIES)?,
         read(tables::LOCAL_EVENT_POWER)?,
-        read("triangulation")?,
+        read(tables::TRIANGULATION)?,
     );
     let report = homeseason_report::build(&ReportInput {
         campaign,

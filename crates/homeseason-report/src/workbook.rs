@@ -234,7 +234,7 @@ fn summary_rows(campaign: &Campaign, uplift: &DataFrame) -> Result<(Vec<UpliftRo
                     .and(col("method").eq(lit(method))),
             )
             .collect()?;
-        if let Some(s) = national.column("source")?.str()?.get(0) {
+        if let Some(s) = national.column("source")?.str()?.iter().next().flatten() {
             source = s.to_owned();
             frame = uplift
                 .clone()
