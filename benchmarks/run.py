@@ -36,7 +36,7 @@ def venv(work):
     try:
         sh([str(py), "-c", "import duckdb, polars, numpy"], capture_output=True)
     except subprocess.CalledProcessError:
-        sh([str(py), "-m", "pip", "install", "-q", "duckdb", "polars", "numpy"])
+        sh([str(py), "-m", "pip", "install", "-q", "duckdb==2.0.1", "polars==2.1.0", "numpy"])
     return py
 
 
@@ -149,7 +149,9 @@ def main():
     env = dict(os.environ)
     env.setdefault("CARGO_TARGET_DIR", "/var/tmp/homeseason-target")
     if not a.no_build:
-        sh(["cargo", "build", "--release", "-p", "homeseason-cli"], cwd=ROOT, env=env)
+        # --workspace: the same feature set as every other build of the workspace (a `-p` build would
+        # resolve different features and rebuild polars).
+        sh(["cargo", "build", "--release", "--workspace", "--locked", "--bins"], cwd=ROOT, env=env)
     exe = pathlib.Path(env["CARGO_TARGET_DIR"]) / "release" / "homeseason"
     mccs = ",".join(f"{c}:{k}" for c, k in mcc_map())
     versions = subprocess.run(

@@ -2,6 +2,8 @@
 
 mod util;
 
+mod corpus;
+mod crash;
 mod demo;
 mod feeds;
 mod geolift;

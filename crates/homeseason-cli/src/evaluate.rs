@@ -18,6 +18,8 @@ struct SeedRun {
     seed: u64,
     scores: DataFrame,
     estimate_seconds: f64,
+    /// Seconds per stage of the estimate.
+    stages: Vec<(&'static str, f64)>,
     /// Local-event cells (event × category) and how many intervals held the injected extra lift.
     events: (usize, usize),
 }
@@ -69,7 +71,7 @@ pub(crate) fn evaluate(campaign: &Campaign, seeds: &[u64], out: &Path, table: Op
         pipeline::ingest_paths(&lake, &files, None, campaign, now, |_, _| {})?;
         let started = Instant::now();
         let opts = UpliftOptions { seed, ..UpliftOptions::from_campaign(campaign) };
-        let result = pipeline::estimate(&lake, campaign, &methods, &opts)?;
+        let (result, stages) = pipeline::estimate_timed(&lake, campaign, &methods, &opts)?;
         let estimate_seconds = started.elapsed().as_secs_f64();
         let truth = CsvReadOptions::default()
             .with_has_header(true)
@@ -88,7 +90,7 @@ pub(crate) fn evaluate(campaign: &Campaign, seeds: &[u64], out: &Path, table: Op
             .with_column(lit(seed as i64).alias("seed"))
             .collect()?;
         let events = local_event_coverage(&lake, &dir.join("sample/truth_local_events.csv"))?;
-        runs.push(SeedRun { seed, scores, estimate_seconds, events });
+        runs.push(SeedRun { seed, scores, estimate_seconds, stages, events });
     }
     let all = concat(runs.iter().map(|r| r.scores.clone().lazy()).collect::<Vec<_>>(), UnionArgs::default())?.collect()?;
     // Pool over seeds: weight each seed's means by its cell count.
@@ -138,9 +140,16 @@ pub(crate) fn evaluate(campaign: &Campaign, seeds: &[u64], out: &Path, table: Op
         campaign.baseline.level * 100.0
     );
     let _ = writeln!(md, "Estimation time per seed (all methods, all regions × categories, with placebo windows, weekly tables, completeness, local events and power; this build):\n");
-    let _ = writeln!(md, "| seed | seconds | local-event cells covered |\n|---|---|---|");
+    let stage_names: Vec<&str> = runs.first().map(|r| r.stages.iter().map(|s| s.0).collect()).unwrap_or_default();
+    let _ = writeln!(
+        md,
+        "| seed | total s | {} | local-event cells covered |\n|---|---|{}---|",
+        stage_names.join(" | "),
+        "---|".repeat(stage_names.len())
+    );
     for r in &runs {
-        let _ = writeln!(md, "| {} | {:.2} | {} / {} |", r.seed, r.estimate_seconds, r.events.1, r.events.0);
+        let stages: Vec<String> = r.stages.iter().map(|s| format!("{:.2}", s.1)).collect();
+        let _ = writeln!(md, "| {} | {:.2} | {} | {} / {} |", r.seed, r.estimate_seconds, stages.join(" | "), r.events.1, r.events.0);
     }
     let _ = writeln!(md, "\nPer seed:\n\n```text\n{all}\n```");
     if let Some(path) = table {

@@ -115,28 +115,49 @@ pub(crate) fn ingest_paths(
     Ok(results)
 }
 
-/// Estimate uplift from the lake's `payment_daily` and write `uplift` and `baseline_daily`.
+/// Estimate uplift from the lake's `payment_daily` and write `uplift`, `baseline_daily`,
+/// `weekly_tracking`, `data_completeness`, `triangulation` and the local-event tables.
 pub(crate) fn estimate(
     lake: &Lake,
     campaign: &Campaign,
     methods: &[Method],
     opts: &UpliftOptions,
 ) -> Result<UpliftResult> {
+    Ok(estimate_timed(lake, campaign, methods, opts)?.0)
+}
+
+/// [`estimate`], with the wall time of each stage in seconds (for `homeseason evaluate`).
+pub(crate) fn estimate_timed(
+    lake: &Lake,
+    campaign: &Campaign,
+    methods: &[Method],
+    opts: &UpliftOptions,
+) -> Result<(UpliftResult, Vec<(&'static str, f64)>)> {
+    let mut times = Vec::new();
+    let mut clock = std::time::Instant::now();
+    let mut lap = |name: &'static str, times: &mut Vec<(&'static str, f64)>| {
+        times.push((name, clock.elapsed().as_secs_f64()));
+        clock = std::time::Instant::now();
+    };
     let daily = lake.read_table(tables::PAYMENT_DAILY)?;
     anyhow::ensure!(
         daily.height() > 0,
         "the lake holds no payment_daily rows: ingest payment files first"
     );
     let series = daily_series(daily.lazy(), campaign)?;
+    lap("read lake and build daily series", &mut times);
     let result = uplift(&series, campaign, methods, opts)?;
+    lap("uplift, all methods with placebo windows", &mut times);
     lake.write_output(tables::UPLIFT, &result.uplift)?;
     lake.write_output(BASELINE_DAILY, &result.baseline_daily)?;
     let weekly = tracking::weekly_tracking(&result.baseline_daily, campaign)?;
     lake.write_output(tables::WEEKLY_TRACKING, &weekly)?;
     write_completeness(lake, campaign)?;
     write_triangulation(lake, campaign, &result.uplift, opts.seed)?;
+    lap("weekly tracking, completeness, triangulation (and writes)", &mut times);
     crate::geolift_cmd::write_local_events(lake, &series, campaign)?;
-    Ok(result)
+    lap("local events: synthetic control and power", &mut times);
+    Ok((result, times))
 }
 
 /// Rewrite `triangulation`: payments' uplift beside key-enterprise sales and 社零 (published YoY).

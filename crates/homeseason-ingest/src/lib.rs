@@ -153,6 +153,19 @@ pub enum IngestError {
         /// Decoder message.
         reason: String,
     },
+    /// A compressed file (gzip, or an Excel workbook's zip parts) that unpacks to more than
+    /// [`MAX_UNPACKED_BYTES`]: refused whole before it is inflated into memory (a "zip bomb").
+    #[error(
+        "{file}: {what} unpacks to more than {} MB ({detail}); refused as a possible zip bomb, nothing was read / 文件解压后超过 {} MB，疑似压缩炸弹，整份拒收", MAX_UNPACKED_BYTES >> 20, MAX_UNPACKED_BYTES >> 20
+    )]
+    TooLarge {
+        /// File name.
+        file: String,
+        /// What was being unpacked (gzip stream, Excel workbook).
+        what: String,
+        /// Which part, and how much was seen.
+        detail: String,
+    },
     /// Text in an unknown encoding.
     #[error("{file}: cannot decode text: {reason} / 无法识别文件编码（应为 UTF-8 或 GB18030/GBK）")]
     Encoding {
@@ -205,6 +218,10 @@ pub enum IngestError {
         source: PolarsError,
     },
 }
+
+/// The most a file may unpack to (a gzip stream read into memory, or the parts of an Excel workbook
+/// together): 256 MiB, far above any real feed file that is not streamed (transaction files stream).
+pub const MAX_UNPACKED_BYTES: u64 = 256 << 20;
 
 /// Result alias for this crate.
 pub type Result<T, E = IngestError> = std::result::Result<T, E>;

@@ -54,13 +54,27 @@ pub fn decode(file: &str, bytes: &[u8]) -> Result<Decoded> {
     let gzip = bytes.starts_with(&[0x1f, 0x8b]);
     let inflated;
     let raw: &[u8] = if gzip {
-        let mut out = Vec::new();
+        let gzip_err = |e: std::io::Error| IngestError::Gzip {
+            file: file.to_owned(),
+            reason: e.to_string(),
+        };
+        // First measure (nothing kept), so a bomb is refused without holding what it inflates to.
+        let size = std::io::copy(
+            &mut flate2::read::MultiGzDecoder::new(bytes).take(crate::MAX_UNPACKED_BYTES + 1),
+            &mut std::io::sink(),
+        )
+        .map_err(gzip_err)?;
+        if size > crate::MAX_UNPACKED_BYTES {
+            return Err(IngestError::TooLarge {
+                file: file.to_owned(),
+                what: "the gzip stream".into(),
+                detail: format!("{} bytes compressed", bytes.len()),
+            });
+        }
+        let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         flate2::read::MultiGzDecoder::new(bytes)
             .read_to_end(&mut out)
-            .map_err(|e| IngestError::Gzip {
-                file: file.to_owned(),
-                reason: e.to_string(),
-            })?;
+            .map_err(gzip_err)?;
         inflated = out;
         &inflated
     } else {

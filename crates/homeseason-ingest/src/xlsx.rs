@@ -87,8 +87,109 @@ fn workbook_err(file: &str, reason: impl std::fmt::Display) -> IngestError {
     }
 }
 
+fn le16(b: &[u8], at: usize) -> Option<usize> {
+    b.get(at..at + 2)
+        .map(|x| usize::from(u16::from_le_bytes([x[0], x[1]])))
+}
+
+fn le32(b: &[u8], at: usize) -> Option<u64> {
+    b.get(at..at + 4)
+        .map(|x| u64::from(u32::from_le_bytes([x[0], x[1], x[2], x[3]])))
+}
+
+/// Refuse an XLSX whose parts unpack to more than [`crate::MAX_UNPACKED_BYTES`] together, before any
+/// part is read into memory. The sizes the archive declares are not trusted: every deflated part is
+/// inflated into a counter (nothing kept), stopping at the limit. Archives this walk cannot follow
+/// are left to the workbook reader, which reports them.
+fn check_unpacked_size(file: &str, bytes: &[u8]) -> Result<()> {
+    use std::io::Read;
+    const EOCD: &[u8] = b"PK\x05\x06";
+    let limit = crate::MAX_UNPACKED_BYTES;
+    let tail_from = bytes.len().saturating_sub(22 + 65_535);
+    let Some(eocd) = bytes[tail_from..]
+        .windows(4)
+        .rposition(|w| w == EOCD)
+        .map(|i| tail_from + i)
+    else {
+        return Ok(());
+    };
+    let (Some(entries), Some(mut at)) = (le16(bytes, eocd + 10), le32(bytes, eocd + 16)) else {
+        return Ok(());
+    };
+    let too_large = |part: &str, seen: u64| IngestError::TooLarge {
+        file: file.to_owned(),
+        what: "the Excel workbook (XLSX, a zip archive)".into(),
+        detail: format!(
+            "{} MB or more by part {part}, from {} KB on disk",
+            seen >> 20,
+            bytes.len() >> 10
+        ),
+    };
+    let mut total: u64 = 0;
+    for _ in 0..entries {
+        let cd = usize::try_from(at).unwrap_or(usize::MAX);
+        if le32(bytes, cd) != Some(0x0201_4b50) {
+            return Ok(());
+        }
+        let (Some(method), Some(csize), Some(usize_declared), Some(n), Some(x), Some(k), Some(local)) = (
+            le16(bytes, cd + 10),
+            le32(bytes, cd + 20),
+            le32(bytes, cd + 24),
+            le16(bytes, cd + 28),
+            le16(bytes, cd + 30),
+            le16(bytes, cd + 32),
+            le32(bytes, cd + 42),
+        ) else {
+            return Ok(());
+        };
+        let name = bytes
+            .get(cd + 46..cd + 46 + n)
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default()
+            .into_owned();
+        at = (cd + 46 + n + x + k) as u64;
+        // Declared sizes first: a cheap refusal when the archive admits it.
+        if usize_declared != 0xFFFF_FFFF && total + usize_declared > limit {
+            return Err(too_large(&name, total + usize_declared));
+        }
+        let local = usize::try_from(local).unwrap_or(usize::MAX);
+        if le32(bytes, local) != Some(0x0403_4b50) {
+            return Ok(());
+        }
+        let (Some(ln), Some(lx)) = (le16(bytes, local + 26), le16(bytes, local + 28)) else {
+            return Ok(());
+        };
+        let start = local + 30 + ln + lx;
+        let Some(data) = bytes.get(start..) else {
+            return Ok(());
+        };
+        let data = if csize == 0xFFFF_FFFF {
+            data
+        } else {
+            &data[..data.len().min(usize::try_from(csize).unwrap_or(usize::MAX))]
+        };
+        let size = match method {
+            0 => data.len() as u64,
+            8 => std::io::copy(
+                &mut flate2::read::DeflateDecoder::new(data).take(limit + 1 - total),
+                &mut std::io::sink(),
+            )
+            .unwrap_or(0),
+            _ => 0,
+        };
+        total += size;
+        if total > limit {
+            return Err(too_large(&name, total));
+        }
+    }
+    Ok(())
+}
+
 /// The visible, non-notes worksheets of a workbook, in workbook order.
 fn open(file: &str, bytes: &[u8]) -> Result<Vec<Grid>> {
+    if bytes.starts_with(ZIP_MAGIC) {
+        check_unpacked_size(file, bytes)?;
+    }
     let mut book =
         open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| workbook_err(file, e))?;
     let names: Vec<String> = book

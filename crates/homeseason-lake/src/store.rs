@@ -164,20 +164,46 @@ impl Lake {
 
     /// Encode a frame as Parquet bytes with the schema version and table name in the metadata.
     ///
+    /// Text columns are written with the Arrow type `large_string`, not `string_view`: polars'
+    /// eager writer stores its newest Arrow types in the file's Arrow schema, and pyarrow (26) cannot
+    /// filter `string_view` columns (pola-rs/polars#26435), which breaks dashboards reading the lake
+    /// with pyarrow. The lazy sink writes at the oldest compatibility level, so the frame goes
+    /// through it into a private temporary file, read back whole.
+    ///
     /// # Errors
     /// On a Parquet encoding failure.
     pub fn parquet_bytes(table: &str, frame: &DataFrame) -> Result<Vec<u8>> {
-        let mut buf = Vec::new();
-        let mut frame = frame.clone();
-        ParquetWriter::new(&mut buf)
-            .with_compression(ParquetCompression::Zstd(None))
-            .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let tmp = std::env::temp_dir().join(format!(
+            "homeseason-encode-{}-{}.parquet",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let options = ParquetWriteOptions {
+            compression: ParquetCompression::Zstd(None),
+            key_value_metadata: Some(KeyValueMetadata::from_static(vec![
                 ("homeseason.table".into(), table.into()),
                 ("homeseason.schema_version".into(), SCHEMA_VERSION.into()),
-            ])))
-            .finish(&mut frame)
-            .map_err(perr(table))?;
-        Ok(buf)
+            ])),
+            compat_level: None,
+            ..ParquetWriteOptions::default()
+        };
+        let written = frame
+            .clone()
+            .lazy()
+            .sink(
+                SinkDestination::File {
+                    target: SinkTarget::Path(PlRefPath::from(tmp.to_string_lossy().as_ref())),
+                },
+                FileWriteFormat::Parquet(std::sync::Arc::new(options)),
+                UnifiedSinkArgs::default(),
+            )
+            .and_then(LazyFrame::collect)
+            .map_err(perr(table));
+        let bytes = written.and_then(|_| fs::read(&tmp).map_err(io("read back", &tmp)));
+        let _ = fs::remove_file(&tmp);
+        bytes
     }
 
     /// Split rows into partitions: relative path → rows without the path-only columns.
