@@ -45,8 +45,8 @@ fn local_event_coverage(lake: &Lake, truth_path: &Path) -> Result<(usize, usize)
                 format: Some("%Y-%m-%d".into()),
                 ..Default::default()
             })),
-            [col("region_code"), col("event_start")],
-            [col("region_code"), col("event_start")],
+            [col("region_code"), col("event_start"), col("category")],
+            [col("region_code"), col("event_start"), col("category")],
             JoinArgs::new(JoinType::Inner),
         )
         .select([col("extra_uplift_pct_during_event")

@@ -57,6 +57,14 @@ pub fn year_month(key: MonthKey) -> (i32, u32) {
     ((key / 12) as i32, key % 12 + 1)
 }
 
+/// The years a payment row may fall in: from the campaign's first year of history to the year its
+/// window ends (2021–2023 for the 2023 season).
+#[must_use]
+pub fn campaign_years(campaign: &Campaign) -> (i32, i32) {
+    use chrono::Datelike;
+    (campaign.history_start.year(), campaign.window.end.year())
+}
+
 fn month_key(year: i32, month: u32) -> MonthKey {
     (year.max(0) as u32) * 12 + month - 1
 }
@@ -599,6 +607,9 @@ struct Spec<'a> {
     want_fps: Option<FpSet>,
     /// Second pass: months whose rows need their raw text (they may be rejected).
     want_months: Vec<MonthKey>,
+    /// The campaign's data years (first year of history to the window's last): a transaction
+    /// outside them is rejected as `bad_period`.
+    years: (i32, i32),
 }
 
 impl Spec<'_> {
@@ -1039,6 +1050,17 @@ fn judge(spec: &Spec<'_>, cells: &[&[u8]; 9], caches: &mut Caches, line: u32) ->
             key
         }
     };
+    let (year, _) = year_month(month);
+    if year < spec.years.0 || year > spec.years.1 {
+        let (from, to) = spec.years;
+        return Verdict::Reject(
+            F_TIME,
+            Reason::BadPeriod,
+            Some(format!(
+                "outside the campaign's data years {from}–{to} / 不在本次活动的数据年份 {from}–{to} 之内"
+            )),
+        );
+    }
     Verdict::Row(Row {
         fp: txn_fingerprint(txn),
         merchant: nonzero(xxhash_rust::xxh3::xxh3_64(merchant)),
@@ -1549,6 +1571,7 @@ fn run_pass(
         category,
         want_fps,
         want_months,
+        years: campaign_years(campaign),
     };
     let avg_row =
         (chunk0.data.len() / memchr::memchr_iter(b'\n', &chunk0.data).count().max(1)).max(16);

@@ -17,10 +17,13 @@
 //! ```
 //! Partition keys live in the path only (the Hive convention that DuckDB, pyarrow, Spark and polars
 //! read with `hive_partitioning`); `year`/`month` are derived from the row's date. Each partition is
-//! one file, replaced atomically (written to `<root>/.tmp`, synced, renamed over the old one), and the
-//! manifest is replaced the same way after the partitions: a crash at any point leaves every partition
-//! either old or new and the manifest describing a consistent earlier state. Writers take an exclusive
-//! lock on `<root>/.lock`.
+//! one file, replaced atomically (written to `<root>/.tmp`, synced, renamed over the old one). A commit
+//! stages all its partitions and the new manifest in `<root>/.tmp` first, then writes a journal of the
+//! renames (`.tmp/_commit.journal`, atomically), renames everything into place (the manifest last) and
+//! removes the journal. A crash at any point leaves every partition either old or new; a crash during
+//! the renames leaves the journal, which the next writer (or [`Lake::open`], when no writer is active)
+//! replays, so the manifest always ends up describing the partitions on disk. Writers take an
+//! exclusive OS lock (`flock`) on `<root>/.lock`, which the kernel releases when the holder dies.
 //!
 //! ## Versions
 //! Ingesting a file whose SHA-256 is already current for all its partitions changes nothing. A new

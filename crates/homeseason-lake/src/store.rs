@@ -17,6 +17,10 @@ use crate::{LakeError, Result};
 /// (`homeseason.schema_version`).
 pub const SCHEMA_VERSION: &str = "1";
 const MANIFEST: &str = "_manifest.json";
+/// The commit journal: the renames of a commit whose files are all staged in `.tmp`. Written
+/// atomically after the staging and before the first rename, removed after the last; a writer that
+/// finds it (a commit was killed half-way) finishes the renames before doing anything else.
+const JOURNAL: &str = ".tmp/_commit.journal";
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> LakeError + 'a {
@@ -77,14 +81,17 @@ pub struct CommitSummary {
 }
 
 impl Lake {
-    /// Open (creating if needed) a lake at `root`.
+    /// Open (creating if needed) a lake at `root`, finishing a commit a killed writer left half-way
+    /// when no writer is active ([`Lake::recover_if_idle`]).
     ///
     /// # Errors
-    /// When the directory cannot be created.
+    /// When the directory cannot be created or the interrupted commit cannot be finished.
     pub fn open(root: impl Into<PathBuf>) -> Result<Lake> {
         let root = root.into();
         fs::create_dir_all(root.join(".tmp")).map_err(io("create", &root))?;
-        Ok(Lake { root })
+        let lake = Lake { root };
+        lake.recover_if_idle()?;
+        Ok(lake)
     }
 
     /// Root directory.
@@ -93,20 +100,77 @@ impl Lake {
         &self.root
     }
 
-    /// Take the writer lock (blocks until free).
+    /// Take the writer lock (blocks until free), first finishing a commit a killed writer left
+    /// half-way (see [`Lake::recover`]). The lock is an OS file lock (`flock`): the kernel releases it
+    /// when its holder dies, even by SIGKILL.
     ///
     /// # Errors
-    /// When the lock file cannot be opened or locked.
+    /// When the lock file cannot be opened or locked, or the interrupted commit cannot be finished.
     pub fn lock(&self) -> Result<LakeLock> {
+        let file = self.lock_file()?;
+        file.lock().map_err(io("lock", &self.root.join(".lock")))?;
+        self.recover()?;
+        Ok(LakeLock { _file: file })
+    }
+
+    fn lock_file(&self) -> Result<File> {
         let path = self.root.join(".lock");
-        let file = File::options()
+        File::options()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(io("open", &path))?;
-        file.lock().map_err(io("lock", &path))?;
-        Ok(LakeLock { _file: file })
+            .map_err(io("open", &path))
+    }
+
+    /// Finish a commit that a killed writer left half-way, when no writer holds the lock: after it
+    /// the manifest describes the partitions on disk again. Readers that trust the manifest call this
+    /// first ([`Lake::open`] does); a writer does it when it takes the lock.
+    ///
+    /// # Errors
+    /// When the interrupted commit cannot be finished.
+    pub fn recover_if_idle(&self) -> Result<()> {
+        if !self.root.join(JOURNAL).exists() {
+            return Ok(());
+        }
+        let file = self.lock_file()?;
+        match file.try_lock() {
+            Ok(()) => self.recover(),
+            // A writer holds the lock: it recovers itself.
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Replay the commit journal, if any (the caller holds the lock): rename every staged file that
+    /// is still in `.tmp` into place, in the journal's order (partitions first, the manifest last).
+    fn recover(&self) -> Result<()> {
+        let path = self.root.join(JOURNAL);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io("read", &path)(e)),
+        };
+        let renames: Vec<(String, String)> =
+            serde_json::from_slice(&bytes).map_err(|e| LakeError::Manifest {
+                path: path.clone(),
+                reason: format!("commit journal: {e}"),
+            })?;
+        for (tmp, rel) in &renames {
+            let tmp = self.root.join(tmp);
+            if tmp.exists() {
+                self.install(&tmp, rel)?;
+            }
+        }
+        self.finish_journal()
+    }
+
+    fn finish_journal(&self) -> Result<()> {
+        let path = self.root.join(JOURNAL);
+        fs::remove_file(&path).map_err(io("remove", &path))?;
+        if let Ok(dir) = File::open(self.root.join(".tmp")) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
     }
 
     /// Read the manifest (empty if none yet).
@@ -130,28 +194,66 @@ impl Lake {
 
     /// Write bytes to `rel` atomically: temp file in `.tmp`, fsync, rename.
     pub(crate) fn write_atomic(&self, rel: &str, bytes: &[u8]) -> Result<()> {
-        let target = self.root.join(rel);
-        if let Some(parent) = target.parent() {
-            fs::create_dir_all(parent).map_err(io("create", parent))?;
-        }
+        let tmp = self.stage(bytes)?;
+        self.install(&tmp, rel).inspect_err(|_| {
+            let _ = fs::remove_file(&tmp);
+        })
+    }
+
+    /// Write bytes to a new temp file in `.tmp` and fsync it; returns its path.
+    fn stage(&self, bytes: &[u8]) -> Result<PathBuf> {
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
         let tmp = self
             .root
             .join(".tmp")
-            .join(format!("{}-{n}.part", std::process::id()));
+            .join(format!("{}-{n}-{nanos}.part", std::process::id()));
         let mut file = File::create(&tmp).map_err(io("create", &tmp))?;
         let written = file.write_all(bytes).and_then(|()| file.sync_all());
         if let Err(e) = written {
             let _ = fs::remove_file(&tmp);
             return Err(io("write", &tmp)(e));
         }
-        fs::rename(&tmp, &target).map_err(io("rename", &target))?;
+        Ok(tmp)
+    }
+
+    /// Rename a staged temp file over `rel` and fsync the folder.
+    fn install(&self, tmp: &Path, rel: &str) -> Result<()> {
+        let target = self.root.join(rel);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).map_err(io("create", parent))?;
+        }
+        fs::rename(tmp, &target).map_err(io("rename", &target))?;
         if let Some(parent) = target.parent() {
             if let Ok(dir) = File::open(parent) {
                 let _ = dir.sync_all();
             }
         }
         Ok(())
+    }
+
+    /// Put staged files in place as one commit: journal first (atomically), then the renames in
+    /// order, then the journal is removed. A crash after the journal is written is finished by the
+    /// next writer ([`Lake::recover`]); a crash before it leaves only unused temp files.
+    fn install_all(&self, staged: &[(PathBuf, String)]) -> Result<()> {
+        let renames: Vec<(String, &str)> = staged
+            .iter()
+            .map(|(tmp, rel)| {
+                let tmp = tmp.strip_prefix(&self.root).unwrap_or(tmp);
+                (tmp.to_string_lossy().into_owned(), rel.as_str())
+            })
+            .collect();
+        let journal = serde_json::to_vec(&renames).map_err(|e| LakeError::Manifest {
+            path: self.root.join(JOURNAL),
+            reason: e.to_string(),
+        })?;
+        self.write_atomic(JOURNAL, &journal)?;
+        for (tmp, rel) in staged {
+            self.install(tmp, rel)?;
+        }
+        self.finish_journal()
     }
 
     fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
@@ -262,8 +364,9 @@ impl Lake {
     /// Commit one source file's rows (and rejects). Takes the lock for the duration.
     ///
     /// # Errors
-    /// On IO or encoding failures; the lake is left as it was or with some partitions replaced
-    /// (each atomically) and the manifest unchanged, so re-running the commit completes it.
+    /// On IO or encoding failures; the lake is left as it was (nothing is renamed into place before
+    /// every file of the commit is staged), or, when renaming failed half-way, with a journal that
+    /// the next writer (or [`Lake::open`]) replays to finish the commit.
     pub fn commit(&self, c: &Commit<'_>) -> Result<CommitSummary> {
         let _lock = self.lock()?;
         self.commit_locked(c)
@@ -293,9 +396,21 @@ impl Lake {
         }
         let mut written = Vec::new();
         let mut replaced = Vec::new();
+        // Every partition and the new manifest are staged in `.tmp` first, then put in place as one
+        // journaled commit: a crash leaves the old state, or the new one once the next writer has
+        // finished the renames, never a manifest that disagrees with the partitions.
+        let mut staged: Vec<(PathBuf, String)> = Vec::new();
+        let unstage = |staged: &[(PathBuf, String)]| {
+            for (tmp, _) in staged {
+                let _ = fs::remove_file(tmp);
+            }
+        };
         for (path, frame) in parts.iter().chain(reject_parts.iter()) {
             let table = path.split('/').next().unwrap_or_default();
-            self.write_atomic(path, &Self::parquet_bytes(table, frame)?)?;
+            let tmp = Self::parquet_bytes(table, frame)
+                .and_then(|bytes| self.stage(&bytes))
+                .inspect_err(|_| unstage(&staged))?;
+            staged.push((tmp, path.clone()));
             let previous = manifest.partitions.get(path).cloned();
             if let Some(prev) = &previous {
                 if prev.source_sha256 != c.sha256 {
@@ -341,7 +456,15 @@ impl Lake {
             superseded: Vec::new(),
         });
         manifest.format = 1;
-        self.write_manifest(&manifest)?;
+        let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| LakeError::Manifest {
+            path: self.root.join(MANIFEST),
+            reason: e.to_string(),
+        });
+        let tmp = bytes
+            .and_then(|b| self.stage(&b))
+            .inspect_err(|_| unstage(&staged))?;
+        staged.push((tmp, MANIFEST.to_owned()));
+        self.install_all(&staged)?;
         Ok(CommitSummary {
             unchanged: false,
             written,

@@ -844,9 +844,10 @@ impl PowerRows {
 }
 
 /// Share of cells whose interval `[lift_lower, lift_upper]` holds the true extra uplift, for
-/// scoring against a known truth (`truth`: `region_code`, `event_start`, `truth_pct`, e.g. the
-/// sample season's `truth_local_events.csv` with `extra_uplift_pct_during_event` renamed).
-/// Returns `(covered, scored)` over the `events` rows that have a truth.
+/// scoring against a known truth (`truth`: `region_code`, `event_start`, optionally `category`, and
+/// `truth_pct` — e.g. the sample season's `truth_local_events.csv` with
+/// `extra_uplift_pct_during_event` renamed). Without a `category` column one truth serves every
+/// category of the event. Returns `(covered, scored)` over the `events` rows that have a truth.
 ///
 /// # Errors
 /// When a column is missing.
@@ -854,20 +855,24 @@ pub fn coverage(events: &DataFrame, truth: &DataFrame) -> Result<(usize, usize)>
     let t_region = strings_of(truth, "region_code")?;
     let t_start = dates_of(truth, "event_start")?;
     let t_pct = floats_of(truth, "truth_pct")?;
+    let t_cat = if truth.column("category").is_ok() { Some(strings_of(truth, "category")?) } else { None };
     let mut map = BTreeMap::new();
     for i in 0..truth.height() {
         if let Some(d) = t_start[i] {
-            map.insert((t_region[i].clone(), d), t_pct[i]);
+            let cat = t_cat.as_ref().map_or_else(String::new, |c| c[i].clone());
+            map.insert((t_region[i].clone(), d, cat), t_pct[i]);
         }
     }
     let region = strings_of(events, "region_code")?;
+    let category = strings_of(events, "category")?;
     let start = dates_of(events, "event_start")?;
     let lo = floats_of(events, "lift_lower")?;
     let hi = floats_of(events, "lift_upper")?;
     let (mut covered, mut scored) = (0, 0);
     for i in 0..events.height() {
         let Some(d) = start[i] else { continue };
-        let Some(&t) = map.get(&(region[i].clone(), d)) else {
+        let cat = if t_cat.is_some() { category[i].clone() } else { String::new() };
+        let Some(&t) = map.get(&(region[i].clone(), d, cat)) else {
             continue;
         };
         scored += 1;

@@ -102,6 +102,7 @@ fn season(seed: u64, from_2023: bool) -> Season {
             col("region_code"),
             to_date("event_start").alias("event_start"),
             to_date("event_end").alias("event_end"),
+            col("category"),
             col("extra_uplift_pct_during_event")
                 .cast(DataType::Float64)
                 .alias("truth_pct"),
@@ -112,6 +113,7 @@ fn season(seed: u64, from_2023: bool) -> Season {
     let activities = truth
         .clone()
         .lazy()
+        .filter(col("category").eq(lit("all_targeted")))
         .select([
             col("region_code"),
             col("event_start").alias("start_date"),
@@ -149,8 +151,8 @@ fn run(seed: u64, from_2023: bool) -> Run {
         .lazy()
         .join(
             s.truth.lazy(),
-            [col("region_code"), col("event_start")],
-            [col("region_code"), col("event_start")],
+            [col("region_code"), col("event_start"), col("category")],
+            [col("region_code"), col("event_start"), col("category")],
             JoinArgs::new(JoinType::Left),
         )
         .select([

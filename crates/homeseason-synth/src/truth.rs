@@ -8,9 +8,13 @@ use crate::{SynthConfig, SynthError};
 /// Header of `truth.csv`.
 pub(crate) const HEADER: &str =
     "campaign_id,region_code,category,true_uplift_pct,local_station,local_uplift_pct";
-/// Header of `truth_local_events.csv`.
+/// Header of `truth_local_events.csv`: one row per event × targeted category and `all_targeted`.
+/// `extra_uplift_pct_during_event` is the estimand of the local-event analysis — the event's sales
+/// over the event days relative to the same days with the national campaign but without the event,
+/// 100 × Σ v·e / Σ v·(1 + u_nat) — and `injected_extra_pct` is the generator's parameter e (added to
+/// the national uplift u_nat, so the estimand is a little below it).
 pub(crate) const EVENTS_HEADER: &str =
-    "region_code,event_start,event_end,extra_uplift_pct_during_event";
+    "region_code,event_start,event_end,category,extra_uplift_pct_during_event,injected_extra_pct";
 
 /// One truth row.
 #[derive(Debug, Clone)]
@@ -92,17 +96,45 @@ pub(crate) fn write(
     buf.push_str(EVENTS_HEADER);
     buf.push('\n');
     let mut rows = 0;
-    for (region, ev) in lat.regions.iter().zip(&lat.local) {
-        if let Some(ev) = ev {
+    for (r, (region, ev)) in lat.regions.iter().zip(&lat.local).enumerate() {
+        let Some(ev) = ev else { continue };
+        let days: Vec<usize> = (0..lat.nd())
+            .filter(|&d| ev.start <= lat.days[d].date && lat.days[d].date <= ev.end)
+            .collect();
+        let (mut all_extra, mut all_base) = (0.0, 0.0);
+        let write = |category: &str, extra: f64, base: f64, buf: &mut String| {
+            let pct = if base > 0.0 { 100.0 * extra / base } else { 0.0 };
             buf.push_str(&format!(
-                "{},{},{},{}\n",
+                "{},{},{},{},{},{}\n",
                 region.code,
                 ev.start,
                 ev.end,
+                category,
+                fixed(pct, 4),
                 fixed(100.0 * ev.extra, 2)
             ));
+        };
+        for &c in &cfg.campaign.categories.targeted {
+            let ci = cat_index(c);
+            let (mut extra, mut base) = (0.0, 0.0);
+            for (mi, m) in MCCS.iter().enumerate() {
+                if cat_index(m.category) != ci {
+                    continue;
+                }
+                for &d in &days {
+                    let v = lat.value(r, mi, d);
+                    let local = lat.local_uplift(r, ci, d);
+                    extra += v * local;
+                    base += v * (1.0 + lat.uplift(r, ci, d) - local);
+                }
+            }
+            all_extra += extra;
+            all_base += base;
+            write(c.id(), extra, base, &mut buf);
             rows += 1;
         }
+        write("all_targeted", all_extra, all_base, &mut buf);
+        rows += 1;
     }
     out.write("truth_local_events.csv", buf.as_bytes(), rows)
 }

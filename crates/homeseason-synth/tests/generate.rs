@@ -391,7 +391,8 @@ fn full_default_run() {
 
     // 5. activities and 6. truth
     let truth_events = read_csv(&out.join("truth_local_events.csv"), false).1;
-    assert_eq!(truth_events.len(), 10);
+    // 10 events × (4 targeted categories + all_targeted).
+    assert_eq!(truth_events.len(), 50);
     let events: BTreeMap<String, (String, String)> = truth_events
         .iter()
         .map(|r| (r[0].clone(), (r[1].clone(), r[2].clone())))
