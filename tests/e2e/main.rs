@@ -6,6 +6,7 @@ mod corpus;
 mod crash;
 mod demo;
 mod feeds;
+mod full_disk;
 mod geolift;
 mod impact;
 mod ingest;

@@ -39,6 +39,36 @@ fn daily_select() -> Vec<Expr> {
     DAILY_COLUMNS.iter().map(|c| col(*c)).collect()
 }
 
+/// Reject the rows whose `column` (a date or time) falls outside the campaign's data years
+/// ([`crate::stream::campaign_years`]) as `bad_period`; returns the other rows.
+fn reject_outside_years(
+    rows: DataFrame,
+    column: &str,
+    header: &str,
+    campaign: &Campaign,
+    sink: &mut RejectSink,
+) -> Result<DataFrame> {
+    let (from, to) = crate::stream::campaign_years(campaign);
+    let year = col(column).dt().year();
+    let outside = year.clone().lt(lit(from)).or(year.gt(lit(to)));
+    let detail = format!(
+        "outside the campaign's data years {from}–{to} / 不在本次活动的数据年份 {from}–{to} 之内"
+    );
+    crate::frame_util::reject_where(
+        &rows,
+        outside.clone(),
+        column,
+        header,
+        crate::reject::Reason::BadPeriod,
+        Some(&detail),
+        sink,
+    )?;
+    rows.lazy()
+        .filter(outside.not())
+        .collect()
+        .map_err(perr(sink.file()))
+}
+
 /// Transaction rows → daily rows. Returns (daily frame, accepted input rows, duplicates).
 ///
 /// # Errors
@@ -51,8 +81,15 @@ pub fn transactions(
     let file = sink.file().to_owned();
     let err = perr(&file);
     let valid = validate(table, Feed::PaymentTransactions.contract(), sink)?;
-    let rows = roll_up_regions(
+    let accepted = reject_outside_years(
         valid.accepted,
+        "txn_time",
+        table.header_of("txn_time"),
+        campaign,
+        sink,
+    )?;
+    let rows = roll_up_regions(
+        accepted,
         "region_code",
         table.header_of("region_code"),
         sink,
@@ -131,8 +168,10 @@ pub fn daily_with(
     let file = sink.file().to_owned();
     let err = perr(&file);
     let valid = validate(table, contract, sink)?;
+    let accepted =
+        reject_outside_years(valid.accepted, "date", table.header_of("date"), campaign, sink)?;
     let rows = roll_up_regions(
-        valid.accepted,
+        accepted,
         "region_code",
         table.header_of("region_code"),
         sink,

@@ -666,6 +666,20 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// The longest a CSV record may grow while no record ends (64 MB): beyond it a quote is taken to be
+/// unclosed and the file is refused, so memory stays bounded.
+const MAX_RECORD_BYTES: usize = 64 << 20;
+
+/// Where the quote that leaves `buf` inside a quoted field was opened, if one does (`buf` starts
+/// outside quotes, as every chunk does).
+fn open_quote(buf: &[u8]) -> Option<usize> {
+    let mut open = None;
+    for i in memchr::memchr_iter(b'"', buf) {
+        open = if open.is_some() { None } else { Some(i) };
+    }
+    open
+}
+
 /// Offset just past the last record terminator outside quotes.
 fn cut_point(buf: &[u8], csv: bool) -> Option<usize> {
     if !csv || memchr::memchr(b'"', buf).is_none() {
@@ -716,6 +730,7 @@ fn read_chunks(
     let mut bom = false;
     let mut state = EncState::Undecided;
     let mut total = 0usize;
+    let mut lines_sent = 0usize;
     {
         let chained = Cursor::new(head[..n].to_vec()).chain(&mut hashing);
         let mut source: Box<dyn Read> = if gzip {
@@ -752,12 +767,32 @@ fn read_chunks(
                 first = false;
             }
             let eof = got == 0 || start + got < want;
+            // A quote (") that is never closed would swallow the rest of the file into one field:
+            // refuse the file, naming the line, rather than read it as one giant row.
+            let unclosed = |pending: &[u8]| {
+                let at = open_quote(pending).unwrap_or(0);
+                let line = lines_sent + memchr::memchr_iter(b'\n', &pending[..at]).count() + 1;
+                IngestError::Csv {
+                    file: file.to_owned(),
+                    reason: format!(
+                        "a quote (\") opened on line {line} is never closed / 第 {line} 行的引号（\"）未闭合"
+                    ),
+                }
+            };
             let cut = if eof {
+                if csv && open_quote(&pending).is_some() {
+                    return Err(unclosed(&pending));
+                }
                 Some(pending.len())
             } else {
                 cut_point(&pending, csv)
             };
-            let Some(cut) = cut else { continue };
+            let Some(cut) = cut else {
+                if pending.len() > MAX_RECORD_BYTES {
+                    return Err(unclosed(&pending));
+                }
+                continue;
+            };
             if cut == 0 {
                 if eof {
                     finished = true;
@@ -771,6 +806,7 @@ fn read_chunks(
                 data.push(b'\n');
             }
             total += data.len();
+            lines_sent += memchr::memchr_iter(b'\n', &data).count();
             if state == EncState::Undecided && !data.is_ascii() {
                 state = if std::str::from_utf8(&data).is_ok() {
                     EncState::Utf8

@@ -101,7 +101,7 @@ impl Lake {
     }
 
     /// Take the writer lock (blocks until free), first finishing a commit a killed writer left
-    /// half-way (see [`Lake::recover`]). The lock is an OS file lock (`flock`): the kernel releases it
+    /// half-way (the commit journal). The lock is an OS file lock (`flock`): the kernel releases it
     /// when its holder dies, even by SIGKILL.
     ///
     /// # Errors
@@ -143,11 +143,15 @@ impl Lake {
 
     /// Replay the commit journal, if any (the caller holds the lock): rename every staged file that
     /// is still in `.tmp` into place, in the journal's order (partitions first, the manifest last).
+    /// Then remove what killed processes left in `.tmp`.
     fn recover(&self) -> Result<()> {
         let path = self.root.join(JOURNAL);
         let bytes = match fs::read(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.remove_dead_temp_files();
+                return Ok(());
+            }
             Err(e) => return Err(io("read", &path)(e)),
         };
         let renames: Vec<(String, String)> =
@@ -161,7 +165,40 @@ impl Lake {
                 self.install(&tmp, rel)?;
             }
         }
-        self.finish_journal()
+        self.finish_journal()?;
+        self.remove_dead_temp_files();
+        Ok(())
+    }
+
+    /// Remove temp files and txn-id spill folders in `.tmp` whose process (the pid in their name) is
+    /// gone: a killed writer's staging that never reached a journal. Only where a process's liveness
+    /// can be seen (`/proc`); best effort.
+    fn remove_dead_temp_files(&self) {
+        if !cfg!(target_os = "linux") || !Path::new("/proc/self").exists() {
+            return;
+        }
+        let Ok(entries) = fs::read_dir(self.root.join(".tmp")) else {
+            return;
+        };
+        let me = std::process::id();
+        for e in entries.filter_map(std::result::Result::ok) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid = name
+                .strip_suffix(".part")
+                .and_then(|n| n.split('-').next())
+                .or_else(|| name.strip_prefix("txn-").and_then(|n| n.split('-').next()))
+                .and_then(|p| p.parse::<u32>().ok());
+            let Some(pid) = pid else { continue };
+            if pid == me || Path::new(&format!("/proc/{pid}")).exists() {
+                continue;
+            }
+            let path = e.path();
+            let _ = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+        }
     }
 
     fn finish_journal(&self) -> Result<()> {
@@ -236,7 +273,7 @@ impl Lake {
 
     /// Put staged files in place as one commit: journal first (atomically), then the renames in
     /// order, then the journal is removed. A crash after the journal is written is finished by the
-    /// next writer ([`Lake::recover`]); a crash before it leaves only unused temp files.
+    /// next writer (see [`Lake::lock`]); a crash before it leaves only unused temp files.
     fn install_all(&self, staged: &[(PathBuf, String)]) -> Result<()> {
         let renames: Vec<(String, &str)> = staged
             .iter()

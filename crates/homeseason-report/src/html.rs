@@ -44,6 +44,9 @@ fn method_label(m: &str) -> &'static str {
             "上年同期（节假日对齐、按前期增速调整） prior year, holiday-aligned, growth-adjusted"
         }
         "two_year" => "两年前同期（复合增速） two years earlier, compounded growth",
+        "counterfactual_regression" => {
+            "反事实回归（未受活动影响的品类、星期、节假日、季节） counterfactual regression on untargeted categories, weekday, day type and season"
+        }
         _ => "—",
     }
 }
@@ -95,12 +98,12 @@ impl Document<'_> {
             .find(|r| r.region_code == region && r.category == category && r.method == method)
     }
 
-    fn other_method(&self) -> &'static str {
-        if self.method == "prior_year" {
-            "two_year"
-        } else {
-            "prior_year"
-        }
+    /// The methods other than the primary one that have rows, in report order.
+    fn other_methods(&self) -> Vec<&'static str> {
+        ["prior_year", "two_year", "counterfactual_regression"]
+            .into_iter()
+            .filter(|m| *m != self.method && self.rows.iter().any(|r| r.method == *m))
+            .collect()
     }
 
     fn blocks(&self) -> Vec<Block> {
@@ -186,27 +189,25 @@ impl Document<'_> {
             .map(|x| x.id().to_owned())
             .collect();
         cats.push("all_targeted".into());
-        let other = self.other_method();
+        let others = self.other_methods();
+        let mut header: Vec<String> = vec![
+            "品类 Category".into(),
+            "实际 Actual (亿元)".into(),
+            "基线 Baseline (亿元)".into(),
+            "增量 Uplift (亿元)".into(),
+            "提升 Uplift".into(),
+            format!("{level} 区间 Interval"),
+            "p".into(),
+        ];
+        header.extend(others.iter().map(|o| format!("对照 Check: {o}")));
+        header.push("来源 Source".into());
         b.push(Block::Table(Table {
-            header: vec![
-                "品类 Category".into(),
-                "实际 Actual (亿元)".into(),
-                "基线 Baseline (亿元)".into(),
-                "增量 Uplift (亿元)".into(),
-                "提升 Uplift".into(),
-                format!("{level} 区间 Interval"),
-                "p".into(),
-                format!("对照: {other}"),
-                "来源 Source".into(),
-            ],
+            header,
             rows: cats
                 .iter()
                 .filter_map(|cat| {
                     let r = self.find(NATIONAL, cat, self.method)?;
-                    let o = self
-                        .find(NATIONAL, cat, other)
-                        .map_or("—".into(), |o| pct(o.uplift_pct));
-                    Some(vec![
+                    let mut row = vec![
                         category_label(cat),
                         yi(r.actual),
                         yi(r.baseline),
@@ -214,9 +215,14 @@ impl Document<'_> {
                         pct(r.uplift_pct),
                         format!("{} … {}", pct(r.lower), pct(r.upper)),
                         r.p_value.map_or("—".into(), |p| format!("{p:.3}")),
-                        o,
-                        "[1]".into(),
-                    ])
+                    ];
+                    row.extend(others.iter().map(|o| {
+                        self.find(NATIONAL, cat, o).map_or("—".into(), |o| {
+                            format!("{} ({} … {})", pct(o.uplift_pct), pct(o.lower), pct(o.upper))
+                        })
+                    }));
+                    row.push("[1]".into());
+                    Some(row)
                 })
                 .collect(),
         }));
@@ -353,10 +359,16 @@ impl Document<'_> {
             "基线 Baseline = g × Σ ŷ(d)：窗口内每一天与比较年份同类日期对齐（普通工作日/周末按同星期、节假日按同一假期、调休日按调休日、6.18/11.11/12.12 按同日期），g 为前期（{} – {}）的实际与对齐基线之比。Each day of the window is matched with days of the same kind in the comparison year; g is the ratio of actual to aligned comparison sales over the pre-period. 区间 Interval: 用前期日残差拟合 AR(1) 过程，模拟 999 条残差路径（前期与窗口连续），涵盖噪声、序列相关与 g 的误差，不涵盖比较年份本身的扭曲。 An AR(1) process fitted to the pre-period daily residuals is simulated 999 times over the pre-period and window together; the interval covers noise, serial correlation and the error of g, not a distorted comparison year.",
             c.baseline.pre_period.start, c.baseline.pre_period.end
         )));
+        b.push(Block::Para(
+            "反事实回归 Counterfactual regression（CausalImpact 思路）：以同地区未受活动影响的品类（超市、餐饮、加油，一周滑动平均）的对数、线性趋势、年周期（6 阶傅里叶项）、星期与节假日/调休/购物节哑变量，在窗口前至多三年（剔除 2022-11 至 2023-01 疫情扰动期）上拟合目标品类的对数销售额，误差为两个 AR(1) 加白噪声；窗口内的反事实与区间取自后验预测抽样（500 次），p 值为尾部概率。 Log sales of the target category are regressed on the same region's untargeted categories (supermarkets, restaurants, fuel; weekly means), a linear trend, yearly Fourier terms, weekday and day-type dummies, fitted on up to three years before the window (the COVID-distorted Nov 2022 – Jan 2023 left out), with a slow AR(1) + fast AR(1) + noise error; the counterfactual and its interval come from 500 posterior predictive draws, p is the tail-area probability.".into(),
+        ));
         if !c.baseline.distorted_years.is_empty() {
             b.push(Block::Para(format!(
-                "注意 Caveat: 比较年份 {:?} 的窗口期受到扰动（2022 年末疫情），上年同期基线偏低、提升偏高；“{other}”列给出两年基数的结果作对照。 The comparison year(s) {:?} are known to be distorted (late-2022 COVID wave): a prior-year base is depressed and overstates the uplift; the “{other}” column shows the two-year base for comparison.",
-                c.baseline.distorted_years, c.baseline.distorted_years
+                "注意 Caveat: 比较年份 {:?} 的窗口期受到扰动（2022 年末疫情），上年同期基线偏低、提升偏高，故主方法为 {}；其他方法列于“对照”列。 The comparison year(s) {:?} are known to be distorted (late-2022 COVID wave): a prior-year base is depressed and overstates the uplift, so the primary method is {}; the other methods are in the “check” columns. 各方法在样本数据上的准确度见 benchmarks/SCORES.md。 Each method's accuracy on generated seasons: benchmarks/SCORES.md.",
+                c.baseline.distorted_years,
+                self.method,
+                c.baseline.distorted_years,
+                self.method
             )));
         }
         let placebo: Vec<String> = self
