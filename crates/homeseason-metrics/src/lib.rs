@@ -32,12 +32,16 @@
 //!    the two-year base and the placebo checks are for.
 //!
 //! 5. **Counterfactual regression** (`counterfactual_regression`, in the spirit of Google's
-//!    CausalImpact; numerics in [`homeseason_stats::impact`]): ln y of the cell is regressed, over the
-//!    two years before the window (the campaign's `masked` shocks left out), on the log of the same
-//!    region's untargeted categories (supermarkets, restaurants, fuel — they move with the local
-//!    economy, not with the campaign), weekday and Chinese day-type dummies, with a slow AR(1) + fast
-//!    AR(1) + noise error process; the window is predicted from the posterior predictive, so the
-//!    interval and the one-sided tail probability carry serial correlation into the total.
+//!    CausalImpact; numerics in [`homeseason_stats::impact`]): ln y of the cell is regressed, over up to
+//!    three years before the window (from the first day every series has; the campaign's `masked`
+//!    shocks left out), on the log of the same region's untargeted categories (supermarkets,
+//!    restaurants, fuel — they move with the local economy, not with the campaign; a centred weekly
+//!    mean of their ordinary days, so their own day-to-day noise does not attenuate the fit), a linear
+//!    trend, yearly Fourier terms (6 harmonics: the category's own season), weekday and Chinese
+//!    day-type dummies, with a slow AR(1) + fast AR(1) + noise error process; the window is predicted
+//!    from 500 posterior predictive draws, so the interval and the one-sided tail probability carry
+//!    parameter uncertainty and serial correlation into the total. Its placebo refits on the history
+//!    before the placebo window.
 //! 6. **Placebo**. The same method on a fake window where no effect exists (by default the pre-period,
 //!    with the same number of days before it as its pre-period) is reported beside each estimate
 //!    (`window_kind = placebo`): its interval should hold zero about as often as the level says.
