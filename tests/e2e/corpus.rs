@@ -960,6 +960,82 @@ fn cases() -> Vec<Case> {
             // says); a short row is rejected on its first missing column.
             rows("payment_transactions", (3, 2, 1, 0), &[(3, "mcc", "missing_value")]),
         ),
+        // --- More of 社零 and the daily payment files ------------------------------------------
+        case(
+            "retail: national xlsx without a region column, title row above the header",
+            "retail_stats",
+            "national_2023-10.xlsx",
+            {
+                let mut book = Workbook::new();
+                let s = book.add_worksheet();
+                s.merge_range(0, 0, 0, 4, "2023年10月份社会消费品零售总额主要数据", &Format::new())
+                    .unwrap();
+                for (c, h) in ["月份", "涵盖月份", "指标", "当月值（亿元）", "来源"].iter().enumerate() {
+                    s.write_string(1, c as u16, *h).unwrap();
+                }
+                s.write_string(2, 0, "2023-10").unwrap();
+                s.write_number(2, 1, 10.0).unwrap();
+                s.write_string(2, 2, "家具类").unwrap();
+                s.write_number(2, 3, 137.0).unwrap();
+                s.write_string(2, 4, "国家统计局").unwrap();
+                book.save_to_buffer().unwrap()
+            },
+            rows("retail_stats", (1, 1, 0, 0), &[]),
+        )
+        .check(|lake| {
+            let p = partitions(lake, "retail_stats");
+            assert!(p.iter().any(|x| x.contains("region_code=000000/period=2023-10/")), "{p:?}");
+        }),
+        case(
+            "retail: gb18030 + gzip, unknown region",
+            "retail_stats",
+            "retail_zj.csv.gz",
+            gz(&gbk(&format!(
+                "{RETAIL}{}2023-09,9,火星,家具类,60,3.0,,,某统计局\n",
+                retail("2023-09", "9", "家具类", "60")
+            ))),
+            rows("retail_stats", (2, 1, 1, 0), &[(3, "地区", "unknown_region")]),
+        ),
+        case(
+            "retail: numbers with thousands separator and full-width digits",
+            "retail_stats",
+            "retail_numbers.csv",
+            format!(
+                "{RETAIL}{}{}",
+                retail("2023-09", "9", "家具类", "\"1,234.5\""),
+                retail("2023-10", "10", "家具类", "１２３"),
+            )
+            .into_bytes(),
+            rows("retail_stats", (2, 2, 0, 0), &[]),
+        )
+        .check(|lake| assert!((table_sum(lake, "retail_stats", "value") - 1357.5).abs() < 1e-9)),
+        case(
+            "payment daily: gb18030, Chinese headers, Chinese channel",
+            "payment_daily",
+            "payment_daily_acq9_2023-09.csv",
+            gbk("日期,支付机构,地区代码,商户类别码,渠道,交易笔数,交易金额,退款金额,商户数\n\
+                 2023-09-01,acq9,330106,5722,线下,3,300.00,10.00,2\n\
+                 2023-09-01,acq9,330106,5722,线上,1,50.00,0,1\n"),
+            rows("payment_daily", (2, 2, 0, 0), &[]),
+        )
+        .check(|lake| assert!((table_sum(lake, "payment_daily", "net_amount") - 340.0).abs() < 1e-9)),
+        case(
+            "payment daily: impossible date, negative count, missing merchant count",
+            "payment_daily",
+            "payment_daily_acq9_2023-10.csv",
+            format!(
+                "{DAILY}{}2023-10-32,acq9,330000,5722,offline,3,1,0,2\n\
+                 2023-10-02,acq9,330000,5722,offline,-3,1,0,2\n\
+                 2023-10-03,acq9,330000,5722,offline,3,1,0,\n",
+                day("2023-10-01", "330000", "1")
+            )
+            .into_bytes(),
+            rows(
+                "payment_daily",
+                (4, 1, 3, 0),
+                &[(3, "date", "bad_date"), (4, "txn_count", "below_minimum"), (5, "merchant_count", "missing_value")],
+            ),
+        ),
     ]
 }
 
@@ -1285,4 +1361,189 @@ fn corpus_summary() {
         std::mem::forget(tmp);
     }
     assert!(failures.is_empty(), "{} of {} cases failed:\n\n{}", failures.len(), table.len(), failures.join("\n\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The upload server's share of the corpus: lies about size, and files for another region.
+
+/// A `homeseason serve` child, killed on drop.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(data: &Path) -> (Server, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_homeseason"))
+        .args(["serve", "--data", data.to_str().unwrap(), "--max-upload-mb", "2"])
+        .args(["--addr", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the server did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (server, port)
+}
+
+/// Send a request head, then up to `body_max` bytes of body in 1 MB pieces until the server stops
+/// taking them; returns (status line, bytes of body sent).
+fn lying_upload(port: u16, head: &str, first: &[u8], body_max: u64) -> (String, u64) {
+    use std::io::Read;
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    sock.write_all(head.as_bytes()).unwrap();
+    let mut sent = 0u64;
+    if sock.write_all(first).is_ok() {
+        sent += first.len() as u64;
+        let filler = vec![b'x'; 1 << 20];
+        while sent < body_max {
+            if sock.write_all(&filler).is_err() {
+                break;
+            }
+            sent += filler.len() as u64;
+        }
+    }
+    let mut answer = vec![0u8; 4096];
+    let n = sock.read(&mut answer).unwrap_or(0);
+    let text = String::from_utf8_lossy(&answer[..n]).into_owned();
+    (text.lines().next().unwrap_or_default().to_owned(), sent)
+}
+
+fn count_files(dir: &Path) -> usize {
+    if !dir.exists() {
+        return 0;
+    }
+    let mut n = 0;
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn upload_server_corpus() {
+    const TWO_GB: u64 = 2 << 30;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let data_s = data.to_str().unwrap();
+    let token = ok(&["liaison", "add", "--data", data_s, "--region", "浙江", "--name", "张三"]);
+    let token = token.trim().to_owned();
+    let (_server, port) = serve(&data);
+    let url = format!("http://127.0.0.1:{port}");
+    // A good upload first: the state every refusal below must leave alone.
+    let good = tmp.path().join("activities_330000.csv");
+    std::fs::write(&good, format!("{ACT}{}", act("ZJ-001", "浙江", "2023-09-11", "2023-09-24", "线下"))).unwrap();
+    let out = ok(&["upload", "--server", &url, "--token", &token, good.to_str().unwrap()]);
+    assert!(out.contains("accepted 接收 1"), "{out}");
+    let lake = data.join("lake");
+    let lake_before = snapshot(&lake);
+    let manifest_before = manifest(&lake);
+    let mut table = Vec::new();
+    let unchanged = |what: &str| {
+        assert!(snapshot(&lake) == lake_before, "{what}: the lake's files changed");
+        let m = manifest(&lake);
+        assert_eq!(m["partitions"], manifest_before["partitions"], "{what}");
+        assert_eq!(m["files"], manifest_before["files"], "{what}");
+        assert_eq!(count_files(&data.join("raw/.partial")), 0, "{what}: partial upload left behind");
+    };
+
+    // 1. A Zhejiang file holding a Beijing row: refused whole, not one row of it stored.
+    let mixed = tmp.path().join("activities_330000_v2.csv");
+    std::fs::write(
+        &mixed,
+        format!(
+            "{ACT}{}{}",
+            act("ZJ-002", "浙江", "2023-09-12", "2023-09-24", "线下"),
+            act("BJ-001", "北京市", "2023-09-12", "2023-09-24", "线下")
+        ),
+    )
+    .unwrap();
+    let out = crate::util::homeseason(&["upload", "--server", &url, "--token", &token, mixed.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("REFUSED") && stdout.contains("110000"), "{stdout}");
+    unchanged("foreign region");
+    table.push(("file for 浙江 holding a 北京 row", "refused", stdout.lines().find(|l| l.contains("REFUSED")).unwrap_or("").to_owned()));
+    // (A complete upload that is refused is kept in raw/ for the audit trail; the broken transfers
+    // below must not be.)
+    let raw_before = count_files(&data.join("raw"));
+
+    // 2. Content-Length says 2 KB; the client goes on sending (up to 2 GB). The server reads 2 KB,
+    //    finds a broken form and stops listening: the client is cut off long before 2 GB.
+    let boundary = "corpusboundary";
+    let part_head = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"activities_330000_big.csv\"\r\nContent-Type: text/csv\r\n\r\n{ACT}"
+    );
+    let head = format!(
+        "POST /api/uploads HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: 2048\r\n\r\n"
+    );
+    let (status, sent) = lying_upload(port, &head, part_head.as_bytes(), TWO_GB);
+    assert!(sent < 256 << 20, "the server kept reading past its Content-Length: {sent} bytes");
+    assert!(status.contains(" 4"), "a 4xx answer, got {status:?} after {sent} bytes");
+    unchanged("Content-Length 2 KB, 2 GB sent");
+    table.push(("2 GB sent under Content-Length: 2048", "refused", format!("{status} (cut off after {} MB)", sent >> 20)));
+
+    // 3. No Content-Length at all (chunked), 2 GB on its way: cut off at the 2 MB limit.
+    let head = format!(
+        "POST /api/uploads HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    let chunk = |bytes: &[u8]| [format!("{:x}\r\n", bytes.len()).as_bytes(), bytes, b"\r\n"].concat();
+    let first = chunk(part_head.as_bytes());
+    let (status, sent) = {
+        use std::io::Read;
+        let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        sock.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        sock.write_all(head.as_bytes()).unwrap();
+        sock.write_all(&first).unwrap();
+        let piece = chunk(&vec![b'x'; 1 << 20]);
+        let mut sent = 0u64;
+        while sent < TWO_GB && sock.write_all(&piece).is_ok() {
+            sent += 1 << 20;
+        }
+        let mut answer = vec![0u8; 4096];
+        let n = sock.read(&mut answer).unwrap_or(0);
+        (String::from_utf8_lossy(&answer[..n]).lines().next().unwrap_or_default().to_owned(), sent)
+    };
+    assert!(sent < 256 << 20, "the server kept reading past its limit: {sent} bytes");
+    assert!(status.contains(" 413"), "413 Payload Too Large, got {status:?} after {sent} bytes");
+    unchanged("chunked 2 GB");
+    table.push(("2 GB sent chunked, no Content-Length", "refused", format!("{status} (cut off after {} MB)", sent >> 20)));
+
+    // 4. An honest Content-Length of 2 GB: refused before a byte of body is read.
+    let head = format!(
+        "POST /api/uploads HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {TWO_GB}\r\n\r\n"
+    );
+    let (status, sent) = lying_upload(port, &head, part_head.as_bytes(), 64 << 20);
+    assert!(status.contains(" 413"), "413 Payload Too Large, got {status:?} after {sent} bytes");
+    unchanged("Content-Length 2 GB");
+    table.push(("Content-Length: 2 GB", "refused", status));
+
+    assert_eq!(count_files(&data.join("raw")), raw_before, "no broken transfer is kept in raw/");
+    let mut text = String::from("upload server corpus 上传服务错误输入\n");
+    for (name, expected, outcome) in &table {
+        text += &format!("  {name:<44} {expected:<8} {outcome}\n");
+    }
+    eprintln!("{text}");
 }

@@ -76,7 +76,7 @@ fn season() -> Season {
     for r in ["110000", "120000", "130000"] {
         picked.push(synth.join(format!("enterprise_sales/enterprise_sales_{r}.csv")));
     }
-    for m in ["2023-08", "2023-09", "2023-10", "2023-11"] {
+    for m in ["2023-09", "2023-10"] {
         picked.push(synth.join(format!("payments/acq_a/payment_daily_acq_a_{m}.csv")));
     }
     for m in 1..=12 {
@@ -624,4 +624,54 @@ fn two_ingests_of_overlapping_files_at_once_equal_one_ingest() {
         assert_same_as(&lake, &r, &format!("round {round}"), true);
         let _ = std::fs::remove_dir_all(&lake);
     }
+}
+
+#[test]
+fn an_ingest_kept_waiting_by_the_lock_says_so_and_a_rerun_completes() {
+    let season = season();
+    let root = &season.root;
+    let files = [
+        season.new.join("activities_110000.csv"),
+        season.new.join("enterprise_sales_110000.csv"),
+    ];
+    let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let reference_lake = root.join("ref");
+    ingest(&reference_lake, &files);
+    let r = reference(&reference_lake);
+    let lake = root.join("lake");
+    std::fs::create_dir_all(&lake).expect("mkdir");
+    // Another writer holds the lake's lock.
+    let holder = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(lake.join(".lock"))
+        .expect("lock file");
+    holder.lock().expect("lock");
+    let out = ingest_cmd(&lake, &files)
+        .env("HOMESEASON_LOCK_TIMEOUT_SECS", "1")
+        .output()
+        .expect("ingest runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the ingest cannot commit while the lake is locked");
+    assert!(
+        stderr.contains("locked by another writer") && stderr.contains("retry"),
+        "the refusal says why: {stderr}"
+    );
+    assert!(manifest(&lake).is_none() && snapshot(&lake).is_empty());
+    // With the default wait, an ingest waits for the lock and completes once it is released.
+    let mut waiting = ingest_cmd(&lake, &files)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ingest starts");
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        waiting.try_wait().expect("status").is_none(),
+        "the second ingest waits for the lock"
+    );
+    assert!(manifest(&lake).is_none());
+    drop(holder);
+    assert!(waiting.wait().expect("ingest ends").success());
+    assert_same_as(&lake, &r, "after waiting for the lock", true);
 }

@@ -162,4 +162,81 @@ fn uplift_covers_every_region_and_category_and_is_near_the_truth() {
         "prior_year bias {}",
         get("prior_year", "bias_pp")
     );
+    // The counterfactual regression: the most accurate method on this season (see benchmarks/SCORES.md).
+    assert!(
+        get("counterfactual_regression", "mae_pp") < 2.5,
+        "counterfactual_regression MAE {}",
+        get("counterfactual_regression", "mae_pp")
+    );
+    assert!(
+        get("counterfactual_regression", "coverage") > 0.8,
+        "counterfactual_regression coverage {}",
+        get("counterfactual_regression", "coverage")
+    );
+}
+
+/// Same input and seed → byte-identical output: re-estimating a copy of the demo lake rewrites every
+/// output table with exactly the bytes the demo wrote.
+#[test]
+fn estimates_are_byte_identical_for_the_same_input_and_seed() {
+    let out = demo_dir();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let copy = tmp.path().join("lake");
+    copy_dir(&out.join("lake"), &copy);
+    ok(&["uplift", "--lake", copy.to_str().expect("utf-8"), "--seed", "2023"]);
+    let tables = [
+        "uplift",
+        "baseline_daily",
+        "weekly_tracking",
+        "triangulation",
+        "data_completeness",
+        "local_events",
+        "local_event_weights",
+        "local_event_series",
+        "local_event_power",
+    ];
+    for table in tables {
+        let mut a = files_under(&out.join("lake").join(table));
+        let mut b = files_under(&copy.join(table));
+        a.sort();
+        b.sort();
+        assert!(!a.is_empty(), "{table}: no files");
+        assert_eq!(a.len(), b.len(), "{table}: file count");
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(
+                std::fs::read(x).expect("read"),
+                std::fs::read(y).expect("read"),
+                "{} differs from {}",
+                x.display(),
+                y.display()
+            );
+        }
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("list") {
+        let e = e.expect("entry");
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).expect("copy");
+        }
+    }
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.path().is_dir() {
+                out.extend(files_under(&e.path()));
+            } else if e.path().extension().is_some_and(|x| x == "parquet") {
+                out.push(e.path());
+            }
+        }
+    }
+    out
 }

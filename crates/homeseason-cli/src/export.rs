@@ -9,14 +9,14 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::NaiveDate;
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::region::NATIONAL;
 use serde_json::{Value, json};
 
-/// The Sunday ending the (Monday–Sunday) week that holds `d`.
+/// The Sunday ending the (Monday–Sunday) week that holds `d` (the report's rule).
 pub(crate) fn week_ending(d: NaiveDate) -> NaiveDate {
-    d + Duration::days(i64::from(6 - d.weekday().num_days_from_monday()))
+    homeseason_report::week_sunday(d)
 }
 
 /// File name of an exported notebook for a report week.

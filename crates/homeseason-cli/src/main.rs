@@ -500,6 +500,17 @@ fn run(cli: Cli) -> Result<()> {
             pb.finish_and_clear();
             let h = &report.headline;
             println!("report 报告: {}", html.display());
+            let notebook = export::export_notebook(
+                &campaign,
+                &out.join("lake"),
+                &out.join("notebooks"),
+                campaign.window.end,
+            )?;
+            println!(
+                "workbook 报送表: {}  notebook 笔记本: {}",
+                out.join("report/workbook.xlsx").display(),
+                notebook.display()
+            );
             println!(
                 "增量销售额 incremental sales: {:.2} 亿元 ({:.0}% interval {:.2} … {:.2})",
                 h.incremental_yuan / 1e8,

@@ -2398,4 +2398,36 @@ mod tests {
         let (d, r, m, c) = unpack_group(pack_group(-3, 36, 742, 1));
         assert_eq!((d, r, m, c), (-3, 36, 742, 1));
     }
+
+    #[test]
+    fn an_unclosed_quote_refuses_the_file_naming_its_line() {
+        let text = "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel\n\
+                    T1,w,2023-09-01 10:00:00,M1,5722,330106,1,sale,offline\n\
+                    T2,w,\"2023-09-01 10:00:00,M1,5722,330106,1,sale,offline\n\
+                    T3,w,2023-09-01 10:00:00,M1,5722,330106,1,sale,offline\n";
+        let campaign = Campaign::default_2023();
+        let err = ingest_transaction_bytes("q.csv", text.as_bytes(), &Profile::default(), &campaign)
+            .unwrap_err();
+        assert!(
+            matches!(&err, IngestError::Csv { reason, .. } if reason.contains("line 3")),
+            "{err}"
+        );
+        assert_eq!(open_quote(b"a,\"b\"\"c\",d\n"), None);
+        assert_eq!(open_quote(b"a,\"b\n"), Some(2));
+    }
+
+    #[test]
+    fn transactions_outside_the_campaign_years_are_rejected() {
+        let text = "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel\n\
+                    T1,w,2023-09-01 10:00:00,M1,5722,330106,1,sale,offline\n\
+                    T2,w,2019-09-01 10:00:00,M1,5722,330106,1,sale,offline\n\
+                    T3,w,2021-01-01 00:00:00,M1,5722,330106,1,sale,offline\n";
+        let campaign = Campaign::default_2023();
+        assert_eq!(campaign_years(&campaign), (2021, 2023));
+        let out =
+            ingest_transaction_bytes("y.csv", text.as_bytes(), &Profile::default(), &campaign).unwrap();
+        assert_eq!((out.report.accepted, out.report.rejected), (2, 1));
+        let reason = out.rejects.column("reason").unwrap().str().unwrap().get(0);
+        assert_eq!(reason, Some("bad_period"));
+    }
 }

@@ -75,6 +75,17 @@ pub enum LakeError {
         /// Why.
         reason: String,
     },
+    /// Another writer held the lake's lock for the whole wait.
+    #[error(
+        "the lake is locked by another writer ({path}) and stayed locked for {waited_secs} s; \
+         湖正被另一个写入进程锁定: retry when it has finished (HOMESEASON_LOCK_TIMEOUT_SECS sets the wait)"
+    )]
+    Locked {
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// How long this writer waited.
+        waited_secs: u64,
+    },
     /// A frame does not match its table's contract.
     #[error("table {table}: {reason}")]
     Contract {

@@ -100,15 +100,37 @@ impl Lake {
         &self.root
     }
 
-    /// Take the writer lock (blocks until free), first finishing a commit a killed writer left
+    /// Take the writer lock, waiting while another writer holds it (at most
+    /// `HOMESEASON_LOCK_TIMEOUT_SECS`, default 600 s), then finish a commit a killed writer left
     /// half-way (the commit journal). The lock is an OS file lock (`flock`): the kernel releases it
-    /// when its holder dies, even by SIGKILL.
+    /// when its holder dies, even by SIGKILL, so only a live writer can hold it.
     ///
     /// # Errors
-    /// When the lock file cannot be opened or locked, or the interrupted commit cannot be finished.
+    /// [`LakeError::Locked`] when another writer held the lock for the whole wait; when the lock file
+    /// cannot be opened or locked, or the interrupted commit cannot be finished.
     pub fn lock(&self) -> Result<LakeLock> {
         let file = self.lock_file()?;
-        file.lock().map_err(io("lock", &self.root.join(".lock")))?;
+        let path = self.root.join(".lock");
+        let timeout = std::env::var("HOMESEASON_LOCK_TIMEOUT_SECS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(600);
+        let start = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if start.elapsed().as_secs() >= timeout {
+                        return Err(LakeError::Locked {
+                            path,
+                            waited_secs: timeout,
+                        });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io("lock", &path)(e)),
+            }
+        }
         self.recover()?;
         Ok(LakeLock { _file: file })
     }
@@ -743,5 +765,86 @@ pub fn check_frame(table: &str, frame: &DataFrame, path_columns: &[&str]) -> Res
             table: table.to_owned(),
             reason: problems.join("; "),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A commit killed after its journal was written and its first rename done: the next process
+    /// to open the lake (once no writer holds the lock) finishes the renames, manifest last, and
+    /// removes the staging a dead process left.
+    #[test]
+    fn an_interrupted_commit_is_finished_by_the_next_open() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let lake = Lake::open(tmp.path()).expect("lake");
+        lake.write_atomic("t/k=1/data.parquet", b"old 1")
+            .expect("write");
+        lake.write_atomic("t/k=2/data.parquet", b"old 2")
+            .expect("write");
+        let manifest = Manifest {
+            format: 1,
+            ..Manifest::default()
+        };
+        lake.write_manifest(&manifest).expect("manifest");
+        let new_manifest = serde_json::to_vec(&Manifest {
+            format: 1,
+            refused: vec![RefusedEntry {
+                sha256: "x".into(),
+                file: "f.csv".into(),
+                feed: None,
+                reason: "r".into(),
+                at: "2023-09-01T00:00:00Z".into(),
+            }],
+            ..Manifest::default()
+        })
+        .expect("json");
+        let staged = vec![
+            (lake.stage(b"new 1").expect("stage"), "t/k=1/data.parquet".to_owned()),
+            (lake.stage(b"new 2").expect("stage"), "t/k=2/data.parquet".to_owned()),
+            (lake.stage(&new_manifest).expect("stage"), MANIFEST.to_owned()),
+        ];
+        let renames: Vec<(String, &str)> = staged
+            .iter()
+            .map(|(t, r)| {
+                let t = t.strip_prefix(lake.root()).expect("under root");
+                (t.to_string_lossy().into_owned(), r.as_str())
+            })
+            .collect();
+        lake.write_atomic(JOURNAL, &serde_json::to_vec(&renames).expect("json"))
+            .expect("journal");
+        lake.install(&staged[0].0, &staged[0].1).expect("first rename");
+        // What a killed process staged without reaching a journal (pid above any pid_max).
+        let dead = lake.root().join(".tmp/4294967295-0-0.part");
+        fs::write(&dead, b"garbage").expect("write");
+        let read = |rel: &str| fs::read(lake.root().join(rel)).expect("read");
+        assert_eq!(read("t/k=1/data.parquet"), b"new 1");
+        assert_eq!(read("t/k=2/data.parquet"), b"old 2");
+        assert_eq!(lake.manifest().expect("manifest"), manifest);
+
+        // While a writer holds the lock, opening leaves the journal to it.
+        let held = lake.lock_file().expect("lock file");
+        held.lock().expect("lock");
+        let _ = Lake::open(tmp.path()).expect("open");
+        assert!(lake.root().join(JOURNAL).exists());
+        drop(held);
+
+        let reopened = Lake::open(tmp.path()).expect("open");
+        assert!(!lake.root().join(JOURNAL).exists());
+        assert_eq!(read("t/k=1/data.parquet"), b"new 1");
+        assert_eq!(read("t/k=2/data.parquet"), b"new 2");
+        assert_eq!(reopened.manifest().expect("manifest").refused.len(), 1);
+        if cfg!(target_os = "linux") {
+            assert!(!dead.exists(), "a dead process's staging is removed");
+        }
+        // The lock is free again and nothing is left to replay.
+        drop(reopened.lock().expect("lock"));
+        let left: Vec<_> = fs::read_dir(lake.root().join(".tmp"))
+            .expect("list")
+            .filter_map(std::result::Result::ok)
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 }

@@ -12,10 +12,19 @@ pub const ALL_TARGETED: &str = "all_targeted";
 /// `payment_daily` rows → `region_code, category, date, net_amount` with national (`000000`) and
 /// `all_targeted` totals added, sorted.
 ///
+/// Sums are taken in integer fen (分), so they do not depend on the order in which polars' parallel
+/// group-by adds the rows: the same lake gives the same bits every run.
+///
 /// # Errors
 /// When a needed column is missing.
 pub fn daily_series(payment_daily: LazyFrame, campaign: &Campaign) -> Result<DataFrame> {
     let by_cell = payment_daily
+        .with_column(
+            (col("net_amount").cast(DataType::Float64) * lit(100.0))
+                .round(0, RoundMode::HalfAwayFromZero)
+                .cast(DataType::Int64)
+                .alias("net_amount"),
+        )
         .group_by([col("region_code"), col("category"), col("date")])
         .agg([col("net_amount").sum()]);
     let national = by_cell
@@ -70,6 +79,7 @@ pub fn daily_series(payment_daily: LazyFrame, campaign: &Campaign) -> Result<Dat
             col("net_amount"),
         ]);
     Ok(concat([cells, all], UnionArgs::default())?
+        .with_column((col("net_amount").cast(DataType::Float64) / lit(100.0)).alias("net_amount"))
         .sort(
             ["region_code", "category", "date"],
             SortMultipleOptions::default(),
