@@ -506,7 +506,7 @@ fn ingest_killed_at_random_points_leaves_old_or_new_and_a_rerun_completes_it() {
     );
 
     let seed = env_u64("HOMESEASON_CRASH_SEED", 0x1_5EA5_0009);
-    let kills = env_u64("HOMESEASON_CRASH_KILLS", 22) as usize;
+    let kills = env_u64("HOMESEASON_CRASH_KILLS", 20) as usize;
     let mut rng = Rng(seed);
     let mut outcomes = BTreeMap::<&str, usize>::new();
     for i in 0..kills {

@@ -24,6 +24,8 @@
 pub mod activities;
 pub mod enterprise;
 mod frame_util;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod nbs;
 pub mod parse;
 pub mod payments;

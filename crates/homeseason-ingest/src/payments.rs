@@ -143,7 +143,34 @@ pub fn transactions(
     Ok((daily, accepted, duplicates))
 }
 
+/// An expression rewriting the `channel` column's spellings (the profile's, then the contract's
+/// aliases: 线上 → online, 线下 → offline), when the frame has one.
+fn channel_spellings(frame: &DataFrame, profile: &Profile, file: &str) -> Result<Option<Expr>> {
+    let err = perr(file);
+    if frame.column("channel").is_err() {
+        return Ok(None);
+    }
+    let uniques = frame
+        .column("channel")
+        .and_then(|c| c.unique())
+        .map_err(&err)?;
+    let field = Feed::PaymentDaily.contract().field("channel");
+    let mut expr = col("channel");
+    for v in uniques.str().map_err(&err)?.iter().flatten() {
+        let canon = profile
+            .value_for("channel", v)
+            .or_else(|| field.and_then(|f| f.resolve_enum(v)));
+        if let Some(c) = canon.filter(|c| *c != v) {
+            expr = when(col("channel").eq(lit(v.to_owned())))
+                .then(lit(c.to_owned()))
+                .otherwise(expr);
+        }
+    }
+    Ok(Some(expr.alias("channel")))
+}
+
 /// Pre-aggregated daily rows → `payment_daily`. Returns (frame, accepted rows, duplicates).
+/// Channel values are read through the contract's aliases (线上/线下), as in profiled files.
 ///
 /// # Errors
 /// Only on internal failures; bad rows are rejected.
@@ -152,7 +179,24 @@ pub fn daily(
     campaign: &Campaign,
     sink: &mut RejectSink,
 ) -> Result<(DataFrame, usize, usize)> {
-    daily_with(table, campaign, Feed::PaymentDaily.contract(), sink)
+    let file = sink.file().to_owned();
+    match channel_spellings(&table.frame, &Profile::default(), &file)? {
+        Some(fix) => {
+            let table = MappedTable {
+                frame: table
+                    .frame
+                    .clone()
+                    .lazy()
+                    .with_column(fix)
+                    .collect()
+                    .map_err(perr(&file))?,
+                headers: table.headers.clone(),
+                ignored: table.ignored.clone(),
+            };
+            daily_with(&table, campaign, Feed::PaymentDaily.contract(), sink)
+        }
+        None => daily_with(table, campaign, Feed::PaymentDaily.contract(), sink),
+    }
 }
 
 /// [`daily`] against a variant of the contract (e.g. another date format from a profile).
@@ -341,26 +385,7 @@ pub fn daily_profiled(
     }
     // Channel spellings: the profile's, then the contract's aliases.
     let mut fixes = Vec::new();
-    if table.frame.column("channel").is_ok() {
-        let uniques = table
-            .frame
-            .column("channel")
-            .and_then(|c| c.unique())
-            .map_err(&err)?;
-        let field = Feed::PaymentDaily.contract().field("channel");
-        let mut expr = col("channel");
-        for v in uniques.str().map_err(&err)?.iter().flatten() {
-            let canon = profile
-                .value_for("channel", v)
-                .or_else(|| field.and_then(|f| f.resolve_enum(v)));
-            if let Some(c) = canon.filter(|c| *c != v) {
-                expr = when(col("channel").eq(lit(v.to_owned())))
-                    .then(lit(c.to_owned()))
-                    .otherwise(expr);
-            }
-        }
-        fixes.push(expr.alias("channel"));
-    }
+    fixes.extend(channel_spellings(&table.frame, profile, file)?);
     if profile.refund_sign == RefundSign::Negative && table.frame.column("refund_amount").is_ok() {
         fixes.push(
             col("refund_amount")

@@ -466,7 +466,7 @@ fn fast_datetime(b: &[u8]) -> Option<i64> {
 }
 
 /// The Beijing calendar day (days since the epoch) of a timestamp cell, or `None` when unreadable.
-fn beijing_day(cell: &[u8], format: &TimeFormat, offset: i32) -> Option<i32> {
+pub(crate) fn beijing_day(cell: &[u8], format: &TimeFormat, offset: i32) -> Option<i32> {
     const BJ: i64 = 8 * 3600;
     let utc_secs: i64 = match format {
         TimeFormat::Pattern(p) if p == crate::profile::DEFAULT_TIME_FORMAT => {
@@ -499,7 +499,7 @@ fn beijing_day(cell: &[u8], format: &TimeFormat, offset: i32) -> Option<i32> {
 }
 
 /// An amount cell → fen. `None` when not a plain decimal number.
-fn parse_fen(cell: &[u8], unit: AmountUnit) -> Option<i64> {
+pub(crate) fn parse_fen(cell: &[u8], unit: AmountUnit) -> Option<i64> {
     let mut b = cell;
     let mut neg = false;
     if let Some((&c, rest)) = b.split_first() {

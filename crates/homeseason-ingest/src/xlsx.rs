@@ -185,10 +185,106 @@ fn check_unpacked_size(file: &str, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// The visible, non-notes worksheets of a workbook, in workbook order.
+/// Refuse a legacy XLS (an OLE compound file) whose sector allocation table has a cycle. The workbook
+/// reader follows sector chains without a bound (calamine 0.38 `Sectors::get_chain`): a chain that
+/// loops back on itself grows until memory is exhausted, from a 6 KB file (found by fuzzing, `fuzz/`).
+/// No valid file has a cycle. The table is read as the reader reads it (header DIFAT, then the DIFAT
+/// chain); files this walk cannot follow are left to the reader, which reports them.
+fn check_cfb_chains(file: &str, bytes: &[u8]) -> Result<()> {
+    const RESERVED: u32 = 0xFFFF_FFFA;
+    const DIFSECT: u32 = 0xFFFF_FFFC;
+    let Some(header) = bytes.get(..512) else {
+        return Ok(());
+    };
+    let size: usize = match le16(header, 30) {
+        Some(9) => 512,
+        Some(12) => 4096,
+        _ => return Ok(()),
+    };
+    let max_id = bytes.len() / size;
+    // Sector `id` starts after the header sector; the last one may be short.
+    let sector = |id: u32| -> Option<&[u8]> {
+        let id = id as usize;
+        if id > max_id {
+            return None;
+        }
+        let start = (id + 1).checked_mul(size)?;
+        bytes.get(start..bytes.len().min(start + size))
+    };
+    let words = |b: &[u8]| -> Vec<u32> {
+        b.chunks_exact(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            .collect()
+    };
+    let mut difat = words(&header[76..512]);
+    let mut next = le32(header, 68).map_or(u32::MAX, |v| v as u32);
+    let mut hops = 0usize;
+    while next < RESERVED {
+        hops += 1;
+        let Some(s) = sector(next).filter(|_| hops <= max_id + 1) else {
+            return Ok(());
+        };
+        difat.extend(words(s));
+        let Some(n) = difat.pop() else {
+            return Ok(());
+        };
+        next = n;
+    }
+    let mut fat: Vec<u32> = Vec::new();
+    for id in difat.into_iter().filter(|id| *id < DIFSECT) {
+        let Some(s) = sector(id) else {
+            return Ok(());
+        };
+        fat.extend(words(s));
+    }
+    // A cycle in the functional graph i → fat[i]: 0 unseen, 1 on the current walk, 2 done.
+    let mut state = vec![0u8; fat.len()];
+    for start in 0..fat.len() {
+        let mut walk = Vec::new();
+        let mut i = start;
+        while i < fat.len() && state[i] == 0 {
+            state[i] = 1;
+            walk.push(i);
+            i = fat[i] as usize;
+        }
+        if i < fat.len() && state[i] == 1 {
+            return Err(workbook_err(
+                file,
+                format!(
+                    "the workbook is damaged: its sector chain loops back at sector {i} / 工作簿已损坏"
+                ),
+            ));
+        }
+        for w in walk {
+            state[w] = 2;
+        }
+    }
+    Ok(())
+}
+
+/// The visible, non-notes worksheets of a workbook, in workbook order. The reader (calamine) panics on
+/// some damaged files (e.g. an XLS whose sector runs past the end: found by fuzzing, `fuzz/`); such a
+/// panic refuses the file as [`IngestError::Workbook`] instead of taking the process down.
 fn open(file: &str, bytes: &[u8]) -> Result<Vec<Grid>> {
+    std::panic::catch_unwind(|| open_unguarded(file, bytes)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(workbook_err(
+            file,
+            format!("the workbook is damaged ({what}) / 工作簿已损坏"),
+        ))
+    })
+}
+
+fn open_unguarded(file: &str, bytes: &[u8]) -> Result<Vec<Grid>> {
     if bytes.starts_with(ZIP_MAGIC) {
         check_unpacked_size(file, bytes)?;
+    }
+    if bytes.starts_with(CFB_MAGIC) {
+        check_cfb_chains(file, bytes)?;
     }
     let mut book =
         open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| workbook_err(file, e))?;

@@ -77,8 +77,8 @@ pub enum LakeError {
     },
     /// Another writer held the lake's lock for the whole wait.
     #[error(
-        "the lake is locked by another writer ({path}) and stayed locked for {waited_secs} s; \
-         湖正被另一个写入进程锁定: retry when it has finished (HOMESEASON_LOCK_TIMEOUT_SECS sets the wait)"
+        "the lake is locked by another writer ({path}) and stayed locked for {waited_secs} s: retry \
+         when it has finished (HOMESEASON_LOCK_TIMEOUT_SECS sets the wait) 湖正被另一个写入进程锁定，请待其完成后重试"
     )]
     Locked {
         /// The lock file.

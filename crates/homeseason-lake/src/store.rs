@@ -308,7 +308,12 @@ impl Lake {
             path: self.root.join(JOURNAL),
             reason: e.to_string(),
         })?;
-        self.write_atomic(JOURNAL, &journal)?;
+        if let Err(e) = self.write_atomic(JOURNAL, &journal) {
+            for (tmp, _) in staged {
+                let _ = fs::remove_file(tmp);
+            }
+            return Err(e);
+        }
         for (tmp, rel) in staged {
             self.install(tmp, rel)?;
         }

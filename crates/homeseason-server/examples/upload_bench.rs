@@ -3,7 +3,9 @@
 //! latency percentiles. Loopback only; bounded by the file count and a deadline.
 //!
 //! ```sh
-//! cargo run --release -p homeseason-server --example upload_bench -- 50 20 crates/homeseason-server/BENCHMARK.md
+//! # --workspace: the same features as every other build (a `-p` build rebuilds polars)
+//! cargo build --release --workspace --locked --examples
+//! "${CARGO_TARGET_DIR:-target}"/release/examples/upload_bench 50 20 crates/homeseason-server/BENCHMARK.md
 //! ```
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 

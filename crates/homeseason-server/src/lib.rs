@@ -39,6 +39,8 @@ pub mod client;
 pub mod completeness;
 mod error;
 mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ingest;
 pub mod names;
 pub mod raw;

@@ -5,5 +5,6 @@ mod util;
 
 mod abuse;
 mod browser;
+mod fuzz_smoke;
 mod loopback;
 mod router;

@@ -1,0 +1,84 @@
+//! Smoke pass of the `multipart` fuzz target on stable (the real fuzzing is `fuzz/`, cargo-fuzz on
+//! nightly): every file of `fuzz/corpus/multipart/` and `fuzz/artifacts/multipart/` as the body of an
+//! upload through the router ([`homeseason_server::fuzzing::MultipartHarness`], the fuzzer's own
+//! body), then a fixed number of deterministic mutations of them. A failing body is written under the
+//! system temp folder and named in the failure.
+//!
+//! `HOMESEASON_FUZZ_SMOKE_ITERS` scales the mutation count (default 1 = the stable pass).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use homeseason_ingest::fuzzing::Mutator;
+use homeseason_server::fuzzing::MultipartHarness;
+
+fn inputs() -> Vec<(PathBuf, Vec<u8>)> {
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let mut out = Vec::new();
+    for sub in ["corpus", "artifacts"] {
+        let dir = fuzz.join(sub).join("multipart");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            assert!(sub != "corpus", "no corpus at {}", dir.display());
+            continue;
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        paths.sort();
+        for p in paths {
+            let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            out.push((p, bytes));
+        }
+    }
+    assert!(!out.is_empty(), "the multipart corpus is empty");
+    out
+}
+
+#[test]
+fn multipart_corpus_and_mutations() {
+    let scale: usize = std::env::var("HOMESEASON_FUZZ_SMOKE_ITERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let harness = MultipartHarness::new(dir.path());
+    let corpus = inputs();
+    let run = |what: &str, data: &[u8]| {
+        if catch_unwind(AssertUnwindSafe(|| harness.run(data))).is_err() {
+            let path = std::env::temp_dir().join(format!(
+                "homeseason-fuzz-smoke-multipart-{}",
+                homeseason_ingest::source::sha256_hex(data)
+            ));
+            let _ = std::fs::write(&path, data);
+            panic!(
+                "fuzz target multipart failed on {what}; body written to {}",
+                path.display()
+            );
+        }
+    };
+    let start = Instant::now();
+    for (path, data) in &corpus {
+        run(&path.display().to_string(), data);
+    }
+    let replayed = start.elapsed();
+    let mut rng = Mutator::new(0x3D1A);
+    let budget = Duration::from_secs(8) * u32::try_from(scale).unwrap_or(1);
+    let mut done = 0;
+    for i in 0..300 * scale {
+        if start.elapsed() > budget {
+            break;
+        }
+        let (_, a) = &corpus[rng.below(corpus.len())];
+        let (_, b) = &corpus[rng.below(corpus.len())];
+        let m = rng.mutate(a, b);
+        run(&format!("mutation {i}"), &m);
+        done += 1;
+    }
+    eprintln!(
+        "fuzz smoke multipart: {} corpus files in {replayed:.1?}, {done} mutations, {:.1?} in all",
+        corpus.len(),
+        start.elapsed()
+    );
+}

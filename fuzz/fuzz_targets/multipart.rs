@@ -1,0 +1,24 @@
+//! cargo-fuzz target: the body of `POST /api/uploads` through the router
+//! ([`homeseason_server::fuzzing::MultipartHarness`], shared with the stable smoke test). One server
+//! state per process, in a fresh folder under the system temp folder (removed at start of the next run
+//! of the same process id; `HOMESEASON_FUZZ_DIR` overrides the parent).
+#![no_main]
+
+use std::sync::OnceLock;
+
+use homeseason_server::fuzzing::MultipartHarness;
+
+fn harness() -> &'static MultipartHarness {
+    static H: OnceLock<MultipartHarness> = OnceLock::new();
+    H.get_or_init(|| {
+        let parent = std::env::var_os("HOMESEASON_FUZZ_DIR")
+            .map_or_else(std::env::temp_dir, std::path::PathBuf::from);
+        let dir = parent.join(format!("homeseason-fuzz-multipart-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        MultipartHarness::new(&dir)
+    })
+}
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    harness().run(data);
+});

@@ -1,0 +1,6 @@
+//! cargo-fuzz target: [`homeseason_ingest::fuzzing::parsers`] (shared with the stable smoke test).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    homeseason_ingest::fuzzing::parsers(data);
+});
