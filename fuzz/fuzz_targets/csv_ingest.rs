@@ -1,6 +1,9 @@
-//! cargo-fuzz target: [`homeseason_ingest::fuzzing::csv_ingest`] (shared with the stable smoke test).
+//! cargo-fuzz target: [`homeseason_ingest::fuzzing::csv_ingest`] (shared with the stable smoke test,
+//! `crates/homeseason-ingest/tests/fuzz_smoke.rs`).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    homeseason_ingest::fuzzing::csv_ingest(data);
+mod common;
+
+libfuzzer_sys::fuzz_target!(init: common::init(), |data: &[u8]| {
+    common::guarded(|| homeseason_ingest::fuzzing::csv_ingest(data));
 });

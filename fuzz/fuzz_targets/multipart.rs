@@ -4,6 +4,8 @@
 //! of the same process id; `HOMESEASON_FUZZ_DIR` overrides the parent).
 #![no_main]
 
+mod common;
+
 use std::sync::OnceLock;
 
 use homeseason_server::fuzzing::MultipartHarness;
@@ -19,6 +21,8 @@ fn harness() -> &'static MultipartHarness {
     })
 }
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    harness().run(data);
+libfuzzer_sys::fuzz_target!(init: common::init(), |data: &[u8]| {
+    common::guarded(|| {
+        harness().run(data);
+    });
 });

@@ -25,7 +25,8 @@ use crate::util::{files_with_ext, ok, read_parquet};
 // ---------------------------------------------------------------------------------------------
 // Feeds' headers and row builders.
 
-const TX: &str = "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel\n";
+const TX: &str =
+    "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel\n";
 const DAILY: &str =
     "date,institution,region_code,mcc,channel,txn_count,amount,refund_amount,merchant_count\n";
 const SALES: &str = "统一社会信用代码,企业名称,地区,品类,统计期,销售额,单位,线上/线下,品牌\n";
@@ -105,7 +106,11 @@ fn zip(entries: Vec<(&str, Box<dyn FnMut(&mut dyn FnMut(&[u8]))>)>, lie: bool) -
         });
         let data = enc.finish().unwrap();
         let offset = out.len() as u32;
-        let size32 = if lie { 1024 } else { u32::try_from(size).expect("entries under 4 GB") };
+        let size32 = if lie {
+            1024
+        } else {
+            u32::try_from(size).expect("entries under 4 GB")
+        };
         let le16 = |v: u16| v.to_le_bytes();
         let le32 = |v: u32| v.to_le_bytes();
         // Local file header.
@@ -166,10 +171,21 @@ fn inline_xlsx(rows: u64, lie: bool) -> Vec<u8> {
     fn fixed(text: String) -> Box<dyn FnMut(&mut dyn FnMut(&[u8]))> {
         Box::new(move |w: &mut dyn FnMut(&[u8])| w(text.as_bytes()))
     }
-    let header = row(&["统一社会信用代码", "企业名称", "地区", "品类", "统计期", "销售额", "单位"]);
+    let header = row(&[
+        "统一社会信用代码",
+        "企业名称",
+        "地区",
+        "品类",
+        "统计期",
+        "销售额",
+        "单位",
+    ]);
     let data = row(&[&a(), "甲公司", "浙江", "家电", "2023-09", "100", "万元"]);
     let sheet: Box<dyn FnMut(&mut dyn FnMut(&[u8]))> = Box::new(move |w: &mut dyn FnMut(&[u8])| {
-        w(format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><worksheet xmlns=\"{NS}\"><sheetData>").as_bytes());
+        w(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><worksheet xmlns=\"{NS}\"><sheetData>"
+        )
+        .as_bytes());
         w(header.as_bytes());
         let block = data.repeat(4096);
         let mut left = rows;
@@ -182,37 +198,40 @@ fn inline_xlsx(rows: u64, lie: bool) -> Vec<u8> {
         }
         w(b"</sheetData></worksheet>");
     });
-    zip(vec![
-        (
-            "[Content_Types].xml",
-            fixed(format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
+    zip(
+        vec![
+            (
+                "[Content_Types].xml",
+                fixed(format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
                  <Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>\
                  <Default Extension=\"xml\" ContentType=\"application/xml\"/>\
                  <Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/>\
                  <Override PartName=\"/xl/worksheets/sheet1.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/></Types>"
-            )),
-        ),
-        (
-            "_rels/.rels",
-            fixed(format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Relationships xmlns=\"{PKG}\"><Relationship Id=\"rId1\" Type=\"{REL}/officeDocument\" Target=\"xl/workbook.xml\"/></Relationships>"
-            )),
-        ),
-        (
-            "xl/workbook.xml",
-            fixed(format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><workbook xmlns=\"{NS}\" xmlns:r=\"{REL}\"><sheets><sheet name=\"重点企业\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>"
-            )),
-        ),
-        (
-            "xl/_rels/workbook.xml.rels",
-            fixed(format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Relationships xmlns=\"{PKG}\"><Relationship Id=\"rId1\" Type=\"{REL}/worksheet\" Target=\"worksheets/sheet1.xml\"/></Relationships>"
-            )),
-        ),
-        ("xl/worksheets/sheet1.xml", sheet),
-    ], lie)
+                )),
+            ),
+            (
+                "_rels/.rels",
+                fixed(format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Relationships xmlns=\"{PKG}\"><Relationship Id=\"rId1\" Type=\"{REL}/officeDocument\" Target=\"xl/workbook.xml\"/></Relationships>"
+                )),
+            ),
+            (
+                "xl/workbook.xml",
+                fixed(format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><workbook xmlns=\"{NS}\" xmlns:r=\"{REL}\"><sheets><sheet name=\"重点企业\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>"
+                )),
+            ),
+            (
+                "xl/_rels/workbook.xml.rels",
+                fixed(format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Relationships xmlns=\"{PKG}\"><Relationship Id=\"rId1\" Type=\"{REL}/worksheet\" Target=\"worksheets/sheet1.xml\"/></Relationships>"
+                )),
+            ),
+            ("xl/worksheets/sheet1.xml", sheet),
+        ],
+        lie,
+    )
 }
 
 /// A gzip file whose text is the activities header and `rows` copies of one row, compressed as
@@ -247,8 +266,15 @@ fn sales_book(fill: impl FnOnce(&mut rust_xlsxwriter::Worksheet)) -> Vec<u8> {
     let mut book = Workbook::new();
     let s = book.add_worksheet();
     s.set_name("重点企业").unwrap();
-    s.merge_range(0, 0, 0, 8, "2023年家居焕新消费季重点企业销售情况表", &Format::new().set_bold())
-        .unwrap();
+    s.merge_range(
+        0,
+        0,
+        0,
+        8,
+        "2023年家居焕新消费季重点企业销售情况表",
+        &Format::new().set_bold(),
+    )
+    .unwrap();
     s.merge_range(1, 0, 1, 8, "填报单位（盖章）：浙江省商务厅", &Format::new())
         .unwrap();
     for (c, h) in XL_HEADER.iter().enumerate() {
@@ -310,7 +336,13 @@ fn refused(needles: &[&'static str]) -> Expect {
     Expect::Refused(needles.to_vec())
 }
 
-fn case(name: &'static str, feed: &'static str, file: &str, bytes: Vec<u8>, expect: Expect) -> Case {
+fn case(
+    name: &'static str,
+    feed: &'static str,
+    file: &str,
+    bytes: Vec<u8>,
+    expect: Expect,
+) -> Case {
     Case {
         name,
         feed,
@@ -477,7 +509,7 @@ fn cases() -> Vec<Case> {
             "unclosed_quote.csv",
             format!("{SALES}{sales_ok}{a},\"乙公司,浙江,家电,2023-10,100,万元,全部,\n{}", sale(&a, "浙江", "2023-11", "1", "万元"))
                 .into_bytes(),
-            refused(&["CSV"]),
+            refused(&["CSV", "line 3", "第 3 行"]),
         ),
         case(
             "unclosed quote (transactions, streamed)",
@@ -1076,7 +1108,10 @@ fn run_measured(args: &[&str]) -> (Output, u64) {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "homeseason {args:?} ran for 10 minutes");
+        assert!(
+            Instant::now() < deadline,
+            "homeseason {args:?} ran for 10 minutes"
+        );
         std::thread::sleep(Duration::from_millis(10));
     };
     let output = Output {
@@ -1092,13 +1127,18 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
             } else if p.file_name().is_some_and(|n| n != "_manifest.json") {
-                out.push((p.strip_prefix(dir).unwrap().to_owned(), std::fs::read(&p).unwrap()));
+                out.push((
+                    p.strip_prefix(dir).unwrap().to_owned(),
+                    std::fs::read(&p).unwrap(),
+                ));
             }
         }
     }
@@ -1182,10 +1222,29 @@ fn lake_rejects(lake: &Path) -> Vec<(i64, String, String, String, String, String
                 .map(|v| v.unwrap_or_default().to_owned())
                 .collect()
         };
-        let lines: Vec<i64> = r.column("line").unwrap().i64().unwrap().into_no_null_iter().collect();
-        let (file, col, reason, zh, en) = (s("file"), s("column"), s("reason"), s("message_zh"), s("message_en"));
+        let lines: Vec<i64> = r
+            .column("line")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        let (file, col, reason, zh, en) = (
+            s("file"),
+            s("column"),
+            s("reason"),
+            s("message_zh"),
+            s("message_en"),
+        );
         for i in 0..r.height() {
-            out.push((lines[i], col[i].clone(), reason[i].clone(), zh[i].clone(), en[i].clone(), file[i].clone()));
+            out.push((
+                lines[i],
+                col[i].clone(),
+                reason[i].clone(),
+                zh[i].clone(),
+                en[i].clone(),
+                file[i].clone(),
+            ));
         }
     }
     out.sort();
@@ -1236,22 +1295,40 @@ fn run_case(c: &Case, root: &Path, seed: &Path, i: usize) -> Result<String, Stri
                 return fail("a refused file changed the lake's files".into());
             }
             let m = manifest(&lake);
-            if m["partitions"] != manifest_before["partitions"] || m["files"] != manifest_before["files"] {
+            if m["partitions"] != manifest_before["partitions"]
+                || m["files"] != manifest_before["files"]
+            {
                 return fail("a refused file changed the manifest's partitions or files".into());
             }
             let refusals = m["refused"].as_array().map_or(0, Vec::len);
             if refusals != manifest_before["refused"].as_array().map_or(0, Vec::len) + 1 {
-                return fail(format!("the refusal is not recorded in the manifest: {}", m["refused"]));
+                return fail(format!(
+                    "the refusal is not recorded in the manifest: {}",
+                    m["refused"]
+                ));
             }
             // The lake still reads and checks.
             let check = crate::util::homeseason(&["check", "--lake", lake.to_str().unwrap()]);
             if !check.status.success() {
-                return fail(format!("check fails after a refusal: {}", String::from_utf8_lossy(&check.stdout)));
+                return fail(format!(
+                    "check fails after a refusal: {}",
+                    String::from_utf8_lossy(&check.stdout)
+                ));
             }
-            let rss = c.max_rss_mb.map(|_| format!(" [peak RSS {peak_mb} MB]")).unwrap_or_default();
-            Ok(format!("refused{rss}: {}", why.chars().take(90).collect::<String>()))
+            let rss = c
+                .max_rss_mb
+                .map(|_| format!(" [peak RSS {peak_mb} MB]"))
+                .unwrap_or_default();
+            Ok(format!(
+                "refused{rss}: {}",
+                why.chars().take(90).collect::<String>()
+            ))
         }
-        Expect::Rows { feed, counts, rejects } => {
+        Expect::Rows {
+            feed,
+            counts,
+            rejects,
+        } => {
             if let Some(why) = r["refused"].as_str() {
                 return fail(format!("expected rows, the file was refused: {why}"));
             }
@@ -1268,26 +1345,48 @@ fn run_case(c: &Case, root: &Path, seed: &Path, i: usize) -> Result<String, Stri
                 return fail(format!("feed {} (expected {feed})", rep["feed"]));
             }
             if got != *counts {
-                return fail(format!("(read, accepted, rejected, duplicates) = {got:?}, expected {counts:?}"));
+                return fail(format!(
+                    "(read, accepted, rejected, duplicates) = {got:?}, expected {counts:?}"
+                ));
             }
             // The manifest carries the same counts.
             let m = manifest(&lake);
-            let entry = m["files"].as_array().unwrap().iter().rev().find(|f| f["file"] == c.file.as_str());
+            let entry = m["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .rev()
+                .find(|f| f["file"] == c.file.as_str());
             match entry {
-                Some(e) if e["report"]["read"] == rep["read"] && e["report"]["rejected"] == rep["rejected"] => {}
-                _ => return fail(format!("manifest entry for {} missing or different", c.file)),
+                Some(e)
+                    if e["report"]["read"] == rep["read"]
+                        && e["report"]["rejected"] == rep["rejected"] => {}
+                _ => {
+                    return fail(format!(
+                        "manifest entry for {} missing or different",
+                        c.file
+                    ));
+                }
             }
             let rej = lake_rejects(&lake);
-            let summary: Vec<(i64, &str, &str)> =
-                rej.iter().map(|(l, col, reason, ..)| (*l, col.as_str(), reason.as_str())).collect();
+            let summary: Vec<(i64, &str, &str)> = rej
+                .iter()
+                .map(|(l, col, reason, ..)| (*l, col.as_str(), reason.as_str()))
+                .collect();
             if summary != *rejects {
                 return fail(format!("rejects {summary:?}, expected {rejects:?}"));
             }
             for (line, col, reason, zh, en, file) in &rej {
-                let ok_zh = zh.contains(&c.file) && zh.contains(&format!("第 {line} 行")) && zh.contains(col.as_str());
-                let ok_en = en.contains(&c.file) && en.contains(&format!("line {line}")) && en.contains(col.as_str());
+                let ok_zh = zh.contains(&c.file)
+                    && zh.contains(&format!("第 {line} 行"))
+                    && zh.contains(col.as_str());
+                let ok_en = en.contains(&c.file)
+                    && en.contains(&format!("line {line}"))
+                    && en.contains(col.as_str());
                 if !(ok_zh && ok_en && *file == c.file) {
-                    return fail(format!("reject {reason} does not name file, line and column:\n{zh}\n{en}"));
+                    return fail(format!(
+                        "reject {reason} does not name file, line and column:\n{zh}\n{en}"
+                    ));
                 }
             }
             if let Some(check) = c.check {
@@ -1304,9 +1403,15 @@ fn run_case(c: &Case, root: &Path, seed: &Path, i: usize) -> Result<String, Stri
             // Refusal-free runs leave a lake every contract still holds for.
             let check = crate::util::homeseason(&["check", "--lake", lake.to_str().unwrap()]);
             if !check.status.success() {
-                return fail(format!("check fails: {}", String::from_utf8_lossy(&check.stdout)));
+                return fail(format!(
+                    "check fails: {}",
+                    String::from_utf8_lossy(&check.stdout)
+                ));
             }
-            Ok(format!("{}/{}/{}/{} (read/acc/rej/dup)", got.0, got.1, got.2, got.3))
+            Ok(format!(
+                "{}/{}/{}/{} (read/acc/rej/dup)",
+                got.0, got.1, got.2, got.3
+            ))
         }
     }
 }
@@ -1326,7 +1431,9 @@ fn corpus_summary() {
         }
         let expected = match &c.expect {
             Expect::Refused(_) => "refused".to_owned(),
-            Expect::Rows { counts, .. } => format!("{}/{}/{}/{}", counts.0, counts.1, counts.2, counts.3),
+            Expect::Rows { counts, .. } => {
+                format!("{}/{}/{}/{}", counts.0, counts.1, counts.2, counts.3)
+            }
         };
         let outcome = match run_case(c, tmp.path(), &seed, i) {
             Ok(o) => o,
@@ -1342,12 +1449,17 @@ fn corpus_summary() {
         let e = by_feed.entry(c.feed).or_default();
         match &c.expect {
             Expect::Refused(_) => e.2 += 1,
-            Expect::Rows { rejects, counts, .. } if rejects.is_empty() && counts.2 == 0 => e.0 += 1,
+            Expect::Rows {
+                rejects, counts, ..
+            } if rejects.is_empty() && counts.2 == 0 => e.0 += 1,
             Expect::Rows { .. } => e.1 += 1,
         }
     }
     let mut text = String::from("bad-input corpus 错误输入样本集\n");
-    text += &format!("{:>3}  {:<72} {:<22} {:<10} outcome\n", "#", "case", "feed", "expected");
+    text += &format!(
+        "{:>3}  {:<72} {:<22} {:<10} outcome\n",
+        "#", "case", "feed", "expected"
+    );
     for (i, name, feed, expected, outcome) in &table {
         text += &format!("{i:>3}  {name:<72} {feed:<22} {expected:<10} {outcome}\n");
     }
@@ -1360,7 +1472,13 @@ fn corpus_summary() {
         eprintln!("cases kept in {}", tmp.path().display());
         std::mem::forget(tmp);
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n\n{}", failures.len(), table.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n\n{}",
+        failures.len(),
+        table.len(),
+        failures.join("\n\n")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1382,7 +1500,13 @@ fn serve(data: &Path) -> (Server, u16) {
         .unwrap()
         .port();
     let child = Command::new(env!("CARGO_BIN_EXE_homeseason"))
-        .args(["serve", "--data", data.to_str().unwrap(), "--max-upload-mb", "2"])
+        .args([
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--max-upload-mb",
+            "2",
+        ])
         .args(["--addr", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -1402,8 +1526,10 @@ fn serve(data: &Path) -> (Server, u16) {
 fn lying_upload(port: u16, head: &str, first: &[u8], body_max: u64) -> (String, u64) {
     use std::io::Read;
     let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    sock.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    sock.set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     sock.write_all(head.as_bytes()).unwrap();
     let mut sent = 0u64;
     if sock.write_all(first).is_ok() {
@@ -1447,25 +1573,48 @@ fn upload_server_corpus() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let data_s = data.to_str().unwrap();
-    let token = ok(&["liaison", "add", "--data", data_s, "--region", "浙江", "--name", "张三"]);
+    let token = ok(&[
+        "liaison", "add", "--data", data_s, "--region", "浙江", "--name", "张三",
+    ]);
     let token = token.trim().to_owned();
     let (_server, port) = serve(&data);
     let url = format!("http://127.0.0.1:{port}");
     // A good upload first: the state every refusal below must leave alone.
     let good = tmp.path().join("activities_330000.csv");
-    std::fs::write(&good, format!("{ACT}{}", act("ZJ-001", "浙江", "2023-09-11", "2023-09-24", "线下"))).unwrap();
-    let out = ok(&["upload", "--server", &url, "--token", &token, good.to_str().unwrap()]);
+    std::fs::write(
+        &good,
+        format!(
+            "{ACT}{}",
+            act("ZJ-001", "浙江", "2023-09-11", "2023-09-24", "线下")
+        ),
+    )
+    .unwrap();
+    let out = ok(&[
+        "upload",
+        "--server",
+        &url,
+        "--token",
+        &token,
+        good.to_str().unwrap(),
+    ]);
     assert!(out.contains("accepted 接收 1"), "{out}");
     let lake = data.join("lake");
     let lake_before = snapshot(&lake);
     let manifest_before = manifest(&lake);
     let mut table = Vec::new();
     let unchanged = |what: &str| {
-        assert!(snapshot(&lake) == lake_before, "{what}: the lake's files changed");
+        assert!(
+            snapshot(&lake) == lake_before,
+            "{what}: the lake's files changed"
+        );
         let m = manifest(&lake);
         assert_eq!(m["partitions"], manifest_before["partitions"], "{what}");
         assert_eq!(m["files"], manifest_before["files"], "{what}");
-        assert_eq!(count_files(&data.join("raw/.partial")), 0, "{what}: partial upload left behind");
+        assert_eq!(
+            count_files(&data.join("raw/.partial")),
+            0,
+            "{what}: partial upload left behind"
+        );
     };
 
     // 1. A Zhejiang file holding a Beijing row: refused whole, not one row of it stored.
@@ -1479,12 +1628,30 @@ fn upload_server_corpus() {
         ),
     )
     .unwrap();
-    let out = crate::util::homeseason(&["upload", "--server", &url, "--token", &token, mixed.to_str().unwrap()]);
+    let out = crate::util::homeseason(&[
+        "upload",
+        "--server",
+        &url,
+        "--token",
+        &token,
+        mixed.to_str().unwrap(),
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{stdout}");
-    assert!(stdout.contains("REFUSED") && stdout.contains("110000"), "{stdout}");
+    assert!(
+        stdout.contains("REFUSED") && stdout.contains("110000"),
+        "{stdout}"
+    );
     unchanged("foreign region");
-    table.push(("file for 浙江 holding a 北京 row", "refused", stdout.lines().find(|l| l.contains("REFUSED")).unwrap_or("").to_owned()));
+    table.push((
+        "file for 浙江 holding a 北京 row",
+        "refused",
+        stdout
+            .lines()
+            .find(|l| l.contains("REFUSED"))
+            .unwrap_or("")
+            .to_owned(),
+    ));
     // (A complete upload that is refused is kept in raw/ for the audit trail; the broken transfers
     // below must not be.)
     let raw_before = count_files(&data.join("raw"));
@@ -1499,22 +1666,35 @@ fn upload_server_corpus() {
         "POST /api/uploads HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: 2048\r\n\r\n"
     );
     let (status, sent) = lying_upload(port, &head, part_head.as_bytes(), TWO_GB);
-    assert!(sent < 256 << 20, "the server kept reading past its Content-Length: {sent} bytes");
-    assert!(status.contains(" 4"), "a 4xx answer, got {status:?} after {sent} bytes");
+    assert!(
+        sent < 256 << 20,
+        "the server kept reading past its Content-Length: {sent} bytes"
+    );
+    assert!(
+        status.contains(" 4"),
+        "a 4xx answer, got {status:?} after {sent} bytes"
+    );
     unchanged("Content-Length 2 KB, 2 GB sent");
-    table.push(("2 GB sent under Content-Length: 2048", "refused", format!("{status} (cut off after {} MB)", sent >> 20)));
+    table.push((
+        "2 GB sent under Content-Length: 2048",
+        "refused",
+        format!("{status} (cut off after {} MB)", sent >> 20),
+    ));
 
     // 3. No Content-Length at all (chunked), 2 GB on its way: cut off at the 2 MB limit.
     let head = format!(
         "POST /api/uploads HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nTransfer-Encoding: chunked\r\n\r\n"
     );
-    let chunk = |bytes: &[u8]| [format!("{:x}\r\n", bytes.len()).as_bytes(), bytes, b"\r\n"].concat();
+    let chunk =
+        |bytes: &[u8]| [format!("{:x}\r\n", bytes.len()).as_bytes(), bytes, b"\r\n"].concat();
     let first = chunk(part_head.as_bytes());
     let (status, sent) = {
         use std::io::Read;
         let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        sock.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        sock.set_write_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
         sock.write_all(head.as_bytes()).unwrap();
         sock.write_all(&first).unwrap();
         let piece = chunk(&vec![b'x'; 1 << 20]);
@@ -1524,23 +1704,47 @@ fn upload_server_corpus() {
         }
         let mut answer = vec![0u8; 4096];
         let n = sock.read(&mut answer).unwrap_or(0);
-        (String::from_utf8_lossy(&answer[..n]).lines().next().unwrap_or_default().to_owned(), sent)
+        (
+            String::from_utf8_lossy(&answer[..n])
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            sent,
+        )
     };
-    assert!(sent < 256 << 20, "the server kept reading past its limit: {sent} bytes");
-    assert!(status.contains(" 413"), "413 Payload Too Large, got {status:?} after {sent} bytes");
+    assert!(
+        sent < 256 << 20,
+        "the server kept reading past its limit: {sent} bytes"
+    );
+    assert!(
+        status.contains(" 413"),
+        "413 Payload Too Large, got {status:?} after {sent} bytes"
+    );
     unchanged("chunked 2 GB");
-    table.push(("2 GB sent chunked, no Content-Length", "refused", format!("{status} (cut off after {} MB)", sent >> 20)));
+    table.push((
+        "2 GB sent chunked, no Content-Length",
+        "refused",
+        format!("{status} (cut off after {} MB)", sent >> 20),
+    ));
 
     // 4. An honest Content-Length of 2 GB: refused before a byte of body is read.
     let head = format!(
         "POST /api/uploads HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {TWO_GB}\r\n\r\n"
     );
     let (status, sent) = lying_upload(port, &head, part_head.as_bytes(), 64 << 20);
-    assert!(status.contains(" 413"), "413 Payload Too Large, got {status:?} after {sent} bytes");
+    assert!(
+        status.contains(" 413"),
+        "413 Payload Too Large, got {status:?} after {sent} bytes"
+    );
     unchanged("Content-Length 2 GB");
     table.push(("Content-Length: 2 GB", "refused", status));
 
-    assert_eq!(count_files(&data.join("raw")), raw_before, "no broken transfer is kept in raw/");
+    assert_eq!(
+        count_files(&data.join("raw")),
+        raw_before,
+        "no broken transfer is kept in raw/"
+    );
     let mut text = String::from("upload server corpus 上传服务错误输入\n");
     for (name, expected, outcome) in &table {
         text += &format!("  {name:<44} {expected:<8} {outcome}\n");

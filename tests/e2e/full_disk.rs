@@ -52,7 +52,10 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                out.push((p.strip_prefix(dir).unwrap().to_owned(), std::fs::read(&p).unwrap()));
+                out.push((
+                    p.strip_prefix(dir).unwrap().to_owned(),
+                    std::fs::read(&p).unwrap(),
+                ));
             }
         }
     }
@@ -68,7 +71,9 @@ fn noise(seed: u64, len: usize) -> String {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            char::from(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHJKLMNPQRTUWXY"[(x % 57) as usize])
+            char::from(
+                b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHJKLMNPQRTUWXY"[(x % 57) as usize],
+            )
         })
         .collect()
 }
@@ -94,9 +99,14 @@ fn a_full_disk_fails_the_ingest_cleanly_and_leaves_the_lake_as_it_was() {
             let require = std::env::var("HOMESEASON_REQUIRE_MOUNT").is_ok_and(|v| v == "1");
             eprintln!("########################################################################");
             eprintln!("### full_disk: cannot mount a tmpfs here ({why})");
-            eprintln!("### the full-disk test DID NOT RUN (set HOMESEASON_REQUIRE_MOUNT=1 to fail)");
+            eprintln!(
+                "### the full-disk test DID NOT RUN (set HOMESEASON_REQUIRE_MOUNT=1 to fail)"
+            );
             eprintln!("########################################################################");
-            assert!(!require, "HOMESEASON_REQUIRE_MOUNT=1 but mounting failed: {why}");
+            assert!(
+                !require,
+                "HOMESEASON_REQUIRE_MOUNT=1 but mounting failed: {why}"
+            );
             return;
         }
     };
@@ -116,12 +126,18 @@ fn a_full_disk_fails_the_ingest_cleanly_and_leaves_the_lake_as_it_was() {
     let out = homeseason(&["ingest", "--lake", lake_s, big.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the ingest cannot succeed on a full disk\n{stdout}\n{stderr}");
+    assert!(
+        !out.status.success(),
+        "the ingest cannot succeed on a full disk\n{stdout}\n{stderr}"
+    );
     assert!(
         stderr.contains("No space left on device"),
         "the failure is named\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
-    assert!(!stderr.contains("panicked"), "a clean failure, not a panic: {stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "a clean failure, not a panic: {stderr}"
+    );
     // The lake is as it was: the manifest byte for byte, every partition, no leftovers.
     assert_eq!(
         std::fs::read(lake.join("_manifest.json")).unwrap(),
@@ -129,8 +145,16 @@ fn a_full_disk_fails_the_ingest_cleanly_and_leaves_the_lake_as_it_was() {
         "manifest unchanged"
     );
     let after = snapshot(&lake);
-    let names = |s: &[(PathBuf, Vec<u8>)]| s.iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>();
-    assert_eq!(names(&after), names(&before), "no partial or temporary files are left behind");
+    let names = |s: &[(PathBuf, Vec<u8>)]| {
+        s.iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(&after),
+        names(&before),
+        "no partial or temporary files are left behind"
+    );
     assert!(after == before, "every file of the lake is unchanged");
     // It still reads and checks.
     assert!(ok(&["check", "--lake", lake_s]).contains("every table matches"));

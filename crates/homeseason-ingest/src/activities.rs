@@ -203,10 +203,11 @@ pub fn register(table: &MappedTable, sink: &mut RejectSink) -> Result<(DataFrame
             cells.reject(sink, r, "end_date", Reason::BadDateRange, None);
             continue;
         }
-        let (Some(ec), Some(bc)) = (
-            count(&cells, sink, r, "enterprise_count"),
-            count(&cells, sink, r, "brand_count"),
-        ) else {
+        // One at a time: a row with both counts bad is one rejected row, not two (found by fuzzing).
+        let Some(ec) = count(&cells, sink, r, "enterprise_count") else {
+            continue;
+        };
+        let Some(bc) = count(&cells, sink, r, "brand_count") else {
             continue;
         };
         let Some(ft) = focus_tags(cells.get("focus_tags", r)) else {

@@ -212,8 +212,13 @@ pub fn daily_with(
     let file = sink.file().to_owned();
     let err = perr(&file);
     let valid = validate(table, contract, sink)?;
-    let accepted =
-        reject_outside_years(valid.accepted, "date", table.header_of("date"), campaign, sink)?;
+    let accepted = reject_outside_years(
+        valid.accepted,
+        "date",
+        table.header_of("date"),
+        campaign,
+        sink,
+    )?;
     let rows = roll_up_regions(
         accepted,
         "region_code",

@@ -52,7 +52,8 @@ pub fn read_csv(decoded: &Decoded) -> Result<MappedTable> {
         .finish()
         .map_err(|e| IngestError::Csv {
             file: decoded.file.clone(),
-            reason: e.to_string(),
+            reason: crate::stream::unclosed_quote_reason(decoded.text.as_bytes())
+                .unwrap_or_else(|| e.to_string()),
         })?;
     let has_region = frame.get_column_names().iter().any(|n| {
         contract

@@ -271,8 +271,19 @@ pub fn parquet_to_csv(file: &str, bytes: &[u8]) -> Result<Vec<u8>> {
         file: file.to_owned(),
         reason: format!("not readable Parquet: {e}"),
     };
-    let mut frame = ParquetReader::new(Cursor::new(bytes))
-        .finish()
+    // The Parquet reader asserts (panics) on some damaged files, e.g. a dictionary page whose length
+    // disagrees with its header (found by fuzzing): refuse those as unreadable too.
+    let mut frame = std::panic::catch_unwind(|| ParquetReader::new(Cursor::new(bytes)).finish())
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(PolarsError::ComputeError(
+                format!("damaged file (the reader failed: {what})").into(),
+            ))
+        })
         .map_err(bad)?;
     let mut out = Vec::new();
     CsvWriter::new(&mut out)
@@ -495,7 +506,8 @@ pub(crate) fn beijing_day(cell: &[u8], format: &TimeFormat, offset: i32) -> Opti
                 .timestamp()
         }
     };
-    i32::try_from((utc_secs + BJ).div_euclid(86_400)).ok()
+    // Checked: a Unix-seconds cell near i64::MAX overflowed here (found by fuzzing).
+    i32::try_from(utc_secs.checked_add(BJ)?.div_euclid(86_400)).ok()
 }
 
 /// An amount cell → fen. `None` when not a plain decimal number.
@@ -678,6 +690,16 @@ fn open_quote(buf: &[u8]) -> Option<usize> {
         open = if open.is_some() { None } else { Some(i) };
     }
     open
+}
+
+/// When CSV text ends inside a quoted field, the plain-words reason naming the line the quote opened
+/// on (for the CSV readers' error messages).
+pub(crate) fn unclosed_quote_reason(text: &[u8]) -> Option<String> {
+    let at = open_quote(text)?;
+    let line = memchr::memchr_iter(b'\n', &text[..at]).count() + 1;
+    Some(format!(
+        "a quote (\") opened on line {line} is never closed / 第 {line} 行的引号（\"）未闭合"
+    ))
 }
 
 /// Offset just past the last record terminator outside quotes.
@@ -2406,8 +2428,9 @@ mod tests {
                     T2,w,\"2023-09-01 10:00:00,M1,5722,330106,1,sale,offline\n\
                     T3,w,2023-09-01 10:00:00,M1,5722,330106,1,sale,offline\n";
         let campaign = Campaign::default_2023();
-        let err = ingest_transaction_bytes("q.csv", text.as_bytes(), &Profile::default(), &campaign)
-            .unwrap_err();
+        let err =
+            ingest_transaction_bytes("q.csv", text.as_bytes(), &Profile::default(), &campaign)
+                .unwrap_err();
         assert!(
             matches!(&err, IngestError::Csv { reason, .. } if reason.contains("line 3")),
             "{err}"
@@ -2425,7 +2448,8 @@ mod tests {
         let campaign = Campaign::default_2023();
         assert_eq!(campaign_years(&campaign), (2021, 2023));
         let out =
-            ingest_transaction_bytes("y.csv", text.as_bytes(), &Profile::default(), &campaign).unwrap();
+            ingest_transaction_bytes("y.csv", text.as_bytes(), &Profile::default(), &campaign)
+                .unwrap();
         assert_eq!((out.report.accepted, out.report.rejected), (2, 1));
         let reason = out.rejects.column("reason").unwrap().str().unwrap().get(0);
         assert_eq!(reason, Some("bad_period"));

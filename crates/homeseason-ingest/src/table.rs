@@ -55,7 +55,8 @@ pub fn read_csv(decoded: &Decoded, contract: &TableContract) -> Result<MappedTab
         .finish()
         .map_err(|e| IngestError::Csv {
             file: decoded.file.clone(),
-            reason: e.to_string(),
+            reason: crate::stream::unclosed_quote_reason(decoded.text.as_bytes())
+                .unwrap_or_else(|| e.to_string()),
         })?;
     map_headers(frame, contract, &decoded.file, 2)
 }

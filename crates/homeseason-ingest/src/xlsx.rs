@@ -131,7 +131,15 @@ fn check_unpacked_size(file: &str, bytes: &[u8]) -> Result<()> {
         if le32(bytes, cd) != Some(0x0201_4b50) {
             return Ok(());
         }
-        let (Some(method), Some(csize), Some(usize_declared), Some(n), Some(x), Some(k), Some(local)) = (
+        let (
+            Some(method),
+            Some(csize),
+            Some(usize_declared),
+            Some(n),
+            Some(x),
+            Some(k),
+            Some(local),
+        ) = (
             le16(bytes, cd + 10),
             le32(bytes, cd + 20),
             le32(bytes, cd + 24),
@@ -139,7 +147,8 @@ fn check_unpacked_size(file: &str, bytes: &[u8]) -> Result<()> {
             le16(bytes, cd + 30),
             le16(bytes, cd + 32),
             le32(bytes, cd + 42),
-        ) else {
+        )
+        else {
             return Ok(());
         };
         let name = bytes

@@ -49,7 +49,29 @@ fn scale() -> usize {
         .unwrap_or(1)
 }
 
+/// The latest panic of any thread (the library runs polars' thread pool): message and backtrace.
+static LAST_PANIC: std::sync::Mutex<Option<(String, std::backtrace::Backtrace)>> =
+    std::sync::Mutex::new(None);
+
+/// Panics are recorded, not printed: the library catches some on purpose (a damaged workbook the
+/// reader panics on is refused), and printing each with its backtrace would dominate the run. The one
+/// that escapes a target is printed by [`run_one`].
+fn quiet_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            // Unresolved until printed: cheap for the panics the library catches.
+            let bt = std::backtrace::Backtrace::capture();
+            let thread = std::thread::current().name().unwrap_or("?").to_owned();
+            if let Ok(mut last) = LAST_PANIC.lock() {
+                *last = Some((format!("[thread {thread}] {info}"), bt));
+            }
+        }));
+    });
+}
+
 fn run_one(target: &str, what: &str, data: &[u8], body: fn(&[u8])) {
+    quiet_panics();
     if std::env::var_os("HOMESEASON_FUZZ_SMOKE_TRACE").is_some() {
         // Each input before it runs, so one that hangs or exhausts memory is on disk.
         let _ = std::fs::write(
@@ -64,8 +86,14 @@ fn run_one(target: &str, what: &str, data: &[u8], body: fn(&[u8])) {
             homeseason_ingest::source::sha256_hex(data)
         ));
         let _ = std::fs::write(&path, data);
+        let why = LAST_PANIC
+            .lock()
+            .ok()
+            .and_then(|p| p.as_ref().map(|(m, bt)| format!("{m}\n{bt}")))
+            .unwrap_or_default();
+        let _ = std::panic::take_hook();
         panic!(
-            "fuzz target {target} failed on {what}; input written to {}",
+            "fuzz target {target} failed on {what}; input written to {}\n{why}",
             path.display()
         );
     }

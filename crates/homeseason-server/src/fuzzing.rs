@@ -91,11 +91,12 @@ impl MultipartHarness {
         }
     }
 
-    /// Send `data` as the body of an upload and check the answer.
+    /// Send `data` as the body of an upload and check the answer; returns its status and `error` code (or
+    /// the upload's status) for coverage summaries.
     ///
     /// # Panics
     /// When an invariant breaks (that is the finding).
-    pub fn run(&self, data: &[u8]) {
+    pub fn run(&self, data: &[u8]) -> (StatusCode, String) {
         let req = Request::post("/api/uploads")
             .header(
                 "content-type",
@@ -130,5 +131,12 @@ impl MultipartHarness {
                 "unbalanced report: {text}"
             );
         }
+        let code = json
+            .get("error")
+            .or_else(|| json.get("status"))
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        (status, code)
     }
 }

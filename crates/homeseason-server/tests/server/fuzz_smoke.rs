@@ -45,8 +45,9 @@ fn multipart_corpus_and_mutations() {
     let dir = tempfile::tempdir().expect("temp dir");
     let harness = MultipartHarness::new(dir.path());
     let corpus = inputs();
-    let run = |what: &str, data: &[u8]| {
-        if catch_unwind(AssertUnwindSafe(|| harness.run(data))).is_err() {
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    let mut run = |what: &str, data: &[u8]| {
+        let Ok((status, code)) = catch_unwind(AssertUnwindSafe(|| harness.run(data))) else {
             let path = std::env::temp_dir().join(format!(
                 "homeseason-fuzz-smoke-multipart-{}",
                 homeseason_ingest::source::sha256_hex(data)
@@ -56,7 +57,8 @@ fn multipart_corpus_and_mutations() {
                 "fuzz target multipart failed on {what}; body written to {}",
                 path.display()
             );
-        }
+        };
+        *seen.entry(format!("{} {code}", status.as_u16())).or_default() += 1;
     };
     let start = Instant::now();
     for (path, data) in &corpus {
@@ -77,7 +79,7 @@ fn multipart_corpus_and_mutations() {
         done += 1;
     }
     eprintln!(
-        "fuzz smoke multipart: {} corpus files in {replayed:.1?}, {done} mutations, {:.1?} in all",
+        "fuzz smoke multipart: {} corpus files in {replayed:.1?}, {done} mutations, {:.1?} in all; answers {seen:?}",
         corpus.len(),
         start.elapsed()
     );
