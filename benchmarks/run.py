@@ -40,13 +40,23 @@ def venv(work):
     return py
 
 
+MEMORY_CAP = None  # optional address-space cap per tool run (--memory-cap-gib)
+
+
+def _cap():
+    if MEMORY_CAP:
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+
 def timed(cmd, cwd=None, env=None):
     """Run under /usr/bin/time -v: (wall seconds, peak RSS bytes, stdout)."""
     p = subprocess.run(
-        ["/usr/bin/time", "-v"] + cmd, cwd=cwd, env=env, capture_output=True, text=True
+        ["/usr/bin/time", "-v"] + cmd, cwd=cwd, env=env, capture_output=True, text=True,
+        preexec_fn=_cap,
     )
     if p.returncode != 0:
-        raise RuntimeError(f"{cmd} failed:\n{p.stdout}\n{p.stderr[-3000:]}")
+        raise RuntimeError(f"exit {p.returncode}: {(p.stderr.strip().splitlines() or ['?'])[0][:160]}")
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", p.stderr).group(1)
     parts = [float(x) for x in wall.split(":")]
     secs = sum(v * 60 ** i for i, v in enumerate(reversed(parts)))
@@ -63,6 +73,7 @@ DUCKDB = r"""
 import sys, duckdb
 f, out, mccs = sys.argv[1], sys.argv[2], sys.argv[3]
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 con.execute("CREATE TABLE mcc_map(mcc VARCHAR, category VARCHAR)")
 con.executemany("INSERT INTO mcc_map VALUES (?, ?)", [tuple(x.split(':')) for x in mccs.split(',')])
 con.execute(f'''
@@ -142,7 +153,10 @@ def main():
     ap.add_argument("--work", default="/var/tmp/homeseason-bench")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
+    ap.add_argument("--memory-cap-gib", type=int, default=0, help="address-space cap per run (0: none)")
     a = ap.parse_args()
+    global MEMORY_CAP
+    MEMORY_CAP = a.memory_cap_gib * 2**30 or None
     work = pathlib.Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     py = venv(work)
@@ -171,19 +185,31 @@ def main():
                 out = work / f"out_{tool}"
                 shutil.rmtree(out, ignore_errors=True)
                 out.mkdir()
-                if tool == "homeseason":
-                    cmd = [str(exe), "ingest", "--lake", str(out / "lake"), "--feed",
-                           "payment_transactions", "--json", str(f)]
-                    w, r, so = timed(cmd, cwd=out)
-                    import json
-                    rep = json.loads(so)[0]["report"]
-                    check = f"read {rep['read']} = {rep['accepted']} + {rep['rejected']} + {rep['duplicates']}"
-                elif tool == "duckdb":
-                    w, r, so = timed([str(py), "-c", DUCKDB, str(f), str(out / "daily.parquet"), mccs])
-                    check = so.strip()
-                else:
-                    w, r, so = timed([str(py), "-c", POLARS, str(f), str(out / "daily.parquet"), mccs])
-                    check = so.strip()
+                try:
+                    if tool == "homeseason":
+                        cmd = [str(exe), "ingest", "--lake", str(out / "lake"), "--feed",
+                               "payment_transactions", "--json", str(f)]
+                        w, r, so = timed(cmd, cwd=out)
+                        import json
+                        rep = json.loads(so)[0]["report"]
+                        # The same two numbers the peers print, read back from homeseason's lake.
+                        daily = subprocess.run(
+                            [str(py), "-c", "import sys, duckdb; print(duckdb.sql(\"SELECT count(*), sum(net_amount) "
+                             "FROM read_parquet('\" + sys.argv[1] + \"/payment_daily/**/*.parquet')\").fetchall()[0])",
+                             str(out / "lake")], capture_output=True, text=True, check=True).stdout.strip()
+                        check = f"{daily}; read {rep['read']} = {rep['accepted']} + {rep['rejected']} + {rep['duplicates']}"
+                    elif tool == "duckdb":
+                        w, r, so = timed([str(py), "-c", DUCKDB, str(f), str(out / "daily.parquet"), mccs])
+                        check = so.strip()
+                    else:
+                        w, r, so = timed([str(py), "-c", POLARS, str(f), str(out / "daily.parquet"), mccs])
+                        check = so.strip()
+                except RuntimeError as e:
+                    print(f"{n:>10} {tool:<10} failed: {e}", flush=True)
+                    walls.append(float("nan"))
+                    rsss.append(0)
+                    check = f"failed: {e}" + (f" (address-space cap {MEMORY_CAP // 2**30} GiB)" if MEMORY_CAP else "")
+                    break
                 walls.append(w)
                 rsss.append(r)
                 print(f"{n:>10} {tool:<10} {w:7.2f} s  {r / 2**20:8.0f} MiB  {check}", flush=True)
@@ -200,7 +226,8 @@ def main():
         "aggregates to date × region × MCC × channel (sales count, gross, refunds, net, distinct merchants) and",
         "writes Parquet; homeseason also validates every row, keeps rejects, writes the txn-id index and the",
         f"manifest. Wall time is the median of {a.repeat} runs at ≤ 10 M rows (one run at 50 M); peak RSS is",
-        "the maximum, from `/usr/bin/time -v`.",
+        "the maximum, from `/usr/bin/time -v`. A run that fails (e.g. out of memory) is listed as failed. The check column",
+        "is (daily rows, net total) as each tool wrote it — for homeseason read back from its lake with DuckDB.",
         "",
         "| rows | CSV MB | tool | wall s | rows/s | peak RSS MiB | homeseason / DuckDB | check |",
         "|---:|---:|---|---:|---:|---:|---:|---|",

@@ -1,7 +1,8 @@
 //! cargo-fuzz target: the body of `POST /api/uploads` through the router
-//! ([`homeseason_server::fuzzing::MultipartHarness`], shared with the stable smoke test). One server
-//! state per process, in a fresh folder under the system temp folder (removed at start of the next run
-//! of the same process id; `HOMESEASON_FUZZ_DIR` overrides the parent).
+//! ([`homeseason_server::fuzzing::MultipartHarness`], shared with the stable smoke test,
+//! `crates/homeseason-server/tests/server/fuzz_smoke.rs`). One server state per process, in
+//! `homeseason-fuzz-multipart-<pid>` under the system temp folder (or `HOMESEASON_FUZZ_DIR`), left
+//! behind for inspection.
 #![no_main]
 
 mod common;

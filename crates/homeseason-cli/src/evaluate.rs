@@ -67,7 +67,8 @@ pub(crate) fn evaluate(campaign: &Campaign, seeds: &[u64], out: &Path, table: Op
         let config = homeseason_synth::SynthConfig { campaign: campaign.clone(), ..homeseason_synth::SynthConfig::with_seed(seed) };
         let summary = homeseason_synth::generate(&config, &dir.join("sample"), &homeseason_synth::NoProgress)?;
         let lake = Lake::open(dir.join("lake"))?;
-        let files = pipeline::expand(&[dir.join("sample/payments")])?;
+        // Payments for the uplift, the activities register for the local-station events.
+        let files = pipeline::expand(&[dir.join("sample/payments"), dir.join("sample/activities")])?;
         pipeline::ingest_paths(&lake, &files, None, campaign, now, |_, _| {})?;
         let started = Instant::now();
         let opts = UpliftOptions { seed, ..UpliftOptions::from_campaign(campaign) };

@@ -89,7 +89,10 @@ pub fn parsers(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let regions = Regions::embedded();
     for s in std::iter::once(text.as_ref()).chain(text.lines()) {
-        for r in [regions.resolve(s), regions.roll_up(s)].into_iter().flatten() {
+        for r in [regions.resolve(s), regions.roll_up(s)]
+            .into_iter()
+            .flatten()
+        {
             assert!(
                 regions.by_code(&r.code).is_some(),
                 "{s:?} resolved to an unknown region {}",
@@ -190,7 +193,11 @@ impl Mutator {
     #[must_use]
     pub fn new(seed: u64) -> Mutator {
         Mutator {
-            state: if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed },
+            state: if seed == 0 {
+                0x9E37_79B9_7F4A_7C15
+            } else {
+                seed
+            },
         }
     }
 

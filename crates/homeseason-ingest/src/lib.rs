@@ -27,6 +27,7 @@ mod frame_util;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod nbs;
+mod parquet_guard;
 pub mod parse;
 pub mod payments;
 pub mod profile;

@@ -271,6 +271,12 @@ pub fn parquet_to_csv(file: &str, bytes: &[u8]) -> Result<Vec<u8>> {
         file: file.to_owned(),
         reason: format!("not readable Parquet: {e}"),
     };
+    if let Some(why) = crate::parquet_guard::damaged(bytes) {
+        return Err(IngestError::Csv {
+            file: file.to_owned(),
+            reason: format!("not readable Parquet: the file is damaged ({why})"),
+        });
+    }
     // The Parquet reader asserts (panics) on some damaged files, e.g. a dictionary page whose length
     // disagrees with its header (found by fuzzing): refuse those as unreadable too.
     let mut frame = std::panic::catch_unwind(|| ParquetReader::new(Cursor::new(bytes)).finish())

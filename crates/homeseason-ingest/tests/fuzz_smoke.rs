@@ -8,6 +8,7 @@
 //! `HOMESEASON_FUZZ_SMOKE_ITERS` scales the mutation count (default 1 = the stable pass);
 //! `HOMESEASON_FUZZ_SMOKE_TRACE=1` names each input as it runs and keeps it in
 //! `<temp>/homeseason-fuzz-smoke-<target>-current` (for an input that hangs or exhausts memory).
+#![allow(clippy::print_stderr)] // the smoke pass says what it ran (seen with --nocapture)
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};

@@ -314,8 +314,10 @@ pub fn uplift(
             .or_default() += v;
     }
     let names = Regions::embedded();
-    let mut rows = UpliftRows::default();
-    let mut daily = DailyRows::default();
+    // One task per cell × method; the tasks run on every core (each has its own seed, so the result
+    // does not depend on which thread ran it) and the rows are assembled in task order.
+    let mut tasks: Vec<(&String, &String, &HashMap<NaiveDate, f64>, Vec<&HashMap<NaiveDate, f64>>, Method)> =
+        Vec::new();
     for ((region, category), values) in &cells {
         if !campaign
             .categories
@@ -333,77 +335,106 @@ pub fn uplift(
             .filter_map(|c| cells.get(&(region.clone(), c.id().to_owned())))
             .collect();
         for &method in methods {
-            let seed = seed_for(opts.seed, region, category, method);
-            let e = if method == Method::CounterfactualRegression {
+            tasks.push((region, category, values, controls.clone(), method));
+        }
+    }
+    let run = |(region, category, values, controls, method): &(
+        &String,
+        &String,
+        &HashMap<NaiveDate, f64>,
+        Vec<&HashMap<NaiveDate, f64>>,
+        Method,
+    )| {
+        let (method, values) = (*method, *values);
+        let seed = seed_for(opts.seed, region, category, method);
+        let one = |pre: &DateRange, window: &DateRange, seed: u64| {
+            if method == Method::CounterfactualRegression {
                 if controls.is_empty() {
-                    None
-                } else {
-                    crate::regression::estimate(
-                        values,
-                        &controls,
-                        &campaign.window,
-                        &campaign.baseline.masked,
-                        opts.level,
-                        seed,
-                    )
-                    .map(CellEstimate::from)
+                    return None;
                 }
-            } else {
-                estimate(
+                crate::regression::estimate(
                     values,
-                    &campaign.baseline.pre_period,
-                    &campaign.window,
-                    method,
-                    opts,
+                    controls,
+                    window,
+                    &campaign.baseline.masked,
+                    opts.level,
                     seed,
                 )
-            };
-            let Some(e) = e else {
-                continue;
-            };
-            let name = if region == NATIONAL {
-                "全国".to_owned()
+                .map(CellEstimate::from)
             } else {
-                names
-                    .by_code(region)
-                    .map_or_else(|| region.clone(), |r| r.name_zh.clone())
-            };
-            rows.push(campaign, region, &name, category, method, opts, &e, (&campaign.window, "campaign"));
-            if let Some((ppre, pwin)) = &opts.placebo {
-                let pseed = seed ^ 0x9e37_79b9;
-                let p = if method == Method::CounterfactualRegression {
-                    crate::regression::estimate(
-                        values,
-                        &controls,
-                        pwin,
-                        &campaign.baseline.masked,
-                        opts.level,
-                        pseed,
-                    )
-                    .map(CellEstimate::from)
-                } else {
-                    estimate(values, ppre, pwin, method, opts, pseed)
-                };
-                if let Some(p) = p {
-                    rows.push(campaign, region, &name, category, method, opts, &p, (pwin, "placebo"));
-                }
+                estimate(values, pre, window, method, opts, seed)
             }
-            for (d, y, b, lo, hi) in &e.daily {
-                daily.region.push(region.clone());
-                daily.category.push(category.clone());
-                daily.method.push(method.id());
-                daily.date.push(*d);
-                daily.actual.push(*y);
-                daily.baseline.push(*b);
-                daily.lower.push(*lo);
-                daily.upper.push(*hi);
-            }
+        };
+        let e = one(&campaign.baseline.pre_period, &campaign.window, seed)?;
+        let placebo = opts
+            .placebo
+            .as_ref()
+            .and_then(|(ppre, pwin)| Some((*pwin, one(ppre, pwin, seed ^ 0x9e37_79b9)?)));
+        Some((e, placebo))
+    };
+    let results = parallel_map(&tasks, run);
+    let mut rows = UpliftRows::default();
+    let mut daily = DailyRows::default();
+    for ((region, category, _, _, method), result) in tasks.iter().zip(results) {
+        let (method, region, category) = (*method, *region, *category);
+        let Some((e, placebo)) = result else {
+            continue;
+        };
+        let name = if region == NATIONAL {
+            "全国".to_owned()
+        } else {
+            names
+                .by_code(region)
+                .map_or_else(|| region.clone(), |r| r.name_zh.clone())
+        };
+        rows.push(campaign, region, &name, category, method, opts, &e, (&campaign.window, "campaign"));
+        if let Some((pwin, p)) = &placebo {
+            rows.push(campaign, region, &name, category, method, opts, p, (pwin, "placebo"));
+        }
+        for (d, y, b, lo, hi) in &e.daily {
+            daily.region.push(region.clone());
+            daily.category.push(category.clone());
+            daily.method.push(method.id());
+            daily.date.push(*d);
+            daily.actual.push(*y);
+            daily.baseline.push(*b);
+            daily.lower.push(*lo);
+            daily.upper.push(*hi);
         }
     }
     Ok(UpliftResult {
         uplift: rows.into_frame()?,
         baseline_daily: daily.into_frame()?,
     })
+}
+
+/// `f` over `items` on every available core (scoped threads pulling the next index), results in
+/// the order of `items`.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(items.len().max(1));
+    let next = AtomicUsize::new(0);
+    let mut out: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        mine.push((i, f(item)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("an uplift worker panicked"))
+            .collect()
+    });
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
 }
 
 #[derive(Default)]

@@ -163,7 +163,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let report = format!(
         "# Upload benchmark\n\n\
-         `cargo run {flag}-p homeseason-server --example upload_bench -- {count} {mb}` ({profile} build), \
+         `cargo build {flag}--workspace --locked --examples` then `upload_bench {count} {mb}` ({profile} build), \
          on a {cores}-core machine, server and clients in one process on 127.0.0.1.\n\n\
          {count} concurrent uploads of distinct payment-transaction CSV files (~{mb} MB, {rows_per} rows each), \
          each through the real client (SHA-256, by-hash check, multipart upload) and the server's whole path \

@@ -65,8 +65,7 @@ impl MultipartHarness {
         c.upload_timeout = Duration::from_secs(60);
         c.sync_wait = Duration::from_secs(120);
         c.ingest_parallelism = 1;
-        let state =
-            AppState::with_clock(c, Arc::new(chrono::Utc::now)).expect("fuzz server state");
+        let state = AppState::with_clock(c, Arc::new(chrono::Utc::now)).expect("fuzz server state");
         let token = state
             .tokens()
             .issue(

@@ -5,6 +5,7 @@
 //! system temp folder and named in the failure.
 //!
 //! `HOMESEASON_FUZZ_SMOKE_ITERS` scales the mutation count (default 1 = the stable pass).
+#![allow(clippy::print_stderr)] // the smoke pass says what it ran (seen with --nocapture)
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -58,7 +59,9 @@ fn multipart_corpus_and_mutations() {
                 path.display()
             );
         };
-        *seen.entry(format!("{} {code}", status.as_u16())).or_default() += 1;
+        *seen
+            .entry(format!("{} {code}", status.as_u16()))
+            .or_default() += 1;
     };
     let start = Instant::now();
     for (path, data) in &corpus {
