@@ -70,7 +70,7 @@ pub struct IngestTotals {
     pub refused: Vec<(String, String)>,
 }
 
-fn strs(df: &DataFrame, name: &str) -> Result<Vec<String>> {
+pub(crate) fn strs(df: &DataFrame, name: &str) -> Result<Vec<String>> {
     Ok(df
         .column(name)?
         .cast(&DataType::String)?
@@ -80,7 +80,7 @@ fn strs(df: &DataFrame, name: &str) -> Result<Vec<String>> {
         .collect())
 }
 
-fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+pub(crate) fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
     Ok(df
         .column(name)?
         .cast(&DataType::Float64)?

@@ -12,22 +12,11 @@ use polars::prelude::*;
 
 use crate::{ChartFile, Result, category_label, chart_file};
 
-fn col_strs(df: &DataFrame, name: &str) -> Result<Vec<String>> {
-    Ok(df
-        .column(name)?
-        .cast(&DataType::String)?
-        .str()?
-        .iter()
-        .map(|s| s.unwrap_or_default().to_owned())
-        .collect())
-}
+use crate::rows::strs as col_strs;
 
 fn col_f64(df: &DataFrame, name: &str) -> Result<Vec<f64>> {
-    Ok(df
-        .column(name)?
-        .cast(&DataType::Float64)?
-        .f64()?
-        .iter()
+    Ok(crate::rows::f64s(df, name)?
+        .into_iter()
         .map(|v| v.unwrap_or(f64::NAN))
         .collect())
 }
