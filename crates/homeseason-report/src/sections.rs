@@ -295,7 +295,10 @@ pub(crate) fn activities(summary: &DataFrame, window_start: NaiveDate, as_of: Na
     }
     let by_type = types
         .into_iter()
-        .map(|(k, v)| (k, v[0], v[1], v[2], v[3], v[4], v[5]))
+        .map(|(k, v)| {
+            let label = format!("{} {k}", crate::workbook::activity_type_zh(&k));
+            (label, v[0], v[1], v[2], v[3], v[4], v[5])
+        })
         .collect();
     let chart = if weekly.len() >= 2 {
         let mut c = SeriesChart::new(
