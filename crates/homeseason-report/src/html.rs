@@ -496,6 +496,7 @@ impl Document<'_> {
                 disagree.len(),
                 disagree.len()
             )));
+            b.push(Block::Para("注意 Caveat: 社零覆盖全部零售（含现金与非活动因素、价格变化），只用公布同比计算，无区间；`homeseason demo` 中全国社零为国家统计局公布的真实数据，而支付与企业数据为生成的样本，故全国行的分歧是预期之内的。 社零 covers all retail (cash, price changes, everything besides the campaign) and comes from published YoY only, without an interval; in `homeseason demo` the national 社零 rows are the real NBS figures while payments and enterprise sales are the generated sample, so national disagreement there is expected.".into()));
             let national: Vec<Vec<String>> = x
                 .triangulation
                 .iter()
