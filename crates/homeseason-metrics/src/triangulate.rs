@@ -227,14 +227,7 @@ fn fnv1a(parts: &[&[u8]]) -> u64 {
     h
 }
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let pos = q * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
-}
+use crate::uplift::quantile;
 
 /// `100 · ((W_y / W_{y−L}) / (P_y / P_{y−L}) − 1)` from the four sums, `None` if a sum is not positive.
 fn ratio_uplift(s: &[f64; 4]) -> Option<f64> {

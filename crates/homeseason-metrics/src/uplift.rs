@@ -129,7 +129,8 @@ impl From<crate::regression::RegressionEstimate> for CellEstimate {
     }
 }
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
+/// Type-7 quantile of sorted values (`NaN` when empty).
+pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

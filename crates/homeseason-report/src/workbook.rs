@@ -351,13 +351,10 @@ fn summary_sheet(
 }
 
 fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>> {
-    Ok(df
-        .column(name)?
-        .cast(&DataType::String)?
-        .str()?
-        .iter()
-        .map(|s| s.unwrap_or_default().to_owned())
-        .collect())
+    crate::rows::strs(df, name).map_err(|e| match e {
+        crate::ReportError::Polars(p) => WorkbookError::Polars(p),
+        other => WorkbookError::Report(Box::new(other)),
+    })
 }
 
 fn integers(df: &DataFrame, name: &str) -> Result<Vec<Option<i64>>> {
