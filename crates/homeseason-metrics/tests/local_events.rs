@@ -5,7 +5,7 @@
 //! uplift U(10–25 %) during a 14–28-day local event on the targeted categories
 //! (`truth_local_events.csv`). The default suite checks one seed (a 2023-only sample, for speed);
 //! the 5-seed check of the acceptance criterion (≥ 85 % of event × category cells) runs
-//! with `cargo test -p homeseason-metrics --test local_events -- --ignored` and prints the numbers
+//! with `cargo test --workspace --locked --test local_events -- --ignored` and prints the numbers
 //! recorded in `benchmarks/LOCAL_EVENTS.md`.
 #![allow(clippy::print_stderr)]
 

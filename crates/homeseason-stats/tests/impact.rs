@@ -341,7 +341,7 @@ fn false_positive_rate_without_an_effect_on_sample_like_series() {
 }
 
 /// The long calibration run: 200 seeds per figure, several set-ups. In release:
-/// `cargo test --release -p homeseason-stats --test impact -- --ignored --nocapture`.
+/// `cargo test --release --workspace --locked --test impact -- --ignored --nocapture`.
 #[test]
 #[ignore = "slow: about 2,800 fits; run in release"]
 fn calibration_exhaustive() {
