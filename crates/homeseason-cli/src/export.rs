@@ -14,10 +14,8 @@ use homeseason_schema::campaign::Campaign;
 use homeseason_schema::region::NATIONAL;
 use serde_json::{Value, json};
 
-/// The Sunday ending the (Monday–Sunday) week that holds `d` (the report's rule).
-pub(crate) fn week_ending(d: NaiveDate) -> NaiveDate {
-    homeseason_report::week_sunday(d)
-}
+/// The Sunday ending the (Monday–Sunday) week that holds a date (the report's rule).
+pub(crate) use homeseason_schema::calendar::week_end as week_ending;
 
 /// File name of an exported notebook for a report week.
 pub(crate) fn file_name(as_of: NaiveDate) -> String {

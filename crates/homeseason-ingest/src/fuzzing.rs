@@ -273,3 +273,31 @@ impl Mutator {
         out
     }
 }
+
+/// The corpus and the crash reproducers of a target — every file of `<fuzz_dir>/corpus/<target>/` and
+/// `<fuzz_dir>/artifacts/<target>/` — sorted by path (deterministic), for the stable smoke passes.
+///
+/// # Panics
+/// When the corpus folder is missing or both folders are empty, or a file cannot be read.
+#[must_use]
+pub fn corpus_inputs(fuzz_dir: &std::path::Path, target: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for sub in ["corpus", "artifacts"] {
+        let dir = fuzz_dir.join(sub).join(target);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            assert!(sub != "corpus", "no corpus at {}", dir.display());
+            continue;
+        };
+        let mut paths: Vec<std::path::PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        paths.sort();
+        for p in paths {
+            let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            out.push((p, bytes));
+        }
+    }
+    assert!(!out.is_empty(), "the corpus of {target} is empty");
+    out
+}

@@ -16,31 +16,8 @@ use std::time::{Duration, Instant};
 
 use homeseason_ingest::fuzzing::{self, Mutator};
 
-fn fuzz_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
-}
-
-/// The corpus and the artifacts of a target, sorted by path (deterministic).
-pub fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    for sub in ["corpus", "artifacts"] {
-        let dir = fuzz_dir().join(sub).join(target);
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            assert!(sub != "corpus", "no corpus at {}", dir.display());
-            continue;
-        };
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
-        paths.sort();
-        for p in paths {
-            let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            out.push((p, bytes));
-        }
-    }
-    assert!(!out.is_empty(), "the corpus of {target} is empty");
-    out
+fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    fuzzing::corpus_inputs(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz"), target)
 }
 
 fn scale() -> usize {

@@ -3,17 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Duration, NaiveDate};
 use homeseason_schema::campaign::Campaign;
 use polars::prelude::*;
 
 use crate::Result;
 
-/// Monday of the ISO week holding `d`.
-#[must_use]
-pub fn week_start(d: NaiveDate) -> NaiveDate {
-    d - Duration::days(i64::from(d.weekday().num_days_from_monday()))
-}
+pub use homeseason_schema::calendar::week_start;
 
 /// The Mondays of every week that overlaps the campaign window.
 #[must_use]

@@ -121,11 +121,7 @@ pub(crate) struct Extra {
 }
 
 /// The Sunday ending the week of `d` (weeks run Monday to Sunday).
-#[must_use]
-pub fn week_sunday(d: chrono::NaiveDate) -> chrono::NaiveDate {
-    use chrono::Datelike as _;
-    d + chrono::Duration::days(i64::from(6 - d.weekday().num_days_from_monday()))
-}
+pub use homeseason_schema::calendar::week_end as week_sunday;
 
 /// The report.
 #[derive(Debug, Clone)]

@@ -144,6 +144,18 @@ fn ymd((y, m, d): (i32, u32, u32)) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("calendar tables hold valid dates")
 }
 
+/// Monday of the (Monday–Sunday) week holding `date`: the week every weekly table and report uses.
+#[must_use]
+pub fn week_start(date: NaiveDate) -> NaiveDate {
+    date - chrono::Days::new(u64::from(date.weekday().num_days_from_monday()))
+}
+
+/// Sunday ending the (Monday–Sunday) week holding `date`.
+#[must_use]
+pub fn week_end(date: NaiveDate) -> NaiveDate {
+    week_start(date) + chrono::Days::new(6)
+}
+
 /// The holiday block a date falls in, if any, with the block's first day.
 #[must_use]
 pub fn holiday(date: NaiveDate) -> Option<(Holiday, NaiveDate)> {

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{Datelike, Days, NaiveDate};
+use chrono::{Days, NaiveDate};
 use homeseason_lake::Lake;
 use homeseason_schema::contract::tables;
 use homeseason_schema::region::Regions;
@@ -45,11 +45,7 @@ pub struct CompletenessRow {
     pub files: u64,
 }
 
-/// Monday on or before `d`.
-#[must_use]
-pub fn week_start(d: NaiveDate) -> NaiveDate {
-    d - Days::new(u64::from(d.weekday().num_days_from_monday()))
-}
+pub use homeseason_schema::calendar::week_start;
 
 #[derive(Default)]
 struct Cell {

@@ -280,16 +280,20 @@ async fn latest_upload(
         .ok_or_else(|| AppError::not_found("upload 上传记录"))
 }
 
+/// The upload record `id`, if `who` may see it (else 404: another region's upload is not revealed).
+fn visible_upload(st: &AppState, who: &Principal, id: &str) -> Result<crate::registry::UploadRecord, AppError> {
+    st.registry()
+        .get(id)
+        .filter(|r| r.visible_to(who))
+        .ok_or_else(|| AppError::not_found("upload 上传记录"))
+}
+
 async fn get_upload(
     State(st): State<AppState>,
     Auth(who): Auth,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let record = st
-        .registry()
-        .get(&id)
-        .filter(|r| r.visible_to(&who))
-        .ok_or_else(|| AppError::not_found("upload 上传记录"))?;
+    let record = visible_upload(&st, &who, &id)?;
     let mut response = record_response(&record);
     // A status query succeeds; the record's own status says how the upload went.
     *response.status_mut() = StatusCode::OK;
@@ -396,11 +400,7 @@ async fn upload_rejects(
     Auth(who): Auth,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let record = st
-        .registry()
-        .get(&id)
-        .filter(|r| r.visible_to(&who))
-        .ok_or_else(|| AppError::not_found("upload 上传记录"))?;
+    let record = visible_upload(&st, &who, &id)?;
     let feed = record.feed.clone().unwrap_or_default();
     let path = st.lake().root().join(format!(
         "{}/feed={feed}/file_sha256={}/data.parquet",

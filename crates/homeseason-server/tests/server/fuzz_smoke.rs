@@ -15,26 +15,10 @@ use homeseason_ingest::fuzzing::Mutator;
 use homeseason_server::fuzzing::MultipartHarness;
 
 fn inputs() -> Vec<(PathBuf, Vec<u8>)> {
-    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
-    let mut out = Vec::new();
-    for sub in ["corpus", "artifacts"] {
-        let dir = fuzz.join(sub).join("multipart");
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            assert!(sub != "corpus", "no corpus at {}", dir.display());
-            continue;
-        };
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
-        paths.sort();
-        for p in paths {
-            let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            out.push((p, bytes));
-        }
-    }
-    assert!(!out.is_empty(), "the multipart corpus is empty");
-    out
+    homeseason_ingest::fuzzing::corpus_inputs(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz"),
+        "multipart",
+    )
 }
 
 #[test]
