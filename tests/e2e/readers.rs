@@ -116,7 +116,12 @@ fn range_of(frame: &DataFrame, name: &str) -> Value {
 
 /// Sum of `column` and row count over the rows where every `(column, value)` matches (text columns).
 fn filtered(frame: &DataFrame, column: &str, filter: Expr) -> (f64, usize) {
-    let rows = frame.clone().lazy().filter(filter).collect().expect("filter");
+    let rows = frame
+        .clone()
+        .lazy()
+        .filter(filter)
+        .collect()
+        .expect("filter");
     let sum = rows
         .column(column)
         .expect("column")
@@ -308,7 +313,9 @@ fn exported_notebook_runs_headless_against_the_demo() {
         "--as-of",
         "2023-10-12",
     ]);
-    let notebook = tmp.path().join(format!("homeseason-weekly-{EXAMPLE_WEEK}.ipynb"));
+    let notebook = tmp
+        .path()
+        .join(format!("homeseason-weekly-{EXAMPLE_WEEK}.ipynb"));
     assert!(
         said.contains(notebook.to_str().expect("utf-8")),
         "the week is rounded to its Sunday: {said}"
@@ -362,10 +369,14 @@ fn without_lake(nb: &Value) -> Value {
 fn ministry_workbook_has_the_attachment_layout() {
     let out = demo_dir();
     let workbook = out.join("report/workbook.xlsx");
-    let bytes = std::fs::read(&workbook).expect("report/workbook.xlsx is written beside report.html");
+    let bytes =
+        std::fs::read(&workbook).expect("report/workbook.xlsx is written beside report.html");
     assert!(bytes.starts_with(b"PK"), "an xlsx is a zip");
     let lake = Lake::open(out.join("lake")).expect("lake");
-    let activities = lake.read_table(tables::ACTIVITIES).expect("activities").height();
+    let activities = lake
+        .read_table(tables::ACTIVITIES)
+        .expect("activities")
+        .height();
     let campaign = Campaign::default_2023();
     let mut categories: Vec<String> = vec!["all_targeted".into()];
     categories.extend(
@@ -394,7 +405,11 @@ fn ministry_workbook_has_the_attachment_layout() {
         .iter()
         .filter(|c| c.is_some_and(|c| categories.iter().any(|k| k == c)))
         .count();
-    assert_eq!(summary_rows, 38 * 5, "national and 37 regions × all targeted and 4 categories");
+    assert_eq!(
+        summary_rows,
+        38 * 5,
+        "national and 37 regions × all targeted and 4 categories"
+    );
     python(
         "check_workbook.py",
         &[

@@ -39,11 +39,7 @@ pub(crate) fn demo_dir() -> &'static Path {
     .1
 }
 
-/// Read a Parquet file.
-pub(crate) fn read_parquet(path: &Path) -> DataFrame {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    ParquetReader::new(file).finish().expect("parquet reads")
-}
+pub(crate) use homeseason_test_support::{files_with_ext, read_parquet};
 
 /// Read a CSV with region_code and category as text.
 pub(crate) fn read_csv(path: &Path) -> DataFrame {
@@ -57,22 +53,4 @@ pub(crate) fn read_csv(path: &Path) -> DataFrame {
         .expect("csv opens")
         .finish()
         .expect("csv reads")
-}
-
-/// Every file under `dir` with the extension.
-pub(crate) fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("readable dir") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == ext) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }

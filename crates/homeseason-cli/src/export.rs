@@ -102,7 +102,10 @@ pub(crate) fn notebook(campaign: &Campaign, lake: &Path, as_of: NaiveDate) -> Re
         ("CAMPAIGN_EN", campaign.name_en.clone()),
         ("METHOD", py_str(&campaign.baseline.primary_method)),
         ("LEVEL", format!("{}", campaign.baseline.level)),
-        ("LEVEL_PCT", format!("{:.0}", campaign.baseline.level * 100.0)),
+        (
+            "LEVEL_PCT",
+            format!("{:.0}", campaign.baseline.level * 100.0),
+        ),
         ("WINDOW_START", py_str(&campaign.window.start.to_string())),
         ("WINDOW_END", py_str(&campaign.window.end.to_string())),
         ("WINDOW_START_RAW", campaign.window.start.to_string()),
@@ -157,8 +160,8 @@ pub(crate) fn export_notebook(
             lake.display()
         );
     }
-    let lake = std::path::absolute(lake)
-        .with_context(|| format!("resolving {}", lake.display()))?;
+    let lake =
+        std::path::absolute(lake).with_context(|| format!("resolving {}", lake.display()))?;
     let lake = normalise(&lake);
     let week = week_ending(as_of);
     let path = if out.extension().is_some_and(|e| e == "ipynb") {
@@ -562,7 +565,10 @@ mod tests {
         assert_eq!(week_ending(d("2023-10-15")), d("2023-10-15"));
         assert_eq!(week_ending(d("2023-10-09")), d("2023-10-15"));
         assert_eq!(week_ending(d("2023-10-14")), d("2023-10-15"));
-        assert_eq!(file_name(d("2023-10-15")), "homeseason-weekly-2023-10-15.ipynb");
+        assert_eq!(
+            file_name(d("2023-10-15")),
+            "homeseason-weekly-2023-10-15.ipynb"
+        );
     }
 
     #[test]
@@ -580,7 +586,8 @@ mod tests {
             .collect();
         assert_eq!(cells[0]["cell_type"], "code");
         assert!(
-            first.contains(r#"LAKE = Path(os.environ.get("HOMESEASON_LAKE", "/data/my \"lake\""))"#),
+            first
+                .contains(r#"LAKE = Path(os.environ.get("HOMESEASON_LAKE", "/data/my \"lake\""))"#),
             "{first}"
         );
         assert!(first.contains(r#"AS_OF = "2023-10-15""#));
@@ -593,7 +600,10 @@ mod tests {
                 assert!(cell["execution_count"].is_null());
             }
         }
-        let markdown = cells.iter().filter(|c| c["cell_type"] == "markdown").count();
+        let markdown = cells
+            .iter()
+            .filter(|c| c["cell_type"] == "markdown")
+            .count();
         assert!(markdown >= 8, "each step is explained");
         assert!(all.contains("hive_partitioning=True"));
         assert!(all.contains("scan_parquet"));

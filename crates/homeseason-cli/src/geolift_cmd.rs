@@ -123,7 +123,8 @@ fn read_frame(path: &Path, unit: &str) -> Result<DataFrame> {
             std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
         return ParquetReader::new(file)
             .finish()
-            .map_err(anyhow::Error::from).with_context(|| format!("reading Parquet {}", path.display()));
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("reading Parquet {}", path.display()));
     }
     CsvReadOptions::default()
         .with_has_header(true)
@@ -133,9 +134,11 @@ fn read_frame(path: &Path, unit: &str) -> Result<DataFrame> {
             DataType::String,
         )]))))
         .try_into_reader_with_file_path(Some(path.to_owned()))
-        .map_err(anyhow::Error::from).with_context(|| format!("opening {}", path.display()))?
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("opening {}", path.display()))?
         .finish()
-        .map_err(anyhow::Error::from).with_context(|| format!("reading CSV {}", path.display()))
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("reading CSV {}", path.display()))
 }
 
 fn load(args: &GeoliftArgs) -> Result<Data> {
@@ -163,7 +166,8 @@ fn load(args: &GeoliftArgs) -> Result<Data> {
     let outcome = df
         .column(&args.outcome)?
         .cast(&DataType::Float64)
-        .map_err(anyhow::Error::from).with_context(|| format!("--outcome column {:?} is not numeric", args.outcome))?;
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("--outcome column {:?} is not numeric", args.outcome))?;
     let outcome = outcome.f64()?;
     let time = df.column(&args.time)?;
     let times: Vec<Option<Key>> = if time.dtype().is_integer() {
@@ -728,37 +732,4 @@ pub(crate) fn run(args: &GeoliftArgs) -> Result<String> {
         }
         None => Ok(text),
     }
-}
-
-/// The pipeline step for local-station events: read the lake's activities register and, when it
-/// holds local-station events, estimate them against the regions without one and write
-/// `local_events`, `local_event_weights`, `local_event_series` and `local_event_power`. Quietly
-/// does nothing when the register is absent or has no local-station event. Returns the number of
-/// event × category rows written.
-pub(crate) fn write_local_events(
-    lake: &homeseason_lake::Lake,
-    series: &DataFrame,
-    campaign: &homeseason_schema::campaign::Campaign,
-) -> Result<usize> {
-    use homeseason_metrics::local_events::{
-        LocalEventOptions, local_event_power, local_events, local_station_events,
-    };
-    use homeseason_schema::contract::tables;
-    let activities = lake.read_table(tables::ACTIVITIES)?;
-    if local_station_events(&activities)?.is_empty() {
-        return Ok(0);
-    }
-    let opts = LocalEventOptions::from_campaign(campaign);
-    let est = local_events(series, &activities, campaign, &opts)?;
-    if est.events.height() == 0 {
-        return Ok(0);
-    }
-    lake.write_output(tables::LOCAL_EVENTS, &est.events)?;
-    lake.write_output(tables::LOCAL_EVENT_WEIGHTS, &est.weights)?;
-    lake.write_output(tables::LOCAL_EVENT_SERIES, &est.series)?;
-    let power = local_event_power(series, &activities, campaign, &opts)?;
-    if power.height() > 0 {
-        lake.write_output(tables::LOCAL_EVENT_POWER, &power)?;
-    }
-    Ok(est.events.height())
 }

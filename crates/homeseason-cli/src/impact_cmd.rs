@@ -105,7 +105,8 @@ fn read_frame(path: &std::path::Path) -> Result<DataFrame> {
 fn times(df: &DataFrame, name: &str) -> Result<(Vec<Time>, bool)> {
     let column = df
         .column(name)
-        .map_err(anyhow::Error::from).with_context(|| format!("--time column {name:?} is not in the file"))?;
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("--time column {name:?} is not in the file"))?;
     match column.dtype() {
         DataType::Date => {
             let days = column.cast(&DataType::Int32)?;
@@ -114,7 +115,7 @@ fn times(df: &DataFrame, name: &str) -> Result<(Vec<Time>, bool)> {
                 .iter()
                 .enumerate()
                 .map(|(i, d)| {
-                    d.and_then(|d| NaiveDate::from_num_days_from_ce_opt(d + 719_163))
+                    d.and_then(homeseason_schema::calendar::from_epoch_days)
                         .map(Time::Date)
                         .with_context(|| format!("row {}: empty {name}", i + 2))
                 })
@@ -127,7 +128,10 @@ fn times(df: &DataFrame, name: &str) -> Result<(Vec<Time>, bool)> {
                 .i64()?
                 .iter()
                 .enumerate()
-                .map(|(i, d)| d.map(Time::Int).with_context(|| format!("row {}: empty {name}", i + 2)))
+                .map(|(i, d)| {
+                    d.map(Time::Int)
+                        .with_context(|| format!("row {}: empty {name}", i + 2))
+                })
                 .collect::<Result<_>>()?;
             Ok((out, false))
         }
@@ -150,7 +154,8 @@ fn times(df: &DataFrame, name: &str) -> Result<(Vec<Time>, bool)> {
 fn floats(df: &DataFrame, name: &str, what: &str) -> Result<Vec<f64>> {
     let c = df
         .column(name)
-        .map_err(anyhow::Error::from).with_context(|| format!("{what} column {name:?} is not in the file"))?
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("{what} column {name:?} is not in the file"))?
         .cast(&DataType::Float64)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("{what} column {name:?} is not numeric"))?;
@@ -194,7 +199,13 @@ pub(crate) fn run(args: &ImpactArgs) -> Result<Outcome> {
     order.sort_by_key(|&i| time[i]);
     for w in order.windows(2) {
         if time[w[0]] == time[w[1]] {
-            bail!("time {} appears twice in column {:?} (rows {} and {})", time[w[0]], args.time, w[0] + 2, w[1] + 2);
+            bail!(
+                "time {} appears twice in column {:?} (rows {} and {})",
+                time[w[0]],
+                args.time,
+                w[0] + 2,
+                w[1] + 2
+            );
         }
     }
     let (pre_a, pre_b) = period(&args.pre, dates, "--pre")?;
@@ -219,7 +230,13 @@ pub(crate) fn run(args: &ImpactArgs) -> Result<Outcome> {
         .iter()
         .enumerate()
         // Rows between the periods are not fitted and not scored.
-        .map(|(k, &i)| if k >= pre_end && k < post_start { f64::NAN } else { y_all[i] })
+        .map(|(k, &i)| {
+            if k >= pre_end && k < post_start {
+                f64::NAN
+            } else {
+                y_all[i]
+            }
+        })
         .collect();
     let mut design = Design::new(rows.len());
     for (name, values) in &covs {
@@ -278,7 +295,12 @@ fn est(e: &Estimate) -> serde_json::Value {
     json!({ "value": e.value, "sd": e.sd, "lower": e.lower, "upper": e.upper })
 }
 
-fn to_json(args: &ImpactArgs, impact: &Impact, t: &[Time], covs: &[(String, Vec<f64>)]) -> serde_json::Value {
+fn to_json(
+    args: &ImpactArgs,
+    impact: &Impact,
+    t: &[Time],
+    covs: &[(String, Vec<f64>)],
+) -> serde_json::Value {
     let summary = |s: &homeseason_stats::impact::PeriodSummary| {
         json!({
             "actual": s.actual,

@@ -52,12 +52,12 @@
 
 pub mod activity;
 pub mod align;
-mod regression;
 pub mod local_events;
+mod regression;
 pub mod score;
+mod series;
 pub mod tracking;
 pub mod triangulate;
-mod series;
 mod uplift;
 
 pub use series::{ALL_TARGETED, daily_series};

@@ -855,7 +855,11 @@ pub fn coverage(events: &DataFrame, truth: &DataFrame) -> Result<(usize, usize)>
     let t_region = strings_of(truth, "region_code")?;
     let t_start = dates_of(truth, "event_start")?;
     let t_pct = floats_of(truth, "truth_pct")?;
-    let t_cat = if truth.column("category").is_ok() { Some(strings_of(truth, "category")?) } else { None };
+    let t_cat = if truth.column("category").is_ok() {
+        Some(strings_of(truth, "category")?)
+    } else {
+        None
+    };
     let mut map = BTreeMap::new();
     for i in 0..truth.height() {
         if let Some(d) = t_start[i] {
@@ -871,7 +875,11 @@ pub fn coverage(events: &DataFrame, truth: &DataFrame) -> Result<(usize, usize)>
     let (mut covered, mut scored) = (0, 0);
     for i in 0..events.height() {
         let Some(d) = start[i] else { continue };
-        let cat = if t_cat.is_some() { category[i].clone() } else { String::new() };
+        let cat = if t_cat.is_some() {
+            category[i].clone()
+        } else {
+            String::new()
+        };
         let Some(&t) = map.get(&(region[i].clone(), d, cat)) else {
             continue;
         };

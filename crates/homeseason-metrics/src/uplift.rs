@@ -1,7 +1,6 @@
 //! The prior-year and two-year methods (see the crate docs for the formulas).
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use chrono::NaiveDate;
 use homeseason_schema::campaign::{Campaign, DateRange};
@@ -35,13 +34,15 @@ impl Method {
         }
     }
     /// Every method, in report order.
-    pub const ALL: [Method; 3] = [Method::PriorYear, Method::TwoYear, Method::CounterfactualRegression];
+    pub const ALL: [Method; 3] = [
+        Method::PriorYear,
+        Method::TwoYear,
+        Method::CounterfactualRegression,
+    ];
     /// Parse an id.
     #[must_use]
     pub fn from_id(id: &str) -> Option<Method> {
-        Method::ALL
-            .into_iter()
-            .find(|m| m.id() == id)
+        Method::ALL.into_iter().find(|m| m.id() == id)
     }
     /// Years between the window and its comparison (the regression uses last year's rhythm through
     /// its covariates, not a lag).
@@ -89,7 +90,10 @@ impl UpliftOptions {
 pub fn placebo_windows(campaign: &Campaign) -> (DateRange, DateRange) {
     let window = campaign.baseline.pre_period;
     let days = window.days();
-    let pre = DateRange { start: window.start - chrono::Duration::days(days), end: window.start - chrono::Duration::days(1) };
+    let pre = DateRange {
+        start: window.start - chrono::Duration::days(days),
+        end: window.start - chrono::Duration::days(1),
+    };
     (pre, window)
 }
 
@@ -130,19 +134,10 @@ impl From<crate::regression::RegressionEstimate> for CellEstimate {
 }
 
 /// Type-7 quantile of sorted values (`NaN` when empty).
-pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let pos = q * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
-}
+pub(crate) use homeseason_stats::numeric::quantile_sorted as quantile;
 
 fn seed_for(seed: u64, region: &str, category: &str, method: Method) -> u64 {
-    let mut h = DefaultHasher::new();
-    (seed, region, category, method.id()).hash(&mut h);
-    h.finish()
+    homeseason_stats::numeric::stable_seed(seed, &[region, category, method.id()])
 }
 
 /// A standard normal sampler (Box–Muller), so the crate needs no distribution dependency.
@@ -150,7 +145,7 @@ fn rand_distr_normal() -> impl Fn(&mut ChaCha8Rng) -> f64 {
     |rng: &mut ChaCha8Rng| {
         let u1: f64 = rng.random_range(f64::EPSILON..1.0);
         let u2: f64 = rng.random();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+        homeseason_stats::numeric::box_muller(u1, u2)
     }
 }
 
@@ -306,7 +301,7 @@ pub fn uplift(
         ) else {
             continue;
         };
-        let date = NaiveDate::from_num_days_from_ce_opt(d + 719_163)
+        let date = homeseason_schema::calendar::from_epoch_days(d)
             .ok_or_else(|| MetricsError::Input(format!("bad date {d}")))?;
         *cells
             .entry((r.to_owned(), c.to_owned()))
@@ -317,8 +312,13 @@ pub fn uplift(
     let names = Regions::embedded();
     // One task per cell × method; the tasks run on every core (each has its own seed, so the result
     // does not depend on which thread ran it) and the rows are assembled in task order.
-    let mut tasks: Vec<(&String, &String, &HashMap<NaiveDate, f64>, Vec<&HashMap<NaiveDate, f64>>, Method)> =
-        Vec::new();
+    let mut tasks: Vec<(
+        &String,
+        &String,
+        &HashMap<NaiveDate, f64>,
+        Vec<&HashMap<NaiveDate, f64>>,
+        Method,
+    )> = Vec::new();
     for ((region, category), values) in &cells {
         if !campaign
             .categories
@@ -388,9 +388,27 @@ pub fn uplift(
                 .by_code(region)
                 .map_or_else(|| region.clone(), |r| r.name_zh.clone())
         };
-        rows.push(campaign, region, &name, category, method, opts, &e, (&campaign.window, "campaign"));
+        rows.push(
+            campaign,
+            region,
+            &name,
+            category,
+            method,
+            opts,
+            &e,
+            (&campaign.window, "campaign"),
+        );
         if let Some((pwin, p)) = &placebo {
-            rows.push(campaign, region, &name, category, method, opts, p, (pwin, "placebo"));
+            rows.push(
+                campaign,
+                region,
+                &name,
+                category,
+                method,
+                opts,
+                p,
+                (pwin, "placebo"),
+            );
         }
         for (d, y, b, lo, hi) in &e.daily {
             daily.region.push(region.clone());
@@ -413,7 +431,9 @@ pub fn uplift(
 /// the order of `items`.
 fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(items.len().max(1));
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(items.len().max(1));
     let next = AtomicUsize::new(0);
     let mut out: Vec<(usize, R)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
@@ -600,8 +620,20 @@ mod tests {
             &opts,
         )
         .unwrap();
-        assert_eq!(out.uplift.height(), 4, "a campaign and a placebo row per method");
-        let kinds: Vec<&str> = out.uplift.column("window_kind").unwrap().str().unwrap().iter().flatten().collect();
+        assert_eq!(
+            out.uplift.height(),
+            4,
+            "a campaign and a placebo row per method"
+        );
+        let kinds: Vec<&str> = out
+            .uplift
+            .column("window_kind")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
         assert_eq!(kinds, ["campaign", "placebo", "campaign", "placebo"]);
         let pct = out
             .uplift
@@ -639,7 +671,10 @@ mod tests {
             replicates: 199,
             ..UpliftOptions::from_campaign(&campaign)
         };
-        let opts = UpliftOptions { placebo: None, ..opts };
+        let opts = UpliftOptions {
+            placebo: None,
+            ..opts
+        };
         let out = uplift(&synthetic(0.0), &campaign, &[Method::PriorYear], &opts).unwrap();
         let lo = out
             .uplift

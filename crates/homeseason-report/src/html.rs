@@ -119,7 +119,10 @@ impl Document<'_> {
                 "活动窗口 Window: {} – {}；数据截至 Data up to: {}；基线方法 Baseline: {}；区间 Interval: {level}；数据源 Source: 支付机构交易数据 payment_daily. 生成时间 Generated: {}.",
                 c.window.start,
                 c.window.end,
-                self.extra.as_of.map_or_else(|| c.window.end.to_string(), |d| d.min(c.window.end).to_string()),
+                self.extra.as_of.map_or_else(
+                    || c.window.end.to_string(),
+                    |d| d.min(c.window.end).to_string()
+                ),
                 method_label(self.method),
                 self.input.generated_at
             )),
@@ -181,7 +184,10 @@ impl Document<'_> {
                 pct(p.week_uplift_pct),
             )));
         }
-        b.push(Block::Heading(2, "2 分品类 By category (全国 national)".into()));
+        b.push(Block::Heading(
+            2,
+            "2 分品类 By category (全国 national)".into(),
+        ));
         let mut cats: Vec<String> = c
             .categories
             .targeted
@@ -218,7 +224,12 @@ impl Document<'_> {
                     ];
                     row.extend(others.iter().map(|o| {
                         self.find(NATIONAL, cat, o).map_or("—".into(), |o| {
-                            format!("{} ({} … {})", pct(o.uplift_pct), pct(o.lower), pct(o.upper))
+                            format!(
+                                "{} ({} … {})",
+                                pct(o.uplift_pct),
+                                pct(o.lower),
+                                pct(o.upper)
+                            )
                         })
                     }));
                     row.push("[1]".into());
@@ -329,7 +340,9 @@ impl Document<'_> {
         }
         if !self.completeness.is_empty() {
             let regions = homeseason_schema::region::Regions::embedded();
-            b.push(Block::Para("数据完整性（窗口内各周）Data completeness (weeks of the window) [3]:".into()));
+            b.push(Block::Para(
+                "数据完整性（窗口内各周）Data completeness (weeks of the window) [3]:".into(),
+            ));
             b.push(Block::Table(Table {
                 header: vec![
                     "数据类型 Feed".into(),
@@ -345,10 +358,24 @@ impl Document<'_> {
                         let names: Vec<String> = gaps
                             .iter()
                             .take(12)
-                            .map(|g| regions.by_code(g).map_or_else(|| g.clone(), |x| x.short_zh.clone()))
+                            .map(|g| {
+                                regions
+                                    .by_code(g)
+                                    .map_or_else(|| g.clone(), |x| x.short_zh.clone())
+                            })
                             .collect();
-                        let more = if gaps.len() > 12 { format!(" … (+{})", gaps.len() - 12) } else { String::new() };
-                        vec![f.clone(), p.to_string(), r.to_string(), m.to_string(), format!("{}{more}", names.join("、"))]
+                        let more = if gaps.len() > 12 {
+                            format!(" … (+{})", gaps.len() - 12)
+                        } else {
+                            String::new()
+                        };
+                        vec![
+                            f.clone(),
+                            p.to_string(),
+                            r.to_string(),
+                            m.to_string(),
+                            format!("{}{more}", names.join("、")),
+                        ]
                     })
                     .collect(),
             }));
@@ -375,7 +402,15 @@ impl Document<'_> {
             .placebo
             .iter()
             .filter(|r| r.region_code == NATIONAL && r.category == "all_targeted")
-            .map(|r| format!("{}: {} ({} … {})", r.method, pct(r.uplift_pct), pct(r.lower), pct(r.upper)))
+            .map(|r| {
+                format!(
+                    "{}: {} ({} … {})",
+                    r.method,
+                    pct(r.uplift_pct),
+                    pct(r.lower),
+                    pct(r.upper)
+                )
+            })
             .collect();
         if !placebo.is_empty() {
             let (s, e) = (c.baseline.pre_period.start, c.baseline.pre_period.end);
@@ -393,7 +428,10 @@ impl Document<'_> {
     fn extra_sections(&self, b: &mut Vec<Block>) {
         let x = self.extra;
         let level = format!("{:.0}%", self.input.campaign.baseline.level * 100.0);
-        b.push(Block::Heading(2, "4 地方站活动 Local-station events".into()));
+        b.push(Block::Heading(
+            2,
+            "4 地方站活动 Local-station events".into(),
+        ));
         if x.events.is_empty() {
             b.push(Block::Para("截至本报告周尚无地方站活动的估计。 No local-station event estimate up to the report week.".into()));
         } else {
@@ -446,11 +484,21 @@ impl Document<'_> {
                 rows: x
                     .power
                     .iter()
-                    .map(|(r, d, m, p)| vec![r.clone(), d.to_string(), pct(*m), format!("{:.0}%", 100.0 * p)])
+                    .map(|(r, d, m, p)| {
+                        vec![
+                            r.clone(),
+                            d.to_string(),
+                            pct(*m),
+                            format!("{:.0}%", 100.0 * p),
+                        ]
+                    })
                     .collect(),
             }));
         }
-        b.push(Block::Heading(2, "5 活动 Activities, enterprises and brands".into()));
+        b.push(Block::Heading(
+            2,
+            "5 活动 Activities, enterprises and brands".into(),
+        ));
         if x.activities.by_type.is_empty() {
             b.push(Block::Para("活动登记表尚无本窗口的记录。 The activities register holds nothing for the window yet.".into()));
         } else {
@@ -464,9 +512,27 @@ impl Document<'_> {
                 .activities
                 .by_type
                 .iter()
-                .map(|r| vec![r.0.clone(), r.1.to_string(), r.2.to_string(), r.3.to_string(), r.4.to_string(), r.5.to_string(), r.6.to_string()])
+                .map(|r| {
+                    vec![
+                        r.0.clone(),
+                        r.1.to_string(),
+                        r.2.to_string(),
+                        r.3.to_string(),
+                        r.4.to_string(),
+                        r.5.to_string(),
+                        r.6.to_string(),
+                    ]
+                })
                 .collect();
-            rows.push(vec!["合计 Total".into(), total[0].to_string(), total[1].to_string(), total[2].to_string(), total[3].to_string(), total[4].to_string(), total[5].to_string()]);
+            rows.push(vec![
+                "合计 Total".into(),
+                total[0].to_string(),
+                total[1].to_string(),
+                total[2].to_string(),
+                total[3].to_string(),
+                total[4].to_string(),
+                total[5].to_string(),
+            ]);
             b.push(Block::Table(Table {
                 header: vec![
                     "活动类型 Type".into(),
@@ -490,7 +556,11 @@ impl Document<'_> {
         if x.triangulation.is_empty() {
             b.push(Block::Para("无企业或社零数据可供印证。 No enterprise or retail-statistics data to compare with.".into()));
         } else {
-            let disagree: Vec<&[String; 6]> = x.triangulation.iter().filter(|r| r[5].contains("disagree")).collect();
+            let disagree: Vec<&[String; 6]> = x
+                .triangulation
+                .iter()
+                .filter(|r| r[5].contains("disagree"))
+                .collect();
             b.push(Block::Para(format!(
                 "同一方法下，支付数据、重点企业销售（配对企业，区间为企业自助抽样）与社零（仅用公布的同比）的提升并列；{} 个地区 × 品类的结果超出支付数据区间 [7]。 Payments, key-enterprise sales (matched enterprises, bootstrap interval) and 社零 (published YoY only) side by side; {} region × category cells disagree beyond the payment interval [7].",
                 disagree.len(),

@@ -327,10 +327,18 @@ pub fn build(input: &ReportInput<'_>) -> Result<Report> {
     )?);
 
     // The report week: the Sunday ending the as-of date's week, within the window.
-    let as_of = week_sunday(input.as_of.unwrap_or(campaign.window.end).min(campaign.window.end))
-        .min(campaign.window.end.max(week_sunday(campaign.window.start)));
+    let as_of = week_sunday(
+        input
+            .as_of
+            .unwrap_or(campaign.window.end)
+            .min(campaign.window.end),
+    )
+    .min(campaign.window.end.max(week_sunday(campaign.window.start)));
     let t = input.tables;
-    let mut extra = Extra { as_of: Some(as_of), ..Extra::default() };
+    let mut extra = Extra {
+        as_of: Some(as_of),
+        ..Extra::default()
+    };
     if let Some(w) = t.weekly_tracking {
         extra.progress = sections::progress(w, &method, as_of)?;
     }

@@ -95,8 +95,7 @@ fn dates(df: &DataFrame, name: &str) -> Result<Vec<NaiveDate>> {
         .i32()?
         .iter()
         .map(|d| {
-            NaiveDate::from_num_days_from_ce_opt(d.unwrap_or_default() + 719_163)
-                .unwrap_or_default()
+            homeseason_schema::calendar::from_epoch_days(d.unwrap_or_default()).unwrap_or_default()
         })
         .collect())
 }
@@ -111,7 +110,11 @@ pub(crate) fn placebo_rows(df: &DataFrame) -> Result<Vec<UpliftRow>> {
 }
 
 fn rows_of_kind(df: &DataFrame, kind: &str) -> Result<Vec<UpliftRow>> {
-    let df = &df.clone().lazy().filter(col("window_kind").eq(lit(kind))).collect()?;
+    let df = &df
+        .clone()
+        .lazy()
+        .filter(col("window_kind").eq(lit(kind)))
+        .collect()?;
     let (region, name, cat, method) = (
         strs(df, "region_code")?,
         strs(df, "region_name_zh")?,
@@ -187,8 +190,14 @@ pub(crate) fn daily_rows(df: &DataFrame) -> Result<Vec<DailyRow>> {
 }
 
 /// Per feed: (feed, region-weeks present, revised, missing, regions with any missing week).
-pub(crate) fn completeness_summary(df: &DataFrame) -> Result<Vec<(String, usize, usize, usize, Vec<String>)>> {
-    let (feed, status, region) = (strs(df, "feed")?, strs(df, "status")?, strs(df, "region_code")?);
+pub(crate) fn completeness_summary(
+    df: &DataFrame,
+) -> Result<Vec<(String, usize, usize, usize, Vec<String>)>> {
+    let (feed, status, region) = (
+        strs(df, "feed")?,
+        strs(df, "status")?,
+        strs(df, "region_code")?,
+    );
     let mut out: Vec<(String, usize, usize, usize, Vec<String>)> = Vec::new();
     for i in 0..df.height() {
         let pos = match out.iter().position(|r| r.0 == feed[i]) {

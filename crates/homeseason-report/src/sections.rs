@@ -36,7 +36,7 @@ fn col_dates(df: &DataFrame, name: &str) -> Result<Vec<Option<NaiveDate>>> {
     Ok(days
         .i32()?
         .iter()
-        .map(|d| d.and_then(|d| NaiveDate::from_num_days_from_ce_opt(d + 719_163)))
+        .map(|d| d.and_then(homeseason_schema::calendar::from_epoch_days))
         .collect())
 }
 
@@ -64,7 +64,11 @@ pub(crate) struct Progress {
 
 /// The national all-targeted row of `weekly_tracking` for `method` at the report week (the last week
 /// on or before `as_of`).
-pub(crate) fn progress(tracking: &DataFrame, method: &str, as_of: NaiveDate) -> Result<Option<Progress>> {
+pub(crate) fn progress(
+    tracking: &DataFrame,
+    method: &str,
+    as_of: NaiveDate,
+) -> Result<Option<Progress>> {
     if tracking.height() == 0 {
         return Ok(None);
     }
@@ -73,7 +77,10 @@ pub(crate) fn progress(tracking: &DataFrame, method: &str, as_of: NaiveDate) -> 
         col_strs(tracking, "category")?,
         col_strs(tracking, "method")?,
     );
-    let (as_of_week, week_start) = (col_dates(tracking, "as_of_week")?, col_dates(tracking, "week_start")?);
+    let (as_of_week, week_start) = (
+        col_dates(tracking, "as_of_week")?,
+        col_dates(tracking, "week_start")?,
+    );
     let f = |n: &str| col_f64(tracking, n);
     let (wa, wu, wow, ca, cb, cu) = (
         f("week_actual")?,
@@ -130,8 +137,14 @@ pub(crate) fn local_events(
         return Ok((Vec::new(), None));
     }
     let regions = Regions::embedded();
-    let (region, category) = (col_strs(events, "region_code")?, col_strs(events, "category")?);
-    let (start, end) = (col_dates(events, "event_start")?, col_dates(events, "event_end")?);
+    let (region, category) = (
+        col_strs(events, "region_code")?,
+        col_strs(events, "category")?,
+    );
+    let (start, end) = (
+        col_dates(events, "event_start")?,
+        col_dates(events, "event_end")?,
+    );
     let donors = col_i64(events, "donors")?;
     let (inc, lift, lo, hi, p, imb) = (
         col_f64(events, "incremental")?,
@@ -144,7 +157,9 @@ pub(crate) fn local_events(
     let mut out = Vec::new();
     let mut best: Option<(f64, String, NaiveDate, String)> = None;
     for i in 0..events.height() {
-        let (Some(s), Some(e)) = (start[i], end[i]) else { continue };
+        let (Some(s), Some(e)) = (start[i], end[i]) else {
+            continue;
+        };
         if category[i] != "all_targeted" || s > as_of {
             continue;
         }
@@ -175,10 +190,25 @@ pub(crate) fn local_events(
 
 /// The three-panel impact plot of one event from `local_event_series` (observed vs synthetic control;
 /// the band is the event's pre-period fit error, ±z·RMSE, since the conformal interval is for totals).
-fn impact_chart(series: &DataFrame, code: &str, start: NaiveDate, name: &str, level: f64) -> Result<Option<ChartFile>> {
-    let (region, category) = (col_strs(series, "region_code")?, col_strs(series, "category")?);
-    let (es, date) = (col_dates(series, "event_start")?, col_dates(series, "date")?);
-    let (obs, cf) = (col_f64(series, "observed")?, col_f64(series, "counterfactual")?);
+fn impact_chart(
+    series: &DataFrame,
+    code: &str,
+    start: NaiveDate,
+    name: &str,
+    level: f64,
+) -> Result<Option<ChartFile>> {
+    let (region, category) = (
+        col_strs(series, "region_code")?,
+        col_strs(series, "category")?,
+    );
+    let (es, date) = (
+        col_dates(series, "event_start")?,
+        col_dates(series, "date")?,
+    );
+    let (obs, cf) = (
+        col_f64(series, "observed")?,
+        col_f64(series, "counterfactual")?,
+    );
     let mut points: Vec<(NaiveDate, f64, f64)> = (0..series.height())
         .filter(|&i| region[i] == code && category[i] == "all_targeted" && es[i] == Some(start))
         .filter_map(|i| Some((date[i]?, obs[i] / 1e4, cf[i] / 1e4)))
@@ -186,7 +216,11 @@ fn impact_chart(series: &DataFrame, code: &str, start: NaiveDate, name: &str, le
         .collect();
     points.sort_by_key(|p| p.0);
     points.dedup_by_key(|p| p.0);
-    let pre: Vec<f64> = points.iter().filter(|p| p.0 < start).map(|p| p.1 - p.2).collect();
+    let pre: Vec<f64> = points
+        .iter()
+        .filter(|p| p.0 < start)
+        .map(|p| p.1 - p.2)
+        .collect();
     if pre.len() < 7 || points.len() == pre.len() {
         return Ok(None);
     }
@@ -194,7 +228,9 @@ fn impact_chart(series: &DataFrame, code: &str, start: NaiveDate, name: &str, le
     // Two-sided normal quantile for the level (0.9 → 1.645) by bisection on erf-free approximation.
     let z = normal_quantile(0.5 + level / 2.0);
     let mut chart = ImpactChart::new(
-        format!("{name}地方站活动：实际与合成对照  Local event in {code}: observed vs synthetic control"),
+        format!(
+            "{name}地方站活动：实际与合成对照  Local event in {code}: observed vs synthetic control"
+        ),
         "日销售额 Daily sales (万元)",
         points.iter().map(|p| p.0).collect(),
         points.iter().map(|p| p.1).collect(),
@@ -206,31 +242,15 @@ fn impact_chart(series: &DataFrame, code: &str, start: NaiveDate, name: &str, le
     chart.band_label = format!("{:.0}% 前期拟合误差带 pre-period fit band", level * 100.0);
     Ok(Some(chart_file(
         "local_event_impact",
-        &format!("{name}地方站活动影响图 Impact plot of the local event in {name} ({code}), from {start}"),
+        &format!(
+            "{name}地方站活动影响图 Impact plot of the local event in {name} ({code}), from {start}"
+        ),
         &chart,
         (1200, 900),
     )?))
 }
 
-/// Standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9).
-fn normal_quantile(p: f64) -> f64 {
-    let a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.383577518672690e2, -3.066479806614716e1, 2.506628277459239];
-    let b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
-    let c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-    let d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
-    let p_low = 0.02425;
-    if p < p_low {
-        let q = (-2.0 * p.ln()).sqrt();
-        (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0)
-    } else if p <= 1.0 - p_low {
-        let q = p - 0.5;
-        let r = q * q;
-        (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q
-            / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0)
-    } else {
-        -normal_quantile(1.0 - p)
-    }
-}
+use homeseason_stats::numeric::normal_quantile;
 
 /// Smallest detectable effect per planned duration over the candidate regions (all targeted).
 pub(crate) fn power_rows(power: &DataFrame) -> Result<Vec<(String, i64, f64, f64)>> {
@@ -238,12 +258,22 @@ pub(crate) fn power_rows(power: &DataFrame) -> Result<Vec<(String, i64, f64, f64
         return Ok(Vec::new());
     }
     let regions = Regions::embedded();
-    let (region, category) = (col_strs(power, "region_code")?, col_strs(power, "category")?);
+    let (region, category) = (
+        col_strs(power, "region_code")?,
+        col_strs(power, "category")?,
+    );
     let days = col_i64(power, "duration_days")?;
     let (mde, p10) = (col_f64(power, "mde_pct")?, col_f64(power, "power_10pct")?);
     let mut out: Vec<(String, i64, f64, f64)> = (0..power.height())
         .filter(|&i| category[i] == "all_targeted")
-        .map(|i| (format!("{} {}", region_name(&regions, &region[i]), region[i]), days[i], mde[i], p10[i]))
+        .map(|i| {
+            (
+                format!("{} {}", region_name(&regions, &region[i]), region[i]),
+                days[i],
+                mde[i],
+                p10[i],
+            )
+        })
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
     Ok(out)
@@ -259,7 +289,11 @@ pub(crate) struct Activities {
 
 /// From `activity_summary` (region_code, week_start, activity_type, activities, enterprises, brands):
 /// the week of `as_of` and everything from the window start up to it, national totals.
-pub(crate) fn activities(summary: &DataFrame, window_start: NaiveDate, as_of: NaiveDate) -> Result<Activities> {
+pub(crate) fn activities(
+    summary: &DataFrame,
+    window_start: NaiveDate,
+    as_of: NaiveDate,
+) -> Result<Activities> {
     if summary.height() == 0 {
         return Ok(Activities::default());
     }
@@ -329,12 +363,30 @@ pub(crate) fn triangulation(t: &DataFrame) -> Result<Vec<[String; 6]>> {
         return Ok(Vec::new());
     }
     let regions = Regions::embedded();
-    let (region, category, status) = (col_strs(t, "region_code")?, col_strs(t, "category")?, col_strs(t, "status")?);
+    let (region, category, status) = (
+        col_strs(t, "region_code")?,
+        col_strs(t, "category")?,
+        col_strs(t, "status")?,
+    );
     let f = |n: &str| col_f64(t, n);
-    let (p, pl, pu) = (f("payments_uplift_pct")?, f("payments_lower")?, f("payments_upper")?);
-    let (e, el, eu) = (f("enterprise_uplift_pct")?, f("enterprise_lower")?, f("enterprise_upper")?);
+    let (p, pl, pu) = (
+        f("payments_uplift_pct")?,
+        f("payments_lower")?,
+        f("payments_upper")?,
+    );
+    let (e, el, eu) = (
+        f("enterprise_uplift_pct")?,
+        f("enterprise_lower")?,
+        f("enterprise_upper")?,
+    );
     let r = f("retail_uplift_pct")?;
-    let fmt = |v: f64| if v.is_finite() { format!("{v:+.1}%") } else { "—".into() };
+    let fmt = |v: f64| {
+        if v.is_finite() {
+            format!("{v:+.1}%")
+        } else {
+            "—".into()
+        }
+    };
     let iv = |v: f64, l: f64, u: f64| {
         if v.is_finite() && l.is_finite() && u.is_finite() {
             format!("{} ({} … {})", fmt(v), fmt(l), fmt(u))

@@ -151,7 +151,10 @@ pub fn workbook(
     let mut book = Workbook::new();
     book.set_properties(
         &DocProperties::new()
-            .set_title(format!("{} 效果评估 {}", campaign.name_zh, campaign.name_en))
+            .set_title(format!(
+                "{} 效果评估 {}",
+                campaign.name_zh, campaign.name_en
+            ))
             .set_author("homeseason")
             .set_comment("homeseason: uplift summary and activities register (重点活动表)"),
     );
@@ -243,7 +246,8 @@ fn summary_rows(campaign: &Campaign, uplift: &DataFrame) -> Result<(Vec<UpliftRo
                 .collect()?;
         }
     }
-    let rows: Vec<UpliftRow> = uplift_rows(&frame).map_err(Box::new)?
+    let rows: Vec<UpliftRow> = uplift_rows(&frame)
+        .map_err(Box::new)?
         .into_iter()
         .filter(|r| r.method == method)
         .collect();
@@ -276,7 +280,11 @@ fn summary_sheet(
         campaign.window.start,
         campaign.window.end,
         campaign.baseline.level * 100.0,
-        if source.is_empty() { "—" } else { source.as_str() },
+        if source.is_empty() {
+            "—"
+        } else {
+            source.as_str()
+        },
     );
     frame_sheet(
         sheet,
@@ -285,7 +293,9 @@ fn summary_sheet(
         &note,
         &SUMMARY_COLUMNS,
         3,
-        &[12.0, 16.0, 24.0, 14.0, 14.0, 14.0, 12.0, 12.0, 11.0, 11.0, 11.0, 14.0],
+        &[
+            12.0, 16.0, 24.0, 14.0, 14.0, 14.0, 12.0, 12.0, 11.0, 11.0, 11.0, 14.0,
+        ],
         f,
     )?;
     let regions = Regions::embedded();
@@ -322,7 +332,9 @@ fn summary_sheet(
             let r = row(i);
             sheet.write_string_with_format(r, 0, code, &f.center)?;
             let name = if u.region_name_zh.is_empty() {
-                regions.by_code(code).map_or(name.as_str(), |x| x.name_zh.as_str())
+                regions
+                    .by_code(code)
+                    .map_or(name.as_str(), |x| x.name_zh.as_str())
             } else {
                 u.region_name_zh.as_str()
             };
@@ -346,7 +358,12 @@ fn summary_sheet(
         }
     }
     let last = u16::try_from(SUMMARY_COLUMNS.len() - 1).unwrap_or(0);
-    sheet.autofilter(HEADER_ROW, 0, HEADER_ROW + u32::try_from(i).unwrap_or(0), last)?;
+    sheet.autofilter(
+        HEADER_ROW,
+        0,
+        HEADER_ROW + u32::try_from(i).unwrap_or(0),
+        last,
+    )?;
     Ok(())
 }
 
@@ -468,8 +485,14 @@ fn activities_sheet(
     // Regions in the campaign's order, then by start date and id.
     let mut idx: Vec<usize> = (0..n).collect();
     idx.sort_by(|&a, &b| {
-        let ra = rank.iter().position(|c| *c == region[a]).unwrap_or(usize::MAX);
-        let rb = rank.iter().position(|c| *c == region[b]).unwrap_or(usize::MAX);
+        let ra = rank
+            .iter()
+            .position(|c| *c == region[a])
+            .unwrap_or(usize::MAX);
+        let rb = rank
+            .iter()
+            .position(|c| *c == region[b])
+            .unwrap_or(usize::MAX);
         (ra, &region[a], &start[a], &ids[a]).cmp(&(rb, &region[b], &start[b], &ids[b]))
     });
     let region_count = {
@@ -490,7 +513,9 @@ fn activities_sheet(
         &note,
         &ACTIVITY_COLUMNS,
         0,
-        &[6.0, 14.0, 36.0, 12.0, 24.0, 24.0, 28.0, 10.0, 10.0, 16.0, 10.0, 10.0],
+        &[
+            6.0, 14.0, 36.0, 12.0, 24.0, 24.0, 28.0, 10.0, 10.0, 16.0, 10.0, 10.0,
+        ],
         f,
     )?;
     for (i, &k) in idx.iter().enumerate() {
@@ -521,7 +546,12 @@ fn activities_sheet(
         sheet.write_string_with_format(r, 11, local_zh, &f.center)?;
     }
     let last = u16::try_from(ACTIVITY_COLUMNS.len() - 1).unwrap_or(0);
-    sheet.autofilter(HEADER_ROW, 0, HEADER_ROW + u32::try_from(n).unwrap_or(0), last)?;
+    sheet.autofilter(
+        HEADER_ROW,
+        0,
+        HEADER_ROW + u32::try_from(n).unwrap_or(0),
+        last,
+    )?;
     Ok(())
 }
 
@@ -582,7 +612,7 @@ fn activity_summary_sheet(sheet: &mut Worksheet, summary: &DataFrame, f: &Format
             for (j, values) in counts.iter().enumerate() {
                 let c = xcol(4 + j);
                 match values[i] {
-                        Some(v) => sheet.write_number_with_format(r, c, v as f64, &f.int)?,
+                    Some(v) => sheet.write_number_with_format(r, c, v as f64, &f.int)?,
                     None => sheet.write_blank(r, c, &f.int)?,
                 };
             }
@@ -616,7 +646,11 @@ mod tests {
                 ("home_textiles", 3.0),
                 ("building_materials", 4.0),
             ] {
-                for (k, m) in [("campaign", method.as_str()), ("placebo", method.as_str()), ("campaign", "other_method")] {
+                for (k, m) in [
+                    ("campaign", method.as_str()),
+                    ("placebo", method.as_str()),
+                    ("campaign", "other_method"),
+                ] {
                     region.push(r);
                     category.push(c);
                     kind.push(k);
@@ -693,8 +727,13 @@ mod tests {
     #[test]
     fn summary_has_national_first_in_yi_yuan_and_percent_for_the_primary_method() {
         let campaign = Campaign::default_2023();
-        let bytes = workbook(&campaign, &uplift_frame(&campaign), &activities_frame(), None)
-            .expect("workbook");
+        let bytes = workbook(
+            &campaign,
+            &uplift_frame(&campaign),
+            &activities_frame(),
+            None,
+        )
+        .expect("workbook");
         assert!(bytes.starts_with(b"PK"), "an xlsx is a zip");
         let mut book = open(bytes);
         assert_eq!(book.sheet_names(), [SUMMARY_SHEET, ACTIVITIES_SHEET]);
@@ -708,7 +747,10 @@ mod tests {
         assert_eq!(text(&s, 3, 0), "000000");
         assert_eq!(text(&s, 3, 1), "全国");
         assert_eq!(text(&s, 3, 2), "全部目标品类 all targeted categories");
-        assert!((num(&s, 3, 5) - 0.8).abs() < 1e-9, "8 % of 10 亿元 is 0.8 亿元");
+        assert!(
+            (num(&s, 3, 5) - 0.8).abs() < 1e-9,
+            "8 % of 10 亿元 is 0.8 亿元"
+        );
         assert!((num(&s, 3, 8) - 8.0).abs() < 1e-9);
         assert!((num(&s, 3, 9) - 6.0).abs() < 1e-9);
         assert_eq!(text(&s, 3, 11), "是 Yes");
@@ -767,7 +809,9 @@ mod tests {
         assert_eq!(text(&a, 5, 9), "绿色、智能");
         assert_eq!(text(&a, 5, 10), "线下");
         assert_eq!(text(&a, 5, 11), "是");
-        let w = book.worksheet_range(ACTIVITY_SUMMARY_SHEET).expect("weekly");
+        let w = book
+            .worksheet_range(ACTIVITY_SUMMARY_SHEET)
+            .expect("weekly");
         assert_eq!(text(&w, 3, 1), "浙江省");
         assert_eq!(text(&w, 3, 2), "2023-09-04");
         assert_eq!(num(&w, 3, 5), 300.0);

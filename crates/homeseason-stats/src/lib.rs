@@ -14,3 +14,4 @@
 
 pub mod geolift;
 pub mod impact;
+pub mod numeric;
