@@ -2,8 +2,8 @@
 //! several cells, staggered starts, Parquet input and power; and the local-event tables the
 //! pipeline writes for the sample season.
 //!
-//! The GeoLift example files are read from `../shared/benchmarks/geolift` beside the workspace
-//! root; the tests fail loudly when that folder is missing.
+//! The GeoLift example files are the repository's copies in `tests/fixtures/benchmarks/geolift/`
+//! (MIT, with their licence and source beside them).
 
 use std::path::{Path, PathBuf};
 
@@ -13,12 +13,12 @@ use serde_json::Value;
 use crate::util::{demo_dir, homeseason, ok, read_csv, read_parquet};
 
 fn benchmark(file: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/benchmarks/geolift");
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/benchmarks/geolift");
     let path = dir.join(file);
     assert!(
         path.is_file(),
-        "GeoLift benchmark data not found at {} — these tests need the shared benchmarks folder \
-         `../shared/benchmarks/geolift/` beside the workspace root (it is not copied into the repo)",
+        "GeoLift example data not found at {} (tests/fixtures/benchmarks/geolift/ in the repository)",
         path.display()
     );
     path

@@ -2,8 +2,8 @@
 //! GeoLift's published walkthrough on its own example data, multi-cell and staggered designs,
 //! recovery of known effects on generated panels, determinism, and power.
 //!
-//! The GeoLift example files are read from `../shared/benchmarks/geolift` beside the workspace
-//! (not copied into the repository); the tests fail loudly when that folder is missing.
+//! The GeoLift example files are the repository's copies in `tests/fixtures/benchmarks/geolift/`
+//! (MIT, with their licence and source beside them).
 
 use std::path::PathBuf;
 
@@ -18,12 +18,12 @@ use rand_chacha::ChaCha8Rng;
 // ---------------------------------------------------------------- GeoLift example data
 
 fn benchmark(file: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/benchmarks/geolift");
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/benchmarks/geolift");
     let path = dir.join(file);
     assert!(
         path.is_file(),
-        "GeoLift benchmark data not found at {} — the tests need the shared benchmarks folder \
-         `../shared/benchmarks/geolift/` beside the workspace root (CI always has it; it is not copied into the repo)",
+        "GeoLift example data not found at {} (tests/fixtures/benchmarks/geolift/ in the repository)",
         path.display()
     );
     path

@@ -427,11 +427,11 @@ fn calibration_exhaustive() {
 // ---------------------------------------------------------------------------------------------
 
 fn benchmarks() -> PathBuf {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/benchmarks/causalimpact");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/benchmarks/causalimpact");
     assert!(
         dir.is_dir(),
-        "tfcausalimpact's example data is missing: expected {} (the shared benchmarks folder next to the workspace)",
+        "tfcausalimpact's example data is missing: expected {} (tests/fixtures/benchmarks/causalimpact/ in the repository)",
         dir.display()
     );
     dir
