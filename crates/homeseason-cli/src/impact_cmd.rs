@@ -273,7 +273,7 @@ pub(crate) fn run(args: &ImpactArgs) -> Result<Outcome> {
         let by_time: std::collections::HashMap<Time, usize> =
             in_range.iter().map(|&i| (time[i], i)).collect();
         for &i in &in_range {
-            if offset(first, time[i]) % step != 0 {
+            if !offset(first, time[i]).is_multiple_of(step) {
                 bail!(
                     "time {} is off the series' spacing of {step} (from {first}): the times must be regular",
                     time[i]

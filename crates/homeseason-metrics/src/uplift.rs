@@ -345,13 +345,7 @@ pub fn uplift(
     let names = Regions::embedded();
     // One task per cell × method; the tasks run on every core (each has its own seed, so the result
     // does not depend on which thread ran it) and the rows are assembled in task order.
-    let mut tasks: Vec<(
-        &String,
-        &String,
-        &HashMap<NaiveDate, f64>,
-        Vec<&HashMap<NaiveDate, f64>>,
-        Method,
-    )> = Vec::new();
+    let mut tasks: Vec<Task<'_>> = Vec::new();
     for ((region, category), values) in &cells {
         if !campaign
             .categories
@@ -372,13 +366,7 @@ pub fn uplift(
             tasks.push((region, category, values, controls.clone(), method));
         }
     }
-    let run = |(region, category, values, controls, method): &(
-        &String,
-        &String,
-        &HashMap<NaiveDate, f64>,
-        Vec<&HashMap<NaiveDate, f64>>,
-        Method,
-    )| {
+    let run = |(region, category, values, controls, method): &Task<'_>| {
         let (method, values) = (*method, *values);
         let seed = seed_for(opts.seed, region, category, method);
         let one = |pre: &DateRange, window: &DateRange, seed: u64| {
@@ -459,6 +447,15 @@ pub fn uplift(
         baseline_daily: daily.into_frame()?,
     })
 }
+
+/// One uplift task: region, category, the cell's daily values, its control series, the method.
+type Task<'a> = (
+    &'a String,
+    &'a String,
+    &'a HashMap<NaiveDate, f64>,
+    Vec<&'a HashMap<NaiveDate, f64>>,
+    Method,
+);
 
 /// `f` over `items` on every available core (scoped threads pulling the next index), results in
 /// the order of `items`.
