@@ -62,7 +62,7 @@ fn run(effect: f64) -> serde_json::Value {
         "Actual",
         "Prediction (s.d.)",
         "Relative effect (s.d.)",
-        "Posterior tail-area probability",
+        "p-value (two-sided, no effect)",
     ] {
         assert!(text.contains(s), "summary lacks {s:?}:\n{text}");
     }
@@ -83,7 +83,9 @@ fn impact_recovers_a_known_effect_with_its_interval() {
         lo < 0.10 && 0.10 < hi,
         "interval [{lo}, {hi}] misses the true 10 %"
     );
-    assert!(j["tail_probability"].as_f64().unwrap() < 0.05);
+    assert!(j["p_value"].as_f64().unwrap() < 0.05);
+    assert_eq!(j["effect_sign"], 1);
+    assert!(j.get("tail_probability").is_none(), "one p-value");
     assert_eq!(
         j["post_period"],
         serde_json::json!(["2023-09-01", "2023-12-31"])
@@ -144,4 +146,86 @@ fn impact_names_the_missing_column_and_a_bad_period() {
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--post must start after --pre"));
+}
+
+/// Dates absent from the file are missing days on the series' own (daily) spacing, not skipped:
+/// the post-period keeps one point per calendar day, the absent ones unobserved, and the weekday
+/// dummies stay aligned; the error model is chosen (or pinned with --model) and reported.
+#[test]
+fn impact_treats_absent_dates_as_missing_days() {
+    let full = series(0.10);
+    let mut lines: Vec<&str> = full.lines().collect();
+    // Drop 5 pre-period days and 2 post-period days.
+    for day in [
+        "2022-03-01",
+        "2022-03-02",
+        "2022-07-15",
+        "2023-02-10",
+        "2023-06-30",
+        "2023-10-05",
+        "2023-11-20",
+    ] {
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(day))
+            .expect("day in the series");
+        lines.remove(at);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("holed.csv");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let json = tmp.path().join("impact.json");
+    let run = |model: &str| {
+        let text = ok(&[
+            "impact",
+            input.to_str().unwrap(),
+            "--target",
+            "sales",
+            "--covariates",
+            "supermarket,restaurant",
+            "--weekday",
+            "--pre",
+            "2022-01-01:2023-08-31",
+            "--post",
+            "2023-09-01:2023-12-31",
+            "--draws",
+            "300",
+            "--model",
+            model,
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        assert!(text.contains("7 period(s) absent"), "{text}");
+        let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        (text, j)
+    };
+    let (_, j) = run("auto");
+    assert_eq!(j["missing_periods"], 7);
+    assert_eq!(
+        j["points"].as_array().unwrap().len(),
+        122,
+        "one point per calendar day"
+    );
+    assert_eq!(j["days_used"], 120);
+    let absent = j["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["time"] == "2023-10-05")
+        .expect("the absent day keeps its point");
+    assert!(absent["actual"].is_null());
+    assert_eq!(j["model_scores"].as_array().unwrap().len(), 2);
+    let rel = j["cumulative"]["relative_effect"]["value"]
+        .as_f64()
+        .unwrap();
+    assert!((rel - 0.10).abs() < 0.02, "relative effect {rel}");
+    assert!(j["p_value"].as_f64().unwrap() < 0.05);
+    let (text, j) = run("local-level");
+    assert!(text.contains("local level"), "{text}");
+    assert_eq!(j["error_model"], "local level (random walk) + noise");
+    let rel = &j["cumulative"]["relative_effect"];
+    assert!(
+        rel["lower"].as_f64().unwrap() < 0.10 && 0.10 < rel["upper"].as_f64().unwrap(),
+        "{rel}"
+    );
 }

@@ -27,7 +27,9 @@
 //!    counterfactual is `C* = B · exp(ē*_W − ē*_P)` (ŷ-weighted means: the error of the window's total
 //!    and of `g`, correlated as the days are).
 //!    `lower`/`upper` are quantiles of `100 · (A / C* − 1)` at the configured level, and `p_value` the
-//!    one-sided tail probability `P(C* ≥ A)` — the chance of an uplift this large with no effect.
+//!    two-sided p-value of no effect, `min(1, 2 · min(#{C* ≥ A} + 1, #{C* ≤ A} + 1) / (R + 1))` over
+//!    the R replicates — small for a clearly negative effect as for a clearly positive one; the
+//!    effect's direction is in `effect_sign` (+1, −1, 0).
 //!    The interval covers noise and alignment error, not a distorted comparison year: that is what
 //!    the two-year base and the placebo checks are for.
 //!
@@ -39,7 +41,7 @@
 //!    mean of their ordinary days, so their own day-to-day noise does not attenuate the fit), a linear
 //!    trend, yearly Fourier terms (6 harmonics: the category's own season), weekday and Chinese
 //!    day-type dummies, with a slow AR(1) + fast AR(1) + noise error process; the window is predicted
-//!    from 500 posterior predictive draws, so the interval and the one-sided tail probability carry
+//!    from 500 posterior predictive draws, so the interval and the two-sided p-value carry
 //!    parameter uncertainty and serial correlation into the total. Its placebo refits on the history
 //!    before the placebo window.
 //! 6. **Placebo**. The same method on a fake window where no effect exists (by default the pre-period,

@@ -147,7 +147,7 @@ pub(crate) fn estimate(
         baseline: c.predicted.value,
         lower_pct: 100.0 * c.relative.lower,
         upper_pct: 100.0 * c.relative.upper,
-        p_value: impact.tail_probability,
+        p_value: impact.p_value,
         days_used: impact.days_used as i64,
         daily,
     })

@@ -133,6 +133,26 @@ impl From<crate::regression::RegressionEstimate> for CellEstimate {
     }
 }
 
+/// Two-sided Monte Carlo p-value of "no effect" from `replicates` simulated counterfactuals of which
+/// `at_least` reach the actual total and `at_most` do not exceed it:
+/// `min(1, 2 · min(at_least + 1, at_most + 1) / (replicates + 1))` (the observed total counted as one
+/// replicate). Small for a clearly negative effect as for a clearly positive one.
+pub(crate) fn two_sided_p(at_least: usize, at_most: usize, replicates: usize) -> f64 {
+    let tail = (at_least.min(at_most) as f64 + 1.0) / (replicates as f64 + 1.0);
+    (2.0 * tail).min(1.0)
+}
+
+/// The effect's sign for the `effect_sign` column: +1, −1, or 0 (no effect, or not finite).
+pub(crate) fn effect_sign(effect: f64) -> i64 {
+    if effect > 0.0 {
+        1
+    } else if effect < 0.0 {
+        -1
+    } else {
+        0
+    }
+}
+
 /// Type-7 quantile of sorted values (`NaN` when empty).
 pub(crate) use homeseason_stats::numeric::quantile_sorted as quantile;
 
@@ -228,7 +248,7 @@ fn estimate(
     let normal = rand_distr_normal();
     let mut path = vec![0.0; horizon];
     let mut pcts = Vec::with_capacity(opts.replicates);
-    let mut at_least = 0usize;
+    let (mut at_least, mut at_most) = (0usize, 0usize);
     for _ in 0..opts.replicates {
         let stationary_sd = if rho < 1.0 {
             innovation_sd / (1.0 - rho * rho).sqrt()
@@ -244,6 +264,9 @@ fn estimate(
         let counterfactual = baseline * (e_win - e_pre).exp();
         if counterfactual >= actual {
             at_least += 1;
+        }
+        if counterfactual <= actual {
+            at_most += 1;
         }
         pcts.push(100.0 * (actual / counterfactual - 1.0));
     }
@@ -266,7 +289,7 @@ fn estimate(
         growth: Some(growth),
         lower: quantile(&pcts, alpha / 2.0),
         upper: quantile(&pcts, 1.0 - alpha / 2.0),
-        p_value: (at_least as f64 + 1.0) / (opts.replicates as f64 + 1.0),
+        p_value: two_sided_p(at_least, at_most, opts.replicates),
         days_used: win_days.len() as i64,
         daily,
     })
@@ -312,13 +335,7 @@ pub fn uplift(
     let names = Regions::embedded();
     // One task per cell × method; the tasks run on every core (each has its own seed, so the result
     // does not depend on which thread ran it) and the rows are assembled in task order.
-    let mut tasks: Vec<(
-        &String,
-        &String,
-        &HashMap<NaiveDate, f64>,
-        Vec<&HashMap<NaiveDate, f64>>,
-        Method,
-    )> = Vec::new();
+    let mut tasks: Vec<Task<'_>> = Vec::new();
     for ((region, category), values) in &cells {
         if !campaign
             .categories
@@ -339,13 +356,7 @@ pub fn uplift(
             tasks.push((region, category, values, controls.clone(), method));
         }
     }
-    let run = |(region, category, values, controls, method): &(
-        &String,
-        &String,
-        &HashMap<NaiveDate, f64>,
-        Vec<&HashMap<NaiveDate, f64>>,
-        Method,
-    )| {
+    let run = |(region, category, values, controls, method): &Task<'_>| {
         let (method, values) = (*method, *values);
         let seed = seed_for(opts.seed, region, category, method);
         let one = |pre: &DateRange, window: &DateRange, seed: u64| {
@@ -427,6 +438,15 @@ pub fn uplift(
     })
 }
 
+/// One uplift task: region, category, the cell's daily values, its control series, the method.
+type Task<'a> = (
+    &'a String,
+    &'a String,
+    &'a HashMap<NaiveDate, f64>,
+    Vec<&'a HashMap<NaiveDate, f64>>,
+    Method,
+);
+
 /// `f` over `items` on every available core (scoped threads pulling the next index), results in
 /// the order of `items`.
 fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
@@ -479,6 +499,7 @@ struct UpliftRows {
     abs_upper: Vec<f64>,
     level: Vec<f64>,
     p: Vec<Option<f64>>,
+    sign: Vec<i64>,
     days: Vec<i64>,
     growth: Vec<Option<f64>>,
 }
@@ -518,6 +539,7 @@ impl UpliftRows {
             .push(e.actual - e.actual / (1.0 + e.upper / 100.0));
         self.level.push(o.level);
         self.p.push(Some(e.p_value));
+        self.sign.push(effect_sign(e.actual - e.baseline));
         self.days.push(e.days_used);
         self.growth.push(e.growth);
     }
@@ -543,6 +565,7 @@ impl UpliftRows {
             "uplift_abs_upper" => self.abs_upper,
             "level" => self.level,
             "p_value" => self.p,
+            "effect_sign" => self.sign,
             "days_used" => self.days,
             "growth_factor" => self.growth,
         )?)
@@ -662,6 +685,53 @@ mod tests {
             .get(0)
             .unwrap();
         assert!(p_value < 0.05);
+    }
+
+    /// The p-value is two-sided: a clearly negative cell gets a small p (and sign −1), for every
+    /// method, as a clearly positive one does.
+    #[test]
+    fn a_clearly_negative_effect_gets_a_small_two_sided_p_value() {
+        let campaign = Campaign::default_2023();
+        let opts = UpliftOptions {
+            replicates: 199,
+            placebo: None,
+            ..UpliftOptions::from_campaign(&campaign)
+        };
+        for (effect, sign) in [(-0.10, -1), (0.10, 1)] {
+            let out = uplift(
+                &synthetic(effect),
+                &campaign,
+                &[Method::PriorYear, Method::TwoYear],
+                &opts,
+            )
+            .unwrap();
+            assert_eq!(out.uplift.height(), 2);
+            let p = out.uplift.column("p_value").unwrap().f64().unwrap().clone();
+            let s = out
+                .uplift
+                .column("effect_sign")
+                .unwrap()
+                .i64()
+                .unwrap()
+                .clone();
+            let pct = out
+                .uplift
+                .column("uplift_pct")
+                .unwrap()
+                .f64()
+                .unwrap()
+                .clone();
+            for i in 0..2 {
+                let (p, s, pct) = (p.get(i).unwrap(), s.get(i).unwrap(), pct.get(i).unwrap());
+                assert!(p < 0.05, "effect {effect}: p {p} (uplift {pct} %)");
+                assert_eq!(s, sign, "effect {effect}: sign");
+                assert!((pct - 100.0 * effect).abs() < 1.5, "effect {effect}: {pct}");
+            }
+        }
+        // The Monte Carlo p-value: the smaller tail, doubled, the observed total counted once.
+        assert!((two_sided_p(0, 199, 199) - 0.01).abs() < 1e-12);
+        assert!((two_sided_p(199, 0, 199) - 0.01).abs() < 1e-12);
+        assert!((two_sided_p(100, 100, 199) - 1.0).abs() < 1e-12);
     }
 
     #[test]
