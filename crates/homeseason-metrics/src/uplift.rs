@@ -10,7 +10,7 @@ use polars::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::align::reference_dates;
+use crate::align;
 use crate::{MetricsError, Result};
 
 /// A baseline method.
@@ -165,17 +165,8 @@ fn estimate(
     opts: &UpliftOptions,
     seed: u64,
 ) -> Option<CellEstimate> {
-    let expected = |d: NaiveDate| -> Option<f64> {
-        let (refs, _) = reference_dates(d, method.lag_years());
-        if refs.is_empty() {
-            return None;
-        }
-        let mut sum = 0.0;
-        for r in &refs {
-            sum += values.get(r)?;
-        }
-        Some(sum / refs.len() as f64)
-    };
+    let expected =
+        |d: NaiveDate| -> Option<f64> { align::expected(d, method.lag_years(), |r| values.get(&r).copied()) };
     let collect = |range: &DateRange| -> Vec<(NaiveDate, f64, f64)> {
         range
             .iter()
