@@ -157,7 +157,11 @@ pub fn weekday_factor(
 /// Tuesday.
 ///
 /// `None` when the calendar does not cover the comparison or a matched day has no value.
-pub fn expected(date: NaiveDate, lag: u32, value: impl Fn(NaiveDate) -> Option<f64>) -> Option<f64> {
+pub fn expected(
+    date: NaiveDate,
+    lag: u32,
+    value: impl Fn(NaiveDate) -> Option<f64>,
+) -> Option<f64> {
     let (refs, rule) = reference_dates(date, lag);
     if refs.is_empty() {
         return None;
@@ -223,7 +227,8 @@ mod tests {
     /// Sales with a weekday pattern (Sundays 1.6× a Tuesday) and a festival lift on 12.12, 11.11 and
     /// 6.18 of every year: the series the synthetic seasons are made of.
     fn sales(x: NaiveDate) -> Option<f64> {
-        let dow = [1.0, 0.95, 0.97, 1.0, 1.1, 1.45, 1.6][x.weekday().num_days_from_monday() as usize];
+        let dow =
+            [1.0, 0.95, 0.97, 1.0, 1.1, 1.45, 1.6][x.weekday().num_days_from_monday() as usize];
         let festival = match calendar::day_type(x) {
             DayType::ShoppingFestival(_) => 1.3,
             DayType::Holiday(_) => 1.2,
@@ -248,7 +253,10 @@ mod tests {
             assert_eq!(rule, Rule::SameDate);
             assert_eq!(refs.len(), 1);
             let got = expected(d(2023, 12, 12), lag, sales).unwrap();
-            assert!((got / truth - 1.0).abs() < 1e-9, "lag {lag}: {got} vs {truth}");
+            assert!(
+                (got / truth - 1.0).abs() < 1e-9,
+                "lag {lag}: {got} vs {truth}"
+            );
         }
         // The Sunday of 2021 alone would put the baseline two thirds above the Tuesday.
         let naive = sales(d(2021, 12, 12)).unwrap();
@@ -272,12 +280,22 @@ mod tests {
         // A holiday (Friday 29 Sept 2023 meets Saturday–Monday 2022) and a make-up workday keep the
         // mean of their matches: every day of a block is a day off whatever its weekday.
         let (refs, rule) = reference_dates(d(2023, 9, 29), 1);
-        assert!(refs.iter().all(|r| !weekday_adjusted(d(2023, 9, 29), *r, rule)));
+        assert!(
+            refs.iter()
+                .all(|r| !weekday_adjusted(d(2023, 9, 29), *r, rule))
+        );
         assert!((expected(d(2023, 9, 29), 1, sales).unwrap() - 1680.0).abs() < 1e-9);
         assert!((expected(d(2023, 10, 7), 1, sales).unwrap() - 1000.0).abs() < 1e-9);
         // The table says which matches were carried to another weekday.
         let t = alignment_table([d(2023, 12, 12), d(2023, 12, 13)].into_iter(), 2).unwrap();
-        let adj: Vec<bool> = t.column("weekday_adjusted").unwrap().bool().unwrap().iter().map(|b| b.unwrap()).collect();
+        let adj: Vec<bool> = t
+            .column("weekday_adjusted")
+            .unwrap()
+            .bool()
+            .unwrap()
+            .iter()
+            .map(|b| b.unwrap())
+            .collect();
         assert!(adj[0]);
         assert!(adj[1..].iter().all(|a| !a));
     }

@@ -61,7 +61,12 @@ pub struct TriangulateOptions {
 impl Default for TriangulateOptions {
     /// The campaign's primary method, 999 replicates, seed 2023, at least 3 enterprises.
     fn default() -> Self {
-        TriangulateOptions { method: None, replicates: 999, seed: 2023, min_enterprises: 3 }
+        TriangulateOptions {
+            method: None,
+            replicates: 999,
+            seed: 2023,
+            min_enterprises: 3,
+        }
     }
 }
 
@@ -110,12 +115,20 @@ pub fn triangulate(
     campaign: &Campaign,
     opts: &TriangulateOptions,
 ) -> Result<DataFrame> {
-    let method = opts.method.clone().unwrap_or_else(|| campaign.baseline.primary_method.clone());
+    let method = opts
+        .method
+        .clone()
+        .unwrap_or_else(|| campaign.baseline.primary_method.clone());
     let lag = lag_years(&method);
     let cells = payment_cells(uplift, &method, campaign.baseline.level)?;
     let panel = EnterprisePanel::build(enterprise_sales, campaign, lag)?;
     let retail = RetailTable::build(retail_stats)?;
-    let targeted: BTreeSet<String> = campaign.categories.targeted.iter().map(|c| c.id().to_owned()).collect();
+    let targeted: BTreeSet<String> = campaign
+        .categories
+        .targeted
+        .iter()
+        .map(|c| c.id().to_owned())
+        .collect();
     let names = Regions::embedded();
 
     let mut out = Rows::default();
@@ -123,10 +136,20 @@ pub fn triangulate(
         let name = if region == NATIONAL {
             "全国".to_owned()
         } else {
-            names.by_code(&region).map_or_else(|| p.name.clone().unwrap_or_else(|| region.clone()), |r| r.name_zh.clone())
+            names.by_code(&region).map_or_else(
+                || p.name.clone().unwrap_or_else(|| region.clone()),
+                |r| r.name_zh.clone(),
+            )
         };
         let clusters = panel.clusters(&region, &category, &targeted);
-        let seed = opts.seed ^ fnv1a(&[region.as_bytes(), b"|", category.as_bytes(), b"|", method.as_bytes()]);
+        let seed = opts.seed
+            ^ fnv1a(&[
+                region.as_bytes(),
+                b"|",
+                category.as_bytes(),
+                b"|",
+                method.as_bytes(),
+            ]);
         let ent = if clusters.len() >= opts.min_enterprises.max(1) {
             enterprise_estimate(&clusters, p.level, opts.replicates, seed)
         } else {
@@ -160,8 +183,10 @@ pub fn triangulate(
         out.p_yoy_lo.push(growth_band.map(|b| b.1));
         out.p_yoy_hi.push(growth_band.map(|b| b.2));
         out.r_pct.push(retail_est.as_ref().map(|r| r.pct));
-        out.r_months.push(retail_est.as_ref().map_or(0, |r| r.months as i64));
-        out.r_basis.push(retail_est.as_ref().map(|r| r.basis.to_owned()));
+        out.r_months
+            .push(retail_est.as_ref().map_or(0, |r| r.months as i64));
+        out.r_basis
+            .push(retail_est.as_ref().map(|r| r.basis.to_owned()));
         out.r_derivation.push(retail_est.map(|r| r.derivation));
         out.status.push(st.to_owned());
     }
@@ -186,7 +211,11 @@ fn opt(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-fn payment_cells(uplift: &DataFrame, method: &str, default_level: f64) -> Result<BTreeMap<(String, String), PaymentCell>> {
+fn payment_cells(
+    uplift: &DataFrame,
+    method: &str,
+    default_level: f64,
+) -> Result<BTreeMap<(String, String), PaymentCell>> {
     let region = strings_of(uplift, "region_code")?;
     let category = strings_of(uplift, "category")?;
     let methods = strings_of(uplift, "method")?;
@@ -195,33 +224,65 @@ fn payment_cells(uplift: &DataFrame, method: &str, default_level: f64) -> Result
     } else {
         vec!["campaign".to_owned(); uplift.height()]
     };
-    let source = if uplift.column("source").is_ok() { Some(strings_of(uplift, "source")?) } else { None };
-    let name = if uplift.column("region_name_zh").is_ok() { Some(strings_of(uplift, "region_name_zh")?) } else { None };
-    let (pct, lower, upper) = (floats_of(uplift, "uplift_pct")?, floats_of(uplift, "lower")?, floats_of(uplift, "upper")?);
+    let source = if uplift.column("source").is_ok() {
+        Some(strings_of(uplift, "source")?)
+    } else {
+        None
+    };
+    let name = if uplift.column("region_name_zh").is_ok() {
+        Some(strings_of(uplift, "region_name_zh")?)
+    } else {
+        None
+    };
+    let (pct, lower, upper) = (
+        floats_of(uplift, "uplift_pct")?,
+        floats_of(uplift, "lower")?,
+        floats_of(uplift, "upper")?,
+    );
     let optional = |n: &str| -> Result<Vec<f64>> {
-        if uplift.column(n).is_ok() { floats_of(uplift, n) } else { Ok(vec![f64::NAN; uplift.height()]) }
+        if uplift.column(n).is_ok() {
+            floats_of(uplift, n)
+        } else {
+            Ok(vec![f64::NAN; uplift.height()])
+        }
     };
     let level = optional("level")?;
-    let (actual, baseline, growth) = (optional("actual")?, optional("baseline")?, optional("growth_factor")?);
+    let (actual, baseline, growth) = (
+        optional("actual")?,
+        optional("baseline")?,
+        optional("growth_factor")?,
+    );
     let mut cells = BTreeMap::new();
     for i in 0..uplift.height() {
         if methods[i] != method || kind[i] != "campaign" {
             continue;
         }
-        if source.as_ref().is_some_and(|s| !s[i].is_empty() && s[i] != "payment_daily") {
+        if source
+            .as_ref()
+            .is_some_and(|s| !s[i].is_empty() && s[i] != "payment_daily")
+        {
             continue;
         }
-        let lv = if level[i].is_finite() && level[i] > 0.0 && level[i] < 1.0 { level[i] } else { default_level };
-        cells.entry((region[i].clone(), category[i].clone())).or_insert_with(|| PaymentCell {
-            name: name.as_ref().map(|n| n[i].clone()).filter(|n| !n.is_empty()),
-            pct: opt(pct[i]),
-            lower: opt(lower[i]),
-            upper: opt(upper[i]),
-            level: lv,
-            actual: opt(actual[i]),
-            baseline: opt(baseline[i]),
-            growth: opt(growth[i]),
-        });
+        let lv = if level[i].is_finite() && level[i] > 0.0 && level[i] < 1.0 {
+            level[i]
+        } else {
+            default_level
+        };
+        cells
+            .entry((region[i].clone(), category[i].clone()))
+            .or_insert_with(|| PaymentCell {
+                name: name
+                    .as_ref()
+                    .map(|n| n[i].clone())
+                    .filter(|n| !n.is_empty()),
+                pct: opt(pct[i]),
+                lower: opt(lower[i]),
+                upper: opt(upper[i]),
+                level: lv,
+                actual: opt(actual[i]),
+                baseline: opt(baseline[i]),
+                growth: opt(growth[i]),
+            });
     }
     Ok(cells)
 }
@@ -241,13 +302,22 @@ fn payments_growth(p: &PaymentCell) -> Option<(f64, f64, f64)> {
     }
     let yoy = a * g / b;
     let pct = p.pct?;
-    let carry = |bound: Option<f64>| bound.map_or(100.0 * (yoy - 1.0), |x| 100.0 * (yoy * (1.0 + x / 100.0) / (1.0 + pct / 100.0) - 1.0));
+    let carry = |bound: Option<f64>| {
+        bound.map_or(100.0 * (yoy - 1.0), |x| {
+            100.0 * (yoy * (1.0 + x / 100.0) / (1.0 + pct / 100.0) - 1.0)
+        })
+    };
     Some((100.0 * (yoy - 1.0), carry(p.lower), carry(p.upper)))
 }
 
 /// The status of a cell from the payments uplift interval, the enterprise interval and the 社零
 /// growth with the payments growth band `(point, lower, upper)` it is judged against.
-fn status_of(p_lo: f64, p_hi: f64, enterprise: Option<(f64, f64)>, retail: Option<(f64, (f64, f64, f64))>) -> &'static str {
+fn status_of(
+    p_lo: f64,
+    p_hi: f64,
+    enterprise: Option<(f64, f64)>,
+    retail: Option<(f64, (f64, f64, f64))>,
+) -> &'static str {
     if enterprise.is_none() && retail.is_none() {
         return status::PAYMENTS_ONLY;
     }
@@ -284,7 +354,12 @@ fn ratio_uplift(s: &[f64; 4]) -> Option<f64> {
 }
 
 /// Point, lower, upper of the enterprise uplift: the pooled ratio and bootstrap quantiles over clusters.
-fn enterprise_estimate(clusters: &[[f64; 4]], level: f64, replicates: usize, seed: u64) -> Option<(f64, f64, f64)> {
+fn enterprise_estimate(
+    clusters: &[[f64; 4]],
+    level: f64,
+    replicates: usize,
+    seed: u64,
+) -> Option<(f64, f64, f64)> {
     let total = clusters.iter().fold([0.0; 4], |mut acc, c| {
         for k in 0..4 {
             acc[k] += c[k];
@@ -312,7 +387,11 @@ fn enterprise_estimate(clusters: &[[f64; 4]], level: f64, replicates: usize, see
     }
     draws.sort_by(f64::total_cmp);
     let alpha = (1.0 - level) / 2.0;
-    Some((point, quantile(&draws, alpha), quantile(&draws, 1.0 - alpha)))
+    Some((
+        point,
+        quantile(&draws, alpha),
+        quantile(&draws, 1.0 - alpha),
+    ))
 }
 
 /// A date `years` earlier (29 Feb → 28 Feb).
@@ -323,7 +402,11 @@ fn years_back(d: NaiveDate, years: i32) -> NaiveDate {
 }
 
 fn first_of_next_month(d: NaiveDate) -> NaiveDate {
-    let (y, m) = if d.month() == 12 { (d.year() + 1, 1) } else { (d.year(), d.month() + 1) };
+    let (y, m) = if d.month() == 12 {
+        (d.year() + 1, 1)
+    } else {
+        (d.year(), d.month() + 1)
+    };
     NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(d)
 }
 
@@ -342,7 +425,10 @@ fn month_segments(r: &DateRange) -> Vec<DateRange> {
 
 /// Year-month pairs a range touches.
 fn months_of(r: &DateRange) -> Vec<(i32, u32)> {
-    month_segments(r).iter().map(|s| (s.start.year(), s.start.month())).collect()
+    month_segments(r)
+        .iter()
+        .map(|s| (s.start.year(), s.start.month()))
+        .collect()
 }
 
 /// A date column as dates, from a Date/Datetime column or `%Y-%m-%d` text.
@@ -352,11 +438,20 @@ fn date_column(df: &DataFrame, name: &str) -> Result<Vec<Option<NaiveDate>>> {
         return Ok(col
             .str()?
             .iter()
-            .map(|s| s.and_then(|s| NaiveDate::parse_from_str(s.trim().get(..10).unwrap_or(s.trim()), "%Y-%m-%d").ok()))
+            .map(|s| {
+                s.and_then(|s| {
+                    NaiveDate::parse_from_str(s.trim().get(..10).unwrap_or(s.trim()), "%Y-%m-%d")
+                        .ok()
+                })
+            })
             .collect());
     }
     let days = col.cast(&DataType::Date)?.cast(&DataType::Int32)?;
-    Ok(days.i32()?.iter().map(|d| d.and_then(|d| NaiveDate::from_num_days_from_ce_opt(d + 719_163))).collect())
+    Ok(days
+        .i32()?
+        .iter()
+        .map(|d| d.and_then(|d| NaiveDate::from_num_days_from_ce_opt(d + 719_163)))
+        .collect())
 }
 
 /// Per reporting unit (region, category, uscc): sales and covered days in each month segment of the
@@ -371,7 +466,10 @@ impl EnterprisePanel {
     fn build(df: &DataFrame, campaign: &Campaign, lag: i32) -> Result<EnterprisePanel> {
         let w = campaign.window;
         let p = campaign.baseline.pre_period;
-        let back = |r: DateRange| DateRange { start: years_back(r.start, lag), end: years_back(r.end, lag) };
+        let back = |r: DateRange| DateRange {
+            start: years_back(r.start, lag),
+            end: years_back(r.end, lag),
+        };
         let ranges = [w, back(w), p, back(p)];
         // (range index, segment, full bit mask)
         let segments: Vec<(usize, DateRange, u32)> = ranges
@@ -380,21 +478,33 @@ impl EnterprisePanel {
             .flat_map(|(k, r)| month_segments(r).into_iter().map(move |s| (k, s)))
             .map(|(k, s)| {
                 let days = s.days() as u32;
-                let full = if days >= 32 { u32::MAX } else { (1u32 << days) - 1 };
+                let full = if days >= 32 {
+                    u32::MAX
+                } else {
+                    (1u32 << days) - 1
+                };
                 (k, s, full)
             })
             .collect();
         if df.height() == 0 {
-            return Ok(EnterprisePanel { units: BTreeMap::new(), has_national: false });
+            return Ok(EnterprisePanel {
+                units: BTreeMap::new(),
+                has_national: false,
+            });
         }
         let uscc = strings_of(df, "uscc")?;
         let region = strings_of(df, "region_code")?;
         let category = strings_of(df, "category")?;
         let amount = floats_of(df, "sales_amount")?;
-        let (starts, ends) = (date_column(df, "period_start")?, date_column(df, "period_end")?);
+        let (starts, ends) = (
+            date_column(df, "period_start")?,
+            date_column(df, "period_end")?,
+        );
         let mut acc: BTreeMap<(String, String, String), Vec<(f64, u32)>> = BTreeMap::new();
         for i in 0..df.height() {
-            let (Some(s), Some(e)) = (starts[i], ends[i]) else { continue };
+            let (Some(s), Some(e)) = (starts[i], ends[i]) else {
+                continue;
+            };
             if e < s || !amount[i].is_finite() || uscc[i].is_empty() {
                 continue;
             }
@@ -426,7 +536,11 @@ impl EnterprisePanel {
         }
         let mut units = BTreeMap::new();
         for (key, segs) in acc {
-            if segs.iter().zip(&segments).any(|(got, (_, _, full))| got.1 & full != *full) {
+            if segs
+                .iter()
+                .zip(&segments)
+                .any(|(got, (_, _, full))| got.1 & full != *full)
+            {
                 continue;
             }
             let mut sums = [0.0; 4];
@@ -436,15 +550,26 @@ impl EnterprisePanel {
             units.insert(key, sums);
         }
         let has_national = units.keys().any(|(r, _, _)| r == NATIONAL);
-        Ok(EnterprisePanel { units, has_national })
+        Ok(EnterprisePanel {
+            units,
+            has_national,
+        })
     }
 
     /// The matched enterprises of a cell, one sum vector per uscc (sorted by uscc).
     fn clusters(&self, region: &str, category: &str, targeted: &BTreeSet<String>) -> Vec<[f64; 4]> {
         let mut by_uscc: BTreeMap<&str, [f64; 4]> = BTreeMap::new();
         for ((r, c, u), sums) in &self.units {
-            let region_ok = if region == NATIONAL && !self.has_national { true } else { r == region };
-            let category_ok = if category == ALL_TARGETED { targeted.contains(c) } else { c == category };
+            let region_ok = if region == NATIONAL && !self.has_national {
+                true
+            } else {
+                r == region
+            };
+            let category_ok = if category == ALL_TARGETED {
+                targeted.contains(c)
+            } else {
+                c == category
+            };
             if region_ok && category_ok {
                 let e = by_uscc.entry(u.as_str()).or_insert([0.0; 4]);
                 for k in 0..4 {
@@ -503,10 +628,15 @@ impl RetailTable {
         } else {
             vec![String::new(); df.height()]
         };
-        let published: Vec<bool> = derivation.iter().map(|d| d.is_empty() || d == "published").collect();
+        let published: Vec<bool> = derivation
+            .iter()
+            .map(|d| d.is_empty() || d == "published")
+            .collect();
         let mut rank: BTreeMap<RetailKey, bool> = BTreeMap::new();
         for i in 0..df.height() {
-            let Some((y, m)) = parse_year_month(&period[i]) else { continue };
+            let Some((y, m)) = parse_year_month(&period[i]) else {
+                continue;
+            };
             let key = (region[i].clone(), category[i].clone(), y, m);
             let new = (opt(value[i]), opt(yoy[i]));
             match rank.get(&key).copied() {
@@ -538,7 +668,13 @@ impl RetailTable {
 
     /// The growth of exactly the window's months over the year `lag` years earlier, from published
     /// YoY; `None` when a figure is missing.
-    fn window_growth(&self, region: &str, category: &str, window: &DateRange, lag: i32) -> Option<RetailWindow> {
+    fn window_growth(
+        &self,
+        region: &str,
+        category: &str,
+        window: &DateRange,
+        lag: i32,
+    ) -> Option<RetailWindow> {
         let months = months_of(window);
         let (mut num, mut den) = (0.0, 0.0);
         let mut yoys: Vec<Vec<String>> = vec![Vec::new(); usize::try_from(lag.max(1)).unwrap_or(1)];
@@ -572,7 +708,9 @@ impl RetailTable {
             format!("published YoY {}", listed[0])
         } else {
             let mut d = if lag > 1 {
-                format!("{lag}-year growth compounded from published YoY (1 + yoy/100 multiplied over {lag} years) per month: ")
+                format!(
+                    "{lag}-year growth compounded from published YoY (1 + yoy/100 multiplied over {lag} years) per month: "
+                )
             } else {
                 "from published YoY: ".to_owned()
             };
@@ -588,7 +726,10 @@ impl RetailTable {
             d
         };
         if !from_derived.is_empty() {
-            derivation.push_str(&format!("; not published as such: {}", from_derived.join(", ")));
+            derivation.push_str(&format!(
+                "; not published as such: {}",
+                from_derived.join(", ")
+            ));
         }
         Some(RetailWindow {
             pct,
@@ -672,9 +813,24 @@ mod tests {
     }
 
     /// (uscc, region, category, monthly amount).
-    type Unit<'a> = (&'a str, &'a str, &'a str, &'a dyn Fn(i32, u32) -> Option<f64>);
+    type Unit<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a dyn Fn(i32, u32) -> Option<f64>,
+    );
     /// (region, category, method, window_kind, source, pct, lower, upper, payments growth %).
-    type PayRow<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str, f64, f64, f64, f64);
+    type PayRow<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        f64,
+        f64,
+        f64,
+        f64,
+    );
 
     /// Monthly enterprise rows 2021-01 … 2023-12; `amount(year, month)` per enterprise, `None` = not reported.
     fn enterprise_frame(units: &[Unit<'_>]) -> DataFrame {
@@ -709,26 +865,58 @@ mod tests {
     /// 2021: 100, 2022: 90 (distorted), 2023: 120, and 132 (+10 % over the growth-adjusted base) in Sep–Dec.
     fn ten_percent(scale: f64) -> impl Fn(i32, u32) -> Option<f64> {
         move |y, m| {
-            Some(scale * match (y, m) {
-                (2021, _) => 100.0,
-                (2022, _) => 90.0,
-                (_, 9..=12) => 132.0,
-                _ => 120.0,
-            })
+            Some(
+                scale
+                    * match (y, m) {
+                        (2021, _) => 100.0,
+                        (2022, _) => 90.0,
+                        (_, 9..=12) => 132.0,
+                        _ => 120.0,
+                    },
+            )
         }
     }
 
     /// 社零 for one region × category: Jun–Dec 2023 values and YoY (2023 and 2022 published), plus
     /// 2021 levels that would mislead anyone computing growth from levels.
-    fn retail_rows(region: &str, category: &str) -> Vec<(String, String, String, f64, Option<f64>)> {
+    fn retail_rows(
+        region: &str,
+        category: &str,
+    ) -> Vec<(String, String, String, f64, Option<f64>)> {
         let mut rows = Vec::new();
-        let v23 = [(6, 100.0), (7, 100.0), (8, 200.0), (9, 100.0), (10, 100.0), (11, 200.0), (12, 100.0)];
+        let v23 = [
+            (6, 100.0),
+            (7, 100.0),
+            (8, 200.0),
+            (9, 100.0),
+            (10, 100.0),
+            (11, 200.0),
+            (12, 100.0),
+        ];
         for (m, v) in v23 {
             let yoy = if m <= 8 { 10.0 } else { 20.0 };
-            rows.push((region.into(), format!("2023-{m:02}"), category.into(), v, Some(yoy)));
+            rows.push((
+                region.into(),
+                format!("2023-{m:02}"),
+                category.into(),
+                v,
+                Some(yoy),
+            ));
             let yoy22 = if m >= 11 { -10.0 } else { 0.0 };
-            rows.push((region.into(), format!("2022-{m:02}"), category.into(), 7.0, Some(yoy22)));
-            rows.push((region.into(), format!("2021-{m:02}"), category.into(), 1.0, None));
+            rows.push((
+                region.into(),
+                format!("2022-{m:02}"),
+                category.into(),
+                7.0,
+                Some(yoy22),
+            ));
+            rows.push((
+                region.into(),
+                format!("2021-{m:02}"),
+                category.into(),
+                1.0,
+                None,
+            ));
         }
         rows
     }
@@ -771,7 +959,13 @@ mod tests {
         df.column(col).unwrap().f64().unwrap().get(i)
     }
     fn s(df: &DataFrame, col: &str, i: usize) -> String {
-        df.column(col).unwrap().str().unwrap().get(i).unwrap().to_owned()
+        df.column(col)
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(i)
+            .unwrap()
+            .to_owned()
     }
     fn n(df: &DataFrame, col: &str, i: usize) -> i64 {
         df.column(col).unwrap().i64().unwrap().get(i).unwrap()
@@ -780,7 +974,13 @@ mod tests {
     #[test]
     fn matched_panel_recovers_a_known_enterprise_uplift() {
         let c = Campaign::default_2023();
-        let gap = |y: i32, m: u32| if (y, m) == (2021, 10) { None } else { ten_percent(5.0)(y, m) };
+        let gap = |y: i32, m: u32| {
+            if (y, m) == (2021, 10) {
+                None
+            } else {
+                ten_percent(5.0)(y, m)
+            }
+        };
         let sales = enterprise_frame(&[
             ("E1", "330000", "furniture", &ten_percent(1.0)),
             ("E2", "330000", "furniture", &ten_percent(2.0)),
@@ -788,27 +988,83 @@ mod tests {
             // missing Oct 2021: not in the matched panel
             ("E4", "330000", "furniture", &gap),
             // another category, not counted for furniture
-            ("E5", "330000", "home_appliances", &|_: i32, _: u32| Some(50.0)),
+            ("E5", "330000", "home_appliances", &|_: i32, _: u32| {
+                Some(50.0)
+            }),
         ]);
-        let uplift = uplift_frame(&[("330000", "furniture", "two_year", "campaign", "payment_daily", 9.0, 5.0, 13.0, 10.0)]);
-        let t = triangulate(&uplift, &sales, &retail_frame(vec![]), &c, &TriangulateOptions::default()).unwrap();
+        let uplift = uplift_frame(&[(
+            "330000",
+            "furniture",
+            "two_year",
+            "campaign",
+            "payment_daily",
+            9.0,
+            5.0,
+            13.0,
+            10.0,
+        )]);
+        let t = triangulate(
+            &uplift,
+            &sales,
+            &retail_frame(vec![]),
+            &c,
+            &TriangulateOptions::default(),
+        )
+        .unwrap();
         assert_eq!(t.height(), 1);
         assert_eq!(n(&t, "enterprises", 0), 3);
-        for col in ["enterprise_uplift_pct", "enterprise_lower", "enterprise_upper"] {
+        for col in [
+            "enterprise_uplift_pct",
+            "enterprise_lower",
+            "enterprise_upper",
+        ] {
             assert!((f(&t, col, 0).unwrap() - 10.0).abs() < 1e-9, "{col}");
         }
         assert_eq!(s(&t, "status", 0), status::AGREE);
         assert_eq!(s(&t, "region_name_zh", 0), "浙江省");
         assert!(f(&t, "retail_yoy_pct", 0).is_none());
         // prior_year (L = 1): 132/90 over 120/90 is also +10 %.
-        let uplift = uplift_frame(&[("330000", "furniture", "prior_year", "campaign", "payment_daily", 9.0, 5.0, 13.0, 10.0)]);
-        let opts = TriangulateOptions { method: Some("prior_year".into()), ..TriangulateOptions::default() };
+        let uplift = uplift_frame(&[(
+            "330000",
+            "furniture",
+            "prior_year",
+            "campaign",
+            "payment_daily",
+            9.0,
+            5.0,
+            13.0,
+            10.0,
+        )]);
+        let opts = TriangulateOptions {
+            method: Some("prior_year".into()),
+            ..TriangulateOptions::default()
+        };
         let t = triangulate(&uplift, &sales, &retail_frame(vec![]), &c, &opts).unwrap();
         assert!((f(&t, "enterprise_uplift_pct", 0).unwrap() - 10.0).abs() < 1e-9);
         assert_eq!(s(&t, "method", 0), "prior_year");
         // Below min_enterprises: no enterprise estimate, but the count is kept.
-        let opts = TriangulateOptions { min_enterprises: 4, ..TriangulateOptions::default() };
-        let t = triangulate(&uplift_frame(&[("330000", "furniture", "two_year", "campaign", "", 9.0, 5.0, 13.0, 10.0)]), &sales, &retail_frame(vec![]), &c, &opts).unwrap();
+        let opts = TriangulateOptions {
+            min_enterprises: 4,
+            ..TriangulateOptions::default()
+        };
+        let t = triangulate(
+            &uplift_frame(&[(
+                "330000",
+                "furniture",
+                "two_year",
+                "campaign",
+                "",
+                9.0,
+                5.0,
+                13.0,
+                10.0,
+            )]),
+            &sales,
+            &retail_frame(vec![]),
+            &c,
+            &opts,
+        )
+        .unwrap();
         assert!(f(&t, "enterprise_uplift_pct", 0).is_none());
         assert_eq!(n(&t, "enterprises", 0), 3);
         assert_eq!(s(&t, "status", 0), status::PAYMENTS_ONLY);
@@ -825,11 +1081,26 @@ mod tests {
         assert!((r.pct - 12.8).abs() < 1e-9, "{r:?}");
         assert_eq!(r.months, 4, "a four-month window rests on four months");
         assert_eq!(r.basis, "derived");
-        assert!(r.derivation.starts_with("2-year growth compounded from published YoY"), "{}", r.derivation);
-        for part in ["2023-09 +20.0", "2023-12 +20.0", "2022-11 −10.0", "2022-09 +0.0", "weighted by their value"] {
+        assert!(
+            r.derivation
+                .starts_with("2-year growth compounded from published YoY"),
+            "{}",
+            r.derivation
+        );
+        for part in [
+            "2023-09 +20.0",
+            "2023-12 +20.0",
+            "2022-11 −10.0",
+            "2022-09 +0.0",
+            "weighted by their value",
+        ] {
             assert!(r.derivation.contains(part), "{part} in {}", r.derivation);
         }
-        assert!(!r.derivation.contains("2023-08"), "no pre-period month: {}", r.derivation);
+        assert!(
+            !r.derivation.contains("2023-08"),
+            "no pre-period month: {}",
+            r.derivation
+        );
         // L = 1: the published 2023 YoY of the four months, +20 % each.
         let r1 = table.window_growth("330000", "furniture", &w, 1).unwrap();
         assert!((r1.pct - 20.0).abs() < 1e-9);
@@ -842,10 +1113,18 @@ mod tests {
             }
         }
         let moved = RetailTable::build(&retail_frame(rows)).unwrap();
-        assert_eq!(moved.window_growth("330000", "furniture", &w, 2).unwrap(), r);
+        assert_eq!(
+            moved.window_growth("330000", "furniture", &w, 2).unwrap(),
+            r
+        );
         // A one-month window at L = 1 is the published figure itself.
-        let october = DateRange { start: NaiveDate::from_ymd_opt(2023, 10, 1).unwrap(), end: NaiveDate::from_ymd_opt(2023, 10, 31).unwrap() };
-        let one = table.window_growth("330000", "furniture", &october, 1).unwrap();
+        let october = DateRange {
+            start: NaiveDate::from_ymd_opt(2023, 10, 1).unwrap(),
+            end: NaiveDate::from_ymd_opt(2023, 10, 31).unwrap(),
+        };
+        let one = table
+            .window_growth("330000", "furniture", &october, 1)
+            .unwrap();
         assert_eq!((one.months, one.basis), (1, "published"));
         assert!((one.pct - 20.0).abs() < 1e-9);
         assert_eq!(one.derivation, "published YoY 2023-10 +20.0");
@@ -859,11 +1138,21 @@ mod tests {
         let table = RetailTable::build(&retail_frame(rows)).unwrap();
         assert!(table.window_growth("330000", "furniture", &w, 2).is_none());
         assert!(table.window_growth("330000", "furniture", &w, 1).is_some());
-        assert!(table.window_growth("330000", "home_textiles", &w, 2).is_none());
+        assert!(
+            table
+                .window_growth("330000", "home_textiles", &w, 2)
+                .is_none()
+        );
         // An unpublished 2023 month value: the 2022 value (7) weighs the month instead.
         let mut rows = retail_rows("330000", "furniture");
         rows.retain(|r| r.1 != "2023-11");
-        rows.push(("330000".into(), "2023-11".into(), "furniture".into(), f64::NAN, Some(20.0)));
+        rows.push((
+            "330000".into(),
+            "2023-11".into(),
+            "furniture".into(),
+            f64::NAN,
+            Some(20.0),
+        ));
         let table = RetailTable::build(&retail_frame(rows)).unwrap();
         let r = table.window_growth("330000", "furniture", &w, 2).unwrap();
         let gw = (120.0 + 120.0 + 7.0 * 1.08 + 108.0) / 307.0;
@@ -879,8 +1168,14 @@ mod tests {
             "derivation" => ["derived_from_cumulative"],
         )
         .unwrap();
-        for frame in [base.vstack(&derived).unwrap(), derived.vstack(&base).unwrap()] {
-            let r = RetailTable::build(&frame).unwrap().window_growth("330000", "furniture", &w, 2).unwrap();
+        for frame in [
+            base.vstack(&derived).unwrap(),
+            derived.vstack(&base).unwrap(),
+        ] {
+            let r = RetailTable::build(&frame)
+                .unwrap()
+                .window_growth("330000", "furniture", &w, 2)
+                .unwrap();
             assert!((r.pct - 12.8).abs() < 1e-9, "{r:?}");
             assert!(!r.derivation.contains("not published"), "{}", r.derivation);
         }
@@ -894,9 +1189,17 @@ mod tests {
             "derivation" => ["derived_from_cumulative"],
         )
         .unwrap();
-        let r = RetailTable::build(&only).unwrap().window_growth("330000", "furniture", &october, 1).unwrap();
+        let r = RetailTable::build(&only)
+            .unwrap()
+            .window_growth("330000", "furniture", &october, 1)
+            .unwrap();
         assert_eq!(r.basis, "derived");
-        assert!(r.derivation.contains("not published as such: 2023-10 derived_from_cumulative"), "{}", r.derivation);
+        assert!(
+            r.derivation
+                .contains("not published as such: 2023-10 derived_from_cumulative"),
+            "{}",
+            r.derivation
+        );
     }
 
     #[test]
@@ -904,21 +1207,65 @@ mod tests {
         // Retail growth is judged against the payments growth band, never against the uplift.
         let band = (3.0, 1.0, 5.0);
         assert_eq!(status_of(0.0, 10.0, None, None), status::PAYMENTS_ONLY);
-        assert_eq!(status_of(0.0, 10.0, Some((9.0, 12.0)), Some((4.0, band))), status::AGREE);
-        assert_eq!(status_of(0.0, 10.0, Some((11.0, 12.0)), None), status::ENTERPRISE_DISAGREES);
-        assert_eq!(status_of(0.0, 10.0, Some((-3.0, -1.0)), Some((5.0, band))), status::ENTERPRISE_DISAGREES);
-        assert_eq!(status_of(0.0, 10.0, None, Some((8.0, band))), status::RETAIL_DISAGREES);
-        assert_eq!(status_of(0.0, 10.0, Some((11.0, 12.0)), Some((-1.0, band))), status::BOTH_DISAGREE);
+        assert_eq!(
+            status_of(0.0, 10.0, Some((9.0, 12.0)), Some((4.0, band))),
+            status::AGREE
+        );
+        assert_eq!(
+            status_of(0.0, 10.0, Some((11.0, 12.0)), None),
+            status::ENTERPRISE_DISAGREES
+        );
+        assert_eq!(
+            status_of(0.0, 10.0, Some((-3.0, -1.0)), Some((5.0, band))),
+            status::ENTERPRISE_DISAGREES
+        );
+        assert_eq!(
+            status_of(0.0, 10.0, None, Some((8.0, band))),
+            status::RETAIL_DISAGREES
+        );
+        assert_eq!(
+            status_of(0.0, 10.0, Some((11.0, 12.0)), Some((-1.0, band))),
+            status::BOTH_DISAGREE
+        );
         // A payments row with a growth factor: growth +10 %, uplift +8 % (0 … 20) → band
         // 1.10 · 1.00 / 1.08 − 1 … 1.10 · 1.20 / 1.08 − 1.
-        let cell = PaymentCell { name: None, pct: Some(8.0), lower: Some(0.0), upper: Some(20.0), level: 0.9, actual: Some(108.0), baseline: Some(100.0), growth: Some(1.1 / 1.08) };
+        let cell = PaymentCell {
+            name: None,
+            pct: Some(8.0),
+            lower: Some(0.0),
+            upper: Some(20.0),
+            level: 0.9,
+            actual: Some(108.0),
+            baseline: Some(100.0),
+            growth: Some(1.1 / 1.08),
+        };
         let (g, lo, hi) = payments_growth(&cell).unwrap();
-        assert!((g - 10.0).abs() < 1e-9 && (lo - 100.0 * (1.1 / 1.08 - 1.0)).abs() < 1e-9 && (hi - 100.0 * (1.1 * 1.2 / 1.08 - 1.0)).abs() < 1e-9);
-        assert!(payments_growth(&PaymentCell { growth: None, ..cell }).is_none());
+        assert!(
+            (g - 10.0).abs() < 1e-9
+                && (lo - 100.0 * (1.1 / 1.08 - 1.0)).abs() < 1e-9
+                && (hi - 100.0 * (1.1 * 1.2 / 1.08 - 1.0)).abs() < 1e-9
+        );
+        assert!(
+            payments_growth(&PaymentCell {
+                growth: None,
+                ..cell
+            })
+            .is_none()
+        );
     }
 
     fn scene() -> (DataFrame, DataFrame, DataFrame) {
-        let noisy = |k: f64| move |y: i32, m: u32| ten_percent(k)(y, m).map(|v| if y == 2023 && m >= 9 { v * (1.0 + 0.03 * (k - 2.0)) } else { v });
+        let noisy = |k: f64| {
+            move |y: i32, m: u32| {
+                ten_percent(k)(y, m).map(|v| {
+                    if y == 2023 && m >= 9 {
+                        v * (1.0 + 0.03 * (k - 2.0))
+                    } else {
+                        v
+                    }
+                })
+            }
+        };
         let (a, b, cc, d) = (noisy(1.0), noisy(2.0), noisy(3.0), noisy(4.0));
         let sales = enterprise_frame(&[
             ("E1", "330000", "furniture", &a),
@@ -932,14 +1279,94 @@ mod tests {
         rr.extend(retail_rows("000000", "furniture"));
         rr.extend(retail_rows("000000", "total_retail"));
         let uplift = uplift_frame(&[
-            ("330000", "furniture", "two_year", "campaign", "payment_daily", 8.0, 0.0, 20.0, 10.0),
-            ("330000", "furniture", "two_year", "placebo", "payment_daily", 0.0, -5.0, 5.0, 10.0),
-            ("330000", "furniture", "prior_year", "campaign", "payment_daily", 30.0, 25.0, 35.0, 10.0),
-            ("330000", "furniture", "two_year", "campaign", "enterprise_sales", 1.0, 1.0, 1.0, 10.0),
-            ("330000", "building_materials", "two_year", "campaign", "payment_daily", 10.0, 5.0, 15.0, 30.0),
-            ("330000", "home_textiles", "two_year", "campaign", "payment_daily", 10.0, 5.0, 15.0, 10.0),
-            ("000000", "all_targeted", "two_year", "campaign", "payment_daily", 25.0, 20.0, 30.0, 10.0),
-            ("000000", "furniture", "two_year", "campaign", "payment_daily", 25.0, 20.0, 30.0, 30.0),
+            (
+                "330000",
+                "furniture",
+                "two_year",
+                "campaign",
+                "payment_daily",
+                8.0,
+                0.0,
+                20.0,
+                10.0,
+            ),
+            (
+                "330000",
+                "furniture",
+                "two_year",
+                "placebo",
+                "payment_daily",
+                0.0,
+                -5.0,
+                5.0,
+                10.0,
+            ),
+            (
+                "330000",
+                "furniture",
+                "prior_year",
+                "campaign",
+                "payment_daily",
+                30.0,
+                25.0,
+                35.0,
+                10.0,
+            ),
+            (
+                "330000",
+                "furniture",
+                "two_year",
+                "campaign",
+                "enterprise_sales",
+                1.0,
+                1.0,
+                1.0,
+                10.0,
+            ),
+            (
+                "330000",
+                "building_materials",
+                "two_year",
+                "campaign",
+                "payment_daily",
+                10.0,
+                5.0,
+                15.0,
+                30.0,
+            ),
+            (
+                "330000",
+                "home_textiles",
+                "two_year",
+                "campaign",
+                "payment_daily",
+                10.0,
+                5.0,
+                15.0,
+                10.0,
+            ),
+            (
+                "000000",
+                "all_targeted",
+                "two_year",
+                "campaign",
+                "payment_daily",
+                25.0,
+                20.0,
+                30.0,
+                10.0,
+            ),
+            (
+                "000000",
+                "furniture",
+                "two_year",
+                "campaign",
+                "payment_daily",
+                25.0,
+                20.0,
+                30.0,
+                30.0,
+            ),
         ]);
         (uplift, sales, retail_frame(rr))
     }
@@ -949,7 +1376,9 @@ mod tests {
         let c = Campaign::default_2023();
         let (uplift, sales, retail) = scene();
         let t = triangulate(&uplift, &sales, &retail, &c, &TriangulateOptions::default()).unwrap();
-        let keys: Vec<(String, String)> = (0..t.height()).map(|i| (s(&t, "region_code", i), s(&t, "category", i))).collect();
+        let keys: Vec<(String, String)> = (0..t.height())
+            .map(|i| (s(&t, "region_code", i), s(&t, "category", i)))
+            .collect();
         assert_eq!(
             keys,
             [
@@ -961,7 +1390,16 @@ mod tests {
             ]
         );
         let statuses: Vec<String> = (0..t.height()).map(|i| s(&t, "status", i)).collect();
-        assert_eq!(statuses, ["enterprise_disagrees", "both_disagree", "retail_disagrees", "agree", "payments_only"]);
+        assert_eq!(
+            statuses,
+            [
+                "enterprise_disagrees",
+                "both_disagree",
+                "retail_disagrees",
+                "agree",
+                "payments_only"
+            ]
+        );
         // National pools every region's enterprises: furniture E1–E4, all_targeted adds E4's appliances
         // (still 4 distinct enterprises).
         assert_eq!(n(&t, "enterprises", 0), 4);
@@ -971,18 +1409,32 @@ mod tests {
         // Retail skipped for all_targeted, computed for national furniture.
         assert!(f(&t, "retail_yoy_pct", 0).is_none());
         assert_eq!(n(&t, "retail_months", 0), 0);
-        assert!(t.column("retail_basis").unwrap().str().unwrap().get(0).is_none());
+        assert!(
+            t.column("retail_basis")
+                .unwrap()
+                .str()
+                .unwrap()
+                .get(0)
+                .is_none()
+        );
         assert!((f(&t, "retail_yoy_pct", 1).unwrap() - 12.8).abs() < 1e-9);
         assert_eq!(n(&t, "retail_months", 1), 4);
         assert_eq!(s(&t, "retail_basis", 1), "derived");
         assert!(s(&t, "retail_derivation", 1).contains("2023-09 +20.0"));
         // The payments' own growth over the comparison year, with its band.
         assert!((f(&t, "payments_yoy_pct", 3).unwrap() - 10.0).abs() < 1e-9);
-        assert!(f(&t, "payments_yoy_lower", 3).unwrap() < 10.0 && f(&t, "payments_yoy_upper", 3).unwrap() > 12.8);
+        assert!(
+            f(&t, "payments_yoy_lower", 3).unwrap() < 10.0
+                && f(&t, "payments_yoy_upper", 3).unwrap() > 12.8
+        );
         // The payments columns come from the campaign two_year payments row only.
         assert_eq!(f(&t, "payments_uplift_pct", 3), Some(8.0));
         assert_eq!(f(&t, "payments_lower", 3), Some(0.0));
-        let (lo, pt, hi) = (f(&t, "enterprise_lower", 3).unwrap(), f(&t, "enterprise_uplift_pct", 3).unwrap(), f(&t, "enterprise_upper", 3).unwrap());
+        let (lo, pt, hi) = (
+            f(&t, "enterprise_lower", 3).unwrap(),
+            f(&t, "enterprise_uplift_pct", 3).unwrap(),
+            f(&t, "enterprise_upper", 3).unwrap(),
+        );
         assert!(lo < pt && pt < hi, "{lo} {pt} {hi}");
         assert!((t.column("level").unwrap().f64().unwrap().get(0).unwrap() - 0.9).abs() < 1e-12);
     }
