@@ -17,7 +17,12 @@
 //!    same kind: an ordinary workday or weekend with the same weekday 52·k weeks earlier (±2 weeks,
 //!    same day type); a holiday with the days of the same holiday block (so Mid-Autumn on 29 Sept 2023
 //!    meets Mid-Autumn on 10–12 Sept 2022, not an ordinary Saturday); a make-up workday with make-up
-//!    workdays; 6.18 / 11.11 / 12.12 with the same date. `ŷ(d)` is the mean of the matched days.
+//!    workdays; 6.18 / 11.11 / 12.12 with the same date. One rule ([`align::expected`]) then makes
+//!    `ŷ(d)` the mean over the matched days `r` of `y(r) · L(weekday d) / L(weekday r)`, `L(w)` being
+//!    the comparison year's mean of ordinary days with weekday `w` within three weeks of `r`: the
+//!    factor is 1 for days matched on their weekday (and for holiday blocks and make-up workdays,
+//!    whose weekday does not matter); for a date-anchored day it keeps the festival and swaps the
+//!    weekday (12.12 was a Sunday in 2021 and a Tuesday in 2023).
 //! 2. **Growth**. `g = Σ_{d∈P} y(d) / Σ_{d∈P} ŷ(d)` over the pre-period `P` (June–August by default).
 //! 3. **Baseline and uplift**. Over the window `W`: actual `A = Σ_W y`, baseline `B = g · Σ_W ŷ`,
 //!    `uplift_abs = A − B`, `uplift_pct = 100 · (A / B − 1)`.

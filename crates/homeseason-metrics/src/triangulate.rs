@@ -12,17 +12,25 @@
 //!   and takes quantiles at the payments row's level. National (`000000`) uses the enterprises filed
 //!   under `000000` when there are any, otherwise every region's enterprises pooled; `all_targeted`
 //!   pools the campaign's targeted categories.
-//! - **社零**: from the PUBLISHED year-on-year growth only (NBS compares comparable units, so growth is
-//!   never recomputed from levels across years). Per month `m`, `g(m) = Π_{k=0}^{L−1} (1 + yoy_{y−k}(m)
-//!   / 100)`; the window's growth is the mean of `g` over the window's months weighted by the campaign
-//!   year's monthly value (where that value is not published, the same month of the nearest other
-//!   year: the weights only carry the seasonal pattern), the pre-period's likewise, and
-//!   `U = g_W / g_P − 1`, in percent. No interval (a published statistic); null when a needed YoY is
-//!   missing, and for `all_targeted`.
+//! - **社零**: the growth of exactly the window's months over the comparison year, from the PUBLISHED
+//!   year-on-year growth only (NBS compares comparable units, so growth is never recomputed from
+//!   levels across years; the pre-period plays no part). Per window month `m`,
+//!   `g(m) = Π_{k=0}^{L−1} (1 + yoy_{y−k}(m) / 100)`; `retail_yoy_pct = 100 · (Σ w(m) g(m) / Σ w(m) − 1)`
+//!   with `w(m)` the campaign year's month value (where that value is not published, the same month
+//!   of the nearest other year: the weights only carry the seasonal pattern). `retail_basis` says
+//!   whether that figure is one number as published (`published`: a one-month window, `L = 1`, a
+//!   published row) or computed from published figures (`derived`: weighted over months, compounded
+//!   over years, or from a `derived_from_cumulative` row), and `retail_derivation` states how, with
+//!   every YoY used. No interval; null when a needed YoY is missing, and for `all_targeted`.
+//! - **Payments on the same footing**: `payments_yoy_pct = 100 · (A · g / B − 1)`, the window's actual
+//!   sales `A` over the aligned comparison-year sales `B / g` (the uplift row's `actual`, `baseline`,
+//!   `growth_factor`; null for methods without a growth factor). Its band carries the uplift
+//!   interval's relative width: `(1 + yoy) · (1 + lower) / (1 + uplift) − 1`, likewise the upper bound.
 //!
 //! `status`: `agree` (every available source is consistent with payments), `enterprise_disagrees` (the
-//! enterprise interval does not overlap the payments interval), `retail_disagrees` (the 社零 point lies
-//! outside the payments interval), `both_disagree`, or `payments_only` (no other source).
+//! enterprise interval does not overlap the payments uplift interval), `retail_disagrees` (the 社零
+//! growth lies outside the payments growth band — growth against growth, never growth against
+//! uplift), `both_disagree`, or `payments_only` (no other source comparable).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -93,6 +101,9 @@ pub fn lag_years(method: &str) -> i32 {
 /// - `retail_stats`: region_code, period (`YYYY-MM`), category, value, yoy_pct; optional derivation
 ///   (on duplicate region × category × month, a `published` row wins).
 ///
+/// The uplift rows' optional `actual`, `baseline` and `growth_factor` give the payments' own growth
+/// (`payments_yoy_pct`), against which the 社零 growth is judged.
+///
 /// See the module docs for the method.
 ///
 /// # Errors
@@ -147,10 +158,15 @@ pub fn triangulate(
         let retail_est = if category == ALL_TARGETED {
             None
         } else {
-            retail.uplift(&region, &category, campaign, lag)
+            retail.window_growth(&region, &category, &campaign.window, lag)
         };
         let (p_lo, p_hi) = payments_bounds(&p);
-        let st = status_of(p_lo, p_hi, ent.map(|e| (e.1, e.2)), retail_est.map(|r| r.0));
+        let growth_band = payments_growth(&p);
+        let retail_point = match (&retail_est, growth_band) {
+            (Some(r), Some(band)) => Some((r.pct, band)),
+            _ => None,
+        };
+        let st = status_of(p_lo, p_hi, ent.map(|e| (e.1, e.2)), retail_point);
         out.region.push(region.clone());
         out.name.push(name);
         out.category.push(category.clone());
@@ -163,8 +179,15 @@ pub fn triangulate(
         out.e_lo.push(ent.map(|e| e.1));
         out.e_hi.push(ent.map(|e| e.2));
         out.enterprises.push(clusters.len() as i64);
-        out.r_pct.push(retail_est.map(|r| r.0));
-        out.r_months.push(retail_est.map_or(0, |r| r.1 as i64));
+        out.p_yoy.push(growth_band.map(|b| b.0));
+        out.p_yoy_lo.push(growth_band.map(|b| b.1));
+        out.p_yoy_hi.push(growth_band.map(|b| b.2));
+        out.r_pct.push(retail_est.as_ref().map(|r| r.pct));
+        out.r_months
+            .push(retail_est.as_ref().map_or(0, |r| r.months as i64));
+        out.r_basis
+            .push(retail_est.as_ref().map(|r| r.basis.to_owned()));
+        out.r_derivation.push(retail_est.map(|r| r.derivation));
         out.status.push(st.to_owned());
     }
     out.into_frame()
@@ -178,6 +201,10 @@ struct PaymentCell {
     lower: Option<f64>,
     upper: Option<f64>,
     level: f64,
+    /// Window actual, baseline and growth factor (for the payments' own growth).
+    actual: Option<f64>,
+    baseline: Option<f64>,
+    growth: Option<f64>,
 }
 
 fn opt(v: f64) -> Option<f64> {
@@ -212,11 +239,19 @@ fn payment_cells(
         floats_of(uplift, "lower")?,
         floats_of(uplift, "upper")?,
     );
-    let level = if uplift.column("level").is_ok() {
-        floats_of(uplift, "level")?
-    } else {
-        vec![f64::NAN; uplift.height()]
+    let optional = |n: &str| -> Result<Vec<f64>> {
+        if uplift.column(n).is_ok() {
+            floats_of(uplift, n)
+        } else {
+            Ok(vec![f64::NAN; uplift.height()])
+        }
     };
+    let level = optional("level")?;
+    let (actual, baseline, growth) = (
+        optional("actual")?,
+        optional("baseline")?,
+        optional("growth_factor")?,
+    );
     let mut cells = BTreeMap::new();
     for i in 0..uplift.height() {
         if methods[i] != method || kind[i] != "campaign" {
@@ -244,6 +279,9 @@ fn payment_cells(
                 lower: opt(lower[i]),
                 upper: opt(upper[i]),
                 level: lv,
+                actual: opt(actual[i]),
+                baseline: opt(baseline[i]),
+                growth: opt(growth[i]),
             });
     }
     Ok(cells)
@@ -255,18 +293,36 @@ fn payments_bounds(p: &PaymentCell) -> (f64, f64) {
     (p.lower.unwrap_or(pt), p.upper.unwrap_or(pt))
 }
 
-/// The status of a cell from the payments interval, the enterprise interval and the 社零 point.
+/// The payments' growth over the aligned comparison year and its band, in percent: `(yoy, lower,
+/// upper)` (see the module docs); `None` without actual, baseline and growth factor.
+fn payments_growth(p: &PaymentCell) -> Option<(f64, f64, f64)> {
+    let (a, b, g) = (p.actual?, p.baseline?, p.growth?);
+    if a <= 0.0 || b <= 0.0 || g <= 0.0 {
+        return None;
+    }
+    let yoy = a * g / b;
+    let pct = p.pct?;
+    let carry = |bound: Option<f64>| {
+        bound.map_or(100.0 * (yoy - 1.0), |x| {
+            100.0 * (yoy * (1.0 + x / 100.0) / (1.0 + pct / 100.0) - 1.0)
+        })
+    };
+    Some((100.0 * (yoy - 1.0), carry(p.lower), carry(p.upper)))
+}
+
+/// The status of a cell from the payments uplift interval, the enterprise interval and the 社零
+/// growth with the payments growth band `(point, lower, upper)` it is judged against.
 fn status_of(
     p_lo: f64,
     p_hi: f64,
     enterprise: Option<(f64, f64)>,
-    retail: Option<f64>,
+    retail: Option<(f64, (f64, f64, f64))>,
 ) -> &'static str {
     if enterprise.is_none() && retail.is_none() {
         return status::PAYMENTS_ONLY;
     }
     let e_dis = enterprise.is_some_and(|(lo, hi)| hi < p_lo || lo > p_hi);
-    let r_dis = retail.is_some_and(|r| r < p_lo || r > p_hi);
+    let r_dis = retail.is_some_and(|(r, (_, lo, hi))| r < lo || r > hi);
     match (e_dis, r_dis) {
         (false, false) => status::AGREE,
         (true, false) => status::ENTERPRISE_DISAGREES,
@@ -532,27 +588,50 @@ type RetailKey = (String, String, i32, u32);
 struct RetailTable {
     /// (month value in 亿元, published YoY in percent).
     cells: BTreeMap<RetailKey, (Option<f64>, Option<f64>)>,
+    /// The cells whose row was not `published` (e.g. `derived_from_cumulative`), with that derivation.
+    derived: BTreeMap<RetailKey, String>,
+}
+
+/// The 社零 growth of the window's months (see the module docs).
+#[derive(Debug, Clone, PartialEq)]
+struct RetailWindow {
+    /// Growth over the comparison year, percent.
+    pct: f64,
+    /// Window months behind it.
+    months: usize,
+    /// `published` or `derived`.
+    basis: &'static str,
+    /// How the figure was obtained, with every YoY used.
+    derivation: String,
+}
+
+/// `+2.7` / `−0.1` (one decimal, explicit sign).
+fn signed(v: f64) -> String {
+    let s = format!("{v:+.1}");
+    s.replacen('-', "−", 1)
 }
 
 impl RetailTable {
     fn build(df: &DataFrame) -> Result<RetailTable> {
         let mut cells = BTreeMap::new();
+        let mut derived = BTreeMap::new();
         if df.height() == 0 {
-            return Ok(RetailTable { cells });
+            return Ok(RetailTable { cells, derived });
         }
         let region = strings_of(df, "region_code")?;
         let category = strings_of(df, "category")?;
         let period = strings_of(df, "period")?;
         let value = floats_of(df, "value")?;
         let yoy = floats_of(df, "yoy_pct")?;
-        let published: Vec<bool> = if df.column("derivation").is_ok() {
+        let derivation: Vec<String> = if df.column("derivation").is_ok() {
             strings_of(df, "derivation")?
-                .iter()
-                .map(|d| d.is_empty() || d == "published")
-                .collect()
         } else {
-            vec![true; df.height()]
+            vec![String::new(); df.height()]
         };
+        let published: Vec<bool> = derivation
+            .iter()
+            .map(|d| d.is_empty() || d == "published")
+            .collect();
         let mut rank: BTreeMap<RetailKey, bool> = BTreeMap::new();
         for i in 0..df.height() {
             let Some((y, m)) = parse_year_month(&period[i]) else {
@@ -564,6 +643,7 @@ impl RetailTable {
                 // A published figure replaces a derived one.
                 Some(false) if published[i] => {
                     cells.insert(key.clone(), new);
+                    derived.remove(&key);
                     rank.insert(key, true);
                 }
                 // Same standing: fill only what is missing.
@@ -575,46 +655,88 @@ impl RetailTable {
                 }
                 Some(_) => {}
                 None => {
+                    if !published[i] {
+                        derived.insert(key.clone(), derivation[i].clone());
+                    }
                     cells.insert(key.clone(), new);
                     rank.insert(key, published[i]);
                 }
             }
         }
-        Ok(RetailTable { cells })
+        Ok(RetailTable { cells, derived })
     }
 
-    /// `(uplift_pct, months used)` from published YoY; `None` when a figure is missing.
-    fn uplift(
+    /// The growth of exactly the window's months over the year `lag` years earlier, from published
+    /// YoY; `None` when a figure is missing.
+    fn window_growth(
         &self,
         region: &str,
         category: &str,
-        campaign: &Campaign,
+        window: &DateRange,
         lag: i32,
-    ) -> Option<(f64, usize)> {
-        let growth = |months: &[(i32, u32)]| -> Option<f64> {
-            let (mut num, mut den) = (0.0, 0.0);
-            for &(y, m) in months {
-                let key = |yy: i32| (region.to_owned(), category.to_owned(), yy, m);
-                // Weights only carry the seasonal pattern: where the campaign year's month value is
-                // not published, the same month of the nearest other year stands in.
-                let weight = [y, y - 1, y + 1, y - 2]
-                    .into_iter()
-                    .find_map(|yy| self.cells.get(&key(yy)).and_then(|c| c.0))?;
-                let mut g = 1.0;
-                for k in 0..lag {
-                    g *= 1.0 + self.cells.get(&key(y - k))?.1? / 100.0;
+    ) -> Option<RetailWindow> {
+        let months = months_of(window);
+        let (mut num, mut den) = (0.0, 0.0);
+        let mut yoys: Vec<Vec<String>> = vec![Vec::new(); usize::try_from(lag.max(1)).unwrap_or(1)];
+        let mut from_derived = Vec::new();
+        for &(y, m) in &months {
+            let key = |yy: i32| (region.to_owned(), category.to_owned(), yy, m);
+            // Weights only carry the seasonal pattern: where the campaign year's month value is
+            // not published, the same month of the nearest other year stands in.
+            let weight = [y, y - 1, y + 1, y - 2]
+                .into_iter()
+                .find_map(|yy| self.cells.get(&key(yy)).and_then(|c| c.0))?;
+            let mut g = 1.0;
+            for k in 0..lag {
+                let yoy = self.cells.get(&key(y - k))?.1?;
+                g *= 1.0 + yoy / 100.0;
+                yoys[k as usize].push(format!("{}-{m:02} {}", y - k, signed(yoy)));
+                if let Some(d) = self.derived.get(&key(y - k)) {
+                    from_derived.push(format!("{}-{m:02} {d}", y - k));
                 }
-                num += weight * g;
-                den += weight;
             }
-            (den > 0.0).then(|| num / den)
+            num += weight * g;
+            den += weight;
+        }
+        if den <= 0.0 {
+            return None;
+        }
+        let pct = 100.0 * (num / den - 1.0);
+        let single = months.len() == 1 && lag == 1 && from_derived.is_empty();
+        let listed = yoys.iter().map(|v| v.join(", ")).collect::<Vec<_>>();
+        let mut derivation = if single {
+            format!("published YoY {}", listed[0])
+        } else {
+            let mut d = if lag > 1 {
+                format!(
+                    "{lag}-year growth compounded from published YoY (1 + yoy/100 multiplied over {lag} years) per month: "
+                )
+            } else {
+                "from published YoY: ".to_owned()
+            };
+            for (k, l) in listed.iter().enumerate() {
+                if k > 0 {
+                    d.push_str("; ");
+                }
+                d.push_str(l);
+            }
+            if months.len() > 1 {
+                d.push_str("; months weighted by their value");
+            }
+            d
         };
-        let (wm, pm) = (
-            months_of(&campaign.window),
-            months_of(&campaign.baseline.pre_period),
-        );
-        let (gw, gp) = (growth(&wm)?, growth(&pm)?);
-        (gp > 0.0).then(|| (100.0 * (gw / gp - 1.0), wm.len() + pm.len()))
+        if !from_derived.is_empty() {
+            derivation.push_str(&format!(
+                "; not published as such: {}",
+                from_derived.join(", ")
+            ));
+        }
+        Some(RetailWindow {
+            pct,
+            months: months.len(),
+            basis: if single { "published" } else { "derived" },
+            derivation,
+        })
     }
 }
 
@@ -640,12 +762,17 @@ struct Rows {
     p_pct: Vec<Option<f64>>,
     p_lo: Vec<Option<f64>>,
     p_hi: Vec<Option<f64>>,
+    p_yoy: Vec<Option<f64>>,
+    p_yoy_lo: Vec<Option<f64>>,
+    p_yoy_hi: Vec<Option<f64>>,
     e_pct: Vec<Option<f64>>,
     e_lo: Vec<Option<f64>>,
     e_hi: Vec<Option<f64>>,
     enterprises: Vec<i64>,
     r_pct: Vec<Option<f64>>,
     r_months: Vec<i64>,
+    r_basis: Vec<Option<String>>,
+    r_derivation: Vec<Option<String>>,
     status: Vec<String>,
 }
 
@@ -664,8 +791,13 @@ impl Rows {
             "enterprise_lower" => self.e_lo,
             "enterprise_upper" => self.e_hi,
             "enterprises" => self.enterprises,
-            "retail_uplift_pct" => self.r_pct,
+            "payments_yoy_pct" => self.p_yoy,
+            "payments_yoy_lower" => self.p_yoy_lo,
+            "payments_yoy_upper" => self.p_yoy_hi,
+            "retail_yoy_pct" => self.r_pct,
             "retail_months" => self.r_months,
+            "retail_basis" => self.r_basis,
+            "retail_derivation" => self.r_derivation,
             "status" => self.status,
         )
         .map_err(MetricsError::from)
@@ -687,8 +819,18 @@ mod tests {
         &'a str,
         &'a dyn Fn(i32, u32) -> Option<f64>,
     );
-    /// (region, category, method, window_kind, source, pct, lower, upper).
-    type PayRow<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str, f64, f64, f64);
+    /// (region, category, method, window_kind, source, pct, lower, upper, payments growth %).
+    type PayRow<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        f64,
+        f64,
+        f64,
+        f64,
+    );
 
     /// Monthly enterprise rows 2021-01 … 2023-12; `amount(year, month)` per enterprise, `None` = not reported.
     fn enterprise_frame(units: &[Unit<'_>]) -> DataFrame {
@@ -792,7 +934,9 @@ mod tests {
         .unwrap()
     }
 
-    /// Payments uplift rows: (region, category, method, window_kind, source, pct, lower, upper).
+    /// Payments uplift rows: (region, category, method, window_kind, source, pct, lower, upper, growth
+    /// over the comparison year): baseline 100, actual 100 · (1 + pct), and the growth factor that makes
+    /// the payments' own growth what is given.
     fn uplift_frame(rows: &[PayRow<'_>]) -> DataFrame {
         df!(
             "region_code" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
@@ -804,6 +948,9 @@ mod tests {
             "lower" => rows.iter().map(|r| r.6).collect::<Vec<_>>(),
             "upper" => rows.iter().map(|r| r.7).collect::<Vec<_>>(),
             "level" => vec![0.9; rows.len()],
+            "actual" => rows.iter().map(|r| 100.0 + r.5).collect::<Vec<_>>(),
+            "baseline" => vec![100.0; rows.len()],
+            "growth_factor" => rows.iter().map(|r| (1.0 + r.8 / 100.0) / (1.0 + r.5 / 100.0)).collect::<Vec<_>>(),
         )
         .unwrap()
     }
@@ -854,6 +1001,7 @@ mod tests {
             9.0,
             5.0,
             13.0,
+            10.0,
         )]);
         let t = triangulate(
             &uplift,
@@ -874,7 +1022,7 @@ mod tests {
         }
         assert_eq!(s(&t, "status", 0), status::AGREE);
         assert_eq!(s(&t, "region_name_zh", 0), "浙江省");
-        assert!(f(&t, "retail_uplift_pct", 0).is_none());
+        assert!(f(&t, "retail_yoy_pct", 0).is_none());
         // prior_year (L = 1): 132/90 over 120/90 is also +10 %.
         let uplift = uplift_frame(&[(
             "330000",
@@ -885,6 +1033,7 @@ mod tests {
             9.0,
             5.0,
             13.0,
+            10.0,
         )]);
         let opts = TriangulateOptions {
             method: Some("prior_year".into()),
@@ -908,6 +1057,7 @@ mod tests {
                 9.0,
                 5.0,
                 13.0,
+                10.0,
             )]),
             &sales,
             &retail_frame(vec![]),
@@ -921,19 +1071,63 @@ mod tests {
     }
 
     #[test]
-    fn retail_uplift_from_published_yoy_over_two_years() {
+    fn retail_growth_from_published_yoy_of_exactly_the_window_months() {
         let c = Campaign::default_2023();
+        let w = c.window;
         let table = RetailTable::build(&retail_frame(retail_rows("330000", "furniture"))).unwrap();
-        // Pre (Jun–Aug): g = 1.10 · 1.00 = 1.10 each month → g_P = 1.10.
-        // Window: Sep, Oct g = 1.20 · 1.00 = 1.20; Nov, Dec g = 1.20 · 0.90 = 1.08;
-        // weights 100, 100, 200, 100 → g_W = (120 + 120 + 216 + 108) / 500 = 1.128.
-        // U = 1.128 / 1.10 − 1 = 2.5454… %.
-        let (u, months) = table.uplift("330000", "furniture", &c, 2).unwrap();
-        assert!((u - 100.0 * (1.128 / 1.10 - 1.0)).abs() < 1e-9, "{u}");
-        assert_eq!(months, 7);
-        // L = 1: g_P = 1.10, g_W = 1.20 → +9.09 %.
-        let (u1, _) = table.uplift("330000", "furniture", &c, 1).unwrap();
-        assert!((u1 - 100.0 * (1.2 / 1.1 - 1.0)).abs() < 1e-9);
+        // Window Sep–Dec only. L = 2: Sep, Oct g = 1.20 · 1.00 = 1.20; Nov, Dec g = 1.20 · 0.90 = 1.08;
+        // weights 100, 100, 200, 100 → g_W = (120 + 120 + 216 + 108) / 500 = 1.128 → +12.8 %.
+        let r = table.window_growth("330000", "furniture", &w, 2).unwrap();
+        assert!((r.pct - 12.8).abs() < 1e-9, "{r:?}");
+        assert_eq!(r.months, 4, "a four-month window rests on four months");
+        assert_eq!(r.basis, "derived");
+        assert!(
+            r.derivation
+                .starts_with("2-year growth compounded from published YoY"),
+            "{}",
+            r.derivation
+        );
+        for part in [
+            "2023-09 +20.0",
+            "2023-12 +20.0",
+            "2022-11 −10.0",
+            "2022-09 +0.0",
+            "weighted by their value",
+        ] {
+            assert!(r.derivation.contains(part), "{part} in {}", r.derivation);
+        }
+        assert!(
+            !r.derivation.contains("2023-08"),
+            "no pre-period month: {}",
+            r.derivation
+        );
+        // L = 1: the published 2023 YoY of the four months, +20 % each.
+        let r1 = table.window_growth("330000", "furniture", &w, 1).unwrap();
+        assert!((r1.pct - 20.0).abs() < 1e-9);
+        assert_eq!((r1.months, r1.basis), (4, "derived"));
+        // The pre-period's YoY plays no part.
+        let mut rows = retail_rows("330000", "furniture");
+        for r in &mut rows {
+            if r.1 == "2023-07" || r.1 == "2022-06" {
+                r.4 = Some(55.0);
+            }
+        }
+        let moved = RetailTable::build(&retail_frame(rows)).unwrap();
+        assert_eq!(
+            moved.window_growth("330000", "furniture", &w, 2).unwrap(),
+            r
+        );
+        // A one-month window at L = 1 is the published figure itself.
+        let october = DateRange {
+            start: NaiveDate::from_ymd_opt(2023, 10, 1).unwrap(),
+            end: NaiveDate::from_ymd_opt(2023, 10, 31).unwrap(),
+        };
+        let one = table
+            .window_growth("330000", "furniture", &october, 1)
+            .unwrap();
+        assert_eq!((one.months, one.basis), (1, "published"));
+        assert!((one.pct - 20.0).abs() < 1e-9);
+        assert_eq!(one.derivation, "published YoY 2023-10 +20.0");
         // A missing published YoY → no estimate (never filled in from levels).
         let mut rows = retail_rows("330000", "furniture");
         for r in &mut rows {
@@ -942,9 +1136,13 @@ mod tests {
             }
         }
         let table = RetailTable::build(&retail_frame(rows)).unwrap();
-        assert!(table.uplift("330000", "furniture", &c, 2).is_none());
-        assert!(table.uplift("330000", "furniture", &c, 1).is_some());
-        assert!(table.uplift("330000", "home_textiles", &c, 2).is_none());
+        assert!(table.window_growth("330000", "furniture", &w, 2).is_none());
+        assert!(table.window_growth("330000", "furniture", &w, 1).is_some());
+        assert!(
+            table
+                .window_growth("330000", "home_textiles", &w, 2)
+                .is_none()
+        );
         // An unpublished 2023 month value: the 2022 value (7) weighs the month instead.
         let mut rows = retail_rows("330000", "furniture");
         rows.retain(|r| r.1 != "2023-11");
@@ -956,9 +1154,9 @@ mod tests {
             Some(20.0),
         ));
         let table = RetailTable::build(&retail_frame(rows)).unwrap();
-        let (u, _) = table.uplift("330000", "furniture", &c, 2).unwrap();
+        let r = table.window_growth("330000", "furniture", &w, 2).unwrap();
         let gw = (120.0 + 120.0 + 7.0 * 1.08 + 108.0) / 307.0;
-        assert!((u - 100.0 * (gw / 1.1 - 1.0)).abs() < 1e-9, "{u}");
+        assert!((r.pct - 100.0 * (gw - 1.0)).abs() < 1e-9, "{r:?}");
         // A derived duplicate of a month never overrides the published row, whatever the order.
         let base = retail_frame(retail_rows("330000", "furniture"));
         let derived = df!(
@@ -974,19 +1172,43 @@ mod tests {
             base.vstack(&derived).unwrap(),
             derived.vstack(&base).unwrap(),
         ] {
-            let (u, _) = RetailTable::build(&frame)
+            let r = RetailTable::build(&frame)
                 .unwrap()
-                .uplift("330000", "furniture", &c, 2)
+                .window_growth("330000", "furniture", &w, 2)
                 .unwrap();
-            assert!((u - 100.0 * (1.128 / 1.10 - 1.0)).abs() < 1e-9, "{u}");
+            assert!((r.pct - 12.8).abs() < 1e-9, "{r:?}");
+            assert!(!r.derivation.contains("not published"), "{}", r.derivation);
         }
+        // A month known only from a derived row says so, even for a one-month window.
+        let only = df!(
+            "region_code" => ["330000"],
+            "period" => ["2023-10"],
+            "category" => ["furniture"],
+            "value" => [100.0],
+            "yoy_pct" => [Some(4.0)],
+            "derivation" => ["derived_from_cumulative"],
+        )
+        .unwrap();
+        let r = RetailTable::build(&only)
+            .unwrap()
+            .window_growth("330000", "furniture", &october, 1)
+            .unwrap();
+        assert_eq!(r.basis, "derived");
+        assert!(
+            r.derivation
+                .contains("not published as such: 2023-10 derived_from_cumulative"),
+            "{}",
+            r.derivation
+        );
     }
 
     #[test]
     fn status_flags() {
+        // Retail growth is judged against the payments growth band, never against the uplift.
+        let band = (3.0, 1.0, 5.0);
         assert_eq!(status_of(0.0, 10.0, None, None), status::PAYMENTS_ONLY);
         assert_eq!(
-            status_of(0.0, 10.0, Some((9.0, 12.0)), Some(10.0)),
+            status_of(0.0, 10.0, Some((9.0, 12.0)), Some((4.0, band))),
             status::AGREE
         );
         assert_eq!(
@@ -994,16 +1216,41 @@ mod tests {
             status::ENTERPRISE_DISAGREES
         );
         assert_eq!(
-            status_of(0.0, 10.0, Some((-3.0, -1.0)), Some(5.0)),
+            status_of(0.0, 10.0, Some((-3.0, -1.0)), Some((5.0, band))),
             status::ENTERPRISE_DISAGREES
         );
         assert_eq!(
-            status_of(0.0, 10.0, None, Some(10.5)),
+            status_of(0.0, 10.0, None, Some((8.0, band))),
             status::RETAIL_DISAGREES
         );
         assert_eq!(
-            status_of(0.0, 10.0, Some((11.0, 12.0)), Some(-1.0)),
+            status_of(0.0, 10.0, Some((11.0, 12.0)), Some((-1.0, band))),
             status::BOTH_DISAGREE
+        );
+        // A payments row with a growth factor: growth +10 %, uplift +8 % (0 … 20) → band
+        // 1.10 · 1.00 / 1.08 − 1 … 1.10 · 1.20 / 1.08 − 1.
+        let cell = PaymentCell {
+            name: None,
+            pct: Some(8.0),
+            lower: Some(0.0),
+            upper: Some(20.0),
+            level: 0.9,
+            actual: Some(108.0),
+            baseline: Some(100.0),
+            growth: Some(1.1 / 1.08),
+        };
+        let (g, lo, hi) = payments_growth(&cell).unwrap();
+        assert!(
+            (g - 10.0).abs() < 1e-9
+                && (lo - 100.0 * (1.1 / 1.08 - 1.0)).abs() < 1e-9
+                && (hi - 100.0 * (1.1 * 1.2 / 1.08 - 1.0)).abs() < 1e-9
+        );
+        assert!(
+            payments_growth(&PaymentCell {
+                growth: None,
+                ..cell
+            })
+            .is_none()
         );
     }
 
@@ -1041,6 +1288,7 @@ mod tests {
                 8.0,
                 0.0,
                 20.0,
+                10.0,
             ),
             (
                 "330000",
@@ -1051,6 +1299,7 @@ mod tests {
                 0.0,
                 -5.0,
                 5.0,
+                10.0,
             ),
             (
                 "330000",
@@ -1061,6 +1310,7 @@ mod tests {
                 30.0,
                 25.0,
                 35.0,
+                10.0,
             ),
             (
                 "330000",
@@ -1071,6 +1321,7 @@ mod tests {
                 1.0,
                 1.0,
                 1.0,
+                10.0,
             ),
             (
                 "330000",
@@ -1081,6 +1332,7 @@ mod tests {
                 10.0,
                 5.0,
                 15.0,
+                30.0,
             ),
             (
                 "330000",
@@ -1091,6 +1343,7 @@ mod tests {
                 10.0,
                 5.0,
                 15.0,
+                10.0,
             ),
             (
                 "000000",
@@ -1101,6 +1354,7 @@ mod tests {
                 25.0,
                 20.0,
                 30.0,
+                10.0,
             ),
             (
                 "000000",
@@ -1110,6 +1364,7 @@ mod tests {
                 "payment_daily",
                 25.0,
                 20.0,
+                30.0,
                 30.0,
             ),
         ]);
@@ -1152,12 +1407,26 @@ mod tests {
         assert_eq!(n(&t, "enterprises", 3), 3);
         assert_eq!(s(&t, "region_name_zh", 0), "全国");
         // Retail skipped for all_targeted, computed for national furniture.
-        assert!(f(&t, "retail_uplift_pct", 0).is_none());
+        assert!(f(&t, "retail_yoy_pct", 0).is_none());
         assert_eq!(n(&t, "retail_months", 0), 0);
         assert!(
-            (f(&t, "retail_uplift_pct", 1).unwrap() - 100.0 * (1.128 / 1.1 - 1.0)).abs() < 1e-9
+            t.column("retail_basis")
+                .unwrap()
+                .str()
+                .unwrap()
+                .get(0)
+                .is_none()
         );
-        assert_eq!(n(&t, "retail_months", 1), 7);
+        assert!((f(&t, "retail_yoy_pct", 1).unwrap() - 12.8).abs() < 1e-9);
+        assert_eq!(n(&t, "retail_months", 1), 4);
+        assert_eq!(s(&t, "retail_basis", 1), "derived");
+        assert!(s(&t, "retail_derivation", 1).contains("2023-09 +20.0"));
+        // The payments' own growth over the comparison year, with its band.
+        assert!((f(&t, "payments_yoy_pct", 3).unwrap() - 10.0).abs() < 1e-9);
+        assert!(
+            f(&t, "payments_yoy_lower", 3).unwrap() < 10.0
+                && f(&t, "payments_yoy_upper", 3).unwrap() > 12.8
+        );
         // The payments columns come from the campaign two_year payments row only.
         assert_eq!(f(&t, "payments_uplift_pct", 3), Some(8.0));
         assert_eq!(f(&t, "payments_lower", 3), Some(0.0));

@@ -9,7 +9,7 @@ use polars::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::align::reference_dates;
+use crate::align;
 use crate::{MetricsError, Result};
 
 /// A baseline method.
@@ -181,15 +181,7 @@ fn estimate(
     seed: u64,
 ) -> Option<CellEstimate> {
     let expected = |d: NaiveDate| -> Option<f64> {
-        let (refs, _) = reference_dates(d, method.lag_years());
-        if refs.is_empty() {
-            return None;
-        }
-        let mut sum = 0.0;
-        for r in &refs {
-            sum += values.get(r)?;
-        }
-        Some(sum / refs.len() as f64)
+        align::expected(d, method.lag_years(), |r| values.get(&r).copied())
     };
     let collect = |range: &DateRange| -> Vec<(NaiveDate, f64, f64)> {
         range

@@ -189,9 +189,11 @@ pub(crate) fn daily_rows(df: &DataFrame) -> Result<Vec<DailyRow>> {
         .collect())
 }
 
-/// Per feed: (feed, region-weeks present, revised, missing, regions with any missing week).
+/// Per feed: (feed, region-weeks present, revised, missing, regions with any missing week), over the
+/// regions of the report's area.
 pub(crate) fn completeness_summary(
     df: &DataFrame,
+    focus: &crate::Focus,
 ) -> Result<Vec<(String, usize, usize, usize, Vec<String>)>> {
     let (feed, status, region) = (
         strs(df, "feed")?,
@@ -200,6 +202,9 @@ pub(crate) fn completeness_summary(
     );
     let mut out: Vec<(String, usize, usize, usize, Vec<String>)> = Vec::new();
     for i in 0..df.height() {
+        if !focus.holds(&region[i]) {
+            continue;
+        }
         let pos = match out.iter().position(|r| r.0 == feed[i]) {
             Some(p) => p,
             None => {

@@ -37,6 +37,11 @@ pub enum WorkbookError {
     /// The uplift table has no campaign-window estimate for the primary method.
     #[error("nothing to summarise: {0}")]
     Empty(String),
+    /// The region asked for is not one of the campaign's regions.
+    #[error(
+        "{0} 不是本次活动的地区 · {0} is not one of the campaign's regions (a 6-digit code such as 330000, or XPCC)"
+    )]
+    UnknownRegion(String),
 }
 
 /// Result alias of this module.
@@ -97,6 +102,7 @@ struct Formats {
     yi_bold: Format,
     pct: Format,
     pct_bold: Format,
+    date: Format,
 }
 
 impl Formats {
@@ -127,7 +133,10 @@ impl Formats {
             yi: cell.clone().set_num_format("#,##0.00"),
             yi_bold: cell.clone().set_num_format("#,##0.00").set_bold(),
             pct: cell.clone().set_num_format("0.0"),
-            pct_bold: cell.set_num_format("0.0").set_bold(),
+            pct_bold: cell.clone().set_num_format("0.0").set_bold(),
+            date: cell
+                .set_num_format("yyyy-mm-dd")
+                .set_align(FormatAlign::Center),
         }
     }
 }
@@ -159,9 +168,84 @@ pub fn workbook(
             .set_comment("homeseason: uplift summary and activities register (重点活动表)"),
     );
     summary_sheet(book.add_worksheet(), campaign, uplift, &formats)?;
-    activities_sheet(book.add_worksheet(), campaign, activities, &formats)?;
+    activities_sheet(book.add_worksheet(), campaign, activities, "", &formats)?;
     if let Some(summary) = activity_summary {
         activity_summary_sheet(book.add_worksheet(), summary, &formats)?;
+    }
+    Ok(book.save_to_buffer()?)
+}
+
+/// The rows of `df` whose `region_code` is `region` (and, with `national`, the national rows too);
+/// a frame without a `region_code` column, or empty, is returned as it is.
+///
+/// # Errors
+/// When the column cannot be read as text.
+pub fn region_rows(df: &DataFrame, region: &str, national: bool) -> Result<DataFrame> {
+    if df.height() == 0 || df.column("region_code").is_err() {
+        return Ok(df.clone());
+    }
+    let code = col("region_code").cast(DataType::String);
+    let mut keep = code.clone().eq(lit(region.to_owned()));
+    if national {
+        keep = keep.or(code.eq(lit(NATIONAL)));
+    }
+    Ok(df.clone().lazy().filter(keep).collect()?)
+}
+
+/// One region's own workbook, for a province (or plan city, or the Corps) to submit by itself: the
+/// summary of its uplift with the national rows above it for reference, its own 重点活动表 in the
+/// attachment's layout (titled with its name, numbered from 1), and its weeks of the activity
+/// summary.
+///
+/// # Errors
+/// [`WorkbookError::UnknownRegion`] when `region` is not one of the campaign's regions; otherwise as
+/// [`workbook`].
+pub fn region_workbook(
+    campaign: &Campaign,
+    uplift: &DataFrame,
+    activities: &DataFrame,
+    activity_summary: Option<&DataFrame>,
+    region: &str,
+) -> Result<Vec<u8>> {
+    let name = campaign
+        .regions()
+        .map_err(|e| WorkbookError::Empty(e.to_string()))?
+        .into_iter()
+        .find(|r| r.code == region)
+        .map(|r| r.name_zh.clone())
+        .ok_or_else(|| WorkbookError::UnknownRegion(region.to_owned()))?;
+    let formats = Formats::new();
+    let mut book = Workbook::new();
+    book.set_properties(
+        &DocProperties::new()
+            .set_title(format!(
+                "{name} {} 效果评估 {}",
+                campaign.name_zh, campaign.name_en
+            ))
+            .set_author("homeseason")
+            .set_comment(format!(
+                "homeseason: {name} uplift summary and activities register (重点活动表)"
+            )),
+    );
+    summary_sheet(
+        book.add_worksheet(),
+        campaign,
+        &region_rows(uplift, region, true)?,
+        &formats,
+    )?;
+    activities_sheet(
+        book.add_worksheet(),
+        campaign,
+        &region_rows(activities, region, false)?,
+        &name,
+        &formats,
+    )?;
+    if let Some(summary) = activity_summary {
+        activity_summary_sheet(
+            book.add_worksheet(),
+            &region_rows(summary, region, false)?,
+            &formats,
+        )?;
     }
     Ok(book.save_to_buffer()?)
 }
@@ -195,6 +279,12 @@ fn frame_sheet(
     sheet.set_landscape();
     sheet.set_repeat_rows(HEADER_ROW, HEADER_ROW)?;
     Ok(())
+}
+
+/// Excel's serial day number of a date (days since 1899-12-30, the 1900 date system).
+fn excel_serial(d: chrono::NaiveDate) -> f64 {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1899, 12, 30).unwrap_or_default();
+    (d - epoch).num_days() as f64
 }
 
 fn xcol(c: usize) -> u16 {
@@ -443,10 +533,12 @@ fn period_zh(start: &str, end: &str) -> String {
     }
 }
 
+/// The 重点活动表; `scope` is the region's name for one region's own sheet (empty: every region).
 fn activities_sheet(
     sheet: &mut Worksheet,
     campaign: &Campaign,
     activities: &DataFrame,
+    scope: &str,
     f: &Formats,
 ) -> Result<()> {
     let n = activities.height();
@@ -501,7 +593,7 @@ fn activities_sheet(
         r.dedup();
         r.len()
     };
-    let title = format!("{}重点活动表", campaign.name_zh);
+    let title = format!("{scope}{}重点活动表", campaign.name_zh);
     let note = format!(
         "共 {n} 项活动，涉及 {region_count} 个地区 · {n} activities in {region_count} regions \
          (homeseason activities register; 活动类型、重点方向按通知口径填写)"
@@ -606,7 +698,15 @@ fn activity_summary_sheet(sheet: &mut Worksheet, summary: &DataFrame, f: &Format
                     .map_or(region[i].as_str(), |x| x.name_zh.as_str())
             };
             sheet.write_string_with_format(r, 1, name, &f.text)?;
-            sheet.write_string_with_format(r, 2, &week[i], &f.center)?;
+            // A real date (Excel serial day, shown yyyy-mm-dd), so the column sorts and filters as
+            // dates; text that is not a date stays text.
+            match chrono::NaiveDate::parse_from_str(
+                week[i].get(..10).unwrap_or(&week[i]),
+                "%Y-%m-%d",
+            ) {
+                Ok(d) => sheet.write_number_with_format(r, 2, excel_serial(d), &f.date)?,
+                Err(_) => sheet.write_string_with_format(r, 2, &week[i], &f.center)?,
+            };
             let kind_title = format!("{} {}", activity_type_zh(&kind[i]), kind[i]);
             sheet.write_string_with_format(r, 3, kind_title, &f.text)?;
             for (j, values) in counts.iter().enumerate() {
@@ -813,8 +913,76 @@ mod tests {
             .worksheet_range(ACTIVITY_SUMMARY_SHEET)
             .expect("weekly");
         assert_eq!(text(&w, 3, 1), "浙江省");
-        assert_eq!(text(&w, 3, 2), "2023-09-04");
+        // The week start is a date cell, not text.
+        match w.get_value((3, 2)) {
+            // 45173 is 2023-09-04 in Excel's 1900 date system.
+            Some(Data::DateTime(d)) => assert_eq!(d.as_f64(), 45173.0),
+            other => panic!("week start is not a date: {other:?}"),
+        }
         assert_eq!(num(&w, 3, 5), 300.0);
+    }
+
+    #[test]
+    fn a_region_gets_its_own_register_and_summary() {
+        let campaign = Campaign::default_2023();
+        let summary = df!(
+            "region_code" => ["330000", "650000"],
+            "week_start" => [NaiveDate::from_ymd_opt(2023, 9, 4).expect("date"); 2],
+            "activity_type" => ["shopping_festival", "shopping_festival"],
+            "activities" => [2_i64, 1],
+            "enterprises" => [300_i64, 20],
+            "brands" => [500_i64, 30],
+            "local_station_activities" => [0_i64, 1],
+        )
+        .expect("summary frame");
+        let bytes = region_workbook(
+            &campaign,
+            &uplift_frame(&campaign),
+            &activities_frame(),
+            Some(&summary),
+            "330000",
+        )
+        .expect("Zhejiang's workbook");
+        let mut book = open(bytes);
+        assert_eq!(
+            book.sheet_names(),
+            [SUMMARY_SHEET, ACTIVITIES_SHEET, ACTIVITY_SUMMARY_SHEET]
+        );
+        let a = book.worksheet_range(ACTIVITIES_SHEET).expect("register");
+        assert_eq!(
+            text(&a, 0, 0),
+            format!("浙江省{}重点活动表", campaign.name_zh)
+        );
+        for (c, h) in ACTIVITY_COLUMNS.iter().enumerate() {
+            assert_eq!(text(&a, 2, c as u32), *h, "the attachment's columns");
+        }
+        // Zhejiang's two activities only, numbered from 1.
+        assert_eq!(a.height(), 3 + 2);
+        assert_eq!(num(&a, 3, 0), 1.0);
+        assert_eq!(num(&a, 4, 0), 2.0);
+        assert!((3..5).all(|r| text(&a, r, 1) == "浙江省"));
+        // The summary: the national rows for reference, then Zhejiang's; no other region.
+        let s = book.worksheet_range(SUMMARY_SHEET).expect("summary");
+        let codes: Vec<String> = (3..s.height() as u32).map(|r| text(&s, r, 0)).collect();
+        assert!(codes.iter().any(|c| c == "000000") && codes.iter().any(|c| c == "330000"));
+        assert!(
+            codes.iter().all(|c| c == "000000" || c == "330000"),
+            "{codes:?}"
+        );
+        let w = book
+            .worksheet_range(ACTIVITY_SUMMARY_SHEET)
+            .expect("weekly");
+        assert_eq!(w.height(), 3 + 1);
+        assert_eq!(text(&w, 3, 0), "330000");
+        let err = region_workbook(
+            &campaign,
+            &uplift_frame(&campaign),
+            &activities_frame(),
+            None,
+            "999999",
+        )
+        .expect_err("not a region");
+        assert!(matches!(err, WorkbookError::UnknownRegion(_)), "{err}");
     }
 
     #[test]
