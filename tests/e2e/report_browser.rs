@@ -87,6 +87,7 @@ fn render(html: &Path, png: &Path, fontconfig: &Path) -> Value {
 }
 
 #[test]
+#[allow(clippy::print_stderr)] // a skipped browser test must say so loudly
 fn report_renders_chinese_with_its_embedded_font_in_headless_chromium() {
     if let Some(why) = missing() {
         let required = std::env::var("HOMESEASON_BROWSER_TEST").is_ok_and(|v| v == "require");
@@ -109,7 +110,6 @@ fn report_renders_chinese_with_its_embedded_font_in_headless_chromium() {
     let shot = std::env::var("HOMESEASON_REPORT_SCREENSHOT")
         .map_or_else(|_| tmp.path().join("report.png"), PathBuf::from);
     let r = render(&html, &shot, &conf);
-    eprintln!("{r}");
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(r["errors"].as_array().map(Vec::len), Some(0), "{r}");
     let faces = r["webFonts"].as_array().expect("font faces");

@@ -73,10 +73,10 @@ fn py_str(s: &str) -> String {
 fn lines(text: &str) -> Vec<String> {
     let text = text.trim_matches('\n');
     let mut out: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
-    if let Some(last) = out.last_mut() {
-        if last.ends_with('\n') {
-            last.pop();
-        }
+    if let Some(last) = out.last_mut()
+        && last.ends_with('\n')
+    {
+        last.pop();
     }
     out
 }
