@@ -12,4 +12,5 @@ mod impact;
 mod ingest;
 mod payments;
 mod readers;
+mod report_browser;
 mod serve;

@@ -701,18 +701,18 @@ impl Document<'_> {
         for block in self.blocks() {
             match block {
                 Block::Heading(l, t) => {
-                    let _ = write!(body, "<h{l}>{}</h{l}>\n", esc(&t));
+                    let _ = writeln!(body, "<h{l}>{}</h{l}>", esc(&t));
                 }
                 Block::Para(t) => {
-                    let _ = write!(body, "<p>{}</p>\n", esc(&t));
+                    let _ = writeln!(body, "<p>{}</p>", esc(&t));
                 }
                 Block::Table(t) => body.push_str(&t.html()),
                 Block::Chart(i) => {
                     let c = &self.charts[i];
                     let data = base64::engine::general_purpose::STANDARD.encode(&c.png);
-                    let _ = write!(
+                    let _ = writeln!(
                         body,
-                        "<figure><img alt=\"{}\" src=\"data:image/png;base64,{data}\"><figcaption>{}</figcaption></figure>\n",
+                        "<figure><img alt=\"{}\" src=\"data:image/png;base64,{data}\"><figcaption>{}</figcaption></figure>",
                         esc(&c.caption),
                         esc(&c.caption)
                     );

@@ -189,18 +189,22 @@ pub(crate) fn daily_rows(df: &DataFrame) -> Result<Vec<DailyRow>> {
         .collect())
 }
 
+/// One feed's completeness: (feed, region-weeks present, revised, missing, regions with any missing
+/// week).
+pub(crate) type FeedCompleteness = (String, usize, usize, usize, Vec<String>);
+
 /// Per feed: (feed, region-weeks present, revised, missing, regions with any missing week), over the
 /// regions of the report's area.
 pub(crate) fn completeness_summary(
     df: &DataFrame,
     focus: &crate::Focus,
-) -> Result<Vec<(String, usize, usize, usize, Vec<String>)>> {
+) -> Result<Vec<FeedCompleteness>> {
     let (feed, status, region) = (
         strs(df, "feed")?,
         strs(df, "status")?,
         strs(df, "region_code")?,
     );
-    let mut out: Vec<(String, usize, usize, usize, Vec<String>)> = Vec::new();
+    let mut out: Vec<FeedCompleteness> = Vec::new();
     for i in 0..df.height() {
         if !focus.holds(&region[i]) {
             continue;

@@ -165,7 +165,7 @@ pub(crate) fn local_events(
         if category[i] != "all_targeted" || s > as_of || !focus.holds(&region[i]) {
             continue;
         }
-        let name = region_name(&regions, &region[i]);
+        let name = region_name(regions, &region[i]);
         if best.as_ref().is_none_or(|b| lift[i] > b.0) {
             best = Some((lift[i], region[i].clone(), s, name.clone()));
         }
@@ -294,7 +294,7 @@ pub(crate) fn power_rows(power: &DataFrame, focus: &Focus) -> Result<Vec<PowerRo
     let mut out: Vec<PowerRow> = (0..power.height())
         .filter(|&i| category[i] == "all_targeted" && focus.holds(&region[i]))
         .map(|i| PowerRow {
-            region: format!("{} {}", region_name(&regions, &region[i]), region[i]),
+            region: format!("{} {}", region_name(regions, &region[i]), region[i]),
             days: days[i],
             mde_pct: mde[i],
             power_10: p10[i],
@@ -474,7 +474,7 @@ pub(crate) fn triangulation(t: &DataFrame) -> Result<Vec<TriangulationRow>> {
     Ok((0..t.height())
         .map(|i| TriangulationRow {
             region_code: region[i].clone(),
-            region: format!("{} {}", region_name(&regions, &region[i]), region[i]),
+            region: format!("{} {}", region_name(regions, &region[i]), region[i]),
             category: category_label(&category[i]),
             payments: iv(p[i], pl[i], pu[i]),
             enterprise: iv(e[i], el[i], eu[i]),
