@@ -1,4 +1,8 @@
 //! End-to-end tests: drive the real `homeseason` binary on data the project generates.
+#![expect(
+    clippy::print_stderr,
+    reason = "long tests say what they measured (seen with --nocapture)"
+)]
 
 mod util;
 

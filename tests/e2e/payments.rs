@@ -100,11 +100,11 @@ fn read_hive(path: &Path) -> DataFrame {
     let height = df.height();
     for part in path.parent().unwrap().components() {
         let part = part.as_os_str().to_string_lossy();
-        if let Some((k, v)) = part.split_once('=') {
-            if df.column(k).is_err() {
-                df.with_column(Column::new(k.into(), vec![v.to_owned(); height]))
-                    .unwrap();
-            }
+        if let Some((k, v)) = part.split_once('=')
+            && df.column(k).is_err()
+        {
+            df.with_column(Column::new(k.into(), vec![v.to_owned(); height]))
+                .unwrap();
         }
     }
     df

@@ -512,7 +512,13 @@ fn run(cli: Cli) -> Result<()> {
             );
             let lake = Lake::open(out.join("lake"))?;
             let profiles = Profiles::from_working_dir()?;
-            let results = ingest(&lake, &campaign, &[sample.clone()], None, &profiles)?;
+            let results = ingest(
+                &lake,
+                &campaign,
+                std::slice::from_ref(&sample),
+                None,
+                &profiles,
+            )?;
             print_ingest(&results);
             let nbs = pipeline::ingest_nbs(&lake, &now())?;
             println!(

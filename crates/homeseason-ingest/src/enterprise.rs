@@ -168,13 +168,14 @@ pub(crate) fn sales(
             continue;
         }
         let column_unit = match cells.get("unit", row) {
-            Some(u) => match unit(u) {
-                Some(u) => Some(u),
-                None => {
+            Some(u) => {
+                if let Some(u) = unit(u) {
+                    Some(u)
+                } else {
                     cells.reject(sink, row, "unit", Reason::BadUnit, Some("元 | 万元 | 亿元"));
                     continue;
                 }
-            },
+            }
             None => None,
         };
         if let (Some(c), Some(u)) = (cell_unit, column_unit)

@@ -114,7 +114,7 @@ pub(crate) fn category(raw: &str) -> Option<&'static str> {
         _ => Category::parse(&t)
             .ok()
             .filter(|c| c.is_targeted())
-            .map(|c| c.id()),
+            .map(homeseason_schema::category::Category::id),
     }
 }
 

@@ -105,7 +105,7 @@ pub(crate) fn map_headers(
             found: frame
                 .get_column_names()
                 .iter()
-                .map(|s| s.to_string())
+                .map(std::string::ToString::to_string)
                 .collect(),
         });
     }

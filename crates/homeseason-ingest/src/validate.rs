@@ -132,17 +132,17 @@ fn error_of(field: &Field) -> Expr {
             )
             .then(tag(Reason::BadPattern));
     }
-    if let Some(minimum) = field.constraints.minimum {
-        if matches!(field.r#type, FieldType::Number | FieldType::Integer) {
-            chain = chain
-                .when(
-                    value
-                        .clone()
-                        .is_not_null()
-                        .and(value.cast(DataType::Float64).lt(lit(minimum))),
-                )
-                .then(tag(Reason::BelowMinimum));
-        }
+    if let Some(minimum) = field.constraints.minimum
+        && matches!(field.r#type, FieldType::Number | FieldType::Integer)
+    {
+        chain = chain
+            .when(
+                value
+                    .clone()
+                    .is_not_null()
+                    .and(value.cast(DataType::Float64).lt(lit(minimum))),
+            )
+            .then(tag(Reason::BelowMinimum));
     }
     chain.otherwise(lit(NULL).cast(DataType::String))
 }

@@ -285,10 +285,10 @@ impl Lake {
             fs::create_dir_all(parent).map_err(io("create", parent))?;
         }
         fs::rename(tmp, &target).map_err(io("rename", &target))?;
-        if let Some(parent) = target.parent() {
-            if let Ok(dir) = File::open(parent) {
-                let _ = dir.sync_all();
-            }
+        if let Some(parent) = target.parent()
+            && let Ok(dir) = File::open(parent)
+        {
+            let _ = dir.sync_all();
         }
         Ok(())
     }
@@ -485,18 +485,17 @@ impl Lake {
                 .inspect_err(|_| unstage(&staged))?;
             staged.push((tmp, path.clone()));
             let previous = manifest.partitions.get(path).cloned();
-            if let Some(prev) = &previous {
-                if prev.source_sha256 != c.sha256 {
-                    replaced.push((path.clone(), prev.source_sha256.clone()));
-                    if let Some(old) = manifest
-                        .files
-                        .iter_mut()
-                        .find(|f| f.sha256 == prev.source_sha256)
-                    {
-                        if !old.superseded.contains(path) {
-                            old.superseded.push(path.clone());
-                        }
-                    }
+            if let Some(prev) = &previous
+                && prev.source_sha256 != c.sha256
+            {
+                replaced.push((path.clone(), prev.source_sha256.clone()));
+                if let Some(old) = manifest
+                    .files
+                    .iter_mut()
+                    .find(|f| f.sha256 == prev.source_sha256)
+                    && !old.superseded.contains(path)
+                {
+                    old.superseded.push(path.clone());
                 }
             }
             manifest.partitions.insert(
@@ -687,16 +686,16 @@ impl Lake {
                 .map_err(perr(path.display().to_string()))?;
             let height = frame.height();
             for key in partition_keys(table) {
-                if let PartitionKey::Column(c) = key {
-                    if let Some(v) = parts.get(*c) {
-                        frame
-                            .with_column(Column::new_scalar(
-                                (*c).into(),
-                                Scalar::from(PlSmallStr::from(v.as_str())),
-                                height,
-                            ))
-                            .map_err(perr(table))?;
-                    }
+                if let PartitionKey::Column(c) = key
+                    && let Some(v) = parts.get(*c)
+                {
+                    frame
+                        .with_column(Column::new_scalar(
+                            (*c).into(),
+                            Scalar::from(PlSmallStr::from(v.as_str())),
+                            height,
+                        ))
+                        .map_err(perr(table))?;
                 }
             }
             frames.push(frame.lazy());
@@ -713,8 +712,9 @@ impl Lake {
                 _ => None,
             })
             .collect();
-        let order: Vec<Expr> = contract::get(table)
-            .map(|c| {
+        let order: Vec<Expr> = contract::get(table).map_or_else(
+            || vec![all().as_expr()],
+            |c| {
                 c.fields
                     .iter()
                     .map(|f| {
@@ -726,8 +726,8 @@ impl Lake {
                         }
                     })
                     .collect()
-            })
-            .unwrap_or_else(|| vec![all().as_expr()]);
+            },
+        );
         concat(
             frames,
             UnionArgs {
@@ -868,7 +868,7 @@ mod tests {
             ..Manifest::default()
         })
         .expect("json");
-        let staged = vec![
+        let staged = [
             (
                 lake.stage(b"new 1").expect("stage"),
                 "t/k=1/data.parquet".to_owned(),

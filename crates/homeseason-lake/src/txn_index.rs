@@ -74,15 +74,14 @@ impl TxnSpill {
     /// # Errors
     /// On IO failures.
     pub fn push(&mut self, year: i32, month: u32, fps: &[u64]) -> std::io::Result<()> {
-        let w = match self.files.get_mut(&(year, month)) {
-            Some(w) => w,
-            None => {
-                let path = self.dir.join(format!("{year}-{month}.fp64"));
-                let f = File::create(path)?;
-                self.files
-                    .entry((year, month))
-                    .or_insert(BufWriter::with_capacity(1 << 20, f))
-            }
+        let w = if let Some(w) = self.files.get_mut(&(year, month)) {
+            w
+        } else {
+            let path = self.dir.join(format!("{year}-{month}.fp64"));
+            let f = File::create(path)?;
+            self.files
+                .entry((year, month))
+                .or_insert(BufWriter::with_capacity(1 << 20, f))
         };
         let mut buf = Vec::with_capacity(fps.len() * 8);
         for fp in fps {

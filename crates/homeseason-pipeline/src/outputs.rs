@@ -118,12 +118,11 @@ pub fn ingest_totals(lake: &Lake) -> Result<IngestTotals> {
                 .and_then(serde_json::Value::as_u64)
                 .unwrap_or(0) as usize
         };
-        let row = match by_feed.iter_mut().find(|r| r.0 == f.feed) {
-            Some(r) => r,
-            None => {
-                by_feed.push((f.feed.clone(), 0, 0, 0, 0, 0));
-                by_feed.last_mut().expect("just pushed")
-            }
+        let row = if let Some(r) = by_feed.iter_mut().find(|r| r.0 == f.feed) {
+            r
+        } else {
+            by_feed.push((f.feed.clone(), 0, 0, 0, 0, 0));
+            by_feed.last_mut().expect("just pushed")
         };
         row.1 += 1;
         row.2 += n("read");

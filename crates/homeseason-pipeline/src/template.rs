@@ -379,12 +379,12 @@ fn notes(sheet: &mut Worksheet, spec: &Spec) -> Result<(), XlsxError> {
     let bold = Format::new().set_bold();
     let wrap = Format::new().set_text_wrap();
     sheet.set_name("填写说明 Notes")?;
-    sheet.write_string_with_format(0, 0, &format!("{} — 填写说明", spec.title_zh), &bold)?;
-    sheet.write_string(1, 0, &format!("{} — notes", spec.title_en))?;
+    sheet.write_string_with_format(0, 0, format!("{} — 填写说明", spec.title_zh), &bold)?;
+    sheet.write_string(1, 0, format!("{} — notes", spec.title_en))?;
     let mut row = 3;
     for (zh, en) in spec.general_zh.iter().zip(spec.general_en) {
-        sheet.write_string(row, 0, &format!("• {zh}"))?;
-        sheet.write_string(row + 1, 0, &format!("  {en}"))?;
+        sheet.write_string(row, 0, format!("• {zh}"))?;
+        sheet.write_string(row + 1, 0, format!("  {en}"))?;
         row += 2;
     }
     row += 1;
@@ -404,7 +404,7 @@ fn notes(sheet: &mut Worksheet, spec: &Spec) -> Result<(), XlsxError> {
         } else {
             format!(" 可选：{}", c.list.join(" / "))
         };
-        sheet.write_string_with_format(row, 3, &format!("{}{list_zh}", c.note_zh), &wrap)?;
+        sheet.write_string_with_format(row, 3, format!("{}{list_zh}", c.note_zh), &wrap)?;
         sheet.write_string_with_format(row, 4, c.note_en, &wrap)?;
     }
     sheet.set_column_width(0, 18)?;

@@ -78,7 +78,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/audit", get(audit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(120),
+            Duration::from_mins(2),
         ))
         .layer(DefaultBodyLimit::max(64 * 1024));
     upload_routes

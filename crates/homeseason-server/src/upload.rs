@@ -559,11 +559,9 @@ async fn process_inner(
                 &bytes[..bytes.len().min(HEAD_BYTES)],
                 bytes.len() <= HEAD_BYTES,
             ) == Ok(Kind::Gzip)
-            {
-                if let Err(e) = sniff::check_gzip(&bytes, max_inflated) {
+                && let Err(e) = sniff::check_gzip(&bytes, max_inflated) {
                     return Ok(Err(Err(e)));
                 }
-            }
             let source = Source::Bytes {
                 name: &task_name,
                 bytes: &bytes,

@@ -233,10 +233,11 @@ pub(super) fn run_pass(
     let (tx_b, rx_b) = sync_channel::<ChunkOut>(workers * 2);
     let mut category = vec!["other"; 10_000];
     for m in &campaign.mcc {
-        if let Ok(code) = m.code.parse::<usize>() {
-            if code < 10_000 && m.code.len() == 4 {
-                category[code] = m.category.id();
-            }
+        if let Ok(code) = m.code.parse::<usize>()
+            && code < 10_000
+            && m.code.len() == 4
+        {
+            category[code] = m.category.id();
         }
     }
     let owned_name = file.to_owned();
@@ -517,23 +518,20 @@ pub(super) fn merge(
                     .and_then(|p| p.verify.as_ref())
                     .is_some_and(|v| v.contains(row.fp))
             {
-                let exact_dup = match plan.and_then(|p| p.verify.as_ref()) {
-                    None => {
-                        // First pass: note the repeat and verify in a second pass.
-                        m.candidates.insert(row.fp);
-                        m.candidate_count += 1;
-                        m.duplicates_in_file += 1;
+                let exact_dup = if plan.and_then(|p| p.verify.as_ref()).is_none() {
+                    // First pass: note the repeat and verify in a second pass.
+                    m.candidates.insert(row.fp);
+                    m.candidate_count += 1;
+                    m.duplicates_in_file += 1;
+                    true
+                } else {
+                    let (txn_id, _) = &out.texts[row.text as usize];
+                    let seen_texts = texts_by_fp.entry(row.fp).or_default();
+                    if seen_texts.iter().any(|t| t == txn_id) {
                         true
-                    }
-                    Some(_) => {
-                        let (txn_id, _) = &out.texts[row.text as usize];
-                        let seen_texts = texts_by_fp.entry(row.fp).or_default();
-                        if seen_texts.iter().any(|t| t == txn_id) {
-                            true
-                        } else {
-                            seen_texts.push(txn_id.clone());
-                            false
-                        }
+                    } else {
+                        seen_texts.push(txn_id.clone());
+                        false
                     }
                 };
                 if exact_dup {
@@ -545,7 +543,7 @@ pub(super) fn merge(
             }
             // The month, its holder and the cross-file check.
             {
-                if !m.months.contains_key(&row.month) {
+                if let std::collections::btree_map::Entry::Vacant(e) = m.months.entry(row.month) {
                     let (y, mo) = year_month(row.month);
                     let owner = ctx
                         .month_owner(institution, y, mo)
@@ -557,18 +555,15 @@ pub(super) fn merge(
                             }
                             (o.file, o.sha256, set)
                         });
-                    m.months.insert(
-                        row.month,
-                        MonthState {
-                            key: row.month,
-                            owner,
-                            main: Aggregate::default(),
-                            hit: Aggregate::default(),
-                            hit_merchants: U64Map::default(),
-                            spill: Vec::new(),
-                            spill_hits: Vec::new(),
-                        },
-                    );
+                    e.insert(MonthState {
+                        key: row.month,
+                        owner,
+                        main: Aggregate::default(),
+                        hit: Aggregate::default(),
+                        hit_merchants: U64Map::default(),
+                        spill: Vec::new(),
+                        spill_hits: Vec::new(),
+                    });
                 }
             }
             let Some(ms) = m.months.get_mut(&row.month) else {
@@ -660,11 +655,12 @@ pub(super) fn finish(
     let mut category = vec!["other"; 10_000];
     let mut mapped = vec![false; 10_000];
     for m in &campaign.mcc {
-        if let Ok(code) = m.code.parse::<usize>() {
-            if code < 10_000 && m.code.len() == 4 {
-                category[code] = m.category.id();
-                mapped[code] = true;
-            }
+        if let Ok(code) = m.code.parse::<usize>()
+            && code < 10_000
+            && m.code.len() == 4
+        {
+            category[code] = m.category.id();
+            mapped[code] = true;
         }
     }
     let mut unmapped_mcc: BTreeMap<String, usize> = BTreeMap::new();

@@ -325,7 +325,10 @@ pub fn sniff_header(head: &[u8], format: Format, delimiter: u8) -> Result<Vec<St
     if format == Format::Parquet {
         let mut r = ParquetReader::new(Cursor::new(head));
         let schema = r.schema().map_err(|e| bad(e.to_string()))?;
-        return Ok(schema.iter_names().map(|n| n.to_string()).collect());
+        return Ok(schema
+            .iter_names()
+            .map(polars::prelude::PlSmallStr::to_string)
+            .collect());
     }
     let mut raw = head.to_vec();
     if raw.starts_with(&[0x1f, 0x8b]) {
@@ -495,7 +498,7 @@ mod tests {
             x = mix64(x + i as u64);
             let day = 1 + x % 30;
             let (h, m) = ((x >> 8) % 24, (x >> 16) % 60);
-            let id = if x % 97 == 0 { i / 2 } else { i };
+            let id = if x.is_multiple_of(97) { i / 2 } else { i };
             out.push_str(&format!(
                 "T{id},w,2023-09-{day:02} {h:02}:{m:02}:00,M{},{},{},{}.{:02},{},{}\n",
                 (x >> 20) % 40,
@@ -504,7 +507,7 @@ mod tests {
                 (x >> 32) % 500,
                 (x >> 40) % 100,
                 kinds[((x >> 44) % 5) as usize],
-                if (x >> 48) % 3 == 0 {
+                if (x >> 48).is_multiple_of(3) {
                     "online"
                 } else {
                     "offline"

@@ -308,13 +308,12 @@ pub(super) fn process_chunk(
                         o.clear();
                     }
                     for (k, v) in &obj {
-                        let idx = match caches.json_keys.get(k) {
-                            Some(i) => *i,
-                            None => {
-                                let i = resolve_field(spec.profile, spec.contract, k);
-                                caches.json_keys.insert(k.clone(), i);
-                                i
-                            }
+                        let idx = if let Some(i) = caches.json_keys.get(k) {
+                            *i
+                        } else {
+                            let i = resolve_field(spec.profile, spec.contract, k);
+                            caches.json_keys.insert(k.clone(), i);
+                            i
                         };
                         if let Some(i) = idx {
                             owned[i] = json_text(v);
