@@ -9,6 +9,10 @@ use std::process::Command;
 
 use polars::prelude::*;
 
+use homeseason_test_support::{
+    assert_tree_is_clean, transactions_with_institutions, traversal_forms,
+};
+
 use crate::util::{files_with_ext, homeseason, ok, read_parquet};
 
 fn s(p: &Path) -> &str {
@@ -182,6 +186,192 @@ fn duckdb_per_day(files: &[PathBuf]) -> BTreeMap<String, (i64, i64, i64)> {
         .collect()
 }
 
+/// How files reach the lake.
+#[derive(Debug, Clone, Copy)]
+enum Via {
+    /// `homeseason ingest`.
+    Ingest,
+    /// `homeseason upload` to a live `homeseason serve`.
+    Upload,
+    /// `homeseason pull` from a loopback HTTP endpoint.
+    Pull,
+}
+
+/// A loopback HTTP server (`python3 -m http.server`) over a folder, killed on drop.
+struct WebRoot {
+    child: std::process::Child,
+    root: PathBuf,
+    port: u16,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+fn wait_for(port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "port {port} did not open"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+impl WebRoot {
+    fn start(root: &Path) -> WebRoot {
+        let port = free_port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server starts");
+        wait_for(port);
+        WebRoot {
+            child,
+            root: root.to_owned(),
+            port,
+        }
+    }
+
+    fn url(&self, file: &Path) -> String {
+        let rel = file.strip_prefix(&self.root).expect("served file");
+        format!("http://127.0.0.1:{}/{}", self.port, rel.display())
+    }
+}
+
+impl Drop for WebRoot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Delivers batches of files one way, into `lake`.
+struct Deliverer<'a> {
+    via: Via,
+    home: PathBuf,
+    lake: PathBuf,
+    web: &'a WebRoot,
+    server: Option<(std::process::Child, String, String)>,
+}
+
+impl<'a> Deliverer<'a> {
+    fn new(via: Via, home: &Path, web: &'a WebRoot) -> Deliverer<'a> {
+        std::fs::create_dir_all(home).expect("mkdir");
+        let (lake, server) = match via {
+            Via::Upload => {
+                let data = home.join("data");
+                let token = ok(&[
+                    "liaison",
+                    "add",
+                    "--data",
+                    s(&data),
+                    "--admin",
+                    "--name",
+                    "wallet_b",
+                ]);
+                let port = free_port();
+                let child = Command::new(env!("CARGO_BIN_EXE_homeseason"))
+                    .args([
+                        "serve",
+                        "--data",
+                        s(&data),
+                        "--addr",
+                        &format!("127.0.0.1:{port}"),
+                        "--max-upload-mb",
+                        "64",
+                    ])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .expect("homeseason serve starts");
+                wait_for(port);
+                (
+                    data.join("lake"),
+                    Some((
+                        child,
+                        format!("http://127.0.0.1:{port}"),
+                        token.trim().to_owned(),
+                    )),
+                )
+            }
+            _ => (home.join("lake"), None),
+        };
+        Deliverer {
+            via,
+            home: home.to_owned(),
+            lake,
+            web,
+            server,
+        }
+    }
+
+    fn deliver(&self, files: &[PathBuf]) {
+        match self.via {
+            Via::Ingest => balanced(&ingest(&self.lake, &[], files)),
+            Via::Upload => {
+                let (_, url, token) = self.server.as_ref().expect("server");
+                let mut args = vec![
+                    "upload",
+                    "--server",
+                    url.as_str(),
+                    "--token",
+                    token.as_str(),
+                    "--feed",
+                    "payment_transactions",
+                ];
+                args.extend(files.iter().map(|f| s(f)));
+                ok(&args);
+            }
+            Via::Pull => {
+                let mut config = String::new();
+                for f in files {
+                    let bytes = std::fs::read(f).expect("read");
+                    config.push_str(&format!(
+                        "[[source]]\nname = \"wallet_b\"\nurl = \"{}\"\nsha256 = \"{}\"\nfeed = \"payment_transactions\"\n\n",
+                        self.web.url(f),
+                        homeseason_ingest::sha256_hex(&bytes)
+                    ));
+                }
+                let path = self.home.join("sources.toml");
+                std::fs::write(&path, config).expect("write");
+                let out = self.home.join("pulled");
+                ok(&[
+                    "pull",
+                    "--config",
+                    s(&path),
+                    "--out",
+                    s(&out),
+                    "--lake",
+                    s(&self.lake),
+                ]);
+            }
+        }
+    }
+}
+
+impl Drop for Deliverer<'_> {
+    fn drop(&mut self) {
+        if let Some((child, _, _)) = self.server.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Read = accepted + rejected + duplicates for every file, and nothing refused.
 fn balanced(results: &[serde_json::Value]) {
     for r in results {
@@ -317,61 +507,65 @@ fn every_delivery_pattern_gives_the_same_payment_daily_as_duckdb_on_the_raw_file
         vec![bad_day],
     ));
 
+    let files_root = tmp.path().to_owned();
+    let web = WebRoot::start(&files_root);
     let mut summary = Vec::new();
-    for (name, batches, replace_days) in &variants {
-        let lake = tmp
-            .path()
-            .join(format!("lake_{}", name.replace([' ', ','], "_")));
-        for (k, batch) in batches.iter().enumerate() {
-            if k == 1 && !replace_days.is_empty() {
-                let range = format!(
-                    "payment_daily,institution=wallet_b,date={0}..{0}",
-                    replace_days[0]
-                );
-                let dry = ok(&[
-                    "ingest",
-                    "--lake",
-                    s(&lake),
-                    "--replace",
-                    &range,
-                    "--dry-run",
-                ]);
-                assert!(dry.contains("would remove"), "{dry}");
-                let before = std::fs::read(lake.join("_manifest.json")).expect("manifest");
-                assert_eq!(
-                    std::fs::read(lake.join("_manifest.json")).expect("manifest"),
-                    before,
-                    "a dry run changes nothing"
-                );
-                let mut extra = vec!["--replace", range.as_str()];
-                extra.retain(|_| true);
-                balanced(&ingest(&lake, &extra, batch));
-                let manifest: serde_json::Value = serde_json::from_slice(
-                    &std::fs::read(lake.join("_manifest.json")).expect("manifest"),
-                )
-                .expect("json");
-                assert_eq!(manifest["replacements"].as_array().map(Vec::len), Some(1));
-            } else {
-                balanced(&ingest(&lake, &[], batch));
+    for via in [Via::Ingest, Via::Upload, Via::Pull] {
+        for (name, batches, replace_days) in &variants {
+            let home = tmp
+                .path()
+                .join(format!("{via:?}_{}", name.replace([' ', ','], "_")));
+            let deliverer = Deliverer::new(via, &home, &web);
+            let lake = deliverer.lake.clone();
+            for (k, batch) in batches.iter().enumerate() {
+                if k == 1 && !replace_days.is_empty() {
+                    let range = format!(
+                        "payment_daily,institution=wallet_b,date={0}..{0}",
+                        replace_days[0]
+                    );
+                    let before = std::fs::read(lake.join("_manifest.json")).expect("manifest");
+                    let dry = ok(&[
+                        "ingest",
+                        "--lake",
+                        s(&lake),
+                        "--replace",
+                        &range,
+                        "--dry-run",
+                    ]);
+                    assert!(dry.contains("would remove"), "{dry}");
+                    assert_eq!(
+                        std::fs::read(lake.join("_manifest.json")).expect("manifest"),
+                        before,
+                        "a dry run changes nothing"
+                    );
+                    ok(&["ingest", "--lake", s(&lake), "--replace", &range]);
+                    let manifest: serde_json::Value = serde_json::from_slice(
+                        &std::fs::read(lake.join("_manifest.json")).expect("manifest"),
+                    )
+                    .expect("json");
+                    assert_eq!(manifest["replacements"].as_array().map(Vec::len), Some(1));
+                }
+                deliverer.deliver(batch);
             }
+            let got = daily(&lake);
+            assert_eq!(
+                lake_per_day(&got),
+                truth,
+                "{via:?} {name}: per-day totals vs DuckDB"
+            );
+            assert!(
+                got.equals_missing(&reference),
+                "{via:?} {name}: payment_daily differs from the monthly delivery"
+            );
+            summary.push(format!("{via:?} {name}: {} cells", got.height()));
         }
-        let got = daily(&lake);
-        assert_eq!(
-            lake_per_day(&got),
-            truth,
-            "{name}: per-day totals vs DuckDB"
-        );
-        assert!(
-            got.equals_missing(&reference),
-            "{name}: payment_daily differs from the monthly delivery"
-        );
-        summary.push(format!("{name}: {} cells", got.height()));
     }
     eprintln!(
-        "{} variants, {} days, {} transactions rows: {}",
-        variants.len() + 1,
+        "{} variants × 3 entry points, {} days, {} transaction rows, {} cells each: {}",
+        variants.len(),
         truth.len(),
         rows.len(),
+        reference.height(),
         summary.join("; ")
     );
 
@@ -456,18 +650,8 @@ fn no_institution_value_becomes_a_path_through_ingest() {
     let victim = tmp.path().join("data/activities/region_code=110000");
     std::fs::create_dir_all(&victim).expect("mkdir");
     std::fs::write(victim.join("data.parquet"), b"keep me").expect("write");
-    let long = "a".repeat(33);
-    let forms = traversal_forms(&long);
-    let header =
-        "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel\n";
-    let mut text = header.to_owned();
-    for (i, v) in forms.iter().enumerate() {
-        text.push_str(&format!(
-            "B{i},\"{v}\",2023-09-01 10:00:00,M1,5411,330106,10.00,sale,offline\n"
-        ));
-    }
-    text.push_str("G1,wallet_b,2023-09-01 10:00:00,M1,5411,330106,10.00,sale,offline\n");
-    text.push_str("G2,wallet_b,2023-09-02 10:00:00,M2,5411,330106,20.00,sale,offline\n");
+    let forms = traversal_forms();
+    let text = transactions_with_institutions(&forms, "wallet_b", "330106", 2);
     let file = tmp.path().join("payment_transactions_wallet_b_2023-09.csv");
     std::fs::write(&file, text).expect("write");
     let r = ingest(&lake, &[], &[file]);
@@ -490,7 +674,7 @@ fn no_institution_value_becomes_a_path_through_ingest() {
     let rep = &r[0]["report"];
     assert_eq!(rep["accepted"], 1, "{rep}");
     assert_eq!(rep["rejected"].as_u64(), Some(forms.len() as u64), "{rep}");
-    assert_lake_is_clean(&lake);
+    assert_tree_is_clean(&tmp.path().join("data"));
     assert_eq!(
         std::fs::read(victim.join("data.parquet")).expect("victim"),
         b"keep me"
@@ -535,37 +719,96 @@ fn no_institution_value_becomes_a_path_through_ingest() {
         s(&tmp.path().join("payment_transactions_wallet_b_2023-09.csv")),
     ]);
     assert!(!out.status.success());
-    assert_lake_is_clean(&lake);
+    assert_tree_is_clean(&tmp.path().join("data"));
 }
 
-/// `..`, `/`, `\`, absolute, NUL, URL-encoded, full-width solidus, over-long.
-pub(crate) fn traversal_forms(long: &str) -> Vec<String> {
-    vec![
-        "..".to_owned(),
-        "x/../../activities/region_code=110000".to_owned(),
-        "..\\..\\x".to_owned(),
-        "/etc/passwd".to_owned(),
-        "a\u{0}b".to_owned(),
-        "%2e%2e%2f".to_owned(),
-        "x\u{FF0F}..\u{FF0F}y".to_owned(),
-        long.to_owned(),
-    ]
+/// The traversal file fetched by `homeseason pull` from a loopback endpoint and ingested: the same
+/// rejected rows, nothing outside the lake's partitions.
+#[test]
+fn no_institution_value_becomes_a_path_through_pull() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let served = tmp.path().join("served");
+    std::fs::create_dir_all(&served).expect("mkdir");
+    let forms = traversal_forms();
+    let file = served.join("payment_transactions_wallet_b_2023-09.csv");
+    let bytes = transactions_with_institutions(&forms, "wallet_b", "330106", 2);
+    std::fs::write(&file, &bytes).expect("write");
+    let web = WebRoot::start(&served);
+    let data = tmp.path().join("data");
+    let lake = data.join("lake");
+    let out = ok(&[
+        "pull",
+        "--url",
+        &web.url(&file),
+        "--sha256",
+        &homeseason_ingest::sha256_hex(&bytes),
+        "--name",
+        "wallet_b",
+        "--feed",
+        "payment_transactions",
+        "--out",
+        s(&data.join("pulled")),
+        "--lake",
+        s(&lake),
+    ]);
+    assert!(out.contains(&format!("rejected {}", forms.len())), "{out}");
+    assert_tree_is_clean(&data);
+    let rejects = files_with_ext(&lake.join("rejects"), "parquet");
+    assert_eq!(rejects.len(), 1);
+    let df = read_parquet(&rejects[0]);
+    assert_eq!(df.height(), forms.len());
+    let daily = daily(&lake);
+    assert_eq!(
+        daily
+            .column("txn_count")
+            .expect("count")
+            .i64()
+            .expect("i64")
+            .sum(),
+        Some(2)
+    );
 }
 
-/// Every folder under the lake is a plain name; every `institution=` value an institution code.
-pub(crate) fn assert_lake_is_clean(lake: &Path) {
-    for f in homeseason_test_support::files_under(lake) {
-        let rel = f.strip_prefix(lake).expect("under the lake");
-        for c in rel.components() {
-            let c = c.as_os_str().to_string_lossy();
-            assert!(
-                !c.contains(['\\', '\u{0}', '%', '\u{FF0F}']) && c != "..",
-                "{}",
-                rel.display()
-            );
-            if let Some(v) = c.strip_prefix("institution=") {
-                assert!(homeseason_lake::is_institution_code(v), "{}", rel.display());
-            }
-        }
+/// `homeseason check` decodes every file and compares it with the manifest: a deleted partition
+/// and a corrupt one each make it fail (exit 1), naming the file.
+#[test]
+fn check_fails_on_a_missing_and_on_a_corrupt_partition() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let lake = tmp.path().join("lake");
+    let mut files = Vec::new();
+    for (region, tag) in [("330000", "zj"), ("110000", "bj")] {
+        let f = tmp.path().join(format!("act_{tag}.csv"));
+        std::fs::write(
+            &f,
+            homeseason_test_support::activities_csv(&[region], 3, false, tag),
+        )
+        .expect("write");
+        files.push(f);
     }
+    ingest(&lake, &[], &files);
+    ok(&["check", "--lake", s(&lake)]);
+    let parts = files_with_ext(&lake.join("activities"), "parquet");
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    // Corrupt: every data page overwritten, the footer (schema) intact, so only a full decode sees it.
+    let mut bytes = std::fs::read(&parts[0]).expect("read");
+    let n = bytes.len();
+    let meta = u32::from_le_bytes(bytes[n - 8..n - 4].try_into().expect("4 bytes")) as usize;
+    for b in &mut bytes[4..n - 8 - meta] {
+        *b = 0x5a;
+    }
+    std::fs::write(&parts[0], &bytes).expect("write");
+    let out = homeseason(&["check", "--lake", s(&lake)]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a corrupt partition fails check"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("cannot be decoded"), "{text}");
+    // Missing: the other partition deleted, still listed in the manifest.
+    std::fs::remove_file(&parts[1]).expect("remove");
+    let out = homeseason(&["check", "--lake", s(&lake)]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("missing"), "{text}");
 }

@@ -612,7 +612,7 @@ fn run(cli: Cli) -> Result<()> {
                 .transpose()?;
             let lake = Lake::open(lake)?;
             let stamp = now();
-            for range in &ranges {
+            for (spec, range) in replace.iter().zip(&ranges) {
                 let done = lake.replace_range(range, dry_run, &stamp)?;
                 let verb = if dry_run {
                     "would remove 将删除"
@@ -623,8 +623,7 @@ fn run(cli: Cli) -> Result<()> {
                     println!("{verb} {n} rows 行 from {part}");
                 }
                 println!(
-                    "--replace {}: {verb} {} rows 行 in {} partitions 分区, {} transaction ids 交易编号",
-                    replace.join(" "),
+                    "--replace {spec}: {verb} {} rows 行 in {} partitions 分区, {} transaction ids 交易编号",
                     done.entry.rows,
                     done.entry.partitions.len(),
                     done.entry.txn_ids

@@ -289,6 +289,26 @@ impl Lake {
         for (rel, kept, _) in &changed {
             let bytes = Lake::parquet_bytes(table, kept)?;
             staged.push((self.stage(&bytes)?, rel.clone()));
+            // The files whose rows were removed are no longer whole in the lake: sending one of
+            // them again is not a duplicate (it re-adds what was removed).
+            let sources = manifest
+                .partitions
+                .get(rel)
+                .map(|p| {
+                    let mut s = p.sources.clone();
+                    s.push(p.source_sha256.clone());
+                    s
+                })
+                .unwrap_or_default();
+            for f in manifest
+                .files
+                .iter_mut()
+                .filter(|f| sources.contains(&f.sha256))
+            {
+                if !f.superseded.contains(rel) {
+                    f.superseded.push(rel.clone());
+                }
+            }
             if let Some(p) = manifest.partitions.get_mut(rel) {
                 p.rows = kept.height();
                 p.version += 1;
