@@ -597,7 +597,7 @@ fn a_stray_row_never_wipes_another_region() {
     let mut zj = header.to_owned();
     for i in 0..8 {
         zj.push_str(&format!(
-            "{},浙江企业{i},330000,grain_oil_food,2023-03,{}.00,元\n",
+            "{},浙江企业{i},330000,furniture,2023-03,{}.00,元\n",
             uscc(i),
             1000 + i
         ));
@@ -605,13 +605,13 @@ fn a_stray_row_never_wipes_another_region() {
     let mut bj = header.to_owned();
     for i in 8..12 {
         bj.push_str(&format!(
-            "{},北京企业{i},110000,grain_oil_food,2023-03,{}.00,元\n",
+            "{},北京企业{i},110000,furniture,2023-03,{}.00,元\n",
             uscc(i),
             2000 + i
         ));
     }
     bj.push_str(&format!(
-        "{},北京企业99,浙江,grain_oil_food,2023-03,5.00,元\n",
+        "{},北京企业99,浙江,furniture,2023-03,5.00,元\n",
         uscc(99)
     ));
     let zj_file = tmp.path().join("enterprise_zj_2023-03.csv");

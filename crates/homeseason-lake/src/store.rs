@@ -1278,6 +1278,81 @@ pub fn check_frame(table: &str, frame: &DataFrame, path_columns: &[&str]) -> Res
 mod tests {
     use super::*;
 
+    /// Every path the lake writes or deletes is checked under its root; folders are 0700, files 0600.
+    #[test]
+    fn paths_stay_under_the_root_and_are_private() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let lake = Lake::open(tmp.path().join("lake")).expect("lake");
+        for bad in [
+            "../x",
+            "payment_daily/institution=../../activities/data.parquet",
+            "payment_daily/institution=a\\b/data.parquet",
+            "/etc/passwd",
+            "payment_daily/institution=a\0b/data.parquet",
+            "payment_daily/institution=%2e%2e%2f/data.parquet",
+            "payment_daily/institution=a\u{FF0F}b/data.parquet",
+        ] {
+            assert!(lake.resolve(bad).is_err(), "{bad:?}");
+            assert!(lake.write_atomic(bad, b"x").is_err(), "{bad:?}");
+        }
+        assert!(!tmp.path().join("x").exists());
+        lake.write_atomic("t/k=1/data.parquet", b"ok")
+            .expect("write");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode(lake.root()), 0o700);
+            assert_eq!(mode(&lake.root().join("t")), 0o700);
+            assert_eq!(mode(&lake.root().join("t/k=1")), 0o700);
+            assert_eq!(mode(&lake.root().join("t/k=1/data.parquet")), 0o600);
+        }
+    }
+
+    fn enterprise(rows: &[(&str, &str, f64)]) -> DataFrame {
+        let n = rows.len();
+        df!(
+            "uscc" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "region_code" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            "category" => vec!["furniture"; n],
+            "period" => vec!["2023-09"; n],
+            "sales_amount" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        )
+        .expect("frame")
+    }
+
+    /// Keep-first merge by key: new keys are added, the same values are duplicates, other values
+    /// conflicts (the first stays).
+    #[test]
+    fn a_partition_merge_adds_new_keys_and_keeps_the_first_value() {
+        let old = enterprise(&[("A", "330000", 1.0), ("B", "330000", 2.0)]);
+        let new = enterprise(&[
+            ("B", "330000", 2.0),
+            ("A", "330000", 9.0),
+            ("C", "330000", 3.0),
+        ]);
+        let (rows, counts) =
+            merge_rows(contract::tables::ENTERPRISE_SALES, old, new, false).expect("merge");
+        assert_eq!(rows.height(), 3);
+        assert_eq!(
+            (counts.added, counts.duplicates, counts.conflicts),
+            (1, 1, 1)
+        );
+        assert_eq!(counts.conflict_keys.len(), 1);
+        assert!(
+            counts.conflict_keys[0].contains("uscc=A"),
+            "{:?}",
+            counts.conflict_keys
+        );
+        let a = rows
+            .column("sales_amount")
+            .expect("col")
+            .f64()
+            .expect("f64")
+            .get(0);
+        assert_eq!(a, Some(1.0), "the first value stays");
+    }
+
     /// A commit killed after its journal was written and its first rename done: the next process
     /// to open the lake (once no writer holds the lock) finishes the renames, manifest last, and
     /// removes the staging a dead process left.

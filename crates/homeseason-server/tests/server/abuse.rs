@@ -174,8 +174,7 @@ async fn another_regions_data_and_partitions() {
         3,
         "the administrator's two rows and Zhejiang's new day"
     );
-    let beijing = daily
-        .lazy()
+    let beijing = polars::prelude::IntoLazy::lazy(daily)
         .filter(polars::prelude::col("region_code").eq(polars::prelude::lit("110000")))
         .collect()
         .expect("filter");
