@@ -108,6 +108,34 @@ fn daily(lake: &Path) -> DataFrame {
         .expect("daily")
 }
 
+/// The rows of `a` and `b` that differ (anti-joins both ways), for a failure message.
+fn differences(a: &DataFrame, b: &DataFrame) -> String {
+    let all: Vec<Expr> = a
+        .get_column_names()
+        .iter()
+        .map(|c| col(c.as_str()))
+        .collect();
+    let anti = |x: &DataFrame, y: &DataFrame| {
+        x.clone()
+            .lazy()
+            .join(
+                y.clone().lazy(),
+                all.clone(),
+                all.clone(),
+                JoinArgs::new(JoinType::Anti),
+            )
+            .collect()
+            .expect("anti join")
+    };
+    format!(
+        "{} vs {} rows; only in the first:\n{}\nonly in the second:\n{}",
+        a.height(),
+        b.height(),
+        anti(a, b).head(Some(6)),
+        anti(b, a).head(Some(6))
+    )
+}
+
 /// Per day: (sales in fen, refunds and reversals in fen, sales) from the lake.
 fn lake_per_day(d: &DataFrame) -> BTreeMap<String, (i64, i64, i64)> {
     let g = d
@@ -555,7 +583,8 @@ fn every_delivery_pattern_gives_the_same_payment_daily_as_duckdb_on_the_raw_file
             );
             assert!(
                 got.equals_missing(&reference),
-                "{via:?} {name}: payment_daily differs from the monthly delivery"
+                "{via:?} {name}: payment_daily differs from the monthly delivery:\n{}",
+                differences(&got, &reference)
             );
             summary.push(format!("{via:?} {name}: {} cells", got.height()));
         }

@@ -199,18 +199,23 @@ fn merge_rows(
         for name in &order {
             let n = name.as_str();
             if measures.contains(&n) {
-                let sum = col(n).sum();
                 aggs.push(if matches!(n, "amount" | "refund_amount" | "net_amount") {
-                    ((sum * lit(100.0)).round(0, RoundMode::HalfToEven) / lit(100.0)).alias(n)
+                    // Summed in integer fen; turned back into yuan below with a true division (as
+                    // the ingest does), so a cell is bit-identical whichever files it came from.
+                    (col(n) * lit(100.0))
+                        .round(0, RoundMode::HalfToEven)
+                        .cast(DataType::Int64)
+                        .sum()
+                        .alias(n)
                 } else {
-                    sum.alias(n)
+                    col(n).sum().alias(n)
                 });
             } else {
                 group.push(col(n));
             }
         }
         let changed = new.height();
-        let rows = concat([old.lazy(), new.lazy()], UnionArgs::default())
+        let mut rows = concat([old.lazy(), new.lazy()], UnionArgs::default())
             .and_then(|lf| {
                 lf.group_by(group)
                     .agg(aggs)
@@ -221,7 +226,15 @@ fn merge_rows(
                     .select(order.iter().map(|n| col(n.clone())).collect::<Vec<_>>())
                     .collect()
             })
-            .map_err(err)?;
+            .map_err(perr(table))?;
+        for money in ["amount", "refund_amount", "net_amount"] {
+            let Ok(fen) = rows.column(money).and_then(|c| c.i64().cloned()) else {
+                continue;
+            };
+            let yuan: Vec<Option<f64>> = fen.iter().map(|f| f.map(|f| f as f64 / 100.0)).collect();
+            rows.with_column(Column::new(money.into(), yuan))
+                .map_err(perr(table))?;
+        }
         counts.added = changed;
         return Ok((rows, counts));
     }
