@@ -619,15 +619,26 @@ fn run(cli: Cli) -> Result<()> {
                 } else {
                     "removed 已删除"
                 };
-                for (part, n) in &done.entry.partitions {
-                    println!("{verb} {n} rows 行 from {part}");
-                }
-                println!(
+                let mut lines: Vec<String> = done
+                    .entry
+                    .partitions
+                    .iter()
+                    .map(|(part, n)| format!("{verb} {n} rows 行 from {part}"))
+                    .collect();
+                lines.push(format!(
                     "--replace {spec}: {verb} {} rows 行 in {} partitions 分区, {} transaction ids 交易编号",
                     done.entry.rows,
                     done.entry.partitions.len(),
                     done.entry.txn_ids
-                );
+                ));
+                for line in lines {
+                    // With --json, stdout holds only the JSON results.
+                    if json {
+                        eprintln!("{line}");
+                    } else {
+                        println!("{line}");
+                    }
+                }
             }
             if dry_run {
                 return Ok(());
