@@ -8,6 +8,7 @@ mod util;
 
 mod corpus;
 mod crash;
+mod delivery;
 mod demo;
 mod feeds;
 mod full_disk;

@@ -85,8 +85,17 @@ enum Command {
         /// suppressed (小单元格抑制).
         #[arg(long, value_name = "K")]
         suppress_below: Option<u32>,
+        /// Remove a key range before ingesting (files are increments and never remove rows):
+        /// `TABLE,column=value,…[,date=FROM..TO]`, e.g.
+        /// `payment_daily,institution=wallet_b,date=2023-09-10..2023-09-10` or
+        /// `enterprise_sales,region_code=330000,period=2023-09`. Audited in the manifest. Repeatable.
+        #[arg(long, value_name = "RANGE")]
+        replace: Vec<String>,
+        /// With --replace: show what would be removed, change nothing, ingest nothing.
+        #[arg(long, requires = "replace")]
+        dry_run: bool,
         /// Files or folders.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "replace")]
         paths: Vec<PathBuf>,
     },
     /// Estimate uplift per region × category from the lake and write the uplift tables.
@@ -429,14 +438,25 @@ fn print_ingest(results: &[pipeline::FileResult]) {
                 acc += rep.accepted;
                 rej += rep.rejected;
                 dup += rep.duplicates;
-                let state = r.commit.as_ref().map_or("", |c| {
+                let state = r.commit.as_ref().map_or(String::new(), |c| {
+                    let mut s = String::new();
                     if c.unchanged {
-                        " (unchanged 未变化)"
-                    } else if c.replaced.is_empty() {
-                        ""
-                    } else {
-                        " (replaced a previous version 已替换旧版本)"
+                        s.push_str(" (unchanged 未变化)");
                     }
+                    if c.duplicate_rows > 0 {
+                        s.push_str(&format!(
+                            " ({} rows already in the lake 已在湖中)",
+                            c.duplicate_rows
+                        ));
+                    }
+                    if c.conflicts > 0 {
+                        s.push_str(&format!(
+                            " ({} conflicts, the first received kept 冲突，保留先收到的: {})",
+                            c.conflicts,
+                            c.conflict_keys.join("; ")
+                        ));
+                    }
+                    s
                 });
                 if rep.rejected > 0 || rep.duplicates > 0 || !state.is_empty() {
                     println!(
@@ -581,8 +601,14 @@ fn run(cli: Cli) -> Result<()> {
             profile,
             profiles,
             suppress_below,
+            replace,
+            dry_run,
             paths,
         } => {
+            let ranges = replace
+                .iter()
+                .map(|r| homeseason_lake::ReplaceRange::parse(r).map_err(anyhow::Error::msg))
+                .collect::<Result<Vec<_>>>()?;
             let profiles = Profiles::load(
                 profile.as_deref(),
                 profiles.as_deref().unwrap_or(Path::new("profiles")),
@@ -591,6 +617,38 @@ fn run(cli: Cli) -> Result<()> {
                 .map(|f| Feed::from_id(&f).with_context(|| format!("unknown feed {f:?}")))
                 .transpose()?;
             let lake = Lake::open(lake)?;
+            let stamp = now();
+            for (spec, range) in replace.iter().zip(&ranges) {
+                let done = lake.replace_range(range, dry_run, &stamp)?;
+                let verb = if dry_run {
+                    "would remove 将删除"
+                } else {
+                    "removed 已删除"
+                };
+                let mut lines: Vec<String> = done
+                    .entry
+                    .partitions
+                    .iter()
+                    .map(|(part, n)| format!("{verb} {n} rows 行 from {part}"))
+                    .collect();
+                lines.push(format!(
+                    "--replace {spec}: {verb} {} rows 行 in {} partitions 分区, {} transaction ids 交易编号",
+                    done.entry.rows,
+                    done.entry.partitions.len(),
+                    done.entry.txn_ids
+                ));
+                for line in lines {
+                    // With --json, stdout holds only the JSON results.
+                    if json {
+                        eprintln!("{line}");
+                    } else {
+                        println!("{line}");
+                    }
+                }
+            }
+            if dry_run {
+                return Ok(());
+            }
             let results = ingest(&lake, &campaign, &paths, feed, &profiles)?;
             if let Some(k) = suppress_below {
                 let n = pipeline::write_dashboard(&lake, k)?;
@@ -641,7 +699,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Check { lake } => {
             let lake = Lake::open(lake)?;
-            let mut problems = Vec::new();
+            let mut problems = lake.check_manifest()?;
             for t in contract::all().iter().map(|t| t.name.as_str()) {
                 problems.extend(lake.check_table(t)?);
             }

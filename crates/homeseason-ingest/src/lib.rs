@@ -48,12 +48,13 @@ pub use profile::{
     AmountUnit, BEIJING_OFFSET, DEFAULT_TIME_FORMAT, Format, Profile, ProfileError, RefundSign,
     TimeFormat, pick as pick_profile,
 };
+pub use profile::{INSTITUTION_CODE_RULE, is_institution_code};
 pub use reject::{Reason, Reject, RejectSink};
 pub use source::{Decoded, Encoding, decode, sha256_hex};
 pub use stream::{
     MonthKey, MonthOwner, NoLake, Opener, TxnContext, TxnMonth, TxnOutcome, campaign_years,
     detect_payment_feed, ingest_transaction_bytes, ingest_transactions, parquet_to_csv,
-    sniff_header, txn_fingerprint, year_month,
+    sniff_header, txn_fingerprint, txn_id128, year_month,
 };
 
 use homeseason_schema::campaign::Campaign;

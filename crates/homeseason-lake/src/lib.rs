@@ -35,12 +35,19 @@
 
 mod layout;
 mod manifest;
+mod replace;
 mod store;
 mod txn_index;
 
-pub use layout::{PartitionKey, is_safe_partition_value, partition_keys};
+pub use layout::{
+    PartitionKey, is_institution_code, is_safe_partition_value, is_safe_relative_path,
+    partition_keys,
+};
 pub use manifest::{FileEntry, Manifest, PartitionEntry, RefusedEntry};
-pub use store::{Commit, CommitSummary, Lake, LakeLock, SCHEMA_VERSION, check_frame, dtype_of};
+pub use replace::{ReplaceRange, ReplaceSummary, ReplacementEntry};
+pub use store::{
+    Commit, CommitSummary, Lake, LakeLock, SCHEMA_VERSION, check_frame, dtype_of, write_key,
+};
 pub use txn_index::{MonthHolder, TXN_INDEX_DIR, TxnSpill, payment_partition};
 
 /// Errors of the lake.

@@ -12,13 +12,11 @@
 //!    index for transactions.
 //! 3. Or [`record_refusal`]: the refusal lands in the manifest.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use homeseason_ingest::{Feed, FileOutcome, FileReport, IngestError, detect_feed, ingest_bytes};
-use homeseason_lake::{
-    Commit, CommitSummary, Lake, PartitionKey, RefusedEntry, TxnSpill, partition_keys,
-};
+use homeseason_lake::{Commit, CommitSummary, Lake, RefusedEntry, TxnSpill};
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::contract::tables;
 use polars::prelude::*;
@@ -402,111 +400,6 @@ pub fn row_regions(rows: &DataFrame) -> Result<BTreeMap<String, usize>> {
     Ok(out)
 }
 
-/// A partition a commit would replace that holds rows of regions outside the allowed set.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ForeignPartition {
-    /// Partition path, relative to the lake root.
-    pub partition: String,
-    /// The foreign regions found in it.
-    pub regions: Vec<String>,
-}
-
-/// Partition values of each row for the table's partition keys, as `key=value` path segments.
-fn row_partitions(table: &str, rows: &DataFrame) -> Result<BTreeSet<Vec<String>>> {
-    let keys = partition_keys(table);
-    if keys.is_empty() || rows.height() == 0 {
-        return Ok(BTreeSet::new());
-    }
-    let exprs: Vec<Expr> = keys
-        .iter()
-        .map(|key| {
-            let expr = match key {
-                PartitionKey::Column(c) => col(*c).cast(DataType::String),
-                PartitionKey::Year(c) => col(*c).dt().year().cast(DataType::String),
-                PartitionKey::Month(c) => col(*c).dt().month().cast(DataType::String),
-            };
-            expr.alias(key.key())
-        })
-        .collect();
-    let frame = rows
-        .clone()
-        .lazy()
-        .select(exprs)
-        .unique(None, UniqueKeepStrategy::Any)
-        .collect()?;
-    let mut out = BTreeSet::new();
-    for i in 0..frame.height() {
-        let mut segs = Vec::with_capacity(keys.len());
-        for key in keys {
-            let value = frame.column(key.key())?.str()?.get(i).unwrap_or("__null__");
-            segs.push(format!("{}={value}", key.key()));
-        }
-        out.insert(segs);
-    }
-    Ok(out)
-}
-
-/// Which partitions a commit of `rows` into `table` would replace that hold rows of regions other than
-/// `allowed` (from an earlier file). Payment partitions are per institution × month, not per region,
-/// so a region-scoped upload must not replace one that also holds another region's rows.
-///
-/// # Errors
-/// Lake or Parquet failures.
-pub fn foreign_rows_in_replaced_partitions(
-    lake: &Lake,
-    table: &str,
-    rows: &DataFrame,
-    sha256: &str,
-    allowed: &dyn Fn(&str) -> bool,
-) -> Result<Vec<ForeignPartition>> {
-    let wanted = row_partitions(table, rows)?;
-    if wanted.is_empty() {
-        return Ok(Vec::new());
-    }
-    let manifest = lake.manifest()?;
-    let region_in_path = partition_keys(table)
-        .iter()
-        .any(|k| matches!(k, PartitionKey::Column("region_code")));
-    let mut out = Vec::new();
-    for (path, parts) in lake.files(table)? {
-        let segs: Vec<String> = partition_keys(table)
-            .iter()
-            .map(|k| {
-                format!(
-                    "{}={}",
-                    k.key(),
-                    parts.get(k.key()).map_or("", String::as_str)
-                )
-            })
-            .collect();
-        if !wanted.contains(&segs) {
-            continue;
-        }
-        let rel = format!("{table}/{}/data.parquet", segs.join("/"));
-        if manifest
-            .partitions
-            .get(&rel)
-            .is_some_and(|p| p.source_sha256 == sha256)
-        {
-            continue;
-        }
-        let regions: BTreeSet<String> = if region_in_path {
-            parts.get("region_code").cloned().into_iter().collect()
-        } else {
-            let frame = lake.read_file(&path, &["region_code"])?;
-            row_regions(&frame)?.into_keys().collect()
-        };
-        let foreign: Vec<String> = regions.into_iter().filter(|r| !allowed(r)).collect();
-        if !foreign.is_empty() {
-            out.push(ForeignPartition {
-                partition: rel,
-                regions: foreign,
-            });
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -582,19 +475,5 @@ mod tests {
         let regions = row_regions(&p.outcome.rows).unwrap();
         assert_eq!(regions.get("330000"), Some(&2));
         commit_prepared(&lake, "a.csv", p, "t").unwrap();
-        let b = activities("330000", 1);
-        let p2 = prepare(&lake, &bytes_of("b.csv", &b), None, &campaign, &none)
-            .unwrap()
-            .unwrap();
-        let foreign = foreign_rows_in_replaced_partitions(
-            &lake,
-            Feed::Activities.lake_table(),
-            &p2.outcome.rows,
-            &p2.outcome.report.sha256,
-            &|r| r == "110000",
-        )
-        .unwrap();
-        assert_eq!(foreign.len(), 1);
-        assert_eq!(foreign[0].regions, ["330000"]);
     }
 }

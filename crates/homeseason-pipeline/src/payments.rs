@@ -86,6 +86,8 @@ struct LakeCtx<'a> {
     lake: &'a Lake,
     manifest: Manifest,
     spill: TxnSpill,
+    /// The institution's transaction ids, read once per file.
+    ids: Option<(String, Arc<std::collections::HashSet<u128>>)>,
 }
 
 impl TxnContext for LakeCtx<'_> {
@@ -95,19 +97,40 @@ impl TxnContext for LakeCtx<'_> {
         year: i32,
         month: u32,
     ) -> std::result::Result<Option<MonthOwner>, String> {
-        self.lake
+        let ids = match &self.ids {
+            Some((inst, ids)) if inst == institution => Arc::clone(ids),
+            _ => {
+                let ids = Arc::new(
+                    self.lake
+                        .institution_txn_ids(&self.manifest, institution)
+                        .map_err(|e| e.to_string())?,
+                );
+                self.ids = Some((institution.to_owned(), Arc::clone(&ids)));
+                ids
+            }
+        };
+        let holder = self
+            .lake
             .month_holder(&self.manifest, institution, year, month)
-            .map(|h| {
-                h.map(|h| MonthOwner {
-                    file: h.file,
-                    sha256: h.sha256,
-                    txn_fps: h.fps,
-                })
-            })
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        Ok(Some(match holder {
+            Some(h) => MonthOwner {
+                file: h.file,
+                sha256: h.sha256,
+                txn_ids: ids,
+                merchant_pairs: h.fps,
+            },
+            None => MonthOwner {
+                txn_ids: ids,
+                ..MonthOwner::default()
+            },
+        }))
     }
-    fn spill(&mut self, year: i32, month: u32, fps: &[u64]) -> std::io::Result<()> {
-        self.spill.push(year, month, fps)
+    fn spill(&mut self, year: i32, month: u32, ids: &[(u128, i32)]) -> std::io::Result<()> {
+        self.spill.push(year, month, ids)
+    }
+    fn spill_pairs(&mut self, year: i32, month: u32, pairs: &[(u64, i32)]) -> std::io::Result<()> {
+        self.spill.push_pairs(year, month, pairs)
     }
     fn reset_spill(&mut self) -> std::io::Result<()> {
         self.spill.reset()
@@ -190,6 +213,7 @@ pub(crate) fn prepare_transactions(
         lake,
         manifest: lake.manifest()?,
         spill: lake.txn_spill()?,
+        ids: None,
     };
     let out = match source {
         Source::Path(path) => {

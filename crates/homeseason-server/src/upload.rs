@@ -648,26 +648,13 @@ async fn process_inner(
         return Ok(());
     }
     record.regions = regions.into_iter().collect();
-    // Scope check of the partitions to be replaced and the commit happen under one lock.
+    // A file is an increment: it adds the keys it carries and removes nothing, so a region-scoped
+    // upload cannot disturb another region's rows (the scope check above covers every row it adds).
     let commit_guard = st.inner.commit_lock.lock().await;
     let lake = st.lake().clone();
     let now = st.now();
-    let admin = who.admin;
-    let allowed = who.regions.clone();
     let commit_name = name.clone();
-    let committed = blocking(move || -> Result<_, crate::ServerError> {
-        if !admin {
-            let foreign = intake::foreign_rows_in_replaced_partitions(
-                &lake,
-                prepared.feed.lake_table(),
-                &prepared.outcome.rows,
-                &prepared.outcome.report.sha256,
-                &|r| allowed.iter().any(|a| a == r),
-            )?;
-            if !foreign.is_empty() {
-                return Ok(Err(foreign));
-            }
-        }
+    let view = blocking(move || -> Result<_, crate::ServerError> {
         let summary = pipeline::commit_prepared(&lake, &commit_name, prepared, &now)?.commit;
         let manifest = lake.manifest()?;
         let replaced = summary
@@ -679,41 +666,18 @@ async fn process_inner(
                 previous_file: manifest.file(previous).map(|f| f.file.clone()),
             })
             .collect();
-        Ok(Ok(CommitView {
+        Ok(CommitView {
             unchanged: summary.unchanged,
             written: summary.written,
             replaced,
-        }))
+            duplicate_rows: summary.duplicate_rows,
+            conflicts: summary.conflicts,
+            conflict_keys: summary.conflict_keys,
+        })
     })
     .await??;
     drop(commit_guard);
-    match committed {
-        Ok(view) => {
-            record.status = Status::Accepted;
-            record.commit = Some(view);
-        }
-        Err(foreign) => {
-            let parts: Vec<String> = foreign
-                .iter()
-                .map(|f| {
-                    let regions: Vec<String> = f.regions.iter().map(|r| region_label(r)).collect();
-                    format!("{} [{}]", f.partition, regions.join(", "))
-                })
-                .collect();
-            record.status = Status::Refused;
-            record.regions = Vec::new();
-            record.refusal = Some(refusal(
-                "foreign_partition",
-                format!(
-                    "整份文件被拒收：它将替换含有其他地区数据的分区 {}，请由管理员上传；未写入任何数据",
-                    parts.join("；")
-                ),
-                format!(
-                    "the whole file is refused: it would replace partitions that hold other regions' rows: {}; ask an administrator to upload it; nothing was stored in the lake",
-                    parts.join("; ")
-                ),
-            ));
-        }
-    }
+    record.status = Status::Accepted;
+    record.commit = Some(view);
     Ok(())
 }
