@@ -10,6 +10,7 @@ mod full_disk;
 mod geolift;
 mod impact;
 mod ingest;
+mod liaison;
 mod payments;
 mod readers;
 mod report_browser;

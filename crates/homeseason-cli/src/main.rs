@@ -71,9 +71,15 @@ enum Command {
         /// Feed of every file (default: recognised from each file's header).
         #[arg(long)]
         feed: Option<String>,
-        /// Print the per-file results as JSON.
+        /// Print the per-file results as JSON (with every rejected row).
         #[arg(long)]
         json: bool,
+        /// Rejected rows to show on screen (all of them are in --json and in lake/rejects).
+        #[arg(long, default_value_t = 20, value_name = "N")]
+        show_rejects: usize,
+        /// Exit non-zero when any row was rejected (not only when a file was refused whole).
+        #[arg(long)]
+        strict: bool,
         /// Institution profile (TOML) for every file; default: `profiles/<institution>.toml` matched
         /// by the institution code in each file's name or folder (see profiles/README.md).
         #[arg(long)]
@@ -330,6 +336,22 @@ fn load_campaign(path: Option<&Path>) -> Result<Campaign> {
     }
 }
 
+/// A feed named on the command line (`enterprise-sales` or `enterprise_sales`); an unknown name is
+/// answered with the valid ones, in both languages.
+fn parse_feed(name: &str) -> Result<Feed> {
+    Feed::from_id(name).with_context(|| {
+        let names: Vec<String> = Feed::ALL
+            .iter()
+            .map(|f| format!("{} ({})", f.id().replace('_', "-"), f.contract().title_zh))
+            .collect();
+        format!(
+            "unknown feed {name:?}; valid feeds: {} / 未知数据类型“{name}”，可用的数据类型：{}",
+            names.join(", "),
+            names.join("、")
+        )
+    })
+}
+
 fn methods(ids: &[String]) -> Result<Vec<Method>> {
     ids.iter()
         .map(|m| {
@@ -420,7 +442,7 @@ fn ingest(
     Ok(results)
 }
 
-fn print_ingest(results: &[pipeline::FileResult]) {
+fn print_ingest(results: &[pipeline::FileResult], show_rejects: usize) {
     let (mut read, mut acc, mut rej, mut dup) = (0, 0, 0, 0);
     for r in results {
         match (&r.report, &r.refused) {
@@ -453,6 +475,35 @@ fn print_ingest(results: &[pipeline::FileResult]) {
         "{} files 文件: read 读取 {read} = accepted 接收 {acc} + rejected 拒收 {rej} + duplicates 重复 {dup}",
         results.len()
     );
+    print_rejects(results, show_rejects);
+}
+
+/// The first `limit` rejected rows: file, row, column and reason, in Chinese and in English.
+fn print_rejects(results: &[pipeline::FileResult], limit: usize) {
+    let total: usize = results.iter().map(|r| r.rejects.len()).sum();
+    if total == 0 || limit == 0 {
+        return;
+    }
+    let shown = total.min(limit);
+    println!(
+        "rejected rows 拒收行 ({shown} of {total} shown 显示 {shown} 行，共 {total} 行; all in --json and lake/rejects 全部见 --json 与 lake/rejects):"
+    );
+    for row in results.iter().flat_map(|r| &r.rejects).take(limit) {
+        let column = row.column.as_deref().unwrap_or("-");
+        println!(
+            "  {} · 第 {} 行 line {} · 列 column {} · {}",
+            row.file, row.line, row.line, column, row.reason
+        );
+        println!("    {}", row.message_zh);
+        println!("    {}", row.message_en);
+    }
+    if total > shown {
+        println!(
+            "  … {} more 另有 {} 行 (--show-rejects N, --json)",
+            total - shown,
+            total - shown
+        );
+    }
 }
 
 fn estimate(
@@ -513,7 +564,7 @@ fn run(cli: Cli) -> Result<()> {
             let lake = Lake::open(out.join("lake"))?;
             let profiles = Profiles::from_working_dir()?;
             let results = ingest(&lake, &campaign, &[sample.clone()], None, &profiles)?;
-            print_ingest(&results);
+            print_ingest(&results, 0);
             let nbs = pipeline::ingest_nbs(&lake, &now())?;
             println!(
                 "NBS 社零 national figures 国家统计局社零全国数据 2022–2024: {} rows → retail_stats (region 000000)",
@@ -572,6 +623,8 @@ fn run(cli: Cli) -> Result<()> {
             lake,
             feed,
             json,
+            show_rejects,
+            strict,
             profile,
             profiles,
             suppress_below,
@@ -581,9 +634,7 @@ fn run(cli: Cli) -> Result<()> {
                 profile.as_deref(),
                 profiles.as_deref().unwrap_or(Path::new("profiles")),
             )?;
-            let feed = feed
-                .map(|f| Feed::from_id(&f).with_context(|| format!("unknown feed {f:?}")))
-                .transpose()?;
+            let feed = feed.map(|f| parse_feed(&f)).transpose()?;
             let lake = Lake::open(lake)?;
             let results = ingest(&lake, &campaign, &paths, feed, &profiles)?;
             if let Some(k) = suppress_below {
@@ -595,10 +646,16 @@ fn run(cli: Cli) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&results)?);
             } else {
-                print_ingest(&results);
+                print_ingest(&results, show_rejects);
             }
             if results.iter().any(|r| r.refused.is_some()) {
                 bail!("some files were refused whole (see above) 部分文件被整份拒收");
+            }
+            let rejected: usize = results.iter().map(|r| r.rejects.len()).sum();
+            if strict && rejected > 0 {
+                bail!(
+                    "--strict: {rejected} rows were rejected (see above) 严格模式：{rejected} 行被拒收（见上）"
+                );
             }
         }
         Command::Uplift {
