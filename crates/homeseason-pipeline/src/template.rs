@@ -120,7 +120,7 @@ fn spec(kind: Kind) -> Spec {
                     width: 10.0,
                     note_zh: "元 / 万元 / 亿元；系统统一换算为元。未注明单位的行将被拒收。",
                     note_en: "元 / 万元 / 亿元 (yuan, 10k yuan, 100m yuan), converted to yuan. A row with no unit at all is rejected.",
-                    ..col("单位", "Unit", false)
+                    ..col("金额单位", "Unit", false)
                 },
                 Col {
                     list: &["线上", "线下", "全部"],
