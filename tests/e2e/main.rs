@@ -2,6 +2,7 @@
 
 mod util;
 
+mod completeness;
 mod corpus;
 mod crash;
 mod demo;
