@@ -2,6 +2,7 @@
 
 mod util;
 
+mod cli_outputs;
 mod completeness;
 mod corpus;
 mod crash;

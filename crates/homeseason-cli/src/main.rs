@@ -123,6 +123,9 @@ enum Command {
         /// week). Default: the latest complete week of data, or the window's end.
         #[arg(long)]
         as_of: Option<chrono::NaiveDate>,
+        /// One region's own report and workbook (its 重点活动表): a code (330000) or a name (浙江).
+        #[arg(long)]
+        region: Option<String>,
     },
     /// Score the lake's uplift estimates against a truth file (the sample season's truth.csv).
     Score {
@@ -132,6 +135,9 @@ enum Command {
         /// Truth CSV.
         #[arg(long)]
         truth: PathBuf,
+        /// Print the scores as JSON (one object per method).
+        #[arg(long)]
+        json: bool,
     },
     /// Score every method against the sample season's truth over several seeds (accuracy table).
     Evaluate {
@@ -150,6 +156,9 @@ enum Command {
         /// Lake folder.
         #[arg(long)]
         lake: PathBuf,
+        /// Print the result as JSON (`{"ok": …, "problems": […]}`).
+        #[arg(long)]
+        json: bool,
     },
     /// Print the campaign configuration in use.
     Campaign,
@@ -350,6 +359,44 @@ fn parse_feed(name: &str) -> Result<Feed> {
             names.join("、")
         )
     })
+}
+
+/// A lake that must already exist (check, uplift, report, score): a missing folder is an error, never
+/// created.
+fn existing_lake(path: PathBuf) -> Result<Lake> {
+    if !path.is_dir() {
+        bail!(
+            "lake folder {} does not exist (run `homeseason ingest --lake {}` first) / 数据湖目录 {} 不存在（请先运行 homeseason ingest）",
+            path.display(),
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(Lake::open(path)?)
+}
+
+/// Rows of a frame as JSON objects (numbers as numbers, text as text, nulls as null).
+fn frame_json(frame: &polars::prelude::DataFrame) -> Result<serde_json::Value> {
+    use polars::prelude::{AnyValue, DataType};
+    let mut rows = Vec::with_capacity(frame.height());
+    for i in 0..frame.height() {
+        let mut row = serde_json::Map::new();
+        for c in frame.columns() {
+            let v = match c.get(i)? {
+                AnyValue::Null => serde_json::Value::Null,
+                AnyValue::Boolean(b) => serde_json::Value::Bool(b),
+                AnyValue::String(s) => serde_json::Value::String(s.to_owned()),
+                AnyValue::StringOwned(s) => serde_json::Value::String(s.to_string()),
+                other => match other.cast(&DataType::Float64) {
+                    AnyValue::Float64(x) if x.is_finite() => serde_json::json!(x),
+                    _ => serde_json::Value::String(other.to_string()),
+                },
+            };
+            row.insert(c.name().to_string(), v);
+        }
+        rows.push(serde_json::Value::Object(row));
+    }
+    Ok(serde_json::Value::Array(rows))
 }
 
 fn methods(ids: &[String]) -> Result<Vec<Method>> {
@@ -663,7 +710,7 @@ fn run(cli: Cli) -> Result<()> {
             methods: m,
             seed,
         } => {
-            let lake = Lake::open(lake)?;
+            let lake = existing_lake(lake)?;
             let r = estimate(&lake, &campaign, &methods(&m)?, seed)?;
             println!(
                 "{} estimates → {}",
@@ -671,18 +718,43 @@ fn run(cli: Cli) -> Result<()> {
                 lake.root().join("uplift").display()
             );
         }
-        Command::Report { lake, out, as_of } => {
-            let lake = Lake::open(lake)?;
+        Command::Report {
+            lake,
+            out,
+            as_of,
+            region,
+        } => {
+            let lake = existing_lake(lake)?;
+            let region = region
+                .map(|r| {
+                    homeseason_schema::region::Regions::embedded()
+                        .resolve(&r)
+                        .map(|found| found.code.clone())
+                        .map_err(|e| anyhow::anyhow!("--region {r:?}: {e}"))
+                })
+                .transpose()?;
             let as_of = match as_of {
                 Some(d) => Some(d),
                 None => pipeline::outputs::latest_complete_week(&lake, &campaign)?,
             };
-            let (_, html) = pipeline::outputs::report(&lake, &campaign, &out, &now(), as_of)?;
+            let (_, html) = pipeline::outputs::report_for(
+                &lake,
+                &campaign,
+                &out,
+                &now(),
+                as_of,
+                region.as_deref(),
+            )?;
             println!("report 报告: {}", html.display());
         }
-        Command::Score { lake, truth } => {
-            let lake = Lake::open(lake)?;
-            println!("{}", score(&lake, &truth)?);
+        Command::Score { lake, truth, json } => {
+            let lake = existing_lake(lake)?;
+            let scores = score(&lake, &truth)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&frame_json(&scores)?)?);
+            } else {
+                println!("{scores}");
+            }
         }
         Command::Evaluate { seeds, out, table } => {
             let pb = spinner("evaluating 评估");
@@ -690,13 +762,23 @@ fn run(cli: Cli) -> Result<()> {
             pb.finish_and_clear();
             print!("{md}");
         }
-        Command::Check { lake } => {
-            let lake = Lake::open(lake)?;
+        Command::Check { lake, json } => {
+            let lake = existing_lake(lake)?;
             let mut problems = Vec::new();
             for t in contract::all().iter().map(|t| t.name.as_str()) {
                 problems.extend(lake.check_table(t)?);
             }
-            if problems.is_empty() {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({ "ok": problems.is_empty(), "problems": problems })
+                    )?
+                );
+                if !problems.is_empty() {
+                    bail!("{} contract problems", problems.len());
+                }
+            } else if problems.is_empty() {
                 println!("every table matches its contract 所有表均符合数据契约");
             } else {
                 for p in &problems {
