@@ -17,3 +17,4 @@ mod payments;
 mod readers;
 mod report_browser;
 mod serve;
+mod snapshots;
