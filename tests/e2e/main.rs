@@ -6,6 +6,8 @@
 
 mod util;
 
+mod cli_outputs;
+mod completeness;
 mod corpus;
 mod crash;
 mod delivery;
@@ -15,7 +17,9 @@ mod full_disk;
 mod geolift;
 mod impact;
 mod ingest;
+mod liaison;
 mod payments;
 mod readers;
 mod report_browser;
 mod serve;
+mod snapshots;

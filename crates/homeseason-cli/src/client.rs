@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use homeseason_client::wire::{Status, UploadRecord};
 use homeseason_client::{Client, PullConfig, PullSource, Retry, pull};
-use homeseason_ingest::Feed;
 use homeseason_lake::Lake;
 use homeseason_pipeline::{Fate, Profiles, Source, ingest_file};
 use homeseason_schema::campaign::Campaign;
@@ -214,7 +213,7 @@ fn ingest_pulled(
     let feed = source
         .feed
         .as_deref()
-        .map(|f| Feed::from_id(f).with_context(|| format!("unknown feed {f:?}")))
+        .map(|f| crate::parse_feed(f))
         .transpose()?;
     let profiles = Profiles::from_working_dir()?;
     match ingest_file(lake, &Source::Path(path), feed, campaign, &profiles, &now())? {

@@ -35,11 +35,8 @@ pub(crate) const DEFAULTS: &[(&str, &str)] = &[("region_code", NATIONAL)];
 /// # Errors
 /// As [`table::read_csv`].
 pub(crate) fn read_csv(decoded: &Decoded) -> Result<MappedTable> {
-    let contract = homeseason_schema::contract::get(tables::RETAIL_STATS).ok_or_else(|| {
-        IngestError::UnknownFeed {
-            file: decoded.file.clone(),
-        }
-    })?;
+    let contract = homeseason_schema::contract::get(tables::RETAIL_STATS)
+        .ok_or_else(|| crate::guidance::unknown_feed(&decoded.file, &[]))?;
     let frame = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
@@ -223,7 +220,10 @@ pub(crate) fn stats(
                 r,
                 "period",
                 Reason::BadPeriod,
-                Some("YYYY-MM（1–2月合并为 YYYY-02 / Jan–Feb combined as YYYY-02）"),
+                Some(&crate::reject::period_detail(
+                    period_raw,
+                    "YYYY-MM（1–2月合并为 YYYY-02，Jan–Feb combined as YYYY-02）",
+                )),
             );
             continue;
         };

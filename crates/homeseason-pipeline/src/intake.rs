@@ -327,6 +327,58 @@ pub struct FileResult {
     pub commit: Option<CommitSummary>,
     /// Why it was refused whole.
     pub refused: Option<String>,
+    /// Every rejected row of the file (the rows of the `rejects` contract), in file order.
+    pub rejects: Vec<RejectedRow>,
+}
+
+/// One rejected row as `homeseason ingest` shows it: file, row, column and the reason in both
+/// languages (a row of the `rejects` contract).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RejectedRow {
+    /// File name.
+    pub file: String,
+    /// Line (CSV) or row (XLSX) in the file, 1-based; the header is line 1.
+    pub line: i64,
+    /// The source column at fault, when one is.
+    pub column: Option<String>,
+    /// Machine reason code.
+    pub reason: String,
+    /// Chinese message.
+    pub message_zh: String,
+    /// English message.
+    pub message_en: String,
+    /// The row's raw text.
+    pub raw: String,
+}
+
+impl RejectedRow {
+    /// The rows of a `rejects` frame, in its order.
+    ///
+    /// # Errors
+    /// When a column of the `rejects` contract is missing.
+    pub fn from_frame(frame: &DataFrame) -> Result<Vec<RejectedRow>> {
+        if frame.height() == 0 {
+            return Ok(Vec::new());
+        }
+        let text = |name: &str| -> Result<StringChunked> {
+            Ok(frame.column(name)?.cast(&DataType::String)?.str()?.clone())
+        };
+        let (file, column, reason) = (text("file")?, text("column")?, text("reason")?);
+        let (zh, en, raw) = (text("message_zh")?, text("message_en")?, text("raw")?);
+        let line = frame.column("line")?.cast(&DataType::Int64)?;
+        let line = line.i64()?;
+        Ok((0..frame.height())
+            .map(|i| RejectedRow {
+                file: file.get(i).unwrap_or_default().to_owned(),
+                line: line.get(i).unwrap_or(0),
+                column: column.get(i).map(str::to_owned),
+                reason: reason.get(i).unwrap_or_default().to_owned(),
+                message_zh: zh.get(i).unwrap_or_default().to_owned(),
+                message_en: en.get(i).unwrap_or_default().to_owned(),
+                raw: raw.get(i).unwrap_or_default().to_owned(),
+            })
+            .collect())
+    }
 }
 
 /// Ingest files into the lake, one commit per file. Refused files are recorded, not fatal.
@@ -347,17 +399,24 @@ pub fn ingest_paths(
         progress(i, path);
         let fate = ingest_file(lake, &Source::Path(path), feed, campaign, profiles, now)?;
         results.push(match fate {
-            Fate::Ingested { report, commit, .. } => FileResult {
+            Fate::Ingested {
+                report,
+                commit,
+                rejects,
+                ..
+            } => FileResult {
                 path: path.display().to_string(),
                 report: Some(report),
                 commit: Some(commit),
                 refused: None,
+                rejects: RejectedRow::from_frame(&rejects)?,
             },
             Fate::Refused { reason } => FileResult {
                 path: path.display().to_string(),
                 report: None,
                 commit: None,
                 refused: Some(reason),
+                rejects: Vec::new(),
             },
         });
     }

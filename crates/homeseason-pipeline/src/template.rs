@@ -120,7 +120,7 @@ fn spec(kind: Kind) -> Spec {
                     width: 10.0,
                     note_zh: "元 / 万元 / 亿元；系统统一换算为元。未注明单位的行将被拒收。",
                     note_en: "元 / 万元 / 亿元 (yuan, 10k yuan, 100m yuan), converted to yuan. A row with no unit at all is rejected.",
-                    ..col("单位", "Unit", false)
+                    ..col("金额单位", "Unit", false)
                 },
                 Col {
                     list: &["线上", "线下", "全部"],
@@ -238,12 +238,12 @@ fn spec(kind: Kind) -> Spec {
             general_zh: &[
                 "每行一项活动。同一活动重复报送时请保持活动编号不变。",
                 "同一地区、同一月份（按开始日期）再次报送的文件将替代此前的数据；汇总时按活动编号及名称+开始日期去重。",
-                "周度汇总按活动开始日期所在周（周一起）计数，一项活动只计一次。",
+                homeseason_schema::calendar::ACTIVITY_WEEK_RULE_ZH,
             ],
             general_en: &[
                 "One row per activity; keep the activity id when re-submitting.",
                 "A later file for the same region and start month replaces the earlier data; the summary removes duplicates by id, and by name + start date.",
-                "The weekly summary counts an activity once, in the week (Monday start) it starts.",
+                homeseason_schema::calendar::ACTIVITY_WEEK_RULE_EN,
             ],
         },
     }

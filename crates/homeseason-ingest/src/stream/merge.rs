@@ -287,11 +287,12 @@ pub(super) fn run_pass(
         })
         .collect();
     if !missing.is_empty() {
-        return Err(IngestError::MissingColumns {
-            file: file.to_owned(),
+        return Err(crate::guidance::missing_columns(
+            file,
+            contract,
             missing,
-            found: header_cells,
-        });
+            header_cells,
+        ));
     }
     // The institution: the profile's, else the first row that names one.
     let institution = match &profile.institution {
