@@ -726,6 +726,10 @@ impl Lake {
             let existing = self.read_partition(path)?;
             let (rows, counts) = match existing {
                 Some(old) => merge_rows(c.table, old, frame.clone(), add)?,
+                // Cells summed from transactions take one canonical form (sorted by key, money
+                // through integer fen) whether the partition is new or merged, so the lake is the
+                // same whichever of two overlapping deliveries arrives first.
+                None if add => merge_rows(c.table, frame.clear(), frame.clone(), add)?,
                 None => (
                     frame.clone(),
                     MergeCounts {
