@@ -433,7 +433,9 @@ fn every_delivery_pattern_gives_the_same_payment_daily_as_duckdb_on_the_raw_file
         by_day.entry(day_of(r)).or_default().push(r);
     }
     let days: Vec<&str> = by_day.keys().copied().collect();
-    let mut variants: Vec<(&str, Vec<Vec<PathBuf>>, Vec<&str>)> = Vec::new();
+    // (name, the deliveries in order (each a batch of files), --replace ranges)
+    type Variant<'a> = (&'a str, Vec<Vec<PathBuf>>, Vec<&'a str>);
+    let mut variants: Vec<Variant> = Vec::new();
 
     // Daily files (a T+1 extract a day).
     let daily_groups: Vec<(String, Vec<&String>)> = by_day
@@ -479,7 +481,8 @@ fn every_delivery_pattern_gives_the_same_payment_daily_as_duckdb_on_the_raw_file
             .last()
             .map(|r| day_of(r).to_owned())
             .unwrap_or_default();
-        let (late, main): (Vec<(usize, &String)>, Vec<(usize, &String)>) =
+        type Numbered<'a> = Vec<(usize, &'a String)>;
+        let (late, main): (Numbered, Numbered) =
             rows.iter().enumerate().partition(|(k, _)| k % 20 == 7);
         main_groups.push((
             month.clone(),
@@ -651,7 +654,7 @@ fn a_stray_row_never_wipes_another_region() {
     let zj_part = lake.join("enterprise_sales/region_code=330000/period=2023-03/data.parquet");
     let before = read_parquet(&zj_part);
     assert_eq!(before.height(), 8);
-    let r = ingest(&lake, &[], &[bj_file.clone()]);
+    let r = ingest(&lake, &[], std::slice::from_ref(&bj_file));
     balanced(&r);
     let after = read_parquet(&zj_part);
     assert_eq!(

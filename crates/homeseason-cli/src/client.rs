@@ -210,11 +210,7 @@ fn ingest_pulled(
     path: &Path,
     campaign: &Campaign,
 ) -> Result<usize> {
-    let feed = source
-        .feed
-        .as_deref()
-        .map(|f| crate::parse_feed(f))
-        .transpose()?;
+    let feed = source.feed.as_deref().map(crate::parse_feed).transpose()?;
     let profiles = Profiles::from_working_dir()?;
     match ingest_file(lake, &Source::Path(path), feed, campaign, &profiles, &now())? {
         Fate::Ingested { report, commit, .. } => {

@@ -310,13 +310,12 @@ impl Profile {
                 )));
             }
         }
-        if let Some(inst) = raw.institution.as_deref().filter(|s| !s.trim().is_empty()) {
-            if !is_institution_code(inst) {
-                return Err(invalid(format!(
-                    "institution = {inst:?}: {}",
-                    INSTITUTION_CODE_RULE
-                )));
-            }
+        if let Some(inst) = raw.institution.as_deref().filter(|s| !s.trim().is_empty())
+            && !is_institution_code(inst)
+        {
+            return Err(invalid(format!(
+                "institution = {inst:?}: {INSTITUTION_CODE_RULE}"
+            )));
         }
         Ok(Profile {
             source: Some(origin.to_owned()),

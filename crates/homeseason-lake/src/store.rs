@@ -526,10 +526,11 @@ impl Lake {
         if dir.is_dir() {
             return Ok(());
         }
-        if let Some(parent) = dir.parent() {
-            if parent != self.root && parent.starts_with(&self.root) {
-                self.create_dirs(parent)?;
-            }
+        if let Some(parent) = dir.parent()
+            && parent != self.root
+            && parent.starts_with(&self.root)
+        {
+            self.create_dirs(parent)?;
         }
         match private_dir(dir) {
             Ok(()) => {}
@@ -1158,18 +1159,18 @@ fn check_values(table: &str, frame: &DataFrame) -> Vec<String> {
                 column.null_count()
             ));
         }
-        if let Some(min) = field.constraints.minimum {
-            if let Ok(values) = column.cast(&DataType::Float64) {
-                let below = values
-                    .f64()
-                    .map(|v| v.iter().flatten().filter(|x| *x < min).count())
-                    .unwrap_or(0);
-                if below > 0 {
-                    problems.push(format!(
-                        "column {}: {below} values below the minimum {min} 低于最小值",
-                        field.name
-                    ));
-                }
+        if let Some(min) = field.constraints.minimum
+            && let Ok(values) = column.cast(&DataType::Float64)
+        {
+            let below = values
+                .f64()
+                .map(|v| v.iter().flatten().filter(|x| *x < min).count())
+                .unwrap_or(0);
+            if below > 0 {
+                problems.push(format!(
+                    "column {}: {below} values below the minimum {min} 低于最小值",
+                    field.name
+                ));
             }
         }
     }
