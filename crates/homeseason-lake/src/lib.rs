@@ -93,6 +93,17 @@ pub enum LakeError {
         /// How long this writer waited.
         waited_secs: u64,
     },
+    /// Another writer committed transactions of the institution after this file's increment was
+    /// computed: nothing was written; read the file again against the new index.
+    #[error(
+        "another ingest committed transactions of institution {institution} while this file was \
+         being read: nothing was written; read the file again 读取本文件期间另一进程已写入机构 \
+         {institution} 的交易，本次未写入任何数据，请重新读取该文件"
+    )]
+    Stale {
+        /// The institution.
+        institution: String,
+    },
     /// A frame does not match its table's contract.
     #[error("table {table}: {reason}")]
     Contract {

@@ -708,6 +708,14 @@ impl Lake {
         self.commit_locked(c)
     }
 
+    /// [`Lake::commit`] for a caller that holds the lock ([`Lake::lock`]).
+    ///
+    /// # Errors
+    /// As [`Lake::commit`].
+    pub fn commit_with_lock(&self, _held: &LakeLock, c: &Commit<'_>) -> Result<CommitSummary> {
+        self.commit_locked(c)
+    }
+
     /// [`Lake::commit`] for a caller that already holds the lock (the txn-id index commits with it).
     pub(crate) fn commit_locked(&self, c: &Commit<'_>) -> Result<CommitSummary> {
         let mut manifest = self.manifest()?;

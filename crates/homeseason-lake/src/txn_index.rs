@@ -299,18 +299,66 @@ impl Lake {
         }))
     }
 
+    /// The state of `institution`'s index that `manifest` vouches for: every `.id128` and `.pairs`
+    /// file (all months) with its length. A transaction file's increment is computed against one
+    /// state and may be committed only onto the same state: another writer that committed
+    /// transactions of the institution in between (or `ingest --replace`, which shortens index
+    /// files) changes it.
+    ///
+    /// # Errors
+    /// When the index folder cannot be resolved.
+    pub fn txn_index_state(
+        &self,
+        manifest: &Manifest,
+        institution: &str,
+    ) -> Result<Vec<(PathBuf, u64)>> {
+        let mut out = Vec::new();
+        for ext in ["id128", "pairs"] {
+            for (_, _, path, _) in self.index_files(manifest, institution, ext, None)? {
+                let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                out.push((path, len));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// Commit a transaction file's new rows together with its txn index for `months`: index files
     /// first (trusted only once the manifest lists the file), then the rows are *added* to the
     /// months' partitions ([`Lake::commit`]). Takes the lock for the duration.
     ///
+    /// `seen` is the [`Lake::txn_index_state`] the increment was computed against; when the index
+    /// has changed since, nothing is written and [`LakeError::Stale`] asks the caller to read the
+    /// file again (its transactions may now be held by the other writer's file).
+    ///
     /// # Errors
-    /// On IO or encoding failures (the lake stays consistent, as for [`Lake::commit`]).
+    /// [`LakeError::Stale`] as above; on IO or encoding failures (the lake stays consistent, as for
+    /// [`Lake::commit`]).
     pub fn commit_with_txn_index(
         &self,
         c: &Commit<'_>,
         institution: &str,
+        spill: TxnSpill,
+        months: &[(i32, u32)],
+        seen: &[(PathBuf, u64)],
+    ) -> Result<CommitSummary> {
+        let lock = self.lock()?;
+        self.commit_with_txn_index_locked(&lock, c, institution, spill, months, seen)
+    }
+
+    /// [`Lake::commit_with_txn_index`] for a caller that holds the lock (taken with [`Lake::lock`]
+    /// before the file was read, so the index cannot have changed since).
+    ///
+    /// # Errors
+    /// As [`Lake::commit_with_txn_index`].
+    pub fn commit_with_txn_index_locked(
+        &self,
+        _held: &crate::store::LakeLock,
+        c: &Commit<'_>,
+        institution: &str,
         mut spill: TxnSpill,
         months: &[(i32, u32)],
+        seen: &[(PathBuf, u64)],
     ) -> Result<CommitSummary> {
         // The institution names index folders and partitions: check it before any write or delete.
         if !crate::layout::is_institution_code(institution)
@@ -324,8 +372,12 @@ impl Lake {
                 ),
             });
         }
-        let _lock = self.lock()?;
         let manifest = self.manifest()?;
+        if self.txn_index_state(&manifest, institution)? != seen {
+            return Err(LakeError::Stale {
+                institution: institution.to_owned(),
+            });
+        }
         for &(year, month) in months {
             let rel = index_dir(institution, year, month);
             let dir = self.resolve(&rel)?;

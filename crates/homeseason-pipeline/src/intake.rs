@@ -21,7 +21,7 @@ use homeseason_schema::campaign::Campaign;
 use homeseason_schema::contract::tables;
 use polars::prelude::*;
 
-use crate::error::{Result, io_err};
+use crate::error::{PipelineError, Result, io_err};
 use crate::payments::{self, Profiles};
 
 /// Where a file comes from: a path on disk (streamed), or bytes already in memory (an upload, a pull).
@@ -78,6 +78,8 @@ pub(crate) struct TxnCommit {
     pub(crate) institution: String,
     pub(crate) spill: TxnSpill,
     pub(crate) months: Vec<(i32, u32)>,
+    /// The state of the institution's txn index the file was read against.
+    pub(crate) seen: Vec<(std::path::PathBuf, u64)>,
 }
 
 /// A file read and validated, not yet committed.
@@ -179,6 +181,17 @@ pub fn commit_prepared(
     prepared: Prepared,
     now: &str,
 ) -> Result<Committed> {
+    commit_prepared_under(lake, None, name, prepared, now)
+}
+
+/// [`commit_prepared`]; `held`: the caller holds the lake's lock (taken before the file was read).
+fn commit_prepared_under(
+    lake: &Lake,
+    held: Option<&homeseason_lake::LakeLock>,
+    name: &str,
+    prepared: Prepared,
+    now: &str,
+) -> Result<Committed> {
     let Prepared {
         feed,
         outcome,
@@ -196,8 +209,23 @@ pub fn commit_prepared(
         now,
     };
     let commit = match txn {
-        Some(t) => lake.commit_with_txn_index(&commit, &t.institution, t.spill, &t.months)?,
-        None => lake.commit(&commit)?,
+        Some(t) => match held {
+            Some(lock) => lake.commit_with_txn_index_locked(
+                lock,
+                &commit,
+                &t.institution,
+                t.spill,
+                &t.months,
+                &t.seen,
+            )?,
+            None => {
+                lake.commit_with_txn_index(&commit, &t.institution, t.spill, &t.months, &t.seen)?
+            }
+        },
+        None => match held {
+            Some(lock) => lake.commit_with_lock(lock, &commit)?,
+            None => lake.commit(&commit)?,
+        },
     };
     Ok(Committed {
         feed,
@@ -241,32 +269,87 @@ pub fn ingest_file(
     profiles: &Profiles,
     now: &str,
 ) -> Result<Fate> {
-    let name = source.name();
     match prepare(lake, source, feed, campaign, profiles)? {
         Ok(prepared) => {
-            let Committed {
-                feed,
-                outcome,
-                commit,
-            } = commit_prepared(lake, &name, prepared, now)?;
-            Ok(Fate::Ingested {
-                feed,
-                report: outcome.report,
-                commit,
-                rejects: outcome.rejects,
-            })
+            match commit_fresh(lake, source, feed, campaign, profiles, prepared, now)? {
+                Ok(Committed {
+                    feed,
+                    outcome,
+                    commit,
+                }) => Ok(Fate::Ingested {
+                    feed,
+                    report: outcome.report,
+                    commit,
+                    rejects: outcome.rejects,
+                }),
+                Err(e) => refuse(lake, source, feed, &e, now),
+            }
         }
-        Err(e) => {
-            let reason = e.to_string();
-            let feed_id = match &e {
-                IngestError::UnknownFeed { .. } => None,
-                _ => feed.map(Feed::id),
-            };
-            let sha = homeseason_ingest::sha256_hex(&source.bytes()?);
-            record_refusal(lake, &name, &sha, feed_id, &reason, now)?;
-            Ok(Fate::Refused { reason })
+        Err(e) => refuse(lake, source, feed, &e, now),
+    }
+}
+
+/// How many times a transaction file is read again without the lake's lock when other writers keep
+/// committing transactions of its institution meanwhile; the last reading holds the lock, so it
+/// cannot be overtaken.
+const FRESH_ATTEMPTS: usize = 3;
+
+/// Commit a prepared file ([`commit_prepared`]); when another writer committed transactions of the
+/// same institution after the file was read (the lake answers [`homeseason_lake::LakeError::Stale`]
+/// and writes nothing), read `source` again against the new txn index and retry; the last attempt
+/// reads and commits under the lake's lock. Two ingests of overlapping transaction files at once
+/// thus give the lake that one ingest after the other gives.
+///
+/// # Errors
+/// Lake failures. The inner error: the file, read again, was refused whole.
+pub fn commit_fresh(
+    lake: &Lake,
+    source: &Source<'_>,
+    feed: Option<Feed>,
+    campaign: &Campaign,
+    profiles: &Profiles,
+    prepared: Prepared,
+    now: &str,
+) -> Result<std::result::Result<Committed, IngestError>> {
+    let name = source.name();
+    let mut first = Some(prepared);
+    for _ in 1..FRESH_ATTEMPTS {
+        let prepared = match first.take() {
+            Some(p) => p,
+            None => match prepare(lake, source, feed, campaign, profiles)? {
+                Ok(p) => p,
+                Err(e) => return Ok(Err(e)),
+            },
+        };
+        match commit_prepared(lake, &name, prepared, now) {
+            Err(PipelineError::Lake(homeseason_lake::LakeError::Stale { .. })) => {}
+            other => return other.map(Ok),
         }
     }
+    let lock = lake.lock()?;
+    let prepared = match prepare(lake, source, feed, campaign, profiles)? {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e)),
+    };
+    commit_prepared_under(lake, Some(&lock), &name, prepared, now).map(Ok)
+}
+
+/// Record a whole-file refusal of `source` and say so.
+fn refuse(
+    lake: &Lake,
+    source: &Source<'_>,
+    feed: Option<Feed>,
+    e: &IngestError,
+    now: &str,
+) -> Result<Fate> {
+    let reason = e.to_string();
+    let feed_id = match e {
+        IngestError::UnknownFeed { .. } => None,
+        _ => feed.map(Feed::id),
+    };
+    let sha = homeseason_ingest::sha256_hex(&source.bytes()?);
+    record_refusal(lake, &source.name(), &sha, feed_id, &reason, now)?;
+    Ok(Fate::Refused { reason })
 }
 
 /// Every file under `paths`, skipping generator metadata: files named on the command line in the
@@ -534,5 +617,94 @@ mod tests {
         let regions = row_regions(&p.outcome.rows).unwrap();
         assert_eq!(regions.get("330000"), Some(&2));
         commit_prepared(&lake, "a.csv", p, "t").unwrap();
+    }
+
+    /// Transactions `T{from}`..`T{to}` of institution `wallet_x` in September 2023.
+    fn txns(from: usize, to: usize) -> Vec<u8> {
+        let mut s = String::from(
+            "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel\n",
+        );
+        for i in from..to {
+            s.push_str(&format!(
+                "T{i},wallet_x,2023-09-0{} 10:00:00,M{},5722,330106,{}.50,sale,offline\n",
+                1 + i % 3,
+                i % 4,
+                100 + i
+            ));
+        }
+        s.into_bytes()
+    }
+
+    fn payment_daily(lake: &Lake) -> DataFrame {
+        lake.read_table(tables::PAYMENT_DAILY)
+            .unwrap()
+            .sort(
+                ["date", "region_code", "mcc", "channel"],
+                SortMultipleOptions::default(),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn a_transaction_file_read_before_another_writer_committed_is_read_again() {
+        let campaign = Campaign::default_2023();
+        let none = Profiles::default();
+        let (a, b) = (txns(0, 30), txns(20, 50));
+        // One after the other.
+        let dir = tempfile::tempdir().unwrap();
+        let sequential = Lake::open(&dir.path().join("seq")).unwrap();
+        for (name, bytes) in [("a.csv", &a), ("b.csv", &b)] {
+            let fate = ingest_file(
+                &sequential,
+                &bytes_of(name, bytes),
+                None,
+                &campaign,
+                &none,
+                "t",
+            );
+            assert!(matches!(fate, Ok(Fate::Ingested { .. })), "{fate:?}");
+        }
+        // Both read before either commits (two ingests at once): B commits first, then A.
+        let raced = Lake::open(&dir.path().join("race")).unwrap();
+        let read = |name, bytes| {
+            prepare(&raced, &bytes_of(name, bytes), None, &campaign, &none)
+                .unwrap()
+                .unwrap()
+        };
+        let (pa, pa_twice, pb) = (read("a.csv", &a), read("a.csv", &a), read("b.csv", &b));
+        commit_prepared(&raced, "b.csv", pb, "t").unwrap();
+        let stale = commit_prepared(&raced, "a.csv", pa_twice, "t");
+        assert!(
+            matches!(
+                stale,
+                Err(PipelineError::Lake(
+                    homeseason_lake::LakeError::Stale { .. }
+                ))
+            ),
+            "A's increment was computed before B's transactions were in the lake: {stale:?}"
+        );
+        let fresh = commit_fresh(
+            &raced,
+            &bytes_of("a.csv", &a),
+            None,
+            &campaign,
+            &none,
+            pa,
+            "t",
+        )
+        .unwrap()
+        .unwrap();
+        assert!(!fresh.commit.unchanged);
+        let (want, got) = (payment_daily(&sequential), payment_daily(&raced));
+        assert_eq!(
+            got.column("txn_count")
+                .unwrap()
+                .as_materialized_series()
+                .sum::<i64>()
+                .unwrap(),
+            50,
+            "each of the 50 transactions once: {got}"
+        );
+        assert!(got.equals_missing(&want), "raced {got}\nsequential {want}");
     }
 }

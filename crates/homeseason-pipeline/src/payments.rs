@@ -88,6 +88,9 @@ struct LakeCtx<'a> {
     spill: TxnSpill,
     /// The institution's transaction ids, read once per file.
     ids: Option<(String, Arc<std::collections::HashSet<u128>>)>,
+    /// The state of the institution's index the ids were read from (taken just before reading
+    /// them), checked again when the file commits.
+    seen: Vec<(PathBuf, u64)>,
 }
 
 impl TxnContext for LakeCtx<'_> {
@@ -100,6 +103,10 @@ impl TxnContext for LakeCtx<'_> {
         let ids = match &self.ids {
             Some((inst, ids)) if inst == institution => Arc::clone(ids),
             _ => {
+                self.seen = self
+                    .lake
+                    .txn_index_state(&self.manifest, institution)
+                    .map_err(|e| e.to_string())?;
                 let ids = Arc::new(
                     self.lake
                         .institution_txn_ids(&self.manifest, institution)
@@ -214,6 +221,7 @@ pub(crate) fn prepare_transactions(
         manifest: lake.manifest()?,
         spill: lake.txn_spill()?,
         ids: None,
+        seen: Vec::new(),
     };
     let out = match source {
         Source::Path(path) => {
@@ -262,7 +270,7 @@ pub(crate) fn prepare_transactions(
             }),
         );
     }
-    let LakeCtx { spill, .. } = ctx;
+    let LakeCtx { spill, seen, .. } = ctx;
     Ok(Ok(Prepared {
         feed: Feed::PaymentTransactions,
         outcome: FileOutcome {
@@ -275,6 +283,7 @@ pub(crate) fn prepare_transactions(
             institution: out.institution,
             spill,
             months,
+            seen,
         }),
     }))
 }

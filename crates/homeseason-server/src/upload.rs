@@ -9,6 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use homeseason_ingest::{Feed, IngestError};
+use homeseason_schema::campaign::Campaign;
 use homeseason_schema::region::Regions;
 use polars::prelude::*;
 use rand::RngCore;
@@ -515,6 +516,10 @@ pub(crate) fn current_duplicate(
     Ok(current.then_some(previous))
 }
 
+fn campaign_and_profiles(st: &AppState) -> (Campaign, pipeline::Profiles) {
+    (st.config().campaign.clone(), st.config().profiles.clone())
+}
+
 async fn process_inner(
     st: &AppState,
     who: &Principal,
@@ -546,7 +551,10 @@ async fn process_inner(
         .acquire()
         .await
         .map_err(|e| crate::ServerError::Invalid(e.to_string()))?;
-    let bytes = st.raw().read(&sha).await?;
+    let bytes = std::sync::Arc::new(st.raw().read(&sha).await?);
+    // Kept for the commit: a transaction file is read again when another writer committed
+    // transactions of its institution meanwhile (`pipeline::commit_fresh`).
+    let again = (std::sync::Arc::clone(&bytes), campaign_and_profiles(st));
     let max_inflated = st.config().max_inflated_bytes;
     let campaign = st.config().campaign.clone();
     let profiles = st.config().profiles.clone();
@@ -655,7 +663,15 @@ async fn process_inner(
     let now = st.now();
     let commit_name = name.clone();
     let view = blocking(move || -> Result<_, crate::ServerError> {
-        let summary = pipeline::commit_prepared(&lake, &commit_name, prepared, &now)?.commit;
+        let (bytes, (campaign, profiles)) = again;
+        let source = Source::Bytes {
+            name: &commit_name,
+            bytes: &bytes,
+        };
+        let summary =
+            pipeline::commit_fresh(&lake, &source, feed, &campaign, &profiles, prepared, &now)?
+                .map_err(|e| crate::ServerError::Invalid(e.to_string()))?
+                .commit;
         let manifest = lake.manifest()?;
         let replaced = summary
             .replaced
