@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use polars::prelude::*;
 
@@ -658,14 +659,102 @@ fn small_cells_are_suppressed_in_the_dashboard_copy() {
         .iter()
         .flatten()
         .collect();
-    assert_eq!(
-        flags.iter().filter(|f| **f).count(),
-        counts.iter().filter(|c| **c < 2).count()
-    );
+    // Every small cell is suppressed; complements may be added so none can be derived from a
+    // published margin (the attack itself is a unit test of homeseason_ingest::suppress).
+    let small = counts.iter().filter(|c| **c < 2).count();
+    assert!(small > 0 && flags.iter().filter(|f| **f).count() >= small);
+    for (flag, count) in flags.iter().zip(&counts) {
+        assert!(*flag || *count >= 2, "a small cell is visible");
+    }
     let amount = dash.column("amount").unwrap().f64().unwrap();
     for (i, f) in flags.iter().enumerate() {
         assert_eq!(amount.get(i).is_none(), *f, "row {i}");
     }
     // The analysts' table keeps every figure.
     assert_eq!(merchants.column("amount").unwrap().null_count(), 0);
+}
+
+/// The differencing attack of the review, by DuckDB on the demo season's dashboard copies: for every
+/// published margin (region × category × day and its `all_targeted` and national rows in
+/// `dashboard_baseline_daily`; region × day; national day), count the groups holding exactly one
+/// suppressed cell while the margin is shown: each would give that cell as margin minus the
+/// visible cells. There must be none.
+const ATTACK: &str = r#"
+import duckdb, json, sys
+lake = sys.argv[1]
+con = duckdb.connect()
+con.execute(f"create view d as select * from read_parquet('{lake}/dashboard/dashboard_payment_daily/data.parquet')")
+con.execute(f"create view b as select * from read_parquet('{lake}/dashboard/dashboard_baseline_daily/data.parquet')")
+targeted = "('home_appliances','furniture','home_textiles','building_materials')"
+out = {}
+out["cells"], out["suppressed"] = con.execute(
+    "select count(*), count(*) filter (where suppressed) from d").fetchone()
+def lone(group, shown):
+    return con.execute(
+        f"with g as (select {group}, count(*) filter (where suppressed) s from d group by all) "
+        f"select count(*) from g where s = 1 and ({shown})").fetchone()[0]
+shown_rc = ("exists (select 1 from b where b.date = g.date and b.region_code = g.region_code "
+            "and b.category = g.category and b.actual is not null)")
+out["region_category_day"] = lone("date, region_code, category", shown_rc)
+con.execute(f"create or replace view d as select *, category in {targeted} as t from read_parquet('{lake}/dashboard/dashboard_payment_daily/data.parquet')")
+out["region_targeted_day"] = lone("date, region_code, t", "t and exists (select 1 from b where b.date = g.date "
+    "and b.region_code = g.region_code and b.category = 'all_targeted' and b.actual is not null)")
+out["national_category_day"] = lone("date, category", "exists (select 1 from b where b.date = g.date "
+    "and b.region_code = '000000' and b.category = g.category and b.actual is not null)")
+out["national_targeted_day"] = lone("date, t", "t")
+out["region_day"] = lone("date, region_code", "true")
+out["national_day"] = lone("date", "true")
+# Primary suppression alone, for scale: the cells the review recovered.
+out["lone_if_primary_only"] = con.execute(
+    "with g as (select date, region_code, category, count(*) filter (where merchant_count_raw < 3) s "
+    f"from (select *, merchant_count as merchant_count_raw from read_parquet('{lake}/payment_daily/*/*/*/*.parquet', hive_partitioning=true)) "
+    "group by all) select count(*) from g where s = 1").fetchone()[0]
+print(json.dumps(out))
+"#;
+
+#[test]
+fn no_suppressed_cell_of_the_demo_is_derived_from_a_published_margin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let copy = Command::new("cp")
+        .args(["-a", s(&demo_dir().join("lake")), s(&lake)])
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    // A re-sent register changes nothing and writes the dashboard copies.
+    let resend = files_with_ext(&demo_dir().join("sample/activities"), "csv");
+    ok(&[
+        "ingest",
+        "--lake",
+        s(&lake),
+        "--suppress-below",
+        "3",
+        s(&resend[0]),
+    ]);
+    let out = Command::new("python3")
+        .args(["-c", ATTACK, s(&lake)])
+        .output()
+        .expect("python3 with duckdb (tests/run.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    eprintln!("differencing attack on the demo's dashboard copies: {v}");
+    assert!(v["suppressed"].as_i64().unwrap() > 0, "{v}");
+    assert!(v["lone_if_primary_only"].as_i64().unwrap() > 0, "{v}");
+    for margin in [
+        "region_category_day",
+        "region_targeted_day",
+        "national_category_day",
+        "national_targeted_day",
+        "region_day",
+        "national_day",
+    ] {
+        assert_eq!(
+            v[margin], 0,
+            "{margin}: a suppressed cell is derivable: {v}"
+        );
+    }
 }

@@ -749,9 +749,18 @@ fn run(cli: Cli) -> Result<()> {
             }
             let results = ingest(&lake, &campaign, &paths, feed, &profiles)?;
             if let Some(k) = suppress_below {
-                let n = pipeline::write_dashboard(&lake, k)?;
+                let s = pipeline::write_dashboard(&lake, k, &campaign)?;
                 eprintln!(
-                    "dashboard copy: {n} cells of fewer than {k} merchants suppressed 已抑制"
+                    "dashboard copies: {} cells of fewer than {k} merchants suppressed, and {} more so \
+                     that none can be derived from a published margin; {} margins that are one small \
+                     cell blanked / 已抑制 {} 个少于 {k} 家商户的单元格，另补充抑制 {} 个以防由汇总数倒推；\
+                     {} 个仅含一个小单元格的汇总数已隐去",
+                    s.primary,
+                    s.complementary,
+                    s.exposed_margins.len(),
+                    s.primary,
+                    s.complementary,
+                    s.exposed_margins.len()
                 );
             }
             if json {

@@ -38,13 +38,14 @@ mod reject;
 mod retail;
 mod source;
 mod stream;
+mod suppress;
 mod table;
 mod validate;
 mod xlsx;
 
 pub use nbs::{FILE as NBS_FILE, SOURCES_MD as NBS_SOURCES_MD, bundled as bundled_nbs};
 pub use parse::{Period, PeriodKind, Unit, fold_width};
-pub use payments::{DASHBOARD_TABLE, daily_profiled, suppress_small_cells};
+pub use payments::{DASHBOARD_TABLE, daily_profiled};
 pub use profile::{
     AmountUnit, BEIJING_OFFSET, DEFAULT_TIME_FORMAT, Format, Profile, ProfileError, RefundSign,
     TimeFormat, pick as pick_profile,
@@ -56,6 +57,9 @@ pub use stream::{
     MonthKey, MonthOwner, NoLake, Opener, TxnContext, TxnMonth, TxnOutcome, campaign_years,
     detect_payment_feed, ingest_transaction_bytes, ingest_transactions, parquet_to_csv,
     sniff_header, txn_fingerprint, txn_id128, year_month,
+};
+pub use suppress::{
+    PUBLISHED_MARGINS, Suppression, blank_exposed_margins, suppress_small_cells, suppression_mask,
 };
 
 use homeseason_schema::campaign::Campaign;

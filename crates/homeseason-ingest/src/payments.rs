@@ -251,38 +251,6 @@ pub(crate) fn daily_with(
 /// Name of the dashboard copy of `payment_daily` with small cells suppressed.
 pub const DASHBOARD_TABLE: &str = "dashboard_payment_daily";
 
-/// The dashboard copy of `payment_daily`: a cell (day × region × MCC, per institution and channel)
-/// with fewer than `k` distinct merchants is flagged `suppressed = true` and its counts and money are
-/// blanked (null), so no single merchant's takings show. Other rows are unchanged.
-///
-/// # Errors
-/// When `daily` lacks the `payment_daily` columns.
-pub fn suppress_small_cells(daily: &DataFrame, k: u32) -> PolarsResult<DataFrame> {
-    let small = col("merchant_count").lt(lit(i64::from(k)));
-    let blank = |c: &str, t: DataType| {
-        when(col("__small"))
-            .then(lit(NULL).cast(t))
-            .otherwise(col(c))
-            .alias(c)
-    };
-    let mut order = daily_select();
-    order.push(col("suppressed"));
-    daily
-        .clone()
-        .lazy()
-        .with_column(small.alias("__small"))
-        .with_columns([
-            blank("txn_count", DataType::Int64),
-            blank("amount", DataType::Float64),
-            blank("refund_amount", DataType::Float64),
-            blank("net_amount", DataType::Float64),
-            blank("merchant_count", DataType::Int64),
-            col("__small").alias("suppressed"),
-        ])
-        .select(order)
-        .collect()
-}
-
 fn text_frame_from_jsonl(file: &str, text: &str) -> Result<DataFrame> {
     let mut keys: Vec<String> = Vec::new();
     let mut rows: Vec<serde_json::Map<String, serde_json::Value>> = Vec::new();

@@ -308,23 +308,38 @@ pub(crate) fn prepare_daily(
     }))
 }
 
-/// Write `dashboard_payment_daily`: `payment_daily` with every cell (day × region × MCC, per
-/// institution and channel) of fewer than `k` merchants flagged and its money and counts blanked.
-/// Returns the number of suppressed cells.
+/// Name of the dashboard copy of `baseline_daily`.
+pub const DASHBOARD_BASELINE: &str = "dashboard_baseline_daily";
+
+/// Write the dashboard copies (`<lake>/dashboard/`): `dashboard_payment_daily`, `payment_daily` with
+/// every cell (day × region × MCC, per institution and channel) of fewer than `k` merchants and its
+/// complements ([`homeseason_ingest::suppress_small_cells`]) flagged and its money and counts
+/// blanked; and, when `baseline_daily` exists, `dashboard_baseline_daily` with the margins that are
+/// one suppressed cell alone blanked. Dashboards read these, never the tables beside them.
 ///
 /// # Errors
 /// Lake or frame failures.
-pub fn write_dashboard(lake: &Lake, k: u32) -> Result<usize> {
+pub fn write_dashboard(
+    lake: &Lake,
+    k: u32,
+    campaign: &Campaign,
+) -> Result<homeseason_ingest::Suppression> {
     let daily = lake.read_table(tables::PAYMENT_DAILY)?;
     if daily.height() == 0 {
-        return Ok(0);
+        return Ok(homeseason_ingest::Suppression::default());
     }
-    let out = homeseason_ingest::suppress_small_cells(&daily, k)?;
-    let suppressed = out
-        .column("suppressed")
-        .ok()
-        .and_then(|c| c.bool().ok().map(|b| b.sum().unwrap_or(0) as usize))
-        .unwrap_or(0);
+    let targeted: Vec<&str> = campaign
+        .categories
+        .targeted
+        .iter()
+        .map(|c| c.id())
+        .collect();
+    let (out, summary) = homeseason_ingest::suppress_small_cells(&daily, k, &targeted)?;
     lake.write_dashboard(homeseason_ingest::DASHBOARD_TABLE, &out)?;
-    Ok(suppressed)
+    let baseline = lake.read_table(tables::BASELINE_DAILY)?;
+    if baseline.height() > 0 {
+        let blanked = homeseason_ingest::blank_exposed_margins(&baseline, &summary)?;
+        lake.write_dashboard(DASHBOARD_BASELINE, &blanked)?;
+    }
+    Ok(summary)
 }
