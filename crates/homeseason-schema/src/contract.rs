@@ -1172,12 +1172,12 @@ mod tests {
                 let d = &f.description;
                 let looks_money = d.contains("yuan") || d.contains('元');
                 let looks_pct = d.contains("percent (%)");
+                let needs_unit = f.r#type == FieldType::Number && (looks_money || looks_pct);
                 let Some(unit) = f.unit.as_deref() else {
                     assert!(
-                        f.r#type != FieldType::Number || !(looks_money || looks_pct),
+                        !needs_unit,
                         "{}.{} is money or percent by its description but declares no unit",
-                        contract.name,
-                        f.name
+                        contract.name, f.name
                     );
                     continue;
                 };
