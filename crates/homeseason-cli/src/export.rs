@@ -612,72 +612,6 @@ _Exported by homeseason {{VERSION}}._
 "#),
 ];
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn weeks_end_on_sunday() {
-        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-        assert_eq!(week_ending(d("2023-10-15")), d("2023-10-15"));
-        assert_eq!(week_ending(d("2023-10-09")), d("2023-10-15"));
-        assert_eq!(week_ending(d("2023-10-14")), d("2023-10-15"));
-        assert_eq!(
-            file_name(d("2023-10-15")),
-            "homeseason-weekly-2023-10-15.ipynb"
-        );
-    }
-
-    #[test]
-    fn the_notebook_is_nbformat_4_with_the_lake_in_its_first_cell() {
-        let campaign = Campaign::default_2023();
-        let d = NaiveDate::from_ymd_opt(2023, 10, 15).unwrap();
-        let nb = notebook(&campaign, "homeseason-weekly-2023-10-15", d).unwrap();
-        assert_eq!(nb["nbformat"], 4);
-        let cells = nb["cells"].as_array().unwrap();
-        let first: String = cells[0]["source"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l.as_str().unwrap())
-            .collect();
-        assert_eq!(cells[0]["cell_type"], "code");
-        assert!(
-            first.contains(r#"DATA = Path("homeseason-weekly-2023-10-15")"#),
-            "{first}"
-        );
-        assert!(
-            !first.contains("environ"),
-            "no environment variable decides what is read"
-        );
-        assert!(first.contains(r#"AS_OF = "2023-10-15""#));
-        let all = serde_json::to_string(&nb).unwrap();
-        assert!(!all.contains("{{"), "every placeholder is filled");
-        for cell in cells {
-            assert!(cell["id"].as_str().is_some_and(|id| !id.is_empty()));
-            if cell["cell_type"] == "code" {
-                assert!(cell["outputs"].as_array().unwrap().is_empty());
-                assert!(cell["execution_count"].is_null());
-            }
-        }
-        let markdown = cells
-            .iter()
-            .filter(|c| c["cell_type"] == "markdown")
-            .count();
-        assert!(markdown >= 8, "each step is explained");
-        assert!(all.contains("scan_parquet"));
-        assert!(
-            !all.contains("LAKE"),
-            "the notebook reads the export, not a lake path"
-        );
-        assert_eq!(
-            notebook(&campaign, "homeseason-weekly-2023-10-15", d).unwrap(),
-            nb,
-            "deterministic"
-        );
-    }
-}
-
 /// `homeseason export duckdb`: one `CREATE OR REPLACE VIEW` per table the lake holds, for DuckDB and
 /// the dashboards on top of it (Superset through `duckdb-engine`, Power BI through the ODBC driver).
 ///
@@ -742,4 +676,70 @@ pub(crate) fn duckdb_views(lake: &Lake) -> Result<String> {
         "the lake {root} holds no tables / 数据湖 {root} 中没有任何表"
     );
     Ok(sql)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weeks_end_on_sunday() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(week_ending(d("2023-10-15")), d("2023-10-15"));
+        assert_eq!(week_ending(d("2023-10-09")), d("2023-10-15"));
+        assert_eq!(week_ending(d("2023-10-14")), d("2023-10-15"));
+        assert_eq!(
+            file_name(d("2023-10-15")),
+            "homeseason-weekly-2023-10-15.ipynb"
+        );
+    }
+
+    #[test]
+    fn the_notebook_is_nbformat_4_with_the_lake_in_its_first_cell() {
+        let campaign = Campaign::default_2023();
+        let d = NaiveDate::from_ymd_opt(2023, 10, 15).unwrap();
+        let nb = notebook(&campaign, "homeseason-weekly-2023-10-15", d).unwrap();
+        assert_eq!(nb["nbformat"], 4);
+        let cells = nb["cells"].as_array().unwrap();
+        let first: String = cells[0]["source"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        assert_eq!(cells[0]["cell_type"], "code");
+        assert!(
+            first.contains(r#"DATA = Path("homeseason-weekly-2023-10-15")"#),
+            "{first}"
+        );
+        assert!(
+            !first.contains("environ"),
+            "no environment variable decides what is read"
+        );
+        assert!(first.contains(r#"AS_OF = "2023-10-15""#));
+        let all = serde_json::to_string(&nb).unwrap();
+        assert!(!all.contains("{{"), "every placeholder is filled");
+        for cell in cells {
+            assert!(cell["id"].as_str().is_some_and(|id| !id.is_empty()));
+            if cell["cell_type"] == "code" {
+                assert!(cell["outputs"].as_array().unwrap().is_empty());
+                assert!(cell["execution_count"].is_null());
+            }
+        }
+        let markdown = cells
+            .iter()
+            .filter(|c| c["cell_type"] == "markdown")
+            .count();
+        assert!(markdown >= 8, "each step is explained");
+        assert!(all.contains("scan_parquet"));
+        assert!(
+            !all.contains("LAKE"),
+            "the notebook reads the export, not a lake path"
+        );
+        assert_eq!(
+            notebook(&campaign, "homeseason-weekly-2023-10-15", d).unwrap(),
+            nb,
+            "deterministic"
+        );
+    }
 }
