@@ -450,7 +450,7 @@ fn cases() -> Vec<Case> {
             .into_bytes(),
             rows("enterprise_sales", (1, 1, 0, 0), &[]),
         )
-        .check(|lake| assert_eq!(table_sum(lake, "enterprise_sales", "sales_amount"), 1e6)),
+        .check(|lake| assert_eq!(table_sum(lake, "enterprise_sales", "sales_amount_yuan"), 1e6)),
         case("zero-byte file", "enterprise_sales", "empty.csv", Vec::new(), refused(&["empty", "为空"]))
             .args(&["--feed", "enterprise_sales"]),
         case(
@@ -564,7 +564,7 @@ fn cases() -> Vec<Case> {
             rows("enterprise_sales", (3, 3, 0, 0), &[]),
         )
         .check(|lake| {
-            assert_eq!(table_sum(lake, "enterprise_sales", "sales_amount"), (125.0 + 1000.0 + 200.0) * 1e4);
+            assert_eq!(table_sum(lake, "enterprise_sales", "sales_amount_yuan"), (125.0 + 1000.0 + 200.0) * 1e4);
             let p = partitions(lake, "enterprise_sales");
             for period in ["2023-09", "2023-10", "2023-11"] {
                 assert!(p.iter().any(|x| x.contains(&format!("region_code=330000/period={period}/"))), "{p:?}");
@@ -587,7 +587,7 @@ fn cases() -> Vec<Case> {
             }),
             rows("enterprise_sales", (3, 2, 1, 0), &[(7, "统一社会信用代码", "missing_value")]),
         )
-        .check(|lake| assert_eq!(table_sum(lake, "enterprise_sales", "sales_amount"), 150.0 * 1e4)),
+        .check(|lake| assert_eq!(table_sum(lake, "enterprise_sales", "sales_amount_yuan"), 150.0 * 1e4)),
         case(
             "xlsx: error cell, negative sales, bad USCC",
             "enterprise_sales",
@@ -696,7 +696,7 @@ fn cases() -> Vec<Case> {
         )
         .check(|lake| {
             assert_eq!(
-                table_sum(lake, "enterprise_sales", "sales_amount"),
+                table_sum(lake, "enterprise_sales", "sales_amount_yuan"),
                 1_234_567.0 + 1_230_000.0 + 50_000_000.0 + 200_000.0
             );
         }),
@@ -823,7 +823,7 @@ fn cases() -> Vec<Case> {
                 &[(3, "销售额", "bad_number"), (4, "销售额", "above_maximum")],
             ),
         )
-        .check(|lake| assert_eq!(table_sum(lake, "enterprise_sales", "sales_amount"), 12_345_000.0)),
+        .check(|lake| assert_eq!(table_sum(lake, "enterprise_sales", "sales_amount_yuan"), 12_345_000.0)),
         // --- Empty rows, totals rows, duplicates ---------------------------------------------
         case(
             "csv: empty lines, a comma-only row and a trailing 合计 row",
@@ -857,7 +857,7 @@ fn cases() -> Vec<Case> {
             format!("{SALES}{sales_ok}{sales_ok}").into_bytes(),
             rows("enterprise_sales", (2, 1, 0, 1), &[]),
         )
-        .check(|lake| assert_eq!(table_sum(lake, "enterprise_sales", "sales_amount"), 1e6)),
+        .check(|lake| assert_eq!(table_sum(lake, "enterprise_sales", "sales_amount_yuan"), 1e6)),
         case(
             "transactions: a repeated txn_id (same row)",
             "payment_transactions",
@@ -1128,7 +1128,7 @@ fn cases() -> Vec<Case> {
             .into_bytes(),
             rows("retail_stats", (2, 2, 0, 0), &[]),
         )
-        .check(|lake| assert!((table_sum(lake, "retail_stats", "value") - 1357.5).abs() < 1e-9)),
+        .check(|lake| assert!((table_sum(lake, "retail_stats", "value_100m_yuan") - 1357.5).abs() < 1e-9)),
         case(
             "payment daily: gb18030, Chinese headers, Chinese channel",
             "payment_daily",

@@ -110,8 +110,8 @@ fn uplift_covers_every_region_and_category_and_is_near_the_truth() {
             148,
             "{method}: every region × targeted category"
         );
-        let lower = rows.column("lower").unwrap().f64().unwrap();
-        let upper = rows.column("upper").unwrap().f64().unwrap();
+        let lower = rows.column("lower_pct").unwrap().f64().unwrap();
+        let upper = rows.column("upper_pct").unwrap().f64().unwrap();
         let pct = rows.column("uplift_pct").unwrap().f64().unwrap();
         for i in 0..rows.height() {
             let (l, p, u) = (

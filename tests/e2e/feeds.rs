@@ -260,14 +260,14 @@ fn xlsx_with_title_rows_and_notes_sheet_is_read_row_by_row() {
         ]
     );
     let sep = read_parquet(&lake.join(&parts[0]));
-    assert_eq!(f64s(&sep, "sales_amount"), vec![Some(12_500_000.0)]);
+    assert_eq!(f64s(&sep, "sales_amount_yuan"), vec![Some(12_500_000.0)]);
     assert_eq!(strs(&sep, "channel"), vec!["online"]);
-    assert_eq!(strs(&sep, "unit"), vec!["万元"]);
+    assert_eq!(strs(&sep, "source_unit"), vec!["万元"]);
     let oct = read_parquet(&lake.join(&parts[1]));
-    assert_eq!(f64s(&oct, "sales_amount"), vec![Some(150_000_000.0)]);
-    assert_eq!(strs(&oct, "unit"), vec!["亿元"]);
+    assert_eq!(f64s(&oct, "sales_amount_yuan"), vec![Some(150_000_000.0)]);
+    assert_eq!(strs(&oct, "source_unit"), vec!["亿元"]);
     let week = read_parquet(&lake.join(&parts[2]));
-    assert_eq!(f64s(&week, "sales_amount"), vec![Some(12_345_000.0)]);
+    assert_eq!(f64s(&week, "sales_amount_yuan"), vec![Some(12_345_000.0)]);
     assert_eq!(strs(&week, "period_start"), vec!["2023-09-11"]);
     assert!(ok(&["check", "--lake", lake.to_str().unwrap()]).contains("every table matches"));
 }
@@ -320,7 +320,11 @@ fn gb18030_csv_with_english_headers_and_mixed_units() {
     let sales = read_parquet_table(&lake, "enterprise_sales");
     let mut by_period: Vec<(String, f64)> = strs(&sales, "period")
         .into_iter()
-        .zip(f64s(&sales, "sales_amount").into_iter().map(Option::unwrap))
+        .zip(
+            f64s(&sales, "sales_amount_yuan")
+                .into_iter()
+                .map(Option::unwrap),
+        )
         .collect();
     by_period.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
@@ -389,7 +393,10 @@ fn a_revision_conflicts_until_replace_names_exactly_its_region_and_period() {
     let out = ok(&["ingest", "--lake", lake_s, revision.to_str().unwrap()]);
     assert!(out.contains("1 conflicts"), "{out}");
     let sales = read_parquet_table(&lake, "enterprise_sales");
-    let total: f64 = f64s(&sales, "sales_amount").into_iter().flatten().sum();
+    let total: f64 = f64s(&sales, "sales_amount_yuan")
+        .into_iter()
+        .flatten()
+        .sum();
     assert_eq!(total, (100.0 + 200.0 + 300.0 + 50.0) * 1e4);
     // The correction is explicit: remove Zhejiang's October, then ingest the revision.
     let out = ok(&[
@@ -424,7 +431,10 @@ fn a_revision_conflicts_until_replace_names_exactly_its_region_and_period() {
         assert_eq!(parts[p]["source_sha256"], old["sha256"], "{p}");
     }
     let sales = read_parquet_table(&lake, "enterprise_sales");
-    let total: f64 = f64s(&sales, "sales_amount").into_iter().flatten().sum();
+    let total: f64 = f64s(&sales, "sales_amount_yuan")
+        .into_iter()
+        .flatten()
+        .sum();
     assert_eq!(total, (100.0 + 250.0 + 300.0 + 50.0) * 1e4);
     // Re-ingesting the revision changes nothing.
     let again = ok(&["ingest", "--lake", lake_s, revision.to_str().unwrap()]);
@@ -512,7 +522,7 @@ fn retail_stats_derive_months_from_cumulative_and_keep_published_yoy() {
     assert_eq!(strs(&stats, "months_covered"), vec!["10", "1-2", "3", "4"]);
     // Jan–Feb = its cumulative; March = cum(3) − cum(1–2); April as published.
     assert_eq!(
-        f64s(&stats, "value"),
+        f64s(&stats, "value_100m_yuan"),
         vec![Some(137.0), Some(120.5), Some(60.2), Some(70.0)]
     );
     assert_eq!(
@@ -812,5 +822,5 @@ fn legacy_xls_workbooks_are_read_like_xlsx() {
     assert_eq!((rej[0].0, rej[0].2.as_str()), (4, "bad_uscc"));
     let sales =
         read_parquet(&lake.join("enterprise_sales/region_code=440000/period=2023-11/data.parquet"));
-    assert_eq!(f64s(&sales, "sales_amount"), vec![Some(3_215_000.0)]);
+    assert_eq!(f64s(&sales, "sales_amount_yuan"), vec![Some(3_215_000.0)]);
 }

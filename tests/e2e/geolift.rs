@@ -336,8 +336,8 @@ fn demo_writes_local_event_tables_that_recover_the_injected_events() {
         )
         .with_column(
             col("extra_uplift_pct_during_event")
-                .gt_eq(col("lift_lower"))
-                .and(col("extra_uplift_pct_during_event").lt_eq(col("lift_upper")))
+                .gt_eq(col("lift_lower_pct"))
+                .and(col("extra_uplift_pct_during_event").lt_eq(col("lift_upper_pct")))
                 .alias("covered"),
         )
         .collect()

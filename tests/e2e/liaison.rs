@@ -21,7 +21,7 @@ const DAILY: &str = "date,institution,region_code,mcc,channel,txn_count,amount,r
     2023-09-02,test,330000,5712,online,5,300,0,2\n";
 
 /// The enterprise-sales amount column in yuan.
-const SALES_YUAN: &str = "sales_amount";
+const SALES_YUAN: &str = "sales_amount_yuan";
 
 fn stdout_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -262,7 +262,7 @@ fn a_missing_column_names_the_closest_header_and_the_accepted_ones() {
         let text = refusal_of(&out);
         let (en, zh) = text.rsplit_once(" / ").expect("english / 中文");
         assert!(
-            zh.contains("未找到 销售额（sales_amount）；最接近的表头是 商品零售金额（万元），可接受：销售额、"),
+            zh.contains("未找到 销售额（sales_amount_yuan）；最接近的表头是 商品零售金额（万元），可接受：销售额、"),
             "{zh}"
         );
         assert!(
@@ -271,7 +271,7 @@ fn a_missing_column_names_the_closest_header_and_the_accepted_ones() {
         );
         assert!(!zh.contains("missing") && !zh.contains("closest"), "{zh}");
         assert!(
-            en.contains("no column for Sales amount (sales_amount); the closest header is 商品零售金额（万元）; accepted: 销售额, "),
+            en.contains("no column for Sales amount (sales_amount_yuan); the closest header is 商品零售金额（万元）; accepted: 销售额, "),
             "{en}"
         );
         assert!(!en.contains("未找到") && !en.contains("最接近"), "{en}");

@@ -217,7 +217,7 @@ fn expected(lake: &Lake, campaign: &Campaign) -> Value {
     check(
         "national all-targeted uplift (the headline)",
         tables::UPLIFT,
-        "uplift_abs",
+        "uplift_abs_yuan",
         vec![
             text("region_code", "000000"),
             text("category", "all_targeted"),
@@ -228,13 +228,13 @@ fn expected(lake: &Lake, campaign: &Campaign) -> Value {
     check(
         "Ningbo (a plan city) daily baseline",
         tables::BASELINE_DAILY,
-        "baseline",
+        "baseline_yuan",
         vec![text("region_code", "330200"), text("method", method)],
     );
     check(
         "Zhejiang retail statistics (a region_code partition)",
         tables::RETAIL_STATS,
-        "value",
+        "value_100m_yuan",
         vec![text("region_code", "330000")],
     );
     check(
@@ -246,7 +246,7 @@ fn expected(lake: &Lake, campaign: &Campaign) -> Value {
     check(
         "national cumulative actual as of the example week (a date partition)",
         tables::WEEKLY_TRACKING,
-        "cum_actual",
+        "cum_actual_yuan",
         vec![
             json!({"column": "as_of_week", "date": EXAMPLE_WEEK}),
             text("region_code", "000000"),
@@ -496,5 +496,91 @@ fn ministry_workbook_has_the_attachment_layout() {
             "--summary-rows",
             &summary_rows.to_string(),
         ],
+    );
+}
+
+/// Issue 15: `region_code` is text for DuckDB in every lake. A lake holding only numeric region
+/// folders (`region_code=000000`, `region_code=330000`) makes a plain `hive_partitioning` read infer
+/// `BIGINT` (000000 → 0); the views of `homeseason export duckdb` declare the partition types from the
+/// contract, so every view with a `region_code` reads it as `VARCHAR` with its leading zeros.
+#[test]
+fn duckdb_reads_region_code_as_text_in_a_lake_of_numeric_region_folders() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let lake = tmp.path().join("lake");
+    let sales = tmp.path().join("enterprise_zj_2023-09.csv");
+    let uscc = |i: usize| {
+        let first17 = format!("91330100{i:09}");
+        let check = homeseason_schema::uscc::check_char(&first17).expect("check character");
+        format!("{first17}{check}")
+    };
+    let mut csv = String::from("uscc,enterprise_name,region_code,category,period,销售额（万元）\n");
+    for i in 0..3 {
+        csv.push_str(&format!(
+            "{},浙江企业{i},330000,furniture,2023-09,{}\n",
+            uscc(i),
+            100 + i
+        ));
+    }
+    std::fs::write(&sales, csv).expect("write");
+    let retail = tmp.path().join("retail_2023-09.csv");
+    std::fs::write(
+        &retail,
+        "period,months_covered,region_code,category,value_100m_yuan,yoy_pct,cum_value_100m_yuan,cum_yoy_pct,source\n\
+         2023-09,9,000000,furniture,137.0,0.5,1000.0,2.8,https://www.stats.gov.cn/\n\
+         2023-09,9,330000,furniture,12.0,1.5,90.0,3.0,https://tjj.zj.gov.cn/\n",
+    )
+    .expect("write");
+    let lake_arg = lake.to_str().expect("utf-8");
+    ok(&["ingest", "--lake", lake_arg, sales.to_str().expect("utf-8")]);
+    ok(&[
+        "ingest",
+        "--lake",
+        lake_arg,
+        "--feed",
+        "retail_stats",
+        retail.to_str().expect("utf-8"),
+    ]);
+    // Only numeric region folders: the case where engines infer an integer.
+    for table in [tables::ENTERPRISE_SALES, tables::RETAIL_STATS] {
+        let folders: Vec<String> = std::fs::read_dir(lake.join(table))
+            .expect("table folder")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("region_code="))
+            .collect();
+        assert!(!folders.is_empty(), "{table}: {folders:?}");
+        assert!(
+            folders.iter().all(|f| f["region_code=".len()..]
+                .bytes()
+                .all(|b| b.is_ascii_digit())),
+            "{table}: {folders:?}"
+        );
+    }
+    let views = tmp.path().join("views.sql");
+    ok(&[
+        "export",
+        "duckdb",
+        "--lake",
+        lake_arg,
+        "--out",
+        views.to_str().expect("utf-8"),
+    ]);
+    let text = python(
+        "check_region_text.py",
+        &[
+            "--lake",
+            lake_arg,
+            "--views",
+            views.to_str().expect("utf-8"),
+            "--codes",
+            "000000,330000",
+        ],
+    );
+    assert!(
+        text.contains("view retail_stats: region_code VARCHAR ['000000', '330000']"),
+        "{text}"
+    );
+    assert!(
+        text.contains("view enterprise_sales: region_code VARCHAR ['330000']"),
+        "{text}"
     );
 }

@@ -52,8 +52,8 @@ fn local_event_coverage(lake: &Lake, truth_path: &Path) -> Result<(usize, usize)
             JoinArgs::new(JoinType::Inner),
         )
         .select([col("extra_uplift_pct_during_event")
-            .gt_eq(col("lift_lower"))
-            .and(col("extra_uplift_pct_during_event").lt_eq(col("lift_upper")))
+            .gt_eq(col("lift_lower_pct"))
+            .and(col("extra_uplift_pct_during_event").lt_eq(col("lift_upper_pct")))
             .alias("covered")])
         .collect()?;
     let covered = joined.column("covered")?.bool()?.sum().unwrap_or(0) as usize;

@@ -421,17 +421,17 @@ that week's report. Scope: payments seen by the reporting payment institutions, 
 national = uplift.filter((pl.col("region_code") == NATIONAL) & (pl.col("category") == "all_targeted"))
 assert national.height == 1, national
 regions = uplift.filter((pl.col("region_code") != NATIONAL) & (pl.col("category") == "all_targeted"))
-regions_up = regions.filter(pl.col("lower") > 0).height
+regions_up = regions.filter(pl.col("lower_pct") > 0).height
 h = national.row(0, named=True)
 
 headline = national.select(
     pl.col("method").alias("方法 Method"),
-    (pl.col("uplift_abs") / 1e8).round(2).alias("增量 Incremental (亿元)"),
-    (pl.col("uplift_abs_lower") / 1e8).round(2).alias("下限 Lower (亿元)"),
-    (pl.col("uplift_abs_upper") / 1e8).round(2).alias("上限 Upper (亿元)"),
+    (pl.col("uplift_abs_yuan") / 1e8).round(2).alias("增量 Incremental (亿元)"),
+    (pl.col("uplift_abs_lower_yuan") / 1e8).round(2).alias("下限 Lower (亿元)"),
+    (pl.col("uplift_abs_upper_yuan") / 1e8).round(2).alias("上限 Upper (亿元)"),
     pl.col("uplift_pct").round(1).alias("提升 Uplift (%)"),
-    pl.col("lower").round(1).alias("下限 Lower (%)"),
-    pl.col("upper").round(1).alias("上限 Upper (%)"),
+    pl.col("lower_pct").round(1).alias("下限 Lower (%)"),
+    pl.col("upper_pct").round(1).alias("上限 Upper (%)"),
 ).with_columns(pl.lit(f"{regions_up} / {regions.height}").alias("区间高于零的地区 Regions above zero"))
 headline
 "#),
@@ -444,10 +444,10 @@ The next cell checks the numbers above against the headline of that week's repor
     py(r#"
 computed = {
     "method": METHOD,
-    "incremental_yuan": h["uplift_abs"],
-    "incremental_interval": [h["uplift_abs_lower"], h["uplift_abs_upper"]],
+    "incremental_yuan": h["uplift_abs_yuan"],
+    "incremental_interval": [h["uplift_abs_lower_yuan"], h["uplift_abs_upper_yuan"]],
     "uplift_pct": h["uplift_pct"],
-    "uplift_interval": [h["lower"], h["upper"]],
+    "uplift_interval": [h["lower_pct"], h["upper_pct"]],
     "regions_up": [regions_up, regions.height],
 }
 ref = json.loads((DATA / "headline.json").read_text(encoding="utf-8"))
@@ -482,12 +482,12 @@ by_category = (
     .sort("order")
     .select(
         pl.col("category").replace_strict(CATEGORY_TITLES).alias("品类 Category"),
-        (pl.col("actual") / 1e8).round(2).alias("实际 Actual (亿元)"),
-        (pl.col("baseline") / 1e8).round(2).alias("基线 Baseline (亿元)"),
-        (pl.col("uplift_abs") / 1e8).round(2).alias("增量 Incremental (亿元)"),
+        (pl.col("actual_yuan") / 1e8).round(2).alias("实际 Actual (亿元)"),
+        (pl.col("baseline_yuan") / 1e8).round(2).alias("基线 Baseline (亿元)"),
+        (pl.col("uplift_abs_yuan") / 1e8).round(2).alias("增量 Incremental (亿元)"),
         pl.col("uplift_pct").round(1).alias("提升 Uplift (%)"),
-        pl.col("lower").round(1).alias("下限 Lower (%)"),
-        pl.col("upper").round(1).alias("上限 Upper (%)"),
+        pl.col("lower_pct").round(1).alias("下限 Lower (%)"),
+        pl.col("upper_pct").round(1).alias("上限 Upper (%)"),
     )
 )
 by_category
@@ -515,9 +515,9 @@ if (DATA / "weekly_tracking.parquet").exists():
         .select(
             "as_of_week",
             pl.col("category").replace_strict(CATEGORY_TITLES).alias("品类 Category"),
-            (pl.col("cum_actual") / 1e8).round(2).alias("累计实际 Cumulative actual (亿元)"),
-            (pl.col("cum_baseline") / 1e8).round(2).alias("累计基线 Cumulative baseline (亿元)"),
-            (pl.col("cum_uplift_abs") / 1e8).round(2).alias("累计增量 Cumulative uplift (亿元)"),
+            (pl.col("cum_actual_yuan") / 1e8).round(2).alias("累计实际 Cumulative actual (亿元)"),
+            (pl.col("cum_baseline_yuan") / 1e8).round(2).alias("累计基线 Cumulative baseline (亿元)"),
+            (pl.col("cum_uplift_abs_yuan") / 1e8).round(2).alias("累计增量 Cumulative uplift (亿元)"),
             pl.col("cum_uplift_pct").round(1).alias("累计提升 Cumulative uplift (%)"),
             pl.col("week_uplift_pct").round(1).alias("本周提升 Week uplift (%)"),
         )
@@ -550,16 +550,16 @@ daily = (
 )
 start, end = (dt.date.fromisoformat(d) for d in WINDOW)
 in_window = daily.filter(pl.col("date").is_between(start, min(end, as_of)))
-assert math.isclose(in_window["actual"].sum(), h["actual"], rel_tol=1e-6), (in_window["actual"].sum(), h["actual"])
-assert math.isclose(in_window["baseline"].sum(), h["baseline"], rel_tol=1e-6), (in_window["baseline"].sum(), h["baseline"])
+assert math.isclose(in_window["actual_yuan"].sum(), h["actual_yuan"], rel_tol=1e-6), (in_window["actual_yuan"].sum(), h["actual_yuan"])
+assert math.isclose(in_window["baseline_yuan"].sum(), h["baseline_yuan"], rel_tol=1e-6), (in_window["baseline_yuan"].sum(), h["baseline_yuan"])
 
 dates = daily["date"].to_list()
 fig, ax = plt.subplots(figsize=(11, 4.5))
 ax.axvspan(start, end, color="tab:orange", alpha=0.08, label="campaign window")
-ax.fill_between(dates, (daily["lower"] / 1e8).to_list(), (daily["upper"] / 1e8).to_list(),
+ax.fill_between(dates, (daily["lower_yuan"] / 1e8).to_list(), (daily["upper_yuan"] / 1e8).to_list(),
                 color="tab:blue", alpha=0.15, label="baseline band")
-ax.plot(dates, (daily["baseline"] / 1e8).to_list(), color="tab:blue", lw=1.2, label="baseline")
-ax.plot(dates, (daily["actual"] / 1e8).to_list(), color="black", lw=1.0, label="actual")
+ax.plot(dates, (daily["baseline_yuan"] / 1e8).to_list(), color="tab:blue", lw=1.2, label="baseline")
+ax.plot(dates, (daily["actual_yuan"] / 1e8).to_list(), color="black", lw=1.0, label="actual")
 ax.axvline(as_of, color="tab:red", ls="--", lw=1, label=f"week ending {AS_OF}")
 ax.set_title(f"National daily net sales, all targeted categories ({METHOD} baseline)")
 ax.set_ylabel("100 million yuan per day")
@@ -587,10 +587,10 @@ fig, ax = plt.subplots(figsize=(8, 0.28 * ranked.height + 1.2))
 y = list(range(ranked.height))
 pct = ranked["uplift_pct"].to_list()
 err = [
-    [p - lo for p, lo in zip(pct, ranked["lower"].to_list())],
-    [hi - p for p, hi in zip(pct, ranked["upper"].to_list())],
+    [p - lo for p, lo in zip(pct, ranked["lower_pct"].to_list())],
+    [hi - p for p, hi in zip(pct, ranked["upper_pct"].to_list())],
 ]
-colours = ["tab:green" if lo > 0 else "tab:gray" for lo in ranked["lower"].to_list()]
+colours = ["tab:green" if lo > 0 else "tab:gray" for lo in ranked["lower_pct"].to_list()]
 ax.barh(y, pct, xerr=err, color=colours, ecolor="black", capsize=2, height=0.7)
 ax.set_yticks(y, ranked["label"].to_list(), fontsize=8)
 ax.axvline(0, color="black", lw=0.8)
@@ -611,6 +611,72 @@ plt.show()
 _Exported by homeseason {{VERSION}}._
 "#),
 ];
+
+/// `homeseason export duckdb`: one `CREATE OR REPLACE VIEW` per table the lake holds, for DuckDB and
+/// the dashboards on top of it (Superset through `duckdb-engine`, Power BI through the ODBC driver).
+///
+/// Each view reads the table's Parquet files with Hive partitioning and declares every partition key's
+/// type from the contract (`hive_types`). Without that declaration DuckDB infers a key's type from
+/// the folder names it happens to find: `region_code` is `BIGINT` in a lake whose region folders are
+/// all numeric (`330000`, and `000000` becomes 0) and `VARCHAR` in one that also holds `XPCC`. With
+/// the views it is text in every lake. Paths are the lake's absolute path; only table names fixed in
+/// the contract are appended to it.
+///
+/// # Errors
+/// When the lake cannot be listed or its path is not valid UTF-8.
+pub(crate) fn duckdb_views(lake: &Lake) -> Result<String> {
+    let root = std::path::absolute(lake.root())
+        .with_context(|| format!("absolute path of {}", lake.root().display()))?;
+    let root = root
+        .to_str()
+        .with_context(|| format!("lake path {} is not UTF-8", root.display()))?
+        .trim_end_matches('/')
+        .to_owned();
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let mut sql = String::from(
+        "-- homeseason: DuckDB views over the lake's Parquet tables (homeseason export duckdb).\n\
+         -- Partition keys are typed from the data contract, so region_code is always text (VARCHAR).\n\
+         -- 每张表一个视图；分区键按数据契约声明类型，region_code 始终是文本。\n",
+    );
+    let mut views = 0;
+    for table in tables::ALL {
+        if lake.files(table)?.is_empty() {
+            continue;
+        }
+        let contract = homeseason_schema::contract::get(table);
+        let types: Vec<String> = homeseason_lake::partition_keys(table)
+            .iter()
+            .map(|k| {
+                let ty = match k {
+                    homeseason_lake::PartitionKey::Column(c) => {
+                        match contract.and_then(|t| t.field(c)).map(|f| f.r#type) {
+                            Some(homeseason_schema::contract::FieldType::Date) => "DATE",
+                            Some(homeseason_schema::contract::FieldType::Integer) => "BIGINT",
+                            _ => "VARCHAR",
+                        }
+                    }
+                    _ => "BIGINT",
+                };
+                format!("{}: {ty}", quote(k.key()))
+            })
+            .collect();
+        let glob = quote(&format!("{root}/{table}/**/*.parquet"));
+        let hive = if types.is_empty() {
+            String::new()
+        } else {
+            format!(", hive_types = {{{}}}", types.join(", "))
+        };
+        sql.push_str(&format!(
+            "CREATE OR REPLACE VIEW {table} AS\n  SELECT * FROM read_parquet({glob}, hive_partitioning = true{hive});\n"
+        ));
+        views += 1;
+    }
+    anyhow::ensure!(
+        views > 0,
+        "the lake {root} holds no tables / 数据湖 {root} 中没有任何表"
+    );
+    Ok(sql)
+}
 
 #[cfg(test)]
 mod tests {

@@ -264,7 +264,7 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Export the lake's outputs for other tools (a Jupyter notebook).
+    /// Export the lake's outputs for other tools (a Jupyter notebook, DuckDB views).
     Export {
         /// What to export.
         #[command(subcommand)]
@@ -286,6 +286,16 @@ enum ExportCommand {
         /// Report week: a date (YYYY-MM-DD) in the week; the notebook uses the Sunday ending it.
         #[arg(long)]
         as_of: chrono::NaiveDate,
+    },
+    /// DuckDB views over every table of the lake, partition keys typed from the contract (`region_code`
+    /// always text), for dashboards (导出 DuckDB 视图).
+    Duckdb {
+        /// Lake folder (written into the views as an absolute path).
+        #[arg(long)]
+        lake: PathBuf,
+        /// SQL file to write (default: print to standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -952,6 +962,19 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let path = export::export_notebook(&campaign, &lake, &out, as_of)?;
             println!("notebook 笔记本: {}", path.display());
+        }
+        Command::Export {
+            what: ExportCommand::Duckdb { lake, out },
+        } => {
+            let sql = export::duckdb_views(&existing_lake(lake)?)?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, sql)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    println!("DuckDB views 视图: {}", path.display());
+                }
+                None => print!("{sql}"),
+            }
         }
     }
     Ok(())

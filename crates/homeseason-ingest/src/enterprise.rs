@@ -65,7 +65,7 @@ pub(crate) fn channel(raw: Option<&str>) -> Option<&'static str> {
 /// Parse a unit: 元 / 万元 / 亿元 and their English and contract spellings.
 #[must_use]
 pub(crate) fn unit(raw: &str) -> Option<Unit> {
-    Unit::parse(raw).or_else(|| match contract_enum("unit", raw)? {
+    Unit::parse(raw).or_else(|| match contract_enum("source_unit", raw)? {
         "元" => Some(Unit::Yuan),
         "万元" => Some(Unit::Wan),
         "亿元" => Some(Unit::Yi),
@@ -90,7 +90,7 @@ pub(crate) fn sales(
     sink: &mut RejectSink,
 ) -> Result<(DataFrame, usize, usize)> {
     let cells = Cells::new(table)?;
-    let header_unit = Unit::in_header(table.header_of("sales_amount"));
+    let header_unit = Unit::in_header(table.header_of("sales_amount_yuan"));
     let regions = Regions::embedded();
     let mut out = Rows::default();
     let mut seen = std::collections::HashSet::new();
@@ -166,29 +166,35 @@ pub(crate) fn sales(
             );
             continue;
         };
-        let Some(amount_raw) = cells.required(sink, row, "sales_amount") else {
+        let Some(amount_raw) = cells.required(sink, row, "sales_amount_yuan") else {
             continue;
         };
         let Some((value, cell_unit)) = parse::amount(amount_raw) else {
-            cells.reject(sink, row, "sales_amount", Reason::BadNumber, None);
+            cells.reject(sink, row, "sales_amount_yuan", Reason::BadNumber, None);
             continue;
         };
         if value < 0.0 {
             cells.reject(
                 sink,
                 row,
-                "sales_amount",
+                "sales_amount_yuan",
                 Reason::BelowMinimum,
                 Some("销售额不能为负 / sales cannot be negative"),
             );
             continue;
         }
-        let column_unit = match cells.get("unit", row) {
+        let column_unit = match cells.get("source_unit", row) {
             Some(u) => {
                 if let Some(u) = unit(u) {
                     Some(u)
                 } else {
-                    cells.reject(sink, row, "unit", Reason::BadUnit, Some("元 | 万元 | 亿元"));
+                    cells.reject(
+                        sink,
+                        row,
+                        "source_unit",
+                        Reason::BadUnit,
+                        Some("元 | 万元 | 亿元"),
+                    );
                     continue;
                 }
             }
@@ -204,7 +210,7 @@ pub(crate) fn sales(
                 c.zh(),
                 u.zh()
             );
-            cells.reject(sink, row, "unit", Reason::BadUnit, Some(&detail));
+            cells.reject(sink, row, "source_unit", Reason::BadUnit, Some(&detail));
             continue;
         }
         if let (None, Some(u), Some(h)) = (cell_unit, column_unit, header_unit)
@@ -217,28 +223,28 @@ pub(crate) fn sales(
                 h.zh(),
                 u.zh()
             );
-            cells.reject(sink, row, "unit", Reason::BadUnit, Some(&detail));
+            cells.reject(sink, row, "source_unit", Reason::BadUnit, Some(&detail));
             continue;
         }
         let Some(unit) = cell_unit.or(column_unit).or(header_unit) else {
             cells.reject(
                 sink,
                 row,
-                "sales_amount",
+                "sales_amount_yuan",
                 Reason::BadUnit,
                 Some("未注明单位（元/万元/亿元），请填写“金额单位”列 / no unit given: fill the unit column (元/万元/亿元)"),
             );
             continue;
         };
         let yuan = value * unit.factor();
-        if let Some(max) = crate::contract_max(crate::Feed::EnterpriseSales, "sales_amount")
+        if let Some(max) = crate::contract_max(crate::Feed::EnterpriseSales, "sales_amount_yuan")
             && yuan > max
         {
             let detail = format!("≤ {max} 元 / ≤ {max} yuan");
             cells.reject(
                 sink,
                 row,
-                "sales_amount",
+                "sales_amount_yuan",
                 Reason::AboveMaximum,
                 Some(&detail),
             );
@@ -286,8 +292,8 @@ pub(crate) fn sales(
         "region_code" => out.region,
         "category" => out.category,
         "period" => out.period,
-        "sales_amount" => out.amount,
-        "unit" => out.unit,
+        "sales_amount_yuan" => out.amount,
+        "source_unit" => out.unit,
         "channel" => out.channel,
         "brand" => out.brand,
         "period_start" => out.start,

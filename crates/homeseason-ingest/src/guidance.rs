@@ -246,7 +246,7 @@ mod tests {
     #[test]
     fn closest_header_and_spellings() {
         let contract = Feed::EnterpriseSales.contract();
-        let field = contract.field("sales_amount").unwrap();
+        let field = contract.field("sales_amount_yuan").unwrap();
         let found = vec!["商品零售金额（万元）".to_owned(), "企业名称".to_owned()];
         assert_eq!(closest(field, &found), Some("商品零售金额（万元）"));
         assert_eq!(closest(field, &["备注".to_owned()]), None);

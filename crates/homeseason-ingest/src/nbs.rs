@@ -99,7 +99,7 @@ mod tests {
             Some(1.7)
         );
         assert_eq!(
-            oct.column("value").unwrap().f64().unwrap().get(0),
+            oct.column("value_100m_yuan").unwrap().f64().unwrap().get(0),
             Some(137.0)
         );
         // Jan–Feb is one combined release.

@@ -62,11 +62,17 @@ impl Unit {
     #[must_use]
     pub fn in_header(header: &str) -> Option<Unit> {
         let t = fold_width(header);
-        if t.contains("亿元") {
+        // A column named by its unit, as the lake writes it (`sales_amount_yuan`), or `sales (yuan)`.
+        let ascii = t.trim().to_lowercase();
+        if t.contains("亿元") || ascii.ends_with("_100m_yuan") {
             Some(Unit::Yi)
-        } else if t.contains("万元") {
+        } else if t.contains("万元") || ascii.ends_with("_10k_yuan") {
             Some(Unit::Wan)
-        } else if t.contains("(元)") || t.ends_with('元') {
+        } else if t.contains("(元)")
+            || t.ends_with('元')
+            || ascii.ends_with("_yuan")
+            || ascii.ends_with("(yuan)")
+        {
             Some(Unit::Yuan)
         } else {
             None
@@ -286,6 +292,10 @@ mod tests {
         assert_eq!(amount("１，２３４"), Some((1234.0, None)));
         assert_eq!(amount(""), None);
         assert_eq!(Unit::in_header("销售额（万元）"), Some(Unit::Wan));
+        assert_eq!(Unit::in_header("sales_amount_yuan"), Some(Unit::Yuan));
+        assert_eq!(Unit::in_header("value_100m_yuan"), Some(Unit::Yi));
+        assert_eq!(Unit::in_header("sales (yuan)"), Some(Unit::Yuan));
+        assert_eq!(Unit::in_header("sales_amount"), None);
     }
 
     #[test]

@@ -285,13 +285,13 @@ pub(crate) fn stats(
             );
             continue;
         };
-        let Ok(value) = level(&cells, sink, r, "value") else {
+        let Ok(value) = level(&cells, sink, r, "value_100m_yuan") else {
             continue;
         };
         let Ok(yoy) = percent(&cells, sink, r, "yoy_pct") else {
             continue;
         };
-        let Ok(cum) = level(&cells, sink, r, "cum_value") else {
+        let Ok(cum) = level(&cells, sink, r, "cum_value_100m_yuan") else {
             continue;
         };
         let Ok(cum_yoy) = percent(&cells, sink, r, "cum_yoy_pct") else {
@@ -328,9 +328,9 @@ pub(crate) fn stats(
         "months_covered" => rows.iter().map(|r| r.months.as_str()).collect::<Vec<_>>(),
         "region_code" => rows.iter().map(|r| r.region.as_str()).collect::<Vec<_>>(),
         "category" => rows.iter().map(|r| r.category).collect::<Vec<_>>(),
-        "value" => rows.iter().map(|r| r.value).collect::<Vec<_>>(),
+        "value_100m_yuan" => rows.iter().map(|r| r.value).collect::<Vec<_>>(),
         "yoy_pct" => rows.iter().map(|r| r.yoy).collect::<Vec<_>>(),
-        "cum_value" => rows.iter().map(|r| r.cum).collect::<Vec<_>>(),
+        "cum_value_100m_yuan" => rows.iter().map(|r| r.cum).collect::<Vec<_>>(),
         "cum_yoy_pct" => rows.iter().map(|r| r.cum_yoy).collect::<Vec<_>>(),
         "source" => rows.iter().map(|r| r.source.as_str()).collect::<Vec<_>>(),
         "derivation" => rows.iter().map(|r| r.derivation).collect::<Vec<_>>(),

@@ -39,7 +39,7 @@ impl MappedTable {
 /// provincial form is the enterprise (单位名称), unless the file already names the enterprise, when it is
 /// the unit of the amounts (金额单位). Returns the second field for such a header.
 pub(crate) fn ambiguous_fallback(header: &str) -> Option<&'static str> {
-    (homeseason_schema::contract::normalize_header(header) == "单位").then_some("unit")
+    (homeseason_schema::contract::normalize_header(header) == "单位").then_some("source_unit")
 }
 
 /// Read CSV text with every column as text and map its headers onto `contract`.

@@ -849,7 +849,7 @@ mod tests {
                     .collect()
             };
             assert_eq!(get("period"), vec!["2023-09", "2023年10月"]);
-            assert_eq!(get("sales_amount"), vec!["1250", "1,234.5"]);
+            assert_eq!(get("sales_amount_yuan"), vec!["1250", "1,234.5"]);
             assert_eq!(get("region_code"), vec!["浙江", "330000"]);
             assert_eq!(t.header_of("uscc"), "统一社会信用代码");
         }

@@ -183,6 +183,7 @@ impl Lake {
             })?;
             let frame = ParquetReader::new(file)
                 .finish()
+                .map(|f| crate::store::upgrade_v1_names(table, f))
                 .map_err(|source| LakeError::Polars {
                     path: rel.clone(),
                     source,

@@ -14,8 +14,10 @@ use crate::manifest::{FileEntry, Manifest, PartitionEntry, RefusedEntry};
 use crate::{LakeError, Result};
 
 /// Version of the table contracts, written into every Parquet file's key-value metadata
-/// (`homeseason.schema_version`).
-pub const SCHEMA_VERSION: &str = "1";
+/// (`homeseason.schema_version`). `2`: every money column names its unit (`sales_amount_yuan`,
+/// `source_unit`, `value_100m_yuan`, `lower_pct`, `lower_yuan` …); files of version `1` are renamed on
+/// read ([`Lake::read_table`]).
+pub const SCHEMA_VERSION: &str = "2";
 const MANIFEST: &str = "_manifest.json";
 /// The commit journal: the renames of a commit whose files are all staged in `.tmp`. Written
 /// atomically after the staging and before the first rename, removed after the last; a writer that
@@ -131,6 +133,19 @@ pub fn write_key(table: &str) -> &'static [&'static str] {
         t if t == tables::RETAIL_STATS => &["region_code", "period", "category"],
         _ => &[],
     }
+}
+
+/// A frame read from a file written under contract version 1 with its columns renamed to today's
+/// names ([`contract::RENAMED_IN_V2`]); a frame with today's names is returned as it is.
+#[must_use]
+pub(crate) fn upgrade_v1_names(table: &str, mut frame: DataFrame) -> DataFrame {
+    for (old, new) in contract::renamed_columns(table) {
+        if frame.column(old).is_ok() && frame.column(new).is_err() {
+            // Cannot fail: `old` exists and `new` is free.
+            let _ = frame.rename(old, new.into());
+        }
+    }
+    frame
 }
 
 /// Join arguments where a null key equals a null key (an enterprise row without a brand matches
@@ -864,10 +879,11 @@ impl Lake {
     /// The rows a partition holds now (without its path-only columns), `None` when it has none.
     fn read_partition(&self, rel: &str) -> Result<Option<DataFrame>> {
         let path = self.resolve(rel)?;
+        let table = rel.split('/').next().unwrap_or_default();
         match File::open(&path) {
             Ok(file) => ParquetReader::new(file)
                 .finish()
-                .map(Some)
+                .map(|frame| Some(upgrade_v1_names(table, frame)))
                 .map_err(perr(path.display().to_string())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io("open", &path)(e)),
@@ -1016,9 +1032,10 @@ impl Lake {
         let mut frames = Vec::new();
         for (path, parts) in self.files(table)? {
             let file = File::open(&path).map_err(io("open", &path))?;
-            let mut frame = ParquetReader::new(file)
+            let frame = ParquetReader::new(file)
                 .finish()
                 .map_err(perr(path.display().to_string()))?;
+            let mut frame = upgrade_v1_names(table, frame);
             let height = frame.height();
             for key in partition_keys(table) {
                 if let PartitionKey::Column(c) = key
@@ -1336,6 +1353,54 @@ mod tests {
         }
     }
 
+    /// A lake written under contract version 1 (`sales_amount`, `unit`) still reads, under today's
+    /// names (`sales_amount_yuan`, `source_unit`).
+    #[test]
+    fn a_version_1_file_reads_under_the_new_names() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let lake = Lake::open(tmp.path()).expect("lake");
+        let dir = tmp
+            .path()
+            .join("enterprise_sales/region_code=330000/period=2023-09");
+        fs::create_dir_all(&dir).expect("dir");
+        let start = chrono::NaiveDate::from_ymd_opt(2023, 9, 1).expect("date");
+        let end = chrono::NaiveDate::from_ymd_opt(2023, 9, 30).expect("date");
+        let mut v1 = df!(
+            "uscc" => ["91330100000000000X"],
+            "enterprise_name" => ["浙江企业"],
+            "category" => ["furniture"],
+            "sales_amount" => [1_250_000.0],
+            "unit" => ["万元"],
+            "channel" => [None::<&str>],
+            "brand" => [None::<&str>],
+            "period_start" => [start],
+            "period_end" => [end],
+        )
+        .expect("frame");
+        let file = fs::File::create(dir.join("data.parquet")).expect("file");
+        ParquetWriter::new(file).finish(&mut v1).expect("write");
+        let read = lake
+            .read_table(contract::tables::ENTERPRISE_SALES)
+            .expect("read");
+        assert_eq!(
+            read.column("sales_amount_yuan")
+                .expect("renamed")
+                .f64()
+                .expect("f64")
+                .get(0),
+            Some(1_250_000.0)
+        );
+        assert_eq!(
+            read.column("source_unit")
+                .expect("renamed")
+                .str()
+                .expect("str")
+                .get(0),
+            Some("万元")
+        );
+        assert!(read.column("sales_amount").is_err() && read.column("unit").is_err());
+    }
+
     fn enterprise(rows: &[(&str, &str, f64)]) -> DataFrame {
         let n = rows.len();
         df!(
@@ -1343,7 +1408,7 @@ mod tests {
             "region_code" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
             "category" => vec!["furniture"; n],
             "period" => vec!["2023-09"; n],
-            "sales_amount" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            "sales_amount_yuan" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
         )
         .expect("frame")
     }
@@ -1372,7 +1437,7 @@ mod tests {
             counts.conflict_keys
         );
         let a = rows
-            .column("sales_amount")
+            .column("sales_amount_yuan")
             .expect("col")
             .f64()
             .expect("f64")

@@ -31,10 +31,11 @@
 //!    simulated over one timeline from the start of `P` to the end of `W`, and each replicate's
 //!    counterfactual is `C* = B · exp(ē*_W − ē*_P)` (ŷ-weighted means: the error of the window's total
 //!    and of `g`, correlated as the days are).
-//!    `lower`/`upper` are quantiles of `100 · (A / C* − 1)` at the configured level, and `p_value` the
-//!    two-sided p-value of no effect, `min(1, 2 · min(#{C* ≥ A} + 1, #{C* ≤ A} + 1) / (R + 1))` over
-//!    the R replicates — small for a clearly negative effect as for a clearly positive one; the
-//!    effect's direction is in `effect_sign` (+1, −1, 0).
+//!    `lower_pct`/`upper_pct` are quantiles of `100 · (A / C* − 1)` at the configured level, and
+//!    `p_value` the two-sided p-value of no effect,
+//!    `min(1, 2 · min(#{C* ≥ A} + 1, #{C* ≤ A} + 1) / (R + 1))` over the R replicates — small for a
+//!    clearly negative effect as for a clearly positive one; the effect's direction is in
+//!    `effect_sign` (+1, −1, 0).
 //!    The interval covers noise and alignment error, not a distorted comparison year: that is what
 //!    the two-year base and the placebo checks are for.
 //!

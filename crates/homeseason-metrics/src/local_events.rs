@@ -676,23 +676,23 @@ impl EventRows {
             "pre_start" => self.pre_start,
             "pre_days" => self.pre_days,
             "donors" => self.donors,
-            "actual" => self.observed,
-            "counterfactual" => self.counterfactual,
-            "att" => self.att,
-            "att_lower" => self.att_lower,
-            "att_upper" => self.att_upper,
-            "incremental" => self.inc,
-            "incremental_lower" => self.inc_lower,
-            "incremental_upper" => self.inc_upper,
+            "actual_yuan" => self.observed,
+            "counterfactual_yuan" => self.counterfactual,
+            "att_yuan_per_day" => self.att,
+            "att_lower_yuan_per_day" => self.att_lower,
+            "att_upper_yuan_per_day" => self.att_upper,
+            "incremental_yuan" => self.inc,
+            "incremental_lower_yuan" => self.inc_lower,
+            "incremental_upper_yuan" => self.inc_upper,
             "lift_pct" => self.lift,
-            "lift_lower" => self.lift_lower,
-            "lift_upper" => self.lift_upper,
+            "lift_lower_pct" => self.lift_lower,
+            "lift_upper_pct" => self.lift_upper,
             "level" => self.level,
             "p_value" => self.p,
             "effect_sign" => self.sign,
             "interval_method" => self.method,
             "scaled_l2_imbalance" => self.l2,
-            "pre_rmse" => self.rmse,
+            "pre_rmse_yuan_per_day" => self.rmse,
             "pre_rmse_pct" => self.rmse_pct,
         )?)
     }
@@ -761,8 +761,8 @@ impl SeriesRows {
             "category" => self.category,
             "event_start" => self.start,
             "date" => self.date,
-            "observed" => self.observed,
-            "counterfactual" => self.counterfactual,
+            "observed_yuan" => self.observed,
+            "counterfactual_yuan" => self.counterfactual,
             "in_event" => self.in_event,
         )?)
     }
@@ -851,7 +851,7 @@ impl PowerRows {
     }
 }
 
-/// Share of cells whose interval `[lift_lower, lift_upper]` holds the true extra uplift, for
+/// Share of cells whose interval `[lift_lower_pct, lift_upper_pct]` holds the true extra uplift, for
 /// scoring against a known truth (`truth`: `region_code`, `event_start`, optionally `category`, and
 /// `truth_pct` — e.g. the sample season's `truth_local_events.csv` with
 /// `extra_uplift_pct_during_event` renamed). Without a `category` column one truth serves every
@@ -878,8 +878,8 @@ pub fn coverage(events: &DataFrame, truth: &DataFrame) -> Result<(usize, usize)>
     let region = strings_of(events, "region_code")?;
     let category = strings_of(events, "category")?;
     let start = dates_of(events, "event_start")?;
-    let lo = floats_of(events, "lift_lower")?;
-    let hi = floats_of(events, "lift_upper")?;
+    let lo = floats_of(events, "lift_lower_pct")?;
+    let hi = floats_of(events, "lift_upper_pct")?;
     let (mut covered, mut scored) = (0, 0);
     for i in 0..events.height() {
         let Some(d) = start[i] else { continue };
@@ -1035,8 +1035,8 @@ mod tests {
         assert_contract("local_event_series", &out.series);
         assert_eq!(out.events.height(), 2);
         let lift = floats_of(&out.events, "lift_pct").expect("lift");
-        let lo = floats_of(&out.events, "lift_lower").expect("lo");
-        let hi = floats_of(&out.events, "lift_upper").expect("hi");
+        let lo = floats_of(&out.events, "lift_lower_pct").expect("lo");
+        let hi = floats_of(&out.events, "lift_upper_pct").expect("hi");
         let p = floats_of(&out.events, "p_value").expect("p");
         let region = strings_of(&out.events, "region_code").expect("region");
         // Sorted by region: 210000 (no effect) then 330000 (+20%).
@@ -1073,11 +1073,11 @@ mod tests {
         assert!((w[10..].iter().sum::<f64>() - 1.0).abs() < 1e-9);
         // Series: pre-period and event days, in yuan; the event days' totals are the table's.
         assert_eq!(out.series.height(), 120 + 14 + 120 + 25);
-        let att = floats_of(&out.events, "att").expect("att");
-        let inc = floats_of(&out.events, "incremental").expect("inc");
+        let att = floats_of(&out.events, "att_yuan_per_day").expect("att");
+        let inc = floats_of(&out.events, "incremental_yuan").expect("inc");
         assert!((att[1] * 14.0 - inc[1]).abs() < 1e-6 * inc[1].abs());
-        let actual = floats_of(&out.events, "actual").expect("actual");
-        let cf = floats_of(&out.events, "counterfactual").expect("cf");
+        let actual = floats_of(&out.events, "actual_yuan").expect("actual");
+        let cf = floats_of(&out.events, "counterfactual_yuan").expect("cf");
         assert!((actual[1] - cf[1] - inc[1]).abs() < 1e-6 * actual[1]);
         assert!((100.0 * (actual[1] / cf[1] - 1.0) - lift[1]).abs() < 1e-9);
         // 330000 is the 11th region: about 3.1 M yuan a day, so the effect is about 0.6 M a day.

@@ -39,8 +39,8 @@ pub fn score(uplift: &DataFrame, truth: &DataFrame) -> Result<DataFrame> {
                 .alias("mae_pp"),
             col("error").mean().alias("bias_pp"),
             col("true_uplift_pct")
-                .gt_eq(col("lower"))
-                .and(col("true_uplift_pct").lt_eq(col("upper")))
+                .gt_eq(col("lower_pct"))
+                .and(col("true_uplift_pct").lt_eq(col("upper_pct")))
                 .cast(DataType::Float64)
                 .mean()
                 .alias("coverage"),
@@ -50,7 +50,7 @@ pub fn score(uplift: &DataFrame, truth: &DataFrame) -> Result<DataFrame> {
 }
 
 /// The placebo rows' false-positive rate per method: the share of region × category placebo windows
-/// whose interval excludes zero (`lower > 0` or `upper < 0`), i.e. an effect found where none exists.
+/// whose interval excludes zero (`lower_pct > 0` or `upper_pct < 0`), i.e. an effect found where none exists.
 /// At a 90% level it should be near 10%.
 ///
 /// # Errors
@@ -65,9 +65,9 @@ pub fn placebo_rate(uplift: &DataFrame) -> Result<DataFrame> {
         .group_by([col("method")])
         .agg([
             len().cast(DataType::Int64).alias("placebo_cells"),
-            col("lower")
+            col("lower_pct")
                 .gt(lit(0.0))
-                .or(col("upper").lt(lit(0.0)))
+                .or(col("upper_pct").lt(lit(0.0)))
                 .cast(DataType::Float64)
                 .mean()
                 .alias("false_positive_rate"),

@@ -67,8 +67,8 @@ pub fn weekly_tracking(baseline_daily: &DataFrame, campaign: &Campaign) -> Resul
     );
     let dates = dates_of(baseline_daily, "date")?;
     let (actual, baseline) = (
-        floats_of(baseline_daily, "actual")?,
-        floats_of(baseline_daily, "baseline")?,
+        floats_of(baseline_daily, "actual_yuan")?,
+        floats_of(baseline_daily, "baseline_yuan")?,
     );
     let mut weeks: BTreeMap<(String, String, String, NaiveDate), (f64, f64)> = BTreeMap::new();
     for i in 0..baseline_daily.height() {
@@ -143,12 +143,12 @@ impl WeeklyRows {
             "method" => self.method,
             "week_start" => self.start,
             "week_end" => self.end,
-            "week_actual" => self.week_actual,
-            "week_baseline" => self.week_baseline,
+            "week_actual_yuan" => self.week_actual,
+            "week_baseline_yuan" => self.week_baseline,
             "week_uplift_pct" => self.week_pct,
-            "cum_actual" => self.cum_actual,
-            "cum_baseline" => self.cum_baseline,
-            "cum_uplift_abs" => self.cum_abs,
+            "cum_actual_yuan" => self.cum_actual,
+            "cum_baseline_yuan" => self.cum_baseline,
+            "cum_uplift_abs_yuan" => self.cum_abs,
             "cum_uplift_pct" => self.cum_pct,
             "wow_change_pct" => self.wow,
         )?)
@@ -182,14 +182,14 @@ mod tests {
             "category" => vec!["furniture"; n],
             "method" => vec!["prior_year"; n],
             "date" => days.clone(),
-            "actual" => vec![110.0; n],
-            "baseline" => vec![100.0; n],
+            "actual_yuan" => vec![110.0; n],
+            "baseline_yuan" => vec![100.0; n],
         )
         .unwrap();
         let t = weekly_tracking(&daily, &c).unwrap();
         assert_eq!(t.height(), 18);
         let cum = t
-            .column("cum_actual")
+            .column("cum_actual_yuan")
             .unwrap()
             .f64()
             .unwrap()

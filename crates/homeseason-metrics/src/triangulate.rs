@@ -94,14 +94,14 @@ pub fn lag_years(method: &str) -> i32 {
 /// of the payments uplift rows of the chosen method, sorted by region_code, category.
 ///
 /// Inputs as read from the lake (Hive partition columns included, as text):
-/// - `uplift`: region_code, category, method, uplift_pct, lower, upper; optional window_kind (missing
+/// - `uplift`: region_code, category, method, uplift_pct, lower_pct, upper_pct; optional window_kind (missing
 ///   = campaign), level (missing = the campaign's), source (rows of other sources are skipped);
-/// - `enterprise_sales`: uscc, region_code, category, sales_amount (yuan), period_start, period_end
+/// - `enterprise_sales`: uscc, region_code, category, sales_amount_yuan, period_start, period_end
 ///   (dates, or `%Y-%m-%d` text);
-/// - `retail_stats`: region_code, period (`YYYY-MM`), category, value, yoy_pct; optional derivation
+/// - `retail_stats`: region_code, period (`YYYY-MM`), category, value_100m_yuan, yoy_pct; optional derivation
 ///   (on duplicate region × category × month, a `published` row wins).
 ///
-/// The uplift rows' optional `actual`, `baseline` and `growth_factor` give the payments' own growth
+/// The uplift rows' optional `actual_yuan`, `baseline_yuan` and `growth_factor` give the payments' own growth
 /// (`payments_yoy_pct`), against which the 社零 growth is judged.
 ///
 /// See the module docs for the method.
@@ -236,8 +236,8 @@ fn payment_cells(
     };
     let (pct, lower, upper) = (
         floats_of(uplift, "uplift_pct")?,
-        floats_of(uplift, "lower")?,
-        floats_of(uplift, "upper")?,
+        floats_of(uplift, "lower_pct")?,
+        floats_of(uplift, "upper_pct")?,
     );
     let optional = |n: &str| -> Result<Vec<f64>> {
         if uplift.column(n).is_ok() {
@@ -248,8 +248,8 @@ fn payment_cells(
     };
     let level = optional("level")?;
     let (actual, baseline, growth) = (
-        optional("actual")?,
-        optional("baseline")?,
+        optional("actual_yuan")?,
+        optional("baseline_yuan")?,
         optional("growth_factor")?,
     );
     let mut cells = BTreeMap::new();
@@ -495,7 +495,7 @@ impl EnterprisePanel {
         let uscc = strings_of(df, "uscc")?;
         let region = strings_of(df, "region_code")?;
         let category = strings_of(df, "category")?;
-        let amount = floats_of(df, "sales_amount")?;
+        let amount = floats_of(df, "sales_amount_yuan")?;
         let (starts, ends) = (
             date_column(df, "period_start")?,
             date_column(df, "period_end")?,
@@ -621,7 +621,7 @@ impl RetailTable {
         let region = strings_of(df, "region_code")?;
         let category = strings_of(df, "category")?;
         let period = strings_of(df, "period")?;
-        let value = floats_of(df, "value")?;
+        let value = floats_of(df, "value_100m_yuan")?;
         let yoy = floats_of(df, "yoy_pct")?;
         let derivation: Vec<String> = if df.column("derivation").is_ok() {
             strings_of(df, "derivation")?
@@ -785,15 +785,15 @@ impl Rows {
             "method" => self.method,
             "level" => self.level,
             "payments_uplift_pct" => self.p_pct,
-            "payments_lower" => self.p_lo,
-            "payments_upper" => self.p_hi,
+            "payments_lower_pct" => self.p_lo,
+            "payments_upper_pct" => self.p_hi,
             "enterprise_uplift_pct" => self.e_pct,
-            "enterprise_lower" => self.e_lo,
-            "enterprise_upper" => self.e_hi,
+            "enterprise_lower_pct" => self.e_lo,
+            "enterprise_upper_pct" => self.e_hi,
             "enterprises" => self.enterprises,
             "payments_yoy_pct" => self.p_yoy,
-            "payments_yoy_lower" => self.p_yoy_lo,
-            "payments_yoy_upper" => self.p_yoy_hi,
+            "payments_yoy_lower_pct" => self.p_yoy_lo,
+            "payments_yoy_upper_pct" => self.p_yoy_hi,
             "retail_yoy_pct" => self.r_pct,
             "retail_months" => self.r_months,
             "retail_basis" => self.r_basis,
@@ -853,7 +853,7 @@ mod tests {
         df!(
             "uscc" => uscc,
             "category" => category,
-            "sales_amount" => amount,
+            "sales_amount_yuan" => amount,
             "period_start" => start,
             "period_end" => end,
             "region_code" => region,
@@ -927,7 +927,7 @@ mod tests {
             "region_code" => rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
             "period" => rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
             "category" => rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>(),
-            "value" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            "value_100m_yuan" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
             "yoy_pct" => rows.iter().map(|r| r.4).collect::<Vec<_>>(),
             "derivation" => vec!["published"; n],
         )
@@ -945,11 +945,11 @@ mod tests {
             "window_kind" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
             "source" => rows.iter().map(|r| r.4).collect::<Vec<_>>(),
             "uplift_pct" => rows.iter().map(|r| r.5).collect::<Vec<_>>(),
-            "lower" => rows.iter().map(|r| r.6).collect::<Vec<_>>(),
-            "upper" => rows.iter().map(|r| r.7).collect::<Vec<_>>(),
+            "lower_pct" => rows.iter().map(|r| r.6).collect::<Vec<_>>(),
+            "upper_pct" => rows.iter().map(|r| r.7).collect::<Vec<_>>(),
             "level" => vec![0.9; rows.len()],
-            "actual" => rows.iter().map(|r| 100.0 + r.5).collect::<Vec<_>>(),
-            "baseline" => vec![100.0; rows.len()],
+            "actual_yuan" => rows.iter().map(|r| 100.0 + r.5).collect::<Vec<_>>(),
+            "baseline_yuan" => vec![100.0; rows.len()],
             "growth_factor" => rows.iter().map(|r| (1.0 + r.8 / 100.0) / (1.0 + r.5 / 100.0)).collect::<Vec<_>>(),
         )
         .unwrap()
@@ -1015,8 +1015,8 @@ mod tests {
         assert_eq!(n(&t, "enterprises", 0), 3);
         for col in [
             "enterprise_uplift_pct",
-            "enterprise_lower",
-            "enterprise_upper",
+            "enterprise_lower_pct",
+            "enterprise_upper_pct",
         ] {
             assert!((f(&t, col, 0).unwrap() - 10.0).abs() < 1e-9, "{col}");
         }
@@ -1163,7 +1163,7 @@ mod tests {
             "region_code" => ["330000"],
             "period" => ["2023-09"],
             "category" => ["furniture"],
-            "value" => [900.0],
+            "value_100m_yuan" => [900.0],
             "yoy_pct" => [Some(50.0)],
             "derivation" => ["derived_from_cumulative"],
         )
@@ -1184,7 +1184,7 @@ mod tests {
             "region_code" => ["330000"],
             "period" => ["2023-10"],
             "category" => ["furniture"],
-            "value" => [100.0],
+            "value_100m_yuan" => [100.0],
             "yoy_pct" => [Some(4.0)],
             "derivation" => ["derived_from_cumulative"],
         )
@@ -1424,16 +1424,16 @@ mod tests {
         // The payments' own growth over the comparison year, with its band.
         assert!((f(&t, "payments_yoy_pct", 3).unwrap() - 10.0).abs() < 1e-9);
         assert!(
-            f(&t, "payments_yoy_lower", 3).unwrap() < 10.0
-                && f(&t, "payments_yoy_upper", 3).unwrap() > 12.8
+            f(&t, "payments_yoy_lower_pct", 3).unwrap() < 10.0
+                && f(&t, "payments_yoy_upper_pct", 3).unwrap() > 12.8
         );
         // The payments columns come from the campaign two_year payments row only.
         assert_eq!(f(&t, "payments_uplift_pct", 3), Some(8.0));
-        assert_eq!(f(&t, "payments_lower", 3), Some(0.0));
+        assert_eq!(f(&t, "payments_lower_pct", 3), Some(0.0));
         let (lo, pt, hi) = (
-            f(&t, "enterprise_lower", 3).unwrap(),
+            f(&t, "enterprise_lower_pct", 3).unwrap(),
             f(&t, "enterprise_uplift_pct", 3).unwrap(),
-            f(&t, "enterprise_upper", 3).unwrap(),
+            f(&t, "enterprise_upper_pct", 3).unwrap(),
         );
         assert!(lo < pt && pt < hi, "{lo} {pt} {hi}");
         assert!((t.column("level").unwrap().f64().unwrap().get(0).unwrap() - 0.9).abs() < 1e-12);

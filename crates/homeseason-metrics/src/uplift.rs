@@ -547,14 +547,14 @@ impl UpliftRows {
             "window_kind" => self.kind,
             "method" => self.method,
             "source" => self.source,
-            "actual" => self.actual,
-            "baseline" => self.baseline,
-            "uplift_abs" => self.abs,
+            "actual_yuan" => self.actual,
+            "baseline_yuan" => self.baseline,
+            "uplift_abs_yuan" => self.abs,
             "uplift_pct" => self.pct,
-            "lower" => self.lower,
-            "upper" => self.upper,
-            "uplift_abs_lower" => self.abs_lower,
-            "uplift_abs_upper" => self.abs_upper,
+            "lower_pct" => self.lower,
+            "upper_pct" => self.upper,
+            "uplift_abs_lower_yuan" => self.abs_lower,
+            "uplift_abs_upper_yuan" => self.abs_upper,
             "level" => self.level,
             "p_value" => self.p,
             "effect_sign" => self.sign,
@@ -583,10 +583,10 @@ impl DailyRows {
             "category" => self.category,
             "method" => self.method,
             "date" => self.date,
-            "actual" => self.actual,
-            "baseline" => self.baseline,
-            "lower" => self.lower,
-            "upper" => self.upper,
+            "actual_yuan" => self.actual,
+            "baseline_yuan" => self.baseline,
+            "lower_yuan" => self.lower,
+            "upper_yuan" => self.upper,
         )?)
     }
 }
@@ -657,8 +657,20 @@ mod tests {
             .f64()
             .unwrap()
             .clone();
-        let lo = out.uplift.column("lower").unwrap().f64().unwrap().clone();
-        let hi = out.uplift.column("upper").unwrap().f64().unwrap().clone();
+        let lo = out
+            .uplift
+            .column("lower_pct")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .clone();
+        let hi = out
+            .uplift
+            .column("upper_pct")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .clone();
         // Rows 0 and 2 are the campaign-window rows of the two methods.
         for i in [0, 2] {
             let (p, l, h) = (pct.get(i).unwrap(), lo.get(i).unwrap(), hi.get(i).unwrap());
@@ -740,7 +752,7 @@ mod tests {
         let out = uplift(&synthetic(0.0), &campaign, &[Method::PriorYear], &opts).unwrap();
         let lo = out
             .uplift
-            .column("lower")
+            .column("lower_pct")
             .unwrap()
             .f64()
             .unwrap()
@@ -748,7 +760,7 @@ mod tests {
             .unwrap();
         let hi = out
             .uplift
-            .column("upper")
+            .column("upper_pct")
             .unwrap()
             .f64()
             .unwrap()

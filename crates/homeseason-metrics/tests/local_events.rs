@@ -167,8 +167,8 @@ fn run(seed: u64, from_2023: bool) -> Run {
             col("event_days"),
             col("truth_pct"),
             col("lift_pct"),
-            col("lift_lower"),
-            col("lift_upper"),
+            col("lift_lower_pct"),
+            col("lift_upper_pct"),
             col("p_value"),
             col("interval_method"),
             col("pre_rmse_pct"),
@@ -243,8 +243,8 @@ fn five_sample_seasons_events_are_recovered_within_their_intervals() {
         .agg([
             len().alias("cells"),
             col("truth_pct")
-                .gt_eq(col("lift_lower"))
-                .and(col("truth_pct").lt_eq(col("lift_upper")))
+                .gt_eq(col("lift_lower_pct"))
+                .and(col("truth_pct").lt_eq(col("lift_upper_pct")))
                 .cast(DataType::Float64)
                 .mean()
                 .alias("coverage"),
@@ -253,7 +253,7 @@ fn five_sample_seasons_events_are_recovered_within_their_intervals() {
                 .abs()
                 .mean()
                 .alias("mae_pp"),
-            (col("lift_upper") - col("lift_lower"))
+            (col("lift_upper_pct") - col("lift_lower_pct"))
                 .mean()
                 .alias("mean_width_pp"),
             col("interval_method")

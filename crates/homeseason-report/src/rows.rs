@@ -123,14 +123,14 @@ fn rows_of_kind(df: &DataFrame, kind: &str) -> Result<Vec<UpliftRow>> {
     );
     let g = |n: &str| f64s(df, n);
     let (actual, baseline, abs, pct, lo, hi, alo, ahi, p, growth) = (
-        g("actual")?,
-        g("baseline")?,
-        g("uplift_abs")?,
+        g("actual_yuan")?,
+        g("baseline_yuan")?,
+        g("uplift_abs_yuan")?,
         g("uplift_pct")?,
-        g("lower")?,
-        g("upper")?,
-        g("uplift_abs_lower")?,
-        g("uplift_abs_upper")?,
+        g("lower_pct")?,
+        g("upper_pct")?,
+        g("uplift_abs_lower_yuan")?,
+        g("uplift_abs_upper_yuan")?,
         g("p_value")?,
         g("growth_factor")?,
     );
@@ -170,10 +170,10 @@ pub(crate) fn daily_rows(df: &DataFrame) -> Result<Vec<DailyRow>> {
         dates(df, "date")?,
     );
     let (a, b, lo, hi) = (
-        f64s(df, "actual")?,
-        f64s(df, "baseline")?,
-        f64s(df, "lower")?,
-        f64s(df, "upper")?,
+        f64s(df, "actual_yuan")?,
+        f64s(df, "baseline_yuan")?,
+        f64s(df, "lower_yuan")?,
+        f64s(df, "upper_yuan")?,
     );
     Ok((0..df.height())
         .map(|i| DailyRow {

@@ -84,11 +84,11 @@ pub(crate) fn progress(
     );
     let f = |n: &str| col_f64(tracking, n);
     let (wa, wu, wow, ca, cb, cu) = (
-        f("week_actual")?,
+        f("week_actual_yuan")?,
         f("week_uplift_pct")?,
         f("wow_change_pct")?,
-        f("cum_actual")?,
-        f("cum_baseline")?,
+        f("cum_actual_yuan")?,
+        f("cum_baseline_yuan")?,
         f("cum_uplift_pct")?,
     );
     let mut best: Option<(NaiveDate, usize)> = None;
@@ -149,10 +149,10 @@ pub(crate) fn local_events(
     );
     let donors = col_i64(events, "donors")?;
     let (inc, lift, lo, hi, p, imb) = (
-        col_f64(events, "incremental")?,
+        col_f64(events, "incremental_yuan")?,
         col_f64(events, "lift_pct")?,
-        col_f64(events, "lift_lower")?,
-        col_f64(events, "lift_upper")?,
+        col_f64(events, "lift_lower_pct")?,
+        col_f64(events, "lift_upper_pct")?,
         col_f64(events, "p_value")?,
         col_f64(events, "scaled_l2_imbalance")?,
     );
@@ -208,8 +208,8 @@ fn impact_chart(
         col_dates(series, "date")?,
     );
     let (obs, cf) = (
-        col_f64(series, "observed")?,
-        col_f64(series, "counterfactual")?,
+        col_f64(series, "observed_yuan")?,
+        col_f64(series, "counterfactual_yuan")?,
     );
     let mut points: Vec<(NaiveDate, f64, f64)> = (0..series.height())
         .filter(|&i| region[i] == code && category[i] == "all_targeted" && es[i] == Some(start))
@@ -443,18 +443,18 @@ pub(crate) fn triangulation(t: &DataFrame) -> Result<Vec<TriangulationRow>> {
     let f = |n: &str| col_f64(t, n);
     let (p, pl, pu) = (
         f("payments_uplift_pct")?,
-        f("payments_lower")?,
-        f("payments_upper")?,
+        f("payments_lower_pct")?,
+        f("payments_upper_pct")?,
     );
     let (e, el, eu) = (
         f("enterprise_uplift_pct")?,
-        f("enterprise_lower")?,
-        f("enterprise_upper")?,
+        f("enterprise_lower_pct")?,
+        f("enterprise_upper_pct")?,
     );
     let (g, gl, gu) = (
         f("payments_yoy_pct")?,
-        f("payments_yoy_lower")?,
-        f("payments_yoy_upper")?,
+        f("payments_yoy_lower_pct")?,
+        f("payments_yoy_upper_pct")?,
     );
     let r = f("retail_yoy_pct")?;
     let fmt = |v: f64| {

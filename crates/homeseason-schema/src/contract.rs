@@ -16,6 +16,7 @@
 //! | `aliases` | field | header spellings liaisons and institutions use ([`TableContract::resolve_header`]) |
 //! | `derived` | field | homeseason computes the value; an input file need not (and should not) supply it |
 //! | `enum_aliases` | field | spellings of each allowed value, e.g. `线上` → `online` ([`Field::resolve_enum`]) |
+//! | `unit` | field | unit of a money or percent column: `yuan`, `yuan/day`, `100m_yuan` or `percent` ([`UNITS`]) |
 //!
 //! In `input` tables a derived field is never `required`, so ingest demands exactly
 //! [`TableContract::required_fields`] that are not derived. In `lake` and `output` tables every field is
@@ -26,9 +27,10 @@
 //! use homeseason_schema::contract::{self, tables};
 //!
 //! let sales = contract::get(tables::ENTERPRISE_SALES).expect("embedded");
-//! assert_eq!(sales.resolve_header(" 销售额（万元） ").map(|f| f.name.as_str()), Some("sales_amount"));
+//! assert_eq!(sales.resolve_header(" 销售额（万元） ").map(|f| f.name.as_str()), Some("sales_amount_yuan"));
 //! assert_eq!(contract::header_unit("销售额（万元）").as_deref(), Some("万元"));
-//! let unit = sales.field("unit").expect("unit field");
+//! assert_eq!(sales.field("sales_amount_yuan").and_then(|f| f.unit.as_deref()), Some("yuan"));
+//! let unit = sales.field("source_unit").expect("source_unit field");
 //! assert_eq!(unit.resolve_enum("万"), Some("万元"));
 //! assert!(sales.resolve_header("备注").is_none());
 //! ```
@@ -100,6 +102,130 @@ pub mod tables {
 /// The pattern every `region_code` column carries: a 6-digit GB/T 2260 code (`000000` = national) or
 /// the project-internal key `XPCC` for the Xinjiang Production and Construction Corps.
 pub const REGION_CODE_PATTERN: &str = r"^(\d{6}|XPCC)$";
+
+/// The values the custom field property `unit` takes, each with the suffix a column name in that unit
+/// ends with: money in yuan (元), yuan per day (元/日), 亿元 (100 million yuan, as NBS publishes), and
+/// percent (5.2 = +5.2 %).
+pub const UNITS: [(&str, &str); 4] = [
+    ("yuan", "_yuan"),
+    ("yuan/day", "_yuan_per_day"),
+    ("100m_yuan", "_100m_yuan"),
+    ("percent", "_pct"),
+];
+
+/// Money columns whose name does not carry their unit yet (all in yuan, stated by `unit` in the
+/// schema): `payment_daily`'s columns are also written by the Spark job, so their rename waits for it.
+pub const UNIT_NOT_IN_NAME: [(&str, &str); 4] = [
+    (tables::PAYMENT_TRANSACTIONS, "amount"),
+    (tables::PAYMENT_DAILY, "amount"),
+    (tables::PAYMENT_DAILY, "refund_amount"),
+    (tables::PAYMENT_DAILY, "net_amount"),
+];
+
+/// Columns renamed in contract version 2 (every money column names its unit, one naming of interval
+/// bounds per unit): `(table, name in version 1, name now)`. The lake renames them when it reads a file
+/// written before, so an old lake keeps reading; re-ingesting and re-running `uplift` rewrites it.
+pub const RENAMED_IN_V2: [(&str, &str, &str); 39] = [
+    (
+        tables::ENTERPRISE_SALES,
+        "sales_amount",
+        "sales_amount_yuan",
+    ),
+    (tables::ENTERPRISE_SALES, "unit", "source_unit"),
+    (tables::RETAIL_STATS, "value", "value_100m_yuan"),
+    (tables::RETAIL_STATS, "cum_value", "cum_value_100m_yuan"),
+    (tables::UPLIFT, "actual", "actual_yuan"),
+    (tables::UPLIFT, "baseline", "baseline_yuan"),
+    (tables::UPLIFT, "uplift_abs", "uplift_abs_yuan"),
+    (tables::UPLIFT, "lower", "lower_pct"),
+    (tables::UPLIFT, "upper", "upper_pct"),
+    (tables::UPLIFT, "uplift_abs_lower", "uplift_abs_lower_yuan"),
+    (tables::UPLIFT, "uplift_abs_upper", "uplift_abs_upper_yuan"),
+    (tables::BASELINE_DAILY, "actual", "actual_yuan"),
+    (tables::BASELINE_DAILY, "baseline", "baseline_yuan"),
+    (tables::BASELINE_DAILY, "lower", "lower_yuan"),
+    (tables::BASELINE_DAILY, "upper", "upper_yuan"),
+    (tables::WEEKLY_TRACKING, "week_actual", "week_actual_yuan"),
+    (
+        tables::WEEKLY_TRACKING,
+        "week_baseline",
+        "week_baseline_yuan",
+    ),
+    (tables::WEEKLY_TRACKING, "cum_actual", "cum_actual_yuan"),
+    (tables::WEEKLY_TRACKING, "cum_baseline", "cum_baseline_yuan"),
+    (
+        tables::WEEKLY_TRACKING,
+        "cum_uplift_abs",
+        "cum_uplift_abs_yuan",
+    ),
+    (tables::LOCAL_EVENTS, "actual", "actual_yuan"),
+    (
+        tables::LOCAL_EVENTS,
+        "counterfactual",
+        "counterfactual_yuan",
+    ),
+    (tables::LOCAL_EVENTS, "att", "att_yuan_per_day"),
+    (tables::LOCAL_EVENTS, "att_lower", "att_lower_yuan_per_day"),
+    (tables::LOCAL_EVENTS, "att_upper", "att_upper_yuan_per_day"),
+    (tables::LOCAL_EVENTS, "incremental", "incremental_yuan"),
+    (
+        tables::LOCAL_EVENTS,
+        "incremental_lower",
+        "incremental_lower_yuan",
+    ),
+    (
+        tables::LOCAL_EVENTS,
+        "incremental_upper",
+        "incremental_upper_yuan",
+    ),
+    (tables::LOCAL_EVENTS, "lift_lower", "lift_lower_pct"),
+    (tables::LOCAL_EVENTS, "lift_upper", "lift_upper_pct"),
+    (tables::LOCAL_EVENTS, "pre_rmse", "pre_rmse_yuan_per_day"),
+    (tables::LOCAL_EVENT_SERIES, "observed", "observed_yuan"),
+    (
+        tables::LOCAL_EVENT_SERIES,
+        "counterfactual",
+        "counterfactual_yuan",
+    ),
+    (
+        tables::TRIANGULATION,
+        "payments_lower",
+        "payments_lower_pct",
+    ),
+    (
+        tables::TRIANGULATION,
+        "payments_upper",
+        "payments_upper_pct",
+    ),
+    (
+        tables::TRIANGULATION,
+        "enterprise_lower",
+        "enterprise_lower_pct",
+    ),
+    (
+        tables::TRIANGULATION,
+        "enterprise_upper",
+        "enterprise_upper_pct",
+    ),
+    (
+        tables::TRIANGULATION,
+        "payments_yoy_lower",
+        "payments_yoy_lower_pct",
+    ),
+    (
+        tables::TRIANGULATION,
+        "payments_yoy_upper",
+        "payments_yoy_upper_pct",
+    ),
+];
+
+/// The version-1 names of `table`'s renamed columns, as `(old, new)` pairs.
+pub fn renamed_columns(table: &str) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+    RENAMED_IN_V2
+        .iter()
+        .filter(move |(t, _, _)| *t == table)
+        .map(|(_, old, new)| (*old, *new))
+}
 
 /// The embedded schema files, by table name.
 const EMBEDDED: [(&str, &str); 17] = [
@@ -260,6 +386,10 @@ pub struct Field {
     /// Text form of dates and datetimes as a `strftime` pattern, e.g. `%Y-%m-%d`.
     #[serde(default)]
     pub format: Option<String>,
+    /// Unit of a money or percent column (custom property `unit`, one of [`UNITS`]); the column's name
+    /// ends with the unit's suffix.
+    #[serde(default)]
+    pub unit: Option<String>,
     /// Value rules.
     #[serde(default)]
     pub constraints: Constraints,
@@ -880,7 +1010,7 @@ mod tests {
                 "region_code",
                 "category",
                 "period",
-                "sales_amount"
+                "sales_amount_yuan"
             ]
         );
     }
@@ -889,16 +1019,32 @@ mod tests {
     fn resolves_headers_as_liaisons_type_them() {
         let cases = [
             (tables::ENTERPRISE_SALES, "统一社会信用代码", "uscc"),
-            (tables::ENTERPRISE_SALES, " 销售额（万元） ", "sales_amount"),
-            (tables::ENTERPRISE_SALES, "销售额(元)", "sales_amount"),
+            (
+                tables::ENTERPRISE_SALES,
+                " 销售额（万元） ",
+                "sales_amount_yuan",
+            ),
+            (tables::ENTERPRISE_SALES, "销售额(元)", "sales_amount_yuan"),
             (
                 tables::ENTERPRISE_SALES,
                 "\u{3000}销售额\u{3000}",
-                "sales_amount",
+                "sales_amount_yuan",
             ),
-            (tables::ENTERPRISE_SALES, "销售金额【万元】", "sales_amount"),
-            (tables::ENTERPRISE_SALES, "Sales Amount", "sales_amount"),
-            (tables::ENTERPRISE_SALES, "SALES_AMOUNT", "sales_amount"),
+            (
+                tables::ENTERPRISE_SALES,
+                "销售金额【万元】",
+                "sales_amount_yuan",
+            ),
+            (
+                tables::ENTERPRISE_SALES,
+                "Sales Amount",
+                "sales_amount_yuan",
+            ),
+            (
+                tables::ENTERPRISE_SALES,
+                "SALES_AMOUNT",
+                "sales_amount_yuan",
+            ),
             (
                 tables::ENTERPRISE_SALES,
                 "\u{FEFF}企业名称",
@@ -913,7 +1059,14 @@ mod tests {
             (tables::PAYMENT_DAILY, "ＭＣＣ", "mcc"),
             (tables::PAYMENT_DAILY, "退款金额（元）", "refund_amount"),
             (tables::PAYMENT_DAILY, "交易笔数（笔）", "txn_count"),
-            (tables::RETAIL_STATS, "value_100m_yuan", "value"),
+            (tables::RETAIL_STATS, "value", "value_100m_yuan"),
+            (tables::RETAIL_STATS, "cum_value", "cum_value_100m_yuan"),
+            (tables::ENTERPRISE_SALES, "unit", "source_unit"),
+            (
+                tables::ENTERPRISE_SALES,
+                "sales_amount_yuan",
+                "sales_amount_yuan",
+            ),
             (tables::RETAIL_STATS, "当月同比增长（%）", "yoy_pct"),
             (tables::RETAIL_STATS, "累计同比（%）", "cum_yoy_pct"),
             (tables::RETAIL_STATS, "source_url", "source"),
@@ -999,9 +1152,117 @@ mod tests {
             .expect("local_station");
         assert_eq!(truth.parse_bool("1"), Some(true));
         assert_eq!(truth.parse_bool("false"), Some(false));
-        let unit = table(tables::ENTERPRISE_SALES).field("unit").expect("unit");
+        let unit = table(tables::ENTERPRISE_SALES)
+            .field("source_unit")
+            .expect("source_unit");
         assert_eq!(unit.resolve_enum("亿"), Some("亿元"));
         assert_eq!(unit.resolve_enum("元"), Some("元"));
+    }
+
+    /// Every money column names its unit (issue 15: a `sales_amount` in yuan beside a `unit` saying 万元,
+    /// `retail_stats.value` in 亿元, `lower`/`upper` percent in one table and yuan in another): each
+    /// number column whose description gives yuan, 亿元 or percent declares that `unit`, and its name
+    /// ends with the unit's suffix, interval bounds included; the only exceptions are listed in
+    /// [`UNIT_NOT_IN_NAME`].
+    #[test]
+    fn every_money_and_percent_column_names_its_unit() {
+        let mut checked = 0;
+        for contract in all() {
+            for f in &contract.fields {
+                let d = &f.description;
+                let looks_money = d.contains("yuan") || d.contains('元');
+                let looks_pct = d.contains("percent (%)");
+                let needs_unit = f.r#type == FieldType::Number && (looks_money || looks_pct);
+                let Some(unit) = f.unit.as_deref() else {
+                    assert!(
+                        !needs_unit,
+                        "{}.{} is money or percent by its description but declares no unit",
+                        contract.name, f.name
+                    );
+                    continue;
+                };
+                let suffix = UNITS
+                    .iter()
+                    .find(|(u, _)| *u == unit)
+                    .map(|(_, s)| *s)
+                    .unwrap_or_else(|| panic!("{}.{}: unknown unit {unit}", contract.name, f.name));
+                assert_eq!(f.r#type, FieldType::Number, "{}.{}", contract.name, f.name);
+                let exempt = UNIT_NOT_IN_NAME.contains(&(contract.name.as_str(), f.name.as_str()));
+                if unit == "percent" {
+                    assert!(
+                        f.name.ends_with("_pct") || f.name.contains("_pct_"),
+                        "{}.{} is percent but its name does not say so",
+                        contract.name,
+                        f.name
+                    );
+                } else {
+                    assert_eq!(
+                        f.name.ends_with(suffix),
+                        !exempt,
+                        "{}.{} is in {unit}: its name ends with {suffix} (or it is listed as pending)",
+                        contract.name,
+                        f.name
+                    );
+                }
+                if unit == "yuan" {
+                    assert!(
+                        !f.name.ends_with("_100m_yuan"),
+                        "{}.{}",
+                        contract.name,
+                        f.name
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 50, "{checked} money and percent columns");
+        for (table_name, field) in UNIT_NOT_IN_NAME {
+            assert_eq!(
+                get(table_name)
+                    .and_then(|t| t.field(field))
+                    .and_then(|f| f.unit.as_deref()),
+                Some("yuan")
+            );
+        }
+        // The two bounds of one quantity share one unit, and a bound's unit is its point estimate's.
+        let uplift = table(tables::UPLIFT);
+        let unit = |t: &TableContract, n: &str| t.field(n).and_then(|f| f.unit.clone());
+        assert_eq!(unit(uplift, "lower_pct"), unit(uplift, "uplift_pct"));
+        assert_eq!(
+            unit(uplift, "uplift_abs_lower_yuan"),
+            unit(uplift, "uplift_abs_yuan")
+        );
+        let daily = table(tables::BASELINE_DAILY);
+        assert_eq!(unit(daily, "lower_yuan"), unit(daily, "baseline_yuan"));
+        for t in all() {
+            for f in &t.fields {
+                assert!(
+                    !matches!(
+                        f.name.as_str(),
+                        "lower" | "upper" | "value" | "cum_value" | "unit"
+                    ),
+                    "{}.{}: a bare bound, level or unit column",
+                    t.name,
+                    f.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_renamed_column_exists_under_its_new_name_only() {
+        for (t, old, new) in RENAMED_IN_V2 {
+            let contract = table(t);
+            assert!(contract.field(new).is_some(), "{t}.{new}");
+            assert!(contract.field(old).is_none(), "{t}.{old}");
+        }
+        assert_eq!(
+            renamed_columns(tables::RETAIL_STATS).collect::<Vec<_>>(),
+            [
+                ("value", "value_100m_yuan"),
+                ("cum_value", "cum_value_100m_yuan")
+            ]
+        );
     }
 
     #[test]

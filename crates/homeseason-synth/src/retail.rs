@@ -12,8 +12,7 @@ use crate::rng::stream;
 use crate::{SynthConfig, SynthError};
 
 /// Header of the retail file.
-pub(crate) const HEADER: &str =
-    "period,months_covered,region_code,category,value,yoy_pct,cum_value,cum_yoy_pct,source";
+pub(crate) const HEADER: &str = "period,months_covered,region_code,category,value_100m_yuan,yoy_pct,cum_value_100m_yuan,cum_yoy_pct,source";
 /// Market multiplier range over the payment universe, per province.
 pub(crate) const MARKET_MULTIPLIER: (f64, f64) = (20.0, 50.0);
 /// Total retail relative to the sum of all modelled categories (cars, clothing, … are not modelled).

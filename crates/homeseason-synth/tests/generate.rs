@@ -346,7 +346,7 @@ fn full_default_run() {
     let (header, rows) = read_csv(&out.join("retail_stats/retail_stats_provincial.csv"), false);
     assert_eq!(
         header.join(","),
-        "period,months_covered,region_code,category,value,yoy_pct,cum_value,cum_yoy_pct,source"
+        "period,months_covered,region_code,category,value_100m_yuan,yoy_pct,cum_value_100m_yuan,cum_yoy_pct,source"
     );
     let provinces: BTreeSet<String> = rows.iter().map(|r| r[2].clone()).collect();
     assert_eq!(provinces.len(), 31);
