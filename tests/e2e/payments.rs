@@ -694,13 +694,13 @@ def lone(group, shown):
         f"with g as (select {group}, count(*) filter (where suppressed) s from d group by all) "
         f"select count(*) from g where s = 1 and ({shown})").fetchone()[0]
 shown_rc = ("exists (select 1 from b where b.date = g.date and b.region_code = g.region_code "
-            "and b.category = g.category and b.actual is not null)")
+            "and b.category = g.category and b.actual_yuan is not null)")
 out["region_category_day"] = lone("date, region_code, category", shown_rc)
 con.execute(f"create or replace view d as select *, category in {targeted} as t from read_parquet('{lake}/dashboard/dashboard_payment_daily/data.parquet')")
 out["region_targeted_day"] = lone("date, region_code, t", "t and exists (select 1 from b where b.date = g.date "
-    "and b.region_code = g.region_code and b.category = 'all_targeted' and b.actual is not null)")
+    "and b.region_code = g.region_code and b.category = 'all_targeted' and b.actual_yuan is not null)")
 out["national_category_day"] = lone("date, category", "exists (select 1 from b where b.date = g.date "
-    "and b.region_code = '000000' and b.category = g.category and b.actual is not null)")
+    "and b.region_code = '000000' and b.category = g.category and b.actual_yuan is not null)")
 out["national_targeted_day"] = lone("date, t", "t")
 out["region_day"] = lone("date, region_code", "true")
 out["national_day"] = lone("date", "true")

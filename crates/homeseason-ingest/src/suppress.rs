@@ -211,12 +211,12 @@ fn with_targeted(daily: &DataFrame, targeted: &[&str]) -> PolarsResult<DataFrame
 }
 
 /// The dashboard copy of a margin table (`baseline_daily`: region × category × day, with
-/// `all_targeted` rows and national `000000` rows): `actual` blanked, and the row flagged
+/// `all_targeted` rows and national `000000` rows): `actual_yuan` blanked, and the row flagged
 /// `suppressed`, where the margin group is one suppressed cell alone
 /// ([`Suppression::exposed_margins`]).
 ///
 /// # Errors
-/// When `margin` lacks `date`, `region_code`, `category` or `actual`.
+/// When `margin` lacks `date`, `region_code`, `category` or `actual_yuan`.
 pub fn blank_exposed_margins(margin: &DataFrame, s: &Suppression) -> PolarsResult<DataFrame> {
     let exposed: std::collections::HashSet<&str> =
         s.exposed_margins.iter().map(String::as_str).collect();
@@ -245,8 +245,8 @@ pub fn blank_exposed_margins(margin: &DataFrame, s: &Suppression) -> PolarsResul
         .with_column(
             when(col("suppressed"))
                 .then(lit(NULL).cast(DataType::Float64))
-                .otherwise(col("actual"))
-                .alias("actual"),
+                .otherwise(col("actual_yuan"))
+                .alias("actual_yuan"),
         )
         .collect()
 }
@@ -316,11 +316,16 @@ mod tests {
             "date" => [NaiveDate::from_ymd_opt(2023, 9, 1).unwrap_or_default(); 2],
             "region_code" => ["110000", "110000"],
             "category" => ["textiles", "furniture"],
-            "actual" => [80.0, 13000.0],
+            "actual_yuan" => [80.0, 13000.0],
         )
         .unwrap();
         let blanked = blank_exposed_margins(&margin, &s).unwrap();
-        let actual = blanked.column("actual").unwrap().f64().unwrap().clone();
+        let actual = blanked
+            .column("actual_yuan")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .clone();
         assert_eq!(actual.get(0), None);
         assert_eq!(actual.get(1), Some(13000.0));
     }
