@@ -216,7 +216,7 @@ fn auto_picks_the_headline_method_by_backtest_and_the_report_names_it() {
             .map(|v| v.unwrap_or(f64::NAN))
             .collect()
     };
-    let (cov, mae) = (num("coverage"), num("mae_pp"));
+    let (cov, mae) = (num("calibrated_coverage"), num("mae_pp"));
     let cells: Vec<i64> = bt
         .column("cells")
         .unwrap()
@@ -234,7 +234,8 @@ fn auto_picks_the_headline_method_by_backtest_and_the_report_names_it() {
             mae[i]
         );
     }
-    // The rule: among the methods covering zero in 85–95 % of backtest cells, the lowest MAE.
+    // The rule: among the methods whose calibrated interval covers zero in 85–95 % of backtest cells,
+    // the lowest MAE.
     let k = selected.iter().position(|s| *s).unwrap();
     assert!(
         (cov[k] - 0.9).abs() <= COVERAGE_TOLERANCE + 1e-12,

@@ -57,7 +57,8 @@
 //!    campaign's length where no campaign ran; its bias, MAE and interval coverage there, a
 //!    conformal widening of its interval and its error band are written to `uplift_backtest`, and
 //!    `baseline.primary_method = "auto"` heads the report with the best-calibrated method (coverage
-//!    within ±5 points of the level, then the lowest backtest MAE). Cells whose |uplift| is below the
+//!    of its conformally widened interval within ±5 points of the level, then the lowest backtest
+//!    MAE). Cells whose |uplift| is below the
 //!    method's error band are flagged (`distinguishable = false`).
 //!
 //! Every number is traceable: [`UpliftResult::baseline_daily`] gives `y(d)`, `g·ŷ(d)` and the daily
