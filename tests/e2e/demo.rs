@@ -177,6 +177,104 @@ fn uplift_covers_every_region_and_category_and_is_near_the_truth() {
 
 /// Same input and seed → byte-identical output: re-estimating a copy of the demo lake rewrites every
 /// output table with exactly the bytes the demo wrote.
+/// Issue 14: on the sample season, `primary_method = "auto"` backtests every method on windows with
+/// no campaign, picks one by the documented rule, and the report and its headline name it.
+#[test]
+fn auto_picks_the_headline_method_by_backtest_and_the_report_names_it() {
+    use homeseason_metrics::backtest::{COVERAGE_TOLERANCE, MIN_CELLS};
+    let out = demo_dir();
+    let bt = read_parquet(&out.join("lake/uplift_backtest/data.parquet"));
+    assert_eq!(bt.height(), 3, "one row per method");
+    let methods: Vec<String> = bt
+        .column("method")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|m| m.unwrap().to_owned())
+        .collect();
+    let selected: Vec<bool> = bt
+        .column("selected")
+        .unwrap()
+        .bool()
+        .unwrap()
+        .iter()
+        .map(|v| v == Some(true))
+        .collect();
+    assert_eq!(
+        selected.iter().filter(|s| **s).count(),
+        1,
+        "one headline method"
+    );
+    let chosen = &methods[selected.iter().position(|s| *s).unwrap()];
+    let num = |c: &str| -> Vec<f64> {
+        bt.column(c)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect()
+    };
+    let (cov, mae) = (num("calibrated_coverage"), num("mae_pp"));
+    let cells: Vec<i64> = bt
+        .column("cells")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap())
+        .collect();
+    for (i, m) in methods.iter().enumerate() {
+        assert!(
+            cells[i] >= MIN_CELLS as i64,
+            "{m} was backtested on the sample season: cells {} coverage {:.3} MAE {:.2} pp",
+            cells[i],
+            cov[i],
+            mae[i]
+        );
+    }
+    // The rule: among the methods whose calibrated interval covers zero in 85–95 % of backtest cells,
+    // the lowest MAE.
+    let k = selected.iter().position(|s| *s).unwrap();
+    assert!(
+        (cov[k] - 0.9).abs() <= COVERAGE_TOLERANCE + 1e-12,
+        "{chosen} is calibrated"
+    );
+    for i in 0..methods.len() {
+        if (cov[i] - 0.9).abs() <= COVERAGE_TOLERANCE {
+            assert!(
+                mae[k] <= mae[i],
+                "{chosen} has the lowest MAE of the calibrated"
+            );
+        }
+    }
+    // The prior-year base (2022 distorted) is never the choice on the sample season.
+    assert_ne!(chosen, "prior_year");
+    let headline: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report/headline.json")).unwrap()).unwrap();
+    assert_eq!(headline["method"], chosen.as_str(), "the headline uses it");
+    let md = std::fs::read_to_string(out.join("report/report.md")).unwrap();
+    let line = md
+        .lines()
+        .find(|l| l.starts_with("标题方法 Headline method:"))
+        .expect("the report says which method heads it");
+    assert!(
+        line.contains(chosen.as_str()) && line.contains("chosen by the backtest"),
+        "{line}"
+    );
+    // The uplift table carries the diagnostics of every row.
+    let uplift = read_parquet(&out.join("lake/uplift/data.parquet"));
+    for c in [
+        "backtest_error_pp",
+        "distinguishable",
+        "calibrated_lower_pct",
+        "calibrated_upper_pct",
+    ] {
+        assert_eq!(uplift.column(c).unwrap().null_count(), 0, "{c} filled");
+    }
+}
+
 #[test]
 fn estimates_are_byte_identical_for_the_same_input_and_seed() {
     let out = demo_dir();
@@ -192,6 +290,7 @@ fn estimates_are_byte_identical_for_the_same_input_and_seed() {
     ]);
     let tables = [
         "uplift",
+        "uplift_backtest",
         "baseline_daily",
         "weekly_tracking",
         "triangulation",

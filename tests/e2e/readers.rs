@@ -261,7 +261,16 @@ fn duckdb_and_pyarrow_read_every_table_as_homeseason_does() {
     let out = demo_dir();
     let lake_dir = out.join("lake");
     let lake = Lake::open(&lake_dir).expect("lake");
-    let campaign = Campaign::default_2023();
+    // The headline method: "auto" resolved by the lake's backtest, as the report does.
+    let campaign = homeseason_metrics::backtest::resolve_primary(
+        &Campaign::default_2023(),
+        Some(
+            &lake
+                .read_table(tables::UPLIFT_BACKTEST)
+                .expect("uplift_backtest"),
+        ),
+    )
+    .expect("resolve");
     let expected = expected(&lake, &campaign);
     for t in [tables::UPLIFT, tables::BASELINE_DAILY, tables::ACTIVITIES] {
         assert!(expected["tables"].get(t).is_some(), "the demo writes {t}");
@@ -454,7 +463,16 @@ fn ministry_workbook_has_the_attachment_layout() {
         .read_table(tables::ACTIVITIES)
         .expect("activities")
         .height();
-    let campaign = Campaign::default_2023();
+    // The headline method: "auto" resolved by the lake's backtest, as the report does.
+    let campaign = homeseason_metrics::backtest::resolve_primary(
+        &Campaign::default_2023(),
+        Some(
+            &lake
+                .read_table(tables::UPLIFT_BACKTEST)
+                .expect("uplift_backtest"),
+        ),
+    )
+    .expect("resolve");
     let mut categories: Vec<String> = vec!["all_targeted".into()];
     categories.extend(
         campaign

@@ -216,6 +216,12 @@ pub(crate) fn export_notebook(
     let data = data_dir(&path);
     std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
     let lake = Lake::open(lake)?;
+    // "auto" resolved once, by the lake's backtest, for the notebook's METHOD and its headline.
+    let resolved = homeseason_metrics::backtest::resolve_primary(
+        campaign,
+        Some(&lake.read_table(tables::UPLIFT_BACKTEST)?),
+    )?;
+    let campaign = &resolved;
     let (uplift_week, baseline_daily) = week_estimates(&lake, campaign, week)?;
     let national_daily = baseline_daily
         .lazy()
@@ -242,7 +248,7 @@ pub(crate) fn export_notebook(
         std::fs::write(&file, Lake::parquet_bytes(table, frame)?)
             .with_context(|| format!("writing {}", file.display()))?;
     }
-    let headline = homeseason_report::headline(campaign, &uplift_week)?;
+    let headline = homeseason_report::headline(campaign, &uplift_week, None)?;
     let mut text = serde_json::to_string_pretty(&headline)?;
     text.push('\n');
     std::fs::write(data.join("headline.json"), text)?;

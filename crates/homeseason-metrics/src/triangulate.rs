@@ -115,10 +115,16 @@ pub fn triangulate(
     campaign: &Campaign,
     opts: &TriangulateOptions,
 ) -> Result<DataFrame> {
-    let method = opts
-        .method
-        .clone()
-        .unwrap_or_else(|| campaign.baseline.primary_method.clone());
+    // The caller passes a campaign whose "auto" is resolved by the backtest (pipeline::outputs);
+    // without one, "auto" falls back as backtest::resolve_primary says.
+    let method = match opts.method.clone() {
+        Some(m) => m,
+        None => {
+            crate::backtest::resolve_primary(campaign, None)?
+                .baseline
+                .primary_method
+        }
+    };
     let lag = lag_years(&method);
     let cells = payment_cells(uplift, &method, campaign.baseline.level)?;
     let panel = EnterprisePanel::build(enterprise_sales, campaign, lag)?;

@@ -44,14 +44,24 @@ pub fn estimate_timed(
     }
     let series = daily_series(daily.lazy(), campaign)?;
     lap("read lake and build daily series", &mut times);
-    let result = uplift(&series, campaign, methods, opts)?;
+    let mut result = uplift(&series, campaign, methods, opts)?;
     lap("uplift, all methods with placebo windows", &mut times);
+    let (backtest_table, figures, _) =
+        homeseason_metrics::backtest::run(&series, campaign, methods, opts)?;
+    result.uplift = homeseason_metrics::backtest::annotate(&result.uplift, &figures)?;
+    lap(
+        "backtest of every method on windows with no campaign",
+        &mut times,
+    );
+    lake.write_output(tables::UPLIFT_BACKTEST, &backtest_table)?;
     lake.write_output(tables::UPLIFT, &result.uplift)?;
     lake.write_output(tables::BASELINE_DAILY, &result.baseline_daily)?;
     let weekly = tracking::weekly_tracking(&result.baseline_daily, campaign)?;
     lake.write_output(tables::WEEKLY_TRACKING, &weekly)?;
     write_completeness(lake, campaign)?;
-    write_triangulation(lake, campaign, &result.uplift, opts.seed)?;
+    // The headline method ("auto" resolved by the backtest) for the triangulation.
+    let resolved = homeseason_metrics::backtest::resolve_primary(campaign, Some(&backtest_table))?;
+    write_triangulation(lake, &resolved, &result.uplift, opts.seed)?;
     lap(
         "weekly tracking, completeness, triangulation (and writes)",
         &mut times,
@@ -242,6 +252,7 @@ pub fn report_for(
         ));
     }
     let read = |t: &str| lake.read_table(t);
+    let backtest = read(tables::UPLIFT_BACKTEST)?;
     let (weekly, activity_summary, events, event_series, power, triangulation) = (
         read(tables::WEEKLY_TRACKING)?,
         read(tables::ACTIVITY_SUMMARY)?,
@@ -265,6 +276,7 @@ pub fn report_for(
             local_event_series: Some(&event_series),
             local_event_power: Some(&power),
             triangulation: Some(&triangulation),
+            uplift_backtest: Some(&backtest),
         },
     };
     let report = match region {
@@ -288,6 +300,9 @@ pub fn report_for(
     let activities = lake.read_table(tables::ACTIVITIES)?;
     let activity_summary = lake.read_table(tables::ACTIVITY_SUMMARY)?;
     let summary = (activity_summary.height() > 0).then_some(&activity_summary);
+    // The workbook uses the headline method ("auto" resolved by the backtest, as in the report).
+    let resolved = homeseason_metrics::backtest::resolve_primary(campaign, Some(&backtest))?;
+    let campaign = &resolved;
     let workbook = match region {
         Some(code) => homeseason_report::workbook::region_workbook(
             campaign,

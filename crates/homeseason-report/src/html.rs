@@ -73,6 +73,19 @@ fn method_short(m: &str) -> String {
     }
 }
 
+/// What a flagged cell says instead of a finding.
+pub(crate) const NOT_DISTINGUISHABLE: &str = "与无效应无法区分 not distinguishable from no effect";
+
+/// An uplift % as shown: a cell whose |uplift| is below its method's backtest error band is marked
+/// as not distinguishable from no effect rather than shown as a finding.
+fn flagged(r: &UpliftRow) -> String {
+    if r.distinguishable == Some(false) {
+        format!("{} ⚠ {NOT_DISTINGUISHABLE}", pct(r.uplift_pct))
+    } else {
+        pct(r.uplift_pct)
+    }
+}
+
 /// A table: header cells and rows of cells; rendered to HTML or Markdown.
 struct Table {
     header: Vec<String>,
@@ -222,6 +235,7 @@ impl Document<'_> {
                 pct(p.week_uplift_pct),
             )));
         }
+        self.backtest_block(&mut b, &level);
         b.push(Block::Heading(
             2,
             format!("2 分品类 By category ({area_zh} {area_en})"),
@@ -260,7 +274,7 @@ impl Document<'_> {
                         yi(r.actual),
                         yi(r.baseline),
                         yi(r.uplift_abs),
-                        pct(r.uplift_pct),
+                        flagged(r),
                         format!("{} … {}", pct(r.lower), pct(r.upper)),
                         r.p_value.map_or("—".into(), |p| format!("{p:.3}")),
                     ];
@@ -293,7 +307,7 @@ impl Document<'_> {
         regional.sort_by(|a, b| b.uplift_pct.total_cmp(&a.uplift_pct));
         let by_cat = |region: &str, cat: Category| {
             self.find(region, cat.id(), self.method)
-                .map_or("—".into(), |r| pct(r.uplift_pct))
+                .map_or("—".into(), flagged)
         };
         let mut header = vec![
             "地区 Region".into(),
@@ -312,7 +326,7 @@ impl Document<'_> {
                         format!("{} {}", r.region_name_zh, r.region_code),
                         yi(r.actual),
                         yi(r.uplift_abs),
-                        pct(r.uplift_pct),
+                        flagged(r),
                         format!("{} … {}", pct(r.lower), pct(r.upper)),
                     ];
                     row.extend(
@@ -462,9 +476,84 @@ impl Document<'_> {
             )));
         }
         b.push(Block::Para(
-            "[1] 表 uplift（lake/uplift/data.parquet），region_code = 000000，方法见 method 列；逐日数值见 baseline_daily。 Table `uplift` (lake/uplift/data.parquet), region_code 000000, method as named; the daily detail is in `baseline_daily`. [2] 表 uplift，category = all_targeted，lower > 0。 Table `uplift`, category all_targeted, rows whose lower bound is above zero. [3] 表 data_completeness（lake/data_completeness）。 Table `data_completeness`. [4] 表 weekly_tracking（as_of_week 分区），region_code = 000000，category = all_targeted。 Table `weekly_tracking` (partitioned by as_of_week). [5] 表 local_events / local_event_series / local_event_power。 [6] 表 activity_summary。 [7] 表 triangulation。 输入文件及版本见 lake/_manifest.json。 Input files and their versions: lake/_manifest.json.".into(),
+            "[1] 表 uplift（lake/uplift/data.parquet），region_code = 000000，方法见 method 列；逐日数值见 baseline_daily。 Table `uplift` (lake/uplift/data.parquet), region_code 000000, method as named; the daily detail is in `baseline_daily`. [2] 表 uplift，category = all_targeted，lower > 0。 Table `uplift`, category all_targeted, rows whose lower bound is above zero. [3] 表 data_completeness（lake/data_completeness）。 Table `data_completeness`. [4] 表 weekly_tracking（as_of_week 分区），region_code = 000000，category = all_targeted。 Table `weekly_tracking` (partitioned by as_of_week). [5] 表 local_events / local_event_series / local_event_power。 [6] 表 activity_summary。 [7] 表 triangulation。 [8] 表 uplift_backtest（lake/uplift_backtest）。 Table `uplift_backtest`. 输入文件及版本见 lake/_manifest.json。 Input files and their versions: lake/_manifest.json.".into(),
         ));
         b
+    }
+
+    /// Which method heads the report and why, in one sentence, with the backtest figures behind it.
+    fn backtest_block(&self, b: &mut Vec<Block>, level: &str) {
+        let rows = &self.extra.backtest;
+        let Some(chosen) = rows.iter().find(|r| r.selected) else {
+            return;
+        };
+        let how = if chosen.selection == "pinned" {
+            "（活动配置文件指定 pinned in the campaign file）"
+        } else {
+            "（按回测自动选择 chosen by the backtest, primary_method = auto）"
+        };
+        b.push(Block::Para(format!(
+            "标题方法 Headline method: {}{how}：{}。 {}. [8]",
+            method_short(&chosen.method),
+            chosen.reason_zh,
+            chosen.reason_en
+        )));
+        let f2 = |v: f64| {
+            if v.is_finite() {
+                format!("{v:.2}")
+            } else {
+                "—".into()
+            }
+        };
+        let share = |v: f64| {
+            if v.is_finite() {
+                format!("{:.1}%", 100.0 * v)
+            } else {
+                "—".into()
+            }
+        };
+        b.push(Block::Table(Table {
+            header: vec![
+                "方法 Method".into(),
+                "回测窗口 Windows".into(),
+                "回测单元 Cells".into(),
+                "偏差 Bias (pp)".into(),
+                "平均绝对误差 MAE (pp)".into(),
+                format!("{level} 区间覆盖率 Coverage"),
+                "误差带 Error band (pp)".into(),
+                "区间放宽倍数 Widening".into(),
+                "校准后覆盖率 Calibrated coverage".into(),
+                "标题 Headline".into(),
+            ],
+            rows: rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        method_short(&r.method),
+                        r.windows.to_string(),
+                        r.cells.to_string(),
+                        f2(r.bias_pp),
+                        f2(r.mae_pp),
+                        share(r.coverage),
+                        f2(r.error_band_pp),
+                        f2(r.conformal_factor),
+                        share(r.calibrated_coverage),
+                        if r.selected {
+                            "✓".into()
+                        } else {
+                            String::new()
+                        },
+                    ]
+                })
+                .collect(),
+        }));
+        let band = chosen.error_band_pp;
+        if band.is_finite() {
+            b.push(Block::Para(format!(
+                "回测窗口为活动窗口等长、未开展活动的时段（活动前的滚动窗口及往年同期，剔除已知冲击期），真实提升为 0。提升绝对值小于该方法回测误差带（{}：±{band:.2} 个百分点）的单元标为“与无效应无法区分”，不作为结论。 Backtest windows have the campaign's length and no campaign (rolling windows before it and the same window in earlier years, known shocks left out), so the true uplift there is zero. Cells whose |uplift| is below the method's backtest error band ({}: ±{band:.2} pp) are marked “{NOT_DISTINGUISHABLE}” rather than reported as findings.",
+                chosen.method, chosen.method
+            )));
+        }
     }
 
     fn extra_sections(&self, b: &mut Vec<Block>) {

@@ -129,6 +129,9 @@ pub struct ExtraTables<'a> {
     pub local_event_power: Option<&'a DataFrame>,
     /// `triangulation`.
     pub triangulation: Option<&'a DataFrame>,
+    /// `uplift_backtest`: which method heads the report (`primary_method = "auto"`) and the
+    /// backtest figures behind the choice.
+    pub uplift_backtest: Option<&'a DataFrame>,
 }
 
 /// The area a report is about: the nation, or one region (a province's own report).
@@ -169,6 +172,7 @@ pub(crate) struct Extra {
     pub(crate) power: Vec<sections::PowerRow>,
     pub(crate) activities: sections::Activities,
     pub(crate) triangulation: Vec<sections::TriangulationRow>,
+    pub(crate) backtest: Vec<sections::BacktestRow>,
 }
 
 /// The Sunday ending the week of `d` (weeks run Monday to Sunday).
@@ -278,11 +282,30 @@ fn headline_of(rows: &[UpliftRow], method: &str, area: &str) -> Result<Headline>
 ///
 /// # Errors
 /// When the table lacks columns or holds no national all-targeted estimate for the primary method.
-pub fn headline(campaign: &Campaign, uplift: &DataFrame) -> Result<Headline> {
+pub fn headline(
+    campaign: &Campaign,
+    uplift: &DataFrame,
+    backtest: Option<&DataFrame>,
+) -> Result<Headline> {
     headline_of(
         &rows::uplift_rows(uplift)?,
-        &campaign.baseline.primary_method,
+        &primary_method(campaign, backtest)?,
         NATIONAL,
+    )
+}
+
+/// The method the headline uses: the pinned `baseline.primary_method`, or for `auto` the method the
+/// `uplift_backtest` table selects (see [`homeseason_metrics::backtest::resolve_primary`], the one
+/// place `auto` is resolved).
+///
+/// # Errors
+/// When the backtest table lacks its columns.
+pub fn primary_method(campaign: &Campaign, backtest: Option<&DataFrame>) -> Result<String> {
+    Ok(
+        homeseason_metrics::backtest::resolve_primary(campaign, backtest)
+            .map_err(|e| ReportError::Empty(format!("uplift_backtest: {e}")))?
+            .baseline
+            .primary_method,
     )
 }
 
@@ -325,7 +348,11 @@ pub fn build(input: &ReportInput<'_>) -> Result<Report> {
 fn build_for(input: &ReportInput<'_>, focus: Focus) -> Result<Report> {
     validate(input)?;
     let campaign = input.campaign;
-    let method = campaign.baseline.primary_method.clone();
+    let method = primary_method(campaign, input.tables.uplift_backtest)?;
+    let backtest = match input.tables.uplift_backtest {
+        Some(b) if b.height() > 0 => sections::backtest(b)?,
+        _ => Vec::new(),
+    };
     let rows = rows::uplift_rows(input.uplift)?;
     let placebo = rows::placebo_rows(input.uplift)?;
     let completeness = match input.completeness {
@@ -492,6 +519,7 @@ fn build_for(input: &ReportInput<'_>, focus: Focus) -> Result<Report> {
     let t = input.tables;
     let mut extra = Extra {
         as_of: Some(as_of),
+        backtest,
         ..Extra::default()
     };
     if let Some(w) = t.weekly_tracking {

@@ -38,6 +38,9 @@ pub struct UpliftRow {
     pub days_used: i64,
     /// Pre-period growth factor.
     pub growth_factor: Option<f64>,
+    /// `false` when |uplift| is below the method's backtest error band (not distinguishable from no
+    /// effect); `None` without a backtest.
+    pub distinguishable: Option<bool>,
 }
 
 /// One row of the daily baseline detail.
@@ -141,6 +144,10 @@ fn rows_of_kind(df: &DataFrame, kind: &str) -> Result<Vec<UpliftRow>> {
         .iter()
         .map(Option::unwrap_or_default)
         .collect();
+    let distinguishable: Vec<Option<bool>> = match df.column("distinguishable") {
+        Ok(c) => c.cast(&DataType::Boolean)?.bool()?.iter().collect(),
+        Err(_) => vec![None; df.height()],
+    };
     Ok((0..df.height())
         .map(|i| UpliftRow {
             region_code: region[i].clone(),
@@ -158,6 +165,7 @@ fn rows_of_kind(df: &DataFrame, kind: &str) -> Result<Vec<UpliftRow>> {
             p_value: p[i],
             days_used: days[i],
             growth_factor: growth[i],
+            distinguishable: distinguishable[i],
         })
         .collect())
 }

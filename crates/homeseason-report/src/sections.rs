@@ -503,3 +503,66 @@ fn status_label(id: &str) -> String {
     };
     format!("{zh} {}", id.replace('_', " "))
 }
+
+/// One method's backtest figures as shown (see `homeseason_metrics::backtest`).
+#[derive(Debug, Clone)]
+pub(crate) struct BacktestRow {
+    pub(crate) method: String,
+    pub(crate) windows: i64,
+    pub(crate) cells: i64,
+    pub(crate) bias_pp: f64,
+    pub(crate) mae_pp: f64,
+    pub(crate) coverage: f64,
+    pub(crate) error_band_pp: f64,
+    pub(crate) conformal_factor: f64,
+    pub(crate) calibrated_coverage: f64,
+    pub(crate) selected: bool,
+    /// `auto` or `pinned`.
+    pub(crate) selection: String,
+    pub(crate) reason_zh: String,
+    pub(crate) reason_en: String,
+}
+
+/// Rows of the `uplift_backtest` table.
+pub(crate) fn backtest(t: &DataFrame) -> Result<Vec<BacktestRow>> {
+    let (method, selection, zh, en) = (
+        col_strs(t, "method")?,
+        col_strs(t, "selection")?,
+        col_strs(t, "reason_zh")?,
+        col_strs(t, "reason_en")?,
+    );
+    let (windows, cells) = (col_i64(t, "windows")?, col_i64(t, "cells")?);
+    let f = |n: &str| col_f64(t, n);
+    let (bias, mae, cov, band, factor, cal) = (
+        f("bias_pp")?,
+        f("mae_pp")?,
+        f("coverage")?,
+        f("error_band_pp")?,
+        f("conformal_factor")?,
+        f("calibrated_coverage")?,
+    );
+    let selected: Vec<bool> = t
+        .column("selected")?
+        .cast(&DataType::Boolean)?
+        .bool()?
+        .iter()
+        .map(|v| v == Some(true))
+        .collect();
+    Ok((0..t.height())
+        .map(|i| BacktestRow {
+            method: method[i].clone(),
+            windows: windows[i],
+            cells: cells[i],
+            bias_pp: bias[i],
+            mae_pp: mae[i],
+            coverage: cov[i],
+            error_band_pp: band[i],
+            conformal_factor: factor[i],
+            calibrated_coverage: cal[i],
+            selected: selected[i],
+            selection: selection[i].clone(),
+            reason_zh: zh[i].clone(),
+            reason_en: en[i].clone(),
+        })
+        .collect())
+}

@@ -312,8 +312,18 @@ fn category_title(id: &str) -> String {
 
 /// The campaign-window rows of the primary method from the first source that has a national
 /// all-targeted estimate (the row the report's headline uses).
+/// The headline method of a campaign whose "auto" the caller has resolved (never fails without a
+/// backtest table).
+fn headline_method(campaign: &Campaign) -> String {
+    crate::primary_method(campaign, None)
+        .unwrap_or_else(|_| campaign.baseline.primary_method.clone())
+}
+
 fn summary_rows(campaign: &Campaign, uplift: &DataFrame) -> Result<(Vec<UpliftRow>, String)> {
-    let method = campaign.baseline.primary_method.as_str();
+    // The caller passes a campaign whose "auto" is resolved by the backtest (pipeline::outputs);
+    // without one, "auto" falls back as homeseason_metrics::backtest::resolve_primary says.
+    let method = headline_method(campaign);
+    let method = method.as_str();
     let mut frame = uplift.clone();
     let mut source = String::new();
     if uplift.column("source").is_ok() {
@@ -359,7 +369,8 @@ fn summary_sheet(
     f: &Formats,
 ) -> Result<()> {
     let (rows, source) = summary_rows(campaign, uplift)?;
-    let method = campaign.baseline.primary_method.as_str();
+    let method = headline_method(campaign);
+    let method = method.as_str();
     let title = format!(
         "{}效果评估汇总表  {}: uplift summary",
         campaign.name_zh, campaign.name_en
@@ -735,7 +746,7 @@ mod tests {
     use super::*;
 
     fn uplift_frame(campaign: &Campaign) -> DataFrame {
-        let method = campaign.baseline.primary_method.clone();
+        let method = crate::primary_method(campaign, None).unwrap();
         let mut region = Vec::new();
         let mut category = Vec::new();
         let mut kind = Vec::new();

@@ -11,7 +11,8 @@ fn d(y: i32, m: u32, dd: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, dd).expect("date")
 }
 
-/// Campaign rows of `uplift` for the primary method (two_year) and prior_year: national and
+/// Campaign rows of `uplift` for two_year (the fallback of `auto` without a backtest), prior_year and
+/// the regression: national and
 /// Zhejiang, all targeted and each targeted category.
 fn uplift() -> DataFrame {
     let mut cols: [Vec<String>; 4] = Default::default();
@@ -24,7 +25,11 @@ fn uplift() -> DataFrame {
             "home_textiles",
             "building_materials",
         ] {
-            for (method, pct) in [("two_year", 12.0), ("prior_year", 30.0)] {
+            for (method, pct) in [
+                ("two_year", 12.0),
+                ("prior_year", 30.0),
+                ("counterfactual_regression", 9.0),
+            ] {
                 cols[0].push(region.into());
                 cols[1].push(name.into());
                 cols[2].push(cat.into());
@@ -372,4 +377,133 @@ fn a_region_gets_its_own_report() {
     let err = homeseason_report::build_region(&input(&c, &f, None), "999999")
         .expect_err("no such region");
     assert!(matches!(err, ReportError::UnknownRegion(_)), "{err}");
+}
+
+/// A backtest table whose figures make the regression the calibrated method with the lowest MAE.
+fn backtest(campaign: &Campaign) -> DataFrame {
+    use homeseason_metrics::Method;
+    use homeseason_metrics::backtest::{MethodBacktest, backtest_frame, select};
+    let fig = |method, mae, coverage| MethodBacktest {
+        method,
+        windows: 4,
+        cells: 760,
+        bias_pp: 0.5,
+        mae_pp: mae,
+        coverage,
+        error_band_pp: 10.0,
+        conformal_factor: 1.1,
+        calibrated_coverage: 0.9,
+    };
+    let figures = [
+        fig(Method::PriorYear, 13.4, 0.44),
+        fig(Method::TwoYear, 3.8, 0.89),
+        fig(Method::CounterfactualRegression, 1.6, 0.86),
+    ];
+    let selection = select(&figures, campaign.baseline.level);
+    backtest_frame(campaign, &figures, &selection).expect("backtest frame")
+}
+
+#[test]
+fn auto_heads_the_report_with_the_backtests_choice_and_says_why() {
+    let c = Campaign::default_2023();
+    assert_eq!(c.baseline.primary_method, "auto");
+    let f = frames();
+    let bt = backtest(&c);
+    let mut i = input(&c, &f, None);
+    i.tables.uplift_backtest = Some(&bt);
+    let r = build(&i).expect("report");
+    assert_eq!(r.headline.method, "counterfactual_regression");
+    assert!((r.headline.uplift_pct - 9.0).abs() < 1e-9);
+    for doc in [&r.markdown, &r.html] {
+        assert!(
+            doc.contains("标题方法 Headline method: 反事实回归 counterfactual regression"),
+            "the report names the method"
+        );
+        assert!(
+            doc.contains("chosen by the backtest"),
+            "and how it was chosen"
+        );
+        assert!(
+            doc.contains("86.0%") && doc.contains("1.60 pp"),
+            "with the figures"
+        );
+        assert!(doc.contains("回测单元 Cells"), "in a table");
+    }
+    // Without a backtest, auto falls back to two_year and no sentence is shown.
+    let r = build(&input(&c, &f, None)).expect("report");
+    assert_eq!(r.headline.method, "two_year");
+    assert!(!r.markdown.contains("标题方法 Headline method"));
+}
+
+#[test]
+fn a_pinned_regression_heads_the_report_whatever_the_backtest_says() {
+    let c = Campaign::from_toml(&homeseason_schema::campaign::DEFAULT_TOML.replace(
+        "primary_method = \"auto\"",
+        "primary_method = \"regression\"",
+    ))
+    .expect("pinned campaign");
+    let f = frames();
+    let r = build(&input(&c, &f, None)).expect("report");
+    assert_eq!(r.headline.method, "counterfactual_regression");
+    assert!((r.headline.uplift_pct - 9.0).abs() < 1e-9);
+    // A pinned prior_year beats a backtest that prefers the regression, and the report says pinned.
+    let mut p = c.clone();
+    p.baseline.primary_method = "prior_year".into();
+    let figures_for_pin = {
+        let auto = backtest(&Campaign::default_2023());
+        let mut pinned = auto.clone();
+        let selected: Vec<bool> = auto
+            .column("method")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|m| m == Some("prior_year"))
+            .collect();
+        pinned
+            .with_column(Column::new("selected".into(), selected))
+            .unwrap();
+        pinned
+            .with_column(Column::new("selection".into(), vec!["pinned"; 3]))
+            .unwrap();
+        pinned
+    };
+    let mut i = input(&p, &f, None);
+    i.tables.uplift_backtest = Some(&figures_for_pin);
+    let r = build(&i).expect("report");
+    assert_eq!(r.headline.method, "prior_year");
+    assert!(r.markdown.contains("pinned in the campaign file"));
+}
+
+#[test]
+fn cells_inside_the_backtest_error_band_are_not_findings() {
+    let c = Campaign::default_2023();
+    let mut f = frames();
+    // Flag the national furniture cell of two_year (the fallback headline method).
+    let flags: Vec<Option<bool>> = (0..f[0].height())
+        .map(|i| {
+            let region = f[0].column("region_code").unwrap().str().unwrap().get(i);
+            let cat = f[0].column("category").unwrap().str().unwrap().get(i);
+            let m = f[0].column("method").unwrap().str().unwrap().get(i);
+            Some(!(region == Some("000000") && cat == Some("furniture") && m == Some("two_year")))
+        })
+        .collect();
+    f[0].with_column(Column::new("distinguishable".into(), flags))
+        .unwrap();
+    let r = build(&input(&c, &f, None)).expect("report");
+    let line = r
+        .markdown
+        .lines()
+        .find(|l| l.starts_with("| 家具 Furniture"))
+        .expect("furniture row");
+    assert!(
+        line.contains("与无效应无法区分 not distinguishable from no effect"),
+        "{line}"
+    );
+    let other = r
+        .markdown
+        .lines()
+        .find(|l| l.starts_with("| 家电 Home appliances"))
+        .expect("appliances row");
+    assert!(!other.contains("无法区分"), "{other}");
 }

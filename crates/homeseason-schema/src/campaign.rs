@@ -15,6 +15,17 @@ use crate::{Result, SchemaError};
 /// The embedded default campaign file.
 pub const DEFAULT_TOML: &str = include_str!("../data/campaign-2023.toml");
 
+/// `baseline.primary_method = "auto"`: the headline uses the method the backtest finds best calibrated.
+pub const AUTO_METHOD: &str = "auto";
+
+/// Every accepted `baseline.primary_method` (`regression` is also read, as `counterfactual_regression`).
+pub const PRIMARY_METHODS: [&str; 4] = [
+    AUTO_METHOD,
+    "prior_year",
+    "two_year",
+    "counterfactual_regression",
+];
+
 /// An inclusive date range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DateRange {
@@ -51,7 +62,9 @@ pub struct BaselineConfig {
     pub pre_period: DateRange,
     /// Interval level, e.g. 0.9.
     pub level: f64,
-    /// Method behind the headline numbers.
+    /// Method behind the headline numbers: `auto` (the default: the best-calibrated method on the
+    /// backtest, see `homeseason_metrics::backtest`) or a method id pinned (`prior_year`, `two_year`,
+    /// `counterfactual_regression`; `regression` is read as `counterfactual_regression`).
     pub primary_method: String,
     /// Comparison years known to be distorted.
     #[serde(default)]
@@ -124,7 +137,11 @@ impl Campaign {
     /// # Errors
     /// [`SchemaError::Campaign`] naming what is wrong.
     pub fn from_toml(text: &str) -> Result<Campaign> {
-        let c: Campaign = toml::from_str(text).map_err(|e| SchemaError::Campaign(e.to_string()))?;
+        let mut c: Campaign =
+            toml::from_str(text).map_err(|e| SchemaError::Campaign(e.to_string()))?;
+        if c.baseline.primary_method == "regression" {
+            c.baseline.primary_method = "counterfactual_regression".into();
+        }
         c.check()?;
         Ok(c)
     }
@@ -146,10 +163,13 @@ impl Campaign {
         if self.baseline.comparison_years.is_empty() {
             return bad("baseline.comparison_years is empty".into());
         }
-        if !["prior_year", "two_year"].contains(&self.baseline.primary_method.as_str()) {
+        if !PRIMARY_METHODS.contains(&self.baseline.primary_method.as_str()) {
             return bad(format!(
-                "unknown baseline.primary_method {:?}",
-                self.baseline.primary_method
+                "unknown baseline.primary_method {:?} (one of {}) 未知的 baseline.primary_method {:?}（可选 {}）",
+                self.baseline.primary_method,
+                PRIMARY_METHODS.join(", "),
+                self.baseline.primary_method,
+                PRIMARY_METHODS.join("、"),
             ));
         }
         let mut seen = std::collections::BTreeSet::new();
@@ -234,5 +254,29 @@ mod tests {
         assert!(Campaign::from_toml(&broken).is_err());
         let unknown = DEFAULT_TOML.replace("include = \"all\"", "include = [\"999999\"]");
         assert!(Campaign::from_toml(&unknown).is_err());
+        let method = DEFAULT_TOML.replace("primary_method = \"auto\"", "primary_method = \"best\"");
+        let err = Campaign::from_toml(&method).unwrap_err().to_string();
+        assert!(err.contains("\"best\"") && err.contains("未知"), "{err}");
+    }
+
+    #[test]
+    fn primary_method_is_auto_by_default_and_any_method_can_be_pinned() {
+        assert_eq!(
+            Campaign::default_2023().baseline.primary_method,
+            AUTO_METHOD
+        );
+        for (written, read) in [
+            ("prior_year", "prior_year"),
+            ("two_year", "two_year"),
+            ("counterfactual_regression", "counterfactual_regression"),
+            ("regression", "counterfactual_regression"),
+        ] {
+            let text = DEFAULT_TOML.replace(
+                "primary_method = \"auto\"",
+                &format!("primary_method = \"{written}\""),
+            );
+            let c = Campaign::from_toml(&text).unwrap();
+            assert_eq!(c.baseline.primary_method, read);
+        }
     }
 }

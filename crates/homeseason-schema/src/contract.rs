@@ -54,6 +54,8 @@ pub mod tables {
     pub const ACTIVITIES: &str = "activities";
     /// Estimated uplift per campaign, region, category, method and source.
     pub const UPLIFT: &str = "uplift";
+    /// Backtest of each uplift method on windows with no campaign, and the headline method chosen.
+    pub const UPLIFT_BACKTEST: &str = "uplift_backtest";
     /// The daily actual and baseline behind every uplift row.
     pub const BASELINE_DAILY: &str = "baseline_daily";
     /// Week-by-week tracking of the uplift.
@@ -78,13 +80,14 @@ pub mod tables {
     pub const TRIANGULATION: &str = "triangulation";
 
     /// Every table, in the order of `datapackage.json`.
-    pub const ALL: [&str; 17] = [
+    pub const ALL: [&str; 18] = [
         PAYMENT_TRANSACTIONS,
         PAYMENT_DAILY,
         ENTERPRISE_SALES,
         RETAIL_STATS,
         ACTIVITIES,
         UPLIFT,
+        UPLIFT_BACKTEST,
         BASELINE_DAILY,
         WEEKLY_TRACKING,
         ACTIVITY_SUMMARY,
@@ -228,7 +231,7 @@ pub fn renamed_columns(table: &str) -> impl Iterator<Item = (&'static str, &'sta
 }
 
 /// The embedded schema files, by table name.
-const EMBEDDED: [(&str, &str); 17] = [
+const EMBEDDED: [(&str, &str); 18] = [
     (
         tables::PAYMENT_TRANSACTIONS,
         include_str!("../../../data-schemas/payment_transactions.json"),
@@ -252,6 +255,10 @@ const EMBEDDED: [(&str, &str); 17] = [
     (
         tables::UPLIFT,
         include_str!("../../../data-schemas/uplift.json"),
+    ),
+    (
+        tables::UPLIFT_BACKTEST,
+        include_str!("../../../data-schemas/uplift_backtest.json"),
     ),
     (
         tables::BASELINE_DAILY,
