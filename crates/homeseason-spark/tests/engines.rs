@@ -1,0 +1,245 @@
+//! The two engines agree: the sample season's transaction files (and the hand-written `bank_c`
+//! layout: GBK, fen, negative refunds) through Spark and through the Rust streaming ingest give the same
+//! `payment_daily` rows to the fen, the same rejects (line, column, reason) and the same counts.
+//!
+//! Runs against a real standalone cluster: `tests/run.sh` starts one (`tests/spark/cluster.sh`) and
+//! sets `HOMESEASON_SPARK_MASTER`, `SPARK_HOME`, `HOMESEASON_SPARK_PYTHON` and
+//! `HOMESEASON_SPARK_TEST=require`. Without them (a plain `cargo test`) the test says so and skips.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use homeseason_ingest::profile;
+use homeseason_ingest::stream::{self, MonthOwner, TxnContext, TxnOutcome};
+use homeseason_schema::campaign::Campaign;
+use homeseason_spark::{Input, SparkOptions, run_rollup};
+use polars::prelude::*;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The cluster from the environment, or `None` (skip) when the suite did not start one.
+fn cluster() -> Option<SparkOptions> {
+    let required = std::env::var("HOMESEASON_SPARK_TEST").is_ok_and(|v| v == "require");
+    match SparkOptions::from_env() {
+        Some(o) => Some(o.with_conf("spark.sql.shuffle.partitions", "4")),
+        None if required => panic!(
+            "HOMESEASON_SPARK_TEST=require but no cluster: HOMESEASON_SPARK_MASTER / SPARK_HOME unset"
+        ),
+        None => {
+            eprintln!(
+                "SKIPPED: no Spark cluster (run tests/run.sh, or eval \"$(tests/spark/cluster.sh start)\")"
+            );
+            None
+        }
+    }
+}
+
+/// A lake in memory: who holds each institution-month and its txn fingerprints, updated after each
+/// file as the real lake's commit does (the months a file writes).
+#[derive(Default)]
+struct MemLake {
+    holders: HashMap<(String, i32, u32), MonthOwner>,
+    spill: BTreeMap<(i32, u32), Vec<u64>>,
+}
+
+impl TxnContext for MemLake {
+    fn month_owner(
+        &mut self,
+        institution: &str,
+        year: i32,
+        month: u32,
+    ) -> Result<Option<MonthOwner>, String> {
+        Ok(self
+            .holders
+            .get(&(institution.to_owned(), year, month))
+            .cloned())
+    }
+    fn spill(&mut self, year: i32, month: u32, fps: &[u64]) -> std::io::Result<()> {
+        self.spill.entry((year, month)).or_default().extend_from_slice(fps);
+        Ok(())
+    }
+    fn reset_spill(&mut self) -> std::io::Result<()> {
+        self.spill.clear();
+        Ok(())
+    }
+}
+
+impl MemLake {
+    fn commit(&mut self, out: &TxnOutcome) {
+        let spill = std::mem::take(&mut self.spill);
+        for m in out.months.iter().filter(|m| m.written) {
+            self.holders.insert(
+                (out.institution.clone(), m.year, m.month),
+                MonthOwner {
+                    file: out.report.file.clone(),
+                    sha256: out.report.sha256.clone(),
+                    txn_fps: spill.get(&(m.year, m.month)).cloned().unwrap_or_default(),
+                },
+            );
+        }
+    }
+}
+
+fn rust_engine(inputs: &[Input], campaign: &Campaign) -> Vec<Result<TxnOutcome, String>> {
+    let mut lake = MemLake::default();
+    inputs
+        .iter()
+        .map(|i| {
+            let name = i.path.file_name().unwrap().to_str().unwrap().to_owned();
+            let path = i.path.clone();
+            let open = move || -> std::io::Result<Box<dyn Read + Send>> {
+                Ok(Box::new(std::fs::File::open(&path)?))
+            };
+            let out = stream::ingest_transactions(&name, &open, None, &i.profile, campaign, &mut lake)
+                .map_err(|e| e.to_string())?;
+            lake.commit(&out);
+            Ok(out)
+        })
+        .collect()
+}
+
+fn rejects(df: &DataFrame) -> Vec<(i64, String, String)> {
+    let line = df.column("line").unwrap().i64().unwrap().clone();
+    let col = df.column("column").unwrap().str().unwrap().clone();
+    let reason = df.column("reason").unwrap().str().unwrap().clone();
+    let mut v: Vec<(i64, String, String)> = (0..df.height())
+        .map(|i| {
+            (
+                line.get(i).unwrap(),
+                col.get(i).unwrap_or("").to_owned(),
+                reason.get(i).unwrap().to_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Compare the engines file by file; returns the totals (rows of payment_daily, rejects by reason).
+fn compare(
+    opts: &SparkOptions,
+    inputs: &[Input],
+    campaign: &Campaign,
+) -> (usize, BTreeMap<String, usize>) {
+    let staging = tempfile::tempdir().unwrap();
+    let rollup = run_rollup(opts, campaign, inputs, staging.path()).expect("spark rollup");
+    eprintln!(
+        "spark-submit {:.1} s for {} files: {}",
+        rollup.submit_seconds,
+        inputs.len(),
+        rollup.summary.get("timings").cloned().unwrap_or_default()
+    );
+    let rust = rust_engine(inputs, campaign);
+    let mut lake = MemLake::default();
+    let mut daily_rows = 0;
+    let mut by_reason: BTreeMap<String, usize> = BTreeMap::new();
+    for ((staged, rust), input) in rollup.files.iter().zip(&rust).zip(inputs) {
+        let name = input.path.display();
+        let spark = staged.outcome(campaign, &mut lake);
+        match (rust, spark) {
+            (Err(r), Err(Ok(s))) => {
+                eprintln!("{name}: both refuse\n  rust:  {r}\n  spark: {s}");
+            }
+            (Ok(r), Ok(s)) => {
+                lake.commit(&s);
+                assert_eq!(r.report, s.report, "{name}: report");
+                assert_eq!(r.months, s.months, "{name}: months");
+                assert_eq!(r.home_month, s.home_month, "{name}: home month");
+                assert_eq!(r.unmapped_mcc, s.unmapped_mcc, "{name}: unmapped MCCs");
+                assert_eq!(r.duplicates_in_file, s.duplicates_in_file, "{name}");
+                assert_eq!(r.duplicates_across_files, s.duplicates_across_files, "{name}");
+                // Every payment_daily row, to the fen (the same f64 from the same integer fen).
+                assert!(
+                    r.rows.equals_missing(&s.rows),
+                    "{name}: payment_daily differs\nrust:\n{}\nspark:\n{}",
+                    r.rows,
+                    s.rows
+                );
+                assert_eq!(rejects(&r.rejects), rejects(&s.rejects), "{name}: rejects");
+                // The messages and raw text agree too (same sink, same details).
+                let msgs = |df: &DataFrame| -> Vec<String> {
+                    let mut v: Vec<String> = df
+                        .column("message_en")
+                        .unwrap()
+                        .str()
+                        .unwrap()
+                        .iter()
+                        .map(|s| s.unwrap_or("").to_owned())
+                        .collect();
+                    v.sort();
+                    v
+                };
+                assert_eq!(msgs(&r.rejects), msgs(&s.rejects), "{name}: reject messages");
+                daily_rows += s.rows.height();
+                for (_, _, reason) in rejects(&s.rejects) {
+                    *by_reason.entry(reason).or_default() += 1;
+                }
+            }
+            (r, s) => panic!(
+                "{name}: engines disagree on refusing the file\n  rust: {:?}\n  spark: {:?}",
+                r.as_ref().map(|o| &o.report),
+                s.as_ref().map(|o| &o.report).map_err(|e| e.as_ref().map(ToString::to_string))
+            ),
+        }
+    }
+    (daily_rows, by_reason)
+}
+
+#[test]
+fn sample_season_and_bank_layout_agree_with_the_rust_engine() {
+    let Some(opts) = cluster() else { return };
+    let campaign = Campaign::default_2023();
+    let dir = tempfile::tempdir().unwrap();
+    homeseason_synth::generate(
+        &homeseason_synth::SynthConfig::default(),
+        dir.path(),
+        &homeseason_synth::NoProgress,
+    )
+    .unwrap();
+    let profiles = profile::load_dir(&repo().join("profiles")).unwrap();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir.path().join("payments/wallet_b"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    paths.sort();
+    assert!(paths.len() >= 36, "{paths:?}");
+    // bank_c: GBK, Chinese headers, fen, refunds as negative rows, no institution column.
+    paths.push(repo().join("tests/fixtures/payments/bank_c/payment_transactions_bank_c_2023-09.csv"));
+    // A corrected September file of wallet_b (same name in another folder): it replaces the month; and
+    // a file overlapping October that another file holds: duplicates and bad_period rows.
+    let extra = dir.path().join("extra");
+    std::fs::create_dir_all(&extra).unwrap();
+    let sep = std::fs::read_to_string(&paths[32]).unwrap();
+    let mut lines: Vec<&str> = sep.lines().collect();
+    let corrected: String = lines.iter().take(lines.len() - 5).map(|l| format!("{l}\n")).collect();
+    let name = paths[32].file_name().unwrap().to_owned();
+    std::fs::write(extra.join(&name), corrected).unwrap();
+    let oct = std::fs::read_to_string(&paths[33]).unwrap();
+    let oct_lines: Vec<&str> = oct.lines().collect();
+    lines.truncate(200);
+    let mut overlap: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    for l in &oct_lines[1..30] {
+        overlap.push_str(l);
+        overlap.push('\n');
+    }
+    overlap.push_str(&oct_lines[40].replacen(",", "X,", 1));
+    overlap.push('\n');
+    std::fs::write(extra.join("payment_transactions_wallet_b_export7.csv"), overlap).unwrap();
+    paths.push(extra.join(&name));
+    paths.push(extra.join("payment_transactions_wallet_b_export7.csv"));
+    let inputs: Vec<Input> = paths
+        .iter()
+        .map(|p| Input {
+            path: p.clone(),
+            profile: profile::pick(&profiles, p).cloned().unwrap_or_default(),
+        })
+        .collect();
+    let (rows, by_reason) = compare(&opts, &inputs, &campaign);
+    eprintln!("payment_daily rows {rows}; rejects by reason {by_reason:?}");
+    assert!(rows > 10_000, "{rows}");
+    assert!(by_reason.get("bad_period").copied().unwrap_or(0) >= 1, "{by_reason:?}");
+}
