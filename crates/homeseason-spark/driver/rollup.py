@@ -36,32 +36,29 @@ def main(job_path):
     timings = {"session_s": round(time.time() - t0, 3)}
     refused = {}
 
-    def read_lines(fid, path):
-        return spark.read.text(path).select(
-            F.lit(fid).cast("int").alias("fid"),
+    def scan(paths):
+        """All files in one scan: (fpath, blk, mid, bytes)."""
+        return spark.read.text(paths).select(
+            F.col("_metadata.file_path").alias("fpath"),
             F.col("_metadata.file_block_start").alias("blk"),
             F.monotonically_increasing_id().alias("mid"),
             F.col("value").cast("binary").alias("bytes"),
         )
 
-    def union(frames):
-        out = None
-        for df in frames:
-            out = df if out is None else out.unionByName(df)
-        return out
+    by_path = {}
+    for f in job["files"]:
+        by_path.setdefault(norm_path(f["path"]), []).append(f["fid"])
 
-    files = [f for f in job["files"]]
     # Pass 1: per block, the number of lines, the first row id and the lines whose quotes do not
     # balance (an odd number of '"'). Small, collected on the driver.
     t = time.time()
-    blocks = None
-    while files:
-        live = [f for f in files if f["fid"] not in refused]
+    blocks = []
+    while True:
+        live = [f for f in job["files"] if f["fid"] not in refused]
         if not live:
             break
-        df = union(read_lines(f["fid"], f["path"]) for f in live)
         odd = (F.length(F.regexp_replace(F.col("bytes").cast("string"), '[^"]', "")) % 2) == 1
-        agg = df.groupBy("fid", "blk").agg(
+        agg = scan(sorted({f["path"] for f in live})).groupBy("fpath", "blk").agg(
             F.count(F.lit(1)).alias("n"),
             F.min("mid").alias("mid0"),
             F.sum(F.when(odd, 1).otherwise(0)).alias("odd"),
@@ -74,23 +71,26 @@ def main(job_path):
             found = False
             for f in live:
                 try:
-                    read_lines(f["fid"], f["path"]).agg(F.count(F.lit(1))).collect()
+                    scan([f["path"]]).agg(F.count(F.lit(1))).collect()
                 except Exception as e:  # noqa: BLE001 (any reader failure refuses the file)
                     found = True
                     refused[f["fid"]] = describe_read_error(f, e)
             if not found:
                 raise
     timings["line_numbers_s"] = round(time.time() - t, 3)
-    blocks = blocks or []
     offsets = []
     per_file = {}
-    for b in sorted(blocks, key=lambda r: (r["fid"], r["blk"])):
-        acc = per_file.setdefault(b["fid"], {"lines": 0, "odd": 0, "odd_last": None})
-        offsets.append((b["fid"], b["blk"], b["mid0"], acc["lines"]))
-        if b["odd_last"] is not None:
-            acc["odd_last"] = acc["lines"] + (b["odd_last"] - b["mid0"]) + 1
-        acc["odd"] += b["odd"]
-        acc["lines"] += b["n"]
+    for b in sorted(blocks, key=lambda r: (r["fpath"], r["blk"])):
+        fids = by_path.get(norm_path(b["fpath"]))
+        if fids is None:
+            raise RuntimeError(f"Spark read a file the job does not name: {b['fpath']}")
+        for fid in fids:
+            acc = per_file.setdefault(fid, {"lines": 0, "odd": 0, "odd_last": None})
+            offsets.append((b["fpath"], b["blk"], fid, b["mid0"], acc["lines"]))
+            if b["odd_last"] is not None:
+                acc["odd_last"] = acc["lines"] + (b["odd_last"] - b["mid0"]) + 1
+            acc["odd"] += b["odd"]
+            acc["lines"] += b["n"]
     for fid, acc in per_file.items():
         if acc["odd"] == 0 or fid in refused:
             continue
@@ -111,13 +111,14 @@ def main(job_path):
             refused[f["fid"]] = {"kind": "empty", "reason": "the file is empty / 文件为空"}
     live = [f for f in job["files"] if f["fid"] not in refused]
     schema = T.StructType([
-        T.StructField("fid", T.IntegerType()), T.StructField("blk", T.LongType()),
-        T.StructField("mid0", T.LongType()), T.StructField("off", T.LongType()),
+        T.StructField("fpath", T.StringType()), T.StructField("blk", T.LongType()),
+        T.StructField("fid", T.IntegerType()), T.StructField("mid0", T.LongType()),
+        T.StructField("off", T.LongType()),
     ])
-    off = spark.createDataFrame([o for o in offsets if o[0] not in refused], schema)
+    off = spark.createDataFrame([o for o in offsets if o[2] not in refused], schema)
     if live:
-        lines = union(read_lines(f["fid"], f["path"]) for f in live).join(
-            F.broadcast(off), ["fid", "blk"]
+        lines = scan(sorted({f["path"] for f in live})).join(
+            F.broadcast(off), ["fpath", "blk"]
         ).select(
             "fid", (F.col("off") + F.col("mid") - F.col("mid0") + 1).alias("line"), "bytes"
         )
@@ -159,6 +160,15 @@ def main(job_path):
     with open(os.path.join(staging, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, ensure_ascii=False, default=str)
     spark.stop()
+
+
+def norm_path(p):
+    """`file:///a/b c`, `file:/a/b%20c` and `/a/b c` name the same file."""
+    from urllib.parse import unquote
+
+    if p.startswith("file:"):
+        p = unquote(p[len("file:"):])
+    return "/" + p.lstrip("/")
 
 
 def describe_read_error(f, e):

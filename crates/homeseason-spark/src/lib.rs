@@ -470,7 +470,7 @@ pub fn run_rollup(
     std::fs::create_dir_all(staging_dir).map_err(io_err("create", staging_dir))?;
     let years = homeseason_ingest::stream::campaign_years(campaign);
     let mut files = Vec::new();
-    let mut per_file_sql = Vec::new();
+    let mut groups: Vec<(FileLayout, Profile, Vec<usize>)> = Vec::new();
     let mut job_files = Vec::new();
     for (fid, input) in inputs.iter().enumerate() {
         let name = file_name(&input.path);
@@ -491,13 +491,18 @@ pub fn run_rollup(
         };
         if let Some(p) = &prepared {
             let layout = FileLayout {
-                fid,
                 ncols: p.header.len().max(1),
                 columns: p.columns,
                 institution: p.institution.clone(),
                 decode: p.decode,
             };
-            per_file_sql.push(sql::file_sql(&layout, &input.profile)?);
+            match groups
+                .iter_mut()
+                .find(|(l, pr, _): &&mut (FileLayout, Profile, Vec<usize>)| *l == layout && *pr == input.profile)
+            {
+                Some((_, _, fids)) => fids.push(fid),
+                None => groups.push((layout, input.profile.clone(), vec![fid])),
+            }
             job_files.push(serde_json::json!({
                 "fid": fid,
                 "path": format!("file://{}", abs.display()),
@@ -516,7 +521,11 @@ pub fn run_rollup(
             gb18030: false,
         });
     }
-    let (views, outputs) = sql::job_sql(&per_file_sql, years);
+    let group_sql = groups
+        .iter()
+        .map(|(layout, profile, fids)| sql::group_sql(fids, layout, profile))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (views, outputs) = sql::job_sql(&group_sql, years);
     let job = serde_json::json!({
         "app_name": "homeseason-rollup",
         "staging": staging_dir.display().to_string(),

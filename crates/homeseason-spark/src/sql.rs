@@ -295,12 +295,10 @@ pub fn region_lookup_sql() -> String {
     )
 }
 
-/// What the generated SQL needs to know about one input file (read from its first bytes by
-/// [`crate::prepare`]).
-#[derive(Debug, Clone)]
+/// What the generated SQL needs to know about a file (read from its first bytes by
+/// [`crate::prepare`]). Files with equal layouts and profiles share one SELECT.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileLayout {
-    /// Index of the file in the job.
-    pub fid: usize,
     /// Number of header cells.
     pub ncols: usize,
     /// Column index of each of [`FIELDS`].
@@ -323,12 +321,13 @@ pub enum Decode {
     Auto,
 }
 
-/// The per-file SELECT: parse each data line (CSV through `from_csv`), judge it, and project the
-/// common columns of the `validated` view.
+/// The SELECT for a group of files sharing a layout and a profile: decode and parse each data line
+/// (CSV through `from_csv`, RFC 4180 quotes), trim the nine cells and read the time, the amount, the
+/// type and the channel. The judging is [`job_sql`]'s `validated` view.
 ///
 /// # Errors
 /// [`SparkError::Unsupported`] for profile settings the Spark engine does not translate.
-pub fn file_sql(layout: &FileLayout, profile: &Profile) -> Result<String, SparkError> {
+pub fn group_sql(fids: &[usize], layout: &FileLayout, profile: &Profile) -> Result<String, SparkError> {
     let contract = Feed::PaymentTransactions.contract();
     let field = |name: &str| {
         contract
@@ -366,57 +365,19 @@ pub fn file_sql(layout: &FileLayout, profile: &Profile) -> Result<String, SparkE
         .map(|(i, f)| format!("{} AS {f}", cell(i)))
         .collect();
     let typed = profile.refund_sign == RefundSign::Type;
-    let has_inst = layout.columns[F_INST].is_some();
-    let kind = if typed {
-        "coalesce(tyv, 'sale')".to_owned()
+    let expected = if layout.columns[F_INST].is_some() {
+        lit(&layout.institution)
     } else {
-        "CASE WHEN fen < 0 THEN (CASE WHEN tyv = 'reversal' THEN 'reversal' ELSE 'refund' END) ELSE coalesce(tyv, 'sale') END".to_owned()
+        "CAST(NULL AS STRING)".to_owned()
     };
-    let mut reject = String::from("CASE WHEN txn_id = '' THEN 'txn_id|missing_value'");
-    if has_inst {
-        let _ = write!(
-            reject,
-            " WHEN institution = '' THEN 'institution|missing_value' WHEN institution <> {} THEN 'institution|bad_enum'",
-            lit(&layout.institution)
-        );
-    }
-    reject.push_str(
-        " WHEN txn_time = '' THEN 'txn_time|missing_value' WHEN day IS NULL THEN 'txn_time|bad_date' \
-         WHEN merchant_id = '' THEN 'merchant_id|missing_value' \
-         WHEN mcc = '' THEN 'mcc|missing_value' WHEN NOT mcc RLIKE '^[0-9]{4}$' THEN 'mcc|bad_pattern' \
-         WHEN region_code = '' THEN 'region_code|missing_value' \
-         WHEN NOT (region_code = 'XPCC' OR region_code RLIKE '^[0-9]{6}$') THEN 'region_code|bad_pattern' \
-         WHEN amount = '' THEN 'amount|missing_value' WHEN fen IS NULL THEN 'amount|bad_number'",
-    );
-    if typed {
-        reject.push_str(
-            " WHEN fen < 0 THEN 'amount|below_minimum' WHEN txn_type = '' THEN 'txn_type|missing_value'",
-        );
-    }
-    reject.push_str(
-        " WHEN txn_type <> '' AND tyv IS NULL THEN 'txn_type|bad_enum' \
-         WHEN channel = '' THEN 'channel|missing_value' WHEN chv IS NULL THEN 'channel|bad_enum' \
-         WHEN region IS NULL THEN 'region_code|unknown_region' \
-         WHEN year(date_from_unix_date(day)) NOT BETWEEN {Y0} AND {Y1} THEN 'txn_time|bad_period' END",
-    );
-    let value_case: Vec<String> = FIELDS
-        .iter()
-        .map(|f| format!("WHEN '{f}' THEN {f}"))
-        .collect();
+    let fid_list: Vec<String> = fids.iter().map(ToString::to_string).collect();
     Ok(format!(
-        "SELECT fid, line, raw, gb, rej, CASE split_part(rej, '|', 1) {values} END AS value, \
-           txn_id, merchant_id, CAST(mcc AS INT) AS mcc, region, day, \
-           CAST(year(date_from_unix_date(day)) * 12 + month(date_from_unix_date(day)) - 1 AS INT) AS mk, \
-           {kind} = 'sale' AS sale, abs(fen) AS fen, chv AS channel \
-         FROM (SELECT *, {reject} AS rej FROM ( \
-           SELECT v.*, rl.region FROM ( \
-             SELECT *, {day} AS day, {fen} AS fen, {tyv} AS tyv, {chv} AS chv FROM ( \
-               SELECT fid, line, raw, gb, {cells} FROM ( \
-                 SELECT fid, line, raw, gb, {parse} AS r FROM ( \
-                   SELECT fid, line, {text} AS raw, {gb} AS gb FROM lines WHERE fid = {fid} AND line > 1)) \
-               WHERE NOT ({blank}))) v \
-           LEFT JOIN region_lookup rl ON rl.p4 = substr(v.region_code, 1, 4)))",
-        values = value_case.join(" "),
+        "SELECT *, {day} AS day, {fen} AS fen, {tyv} AS tyv, {chv} AS chv, \
+           {expected} AS inst_expected, {typed} AS typed FROM ( \
+           SELECT fid, line, raw, gb, {cells} FROM ( \
+             SELECT fid, line, raw, gb, {parse} AS r FROM ( \
+               SELECT fid, line, {text} AS raw, {gb} AS gb FROM lines WHERE fid IN ({fids}) AND line > 1)) \
+           WHERE NOT ({blank}))",
         day = day_sql("txn_time", profile)?,
         fen = fen_sql("amount", profile.amount_unit),
         tyv = format!(
@@ -425,30 +386,58 @@ pub fn file_sql(layout: &FileLayout, profile: &Profile) -> Result<String, SparkE
         ),
         chv = enum_sql("channel", profile, field("channel")?),
         cells = cells.join(", "),
-        fid = layout.fid,
+        fids = fid_list.join(", "),
     ))
 }
 
-/// The whole job's views and outputs, for the files' SELECTs.
+/// The job's views and outputs, for the groups' SELECTs: `validated` (every data line judged: the
+/// first failing check in the Rust engine's order, else accepted), `accepted` (the exact dedupe by
+/// institution + `txn_id`: a shuffle, the first line wins), and the staged outputs.
 #[must_use]
-pub fn job_sql(per_file: &[String], years: (i32, i32)) -> (Vec<(String, String, bool)>, Vec<Output>) {
-    let union = if per_file.is_empty() {
+pub fn job_sql(groups: &[String], years: (i32, i32)) -> (Vec<(String, String, bool)>, Vec<Output>) {
+    let union = if groups.is_empty() {
         "SELECT CAST(NULL AS INT) AS fid, CAST(NULL AS BIGINT) AS line, CAST(NULL AS STRING) AS raw, false AS gb, \
-         CAST(NULL AS STRING) AS rej, CAST(NULL AS STRING) AS value, CAST(NULL AS STRING) AS txn_id, \
-         CAST(NULL AS STRING) AS merchant_id, CAST(NULL AS INT) AS mcc, CAST(NULL AS STRING) AS region, \
-         CAST(NULL AS INT) AS day, CAST(NULL AS INT) AS mk, false AS sale, CAST(NULL AS BIGINT) AS fen, \
-         CAST(NULL AS STRING) AS channel WHERE false"
+         '' AS txn_id, '' AS institution, '' AS txn_time, '' AS merchant_id, '' AS mcc, '' AS region_code, \
+         '' AS amount, '' AS txn_type, '' AS channel, CAST(NULL AS INT) AS day, CAST(NULL AS BIGINT) AS fen, \
+         CAST(NULL AS STRING) AS tyv, CAST(NULL AS STRING) AS chv, CAST(NULL AS STRING) AS inst_expected, \
+         true AS typed WHERE false"
             .to_owned()
     } else {
-        per_file.join(" UNION ALL ")
-    }
-    .replace("{Y0}", &years.0.to_string())
-    .replace("{Y1}", &years.1.to_string());
+        groups.join(" UNION ALL ")
+    };
+    let (y0, y1) = years;
+    let values: Vec<String> = FIELDS.iter().map(|f| format!("WHEN '{f}' THEN {f}")).collect();
+    let validated = format!(
+        "SELECT fid, line, raw, gb, rej, CASE split_part(rej, '|', 1) {values} END AS value, \
+           txn_id, merchant_id, CAST(mcc AS INT) AS mcc, region, day, \
+           CAST(year(date_from_unix_date(day)) * 12 + month(date_from_unix_date(day)) - 1 AS INT) AS mk, \
+           CASE WHEN typed THEN coalesce(tyv, 'sale') \
+                WHEN fen < 0 THEN (CASE WHEN tyv = 'reversal' THEN 'reversal' ELSE 'refund' END) \
+                ELSE coalesce(tyv, 'sale') END = 'sale' AS sale, \
+           abs(fen) AS fen, chv AS channel \
+         FROM (SELECT *, CASE WHEN txn_id = '' THEN 'txn_id|missing_value' \
+             WHEN inst_expected IS NOT NULL AND institution = '' THEN 'institution|missing_value' \
+             WHEN inst_expected IS NOT NULL AND institution <> inst_expected THEN 'institution|bad_enum' \
+             WHEN txn_time = '' THEN 'txn_time|missing_value' WHEN day IS NULL THEN 'txn_time|bad_date' \
+             WHEN merchant_id = '' THEN 'merchant_id|missing_value' \
+             WHEN mcc = '' THEN 'mcc|missing_value' WHEN NOT mcc RLIKE '^[0-9]{{4}}$' THEN 'mcc|bad_pattern' \
+             WHEN region_code = '' THEN 'region_code|missing_value' \
+             WHEN NOT (region_code = 'XPCC' OR region_code RLIKE '^[0-9]{{6}}$') THEN 'region_code|bad_pattern' \
+             WHEN amount = '' THEN 'amount|missing_value' WHEN fen IS NULL THEN 'amount|bad_number' \
+             WHEN typed AND fen < 0 THEN 'amount|below_minimum' \
+             WHEN typed AND txn_type = '' THEN 'txn_type|missing_value' \
+             WHEN txn_type <> '' AND tyv IS NULL THEN 'txn_type|bad_enum' \
+             WHEN channel = '' THEN 'channel|missing_value' WHEN chv IS NULL THEN 'channel|bad_enum' \
+             WHEN region IS NULL THEN 'region_code|unknown_region' \
+             WHEN year(date_from_unix_date(day)) NOT BETWEEN {y0} AND {y1} THEN 'txn_time|bad_period' END AS rej \
+           FROM (SELECT g.*, rl.region FROM ({union}) g \
+             LEFT JOIN region_lookup rl ON rl.p4 = substr(g.region_code, 1, 4)))",
+        values = values.join(" "),
+    );
     let views = vec![
         ("region_lookup".to_owned(), region_lookup_sql(), false),
-        ("validated".to_owned(), union, true),
+        ("validated".to_owned(), validated, true),
         (
-            // Exact dedupe by institution (= file's) + txn_id: the first accepted row by line wins.
             "accepted".to_owned(),
             "SELECT fid, line, txn_id, merchant_id, mcc, region, day, mk, sale, fen, channel, \
                row_number() OVER (PARTITION BY fid, txn_id ORDER BY line) AS rn \
