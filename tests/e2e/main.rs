@@ -13,3 +13,4 @@ mod ingest;
 mod payments;
 mod readers;
 mod serve;
+mod spark;

@@ -9,6 +9,7 @@ mod impact_cmd;
 mod payfeeds;
 mod pipeline;
 mod serve;
+mod spark_cmd;
 mod template;
 
 use std::path::{Path, PathBuf};
@@ -86,6 +87,18 @@ enum Command {
         /// suppressed (小单元格抑制).
         #[arg(long, value_name = "K")]
         suppress_below: Option<u32>,
+        /// Engine for transaction files: `rust` (streaming, this machine) or `spark` (the roll-up
+        /// runs on an Apache Spark cluster and lands in the same lake; see docs/scale-out.md).
+        #[arg(long, default_value = "rust")]
+        engine: String,
+        /// Spark master for `--engine spark`, e.g. spark://HOST:7077 (default:
+        /// $HOMESEASON_SPARK_MASTER).
+        #[arg(long)]
+        spark_master: Option<String>,
+        /// Extra Spark setting for `--engine spark`, KEY=VALUE (repeatable), e.g.
+        /// spark.executor.memory=4g.
+        #[arg(long)]
+        spark_conf: Vec<String>,
         /// Files or folders.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -549,6 +562,9 @@ fn run(cli: Cli) -> Result<()> {
             profile,
             profiles,
             suppress_below,
+            engine,
+            spark_master,
+            spark_conf,
             paths,
         } => {
             payfeeds::set_profiles(profile.as_deref(), profiles.as_deref())?;
@@ -556,7 +572,30 @@ fn run(cli: Cli) -> Result<()> {
                 .map(|f| Feed::from_id(&f).with_context(|| format!("unknown feed {f:?}")))
                 .transpose()?;
             let lake = Lake::open(lake)?;
-            let results = ingest(&lake, &campaign, &paths, feed)?;
+            let results = match engine.as_str() {
+                "rust" => ingest(&lake, &campaign, &paths, feed)?,
+                "spark" => {
+                    let master = spark_master
+                        .or_else(|| std::env::var("HOMESEASON_SPARK_MASTER").ok())
+                        .context("--engine spark needs --spark-master spark://HOST:PORT")?;
+                    let files = pipeline::expand(&paths)?;
+                    let args = spark_cmd::SparkArgs {
+                        master: &master,
+                        conf: &spark_conf,
+                    };
+                    let results =
+                        spark_cmd::ingest(&lake, &files, feed, &campaign, &now(), &args)?;
+                    if results.iter().any(|r| {
+                        r.report
+                            .as_ref()
+                            .is_some_and(|rep| rep.feed == Feed::Activities)
+                    }) {
+                        pipeline::write_activity_summary(&lake)?;
+                    }
+                    results
+                }
+                other => bail!("--engine {other:?}: expected rust or spark"),
+            };
             if let Some(k) = suppress_below {
                 let n = payfeeds::write_dashboard(&lake, k)?;
                 eprintln!("dashboard copy: {n} cells of fewer than {k} merchants suppressed 已抑制");

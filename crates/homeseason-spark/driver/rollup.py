@@ -53,12 +53,14 @@ def main(job_path):
     # balance (an odd number of '"'). Small, collected on the driver.
     t = time.time()
     blocks = []
+    scanned = []
     while True:
         live = [f for f in job["files"] if f["fid"] not in refused]
         if not live:
             break
         odd = (F.length(F.regexp_replace(F.col("bytes").cast("string"), '[^"]', "")) % 2) == 1
-        agg = scan(sorted({f["path"] for f in live})).groupBy("fpath", "blk").agg(
+        scanned = sorted({f["path"] for f in live})
+        agg = scan(scanned).groupBy("fpath", "blk").agg(
             F.count(F.lit(1)).alias("n"),
             F.min("mid").alias("mid0"),
             F.sum(F.when(odd, 1).otherwise(0)).alias("odd"),
@@ -117,7 +119,9 @@ def main(job_path):
     ])
     off = spark.createDataFrame([o for o in offsets if o[2] not in refused], schema)
     if live:
-        lines = scan(sorted({f["path"] for f in live})).join(
+        # The very scan of pass 1 (same files, so the same partitions and row ids); the join keeps the
+        # files not refused.
+        lines = scan(scanned).join(
             F.broadcast(off), ["fpath", "blk"]
         ).select(
             "fid", (F.col("off") + F.col("mid") - F.col("mid0") + 1).alias("line"), "bytes"

@@ -77,7 +77,10 @@ pub enum SparkError {
     Lake(String),
 }
 
-fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> SparkError + 'a {
+fn io_err<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> SparkError + 'a {
     move |source| SparkError::Io {
         action,
         path: path.to_owned(),
@@ -498,8 +501,9 @@ pub fn run_rollup(
             };
             match groups
                 .iter_mut()
-                .find(|(l, pr, _): &&mut (FileLayout, Profile, Vec<usize>)| *l == layout && *pr == input.profile)
-            {
+                .find(|(l, pr, _): &&mut (FileLayout, Profile, Vec<usize>)| {
+                    *l == layout && *pr == input.profile
+                }) {
                 Some((_, _, fids)) => fids.push(fid),
                 None => groups.push((layout, input.profile.clone(), vec![fid])),
             }
@@ -534,8 +538,11 @@ pub fn run_rollup(
         "outputs": outputs,
     });
     let job_path = staging_dir.join("job.json");
-    std::fs::write(&job_path, serde_json::to_vec_pretty(&job).unwrap_or_default())
-        .map_err(io_err("write", &job_path))?;
+    std::fs::write(
+        &job_path,
+        serde_json::to_vec_pretty(&job).unwrap_or_default(),
+    )
+    .map_err(io_err("write", &job_path))?;
     let driver = staging_dir.join("rollup.py");
     std::fs::write(&driver, DRIVER_PY).map_err(io_err("write", &driver))?;
 
@@ -589,6 +596,7 @@ fn submit(
     let mut conf: Vec<(String, String)> = vec![
         ("spark.sql.ansi.enabled".into(), "false".into()),
         ("spark.sql.legacy.javaCharsets".into(), "true".into()),
+        ("spark.sql.legacy.codingErrorAction".into(), "true".into()),
         ("spark.ui.enabled".into(), "false".into()),
         ("spark.sql.session.timeZone".into(), "UTC".into()),
     ];
@@ -602,7 +610,8 @@ fn submit(
     cmd.arg(driver).arg(job);
     cmd.env("SPARK_HOME", &opts.spark_home);
     if let Some(py) = &opts.python {
-        cmd.env("PYSPARK_PYTHON", py).env("PYSPARK_DRIVER_PYTHON", py);
+        cmd.env("PYSPARK_PYTHON", py)
+            .env("PYSPARK_DRIVER_PYTHON", py);
     }
     let log = staging.join("spark-submit.log");
     let log_file = std::fs::File::create(&log).map_err(io_err("create", &log))?;
@@ -665,7 +674,10 @@ fn col_i64(df: &DataFrame, name: &str) -> Result<Vec<i64>, SparkError> {
 fn col_str(df: &DataFrame, name: &str) -> Result<Vec<String>, SparkError> {
     let c = df.column(name).map_err(staged)?;
     let ca = c.str().map_err(staged)?;
-    Ok(ca.iter().map(|v| v.unwrap_or_default().to_owned()).collect())
+    Ok(ca
+        .iter()
+        .map(|v| v.unwrap_or_default().to_owned())
+        .collect())
 }
 
 fn json_usize(v: &serde_json::Value, key: &str) -> usize {
@@ -712,14 +724,29 @@ fn read_staged(
         files.get(i).filter(|f| f.refused.is_none()).map(|_| i)
     };
     for r in rows_of("file_stats") {
-        let fid = r.get("fid").and_then(serde_json::Value::as_i64).unwrap_or(-1);
+        let fid = r
+            .get("fid")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(-1);
         if let Some(i) = live(files, fid) {
             files[i].read = json_usize(&r, "read");
             files[i].gb18030 = json_usize(&r, "gb_lines") > 0;
+            if json_usize(&r, "bad_enc_lines") > 0 {
+                files[i].refused = Some(IngestError::Encoding {
+                    file: files[i].name.clone(),
+                    reason: match files[i].prepared.as_ref().map(|p| p.decode) {
+                        Some(Decode::Utf8) => "invalid UTF-8 (mixed encodings?)".into(),
+                        _ => "neither UTF-8 nor GB18030/GBK".into(),
+                    },
+                });
+            }
         }
     }
     for r in rows_of("month_stats") {
-        let fid = r.get("fid").and_then(serde_json::Value::as_i64).unwrap_or(-1);
+        let fid = r
+            .get("fid")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(-1);
         let mk = r.get("mk").and_then(serde_json::Value::as_u64).unwrap_or(0);
         if let Some(i) = live(files, fid) {
             let m = files[i]
@@ -761,7 +788,11 @@ fn read_staged(
     let regions = Regions::embedded();
     for p in parquet_files(&staging.join("daily")) {
         let df = read_parquet(&p)?;
-        let (fid, mk, day) = (col_i64(&df, "fid")?, col_i64(&df, "mk")?, col_i64(&df, "day")?);
+        let (fid, mk, day) = (
+            col_i64(&df, "fid")?,
+            col_i64(&df, "mk")?,
+            col_i64(&df, "day")?,
+        );
         let region = col_str(&df, "region")?;
         let mcc = col_i64(&df, "mcc")?;
         let channel = col_str(&df, "channel")?;
@@ -796,7 +827,9 @@ fn read_staged(
                 && cell.txn_count <= cell.rows
                 && cell.merchants <= cell.txn_count;
             if !ok {
-                return Err(staged(format!("a daily cell breaks the contract: {cell:?}")));
+                return Err(staged(format!(
+                    "a daily cell breaks the contract: {cell:?}"
+                )));
             }
             let (y, m) = year_month(MonthKey::try_from(mk[k]).map_err(staged)?);
             let (cy, cm, _) = civil(cell.day);
@@ -898,22 +931,38 @@ fn name_month(file: &str) -> Option<MonthKey> {
     found
 }
 
-/// The accepted `(line, txn_id)` of a staged month, in line order.
+/// Visit the accepted rows of a staged month as `(line, txn-id fingerprint)`, one staged Parquet
+/// file at a time (memory stays bounded by one part file, whatever the month's size).
 ///
 /// # Errors
-/// [`SparkError::Staged`] when a staged file cannot be read.
-pub fn month_txn_ids(month: &StagedMonth) -> Result<Vec<(u64, String)>, SparkError> {
-    let mut out = Vec::with_capacity(month.rows);
+/// [`SparkError::Staged`] when a staged file cannot be read; `visit`'s own errors.
+pub fn visit_month_txns(
+    month: &StagedMonth,
+    mut visit: impl FnMut(&[(u64, u64)]) -> Result<(), SparkError>,
+) -> Result<usize, SparkError> {
+    let mut n = 0;
     for p in &month.txn_files {
         let df = read_parquet(p)?;
         let line = col_i64(&df, "line")?;
-        let ids = col_str(&df, "txn_id")?;
-        for (l, id) in line.into_iter().zip(ids) {
-            out.push((u64::try_from(l).map_err(staged)?, id));
+        let ids = df
+            .column("txn_id")
+            .map_err(staged)?
+            .str()
+            .map_err(staged)?
+            .clone();
+        drop(df);
+        let mut part = Vec::with_capacity(line.len());
+        for (l, id) in line.into_iter().zip(ids.iter()) {
+            let id = id.ok_or_else(|| staged("null txn_id"))?;
+            part.push((
+                u64::try_from(l).map_err(staged)?,
+                homeseason_ingest::stream::txn_fingerprint(id.as_bytes()),
+            ));
         }
+        n += part.len();
+        visit(&part)?;
     }
-    out.sort_unstable_by_key(|(l, _)| *l);
-    Ok(out)
+    Ok(n)
 }
 
 fn time_detail(profile: &Profile) -> String {
@@ -953,7 +1002,8 @@ impl StagedFile {
         struct Settle {
             key: MonthKey,
             owner: Option<String>,
-            ids: Vec<(u64, u64)>,
+            rows: usize,
+            ids: Option<Vec<(u64, u64)>>,
             hits: Vec<bool>,
         }
         let mut settle = Vec::new();
@@ -962,29 +1012,33 @@ impl StagedFile {
             let owner = ctx
                 .month_owner(institution, y, mo)
                 .map_err(|e| Err(SparkError::Lake(e)))?;
-            let ids: Vec<(u64, u64)> = month_txn_ids(m)
-                .map_err(Err)?
-                .into_iter()
-                .map(|(l, id)| (l, homeseason_ingest::stream::txn_fingerprint(id.as_bytes())))
-                .collect();
-            if ids.len() != m.rows {
-                return Err(Err(staged(format!(
-                    "{file}: month {key}: {} staged txn ids for {} rows",
-                    ids.len(),
-                    m.rows
-                ))));
-            }
-            let (owner_file, hits) = match owner {
-                None => (None, vec![false; ids.len()]),
+            // A month nobody holds is written whole: its fingerprints stream into the index later.
+            // A held month needs each row's fingerprint to tell duplicates from new rows.
+            let (owner_file, ids, hits) = match owner {
+                None => (None, None, Vec::new()),
                 Some(o) => {
+                    let mut ids = Vec::with_capacity(m.rows);
+                    visit_month_txns(m, |part| {
+                        ids.extend_from_slice(part);
+                        Ok(())
+                    })
+                    .map_err(Err)?;
+                    if ids.len() != m.rows {
+                        return Err(Err(staged(format!(
+                            "{file}: month {key}: {} staged txn ids for {} rows",
+                            ids.len(),
+                            m.rows
+                        ))));
+                    }
                     let set: std::collections::HashSet<u64> = o.txn_fps.iter().copied().collect();
                     let hits = ids.iter().map(|(_, fp)| set.contains(fp)).collect();
-                    (Some(o.file), hits)
+                    (Some(o.file), Some(ids), hits)
                 }
             };
             settle.push(Settle {
                 key,
                 owner: owner_file,
+                rows: m.rows,
                 ids,
                 hits,
             });
@@ -994,7 +1048,7 @@ impl StagedFile {
             .iter()
             .map(|s| {
                 let hits = s.hits.iter().filter(|h| **h).count();
-                (s.ids.len(), s.ids.len() - hits, Some(s.key) == named, s.key)
+                (s.rows, s.rows - hits, Some(s.key) == named, s.key)
             })
             .max()
             .map(|(_, _, _, k)| k);
@@ -1055,9 +1109,23 @@ impl StagedFile {
             if written {
                 n = m.rows;
                 accepted += n;
-                let fps: Vec<u64> = s.ids.iter().map(|(_, fp)| *fp).collect();
-                ctx.spill(y, mo, &fps)
-                    .map_err(|e| Err(SparkError::Lake(e.to_string())))?;
+                let mut spill = |part: &[(u64, u64)]| {
+                    let fps: Vec<u64> = part.iter().map(|(_, fp)| *fp).collect();
+                    ctx.spill(y, mo, &fps)
+                        .map_err(|e| SparkError::Lake(e.to_string()))
+                };
+                match &s.ids {
+                    Some(ids) => spill(ids).map_err(Err)?,
+                    None => {
+                        let n = visit_month_txns(m, spill).map_err(Err)?;
+                        if n != m.rows {
+                            return Err(Err(staged(format!(
+                                "{file}: month {}: {n} staged txn ids for {} rows",
+                                s.key, m.rows
+                            ))));
+                        }
+                    }
+                }
                 for cell in &m.daily {
                     c_date.push(cell.day);
                     c_region.push(cell.region.clone());
@@ -1076,7 +1144,7 @@ impl StagedFile {
                 }
             } else {
                 let holder = s.owner.as_deref().unwrap_or_default();
-                for ((line, _), hit) in s.ids.iter().zip(&s.hits) {
+                for ((line, _), hit) in s.ids.iter().flatten().zip(&s.hits) {
                     if *hit {
                         dup_here += 1;
                     } else {
@@ -1147,8 +1215,7 @@ impl StagedFile {
                 n_rejects,
             ))
             .map_err(err)?;
-        homeseason_lake::check_frame(tables::REJECTS, &rejects, &[])
-            .map_err(|e| Err(staged(e)))?;
+        homeseason_lake::check_frame(tables::REJECTS, &rejects, &[]).map_err(|e| Err(staged(e)))?;
         let report = FileReport {
             file: file.to_owned(),
             sha256: self.sha256.clone(),

@@ -10,7 +10,9 @@
 use std::fmt::Write as _;
 
 use homeseason_ingest::Feed;
-use homeseason_ingest::profile::{AmountUnit, DEFAULT_TIME_FORMAT, Profile, RefundSign, TimeFormat};
+use homeseason_ingest::profile::{
+    AmountUnit, DEFAULT_TIME_FORMAT, Profile, RefundSign, TimeFormat,
+};
 use homeseason_schema::contract::{Field, normalize_header};
 use homeseason_schema::region::Regions;
 
@@ -132,7 +134,12 @@ pub fn enum_sql(cell: &str, profile: &Profile, field: &Field) -> String {
             .map(|sp| lit(&normalize_header(sp)))
             .collect();
         if !keys.is_empty() {
-            let _ = write!(s, " WHEN {norm} IN ({}) THEN {}", keys.join(", "), lit(value));
+            let _ = write!(
+                s,
+                " WHEN {norm} IN ({}) THEN {}",
+                keys.join(", "),
+                lit(value)
+            );
         }
     }
     s.push_str(" END");
@@ -142,9 +149,11 @@ pub fn enum_sql(cell: &str, profile: &Profile, field: &Field) -> String {
 /// A chrono `strftime` pattern as an anchored regex and the capture group of each component
 /// (year, month, day, hour, minute, second; 0 = absent).
 fn pattern_regex(p: &str) -> Result<(String, [usize; 6]), SparkError> {
-    let unsupported = |what: &str| SparkError::Unsupported(format!(
-        "time_format {p:?}: {what} is not supported by the Spark engine (use --engine rust, or unix_s / unix_ms / a pattern of %Y %m %d %H %M %S)"
-    ));
+    let unsupported = |what: &str| {
+        SparkError::Unsupported(format!(
+            "time_format {p:?}: {what} is not supported by the Spark engine (use --engine rust, or unix_s / unix_ms / a pattern of %Y %m %d %H %M %S)"
+        ))
+    };
     let expanded = p.replace("%F", "%Y-%m-%d").replace("%T", "%H:%M:%S");
     let mut re = String::from("^");
     let mut groups = [0usize; 6];
@@ -211,7 +220,11 @@ pub fn day_sql(cell: &str, profile: &Profile) -> Result<String, SparkError> {
                 if g[i] == 0 {
                     "0".to_owned()
                 } else {
-                    format!("CAST(regexp_extract({cell}, {}, {}) AS INT)", lit(&re), g[i])
+                    format!(
+                        "CAST(regexp_extract({cell}, {}, {}) AS INT)",
+                        lit(&re),
+                        g[i]
+                    )
                 }
             };
             let (y, m, d, hh, mi, ss) = (part(0), part(1), part(2), part(3), part(4), part(5));
@@ -246,12 +259,14 @@ pub fn day_sql(cell: &str, profile: &Profile) -> Result<String, SparkError> {
 /// keep two decimals and round half away from zero on the third, fen round on the first.
 #[must_use]
 pub fn fen_sql(cell: &str, unit: AmountUnit) -> String {
-    let int = format!(
-        "regexp_replace(regexp_extract({cell}, '^[+-]?([0-9,]*)', 1), ',', '')"
-    );
+    let int = format!("regexp_replace(regexp_extract({cell}, '^[+-]?([0-9,]*)', 1), ',', '')");
     let frac = format!("regexp_extract({cell}, '[.]([0-9]*)$', 1)");
     let (scale, round_at, keep) = match unit {
-        AmountUnit::Yuan => (100, 3, format!(" + CAST(rpad(substr({frac}, 1, 2), 2, '0') AS BIGINT)")),
+        AmountUnit::Yuan => (
+            100,
+            3,
+            format!(" + CAST(rpad(substr({frac}, 1, 2), 2, '0') AS BIGINT)"),
+        ),
         AmountUnit::Fen => (1, 1, String::new()),
     };
     format!(
@@ -289,10 +304,7 @@ pub fn region_lookup_sql() -> String {
         .iter()
         .map(|(p, c)| format!("({}, {})", lit(p), lit(c)))
         .collect();
-    format!(
-        "SELECT * FROM VALUES {} AS t(p4, region)",
-        rows.join(", ")
-    )
+    format!("SELECT * FROM VALUES {} AS t(p4, region)", rows.join(", "))
 }
 
 /// What the generated SQL needs to know about a file (read from its first bytes by
@@ -327,7 +339,11 @@ pub enum Decode {
 ///
 /// # Errors
 /// [`SparkError::Unsupported`] for profile settings the Spark engine does not translate.
-pub fn group_sql(fids: &[usize], layout: &FileLayout, profile: &Profile) -> Result<String, SparkError> {
+pub fn group_sql(
+    fids: &[usize],
+    layout: &FileLayout,
+    profile: &Profile,
+) -> Result<String, SparkError> {
     let contract = Feed::PaymentTransactions.contract();
     let field = |name: &str| {
         contract
@@ -338,6 +354,12 @@ pub fn group_sql(fids: &[usize], layout: &FileLayout, profile: &Profile) -> Resu
         Decode::Utf8 => "CAST(bytes AS STRING)".to_owned(),
         Decode::Gb18030 => "decode(bytes, 'GB18030')".to_owned(),
         Decode::Auto => "CASE WHEN is_valid_utf8(CAST(bytes AS STRING)) THEN CAST(bytes AS STRING) ELSE decode(bytes, 'GB18030') END".to_owned(),
+    };
+    // A line that does not decode: the Rust engine refuses the whole file (`IngestError::Encoding`).
+    let bad_enc = match layout.decode {
+        Decode::Utf8 => "NOT is_valid_utf8(CAST(bytes AS STRING))".to_owned(),
+        Decode::Gb18030 => "encode(decode(bytes, 'GB18030'), 'GB18030') <> bytes".to_owned(),
+        Decode::Auto => "NOT is_valid_utf8(CAST(bytes AS STRING)) AND encode(decode(bytes, 'GB18030'), 'GB18030') <> bytes".to_owned(),
     };
     let gb = match layout.decode {
         Decode::Utf8 => "false".to_owned(),
@@ -358,7 +380,10 @@ pub fn group_sql(fids: &[usize], layout: &FileLayout, profile: &Profile) -> Resu
     let all_cells: Vec<String> = (0..layout.ncols)
         .map(|c| format!("coalesce(r.c{c}, '')"))
         .collect();
-    let blank = format!("{} = ''", ascii_trim(&format!("concat({})", all_cells.join(", "))));
+    let blank = format!(
+        "{} = ''",
+        ascii_trim(&format!("concat({})", all_cells.join(", ")))
+    );
     let cells: Vec<String> = FIELDS
         .iter()
         .enumerate()
@@ -374,9 +399,10 @@ pub fn group_sql(fids: &[usize], layout: &FileLayout, profile: &Profile) -> Resu
     Ok(format!(
         "SELECT *, {day} AS day, {fen} AS fen, {tyv} AS tyv, {chv} AS chv, \
            {expected} AS inst_expected, {typed} AS typed FROM ( \
-           SELECT fid, line, raw, gb, {cells} FROM ( \
-             SELECT fid, line, raw, gb, {parse} AS r FROM ( \
-               SELECT fid, line, {text} AS raw, {gb} AS gb FROM lines WHERE fid IN ({fids}) AND line > 1)) \
+           SELECT fid, line, raw, gb, bad_enc, {cells} FROM ( \
+             SELECT fid, line, raw, gb, bad_enc, {parse} AS r FROM ( \
+               SELECT fid, line, {text} AS raw, {gb} AS gb, {bad_enc} AS bad_enc \
+               FROM lines WHERE fid IN ({fids}) AND line > 1)) \
            WHERE NOT ({blank}))",
         day = day_sql("txn_time", profile)?,
         fen = fen_sql("amount", profile.amount_unit),
@@ -396,7 +422,7 @@ pub fn group_sql(fids: &[usize], layout: &FileLayout, profile: &Profile) -> Resu
 #[must_use]
 pub fn job_sql(groups: &[String], years: (i32, i32)) -> (Vec<(String, String, bool)>, Vec<Output>) {
     let union = if groups.is_empty() {
-        "SELECT CAST(NULL AS INT) AS fid, CAST(NULL AS BIGINT) AS line, CAST(NULL AS STRING) AS raw, false AS gb, \
+        "SELECT CAST(NULL AS INT) AS fid, CAST(NULL AS BIGINT) AS line, CAST(NULL AS STRING) AS raw, false AS gb, false AS bad_enc, \
          '' AS txn_id, '' AS institution, '' AS txn_time, '' AS merchant_id, '' AS mcc, '' AS region_code, \
          '' AS amount, '' AS txn_type, '' AS channel, CAST(NULL AS INT) AS day, CAST(NULL AS BIGINT) AS fen, \
          CAST(NULL AS STRING) AS tyv, CAST(NULL AS STRING) AS chv, CAST(NULL AS STRING) AS inst_expected, \
@@ -406,9 +432,12 @@ pub fn job_sql(groups: &[String], years: (i32, i32)) -> (Vec<(String, String, bo
         groups.join(" UNION ALL ")
     };
     let (y0, y1) = years;
-    let values: Vec<String> = FIELDS.iter().map(|f| format!("WHEN '{f}' THEN {f}")).collect();
+    let values: Vec<String> = FIELDS
+        .iter()
+        .map(|f| format!("WHEN '{f}' THEN {f}"))
+        .collect();
     let validated = format!(
-        "SELECT fid, line, raw, gb, rej, CASE split_part(rej, '|', 1) {values} END AS value, \
+        "SELECT fid, line, raw, gb, bad_enc, rej, CASE split_part(rej, '|', 1) {values} END AS value, \
            txn_id, merchant_id, CAST(mcc AS INT) AS mcc, region, day, \
            CAST(year(date_from_unix_date(day)) * 12 + month(date_from_unix_date(day)) - 1 AS INT) AS mk, \
            CASE WHEN typed THEN coalesce(tyv, 'sale') \
@@ -474,7 +503,7 @@ pub fn job_sql(groups: &[String], years: (i32, i32)) -> (Vec<(String, String, bo
         },
         Output {
             name: "file_stats".into(),
-            sql: "SELECT fid, count(1) AS read, count_if(rej IS NOT NULL) AS rejected, count_if(gb) AS gb_lines \
+            sql: "SELECT fid, count(1) AS read, count_if(rej IS NOT NULL) AS rejected, count_if(gb) AS gb_lines, count_if(bad_enc) AS bad_enc_lines \
                   FROM validated GROUP BY fid"
                 .into(),
             partition_by: vec![],
@@ -510,7 +539,8 @@ mod tests {
 
     #[test]
     fn region_lookup_agrees_with_resolve() {
-        let table: std::collections::HashMap<String, String> = region_lookup().into_iter().collect();
+        let table: std::collections::HashMap<String, String> =
+            region_lookup().into_iter().collect();
         let regions = Regions::embedded();
         for p in 0..10_000 {
             for tail in ["00", "01", "06", "12", "99"] {
@@ -525,7 +555,10 @@ mod tests {
     #[test]
     fn patterns_translate() {
         let (re, g) = pattern_regex("%Y/%m/%d %H:%M:%S").unwrap();
-        assert_eq!(re, "^([0-9]{4})\\x{2f}([0-9]{1,2})\\x{2f}([0-9]{1,2})\\s*([0-9]{1,2})\\x{3a}([0-9]{1,2})\\x{3a}([0-9]{1,2})$");
+        assert_eq!(
+            re,
+            "^([0-9]{4})\\x{2f}([0-9]{1,2})\\x{2f}([0-9]{1,2})\\s*([0-9]{1,2})\\x{3a}([0-9]{1,2})\\x{3a}([0-9]{1,2})$"
+        );
         assert_eq!(g, [1, 2, 3, 4, 5, 6]);
         assert!(pattern_regex("%Y-%j").is_err());
         assert_eq!(lit("a'b\\c"), "'a\\'b\\\\c'");

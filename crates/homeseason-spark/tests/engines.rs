@@ -58,7 +58,10 @@ impl TxnContext for MemLake {
             .cloned())
     }
     fn spill(&mut self, year: i32, month: u32, fps: &[u64]) -> std::io::Result<()> {
-        self.spill.entry((year, month)).or_default().extend_from_slice(fps);
+        self.spill
+            .entry((year, month))
+            .or_default()
+            .extend_from_slice(fps);
         Ok(())
     }
     fn reset_spill(&mut self) -> std::io::Result<()> {
@@ -93,8 +96,9 @@ fn rust_engine(inputs: &[Input], campaign: &Campaign) -> Vec<Result<TxnOutcome, 
             let open = move || -> std::io::Result<Box<dyn Read + Send>> {
                 Ok(Box::new(std::fs::File::open(&path)?))
             };
-            let out = stream::ingest_transactions(&name, &open, None, &i.profile, campaign, &mut lake)
-                .map_err(|e| e.to_string())?;
+            let out =
+                stream::ingest_transactions(&name, &open, None, &i.profile, campaign, &mut lake)
+                    .map_err(|e| e.to_string())?;
             lake.commit(&out);
             Ok(out)
         })
@@ -150,7 +154,10 @@ fn compare(
                 assert_eq!(r.home_month, s.home_month, "{name}: home month");
                 assert_eq!(r.unmapped_mcc, s.unmapped_mcc, "{name}: unmapped MCCs");
                 assert_eq!(r.duplicates_in_file, s.duplicates_in_file, "{name}");
-                assert_eq!(r.duplicates_across_files, s.duplicates_across_files, "{name}");
+                assert_eq!(
+                    r.duplicates_across_files, s.duplicates_across_files,
+                    "{name}"
+                );
                 // Every payment_daily row, to the fen (the same f64 from the same integer fen).
                 assert!(
                     r.rows.equals_missing(&s.rows),
@@ -172,7 +179,11 @@ fn compare(
                     v.sort();
                     v
                 };
-                assert_eq!(msgs(&r.rejects), msgs(&s.rejects), "{name}: reject messages");
+                assert_eq!(
+                    msgs(&r.rejects),
+                    msgs(&s.rejects),
+                    "{name}: reject messages"
+                );
                 daily_rows += s.rows.height();
                 for (_, _, reason) in rejects(&s.rejects) {
                     *by_reason.entry(reason).or_default() += 1;
@@ -181,7 +192,9 @@ fn compare(
             (r, s) => panic!(
                 "{name}: engines disagree on refusing the file\n  rust: {:?}\n  spark: {:?}",
                 r.as_ref().map(|o| &o.report),
-                s.as_ref().map(|o| &o.report).map_err(|e| e.as_ref().map(ToString::to_string))
+                s.as_ref()
+                    .map(|o| &o.report)
+                    .map_err(|e| e.as_ref().map(ToString::to_string))
             ),
         }
     }
@@ -208,14 +221,20 @@ fn sample_season_and_bank_layout_agree_with_the_rust_engine() {
     paths.sort();
     assert!(paths.len() >= 36, "{paths:?}");
     // bank_c: GBK, Chinese headers, fen, refunds as negative rows, no institution column.
-    paths.push(repo().join("tests/fixtures/payments/bank_c/payment_transactions_bank_c_2023-09.csv"));
+    paths.push(
+        repo().join("tests/fixtures/payments/bank_c/payment_transactions_bank_c_2023-09.csv"),
+    );
     // A corrected September file of wallet_b (same name in another folder): it replaces the month; and
     // a file overlapping October that another file holds: duplicates and bad_period rows.
     let extra = dir.path().join("extra");
     std::fs::create_dir_all(&extra).unwrap();
     let sep = std::fs::read_to_string(&paths[32]).unwrap();
     let mut lines: Vec<&str> = sep.lines().collect();
-    let corrected: String = lines.iter().take(lines.len() - 5).map(|l| format!("{l}\n")).collect();
+    let corrected: String = lines
+        .iter()
+        .take(lines.len() - 5)
+        .map(|l| format!("{l}\n"))
+        .collect();
     let name = paths[32].file_name().unwrap().to_owned();
     std::fs::write(extra.join(&name), corrected).unwrap();
     let oct = std::fs::read_to_string(&paths[33]).unwrap();
@@ -228,7 +247,11 @@ fn sample_season_and_bank_layout_agree_with_the_rust_engine() {
     }
     overlap.push_str(&oct_lines[40].replacen(",", "X,", 1));
     overlap.push('\n');
-    std::fs::write(extra.join("payment_transactions_wallet_b_export7.csv"), overlap).unwrap();
+    std::fs::write(
+        extra.join("payment_transactions_wallet_b_export7.csv"),
+        overlap,
+    )
+    .unwrap();
     paths.push(extra.join(&name));
     paths.push(extra.join("payment_transactions_wallet_b_export7.csv"));
     let inputs: Vec<Input> = paths
@@ -241,5 +264,8 @@ fn sample_season_and_bank_layout_agree_with_the_rust_engine() {
     let (rows, by_reason) = compare(&opts, &inputs, &campaign);
     eprintln!("payment_daily rows {rows}; rejects by reason {by_reason:?}");
     assert!(rows > 10_000, "{rows}");
-    assert!(by_reason.get("bad_period").copied().unwrap_or(0) >= 1, "{by_reason:?}");
+    assert!(
+        by_reason.get("bad_period").copied().unwrap_or(0) >= 1,
+        "{by_reason:?}"
+    );
 }
