@@ -9,6 +9,8 @@
 //! * The demo's whole sample season through `homeseason ingest --engine spark`: the lake's
 //!   `payment_daily` and `rejects` equal those the Rust engine committed in the demo's lake.
 
+#![allow(clippy::print_stderr)] // progress and timings of the Spark job, on purpose
+
 use homeseason_ingest::profile::Profile;
 use homeseason_ingest::stream::{self, NoLake};
 use homeseason_lake::Lake;

@@ -135,7 +135,7 @@ def main(job_path):
     for view in job["views"]:
         df = spark.sql(view["sql"])
         if view.get("persist"):
-            df = df.persist(StorageLevel.MEMORY_AND_DISK)
+            df = df.persist(StorageLevel.DISK_ONLY)  # executors may have 1 GiB: keep nothing on the heap
             persisted.append(df)
         df.createOrReplaceTempView(view["name"])
     collected = {}

@@ -599,6 +599,8 @@ fn submit(
         ("spark.sql.legacy.codingErrorAction".into(), "true".into()),
         ("spark.ui.enabled".into(), "false".into()),
         ("spark.sql.session.timeZone".into(), "UTC".into()),
+        // Smaller input splits: a task's rows (parsed, judged) stay well inside a 1 GiB executor.
+        ("spark.sql.files.maxPartitionBytes".into(), "32m".into()),
     ];
     for (k, v) in &opts.conf {
         conf.retain(|(c, _)| c != k);
@@ -1082,11 +1084,12 @@ impl StagedFile {
         let mut category = vec!["other"; 10_000];
         let mut mapped = vec![false; 10_000];
         for m in &campaign.mcc {
-            if let Ok(code) = m.code.parse::<usize>() {
-                if code < 10_000 && m.code.len() == 4 {
-                    category[code] = m.category.id();
-                    mapped[code] = true;
-                }
+            if let Ok(code) = m.code.parse::<usize>()
+                && code < 10_000
+                && m.code.len() == 4
+            {
+                category[code] = m.category.id();
+                mapped[code] = true;
             }
         }
         let mut unmapped_mcc: BTreeMap<String, usize> = BTreeMap::new();

@@ -396,6 +396,8 @@ pub fn group_sql(
         "CAST(NULL AS STRING)".to_owned()
     };
     let fid_list: Vec<String> = fids.iter().map(ToString::to_string).collect();
+    let type_case = enum_sql("txn_type", profile, field("txn_type")?);
+    let tyv = format!("CASE WHEN txn_type = '' THEN NULL ELSE {type_case} END");
     Ok(format!(
         "SELECT *, {day} AS day, {fen} AS fen, {tyv} AS tyv, {chv} AS chv, \
            {expected} AS inst_expected, {typed} AS typed FROM ( \
@@ -406,10 +408,6 @@ pub fn group_sql(
            WHERE NOT ({blank}))",
         day = day_sql("txn_time", profile)?,
         fen = fen_sql("amount", profile.amount_unit),
-        tyv = format!(
-            "CASE WHEN txn_type = '' THEN NULL ELSE {} END",
-            enum_sql("txn_type", profile, field("txn_type")?)
-        ),
         chv = enum_sql("channel", profile, field("channel")?),
         cells = cells.join(", "),
         fids = fid_list.join(", "),

@@ -6,6 +6,8 @@
 //! sets `HOMESEASON_SPARK_MASTER`, `SPARK_HOME`, `HOMESEASON_SPARK_PYTHON` and
 //! `HOMESEASON_SPARK_TEST=require`. Without them (a plain `cargo test`) the test says so and skips.
 
+#![allow(clippy::print_stderr)] // progress and timings of the Spark job, on purpose
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
