@@ -61,8 +61,22 @@ def measured(args, env=None):
     t0 = time.time()
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     peaks = {}
+    state = pathlib.Path(os.environ.get("HOMESEASON_SPARK_DIR", f"/var/tmp/homeseason-spark-{os.environ.get('USER') or os.getuid()}"))
+    cluster = {int(x) for x in (state / "pids").read_text().split()} if (state / "pids").exists() else set()
     while p.poll() is None:
-        for pid, (cmd, hwm, _) in procs().items():
+        table = procs()
+        # Only this command's process tree and the test cluster's JVMs (and their executors): other
+        # processes on a shared machine are not counted.
+        mine = {p.pid} | cluster
+        grew = True
+        while grew:
+            grew = False
+            for pid, (_, _, ppid) in table.items():
+                if ppid in mine and pid not in mine:
+                    mine.add(pid)
+                    grew = True
+        for pid in mine & table.keys():
+            cmd, hwm, _ = table[pid]
             r = role(cmd)
             if r:
                 peaks[pid] = (r, max(hwm, peaks.get(pid, (r, 0))[1]))
