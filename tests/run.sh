@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+bash tests/toolchain.sh
 # Python readers for tests/e2e/readers.rs (DuckDB, pyarrow, polars, nbclient + ipykernel, matplotlib):
 # pinned, idempotent, quiet. When they cannot be installed those tests fail and say so; they never skip.
 if PIP_ROOT_USER_ACTION=ignore PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet \

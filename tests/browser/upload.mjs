@@ -1,5 +1,5 @@
-// The liaison's round trip in headless Chromium: log in with a token, choose the feed, check the
-// template link, upload a file with one bad row and see that row reported, switch to English, fix
+// The liaison's round trip in headless Chromium: log in with a token, see the feed start at
+// 自动识别, choose a feed, check the template link follows it and survives a language switch, upload a file with one bad row and see that row reported, switch to English, fix
 // the file and drop it in again, and see it accepted and replacing the first one.
 // Usage: node upload.mjs URL TOKEN BAD_FILE FIXED_FILE [SCREENSHOT.png]
 // Chromium: $CHROMIUM or /usr/bin/chromium (Debian's), driven by playwright-core (no browser download).
@@ -40,9 +40,28 @@ try {
   result.who = await page.textContent("#who");
   check(result.who.includes("浙江"), "region shown: " + result.who);
 
+  // The feed starts at 自动识别 (recognised from the file), and with no feed chosen there is no
+  // template to offer.
+  result.defaultFeedZh = await page.$eval("#feed", (s) => [s.value, s.options[s.selectedIndex].textContent]);
+  check(result.defaultFeedZh[0] === "" && result.defaultFeedZh[1] === "自动识别", "default feed (zh) " + result.defaultFeedZh);
+  check((await page.getAttribute("#template", "href")) === null, "no template link while 自动识别");
   await page.selectOption("#feed", "activities");
   const template = await page.getAttribute("#template", "href");
   check(template.endsWith("/api/templates/activities.csv"), "template link " + template);
+  check((await page.textContent("#template")) === "下载模板", "template link text");
+  // Switching the language keeps the chosen feed and the template that follows it.
+  await page.click("#lang");
+  await page.waitForFunction(() => document.querySelector("header h1").textContent.startsWith("Home Renewal"));
+  result.feedAfterSwitch = await page.$eval("#feed", (s) => s.value);
+  check(result.feedAfterSwitch === "activities", "feed kept after switching to English: " + result.feedAfterSwitch);
+  const templateEn = await page.getAttribute("#template", "href");
+  check(templateEn && templateEn.endsWith("/api/templates/activities.csv"), "template link after switch " + templateEn);
+  await page.selectOption("#feed", "");
+  check((await page.getAttribute("#template", "href")) === null, "no template link while recognising automatically");
+  await page.selectOption("#feed", "activities");
+  await page.click("#lang");
+  await page.waitForFunction(() => document.querySelector("header h1").textContent.startsWith("家居焕新"));
+  check((await page.$eval("#feed", (s) => s.value)) === "activities", "feed kept after switching back to Chinese");
   const tpl = await page.request.get(new URL(template, url).toString());
   check(tpl.ok() && (await tpl.text()).includes("活动编号"), "template downloads");
 
@@ -88,6 +107,14 @@ try {
   await page.waitForFunction(() => document.querySelectorAll("#history tbody tr").length >= 2);
   result.history = await page.$$eval("#history tbody tr", (trs) => trs.map((tr) => tr.cells[1].textContent));
   check(result.history.includes(path.basename(badFile)) && result.history.includes("activities_fixed.csv"), "history");
+  // Log out and in again, now in English: the feed starts at automatic recognition again.
+  await page.click("#logout");
+  await page.fill("#token", token);
+  await page.click("#login");
+  await page.waitForSelector("#app:not(.hidden)");
+  result.defaultFeedEn = await page.$eval("#feed", (s) => [s.value, s.options[s.selectedIndex].textContent]);
+  check(result.defaultFeedEn[0] === "" && result.defaultFeedEn[1] === "Recognise automatically", "default feed (en) " + result.defaultFeedEn);
+  check((await page.getAttribute("#template", "href")) === null, "no template link while recognising automatically (en)");
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
   check(consoleErrors.length === 0, "no page errors: " + consoleErrors.join("; "));
   console.log(JSON.stringify({ ok: true, ...result }));

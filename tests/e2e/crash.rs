@@ -91,8 +91,11 @@ fn season() -> Season {
     let retail = std::fs::read_to_string(synth.join("retail_stats/retail_stats_provincial.csv"))
         .expect("retail file");
     let head: Vec<&str> = retail.lines().take(61).collect();
-    std::fs::write(new.join("retail_stats_provincial.csv"), head.join("\n") + "\n")
-        .expect("write");
+    std::fs::write(
+        new.join("retail_stats_provincial.csv"),
+        head.join("\n") + "\n",
+    )
+    .expect("write");
     let old = root.join("old");
     std::fs::create_dir_all(&old).expect("mkdir");
     for e in std::fs::read_dir(&new).expect("list") {
@@ -104,8 +107,11 @@ fn season() -> Season {
             .filter(|(i, _)| *i == 0 || i % 5 != 4)
             .map(|(_, l)| l)
             .collect();
-        std::fs::write(old.join(p.file_name().expect("name")), kept.join("\n") + "\n")
-            .expect("write");
+        std::fs::write(
+            old.join(p.file_name().expect("name")),
+            kept.join("\n") + "\n",
+        )
+        .expect("write");
     }
     Season {
         _tmp: tmp,
@@ -185,7 +191,7 @@ fn snapshot(lake: &Path) -> BTreeMap<String, String> {
         })
         .map(|rel| {
             let bytes = std::fs::read(lake.join(&rel)).expect("readable data file");
-            (rel, homeseason_ingest::source::sha256_hex(&bytes))
+            (rel, homeseason_ingest::sha256_hex(&bytes))
         })
         .collect()
 }
@@ -198,7 +204,15 @@ fn manifest(lake: &Path) -> Option<Manifest> {
 /// What must not differ between two lakes' manifests: each partition's (table, source, version,
 /// rows) and each file's (sha256, name, feed, table, partitions, superseded, counts).
 type Parts = BTreeMap<String, (String, String, u32, usize)>;
-type Files = BTreeSet<(String, String, String, String, Vec<String>, Vec<String>, String)>;
+type Files = BTreeSet<(
+    String,
+    String,
+    String,
+    String,
+    Vec<String>,
+    Vec<String>,
+    String,
+)>;
 
 fn manifest_key(m: &Manifest) -> (Parts, Files) {
     let parts = m
@@ -221,7 +235,12 @@ fn manifest_key(m: &Manifest) -> (Parts, Files) {
             superseded.sort();
             let counts = ["read", "accepted", "rejected", "duplicates"]
                 .iter()
-                .map(|k| f.report.get(*k).map(ToString::to_string).unwrap_or_default())
+                .map(|k| {
+                    f.report
+                        .get(*k)
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                })
                 .collect::<Vec<_>>()
                 .join("/");
             (
@@ -268,7 +287,9 @@ fn duckdb(lake: &Path) -> serde_json::Value {
     let out = Command::new("python3")
         .args(["-c", DUCK, s(lake)])
         .output()
-        .unwrap_or_else(|e| panic!("python3 with duckdb is needed (tests/run.sh installs it): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("python3 with duckdb is needed (tests/run.sh installs it): {e}")
+        });
     assert!(
         out.status.success(),
         "DuckDB could not read the lake {}:\n{}",
@@ -357,7 +378,10 @@ fn check_killed(lake: &Path, old: Option<&Reference>, new: &Reference, label: &s
     for (rel, sha) in &data {
         let is_new = new.data.get(rel) == Some(sha);
         let is_old = old.is_some_and(|o| o.data.get(rel) == Some(sha));
-        assert!(is_new || is_old, "{label}: after recovery {rel} is neither old nor new");
+        assert!(
+            is_new || is_old,
+            "{label}: after recovery {rel} is neither old nor new"
+        );
     }
     manifest_describes_disk(lake, &data, old, new, &format!("{label}, recovered"));
     if seen.journal {
@@ -405,7 +429,10 @@ fn manifest_describes_disk(
             }) {
                 o.data.get(rel)
             } else {
-                panic!("{label}: {rel} names a source ({}) neither reference lake has", entry.source_sha256)
+                panic!(
+                    "{label}: {rel} names a source ({}) neither reference lake has",
+                    entry.source_sha256
+                )
             };
             assert_eq!(
                 data.get(rel),
@@ -429,10 +456,11 @@ fn manifest_describes_disk(
             "activities",
             "rejects",
         ];
-        data
-            .keys()
+        data.keys()
             .filter(|rel| {
-                ingest_tables.iter().any(|t| rel.starts_with(&format!("{t}/")))
+                ingest_tables
+                    .iter()
+                    .any(|t| rel.starts_with(&format!("{t}/")))
                     && !m.partitions.contains_key(*rel)
             })
             .count()
@@ -533,7 +561,11 @@ fn ingest_killed_at_random_points_leaves_old_or_new_and_a_rerun_completes_it() {
         let label = format!(
             "kill {i} at {:.0} ms ({}, seed {seed:#x})",
             at.as_secs_f64() * 1000.0,
-            if over_old { "over the old version" } else { "empty lake" }
+            if over_old {
+                "over the old version"
+            } else {
+                "empty lake"
+            }
         );
         let seen = check_killed(&lake, old_ref, reference_lake, &label);
         let outcome = if status.success() {
@@ -556,12 +588,21 @@ fn ingest_killed_at_random_points_leaves_old_or_new_and_a_rerun_completes_it() {
         );
         // The rerun completes the job: the lake an uninterrupted run leaves.
         ingest(&lake, &[new_dir]);
-        assert_same_as(&lake, reference_lake, &format!("{label}, rerun"), i % 4 == 0);
+        assert_same_as(
+            &lake,
+            reference_lake,
+            &format!("{label}, rerun"),
+            i % 4 == 0,
+        );
         let _ = std::fs::remove_dir_all(&lake);
     }
     eprintln!("{kills} kills: {outcomes:?}");
     assert!(
-        outcomes.get("finished before the kill").copied().unwrap_or(0) < kills / 2,
+        outcomes
+            .get("finished before the kill")
+            .copied()
+            .unwrap_or(0)
+            < kills / 2,
         "most kills must land inside the ingest: {outcomes:?}"
     );
 }
@@ -653,7 +694,10 @@ fn an_ingest_kept_waiting_by_the_lock_says_so_and_a_rerun_completes() {
         .output()
         .expect("ingest runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the ingest cannot commit while the lake is locked");
+    assert!(
+        !out.status.success(),
+        "the ingest cannot commit while the lake is locked"
+    );
     assert!(
         stderr.contains("locked by another writer") && stderr.contains("retry"),
         "the refusal says why: {stderr}"

@@ -183,7 +183,13 @@ fn estimates_are_byte_identical_for_the_same_input_and_seed() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let copy = tmp.path().join("lake");
     copy_dir(&out.join("lake"), &copy);
-    ok(&["uplift", "--lake", copy.to_str().expect("utf-8"), "--seed", "2023"]);
+    ok(&[
+        "uplift",
+        "--lake",
+        copy.to_str().expect("utf-8"),
+        "--seed",
+        "2023",
+    ]);
     let tables = [
         "uplift",
         "baseline_daily",

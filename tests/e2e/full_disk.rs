@@ -11,7 +11,7 @@ use std::process::Command;
 
 use crate::util::{files_with_ext, homeseason, ok, read_parquet};
 
-const ACT: &str = "活动编号,地区,活动名称,活动类型,开始日期,结束日期,举办地点,主办单位,参与企业数,参与品牌数,重点方向,线上/线下,地方站\n";
+use homeseason_test_support::ACTIVITIES_HEADER as ACT;
 
 /// A tmpfs mounted on a directory, unmounted on drop.
 struct Tmpfs(PathBuf);

@@ -2,8 +2,8 @@
 //! several cells, staggered starts, Parquet input and power; and the local-event tables the
 //! pipeline writes for the sample season.
 //!
-//! The GeoLift example files are read from `../shared/benchmarks/geolift` beside the workspace
-//! root; the tests fail loudly when that folder is missing.
+//! The GeoLift example files are the repository's copies in `tests/fixtures/benchmarks/geolift/`
+//! (MIT, with their licence and source beside them).
 
 use std::path::{Path, PathBuf};
 
@@ -13,12 +13,12 @@ use serde_json::Value;
 use crate::util::{demo_dir, homeseason, ok, read_csv, read_parquet};
 
 fn benchmark(file: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/benchmarks/geolift");
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/benchmarks/geolift");
     let path = dir.join(file);
     assert!(
         path.is_file(),
-        "GeoLift benchmark data not found at {} — these tests need the shared benchmarks folder \
-         `../shared/benchmarks/geolift/` beside the workspace root (it is not copied into the repo)",
+        "GeoLift example data not found at {} (tests/fixtures/benchmarks/geolift/ in the repository)",
         path.display()
     );
     path
@@ -63,6 +63,13 @@ fn geolift_cli_reproduces_the_published_walkthrough() {
         "91",
         "--end",
         "105",
+        // GeoLift's own inference: single days permuted, Σ|u|, and its jackknife+ interval.
+        "--permutations",
+        "iid",
+        "--statistic",
+        "sum-abs",
+        "--interval",
+        "jackknife",
     ]);
     assert_eq!(
         (out["units"].as_u64(), out["periods"].as_u64()),
@@ -110,6 +117,12 @@ fn geolift_cli_reproduces_the_published_walkthrough() {
         "2021-04-01",
         "--end",
         "2021-04-15",
+        "--permutations",
+        "iid",
+        "--statistic",
+        "sum-abs",
+        "--interval",
+        "jackknife",
     ]);
     assert_eq!(by_date["cells"][0]["att"], c["att"]);
     assert_eq!(by_date["cells"][0]["p_value"], c["p_value"]);
@@ -156,7 +169,13 @@ fn geolift_cli_runs_several_cells_and_staggered_starts() {
     for c in cells {
         assert_eq!(c["donors"].as_u64(), Some(36), "donors exclude both cells");
         assert!(f(c, "att") > 0.0 && f(c, "p_value") < 0.05, "{c}");
-        assert!(f(c, "att_lower") < f(c, "att") && f(c, "att") < f(c, "att_upper"));
+        // The interval is the inverted test: it excludes zero as p < 0.1 says (cell 2's lies beside
+        // its estimate — the refit moves the synthetic control — and carries a warning).
+        assert_eq!(c["interval_method"], "conformal");
+        assert!(
+            f(c, "att_lower") > 0.0 && c["interval_excludes_zero"] == true,
+            "{c}"
+        );
     }
     assert!(f(&cells[0], "lift_pct") > f(&cells[1], "lift_pct") && f(&cells[1], "lift_pct") > 0.0);
     assert!((15.0..35.0).contains(&f(&cells[0], "lift_pct")));
@@ -261,6 +280,12 @@ fn geolift_cli_power_gives_the_published_minimum_detectable_effect() {
         "27",
         "--effects",
         "0,2,4,6,8,10,12",
+        // GeoLift's inference, as in its walkthrough (homeseason's default block permutations and
+        // |Σu| give 6% here).
+        "--permutations",
+        "iid",
+        "--statistic",
+        "sum-abs",
     ]);
     let p = &out["power"][0];
     assert_eq!(p["duration"].as_u64(), Some(15));
@@ -367,4 +392,143 @@ fn demo_writes_local_event_tables_that_recover_the_injected_events() {
         2 * (truth.height() / 5),
         "14 and 28 days per local-station region (the truth has 5 rows per event)"
     );
+}
+
+/// `homeseason geolift --tbr`: google/matched_markets' TBR example through the CLI reproduces its
+/// published incremental response (147337.1) and iROAS (2.946742, one-sided 90% lower 2.826194).
+#[test]
+fn geolift_cli_tbr_reproduces_matched_markets() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/benchmarks/tbr_matched_markets");
+    let data = dir.join("salesandcost.csv");
+    let assignment = dir.join("geoassignment.csv");
+    let out = geolift_json(&[
+        path_str(&data),
+        "--tbr",
+        "--unit",
+        "geo",
+        "--time",
+        "date",
+        "--outcome",
+        "sales",
+        "--cost",
+        "cost",
+        "--assignment",
+        path_str(&assignment),
+        "--pre-start",
+        "2015-01-05",
+        "--start",
+        "2015-02-16",
+        "--end",
+        "2015-03-15",
+    ]);
+    let resp = &out["response"];
+    assert!((f(resp, "estimate") - 147_337.122).abs() < 0.01, "{resp}");
+    assert_eq!(resp["effect_sign"], 1);
+    let iroas = &out["iroas"];
+    assert!((f(iroas, "estimate") - 2.946_742).abs() < 1e-6, "{iroas}");
+    assert!((f(iroas, "lower") - 2.826_194).abs() < 1e-6, "{iroas}");
+    assert_eq!(iroas["fixed_cost"], true);
+    assert_eq!(
+        (
+            out["treatment_units"].as_u64(),
+            out["control_units"].as_u64()
+        ),
+        (Some(50), Some(50))
+    );
+}
+
+/// The summary never says "significant" beside an interval covering zero, always names the
+/// interval method, prints no `inf%`, and unbalanced panels can be zero-filled.
+#[test]
+fn geolift_cli_summary_is_consistent_and_fills_gaps() {
+    let data = benchmark("GeoLift_Test.csv");
+    let text = ok(&[
+        "geolift",
+        path_str(&data),
+        "--treated",
+        "chicago,portland",
+        "--start",
+        "91",
+        "--end",
+        "105",
+    ]);
+    assert!(
+        text.contains("conformal: the inverted permutation test"),
+        "{text}"
+    );
+    assert!(text.contains("blocks of 7 periods"), "{text}");
+    assert!(text.contains("p-value (two-sided, no effect):"), "{text}");
+    assert!(
+        text.contains("not significant"),
+        "p 0.30 with an interval covering 0:\n{text}"
+    );
+    assert!(!text.contains("inf"), "{text}");
+    // GeoLift's own test: p 0.014, jackknife+ interval covering zero — the summary does not call
+    // it significant and warns about the fallback.
+    let text = ok(&[
+        "geolift",
+        path_str(&data),
+        "--treated",
+        "chicago,portland",
+        "--start",
+        "91",
+        "--end",
+        "105",
+        "--permutations",
+        "iid",
+        "--statistic",
+        "sum-abs",
+    ]);
+    assert!(
+        text.contains("interval covers zero: not significant"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Warning: the conformal set is empty"),
+        "{text}"
+    );
+
+    // Drop two rows: refused by default, zero-filled or dropped on request.
+    let csv = std::fs::read_to_string(&data).expect("read");
+    let mut lines: Vec<&str> = csv.lines().collect();
+    let gap = lines
+        .iter()
+        .position(|l| l.starts_with("austin,") && l.ends_with("2021-01-10"))
+        .expect("an austin row");
+    lines.remove(gap);
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let holed = tmp.path().join("holed.csv");
+    std::fs::write(&holed, lines.join("\n") + "\n").expect("write");
+    let refused = homeseason(&[
+        "geolift",
+        path_str(&holed),
+        "--treated",
+        "chicago",
+        "--start",
+        "91",
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--fill"));
+    let zero = geolift_json(&[
+        path_str(&holed),
+        "--treated",
+        "chicago",
+        "--start",
+        "91",
+        "--fill",
+        "zero",
+    ]);
+    assert_eq!(zero["zero_filled"].as_u64(), Some(1));
+    let dropped = geolift_json(&[
+        path_str(&holed),
+        "--treated",
+        "chicago",
+        "--start",
+        "91",
+        "--fill",
+        "drop",
+    ]);
+    assert_eq!(dropped["dropped_units"], serde_json::json!(["austin"]));
+    assert_eq!(dropped["units"].as_u64(), Some(39));
 }

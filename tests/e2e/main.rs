@@ -12,5 +12,6 @@ mod impact;
 mod ingest;
 mod payments;
 mod readers;
+mod report_browser;
 mod serve;
 mod spark;

@@ -27,6 +27,7 @@ fn repo() -> PathBuf {
 }
 
 /// Run `python3 tests/readers/<script> args…`; panics with the output when it fails.
+#[allow(clippy::print_stderr)] // the readers' report is shown with the test's output
 fn python(script: &str, args: &[&str]) -> String {
     ensure_python_readers();
     let path = repo().join("tests/readers").join(script);
@@ -116,7 +117,12 @@ fn range_of(frame: &DataFrame, name: &str) -> Value {
 
 /// Sum of `column` and row count over the rows where every `(column, value)` matches (text columns).
 fn filtered(frame: &DataFrame, column: &str, filter: Expr) -> (f64, usize) {
-    let rows = frame.clone().lazy().filter(filter).collect().expect("filter");
+    let rows = frame
+        .clone()
+        .lazy()
+        .filter(filter)
+        .collect()
+        .expect("filter");
     let sum = rows
         .column(column)
         .expect("column")
@@ -294,21 +300,46 @@ fn duckdb_and_pyarrow_read_every_table_as_homeseason_does() {
 }
 
 #[test]
-fn exported_notebook_runs_headless_against_the_demo() {
+fn exported_notebook_reproduces_that_weeks_report_headline() {
     let out = demo_dir();
     let lake = out.join("lake");
     let tmp = tempfile::tempdir().expect("temp dir");
+    // The report of the week ending 15 October, as `homeseason report --as-of` writes it.
+    let report = tmp.path().join("report");
+    ok(&[
+        "report",
+        "--lake",
+        lake.to_str().expect("utf-8"),
+        "--out",
+        report.to_str().expect("utf-8"),
+        "--as-of",
+        EXAMPLE_WEEK,
+    ]);
+    let week_headline: Value = serde_json::from_slice(
+        &std::fs::read(report.join("headline.json")).expect("the week's headline.json"),
+    )
+    .expect("json");
+    let season_headline: Value = serde_json::from_slice(
+        &std::fs::read(out.join("report/headline.json")).expect("the season's headline.json"),
+    )
+    .expect("json");
+    assert_ne!(
+        week_headline["incremental_yuan"], season_headline["incremental_yuan"],
+        "the week's report differs from the season's, so the check below means something"
+    );
+    // The notebook exported for a day of that week.
+    let nb_dir = tmp.path().join("nb");
     let said = ok(&[
         "export",
         "notebook",
         "--lake",
         lake.to_str().expect("utf-8"),
         "--out",
-        tmp.path().to_str().expect("utf-8"),
+        nb_dir.to_str().expect("utf-8"),
         "--as-of",
         "2023-10-12",
     ]);
-    let notebook = tmp.path().join(format!("homeseason-weekly-{EXAMPLE_WEEK}.ipynb"));
+    let notebook = nb_dir.join(format!("homeseason-weekly-{EXAMPLE_WEEK}.ipynb"));
     assert!(
         said.contains(notebook.to_str().expect("utf-8")),
         "the week is rounded to its Sunday: {said}"
@@ -322,50 +353,95 @@ fn exported_notebook_runs_headless_against_the_demo() {
             executed.to_str().expect("utf-8"),
             "--min-images",
             "2",
+            "--headline",
+            report.join("headline.json").to_str().expect("utf-8"),
         ],
     );
     assert!(said.contains("without error"), "{said}");
-    let executed = std::fs::read_to_string(&executed).expect("executed notebook");
     assert!(
-        executed.contains("the headline matches the report"),
-        "the notebook checked its headline against the report's headline.json"
+        said.contains("the notebook's headline equals the report's"),
+        "{said}"
     );
 
-    // The committed example is this export, but for the lake path in its first cell.
-    let fresh: Value =
-        serde_json::from_slice(&std::fs::read(&notebook).expect("notebook")).expect("json");
-    let committed: Value = serde_json::from_slice(
-        &std::fs::read(repo().join(EXAMPLE)).expect("the committed example notebook"),
-    )
-    .expect("json");
+    // The committed example is this export: the same notebook, and the same tables beside it.
+    let example = repo().join(EXAMPLE);
     assert_eq!(
-        without_lake(&committed),
-        without_lake(&fresh),
+        std::fs::read_to_string(&example).expect("the committed example notebook"),
+        std::fs::read_to_string(&notebook).expect("notebook"),
         "{EXAMPLE} is stale: re-export it (see notebooks-export/README.md)"
+    );
+    let example_data = example.with_extension("");
+    let fresh_data = notebook.with_extension("");
+    for table in ["uplift", "baseline_daily", "weekly_tracking"] {
+        let file = format!("{table}.parquet");
+        let (a, b) = (
+            crate::util::read_parquet(&example_data.join(&file)),
+            crate::util::read_parquet(&fresh_data.join(&file)),
+        );
+        assert!(
+            a.equals_missing(&b),
+            "{EXAMPLE}: {file} is stale: re-export it"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(example_data.join("headline.json")).expect("example headline"),
+        std::fs::read_to_string(fresh_data.join("headline.json")).expect("fresh headline"),
     );
 }
 
-/// The notebook with the `LAKE = …` line of its first cell blanked.
-fn without_lake(nb: &Value) -> Value {
-    let mut nb = nb.clone();
-    if let Some(lines) = nb["cells"][0]["source"].as_array_mut() {
-        for l in lines.iter_mut() {
-            if l.as_str().is_some_and(|s| s.starts_with("LAKE = ")) {
-                *l = json!("LAKE = …\n");
-            }
-        }
+#[test]
+fn committed_example_notebook_runs_from_a_clean_clone() {
+    // Only what a clone holds: the notebook and its folder, copied away from any lake or build
+    // output, run with no HOMESEASON_* variable set.
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let example = repo().join(EXAMPLE);
+    let name = example.file_name().expect("file name");
+    let copy = tmp.path().join(name);
+    std::fs::copy(&example, &copy).expect("copy the notebook");
+    let data = example.with_extension("");
+    let copy_data = copy.with_extension("");
+    std::fs::create_dir_all(&copy_data).expect("data folder");
+    for e in std::fs::read_dir(&data).expect("the example's data folder is committed") {
+        let p = e.expect("entry").path();
+        std::fs::copy(&p, copy_data.join(p.file_name().expect("name"))).expect("copy");
     }
-    nb
+    ensure_python_readers();
+    let out = Command::new("python3")
+        .arg(repo().join("tests/readers/run_notebook.py"))
+        .arg(&copy)
+        .args(["--min-images", "2", "--headline"])
+        .arg(data.join("headline.json"))
+        .current_dir(tmp.path())
+        .env_remove("HOMESEASON_LAKE")
+        .output()
+        .expect("python3 runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "the committed example failed to run:\n{text}"
+    );
+    assert!(
+        text.contains("the notebook's headline equals the report's"),
+        "{text}"
+    );
 }
 
 #[test]
 fn ministry_workbook_has_the_attachment_layout() {
     let out = demo_dir();
     let workbook = out.join("report/workbook.xlsx");
-    let bytes = std::fs::read(&workbook).expect("report/workbook.xlsx is written beside report.html");
+    let bytes =
+        std::fs::read(&workbook).expect("report/workbook.xlsx is written beside report.html");
     assert!(bytes.starts_with(b"PK"), "an xlsx is a zip");
     let lake = Lake::open(out.join("lake")).expect("lake");
-    let activities = lake.read_table(tables::ACTIVITIES).expect("activities").height();
+    let activities = lake
+        .read_table(tables::ACTIVITIES)
+        .expect("activities")
+        .height();
     let campaign = Campaign::default_2023();
     let mut categories: Vec<String> = vec!["all_targeted".into()];
     categories.extend(
@@ -394,7 +470,11 @@ fn ministry_workbook_has_the_attachment_layout() {
         .iter()
         .filter(|c| c.is_some_and(|c| categories.iter().any(|k| k == c)))
         .count();
-    assert_eq!(summary_rows, 38 * 5, "national and 37 regions × all targeted and 4 categories");
+    assert_eq!(
+        summary_rows,
+        38 * 5,
+        "national and 37 regions × all targeted and 4 categories"
+    );
     python(
         "check_workbook.py",
         &[

@@ -45,7 +45,7 @@ fn start(data: &str, port: u16) -> Server {
     server
 }
 
-const HEADER: &str = "活动编号,地区,活动名称,活动类型,开始日期,结束日期,举办地点,主办单位,参与企业数,参与品牌数,重点方向,线上/线下,地方站\n";
+use homeseason_test_support::ACTIVITIES_HEADER as HEADER;
 
 #[test]
 fn a_liaison_uploads_through_the_binary() {

@@ -11,8 +11,7 @@
 
 #![allow(clippy::print_stderr)] // progress and timings of the Spark job, on purpose
 
-use homeseason_ingest::profile::Profile;
-use homeseason_ingest::stream::{self, NoLake};
+use homeseason_ingest::{NoLake, Profile, ingest_transaction_bytes};
 use homeseason_lake::Lake;
 use homeseason_schema::campaign::Campaign;
 use homeseason_spark::{Input, SparkOptions};
@@ -85,8 +84,7 @@ fn spark_engine_on_the_corpus_transaction_cases() {
     let mut failures = Vec::new();
     for (c, staged) in cases.iter().zip(&rollup.files) {
         let spark = staged.outcome(&campaign, &mut NoLake);
-        let rust =
-            stream::ingest_transaction_bytes(&c.file, &c.bytes, &Profile::default(), &campaign);
+        let rust = ingest_transaction_bytes(&c.file, &c.bytes, &Profile::default(), &campaign);
         let verdict = match (&c.expect, spark, rust) {
             (Expect::Refused(needles), Err(Ok(e)), Err(_)) => {
                 let why = e.to_string();

@@ -26,24 +26,25 @@ pub(crate) fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// One demo run shared by the tests that only read its outputs (the demo takes a few seconds).
+/// One demo run shared by the tests that only read its outputs (the demo takes a few seconds). It lives
+/// in the target's tmp folder under a fixed name and is replaced by the next run: a `TempDir` in a static
+/// is never dropped, and left ~100 MB in /tmp after every run of the suite.
 pub(crate) fn demo_dir() -> &'static Path {
-    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &DIR.get_or_init(|| {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let out = tmp.path().join("out");
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-demo");
+        if root.exists() {
+            std::fs::remove_dir_all(&root).expect("remove the previous demo");
+        }
+        std::fs::create_dir_all(&root).expect("demo folder");
+        let out = root.join("out");
         let stdout = ok(&["demo", "--out", out.to_str().expect("utf-8 path")]);
-        std::fs::write(tmp.path().join("demo-stdout.txt"), stdout).expect("write stdout");
-        (tmp, out)
+        std::fs::write(root.join("demo-stdout.txt"), stdout).expect("write stdout");
+        out
     })
-    .1
 }
 
-/// Read a Parquet file.
-pub(crate) fn read_parquet(path: &Path) -> DataFrame {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    ParquetReader::new(file).finish().expect("parquet reads")
-}
+pub(crate) use homeseason_test_support::{files_with_ext, read_parquet};
 
 /// Read a CSV with region_code and category as text.
 pub(crate) fn read_csv(path: &Path) -> DataFrame {
@@ -57,22 +58,4 @@ pub(crate) fn read_csv(path: &Path) -> DataFrame {
         .expect("csv opens")
         .finish()
         .expect("csv reads")
-}
-
-/// Every file under `dir` with the extension.
-pub(crate) fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("readable dir") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == ext) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }

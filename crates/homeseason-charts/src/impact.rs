@@ -29,8 +29,13 @@ const POST_LINE: RGBColor = RGBColor(90, 90, 90);
 pub struct ImpactChart {
     /// Title, Chinese and English.
     pub title: String,
-    /// Value description with unit, shown in each panel's header, e.g. `销售额 Sales (万元)`.
+    /// Value description with unit, shown in the headers of the observed and pointwise panels, e.g.
+    /// `日销售额 Daily sales (万元)`.
     pub y_label: String,
+    /// Value description of the cumulative panel, whose values are running sums over the post
+    /// period, not daily values (default `累计效应 Cumulative effect (running sum, y-label unit)`;
+    /// set it with the unit, e.g. `累计增量销售额 Cumulative incremental sales (万元)`).
+    pub cumulative_label: String,
     /// Dates, strictly increasing.
     pub dates: Vec<NaiveDate>,
     /// Observed values, one per date.
@@ -92,6 +97,7 @@ impl ImpactChart {
             predicted_upper,
             post_start,
             band_label: "90% 区间 interval".into(),
+            cumulative_label: "累计值 Running sum (单位同上 same unit as above)".into(),
         }
     }
 
@@ -300,6 +306,8 @@ impl Chart for ImpactChart {
             &theme,
         );
 
+        // The third panel holds running sums: its header names them, not the daily values.
+        let is_cumulative = |k: usize| k == 2;
         for (k, (panel, pa)) in panels.iter().zip(&areas).enumerate() {
             let (head, plot) = pa.split_vertically(theme.px(26.0));
             let title_font = theme.font(16.0);
@@ -310,8 +318,13 @@ impl Chart for ImpactChart {
                 title_font.pos(Pos::new(HPos::Left, VPos::Center)),
             ))?;
             let tw = head.estimate_text_size(panel.title, &title_font)?.0 as i32;
+            let label = if is_cumulative(k) {
+                &self.cumulative_label
+            } else {
+                &self.y_label
+            };
             head.draw(&Text::new(
-                format!("— {}", self.y_label),
+                format!("— {label}"),
                 (tx + tw + theme.px(12.0), theme.px(15.0)),
                 theme
                     .font_colored(15.0, &MUTED)

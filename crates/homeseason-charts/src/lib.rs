@@ -134,11 +134,6 @@ impl Rendered {
             Format::Png => None,
         }
     }
-
-    /// Writes the bytes to `path` (the only file IO this crate does, and only when asked).
-    pub fn write_to(&self, path: impl AsRef<std::path::Path>) -> std::io::Result<()> {
-        std::fs::write(path, &self.bytes)
-    }
 }
 
 /// Everything that can go wrong while rendering.

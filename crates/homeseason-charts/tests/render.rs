@@ -146,6 +146,27 @@ fn impact_chart_renders_and_computes_effects() {
 }
 
 #[test]
+fn impact_chart_labels_its_cumulative_panel_as_cumulative() {
+    let mut c = impact_chart();
+    c.y_label = "日销售额 Daily sales (万元)".into();
+    let svg = String::from_utf8(render(&c, Format::Svg, 1200, 900).unwrap()).unwrap();
+    // Panels ① and ② carry the daily label; ③ carries its own, never the daily one.
+    assert_eq!(
+        svg.matches("— 日销售额 Daily sales (万元)").count(),
+        2,
+        "daily label on the first two panels only"
+    );
+    assert!(
+        svg.contains("— 累计值 Running sum"),
+        "default cumulative label"
+    );
+    c.cumulative_label = "累计增量销售额 Cumulative incremental sales (万元)".into();
+    let svg = String::from_utf8(render(&c, Format::Svg, 1200, 900).unwrap()).unwrap();
+    assert!(svg.contains("— 累计增量销售额 Cumulative incremental sales (万元)"));
+    assert_eq!(svg.matches("— 日销售额").count(), 2);
+}
+
+#[test]
 fn tile_map_renders() {
     check_chart(&tile_map(), "家电消费提升");
 }

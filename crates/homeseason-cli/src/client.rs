@@ -1,14 +1,14 @@
-//! `homeseason upload` and `homeseason pull`: the reqwest client of `homeseason_server::client`.
+//! `homeseason upload` and `homeseason pull`: the command-line side of `homeseason_client`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use homeseason_client::wire::{Status, UploadRecord};
+use homeseason_client::{Client, PullConfig, PullSource, Retry, pull};
 use homeseason_ingest::Feed;
 use homeseason_lake::Lake;
+use homeseason_pipeline::{Fate, Profiles, Source, ingest_file};
 use homeseason_schema::campaign::Campaign;
-use homeseason_server::client::{Client, PullConfig, PullSource, Retry, pull};
-use homeseason_server::ingest::{Fate, ingest_file};
-use homeseason_server::registry::{Status, UploadRecord};
 
 use crate::now;
 
@@ -216,12 +216,8 @@ fn ingest_pulled(
         .as_deref()
         .map(|f| Feed::from_id(f).with_context(|| format!("unknown feed {f:?}")))
         .transpose()?;
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    match ingest_file(lake, &name, &bytes, feed, campaign, &now())? {
+    let profiles = Profiles::from_working_dir()?;
+    match ingest_file(lake, &Source::Path(path), feed, campaign, &profiles, &now())? {
         Fate::Ingested { report, commit, .. } => {
             println!(
                 "  ingested 已入库: read {} = accepted {} + rejected {} + duplicates {}{}",

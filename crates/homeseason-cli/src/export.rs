@@ -1,17 +1,26 @@
-//! `homeseason export notebook`: a Jupyter notebook (nbformat 4) that loads the lake's Parquet
-//! outputs with Python polars, reproduces the headline and by-category tables, draws two of the
-//! report's charts with matplotlib, and explains each step in Chinese and English.
+//! `homeseason export notebook`: a Jupyter notebook (nbformat 4) for one report week that loads that
+//! week's tables with Python polars, reproduces the week's headline and by-category tables, draws two
+//! of the report's charts with matplotlib, and explains each step in Chinese and English.
 //!
-//! The notebook reads every path relative to `LAKE`, set in its first cell to the absolute lake path
-//! given on the command line (the environment variable `HOMESEASON_LAKE` overrides it without an
-//! edit). The export is deterministic: the same campaign, lake path and week give the same bytes.
+//! The export writes the notebook and, beside it, a folder of the same name holding the week's
+//! tables as the report of that week uses them — `uplift` (re-estimated on the data up to the week's
+//! Sunday, as `homeseason report --as-of` does), the national `baseline_daily`, that week's
+//! `weekly_tracking` — and the report's headline (`headline.json`, from
+//! [`homeseason_report::headline`]). The notebook reads them by a path relative to itself: it runs
+//! wherever the two are copied together (a clean clone of the repository holds the example), with
+//! no lake and no environment variable, and its headline is that week's report headline.
+//! The export is deterministic: the same campaign, lake and week give the same notebook.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
+use homeseason_lake::Lake;
+use homeseason_metrics::{Method, UpliftOptions, daily_series, uplift};
 use homeseason_schema::campaign::Campaign;
+use homeseason_schema::contract::tables;
 use homeseason_schema::region::NATIONAL;
+use polars::prelude::*;
 use serde_json::{Value, json};
 
 /// The Sunday ending the (Monday–Sunday) week that holds a date (the report's rule).
@@ -22,6 +31,40 @@ pub(crate) fn file_name(as_of: NaiveDate) -> String {
     format!("homeseason-weekly-{as_of}.ipynb")
 }
 
+/// The tables the report of the week ending `week` is built from: `uplift` and `baseline_daily`
+/// re-estimated on the data up to that Sunday (the lake's own tables when the week reaches the
+/// window's end). The same rule as `homeseason report --as-of` (see `pipeline::report`).
+pub(crate) fn week_estimates(
+    lake: &Lake,
+    campaign: &Campaign,
+    week: NaiveDate,
+) -> Result<(DataFrame, DataFrame)> {
+    if week < campaign.window.end {
+        let mut partial = campaign.clone();
+        partial.window.end = week;
+        let daily = lake.read_table(tables::PAYMENT_DAILY)?;
+        anyhow::ensure!(daily.height() > 0, "the lake holds no payment_daily rows");
+        let series = daily_series(daily.lazy(), &partial)?;
+        let r = uplift(
+            &series,
+            &partial,
+            &Method::ALL,
+            &UpliftOptions::from_campaign(&partial),
+        )?;
+        Ok((r.uplift, r.baseline_daily))
+    } else {
+        Ok((
+            lake.read_table(tables::UPLIFT)?,
+            lake.read_table(tables::BASELINE_DAILY)?,
+        ))
+    }
+}
+
+/// The data folder of a notebook: its path without `.ipynb`.
+pub(crate) fn data_dir(notebook: &Path) -> PathBuf {
+    notebook.with_extension("")
+}
+
 /// A Python string literal (JSON string syntax is valid Python for these values).
 fn py_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
@@ -30,10 +73,10 @@ fn py_str(s: &str) -> String {
 fn lines(text: &str) -> Vec<String> {
     let text = text.trim_matches('\n');
     let mut out: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
-    if let Some(last) = out.last_mut() {
-        if last.ends_with('\n') {
-            last.pop();
-        }
+    if let Some(last) = out.last_mut()
+        && last.ends_with('\n')
+    {
+        last.pop();
     }
     out
 }
@@ -67,8 +110,9 @@ fn fill(template: &str, values: &[(&str, String)]) -> String {
     out
 }
 
-/// The notebook for `campaign`, reading the lake at `lake` (absolute), as of the week ending `as_of`.
-pub(crate) fn notebook(campaign: &Campaign, lake: &Path, as_of: NaiveDate) -> Result<Value> {
+/// The notebook for `campaign` as of the week ending `as_of`, reading the week's tables from the
+/// folder `data` (a path relative to the notebook: the folder beside it).
+pub(crate) fn notebook(campaign: &Campaign, data: &str, as_of: NaiveDate) -> Result<Value> {
     let as_of = week_ending(as_of);
     let targeted: Vec<String> = campaign
         .categories
@@ -91,18 +135,19 @@ pub(crate) fn notebook(campaign: &Campaign, lake: &Path, as_of: NaiveDate) -> Re
     for r in campaign.regions().context("the campaign's regions")? {
         region_names.push(format!("    {}: {},", py_str(&r.code), py_str(&r.name_en)));
     }
-    let lake_str = lake
-        .to_str()
-        .with_context(|| format!("the lake path {} is not UTF-8", lake.display()))?;
     let values = [
-        ("LAKE", py_str(lake_str)),
+        ("DATA", py_str(data)),
+        ("DATA_RAW", data.to_owned()),
         ("AS_OF", py_str(&as_of.to_string())),
         ("CAMPAIGN_ID", py_str(&campaign.id)),
         ("CAMPAIGN_ZH", campaign.name_zh.clone()),
         ("CAMPAIGN_EN", campaign.name_en.clone()),
         ("METHOD", py_str(&campaign.baseline.primary_method)),
         ("LEVEL", format!("{}", campaign.baseline.level)),
-        ("LEVEL_PCT", format!("{:.0}", campaign.baseline.level * 100.0)),
+        (
+            "LEVEL_PCT",
+            format!("{:.0}", campaign.baseline.level * 100.0),
+        ),
         ("WINDOW_START", py_str(&campaign.window.start.to_string())),
         ("WINDOW_END", py_str(&campaign.window.end.to_string())),
         ("WINDOW_START_RAW", campaign.window.start.to_string()),
@@ -142,13 +187,18 @@ pub(crate) fn notebook(campaign: &Campaign, lake: &Path, as_of: NaiveDate) -> Re
 }
 
 /// Export the notebook: `out` is a `.ipynb` file or a folder (the file is then named after the
-/// week). Returns the path written.
+/// week); the week's tables go to the folder of the same name beside it. Returns the notebook's path.
+///
+/// # Errors
+/// When `as_of` lies outside the campaign window (the report's rule), the lake holds no uplift
+/// table, or a table cannot be read or written.
 pub(crate) fn export_notebook(
     campaign: &Campaign,
     lake: &Path,
     out: &Path,
     as_of: NaiveDate,
 ) -> Result<PathBuf> {
+    homeseason_report::check_as_of(campaign, Some(as_of))?;
     if !lake.join("uplift").is_dir() {
         bail!(
             "{} holds no uplift table: run `homeseason uplift --lake {}` (or `homeseason demo`) first \
@@ -157,39 +207,54 @@ pub(crate) fn export_notebook(
             lake.display()
         );
     }
-    let lake = std::path::absolute(lake)
-        .with_context(|| format!("resolving {}", lake.display()))?;
-    let lake = normalise(&lake);
     let week = week_ending(as_of);
     let path = if out.extension().is_some_and(|e| e == "ipynb") {
         out.to_owned()
     } else {
         out.join(file_name(week))
     };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
+    let data = data_dir(&path);
+    std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+    let lake = Lake::open(lake)?;
+    let (uplift_week, baseline_daily) = week_estimates(&lake, campaign, week)?;
+    let national_daily = baseline_daily
+        .lazy()
+        .filter(col("region_code").eq(lit(NATIONAL)))
+        .collect()?;
+    let tracking = lake.read_table(tables::WEEKLY_TRACKING)?;
+    let tracking = if tracking.height() > 0 {
+        let days = i32::try_from(
+            (week - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days(),
+        )?;
+        tracking
+            .lazy()
+            .filter(col("as_of_week").cast(DataType::Int32).eq(lit(days)))
+            .collect()?
+    } else {
+        tracking
+    };
+    for (table, frame) in [
+        (tables::UPLIFT, &uplift_week),
+        (tables::BASELINE_DAILY, &national_daily),
+        (tables::WEEKLY_TRACKING, &tracking),
+    ] {
+        let file = data.join(format!("{table}.parquet"));
+        std::fs::write(&file, Lake::parquet_bytes(table, frame)?)
+            .with_context(|| format!("writing {}", file.display()))?;
     }
-    let nb = notebook(campaign, &lake, week)?;
+    let headline = homeseason_report::headline(campaign, &uplift_week)?;
+    let mut text = serde_json::to_string_pretty(&headline)?;
+    text.push('\n');
+    std::fs::write(data.join("headline.json"), text)?;
+    let name = data
+        .file_name()
+        .and_then(|n| n.to_str())
+        .with_context(|| format!("the folder name of {} is not UTF-8", data.display()))?;
+    let nb = notebook(campaign, name, week)?;
     let mut text = serde_json::to_string_pretty(&nb)?;
     text.push('\n');
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
-}
-
-/// Drop `.` and resolve `..` lexically (no symlinks followed), for a readable absolute path.
-fn normalise(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 enum Kind {
@@ -225,12 +290,12 @@ const CELLS: &[Cell] = &[
         tags: &["parameters"],
         text: r#"
 # {{CAMPAIGN_ZH}} · {{CAMPAIGN_EN}} — homeseason notebook, week ending {{AS_OF_RAW}}
-# 参数 Parameters, written by `homeseason export notebook`. Every path below is relative to LAKE;
-# set the environment variable HOMESEASON_LAKE to read another lake without editing this cell.
-import os
+# 参数 Parameters, written by `homeseason export notebook --as-of {{AS_OF_RAW}}`. The week's tables are in
+# the folder DATA beside this notebook (written by the same export); keep the two together.
 from pathlib import Path
 
-LAKE = Path(os.environ.get("HOMESEASON_LAKE", {{LAKE}}))
+DATA = Path({{DATA}})  # relative to this notebook's folder
+assert DATA.is_dir(), f"{DATA.resolve()} is missing: keep the folder the export wrote beside the notebook"
 AS_OF = {{AS_OF}}  # report week: the Sunday it ends on
 CAMPAIGN_ID = {{CAMPAIGN_ID}}
 METHOD = {{METHOD}}  # the campaign's primary baseline method
@@ -244,12 +309,14 @@ NATIONAL = "000000"  # region code of national figures
     md(r#"
 # {{CAMPAIGN_ZH}}效果评估 · {{CAMPAIGN_EN}}: did it raise sales?
 
-本笔记本由 `homeseason export notebook` 生成，直接读取 homeseason 数据湖中的 Parquet 输出表（用 Python polars），
-复现报告的核心指标表和分品类表，并画出报告中的两张图。每一步都有说明，可以逐格运行、修改、继续分析。
+本笔记本由 `homeseason export notebook` 为截至 {{AS_OF_RAW}} 的报告周生成：读取导出时写在旁边文件夹 `{{DATA_RAW}}/` 中的
+该周输出表（Parquet，用 Python polars），复现该周报告的核心指标表和分品类表，并画出报告中的两张图。
+每一步都有说明，可以逐格运行、修改、继续分析。
 
-This notebook was written by `homeseason export notebook`. It reads the Parquet output tables of a homeseason
-lake with Python polars, reproduces the report's headline and by-category tables, and draws two of its charts.
-Each step is explained; run it cell by cell and carry on from there.
+This notebook was written by `homeseason export notebook` for the report week ending {{AS_OF_RAW}}. It reads that
+week's output tables (Parquet, with Python polars) from the folder `{{DATA_RAW}}/` the export wrote beside it,
+reproduces that week's report headline and by-category tables, and draws two of its charts. Each step is
+explained; run it cell by cell and carry on from there.
 
 | | |
 |---|---|
@@ -300,47 +367,37 @@ print("polars", pl.__version__, "· matplotlib", matplotlib.__version__,
     md(r#"
 ## 1 读取输出表 Load the output tables
 
-数据湖中每张表是一个文件夹，采用 Hive 分区：分区键写在文件夹名里（如 `weekly_tracking/as_of_week={{AS_OF_RAW}}/`、
-`activities/region_code=330000/`），读取时还原为列。`LAKE/<表>/**/*.parquet` 能读到一张表的全部分区。
-地区代码是文本（`000000` 表示全国，`XPCC` 为兵团），所以要告诉 polars 分区列的类型，否则 `000000` 会被当成整数 0。
-`scan_parquet` 是惰性的：筛选条件在读文件前生效，只读需要的分区和列。每个文件的元数据里记录了表名和契约版本
-（`homeseason.table`、`homeseason.schema_version`），列的含义见仓库的 `data-schemas/`。
+`{{DATA_RAW}}/` 中每张表一个 Parquet 文件，列与数据湖中的同名表相同（含义见仓库的 `data-schemas/`）：
+`uplift` 是用截至 {{AS_OF_RAW}} 的数据重新估计的提升表（与 `homeseason report --as-of {{AS_OF_RAW}}` 所用的相同），
+`baseline_daily` 是全国的逐日明细，`weekly_tracking` 是这一周的累计进度，`headline.json` 是该周报告的核心指标。
+每个文件的元数据里记录了表名和契约版本（`homeseason.table`、`homeseason.schema_version`）。
+`scan_parquet` 是惰性的：筛选条件在读文件前生效。要读整个数据湖（Hive 分区文件夹），见 `docs/reading-the-outputs.md`。
 
-Each lake table is a folder, Hive-partitioned: partition keys live in the folder names
-(`weekly_tracking/as_of_week={{AS_OF_RAW}}/`, `activities/region_code=330000/`) and come back as columns;
-`LAKE/<table>/**/*.parquet` reads every partition of a table. Region codes are text (`000000` = national, `XPCC` = the
-Corps), so we give polars the partition columns' types — otherwise `000000` would become the integer 0.
-`scan_parquet` is lazy: filters apply before files are read, so only the partitions and columns needed are read.
-Every file's metadata names its table and contract version (`homeseason.table`, `homeseason.schema_version`); the
-columns are documented in the repository's `data-schemas/`.
+`{{DATA_RAW}}/` holds one Parquet file per table, with the columns of the lake's table of that name (documented in the
+repository's `data-schemas/`): `uplift` re-estimated on the data up to {{AS_OF_RAW}} (the very table
+`homeseason report --as-of {{AS_OF_RAW}}` uses), the national `baseline_daily`, this week's `weekly_tracking`, and
+`headline.json`, the headline of that week's report. Every file's metadata names its table and contract version
+(`homeseason.table`, `homeseason.schema_version`). `scan_parquet` is lazy: filters apply before the file is read. To
+read a whole lake (Hive-partitioned folders), see `docs/reading-the-outputs.md`.
 "#),
     py(r#"
-HIVE_TYPES = {
-    "region_code": pl.String, "as_of_week": pl.Date, "institution": pl.String,
-    "feed": pl.String, "file_sha256": pl.String, "period": pl.String, "year": pl.Int32, "month": pl.Int32,
-}
-
-
 def scan(table: str) -> pl.LazyFrame:
-    """Every partition of one lake table, lazily (nothing is read before .collect())."""
-    return pl.scan_parquet(LAKE / table / "**" / "*.parquet", hive_partitioning=True, hive_schema=HIVE_TYPES)
+    """One of the week's tables, lazily (nothing is read before .collect())."""
+    return pl.scan_parquet(DATA / f"{table}.parquet")
 
 
-tables = sorted(p.name for p in LAKE.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+tables = sorted(p.stem for p in DATA.glob("*.parquet"))
 inventory = pl.DataFrame({
     "table": tables,
-    "files": [len(list((LAKE / t).rglob("*.parquet"))) for t in tables],
     "rows": [scan(t).select(pl.len()).collect().item() for t in tables],
-    "schema_version": [
-        pl.read_parquet_metadata(next((LAKE / t).rglob("*.parquet"))).get("homeseason.schema_version")
-        for t in tables
-    ],
+    "schema_version": [pl.read_parquet_metadata(DATA / f"{t}.parquet").get("homeseason.schema_version") for t in tables],
 })
 inventory
 "#),
     py(r#"
-# The uplift table holds every method, data source and window (the campaign window and a placebo window inside the
-# pre-period, as a check of the method). The report uses the campaign window of the primary method.
+# The uplift table holds every method, data source and window (the campaign window up to the report week and a
+# placebo window inside the pre-period, as a check of the method). The report uses the campaign window of the
+# primary method.
 uplift_all = scan("uplift").collect()
 uplift = uplift_all.filter(
     (pl.col("window_kind") == "campaign") & (pl.col("method") == METHOD) & (pl.col("source") == SOURCE)
@@ -351,12 +408,14 @@ uplift.head(5)
     md(r#"
 ## 2 核心指标 Headline
 
-全国（`region_code = "000000"`）、全部目标品类（`category = "all_targeted"`）在活动期内的增量销售额（实际 − 基线）和提升率，
-以及 {{LEVEL_PCT}}% 区间；再数一数区间下限大于零的地区有多少个。这些就是报告开头的三个数。
+全国（`region_code = "000000"`）、全部目标品类（`category = "all_targeted"`）从活动开始到 {{AS_OF_RAW}} 的增量
+（实际 − 基线）和提升率，以及 {{LEVEL_PCT}}% 区间；再数一数区间下限大于零的地区有多少个。这些就是该周报告开头的三个数。
+口径：报送支付机构所见的支付交易，不是全部社会零售额。
 
-National (`region_code = "000000"`), all targeted categories (`category = "all_targeted"`), over the campaign window:
-the incremental sales (actual − baseline) and the uplift in percent, each with its {{LEVEL_PCT}}% interval, and how
-many regions have an interval above zero. These are the report's three headline numbers.
+National (`region_code = "000000"`), all targeted categories (`category = "all_targeted"`), from the start of the
+window to {{AS_OF_RAW}}: the incremental sales (actual − baseline) and the uplift in percent, each with its
+{{LEVEL_PCT}}% interval, and how many regions have an interval above zero. These are the three headline numbers of
+that week's report. Scope: payments seen by the reporting payment institutions, not total retail sales.
 "#),
     py(r#"
 national = uplift.filter((pl.col("region_code") == NATIONAL) & (pl.col("category") == "all_targeted"))
@@ -377,31 +436,31 @@ headline = national.select(
 headline
 "#),
     md(r#"
-如果报告文件夹就在数据湖旁边（`homeseason demo` 的布局：`out/lake`、`out/report`），下一格把上面的数和报告的
-`headline.json` 逐一核对；不一致就报错。
+下一格把上面的数和导出时写下的该周报告核心指标（`{{DATA_RAW}}/headline.json`）逐一核对；不一致就报错。
 
-If the report folder sits beside the lake (the layout `homeseason demo` writes: `out/lake`, `out/report`), the next
-cell checks the numbers above against the report's `headline.json` and fails on any difference.
+The next cell checks the numbers above against the headline of that week's report, written by the export
+(`{{DATA_RAW}}/headline.json`), and fails on any difference.
 "#),
     py(r#"
-headline_json = LAKE.parent / "report" / "headline.json"
-if headline_json.exists():
-    ref = json.loads(headline_json.read_text(encoding="utf-8"))
-    assert ref["method"] == METHOD, (ref["method"], METHOD)
-    pairs = [
-        (ref["incremental_yuan"], h["uplift_abs"]),
-        (ref["incremental_interval"][0], h["uplift_abs_lower"]),
-        (ref["incremental_interval"][1], h["uplift_abs_upper"]),
-        (ref["uplift_pct"], h["uplift_pct"]),
-        (ref["uplift_interval"][0], h["lower"]),
-        (ref["uplift_interval"][1], h["upper"]),
-    ]
-    for want, got in pairs:
-        assert math.isclose(want, got, rel_tol=1e-9, abs_tol=1e-9), (want, got)
-    assert ref["regions_up"] == [regions_up, regions.height], (ref["regions_up"], regions_up, regions.height)
-    print("the headline matches the report's", headline_json, "与报告一致")
-else:
-    print("no report beside the lake, nothing to compare:", headline_json)
+computed = {
+    "method": METHOD,
+    "incremental_yuan": h["uplift_abs"],
+    "incremental_interval": [h["uplift_abs_lower"], h["uplift_abs_upper"]],
+    "uplift_pct": h["uplift_pct"],
+    "uplift_interval": [h["lower"], h["upper"]],
+    "regions_up": [regions_up, regions.height],
+}
+ref = json.loads((DATA / "headline.json").read_text(encoding="utf-8"))
+assert ref["method"] == METHOD, (ref["method"], METHOD)
+for key in ("incremental_yuan", "uplift_pct"):
+    assert math.isclose(ref[key], computed[key], rel_tol=1e-9, abs_tol=1e-9), (key, ref[key], computed[key])
+for key in ("incremental_interval", "uplift_interval"):
+    for want, got in zip(ref[key], computed[key]):
+        assert math.isclose(want, got, rel_tol=1e-9, abs_tol=1e-9), (key, want, got)
+assert ref["regions_up"] == computed["regions_up"], (ref["regions_up"], computed["regions_up"])
+print(f"{ref['incremental_yuan'] / 1e8:.2f} 亿元, {ref['uplift_pct']:+.1f}%, {regions_up}/{regions.height}:",
+      "the headline matches the report of the week ending", AS_OF, "与该周报告一致")
+print("HEADLINE_JSON", json.dumps(computed))
 "#),
     md(r#"
 ## 3 分品类 By category
@@ -436,16 +495,16 @@ by_category
     md(r#"
 ## 4 截至报告周的累计进度 Progress as of the report week
 
-`weekly_tracking` 按报告周分区（`as_of_week=`周日日期）。按 `as_of_week` 筛选时 polars 只读这一个分区文件夹。
+`weekly_tracking` 在数据湖中按报告周分区（`as_of_week=`周日日期）；导出只取了这一周。
 这里看全国各品类从活动开始到 {{AS_OF_RAW}} 的累计实际值、累计基线和累计提升率。
 
-`weekly_tracking` is partitioned by report week (`as_of_week=` the Sunday). Filtering on `as_of_week` makes polars read
-that one partition folder only. Here: national cumulative actual, baseline and uplift per category from the start of
-the window to {{AS_OF_RAW}}.
+`weekly_tracking` is partitioned by report week in the lake (`as_of_week=` the Sunday); the export holds this week's
+partition. Here: national cumulative actual, baseline and uplift per category from the start of the window to
+{{AS_OF_RAW}}.
 "#),
     py(r#"
 as_of = dt.date.fromisoformat(AS_OF)
-if (LAKE / "weekly_tracking").is_dir():
+if (DATA / "weekly_tracking.parquet").exists():
     progress = (
         scan("weekly_tracking")
         .filter(
@@ -468,18 +527,19 @@ if (LAKE / "weekly_tracking").is_dir():
         print("weekly_tracking has no national rows for the week ending", AS_OF)
 else:
     progress = None
-    print("this lake has no weekly_tracking table")
+    print("the export holds no weekly_tracking table")
 progress
 "#),
     md(r#"
 ## 5 图一 全国日销售额与基线 Chart 1: national daily sales vs baseline
 
 `baseline_daily` 是每个提升估计背后的逐日明细：实际净销售额、按节假日对齐并经增长调整的基线，以及基线的日波动区间。
-阴影是活动期，竖线是报告周的周日。先核对：活动期内逐日求和，应与 `uplift` 表的实际值和基线一致。
+阴影是活动期，竖线是报告周的周日。先核对：活动开始到报告周逐日求和，应与 `uplift` 表的实际值和基线一致。
 
 `baseline_daily` is the daily detail behind every uplift estimate: the actual net sales, the holiday-aligned,
 growth-adjusted baseline and a daily band. The shaded span is the campaign window, the dashed line the report week's
-Sunday. First a check: summed over the window, the daily actual and baseline give the uplift table's figures.
+Sunday. First a check: summed from the window's start to the report week, the daily actual and baseline give the uplift
+table's figures.
 "#),
     py(r#"
 daily = (
@@ -489,7 +549,7 @@ daily = (
     .collect()
 )
 start, end = (dt.date.fromisoformat(d) for d in WINDOW)
-in_window = daily.filter(pl.col("date").is_between(start, end))
+in_window = daily.filter(pl.col("date").is_between(start, min(end, as_of)))
 assert math.isclose(in_window["actual"].sum(), h["actual"], rel_tol=1e-6), (in_window["actual"].sum(), h["actual"])
 assert math.isclose(in_window["baseline"].sum(), h["baseline"], rel_tol=1e-6), (in_window["baseline"].sum(), h["baseline"])
 
@@ -543,10 +603,10 @@ plt.show()
 ## 接下来 Next
 
 - 各表各列的含义（中英文）：仓库的 `data-schemas/`；读取方法（DuckDB、Superset、Power BI、pyarrow）：`docs/reading-the-outputs.md`。
-- 换一周：重新导出 `homeseason export notebook --lake … --as-of 2023-10-22`，或直接改第一格的 `AS_OF`。
+- 换一周：重新导出 `homeseason export notebook --lake … --as-of 2023-10-22`（每周的表随导出一起写出）。
 - What each column means: the repository's `data-schemas/`; other readers (DuckDB, Superset, Power BI, pyarrow):
   `docs/reading-the-outputs.md`.
-- Another week: export again with `--as-of`, or change `AS_OF` in the first cell.
+- Another week: export again with `--as-of` (each week's tables are written with its notebook).
 
 _Exported by homeseason {{VERSION}}._
 "#),
@@ -562,14 +622,17 @@ mod tests {
         assert_eq!(week_ending(d("2023-10-15")), d("2023-10-15"));
         assert_eq!(week_ending(d("2023-10-09")), d("2023-10-15"));
         assert_eq!(week_ending(d("2023-10-14")), d("2023-10-15"));
-        assert_eq!(file_name(d("2023-10-15")), "homeseason-weekly-2023-10-15.ipynb");
+        assert_eq!(
+            file_name(d("2023-10-15")),
+            "homeseason-weekly-2023-10-15.ipynb"
+        );
     }
 
     #[test]
     fn the_notebook_is_nbformat_4_with_the_lake_in_its_first_cell() {
         let campaign = Campaign::default_2023();
         let d = NaiveDate::from_ymd_opt(2023, 10, 15).unwrap();
-        let nb = notebook(&campaign, Path::new("/data/my \"lake\""), d).unwrap();
+        let nb = notebook(&campaign, "homeseason-weekly-2023-10-15", d).unwrap();
         assert_eq!(nb["nbformat"], 4);
         let cells = nb["cells"].as_array().unwrap();
         let first: String = cells[0]["source"]
@@ -580,8 +643,12 @@ mod tests {
             .collect();
         assert_eq!(cells[0]["cell_type"], "code");
         assert!(
-            first.contains(r#"LAKE = Path(os.environ.get("HOMESEASON_LAKE", "/data/my \"lake\""))"#),
+            first.contains(r#"DATA = Path("homeseason-weekly-2023-10-15")"#),
             "{first}"
+        );
+        assert!(
+            !first.contains("environ"),
+            "no environment variable decides what is read"
         );
         assert!(first.contains(r#"AS_OF = "2023-10-15""#));
         let all = serde_json::to_string(&nb).unwrap();
@@ -593,12 +660,18 @@ mod tests {
                 assert!(cell["execution_count"].is_null());
             }
         }
-        let markdown = cells.iter().filter(|c| c["cell_type"] == "markdown").count();
+        let markdown = cells
+            .iter()
+            .filter(|c| c["cell_type"] == "markdown")
+            .count();
         assert!(markdown >= 8, "each step is explained");
-        assert!(all.contains("hive_partitioning=True"));
         assert!(all.contains("scan_parquet"));
+        assert!(
+            !all.contains("LAKE"),
+            "the notebook reads the export, not a lake path"
+        );
         assert_eq!(
-            notebook(&campaign, Path::new("/data/my \"lake\""), d).unwrap(),
+            notebook(&campaign, "homeseason-weekly-2023-10-15", d).unwrap(),
             nb,
             "deterministic"
         );

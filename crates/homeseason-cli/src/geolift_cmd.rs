@@ -11,11 +11,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use homeseason_stats::geolift::{
-    self, Augment, CellResult, CellSpec, Combined, Interval, Options, Panel, Permutations,
-    PowerOptions, PowerResult,
+    self, Augment, CellResult, CellSpec, Combined, Fill, FillReport, Interval, Options, Panel,
+    Permutations, PowerOptions, PowerResult, Statistic,
 };
 use polars::prelude::*;
 use serde::Serialize;
+
+// Time-based regression (`--tbr`), in its own file; a child module so `main.rs` needs no change.
+#[path = "tbr_cmd.rs"]
+mod tbr_cmd;
 
 /// Arguments of `homeseason geolift`.
 #[derive(clap::Args, Debug)]
@@ -63,6 +67,26 @@ pub(crate) struct GeoliftArgs {
     /// Number of random permutations of the conformal test.
     #[arg(long, default_value_t = 1000)]
     pub(crate) draws: usize,
+    /// Permutations of the test: auto (blocks of --block-len periods for daily data, single
+    /// periods otherwise), blocks, iid (GeoLift's single periods) or circular (all shifts).
+    #[arg(long, default_value = "auto")]
+    pub(crate) permutations: String,
+    /// Block length of block permutations, in periods (7 = a week of daily data).
+    #[arg(long, default_value_t = 7)]
+    pub(crate) block_len: usize,
+    /// Two-sided statistic: abs-sum (|Σu|, a test of the average effect; default) or sum-abs
+    /// (Σ|u|, GeoLift's "Total", a test that the effect is the same constant on every period).
+    #[arg(long, default_value = "abs-sum")]
+    pub(crate) statistic: String,
+    /// Interval: auto (the inverted test, jackknife+ only when that set is empty), conformal,
+    /// jackknife (augsynth's jackknife+) or geolift (jackknife+ also when the conformal set misses
+    /// the estimate, as GeoLift does).
+    #[arg(long, default_value = "auto")]
+    pub(crate) interval: String,
+    /// Unbalanced panels: refuse (default), zero (a missing unit × time row is an outcome of 0) or
+    /// drop (units with gaps are dropped).
+    #[arg(long, default_value = "refuse")]
+    pub(crate) fill: String,
     /// Alternative hypothesis: total (two-sided, default), positive or negative.
     #[arg(long, default_value = "total")]
     pub(crate) stat_test: String,
@@ -88,6 +112,24 @@ pub(crate) struct GeoliftArgs {
     /// Target power of the minimum detectable effect.
     #[arg(long, default_value_t = 0.8)]
     pub(crate) target_power: f64,
+    /// Time-based regression (google/matched_markets' TBR) of a two-group design instead of the
+    /// synthetic control: the treatment group (--treated, or group 2 of --assignment) against the
+    /// control group (every other unit, or group 1), test period --start … --end.
+    #[arg(long)]
+    pub(crate) tbr: bool,
+    /// --tbr: cost (spend) column, for the incremental cost and the iROAS.
+    #[arg(long)]
+    pub(crate) cost: Option<String>,
+    /// --tbr: group assignment CSV, two columns: unit and group (1 = control, 2 = treatment), as
+    /// matched_markets' geoassignment.csv.
+    #[arg(long)]
+    pub(crate) assignment: Option<PathBuf>,
+    /// --tbr: first period of the pre-period (default: the first in the data).
+    #[arg(long)]
+    pub(crate) pre_start: Option<String>,
+    /// --tbr: a two-sided interval (default: matched_markets' one-sided lower bound).
+    #[arg(long)]
+    pub(crate) two_sided_interval: bool,
 }
 
 /// Time keys: integers sort numerically, anything else as text.
@@ -110,6 +152,20 @@ impl std::fmt::Display for Key {
 struct Data {
     panel: Panel,
     keys: Vec<String>,
+    /// Gaps zero-filled or units dropped (`--fill`).
+    fill: FillReport,
+}
+
+impl Data {
+    /// Whether the time keys are consecutive calendar days (ISO dates one day apart).
+    fn daily(&self) -> bool {
+        let dates: Option<Vec<chrono::NaiveDate>> = self
+            .keys
+            .iter()
+            .map(|k| chrono::NaiveDate::parse_from_str(k, "%Y-%m-%d").ok())
+            .collect();
+        dates.is_some_and(|d| d.len() > 1 && d.windows(2).all(|w| (w[1] - w[0]).num_days() == 1))
+    }
 }
 
 fn read_frame(path: &Path, unit: &str) -> Result<DataFrame> {
@@ -123,7 +179,8 @@ fn read_frame(path: &Path, unit: &str) -> Result<DataFrame> {
             std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
         return ParquetReader::new(file)
             .finish()
-            .map_err(anyhow::Error::from).with_context(|| format!("reading Parquet {}", path.display()));
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("reading Parquet {}", path.display()));
     }
     CsvReadOptions::default()
         .with_has_header(true)
@@ -133,9 +190,11 @@ fn read_frame(path: &Path, unit: &str) -> Result<DataFrame> {
             DataType::String,
         )]))))
         .try_into_reader_with_file_path(Some(path.to_owned()))
-        .map_err(anyhow::Error::from).with_context(|| format!("opening {}", path.display()))?
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("opening {}", path.display()))?
         .finish()
-        .map_err(anyhow::Error::from).with_context(|| format!("reading CSV {}", path.display()))
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("reading CSV {}", path.display()))
 }
 
 fn load(args: &GeoliftArgs) -> Result<Data> {
@@ -163,7 +222,8 @@ fn load(args: &GeoliftArgs) -> Result<Data> {
     let outcome = df
         .column(&args.outcome)?
         .cast(&DataType::Float64)
-        .map_err(anyhow::Error::from).with_context(|| format!("--outcome column {:?} is not numeric", args.outcome))?;
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("--outcome column {:?} is not numeric", args.outcome))?;
     let outcome = outcome.f64()?;
     let time = df.column(&args.time)?;
     let times: Vec<Option<Key>> = if time.dtype().is_integer() {
@@ -186,10 +246,22 @@ fn load(args: &GeoliftArgs) -> Result<Data> {
         };
         rows.push((u.trim().to_owned(), k, y));
     }
-    let (panel, keys) = Panel::from_long(rows)?;
+    let fill = match args.fill.to_ascii_lowercase().as_str() {
+        "refuse" | "" => Fill::Refuse,
+        "zero" => Fill::Zero,
+        "drop" => Fill::Drop,
+        other => bail!("--fill {other:?}: expected refuse, zero or drop"),
+    };
+    let (panel, keys, fill) = Panel::from_long_filled(rows, fill).map_err(|e| match e {
+        geolift::GeoError::MissingObservation { .. } => anyhow::anyhow!(
+            "{e} — pass --fill zero (a missing row is an outcome of 0) or --fill drop (drop units with gaps)"
+        ),
+        e => e.into(),
+    })?;
     Ok(Data {
         panel,
         keys: keys.iter().map(ToString::to_string).collect(),
+        fill,
     })
 }
 
@@ -276,7 +348,7 @@ fn cells(data: &Data, args: &GeoliftArgs, need_dates: bool) -> Result<Vec<CellSp
     Ok(out)
 }
 
-fn options(args: &GeoliftArgs) -> Result<Options> {
+fn options(args: &GeoliftArgs, data: &Data) -> Result<Options> {
     let augment = match args.augment.to_ascii_lowercase().as_str() {
         "none" | "" => Augment::None,
         "ridge" => Augment::Ridge {
@@ -290,12 +362,39 @@ fn options(args: &GeoliftArgs) -> Result<Options> {
         "negative" | "less" => geolift::Alternative::Less,
         other => bail!("--stat-test {other:?}: expected total, positive or negative"),
     };
+    let permutations = match args.permutations.to_ascii_lowercase().as_str() {
+        "auto" | "" if data.daily() => Permutations::Blocks {
+            len: args.block_len,
+            draws: args.draws,
+        },
+        "auto" | "" | "iid" => Permutations::Iid { draws: args.draws },
+        "blocks" | "block" => Permutations::Blocks {
+            len: args.block_len,
+            draws: args.draws,
+        },
+        "circular" => Permutations::Circular,
+        other => bail!("--permutations {other:?}: expected auto, blocks, iid or circular"),
+    };
+    let statistic = match args.statistic.to_ascii_lowercase().as_str() {
+        "abs-sum" | "abs_sum" => Statistic::AbsSum,
+        "sum-abs" | "sum_abs" | "total" => Statistic::SumAbs,
+        other => bail!("--statistic {other:?}: expected abs-sum or sum-abs"),
+    };
+    let interval = match args.interval.to_ascii_lowercase().as_str() {
+        "auto" | "" => Interval::Auto,
+        "conformal" => Interval::Conformal,
+        "geolift" => Interval::GeoLiftAuto,
+        "jackknife" | "jackknife+" | "jackknife_plus" => Interval::JackknifePlus,
+        other => bail!("--interval {other:?}: expected auto, conformal, jackknife or geolift"),
+    };
     Ok(Options {
         augment,
         fixed_effects: !args.no_fixed_effects,
         alpha: args.alpha,
-        permutations: Permutations::Iid { draws: args.draws },
+        permutations,
         alternative,
+        statistic,
+        interval,
         seed: args.seed,
         ..Options::default()
     })
@@ -335,9 +434,15 @@ struct CellOut {
     lift_pct: f64,
     lift_lower: f64,
     lift_upper: f64,
+    /// Two-sided (with --stat-test total) permutation p-value of no effect.
     p_value: f64,
+    /// +1, −1 or 0: the direction of the ATT.
+    effect_sign: i8,
     level: f64,
     interval_method: &'static str,
+    /// Whether the interval excludes zero (for a conformal interval: exactly when p < alpha).
+    interval_excludes_zero: bool,
+    warnings: Vec<String>,
     l2_imbalance: f64,
     scaled_l2_imbalance: f64,
     pre_rmse: f64,
@@ -390,6 +495,15 @@ struct Output {
     seed: u64,
     draws: usize,
     fixed_effects: bool,
+    /// How the test permutes the residuals (e.g. "blocks of 7 periods, 1000 draws").
+    permutations: String,
+    /// The two-sided statistic: "abs-sum" (|Σu|) or "sum-abs" (Σ|u|, GeoLift's).
+    statistic: &'static str,
+    /// Units dropped for gaps (--fill drop).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dropped_units: Vec<String>,
+    /// Unit × time cells set to zero (--fill zero).
+    zero_filled: usize,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     cells: Vec<CellOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -417,8 +531,17 @@ fn cell_out(data: &Data, r: &CellResult, alpha: f64) -> CellOut {
         lift_lower: r.lift_pct_lower,
         lift_upper: r.lift_pct_upper,
         p_value: r.p_value,
+        effect_sign: if r.att > 0.0 {
+            1
+        } else if r.att < 0.0 {
+            -1
+        } else {
+            0
+        },
         level: 1.0 - alpha,
         interval_method: interval_name(r.interval),
+        interval_excludes_zero: excludes_zero(r.att_lower, r.att_upper),
+        warnings: r.warnings.clone(),
         l2_imbalance: r.l2_imbalance,
         scaled_l2_imbalance: r.scaled_l2_imbalance,
         pre_rmse: r.pre_rmse,
@@ -444,6 +567,12 @@ fn cell_out(data: &Data, r: &CellResult, alpha: f64) -> CellOut {
             })
             .collect(),
     }
+}
+
+/// An interval excludes zero when it lies wholly on one side (an empty set, `NaN` bounds, holds no
+/// effect at all and so excludes zero too).
+fn excludes_zero(lower: f64, upper: f64) -> bool {
+    lower.is_nan() || upper.is_nan() || lower > 0.0 || upper < 0.0
 }
 
 fn interval_name(i: Interval) -> &'static str {
@@ -473,6 +602,27 @@ fn num(x: f64) -> String {
     }
 }
 
+/// A percentage for the summary: never `inf%` (an unbounded end prints as ±∞, an undefined one as
+/// "n/a").
+fn pct(x: f64) -> String {
+    if x.is_nan() {
+        "n/a".to_owned()
+    } else if x.is_infinite() {
+        if x > 0.0 { "+∞" } else { "−∞" }.to_owned()
+    } else {
+        format!("{x:.1}%")
+    }
+}
+
+/// A whole number for the summary (±∞ for an unbounded end).
+fn whole(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.0}")
+    } else {
+        num(x)
+    }
+}
+
 fn summary_cell(out: &mut String, c: &CellOut) {
     let level = (c.level * 100.0).round();
     let _ = writeln!(
@@ -494,36 +644,72 @@ fn summary_cell(out: &mut String, c: &CellOut) {
     let method = if c.interval_method == "jackknife_plus" {
         "jackknife+"
     } else {
-        "conformal"
+        "conformal: the inverted permutation test"
     };
-    let _ = writeln!(
-        out,
-        "Average treatment effect (ATT): {} per unit and period   {level}% interval [{}, {}] ({method})",
-        num(c.att),
-        num(c.att_lower),
-        num(c.att_upper)
-    );
-    let _ = writeln!(
-        out,
-        "Percent lift: {:.1}%   [{:.1}%, {:.1}%]",
-        c.lift_pct, c.lift_lower, c.lift_upper
-    );
-    let _ = writeln!(
-        out,
-        "Incremental outcome: {:.0}   [{:.0}, {:.0}]",
-        c.incremental, c.incremental_lower, c.incremental_upper
-    );
-    let verdict = if c.p_value < 1.0 - c.level {
-        "significant"
+    let empty = c.att_lower.is_nan() || c.att_upper.is_nan();
+    if empty {
+        let _ = writeln!(
+            out,
+            "Average treatment effect (ATT): {} per unit and period   {level}% interval: empty — no constant effect passes the test ({method})",
+            num(c.att)
+        );
     } else {
-        "not significant"
+        let _ = writeln!(
+            out,
+            "Average treatment effect (ATT): {} per unit and period   {level}% interval [{}, {}] ({method})",
+            num(c.att),
+            num(c.att_lower),
+            num(c.att_upper)
+        );
+        let _ = writeln!(
+            out,
+            "Percent lift: {}   [{}, {}]",
+            pct(c.lift_pct),
+            pct(c.lift_lower),
+            pct(c.lift_upper)
+        );
+        let _ = writeln!(
+            out,
+            "Incremental outcome: {}   [{}, {}]",
+            whole(c.incremental),
+            whole(c.incremental_lower),
+            whole(c.incremental_upper)
+        );
+    }
+    if empty {
+        let _ = writeln!(
+            out,
+            "Percent lift: {}\nIncremental outcome: {}",
+            pct(c.lift_pct),
+            whole(c.incremental)
+        );
+    }
+    let alpha = 1.0 - c.level;
+    let rejected = c.p_value < alpha;
+    // "Significant" only when the p-value and the interval agree.
+    let verdict = match (rejected, c.interval_excludes_zero) {
+        (true, true) => format!("significant at alpha {alpha:.2}"),
+        (false, false) => format!("not significant at alpha {alpha:.2}"),
+        (true, false) => format!(
+            "below alpha {alpha:.2}, but the {method} interval covers zero: not significant"
+        ),
+        (false, true) => format!(
+            "not significant at alpha {alpha:.2}, though the {method} interval excludes zero"
+        ),
+    };
+    let direction = match c.effect_sign {
+        1 => "positive",
+        -1 => "negative",
+        _ => "zero",
     };
     let _ = writeln!(
         out,
-        "p-value: {:.4} ({verdict} at alpha {:.2})",
-        c.p_value,
-        1.0 - c.level
+        "p-value (two-sided, no effect): {:.4}   effect {direction}; {verdict}",
+        c.p_value
     );
+    for w in &c.warnings {
+        let _ = writeln!(out, "Warning: {w}");
+    }
     let _ = writeln!(
         out,
         "Balance: L2 imbalance {}, scaled L2 imbalance {:.4} (0 = perfect, 1 = equal donor weights); pre-period RMSE {}",
@@ -628,8 +814,11 @@ fn power_out(
 
 /// Run `homeseason geolift`: returns the text to print (the summary, or the JSON with `--json -`).
 pub(crate) fn run(args: &GeoliftArgs) -> Result<String> {
+    if args.tbr {
+        return tbr_cmd::run(args);
+    }
     let data = load(args)?;
-    let opts = options(args)?;
+    let opts = options(args, &data)?;
     let mut output = Output {
         input: args.input.display().to_string(),
         unit: args.unit.clone(),
@@ -644,6 +833,19 @@ pub(crate) fn run(args: &GeoliftArgs) -> Result<String> {
         seed: args.seed,
         draws: args.draws,
         fixed_effects: !args.no_fixed_effects,
+        permutations: match opts.permutations {
+            Permutations::Iid { draws } => format!("single periods (i.i.d.), {draws} draws"),
+            Permutations::Blocks { len, draws } => {
+                format!("blocks of {len} periods, {draws} draws")
+            }
+            Permutations::Circular => "all circular shifts".to_owned(),
+        },
+        statistic: match opts.statistic {
+            Statistic::AbsSum => "abs-sum",
+            Statistic::SumAbs => "sum-abs",
+        },
+        dropped_units: data.fill.dropped.clone(),
+        zero_filled: data.fill.zero_filled,
         cells: Vec::new(),
         pooled: None,
         power: Vec::new(),
@@ -701,17 +903,44 @@ pub(crate) fn run(args: &GeoliftArgs) -> Result<String> {
         output.last_time,
         output.outcome
     );
+    if !output.cells.is_empty() {
+        let _ = writeln!(
+            text,
+            "Test: permutations of {}, statistic {}",
+            output.permutations,
+            if output.statistic == "abs-sum" {
+                "|Σu| (average effect)"
+            } else {
+                "Σ|u| (GeoLift's Total)"
+            }
+        );
+    }
+    if output.zero_filled > 0 {
+        let _ = writeln!(
+            text,
+            "Warning: {} missing unit × period rows filled with 0 (--fill zero)",
+            output.zero_filled
+        );
+    }
+    if !output.dropped_units.is_empty() {
+        let _ = writeln!(
+            text,
+            "Warning: {} unit(s) with gaps dropped (--fill drop): {}",
+            output.dropped_units.len(),
+            output.dropped_units.join(", ")
+        );
+    }
     for c in &output.cells {
         summary_cell(&mut text, c);
     }
     if let Some(p) = &output.pooled {
         let _ = writeln!(
             text,
-            "\n=== Pooled over {} cells ===\nATT {} per unit and period, incremental {}, lift {:.1}%, Bonferroni p-value {:.4}",
+            "\n=== Pooled over {} cells ===\nATT {} per unit and period, incremental {}, lift {}, Bonferroni p-value {:.4}",
             output.cells.len(),
             num(p.att),
             num(p.incremental),
-            p.lift_pct,
+            pct(p.lift_pct),
             p.p_value
         );
     }
@@ -728,37 +957,4 @@ pub(crate) fn run(args: &GeoliftArgs) -> Result<String> {
         }
         None => Ok(text),
     }
-}
-
-/// The pipeline step for local-station events: read the lake's activities register and, when it
-/// holds local-station events, estimate them against the regions without one and write
-/// `local_events`, `local_event_weights`, `local_event_series` and `local_event_power`. Quietly
-/// does nothing when the register is absent or has no local-station event. Returns the number of
-/// event × category rows written.
-pub(crate) fn write_local_events(
-    lake: &homeseason_lake::Lake,
-    series: &DataFrame,
-    campaign: &homeseason_schema::campaign::Campaign,
-) -> Result<usize> {
-    use homeseason_metrics::local_events::{
-        LocalEventOptions, local_event_power, local_events, local_station_events,
-    };
-    use homeseason_schema::contract::tables;
-    let activities = lake.read_table(tables::ACTIVITIES)?;
-    if local_station_events(&activities)?.is_empty() {
-        return Ok(0);
-    }
-    let opts = LocalEventOptions::from_campaign(campaign);
-    let est = local_events(series, &activities, campaign, &opts)?;
-    if est.events.height() == 0 {
-        return Ok(0);
-    }
-    lake.write_output(tables::LOCAL_EVENTS, &est.events)?;
-    lake.write_output(tables::LOCAL_EVENT_WEIGHTS, &est.weights)?;
-    lake.write_output(tables::LOCAL_EVENT_SERIES, &est.series)?;
-    let power = local_event_power(series, &activities, campaign, &opts)?;
-    if power.height() > 0 {
-        lake.write_output(tables::LOCAL_EVENT_POWER, &power)?;
-    }
-    Ok(est.events.height())
 }

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
 use chrono::{Datelike, NaiveDate};
-use homeseason_stats::impact::{Design, Estimate, Impact, ImpactOptions, causal_impact};
+use homeseason_stats::impact::{
+    Design, ErrorModel, Estimate, Impact, ImpactOptions, causal_impact,
+};
 use polars::prelude::*;
 use serde_json::json;
 
@@ -46,13 +48,18 @@ pub(crate) struct ImpactArgs {
     /// Add weekday dummies (date time columns only).
     #[arg(long)]
     pub(crate) weekday: bool,
+    /// Error model: auto (the AR errors or CausalImpact's local level, whichever predicts the
+    /// pre-period better one step ahead), ar (slow AR(1) + fast AR(1) + noise) or local-level
+    /// (random walk + noise).
+    #[arg(long, default_value = "auto")]
+    pub(crate) model: String,
     /// Also write the summary (and the pointwise series) as JSON to this file.
     #[arg(long)]
     pub(crate) json: Option<PathBuf>,
 }
 
 /// A time key: a date or an integer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Time {
     Date(NaiveDate),
     Int(i64),
@@ -105,7 +112,8 @@ fn read_frame(path: &std::path::Path) -> Result<DataFrame> {
 fn times(df: &DataFrame, name: &str) -> Result<(Vec<Time>, bool)> {
     let column = df
         .column(name)
-        .map_err(anyhow::Error::from).with_context(|| format!("--time column {name:?} is not in the file"))?;
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("--time column {name:?} is not in the file"))?;
     match column.dtype() {
         DataType::Date => {
             let days = column.cast(&DataType::Int32)?;
@@ -114,7 +122,7 @@ fn times(df: &DataFrame, name: &str) -> Result<(Vec<Time>, bool)> {
                 .iter()
                 .enumerate()
                 .map(|(i, d)| {
-                    d.and_then(|d| NaiveDate::from_num_days_from_ce_opt(d + 719_163))
+                    d.and_then(homeseason_schema::calendar::from_epoch_days)
                         .map(Time::Date)
                         .with_context(|| format!("row {}: empty {name}", i + 2))
                 })
@@ -127,7 +135,10 @@ fn times(df: &DataFrame, name: &str) -> Result<(Vec<Time>, bool)> {
                 .i64()?
                 .iter()
                 .enumerate()
-                .map(|(i, d)| d.map(Time::Int).with_context(|| format!("row {}: empty {name}", i + 2)))
+                .map(|(i, d)| {
+                    d.map(Time::Int)
+                        .with_context(|| format!("row {}: empty {name}", i + 2))
+                })
                 .collect::<Result<_>>()?;
             Ok((out, false))
         }
@@ -150,7 +161,8 @@ fn times(df: &DataFrame, name: &str) -> Result<(Vec<Time>, bool)> {
 fn floats(df: &DataFrame, name: &str, what: &str) -> Result<Vec<f64>> {
     let c = df
         .column(name)
-        .map_err(anyhow::Error::from).with_context(|| format!("{what} column {name:?} is not in the file"))?
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("{what} column {name:?} is not in the file"))?
         .cast(&DataType::Float64)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("{what} column {name:?} is not numeric"))?;
@@ -167,6 +179,40 @@ fn period(spec: &str, dates: bool, flag: &str) -> Result<(Time, Time)> {
         bail!("{flag} {spec:?}: the last time is before the first");
     }
     Ok((a, b))
+}
+
+/// Distance between two times in their unit (days or integer steps).
+fn offset(a: Time, b: Time) -> usize {
+    let d = match (a, b) {
+        (Time::Date(a), Time::Date(b)) => (b - a).num_days(),
+        (Time::Int(a), Time::Int(b)) => b - a,
+        _ => 0,
+    };
+    usize::try_from(d).unwrap_or(0)
+}
+
+/// `a` moved `k` units later.
+fn advance(a: Time, k: usize) -> Time {
+    let k = i64::try_from(k).unwrap_or(i64::MAX);
+    match a {
+        Time::Date(d) => Time::Date(d + chrono::Duration::days(k)),
+        Time::Int(i) => Time::Int(i + k),
+    }
+}
+
+/// The most common gap between consecutive sorted times (ties: the smallest), at least 1.
+fn spacing(sorted: &[Time]) -> usize {
+    let mut counts: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
+    for w in sorted.windows(2) {
+        let d = offset(w[0], w[1]);
+        if d > 0 {
+            *counts.entry(d).or_default() += 1;
+        }
+    }
+    counts
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+        .map_or(1, |(d, _)| *d)
 }
 
 /// What `homeseason impact` computed: the text summary and the JSON document.
@@ -194,7 +240,13 @@ pub(crate) fn run(args: &ImpactArgs) -> Result<Outcome> {
     order.sort_by_key(|&i| time[i]);
     for w in order.windows(2) {
         if time[w[0]] == time[w[1]] {
-            bail!("time {} appears twice in column {:?} (rows {} and {})", time[w[0]], args.time, w[0] + 2, w[1] + 2);
+            bail!(
+                "time {} appears twice in column {:?} (rows {} and {})",
+                time[w[0]],
+                args.time,
+                w[0] + 2,
+                w[1] + 2
+            );
         }
     }
     let (pre_a, pre_b) = period(&args.pre, dates, "--pre")?;
@@ -202,11 +254,40 @@ pub(crate) fn run(args: &ImpactArgs) -> Result<Outcome> {
     if post_a <= pre_b {
         bail!("--post must start after --pre ends ({post_a} ≤ {pre_b})");
     }
-    let rows: Vec<usize> = order
-        .into_iter()
+    let in_range: Vec<usize> = order
+        .iter()
+        .copied()
         .filter(|&i| time[i] >= pre_a && time[i] <= post_b)
         .collect();
-    let t: Vec<Time> = rows.iter().map(|&i| time[i]).collect();
+    if in_range.is_empty() {
+        bail!("no rows between the start of --pre and the end of --post");
+    }
+    // One slot per period of the series' own spacing (the most common gap between consecutive
+    // times: 1 day, 7 days, 1): a time absent from the file is a missing period (no response, no
+    // covariates), not skipped, so the error process runs through it.
+    let step = spacing(&order.iter().map(|&i| time[i]).collect::<Vec<_>>());
+    let (first, last) = (time[in_range[0]], time[in_range[in_range.len() - 1]]);
+    let mut rows: Vec<Option<usize>> = Vec::new();
+    let mut t: Vec<Time> = Vec::new();
+    {
+        let by_time: std::collections::HashMap<Time, usize> =
+            in_range.iter().map(|&i| (time[i], i)).collect();
+        for &i in &in_range {
+            if !offset(first, time[i]).is_multiple_of(step) {
+                bail!(
+                    "time {} is off the series' spacing of {step} (from {first}): the times must be regular",
+                    time[i]
+                );
+            }
+        }
+        let periods = offset(first, last) / step + 1;
+        for k in 0..periods {
+            let at = advance(first, k * step);
+            rows.push(by_time.get(&at).copied());
+            t.push(at);
+        }
+    }
+    let missing = rows.iter().filter(|r| r.is_none()).count();
     let pre_end = t.iter().position(|x| *x > pre_b).unwrap_or(t.len());
     let post_start = t.iter().position(|x| *x >= post_a).unwrap_or(t.len());
     if pre_end == 0 {
@@ -218,12 +299,18 @@ pub(crate) fn run(args: &ImpactArgs) -> Result<Outcome> {
     let y: Vec<f64> = rows
         .iter()
         .enumerate()
-        // Rows between the periods are not fitted and not scored.
-        .map(|(k, &i)| if k >= pre_end && k < post_start { f64::NAN } else { y_all[i] })
+        // Rows between the periods are not fitted and not scored; absent times are missing.
+        .map(|(k, &i)| match i {
+            Some(i) if k < pre_end || k >= post_start => y_all[i],
+            _ => f64::NAN,
+        })
         .collect();
     let mut design = Design::new(rows.len());
     for (name, values) in &covs {
-        let v: Vec<f64> = rows.iter().map(|&i| values[i]).collect();
+        let v: Vec<f64> = rows
+            .iter()
+            .map(|&i| i.map_or(f64::NAN, |i| values[i]))
+            .collect();
         design = if args.linear {
             design.covariate(name.clone(), &v)?
         } else {
@@ -243,11 +330,18 @@ pub(crate) fn run(args: &ImpactArgs) -> Result<Outcome> {
             .collect();
         design = design.weekday(&wd)?;
     }
+    let errors = match args.model.to_ascii_lowercase().as_str() {
+        "auto" | "" => ErrorModel::Auto,
+        "ar" => ErrorModel::TwoAr1PlusNoise,
+        "local-level" | "local_level" | "locallevel" | "ll" => ErrorModel::LocalLevel,
+        other => bail!("--model {other:?}: expected auto, ar or local-level"),
+    };
     let options = ImpactOptions {
         level: args.level,
         draws: args.draws,
         seed: args.seed,
         log: !args.linear,
+        errors,
         ..ImpactOptions::default()
     };
     let impact = causal_impact(&y, &design, 0..pre_end, post_start..rows.len(), &options)
@@ -267,9 +361,15 @@ pub(crate) fn run(args: &ImpactArgs) -> Result<Outcome> {
         t[rows.len() - 1],
         rows.len() - post_start
     );
+    if missing > 0 {
+        let _ = writeln!(
+            text,
+            "Note: {missing} period(s) absent from the file (spacing {step}) are treated as missing, not skipped.\n"
+        );
+    }
     let _ = write!(text, "{impact}");
     Ok(Outcome {
-        json: to_json(args, &impact, &t, &covs),
+        json: to_json(args, &impact, &t, &covs, missing),
         text,
     })
 }
@@ -278,7 +378,13 @@ fn est(e: &Estimate) -> serde_json::Value {
     json!({ "value": e.value, "sd": e.sd, "lower": e.lower, "upper": e.upper })
 }
 
-fn to_json(args: &ImpactArgs, impact: &Impact, t: &[Time], covs: &[(String, Vec<f64>)]) -> serde_json::Value {
+fn to_json(
+    args: &ImpactArgs,
+    impact: &Impact,
+    t: &[Time],
+    covs: &[(String, Vec<f64>)],
+    missing: usize,
+) -> serde_json::Value {
     let summary = |s: &homeseason_stats::impact::PeriodSummary| {
         json!({
             "actual": s.actual,
@@ -292,6 +398,12 @@ fn to_json(args: &ImpactArgs, impact: &Impact, t: &[Time], covs: &[(String, Vec<
         "target": args.target,
         "covariates": covs.iter().map(|c| c.0.clone()).collect::<Vec<_>>(),
         "model": if args.linear { "linear" } else { "log" },
+        "error_model": impact.diagnostics.error_model.to_string(),
+        "model_scores": impact.diagnostics.model_scores.iter().map(|(m, s)| json!({
+            "model": m.to_string(),
+            "log_evidence": s,
+        })).collect::<Vec<_>>(),
+        "missing_periods": missing,
         "level": impact.level,
         "draws": impact.draws,
         "seed": args.seed,
@@ -300,9 +412,9 @@ fn to_json(args: &ImpactArgs, impact: &Impact, t: &[Time], covs: &[(String, Vec<
         "days_used": impact.days_used,
         "average": summary(&impact.average),
         "cumulative": summary(&impact.cumulative),
-        "tail_probability": impact.tail_probability,
         "p_value": impact.p_value,
-        "prob_causal_effect": impact.prob_causal_effect,
+        "p_value_definition": "two-sided p-value of no effect on the post-period total",
+        "effect_sign": impact.effect_sign(),
         "points": impact.points.iter().map(|p| json!({
             "time": t[p.index].to_string(),
             "actual": if p.actual.is_finite() { json!(p.actual) } else { json!(null) },

@@ -6,11 +6,8 @@ mod evaluate;
 mod export;
 mod geolift_cmd;
 mod impact_cmd;
-mod payfeeds;
-mod pipeline;
 mod serve;
 mod spark_cmd;
-mod template;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,6 +18,8 @@ use clap::{Parser, Subcommand};
 use homeseason_ingest::Feed;
 use homeseason_lake::Lake;
 use homeseason_metrics::{Method, UpliftOptions};
+use homeseason_pipeline::template::{self, TemplateFormat};
+use homeseason_pipeline::{self as pipeline, Profiles};
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::contract;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -109,7 +108,11 @@ enum Command {
         #[arg(long)]
         lake: PathBuf,
         /// Methods, comma-separated.
-        #[arg(long, default_value = "prior_year,two_year,counterfactual_regression", value_delimiter = ',')]
+        #[arg(
+            long,
+            default_value = "prior_year,two_year,counterfactual_regression",
+            value_delimiter = ','
+        )]
         methods: Vec<String>,
         /// Bootstrap seed.
         #[arg(long, default_value_t = 2023)]
@@ -242,10 +245,10 @@ enum Command {
     Template {
         /// Which table.
         #[arg(value_enum)]
-        kind: template::Kind,
+        kind: TemplateKind,
         /// File format.
-        #[arg(long, value_enum, default_value_t = template::TemplateFormat::Xlsx)]
-        format: template::TemplateFormat,
+        #[arg(long, value_enum, default_value_t = TemplateFileFormat::Xlsx)]
+        format: TemplateFileFormat,
         /// Output file (default: `<kind>_template.<format>` in the current folder).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -343,8 +346,9 @@ fn load_campaign(path: Option<&Path>) -> Result<Campaign> {
 fn methods(ids: &[String]) -> Result<Vec<Method>> {
     ids.iter()
         .map(|m| {
-            Method::from_id(m.trim())
-                .with_context(|| format!("unknown method {m:?} (prior_year, two_year, counterfactual_regression)"))
+            Method::from_id(m.trim()).with_context(|| {
+                format!("unknown method {m:?} (prior_year, two_year, counterfactual_regression)")
+            })
         })
         .collect()
 }
@@ -377,11 +381,30 @@ fn synth(
     Ok(summary)
 }
 
+/// Which template (`homeseason template KIND`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TemplateKind {
+    /// Key-enterprise sales (重点企业销售数据).
+    EnterpriseSales,
+    /// The activities register (重点活动表).
+    Activities,
+}
+
+/// File format of a template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TemplateFileFormat {
+    /// Excel workbook with a notes sheet.
+    Xlsx,
+    /// CSV, UTF-8 with BOM.
+    Csv,
+}
+
 fn ingest(
     lake: &Lake,
     campaign: &Campaign,
     paths: &[PathBuf],
     feed: Option<Feed>,
+    profiles: &Profiles,
 ) -> Result<Vec<pipeline::FileResult>> {
     let files = pipeline::expand(paths)?;
     let pb = ProgressBar::new(files.len() as u64);
@@ -390,21 +413,22 @@ fn ingest(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let stamp = now();
-    let results = pipeline::ingest_paths(lake, &files, feed, campaign, &stamp, |i, p| {
-        pb.set_position(i as u64);
-        pb.set_message(
-            p.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
-    })?;
+    let results =
+        pipeline::ingest_paths(lake, &files, feed, campaign, profiles, &stamp, |i, p| {
+            pb.set_position(i as u64);
+            pb.set_message(
+                p.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            );
+        })?;
     pb.finish_and_clear();
     if results.iter().any(|r| {
         r.report
             .as_ref()
             .is_some_and(|rep| rep.feed == Feed::Activities)
     }) {
-        pipeline::write_activity_summary(lake)?;
+        pipeline::outputs::write_activity_summary(lake)?;
     }
     Ok(results)
 }
@@ -455,7 +479,7 @@ fn estimate(
         seed,
         ..UpliftOptions::from_campaign(campaign)
     };
-    let result = pipeline::estimate(lake, campaign, methods, &opts)?;
+    let result = pipeline::outputs::estimate(lake, campaign, methods, &opts)?;
     pb.finish_and_clear();
     Ok(result)
 }
@@ -477,7 +501,12 @@ fn score(lake: &Lake, truth: &Path) -> Result<polars::prelude::DataFrame> {
     let placebo = homeseason_metrics::score::placebo_rate(&uplift)?;
     Ok(scores
         .lazy()
-        .join(placebo.lazy(), [col("method")], [col("method")], JoinArgs::new(JoinType::Left))
+        .join(
+            placebo.lazy(),
+            [col("method")],
+            [col("method")],
+            JoinArgs::new(JoinType::Left),
+        )
         .collect()?)
 }
 
@@ -495,21 +524,18 @@ fn run(cli: Cli) -> Result<()> {
                 sample.display()
             );
             let lake = Lake::open(out.join("lake"))?;
-            let results = ingest(&lake, &campaign, &[sample.clone()], None)?;
+            let profiles = Profiles::from_working_dir()?;
+            let results = ingest(&lake, &campaign, &[sample.clone()], None, &profiles)?;
             print_ingest(&results);
             let nbs = pipeline::ingest_nbs(&lake, &now())?;
             println!(
                 "NBS 社零 national figures 国家统计局社零全国数据 2022–2024: {} rows → retail_stats (region 000000)",
                 nbs.accepted
             );
-            estimate(
-                &lake,
-                &campaign,
-                &Method::ALL,
-                2023,
-            )?;
+            estimate(&lake, &campaign, &Method::ALL, 2023)?;
             let pb = spinner("charts and report 图表与报告");
-            let (report, html) = pipeline::report(&lake, &campaign, &out.join("report"), &now(), None)?;
+            let (report, html) =
+                pipeline::outputs::report(&lake, &campaign, &out.join("report"), &now(), None)?;
             pb.finish_and_clear();
             let h = &report.headline;
             println!("report 报告: {}", html.display());
@@ -567,13 +593,16 @@ fn run(cli: Cli) -> Result<()> {
             spark_conf,
             paths,
         } => {
-            payfeeds::set_profiles(profile.as_deref(), profiles.as_deref())?;
+            let profiles = Profiles::load(
+                profile.as_deref(),
+                profiles.as_deref().unwrap_or(Path::new("profiles")),
+            )?;
             let feed = feed
                 .map(|f| Feed::from_id(&f).with_context(|| format!("unknown feed {f:?}")))
                 .transpose()?;
             let lake = Lake::open(lake)?;
             let results = match engine.as_str() {
-                "rust" => ingest(&lake, &campaign, &paths, feed)?,
+                "rust" => ingest(&lake, &campaign, &paths, feed, &profiles)?,
                 "spark" => {
                     let master = spark_master
                         .or_else(|| std::env::var("HOMESEASON_SPARK_MASTER").ok())
@@ -583,22 +612,31 @@ fn run(cli: Cli) -> Result<()> {
                         master: &master,
                         conf: &spark_conf,
                     };
-                    let results =
-                        spark_cmd::ingest(&lake, &files, feed, &campaign, &now(), &args)?;
+                    let results = spark_cmd::ingest(
+                        &lake,
+                        &files,
+                        feed,
+                        &campaign,
+                        &profiles,
+                        &now(),
+                        &args,
+                    )?;
                     if results.iter().any(|r| {
                         r.report
                             .as_ref()
                             .is_some_and(|rep| rep.feed == Feed::Activities)
                     }) {
-                        pipeline::write_activity_summary(&lake)?;
+                        pipeline::outputs::write_activity_summary(&lake)?;
                     }
                     results
                 }
                 other => bail!("--engine {other:?}: expected rust or spark"),
             };
             if let Some(k) = suppress_below {
-                let n = payfeeds::write_dashboard(&lake, k)?;
-                eprintln!("dashboard copy: {n} cells of fewer than {k} merchants suppressed 已抑制");
+                let n = pipeline::write_dashboard(&lake, k)?;
+                eprintln!(
+                    "dashboard copy: {n} cells of fewer than {k} merchants suppressed 已抑制"
+                );
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&results)?);
@@ -626,9 +664,9 @@ fn run(cli: Cli) -> Result<()> {
             let lake = Lake::open(lake)?;
             let as_of = match as_of {
                 Some(d) => Some(d),
-                None => pipeline::latest_complete_week(&lake, &campaign)?,
+                None => pipeline::outputs::latest_complete_week(&lake, &campaign)?,
             };
-            let (_, html) = pipeline::report(&lake, &campaign, &out, &now(), as_of)?;
+            let (_, html) = pipeline::outputs::report(&lake, &campaign, &out, &now(), as_of)?;
             println!("report 报告: {}", html.display());
         }
         Command::Score { lake, truth } => {
@@ -729,7 +767,16 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Template { kind, format, out } => {
-            let path = out.unwrap_or_else(|| PathBuf::from(template::default_file_name(kind, format)));
+            let kind = match kind {
+                TemplateKind::EnterpriseSales => template::Kind::EnterpriseSales,
+                TemplateKind::Activities => template::Kind::Activities,
+            };
+            let format = match format {
+                TemplateFileFormat::Xlsx => TemplateFormat::Xlsx,
+                TemplateFileFormat::Csv => TemplateFormat::Csv,
+            };
+            let path =
+                out.unwrap_or_else(|| PathBuf::from(template::default_file_name(kind, format)));
             std::fs::write(&path, template::bytes(kind, format)?)
                 .with_context(|| format!("writing {}", path.display()))?;
             println!("template 模板: {}", path.display());

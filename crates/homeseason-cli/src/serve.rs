@@ -33,6 +33,7 @@ pub(crate) fn serve(
     config.max_upload_bytes = opts.max_upload_mb.saturating_mul(1_000_000);
     config.sync_wait = Duration::from_secs(opts.sync_wait_secs);
     config.campaign = campaign;
+    config.profiles = homeseason_pipeline::Profiles::from_working_dir()?;
     let state = AppState::open(config).context("opening the data folder")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

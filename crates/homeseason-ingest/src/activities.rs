@@ -16,7 +16,7 @@ use crate::reject::{Reason, RejectSink};
 use crate::table::MappedTable;
 
 /// Activity types (the `type` enum of the contract).
-pub const TYPES: [&str; 8] = [
+pub(crate) const TYPES: [&str; 8] = [
     "shopping_festival",
     "carnival",
     "countryside_sales",
@@ -33,7 +33,7 @@ fn field(name: &str) -> Option<&'static Field> {
 
 /// Map a type as written (id, Chinese or English wording) to the contract enum.
 #[must_use]
-pub fn activity_type(raw: &str) -> Option<&'static str> {
+pub(crate) fn activity_type(raw: &str) -> Option<&'static str> {
     let t = parse::fold_width(raw).to_lowercase();
     if let Some(id) = TYPES.iter().find(|id| **id == t) {
         return Some(id);
@@ -138,7 +138,10 @@ fn count(cells: &Cells<'_>, sink: &mut RejectSink, row: usize, field: &'static s
 ///
 /// # Errors
 /// Only on internal failures; bad rows are rejected.
-pub fn register(table: &MappedTable, sink: &mut RejectSink) -> Result<(DataFrame, usize, usize)> {
+pub(crate) fn register(
+    table: &MappedTable,
+    sink: &mut RejectSink,
+) -> Result<(DataFrame, usize, usize)> {
     let cells = Cells::new(table)?;
     let regions = Regions::embedded();
     let mut ids: Vec<String> = Vec::new();

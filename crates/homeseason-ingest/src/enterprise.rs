@@ -22,21 +22,6 @@ use crate::parse::{self, Unit};
 use crate::reject::{Reason, RejectSink};
 use crate::table::MappedTable;
 
-/// Columns of the `enterprise_sales` lake table.
-pub const COLUMNS: [&str; 11] = [
-    "uscc",
-    "enterprise_name",
-    "region_code",
-    "category",
-    "period",
-    "sales_amount",
-    "unit",
-    "channel",
-    "brand",
-    "period_start",
-    "period_end",
-];
-
 #[derive(Default)]
 struct Rows {
     uscc: Vec<String>,
@@ -61,7 +46,7 @@ fn contract_enum(field: &str, raw: &str) -> Option<&'static str> {
 
 /// Parse a channel: 线上 / 线下 / 全部 (and English, and the contract's aliases); blank means all.
 #[must_use]
-pub fn channel(raw: Option<&str>) -> Option<&'static str> {
+pub(crate) fn channel(raw: Option<&str>) -> Option<&'static str> {
     match raw.map(|s| parse::fold_width(s).to_lowercase()).as_deref() {
         None | Some("全部" | "all" | "合计" | "线上+线下" | "线上线下" | "") => {
             Some("all")
@@ -79,7 +64,7 @@ pub fn channel(raw: Option<&str>) -> Option<&'static str> {
 
 /// Parse a unit: 元 / 万元 / 亿元 and their English and contract spellings.
 #[must_use]
-pub fn unit(raw: &str) -> Option<Unit> {
+pub(crate) fn unit(raw: &str) -> Option<Unit> {
     Unit::parse(raw).or_else(|| match contract_enum("unit", raw)? {
         "元" => Some(Unit::Yuan),
         "万元" => Some(Unit::Wan),
@@ -90,7 +75,7 @@ pub fn unit(raw: &str) -> Option<Unit> {
 
 /// Parse a category: id, Chinese or English name, or a contract alias.
 #[must_use]
-pub fn category(raw: &str) -> Option<Category> {
+pub(crate) fn category(raw: &str) -> Option<Category> {
     Category::parse(&parse::fold_width(raw))
         .ok()
         .or_else(|| Category::parse(contract_enum("category", raw)?).ok())
@@ -100,7 +85,10 @@ pub fn category(raw: &str) -> Option<Category> {
 ///
 /// # Errors
 /// Only on internal failures; bad rows are rejected.
-pub fn sales(table: &MappedTable, sink: &mut RejectSink) -> Result<(DataFrame, usize, usize)> {
+pub(crate) fn sales(
+    table: &MappedTable,
+    sink: &mut RejectSink,
+) -> Result<(DataFrame, usize, usize)> {
     let cells = Cells::new(table)?;
     let header_unit = Unit::in_header(table.header_of("sales_amount"));
     let regions = Regions::embedded();

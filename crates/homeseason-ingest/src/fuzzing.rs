@@ -280,7 +280,10 @@ impl Mutator {
 /// # Panics
 /// When the corpus folder is missing or both folders are empty, or a file cannot be read.
 #[must_use]
-pub fn corpus_inputs(fuzz_dir: &std::path::Path, target: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+pub fn corpus_inputs(
+    fuzz_dir: &std::path::Path,
+    target: &str,
+) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     for sub in ["corpus", "artifacts"] {
         let dir = fuzz_dir.join(sub).join(target);

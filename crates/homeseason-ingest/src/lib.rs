@@ -2,15 +2,17 @@
 //!
 //! Turns the files liaisons and institutions send into lake-shaped frames, row by row accountable.
 //!
-//! The path of one file: [`source::decode`] (gzip, BOM, UTF-8 or GB18030 detected) →
-//! [`table::read_csv`] (every column as text, headers mapped onto the data contract, so Chinese and
-//! English headers both work) → [`validate::validate`] (contract types and constraints, vectorised) →
-//! the feed's own rules ([`payments`], [`enterprise`], [`retail`], [`activities`]: region roll-up,
+//! The path of one file: [`decode`] (gzip, BOM, UTF-8 or GB18030 detected) →
+//! the CSV reader (every column as text, headers mapped onto the data contract, so Chinese and
+//! English headers both work) → contract validation (contract types and constraints, vectorised) →
+//! the feed's own rules (payments, enterprise sales, 社零, activities: region roll-up,
 //! category map, USCC check, units, periods, netting and de-duplication). Every rejected row is kept in
-//! a [`reject::RejectSink`] with file, line, column, reason (Chinese and English) and raw text, and each
+//! a [`RejectSink`] with file, line, column, reason (Chinese and English) and raw text, and each
 //! file's [`FileReport`] satisfies `read = accepted + rejected + duplicates`.
 //!
-//! No files are written here: the lake crate stores what this crate returns.
+//! No files are read or written here: callers pass bytes (or a reader) and institution profiles
+//! ([`Profile::from_toml`]) in, and the lake crate stores what this crate returns. Transaction files
+//! stream ([`ingest_transactions`]) with the caller's txn-id index behind [`TxnContext`].
 //!
 //! ```no_run
 //! use homeseason_ingest::{Feed, ingest_bytes};
@@ -21,23 +23,38 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod activities;
-pub mod enterprise;
+mod activities;
+mod enterprise;
 mod frame_util;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod nbs;
+mod nbs;
 mod parquet_guard;
-pub mod parse;
-pub mod payments;
-pub mod profile;
-pub mod reject;
-pub mod retail;
-pub mod source;
-pub mod stream;
-pub mod table;
-pub mod validate;
-pub mod xlsx;
+mod parse;
+mod payments;
+mod profile;
+mod reject;
+mod retail;
+mod source;
+mod stream;
+mod table;
+mod validate;
+mod xlsx;
+
+pub use nbs::{FILE as NBS_FILE, SOURCES_MD as NBS_SOURCES_MD, bundled as bundled_nbs};
+pub use parse::{Period, PeriodKind, Unit, fold_width};
+pub use payments::{DASHBOARD_TABLE, daily_profiled, suppress_small_cells};
+pub use profile::{
+    AmountUnit, BEIJING_OFFSET, DEFAULT_TIME_FORMAT, Format, Profile, ProfileError, RefundSign,
+    TimeFormat, pick as pick_profile,
+};
+pub use reject::{Reason, Reject, RejectSink};
+pub use source::{Decoded, Encoding, decode, sha256_hex};
+pub use stream::{
+    MonthKey, MonthOwner, NoLake, Opener, TxnContext, TxnMonth, TxnOutcome, campaign_years,
+    detect_payment_feed, ingest_transaction_bytes, ingest_transactions, parquet_to_csv,
+    sniff_header, txn_fingerprint, year_month,
+};
 
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::contract::{self, TableContract, tables};
@@ -82,9 +99,10 @@ impl Feed {
         }
     }
 
-    /// Parse a feed id.
+    /// Parse a feed id (`enterprise_sales`; the command-line spelling `enterprise-sales` too).
     #[must_use]
     pub fn from_id(id: &str) -> Option<Feed> {
+        let id = id.trim().replace('-', "_");
         Feed::ALL.into_iter().find(|f| f.id() == id)
     }
 

@@ -21,7 +21,8 @@ use crate::{Feed, FileOutcome, Result, ingest_bytes};
 pub const FILE: &str = "nbs_retail_by_category.csv";
 
 /// The bundled CSV, as copied from the reference data.
-pub const CSV: &str = include_str!("../../homeseason-schema/data/nbs_retail_by_category.csv");
+pub(crate) const CSV: &str =
+    include_str!("../../homeseason-schema/data/nbs_retail_by_category.csv");
 
 /// Sources and caveats of the bundled dataset (verbatim `SOURCES.md`).
 pub const SOURCES_MD: &str = include_str!("../../homeseason-schema/data/SOURCES.md");

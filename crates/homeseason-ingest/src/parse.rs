@@ -9,10 +9,8 @@ use chrono::{Datelike, NaiveDate, Weekday};
 pub fn fold_width(s: &str) -> String {
     s.chars()
         .map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            '\u{3000}' => ' ',
             '。' => '.',
-            _ => c,
+            _ => homeseason_schema::text::half_width(c),
         })
         .collect::<String>()
         .trim()
@@ -79,7 +77,7 @@ impl Unit {
 /// Parse an amount such as `1,234.5`, `１２３４`, `12.5万元` or `¥300`; returns the number and the
 /// unit written in the cell, if any.
 #[must_use]
-pub fn amount(s: &str) -> Option<(f64, Option<Unit>)> {
+pub(crate) fn amount(s: &str) -> Option<(f64, Option<Unit>)> {
     let t = fold_width(s).replace([',', ' ', '¥', '￥'], "");
     if t.is_empty() {
         return None;
@@ -99,7 +97,7 @@ pub fn amount(s: &str) -> Option<(f64, Option<Unit>)> {
 
 /// Parse a date: `2023-09-01`, `2023/9/1`, `2023.9.1`, `20230901`, `2023年9月1日`.
 #[must_use]
-pub fn date(s: &str) -> Option<NaiveDate> {
+pub(crate) fn date(s: &str) -> Option<NaiveDate> {
     let t = fold_width(s);
     let t = t.split_whitespace().next().unwrap_or_default();
     if t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit()) {
@@ -180,7 +178,7 @@ fn month_period(y: i32, m: u32) -> Option<Period> {
 /// Parse a period: month (`2023-09`, `2023/9`, `202309`, `2023年9月`), ISO week (`2023-W37`,
 /// `2023年第37周`) or a range (`2023-09-01~2023-09-30`, `2023-09-01至2023-09-30`).
 #[must_use]
-pub fn period(s: &str) -> Option<Period> {
+pub(crate) fn period(s: &str) -> Option<Period> {
     let t = fold_width(s).replace(' ', "");
     for sep in ["~", "至", "—", "–", "--"] {
         if let Some((a, b)) = t.split_once(sep) {
@@ -232,7 +230,7 @@ pub fn period(s: &str) -> Option<Period> {
 
 /// Parse yes/no: 是/否, Y/N, true/false, 1/0, 有/无.
 #[must_use]
-pub fn yes_no(s: &str) -> Option<bool> {
+pub(crate) fn yes_no(s: &str) -> Option<bool> {
     match fold_width(s).to_lowercase().as_str() {
         "是" | "y" | "yes" | "true" | "1" | "有" | "√" => Some(true),
         "否" | "n" | "no" | "false" | "0" | "无" | "" => Some(false),

@@ -21,7 +21,7 @@ use crate::validate::validate;
 use crate::{Feed, Result};
 
 /// Columns of the `payment_daily` lake table, in order.
-pub const DAILY_COLUMNS: [&str; 11] = [
+pub(crate) const DAILY_COLUMNS: [&str; 11] = [
     "date",
     "institution",
     "region_code",
@@ -73,7 +73,7 @@ fn reject_outside_years(
 ///
 /// # Errors
 /// Only on internal failures; bad rows are rejected.
-pub fn transactions(
+pub(crate) fn transactions(
     table: &MappedTable,
     campaign: &Campaign,
     sink: &mut RejectSink,
@@ -174,7 +174,7 @@ fn channel_spellings(frame: &DataFrame, profile: &Profile, file: &str) -> Result
 ///
 /// # Errors
 /// Only on internal failures; bad rows are rejected.
-pub fn daily(
+pub(crate) fn daily(
     table: &MappedTable,
     campaign: &Campaign,
     sink: &mut RejectSink,
@@ -203,7 +203,7 @@ pub fn daily(
 ///
 /// # Errors
 /// Only on internal failures; bad rows are rejected.
-pub fn daily_with(
+pub(crate) fn daily_with(
     table: &MappedTable,
     campaign: &Campaign,
     contract: &TableContract,

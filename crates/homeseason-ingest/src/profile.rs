@@ -28,7 +28,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 
@@ -38,15 +38,6 @@ use crate::Feed;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProfileError {
-    /// The file could not be read.
-    #[error("profile {path}: {source}")]
-    Io {
-        /// Path.
-        path: PathBuf,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
     /// The TOML is malformed or has unknown keys.
     #[error("profile {path}: {reason}")]
     Invalid {
@@ -323,18 +314,6 @@ impl Profile {
         })
     }
 
-    /// Read a profile file.
-    ///
-    /// # Errors
-    /// [`ProfileError::Io`] or [`ProfileError::Invalid`].
-    pub fn from_file(path: &Path) -> Result<Profile, ProfileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        Profile::from_toml(&text, &path.display().to_string())
-    }
-
     /// The field a header names under this profile: the profile's `[columns]` first (exact, then
     /// case- and space-insensitive), then `None` (callers fall back to the contract's aliases).
     #[must_use]
@@ -422,23 +401,6 @@ fn glob_match(pattern: &str, name: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
     go(&p, &n)
-}
-
-/// Every profile (`*.toml`) in a folder, sorted by file name. A missing folder holds none.
-///
-/// # Errors
-/// When a profile cannot be read or parsed.
-pub fn load_dir(dir: &Path) -> Result<Vec<Profile>, ProfileError> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(Vec::new());
-    };
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(std::result::Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    paths.sort();
-    paths.iter().map(|p| Profile::from_file(p)).collect()
 }
 
 /// The profile for a file among `profiles`: the first that matches it, else the default.

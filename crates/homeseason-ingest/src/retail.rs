@@ -27,14 +27,14 @@ use crate::table::{self, MappedTable, RAW};
 use crate::{IngestError, Result};
 
 /// Fields a retail table may leave out, with the value they take: no region column means national.
-pub const DEFAULTS: &[(&str, &str)] = &[("region_code", NATIONAL)];
+pub(crate) const DEFAULTS: &[(&str, &str)] = &[("region_code", NATIONAL)];
 
 /// Read retail-statistics CSV text like [`table::read_csv`], filling `region_code` = `000000` when the
 /// file has no region column (a national table, as NBS publishes it).
 ///
 /// # Errors
 /// As [`table::read_csv`].
-pub fn read_csv(decoded: &Decoded) -> Result<MappedTable> {
+pub(crate) fn read_csv(decoded: &Decoded) -> Result<MappedTable> {
     let contract = homeseason_schema::contract::get(tables::RETAIL_STATS).ok_or_else(|| {
         IngestError::UnknownFeed {
             file: decoded.file.clone(),
@@ -86,7 +86,7 @@ pub fn read_csv(decoded: &Decoded) -> Result<MappedTable> {
 }
 
 /// Categories a retail-statistics row may carry.
-pub const CATEGORIES: [&str; 6] = [
+pub(crate) const CATEGORIES: [&str; 6] = [
     "home_appliances",
     "furniture",
     "home_textiles",
@@ -97,7 +97,7 @@ pub const CATEGORIES: [&str; 6] = [
 
 /// Map a category as written (id, NBS name, English name or a contract alias) to its id.
 #[must_use]
-pub fn category(raw: &str) -> Option<&'static str> {
+pub(crate) fn category(raw: &str) -> Option<&'static str> {
     let t = parse::fold_width(raw);
     if let Some(c) = CATEGORIES.iter().find(|c| **c == t) {
         return Some(c);
@@ -200,7 +200,10 @@ fn level(
 ///
 /// # Errors
 /// Only on internal failures; bad rows are rejected.
-pub fn stats(table: &MappedTable, sink: &mut RejectSink) -> Result<(DataFrame, usize, usize)> {
+pub(crate) fn stats(
+    table: &MappedTable,
+    sink: &mut RejectSink,
+) -> Result<(DataFrame, usize, usize)> {
     let cells = Cells::new(table)?;
     let regions = Regions::embedded();
     let mut rows: Vec<Row> = Vec::new();

@@ -9,13 +9,13 @@ use crate::source::Decoded;
 use crate::{IngestError, Result};
 
 /// Name of the column holding each row's 1-based line number in the source file.
-pub const LINE: &str = "__line";
+pub(crate) const LINE: &str = "__line";
 /// Name of the column holding each row's raw text (its fields joined by commas).
-pub const RAW: &str = "__raw";
+pub(crate) const RAW: &str = "__raw";
 
 /// A source table whose headers have been mapped onto a contract.
 #[derive(Debug)]
-pub struct MappedTable {
+pub(crate) struct MappedTable {
     /// Text columns named by contract field, plus [`LINE`] and [`RAW`].
     pub frame: DataFrame,
     /// Contract field → header as the file spelled it.
@@ -27,7 +27,7 @@ pub struct MappedTable {
 impl MappedTable {
     /// The header the file used for a field (for messages), or the field name.
     #[must_use]
-    pub fn header_of<'a>(&'a self, field: &'a str) -> &'a str {
+    pub(crate) fn header_of<'a>(&'a self, field: &'a str) -> &'a str {
         self.headers
             .iter()
             .find(|(f, _)| f == field)
@@ -41,7 +41,7 @@ impl MappedTable {
 ///
 /// # Errors
 /// [`IngestError::Csv`] when the text is not parseable CSV, [`IngestError::MissingColumns`] as above.
-pub fn read_csv(decoded: &Decoded, contract: &TableContract) -> Result<MappedTable> {
+pub(crate) fn read_csv(decoded: &Decoded, contract: &TableContract) -> Result<MappedTable> {
     let options = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
@@ -66,7 +66,7 @@ pub fn read_csv(decoded: &Decoded, contract: &TableContract) -> Result<MappedTab
 ///
 /// # Errors
 /// [`IngestError::MissingColumns`] when required fields have no column.
-pub fn map_headers(
+pub(crate) fn map_headers(
     frame: DataFrame,
     contract: &TableContract,
     file: &str,

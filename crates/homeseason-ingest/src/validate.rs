@@ -15,11 +15,9 @@ const ERROR: &str = "__error";
 
 /// The outcome of validating one mapped table.
 #[derive(Debug)]
-pub struct Validated {
+pub(crate) struct Validated {
     /// Accepted rows: every present field typed as its contract says, plus [`LINE`] and [`RAW`].
     pub accepted: DataFrame,
-    /// Number of rows read.
-    pub read: usize,
 }
 
 fn trimmed(name: &str) -> Expr {
@@ -153,7 +151,7 @@ fn error_of(field: &Field) -> Expr {
 ///
 /// # Errors
 /// Only on an internal polars failure (bad data never errors: it is rejected).
-pub fn validate(
+pub(crate) fn validate(
     table: &MappedTable,
     contract: &TableContract,
     sink: &mut RejectSink,
@@ -168,7 +166,7 @@ pub fn validate(
         .iter()
         .filter(|f| table.frame.column(&f.name).is_ok())
         .collect();
-    let read = table.frame.height();
+
     let typed = table
         .frame
         .clone()
@@ -264,5 +262,5 @@ pub fn validate(
         .select(keep)
         .collect()
         .map_err(polars_err)?;
-    Ok(Validated { accepted, read })
+    Ok(Validated { accepted })
 }

@@ -32,22 +32,22 @@ use crate::table::{LINE, MappedTable, RAW};
 use crate::{Feed, IngestError, Result};
 
 /// How many rows from the top of a sheet are searched for the header row.
-pub const SCAN_ROWS: usize = 30;
+pub(crate) const SCAN_ROWS: usize = 30;
 
 /// The first bytes of an XLSX (a zip archive).
-pub const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+pub(crate) const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 /// The first bytes of a legacy XLS (an OLE compound file).
-pub const CFB_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+pub(crate) const CFB_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 
 /// Whether the bytes are an Excel workbook (XLSX or XLS) rather than text.
 #[must_use]
-pub fn is_workbook(bytes: &[u8]) -> bool {
+pub(crate) fn is_workbook(bytes: &[u8]) -> bool {
     bytes.starts_with(ZIP_MAGIC) || bytes.starts_with(CFB_MAGIC)
 }
 
 /// Whether a sheet name says it holds notes or instructions rather than data.
 #[must_use]
-pub fn is_notes_sheet(name: &str) -> bool {
+pub(crate) fn is_notes_sheet(name: &str) -> bool {
     let n = name.trim().to_lowercase();
     [
         "说明",
@@ -525,7 +525,7 @@ fn is_footnote(row: &[Data]) -> bool {
 /// # Errors
 /// [`IngestError::Workbook`] when the bytes are not a readable workbook or hold no data sheet,
 /// [`IngestError::MissingColumns`] when no sheet's header names every required field.
-pub fn read(
+pub(crate) fn read(
     file: &str,
     bytes: &[u8],
     contract: &TableContract,
@@ -671,7 +671,7 @@ pub fn read(
 ///
 /// # Errors
 /// [`IngestError::Workbook`] when the bytes are not a readable workbook.
-pub fn detect(file: &str, bytes: &[u8]) -> Result<Option<Feed>> {
+pub(crate) fn detect(file: &str, bytes: &[u8]) -> Result<Option<Feed>> {
     let grids = open(file, bytes)?;
     let mut best: Option<(Feed, usize)> = None;
     for feed in Feed::ALL {

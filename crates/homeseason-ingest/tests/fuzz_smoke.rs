@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 use homeseason_ingest::fuzzing::{self, Mutator};
 
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    fuzzing::corpus_inputs(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz"), target)
+    fuzzing::corpus_inputs(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz"),
+        target,
+    )
 }
 
 fn scale() -> usize {
@@ -61,7 +64,7 @@ fn run_one(target: &str, what: &str, data: &[u8], body: fn(&[u8])) {
     if catch_unwind(AssertUnwindSafe(|| body(data))).is_err() {
         let path = std::env::temp_dir().join(format!(
             "homeseason-fuzz-smoke-{target}-{}",
-            homeseason_ingest::source::sha256_hex(data)
+            homeseason_ingest::sha256_hex(data)
         ));
         let _ = std::fs::write(&path, data);
         let why = LAST_PANIC

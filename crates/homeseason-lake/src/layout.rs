@@ -54,3 +54,50 @@ pub fn partition_keys(table: &str) -> &'static [PartitionKey] {
         _ => &[],
     }
 }
+
+/// Whether a value may name a partition folder (`key=value`): 1–64 characters of ASCII letters,
+/// digits, `_`, `-` and `.`, not starting with a dot (so never `.`, `..` or a hidden name), no
+/// separator of any kind. Anything else would let a value from a file become a path.
+#[must_use]
+pub fn is_safe_partition_value(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 64
+        && !value.starts_with('.')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_safe_partition_value;
+
+    #[test]
+    fn partition_values_cannot_become_paths() {
+        for ok in ["acq_a", "330000", "2023-09", "2023", "9", "wallet-b", "a.b"] {
+            assert!(is_safe_partition_value(ok), "{ok}");
+        }
+        let long = "x".repeat(65);
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "x/../../activities",
+            "a/b",
+            "a\\b",
+            "/abs",
+            "C:\\x",
+            "x\0y",
+            "%2e%2e%2f",
+            "a\u{FF0F}b",
+            "a b",
+            ".hidden",
+            long.as_str(),
+            "a=b",
+            "a\nb",
+        ] {
+            assert!(!is_safe_partition_value(bad), "{bad:?}");
+        }
+    }
+}

@@ -38,7 +38,7 @@ mod manifest;
 mod store;
 mod txn_index;
 
-pub use layout::{PartitionKey, partition_keys};
+pub use layout::{PartitionKey, is_safe_partition_value, partition_keys};
 pub use manifest::{FileEntry, Manifest, PartitionEntry, RefusedEntry};
 pub use store::{Commit, CommitSummary, Lake, LakeLock, SCHEMA_VERSION, check_frame, dtype_of};
 pub use txn_index::{MonthHolder, TXN_INDEX_DIR, TxnSpill, payment_partition};

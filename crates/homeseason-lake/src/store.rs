@@ -417,6 +417,15 @@ impl Lake {
                     .get(0)
                     .unwrap_or("__null__")
                     .to_owned();
+                if !crate::layout::is_safe_partition_value(&value) {
+                    return Err(LakeError::Contract {
+                        table: table.to_owned(),
+                        reason: format!(
+                            "{} = {value:?} cannot name a partition folder (letters, digits, _ - . only) 分区值不合法",
+                            key.key()
+                        ),
+                    });
+                }
                 path.push_str(&format!("/{}={}", key.key(), value));
             }
             path.push_str("/data.parquet");
@@ -608,6 +617,60 @@ impl Lake {
         }
         out.sort();
         Ok(out)
+    }
+
+    /// Read some columns of one of the lake's data files (a path returned by [`Lake::files`]).
+    ///
+    /// # Errors
+    /// [`LakeError::Contract`] when `path` is not under the lake's root; IO or Parquet failures.
+    pub fn read_file(&self, path: &Path, columns: &[&str]) -> Result<DataFrame> {
+        if !path.starts_with(&self.root)
+            || path
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(LakeError::Contract {
+                table: path.display().to_string(),
+                reason: "not a file of this lake".into(),
+            });
+        }
+        let file = File::open(path).map_err(io("open", path))?;
+        ParquetReader::new(file)
+            .with_columns(Some(columns.iter().map(|c| (*c).into()).collect()))
+            .finish()
+            .map_err(perr(path.display().to_string()))
+    }
+
+    /// The rejected rows one file left (`rejects/feed=…/file_sha256=…`), if it left any. Both values
+    /// are checked (a feed id of `[a-z_]`, a hex SHA-256) before they name a folder.
+    ///
+    /// # Errors
+    /// [`LakeError::Contract`] for a malformed feed or hash; IO or Parquet failures.
+    pub fn read_rejects(&self, feed: &str, sha256: &str) -> Result<Option<DataFrame>> {
+        let feed_ok = !feed.is_empty()
+            && feed.len() <= 64
+            && feed.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        let sha_ok = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
+        if !feed_ok || !sha_ok {
+            return Err(LakeError::Contract {
+                table: contract::tables::REJECTS.into(),
+                reason: format!("not a feed and file hash: {feed:?} {sha256:?}"),
+            });
+        }
+        let path = self
+            .root
+            .join(contract::tables::REJECTS)
+            .join(format!("feed={feed}"))
+            .join(format!("file_sha256={sha256}"))
+            .join("data.parquet");
+        if !path.exists() {
+            return Ok(None);
+        }
+        let file = File::open(&path).map_err(io("open", &path))?;
+        ParquetReader::new(file)
+            .finish()
+            .map(Some)
+            .map_err(perr(path.display().to_string()))
     }
 
     /// Read a whole table: every partition, with its path columns restored and cast to the
@@ -806,9 +869,18 @@ mod tests {
         })
         .expect("json");
         let staged = vec![
-            (lake.stage(b"new 1").expect("stage"), "t/k=1/data.parquet".to_owned()),
-            (lake.stage(b"new 2").expect("stage"), "t/k=2/data.parquet".to_owned()),
-            (lake.stage(&new_manifest).expect("stage"), MANIFEST.to_owned()),
+            (
+                lake.stage(b"new 1").expect("stage"),
+                "t/k=1/data.parquet".to_owned(),
+            ),
+            (
+                lake.stage(b"new 2").expect("stage"),
+                "t/k=2/data.parquet".to_owned(),
+            ),
+            (
+                lake.stage(&new_manifest).expect("stage"),
+                MANIFEST.to_owned(),
+            ),
         ];
         let renames: Vec<(String, &str)> = staged
             .iter()
@@ -819,7 +891,8 @@ mod tests {
             .collect();
         lake.write_atomic(JOURNAL, &serde_json::to_vec(&renames).expect("json"))
             .expect("journal");
-        lake.install(&staged[0].0, &staged[0].1).expect("first rename");
+        lake.install(&staged[0].0, &staged[0].1)
+            .expect("first rename");
         // What a killed process staged without reaching a journal (pid above any pid_max).
         let dead = lake.root().join(".tmp/4294967295-0-0.part");
         fs::write(&dead, b"garbage").expect("write");

@@ -198,6 +198,17 @@ impl Lake {
         mut spill: TxnSpill,
         months: &[(i32, u32)],
     ) -> Result<CommitSummary> {
+        // The institution names index folders and partitions: check it before any write or delete.
+        if !crate::layout::is_safe_partition_value(institution)
+            || !c.sha256.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return Err(LakeError::Contract {
+                table: c.table.to_owned(),
+                reason: format!(
+                    "institution {institution:?} cannot name a folder (letters, digits, _ - . only) 机构代码不合法"
+                ),
+            });
+        }
         let _lock = self.lock()?;
         for &(year, month) in months {
             let dir = self.root().join(index_dir(institution, year, month));

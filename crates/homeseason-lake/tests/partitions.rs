@@ -87,9 +87,15 @@ fn weekly_tracking_is_partitioned_by_as_of_week() {
 
     let back = lake.read_table(tables::WEEKLY_TRACKING).expect("read back");
     assert_eq!(back.height(), frame.height());
-    assert_eq!(back.column("as_of_week").expect("column").dtype(), &DataType::Date);
+    assert_eq!(
+        back.column("as_of_week").expect("column").dtype(),
+        &DataType::Date
+    );
     let sorted = back
-        .sort(["as_of_week", "region_code"], SortMultipleOptions::default())
+        .sort(
+            ["as_of_week", "region_code"],
+            SortMultipleOptions::default(),
+        )
         .expect("sort");
     assert!(
         sorted.equals_missing(&frame),
@@ -111,8 +117,11 @@ fn rewriting_a_partitioned_output_drops_stale_partitions() {
         &tracking(&["2023-09-03", "2023-09-10", "2023-09-17"]),
     )
     .expect("first version");
-    lake.write_output(tables::WEEKLY_TRACKING, &tracking(&["2023-09-03", "2023-09-10"]))
-        .expect("second version");
+    lake.write_output(
+        tables::WEEKLY_TRACKING,
+        &tracking(&["2023-09-03", "2023-09-10"]),
+    )
+    .expect("second version");
     let files = lake.files(tables::WEEKLY_TRACKING).expect("files");
     let weeks: Vec<&str> = files
         .iter()

@@ -17,7 +17,12 @@
 //!    same kind: an ordinary workday or weekend with the same weekday 52·k weeks earlier (±2 weeks,
 //!    same day type); a holiday with the days of the same holiday block (so Mid-Autumn on 29 Sept 2023
 //!    meets Mid-Autumn on 10–12 Sept 2022, not an ordinary Saturday); a make-up workday with make-up
-//!    workdays; 6.18 / 11.11 / 12.12 with the same date. `ŷ(d)` is the mean of the matched days.
+//!    workdays; 6.18 / 11.11 / 12.12 with the same date. One rule ([`align::expected`]) then makes
+//!    `ŷ(d)` the mean over the matched days `r` of `y(r) · L(weekday d) / L(weekday r)`, `L(w)` being
+//!    the comparison year's mean of ordinary days with weekday `w` within three weeks of `r`: the
+//!    factor is 1 for days matched on their weekday (and for holiday blocks and make-up workdays,
+//!    whose weekday does not matter); for a date-anchored day it keeps the festival and swaps the
+//!    weekday (12.12 was a Sunday in 2021 and a Tuesday in 2023).
 //! 2. **Growth**. `g = Σ_{d∈P} y(d) / Σ_{d∈P} ŷ(d)` over the pre-period `P` (June–August by default).
 //! 3. **Baseline and uplift**. Over the window `W`: actual `A = Σ_W y`, baseline `B = g · Σ_W ŷ`,
 //!    `uplift_abs = A − B`, `uplift_pct = 100 · (A / B − 1)`.
@@ -27,7 +32,9 @@
 //!    counterfactual is `C* = B · exp(ē*_W − ē*_P)` (ŷ-weighted means: the error of the window's total
 //!    and of `g`, correlated as the days are).
 //!    `lower`/`upper` are quantiles of `100 · (A / C* − 1)` at the configured level, and `p_value` the
-//!    one-sided tail probability `P(C* ≥ A)` — the chance of an uplift this large with no effect.
+//!    two-sided p-value of no effect, `min(1, 2 · min(#{C* ≥ A} + 1, #{C* ≤ A} + 1) / (R + 1))` over
+//!    the R replicates — small for a clearly negative effect as for a clearly positive one; the
+//!    effect's direction is in `effect_sign` (+1, −1, 0).
 //!    The interval covers noise and alignment error, not a distorted comparison year: that is what
 //!    the two-year base and the placebo checks are for.
 //!
@@ -39,7 +46,7 @@
 //!    mean of their ordinary days, so their own day-to-day noise does not attenuate the fit), a linear
 //!    trend, yearly Fourier terms (6 harmonics: the category's own season), weekday and Chinese
 //!    day-type dummies, with a slow AR(1) + fast AR(1) + noise error process; the window is predicted
-//!    from 500 posterior predictive draws, so the interval and the one-sided tail probability carry
+//!    from 500 posterior predictive draws, so the interval and the two-sided p-value carry
 //!    parameter uncertainty and serial correlation into the total. Its placebo refits on the history
 //!    before the placebo window.
 //! 6. **Placebo**. The same method on a fake window where no effect exists (by default the pre-period,
@@ -52,12 +59,12 @@
 
 pub mod activity;
 pub mod align;
-mod regression;
 pub mod local_events;
+mod regression;
 pub mod score;
+mod series;
 pub mod tracking;
 pub mod triangulate;
-mod series;
 mod uplift;
 
 pub use series::{ALL_TARGETED, daily_series};

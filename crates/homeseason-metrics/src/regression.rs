@@ -61,10 +61,16 @@ pub(crate) fn estimate(
         .enumerate()
         .map(|(i, d)| {
             let v = target.get(d).copied().unwrap_or(f64::NAN);
-            if i < pre.end && (v <= 0.0 || masked.iter().any(|m| m.contains(*d))) { f64::NAN } else { v }
+            if i < pre.end && (v <= 0.0 || masked.iter().any(|m| m.contains(*d))) {
+                f64::NAN
+            } else {
+                v
+            }
         })
         .collect();
-    if y[pre.clone()].iter().filter(|v| v.is_finite()).count() < 365 || y[post.clone()].iter().any(|v| !v.is_finite()) {
+    if y[pre.clone()].iter().filter(|v| v.is_finite()).count() < 365
+        || y[post.clone()].iter().any(|v| !v.is_finite())
+    {
         return None;
     }
     let mut design = Design::new(days.len());
@@ -85,31 +91,63 @@ pub(crate) fn estimate(
         let smoothed: Vec<f64> = moving_mean(&raw, 3, 3)
             .into_iter()
             .zip(&days)
-            .map(|(v, d)| if v.is_finite() { v } else { c.get(d).copied().unwrap_or(f64::NAN) })
+            .map(|(v, d)| {
+                if v.is_finite() {
+                    v
+                } else {
+                    c.get(d).copied().unwrap_or(f64::NAN)
+                }
+            })
             .collect();
-        design = design.log_covariate(format!("ln control {k}"), &smoothed).ok()?;
+        design = design
+            .log_covariate(format!("ln control {k}"), &smoothed)
+            .ok()?;
     }
     // Yearly seasonality of the category and the region's trend (the controls have their own).
     let time: Vec<f64> = (0..days.len()).map(|t| t as f64).collect();
     let trend: Vec<f64> = time.iter().map(|t| t / 365.25).collect();
-    design = design.covariate("trend", &trend).ok()?.fourier("year", &time, 365.25, 6).ok()?;
-    let weekday: Vec<u32> = days.iter().map(|d| d.weekday().num_days_from_monday()).collect();
+    design = design
+        .covariate("trend", &trend)
+        .ok()?
+        .fourier("year", &time, 365.25, 6)
+        .ok()?;
+    let weekday: Vec<u32> = days
+        .iter()
+        .map(|d| d.weekday().num_days_from_monday())
+        .collect();
     let codes: Vec<u32> = days.iter().map(|d| day_code(*d)).collect();
-    design = design.weekday(&weekday).ok()?.categorical("day_type", &codes).ok()?;
-    let options = ImpactOptions { level, draws: 500, seed, ..ImpactOptions::default() };
+    design = design
+        .weekday(&weekday)
+        .ok()?
+        .categorical("day_type", &codes)
+        .ok()?;
+    let options = ImpactOptions {
+        level,
+        draws: 500,
+        seed,
+        ..ImpactOptions::default()
+    };
     let impact = causal_impact(&y, &design, pre, post.clone(), &options).ok()?;
     let c = &impact.cumulative;
     let daily = impact
         .points
         .iter()
-        .map(|p| (days[p.index], p.actual, p.predicted.value, p.predicted.lower, p.predicted.upper))
+        .map(|p| {
+            (
+                days[p.index],
+                p.actual,
+                p.predicted.value,
+                p.predicted.lower,
+                p.predicted.upper,
+            )
+        })
         .collect();
     Some(RegressionEstimate {
         actual: c.actual,
         baseline: c.predicted.value,
         lower_pct: 100.0 * c.relative.lower,
         upper_pct: 100.0 * c.relative.upper,
-        p_value: impact.tail_probability,
+        p_value: impact.p_value,
         days_used: impact.days_used as i64,
         daily,
     })

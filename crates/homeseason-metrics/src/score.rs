@@ -65,7 +65,12 @@ pub fn placebo_rate(uplift: &DataFrame) -> Result<DataFrame> {
         .group_by([col("method")])
         .agg([
             len().cast(DataType::Int64).alias("placebo_cells"),
-            col("lower").gt(lit(0.0)).or(col("upper").lt(lit(0.0))).cast(DataType::Float64).mean().alias("false_positive_rate"),
+            col("lower")
+                .gt(lit(0.0))
+                .or(col("upper").lt(lit(0.0)))
+                .cast(DataType::Float64)
+                .mean()
+                .alias("false_positive_rate"),
         ])
         .sort(["method"], SortMultipleOptions::default())
         .collect()?)

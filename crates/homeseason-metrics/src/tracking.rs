@@ -1,5 +1,5 @@
 //! Weekly tracking for any as-of week of the campaign window. (Data completeness needs the lake's
-//! manifest, so it lives with the lake readers: `homeseason_server::completeness`.)
+//! manifest, so it lives with the lake readers: `homeseason_pipeline::completeness`.)
 
 use std::collections::BTreeMap;
 
@@ -25,15 +25,31 @@ pub fn window_weeks(campaign: &Campaign) -> Vec<NaiveDate> {
 
 pub(crate) fn dates_of(df: &DataFrame, name: &str) -> Result<Vec<Option<NaiveDate>>> {
     let days = df.column(name)?.cast(&DataType::Int32)?;
-    Ok(days.i32()?.iter().map(|d| d.and_then(|d| NaiveDate::from_num_days_from_ce_opt(d + 719_163))).collect())
+    Ok(days
+        .i32()?
+        .iter()
+        .map(|d| d.and_then(homeseason_schema::calendar::from_epoch_days))
+        .collect())
 }
 
 pub(crate) fn strings_of(df: &DataFrame, name: &str) -> Result<Vec<String>> {
-    Ok(df.column(name)?.cast(&DataType::String)?.str()?.iter().map(|s| s.unwrap_or_default().to_owned()).collect())
+    Ok(df
+        .column(name)?
+        .cast(&DataType::String)?
+        .str()?
+        .iter()
+        .map(|s| s.unwrap_or_default().to_owned())
+        .collect())
 }
 
 pub(crate) fn floats_of(df: &DataFrame, name: &str) -> Result<Vec<f64>> {
-    Ok(df.column(name)?.cast(&DataType::Float64)?.f64()?.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+    Ok(df
+        .column(name)?
+        .cast(&DataType::Float64)?
+        .f64()?
+        .iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect())
 }
 
 /// Weekly tracking from the daily detail (`baseline_daily`: region_code, category, method, date, actual,
@@ -50,14 +66,24 @@ pub fn weekly_tracking(baseline_daily: &DataFrame, campaign: &Campaign) -> Resul
         strings_of(baseline_daily, "method")?,
     );
     let dates = dates_of(baseline_daily, "date")?;
-    let (actual, baseline) = (floats_of(baseline_daily, "actual")?, floats_of(baseline_daily, "baseline")?);
+    let (actual, baseline) = (
+        floats_of(baseline_daily, "actual")?,
+        floats_of(baseline_daily, "baseline")?,
+    );
     let mut weeks: BTreeMap<(String, String, String, NaiveDate), (f64, f64)> = BTreeMap::new();
     for i in 0..baseline_daily.height() {
         let Some(d) = dates[i] else { continue };
         if !campaign.window.contains(d) {
             continue;
         }
-        let e = weeks.entry((region[i].clone(), category[i].clone(), method[i].clone(), week_start(d))).or_default();
+        let e = weeks
+            .entry((
+                region[i].clone(),
+                category[i].clone(),
+                method[i].clone(),
+                week_start(d),
+            ))
+            .or_default();
         e.0 += actual[i];
         e.1 += baseline[i];
     }
@@ -65,7 +91,9 @@ pub fn weekly_tracking(baseline_daily: &DataFrame, campaign: &Campaign) -> Resul
     let mut previous: Option<(String, String, String, f64, f64, f64)> = None;
     for ((r, c, m, w), (wa, wb)) in weeks {
         let (cum_a, cum_b, last) = match &previous {
-            Some((pr, pc, pm, ca, cb, last)) if *pr == r && *pc == c && *pm == m => (ca + wa, cb + wb, Some(*last)),
+            Some((pr, pc, pm, ca, cb, last)) if *pr == r && *pc == c && *pm == m => {
+                (ca + wa, cb + wb, Some(*last))
+            }
             _ => (wa, wb, None),
         };
         out.as_of.push(w + Duration::days(6));
@@ -73,7 +101,8 @@ pub fn weekly_tracking(baseline_daily: &DataFrame, campaign: &Campaign) -> Resul
         out.category.push(c.clone());
         out.method.push(m.clone());
         out.start.push(w.max(campaign.window.start));
-        out.end.push((w + Duration::days(6)).min(campaign.window.end));
+        out.end
+            .push((w + Duration::days(6)).min(campaign.window.end));
         out.week_actual.push(wa);
         out.week_baseline.push(wb);
         out.week_pct.push(100.0 * (wa / wb - 1.0));
@@ -159,9 +188,21 @@ mod tests {
         .unwrap();
         let t = weekly_tracking(&daily, &c).unwrap();
         assert_eq!(t.height(), 18);
-        let cum = t.column("cum_actual").unwrap().f64().unwrap().get(17).unwrap();
+        let cum = t
+            .column("cum_actual")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .get(17)
+            .unwrap();
         assert!((cum - 110.0 * n as f64).abs() < 1e-6);
-        let pct = t.column("cum_uplift_pct").unwrap().f64().unwrap().get(5).unwrap();
+        let pct = t
+            .column("cum_uplift_pct")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .get(5)
+            .unwrap();
         assert!((pct - 10.0).abs() < 1e-9);
     }
 }

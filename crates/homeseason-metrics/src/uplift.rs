@@ -1,7 +1,6 @@
 //! The prior-year and two-year methods (see the crate docs for the formulas).
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use chrono::NaiveDate;
 use homeseason_schema::campaign::{Campaign, DateRange};
@@ -10,7 +9,7 @@ use polars::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::align::reference_dates;
+use crate::align;
 use crate::{MetricsError, Result};
 
 /// A baseline method.
@@ -35,13 +34,15 @@ impl Method {
         }
     }
     /// Every method, in report order.
-    pub const ALL: [Method; 3] = [Method::PriorYear, Method::TwoYear, Method::CounterfactualRegression];
+    pub const ALL: [Method; 3] = [
+        Method::PriorYear,
+        Method::TwoYear,
+        Method::CounterfactualRegression,
+    ];
     /// Parse an id.
     #[must_use]
     pub fn from_id(id: &str) -> Option<Method> {
-        Method::ALL
-            .into_iter()
-            .find(|m| m.id() == id)
+        Method::ALL.into_iter().find(|m| m.id() == id)
     }
     /// Years between the window and its comparison (the regression uses last year's rhythm through
     /// its covariates, not a lag).
@@ -89,7 +90,10 @@ impl UpliftOptions {
 pub fn placebo_windows(campaign: &Campaign) -> (DateRange, DateRange) {
     let window = campaign.baseline.pre_period;
     let days = window.days();
-    let pre = DateRange { start: window.start - chrono::Duration::days(days), end: window.start - chrono::Duration::days(1) };
+    let pre = DateRange {
+        start: window.start - chrono::Duration::days(days),
+        end: window.start - chrono::Duration::days(1),
+    };
     (pre, window)
 }
 
@@ -129,20 +133,31 @@ impl From<crate::regression::RegressionEstimate> for CellEstimate {
     }
 }
 
-/// Type-7 quantile of sorted values (`NaN` when empty).
-pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let pos = q * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+/// Two-sided Monte Carlo p-value of "no effect" from `replicates` simulated counterfactuals of which
+/// `at_least` reach the actual total and `at_most` do not exceed it:
+/// `min(1, 2 · min(at_least + 1, at_most + 1) / (replicates + 1))` (the observed total counted as one
+/// replicate). Small for a clearly negative effect as for a clearly positive one.
+pub(crate) fn two_sided_p(at_least: usize, at_most: usize, replicates: usize) -> f64 {
+    let tail = (at_least.min(at_most) as f64 + 1.0) / (replicates as f64 + 1.0);
+    (2.0 * tail).min(1.0)
 }
 
+/// The effect's sign for the `effect_sign` column: +1, −1, or 0 (no effect, or not finite).
+pub(crate) fn effect_sign(effect: f64) -> i64 {
+    if effect > 0.0 {
+        1
+    } else if effect < 0.0 {
+        -1
+    } else {
+        0
+    }
+}
+
+/// Type-7 quantile of sorted values (`NaN` when empty).
+pub(crate) use homeseason_stats::numeric::quantile_sorted as quantile;
+
 fn seed_for(seed: u64, region: &str, category: &str, method: Method) -> u64 {
-    let mut h = DefaultHasher::new();
-    (seed, region, category, method.id()).hash(&mut h);
-    h.finish()
+    homeseason_stats::numeric::stable_seed(seed, &[region, category, method.id()])
 }
 
 /// A standard normal sampler (Box–Muller), so the crate needs no distribution dependency.
@@ -150,7 +165,7 @@ fn rand_distr_normal() -> impl Fn(&mut ChaCha8Rng) -> f64 {
     |rng: &mut ChaCha8Rng| {
         let u1: f64 = rng.random_range(f64::EPSILON..1.0);
         let u2: f64 = rng.random();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+        homeseason_stats::numeric::box_muller(u1, u2)
     }
 }
 
@@ -166,15 +181,7 @@ fn estimate(
     seed: u64,
 ) -> Option<CellEstimate> {
     let expected = |d: NaiveDate| -> Option<f64> {
-        let (refs, _) = reference_dates(d, method.lag_years());
-        if refs.is_empty() {
-            return None;
-        }
-        let mut sum = 0.0;
-        for r in &refs {
-            sum += values.get(r)?;
-        }
-        Some(sum / refs.len() as f64)
+        align::expected(d, method.lag_years(), |r| values.get(&r).copied())
     };
     let collect = |range: &DateRange| -> Vec<(NaiveDate, f64, f64)> {
         range
@@ -233,7 +240,7 @@ fn estimate(
     let normal = rand_distr_normal();
     let mut path = vec![0.0; horizon];
     let mut pcts = Vec::with_capacity(opts.replicates);
-    let mut at_least = 0usize;
+    let (mut at_least, mut at_most) = (0usize, 0usize);
     for _ in 0..opts.replicates {
         let stationary_sd = if rho < 1.0 {
             innovation_sd / (1.0 - rho * rho).sqrt()
@@ -249,6 +256,9 @@ fn estimate(
         let counterfactual = baseline * (e_win - e_pre).exp();
         if counterfactual >= actual {
             at_least += 1;
+        }
+        if counterfactual <= actual {
+            at_most += 1;
         }
         pcts.push(100.0 * (actual / counterfactual - 1.0));
     }
@@ -271,7 +281,7 @@ fn estimate(
         growth: Some(growth),
         lower: quantile(&pcts, alpha / 2.0),
         upper: quantile(&pcts, 1.0 - alpha / 2.0),
-        p_value: (at_least as f64 + 1.0) / (opts.replicates as f64 + 1.0),
+        p_value: two_sided_p(at_least, at_most, opts.replicates),
         days_used: win_days.len() as i64,
         daily,
     })
@@ -306,7 +316,7 @@ pub fn uplift(
         ) else {
             continue;
         };
-        let date = NaiveDate::from_num_days_from_ce_opt(d + 719_163)
+        let date = homeseason_schema::calendar::from_epoch_days(d)
             .ok_or_else(|| MetricsError::Input(format!("bad date {d}")))?;
         *cells
             .entry((r.to_owned(), c.to_owned()))
@@ -317,8 +327,7 @@ pub fn uplift(
     let names = Regions::embedded();
     // One task per cell × method; the tasks run on every core (each has its own seed, so the result
     // does not depend on which thread ran it) and the rows are assembled in task order.
-    let mut tasks: Vec<(&String, &String, &HashMap<NaiveDate, f64>, Vec<&HashMap<NaiveDate, f64>>, Method)> =
-        Vec::new();
+    let mut tasks: Vec<Task<'_>> = Vec::new();
     for ((region, category), values) in &cells {
         if !campaign
             .categories
@@ -339,13 +348,7 @@ pub fn uplift(
             tasks.push((region, category, values, controls.clone(), method));
         }
     }
-    let run = |(region, category, values, controls, method): &(
-        &String,
-        &String,
-        &HashMap<NaiveDate, f64>,
-        Vec<&HashMap<NaiveDate, f64>>,
-        Method,
-    )| {
+    let run = |(region, category, values, controls, method): &Task<'_>| {
         let (method, values) = (*method, *values);
         let seed = seed_for(opts.seed, region, category, method);
         let one = |pre: &DateRange, window: &DateRange, seed: u64| {
@@ -388,9 +391,27 @@ pub fn uplift(
                 .by_code(region)
                 .map_or_else(|| region.clone(), |r| r.name_zh.clone())
         };
-        rows.push(campaign, region, &name, category, method, opts, &e, (&campaign.window, "campaign"));
+        rows.push(
+            campaign,
+            region,
+            &name,
+            category,
+            method,
+            opts,
+            &e,
+            (&campaign.window, "campaign"),
+        );
         if let Some((pwin, p)) = &placebo {
-            rows.push(campaign, region, &name, category, method, opts, p, (pwin, "placebo"));
+            rows.push(
+                campaign,
+                region,
+                &name,
+                category,
+                method,
+                opts,
+                p,
+                (pwin, "placebo"),
+            );
         }
         for (d, y, b, lo, hi) in &e.daily {
             daily.region.push(region.clone());
@@ -409,11 +430,22 @@ pub fn uplift(
     })
 }
 
+/// One uplift task: region, category, the cell's daily values, its control series, the method.
+type Task<'a> = (
+    &'a String,
+    &'a String,
+    &'a HashMap<NaiveDate, f64>,
+    Vec<&'a HashMap<NaiveDate, f64>>,
+    Method,
+);
+
 /// `f` over `items` on every available core (scoped threads pulling the next index), results in
 /// the order of `items`.
 fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(items.len().max(1));
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(items.len().max(1));
     let next = AtomicUsize::new(0);
     let mut out: Vec<(usize, R)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
@@ -459,6 +491,7 @@ struct UpliftRows {
     abs_upper: Vec<f64>,
     level: Vec<f64>,
     p: Vec<Option<f64>>,
+    sign: Vec<i64>,
     days: Vec<i64>,
     growth: Vec<Option<f64>>,
 }
@@ -498,6 +531,7 @@ impl UpliftRows {
             .push(e.actual - e.actual / (1.0 + e.upper / 100.0));
         self.level.push(o.level);
         self.p.push(Some(e.p_value));
+        self.sign.push(effect_sign(e.actual - e.baseline));
         self.days.push(e.days_used);
         self.growth.push(e.growth);
     }
@@ -523,6 +557,7 @@ impl UpliftRows {
             "uplift_abs_upper" => self.abs_upper,
             "level" => self.level,
             "p_value" => self.p,
+            "effect_sign" => self.sign,
             "days_used" => self.days,
             "growth_factor" => self.growth,
         )?)
@@ -600,8 +635,20 @@ mod tests {
             &opts,
         )
         .unwrap();
-        assert_eq!(out.uplift.height(), 4, "a campaign and a placebo row per method");
-        let kinds: Vec<&str> = out.uplift.column("window_kind").unwrap().str().unwrap().iter().flatten().collect();
+        assert_eq!(
+            out.uplift.height(),
+            4,
+            "a campaign and a placebo row per method"
+        );
+        let kinds: Vec<&str> = out
+            .uplift
+            .column("window_kind")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
         assert_eq!(kinds, ["campaign", "placebo", "campaign", "placebo"]);
         let pct = out
             .uplift
@@ -632,6 +679,53 @@ mod tests {
         assert!(p_value < 0.05);
     }
 
+    /// The p-value is two-sided: a clearly negative cell gets a small p (and sign −1), for every
+    /// method, as a clearly positive one does.
+    #[test]
+    fn a_clearly_negative_effect_gets_a_small_two_sided_p_value() {
+        let campaign = Campaign::default_2023();
+        let opts = UpliftOptions {
+            replicates: 199,
+            placebo: None,
+            ..UpliftOptions::from_campaign(&campaign)
+        };
+        for (effect, sign) in [(-0.10, -1), (0.10, 1)] {
+            let out = uplift(
+                &synthetic(effect),
+                &campaign,
+                &[Method::PriorYear, Method::TwoYear],
+                &opts,
+            )
+            .unwrap();
+            assert_eq!(out.uplift.height(), 2);
+            let p = out.uplift.column("p_value").unwrap().f64().unwrap().clone();
+            let s = out
+                .uplift
+                .column("effect_sign")
+                .unwrap()
+                .i64()
+                .unwrap()
+                .clone();
+            let pct = out
+                .uplift
+                .column("uplift_pct")
+                .unwrap()
+                .f64()
+                .unwrap()
+                .clone();
+            for i in 0..2 {
+                let (p, s, pct) = (p.get(i).unwrap(), s.get(i).unwrap(), pct.get(i).unwrap());
+                assert!(p < 0.05, "effect {effect}: p {p} (uplift {pct} %)");
+                assert_eq!(s, sign, "effect {effect}: sign");
+                assert!((pct - 100.0 * effect).abs() < 1.5, "effect {effect}: {pct}");
+            }
+        }
+        // The Monte Carlo p-value: the smaller tail, doubled, the observed total counted once.
+        assert!((two_sided_p(0, 199, 199) - 0.01).abs() < 1e-12);
+        assert!((two_sided_p(199, 0, 199) - 0.01).abs() < 1e-12);
+        assert!((two_sided_p(100, 100, 199) - 1.0).abs() < 1e-12);
+    }
+
     #[test]
     fn no_effect_gives_an_interval_holding_zero() {
         let campaign = Campaign::default_2023();
@@ -639,7 +733,10 @@ mod tests {
             replicates: 199,
             ..UpliftOptions::from_campaign(&campaign)
         };
-        let opts = UpliftOptions { placebo: None, ..opts };
+        let opts = UpliftOptions {
+            placebo: None,
+            ..opts
+        };
         let out = uplift(&synthetic(0.0), &campaign, &[Method::PriorYear], &opts).unwrap();
         let lo = out
             .uplift

@@ -19,6 +19,18 @@ pub(crate) struct Document<'a> {
     pub(crate) method: &'a str,
 }
 
+/// Family name of the font embedded in the HTML (the bundled Noto Sans SC subset).
+pub(crate) const EMBEDDED_FAMILY: &str = "Homeseason Noto Sans SC";
+
+/// The `@font-face` rule embedding the bundled font subset (the one the charts are drawn with), so
+/// the page's Chinese renders on a machine without CJK fonts.
+fn font_face() -> String {
+    let data = base64::engine::general_purpose::STANDARD.encode(homeseason_charts::FONT_BYTES);
+    format!(
+        "@font-face{{font-family:'{EMBEDDED_FAMILY}';src:url(data:font/otf;base64,{data}) format('opentype');font-display:block}}"
+    )
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -48,6 +60,16 @@ fn method_label(m: &str) -> &'static str {
             "反事实回归（未受活动影响的品类、星期、节假日、季节） counterfactual regression on untargeted categories, weekday, day type and season"
         }
         _ => "—",
+    }
+}
+
+/// A method's short name in both languages (never the bare id).
+fn method_short(m: &str) -> String {
+    match m {
+        "prior_year" => "上年同期 prior year".into(),
+        "two_year" => "两年前同期 two years earlier".into(),
+        "counterfactual_regression" => "反事实回归 counterfactual regression".into(),
+        other => other.to_owned(),
     }
 }
 
@@ -106,24 +128,43 @@ impl Document<'_> {
             .collect()
     }
 
+    /// The report's area: the nation or one region.
+    fn focus(&self) -> (&str, &str, &str) {
+        match &self.extra.focus {
+            Some(f) => (f.code.as_str(), f.zh.as_str(), f.en.as_str()),
+            None => (NATIONAL, "全国", "national"),
+        }
+    }
+
     fn blocks(&self) -> Vec<Block> {
         let c = self.input.campaign;
         let h = self.headline;
+        let (area, area_zh, area_en) = self.focus();
         let level = format!("{:.0}%", c.baseline.level * 100.0);
         let mut b = vec![
             Block::Heading(
                 1,
-                format!("{}成效评估 · {} impact report", c.name_zh, c.name_en),
+                if area == NATIONAL {
+                    format!("{}成效评估 · {} impact report", c.name_zh, c.name_en)
+                } else {
+                    format!("{area_zh}{}成效评估 · {} impact report, {area_en}", c.name_zh, c.name_en)
+                },
             ),
             Block::Para(format!(
                 "活动窗口 Window: {} – {}；数据截至 Data up to: {}；基线方法 Baseline: {}；区间 Interval: {level}；数据源 Source: 支付机构交易数据 payment_daily. 生成时间 Generated: {}.",
                 c.window.start,
                 c.window.end,
-                self.extra.as_of.map_or_else(|| c.window.end.to_string(), |d| d.min(c.window.end).to_string()),
+                self.extra.as_of.map_or_else(
+                    || c.window.end.to_string(),
+                    |d| d.min(c.window.end).to_string()
+                ),
                 method_label(self.method),
                 self.input.generated_at
             )),
             Block::Heading(2, "1 核心指标 Headline".into()),
+            Block::Para(
+                "口径 Scope: 以下数字统计的是报送支付机构所见的支付交易（支付机构交易数据 payment_daily），不是全部社会零售额：现金、未报送机构的交易不在其中。 The figures count the payments seen by the reporting payment institutions, not total retail sales: cash and institutions that do not report are outside them.".into(),
+            ),
             Block::Table(Table {
                 header: vec![
                     "指标 Measure".into(),
@@ -133,7 +174,7 @@ impl Document<'_> {
                 ],
                 rows: vec![
                     vec![
-                        "增量销售额 Incremental sales (亿元)".into(),
+                        "报送机构所见支付增量 Incremental payments seen by the reporting institutions (亿元)".into(),
                         yi(h.incremental_yuan),
                         format!(
                             "{} … {}",
@@ -143,7 +184,7 @@ impl Document<'_> {
                         "[1]".into(),
                     ],
                     vec![
-                        "提升幅度 Uplift".into(),
+                        "支付额提升幅度 Uplift of those payments".into(),
                         pct(h.uplift_pct),
                         format!(
                             "{} … {}",
@@ -181,7 +222,10 @@ impl Document<'_> {
                 pct(p.week_uplift_pct),
             )));
         }
-        b.push(Block::Heading(2, "2 分品类 By category (全国 national)".into()));
+        b.push(Block::Heading(
+            2,
+            format!("2 分品类 By category ({area_zh} {area_en})"),
+        ));
         let mut cats: Vec<String> = c
             .categories
             .targeted
@@ -199,14 +243,18 @@ impl Document<'_> {
             format!("{level} 区间 Interval"),
             "p".into(),
         ];
-        header.extend(others.iter().map(|o| format!("对照 Check: {o}")));
+        header.extend(
+            others
+                .iter()
+                .map(|o| format!("对照 Check: {}", method_short(o))),
+        );
         header.push("来源 Source".into());
         b.push(Block::Table(Table {
             header,
             rows: cats
                 .iter()
                 .filter_map(|cat| {
-                    let r = self.find(NATIONAL, cat, self.method)?;
+                    let r = self.find(area, cat, self.method)?;
                     let mut row = vec![
                         category_label(cat),
                         yi(r.actual),
@@ -217,8 +265,13 @@ impl Document<'_> {
                         r.p_value.map_or("—".into(), |p| format!("{p:.3}")),
                     ];
                     row.extend(others.iter().map(|o| {
-                        self.find(NATIONAL, cat, o).map_or("—".into(), |o| {
-                            format!("{} ({} … {})", pct(o.uplift_pct), pct(o.lower), pct(o.upper))
+                        self.find(area, cat, o).map_or("—".into(), |o| {
+                            format!(
+                                "{} ({} … {})",
+                                pct(o.uplift_pct),
+                                pct(o.lower),
+                                pct(o.upper)
+                            )
                         })
                     }));
                     row.push("[1]".into());
@@ -280,7 +333,7 @@ impl Document<'_> {
         self.extra_sections(&mut b);
         b.push(Block::Heading(
             2,
-            "7 走势 Daily series (全国 national)".into(),
+            format!("7 走势 Daily series ({area_zh} {area_en})"),
         ));
         for (i, chart) in self.charts.iter().enumerate() {
             if chart.name.starts_with("series_") {
@@ -329,7 +382,9 @@ impl Document<'_> {
         }
         if !self.completeness.is_empty() {
             let regions = homeseason_schema::region::Regions::embedded();
-            b.push(Block::Para("数据完整性（窗口内各周）Data completeness (weeks of the window) [3]:".into()));
+            b.push(Block::Para(
+                "数据完整性（窗口内各周）Data completeness (weeks of the window) [3]:".into(),
+            ));
             b.push(Block::Table(Table {
                 header: vec![
                     "数据类型 Feed".into(),
@@ -345,10 +400,24 @@ impl Document<'_> {
                         let names: Vec<String> = gaps
                             .iter()
                             .take(12)
-                            .map(|g| regions.by_code(g).map_or_else(|| g.clone(), |x| x.short_zh.clone()))
+                            .map(|g| {
+                                regions
+                                    .by_code(g)
+                                    .map_or_else(|| g.clone(), |x| x.short_zh.clone())
+                            })
                             .collect();
-                        let more = if gaps.len() > 12 { format!(" … (+{})", gaps.len() - 12) } else { String::new() };
-                        vec![f.clone(), p.to_string(), r.to_string(), m.to_string(), format!("{}{more}", names.join("、"))]
+                        let more = if gaps.len() > 12 {
+                            format!(" … (+{})", gaps.len() - 12)
+                        } else {
+                            String::new()
+                        };
+                        vec![
+                            f.clone(),
+                            p.to_string(),
+                            r.to_string(),
+                            m.to_string(),
+                            format!("{}{more}", names.join("、")),
+                        ]
                     })
                     .collect(),
             }));
@@ -356,7 +425,7 @@ impl Document<'_> {
         b.push(Block::Para("每一行拒收记录（文件、行号、列、原因、原文）见 lake/rejects。 Every rejected row (file, line, column, reason, raw text) is in the lake's `rejects` table.".into()));
         b.push(Block::Heading(2, "9 方法与说明 Method and caveats".into()));
         b.push(Block::Para(format!(
-            "基线 Baseline = g × Σ ŷ(d)：窗口内每一天与比较年份同类日期对齐（普通工作日/周末按同星期、节假日按同一假期、调休日按调休日、6.18/11.11/12.12 按同日期），g 为前期（{} – {}）的实际与对齐基线之比。Each day of the window is matched with days of the same kind in the comparison year; g is the ratio of actual to aligned comparison sales over the pre-period. 区间 Interval: 用前期日残差拟合 AR(1) 过程，模拟 999 条残差路径（前期与窗口连续），涵盖噪声、序列相关与 g 的误差，不涵盖比较年份本身的扭曲。 An AR(1) process fitted to the pre-period daily residuals is simulated 999 times over the pre-period and window together; the interval covers noise, serial correlation and the error of g, not a distorted comparison year.",
+            "基线 Baseline = g × Σ y*(d)（y*(d)：比较年份对齐日的销售额 aligned comparison-year sales）：窗口内每一天与比较年份同类日期对齐（普通工作日/周末按同星期、节假日按同一假期、调休日按调休日、6.18/11.11/12.12 按同日期并换算到本年的星期：比较日销售额乘以比较年份普通日中“本年星期”与“比较日星期”的水平之比），g 为前期（{} – {}）的实际与对齐基线之比。Each day of the window is matched with days of the same kind in the comparison year (6.18 / 11.11 / 12.12 by date, carried to this year's weekday by the comparison year's ordinary-day ratio of the two weekdays); g is the ratio of actual to aligned comparison sales over the pre-period. 区间 Interval: 用前期日残差拟合 AR(1) 过程，模拟 999 条残差路径（前期与窗口连续），涵盖噪声、序列相关与 g 的误差，不涵盖比较年份本身的扭曲。 An AR(1) process fitted to the pre-period daily residuals is simulated 999 times over the pre-period and window together; the interval covers noise, serial correlation and the error of g, not a distorted comparison year.",
             c.baseline.pre_period.start, c.baseline.pre_period.end
         )));
         b.push(Block::Para(
@@ -366,21 +435,29 @@ impl Document<'_> {
             b.push(Block::Para(format!(
                 "注意 Caveat: 比较年份 {:?} 的窗口期受到扰动（2022 年末疫情），上年同期基线偏低、提升偏高，故主方法为 {}；其他方法列于“对照”列。 The comparison year(s) {:?} are known to be distorted (late-2022 COVID wave): a prior-year base is depressed and overstates the uplift, so the primary method is {}; the other methods are in the “check” columns. 各方法在样本数据上的准确度见 benchmarks/SCORES.md。 Each method's accuracy on generated seasons: benchmarks/SCORES.md.",
                 c.baseline.distorted_years,
-                self.method,
+                method_short(self.method),
                 c.baseline.distorted_years,
-                self.method
+                method_short(self.method)
             )));
         }
         let placebo: Vec<String> = self
             .placebo
             .iter()
-            .filter(|r| r.region_code == NATIONAL && r.category == "all_targeted")
-            .map(|r| format!("{}: {} ({} … {})", r.method, pct(r.uplift_pct), pct(r.lower), pct(r.upper)))
+            .filter(|r| r.region_code == area && r.category == "all_targeted")
+            .map(|r| {
+                format!(
+                    "{}: {} ({} … {})",
+                    method_short(&r.method),
+                    pct(r.uplift_pct),
+                    pct(r.lower),
+                    pct(r.upper)
+                )
+            })
             .collect();
         if !placebo.is_empty() {
             let (s, e) = (c.baseline.pre_period.start, c.baseline.pre_period.end);
             b.push(Block::Para(format!(
-                "安慰剂检验 Placebo check: 在无活动的前期（{s} – {e}）上按同样方法估计“提升”，应接近 0、区间应包含 0。 The same method on the pre-period, where no campaign ran, should find about zero with an interval holding zero — 全国全部目标品类 national, all targeted: {}.",
+                "安慰剂检验 Placebo check: 在无活动的前期（{s} – {e}）上按同样方法估计“提升”，应接近 0、区间应包含 0。 The same method on the pre-period, where no campaign ran, should find about zero with an interval holding zero — {area_zh}全部目标品类 {area_en}, all targeted: {}.",
                 placebo.join("；")
             )));
         }
@@ -392,8 +469,12 @@ impl Document<'_> {
 
     fn extra_sections(&self, b: &mut Vec<Block>) {
         let x = self.extra;
+        let (area, _, _) = self.focus();
         let level = format!("{:.0}%", self.input.campaign.baseline.level * 100.0);
-        b.push(Block::Heading(2, "4 地方站活动 Local-station events".into()));
+        b.push(Block::Heading(
+            2,
+            "4 地方站活动 Local-station events".into(),
+        ));
         if x.events.is_empty() {
             b.push(Block::Para("截至本报告周尚无地方站活动的估计。 No local-station event estimate up to the report week.".into()));
         } else {
@@ -435,22 +516,78 @@ impl Document<'_> {
             }
         }
         if !x.power.is_empty() {
-            b.push(Block::Para("规划：最小可检测效应（α = 0.1，功效 80%，全部目标品类）。 Planning: minimum detectable effect at alpha 0.1 with 80 % power, all targeted categories [5].".into()));
+            // α as configured (0.1, not its float noise), and "above 2α" with a tolerance, so 2 of 10
+            // windows at α = 0.1 is not flagged.
+            let alpha = x
+                .power
+                .iter()
+                .map(|p| p.alpha)
+                .find(|a| a.is_finite())
+                .unwrap_or(0.1);
+            let alpha = (alpha * 1000.0).round() / 1000.0;
+            let above = |fpr: f64| fpr > 2.0 * alpha + 1e-9;
+            let (min_w, max_w) = x.power.iter().fold((i64::MAX, 0), |(lo, hi), p| {
+                (lo.min(p.windows), hi.max(p.windows))
+            });
+            let windows = if min_w == max_w {
+                min_w.to_string()
+            } else {
+                format!("{min_w}–{max_w}")
+            };
+            let miscalibrated: Vec<&crate::sections::PowerRow> = x
+                .power
+                .iter()
+                .filter(|p| above(p.false_positive_rate))
+                .collect();
+            b.push(Block::Para(format!(
+                "规划：最小可检测效应（α = {alpha}，功效 80%，全部目标品类）。依据：在窗口前的历史中每地区模拟 {windows} 个安慰剂窗口；功效与误报率为这些窗口中检验拒绝的个数（窗口少则比例粗糙，“10/10”并非确定）；误报率（无效应时拒绝的比例）应接近 α，超过 2α 的行标注为不可信。 Planning: minimum detectable effect at alpha {alpha} with 80 % power, all targeted categories [5]. Basis: {windows} placebo windows per region from the history before the window; power and false-positive rate are counts of windows where the test rejected (few windows make coarse shares: 10/10 is not certainty); the false-positive rate (rejections without an effect) should be near alpha, and rows above 2 × alpha are marked unreliable."
+            )));
             b.push(Block::Table(Table {
                 header: vec![
                     "地区 Region".into(),
                     "时长 Days".into(),
                     "最小可检测效应 MDE".into(),
-                    "10% 效应的功效 Power for +10 %".into(),
+                    "检出 +10% 效应 Detected a +10 % effect".into(),
+                    "误报 False positives".into(),
+                    "可信度 Reliability".into(),
                 ],
                 rows: x
                     .power
                     .iter()
-                    .map(|(r, d, m, p)| vec![r.clone(), d.to_string(), pct(*m), format!("{:.0}%", 100.0 * p)])
+                    .map(|p| {
+                        vec![
+                            p.region.clone(),
+                            p.days.to_string(),
+                            if p.mde_pct.is_finite() { pct(p.mde_pct) } else { "> 40%".into() },
+                            crate::sections::share_of_windows(p.power_10, p.windows),
+                            crate::sections::share_of_windows(p.false_positive_rate, p.windows),
+                            if above(p.false_positive_rate) {
+                                format!("不可信：误报率 {:.2} > 2α · unreliable: false-positive rate {:.2} > 2 × alpha", p.false_positive_rate, p.false_positive_rate)
+                            } else {
+                                format!("误报率 false-positive rate {:.2}", p.false_positive_rate)
+                            },
+                        ]
+                    })
                     .collect(),
             }));
+            if !miscalibrated.is_empty() {
+                let names: Vec<&str> = miscalibrated
+                    .iter()
+                    .map(|p| p.region.as_str())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                b.push(Block::Para(format!(
+                    "注意 Caveat: {} 的误报率超过 2α，其功效与最小可检测效应不可作为规划依据。 The false-positive rate of {} is above 2 × alpha: their power and MDE are no basis for planning.",
+                    names.join("、"),
+                    names.join(", ")
+                )));
+            }
         }
-        b.push(Block::Heading(2, "5 活动 Activities, enterprises and brands".into()));
+        b.push(Block::Heading(
+            2,
+            "5 活动 Activities, enterprises and brands".into(),
+        ));
         if x.activities.by_type.is_empty() {
             b.push(Block::Para("活动登记表尚无本窗口的记录。 The activities register holds nothing for the window yet.".into()));
         } else {
@@ -464,9 +601,27 @@ impl Document<'_> {
                 .activities
                 .by_type
                 .iter()
-                .map(|r| vec![r.0.clone(), r.1.to_string(), r.2.to_string(), r.3.to_string(), r.4.to_string(), r.5.to_string(), r.6.to_string()])
+                .map(|r| {
+                    vec![
+                        r.0.clone(),
+                        r.1.to_string(),
+                        r.2.to_string(),
+                        r.3.to_string(),
+                        r.4.to_string(),
+                        r.5.to_string(),
+                        r.6.to_string(),
+                    ]
+                })
                 .collect();
-            rows.push(vec!["合计 Total".into(), total[0].to_string(), total[1].to_string(), total[2].to_string(), total[3].to_string(), total[4].to_string(), total[5].to_string()]);
+            rows.push(vec![
+                "合计 Total".into(),
+                total[0].to_string(),
+                total[1].to_string(),
+                total[2].to_string(),
+                total[3].to_string(),
+                total[4].to_string(),
+                total[5].to_string(),
+            ]);
             b.push(Block::Table(Table {
                 header: vec![
                     "活动类型 Type".into(),
@@ -490,30 +645,53 @@ impl Document<'_> {
         if x.triangulation.is_empty() {
             b.push(Block::Para("无企业或社零数据可供印证。 No enterprise or retail-statistics data to compare with.".into()));
         } else {
-            let disagree: Vec<&[String; 6]> = x.triangulation.iter().filter(|r| r[5].contains("disagree")).collect();
-            b.push(Block::Para(format!(
-                "同一方法下，支付数据、重点企业销售（配对企业，区间为企业自助抽样）与社零（仅用公布的同比）的提升并列；{} 个地区 × 品类的结果超出支付数据区间 [7]。 Payments, key-enterprise sales (matched enterprises, bootstrap interval) and 社零 (published YoY only) side by side; {} region × category cells disagree beyond the payment interval [7].",
-                disagree.len(),
-                disagree.len()
-            )));
-            b.push(Block::Para("注意 Caveat: 社零覆盖全部零售（含现金与非活动因素、价格变化），只用公布同比计算，无区间；`homeseason demo` 中全国社零为国家统计局公布的真实数据，而支付与企业数据为生成的样本，故全国行的分歧是预期之内的。 社零 covers all retail (cash, price changes, everything besides the campaign) and comes from published YoY only, without an interval; in `homeseason demo` the national 社零 rows are the real NBS figures while payments and enterprise sales are the generated sample, so national disagreement there is expected.".into()));
-            let national: Vec<Vec<String>> = x
+            let disagree = x
                 .triangulation
                 .iter()
-                .filter(|r| r[0].starts_with("全国") || r[5].contains("disagree"))
+                .filter(|r| r.status.contains("disagree"))
+                .count();
+            b.push(Block::Para(format!(
+                "同一方法下并列：支付数据的提升与重点企业销售的提升（配对企业，区间为企业自助抽样）；支付数据自身的同比增速与社零增速（仅用窗口各月公布的同比，不含前期月份）。社零增速标注“公布”（即公布数本身）或“推算”（由公布的同比加权或跨年复合得到，推算方法列出所用各月同比）。{disagree} 个地区 × 品类的结果超出支付数据区间 [7]。 Side by side for the same method: the payments uplift and the key-enterprise uplift (matched enterprises, bootstrap interval); the payments' own growth over the comparison year and the 社零 growth over exactly the window's months from published YoY. Each 社零 figure is labelled published (the released figure itself) or derived (weighted over months or compounded over years from published YoY; the derivation lists every YoY used). {disagree} region × category cells disagree beyond the payment interval or band [7]."
+            )));
+            b.push(Block::Para("注意 Caveat: 社零覆盖全部零售（含现金与非活动因素、价格变化），无区间；它与支付数据比较的是增速，不是提升。`homeseason demo` 中全国社零为国家统计局公布的真实数据，而支付与企业数据为生成的样本，故全国行的分歧是预期之内的。 社零 covers all retail (cash, price changes, everything besides the campaign) and has no interval; it is compared with the payments' growth, not with the uplift. In `homeseason demo` the national 社零 rows are the real NBS figures while payments and enterprise sales are the generated sample, so national disagreement there is expected.".into()));
+            let rows: Vec<Vec<String>> = x
+                .triangulation
+                .iter()
+                .filter(|r| {
+                    if area == NATIONAL {
+                        r.region_code == NATIONAL || r.status.contains("disagree")
+                    } else {
+                        r.region_code == area || r.region_code == NATIONAL
+                    }
+                })
                 .take(40)
-                .map(|r| r.to_vec())
+                .map(|r| {
+                    vec![
+                        r.region.clone(),
+                        r.category.clone(),
+                        r.payments.clone(),
+                        r.enterprise.clone(),
+                        r.payments_growth.clone(),
+                        r.retail.clone(),
+                        r.basis.clone(),
+                        r.derivation.clone(),
+                        r.status.clone(),
+                    ]
+                })
                 .collect();
             b.push(Block::Table(Table {
                 header: vec![
                     "地区 Region".into(),
                     "品类 Category".into(),
-                    "支付 Payments".into(),
-                    "企业 Enterprises".into(),
-                    "社零 Retail stats".into(),
+                    "支付提升 Payments uplift".into(),
+                    "企业提升 Enterprise uplift".into(),
+                    "支付增速 Payments growth".into(),
+                    "社零增速 社零 growth".into(),
+                    "社零口径 Basis".into(),
+                    "推算方法 Derivation".into(),
                     "判断 Status".into(),
                 ],
-                rows: national,
+                rows,
             }));
         }
     }
@@ -523,18 +701,18 @@ impl Document<'_> {
         for block in self.blocks() {
             match block {
                 Block::Heading(l, t) => {
-                    let _ = write!(body, "<h{l}>{}</h{l}>\n", esc(&t));
+                    let _ = writeln!(body, "<h{l}>{}</h{l}>", esc(&t));
                 }
                 Block::Para(t) => {
-                    let _ = write!(body, "<p>{}</p>\n", esc(&t));
+                    let _ = writeln!(body, "<p>{}</p>", esc(&t));
                 }
                 Block::Table(t) => body.push_str(&t.html()),
                 Block::Chart(i) => {
                     let c = &self.charts[i];
                     let data = base64::engine::general_purpose::STANDARD.encode(&c.png);
-                    let _ = write!(
+                    let _ = writeln!(
                         body,
-                        "<figure><img alt=\"{}\" src=\"data:image/png;base64,{data}\"><figcaption>{}</figcaption></figure>\n",
+                        "<figure><img alt=\"{}\" src=\"data:image/png;base64,{data}\"><figcaption>{}</figcaption></figure>",
                         esc(&c.caption),
                         esc(&c.caption)
                     );
@@ -542,8 +720,9 @@ impl Document<'_> {
             }
         }
         format!(
-            "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{} · homeseason</title>\n<style>body{{font-family:'Noto Sans SC','PingFang SC','Microsoft YaHei',sans-serif;max-width:1240px;margin:2em auto;padding:0 1em;color:#222}}table{{border-collapse:collapse;margin:1em 0;font-size:14px}}th,td{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f3f3f3}}td:first-child,th:first-child{{text-align:left}}figure{{margin:1.5em 0}}img{{max-width:100%}}figcaption{{color:#555;font-size:13px}}</style></head>\n<body>\n{body}</body></html>\n",
-            esc(&self.input.campaign.name_zh)
+            "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{} · homeseason</title>\n<style>{}\nbody{{font-family:'{EMBEDDED_FAMILY}','Noto Sans SC','PingFang SC','Microsoft YaHei',sans-serif;max-width:1240px;margin:2em auto;padding:0 1em;color:#222}}table{{border-collapse:collapse;margin:1em 0;font-size:14px;max-width:100%}}th,td{{border:1px solid #ccc;padding:4px 8px;text-align:right;overflow-wrap:break-word}}th{{background:#f3f3f3}}td:first-child,th:first-child{{text-align:left}}figure{{margin:1.5em 0}}img{{max-width:100%}}figcaption{{color:#555;font-size:13px}}</style></head>\n<body>\n{body}</body></html>\n",
+            esc(&self.input.campaign.name_zh),
+            font_face()
         )
     }
 

@@ -35,6 +35,23 @@ pub enum ReportError {
     /// The tables hold nothing to report.
     #[error("nothing to report: {0}")]
     Empty(String),
+    /// The region asked for is not one of the campaign's regions.
+    #[error(
+        "{0} 不是本次活动的地区 · {0} is not one of the campaign's regions (a 6-digit code such as 330000, or XPCC)"
+    )]
+    UnknownRegion(String),
+    /// The report date lies outside the campaign window.
+    #[error(
+        "报告日期 {as_of} 不在活动窗口 {start} – {end} 内 · the report date {as_of} lies outside the campaign window {start} – {end}: choose a date in the window (or none, for the whole window)"
+    )]
+    AsOfOutsideWindow {
+        /// The date asked for.
+        as_of: chrono::NaiveDate,
+        /// First day of the window.
+        start: chrono::NaiveDate,
+        /// Last day of the window.
+        end: chrono::NaiveDate,
+    },
 }
 
 /// Result alias.
@@ -53,9 +70,14 @@ pub struct ChartFile {
     pub svg: String,
 }
 
+/// What the headline numbers count: payments seen by the reporting institutions, not total retail.
+pub const HEADLINE_SCOPE: &str = "报送支付机构所见的支付交易（payment_daily），不是全部社会零售额 · payments seen by the reporting payment institutions (payment_daily), not total retail sales";
+
 /// The three headline numbers.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Headline {
+    /// What the numbers count ([`HEADLINE_SCOPE`]).
+    pub scope: String,
     /// Method behind them.
     pub method: String,
     /// Incremental net sales over the window, all targeted categories, nationally (yuan).
@@ -109,15 +131,44 @@ pub struct ExtraTables<'a> {
     pub triangulation: Option<&'a DataFrame>,
 }
 
+/// The area a report is about: the nation, or one region (a province's own report).
+#[derive(Debug, Clone)]
+pub(crate) struct Focus {
+    /// `000000` or the region's code.
+    pub(crate) code: String,
+    /// `全国` or the region's short Chinese name.
+    pub(crate) zh: String,
+    /// `national` or the region's English name.
+    pub(crate) en: String,
+}
+
+impl Focus {
+    fn national() -> Focus {
+        Focus {
+            code: NATIONAL.into(),
+            zh: "全国".into(),
+            en: "national".into(),
+        }
+    }
+    pub(crate) fn is_national(&self) -> bool {
+        self.code == NATIONAL
+    }
+    /// Whether a row of `region` belongs to the area (every region for the nation).
+    pub(crate) fn holds(&self, region: &str) -> bool {
+        self.is_national() || region == self.code
+    }
+}
+
 /// What the extra sections show (see `sections`).
 #[derive(Debug, Default)]
 pub(crate) struct Extra {
+    pub(crate) focus: Option<Focus>,
     pub(crate) as_of: Option<chrono::NaiveDate>,
     pub(crate) progress: Option<sections::Progress>,
     pub(crate) events: Vec<sections::LocalEvent>,
-    pub(crate) power: Vec<(String, i64, f64, f64)>,
+    pub(crate) power: Vec<sections::PowerRow>,
     pub(crate) activities: sections::Activities,
-    pub(crate) triangulation: Vec<[String; 6]>,
+    pub(crate) triangulation: Vec<sections::TriangulationRow>,
 }
 
 /// The Sunday ending the week of `d` (weeks run Monday to Sunday).
@@ -166,36 +217,51 @@ fn category_label(id: &str) -> String {
     format!("{zh} {en}")
 }
 
-/// Build the report.
+/// Check what the report is asked for before anything is built: the report date, when given, must lie
+/// in the campaign window (a date after it would silently give the window's last week).
 ///
 /// # Errors
-/// When the tables lack columns or hold no national estimate for the primary method.
-pub fn build(input: &ReportInput<'_>) -> Result<Report> {
-    let campaign = input.campaign;
-    let method = campaign.baseline.primary_method.clone();
-    let rows = rows::uplift_rows(input.uplift)?;
-    let placebo = rows::placebo_rows(input.uplift)?;
-    let completeness = match input.completeness {
-        Some(df) => rows::completeness_summary(df)?,
-        None => Vec::new(),
-    };
-    let daily = rows::daily_rows(input.baseline_daily)?;
-    let find = |region: &str, category: &str, m: &str| {
-        rows.iter()
-            .find(|r| r.region_code == region && r.category == category && r.method == m)
-    };
-    let national = find(NATIONAL, "all_targeted", &method).ok_or_else(|| {
-        ReportError::Empty(format!(
-            "no national all-targeted estimate for method {method}"
-        ))
-    })?;
-    let regions = Regions::embedded();
+/// [`ReportError::AsOfOutsideWindow`].
+pub fn validate(input: &ReportInput<'_>) -> Result<()> {
+    check_as_of(input.campaign, input.as_of)
+}
+
+/// The report-date rule of [`validate`] on its own, for callers that take a report date before they
+/// have the tables (the notebook export): `None` or a date inside the campaign window.
+///
+/// # Errors
+/// [`ReportError::AsOfOutsideWindow`].
+pub fn check_as_of(campaign: &Campaign, as_of: Option<chrono::NaiveDate>) -> Result<()> {
+    let w = campaign.window;
+    match as_of {
+        Some(d) if d < w.start || d > w.end => Err(ReportError::AsOfOutsideWindow {
+            as_of: d,
+            start: w.start,
+            end: w.end,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The headline numbers from the campaign-window rows of the primary method: the area's (national,
+/// or one region's) all-targeted incremental sales and uplift with their intervals, and how many
+/// regions have an interval above zero.
+fn headline_of(rows: &[UpliftRow], method: &str, area: &str) -> Result<Headline> {
+    let national = rows
+        .iter()
+        .find(|r| r.region_code == area && r.category == "all_targeted" && r.method == method)
+        .ok_or_else(|| {
+            ReportError::Empty(format!(
+                "no all-targeted estimate of {area} for method {method} (national: 000000)"
+            ))
+        })?;
     let region_rows: Vec<&UpliftRow> = rows
         .iter()
         .filter(|r| r.region_code != NATIONAL && r.category == "all_targeted" && r.method == method)
         .collect();
-    let headline = Headline {
-        method: method.clone(),
+    Ok(Headline {
+        scope: HEADLINE_SCOPE.to_owned(),
+        method: method.to_owned(),
         incremental_yuan: national.uplift_abs,
         incremental_interval: (national.uplift_abs_lower, national.uplift_abs_upper),
         uplift_pct: national.uplift_pct,
@@ -204,7 +270,79 @@ pub fn build(input: &ReportInput<'_>) -> Result<Report> {
             region_rows.iter().filter(|r| r.lower > 0.0).count(),
             region_rows.len(),
         ),
+    })
+}
+
+/// The report's headline from an `uplift` table alone — the very numbers [`build`] puts at the top
+/// of the report (the notebook export writes them beside the notebook to check against).
+///
+/// # Errors
+/// When the table lacks columns or holds no national all-targeted estimate for the primary method.
+pub fn headline(campaign: &Campaign, uplift: &DataFrame) -> Result<Headline> {
+    headline_of(
+        &rows::uplift_rows(uplift)?,
+        &campaign.baseline.primary_method,
+        NATIONAL,
+    )
+}
+
+/// One region's own report (a province, plan city or the Corps): the same sections as [`build`],
+/// about that region — its headline, its categories, its daily series and weekly progress, its
+/// local events and planning rows, its activities, its triangulation rows and its completeness —
+/// with the comparison of every region (bars, heatmap, tile map) kept for context. The input is
+/// the same as for the national report; the region's rows are picked here.
+///
+/// # Errors
+/// [`ReportError::UnknownRegion`] when `region` is not one of the campaign's regions; otherwise as
+/// [`build`].
+pub fn build_region(input: &ReportInput<'_>, region: &str) -> Result<Report> {
+    let found = input
+        .campaign
+        .regions()
+        .map_err(|e| ReportError::Empty(e.to_string()))?
+        .into_iter()
+        .find(|r| r.code == region)
+        .ok_or_else(|| ReportError::UnknownRegion(region.to_owned()))?;
+    build_for(
+        input,
+        Focus {
+            code: found.code.clone(),
+            zh: found.short_zh.clone(),
+            en: found.name_en.clone(),
+        },
+    )
+}
+
+/// Build the report.
+///
+/// # Errors
+/// When the input does not [`validate`], the tables lack columns or hold no national estimate for
+/// the primary method.
+pub fn build(input: &ReportInput<'_>) -> Result<Report> {
+    build_for(input, Focus::national())
+}
+
+fn build_for(input: &ReportInput<'_>, focus: Focus) -> Result<Report> {
+    validate(input)?;
+    let campaign = input.campaign;
+    let method = campaign.baseline.primary_method.clone();
+    let rows = rows::uplift_rows(input.uplift)?;
+    let placebo = rows::placebo_rows(input.uplift)?;
+    let completeness = match input.completeness {
+        Some(df) => rows::completeness_summary(df, &focus)?,
+        None => Vec::new(),
     };
+    let daily = rows::daily_rows(input.baseline_daily)?;
+    let find = |region: &str, category: &str, m: &str| {
+        rows.iter()
+            .find(|r| r.region_code == region && r.category == category && r.method == m)
+    };
+    let regions = Regions::embedded();
+    let region_rows: Vec<&UpliftRow> = rows
+        .iter()
+        .filter(|r| r.region_code != NATIONAL && r.category == "all_targeted" && r.method == method)
+        .collect();
+    let headline = headline_of(&rows, &method, &focus.code)?;
 
     let mut charts = Vec::new();
     // National series per category, window shaded, baseline and band.
@@ -219,14 +357,21 @@ pub fn build(input: &ReportInput<'_>) -> Result<Report> {
     for cat in &series_cats {
         let points: Vec<&DailyRow> = daily
             .iter()
-            .filter(|d| d.region_code == NATIONAL && &d.category == cat && d.method == method)
+            .filter(|d| d.region_code == focus.code && &d.category == cat && d.method == method)
             .collect();
         if points.is_empty() {
             continue;
         }
         let (zh, en) = category_names(cat);
         let mut chart = SeriesChart::new(
-            format!("全国{zh}日销售额  National daily net sales, {en}"),
+            if focus.is_national() {
+                format!("全国{zh}日销售额  National daily net sales, {en}")
+            } else {
+                format!(
+                    "{}{zh}日销售额  Daily net sales in {}, {en}",
+                    focus.zh, focus.en
+                )
+            },
             "日销售额 Daily net sales (万元)",
         );
         for p in &points {
@@ -236,12 +381,22 @@ pub fn build(input: &ReportInput<'_>) -> Result<Report> {
         }
         chart.window = Some((campaign.window.start, campaign.window.end));
         charts.push(chart_file(
-            &format!("series_national_{cat}"),
             &format!(
-                "全国{}日销售额与基线 National {} daily sales vs baseline",
-                category_label(cat),
-                cat
+                "series_{}_{cat}",
+                if focus.is_national() {
+                    "national"
+                } else {
+                    focus.code.as_str()
+                }
             ),
+            &if focus.is_national() {
+                format!("全国{zh}日销售额与基线 National daily sales vs baseline, {en}")
+            } else {
+                format!(
+                    "{}{zh}日销售额与基线 Daily sales vs baseline in {}, {en}",
+                    focus.zh, focus.en
+                )
+            },
             &chart,
             (1200, 560),
         )?);
@@ -327,24 +482,37 @@ pub fn build(input: &ReportInput<'_>) -> Result<Report> {
     )?);
 
     // The report week: the Sunday ending the as-of date's week, within the window.
-    let as_of = week_sunday(input.as_of.unwrap_or(campaign.window.end).min(campaign.window.end))
-        .min(campaign.window.end.max(week_sunday(campaign.window.start)));
+    let as_of = week_sunday(
+        input
+            .as_of
+            .unwrap_or(campaign.window.end)
+            .min(campaign.window.end),
+    )
+    .min(campaign.window.end.max(week_sunday(campaign.window.start)));
     let t = input.tables;
-    let mut extra = Extra { as_of: Some(as_of), ..Extra::default() };
+    let mut extra = Extra {
+        as_of: Some(as_of),
+        ..Extra::default()
+    };
     if let Some(w) = t.weekly_tracking {
-        extra.progress = sections::progress(w, &method, as_of)?;
+        extra.progress = sections::progress(w, &method, as_of, &focus.code)?;
     }
     if let Some(e) = t.local_events {
-        let (events, chart) =
-            sections::local_events(e, t.local_event_series, as_of, campaign.baseline.level)?;
+        let (events, chart) = sections::local_events(
+            e,
+            t.local_event_series,
+            as_of,
+            campaign.baseline.level,
+            &focus,
+        )?;
         extra.events = events;
         charts.extend(chart);
     }
     if let Some(p) = t.local_event_power {
-        extra.power = sections::power_rows(p)?;
+        extra.power = sections::power_rows(p, &focus)?;
     }
     if let Some(a) = t.activity_summary {
-        extra.activities = sections::activities(a, campaign.window.start, as_of)?;
+        extra.activities = sections::activities(a, campaign.window.start, as_of, &focus)?;
         if let Some(c) = extra.activities.chart.take() {
             charts.push(c);
         }
@@ -352,6 +520,7 @@ pub fn build(input: &ReportInput<'_>) -> Result<Report> {
     if let Some(tr) = t.triangulation {
         extra.triangulation = sections::triangulation(tr)?;
     }
+    extra.focus = Some(focus);
     let doc = html::Document {
         extra: &extra,
         input,

@@ -95,8 +95,7 @@ fn dates(df: &DataFrame, name: &str) -> Result<Vec<NaiveDate>> {
         .i32()?
         .iter()
         .map(|d| {
-            NaiveDate::from_num_days_from_ce_opt(d.unwrap_or_default() + 719_163)
-                .unwrap_or_default()
+            homeseason_schema::calendar::from_epoch_days(d.unwrap_or_default()).unwrap_or_default()
         })
         .collect())
 }
@@ -111,7 +110,11 @@ pub(crate) fn placebo_rows(df: &DataFrame) -> Result<Vec<UpliftRow>> {
 }
 
 fn rows_of_kind(df: &DataFrame, kind: &str) -> Result<Vec<UpliftRow>> {
-    let df = &df.clone().lazy().filter(col("window_kind").eq(lit(kind))).collect()?;
+    let df = &df
+        .clone()
+        .lazy()
+        .filter(col("window_kind").eq(lit(kind)))
+        .collect()?;
     let (region, name, cat, method) = (
         strs(df, "region_code")?,
         strs(df, "region_name_zh")?,
@@ -186,11 +189,26 @@ pub(crate) fn daily_rows(df: &DataFrame) -> Result<Vec<DailyRow>> {
         .collect())
 }
 
-/// Per feed: (feed, region-weeks present, revised, missing, regions with any missing week).
-pub(crate) fn completeness_summary(df: &DataFrame) -> Result<Vec<(String, usize, usize, usize, Vec<String>)>> {
-    let (feed, status, region) = (strs(df, "feed")?, strs(df, "status")?, strs(df, "region_code")?);
-    let mut out: Vec<(String, usize, usize, usize, Vec<String>)> = Vec::new();
+/// One feed's completeness: (feed, region-weeks present, revised, missing, regions with any missing
+/// week).
+pub(crate) type FeedCompleteness = (String, usize, usize, usize, Vec<String>);
+
+/// Per feed: (feed, region-weeks present, revised, missing, regions with any missing week), over the
+/// regions of the report's area.
+pub(crate) fn completeness_summary(
+    df: &DataFrame,
+    focus: &crate::Focus,
+) -> Result<Vec<FeedCompleteness>> {
+    let (feed, status, region) = (
+        strs(df, "feed")?,
+        strs(df, "status")?,
+        strs(df, "region_code")?,
+    );
+    let mut out: Vec<FeedCompleteness> = Vec::new();
     for i in 0..df.height() {
+        if !focus.holds(&region[i]) {
+            continue;
+        }
         let pos = match out.iter().position(|r| r.0 == feed[i]) {
             Some(p) => p,
             None => {

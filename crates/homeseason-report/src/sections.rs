@@ -10,7 +10,7 @@ use homeseason_charts::{ImpactChart, SeriesChart};
 use homeseason_schema::region::{NATIONAL, Regions};
 use polars::prelude::*;
 
-use crate::{ChartFile, Result, category_label, chart_file};
+use crate::{ChartFile, Focus, Result, category_label, chart_file};
 
 use crate::rows::strs as col_strs;
 
@@ -36,7 +36,7 @@ fn col_dates(df: &DataFrame, name: &str) -> Result<Vec<Option<NaiveDate>>> {
     Ok(days
         .i32()?
         .iter()
-        .map(|d| d.and_then(|d| NaiveDate::from_num_days_from_ce_opt(d + 719_163)))
+        .map(|d| d.and_then(homeseason_schema::calendar::from_epoch_days))
         .collect())
 }
 
@@ -49,7 +49,7 @@ fn region_name(regions: &Regions, code: &str) -> String {
         .map_or_else(|| code.to_owned(), |r| r.short_zh.clone())
 }
 
-/// Cumulative progress of the national all-targeted series as of the report week.
+/// Cumulative progress of the area's all-targeted series as of the report week.
 #[derive(Debug, Clone)]
 pub(crate) struct Progress {
     pub(crate) as_of_week: NaiveDate,
@@ -62,9 +62,14 @@ pub(crate) struct Progress {
     pub(crate) cum_uplift_pct: f64,
 }
 
-/// The national all-targeted row of `weekly_tracking` for `method` at the report week (the last week
-/// on or before `as_of`).
-pub(crate) fn progress(tracking: &DataFrame, method: &str, as_of: NaiveDate) -> Result<Option<Progress>> {
+/// The all-targeted row of `area` (national: `000000`) of `weekly_tracking` for `method` at the report
+/// week (the last week on or before `as_of`).
+pub(crate) fn progress(
+    tracking: &DataFrame,
+    method: &str,
+    as_of: NaiveDate,
+    area: &str,
+) -> Result<Option<Progress>> {
     if tracking.height() == 0 {
         return Ok(None);
     }
@@ -73,7 +78,10 @@ pub(crate) fn progress(tracking: &DataFrame, method: &str, as_of: NaiveDate) -> 
         col_strs(tracking, "category")?,
         col_strs(tracking, "method")?,
     );
-    let (as_of_week, week_start) = (col_dates(tracking, "as_of_week")?, col_dates(tracking, "week_start")?);
+    let (as_of_week, week_start) = (
+        col_dates(tracking, "as_of_week")?,
+        col_dates(tracking, "week_start")?,
+    );
     let f = |n: &str| col_f64(tracking, n);
     let (wa, wu, wow, ca, cb, cu) = (
         f("week_actual")?,
@@ -85,7 +93,7 @@ pub(crate) fn progress(tracking: &DataFrame, method: &str, as_of: NaiveDate) -> 
     );
     let mut best: Option<(NaiveDate, usize)> = None;
     for i in 0..tracking.height() {
-        if region[i] != NATIONAL || category[i] != "all_targeted" || m[i] != method {
+        if region[i] != area || category[i] != "all_targeted" || m[i] != method {
             continue;
         }
         let Some(w) = as_of_week[i] else { continue };
@@ -125,13 +133,20 @@ pub(crate) fn local_events(
     series: Option<&DataFrame>,
     as_of: NaiveDate,
     level: f64,
+    focus: &Focus,
 ) -> Result<(Vec<LocalEvent>, Option<ChartFile>)> {
     if events.height() == 0 {
         return Ok((Vec::new(), None));
     }
     let regions = Regions::embedded();
-    let (region, category) = (col_strs(events, "region_code")?, col_strs(events, "category")?);
-    let (start, end) = (col_dates(events, "event_start")?, col_dates(events, "event_end")?);
+    let (region, category) = (
+        col_strs(events, "region_code")?,
+        col_strs(events, "category")?,
+    );
+    let (start, end) = (
+        col_dates(events, "event_start")?,
+        col_dates(events, "event_end")?,
+    );
     let donors = col_i64(events, "donors")?;
     let (inc, lift, lo, hi, p, imb) = (
         col_f64(events, "incremental")?,
@@ -144,11 +159,13 @@ pub(crate) fn local_events(
     let mut out = Vec::new();
     let mut best: Option<(f64, String, NaiveDate, String)> = None;
     for i in 0..events.height() {
-        let (Some(s), Some(e)) = (start[i], end[i]) else { continue };
-        if category[i] != "all_targeted" || s > as_of {
+        let (Some(s), Some(e)) = (start[i], end[i]) else {
+            continue;
+        };
+        if category[i] != "all_targeted" || s > as_of || !focus.holds(&region[i]) {
             continue;
         }
-        let name = region_name(&regions, &region[i]);
+        let name = region_name(regions, &region[i]);
         if best.as_ref().is_none_or(|b| lift[i] > b.0) {
             best = Some((lift[i], region[i].clone(), s, name.clone()));
         }
@@ -175,10 +192,25 @@ pub(crate) fn local_events(
 
 /// The three-panel impact plot of one event from `local_event_series` (observed vs synthetic control;
 /// the band is the event's pre-period fit error, ±z·RMSE, since the conformal interval is for totals).
-fn impact_chart(series: &DataFrame, code: &str, start: NaiveDate, name: &str, level: f64) -> Result<Option<ChartFile>> {
-    let (region, category) = (col_strs(series, "region_code")?, col_strs(series, "category")?);
-    let (es, date) = (col_dates(series, "event_start")?, col_dates(series, "date")?);
-    let (obs, cf) = (col_f64(series, "observed")?, col_f64(series, "counterfactual")?);
+fn impact_chart(
+    series: &DataFrame,
+    code: &str,
+    start: NaiveDate,
+    name: &str,
+    level: f64,
+) -> Result<Option<ChartFile>> {
+    let (region, category) = (
+        col_strs(series, "region_code")?,
+        col_strs(series, "category")?,
+    );
+    let (es, date) = (
+        col_dates(series, "event_start")?,
+        col_dates(series, "date")?,
+    );
+    let (obs, cf) = (
+        col_f64(series, "observed")?,
+        col_f64(series, "counterfactual")?,
+    );
     let mut points: Vec<(NaiveDate, f64, f64)> = (0..series.height())
         .filter(|&i| region[i] == code && category[i] == "all_targeted" && es[i] == Some(start))
         .filter_map(|i| Some((date[i]?, obs[i] / 1e4, cf[i] / 1e4)))
@@ -186,7 +218,11 @@ fn impact_chart(series: &DataFrame, code: &str, start: NaiveDate, name: &str, le
         .collect();
     points.sort_by_key(|p| p.0);
     points.dedup_by_key(|p| p.0);
-    let pre: Vec<f64> = points.iter().filter(|p| p.0 < start).map(|p| p.1 - p.2).collect();
+    let pre: Vec<f64> = points
+        .iter()
+        .filter(|p| p.0 < start)
+        .map(|p| p.1 - p.2)
+        .collect();
     if pre.len() < 7 || points.len() == pre.len() {
         return Ok(None);
     }
@@ -194,7 +230,9 @@ fn impact_chart(series: &DataFrame, code: &str, start: NaiveDate, name: &str, le
     // Two-sided normal quantile for the level (0.9 → 1.645) by bisection on erf-free approximation.
     let z = normal_quantile(0.5 + level / 2.0);
     let mut chart = ImpactChart::new(
-        format!("{name}地方站活动：实际与合成对照  Local event in {code}: observed vs synthetic control"),
+        format!(
+            "{name}地方站活动：实际与合成对照  Local event in {code}: observed vs synthetic control"
+        ),
         "日销售额 Daily sales (万元)",
         points.iter().map(|p| p.0).collect(),
         points.iter().map(|p| p.1).collect(),
@@ -204,49 +242,79 @@ fn impact_chart(series: &DataFrame, code: &str, start: NaiveDate, name: &str, le
         start,
     );
     chart.band_label = format!("{:.0}% 前期拟合误差带 pre-period fit band", level * 100.0);
+    chart.cumulative_label =
+        "累计增量销售额 Cumulative incremental sales from the event start (万元)".into();
     Ok(Some(chart_file(
         "local_event_impact",
-        &format!("{name}地方站活动影响图 Impact plot of the local event in {name} ({code}), from {start}"),
+        &format!(
+            "{name}地方站活动影响图 Impact plot of the local event in {name} ({code}), from {start}"
+        ),
         &chart,
         (1200, 900),
     )?))
 }
 
-/// Standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9).
-fn normal_quantile(p: f64) -> f64 {
-    let a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.383577518672690e2, -3.066479806614716e1, 2.506628277459239];
-    let b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
-    let c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
-    let d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
-    let p_low = 0.02425;
-    if p < p_low {
-        let q = (-2.0 * p.ln()).sqrt();
-        (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0)
-    } else if p <= 1.0 - p_low {
-        let q = p - 0.5;
-        let r = q * q;
-        (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q
-            / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0)
-    } else {
-        -normal_quantile(1.0 - p)
-    }
+use homeseason_stats::numeric::normal_quantile;
+
+/// One row of the planning table: what a local event of a given length could detect, and what that
+/// rests on.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PowerRow {
+    pub(crate) region: String,
+    pub(crate) days: i64,
+    /// Smallest detectable effect, percent (NaN: none up to the largest simulated).
+    pub(crate) mde_pct: f64,
+    /// Share of windows where +10 % was detected (0 … 1).
+    pub(crate) power_10: f64,
+    /// Share of windows where the test rejected with no effect (0 … 1).
+    pub(crate) false_positive_rate: f64,
+    /// Placebo windows the shares are counted over.
+    pub(crate) windows: i64,
+    /// Significance level of the tests.
+    pub(crate) alpha: f64,
 }
 
-/// Smallest detectable effect per planned duration over the candidate regions (all targeted).
-pub(crate) fn power_rows(power: &DataFrame) -> Result<Vec<(String, i64, f64, f64)>> {
+/// Smallest detectable effect per planned duration over the candidate regions (all targeted), with
+/// the number of placebo windows and the false-positive rate it rests on.
+pub(crate) fn power_rows(power: &DataFrame, focus: &Focus) -> Result<Vec<PowerRow>> {
     if power.height() == 0 {
         return Ok(Vec::new());
     }
     let regions = Regions::embedded();
-    let (region, category) = (col_strs(power, "region_code")?, col_strs(power, "category")?);
-    let days = col_i64(power, "duration_days")?;
+    let (region, category) = (
+        col_strs(power, "region_code")?,
+        col_strs(power, "category")?,
+    );
+    let (days, windows) = (col_i64(power, "duration_days")?, col_i64(power, "windows")?);
     let (mde, p10) = (col_f64(power, "mde_pct")?, col_f64(power, "power_10pct")?);
-    let mut out: Vec<(String, i64, f64, f64)> = (0..power.height())
-        .filter(|&i| category[i] == "all_targeted")
-        .map(|i| (format!("{} {}", region_name(&regions, &region[i]), region[i]), days[i], mde[i], p10[i]))
+    let (fpr, alpha) = (
+        col_f64(power, "false_positive_rate")?,
+        col_f64(power, "alpha")?,
+    );
+    let mut out: Vec<PowerRow> = (0..power.height())
+        .filter(|&i| category[i] == "all_targeted" && focus.holds(&region[i]))
+        .map(|i| PowerRow {
+            region: format!("{} {}", region_name(regions, &region[i]), region[i]),
+            days: days[i],
+            mde_pct: mde[i],
+            power_10: p10[i],
+            false_positive_rate: fpr[i],
+            windows: windows[i],
+            alpha: alpha[i],
+        })
         .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    out.sort_by(|a, b| a.region.cmp(&b.region).then(a.days.cmp(&b.days)));
     Ok(out)
+}
+
+/// `k/n 窗口 windows (p %)` for a share of `n` windows: the count says how coarse the share is, so a
+/// share of 1 never reads as a bare "100 %".
+pub(crate) fn share_of_windows(share: f64, windows: i64) -> String {
+    if !share.is_finite() || windows <= 0 {
+        return "—".into();
+    }
+    let k = (share * windows as f64).round() as i64;
+    format!("{k}/{windows} 窗口 windows")
 }
 
 /// Activities, enterprises and brands: the report week and the campaign to date, by activity type.
@@ -258,13 +326,19 @@ pub(crate) struct Activities {
 }
 
 /// From `activity_summary` (region_code, week_start, activity_type, activities, enterprises, brands):
-/// the week of `as_of` and everything from the window start up to it, national totals.
-pub(crate) fn activities(summary: &DataFrame, window_start: NaiveDate, as_of: NaiveDate) -> Result<Activities> {
+/// the week of `as_of` and everything from the window start up to it, totals over the area's regions.
+pub(crate) fn activities(
+    summary: &DataFrame,
+    window_start: NaiveDate,
+    as_of: NaiveDate,
+    focus: &Focus,
+) -> Result<Activities> {
     if summary.height() == 0 {
         return Ok(Activities::default());
     }
     let week = col_dates(summary, "week_start")?;
     let kind = col_strs(summary, "activity_type")?;
+    let region = col_strs(summary, "region_code")?;
     let (a, e, b) = (
         col_i64(summary, "activities")?,
         col_i64(summary, "enterprises")?,
@@ -276,7 +350,7 @@ pub(crate) fn activities(summary: &DataFrame, window_start: NaiveDate, as_of: Na
     let mut weekly: BTreeMap<NaiveDate, [i64; 3]> = BTreeMap::new();
     for i in 0..summary.height() {
         let Some(w) = week[i] else { continue };
-        if w < first_week || w > as_of {
+        if w < first_week || w > as_of || !focus.holds(&region[i]) {
             continue;
         }
         let t = types.entry(kind[i].clone()).or_default();
@@ -296,13 +370,20 @@ pub(crate) fn activities(summary: &DataFrame, window_start: NaiveDate, as_of: Na
     let by_type = types
         .into_iter()
         .map(|(k, v)| {
-            let label = format!("{} {k}", crate::workbook::activity_type_zh(&k));
+            let label = format!(
+                "{} {}",
+                crate::workbook::activity_type_zh(&k),
+                k.replace('_', " ")
+            );
             (label, v[0], v[1], v[2], v[3], v[4], v[5])
         })
         .collect();
     let chart = if weekly.len() >= 2 {
         let mut c = SeriesChart::new(
-            "每周活动参与企业与品牌（全国，周一起） Enterprises and brands in activities per week (national, week from Monday)",
+            format!(
+                "每周活动参与企业与品牌（{}，周一起） Enterprises and brands in activities per week ({}, week from Monday)",
+                focus.zh, focus.en
+            ),
             "数量 Count (家 / 个)",
         );
         c.actual_label = "参与企业 Enterprises".into();
@@ -323,18 +404,66 @@ pub(crate) fn activities(summary: &DataFrame, window_start: NaiveDate, as_of: Na
     Ok(Activities { by_type, chart })
 }
 
-/// Triangulation rows: (region, category, payments, enterprise, retail, status).
-pub(crate) fn triangulation(t: &DataFrame) -> Result<Vec<[String; 6]>> {
+/// One triangulation row as shown.
+#[derive(Debug, Clone)]
+pub(crate) struct TriangulationRow {
+    pub(crate) region_code: String,
+    pub(crate) region: String,
+    pub(crate) category: String,
+    /// Payments uplift with its interval.
+    pub(crate) payments: String,
+    /// Enterprise uplift with its interval.
+    pub(crate) enterprise: String,
+    /// Payments growth over the comparison year with its band.
+    pub(crate) payments_growth: String,
+    /// 社零 growth over the window's months.
+    pub(crate) retail: String,
+    /// `published` / `derived` (empty without a 社零 figure).
+    pub(crate) basis: String,
+    /// How the 社零 figure was obtained.
+    pub(crate) derivation: String,
+    pub(crate) status: String,
+}
+
+/// Triangulation rows from the `triangulation` table.
+pub(crate) fn triangulation(t: &DataFrame) -> Result<Vec<TriangulationRow>> {
     if t.height() == 0 {
         return Ok(Vec::new());
     }
     let regions = Regions::embedded();
-    let (region, category, status) = (col_strs(t, "region_code")?, col_strs(t, "category")?, col_strs(t, "status")?);
+    let (region, category, status) = (
+        col_strs(t, "region_code")?,
+        col_strs(t, "category")?,
+        col_strs(t, "status")?,
+    );
+    let (basis, derivation) = (
+        col_strs(t, "retail_basis")?,
+        col_strs(t, "retail_derivation")?,
+    );
     let f = |n: &str| col_f64(t, n);
-    let (p, pl, pu) = (f("payments_uplift_pct")?, f("payments_lower")?, f("payments_upper")?);
-    let (e, el, eu) = (f("enterprise_uplift_pct")?, f("enterprise_lower")?, f("enterprise_upper")?);
-    let r = f("retail_uplift_pct")?;
-    let fmt = |v: f64| if v.is_finite() { format!("{v:+.1}%") } else { "—".into() };
+    let (p, pl, pu) = (
+        f("payments_uplift_pct")?,
+        f("payments_lower")?,
+        f("payments_upper")?,
+    );
+    let (e, el, eu) = (
+        f("enterprise_uplift_pct")?,
+        f("enterprise_lower")?,
+        f("enterprise_upper")?,
+    );
+    let (g, gl, gu) = (
+        f("payments_yoy_pct")?,
+        f("payments_yoy_lower")?,
+        f("payments_yoy_upper")?,
+    );
+    let r = f("retail_yoy_pct")?;
+    let fmt = |v: f64| {
+        if v.is_finite() {
+            format!("{v:+.1}%")
+        } else {
+            "—".into()
+        }
+    };
     let iv = |v: f64, l: f64, u: f64| {
         if v.is_finite() && l.is_finite() && u.is_finite() {
             format!("{} ({} … {})", fmt(v), fmt(l), fmt(u))
@@ -343,15 +472,34 @@ pub(crate) fn triangulation(t: &DataFrame) -> Result<Vec<[String; 6]>> {
         }
     };
     Ok((0..t.height())
-        .map(|i| {
-            [
-                format!("{} {}", region_name(&regions, &region[i]), region[i]),
-                category_label(&category[i]),
-                iv(p[i], pl[i], pu[i]),
-                iv(e[i], el[i], eu[i]),
-                fmt(r[i]),
-                status[i].clone(),
-            ]
+        .map(|i| TriangulationRow {
+            region_code: region[i].clone(),
+            region: format!("{} {}", region_name(regions, &region[i]), region[i]),
+            category: category_label(&category[i]),
+            payments: iv(p[i], pl[i], pu[i]),
+            enterprise: iv(e[i], el[i], eu[i]),
+            payments_growth: iv(g[i], gl[i], gu[i]),
+            retail: fmt(r[i]),
+            basis: match basis[i].as_str() {
+                "published" => "公布 published".into(),
+                "derived" => "推算 derived".into(),
+                other => other.to_owned(),
+            },
+            derivation: derivation[i].clone(),
+            status: status_label(&status[i]),
         })
         .collect())
+}
+
+/// The status in both languages.
+fn status_label(id: &str) -> String {
+    let zh = match id {
+        "agree" => "一致",
+        "enterprise_disagrees" => "企业数据不一致",
+        "retail_disagrees" => "社零增速不一致",
+        "both_disagree" => "均不一致",
+        "payments_only" => "仅支付数据",
+        other => return other.to_owned(),
+    };
+    format!("{zh} {}", id.replace('_', " "))
 }

@@ -37,6 +37,11 @@ pub enum WorkbookError {
     /// The uplift table has no campaign-window estimate for the primary method.
     #[error("nothing to summarise: {0}")]
     Empty(String),
+    /// The region asked for is not one of the campaign's regions.
+    #[error(
+        "{0} 不是本次活动的地区 · {0} is not one of the campaign's regions (a 6-digit code such as 330000, or XPCC)"
+    )]
+    UnknownRegion(String),
 }
 
 /// Result alias of this module.
@@ -97,6 +102,7 @@ struct Formats {
     yi_bold: Format,
     pct: Format,
     pct_bold: Format,
+    date: Format,
 }
 
 impl Formats {
@@ -127,7 +133,10 @@ impl Formats {
             yi: cell.clone().set_num_format("#,##0.00"),
             yi_bold: cell.clone().set_num_format("#,##0.00").set_bold(),
             pct: cell.clone().set_num_format("0.0"),
-            pct_bold: cell.set_num_format("0.0").set_bold(),
+            pct_bold: cell.clone().set_num_format("0.0").set_bold(),
+            date: cell
+                .set_num_format("yyyy-mm-dd")
+                .set_align(FormatAlign::Center),
         }
     }
 }
@@ -151,14 +160,92 @@ pub fn workbook(
     let mut book = Workbook::new();
     book.set_properties(
         &DocProperties::new()
-            .set_title(format!("{} 效果评估 {}", campaign.name_zh, campaign.name_en))
+            .set_title(format!(
+                "{} 效果评估 {}",
+                campaign.name_zh, campaign.name_en
+            ))
             .set_author("homeseason")
             .set_comment("homeseason: uplift summary and activities register (重点活动表)"),
     );
     summary_sheet(book.add_worksheet(), campaign, uplift, &formats)?;
-    activities_sheet(book.add_worksheet(), campaign, activities, &formats)?;
+    activities_sheet(book.add_worksheet(), campaign, activities, "", &formats)?;
     if let Some(summary) = activity_summary {
         activity_summary_sheet(book.add_worksheet(), summary, &formats)?;
+    }
+    Ok(book.save_to_buffer()?)
+}
+
+/// The rows of `df` whose `region_code` is `region` (and, with `national`, the national rows too);
+/// a frame without a `region_code` column, or empty, is returned as it is.
+///
+/// # Errors
+/// When the column cannot be read as text.
+pub fn region_rows(df: &DataFrame, region: &str, national: bool) -> Result<DataFrame> {
+    if df.height() == 0 || df.column("region_code").is_err() {
+        return Ok(df.clone());
+    }
+    let code = col("region_code").cast(DataType::String);
+    let mut keep = code.clone().eq(lit(region.to_owned()));
+    if national {
+        keep = keep.or(code.eq(lit(NATIONAL)));
+    }
+    Ok(df.clone().lazy().filter(keep).collect()?)
+}
+
+/// One region's own workbook, for a province (or plan city, or the Corps) to submit by itself: the
+/// summary of its uplift with the national rows above it for reference, its own 重点活动表 in the
+/// attachment's layout (titled with its name, numbered from 1), and its weeks of the activity
+/// summary.
+///
+/// # Errors
+/// [`WorkbookError::UnknownRegion`] when `region` is not one of the campaign's regions; otherwise as
+/// [`workbook`].
+pub fn region_workbook(
+    campaign: &Campaign,
+    uplift: &DataFrame,
+    activities: &DataFrame,
+    activity_summary: Option<&DataFrame>,
+    region: &str,
+) -> Result<Vec<u8>> {
+    let name = campaign
+        .regions()
+        .map_err(|e| WorkbookError::Empty(e.to_string()))?
+        .into_iter()
+        .find(|r| r.code == region)
+        .map(|r| r.name_zh.clone())
+        .ok_or_else(|| WorkbookError::UnknownRegion(region.to_owned()))?;
+    let formats = Formats::new();
+    let mut book = Workbook::new();
+    book.set_properties(
+        &DocProperties::new()
+            .set_title(format!(
+                "{name} {} 效果评估 {}",
+                campaign.name_zh, campaign.name_en
+            ))
+            .set_author("homeseason")
+            .set_comment(format!(
+                "homeseason: {name} uplift summary and activities register (重点活动表)"
+            )),
+    );
+    summary_sheet(
+        book.add_worksheet(),
+        campaign,
+        &region_rows(uplift, region, true)?,
+        &formats,
+    )?;
+    activities_sheet(
+        book.add_worksheet(),
+        campaign,
+        &region_rows(activities, region, false)?,
+        &name,
+        &formats,
+    )?;
+    if let Some(summary) = activity_summary {
+        activity_summary_sheet(
+            book.add_worksheet(),
+            &region_rows(summary, region, false)?,
+            &formats,
+        )?;
     }
     Ok(book.save_to_buffer()?)
 }
@@ -192,6 +279,12 @@ fn frame_sheet(
     sheet.set_landscape();
     sheet.set_repeat_rows(HEADER_ROW, HEADER_ROW)?;
     Ok(())
+}
+
+/// Excel's serial day number of a date (days since 1899-12-30, the 1900 date system).
+fn excel_serial(d: chrono::NaiveDate) -> f64 {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1899, 12, 30).unwrap_or_default();
+    (d - epoch).num_days() as f64
 }
 
 fn xcol(c: usize) -> u16 {
@@ -243,7 +336,8 @@ fn summary_rows(campaign: &Campaign, uplift: &DataFrame) -> Result<(Vec<UpliftRo
                 .collect()?;
         }
     }
-    let rows: Vec<UpliftRow> = uplift_rows(&frame).map_err(Box::new)?
+    let rows: Vec<UpliftRow> = uplift_rows(&frame)
+        .map_err(Box::new)?
         .into_iter()
         .filter(|r| r.method == method)
         .collect();
@@ -276,7 +370,11 @@ fn summary_sheet(
         campaign.window.start,
         campaign.window.end,
         campaign.baseline.level * 100.0,
-        if source.is_empty() { "—" } else { source.as_str() },
+        if source.is_empty() {
+            "—"
+        } else {
+            source.as_str()
+        },
     );
     frame_sheet(
         sheet,
@@ -285,7 +383,9 @@ fn summary_sheet(
         &note,
         &SUMMARY_COLUMNS,
         3,
-        &[12.0, 16.0, 24.0, 14.0, 14.0, 14.0, 12.0, 12.0, 11.0, 11.0, 11.0, 14.0],
+        &[
+            12.0, 16.0, 24.0, 14.0, 14.0, 14.0, 12.0, 12.0, 11.0, 11.0, 11.0, 14.0,
+        ],
         f,
     )?;
     let regions = Regions::embedded();
@@ -322,7 +422,9 @@ fn summary_sheet(
             let r = row(i);
             sheet.write_string_with_format(r, 0, code, &f.center)?;
             let name = if u.region_name_zh.is_empty() {
-                regions.by_code(code).map_or(name.as_str(), |x| x.name_zh.as_str())
+                regions
+                    .by_code(code)
+                    .map_or(name.as_str(), |x| x.name_zh.as_str())
             } else {
                 u.region_name_zh.as_str()
             };
@@ -346,7 +448,12 @@ fn summary_sheet(
         }
     }
     let last = u16::try_from(SUMMARY_COLUMNS.len() - 1).unwrap_or(0);
-    sheet.autofilter(HEADER_ROW, 0, HEADER_ROW + u32::try_from(i).unwrap_or(0), last)?;
+    sheet.autofilter(
+        HEADER_ROW,
+        0,
+        HEADER_ROW + u32::try_from(i).unwrap_or(0),
+        last,
+    )?;
     Ok(())
 }
 
@@ -426,10 +533,12 @@ fn period_zh(start: &str, end: &str) -> String {
     }
 }
 
+/// The 重点活动表; `scope` is the region's name for one region's own sheet (empty: every region).
 fn activities_sheet(
     sheet: &mut Worksheet,
     campaign: &Campaign,
     activities: &DataFrame,
+    scope: &str,
     f: &Formats,
 ) -> Result<()> {
     let n = activities.height();
@@ -468,8 +577,14 @@ fn activities_sheet(
     // Regions in the campaign's order, then by start date and id.
     let mut idx: Vec<usize> = (0..n).collect();
     idx.sort_by(|&a, &b| {
-        let ra = rank.iter().position(|c| *c == region[a]).unwrap_or(usize::MAX);
-        let rb = rank.iter().position(|c| *c == region[b]).unwrap_or(usize::MAX);
+        let ra = rank
+            .iter()
+            .position(|c| *c == region[a])
+            .unwrap_or(usize::MAX);
+        let rb = rank
+            .iter()
+            .position(|c| *c == region[b])
+            .unwrap_or(usize::MAX);
         (ra, &region[a], &start[a], &ids[a]).cmp(&(rb, &region[b], &start[b], &ids[b]))
     });
     let region_count = {
@@ -478,7 +593,7 @@ fn activities_sheet(
         r.dedup();
         r.len()
     };
-    let title = format!("{}重点活动表", campaign.name_zh);
+    let title = format!("{scope}{}重点活动表", campaign.name_zh);
     let note = format!(
         "共 {n} 项活动，涉及 {region_count} 个地区 · {n} activities in {region_count} regions \
          (homeseason activities register; 活动类型、重点方向按通知口径填写)"
@@ -490,7 +605,9 @@ fn activities_sheet(
         &note,
         &ACTIVITY_COLUMNS,
         0,
-        &[6.0, 14.0, 36.0, 12.0, 24.0, 24.0, 28.0, 10.0, 10.0, 16.0, 10.0, 10.0],
+        &[
+            6.0, 14.0, 36.0, 12.0, 24.0, 24.0, 28.0, 10.0, 10.0, 16.0, 10.0, 10.0,
+        ],
         f,
     )?;
     for (i, &k) in idx.iter().enumerate() {
@@ -521,7 +638,12 @@ fn activities_sheet(
         sheet.write_string_with_format(r, 11, local_zh, &f.center)?;
     }
     let last = u16::try_from(ACTIVITY_COLUMNS.len() - 1).unwrap_or(0);
-    sheet.autofilter(HEADER_ROW, 0, HEADER_ROW + u32::try_from(n).unwrap_or(0), last)?;
+    sheet.autofilter(
+        HEADER_ROW,
+        0,
+        HEADER_ROW + u32::try_from(n).unwrap_or(0),
+        last,
+    )?;
     Ok(())
 }
 
@@ -576,13 +698,21 @@ fn activity_summary_sheet(sheet: &mut Worksheet, summary: &DataFrame, f: &Format
                     .map_or(region[i].as_str(), |x| x.name_zh.as_str())
             };
             sheet.write_string_with_format(r, 1, name, &f.text)?;
-            sheet.write_string_with_format(r, 2, &week[i], &f.center)?;
+            // A real date (Excel serial day, shown yyyy-mm-dd), so the column sorts and filters as
+            // dates; text that is not a date stays text.
+            match chrono::NaiveDate::parse_from_str(
+                week[i].get(..10).unwrap_or(&week[i]),
+                "%Y-%m-%d",
+            ) {
+                Ok(d) => sheet.write_number_with_format(r, 2, excel_serial(d), &f.date)?,
+                Err(_) => sheet.write_string_with_format(r, 2, &week[i], &f.center)?,
+            };
             let kind_title = format!("{} {}", activity_type_zh(&kind[i]), kind[i]);
             sheet.write_string_with_format(r, 3, kind_title, &f.text)?;
             for (j, values) in counts.iter().enumerate() {
                 let c = xcol(4 + j);
                 match values[i] {
-                        Some(v) => sheet.write_number_with_format(r, c, v as f64, &f.int)?,
+                    Some(v) => sheet.write_number_with_format(r, c, v as f64, &f.int)?,
                     None => sheet.write_blank(r, c, &f.int)?,
                 };
             }
@@ -616,7 +746,11 @@ mod tests {
                 ("home_textiles", 3.0),
                 ("building_materials", 4.0),
             ] {
-                for (k, m) in [("campaign", method.as_str()), ("placebo", method.as_str()), ("campaign", "other_method")] {
+                for (k, m) in [
+                    ("campaign", method.as_str()),
+                    ("placebo", method.as_str()),
+                    ("campaign", "other_method"),
+                ] {
                     region.push(r);
                     category.push(c);
                     kind.push(k);
@@ -693,8 +827,13 @@ mod tests {
     #[test]
     fn summary_has_national_first_in_yi_yuan_and_percent_for_the_primary_method() {
         let campaign = Campaign::default_2023();
-        let bytes = workbook(&campaign, &uplift_frame(&campaign), &activities_frame(), None)
-            .expect("workbook");
+        let bytes = workbook(
+            &campaign,
+            &uplift_frame(&campaign),
+            &activities_frame(),
+            None,
+        )
+        .expect("workbook");
         assert!(bytes.starts_with(b"PK"), "an xlsx is a zip");
         let mut book = open(bytes);
         assert_eq!(book.sheet_names(), [SUMMARY_SHEET, ACTIVITIES_SHEET]);
@@ -708,7 +847,10 @@ mod tests {
         assert_eq!(text(&s, 3, 0), "000000");
         assert_eq!(text(&s, 3, 1), "全国");
         assert_eq!(text(&s, 3, 2), "全部目标品类 all targeted categories");
-        assert!((num(&s, 3, 5) - 0.8).abs() < 1e-9, "8 % of 10 亿元 is 0.8 亿元");
+        assert!(
+            (num(&s, 3, 5) - 0.8).abs() < 1e-9,
+            "8 % of 10 亿元 is 0.8 亿元"
+        );
         assert!((num(&s, 3, 8) - 8.0).abs() < 1e-9);
         assert!((num(&s, 3, 9) - 6.0).abs() < 1e-9);
         assert_eq!(text(&s, 3, 11), "是 Yes");
@@ -767,10 +909,80 @@ mod tests {
         assert_eq!(text(&a, 5, 9), "绿色、智能");
         assert_eq!(text(&a, 5, 10), "线下");
         assert_eq!(text(&a, 5, 11), "是");
-        let w = book.worksheet_range(ACTIVITY_SUMMARY_SHEET).expect("weekly");
+        let w = book
+            .worksheet_range(ACTIVITY_SUMMARY_SHEET)
+            .expect("weekly");
         assert_eq!(text(&w, 3, 1), "浙江省");
-        assert_eq!(text(&w, 3, 2), "2023-09-04");
+        // The week start is a date cell, not text.
+        match w.get_value((3, 2)) {
+            // 45173 is 2023-09-04 in Excel's 1900 date system.
+            Some(Data::DateTime(d)) => assert_eq!(d.as_f64(), 45173.0),
+            other => panic!("week start is not a date: {other:?}"),
+        }
         assert_eq!(num(&w, 3, 5), 300.0);
+    }
+
+    #[test]
+    fn a_region_gets_its_own_register_and_summary() {
+        let campaign = Campaign::default_2023();
+        let summary = df!(
+            "region_code" => ["330000", "650000"],
+            "week_start" => [NaiveDate::from_ymd_opt(2023, 9, 4).expect("date"); 2],
+            "activity_type" => ["shopping_festival", "shopping_festival"],
+            "activities" => [2_i64, 1],
+            "enterprises" => [300_i64, 20],
+            "brands" => [500_i64, 30],
+            "local_station_activities" => [0_i64, 1],
+        )
+        .expect("summary frame");
+        let bytes = region_workbook(
+            &campaign,
+            &uplift_frame(&campaign),
+            &activities_frame(),
+            Some(&summary),
+            "330000",
+        )
+        .expect("Zhejiang's workbook");
+        let mut book = open(bytes);
+        assert_eq!(
+            book.sheet_names(),
+            [SUMMARY_SHEET, ACTIVITIES_SHEET, ACTIVITY_SUMMARY_SHEET]
+        );
+        let a = book.worksheet_range(ACTIVITIES_SHEET).expect("register");
+        assert_eq!(
+            text(&a, 0, 0),
+            format!("浙江省{}重点活动表", campaign.name_zh)
+        );
+        for (c, h) in ACTIVITY_COLUMNS.iter().enumerate() {
+            assert_eq!(text(&a, 2, c as u32), *h, "the attachment's columns");
+        }
+        // Zhejiang's two activities only, numbered from 1.
+        assert_eq!(a.height(), 3 + 2);
+        assert_eq!(num(&a, 3, 0), 1.0);
+        assert_eq!(num(&a, 4, 0), 2.0);
+        assert!((3..5).all(|r| text(&a, r, 1) == "浙江省"));
+        // The summary: the national rows for reference, then Zhejiang's; no other region.
+        let s = book.worksheet_range(SUMMARY_SHEET).expect("summary");
+        let codes: Vec<String> = (3..s.height() as u32).map(|r| text(&s, r, 0)).collect();
+        assert!(codes.iter().any(|c| c == "000000") && codes.iter().any(|c| c == "330000"));
+        assert!(
+            codes.iter().all(|c| c == "000000" || c == "330000"),
+            "{codes:?}"
+        );
+        let w = book
+            .worksheet_range(ACTIVITY_SUMMARY_SHEET)
+            .expect("weekly");
+        assert_eq!(w.height(), 3 + 1);
+        assert_eq!(text(&w, 3, 0), "330000");
+        let err = region_workbook(
+            &campaign,
+            &uplift_frame(&campaign),
+            &activities_frame(),
+            None,
+            "999999",
+        )
+        .expect_err("not a region");
+        assert!(matches!(err, WorkbookError::UnknownRegion(_)), "{err}");
     }
 
     #[test]

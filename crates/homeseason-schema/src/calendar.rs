@@ -144,6 +144,16 @@ fn ymd((y, m, d): (i32, u32, u32)) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("calendar tables hold valid dates")
 }
 
+/// Days between 0001-01-01 (chrono's day 1 of the common era) and 1970-01-01 (day 0 of Arrow's
+/// `Date32`, which polars and Parquet use).
+const UNIX_EPOCH_FROM_CE: i32 = 719_163;
+
+/// The date of an Arrow/Parquet `Date32` value (days since 1970-01-01).
+#[must_use]
+pub fn from_epoch_days(days: i32) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(days.checked_add(UNIX_EPOCH_FROM_CE)?)
+}
+
 /// Monday of the (Monday–Sunday) week holding `date`: the week every weekly table and report uses.
 #[must_use]
 pub fn week_start(date: NaiveDate) -> NaiveDate {

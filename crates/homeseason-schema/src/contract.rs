@@ -466,11 +466,9 @@ pub fn raw_json(name: &str) -> Option<&'static str> {
 /// brackets 【】〔〕 to `[` `]`.
 fn fold_char(c: char) -> char {
     match c {
-        '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
-        '\u{3000}' => ' ',
         '【' | '〔' => '[',
         '】' | '〕' => ']',
-        _ => c,
+        _ => crate::text::half_width(c),
     }
 }
 
@@ -792,7 +790,14 @@ mod tests {
         );
         assert_eq!(
             table(tables::UPLIFT).primary_key,
-            ["campaign_id", "region_code", "category", "method", "source", "window_kind"]
+            [
+                "campaign_id",
+                "region_code",
+                "category",
+                "method",
+                "source",
+                "window_kind"
+            ]
         );
     }
 

@@ -27,6 +27,7 @@ pub mod campaign;
 pub mod category;
 pub mod contract;
 pub mod region;
+pub mod text;
 pub mod uscc;
 
 /// Errors raised while building domain values from text.

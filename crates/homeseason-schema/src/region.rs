@@ -64,11 +64,8 @@ const PLAN_CITY_PREFIXES: [(&str, &str); 5] = [
 
 fn fold(s: &str) -> String {
     s.chars()
-        .filter(|c| !c.is_whitespace() && *c != '\u{3000}')
-        .map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            _ => c,
-        })
+        .map(crate::text::half_width)
+        .filter(|c| !c.is_whitespace())
         .flat_map(char::to_lowercase)
         .collect()
 }

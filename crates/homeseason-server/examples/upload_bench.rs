@@ -12,7 +12,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use homeseason_server::client::{Client, Retry};
+use homeseason_client::{Client, Retry};
 use homeseason_server::tokens::NewToken;
 use homeseason_server::{AppState, Config};
 

@@ -37,6 +37,9 @@ pub enum ServerError {
     /// A dataframe operation failed.
     #[error("table: {0}")]
     Polars(#[from] polars::prelude::PolarsError),
+    /// The pipeline (validation, lake commit, completeness) failed.
+    #[error(transparent)]
+    Pipeline(#[from] homeseason_pipeline::PipelineError),
 }
 
 /// Result alias for this crate.
@@ -159,6 +162,12 @@ impl From<ServerError> for AppError {
             "服务器内部错误，请稍后重试",
             format!("internal error: {e}"),
         )
+    }
+}
+
+impl From<homeseason_pipeline::PipelineError> for AppError {
+    fn from(e: homeseason_pipeline::PipelineError) -> AppError {
+        ServerError::from(e).into()
     }
 }
 

@@ -1,8 +1,10 @@
 //! # homeseason-server
 //!
-//! The upload service for the statistics liaisons of the 37 regions: a JSON API, a small web page and
-//! the client, in one crate that the `homeseason` binary serves (`homeseason serve`) and drives
-//! (`homeseason upload`, `homeseason pull`).
+//! The upload service for the statistics liaisons of the 37 regions: a JSON API and a small web page,
+//! served by the `homeseason` binary (`homeseason serve`). It is only HTTP: files become lake rows in
+//! `homeseason-pipeline` (the same path as `homeseason ingest`), and the client that talks to it
+//! (`homeseason upload`, `homeseason pull`) with the wire types both share lives in
+//! `homeseason-client`.
 //!
 //! ## How an upload goes
 //! 1. **Who**: the `Authorization: Bearer hs_…` token is checked against [`tokens::TokenStore`]
@@ -11,9 +13,10 @@
 //! 2. **Store first**: the file is streamed to [`raw::RawStore`] as `raw/<sha256>`, immutable, with a
 //!    size ceiling and read timeouts; its name is checked ([`names`]) but never used as a path; its
 //!    type is checked by extension *and* content ([`sniff`]).
-//! 3. **Same path as the CLI**: [`ingest::prepare`] validates the bytes with `homeseason-ingest`; for a
+//! 3. **Same path as the CLI**: [`homeseason_pipeline::prepare`] validates the bytes (transaction files against the
+//!    lake's txn-id index, as on the command line); for a
 //!    liaison, any accepted row of another region refuses the whole file, as does a commit that would
-//!    replace a partition holding another region's rows; then [`ingest::commit_prepared`] commits to the
+//!    replace a partition holding another region's rows; then [`homeseason_pipeline::commit_prepared`] commits to the
 //!    lake. Content already ingested is recognised by its hash and not ingested again.
 //! 4. **Answer**: the validation report (accepted, rejected with line/column/reason in Chinese and
 //!    English, duplicates, what was replaced) is returned, or `202` with a status URL when it takes
@@ -35,19 +38,14 @@
 #![deny(missing_docs)]
 
 pub mod audit;
-pub mod client;
-pub mod completeness;
 mod error;
 mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod ingest;
-pub mod names;
 pub mod raw;
 pub mod registry;
 mod routes;
 pub mod sniff;
-pub mod template;
 pub mod tokens;
 mod upload;
 
@@ -60,6 +58,7 @@ use homeseason_lake::Lake;
 use homeseason_schema::campaign::Campaign;
 
 pub use error::{AppError, Result, ServerError};
+pub use homeseason_client::names;
 pub use routes::{ROUTES, app};
 
 /// The web page, embedded.
@@ -86,6 +85,8 @@ pub struct Config {
     pub ingest_parallelism: usize,
     /// The campaign the feeds are validated against.
     pub campaign: Campaign,
+    /// The institution profiles payment files are read under (as `homeseason ingest --profiles`).
+    pub profiles: homeseason_pipeline::Profiles,
 }
 
 impl Config {
@@ -102,6 +103,7 @@ impl Config {
             sync_wait: Duration::from_secs(30),
             ingest_parallelism: std::thread::available_parallelism().map_or(2, usize::from),
             campaign: Campaign::default_2023(),
+            profiles: homeseason_pipeline::Profiles::default(),
         }
     }
 

@@ -32,13 +32,7 @@ pub struct Stored {
     pub existed: bool,
 }
 
-/// Whether `s` is a lower-case hex SHA-256.
-#[must_use]
-pub fn is_sha256(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
+pub use homeseason_client::wire::is_sha256;
 
 impl RawStore {
     /// The store under `dir`.
@@ -197,10 +191,7 @@ mod tests {
         w.write(b"a,b\n").await.unwrap();
         w.write(b"1,2\n").await.unwrap();
         let s = w.finish(&store).await.unwrap();
-        assert_eq!(
-            s.sha256,
-            homeseason_ingest::source::sha256_hex(b"a,b\n1,2\n")
-        );
+        assert_eq!(s.sha256, homeseason_ingest::sha256_hex(b"a,b\n1,2\n"));
         assert!(!s.existed);
         assert_eq!(store.read(&s.sha256).await.unwrap(), b"a,b\n1,2\n");
         let mut again = store.begin().await.unwrap();

@@ -5,123 +5,25 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Result, ServerError, io_err};
 
-/// Where an upload stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Received and stored; validation is running.
-    Processing,
-    /// Validated and committed (rows may still have been rejected: see the report).
-    Accepted,
-    /// Refused whole: nothing committed.
-    Refused,
-    /// An internal failure; the raw file is kept and the upload can be retried.
-    Failed,
-}
+pub use homeseason_client::wire::{CommitView, Refusal, RejectRow, Replaced, Status, UploadRecord};
 
-/// A rejected row, as shown to the liaison.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RejectRow {
-    /// Line in the file (the header is line 1).
-    pub line: i64,
-    /// Column, when one is to blame.
-    pub column: Option<String>,
-    /// Reason code.
-    pub reason: String,
-    /// Chinese message.
-    pub message_zh: String,
-    /// English message.
-    pub message_en: String,
-    /// The raw line.
-    pub raw: String,
-}
-
-/// A partition the upload replaced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Replaced {
-    /// Partition path in the lake.
-    pub partition: String,
-    /// SHA-256 of the file whose rows it held.
-    pub previous_sha256: String,
-    /// That file's name, when known.
-    pub previous_file: Option<String>,
-}
-
-/// What the lake did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommitView {
-    /// Nothing changed: this content was already current.
-    pub unchanged: bool,
-    /// Partitions written.
-    pub written: Vec<String>,
-    /// Partitions replaced, with what they held before.
-    pub replaced: Vec<Replaced>,
-}
-
-/// Why a file was refused whole.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Refusal {
-    /// `invalid_file`, `foreign_region`, `foreign_partition`, `feed_not_allowed`, `wrong_type`.
-    pub code: String,
-    /// Chinese.
-    pub message_zh: String,
-    /// English.
-    pub message_en: String,
-}
-
-/// One upload.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UploadRecord {
-    /// Upload id.
-    pub id: String,
-    /// State.
-    pub status: Status,
-    /// File name (cleaned).
-    pub file: String,
-    /// SHA-256 of the bytes received.
-    pub sha256: String,
-    /// Size.
-    pub bytes: u64,
-    /// Feed, once known.
-    pub feed: Option<String>,
-    /// Token id of the uploader.
-    pub token_id: String,
-    /// Holder of that token.
-    pub uploaded_by: String,
-    /// The token's regions (empty for an administrator).
-    pub scope_regions: Vec<String>,
-    /// Regions of the accepted rows, with counts.
-    #[serde(default)]
-    pub regions: Vec<(String, usize)>,
-    /// When received.
-    pub received_at: String,
-    /// When finished.
-    pub finished_at: Option<String>,
-    /// This content had already been ingested by upload `duplicate_of`; nothing was ingested again.
-    pub duplicate_of: Option<String>,
-    /// Counts: read, accepted, rejected, duplicates, encoding, ignored columns.
-    pub report: Option<serde_json::Value>,
-    /// The first rejected rows (all of them at `/api/uploads/{id}/rejects.csv`).
-    #[serde(default)]
-    pub rejects: Vec<RejectRow>,
-    /// Rejected rows in all.
-    #[serde(default)]
-    pub rejects_total: usize,
-    /// What the lake did.
-    pub commit: Option<CommitView>,
-    /// Why it was refused.
-    pub refusal: Option<Refusal>,
-}
-
-impl UploadRecord {
+/// What the server asks of an upload record (the record itself is a wire type of `homeseason-client`).
+pub trait RecordAccess {
     /// Whether `who` may see this upload: an administrator, the uploader, or a liaison of a region
     /// whose rows it committed (of a region in the uploader's scope, when it committed none).
-    #[must_use]
-    pub fn visible_to(&self, who: &crate::tokens::Principal) -> bool {
+    fn visible_to(&self, who: &crate::tokens::Principal) -> bool;
+    /// Whether the upload concerns `region` (its rows, or its uploader's scope when it has none).
+    fn concerns_region(&self, region: &str) -> bool;
+    /// The record without its reject rows (for lists).
+    fn summary(&self) -> UploadRecord;
+}
+
+impl RecordAccess for UploadRecord {
+    /// Whether `who` may see this upload: an administrator, the uploader, or a liaison of a region
+    /// whose rows it committed (of a region in the uploader's scope, when it committed none).
+    fn visible_to(&self, who: &crate::tokens::Principal) -> bool {
         if who.admin || who.token_id == self.token_id {
             return true;
         }
@@ -133,8 +35,7 @@ impl UploadRecord {
     }
 
     /// Whether the upload concerns `region` (its rows, or its uploader's scope when it has none).
-    #[must_use]
-    pub fn concerns_region(&self, region: &str) -> bool {
+    fn concerns_region(&self, region: &str) -> bool {
         if self.regions.is_empty() {
             self.scope_regions.iter().any(|r| r == region)
         } else {
@@ -143,8 +44,7 @@ impl UploadRecord {
     }
 
     /// The record without its reject rows (for lists).
-    #[must_use]
-    pub fn summary(&self) -> UploadRecord {
+    fn summary(&self) -> UploadRecord {
         UploadRecord {
             rejects: Vec::new(),
             ..self.clone()

@@ -22,7 +22,10 @@ use crate::raw::is_sha256;
 use crate::registry::UploadRecord;
 use crate::tokens::{Principal, Verified};
 use crate::upload::{record_response, upload};
-use crate::{AppState, INDEX_HTML, OPENAPI_JSON, completeness, template};
+use homeseason_pipeline::{completeness, template};
+
+use crate::registry::RecordAccess as _;
+use crate::{AppState, INDEX_HTML, OPENAPI_JSON};
 
 /// Every route as `METHOD path` (axum syntax); the OpenAPI test checks each is documented.
 pub const ROUTES: &[&str] = &[
@@ -281,7 +284,11 @@ async fn latest_upload(
 }
 
 /// The upload record `id`, if `who` may see it (else 404: another region's upload is not revealed).
-fn visible_upload(st: &AppState, who: &Principal, id: &str) -> Result<crate::registry::UploadRecord, AppError> {
+fn visible_upload(
+    st: &AppState,
+    who: &Principal,
+    id: &str,
+) -> Result<crate::registry::UploadRecord, AppError> {
     st.registry()
         .get(id)
         .filter(|r| r.visible_to(who))
@@ -402,18 +409,16 @@ async fn upload_rejects(
 ) -> Result<Response, AppError> {
     let record = visible_upload(&st, &who, &id)?;
     let feed = record.feed.clone().unwrap_or_default();
-    let path = st.lake().root().join(format!(
-        "{}/feed={feed}/file_sha256={}/data.parquet",
-        tables::REJECTS,
-        record.sha256
-    ));
+    let lake = st.lake().clone();
     let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, AppError> {
-        let mut frame = if path.exists() {
-            let file = std::fs::File::open(&path)
-                .map_err(|e| AppError::from(crate::error::io_err("open", &path)(e)))?;
-            ParquetReader::new(file)
-                .finish()
+        let stored = if feed.is_empty() {
+            None
+        } else {
+            lake.read_rejects(&feed, &record.sha256)
                 .map_err(|e| AppError::from(crate::ServerError::from(e)))?
+        };
+        let mut frame = if let Some(frame) = stored {
+            frame
         } else {
             let r = &record.rejects;
             df!(

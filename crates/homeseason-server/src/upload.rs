@@ -16,13 +16,13 @@ use serde::Deserialize;
 
 use crate::audit::AuditEvent;
 use crate::error::AppError;
-use crate::ingest::{self, Prepared};
 use crate::raw::{Stored, is_sha256};
 use crate::registry::{CommitView, Refusal, RejectRow, Replaced, Status, UploadRecord};
 use crate::routes::authenticate;
 use crate::sniff::{self, HEAD_BYTES, Kind};
 use crate::tokens::Principal;
 use crate::{AppState, names};
+use homeseason_pipeline::{self as pipeline, Prepared, Source, intake};
 
 /// Rejected rows kept in the upload record and shown at once.
 pub(crate) const REJECTS_PREVIEW: usize = 200;
@@ -549,21 +549,29 @@ async fn process_inner(
     let bytes = st.raw().read(&sha).await?;
     let max_inflated = st.config().max_inflated_bytes;
     let campaign = st.config().campaign.clone();
+    let profiles = st.config().profiles.clone();
     let task_name = name.clone();
+    let lake = st.lake().clone();
     let prepared = blocking(
-        move || -> Result<Prepared, Result<IngestError, sniff::TypeError>> {
+        move || -> Result<Result<Prepared, Result<IngestError, sniff::TypeError>>, crate::ServerError> {
             if sniff::sniff(
                 &task_name,
                 &bytes[..bytes.len().min(HEAD_BYTES)],
                 bytes.len() <= HEAD_BYTES,
             ) == Ok(Kind::Gzip)
             {
-                sniff::check_gzip(&bytes, max_inflated).map_err(Err)?;
+                if let Err(e) = sniff::check_gzip(&bytes, max_inflated) {
+                    return Ok(Err(Err(e)));
+                }
             }
-            ingest::prepare(&task_name, &bytes, feed, &campaign).map_err(Ok)
+            let source = Source::Bytes {
+                name: &task_name,
+                bytes: &bytes,
+            };
+            Ok(pipeline::prepare(&lake, &source, feed, &campaign, &profiles)?.map_err(Ok))
         },
     )
-    .await?;
+    .await??;
     let prepared: Prepared = match prepared {
         Ok(p) => p,
         Err(Err(type_error)) => {
@@ -581,7 +589,7 @@ async fn process_inner(
                 ingest_error.to_string(),
                 st.now(),
             );
-            blocking(move || ingest::record_refusal(&lake, &n, &s, f.as_deref(), &reason, &now))
+            blocking(move || pipeline::record_refusal(&lake, &n, &s, f.as_deref(), &reason, &now))
                 .await??;
             record.status = Status::Refused;
             record.refusal = Some(why);
@@ -602,7 +610,7 @@ async fn process_inner(
         record.refusal = Some(refusal("feed_not_allowed", e.message_zh, e.message_en));
         return Ok(());
     }
-    let regions = ingest::row_regions(&prepared.outcome.rows)?;
+    let regions = intake::row_regions(&prepared.outcome.rows)?;
     let foreign: BTreeMap<&String, &usize> =
         regions.iter().filter(|(r, _)| !who.may_region(r)).collect();
     if !foreign.is_empty() {
@@ -635,7 +643,7 @@ async fn process_inner(
             format!("{} / {}", why.message_en, why.message_zh),
         );
         let feed_owned = feed_id.to_owned();
-        blocking(move || ingest::record_refusal(&lake, &n, &s, Some(&feed_owned), &reason, &now))
+        blocking(move || pipeline::record_refusal(&lake, &n, &s, Some(&feed_owned), &reason, &now))
             .await??;
         record.status = Status::Refused;
         record.refusal = Some(why);
@@ -651,7 +659,7 @@ async fn process_inner(
     let commit_name = name.clone();
     let committed = blocking(move || -> Result<_, crate::ServerError> {
         if !admin {
-            let foreign = ingest::foreign_rows_in_replaced_partitions(
+            let foreign = intake::foreign_rows_in_replaced_partitions(
                 &lake,
                 prepared.feed.lake_table(),
                 &prepared.outcome.rows,
@@ -662,7 +670,7 @@ async fn process_inner(
                 return Ok(Err(foreign));
             }
         }
-        let summary = ingest::commit_prepared(&lake, &commit_name, &prepared, &now)?;
+        let summary = pipeline::commit_prepared(&lake, &commit_name, prepared, &now)?.commit;
         let manifest = lake.manifest()?;
         let replaced = summary
             .replaced

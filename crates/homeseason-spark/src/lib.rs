@@ -28,11 +28,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use homeseason_ingest::profile::{Format, Profile, RefundSign, TimeFormat};
-use homeseason_ingest::reject::{Reason, RejectSink};
-use homeseason_ingest::source::Encoding;
-use homeseason_ingest::stream::{MonthKey, TxnContext, TxnMonth, TxnOutcome, year_month};
+use homeseason_ingest::Encoding;
 use homeseason_ingest::{Feed, FileReport, IngestError};
+use homeseason_ingest::{Format, Profile, RefundSign, TimeFormat};
+use homeseason_ingest::{MonthKey, TxnContext, TxnMonth, TxnOutcome, year_month};
+use homeseason_ingest::{Reason, RejectSink};
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::contract::tables;
 use homeseason_schema::region::Regions;
@@ -471,7 +471,7 @@ pub fn run_rollup(
     staging_dir: &Path,
 ) -> Result<StagedRollup, SparkError> {
     std::fs::create_dir_all(staging_dir).map_err(io_err("create", staging_dir))?;
-    let years = homeseason_ingest::stream::campaign_years(campaign);
+    let years = homeseason_ingest::campaign_years(campaign);
     let mut files = Vec::new();
     let mut groups: Vec<(FileLayout, Profile, Vec<usize>)> = Vec::new();
     let mut job_files = Vec::new();
@@ -958,7 +958,7 @@ pub fn visit_month_txns(
             let id = id.ok_or_else(|| staged("null txn_id"))?;
             part.push((
                 u64::try_from(l).map_err(staged)?,
-                homeseason_ingest::stream::txn_fingerprint(id.as_bytes()),
+                homeseason_ingest::txn_fingerprint(id.as_bytes()),
             ));
         }
         n += part.len();
@@ -1056,7 +1056,7 @@ impl StagedFile {
             .map(|(_, _, _, k)| k);
         let contract = Feed::PaymentTransactions.contract();
         let mut sink = RejectSink::new(Feed::PaymentTransactions.id(), file, "");
-        let (from, to) = homeseason_ingest::stream::campaign_years(campaign);
+        let (from, to) = homeseason_ingest::campaign_years(campaign);
         for r in &self.rejects {
             let header = Some(prep.headers[r.field].clone());
             let detail = match (r.field, r.reason) {

@@ -10,9 +10,7 @@
 use std::fmt::Write as _;
 
 use homeseason_ingest::Feed;
-use homeseason_ingest::profile::{
-    AmountUnit, DEFAULT_TIME_FORMAT, Profile, RefundSign, TimeFormat,
-};
+use homeseason_ingest::{AmountUnit, DEFAULT_TIME_FORMAT, Profile, RefundSign, TimeFormat};
 use homeseason_schema::contract::{Field, normalize_header};
 use homeseason_schema::region::Regions;
 

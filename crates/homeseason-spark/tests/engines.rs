@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use homeseason_ingest::profile;
-use homeseason_ingest::stream::{self, MonthOwner, TxnContext, TxnOutcome};
+use homeseason_ingest::{MonthOwner, TxnContext, TxnOutcome, ingest_transactions};
+use homeseason_pipeline::Profiles;
 use homeseason_schema::campaign::Campaign;
 use homeseason_spark::{Input, SparkOptions, run_rollup};
 use polars::prelude::*;
@@ -98,9 +98,8 @@ fn rust_engine(inputs: &[Input], campaign: &Campaign) -> Vec<Result<TxnOutcome, 
             let open = move || -> std::io::Result<Box<dyn Read + Send>> {
                 Ok(Box::new(std::fs::File::open(&path)?))
             };
-            let out =
-                stream::ingest_transactions(&name, &open, None, &i.profile, campaign, &mut lake)
-                    .map_err(|e| e.to_string())?;
+            let out = ingest_transactions(&name, &open, None, &i.profile, campaign, &mut lake)
+                .map_err(|e| e.to_string())?;
             lake.commit(&out);
             Ok(out)
         })
@@ -214,7 +213,7 @@ fn sample_season_and_bank_layout_agree_with_the_rust_engine() {
         &homeseason_synth::NoProgress,
     )
     .unwrap();
-    let profiles = profile::load_dir(&repo().join("profiles")).unwrap();
+    let profiles = Profiles::load(None, &repo().join("profiles")).unwrap();
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir.path().join("payments/wallet_b"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -260,7 +259,7 @@ fn sample_season_and_bank_layout_agree_with_the_rust_engine() {
         .iter()
         .map(|p| Input {
             path: p.clone(),
-            profile: profile::pick(&profiles, p).cloned().unwrap_or_default(),
+            profile: profiles.for_path(p),
         })
         .collect();
     let (rows, by_reason) = compare(&opts, &inputs, &campaign);

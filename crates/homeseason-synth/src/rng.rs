@@ -74,7 +74,7 @@ impl Stream {
     pub(crate) fn normal(&mut self) -> f64 {
         let u1 = 1.0 - self.u01(); // (0, 1]
         let u2 = self.u01();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+        homeseason_stats::numeric::box_muller(u1, u2)
     }
 
     /// Lognormal with the given mean and log-scale sd.

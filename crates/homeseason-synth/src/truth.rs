@@ -103,7 +103,11 @@ pub(crate) fn write(
             .collect();
         let (mut all_extra, mut all_base) = (0.0, 0.0);
         let write = |category: &str, extra: f64, base: f64, buf: &mut String| {
-            let pct = if base > 0.0 { 100.0 * extra / base } else { 0.0 };
+            let pct = if base > 0.0 {
+                100.0 * extra / base
+            } else {
+                0.0
+            };
             buf.push_str(&format!(
                 "{},{},{},{},{},{}\n",
                 region.code,

@@ -35,7 +35,7 @@ fn multipart_corpus_and_mutations() {
         let Ok((status, code)) = catch_unwind(AssertUnwindSafe(|| harness.run(data))) else {
             let path = std::env::temp_dir().join(format!(
                 "homeseason-fuzz-smoke-multipart-{}",
-                homeseason_ingest::source::sha256_hex(data)
+                homeseason_ingest::sha256_hex(data)
             ));
             let _ = std::fs::write(&path, data);
             panic!(

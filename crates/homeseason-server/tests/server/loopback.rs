@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
-use homeseason_server::client::{Client, ClientError, PullSource, Retry, pull};
+use homeseason_client::{Client, ClientError, PullSource, Retry, pull};
 use homeseason_server::registry::Status;
 
 use crate::util::{Fixture, activities, manifest, spawn};
@@ -242,7 +242,7 @@ async fn flaky_feed_server(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pull_retries_and_checks_the_published_checksum() {
     let body = b"date,institution,region_code,mcc,channel,txn_count,amount,refund_amount,merchant_count\n2023-09-01,acq_a,330000,5722,offline,10,1000.00,0,5\n".to_vec();
-    let digest = homeseason_ingest::source::sha256_hex(&body);
+    let digest = homeseason_ingest::sha256_hex(&body);
     let (addr, _stop) = flaky_feed_server(
         body.clone(),
         format!("{digest}  payment_daily_acq_a_2023-09.csv\n"),

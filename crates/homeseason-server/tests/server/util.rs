@@ -72,28 +72,9 @@ impl Fixture {
     }
 }
 
-pub(crate) const ACTIVITIES_HEADER: &str = "活动编号,地区,活动名称,活动类型,开始日期,结束日期,举办地点,主办单位,参与企业数,参与品牌数,重点方向,线上/线下,地方站\n";
-
-/// An activities register: `n` good rows per region; with `bad_row`, the second data row (line 3)
-/// has an impossible start date.
-pub(crate) fn activities(regions: &[&str], n: usize, bad_row: bool, tag: &str) -> Vec<u8> {
-    let mut s = ACTIVITIES_HEADER.to_owned();
-    let mut line = 0;
-    for region in regions {
-        for i in 1..=n {
-            line += 1;
-            let start = if bad_row && line == 2 {
-                "2023-13-45"
-            } else {
-                "2023-09-12"
-            };
-            s.push_str(&format!(
-                "{region}-2023-{tag}{i:03},{region},焕新活动{tag}{i},直播电商节,{start},2023-09-14,体育馆,商务厅,10,12,绿色,线下,否\n"
-            ));
-        }
-    }
-    s.into_bytes()
-}
+pub(crate) use homeseason_test_support::{
+    ACTIVITIES_HEADER, activities_csv as activities, files_under,
+};
 
 pub(crate) const BOUNDARY: &str = "----homeseasontestboundary7MA4YWxkTrZu0gW";
 
@@ -172,25 +153,4 @@ pub(crate) async fn spawn(state: AppState) -> (SocketAddr, tokio::sync::oneshot:
 /// The lake's manifest.
 pub(crate) fn manifest(f: &Fixture) -> homeseason_lake::Manifest {
     f.state.lake().manifest().expect("manifest")
-}
-
-/// Every file under a folder, recursively.
-pub(crate) fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }

@@ -8,15 +8,17 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::{Alternative, Permutations};
+use super::{Alternative, Permutations, Statistic};
 
-/// Test statistic of a run of residuals: `Σ|u|` (two-sided), `Σu` (greater) or `−Σu` (less) — the
-/// `stat_func`s of GeoLift's `type_of_test`.
-fn stat(alt: Alternative, values: impl Iterator<Item = f64>) -> f64 {
-    match alt {
-        Alternative::TwoSided => values.map(f64::abs).sum(),
-        Alternative::Greater => values.sum(),
-        Alternative::Less => -values.sum::<f64>(),
+/// Test statistic of a run of residuals. Two-sided: `|Σu|` ([`Statistic::AbsSum`], the default)
+/// or `Σ|u|` ([`Statistic::SumAbs`], GeoLift's `"Total"`); one-sided: `Σu` (greater) or `−Σu`
+/// (less) — GeoLift's `"Positive"` / `"Negative"`.
+fn stat(alt: Alternative, statistic: Statistic, values: impl Iterator<Item = f64>) -> f64 {
+    match (alt, statistic) {
+        (Alternative::TwoSided, Statistic::AbsSum) => values.sum::<f64>().abs(),
+        (Alternative::TwoSided, Statistic::SumAbs) => values.map(f64::abs).sum(),
+        (Alternative::Greater, _) => values.sum(),
+        (Alternative::Less, _) => -values.sum::<f64>(),
     }
 }
 
@@ -44,15 +46,28 @@ impl PermSet {
             Permutations::Blocks { len, draws } => (len.max(1), draws),
         };
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let n_blocks = n.div_ceil(len);
-        let mut order: Vec<usize> = (0..n_blocks).collect();
+        // Blocks are anchored at the first tested period, so the tested run is made of whole
+        // blocks (the last one possibly shorter) and is one of the arrangements permuted; the
+        // periods before the first full block form a shorter block of their own.
+        let first = (n - k) % len;
+        let mut blocks: Vec<(usize, usize)> = Vec::with_capacity(n / len + 2);
+        if first > 0 {
+            blocks.push((0, first));
+        }
+        let mut at = first;
+        while at < n {
+            blocks.push((at, (at + len).min(n)));
+            at += len;
+        }
+        let mut order: Vec<usize> = (0..blocks.len()).collect();
         let mut tail = Vec::with_capacity(draws * k);
         let mut full = Vec::with_capacity(n);
         for _ in 0..draws {
             order.shuffle(&mut rng);
             full.clear();
             for &b in &order {
-                full.extend((b * len..((b + 1) * len).min(n)).map(|i| i as u32));
+                let (from, to) = blocks[b];
+                full.extend((from..to).map(|i| i as u32));
             }
             tail.extend_from_slice(&full[n - k..]);
         }
@@ -69,15 +84,16 @@ impl PermSet {
     /// the observed one, as augsynth's `"block"` type. Sampled permutations: `(1 + #{S_b ≥ S})/(1 + B)`,
     /// i.e. the observed ordering counted once among the `B` random draws (augsynth's `"iid"` type
     /// uses `#{S_b ≥ S}/B`, which can be 0; the two differ by less than `1/B`).
-    pub(crate) fn p_value(&self, u: &DVector<f64>, alt: Alternative) -> f64 {
+    pub(crate) fn p_value(&self, u: &DVector<f64>, alt: Alternative, statistic: Statistic) -> f64 {
         let (n, k) = (self.n, self.k);
         debug_assert_eq!(u.len(), n);
-        let observed = stat(alt, (n - k..n).map(|i| u[i]));
+        let stat = |values: &mut dyn Iterator<Item = f64>| stat(alt, statistic, values);
+        let observed = stat(&mut (n - k..n).map(|i| u[i]));
         let tol = 1e-9 * (observed.abs() + u.amax() * k as f64).max(f64::MIN_POSITIVE);
         match &self.sampled {
             None => {
                 let hits = (0..n)
-                    .filter(|&s| stat(alt, (n - k..n).map(|i| u[(i + s) % n])) >= observed - tol)
+                    .filter(|&s| stat(&mut (n - k..n).map(|i| u[(i + s) % n])) >= observed - tol)
                     .count();
                 hits as f64 / n as f64
             }
@@ -85,7 +101,7 @@ impl PermSet {
                 let draws = tail.len() / k.max(1);
                 let hits = tail
                     .chunks_exact(k)
-                    .filter(|idx| stat(alt, idx.iter().map(|&i| u[i as usize])) >= observed - tol)
+                    .filter(|idx| stat(&mut idx.iter().map(|&i| u[i as usize])) >= observed - tol)
                     .count();
                 (1 + hits) as f64 / (1 + draws) as f64
             }
@@ -205,4 +221,76 @@ fn bisect(
         }
     }
     accepted
+}
+
+/// Make an inverted interval agree with the test of θ = 0 exactly: `p0` is the p-value of θ = 0.
+///
+/// The confidence set `{θ : p(θ) ≥ α}` need not be an interval; its hull, which [`invert`] returns,
+/// can straddle a rejected θ = 0, and a grid can step over an accepted θ = 0. So: when θ = 0 is
+/// accepted the interval is widened to include it; when it is rejected but inside the hull, the
+/// interval is cut to the accepted part on the estimate's side of zero (its end nearest zero found
+/// by a scan and bisection). Afterwards `p0 < α` exactly when the interval excludes zero. An empty
+/// set (`NaN` bounds) is returned unchanged (every θ, zero included, is rejected).
+pub(crate) fn agree_with_zero(
+    mut pval: impl FnMut(f64) -> f64,
+    (lower, upper): (f64, f64),
+    p0: f64,
+    alpha: f64,
+    estimate: f64,
+    scale: f64,
+) -> (f64, f64) {
+    if lower.is_nan() || upper.is_nan() {
+        return (lower, upper);
+    }
+    if p0 >= alpha {
+        return (lower.min(0.0), upper.max(0.0));
+    }
+    if !(lower <= 0.0 && 0.0 <= upper) {
+        return (lower, upper);
+    }
+    // Which side: the estimate's, unless the set is open on one side only (one-sided tests).
+    let positive = if lower.is_infinite() && upper.is_finite() {
+        false
+    } else if upper.is_infinite() && lower.is_finite() {
+        true
+    } else {
+        estimate >= 0.0
+    };
+    let reach = |end: f64| {
+        if end.is_finite() {
+            end.abs()
+        } else {
+            4.0 * estimate.abs().max(scale).max(f64::MIN_POSITIVE)
+        }
+    };
+    let (far, sign) = if positive {
+        (reach(upper), 1.0)
+    } else {
+        (reach(lower), -1.0)
+    };
+    // Scan from zero outwards for the first accepted θ, then bisect between it and the rejected
+    // point before it.
+    let steps = 64;
+    let mut rejected = 0.0;
+    let mut accepted = None;
+    for i in 1..=steps {
+        let theta = sign * far * f64::from(i) / f64::from(steps);
+        if pval(theta) >= alpha {
+            accepted = Some(theta);
+            break;
+        }
+        rejected = theta;
+    }
+    let Some(accepted) = accepted else {
+        // Nothing accepted on that side: the set lies on the other side of zero only through
+        // points the hull joined; report it as empty rather than straddling zero.
+        return (f64::NAN, f64::NAN);
+    };
+    let tol = 1e-8 * far.max(f64::MIN_POSITIVE);
+    let near = bisect(&mut pval, rejected, accepted, alpha, tol);
+    if positive {
+        (near, upper)
+    } else {
+        (lower, near)
+    }
 }

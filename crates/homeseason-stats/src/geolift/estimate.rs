@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use nalgebra::{DMatrix, DVector};
 
-use super::conformal::{PermSet, Sides, invert};
+use super::conformal::{PermSet, Sides, agree_with_zero, invert};
 use super::scm::{Engine, Weights, cv_lambda};
 use super::{
     Alternative, Augment, CellResult, CellSpec, GeoError, Interval, Options, Panel, PointwiseEffect,
@@ -183,7 +183,8 @@ impl<'a> Conformal<'a> {
         let u = self.engine.residuals(&x, &wts);
         self.warm = Some(wts.syn);
         debug_assert_eq!(u.len(), self.engine.len());
-        self.perms.p_value(&u, self.opts.alternative)
+        self.perms
+            .p_value(&u, self.opts.alternative, self.opts.statistic)
     }
 }
 
@@ -255,22 +256,76 @@ fn estimate_cell(
         opts,
     );
     let p_value = conf.p_value(0.0);
+    let mut warnings = Vec::new();
+    if donors.len() >= start {
+        warnings.push(format!(
+            "{} donors for {start} pre-periods: with at least as many donors as pre-periods the \
+             synthetic control can reproduce the pre-period almost exactly (RMSE ≈ 0), so the \
+             pre-period fit says little about the counterfactual; use fewer donors or a longer \
+             pre-period",
+            donors.len()
+        ));
+    }
     let conformal = match opts.interval {
         Interval::JackknifePlus => None,
-        Interval::Conformal | Interval::Auto => Some(invert(
-            |th| conf.p_value(th),
-            att,
-            4.0 * scale,
-            opts.conformal_grid,
-            opts.alpha,
-            sides,
-        )),
+        Interval::Conformal | Interval::Auto | Interval::GeoLiftAuto => {
+            let hull = invert(
+                |th| conf.p_value(th),
+                att,
+                4.0 * scale,
+                opts.conformal_grid,
+                opts.alpha,
+                sides,
+            );
+            Some(agree_with_zero(
+                |th| conf.p_value(th),
+                hull,
+                p_value,
+                opts.alpha,
+                att,
+                scale,
+            ))
+        }
     };
+    let empty = |(lo, hi): (f64, f64)| lo.is_nan() || hi.is_nan();
     let (interval, (att_lower, att_upper)) = match conformal {
-        Some(bounds) if opts.interval == Interval::Conformal || covers(bounds, att) => {
+        Some(bounds)
+            if opts.interval == Interval::Conformal
+                || (opts.interval == Interval::Auto && !empty(bounds))
+                || (opts.interval == Interval::GeoLiftAuto
+                    && !empty(bounds)
+                    && covers(bounds, att)) =>
+        {
+            if !empty(bounds) && !covers(bounds, att) {
+                warnings.push(
+                    "the conformal interval does not contain the point estimate: the refit on \
+                     all periods moves the synthetic control (a sign of a poor pre-period fit)"
+                        .to_owned(),
+                );
+            }
+            if empty(bounds) {
+                warnings.push(
+                    "the conformal set is empty: every constant effect is rejected".to_owned(),
+                );
+            }
             (Interval::Conformal, bounds)
         }
-        _ => (
+        Some(bounds) => {
+            warnings.push(format!(
+                "the conformal set is {}, so the interval falls back to jackknife+; it is not the \
+                 inversion of the p-value's test and may disagree with it",
+                if empty(bounds) {
+                    "empty (every constant effect is rejected)"
+                } else {
+                    "beside the point estimate"
+                }
+            ));
+            (
+                Interval::JackknifePlus,
+                jackknife_plus(&data, start, lambda, &fit, opts),
+            )
+        }
+        None => (
             Interval::JackknifePlus,
             jackknife_plus(&data, start, lambda, &fit, opts),
         ),
@@ -331,6 +386,7 @@ fn estimate_cell(
         lift_pct_upper: lift(att_upper),
         p_value,
         interval,
+        warnings,
         weights: donors
             .iter()
             .zip(fit.weights.w.iter())

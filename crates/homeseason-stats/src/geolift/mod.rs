@@ -25,21 +25,25 @@
 //!    1 = no better than the plain donor average), and the pre-period RMSE.
 //! 6. **Conformal inference** (augsynth `conformal_inf`): for a null effect θ (constant over the
 //!    post-period) θ is subtracted from the treated post-period outcomes, the model is refitted on
-//!    all periods (fixed effects are then means over all periods), and the statistic of the post-period residuals (`Σ|u|` two-sided, `±Σu` one-sided)
-//!    is ranked among the statistics of the residual series permuted over time
-//!    ([`Permutations`]; GeoLift's default is 1000 i.i.d. permutations). The reported p-value is
-//!    that of θ = 0. With a ridge fit λ is kept fixed in the refits, as augsynth does. Random
-//!    permutations come from a ChaCha8 generator seeded with [`Options::seed`], the same for every
-//!    cell, so results are deterministic and a cell's result does not depend on the other cells it
-//!    is estimated with.
-//! 7. **Interval** ([`Interval`]): the set of constant effects θ the conformal test does not reject
-//!    at `alpha`, found on a grid and refined by bisection (its hull, if it is not one piece). That
-//!    set can be empty — the daily effect varies more than the pre-period residuals, so every
-//!    *constant* effect is rejected, as on GeoLift's own example — or lie beside the estimate when
-//!    the pre-period fit extrapolates poorly; in both cases the default [`Interval::Auto`] reports
-//!    augsynth's jackknife+ interval instead (leave one pre-period out, refit, widen the post-period
-//!    counterfactual by the held-out error), which is what GeoLift does when its conformal interval
-//!    fails. [`CellResult::interval`] says which one was used.
+//!    all periods (fixed effects are then means over all periods), and the statistic of the
+//!    post-period residuals is ranked among the statistics of the residual series permuted over
+//!    time ([`Permutations`]). The statistic is `|Σu|` two-sided ([`Statistic::AbsSum`], a test of
+//!    the average effect; GeoLift's `Σ|u|` is [`Statistic::SumAbs`]) and `±Σu` one-sided. The
+//!    default permutations move blocks of 7 periods (weeks of daily data), anchored at the first
+//!    treated period, so serially correlated days are not treated as exchangeable (GeoLift permutes
+//!    single days: [`Options::geolift`]). The reported p-value is that of θ = 0 — **the** p-value of
+//!    "no effect", two-sided by default. With a ridge fit λ is kept fixed in the refits, as augsynth
+//!    does. Random permutations come from a ChaCha8 generator seeded with [`Options::seed`], the same
+//!    for every cell, so results are deterministic and a cell's result does not depend on the other
+//!    cells it is estimated with.
+//! 7. **Interval** ([`Interval`]): the set of constant effects θ that same test does not reject at
+//!    `alpha`, found on a grid and refined by bisection; when it is not one piece, its hull, cut at
+//!    zero if zero is rejected (and widened to zero if zero is accepted), so that **`p < alpha`
+//!    exactly when the interval excludes zero**. Only when the set is empty (every constant effect
+//!    rejected, which `|Σu|` makes rare) does [`Interval::Auto`] fall back to augsynth's jackknife+
+//!    (leave one pre-period out, refit, widen the post-period counterfactual by the held-out
+//!    error), as GeoLift does, and says so in [`CellResult::warnings`]. [`CellResult::interval`]
+//!    says which one was used.
 //!
 //! Optionally ([`Options::pointwise`]) every post-period gets its own effect, p-value and interval
 //! by augsynth's pointwise procedure (that period added to the pre-period, circular shifts).
@@ -95,13 +99,17 @@
 //! On GeoLift's own example (`GeoLift_Test`, chicago + portland, periods 91–105; see
 //! `tests/geolift.rs`) this module reproduces the published walkthrough: ATT 155.556, lift 5.4%,
 //! incremental 4667, the 13 donor weights to 4 decimals, L2 imbalance 909.489 (scaled 0.1636), the
-//! 90% interval of the incremental outcome (−2450.734, 11349.93) (jackknife+, after the conformal
-//! interval fails), and with ridge augmentation ATT 156.805, incremental 4704, L2 903.525 (0.1626)
-//! and all 34 published weights; the pointwise p-value of the first treated day is augsynth's
-//! 0.2857 (26/91). On `GeoLift_PreTest`, [`power`] gives the walkthrough's power curve for a 15-day
-//! test in chicago + portland (27 windows, each point within two windows of the published one) and
-//! its minimum detectable lift of 10%. GeoLift's overall p-value is itself random (1000 unseeded permutations: its
-//! walkthroughs print 0.5%–1.7%); ours is 1.4% with seed 0, deterministic for a seed.
+//! 90% jackknife+ interval of the incremental outcome (−2450.734, 11349.93) (GeoLift's fallback
+//! after its conformal interval fails; [`Interval::JackknifePlus`]), and with ridge augmentation
+//! ATT 156.805, incremental 4704, L2 903.525 (0.1626) and all 34 published weights; the pointwise
+//! p-value of the first treated day is augsynth's 0.2857 (26/91). On `GeoLift_PreTest`, [`power`]
+//! with [`Options::geolift`] gives the walkthrough's power curve for a 15-day test in chicago +
+//! portland (27 windows, each point within two windows of the published one) and its minimum
+//! detectable lift of 10%. GeoLift's overall p-value is itself random (1000 unseeded i.i.d.
+//! permutations of `Σ|u|`: its walkthroughs print 0.5%–1.7%); [`Options::geolift`] gives 1.4% with
+//! seed 0. The defaults here answer a different, better-posed question — is the *average* effect
+//! zero, with weeks rather than days exchangeable — so their p-value differs (see the tests for the
+//! figures) and comes with a conformal interval that agrees with it.
 
 mod conformal;
 mod estimate;
@@ -111,7 +119,7 @@ mod qp;
 mod scm;
 
 pub use estimate::{Combined, combine, estimate};
-pub use panel::Panel;
+pub use panel::{Fill, FillReport, Panel};
 pub use power::{PowerOptions, PowerPoint, PowerResult, power};
 
 /// Errors of the geo-experiment estimators: bad input, never numerical trouble.
@@ -220,9 +228,30 @@ pub enum Permutations {
 }
 
 impl Default for Permutations {
+    /// Random permutations of 7-period blocks, 1000 draws: for daily data a block is a week, so the
+    /// serial correlation within a week and the weekday rhythm stay inside the permuted units.
+    /// (GeoLift permutes single days, [`Permutations::Iid`], which treats serially correlated days
+    /// as exchangeable and makes p-values too small; see [`Options::geolift`].)
     fn default() -> Self {
-        Permutations::Iid { draws: 1000 }
+        Permutations::Blocks {
+            len: 7,
+            draws: 1000,
+        }
     }
+}
+
+/// The two-sided test statistic of the post-period residuals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Statistic {
+    /// `|Σu|`, the absolute total of the residuals (the default): a test of the *average* effect,
+    /// so the interval obtained by inverting it is an interval of the ATT and is never empty for a
+    /// reasonable fit, whatever the day-to-day variation of the effect.
+    #[default]
+    AbsSum,
+    /// `Σ|u|`, GeoLift's `"Total"`: a test that the effect is exactly the constant θ on *every*
+    /// post period. A varying effect is rejected for every θ, so its inverted interval is often
+    /// empty (GeoLift then falls back to jackknife+).
+    SumAbs,
 }
 
 /// The alternative hypothesis of the test (GeoLift's `stat_test`).
@@ -240,11 +269,15 @@ pub enum Alternative {
 /// How the interval of the average effect is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Interval {
-    /// Conformal, falling back to jackknife+ when the conformal set is empty or does not contain
-    /// the point estimate (GeoLift also falls back to jackknife+ when its conformal interval
-    /// fails: "Conformal method … unsuccessful. Changing … to jackknife+"). The default.
+    /// Conformal — the inversion of the very test that gives the p-value, so that `p < alpha`
+    /// exactly when the interval excludes zero — falling back to jackknife+ only when the
+    /// conformal set is empty (every constant effect rejected), with a warning in
+    /// [`CellResult::warnings`]. The default.
     #[default]
     Auto,
+    /// GeoLift's rule ([`Options::geolift`]): conformal, falling back to jackknife+ when the
+    /// conformal set is empty *or does not contain the point estimate* (with a warning).
+    GeoLiftAuto,
     /// Invert the conformal test of a constant effect, whatever comes out. The set is empty
     /// (`NaN` bounds) when every constant effect is rejected — the daily effect varies more than
     /// the pre-period residuals do — and it can lie beside the point estimate when the pre-period
@@ -263,10 +296,13 @@ pub struct Options {
     pub fixed_effects: bool,
     /// Significance level of the interval (and of power); default 0.1 (a 90% interval).
     pub alpha: f64,
-    /// Permutation scheme of the conformal test; default 1000 i.i.d. permutations.
+    /// Permutation scheme of the conformal test; default 1000 random permutations of 7-period
+    /// blocks (weeks of daily data).
     pub permutations: Permutations,
     /// Alternative hypothesis; default two-sided.
     pub alternative: Alternative,
+    /// Two-sided statistic; default [`Statistic::AbsSum`] (`|Σu|`).
+    pub statistic: Statistic,
     /// Interval method for the average effect; default [`Interval::Auto`].
     pub interval: Interval,
     /// Grid points used to invert the test into an interval (refined by bisection); default 50, at
@@ -287,6 +323,7 @@ impl Default for Options {
             alpha: 0.1,
             permutations: Permutations::default(),
             alternative: Alternative::TwoSided,
+            statistic: Statistic::AbsSum,
             interval: Interval::Auto,
             conformal_grid: 50,
             pointwise: false,
@@ -296,6 +333,20 @@ impl Default for Options {
 }
 
 impl Options {
+    /// GeoLift's own inference, for comparison with its published figures: 1000 i.i.d.
+    /// permutations of single periods, the `Σ|u|` statistic ("Total") and GeoLift's interval rule
+    /// ([`Interval::GeoLiftAuto`]). Its p-value ignores serial correlation, and its inverted
+    /// interval is often empty, so the interval then falls back to jackknife+ (as in GeoLift) and
+    /// can disagree with the p-value.
+    pub fn geolift() -> Self {
+        Options {
+            permutations: Permutations::Iid { draws: 1000 },
+            statistic: Statistic::SumAbs,
+            interval: Interval::GeoLiftAuto,
+            ..Options::default()
+        }
+    }
+
     fn validate(&self) -> Result<(), GeoError> {
         if !(self.alpha > 0.0 && self.alpha < 1.0) {
             return Err(GeoError::InvalidOption(format!(
@@ -427,11 +478,16 @@ pub struct CellResult {
     pub lift_pct_lower: f64,
     /// Lift at `att_upper`.
     pub lift_pct_upper: f64,
-    /// Conformal p-value of no effect.
+    /// Two-sided (for [`Alternative::TwoSided`]) permutation p-value of "no effect", θ = 0. With a
+    /// conformal interval, `p_value < alpha` exactly when the interval excludes zero.
     pub p_value: f64,
     /// How `att_lower`/`att_upper` were obtained ([`Interval::Conformal`] or
     /// [`Interval::JackknifePlus`], never `Auto`).
     pub interval: Interval,
+    /// What a reader must know about this result: a jackknife+ fallback (the interval is then not
+    /// the inversion of the p-value's test and may disagree with it), a conformal interval that
+    /// misses the estimate, more donors than pre-periods (the fit can interpolate the pre-period).
+    pub warnings: Vec<String>,
     /// Every donor with its weight, in panel order (zero weights included).
     pub weights: Vec<(String, f64)>,
     /// Ridge penalty used, when augmented.

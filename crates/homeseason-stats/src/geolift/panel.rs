@@ -7,6 +7,29 @@ use nalgebra::DMatrix;
 
 use super::GeoError;
 
+/// What [`Panel::from_long_filled`] does with a gap (a unit without a row for a time key other units
+/// have).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fill {
+    /// Refuse the panel ([`GeoError::MissingObservation`]); the default.
+    #[default]
+    Refuse,
+    /// Treat a missing row as an outcome of zero (sales data where a unit without a row sold
+    /// nothing).
+    Zero,
+    /// Drop every unit with a gap (it can then be neither treated nor a donor).
+    Drop,
+}
+
+/// What [`Panel::from_long_filled`] changed to balance the panel.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FillReport {
+    /// Unit × time cells set to zero ([`Fill::Zero`]).
+    pub zero_filled: usize,
+    /// Units dropped for gaps ([`Fill::Drop`]), sorted.
+    pub dropped: Vec<String>,
+}
+
 /// A balanced panel: one outcome per unit (region) and time period.
 ///
 /// Rows of `y` are units in the order of `units`, columns are time periods `0..times` in
@@ -78,6 +101,24 @@ impl Panel {
         K: Ord + Clone + Display,
         I: IntoIterator<Item = (U, K, f64)>,
     {
+        Self::from_long_filled(rows, Fill::Refuse).map(|(panel, keys, _)| (panel, keys))
+    }
+
+    /// As [`Panel::from_long`], with gaps handled by `fill` (zero, drop the unit, or refuse) and a
+    /// report of what was filled or dropped.
+    ///
+    /// # Errors
+    /// As [`Panel::from_long`] (a gap only with [`Fill::Refuse`]); [`GeoError::Shape`] when
+    /// [`Fill::Drop`] drops every unit.
+    pub fn from_long_filled<U, K, I>(
+        rows: I,
+        fill: Fill,
+    ) -> Result<(Panel, Vec<K>, FillReport), GeoError>
+    where
+        U: AsRef<str>,
+        K: Ord + Clone + Display,
+        I: IntoIterator<Item = (U, K, f64)>,
+    {
         let mut cells: BTreeMap<String, BTreeMap<K, f64>> = BTreeMap::new();
         let mut keys: BTreeSet<K> = BTreeSet::new();
         for (unit, key, value) in rows {
@@ -102,29 +143,49 @@ impl Panel {
             return Err(GeoError::Shape("no rows".to_owned()));
         }
         let keys: Vec<K> = keys.into_iter().collect();
-        let mut y = DMatrix::zeros(cells.len(), keys.len());
-        let mut units = Vec::with_capacity(cells.len());
-        for (i, (unit, per_unit)) in cells.into_iter().enumerate() {
+        let mut report = FillReport::default();
+        let mut kept: Vec<(String, BTreeMap<K, f64>)> = Vec::with_capacity(cells.len());
+        for (unit, per_unit) in cells {
             if per_unit.len() != keys.len() {
-                let missing = keys
-                    .iter()
-                    .find(|k| !per_unit.contains_key(k))
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                return Err(GeoError::MissingObservation {
-                    unit,
-                    time: missing,
-                    have: per_unit.len(),
-                    expected: keys.len(),
-                });
+                match fill {
+                    Fill::Refuse => {
+                        let missing = keys
+                            .iter()
+                            .find(|k| !per_unit.contains_key(k))
+                            .map(ToString::to_string)
+                            .unwrap_or_default();
+                        return Err(GeoError::MissingObservation {
+                            unit,
+                            time: missing,
+                            have: per_unit.len(),
+                            expected: keys.len(),
+                        });
+                    }
+                    Fill::Drop => {
+                        report.dropped.push(unit);
+                        continue;
+                    }
+                    Fill::Zero => report.zero_filled += keys.len() - per_unit.len(),
+                }
             }
-            for (t, (_, v)) in per_unit.into_iter().enumerate() {
-                y[(i, t)] = v;
+            kept.push((unit, per_unit));
+        }
+        if kept.is_empty() {
+            return Err(GeoError::Shape(format!(
+                "every unit has a gap: {} units dropped",
+                report.dropped.len()
+            )));
+        }
+        let mut y = DMatrix::zeros(kept.len(), keys.len());
+        let mut units = Vec::with_capacity(kept.len());
+        for (i, (unit, per_unit)) in kept.into_iter().enumerate() {
+            for (t, k) in keys.iter().enumerate() {
+                y[(i, t)] = per_unit.get(k).copied().unwrap_or(0.0);
             }
             units.push(unit);
         }
         let panel = Panel::new(units, y)?;
-        Ok((panel, keys))
+        Ok((panel, keys, report))
     }
 
     /// Row index of a unit, by exact name.

@@ -44,6 +44,10 @@ pub(crate) struct Params {
     pub(crate) phi: [f64; 2],
     pub(crate) w: [f64; 2],
     pub(crate) wn: f64,
+    /// The first component is a random walk (local level): `phi[0] = 1`, innovation variance
+    /// `w[0]` per unit σ², starting from zero (the intercept carries the initial level, so this
+    /// is the diffuse local level of CausalImpact).
+    pub(crate) rw: bool,
 }
 
 impl Params {
@@ -51,13 +55,24 @@ impl Params {
         phi: [0.0, 0.0],
         w: [0.0, 0.0],
         wn: 1.0,
+        rw: false,
     };
 
-    /// Innovation variance of AR component `i` per unit σ².
+    /// Innovation variance of component `i` per unit σ² (stationary AR(1): `w(1 − φ²)`; random
+    /// walk: `w`).
     fn q(&self, i: usize) -> f64 {
-        self.w[i] * (1.0 - self.phi[i] * self.phi[i])
+        if self.rw && i == 0 {
+            self.w[0]
+        } else {
+            self.w[i] * (1.0 - self.phi[i] * self.phi[i])
+        }
     }
 }
+
+/// Range of θ₀ = logit ψ of the local level (ψ = random-walk innovation share): the signal-to-noise
+/// ratio ψ/(1 − ψ) from about 1e-6 to 2e4, flat prior on the logit.
+const LL_MIN: f64 = -14.0;
+const LL_MAX: f64 = 10.0;
 
 fn logistic(b: f64) -> f64 {
     if b >= 0.0 {
@@ -85,6 +100,20 @@ impl ErrorModel {
             ErrorModel::Ar1 => 1,
             ErrorModel::Ar1PlusNoise => 2,
             ErrorModel::TwoAr1PlusNoise => 4,
+            ErrorModel::LocalLevel => 1,
+            ErrorModel::Auto => 4,
+        }
+    }
+
+    /// Log of the constant that normalises the prior density of θ (flat θ₀ over its range; the
+    /// other coordinates' densities are normalised in [`ErrorModel::params`], but for the
+    /// simplex's Dirichlet(1, 1, 1) density, 2), for comparing models by their evidence.
+    fn log_prior_norm(self) -> f64 {
+        match self {
+            ErrorModel::Independent | ErrorModel::Auto => 0.0,
+            ErrorModel::Ar1 | ErrorModel::Ar1PlusNoise => -(A_MAX - A_MIN_SINGLE).ln(),
+            ErrorModel::TwoAr1PlusNoise => -A_MAX.ln() + 2f64.ln(),
+            ErrorModel::LocalLevel => -(LL_MAX - LL_MIN).ln(),
         }
     }
 
@@ -106,6 +135,22 @@ impl ErrorModel {
         if theta.iter().any(|t| !t.is_finite()) {
             return None;
         }
+        if self == ErrorModel::LocalLevel {
+            let b = theta[0];
+            if !(LL_MIN..=LL_MAX).contains(&b) {
+                return None;
+            }
+            let psi = logistic(b);
+            return Some((
+                Params {
+                    phi: [1.0, 0.0],
+                    w: [psi, 0.0],
+                    wn: logistic(-b),
+                    rw: true,
+                },
+                0.0,
+            ));
+        }
         if let Some(&a) = theta.first()
             && (a > A_MAX
                 || a < if self == ErrorModel::TwoAr1PlusNoise {
@@ -121,12 +166,15 @@ impl ErrorModel {
         }
         let log_logistic_density = |b: f64| -softplus(-b) - softplus(b);
         Some(match self {
-            ErrorModel::Independent => (Params::IID, 0.0),
+            ErrorModel::Independent | ErrorModel::LocalLevel | ErrorModel::Auto => {
+                (Params::IID, 0.0)
+            }
             ErrorModel::Ar1 => (
                 Params {
                     phi: [theta[0].tanh(), 0.0],
                     w: [1.0, 0.0],
                     wn: 0.0,
+                    rw: false,
                 },
                 0.0,
             ),
@@ -137,6 +185,7 @@ impl ErrorModel {
                         phi: [theta[0].tanh(), 0.0],
                         w: [logistic(b), 0.0],
                         wn: logistic(-b),
+                        rw: false,
                     },
                     log_logistic_density(b),
                 )
@@ -154,6 +203,7 @@ impl ErrorModel {
                         phi: [slow, fast],
                         w: [w1, w2],
                         wn,
+                        rw: false,
                     },
                     log_logistic_density(theta[1]) + w1.ln() + w2.ln() + wn.ln(),
                 )
@@ -452,13 +502,18 @@ struct Posterior {
     nodes: Vec<Node>,
     weights: Vec<f64>,
     effective: f64,
+    /// Log marginal likelihood of the model (the integral of the exact marginal posterior density
+    /// over θ under the normalised prior), up to a constant shared by every error model fitted to
+    /// the same data and design.
+    log_evidence: f64,
 }
 
 impl ErrorModel {
     /// Slices of θ₀ = atanh φ₁ (their centres) and their width.
     fn slices(self) -> (Vec<f64>, f64) {
         let (lo, hi, g) = match self {
-            ErrorModel::Independent => return (Vec::new(), 0.0),
+            ErrorModel::Independent | ErrorModel::Auto => return (Vec::new(), 0.0),
+            ErrorModel::LocalLevel => (LL_MIN, LL_MAX, 24),
             ErrorModel::Ar1 => (A_MIN_SINGLE, A_MAX, 24),
             ErrorModel::Ar1PlusNoise => (A_MIN_SINGLE, A_MAX, 16),
             ErrorModel::TwoAr1PlusNoise => (0.0, A_MAX, 12),
@@ -474,7 +529,10 @@ impl ErrorModel {
     fn default_rest(self, a: f64) -> Vec<f64> {
         let logit = |p: f64| (p / (1.0 - p)).ln();
         match self {
-            ErrorModel::Independent | ErrorModel::Ar1 => Vec::new(),
+            ErrorModel::Independent
+            | ErrorModel::Ar1
+            | ErrorModel::LocalLevel
+            | ErrorModel::Auto => Vec::new(),
             ErrorModel::Ar1PlusNoise => vec![logit(0.3)],
             ErrorModel::TwoAr1PlusNoise => {
                 let slow = a.tanh();
@@ -502,10 +560,12 @@ fn integrate(data: &PreData, model: ErrorModel) -> Result<Posterior, ImpactError
     let d = model.dim();
     if d == 0 {
         let node = evaluate(data, Params::IID, 0.0).ok_or_else(singular)?;
+        let log_evidence = node.log_density;
         return Ok(Posterior {
             nodes: vec![node],
             weights: vec![1.0],
             effective: 1.0,
+            log_evidence,
         });
     }
     let r = d - 1;
@@ -645,10 +705,21 @@ fn integrate(data: &PreData, model: ErrorModel) -> Result<Posterior, ImpactError
             proposals[j].push((proposal, m));
         }
     }
-    let weights = pool_weights(&pool, &proposals, width);
+    let (weights, log_total) = pool_weights_with_total(&pool, &proposals, width);
     if !weights.iter().any(|w| *w > 0.0) {
         return Err(singular());
     }
+    // The proposals' multivariate-t densities omit their normalising constant (shared by all of
+    // them); the evidence needs it.
+    let log_t_norm = if r > 0 {
+        let (nu, rf) = (PROPOSAL_DOF, r as f64);
+        crate::tbr::ln_gamma(0.5 * (nu + rf))
+            - crate::tbr::ln_gamma(0.5 * nu)
+            - 0.5 * rf * (nu * std::f64::consts::PI).ln()
+    } else {
+        0.0
+    };
+    let log_evidence = log_total - log_t_norm + model.log_prior_norm();
     let mut kept = Vec::new();
     let mut kept_w = Vec::new();
     for (draw, w) in pool.into_iter().zip(weights) {
@@ -664,6 +735,7 @@ fn integrate(data: &PreData, model: ErrorModel) -> Result<Posterior, ImpactError
         nodes: kept,
         weights: kept_w,
         effective,
+        log_evidence,
     })
 }
 
@@ -709,6 +781,17 @@ fn sample_slice(
 /// proposals (each weighted by its number of draws); θ₀ is uniform within its slice, density
 /// 1/width.
 fn pool_weights(pool: &[Draw], proposals: &[Vec<(Proposal, usize)>], width: f64) -> Vec<f64> {
+    pool_weights_with_total(pool, proposals, width).0
+}
+
+/// [`pool_weights`] and the log of the unnormalised total, the importance-sampling estimate of the
+/// integral of the exact density over θ (multiple importance sampling with the balance heuristic:
+/// each slice's draws estimate its integral by `Σ f·width / Σ_m m·q_m`).
+fn pool_weights_with_total(
+    pool: &[Draw],
+    proposals: &[Vec<(Proposal, usize)>],
+    width: f64,
+) -> (Vec<f64>, f64) {
     let logs: Vec<f64> = pool
         .iter()
         .map(|d| {
@@ -728,11 +811,11 @@ fn pool_weights(pool: &[Draw], proposals: &[Vec<(Proposal, usize)>], width: f64)
         .collect();
     let max = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if !max.is_finite() {
-        return vec![0.0; pool.len()];
+        return (vec![0.0; pool.len()], f64::NEG_INFINITY);
     }
     let raw: Vec<f64> = logs.iter().map(|l| (l - max).exp()).collect();
     let sum: f64 = raw.iter().sum();
-    raw.into_iter().map(|w| w / sum).collect()
+    (raw.into_iter().map(|w| w / sum).collect(), max + sum.ln())
 }
 
 /// A fitted counterfactual model: the posterior of the regression on the pre-period.
@@ -892,8 +975,32 @@ impl ImpactModel {
             x,
             n_obs,
         };
-        let posterior = integrate(&data, options.errors)?;
-        let diagnostics = diagnostics(&data, &posterior, &names, &scales, options);
+        let (posterior, model, model_scores) = if options.errors == ErrorModel::Auto {
+            // Choose between the stationary AR errors and CausalImpact's local level by their
+            // evidence on the pre-period: the product of one-step-ahead predictive densities
+            // p(y_t | y_<t) with the parameters integrated over their posterior.
+            let mut best: Option<(Posterior, ErrorModel)> = None;
+            let mut scores = Vec::new();
+            for model in [ErrorModel::TwoAr1PlusNoise, ErrorModel::LocalLevel] {
+                let post = integrate(&data, model)?;
+                scores.push((model, post.log_evidence));
+                if best
+                    .as_ref()
+                    .is_none_or(|(b, _)| post.log_evidence > b.log_evidence)
+                {
+                    best = Some((post, model));
+                }
+            }
+            let (post, model) = best.expect("two candidate models");
+            (post, model, scores)
+        } else {
+            let post = integrate(&data, options.errors)?;
+            let score = post.log_evidence;
+            (post, options.errors, vec![(options.errors, score)])
+        };
+        let mut diagnostics = diagnostics(&data, &posterior, &names, &scales, options);
+        diagnostics.error_model = model;
+        diagnostics.model_scores = model_scores;
         let mut acc = 0.0;
         let cumulative = posterior
             .weights
@@ -939,6 +1046,38 @@ impl ImpactModel {
         design: &Design,
         post: Range<usize>,
     ) -> Result<Counterfactual, ImpactError> {
+        self.counterfactual_skipping(design, post, None)
+    }
+
+    /// As [`ImpactModel::counterfactual`], but a post-period day whose response is missing
+    /// (`NaN` in `actual`, one value per post-period day) may also lack covariates: it is a missing
+    /// day, carried through by the error process but not predicted (`NaN` draws) and not scored.
+    ///
+    /// # Errors
+    /// As [`ImpactModel::counterfactual`] (a covariate missing on a day with a response is still an
+    /// error).
+    pub fn counterfactual_observed(
+        &self,
+        design: &Design,
+        post: Range<usize>,
+        actual: &[f64],
+    ) -> Result<Counterfactual, ImpactError> {
+        if actual.len() != post.len() {
+            return Err(ImpactError::LengthMismatch {
+                what: "post-period response".into(),
+                expected: post.len(),
+                found: actual.len(),
+            });
+        }
+        self.counterfactual_skipping(design, post, Some(actual))
+    }
+
+    fn counterfactual_skipping(
+        &self,
+        design: &Design,
+        post: Range<usize>,
+        actual: Option<&[f64]>,
+    ) -> Result<Counterfactual, ImpactError> {
         if design.len() != self.len || design.names() != self.design_names.as_slice() {
             return Err(ImpactError::LengthMismatch {
                 what: "design (not the one the model was fitted with)".into(),
@@ -966,8 +1105,9 @@ impl ImpactModel {
             if intercept == 1 {
                 row[0] = 1.0 / self.scales[0];
             }
+            let missing_day = actual.is_some_and(|a| a[i].is_nan());
             for (j, v) in design.row(t).enumerate() {
-                if !v.is_finite() {
+                if !v.is_finite() && !missing_day {
                     return Err(ImpactError::MissingCovariate {
                         name: self.design_names[j].clone(),
                         index: t,
@@ -1127,6 +1267,7 @@ fn diagnostics(
         ],
         sigma: sigma2.sqrt(),
         error_model: options.errors,
+        model_scores: Vec::new(),
         log: options.log,
         effective_nodes: posterior.effective,
         coefficients,
@@ -1157,6 +1298,7 @@ mod tests {
             phi: [0.95, -0.4],
             w: [0.3, 0.2],
             wn: 0.5,
+            rw: false,
         };
         let len = 25;
         let obs: Vec<bool> = (0..len).map(|t| t % 7 != 3 && t != 10).collect();
@@ -1195,6 +1337,7 @@ mod tests {
             phi: [0.95, 0.5],
             w: [0.4, 0.2],
             wn: 0.4,
+            rw: false,
         };
         let len = 3000;
         let mut rng = Sampler::new(11);

@@ -85,6 +85,19 @@
 //! data. ([`ErrorModel::Ar1`] uses 24 slices with one exact draw each, [`ErrorModel::Ar1PlusNoise`]
 //! 16 slices.)
 //!
+//! # Local level and the choice of error model
+//!
+//! [`ErrorModel::LocalLevel`] replaces the stationary AR components by CausalImpact's default state,
+//! a random walk `μₜ = μₜ₋₁ + ηₜ` plus white noise: the counterfactual then continues from the last
+//! level rather than reverting to the regression line, and its uncertainty grows with the horizon —
+//! the right model for series that drift (stock prices, a market in a downturn), too wide for
+//! series that revert. The same machinery fits it (the random walk is the first state component
+//! with φ = 1, started at zero so the intercept is its diffuse initial level; one parameter, the
+//! random-walk share ψ, integrated over 24 slices of logit ψ). [`ErrorModel::Auto`] fits both and
+//! keeps the one whose pre-period evidence — the product of one-step-ahead predictive densities,
+//! the log score of predicting each pre-period day from the days before it, parameters integrated
+//! out — is larger; [`Diagnostics::model_scores`] reports both.
+//!
 //! # Posterior predictive and intervals
 //!
 //! Each of [`ImpactOptions::draws`] draws picks a node θ by weight, then σ², then β as above, then
@@ -105,10 +118,12 @@
 //! Over the D post-period days with an observed response (`NaN` = not observed): A = Σ yₜ, and per
 //! draw Pᵢ = Σ ŷₜ. Cumulative column: actual A, prediction P̄ = mean(Pᵢ) (s.d. and interval of Pᵢ),
 //! absolute effect A − P̄ (draws A − Pᵢ), relative effect (A − P̄)/P̄ (draws (A − Pᵢ)/Pᵢ). The average
-//! column divides A and P by D; the relative effect is the same. Tail-area probability
-//! `p = min(#{Pᵢ ≥ A} + 1, #{Pᵢ ≤ A} + 1) / (draws + 1)` (CausalImpact's, one-sided), the posterior
-//! probability of a causal effect is 1 − p, and [`Impact::p_value`] = min(1, 2p) is the two-sided
-//! p-value that matches the interval at level 1 − α. Pointwise: prediction, effect yₜ − ŷₜ and the
+//! column divides A and P by D; the relative effect is the same. **One p-value**: [`Impact::p_value`]
+//! `= min(1, 2p)` with `p = min(#{Pᵢ ≥ A} + 1, #{Pᵢ ≤ A} + 1) / (draws + 1)`, the two-sided p-value
+//! of "no effect" on the total, which matches the interval at level 1 − α; the effect's direction is
+//! [`Impact::effect_sign`]. (CausalImpact prints the one-sided tail-area probability p itself — about
+//! half of ours — and 1 − p as the "posterior probability of a causal effect"; both stay in
+//! [`Impact`] for comparison but are not printed.) Pointwise: prediction, effect yₜ − ŷₜ and the
 //! cumulative effect through t, each with its interval.
 //!
 //! # Using it on daily payments
@@ -139,7 +154,7 @@ mod design;
 mod fit;
 mod linalg;
 mod optim;
-mod rng;
+pub(crate) mod rng;
 mod summary;
 
 use std::fmt;
@@ -162,6 +177,18 @@ pub enum ErrorModel {
     /// A slow AR(1), a fast AR(1) and white noise (the default).
     #[default]
     TwoAr1PlusNoise,
+    /// CausalImpact's local level: a random walk plus white noise, `uₜ = μₜ + εₜ`,
+    /// `μₜ = μₜ₋₁ + ηₜ`, `Var η = ψσ²`, `Var ε = (1 − ψ)σ²`, flat prior on logit ψ over
+    /// [−14, 10]. The level starts at the intercept (a diffuse initial level), so the
+    /// counterfactual carries the last level forward instead of reverting to the regression line,
+    /// and its uncertainty grows with the horizon.
+    LocalLevel,
+    /// Fit [`ErrorModel::TwoAr1PlusNoise`] and [`ErrorModel::LocalLevel`] and keep the one with the
+    /// larger pre-period evidence — the product of the one-step-ahead predictive densities
+    /// `p(yₜ | y₍<t₎)` over the usable pre-period days, parameters integrated over their posterior
+    /// (both models share the regression and its prior, so the comparison is a Bayes factor).
+    /// [`Diagnostics::model_scores`] holds both scores.
+    Auto,
 }
 
 impl fmt::Display for ErrorModel {
@@ -171,6 +198,8 @@ impl fmt::Display for ErrorModel {
             ErrorModel::Ar1 => "AR(1)",
             ErrorModel::Ar1PlusNoise => "AR(1) + noise",
             ErrorModel::TwoAr1PlusNoise => "AR(1) + AR(1) + noise",
+            ErrorModel::LocalLevel => "local level (random walk) + noise",
+            ErrorModel::Auto => "chosen by pre-period predictive score",
         })
     }
 }
@@ -337,12 +366,18 @@ pub struct Diagnostics {
     pub phi: [f64; 2],
     /// Posterior standard deviations of φ₁, φ₂.
     pub phi_sd: [f64; 2],
-    /// Posterior means of the variance shares (slow AR, fast AR, white noise).
+    /// Posterior means of the variance shares (slow AR, fast AR, white noise); for the local level
+    /// (random-walk innovation share ψ, 0, white noise 1 − ψ).
     pub shares: [f64; 3],
     /// Posterior mean residual standard deviation σ (model scale: ≈ relative on the log scale).
     pub sigma: f64,
-    /// Error model used.
+    /// Error model used (never [`ErrorModel::Auto`]: the one it chose).
     pub error_model: ErrorModel,
+    /// Each error model fitted with its log evidence on the pre-period (the sum of the log
+    /// one-step-ahead predictive densities, parameters integrated out), up to a constant shared by
+    /// the models of one fit: differences are log Bayes factors. One entry unless
+    /// [`ErrorModel::Auto`].
+    pub model_scores: Vec<(ErrorModel, f64)>,
     /// Whether the response was modelled on the log scale.
     pub log: bool,
     /// Effective number of importance-sampling nodes carrying the error-process posterior
@@ -368,7 +403,8 @@ pub struct Coefficient {
 /// analysis in one call.
 ///
 /// `y` and `design` cover the same T time points; `NaN` in `y` is a missing day (skipped in the
-/// fit; in the post-period, "not observed").
+/// fit, where the error process runs through it; in the post-period "not observed": not scored, and
+/// its covariates may be missing too — a date absent from the data is such a day).
 ///
 /// # Errors
 /// See [`ImpactModel::fit`], [`ImpactModel::counterfactual`] and [`Counterfactual::impact`].
@@ -380,6 +416,12 @@ pub fn causal_impact(
     options: &ImpactOptions,
 ) -> Result<Impact, ImpactError> {
     let model = ImpactModel::fit(y, design, pre, options)?;
-    let counterfactual = model.counterfactual(design, post.clone())?;
+    if post.start >= post.end || post.end > y.len() {
+        // Out of range: the counterfactual's own check names the problem.
+        return model
+            .counterfactual(design, post)
+            .and_then(|c| c.impact(&[], options.level));
+    }
+    let counterfactual = model.counterfactual_observed(design, post.clone(), &y[post.clone()])?;
     counterfactual.impact(&y[post], options.level)
 }

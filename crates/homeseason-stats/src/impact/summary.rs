@@ -86,17 +86,35 @@ pub struct Impact {
     /// CausalImpact's posterior tail-area probability: the share of draws of the counterfactual total
     /// on the far side of the observed total, taking the smaller tail, with the observed total counted
     /// as one draw: `min(#{Pᵢ ≥ A} + 1, #{Pᵢ ≤ A} + 1) / (draws + 1)`. One-sided: under no effect it
-    /// is uniform on (0, ½), so compare [`Impact::p_value`], not this, with α.
+    /// is uniform on (0, ½). Kept for comparison with CausalImpact only; it is not printed and not
+    /// the p-value to quote — that is [`Impact::p_value`].
     pub tail_probability: f64,
-    /// Two-sided p-value `min(1, 2 × tail_probability)`: below α exactly when the (1 − α) interval of
-    /// the cumulative effect excludes zero (up to interpolation between draws).
+    /// **The** p-value: two-sided, of "no effect" on the post-period total, `min(1, 2 ×
+    /// tail_probability)`; below α exactly when the (1 − α) interval of the cumulative effect
+    /// excludes zero (up to interpolation between draws). The direction is [`Impact::effect_sign`].
     pub p_value: f64,
-    /// CausalImpact's "posterior probability of a causal effect", `1 − tail_probability`.
+    /// CausalImpact's "posterior probability of a causal effect", `1 − tail_probability` (not
+    /// printed).
     pub prob_causal_effect: f64,
     /// Per post-period time point.
     pub points: Vec<PointImpact>,
     /// Diagnostics of the pre-period fit.
     pub diagnostics: Diagnostics,
+}
+
+impl Impact {
+    /// Direction of the cumulative effect: +1 (actual above the counterfactual), −1, or 0. Read it
+    /// with [`Impact::p_value`], which is two-sided.
+    pub fn effect_sign(&self) -> i8 {
+        let e = self.cumulative.absolute.value;
+        if e > 0.0 {
+            1
+        } else if e < 0.0 {
+            -1
+        } else {
+            0
+        }
+    }
 }
 
 /// Type-7 quantile (R's default: linear interpolation between order statistics) by selection;
@@ -369,37 +387,66 @@ impl fmt::Display for Impact {
         writeln!(f)?;
         writeln!(
             f,
-            "Posterior tail-area probability p:   {}",
-            num(self.tail_probability)
-        )?;
-        writeln!(
-            f,
-            "Posterior prob. of a causal effect:  {}",
-            pct(self.prob_causal_effect)
+            "p-value (two-sided, no effect):      {}   effect {}",
+            num(self.p_value),
+            match self.effect_sign() {
+                1 => "positive",
+                -1 => "negative",
+                _ => "zero",
+            }
         )?;
         writeln!(f)?;
         let d = &self.diagnostics;
         writeln!(
             f,
-            "Two-sided p-value: {}. Post-period days used: {} of {}; {} draws.",
-            num(self.p_value),
+            "Post-period days used: {} of {}; {} draws.",
             self.days_used,
             self.post.len(),
             self.draws
         )?;
-        writeln!(
-            f,
-            "Model: {} scale, {} errors (φ {} / {}, variance shares {} / {} / {}), {} pre-period days, {} coefficients.",
-            if d.log { "log" } else { "linear" },
-            d.error_model,
-            num(d.phi[0]),
-            num(d.phi[1]),
-            num(d.shares[0]),
-            num(d.shares[1]),
-            num(d.shares[2]),
-            d.pre_days,
-            d.parameters
-        )?;
+        if d.error_model == super::ErrorModel::LocalLevel {
+            writeln!(
+                f,
+                "Model: {} scale, {} errors (random-walk share of the variance {}), {} pre-period days, {} coefficients.",
+                if d.log { "log" } else { "linear" },
+                d.error_model,
+                num(d.shares[0]),
+                d.pre_days,
+                d.parameters
+            )?;
+        } else {
+            writeln!(
+                f,
+                "Model: {} scale, {} errors (φ {} / {}, variance shares {} / {} / {}), {} pre-period days, {} coefficients.",
+                if d.log { "log" } else { "linear" },
+                d.error_model,
+                num(d.phi[0]),
+                num(d.phi[1]),
+                num(d.shares[0]),
+                num(d.shares[1]),
+                num(d.shares[2]),
+                d.pre_days,
+                d.parameters
+            )?;
+        }
+        if d.model_scores.len() > 1 {
+            let chosen = d
+                .model_scores
+                .iter()
+                .find(|(m, _)| *m == d.error_model)
+                .map_or(f64::NAN, |s| s.1);
+            let others: Vec<String> = d
+                .model_scores
+                .iter()
+                .filter(|(m, _)| *m != d.error_model)
+                .map(|(m, s)| format!("{m} (log Bayes factor {})", num(chosen - s)))
+                .collect();
+            writeln!(
+                f,
+                "Error model chosen by pre-period one-step-ahead predictive score over {}.",
+                others.join(", ")
+            )?;
+        }
         write!(
             f,
             "Pre-period fit: R² {}, MAPE {}, residual lag-1 autocorrelation {}.",

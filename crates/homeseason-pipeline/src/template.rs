@@ -10,14 +10,16 @@
 //! header row of bilingual cells, `统一社会信用代码 (Unified social credit code)`: the bracketed English
 //! is ignored when headers are matched.
 
-use anyhow::{Context, Result};
+use homeseason_ingest::Feed;
+
+use crate::error::Result;
 use rust_xlsxwriter::{
     Color, DataValidation, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
 };
 
 /// Which template.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum Kind {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
     /// Key-enterprise sales (重点企业销售数据).
     EnterpriseSales,
     /// The activities register (重点活动表).
@@ -25,8 +27,8 @@ pub(crate) enum Kind {
 }
 
 /// File format of the template.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum TemplateFormat {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateFormat {
     /// Excel workbook with a notes sheet.
     Xlsx,
     /// CSV, UTF-8 with BOM.
@@ -247,8 +249,47 @@ fn spec(kind: Kind) -> Spec {
     }
 }
 
+impl Kind {
+    /// The liaison template of a feed, when the feed has one (the payment feeds come from
+    /// institutions' systems, 社零 from the statistics bureau: their blank file is
+    /// [`contract_csv`]).
+    #[must_use]
+    pub fn of_feed(feed: Feed) -> Option<Kind> {
+        match feed {
+            Feed::EnterpriseSales => Some(Kind::EnterpriseSales),
+            Feed::Activities => Some(Kind::Activities),
+            _ => None,
+        }
+    }
+}
+
+/// The blank CSV of any feed, as the server's 下载模板 and `homeseason template` give it: the
+/// liaison template for enterprise sales and activities, else one header line of the contract's
+/// Chinese titles (UTF-8 with a BOM so Excel opens it correctly).
+#[must_use]
+pub fn csv_template(feed: Feed) -> Vec<u8> {
+    match Kind::of_feed(feed) {
+        Some(kind) => csv(&spec(kind)),
+        None => contract_csv(feed),
+    }
+}
+
+/// One header line of the Chinese titles of the fields a file of `feed` supplies.
+#[must_use]
+pub fn contract_csv(feed: Feed) -> Vec<u8> {
+    let headers: Vec<&str> = feed
+        .contract()
+        .input_fields()
+        .map(|f| f.title_zh.as_str())
+        .collect();
+    let mut out = b"\xEF\xBB\xBF".to_vec();
+    out.extend_from_slice(headers.join(",").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
 /// Default file name of a template.
-pub(crate) fn default_file_name(kind: Kind, format: TemplateFormat) -> String {
+pub fn default_file_name(kind: Kind, format: TemplateFormat) -> String {
     let ext = match format {
         TemplateFormat::Xlsx => "xlsx",
         TemplateFormat::Csv => "csv",
@@ -257,11 +298,11 @@ pub(crate) fn default_file_name(kind: Kind, format: TemplateFormat) -> String {
 }
 
 /// The template's bytes.
-pub(crate) fn bytes(kind: Kind, format: TemplateFormat) -> Result<Vec<u8>> {
+pub fn bytes(kind: Kind, format: TemplateFormat) -> Result<Vec<u8>> {
     let spec = spec(kind);
     match format {
         TemplateFormat::Csv => Ok(csv(&spec)),
-        TemplateFormat::Xlsx => xlsx(&spec).context("building the XLSX template"),
+        TemplateFormat::Xlsx => Ok(xlsx(&spec)?),
     }
 }
 
@@ -372,4 +413,19 @@ fn notes(sheet: &mut Worksheet, spec: &Spec) -> Result<(), XlsxError> {
     sheet.set_column_width(3, 60)?;
     sheet.set_column_width(4, 60)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_resolve_to_their_feed() {
+        for feed in Feed::ALL {
+            let bytes = csv_template(feed);
+            let text = std::str::from_utf8(&bytes[3..]).unwrap();
+            let headers: Vec<&str> = text.trim_end().split(',').collect();
+            assert_eq!(Feed::detect(&headers), Some(feed), "{text}");
+        }
+    }
 }

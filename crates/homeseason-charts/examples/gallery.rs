@@ -1,8 +1,12 @@
-//! Writes every chart type with realistic fake data as PNG (and SVG) files for a person to look
-//! at, when `CHARTS_LOOK_DIR` is set:
+//! Writes every chart type with realistic fake data as PNG (and SVG) files for a person to look at:
 //!
-//! `CHARTS_LOOK_DIR=/tmp/charts-look cargo test -p homeseason-charts --test gallery`
+//! `cargo run -p homeseason-charts --example gallery -- /tmp/charts-look`
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the gallery writes PNG and SVG files for a person to look at"
+)]
 
+#[path = "../tests/common/mod.rs"]
 mod common;
 
 use homeseason_charts::{Chart, Format, Rendered};
@@ -10,21 +14,18 @@ use homeseason_charts::{Chart, Format, Rendered};
 fn write<C: Chart>(dir: &std::path::Path, name: &str, chart: &C) {
     for format in [Format::Png, Format::Svg] {
         let r = Rendered::new(chart, format, chart.default_size()).unwrap();
-        r.write_to(dir.join(format!("{name}.{}", format.extension())))
-            .unwrap();
+        std::fs::write(dir.join(format!("{name}.{}", format.extension())), &r.bytes).unwrap();
     }
     let small = Rendered::new(chart, Format::Png, (1200, 700)).unwrap();
-    small
-        .write_to(dir.join(format!("{name}-1200x700.png")))
-        .unwrap();
+    std::fs::write(dir.join(format!("{name}-1200x700.png")), &small.bytes).unwrap();
 }
 
-#[test]
-fn gallery() {
-    let Some(dir) = std::env::var_os("CHARTS_LOOK_DIR") else {
-        return;
-    };
-    let dir = std::path::PathBuf::from(dir);
+fn main() {
+    let dir = std::path::PathBuf::from(
+        std::env::args_os()
+            .nth(1)
+            .unwrap_or_else(|| "charts-look".into()),
+    );
     std::fs::create_dir_all(&dir).unwrap();
     write(&dir, "series", &common::series_chart());
     write(&dir, "bar", &common::bar_chart());
@@ -60,12 +61,9 @@ fn gallery() {
     let mut small = common::heatmap();
     small.row_labels.truncate(6);
     small.values.truncate(6);
-    Rendered::new(&small, Format::Png, (800, 500))
-        .unwrap()
-        .write_to(dir.join("heatmap-small-800x500.png"))
-        .unwrap();
-    Rendered::new(&common::tile_map(), Format::Png, (2400, 1400))
-        .unwrap()
-        .write_to(dir.join("tilemap-2400x1400.png"))
-        .unwrap();
+    let small = Rendered::new(&small, Format::Png, (800, 500)).unwrap();
+    std::fs::write(dir.join("heatmap-small-800x500.png"), &small.bytes).unwrap();
+    let big = Rendered::new(&common::tile_map(), Format::Png, (2400, 1400)).unwrap();
+    std::fs::write(dir.join("tilemap-2400x1400.png"), &big.bytes).unwrap();
+    println!("charts written to {}", dir.display());
 }

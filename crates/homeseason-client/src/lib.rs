@@ -1,4 +1,7 @@
-//! The client: `homeseason upload` (to this server) and `homeseason pull` (an institution's feed from
+//! # homeseason-client
+//!
+//! The client of the homeseason upload service, and the wire types it shares with the server
+//! ([`wire`]): `homeseason upload` (to the server) and `homeseason pull` (an institution's feed from
 //! its HTTPS endpoint).
 //!
 //! **Upload** is safe to retry: the client hashes the file first and asks
@@ -12,6 +15,8 @@
 //! format, or a digest given in the configuration) with retries and backoff, checks the digest, and
 //! writes the file atomically. Only `https://` URLs are allowed, except on loopback (for tests).
 
+#![deny(missing_docs)]
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -21,7 +26,10 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
-use crate::registry::UploadRecord;
+pub mod names;
+pub mod wire;
+
+use crate::wire::UploadRecord;
 
 /// Errors of the client.
 #[derive(Debug, thiserror::Error)]
@@ -165,8 +173,7 @@ impl Lookup {
     /// Whether sending the content again would ingest nothing.
     #[must_use]
     pub fn already_ingested(&self) -> bool {
-        self.record.status == crate::registry::Status::Accepted
-            && self.already_ingested.unwrap_or(true)
+        self.record.status == crate::wire::Status::Accepted && self.already_ingested.unwrap_or(true)
     }
 }
 
@@ -400,7 +407,7 @@ impl Client {
                         attempts: n,
                     });
                 }
-                Ok(Some(l)) if l.record.status == crate::registry::Status::Processing => {
+                Ok(Some(l)) if l.record.status == crate::wire::Status::Processing => {
                     let record = self.wait(&l.record.id).await?;
                     return Ok(UploadOutcome {
                         record,
@@ -420,7 +427,7 @@ impl Client {
                 }
             }
             match self.attempt(path, &name, size, &sha256, feed).await? {
-                Attempt::Done(record) if record.status == crate::registry::Status::Processing => {
+                Attempt::Done(record) if record.status == crate::wire::Status::Processing => {
                     let record = self.wait(&record.id).await?;
                     return Ok(UploadOutcome {
                         record,
@@ -428,7 +435,7 @@ impl Client {
                         attempts: n,
                     });
                 }
-                Attempt::Done(record) if record.status == crate::registry::Status::Failed => {
+                Attempt::Done(record) if record.status == crate::wire::Status::Failed => {
                     last = record
                         .refusal
                         .map(|r| r.message_en)
@@ -456,7 +463,7 @@ impl Client {
         let mut delay = self.poll;
         loop {
             match self.status(id).await {
-                Ok(r) if r.status != crate::registry::Status::Processing => return Ok(r),
+                Ok(r) if r.status != crate::wire::Status::Processing => return Ok(r),
                 Ok(_) => failures = 0,
                 Err(e @ ClientError::Refused { .. }) => return Err(e),
                 Err(e) => {
@@ -549,7 +556,7 @@ pub fn parse_checksum(text: &str) -> Result<String> {
         .next()
         .unwrap_or_default()
         .to_ascii_lowercase();
-    if crate::raw::is_sha256(&digest) {
+    if crate::wire::is_sha256(&digest) {
         Ok(digest)
     } else {
         Err(ClientError::Config(format!(
@@ -563,7 +570,7 @@ pub fn parse_checksum(text: &str) -> Result<String> {
 async fn get_once(
     http: &reqwest::Client,
     url: &reqwest::Url,
-) -> std::result::Result<axum::body::Bytes, (ClientError, bool)> {
+) -> std::result::Result<bytes::Bytes, (ClientError, bool)> {
     let transient = |e: String| {
         (
             ClientError::GaveUp {
@@ -600,7 +607,7 @@ async fn get_checked(
     url: &reqwest::Url,
     retry: &Retry,
     check: impl Fn(&[u8]) -> Result<()>,
-) -> Result<(axum::body::Bytes, u32)> {
+) -> Result<(bytes::Bytes, u32)> {
     let attempts = retry.attempts.max(1);
     let mut last = None;
     for n in 1..=attempts {
@@ -691,7 +698,7 @@ pub async fn pull(
     tokio::fs::create_dir_all(out_dir)
         .await
         .map_err(io(out_dir))?;
-    let tmp = crate::fsutil::temp_beside(&target);
+    let tmp = temp_beside(&target);
     tokio::fs::write(&tmp, &bytes).await.map_err(io(&tmp))?;
     tokio::fs::rename(&tmp, &target)
         .await
@@ -731,4 +738,15 @@ mod tests {
         assert!(r.backoff(3) >= Duration::from_millis(300));
         assert!(r.backoff(20) <= Duration::from_millis(1250));
     }
+}
+
+/// A temporary name next to `target` (same directory, so the rename is atomic).
+fn temp_beside(target: &Path) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    target.with_file_name(format!(".{name}.{}-{n}.tmp", std::process::id()))
 }

@@ -1,5 +1,5 @@
 //! Data completeness per region × feed × week (the `data_completeness` contract), computed from the
-//! lake on request.
+//! lake: written by the pipeline, answered by the server's completeness endpoint.
 //!
 //! A week (Monday to Sunday) of a feed is `present` for a region when accepted rows cover it: payment
 //! rows by their date, enterprise sales and 社零 figures by their period (a month covers every week it
@@ -56,23 +56,12 @@ struct Cell {
 
 type Cells = BTreeMap<(String, String, NaiveDate), Cell>;
 
-fn epoch() -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()
-}
-
 fn from_days(days: i32) -> NaiveDate {
-    if days >= 0 {
-        epoch() + Days::new(u64::from(days.unsigned_abs()))
-    } else {
-        epoch() - Days::new(u64::from(days.unsigned_abs()))
-    }
+    homeseason_schema::calendar::from_epoch_days(days).unwrap_or_default()
 }
 
-fn read(path: &std::path::Path, columns: &[&str]) -> Result<DataFrame> {
-    let file = std::fs::File::open(path).map_err(crate::error::io_err("open", path))?;
-    let frame = ParquetReader::new(file)
-        .with_columns(Some(columns.iter().map(|c| (*c).into()).collect()))
-        .finish()?;
+fn read(lake: &Lake, path: &std::path::Path, columns: &[&str]) -> Result<DataFrame> {
+    let frame = lake.read_file(path, columns)?;
     let casts: Vec<Expr> = columns
         .iter()
         .map(|c| {
@@ -148,7 +137,7 @@ pub fn completeness(
             }
             match *feed {
                 f if f == tables::PAYMENT_DAILY => {
-                    let frame = read(&path, &["date", "region_code"])?
+                    let frame = read(lake, &path, &["date", "region_code"])?
                         .lazy()
                         .with_column(
                             (col("date") - ((col("date") + lit(3)) % lit(7))).alias("week"),
@@ -192,7 +181,7 @@ pub fn completeness(
                         } else {
                             ("start_date", "end_date")
                         };
-                        let frame = read(&path, &[a, b])?;
+                        let frame = read(lake, &path, &[a, b])?;
                         let starts = frame.column(a)?.cast(&DataType::Int32)?;
                         let ends = frame.column(b)?.cast(&DataType::Int32)?;
                         starts
@@ -263,7 +252,8 @@ mod tests {
     fn weeks() {
         let d = NaiveDate::from_ymd_opt(2023, 9, 1).unwrap(); // a Friday
         assert_eq!(week_start(d), NaiveDate::from_ymd_opt(2023, 8, 28).unwrap());
-        assert_eq!(from_days(19_600), epoch() + Days::new(19_600));
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        assert_eq!(from_days(19_600), epoch + Days::new(19_600));
         // The polars expression's Monday rule agrees with chrono's.
         for days in 19_590..19_605 {
             let monday = days - ((days + 3) % 7);

@@ -1,0 +1,119 @@
+//! The types the server answers with and the client reads: one definition for both sides.
+
+use serde::{Deserialize, Serialize};
+
+/// Where an upload stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Received and stored; validation is running.
+    Processing,
+    /// Validated and committed (rows may still have been rejected: see the report).
+    Accepted,
+    /// Refused whole: nothing committed.
+    Refused,
+    /// An internal failure; the raw file is kept and the upload can be retried.
+    Failed,
+}
+
+/// A rejected row, as shown to the liaison.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectRow {
+    /// Line in the file (the header is line 1).
+    pub line: i64,
+    /// Column, when one is to blame.
+    pub column: Option<String>,
+    /// Reason code.
+    pub reason: String,
+    /// Chinese message.
+    pub message_zh: String,
+    /// English message.
+    pub message_en: String,
+    /// The raw line.
+    pub raw: String,
+}
+
+/// A partition the upload replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replaced {
+    /// Partition path in the lake.
+    pub partition: String,
+    /// SHA-256 of the file whose rows it held.
+    pub previous_sha256: String,
+    /// That file's name, when known.
+    pub previous_file: Option<String>,
+}
+
+/// What the lake did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitView {
+    /// Nothing changed: this content was already current.
+    pub unchanged: bool,
+    /// Partitions written.
+    pub written: Vec<String>,
+    /// Partitions replaced, with what they held before.
+    pub replaced: Vec<Replaced>,
+}
+
+/// Why a file was refused whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// `invalid_file`, `foreign_region`, `foreign_partition`, `feed_not_allowed`, `wrong_type`.
+    pub code: String,
+    /// Chinese.
+    pub message_zh: String,
+    /// English.
+    pub message_en: String,
+}
+
+/// One upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    /// Upload id.
+    pub id: String,
+    /// State.
+    pub status: Status,
+    /// File name (cleaned).
+    pub file: String,
+    /// SHA-256 of the bytes received.
+    pub sha256: String,
+    /// Size.
+    pub bytes: u64,
+    /// Feed, once known.
+    pub feed: Option<String>,
+    /// Token id of the uploader.
+    pub token_id: String,
+    /// Holder of that token.
+    pub uploaded_by: String,
+    /// The token's regions (empty for an administrator).
+    pub scope_regions: Vec<String>,
+    /// Regions of the accepted rows, with counts.
+    #[serde(default)]
+    pub regions: Vec<(String, usize)>,
+    /// When received.
+    pub received_at: String,
+    /// When finished.
+    pub finished_at: Option<String>,
+    /// This content had already been ingested by upload `duplicate_of`; nothing was ingested again.
+    pub duplicate_of: Option<String>,
+    /// Counts: read, accepted, rejected, duplicates, encoding, ignored columns.
+    pub report: Option<serde_json::Value>,
+    /// The first rejected rows (all of them at `/api/uploads/{id}/rejects.csv`).
+    #[serde(default)]
+    pub rejects: Vec<RejectRow>,
+    /// Rejected rows in all.
+    #[serde(default)]
+    pub rejects_total: usize,
+    /// What the lake did.
+    pub commit: Option<CommitView>,
+    /// Why it was refused.
+    pub refusal: Option<Refusal>,
+}
+
+/// Whether `s` is a lower-case hex SHA-256.
+#[must_use]
+pub fn is_sha256(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}

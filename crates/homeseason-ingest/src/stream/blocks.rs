@@ -1,0 +1,276 @@
+//! Small building blocks: hashing, the fingerprint set, numbers and dates.
+
+use super::*;
+
+pub(super) fn nonzero(h: u64) -> u64 {
+    if h == 0 { 1 } else { h }
+}
+
+pub(super) fn mix64(mut x: u64) -> u64 {
+    x ^= x >> 30;
+    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 27;
+    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// A hasher for keys that are `u64`s already.
+#[derive(Default)]
+pub(super) struct U64Hasher(pub(super) u64);
+impl Hasher for U64Hasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = mix64(self.0 ^ u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = mix64(i);
+    }
+}
+pub(super) type U64Map<V> = HashMap<u64, V, BuildHasherDefault<U64Hasher>>;
+
+/// An open-addressing set of non-zero `u64` fingerprints: 8 bytes a slot, load ≤ 0.8.
+#[derive(Debug, Clone)]
+pub(crate) struct FpSet {
+    slots: Vec<u64>,
+    len: usize,
+}
+
+impl FpSet {
+    pub(crate) fn with_capacity(n: usize) -> FpSet {
+        let want = (n.saturating_mul(5) / 4).max(1024).next_power_of_two();
+        FpSet {
+            slots: vec![0; want],
+            len: 0,
+        }
+    }
+    #[inline]
+    pub(super) fn slot(&self, fp: u64) -> usize {
+        (mix64(fp) as usize) & (self.slots.len() - 1)
+    }
+    /// Insert; `true` when it was not there.
+    #[inline]
+    pub(crate) fn insert(&mut self, fp: u64) -> bool {
+        if (self.len + 1) * 5 > self.slots.len() * 4 {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot(fp);
+        loop {
+            let s = self.slots[i];
+            if s == 0 {
+                self.slots[i] = fp;
+                self.len += 1;
+                return true;
+            }
+            if s == fp {
+                return false;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+    #[inline]
+    pub(crate) fn contains(&self, fp: u64) -> bool {
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot(fp);
+        loop {
+            let s = self.slots[i];
+            if s == 0 {
+                return false;
+            }
+            if s == fp {
+                return true;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+    pub(super) fn grow(&mut self) {
+        let old = std::mem::take(&mut self.slots);
+        self.slots = vec![0; old.len() * 2];
+        self.len = 0;
+        for fp in old.into_iter().filter(|&f| f != 0) {
+            self.insert(fp);
+        }
+    }
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+}
+
+pub(super) fn trim(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &b[start..end.max(start)]
+}
+
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
+pub(super) fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = (y - era * 400) as u32;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe as i32 - 719_468
+}
+
+/// (year, month, day) of days since 1970-01-01.
+pub(super) fn civil_from_days(z: i32) -> (i32, u32, u32) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = (z - era * 146_097) as u32;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe as i32 + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+pub(super) fn days_in_month(y: i32, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+pub(super) fn digits(b: &[u8]) -> Option<u32> {
+    let mut v = 0u32;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u32::from(c - b'0');
+    }
+    Some(v)
+}
+
+/// Seconds since the epoch of a local time in the contract's format, `YYYY-MM-DD HH:MM:SS`.
+pub(super) fn fast_datetime(b: &[u8]) -> Option<i64> {
+    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b' ' || b[10] == b'T') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let y = digits(&b[0..4])? as i32;
+    let m = digits(&b[5..7])?;
+    let d = digits(&b[8..10])?;
+    let hh = digits(&b[11..13])?;
+    let mm = digits(&b[14..16])?;
+    let ss = digits(&b[17..19])?;
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) || hh > 23 || mm > 59 || ss > 59
+    {
+        return None;
+    }
+    Some(i64::from(days_from_civil(y, m, d)) * 86_400 + i64::from(hh * 3600 + mm * 60 + ss))
+}
+
+/// The Beijing calendar day (days since the epoch) of a timestamp cell, or `None` when unreadable.
+pub(crate) fn beijing_day(cell: &[u8], format: &TimeFormat, offset: i32) -> Option<i32> {
+    const BJ: i64 = 8 * 3600;
+    let utc_secs: i64 = match format {
+        TimeFormat::Pattern(p) if p == crate::profile::DEFAULT_TIME_FORMAT => {
+            fast_datetime(cell)? - i64::from(offset)
+        }
+        TimeFormat::Pattern(p) => {
+            let s = std::str::from_utf8(cell).ok()?;
+            let local = chrono::NaiveDateTime::parse_from_str(s, p)
+                .ok()
+                .or_else(|| {
+                    chrono::NaiveDate::parse_from_str(s, p)
+                        .ok()
+                        .and_then(|d| d.and_hms_opt(0, 0, 0))
+                })?;
+            local.and_utc().timestamp() - i64::from(offset)
+        }
+        TimeFormat::UnixSeconds => std::str::from_utf8(cell).ok()?.parse::<i64>().ok()?,
+        TimeFormat::UnixMillis => std::str::from_utf8(cell)
+            .ok()?
+            .parse::<i64>()
+            .ok()?
+            .div_euclid(1000),
+        TimeFormat::Rfc3339 => {
+            chrono::DateTime::parse_from_rfc3339(std::str::from_utf8(cell).ok()?)
+                .ok()?
+                .timestamp()
+        }
+    };
+    // Checked: a Unix-seconds cell near i64::MAX overflowed here (found by fuzzing).
+    i32::try_from(utc_secs.checked_add(BJ)?.div_euclid(86_400)).ok()
+}
+
+/// An amount cell → fen. `None` when not a plain decimal number.
+pub(crate) fn parse_fen(cell: &[u8], unit: AmountUnit) -> Option<i64> {
+    let mut b = cell;
+    let mut neg = false;
+    if let Some((&c, rest)) = b.split_first() {
+        if c == b'-' || c == b'+' {
+            neg = c == b'-';
+            b = rest;
+        }
+    }
+    let mut int: i64 = 0;
+    let mut frac: i64 = 0;
+    let mut frac_digits = 0u32;
+    let mut round_up = false;
+    let mut seen_digit = false;
+    let mut in_frac = false;
+    let mut int_digits = 0;
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {
+                seen_digit = true;
+                let d = i64::from(c - b'0');
+                if in_frac {
+                    let keep = match unit {
+                        AmountUnit::Yuan => 2,
+                        AmountUnit::Fen => 0,
+                    };
+                    if frac_digits < keep {
+                        frac = frac * 10 + d;
+                    } else if frac_digits == keep {
+                        round_up = d >= 5;
+                    }
+                    frac_digits += 1;
+                } else {
+                    int_digits += 1;
+                    if int_digits > 15 {
+                        return None;
+                    }
+                    int = int * 10 + d;
+                }
+            }
+            b'.' if !in_frac => in_frac = true,
+            b',' if !in_frac => {}
+            _ => return None,
+        }
+    }
+    if !seen_digit {
+        return None;
+    }
+    let fen = match unit {
+        AmountUnit::Yuan => {
+            let mut f = frac;
+            for _ in frac_digits.min(2)..2 {
+                f *= 10;
+            }
+            int * 100 + f
+        }
+        AmountUnit::Fen => int,
+    } + i64::from(round_up);
+    Some(if neg { -fen } else { fen })
+}

@@ -1,0 +1,802 @@
+//! The merger: chunks in order → dedupe, cross-file check, aggregation.
+
+use super::*;
+
+#[derive(Default, Clone, Copy)]
+pub(super) struct Acc {
+    /// Rows of every kind (sales, refunds, reversals).
+    pub(super) rows: i64,
+    pub(super) txn_count: i64,
+    pub(super) sale_fen: i64,
+    pub(super) refund_fen: i64,
+    pub(super) merchants: i64,
+}
+
+#[derive(Default)]
+pub(super) struct Aggregate {
+    pub(super) groups: U64Map<Acc>,
+    pub(super) rows: usize,
+}
+
+impl Aggregate {
+    pub(super) fn add(&mut self, row: &Row, merchants: &mut FpSet) {
+        self.rows += 1;
+        let acc = self.groups.entry(row.group).or_default();
+        acc.rows += 1;
+        if row.kind == SALE {
+            acc.txn_count += 1;
+            acc.sale_fen += row.fen;
+            if merchants.insert(nonzero(mix64(row.group) ^ row.merchant)) {
+                acc.merchants += 1;
+            }
+        } else {
+            acc.refund_fen += row.fen;
+        }
+    }
+}
+
+pub(super) struct MonthState {
+    pub(super) key: MonthKey,
+    pub(super) owner: Option<(String, String, FpSet)>,
+    pub(super) main: Aggregate,
+    /// Rows whose txn_id the current holder of the month already has.
+    pub(super) hit: Aggregate,
+    pub(super) hit_merchants: U64Map<u64>,
+    pub(super) spill: Vec<u64>,
+    pub(super) spill_hits: Vec<u64>,
+}
+
+/// Decisions carried from the first pass into the second.
+#[derive(Clone, Default)]
+pub(super) struct Plan {
+    /// Months written (replaced) by this file.
+    pub(super) write: Vec<MonthKey>,
+    /// Months held by another file that this file has new rows in (they are rejected).
+    pub(super) hold: Vec<MonthKey>,
+    /// Within-file fingerprints that repeat (verify with the txn_id text).
+    pub(super) verify: Option<FpSet>,
+}
+
+pub(super) struct Merged {
+    pub(super) months: BTreeMap<MonthKey, MonthState>,
+    pub(super) merchants: FpSet,
+    pub(super) candidates: FpSet,
+    pub(super) candidate_count: usize,
+    pub(super) duplicates_in_file: usize,
+    pub(super) duplicates_across: BTreeMap<MonthKey, usize>,
+    pub(super) read: usize,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run_all(
+    file: &str,
+    open: &Opener<'_>,
+    size_hint: Option<u64>,
+    format: Format,
+    sha_override: Option<String>,
+    profile: &Profile,
+    campaign: &Campaign,
+    ctx: &mut dyn TxnContext,
+) -> Result<TxnOutcome> {
+    let first = run_pass(file, open, size_hint, format, profile, campaign, ctx, None)?;
+    let (merged, sink, summary, header) = first;
+    let home = home_month(&merged, file);
+    let write: Vec<MonthKey> = merged
+        .months
+        .values()
+        .filter(|m| writes(m, home, file))
+        .map(|m| m.key)
+        .collect();
+    let conflict_rows = merged
+        .months
+        .values()
+        .any(|m| !write.contains(&m.key) && m.main.rows > 0);
+    let (merged, sink, summary, header, passes) = if merged.candidate_count > 0 || conflict_rows {
+        ctx.reset_spill().map_err(|e| IngestError::Csv {
+            file: file.to_owned(),
+            reason: format!("txn index spill: {e}"),
+        })?;
+        let plan = Plan {
+            write: write.clone(),
+            hold: merged
+                .months
+                .keys()
+                .filter(|k| !write.contains(k))
+                .copied()
+                .collect(),
+            verify: (merged.candidate_count > 0).then(|| merged.candidates.clone()),
+        };
+        drop(merged);
+        drop(sink);
+        let second = run_pass(
+            file,
+            open,
+            size_hint,
+            format,
+            profile,
+            campaign,
+            ctx,
+            Some(plan),
+        )?;
+        (second.0, second.1, second.2, second.3, 2)
+    } else {
+        (merged, sink, summary, header, 1)
+    };
+    finish(
+        file,
+        merged,
+        sink,
+        summary,
+        header,
+        sha_override,
+        home,
+        &write,
+        passes,
+        campaign,
+    )
+}
+
+/// The month holding most of the file's rows. Ties (an export overlapping the end of the previous
+/// month as much as it covers its own) go to the month with more rows no other file holds, then to the
+/// month the file's name carries (`…_2023-10.csv`), then to the later month.
+pub(super) fn home_month(m: &Merged, file: &str) -> Option<MonthKey> {
+    let named = name_month(file);
+    m.months
+        .values()
+        .map(|s| {
+            (
+                s.main.rows + s.hit.rows,
+                s.main.rows,
+                Some(s.key) == named,
+                s.key,
+            )
+        })
+        .max()
+        .map(|(_, _, _, k)| k)
+}
+
+/// The month a file's name carries: the last `YYYY-MM`, `YYYY_MM` or `YYYYMM` (year 1900–2099) in it.
+pub(super) fn name_month(file: &str) -> Option<MonthKey> {
+    let b = slot(file).as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let mut found = None;
+    for i in 0..b.len() {
+        if i > 0 && digit(i - 1) {
+            continue;
+        }
+        if !(0..4).all(|k| digit(i + k)) {
+            continue;
+        }
+        let year = digits(&b[i..i + 4])?;
+        if !(1900..=2099).contains(&year) {
+            continue;
+        }
+        let j = if matches!(b.get(i + 4), Some(b'-' | b'_')) {
+            i + 5
+        } else {
+            i + 4
+        };
+        if !(digit(j) && digit(j + 1)) {
+            continue;
+        }
+        let month = digits(&b[j..j + 2])?;
+        if (1..=12).contains(&month) {
+            found = Some(month_key(year as i32, month));
+        }
+    }
+    found
+}
+
+/// A file's name without folders and extensions: `x/abc.csv.gz` → `abc`.
+pub(super) fn slot(name: &str) -> &str {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    base.split('.').next().unwrap_or(base)
+}
+
+pub(super) fn writes(m: &MonthState, home: Option<MonthKey>, file: &str) -> bool {
+    match &m.owner {
+        None => true,
+        Some((owner_file, _, _)) => Some(m.key) == home || slot(owner_file) == slot(file),
+    }
+}
+
+pub(super) struct Header {
+    pub(super) ignored: Vec<String>,
+    pub(super) headers: [String; 9],
+    pub(super) institution: String,
+}
+
+pub(super) type PassResult = (Merged, RejectSink, ReadSummary, Header);
+
+#[allow(clippy::too_many_arguments, clippy::too_many_lines)]
+pub(super) fn run_pass(
+    file: &str,
+    open: &Opener<'_>,
+    size_hint: Option<u64>,
+    format: Format,
+    profile: &Profile,
+    campaign: &Campaign,
+    ctx: &mut dyn TxnContext,
+    plan: Option<Plan>,
+) -> Result<PassResult> {
+    let contract = Feed::PaymentTransactions.contract();
+    let io_err = |e: std::io::Error| IngestError::Csv {
+        file: file.to_owned(),
+        reason: e.to_string(),
+    };
+    let raw = open().map_err(io_err)?;
+    let csv = format != Format::Jsonl;
+    let workers = std::thread::available_parallelism()
+        .map_or(2, std::num::NonZero::get)
+        .clamp(1, 8);
+    let (tx_a, rx_a) = sync_channel::<Chunk>(workers * 2);
+    let (tx_b, rx_b) = sync_channel::<ChunkOut>(workers * 2);
+    let mut category = vec!["other"; 10_000];
+    for m in &campaign.mcc {
+        if let Ok(code) = m.code.parse::<usize>() {
+            if code < 10_000 && m.code.len() == 4 {
+                category[code] = m.category.id();
+            }
+        }
+    }
+    let owned_name = file.to_owned();
+    let reader = std::thread::spawn(move || read_chunks(&owned_name, raw, csv, &tx_a));
+    let Ok(chunk0) = rx_a.recv() else {
+        drop(rx_a);
+        return match reader.join() {
+            Ok(Err(e)) => Err(e),
+            _ => Err(IngestError::Empty {
+                file: file.to_owned(),
+            }),
+        };
+    };
+    // Header: CSV's first record, or the keys of the first JSON object.
+    let header_cells: Vec<String> = if csv {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(profile.delimiter)
+            .from_reader(&chunk0.data[..]);
+        let mut rec = csv::StringRecord::new();
+        match rdr.read_record(&mut rec) {
+            Ok(true) => rec
+                .iter()
+                .map(|h| h.trim_start_matches('\u{feff}').to_owned())
+                .collect(),
+            Ok(false) => Vec::new(),
+            Err(e) => {
+                return Err(IngestError::Csv {
+                    file: file.to_owned(),
+                    reason: e.to_string(),
+                });
+            }
+        }
+    } else {
+        let line = chunk0
+            .data
+            .split(|&b| b == b'\n')
+            .find(|l| !trim(l).is_empty())
+            .unwrap_or_default();
+        match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(line) {
+            Ok(obj) => obj.keys().cloned().collect(),
+            Err(e) => {
+                return Err(IngestError::Csv {
+                    file: file.to_owned(),
+                    reason: format!("first line is not a JSON object: {e}"),
+                });
+            }
+        }
+    };
+    let mut columns: [Option<usize>; 9] = [None; 9];
+    let mut headers: [String; 9] = std::array::from_fn(|i| FIELDS[i].to_owned());
+    let mut ignored = Vec::new();
+    for (i, h) in header_cells.iter().enumerate() {
+        match resolve_field(profile, contract, h) {
+            Some(f) if columns[f].is_none() => {
+                columns[f] = Some(i);
+                headers[f] = h.clone();
+            }
+            _ => ignored.push(h.clone()),
+        }
+    }
+    let optional = |f: usize| {
+        (f == F_INST && profile.institution.is_some())
+            || (f == F_TYPE && profile.refund_sign == RefundSign::Negative)
+    };
+    let missing: Vec<String> = (0..9)
+        .filter(|&f| columns[f].is_none() && !optional(f))
+        .map(|f| {
+            let title = contract
+                .field(FIELDS[f])
+                .map_or("", |x| x.title_zh.as_str());
+            format!("{} ({title})", FIELDS[f])
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(IngestError::MissingColumns {
+            file: file.to_owned(),
+            missing,
+            found: header_cells,
+        });
+    }
+    // The institution: the profile's, else the first row that names one.
+    let institution = match &profile.institution {
+        Some(i) => i.clone(),
+        None => sniff_institution(&chunk0.data, csv, profile, columns[F_INST], contract)
+            .unwrap_or_default(),
+    };
+    let (want_fps, want_months) = match &plan {
+        Some(p) => (p.verify.clone(), p.hold.clone()),
+        None => (None, Vec::new()),
+    };
+    let spec = Spec {
+        format: if csv { Format::Csv } else { Format::Jsonl },
+        delimiter: profile.delimiter,
+        columns,
+        headers: headers.clone(),
+        institution: institution.clone(),
+        profile,
+        contract,
+        regions: Regions::embedded(),
+        category,
+        want_fps,
+        want_months,
+        years: campaign_years(campaign),
+    };
+    let avg_row =
+        (chunk0.data.len() / memchr::memchr_iter(b'\n', &chunk0.data).count().max(1)).max(16);
+    let est_rows = size_hint.map_or(1 << 16, |s| {
+        (usize::try_from(s).unwrap_or(usize::MAX) / avg_row).max(1 << 10)
+    });
+    let mut caches = Caches::default();
+    let out0 = process_chunk(&spec, &chunk0, &mut caches, csv);
+    drop(chunk0);
+    let mut sink = RejectSink::new(Feed::PaymentTransactions.id(), file, "");
+    let merged = std::thread::scope(|scope| {
+        let spec = &spec;
+        let rx_a = Arc::new(Mutex::new(rx_a));
+        for _ in 0..workers {
+            let rx = Arc::clone(&rx_a);
+            let tx = tx_b.clone();
+            scope.spawn(move || {
+                let mut caches = Caches::default();
+                loop {
+                    let next = rx.lock().ok().and_then(|r| r.recv().ok());
+                    let Some(chunk) = next else { break };
+                    let out = process_chunk(spec, &chunk, &mut caches, false);
+                    drop(chunk);
+                    if tx.send(out).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx_b);
+        let merged = merge(
+            file,
+            out0,
+            &rx_b,
+            est_rows,
+            spec,
+            &institution,
+            plan.as_ref(),
+            ctx,
+            &mut sink,
+        );
+        // On an early error, stop the workers and the reader by closing the channels.
+        drop(rx_b);
+        drop(rx_a);
+        merged
+    });
+    let summary = reader.join().unwrap_or_else(|_| {
+        Err(IngestError::Csv {
+            file: file.to_owned(),
+            reason: "reader thread failed".into(),
+        })
+    });
+    let merged = merged?;
+    let summary = summary?;
+    let _ = spec.category.len();
+    Ok((
+        merged,
+        sink,
+        summary,
+        Header {
+            ignored,
+            headers,
+            institution,
+        },
+    ))
+}
+
+pub(super) fn sniff_institution(
+    data: &[u8],
+    csv: bool,
+    profile: &Profile,
+    column: Option<usize>,
+    contract: &TableContract,
+) -> Option<String> {
+    if csv {
+        let col = column?;
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .delimiter(profile.delimiter)
+            .from_reader(data);
+        rdr.byte_records()
+            .filter_map(std::result::Result::ok)
+            .filter_map(|r| {
+                r.get(col)
+                    .map(|v| String::from_utf8_lossy(trim(v)).into_owned())
+            })
+            .find(|v| !v.is_empty())
+    } else {
+        data.split(|&b| b == b'\n')
+            .filter_map(|l| {
+                serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(l).ok()
+            })
+            .find_map(|obj| {
+                obj.iter()
+                    .find(|(k, _)| resolve_field(profile, contract, k) == Some(F_INST))
+                    .map(|(_, v)| json_text(v).trim().to_owned())
+                    .filter(|v| !v.is_empty())
+            })
+    }
+}
+
+#[allow(clippy::too_many_arguments, clippy::too_many_lines)]
+pub(super) fn merge(
+    file: &str,
+    first: ChunkOut,
+    rx: &Receiver<ChunkOut>,
+    est_rows: usize,
+    spec: &Spec<'_>,
+    institution: &str,
+    plan: Option<&Plan>,
+    ctx: &mut dyn TxnContext,
+    sink: &mut RejectSink,
+) -> Result<Merged> {
+    let mut m = Merged {
+        months: BTreeMap::new(),
+        merchants: FpSet::with_capacity(est_rows / 4),
+        candidates: FpSet::with_capacity(0),
+        candidate_count: 0,
+        duplicates_in_file: 0,
+        duplicates_across: BTreeMap::new(),
+        read: 0,
+    };
+    let mut seen = FpSet::with_capacity(est_rows);
+    // Second pass: the txn_id texts behind each repeated fingerprint, in file order.
+    let mut texts_by_fp: U64Map<Vec<String>> = U64Map::default();
+    let mut pending: BTreeMap<u64, ChunkOut> = BTreeMap::new();
+    let mut next_seq = 0u64;
+    let mut base_line: u64 = 1; // the header is line 1; chunk 0 starts there
+    let mut feed = Some(first);
+    let lake_err = |reason: String| IngestError::Csv {
+        file: file.to_owned(),
+        reason: format!("reading the lake's txn index: {reason}"),
+    };
+    loop {
+        let out = if let Some(o) = pending.remove(&next_seq) {
+            o
+        } else if let Some(o) = feed.take() {
+            if o.seq == next_seq {
+                o
+            } else {
+                pending.insert(o.seq, o);
+                continue;
+            }
+        } else {
+            match rx.recv() {
+                Ok(o) if o.seq == next_seq => o,
+                Ok(o) => {
+                    pending.insert(o.seq, o);
+                    continue;
+                }
+                Err(_) => break,
+            }
+        };
+        next_seq += 1;
+        m.read += out.records;
+        for r in &out.rejects {
+            let line = base_line + u64::from(r.line) - 1;
+            let header = r.field.map(|f| spec.headers[f].clone());
+            match (&r.detail, r.field) {
+                (Some(d), _) => sink.push_detail(line, header, r.reason, &r.value, Some(d), &r.raw),
+                (None, Some(f)) => {
+                    sink.push(line, header, r.reason, &r.value, spec.field(f), &r.raw);
+                }
+                (None, None) => sink.push_detail(line, header, r.reason, &r.value, None, &r.raw),
+            }
+        }
+        for row in &out.rows {
+            // Within-file duplicates.
+            let first_time = seen.insert(row.fp);
+            if !first_time
+                || plan
+                    .and_then(|p| p.verify.as_ref())
+                    .is_some_and(|v| v.contains(row.fp))
+            {
+                let exact_dup = match plan.and_then(|p| p.verify.as_ref()) {
+                    None => {
+                        // First pass: note the repeat and verify in a second pass.
+                        m.candidates.insert(row.fp);
+                        m.candidate_count += 1;
+                        m.duplicates_in_file += 1;
+                        true
+                    }
+                    Some(_) => {
+                        let (txn_id, _) = &out.texts[row.text as usize];
+                        let seen_texts = texts_by_fp.entry(row.fp).or_default();
+                        if seen_texts.iter().any(|t| t == txn_id) {
+                            true
+                        } else {
+                            seen_texts.push(txn_id.clone());
+                            false
+                        }
+                    }
+                };
+                if exact_dup {
+                    if plan.is_some() {
+                        m.duplicates_in_file += 1;
+                    }
+                    continue;
+                }
+            }
+            // The month, its holder and the cross-file check.
+            {
+                if !m.months.contains_key(&row.month) {
+                    let (y, mo) = year_month(row.month);
+                    let owner = ctx
+                        .month_owner(institution, y, mo)
+                        .map_err(lake_err)?
+                        .map(|o| {
+                            let mut set = FpSet::with_capacity(o.txn_fps.len());
+                            for fp in &o.txn_fps {
+                                set.insert(*fp);
+                            }
+                            (o.file, o.sha256, set)
+                        });
+                    m.months.insert(
+                        row.month,
+                        MonthState {
+                            key: row.month,
+                            owner,
+                            main: Aggregate::default(),
+                            hit: Aggregate::default(),
+                            hit_merchants: U64Map::default(),
+                            spill: Vec::new(),
+                            spill_hits: Vec::new(),
+                        },
+                    );
+                }
+            }
+            let Some(ms) = m.months.get_mut(&row.month) else {
+                continue;
+            };
+            let hit = ms
+                .owner
+                .as_ref()
+                .is_some_and(|(_, _, set)| set.contains(row.fp));
+            let written = plan.is_none_or(|p| p.write.contains(&row.month));
+            if hit {
+                if written {
+                    ms.hit.rows += 1;
+                    let acc = ms.hit.groups.entry(row.group).or_default();
+                    acc.rows += 1;
+                    if row.kind == SALE {
+                        acc.txn_count += 1;
+                        acc.sale_fen += row.fen;
+                        ms.hit_merchants
+                            .insert(nonzero(mix64(row.group) ^ row.merchant), row.group);
+                    } else {
+                        acc.refund_fen += row.fen;
+                    }
+                    ms.spill_hits.push(row.fp);
+                } else {
+                    *m.duplicates_across.entry(row.month).or_default() += 1;
+                }
+            } else if written {
+                ms.main.add(row, &mut m.merchants);
+                ms.spill.push(row.fp);
+                if ms.spill.len() >= 1 << 16 {
+                    let (y, mo) = year_month(ms.key);
+                    ctx.spill(y, mo, &ms.spill)
+                        .map_err(|e| lake_err(e.to_string()))?;
+                    ms.spill.clear();
+                }
+            } else {
+                // A month held by another file: this row is new to it, so it cannot go there.
+                let (y, mo) = year_month(row.month);
+                let holder = ms.owner.as_ref().map_or("", |(f, _, _)| f.as_str());
+                let raw = out
+                    .texts
+                    .get(row.text as usize)
+                    .map_or("", |t| t.1.as_str());
+                sink.push_detail(
+                    base_line + u64::from(row.line) - 1,
+                    Some(spec.headers[F_TIME].clone()),
+                    Reason::BadPeriod,
+                    &format!("{y}-{mo:02}"),
+                    Some(&format!(
+                        "{y}-{mo:02} of {institution} is held by file {holder}; send this row in a corrected file for that month / 该月数据已由文件 {holder} 提供，请在该月的更正文件中报送"
+                    )),
+                    raw,
+                );
+            }
+        }
+        base_line += u64::from(out.lines);
+    }
+    for ms in m.months.values_mut() {
+        let (y, mo) = year_month(ms.key);
+        for part in [&ms.spill, &ms.spill_hits] {
+            if !part.is_empty() {
+                ctx.spill(y, mo, part)
+                    .map_err(|e| lake_err(e.to_string()))?;
+            }
+        }
+        ms.spill = Vec::new();
+        ms.spill_hits = Vec::new();
+    }
+    Ok(m)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn finish(
+    file: &str,
+    mut merged: Merged,
+    sink: RejectSink,
+    summary: ReadSummary,
+    header: Header,
+    sha_override: Option<String>,
+    home: Option<MonthKey>,
+    write: &[MonthKey],
+    passes: usize,
+    campaign: &Campaign,
+) -> Result<TxnOutcome> {
+    let err = crate::frame_util::perr(file);
+    let sha256 = sha_override.unwrap_or(summary.sha256);
+    let _ = summary.gzip;
+    let mut category = vec!["other"; 10_000];
+    let mut mapped = vec![false; 10_000];
+    for m in &campaign.mcc {
+        if let Ok(code) = m.code.parse::<usize>() {
+            if code < 10_000 && m.code.len() == 4 {
+                category[code] = m.category.id();
+                mapped[code] = true;
+            }
+        }
+    }
+    let mut unmapped_mcc: BTreeMap<String, usize> = BTreeMap::new();
+    let regions = Regions::embedded();
+    let mut months = Vec::new();
+    let mut accepted = 0usize;
+    let mut across = 0usize;
+    let (mut c_date, mut c_region, mut c_mcc, mut c_cat, mut c_channel) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut c_count, mut c_amount, mut c_refund, mut c_net, mut c_merchants) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for ms in merged.months.values_mut() {
+        let (year, month) = year_month(ms.key);
+        let written = write.contains(&ms.key);
+        let dup_here = merged.duplicates_across.get(&ms.key).copied().unwrap_or(0)
+            + if written { 0 } else { ms.hit.rows };
+        across += dup_here;
+        let mut n = 0;
+        if written {
+            // Rows the replaced version also had are not duplicates: they are this file's now.
+            for (pair, group) in &ms.hit_merchants {
+                if merged.merchants.insert(*pair) {
+                    ms.main.groups.entry(*group).or_default().merchants += 1;
+                }
+            }
+            for (g, h) in &ms.hit.groups {
+                let acc = ms.main.groups.entry(*g).or_default();
+                acc.rows += h.rows;
+                acc.txn_count += h.txn_count;
+                acc.sale_fen += h.sale_fen;
+                acc.refund_fen += h.refund_fen;
+            }
+            n = ms.main.rows + ms.hit.rows;
+            accepted += n;
+            for (g, acc) in &ms.main.groups {
+                let (day, region, mcc, channel) = unpack_group(*g);
+                c_date.push(day);
+                c_region.push(
+                    regions
+                        .all()
+                        .get(usize::from(region))
+                        .map_or("", |r| r.code.as_str()),
+                );
+                c_mcc.push(format!("{mcc:04}"));
+                if !mapped[usize::from(mcc)] {
+                    *unmapped_mcc.entry(format!("{mcc:04}")).or_default() +=
+                        usize::try_from(acc.rows).unwrap_or(0);
+                }
+                c_cat.push(category[usize::from(mcc)]);
+                c_channel.push(if channel == 1 { "online" } else { "offline" });
+                c_count.push(acc.txn_count);
+                c_amount.push(acc.sale_fen as f64 / 100.0);
+                c_refund.push(acc.refund_fen as f64 / 100.0);
+                c_net.push((acc.sale_fen - acc.refund_fen) as f64 / 100.0);
+                c_merchants.push(acc.merchants);
+            }
+        }
+        months.push(TxnMonth {
+            year,
+            month,
+            written,
+            accepted: n,
+            duplicates_across_files: dup_here,
+            previous_file: ms.owner.as_ref().map(|(f, _, _)| f.clone()),
+        });
+    }
+    let height = c_date.len();
+    let institution = header.institution.clone();
+    let rows = DataFrame::new(
+        height,
+        vec![
+            Column::new("date".into(), c_date)
+                .cast(&DataType::Date)
+                .map_err(&err)?,
+            Column::new_scalar(
+                "institution".into(),
+                Scalar::from(PlSmallStr::from(institution.as_str())),
+                height,
+            ),
+            Column::new("region_code".into(), c_region),
+            Column::new("mcc".into(), c_mcc),
+            Column::new("category".into(), c_cat),
+            Column::new("channel".into(), c_channel),
+            Column::new("txn_count".into(), c_count),
+            Column::new("amount".into(), c_amount),
+            Column::new("refund_amount".into(), c_refund),
+            Column::new("net_amount".into(), c_net),
+            Column::new("merchant_count".into(), c_merchants),
+        ],
+    )
+    .and_then(|df| {
+        df.lazy()
+            .sort(
+                ["date", "region_code", "mcc", "channel"],
+                SortMultipleOptions::default(),
+            )
+            .collect()
+    })
+    .map_err(&err)?;
+    // The hash is known only once the file is read: set it on the rejects now.
+    let mut rejects = sink.to_frame().map_err(&err)?;
+    let n_rejects = rejects.height();
+    rejects
+        .with_column(Column::new_scalar(
+            "file_sha256".into(),
+            Scalar::from(PlSmallStr::from(sha256.as_str())),
+            n_rejects,
+        ))
+        .map_err(&err)?;
+    let report = FileReport {
+        file: file.to_owned(),
+        sha256,
+        feed: Feed::PaymentTransactions,
+        encoding: summary.encoding,
+        read: merged.read,
+        accepted,
+        rejected: sink.len(),
+        duplicates: merged.duplicates_in_file + across,
+        ignored_columns: header.ignored,
+    };
+    debug_assert!(report.balanced(), "{report:?}");
+    let _ = header.headers;
+    Ok(TxnOutcome {
+        report,
+        institution,
+        rows,
+        rejects,
+        months,
+        home_month: home.map(year_month),
+        duplicates_in_file: merged.duplicates_in_file,
+        duplicates_across_files: across,
+        passes,
+        unmapped_mcc,
+    })
+}

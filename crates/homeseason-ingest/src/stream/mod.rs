@@ -1,0 +1,679 @@
+//! Streaming ingest of transaction-level payment files: bounded memory, two cores, one pass.
+//!
+//! A reader thread pulls the file through gzip, BOM and encoding detection (UTF-8 or GB18030, decided
+//! by the first chunk that is not plain ASCII) and cuts it into ~4 MB chunks at record boundaries
+//! (quote-aware). Worker threads parse and validate the records of a chunk (CSV through the `csv` crate,
+//! or JSON Lines) into compact rows: a 64-bit fingerprint of the `txn_id`, the day × region × MCC ×
+//! channel group, the merchant's fingerprint, the amount in fen and the kind. The merging thread takes
+//! the chunks in file order, removes duplicate `txn_id`s (first occurrence kept, by line), checks each
+//! row against the institution's txn-id index for the row's own month (other files already in the lake)
+//! and aggregates to `payment_daily`. Memory is the duplicate table (8 bytes a row), the merchant-day
+//! set, and a few chunks in flight — never the file. Money is summed in integer fen.
+//!
+//! Which months a file writes: its *home month* (the month holding most of its rows; on a tie the one
+//! with more rows no other file holds, then the month in the file's name, then the later) always; any other
+//! month too unless that month's partition is already held by a different file (another name), in which
+//! case the rows found in that file's txn-id index are duplicates (an overlapping export) and the others
+//! are rejected as `bad_period` (send them in a corrected file for that month). A corrected file for a
+//! month replaces the month: rows in the index of the version it replaces are not duplicates.
+//!
+//! Exactness: a 64-bit fingerprint that repeats inside a file is verified against the full `txn_id`
+//! text in a second pass, so within-file duplicates are exact. Across files the index stores 64-bit
+//! fingerprints; a false match needs two different ids with the same fingerprint in the same
+//! institution-month (probability about n·m/2⁶⁴, 5 × 10⁻⁶ for two 10 M-row months). Distinct merchants are
+//! counted by 64-bit fingerprints of (group, merchant) the same way.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{BufReader, Cursor, Read};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use homeseason_schema::campaign::Campaign;
+use homeseason_schema::contract::{Field, TableContract};
+use homeseason_schema::region::Regions;
+use polars::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::profile::{AmountUnit, Format, Profile, RefundSign, TimeFormat};
+use crate::reject::{Reason, RejectSink};
+use crate::source::Encoding;
+use crate::{Feed, FileReport, IngestError, Result};
+
+mod blocks;
+mod merge;
+mod reader;
+mod spec;
+mod worker;
+
+use blocks::*;
+pub(crate) use blocks::{beijing_day, parse_fen};
+use merge::*;
+pub(crate) use reader::unclosed_quote_reason;
+use reader::*;
+use spec::*;
+use worker::*;
+
+/// Bytes per chunk handed to a worker.
+pub(super) const CHUNK: usize = 4 << 20;
+
+/// A month of an institution: `year * 12 + month - 1`.
+pub type MonthKey = u32;
+
+/// Split a [`MonthKey`] into (year, month 1–12).
+#[must_use]
+pub fn year_month(key: MonthKey) -> (i32, u32) {
+    ((key / 12) as i32, key % 12 + 1)
+}
+
+/// The years a payment row may fall in: from the campaign's first year of history to the year its
+/// window ends (2021–2023 for the 2023 season).
+#[must_use]
+pub fn campaign_years(campaign: &Campaign) -> (i32, i32) {
+    use chrono::Datelike;
+    (campaign.history_start.year(), campaign.window.end.year())
+}
+
+fn month_key(year: i32, month: u32) -> MonthKey {
+    (year.max(0) as u32) * 12 + month - 1
+}
+
+/// The file that currently holds an institution-month in the lake, with its txn-id fingerprints.
+#[derive(Debug, Clone)]
+pub struct MonthOwner {
+    /// File name as it was ingested.
+    pub file: String,
+    /// SHA-256 of that file.
+    pub sha256: String,
+    /// Fingerprints ([`txn_fingerprint`]) of the transactions it holds in that month.
+    pub txn_fps: Vec<u64>,
+}
+
+/// What the streaming ingest needs from the lake: who holds a month, and where to spill the accepted
+/// rows' txn-id fingerprints (the new index). The lake-free [`NoLake`] knows nothing and keeps nothing.
+pub trait TxnContext {
+    /// The current holder of `institution`'s `year`-`month`, if any.
+    ///
+    /// # Errors
+    /// A message when the lake cannot be read.
+    fn month_owner(
+        &mut self,
+        institution: &str,
+        year: i32,
+        month: u32,
+    ) -> std::result::Result<Option<MonthOwner>, String>;
+    /// Append fingerprints of accepted transactions of a month (in file order).
+    ///
+    /// # Errors
+    /// On IO failures.
+    fn spill(&mut self, year: i32, month: u32, fps: &[u64]) -> std::io::Result<()>;
+    /// Forget everything spilled so far (the ingest starts a second pass).
+    ///
+    /// # Errors
+    /// On IO failures.
+    fn reset_spill(&mut self) -> std::io::Result<()>;
+}
+
+/// A [`TxnContext`] with an empty lake that keeps no index.
+#[derive(Debug, Default)]
+pub struct NoLake;
+
+impl TxnContext for NoLake {
+    fn month_owner(
+        &mut self,
+        _: &str,
+        _: i32,
+        _: u32,
+    ) -> std::result::Result<Option<MonthOwner>, String> {
+        Ok(None)
+    }
+    fn spill(&mut self, _: i32, _: u32, _: &[u64]) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn reset_spill(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What happened to one month of a transaction file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TxnMonth {
+    /// Year.
+    pub year: i32,
+    /// Month 1–12.
+    pub month: u32,
+    /// Whether the file writes (and so replaces) this month's partition.
+    pub written: bool,
+    /// Rows accepted into the month.
+    pub accepted: usize,
+    /// Rows dropped as already held by another file.
+    pub duplicates_across_files: usize,
+    /// The file that held the month before, when it is replaced or kept.
+    pub previous_file: Option<String>,
+}
+
+/// The result of ingesting one transaction file.
+#[derive(Debug)]
+pub struct TxnOutcome {
+    /// Counts (read = accepted + rejected + duplicates).
+    pub report: FileReport,
+    /// The institution of every accepted row.
+    pub institution: String,
+    /// `payment_daily` rows of the months written.
+    pub rows: DataFrame,
+    /// Rejected rows in the `rejects` contract.
+    pub rejects: DataFrame,
+    /// Months the file has rows in, in order.
+    pub months: Vec<TxnMonth>,
+    /// The month holding most of the file's rows.
+    pub home_month: Option<(i32, u32)>,
+    /// Duplicates of an earlier row of the same file.
+    pub duplicates_in_file: usize,
+    /// Duplicates of rows another file already holds.
+    pub duplicates_across_files: usize,
+    /// Passes over the file (2 when duplicates had to be verified or rows of a held month rejected).
+    pub passes: usize,
+    /// Accepted rows whose MCC is not in the campaign's map (stored under category `other`), by MCC.
+    pub unmapped_mcc: BTreeMap<String, usize>,
+}
+
+/// The fingerprint of a transaction id (xxh3-64 of the trimmed text; never 0).
+#[must_use]
+pub fn txn_fingerprint(txn_id: &[u8]) -> u64 {
+    nonzero(xxhash_rust::xxh3::xxh3_64(trim(txn_id)))
+}
+
+/// Opens the file afresh (the ingest may read it twice).
+pub type Opener<'a> = dyn Fn() -> std::io::Result<Box<dyn Read + Send>> + Sync + 'a;
+
+/// Ingest a transaction file as a stream. `open` yields the file's bytes as received (gzip or not);
+/// `size_hint` (bytes) sizes the duplicate table up front.
+///
+/// # Errors
+/// Only when the whole file must be refused: empty, undecodable, not CSV/JSON, missing columns.
+pub fn ingest_transactions(
+    file: &str,
+    open: &Opener<'_>,
+    size_hint: Option<u64>,
+    profile: &Profile,
+    campaign: &Campaign,
+    ctx: &mut dyn TxnContext,
+) -> Result<TxnOutcome> {
+    let format = profile.format.of_name(file);
+    if format == Format::Parquet {
+        return ingest_parquet(file, open, profile, campaign, ctx);
+    }
+    run_all(file, open, size_hint, format, None, profile, campaign, ctx)
+}
+
+/// Ingest a whole transaction file held in memory, without a lake (no cross-file duplicates).
+///
+/// # Errors
+/// As [`ingest_transactions`].
+pub fn ingest_transaction_bytes(
+    file: &str,
+    bytes: &[u8],
+    profile: &Profile,
+    campaign: &Campaign,
+) -> Result<TxnOutcome> {
+    let owned: Arc<[u8]> = Arc::from(bytes);
+    let open = move || -> std::io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(Cursor::new(ArcBytes(owned.clone()))))
+    };
+    ingest_transactions(
+        file,
+        &open,
+        Some(bytes.len() as u64),
+        profile,
+        campaign,
+        &mut NoLake,
+    )
+}
+
+struct ArcBytes(Arc<[u8]>);
+impl AsRef<[u8]> for ArcBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+fn ingest_parquet(
+    file: &str,
+    open: &Opener<'_>,
+    profile: &Profile,
+    campaign: &Campaign,
+    ctx: &mut dyn TxnContext,
+) -> Result<TxnOutcome> {
+    let mut bytes = Vec::new();
+    open()
+        .and_then(|mut r| r.read_to_end(&mut bytes))
+        .map_err(|e| IngestError::Csv {
+            file: file.to_owned(),
+            reason: e.to_string(),
+        })?;
+    let sha = crate::source::sha256_hex(&bytes);
+    let csv = parquet_to_csv(file, &bytes)?;
+    let csv: Arc<[u8]> = Arc::from(csv);
+    let open_csv = move || -> std::io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(Cursor::new(ArcBytes(csv.clone()))))
+    };
+    let mut p = profile.clone();
+    p.delimiter = b',';
+    run_all(
+        file,
+        &open_csv,
+        Some(bytes.len() as u64 * 4),
+        Format::Csv,
+        Some(sha),
+        &p,
+        campaign,
+        ctx,
+    )
+}
+
+/// A Parquet file as CSV text with every column as text (dates and times in the contract's formats).
+///
+/// # Errors
+/// [`IngestError::Csv`] when the bytes are not readable Parquet.
+pub fn parquet_to_csv(file: &str, bytes: &[u8]) -> Result<Vec<u8>> {
+    let bad = |e: PolarsError| IngestError::Csv {
+        file: file.to_owned(),
+        reason: format!("not readable Parquet: {e}"),
+    };
+    if let Some(why) = crate::parquet_guard::damaged(bytes) {
+        return Err(IngestError::Csv {
+            file: file.to_owned(),
+            reason: format!("not readable Parquet: the file is damaged ({why})"),
+        });
+    }
+    // The Parquet reader asserts (panics) on some damaged files, e.g. a dictionary page whose length
+    // disagrees with its header (found by fuzzing): refuse those as unreadable too.
+    let mut frame = std::panic::catch_unwind(|| ParquetReader::new(Cursor::new(bytes)).finish())
+        .unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(PolarsError::ComputeError(
+                format!("damaged file (the reader failed: {what})").into(),
+            ))
+        })
+        .map_err(bad)?;
+    let mut out = Vec::new();
+    CsvWriter::new(&mut out)
+        .include_header(true)
+        .with_datetime_format(Some("%Y-%m-%d %H:%M:%S".into()))
+        .with_date_format(Some("%Y-%m-%d".into()))
+        .finish(&mut frame)
+        .map_err(bad)?;
+    Ok(out)
+}
+
+/// The header of a file from its first bytes (gzip, BOM and GB18030 handled; a cut-off tail is fine):
+/// CSV's first record, the keys of the first JSON object, or a Parquet file's column names (pass the
+/// whole file for Parquet).
+///
+/// # Errors
+/// [`IngestError::Csv`] when no header can be read.
+pub fn sniff_header(head: &[u8], format: Format, delimiter: u8) -> Result<Vec<String>> {
+    let bad = |reason: String| IngestError::Csv {
+        file: String::new(),
+        reason,
+    };
+    if format == Format::Parquet {
+        let mut r = ParquetReader::new(Cursor::new(head));
+        let schema = r.schema().map_err(|e| bad(e.to_string()))?;
+        return Ok(schema.iter_names().map(|n| n.to_string()).collect());
+    }
+    let mut raw = head.to_vec();
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        let mut dec = flate2::read::MultiGzDecoder::new(head);
+        let mut buf = [0u8; 64 << 10];
+        loop {
+            match dec.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+            if out.len() > 256 << 10 {
+                break;
+            }
+        }
+        raw = out;
+    }
+    if let Some(rest) = raw.strip_prefix(b"\xEF\xBB\xBF") {
+        raw = rest.to_vec();
+    }
+    let cut = memchr::memchr(b'\n', &raw).map_or(raw.len(), |i| i + 1);
+    let line = &raw[..cut];
+    let text = match std::str::from_utf8(line) {
+        Ok(t) => t.to_owned(),
+        Err(_) => encoding_rs::GB18030
+            .decode_without_bom_handling_and_without_replacement(line)
+            .ok_or_else(|| bad("neither UTF-8 nor GB18030".into()))?
+            .into_owned(),
+    };
+    if format == Format::Jsonl {
+        let obj: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(text.trim()).map_err(|e| bad(e.to_string()))?;
+        return Ok(obj.keys().cloned().collect());
+    }
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let mut rec = csv::StringRecord::new();
+    match rdr.read_record(&mut rec) {
+        Ok(true) => Ok(rec.iter().map(str::to_owned).collect()),
+        Ok(false) => Err(bad("no header line".into())),
+        Err(e) => Err(bad(e.to_string())),
+    }
+}
+
+/// The payment feed a header belongs to under `profile`: the profile's feed when it names one, else
+/// the contract whose required columns the (profile-mapped) header holds; a header with a `txn_id`
+/// column is transactions.
+#[must_use]
+pub fn detect_payment_feed(headers: &[String], profile: &Profile) -> Option<Feed> {
+    if let Some(f) = profile.feed {
+        return Some(f);
+    }
+    let mapped: Vec<String> = headers
+        .iter()
+        .map(|h| {
+            profile
+                .column_for(h)
+                .map_or_else(|| h.clone(), str::to_owned)
+        })
+        .collect();
+    let refs: Vec<&str> = mapped.iter().map(String::as_str).collect();
+    match Feed::detect(&refs) {
+        Some(f @ (Feed::PaymentTransactions | Feed::PaymentDaily)) => Some(f),
+        Some(_) => None,
+        None => {
+            let c = Feed::PaymentTransactions.contract();
+            refs.iter()
+                .any(|h| c.resolve_header(h).is_some_and(|f| f.name == "txn_id"))
+                .then_some(Feed::PaymentTransactions)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_round_trip_and_fast_datetime() {
+        for d in [-1000, 0, 19_000, 19_601, 19_722, 20_000] {
+            let (y, m, dd) = civil_from_days(d);
+            assert_eq!(days_from_civil(y, m, dd), d);
+        }
+        let t = fast_datetime(b"2023-09-01 23:59:59").unwrap();
+        assert_eq!(t.div_euclid(86_400), i64::from(days_from_civil(2023, 9, 1)));
+        assert!(fast_datetime(b"2023-02-29 00:00:00").is_none());
+        assert!(fast_datetime(b"2023-09-31 00:00:00").is_none());
+        // 17:00 UTC on 31 Aug is 01:00 on 1 Sept in Beijing.
+        let day = beijing_day(
+            b"2023-08-31 17:00:00",
+            &TimeFormat::Pattern(crate::profile::DEFAULT_TIME_FORMAT.into()),
+            0,
+        )
+        .unwrap();
+        assert_eq!(civil_from_days(day), (2023, 9, 1));
+        let day = beijing_day(
+            b"2023/09/01 08:00",
+            &TimeFormat::Pattern("%Y/%m/%d %H:%M".into()),
+            8 * 3600,
+        )
+        .unwrap();
+        assert_eq!(civil_from_days(day), (2023, 9, 1));
+        let day = beijing_day(b"2023-08-31T20:00:00Z", &TimeFormat::Rfc3339, 0).unwrap();
+        assert_eq!(civil_from_days(day), (2023, 9, 1));
+    }
+
+    #[test]
+    fn the_month_a_file_name_carries() {
+        let k = |y, m| Some(month_key(y, m));
+        assert_eq!(
+            name_month("payment_transactions_t2_2023-10.csv"),
+            k(2023, 10)
+        );
+        assert_eq!(
+            name_month("dir/payment_transactions_t2_2023-10b.csv.gz"),
+            k(2023, 10)
+        );
+        assert_eq!(name_month("bank_c_202309.csv"), k(2023, 9));
+        assert_eq!(name_month("bank_c_2023_12_full.jsonl"), k(2023, 12));
+        assert_eq!(name_month("export_20230915.csv"), k(2023, 9));
+        assert_eq!(name_month("wallet_b_2023-13.csv"), None);
+        assert_eq!(name_month("acq_a_12345678.csv"), None);
+        assert_eq!(name_month("transactions.csv"), None);
+    }
+
+    #[test]
+    fn amounts_to_fen() {
+        assert_eq!(parse_fen(b"12.34", AmountUnit::Yuan), Some(1234));
+        assert_eq!(parse_fen(b"12.3", AmountUnit::Yuan), Some(1230));
+        assert_eq!(parse_fen(b"12", AmountUnit::Yuan), Some(1200));
+        assert_eq!(parse_fen(b"1,234.565", AmountUnit::Yuan), Some(123_457));
+        assert_eq!(parse_fen(b"-5.00", AmountUnit::Yuan), Some(-500));
+        assert_eq!(parse_fen(b"1234", AmountUnit::Fen), Some(1234));
+        assert_eq!(parse_fen(b"-1234", AmountUnit::Fen), Some(-1234));
+        assert_eq!(parse_fen(b"abc", AmountUnit::Yuan), None);
+        assert_eq!(parse_fen(b".", AmountUnit::Yuan), None);
+        assert_eq!(parse_fen(b"1e3", AmountUnit::Yuan), None);
+    }
+
+    #[test]
+    fn fp_set_grows_and_finds() {
+        let mut s = FpSet::with_capacity(0);
+        for i in 1..10_000u64 {
+            assert!(s.insert(mix64(i) | 1));
+        }
+        for i in 1..10_000u64 {
+            assert!(!s.insert(mix64(i) | 1));
+            assert!(s.contains(mix64(i) | 1));
+        }
+        assert_eq!(s.len(), 9_999);
+    }
+
+    fn sample_csv(n: usize) -> String {
+        let mut out = String::from(
+            "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel\n",
+        );
+        let regions = [
+            "330106", "440305", "110105", "370202", "659001", "210204", "990101",
+        ];
+        let mccs = ["5722", "5712", "0742", "5411", "12a4"];
+        let kinds = ["sale", "sale", "sale", "refund", "reversal"];
+        let mut x: u64 = 7;
+        for i in 0..n {
+            x = mix64(x + i as u64);
+            let day = 1 + x % 30;
+            let (h, m) = ((x >> 8) % 24, (x >> 16) % 60);
+            let id = if x % 97 == 0 { i / 2 } else { i };
+            out.push_str(&format!(
+                "T{id},w,2023-09-{day:02} {h:02}:{m:02}:00,M{},{},{},{}.{:02},{},{}\n",
+                (x >> 20) % 40,
+                mccs[((x >> 24) % 5) as usize],
+                regions[((x >> 28) % 7) as usize],
+                (x >> 32) % 500,
+                (x >> 40) % 100,
+                kinds[((x >> 44) % 5) as usize],
+                if (x >> 48) % 3 == 0 {
+                    "online"
+                } else {
+                    "offline"
+                },
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn streaming_matches_the_in_memory_reference() {
+        let text = sample_csv(20_000);
+        let campaign = Campaign::default_2023();
+        let out =
+            ingest_transaction_bytes("t.csv", text.as_bytes(), &Profile::default(), &campaign)
+                .unwrap();
+        let decoded = crate::source::decode("t.csv", text.as_bytes()).unwrap();
+        let table = crate::table::read_csv(&decoded, Feed::PaymentTransactions.contract()).unwrap();
+        let mut sink = RejectSink::new("payment_transactions", "t.csv", &decoded.sha256);
+        let (reference, accepted, duplicates) =
+            crate::payments::transactions(&table, &campaign, &mut sink).unwrap();
+        assert!(out.report.balanced());
+        assert_eq!(out.report.read, 20_000);
+        assert_eq!(out.report.accepted, accepted);
+        assert_eq!(out.report.duplicates, duplicates);
+        assert_eq!(out.report.rejected, sink.len());
+        assert_eq!(out.passes, 2);
+        let round = |df: &DataFrame| {
+            df.clone()
+                .lazy()
+                .with_columns(["amount", "refund_amount", "net_amount"].map(|c| {
+                    (col(c) * lit(100.0))
+                        .round(0, RoundMode::HalfAwayFromZero)
+                        .alias(c)
+                }))
+                .collect()
+                .unwrap()
+        };
+        assert!(
+            round(&out.rows).equals(&round(&reference)),
+            "{}\n{}",
+            out.rows,
+            reference
+        );
+        // Rejected lines and reasons agree too.
+        let lines = |df: &DataFrame| -> Vec<(i64, String)> {
+            let l = df.column("line").unwrap().i64().unwrap().clone();
+            let r = df.column("reason").unwrap().str().unwrap().clone();
+            l.iter()
+                .zip(r.iter())
+                .map(|(a, b)| (a.unwrap(), b.unwrap().to_owned()))
+                .collect()
+        };
+        assert_eq!(lines(&out.rejects), lines(&sink.to_frame().unwrap()));
+    }
+
+    #[test]
+    fn unmapped_mccs_go_to_other_and_are_counted() {
+        let text = "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel\n\
+            A1,t9,2023-09-01 10:00:00,M1,0742,330212,15.00,sale,offline\n\
+            A2,t9,2023-09-01 11:00:00,M1,0742,330212,5.00,refund,offline\n\
+            A3,t9,2023-09-01 12:00:00,M2,5722,330106,10.00,sale,offline\n\
+            A4,t9,2023-09-02 12:00:00,M2,9999,330106,10.00,sale,online\n";
+        let out = ingest_transaction_bytes(
+            "t.csv",
+            text.as_bytes(),
+            &Profile::default(),
+            &Campaign::default_2023(),
+        )
+        .unwrap();
+        assert_eq!(out.report.accepted, 4);
+        let want: BTreeMap<String, usize> = [("0742".to_owned(), 2), ("9999".to_owned(), 1)].into();
+        assert_eq!(out.unmapped_mcc, want);
+        let cats: Vec<&str> = out
+            .rows
+            .column("category")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
+        assert_eq!(
+            cats.iter().filter(|c| **c == "other").count(),
+            2,
+            "{cats:?}"
+        );
+    }
+
+    #[test]
+    fn gbk_gzip_and_chunk_boundaries() {
+        let text = sample_csv(3_000).replace(",sale,", ",消费,");
+        let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+        use std::io::Write as _;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&gbk).unwrap();
+        let gz = enc.finish().unwrap();
+        let campaign = Campaign::default_2023();
+        let a = ingest_transaction_bytes("a.csv", text.as_bytes(), &Profile::default(), &campaign)
+            .unwrap();
+        let b = ingest_transaction_bytes("b.csv.gz", &gz, &Profile::default(), &campaign).unwrap();
+        assert_eq!(b.report.encoding, Encoding::Gb18030);
+        assert!(a.rows.equals(&b.rows));
+        assert_eq!(a.report.accepted, b.report.accepted);
+        assert_eq!(b.report.sha256, crate::source::sha256_hex(&gz));
+        assert!(matches!(
+            ingest_transaction_bytes(
+                "c.csv.gz",
+                &gz[..gz.len() / 2],
+                &Profile::default(),
+                &campaign
+            ),
+            Err(IngestError::Gzip { .. })
+        ));
+        assert!(matches!(
+            ingest_transaction_bytes("e.csv", b"", &Profile::default(), &campaign),
+            Err(IngestError::Empty { .. })
+        ));
+        assert!(matches!(
+            ingest_transaction_bytes(
+                "m.csv",
+                b"txn_id,amount\n1,2\n",
+                &Profile::default(),
+                &campaign
+            ),
+            Err(IngestError::MissingColumns { .. })
+        ));
+    }
+
+    #[test]
+    fn cut_points_respect_quotes() {
+        assert_eq!(cut_point(b"a,b\nc,d\ne", true), Some(8));
+        assert_eq!(cut_point(b"a,\"x\ny\"\nc", true), Some(8));
+        assert_eq!(cut_point(b"a,\"x\ny", true), Some(0).filter(|_| false));
+        let (d, r, m, c) = unpack_group(pack_group(-3, 36, 742, 1));
+        assert_eq!((d, r, m, c), (-3, 36, 742, 1));
+    }
+
+    #[test]
+    fn an_unclosed_quote_refuses_the_file_naming_its_line() {
+        let text = "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel\n\
+                    T1,w,2023-09-01 10:00:00,M1,5722,330106,1,sale,offline\n\
+                    T2,w,\"2023-09-01 10:00:00,M1,5722,330106,1,sale,offline\n\
+                    T3,w,2023-09-01 10:00:00,M1,5722,330106,1,sale,offline\n";
+        let campaign = Campaign::default_2023();
+        let err =
+            ingest_transaction_bytes("q.csv", text.as_bytes(), &Profile::default(), &campaign)
+                .unwrap_err();
+        assert!(
+            matches!(&err, IngestError::Csv { reason, .. } if reason.contains("line 3")),
+            "{err}"
+        );
+        assert_eq!(open_quote(b"a,\"b\"\"c\",d\n"), None);
+        assert_eq!(open_quote(b"a,\"b\n"), Some(2));
+    }
+
+    #[test]
+    fn transactions_outside_the_campaign_years_are_rejected() {
+        let text = "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel\n\
+                    T1,w,2023-09-01 10:00:00,M1,5722,330106,1,sale,offline\n\
+                    T2,w,2019-09-01 10:00:00,M1,5722,330106,1,sale,offline\n\
+                    T3,w,2021-01-01 00:00:00,M1,5722,330106,1,sale,offline\n";
+        let campaign = Campaign::default_2023();
+        assert_eq!(campaign_years(&campaign), (2021, 2023));
+        let out =
+            ingest_transaction_bytes("y.csv", text.as_bytes(), &Profile::default(), &campaign)
+                .unwrap();
+        assert_eq!((out.report.accepted, out.report.rejected), (2, 1));
+        let reason = out.rejects.column("reason").unwrap().str().unwrap().get(0);
+        assert_eq!(reason, Some("bad_period"));
+    }
+}

@@ -1,0 +1,403 @@
+//! Workers: a chunk of records → compact rows and rejects.
+
+use super::*;
+
+#[derive(Clone, Copy)]
+pub(super) struct Row {
+    pub(super) fp: u64,
+    pub(super) merchant: u64,
+    /// day (high 32 bits, offset by 2³¹) | region index << 24 | mcc << 8 | channel.
+    pub(super) group: u64,
+    pub(super) fen: i64,
+    pub(super) line: u32,
+    pub(super) month: MonthKey,
+    pub(super) kind: u8,
+    /// Index into the chunk's `texts` (second pass), or `u32::MAX`.
+    pub(super) text: u32,
+}
+
+pub(super) struct RejectRec {
+    pub(super) line: u32,
+    pub(super) field: Option<usize>,
+    pub(super) reason: Reason,
+    pub(super) value: String,
+    pub(super) detail: Option<String>,
+    pub(super) raw: String,
+}
+
+pub(super) struct ChunkOut {
+    pub(super) seq: u64,
+    pub(super) lines: u32,
+    pub(super) records: usize,
+    pub(super) rows: Vec<Row>,
+    pub(super) rejects: Vec<RejectRec>,
+    /// (txn_id, raw) of rows the merger asked for.
+    pub(super) texts: Vec<(String, String)>,
+}
+
+/// Per-worker caches of value lookups.
+#[derive(Default)]
+pub(super) struct Caches {
+    pub(super) region: HashMap<Vec<u8>, Option<u8>>,
+    pub(super) kind: HashMap<Vec<u8>, Option<u8>>,
+    pub(super) channel: HashMap<Vec<u8>, Option<u8>>,
+    pub(super) json_keys: HashMap<String, Option<usize>>,
+    pub(super) last_day: Option<(i32, MonthKey)>,
+}
+
+pub(super) fn pack_group(day: i32, region: u8, mcc: u16, channel: u8) -> u64 {
+    (u64::from((day as u32) ^ 0x8000_0000) << 32)
+        | (u64::from(region) << 24)
+        | (u64::from(mcc) << 8)
+        | u64::from(channel)
+}
+
+pub(super) fn unpack_group(g: u64) -> (i32, u8, u16, u8) {
+    (
+        ((g >> 32) as u32 ^ 0x8000_0000) as i32,
+        ((g >> 24) & 0xff) as u8,
+        ((g >> 8) & 0xffff) as u16,
+        (g & 0xff) as u8,
+    )
+}
+
+/// A per-worker lookup: the cached value for `key`, computing (and keeping) it on a miss.
+pub(super) fn cached<V: Copy>(
+    map: &mut HashMap<Vec<u8>, V>,
+    key: &[u8],
+    f: impl FnOnce() -> V,
+) -> V {
+    if let Some(v) = map.get(key) {
+        return *v;
+    }
+    let v = f();
+    map.insert(key.to_vec(), v);
+    v
+}
+
+pub(super) enum Verdict {
+    Row(Row),
+    Reject(usize, Reason, Option<String>),
+}
+
+pub(super) fn judge(
+    spec: &Spec<'_>,
+    cells: &[&[u8]; 9],
+    caches: &mut Caches,
+    line: u32,
+) -> Verdict {
+    let p = spec.profile;
+    let missing = |i: usize| Verdict::Reject(i, Reason::MissingValue, None);
+    let txn = cells[F_TXN];
+    if txn.is_empty() {
+        return missing(F_TXN);
+    }
+    if spec.columns[F_INST].is_some() {
+        let inst = cells[F_INST];
+        if inst.is_empty() {
+            return missing(F_INST);
+        }
+        if inst != spec.institution.as_bytes() {
+            return Verdict::Reject(
+                F_INST,
+                Reason::BadEnum,
+                Some(format!(
+                    "this file is for institution {} / 本文件属于机构 {}",
+                    spec.institution, spec.institution
+                )),
+            );
+        }
+    }
+    let time = cells[F_TIME];
+    if time.is_empty() {
+        return missing(F_TIME);
+    }
+    let Some(day) = beijing_day(time, &p.time_format, p.utc_offset_secs) else {
+        let fmt = match &p.time_format {
+            TimeFormat::Pattern(f) => f.clone(),
+            TimeFormat::UnixSeconds => "unix seconds".into(),
+            TimeFormat::UnixMillis => "unix milliseconds".into(),
+            TimeFormat::Rfc3339 => "RFC 3339".into(),
+        };
+        return Verdict::Reject(F_TIME, Reason::BadDate, Some(fmt));
+    };
+    let merchant = cells[F_MERCHANT];
+    if merchant.is_empty() {
+        return missing(F_MERCHANT);
+    }
+    let mcc = cells[F_MCC];
+    if mcc.is_empty() {
+        return missing(F_MCC);
+    }
+    let Some(mcc) = (mcc.len() == 4).then(|| digits(mcc)).flatten() else {
+        return Verdict::Reject(F_MCC, Reason::BadPattern, None);
+    };
+    let region = cells[F_REGION];
+    if region.is_empty() {
+        return missing(F_REGION);
+    }
+    let pattern_ok = region == b"XPCC" || (region.len() == 6 && digits(region).is_some());
+    if !pattern_ok {
+        return Verdict::Reject(F_REGION, Reason::BadPattern, None);
+    }
+    let amount = cells[F_AMOUNT];
+    if amount.is_empty() {
+        return missing(F_AMOUNT);
+    }
+    let Some(fen) = parse_fen(amount, p.amount_unit) else {
+        return Verdict::Reject(F_AMOUNT, Reason::BadNumber, None);
+    };
+    if fen < 0 && p.refund_sign == RefundSign::Type {
+        return Verdict::Reject(F_AMOUNT, Reason::BelowMinimum, None);
+    }
+    let ty = cells[F_TYPE];
+    let typed = if ty.is_empty() {
+        if p.refund_sign == RefundSign::Type {
+            return missing(F_TYPE);
+        }
+        None
+    } else {
+        let k = cached(&mut caches.kind, ty, || {
+            let s = String::from_utf8_lossy(ty);
+            let v = p
+                .value_for("txn_type", &s)
+                .or_else(|| spec.field(F_TYPE).and_then(|f| f.resolve_enum(&s)));
+            match v {
+                Some("sale") => Some(SALE),
+                Some("refund") => Some(REFUND),
+                Some("reversal") => Some(REVERSAL),
+                _ => None,
+            }
+        });
+        let Some(k) = k else {
+            return Verdict::Reject(F_TYPE, Reason::BadEnum, None);
+        };
+        Some(k)
+    };
+    let kind = match p.refund_sign {
+        RefundSign::Type => typed.unwrap_or(SALE),
+        RefundSign::Negative if fen < 0 => {
+            if typed == Some(REVERSAL) {
+                REVERSAL
+            } else {
+                REFUND
+            }
+        }
+        RefundSign::Negative => typed.unwrap_or(SALE),
+    };
+    let ch = cells[F_CHANNEL];
+    if ch.is_empty() {
+        return missing(F_CHANNEL);
+    }
+    let channel = cached(&mut caches.channel, ch, || {
+        let s = String::from_utf8_lossy(ch);
+        match p
+            .value_for("channel", &s)
+            .or_else(|| spec.field(F_CHANNEL).and_then(|f| f.resolve_enum(&s)))
+        {
+            Some("offline") => Some(0),
+            Some("online") => Some(1),
+            _ => None,
+        }
+    });
+    let Some(channel) = channel else {
+        return Verdict::Reject(F_CHANNEL, Reason::BadEnum, None);
+    };
+    let region_idx = cached(&mut caches.region, region, || {
+        let s = String::from_utf8_lossy(region);
+        let r = spec.regions.resolve(&s).ok()?;
+        spec.regions
+            .all()
+            .iter()
+            .position(|x| x.code == r.code)
+            .and_then(|i| u8::try_from(i).ok())
+    });
+    let Some(region_idx) = region_idx else {
+        return Verdict::Reject(F_REGION, Reason::UnknownRegion, None);
+    };
+    let month = match caches.last_day {
+        Some((d, m)) if d == day => m,
+        _ => {
+            let (y, m, _) = civil_from_days(day);
+            let key = month_key(y, m);
+            caches.last_day = Some((day, key));
+            key
+        }
+    };
+    let (year, _) = year_month(month);
+    if year < spec.years.0 || year > spec.years.1 {
+        let (from, to) = spec.years;
+        return Verdict::Reject(
+            F_TIME,
+            Reason::BadPeriod,
+            Some(format!(
+                "outside the campaign's data years {from}–{to} / 不在本次活动的数据年份 {from}–{to} 之内"
+            )),
+        );
+    }
+    Verdict::Row(Row {
+        fp: txn_fingerprint(txn),
+        merchant: nonzero(xxhash_rust::xxh3::xxh3_64(merchant)),
+        group: pack_group(day, region_idx, mcc as u16, channel),
+        fen: fen.abs(),
+        line,
+        month,
+        kind,
+        text: u32::MAX,
+    })
+}
+
+pub(super) fn handle_record(
+    spec: &Spec<'_>,
+    caches: &mut Caches,
+    out: &mut ChunkOut,
+    cells: &[&[u8]; 9],
+    raw: &[u8],
+    line: u32,
+) {
+    out.records += 1;
+    match judge(spec, cells, caches, line) {
+        Verdict::Row(mut row) => {
+            let wanted = spec.want_fps.as_ref().is_some_and(|w| w.contains(row.fp))
+                || spec.want_months.contains(&row.month);
+            if wanted {
+                row.text = u32::try_from(out.texts.len()).unwrap_or(u32::MAX);
+                out.texts.push((
+                    String::from_utf8_lossy(cells[F_TXN]).into_owned(),
+                    raw_text(raw),
+                ));
+            }
+            out.rows.push(row);
+        }
+        Verdict::Reject(field, reason, detail) => out.rejects.push(RejectRec {
+            line,
+            field: Some(field),
+            reason,
+            value: String::from_utf8_lossy(cells[field]).into_owned(),
+            detail,
+            raw: raw_text(raw),
+        }),
+    }
+}
+
+pub(super) fn process_chunk(
+    spec: &Spec<'_>,
+    chunk: &Chunk,
+    caches: &mut Caches,
+    skip_header: bool,
+) -> ChunkOut {
+    let mut out = ChunkOut {
+        seq: chunk.seq,
+        lines: u32::try_from(memchr::memchr_iter(b'\n', &chunk.data).count()).unwrap_or(u32::MAX),
+        records: 0,
+        rows: Vec::with_capacity(chunk.data.len() / 48),
+        rejects: Vec::new(),
+        texts: Vec::new(),
+    };
+    if spec.format == Format::Jsonl {
+        let mut line = 0u32;
+        let mut owned: [String; 9] = Default::default();
+        for raw in chunk.data.split(|&b| b == b'\n') {
+            line += 1;
+            if trim(raw).is_empty() {
+                continue;
+            }
+            match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(raw) {
+                Ok(obj) => {
+                    for o in &mut owned {
+                        o.clear();
+                    }
+                    for (k, v) in &obj {
+                        let idx = match caches.json_keys.get(k) {
+                            Some(i) => *i,
+                            None => {
+                                let i = resolve_field(spec.profile, spec.contract, k);
+                                caches.json_keys.insert(k.clone(), i);
+                                i
+                            }
+                        };
+                        if let Some(i) = idx {
+                            owned[i] = json_text(v);
+                        }
+                    }
+                    let cells: [&[u8]; 9] = std::array::from_fn(|i| trim(owned[i].as_bytes()));
+                    handle_record(spec, caches, &mut out, &cells, raw, line);
+                }
+                Err(e) => {
+                    out.records += 1;
+                    out.rejects.push(RejectRec {
+                        line,
+                        field: None,
+                        reason: Reason::BadPattern,
+                        value: String::new(),
+                        detail: Some(format!("not a JSON object / 不是 JSON 对象: {e}")),
+                        raw: raw_text(raw),
+                    });
+                }
+            }
+        }
+        return out;
+    }
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(spec.delimiter)
+        .from_reader(&chunk.data[..]);
+    let mut rec = csv::ByteRecord::new();
+    let mut first = skip_header;
+    loop {
+        let start = usize::try_from(rdr.position().byte()).unwrap_or(0);
+        match rdr.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                out.records += 1;
+                let line = u32::try_from(rdr.position().line()).unwrap_or(u32::MAX);
+                out.rejects.push(RejectRec {
+                    line,
+                    field: None,
+                    reason: Reason::BadPattern,
+                    value: String::new(),
+                    detail: Some(e.to_string()),
+                    raw: String::new(),
+                });
+                continue;
+            }
+        }
+        if first {
+            first = false;
+            continue;
+        }
+        let end = usize::try_from(rdr.position().byte()).unwrap_or(start);
+        let line = rec
+            .position()
+            .map_or(0, |p| u32::try_from(p.line()).unwrap_or(u32::MAX));
+        if rec.iter().all(|c| trim(c).is_empty()) {
+            continue;
+        }
+        let cells: [&[u8]; 9] = std::array::from_fn(|i| {
+            spec.columns[i]
+                .and_then(|c| rec.get(c))
+                .map_or(&b""[..], trim)
+        });
+        let raw = &chunk.data[start.min(end)..end];
+        handle_record(spec, caches, &mut out, &cells, raw, line);
+    }
+    out
+}
+
+pub(super) fn raw_text(raw: &[u8]) -> String {
+    let mut s = String::from_utf8_lossy(raw).into_owned();
+    while s.ends_with('\n') || s.ends_with('\r') {
+        s.pop();
+    }
+    s
+}
+
+pub(super) fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,36 @@
+//! # homeseason-pipeline
+//!
+//! The one place where files become lake rows and where the lake becomes outputs. The `homeseason`
+//! command and the upload server are siblings on top of it; neither reaches into the other.
+//!
+//! **Files into the lake** ([`intake`]): every feed, every entry point — `homeseason ingest` (files on
+//! disk, [`ingest_paths`]), an upload to the server and `homeseason pull` (bytes in memory,
+//! [`ingest_file`], or [`prepare`] then [`commit_prepared`] with the server's scope checks in
+//! between). Transaction files always go through the streaming ingest with the lake's txn-id index
+//! ([`payments`]), whichever way they arrived; institution profiles are loaded once
+//! ([`Profiles::load`]) and passed in.
+//!
+//! **The lake into outputs** ([`outputs`]): uplift with its baselines, weekly tracking, data
+//! completeness ([`completeness`]), triangulation, local events, the activity summary and the
+//! report with its workbook.
+//!
+//! **Templates** ([`template`]): the blank files liaisons fill in, one generator for the command
+//! and the server.
+//!
+//! All lake reads go through `homeseason-lake`; the statistics live in `homeseason-metrics` and
+//! `homeseason-stats`, the report's layout in `homeseason-report`.
+#![deny(missing_docs)]
+
+pub mod completeness;
+mod error;
+pub mod intake;
+pub mod outputs;
+pub mod payments;
+pub mod template;
+
+pub use error::{PipelineError, Result};
+pub use intake::{
+    Committed, Fate, FileResult, Prepared, Source, commit_prepared, expand, ingest_file,
+    ingest_nbs, ingest_paths, prepare, record_refusal,
+};
+pub use payments::{Profiles, settle_transactions, write_dashboard};

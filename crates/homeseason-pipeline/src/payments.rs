@@ -1,0 +1,316 @@
+//! Payment-institution files: profiles, the streaming transaction ingest with the lake's txn-id index,
+//! JSON Lines / Parquet / profiled daily files, and the dashboard copy with small cells suppressed.
+//!
+//! Every entry point (`homeseason ingest`, an upload to the server, `homeseason pull`) reaches these
+//! functions through [`crate::prepare`]: a transaction file is always checked against the lake's
+//! txn-id index, whichever way it arrived.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use homeseason_ingest::{
+    Feed, FileOutcome, Format, IngestError, MonthOwner, Profile, TxnContext, TxnOutcome,
+    detect_payment_feed, ingest_transactions, pick_profile, sniff_header,
+};
+use homeseason_lake::{Lake, Manifest, TxnSpill};
+use homeseason_schema::campaign::Campaign;
+use homeseason_schema::contract::tables;
+
+use crate::error::{Result, io_err};
+use crate::intake::{Prepared, Source, TxnCommit};
+
+/// The institution profiles in force: `--profile FILE` for every file, else the first of
+/// `profiles/*.toml` whose institution or glob matches the file, else the contract's own layout.
+#[derive(Debug, Default, Clone)]
+pub struct Profiles {
+    /// `--profile FILE`: used for every file.
+    explicit: Option<Profile>,
+    /// `profiles/*.toml` (or `--profiles DIR`), matched by institution code in the file's name.
+    found: Vec<Profile>,
+}
+
+impl Profiles {
+    /// Profiles from `--profile FILE` and the `*.toml` files of `dir` (a missing folder holds none).
+    ///
+    /// # Errors
+    /// When a profile cannot be read or parsed.
+    pub fn load(file: Option<&Path>, dir: &Path) -> Result<Profiles> {
+        let explicit = file.map(read_profile).transpose()?;
+        let mut found = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            let mut paths: Vec<PathBuf> = entries
+                .filter_map(std::result::Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                .collect();
+            paths.sort();
+            for p in paths {
+                found.push(read_profile(&p)?);
+            }
+        }
+        Ok(Profiles { explicit, found })
+    }
+
+    /// The profiles of `./profiles` when that folder exists (none otherwise).
+    ///
+    /// # Errors
+    /// As [`Profiles::load`].
+    pub fn from_working_dir() -> Result<Profiles> {
+        Profiles::load(None, Path::new("profiles"))
+    }
+
+    /// The profile for a file (by its path, or its name alone for uploaded bytes).
+    #[must_use]
+    pub fn for_path(&self, path: &Path) -> Profile {
+        self.explicit
+            .clone()
+            .or_else(|| pick_profile(&self.found, path).cloned())
+            .unwrap_or_default()
+    }
+}
+
+fn read_profile(path: &Path) -> Result<Profile> {
+    let text = std::fs::read_to_string(path).map_err(io_err("reading profile", path))?;
+    Ok(Profile::from_toml(&text, &path.display().to_string())?)
+}
+
+/// Whether a name looks like a payment file read beyond plain CSV.
+pub(crate) fn is_extra_data_file(name: &str) -> bool {
+    let lower = name.to_lowercase();
+    let lower = lower.strip_suffix(".gz").unwrap_or(&lower);
+    lower.ends_with(".jsonl") || lower.ends_with(".ndjson") || lower.ends_with(".parquet")
+}
+
+struct LakeCtx<'a> {
+    lake: &'a Lake,
+    manifest: Manifest,
+    spill: TxnSpill,
+}
+
+impl TxnContext for LakeCtx<'_> {
+    fn month_owner(
+        &mut self,
+        institution: &str,
+        year: i32,
+        month: u32,
+    ) -> std::result::Result<Option<MonthOwner>, String> {
+        self.lake
+            .month_holder(&self.manifest, institution, year, month)
+            .map(|h| {
+                h.map(|h| MonthOwner {
+                    file: h.file,
+                    sha256: h.sha256,
+                    txn_fps: h.fps,
+                })
+            })
+            .map_err(|e| e.to_string())
+    }
+    fn spill(&mut self, year: i32, month: u32, fps: &[u64]) -> std::io::Result<()> {
+        self.spill.push(year, month, fps)
+    }
+    fn reset_spill(&mut self) -> std::io::Result<()> {
+        self.spill.reset()
+    }
+}
+
+fn head_bytes(path: &Path, n: usize) -> Result<Vec<u8>> {
+    let mut f = std::fs::File::open(path).map_err(io_err("opening", path))?;
+    let mut buf = vec![0; n];
+    let mut got = 0;
+    while got < n {
+        let k = f.read(&mut buf[got..]).map_err(io_err("reading", path))?;
+        if k == 0 {
+            break;
+        }
+        got += k;
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
+/// Which payment feed a file is, when it is one this module handles (transactions in any format;
+/// daily files in JSON Lines or Parquet, or under a profile). `None`: leave it to the general path.
+pub(crate) fn route(
+    source: &Source<'_>,
+    feed: Option<Feed>,
+    profile: &Profile,
+) -> Result<Option<Feed>> {
+    let name = source.name();
+    let lower = name.to_lowercase();
+    if lower.ends_with(".xlsx") || lower.ends_with(".xls") {
+        return Ok(None);
+    }
+    let format = profile.format.of_name(&name);
+    let wanted = |f: Feed| {
+        matches!(f, Feed::PaymentTransactions)
+            || (f == Feed::PaymentDaily && (format != Format::Csv || !profile.is_contract_layout()))
+    };
+    if let Some(f) = feed.or(profile.feed) {
+        return Ok(wanted(f).then_some(f));
+    }
+    let head: std::borrow::Cow<'_, [u8]> = match source {
+        Source::Bytes { bytes, .. } => std::borrow::Cow::Borrowed(&bytes[..]),
+        Source::Path(path) if format == Format::Parquet => {
+            std::borrow::Cow::Owned(std::fs::read(path).map_err(io_err("reading", path))?)
+        }
+        Source::Path(path) => std::borrow::Cow::Owned(head_bytes(path, 256 << 10)?),
+    };
+    let head = if matches!(source, Source::Bytes { .. }) && format != Format::Parquet {
+        &head[..head.len().min(256 << 10)]
+    } else {
+        &head[..]
+    };
+    let Ok(headers) = sniff_header(head, format, profile.delimiter) else {
+        return Ok(None);
+    };
+    Ok(detect_payment_feed(&headers, profile).filter(|f| wanted(*f)))
+}
+
+/// A shared in-memory file, readable many times by the streaming ingest.
+#[derive(Clone)]
+struct SharedBytes(Arc<[u8]>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Validate a transaction file against the lake's txn-id index (duplicates across files, months held
+/// by other files), ready to commit with [`crate::commit_prepared`].
+pub(crate) fn prepare_transactions(
+    lake: &Lake,
+    source: &Source<'_>,
+    profile: &Profile,
+    campaign: &Campaign,
+) -> Result<std::result::Result<Prepared, IngestError>> {
+    let name = source.name();
+    settle_transactions(lake, profile, &[], |ctx| match source {
+        Source::Path(path) => {
+            let path = path.to_path_buf();
+            let open = move || -> std::io::Result<Box<dyn Read + Send>> {
+                Ok(Box::new(std::fs::File::open(&path)?))
+            };
+            let size = std::fs::metadata(source.path_or_name())
+                .ok()
+                .map(|m| m.len());
+            ingest_transactions(&name, &open, size, profile, campaign, ctx)
+        }
+        Source::Bytes { bytes, .. } => {
+            let shared = SharedBytes(Arc::from(*bytes));
+            let open = move || -> std::io::Result<Box<dyn Read + Send>> {
+                Ok(Box::new(std::io::Cursor::new(shared.clone())))
+            };
+            let size = Some(bytes.len() as u64);
+            ingest_transactions(&name, &open, size, profile, campaign, ctx)
+        }
+    })
+}
+
+/// A transaction file settled against the lake's txn-id index by `settle` — the streaming ingest, or
+/// another engine's staged output (the Spark roll-up, `homeseason-spark`) — ready to commit with
+/// [`crate::commit_prepared`] like every other file. `settle` is given the lake's index ([`TxnContext`]:
+/// which file holds each institution-month, its txn-id fingerprints, the spill of the new ones);
+/// `extra` adds fields to the manifest's `payments` report (e.g. the engine).
+///
+/// # Errors
+/// The outer error for lake failures; the inner [`IngestError`] when `settle` refuses the file.
+pub fn settle_transactions(
+    lake: &Lake,
+    profile: &Profile,
+    extra: &[(&str, serde_json::Value)],
+    settle: impl FnOnce(&mut dyn TxnContext) -> std::result::Result<TxnOutcome, IngestError>,
+) -> Result<std::result::Result<Prepared, IngestError>> {
+    let mut ctx = LakeCtx {
+        lake,
+        manifest: lake.manifest()?,
+        spill: lake.txn_spill()?,
+    };
+    let out = match settle(&mut ctx) {
+        Ok(out) => out,
+        Err(e) => return Ok(Err(e)),
+    };
+    let months: Vec<(i32, u32)> = out
+        .months
+        .iter()
+        .filter(|m| m.written)
+        .map(|m| (m.year, m.month))
+        .collect();
+    let mut report = serde_json::to_value(&out.report)?;
+    if let Some(obj) = report.as_object_mut() {
+        let mut payments = serde_json::json!({
+            "institution": out.institution,
+            "profile": profile.source,
+            "home_month": out.home_month.map(|(y, m)| format!("{y}-{m:02}")),
+            "months": out.months,
+            "duplicates_in_file": out.duplicates_in_file,
+            "duplicates_across_files": out.duplicates_across_files,
+            "passes": out.passes,
+            "unmapped_mcc_rows": out.unmapped_mcc.values().sum::<usize>(),
+            "unmapped_mcc": out.unmapped_mcc,
+        });
+        if let Some(p) = payments.as_object_mut() {
+            for (k, v) in extra {
+                p.insert((*k).to_owned(), v.clone());
+            }
+        }
+        obj.insert("payments".into(), payments);
+    }
+    let LakeCtx { spill, .. } = ctx;
+    Ok(Ok(Prepared {
+        feed: Feed::PaymentTransactions,
+        outcome: FileOutcome {
+            report: out.report,
+            rows: out.rows,
+            rejects: out.rejects,
+        },
+        report_json: report,
+        txn: Some(TxnCommit {
+            institution: out.institution,
+            spill,
+            months,
+        }),
+    }))
+}
+
+/// Validate a daily payment file read under a profile (JSON Lines, Parquet, or a non-contract CSV).
+pub(crate) fn prepare_daily(
+    source: &Source<'_>,
+    profile: &Profile,
+    campaign: &Campaign,
+) -> Result<std::result::Result<Prepared, IngestError>> {
+    let bytes = source.bytes()?;
+    let out = match homeseason_ingest::daily_profiled(&source.name(), &bytes, profile, campaign) {
+        Ok(out) => out,
+        Err(e) => return Ok(Err(e)),
+    };
+    let report_json = serde_json::to_value(&out.report)?;
+    Ok(Ok(Prepared {
+        feed: Feed::PaymentDaily,
+        outcome: out,
+        report_json,
+        txn: None,
+    }))
+}
+
+/// Write `dashboard_payment_daily`: `payment_daily` with every cell (day × region × MCC, per
+/// institution and channel) of fewer than `k` merchants flagged and its money and counts blanked.
+/// Returns the number of suppressed cells.
+///
+/// # Errors
+/// Lake or frame failures.
+pub fn write_dashboard(lake: &Lake, k: u32) -> Result<usize> {
+    let daily = lake.read_table(tables::PAYMENT_DAILY)?;
+    if daily.height() == 0 {
+        return Ok(0);
+    }
+    let out = homeseason_ingest::suppress_small_cells(&daily, k)?;
+    let suppressed = out
+        .column("suppressed")
+        .ok()
+        .and_then(|c| c.bool().ok().map(|b| b.sum().unwrap_or(0) as usize))
+        .unwrap_or(0);
+    lake.write_dashboard(homeseason_ingest::DASHBOARD_TABLE, &out)?;
+    Ok(suppressed)
+}

@@ -1,0 +1,102 @@
+//! # homeseason-test-support
+//!
+//! What the workspace's tests repeat, written once: feed builders (an activities register in the
+//! template's Chinese header), file helpers (read a Parquet file, list the files under a folder) and
+//! the path of the in-repository fixtures (`tests/fixtures/`), so that a fresh clone passes its own
+//! tests with nothing outside the repository. Used only as a dev-dependency.
+#![deny(missing_docs)]
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::{DataFrame, ParquetReader, SerReader};
+
+/// The header of the activities register (重点活动表) as the template writes it.
+pub const ACTIVITIES_HEADER: &str = "活动编号,地区,活动名称,活动类型,开始日期,结束日期,举办地点,主办单位,参与企业数,参与品牌数,重点方向,线上/线下,地方站\n";
+
+/// An activities register: `n` good rows per region (ids `<region>-2023-<tag><i>`, 12–14 Sept 2023);
+/// with `bad_row`, the second data row (line 3) has an impossible start date.
+#[must_use]
+pub fn activities_csv(regions: &[&str], n: usize, bad_row: bool, tag: &str) -> Vec<u8> {
+    let mut s = ACTIVITIES_HEADER.to_owned();
+    let mut line = 0;
+    for region in regions {
+        for i in 1..=n {
+            line += 1;
+            let start = if bad_row && line == 2 {
+                "2023-13-45"
+            } else {
+                "2023-09-12"
+            };
+            s.push_str(&format!(
+                "{region}-2023-{tag}{i:03},{region},焕新活动{tag}{i},直播电商节,{start},2023-09-14,体育馆,商务厅,10,12,绿色,线下,否\n"
+            ));
+        }
+    }
+    s.into_bytes()
+}
+
+/// Read a whole Parquet file (panics with the path on failure).
+#[must_use]
+pub fn read_parquet(path: &Path) -> DataFrame {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    ParquetReader::new(file)
+        .finish()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every file under `dir`, recursively, sorted (an absent folder holds none).
+#[must_use]
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every file under `dir` with the extension `ext` (no dot), sorted.
+#[must_use]
+pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
+        .collect()
+}
+
+/// The repository's `tests/fixtures` folder (peers' published example data with their licences,
+/// hand-written payment files).
+#[must_use]
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activities_rows_and_the_bad_line() {
+        let text = String::from_utf8(activities_csv(&["330000", "110000"], 2, true, "x")).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5);
+        assert!(lines[2].contains("2023-13-45"), "{}", lines[2]);
+        assert!(lines[4].starts_with("110000-2023-x002,110000,"));
+    }
+
+    #[test]
+    fn the_fixtures_folder_is_in_the_repository() {
+        assert!(fixtures_dir().join("payments").is_dir());
+    }
+}
