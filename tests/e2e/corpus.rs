@@ -736,6 +736,95 @@ pub(crate) fn cases() -> Vec<Case> {
             rows("payment_transactions", (3, 1, 2, 0), &[(3, "amount", "bad_number"), (4, "amount", "bad_number")]),
         )
         .check(|lake| assert!((table_sum(lake, "payment_daily", "amount") - 1000.5).abs() < 1e-9)),
+        case(
+            // Issue 13: a comma is a thousands separator only where one belongs; an amount above the
+            // contract's maximum (1亿元 a transaction) is a reject, not a sum that overflows.
+            "transactions: misplaced thousands separators and amounts above the maximum rejected",
+            "payment_transactions",
+            "payment_transactions_t9_2023-12.csv",
+            format!(
+                "{TX}{}{}{}{}{}{}{}",
+                tx("C1", "2023-12-01 10:00:00", "330106", "\"1,234,567.89\"", "sale"),
+                tx("C2", "2023-12-01 10:01:00", "330106", "\"12,50\"", "sale"),
+                tx("C3", "2023-12-01 10:02:00", "330106", "\"1,2,3\"", "sale"),
+                tx("C4", "2023-12-01 10:03:00", "330106", "\"407,42\"", "sale"),
+                tx("C5", "2023-12-01 10:04:00", "330106", "\"999,999,999,999,999.99\"", "sale"),
+                tx("C6", "2023-12-01 10:05:00", "330106", "100000000.01", "refund"),
+                tx("C7", "2023-12-01 10:06:00", "330106", "100000000.00", "sale"),
+            )
+            .into_bytes(),
+            rows(
+                "payment_transactions",
+                (7, 2, 5, 0),
+                &[
+                    (3, "amount", "bad_number"),
+                    (4, "amount", "bad_number"),
+                    (5, "amount", "bad_number"),
+                    (6, "amount", "above_maximum"),
+                    (7, "amount", "above_maximum"),
+                ],
+            ),
+        )
+        .check(|lake| {
+            assert!((table_sum(lake, "payment_daily", "amount") - 101_234_567.89).abs() < 1e-6);
+        }),
+        case(
+            // Issue 13: 100 sales of 999,999,999,999,999.99 yuan once summed past i64 to a negative gross.
+            "transactions: 100 sales of 999,999,999,999,999.99 yuan are rejects, the gross stays right",
+            "payment_transactions",
+            "payment_transactions_t9_2023-11.csv",
+            {
+                let mut text = String::from(TX);
+                for i in 0..100 {
+                    text.push_str(&tx(&format!("B{i}"), "2023-11-01 10:00:00", "330106", "999999999999999.99", "sale"));
+                }
+                text.push_str(&tx("B100", "2023-11-01 10:00:00", "330106", "5.00", "sale"));
+                text.into_bytes()
+            },
+            rows(
+                "payment_transactions",
+                (101, 1, 100, 0),
+                (2..102).map(|l| (l, "amount", "above_maximum")).collect::<Vec<_>>().leak(),
+            ),
+        )
+        .check(|lake| assert!((table_sum(lake, "payment_daily", "amount") - 5.0).abs() < 1e-9)),
+        case(
+            "payment daily: misplaced thousands separator and an amount above the maximum rejected",
+            "payment_daily",
+            "payment_daily_acq9_2023-11.csv",
+            format!(
+                "{DAILY}{}{}{}{}",
+                day("2023-11-01", "330000", "\"1,234.50\""),
+                day("2023-11-02", "330000", "\"12,50\""),
+                day("2023-11-03", "330000", "\"1,2,3\""),
+                day("2023-11-04", "330000", "1000000000000.01"),
+            )
+            .into_bytes(),
+            rows(
+                "payment_daily",
+                (4, 1, 3, 0),
+                &[(3, "amount", "bad_number"), (4, "amount", "bad_number"), (5, "amount", "above_maximum")],
+            ),
+        )
+        .check(|lake| assert!((table_sum(lake, "payment_daily", "amount") - 1234.5).abs() < 1e-9)),
+        case(
+            "enterprise: 407,42 万元 and 1e15 万元 rejected, 1,234.5 万元 read",
+            "enterprise_sales",
+            "numbers_sales.csv",
+            format!(
+                "{SALES}{}{}{}",
+                sale(&a, "浙江", "2023-09", "\"1,234.5\"", "万元"),
+                sale(&a, "浙江", "2023-10", "\"407,42\"", "万元"),
+                sale(&a, "浙江", "2023-11", "1e15", "万元"),
+            )
+            .into_bytes(),
+            rows(
+                "enterprise_sales",
+                (3, 1, 2, 0),
+                &[(3, "销售额", "bad_number"), (4, "销售额", "above_maximum")],
+            ),
+        )
+        .check(|lake| assert_eq!(table_sum(lake, "enterprise_sales", "sales_amount"), 12_345_000.0)),
         // --- Empty rows, totals rows, duplicates ---------------------------------------------
         case(
             "csv: empty lines, a comma-only row and a trailing 合计 row",

@@ -213,6 +213,20 @@ pub(crate) fn sales(
             );
             continue;
         };
+        let yuan = value * unit.factor();
+        if let Some(max) = crate::contract_max(crate::Feed::EnterpriseSales, "sales_amount")
+            && yuan > max
+        {
+            let detail = format!("≤ {max} 元 / ≤ {max} yuan");
+            cells.reject(
+                sink,
+                row,
+                "sales_amount",
+                Reason::AboveMaximum,
+                Some(&detail),
+            );
+            continue;
+        }
         let Some(channel) = channel(cells.get("channel", row)) else {
             cells.reject(
                 sink,
@@ -241,7 +255,7 @@ pub(crate) fn sales(
         out.region.push(region.code.clone());
         out.category.push(category.id());
         out.period.push(period.canonical());
-        out.amount.push(value * unit.factor());
+        out.amount.push(yuan);
         out.unit.push(unit.zh());
         out.channel.push(channel);
         out.brand.push(cells.get("brand", row).map(str::to_owned));

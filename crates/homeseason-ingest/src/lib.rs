@@ -156,6 +156,11 @@ impl Feed {
     }
 }
 
+/// The contract's maximum of a feed's number column, if it has one.
+pub(crate) fn contract_max(feed: Feed, field: &str) -> Option<f64> {
+    feed.contract().field(field)?.constraints.maximum
+}
+
 /// Errors that refuse a whole file. Row-level problems are never errors: they are rejects.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

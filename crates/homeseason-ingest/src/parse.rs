@@ -74,11 +74,31 @@ impl Unit {
     }
 }
 
+/// Whether the thousands separators of a number are where they belong: none, or in the integer part
+/// only, grouping it in threes (`1,234,567.89`). `12,50`, `1,2,3`, `407,42` and `1,234.5,6` are not
+/// numbers: a decimal comma or a slip of the keyboard, never silently read as something larger.
+#[must_use]
+pub(crate) fn thousands_ok(num: &str) -> bool {
+    let unsigned = num.strip_prefix(['-', '+']).unwrap_or(num);
+    let (int, frac) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    if frac.contains(',') {
+        return false;
+    }
+    if !int.contains(',') {
+        return true;
+    }
+    let mut groups = int.split(',');
+    let first = groups.next().unwrap_or_default();
+    (1..=3).contains(&first.len())
+        && first.bytes().all(|b| b.is_ascii_digit())
+        && groups.all(|g| g.len() == 3 && g.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Parse an amount such as `1,234.5`, `１２３４`, `12.5万元` or `¥300`; returns the number and the
-/// unit written in the cell, if any.
+/// unit written in the cell, if any. Thousands separators only where they belong ([`thousands_ok`]).
 #[must_use]
 pub(crate) fn amount(s: &str) -> Option<(f64, Option<Unit>)> {
-    let t = fold_width(s).replace([',', ' ', '¥', '￥'], "");
+    let t = fold_width(s).replace([' ', '¥', '￥'], "");
     if t.is_empty() {
         return None;
     }
@@ -91,7 +111,10 @@ pub(crate) fn amount(s: &str) -> Option<(f64, Option<Unit>)> {
     } else {
         (t.as_str(), None)
     };
-    let value: f64 = num.parse().ok()?;
+    if !thousands_ok(num) {
+        return None;
+    }
+    let value: f64 = num.replace(',', "").parse().ok()?;
     value.is_finite().then_some((value, unit))
 }
 
@@ -250,6 +273,17 @@ mod tests {
         assert_eq!(amount("3亿"), Some((3.0, Some(Unit::Yi))));
         assert_eq!(amount("¥300元"), Some((300.0, Some(Unit::Yuan))));
         assert_eq!(amount("abc"), None);
+        // Thousands separators only in their places (issue 13): a decimal comma is not a number.
+        assert_eq!(amount("1,234,567.89"), Some((1_234_567.89, None)));
+        assert_eq!(amount("-1,234"), Some((-1234.0, None)));
+        assert_eq!(amount("12,50"), None);
+        assert_eq!(amount("1,2,3"), None);
+        assert_eq!(amount("407,42万元"), None);
+        assert_eq!(amount("1234,567"), None);
+        assert_eq!(amount(",123"), None);
+        assert_eq!(amount("123,"), None);
+        assert_eq!(amount("1,234.5,6"), None);
+        assert_eq!(amount("１，２３４"), Some((1234.0, None)));
         assert_eq!(amount(""), None);
         assert_eq!(Unit::in_header("销售额（万元）"), Some(Unit::Wan));
     }

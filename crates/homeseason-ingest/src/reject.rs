@@ -21,6 +21,8 @@ pub enum Reason {
     BadPattern,
     /// Below the allowed minimum (e.g. a negative sale).
     BelowMinimum,
+    /// Above the contract's maximum (an amount no single record can hold: a typing or unit error).
+    AboveMaximum,
     /// Not one of the 37 reporting regions, nor a code that rolls up to one.
     UnknownRegion,
     /// Unknown product category.
@@ -47,6 +49,7 @@ impl Reason {
             Reason::BadEnum => "bad_enum",
             Reason::BadPattern => "bad_pattern",
             Reason::BelowMinimum => "below_minimum",
+            Reason::AboveMaximum => "above_maximum",
             Reason::UnknownRegion => "unknown_region",
             Reason::UnknownCategory => "unknown_category",
             Reason::BadUscc => "bad_uscc",
@@ -67,6 +70,7 @@ impl Reason {
             Reason::BadEnum,
             Reason::BadPattern,
             Reason::BelowMinimum,
+            Reason::AboveMaximum,
             Reason::UnknownRegion,
             Reason::UnknownCategory,
             Reason::BadUscc,
@@ -88,6 +92,7 @@ impl Reason {
             Reason::BadEnum => "不是允许的取值",
             Reason::BadPattern => "格式不正确",
             Reason::BelowMinimum => "数值低于允许的最小值",
+            Reason::AboveMaximum => "数值超过允许的最大值",
             Reason::UnknownRegion => "未知地区",
             Reason::UnknownCategory => "未知品类",
             Reason::BadUscc => "统一社会信用代码无效",
@@ -106,6 +111,7 @@ impl Reason {
             Reason::BadEnum => "not an allowed value",
             Reason::BadPattern => "wrong format",
             Reason::BelowMinimum => "value below the allowed minimum",
+            Reason::AboveMaximum => "value above the allowed maximum",
             Reason::UnknownRegion => "unknown region",
             Reason::UnknownCategory => "unknown category",
             Reason::BadUscc => "invalid unified social credit code",
@@ -207,6 +213,7 @@ impl RejectSink {
             Reason::BadEnum => f.constraints.r#enum.as_ref().map(|v| v.join(" | ")),
             Reason::BadPattern => f.constraints.pattern.clone(),
             Reason::BelowMinimum => f.constraints.minimum.map(|m| format!("≥ {m}")),
+            Reason::AboveMaximum => f.constraints.maximum.map(|m| format!("≤ {m}")),
             Reason::BadDate => f.format.clone(),
             _ => None,
         });

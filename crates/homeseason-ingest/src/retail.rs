@@ -189,10 +189,18 @@ fn level(
         return Err(());
     }
     let unit = unit.or_else(|| Unit::in_header(cells.header(field)));
-    Ok(Some(match unit {
+    let yi = match unit {
         None | Some(Unit::Yi) => n,
         Some(u) => n * u.factor() / Unit::Yi.factor(),
-    }))
+    };
+    if let Some(max) = crate::contract_max(crate::Feed::RetailStats, field)
+        && yi > max
+    {
+        let detail = format!("≤ {max} 亿元 / ≤ {max} × 100 million yuan");
+        cells.reject(sink, row, field, Reason::AboveMaximum, Some(&detail));
+        return Err(());
+    }
+    Ok(Some(yi))
 }
 
 /// Validate retail statistics rows and derive single months from cumulative values.

@@ -27,18 +27,29 @@ fn trimmed(name: &str) -> Expr {
         .otherwise(t)
 }
 
+/// A number's text with its thousands separators removed, or null when they are not where they belong
+/// (`1,234,567.89`; not `12,50`, `1,2,3` or `407,42`) — the rule of `parse::thousands_ok`.
+fn without_separators(t: Expr) -> Expr {
+    let grouped = t
+        .clone()
+        .str()
+        .contains(lit(r"^[+-]?[0-9]{1,3}(,[0-9]{3})+([.][0-9]*)?$"), true);
+    when(
+        t.clone()
+            .str()
+            .contains_literal(lit(","))
+            .and(grouped.not()),
+    )
+    .then(lit(NULL).cast(DataType::String))
+    .otherwise(t.str().replace_all(lit(","), lit(""), true))
+}
+
 fn parsed(field: &Field) -> Expr {
     let t = trimmed(&field.name);
     match field.r#type {
         FieldType::String => t,
-        FieldType::Number => t
-            .str()
-            .replace_all(lit(","), lit(""), true)
-            .cast(DataType::Float64),
-        FieldType::Integer => t
-            .str()
-            .replace_all(lit(","), lit(""), true)
-            .cast(DataType::Int64),
+        FieldType::Number => without_separators(t).cast(DataType::Float64),
+        FieldType::Integer => without_separators(t).cast(DataType::Int64),
         FieldType::Boolean => {
             let l = t.str().to_lowercase();
             when(
@@ -139,9 +150,21 @@ fn error_of(field: &Field) -> Expr {
                     value
                         .clone()
                         .is_not_null()
-                        .and(value.cast(DataType::Float64).lt(lit(minimum))),
+                        .and(value.clone().cast(DataType::Float64).lt(lit(minimum))),
                 )
                 .then(tag(Reason::BelowMinimum));
+        }
+    }
+    if let Some(maximum) = field.constraints.maximum {
+        if matches!(field.r#type, FieldType::Number | FieldType::Integer) {
+            chain = chain
+                .when(
+                    value
+                        .clone()
+                        .is_not_null()
+                        .and(value.cast(DataType::Float64).gt(lit(maximum))),
+                )
+                .then(tag(Reason::AboveMaximum));
         }
     }
     chain.otherwise(lit(NULL).cast(DataType::String))

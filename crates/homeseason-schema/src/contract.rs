@@ -237,6 +237,10 @@ pub struct Constraints {
     /// The smallest allowed value of a number or integer.
     #[serde(default)]
     pub minimum: Option<f64>,
+    /// The largest allowed value of a number or integer (an amount above it is a typing error or a
+    /// unit mistake, and sums of amounts in fen stay far from `i64` overflow).
+    #[serde(default)]
+    pub maximum: Option<f64>,
 }
 
 /// One column of a table.
@@ -640,6 +644,16 @@ mod tests {
                     assert!(
                         matches!(f.r#type, FieldType::Number | FieldType::Integer),
                         "{at}: minimum"
+                    );
+                }
+                if let Some(max) = f.constraints.maximum {
+                    assert!(
+                        matches!(f.r#type, FieldType::Number | FieldType::Integer),
+                        "{at}: maximum"
+                    );
+                    assert!(
+                        f.constraints.minimum.is_none_or(|min| min < max),
+                        "{at}: minimum ≥ maximum"
                     );
                 }
                 match f.r#type {

@@ -820,7 +820,8 @@ fn read_staged(
                 refund_fen: refund[k],
                 merchants: merchants[k],
             };
-            // The staged cells must be what the contract allows.
+            // The staged cells must be what the contract allows (a sum that overflowed BIGINT is
+            // staged as -1 by `try_sum`, and refused here rather than wrapped to a negative gross).
             let ok = regions.by_code(&cell.region).is_some()
                 && cell.mcc < 10_000
                 && matches!(cell.channel.as_str(), "online" | "offline")

@@ -253,7 +253,8 @@ pub fn day_sql(cell: &str, profile: &Profile) -> Result<String, SparkError> {
 }
 
 /// An amount cell in fen (BIGINT, signed), or `NULL` when it is not a plain decimal number —
-/// `stream::parse_fen`: an optional sign, digits with thousands commas, an optional fraction; yuan
+/// `stream::parse_fen`: an optional sign, digits with thousands commas only where they belong
+/// (`1,234,567.89`; not `12,50`, `1,2,3` or `407,42`), an optional fraction; yuan
 /// keep two decimals and round half away from zero on the third, fen round on the first.
 #[must_use]
 pub fn fen_sql(cell: &str, unit: AmountUnit) -> String {
@@ -268,7 +269,7 @@ pub fn fen_sql(cell: &str, unit: AmountUnit) -> String {
         AmountUnit::Fen => (1, 1, String::new()),
     };
     format!(
-        "CASE WHEN {cell} RLIKE '^[+-]?[0-9,]*([.][0-9]*)?$' AND {cell} RLIKE '[0-9]' AND length({int}) <= 15 \
+        "CASE WHEN {cell} RLIKE '^[+-]?([0-9]*|[0-9]{{1,3}}(,[0-9]{{3}})+)([.][0-9]*)?$' AND {cell} RLIKE '[0-9]' AND length({int}) <= 15 \
          THEN (CASE WHEN substr({cell}, 1, 1) = '-' THEN -1 ELSE 1 END) * \
          (CAST(coalesce(nullif({int}, ''), '0') AS BIGINT) * {scale}{keep} \
          + CASE WHEN substr({frac}, {round_at}, 1) >= '5' THEN 1 ELSE 0 END) END"
@@ -428,6 +429,17 @@ pub fn job_sql(groups: &[String], years: (i32, i32)) -> (Vec<(String, String, bo
         groups.join(" UNION ALL ")
     };
     let (y0, y1) = years;
+    // The contract's maximum amount, in fen: a larger amount (sale or refund) is `above_maximum`.
+    let above_max = homeseason_ingest::Feed::PaymentTransactions
+        .contract()
+        .field("amount")
+        .and_then(|f| f.constraints.maximum)
+        .map_or_else(String::new, |max| {
+            format!(
+                "WHEN abs(fen) > {} THEN 'amount|above_maximum' ",
+                (max * 100.0).round() as i64
+            )
+        });
     let values: Vec<String> = FIELDS
         .iter()
         .map(|f| format!("WHEN '{f}' THEN {f}"))
@@ -448,7 +460,7 @@ pub fn job_sql(groups: &[String], years: (i32, i32)) -> (Vec<(String, String, bo
              WHEN mcc = '' THEN 'mcc|missing_value' WHEN NOT mcc RLIKE '^[0-9]{{4}}$' THEN 'mcc|bad_pattern' \
              WHEN region_code = '' THEN 'region_code|missing_value' \
              WHEN NOT (region_code = 'XPCC' OR region_code RLIKE '^[0-9]{{6}}$') THEN 'region_code|bad_pattern' \
-             WHEN amount = '' THEN 'amount|missing_value' WHEN fen IS NULL THEN 'amount|bad_number' \
+             WHEN amount = '' THEN 'amount|missing_value' WHEN fen IS NULL THEN 'amount|bad_number' {above_max}\
              WHEN typed AND fen < 0 THEN 'amount|below_minimum' \
              WHEN typed AND txn_type = '' THEN 'txn_type|missing_value' \
              WHEN txn_type <> '' AND tyv IS NULL THEN 'txn_type|bad_enum' \
@@ -483,8 +495,8 @@ pub fn job_sql(groups: &[String], years: (i32, i32)) -> (Vec<(String, String, bo
         Output {
             name: "daily".into(),
             sql: "SELECT fid, mk, day, region, mcc, channel, count(1) AS rows, \
-                    count_if(sale) AS txn_count, coalesce(sum(CASE WHEN sale THEN fen END), 0) AS sale_fen, \
-                    coalesce(sum(CASE WHEN NOT sale THEN fen END), 0) AS refund_fen, \
+                    count_if(sale) AS txn_count, coalesce(try_sum(CASE WHEN sale THEN fen ELSE 0 END), -1) AS sale_fen, \
+                    coalesce(try_sum(CASE WHEN NOT sale THEN fen ELSE 0 END), -1) AS refund_fen, \
                     count(DISTINCT CASE WHEN sale THEN merchant_id END) AS merchants \
                   FROM accepted WHERE rn = 1 GROUP BY fid, mk, day, region, mcc, channel"
                 .into(),

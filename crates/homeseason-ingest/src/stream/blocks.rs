@@ -213,7 +213,9 @@ pub(crate) fn beijing_day(cell: &[u8], format: &TimeFormat, offset: i32) -> Opti
     i32::try_from(utc_secs.checked_add(BJ)?.div_euclid(86_400)).ok()
 }
 
-/// An amount cell → fen. `None` when not a plain decimal number.
+/// An amount cell → fen. `None` when not a plain decimal number — thousands separators only in the
+/// integer part, grouping it in threes (`1,234,567.89`; not `12,50`, `1,2,3`, `407,42`), as
+/// `parse::thousands_ok` and the Spark engine's `fen_sql`.
 pub(crate) fn parse_fen(cell: &[u8], unit: AmountUnit) -> Option<i64> {
     let mut b = cell;
     let mut neg = false;
@@ -230,6 +232,8 @@ pub(crate) fn parse_fen(cell: &[u8], unit: AmountUnit) -> Option<i64> {
     let mut seen_digit = false;
     let mut in_frac = false;
     let mut int_digits = 0;
+    // Digits since the last thousands separator (`None` before the first one).
+    let mut group: Option<u32> = None;
     for &c in b {
         match c {
             b'0'..=b'9' => {
@@ -252,14 +256,31 @@ pub(crate) fn parse_fen(cell: &[u8], unit: AmountUnit) -> Option<i64> {
                         return None;
                     }
                     int = int * 10 + d;
+                    if let Some(g) = group.as_mut() {
+                        *g += 1;
+                    }
                 }
             }
-            b'.' if !in_frac => in_frac = true,
-            b',' if !in_frac => {}
+            b'.' if !in_frac => {
+                if group.is_some_and(|g| g != 3) {
+                    return None;
+                }
+                in_frac = true;
+            }
+            b',' if !in_frac => {
+                let ok = match group {
+                    None => (1..=3).contains(&int_digits),
+                    Some(g) => g == 3,
+                };
+                if !ok {
+                    return None;
+                }
+                group = Some(0);
+            }
             _ => return None,
         }
     }
-    if !seen_digit {
+    if !seen_digit || (!in_frac && group.is_some_and(|g| g != 3)) {
         return None;
     }
     let fen = match unit {

@@ -7,8 +7,11 @@ pub(super) struct Acc {
     /// Rows of every kind (sales, refunds, reversals).
     pub(super) rows: i64,
     pub(super) txn_count: i64,
-    pub(super) sale_fen: i64,
-    pub(super) refund_fen: i64,
+    /// Sums in fen as `i128`: every row is at most the contract's maximum (an `i64` of fen), so no
+    /// count of rows a machine can hold overflows them (100 sales of 999,999,999,999,999.99 yuan
+    /// overflowed an `i64` sum to a negative gross before the maximum existed).
+    pub(super) sale_fen: i128,
+    pub(super) refund_fen: i128,
     pub(super) merchants: i64,
 }
 
@@ -25,12 +28,12 @@ impl Aggregate {
         acc.rows += 1;
         if row.kind == SALE {
             acc.txn_count += 1;
-            acc.sale_fen += row.fen;
+            acc.sale_fen += i128::from(row.fen);
             if merchants.insert(nonzero(mix64(row.group) ^ row.merchant)) {
                 acc.merchants += 1;
             }
         } else {
-            acc.refund_fen += row.fen;
+            acc.refund_fen += i128::from(row.fen);
         }
     }
 }
@@ -342,6 +345,7 @@ pub(super) fn run_pass(
         want_fps,
         want_months,
         years: campaign_years(campaign),
+        max_fen: max_fen(contract),
     };
     let avg_row =
         (chunk0.data.len() / memchr::memchr_iter(b'\n', &chunk0.data).count().max(1)).max(16);
@@ -586,11 +590,11 @@ pub(super) fn merge(
                     acc.rows += 1;
                     if row.kind == SALE {
                         acc.txn_count += 1;
-                        acc.sale_fen += row.fen;
+                        acc.sale_fen += i128::from(row.fen);
                         ms.hit_merchants
                             .insert(nonzero(mix64(row.group) ^ row.merchant), row.group);
                     } else {
-                        acc.refund_fen += row.fen;
+                        acc.refund_fen += i128::from(row.fen);
                     }
                     ms.spill_hits.push(row.fp);
                 } else {

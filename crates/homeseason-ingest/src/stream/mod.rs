@@ -466,6 +466,20 @@ mod tests {
         assert_eq!(parse_fen(b"abc", AmountUnit::Yuan), None);
         assert_eq!(parse_fen(b".", AmountUnit::Yuan), None);
         assert_eq!(parse_fen(b"1e3", AmountUnit::Yuan), None);
+        // Thousands separators only in their places (issue 13).
+        assert_eq!(
+            parse_fen(b"1,234,567.89", AmountUnit::Yuan),
+            Some(123_456_789)
+        );
+        assert_eq!(parse_fen(b"-1,234", AmountUnit::Fen), Some(-1234));
+        assert_eq!(parse_fen(b"12,50", AmountUnit::Yuan), None);
+        assert_eq!(parse_fen(b"1,2,3", AmountUnit::Yuan), None);
+        assert_eq!(parse_fen(b"407,42", AmountUnit::Yuan), None);
+        assert_eq!(parse_fen(b"1234,567", AmountUnit::Yuan), None);
+        assert_eq!(parse_fen(b",123", AmountUnit::Yuan), None);
+        assert_eq!(parse_fen(b"123,", AmountUnit::Yuan), None);
+        assert_eq!(parse_fen(b"1,23.5", AmountUnit::Yuan), None);
+        assert_eq!(parse_fen(b"1,234.5,6", AmountUnit::Yuan), None);
     }
 
     #[test]

@@ -48,6 +48,16 @@ pub(super) struct Spec<'a> {
     /// The campaign's data years (first year of history to the window's last): a transaction
     /// outside them is rejected as `bad_period`.
     pub(super) years: (i32, i32),
+    /// The contract's maximum amount in fen (`payment_transactions.amount`): a larger amount, sale
+    /// or refund, is rejected as `above_maximum`.
+    pub(super) max_fen: Option<i64>,
+}
+
+/// The contract's maximum of `amount` in fen.
+pub(super) fn max_fen(contract: &TableContract) -> Option<i64> {
+    let max = contract.field(FIELDS[F_AMOUNT])?.constraints.maximum?;
+    // A contract maximum is a whole number of yuan far below i64::MAX / 100.
+    Some((max * 100.0).round() as i64)
 }
 
 impl Spec<'_> {

@@ -147,6 +147,12 @@ pub(super) fn judge(
     let Some(fen) = parse_fen(amount, p.amount_unit) else {
         return Verdict::Reject(F_AMOUNT, Reason::BadNumber, None);
     };
+    if spec
+        .max_fen
+        .is_some_and(|max| fen.unsigned_abs() > max.unsigned_abs())
+    {
+        return Verdict::Reject(F_AMOUNT, Reason::AboveMaximum, None);
+    }
     if fen < 0 && p.refund_sign == RefundSign::Type {
         return Verdict::Reject(F_AMOUNT, Reason::BelowMinimum, None);
     }
