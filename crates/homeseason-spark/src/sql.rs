@@ -214,9 +214,17 @@ pub fn day_sql(cell: &str, profile: &Profile) -> Result<String, SparkError> {
             } else {
                 pattern_regex(p)?
             };
+            // The default pattern is fixed-width, so once the `RLIKE` guard has matched, each
+            // component sits at a known position: `substr` instead of one regex match per component
+            // (the guard is evaluated first, and `CASE` does not evaluate the rest when it fails).
+            const FIXED: [i32; 6] = [1, 6, 9, 12, 15, 18];
+            let fixed = p == DEFAULT_TIME_FORMAT;
             let part = |i: usize| {
                 if g[i] == 0 {
                     "0".to_owned()
+                } else if fixed {
+                    let len = if i == 0 { 4 } else { 2 };
+                    format!("CAST(substr({cell}, {}, {len}) AS INT)", FIXED[i])
                 } else {
                     format!(
                         "CAST(regexp_extract({cell}, {}, {}) AS INT)",
@@ -397,13 +405,18 @@ pub fn group_sql(
     let fid_list: Vec<String> = fids.iter().map(ToString::to_string).collect();
     let type_case = enum_sql("txn_type", profile, field("txn_type")?);
     let tyv = format!("CASE WHEN txn_type = '' THEN NULL ELSE {type_case} END");
+    // The line is parsed once, by a generator (`LATERAL VIEW explode(array(from_csv(…)))`): a plain
+    // projection `from_csv(…) AS r` lets the optimiser push the blank-line filter below it and inline
+    // `from_csv` (and the decoding) into the filter once for each of the cells, which made the
+    // validation ~10 × slower than one parse (EXPLAIN FORMATTED showed ten `from_csv` per row; see
+    // benchmarks/spark/RESULTS.md). A filter on a generator's output cannot be pushed below it.
     Ok(format!(
         "SELECT *, {day} AS day, {fen} AS fen, {tyv} AS tyv, {chv} AS chv, \
            {expected} AS inst_expected, {typed} AS typed FROM ( \
            SELECT fid, line, raw, gb, bad_enc, {cells} FROM ( \
-             SELECT fid, line, raw, gb, bad_enc, {parse} AS r FROM ( \
                SELECT fid, line, {text} AS raw, {gb} AS gb, {bad_enc} AS bad_enc \
-               FROM lines WHERE fid IN ({fids}) AND line > 1)) \
+               FROM lines WHERE fid IN ({fids}) AND line > 1) \
+             LATERAL VIEW explode(array({parse})) parsed AS r \
            WHERE NOT ({blank}))",
         day = day_sql("txn_time", profile)?,
         fen = fen_sql("amount", profile.amount_unit),
