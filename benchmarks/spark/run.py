@@ -92,8 +92,12 @@ def daily(lake):
     import polars as pl
 
     files = sorted(pathlib.Path(lake, "payment_daily").rglob("*.parquet"))
-    df = pl.concat([pl.read_parquet(f) for f in files], how="vertical_relaxed")
-    return df.sort(["institution", "date", "region_code", "mcc", "channel"])
+    # institution/year/month are in the Hive-style path, not in the file: keep the path as a column.
+    df = pl.concat(
+        [pl.read_parquet(f).with_columns(pl.lit(str(f.relative_to(lake))).alias("part")) for f in files],
+        how="vertical_relaxed",
+    )
+    return df.sort(df.columns)
 
 
 def main():
