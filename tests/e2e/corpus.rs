@@ -88,10 +88,13 @@ fn bom(text: &str) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // Hand-made zip archives (for the XLSX bomb: no writer would produce one).
 
+/// Writes chunks of an archive entry into the sink it is given.
+type Chunks = Box<dyn FnMut(&mut dyn FnMut(&[u8]))>;
+
 /// A zip archive of deflated entries, each written from a generator of chunks (so a huge entry never
 /// sits in memory).
 /// With `lie`, every entry declares 1 KB uncompressed, whatever it holds.
-fn zip(entries: Vec<(&str, Box<dyn FnMut(&mut dyn FnMut(&[u8]))>)>, lie: bool) -> Vec<u8> {
+fn zip(entries: Vec<(&str, Chunks)>, lie: bool) -> Vec<u8> {
     let mut out = Vec::new();
     let mut central = Vec::new();
     let count = entries.len() as u16;
@@ -168,7 +171,7 @@ fn inline_xlsx(rows: u64, lie: bool) -> Vec<u8> {
         }
         s + "</row>"
     }
-    fn fixed(text: String) -> Box<dyn FnMut(&mut dyn FnMut(&[u8]))> {
+    fn fixed(text: String) -> Chunks {
         Box::new(move |w: &mut dyn FnMut(&[u8])| w(text.as_bytes()))
     }
     let header = row(&[
@@ -181,7 +184,7 @@ fn inline_xlsx(rows: u64, lie: bool) -> Vec<u8> {
         "单位",
     ]);
     let data = row(&[&a(), "甲公司", "浙江", "家电", "2023-09", "100", "万元"]);
-    let sheet: Box<dyn FnMut(&mut dyn FnMut(&[u8]))> = Box::new(move |w: &mut dyn FnMut(&[u8])| {
+    let sheet: Chunks = Box::new(move |w: &mut dyn FnMut(&[u8])| {
         w(format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><worksheet xmlns=\"{NS}\"><sheetData>"
         )
@@ -202,13 +205,11 @@ fn inline_xlsx(rows: u64, lie: bool) -> Vec<u8> {
         vec![
             (
                 "[Content_Types].xml",
-                fixed(format!(
-                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
+                fixed("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
                  <Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>\
                  <Default Extension=\"xml\" ContentType=\"application/xml\"/>\
                  <Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/>\
-                 <Override PartName=\"/xl/worksheets/sheet1.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/></Types>"
-                )),
+                 <Override PartName=\"/xl/worksheets/sheet1.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/></Types>".to_string()),
             ),
             (
                 "_rels/.rels",
@@ -433,11 +434,9 @@ pub(crate) fn cases() -> Vec<Case> {
             "gbk + gzip transactions",
             "payment_transactions",
             "payment_transactions_t9_2023-09.csv.gz",
-            gz(&gbk(&format!(
-                "交易流水号,支付机构,交易时间,商户编号,商户类别码,地区代码,交易金额（元）,交易类型,交易渠道\n\
+            gz(&gbk("交易流水号,支付机构,交易时间,商户编号,商户类别码,地区代码,交易金额（元）,交易类型,交易渠道\n\
                  G1,t9,2023-09-01 10:00:00,M1,5722,330106,100.00,消费,线下\n\
-                 G2,t9,2023-09-02 10:00:00,M1,5722,330106,20.00,退货,线下\n"
-            ))),
+                 G2,t9,2023-09-02 10:00:00,M1,5722,330106,20.00,退货,线下\n")),
             rows("payment_transactions", (2, 2, 0, 0), &[]),
         ),
         case(
@@ -1185,14 +1184,13 @@ fn run_measured(args: &[&str]) -> (Output, u64) {
     let mut peak_kb = 0u64;
     let deadline = Instant::now() + Duration::from_secs(600);
     let status = loop {
-        if let Ok(text) = std::fs::read_to_string(&status_path) {
-            if let Some(kb) = text
+        if let Ok(text) = std::fs::read_to_string(&status_path)
+            && let Some(kb) = text
                 .lines()
                 .find_map(|l| l.strip_prefix("VmHWM:"))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            {
-                peak_kb = peak_kb.max(kb);
-            }
+        {
+            peak_kb = peak_kb.max(kb);
         }
         if let Some(s) = child.try_wait().unwrap() {
             break s;
@@ -1357,10 +1355,10 @@ fn run_case(c: &Case, root: &Path, seed: &Path, i: usize) -> Result<String, Stri
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let fail = |why: String| Err(format!("{why}\nstdout:\n{stdout}\nstderr:\n{stderr}"));
-    if let Some(max) = c.max_rss_mb {
-        if peak_mb > max {
-            return fail(format!("peak RSS {peak_mb} MB over the bound of {max} MB"));
-        }
+    if let Some(max) = c.max_rss_mb
+        && peak_mb > max
+    {
+        return fail(format!("peak RSS {peak_mb} MB over the bound of {max} MB"));
     }
     let Ok(v) = serde_json::from_str::<serde_json::Value>(&stdout) else {
         return fail("no JSON on stdout (the command failed instead of refusing the file)".into());

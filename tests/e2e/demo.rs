@@ -246,3 +246,58 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Every table of the demo's lake, as a digest of its content: the restructure and every later
+/// "move-and-mend" must leave the demo's outputs as they were. A deliberate change of an output
+/// rewrites the record with `HOMESEASON_BLESS=1` (and the diff of `demo-tables.tsv` shows which
+/// tables moved).
+#[test]
+fn demo_tables_equal_their_recorded_digests() {
+    let lake = demo_dir().join("lake");
+    let mut tables: Vec<String> = std::fs::read_dir(&lake)
+        .expect("lake")
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with(['.', '_']) && name != "rejects")
+        .collect();
+    tables.sort();
+    let mut record =
+        String::from("# table\tfiles\trows\tsha256 of every file's path and content as CSV\n");
+    for table in &tables {
+        let mut files = files_under(&lake.join(table));
+        files.sort();
+        let mut canonical = Vec::new();
+        let mut rows = 0;
+        for file in &files {
+            let rel = file.strip_prefix(&lake).expect("under the lake");
+            canonical.extend_from_slice(rel.to_string_lossy().as_bytes());
+            canonical.push(b'\n');
+            let mut frame = read_parquet(file);
+            rows += frame.height();
+            CsvWriter::new(&mut canonical)
+                .finish(&mut frame)
+                .expect("frame as CSV");
+        }
+        record.push_str(&format!(
+            "{table}\t{}\t{rows}\t{}\n",
+            files.len(),
+            homeseason_ingest::sha256_hex(&canonical)
+        ));
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/e2e/snapshots/demo-tables.tsv");
+    if std::env::var_os("HOMESEASON_BLESS").is_some() {
+        std::fs::write(&path, &record).expect("bless demo-tables.tsv");
+    }
+    let recorded = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        tables.len() >= 10,
+        "the demo lake holds its tables: {tables:?}"
+    );
+    assert_eq!(
+        recorded, record,
+        "the demo's tables changed; if that is deliberate, re-record with HOMESEASON_BLESS=1 \
+         cargo test --workspace --test e2e -- demo_tables"
+    );
+}

@@ -361,7 +361,7 @@ const SALES_HEADER: &str =
     "统一社会信用代码,企业名称,地区,品类,统计期,销售额,单位,线上/线下,品牌\n";
 
 #[test]
-fn a_revision_supersedes_exactly_its_region_and_period() {
+fn a_revision_conflicts_until_replace_names_exactly_its_region_and_period() {
     let tmp = tempfile::tempdir().unwrap();
     let a = code("91330000MAGA0121G");
     let first = tmp.path().join("in/zhejiang_2023Q3.csv");
@@ -384,8 +384,23 @@ fn a_revision_supersedes_exactly_its_region_and_period() {
         &revision,
         format!("{SALES_HEADER}{a},甲公司,330000,家电,2023年10月,250,万元,全部,\n").as_bytes(),
     );
+    // Files are increments: sent as is, the revision's key (USCC, region, period, category) is
+    // already held with another amount — a conflict, reported; the first value stays.
     let out = ok(&["ingest", "--lake", lake_s, revision.to_str().unwrap()]);
-    assert!(out.contains("replaced"), "{out}");
+    assert!(out.contains("1 conflicts"), "{out}");
+    let sales = read_parquet_table(&lake, "enterprise_sales");
+    let total: f64 = f64s(&sales, "sales_amount").into_iter().flatten().sum();
+    assert_eq!(total, (100.0 + 200.0 + 300.0 + 50.0) * 1e4);
+    // The correction is explicit: remove Zhejiang's October, then ingest the revision.
+    let out = ok(&[
+        "ingest",
+        "--lake",
+        lake_s,
+        "--replace",
+        "enterprise_sales,region_code=330000,period=2023-10",
+        revision.to_str().unwrap(),
+    ]);
+    assert!(out.contains("removed 已删除 1 rows"), "{out}");
     let m = manifest(&lake);
     let files = m["files"].as_array().unwrap();
     assert_eq!(files.len(), 2, "both submissions are kept");
@@ -394,8 +409,12 @@ fn a_revision_supersedes_exactly_its_region_and_period() {
     assert_eq!(old["superseded"], serde_json::json!([oct]));
     assert_eq!(new["superseded"], serde_json::json!([]));
     let parts = &m["partitions"];
-    assert_eq!(parts[oct]["version"], 2);
+    assert_eq!(
+        parts[oct]["version"], 3,
+        "written, emptied by --replace, written again"
+    );
     assert_eq!(parts[oct]["source_sha256"], new["sha256"]);
+    assert_eq!(m["replacements"].as_array().map(Vec::len), Some(1));
     for p in [
         "enterprise_sales/region_code=330000/period=2023-09/data.parquet",
         "enterprise_sales/region_code=330000/period=2023-11/data.parquet",
@@ -536,8 +555,9 @@ fn activities_register_is_summarised_by_region_week_and_type_without_duplicates(
     let lake = tmp.path().join("lake");
     let v = ingest_json(&lake, &[&first]);
     assert_eq!(counts(&v[0]["report"]), (5, 4, 1, 0), "{v}");
-    // The re-submission for September: ZJ-002 corrected, ZJ-003 renumbered as ZJ-103 (same name and
-    // start: the same activity), a new ZJ-006; October is not in it, so October stays as it was.
+    // The re-submission for September: ZJ-002 and ZJ-003 corrected (named with --replace: files are
+    // increments, a changed row is otherwise a conflict), ZJ-003 also sent renumbered as ZJ-103 (same
+    // name and start: the same activity), a new ZJ-006; October is not in it, so October stays.
     let second = tmp.path().join("in/activities_330000_v2.csv");
     write(
         &second,
@@ -554,9 +574,14 @@ fn activities_register_is_summarised_by_region_week_and_type_without_duplicates(
         "ingest",
         "--lake",
         lake.to_str().unwrap(),
+        "--replace",
+        "activities,activity_id=ZJ-002",
+        "--replace",
+        "activities,activity_id=ZJ-003",
         second.to_str().unwrap(),
     ]);
-    assert!(out.contains("replaced"), "{out}");
+    assert!(out.contains("removed 已删除 1 rows"), "{out}");
+    assert!(!out.contains("conflicts"), "{out}");
     let summary = read_parquet(&lake.join("activity_summary/data.parquet"));
     let rows: Vec<String> = (0..summary.height())
         .map(|i| {

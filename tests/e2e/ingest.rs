@@ -129,7 +129,7 @@ fn bad_rows_are_rejected_with_reasons_and_good_rows_kept() {
 }
 
 #[test]
-fn reingest_changes_nothing_and_a_corrected_month_replaces_its_partition() {
+fn reingest_changes_nothing_a_revision_conflicts_and_replace_corrects_it() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("in/payment_daily_test_2023-09.csv");
     write(
@@ -149,7 +149,8 @@ fn reingest_changes_nothing_and_a_corrected_month_replaces_its_partition() {
         std::fs::read(lake.join("_manifest.json")).unwrap(),
         manifest_before
     );
-    // A corrected file for the same institution and month replaces the partition; both are kept in the manifest.
+    // A revised file for the same institution and month: its new day is added, its changed day is a
+    // conflict (the first value stays, reported); both files are kept in the manifest.
     write(
         &file,
         &format!(
@@ -157,15 +158,49 @@ fn reingest_changes_nothing_and_a_corrected_month_replaces_its_partition() {
         ),
     );
     let third = ok(&["ingest", "--lake", lake_s, file.to_str().unwrap()]);
-    assert!(third.contains("replaced"), "{third}");
+    assert!(third.contains("1 conflicts"), "{third}");
     let frame = read_parquet(&part);
     assert_eq!(frame.height(), 2);
+    let amounts: Vec<f64> = frame
+        .column("amount")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert_eq!(amounts, [1000.0, 50.0]);
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(lake.join("_manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["files"].as_array().unwrap().len(), 2);
     let entry =
         &manifest["partitions"]["payment_daily/institution=test/year=2023/month=9/data.parquet"];
     assert_eq!(entry["version"], 2);
+    // The correction is explicit: remove the day (a dry run first changes nothing), send it again.
+    let range = "payment_daily,institution=test,date=2023-09-01";
+    let dry = ok(&["ingest", "--lake", lake_s, "--replace", range, "--dry-run"]);
+    assert!(dry.contains("would remove 将删除 1 rows"), "{dry}");
+    assert_eq!(read_parquet(&part).height(), 2);
+    ok(&[
+        "ingest",
+        "--lake",
+        lake_s,
+        "--replace",
+        range,
+        file.to_str().unwrap(),
+    ]);
+    let frame = read_parquet(&part)
+        .sort(["date"], polars::prelude::SortMultipleOptions::default())
+        .unwrap();
+    let amounts: Vec<f64> = frame
+        .column("amount")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .flatten()
+        .collect();
+    assert_eq!(amounts, [1200.0, 50.0]);
 }
 
 #[test]

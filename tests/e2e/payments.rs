@@ -100,11 +100,11 @@ fn read_hive(path: &Path) -> DataFrame {
     let height = df.height();
     for part in path.parent().unwrap().components() {
         let part = part.as_os_str().to_string_lossy();
-        if let Some((k, v)) = part.split_once('=') {
-            if df.column(k).is_err() {
-                df.with_column(Column::new(k.into(), vec![v.to_owned(); height]))
-                    .unwrap();
-            }
+        if let Some((k, v)) = part.split_once('=')
+            && df.column(k).is_err()
+        {
+            df.with_column(Column::new(k.into(), vec![v.to_owned(); height]))
+                .unwrap();
         }
     }
     df
@@ -412,8 +412,9 @@ fn duplicates_are_removed_within_and_across_files_and_counted() {
     let sep_part = lake.join("payment_daily/institution=t2/year=2023/month=9/data.parquet");
     let sep_before = std::fs::read(&sep_part).unwrap();
     // October's export overlaps the end of September (S4, S5 again) and has one September row that the
-    // September file does not (S6): the overlap is dropped as duplicates, S6 is rejected (September is
-    // held by another file), October is written.
+    // September file does not (S6, a late transaction): the overlap is dropped as duplicates, S6 is
+    // added to September (files are increments: before, it was rejected because another file "held"
+    // September), October is written.
     let oct = tmp.path().join("payment_transactions_t2_2023-10.csv");
     let mut t = format!("{HEADER}\n");
     t += &txn("S4", "2023-09-30 23:10:00", "M1", "40.00", "sale");
@@ -424,23 +425,35 @@ fn duplicates_are_removed_within_and_across_files_and_counted() {
     t += &txn("O3", "2023-10-03 08:00:00", "M1", "15.00", "refund");
     write(&oct, t.as_bytes());
     let r = ingest(&lake, &[], &[&oct]);
-    assert_eq!(counts(&r[0]), (6, 3, 1, 2), "{}", r[0]);
-    assert_eq!(
+    assert_eq!(counts(&r[0]), (6, 4, 0, 2), "{}", r[0]);
+    assert_ne!(
         std::fs::read(&sep_part).unwrap(),
         sep_before,
-        "September untouched"
+        "S6 joins September"
     );
-    let rej = read_parquet(
-        &files_with_ext(&lake.join("rejects/feed=payment_transactions"), "parquet")[0],
-    );
-    assert_eq!(
-        rej.column("reason").unwrap().str().unwrap().get(0),
-        Some("bad_period")
-    );
+    assert!(files_with_ext(&lake.join("rejects"), "parquet").is_empty());
     let d = daily(&lake);
-    // Gross 100 + 200 + 40 + 60 (September) + 10 + 30 (October), nothing counted twice.
-    assert!((sum_f64(&d, "amount") - 440.0).abs() < 1e-9, "{d}");
+    // Gross 100 + 200 + 40 + 60 + 5 (September) + 10 + 30 (October), nothing counted twice.
+    assert!((sum_f64(&d, "amount") - 445.0).abs() < 1e-9, "{d}");
     assert!((sum_f64(&d, "refund_amount") - 35.0).abs() < 1e-9);
+    // M3 sold twice on 2023-09-30 in the same cell (S5 in September's file, S6 in October's): one
+    // merchant, not two.
+    let last_day = d
+        .clone()
+        .lazy()
+        .filter(col("date").cast(DataType::String).eq(lit("2023-09-30")))
+        .collect()
+        .unwrap();
+    assert_eq!(
+        last_day
+            .column("merchant_count")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .sum(),
+        Some(2),
+        "M1 and M3: {last_day}"
+    );
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(lake.join("_manifest.json")).unwrap()).unwrap();
     let entry = manifest["files"]
@@ -451,15 +464,15 @@ fn duplicates_are_removed_within_and_across_files_and_counted() {
         .unwrap();
     assert_eq!(entry["report"]["payments"]["duplicates_across_files"], 2);
     assert_eq!(entry["report"]["payments"]["home_month"], "2023-10");
-    // The same overlap sent again in another October export is still counted once.
+    // The same rows sent again in another October export are still counted once; only O9 is new.
     let oct2 = tmp.path().join("payment_transactions_t2_2023-10b.csv");
     write(&oct2, t.replace("O1,", "O9,").as_bytes());
     let r = ingest(&lake, &[], &[&oct2]);
-    assert_eq!(counts(&r[0]).3, 2);
+    assert_eq!(counts(&r[0]), (6, 1, 0, 5));
 }
 
 #[test]
-fn reupload_changes_nothing_and_a_corrected_month_replaces_it() {
+fn reupload_changes_nothing_and_a_month_is_corrected_with_replace() {
     let tmp = tempfile::tempdir().unwrap();
     let lake = tmp.path().join("lake");
     let sep = tmp.path().join("payment_transactions_t2_2023-09.csv");
@@ -477,9 +490,13 @@ fn reupload_changes_nothing_and_a_corrected_month_replaces_it() {
         std::fs::read(lake.join("_manifest.json")).unwrap(),
         manifest_before
     );
-    assert_eq!(std::fs::read_dir(&index).unwrap().count(), 1);
-    // A corrected September (same name): replaces the month; its rows are not duplicates of the version
-    // it replaces.
+    assert_eq!(
+        std::fs::read_dir(&index).unwrap().count(),
+        2,
+        "ids and merchant pairs"
+    );
+    // A corrected September: files are increments, so the month is removed explicitly
+    // (`--replace`, which also forgets its transaction ids), then the corrected file is ingested.
     let corrected = september().replace(
         &txn("S5", "2023-09-30 23:50:00", "M3", "60.00", "sale"),
         &txn("S5", "2023-09-30 23:50:00", "M3", "66.00", "sale"),
@@ -489,30 +506,36 @@ fn reupload_changes_nothing_and_a_corrected_month_replaces_it() {
         september() + &txn("S7", "2023-09-20 12:00:00", "M4", "7.00", "sale")
     );
     write(&sep, corrected.as_bytes());
-    let r = ingest(&lake, &[], &[&sep]);
+    let r = ingest(
+        &lake,
+        &[
+            "--replace",
+            "payment_daily,institution=t2,date=2023-09-01..2023-09-30",
+        ],
+        &[&sep],
+    );
     assert_eq!(counts(&r[0]), (7, 6, 0, 1));
-    assert!(!r[0]["commit"]["replaced"].as_array().unwrap().is_empty());
     let d = daily(&lake);
     assert!((sum_f64(&d, "amount") - (100.0 + 200.0 + 40.0 + 66.0 + 7.0)).abs() < 1e-9);
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(lake.join("_manifest.json")).unwrap()).unwrap();
     let key = "payment_daily/institution=t2/year=2023/month=9/data.parquet";
-    assert_eq!(manifest["partitions"][key]["version"], 2);
+    assert_eq!(manifest["partitions"][key]["version"], 3);
+    assert_eq!(manifest["replacements"][0]["txn_ids"], 5);
     let sha = r[0]["report"]["sha256"].as_str().unwrap();
     assert_eq!(manifest["partitions"][key]["source_sha256"], sha);
     let idx: Vec<String> = std::fs::read_dir(&index)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(idx, vec![format!("{sha}.fp64")]);
-    // The corrected file re-sent gzip-compressed: same rows, so the same totals, and no duplicates
-    // (it is the same file: it replaces the month again).
+    assert!(idx.contains(&format!("{sha}.id128")), "{idx:?}");
+    // The corrected file re-sent gzip-compressed: same transactions, all duplicates, same totals.
     let gz = tmp.path().join("payment_transactions_t2_2023-09.csv.gz");
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(corrected.as_bytes()).unwrap();
     write(&gz, &enc.finish().unwrap());
     let r = ingest(&lake, &[], &[&gz]);
-    assert_eq!(counts(&r[0]), (7, 6, 0, 1));
+    assert_eq!(counts(&r[0]), (7, 0, 0, 7));
     assert!(daily(&lake).equals(&d));
 }
 

@@ -5,6 +5,7 @@
     clippy::disallowed_methods,
     reason = "the gallery writes PNG and SVG files for a person to look at"
 )]
+#![expect(clippy::print_stdout, reason = "it says where the files went")]
 
 #[path = "../tests/common/mod.rs"]
 mod common;

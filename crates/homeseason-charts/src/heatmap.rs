@@ -156,7 +156,7 @@ impl Chart for Heatmap {
 
         let value_size = (f64::from(cell_h) * 0.6 / theme.s).clamp(8.0, 14.0);
         let show_values = f64::from(cell_h) >= 11.0 && cell_w >= theme.px(34.0);
-        let gap = if cell_h >= 6 { 1 } else { 0 };
+        let gap = i32::from(cell_h >= 6);
         for (i, row) in self.values.iter().enumerate() {
             let y = gy + cell_h * i as i32;
             body.draw(&Text::new(

@@ -199,7 +199,7 @@ fn draw_swatch<DB: DrawingBackend>(
 
 /// Formats `v` with up to `max_dec` decimals (trailing zeros trimmed) and thousands separators.
 pub(crate) fn fmt_num(v: f64, max_dec: usize) -> String {
-    let s = format!("{:.*}", max_dec, v);
+    let s = format!("{v:.max_dec$}");
     let s = if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     } else {
@@ -210,7 +210,7 @@ pub(crate) fn fmt_num(v: f64, max_dec: usize) -> String {
 
 /// Formats `v` with exactly `dec` decimals and thousands separators.
 pub(crate) fn fmt_fixed(v: f64, dec: usize) -> String {
-    group_thousands(&format!("{:.*}", dec, v))
+    group_thousands(&format!("{v:.dec$}"))
 }
 
 fn group_thousands(s: &str) -> String {
@@ -429,7 +429,7 @@ impl Diverging {
 
     pub(crate) fn color(&self, v: f64) -> RGBColor {
         let t = (v / self.limit).clamp(-1.0, 1.0);
-        let pos = (t + 1.0) / 2.0 * (RDBU.len() - 1) as f64;
+        let pos = f64::midpoint(t, 1.0) * (RDBU.len() - 1) as f64;
         let i = (pos.floor() as usize).min(RDBU.len() - 2);
         let f = pos - i as f64;
         let (a, b) = (RDBU[i], RDBU[i + 1]);
@@ -501,7 +501,7 @@ pub(crate) fn color_legend<DB: DrawingBackend>(
     for k in 0..5 {
         let frac = f64::from(k) / 4.0;
         let v = scale.limit * (1.0 - 2.0 * frac);
-        let yy = top + ((bar_h - 1) as f64 * frac).round() as i32;
+        let yy = top + (f64::from(bar_h - 1) * frac).round() as i32;
         area.draw(&PathElement::new(
             vec![(x + bw, yy), (x + bw + theme.px(5.0), yy)],
             AXIS.stroke_width(1),
@@ -613,7 +613,7 @@ impl plotters::coord::ranged1d::Ranged for KeyAxis {
 
     fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
         if self.hi == self.lo {
-            return (limit.0 + limit.1) / 2;
+            return i32::midpoint(limit.0, limit.1);
         }
         let f = (v - self.lo) / (self.hi - self.lo);
         let len = f64::from(limit.1 - limit.0);

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use homeseason_client::wire::{Status, UploadRecord};
 use homeseason_client::{Client, PullConfig, PullSource, Retry, pull};
-use homeseason_ingest::Feed;
 use homeseason_lake::Lake;
 use homeseason_pipeline::{Fate, Profiles, Source, ingest_file};
 use homeseason_schema::campaign::Campaign;
@@ -211,11 +210,7 @@ fn ingest_pulled(
     path: &Path,
     campaign: &Campaign,
 ) -> Result<usize> {
-    let feed = source
-        .feed
-        .as_deref()
-        .map(|f| Feed::from_id(f).with_context(|| format!("unknown feed {f:?}")))
-        .transpose()?;
+    let feed = source.feed.as_deref().map(crate::parse_feed).transpose()?;
     let profiles = Profiles::from_working_dir()?;
     match ingest_file(lake, &Source::Path(path), feed, campaign, &profiles, &now())? {
         Fate::Ingested { report, commit, .. } => {

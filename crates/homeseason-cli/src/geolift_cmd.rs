@@ -202,7 +202,7 @@ fn load(args: &GeoliftArgs) -> Result<Data> {
     let names: Vec<String> = df
         .get_column_names()
         .iter()
-        .map(|c| c.to_string())
+        .map(std::string::ToString::to_string)
         .collect();
     for (what, c) in [
         ("--unit", &args.unit),

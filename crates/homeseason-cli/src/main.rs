@@ -72,9 +72,15 @@ enum Command {
         /// Feed of every file (default: recognised from each file's header).
         #[arg(long)]
         feed: Option<String>,
-        /// Print the per-file results as JSON.
+        /// Print the per-file results as JSON (with every rejected row).
         #[arg(long)]
         json: bool,
+        /// Rejected rows to show on screen (all of them are in --json and in lake/rejects).
+        #[arg(long, default_value_t = 20, value_name = "N")]
+        show_rejects: usize,
+        /// Exit non-zero when any row was rejected (not only when a file was refused whole).
+        #[arg(long)]
+        strict: bool,
         /// Institution profile (TOML) for every file; default: `profiles/<institution>.toml` matched
         /// by the institution code in each file's name or folder (see profiles/README.md).
         #[arg(long)]
@@ -98,8 +104,17 @@ enum Command {
         /// spark.executor.memory=4g.
         #[arg(long)]
         spark_conf: Vec<String>,
+        /// Remove a key range before ingesting (files are increments and never remove rows):
+        /// `TABLE,column=value,…[,date=FROM..TO]`, e.g.
+        /// `payment_daily,institution=wallet_b,date=2023-09-10..2023-09-10` or
+        /// `enterprise_sales,region_code=330000,period=2023-09`. Audited in the manifest. Repeatable.
+        #[arg(long, value_name = "RANGE")]
+        replace: Vec<String>,
+        /// With --replace: show what would be removed, change nothing, ingest nothing.
+        #[arg(long, requires = "replace")]
+        dry_run: bool,
         /// Files or folders.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "replace")]
         paths: Vec<PathBuf>,
     },
     /// Estimate uplift per region × category from the lake and write the uplift tables.
@@ -130,6 +145,9 @@ enum Command {
         /// week). Default: the latest complete week of data, or the window's end.
         #[arg(long)]
         as_of: Option<chrono::NaiveDate>,
+        /// One region's own report and workbook (its 重点活动表): a code (330000) or a name (浙江).
+        #[arg(long)]
+        region: Option<String>,
     },
     /// Score the lake's uplift estimates against a truth file (the sample season's truth.csv).
     Score {
@@ -139,6 +157,9 @@ enum Command {
         /// Truth CSV.
         #[arg(long)]
         truth: PathBuf,
+        /// Print the scores as JSON (one object per method).
+        #[arg(long)]
+        json: bool,
     },
     /// Score every method against the sample season's truth over several seeds (accuracy table).
     Evaluate {
@@ -157,6 +178,9 @@ enum Command {
         /// Lake folder.
         #[arg(long)]
         lake: PathBuf,
+        /// Print the result as JSON (`{"ok": …, "problems": […]}`).
+        #[arg(long)]
+        json: bool,
     },
     /// Print the campaign configuration in use.
     Campaign,
@@ -343,6 +367,60 @@ fn load_campaign(path: Option<&Path>) -> Result<Campaign> {
     }
 }
 
+/// A feed named on the command line (`enterprise-sales` or `enterprise_sales`); an unknown name is
+/// answered with the valid ones, in both languages.
+fn parse_feed(name: &str) -> Result<Feed> {
+    Feed::from_id(name).with_context(|| {
+        let names: Vec<String> = Feed::ALL
+            .iter()
+            .map(|f| format!("{} ({})", f.id().replace('_', "-"), f.contract().title_zh))
+            .collect();
+        format!(
+            "unknown feed {name:?}; valid feeds: {} / 未知数据类型“{name}”，可用的数据类型：{}",
+            names.join(", "),
+            names.join("、")
+        )
+    })
+}
+
+/// A lake that must already exist (check, uplift, report, score): a missing folder is an error, never
+/// created.
+fn existing_lake(path: PathBuf) -> Result<Lake> {
+    if !path.is_dir() {
+        bail!(
+            "lake folder {} does not exist (run `homeseason ingest --lake {}` first) / 数据湖目录 {} 不存在（请先运行 homeseason ingest）",
+            path.display(),
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(Lake::open(path)?)
+}
+
+/// Rows of a frame as JSON objects (numbers as numbers, text as text, nulls as null).
+fn frame_json(frame: &polars::prelude::DataFrame) -> Result<serde_json::Value> {
+    use polars::prelude::{AnyValue, DataType};
+    let mut rows = Vec::with_capacity(frame.height());
+    for i in 0..frame.height() {
+        let mut row = serde_json::Map::new();
+        for c in frame.columns() {
+            let v = match c.get(i)? {
+                AnyValue::Null => serde_json::Value::Null,
+                AnyValue::Boolean(b) => serde_json::Value::Bool(b),
+                AnyValue::String(s) => serde_json::Value::String(s.to_owned()),
+                AnyValue::StringOwned(s) => serde_json::Value::String(s.to_string()),
+                other => match other.cast(&DataType::Float64) {
+                    AnyValue::Float64(x) if x.is_finite() => serde_json::json!(x),
+                    _ => serde_json::Value::String(other.to_string()),
+                },
+            };
+            row.insert(c.name().to_string(), v);
+        }
+        rows.push(serde_json::Value::Object(row));
+    }
+    Ok(serde_json::Value::Array(rows))
+}
+
 fn methods(ids: &[String]) -> Result<Vec<Method>> {
     ids.iter()
         .map(|m| {
@@ -433,7 +511,7 @@ fn ingest(
     Ok(results)
 }
 
-fn print_ingest(results: &[pipeline::FileResult]) {
+fn print_ingest(results: &[pipeline::FileResult], show_rejects: usize) {
     let (mut read, mut acc, mut rej, mut dup) = (0, 0, 0, 0);
     for r in results {
         match (&r.report, &r.refused) {
@@ -442,14 +520,25 @@ fn print_ingest(results: &[pipeline::FileResult]) {
                 acc += rep.accepted;
                 rej += rep.rejected;
                 dup += rep.duplicates;
-                let state = r.commit.as_ref().map_or("", |c| {
+                let state = r.commit.as_ref().map_or(String::new(), |c| {
+                    let mut s = String::new();
                     if c.unchanged {
-                        " (unchanged 未变化)"
-                    } else if c.replaced.is_empty() {
-                        ""
-                    } else {
-                        " (replaced a previous version 已替换旧版本)"
+                        s.push_str(" (unchanged 未变化)");
                     }
+                    if c.duplicate_rows > 0 {
+                        s.push_str(&format!(
+                            " ({} rows already in the lake 已在湖中)",
+                            c.duplicate_rows
+                        ));
+                    }
+                    if c.conflicts > 0 {
+                        s.push_str(&format!(
+                            " ({} conflicts, the first received kept 冲突，保留先收到的: {})",
+                            c.conflicts,
+                            c.conflict_keys.join("; ")
+                        ));
+                    }
+                    s
                 });
                 if rep.rejected > 0 || rep.duplicates > 0 || !state.is_empty() {
                     println!(
@@ -466,6 +555,35 @@ fn print_ingest(results: &[pipeline::FileResult]) {
         "{} files 文件: read 读取 {read} = accepted 接收 {acc} + rejected 拒收 {rej} + duplicates 重复 {dup}",
         results.len()
     );
+    print_rejects(results, show_rejects);
+}
+
+/// The first `limit` rejected rows: file, row, column and reason, in Chinese and in English.
+fn print_rejects(results: &[pipeline::FileResult], limit: usize) {
+    let total: usize = results.iter().map(|r| r.rejects.len()).sum();
+    if total == 0 || limit == 0 {
+        return;
+    }
+    let shown = total.min(limit);
+    println!(
+        "rejected rows 拒收行 ({shown} of {total} shown 显示 {shown} 行，共 {total} 行; all in --json and lake/rejects 全部见 --json 与 lake/rejects):"
+    );
+    for row in results.iter().flat_map(|r| &r.rejects).take(limit) {
+        let column = row.column.as_deref().unwrap_or("-");
+        println!(
+            "  {} · 第 {} 行 line {} · 列 column {} · {}",
+            row.file, row.line, row.line, column, row.reason
+        );
+        println!("    {}", row.message_zh);
+        println!("    {}", row.message_en);
+    }
+    if total > shown {
+        println!(
+            "  … {} more 另有 {} 行 (--show-rejects N, --json)",
+            total - shown,
+            total - shown
+        );
+    }
 }
 
 fn estimate(
@@ -525,8 +643,14 @@ fn run(cli: Cli) -> Result<()> {
             );
             let lake = Lake::open(out.join("lake"))?;
             let profiles = Profiles::from_working_dir()?;
-            let results = ingest(&lake, &campaign, &[sample.clone()], None, &profiles)?;
-            print_ingest(&results);
+            let results = ingest(
+                &lake,
+                &campaign,
+                std::slice::from_ref(&sample),
+                None,
+                &profiles,
+            )?;
+            print_ingest(&results, 0);
             let nbs = pipeline::ingest_nbs(&lake, &now())?;
             println!(
                 "NBS 社零 national figures 国家统计局社零全国数据 2022–2024: {} rows → retail_stats (region 000000)",
@@ -585,22 +709,60 @@ fn run(cli: Cli) -> Result<()> {
             lake,
             feed,
             json,
+            show_rejects,
+            strict,
             profile,
             profiles,
             suppress_below,
             engine,
             spark_master,
             spark_conf,
+            replace,
+            dry_run,
             paths,
         } => {
+            let ranges = replace
+                .iter()
+                .map(|r| homeseason_lake::ReplaceRange::parse(r).map_err(anyhow::Error::msg))
+                .collect::<Result<Vec<_>>>()?;
             let profiles = Profiles::load(
                 profile.as_deref(),
                 profiles.as_deref().unwrap_or(Path::new("profiles")),
             )?;
-            let feed = feed
-                .map(|f| Feed::from_id(&f).with_context(|| format!("unknown feed {f:?}")))
-                .transpose()?;
+            let feed = feed.map(|f| parse_feed(&f)).transpose()?;
             let lake = Lake::open(lake)?;
+            let stamp = now();
+            for (spec, range) in replace.iter().zip(&ranges) {
+                let done = lake.replace_range(range, dry_run, &stamp)?;
+                let verb = if dry_run {
+                    "would remove 将删除"
+                } else {
+                    "removed 已删除"
+                };
+                let mut lines: Vec<String> = done
+                    .entry
+                    .partitions
+                    .iter()
+                    .map(|(part, n)| format!("{verb} {n} rows 行 from {part}"))
+                    .collect();
+                lines.push(format!(
+                    "--replace {spec}: {verb} {} rows 行 in {} partitions 分区, {} transaction ids 交易编号",
+                    done.entry.rows,
+                    done.entry.partitions.len(),
+                    done.entry.txn_ids
+                ));
+                for line in lines {
+                    // With --json, stdout holds only the JSON results.
+                    if json {
+                        eprintln!("{line}");
+                    } else {
+                        println!("{line}");
+                    }
+                }
+            }
+            if dry_run {
+                return Ok(());
+            }
             let results = match engine.as_str() {
                 "rust" => ingest(&lake, &campaign, &paths, feed, &profiles)?,
                 "spark" => {
@@ -613,13 +775,7 @@ fn run(cli: Cli) -> Result<()> {
                         conf: &spark_conf,
                     };
                     let results = spark_cmd::ingest(
-                        &lake,
-                        &files,
-                        feed,
-                        &campaign,
-                        &profiles,
-                        &now(),
-                        &args,
+                        &lake, &files, feed, &campaign, &profiles, &stamp, &args,
                     )?;
                     if results.iter().any(|r| {
                         r.report
@@ -641,10 +797,16 @@ fn run(cli: Cli) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&results)?);
             } else {
-                print_ingest(&results);
+                print_ingest(&results, show_rejects);
             }
             if results.iter().any(|r| r.refused.is_some()) {
                 bail!("some files were refused whole (see above) 部分文件被整份拒收");
+            }
+            let rejected: usize = results.iter().map(|r| r.rejects.len()).sum();
+            if strict && rejected > 0 {
+                bail!(
+                    "--strict: {rejected} rows were rejected (see above) 严格模式：{rejected} 行被拒收（见上）"
+                );
             }
         }
         Command::Uplift {
@@ -652,7 +814,7 @@ fn run(cli: Cli) -> Result<()> {
             methods: m,
             seed,
         } => {
-            let lake = Lake::open(lake)?;
+            let lake = existing_lake(lake)?;
             let r = estimate(&lake, &campaign, &methods(&m)?, seed)?;
             println!(
                 "{} estimates → {}",
@@ -660,18 +822,43 @@ fn run(cli: Cli) -> Result<()> {
                 lake.root().join("uplift").display()
             );
         }
-        Command::Report { lake, out, as_of } => {
-            let lake = Lake::open(lake)?;
+        Command::Report {
+            lake,
+            out,
+            as_of,
+            region,
+        } => {
+            let lake = existing_lake(lake)?;
+            let region = region
+                .map(|r| {
+                    homeseason_schema::region::Regions::embedded()
+                        .resolve(&r)
+                        .map(|found| found.code.clone())
+                        .map_err(|e| anyhow::anyhow!("--region {r:?}: {e}"))
+                })
+                .transpose()?;
             let as_of = match as_of {
                 Some(d) => Some(d),
                 None => pipeline::outputs::latest_complete_week(&lake, &campaign)?,
             };
-            let (_, html) = pipeline::outputs::report(&lake, &campaign, &out, &now(), as_of)?;
+            let (_, html) = pipeline::outputs::report_for(
+                &lake,
+                &campaign,
+                &out,
+                &now(),
+                as_of,
+                region.as_deref(),
+            )?;
             println!("report 报告: {}", html.display());
         }
-        Command::Score { lake, truth } => {
-            let lake = Lake::open(lake)?;
-            println!("{}", score(&lake, &truth)?);
+        Command::Score { lake, truth, json } => {
+            let lake = existing_lake(lake)?;
+            let scores = score(&lake, &truth)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&frame_json(&scores)?)?);
+            } else {
+                println!("{scores}");
+            }
         }
         Command::Evaluate { seeds, out, table } => {
             let pb = spinner("evaluating 评估");
@@ -679,13 +866,23 @@ fn run(cli: Cli) -> Result<()> {
             pb.finish_and_clear();
             print!("{md}");
         }
-        Command::Check { lake } => {
-            let lake = Lake::open(lake)?;
-            let mut problems = Vec::new();
+        Command::Check { lake, json } => {
+            let lake = existing_lake(lake)?;
+            let mut problems = lake.check_manifest()?;
             for t in contract::all().iter().map(|t| t.name.as_str()) {
                 problems.extend(lake.check_table(t)?);
             }
-            if problems.is_empty() {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({ "ok": problems.is_empty(), "problems": problems })
+                    )?
+                );
+                if !problems.is_empty() {
+                    bail!("{} contract problems", problems.len());
+                }
+            } else if problems.is_empty() {
                 println!("every table matches its contract 所有表均符合数据契约");
             } else {
                 for p in &problems {

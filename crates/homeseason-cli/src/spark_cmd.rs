@@ -107,6 +107,7 @@ pub(crate) fn ingest(
                 let committed = pipeline::commit_prepared(lake, &staged.name, prepared, now)?;
                 results.push(FileResult {
                     path,
+                    rejects: pipeline::RejectedRow::from_frame(&committed.outcome.rejects)?,
                     report: Some(committed.outcome.report),
                     commit: Some(committed.commit),
                     refused: None,
@@ -127,6 +128,7 @@ pub(crate) fn ingest(
                     report: None,
                     commit: None,
                     refused: Some(reason),
+                    rejects: Vec::new(),
                 });
             }
         }

@@ -213,7 +213,7 @@ impl Client {
         }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(900))
+            .timeout(Duration::from_mins(15))
             .build()?;
         Ok(Client {
             http,
@@ -387,8 +387,7 @@ impl Client {
         let (sha256, size) = sha256_file(path).await?;
         let name = path
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "upload.csv".into());
+            .map_or_else(|| "upload.csv".into(), |n| n.to_string_lossy().into_owned());
         let already = |l: &Lookup| {
             l.already_ingested() && feed.is_none_or(|f| l.record.feed.as_deref() == Some(f))
         };
@@ -438,8 +437,7 @@ impl Client {
                 Attempt::Done(record) if record.status == crate::wire::Status::Failed => {
                     last = record
                         .refusal
-                        .map(|r| r.message_en)
-                        .unwrap_or_else(|| "failed".into());
+                        .map_or_else(|| "failed".into(), |r| r.message_en);
                 }
                 Attempt::Done(record) => {
                     return Ok(UploadOutcome {
@@ -644,21 +642,20 @@ pub async fn pull(
     retry: &Retry,
 ) -> Result<Pulled> {
     let url = check_url(&source.url)?;
-    let expected = match &source.sha256 {
-        Some(d) => parse_checksum(d)?,
-        None => {
-            let sum_url = check_url(
-                source
-                    .sha256_url
-                    .as_deref()
-                    .unwrap_or(&format!("{}.sha256", source.url)),
-            )?;
-            let (text, _) = get_checked(http, &sum_url, retry, |b| {
-                parse_checksum(&String::from_utf8_lossy(b)).map(|_| ())
-            })
-            .await?;
-            parse_checksum(&String::from_utf8_lossy(&text))?
-        }
+    let expected = if let Some(d) = &source.sha256 {
+        parse_checksum(d)?
+    } else {
+        let sum_url = check_url(
+            source
+                .sha256_url
+                .as_deref()
+                .unwrap_or(&format!("{}.sha256", source.url)),
+        )?;
+        let (text, _) = get_checked(http, &sum_url, retry, |b| {
+            parse_checksum(&String::from_utf8_lossy(b)).map(|_| ())
+        })
+        .await?;
+        parse_checksum(&String::from_utf8_lossy(&text))?
     };
     let last_segment = url
         .path_segments()
@@ -712,6 +709,17 @@ pub async fn pull(
     })
 }
 
+/// A temporary name next to `target` (same directory, so the rename is atomic).
+fn temp_beside(target: &Path) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    target.with_file_name(format!(".{name}.{}-{n}.tmp", std::process::id()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -738,15 +746,4 @@ mod tests {
         assert!(r.backoff(3) >= Duration::from_millis(300));
         assert!(r.backoff(20) <= Duration::from_millis(1250));
     }
-}
-
-/// A temporary name next to `target` (same directory, so the rename is atomic).
-fn temp_beside(target: &Path) -> PathBuf {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    target.with_file_name(format!(".{name}.{}-{n}.tmp", std::process::id()))
 }

@@ -53,6 +53,15 @@ pub struct CommitView {
     pub written: Vec<String>,
     /// Partitions replaced, with what they held before.
     pub replaced: Vec<Replaced>,
+    /// Rows the lake already held with the same values (files are increments: they changed nothing).
+    #[serde(default)]
+    pub duplicate_rows: usize,
+    /// Rows whose key the lake already held with other values: the first received is kept.
+    #[serde(default)]
+    pub conflicts: usize,
+    /// The first conflicting keys.
+    #[serde(default)]
+    pub conflict_keys: Vec<String>,
 }
 
 /// Why a file was refused whole.

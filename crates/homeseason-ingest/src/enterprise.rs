@@ -117,6 +117,19 @@ pub(crate) fn sales(
         let Some(name) = cells.required(sink, row, "enterprise_name") else {
             continue;
         };
+        if unit(name).is_some() {
+            // A `单位` column holding 元 / 万元 in a file without another unit column.
+            cells.reject(
+                sink,
+                row,
+                "enterprise_name",
+                Reason::BadUnit,
+                Some(
+                    "企业名称一列的值是金额单位；若这一列是金额单位，请将表头改为“金额单位”，并加上企业名称列 / the enterprise-name column holds a unit of amounts; if this column is the unit, name its header 金额单位 and add a column of enterprise names",
+                ),
+            );
+            continue;
+        }
         let Some(region_raw) = cells.required(sink, row, "region_code") else {
             continue;
         };
@@ -146,7 +159,10 @@ pub(crate) fn sales(
                 row,
                 "period",
                 Reason::BadPeriod,
-                Some("2023-09 | 2023年9月 | 2023-W37 | 2023-09-01~2023-09-30"),
+                Some(&crate::reject::period_detail(
+                    period_raw,
+                    "2023-09 | 2023年9月 | 2023-W37 | 2023-09-01~2023-09-30",
+                )),
             );
             continue;
         };
@@ -168,13 +184,14 @@ pub(crate) fn sales(
             continue;
         }
         let column_unit = match cells.get("unit", row) {
-            Some(u) => match unit(u) {
-                Some(u) => Some(u),
-                None => {
+            Some(u) => {
+                if let Some(u) = unit(u) {
+                    Some(u)
+                } else {
                     cells.reject(sink, row, "unit", Reason::BadUnit, Some("元 | 万元 | 亿元"));
                     continue;
                 }
-            },
+            }
             None => None,
         };
         if let (Some(c), Some(u)) = (cell_unit, column_unit)
@@ -209,7 +226,7 @@ pub(crate) fn sales(
                 row,
                 "sales_amount",
                 Reason::BadUnit,
-                Some("未注明单位（元/万元/亿元），请填写“单位”列 / no unit given: fill the unit column (元/万元/亿元)"),
+                Some("未注明单位（元/万元/亿元），请填写“金额单位”列 / no unit given: fill the unit column (元/万元/亿元)"),
             );
             continue;
         };

@@ -67,7 +67,10 @@ pub fn xlsx_ingest(data: &[u8]) {
     for feed in Feed::ALL {
         if let Ok(t) = xlsx::read("fuzz.xlsx", data, feed.contract(), feed.column_defaults()) {
             assert_eq!(
-                t.frame.column(crate::table::LINE).map(|c| c.len()).ok(),
+                t.frame
+                    .column(crate::table::LINE)
+                    .map(polars::prelude::Column::len)
+                    .ok(),
                 Some(t.frame.height()),
                 "{feed:?}: a workbook table without its line column"
             );
@@ -280,6 +283,10 @@ impl Mutator {
 /// # Panics
 /// When the corpus folder is missing or both folders are empty, or a file cannot be read.
 #[must_use]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "reads the fuzz corpus for the smoke tests; no pipeline code calls it"
+)]
 pub fn corpus_inputs(
     fuzz_dir: &std::path::Path,
     target: &str,

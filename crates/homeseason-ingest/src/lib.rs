@@ -28,6 +28,7 @@ mod enterprise;
 mod frame_util;
 #[doc(hidden)]
 pub mod fuzzing;
+mod guidance;
 mod nbs;
 mod parquet_guard;
 mod parse;
@@ -41,6 +42,7 @@ mod table;
 mod validate;
 mod xlsx;
 
+pub use guidance::missing_columns;
 pub use nbs::{FILE as NBS_FILE, SOURCES_MD as NBS_SOURCES_MD, bundled as bundled_nbs};
 pub use parse::{Period, PeriodKind, Unit, fold_width};
 pub use payments::{DASHBOARD_TABLE, daily_profiled, suppress_small_cells};
@@ -48,12 +50,13 @@ pub use profile::{
     AmountUnit, BEIJING_OFFSET, DEFAULT_TIME_FORMAT, Format, Profile, ProfileError, RefundSign,
     TimeFormat, pick as pick_profile,
 };
+pub use profile::{INSTITUTION_CODE_RULE, is_institution_code};
 pub use reject::{Reason, Reject, RejectSink};
 pub use source::{Decoded, Encoding, decode, sha256_hex};
 pub use stream::{
     MonthKey, MonthOwner, NoLake, Opener, TxnContext, TxnMonth, TxnOutcome, campaign_years,
     detect_payment_feed, ingest_transaction_bytes, ingest_transactions, parquet_to_csv,
-    sniff_header, txn_fingerprint, year_month,
+    sniff_header, txn_fingerprint, txn_id128, year_month,
 };
 
 use homeseason_schema::campaign::Campaign;
@@ -216,23 +219,31 @@ pub enum IngestError {
         /// Reader message.
         reason: String,
     },
-    /// Required columns are absent from the header.
-    #[error("{file}: required columns missing: {} (header found: {}) / 缺少必填列", missing.join(", "), found.join(", "))]
+    /// Required columns are absent from the header. The messages name, for each, the closest header
+    /// found and the accepted spellings.
+    #[error("{message_en} / {message_zh}")]
     MissingColumns {
         /// File name.
         file: String,
-        /// Required fields with no column.
+        /// Required fields with no column (`name (title_zh)`).
         missing: Vec<String>,
         /// The header as found.
         found: Vec<String>,
+        /// The whole message in Chinese.
+        message_zh: String,
+        /// The whole message in English.
+        message_en: String,
     },
-    /// The file's feed could not be recognised from its header.
-    #[error(
-        "{file}: cannot tell which feed this file is from its header / 无法根据表头识别数据类型"
-    )]
+    /// The file's feed could not be recognised from its header. The messages list the headers each
+    /// feed expects and which of them the file lacks.
+    #[error("{message_en} / {message_zh}")]
     UnknownFeed {
         /// File name.
         file: String,
+        /// The whole message in Chinese.
+        message_zh: String,
+        /// The whole message in English.
+        message_en: String,
     },
     /// An internal dataframe failure.
     #[error("{file}: internal table error: {source}")]
@@ -372,14 +383,18 @@ fn read_table(
 /// When the bytes cannot be decoded or no feed matches.
 pub fn detect_feed(file: &str, bytes: &[u8]) -> Result<Feed> {
     if xlsx::is_workbook(bytes) {
-        return xlsx::detect(file, bytes)?.ok_or_else(|| IngestError::UnknownFeed {
-            file: file.to_owned(),
-        });
+        return xlsx::detect(file, bytes)?
+            .ok_or_else(|| guidance::unknown_feed(file, &xlsx::header_cells(file, bytes)));
     }
     let decoded = source::decode(file, bytes)?;
     let header = decoded.text.lines().next().unwrap_or_default();
     let headers: Vec<&str> = header.split(',').map(|h| h.trim_matches('"')).collect();
-    Feed::detect(&headers).ok_or_else(|| IngestError::UnknownFeed {
-        file: file.to_owned(),
+    Feed::detect(&headers).ok_or_else(|| {
+        let found: Vec<String> = headers
+            .iter()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .collect();
+        guidance::unknown_feed(file, &found)
     })
 }

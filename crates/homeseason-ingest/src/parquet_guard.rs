@@ -239,6 +239,7 @@ pub(crate) fn damaged(bytes: &[u8]) -> Option<String> {
 }
 
 #[cfg(test)]
+#[expect(clippy::disallowed_methods, reason = "the tests read fuzz reproducers")]
 mod tests {
     use super::damaged;
 

@@ -152,7 +152,7 @@ fn channel_spellings(frame: &DataFrame, profile: &Profile, file: &str) -> Result
     }
     let uniques = frame
         .column("channel")
-        .and_then(|c| c.unique())
+        .and_then(polars::prelude::Column::unique)
         .map_err(&err)?;
     let field = Feed::PaymentDaily.contract().field("channel");
     let mut expr = col("channel");

@@ -122,6 +122,48 @@ impl Reason {
     }
 }
 
+/// Whether text holds a CJK ideograph.
+fn has_cjk(s: &str) -> bool {
+    s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+}
+
+/// A detail written `中文 / English` or `English / 中文` (one ` / `) split into its Chinese and English halves, so each
+/// message is whole in its own language; a detail in one language only (or a list of values) is used as
+/// is in both.
+fn split_languages(detail: &str) -> (&str, &str) {
+    // The English half starts with a Latin letter (it may quote a Chinese header further on).
+    let english = |s: &str| {
+        s.trim_start()
+            .starts_with(|c: char| c.is_ascii_alphabetic())
+    };
+    match detail.split_once(" / ") {
+        Some((a, b)) if has_cjk(a) && !english(a) && english(b) => (a.trim(), b.trim()),
+        Some((a, b)) if has_cjk(b) && !english(b) && english(a) => (b.trim(), a.trim()),
+        _ => (detail, detail),
+    }
+}
+
+/// The detail of a period that could not be read: a month outside 1–12 (`2023年13月`, `2023-00`) is named
+/// as such; otherwise the accepted forms (`formats`).
+#[must_use]
+pub(crate) fn period_detail(raw: &str, formats: &str) -> String {
+    let folded = crate::parse::fold_width(raw);
+    let groups: Vec<&str> = folded
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|g| !g.is_empty())
+        .collect();
+    if let [year, month, rest @ ..] = groups.as_slice()
+        && year.len() == 4
+        && (1..=2).contains(&month.len())
+        && rest.len() <= 1
+        && let Ok(m) = month.parse::<u32>()
+        && !(1..=12).contains(&m)
+    {
+        return format!("没有{m}月，月份应为 1–12 / there is no month {m}; months are 1–12");
+    }
+    format!("可接受的格式：{formats} / accepted forms: {formats}")
+}
+
 /// One rejected row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reject {
@@ -177,8 +219,9 @@ impl RejectSink {
         raw: &str,
     ) {
         let col_txt = column.as_deref().unwrap_or("-");
-        let extra = detail.map(|d| format!("：{d}")).unwrap_or_default();
-        let extra_en = detail.map(|d| format!(": {d}")).unwrap_or_default();
+        let (detail_zh, detail_en) = detail.map(split_languages).unzip();
+        let extra = detail_zh.map(|d| format!("：{d}")).unwrap_or_default();
+        let extra_en = detail_en.map(|d| format!(": {d}")).unwrap_or_default();
         let message_zh = format!(
             "文件 {} 第 {line} 行，列“{col_txt}”：值“{value}”{}{extra}",
             self.file,

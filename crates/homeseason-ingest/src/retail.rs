@@ -35,11 +35,8 @@ pub(crate) const DEFAULTS: &[(&str, &str)] = &[("region_code", NATIONAL)];
 /// # Errors
 /// As [`table::read_csv`].
 pub(crate) fn read_csv(decoded: &Decoded) -> Result<MappedTable> {
-    let contract = homeseason_schema::contract::get(tables::RETAIL_STATS).ok_or_else(|| {
-        IngestError::UnknownFeed {
-            file: decoded.file.clone(),
-        }
-    })?;
+    let contract = homeseason_schema::contract::get(tables::RETAIL_STATS)
+        .ok_or_else(|| crate::guidance::unknown_feed(&decoded.file, &[]))?;
     let frame = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
@@ -114,7 +111,7 @@ pub(crate) fn category(raw: &str) -> Option<&'static str> {
         _ => Category::parse(&t)
             .ok()
             .filter(|c| c.is_targeted())
-            .map(|c| c.id()),
+            .map(homeseason_schema::category::Category::id),
     }
 }
 
@@ -231,7 +228,10 @@ pub(crate) fn stats(
                 r,
                 "period",
                 Reason::BadPeriod,
-                Some("YYYY-MM（1–2月合并为 YYYY-02 / Jan–Feb combined as YYYY-02）"),
+                Some(&crate::reject::period_detail(
+                    period_raw,
+                    "YYYY-MM（1–2月合并为 YYYY-02，Jan–Feb combined as YYYY-02）",
+                )),
             );
             continue;
         };

@@ -35,6 +35,13 @@ impl MappedTable {
     }
 }
 
+/// A header that names one field when that field is free and another when it is taken: `单位` in a
+/// provincial form is the enterprise (单位名称), unless the file already names the enterprise, when it is
+/// the unit of the amounts (金额单位). Returns the second field for such a header.
+pub(crate) fn ambiguous_fallback(header: &str) -> Option<&'static str> {
+    (homeseason_schema::contract::normalize_header(header) == "单位").then_some("unit")
+}
+
 /// Read CSV text with every column as text and map its headers onto `contract`.
 ///
 /// Required, non-derived fields missing from the header refuse the whole file, naming them.
@@ -79,18 +86,31 @@ pub(crate) fn map_headers(
     let mut headers = Vec::new();
     let mut ignored = Vec::new();
     let mut renames = Vec::new();
-    for name in frame.get_column_names() {
-        let name = name.as_str();
-        match contract.resolve_header(name) {
-            Some(field)
-                if !headers
-                    .iter()
-                    .any(|(f, _): &(String, String)| f == &field.name) =>
-            {
-                headers.push((field.name.clone(), name.to_owned()));
-                renames.push((name.to_owned(), field.name.clone()));
+    let names: Vec<&str> = frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.as_str())
+        .collect();
+    // Headers that may name two fields (`单位`) are placed after every other header.
+    let order = names
+        .iter()
+        .filter(|n| ambiguous_fallback(n).is_none())
+        .chain(names.iter().filter(|n| ambiguous_fallback(n).is_some()));
+    for &name in order {
+        let taken = |field: &str| headers.iter().any(|(f, _): &(String, String)| f == field);
+        let field = contract
+            .resolve_header(name)
+            .map(|f| f.name.as_str())
+            .filter(|f| !taken(f))
+            .or_else(|| {
+                ambiguous_fallback(name).filter(|f| contract.field(f).is_some() && !taken(f))
+            });
+        match field {
+            Some(field) => {
+                headers.push((field.to_owned(), name.to_owned()));
+                renames.push((name.to_owned(), field.to_owned()));
             }
-            _ => ignored.push(name.to_owned()),
+            None => ignored.push(name.to_owned()),
         }
     }
     let missing: Vec<String> = contract
@@ -99,15 +119,16 @@ pub(crate) fn map_headers(
         .map(|f| format!("{} ({})", f.name, f.title_zh))
         .collect();
     if !missing.is_empty() {
-        return Err(IngestError::MissingColumns {
-            file: file.to_owned(),
+        return Err(crate::guidance::missing_columns(
+            file,
+            contract,
             missing,
-            found: frame
+            frame
                 .get_column_names()
                 .iter()
-                .map(|s| s.to_string())
+                .map(std::string::ToString::to_string)
                 .collect(),
-        });
+        ));
     }
     let originals: Vec<Expr> = frame
         .get_column_names()

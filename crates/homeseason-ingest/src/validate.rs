@@ -143,29 +143,30 @@ fn error_of(field: &Field) -> Expr {
             )
             .then(tag(Reason::BadPattern));
     }
-    if let Some(minimum) = field.constraints.minimum {
-        if matches!(field.r#type, FieldType::Number | FieldType::Integer) {
-            chain = chain
-                .when(
-                    value
-                        .clone()
-                        .is_not_null()
-                        .and(value.clone().cast(DataType::Float64).lt(lit(minimum))),
-                )
-                .then(tag(Reason::BelowMinimum));
-        }
+    let numeric = matches!(field.r#type, FieldType::Number | FieldType::Integer);
+    if let Some(minimum) = field.constraints.minimum
+        && numeric
+    {
+        chain = chain
+            .when(
+                value
+                    .clone()
+                    .is_not_null()
+                    .and(value.clone().cast(DataType::Float64).lt(lit(minimum))),
+            )
+            .then(tag(Reason::BelowMinimum));
     }
-    if let Some(maximum) = field.constraints.maximum {
-        if matches!(field.r#type, FieldType::Number | FieldType::Integer) {
-            chain = chain
-                .when(
-                    value
-                        .clone()
-                        .is_not_null()
-                        .and(value.cast(DataType::Float64).gt(lit(maximum))),
-                )
-                .then(tag(Reason::AboveMaximum));
-        }
+    if let Some(maximum) = field.constraints.maximum
+        && numeric
+    {
+        chain = chain
+            .when(
+                value
+                    .clone()
+                    .is_not_null()
+                    .and(value.cast(DataType::Float64).gt(lit(maximum))),
+            )
+            .then(tag(Reason::AboveMaximum));
     }
     chain.otherwise(lit(NULL).cast(DataType::String))
 }

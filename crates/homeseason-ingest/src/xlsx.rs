@@ -438,21 +438,36 @@ fn read_header(row: &[Data], index: usize, contract: &TableContract) -> Header {
     let mut found = Vec::new();
     let mut ignored = Vec::new();
     let mut taken = HashSet::new();
-    for cell in row {
-        let text = cell_text(cell, None);
-        let text = text.trim();
+    let texts: Vec<String> = row
+        .iter()
+        .map(|cell| cell_text(cell, None).trim().to_owned())
+        .collect();
+    columns.resize(texts.len(), None);
+    // Headers that may name two fields (`单位`) are placed after every other header.
+    let late = |t: &str| crate::table::ambiguous_fallback(t).is_some();
+    let order = (0..texts.len())
+        .filter(|&i| !late(&texts[i]))
+        .chain((0..texts.len()).filter(|&i| late(&texts[i])));
+    for i in order {
+        let text = texts[i].as_str();
+        let field = resolve_cell(contract, text)
+            .map(|(f, spelling)| (f.name.clone(), spelling))
+            .filter(|(f, _)| !taken.contains(f))
+            .or_else(|| {
+                crate::table::ambiguous_fallback(text)
+                    .filter(|f| contract.field(f).is_some() && !taken.contains(*f))
+                    .map(|f| (f.to_owned(), text.to_owned()))
+            });
+        if let Some((name, spelling)) = field {
+            taken.insert(name.clone());
+            columns[i] = Some((name, spelling));
+        }
+    }
+    for (i, text) in texts.iter().enumerate() {
         if !text.is_empty() {
             found.push(text.replace('\n', " "));
-        }
-        match resolve_cell(contract, text) {
-            Some((field, spelling)) if taken.insert(field.name.clone()) => {
-                columns.push(Some((field.name.clone(), spelling)));
-            }
-            _ => {
-                if !text.is_empty() {
-                    ignored.push(text.replace('\n', " "));
-                }
-                columns.push(None);
+            if columns[i].is_none() {
+                ignored.push(text.replace('\n', " "));
             }
         }
     }
@@ -567,11 +582,9 @@ pub(crate) fn read(
             },
             |(h, m)| (h.found, m),
         );
-        return Err(IngestError::MissingColumns {
-            file: file.to_owned(),
-            missing,
-            found,
-        });
+        return Err(crate::guidance::missing_columns(
+            file, contract, missing, found,
+        ));
     }
     let multi = chosen.len() > 1;
     // Field order: as the first chosen sheet names them, then any others, then the defaults.
@@ -671,6 +684,38 @@ pub(crate) fn read(
 ///
 /// # Errors
 /// [`IngestError::Workbook`] when the bytes are not a readable workbook.
+/// The cells of the row that looks most like a header (the most cells naming a field of any feed,
+/// else the first non-blank row) of the workbook's first data sheet, for messages.
+pub(crate) fn header_cells(file: &str, bytes: &[u8]) -> Vec<String> {
+    let Ok(grids) = open(file, bytes) else {
+        return Vec::new();
+    };
+    let mut best: Option<Header> = None;
+    for grid in &grids {
+        for feed in Feed::ALL {
+            if let Some(h) = best_header(grid, feed.contract())
+                && h.score() > best.as_ref().map_or(0, Header::score)
+            {
+                best = Some(h);
+            }
+        }
+    }
+    if let Some(h) = best {
+        return h.found;
+    }
+    grids
+        .iter()
+        .flat_map(|g| g.rows.iter())
+        .find(|row| !is_blank(row))
+        .map(|row| {
+            row.iter()
+                .map(|c| cell_text(c, None).trim().replace('\n', " "))
+                .filter(|t| !t.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub(crate) fn detect(file: &str, bytes: &[u8]) -> Result<Option<Feed>> {
     let grids = open(file, bytes)?;
     let mut best: Option<(Feed, usize)> = None;

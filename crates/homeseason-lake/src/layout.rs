@@ -56,25 +56,118 @@ pub fn partition_keys(table: &str) -> &'static [PartitionKey] {
 }
 
 /// Whether a value may name a partition folder (`key=value`): 1–64 characters of ASCII letters,
-/// digits, `_`, `-` and `.`, not starting with a dot (so never `.`, `..` or a hidden name), no
-/// separator of any kind. Anything else would let a value from a file become a path.
+/// digits, `_`, `-`, `.` and `~` (a date-range period `2023-09-01~2023-09-15`), not starting with a
+/// dot or a tilde (so never `.`, `..`, a hidden name or a home folder), no separator of any kind.
+/// Anything else would let a value from a file become a path.
 #[must_use]
 pub fn is_safe_partition_value(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= 64
-        && !value.starts_with('.')
+        && !value.starts_with(['.', '~'])
         && value
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'~'))
+}
+
+/// Whether an institution code is one the lake accepts: `[a-z0-9_]{1,32}` (it names the
+/// `institution=` partition and txn-store folders).
+#[must_use]
+pub fn is_institution_code(value: &str) -> bool {
+    (1..=32).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Whether a path relative to the lake root stays under it: non-empty, `/`-separated, every segment
+/// a plain name (no `.`/`..`, no empty segment, no NUL, no backslash, no drive or root), and every
+/// `key=value` segment's value a [safe partition value](is_safe_partition_value).
+#[must_use]
+pub fn is_safe_relative_path(rel: &str) -> bool {
+    !rel.is_empty()
+        && rel.len() <= 1024
+        && !rel.starts_with('/')
+        && rel.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && !seg.contains(['\\', '\0', ':'])
+                && seg.split_once('=').is_none_or(|(k, v)| {
+                    !k.is_empty()
+                        && k.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                        && is_safe_partition_value(v)
+                })
+        })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::is_safe_partition_value;
+    use super::{is_institution_code, is_safe_partition_value, is_safe_relative_path};
+
+    /// Every traversal form: none is a safe partition value, institution code or lake path.
+    #[test]
+    fn traversal_forms_are_refused_everywhere() {
+        let long = "a".repeat(65);
+        for bad in [
+            "..",
+            "../x",
+            "x/../../activities/region_code=110000",
+            "a/b",
+            "a\\b",
+            "..\\..\\x",
+            "/etc/passwd",
+            "C:\\x",
+            "a\0b",
+            "%2e%2e%2f",
+            "a\u{FF0F}b",
+            "\u{FF0E}\u{FF0E}\u{FF0F}x",
+            long.as_str(),
+        ] {
+            assert!(!is_safe_partition_value(bad), "{bad:?}");
+            assert!(!is_institution_code(bad), "{bad:?}");
+            // `a/b` only adds a folder level under the root; every other form would leave it or
+            // name a folder no partition has.
+            if bad != "a/b" {
+                assert!(
+                    !is_safe_relative_path(&format!(
+                        "payment_daily/institution={bad}/data.parquet"
+                    )),
+                    "{bad:?}"
+                );
+            }
+        }
+        for ok in ["acq_a", "wallet_b", "bank_c", "x1"] {
+            assert!(is_institution_code(ok), "{ok}");
+        }
+        assert!(!is_institution_code("Acq"));
+        assert!(!is_institution_code("wallet-b"));
+        assert!(!is_institution_code(&"a".repeat(33)));
+        assert!(is_safe_relative_path(
+            "payment_daily/institution=acq_a/year=2023/month=9/data.parquet"
+        ));
+        assert!(is_safe_relative_path(
+            "enterprise_sales/region_code=330000/period=2023-09-01~2023-09-15/data.parquet"
+        ));
+        for bad in [
+            "", "/abs", "a//b", "a/./b", "a/../b", "../x", "a/k=../b", "a/k=/b",
+        ] {
+            assert!(!is_safe_relative_path(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn partition_values_cannot_become_paths() {
-        for ok in ["acq_a", "330000", "2023-09", "2023", "9", "wallet-b", "a.b"] {
+        for ok in [
+            "acq_a",
+            "330000",
+            "2023-09",
+            "2023",
+            "9",
+            "wallet-b",
+            "a.b",
+            "2023-09-01~2023-09-15",
+        ] {
             assert!(is_safe_partition_value(ok), "{ok}");
         }
         let long = "x".repeat(65);

@@ -35,12 +35,19 @@
 
 mod layout;
 mod manifest;
+mod replace;
 mod store;
 mod txn_index;
 
-pub use layout::{PartitionKey, is_safe_partition_value, partition_keys};
+pub use layout::{
+    PartitionKey, is_institution_code, is_safe_partition_value, is_safe_relative_path,
+    partition_keys,
+};
 pub use manifest::{FileEntry, Manifest, PartitionEntry, RefusedEntry};
-pub use store::{Commit, CommitSummary, Lake, LakeLock, SCHEMA_VERSION, check_frame, dtype_of};
+pub use replace::{ReplaceRange, ReplaceSummary, ReplacementEntry};
+pub use store::{
+    Commit, CommitSummary, Lake, LakeLock, SCHEMA_VERSION, check_frame, dtype_of, write_key,
+};
 pub use txn_index::{MonthHolder, TXN_INDEX_DIR, TxnSpill, payment_partition};
 
 /// Errors of the lake.
@@ -85,6 +92,17 @@ pub enum LakeError {
         path: std::path::PathBuf,
         /// How long this writer waited.
         waited_secs: u64,
+    },
+    /// Another writer committed transactions of the institution after this file's increment was
+    /// computed: nothing was written; read the file again against the new index.
+    #[error(
+        "another ingest committed transactions of institution {institution} while this file was \
+         being read: nothing was written; read the file again 读取本文件期间另一进程已写入机构 \
+         {institution} 的交易，本次未写入任何数据，请重新读取该文件"
+    )]
+    Stale {
+        /// The institution.
+        institution: String,
     },
     /// A frame does not match its table's contract.
     #[error("table {table}: {reason}")]

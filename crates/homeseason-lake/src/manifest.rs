@@ -39,14 +39,17 @@ impl FileEntry {
 pub struct PartitionEntry {
     /// Table.
     pub table: String,
-    /// SHA-256 of the source file whose rows it holds.
+    /// SHA-256 of the file that wrote it last.
     pub source_sha256: String,
-    /// 1 for the first write, +1 for each replacement.
+    /// 1 for the first write, +1 for each later write.
     pub version: u32,
     /// Rows in the partition.
     pub rows: usize,
     /// When it was written.
     pub written_at: String,
+    /// SHA-256 of every file whose rows it holds (files are increments), oldest first.
+    #[serde(default)]
+    pub sources: Vec<String>,
 }
 
 /// The lake's manifest (`_manifest.json`).
@@ -61,6 +64,9 @@ pub struct Manifest {
     /// Files refused whole (latest refusal per SHA-256), with the reason.
     #[serde(default)]
     pub refused: Vec<RefusedEntry>,
+    /// Explicit removals (`ingest --replace`), in order: the audit of every row that left the lake.
+    #[serde(default)]
+    pub replacements: Vec<crate::replace::ReplacementEntry>,
 }
 
 /// A file refused whole (empty, undecodable, missing columns …).

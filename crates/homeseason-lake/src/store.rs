@@ -70,14 +70,236 @@ pub struct Commit<'a> {
 }
 
 /// What a commit did.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct CommitSummary {
-    /// The file was already current: nothing changed.
+    /// Nothing changed: every row of the file was already in the lake.
     pub unchanged: bool,
     /// Partitions written.
     pub written: Vec<String>,
-    /// Partitions that replaced an earlier file's version, with that file's SHA-256.
+    /// Partitions an explicit `--replace` emptied before this commit (never by a plain ingest:
+    /// files are increments), with the SHA-256 of the file that held them.
     pub replaced: Vec<(String, String)>,
+    /// Rows (cells for `payment_daily`) the lake did not hold and now does.
+    pub added_rows: usize,
+    /// Rows whose key the lake already held with the same values (changed nothing).
+    pub duplicate_rows: usize,
+    /// Rows whose key the lake already held with different values: the first is kept.
+    pub conflicts: usize,
+    /// The first conflicting keys (at most 20), `column=value` joined by `, `.
+    pub conflict_keys: Vec<String>,
+}
+
+/// Counts of one partition merge.
+#[derive(Debug, Default)]
+struct MergeCounts {
+    added: usize,
+    duplicates: usize,
+    conflicts: usize,
+    conflict_keys: Vec<String>,
+}
+
+impl MergeCounts {
+    fn absorb(&mut self, o: MergeCounts) {
+        self.added += o.added;
+        self.duplicates += o.duplicates;
+        self.conflicts += o.conflicts;
+        for k in o.conflict_keys {
+            if self.conflict_keys.len() < 20 {
+                self.conflict_keys.push(k);
+            }
+        }
+    }
+}
+
+/// The columns that identify a row of an input table (the feed's documented key).
+#[must_use]
+pub fn write_key(table: &str) -> &'static [&'static str] {
+    use contract::tables;
+    match table {
+        t if t == tables::PAYMENT_DAILY => {
+            &["date", "institution", "region_code", "mcc", "channel"]
+        }
+        t if t == tables::ENTERPRISE_SALES => &[
+            "uscc",
+            "region_code",
+            "period",
+            "category",
+            "channel",
+            "brand",
+        ],
+        t if t == tables::ACTIVITIES => &["activity_id"],
+        t if t == tables::RETAIL_STATS => &["region_code", "period", "category"],
+        _ => &[],
+    }
+}
+
+/// Join arguments where a null key equals a null key (an enterprise row without a brand matches
+/// the same row without a brand).
+fn nulls_equal(how: JoinType) -> JoinArgs {
+    let mut a = JoinArgs::new(how);
+    a.nulls_equal = true;
+    a
+}
+
+/// Merge a file's rows into the rows a partition holds. `add`: sum the measures of equal cells
+/// (`payment_daily` from transactions, whose new rows are only new transactions); otherwise
+/// keep-first by [`write_key`]: rows with a new key are added, a key already held with the same
+/// values is a duplicate, with other values a conflict (the held row stays).
+fn merge_rows(
+    table: &str,
+    old: DataFrame,
+    new: DataFrame,
+    add: bool,
+) -> Result<(DataFrame, MergeCounts)> {
+    let key: Vec<&str> = write_key(table)
+        .iter()
+        .copied()
+        .filter(|k| new.column(k).is_ok() && old.column(k).is_ok())
+        .collect();
+    let err = perr(table);
+    if key.is_empty() {
+        let n = new.height();
+        return Ok((
+            new,
+            MergeCounts {
+                added: n,
+                ..MergeCounts::default()
+            },
+        ));
+    }
+    let order: Vec<PlSmallStr> = old.get_column_names_owned();
+    let new = new.select(order.iter().cloned()).map_err(perr(table))?;
+    let key_exprs: Vec<Expr> = key.iter().map(|k| col(*k)).collect();
+    let args = nulls_equal(JoinType::Anti);
+    let fresh = new
+        .clone()
+        .lazy()
+        .join(
+            old.clone().lazy(),
+            key_exprs.clone(),
+            key_exprs.clone(),
+            args,
+        )
+        .collect()
+        .map_err(perr(table))?;
+    let mut counts = MergeCounts {
+        added: fresh.height(),
+        ..MergeCounts::default()
+    };
+    if add {
+        let measures = [
+            "txn_count",
+            "amount",
+            "refund_amount",
+            "net_amount",
+            "merchant_count",
+        ];
+        let mut group: Vec<Expr> = Vec::new();
+        let mut aggs: Vec<Expr> = Vec::new();
+        for name in &order {
+            let n = name.as_str();
+            if measures.contains(&n) {
+                aggs.push(if matches!(n, "amount" | "refund_amount" | "net_amount") {
+                    // Summed in integer fen; turned back into yuan below with a true division (as
+                    // the ingest does), so a cell is bit-identical whichever files it came from.
+                    (col(n) * lit(100.0))
+                        .round(0, RoundMode::HalfToEven)
+                        .cast(DataType::Int64)
+                        .sum()
+                        .alias(n)
+                } else {
+                    col(n).sum().alias(n)
+                });
+            } else {
+                group.push(col(n));
+            }
+        }
+        let changed = new.height();
+        let mut rows = concat([old.lazy(), new.lazy()], UnionArgs::default())
+            .and_then(|lf| {
+                lf.group_by(group)
+                    .agg(aggs)
+                    .sort(
+                        key.iter().map(|k| (*k).into()).collect::<Vec<PlSmallStr>>(),
+                        SortMultipleOptions::default(),
+                    )
+                    .select(order.iter().map(|n| col(n.clone())).collect::<Vec<_>>())
+                    .collect()
+            })
+            .map_err(perr(table))?;
+        for money in ["amount", "refund_amount", "net_amount"] {
+            let Ok(fen) = rows.column(money).and_then(|c| c.i64().cloned()) else {
+                continue;
+            };
+            let yuan: Vec<Option<f64>> = fen.iter().map(|f| f.map(|f| f as f64 / 100.0)).collect();
+            rows.with_column(Column::new(money.into(), yuan))
+                .map_err(perr(table))?;
+        }
+        counts.added = changed;
+        return Ok((rows, counts));
+    }
+    let overlap = new.height() - fresh.height();
+    if overlap > 0 {
+        // Same key: a duplicate when every value is the same (compared as text), else a conflict.
+        let as_text = |df: &DataFrame| {
+            df.clone().lazy().with_columns(
+                order
+                    .iter()
+                    .map(|n| {
+                        col(n.clone())
+                            .cast(DataType::String)
+                            .fill_null(lit("\u{0}"))
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let all: Vec<Expr> = order.iter().map(|n| col(n.clone())).collect();
+        let same = as_text(&new)
+            .join(as_text(&old), all.clone(), all, nulls_equal(JoinType::Semi))
+            .collect()
+            .map_err(perr(table))?
+            .height();
+        counts.duplicates = same.min(overlap);
+        counts.conflicts = overlap - counts.duplicates;
+        if counts.conflicts > 0 {
+            let differing = as_text(&new)
+                .join(
+                    as_text(&old),
+                    order.iter().map(|n| col(n.clone())).collect::<Vec<_>>(),
+                    order.iter().map(|n| col(n.clone())).collect::<Vec<_>>(),
+                    nulls_equal(JoinType::Anti),
+                )
+                .join(
+                    as_text(&old).select(key_exprs.clone()),
+                    key_exprs.clone(),
+                    key_exprs,
+                    nulls_equal(JoinType::Semi),
+                )
+                .limit(20)
+                .collect()
+                .map_err(perr(table))?;
+            for i in 0..differing.height() {
+                let mut parts = Vec::new();
+                for k in &key {
+                    let v = differing
+                        .column(k)
+                        .ok()
+                        .and_then(|c| c.str().ok().and_then(|s| s.get(i).map(str::to_owned)))
+                        .unwrap_or_default();
+                    parts.push(format!("{k}={v}"));
+                }
+                counts.conflict_keys.push(parts.join(", "));
+            }
+        }
+    }
+    let rows = if fresh.height() == 0 {
+        old
+    } else {
+        let mut rows = old;
+        rows.vstack_mut(&fresh).map_err(err)?;
+        rows
+    };
+    Ok((rows, counts))
 }
 
 impl Lake {
@@ -89,6 +311,8 @@ impl Lake {
     pub fn open(root: impl Into<PathBuf>) -> Result<Lake> {
         let root = root.into();
         fs::create_dir_all(root.join(".tmp")).map_err(io("create", &root))?;
+        set_private(&root);
+        set_private(&root.join(".tmp"));
         let lake = Lake { root };
         lake.recover_if_idle()?;
         Ok(lake)
@@ -260,7 +484,7 @@ impl Lake {
     }
 
     /// Write bytes to a new temp file in `.tmp` and fsync it; returns its path.
-    fn stage(&self, bytes: &[u8]) -> Result<PathBuf> {
+    pub(crate) fn stage(&self, bytes: &[u8]) -> Result<PathBuf> {
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -269,7 +493,7 @@ impl Lake {
             .root
             .join(".tmp")
             .join(format!("{}-{n}-{nanos}.part", std::process::id()));
-        let mut file = File::create(&tmp).map_err(io("create", &tmp))?;
+        let mut file = private_file(&tmp).map_err(io("create", &tmp))?;
         let written = file.write_all(bytes).and_then(|()| file.sync_all());
         if let Err(e) = written {
             let _ = fs::remove_file(&tmp);
@@ -278,17 +502,56 @@ impl Lake {
         Ok(tmp)
     }
 
-    /// Rename a staged temp file over `rel` and fsync the folder.
+    /// The absolute path of `rel`, checked to stay under the lake root before anything is written
+    /// or deleted there ([`crate::layout::is_safe_relative_path`]): a value from a file can never
+    /// name a folder outside its partition.
+    ///
+    /// # Errors
+    /// [`LakeError::Contract`] for a path that could leave the root.
+    pub fn resolve(&self, rel: &str) -> Result<PathBuf> {
+        if !crate::layout::is_safe_relative_path(rel) {
+            return Err(LakeError::Contract {
+                table: rel.split('/').next().unwrap_or_default().to_owned(),
+                reason: format!(
+                    "path {rel:?} would leave the lake's root, refused / 路径 {rel:?} 会超出数据湖根目录，已拒绝"
+                ),
+            });
+        }
+        Ok(self.root.join(rel))
+    }
+
+    /// Create `dir` (under the root) and every missing parent, fsyncing each parent after a new
+    /// entry is created in it, with mode 0700.
+    pub(crate) fn create_dirs(&self, dir: &Path) -> Result<()> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        if let Some(parent) = dir.parent()
+            && parent != self.root
+            && parent.starts_with(&self.root)
+        {
+            self.create_dirs(parent)?;
+        }
+        match private_dir(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+            Err(e) => return Err(io("create", dir)(e)),
+        }
+        if let Some(parent) = dir.parent() {
+            sync_dir(parent);
+        }
+        Ok(())
+    }
+
+    /// Rename a staged temp file over `rel` (checked to stay under the root) and fsync the folder.
     fn install(&self, tmp: &Path, rel: &str) -> Result<()> {
-        let target = self.root.join(rel);
+        let target = self.resolve(rel)?;
         if let Some(parent) = target.parent() {
-            fs::create_dir_all(parent).map_err(io("create", parent))?;
+            self.create_dirs(parent)?;
         }
         fs::rename(tmp, &target).map_err(io("rename", &target))?;
         if let Some(parent) = target.parent() {
-            if let Ok(dir) = File::open(parent) {
-                let _ = dir.sync_all();
-            }
+            sync_dir(parent);
         }
         Ok(())
     }
@@ -296,7 +559,7 @@ impl Lake {
     /// Put staged files in place as one commit: journal first (atomically), then the renames in
     /// order, then the journal is removed. A crash after the journal is written is finished by the
     /// next writer (see [`Lake::lock`]); a crash before it leaves only unused temp files.
-    fn install_all(&self, staged: &[(PathBuf, String)]) -> Result<()> {
+    pub(crate) fn install_all(&self, staged: &[(PathBuf, String)]) -> Result<()> {
         let renames: Vec<(String, &str)> = staged
             .iter()
             .map(|(tmp, rel)| {
@@ -445,6 +708,14 @@ impl Lake {
         self.commit_locked(c)
     }
 
+    /// [`Lake::commit`] for a caller that holds the lock ([`Lake::lock`]).
+    ///
+    /// # Errors
+    /// As [`Lake::commit`].
+    pub fn commit_with_lock(&self, _held: &LakeLock, c: &Commit<'_>) -> Result<CommitSummary> {
+        self.commit_locked(c)
+    }
+
     /// [`Lake::commit`] for a caller that already holds the lock (the txn-id index commits with it).
     pub(crate) fn commit_locked(&self, c: &Commit<'_>) -> Result<CommitSummary> {
         let mut manifest = self.manifest()?;
@@ -454,21 +725,46 @@ impl Lake {
         } else {
             Vec::new()
         };
-        let already = parts.iter().all(|(p, _)| {
-            manifest
-                .partitions
-                .get(p)
-                .is_some_and(|e| e.source_sha256 == c.sha256)
-        }) && manifest.file(c.sha256).is_some();
-        if already {
+        // A file is an increment: each partition it touches keeps the rows it already holds and
+        // gains the file's rows whose key it does not hold yet (`payment_daily` from transactions:
+        // the new transactions are added to the cells).
+        let add = c.feed == "payment_transactions";
+        let mut merged_parts = Vec::with_capacity(parts.len());
+        let mut totals = MergeCounts::default();
+        for (path, frame) in &parts {
+            let existing = self.read_partition(path)?;
+            let (rows, counts) = match existing {
+                Some(old) => merge_rows(c.table, old, frame.clone(), add)?,
+                // Cells summed from transactions take one canonical form (sorted by key, money
+                // through integer fen) whether the partition is new or merged, so the lake is the
+                // same whichever of two overlapping deliveries arrives first.
+                None if add => merge_rows(c.table, frame.clear(), frame.clone(), add)?,
+                None => (
+                    frame.clone(),
+                    MergeCounts {
+                        added: frame.height(),
+                        ..MergeCounts::default()
+                    },
+                ),
+            };
+            let changed = counts.added > 0;
+            totals.absorb(counts);
+            merged_parts.push((path.clone(), rows, changed));
+        }
+        let known = manifest.file(c.sha256).is_some();
+        if known && merged_parts.iter().all(|(_, _, changed)| !changed) {
             return Ok(CommitSummary {
                 unchanged: true,
                 written: Vec::new(),
                 replaced: Vec::new(),
+                added_rows: 0,
+                duplicate_rows: totals.duplicates,
+                conflicts: totals.conflicts,
+                conflict_keys: totals.conflict_keys,
             });
         }
         let mut written = Vec::new();
-        let mut replaced = Vec::new();
+        let replaced = Vec::new();
         // Every partition and the new manifest are staged in `.tmp` first, then put in place as one
         // journaled commit: a crash leaves the old state, or the new one once the next writer has
         // finished the renames, never a manifest that disagrees with the partitions.
@@ -478,44 +774,60 @@ impl Lake {
                 let _ = fs::remove_file(tmp);
             }
         };
-        for (path, frame) in parts.iter().chain(reject_parts.iter()) {
+        let data = merged_parts
+            .iter()
+            .filter(|(_, _, changed)| *changed)
+            .map(|(p, f, _)| (p, f));
+        let rejects = if known {
+            Vec::new()
+        } else {
+            reject_parts.iter().map(|(p, f)| (p, f)).collect()
+        };
+        for (path, frame) in data.chain(rejects) {
             let table = path.split('/').next().unwrap_or_default();
             let tmp = Self::parquet_bytes(table, frame)
                 .and_then(|bytes| self.stage(&bytes))
                 .inspect_err(|_| unstage(&staged))?;
             staged.push((tmp, path.clone()));
             let previous = manifest.partitions.get(path).cloned();
-            if let Some(prev) = &previous {
-                if prev.source_sha256 != c.sha256 {
-                    replaced.push((path.clone(), prev.source_sha256.clone()));
-                    if let Some(old) = manifest
-                        .files
-                        .iter_mut()
-                        .find(|f| f.sha256 == prev.source_sha256)
-                    {
-                        if !old.superseded.contains(path) {
-                            old.superseded.push(path.clone());
-                        }
+            let mut sources = previous
+                .as_ref()
+                .map(|p| {
+                    if p.sources.is_empty() {
+                        vec![p.source_sha256.clone()]
+                    } else {
+                        p.sources.clone()
                     }
-                }
+                })
+                .unwrap_or_default();
+            if !sources.iter().any(|s| s == c.sha256) {
+                sources.push(c.sha256.to_owned());
             }
             manifest.partitions.insert(
                 path.clone(),
                 PartitionEntry {
                     table: table.to_owned(),
                     source_sha256: c.sha256.to_owned(),
-                    version: previous.map_or(1, |p| {
-                        if p.source_sha256 == c.sha256 {
-                            p.version
-                        } else {
-                            p.version + 1
-                        }
-                    }),
+                    version: previous.map_or(1, |p| p.version + 1),
                     rows: frame.height(),
                     written_at: c.now.to_owned(),
+                    sources,
                 },
             );
             written.push(path.clone());
+        }
+        let mut report = c.report.clone();
+        if let Some(obj) = report.as_object_mut() {
+            obj.insert(
+                "lake".into(),
+                serde_json::json!({
+                    "added_rows": totals.added,
+                    "duplicate_rows": totals.duplicates,
+                    "conflicts": totals.conflicts,
+                    "conflict_keys": totals.conflict_keys,
+                    "policy": "keep_first",
+                }),
+            );
         }
         manifest.files.retain(|f| f.sha256 != c.sha256);
         manifest.files.push(FileEntry {
@@ -524,7 +836,7 @@ impl Lake {
             feed: c.feed.to_owned(),
             table: c.table.to_owned(),
             ingested_at: c.now.to_owned(),
-            report: c.report.clone(),
+            report,
             partitions: parts.iter().map(|(p, _)| p.clone()).collect(),
             superseded: Vec::new(),
         });
@@ -542,7 +854,24 @@ impl Lake {
             unchanged: false,
             written,
             replaced,
+            added_rows: totals.added,
+            duplicate_rows: totals.duplicates,
+            conflicts: totals.conflicts,
+            conflict_keys: totals.conflict_keys,
         })
+    }
+
+    /// The rows a partition holds now (without its path-only columns), `None` when it has none.
+    fn read_partition(&self, rel: &str) -> Result<Option<DataFrame>> {
+        let path = self.resolve(rel)?;
+        match File::open(&path) {
+            Ok(file) => ParquetReader::new(file)
+                .finish()
+                .map(Some)
+                .map_err(perr(path.display().to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("open", &path)(e)),
+        }
     }
 
     /// Record a file refused whole, so the refusal is visible in the manifest and reports.
@@ -575,6 +904,11 @@ impl Lake {
         }
         for (stale, _) in self.files(table)? {
             if !paths.contains(&stale) {
+                let rel = stale
+                    .strip_prefix(&self.root)
+                    .map(|r| r.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let stale = self.resolve(&rel)?;
                 fs::remove_file(&stale).map_err(io("remove", &stale))?;
                 if let Some(dir) = stale.parent() {
                     let _ = fs::remove_dir(dir);
@@ -687,16 +1021,16 @@ impl Lake {
                 .map_err(perr(path.display().to_string()))?;
             let height = frame.height();
             for key in partition_keys(table) {
-                if let PartitionKey::Column(c) = key {
-                    if let Some(v) = parts.get(*c) {
-                        frame
-                            .with_column(Column::new_scalar(
-                                (*c).into(),
-                                Scalar::from(PlSmallStr::from(v.as_str())),
-                                height,
-                            ))
-                            .map_err(perr(table))?;
-                    }
+                if let PartitionKey::Column(c) = key
+                    && let Some(v) = parts.get(*c)
+                {
+                    frame
+                        .with_column(Column::new_scalar(
+                            (*c).into(),
+                            Scalar::from(PlSmallStr::from(v.as_str())),
+                            height,
+                        ))
+                        .map_err(perr(table))?;
                 }
             }
             frames.push(frame.lazy());
@@ -713,8 +1047,9 @@ impl Lake {
                 _ => None,
             })
             .collect();
-        let order: Vec<Expr> = contract::get(table)
-            .map(|c| {
+        let order: Vec<Expr> = contract::get(table).map_or_else(
+            || vec![all().as_expr()],
+            |c| {
                 c.fields
                     .iter()
                     .map(|f| {
@@ -726,8 +1061,8 @@ impl Lake {
                         }
                     })
                     .collect()
-            })
-            .unwrap_or_else(|| vec![all().as_expr()]);
+            },
+        );
         concat(
             frames,
             UnionArgs {
@@ -739,25 +1074,155 @@ impl Lake {
         .map_err(perr(table))
     }
 
-    /// Check every Parquet file of a table against its contract: names, types, required columns
-    /// (path columns count as present). Returns the problems found, empty when all is well.
+    /// Check every Parquet file of a table against its contract, decoding each file whole: names,
+    /// types, required columns (path columns count as present), and every value: no empty required
+    /// value, nothing below a minimum. A file that cannot be decoded is a problem, not an error.
+    /// Returns the problems found, empty when all is well.
     ///
     /// # Errors
-    /// On IO or Parquet failures.
+    /// On IO failures listing the table.
     pub fn check_table(&self, table: &str) -> Result<Vec<String>> {
         let mut problems = Vec::new();
         for (path, parts) in self.files(table)? {
-            let file = File::open(&path).map_err(io("open", &path))?;
-            let mut reader = ParquetReader::new(file);
-            let schema = reader.schema().map_err(perr(path.display().to_string()))?;
-            let frame = DataFrame::empty_with_schema(&Schema::from_arrow_schema(&schema));
+            let decoded = File::open(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|file| ParquetReader::new(file).finish().map_err(|e| e.to_string()));
+            let frame = match decoded {
+                Ok(f) => f,
+                Err(e) => {
+                    problems.push(format!(
+                        "{}: cannot be decoded 文件无法解码: {e}",
+                        path.display()
+                    ));
+                    continue;
+                }
+            };
             let path_cols: Vec<&str> = parts.keys().map(String::as_str).collect();
             if let Err(LakeError::Contract { reason, .. }) = check_frame(table, &frame, &path_cols)
             {
                 problems.push(format!("{}: {reason}", path.display()));
+                continue;
+            }
+            for p in check_values(table, &frame) {
+                problems.push(format!("{}: {p}", path.display()));
             }
         }
         Ok(problems)
+    }
+
+    /// Check the manifest against the files: every partition it lists exists, decodes whole and
+    /// holds the number of rows the manifest says. Returns the problems found.
+    ///
+    /// # Errors
+    /// When the manifest cannot be read.
+    pub fn check_manifest(&self) -> Result<Vec<String>> {
+        let manifest = self.manifest()?;
+        let mut problems = Vec::new();
+        for (rel, entry) in &manifest.partitions {
+            let Ok(path) = self.resolve(rel) else {
+                problems.push(format!("{rel}: not a path under the lake 路径不在湖内"));
+                continue;
+            };
+            let file = match File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    problems.push(format!(
+                        "{rel}: listed in the manifest but missing 清单中的分区文件缺失"
+                    ));
+                    continue;
+                }
+                Err(e) => {
+                    problems.push(format!("{rel}: cannot be opened 无法打开: {e}"));
+                    continue;
+                }
+            };
+            match ParquetReader::new(file).finish() {
+                Ok(frame) if frame.height() != entry.rows => problems.push(format!(
+                    "{rel}: {} rows, the manifest says {} 行数与清单不符",
+                    frame.height(),
+                    entry.rows
+                )),
+                Ok(_) => {}
+                Err(e) => problems.push(format!("{rel}: cannot be decoded 文件无法解码: {e}")),
+            }
+        }
+        Ok(problems)
+    }
+}
+
+/// Value checks of a decoded frame against its contract: required values present, minimums held.
+fn check_values(table: &str, frame: &DataFrame) -> Vec<String> {
+    let Some(contract) = contract::get(table) else {
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    for field in &contract.fields {
+        let Ok(column) = frame.column(&field.name) else {
+            continue;
+        };
+        if field.constraints.required && column.null_count() > 0 {
+            problems.push(format!(
+                "column {}: {} empty required values 必填值为空",
+                field.name,
+                column.null_count()
+            ));
+        }
+        if let Some(min) = field.constraints.minimum
+            && let Ok(values) = column.cast(&DataType::Float64)
+        {
+            let below = values
+                .f64()
+                .map(|v| v.iter().flatten().filter(|x| *x < min).count())
+                .unwrap_or(0);
+            if below > 0 {
+                problems.push(format!(
+                    "column {}: {below} values below the minimum {min} 低于最小值",
+                    field.name
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// Create a folder readable by its owner only (0700 on Unix).
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
+/// Create (truncate) a file readable by its owner only (0600 on Unix).
+pub(crate) fn private_file(path: &Path) -> std::io::Result<File> {
+    let mut o = File::options();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)
+}
+
+/// Restrict an existing folder to its owner (0700), best effort.
+fn set_private(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+/// fsync a folder so the entries created or renamed in it survive a power loss (best effort).
+pub(crate) fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
     }
 }
 
@@ -840,6 +1305,81 @@ pub fn check_frame(table: &str, frame: &DataFrame, path_columns: &[&str]) -> Res
 mod tests {
     use super::*;
 
+    /// Every path the lake writes or deletes is checked under its root; folders are 0700, files 0600.
+    #[test]
+    fn paths_stay_under_the_root_and_are_private() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let lake = Lake::open(tmp.path().join("lake")).expect("lake");
+        for bad in [
+            "../x",
+            "payment_daily/institution=../../activities/data.parquet",
+            "payment_daily/institution=a\\b/data.parquet",
+            "/etc/passwd",
+            "payment_daily/institution=a\0b/data.parquet",
+            "payment_daily/institution=%2e%2e%2f/data.parquet",
+            "payment_daily/institution=a\u{FF0F}b/data.parquet",
+        ] {
+            assert!(lake.resolve(bad).is_err(), "{bad:?}");
+            assert!(lake.write_atomic(bad, b"x").is_err(), "{bad:?}");
+        }
+        assert!(!tmp.path().join("x").exists());
+        lake.write_atomic("t/k=1/data.parquet", b"ok")
+            .expect("write");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode(lake.root()), 0o700);
+            assert_eq!(mode(&lake.root().join("t")), 0o700);
+            assert_eq!(mode(&lake.root().join("t/k=1")), 0o700);
+            assert_eq!(mode(&lake.root().join("t/k=1/data.parquet")), 0o600);
+        }
+    }
+
+    fn enterprise(rows: &[(&str, &str, f64)]) -> DataFrame {
+        let n = rows.len();
+        df!(
+            "uscc" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "region_code" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            "category" => vec!["furniture"; n],
+            "period" => vec!["2023-09"; n],
+            "sales_amount" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        )
+        .expect("frame")
+    }
+
+    /// Keep-first merge by key: new keys are added, the same values are duplicates, other values
+    /// conflicts (the first stays).
+    #[test]
+    fn a_partition_merge_adds_new_keys_and_keeps_the_first_value() {
+        let old = enterprise(&[("A", "330000", 1.0), ("B", "330000", 2.0)]);
+        let new = enterprise(&[
+            ("B", "330000", 2.0),
+            ("A", "330000", 9.0),
+            ("C", "330000", 3.0),
+        ]);
+        let (rows, counts) =
+            merge_rows(contract::tables::ENTERPRISE_SALES, old, new, false).expect("merge");
+        assert_eq!(rows.height(), 3);
+        assert_eq!(
+            (counts.added, counts.duplicates, counts.conflicts),
+            (1, 1, 1)
+        );
+        assert_eq!(counts.conflict_keys.len(), 1);
+        assert!(
+            counts.conflict_keys[0].contains("uscc=A"),
+            "{:?}",
+            counts.conflict_keys
+        );
+        let a = rows
+            .column("sales_amount")
+            .expect("col")
+            .f64()
+            .expect("f64")
+            .get(0);
+        assert_eq!(a, Some(1.0), "the first value stays");
+    }
+
     /// A commit killed after its journal was written and its first rename done: the next process
     /// to open the lake (once no writer holds the lock) finishes the renames, manifest last, and
     /// removes the staging a dead process left.
@@ -868,7 +1408,7 @@ mod tests {
             ..Manifest::default()
         })
         .expect("json");
-        let staged = vec![
+        let staged = [
             (
                 lake.stage(b"new 1").expect("stage"),
                 "t/k=1/data.parquet".to_owned(),

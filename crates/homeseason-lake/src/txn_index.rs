@@ -1,15 +1,18 @@
-//! The per-institution txn-id index: which transactions each institution-month already holds, so a
-//! transaction sent twice (in two files, or in a re-upload under another name) is counted once.
+//! The per-institution transaction index: every transaction id each institution has sent, so a
+//! transaction sent twice (in two files, in two months, or in a re-upload under another name) is
+//! counted once, and the merchants already counted in each day × region × MCC × channel cell.
 //!
 //! ```text
-//! <root>/_txn_index/institution=wallet_b/year=2023/month=9/<sha256>.fp64
+//! <root>/_txn_index/institution=wallet_b/year=2023/month=9/<sha256>.id128   ids a file added to the month
+//! <root>/_txn_index/institution=wallet_b/year=2023/month=9/<sha256>.pairs   merchant pairs it counted first
 //! ```
-//! One file per `payment_daily` partition and source file: the 64-bit fingerprints (little-endian
-//! `u64`, in file order) of the transactions that file contributed to the month. Only the file named by
-//! the manifest as the partition's current source is ever read, so the index moves with the partition:
-//! it is renamed into place (from `.tmp`, synced) before the partition and the manifest are replaced,
-//! a crash in between leaves a file nothing reads, and older versions are deleted after the manifest.
-
+//! An `.id128` file holds the 128-bit ids (two independent 64-bit hashes of the `txn_id`) of the
+//! transactions one file *added* (new to the lake), each with its day (20-byte records); a `.pairs`
+//! file the 64-bit (cell, merchant) hashes it counted for the first time, with their day (12 bytes).
+//! The day lets `ingest --replace` forget exactly the transactions of the days it removes. A false match between two different
+//! transaction ids of one institution has probability about n²/2¹²⁹: 1.5 × 10⁻¹⁹ at 10¹⁰
+//! transactions. Only files whose SHA-256 the manifest lists are read, so an index file renamed into
+//! place by a commit that then crashed is never trusted.
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Read, Write};
@@ -21,6 +24,12 @@ use homeseason_schema::contract::tables;
 use crate::manifest::Manifest;
 use crate::store::{Commit, CommitSummary, Lake};
 use crate::{LakeError, Result};
+
+/// Bytes of one `.id128` record: the id (16, little-endian) and its day (4, `i32` days since
+/// 1970-01-01).
+pub(crate) const ID_RECORD: usize = 20;
+/// Bytes of one `.pairs` record: the pair hash (8) and its day (4).
+pub(crate) const PAIR_RECORD: usize = 12;
 
 /// Folder of the index under the lake root.
 pub const TXN_INDEX_DIR: &str = "_txn_index";
@@ -53,42 +62,69 @@ fn index_dir(institution: &str, year: i32, month: u32) -> String {
 /// Who holds an institution-month, and the fingerprints of the transactions it holds there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MonthHolder {
-    /// File name as ingested.
+    /// Names of the files holding rows of the month, as ingested, comma-separated.
     pub file: String,
-    /// Its SHA-256.
+    /// Unused (several files may hold a month); empty.
     pub sha256: String,
-    /// Fingerprints of its transactions in the month (empty for a pre-aggregated daily file).
+    /// Merchant pairs (64-bit hashes of cell and merchant) already counted in the month.
     pub fps: Vec<u64>,
 }
 
-/// Fingerprints being written during an ingest, one temporary file per month, in `<root>/.tmp`.
+/// Ids and merchant pairs being written during an ingest, one temporary file per month and kind,
+/// in `<root>/.tmp`.
 #[derive(Debug)]
 pub struct TxnSpill {
     dir: PathBuf,
-    files: BTreeMap<(i32, u32), BufWriter<File>>,
+    files: BTreeMap<(i32, u32, &'static str), BufWriter<File>>,
 }
 
 impl TxnSpill {
-    /// Append fingerprints of a month.
+    fn writer(
+        &mut self,
+        year: i32,
+        month: u32,
+        ext: &'static str,
+    ) -> std::io::Result<&mut BufWriter<File>> {
+        if !self.files.contains_key(&(year, month, ext)) {
+            let path = self.dir.join(format!("{year}-{month}.{ext}"));
+            let f = crate::store::private_file(&path)?;
+            self.files
+                .insert((year, month, ext), BufWriter::with_capacity(1 << 20, f));
+        }
+        self.files
+            .get_mut(&(year, month, ext))
+            .ok_or_else(|| std::io::Error::other("spill"))
+    }
+
+    /// Append 128-bit ids of new transactions of a month.
     ///
     /// # Errors
     /// On IO failures.
-    pub fn push(&mut self, year: i32, month: u32, fps: &[u64]) -> std::io::Result<()> {
-        let w = match self.files.get_mut(&(year, month)) {
-            Some(w) => w,
-            None => {
-                let path = self.dir.join(format!("{year}-{month}.fp64"));
-                let f = File::create(path)?;
-                self.files
-                    .entry((year, month))
-                    .or_insert(BufWriter::with_capacity(1 << 20, f))
-            }
-        };
-        let mut buf = Vec::with_capacity(fps.len() * 8);
-        for fp in fps {
-            buf.extend_from_slice(&fp.to_le_bytes());
+    pub fn push(&mut self, year: i32, month: u32, ids: &[(u128, i32)]) -> std::io::Result<()> {
+        let mut buf = Vec::with_capacity(ids.len() * ID_RECORD);
+        for (id, day) in ids {
+            buf.extend_from_slice(&id.to_le_bytes());
+            buf.extend_from_slice(&day.to_le_bytes());
         }
-        w.write_all(&buf)
+        self.writer(year, month, "id128")?.write_all(&buf)
+    }
+
+    /// Append merchant pairs first counted in a month.
+    ///
+    /// # Errors
+    /// On IO failures.
+    pub fn push_pairs(
+        &mut self,
+        year: i32,
+        month: u32,
+        pairs: &[(u64, i32)],
+    ) -> std::io::Result<()> {
+        let mut buf = Vec::with_capacity(pairs.len() * PAIR_RECORD);
+        for (p, day) in pairs {
+            buf.extend_from_slice(&p.to_le_bytes());
+            buf.extend_from_slice(&day.to_le_bytes());
+        }
+        self.writer(year, month, "pairs")?.write_all(&buf)
     }
 
     /// Forget everything pushed so far.
@@ -96,22 +132,27 @@ impl TxnSpill {
     /// # Errors
     /// On IO failures.
     pub fn reset(&mut self) -> std::io::Result<()> {
-        for ((y, m), w) in std::mem::take(&mut self.files) {
+        for ((y, m, ext), w) in std::mem::take(&mut self.files) {
             drop(w);
-            fs::remove_file(self.dir.join(format!("{y}-{m}.fp64")))?;
+            fs::remove_file(self.dir.join(format!("{y}-{m}.{ext}")))?;
         }
         Ok(())
     }
 
-    fn finish(&mut self, year: i32, month: u32) -> std::io::Result<Option<PathBuf>> {
-        let Some(w) = self.files.remove(&(year, month)) else {
+    fn finish(
+        &mut self,
+        year: i32,
+        month: u32,
+        ext: &'static str,
+    ) -> std::io::Result<Option<PathBuf>> {
+        let Some(w) = self.files.remove(&(year, month, ext)) else {
             return Ok(None);
         };
         let f = w
             .into_inner()
             .map_err(std::io::IntoInnerError::into_error)?;
         f.sync_all()?;
-        Ok(Some(self.dir.join(format!("{year}-{month}.fp64"))))
+        Ok(Some(self.dir.join(format!("{year}-{month}.{ext}"))))
     }
 }
 
@@ -140,11 +181,90 @@ impl Lake {
         })
     }
 
-    /// The file holding `institution`'s `year`-`month` of `payment_daily` per `manifest`, with its
-    /// transaction fingerprints; `None` when nobody holds it.
+    /// Index files of `institution` (every month, or one) whose file the manifest lists:
+    /// (year, month, path).
+    fn index_files(
+        &self,
+        manifest: &Manifest,
+        institution: &str,
+        ext: &str,
+        only: Option<(i32, u32)>,
+    ) -> Result<Vec<(i32, u32, PathBuf, String)>> {
+        let mut out = Vec::new();
+        if !crate::layout::is_institution_code(institution) {
+            return Ok(out);
+        }
+        let base = self.resolve(&format!("{TXN_INDEX_DIR}/institution={institution}"))?;
+        let Ok(years) = fs::read_dir(&base) else {
+            return Ok(out);
+        };
+        for y in years.filter_map(std::result::Result::ok) {
+            let name = y.file_name().to_string_lossy().into_owned();
+            let Some(year) = name
+                .strip_prefix("year=")
+                .and_then(|v| v.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let Ok(months) = fs::read_dir(y.path()) else {
+                continue;
+            };
+            for m in months.filter_map(std::result::Result::ok) {
+                let name = m.file_name().to_string_lossy().into_owned();
+                let Some(month) = name
+                    .strip_prefix("month=")
+                    .and_then(|v| v.parse::<u32>().ok())
+                else {
+                    continue;
+                };
+                if only.is_some_and(|o| o != (year, month)) {
+                    continue;
+                }
+                let Ok(files) = fs::read_dir(m.path()) else {
+                    continue;
+                };
+                for f in files.filter_map(std::result::Result::ok) {
+                    let fname = f.file_name().to_string_lossy().into_owned();
+                    let Some(stem) = fname.strip_suffix(&format!(".{ext}")) else {
+                        continue;
+                    };
+                    let sha = stem.split('-').next().unwrap_or(stem);
+                    if let Some(entry) = manifest.file(sha) {
+                        out.push((year, month, f.path(), entry.file.clone()));
+                    }
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Every transaction id `institution` has in the lake (all months), 128 bits each.
     ///
     /// # Errors
-    /// When the index file exists but cannot be read.
+    /// When an index file cannot be read.
+    pub fn institution_txn_ids(
+        &self,
+        manifest: &Manifest,
+        institution: &str,
+    ) -> Result<std::collections::HashSet<u128>> {
+        let mut out = std::collections::HashSet::new();
+        for (_, _, path, _) in self.index_files(manifest, institution, "id128", None)? {
+            let bytes = fs::read(&path).map_err(io_err("read", &path))?;
+            out.extend(bytes.chunks_exact(ID_RECORD).map(|c| {
+                let mut id = [0; 16];
+                id.copy_from_slice(&c[..16]);
+                u128::from_le_bytes(id)
+            }));
+        }
+        Ok(out)
+    }
+
+    /// The files holding rows of `institution`'s `year`-`month` and the merchant pairs counted there;
+    /// `None` when nobody holds it.
+    ///
+    /// # Errors
+    /// When an index file cannot be read.
     pub fn month_holder(
         &self,
         manifest: &Manifest,
@@ -152,98 +272,140 @@ impl Lake {
         year: i32,
         month: u32,
     ) -> Result<Option<MonthHolder>> {
-        let Some(part) = manifest
-            .partitions
-            .get(&payment_partition(institution, year, month))
-        else {
+        let files = self.index_files(manifest, institution, "id128", Some((year, month)))?;
+        if files.is_empty() {
             return Ok(None);
-        };
-        let file = manifest
-            .file(&part.source_sha256)
-            .map_or_else(|| part.source_sha256.clone(), |f| f.file.clone());
-        let path = self
-            .root()
-            .join(index_dir(institution, year, month))
-            .join(format!("{}.fp64", part.source_sha256));
-        let mut fps = Vec::new();
-        match File::open(&path) {
-            Ok(mut f) => {
-                let mut bytes = Vec::new();
-                f.read_to_end(&mut bytes).map_err(io_err("read", &path))?;
-                fps = bytes
-                    .chunks_exact(8)
-                    .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-                    .collect();
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err("open", &path)(e)),
         }
+        let mut pairs = Vec::new();
+        for (_, _, path, _) in
+            self.index_files(manifest, institution, "pairs", Some((year, month)))?
+        {
+            let mut bytes = Vec::new();
+            File::open(&path)
+                .and_then(|mut f| f.read_to_end(&mut bytes))
+                .map_err(io_err("read", &path))?;
+            pairs.extend(bytes.chunks_exact(PAIR_RECORD).map(|c| {
+                let mut p = [0; 8];
+                p.copy_from_slice(&c[..8]);
+                u64::from_le_bytes(p)
+            }));
+        }
+        let mut names: Vec<String> = files.into_iter().map(|(_, _, _, f)| f).collect();
+        names.dedup();
         Ok(Some(MonthHolder {
-            file,
-            sha256: part.source_sha256.clone(),
-            fps,
+            file: names.join(", "),
+            sha256: String::new(),
+            fps: pairs,
         }))
     }
 
-    /// Commit a transaction file's rows together with its txn-id index for `months` (the months it
-    /// writes): index files first, then partitions and manifest ([`Lake::commit`]), then the index
-    /// files of replaced versions are deleted. Takes the lock for the duration.
+    /// The state of `institution`'s index that `manifest` vouches for: every `.id128` and `.pairs`
+    /// file (all months) with its length. A transaction file's increment is computed against one
+    /// state and may be committed only onto the same state: another writer that committed
+    /// transactions of the institution in between (or `ingest --replace`, which shortens index
+    /// files) changes it.
     ///
     /// # Errors
-    /// On IO or encoding failures (the lake stays consistent, as for [`Lake::commit`]).
+    /// When the index folder cannot be resolved.
+    pub fn txn_index_state(
+        &self,
+        manifest: &Manifest,
+        institution: &str,
+    ) -> Result<Vec<(PathBuf, u64)>> {
+        let mut out = Vec::new();
+        for ext in ["id128", "pairs"] {
+            for (_, _, path, _) in self.index_files(manifest, institution, ext, None)? {
+                let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                out.push((path, len));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Commit a transaction file's new rows together with its txn index for `months`: index files
+    /// first (trusted only once the manifest lists the file), then the rows are *added* to the
+    /// months' partitions ([`Lake::commit`]). Takes the lock for the duration.
+    ///
+    /// `seen` is the [`Lake::txn_index_state`] the increment was computed against; when the index
+    /// has changed since, nothing is written and [`LakeError::Stale`] asks the caller to read the
+    /// file again (its transactions may now be held by the other writer's file).
+    ///
+    /// # Errors
+    /// [`LakeError::Stale`] as above; on IO or encoding failures (the lake stays consistent, as for
+    /// [`Lake::commit`]).
     pub fn commit_with_txn_index(
         &self,
         c: &Commit<'_>,
         institution: &str,
+        spill: TxnSpill,
+        months: &[(i32, u32)],
+        seen: &[(PathBuf, u64)],
+    ) -> Result<CommitSummary> {
+        let lock = self.lock()?;
+        self.commit_with_txn_index_locked(&lock, c, institution, spill, months, seen)
+    }
+
+    /// [`Lake::commit_with_txn_index`] for a caller that holds the lock (taken with [`Lake::lock`]
+    /// before the file was read, so the index cannot have changed since).
+    ///
+    /// # Errors
+    /// As [`Lake::commit_with_txn_index`].
+    pub fn commit_with_txn_index_locked(
+        &self,
+        _held: &crate::store::LakeLock,
+        c: &Commit<'_>,
+        institution: &str,
         mut spill: TxnSpill,
         months: &[(i32, u32)],
+        seen: &[(PathBuf, u64)],
     ) -> Result<CommitSummary> {
         // The institution names index folders and partitions: check it before any write or delete.
-        if !crate::layout::is_safe_partition_value(institution)
+        if !crate::layout::is_institution_code(institution)
+            || c.sha256.len() != 64
             || !c.sha256.bytes().all(|b| b.is_ascii_hexdigit())
         {
             return Err(LakeError::Contract {
                 table: c.table.to_owned(),
                 reason: format!(
-                    "institution {institution:?} cannot name a folder (letters, digits, _ - . only) 机构代码不合法"
+                    "institution {institution:?} cannot name a folder: an institution code is 1–32 of a-z 0-9 _ / 机构代码须为 1–32 位小写字母、数字或下划线"
                 ),
             });
         }
-        let _lock = self.lock()?;
-        for &(year, month) in months {
-            let dir = self.root().join(index_dir(institution, year, month));
-            fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
-            let target = dir.join(format!("{}.fp64", c.sha256));
-            match spill.finish(year, month).map_err(io_err("sync", &dir))? {
-                Some(tmp) => fs::rename(&tmp, &target).map_err(io_err("rename", &target))?,
-                None => {
-                    File::create(&target).map_err(io_err("create", &target))?;
-                }
-            }
-            if let Ok(d) = File::open(&dir) {
-                let _ = d.sync_all();
-            }
-        }
-        let summary = self.commit_locked(c)?;
         let manifest = self.manifest()?;
+        if self.txn_index_state(&manifest, institution)? != seen {
+            return Err(LakeError::Stale {
+                institution: institution.to_owned(),
+            });
+        }
         for &(year, month) in months {
-            let Some(current) = manifest
-                .partitions
-                .get(&payment_partition(institution, year, month))
-                .map(|p| format!("{}.fp64", p.source_sha256))
-            else {
-                continue;
-            };
-            let dir = self.root().join(index_dir(institution, year, month));
-            if let Ok(entries) = fs::read_dir(&dir) {
-                for e in entries.filter_map(std::result::Result::ok) {
-                    if e.file_name().to_string_lossy() != current.as_str() {
-                        let _ = fs::remove_file(e.path());
-                    }
+            let rel = index_dir(institution, year, month);
+            let dir = self.resolve(&rel)?;
+            for ext in ["id128", "pairs"] {
+                let Some(tmp) = spill
+                    .finish(year, month, ext)
+                    .map_err(io_err("sync", &dir))?
+                else {
+                    continue;
+                };
+                if fs::metadata(&tmp).map(|m| m.len()).unwrap_or(0) == 0 {
+                    let _ = fs::remove_file(&tmp);
+                    continue;
                 }
+                self.create_dirs(&dir)?;
+                // A file the manifest already lists adds a second index file beside its first.
+                let mut name = format!("{}.{ext}", c.sha256);
+                let mut k = 1;
+                while manifest.file(c.sha256).is_some() && dir.join(&name).exists() {
+                    k += 1;
+                    name = format!("{}-{k}.{ext}", c.sha256);
+                }
+                let target = self.resolve(&format!("{rel}/{name}"))?;
+                fs::rename(&tmp, &target).map_err(io_err("rename", &target))?;
+                crate::store::sync_dir(&dir);
             }
         }
-        Ok(summary)
+        self.commit_locked(c)
     }
 }
 

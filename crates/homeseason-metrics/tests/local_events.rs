@@ -8,6 +8,10 @@
 //! with `cargo test --workspace --locked --test local_events -- --ignored` and prints the numbers
 //! recorded in `benchmarks/LOCAL_EVENTS.md`.
 #![allow(clippy::print_stderr)]
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the test lists the sample season's files"
+)]
 
 use std::path::Path;
 use std::sync::Arc;
@@ -25,11 +29,12 @@ use polars::prelude::*;
 fn read_csv(path: &Path, text_columns: &[&str]) -> DataFrame {
     CsvReadOptions::default()
         .with_has_header(true)
-        .with_schema_overwrite(Some(Arc::new(Schema::from_iter(
+        .with_schema_overwrite(Some(Arc::new(
             text_columns
                 .iter()
-                .map(|c| Field::new((*c).into(), DataType::String)),
-        ))))
+                .map(|c| Field::new((*c).into(), DataType::String))
+                .collect::<Schema>(),
+        )))
         .try_into_reader_with_file_path(Some(path.to_owned()))
         .expect("csv opens")
         .finish()

@@ -1,18 +1,29 @@
 //! Data completeness per region × feed × week (the `data_completeness` contract), computed from the
 //! lake: written by the pipeline, answered by the server's completeness endpoint.
 //!
-//! A week (Monday to Sunday) of a feed is `present` for a region when accepted rows cover it: payment
-//! rows by their date, enterprise sales and 社零 figures by their period (a month covers every week it
-//! touches), activities by their start–end dates. It is `revised` when a partition holding those rows
-//! has been replaced by a later file (version > 1), and `missing` when no row covers it. `files` counts
-//! the distinct source files behind the rows.
+//! Rows are the reporting regions (provinces, plan cities, the corps), never the national total
+//! `000000`, and each feed is judged by what it is due:
+//!
+//! - **payments** and **enterprise sales**: every region, every week. A week is `present` when accepted
+//!   rows cover it (payment rows by their date; enterprise sales by their period, a month covering every
+//!   week it touches), `missing` otherwise.
+//! - **社零 (retail statistics)**: the provinces only (statistics bureaus publish by province; plan
+//!   cities and the corps are not due and get no rows), by month as above.
+//! - **activities**: the register is due once per region. A region that delivered it is `present`
+//!   every week, with `rows` counting its activities by the register's own rule
+//!   ([`activity_week`]: once, in the week of the start date) — a week without an activity is not a
+//!   missing delivery; a region without a register is `missing` every week.
+//!
+//! A cell is `revised` when a partition holding its rows has been replaced by a later file
+//! (version > 1). `files` counts the distinct source files behind the rows.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Days, NaiveDate};
 use homeseason_lake::Lake;
+use homeseason_schema::calendar::activity_week;
 use homeseason_schema::contract::tables;
-use homeseason_schema::region::Regions;
+use homeseason_schema::region::{RegionLevel, Regions};
 use polars::prelude::*;
 use serde::Serialize;
 
@@ -116,6 +127,8 @@ pub fn completeness(
 ) -> Result<Vec<CompletenessRow>> {
     let manifest = lake.manifest()?;
     let mut cells: Cells = BTreeMap::new();
+    // Regions that delivered an activities register (any file), with its files.
+    let mut delivered: BTreeMap<String, Cell> = BTreeMap::new();
     let root = lake.root().to_owned();
     for feed in FEEDS.iter().filter(|f| feeds.contains(f)) {
         for (path, parts) in lake.files(feed)? {
@@ -191,8 +204,24 @@ pub fn completeness(
                             .filter_map(|(s, e)| Some((from_days(s?), from_days(e.or(s)?))))
                             .collect()
                     };
-                    for (s, e) in ranges {
-                        add_range(&mut cells, (region, f), s, e, &source, revised);
+                    if f == tables::ACTIVITIES {
+                        let delivered = delivered.entry(region.to_owned()).or_default();
+                        delivered.files.insert(source.clone());
+                        delivered.revised |= revised;
+                        for (s, _) in ranges {
+                            add_range(
+                                &mut cells,
+                                (region, f),
+                                activity_week(s),
+                                activity_week(s),
+                                &source,
+                                revised,
+                            );
+                        }
+                    } else {
+                        for (s, e) in ranges {
+                            add_range(&mut cells, (region, f), s, e, &source, revised);
+                        }
                     }
                 }
             }
@@ -200,34 +229,32 @@ pub fn completeness(
     }
     let mut out = Vec::new();
     let regions = Regions::embedded();
-    let mut region_keys: Vec<String> = regions
-        .all()
-        .iter()
-        .map(|r| r.code.clone())
-        .filter(|r| keep_region(r))
-        .collect();
-    for (r, _, _) in cells.keys() {
-        if !region_keys.contains(r) {
-            region_keys.push(r.clone());
-        }
-    }
     let first = week_start(from);
-    for region in &region_keys {
-        let name = regions
-            .by_code(region)
-            .map_or_else(|| region.clone(), |r| r.name_zh.clone());
+    // The reporting regions only: never the national total (000000) or codes outside the list.
+    for region in regions.all().iter().filter(|r| keep_region(&r.code)) {
         for feed in FEEDS.iter().filter(|f| feeds.contains(f)) {
+            if *feed == tables::RETAIL_STATS && region.level != RegionLevel::Province {
+                continue;
+            }
+            let register = (*feed == tables::ACTIVITIES)
+                .then(|| delivered.get(&region.code))
+                .flatten();
             let mut w = first;
             while w <= to {
-                let cell = cells.get(&(region.clone(), (*feed).to_owned(), w));
+                let cell = cells.get(&(region.code.clone(), (*feed).to_owned(), w));
                 let (rows, files, revised) =
                     cell.map_or((0, 0, false), |c| (c.rows, c.files.len() as u64, c.revised));
+                let (due_met, files, revised) = match (*feed == tables::ACTIVITIES, register) {
+                    (true, Some(reg)) => (true, reg.files.len() as u64, reg.revised),
+                    (true, None) => (false, 0, false),
+                    (false, _) => (rows > 0, files, revised),
+                };
                 out.push(CompletenessRow {
-                    region_code: region.clone(),
-                    region_name: name.clone(),
+                    region_code: region.code.clone(),
+                    region_name: region.name_zh.clone(),
                     feed: (*feed).to_owned(),
                     week_start: w,
-                    status: if rows == 0 {
+                    status: if !due_met {
                         "missing"
                     } else if revised {
                         "revised"
@@ -247,7 +274,6 @@ pub fn completeness(
 #[cfg(test)]
 mod tests {
     use super::*;
-
     #[test]
     fn weeks() {
         let d = NaiveDate::from_ymd_opt(2023, 9, 1).unwrap(); // a Friday

@@ -12,18 +12,16 @@
 //!    index for transactions.
 //! 3. Or [`record_refusal`]: the refusal lands in the manifest.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use homeseason_ingest::{Feed, FileOutcome, FileReport, IngestError, detect_feed, ingest_bytes};
-use homeseason_lake::{
-    Commit, CommitSummary, Lake, PartitionKey, RefusedEntry, TxnSpill, partition_keys,
-};
+use homeseason_lake::{Commit, CommitSummary, Lake, RefusedEntry, TxnSpill};
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::contract::tables;
 use polars::prelude::*;
 
-use crate::error::{Result, io_err};
+use crate::error::{PipelineError, Result, io_err};
 use crate::payments::{self, Profiles};
 
 /// Where a file comes from: a path on disk (streamed), or bytes already in memory (an upload, a pull).
@@ -80,6 +78,8 @@ pub(crate) struct TxnCommit {
     pub(crate) institution: String,
     pub(crate) spill: TxnSpill,
     pub(crate) months: Vec<(i32, u32)>,
+    /// The state of the institution's txn index the file was read against.
+    pub(crate) seen: Vec<(std::path::PathBuf, u64)>,
 }
 
 /// A file read and validated, not yet committed.
@@ -181,6 +181,17 @@ pub fn commit_prepared(
     prepared: Prepared,
     now: &str,
 ) -> Result<Committed> {
+    commit_prepared_under(lake, None, name, prepared, now)
+}
+
+/// [`commit_prepared`]; `held`: the caller holds the lake's lock (taken before the file was read).
+fn commit_prepared_under(
+    lake: &Lake,
+    held: Option<&homeseason_lake::LakeLock>,
+    name: &str,
+    prepared: Prepared,
+    now: &str,
+) -> Result<Committed> {
     let Prepared {
         feed,
         outcome,
@@ -198,8 +209,23 @@ pub fn commit_prepared(
         now,
     };
     let commit = match txn {
-        Some(t) => lake.commit_with_txn_index(&commit, &t.institution, t.spill, &t.months)?,
-        None => lake.commit(&commit)?,
+        Some(t) => match held {
+            Some(lock) => lake.commit_with_txn_index_locked(
+                lock,
+                &commit,
+                &t.institution,
+                t.spill,
+                &t.months,
+                &t.seen,
+            )?,
+            None => {
+                lake.commit_with_txn_index(&commit, &t.institution, t.spill, &t.months, &t.seen)?
+            }
+        },
+        None => match held {
+            Some(lock) => lake.commit_with_lock(lock, &commit)?,
+            None => lake.commit(&commit)?,
+        },
     };
     Ok(Committed {
         feed,
@@ -243,32 +269,87 @@ pub fn ingest_file(
     profiles: &Profiles,
     now: &str,
 ) -> Result<Fate> {
-    let name = source.name();
     match prepare(lake, source, feed, campaign, profiles)? {
         Ok(prepared) => {
-            let Committed {
-                feed,
-                outcome,
-                commit,
-            } = commit_prepared(lake, &name, prepared, now)?;
-            Ok(Fate::Ingested {
-                feed,
-                report: outcome.report,
-                commit,
-                rejects: outcome.rejects,
-            })
+            match commit_fresh(lake, source, feed, campaign, profiles, prepared, now)? {
+                Ok(Committed {
+                    feed,
+                    outcome,
+                    commit,
+                }) => Ok(Fate::Ingested {
+                    feed,
+                    report: outcome.report,
+                    commit,
+                    rejects: outcome.rejects,
+                }),
+                Err(e) => refuse(lake, source, feed, &e, now),
+            }
         }
-        Err(e) => {
-            let reason = e.to_string();
-            let feed_id = match &e {
-                IngestError::UnknownFeed { .. } => None,
-                _ => feed.map(Feed::id),
-            };
-            let sha = homeseason_ingest::sha256_hex(&source.bytes()?);
-            record_refusal(lake, &name, &sha, feed_id, &reason, now)?;
-            Ok(Fate::Refused { reason })
+        Err(e) => refuse(lake, source, feed, &e, now),
+    }
+}
+
+/// How many times a transaction file is read again without the lake's lock when other writers keep
+/// committing transactions of its institution meanwhile; the last reading holds the lock, so it
+/// cannot be overtaken.
+const FRESH_ATTEMPTS: usize = 3;
+
+/// Commit a prepared file ([`commit_prepared`]); when another writer committed transactions of the
+/// same institution after the file was read (the lake answers [`homeseason_lake::LakeError::Stale`]
+/// and writes nothing), read `source` again against the new txn index and retry; the last attempt
+/// reads and commits under the lake's lock. Two ingests of overlapping transaction files at once
+/// thus give the lake that one ingest after the other gives.
+///
+/// # Errors
+/// Lake failures. The inner error: the file, read again, was refused whole.
+pub fn commit_fresh(
+    lake: &Lake,
+    source: &Source<'_>,
+    feed: Option<Feed>,
+    campaign: &Campaign,
+    profiles: &Profiles,
+    prepared: Prepared,
+    now: &str,
+) -> Result<std::result::Result<Committed, IngestError>> {
+    let name = source.name();
+    let mut first = Some(prepared);
+    for _ in 1..FRESH_ATTEMPTS {
+        let prepared = match first.take() {
+            Some(p) => p,
+            None => match prepare(lake, source, feed, campaign, profiles)? {
+                Ok(p) => p,
+                Err(e) => return Ok(Err(e)),
+            },
+        };
+        match commit_prepared(lake, &name, prepared, now) {
+            Err(PipelineError::Lake(homeseason_lake::LakeError::Stale { .. })) => {}
+            other => return other.map(Ok),
         }
     }
+    let lock = lake.lock()?;
+    let prepared = match prepare(lake, source, feed, campaign, profiles)? {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e)),
+    };
+    commit_prepared_under(lake, Some(&lock), &name, prepared, now).map(Ok)
+}
+
+/// Record a whole-file refusal of `source` and say so.
+fn refuse(
+    lake: &Lake,
+    source: &Source<'_>,
+    feed: Option<Feed>,
+    e: &IngestError,
+    now: &str,
+) -> Result<Fate> {
+    let reason = e.to_string();
+    let feed_id = match e {
+        IngestError::UnknownFeed { .. } => None,
+        _ => feed.map(Feed::id),
+    };
+    let sha = homeseason_ingest::sha256_hex(&source.bytes()?);
+    record_refusal(lake, &source.name(), &sha, feed_id, &reason, now)?;
+    Ok(Fate::Refused { reason })
 }
 
 /// Every file under `paths`, skipping generator metadata: files named on the command line in the
@@ -329,6 +410,58 @@ pub struct FileResult {
     pub commit: Option<CommitSummary>,
     /// Why it was refused whole.
     pub refused: Option<String>,
+    /// Every rejected row of the file (the rows of the `rejects` contract), in file order.
+    pub rejects: Vec<RejectedRow>,
+}
+
+/// One rejected row as `homeseason ingest` shows it: file, row, column and the reason in both
+/// languages (a row of the `rejects` contract).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RejectedRow {
+    /// File name.
+    pub file: String,
+    /// Line (CSV) or row (XLSX) in the file, 1-based; the header is line 1.
+    pub line: i64,
+    /// The source column at fault, when one is.
+    pub column: Option<String>,
+    /// Machine reason code.
+    pub reason: String,
+    /// Chinese message.
+    pub message_zh: String,
+    /// English message.
+    pub message_en: String,
+    /// The row's raw text.
+    pub raw: String,
+}
+
+impl RejectedRow {
+    /// The rows of a `rejects` frame, in its order.
+    ///
+    /// # Errors
+    /// When a column of the `rejects` contract is missing.
+    pub fn from_frame(frame: &DataFrame) -> Result<Vec<RejectedRow>> {
+        if frame.height() == 0 {
+            return Ok(Vec::new());
+        }
+        let text = |name: &str| -> Result<StringChunked> {
+            Ok(frame.column(name)?.cast(&DataType::String)?.str()?.clone())
+        };
+        let (file, column, reason) = (text("file")?, text("column")?, text("reason")?);
+        let (zh, en, raw) = (text("message_zh")?, text("message_en")?, text("raw")?);
+        let line = frame.column("line")?.cast(&DataType::Int64)?;
+        let line = line.i64()?;
+        Ok((0..frame.height())
+            .map(|i| RejectedRow {
+                file: file.get(i).unwrap_or_default().to_owned(),
+                line: line.get(i).unwrap_or(0),
+                column: column.get(i).map(str::to_owned),
+                reason: reason.get(i).unwrap_or_default().to_owned(),
+                message_zh: zh.get(i).unwrap_or_default().to_owned(),
+                message_en: en.get(i).unwrap_or_default().to_owned(),
+                raw: raw.get(i).unwrap_or_default().to_owned(),
+            })
+            .collect())
+    }
 }
 
 /// Ingest files into the lake, one commit per file. Refused files are recorded, not fatal.
@@ -349,17 +482,24 @@ pub fn ingest_paths(
         progress(i, path);
         let fate = ingest_file(lake, &Source::Path(path), feed, campaign, profiles, now)?;
         results.push(match fate {
-            Fate::Ingested { report, commit, .. } => FileResult {
+            Fate::Ingested {
+                report,
+                commit,
+                rejects,
+                ..
+            } => FileResult {
                 path: path.display().to_string(),
                 report: Some(report),
                 commit: Some(commit),
                 refused: None,
+                rejects: RejectedRow::from_frame(&rejects)?,
             },
             Fate::Refused { reason } => FileResult {
                 path: path.display().to_string(),
                 report: None,
                 commit: None,
                 refused: Some(reason),
+                rejects: Vec::new(),
             },
         });
     }
@@ -398,111 +538,6 @@ pub fn row_regions(rows: &DataFrame) -> Result<BTreeMap<String, usize>> {
     let column = rows.column("region_code")?.str()?.clone();
     for value in column.iter() {
         *out.entry(value.unwrap_or("").to_owned()).or_insert(0) += 1;
-    }
-    Ok(out)
-}
-
-/// A partition a commit would replace that holds rows of regions outside the allowed set.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ForeignPartition {
-    /// Partition path, relative to the lake root.
-    pub partition: String,
-    /// The foreign regions found in it.
-    pub regions: Vec<String>,
-}
-
-/// Partition values of each row for the table's partition keys, as `key=value` path segments.
-fn row_partitions(table: &str, rows: &DataFrame) -> Result<BTreeSet<Vec<String>>> {
-    let keys = partition_keys(table);
-    if keys.is_empty() || rows.height() == 0 {
-        return Ok(BTreeSet::new());
-    }
-    let exprs: Vec<Expr> = keys
-        .iter()
-        .map(|key| {
-            let expr = match key {
-                PartitionKey::Column(c) => col(*c).cast(DataType::String),
-                PartitionKey::Year(c) => col(*c).dt().year().cast(DataType::String),
-                PartitionKey::Month(c) => col(*c).dt().month().cast(DataType::String),
-            };
-            expr.alias(key.key())
-        })
-        .collect();
-    let frame = rows
-        .clone()
-        .lazy()
-        .select(exprs)
-        .unique(None, UniqueKeepStrategy::Any)
-        .collect()?;
-    let mut out = BTreeSet::new();
-    for i in 0..frame.height() {
-        let mut segs = Vec::with_capacity(keys.len());
-        for key in keys {
-            let value = frame.column(key.key())?.str()?.get(i).unwrap_or("__null__");
-            segs.push(format!("{}={value}", key.key()));
-        }
-        out.insert(segs);
-    }
-    Ok(out)
-}
-
-/// Which partitions a commit of `rows` into `table` would replace that hold rows of regions other than
-/// `allowed` (from an earlier file). Payment partitions are per institution × month, not per region,
-/// so a region-scoped upload must not replace one that also holds another region's rows.
-///
-/// # Errors
-/// Lake or Parquet failures.
-pub fn foreign_rows_in_replaced_partitions(
-    lake: &Lake,
-    table: &str,
-    rows: &DataFrame,
-    sha256: &str,
-    allowed: &dyn Fn(&str) -> bool,
-) -> Result<Vec<ForeignPartition>> {
-    let wanted = row_partitions(table, rows)?;
-    if wanted.is_empty() {
-        return Ok(Vec::new());
-    }
-    let manifest = lake.manifest()?;
-    let region_in_path = partition_keys(table)
-        .iter()
-        .any(|k| matches!(k, PartitionKey::Column("region_code")));
-    let mut out = Vec::new();
-    for (path, parts) in lake.files(table)? {
-        let segs: Vec<String> = partition_keys(table)
-            .iter()
-            .map(|k| {
-                format!(
-                    "{}={}",
-                    k.key(),
-                    parts.get(k.key()).map_or("", String::as_str)
-                )
-            })
-            .collect();
-        if !wanted.contains(&segs) {
-            continue;
-        }
-        let rel = format!("{table}/{}/data.parquet", segs.join("/"));
-        if manifest
-            .partitions
-            .get(&rel)
-            .is_some_and(|p| p.source_sha256 == sha256)
-        {
-            continue;
-        }
-        let regions: BTreeSet<String> = if region_in_path {
-            parts.get("region_code").cloned().into_iter().collect()
-        } else {
-            let frame = lake.read_file(&path, &["region_code"])?;
-            row_regions(&frame)?.into_keys().collect()
-        };
-        let foreign: Vec<String> = regions.into_iter().filter(|r| !allowed(r)).collect();
-        if !foreign.is_empty() {
-            out.push(ForeignPartition {
-                partition: rel,
-                regions: foreign,
-            });
-        }
     }
     Ok(out)
 }
@@ -582,19 +617,94 @@ mod tests {
         let regions = row_regions(&p.outcome.rows).unwrap();
         assert_eq!(regions.get("330000"), Some(&2));
         commit_prepared(&lake, "a.csv", p, "t").unwrap();
-        let b = activities("330000", 1);
-        let p2 = prepare(&lake, &bytes_of("b.csv", &b), None, &campaign, &none)
+    }
+
+    /// Transactions `T{from}`..`T{to}` of institution `wallet_x` in September 2023.
+    fn txns(from: usize, to: usize) -> Vec<u8> {
+        let mut s = String::from(
+            "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel\n",
+        );
+        for i in from..to {
+            s.push_str(&format!(
+                "T{i},wallet_x,2023-09-0{} 10:00:00,M{},5722,330106,{}.50,sale,offline\n",
+                1 + i % 3,
+                i % 4,
+                100 + i
+            ));
+        }
+        s.into_bytes()
+    }
+
+    fn payment_daily(lake: &Lake) -> DataFrame {
+        lake.read_table(tables::PAYMENT_DAILY)
             .unwrap()
-            .unwrap();
-        let foreign = foreign_rows_in_replaced_partitions(
-            &lake,
-            Feed::Activities.lake_table(),
-            &p2.outcome.rows,
-            &p2.outcome.report.sha256,
-            &|r| r == "110000",
+            .sort(
+                ["date", "region_code", "mcc", "channel"],
+                SortMultipleOptions::default(),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn a_transaction_file_read_before_another_writer_committed_is_read_again() {
+        let campaign = Campaign::default_2023();
+        let none = Profiles::default();
+        let (a, b) = (txns(0, 30), txns(20, 50));
+        // One after the other.
+        let dir = tempfile::tempdir().unwrap();
+        let sequential = Lake::open(&dir.path().join("seq")).unwrap();
+        for (name, bytes) in [("a.csv", &a), ("b.csv", &b)] {
+            let fate = ingest_file(
+                &sequential,
+                &bytes_of(name, bytes),
+                None,
+                &campaign,
+                &none,
+                "t",
+            );
+            assert!(matches!(fate, Ok(Fate::Ingested { .. })), "{fate:?}");
+        }
+        // Both read before either commits (two ingests at once): B commits first, then A.
+        let raced = Lake::open(&dir.path().join("race")).unwrap();
+        let read = |name, bytes| {
+            prepare(&raced, &bytes_of(name, bytes), None, &campaign, &none)
+                .unwrap()
+                .unwrap()
+        };
+        let (pa, pa_twice, pb) = (read("a.csv", &a), read("a.csv", &a), read("b.csv", &b));
+        commit_prepared(&raced, "b.csv", pb, "t").unwrap();
+        let stale = commit_prepared(&raced, "a.csv", pa_twice, "t");
+        assert!(
+            matches!(
+                stale,
+                Err(PipelineError::Lake(
+                    homeseason_lake::LakeError::Stale { .. }
+                ))
+            ),
+            "A's increment was computed before B's transactions were in the lake: {stale:?}"
+        );
+        let fresh = commit_fresh(
+            &raced,
+            &bytes_of("a.csv", &a),
+            None,
+            &campaign,
+            &none,
+            pa,
+            "t",
         )
+        .unwrap()
         .unwrap();
-        assert_eq!(foreign.len(), 1);
-        assert_eq!(foreign[0].regions, ["330000"]);
+        assert!(!fresh.commit.unchanged);
+        let (want, got) = (payment_daily(&sequential), payment_daily(&raced));
+        assert_eq!(
+            got.column("txn_count")
+                .unwrap()
+                .as_materialized_series()
+                .sum::<i64>()
+                .unwrap(),
+            50,
+            "each of the 50 transactions once: {got}"
+        );
+        assert!(got.equals_missing(&want), "raced {got}\nsequential {want}");
     }
 }

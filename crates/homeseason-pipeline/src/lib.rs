@@ -30,7 +30,7 @@ pub mod template;
 
 pub use error::{PipelineError, Result};
 pub use intake::{
-    Committed, Fate, FileResult, Prepared, Source, commit_prepared, expand, ingest_file,
-    ingest_nbs, ingest_paths, prepare, record_refusal,
+    Committed, Fate, FileResult, Prepared, RejectedRow, Source, commit_fresh, commit_prepared,
+    expand, ingest_file, ingest_nbs, ingest_paths, prepare, record_refusal,
 };
 pub use payments::{Profiles, settle_transactions, write_dashboard};

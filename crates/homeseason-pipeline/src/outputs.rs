@@ -118,12 +118,11 @@ pub fn ingest_totals(lake: &Lake) -> Result<IngestTotals> {
                 .and_then(serde_json::Value::as_u64)
                 .unwrap_or(0) as usize
         };
-        let row = match by_feed.iter_mut().find(|r| r.0 == f.feed) {
-            Some(r) => r,
-            None => {
-                by_feed.push((f.feed.clone(), 0, 0, 0, 0, 0));
-                by_feed.last_mut().expect("just pushed")
-            }
+        let row = if let Some(r) = by_feed.iter_mut().find(|r| r.0 == f.feed) {
+            r
+        } else {
+            by_feed.push((f.feed.clone(), 0, 0, 0, 0, 0));
+            by_feed.last_mut().expect("just pushed")
         };
         row.1 += 1;
         row.2 += n("read");
@@ -181,6 +180,23 @@ pub fn report(
     now: &str,
     as_of: Option<chrono::NaiveDate>,
 ) -> Result<(Report, PathBuf)> {
+    report_for(lake, campaign, out, now, as_of, None)
+}
+
+/// [`report`] for the whole campaign (`region` = `None`) or for one region: its own report
+/// ([`homeseason_report::build_region`]) and its own workbook with its 重点活动表
+/// ([`homeseason_report::workbook::region_workbook`]).
+///
+/// # Errors
+/// As [`report`]; an unknown region is an error.
+pub fn report_for(
+    lake: &Lake,
+    campaign: &Campaign,
+    out: &Path,
+    now: &str,
+    as_of: Option<chrono::NaiveDate>,
+    region: Option<&str>,
+) -> Result<(Report, PathBuf)> {
     let as_of_sunday = as_of.map(homeseason_report::week_sunday);
     let (uplift, baseline_daily) = match as_of_sunday {
         Some(d) if d < campaign.window.end => {
@@ -234,7 +250,7 @@ pub fn report(
         read(tables::LOCAL_EVENT_POWER)?,
         read(tables::TRIANGULATION)?,
     );
-    let report = homeseason_report::build(&ReportInput {
+    let input = ReportInput {
         campaign,
         uplift: &uplift,
         baseline_daily: &baseline_daily,
@@ -250,7 +266,11 @@ pub fn report(
             local_event_power: Some(&power),
             triangulation: Some(&triangulation),
         },
-    })?;
+    };
+    let report = match region {
+        Some(code) => homeseason_report::build_region(&input, code)?,
+        None => homeseason_report::build(&input)?,
+    };
     let charts = out.join("charts");
     std::fs::create_dir_all(&charts).map_err(io_err("creating", &charts))?;
     for c in &report.charts {
@@ -267,12 +287,17 @@ pub fn report(
     // The ministry workbook: summary and the activities register (重点活动表), beside the report.
     let activities = lake.read_table(tables::ACTIVITIES)?;
     let activity_summary = lake.read_table(tables::ACTIVITY_SUMMARY)?;
-    let workbook = homeseason_report::workbook::workbook(
-        campaign,
-        &uplift,
-        &activities,
-        (activity_summary.height() > 0).then_some(&activity_summary),
-    )?;
+    let summary = (activity_summary.height() > 0).then_some(&activity_summary);
+    let workbook = match region {
+        Some(code) => homeseason_report::workbook::region_workbook(
+            campaign,
+            &uplift,
+            &activities,
+            summary,
+            code,
+        )?,
+        None => homeseason_report::workbook::workbook(campaign, &uplift, &activities, summary)?,
+    };
     write(&out.join("workbook.xlsx"), &workbook)?;
     Ok((report, html))
 }

@@ -86,6 +86,11 @@ struct LakeCtx<'a> {
     lake: &'a Lake,
     manifest: Manifest,
     spill: TxnSpill,
+    /// The institution's transaction ids, read once per file.
+    ids: Option<(String, Arc<std::collections::HashSet<u128>>)>,
+    /// The state of the institution's index the ids were read from (taken just before reading
+    /// them), checked again when the file commits.
+    seen: Vec<(PathBuf, u64)>,
 }
 
 impl TxnContext for LakeCtx<'_> {
@@ -95,19 +100,44 @@ impl TxnContext for LakeCtx<'_> {
         year: i32,
         month: u32,
     ) -> std::result::Result<Option<MonthOwner>, String> {
-        self.lake
+        let ids = match &self.ids {
+            Some((inst, ids)) if inst == institution => Arc::clone(ids),
+            _ => {
+                self.seen = self
+                    .lake
+                    .txn_index_state(&self.manifest, institution)
+                    .map_err(|e| e.to_string())?;
+                let ids = Arc::new(
+                    self.lake
+                        .institution_txn_ids(&self.manifest, institution)
+                        .map_err(|e| e.to_string())?,
+                );
+                self.ids = Some((institution.to_owned(), Arc::clone(&ids)));
+                ids
+            }
+        };
+        let holder = self
+            .lake
             .month_holder(&self.manifest, institution, year, month)
-            .map(|h| {
-                h.map(|h| MonthOwner {
-                    file: h.file,
-                    sha256: h.sha256,
-                    txn_fps: h.fps,
-                })
-            })
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        Ok(Some(match holder {
+            Some(h) => MonthOwner {
+                file: h.file,
+                sha256: h.sha256,
+                txn_ids: ids,
+                merchant_pairs: h.fps,
+            },
+            None => MonthOwner {
+                txn_ids: ids,
+                ..MonthOwner::default()
+            },
+        }))
     }
-    fn spill(&mut self, year: i32, month: u32, fps: &[u64]) -> std::io::Result<()> {
-        self.spill.push(year, month, fps)
+    fn spill(&mut self, year: i32, month: u32, ids: &[(u128, i32)]) -> std::io::Result<()> {
+        self.spill.push(year, month, ids)
+    }
+    fn spill_pairs(&mut self, year: i32, month: u32, pairs: &[(u64, i32)]) -> std::io::Result<()> {
+        self.spill.push_pairs(year, month, pairs)
     }
     fn reset_spill(&mut self) -> std::io::Result<()> {
         self.spill.reset()
@@ -226,6 +256,8 @@ pub fn settle_transactions(
         lake,
         manifest: lake.manifest()?,
         spill: lake.txn_spill()?,
+        ids: None,
+        seen: Vec::new(),
     };
     let out = match settle(&mut ctx) {
         Ok(out) => out,
@@ -257,7 +289,7 @@ pub fn settle_transactions(
         }
         obj.insert("payments".into(), payments);
     }
-    let LakeCtx { spill, .. } = ctx;
+    let LakeCtx { spill, seen, .. } = ctx;
     Ok(Ok(Prepared {
         feed: Feed::PaymentTransactions,
         outcome: FileOutcome {
@@ -270,6 +302,7 @@ pub fn settle_transactions(
             institution: out.institution,
             spill,
             months,
+            seen,
         }),
     }))
 }

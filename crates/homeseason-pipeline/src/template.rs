@@ -120,7 +120,7 @@ fn spec(kind: Kind) -> Spec {
                     width: 10.0,
                     note_zh: "元 / 万元 / 亿元；系统统一换算为元。未注明单位的行将被拒收。",
                     note_en: "元 / 万元 / 亿元 (yuan, 10k yuan, 100m yuan), converted to yuan. A row with no unit at all is rejected.",
-                    ..col("单位", "Unit", false)
+                    ..col("金额单位", "Unit", false)
                 },
                 Col {
                     list: &["线上", "线下", "全部"],
@@ -238,12 +238,12 @@ fn spec(kind: Kind) -> Spec {
             general_zh: &[
                 "每行一项活动。同一活动重复报送时请保持活动编号不变。",
                 "同一地区、同一月份（按开始日期）再次报送的文件将替代此前的数据；汇总时按活动编号及名称+开始日期去重。",
-                "周度汇总按活动开始日期所在周（周一起）计数，一项活动只计一次。",
+                homeseason_schema::calendar::ACTIVITY_WEEK_RULE_ZH,
             ],
             general_en: &[
                 "One row per activity; keep the activity id when re-submitting.",
                 "A later file for the same region and start month replaces the earlier data; the summary removes duplicates by id, and by name + start date.",
-                "The weekly summary counts an activity once, in the week (Monday start) it starts.",
+                homeseason_schema::calendar::ACTIVITY_WEEK_RULE_EN,
             ],
         },
     }
@@ -379,12 +379,12 @@ fn notes(sheet: &mut Worksheet, spec: &Spec) -> Result<(), XlsxError> {
     let bold = Format::new().set_bold();
     let wrap = Format::new().set_text_wrap();
     sheet.set_name("填写说明 Notes")?;
-    sheet.write_string_with_format(0, 0, &format!("{} — 填写说明", spec.title_zh), &bold)?;
-    sheet.write_string(1, 0, &format!("{} — notes", spec.title_en))?;
+    sheet.write_string_with_format(0, 0, format!("{} — 填写说明", spec.title_zh), &bold)?;
+    sheet.write_string(1, 0, format!("{} — notes", spec.title_en))?;
     let mut row = 3;
     for (zh, en) in spec.general_zh.iter().zip(spec.general_en) {
-        sheet.write_string(row, 0, &format!("• {zh}"))?;
-        sheet.write_string(row + 1, 0, &format!("  {en}"))?;
+        sheet.write_string(row, 0, format!("• {zh}"))?;
+        sheet.write_string(row + 1, 0, format!("  {en}"))?;
         row += 2;
     }
     row += 1;
@@ -404,7 +404,7 @@ fn notes(sheet: &mut Worksheet, spec: &Spec) -> Result<(), XlsxError> {
         } else {
             format!(" 可选：{}", c.list.join(" / "))
         };
-        sheet.write_string_with_format(row, 3, &format!("{}{list_zh}", c.note_zh), &wrap)?;
+        sheet.write_string_with_format(row, 3, format!("{}{list_zh}", c.note_zh), &wrap)?;
         sheet.write_string_with_format(row, 4, c.note_en, &wrap)?;
     }
     sheet.set_column_width(0, 18)?;

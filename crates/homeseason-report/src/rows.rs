@@ -209,12 +209,11 @@ pub(crate) fn completeness_summary(
         if !focus.holds(&region[i]) {
             continue;
         }
-        let pos = match out.iter().position(|r| r.0 == feed[i]) {
-            Some(p) => p,
-            None => {
-                out.push((feed[i].clone(), 0, 0, 0, Vec::new()));
-                out.len() - 1
-            }
+        let pos = if let Some(p) = out.iter().position(|r| r.0 == feed[i]) {
+            p
+        } else {
+            out.push((feed[i].clone(), 0, 0, 0, Vec::new()));
+            out.len() - 1
         };
         let row = &mut out[pos];
         match status[i].as_str() {

@@ -662,8 +662,11 @@ fn activity_summary_sheet(sheet: &mut Worksheet, summary: &DataFrame, f: &Format
         sheet,
         ACTIVITY_SUMMARY_SHEET,
         "活动周度汇总  Campaign activities by region, week and type",
-        "一周内举办（开始日 ≤ 周日且结束日 ≥ 周一）的活动数及其参与企业、品牌数之和 · \
-         activities running during the week, with their enterprises and brands summed",
+        &format!(
+            "各周的活动数及其参与企业、品牌数之和；{} · activities per week with their enterprises and brands summed; {}",
+            homeseason_schema::calendar::ACTIVITY_WEEK_RULE_ZH,
+            homeseason_schema::calendar::ACTIVITY_WEEK_RULE_EN
+        ),
         &HEADER,
         2,
         &[12.0, 16.0, 12.0, 16.0, 10.0, 12.0, 12.0, 14.0],

@@ -160,6 +160,21 @@ pub fn week_start(date: NaiveDate) -> NaiveDate {
     date - chrono::Days::new(u64::from(date.weekday().num_days_from_monday()))
 }
 
+/// The activities register's week rule, shared by the weekly summary (`activity_summary`), the
+/// workbook's 活动周度汇总 sheet, the template's notes and the data-completeness table: an activity
+/// counts once, in the week (Monday to Sunday) of its start date.
+#[must_use]
+pub fn activity_week(start: NaiveDate) -> NaiveDate {
+    week_start(start)
+}
+
+/// [`activity_week`] in Chinese, as the workbook and the template state it.
+pub const ACTIVITY_WEEK_RULE_ZH: &str = "一项活动只计一次，计入其开始日期所在的周（周一至周日）";
+
+/// [`activity_week`] in English, as the workbook and the template state it.
+pub const ACTIVITY_WEEK_RULE_EN: &str =
+    "an activity counts once, in the week (Monday to Sunday) of its start date";
+
 /// Sunday ending the (Monday–Sunday) week holding `date`.
 #[must_use]
 pub fn week_end(date: NaiveDate) -> NaiveDate {

@@ -857,7 +857,7 @@ mod tests {
                         assert!(!(f.derived && f.is_required()), "{}.{}", t.name, f.name);
                     }
                     TableKind::Lake | TableKind::Output => {
-                        assert!(f.derived, "{}.{}", t.name, f.name)
+                        assert!(f.derived, "{}.{}", t.name, f.name);
                     }
                 }
             }

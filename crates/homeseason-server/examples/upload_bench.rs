@@ -38,7 +38,11 @@ fn transactions(index: usize, mb: usize) -> (String, Vec<u8>) {
         let region = REGIONS[(i as usize) % REGIONS.len()];
         let mcc = MCCS[(i as usize / 3) % MCCS.len()];
         let amount = 10.0 + ((i * 7_654_321) % 500_000) as f64 / 100.0;
-        let channel = if i % 3 == 0 { "online" } else { "offline" };
+        let channel = if i.is_multiple_of(3) {
+            "online"
+        } else {
+            "offline"
+        };
         writeln!(
             out,
             "B{index:02}{year}{m:02}{i:09},{institution},{year}-{m:02}-{day:02} {:02}:{:02}:{:02},M{region}{:04},{mcc},{region},{amount:.2},sale,{channel}",

@@ -62,8 +62,8 @@ impl MultipartHarness {
         c.max_upload_bytes = 4_000_000;
         c.max_inflated_bytes = 16_000_000;
         c.idle_timeout = Duration::from_secs(10);
-        c.upload_timeout = Duration::from_secs(60);
-        c.sync_wait = Duration::from_secs(120);
+        c.upload_timeout = Duration::from_mins(1);
+        c.sync_wait = Duration::from_mins(2);
         c.ingest_parallelism = 1;
         let state = AppState::with_clock(c, Arc::new(chrono::Utc::now)).expect("fuzz server state");
         let token = state

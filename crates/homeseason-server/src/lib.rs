@@ -98,8 +98,8 @@ impl Config {
             data_dir: data_dir.into(),
             max_upload_bytes: 64 * 1_000_000,
             max_inflated_bytes: 1_000_000_000,
-            upload_timeout: Duration::from_secs(600),
-            idle_timeout: Duration::from_secs(60),
+            upload_timeout: Duration::from_mins(10),
+            idle_timeout: Duration::from_mins(1),
             sync_wait: Duration::from_secs(30),
             ingest_parallelism: std::thread::available_parallelism().map_or(2, usize::from),
             campaign: Campaign::default_2023(),
@@ -181,6 +181,13 @@ impl AppState {
     pub fn with_clock(config: Config, clock: Clock) -> Result<AppState> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(error::io_err("create", &config.data_dir))?;
+        // Tokens, raw uploads, the lake: readable by the server's user only.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(error::io_err("restrict", &config.data_dir))?;
+        }
         let lake = Lake::open(config.lake_dir())?;
         let raw = raw::RawStore::new(config.data_dir.join("raw"));
         // Partial files of uploads cut short by a stop: never content, safe to drop at start.

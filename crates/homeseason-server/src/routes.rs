@@ -78,7 +78,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/audit", get(audit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(120),
+            Duration::from_mins(2),
         ))
         .layer(DefaultBodyLimit::max(64 * 1024));
     upload_routes
@@ -380,12 +380,47 @@ async fn upload_by_sha(
 }
 
 fn csv_bytes(frame: &mut DataFrame) -> Result<Vec<u8>, AppError> {
+    neutralise_formulas(frame)?;
     let mut buf = b"\xEF\xBB\xBF".to_vec();
     CsvWriter::new(&mut buf)
         .include_header(true)
         .finish(frame)
         .map_err(|e| AppError::from(crate::ServerError::from(e)))?;
     Ok(buf)
+}
+
+/// A text cell a spreadsheet would run as a formula (OWASP "CSV injection"): it starts with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return.
+fn is_formula(s: &str) -> bool {
+    s.starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
+/// Every text cell that would run as a formula in Excel gets a leading apostrophe, so it is shown as
+/// the text it is (a rejected row's raw text comes from the uploaded file).
+fn neutralise_formulas(frame: &mut DataFrame) -> Result<(), AppError> {
+    let fail = |e: PolarsError| AppError::from(crate::ServerError::from(e));
+    for name in frame.get_column_names_owned() {
+        let Ok(text) = frame.column(&name).map_err(fail)?.str().cloned() else {
+            continue;
+        };
+        if !text.iter().flatten().any(is_formula) {
+            continue;
+        }
+        let safe: Vec<Option<String>> = text
+            .iter()
+            .map(|v| {
+                v.map(|s| {
+                    if is_formula(s) {
+                        format!("'{s}")
+                    } else {
+                        s.to_owned()
+                    }
+                })
+            })
+            .collect();
+        frame.with_column(Column::new(name, safe)).map_err(fail)?;
+    }
+    Ok(())
 }
 
 fn csv_response(name: &str, bytes: Vec<u8>) -> Response {
@@ -636,4 +671,25 @@ async fn audit(
     let skip = events.len().saturating_sub(limit);
     let events = events.split_off(skip);
     Ok(Json(json!({ "events": events })).into_response())
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_shown_as_text() {
+        let mut frame = df!(
+            "raw" => ["=HYPERLINK(\"http://x\")", "+1+2", "-3", "@SUM(A1)", "普通文本", "1,2"],
+            "line" => [1i64, 2, 3, 4, 5, 6],
+        )
+        .expect("frame");
+        let bytes = csv_bytes(&mut frame).expect("csv");
+        let text = String::from_utf8(bytes).expect("utf-8");
+        for cell in ["'=HYPERLINK", "'+1+2", "'-3", "'@SUM(A1)"] {
+            assert!(text.contains(cell), "{cell} in {text}");
+        }
+        assert!(text.contains("\n普通文本,5"), "{text}");
+        assert!(!text.contains("'普通"), "{text}");
+    }
 }

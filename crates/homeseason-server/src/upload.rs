@@ -9,6 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use homeseason_ingest::{Feed, IngestError};
+use homeseason_schema::campaign::Campaign;
 use homeseason_schema::region::Regions;
 use polars::prelude::*;
 use rand::RngCore;
@@ -515,6 +516,10 @@ pub(crate) fn current_duplicate(
     Ok(current.then_some(previous))
 }
 
+fn campaign_and_profiles(st: &AppState) -> (Campaign, pipeline::Profiles) {
+    (st.config().campaign.clone(), st.config().profiles.clone())
+}
+
 async fn process_inner(
     st: &AppState,
     who: &Principal,
@@ -546,7 +551,10 @@ async fn process_inner(
         .acquire()
         .await
         .map_err(|e| crate::ServerError::Invalid(e.to_string()))?;
-    let bytes = st.raw().read(&sha).await?;
+    let bytes = std::sync::Arc::new(st.raw().read(&sha).await?);
+    // Kept for the commit: a transaction file is read again when another writer committed
+    // transactions of its institution meanwhile (`pipeline::commit_fresh`).
+    let again = (std::sync::Arc::clone(&bytes), campaign_and_profiles(st));
     let max_inflated = st.config().max_inflated_bytes;
     let campaign = st.config().campaign.clone();
     let profiles = st.config().profiles.clone();
@@ -559,11 +567,9 @@ async fn process_inner(
                 &bytes[..bytes.len().min(HEAD_BYTES)],
                 bytes.len() <= HEAD_BYTES,
             ) == Ok(Kind::Gzip)
-            {
-                if let Err(e) = sniff::check_gzip(&bytes, max_inflated) {
+                && let Err(e) = sniff::check_gzip(&bytes, max_inflated) {
                     return Ok(Err(Err(e)));
                 }
-            }
             let source = Source::Bytes {
                 name: &task_name,
                 bytes: &bytes,
@@ -650,27 +656,22 @@ async fn process_inner(
         return Ok(());
     }
     record.regions = regions.into_iter().collect();
-    // Scope check of the partitions to be replaced and the commit happen under one lock.
+    // A file is an increment: it adds the keys it carries and removes nothing, so a region-scoped
+    // upload cannot disturb another region's rows (the scope check above covers every row it adds).
     let commit_guard = st.inner.commit_lock.lock().await;
     let lake = st.lake().clone();
     let now = st.now();
-    let admin = who.admin;
-    let allowed = who.regions.clone();
     let commit_name = name.clone();
-    let committed = blocking(move || -> Result<_, crate::ServerError> {
-        if !admin {
-            let foreign = intake::foreign_rows_in_replaced_partitions(
-                &lake,
-                prepared.feed.lake_table(),
-                &prepared.outcome.rows,
-                &prepared.outcome.report.sha256,
-                &|r| allowed.iter().any(|a| a == r),
-            )?;
-            if !foreign.is_empty() {
-                return Ok(Err(foreign));
-            }
-        }
-        let summary = pipeline::commit_prepared(&lake, &commit_name, prepared, &now)?.commit;
+    let view = blocking(move || -> Result<_, crate::ServerError> {
+        let (bytes, (campaign, profiles)) = again;
+        let source = Source::Bytes {
+            name: &commit_name,
+            bytes: &bytes,
+        };
+        let summary =
+            pipeline::commit_fresh(&lake, &source, feed, &campaign, &profiles, prepared, &now)?
+                .map_err(|e| crate::ServerError::Invalid(e.to_string()))?
+                .commit;
         let manifest = lake.manifest()?;
         let replaced = summary
             .replaced
@@ -681,41 +682,18 @@ async fn process_inner(
                 previous_file: manifest.file(previous).map(|f| f.file.clone()),
             })
             .collect();
-        Ok(Ok(CommitView {
+        Ok(CommitView {
             unchanged: summary.unchanged,
             written: summary.written,
             replaced,
-        }))
+            duplicate_rows: summary.duplicate_rows,
+            conflicts: summary.conflicts,
+            conflict_keys: summary.conflict_keys,
+        })
     })
     .await??;
     drop(commit_guard);
-    match committed {
-        Ok(view) => {
-            record.status = Status::Accepted;
-            record.commit = Some(view);
-        }
-        Err(foreign) => {
-            let parts: Vec<String> = foreign
-                .iter()
-                .map(|f| {
-                    let regions: Vec<String> = f.regions.iter().map(|r| region_label(r)).collect();
-                    format!("{} [{}]", f.partition, regions.join(", "))
-                })
-                .collect();
-            record.status = Status::Refused;
-            record.regions = Vec::new();
-            record.refusal = Some(refusal(
-                "foreign_partition",
-                format!(
-                    "整份文件被拒收：它将替换含有其他地区数据的分区 {}，请由管理员上传；未写入任何数据",
-                    parts.join("；")
-                ),
-                format!(
-                    "the whole file is refused: it would replace partitions that hold other regions' rows: {}; ask an administrator to upload it; nothing was stored in the lake",
-                    parts.join("; ")
-                ),
-            ));
-        }
-    }
+    record.status = Status::Accepted;
+    record.commit = Some(view);
     Ok(())
 }

@@ -288,11 +288,9 @@ pub fn prepare(path: &Path, profile: &Profile) -> Result<Prepared, IngestError> 
         })
         .collect();
     if !missing.is_empty() {
-        return Err(IngestError::MissingColumns {
-            file: name,
-            missing,
-            found: header,
-        });
+        return Err(homeseason_ingest::missing_columns(
+            &name, contract, missing, header,
+        ));
     }
     let institution = match &profile.institution {
         Some(i) => i.clone(),
@@ -1033,7 +1031,8 @@ impl StagedFile {
                             m.rows
                         ))));
                     }
-                    let set: std::collections::HashSet<u64> = o.txn_fps.iter().copied().collect();
+                    let set: std::collections::HashSet<u64> =
+                        o.txn_ids.iter().map(|id| (id >> 64) as u64).collect();
                     let hits = ids.iter().map(|(_, fp)| set.contains(fp)).collect();
                     (Some(o.file), Some(ids), hits)
                 }
@@ -1114,7 +1113,10 @@ impl StagedFile {
                 n = m.rows;
                 accepted += n;
                 let mut spill = |part: &[(u64, u64)]| {
-                    let fps: Vec<u64> = part.iter().map(|(_, fp)| *fp).collect();
+                    let fps: Vec<(u128, i32)> = part
+                        .iter()
+                        .map(|(_, fp)| (u128::from(*fp) << 64, 0))
+                        .collect();
                     ctx.spill(y, mo, &fps)
                         .map_err(|e| SparkError::Lake(e.to_string()))
                 };
@@ -1268,10 +1270,14 @@ fn clone_refusal(e: &IngestError) -> IngestError {
             file,
             missing,
             found,
+            message_zh,
+            message_en,
         } => IngestError::MissingColumns {
             file: file.clone(),
             missing: missing.clone(),
             found: found.clone(),
+            message_zh: message_zh.clone(),
+            message_en: message_en.clone(),
         },
         IngestError::Csv { file, reason } => IngestError::Csv {
             file: file.clone(),

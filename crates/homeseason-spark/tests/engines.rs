@@ -8,9 +8,10 @@
 
 #![allow(clippy::print_stderr)] // progress and timings of the Spark job, on purpose
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use homeseason_ingest::{MonthOwner, TxnContext, TxnOutcome, ingest_transactions};
 use homeseason_pipeline::Profiles;
@@ -39,12 +40,15 @@ fn cluster() -> Option<SparkOptions> {
     }
 }
 
-/// A lake in memory: who holds each institution-month and its txn fingerprints, updated after each
-/// file as the real lake's commit does (the months a file writes).
+/// A lake in memory with the increment model's index: every txn id of each institution, and the
+/// merchant pairs and ids each institution-month holds; a file's spill is added when it commits.
 #[derive(Default)]
 struct MemLake {
-    holders: HashMap<(String, i32, u32), MonthOwner>,
-    spill: BTreeMap<(i32, u32), Vec<u64>>,
+    ids: HashMap<String, HashSet<u128>>,
+    /// (institution, year, month) → (ids with day, pairs with day), as the lake's index files hold them.
+    index: BTreeMap<(String, i32, u32), (BTreeSet<(u128, i32)>, BTreeSet<(u64, i32)>)>,
+    spill: BTreeMap<(i32, u32), Vec<(u128, i32)>>,
+    spill_pairs: BTreeMap<(i32, u32), Vec<(u64, i32)>>,
 }
 
 impl TxnContext for MemLake {
@@ -54,36 +58,63 @@ impl TxnContext for MemLake {
         year: i32,
         month: u32,
     ) -> Result<Option<MonthOwner>, String> {
-        Ok(self
-            .holders
-            .get(&(institution.to_owned(), year, month))
-            .cloned())
+        let ids = Arc::new(self.ids.get(institution).cloned().unwrap_or_default());
+        Ok(Some(
+            match self.index.get(&(institution.to_owned(), year, month)) {
+                Some((_, pairs)) => MonthOwner {
+                    file: String::new(),
+                    sha256: String::new(),
+                    txn_ids: ids,
+                    merchant_pairs: pairs.iter().map(|(p, _)| *p).collect(),
+                },
+                None => MonthOwner {
+                    txn_ids: ids,
+                    ..MonthOwner::default()
+                },
+            },
+        ))
     }
-    fn spill(&mut self, year: i32, month: u32, fps: &[u64]) -> std::io::Result<()> {
+    fn spill(&mut self, year: i32, month: u32, ids: &[(u128, i32)]) -> std::io::Result<()> {
         self.spill
             .entry((year, month))
             .or_default()
-            .extend_from_slice(fps);
+            .extend_from_slice(ids);
+        Ok(())
+    }
+    fn spill_pairs(&mut self, year: i32, month: u32, pairs: &[(u64, i32)]) -> std::io::Result<()> {
+        self.spill_pairs
+            .entry((year, month))
+            .or_default()
+            .extend_from_slice(pairs);
         Ok(())
     }
     fn reset_spill(&mut self) -> std::io::Result<()> {
         self.spill.clear();
+        self.spill_pairs.clear();
         Ok(())
     }
 }
 
 impl MemLake {
     fn commit(&mut self, out: &TxnOutcome) {
-        let spill = std::mem::take(&mut self.spill);
-        for m in out.months.iter().filter(|m| m.written) {
-            self.holders.insert(
-                (out.institution.clone(), m.year, m.month),
-                MonthOwner {
-                    file: out.report.file.clone(),
-                    sha256: out.report.sha256.clone(),
-                    txn_fps: spill.get(&(m.year, m.month)).cloned().unwrap_or_default(),
-                },
-            );
+        let inst = out.institution.clone();
+        for ((y, m), ids) in std::mem::take(&mut self.spill) {
+            self.ids
+                .entry(inst.clone())
+                .or_default()
+                .extend(ids.iter().map(|(id, _)| *id));
+            self.index
+                .entry((inst.clone(), y, m))
+                .or_default()
+                .0
+                .extend(ids);
+        }
+        for ((y, m), pairs) in std::mem::take(&mut self.spill_pairs) {
+            self.index
+                .entry((inst.clone(), y, m))
+                .or_default()
+                .1
+                .extend(pairs);
         }
     }
 }

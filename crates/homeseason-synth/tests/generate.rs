@@ -291,7 +291,7 @@ fn full_default_run() {
     assert!(county_codes.contains("330106") && county_codes.contains("659001"));
     assert!(county_codes.iter().any(|c| c.starts_with("3302")));
     assert!((180_000..320_000).contains(&wallet_rows), "{wallet_rows}");
-    let share = |k: &str| kinds[k] as f64 / wallet_rows as f64;
+    let share = |k: &str| kinds[k] as f64 / f64::from(wallet_rows);
     assert!(
         (0.02..0.04).contains(&share("refund")) && (0.002..0.01).contains(&share("reversal")),
         "{kinds:?}"

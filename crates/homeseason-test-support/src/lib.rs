@@ -75,6 +75,76 @@ pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Institution values that must never become a path: `..`, a `/` traversal aimed at another
+/// table's partition, `\`, an absolute path, a NUL, URL-encoded `../`, a full-width solidus, and a
+/// 33-character code (one over the limit).
+#[must_use]
+pub fn traversal_forms() -> Vec<String> {
+    vec![
+        "..".to_owned(),
+        "x/../../activities/region_code=110000".to_owned(),
+        "..\\..\\x".to_owned(),
+        "/etc/passwd".to_owned(),
+        "a\u{0}b".to_owned(),
+        "%2e%2e%2f".to_owned(),
+        "x\u{FF0F}..\u{FF0F}y".to_owned(),
+        "a".repeat(33),
+    ]
+}
+
+/// A `payment_transactions` CSV: one row per traversal form as the institution (first, so no bad
+/// value is taken for the file's institution), then `good` rows of `institution`, all in
+/// `region` (a county code) in September 2023.
+#[must_use]
+pub fn transactions_with_institutions(
+    forms: &[String],
+    institution: &str,
+    region: &str,
+    good: usize,
+) -> Vec<u8> {
+    let mut s = String::from(
+        "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel\n",
+    );
+    for (i, v) in forms.iter().enumerate() {
+        s.push_str(&format!(
+            "B{i},\"{v}\",2023-09-01 10:00:00,M1,5411,{region},10.00,sale,offline\n"
+        ));
+    }
+    for i in 0..good {
+        s.push_str(&format!(
+            "G{i},{institution},2023-09-0{} 10:00:00,M{i},5411,{region},{}.00,sale,offline\n",
+            1 + i % 9,
+            10 + i
+        ));
+    }
+    s.into_bytes()
+}
+
+/// Panics unless every entry under `dir` has a plain name: no `..`, backslash, NUL, `%` or
+/// full-width solidus, and every `institution=` value an institution code (`[a-z0-9_]{1,32}`).
+pub fn assert_tree_is_clean(dir: &Path) {
+    for f in files_under(dir) {
+        let rel = f.strip_prefix(dir).unwrap_or(&f);
+        for c in rel.components() {
+            let c = c.as_os_str().to_string_lossy();
+            assert!(
+                !c.contains(['\\', '\u{0}', '%', '\u{FF0F}']) && c != "..",
+                "{}",
+                rel.display()
+            );
+            if let Some(v) = c.strip_prefix("institution=") {
+                assert!(
+                    (1..=32).contains(&v.len())
+                        && v.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                    "{}",
+                    rel.display()
+                );
+            }
+        }
+    }
+}
+
 /// The repository's `tests/fixtures` folder (peers' published example data with their licences,
 /// hand-written payment files).
 #[must_use]

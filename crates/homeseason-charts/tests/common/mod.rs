@@ -119,7 +119,10 @@ pub fn bar_chart() -> BarChart {
 
 pub fn heatmap() -> Heatmap {
     let rows = REGIONS.iter().map(|r| r.2.to_string()).collect();
-    let cols = CATEGORIES.iter().map(|c| c.to_string()).collect();
+    let cols = CATEGORIES
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect();
     let values = (0..REGIONS.len())
         .map(|i| {
             (0..4)

@@ -219,11 +219,11 @@ pub(crate) fn beijing_day(cell: &[u8], format: &TimeFormat, offset: i32) -> Opti
 pub(crate) fn parse_fen(cell: &[u8], unit: AmountUnit) -> Option<i64> {
     let mut b = cell;
     let mut neg = false;
-    if let Some((&c, rest)) = b.split_first() {
-        if c == b'-' || c == b'+' {
-            neg = c == b'-';
-            b = rest;
-        }
+    if let Some((&c, rest)) = b.split_first()
+        && (c == b'-' || c == b'+')
+    {
+        neg = c == b'-';
+        b = rest;
     }
     let mut int: i64 = 0;
     let mut frac: i64 = 0;

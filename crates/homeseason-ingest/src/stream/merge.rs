@@ -22,38 +22,39 @@ pub(super) struct Aggregate {
 }
 
 impl Aggregate {
-    pub(super) fn add(&mut self, row: &Row, merchants: &mut FpSet) {
+    /// Add a row; returns the merchant pair when it is counted for the first time.
+    pub(super) fn add(&mut self, row: &Row, merchants: &mut FpSet) -> Option<u64> {
         self.rows += 1;
         let acc = self.groups.entry(row.group).or_default();
         acc.rows += 1;
         if row.kind == SALE {
             acc.txn_count += 1;
             acc.sale_fen += i128::from(row.fen);
-            if merchants.insert(nonzero(mix64(row.group) ^ row.merchant)) {
+            let pair = nonzero(mix64(row.group) ^ row.merchant);
+            if merchants.insert(pair) {
                 acc.merchants += 1;
+                return Some(pair);
             }
         } else {
             acc.refund_fen += i128::from(row.fen);
         }
+        None
     }
 }
 
 pub(super) struct MonthState {
     pub(super) key: MonthKey,
-    pub(super) owner: Option<(String, String, FpSet)>,
+    /// The files already holding rows of the month, when any.
+    pub(super) owner: Option<String>,
+    /// Rows new to the lake (only these are added).
     pub(super) main: Aggregate,
-    /// Rows whose txn_id the current holder of the month already has.
-    pub(super) hit: Aggregate,
-    pub(super) hit_merchants: U64Map<u64>,
-    pub(super) spill: Vec<u64>,
-    pub(super) spill_hits: Vec<u64>,
+    pub(super) spill: Vec<(u128, i32)>,
+    pub(super) spill_pairs: Vec<(u64, i32)>,
 }
 
 /// Decisions carried from the first pass into the second.
 #[derive(Clone, Default)]
 pub(super) struct Plan {
-    /// Months written (replaced) by this file.
-    pub(super) write: Vec<MonthKey>,
     /// Months held by another file that this file has new rows in (they are rejected).
     pub(super) hold: Vec<MonthKey>,
     /// Within-file fingerprints that repeat (verify with the txn_id text).
@@ -84,29 +85,15 @@ pub(super) fn run_all(
     let first = run_pass(file, open, size_hint, format, profile, campaign, ctx, None)?;
     let (merged, sink, summary, header) = first;
     let home = home_month(&merged, file);
-    let write: Vec<MonthKey> = merged
-        .months
-        .values()
-        .filter(|m| writes(m, home, file))
-        .map(|m| m.key)
-        .collect();
-    let conflict_rows = merged
-        .months
-        .values()
-        .any(|m| !write.contains(&m.key) && m.main.rows > 0);
-    let (merged, sink, summary, header, passes) = if merged.candidate_count > 0 || conflict_rows {
+    // A file is an increment: it adds its new transactions to every month it carries.
+    let write: Vec<MonthKey> = merged.months.keys().copied().collect();
+    let (merged, sink, summary, header, passes) = if merged.candidate_count > 0 {
         ctx.reset_spill().map_err(|e| IngestError::Csv {
             file: file.to_owned(),
             reason: format!("txn index spill: {e}"),
         })?;
         let plan = Plan {
-            write: write.clone(),
-            hold: merged
-                .months
-                .keys()
-                .filter(|k| !write.contains(k))
-                .copied()
-                .collect(),
+            hold: Vec::new(),
             verify: (merged.candidate_count > 0).then(|| merged.candidates.clone()),
         };
         drop(merged);
@@ -146,14 +133,7 @@ pub(super) fn home_month(m: &Merged, file: &str) -> Option<MonthKey> {
     let named = name_month(file);
     m.months
         .values()
-        .map(|s| {
-            (
-                s.main.rows + s.hit.rows,
-                s.main.rows,
-                Some(s.key) == named,
-                s.key,
-            )
-        })
+        .map(|s| (s.main.rows, s.main.rows, Some(s.key) == named, s.key))
         .max()
         .map(|(_, _, _, k)| k)
 }
@@ -196,13 +176,6 @@ pub(super) fn slot(name: &str) -> &str {
     base.split('.').next().unwrap_or(base)
 }
 
-pub(super) fn writes(m: &MonthState, home: Option<MonthKey>, file: &str) -> bool {
-    match &m.owner {
-        None => true,
-        Some((owner_file, _, _)) => Some(m.key) == home || slot(owner_file) == slot(file),
-    }
-}
-
 pub(super) struct Header {
     pub(super) ignored: Vec<String>,
     pub(super) headers: [String; 9],
@@ -236,10 +209,11 @@ pub(super) fn run_pass(
     let (tx_b, rx_b) = sync_channel::<ChunkOut>(workers * 2);
     let mut category = vec!["other"; 10_000];
     for m in &campaign.mcc {
-        if let Ok(code) = m.code.parse::<usize>() {
-            if code < 10_000 && m.code.len() == 4 {
-                category[code] = m.category.id();
-            }
+        if let Ok(code) = m.code.parse::<usize>()
+            && code < 10_000
+            && m.code.len() == 4
+        {
+            category[code] = m.category.id();
         }
     }
     let owned_name = file.to_owned();
@@ -316,11 +290,12 @@ pub(super) fn run_pass(
         })
         .collect();
     if !missing.is_empty() {
-        return Err(IngestError::MissingColumns {
-            file: file.to_owned(),
+        return Err(crate::guidance::missing_columns(
+            file,
+            contract,
             missing,
-            found: header_cells,
-        });
+            header_cells,
+        ));
     }
     // The institution: the profile's, else the first row that names one.
     let institution = match &profile.institution {
@@ -433,7 +408,7 @@ pub(super) fn sniff_institution(
                 r.get(col)
                     .map(|v| String::from_utf8_lossy(trim(v)).into_owned())
             })
-            .find(|v| !v.is_empty())
+            .find(|v| crate::profile::is_institution_code(v))
     } else {
         data.split(|&b| b == b'\n')
             .filter_map(|l| {
@@ -443,7 +418,7 @@ pub(super) fn sniff_institution(
                 obj.iter()
                     .find(|(k, _)| resolve_field(profile, contract, k) == Some(F_INST))
                     .map(|(_, v)| json_text(v).trim().to_owned())
-                    .filter(|v| !v.is_empty())
+                    .filter(|v| crate::profile::is_institution_code(v))
             })
     }
 }
@@ -470,6 +445,8 @@ pub(super) fn merge(
         read: 0,
     };
     let mut seen = FpSet::with_capacity(est_rows);
+    // Every transaction id the institution already has in the lake (all months).
+    let mut known: Option<Arc<std::collections::HashSet<u128>>> = None;
     // Second pass: the txn_id texts behind each repeated fingerprint, in file order.
     let mut texts_by_fp: U64Map<Vec<String>> = U64Map::default();
     let mut pending: BTreeMap<u64, ChunkOut> = BTreeMap::new();
@@ -521,23 +498,20 @@ pub(super) fn merge(
                     .and_then(|p| p.verify.as_ref())
                     .is_some_and(|v| v.contains(row.fp))
             {
-                let exact_dup = match plan.and_then(|p| p.verify.as_ref()) {
-                    None => {
-                        // First pass: note the repeat and verify in a second pass.
-                        m.candidates.insert(row.fp);
-                        m.candidate_count += 1;
-                        m.duplicates_in_file += 1;
+                let exact_dup = if plan.and_then(|p| p.verify.as_ref()).is_none() {
+                    // First pass: note the repeat and verify in a second pass.
+                    m.candidates.insert(row.fp);
+                    m.candidate_count += 1;
+                    m.duplicates_in_file += 1;
+                    true
+                } else {
+                    let (txn_id, _) = &out.texts[row.text as usize];
+                    let seen_texts = texts_by_fp.entry(row.fp).or_default();
+                    if seen_texts.iter().any(|t| t == txn_id) {
                         true
-                    }
-                    Some(_) => {
-                        let (txn_id, _) = &out.texts[row.text as usize];
-                        let seen_texts = texts_by_fp.entry(row.fp).or_default();
-                        if seen_texts.iter().any(|t| t == txn_id) {
-                            true
-                        } else {
-                            seen_texts.push(txn_id.clone());
-                            false
-                        }
+                    } else {
+                        seen_texts.push(txn_id.clone());
+                        false
                     }
                 };
                 if exact_dup {
@@ -547,100 +521,66 @@ pub(super) fn merge(
                     continue;
                 }
             }
-            // The month, its holder and the cross-file check.
-            {
-                if !m.months.contains_key(&row.month) {
-                    let (y, mo) = year_month(row.month);
-                    let owner = ctx
-                        .month_owner(institution, y, mo)
-                        .map_err(lake_err)?
-                        .map(|o| {
-                            let mut set = FpSet::with_capacity(o.txn_fps.len());
-                            for fp in &o.txn_fps {
-                                set.insert(*fp);
-                            }
-                            (o.file, o.sha256, set)
-                        });
-                    m.months.insert(
-                        row.month,
-                        MonthState {
-                            key: row.month,
-                            owner,
-                            main: Aggregate::default(),
-                            hit: Aggregate::default(),
-                            hit_merchants: U64Map::default(),
-                            spill: Vec::new(),
-                            spill_hits: Vec::new(),
-                        },
-                    );
+            // The month, what the lake holds of it and the cross-file check.
+            if !m.months.contains_key(&row.month) {
+                let (y, mo) = year_month(row.month);
+                let owner = ctx.month_owner(institution, y, mo).map_err(lake_err)?;
+                let mut file_names = None;
+                if let Some(o) = owner {
+                    for pair in &o.merchant_pairs {
+                        m.merchants.insert(*pair);
+                    }
+                    if known.is_none() {
+                        known = Some(o.txn_ids);
+                    }
+                    if !o.file.is_empty() {
+                        file_names = Some(o.file);
+                    }
                 }
+                m.months.insert(
+                    row.month,
+                    MonthState {
+                        key: row.month,
+                        owner: file_names,
+                        main: Aggregate::default(),
+                        spill: Vec::new(),
+                        spill_pairs: Vec::new(),
+                    },
+                );
             }
             let Some(ms) = m.months.get_mut(&row.month) else {
                 continue;
             };
-            let hit = ms
-                .owner
-                .as_ref()
-                .is_some_and(|(_, _, set)| set.contains(row.fp));
-            let written = plan.is_none_or(|p| p.write.contains(&row.month));
-            if hit {
-                if written {
-                    ms.hit.rows += 1;
-                    let acc = ms.hit.groups.entry(row.group).or_default();
-                    acc.rows += 1;
-                    if row.kind == SALE {
-                        acc.txn_count += 1;
-                        acc.sale_fen += i128::from(row.fen);
-                        ms.hit_merchants
-                            .insert(nonzero(mix64(row.group) ^ row.merchant), row.group);
-                    } else {
-                        acc.refund_fen += i128::from(row.fen);
-                    }
-                    ms.spill_hits.push(row.fp);
-                } else {
-                    *m.duplicates_across.entry(row.month).or_default() += 1;
-                }
-            } else if written {
-                ms.main.add(row, &mut m.merchants);
-                ms.spill.push(row.fp);
-                if ms.spill.len() >= 1 << 16 {
-                    let (y, mo) = year_month(ms.key);
-                    ctx.spill(y, mo, &ms.spill)
-                        .map_err(|e| lake_err(e.to_string()))?;
-                    ms.spill.clear();
-                }
-            } else {
-                // A month held by another file: this row is new to it, so it cannot go there.
-                let (y, mo) = year_month(row.month);
-                let holder = ms.owner.as_ref().map_or("", |(f, _, _)| f.as_str());
-                let raw = out
-                    .texts
-                    .get(row.text as usize)
-                    .map_or("", |t| t.1.as_str());
-                sink.push_detail(
-                    base_line + u64::from(row.line) - 1,
-                    Some(spec.headers[F_TIME].clone()),
-                    Reason::BadPeriod,
-                    &format!("{y}-{mo:02}"),
-                    Some(&format!(
-                        "{y}-{mo:02} of {institution} is held by file {holder}; send this row in a corrected file for that month / 该月数据已由文件 {holder} 提供，请在该月的更正文件中报送"
-                    )),
-                    raw,
-                );
+            let id = (u128::from(row.fp) << 64) | u128::from(row.fp2);
+            if known.as_ref().is_some_and(|k| k.contains(&id)) {
+                // Already in the lake (sent before, in any month): counted once.
+                *m.duplicates_across.entry(row.month).or_default() += 1;
+                continue;
+            }
+            let day = unpack_group(row.group).0;
+            if let Some(pair) = ms.main.add(row, &mut m.merchants) {
+                ms.spill_pairs.push((pair, day));
+            }
+            ms.spill.push((id, day));
+            if ms.spill.len() >= 1 << 16 {
+                let (y, mo) = year_month(ms.key);
+                ctx.spill(y, mo, &ms.spill)
+                    .map_err(|e| lake_err(e.to_string()))?;
+                ms.spill.clear();
             }
         }
         base_line += u64::from(out.lines);
     }
     for ms in m.months.values_mut() {
         let (y, mo) = year_month(ms.key);
-        for part in [&ms.spill, &ms.spill_hits] {
-            if !part.is_empty() {
-                ctx.spill(y, mo, part)
-                    .map_err(|e| lake_err(e.to_string()))?;
-            }
+        if !ms.spill.is_empty() {
+            ctx.spill(y, mo, &ms.spill)
+                .map_err(|e| lake_err(e.to_string()))?;
         }
+        ctx.spill_pairs(y, mo, &ms.spill_pairs)
+            .map_err(|e| lake_err(e.to_string()))?;
         ms.spill = Vec::new();
-        ms.spill_hits = Vec::new();
+        ms.spill_pairs = Vec::new();
     }
     Ok(m)
 }
@@ -664,11 +604,12 @@ pub(super) fn finish(
     let mut category = vec!["other"; 10_000];
     let mut mapped = vec![false; 10_000];
     for m in &campaign.mcc {
-        if let Ok(code) = m.code.parse::<usize>() {
-            if code < 10_000 && m.code.len() == 4 {
-                category[code] = m.category.id();
-                mapped[code] = true;
-            }
+        if let Ok(code) = m.code.parse::<usize>()
+            && code < 10_000
+            && m.code.len() == 4
+        {
+            category[code] = m.category.id();
+            mapped[code] = true;
         }
     }
     let mut unmapped_mcc: BTreeMap<String, usize> = BTreeMap::new();
@@ -683,25 +624,11 @@ pub(super) fn finish(
     for ms in merged.months.values_mut() {
         let (year, month) = year_month(ms.key);
         let written = write.contains(&ms.key);
-        let dup_here = merged.duplicates_across.get(&ms.key).copied().unwrap_or(0)
-            + if written { 0 } else { ms.hit.rows };
+        let dup_here = merged.duplicates_across.get(&ms.key).copied().unwrap_or(0);
         across += dup_here;
         let mut n = 0;
         if written {
-            // Rows the replaced version also had are not duplicates: they are this file's now.
-            for (pair, group) in &ms.hit_merchants {
-                if merged.merchants.insert(*pair) {
-                    ms.main.groups.entry(*group).or_default().merchants += 1;
-                }
-            }
-            for (g, h) in &ms.hit.groups {
-                let acc = ms.main.groups.entry(*g).or_default();
-                acc.rows += h.rows;
-                acc.txn_count += h.txn_count;
-                acc.sale_fen += h.sale_fen;
-                acc.refund_fen += h.refund_fen;
-            }
-            n = ms.main.rows + ms.hit.rows;
+            n = ms.main.rows;
             accepted += n;
             for (g, acc) in &ms.main.groups {
                 let (day, region, mcc, channel) = unpack_group(*g);
@@ -732,7 +659,7 @@ pub(super) fn finish(
             written,
             accepted: n,
             duplicates_across_files: dup_here,
-            previous_file: ms.owner.as_ref().map(|(f, _, _)| f.clone()),
+            previous_file: ms.owner.clone(),
         });
     }
     let height = c_date.len();

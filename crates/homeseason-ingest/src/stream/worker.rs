@@ -5,11 +5,12 @@ use super::*;
 #[derive(Clone, Copy)]
 pub(super) struct Row {
     pub(super) fp: u64,
+    /// The second half of the 128-bit id ([`txn_id128`]).
+    pub(super) fp2: u64,
     pub(super) merchant: u64,
     /// day (high 32 bits, offset by 2³¹) | region index << 24 | mcc << 8 | channel.
     pub(super) group: u64,
     pub(super) fen: i64,
-    pub(super) line: u32,
     pub(super) month: MonthKey,
     pub(super) kind: u8,
     /// Index into the chunk's `texts` (second pass), or `u32::MAX`.
@@ -80,12 +81,7 @@ pub(super) enum Verdict {
     Reject(usize, Reason, Option<String>),
 }
 
-pub(super) fn judge(
-    spec: &Spec<'_>,
-    cells: &[&[u8]; 9],
-    caches: &mut Caches,
-    line: u32,
-) -> Verdict {
+pub(super) fn judge(spec: &Spec<'_>, cells: &[&[u8]; 9], caches: &mut Caches) -> Verdict {
     let p = spec.profile;
     let missing = |i: usize| Verdict::Reject(i, Reason::MissingValue, None);
     let txn = cells[F_TXN];
@@ -96,6 +92,13 @@ pub(super) fn judge(
         let inst = cells[F_INST];
         if inst.is_empty() {
             return missing(F_INST);
+        }
+        if !std::str::from_utf8(inst).is_ok_and(crate::profile::is_institution_code) {
+            return Verdict::Reject(
+                F_INST,
+                Reason::BadPattern,
+                Some(crate::profile::INSTITUTION_CODE_RULE.to_owned()),
+            );
         }
         if inst != spec.institution.as_bytes() {
             return Verdict::Reject(
@@ -243,10 +246,10 @@ pub(super) fn judge(
     }
     Verdict::Row(Row {
         fp: txn_fingerprint(txn),
+        fp2: txn_fingerprint2(txn),
         merchant: nonzero(xxhash_rust::xxh3::xxh3_64(merchant)),
         group: pack_group(day, region_idx, mcc as u16, channel),
         fen: fen.abs(),
-        line,
         month,
         kind,
         text: u32::MAX,
@@ -262,7 +265,7 @@ pub(super) fn handle_record(
     line: u32,
 ) {
     out.records += 1;
-    match judge(spec, cells, caches, line) {
+    match judge(spec, cells, caches) {
         Verdict::Row(mut row) => {
             let wanted = spec.want_fps.as_ref().is_some_and(|w| w.contains(row.fp))
                 || spec.want_months.contains(&row.month);
@@ -314,13 +317,12 @@ pub(super) fn process_chunk(
                         o.clear();
                     }
                     for (k, v) in &obj {
-                        let idx = match caches.json_keys.get(k) {
-                            Some(i) => *i,
-                            None => {
-                                let i = resolve_field(spec.profile, spec.contract, k);
-                                caches.json_keys.insert(k.clone(), i);
-                                i
-                            }
+                        let idx = if let Some(i) = caches.json_keys.get(k) {
+                            *i
+                        } else {
+                            let i = resolve_field(spec.profile, spec.contract, k);
+                            caches.json_keys.insert(k.clone(), i);
+                            i
                         };
                         if let Some(i) = idx {
                             owned[i] = json_text(v);

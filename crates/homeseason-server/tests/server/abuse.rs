@@ -141,7 +141,9 @@ async fn another_regions_data_and_partitions() {
     );
     assert_seed_intact(&f, &seed);
     // Payment partitions are per institution × month: the administrator stores a month with two
-    // regions; Zhejiang's liaison may not replace it with Zhejiang's rows alone.
+    // regions; a file is an increment, so Zhejiang's liaison adding a Zhejiang day to that month
+    // leaves Beijing's row as it was (before, this upload was refused because it would have
+    // replaced the whole partition).
     let header =
         "date,institution,region_code,mcc,channel,txn_count,amount,refund_amount,merchant_count\n";
     let both = format!(
@@ -161,15 +163,121 @@ async fn another_regions_data_and_partitions() {
         only_zj.into_bytes(),
     )
     .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
-    assert_eq!(r["refusal"]["code"], "foreign_partition");
-    assert!(
-        r["refusal"]["message_zh"]
-            .as_str()
-            .is_some_and(|m| m.contains("110000"))
+    assert_eq!(
+        (status, r["status"].as_str()),
+        (StatusCode::OK, Some("accepted")),
+        "{r}"
     );
     let daily = f.state.lake().read_table("payment_daily").expect("read");
-    assert_eq!(daily.height(), 2, "the administrator's month is intact");
+    assert_eq!(
+        daily.height(),
+        3,
+        "the administrator's two rows and Zhejiang's new day"
+    );
+    let beijing = polars::prelude::IntoLazy::lazy(daily)
+        .filter(polars::prelude::col("region_code").eq(polars::prelude::lit("110000")))
+        .collect()
+        .expect("filter");
+    assert_eq!(beijing.height(), 1);
+    assert_eq!(
+        beijing
+            .column("amount")
+            .expect("amount")
+            .f64()
+            .expect("f64")
+            .get(0),
+        Some(2000.0)
+    );
+}
+
+/// A Zhejiang liaison uploads transactions whose institution is each traversal form: every such
+/// row is a rejected row with its reason, the good rows are stored, nothing is written outside the
+/// lake's partitions, Beijing's activities stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_institution_value_becomes_a_path_through_upload() {
+    let f = Fixture::new();
+    let (addr, _stop) = spawn(f.state.clone()).await;
+    let (status, r) = post(
+        addr,
+        Some(&f.beijing),
+        "bj.csv",
+        activities(&["110000"], 4, false, "bj"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let beijing_before = f.state.lake().read_table("activities").expect("read");
+    let outside = f.dir.path().join("outside.txt");
+    std::fs::write(&outside, b"keep me").expect("write");
+    // A NUL byte makes the upload binary: refused whole before any row is read (nothing stored).
+    let (forms, nul): (Vec<String>, Vec<String>) = homeseason_test_support::traversal_forms()
+        .into_iter()
+        .partition(|v| !v.contains('\u{0}'));
+    assert_eq!(nul.len(), 1);
+    let (status, r) = post(
+        addr,
+        Some(&f.zhejiang),
+        "payment_transactions_wallet_b_2023-09-nul.csv",
+        homeseason_test_support::transactions_with_institutions(&nul, "wallet_b", "330106", 1),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{r}");
+    assert!(
+        f.state
+            .lake()
+            .read_table("payment_daily")
+            .expect("read")
+            .height()
+            == 0,
+        "nothing stored"
+    );
+    let body =
+        homeseason_test_support::transactions_with_institutions(&forms, "wallet_b", "330106", 3);
+    let (status, r) = post(
+        addr,
+        Some(&f.zhejiang),
+        "payment_transactions_wallet_b_2023-09.csv",
+        body,
+    )
+    .await;
+    assert_eq!(
+        (status, r["status"].as_str()),
+        (StatusCode::OK, Some("accepted")),
+        "{r}"
+    );
+    assert_eq!(r["report"]["accepted"], 3, "{r}");
+    assert_eq!(
+        r["report"]["rejected"].as_u64(),
+        Some(forms.len() as u64),
+        "{r}"
+    );
+    let reasons: Vec<&str> = r["rejects"]
+        .as_array()
+        .expect("rejects")
+        .iter()
+        .map(|x| x["reason"].as_str().unwrap_or_default())
+        .collect();
+    assert!(reasons.iter().all(|x| *x == "bad_pattern"), "{reasons:?}");
+    homeseason_test_support::assert_tree_is_clean(&f.data());
+    assert_eq!(std::fs::read(&outside).expect("outside"), b"keep me");
+    let after = f.state.lake().read_table("activities").expect("read");
+    assert!(
+        after.equals_missing(&beijing_before),
+        "Beijing's activities unchanged"
+    );
+    let daily = f.state.lake().read_table("payment_daily").expect("read");
+    let institutions: Vec<String> = daily
+        .column("institution")
+        .expect("institution")
+        .str()
+        .expect("str")
+        .iter()
+        .flatten()
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        institutions.iter().all(|i| i == "wallet_b"),
+        "{institutions:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -46,7 +46,7 @@ async fn client_uploads_and_a_repeat_sends_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn superseded_content_is_sent_again_and_reinstated() {
+async fn a_second_version_is_an_increment_and_content_sent_again_changes_nothing() {
     let f = Fixture::new();
     let (addr, _stop) = spawn(f.state.clone()).await;
     let v1 = f.dir.path().join("v1.csv");
@@ -57,30 +57,40 @@ async fn superseded_content_is_sent_again_and_reinstated() {
     let first = client.upload(&v1, None).await.expect("v1");
     let second = client.upload(&v2, None).await.expect("v2");
     assert!(!first.skipped && !second.skipped);
+    // v2 adds the activity v1's bad row lacked; the two v1 gave are duplicates; nothing is replaced.
+    let commit = second.record.commit.clone().expect("commit");
+    assert!(commit.replaced.is_empty());
+    assert_eq!(commit.duplicate_rows, 2);
     assert_eq!(
-        second.record.commit.as_ref().map(|c| c.replaced.len()),
-        Some(1)
+        f.state
+            .lake()
+            .read_table("activities")
+            .expect("read")
+            .height(),
+        3
     );
-    // v1 is no longer current: sending it again is not a duplicate; it is ingested and replaces v2.
+    // v1 is still whole in the lake: sending it again sends nothing.
     let lookup = client
         .lookup(&first.record.sha256, None, None)
         .await
         .expect("lookup")
         .expect("found");
-    assert_eq!(lookup.already_ingested, Some(false));
+    assert_eq!(lookup.already_ingested, Some(true));
     let again = client.upload(&v1, None).await.expect("v1 again");
-    assert!(!again.skipped, "superseded content is sent");
-    assert_eq!(again.record.status, Status::Accepted);
-    assert!(again.record.duplicate_of.is_none());
-    assert_eq!(
-        again.record.commit.as_ref().map(|c| c.replaced.len()),
-        Some(1)
-    );
+    assert!(again.skipped, "content already in the lake is not sent");
     let m = manifest(&f);
     assert!(
         m.file(&first.record.sha256)
             .is_some_and(|x| x.superseded.is_empty()),
-        "v1 is current again"
+        "v1 is current"
+    );
+    assert_eq!(
+        f.state
+            .lake()
+            .read_table("activities")
+            .expect("read")
+            .height(),
+        3
     );
 }
 

@@ -286,7 +286,7 @@ async fn a_second_upload_of_the_same_content_is_not_ingested_again() {
 }
 
 #[tokio::test]
-async fn a_corrected_file_replaces_the_earlier_one_and_says_so() {
+async fn a_second_file_adds_only_what_is_new_and_says_so() {
     let f = Fixture::new();
     let v1 = activities(&["330000"], 3, true, "r");
     let v2 = activities(&["330000"], 3, false, "r");
@@ -302,11 +302,14 @@ async fn a_corrected_file_replaces_the_earlier_one_and_says_so() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(second["report"]["rejected"], 0);
-    let replaced = &second["commit"]["replaced"][0];
-    assert_eq!(replaced["previous_sha256"], first["sha256"]);
-    assert_eq!(replaced["previous_file"], "v1.csv");
+    // Files are increments: v2's two activities v1 already gave are duplicates, the one v1's bad
+    // row lacked is added; nothing is replaced.
+    assert_eq!(first["report"]["accepted"], 2);
+    assert_eq!(second["commit"]["duplicate_rows"], 2, "{second}");
+    assert_eq!(second["commit"]["conflicts"], 0);
+    assert_eq!(second["commit"]["replaced"], serde_json::json!([]));
     assert!(
-        replaced["partition"]
+        second["commit"]["written"][0]
             .as_str()
             .is_some_and(|p| p.contains("region_code=330000"))
     );
@@ -331,7 +334,10 @@ async fn a_corrected_file_replaces_the_earlier_one_and_says_so() {
         .iter()
         .find(|r| r["week_start"] == "2023-09-04")
         .expect("week");
-    assert_eq!(before["status"], "missing");
+    // The register is due once per region: delivered (and revised), a week without an activity
+    // starting in it is not missing, it has 0 rows.
+    assert_eq!(before["status"], "revised");
+    assert_eq!(before["rows"], 0);
 }
 
 #[tokio::test]

@@ -341,7 +341,7 @@ fn evaluate(data: &PreData, p: Params, log_prior: f64) -> Option<Node> {
     let mut inv_diag = vec![0.0; k];
     let mut e = vec![0.0; k];
     for j in 0..k {
-        e.iter_mut().for_each(|v| *v = 0.0);
+        e.fill(0.0);
         e[j] = 1.0;
         let col = forward_substitute(&chol, k, &e);
         // (XᵀΩ⁻¹X)⁻¹ = L⁻ᵀL⁻¹: its diagonal sums the squares of the columns of L⁻¹.
@@ -398,29 +398,28 @@ fn residual_log_target(
             (m1, m2) = (a1, a2);
             continue;
         }
-        let (k1, k2, inv_f) = match steady {
-            Some(s) => s,
-            None => {
-                let (p11, p12, p22) = if t == 0 {
-                    (p.w[0], 0.0, p.w[1])
-                } else {
-                    (f1 * f1 * c11 + q1, f1 * f2 * c12, f2 * f2 * c22 + q2)
-                };
-                let (g1, g2) = (p11 + p12, p12 + p22);
-                let f = g1 + g2 + p.wn;
-                if f.is_nan() || f <= 1e-300 {
-                    return f64::NEG_INFINITY;
-                }
-                let inv_f = 1.0 / f;
-                let n11 = (p11 - g1 * g1 * inv_f).max(0.0);
-                let n12 = p12 - g1 * g2 * inv_f;
-                let n22 = (p22 - g2 * g2 * inv_f).max(0.0);
-                if t > 0 && (n11 - c11).abs() + (n12 - c12).abs() + (n22 - c22).abs() < 1e-14 {
-                    steady = Some((g1 * inv_f, g2 * inv_f, inv_f));
-                }
-                (c11, c12, c22) = (n11, n12, n22);
-                (g1 * inv_f, g2 * inv_f, inv_f)
+        let (k1, k2, inv_f) = if let Some(s) = steady {
+            s
+        } else {
+            let (p11, p12, p22) = if t == 0 {
+                (p.w[0], 0.0, p.w[1])
+            } else {
+                (f1 * f1 * c11 + q1, f1 * f2 * c12, f2 * f2 * c22 + q2)
+            };
+            let (g1, g2) = (p11 + p12, p12 + p22);
+            let f = g1 + g2 + p.wn;
+            if f.is_nan() || f <= 1e-300 {
+                return f64::NEG_INFINITY;
             }
+            let inv_f = 1.0 / f;
+            let n11 = (p11 - g1 * g1 * inv_f).max(0.0);
+            let n12 = p12 - g1 * g2 * inv_f;
+            let n22 = (p22 - g2 * g2 * inv_f).max(0.0);
+            if t > 0 && (n11 - c11).abs() + (n12 - c12).abs() + (n22 - c22).abs() < 1e-14 {
+                steady = Some((g1 * inv_f, g2 * inv_f, inv_f));
+            }
+            (c11, c12, c22) = (n11, n12, n22);
+            (g1 * inv_f, g2 * inv_f, inv_f)
         };
         let v = resid[t] - a1 - a2;
         ss += v * v * inv_f;
@@ -449,7 +448,7 @@ impl Proposal {
         let scale = (rng.chi_square(PROPOSAL_DOF) / PROPOSAL_DOF).sqrt();
         let z: Vec<f64> = (0..r).map(|_| rng.normal() / scale).collect();
         (0..r)
-            .map(|i| self.mean[i] + dot(&self.chol[i * r..i * r + i + 1], &z[..=i]))
+            .map(|i| self.mean[i] + dot(&self.chol[(i * r)..=(i * r + i)], &z[..=i]))
             .collect()
     }
 
@@ -654,7 +653,7 @@ fn integrate(data: &PreData, model: ErrorModel) -> Result<Posterior, ImpactError
         .collect();
     let total_t: f64 = tempered.iter().sum();
     for (j, slice) in slices.iter().enumerate() {
-        let m = floor + (budget as f64 * tempered[j] / total_t).round() as usize;
+        let m = floor + (f64::from(budget) * tempered[j] / total_t).round() as usize;
         let proposal = Proposal {
             mean: slice.proposal.mean.clone(),
             chol: slice.proposal.chol.clone(),
@@ -729,7 +728,9 @@ fn integrate(data: &PreData, model: ErrorModel) -> Result<Posterior, ImpactError
         }
     }
     let total: f64 = kept_w.iter().sum();
-    kept_w.iter_mut().for_each(|w| *w /= total);
+    for w in &mut kept_w {
+        *w /= total;
+    }
     let effective = 1.0 / kept_w.iter().map(|w| w * w).sum::<f64>();
     Ok(Posterior {
         nodes: kept,
@@ -1130,7 +1131,9 @@ impl ImpactModel {
             let node = &self.nodes[idx];
             let p = node.params;
             let sigma = (node.s2 / rng.chi_square(node.dof)).sqrt();
-            z.iter_mut().for_each(|v| *v = rng.normal());
+            for v in &mut z {
+                *v = rng.normal();
+            }
             let dev = back_substitute(&node.chol, k, &z);
             for ((b, hat), e) in beta.iter_mut().zip(&node.beta).zip(&dev) {
                 *b = hat + sigma * e;

@@ -1,0 +1,99 @@
+//! What scripts read from the command: a region's own report and workbook, `--json` on `check` and
+//! `score`, and a lake path that does not exist is an error (never created).
+
+use crate::util::{demo_dir, homeseason, ok};
+
+#[test]
+fn a_missing_lake_is_an_error_and_is_not_created() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("no-such-lake");
+    let lake_s = lake.to_str().unwrap();
+    let out_s = tmp.path().join("out");
+    let truth = tmp.path().join("truth.csv");
+    std::fs::write(&truth, "region_code,category,method,true_uplift_pct\n").unwrap();
+    for args in [
+        vec!["check", "--lake", lake_s],
+        vec!["uplift", "--lake", lake_s],
+        vec!["report", "--lake", lake_s, "--out", out_s.to_str().unwrap()],
+        vec![
+            "score",
+            "--lake",
+            lake_s,
+            "--truth",
+            truth.to_str().unwrap(),
+        ],
+    ] {
+        let out = homeseason(&args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("does not exist") && err.contains("不存在"),
+            "{args:?}: {err}"
+        );
+        assert!(!lake.exists(), "{args:?} created the lake");
+    }
+}
+
+#[test]
+fn check_and_score_speak_json_and_a_province_gets_its_own_report() {
+    let demo = demo_dir();
+    let lake = demo.join("lake");
+    let lake_s = lake.to_str().unwrap();
+    let check: serde_json::Value =
+        serde_json::from_str(&ok(&["check", "--lake", lake_s, "--json"])).unwrap();
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(check["problems"].as_array().map(Vec::len), Some(0));
+
+    let truth = demo.join("sample/truth.csv");
+    let score: serde_json::Value = serde_json::from_str(&ok(&[
+        "score",
+        "--lake",
+        lake_s,
+        "--truth",
+        truth.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    let rows = score.as_array().expect("one object per method");
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| r["method"].is_string()), "{score}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("zj");
+    ok(&[
+        "report",
+        "--lake",
+        lake_s,
+        "--out",
+        out.to_str().unwrap(),
+        "--region",
+        "330000",
+    ]);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("浙江"), "the region's report names it");
+    let national = std::fs::read_to_string(demo.join("report/report.html")).unwrap();
+    assert_ne!(html, national, "the region's report is its own");
+    let book = std::fs::read(out.join("workbook.xlsx")).unwrap();
+    let national_book = std::fs::read(demo.join("report/workbook.xlsx")).unwrap();
+    assert_ne!(book, national_book);
+    // By name too; an unknown region is refused.
+    ok(&[
+        "report",
+        "--lake",
+        lake_s,
+        "--out",
+        out.to_str().unwrap(),
+        "--region",
+        "浙江",
+    ]);
+    let bad = homeseason(&[
+        "report",
+        "--lake",
+        lake_s,
+        "--out",
+        out.to_str().unwrap(),
+        "--region",
+        "990000",
+    ]);
+    assert!(!bad.status.success());
+}

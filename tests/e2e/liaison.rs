@@ -1,0 +1,388 @@
+//! What a liaison sees from `homeseason ingest`: the rejected rows (on screen, in `--json`, `--strict`)
+//! and header guidance, whole in Chinese and whole in English.
+
+use std::path::{Path, PathBuf};
+
+use crate::util::{homeseason, ok};
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const DAILY: &str = "date,institution,region_code,mcc,channel,txn_count,amount,refund_amount,merchant_count\n\
+    2023-09-01,test,330000,5722,offline,10,1000.50,10,3\n\
+    2023-09-01,test,990000,5722,offline,10,1000,0,3\n\
+    2023-09-02,test,330106,5712,online,5,abc,0,2\n\
+    2023-09-31,test,330000,5712,online,5,500,0,2\n\
+    2023-09-02,test,330000,5712,online,5,-3,0,2\n\
+    2023-09-02,test,330000,5712,online,5,300,0,2\n";
+
+/// The enterprise-sales amount column in yuan.
+const SALES_YUAN: &str = "sales_amount";
+
+fn stdout_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn ingest_shows_rejected_rows_on_screen_in_json_and_strict_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(tmp.path(), "in/payment_daily_test_2023-09.csv", DAILY);
+    let lake = tmp.path().join("lake");
+    let (lake_s, file_s) = (lake.to_str().unwrap(), file.to_str().unwrap());
+
+    // On screen: every rejected row (4 ≤ the default 20) with file, row, column and reason, both languages.
+    let screen = ok(&["ingest", "--lake", lake_s, file_s]);
+    for (line, column, reason) in [
+        (3, "region_code", "unknown_region"),
+        (4, "amount", "bad_number"),
+        (5, "date", "bad_date"),
+        (6, "amount", "below_minimum"),
+    ] {
+        let head = format!(
+            "payment_daily_test_2023-09.csv · 第 {line} 行 line {line} · 列 column {column} · {reason}"
+        );
+        assert!(screen.contains(&head), "missing {head:?} in\n{screen}");
+    }
+    assert!(
+        screen.contains("文件 payment_daily_test_2023-09.csv 第 4 行"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("file payment_daily_test_2023-09.csv, line 4"),
+        "{screen}"
+    );
+    assert!(screen.contains("4 of 4 shown"), "{screen}");
+
+    // First N only on screen, the rest counted.
+    let two = ok(&["ingest", "--lake", lake_s, "--show-rejects", "2", file_s]);
+    assert!(
+        two.contains("2 of 4 shown") && two.contains("… 2 more 另有 2 行"),
+        "{two}"
+    );
+    assert!(!two.contains("第 5 行 line 5"), "{two}");
+
+    // --json: all of them.
+    let json = ok(&["ingest", "--lake", lake_s, "--json", file_s]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let rejects = v[0]["rejects"].as_array().expect("rejects array");
+    let got: Vec<(i64, &str, &str)> = rejects
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_i64().unwrap(),
+                r["column"].as_str().unwrap(),
+                r["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (3, "region_code", "unknown_region"),
+            (4, "amount", "bad_number"),
+            (5, "date", "bad_date"),
+            (6, "amount", "below_minimum"),
+        ]
+    );
+    for r in rejects {
+        assert_eq!(r["file"], "payment_daily_test_2023-09.csv");
+        assert!(r["message_zh"].as_str().unwrap().contains("文件"), "{r}");
+        assert!(
+            r["message_en"].as_str().unwrap().starts_with("file "),
+            "{r}"
+        );
+    }
+
+    // --strict: non-zero when any row was rejected, zero when none was.
+    let strict = homeseason(&["ingest", "--lake", lake_s, "--strict", file_s]);
+    assert!(!strict.status.success(), "{}", stdout_of(&strict));
+    let err = String::from_utf8_lossy(&strict.stderr);
+    assert!(
+        err.contains("4 rows were rejected") && err.contains("4 行被拒收"),
+        "{err}"
+    );
+    let clean = write(
+        tmp.path(),
+        "in2/payment_daily_test_2023-10.csv",
+        "date,institution,region_code,mcc,channel,txn_count,amount,refund_amount,merchant_count\n\
+         2023-10-01,test,330000,5722,offline,10,1000,0,3\n",
+    );
+    ok(&[
+        "ingest",
+        "--lake",
+        lake_s,
+        "--strict",
+        clean.to_str().unwrap(),
+    ]);
+}
+
+/// A valid unified social credit code from 17 characters.
+fn uscc(first17: &str) -> String {
+    let check = homeseason_schema::uscc::check_char(first17).expect("valid alphabet");
+    format!("{first17}{check}")
+}
+
+fn refusal_of(out: &std::process::Output) -> String {
+    let text = stdout_of(out);
+    assert!(text.contains("REFUSED 拒收"), "not refused:\n{text}");
+    text
+}
+
+fn enterprise_rows(header: &str, rows: &[(&str, &str, &str)]) -> String {
+    let mut text = format!("{header}\n");
+    for (i, (name_or_unit, period, amount)) in rows.iter().enumerate() {
+        let code = uscc(&format!("91330100MA27ABC{i:02}"));
+        text.push_str(&format!(
+            "{code},{name_or_unit},浙江省,家电,{period},{amount}\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn a_provincial_form_with_its_own_headers_is_mapped_without_feed() {
+    // 单位 is the enterprise (单位名称), 所属省份 the region, 统计月份 the period, 零售额(万元) the amount.
+    let tmp = tempfile::tempdir().unwrap();
+    let text = enterprise_rows(
+        "统一社会信用代码,单位,所属省份,品类,统计月份,零售额(万元)",
+        &[
+            ("杭州家电有限公司", "2023年9月", "12.5"),
+            ("宁波家电有限公司", "2023年10月", "3"),
+        ],
+    );
+    let file = write(tmp.path(), "浙江_重点企业.csv", &text);
+    let lake = tmp.path().join("lake");
+    let json = ok(&[
+        "ingest",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--json",
+        file.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v[0]["report"]["feed"], "enterprise_sales", "{json}");
+    assert_eq!(v[0]["report"]["accepted"], 2, "{json}");
+    let rows = homeseason_test_support::files_with_ext(&lake.join("enterprise_sales"), "parquet");
+    let names: Vec<String> = rows
+        .iter()
+        .flat_map(|p| {
+            let frame = crate::util::read_parquet(p);
+            let names: Vec<String> = frame
+                .column("enterprise_name")
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .flatten()
+                .map(str::to_owned)
+                .collect();
+            names
+        })
+        .collect();
+    assert!(names.contains(&"杭州家电有限公司".to_owned()), "{names:?}");
+}
+
+#[test]
+fn a_unit_column_named_dan_wei_beside_the_enterprise_name_is_the_unit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let code = uscc("91330100MA27ABC10");
+    let text = format!(
+        "统一社会信用代码,企业名称,单位,所属省份,品类,统计月份,销售额\n{code},杭州家电有限公司,万元,浙江省,家电,2023年9月,12.5\n"
+    );
+    let file = write(tmp.path(), "sales.csv", &text);
+    let lake = tmp.path().join("lake");
+    let json = ok(&[
+        "ingest",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--json",
+        file.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v[0]["report"]["accepted"], 1, "{json}");
+    let rows = homeseason_test_support::files_with_ext(&lake.join("enterprise_sales"), "parquet");
+    let frame = crate::util::read_parquet(&rows[0]);
+    let amount = frame
+        .column(SALES_YUAN)
+        .unwrap()
+        .cast(&polars::prelude::DataType::Float64)
+        .unwrap();
+    assert_eq!(amount.f64().unwrap().get(0), Some(125_000.0), "{frame}");
+
+    // 单位 holding 万元 with no enterprise-name column: never taken silently as the enterprise.
+    let text = format!(
+        "统一社会信用代码,单位,所属省份,品类,统计月份,销售额\n{code},万元,浙江省,家电,2023年9月,12.5\n"
+    );
+    let file = write(tmp.path(), "sales2.csv", &text);
+    let json = ok(&[
+        "ingest",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--json",
+        file.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v[0]["report"]["accepted"], 0, "{json}");
+    let zh = v[0]["rejects"][0]["message_zh"].as_str().unwrap();
+    let en = v[0]["rejects"][0]["message_en"].as_str().unwrap();
+    assert!(
+        zh.contains("金额单位") && !zh.contains("enterprise"),
+        "{zh}"
+    );
+    assert!(
+        en.contains("holds a unit") && !en.contains("企业名称一列"),
+        "{en}"
+    );
+}
+
+/// Sales column under a header no alias knows: the message names it as the closest and lists the
+/// accepted spellings, whole in Chinese and whole in English.
+#[test]
+fn a_missing_column_names_the_closest_header_and_the_accepted_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = enterprise_rows(
+        "统一社会信用代码,企业名称,所属省份,品类,统计月份,商品零售金额（万元）",
+        &[("杭州家电有限公司", "2023年9月", "12.5")],
+    );
+    let file = write(tmp.path(), "sales.csv", &text);
+    let lake = tmp.path().join("lake");
+    for feed in ["enterprise-sales", "enterprise_sales"] {
+        let out = homeseason(&[
+            "ingest",
+            "--lake",
+            lake.to_str().unwrap(),
+            "--feed",
+            feed,
+            file.to_str().unwrap(),
+        ]);
+        let text = refusal_of(&out);
+        let (en, zh) = text.rsplit_once(" / ").expect("english / 中文");
+        assert!(
+            zh.contains("未找到 销售额（sales_amount）；最接近的表头是 商品零售金额（万元），可接受：销售额、"),
+            "{zh}"
+        );
+        assert!(
+            zh.contains("销售金额") && zh.contains("文件中的表头："),
+            "{zh}"
+        );
+        assert!(!zh.contains("missing") && !zh.contains("closest"), "{zh}");
+        assert!(
+            en.contains("no column for Sales amount (sales_amount); the closest header is 商品零售金额（万元）; accepted: 销售额, "),
+            "{en}"
+        );
+        assert!(!en.contains("未找到") && !en.contains("最接近"), "{en}");
+    }
+}
+
+#[test]
+fn without_feed_a_refused_file_says_which_headers_each_feed_expects() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(
+        tmp.path(),
+        "报表.csv",
+        "序号,单位,备注\n1,杭州家电有限公司,无\n",
+    );
+    let lake = tmp.path().join("lake");
+    let out = homeseason(&[
+        "ingest",
+        "--lake",
+        lake.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let text = refusal_of(&out);
+    let (en, zh) = text.rsplit_once(" / ").expect("english / 中文");
+    assert!(
+        zh.contains("无法根据表头识别数据类型（表头：序号、单位、备注）"),
+        "{zh}"
+    );
+    assert!(
+        zh.contains("重点企业销售（--feed enterprise-sales）需要：统一社会信用代码、企业名称、"),
+        "{zh}"
+    );
+    assert!(zh.contains("重点活动表") || zh.contains("活动"), "{zh}");
+    assert!(!zh.contains("needs") && !zh.contains("lacks"), "{zh}");
+    assert!(en.contains("cannot tell which feed"), "{en}");
+    assert!(
+        en.contains("(--feed enterprise-sales) needs: uscc, enterprise_name, "),
+        "{en}"
+    );
+    assert!(!en.contains("需要") && !en.contains("缺"), "{en}");
+}
+
+#[test]
+fn an_unknown_feed_lists_the_valid_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(tmp.path(), "a.csv", "x\n1\n");
+    let out = homeseason(&[
+        "ingest",
+        "--lake",
+        tmp.path().join("lake").to_str().unwrap(),
+        "--feed",
+        "enterprise-salez",
+        file.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("valid feeds: payment-transactions")
+            && err.contains("enterprise-sales")
+            && err.contains("activities")
+            && err.contains("可用的数据类型"),
+        "{err}"
+    );
+}
+
+#[test]
+fn row_messages_are_whole_in_each_language() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = uscc("91330100MA27ABC10");
+    // Wrong check character.
+    let mut bad = good.clone();
+    let last = bad.pop().unwrap();
+    bad.push(if last == 'D' { 'E' } else { 'D' });
+    let good2 = uscc("91330100MA27ABC11");
+    let text = format!(
+        "统一社会信用代码,企业名称,地区,品类,统计期,销售额,金额单位\n\
+         {bad},杭州家电有限公司,浙江省,家电,2023年9月,12.5,万元\n\
+         {good2},宁波家电有限公司,浙江省,家电,2023年13月,3,万元\n"
+    );
+    let file = write(tmp.path(), "sales.csv", &text);
+    let json = ok(&[
+        "ingest",
+        "--lake",
+        tmp.path().join("lake").to_str().unwrap(),
+        "--json",
+        file.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let rejects = v[0]["rejects"].as_array().unwrap();
+    assert_eq!(rejects.len(), 2, "{json}");
+    let (zh, en) = (
+        rejects[0]["message_zh"].as_str().unwrap(),
+        rejects[0]["message_en"].as_str().unwrap(),
+    );
+    assert_eq!(rejects[0]["reason"], "bad_uscc");
+    assert!(
+        zh.contains("校验码应为") && !zh.contains("check character"),
+        "{zh}"
+    );
+    assert!(
+        en.contains("check character should be") && !en.contains("校验码"),
+        "{en}"
+    );
+    let (zh, en) = (
+        rejects[1]["message_zh"].as_str().unwrap(),
+        rejects[1]["message_en"].as_str().unwrap(),
+    );
+    assert_eq!(rejects[1]["reason"], "bad_period");
+    assert!(zh.contains("没有13月") && !zh.contains("month"), "{zh}");
+    assert!(
+        en.contains("there is no month 13") && !en.contains("没有"),
+        "{en}"
+    );
+}
