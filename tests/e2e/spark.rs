@@ -72,18 +72,20 @@ fn spark_engine_on_the_corpus_transaction_cases() {
             let path = dir.path().join(format!("case{i:02}")).join(&c.file);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, &c.bytes).unwrap();
+            // Each case is its own ingest (its own ledger): cases share ids but not a run.
             Input {
                 path,
                 profile: Profile::default(),
+                ledger: i,
             }
         })
         .collect();
     let rollup =
-        homeseason_spark::run_rollup(&opts, &campaign, &inputs, &dir.path().join("staging"))
+        homeseason_spark::run_rollup(&opts, &campaign, &inputs, &dir.path().join("staging"), None)
             .expect("the Spark job runs");
     let mut failures = Vec::new();
     for (c, staged) in cases.iter().zip(&rollup.files) {
-        let spark = staged.outcome(&campaign, &mut NoLake);
+        let spark = staged.outcome(&campaign, &mut NoLake, &mut |_, _, _| None);
         let rust = ingest_transaction_bytes(&c.file, &c.bytes, &Profile::default(), &campaign);
         let verdict = match (&c.expect, spark, rust) {
             (Expect::Refused(needles), Err(Ok(e)), Err(_)) => {

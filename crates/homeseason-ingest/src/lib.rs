@@ -54,9 +54,10 @@ pub use profile::{INSTITUTION_CODE_RULE, is_institution_code};
 pub use reject::{Reason, Reject, RejectSink};
 pub use source::{Decoded, Encoding, decode, sha256_hex};
 pub use stream::{
-    MonthKey, MonthOwner, NoLake, Opener, TxnContext, TxnMonth, TxnOutcome, campaign_years,
-    detect_payment_feed, ingest_transaction_bytes, ingest_transactions, parquet_to_csv,
-    sniff_header, txn_fingerprint, txn_id128, year_month,
+    ID128_SECOND_SUFFIX, INDEX_HASH_SEED, MonthKey, MonthOwner, NoLake, Opener, TxnContext,
+    TxnMonth, TxnOutcome, campaign_years, detect_payment_feed, ingest_transaction_bytes,
+    ingest_transactions, merchant_pair, parquet_to_csv, sniff_header, txn_fingerprint, txn_id128,
+    year_month,
 };
 
 use homeseason_schema::campaign::Campaign;

@@ -216,7 +216,7 @@ pub(crate) fn prepare_transactions(
     campaign: &Campaign,
 ) -> Result<std::result::Result<Prepared, IngestError>> {
     let name = source.name();
-    settle_transactions(lake, profile, &[], |ctx| match source {
+    settle_transactions(lake, profile, &[], None, |ctx| match source {
         Source::Path(path) => {
             let path = path.to_path_buf();
             let open = move || -> std::io::Result<Box<dyn Read + Send>> {
@@ -242,7 +242,10 @@ pub(crate) fn prepare_transactions(
 /// another engine's staged output (the Spark roll-up, `homeseason-spark`) — ready to commit with
 /// [`crate::commit_prepared`] like every other file. `settle` is given the lake's index ([`TxnContext`]:
 /// which file holds each institution-month, its txn-id fingerprints, the spill of the new ones);
-/// `extra` adds fields to the manifest's `payments` report (e.g. the engine).
+/// `extra` adds fields to the manifest's `payments` report (e.g. the engine). `seen`: the state of
+/// the institution's index the increment was computed against, when `settle` did not read the index
+/// through the context (another engine staged it earlier); the commit is refused as stale when the
+/// index changed since.
 ///
 /// # Errors
 /// The outer error for lake failures; the inner [`IngestError`] when `settle` refuses the file.
@@ -250,6 +253,7 @@ pub fn settle_transactions(
     lake: &Lake,
     profile: &Profile,
     extra: &[(&str, serde_json::Value)],
+    seen: Option<Vec<(PathBuf, u64)>>,
     settle: impl FnOnce(&mut dyn TxnContext) -> std::result::Result<TxnOutcome, IngestError>,
 ) -> Result<std::result::Result<Prepared, IngestError>> {
     let mut ctx = LakeCtx {
@@ -289,7 +293,10 @@ pub fn settle_transactions(
         }
         obj.insert("payments".into(), payments);
     }
-    let LakeCtx { spill, seen, .. } = ctx;
+    let LakeCtx {
+        spill, seen: read, ..
+    } = ctx;
+    let seen = seen.unwrap_or(read);
     Ok(Ok(Prepared {
         feed: Feed::PaymentTransactions,
         outcome: FileOutcome {

@@ -11,7 +11,8 @@ outputs to write. This script holds no rules of its own: it only
      offsets; the header is line 1) -- the view `lines(fid, line, bytes)`;
   2. refuses whole files that cannot be read (a damaged gzip stream) or whose quotes do not balance on
      each line (an unclosed quote, or a quoted field running over several lines), with a message;
-  3. creates the generated views in order, persisting those marked so;
+  3. registers the tables homeseason staged (the lake's known ids and pairs) and creates the
+     generated views in order, persisting those marked so;
   4. writes each output as Parquet under the staging folder (or collects it into summary.json).
 
 Everything it prints to stdout is one JSON line at the end (the summary); Spark logs go to stderr.
@@ -129,6 +130,14 @@ def main(job_path):
     else:
         lines = spark.createDataFrame([], "fid INT, line BIGINT, bytes BINARY")
     lines.createOrReplaceTempView("lines")
+
+    # Tables homeseason staged (the lake's known txn ids and merchant pairs), as views.
+    for table in job.get("tables", []):
+        if os.path.isdir(table["path"]) and any(n.endswith(".parquet") for n in os.listdir(table["path"])):
+            df = spark.read.schema(table["ddl"]).parquet(table["path"])
+        else:
+            df = spark.createDataFrame([], table["ddl"])
+        df.createOrReplaceTempView(table["name"])
 
     # The generated views, then the outputs.
     persisted = []

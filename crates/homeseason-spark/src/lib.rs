@@ -15,9 +15,14 @@
 //! 3. [`run_rollup`] writes the job, runs `spark-submit` of the bundled driver
 //!    (`driver/rollup.py`, which holds no rules of its own) and reads the staged Parquet back,
 //!    checking it for consistency ([`StagedRollup`]).
-//! 4. [`StagedFile::outcome`] settles each file against the lake exactly as the Rust engine does
-//!    (month holders, home month, duplicates across files, the txn-id index) and returns the same
-//!    [`TxnOutcome`] the Rust engine returns, so the caller commits it through the same lake write.
+//!    Before the job, [`run_rollup`] stages the lake's index of each institution in the run (its
+//!    txn ids and merchant pairs, as Parquet) and notes the index state it read
+//!    ([`StagedRollup::seen`]); Spark dedupes the run's files against each other and against those,
+//!    so it stages per file only the *increment*: cells of new transactions, new ids, new pairs.
+//! 4. [`StagedFile::outcome`] turns a file's increment into the [`TxnOutcome`] the Rust engine
+//!    returns (same counts, cells, rejects) and spills its ids and pairs into the lake's index
+//!    format, so the caller commits it through the same lake write; a commit refused as stale (the
+//!    index changed since `seen`) is the caller's to redo with the Rust engine.
 
 #![deny(missing_docs)]
 
@@ -155,6 +160,10 @@ pub struct Input {
     pub path: PathBuf,
     /// The institution profile ([`Profile::default`] is the contract itself).
     pub profile: Profile,
+    /// Files of one ledger are one ingest run: deduplicated against each other (by institution +
+    /// `txn_id`, first file then line wins). `homeseason ingest` puts every file in ledger 0; a test
+    /// of independent cases gives each its own.
+    pub ledger: usize,
 }
 
 /// A file's header, encoding and institution, read from its first bytes.
@@ -307,7 +316,7 @@ pub fn prepare(path: &Path, profile: &Profile) -> Result<Prepared, IngestError> 
                         r.get(col)
                             .map(|v| String::from_utf8_lossy(v.trim_ascii()).into_owned())
                     })
-                    .find(|v| !v.is_empty())
+                    .find(|v| homeseason_ingest::is_institution_code(v))
             })
             .unwrap_or_default(),
     };
@@ -408,14 +417,18 @@ pub struct StagedDaily {
 /// One month of a file as Spark staged it.
 #[derive(Debug, Clone, Default)]
 pub struct StagedMonth {
-    /// Accepted rows (after the within-file dedupe).
+    /// Rows new to the lake (and to the run's earlier files): the increment.
     pub rows: usize,
-    /// Within-file duplicates dated in this month.
+    /// Rows whose `txn_id` the lake or an earlier file of the run holds.
+    pub across: usize,
+    /// Rows repeating an earlier row of the same file (dated in this month).
     pub duplicates: usize,
-    /// The month's `payment_daily` cells.
+    /// The month's increment cells of `payment_daily`.
     pub daily: Vec<StagedDaily>,
-    /// Parquet files holding the month's accepted `(line, txn_id)`.
-    pub txn_files: Vec<PathBuf>,
+    /// Parquet files holding the month's new ids `(line, fp, fp2, day)`.
+    pub id_files: Vec<PathBuf>,
+    /// Parquet files holding the month's new merchant pairs `(pair, day)`.
+    pub pair_files: Vec<PathBuf>,
 }
 
 /// One input file after the Spark job.
@@ -441,6 +454,9 @@ pub struct StagedFile {
     pub months: BTreeMap<MonthKey, StagedMonth>,
     /// Whether Spark decoded any line as GB18030.
     pub gb18030: bool,
+    /// Refused only after the job used its rows (a mixed encoding): the run's later files of its
+    /// institution were deduplicated against rows that never reach the lake.
+    pub refused_late: bool,
 }
 
 /// The Spark job's result: every input file, staged and checked.
@@ -454,10 +470,16 @@ pub struct StagedRollup {
     pub summary: serde_json::Value,
     /// Wall time of `spark-submit`, seconds.
     pub submit_seconds: f64,
+    /// Per institution, the state of its txn index ([`homeseason_lake::Lake::txn_index_state`])
+    /// taken before its known ids were staged: the state the first file's increment holds against.
+    pub seen: BTreeMap<String, Vec<(PathBuf, u64)>>,
+    /// Known ids and pairs staged per institution (for the report).
+    pub known: BTreeMap<String, (usize, usize)>,
 }
 
-/// Roll `inputs` up on Spark: prepare each file, generate the SQL, `spark-submit` the bundled driver
-/// with the output staged under `staging_dir`, then read the staged Parquet back and check it.
+/// Roll `inputs` up on Spark: prepare each file, stage the `lake`'s index of each institution (none
+/// without a lake), generate the SQL, `spark-submit` the bundled driver with the output staged under
+/// `staging_dir`, then read the staged Parquet back and check it.
 ///
 /// # Errors
 /// [`SparkError`] when Spark cannot run or its output is inconsistent; a file Spark or the Rust
@@ -467,6 +489,7 @@ pub fn run_rollup(
     campaign: &Campaign,
     inputs: &[Input],
     staging_dir: &Path,
+    lake: Option<&homeseason_lake::Lake>,
 ) -> Result<StagedRollup, SparkError> {
     std::fs::create_dir_all(staging_dir).map_err(io_err("create", staging_dir))?;
     let years = homeseason_ingest::campaign_years(campaign);
@@ -521,17 +544,34 @@ pub fn run_rollup(
             rejects: Vec::new(),
             months: BTreeMap::new(),
             gb18030: false,
+            refused_late: false,
         });
     }
     let group_sql = groups
         .iter()
         .map(|(layout, profile, fids)| sql::group_sql(fids, layout, profile))
         .collect::<Result<Vec<_>, _>>()?;
-    let (views, outputs) = sql::job_sql(&group_sql, years);
+    let meta: Vec<(usize, String, usize)> = files
+        .iter()
+        .enumerate()
+        .filter_map(|(fid, f)| {
+            f.prepared
+                .as_ref()
+                .map(|p| (fid, p.institution.clone(), inputs[fid].ledger))
+        })
+        .collect();
+    let (views, outputs) = sql::job_sql(&group_sql, years, &meta);
+    let (seen, known) = stage_known(lake, &meta, staging_dir)?;
     let job = serde_json::json!({
         "app_name": "homeseason-rollup",
         "staging": staging_dir.display().to_string(),
         "files": job_files,
+        "tables": [
+            {"name": "known_ids", "path": staging_dir.join("known_ids").display().to_string(),
+             "ddl": "inst STRING, fp BIGINT, fp2 BIGINT"},
+            {"name": "known_pairs", "path": staging_dir.join("known_pairs").display().to_string(),
+             "ddl": "inst STRING, pair BIGINT"},
+        ],
         "views": views.iter().map(|(n, s, p)| serde_json::json!({"name": n, "sql": s, "persist": p})).collect::<Vec<_>>(),
         "outputs": outputs,
     });
@@ -579,7 +619,96 @@ pub fn run_rollup(
         staging: staging_dir.to_owned(),
         summary,
         submit_seconds,
+        seen,
+        known,
     })
+}
+
+type Seen = BTreeMap<String, Vec<(PathBuf, u64)>>;
+
+/// Stage the lake's txn ids and merchant pairs of every institution in the run as Parquet
+/// (`known_ids/`, `known_pairs/`), each institution's index state taken first.
+fn stage_known(
+    lake: Option<&homeseason_lake::Lake>,
+    meta: &[(usize, String, usize)],
+    staging: &Path,
+) -> Result<(Seen, BTreeMap<String, (usize, usize)>), SparkError> {
+    let mut seen = BTreeMap::new();
+    let mut known = BTreeMap::new();
+    let Some(lake) = lake else {
+        return Ok((seen, known));
+    };
+    let lake_err = |e: homeseason_lake::LakeError| SparkError::Lake(e.to_string());
+    for dir in ["known_ids", "known_pairs"] {
+        let d = staging.join(dir);
+        std::fs::create_dir_all(&d).map_err(io_err("create", &d))?;
+    }
+    let mut institutions: Vec<&str> = meta.iter().map(|(_, i, _)| i.as_str()).collect();
+    institutions.sort_unstable();
+    institutions.dedup();
+    for (k, inst) in institutions.into_iter().enumerate() {
+        if !homeseason_ingest::is_institution_code(inst) {
+            continue;
+        }
+        let manifest = lake.manifest().map_err(lake_err)?;
+        // The state first: a writer committing after it makes this run's commits stale.
+        let state = lake.txn_index_state(&manifest, inst).map_err(lake_err)?;
+        let ids = lake
+            .institution_txn_ids(&manifest, inst)
+            .map_err(lake_err)?;
+        let pairs = lake
+            .institution_txn_pairs(&manifest, inst)
+            .map_err(lake_err)?;
+        known.insert(inst.to_owned(), (ids.len(), pairs.len()));
+        seen.insert(inst.to_owned(), state);
+        if !ids.is_empty() {
+            let (fp, fp2): (Vec<i64>, Vec<i64>) = ids
+                .iter()
+                .map(|id| ((id >> 64) as u64 as i64, *id as u64 as i64))
+                .unzip();
+            let n = fp.len();
+            let mut df = DataFrame::new(
+                n,
+                vec![
+                    Column::new_scalar("inst".into(), Scalar::from(PlSmallStr::from(inst)), n),
+                    Column::new("fp".into(), fp),
+                    Column::new("fp2".into(), fp2),
+                ],
+            )
+            .map_err(staged)?;
+            write_parquet(
+                &staging.join("known_ids").join(format!("part-{k}.parquet")),
+                &mut df,
+            )?;
+        }
+        if !pairs.is_empty() {
+            let mut pairs: Vec<i64> = pairs.iter().map(|p| *p as i64).collect();
+            pairs.sort_unstable();
+            pairs.dedup();
+            let n = pairs.len();
+            let mut df = DataFrame::new(
+                n,
+                vec![
+                    Column::new_scalar("inst".into(), Scalar::from(PlSmallStr::from(inst)), n),
+                    Column::new("pair".into(), pairs),
+                ],
+            )
+            .map_err(staged)?;
+            write_parquet(
+                &staging
+                    .join("known_pairs")
+                    .join(format!("part-{k}.parquet")),
+                &mut df,
+            )?;
+        }
+    }
+    Ok((seen, known))
+}
+
+fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(), SparkError> {
+    let f = std::fs::File::create(path).map_err(io_err("create", path))?;
+    ParquetWriter::new(f).finish(df).map_err(staged)?;
+    Ok(())
 }
 
 fn submit(
@@ -732,6 +861,7 @@ fn read_staged(
             files[i].read = json_usize(&r, "read");
             files[i].gb18030 = json_usize(&r, "gb_lines") > 0;
             if json_usize(&r, "bad_enc_lines") > 0 {
+                files[i].refused_late = true;
                 files[i].refused = Some(IngestError::Encoding {
                     file: files[i].name.clone(),
                     reason: match files[i].prepared.as_ref().map(|p| p.decode) {
@@ -754,6 +884,7 @@ fn read_staged(
                 .entry(MonthKey::try_from(mk).map_err(staged)?)
                 .or_default();
             m.rows = json_usize(&r, "rows");
+            m.across = json_usize(&r, "across");
             m.duplicates = json_usize(&r, "dups");
         }
     }
@@ -850,11 +981,14 @@ fn read_staged(
             continue;
         }
         for (mk, m) in &mut f.months {
-            let dir = staging
-                .join("txn")
-                .join(format!("fid={i}"))
-                .join(format!("mk={mk}"));
-            m.txn_files = parquet_files(&dir);
+            let part = |out: &str| {
+                staging
+                    .join(out)
+                    .join(format!("fid={i}"))
+                    .join(format!("mk={mk}"))
+            };
+            m.id_files = parquet_files(&part("ids"));
+            m.pair_files = parquet_files(&part("pairs"));
             let rows: i64 = m.daily.iter().map(|c| c.rows).sum();
             if usize::try_from(rows).ok() != Some(m.rows) {
                 return Err(staged(format!(
@@ -864,7 +998,11 @@ fn read_staged(
             }
         }
         f.rejects.sort_by_key(|r| r.line);
-        let accepted: usize = f.months.values().map(|m| m.rows + m.duplicates).sum();
+        let accepted: usize = f
+            .months
+            .values()
+            .map(|m| m.rows + m.across + m.duplicates)
+            .sum();
         if accepted + f.rejects.len() != f.read {
             return Err(staged(format!(
                 "{}: read {} ≠ accepted and duplicates {accepted} + rejected {}",
@@ -932,38 +1070,48 @@ fn name_month(file: &str) -> Option<MonthKey> {
     found
 }
 
-/// Visit the accepted rows of a staged month as `(line, txn-id fingerprint)`, one staged Parquet
-/// file at a time (memory stays bounded by one part file, whatever the month's size).
+/// The new ids of a staged month as the lake's index holds them (`(id128, day)`), in file order.
 ///
 /// # Errors
-/// [`SparkError::Staged`] when a staged file cannot be read; `visit`'s own errors.
-pub fn visit_month_txns(
-    month: &StagedMonth,
-    mut visit: impl FnMut(&[(u64, u64)]) -> Result<(), SparkError>,
-) -> Result<usize, SparkError> {
-    let mut n = 0;
-    for p in &month.txn_files {
+/// [`SparkError::Staged`] when a staged file cannot be read.
+pub fn month_ids(month: &StagedMonth) -> Result<Vec<(u128, i32)>, SparkError> {
+    let mut out: Vec<(u64, u128, i32)> = Vec::with_capacity(month.rows);
+    for p in &month.id_files {
         let df = read_parquet(p)?;
-        let line = col_i64(&df, "line")?;
-        let ids = df
-            .column("txn_id")
-            .map_err(staged)?
-            .str()
-            .map_err(staged)?
-            .clone();
-        drop(df);
-        let mut part = Vec::with_capacity(line.len());
-        for (l, id) in line.into_iter().zip(ids.iter()) {
-            let id = id.ok_or_else(|| staged("null txn_id"))?;
-            part.push((
-                u64::try_from(l).map_err(staged)?,
-                homeseason_ingest::txn_fingerprint(id.as_bytes()),
+        let (line, fp, fp2, day) = (
+            col_i64(&df, "line")?,
+            col_i64(&df, "fp")?,
+            col_i64(&df, "fp2")?,
+            col_i64(&df, "day")?,
+        );
+        for k in 0..line.len() {
+            let id = (u128::from(fp[k] as u64) << 64) | u128::from(fp2[k] as u64);
+            out.push((
+                u64::try_from(line[k]).map_err(staged)?,
+                id,
+                i32::try_from(day[k]).map_err(staged)?,
             ));
         }
-        n += part.len();
-        visit(&part)?;
     }
-    Ok(n)
+    out.sort_unstable_by_key(|(line, _, _)| *line);
+    Ok(out.into_iter().map(|(_, id, day)| (id, day)).collect())
+}
+
+/// The new merchant pairs of a staged month (`(pair, day)`).
+///
+/// # Errors
+/// [`SparkError::Staged`] when a staged file cannot be read.
+pub fn month_pairs(month: &StagedMonth) -> Result<Vec<(u64, i32)>, SparkError> {
+    let mut out = Vec::new();
+    for p in &month.pair_files {
+        let df = read_parquet(p)?;
+        let (pair, day) = (col_i64(&df, "pair")?, col_i64(&df, "day")?);
+        for k in 0..pair.len() {
+            out.push((pair[k] as u64, i32::try_from(day[k]).map_err(staged)?));
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
 }
 
 fn time_detail(profile: &Profile) -> String {
@@ -976,20 +1124,24 @@ fn time_detail(profile: &Profile) -> String {
 }
 
 impl StagedFile {
-    /// Settle the file against the lake exactly as the Rust engine's merger does — which months it
-    /// writes (no holder, its home month, or a holder of the same name), which rows another file
-    /// already holds (duplicates) and which are new to a month held by another file (`bad_period`)
-    /// — push the txn-id fingerprints of the months it writes to `ctx`, and build the
-    /// `payment_daily` rows and rejects in their contracts.
+    /// The file's increment as the Rust engine's [`TxnOutcome`]: which rows are new (the increment
+    /// Spark staged: not in the lake's index, not in an earlier file of the run), duplicates within
+    /// the file and across files, the increment cells of `payment_daily`, the rejects; its new ids
+    /// and merchant pairs are spilled to `ctx` in the lake's index format. `holder` names the files
+    /// that already hold rows of an institution-month (for the report), as the Rust engine's does.
     ///
     /// # Errors
-    /// The file's refusal ([`StagedFile::refused`]) as `Err(Ok(..))`; lake or staging failures as
+    /// The file's refusal ([`StagedFile::refused`]) as `Err(Ok(..))`; staging failures as
     /// `Err(Err(..))`.
-    #[allow(clippy::too_many_lines)]
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one pass over the staged file, like stream::finish"
+    )]
     pub fn outcome(
         &self,
         campaign: &Campaign,
         ctx: &mut dyn TxnContext,
+        holder: &mut dyn FnMut(&str, i32, u32) -> Option<String>,
     ) -> Result<TxnOutcome, Result<IngestError, SparkError>> {
         if let Some(e) = &self.refused {
             return Err(Ok(clone_refusal(e)));
@@ -999,59 +1151,17 @@ impl StagedFile {
         };
         let file = self.name.as_str();
         let institution = prep.institution.as_str();
-        // Each month: its holder, and which of its rows the holder already has.
-        struct Settle {
-            key: MonthKey,
-            owner: Option<String>,
-            rows: usize,
-            ids: Option<Vec<(u64, u64)>>,
-            hits: Vec<bool>,
-        }
-        let mut settle = Vec::new();
-        for (&key, m) in &self.months {
-            let (y, mo) = year_month(key);
-            let owner = ctx
-                .month_owner(institution, y, mo)
-                .map_err(|e| Err(SparkError::Lake(e)))?;
-            // A month nobody holds is written whole: its fingerprints stream into the index later.
-            // A held month needs each row's fingerprint to tell duplicates from new rows.
-            let (owner_file, ids, hits) = match owner {
-                None => (None, None, Vec::new()),
-                Some(o) => {
-                    let mut ids = Vec::with_capacity(m.rows);
-                    visit_month_txns(m, |part| {
-                        ids.extend_from_slice(part);
-                        Ok(())
-                    })
-                    .map_err(Err)?;
-                    if ids.len() != m.rows {
-                        return Err(Err(staged(format!(
-                            "{file}: month {key}: {} staged txn ids for {} rows",
-                            ids.len(),
-                            m.rows
-                        ))));
-                    }
-                    let set: std::collections::HashSet<u64> =
-                        o.txn_ids.iter().map(|id| (id >> 64) as u64).collect();
-                    let hits = ids.iter().map(|(_, fp)| set.contains(fp)).collect();
-                    (Some(o.file), Some(ids), hits)
-                }
-            };
-            settle.push(Settle {
-                key,
-                owner: owner_file,
-                rows: m.rows,
-                ids,
-                hits,
-            });
-        }
-        let named = name_month(file);
-        let home = settle
+        // The Rust engine's months: those with a row that is not a repeat within the file.
+        let live: Vec<(MonthKey, &StagedMonth)> = self
+            .months
             .iter()
-            .map(|s| {
-                let hits = s.hits.iter().filter(|h| **h).count();
-                (s.rows, s.rows - hits, Some(s.key) == named, s.key)
-            })
+            .filter(|(_, m)| m.rows + m.across > 0)
+            .map(|(k, m)| (*k, m))
+            .collect();
+        let named = name_month(file);
+        let home = live
+            .iter()
+            .map(|(k, m)| (m.rows, m.rows, Some(*k) == named, *k))
             .max()
             .map(|(_, _, _, k)| k);
         let contract = Feed::PaymentTransactions.contract();
@@ -1061,6 +1171,9 @@ impl StagedFile {
             let header = Some(prep.headers[r.field].clone());
             let detail = match (r.field, r.reason) {
                 (2, Reason::BadDate) => Some(time_detail(&self.profile)),
+                (1, Reason::BadPattern) => {
+                    Some(homeseason_ingest::INSTITUTION_CODE_RULE.to_owned())
+                }
                 (1, Reason::BadEnum) => Some(format!(
                     "this file is for institution {institution} / 本文件属于机构 {institution}"
                 )),
@@ -1094,87 +1207,55 @@ impl StagedFile {
         }
         let mut unmapped_mcc: BTreeMap<String, usize> = BTreeMap::new();
         let mut months = Vec::new();
-        let (mut accepted, mut across, mut dup_in_file) = (0usize, 0usize, 0usize);
         let (mut c_date, mut c_region, mut c_mcc, mut c_cat, mut c_channel) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut c_count, mut c_amount, mut c_refund, mut c_net, mut c_merchants) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for s in &settle {
-            let m = &self.months[&s.key];
-            dup_in_file += m.duplicates;
-            let (y, mo) = year_month(s.key);
-            let written = match &s.owner {
-                None => true,
-                Some(o) => Some(s.key) == home || slot(o) == slot(file),
-            };
-            let mut dup_here = 0;
-            let mut n = 0;
-            if written {
-                n = m.rows;
-                accepted += n;
-                let mut spill = |part: &[(u64, u64)]| {
-                    let fps: Vec<(u128, i32)> = part
-                        .iter()
-                        .map(|(_, fp)| (u128::from(*fp) << 64, 0))
-                        .collect();
-                    ctx.spill(y, mo, &fps)
-                        .map_err(|e| SparkError::Lake(e.to_string()))
-                };
-                match &s.ids {
-                    Some(ids) => spill(ids).map_err(Err)?,
-                    None => {
-                        let n = visit_month_txns(m, spill).map_err(Err)?;
-                        if n != m.rows {
-                            return Err(Err(staged(format!(
-                                "{file}: month {}: {n} staged txn ids for {} rows",
-                                s.key, m.rows
-                            ))));
-                        }
-                    }
-                }
-                for cell in &m.daily {
-                    c_date.push(cell.day);
-                    c_region.push(cell.region.clone());
-                    c_mcc.push(format!("{:04}", cell.mcc));
-                    if !mapped[usize::from(cell.mcc)] {
-                        *unmapped_mcc.entry(format!("{:04}", cell.mcc)).or_default() +=
-                            usize::try_from(cell.rows).unwrap_or(0);
-                    }
-                    c_cat.push(category[usize::from(cell.mcc)]);
-                    c_channel.push(cell.channel.clone());
-                    c_count.push(cell.txn_count);
-                    c_amount.push(cell.sale_fen as f64 / 100.0);
-                    c_refund.push(cell.refund_fen as f64 / 100.0);
-                    c_net.push((cell.sale_fen - cell.refund_fen) as f64 / 100.0);
-                    c_merchants.push(cell.merchants);
-                }
-            } else {
-                let holder = s.owner.as_deref().unwrap_or_default();
-                for ((line, _), hit) in s.ids.iter().flatten().zip(&s.hits) {
-                    if *hit {
-                        dup_here += 1;
-                    } else {
-                        sink.push_detail(
-                            *line,
-                            Some(prep.headers[2].clone()),
-                            Reason::BadPeriod,
-                            &format!("{y}-{mo:02}"),
-                            Some(&format!(
-                                "{y}-{mo:02} of {institution} is held by file {holder}; send this row in a corrected file for that month / 该月数据已由文件 {holder} 提供，请在该月的更正文件中报送"
-                            )),
-                            "",
-                        );
-                    }
-                }
+        let dup_in_file: usize = self.months.values().map(|m| m.duplicates).sum();
+        let (mut accepted, mut across) = (0usize, 0usize);
+        for &(key, m) in &live {
+            let (y, mo) = year_month(key);
+            accepted += m.rows;
+            across += m.across;
+            let ids = month_ids(m).map_err(Err)?;
+            let pairs = month_pairs(m).map_err(Err)?;
+            let merchants: i64 = m.daily.iter().map(|c| c.merchants).sum();
+            if ids.len() != m.rows || i64::try_from(pairs.len()).ok() != Some(merchants) {
+                return Err(Err(staged(format!(
+                    "{file}: month {key}: {} new ids for {} new rows, {} new pairs for {merchants} merchants",
+                    ids.len(),
+                    m.rows,
+                    pairs.len()
+                ))));
             }
-            across += dup_here;
+            let lake_err = |e: std::io::Error| Err(SparkError::Lake(e.to_string()));
+            if !ids.is_empty() {
+                ctx.spill(y, mo, &ids).map_err(lake_err)?;
+            }
+            ctx.spill_pairs(y, mo, &pairs).map_err(lake_err)?;
+            for cell in &m.daily {
+                c_date.push(cell.day);
+                c_region.push(cell.region.clone());
+                c_mcc.push(format!("{:04}", cell.mcc));
+                if !mapped[usize::from(cell.mcc)] {
+                    *unmapped_mcc.entry(format!("{:04}", cell.mcc)).or_default() +=
+                        usize::try_from(cell.rows).unwrap_or(0);
+                }
+                c_cat.push(category[usize::from(cell.mcc)]);
+                c_channel.push(cell.channel.clone());
+                c_count.push(cell.txn_count);
+                c_amount.push(cell.sale_fen as f64 / 100.0);
+                c_refund.push(cell.refund_fen as f64 / 100.0);
+                c_net.push((cell.sale_fen - cell.refund_fen) as f64 / 100.0);
+                c_merchants.push(cell.merchants);
+            }
             months.push(TxnMonth {
                 year: y,
                 month: mo,
-                written,
-                accepted: n,
-                duplicates_across_files: dup_here,
-                previous_file: s.owner.clone(),
+                written: true,
+                accepted: m.rows,
+                duplicates_across_files: m.across,
+                previous_file: holder(institution, y, mo),
             });
         }
         let err = |e: PolarsError| Err(staged(e));

@@ -426,11 +426,18 @@ pub fn group_sql(
     ))
 }
 
-/// The job's views and outputs, for the groups' SELECTs: `validated` (every data line judged: the
-/// first failing check in the Rust engine's order, else accepted), `accepted` (the exact dedupe by
-/// institution + `txn_id`: a shuffle, the first line wins), and the staged outputs.
+/// The job's views and outputs, for the groups' SELECTs and the files' `(fid, institution, ledger)`:
+/// `validated` (every data line judged: the first failing check in the Rust engine's order, else
+/// accepted), `classified` (the exact dedupe by ledger + institution + `txn_id`, a shuffle, the
+/// first file then line wins; and the anti-join with the lake's ids, the view `known_ids`),
+/// `new_pairs` (merchant pairs new to the run and to the lake, `known_pairs`), and the staged
+/// outputs: per file and month the increment cells, the new ids and the new pairs.
 #[must_use]
-pub fn job_sql(groups: &[String], years: (i32, i32)) -> (Vec<(String, String, bool)>, Vec<Output>) {
+pub fn job_sql(
+    groups: &[String],
+    years: (i32, i32),
+    files: &[(usize, String, usize)],
+) -> (Vec<(String, String, bool)>, Vec<Output>) {
     let union = if groups.is_empty() {
         "SELECT CAST(NULL AS INT) AS fid, CAST(NULL AS BIGINT) AS line, CAST(NULL AS STRING) AS raw, false AS gb, false AS bad_enc, \
          '' AS txn_id, '' AS institution, '' AS txn_time, '' AS merchant_id, '' AS mcc, '' AS region_code, \
@@ -467,6 +474,7 @@ pub fn job_sql(groups: &[String], years: (i32, i32)) -> (Vec<(String, String, bo
            abs(fen) AS fen, chv AS channel \
          FROM (SELECT *, CASE WHEN txn_id = '' THEN 'txn_id|missing_value' \
              WHEN inst_expected IS NOT NULL AND institution = '' THEN 'institution|missing_value' \
+             WHEN inst_expected IS NOT NULL AND NOT institution RLIKE '^[a-z0-9_]{{1,32}}$' THEN 'institution|bad_pattern' \
              WHEN inst_expected IS NOT NULL AND institution <> inst_expected THEN 'institution|bad_enum' \
              WHEN txn_time = '' THEN 'txn_time|missing_value' WHEN day IS NULL THEN 'txn_time|bad_date' \
              WHEN merchant_id = '' THEN 'merchant_id|missing_value' \
@@ -484,17 +492,61 @@ pub fn job_sql(groups: &[String], years: (i32, i32)) -> (Vec<(String, String, bo
              LEFT JOIN region_lookup rl ON rl.p4 = substr(g.region_code, 1, 4)))",
         values = values.join(" "),
     );
+    // Each file's institution (every accepted row carries it) and ledger (files of one ledger are
+    // one ingest run: deduplicated against each other in input order).
+    let meta_rows: Vec<String> = files
+        .iter()
+        .map(|(fid, inst, ledger)| format!("({fid}, {}, {ledger})", lit(inst)))
+        .collect();
+    let meta = if meta_rows.is_empty() {
+        "SELECT CAST(NULL AS INT) AS fid, CAST(NULL AS STRING) AS inst, CAST(NULL AS INT) AS ledger WHERE false"
+            .to_owned()
+    } else {
+        format!(
+            "SELECT * FROM VALUES {} AS t(fid, inst, ledger)",
+            meta_rows.join(", ")
+        )
+    };
+    // The lake's index hashes (homeseason_ingest::txn_id128 and merchant_pair): XXH64 with seed 42,
+    // which is Spark's xxhash64 of one string.
+    let nz = |e: &str| format!("CASE WHEN {e} = 0 THEN CAST(1 AS BIGINT) ELSE {e} END");
+    let accepted = format!(
+        "SELECT v.fid, v.line, v.txn_id, v.mcc, v.region, v.day, v.mk, v.sale, v.fen, v.channel, \
+           m.inst, m.ledger, {fp} AS fp, xxhash64(concat(v.txn_id, chr(1), 'homeseason')) AS fp2, \
+           CASE WHEN v.sale THEN {pair} END AS pair \
+         FROM validated v JOIN file_meta m ON m.fid = v.fid WHERE v.rej IS NULL",
+        fp = nz("xxhash64(v.txn_id)"),
+        pair = nz(
+            "xxhash64(concat_ws('|', CAST(v.day AS STRING), v.region, lpad(CAST(v.mcc AS STRING), 4, '0'), \
+             CASE WHEN v.channel = 'online' THEN '1' ELSE '0' END, v.merchant_id))"
+        ),
+    );
+    // The exact dedupe: one shuffle by ledger + institution + txn_id (the text, not a hash), rows in
+    // input-file order then line. A row after another of its own file is a duplicate within the file;
+    // after one of an earlier file, or when the lake already holds its id, a duplicate across files
+    // (st 2); otherwise it is new (st 0) and only new rows are added to the lake.
+    let classified = "SELECT a.*, CASE WHEN a.prev_fid = a.fid THEN 1 \
+           WHEN a.prev_fid IS NOT NULL OR k.fp IS NOT NULL THEN 2 ELSE 0 END AS st \
+         FROM (SELECT *, lag(fid) OVER (PARTITION BY ledger, inst, txn_id ORDER BY fid, line) AS prev_fid \
+               FROM accepted) a \
+         LEFT JOIN known_ids k ON k.inst = a.inst AND k.fp = a.fp AND k.fp2 = a.fp2"
+        .to_owned();
+    // Merchant pairs: counted by the first file (then line) of the run with a new sale in the pair,
+    // unless the lake counted the pair before.
+    let new_pairs = "SELECT p.fid, p.mk, p.day, p.region, p.mcc, p.channel, p.pair FROM \
+           (SELECT fid, mk, day, region, mcc, channel, pair, inst, \
+              row_number() OVER (PARTITION BY ledger, inst, pair ORDER BY fid, line) AS pr \
+            FROM classified WHERE st = 0 AND sale) p \
+         LEFT ANTI JOIN known_pairs k ON k.inst = p.inst AND k.pair = p.pair \
+         WHERE p.pr = 1"
+        .to_owned();
     let views = vec![
         ("region_lookup".to_owned(), region_lookup_sql(), false),
+        ("file_meta".to_owned(), meta, false),
         ("validated".to_owned(), validated, true),
-        (
-            "accepted".to_owned(),
-            "SELECT fid, line, txn_id, merchant_id, mcc, region, day, mk, sale, fen, channel, \
-               row_number() OVER (PARTITION BY fid, txn_id ORDER BY line) AS rn \
-             FROM validated WHERE rej IS NULL"
-                .to_owned(),
-            true,
-        ),
+        ("accepted".to_owned(), accepted, false),
+        ("classified".to_owned(), classified, true),
+        ("new_pairs".to_owned(), new_pairs, true),
     ];
     let outputs = vec![
         Output {
@@ -507,18 +559,28 @@ pub fn job_sql(groups: &[String], years: (i32, i32)) -> (Vec<(String, String, bo
         },
         Output {
             name: "daily".into(),
-            sql: "SELECT fid, mk, day, region, mcc, channel, count(1) AS rows, \
+            sql: "SELECT d.*, coalesce(m.merchants, 0) AS merchants FROM \
+                  (SELECT fid, mk, day, region, mcc, channel, count(1) AS rows, \
                     count_if(sale) AS txn_count, coalesce(try_sum(CASE WHEN sale THEN fen ELSE 0 END), -1) AS sale_fen, \
-                    coalesce(try_sum(CASE WHEN NOT sale THEN fen ELSE 0 END), -1) AS refund_fen, \
-                    count(DISTINCT CASE WHEN sale THEN merchant_id END) AS merchants \
-                  FROM accepted WHERE rn = 1 GROUP BY fid, mk, day, region, mcc, channel"
+                    coalesce(try_sum(CASE WHEN NOT sale THEN fen ELSE 0 END), -1) AS refund_fen \
+                  FROM classified WHERE st = 0 GROUP BY fid, mk, day, region, mcc, channel) d \
+                  LEFT JOIN (SELECT fid, mk, day, region, mcc, channel, count(1) AS merchants FROM new_pairs \
+                    GROUP BY fid, mk, day, region, mcc, channel) m \
+                  ON m.fid = d.fid AND m.mk = d.mk AND m.day = d.day AND m.region = d.region \
+                    AND m.mcc = d.mcc AND m.channel = d.channel"
                 .into(),
             partition_by: vec![],
             collect: false,
         },
         Output {
-            name: "txn".into(),
-            sql: "SELECT fid, mk, line, txn_id FROM accepted WHERE rn = 1".into(),
+            name: "ids".into(),
+            sql: "SELECT fid, mk, line, fp, fp2, day FROM classified WHERE st = 0".into(),
+            partition_by: vec!["fid".into(), "mk".into()],
+            collect: false,
+        },
+        Output {
+            name: "pairs".into(),
+            sql: "SELECT fid, mk, pair, day FROM new_pairs".into(),
             partition_by: vec!["fid".into(), "mk".into()],
             collect: false,
         },
@@ -532,7 +594,8 @@ pub fn job_sql(groups: &[String], years: (i32, i32)) -> (Vec<(String, String, bo
         },
         Output {
             name: "month_stats".into(),
-            sql: "SELECT fid, mk, count_if(rn = 1) AS rows, count_if(rn > 1) AS dups FROM accepted GROUP BY fid, mk"
+            sql: "SELECT fid, mk, count_if(st = 0) AS rows, count_if(st = 2) AS across, count_if(st = 1) AS dups \
+                  FROM classified GROUP BY fid, mk"
                 .into(),
             partition_by: vec![],
             collect: true,
