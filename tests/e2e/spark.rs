@@ -16,6 +16,7 @@ use homeseason_lake::Lake;
 use homeseason_schema::campaign::Campaign;
 use homeseason_spark::{Input, SparkOptions};
 use polars::prelude::*;
+use std::collections::BTreeSet;
 
 use crate::corpus::{Expect, cases};
 use crate::util::{demo_dir, ok};
@@ -166,6 +167,52 @@ fn sorted_table(lake: &std::path::Path, table: &str, keys: &[&str]) -> DataFrame
         .unwrap()
 }
 
+/// The lake's txn index as sets of records per institution-month folder: (`.id128` records,
+/// `.pairs` records), whichever files hold them.
+type IndexSets = std::collections::BTreeMap<String, (BTreeSet<Vec<u8>>, BTreeSet<Vec<u8>>)>;
+
+fn index_sets(lake: &std::path::Path) -> IndexSets {
+    let mut out = IndexSets::new();
+    let root = lake.join("_txn_index");
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let ext = p.extension().and_then(|x| x.to_str()).unwrap_or("");
+            let size = match ext {
+                "id128" => 20,
+                "pairs" => 12,
+                _ => continue,
+            };
+            let key = p
+                .parent()
+                .unwrap()
+                .strip_prefix(&root)
+                .unwrap()
+                .display()
+                .to_string();
+            let entry = out.entry(key).or_default();
+            let set = if size == 20 {
+                &mut entry.0
+            } else {
+                &mut entry.1
+            };
+            for rec in std::fs::read(&p).unwrap().chunks_exact(size) {
+                assert!(
+                    set.insert(rec.to_vec()),
+                    "a record twice in {}",
+                    p.display()
+                );
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn spark_ingest_of_the_sample_season_lands_the_same_lake_tables() {
     let Some(opts) = cluster() else { return };
@@ -173,6 +220,21 @@ fn spark_ingest_of_the_sample_season_lands_the_same_lake_tables() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     let sample = demo.join("sample");
+    // A delivery pattern first: one month of wallet_b through the Rust engine, then the whole season
+    // (that month again among it) through Spark: the re-sent month adds nothing.
+    let mut wallet: Vec<std::path::PathBuf> = std::fs::read_dir(sample.join("payments/wallet_b"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .collect();
+    wallet.sort();
+    let first = wallet.last().unwrap();
+    ok(&[
+        "ingest",
+        "--lake",
+        lake.to_str().unwrap(),
+        first.to_str().unwrap(),
+    ]);
     let stdout = ok(&[
         "ingest",
         "--engine",
@@ -204,6 +266,24 @@ fn spark_ingest_of_the_sample_season_lands_the_same_lake_tables() {
         spark.equals_missing(&rust),
         "payment_daily differs\n{spark}\n{rust}"
     );
+    // The txn index: the same records per institution-month as the Rust engine's.
+    let spark_index = index_sets(&lake);
+    let rust_index = index_sets(&demo.join("lake"));
+    let count = |i: &IndexSets| {
+        i.values().fold((0, 0), |(a, b), (ids, pairs)| {
+            (a + ids.len(), b + pairs.len())
+        })
+    };
+    eprintln!(
+        "payment_daily rows {}; txn index (ids, pairs): spark {:?} in {} institution-months, rust {:?} in {}",
+        spark.height(),
+        count(&spark_index),
+        spark_index.len(),
+        count(&rust_index),
+        rust_index.len()
+    );
+    assert!(count(&rust_index).0 > 0);
+    assert!(spark_index == rust_index, "the txn index differs");
     let rkeys = ["line", "reason", "raw", "message_en"];
     let spark = sorted_table(&lake, "rejects", &rkeys);
     let rust = sorted_table(&demo.join("lake"), "rejects", &rkeys);

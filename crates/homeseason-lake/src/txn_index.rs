@@ -489,3 +489,45 @@ impl Lake {
         Ok(self.root().join(rel))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_index_of_another_format_is_refused_in_both_languages() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path()).unwrap();
+        let manifest = lake.manifest().unwrap();
+        // A new lake: nothing to read, no error.
+        assert!(
+            lake.institution_txn_ids(&manifest, "wallet_b")
+                .unwrap()
+                .is_empty()
+        );
+        // An index written before FORMAT existed (format 1).
+        let month = dir
+            .path()
+            .join(TXN_INDEX_DIR)
+            .join("institution=wallet_b/year=2023/month=9");
+        fs::create_dir_all(&month).unwrap();
+        let err = lake
+            .institution_txn_ids(&manifest, "wallet_b")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("format 1") && err.contains("重新导入"),
+            "{err}"
+        );
+        assert!(lake.txn_index_state(&manifest, "wallet_b").is_err());
+        // The current format reads.
+        lake.ensure_index_format().unwrap();
+        assert!(
+            lake.institution_txn_ids(&manifest, "wallet_b")
+                .unwrap()
+                .is_empty()
+        );
+        let text = fs::read_to_string(dir.path().join(TXN_INDEX_DIR).join("FORMAT")).unwrap();
+        assert!(text.starts_with(TXN_INDEX_FORMAT));
+    }
+}
