@@ -257,7 +257,9 @@ fn spark_ingest_of_the_sample_season_lands_the_same_lake_tables() {
         .iter()
         .filter(|f| f["report"]["payments"]["engine"] == "spark")
         .count();
-    assert!(spark_files >= 36, "{spark_files} files went through Spark");
+    // 36 transaction files; the one ingested by the Rust engine first keeps its manifest entry (its
+    // re-sending through Spark is `unchanged`).
+    assert!(spark_files >= 35, "{spark_files} files went through Spark");
     let keys = ["institution", "date", "region_code", "mcc", "channel"];
     let spark = sorted_table(&lake, "payment_daily", &keys);
     let rust = sorted_table(&demo.join("lake"), "payment_daily", &keys);
