@@ -27,4 +27,14 @@ else
   echo "########################################################################" >&2
   export HOMESEASON_BROWSER_TEST=skip
 fi
+# A real Apache Spark standalone cluster for the Spark engine's tests (issue 17): pyspark in a venv, a
+# master and two 1-core workers on 127.0.0.1 (tests/spark/cluster.sh); always stopped on exit. If it
+# cannot start, the Spark tests fail and say so (HOMESEASON_SPARK_TEST=require); they never skip here.
+export HOMESEASON_SPARK_TEST=require
+trap 'bash tests/spark/cluster.sh stop' EXIT
+if SPARK_ENV="$(bash tests/spark/cluster.sh start)"; then
+  eval "$SPARK_ENV"
+else
+  echo "tests/run.sh: could not start the Spark cluster; the Spark tests will fail" >&2
+fi
 cargo test --workspace --locked --no-fail-fast "$@"

@@ -297,7 +297,7 @@ fn xl_row(s: &mut rust_xlsxwriter::Worksheet, r: u32, cells: [&str; 4]) {
 
 /// What a case must come to.
 #[derive(Debug, Clone)]
-enum Expect {
+pub(crate) enum Expect {
     /// Ingested: (read, accepted, rejected, duplicates) and the rejects as (line, column, reason).
     Rows {
         feed: &'static str,
@@ -308,13 +308,13 @@ enum Expect {
     Refused(Vec<&'static str>),
 }
 
-struct Case {
-    name: &'static str,
-    feed: &'static str,
-    file: String,
-    bytes: Vec<u8>,
-    args: Vec<&'static str>,
-    expect: Expect,
+pub(crate) struct Case {
+    pub(crate) name: &'static str,
+    pub(crate) feed: &'static str,
+    pub(crate) file: String,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) args: Vec<&'static str>,
+    pub(crate) expect: Expect,
     /// Peak RSS bound for the child, in MB (the bombs).
     max_rss_mb: Option<u64>,
     /// Extra check on the lake after ingest (sums, partitions).
@@ -404,7 +404,7 @@ fn partitions(lake: &Path, table: &str) -> Vec<String> {
 }
 
 #[allow(clippy::too_many_lines)]
-fn cases() -> Vec<Case> {
+pub(crate) fn cases() -> Vec<Case> {
     let (a, b) = (a(), b());
     let bad_uscc = {
         let first17 = "91330200MA2H3K4L5";

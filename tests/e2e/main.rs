@@ -23,3 +23,4 @@ mod readers;
 mod report_browser;
 mod serve;
 mod snapshots;
+mod spark;

@@ -7,6 +7,7 @@ mod export;
 mod geolift_cmd;
 mod impact_cmd;
 mod serve;
+mod spark_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -91,6 +92,18 @@ enum Command {
         /// suppressed (小单元格抑制).
         #[arg(long, value_name = "K")]
         suppress_below: Option<u32>,
+        /// Engine for transaction files: `rust` (streaming, this machine) or `spark` (the roll-up
+        /// runs on an Apache Spark cluster and lands in the same lake; see docs/scale-out.md).
+        #[arg(long, default_value = "rust")]
+        engine: String,
+        /// Spark master for `--engine spark`, e.g. spark://HOST:7077 (default:
+        /// $HOMESEASON_SPARK_MASTER).
+        #[arg(long)]
+        spark_master: Option<String>,
+        /// Extra Spark setting for `--engine spark`, KEY=VALUE (repeatable), e.g.
+        /// spark.executor.memory=4g.
+        #[arg(long)]
+        spark_conf: Vec<String>,
         /// Remove a key range before ingesting (files are increments and never remove rows):
         /// `TABLE,column=value,…[,date=FROM..TO]`, e.g.
         /// `payment_daily,institution=wallet_b,date=2023-09-10..2023-09-10` or
@@ -711,6 +724,9 @@ fn run(cli: Cli) -> Result<()> {
             profile,
             profiles,
             suppress_below,
+            engine,
+            spark_master,
+            spark_conf,
             replace,
             dry_run,
             paths,
@@ -757,7 +773,31 @@ fn run(cli: Cli) -> Result<()> {
             if dry_run {
                 return Ok(());
             }
-            let results = ingest(&lake, &campaign, &paths, feed, &profiles)?;
+            let results = match engine.as_str() {
+                "rust" => ingest(&lake, &campaign, &paths, feed, &profiles)?,
+                "spark" => {
+                    let master = spark_master
+                        .or_else(|| std::env::var("HOMESEASON_SPARK_MASTER").ok())
+                        .context("--engine spark needs --spark-master spark://HOST:PORT")?;
+                    let files = pipeline::expand(&paths)?;
+                    let args = spark_cmd::SparkArgs {
+                        master: &master,
+                        conf: &spark_conf,
+                    };
+                    let results = spark_cmd::ingest(
+                        &lake, &files, feed, &campaign, &profiles, &stamp, &args,
+                    )?;
+                    if results.iter().any(|r| {
+                        r.report
+                            .as_ref()
+                            .is_some_and(|rep| rep.feed == Feed::Activities)
+                    }) {
+                        pipeline::outputs::write_activity_summary(&lake)?;
+                    }
+                    results
+                }
+                other => bail!("--engine {other:?}: expected rust or spark"),
+            };
             if let Some(k) = suppress_below {
                 let s = pipeline::write_dashboard(&lake, k, &campaign)?;
                 eprintln!(

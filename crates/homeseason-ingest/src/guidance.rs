@@ -94,7 +94,7 @@ fn field_of<'a>(contract: &'a TableContract, entry: &str) -> Option<&'a Field> {
 
 /// [`IngestError::MissingColumns`] with its guidance: for each missing field (entries
 /// `"name (title_zh)"`) the closest header of `found` that names no field, and the accepted spellings.
-pub(crate) fn missing_columns(
+pub fn missing_columns(
     file: &str,
     contract: &TableContract,
     missing: Vec<String>,

@@ -43,6 +43,7 @@ mod table;
 mod validate;
 mod xlsx;
 
+pub use guidance::missing_columns;
 pub use nbs::{FILE as NBS_FILE, SOURCES_MD as NBS_SOURCES_MD, bundled as bundled_nbs};
 pub use parse::{Period, PeriodKind, Unit, fold_width};
 pub use payments::{DASHBOARD_TABLE, daily_profiled};
@@ -54,9 +55,10 @@ pub use profile::{INSTITUTION_CODE_RULE, is_institution_code};
 pub use reject::{Reason, Reject, RejectSink};
 pub use source::{Decoded, Encoding, decode, sha256_hex};
 pub use stream::{
-    MonthKey, MonthOwner, NoLake, Opener, TxnContext, TxnMonth, TxnOutcome, campaign_years,
-    detect_payment_feed, ingest_transaction_bytes, ingest_transactions, parquet_to_csv,
-    sniff_header, txn_fingerprint, txn_id128, year_month,
+    ID128_SECOND_SUFFIX, INDEX_HASH_SEED, MonthKey, MonthOwner, NoLake, Opener, TxnContext,
+    TxnMonth, TxnOutcome, campaign_years, detect_payment_feed, ingest_transaction_bytes,
+    ingest_transactions, merchant_pair, parquet_to_csv, sniff_header, txn_fingerprint, txn_id128,
+    year_month,
 };
 pub use suppress::{
     PUBLISHED_MARGINS, Suppression, blank_exposed_margins, suppress_small_cells, suppression_mask,

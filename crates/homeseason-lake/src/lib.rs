@@ -48,7 +48,7 @@ pub use replace::{ReplaceRange, ReplaceSummary, ReplacementEntry};
 pub use store::{
     Commit, CommitSummary, Lake, LakeLock, SCHEMA_VERSION, check_frame, dtype_of, write_key,
 };
-pub use txn_index::{MonthHolder, TXN_INDEX_DIR, TxnSpill, payment_partition};
+pub use txn_index::{MonthHolder, TXN_INDEX_DIR, TXN_INDEX_FORMAT, TxnSpill, payment_partition};
 
 /// Errors of the lake.
 #[derive(Debug, thiserror::Error)]

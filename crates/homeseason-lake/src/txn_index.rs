@@ -33,6 +33,13 @@ pub(crate) const PAIR_RECORD: usize = 12;
 
 /// Folder of the index under the lake root.
 pub const TXN_INDEX_DIR: &str = "_txn_index";
+
+/// The first line of `_txn_index/FORMAT`: how the ids and pairs are hashed. Format 2 (XXH64, seed 42,
+/// computable by Spark's `xxhash64`) replaced format 1 (xxh3, no `FORMAT` file): an index of
+/// another format cannot be compared with new ids, so the lake refuses to read it.
+pub const TXN_INDEX_FORMAT: &str = "homeseason txn index 2";
+
+const FORMAT_TEXT: &str = "homeseason txn index 2\nid128 = XXH64(trim(txn_id), 42) << 64 | XXH64(trim(txn_id) + \"\\u0001homeseason\", 42), 0 -> 1 in the first half\npairs = XXH64(\"day|region_code|mcc|channel(0 offline, 1 online)|trim(merchant_id)\", 42), 0 -> 1\n";
 static SPILL_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn io_err<'a>(
@@ -198,6 +205,7 @@ impl Lake {
         let Ok(years) = fs::read_dir(&base) else {
             return Ok(out);
         };
+        self.check_index_format()?;
         for y in years.filter_map(std::result::Result::ok) {
             let name = y.file_name().to_string_lossy().into_owned();
             let Some(year) = name
@@ -236,6 +244,59 @@ impl Lake {
             }
         }
         out.sort();
+        Ok(out)
+    }
+
+    /// Refuse an index written in another format ([`TXN_INDEX_FORMAT`]).
+    fn check_index_format(&self) -> Result<()> {
+        let path = self.resolve(&format!("{TXN_INDEX_DIR}/FORMAT"))?;
+        let found = fs::read_to_string(&path).unwrap_or_default();
+        let first = found.lines().next().unwrap_or("");
+        if first == TXN_INDEX_FORMAT {
+            return Ok(());
+        }
+        let found = if first.is_empty() {
+            "format 1 (no _txn_index/FORMAT)"
+        } else {
+            first
+        };
+        Err(LakeError::Contract {
+            table: TXN_INDEX_DIR.to_owned(),
+            reason: format!(
+                "the transaction index was written by an older homeseason ({found}; this one reads {TXN_INDEX_FORMAT}): ingest the transaction files again into a new lake (docs/lake-write-model.md) / 交易索引由旧版 homeseason 写入（{found}；本版读取 {TXN_INDEX_FORMAT}）：请将交易文件重新导入新的数据湖（见 docs/lake-write-model.md）"
+            ),
+        })
+    }
+
+    /// Write `_txn_index/FORMAT` when the index has none yet (the first transaction commit).
+    fn ensure_index_format(&self) -> Result<()> {
+        let rel = format!("{TXN_INDEX_DIR}/FORMAT");
+        if self.resolve(&rel)?.exists() {
+            return Ok(());
+        }
+        self.create_dirs(&self.resolve(TXN_INDEX_DIR)?)?;
+        self.write_atomic(&rel, FORMAT_TEXT.as_bytes())?;
+        Ok(())
+    }
+
+    /// Every merchant pair `institution` has in the lake (all months).
+    ///
+    /// # Errors
+    /// When an index file cannot be read, or the index is of another format.
+    pub fn institution_txn_pairs(
+        &self,
+        manifest: &Manifest,
+        institution: &str,
+    ) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        for (_, _, path, _) in self.index_files(manifest, institution, "pairs", None)? {
+            let bytes = fs::read(&path).map_err(io_err("read", &path))?;
+            out.extend(bytes.chunks_exact(PAIR_RECORD).map(|c| {
+                let mut p = [0; 8];
+                p.copy_from_slice(&c[..8]);
+                u64::from_le_bytes(p)
+            }));
+        }
         Ok(out)
     }
 
@@ -378,6 +439,9 @@ impl Lake {
                 institution: institution.to_owned(),
             });
         }
+        if !months.is_empty() {
+            self.ensure_index_format()?;
+        }
         for &(year, month) in months {
             let rel = index_dir(institution, year, month);
             let dir = self.resolve(&rel)?;
@@ -423,5 +487,47 @@ impl Lake {
         let rel = format!("dashboard/{name}/data.parquet");
         self.write_atomic(&rel, &Lake::parquet_bytes(name, frame)?)?;
         Ok(self.root().join(rel))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_index_of_another_format_is_refused_in_both_languages() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path()).unwrap();
+        let manifest = lake.manifest().unwrap();
+        // A new lake: nothing to read, no error.
+        assert!(
+            lake.institution_txn_ids(&manifest, "wallet_b")
+                .unwrap()
+                .is_empty()
+        );
+        // An index written before FORMAT existed (format 1).
+        let month = dir
+            .path()
+            .join(TXN_INDEX_DIR)
+            .join("institution=wallet_b/year=2023/month=9");
+        fs::create_dir_all(&month).unwrap();
+        let err = lake
+            .institution_txn_ids(&manifest, "wallet_b")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("format 1") && err.contains("重新导入"),
+            "{err}"
+        );
+        assert!(lake.txn_index_state(&manifest, "wallet_b").is_err());
+        // The current format reads.
+        lake.ensure_index_format().unwrap();
+        assert!(
+            lake.institution_txn_ids(&manifest, "wallet_b")
+                .unwrap()
+                .is_empty()
+        );
+        let text = fs::read_to_string(dir.path().join(TXN_INDEX_DIR).join("FORMAT")).unwrap();
+        assert!(text.starts_with(TXN_INDEX_FORMAT));
     }
 }

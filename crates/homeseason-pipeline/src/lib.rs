@@ -33,4 +33,4 @@ pub use intake::{
     Committed, Fate, FileResult, Prepared, RejectedRow, Source, commit_fresh, commit_prepared,
     expand, ingest_file, ingest_nbs, ingest_paths, prepare, record_refusal,
 };
-pub use payments::{Profiles, write_dashboard};
+pub use payments::{Profiles, settle_transactions, write_dashboard};

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use homeseason_ingest::{
-    Feed, FileOutcome, Format, IngestError, MonthOwner, Profile, TxnContext, detect_payment_feed,
-    ingest_transactions, pick_profile, sniff_header,
+    Feed, FileOutcome, Format, IngestError, MonthOwner, Profile, TxnContext, TxnOutcome,
+    detect_payment_feed, ingest_transactions, pick_profile, sniff_header,
 };
 use homeseason_lake::{Lake, Manifest, TxnSpill};
 use homeseason_schema::campaign::Campaign;
@@ -216,14 +216,7 @@ pub(crate) fn prepare_transactions(
     campaign: &Campaign,
 ) -> Result<std::result::Result<Prepared, IngestError>> {
     let name = source.name();
-    let mut ctx = LakeCtx {
-        lake,
-        manifest: lake.manifest()?,
-        spill: lake.txn_spill()?,
-        ids: None,
-        seen: Vec::new(),
-    };
-    let out = match source {
+    settle_transactions(lake, profile, &[], None, |ctx| match source {
         Source::Path(path) => {
             let path = path.to_path_buf();
             let open = move || -> std::io::Result<Box<dyn Read + Send>> {
@@ -232,7 +225,7 @@ pub(crate) fn prepare_transactions(
             let size = std::fs::metadata(source.path_or_name())
                 .ok()
                 .map(|m| m.len());
-            ingest_transactions(&name, &open, size, profile, campaign, &mut ctx)
+            ingest_transactions(&name, &open, size, profile, campaign, ctx)
         }
         Source::Bytes { bytes, .. } => {
             let shared = SharedBytes(Arc::from(*bytes));
@@ -240,10 +233,37 @@ pub(crate) fn prepare_transactions(
                 Ok(Box::new(std::io::Cursor::new(shared.clone())))
             };
             let size = Some(bytes.len() as u64);
-            ingest_transactions(&name, &open, size, profile, campaign, &mut ctx)
+            ingest_transactions(&name, &open, size, profile, campaign, ctx)
         }
+    })
+}
+
+/// A transaction file settled against the lake's txn-id index by `settle` — the streaming ingest, or
+/// another engine's staged output (the Spark roll-up, `homeseason-spark`) — ready to commit with
+/// [`crate::commit_prepared`] like every other file. `settle` is given the lake's index ([`TxnContext`]:
+/// which file holds each institution-month, its txn-id fingerprints, the spill of the new ones);
+/// `extra` adds fields to the manifest's `payments` report (e.g. the engine). `seen`: the state of
+/// the institution's index the increment was computed against, when `settle` did not read the index
+/// through the context (another engine staged it earlier); the commit is refused as stale when the
+/// index changed since.
+///
+/// # Errors
+/// The outer error for lake failures; the inner [`IngestError`] when `settle` refuses the file.
+pub fn settle_transactions(
+    lake: &Lake,
+    profile: &Profile,
+    extra: &[(&str, serde_json::Value)],
+    seen: Option<Vec<(PathBuf, u64)>>,
+    settle: impl FnOnce(&mut dyn TxnContext) -> std::result::Result<TxnOutcome, IngestError>,
+) -> Result<std::result::Result<Prepared, IngestError>> {
+    let mut ctx = LakeCtx {
+        lake,
+        manifest: lake.manifest()?,
+        spill: lake.txn_spill()?,
+        ids: None,
+        seen: Vec::new(),
     };
-    let out = match out {
+    let out = match settle(&mut ctx) {
         Ok(out) => out,
         Err(e) => return Ok(Err(e)),
     };
@@ -255,22 +275,28 @@ pub(crate) fn prepare_transactions(
         .collect();
     let mut report = serde_json::to_value(&out.report)?;
     if let Some(obj) = report.as_object_mut() {
-        obj.insert(
-            "payments".into(),
-            serde_json::json!({
-                "institution": out.institution,
-                "profile": profile.source,
-                "home_month": out.home_month.map(|(y, m)| format!("{y}-{m:02}")),
-                "months": out.months,
-                "duplicates_in_file": out.duplicates_in_file,
-                "duplicates_across_files": out.duplicates_across_files,
-                "passes": out.passes,
-                "unmapped_mcc_rows": out.unmapped_mcc.values().sum::<usize>(),
-                "unmapped_mcc": out.unmapped_mcc,
-            }),
-        );
+        let mut payments = serde_json::json!({
+            "institution": out.institution,
+            "profile": profile.source,
+            "home_month": out.home_month.map(|(y, m)| format!("{y}-{m:02}")),
+            "months": out.months,
+            "duplicates_in_file": out.duplicates_in_file,
+            "duplicates_across_files": out.duplicates_across_files,
+            "passes": out.passes,
+            "unmapped_mcc_rows": out.unmapped_mcc.values().sum::<usize>(),
+            "unmapped_mcc": out.unmapped_mcc,
+        });
+        if let Some(p) = payments.as_object_mut() {
+            for (k, v) in extra {
+                p.insert((*k).to_owned(), v.clone());
+            }
+        }
+        obj.insert("payments".into(), payments);
     }
-    let LakeCtx { spill, seen, .. } = ctx;
+    let LakeCtx {
+        spill, seen: read, ..
+    } = ctx;
+    let seen = seen.unwrap_or(read);
     Ok(Ok(Prepared {
         feed: Feed::PaymentTransactions,
         outcome: FileOutcome {

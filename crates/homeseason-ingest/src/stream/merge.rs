@@ -30,7 +30,8 @@ impl Aggregate {
         if row.kind == SALE {
             acc.txn_count += 1;
             acc.sale_fen += i128::from(row.fen);
-            let pair = nonzero(mix64(row.group) ^ row.merchant);
+            // The (cell, merchant) pair, hashed in the worker ([`merchant_pair`]).
+            let pair = row.merchant;
             if merchants.insert(pair) {
                 acc.merchants += 1;
                 return Some(pair);

@@ -46,6 +46,7 @@ mod merge;
 mod reader;
 mod spec;
 mod worker;
+mod xxh64;
 
 use blocks::*;
 pub(crate) use blocks::{beijing_day, parse_fen};
@@ -194,23 +195,67 @@ pub struct TxnOutcome {
     pub unmapped_mcc: BTreeMap<String, usize>,
 }
 
-/// The fingerprint of a transaction id (xxh3-64 of the trimmed text; never 0).
+/// The seed of every hash in the lake's txn index: Spark's `xxhash64` uses 42, so both engines
+/// compute the same ids and pairs (the Spark roll-up, `homeseason-spark`).
+pub const INDEX_HASH_SEED: u64 = 42;
+
+/// What [`txn_id128`]'s second half appends to the trimmed id before hashing it.
+pub const ID128_SECOND_SUFFIX: &[u8] = b"\x01homeseason";
+
+/// The fingerprint of a transaction id: XXH64 (seed 42) of the trimmed text, never 0. Spark computes
+/// the same with `xxhash64(txn_id)` (0 mapped to 1).
 #[must_use]
 pub fn txn_fingerprint(txn_id: &[u8]) -> u64 {
-    nonzero(xxhash_rust::xxh3::xxh3_64(trim(txn_id)))
+    nonzero(xxh64::xxh64(trim(txn_id), INDEX_HASH_SEED))
 }
 
-/// The 128-bit id of a transaction id: two independent 64-bit hashes of the trimmed text (xxh3-64
-/// and xxh3-64 with another seed). Two different ids of one institution share it with probability
-/// about n²/2¹²⁹: 1.5 × 10⁻¹⁹ at 10¹⁰ transactions.
+/// The 128-bit id of a transaction id: two 64-bit hashes of the trimmed text, XXH64 of the text and
+/// XXH64 of the text followed by `"\u{1}homeseason"` (both seed 42, so Spark's `xxhash64` computes
+/// them too). Two different ids of one institution share it with probability about n²/2¹²⁹:
+/// 1.5 × 10⁻¹⁹ at 10¹⁰ transactions.
 #[must_use]
 pub fn txn_id128(txn_id: &[u8]) -> u128 {
     (u128::from(txn_fingerprint(txn_id)) << 64) | u128::from(txn_fingerprint2(txn_id))
 }
 
 /// The second half of [`txn_id128`].
-fn txn_fingerprint2(txn_id: &[u8]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64_with_seed(trim(txn_id), 0x9E37_79B9_7F4A_7C15)
+pub(super) fn txn_fingerprint2(txn_id: &[u8]) -> u64 {
+    let id = trim(txn_id);
+    let n = id.len() + ID128_SECOND_SUFFIX.len();
+    if n <= 128 {
+        let mut buf = [0u8; 128];
+        buf[..id.len()].copy_from_slice(id);
+        buf[id.len()..n].copy_from_slice(ID128_SECOND_SUFFIX);
+        xxh64::xxh64(&buf[..n], INDEX_HASH_SEED)
+    } else {
+        xxh64::xxh64(&[id, ID128_SECOND_SUFFIX].concat(), INDEX_HASH_SEED)
+    }
+}
+
+/// The merchant pair of the lake's index: XXH64 (seed 42, never 0) of the canonical text
+/// `day|region|mcc|channel|merchant` (day: days since 1970-01-01, Beijing; region: the reporting
+/// region's code; mcc: 4 digits; channel: `0` offline, `1` online; merchant: the trimmed id), which
+/// Spark builds with `concat_ws` and hashes with `xxhash64`.
+#[must_use]
+pub fn merchant_pair(day: i32, region: &str, mcc: u16, channel: u8, merchant: &[u8]) -> u64 {
+    let mut buf = Vec::with_capacity(32 + merchant.len());
+    merchant_pair_in(&mut buf, day, region, mcc, channel, merchant)
+}
+
+/// [`merchant_pair`] building the text in `buf` (reused between rows).
+pub(super) fn merchant_pair_in(
+    buf: &mut Vec<u8>,
+    day: i32,
+    region: &str,
+    mcc: u16,
+    channel: u8,
+    merchant: &[u8],
+) -> u64 {
+    use std::io::Write as _;
+    buf.clear();
+    let _ = write!(buf, "{day}|{region}|{mcc:04}|{channel}|");
+    buf.extend_from_slice(trim(merchant));
+    nonzero(xxh64::xxh64(buf, INDEX_HASH_SEED))
 }
 
 /// Opens the file afresh (the ingest may read it twice).

@@ -7,6 +7,7 @@ pub(super) struct Row {
     pub(super) fp: u64,
     /// The second half of the 128-bit id ([`txn_id128`]).
     pub(super) fp2: u64,
+    /// The (cell, merchant) pair ([`merchant_pair`]).
     pub(super) merchant: u64,
     /// day (high 32 bits, offset by 2³¹) | region index << 24 | mcc << 8 | channel.
     pub(super) group: u64,
@@ -44,6 +45,8 @@ pub(super) struct Caches {
     pub(super) channel: HashMap<Vec<u8>, Option<u8>>,
     pub(super) json_keys: HashMap<String, Option<usize>>,
     pub(super) last_day: Option<(i32, MonthKey)>,
+    /// The merchant pair's canonical text, reused between rows.
+    pub(super) pair_text: Vec<u8>,
 }
 
 pub(super) fn pack_group(day: i32, region: u8, mcc: u16, channel: u8) -> u64 {
@@ -247,7 +250,17 @@ pub(super) fn judge(spec: &Spec<'_>, cells: &[&[u8]; 9], caches: &mut Caches) ->
     Verdict::Row(Row {
         fp: txn_fingerprint(txn),
         fp2: txn_fingerprint2(txn),
-        merchant: nonzero(xxhash_rust::xxh3::xxh3_64(merchant)),
+        merchant: merchant_pair_in(
+            &mut caches.pair_text,
+            day,
+            spec.regions
+                .all()
+                .get(usize::from(region_idx))
+                .map_or("", |r| r.code.as_str()),
+            mcc as u16,
+            channel,
+            merchant,
+        ),
         group: pack_group(day, region_idx, mcc as u16, channel),
         fen: fen.abs(),
         month,

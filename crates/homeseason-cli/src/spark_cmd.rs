@@ -1,0 +1,234 @@
+//! `homeseason ingest --engine spark`: the payment roll-up of transaction files on an Apache Spark
+//! cluster (homeseason_spark), committed to the lake through the same write as the Rust engine — one
+//! commit per file with its txn-id index, manifest and report. Every other file (daily, enterprise,
+//! statistics, activities; JSON Lines and Parquet transactions) takes the usual path.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use homeseason_ingest::{Feed, Format, detect_payment_feed};
+use homeseason_lake::Lake;
+use homeseason_pipeline::{self as pipeline, FileResult, Profiles};
+use homeseason_schema::campaign::Campaign;
+use homeseason_spark::{Input, SparkOptions};
+
+/// Spark settings from the command line.
+pub(crate) struct SparkArgs<'a> {
+    /// `--spark-master`.
+    pub(crate) master: &'a str,
+    /// `--spark-conf KEY=VALUE`.
+    pub(crate) conf: &'a [String],
+}
+
+/// Whether a file goes to Spark: a CSV transaction file under its profile.
+fn is_transaction_csv(path: &Path, feed: Option<Feed>, profiles: &Profiles) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let profile = profiles.for_path(path);
+    if profile.format.of_name(name) != Format::Csv || name.to_lowercase().ends_with(".xlsx") {
+        return false;
+    }
+    if let Some(f) = feed.or(profile.feed) {
+        return f == Feed::PaymentTransactions;
+    }
+    let Ok(prepared) = homeseason_spark::prepare(path, &profile) else {
+        // Unreadable head: let Spark's preparation refuse it with the Rust engine's message only if
+        // the header says transactions; otherwise the usual path decides.
+        return false;
+    };
+    detect_payment_feed(&prepared.header, &profile) == Some(Feed::PaymentTransactions)
+}
+
+/// One file through the Rust engine (the fallback when a Spark increment went stale).
+fn rust_engine(
+    lake: &Lake,
+    path: &Path,
+    campaign: &Campaign,
+    profiles: &Profiles,
+    now: &str,
+) -> Result<Vec<FileResult>> {
+    Ok(pipeline::ingest_paths(
+        lake,
+        &[path.to_path_buf()],
+        Some(Feed::PaymentTransactions),
+        campaign,
+        profiles,
+        now,
+        |_, _| {},
+    )?)
+}
+
+/// Ingest `files`: transaction CSVs through Spark, the rest as usual; results in input order.
+pub(crate) fn ingest(
+    lake: &Lake,
+    files: &[PathBuf],
+    feed: Option<Feed>,
+    campaign: &Campaign,
+    profiles: &Profiles,
+    now: &str,
+    spark: &SparkArgs<'_>,
+) -> Result<Vec<FileResult>> {
+    let (to_spark, others): (Vec<&PathBuf>, Vec<&PathBuf>) = files
+        .iter()
+        .partition(|p| is_transaction_csv(p, feed, profiles));
+    let others: Vec<PathBuf> = others.into_iter().cloned().collect();
+    let mut results =
+        pipeline::ingest_paths(lake, &others, feed, campaign, profiles, now, |_, _| {})?;
+    if to_spark.is_empty() {
+        return Ok(results);
+    }
+    let mut opts = SparkOptions::for_master(spark.master)?;
+    for kv in spark.conf {
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--spark-conf {kv:?}: expected KEY=VALUE"))?;
+        opts = opts.with_conf(k, v);
+    }
+    let inputs: Vec<Input> = to_spark
+        .iter()
+        .map(|p| Input {
+            path: (*p).clone(),
+            profile: profiles.for_path(p),
+            ledger: 0,
+        })
+        .collect();
+    let staging = lake
+        .root()
+        .join(".tmp")
+        .join(format!("spark-{}", std::process::id()));
+    let rollup = homeseason_spark::run_rollup(&opts, campaign, &inputs, &staging, Some(lake))
+        .context("the Spark roll-up")?;
+    let extra = [
+        ("engine", serde_json::json!("spark")),
+        ("spark_master", serde_json::json!(opts.master)),
+    ];
+    // The index state each institution's next file was computed against: the state read before its
+    // known ids were staged, then advanced by exactly this run's own commits.
+    let mut seen = rollup.seen.clone();
+    // Institutions whose remaining files go to the Rust engine: another writer changed the index
+    // (stale), or a file refused after staging took part in the run's dedupe.
+    let mut redo: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for staged in &rollup.files {
+        let path = staged.path.display().to_string();
+        let institution = staged
+            .prepared
+            .as_ref()
+            .map(|p| p.institution.clone())
+            .unwrap_or_default();
+        if redo.contains(&institution) && staged.refused.is_none() {
+            results.extend(rust_engine(lake, &staged.path, campaign, profiles, now)?);
+            continue;
+        }
+        if staged.refused_late {
+            redo.insert(institution.clone());
+        }
+        // The staged increment settles into the lake's index format and commits through the
+        // pipeline's one write path (manifest, audit, index), as a file read by the Rust engine does.
+        let mut failure = None;
+        let mut holder = |inst: &str, y: i32, m: u32| -> Option<String> {
+            let manifest = lake.manifest().ok()?;
+            lake.month_holder(&manifest, inst, y, m)
+                .ok()
+                .flatten()
+                .map(|h| h.file)
+        };
+        let prepared = pipeline::settle_transactions(
+            lake,
+            &staged.profile,
+            &extra,
+            Some(seen.get(&institution).cloned().unwrap_or_default()),
+            |ctx| {
+                staged
+                    .outcome(campaign, ctx, &mut holder)
+                    .map_err(|e| match e {
+                        Ok(refusal) => refusal,
+                        Err(e) => {
+                            let why = e.to_string();
+                            failure = Some(e);
+                            homeseason_ingest::IngestError::Csv {
+                                file: staged.name.clone(),
+                                reason: why,
+                            }
+                        }
+                    })
+            },
+        )?;
+        if let Some(e) = failure {
+            return Err(e).with_context(|| format!("settling {path}"));
+        }
+        match prepared {
+            Ok(prepared) => {
+                let before = seen.get(&institution).cloned().unwrap_or_default();
+                match pipeline::commit_prepared(lake, &staged.name, prepared, now) {
+                    Err(pipeline::PipelineError::Lake(homeseason_lake::LakeError::Stale {
+                        ..
+                    })) => {
+                        eprintln!(
+                            "{path}: another writer changed {institution}'s transaction index during the Spark run; this file and the run's later files of {institution} are read again by the Rust engine / Spark 运行期间另一写入者更改了 {institution} 的交易索引，本文件及其后同机构文件改由 Rust 引擎重新读取"
+                        );
+                        redo.insert(institution.clone());
+                        results.extend(rust_engine(lake, &staged.path, campaign, profiles, now)?);
+                    }
+                    Err(e) => return Err(e.into()),
+                    Ok(committed) => {
+                        // Advance the state by this commit's own index files only; anything else
+                        // is another writer's, and the institution's later files must be redone.
+                        let manifest = lake.manifest()?;
+                        let after = lake.txn_index_state(&manifest, &institution)?;
+                        let sha = &committed.outcome.report.sha256;
+                        let ours = |p: &Path| {
+                            p.file_name()
+                                .and_then(|n| n.to_str())
+                                .is_some_and(|n| n.starts_with(sha.as_str()))
+                        };
+                        let mut expected: Vec<(PathBuf, u64)> = before
+                            .into_iter()
+                            .filter(|(p, _)| !ours(p))
+                            .chain(after.iter().filter(|(p, _)| ours(p)).cloned())
+                            .collect();
+                        expected.sort();
+                        if expected == after {
+                            seen.insert(institution.clone(), after);
+                        } else {
+                            redo.insert(institution.clone());
+                        }
+                        results.push(FileResult {
+                            path,
+                            rejects: pipeline::RejectedRow::from_frame(&committed.outcome.rejects)?,
+                            report: Some(committed.outcome.report),
+                            commit: Some(committed.commit),
+                            refused: None,
+                        });
+                    }
+                }
+            }
+            Err(refusal) => {
+                let reason = refusal.to_string();
+                pipeline::record_refusal(
+                    lake,
+                    &staged.name,
+                    &staged.sha256,
+                    Some(Feed::PaymentTransactions.id()),
+                    &reason,
+                    now,
+                )?;
+                results.push(FileResult {
+                    path,
+                    report: None,
+                    commit: None,
+                    refused: Some(reason),
+                    rejects: Vec::new(),
+                });
+            }
+        }
+    }
+    if let Err(e) = std::fs::remove_dir_all(&staging) {
+        eprintln!(
+            "could not remove the Spark staging folder {}: {e}",
+            staging.display()
+        );
+    }
+    // Input order, as the Rust engine reports.
+    let order = |p: &str| files.iter().position(|f| f.display().to_string() == p);
+    results.sort_by_key(|r| order(&r.path));
+    Ok(results)
+}

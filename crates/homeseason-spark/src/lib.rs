@@ -1,0 +1,1389 @@
+//! The payment roll-up on an Apache Spark cluster.
+//!
+//! homeseason's streaming ingest (`homeseason_ingest::stream`) is exact and fast on one machine; a
+//! national season (billions of transactions) belongs on the provincial big-data platforms, which run
+//! Spark. This crate runs the same roll-up there, unchanged in meaning:
+//!
+//! 1. [`prepare`] reads the first bytes of each transaction file (gzip, BOM, UTF-8 or GB18030) and
+//!    resolves its header against the institution profile and the `payment_transactions` contract —
+//!    the same functions the Rust engine uses — refusing a file the Rust engine would refuse.
+//! 2. [`sql`] generates the Spark SQL: per file, the CSV parse and the validation predicates in the
+//!    contract's reject order (missing value, bad date, bad pattern, bad number, below minimum, bad enum,
+//!    unknown region, bad period), the amount in integer fen, the Beijing calendar day, refunds and
+//!    reversals netted; then the exact dedupe by institution + `txn_id` (a shuffle, first line wins)
+//!    and the roll-up to `payment_daily`'s grain.
+//! 3. [`run_rollup`] writes the job, runs `spark-submit` of the bundled driver
+//!    (`driver/rollup.py`, which holds no rules of its own) and reads the staged Parquet back,
+//!    checking it for consistency ([`StagedRollup`]).
+//!    Before the job, [`run_rollup`] stages the lake's index of each institution in the run (its
+//!    txn ids and merchant pairs, as Parquet) and notes the index state it read
+//!    ([`StagedRollup::seen`]); Spark dedupes the run's files against each other and against those,
+//!    so it stages per file only the *increment*: cells of new transactions, new ids, new pairs.
+//! 4. [`StagedFile::outcome`] turns a file's increment into the [`TxnOutcome`] the Rust engine
+//!    returns (same counts, cells, rejects) and spills its ids and pairs into the lake's index
+//!    format, so the caller commits it through the same lake write; a commit refused as stale (the
+//!    index changed since `seen`) is the caller's to redo with the Rust engine.
+
+#![deny(missing_docs)]
+
+pub mod sql;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use homeseason_ingest::Encoding;
+use homeseason_ingest::{Feed, FileReport, IngestError};
+use homeseason_ingest::{Format, Profile, RefundSign, TimeFormat};
+use homeseason_ingest::{MonthKey, TxnContext, TxnMonth, TxnOutcome, year_month};
+use homeseason_ingest::{Reason, RejectSink};
+use homeseason_schema::campaign::Campaign;
+use homeseason_schema::contract::tables;
+use homeseason_schema::region::Regions;
+use polars::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::sql::{Decode, F_INST, F_TYPE, FIELDS, FileLayout};
+
+/// The bundled driver, written next to the job at run time.
+pub const DRIVER_PY: &str = include_str!("../driver/rollup.py");
+
+/// How much of a file [`prepare`] reads to find its header, encoding and institution (as the Rust
+/// engine's first chunk).
+const HEAD_BYTES: usize = 4 << 20;
+
+/// Errors of the Spark engine (a refused file is not an error: see [`StagedFile::refused`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SparkError {
+    /// Something the Spark engine does not translate (a profile setting, a file format).
+    #[error("not supported by the Spark engine: {0}")]
+    Unsupported(String),
+    /// `spark-submit` could not be started or failed.
+    #[error("spark-submit failed: {0}")]
+    Submit(String),
+    /// The staged output is missing, unreadable, or disagrees with itself or the contract.
+    #[error("staged output: {0}")]
+    Staged(String),
+    /// Local IO.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// Path.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The lake's txn-id index could not be read or written.
+    #[error("txn index: {0}")]
+    Lake(String),
+}
+
+fn io_err<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> SparkError + 'a {
+    move |source| SparkError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn staged(e: impl std::fmt::Display) -> SparkError {
+    SparkError::Staged(e.to_string())
+}
+
+/// Where and how to run Spark.
+#[derive(Debug, Clone)]
+pub struct SparkOptions {
+    /// Master URL: `spark://HOST:PORT`, `yarn`, `local[N]`, ….
+    pub master: String,
+    /// Spark installation (`bin/spark-submit`); the `pyspark` package folder works.
+    pub spark_home: PathBuf,
+    /// Python for the driver (must import `pyspark`); `PYSPARK_PYTHON` otherwise.
+    pub python: Option<PathBuf>,
+    /// Extra `--conf key=value` settings (e.g. `spark.executor.memory=1g`).
+    pub conf: Vec<(String, String)>,
+}
+
+impl SparkOptions {
+    /// Options for `master`, with Spark and Python from the environment (`SPARK_HOME`,
+    /// `HOMESEASON_SPARK_PYTHON`), as `tests/spark/cluster.sh env` prints them.
+    ///
+    /// # Errors
+    /// [`SparkError::Submit`] when `SPARK_HOME` is not set.
+    pub fn for_master(master: &str) -> Result<SparkOptions, SparkError> {
+        let spark_home = std::env::var_os("SPARK_HOME").map(PathBuf::from).ok_or_else(|| {
+            SparkError::Submit(
+                "SPARK_HOME is not set (eval \"$(tests/spark/cluster.sh env)\", or point it at a Spark installation)"
+                    .into(),
+            )
+        })?;
+        let python = std::env::var_os("HOMESEASON_SPARK_PYTHON").map(PathBuf::from);
+        let mut conf = Vec::new();
+        if master.contains("127.0.0.1") || master.contains("localhost") {
+            conf.push(("spark.driver.host".to_owned(), "127.0.0.1".to_owned()));
+        }
+        Ok(SparkOptions {
+            master: master.to_owned(),
+            spark_home,
+            python,
+            conf,
+        })
+    }
+
+    /// Options from the environment: `HOMESEASON_SPARK_MASTER` plus [`SparkOptions::for_master`].
+    /// `None` when no master is configured.
+    #[must_use]
+    pub fn from_env() -> Option<SparkOptions> {
+        let master = std::env::var("HOMESEASON_SPARK_MASTER").ok()?;
+        SparkOptions::for_master(&master).ok()
+    }
+
+    /// Add a `--conf` setting.
+    #[must_use]
+    pub fn with_conf(mut self, key: &str, value: &str) -> SparkOptions {
+        self.conf.retain(|(k, _)| k != key);
+        self.conf.push((key.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+/// One transaction file to roll up, with the profile it is read under.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// Path (local; Spark reads it as `file://` on every worker).
+    pub path: PathBuf,
+    /// The institution profile ([`Profile::default`] is the contract itself).
+    pub profile: Profile,
+    /// Files of one ledger are one ingest run: deduplicated against each other (by institution +
+    /// `txn_id`, first file then line wins). `homeseason ingest` puts every file in ledger 0; a test
+    /// of independent cases gives each its own.
+    pub ledger: usize,
+}
+
+/// A file's header, encoding and institution, read from its first bytes.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// File name (no folders).
+    pub name: String,
+    /// Encoding as the report states it.
+    pub encoding: Encoding,
+    /// How Spark decodes its lines.
+    pub decode: Decode,
+    /// Header cells.
+    pub header: Vec<String>,
+    /// Column of each of [`FIELDS`].
+    pub columns: [Option<usize>; 9],
+    /// Header text of each field (the field name when the column is absent).
+    pub headers: [String; 9],
+    /// Headers that matched no field.
+    pub ignored: Vec<String>,
+    /// The institution every row must carry.
+    pub institution: String,
+}
+
+fn resolve_field(profile: &Profile, header: &str) -> Option<usize> {
+    let contract = Feed::PaymentTransactions.contract();
+    let name = profile
+        .column_for(header)
+        .map(str::to_owned)
+        .or_else(|| contract.resolve_header(header).map(|f| f.name.clone()))?;
+    FIELDS.iter().position(|f| *f == name)
+}
+
+/// Read a file's first bytes as the Rust engine's first chunk: gzip, BOM, encoding (UTF-8 when its
+/// non-ASCII text is valid UTF-8, else GB18030; all-ASCII decides line by line), header and columns
+/// (profile first, then the contract's names and aliases), and the institution (the profile's, else
+/// the first row's).
+///
+/// # Errors
+/// The [`IngestError`] the Rust engine refuses the file with: empty, damaged gzip, undecodable,
+/// not CSV, required columns missing.
+pub fn prepare(path: &Path, profile: &Profile) -> Result<Prepared, IngestError> {
+    let name = file_name(path);
+    let csv_err = |reason: String| IngestError::Csv {
+        file: name.clone(),
+        reason,
+    };
+    let mut f = std::fs::File::open(path).map_err(|e| csv_err(e.to_string()))?;
+    let mut magic = [0u8; 2];
+    let n = read_up_to(&mut f, &mut magic).map_err(|e| csv_err(e.to_string()))?;
+    let chained = std::io::Cursor::new(magic[..n].to_vec()).chain(f);
+    let mut head = vec![0u8; HEAD_BYTES];
+    let got = if n == 2 && magic == [0x1f, 0x8b] {
+        let mut dec = flate2::read::MultiGzDecoder::new(chained);
+        read_up_to(&mut dec, &mut head).map_err(|e| IngestError::Gzip {
+            file: name.clone(),
+            reason: e.to_string(),
+        })?
+    } else {
+        let mut plain = chained;
+        read_up_to(&mut plain, &mut head).map_err(|e| csv_err(e.to_string()))?
+    };
+    let full = got == HEAD_BYTES;
+    head.truncate(got);
+    let bom = head.starts_with(b"\xEF\xBB\xBF");
+    if bom {
+        head.drain(..3);
+    }
+    if full {
+        let cut = memrchr_nl(&head).map_or(head.len(), |i| i + 1);
+        head.truncate(cut);
+    }
+    if head.iter().all(u8::is_ascii_whitespace) {
+        return Err(IngestError::Empty { file: name });
+    }
+    let (text, decode) = if head.is_ascii() {
+        (String::from_utf8_lossy(&head).into_owned(), Decode::Auto)
+    } else if let Ok(t) = std::str::from_utf8(&head) {
+        (t.to_owned(), Decode::Utf8)
+    } else if bom {
+        return Err(IngestError::Encoding {
+            file: name,
+            reason: "UTF-8 BOM but invalid UTF-8".into(),
+        });
+    } else {
+        let t = encoding_rs::GB18030
+            .decode_without_bom_handling_and_without_replacement(&head)
+            .ok_or_else(|| IngestError::Encoding {
+                file: name.clone(),
+                reason: "neither UTF-8 nor GB18030/GBK".into(),
+            })?;
+        (t.into_owned(), Decode::Gb18030)
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(profile.delimiter)
+        .from_reader(text.as_bytes());
+    let mut rec = csv::StringRecord::new();
+    let header: Vec<String> = match rdr.read_record(&mut rec) {
+        Ok(true) => rec
+            .iter()
+            .map(|h| h.trim_start_matches('\u{feff}').to_owned())
+            .collect(),
+        Ok(false) => Vec::new(),
+        Err(e) => return Err(csv_err(e.to_string())),
+    };
+    let mut columns: [Option<usize>; 9] = [None; 9];
+    let mut headers: [String; 9] = std::array::from_fn(|i| FIELDS[i].to_owned());
+    let mut ignored = Vec::new();
+    for (i, h) in header.iter().enumerate() {
+        match resolve_field(profile, h) {
+            Some(f) if columns[f].is_none() => {
+                columns[f] = Some(i);
+                headers[f] = h.clone();
+            }
+            _ => ignored.push(h.clone()),
+        }
+    }
+    let optional = |f: usize| {
+        (f == F_INST && profile.institution.is_some())
+            || (f == F_TYPE && profile.refund_sign == RefundSign::Negative)
+    };
+    let contract = Feed::PaymentTransactions.contract();
+    let missing: Vec<String> = (0..9)
+        .filter(|&f| columns[f].is_none() && !optional(f))
+        .map(|f| {
+            let title = contract
+                .field(FIELDS[f])
+                .map_or("", |x| x.title_zh.as_str());
+            format!("{} ({title})", FIELDS[f])
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(homeseason_ingest::missing_columns(
+            &name, contract, missing, header,
+        ));
+    }
+    let institution = match &profile.institution {
+        Some(i) => i.clone(),
+        None => columns[F_INST]
+            .and_then(|col| {
+                let mut rdr = csv::ReaderBuilder::new()
+                    .has_headers(true)
+                    .flexible(true)
+                    .delimiter(profile.delimiter)
+                    .from_reader(text.as_bytes());
+                rdr.byte_records()
+                    .filter_map(std::result::Result::ok)
+                    .filter_map(|r| {
+                        r.get(col)
+                            .map(|v| String::from_utf8_lossy(v.trim_ascii()).into_owned())
+                    })
+                    .find(|v| homeseason_ingest::is_institution_code(v))
+            })
+            .unwrap_or_default(),
+    };
+    Ok(Prepared {
+        name,
+        encoding: if bom {
+            Encoding::Utf8Bom
+        } else if decode == Decode::Gb18030 {
+            Encoding::Gb18030
+        } else {
+            Encoding::Utf8
+        },
+        decode,
+        header,
+        columns,
+        headers,
+        ignored,
+        institution,
+    })
+}
+
+fn memrchr_nl(b: &[u8]) -> Option<usize> {
+    b.iter().rposition(|&c| c == b'\n')
+}
+
+fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("file")
+        .to_owned()
+}
+
+fn sha256_file(path: &Path) -> Result<String, SparkError> {
+    let mut f = std::fs::File::open(path).map_err(io_err("open", path))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(io_err("read", path))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// One rejected row as Spark staged it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedReject {
+    /// Line in the file (the header is line 1).
+    pub line: u64,
+    /// Index into [`FIELDS`].
+    pub field: usize,
+    /// Reason code.
+    pub reason: Reason,
+    /// The cell's value.
+    pub value: String,
+    /// The line's text.
+    pub raw: String,
+}
+
+/// One `payment_daily` cell of a file as Spark staged it (money in fen).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedDaily {
+    /// Beijing day, days since 1970-01-01.
+    pub day: i32,
+    /// Reporting region code.
+    pub region: String,
+    /// MCC.
+    pub mcc: u16,
+    /// `online` or `offline`.
+    pub channel: String,
+    /// Rows of every kind.
+    pub rows: i64,
+    /// Sales.
+    pub txn_count: i64,
+    /// Gross sales, fen.
+    pub sale_fen: i64,
+    /// Refunds and reversals, fen.
+    pub refund_fen: i64,
+    /// Distinct merchants with a sale.
+    pub merchants: i64,
+}
+
+/// One month of a file as Spark staged it.
+#[derive(Debug, Clone, Default)]
+pub struct StagedMonth {
+    /// Rows new to the lake (and to the run's earlier files): the increment.
+    pub rows: usize,
+    /// Rows whose `txn_id` the lake or an earlier file of the run holds.
+    pub across: usize,
+    /// Rows repeating an earlier row of the same file (dated in this month).
+    pub duplicates: usize,
+    /// The month's increment cells of `payment_daily`.
+    pub daily: Vec<StagedDaily>,
+    /// Parquet files holding the month's new ids `(line, fp, fp2, day)`.
+    pub id_files: Vec<PathBuf>,
+    /// Parquet files holding the month's new merchant pairs `(pair, day)`.
+    pub pair_files: Vec<PathBuf>,
+}
+
+/// One input file after the Spark job.
+#[derive(Debug)]
+pub struct StagedFile {
+    /// Path as given.
+    pub path: PathBuf,
+    /// File name.
+    pub name: String,
+    /// SHA-256 of the file.
+    pub sha256: String,
+    /// The profile it was read under.
+    pub profile: Profile,
+    /// Header, encoding and institution ([`None`] when refused before Spark ran).
+    pub prepared: Option<Prepared>,
+    /// Why the whole file is refused (as the Rust engine refuses it), if it is.
+    pub refused: Option<IngestError>,
+    /// Data rows read.
+    pub read: usize,
+    /// Rejected rows, by line.
+    pub rejects: Vec<StagedReject>,
+    /// Months the file has accepted rows in.
+    pub months: BTreeMap<MonthKey, StagedMonth>,
+    /// Whether Spark decoded any line as GB18030.
+    pub gb18030: bool,
+    /// Refused only after the job used its rows (a mixed encoding): the run's later files of its
+    /// institution were deduplicated against rows that never reach the lake.
+    pub refused_late: bool,
+}
+
+/// The Spark job's result: every input file, staged and checked.
+#[derive(Debug)]
+pub struct StagedRollup {
+    /// The files, in input order.
+    pub files: Vec<StagedFile>,
+    /// The staging folder (kept; the caller removes it).
+    pub staging: PathBuf,
+    /// The driver's summary (Spark version, timings).
+    pub summary: serde_json::Value,
+    /// Wall time of `spark-submit`, seconds.
+    pub submit_seconds: f64,
+    /// Per institution, the state of its txn index ([`homeseason_lake::Lake::txn_index_state`])
+    /// taken before its known ids were staged: the state the first file's increment holds against.
+    pub seen: BTreeMap<String, Vec<(PathBuf, u64)>>,
+    /// Known ids and pairs staged per institution (for the report).
+    pub known: BTreeMap<String, (usize, usize)>,
+}
+
+/// Roll `inputs` up on Spark: prepare each file, stage the `lake`'s index of each institution (none
+/// without a lake), generate the SQL, `spark-submit` the bundled driver with the output staged under
+/// `staging_dir`, then read the staged Parquet back and check it.
+///
+/// # Errors
+/// [`SparkError`] when Spark cannot run or its output is inconsistent; a file Spark or the Rust
+/// engine would refuse is returned with [`StagedFile::refused`] set instead.
+pub fn run_rollup(
+    opts: &SparkOptions,
+    campaign: &Campaign,
+    inputs: &[Input],
+    staging_dir: &Path,
+    lake: Option<&homeseason_lake::Lake>,
+) -> Result<StagedRollup, SparkError> {
+    std::fs::create_dir_all(staging_dir).map_err(io_err("create", staging_dir))?;
+    let years = homeseason_ingest::campaign_years(campaign);
+    let mut files = Vec::new();
+    let mut groups: Vec<(FileLayout, Profile, Vec<usize>)> = Vec::new();
+    let mut job_files = Vec::new();
+    for (fid, input) in inputs.iter().enumerate() {
+        let name = file_name(&input.path);
+        if input.profile.format.of_name(&name) != Format::Csv {
+            return Err(SparkError::Unsupported(format!(
+                "{name}: the Spark engine reads CSV (optionally gzip-compressed); use --engine rust for JSON Lines and Parquet"
+            )));
+        }
+        if let TimeFormat::Rfc3339 = input.profile.time_format {
+            return Err(SparkError::Unsupported(format!(
+                "{name}: time_format rfc3339 (use --engine rust)"
+            )));
+        }
+        let abs = std::fs::canonicalize(&input.path).map_err(io_err("open", &input.path))?;
+        let (prepared, refused) = match prepare(&abs, &input.profile) {
+            Ok(p) => (Some(p), None),
+            Err(e) => (None, Some(e)),
+        };
+        if let Some(p) = &prepared {
+            let layout = FileLayout {
+                ncols: p.header.len().max(1),
+                columns: p.columns,
+                institution: p.institution.clone(),
+                decode: p.decode,
+            };
+            match groups
+                .iter_mut()
+                .find(|(l, pr, _): &&mut (FileLayout, Profile, Vec<usize>)| {
+                    *l == layout && *pr == input.profile
+                }) {
+                Some((_, _, fids)) => fids.push(fid),
+                None => groups.push((layout, input.profile.clone(), vec![fid])),
+            }
+            job_files.push(serde_json::json!({
+                "fid": fid,
+                "path": format!("file://{}", abs.display()),
+            }));
+        }
+        files.push(StagedFile {
+            path: input.path.clone(),
+            name,
+            sha256: String::new(),
+            profile: input.profile.clone(),
+            prepared,
+            refused,
+            read: 0,
+            rejects: Vec::new(),
+            months: BTreeMap::new(),
+            gb18030: false,
+            refused_late: false,
+        });
+    }
+    let group_sql = groups
+        .iter()
+        .map(|(layout, profile, fids)| sql::group_sql(fids, layout, profile))
+        .collect::<Result<Vec<_>, _>>()?;
+    let meta: Vec<(usize, String, usize)> = files
+        .iter()
+        .enumerate()
+        .filter_map(|(fid, f)| {
+            f.prepared
+                .as_ref()
+                .map(|p| (fid, p.institution.clone(), inputs[fid].ledger))
+        })
+        .collect();
+    let (views, outputs) = sql::job_sql(&group_sql, years, &meta);
+    let (seen, known) = stage_known(lake, &meta, staging_dir)?;
+    let job = serde_json::json!({
+        "app_name": "homeseason-rollup",
+        "staging": staging_dir.display().to_string(),
+        "files": job_files,
+        "tables": [
+            {"name": "known_ids", "path": staging_dir.join("known_ids").display().to_string(),
+             "ddl": "inst STRING, fp BIGINT, fp2 BIGINT"},
+            {"name": "known_pairs", "path": staging_dir.join("known_pairs").display().to_string(),
+             "ddl": "inst STRING, pair BIGINT"},
+        ],
+        "views": views.iter().map(|(n, s, p)| serde_json::json!({"name": n, "sql": s, "persist": p})).collect::<Vec<_>>(),
+        "outputs": outputs,
+    });
+    let job_path = staging_dir.join("job.json");
+    std::fs::write(
+        &job_path,
+        serde_json::to_vec_pretty(&job).unwrap_or_default(),
+    )
+    .map_err(io_err("write", &job_path))?;
+    let driver = staging_dir.join("rollup.py");
+    std::fs::write(&driver, DRIVER_PY).map_err(io_err("write", &driver))?;
+
+    // The file hashes are computed here while Spark works.
+    let started = std::time::Instant::now();
+    let (status, hashes) = std::thread::scope(|s| {
+        let hasher = s.spawn(|| {
+            files
+                .iter()
+                .map(|f| sha256_file(&f.path))
+                .collect::<Result<Vec<_>, _>>()
+        });
+        let status = if job_files.is_empty() {
+            Ok(None)
+        } else {
+            submit(opts, &driver, &job_path, staging_dir).map(Some)
+        };
+        (status, hasher.join())
+    });
+    let submit_seconds = started.elapsed().as_secs_f64();
+    status?;
+    let hashes = hashes.map_err(|_| SparkError::Submit("hashing thread failed".into()))??;
+    for (f, h) in files.iter_mut().zip(hashes) {
+        f.sha256 = h;
+    }
+    let summary: serde_json::Value = if job_files.is_empty() {
+        serde_json::json!({})
+    } else {
+        let p = staging_dir.join("summary.json");
+        let text = std::fs::read_to_string(&p).map_err(io_err("read", &p))?;
+        serde_json::from_str(&text).map_err(staged)?
+    };
+    read_staged(&mut files, staging_dir, &summary)?;
+    Ok(StagedRollup {
+        files,
+        staging: staging_dir.to_owned(),
+        summary,
+        submit_seconds,
+        seen,
+        known,
+    })
+}
+
+type Seen = BTreeMap<String, Vec<(PathBuf, u64)>>;
+
+/// Stage the lake's txn ids and merchant pairs of every institution in the run as Parquet
+/// (`known_ids/`, `known_pairs/`), each institution's index state taken first.
+fn stage_known(
+    lake: Option<&homeseason_lake::Lake>,
+    meta: &[(usize, String, usize)],
+    staging: &Path,
+) -> Result<(Seen, BTreeMap<String, (usize, usize)>), SparkError> {
+    let mut seen = BTreeMap::new();
+    let mut known = BTreeMap::new();
+    let Some(lake) = lake else {
+        return Ok((seen, known));
+    };
+    let lake_err = |e: homeseason_lake::LakeError| SparkError::Lake(e.to_string());
+    for dir in ["known_ids", "known_pairs"] {
+        let d = staging.join(dir);
+        std::fs::create_dir_all(&d).map_err(io_err("create", &d))?;
+    }
+    let mut institutions: Vec<&str> = meta.iter().map(|(_, i, _)| i.as_str()).collect();
+    institutions.sort_unstable();
+    institutions.dedup();
+    for (k, inst) in institutions.into_iter().enumerate() {
+        if !homeseason_ingest::is_institution_code(inst) {
+            continue;
+        }
+        let manifest = lake.manifest().map_err(lake_err)?;
+        // The state first: a writer committing after it makes this run's commits stale.
+        let state = lake.txn_index_state(&manifest, inst).map_err(lake_err)?;
+        let ids = lake
+            .institution_txn_ids(&manifest, inst)
+            .map_err(lake_err)?;
+        let pairs = lake
+            .institution_txn_pairs(&manifest, inst)
+            .map_err(lake_err)?;
+        known.insert(inst.to_owned(), (ids.len(), pairs.len()));
+        seen.insert(inst.to_owned(), state);
+        if !ids.is_empty() {
+            let (fp, fp2): (Vec<i64>, Vec<i64>) = ids
+                .iter()
+                .map(|id| ((id >> 64) as u64 as i64, *id as u64 as i64))
+                .unzip();
+            let n = fp.len();
+            let mut df = DataFrame::new(
+                n,
+                vec![
+                    Column::new_scalar("inst".into(), Scalar::from(PlSmallStr::from(inst)), n),
+                    Column::new("fp".into(), fp),
+                    Column::new("fp2".into(), fp2),
+                ],
+            )
+            .map_err(staged)?;
+            write_parquet(
+                &staging.join("known_ids").join(format!("part-{k}.parquet")),
+                &mut df,
+            )?;
+        }
+        if !pairs.is_empty() {
+            let mut pairs: Vec<i64> = pairs.iter().map(|p| *p as i64).collect();
+            pairs.sort_unstable();
+            pairs.dedup();
+            let n = pairs.len();
+            let mut df = DataFrame::new(
+                n,
+                vec![
+                    Column::new_scalar("inst".into(), Scalar::from(PlSmallStr::from(inst)), n),
+                    Column::new("pair".into(), pairs),
+                ],
+            )
+            .map_err(staged)?;
+            write_parquet(
+                &staging
+                    .join("known_pairs")
+                    .join(format!("part-{k}.parquet")),
+                &mut df,
+            )?;
+        }
+    }
+    Ok((seen, known))
+}
+
+fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(), SparkError> {
+    let f = std::fs::File::create(path).map_err(io_err("create", path))?;
+    ParquetWriter::new(f).finish(df).map_err(staged)?;
+    Ok(())
+}
+
+fn submit(
+    opts: &SparkOptions,
+    driver: &Path,
+    job: &Path,
+    staging: &Path,
+) -> Result<(), SparkError> {
+    let bin = opts.spark_home.join("bin").join("spark-submit");
+    let mut cmd = Command::new(&bin);
+    cmd.arg("--master").arg(&opts.master);
+    let mut conf: Vec<(String, String)> = vec![
+        ("spark.sql.ansi.enabled".into(), "false".into()),
+        ("spark.sql.legacy.javaCharsets".into(), "true".into()),
+        ("spark.sql.legacy.codingErrorAction".into(), "true".into()),
+        ("spark.ui.enabled".into(), "false".into()),
+        ("spark.sql.session.timeZone".into(), "UTC".into()),
+        // Smaller input splits: a task's rows (parsed, judged) stay well inside a 1 GiB executor.
+        ("spark.sql.files.maxPartitionBytes".into(), "32m".into()),
+    ];
+    for (k, v) in &opts.conf {
+        conf.retain(|(c, _)| c != k);
+        conf.push((k.clone(), v.clone()));
+    }
+    for (k, v) in &conf {
+        cmd.arg("--conf").arg(format!("{k}={v}"));
+    }
+    cmd.arg(driver).arg(job);
+    cmd.env("SPARK_HOME", &opts.spark_home);
+    if let Some(py) = &opts.python {
+        cmd.env("PYSPARK_PYTHON", py)
+            .env("PYSPARK_DRIVER_PYTHON", py);
+    }
+    let log = staging.join("spark-submit.log");
+    let log_file = std::fs::File::create(&log).map_err(io_err("create", &log))?;
+    let err_file = log_file.try_clone().map_err(io_err("create", &log))?;
+    let status = cmd
+        .stdout(log_file)
+        .stderr(err_file)
+        .status()
+        .map_err(|e| SparkError::Submit(format!("{}: {e}", bin.display())))?;
+    if !status.success() {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(25).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(SparkError::Submit(format!(
+            "{status}; log {}:\n{}",
+            log.display(),
+            tail.join("\n")
+        )));
+    }
+    Ok(())
+}
+
+/// The Parquet files under a folder (recursively), sorted.
+fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.filter_map(std::result::Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn read_parquet(path: &Path) -> Result<DataFrame, SparkError> {
+    let f = std::fs::File::open(path).map_err(io_err("open", path))?;
+    ParquetReader::new(f).finish().map_err(staged)
+}
+
+fn col_i64(df: &DataFrame, name: &str) -> Result<Vec<i64>, SparkError> {
+    let c = df
+        .column(name)
+        .and_then(|c| c.cast(&DataType::Int64))
+        .map_err(staged)?;
+    let ca = c.i64().map_err(staged)?;
+    ca.iter()
+        .map(|v| v.ok_or_else(|| staged(format!("null in {name}"))))
+        .collect()
+}
+
+fn col_str(df: &DataFrame, name: &str) -> Result<Vec<String>, SparkError> {
+    let c = df.column(name).map_err(staged)?;
+    let ca = c.str().map_err(staged)?;
+    Ok(ca
+        .iter()
+        .map(|v| v.unwrap_or_default().to_owned())
+        .collect())
+}
+
+fn json_usize(v: &serde_json::Value, key: &str) -> usize {
+    v.get(key)
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0)
+}
+
+fn read_staged(
+    files: &mut [StagedFile],
+    staging: &Path,
+    summary: &serde_json::Value,
+) -> Result<(), SparkError> {
+    // Whole-file refusals found by the driver.
+    if let Some(refused) = summary.get("refused").and_then(|r| r.as_object()) {
+        for (fid, why) in refused {
+            let Some(f) = fid.parse::<usize>().ok().and_then(|i| files.get_mut(i)) else {
+                return Err(staged(format!("refusal for unknown file {fid}")));
+            };
+            let reason = why
+                .get("reason")
+                .and_then(|r| r.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            let file = f.name.clone();
+            f.refused = Some(match why.get("kind").and_then(|k| k.as_str()) {
+                Some("gzip") => IngestError::Gzip { file, reason },
+                Some("empty") => IngestError::Empty { file },
+                _ => IngestError::Csv { file, reason },
+            });
+        }
+    }
+    let collected = summary.get("collected");
+    let rows_of = |name: &str| -> Vec<serde_json::Value> {
+        collected
+            .and_then(|c| c.get(name))
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let live = |files: &mut [StagedFile], fid: i64| -> Option<usize> {
+        let i = usize::try_from(fid).ok()?;
+        files.get(i).filter(|f| f.refused.is_none()).map(|_| i)
+    };
+    for r in rows_of("file_stats") {
+        let fid = r
+            .get("fid")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(-1);
+        if let Some(i) = live(files, fid) {
+            files[i].read = json_usize(&r, "read");
+            files[i].gb18030 = json_usize(&r, "gb_lines") > 0;
+            if json_usize(&r, "bad_enc_lines") > 0 {
+                files[i].refused_late = true;
+                files[i].refused = Some(IngestError::Encoding {
+                    file: files[i].name.clone(),
+                    reason: match files[i].prepared.as_ref().map(|p| p.decode) {
+                        Some(Decode::Utf8) => "invalid UTF-8 (mixed encodings?)".into(),
+                        _ => "neither UTF-8 nor GB18030/GBK".into(),
+                    },
+                });
+            }
+        }
+    }
+    for r in rows_of("month_stats") {
+        let fid = r
+            .get("fid")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(-1);
+        let mk = r.get("mk").and_then(serde_json::Value::as_u64).unwrap_or(0);
+        if let Some(i) = live(files, fid) {
+            let m = files[i]
+                .months
+                .entry(MonthKey::try_from(mk).map_err(staged)?)
+                .or_default();
+            m.rows = json_usize(&r, "rows");
+            m.across = json_usize(&r, "across");
+            m.duplicates = json_usize(&r, "dups");
+        }
+    }
+    for p in parquet_files(&staging.join("rejects")) {
+        let df = read_parquet(&p)?;
+        let fid = col_i64(&df, "fid")?;
+        let line = col_i64(&df, "line")?;
+        let field = col_str(&df, "field")?;
+        let reason = col_str(&df, "reason")?;
+        let value = col_str(&df, "value")?;
+        let raw = col_str(&df, "raw")?;
+        for k in 0..df.height() {
+            let Some(i) = live(files, fid[k]) else {
+                continue;
+            };
+            let f = FIELDS
+                .iter()
+                .position(|x| *x == field[k])
+                .ok_or_else(|| staged(format!("reject names unknown field {}", field[k])))?;
+            if Reason::from_code(&reason[k]).code() != reason[k] {
+                return Err(staged(format!("unknown reason code {}", reason[k])));
+            }
+            files[i].rejects.push(StagedReject {
+                line: u64::try_from(line[k]).map_err(staged)?,
+                field: f,
+                reason: Reason::from_code(&reason[k]),
+                value: value[k].clone(),
+                raw: raw[k].clone(),
+            });
+        }
+    }
+    let regions = Regions::embedded();
+    for p in parquet_files(&staging.join("daily")) {
+        let df = read_parquet(&p)?;
+        let (fid, mk, day) = (
+            col_i64(&df, "fid")?,
+            col_i64(&df, "mk")?,
+            col_i64(&df, "day")?,
+        );
+        let region = col_str(&df, "region")?;
+        let mcc = col_i64(&df, "mcc")?;
+        let channel = col_str(&df, "channel")?;
+        let (rows, txn, sale, refund, merchants) = (
+            col_i64(&df, "rows")?,
+            col_i64(&df, "txn_count")?,
+            col_i64(&df, "sale_fen")?,
+            col_i64(&df, "refund_fen")?,
+            col_i64(&df, "merchants")?,
+        );
+        for k in 0..df.height() {
+            let Some(i) = live(files, fid[k]) else {
+                continue;
+            };
+            let cell = StagedDaily {
+                day: i32::try_from(day[k]).map_err(staged)?,
+                region: region[k].clone(),
+                mcc: u16::try_from(mcc[k]).map_err(staged)?,
+                channel: channel[k].clone(),
+                rows: rows[k],
+                txn_count: txn[k],
+                sale_fen: sale[k],
+                refund_fen: refund[k],
+                merchants: merchants[k],
+            };
+            // The staged cells must be what the contract allows (a sum that overflowed BIGINT is
+            // staged as -1 by `try_sum`, and refused here rather than wrapped to a negative gross).
+            let ok = regions.by_code(&cell.region).is_some()
+                && cell.mcc < 10_000
+                && matches!(cell.channel.as_str(), "online" | "offline")
+                && cell.sale_fen >= 0
+                && cell.refund_fen >= 0
+                && cell.txn_count <= cell.rows
+                && cell.merchants <= cell.txn_count;
+            if !ok {
+                return Err(staged(format!(
+                    "a daily cell breaks the contract: {cell:?}"
+                )));
+            }
+            let (y, m) = year_month(MonthKey::try_from(mk[k]).map_err(staged)?);
+            let (cy, cm, _) = civil(cell.day);
+            if (y, m) != (cy, cm) {
+                return Err(staged(format!("cell {cell:?} staged under month {y}-{m}")));
+            }
+            files[i]
+                .months
+                .entry(MonthKey::try_from(mk[k]).map_err(staged)?)
+                .or_default()
+                .daily
+                .push(cell);
+        }
+    }
+    for (i, f) in files.iter_mut().enumerate() {
+        if f.refused.is_some() {
+            continue;
+        }
+        for (mk, m) in &mut f.months {
+            let part = |out: &str| {
+                staging
+                    .join(out)
+                    .join(format!("fid={i}"))
+                    .join(format!("mk={mk}"))
+            };
+            m.id_files = parquet_files(&part("ids"));
+            m.pair_files = parquet_files(&part("pairs"));
+            let rows: i64 = m.daily.iter().map(|c| c.rows).sum();
+            if usize::try_from(rows).ok() != Some(m.rows) {
+                return Err(staged(format!(
+                    "{}: month {mk} has {} accepted rows but its daily cells hold {rows}",
+                    f.name, m.rows
+                )));
+            }
+        }
+        f.rejects.sort_by_key(|r| r.line);
+        let accepted: usize = f
+            .months
+            .values()
+            .map(|m| m.rows + m.across + m.duplicates)
+            .sum();
+        if accepted + f.rejects.len() != f.read {
+            return Err(staged(format!(
+                "{}: read {} ≠ accepted and duplicates {accepted} + rejected {}",
+                f.name,
+                f.read,
+                f.rejects.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// (year, month, day) of days since 1970-01-01 (proleptic Gregorian).
+fn civil(z: i32) -> (i32, u32, u32) {
+    {
+        let z = z + 719_468;
+        let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+        let doe = (z - era * 146_097) as u32;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let y = yoe as i32 + era * 400;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        (if m <= 2 { y + 1 } else { y }, m, d)
+    }
+}
+
+/// A file's name without folders and extensions: `x/abc.csv.gz` → `abc`.
+fn slot(name: &str) -> &str {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    base.split('.').next().unwrap_or(base)
+}
+
+/// The month a file's name carries: the last `YYYY-MM`, `YYYY_MM` or `YYYYMM` (year 1900–2099).
+fn name_month(file: &str) -> Option<MonthKey> {
+    let b = slot(file).as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let num = |s: &[u8]| -> u32 { s.iter().fold(0, |v, c| v * 10 + u32::from(c - b'0')) };
+    let mut found = None;
+    for i in 0..b.len() {
+        if i > 0 && digit(i - 1) {
+            continue;
+        }
+        if !(0..4).all(|k| digit(i + k)) {
+            continue;
+        }
+        let year = num(&b[i..i + 4]);
+        if !(1900..=2099).contains(&year) {
+            continue;
+        }
+        let j = if matches!(b.get(i + 4), Some(b'-' | b'_')) {
+            i + 5
+        } else {
+            i + 4
+        };
+        if !(digit(j) && digit(j + 1)) {
+            continue;
+        }
+        let month = num(&b[j..j + 2]);
+        if (1..=12).contains(&month) {
+            found = Some(year * 12 + month - 1);
+        }
+    }
+    found
+}
+
+/// The new ids of a staged month as the lake's index holds them (`(id128, day)`), in file order.
+///
+/// # Errors
+/// [`SparkError::Staged`] when a staged file cannot be read.
+pub fn month_ids(month: &StagedMonth) -> Result<Vec<(u128, i32)>, SparkError> {
+    let mut out: Vec<(u64, u128, i32)> = Vec::with_capacity(month.rows);
+    for p in &month.id_files {
+        let df = read_parquet(p)?;
+        let (line, fp, fp2, day) = (
+            col_i64(&df, "line")?,
+            col_i64(&df, "fp")?,
+            col_i64(&df, "fp2")?,
+            col_i64(&df, "day")?,
+        );
+        for k in 0..line.len() {
+            let id = (u128::from(fp[k] as u64) << 64) | u128::from(fp2[k] as u64);
+            out.push((
+                u64::try_from(line[k]).map_err(staged)?,
+                id,
+                i32::try_from(day[k]).map_err(staged)?,
+            ));
+        }
+    }
+    out.sort_unstable_by_key(|(line, _, _)| *line);
+    Ok(out.into_iter().map(|(_, id, day)| (id, day)).collect())
+}
+
+/// The new merchant pairs of a staged month (`(pair, day)`).
+///
+/// # Errors
+/// [`SparkError::Staged`] when a staged file cannot be read.
+pub fn month_pairs(month: &StagedMonth) -> Result<Vec<(u64, i32)>, SparkError> {
+    let mut out = Vec::new();
+    for p in &month.pair_files {
+        let df = read_parquet(p)?;
+        let (pair, day) = (col_i64(&df, "pair")?, col_i64(&df, "day")?);
+        for k in 0..pair.len() {
+            out.push((pair[k] as u64, i32::try_from(day[k]).map_err(staged)?));
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+fn time_detail(profile: &Profile) -> String {
+    match &profile.time_format {
+        TimeFormat::Pattern(f) => f.clone(),
+        TimeFormat::UnixSeconds => "unix seconds".into(),
+        TimeFormat::UnixMillis => "unix milliseconds".into(),
+        TimeFormat::Rfc3339 => "RFC 3339".into(),
+    }
+}
+
+impl StagedFile {
+    /// The file's increment as the Rust engine's [`TxnOutcome`]: which rows are new (the increment
+    /// Spark staged: not in the lake's index, not in an earlier file of the run), duplicates within
+    /// the file and across files, the increment cells of `payment_daily`, the rejects; its new ids
+    /// and merchant pairs are spilled to `ctx` in the lake's index format. `holder` names the files
+    /// that already hold rows of an institution-month (for the report), as the Rust engine's does.
+    ///
+    /// # Errors
+    /// The file's refusal ([`StagedFile::refused`]) as `Err(Ok(..))`; staging failures as
+    /// `Err(Err(..))`.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one pass over the staged file, like stream::finish"
+    )]
+    pub fn outcome(
+        &self,
+        campaign: &Campaign,
+        ctx: &mut dyn TxnContext,
+        holder: &mut dyn FnMut(&str, i32, u32) -> Option<String>,
+    ) -> Result<TxnOutcome, Result<IngestError, SparkError>> {
+        if let Some(e) = &self.refused {
+            return Err(Ok(clone_refusal(e)));
+        }
+        let Some(prep) = &self.prepared else {
+            return Err(Err(staged("file neither prepared nor refused")));
+        };
+        let file = self.name.as_str();
+        let institution = prep.institution.as_str();
+        // The Rust engine's months: those with a row that is not a repeat within the file.
+        let live: Vec<(MonthKey, &StagedMonth)> = self
+            .months
+            .iter()
+            .filter(|(_, m)| m.rows + m.across > 0)
+            .map(|(k, m)| (*k, m))
+            .collect();
+        let named = name_month(file);
+        let home = live
+            .iter()
+            .map(|(k, m)| (m.rows, m.rows, Some(*k) == named, *k))
+            .max()
+            .map(|(_, _, _, k)| k);
+        let contract = Feed::PaymentTransactions.contract();
+        let mut sink = RejectSink::new(Feed::PaymentTransactions.id(), file, "");
+        let (from, to) = homeseason_ingest::campaign_years(campaign);
+        for r in &self.rejects {
+            let header = Some(prep.headers[r.field].clone());
+            let detail = match (r.field, r.reason) {
+                (2, Reason::BadDate) => Some(time_detail(&self.profile)),
+                (1, Reason::BadPattern) => {
+                    Some(homeseason_ingest::INSTITUTION_CODE_RULE.to_owned())
+                }
+                (1, Reason::BadEnum) => Some(format!(
+                    "this file is for institution {institution} / 本文件属于机构 {institution}"
+                )),
+                (2, Reason::BadPeriod) => Some(format!(
+                    "outside the campaign's data years {from}–{to} / 不在本次活动的数据年份 {from}–{to} 之内"
+                )),
+                _ => None,
+            };
+            match detail {
+                Some(d) => sink.push_detail(r.line, header, r.reason, &r.value, Some(&d), &r.raw),
+                None => sink.push(
+                    r.line,
+                    header,
+                    r.reason,
+                    &r.value,
+                    contract.field(FIELDS[r.field]),
+                    &r.raw,
+                ),
+            }
+        }
+        let mut category = vec!["other"; 10_000];
+        let mut mapped = vec![false; 10_000];
+        for m in &campaign.mcc {
+            if let Ok(code) = m.code.parse::<usize>()
+                && code < 10_000
+                && m.code.len() == 4
+            {
+                category[code] = m.category.id();
+                mapped[code] = true;
+            }
+        }
+        let mut unmapped_mcc: BTreeMap<String, usize> = BTreeMap::new();
+        let mut months = Vec::new();
+        let (mut c_date, mut c_region, mut c_mcc, mut c_cat, mut c_channel) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut c_count, mut c_amount, mut c_refund, mut c_net, mut c_merchants) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let dup_in_file: usize = self.months.values().map(|m| m.duplicates).sum();
+        let (mut accepted, mut across) = (0usize, 0usize);
+        for &(key, m) in &live {
+            let (y, mo) = year_month(key);
+            accepted += m.rows;
+            across += m.across;
+            let ids = month_ids(m).map_err(Err)?;
+            let pairs = month_pairs(m).map_err(Err)?;
+            let merchants: i64 = m.daily.iter().map(|c| c.merchants).sum();
+            if ids.len() != m.rows || i64::try_from(pairs.len()).ok() != Some(merchants) {
+                return Err(Err(staged(format!(
+                    "{file}: month {key}: {} new ids for {} new rows, {} new pairs for {merchants} merchants",
+                    ids.len(),
+                    m.rows,
+                    pairs.len()
+                ))));
+            }
+            let lake_err = |e: std::io::Error| Err(SparkError::Lake(e.to_string()));
+            if !ids.is_empty() {
+                ctx.spill(y, mo, &ids).map_err(lake_err)?;
+            }
+            ctx.spill_pairs(y, mo, &pairs).map_err(lake_err)?;
+            for cell in &m.daily {
+                c_date.push(cell.day);
+                c_region.push(cell.region.clone());
+                c_mcc.push(format!("{:04}", cell.mcc));
+                if !mapped[usize::from(cell.mcc)] {
+                    *unmapped_mcc.entry(format!("{:04}", cell.mcc)).or_default() +=
+                        usize::try_from(cell.rows).unwrap_or(0);
+                }
+                c_cat.push(category[usize::from(cell.mcc)]);
+                c_channel.push(cell.channel.clone());
+                c_count.push(cell.txn_count);
+                c_amount.push(cell.sale_fen as f64 / 100.0);
+                c_refund.push(cell.refund_fen as f64 / 100.0);
+                c_net.push((cell.sale_fen - cell.refund_fen) as f64 / 100.0);
+                c_merchants.push(cell.merchants);
+            }
+            months.push(TxnMonth {
+                year: y,
+                month: mo,
+                written: true,
+                accepted: m.rows,
+                duplicates_across_files: m.across,
+                previous_file: holder(institution, y, mo),
+            });
+        }
+        let err = |e: PolarsError| Err(staged(e));
+        let height = c_date.len();
+        let rows = DataFrame::new(
+            height,
+            vec![
+                Column::new("date".into(), c_date)
+                    .cast(&DataType::Date)
+                    .map_err(err)?,
+                Column::new_scalar(
+                    "institution".into(),
+                    Scalar::from(PlSmallStr::from(institution)),
+                    height,
+                ),
+                Column::new("region_code".into(), c_region),
+                Column::new("mcc".into(), c_mcc),
+                Column::new("category".into(), c_cat),
+                Column::new("channel".into(), c_channel),
+                Column::new("txn_count".into(), c_count),
+                Column::new("amount".into(), c_amount),
+                Column::new("refund_amount".into(), c_refund),
+                Column::new("net_amount".into(), c_net),
+                Column::new("merchant_count".into(), c_merchants),
+            ],
+        )
+        .and_then(|df| {
+            df.lazy()
+                .sort(
+                    ["date", "region_code", "mcc", "channel"],
+                    SortMultipleOptions::default(),
+                )
+                .collect()
+        })
+        .map_err(err)?;
+        homeseason_lake::check_frame(tables::PAYMENT_DAILY, &rows, &[])
+            .map_err(|e| Err(staged(e)))?;
+        let mut rejects = sink.to_frame().map_err(err)?;
+        let n_rejects = rejects.height();
+        rejects
+            .with_column(Column::new_scalar(
+                "file_sha256".into(),
+                Scalar::from(PlSmallStr::from(self.sha256.as_str())),
+                n_rejects,
+            ))
+            .map_err(err)?;
+        homeseason_lake::check_frame(tables::REJECTS, &rejects, &[]).map_err(|e| Err(staged(e)))?;
+        let report = FileReport {
+            file: file.to_owned(),
+            sha256: self.sha256.clone(),
+            feed: Feed::PaymentTransactions,
+            encoding: if prep.encoding == Encoding::Utf8 && self.gb18030 {
+                Encoding::Gb18030
+            } else {
+                prep.encoding
+            },
+            read: self.read,
+            accepted,
+            rejected: sink.len(),
+            duplicates: dup_in_file + across,
+            ignored_columns: prep.ignored.clone(),
+        };
+        if !report.balanced() {
+            return Err(Err(staged(format!("unbalanced report {report:?}"))));
+        }
+        Ok(TxnOutcome {
+            report,
+            institution: institution.to_owned(),
+            rows,
+            rejects,
+            months,
+            home_month: home.map(year_month),
+            duplicates_in_file: dup_in_file,
+            duplicates_across_files: across,
+            passes: 1,
+            unmapped_mcc,
+        })
+    }
+}
+
+fn clone_refusal(e: &IngestError) -> IngestError {
+    match e {
+        IngestError::Empty { file } => IngestError::Empty { file: file.clone() },
+        IngestError::Gzip { file, reason } => IngestError::Gzip {
+            file: file.clone(),
+            reason: reason.clone(),
+        },
+        IngestError::Encoding { file, reason } => IngestError::Encoding {
+            file: file.clone(),
+            reason: reason.clone(),
+        },
+        IngestError::MissingColumns {
+            file,
+            missing,
+            found,
+            message_zh,
+            message_en,
+        } => IngestError::MissingColumns {
+            file: file.clone(),
+            missing: missing.clone(),
+            found: found.clone(),
+            message_zh: message_zh.clone(),
+            message_en: message_en.clone(),
+        },
+        IngestError::Csv { file, reason } => IngestError::Csv {
+            file: file.clone(),
+            reason: reason.clone(),
+        },
+        other => IngestError::Csv {
+            file: String::new(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_months() {
+        assert_eq!(
+            name_month("payment_transactions_t2_2023-10.csv"),
+            Some(2023 * 12 + 9)
+        );
+        assert_eq!(name_month("bank_c_202309.csv"), Some(2023 * 12 + 8));
+        assert_eq!(name_month("transactions.csv"), None);
+        assert_eq!(slot("x/abc.csv.gz"), "abc");
+        assert_eq!(civil(19_601), (2023, 9, 1));
+    }
+}

@@ -1,0 +1,328 @@
+//! The two engines agree: the sample season's transaction files (and the hand-written `bank_c`
+//! layout: GBK, fen, negative refunds) through Spark and through the Rust streaming ingest give the same
+//! `payment_daily` rows to the fen, the same rejects (line, column, reason) and the same counts.
+//!
+//! Runs against a real standalone cluster: `tests/run.sh` starts one (`tests/spark/cluster.sh`) and
+//! sets `HOMESEASON_SPARK_MASTER`, `SPARK_HOME`, `HOMESEASON_SPARK_PYTHON` and
+//! `HOMESEASON_SPARK_TEST=require`. Without them (a plain `cargo test`) the test says so and skips.
+
+#![allow(clippy::print_stderr)] // progress and timings of the Spark job, on purpose
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use homeseason_ingest::{MonthOwner, TxnContext, TxnOutcome, ingest_transactions};
+use homeseason_pipeline::Profiles;
+use homeseason_schema::campaign::Campaign;
+use homeseason_spark::{Input, SparkOptions, run_rollup};
+use polars::prelude::*;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The cluster from the environment, or `None` (skip) when the suite did not start one.
+fn cluster() -> Option<SparkOptions> {
+    let required = std::env::var("HOMESEASON_SPARK_TEST").is_ok_and(|v| v == "require");
+    match SparkOptions::from_env() {
+        Some(o) => Some(o.with_conf("spark.sql.shuffle.partitions", "4")),
+        None if required => panic!(
+            "HOMESEASON_SPARK_TEST=require but no cluster: HOMESEASON_SPARK_MASTER / SPARK_HOME unset"
+        ),
+        None => {
+            eprintln!(
+                "SKIPPED: no Spark cluster (run tests/run.sh, or eval \"$(tests/spark/cluster.sh start)\")"
+            );
+            None
+        }
+    }
+}
+
+/// A lake in memory with the increment model's index: every txn id of each institution, and the
+/// merchant pairs and ids each institution-month holds; a file's spill is added when it commits.
+#[derive(Default)]
+struct MemLake {
+    ids: HashMap<String, HashSet<u128>>,
+    /// (institution, year, month) → (ids with day, pairs with day), as the lake's index files hold them.
+    index: BTreeMap<(String, i32, u32), (BTreeSet<(u128, i32)>, BTreeSet<(u64, i32)>)>,
+    spill: BTreeMap<(i32, u32), Vec<(u128, i32)>>,
+    spill_pairs: BTreeMap<(i32, u32), Vec<(u64, i32)>>,
+}
+
+impl TxnContext for MemLake {
+    fn month_owner(
+        &mut self,
+        institution: &str,
+        year: i32,
+        month: u32,
+    ) -> Result<Option<MonthOwner>, String> {
+        let ids = Arc::new(self.ids.get(institution).cloned().unwrap_or_default());
+        Ok(Some(
+            match self.index.get(&(institution.to_owned(), year, month)) {
+                Some((_, pairs)) => MonthOwner {
+                    file: String::new(),
+                    sha256: String::new(),
+                    txn_ids: ids,
+                    merchant_pairs: pairs.iter().map(|(p, _)| *p).collect(),
+                },
+                None => MonthOwner {
+                    txn_ids: ids,
+                    ..MonthOwner::default()
+                },
+            },
+        ))
+    }
+    fn spill(&mut self, year: i32, month: u32, ids: &[(u128, i32)]) -> std::io::Result<()> {
+        self.spill
+            .entry((year, month))
+            .or_default()
+            .extend_from_slice(ids);
+        Ok(())
+    }
+    fn spill_pairs(&mut self, year: i32, month: u32, pairs: &[(u64, i32)]) -> std::io::Result<()> {
+        self.spill_pairs
+            .entry((year, month))
+            .or_default()
+            .extend_from_slice(pairs);
+        Ok(())
+    }
+    fn reset_spill(&mut self) -> std::io::Result<()> {
+        self.spill.clear();
+        self.spill_pairs.clear();
+        Ok(())
+    }
+}
+
+impl MemLake {
+    fn commit(&mut self, out: &TxnOutcome) {
+        let inst = out.institution.clone();
+        for ((y, m), ids) in std::mem::take(&mut self.spill) {
+            self.ids
+                .entry(inst.clone())
+                .or_default()
+                .extend(ids.iter().map(|(id, _)| *id));
+            self.index
+                .entry((inst.clone(), y, m))
+                .or_default()
+                .0
+                .extend(ids);
+        }
+        for ((y, m), pairs) in std::mem::take(&mut self.spill_pairs) {
+            self.index
+                .entry((inst.clone(), y, m))
+                .or_default()
+                .1
+                .extend(pairs);
+        }
+    }
+}
+
+type Index = BTreeMap<(String, i32, u32), (BTreeSet<(u128, i32)>, BTreeSet<(u64, i32)>)>;
+
+/// The Rust engine, file after file, each committed to an in-memory lake before the next is read.
+fn rust_engine(inputs: &[Input], campaign: &Campaign) -> (Vec<Result<TxnOutcome, String>>, Index) {
+    let mut lake = MemLake::default();
+    let outs = inputs
+        .iter()
+        .map(|i| {
+            let name = i.path.file_name().unwrap().to_str().unwrap().to_owned();
+            let path = i.path.clone();
+            let open = move || -> std::io::Result<Box<dyn Read + Send>> {
+                Ok(Box::new(std::fs::File::open(&path)?))
+            };
+            lake.reset_spill().unwrap();
+            let out = ingest_transactions(&name, &open, None, &i.profile, campaign, &mut lake)
+                .map_err(|e| e.to_string())?;
+            lake.commit(&out);
+            Ok(out)
+        })
+        .collect();
+    (outs, lake.index)
+}
+
+fn rejects(df: &DataFrame) -> Vec<(i64, String, String)> {
+    let line = df.column("line").unwrap().i64().unwrap().clone();
+    let col = df.column("column").unwrap().str().unwrap().clone();
+    let reason = df.column("reason").unwrap().str().unwrap().clone();
+    let mut v: Vec<(i64, String, String)> = (0..df.height())
+        .map(|i| {
+            (
+                line.get(i).unwrap(),
+                col.get(i).unwrap_or("").to_owned(),
+                reason.get(i).unwrap().to_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Compare the engines file by file; returns the totals (rows of payment_daily, rejects by reason).
+fn compare(
+    opts: &SparkOptions,
+    inputs: &[Input],
+    campaign: &Campaign,
+) -> (usize, BTreeMap<String, usize>) {
+    let staging = tempfile::tempdir().unwrap();
+    let rollup = run_rollup(opts, campaign, inputs, staging.path(), None).expect("spark rollup");
+    eprintln!(
+        "spark-submit {:.1} s for {} files: {}",
+        rollup.submit_seconds,
+        inputs.len(),
+        rollup.summary.get("timings").cloned().unwrap_or_default()
+    );
+    let (rust, rust_index) = rust_engine(inputs, campaign);
+    let mut lake = MemLake::default();
+    let mut daily_rows = 0;
+    let mut by_reason: BTreeMap<String, usize> = BTreeMap::new();
+    for ((staged, rust), input) in rollup.files.iter().zip(&rust).zip(inputs) {
+        let name = input.path.display();
+        lake.reset_spill().unwrap();
+        let spark = staged.outcome(campaign, &mut lake, &mut |_, _, _| None);
+        match (rust, spark) {
+            (Err(r), Err(Ok(s))) => {
+                eprintln!("{name}: both refuse\n  rust:  {r}\n  spark: {s}");
+            }
+            (Ok(r), Ok(s)) => {
+                lake.commit(&s);
+                assert_eq!(r.report, s.report, "{name}: report");
+                assert_eq!(r.months, s.months, "{name}: months");
+                assert_eq!(r.home_month, s.home_month, "{name}: home month");
+                assert_eq!(r.unmapped_mcc, s.unmapped_mcc, "{name}: unmapped MCCs");
+                assert_eq!(r.duplicates_in_file, s.duplicates_in_file, "{name}");
+                assert_eq!(
+                    r.duplicates_across_files, s.duplicates_across_files,
+                    "{name}"
+                );
+                // Every payment_daily row, to the fen (the same f64 from the same integer fen).
+                assert!(
+                    r.rows.equals_missing(&s.rows),
+                    "{name}: payment_daily differs\nrust:\n{}\nspark:\n{}",
+                    r.rows,
+                    s.rows
+                );
+                assert_eq!(rejects(&r.rejects), rejects(&s.rejects), "{name}: rejects");
+                // The messages and raw text agree too (same sink, same details).
+                let msgs = |df: &DataFrame| -> Vec<String> {
+                    let mut v: Vec<String> = df
+                        .column("message_en")
+                        .unwrap()
+                        .str()
+                        .unwrap()
+                        .iter()
+                        .map(|s| s.unwrap_or("").to_owned())
+                        .collect();
+                    v.sort();
+                    v
+                };
+                assert_eq!(
+                    msgs(&r.rejects),
+                    msgs(&s.rejects),
+                    "{name}: reject messages"
+                );
+                daily_rows += s.rows.height();
+                for (_, _, reason) in rejects(&s.rejects) {
+                    *by_reason.entry(reason).or_default() += 1;
+                }
+            }
+            (r, s) => panic!(
+                "{name}: engines disagree on refusing the file\n  rust: {:?}\n  spark: {:?}",
+                r.as_ref().map(|o| &o.report),
+                s.as_ref()
+                    .map(|o| &o.report)
+                    .map_err(|e| e.as_ref().map(ToString::to_string))
+            ),
+        }
+    }
+    // The index the two engines leave: the same ids (with their day) and merchant pairs per
+    // institution-month. Spark hashed with its built-in xxhash64, Rust with XXH64: equal sets prove
+    // the hashes equal on every id and pair of the season.
+    let spark_index = lake.index;
+    let count = |i: &Index| -> (usize, usize) {
+        i.values().fold((0, 0), |(a, b), (ids, pairs)| {
+            (a + ids.len(), b + pairs.len())
+        })
+    };
+    eprintln!(
+        "txn index: rust {:?} (ids, pairs) in {} institution-months; spark {:?} in {}",
+        count(&rust_index),
+        rust_index.len(),
+        count(&spark_index),
+        spark_index.len()
+    );
+    assert_eq!(rust_index.len(), spark_index.len(), "institution-months");
+    for (k, v) in &rust_index {
+        assert!(spark_index.get(k) == Some(v), "txn index of {k:?} differs");
+    }
+    assert!(count(&rust_index).0 > 0 && count(&rust_index).1 > 0);
+    (daily_rows, by_reason)
+}
+
+#[test]
+fn sample_season_and_bank_layout_agree_with_the_rust_engine() {
+    let Some(opts) = cluster() else { return };
+    let campaign = Campaign::default_2023();
+    let dir = tempfile::tempdir().unwrap();
+    homeseason_synth::generate(
+        &homeseason_synth::SynthConfig::default(),
+        dir.path(),
+        &homeseason_synth::NoProgress,
+    )
+    .unwrap();
+    let profiles = Profiles::load(None, &repo().join("profiles")).unwrap();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir.path().join("payments/wallet_b"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    paths.sort();
+    assert!(paths.len() >= 36, "{paths:?}");
+    // bank_c: GBK, Chinese headers, fen, refunds as negative rows, no institution column.
+    paths.push(
+        repo().join("tests/fixtures/payments/bank_c/payment_transactions_bank_c_2023-09.csv"),
+    );
+    // Delivery patterns: a corrected September file of wallet_b (same name in another folder, five
+    // rows fewer: all its rows are duplicates across files), and a weekly-style export overlapping
+    // September and October (duplicates across files, plus one new October transaction).
+    let extra = dir.path().join("extra");
+    std::fs::create_dir_all(&extra).unwrap();
+    let sep = std::fs::read_to_string(&paths[32]).unwrap();
+    let mut lines: Vec<&str> = sep.lines().collect();
+    let corrected: String = lines
+        .iter()
+        .take(lines.len() - 5)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let name = paths[32].file_name().unwrap().to_owned();
+    std::fs::write(extra.join(&name), corrected).unwrap();
+    let oct = std::fs::read_to_string(&paths[33]).unwrap();
+    let oct_lines: Vec<&str> = oct.lines().collect();
+    lines.truncate(200);
+    let mut overlap: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    for l in &oct_lines[1..30] {
+        overlap.push_str(l);
+        overlap.push('\n');
+    }
+    overlap.push_str(&oct_lines[40].replacen(",", "X,", 1));
+    overlap.push('\n');
+    std::fs::write(
+        extra.join("payment_transactions_wallet_b_export7.csv"),
+        overlap,
+    )
+    .unwrap();
+    paths.push(extra.join(&name));
+    paths.push(extra.join("payment_transactions_wallet_b_export7.csv"));
+    let inputs: Vec<Input> = paths
+        .iter()
+        .map(|p| Input {
+            path: p.clone(),
+            profile: profiles.for_path(p),
+            ledger: 0,
+        })
+        .collect();
+    let (rows, by_reason) = compare(&opts, &inputs, &campaign);
+    eprintln!("payment_daily rows {rows}; rejects by reason {by_reason:?}");
+    assert!(rows > 10_000, "{rows}");
+}

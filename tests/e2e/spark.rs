@@ -1,0 +1,297 @@
+//! `--engine spark` (issue 17) against a real standalone Spark cluster started by `tests/run.sh`
+//! (`tests/spark/cluster.sh`; it exports `HOMESEASON_SPARK_MASTER`, `SPARK_HOME`,
+//! `HOMESEASON_SPARK_PYTHON` and `HOMESEASON_SPARK_TEST=require`). Without a cluster (a plain
+//! `cargo test`) these tests say so and skip; under `tests/run.sh` they are required.
+//!
+//! * The bad-input corpus's transaction cases, all in one Spark job: the same read / accepted /
+//!   rejected / duplicate counts, rejects (line, column, reason) and refusals as the corpus expects of
+//!   the Rust engine, and the same `payment_daily` rows as the Rust engine gives.
+//! * The demo's whole sample season through `homeseason ingest --engine spark`: the lake's
+//!   `payment_daily` and `rejects` equal those the Rust engine committed in the demo's lake.
+
+#![allow(clippy::print_stderr)] // progress and timings of the Spark job, on purpose
+
+use homeseason_ingest::{NoLake, Profile, ingest_transaction_bytes};
+use homeseason_lake::Lake;
+use homeseason_schema::campaign::Campaign;
+use homeseason_spark::{Input, SparkOptions};
+use polars::prelude::*;
+use std::collections::BTreeSet;
+
+use crate::corpus::{Expect, cases};
+use crate::util::{demo_dir, ok};
+
+fn cluster() -> Option<SparkOptions> {
+    let required = std::env::var("HOMESEASON_SPARK_TEST").is_ok_and(|v| v == "require");
+    match SparkOptions::from_env() {
+        Some(o) => Some(o.with_conf("spark.sql.shuffle.partitions", "4")),
+        None if required => {
+            panic!(
+                "HOMESEASON_SPARK_TEST=require but HOMESEASON_SPARK_MASTER / SPARK_HOME are unset"
+            )
+        }
+        None => {
+            eprintln!(
+                "SKIPPED: no Spark cluster (run tests/run.sh, or eval \"$(tests/spark/cluster.sh start)\")"
+            );
+            None
+        }
+    }
+}
+
+fn rejects(df: &DataFrame) -> Vec<(i64, String, String)> {
+    let line = df.column("line").unwrap().i64().unwrap().clone();
+    let col = df.column("column").unwrap().str().unwrap().clone();
+    let reason = df.column("reason").unwrap().str().unwrap().clone();
+    let mut v: Vec<(i64, String, String)> = (0..df.height())
+        .map(|i| {
+            (
+                line.get(i).unwrap(),
+                col.get(i).unwrap_or("").to_owned(),
+                reason.get(i).unwrap().to_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn spark_engine_on_the_corpus_transaction_cases() {
+    let Some(opts) = cluster() else { return };
+    let campaign = Campaign::default_2023();
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<_> = cases()
+        .into_iter()
+        .filter(|c| c.feed == "payment_transactions" && c.args.is_empty())
+        .collect();
+    assert!(cases.len() >= 10, "{}", cases.len());
+    let inputs: Vec<Input> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let path = dir.path().join(format!("case{i:02}")).join(&c.file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &c.bytes).unwrap();
+            // Each case is its own ingest (its own ledger): cases share ids but not a run.
+            Input {
+                path,
+                profile: Profile::default(),
+                ledger: i,
+            }
+        })
+        .collect();
+    let rollup =
+        homeseason_spark::run_rollup(&opts, &campaign, &inputs, &dir.path().join("staging"), None)
+            .expect("the Spark job runs");
+    let mut failures = Vec::new();
+    for (c, staged) in cases.iter().zip(&rollup.files) {
+        let spark = staged.outcome(&campaign, &mut NoLake, &mut |_, _, _| None);
+        let rust = ingest_transaction_bytes(&c.file, &c.bytes, &Profile::default(), &campaign);
+        let verdict = match (&c.expect, spark, rust) {
+            (Expect::Refused(needles), Err(Ok(e)), Err(_)) => {
+                let why = e.to_string();
+                needles
+                    .iter()
+                    .chain(std::iter::once(&c.file.as_str()))
+                    .find(|n| !why.contains(**n))
+                    .map(|n| format!("refusal lacks {n:?}: {why}"))
+            }
+            (
+                Expect::Rows {
+                    counts,
+                    rejects: want,
+                    ..
+                },
+                Ok(s),
+                Ok(r),
+            ) => {
+                let rep = &s.report;
+                let got_counts = (
+                    rep.read as u64,
+                    rep.accepted as u64,
+                    rep.rejected as u64,
+                    rep.duplicates as u64,
+                );
+                let mut want: Vec<(i64, String, String)> = want
+                    .iter()
+                    .map(|(l, c, r)| (*l, (*c).to_owned(), (*r).to_owned()))
+                    .collect();
+                want.sort();
+                if got_counts != *counts {
+                    Some(format!("counts {got_counts:?}, expected {counts:?}"))
+                } else if rejects(&s.rejects) != want {
+                    Some(format!(
+                        "rejects {:?}, expected {want:?}",
+                        rejects(&s.rejects)
+                    ))
+                } else if r.report != s.report || !r.rows.equals_missing(&s.rows) {
+                    Some(format!(
+                        "differs from the Rust engine: {:?} vs {:?}\n{}\n{}",
+                        r.report, s.report, r.rows, s.rows
+                    ))
+                } else {
+                    None
+                }
+            }
+            (_, s, r) => Some(format!(
+                "unexpected outcome: spark {:?} / rust {:?}",
+                s.map(|o| o.report)
+                    .map_err(|e| e.map(|e| e.to_string()).map_err(|e| e.to_string())),
+                r.map(|o| o.report).map_err(|e| e.to_string())
+            )),
+        };
+        eprintln!("{:<70} {}", c.name, verdict.as_deref().unwrap_or("same"));
+        if let Some(v) = verdict {
+            failures.push(format!("{}: {v}", c.name));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+fn sorted_table(lake: &std::path::Path, table: &str, keys: &[&str]) -> DataFrame {
+    let df = Lake::open(lake).unwrap().read_table(table).unwrap();
+    if df.height() == 0 {
+        return df;
+    }
+    let mut cols: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .filter(|c| c != "file_sha256" && c != "ingested_at")
+        .collect();
+    cols.sort();
+    df.select(cols)
+        .unwrap()
+        .sort(keys.to_vec(), SortMultipleOptions::default())
+        .unwrap()
+}
+
+/// The lake's txn index as sets of records per institution-month folder: (`.id128` records,
+/// `.pairs` records), whichever files hold them.
+type IndexSets = std::collections::BTreeMap<String, (BTreeSet<Vec<u8>>, BTreeSet<Vec<u8>>)>;
+
+fn index_sets(lake: &std::path::Path) -> IndexSets {
+    let mut out = IndexSets::new();
+    let root = lake.join("_txn_index");
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let ext = p.extension().and_then(|x| x.to_str()).unwrap_or("");
+            let size = match ext {
+                "id128" => 20,
+                "pairs" => 12,
+                _ => continue,
+            };
+            let key = p
+                .parent()
+                .unwrap()
+                .strip_prefix(&root)
+                .unwrap()
+                .display()
+                .to_string();
+            let entry = out.entry(key).or_default();
+            let set = if size == 20 {
+                &mut entry.0
+            } else {
+                &mut entry.1
+            };
+            for rec in std::fs::read(&p).unwrap().chunks_exact(size) {
+                assert!(
+                    set.insert(rec.to_vec()),
+                    "a record twice in {}",
+                    p.display()
+                );
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn spark_ingest_of_the_sample_season_lands_the_same_lake_tables() {
+    let Some(opts) = cluster() else { return };
+    let demo = demo_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let sample = demo.join("sample");
+    // A delivery pattern first: one month of wallet_b through the Rust engine, then the whole season
+    // (that month again among it) through Spark: the re-sent month adds nothing.
+    let mut wallet: Vec<std::path::PathBuf> = std::fs::read_dir(sample.join("payments/wallet_b"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .collect();
+    wallet.sort();
+    let first = wallet.last().unwrap();
+    ok(&[
+        "ingest",
+        "--lake",
+        lake.to_str().unwrap(),
+        first.to_str().unwrap(),
+    ]);
+    let stdout = ok(&[
+        "ingest",
+        "--engine",
+        "spark",
+        "--spark-master",
+        &opts.master,
+        "--spark-conf",
+        "spark.sql.shuffle.partitions=4",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--json",
+        sample.to_str().unwrap(),
+    ]);
+    let _: serde_json::Value = serde_json::from_str(&stdout).expect("JSON results");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lake.join("_manifest.json")).unwrap()).unwrap();
+    let spark_files = manifest["files"]
+        .as_array()
+        .expect("manifest lists files")
+        .iter()
+        .filter(|f| f["report"]["payments"]["engine"] == "spark")
+        .count();
+    // 36 transaction files; the one ingested by the Rust engine first keeps its manifest entry (its
+    // re-sending through Spark is `unchanged`).
+    assert!(spark_files >= 35, "{spark_files} files went through Spark");
+    let keys = ["institution", "date", "region_code", "mcc", "channel"];
+    let spark = sorted_table(&lake, "payment_daily", &keys);
+    let rust = sorted_table(&demo.join("lake"), "payment_daily", &keys);
+    assert_eq!(spark.height(), rust.height());
+    assert!(
+        spark.equals_missing(&rust),
+        "payment_daily differs\n{spark}\n{rust}"
+    );
+    // The txn index: the same records per institution-month as the Rust engine's.
+    let spark_index = index_sets(&lake);
+    let rust_index = index_sets(&demo.join("lake"));
+    let count = |i: &IndexSets| {
+        i.values().fold((0, 0), |(a, b), (ids, pairs)| {
+            (a + ids.len(), b + pairs.len())
+        })
+    };
+    eprintln!(
+        "payment_daily rows {}; txn index (ids, pairs): spark {:?} in {} institution-months, rust {:?} in {}",
+        spark.height(),
+        count(&spark_index),
+        spark_index.len(),
+        count(&rust_index),
+        rust_index.len()
+    );
+    assert!(count(&rust_index).0 > 0);
+    assert!(spark_index == rust_index, "the txn index differs");
+    let rkeys = ["line", "reason", "raw", "message_en"];
+    let spark = sorted_table(&lake, "rejects", &rkeys);
+    let rust = sorted_table(&demo.join("lake"), "rejects", &rkeys);
+    assert_eq!(spark.height(), rust.height(), "rejects");
+    assert!(
+        spark.equals_missing(&rust),
+        "rejects differ\n{spark}\n{rust}"
+    );
+}
