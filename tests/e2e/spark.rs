@@ -157,7 +157,7 @@ fn sorted_table(lake: &std::path::Path, table: &str, keys: &[&str]) -> DataFrame
     let mut cols: Vec<String> = df
         .get_column_names()
         .iter()
-        .map(|c| c.to_string())
+        .map(std::string::ToString::to_string)
         .filter(|c| c != "file_sha256" && c != "ingested_at")
         .collect();
     cols.sort();

@@ -652,7 +652,7 @@ mod tests {
         let (a, b) = (txns(0, 30), txns(20, 50));
         // One after the other.
         let dir = tempfile::tempdir().unwrap();
-        let sequential = Lake::open(&dir.path().join("seq")).unwrap();
+        let sequential = Lake::open(dir.path().join("seq")).unwrap();
         for (name, bytes) in [("a.csv", &a), ("b.csv", &b)] {
             let fate = ingest_file(
                 &sequential,
@@ -665,7 +665,7 @@ mod tests {
             assert!(matches!(fate, Ok(Fate::Ingested { .. })), "{fate:?}");
         }
         // Both read before either commits (two ingests at once): B commits first, then A.
-        let raced = Lake::open(&dir.path().join("race")).unwrap();
+        let raced = Lake::open(dir.path().join("race")).unwrap();
         let read = |name, bytes| {
             prepare(&raced, &bytes_of(name, bytes), None, &campaign, &none)
                 .unwrap()

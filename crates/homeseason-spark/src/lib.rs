@@ -625,6 +625,8 @@ pub fn run_rollup(
 }
 
 type Seen = BTreeMap<String, Vec<(PathBuf, u64)>>;
+/// Per institution: the known ids and merchant pairs staged for Spark.
+type KnownCounts = BTreeMap<String, (usize, usize)>;
 
 /// Stage the lake's txn ids and merchant pairs of every institution in the run as Parquet
 /// (`known_ids/`, `known_pairs/`), each institution's index state taken first.
@@ -632,7 +634,7 @@ fn stage_known(
     lake: Option<&homeseason_lake::Lake>,
     meta: &[(usize, String, usize)],
     staging: &Path,
-) -> Result<(Seen, BTreeMap<String, (usize, usize)>), SparkError> {
+) -> Result<(Seen, KnownCounts), SparkError> {
     let mut seen = BTreeMap::new();
     let mut known = BTreeMap::new();
     let Some(lake) = lake else {

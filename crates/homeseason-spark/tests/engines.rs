@@ -42,11 +42,14 @@ fn cluster() -> Option<SparkOptions> {
 
 /// A lake in memory with the increment model's index: every txn id of each institution, and the
 /// merchant pairs and ids each institution-month holds; a file's spill is added when it commits.
+/// Ids and merchant pairs of one institution-month, each with its day.
+type MonthIndex = (BTreeSet<(u128, i32)>, BTreeSet<(u64, i32)>);
+
 #[derive(Default)]
 struct MemLake {
     ids: HashMap<String, HashSet<u128>>,
     /// (institution, year, month) → (ids with day, pairs with day), as the lake's index files hold them.
-    index: BTreeMap<(String, i32, u32), (BTreeSet<(u128, i32)>, BTreeSet<(u64, i32)>)>,
+    index: BTreeMap<(String, i32, u32), MonthIndex>,
     spill: BTreeMap<(i32, u32), Vec<(u128, i32)>>,
     spill_pairs: BTreeMap<(i32, u32), Vec<(u64, i32)>>,
 }
@@ -293,19 +296,19 @@ fn sample_season_and_bank_layout_agree_with_the_rust_engine() {
     let corrected: String = lines
         .iter()
         .take(lines.len() - 5)
-        .map(|l| format!("{l}\n"))
+        .flat_map(|l| [*l, "\n"])
         .collect();
     let name = paths[32].file_name().unwrap().to_owned();
     std::fs::write(extra.join(&name), corrected).unwrap();
     let oct = std::fs::read_to_string(&paths[33]).unwrap();
     let oct_lines: Vec<&str> = oct.lines().collect();
     lines.truncate(200);
-    let mut overlap: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let mut overlap: String = lines.iter().flat_map(|l| [*l, "\n"]).collect();
     for l in &oct_lines[1..30] {
         overlap.push_str(l);
         overlap.push('\n');
     }
-    overlap.push_str(&oct_lines[40].replacen(",", "X,", 1));
+    overlap.push_str(&oct_lines[40].replacen(',', "X,", 1));
     overlap.push('\n');
     std::fs::write(
         extra.join("payment_transactions_wallet_b_export7.csv"),
