@@ -80,7 +80,7 @@ pub(crate) const NOT_DISTINGUISHABLE: &str = "与无效应无法区分 not disti
 /// as not distinguishable from no effect rather than shown as a finding.
 fn flagged(r: &UpliftRow) -> String {
     if r.distinguishable == Some(false) {
-        format!("{} ⚠ {NOT_DISTINGUISHABLE}", pct(r.uplift_pct))
+        format!("{} △ {NOT_DISTINGUISHABLE}", pct(r.uplift_pct))
     } else {
         pct(r.uplift_pct)
     }
@@ -539,7 +539,7 @@ impl Document<'_> {
                         f2(r.conformal_factor),
                         share(r.calibrated_coverage),
                         if r.selected {
-                            "✓".into()
+                            "√".into()
                         } else {
                             String::new()
                         },
