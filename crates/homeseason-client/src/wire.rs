@@ -113,6 +113,11 @@ pub struct UploadRecord {
     /// Rejected rows in all.
     #[serde(default)]
     pub rejects_total: usize,
+    /// The rejected rows are not shown to this reader: it is neither the uploader nor an
+    /// administrator, and a rejected row cannot be told to lie in its regions (its region may be the
+    /// very value that was rejected). `regions` then lists only the reader's own regions.
+    #[serde(default)]
+    pub rejects_withheld: bool,
     /// What the lake did.
     pub commit: Option<CommitView>,
     /// Why it was refused.

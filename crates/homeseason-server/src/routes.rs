@@ -259,7 +259,7 @@ async fn list_uploads(
                 .is_none_or(|f| r.feed.as_deref() == Some(f))
     });
     list.truncate(limit);
-    let list: Vec<UploadRecord> = list.iter().map(UploadRecord::summary).collect();
+    let list: Vec<UploadRecord> = list.iter().map(|r| as_seen_by(r.summary(), &who)).collect();
     Ok(Json(json!({ "uploads": list })).into_response())
 }
 
@@ -279,7 +279,7 @@ async fn latest_upload(
                     .is_none_or(|f| r.feed.as_deref() == Some(f))
         })
         .first()
-        .map(|r| Json(r.clone()).into_response())
+        .map(|r| Json(as_seen_by(r.clone(), &who)).into_response())
         .ok_or_else(|| AppError::not_found("upload 上传记录"))
 }
 
@@ -295,12 +295,34 @@ fn visible_upload(
         .ok_or_else(|| AppError::not_found("upload 上传记录"))
 }
 
+/// Whether `who` may read an upload's rejected rows: its uploader or an administrator. A liaison
+/// who sees an upload because it committed rows of one of its regions (an administrator's
+/// multi-region file) must not read other regions' raw rows, and a rejected row's region is not
+/// known (it may be the value that was rejected), so the rows are withheld from it.
+fn may_read_rejects(record: &crate::registry::UploadRecord, who: &Principal) -> bool {
+    who.admin || who.token_id == record.token_id
+}
+
+/// The record as `who` may read it: without the rejected rows and other regions' counts when
+/// [`may_read_rejects`] says no.
+fn as_seen_by(
+    mut record: crate::registry::UploadRecord,
+    who: &Principal,
+) -> crate::registry::UploadRecord {
+    if !may_read_rejects(&record, who) {
+        record.rejects.clear();
+        record.rejects_withheld = true;
+        record.regions.retain(|(r, _)| who.may_region(r));
+    }
+    record
+}
+
 async fn get_upload(
     State(st): State<AppState>,
     Auth(who): Auth,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let record = visible_upload(&st, &who, &id)?;
+    let record = as_seen_by(visible_upload(&st, &who, &id)?, &who);
     let mut response = record_response(&record);
     // A status query succeeds; the record's own status says how the upload went.
     *response.status_mut() = StatusCode::OK;
@@ -368,6 +390,7 @@ async fn upload_by_sha(
         });
     }
     // The record, its status URL, and whether sending the content again would ingest nothing.
+    let record = as_seen_by(record, &who);
     let mut body = serde_json::to_value(&record).unwrap_or_default();
     if let Some(map) = body.as_object_mut() {
         map.insert(
@@ -443,6 +466,12 @@ async fn upload_rejects(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let record = visible_upload(&st, &who, &id)?;
+    if !may_read_rejects(&record, &who) {
+        return Err(AppError::forbidden(
+            "此上传的被拒行仅对上传者和管理员可见（被拒行可能属于其他地区）",
+            "the rejected rows of this upload are shown to its uploader and administrators only (they may belong to other regions)",
+        ));
+    }
     let feed = record.feed.clone().unwrap_or_default();
     let lake = st.lake().clone();
     let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, AppError> {

@@ -341,6 +341,7 @@ async fn accept(
         report: None,
         rejects: Vec::new(),
         rejects_total: 0,
+        rejects_withheld: false,
         commit: None,
         refusal: None,
     };

@@ -449,3 +449,81 @@ async fn outputs_and_report_say_when_there_is_nothing_yet() {
     let (status, _) = call(&f.state, get("/api/report", Some(&f.zhejiang))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_liaison_does_not_read_other_regions_rejected_rows_of_an_admin_upload() {
+    let f = Fixture::new();
+    // An administrator's register for Zhejiang and Beijing; the rejected row (line 3) is Zhejiang's.
+    let bytes = activities(&["330000", "110000"], 3, true, "m");
+    let (status, r) = call(
+        &f.state,
+        upload_request(Some(&f.admin), "两地活动.csv", None, &bytes),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["rejects_total"], 1);
+    let id = r["id"].as_str().expect("id").to_owned();
+    let rejected_raw = r["rejects"][0]["raw"].as_str().expect("raw").to_owned();
+    assert!(rejected_raw.contains("330000"), "{rejected_raw}");
+    // Beijing's liaison sees the upload (it committed Beijing's rows) but not the rejected row, nor
+    // Zhejiang's count, through any of the routes that return the record.
+    let (status, seen) = call(
+        &f.state,
+        get(&format!("/api/uploads/{id}"), Some(&f.beijing)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    let latest = call(
+        &f.state,
+        get("/api/uploads/latest?feed=activities", Some(&f.beijing)),
+    )
+    .await
+    .1;
+    let listed = call(&f.state, get("/api/uploads", Some(&f.beijing)))
+        .await
+        .1["uploads"][0]
+        .clone();
+    for (route, record) in [("by id", &seen), ("latest", &latest), ("list", &listed)] {
+        assert_eq!(record["id"], id.as_str(), "{route}: {record}");
+        assert_eq!(
+            record["rejects"],
+            serde_json::json!([]),
+            "{route}: {record}"
+        );
+        assert_eq!(record["rejects_withheld"], true, "{route}: {record}");
+        assert_eq!(
+            record["regions"],
+            serde_json::json!([["110000", 3]]),
+            "{route}: {record}"
+        );
+        assert!(!record.to_string().contains(&rejected_raw), "{route}");
+    }
+    let (status, body) = call(
+        &f.state,
+        get(&format!("/api/uploads/{id}/rejects.csv"), Some(&f.beijing)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(!body.to_string().contains(&rejected_raw));
+    // Zhejiang's liaison is not the uploader either: the same.
+    let (status, _) = call(
+        &f.state,
+        get(&format!("/api/uploads/{id}/rejects.csv"), Some(&f.zhejiang)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // The administrator reads everything.
+    let (status, csv) = call(
+        &f.state,
+        get(&format!("/api/uploads/{id}/rejects.csv"), Some(&f.admin)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        csv.as_str().is_some_and(|c| c.contains("2023-13-45")),
+        "{csv}"
+    );
+    let (_, own) = call(&f.state, get(&format!("/api/uploads/{id}"), Some(&f.admin))).await;
+    assert_eq!(own["rejects_withheld"], false);
+    assert_eq!(own["rejects"][0]["raw"], rejected_raw.as_str());
+}
