@@ -97,6 +97,11 @@ fn read_frame(path: &std::path::Path) -> Result<DataFrame> {
             .map_err(anyhow::Error::from)
             .with_context(|| format!("reading Parquet {}", path.display()));
     }
+    read_csv(path)
+}
+
+/// A CSV file with a header, column types inferred from its first 10,000 rows.
+pub(crate) fn read_csv(path: &std::path::Path) -> Result<DataFrame> {
     CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(10_000))

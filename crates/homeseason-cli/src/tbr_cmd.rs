@@ -20,15 +20,7 @@ use super::{GeoliftArgs, read_frame};
 /// Unit → group (1 control, 2 treatment) from a two-column CSV such as matched_markets'
 /// `geoassignment.csv` (`"geo","geo.group"`).
 fn assignment(path: &std::path::Path) -> Result<HashMap<String, i64>> {
-    let df = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(10_000))
-        .try_into_reader_with_file_path(Some(path.to_owned()))
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("opening {}", path.display()))?
-        .finish()
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("reading {}", path.display()))?;
+    let df = crate::impact_cmd::read_csv(path)?;
     if df.width() < 2 {
         bail!("{}: expected two columns, unit and group", path.display());
     }

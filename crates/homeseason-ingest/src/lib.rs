@@ -55,6 +55,11 @@ pub use profile::{INSTITUTION_CODE_RULE, is_institution_code};
 pub use reject::{Reason, Reject, RejectSink};
 pub use source::{Decoded, Encoding, decode, sha256_hex};
 pub use stream::{
+    DailyCell, DailyCells, TXN_FIELDS, TxnColumns, csv_header, file_institution, map_txn_header,
+    mcc_categories, other_institution_detail, outside_years_detail, read_full, rejects_with_sha,
+    resolve_txn_field,
+};
+pub use stream::{
     ID128_SECOND_SUFFIX, INDEX_HASH_SEED, MonthKey, MonthOwner, NoLake, Opener, TxnContext,
     TxnMonth, TxnOutcome, campaign_years, detect_payment_feed, ingest_transaction_bytes,
     ingest_transactions, merchant_pair, parquet_to_csv, sniff_header, txn_fingerprint, txn_id128,

@@ -20,23 +20,14 @@ use crate::table::{LINE, MappedTable};
 use crate::validate::validate;
 use crate::{Feed, Result};
 
-/// Columns of the `payment_daily` lake table, in order.
-pub(crate) const DAILY_COLUMNS: [&str; 11] = [
-    "date",
-    "institution",
-    "region_code",
-    "mcc",
-    "category",
-    "channel",
-    "txn_count",
-    "amount",
-    "refund_amount",
-    "net_amount",
-    "merchant_count",
-];
-
-fn daily_select() -> Vec<Expr> {
-    DAILY_COLUMNS.iter().map(|c| col(*c)).collect()
+/// The columns of the `payment_daily` lake table, in the contract's order.
+pub(crate) fn daily_select() -> Vec<Expr> {
+    Feed::PaymentDaily
+        .contract()
+        .column_names()
+        .into_iter()
+        .map(col)
+        .collect()
 }
 
 /// Reject the rows whose `column` (a date or time) falls outside the campaign's data years
@@ -51,9 +42,7 @@ fn reject_outside_years(
     let (from, to) = crate::stream::campaign_years(campaign);
     let year = col(column).dt().year();
     let outside = year.clone().lt(lit(from)).or(year.gt(lit(to)));
-    let detail = format!(
-        "outside the campaign's data years {from}–{to} / 不在本次活动的数据年份 {from}–{to} 之内"
-    );
+    let detail = crate::stream::outside_years_detail((from, to));
     crate::frame_util::reject_where(
         &rows,
         outside.clone(),
@@ -69,22 +58,22 @@ fn reject_outside_years(
         .map_err(perr(sink.file()))
 }
 
-/// Transaction rows → daily rows. Returns (daily frame, accepted input rows, duplicates).
-///
-/// # Errors
-/// Only on internal failures; bad rows are rejected.
-pub(crate) fn transactions(
+/// The rows of a payments table that pass the contract, fall in the campaign's data years (by
+/// `time_column`) and roll up to a reporting region, first occurrence of each `key` kept (by line);
+/// returns them with the number of duplicates dropped. Every other row is rejected into `sink`.
+fn accepted_unique(
     table: &MappedTable,
+    contract: &TableContract,
+    time_column: &str,
+    key: &[&str],
     campaign: &Campaign,
     sink: &mut RejectSink,
-) -> Result<(DataFrame, usize, usize)> {
-    let file = sink.file().to_owned();
-    let err = perr(&file);
-    let valid = validate(table, Feed::PaymentTransactions.contract(), sink)?;
+) -> Result<(DataFrame, usize)> {
+    let valid = validate(table, contract, sink)?;
     let accepted = reject_outside_years(
         valid.accepted,
-        "txn_time",
-        table.header_of("txn_time"),
+        time_column,
+        table.header_of(time_column),
         campaign,
         sink,
     )?;
@@ -98,13 +87,43 @@ pub(crate) fn transactions(
     let rows = rows
         .lazy()
         .sort([LINE], SortMultipleOptions::default())
-        .unique_stable(
-            Some(cols(["institution", "txn_id"])),
-            UniqueKeepStrategy::First,
-        )
+        .unique_stable(Some(cols(key.to_vec())), UniqueKeepStrategy::First)
         .collect()
-        .map_err(&err)?;
+        .map_err(perr(sink.file()))?;
     let duplicates = before - rows.height();
+    Ok((rows, duplicates))
+}
+
+/// Daily rows with `net_amount`, in the contract's columns and the lake's sort order.
+fn finish_daily(daily: LazyFrame) -> LazyFrame {
+    daily
+        .with_column((col("amount") - col("refund_amount")).alias("net_amount"))
+        .select(daily_select())
+        .sort(
+            ["date", "region_code", "mcc", "channel"],
+            SortMultipleOptions::default(),
+        )
+}
+
+/// Transaction rows → daily rows. Returns (daily frame, accepted input rows, duplicates).
+///
+/// # Errors
+/// Only on internal failures; bad rows are rejected.
+pub(crate) fn transactions(
+    table: &MappedTable,
+    campaign: &Campaign,
+    sink: &mut RejectSink,
+) -> Result<(DataFrame, usize, usize)> {
+    let file = sink.file().to_owned();
+    let err = perr(&file);
+    let (rows, duplicates) = accepted_unique(
+        table,
+        Feed::PaymentTransactions.contract(),
+        "txn_time",
+        &["institution", "txn_id"],
+        campaign,
+        sink,
+    )?;
     let accepted = rows.height();
     let rows = map_categories(rows, campaign, &file)?;
     let sale = col("txn_type").eq(lit("sale"));
@@ -131,16 +150,12 @@ pub(crate) fn transactions(
                 .n_unique()
                 .cast(DataType::Int64)
                 .alias("merchant_count"),
-        ])
-        .with_column((col("amount") - col("refund_amount")).alias("net_amount"))
-        .select(daily_select())
-        .sort(
-            ["date", "region_code", "mcc", "channel"],
-            SortMultipleOptions::default(),
-        )
-        .collect()
-        .map_err(&err)?;
-    Ok((daily, accepted, duplicates))
+        ]);
+    Ok((
+        finish_daily(daily).collect().map_err(&err)?,
+        accepted,
+        duplicates,
+    ))
 }
 
 /// An expression rewriting the `channel` column's spellings (the profile's, then the contract's
@@ -211,38 +226,16 @@ pub(crate) fn daily_with(
 ) -> Result<(DataFrame, usize, usize)> {
     let file = sink.file().to_owned();
     let err = perr(&file);
-    let valid = validate(table, contract, sink)?;
-    let accepted = reject_outside_years(
-        valid.accepted,
+    let (rows, duplicates) = accepted_unique(
+        table,
+        contract,
         "date",
-        table.header_of("date"),
+        &["date", "institution", "region_code", "mcc", "channel"],
         campaign,
         sink,
     )?;
-    let rows = roll_up_regions(
-        accepted,
-        "region_code",
-        table.header_of("region_code"),
-        sink,
-    )?;
-    let before = rows.height();
-    let key = cols(["date", "institution", "region_code", "mcc", "channel"]);
-    let rows = rows
-        .lazy()
-        .sort([LINE], SortMultipleOptions::default())
-        .unique_stable(Some(key), UniqueKeepStrategy::First)
-        .collect()
-        .map_err(&err)?;
-    let duplicates = before - rows.height();
     let accepted = rows.height();
-    let rows = map_categories(rows, campaign, &file)?
-        .lazy()
-        .with_column((col("amount") - col("refund_amount")).alias("net_amount"))
-        .select(daily_select())
-        .sort(
-            ["date", "region_code", "mcc", "channel"],
-            SortMultipleOptions::default(),
-        )
+    let rows = finish_daily(map_categories(rows, campaign, &file)?.lazy())
         .collect()
         .map_err(&err)?;
     Ok((rows, accepted, duplicates))

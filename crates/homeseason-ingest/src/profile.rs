@@ -134,6 +134,17 @@ pub enum TimeFormat {
 }
 
 impl TimeFormat {
+    /// How the format is named in a `bad_date` reject's detail.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            TimeFormat::Pattern(f) => f.clone(),
+            TimeFormat::UnixSeconds => "unix seconds".into(),
+            TimeFormat::UnixMillis => "unix milliseconds".into(),
+            TimeFormat::Rfc3339 => "RFC 3339".into(),
+        }
+    }
+
     fn parse(s: &str) -> TimeFormat {
         match s.trim() {
             "unix_s" | "unix" | "epoch" => TimeFormat::UnixSeconds,

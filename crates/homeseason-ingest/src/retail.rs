@@ -19,12 +19,12 @@ use homeseason_schema::contract::tables;
 use homeseason_schema::region::{NATIONAL, Regions};
 use polars::prelude::*;
 
+use crate::Result;
 use crate::frame_util::{Cells, perr};
 use crate::parse::{self, Unit};
 use crate::reject::{Reason, RejectSink};
 use crate::source::Decoded;
 use crate::table::{self, MappedTable, RAW};
-use crate::{IngestError, Result};
 
 /// Fields a retail table may leave out, with the value they take: no region column means national.
 pub(crate) const DEFAULTS: &[(&str, &str)] = &[("region_code", NATIONAL)];
@@ -37,21 +37,7 @@ pub(crate) const DEFAULTS: &[(&str, &str)] = &[("region_code", NATIONAL)];
 pub(crate) fn read_csv(decoded: &Decoded) -> Result<MappedTable> {
     let contract = homeseason_schema::contract::get(tables::RETAIL_STATS)
         .ok_or_else(|| crate::guidance::unknown_feed(&decoded.file, &[]))?;
-    let frame = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(0))
-        .with_parse_options(
-            CsvParseOptions::default()
-                .with_missing_is_null(true)
-                .with_truncate_ragged_lines(true),
-        )
-        .into_reader_with_file_handle(std::io::Cursor::new(decoded.text.as_bytes()))
-        .finish()
-        .map_err(|e| IngestError::Csv {
-            file: decoded.file.clone(),
-            reason: crate::stream::unclosed_quote_reason(decoded.text.as_bytes())
-                .unwrap_or_else(|| e.to_string()),
-        })?;
+    let frame = table::csv_text_frame(decoded)?;
     let has_region = frame.get_column_names().iter().any(|n| {
         contract
             .resolve_header(n.as_str())

@@ -175,10 +175,7 @@ pub fn suppress_small_cells(
             .otherwise(col(c))
             .alias(c)
     };
-    let mut order: Vec<Expr> = crate::payments::DAILY_COLUMNS
-        .iter()
-        .map(|c| col(*c))
-        .collect();
+    let mut order = crate::payments::daily_select();
     order.push(col("suppressed"));
     let mut frame = daily.clone();
     frame.with_column(Column::new("suppressed".into(), mask))?;

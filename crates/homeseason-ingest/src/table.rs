@@ -49,23 +49,30 @@ pub(crate) fn ambiguous_fallback(header: &str) -> Option<&'static str> {
 /// # Errors
 /// [`IngestError::Csv`] when the text is not parseable CSV, [`IngestError::MissingColumns`] as above.
 pub(crate) fn read_csv(decoded: &Decoded, contract: &TableContract) -> Result<MappedTable> {
-    let options = CsvReadOptions::default()
+    let frame = csv_text_frame(decoded)?;
+    map_headers(frame, contract, &decoded.file, 2)
+}
+
+/// A decoded CSV as a frame of text columns, headers as given (ragged lines padded with nulls).
+///
+/// # Errors
+/// [`IngestError::Csv`] when the text is not parseable CSV (naming an unclosed quote's line).
+pub(crate) fn csv_text_frame(decoded: &Decoded) -> Result<DataFrame> {
+    CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
         .with_parse_options(
             CsvParseOptions::default()
                 .with_missing_is_null(true)
                 .with_truncate_ragged_lines(true),
-        );
-    let frame = options
+        )
         .into_reader_with_file_handle(Cursor::new(decoded.text.as_bytes()))
         .finish()
         .map_err(|e| IngestError::Csv {
             file: decoded.file.clone(),
             reason: crate::stream::unclosed_quote_reason(decoded.text.as_bytes())
                 .unwrap_or_else(|| e.to_string()),
-        })?;
-    map_headers(frame, contract, &decoded.file, 2)
+        })
 }
 
 /// Map a frame of text columns (headers as given) onto `contract`. `first_line` is the source line of

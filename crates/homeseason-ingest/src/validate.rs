@@ -144,29 +144,23 @@ fn error_of(field: &Field) -> Expr {
             .then(tag(Reason::BadPattern));
     }
     let numeric = matches!(field.r#type, FieldType::Number | FieldType::Integer);
-    if let Some(minimum) = field.constraints.minimum
-        && numeric
-    {
+    let bounds = [
+        (field.constraints.minimum, Reason::BelowMinimum),
+        (field.constraints.maximum, Reason::AboveMaximum),
+    ];
+    for (bound, reason) in bounds {
+        let Some(bound) = bound.filter(|_| numeric) else {
+            continue;
+        };
+        let number = value.clone().cast(DataType::Float64);
+        let outside = if reason == Reason::BelowMinimum {
+            number.lt(lit(bound))
+        } else {
+            number.gt(lit(bound))
+        };
         chain = chain
-            .when(
-                value
-                    .clone()
-                    .is_not_null()
-                    .and(value.clone().cast(DataType::Float64).lt(lit(minimum))),
-            )
-            .then(tag(Reason::BelowMinimum));
-    }
-    if let Some(maximum) = field.constraints.maximum
-        && numeric
-    {
-        chain = chain
-            .when(
-                value
-                    .clone()
-                    .is_not_null()
-                    .and(value.cast(DataType::Float64).gt(lit(maximum))),
-            )
-            .then(tag(Reason::AboveMaximum));
+            .when(value.clone().is_not_null().and(outside))
+            .then(tag(reason));
     }
     chain.otherwise(lit(NULL).cast(DataType::String))
 }

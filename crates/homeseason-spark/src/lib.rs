@@ -35,7 +35,7 @@ use std::process::Command;
 
 use homeseason_ingest::Encoding;
 use homeseason_ingest::{Feed, FileReport, IngestError};
-use homeseason_ingest::{Format, Profile, RefundSign, TimeFormat};
+use homeseason_ingest::{Format, Profile, TimeFormat};
 use homeseason_ingest::{MonthKey, TxnContext, TxnMonth, TxnOutcome, year_month};
 use homeseason_ingest::{Reason, RejectSink};
 use homeseason_schema::campaign::Campaign;
@@ -44,7 +44,7 @@ use homeseason_schema::region::Regions;
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::sql::{Decode, F_INST, F_TYPE, FIELDS, FileLayout};
+use crate::sql::{Decode, F_INST, FIELDS, FileLayout};
 
 /// The bundled driver, written next to the job at run time.
 pub const DRIVER_PY: &str = include_str!("../driver/rollup.py");
@@ -187,15 +187,6 @@ pub struct Prepared {
     pub institution: String,
 }
 
-fn resolve_field(profile: &Profile, header: &str) -> Option<usize> {
-    let contract = Feed::PaymentTransactions.contract();
-    let name = profile
-        .column_for(header)
-        .map(str::to_owned)
-        .or_else(|| contract.resolve_header(header).map(|f| f.name.clone()))?;
-    FIELDS.iter().position(|f| *f == name)
-}
-
 /// Read a file's first bytes as the Rust engine's first chunk: gzip, BOM, encoding (UTF-8 when its
 /// non-ASCII text is valid UTF-8, else GB18030; all-ASCII decides line by line), header and columns
 /// (profile first, then the contract's names and aliases), and the institution (the profile's, else
@@ -212,18 +203,18 @@ pub fn prepare(path: &Path, profile: &Profile) -> Result<Prepared, IngestError> 
     };
     let mut f = std::fs::File::open(path).map_err(|e| csv_err(e.to_string()))?;
     let mut magic = [0u8; 2];
-    let n = read_up_to(&mut f, &mut magic).map_err(|e| csv_err(e.to_string()))?;
+    let n = homeseason_ingest::read_full(&mut f, &mut magic).map_err(|e| csv_err(e.to_string()))?;
     let chained = std::io::Cursor::new(magic[..n].to_vec()).chain(f);
     let mut head = vec![0u8; HEAD_BYTES];
     let got = if n == 2 && magic == [0x1f, 0x8b] {
         let mut dec = flate2::read::MultiGzDecoder::new(chained);
-        read_up_to(&mut dec, &mut head).map_err(|e| IngestError::Gzip {
+        homeseason_ingest::read_full(&mut dec, &mut head).map_err(|e| IngestError::Gzip {
             file: name.clone(),
             reason: e.to_string(),
         })?
     } else {
         let mut plain = chained;
-        read_up_to(&mut plain, &mut head).map_err(|e| csv_err(e.to_string()))?
+        homeseason_ingest::read_full(&mut plain, &mut head).map_err(|e| csv_err(e.to_string()))?
     };
     let full = got == HEAD_BYTES;
     head.truncate(got);
@@ -256,70 +247,14 @@ pub fn prepare(path: &Path, profile: &Profile) -> Result<Prepared, IngestError> 
             })?;
         (t.into_owned(), Decode::Gb18030)
     };
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(profile.delimiter)
-        .from_reader(text.as_bytes());
-    let mut rec = csv::StringRecord::new();
-    let header: Vec<String> = match rdr.read_record(&mut rec) {
-        Ok(true) => rec
-            .iter()
-            .map(|h| h.trim_start_matches('\u{feff}').to_owned())
-            .collect(),
-        Ok(false) => Vec::new(),
-        Err(e) => return Err(csv_err(e.to_string())),
-    };
-    let mut columns: [Option<usize>; 9] = [None; 9];
-    let mut headers: [String; 9] = std::array::from_fn(|i| FIELDS[i].to_owned());
-    let mut ignored = Vec::new();
-    for (i, h) in header.iter().enumerate() {
-        match resolve_field(profile, h) {
-            Some(f) if columns[f].is_none() => {
-                columns[f] = Some(i);
-                headers[f] = h.clone();
-            }
-            _ => ignored.push(h.clone()),
-        }
-    }
-    let optional = |f: usize| {
-        (f == F_INST && profile.institution.is_some())
-            || (f == F_TYPE && profile.refund_sign == RefundSign::Negative)
-    };
-    let contract = Feed::PaymentTransactions.contract();
-    let missing: Vec<String> = (0..9)
-        .filter(|&f| columns[f].is_none() && !optional(f))
-        .map(|f| {
-            let title = contract
-                .field(FIELDS[f])
-                .map_or("", |x| x.title_zh.as_str());
-            format!("{} ({title})", FIELDS[f])
-        })
-        .collect();
-    if !missing.is_empty() {
-        return Err(homeseason_ingest::missing_columns(
-            &name, contract, missing, header,
-        ));
-    }
-    let institution = match &profile.institution {
-        Some(i) => i.clone(),
-        None => columns[F_INST]
-            .and_then(|col| {
-                let mut rdr = csv::ReaderBuilder::new()
-                    .has_headers(true)
-                    .flexible(true)
-                    .delimiter(profile.delimiter)
-                    .from_reader(text.as_bytes());
-                rdr.byte_records()
-                    .filter_map(std::result::Result::ok)
-                    .filter_map(|r| {
-                        r.get(col)
-                            .map(|v| String::from_utf8_lossy(v.trim_ascii()).into_owned())
-                    })
-                    .find(|v| homeseason_ingest::is_institution_code(v))
-            })
-            .unwrap_or_default(),
-    };
+    let header = homeseason_ingest::csv_header(&name, text.as_bytes(), profile.delimiter)?;
+    let homeseason_ingest::TxnColumns {
+        columns,
+        headers,
+        ignored,
+    } = homeseason_ingest::map_txn_header(&name, profile, header.clone())?;
+    let institution =
+        homeseason_ingest::file_institution(text.as_bytes(), true, profile, columns[F_INST]);
     Ok(Prepared {
         name,
         encoding: if bom {
@@ -340,19 +275,6 @@ pub fn prepare(path: &Path, profile: &Profile) -> Result<Prepared, IngestError> 
 
 fn memrchr_nl(b: &[u8]) -> Option<usize> {
     b.iter().rposition(|&c| c == b'\n')
-}
-
-fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 fn file_name(path: &Path) -> String {
@@ -966,7 +888,7 @@ fn read_staged(
                 )));
             }
             let (y, m) = year_month(MonthKey::try_from(mk[k]).map_err(staged)?);
-            let (cy, cm, _) = civil(cell.day);
+            let (cy, cm, _) = homeseason_schema::calendar::civil_from_days(cell.day);
             if (y, m) != (cy, cm) {
                 return Err(staged(format!("cell {cell:?} staged under month {y}-{m}")));
             }
@@ -1015,22 +937,6 @@ fn read_staged(
         }
     }
     Ok(())
-}
-
-/// (year, month, day) of days since 1970-01-01 (proleptic Gregorian).
-fn civil(z: i32) -> (i32, u32, u32) {
-    {
-        let z = z + 719_468;
-        let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-        let doe = (z - era * 146_097) as u32;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let y = yoe as i32 + era * 400;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        (if m <= 2 { y + 1 } else { y }, m, d)
-    }
 }
 
 /// A file's name without folders and extensions: `x/abc.csv.gz` → `abc`.
@@ -1116,15 +1022,6 @@ pub fn month_pairs(month: &StagedMonth) -> Result<Vec<(u64, i32)>, SparkError> {
     Ok(out)
 }
 
-fn time_detail(profile: &Profile) -> String {
-    match &profile.time_format {
-        TimeFormat::Pattern(f) => f.clone(),
-        TimeFormat::UnixSeconds => "unix seconds".into(),
-        TimeFormat::UnixMillis => "unix milliseconds".into(),
-        TimeFormat::Rfc3339 => "RFC 3339".into(),
-    }
-}
-
 impl StagedFile {
     /// The file's increment as the Rust engine's [`TxnOutcome`]: which rows are new (the increment
     /// Spark staged: not in the lake's index, not in an earlier file of the run), duplicates within
@@ -1168,20 +1065,18 @@ impl StagedFile {
             .map(|(_, _, _, k)| k);
         let contract = Feed::PaymentTransactions.contract();
         let mut sink = RejectSink::new(Feed::PaymentTransactions.id(), file, "");
-        let (from, to) = homeseason_ingest::campaign_years(campaign);
+        let years = homeseason_ingest::campaign_years(campaign);
         for r in &self.rejects {
             let header = Some(prep.headers[r.field].clone());
             let detail = match (r.field, r.reason) {
-                (2, Reason::BadDate) => Some(time_detail(&self.profile)),
+                (2, Reason::BadDate) => Some(self.profile.time_format.describe()),
                 (1, Reason::BadPattern) => {
                     Some(homeseason_ingest::INSTITUTION_CODE_RULE.to_owned())
                 }
-                (1, Reason::BadEnum) => Some(format!(
-                    "this file is for institution {institution} / 本文件属于机构 {institution}"
-                )),
-                (2, Reason::BadPeriod) => Some(format!(
-                    "outside the campaign's data years {from}–{to} / 不在本次活动的数据年份 {from}–{to} 之内"
-                )),
+                (1, Reason::BadEnum) => {
+                    Some(homeseason_ingest::other_institution_detail(institution))
+                }
+                (2, Reason::BadPeriod) => Some(homeseason_ingest::outside_years_detail(years)),
                 _ => None,
             };
             match detail {
@@ -1196,23 +1091,8 @@ impl StagedFile {
                 ),
             }
         }
-        let mut category = vec!["other"; 10_000];
-        let mut mapped = vec![false; 10_000];
-        for m in &campaign.mcc {
-            if let Ok(code) = m.code.parse::<usize>()
-                && code < 10_000
-                && m.code.len() == 4
-            {
-                category[code] = m.category.id();
-                mapped[code] = true;
-            }
-        }
-        let mut unmapped_mcc: BTreeMap<String, usize> = BTreeMap::new();
         let mut months = Vec::new();
-        let (mut c_date, mut c_region, mut c_mcc, mut c_cat, mut c_channel) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let (mut c_count, mut c_amount, mut c_refund, mut c_net, mut c_merchants) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut cells = homeseason_ingest::DailyCells::new(campaign);
         let dup_in_file: usize = self.months.values().map(|m| m.duplicates).sum();
         let (mut accepted, mut across) = (0usize, 0usize);
         for &(key, m) in &live {
@@ -1236,20 +1116,17 @@ impl StagedFile {
             }
             ctx.spill_pairs(y, mo, &pairs).map_err(lake_err)?;
             for cell in &m.daily {
-                c_date.push(cell.day);
-                c_region.push(cell.region.clone());
-                c_mcc.push(format!("{:04}", cell.mcc));
-                if !mapped[usize::from(cell.mcc)] {
-                    *unmapped_mcc.entry(format!("{:04}", cell.mcc)).or_default() +=
-                        usize::try_from(cell.rows).unwrap_or(0);
-                }
-                c_cat.push(category[usize::from(cell.mcc)]);
-                c_channel.push(cell.channel.clone());
-                c_count.push(cell.txn_count);
-                c_amount.push(cell.sale_fen as f64 / 100.0);
-                c_refund.push(cell.refund_fen as f64 / 100.0);
-                c_net.push((cell.sale_fen - cell.refund_fen) as f64 / 100.0);
-                c_merchants.push(cell.merchants);
+                cells.push(homeseason_ingest::DailyCell {
+                    day: cell.day,
+                    region: &cell.region,
+                    mcc: cell.mcc,
+                    channel: &cell.channel,
+                    rows: cell.rows,
+                    txn_count: cell.txn_count,
+                    sale_fen: i128::from(cell.sale_fen),
+                    refund_fen: i128::from(cell.refund_fen),
+                    merchants: cell.merchants,
+                });
             }
             months.push(TxnMonth {
                 year: y,
@@ -1261,49 +1138,10 @@ impl StagedFile {
             });
         }
         let err = |e: PolarsError| Err(staged(e));
-        let height = c_date.len();
-        let rows = DataFrame::new(
-            height,
-            vec![
-                Column::new("date".into(), c_date)
-                    .cast(&DataType::Date)
-                    .map_err(err)?,
-                Column::new_scalar(
-                    "institution".into(),
-                    Scalar::from(PlSmallStr::from(institution)),
-                    height,
-                ),
-                Column::new("region_code".into(), c_region),
-                Column::new("mcc".into(), c_mcc),
-                Column::new("category".into(), c_cat),
-                Column::new("channel".into(), c_channel),
-                Column::new("txn_count".into(), c_count),
-                Column::new("amount".into(), c_amount),
-                Column::new("refund_amount".into(), c_refund),
-                Column::new("net_amount".into(), c_net),
-                Column::new("merchant_count".into(), c_merchants),
-            ],
-        )
-        .and_then(|df| {
-            df.lazy()
-                .sort(
-                    ["date", "region_code", "mcc", "channel"],
-                    SortMultipleOptions::default(),
-                )
-                .collect()
-        })
-        .map_err(err)?;
+        let (rows, unmapped_mcc) = cells.finish(institution).map_err(err)?;
         homeseason_lake::check_frame(tables::PAYMENT_DAILY, &rows, &[])
             .map_err(|e| Err(staged(e)))?;
-        let mut rejects = sink.to_frame().map_err(err)?;
-        let n_rejects = rejects.height();
-        rejects
-            .with_column(Column::new_scalar(
-                "file_sha256".into(),
-                Scalar::from(PlSmallStr::from(self.sha256.as_str())),
-                n_rejects,
-            ))
-            .map_err(err)?;
+        let rejects = homeseason_ingest::rejects_with_sha(&sink, &self.sha256).map_err(err)?;
         homeseason_lake::check_frame(tables::REJECTS, &rejects, &[]).map_err(|e| Err(staged(e)))?;
         let report = FileReport {
             file: file.to_owned(),
@@ -1386,6 +1224,9 @@ mod tests {
         assert_eq!(name_month("bank_c_202309.csv"), Some(2023 * 12 + 8));
         assert_eq!(name_month("transactions.csv"), None);
         assert_eq!(slot("x/abc.csv.gz"), "abc");
-        assert_eq!(civil(19_601), (2023, 9, 1));
+        assert_eq!(
+            homeseason_schema::calendar::civil_from_days(19_601),
+            (2023, 9, 1)
+        );
     }
 }

@@ -17,19 +17,8 @@ use homeseason_schema::region::Regions;
 use crate::SparkError;
 
 /// The input fields of `payment_transactions`, in contract (and so reject-priority) order.
-pub const FIELDS: [&str; 9] = [
-    "txn_id",
-    "institution",
-    "txn_time",
-    "merchant_id",
-    "mcc",
-    "region_code",
-    "amount",
-    "txn_type",
-    "channel",
-];
+pub use homeseason_ingest::TXN_FIELDS as FIELDS;
 pub(crate) const F_INST: usize = 1;
-pub(crate) const F_TYPE: usize = 7;
 
 /// A Spark SQL string literal (backslash escapes, as Spark's parser reads them).
 #[must_use]

@@ -208,15 +208,7 @@ pub(super) fn run_pass(
         .clamp(1, 8);
     let (tx_a, rx_a) = sync_channel::<Chunk>(workers * 2);
     let (tx_b, rx_b) = sync_channel::<ChunkOut>(workers * 2);
-    let mut category = vec!["other"; 10_000];
-    for m in &campaign.mcc {
-        if let Ok(code) = m.code.parse::<usize>()
-            && code < 10_000
-            && m.code.len() == 4
-        {
-            category[code] = m.category.id();
-        }
-    }
+    let (category, _) = mcc_categories(campaign);
     let owned_name = file.to_owned();
     let reader = std::thread::spawn(move || read_chunks(&owned_name, raw, csv, &tx_a));
     let Ok(chunk0) = rx_a.recv() else {
@@ -230,25 +222,7 @@ pub(super) fn run_pass(
     };
     // Header: CSV's first record, or the keys of the first JSON object.
     let header_cells: Vec<String> = if csv {
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(profile.delimiter)
-            .from_reader(&chunk0.data[..]);
-        let mut rec = csv::StringRecord::new();
-        match rdr.read_record(&mut rec) {
-            Ok(true) => rec
-                .iter()
-                .map(|h| h.trim_start_matches('\u{feff}').to_owned())
-                .collect(),
-            Ok(false) => Vec::new(),
-            Err(e) => {
-                return Err(IngestError::Csv {
-                    file: file.to_owned(),
-                    reason: e.to_string(),
-                });
-            }
-        }
+        csv_header(file, &chunk0.data, profile.delimiter)?
     } else {
         let line = chunk0
             .data
@@ -265,45 +239,13 @@ pub(super) fn run_pass(
             }
         }
     };
-    let mut columns: [Option<usize>; 9] = [None; 9];
-    let mut headers: [String; 9] = std::array::from_fn(|i| FIELDS[i].to_owned());
-    let mut ignored = Vec::new();
-    for (i, h) in header_cells.iter().enumerate() {
-        match resolve_field(profile, contract, h) {
-            Some(f) if columns[f].is_none() => {
-                columns[f] = Some(i);
-                headers[f] = h.clone();
-            }
-            _ => ignored.push(h.clone()),
-        }
-    }
-    let optional = |f: usize| {
-        (f == F_INST && profile.institution.is_some())
-            || (f == F_TYPE && profile.refund_sign == RefundSign::Negative)
-    };
-    let missing: Vec<String> = (0..9)
-        .filter(|&f| columns[f].is_none() && !optional(f))
-        .map(|f| {
-            let title = contract
-                .field(FIELDS[f])
-                .map_or("", |x| x.title_zh.as_str());
-            format!("{} ({title})", FIELDS[f])
-        })
-        .collect();
-    if !missing.is_empty() {
-        return Err(crate::guidance::missing_columns(
-            file,
-            contract,
-            missing,
-            header_cells,
-        ));
-    }
+    let TxnColumns {
+        columns,
+        headers,
+        ignored,
+    } = map_txn_header(file, profile, header_cells)?;
     // The institution: the profile's, else the first row that names one.
-    let institution = match &profile.institution {
-        Some(i) => i.clone(),
-        None => sniff_institution(&chunk0.data, csv, profile, columns[F_INST], contract)
-            .unwrap_or_default(),
-    };
+    let institution = file_institution(&chunk0.data, csv, profile, columns[F_INST]);
     let (want_fps, want_months) = match &plan {
         Some(p) => (p.verify.clone(), p.hold.clone()),
         None => (None, Vec::new()),
@@ -394,7 +336,6 @@ pub(super) fn sniff_institution(
     csv: bool,
     profile: &Profile,
     column: Option<usize>,
-    contract: &TableContract,
 ) -> Option<String> {
     if csv {
         let col = column?;
@@ -417,7 +358,7 @@ pub(super) fn sniff_institution(
             })
             .find_map(|obj| {
                 obj.iter()
-                    .find(|(k, _)| resolve_field(profile, contract, k) == Some(F_INST))
+                    .find(|(k, _)| resolve_txn_field(profile, k) == Some(F_INST))
                     .map(|(_, v)| json_text(v).trim().to_owned())
                     .filter(|v| crate::profile::is_institution_code(v))
             })
@@ -602,26 +543,11 @@ pub(super) fn finish(
     let err = crate::frame_util::perr(file);
     let sha256 = sha_override.unwrap_or(summary.sha256);
     let _ = summary.gzip;
-    let mut category = vec!["other"; 10_000];
-    let mut mapped = vec![false; 10_000];
-    for m in &campaign.mcc {
-        if let Ok(code) = m.code.parse::<usize>()
-            && code < 10_000
-            && m.code.len() == 4
-        {
-            category[code] = m.category.id();
-            mapped[code] = true;
-        }
-    }
-    let mut unmapped_mcc: BTreeMap<String, usize> = BTreeMap::new();
     let regions = Regions::embedded();
     let mut months = Vec::new();
     let mut accepted = 0usize;
     let mut across = 0usize;
-    let (mut c_date, mut c_region, mut c_mcc, mut c_cat, mut c_channel) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut c_count, mut c_amount, mut c_refund, mut c_net, mut c_merchants) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut cells = DailyCells::new(campaign);
     for ms in merged.months.values_mut() {
         let (year, month) = year_month(ms.key);
         let written = write.contains(&ms.key);
@@ -633,25 +559,20 @@ pub(super) fn finish(
             accepted += n;
             for (g, acc) in &ms.main.groups {
                 let (day, region, mcc, channel) = unpack_group(*g);
-                c_date.push(day);
-                c_region.push(
-                    regions
+                cells.push(DailyCell {
+                    day,
+                    region: regions
                         .all()
                         .get(usize::from(region))
                         .map_or("", |r| r.code.as_str()),
-                );
-                c_mcc.push(format!("{mcc:04}"));
-                if !mapped[usize::from(mcc)] {
-                    *unmapped_mcc.entry(format!("{mcc:04}")).or_default() +=
-                        usize::try_from(acc.rows).unwrap_or(0);
-                }
-                c_cat.push(category[usize::from(mcc)]);
-                c_channel.push(if channel == 1 { "online" } else { "offline" });
-                c_count.push(acc.txn_count);
-                c_amount.push(acc.sale_fen as f64 / 100.0);
-                c_refund.push(acc.refund_fen as f64 / 100.0);
-                c_net.push((acc.sale_fen - acc.refund_fen) as f64 / 100.0);
-                c_merchants.push(acc.merchants);
+                    mcc,
+                    channel: if channel == 1 { "online" } else { "offline" },
+                    rows: acc.rows,
+                    txn_count: acc.txn_count,
+                    sale_fen: acc.sale_fen,
+                    refund_fen: acc.refund_fen,
+                    merchants: acc.merchants,
+                });
             }
         }
         months.push(TxnMonth {
@@ -663,49 +584,9 @@ pub(super) fn finish(
             previous_file: ms.owner.clone(),
         });
     }
-    let height = c_date.len();
     let institution = header.institution.clone();
-    let rows = DataFrame::new(
-        height,
-        vec![
-            Column::new("date".into(), c_date)
-                .cast(&DataType::Date)
-                .map_err(&err)?,
-            Column::new_scalar(
-                "institution".into(),
-                Scalar::from(PlSmallStr::from(institution.as_str())),
-                height,
-            ),
-            Column::new("region_code".into(), c_region),
-            Column::new("mcc".into(), c_mcc),
-            Column::new("category".into(), c_cat),
-            Column::new("channel".into(), c_channel),
-            Column::new("txn_count".into(), c_count),
-            Column::new("amount".into(), c_amount),
-            Column::new("refund_amount".into(), c_refund),
-            Column::new("net_amount".into(), c_net),
-            Column::new("merchant_count".into(), c_merchants),
-        ],
-    )
-    .and_then(|df| {
-        df.lazy()
-            .sort(
-                ["date", "region_code", "mcc", "channel"],
-                SortMultipleOptions::default(),
-            )
-            .collect()
-    })
-    .map_err(&err)?;
-    // The hash is known only once the file is read: set it on the rejects now.
-    let mut rejects = sink.to_frame().map_err(&err)?;
-    let n_rejects = rejects.height();
-    rejects
-        .with_column(Column::new_scalar(
-            "file_sha256".into(),
-            Scalar::from(PlSmallStr::from(sha256.as_str())),
-            n_rejects,
-        ))
-        .map_err(&err)?;
+    let (rows, unmapped_mcc) = cells.finish(&institution).map_err(&err)?;
+    let rejects = rejects_with_sha(&sink, &sha256).map_err(&err)?;
     let report = FileReport {
         file: file.to_owned(),
         sha256,

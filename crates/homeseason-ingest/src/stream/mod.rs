@@ -44,6 +44,7 @@ use crate::{Feed, FileReport, IngestError, Result};
 mod blocks;
 mod merge;
 mod reader;
+mod rules;
 mod spec;
 mod worker;
 mod xxh64;
@@ -51,8 +52,14 @@ mod xxh64;
 use blocks::*;
 pub(crate) use blocks::{beijing_day, parse_fen};
 use merge::*;
+pub use reader::read_full;
 pub(crate) use reader::unclosed_quote_reason;
 use reader::*;
+pub use rules::{
+    DailyCell, DailyCells, TXN_FIELDS, TxnColumns, csv_header, file_institution, map_txn_header,
+    mcc_categories, other_institution_detail, outside_years_detail, rejects_with_sha,
+    resolve_txn_field,
+};
 use spec::*;
 use worker::*;
 

@@ -25,7 +25,11 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-pub(super) fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+/// Read until `buf` is full or the reader ends (retrying interrupted reads); the bytes read.
+///
+/// # Errors
+/// The reader's error.
+pub fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {

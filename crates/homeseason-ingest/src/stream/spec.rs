@@ -3,17 +3,7 @@
 use super::*;
 
 /// The input fields of `payment_transactions`, in contract (and so reject-priority) order.
-pub(super) const FIELDS: [&str; 9] = [
-    "txn_id",
-    "institution",
-    "txn_time",
-    "merchant_id",
-    "mcc",
-    "region_code",
-    "amount",
-    "txn_type",
-    "channel",
-];
+pub(super) const FIELDS: [&str; 9] = TXN_FIELDS;
 pub(super) const F_TXN: usize = 0;
 pub(super) const F_INST: usize = 1;
 pub(super) const F_TIME: usize = 2;
@@ -64,16 +54,4 @@ impl Spec<'_> {
     pub(super) fn field(&self, i: usize) -> Option<&'static Field> {
         self.contract.field(FIELDS[i])
     }
-}
-
-pub(super) fn resolve_field(
-    profile: &Profile,
-    contract: &TableContract,
-    header: &str,
-) -> Option<usize> {
-    let name = profile
-        .column_for(header)
-        .map(str::to_owned)
-        .or_else(|| contract.resolve_header(header).map(|f| f.name.clone()))?;
-    FIELDS.iter().position(|f| *f == name)
 }

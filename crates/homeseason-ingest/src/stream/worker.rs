@@ -107,10 +107,7 @@ pub(super) fn judge(spec: &Spec<'_>, cells: &[&[u8]; 9], caches: &mut Caches) ->
             return Verdict::Reject(
                 F_INST,
                 Reason::BadEnum,
-                Some(format!(
-                    "this file is for institution {} / 本文件属于机构 {}",
-                    spec.institution, spec.institution
-                )),
+                Some(other_institution_detail(&spec.institution)),
             );
         }
     }
@@ -119,13 +116,7 @@ pub(super) fn judge(spec: &Spec<'_>, cells: &[&[u8]; 9], caches: &mut Caches) ->
         return missing(F_TIME);
     }
     let Some(day) = beijing_day(time, &p.time_format, p.utc_offset_secs) else {
-        let fmt = match &p.time_format {
-            TimeFormat::Pattern(f) => f.clone(),
-            TimeFormat::UnixSeconds => "unix seconds".into(),
-            TimeFormat::UnixMillis => "unix milliseconds".into(),
-            TimeFormat::Rfc3339 => "RFC 3339".into(),
-        };
-        return Verdict::Reject(F_TIME, Reason::BadDate, Some(fmt));
+        return Verdict::Reject(F_TIME, Reason::BadDate, Some(p.time_format.describe()));
     };
     let merchant = cells[F_MERCHANT];
     if merchant.is_empty() {
@@ -242,9 +233,7 @@ pub(super) fn judge(spec: &Spec<'_>, cells: &[&[u8]; 9], caches: &mut Caches) ->
         return Verdict::Reject(
             F_TIME,
             Reason::BadPeriod,
-            Some(format!(
-                "outside the campaign's data years {from}–{to} / 不在本次活动的数据年份 {from}–{to} 之内"
-            )),
+            Some(outside_years_detail((from, to))),
         );
     }
     Verdict::Row(Row {
@@ -333,7 +322,7 @@ pub(super) fn process_chunk(
                         let idx = if let Some(i) = caches.json_keys.get(k) {
                             *i
                         } else {
-                            let i = resolve_field(spec.profile, spec.contract, k);
+                            let i = resolve_txn_field(spec.profile, k);
                             caches.json_keys.insert(k.clone(), i);
                             i
                         };

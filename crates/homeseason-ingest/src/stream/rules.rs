@@ -1,0 +1,293 @@
+//! What both engines of transaction files use — this streaming one and Spark's (`homeseason-spark`):
+//! the field order, the header mapping, the details of rejects and the `payment_daily` frame of a
+//! file's cells. One definition here keeps the engines' outputs equal by construction.
+
+use super::*;
+
+/// The input fields of `payment_transactions`, in contract (and so reject-priority) order.
+pub const TXN_FIELDS: [&str; 9] = [
+    "txn_id",
+    "institution",
+    "txn_time",
+    "merchant_id",
+    "mcc",
+    "region_code",
+    "amount",
+    "txn_type",
+    "channel",
+];
+
+/// The field (index into [`TXN_FIELDS`]) a header names: the profile's mapping first, then the
+/// contract's names and aliases.
+#[must_use]
+pub fn resolve_txn_field(profile: &Profile, header: &str) -> Option<usize> {
+    let contract = Feed::PaymentTransactions.contract();
+    let name = profile
+        .column_for(header)
+        .map(str::to_owned)
+        .or_else(|| contract.resolve_header(header).map(|f| f.name.clone()))?;
+    TXN_FIELDS.iter().position(|f| *f == name)
+}
+
+/// The columns of a transaction file's header.
+#[derive(Debug, Clone)]
+pub struct TxnColumns {
+    /// Column of each of [`TXN_FIELDS`].
+    pub columns: [Option<usize>; 9],
+    /// Header text of each field (the field name when the column is absent).
+    pub headers: [String; 9],
+    /// Headers that matched no field (or a field already matched).
+    pub ignored: Vec<String>,
+}
+
+/// Map a transaction file's header to [`TXN_FIELDS`] (the first header naming a field wins).
+///
+/// # Errors
+/// [`IngestError::MissingColumns`] (bilingual, with the closest headers) when a required field has
+/// no column: `institution` is optional when the profile names it, `txn_type` when refunds are
+/// negative amounts.
+pub fn map_txn_header(file: &str, profile: &Profile, header: Vec<String>) -> Result<TxnColumns> {
+    let contract = Feed::PaymentTransactions.contract();
+    let mut columns: [Option<usize>; 9] = [None; 9];
+    let mut headers: [String; 9] = std::array::from_fn(|i| TXN_FIELDS[i].to_owned());
+    let mut ignored = Vec::new();
+    for (i, h) in header.iter().enumerate() {
+        match resolve_txn_field(profile, h) {
+            Some(f) if columns[f].is_none() => {
+                columns[f] = Some(i);
+                headers[f].clone_from(h);
+            }
+            _ => ignored.push(h.clone()),
+        }
+    }
+    let optional = |f: usize| {
+        (f == F_INST && profile.institution.is_some())
+            || (f == F_TYPE && profile.refund_sign == RefundSign::Negative)
+    };
+    let missing: Vec<String> = (0..9)
+        .filter(|&f| columns[f].is_none() && !optional(f))
+        .map(|f| {
+            let title = contract
+                .field(TXN_FIELDS[f])
+                .map_or("", |x| x.title_zh.as_str());
+            format!("{} ({title})", TXN_FIELDS[f])
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(crate::guidance::missing_columns(
+            file, contract, missing, header,
+        ));
+    }
+    Ok(TxnColumns {
+        columns,
+        headers,
+        ignored,
+    })
+}
+
+/// The institution a file is for: the profile's, else the first valid code in the institution
+/// column (`column`) of the file's first chunk `data` (CSV, or JSON Lines when `csv` is false);
+/// empty when neither names one.
+#[must_use]
+pub fn file_institution(
+    data: &[u8],
+    csv: bool,
+    profile: &Profile,
+    column: Option<usize>,
+) -> String {
+    match &profile.institution {
+        Some(i) => i.clone(),
+        None => sniff_institution(data, csv, profile, column).unwrap_or_default(),
+    }
+}
+
+/// The first record of CSV text as header cells (a BOM left on the first cell is dropped).
+///
+/// # Errors
+/// The CSV reader's error, as [`IngestError::Csv`] naming `file`.
+pub fn csv_header(file: &str, text: &[u8], delimiter: u8) -> Result<Vec<String>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text);
+    let mut rec = csv::StringRecord::new();
+    match rdr.read_record(&mut rec) {
+        Ok(true) => Ok(rec
+            .iter()
+            .map(|h| h.trim_start_matches('\u{feff}').to_owned())
+            .collect()),
+        Ok(false) => Ok(Vec::new()),
+        Err(e) => Err(IngestError::Csv {
+            file: file.to_owned(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// The detail of a row whose institution is not the file's (`bad_enum` on `institution`).
+#[must_use]
+pub fn other_institution_detail(institution: &str) -> String {
+    format!("this file is for institution {institution} / 本文件属于机构 {institution}")
+}
+
+/// The detail of a row outside the campaign's data years (`bad_period`).
+#[must_use]
+pub fn outside_years_detail((from, to): (i32, i32)) -> String {
+    format!(
+        "outside the campaign's data years {from}–{to} / 不在本次活动的数据年份 {from}–{to} 之内"
+    )
+}
+
+/// The campaign's category of every MCC 0–9999 (`other` when unmapped) and whether it is mapped.
+#[must_use]
+pub fn mcc_categories(campaign: &Campaign) -> (Vec<&'static str>, Vec<bool>) {
+    let mut category = vec!["other"; 10_000];
+    let mut mapped = vec![false; 10_000];
+    for m in &campaign.mcc {
+        if let Ok(code) = m.code.parse::<usize>()
+            && code < 10_000
+            && m.code.len() == 4
+        {
+            category[code] = m.category.id();
+            mapped[code] = true;
+        }
+    }
+    (category, mapped)
+}
+
+/// The `payment_daily` cells of one file, collected in any order and framed in the lake's column
+/// order, sorted by date, region, MCC and channel. Money arrives in fen and leaves in yuan.
+pub struct DailyCells<'a> {
+    category: Vec<&'static str>,
+    mapped: Vec<bool>,
+    unmapped_mcc: BTreeMap<String, usize>,
+    date: Vec<i32>,
+    region: Vec<&'a str>,
+    mcc: Vec<String>,
+    cat: Vec<&'static str>,
+    channel: Vec<&'a str>,
+    count: Vec<i64>,
+    amount: Vec<f64>,
+    refund: Vec<f64>,
+    net: Vec<f64>,
+    merchants: Vec<i64>,
+}
+
+/// One `payment_daily` cell in integer units, as [`DailyCells::push`] takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct DailyCell<'a> {
+    /// Beijing day, days since 1970-01-01.
+    pub day: i32,
+    /// Reporting region code.
+    pub region: &'a str,
+    /// MCC 0–9999.
+    pub mcc: u16,
+    /// `online` or `offline`.
+    pub channel: &'a str,
+    /// Rows of every kind (sales, refunds, reversals): counted for unmapped MCCs.
+    pub rows: i64,
+    /// Sales.
+    pub txn_count: i64,
+    /// Gross sales, fen.
+    pub sale_fen: i128,
+    /// Refunds and reversals, fen.
+    pub refund_fen: i128,
+    /// Distinct merchants with a sale.
+    pub merchants: i64,
+}
+
+impl<'a> DailyCells<'a> {
+    /// No cells yet, with the campaign's MCC categories.
+    #[must_use]
+    pub fn new(campaign: &Campaign) -> DailyCells<'a> {
+        let (category, mapped) = mcc_categories(campaign);
+        DailyCells {
+            category,
+            mapped,
+            unmapped_mcc: BTreeMap::new(),
+            date: Vec::new(),
+            region: Vec::new(),
+            mcc: Vec::new(),
+            cat: Vec::new(),
+            channel: Vec::new(),
+            count: Vec::new(),
+            amount: Vec::new(),
+            refund: Vec::new(),
+            net: Vec::new(),
+            merchants: Vec::new(),
+        }
+    }
+
+    /// Add a cell.
+    pub fn push(&mut self, c: DailyCell<'a>) {
+        let mcc = usize::from(c.mcc);
+        self.date.push(c.day);
+        self.region.push(c.region);
+        self.mcc.push(format!("{:04}", c.mcc));
+        if !self.mapped.get(mcc).copied().unwrap_or(false) {
+            *self
+                .unmapped_mcc
+                .entry(format!("{:04}", c.mcc))
+                .or_default() += usize::try_from(c.rows).unwrap_or(0);
+        }
+        self.cat
+            .push(self.category.get(mcc).copied().unwrap_or("other"));
+        self.channel.push(c.channel);
+        self.count.push(c.txn_count);
+        self.amount.push(c.sale_fen as f64 / 100.0);
+        self.refund.push(c.refund_fen as f64 / 100.0);
+        self.net.push((c.sale_fen - c.refund_fen) as f64 / 100.0);
+        self.merchants.push(c.merchants);
+    }
+
+    /// The cells as `payment_daily` rows of `institution`, and the rows per unmapped MCC.
+    ///
+    /// # Errors
+    /// Polars errors building or sorting the frame.
+    pub fn finish(self, institution: &str) -> PolarsResult<(DataFrame, BTreeMap<String, usize>)> {
+        let height = self.date.len();
+        let rows = DataFrame::new(
+            height,
+            vec![
+                Column::new("date".into(), self.date).cast(&DataType::Date)?,
+                Column::new_scalar(
+                    "institution".into(),
+                    Scalar::from(PlSmallStr::from(institution)),
+                    height,
+                ),
+                Column::new("region_code".into(), self.region),
+                Column::new("mcc".into(), self.mcc),
+                Column::new("category".into(), self.cat),
+                Column::new("channel".into(), self.channel),
+                Column::new("txn_count".into(), self.count),
+                Column::new("amount".into(), self.amount),
+                Column::new("refund_amount".into(), self.refund),
+                Column::new("net_amount".into(), self.net),
+                Column::new("merchant_count".into(), self.merchants),
+            ],
+        )?
+        .lazy()
+        .sort(
+            ["date", "region_code", "mcc", "channel"],
+            SortMultipleOptions::default(),
+        )
+        .collect()?;
+        Ok((rows, self.unmapped_mcc))
+    }
+}
+
+/// A file's rejects as a frame, each carrying the file's SHA-256 (known only once the file is read).
+///
+/// # Errors
+/// Polars errors building the frame.
+pub fn rejects_with_sha(sink: &RejectSink, sha256: &str) -> PolarsResult<DataFrame> {
+    let mut rejects = sink.to_frame()?;
+    let n = rejects.height();
+    rejects.with_column(Column::new_scalar(
+        "file_sha256".into(),
+        Scalar::from(PlSmallStr::from(sha256)),
+        n,
+    ))?;
+    Ok(rejects)
+}
