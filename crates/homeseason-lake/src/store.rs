@@ -1093,7 +1093,7 @@ impl Lake {
 
     /// Check every Parquet file of a table against its contract, decoding each file whole: names,
     /// types, required columns (path columns count as present), and every value: no empty required
-    /// value, nothing below a minimum. A file that cannot be decoded is a problem, not an error.
+    /// value, nothing below a minimum or above a maximum. A file that cannot be decoded is a problem, not an error.
     /// Returns the problems found, empty when all is well.
     ///
     /// # Errors
@@ -1167,7 +1167,8 @@ impl Lake {
     }
 }
 
-/// Value checks of a decoded frame against its contract: required values present, minimums held.
+/// Value checks of a decoded frame against its contract: required values present, minimums and
+/// maximums held.
 fn check_values(table: &str, frame: &DataFrame) -> Vec<String> {
     let Some(contract) = contract::get(table) else {
         return Vec::new();
@@ -1184,16 +1185,33 @@ fn check_values(table: &str, frame: &DataFrame) -> Vec<String> {
                 column.null_count()
             ));
         }
-        if let Some(min) = field.constraints.minimum
-            && let Ok(values) = column.cast(&DataType::Float64)
-        {
-            let below = values
+        let bounds = [
+            (field.constraints.minimum, "below the minimum", "低于最小值"),
+            (field.constraints.maximum, "above the maximum", "高于最大值"),
+        ];
+        for (bound, en, zh) in bounds {
+            let Some(bound) = bound else { continue };
+            let Ok(values) = column.cast(&DataType::Float64) else {
+                continue;
+            };
+            let outside = values
                 .f64()
-                .map(|v| v.iter().flatten().filter(|x| *x < min).count())
+                .map(|v| {
+                    v.iter()
+                        .flatten()
+                        .filter(|x| {
+                            if en.starts_with("below") {
+                                *x < bound
+                            } else {
+                                *x > bound
+                            }
+                        })
+                        .count()
+                })
                 .unwrap_or(0);
-            if below > 0 {
+            if outside > 0 {
                 problems.push(format!(
-                    "column {}: {below} values below the minimum {min} 低于最小值",
+                    "column {}: {outside} values {en} {bound} {zh}",
                     field.name
                 ));
             }
@@ -1321,6 +1339,31 @@ pub fn check_frame(table: &str, frame: &DataFrame, path_columns: &[&str]) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_names_values_below_the_minimum_and_above_the_maximum() {
+        // payment_daily.amount: minimum 0, maximum 1e12 yuan (data-schemas/payment_daily.json).
+        let frame = df!(
+            "amount" => [5.0, -1.0, 2.0e12, 3.0e12],
+            "txn_count" => [1_i64, 1, 1, 1],
+        )
+        .expect("frame");
+        let problems = check_values(contract::tables::PAYMENT_DAILY, &frame);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("column amount: 1 values below the minimum 0")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p
+                .contains("column amount: 2 values above the maximum 1000000000000")
+                && p.contains("高于最大值")),
+            "{problems:?}"
+        );
+        let fine = df!("amount" => [0.0, 1.0e12]).expect("frame");
+        assert!(check_values(contract::tables::PAYMENT_DAILY, &fine).is_empty());
+    }
 
     /// Every path the lake writes or deletes is checked under its root; folders are 0700, files 0600.
     #[test]
