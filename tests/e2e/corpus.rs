@@ -403,7 +403,6 @@ fn partitions(lake: &Path, table: &str) -> Vec<String> {
         .collect()
 }
 
-#[allow(clippy::too_many_lines)]
 pub(crate) fn cases() -> Vec<Case> {
     let (a, b) = (a(), b());
     let bad_uscc = {

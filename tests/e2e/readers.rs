@@ -27,7 +27,10 @@ fn repo() -> PathBuf {
 }
 
 /// Run `python3 tests/readers/<script> args…`; panics with the output when it fails.
-#[allow(clippy::print_stderr)] // the readers' report is shown with the test's output
+#[expect(
+    clippy::print_stderr,
+    reason = "the readers' report is shown with the test's output"
+)]
 fn python(script: &str, args: &[&str]) -> String {
     ensure_python_readers();
     let path = repo().join("tests/readers").join(script);

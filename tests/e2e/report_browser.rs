@@ -87,7 +87,10 @@ fn render(html: &Path, png: &Path, fontconfig: &Path) -> Value {
 }
 
 #[test]
-#[allow(clippy::print_stderr)] // a skipped browser test must say so loudly
+#[expect(
+    clippy::print_stderr,
+    reason = "a skipped browser test must say so loudly"
+)]
 fn report_renders_chinese_with_its_embedded_font_in_headless_chromium() {
     if let Some(why) = missing() {
         let required = std::env::var("HOMESEASON_BROWSER_TEST").is_ok_and(|v| v == "require");

@@ -9,7 +9,10 @@
 //! * The demo's whole sample season through `homeseason ingest --engine spark`: the lake's
 //!   `payment_daily` and `rejects` equal those the Rust engine committed in the demo's lake.
 
-#![allow(clippy::print_stderr)] // progress and timings of the Spark job, on purpose
+#![expect(
+    clippy::print_stderr,
+    reason = "progress and timings of the Spark job, on purpose"
+)]
 
 use homeseason_ingest::{NoLake, Profile, ingest_transaction_bytes};
 use homeseason_lake::Lake;

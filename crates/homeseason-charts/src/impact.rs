@@ -76,7 +76,10 @@ pub struct ImpactEffects {
 
 impl ImpactChart {
     /// A chart from the model output; `band_label` defaults to `90% 区间 interval`.
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the arguments are the step's inputs, named as in the formulas"
+    )]
     pub fn new(
         title: impl Into<String>,
         y_label: impl Into<String>,

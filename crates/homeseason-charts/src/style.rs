@@ -462,7 +462,10 @@ pub(crate) fn nice_ceil(m: f64) -> f64 {
 
 /// Draws a vertical colour bar legend with its title above and tick labels to the right.
 /// `(x, y)` is the top-left of the title; returns nothing.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the arguments are the step's inputs, named as in the formulas"
+)]
 pub(crate) fn color_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     theme: &Theme,

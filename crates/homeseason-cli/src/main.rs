@@ -1,5 +1,9 @@
 //! `homeseason`: did the 家居焕新消费季 raise sales, where, and in which categories?
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line program prints its results"
+)]
 
 mod client;
 mod evaluate;

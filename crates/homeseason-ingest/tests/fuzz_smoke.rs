@@ -8,7 +8,10 @@
 //! `HOMESEASON_FUZZ_SMOKE_ITERS` scales the mutation count (default 1 = the stable pass);
 //! `HOMESEASON_FUZZ_SMOKE_TRACE=1` names each input as it runs and keeps it in
 //! `<temp>/homeseason-fuzz-smoke-<target>-current` (for an input that hangs or exhausts memory).
-#![allow(clippy::print_stderr)] // the smoke pass says what it ran (seen with --nocapture)
+#![expect(
+    clippy::print_stderr,
+    reason = "the smoke pass says what it ran (seen with --nocapture)"
+)]
 #![expect(
     clippy::disallowed_methods,
     reason = "a failing input is written out for the reader"

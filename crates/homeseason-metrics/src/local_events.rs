@@ -310,7 +310,6 @@ impl Store {
             return None;
         }
         let pre = &slice[..pre_end - from];
-        #[allow(clippy::cast_precision_loss)]
         let mean = pre.iter().sum::<f64>() / pre.len() as f64;
         (mean > 0.0 && mean.is_finite()).then(|| (slice.to_vec(), mean))
     }
@@ -340,7 +339,6 @@ impl Store {
             return Err("no donor region has complete data in the range".to_owned());
         }
         let long = units.iter().zip(&rows).flat_map(|(u, r)| {
-            #[allow(clippy::cast_precision_loss)]
             let scale = if normalize {
                 r[..pre_end - from].iter().sum::<f64>() / (pre_end - from) as f64
             } else {

@@ -497,7 +497,10 @@ struct UpliftRows {
 }
 
 impl UpliftRows {
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the arguments are the step's inputs, named as in the formulas"
+    )]
     fn push(
         &mut self,
         c: &Campaign,

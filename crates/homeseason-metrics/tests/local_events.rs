@@ -7,7 +7,7 @@
 //! the 5-seed check of the acceptance criterion (≥ 85 % of event × category cells) runs
 //! with `cargo test --workspace --locked --test local_events -- --ignored` and prints the numbers
 //! recorded in `benchmarks/LOCAL_EVENTS.md`.
-#![allow(clippy::print_stderr)]
+#![expect(clippy::print_stderr, reason = "progress and diagnostics on purpose")]
 #![expect(
     clippy::disallowed_methods,
     reason = "the test lists the sample season's files"

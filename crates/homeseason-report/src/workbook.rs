@@ -251,7 +251,10 @@ pub fn region_workbook(
 }
 
 /// Title row (merged over the header's width), note row, header row; frozen below the header.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the arguments are the step's inputs, named as in the formulas"
+)]
 fn frame_sheet(
     sheet: &mut Worksheet,
     name: &str,

@@ -7,7 +7,11 @@
 //! cargo build --release --workspace --locked --examples
 //! "${CARGO_TARGET_DIR:-target}"/release/examples/upload_bench 50 20 crates/homeseason-server/BENCHMARK.md
 //! ```
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line program prints its results"
+)]
 
 use std::io::Write;
 use std::time::{Duration, Instant};

@@ -6,7 +6,10 @@
 //! sets `HOMESEASON_SPARK_MASTER`, `SPARK_HOME`, `HOMESEASON_SPARK_PYTHON` and
 //! `HOMESEASON_SPARK_TEST=require`. Without them (a plain `cargo test`) the test says so and skips.
 
-#![allow(clippy::print_stderr)] // progress and timings of the Spark job, on purpose
+#![expect(
+    clippy::print_stderr,
+    reason = "progress and timings of the Spark job, on purpose"
+)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Read;

@@ -1,5 +1,9 @@
 //! Generate the sample data: `cargo run --release -p homeseason-synth --example generate -- OUT_DIR [SEED] [SCALE]`.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line program prints its results"
+)]
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -179,7 +179,6 @@ pub(crate) fn write(cfg: &SynthConfig, lat: &Latent, out: &mut Out<'_>) -> Resul
         let g = geo(code);
         let city = g.city;
         let mut s = stream(cfg.seed, &["activities", code]);
-        #[allow(clippy::cast_possible_truncation)]
         let n = (5.0 + 25.0 * g.weight / max_weight())
             .round()
             .clamp(5.0, 30.0) as i64;
@@ -241,7 +240,6 @@ pub(crate) fn write(cfg: &SynthConfig, lat: &Latent, out: &mut Out<'_>) -> Resul
             });
         }
         for a in &mut list {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
             let brands = (a.firms as f64 * s.uniform(1.0, 2.5)).round() as i64;
             a.brands = brands;
         }

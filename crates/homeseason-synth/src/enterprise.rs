@@ -90,11 +90,6 @@ pub(crate) fn make_uscc(s: &mut Stream, division: &str) -> String {
 /// remainder), about 200 over the 37 regions.
 fn allocation(lat: &Latent, ncat: usize) -> Vec<usize> {
     let n = lat.regions.len();
-    #[allow(
-        clippy::cast_precision_loss,
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss
-    )]
     let extra_total = (EXTRA_PER_37 * n as f64 / 37.0).round() as usize;
     let weights: Vec<f64> = lat.regions.iter().map(|r| geo(&r.code).weight).collect();
     let total: f64 = weights.iter().sum();
@@ -102,7 +97,6 @@ fn allocation(lat: &Latent, ncat: usize) -> Vec<usize> {
         .iter()
         .map(|w| extra_total as f64 * w / total.max(1e-9))
         .collect();
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let mut counts: Vec<usize> = quotas.iter().map(|q| q.floor() as usize).collect();
     let mut left = extra_total - counts.iter().sum::<usize>();
     let mut order: Vec<usize> = (0..n).collect();

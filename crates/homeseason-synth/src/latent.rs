@@ -252,13 +252,11 @@ fn uplift_profile(days: &[DayInfo], w0: usize, w1: usize) -> Vec<f64> {
         };
         let k = i - w0;
         if k < 10 {
-            #[allow(clippy::cast_precision_loss)]
             let ramp = 0.5 + 0.05 * k as f64;
             x *= ramp;
         }
         p[i] = x;
     }
-    #[allow(clippy::cast_precision_loss)]
     let mean = p[w0..w1].iter().sum::<f64>() / (w1 - w0) as f64;
     for x in &mut p[w0..w1] {
         *x /= mean;
@@ -273,11 +271,6 @@ fn local_stations(cfg: &SynthConfig, regions: &[&'static Region]) -> Vec<Option<
     if n == 0 {
         return out;
     }
-    #[allow(
-        clippy::cast_precision_loss,
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss
-    )]
     let k = ((n as f64 * 10.0 / 37.0).round() as usize).clamp(1, n);
     let mut s = stream(cfg.seed, &["local-stations"]);
     let mut idx: Vec<usize> = (0..n).collect();
@@ -286,7 +279,6 @@ fn local_stations(cfg: &SynthConfig, regions: &[&'static Region]) -> Vec<Option<
         idx.swap(i, j);
     }
     let wdays = cfg.campaign.window.days();
-    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
     let span = (wdays as f64 * 0.70).round() as i64;
     for (i, &r) in idx.iter().take(k).enumerate() {
         let i = i64::try_from(i).unwrap_or(0);
@@ -325,7 +317,6 @@ mod tests {
         let (w0, w1) = lat.window;
         assert_eq!(lat.days[w0].date, cfg.campaign.window.start);
         assert_eq!(lat.days[w1 - 1].date, cfg.campaign.window.end);
-        #[allow(clippy::cast_precision_loss)]
         let mean = lat.profile[w0..w1].iter().sum::<f64>() / (w1 - w0) as f64;
         assert!((mean - 1.0).abs() < 1e-9);
         for r in 0..2 {

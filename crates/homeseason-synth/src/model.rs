@@ -322,7 +322,6 @@ fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
 /// Dec 2022 ×0.78, recovering over 1–20 Jan 2023.
 pub(crate) fn covid_national(d: NaiveDate) -> f64 {
     let ramp = |from: NaiveDate, to: NaiveDate, a: f64, b: f64| {
-        #[allow(clippy::cast_precision_loss)]
         let f = (d - from).num_days() as f64 / ((to - from).num_days() as f64).max(1.0);
         a + (b - a) * f
     };
@@ -404,7 +403,6 @@ pub(crate) struct DayInfo {
 impl DayInfo {
     /// Build the day's information.
     pub(crate) fn new(date: NaiveDate, first: NaiveDate) -> DayInfo {
-        #[allow(clippy::cast_precision_loss)]
         let t = (date - first).num_days() as f64 / 365.25;
         let dt = calendar::day_type(date);
         let wd = date.weekday().num_days_from_monday() as usize;

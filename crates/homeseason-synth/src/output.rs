@@ -47,7 +47,6 @@ impl<'a> Out<'a> {
 
 /// Append an amount in yuan with two decimals (rounded half away from zero to the cent).
 pub(crate) fn push_yuan(buf: &mut String, x: f64) {
-    #[allow(clippy::cast_possible_truncation)]
     let cents = (x * 100.0).round() as i64;
     push_cents(buf, cents);
 }

@@ -36,7 +36,6 @@ impl Stream {
     /// Uniform in [0, 1).
     pub(crate) fn u01(&mut self) -> f64 {
         // 53 random bits.
-        #[allow(clippy::cast_precision_loss)]
         let x = (self.0.next_u64() >> 11) as f64;
         x * (1.0 / 9_007_199_254_740_992.0)
     }
@@ -49,11 +48,6 @@ impl Stream {
     /// Uniform integer in 0..n (n > 0).
     pub(crate) fn below(&mut self, n: usize) -> usize {
         debug_assert!(n > 0);
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            clippy::cast_precision_loss
-        )]
         let i = (self.u01() * n as f64) as usize;
         i.min(n - 1)
     }
@@ -100,9 +94,7 @@ impl Stream {
             }
         }
         let x = (lambda + lambda.sqrt() * self.normal()).round();
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let k = x.max(0.0) as u64;
-        k
+        x.max(0.0) as u64
     }
 
     /// Index drawn with probability proportional to `cumulative` increments (a non-empty,
@@ -153,7 +145,6 @@ mod tests {
         let var = normals.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / f64::from(n);
         assert!(mean.abs() < 0.03, "{mean}");
         assert!((var - 1.0).abs() < 0.05, "{var}");
-        #[allow(clippy::cast_precision_loss)]
         let pois = (0..n).map(|_| s.poisson(3.5) as f64).sum::<f64>() / f64::from(n);
         assert!((pois - 3.5).abs() < 0.08, "{pois}");
         let logn = (0..n).map(|_| s.lognormal_mean(100.0, 0.5)).sum::<f64>() / f64::from(n);

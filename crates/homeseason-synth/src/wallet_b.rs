@@ -67,12 +67,10 @@ struct Merchants {
 
 fn merchants(cfg: &SynthConfig, code: &'static str, m: &MccSpec) -> Merchants {
     let mut s = stream(cfg.seed, &["wallet_b-merchants", code, m.code]);
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let n = (geo(code).weight * m.wallet_pool).round().clamp(3.0, 999.0) as usize;
     let cs = counties(code);
     // The first county (the main city's core district) holds about a third of the merchants.
     let mut ccum = Vec::with_capacity(cs.len());
-    #[allow(clippy::cast_precision_loss)]
     let others = (cs.len() - 1) as f64;
     let mut acc = 0.0;
     for i in 0..cs.len() {
@@ -91,7 +89,6 @@ fn merchants(cfg: &SynthConfig, code: &'static str, m: &MccSpec) -> Merchants {
         let c = cs[s.pick_cumulative(&ccum)];
         ids.push(format!("M{c}{}{i:03}", m.code));
         county.push(c);
-        #[allow(clippy::cast_precision_loss)]
         let w = 1.0 / ((i + 1) as f64).powf(0.8);
         acc += w;
         cumulative.push(acc);
@@ -106,11 +103,6 @@ fn merchants(cfg: &SynthConfig, code: &'static str, m: &MccSpec) -> Merchants {
 fn draw_secs(s: &mut Stream, hours: &[(u32, u32)], online: bool) -> u32 {
     let spans: &[(u32, u32)] = if online { &[(480, 1440)] } else { hours };
     let total: u32 = spans.iter().map(|(a, b)| b - a).sum();
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
     let mut x = (s.u01() * f64::from(total * 60)) as u32;
     for &(a, b) in spans {
         let len = (b - a) * 60;
@@ -162,7 +154,6 @@ pub(crate) fn write(
                             let merchant = st.pick_cumulative(&book.cumulative);
                             let secs = draw_secs(st, m.hours, online);
                             let (mean, sigma) = m.wallet_ticket;
-                            #[allow(clippy::cast_possible_truncation)]
                             let cents =
                                 (st.lognormal_mean(mean, sigma) * 100.0).round().max(100.0) as i64;
                             let base = Txn {
@@ -179,7 +170,6 @@ pub(crate) fn write(
                             seq_no += 1;
                             txns.push(base);
                             if st.chance(REVERSAL_P) {
-                                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                                 let later = (secs + st.range_incl(30, 1800) as u32).min(86_399);
                                 txns.push(Txn {
                                     secs: later,
@@ -192,24 +182,12 @@ pub(crate) fn write(
                                 let refund_cents = if st.chance(0.7) {
                                     cents
                                 } else {
-                                    #[allow(clippy::cast_possible_truncation)]
-                                    let part =
-                                        (cents as f64 * st.uniform(0.1, 0.9)).round().max(1.0)
-                                            as i64;
-                                    part
+                                    (cents as f64 * st.uniform(0.1, 0.9)).round().max(1.0) as i64
                                 };
                                 let (day, rsecs) = if secs < 86_399 - 600 && st.chance(0.3) {
-                                    #[allow(
-                                        clippy::cast_possible_truncation,
-                                        clippy::cast_sign_loss
-                                    )]
                                     let later = st.range_incl(i64::from(secs) + 600, 86_399) as u32;
                                     (d, later)
                                 } else {
-                                    #[allow(
-                                        clippy::cast_sign_loss,
-                                        clippy::cast_possible_truncation
-                                    )]
                                     let delay = st.range_incl(1, 14) as usize;
                                     (d + delay, draw_secs(st, m.hours, online))
                                 };

@@ -160,7 +160,6 @@ fn month_files(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 #[test]
-#[allow(clippy::too_many_lines)]
 fn full_default_run() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path();

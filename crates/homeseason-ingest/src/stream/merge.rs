@@ -72,7 +72,10 @@ pub(super) struct Merged {
     pub(super) read: usize,
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the arguments are the step's inputs, named as in the formulas"
+)]
 pub(super) fn run_all(
     file: &str,
     open: &Opener<'_>,
@@ -185,7 +188,10 @@ pub(super) struct Header {
 
 pub(super) type PassResult = (Merged, RejectSink, ReadSummary, Header);
 
-#[allow(clippy::too_many_arguments, clippy::too_many_lines)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the arguments are the step's inputs, named as in the formulas"
+)]
 pub(super) fn run_pass(
     file: &str,
     open: &Opener<'_>,
@@ -365,7 +371,10 @@ pub(super) fn sniff_institution(
     }
 }
 
-#[allow(clippy::too_many_arguments, clippy::too_many_lines)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the arguments are the step's inputs, named as in the formulas"
+)]
 pub(super) fn merge(
     file: &str,
     first: ChunkOut,
@@ -527,7 +536,10 @@ pub(super) fn merge(
     Ok(m)
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the arguments are the step's inputs, named as in the formulas"
+)]
 pub(super) fn finish(
     file: &str,
     mut merged: Merged,

@@ -5,7 +5,10 @@
 //! system temp folder and named in the failure.
 //!
 //! `HOMESEASON_FUZZ_SMOKE_ITERS` scales the mutation count (default 1 = the stable pass).
-#![allow(clippy::print_stderr)] // the smoke pass says what it ran (seen with --nocapture)
+#![expect(
+    clippy::print_stderr,
+    reason = "the smoke pass says what it ran (seen with --nocapture)"
+)]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
