@@ -137,12 +137,7 @@ pub fn suppression_mask(
                 let cols = margins[*m];
                 let key = keys(&daily.slice(i64::try_from(group[0]).unwrap_or(0), 1), cols)?;
                 let values = key.first().cloned().unwrap_or_default();
-                let shown: Vec<String> = cols
-                    .iter()
-                    .zip(values.split('\u{1f}'))
-                    .map(|(c, v)| format!("{c}={v}"))
-                    .collect();
-                exposed_margins.push(shown.join(","));
+                exposed_margins.push(margin_key(cols, values.split('\u{1f}')));
             }
         }
     }
@@ -207,6 +202,17 @@ fn with_targeted(daily: &DataFrame, targeted: &[&str]) -> PolarsResult<DataFrame
         .collect()
 }
 
+/// How a margin group is named in [`Suppression::exposed_margins`]: `column=value` pairs joined by
+/// commas, in the margin's column order (`date=2023-09-01,region_code=330000,category=furniture`).
+fn margin_key<'a>(columns: &[&str], values: impl IntoIterator<Item = &'a str>) -> String {
+    columns
+        .iter()
+        .zip(values)
+        .map(|(c, v)| format!("{c}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The dashboard copy of a margin table (`baseline_daily`: region × category × day, with
 /// `all_targeted` rows and national `000000` rows): `actual_yuan` blanked, and the row flagged
 /// `suppressed`, where the margin group is one suppressed cell alone
@@ -226,11 +232,14 @@ pub fn blank_exposed_margins(margin: &DataFrame, s: &Suppression) -> PolarsResul
         .map(|i| {
             let (d, r, c) = (&dates[i], &regions[i], &categories[i]);
             let national = r == homeseason_schema::region::NATIONAL;
-            let key = match (national, c.as_str()) {
-                (false, "all_targeted") => format!("date={d},region_code={r},{TARGETED}=true"),
-                (false, _) => format!("date={d},region_code={r},category={c}"),
-                (true, "all_targeted") => format!("date={d},{TARGETED}=true"),
-                (true, _) => format!("date={d},category={c}"),
+            let (d, r, c) = (d.as_str(), r.as_str(), c.as_str());
+            let key = match (national, c) {
+                (false, "all_targeted") => {
+                    margin_key(&["date", "region_code", TARGETED], [d, r, "true"])
+                }
+                (false, _) => margin_key(&["date", "region_code", "category"], [d, r, c]),
+                (true, "all_targeted") => margin_key(&["date", TARGETED], [d, "true"]),
+                (true, _) => margin_key(&["date", "category"], [d, c]),
             };
             exposed.contains(key.as_str())
         })
@@ -399,12 +408,7 @@ mod tests {
                 groups.entry(k).or_default().push(r);
             }
             for (key, members) in groups {
-                let shown: Vec<String> = cols
-                    .iter()
-                    .zip(key.split('\u{1f}'))
-                    .map(|(c, v)| format!("{c}={v}"))
-                    .collect();
-                if exposed.contains(&shown.join(",")) {
+                if exposed.contains(&margin_key(cols, key.split('\u{1f}'))) {
                     continue;
                 }
                 let mut row = vec![0.0; hidden.len()];
