@@ -56,8 +56,8 @@ pub use reject::{Reason, Reject, RejectSink};
 pub use source::{Decoded, Encoding, decode, sha256_hex};
 pub use stream::{
     DailyCell, DailyCells, TXN_FIELDS, TxnColumns, csv_header, file_institution, map_txn_header,
-    mcc_categories, other_institution_detail, outside_years_detail, read_full, rejects_with_sha,
-    resolve_txn_field,
+    mcc_categories, name_month, other_institution_detail, outside_years_detail, read_full,
+    rejects_with_sha, resolve_txn_field,
 };
 pub use stream::{
     ID128_SECOND_SUFFIX, INDEX_HASH_SEED, MonthKey, MonthOwner, NoLake, Opener, TxnContext,

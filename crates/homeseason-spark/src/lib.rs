@@ -939,45 +939,6 @@ fn read_staged(
     Ok(())
 }
 
-/// A file's name without folders and extensions: `x/abc.csv.gz` → `abc`.
-fn slot(name: &str) -> &str {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    base.split('.').next().unwrap_or(base)
-}
-
-/// The month a file's name carries: the last `YYYY-MM`, `YYYY_MM` or `YYYYMM` (year 1900–2099).
-fn name_month(file: &str) -> Option<MonthKey> {
-    let b = slot(file).as_bytes();
-    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
-    let num = |s: &[u8]| -> u32 { s.iter().fold(0, |v, c| v * 10 + u32::from(c - b'0')) };
-    let mut found = None;
-    for i in 0..b.len() {
-        if i > 0 && digit(i - 1) {
-            continue;
-        }
-        if !(0..4).all(|k| digit(i + k)) {
-            continue;
-        }
-        let year = num(&b[i..i + 4]);
-        if !(1900..=2099).contains(&year) {
-            continue;
-        }
-        let j = if matches!(b.get(i + 4), Some(b'-' | b'_')) {
-            i + 5
-        } else {
-            i + 4
-        };
-        if !(digit(j) && digit(j + 1)) {
-            continue;
-        }
-        let month = num(&b[j..j + 2]);
-        if (1..=12).contains(&month) {
-            found = Some(year * 12 + month - 1);
-        }
-    }
-    found
-}
-
 /// The new ids of a staged month as the lake's index holds them (`(id128, day)`), in file order.
 ///
 /// # Errors
@@ -1057,7 +1018,7 @@ impl StagedFile {
             .filter(|(_, m)| m.rows + m.across > 0)
             .map(|(k, m)| (*k, m))
             .collect();
-        let named = name_month(file);
+        let named = homeseason_ingest::name_month(file);
         let home = live
             .iter()
             .map(|(k, m)| (m.rows, m.rows, Some(*k) == named, *k))
@@ -1208,25 +1169,5 @@ fn clone_refusal(e: &IngestError) -> IngestError {
             file: String::new(),
             reason: other.to_string(),
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_and_months() {
-        assert_eq!(
-            name_month("payment_transactions_t2_2023-10.csv"),
-            Some(2023 * 12 + 9)
-        );
-        assert_eq!(name_month("bank_c_202309.csv"), Some(2023 * 12 + 8));
-        assert_eq!(name_month("transactions.csv"), None);
-        assert_eq!(slot("x/abc.csv.gz"), "abc");
-        assert_eq!(
-            homeseason_schema::calendar::civil_from_days(19_601),
-            (2023, 9, 1)
-        );
     }
 }

@@ -143,7 +143,9 @@ pub(super) fn home_month(m: &Merged, file: &str) -> Option<MonthKey> {
 }
 
 /// The month a file's name carries: the last `YYYY-MM`, `YYYY_MM` or `YYYYMM` (year 1900–2099) in it.
-pub(super) fn name_month(file: &str) -> Option<MonthKey> {
+/// Both engines use it to break ties between a file's months.
+#[must_use]
+pub fn name_month(file: &str) -> Option<MonthKey> {
     let b = slot(file).as_bytes();
     let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
     let mut found = None;

@@ -51,6 +51,7 @@ mod xxh64;
 
 use blocks::*;
 pub(crate) use blocks::{beijing_day, parse_fen};
+pub use merge::name_month;
 use merge::*;
 pub use reader::read_full;
 pub(crate) use reader::unclosed_quote_reason;
@@ -489,6 +490,22 @@ pub fn detect_payment_feed(headers: &[String], profile: &Profile) -> Option<Feed
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_month_in_a_files_name() {
+        assert_eq!(
+            name_month("payment_transactions_t2_2023-10.csv"),
+            Some(2023 * 12 + 9)
+        );
+        assert_eq!(name_month("bank_c_202309.csv"), Some(2023 * 12 + 8));
+        assert_eq!(
+            name_month("x/2023_09_then_2023-11.csv.gz"),
+            Some(2023 * 12 + 10)
+        );
+        assert_eq!(name_month("transactions.csv"), None);
+        assert_eq!(name_month("t_2023-13.csv"), None);
+        assert_eq!(slot("x/abc.csv.gz"), "abc");
+    }
 
     #[test]
     fn civil_round_trip_and_fast_datetime() {
