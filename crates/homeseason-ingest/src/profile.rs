@@ -75,16 +75,7 @@ pub enum RefundSign {
 pub const INSTITUTION_CODE_RULE: &str = "an institution code is 1–32 lower-case letters, digits or _ \
      (it names lake folders) / 机构代码须为 1–32 位小写字母、数字或下划线";
 
-/// Whether a value is an institution code: `[a-z0-9_]{1,32}`. The code names the lake's
-/// `institution=` folders, so anything else (`..`, `/`, `\`, NUL, `%2e`, a full-width solidus …) is
-/// rejected before it could become a path.
-#[must_use]
-pub fn is_institution_code(value: &str) -> bool {
-    (1..=32).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
+pub use homeseason_schema::text::is_institution_code;
 
 /// The file format of an institution's files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]

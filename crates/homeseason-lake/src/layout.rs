@@ -69,15 +69,7 @@ pub fn is_safe_partition_value(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'~'))
 }
 
-/// Whether an institution code is one the lake accepts: `[a-z0-9_]{1,32}` (it names the
-/// `institution=` partition and txn-store folders).
-#[must_use]
-pub fn is_institution_code(value: &str) -> bool {
-    (1..=32).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
+pub use homeseason_schema::text::is_institution_code;
 
 /// Whether a path relative to the lake root stays under it: non-empty, `/`-separated, every segment
 /// a plain name (no `.`/`..`, no empty segment, no NUL, no backslash, no drive or root), and every

@@ -12,6 +12,17 @@ pub fn half_width(c: char) -> char {
     }
 }
 
+/// Whether a value is an institution code: `[a-z0-9_]{1,32}`. The code names the lake's
+/// `institution=` folders and txn-index folders, so anything else (`..`, `/`, `\`, NUL, `%2e`, a
+/// full-width solidus …) is rejected before it could become a path.
+#[must_use]
+pub fn is_institution_code(value: &str) -> bool {
+    (1..=32).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::half_width;
