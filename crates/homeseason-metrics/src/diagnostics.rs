@@ -227,7 +227,7 @@ pub(crate) fn loo_range(
 /// The break test of one control against the target (see the module docs) over `days` (the
 /// regression's fit period: its first day up to the day before `start`, the campaign start).
 #[must_use]
-pub fn break_test(
+pub(crate) fn break_test(
     target: &HashMap<NaiveDate, f64>,
     control: &HashMap<NaiveDate, f64>,
     first: NaiveDate,
