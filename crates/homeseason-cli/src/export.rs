@@ -217,12 +217,18 @@ pub(crate) fn export_notebook(
     std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
     let lake = Lake::open(lake)?;
     // "auto" resolved once, by the lake's backtest, for the notebook's METHOD and its headline.
-    let resolved = homeseason_metrics::backtest::resolve_primary(
-        campaign,
-        Some(&lake.read_table(tables::UPLIFT_BACKTEST)?),
-    )?;
+    let backtest = lake.read_table(tables::UPLIFT_BACKTEST)?;
+    let resolved = homeseason_metrics::backtest::resolve_primary(campaign, Some(&backtest))?;
     let campaign = &resolved;
-    let (uplift_week, baseline_daily) = week_estimates(&lake, campaign, week)?;
+    let (mut uplift_week, baseline_daily) = week_estimates(&lake, campaign, week)?;
+    // A week's fresh estimate gets the backtest's calibrated intervals, as the lake's table has
+    // them: the headline quotes the calibrated interval.
+    if backtest.height() > 0 && uplift_week.column("calibrated_lower_pct").is_err() {
+        uplift_week = homeseason_metrics::backtest::annotate(
+            &uplift_week,
+            &homeseason_metrics::backtest::figures_of(&backtest)?,
+        )?;
+    }
     let national_daily = baseline_daily
         .lazy()
         .filter(col("region_code").eq(lit(NATIONAL)))
@@ -416,12 +422,15 @@ uplift.head(5)
 
 全国（`region_code = "000000"`）、全部目标品类（`category = "all_targeted"`）从活动开始到 {{AS_OF_RAW}} 的增量
 （实际 − 基线）和提升率，以及 {{LEVEL_PCT}}% 区间；再数一数区间下限大于零的地区有多少个。这些就是该周报告开头的三个数。
+有回测时，核心指标的区间是回测校准区间（`calibrated_*` 列：方法区间按回测误差放宽），方法本身的区间仍在 `lower_pct`/`upper_pct`。
 口径：报送支付机构所见的支付交易，不是全部社会零售额。
 
 National (`region_code = "000000"`), all targeted categories (`category = "all_targeted"`), from the start of the
 window to {{AS_OF_RAW}}: the incremental sales (actual − baseline) and the uplift in percent, each with its
 {{LEVEL_PCT}}% interval, and how many regions have an interval above zero. These are the three headline numbers of
-that week's report. Scope: payments seen by the reporting payment institutions, not total retail sales.
+that week's report. With a backtest, the headline's interval is the backtest-calibrated one (the `calibrated_*`
+columns: the method's interval widened on its backtest errors); the method's own stays in `lower_pct`/`upper_pct`.
+Scope: payments seen by the reporting payment institutions, not total retail sales.
 "#),
     py(r#"
 national = uplift.filter((pl.col("region_code") == NATIONAL) & (pl.col("category") == "all_targeted"))
@@ -448,12 +457,24 @@ The next cell checks the numbers above against the headline of that week's repor
 (`{{DATA_RAW}}/headline.json`), and fails on any difference.
 "#),
     py(r#"
+# The headline quotes the backtest-calibrated interval when the table has it (else the method's own).
+calibrated = all(h.get(c) is not None for c in
+                 ("calibrated_lower_pct", "calibrated_upper_pct",
+                  "calibrated_abs_lower_yuan", "calibrated_abs_upper_yuan"))
+if calibrated:
+    regions_up = regions.filter(pl.coalesce("calibrated_lower_pct", "lower_pct") > 0).height
+    pct_bounds = [h["calibrated_lower_pct"], h["calibrated_upper_pct"]]
+    yuan_bounds = [h["calibrated_abs_lower_yuan"], h["calibrated_abs_upper_yuan"]]
+else:
+    pct_bounds = [h["lower_pct"], h["upper_pct"]]
+    yuan_bounds = [h["uplift_abs_lower_yuan"], h["uplift_abs_upper_yuan"]]
 computed = {
     "method": METHOD,
     "incremental_yuan": h["uplift_abs_yuan"],
-    "incremental_interval": [h["uplift_abs_lower_yuan"], h["uplift_abs_upper_yuan"]],
+    "incremental_interval": yuan_bounds,
     "uplift_pct": h["uplift_pct"],
-    "uplift_interval": [h["lower_pct"], h["upper_pct"]],
+    "uplift_interval": pct_bounds,
+    "calibrated": calibrated,
     "regions_up": [regions_up, regions.height],
 }
 ref = json.loads((DATA / "headline.json").read_text(encoding="utf-8"))
@@ -463,6 +484,7 @@ for key in ("incremental_yuan", "uplift_pct"):
 for key in ("incremental_interval", "uplift_interval"):
     for want, got in zip(ref[key], computed[key]):
         assert math.isclose(want, got, rel_tol=1e-9, abs_tol=1e-9), (key, want, got)
+assert ref["calibrated"] == computed["calibrated"], (ref["calibrated"], computed["calibrated"])
 assert ref["regions_up"] == computed["regions_up"], (ref["regions_up"], computed["regions_up"])
 print(f"{ref['incremental_yuan'] / 1e8:.2f} 亿元, {ref['uplift_pct']:+.1f}%, {regions_up}/{regions.height}:",
       "the headline matches the report of the week ending", AS_OF, "与该周报告一致")

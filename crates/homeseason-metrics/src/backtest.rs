@@ -165,6 +165,7 @@ pub fn backtest_cells(
 ) -> Result<Vec<BacktestCell>> {
     let opts = UpliftOptions {
         placebo: None,
+        diagnostics: false,
         ..opts.clone()
     };
     let mut out = Vec::new();
@@ -518,6 +519,59 @@ pub fn resolve_primary(campaign: &Campaign, backtest: Option<&DataFrame>) -> Res
     Ok(out)
 }
 
+/// The figures of each method read back from an `uplift_backtest` table (the inverse of
+/// [`backtest_frame`]), to annotate an uplift table estimated later on the same evidence (a
+/// week's estimate in the notebook export). Rows naming an unknown method are skipped.
+///
+/// # Errors
+/// When the table lacks its columns.
+pub fn figures_of(frame: &DataFrame) -> Result<Vec<MethodBacktest>> {
+    let methods = frame.column("method")?.str()?.clone();
+    let int = |name: &str| -> Result<Vec<usize>> {
+        Ok(frame
+            .column(name)?
+            .cast(&DataType::Int64)?
+            .i64()?
+            .iter()
+            .map(|v| usize::try_from(v.unwrap_or_default()).unwrap_or_default())
+            .collect())
+    };
+    let num = |name: &str| -> Result<Vec<f64>> {
+        Ok(frame
+            .column(name)?
+            .cast(&DataType::Float64)?
+            .f64()?
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect())
+    };
+    let (windows, cells) = (int("windows")?, int("cells")?);
+    let (bias, mae, cov, band, k, ccov) = (
+        num("bias_pp")?,
+        num("mae_pp")?,
+        num("coverage")?,
+        num("error_band_pp")?,
+        num("conformal_factor")?,
+        num("calibrated_coverage")?,
+    );
+    Ok((0..frame.height())
+        .filter_map(|i| {
+            let method = methods.get(i).and_then(Method::from_id)?;
+            Some(MethodBacktest {
+                method,
+                windows: windows[i],
+                cells: cells[i],
+                bias_pp: bias[i],
+                mae_pp: mae[i],
+                coverage: cov[i],
+                error_band_pp: band[i],
+                conformal_factor: k[i],
+                calibrated_coverage: ccov[i],
+            })
+        })
+        .collect())
+}
+
 /// The `selected` method of an `uplift_backtest` table, if any.
 ///
 /// # Errors
@@ -544,7 +598,11 @@ pub fn selected_method(backtest: Option<&DataFrame>) -> Result<Option<Method>> {
 /// The uplift table with the backtest's diagnostics per row, by method: `backtest_error_pp` (the
 /// method's error band), `distinguishable` (`|uplift_pct|` at or above the band; `false` is shown as
 /// "not distinguishable from no effect") and the interval widened by the method's conformal factor
-/// (`calibrated_lower_pct`, `calibrated_upper_pct`). Methods without backtest figures get nulls.
+/// (`calibrated_lower_pct`, `calibrated_upper_pct`), and that interval in yuan
+/// (`calibrated_abs_lower_yuan`, `calibrated_abs_upper_yuan`) by the rule the uplift table's own
+/// yuan bounds follow, `A − A / (1 + bound/100)` with `A = actual_yuan` (null for a bound at or
+/// below −100 %), when the table carries `actual_yuan`. The report's headline quotes the calibrated interval. Methods
+/// without backtest figures get nulls.
 ///
 /// # Errors
 /// When `uplift` lacks its columns.
@@ -553,6 +611,16 @@ pub fn annotate(uplift: &DataFrame, figures: &[MethodBacktest]) -> Result<DataFr
     let pct = uplift.column("uplift_pct")?.f64()?;
     let lower = uplift.column("lower_pct")?.f64()?;
     let upper = uplift.column("upper_pct")?.f64()?;
+    let yuan = |name: &str| -> Result<Option<Float64Chunked>> {
+        Ok(match uplift.column(name) {
+            Ok(c) => Some(c.cast(&DataType::Float64)?.f64()?.clone()),
+            Err(_) => None,
+        })
+    };
+    let actual = yuan("actual_yuan")?;
+    // uplift_abs = A − A/(1+pct/100), as the uplift table derives its yuan bounds.
+    let to_yuan =
+        |a: f64, bound: f64| (1.0 + bound / 100.0 > 0.0).then(|| a - a / (1.0 + bound / 100.0));
     let n = uplift.height();
     let (mut band, mut dist, mut clo, mut chi) = (
         Vec::with_capacity(n),
@@ -560,6 +628,8 @@ pub fn annotate(uplift: &DataFrame, figures: &[MethodBacktest]) -> Result<DataFr
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
+    let (mut cylo, mut cyhi): (Vec<Option<f64>>, Vec<Option<f64>>) =
+        (Vec::with_capacity(n), Vec::with_capacity(n));
     for i in 0..n {
         let f = methods
             .get(i)
@@ -572,6 +642,8 @@ pub fn annotate(uplift: &DataFrame, figures: &[MethodBacktest]) -> Result<DataFr
             dist.push(None);
             clo.push(None);
             chi.push(None);
+            cylo.push(None);
+            cyhi.push(None);
             continue;
         };
         let b = f.error_band_pp.is_finite().then_some(f.error_band_pp);
@@ -581,9 +653,14 @@ pub fn annotate(uplift: &DataFrame, figures: &[MethodBacktest]) -> Result<DataFr
         if k.is_finite() {
             clo.push(Some(p + k * (lo - p)));
             chi.push(Some(p + k * (hi - p)));
+            let a = actual.as_ref().and_then(|c| c.get(i));
+            cylo.push(a.and_then(|a| to_yuan(a, p + k * (lo - p))));
+            cyhi.push(a.and_then(|a| to_yuan(a, p + k * (hi - p))));
         } else {
             clo.push(None);
             chi.push(None);
+            cylo.push(None);
+            cyhi.push(None);
         }
     }
     let mut out = uplift.clone();
@@ -591,6 +668,10 @@ pub fn annotate(uplift: &DataFrame, figures: &[MethodBacktest]) -> Result<DataFr
     out.with_column(Column::new("distinguishable".into(), dist))?;
     out.with_column(Column::new("calibrated_lower_pct".into(), clo))?;
     out.with_column(Column::new("calibrated_upper_pct".into(), chi))?;
+    if actual.is_some() {
+        out.with_column(Column::new("calibrated_abs_lower_yuan".into(), cylo))?;
+        out.with_column(Column::new("calibrated_abs_upper_yuan".into(), cyhi))?;
+    }
     Ok(out)
 }
 
@@ -707,7 +788,7 @@ mod tests {
         let mut f = fig(Method::TwoYear, 600, 1.5, 0.8);
         f.error_band_pp = 2.0;
         f.conformal_factor = 1.5;
-        let out = annotate(&uplift, &[f]).unwrap();
+        let out = annotate(&uplift, &[f.clone()]).unwrap();
         let d: Vec<Option<bool>> = out
             .column("distinguishable")
             .unwrap()
@@ -730,6 +811,39 @@ mod tests {
             .clone();
         assert_eq!((lo.get(1), hi.get(1)), (Some(2.0), Some(8.0)));
         assert_eq!(lo.get(2), None, "no figures for prior_year");
+        // With actual sales, the calibrated bounds in yuan follow the table's own rule.
+        let mut with_yuan = uplift.clone();
+        with_yuan
+            .with_column(Column::new("actual_yuan".into(), [101.0, 105.0, 105.0]))
+            .unwrap();
+        let out = annotate(&with_yuan, &[f]).unwrap();
+        let ylo = out
+            .column("calibrated_abs_lower_yuan")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .clone();
+        let yhi = out
+            .column("calibrated_abs_upper_yuan")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .clone();
+        let close = |a: Option<f64>, b: f64| (a.unwrap() - b).abs() < 1e-9;
+        assert!(close(ylo.get(1), 105.0 - 105.0 / 1.02), "{:?}", ylo.get(1));
+        assert!(close(yhi.get(1), 105.0 - 105.0 / 1.08), "{:?}", yhi.get(1));
+        assert_eq!(ylo.get(2), None);
+    }
+
+    #[test]
+    fn figures_read_back_from_the_backtest_table() {
+        let c = Campaign::default_2023();
+        let mut reg = fig(Method::CounterfactualRegression, 600, 1.3, 0.91);
+        reg.conformal_factor = 1.13;
+        let figures = [fig(Method::TwoYear, 600, 2.4, 0.80), reg];
+        let s = select(&figures, 0.9);
+        let frame = backtest_frame(&c, &figures, &s).unwrap();
+        assert_eq!(figures_of(&frame).unwrap(), figures);
     }
 
     #[test]

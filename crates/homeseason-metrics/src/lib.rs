@@ -69,6 +69,7 @@
 pub mod activity;
 pub mod align;
 pub mod backtest;
+pub mod diagnostics;
 pub mod local_events;
 mod regression;
 pub mod score;

@@ -23,11 +23,15 @@ pub(crate) struct RegressionEstimate {
     pub(crate) days_used: i64,
     /// (date, actual, predicted, lower, upper) over the window.
     pub(crate) daily: Vec<(NaiveDate, f64, f64, f64, f64)>,
+    /// Pre-period R² of the covariates (model scale).
+    pub(crate) r_squared: f64,
+    /// Pre-period mean absolute percentage error of that fit (0.05 = 5 %).
+    pub(crate) mape: f64,
 }
 
 /// Day-type code for the design: ordinary days share one level (weekday dummies carry the weekend),
 /// make-up workdays, each holiday and each shopping festival get their own.
-fn day_code(d: NaiveDate) -> u32 {
+pub(crate) fn day_code(d: NaiveDate) -> u32 {
     match calendar::day_type(d) {
         DayType::Workday | DayType::Weekend => 0,
         DayType::MakeupWorkday => 1,
@@ -36,17 +40,23 @@ fn day_code(d: NaiveDate) -> u32 {
     }
 }
 
-/// Fit on the `FIT_YEARS` before the window (days in `masked` left out of the fit) and predict the
-/// window. `controls` are the same region's untargeted series. `None` when the history is too short
-/// or the fit fails (the cell is then left out of this method's rows).
-pub(crate) fn estimate(
+/// A cell's regression problem: the days from the start of the fit to the window's end, the
+/// response (`NaN` where left out of the fit), the design and the pre/post index ranges.
+pub(crate) struct Prepared {
+    pub(crate) days: Vec<NaiveDate>,
+    pub(crate) y: Vec<f64>,
+    pub(crate) design: Design,
+    pub(crate) pre: std::ops::Range<usize>,
+    pub(crate) post: std::ops::Range<usize>,
+}
+
+/// The design of [`estimate`] (see it); `None` when the history is too short.
+pub(crate) fn prepare(
     target: &HashMap<NaiveDate, f64>,
     controls: &[&HashMap<NaiveDate, f64>],
     window: &DateRange,
     masked: &[DateRange],
-    level: f64,
-    seed: u64,
-) -> Option<RegressionEstimate> {
+) -> Option<Prepared> {
     // From the first day every series has (at most FIT_YEARS back).
     let first = std::iter::once(target)
         .chain(controls.iter().copied())
@@ -121,6 +131,33 @@ pub(crate) fn estimate(
         .ok()?
         .categorical("day_type", &codes)
         .ok()?;
+    Some(Prepared {
+        days,
+        y,
+        design,
+        pre,
+        post,
+    })
+}
+
+/// Fit on the `FIT_YEARS` before the window (days in `masked` left out of the fit) and predict the
+/// window. `controls` are the same region's untargeted series. `None` when the history is too short
+/// or the fit fails (the cell is then left out of this method's rows).
+pub(crate) fn estimate(
+    target: &HashMap<NaiveDate, f64>,
+    controls: &[&HashMap<NaiveDate, f64>],
+    window: &DateRange,
+    masked: &[DateRange],
+    level: f64,
+    seed: u64,
+) -> Option<RegressionEstimate> {
+    let Prepared {
+        days,
+        y,
+        design,
+        pre,
+        post,
+    } = prepare(target, controls, window, masked)?;
     let options = ImpactOptions {
         level,
         draws: 500,
@@ -150,5 +187,7 @@ pub(crate) fn estimate(
         p_value: impact.p_value,
         days_used: impact.days_used as i64,
         daily,
+        r_squared: impact.diagnostics.r_squared,
+        mape: impact.diagnostics.mape,
     })
 }

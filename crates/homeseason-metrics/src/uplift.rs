@@ -68,6 +68,9 @@ pub struct UpliftOptions {
     pub source: String,
     /// Also estimate on a placebo window (where no effect exists): `(pre-period, window)`.
     pub placebo: Option<(DateRange, DateRange)>,
+    /// Compute the per-cell diagnostics of the methods that use controls (see
+    /// [`crate::diagnostics`]) on the campaign window; the backtest turns them off.
+    pub diagnostics: bool,
 }
 
 impl UpliftOptions {
@@ -80,6 +83,7 @@ impl UpliftOptions {
             seed: 2023,
             source: "payment_daily".into(),
             placebo: Some(placebo_windows(campaign)),
+            diagnostics: true,
         }
     }
 }
@@ -116,6 +120,10 @@ struct CellEstimate {
     p_value: f64,
     days_used: i64,
     daily: Vec<(NaiveDate, f64, f64, f64, f64)>,
+    /// Pre-period R² and MAPE (fraction) of the regression's fit (`NaN` for the other methods).
+    r2: f64,
+    mape: f64,
+    diagnostics: Option<crate::diagnostics::CellDiagnostics>,
 }
 
 impl From<crate::regression::RegressionEstimate> for CellEstimate {
@@ -129,6 +137,9 @@ impl From<crate::regression::RegressionEstimate> for CellEstimate {
             p_value: r.p_value,
             days_used: r.days_used,
             daily: r.daily,
+            r2: r.r_squared,
+            mape: r.mape,
+            diagnostics: None,
         }
     }
 }
@@ -284,6 +295,9 @@ fn estimate(
         p_value: two_sided_p(at_least, at_most, opts.replicates),
         days_used: win_days.len() as i64,
         daily,
+        r2: f64::NAN,
+        mape: f64::NAN,
+        diagnostics: None,
     })
 }
 
@@ -338,11 +352,11 @@ pub fn uplift(
         {
             continue;
         }
-        let controls: Vec<&HashMap<NaiveDate, f64>> = campaign
+        let controls: Vec<(&str, &HashMap<NaiveDate, f64>)> = campaign
             .categories
             .controls
             .iter()
-            .filter_map(|c| cells.get(&(region.clone(), c.id().to_owned())))
+            .filter_map(|c| Some((c.id(), cells.get(&(region.clone(), c.id().to_owned()))?)))
             .collect();
         for &method in methods {
             tasks.push((region, category, values, controls.clone(), method));
@@ -351,25 +365,33 @@ pub fn uplift(
     let run = |(region, category, values, controls, method): &Task<'_>| {
         let (method, values) = (*method, *values);
         let seed = seed_for(opts.seed, region, category, method);
+        let series: Vec<&HashMap<NaiveDate, f64>> = controls.iter().map(|c| c.1).collect();
+        let masked = &campaign.baseline.masked;
         let one = |pre: &DateRange, window: &DateRange, seed: u64| {
             if method == Method::CounterfactualRegression {
                 if controls.is_empty() {
                     return None;
                 }
-                crate::regression::estimate(
-                    values,
-                    controls,
-                    window,
-                    &campaign.baseline.masked,
-                    opts.level,
-                    seed,
-                )
-                .map(CellEstimate::from)
+                crate::regression::estimate(values, &series, window, masked, opts.level, seed)
+                    .map(CellEstimate::from)
             } else {
                 estimate(values, pre, window, method, opts, seed)
             }
         };
-        let e = one(&campaign.baseline.pre_period, &campaign.window, seed)?;
+        let mut e = one(&campaign.baseline.pre_period, &campaign.window, seed)?;
+        if opts.diagnostics && method == Method::CounterfactualRegression {
+            let window = &campaign.window;
+            e.diagnostics = crate::regression::prepare(values, &series, window, masked).map(|p| {
+                crate::diagnostics::of_cell(
+                    &p,
+                    values,
+                    controls,
+                    window,
+                    masked,
+                    (e.actual, e.baseline, e.lower, e.upper, e.r2, e.mape),
+                )
+            });
+        }
         let placebo = opts
             .placebo
             .as_ref()
@@ -430,12 +452,13 @@ pub fn uplift(
     })
 }
 
-/// One uplift task: region, category, the cell's daily values, its control series, the method.
+/// One uplift task: region, category, the cell's daily values, its named control series, the
+/// method.
 type Task<'a> = (
     &'a String,
     &'a String,
     &'a HashMap<NaiveDate, f64>,
-    Vec<&'a HashMap<NaiveDate, f64>>,
+    Vec<(&'a str, &'a HashMap<NaiveDate, f64>)>,
     Method,
 );
 
@@ -494,6 +517,14 @@ struct UpliftRows {
     sign: Vec<i64>,
     days: Vec<i64>,
     growth: Vec<Option<f64>>,
+    fit_r2: Vec<Option<f64>>,
+    fit_mape: Vec<Option<f64>>,
+    loo_min: Vec<Option<f64>>,
+    loo_max: Vec<Option<f64>>,
+    break_shift: Vec<Option<f64>>,
+    break_p: Vec<Option<f64>>,
+    flag: Vec<Option<bool>>,
+    reason: Vec<Option<String>>,
 }
 
 impl UpliftRows {
@@ -537,6 +568,20 @@ impl UpliftRows {
         self.sign.push(effect_sign(e.actual - e.baseline));
         self.days.push(e.days_used);
         self.growth.push(e.growth);
+        let d = e.diagnostics.as_ref().filter(|_| kind == "campaign");
+        let finite = |x: f64| x.is_finite().then_some(x);
+        self.fit_r2.push(d.and_then(|d| finite(d.r_squared)));
+        self.fit_mape.push(d.and_then(|d| finite(d.mape_pct)));
+        self.loo_min.push(d.and_then(|d| d.loo.map(|l| l.0)));
+        self.loo_max.push(d.and_then(|d| d.loo.map(|l| l.1)));
+        let (shift, p) = d.map_or(
+            (None, None),
+            crate::diagnostics::CellDiagnostics::worst_break,
+        );
+        self.break_shift.push(shift);
+        self.break_p.push(p);
+        self.flag.push(d.map(|d| d.flag));
+        self.reason.push(d.map(|d| d.reason.clone()));
     }
 
     fn into_frame(self) -> Result<DataFrame> {
@@ -563,6 +608,14 @@ impl UpliftRows {
             "effect_sign" => self.sign,
             "days_used" => self.days,
             "growth_factor" => self.growth,
+            "pre_fit_r2" => self.fit_r2,
+            "pre_fit_mape_pct" => self.fit_mape,
+            "loo_min_pct" => self.loo_min,
+            "loo_max_pct" => self.loo_max,
+            "break_shift_max_pct" => self.break_shift,
+            "break_p_min" => self.break_p,
+            "diagnostic_flag" => self.flag,
+            "diagnostic_reason" => self.reason,
         )?)
     }
 }

@@ -79,12 +79,22 @@ pub(crate) const NOT_DISTINGUISHABLE: &str = "与无效应无法区分 not disti
 /// An uplift % as shown: a cell whose |uplift| is below its method's backtest error band is marked
 /// as not distinguishable from no effect rather than shown as a finding.
 fn flagged(r: &UpliftRow) -> String {
-    if r.distinguishable == Some(false) {
+    let mut s = if r.distinguishable == Some(false) {
         format!("{} △ {NOT_DISTINGUISHABLE}", pct(r.uplift_pct))
     } else {
         pct(r.uplift_pct)
+    };
+    if r.diagnostics.as_ref().is_some_and(|d| d.flag) {
+        s.push_str(" ※");
     }
+    s
 }
+
+/// Most flagged cells listed by name in the report (the rest are counted).
+const MAX_FLAGGED_LISTED: usize = 20;
+
+/// The mark of a cell whose diagnostics flag it (the embedded font has ※; it has no ⚠).
+pub(crate) const DIAGNOSTIC_MARK: &str = "※";
 
 /// A table: header cells and rows of cells; rendered to HTML or Markdown.
 struct Table {
@@ -149,6 +159,111 @@ impl Document<'_> {
         }
     }
 
+    /// The per-cell diagnostics of the area's categories for the methods that have them (the
+    /// regression): pre-period fit, leave-one-control-out range, control break test, flag; then the
+    /// flagged cells of every region with their reasons.
+    fn diagnostics_block(&self, b: &mut Vec<Block>, area: &str, cats: &[String]) {
+        let with: Vec<&UpliftRow> = cats
+            .iter()
+            .flat_map(|cat| {
+                self.rows
+                    .iter()
+                    .filter(move |r| r.region_code == area && &r.category == cat)
+            })
+            .filter(|r| r.diagnostics.is_some())
+            .collect();
+        if with.is_empty() {
+            return;
+        }
+        let num = |x: Option<f64>, f: fn(f64) -> String| {
+            x.filter(|v| v.is_finite()).map_or("—".into(), f)
+        };
+        b.push(Block::Para(format!(
+            "诊断 Diagnostics（使用对照品类的方法 methods that use control categories）：前期拟合、去掉单个对照后的提升范围、活动开始前各对照与目标关系的断点检验；标 {DIAGNOSTIC_MARK} 的单元有警示，其结论需谨慎。 Pre-period fit, the uplift's range when one control is left out, and a break test of each control against the target just before the campaign start; cells marked {DIAGNOSTIC_MARK} are flagged and their finding needs care."
+        )));
+        b.push(Block::Table(Table {
+            header: vec![
+                "品类 Category".into(),
+                "方法 Method".into(),
+                "前期 R² Pre-period R²".into(),
+                "前期 MAPE Pre-period MAPE".into(),
+                "去一对照范围 Leave-one-control-out".into(),
+                "对照关系变化 Control break (p)".into(),
+                "警示 Flag".into(),
+            ],
+            rows: with
+                .iter()
+                .map(|r| {
+                    let d = r.diagnostics.as_ref();
+                    vec![
+                        category_label(&r.category),
+                        method_short(&r.method),
+                        num(d.and_then(|d| d.pre_fit_r2), |v| format!("{v:.3}")),
+                        num(d.and_then(|d| d.pre_fit_mape_pct), |v| format!("{v:.1}%")),
+                        d.and_then(|d| d.loo).map_or("—".into(), |(lo, hi)| {
+                            format!("{} … {}", pct(lo), pct(hi))
+                        }),
+                        match d.and_then(|d| d.break_shift_pct.zip(d.break_p)) {
+                            Some((s, p)) => format!("{} ({p:.3})", pct(s)),
+                            None => "—".into(),
+                        },
+                        if d.is_some_and(|d| d.flag) {
+                            DIAGNOSTIC_MARK.into()
+                        } else {
+                            String::new()
+                        },
+                    ]
+                })
+                .collect(),
+        }));
+        let flagged: Vec<&UpliftRow> = self
+            .rows
+            .iter()
+            .filter(|r| {
+                (area == NATIONAL || r.region_code == area)
+                    && r.diagnostics.as_ref().is_some_and(|d| d.flag)
+            })
+            .collect();
+        if !flagged.is_empty() {
+            b.push(Block::Para(format!(
+                "有诊断警示的单元 Flagged cells ({}):",
+                flagged.len()
+            )));
+            b.push(Block::Table(Table {
+                header: vec![
+                    "单元 Cell".into(),
+                    "方法 Method".into(),
+                    "原因 Reason".into(),
+                ],
+                rows: flagged
+                    .iter()
+                    .take(MAX_FLAGGED_LISTED)
+                    .map(|r| {
+                        vec![
+                            format!(
+                                "{DIAGNOSTIC_MARK} {} {}, {}",
+                                r.region_name_zh,
+                                r.region_code,
+                                category_label(&r.category)
+                            ),
+                            method_short(&r.method),
+                            r.diagnostics
+                                .as_ref()
+                                .map_or(String::new(), |d| d.reason.clone()),
+                        ]
+                    })
+                    .collect(),
+            }));
+            if flagged.len() > MAX_FLAGGED_LISTED {
+                b.push(Block::Para(format!(
+                    "另有 {} 个单元有警示，见 uplift 表的 diagnostic_flag 与 diagnostic_reason 列。 {} more flagged cells: see the diagnostic_flag and diagnostic_reason columns of the uplift table.",
+                    flagged.len() - MAX_FLAGGED_LISTED,
+                    flagged.len() - MAX_FLAGGED_LISTED
+                )));
+            }
+        }
+    }
+
     fn blocks(&self) -> Vec<Block> {
         let c = self.input.campaign;
         let h = self.headline;
@@ -182,7 +297,11 @@ impl Document<'_> {
                 header: vec![
                     "指标 Measure".into(),
                     "数值 Value".into(),
-                    format!("{level} 区间 Interval"),
+                    if h.calibrated {
+                        format!("回测校准 {level} 区间 Backtest-calibrated {level} interval")
+                    } else {
+                        format!("{level} 区间 Interval")
+                    },
                     "来源 Source".into(),
                 ],
                 rows: vec![
@@ -216,6 +335,19 @@ impl Document<'_> {
                 ],
             }),
         ];
+        if h.calibrated {
+            b.push(Block::Para(format!(
+                "上表区间为回测校准区间：该方法的 {level} 区间按其在无活动回测窗口上的误差放宽（见下文回测表）。未放宽的方法区间：增量 {} … {} 亿元，提升 {} … {}；分品类、分地区表列出的仍是方法本身的区间。 The intervals above are backtest-calibrated: the method's {level} interval widened on its errors over backtest windows with no campaign (see the backtest table below). The method's own, unwidened interval: incremental {} … {} 亿元 (100 million yuan), uplift {} … {}; the tables by category and region keep the method's own interval.",
+                yi(h.raw_incremental_interval.0),
+                yi(h.raw_incremental_interval.1),
+                pct(h.raw_uplift_interval.0),
+                pct(h.raw_uplift_interval.1),
+                yi(h.raw_incremental_interval.0),
+                yi(h.raw_incremental_interval.1),
+                pct(h.raw_uplift_interval.0),
+                pct(h.raw_uplift_interval.1),
+            )));
+        }
         if let Some(p) = &self.extra.progress {
             b.push(Block::Para(format!(
                 "截至 As of {}（本周 week {} – {}）：本周实际 {} 亿元，本周提升 {}{}；窗口累计实际 {} 亿元、基线 {} 亿元、累计提升 {} [4]。 Cumulative from the window start: actual {} 亿元 (100 million yuan), baseline {}, uplift so far {}; this week's actual {}, uplift {}.",
@@ -281,10 +413,15 @@ impl Document<'_> {
                     row.extend(others.iter().map(|o| {
                         self.find(area, cat, o).map_or("—".into(), |o| {
                             format!(
-                                "{} ({} … {})",
+                                "{} ({} … {}){}",
                                 pct(o.uplift_pct),
                                 pct(o.lower),
-                                pct(o.upper)
+                                pct(o.upper),
+                                if o.diagnostics.as_ref().is_some_and(|d| d.flag) {
+                                    " ※"
+                                } else {
+                                    ""
+                                }
                             )
                         })
                     }));
@@ -293,6 +430,7 @@ impl Document<'_> {
                 })
                 .collect(),
         }));
+        self.diagnostics_block(&mut b, area, &cats);
         b.push(Block::Heading(
             2,
             "3 分地区 By region (全部目标品类 all targeted categories)".into(),

@@ -20,7 +20,7 @@ use homeseason_schema::category::Category;
 use homeseason_schema::region::{NATIONAL, Regions};
 use polars::prelude::*;
 
-pub use rows::{DailyRow, IngestTotals, UpliftRow};
+pub use rows::{DailyRow, Diagnostics, IngestTotals, UpliftRow};
 
 /// Errors while building the report.
 #[derive(Debug, thiserror::Error)]
@@ -82,13 +82,23 @@ pub struct Headline {
     pub method: String,
     /// Incremental net sales over the window, all targeted categories, nationally (yuan).
     pub incremental_yuan: f64,
-    /// Its interval (yuan).
+    /// Its interval (yuan): the backtest-calibrated one when [`Headline::calibrated`], else the
+    /// method's own.
     pub incremental_interval: (f64, f64),
     /// Uplift in percent.
     pub uplift_pct: f64,
-    /// Its interval (percent).
+    /// Its interval (percent): the backtest-calibrated one when [`Headline::calibrated`], else the
+    /// method's own.
     pub uplift_interval: (f64, f64),
-    /// Regions whose all-category uplift is positive at the interval level, and regions estimated.
+    /// Whether the intervals above are the method's interval widened by its backtest conformal
+    /// factor (`calibrated_*` columns of `uplift`); `false` when the table has no backtest.
+    pub calibrated: bool,
+    /// The method's own (unwidened) interval of the incremental sales (yuan).
+    pub raw_incremental_interval: (f64, f64),
+    /// The method's own (unwidened) interval of the uplift (percent).
+    pub raw_uplift_interval: (f64, f64),
+    /// Regions whose all-category uplift is positive at the headline's interval level (the lower
+    /// bound of the interval the headline quotes), and regions estimated.
     pub regions_up: (usize, usize),
 }
 
@@ -263,15 +273,33 @@ fn headline_of(rows: &[UpliftRow], method: &str, area: &str) -> Result<Headline>
         .iter()
         .filter(|r| r.region_code != NATIONAL && r.category == "all_targeted" && r.method == method)
         .collect();
+    let raw_pct = (national.lower, national.upper);
+    let raw_yuan = (national.uplift_abs_lower, national.uplift_abs_upper);
+    // The calibrated interval heads the report when the table carries it for this cell (both
+    // units), else the method's own.
+    let calibrated = national.calibrated_pct().zip(national.calibrated_yuan());
     Ok(Headline {
         scope: HEADLINE_SCOPE.to_owned(),
         method: method.to_owned(),
         incremental_yuan: national.uplift_abs,
-        incremental_interval: (national.uplift_abs_lower, national.uplift_abs_upper),
+        incremental_interval: calibrated.map_or(raw_yuan, |c| c.1),
         uplift_pct: national.uplift_pct,
-        uplift_interval: (national.lower, national.upper),
+        uplift_interval: calibrated.map_or(raw_pct, |c| c.0),
+        calibrated: calibrated.is_some(),
+        raw_incremental_interval: raw_yuan,
+        raw_uplift_interval: raw_pct,
         regions_up: (
-            region_rows.iter().filter(|r| r.lower > 0.0).count(),
+            region_rows
+                .iter()
+                .filter(|r| {
+                    let lower = if calibrated.is_some() {
+                        r.calibrated_pct().map_or(r.lower, |c| c.0)
+                    } else {
+                        r.lower
+                    };
+                    lower > 0.0
+                })
+                .count(),
             region_rows.len(),
         ),
     })

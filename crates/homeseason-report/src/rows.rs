@@ -41,6 +41,53 @@ pub struct UpliftRow {
     /// `false` when |uplift| is below the method's backtest error band (not distinguishable from no
     /// effect); `None` without a backtest.
     pub distinguishable: Option<bool>,
+    /// Lower bound of the backtest-calibrated interval, % (`calibrated_lower_pct`; `None` without a
+    /// backtest).
+    pub calibrated_lower: Option<f64>,
+    /// Upper bound of the backtest-calibrated interval, %.
+    pub calibrated_upper: Option<f64>,
+    /// Lower bound of the backtest-calibrated interval, yuan (`calibrated_abs_lower_yuan`).
+    pub calibrated_abs_lower: Option<f64>,
+    /// Upper bound of the backtest-calibrated interval, yuan.
+    pub calibrated_abs_upper: Option<f64>,
+    /// Per-cell diagnostics of the methods that use controls (`None` elsewhere).
+    pub diagnostics: Option<Diagnostics>,
+}
+
+/// The diagnostics columns of an `uplift` row (see `homeseason_metrics::diagnostics`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostics {
+    /// Pre-period R² (log scale).
+    pub pre_fit_r2: Option<f64>,
+    /// Pre-period MAPE, %.
+    pub pre_fit_mape_pct: Option<f64>,
+    /// Leave-one-control-out range of the uplift, %.
+    pub loo: Option<(f64, f64)>,
+    /// Largest control break shift, %, and the smallest break p-value.
+    pub break_shift_pct: Option<f64>,
+    /// Smallest break-test p-value over the controls.
+    pub break_p: Option<f64>,
+    /// Whether the cell is flagged.
+    pub flag: bool,
+    /// Why (Chinese · English).
+    pub reason: String,
+}
+
+impl UpliftRow {
+    /// The backtest-calibrated interval in percent, when the row has both bounds.
+    #[must_use]
+    pub fn calibrated_pct(&self) -> Option<(f64, f64)> {
+        self.calibrated_lower
+            .zip(self.calibrated_upper)
+            .filter(|(l, u)| l.is_finite() && u.is_finite())
+    }
+    /// The backtest-calibrated interval in yuan, when the row has both bounds.
+    #[must_use]
+    pub fn calibrated_yuan(&self) -> Option<(f64, f64)> {
+        self.calibrated_abs_lower
+            .zip(self.calibrated_abs_upper)
+            .filter(|(l, u)| l.is_finite() && u.is_finite())
+    }
 }
 
 /// One row of the daily baseline detail.
@@ -148,6 +195,36 @@ fn rows_of_kind(df: &DataFrame, kind: &str) -> Result<Vec<UpliftRow>> {
         Ok(c) => c.cast(&DataType::Boolean)?.bool()?.iter().collect(),
         Err(_) => vec![None; df.height()],
     };
+    let optional = |name: &str| -> Result<Vec<Option<f64>>> {
+        if df.column(name).is_ok() {
+            f64s(df, name)
+        } else {
+            Ok(vec![None; df.height()])
+        }
+    };
+    let flags: Vec<Option<bool>> = match df.column("diagnostic_flag") {
+        Ok(c) => c.cast(&DataType::Boolean)?.bool()?.iter().collect(),
+        Err(_) => vec![None; df.height()],
+    };
+    let reasons: Vec<String> = if df.column("diagnostic_reason").is_ok() {
+        strs(df, "diagnostic_reason")?
+    } else {
+        vec![String::new(); df.height()]
+    };
+    let (r2, mape, loo_lo, loo_hi, shift, bp) = (
+        optional("pre_fit_r2")?,
+        optional("pre_fit_mape_pct")?,
+        optional("loo_min_pct")?,
+        optional("loo_max_pct")?,
+        optional("break_shift_max_pct")?,
+        optional("break_p_min")?,
+    );
+    let (clo, chi, calo, cahi) = (
+        optional("calibrated_lower_pct")?,
+        optional("calibrated_upper_pct")?,
+        optional("calibrated_abs_lower_yuan")?,
+        optional("calibrated_abs_upper_yuan")?,
+    );
     Ok((0..df.height())
         .map(|i| UpliftRow {
             region_code: region[i].clone(),
@@ -166,6 +243,19 @@ fn rows_of_kind(df: &DataFrame, kind: &str) -> Result<Vec<UpliftRow>> {
             days_used: days[i],
             growth_factor: growth[i],
             distinguishable: distinguishable[i],
+            calibrated_lower: clo[i],
+            calibrated_upper: chi[i],
+            calibrated_abs_lower: calo[i],
+            calibrated_abs_upper: cahi[i],
+            diagnostics: flags[i].map(|flag| Diagnostics {
+                pre_fit_r2: r2[i],
+                pre_fit_mape_pct: mape[i],
+                loo: loo_lo[i].zip(loo_hi[i]),
+                break_shift_pct: shift[i],
+                break_p: bp[i],
+                flag,
+                reason: reasons[i].clone(),
+            }),
         })
         .collect())
 }

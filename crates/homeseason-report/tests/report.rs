@@ -507,3 +507,158 @@ fn cells_inside_the_backtest_error_band_are_not_findings() {
         .expect("appliances row");
     assert!(!other.contains("无法区分"), "{other}");
 }
+
+#[test]
+fn the_headline_quotes_the_backtest_calibrated_interval() {
+    let c = Campaign::default_2023();
+    let mut f = frames();
+    // The backtest widens every interval by 1.5: pct ± 4 becomes pct ± 6 (yuan likewise).
+    let pct = f[0].column("uplift_pct").unwrap().f64().unwrap().clone();
+    let base = f[0].column("baseline_yuan").unwrap().f64().unwrap().clone();
+    let abs = f[0]
+        .column("uplift_abs_yuan")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .clone();
+    let n = f[0].height();
+    let at = |c: &Float64Chunked, i: usize| c.get(i).unwrap();
+    let lo: Vec<f64> = (0..n).map(|i| at(&pct, i) - 6.0).collect();
+    let hi: Vec<f64> = (0..n).map(|i| at(&pct, i) + 6.0).collect();
+    let ylo: Vec<f64> = (0..n).map(|i| at(&abs, i) - 0.06 * at(&base, i)).collect();
+    let yhi: Vec<f64> = (0..n).map(|i| at(&abs, i) + 0.06 * at(&base, i)).collect();
+    for (name, v) in [
+        ("calibrated_lower_pct", lo),
+        ("calibrated_upper_pct", hi),
+        ("calibrated_abs_lower_yuan", ylo),
+        ("calibrated_abs_upper_yuan", yhi),
+    ] {
+        f[0].with_column(Column::new(name.into(), v)).unwrap();
+    }
+    let r = build(&input(&c, &f, None)).expect("report");
+    // two_year (the fallback without a backtest table) at 12 %: raw 8 … 16, calibrated 6 … 18.
+    assert!(r.headline.calibrated);
+    assert_eq!(r.headline.uplift_interval, (6.0, 18.0));
+    assert_eq!(r.headline.raw_uplift_interval, (8.0, 16.0));
+    let (ylo, yhi) = r.headline.incremental_interval;
+    assert!((ylo - 0.06 * 3.0e9).abs() < 1.0 && (yhi - 0.18 * 3.0e9).abs() < 1.0);
+    for doc in [&r.markdown, &r.html] {
+        assert!(
+            doc.contains("回测校准 90% 区间 Backtest-calibrated 90% interval"),
+            "the headline says its interval is calibrated"
+        );
+        assert!(
+            doc.contains("+6.0% … +18.0%"),
+            "the calibrated interval heads"
+        );
+        assert!(doc.contains("1.80 … 5.40"), "in yuan too (亿元)");
+        assert!(
+            doc.contains("unwidened interval: incremental 2.40 … 4.80 亿元")
+                && doc.contains("uplift +8.0% … +16.0%"),
+            "the raw interval is still given"
+        );
+    }
+    // The by-category table keeps the method's own interval.
+    let line = r
+        .markdown
+        .lines()
+        .find(|l| l.starts_with("| 家具 Furniture"))
+        .expect("furniture row");
+    assert!(line.contains("+8.0% … +16.0%"), "{line}");
+    // Without the calibrated columns the headline is the method's own interval, not called calibrated.
+    let r = build(&input(&c, &frames(), None)).expect("report");
+    assert!(!r.headline.calibrated);
+    assert_eq!(r.headline.uplift_interval, (8.0, 16.0));
+    assert!(!r.markdown.contains("Backtest-calibrated"));
+}
+
+#[test]
+fn flagged_cells_are_marked_with_their_diagnostics() {
+    let c = Campaign::default_2023();
+    let mut f = frames();
+    // Diagnostics on the regression rows; Zhejiang's furniture cell is flagged (a control broke).
+    let n = f[0].height();
+    let col_str = |name: &str, i: usize| {
+        f[0].column(name)
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(i)
+            .unwrap()
+            .to_owned()
+    };
+    let (mut flag, mut reason, mut r2, mut mape, mut lo, mut hi, mut shift, mut p) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    for i in 0..n {
+        let regression = col_str("method", i) == "counterfactual_regression";
+        let broke = regression
+            && col_str("region_code", i) == "330000"
+            && col_str("category", i) == "furniture";
+        flag.push(regression.then_some(broke));
+        reason.push(regression.then(|| {
+            if broke {
+                "对照 supermarket 与目标的关系在活动开始前变化 -12.0%（p 0.000） · control supermarket's relation to the target shifted -12.0% before the campaign start (p 0.000)".to_owned()
+            } else {
+                String::new()
+            }
+        }));
+        r2.push(regression.then_some(0.93));
+        mape.push(regression.then_some(4.2));
+        lo.push(regression.then_some(8.1));
+        hi.push(regression.then_some(9.7));
+        shift.push(regression.then_some(if broke { -12.0 } else { 0.8 }));
+        p.push(regression.then_some(if broke { 0.0001 } else { 0.41 }));
+    }
+    for (name, v) in [
+        ("pre_fit_r2", r2),
+        ("pre_fit_mape_pct", mape),
+        ("loo_min_pct", lo),
+        ("loo_max_pct", hi),
+        ("break_shift_max_pct", shift),
+        ("break_p_min", p),
+    ] {
+        f[0].with_column(Column::new(name.into(), v)).unwrap();
+    }
+    f[0].with_column(Column::new("diagnostic_flag".into(), flag))
+        .unwrap();
+    f[0].with_column(Column::new("diagnostic_reason".into(), reason))
+        .unwrap();
+    // The national report: the diagnostics table and the flagged cell with its reason.
+    let r = build(&input(&c, &f, None)).expect("report");
+    for doc in [&r.markdown, &r.html] {
+        assert!(
+            doc.contains("去一对照范围 Leave-one-control-out"),
+            "diagnostics table"
+        );
+        assert!(doc.contains("+8.1% … +9.7%"), "the leave-one-out range");
+        assert!(doc.contains("有诊断警示的单元 Flagged cells (1)"));
+        assert!(
+            doc.contains("※ 浙江省 330000, 家具 Furniture"),
+            "the flagged cell named"
+        );
+        assert!(doc.contains("shifted -12.0% before the campaign start"));
+        assert!(!doc.contains('⚠'), "only glyphs the embedded font has");
+    }
+    // Zhejiang's own report marks its furniture row (regression as a check column) with ※.
+    let r = homeseason_report::build_region(&input(&c, &f, None), "330000").expect("region");
+    let line = r
+        .markdown
+        .lines()
+        .find(|l| l.starts_with("| 家具 Furniture"))
+        .expect("furniture row");
+    assert!(line.contains(" ※"), "{line}");
+    let other = r
+        .markdown
+        .lines()
+        .find(|l| l.starts_with("| 家电 Home appliances"))
+        .expect("appliances row");
+    assert!(!other.contains('※'), "{other}");
+}

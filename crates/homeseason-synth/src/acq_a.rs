@@ -43,6 +43,9 @@ pub(crate) fn write(
         for d in month.first..month.end {
             let date = lat.days[d].date.to_string();
             for (r, region) in lat.regions.iter().enumerate() {
+                if lat.missing(r, d) {
+                    continue;
+                }
                 for (mi, m) in MCCS.iter().enumerate() {
                     let st = &mut streams[r * NMCC + mi];
                     let total = ACQ_A_SHARE * lat.x(r, mi, d);

@@ -8,6 +8,7 @@ use homeseason_schema::region::Region;
 use crate::geo::geo;
 use crate::model::{self, DayInfo, MCCS, NCAT, NMCC, cat_index};
 use crate::rng::stream;
+use crate::scenario::{LATE_DAYS, MISSING_SHARE, Scenario};
 use crate::{SynthConfig, SynthError};
 
 /// Regional economy: AR(1) coefficient and innovation sd of the daily log factor.
@@ -74,6 +75,10 @@ pub(crate) struct Latent {
     pub(crate) window: (usize, usize),
     /// Targeted categories of the campaign, as a mask.
     pub(crate) targeted: [bool; NCAT],
+    /// The stress scenario.
+    scenario: Scenario,
+    /// Region-days without payment rows (`missing-late`), region-major.
+    missing: Vec<bool>,
 }
 
 impl Latent {
@@ -130,6 +135,7 @@ impl Latent {
                         * fest
                         * econ[di].exp()
                         * model::covid(code, c, day.date)
+                        * cfg.scenario.level_factor(m.category, day.date)
                         * (a + eps).exp();
                 }
             }
@@ -155,6 +161,7 @@ impl Latent {
             .collect();
         let profile = uplift_profile(&days, w0, w1);
         let local = local_stations(cfg, &regions);
+        let missing = missing_days(cfg, &regions, nd, w1);
         Ok(Latent {
             days,
             regions,
@@ -165,7 +172,17 @@ impl Latent {
             local,
             window: (w0, w1),
             targeted,
+            scenario: cfg.scenario,
+            missing,
         })
+    }
+
+    /// Whether region r has no payment rows on day d (`missing-late`).
+    pub(crate) fn missing(&self, r: usize, d: usize) -> bool {
+        self.missing
+            .get(r * self.nd() + d)
+            .copied()
+            .unwrap_or(false)
     }
 
     /// Number of days.
@@ -194,12 +211,29 @@ impl Latent {
         }
     }
 
-    /// The campaign uplift u(r, c, d) (0 outside the window and for untargeted categories).
+    /// The campaign uplift u(r, c, d): the base uplift times the window's profile (0 outside the
+    /// window) plus the local event's, for targeted categories; for an untargeted category only a
+    /// scenario's spillover (a multiple of the region's mean targeted uplift, same profile).
     pub(crate) fn uplift(&self, r: usize, cat: usize, d: usize) -> f64 {
-        if !self.targeted[cat] || self.profile[d] == 0.0 {
-            return 0.0;
+        if !self.targeted[cat] {
+            let spill = self.scenario.spill(Category::ALL[cat]);
+            if spill == 0.0 || self.profile[d] == 0.0 {
+                return 0.0;
+            }
+            let (sum, n) = (0..NCAT)
+                .filter(|c| self.targeted[*c])
+                .fold((0.0, 0.0), |(s, n), c| {
+                    (s + self.base_uplift[r][c], n + 1.0)
+                });
+            let mean = if n > 0.0 { sum / n } else { 0.0 };
+            return spill * mean * self.profile[d];
         }
-        self.base_uplift[r][cat] * self.profile[d] + self.local_uplift(r, cat, d)
+        let base = if self.profile[d] == 0.0 {
+            0.0
+        } else {
+            self.base_uplift[r][cat] * self.profile[d]
+        };
+        base + self.local_uplift(r, cat, d)
     }
 
     /// Value with the campaign, yuan: what the institutions see.
@@ -264,6 +298,31 @@ fn uplift_profile(days: &[DayInfo], w0: usize, w1: usize) -> Vec<f64> {
     p
 }
 
+/// Region-days without payment rows in `missing-late` (empty otherwise): each region-day with
+/// probability [`MISSING_SHARE`], and the last [`LATE_DAYS`] days of the window (`w1` exclusive)
+/// for three regions whose file is late.
+fn missing_days(cfg: &SynthConfig, regions: &[&'static Region], nd: usize, w1: usize) -> Vec<bool> {
+    if cfg.scenario != Scenario::MissingLate {
+        return Vec::new();
+    }
+    let mut out = vec![false; regions.len() * nd];
+    let mut s = stream(cfg.seed, &["missing-days"]);
+    for x in &mut out {
+        *x = s.chance(MISSING_SHARE);
+    }
+    let codes: Vec<String> = regions.iter().map(|r| r.code.clone()).collect();
+    let late = crate::choose_regions(cfg.seed, "late-files", &codes, 3);
+    let late_days = usize::try_from(LATE_DAYS).unwrap_or(0);
+    for (ri, r) in regions.iter().enumerate() {
+        if late.contains(&r.code) {
+            for d in w1.saturating_sub(late_days)..w1.min(nd) {
+                out[ri * nd + d] = true;
+            }
+        }
+    }
+    out
+}
+
 /// Choose the local-station regions (about 10 of 37) and their staggered events.
 fn local_stations(cfg: &SynthConfig, regions: &[&'static Region]) -> Vec<Option<LocalEvent>> {
     let n = regions.len();
@@ -280,12 +339,18 @@ fn local_stations(cfg: &SynthConfig, regions: &[&'static Region]) -> Vec<Option<
     }
     let wdays = cfg.campaign.window.days();
     let span = (wdays as f64 * 0.70).round() as i64;
+    let early = cfg.scenario == Scenario::EarlyLocalEvent;
     for (i, &r) in idx.iter().take(k).enumerate() {
         let i = i64::try_from(i).unwrap_or(0);
         let k = i64::try_from(k).unwrap_or(1);
         let base = if k > 1 { i * span / (k - 1) } else { 0 };
-        let start_off = (base + s.range_incl(-3, 3)).clamp(0, (wdays - 14).max(0));
-        let dur = s.range_incl(14, 28);
+        let mut start_off = (base + s.range_incl(-3, 3)).clamp(0, (wdays - 14).max(0));
+        let mut dur = s.range_incl(14, 28);
+        if early {
+            // Starts 14–28 days before the window, runs 35–49 days.
+            start_off = -s.range_incl(14, 28);
+            dur = s.range_incl(35, 49);
+        }
         let end_off = (start_off + dur - 1).min(wdays - 1);
         let extra = s.uniform(LOCAL_UPLIFT.0, LOCAL_UPLIFT.1);
         let day = |off: i64| cfg.campaign.window.start + chrono::Duration::days(off);

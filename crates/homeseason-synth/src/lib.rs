@@ -76,6 +76,7 @@ mod model;
 mod output;
 mod retail;
 mod rng;
+pub mod scenario;
 mod truth;
 mod wallet_b;
 
@@ -86,6 +87,8 @@ use chrono::NaiveDate;
 use homeseason_schema::SchemaError;
 use homeseason_schema::campaign::Campaign;
 use serde::Serialize;
+
+pub use scenario::Scenario;
 
 /// The default seed.
 pub const DEFAULT_SEED: u64 = 20_230_901;
@@ -104,6 +107,8 @@ pub struct SynthConfig {
     pub start: NaiveDate,
     /// Last day generated (inclusive).
     pub end: NaiveDate,
+    /// Stress scenario layered on the season ([`Scenario::Clean`]: none).
+    pub scenario: Scenario,
 }
 
 impl Default for SynthConfig {
@@ -114,6 +119,7 @@ impl Default for SynthConfig {
             campaign: Campaign::default_2023(),
             start: NaiveDate::from_ymd_opt(2021, 1, 1).unwrap_or_default(),
             end: NaiveDate::from_ymd_opt(2023, 12, 31).unwrap_or_default(),
+            scenario: Scenario::Clean,
         }
     }
 }
@@ -232,6 +238,8 @@ pub struct FileInfo {
 pub struct SynthSummary {
     /// Seed used.
     pub seed: u64,
+    /// Stress scenario (`clean` for the default season).
+    pub scenario: Scenario,
     /// wallet_b count multiplier used.
     pub scale: f64,
     /// Campaign id.
@@ -336,6 +344,7 @@ pub fn generate(
     details.sort_by(|a, b| a.path.cmp(&b.path));
     let summary = SynthSummary {
         seed: config.seed,
+        scenario: config.scenario,
         scale: config.scale,
         campaign_id: config.campaign.id.clone(),
         start: config.start,
@@ -384,6 +393,7 @@ pub(crate) mod test_support {
             campaign: Campaign::from_toml(&text).unwrap(),
             start: NaiveDate::from_ymd_opt(2023, 6, 1).unwrap(),
             end: NaiveDate::from_ymd_opt(2023, 12, 31).unwrap(),
+            scenario: Scenario::Clean,
         }
     }
 }

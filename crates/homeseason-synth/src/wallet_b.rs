@@ -140,6 +140,9 @@ pub(crate) fn write(
         let mut txns: Vec<Txn> = Vec::new();
         for d in month.first..month.end {
             for r in 0..lat.regions.len() {
+                if lat.missing(r, d) {
+                    continue;
+                }
                 for (mi, m) in MCCS.iter().enumerate() {
                     let st = &mut streams[r * NMCC + mi];
                     let book = &books[r * NMCC + mi];

@@ -20,6 +20,7 @@ fn small(seed: u64) -> SynthConfig {
         campaign: Campaign::from_toml(&text).unwrap(),
         start: NaiveDate::from_ymd_opt(2022, 9, 1).unwrap(),
         end: NaiveDate::from_ymd_opt(2023, 12, 31).unwrap(),
+        scenario: homeseason_synth::Scenario::Clean,
     }
 }
 

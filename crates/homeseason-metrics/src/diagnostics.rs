@@ -1,0 +1,579 @@
+//! Diagnostics a reader sees, per cell of the methods that use controls (today the counterfactual
+//! regression): how far the estimate moves when one control is left out, whether each control's
+//! relation to the target held up to the campaign start, and how well the model fitted the
+//! pre-period. They are columns of the `uplift` table (campaign rows of
+//! `counterfactual_regression`; null elsewhere), and a flagged cell is marked in the report.
+//!
+//! **Leave-one-control-out range** (`loo_min_pct`, `loo_max_pct`). The regression's design (the
+//! same columns as the estimate: log controls, trend, yearly terms, weekday, day type) is fitted by
+//! least squares on the pre-period, once with every control and once without each control `k`; each
+//! fit predicts the window's total `P = Σ_W exp(x_tᵀβ̂)`. Dropping `k` moves the cell's baseline
+//! `B` to `B_k = B · P_{−k} / P_all`, so its uplift to `100 · (A / B_k − 1)`. The range is the
+//! smallest and largest of these over the controls. (Least squares rather than the full Bayesian
+//! fit keeps this to one small solve per control; only the ratio `P_{−k} / P_all` is used, applied
+//! to the estimate's own baseline.)
+//!
+//! **Break test of each control against the target at the campaign start** (`break_shift_max_pct`,
+//! `break_p_min`). On the ordinary days (no holiday, festival or make-up workday; `masked` days
+//! left out) of the regression's fit period, the daily log ratio `r_t = ln y_t − ln c_t` of the
+//! target to control `c` is regressed by least squares on an intercept, a linear trend, three yearly
+//! Fourier pairs and weekday dummies over the *fit window* (every such day before the last
+//! [`BREAK_WINDOW_DAYS`] days before the campaign start), and predicted over the *last pre-window*
+//! (those last days): the relation as the regression models it, checked where it matters most —
+//! just before the window it is projected through (a Chow-type forecast test). The shift is the mean
+//! residual over the last pre-window, `s = mean_L(r − r̂)`, reported as `100 · (e^s − 1)` %. Its
+//! standard error allows for serial correlation without counting slow changes in the relation as
+//! noise: the residuals of the fit window are demeaned within consecutive blocks of
+//! [`BREAK_WINDOW_DAYS`] days, their standard deviation `σ` and lag-1 autocorrelation `ρ` (clamped
+//! to [0, 0.95]) give `se = σ · √((1 + ρ) / (1 − ρ) / n_L)`, and `p = 2 · (1 − Φ(|s| / se))`.
+//! The columns carry the largest |shift| over the controls (with its sign) and the smallest p.
+//!
+//! **Pre-period fit** (`pre_fit_r2`, `pre_fit_mape_pct`): the regression's own diagnostics — R² of
+//! the covariates on the log scale, and the mean absolute percentage error of that fit on the
+//! pre-period.
+//!
+//! **Flag** (`diagnostic_flag`, `diagnostic_reason`): raised when a control broke (p below
+//! [`BREAK_P`] and |shift| at least [`BREAK_MIN_PCT`] %), when the leave-one-control-out range is
+//! not inside the cell's interval (the finding rests on one control), or when the pre-period MAPE
+//! exceeds [`MAX_MAPE_PCT`] %. The reason names each, in Chinese and English.
+
+use std::collections::HashMap;
+
+use chrono::{Datelike, Duration, NaiveDate};
+use homeseason_schema::campaign::DateRange;
+
+use crate::regression::{Prepared, day_code};
+
+/// Days in the last pre-window of the break test.
+pub const BREAK_WINDOW_DAYS: i64 = 28;
+/// p-value below which a control's shift counts as a break.
+pub const BREAK_P: f64 = 0.01;
+/// Smallest |shift| (%) that counts as a break.
+pub const BREAK_MIN_PCT: f64 = 3.0;
+/// Pre-period MAPE (%) above which the fit is flagged.
+pub const MAX_MAPE_PCT: f64 = 15.0;
+
+/// One control's break test.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControlBreak {
+    /// Control category id.
+    pub control: String,
+    /// Mean residual of the log ratio over the last pre-window, as a percentage.
+    pub shift_pct: f64,
+    /// Two-sided p-value of no shift.
+    pub p_value: f64,
+}
+
+impl ControlBreak {
+    /// Whether the shift counts as a break ([`BREAK_P`], [`BREAK_MIN_PCT`]).
+    #[must_use]
+    pub fn broke(&self) -> bool {
+        self.p_value < BREAK_P && self.shift_pct.abs() >= BREAK_MIN_PCT
+    }
+}
+
+/// A cell's diagnostics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellDiagnostics {
+    /// Pre-period R² (log scale).
+    pub r_squared: f64,
+    /// Pre-period MAPE, percent.
+    pub mape_pct: f64,
+    /// Leave-one-control-out range of the uplift, percent (`None` with fewer than two controls).
+    pub loo: Option<(f64, f64)>,
+    /// Break test per control.
+    pub breaks: Vec<ControlBreak>,
+    /// Whether anything is flagged.
+    pub flag: bool,
+    /// Why, Chinese then English (empty when not flagged).
+    pub reason: String,
+}
+
+/// Least squares `β̂` of `y` on the rows `x` (a tiny ridge keeps collinear dummies solvable).
+fn ols(x: &[Vec<f64>], y: &[f64]) -> Option<Vec<f64>> {
+    let k = x.first()?.len();
+    let mut a = vec![0.0; k * k];
+    let mut b = vec![0.0; k];
+    for (row, &v) in x.iter().zip(y) {
+        for i in 0..k {
+            b[i] += row[i] * v;
+            for j in 0..=i {
+                a[i * k + j] += row[i] * row[j];
+            }
+        }
+    }
+    let trace: f64 = (0..k).map(|i| a[i * k + i]).sum();
+    let ridge = 1e-9 * trace.max(1.0) / k as f64;
+    for i in 0..k {
+        a[i * k + i] += ridge;
+        for j in 0..i {
+            a[j * k + i] = a[i * k + j];
+        }
+    }
+    // Cholesky: a = L Lᵀ.
+    let mut l = vec![0.0; k * k];
+    for i in 0..k {
+        for j in 0..=i {
+            let s: f64 = a[i * k + j] - (0..j).map(|m| l[i * k + m] * l[j * k + m]).sum::<f64>();
+            if i == j {
+                if s <= 0.0 {
+                    return None;
+                }
+                l[i * k + i] = s.sqrt();
+            } else {
+                l[i * k + j] = s / l[j * k + j];
+            }
+        }
+    }
+    let mut z = vec![0.0; k];
+    for i in 0..k {
+        z[i] = (b[i] - (0..i).map(|m| l[i * k + m] * z[m]).sum::<f64>()) / l[i * k + i];
+    }
+    let mut beta = vec![0.0; k];
+    for i in (0..k).rev() {
+        beta[i] = (z[i] - (i + 1..k).map(|m| l[m * k + i] * beta[m]).sum::<f64>()) / l[i * k + i];
+    }
+    beta.iter().all(|v| v.is_finite()).then_some(beta)
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Standard normal distribution function (Abramowitz–Stegun 7.1.26, error below 1.5·10⁻⁷).
+fn normal_cdf(z: f64) -> f64 {
+    let x = z.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.327_591_1 * x);
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erf = 1.0 - poly * (-x * x).exp();
+    if z >= 0.0 {
+        0.5 * (1.0 + erf)
+    } else {
+        0.5 * (1.0 - erf)
+    }
+}
+
+/// The window total the least-squares fit of `prep`'s design predicts, with the columns
+/// `drop` left out (log scale: `Σ_post exp(xᵀβ̂)`).
+fn ols_total(prep: &Prepared, drop: Option<usize>) -> Option<f64> {
+    let cols: Vec<usize> = (0..prep.design.n_columns())
+        .filter(|j| Some(*j) != drop)
+        .collect();
+    let row = |t: usize| -> Option<Vec<f64>> {
+        let mut r = Vec::with_capacity(cols.len() + 1);
+        r.push(1.0);
+        for &j in &cols {
+            let v = prep.design.column(j)[t];
+            if !v.is_finite() {
+                return None;
+            }
+            r.push(v);
+        }
+        Some(r)
+    };
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for t in prep.pre.clone() {
+        let v = prep.y[t];
+        if v.is_finite()
+            && v > 0.0
+            && let Some(r) = row(t)
+        {
+            x.push(r);
+            y.push(v.ln());
+        }
+    }
+    if x.len() <= cols.len() + 1 {
+        return None;
+    }
+    let beta = ols(&x, &y)?;
+    let mut total = 0.0;
+    for t in prep.post.clone() {
+        total += dot(&row(t)?, &beta).exp();
+    }
+    total.is_finite().then_some(total)
+}
+
+/// The leave-one-control-out range of the uplift (see the module docs): `actual` and `baseline`
+/// are the estimate's window totals. `None` with fewer than two controls.
+pub(crate) fn loo_range(
+    prep: &Prepared,
+    controls: usize,
+    actual: f64,
+    baseline: f64,
+) -> Option<(f64, f64)> {
+    if controls < 2 {
+        return None;
+    }
+    let all = ols_total(prep, None)?;
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for k in 0..controls {
+        let j = prep
+            .design
+            .names()
+            .iter()
+            .position(|n| *n == format!("ln control {k}"))?;
+        let b = baseline * ols_total(prep, Some(j))? / all;
+        let pct = 100.0 * (actual / b - 1.0);
+        lo = lo.min(pct);
+        hi = hi.max(pct);
+    }
+    lo.is_finite().then_some((lo, hi))
+}
+
+/// The break test of one control against the target (see the module docs) over `days` (the
+/// regression's fit period: its first day up to the day before `start`, the campaign start).
+#[must_use]
+pub(crate) fn break_test(
+    target: &HashMap<NaiveDate, f64>,
+    control: &HashMap<NaiveDate, f64>,
+    first: NaiveDate,
+    start: NaiveDate,
+    masked: &[DateRange],
+) -> Option<(f64, f64)> {
+    let cut = start - Duration::days(BREAK_WINDOW_DAYS);
+    let mut fit: Vec<(i64, Vec<f64>, f64)> = Vec::new();
+    let mut last: Vec<(Vec<f64>, f64)> = Vec::new();
+    for d in first.iter_days().take_while(|d| *d < start) {
+        if day_code(d) != 0 || masked.iter().any(|m| m.contains(d)) {
+            continue;
+        }
+        let (Some(&y), Some(&c)) = (target.get(&d), control.get(&d)) else {
+            continue;
+        };
+        if y <= 0.0 || c <= 0.0 {
+            continue;
+        }
+        let t = (d - first).num_days();
+        let tf = t as f64;
+        let mut row = vec![1.0, tf / 365.25];
+        for h in 1..=3 {
+            let a = std::f64::consts::TAU * f64::from(h) * tf / 365.25;
+            row.push(a.sin());
+            row.push(a.cos());
+        }
+        let wd = d.weekday().num_days_from_monday();
+        for w in 1..7 {
+            row.push(if wd == w { 1.0 } else { 0.0 });
+        }
+        let r = y.ln() - c.ln();
+        if d < cut {
+            fit.push((t, row, r));
+        } else {
+            last.push((row, r));
+        }
+    }
+    if fit.len() < 180 || last.len() < 10 {
+        return None;
+    }
+    let x: Vec<Vec<f64>> = fit.iter().map(|f| f.1.clone()).collect();
+    let y: Vec<f64> = fit.iter().map(|f| f.2).collect();
+    let beta = ols(&x, &y)?;
+    let resid: Vec<(i64, f64)> = fit
+        .iter()
+        .map(|(t, row, r)| (*t, r - dot(row, &beta)))
+        .collect();
+    // Demeaned within blocks of BREAK_WINDOW_DAYS days: slow changes are not noise.
+    let mut blocks: HashMap<i64, (f64, usize)> = HashMap::new();
+    for (t, e) in &resid {
+        let b = blocks.entry(t / BREAK_WINDOW_DAYS).or_insert((0.0, 0));
+        b.0 += e;
+        b.1 += 1;
+    }
+    let within: Vec<f64> = resid
+        .iter()
+        .map(|(t, e)| {
+            let b = blocks[&(t / BREAK_WINDOW_DAYS)];
+            e - b.0 / b.1 as f64
+        })
+        .collect();
+    let n = within.len() as f64;
+    let var = within.iter().map(|e| e * e).sum::<f64>() / n;
+    let sigma = var.sqrt();
+    let rho = if var > 0.0 {
+        (within.windows(2).map(|w| w[0] * w[1]).sum::<f64>() / (n - 1.0) / var).clamp(0.0, 0.95)
+    } else {
+        0.0
+    };
+    let nl = last.len() as f64;
+    let shift = last.iter().map(|(row, r)| r - dot(row, &beta)).sum::<f64>() / nl;
+    let se = sigma * ((1.0 + rho) / (1.0 - rho) / nl).sqrt();
+    let p = if se > 0.0 {
+        2.0 * (1.0 - normal_cdf(shift.abs() / se))
+    } else {
+        f64::NAN
+    };
+    Some((100.0 * shift.exp_m1(), p.clamp(0.0, 1.0)))
+}
+
+/// The diagnostics of one regression cell: `prep` its design, `controls` the named control series,
+/// `estimate` = (actual, baseline, lower %, upper %, R², MAPE as a fraction).
+pub(crate) fn of_cell(
+    prep: &Prepared,
+    target: &HashMap<NaiveDate, f64>,
+    controls: &[(&str, &HashMap<NaiveDate, f64>)],
+    window: &DateRange,
+    masked: &[DateRange],
+    estimate: (f64, f64, f64, f64, f64, f64),
+) -> CellDiagnostics {
+    let (actual, baseline, lower, upper, r_squared, mape) = estimate;
+    let loo = loo_range(prep, controls.len(), actual, baseline);
+    let first = prep.days.first().copied().unwrap_or(window.start);
+    let breaks: Vec<ControlBreak> = controls
+        .iter()
+        .filter_map(|(name, c)| {
+            let (shift_pct, p_value) = break_test(target, c, first, window.start, masked)?;
+            Some(ControlBreak {
+                control: (*name).to_owned(),
+                shift_pct,
+                p_value,
+            })
+        })
+        .collect();
+    let mut zh = Vec::new();
+    let mut en = Vec::new();
+    for b in breaks.iter().filter(|b| b.broke()) {
+        zh.push(format!(
+            "对照 {} 与目标的关系在活动开始前变化 {:+.1}%（p {:.3}）",
+            b.control, b.shift_pct, b.p_value
+        ));
+        en.push(format!(
+            "control {}'s relation to the target shifted {:+.1}% before the campaign start (p {:.3})",
+            b.control, b.shift_pct, b.p_value
+        ));
+    }
+    if let Some((lo, hi)) = loo
+        && (lo < lower || hi > upper)
+    {
+        zh.push(format!(
+            "去掉单个对照后提升在 {lo:+.1}% … {hi:+.1}% 之间，超出区间"
+        ));
+        en.push(format!(
+            "leaving one control out moves the uplift to {lo:+.1}% … {hi:+.1}%, outside its interval"
+        ));
+    }
+    let mape_pct = 100.0 * mape;
+    if mape_pct > MAX_MAPE_PCT {
+        zh.push(format!("前期拟合误差 MAPE {mape_pct:.1}%"));
+        en.push(format!("pre-period fit MAPE {mape_pct:.1}%"));
+    }
+    let flag = !zh.is_empty();
+    let reason = if flag {
+        format!("{} · {}", zh.join("；"), en.join("; "))
+    } else {
+        String::new()
+    };
+    CellDiagnostics {
+        r_squared,
+        mape_pct,
+        loo,
+        breaks,
+        flag,
+        reason,
+    }
+}
+
+impl CellDiagnostics {
+    /// The break with the largest |shift| (its shift) and the smallest p over the controls.
+    #[must_use]
+    pub fn worst_break(&self) -> (Option<f64>, Option<f64>) {
+        let shift = self
+            .breaks
+            .iter()
+            .map(|b| b.shift_pct)
+            .max_by(|a, b| a.abs().total_cmp(&b.abs()));
+        let p = self.breaks.iter().map(|b| b.p_value).min_by(f64::total_cmp);
+        (shift, p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, dd: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, dd).expect("date")
+    }
+
+    #[test]
+    fn ols_recovers_a_line() {
+        let x: Vec<Vec<f64>> = (0..20).map(|t| vec![1.0, f64::from(t)]).collect();
+        let y: Vec<f64> = (0..20).map(|t| 3.0 + 0.5 * f64::from(t)).collect();
+        let b = ols(&x, &y).unwrap();
+        assert!(
+            (b[0] - 3.0).abs() < 1e-6 && (b[1] - 0.5).abs() < 1e-6,
+            "{b:?}"
+        );
+        assert!((normal_cdf(1.959_964) - 0.975).abs() < 1e-6);
+        assert!((normal_cdf(-1.0) - 0.158_655_25).abs() < 1e-6);
+    }
+
+    /// A target and a control sharing a seasonal economy; the control drops by `step` (a fraction)
+    /// from `from` on.
+    fn pair(step: f64, from: NaiveDate) -> (HashMap<NaiveDate, f64>, HashMap<NaiveDate, f64>) {
+        let mut state = 7_u64;
+        let mut noise = || {
+            // xorshift, uniform in (−0.5, 0.5)
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 10_000) as f64 / 10_000.0 - 0.5
+        };
+        let (mut y, mut c) = (HashMap::new(), HashMap::new());
+        for day in d(2021, 1, 1)
+            .iter_days()
+            .take_while(|x| *x <= d(2023, 12, 31))
+        {
+            let t = f64::from(day.ordinal());
+            let economy = 1e6 * (1.0 + 0.2 * (std::f64::consts::TAU * t / 365.25).sin());
+            y.insert(day, 0.3 * economy * (1.0 + 0.06 * noise()));
+            let broke = if day >= from { 1.0 - step } else { 1.0 };
+            c.insert(day, economy * broke * (1.0 + 0.06 * noise()));
+        }
+        (y, c)
+    }
+
+    #[test]
+    fn a_control_that_breaks_before_the_campaign_is_caught_and_a_clean_one_is_not() {
+        let start = d(2023, 9, 1);
+        let (y, c) = pair(0.0, start);
+        let (shift, p) = break_test(&y, &c, d(2021, 1, 1), start, &[]).unwrap();
+        let clean = ControlBreak {
+            control: "supermarket".into(),
+            shift_pct: shift,
+            p_value: p,
+        };
+        assert!(!clean.broke(), "{clean:?}");
+        // The control drops 12 % from mid-July 2023: the target/control ratio rises about 13.6 %.
+        let (y, c) = pair(0.12, d(2023, 7, 15));
+        let (shift, p) = break_test(&y, &c, d(2021, 1, 1), start, &[]).unwrap();
+        let broken = ControlBreak {
+            control: "supermarket".into(),
+            shift_pct: shift,
+            p_value: p,
+        };
+        assert!(broken.broke(), "{broken:?}");
+        assert!(shift > 5.0, "{shift}");
+    }
+
+    /// A region's furniture (targeted, +8 % in the window) and three controls sharing a seasonal,
+    /// drifting economy; `broken` makes the supermarket control drop 12 % from mid-July 2023.
+    fn panel(broken: bool) -> polars::prelude::DataFrame {
+        use polars::prelude::*;
+        let mut state = 11_u64;
+        let mut noise = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 10_000) as f64 / 10_000.0 - 0.5
+        };
+        let window = homeseason_schema::campaign::Campaign::default_2023().window;
+        let (mut r, mut c, mut dd, mut v) = (vec![], vec![], vec![], vec![]);
+        let mut econ = 0.0_f64;
+        for (i, day) in d(2021, 1, 1)
+            .iter_days()
+            .take_while(|x| *x <= d(2023, 12, 31))
+            .enumerate()
+        {
+            econ = 0.98 * econ + 0.004 * 3.4 * noise();
+            let t = f64::from(day.ordinal());
+            let season = 1.0 + 0.15 * (std::f64::consts::TAU * t / 365.25).sin();
+            let level = (0.05 * i as f64 / 365.25 + econ).exp() * season;
+            let weekend = if day.weekday().num_days_from_monday() >= 5 {
+                1.3
+            } else {
+                1.0
+            };
+            let lift = if window.contains(day) { 1.08 } else { 1.0 };
+            for (cat, base) in [
+                ("furniture", 6.0e5),
+                ("supermarket", 4.0e6),
+                ("restaurant", 3.5e6),
+                ("fuel", 1.5e6),
+            ] {
+                let mut x = base * level * weekend * (1.0 + 0.04 * noise());
+                if cat == "furniture" {
+                    x *= lift;
+                }
+                if broken && cat == "supermarket" && day >= d(2023, 7, 15) {
+                    x *= 0.88;
+                }
+                r.push("330000");
+                c.push(cat);
+                dd.push(day);
+                v.push(x);
+            }
+        }
+        df!("region_code" => r, "category" => c, "date" => dd, "net_amount" => v).unwrap()
+    }
+
+    #[test]
+    fn the_uplift_table_flags_a_cell_whose_control_broke_and_not_a_clean_one() {
+        use crate::{Method, UpliftOptions, uplift};
+        use polars::prelude::{IntoLazy, col, lit};
+        let campaign = homeseason_schema::campaign::Campaign::default_2023();
+        let opts = UpliftOptions {
+            placebo: None,
+            ..UpliftOptions::from_campaign(&campaign)
+        };
+        let run = |broken: bool| {
+            let out = uplift(
+                &panel(broken),
+                &campaign,
+                &[Method::CounterfactualRegression],
+                &opts,
+            )
+            .unwrap()
+            .uplift;
+            let row = out
+                .lazy()
+                .filter(col("category").eq(lit("furniture")))
+                .collect()
+                .unwrap();
+            assert_eq!(row.height(), 1);
+            let flag = row
+                .column("diagnostic_flag")
+                .unwrap()
+                .bool()
+                .unwrap()
+                .get(0);
+            let reason = row
+                .column("diagnostic_reason")
+                .unwrap()
+                .str()
+                .unwrap()
+                .get(0)
+                .unwrap_or_default()
+                .to_owned();
+            let f = |n: &str| row.column(n).unwrap().f64().unwrap().get(0);
+            (
+                flag,
+                reason,
+                f("loo_min_pct"),
+                f("loo_max_pct"),
+                f("pre_fit_r2"),
+                f("break_p_min"),
+            )
+        };
+        let (flag, reason, lo, hi, r2, p) = run(false);
+        assert_eq!(flag, Some(false), "clean panel: {reason}");
+        assert!(reason.is_empty());
+        let (lo, hi) = (lo.unwrap(), hi.unwrap());
+        assert!(
+            lo <= hi && (0.0..20.0).contains(&lo),
+            "leave-one-out range {lo} … {hi}"
+        );
+        assert!(r2.unwrap() > 0.5, "pre-period R² {r2:?}");
+        assert!(p.unwrap() > BREAK_P, "no break: p {p:?}");
+        let (flag, reason, ..) = run(true);
+        assert_eq!(flag, Some(true), "broken supermarket control");
+        assert!(
+            reason.contains("control supermarket's relation to the target shifted")
+                && reason.contains("对照 supermarket"),
+            "{reason}"
+        );
+    }
+}
