@@ -439,7 +439,7 @@ fn retail_stats_derive_months_from_cumulative_and_keep_published_yoy() {
     let xlsx = write_in(
         tmp.path(),
         "in/national_2023-10.xlsx",
-        &book.save_to_buffer().unwrap(),
+        book.save_to_buffer().unwrap(),
     );
     let lake = tmp.path().join("lake");
     let v = ingest_json(&lake, &[&csv, &xlsx]);
@@ -701,7 +701,7 @@ fn unreadable_workbooks_and_unknown_sheets_are_refused_whole() {
     book.add_worksheet()
         .write_string(0, 0, "随便写点什么")
         .unwrap();
-    let unknown = write_in(tmp.path(), "unknown.xlsx", &book.save_to_buffer().unwrap());
+    let unknown = write_in(tmp.path(), "unknown.xlsx", book.save_to_buffer().unwrap());
     let lake = tmp.path().join("lake");
     let out = try_ingest(&lake, &[], &[&broken, &unknown]);
     assert!(!out.status.success());

@@ -12,7 +12,7 @@ use homeseason_test_support::{
 fn bad_rows_are_rejected_with_reasons_and_good_rows_kept() {
     let (tmp, file) = temp_with(
         "in/payment_daily_test_2023-09.csv",
-        &format!(
+        format!(
             "{DAILY_WITH_BAD_ROWS}2023-09-02,test,330000,5712,online,5,300,0,2\n\
              2023-09-03,test,440305,9999,offline,1,20,0,1\n"
         ),
@@ -72,7 +72,7 @@ fn bad_rows_are_rejected_with_reasons_and_good_rows_kept() {
 fn reingest_changes_nothing_a_revision_conflicts_and_replace_corrects_it() {
     let (tmp, file) = temp_with(
         "in/payment_daily_test_2023-09.csv",
-        &format!("{DAILY_HEADER}2023-09-01,test,330000,5722,offline,10,1000,0,3\n"),
+        format!("{DAILY_HEADER}2023-09-01,test,330000,5722,offline,10,1000,0,3\n"),
     );
     let lake = tmp.path().join("lake");
     let lake_s = lake.to_str().unwrap();
@@ -91,7 +91,7 @@ fn reingest_changes_nothing_a_revision_conflicts_and_replace_corrects_it() {
     // conflict (the first value stays, reported); both files are kept in the manifest.
     write_file(
         &file,
-        &format!(
+        format!(
             "{DAILY_HEADER}2023-09-01,test,330000,5722,offline,10,1200,0,3\n2023-09-02,test,330000,5722,offline,1,50,0,1\n"
         ),
     );

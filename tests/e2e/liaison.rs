@@ -267,7 +267,7 @@ fn without_feed_a_refused_file_says_which_headers_each_feed_expects() {
 fn an_unknown_feed_lists_the_valid_names() {
     let (tmp, file) = temp_with("a.csv", "x\n1\n");
     let out = try_ingest(
-        &tmp.path().join("lake"),
+        tmp.path().join("lake"),
         &["--feed", "enterprise-salez"],
         &[&file],
     );
@@ -297,7 +297,7 @@ fn row_messages_are_whole_in_each_language() {
          {good2},宁波家电有限公司,浙江省,家电,2023年13月,3,万元\n"
     );
     let file = write_in(tmp.path(), "sales.csv", &text);
-    let json = ingest(&tmp.path().join("lake"), &["--json"], &[&file]);
+    let json = ingest(tmp.path().join("lake"), &["--json"], &[&file]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let rejects = v[0]["rejects"].as_array().unwrap();
     assert_eq!(rejects.len(), 2, "{json}");

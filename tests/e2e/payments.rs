@@ -162,7 +162,7 @@ fn sample_season_and_a_gbk_fen_layout_ingest_to_identical_daily_totals() {
         let dst = tmp
             .path()
             .join(format!("bank/payment_transactions_bank_c_{m}.csv"));
-        write_file(&dst, &to_bank_c(&text));
+        write_file(&dst, to_bank_c(&text));
         wallet_files.push(src);
         bank_files.push(dst);
     }
@@ -531,7 +531,7 @@ fn reupload_changes_nothing_and_a_month_is_corrected_with_replace() {
     let gz = tmp.path().join("payment_transactions_t2_2023-09.csv.gz");
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(corrected.as_bytes()).unwrap();
-    write_file(&gz, &enc.finish().unwrap());
+    write_file(&gz, enc.finish().unwrap());
     let r = ingest(&lake, &[], &[&gz]);
     assert_eq!(counts(&r[0]), (7, 0, 0, 7));
     assert!(daily(&lake).equals(&d));

@@ -222,7 +222,7 @@ fn spark_ingest_of_the_sample_season_lands_the_same_lake_tables() {
         .collect();
     wallet.sort();
     let first = wallet.last().unwrap();
-    ingest(&lake, &[], &[&first]);
+    ingest(&lake, &[], &[first]);
     let stdout = ok(&[
         "ingest",
         "--engine",
