@@ -20,7 +20,9 @@ use homeseason_schema::uscc;
 use polars::prelude::*;
 use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook};
 
-use crate::util::{files_with_ext, ok, read_parquet};
+use crate::util::{files_with_ext, ok, read_json, read_parquet};
+use homeseason_test_support::assert_close;
+use homeseason_test_support::{copy_dir, files_under, files_with_bytes};
 
 // ---------------------------------------------------------------------------------------------
 // Feeds' headers and row builders.
@@ -250,18 +252,6 @@ fn gzip_bomb(rows: u64) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // XLSX cases written with rust_xlsxwriter.
 
-const XL_HEADER: [&str; 9] = [
-    "统一社会信用代码",
-    "企业名称",
-    "地区",
-    "品类",
-    "统计期",
-    "销售额（万元）",
-    "单位",
-    "线上/线下",
-    "品牌",
-];
-
 /// Merged title rows over the header, then data written cell by cell by `fill` from row 3 (Excel row 4).
 fn sales_book(fill: impl FnOnce(&mut rust_xlsxwriter::Worksheet)) -> Vec<u8> {
     let mut book = Workbook::new();
@@ -278,7 +268,7 @@ fn sales_book(fill: impl FnOnce(&mut rust_xlsxwriter::Worksheet)) -> Vec<u8> {
     .unwrap();
     s.merge_range(1, 0, 1, 8, "填报单位（盖章）：浙江省商务厅", &Format::new())
         .unwrap();
-    for (c, h) in XL_HEADER.iter().enumerate() {
+    for (c, h) in crate::util::SALES_HEADER_ZH.iter().enumerate() {
         s.write_string(2, c as u16, *h).unwrap();
     }
     fill(s);
@@ -764,7 +754,7 @@ pub(crate) fn cases() -> Vec<Case> {
             ),
         )
         .check(|lake| {
-            assert!((table_sum(lake, "payment_daily", "amount") - 101_234_567.89).abs() < 1e-6);
+            assert_close(table_sum(lake, "payment_daily", "amount"), 101_234_567.89, 1e-6, "payment_daily amount");
         }),
         case(
             // Issue 13: 100 sales of 999,999,999,999,999.99 yuan once summed past i64 to a negative gross.
@@ -1210,43 +1200,13 @@ fn run_measured(args: &[&str]) -> (Output, u64) {
 
 /// Every regular file under `dir` with its bytes, except the manifest (refusals are recorded in it).
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.file_name().is_some_and(|n| n != "_manifest.json") {
-                out.push((
-                    p.strip_prefix(dir).unwrap().to_owned(),
-                    std::fs::read(&p).unwrap(),
-                ));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
+    files_with_bytes(dir, |p| {
+        p.file_name().is_some_and(|n| n != "_manifest.json")
+    })
 }
 
 fn manifest(lake: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(lake.join("_manifest.json")).unwrap()).unwrap()
+    read_json(&lake.join("_manifest.json"))
 }
 
 /// A lake holding a little of every feed, for Beijing and institution `t8` (no case touches those).
@@ -1291,48 +1251,16 @@ fn seed_lake(dir: &Path) -> PathBuf {
 
 /// Rejects of the lake: (line, column, reason, message_zh, message_en).
 fn lake_rejects(lake: &Path) -> Vec<(i64, String, String, String, String, String)> {
-    let mut out = Vec::new();
-    if !lake.join("rejects").exists() {
-        return out;
-    }
-    for f in files_with_ext(&lake.join("rejects"), "parquet") {
-        let r = read_parquet(&f);
-        let s = |c: &str| -> Vec<String> {
-            r.column(c)
-                .unwrap()
-                .cast(&DataType::String)
-                .unwrap()
-                .str()
-                .unwrap()
-                .iter()
-                .map(|v| v.unwrap_or_default().to_owned())
-                .collect()
-        };
-        let lines: Vec<i64> = r
-            .column("line")
-            .unwrap()
-            .i64()
-            .unwrap()
-            .into_no_null_iter()
-            .collect();
-        let (file, col, reason, zh, en) = (
-            s("file"),
-            s("column"),
-            s("reason"),
-            s("message_zh"),
-            s("message_en"),
-        );
-        for i in 0..r.height() {
-            out.push((
-                lines[i],
-                col[i].clone(),
-                reason[i].clone(),
-                zh[i].clone(),
-                en[i].clone(),
-                file[i].clone(),
-            ));
-        }
-    }
+    let mut out: Vec<_> = crate::util::reject_rows(
+        lake,
+        &["column", "reason", "message_zh", "message_en", "file"],
+    )
+    .into_iter()
+    .map(|(line, v)| {
+        let [col, reason, zh, en, file]: [String; 5] = v.try_into().expect("five columns");
+        (line, col, reason, zh, en, file)
+    })
+    .collect();
     out.sort();
     out
 }
@@ -1635,22 +1563,7 @@ fn lying_upload(port: u16, head: &str, first: &[u8], body_max: u64) -> (String, 
 }
 
 fn count_files(dir: &Path) -> usize {
-    if !dir.exists() {
-        return 0;
-    }
-    let mut n = 0;
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                n += 1;
-            }
-        }
-    }
-    n
+    files_under(dir).len()
 }
 
 #[test]

@@ -24,6 +24,7 @@ use homeseason_lake::Manifest;
 use polars::prelude::*;
 
 use crate::util::ok;
+use homeseason_test_support::{copy_dir, files_under};
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
@@ -143,37 +144,15 @@ fn ingest(lake: &Path, paths: &[&Path]) -> Duration {
     start.elapsed()
 }
 
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).expect("mkdir");
-    for e in std::fs::read_dir(src).expect("list") {
-        let e = e.expect("entry");
-        let to = dst.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &to);
-        } else {
-            std::fs::copy(e.path(), &to).expect("copy");
-        }
-    }
-}
-
 /// Every file under `dir` (relative paths), skipping nothing.
 fn walk(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).expect("under dir");
-                out.push(rel.to_string_lossy().into_owned());
-            }
-        }
-    }
+    let mut out: Vec<String> = files_under(dir)
+        .iter()
+        .map(|p| {
+            let rel = p.strip_prefix(dir).expect("under dir");
+            rel.to_string_lossy().into_owned()
+        })
+        .collect();
     out.sort();
     out
 }

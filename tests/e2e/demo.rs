@@ -3,7 +3,9 @@
 
 use polars::prelude::*;
 
-use crate::util::{demo_dir, files_with_ext, ok, read_csv, read_parquet};
+use crate::util::{
+    assert_contains_all, demo_dir, files_with_ext, ok, read_csv, read_json, read_parquet,
+};
 
 #[test]
 fn demo_writes_lake_tables_charts_and_report() {
@@ -37,14 +39,16 @@ fn demo_writes_lake_tables_charts_and_report() {
         !html.contains("http://") && !html.contains("https://"),
         "no network needed to open the report"
     );
-    for text in [
-        "核心指标 Headline",
-        "分品类 By category",
-        "分地区 By region",
-        "方法与说明 Method",
-    ] {
-        assert!(html.contains(text), "report lacks {text}");
-    }
+    assert_contains_all(
+        &html,
+        &[
+            "核心指标 Headline",
+            "分品类 By category",
+            "分地区 By region",
+            "方法与说明 Method",
+        ],
+        "report",
+    );
     let md = std::fs::read_to_string(out.join("report/report.md")).unwrap();
     assert!(md.contains("![") && md.contains("charts/uplift_by_region.png"));
     let stdout = std::fs::read_to_string(out.parent().unwrap().join("demo-stdout.txt")).unwrap();
@@ -137,42 +141,27 @@ fn uplift_covers_every_region_and_category_and_is_near_the_truth() {
             .get(i)
             .unwrap()
     };
+    let below = |method: &str, metric: &str, max: f64| {
+        let v = get(method, metric);
+        assert!(v < max, "{method} {metric} {v} (should be below {max})");
+    };
+    let above = |method: &str, metric: &str, min: f64| {
+        let v = get(method, metric);
+        assert!(v > min, "{method} {metric} {v} (should be above {min})");
+    };
     // Two years back is an undistorted base: it must sit near the truth. What is left (≈2–3 pp per
     // cell) is the local economy drifting between the pre-period and the window, which a history-only
     // baseline cannot see; the intervals must admit most of it.
-    assert!(
-        get("two_year", "mae_pp") < 3.5,
-        "two_year MAE {}",
-        get("two_year", "mae_pp")
-    );
-    assert!(
-        get("two_year", "bias_pp").abs() < 1.5,
-        "two_year bias {}",
-        get("two_year", "bias_pp")
-    );
-    assert!(
-        get("two_year", "coverage") > 0.6,
-        "two_year coverage {}",
-        get("two_year", "coverage")
-    );
+    below("two_year", "mae_pp", 3.5);
+    let bias = get("two_year", "bias_pp");
+    assert!(bias.abs() < 1.5, "two_year bias {bias}");
+    above("two_year", "coverage", 0.6);
     // The prior year's window is the depressed late 2022: that base overstates the uplift, and the
     // scoring must show it (this is why the report puts the two-year base beside it).
-    assert!(
-        get("prior_year", "bias_pp") > 3.0,
-        "prior_year bias {}",
-        get("prior_year", "bias_pp")
-    );
+    above("prior_year", "bias_pp", 3.0);
     // The counterfactual regression: the most accurate method on this season (see benchmarks/SCORES.md).
-    assert!(
-        get("counterfactual_regression", "mae_pp") < 2.5,
-        "counterfactual_regression MAE {}",
-        get("counterfactual_regression", "mae_pp")
-    );
-    assert!(
-        get("counterfactual_regression", "coverage") > 0.8,
-        "counterfactual_regression coverage {}",
-        get("counterfactual_regression", "coverage")
-    );
+    below("counterfactual_regression", "mae_pp", 2.5);
+    above("counterfactual_regression", "coverage", 0.8);
 }
 
 /// Same input and seed → byte-identical output: re-estimating a copy of the demo lake rewrites every
@@ -251,8 +240,7 @@ fn auto_picks_the_headline_method_by_backtest_and_the_report_names_it() {
     }
     // The prior-year base (2022 distorted) is never the choice on the sample season.
     assert_ne!(chosen, "prior_year");
-    let headline: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("report/headline.json")).unwrap()).unwrap();
+    let headline: serde_json::Value = read_json(&out.join("report/headline.json"));
     assert_eq!(headline["method"], chosen.as_str(), "the headline uses it");
     let md = std::fs::read_to_string(out.join("report/report.md")).unwrap();
     let line = md

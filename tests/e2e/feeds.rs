@@ -9,12 +9,10 @@ use homeseason_schema::uscc;
 use polars::prelude::*;
 use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook};
 
-use crate::util::{demo_dir, files_with_ext, homeseason, ok, read_parquet};
-
-fn write(path: &Path, bytes: &[u8]) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, bytes).unwrap();
-}
+use crate::util::{
+    SALES_HEADER_ZH, demo_dir, files_with_ext, ingest, ingest_json, ok, read_json, read_parquet,
+    reject_rows, temp_with, texts, try_ingest, write_in,
+};
 
 /// A valid USCC from its first 17 characters.
 fn code(first17: &str) -> String {
@@ -26,12 +24,6 @@ fn bad_code(first17: &str) -> (String, char) {
     let good = uscc::check_char(first17).unwrap();
     let wrong = if good == '0' { '1' } else { '0' };
     (format!("{first17}{wrong}"), good)
-}
-
-fn ingest_json(lake: &Path, files: &[&Path]) -> serde_json::Value {
-    let mut args = vec!["ingest", "--lake", lake.to_str().unwrap(), "--json"];
-    args.extend(files.iter().map(|f| f.to_str().unwrap()));
-    serde_json::from_str(&ok(&args)).unwrap()
 }
 
 /// The report of the file named `name` (the CLI orders the files it is given by path, so look
@@ -51,20 +43,7 @@ fn counts(report: &serde_json::Value) -> (u64, u64, u64, u64) {
 }
 
 fn manifest(lake: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(lake.join("_manifest.json")).unwrap()).unwrap()
-}
-
-fn strs(frame: &DataFrame, column: &str) -> Vec<String> {
-    frame
-        .column(column)
-        .unwrap()
-        .cast(&DataType::String)
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .map(|v| v.unwrap_or_default().to_owned())
-        .collect()
+    read_json(&lake.join("_manifest.json"))
 }
 
 fn f64s(frame: &DataFrame, column: &str) -> Vec<Option<f64>> {
@@ -77,36 +56,23 @@ fn f64s(frame: &DataFrame, column: &str) -> Vec<Option<f64>> {
         .collect()
 }
 
+/// (line, column, reason) of each of `rejects`.
+fn line_column_reason(rejects: &[(i64, String, String, String, String)]) -> Vec<(i64, &str, &str)> {
+    rejects
+        .iter()
+        .map(|(l, c, reason, _, _)| (*l, c.as_str(), reason.as_str()))
+        .collect()
+}
+
 /// Rejects of the lake, sorted by line: (line, column, reason, message_zh, raw).
 fn rejects(lake: &Path) -> Vec<(i64, String, String, String, String)> {
-    let mut out = Vec::new();
-    for f in files_with_ext(&lake.join("rejects"), "parquet") {
-        let r = read_parquet(&f);
-        let lines: Vec<i64> = r
-            .column("line")
-            .unwrap()
-            .i64()
-            .unwrap()
-            .into_no_null_iter()
-            .collect();
-        let (cols, reasons, msgs, raws) = (
-            strs(&r, "column"),
-            strs(&r, "reason"),
-            strs(&r, "message_zh"),
-            strs(&r, "raw"),
-        );
-        for i in 0..r.height() {
-            out.push((
-                lines[i],
-                cols[i].clone(),
-                reasons[i].clone(),
-                msgs[i].clone(),
-                raws[i].clone(),
-            ));
-        }
-    }
-    out.sort();
-    out
+    reject_rows(lake, &["column", "reason", "message_zh", "raw"])
+        .into_iter()
+        .map(|(line, v)| {
+            let [col, reason, msg, raw]: [String; 4] = v.try_into().expect("four columns");
+            (line, col, reason, msg, raw)
+        })
+        .collect()
 }
 
 /// Key-enterprise sales as liaisons send them: a 填写说明 sheet first, then a data sheet with two
@@ -135,17 +101,7 @@ fn enterprise_workbook() -> (Vec<u8>, char) {
         &Format::new(),
     )
     .unwrap();
-    let zh = [
-        "统一社会信用代码",
-        "企业名称",
-        "地区",
-        "品类",
-        "统计期",
-        "销售额（万元）",
-        "单位",
-        "线上/线下",
-        "品牌",
-    ];
+    let zh = SALES_HEADER_ZH;
     let en = [
         "USCC", "Company", "Region", "Category", "Period", "Sales", "Unit", "Channel", "Brand",
     ];
@@ -217,8 +173,7 @@ fn enterprise_workbook() -> (Vec<u8>, char) {
 fn xlsx_with_title_rows_and_notes_sheet_is_read_row_by_row() {
     let tmp = tempfile::tempdir().unwrap();
     let (bytes, expected) = enterprise_workbook();
-    let file = tmp.path().join("in/浙江_重点企业_2023.xlsx");
-    write(&file, &bytes);
+    let file = write_in(tmp.path(), "in/浙江_重点企业_2023.xlsx", &bytes);
     let lake = tmp.path().join("lake");
     let v = ingest_json(&lake, &[&file]);
     let r = &v[0]["report"];
@@ -227,10 +182,7 @@ fn xlsx_with_title_rows_and_notes_sheet_is_read_row_by_row() {
     // footnote are not data.
     assert_eq!(counts(r), (6, 3, 3, 0), "{r}");
     let rej = rejects(&lake);
-    let summary: Vec<(i64, &str, &str)> = rej
-        .iter()
-        .map(|(l, c, reason, _, _)| (*l, c.as_str(), reason.as_str()))
-        .collect();
+    let summary = line_column_reason(&rej);
     assert_eq!(
         summary,
         vec![
@@ -261,14 +213,14 @@ fn xlsx_with_title_rows_and_notes_sheet_is_read_row_by_row() {
     );
     let sep = read_parquet(&lake.join(&parts[0]));
     assert_eq!(f64s(&sep, "sales_amount_yuan"), vec![Some(12_500_000.0)]);
-    assert_eq!(strs(&sep, "channel"), vec!["online"]);
-    assert_eq!(strs(&sep, "source_unit"), vec!["万元"]);
+    assert_eq!(texts(&sep, "channel"), vec!["online"]);
+    assert_eq!(texts(&sep, "source_unit"), vec!["万元"]);
     let oct = read_parquet(&lake.join(&parts[1]));
     assert_eq!(f64s(&oct, "sales_amount_yuan"), vec![Some(150_000_000.0)]);
-    assert_eq!(strs(&oct, "source_unit"), vec!["亿元"]);
+    assert_eq!(texts(&oct, "source_unit"), vec!["亿元"]);
     let week = read_parquet(&lake.join(&parts[2]));
     assert_eq!(f64s(&week, "sales_amount_yuan"), vec![Some(12_345_000.0)]);
-    assert_eq!(strs(&week, "period_start"), vec!["2023-09-11"]);
+    assert_eq!(texts(&week, "period_start"), vec!["2023-09-11"]);
     assert!(ok(&["check", "--lake", lake.to_str().unwrap()]).contains("every table matches"));
 }
 
@@ -290,8 +242,7 @@ fn gb18030_csv_with_english_headers_and_mixed_units() {
     );
     let (gbk, _, unmappable) = encoding_rs::GB18030.encode(&text);
     assert!(!unmappable);
-    let file = tmp.path().join("in/深圳重点企业.csv");
-    write(&file, &gbk);
+    let file = write_in(tmp.path(), "in/深圳重点企业.csv", &gbk);
     let lake = tmp.path().join("lake");
     let v = ingest_json(&lake, &[&file]);
     let r = &v[0]["report"];
@@ -299,10 +250,7 @@ fn gb18030_csv_with_english_headers_and_mixed_units() {
     assert_eq!(r["feed"], "enterprise_sales", "{r}");
     assert_eq!(counts(r), (8, 3, 4, 1), "{r}");
     let rej = rejects(&lake);
-    let summary: Vec<(i64, &str, &str)> = rej
-        .iter()
-        .map(|(l, c, reason, _, _)| (*l, c.as_str(), reason.as_str()))
-        .collect();
+    let summary = line_column_reason(&rej);
     assert_eq!(
         summary,
         vec![
@@ -318,7 +266,7 @@ fn gb18030_csv_with_english_headers_and_mixed_units() {
         rej[0].3
     );
     let sales = read_parquet_table(&lake, "enterprise_sales");
-    let mut by_period: Vec<(String, f64)> = strs(&sales, "period")
+    let mut by_period: Vec<(String, f64)> = texts(&sales, "period")
         .into_iter()
         .zip(
             f64s(&sales, "sales_amount_yuan")
@@ -335,7 +283,7 @@ fn gb18030_csv_with_english_headers_and_mixed_units() {
             ("2023-11".into(), 50_000_000.0),
         ]
     );
-    assert!(strs(&sales, "region_code").iter().all(|r| r == "440300"));
+    assert!(texts(&sales, "region_code").iter().all(|r| r == "440300"));
 }
 
 /// Every Parquet file of a lake table, concatenated, with the partition columns restored.
@@ -368,9 +316,9 @@ const SALES_HEADER: &str =
 fn a_revision_conflicts_until_replace_names_exactly_its_region_and_period() {
     let tmp = tempfile::tempdir().unwrap();
     let a = code("91330000MAGA0121G");
-    let first = tmp.path().join("in/zhejiang_2023Q3.csv");
-    write(
-        &first,
+    let first = write_in(
+        tmp.path(),
+        "in/zhejiang_2023Q3.csv",
         format!(
             "{SALES_HEADER}{a},甲公司,浙江,家电,2023-09,100,万元,全部,\n\
              {a},甲公司,浙江,家电,2023-10,200,万元,全部,\n\
@@ -381,16 +329,16 @@ fn a_revision_conflicts_until_replace_names_exactly_its_region_and_period() {
     );
     let lake = tmp.path().join("lake");
     let lake_s = lake.to_str().unwrap();
-    ok(&["ingest", "--lake", lake_s, first.to_str().unwrap()]);
+    ingest(lake_s, &[], &[&first]);
     // The revision: October for Zhejiang only, corrected, in a file with another name.
-    let revision = tmp.path().join("in/zhejiang_2023-10_更正.csv");
-    write(
-        &revision,
+    let revision = write_in(
+        tmp.path(),
+        "in/zhejiang_2023-10_更正.csv",
         format!("{SALES_HEADER}{a},甲公司,330000,家电,2023年10月,250,万元,全部,\n").as_bytes(),
     );
     // Files are increments: sent as is, the revision's key (USCC, region, period, category) is
     // already held with another amount — a conflict, reported; the first value stays.
-    let out = ok(&["ingest", "--lake", lake_s, revision.to_str().unwrap()]);
+    let out = ingest(lake_s, &[], &[&revision]);
     assert!(out.contains("1 conflicts"), "{out}");
     let sales = read_parquet_table(&lake, "enterprise_sales");
     let total: f64 = f64s(&sales, "sales_amount_yuan")
@@ -399,14 +347,14 @@ fn a_revision_conflicts_until_replace_names_exactly_its_region_and_period() {
         .sum();
     assert_eq!(total, (100.0 + 200.0 + 300.0 + 50.0) * 1e4);
     // The correction is explicit: remove Zhejiang's October, then ingest the revision.
-    let out = ok(&[
-        "ingest",
-        "--lake",
+    let out = ingest(
         lake_s,
-        "--replace",
-        "enterprise_sales,region_code=330000,period=2023-10",
-        revision.to_str().unwrap(),
-    ]);
+        &[
+            "--replace",
+            "enterprise_sales,region_code=330000,period=2023-10",
+        ],
+        &[&revision],
+    );
     assert!(out.contains("removed 已删除 1 rows"), "{out}");
     let m = manifest(&lake);
     let files = m["files"].as_array().unwrap();
@@ -437,17 +385,15 @@ fn a_revision_conflicts_until_replace_names_exactly_its_region_and_period() {
         .sum();
     assert_eq!(total, (100.0 + 250.0 + 300.0 + 50.0) * 1e4);
     // Re-ingesting the revision changes nothing.
-    let again = ok(&["ingest", "--lake", lake_s, revision.to_str().unwrap()]);
+    let again = ingest(lake_s, &[], &[&revision]);
     assert!(again.contains("unchanged"), "{again}");
 }
 
 #[test]
 fn retail_stats_derive_months_from_cumulative_and_keep_published_yoy() {
-    let tmp = tempfile::tempdir().unwrap();
     // Provincial table with cumulative values only for some months, Jan–Feb written as one period.
-    let csv = tmp.path().join("in/浙江社零.csv");
-    write(
-        &csv,
+    let (tmp, csv) = temp_with(
+        "in/浙江社零.csv",
         "统计月份,涵盖月份,地区,指标,当月值（亿元）,同比增长（%）,累计值（亿元）,累计同比增长（%）,来源\n\
          2023年1-2月,,浙江,家用电器和音像器材类,,,120.5,3.1,浙江省统计局\n\
          2023-03,3,浙江,家用电器和音像器材类,,,180.7,4.0,浙江省统计局\n\
@@ -490,8 +436,11 @@ fn retail_stats_derive_months_from_cumulative_and_keep_published_yoy() {
     let notes = book.add_worksheet();
     notes.set_name("Notes").unwrap();
     notes.write_string(0, 0, "指标 月份 当月值 来源").unwrap();
-    let xlsx = tmp.path().join("in/national_2023-10.xlsx");
-    write(&xlsx, &book.save_to_buffer().unwrap());
+    let xlsx = write_in(
+        tmp.path(),
+        "in/national_2023-10.xlsx",
+        book.save_to_buffer().unwrap(),
+    );
     let lake = tmp.path().join("lake");
     let v = ingest_json(&lake, &[&csv, &xlsx]);
     assert_eq!(counts(report_of(&v, "浙江社零.csv")), (5, 3, 2, 0), "{v}");
@@ -512,21 +461,21 @@ fn retail_stats_derive_months_from_cumulative_and_keep_published_yoy() {
         .sort(["region_code", "period"], SortMultipleOptions::default())
         .unwrap();
     assert_eq!(
-        strs(&stats, "region_code"),
+        texts(&stats, "region_code"),
         vec!["000000", "330000", "330000", "330000"]
     );
     assert_eq!(
-        strs(&stats, "period"),
+        texts(&stats, "period"),
         vec!["2023-10", "2023-02", "2023-03", "2023-04"]
     );
-    assert_eq!(strs(&stats, "months_covered"), vec!["10", "1-2", "3", "4"]);
+    assert_eq!(texts(&stats, "months_covered"), vec!["10", "1-2", "3", "4"]);
     // Jan–Feb = its cumulative; March = cum(3) − cum(1–2); April as published.
     assert_eq!(
         f64s(&stats, "value_100m_yuan"),
         vec![Some(137.0), Some(120.5), Some(60.2), Some(70.0)]
     );
     assert_eq!(
-        strs(&stats, "derivation"),
+        texts(&stats, "derivation"),
         vec![
             "published",
             "derived_from_cumulative",
@@ -549,10 +498,8 @@ const ACT_HEADER: &str = "活动编号,地区,活动名称,活动类型,开始�
 
 #[test]
 fn activities_register_is_summarised_by_region_week_and_type_without_duplicates() {
-    let tmp = tempfile::tempdir().unwrap();
-    let first = tmp.path().join("in/activities_330000_v1.csv");
-    write(
-        &first,
+    let (tmp, first) = temp_with(
+        "in/activities_330000_v1.csv",
         format!(
             "{ACT_HEADER}ZJ-001,浙江省,杭州家居焕新购物节,购物节,2023-09-11,2023-09-24,杭州,浙江省商务厅,100,150,绿色;智能,线下,是\n\
              ZJ-002,浙江,宁波家博会,家博会,2023-09-15,2023-09-17,宁波,宁波市商务局,80,120,适老化,线下,否\n\
@@ -568,9 +515,9 @@ fn activities_register_is_summarised_by_region_week_and_type_without_duplicates(
     // The re-submission for September: ZJ-002 and ZJ-003 corrected (named with --replace: files are
     // increments, a changed row is otherwise a conflict), ZJ-003 also sent renumbered as ZJ-103 (same
     // name and start: the same activity), a new ZJ-006; October is not in it, so October stays.
-    let second = tmp.path().join("in/activities_330000_v2.csv");
-    write(
-        &second,
+    let second = write_in(
+        tmp.path(),
+        "in/activities_330000_v2.csv",
         format!(
             "{ACT_HEADER}ZJ-001,浙江省,杭州家居焕新购物节,购物节,2023-09-11,2023-09-24,杭州,浙江省商务厅,100,150,绿色;智能,线下,是\n\
              ZJ-002,浙江,宁波家博会,展会,2023-09-15,2023-09-17,宁波,宁波市商务局,90,130,适老化,线下,否\n\
@@ -580,16 +527,16 @@ fn activities_register_is_summarised_by_region_week_and_type_without_duplicates(
         )
         .as_bytes(),
     );
-    let out = ok(&[
-        "ingest",
-        "--lake",
-        lake.to_str().unwrap(),
-        "--replace",
-        "activities,activity_id=ZJ-002",
-        "--replace",
-        "activities,activity_id=ZJ-003",
-        second.to_str().unwrap(),
-    ]);
+    let out = ingest(
+        &lake,
+        &[
+            "--replace",
+            "activities,activity_id=ZJ-002",
+            "--replace",
+            "activities,activity_id=ZJ-003",
+        ],
+        &[&second],
+    );
     assert!(out.contains("removed 已删除 1 rows"), "{out}");
     assert!(!out.contains("conflicts"), "{out}");
     let summary = read_parquet(&lake.join("activity_summary/data.parquet"));
@@ -634,7 +581,7 @@ fn activities_register_is_summarised_by_region_week_and_type_without_duplicates(
         6,
         "v2's five September rows (one a duplicate) and v1's October"
     );
-    let tags: Vec<String> = strs(&acts, "focus_tags");
+    let tags: Vec<String> = texts(&acts, "focus_tags");
     assert!(
         tags.contains(&"green".to_owned()),
         "节能 is green: {tags:?}"
@@ -745,22 +692,18 @@ fn templates_open_in_excel_and_ingest_as_written() {
 #[test]
 fn unreadable_workbooks_and_unknown_sheets_are_refused_whole() {
     let tmp = tempfile::tempdir().unwrap();
-    let broken = tmp.path().join("broken.xlsx");
-    write(&broken, b"PK\x03\x04 this is not a zip archive");
+    let broken = write_in(
+        tmp.path(),
+        "broken.xlsx",
+        b"PK\x03\x04 this is not a zip archive",
+    );
     let mut book = Workbook::new();
     book.add_worksheet()
         .write_string(0, 0, "随便写点什么")
         .unwrap();
-    let unknown = tmp.path().join("unknown.xlsx");
-    write(&unknown, &book.save_to_buffer().unwrap());
+    let unknown = write_in(tmp.path(), "unknown.xlsx", book.save_to_buffer().unwrap());
     let lake = tmp.path().join("lake");
-    let out = homeseason(&[
-        "ingest",
-        "--lake",
-        lake.to_str().unwrap(),
-        broken.to_str().unwrap(),
-        unknown.to_str().unwrap(),
-    ]);
+    let out = try_ingest(&lake, &[], &[&broken, &unknown]);
     assert!(!out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -780,12 +723,12 @@ fn demo_lake_holds_the_nbs_panel_with_published_yoy_and_the_activity_summary() {
     assert!(national.len() >= 30, "{} NBS periods", national.len());
     let oct =
         read_parquet(&lake.join("retail_stats/region_code=000000/period=2023-10/data.parquet"));
-    let cats = strs(&oct, "category");
+    let cats = texts(&oct, "category");
     let yoy = f64s(&oct, "yoy_pct");
     let furniture = cats.iter().position(|c| c == "furniture").unwrap();
     // Published +1.7%, although the ratio of the published levels (137 / 144) is −4.9%.
     assert_eq!(yoy[furniture], Some(1.7));
-    assert!(strs(&oct, "source")[furniture].contains("github.com/Logoutx"));
+    assert!(texts(&oct, "source")[furniture].contains("github.com/Logoutx"));
     let m = manifest(&lake);
     assert!(
         m["files"]

@@ -9,9 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{files_with_ext, homeseason, ok, read_parquet};
+use crate::util::{files_with_ext, ingest, ok, read_parquet, try_ingest};
 
 use homeseason_test_support::ACTIVITIES_HEADER as ACT;
+use homeseason_test_support::files_with_bytes;
 
 /// A tmpfs mounted on a directory, unmounted on drop.
 struct Tmpfs(PathBuf);
@@ -44,23 +45,7 @@ impl Drop for Tmpfs {
 
 /// Every file under `dir` with its bytes.
 fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((
-                    p.strip_prefix(dir).unwrap().to_owned(),
-                    std::fs::read(&p).unwrap(),
-                ));
-            }
-        }
-    }
-    out.sort();
-    out
+    files_with_bytes(dir, |_| true)
 }
 
 /// A deterministic, poorly compressible activity name (so Parquet cannot shrink the file to fit).
@@ -117,13 +102,13 @@ fn a_full_disk_fails_the_ingest_cleanly_and_leaves_the_lake_as_it_was() {
     // The lake's previous state: Beijing's register, small.
     let first = input.join("activities_beijing.csv");
     std::fs::write(&first, activities("BJ", "北京", 3, 12)).unwrap();
-    ok(&["ingest", "--lake", lake_s, first.to_str().unwrap()]);
+    ingest(lake_s, &[], &[&first]);
     let before = snapshot(&lake);
     let manifest_before = std::fs::read(lake.join("_manifest.json")).unwrap();
     // Zhejiang's register: 4 MB of names that do not compress, onto a 2 MB disk.
     let big = input.join("activities_zhejiang.csv");
     std::fs::write(&big, activities("ZJ", "浙江", 20_000, 200)).unwrap();
-    let out = homeseason(&["ingest", "--lake", lake_s, big.to_str().unwrap()]);
+    let out = try_ingest(lake_s, &[], &[&big]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -165,7 +150,7 @@ fn a_full_disk_fails_the_ingest_cleanly_and_leaves_the_lake_as_it_was() {
     // With room again (a small file), the lake takes new data.
     let small = input.join("activities_zhejiang_small.csv");
     std::fs::write(&small, activities("ZJ", "浙江", 2, 12)).unwrap();
-    ok(&["ingest", "--lake", lake_s, small.to_str().unwrap()]);
+    ingest(lake_s, &[], &[&small]);
     let rows: usize = files_with_ext(&lake.join("activities"), "parquet")
         .iter()
         .map(|p| read_parquet(p).height())

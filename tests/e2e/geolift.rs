@@ -10,12 +10,15 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde_json::Value;
 
-use crate::util::{demo_dir, homeseason, ok, read_csv, read_parquet};
+use crate::util::{
+    assert_contains_all, demo_dir, fails, homeseason, ok, read_csv, read_json, read_parquet,
+};
+use homeseason_test_support::assert_close;
 
 fn benchmark(file: &str) -> PathBuf {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/benchmarks/geolift");
-    let path = dir.join(file);
+    let path = homeseason_test_support::fixtures_dir()
+        .join("benchmarks/geolift")
+        .join(file);
     assert!(
         path.is_file(),
         "GeoLift example data not found at {} (tests/fixtures/benchmarks/geolift/ in the repository)",
@@ -33,7 +36,7 @@ fn geolift_json(args: &[&str]) -> Value {
     all.extend_from_slice(&["--json", json.to_str().expect("utf-8")]);
     let stdout = ok(&all);
     assert!(stdout.contains("JSON →"), "{stdout}");
-    serde_json::from_slice(&std::fs::read(&json).expect("json written")).expect("valid JSON")
+    read_json(&json)
 }
 
 fn f(v: &Value, key: &str) -> f64 {
@@ -85,7 +88,7 @@ fn geolift_cli_reproduces_the_published_walkthrough() {
     assert!((lift - 5.4).abs() < 0.2, "lift {lift}");
     assert!(f(c, "p_value") < 0.05, "p {}", f(c, "p_value"));
     assert_eq!(f(c, "incremental").round(), 4667.0);
-    assert!((f(c, "scaled_l2_imbalance") - 0.1636).abs() < 0.5e-4);
+    assert_close(f(c, "scaled_l2_imbalance"), 0.1636, 0.5e-4, "scaled L2");
     // The published 90% interval of the incremental outcome (jackknife+ fallback).
     assert_eq!(c["interval_method"], "jackknife_plus");
     assert!((f(c, "incremental_lower") - -2450.734).abs() < 0.01, "{c}");
@@ -138,15 +141,17 @@ fn geolift_cli_reproduces_the_published_walkthrough() {
         "--end",
         "105",
     ]);
-    for s in [
-        "Average treatment effect (ATT): 155.556",
-        "Percent lift: 5.4%",
-        "Incremental outcome: 4667",
-        "scaled L2 imbalance 0.1636",
-        "cincinnati 0.2272",
-    ] {
-        assert!(text.contains(s), "summary lacks {s:?}:\n{text}");
-    }
+    assert_contains_all(
+        &text,
+        &[
+            "Average treatment effect (ATT): 155.556",
+            "Percent lift: 5.4%",
+            "Incremental outcome: 4667",
+            "scaled L2 imbalance 0.1636",
+            "cincinnati 0.2272",
+        ],
+        "summary",
+    );
 }
 
 #[test]
@@ -230,39 +235,31 @@ fn geolift_cli_reads_parquet_and_rejects_bad_input() {
         "--end",
         "105",
     ]);
-    assert!((f(&out["cells"][0], "att") - 155.556).abs() < 1e-3);
+    assert_close(f(&out["cells"][0], "att"), 155.556, 1e-3, "ATT");
 
-    let bad = homeseason(&[
-        "geolift",
-        path_str(&data),
-        "--treated",
-        "atlantis",
-        "--start",
-        "91",
-    ]);
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("atlantis"));
-    let bad = homeseason(&[
-        "geolift",
-        path_str(&data),
-        "--outcome",
-        "sales",
-        "--treated",
-        "chicago",
-        "--start",
-        "91",
-    ]);
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("sales"));
-    let bad = homeseason(&[
-        "geolift",
-        path_str(&data),
-        "--treated",
-        "chicago",
-        "--start",
-        "2030-01-01",
-    ]);
-    assert!(!bad.status.success());
+    // Bad input is refused, naming what is wrong where the case gives a word to look for (a start
+    // after the data only has to fail).
+    let cases: [(&[&str], &str); 3] = [
+        (&["--treated", "atlantis", "--start", "91"], "atlantis"),
+        (
+            &[
+                "--outcome",
+                "sales",
+                "--treated",
+                "chicago",
+                "--start",
+                "91",
+            ],
+            "sales",
+        ),
+        (&["--treated", "chicago", "--start", "2030-01-01"], ""),
+    ];
+    for (args, named) in cases {
+        let mut all = vec!["geolift", path_str(&data)];
+        all.extend_from_slice(args);
+        let err = fails(&all);
+        assert!(err.contains(named), "{args:?} should name {named}: {err}");
+    }
 }
 
 #[test]

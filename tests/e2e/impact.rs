@@ -1,8 +1,9 @@
 //! `homeseason impact`: the counterfactual regression on an analyst's own series.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
-use crate::util::{homeseason, ok};
+use crate::util::{assert_contains_all, fails, ok, read_json};
 
 /// A daily target that follows two controls (each with its own noise) with weekday rhythm, and
 /// `effect` added from 2023-09-01 on. Deterministic pseudo-noise.
@@ -40,8 +41,26 @@ fn run(effect: f64) -> serde_json::Value {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("series.csv");
     std::fs::write(&input, series(effect)).unwrap();
-    let json = tmp.path().join("impact.json");
-    let text = ok(&[
+    let (text, json) = impact(&input, &["--draws", "400"]);
+    assert_contains_all(
+        &text,
+        &[
+            "Actual",
+            "Prediction (s.d.)",
+            "Relative effect (s.d.)",
+            "p-value (two-sided, no effect)",
+        ],
+        "summary",
+    );
+    json
+}
+
+/// `homeseason impact` of the series at `input` (sales against the two covariates, with weekday
+/// effects; pre-period 2022-01-01 – 2023-08-31, post-period 2023-09-01 – 2023-12-31) with `extra`
+/// arguments: the printed summary and the `--json` output (written beside `input`).
+fn impact(input: &Path, extra: &[&str]) -> (String, serde_json::Value) {
+    let json = input.with_extension("json");
+    let mut args = vec![
         "impact",
         input.to_str().unwrap(),
         "--target",
@@ -53,20 +72,12 @@ fn run(effect: f64) -> serde_json::Value {
         "2022-01-01:2023-08-31",
         "--post",
         "2023-09-01:2023-12-31",
-        "--draws",
-        "400",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
-    for s in [
-        "Actual",
-        "Prediction (s.d.)",
-        "Relative effect (s.d.)",
-        "p-value (two-sided, no effect)",
-    ] {
-        assert!(text.contains(s), "summary lacks {s:?}:\n{text}");
-    }
-    serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap()
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["--json", json.to_str().unwrap()]);
+    let text = ok(&args);
+    let value = read_json(&json);
+    (text, value)
 }
 
 #[test]
@@ -117,35 +128,24 @@ fn impact_names_the_missing_column_and_a_bad_period() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("s.csv");
     std::fs::write(&input, "t,y\n1,10\n2,11\n3,12\n").unwrap();
-    let out = homeseason(&[
-        "impact",
-        input.to_str().unwrap(),
-        "--time",
-        "t",
-        "--target",
-        "sales",
-        "--pre",
-        "1:2",
-        "--post",
-        "3:3",
-    ]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("\"sales\""), "{err}");
-    let out = homeseason(&[
-        "impact",
-        input.to_str().unwrap(),
-        "--time",
-        "t",
-        "--target",
-        "y",
-        "--pre",
-        "1:3",
-        "--post",
-        "2:3",
-    ]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--post must start after --pre"));
+    for (target, pre, post, named) in [
+        ("sales", "1:2", "3:3", "\"sales\""),
+        ("y", "1:3", "2:3", "--post must start after --pre"),
+    ] {
+        let err = fails(&[
+            "impact",
+            input.to_str().unwrap(),
+            "--time",
+            "t",
+            "--target",
+            target,
+            "--pre",
+            pre,
+            "--post",
+            post,
+        ]);
+        assert!(err.contains(named), "--target {target}: {err}");
+    }
 }
 
 /// Dates absent from the file are missing days on the series' own (daily) spacing, not skipped:
@@ -174,29 +174,9 @@ fn impact_treats_absent_dates_as_missing_days() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("holed.csv");
     std::fs::write(&input, lines.join("\n") + "\n").unwrap();
-    let json = tmp.path().join("impact.json");
     let run = |model: &str| {
-        let text = ok(&[
-            "impact",
-            input.to_str().unwrap(),
-            "--target",
-            "sales",
-            "--covariates",
-            "supermarket,restaurant",
-            "--weekday",
-            "--pre",
-            "2022-01-01:2023-08-31",
-            "--post",
-            "2023-09-01:2023-12-31",
-            "--draws",
-            "300",
-            "--model",
-            model,
-            "--json",
-            json.to_str().unwrap(),
-        ]);
+        let (text, j) = impact(&input, &["--draws", "300", "--model", model]);
         assert!(text.contains("7 period(s) absent"), "{text}");
-        let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
         (text, j)
     };
     let (_, j) = run("auto");

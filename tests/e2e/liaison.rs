@@ -1,24 +1,8 @@
 //! What a liaison sees from `homeseason ingest`: the rejected rows (on screen, in `--json`, `--strict`)
 //! and header guidance, whole in Chinese and whole in English.
 
-use std::path::{Path, PathBuf};
-
-use crate::util::{homeseason, ok};
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-const DAILY: &str = "date,institution,region_code,mcc,channel,txn_count,amount,refund_amount,merchant_count\n\
-    2023-09-01,test,330000,5722,offline,10,1000.50,10,3\n\
-    2023-09-01,test,990000,5722,offline,10,1000,0,3\n\
-    2023-09-02,test,330106,5712,online,5,abc,0,2\n\
-    2023-09-31,test,330000,5712,online,5,500,0,2\n\
-    2023-09-02,test,330000,5712,online,5,-3,0,2\n\
-    2023-09-02,test,330000,5712,online,5,300,0,2\n";
+use crate::util::{assert_contains_all, homeseason, ingest, ok, temp_with, try_ingest, write_in};
+use homeseason_test_support::DAILY_WITH_BAD_ROWS as DAILY;
 
 /// The enterprise-sales amount column in yuan.
 const SALES_YUAN: &str = "sales_amount_yuan";
@@ -29,8 +13,7 @@ fn stdout_of(out: &std::process::Output) -> String {
 
 #[test]
 fn ingest_shows_rejected_rows_on_screen_in_json_and_strict_fails() {
-    let tmp = tempfile::tempdir().unwrap();
-    let file = write(tmp.path(), "in/payment_daily_test_2023-09.csv", DAILY);
+    let (tmp, file) = temp_with("in/payment_daily_test_2023-09.csv", DAILY);
     let lake = tmp.path().join("lake");
     let (lake_s, file_s) = (lake.to_str().unwrap(), file.to_str().unwrap());
 
@@ -105,19 +88,13 @@ fn ingest_shows_rejected_rows_on_screen_in_json_and_strict_fails() {
         err.contains("4 rows were rejected") && err.contains("4 行被拒收"),
         "{err}"
     );
-    let clean = write(
+    let clean = write_in(
         tmp.path(),
         "in2/payment_daily_test_2023-10.csv",
         "date,institution,region_code,mcc,channel,txn_count,amount,refund_amount,merchant_count\n\
          2023-10-01,test,330000,5722,offline,10,1000,0,3\n",
     );
-    ok(&[
-        "ingest",
-        "--lake",
-        lake_s,
-        "--strict",
-        clean.to_str().unwrap(),
-    ]);
+    ingest(lake_s, &["--strict"], &[&clean]);
 }
 
 /// A valid unified social credit code from 17 characters.
@@ -154,15 +131,9 @@ fn a_provincial_form_with_its_own_headers_is_mapped_without_feed() {
             ("宁波家电有限公司", "2023年10月", "3"),
         ],
     );
-    let file = write(tmp.path(), "浙江_重点企业.csv", &text);
+    let file = write_in(tmp.path(), "浙江_重点企业.csv", &text);
     let lake = tmp.path().join("lake");
-    let json = ok(&[
-        "ingest",
-        "--lake",
-        lake.to_str().unwrap(),
-        "--json",
-        file.to_str().unwrap(),
-    ]);
+    let json = ingest(&lake, &["--json"], &[&file]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v[0]["report"]["feed"], "enterprise_sales", "{json}");
     assert_eq!(v[0]["report"]["accepted"], 2, "{json}");
@@ -193,15 +164,9 @@ fn a_unit_column_named_dan_wei_beside_the_enterprise_name_is_the_unit() {
     let text = format!(
         "统一社会信用代码,企业名称,单位,所属省份,品类,统计月份,销售额\n{code},杭州家电有限公司,万元,浙江省,家电,2023年9月,12.5\n"
     );
-    let file = write(tmp.path(), "sales.csv", &text);
+    let file = write_in(tmp.path(), "sales.csv", &text);
     let lake = tmp.path().join("lake");
-    let json = ok(&[
-        "ingest",
-        "--lake",
-        lake.to_str().unwrap(),
-        "--json",
-        file.to_str().unwrap(),
-    ]);
+    let json = ingest(&lake, &["--json"], &[&file]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v[0]["report"]["accepted"], 1, "{json}");
     let rows = homeseason_test_support::files_with_ext(&lake.join("enterprise_sales"), "parquet");
@@ -217,14 +182,8 @@ fn a_unit_column_named_dan_wei_beside_the_enterprise_name_is_the_unit() {
     let text = format!(
         "统一社会信用代码,单位,所属省份,品类,统计月份,销售额\n{code},万元,浙江省,家电,2023年9月,12.5\n"
     );
-    let file = write(tmp.path(), "sales2.csv", &text);
-    let json = ok(&[
-        "ingest",
-        "--lake",
-        lake.to_str().unwrap(),
-        "--json",
-        file.to_str().unwrap(),
-    ]);
+    let file = write_in(tmp.path(), "sales2.csv", &text);
+    let json = ingest(&lake, &["--json"], &[&file]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v[0]["report"]["accepted"], 0, "{json}");
     let zh = v[0]["rejects"][0]["message_zh"].as_str().unwrap();
@@ -248,31 +207,28 @@ fn a_missing_column_names_the_closest_header_and_the_accepted_ones() {
         "统一社会信用代码,企业名称,所属省份,品类,统计月份,商品零售金额（万元）",
         &[("杭州家电有限公司", "2023年9月", "12.5")],
     );
-    let file = write(tmp.path(), "sales.csv", &text);
+    let file = write_in(tmp.path(), "sales.csv", &text);
     let lake = tmp.path().join("lake");
     for feed in ["enterprise-sales", "enterprise_sales"] {
-        let out = homeseason(&[
-            "ingest",
-            "--lake",
-            lake.to_str().unwrap(),
-            "--feed",
-            feed,
-            file.to_str().unwrap(),
-        ]);
+        let out = try_ingest(&lake, &["--feed", feed], &[&file]);
         let text = refusal_of(&out);
         let (en, zh) = text.rsplit_once(" / ").expect("english / 中文");
-        assert!(
-            zh.contains("未找到 销售额（sales_amount_yuan）；最接近的表头是 商品零售金额（万元），可接受：销售额、"),
-            "{zh}"
-        );
-        assert!(
-            zh.contains("销售金额") && zh.contains("文件中的表头："),
-            "{zh}"
+        assert_contains_all(
+            zh,
+            &[
+                "未找到 销售额（sales_amount_yuan）；最接近的表头是 商品零售金额（万元），可接受：销售额、",
+                "销售金额",
+                "文件中的表头：",
+            ],
+            "the Chinese half",
         );
         assert!(!zh.contains("missing") && !zh.contains("closest"), "{zh}");
-        assert!(
-            en.contains("no column for Sales amount (sales_amount_yuan); the closest header is 商品零售金额（万元）; accepted: 销售额, "),
-            "{en}"
+        assert_contains_all(
+            en,
+            &[
+                "no column for Sales amount (sales_amount_yuan); the closest header is 商品零售金额（万元）; accepted: 销售额, ",
+            ],
+            "the English half",
         );
         assert!(!en.contains("未找到") && !en.contains("最接近"), "{en}");
     }
@@ -280,52 +236,41 @@ fn a_missing_column_names_the_closest_header_and_the_accepted_ones() {
 
 #[test]
 fn without_feed_a_refused_file_says_which_headers_each_feed_expects() {
-    let tmp = tempfile::tempdir().unwrap();
-    let file = write(
-        tmp.path(),
-        "报表.csv",
-        "序号,单位,备注\n1,杭州家电有限公司,无\n",
-    );
+    let (tmp, file) = temp_with("报表.csv", "序号,单位,备注\n1,杭州家电有限公司,无\n");
     let lake = tmp.path().join("lake");
-    let out = homeseason(&[
-        "ingest",
-        "--lake",
-        lake.to_str().unwrap(),
-        file.to_str().unwrap(),
-    ]);
+    let out = try_ingest(&lake, &[], &[&file]);
     assert!(!out.status.success());
     let text = refusal_of(&out);
     let (en, zh) = text.rsplit_once(" / ").expect("english / 中文");
-    assert!(
-        zh.contains("无法根据表头识别数据类型（表头：序号、单位、备注）"),
-        "{zh}"
-    );
-    assert!(
-        zh.contains("重点企业销售（--feed enterprise-sales）需要：统一社会信用代码、企业名称、"),
-        "{zh}"
+    assert_contains_all(
+        zh,
+        &[
+            "无法根据表头识别数据类型（表头：序号、单位、备注）",
+            "重点企业销售（--feed enterprise-sales）需要：统一社会信用代码、企业名称、",
+        ],
+        "the Chinese half",
     );
     assert!(zh.contains("重点活动表") || zh.contains("活动"), "{zh}");
     assert!(!zh.contains("needs") && !zh.contains("lacks"), "{zh}");
-    assert!(en.contains("cannot tell which feed"), "{en}");
-    assert!(
-        en.contains("(--feed enterprise-sales) needs: uscc, enterprise_name, "),
-        "{en}"
+    assert_contains_all(
+        en,
+        &[
+            "cannot tell which feed",
+            "(--feed enterprise-sales) needs: uscc, enterprise_name, ",
+        ],
+        "the English half",
     );
     assert!(!en.contains("需要") && !en.contains("缺"), "{en}");
 }
 
 #[test]
 fn an_unknown_feed_lists_the_valid_names() {
-    let tmp = tempfile::tempdir().unwrap();
-    let file = write(tmp.path(), "a.csv", "x\n1\n");
-    let out = homeseason(&[
-        "ingest",
-        "--lake",
-        tmp.path().join("lake").to_str().unwrap(),
-        "--feed",
-        "enterprise-salez",
-        file.to_str().unwrap(),
-    ]);
+    let (tmp, file) = temp_with("a.csv", "x\n1\n");
+    let out = try_ingest(
+        tmp.path().join("lake"),
+        &["--feed", "enterprise-salez"],
+        &[&file],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -351,14 +296,8 @@ fn row_messages_are_whole_in_each_language() {
          {bad},杭州家电有限公司,浙江省,家电,2023年9月,12.5,万元\n\
          {good2},宁波家电有限公司,浙江省,家电,2023年13月,3,万元\n"
     );
-    let file = write(tmp.path(), "sales.csv", &text);
-    let json = ok(&[
-        "ingest",
-        "--lake",
-        tmp.path().join("lake").to_str().unwrap(),
-        "--json",
-        file.to_str().unwrap(),
-    ]);
+    let file = write_in(tmp.path(), "sales.csv", &text);
+    let json = ingest(tmp.path().join("lake"), &["--json"], &[&file]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let rejects = v[0]["rejects"].as_array().unwrap();
     assert_eq!(rejects.len(), 2, "{json}");

@@ -7,7 +7,12 @@ use std::process::Command;
 
 use polars::prelude::*;
 
-use crate::util::{demo_dir, files_with_ext, homeseason, ok, read_parquet};
+use crate::util::{
+    demo_dir, files_with_ext, homeseason, ok, read_json, read_parquet, run_ok, temp_with,
+    write_file, write_in,
+};
+use homeseason_test_support::assert_close;
+use homeseason_test_support::i64_values;
 
 const HEADER: &str =
     "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel";
@@ -21,11 +26,6 @@ fn profile(name: &str) -> String {
         .join(format!("profiles/{name}.toml"))
         .to_string_lossy()
         .into_owned()
-}
-
-fn write(path: &Path, bytes: &[u8]) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, bytes).unwrap();
 }
 
 fn s(p: &Path) -> &str {
@@ -74,18 +74,21 @@ fn daily(lake: &Path) -> DataFrame {
     } else {
         concat(frames, UnionArgs::default()).unwrap()
     };
-    all.select([
-        col("date"),
-        col("region_code"),
-        col("mcc"),
-        col("category"),
-        col("channel"),
-        col("txn_count"),
-        col("amount"),
-        col("refund_amount"),
-        col("net_amount"),
-        col("merchant_count"),
-    ])
+    all.select(
+        [
+            "date",
+            "region_code",
+            "mcc",
+            "category",
+            "channel",
+            "txn_count",
+            "amount",
+            "refund_amount",
+            "net_amount",
+            "merchant_count",
+        ]
+        .map(col),
+    )
     .sort(
         ["date", "region_code", "mcc", "channel"],
         SortMultipleOptions::default(),
@@ -159,7 +162,7 @@ fn sample_season_and_a_gbk_fen_layout_ingest_to_identical_daily_totals() {
         let dst = tmp
             .path()
             .join(format!("bank/payment_transactions_bank_c_{m}.csv"));
-        write(&dst, &to_bank_c(&text));
+        write_file(&dst, to_bank_c(&text));
         wallet_files.push(src);
         bank_files.push(dst);
     }
@@ -181,7 +184,12 @@ fn sample_season_and_a_gbk_fen_layout_ingest_to_identical_daily_totals() {
     assert!(sum_f64(&da, "refund_amount") > 0.0);
     let gross = sum_f64(&da, "amount");
     let net = sum_f64(&da, "net_amount");
-    assert!((gross - sum_f64(&da, "refund_amount") - net).abs() < 1e-3);
+    assert_close(
+        gross - sum_f64(&da, "refund_amount"),
+        net,
+        1e-3,
+        "gross - refunds",
+    );
     // The reference in-memory reader agrees on the September file.
     let bytes = std::fs::read(&wallet_files[0]).unwrap();
     let reference = homeseason_ingest::ingest_bytes(
@@ -284,8 +292,7 @@ fn hand_written_gbk_fixture_nets_negative_fen_refunds() {
             .exists()
     );
     // The unmapped MCC (0742, veterinary services) is kept under `other` and counted.
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(lake.join("_manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = read_json(&lake.join("_manifest.json"));
     let payments = &manifest["files"][0]["report"]["payments"];
     assert_eq!(payments["unmapped_mcc_rows"], 2, "{payments}");
     assert_eq!(payments["unmapped_mcc"]["0742"], 2, "{payments}");
@@ -312,7 +319,7 @@ fn every_bad_row_reason_is_rejected_with_line_column_and_raw_text() {
          {good}\n\
          T13,t1,2023-09-01 11:00:00,M2,5722,330106,50.5,消费,线下\n"
     );
-    write(&file, text.as_bytes());
+    write_file(&file, text.as_bytes());
     let lake = tmp.path().join("lake");
     let r = ingest(&lake, &[], &[&file]);
     assert_eq!(counts(&r[0]), (13, 2, 10, 1), "{}", r[0]);
@@ -328,14 +335,7 @@ fn every_bad_row_reason_is_rejected_with_line_column_and_raw_text() {
             .map(|v| v.unwrap_or("").to_owned())
             .collect()
     };
-    let lines: Vec<i64> = rej
-        .column("line")
-        .unwrap()
-        .i64()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
+    let lines = i64_values(&rej, "line");
     assert_eq!(lines, (3..=12).collect::<Vec<i64>>());
     assert_eq!(
         strs("reason"),
@@ -382,7 +382,7 @@ fn every_bad_row_reason_is_rejected_with_line_column_and_raw_text() {
     );
     let d = daily(&lake);
     assert_eq!(d.column("txn_count").unwrap().i64().unwrap().sum(), Some(2));
-    assert!((sum_f64(&d, "amount") - 150.5).abs() < 1e-9);
+    assert_close(sum_f64(&d, "amount"), 150.5, 1e-9, "amount");
 }
 
 fn txn(id: &str, time: &str, merchant: &str, amount: &str, kind: &str) -> String {
@@ -402,10 +402,8 @@ fn september() -> String {
 
 #[test]
 fn duplicates_are_removed_within_and_across_files_and_counted() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, sep) = temp_with("payment_transactions_t2_2023-09.csv", september());
     let lake = tmp.path().join("lake");
-    let sep = tmp.path().join("payment_transactions_t2_2023-09.csv");
-    write(&sep, september().as_bytes());
     let r = ingest(&lake, &[], &[&sep]);
     // S2 is sent twice in the file: verified on its full text in a second pass, counted once.
     assert_eq!(counts(&r[0]), (6, 5, 0, 1));
@@ -424,7 +422,7 @@ fn duplicates_are_removed_within_and_across_files_and_counted() {
     t += &txn("O1", "2023-10-01 08:00:00", "M1", "10.00", "sale");
     t += &txn("O2", "2023-10-02 08:00:00", "M2", "30.00", "sale");
     t += &txn("O3", "2023-10-03 08:00:00", "M1", "15.00", "refund");
-    write(&oct, t.as_bytes());
+    write_file(&oct, t.as_bytes());
     let r = ingest(&lake, &[], &[&oct]);
     assert_eq!(counts(&r[0]), (6, 4, 0, 2), "{}", r[0]);
     assert_ne!(
@@ -436,7 +434,7 @@ fn duplicates_are_removed_within_and_across_files_and_counted() {
     let d = daily(&lake);
     // Gross 100 + 200 + 40 + 60 + 5 (September) + 10 + 30 (October), nothing counted twice.
     assert!((sum_f64(&d, "amount") - 445.0).abs() < 1e-9, "{d}");
-    assert!((sum_f64(&d, "refund_amount") - 35.0).abs() < 1e-9);
+    assert_close(sum_f64(&d, "refund_amount"), 35.0, 1e-9, "refund_amount");
     // M3 sold twice on 2023-09-30 in the same cell (S5 in September's file, S6 in October's): one
     // merchant, not two.
     let last_day = d
@@ -455,8 +453,7 @@ fn duplicates_are_removed_within_and_across_files_and_counted() {
         Some(2),
         "M1 and M3: {last_day}"
     );
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(lake.join("_manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = read_json(&lake.join("_manifest.json"));
     let entry = manifest["files"]
         .as_array()
         .unwrap()
@@ -466,18 +463,19 @@ fn duplicates_are_removed_within_and_across_files_and_counted() {
     assert_eq!(entry["report"]["payments"]["duplicates_across_files"], 2);
     assert_eq!(entry["report"]["payments"]["home_month"], "2023-10");
     // The same rows sent again in another October export are still counted once; only O9 is new.
-    let oct2 = tmp.path().join("payment_transactions_t2_2023-10b.csv");
-    write(&oct2, t.replace("O1,", "O9,").as_bytes());
+    let oct2 = write_in(
+        tmp.path(),
+        "payment_transactions_t2_2023-10b.csv",
+        t.replace("O1,", "O9,").as_bytes(),
+    );
     let r = ingest(&lake, &[], &[&oct2]);
     assert_eq!(counts(&r[0]), (6, 1, 0, 5));
 }
 
 #[test]
 fn reupload_changes_nothing_and_a_month_is_corrected_with_replace() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (tmp, sep) = temp_with("payment_transactions_t2_2023-09.csv", september());
     let lake = tmp.path().join("lake");
-    let sep = tmp.path().join("payment_transactions_t2_2023-09.csv");
-    write(&sep, september().as_bytes());
     ingest(&lake, &[], &[&sep]);
     let part = lake.join("payment_daily/institution=t2/year=2023/month=9/data.parquet");
     let index = lake.join("_txn_index/institution=t2/year=2023/month=9");
@@ -506,7 +504,7 @@ fn reupload_changes_nothing_and_a_month_is_corrected_with_replace() {
         corrected,
         september() + &txn("S7", "2023-09-20 12:00:00", "M4", "7.00", "sale")
     );
-    write(&sep, corrected.as_bytes());
+    write_file(&sep, corrected.as_bytes());
     let r = ingest(
         &lake,
         &[
@@ -518,8 +516,7 @@ fn reupload_changes_nothing_and_a_month_is_corrected_with_replace() {
     assert_eq!(counts(&r[0]), (7, 6, 0, 1));
     let d = daily(&lake);
     assert!((sum_f64(&d, "amount") - (100.0 + 200.0 + 40.0 + 66.0 + 7.0)).abs() < 1e-9);
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(lake.join("_manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = read_json(&lake.join("_manifest.json"));
     let key = "payment_daily/institution=t2/year=2023/month=9/data.parquet";
     assert_eq!(manifest["partitions"][key]["version"], 3);
     assert_eq!(manifest["replacements"][0]["txn_ids"], 5);
@@ -534,7 +531,7 @@ fn reupload_changes_nothing_and_a_month_is_corrected_with_replace() {
     let gz = tmp.path().join("payment_transactions_t2_2023-09.csv.gz");
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(corrected.as_bytes()).unwrap();
-    write(&gz, &enc.finish().unwrap());
+    write_file(&gz, enc.finish().unwrap());
     let r = ingest(&lake, &[], &[&gz]);
     assert_eq!(counts(&r[0]), (7, 0, 0, 7));
     assert!(daily(&lake).equals(&d));
@@ -544,8 +541,11 @@ fn reupload_changes_nothing_and_a_month_is_corrected_with_replace() {
 fn json_lines_and_parquet_files_give_the_same_daily_rows_as_csv() {
     let tmp = tempfile::tempdir().unwrap();
     let csv_text = september();
-    let csv = tmp.path().join("payment_transactions_t2_2023-09.csv");
-    write(&csv, csv_text.as_bytes());
+    let csv = write_in(
+        tmp.path(),
+        "payment_transactions_t2_2023-09.csv",
+        csv_text.as_bytes(),
+    );
     let mut jsonl = String::new();
     let mut cols: Vec<Vec<String>> = vec![Vec::new(); 9];
     for line in csv_text.lines().skip(1) {
@@ -561,8 +561,11 @@ fn json_lines_and_parquet_files_give_the_same_daily_rows_as_csv() {
             cols[i].push((*v).to_owned());
         }
     }
-    let jl = tmp.path().join("payment_transactions_t2_2023-09.jsonl");
-    write(&jl, jsonl.as_bytes());
+    let jl = write_in(
+        tmp.path(),
+        "payment_transactions_t2_2023-09.jsonl",
+        jsonl.as_bytes(),
+    );
     let names = HEADER.split(',').collect::<Vec<_>>();
     let mut frame = DataFrame::new(
         cols[0].len(),
@@ -597,14 +600,14 @@ fn json_lines_and_parquet_files_give_the_same_daily_rows_as_csv() {
         results[2]
     );
     // A pre-aggregated daily file as JSON Lines, amounts in fen under a profile.
-    let prof = tmp.path().join("acq_d.toml");
-    write(
-        &prof,
+    let prof = write_in(
+        tmp.path(),
+        "acq_d.toml",
         b"institution = \"acq_d\"\nfeed = \"payment_daily\"\namount_unit = \"fen\"\n[columns]\n\"day\" = \"date\"\n",
     );
-    let daily_file = tmp.path().join("payment_daily_acq_d_2023-09.jsonl");
-    write(
-        &daily_file,
+    let daily_file = write_in(
+        tmp.path(),
+        "payment_daily_acq_d_2023-09.jsonl",
         "{\"day\":\"2023-09-01\",\"institution\":\"acq_d\",\"region_code\":\"330106\",\"mcc\":\"5722\",\"channel\":\"线下\",\"txn_count\":3,\"amount\":12345,\"refund_amount\":100,\"merchant_count\":2}\n"
             .as_bytes(),
     );
@@ -651,14 +654,7 @@ fn small_cells_are_suppressed_in_the_dashboard_copy() {
         .flatten()
         .collect();
     let merchants = daily(&lake);
-    let counts: Vec<i64> = merchants
-        .column("merchant_count")
-        .unwrap()
-        .i64()
-        .unwrap()
-        .iter()
-        .flatten()
-        .collect();
+    let counts = i64_values(&merchants, "merchant_count");
     // Every small cell is suppressed; complements may be added so none can be derived from a
     // published margin (the attack itself is a unit test of homeseason_ingest::suppress).
     let small = counts.iter().filter(|c| **c < 2).count();
@@ -731,16 +727,11 @@ fn no_suppressed_cell_of_the_demo_is_derived_from_a_published_margin() {
         "3",
         s(&resend[0]),
     ]);
-    let out = Command::new("python3")
-        .args(["-c", ATTACK, s(&lake)])
-        .output()
-        .expect("python3 with duckdb (tests/run.sh installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (stdout, _) = run_ok(
+        Command::new("python3").args(["-c", ATTACK, s(&lake)]),
+        "python3 with duckdb (tests/run.sh installs it)",
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     eprintln!("differencing attack on the demo's dashboard copies: {v}");
     assert!(v["suppressed"].as_i64().unwrap() > 0, "{v}");
     assert!(v["lone_if_primary_only"].as_i64().unwrap() > 0, "{v}");

@@ -13,7 +13,7 @@ use homeseason_schema::contract::{self, FieldType, tables};
 use polars::prelude::*;
 use serde_json::{Map, Value, json};
 
-use crate::util::{demo_dir, ok};
+use crate::util::{demo_dir, ok, read_json, run_ok};
 
 /// The committed example notebook and the week it was exported for.
 const EXAMPLE: &str = "notebooks-export/homeseason-weekly-2023-10-15.ipynb";
@@ -34,20 +34,11 @@ fn repo() -> PathBuf {
 fn python(script: &str, args: &[&str]) -> String {
     ensure_python_readers();
     let path = repo().join("tests/readers").join(script);
-    let out = Command::new("python3")
-        .arg(&path)
-        .args(args)
-        .output()
-        .expect("python3 runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let (stdout, stderr) = run_ok(
+        Command::new("python3").arg(&path).args(args),
+        &format!("python3 {script} {args:?}"),
     );
-    assert!(
-        out.status.success(),
-        "python3 {script} {args:?} failed:\n{text}"
-    );
+    let text = format!("{stdout}{stderr}");
     eprintln!("{text}");
     text
 }
@@ -259,13 +250,10 @@ fn expected(lake: &Lake, campaign: &Campaign) -> Value {
     json!({"tables": specs, "contract_tables": contract_tables, "filtered_sums": checks})
 }
 
-#[test]
-fn duckdb_and_pyarrow_read_every_table_as_homeseason_does() {
-    let out = demo_dir();
-    let lake_dir = out.join("lake");
-    let lake = Lake::open(&lake_dir).expect("lake");
-    // The headline method: "auto" resolved by the lake's backtest, as the report does.
-    let campaign = homeseason_metrics::backtest::resolve_primary(
+/// The sample campaign with its headline method: "auto" resolved by the lake's backtest, as the
+/// report does.
+fn headline_campaign(lake: &Lake) -> Campaign {
+    homeseason_metrics::backtest::resolve_primary(
         &Campaign::default_2023(),
         Some(
             &lake
@@ -273,16 +261,21 @@ fn duckdb_and_pyarrow_read_every_table_as_homeseason_does() {
                 .expect("uplift_backtest"),
         ),
     )
-    .expect("resolve");
+    .expect("resolve")
+}
+
+#[test]
+fn duckdb_and_pyarrow_read_every_table_as_homeseason_does() {
+    let out = demo_dir();
+    let lake_dir = out.join("lake");
+    let lake = Lake::open(&lake_dir).expect("lake");
+    let campaign = headline_campaign(&lake);
     let expected = expected(&lake, &campaign);
     for t in [tables::UPLIFT, tables::BASELINE_DAILY, tables::ACTIVITIES] {
         assert!(expected["tables"].get(t).is_some(), "the demo writes {t}");
     }
     // The lake agrees with the report's headline before any other reader is asked.
-    let headline: Value = serde_json::from_slice(
-        &std::fs::read(out.join("report/headline.json")).expect("headline.json"),
-    )
-    .expect("json");
+    let headline: Value = read_json(&out.join("report/headline.json"));
     let national = &expected["filtered_sums"][0];
     let (lake_value, report_value) = (
         national["value"].as_f64().expect("number"),
@@ -327,14 +320,8 @@ fn exported_notebook_reproduces_that_weeks_report_headline() {
         "--as-of",
         EXAMPLE_WEEK,
     ]);
-    let week_headline: Value = serde_json::from_slice(
-        &std::fs::read(report.join("headline.json")).expect("the week's headline.json"),
-    )
-    .expect("json");
-    let season_headline: Value = serde_json::from_slice(
-        &std::fs::read(out.join("report/headline.json")).expect("the season's headline.json"),
-    )
-    .expect("json");
+    let week_headline: Value = read_json(&report.join("headline.json"));
+    let season_headline: Value = read_json(&out.join("report/headline.json"));
     assert_ne!(
         week_headline["incremental_yuan"], season_headline["incremental_yuan"],
         "the week's report differs from the season's, so the check below means something"
@@ -430,24 +417,17 @@ fn committed_example_notebook_runs_from_a_clean_clone() {
         std::fs::copy(&p, copy_data.join(p.file_name().expect("name"))).expect("copy");
     }
     ensure_python_readers();
-    let out = Command::new("python3")
-        .arg(repo().join("tests/readers/run_notebook.py"))
-        .arg(&copy)
-        .args(["--min-images", "2", "--headline"])
-        .arg(data.join("headline.json"))
-        .current_dir(tmp.path())
-        .env_remove("HOMESEASON_LAKE")
-        .output()
-        .expect("python3 runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let (stdout, stderr) = run_ok(
+        Command::new("python3")
+            .arg(repo().join("tests/readers/run_notebook.py"))
+            .arg(&copy)
+            .args(["--min-images", "2", "--headline"])
+            .arg(data.join("headline.json"))
+            .current_dir(tmp.path())
+            .env_remove("HOMESEASON_LAKE"),
+        "the committed example",
     );
-    assert!(
-        out.status.success(),
-        "the committed example failed to run:\n{text}"
-    );
+    let text = format!("{stdout}{stderr}");
     assert!(
         text.contains("the notebook's headline equals the report's"),
         "{text}"
@@ -466,16 +446,7 @@ fn ministry_workbook_has_the_attachment_layout() {
         .read_table(tables::ACTIVITIES)
         .expect("activities")
         .height();
-    // The headline method: "auto" resolved by the lake's backtest, as the report does.
-    let campaign = homeseason_metrics::backtest::resolve_primary(
-        &Campaign::default_2023(),
-        Some(
-            &lake
-                .read_table(tables::UPLIFT_BACKTEST)
-                .expect("uplift_backtest"),
-        ),
-    )
-    .expect("resolve");
+    let campaign = headline_campaign(&lake);
     let mut categories: Vec<String> = vec!["all_targeted".into()];
     categories.extend(
         campaign

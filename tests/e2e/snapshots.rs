@@ -5,7 +5,8 @@
 
 use std::path::Path;
 
-use crate::util::{demo_dir, ok};
+use crate::util::{demo_dir, ingest};
+use homeseason_test_support::DAILY_WITH_BAD_ROWS as DAILY;
 
 /// The Markdown sections whose heading starts with `## {n} `.
 fn md_section(md: &str, n: u32) -> String {
@@ -42,14 +43,6 @@ fn report_sections_on_the_sample_season() {
     insta::assert_snapshot!("chart_activities_by_week_svg", svg);
 }
 
-const DAILY: &str = "date,institution,region_code,mcc,channel,txn_count,amount,refund_amount,merchant_count\n\
-    2023-09-01,test,330000,5722,offline,10,1000.50,10,3\n\
-    2023-09-01,test,990000,5722,offline,10,1000,0,3\n\
-    2023-09-02,test,330106,5712,online,5,abc,0,2\n\
-    2023-09-31,test,330000,5712,online,5,500,0,2\n\
-    2023-09-02,test,330000,5712,online,5,-3,0,2\n\
-    2023-09-02,test,330000,5712,online,5,300,0,2\n";
-
 fn scrub(text: &str, dir: &Path) -> String {
     text.replace(dir.to_str().unwrap(), "<tmp>")
 }
@@ -61,20 +54,9 @@ fn ingest_json_and_the_reject_report() {
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::write(&file, DAILY).unwrap();
     let lake = tmp.path().join("lake");
-    let json = ok(&[
-        "ingest",
-        "--lake",
-        lake.to_str().unwrap(),
-        "--json",
-        file.to_str().unwrap(),
-    ]);
+    let json = ingest(&lake, &["--json"], &[&file]);
     insta::assert_snapshot!("ingest_json", scrub(&json, tmp.path()));
     let lake2 = tmp.path().join("lake2");
-    let screen = ok(&[
-        "ingest",
-        "--lake",
-        lake2.to_str().unwrap(),
-        file.to_str().unwrap(),
-    ]);
+    let screen = ingest(&lake2, &[], &[&file]);
     insta::assert_snapshot!("ingest_reject_report", scrub(&screen, tmp.path()));
 }

@@ -22,7 +22,7 @@ use polars::prelude::*;
 use std::collections::BTreeSet;
 
 use crate::corpus::{Expect, cases};
-use crate::util::{demo_dir, ok};
+use crate::util::{demo_dir, ingest, ok, read_json};
 
 fn cluster() -> Option<SparkOptions> {
     let required = std::env::var("HOMESEASON_SPARK_TEST").is_ok_and(|v| v == "require");
@@ -177,40 +177,33 @@ type IndexSets = std::collections::BTreeMap<String, (BTreeSet<Vec<u8>>, BTreeSet
 fn index_sets(lake: &std::path::Path) -> IndexSets {
     let mut out = IndexSets::new();
     let root = lake.join("_txn_index");
-    let mut stack = vec![root.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let ext = p.extension().and_then(|x| x.to_str()).unwrap_or("");
-            let size = match ext {
-                "id128" => 20,
-                "pairs" => 12,
-                _ => continue,
-            };
-            let key = p
-                .parent()
-                .unwrap()
-                .strip_prefix(&root)
-                .unwrap()
-                .display()
-                .to_string();
-            let entry = out.entry(key).or_default();
-            let set = if size == 20 {
-                &mut entry.0
-            } else {
-                &mut entry.1
-            };
-            for rec in std::fs::read(&p).unwrap().chunks_exact(size) {
-                assert!(
-                    set.insert(rec.to_vec()),
-                    "a record twice in {}",
-                    p.display()
-                );
-            }
+    assert!(root.is_dir(), "no txn index at {}", root.display());
+    for p in homeseason_test_support::files_under(&root) {
+        let ext = p.extension().and_then(|x| x.to_str()).unwrap_or("");
+        let size = match ext {
+            "id128" => 20,
+            "pairs" => 12,
+            _ => continue,
+        };
+        let key = p
+            .parent()
+            .unwrap()
+            .strip_prefix(&root)
+            .unwrap()
+            .display()
+            .to_string();
+        let entry = out.entry(key).or_default();
+        let set = if size == 20 {
+            &mut entry.0
+        } else {
+            &mut entry.1
+        };
+        for rec in std::fs::read(&p).unwrap().chunks_exact(size) {
+            assert!(
+                set.insert(rec.to_vec()),
+                "a record twice in {}",
+                p.display()
+            );
         }
     }
     out
@@ -232,12 +225,7 @@ fn spark_ingest_of_the_sample_season_lands_the_same_lake_tables() {
         .collect();
     wallet.sort();
     let first = wallet.last().unwrap();
-    ok(&[
-        "ingest",
-        "--lake",
-        lake.to_str().unwrap(),
-        first.to_str().unwrap(),
-    ]);
+    ingest(&lake, &[], &[first]);
     let stdout = ok(&[
         "ingest",
         "--engine",
@@ -252,8 +240,7 @@ fn spark_ingest_of_the_sample_season_lands_the_same_lake_tables() {
         sample.to_str().unwrap(),
     ]);
     let _: serde_json::Value = serde_json::from_str(&stdout).expect("JSON results");
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(lake.join("_manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value = read_json(&lake.join("_manifest.json"));
     let spark_files = manifest["files"]
         .as_array()
         .expect("manifest lists files")

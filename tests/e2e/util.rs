@@ -26,6 +26,107 @@ pub(crate) fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The Chinese header of an enterprise-sales workbook as liaisons write it.
+pub(crate) const SALES_HEADER_ZH: [&str; 9] = [
+    "统一社会信用代码",
+    "企业名称",
+    "地区",
+    "品类",
+    "统计期",
+    "销售额（万元）",
+    "单位",
+    "线上/线下",
+    "品牌",
+];
+
+/// Read the JSON file at `path`.
+pub(crate) fn read_json(path: &Path) -> serde_json::Value {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Write `bytes` to `path`, creating its folder.
+pub(crate) fn write_file(path: &Path, bytes: impl AsRef<[u8]>) {
+    std::fs::create_dir_all(path.parent().expect("a file in a folder")).expect("create the folder");
+    std::fs::write(path, bytes).expect("write the file");
+}
+
+/// Write `bytes` to the file `name` under `dir` (its folders created); the file's path.
+pub(crate) fn write_in(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+    let path = dir.join(name);
+    write_file(&path, bytes);
+    path
+}
+
+/// A new temporary folder holding `bytes` as the file `name`: the folder (removed on drop) and the
+/// file's path.
+pub(crate) fn temp_with(name: &str, bytes: impl AsRef<[u8]>) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let path = write_in(tmp.path(), name, bytes);
+    (tmp, path)
+}
+
+/// `homeseason ingest --lake <lake> <flags…> <files…>`, required to succeed: its stdout.
+pub(crate) fn ingest(lake: impl AsRef<Path>, flags: &[&str], files: &[&Path]) -> String {
+    let args = ingest_args(lake.as_ref(), flags, files);
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// `homeseason ingest --lake <lake> <flags…> <files…>`, whatever its outcome.
+pub(crate) fn try_ingest(lake: impl AsRef<Path>, flags: &[&str], files: &[&Path]) -> Output {
+    let args = ingest_args(lake.as_ref(), flags, files);
+    homeseason(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// `homeseason ingest --json` of `files` into `lake`: the parsed reports.
+pub(crate) fn ingest_json(lake: &Path, files: &[&Path]) -> serde_json::Value {
+    serde_json::from_str(&ingest(lake, &["--json"], files)).expect("ingest --json prints JSON")
+}
+
+fn ingest_args(lake: &Path, flags: &[&str], files: &[&Path]) -> Vec<String> {
+    let path = |p: &Path| p.to_str().expect("utf-8 path").to_owned();
+    let mut args = vec!["ingest".to_owned(), "--lake".to_owned(), path(lake)];
+    args.extend(flags.iter().map(|f| (*f).to_owned()));
+    args.extend(files.iter().map(|f| path(f)));
+    args
+}
+
+/// Run and require failure, returning stderr.
+pub(crate) fn fails(args: &[&str]) -> String {
+    let out = homeseason(args);
+    assert!(
+        !out.status.success(),
+        "homeseason {args:?} succeeded\nstdout:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Panics unless `text` contains every one of `needles`, naming `what` and the first one missing
+/// (with the start of `text`).
+pub(crate) fn assert_contains_all(text: &str, needles: &[&str], what: &str) {
+    for n in needles {
+        assert!(
+            text.contains(n),
+            "{what} lacks {n:?}:\n{}",
+            text.chars().take(2000).collect::<String>()
+        );
+    }
+}
+
+/// Run `cmd` and require success, saying `what` failed otherwise: its stdout and its stderr.
+pub(crate) fn run_ok(cmd: &mut Command, what: &str) -> (String, String) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what} does not run: {e}"));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "{what} failed:\n{stdout}{stderr}");
+    (stdout, stderr)
+}
+
 /// One demo run shared by the tests that only read its outputs (the demo takes a few seconds).
 ///
 /// A static is never dropped, so the run lives in `<target tmp>/e2e-demo-<pid>`, and each test
@@ -57,6 +158,41 @@ pub(crate) fn demo_dir() -> &'static Path {
 }
 
 pub(crate) use homeseason_test_support::{files_with_ext, read_parquet};
+
+/// The column `name` as text (cast to a string; a null as "").
+pub(crate) fn texts(frame: &DataFrame, name: &str) -> Vec<String> {
+    frame
+        .column(name)
+        .unwrap_or_else(|e| panic!("column {name}: {e}"))
+        .cast(&DataType::String)
+        .expect("cast to text")
+        .str()
+        .expect("text")
+        .iter()
+        .map(|v| v.unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// The lake's rejects, one entry a row: its line and the text of `columns` (see [`texts`]), sorted.
+pub(crate) fn reject_rows(lake: &Path, columns: &[&str]) -> Vec<(i64, Vec<String>)> {
+    let mut out = Vec::new();
+    for f in files_with_ext(&lake.join("rejects"), "parquet") {
+        let r = read_parquet(&f);
+        let lines: Vec<i64> = r
+            .column("line")
+            .expect("line")
+            .i64()
+            .expect("i64 lines")
+            .into_no_null_iter()
+            .collect();
+        let values: Vec<Vec<String>> = columns.iter().map(|c| texts(&r, c)).collect();
+        for (i, line) in lines.into_iter().enumerate() {
+            out.push((line, values.iter().map(|v| v[i].clone()).collect()));
+        }
+    }
+    out.sort();
+    out
+}
 
 /// Read a CSV with region_code and category as text.
 pub(crate) fn read_csv(path: &Path) -> DataFrame {

@@ -7,6 +7,21 @@ use homeseason_report::{ExtraTables, IngestTotals, ReportError, ReportInput, bui
 use homeseason_schema::campaign::Campaign;
 use polars::prelude::*;
 
+/// The national report on the sample frames and the 2023 campaign.
+fn sample_report() -> homeseason_report::Report {
+    let c = Campaign::default_2023();
+    let f = frames();
+    build(&input(&c, &f, None)).expect("report")
+}
+
+/// The part of `text` from `start` up to (not including) the next `end` after it.
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = &text[text.find(start).unwrap_or_else(|| panic!("no {start:?}"))..];
+    &from[..from
+        .find(end)
+        .unwrap_or_else(|| panic!("no {end:?} after {start:?}"))]
+}
+
 fn d(y: i32, m: u32, dd: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, dd).expect("date")
 }
@@ -207,9 +222,7 @@ fn a_report_date_outside_the_window_is_an_error() {
 
 #[test]
 fn the_headline_says_what_it_counts_and_captions_use_words() {
-    let c = Campaign::default_2023();
-    let f = frames();
-    let r = build(&input(&c, &f, None)).expect("report");
+    let r = sample_report();
     assert!(
         r.headline
             .scope
@@ -260,47 +273,33 @@ fn the_headline_says_what_it_counts_and_captions_use_words() {
 
 #[test]
 fn the_power_table_shows_its_basis_and_no_bare_hundred_percent() {
-    let c = Campaign::default_2023();
-    let f = frames();
-    let r = build(&input(&c, &f, None)).expect("report");
-    let section = &r.markdown[r.markdown.find("最小可检测效应").expect("power section")..];
-    let section = &section[..section.find("## 5").expect("next section")];
-    assert!(
-        section.contains("10 placebo windows per region"),
-        "{section}"
-    );
-    assert!(
-        section.contains("| 10/10 窗口 windows |"),
-        "power as a count of windows: {section}"
-    );
-    assert!(
-        section.contains("| 1/10 窗口 windows |"),
-        "false positives as a count: {section}"
-    );
+    let r = sample_report();
+    let section = between(&r.markdown, "最小可检测效应", "## 5");
+    for (needle, what) in [
+        ("10 placebo windows per region", "the basis"),
+        ("| 10/10 窗口 windows |", "power as a count of windows"),
+        ("| 1/10 窗口 windows |", "false positives as a count"),
+        (
+            "unreliable: false-positive rate 0.50 > 2 × alpha",
+            "the unreliable mark",
+        ),
+        (
+            "The false-positive rate of 福建 350000 is above 2 × alpha",
+            "the note on the region",
+        ),
+    ] {
+        assert!(section.contains(needle), "{what} ({needle}): {section}");
+    }
     assert!(
         !section.contains("100%") && !section.contains("100 %"),
         "no bare 100 %: {section}"
-    );
-    assert!(
-        section.contains("unreliable: false-positive rate 0.50 > 2 × alpha"),
-        "{section}"
-    );
-    assert!(
-        section.contains("The false-positive rate of 福建 350000 is above 2 × alpha"),
-        "{section}"
     );
 }
 
 #[test]
 fn triangulation_rows_are_labelled_published_or_derived() {
-    let c = Campaign::default_2023();
-    let f = frames();
-    let r = build(&input(&c, &f, None)).expect("report");
-    let md = &r.markdown[r
-        .markdown
-        .find("## 6 三方印证")
-        .expect("triangulation section")..];
-    let md = &md[..md.find("## 7").expect("next section")];
+    let r = sample_report();
+    let md = between(&r.markdown, "## 6 三方印证", "## 7");
     let row = |needle: &str| {
         md.lines()
             .find(|l| l.starts_with('|') && l.contains(needle))
@@ -328,9 +327,7 @@ fn triangulation_rows_are_labelled_published_or_derived() {
 #[test]
 fn the_html_embeds_the_font_that_covers_all_its_text() {
     use base64::Engine as _;
-    let c = Campaign::default_2023();
-    let f = frames();
-    let r = build(&input(&c, &f, None)).expect("report");
+    let r = sample_report();
     let font = base64::engine::general_purpose::STANDARD.encode(homeseason_charts::FONT_BYTES);
     assert!(
         r.html.contains(&format!(

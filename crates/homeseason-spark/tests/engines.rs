@@ -57,6 +57,11 @@ struct MemLake {
     spill_pairs: BTreeMap<(i32, u32), Vec<(u64, i32)>>,
 }
 
+/// Add `items` to the month's spill.
+fn append<T: Copy>(spill: &mut BTreeMap<(i32, u32), Vec<T>>, month: (i32, u32), items: &[T]) {
+    spill.entry(month).or_default().extend_from_slice(items);
+}
+
 impl TxnContext for MemLake {
     fn month_owner(
         &mut self,
@@ -81,17 +86,11 @@ impl TxnContext for MemLake {
         ))
     }
     fn spill(&mut self, year: i32, month: u32, ids: &[(u128, i32)]) -> std::io::Result<()> {
-        self.spill
-            .entry((year, month))
-            .or_default()
-            .extend_from_slice(ids);
+        append(&mut self.spill, (year, month), ids);
         Ok(())
     }
     fn spill_pairs(&mut self, year: i32, month: u32, pairs: &[(u64, i32)]) -> std::io::Result<()> {
-        self.spill_pairs
-            .entry((year, month))
-            .or_default()
-            .extend_from_slice(pairs);
+        append(&mut self.spill_pairs, (year, month), pairs);
         Ok(())
     }
     fn reset_spill(&mut self) -> std::io::Result<()> {

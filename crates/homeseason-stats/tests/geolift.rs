@@ -11,6 +11,7 @@ use homeseason_stats::geolift::{
     Alternative, Augment, CellSpec, Fill, GeoError, Interval, Options, Panel, Permutations,
     PowerOptions, combine, estimate, power,
 };
+use homeseason_test_support::assert_close;
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -78,6 +79,24 @@ fn assert_weights(r: &homeseason_stats::geolift::CellResult, published: &[(&str,
     }
 }
 
+/// The walkthrough's one test cell: Chicago and Portland, GeoLift's time 91..=105 (indices 90..=104).
+fn walkthrough_cells(panel: &Panel) -> [CellSpec; 1] {
+    [cell(
+        panel,
+        "local station",
+        &["chicago", "portland"],
+        90,
+        104,
+    )]
+}
+
+/// `GeoLift_Test.csv` and the walkthrough's test cell.
+fn walkthrough() -> (Panel, [CellSpec; 1]) {
+    let (panel, _) = load("GeoLift_Test.csv");
+    let cells = walkthrough_cells(&panel);
+    (panel, cells)
+}
+
 #[test]
 fn geolift_test_reproduces_published_walkthrough() {
     let (panel, dates) = load("GeoLift_Test.csv");
@@ -87,13 +106,7 @@ fn geolift_test_reproduces_published_walkthrough() {
         (dates[90].as_str(), dates[104].as_str()),
         ("2021-04-01", "2021-04-15")
     );
-    let cells = [cell(
-        &panel,
-        "local station",
-        &["chicago", "portland"],
-        90,
-        104,
-    )];
+    let cells = walkthrough_cells(&panel);
     // GeoLift's own inference (i.i.d. permutations of single days, Σ|u|), with the jackknife+
     // interval GeoLift falls back to here.
     let opts = Options {
@@ -109,7 +122,7 @@ fn geolift_test_reproduces_published_walkthrough() {
         "ATT {} should round to 155.556",
         r.att
     );
-    assert!((r.lift_pct - 5.4).abs() < 0.2, "lift {}", r.lift_pct);
+    assert_close(r.lift_pct, 5.4, 0.2, "lift");
     assert!(
         ((r.lift_pct / 100.0 * 1000.0).round() / 10.0 - 5.4).abs() < 1e-9,
         "lift {} should round to 5.4",
@@ -123,16 +136,8 @@ fn geolift_test_reproduces_published_walkthrough() {
     assert_eq!(r.incremental.round(), 4667.0);
     assert!(r.p_value < 0.05, "p {}", r.p_value);
     // Published balance statistics and weights (summary(GeoTest)).
-    assert!(
-        (r.l2_imbalance - 909.489).abs() < 1e-3,
-        "L2 {}",
-        r.l2_imbalance
-    );
-    assert!(
-        (r.scaled_l2_imbalance - 0.1636).abs() < 0.5e-4,
-        "scaled L2 {}",
-        r.scaled_l2_imbalance
-    );
+    assert_close(r.l2_imbalance, 909.489, 1e-3, "L2");
+    assert_close(r.scaled_l2_imbalance, 0.1636, 0.5e-4, "scaled L2");
     assert_weights(
         r,
         &[
@@ -158,16 +163,8 @@ fn geolift_test_reproduces_published_walkthrough() {
     assert_eq!(geolift_auto.interval, Interval::JackknifePlus);
     assert!(!geolift_auto.warnings.is_empty());
     assert_eq!(r.interval, Interval::JackknifePlus);
-    assert!(
-        (r.incremental_lower - -2450.734).abs() < 0.01,
-        "lower {}",
-        r.incremental_lower
-    );
-    assert!(
-        (r.incremental_upper - 11349.93).abs() < 0.01,
-        "upper {}",
-        r.incremental_upper
-    );
+    assert_close(r.incremental_lower, -2450.734, 0.01, "lower");
+    assert_close(r.incremental_upper, 11349.93, 0.01, "upper");
     assert!(r.att_lower < r.att && r.att < r.att_upper);
     // Series for charts: observed and counterfactual treated averages for every period.
     assert_eq!((r.observed.len(), r.counterfactual.len()), (105, 105));
@@ -192,7 +189,7 @@ fn geolift_test_reproduces_published_walkthrough() {
     // Measured: p 0.3027 (GeoLift's i.i.d. Σ|u| test: 0.014), ATT 90% [−65.53, 349.37],
     // incremental [−1966, 10481] (GeoLift's jackknife+: [−2451, 11350]). Once days are not taken as
     // exchangeable and the average effect is tested, the published "significant" result is not.
-    assert!((d.p_value - 0.3027).abs() < 0.005, "p {}", d.p_value);
+    assert_close(d.p_value, 0.3027, 0.005, "p");
     assert!(
         (d.att_lower - -65.53).abs() < 0.5 && (d.att_upper - 349.37).abs() < 0.5,
         "[{}, {}]",
@@ -203,14 +200,7 @@ fn geolift_test_reproduces_published_walkthrough() {
 
 #[test]
 fn geolift_test_ridge_augmentation_matches_published_best_model() {
-    let (panel, _) = load("GeoLift_Test.csv");
-    let cells = [cell(
-        &panel,
-        "local station",
-        &["chicago", "portland"],
-        90,
-        104,
-    )];
+    let (panel, cells) = walkthrough();
     let opts = Options {
         augment: Augment::Ridge { lambda: None },
         interval: Interval::JackknifePlus,
@@ -218,23 +208,15 @@ fn geolift_test_ridge_augmentation_matches_published_best_model() {
     };
     let r = &estimate(&panel, &cells, &opts).expect("estimate")[0];
     // Published (model = "best" → Ridge): ATT 156.805, lift 5.5%, incremental 4704, L2 903.525 (0.1626).
-    assert!((r.att - 156.805).abs() < 1e-3, "ATT {}", r.att);
+    assert_close(r.att, 156.805, 1e-3, "ATT");
     assert_eq!(r.incremental.round(), 4704.0);
     assert!(
         ((r.lift_pct / 100.0 * 1000.0).round() / 10.0 - 5.5).abs() < 1e-9,
         "lift {}",
         r.lift_pct
     );
-    assert!(
-        (r.l2_imbalance - 903.525).abs() < 1e-3,
-        "L2 {}",
-        r.l2_imbalance
-    );
-    assert!(
-        (r.scaled_l2_imbalance - 0.1626).abs() < 0.5e-4,
-        "scaled L2 {}",
-        r.scaled_l2_imbalance
-    );
+    assert_close(r.l2_imbalance, 903.525, 1e-3, "L2");
+    assert_close(r.scaled_l2_imbalance, 0.1626, 0.5e-4, "scaled L2");
     assert!(r.lambda.is_some_and(|l| l > 0.0));
     let total: f64 = r.weights.iter().map(|(_, w)| w).sum();
     assert!((total - 1.0).abs() < 1e-9, "ridge weights sum to {total}");
@@ -283,14 +265,7 @@ fn geolift_test_ridge_augmentation_matches_published_best_model() {
 fn geolift_test_pointwise_conformal_matches_augsynth() {
     // GeoLift's "Confidence Interval Explanation" page: day 91 has ATT 108.8099, p 0.2857143
     // (= 26/91 circular shifts) and the interval (-82.98, 300.60) from augsynth's 50-point grid.
-    let (panel, _) = load("GeoLift_Test.csv");
-    let cells = [cell(
-        &panel,
-        "local station",
-        &["chicago", "portland"],
-        90,
-        104,
-    )];
+    let (panel, cells) = walkthrough();
     let opts = Options {
         pointwise: true,
         interval: Interval::JackknifePlus,
@@ -301,7 +276,7 @@ fn geolift_test_pointwise_conformal_matches_augsynth() {
     assert_eq!(r.pointwise.len(), 15);
     let day91 = &r.pointwise[0];
     assert_eq!(day91.time, 90);
-    assert!((day91.att - 108.8099).abs() < 1e-3, "ATT {}", day91.att);
+    assert_close(day91.att, 108.8099, 1e-3, "ATT");
     assert!(
         (day91.p_value - 26.0 / 91.0).abs() < 1e-12,
         "p {}",
@@ -429,10 +404,11 @@ fn geolift_pretest_power_curve_matches_published() {
         "published minimum lift for 80% power: 10%"
     );
     // GeoLiftPower.search reports a mean scaled L2 imbalance of 0.1732343 for this pair.
-    assert!(
-        (res.mean_scaled_l2_imbalance - 0.1732343).abs() < 1e-4,
-        "{}",
-        res.mean_scaled_l2_imbalance
+    assert_close(
+        res.mean_scaled_l2_imbalance,
+        0.1732343,
+        1e-4,
+        "mean scaled L2",
     );
 }
 
@@ -723,16 +699,8 @@ fn staggered_cohorts_are_estimated_and_pooled() {
         ("event@175", 175, &vec![2, 3, 4])
     );
     let results = estimate(&panel, &cells, &quick()).expect("estimate");
-    assert!(
-        (results[0].att - 4.0).abs() < 1.0,
-        "cohort 160: {}",
-        results[0].att
-    );
-    assert!(
-        (results[1].att - 8.0).abs() < 1.0,
-        "cohort 175: {}",
-        results[1].att
-    );
+    assert_close(results[0].att, 4.0, 1.0, "cohort 160");
+    assert_close(results[1].att, 8.0, 1.0, "cohort 175");
     for r in &results {
         assert_eq!(r.weights.len(), 25, "donors are the never-treated units");
         assert!(r.p_value < 0.01);
@@ -858,11 +826,7 @@ fn power_curve_and_minimum_detectable_effect() {
     assert!(mde > 0.0 && mde <= 0.05, "MDE {mde}, curve {powers:?}");
     // The injected lift is recovered on average.
     let big = &res.curve[4];
-    assert!(
-        (big.mean_lift_pct - 10.0).abs() < 2.0,
-        "mean lift {}",
-        big.mean_lift_pct
-    );
+    assert_close(big.mean_lift_pct, 10.0, 2.0, "mean lift");
     assert!(res.mean_scaled_l2_imbalance > 0.0 && res.mean_scaled_l2_imbalance < 1.0);
     // Too short a history for the duration.
     assert!(matches!(
@@ -1014,5 +978,5 @@ fn more_donors_than_periods_and_tiny_panels_work() {
     )
     .expect("estimate")[0];
     assert_eq!(r.weights, vec![("b".to_owned(), 1.0)]);
-    assert!((r.att - 6.5).abs() < 1e-12, "ATT {}", r.att);
+    assert_close(r.att, 6.5, 1e-12, "ATT");
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use homeseason_stats::impact::{
     Design, ErrorModel, Impact, ImpactError, ImpactModel, ImpactOptions, causal_impact, moving_mean,
 };
+use homeseason_test_support::assert_close;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -461,6 +462,15 @@ fn numeric(cols: &(Vec<String>, Vec<Vec<String>>), name: &str) -> Vec<f64> {
     cols.1[j].iter().map(|v| v.parse().unwrap()).collect()
 }
 
+/// A design with the numeric columns `names` of `cols` as covariates, in that order.
+fn covariates(cols: &(Vec<String>, Vec<Vec<String>>), names: &[&str]) -> Design {
+    let mut design = Design::new(cols.1[0].len());
+    for name in names {
+        design = design.covariate(*name, &numeric(cols, name)).unwrap();
+    }
+    design
+}
+
 fn index_of(dates: &[String], date: &str) -> usize {
     dates
         .iter()
@@ -491,7 +501,12 @@ fn arma_example_matches_causalimpact_r() {
     let cf = model.counterfactual(&design, 70..100).unwrap();
     let imp = cf.impact(&y[70..100], 0.95).unwrap();
     report("arma (R notebook, +1)", &format!("\n{imp}"));
-    assert!((imp.cumulative.actual - 3636.86).abs() < 0.01);
+    assert_close(
+        imp.cumulative.actual,
+        3636.86,
+        0.01,
+        "imp.cumulative.actual",
+    );
     let a = &imp.average;
     assert!((a.predicted.value - 120.34).abs() < 0.4, "{a:?}");
     assert!((0.6..1.2).contains(&a.absolute.value), "{a:?}");
@@ -517,7 +532,7 @@ fn arma_example_matches_the_tfcausalimpact_readme() {
     let imp = causal_impact(&y, &design, 0..70, 70..100, &reference_options()).unwrap();
     report("arma (tfcausalimpact README, +5)", &format!("\n{imp}"));
     let a = &imp.average;
-    assert!((a.actual - 125.23).abs() < 0.01);
+    assert_close(a.actual, 125.23, 0.01, "a.actual");
     assert!((a.predicted.value - 120.34).abs() < 0.4, "{a:?}");
     assert!((4.5..5.3).contains(&a.absolute.value), "{a:?}");
     assert!(a.absolute.lower > 3.5 && a.absolute.upper < 6.0, "{a:?}");
@@ -526,22 +541,26 @@ fn arma_example_matches_the_tfcausalimpact_readme() {
     assert!(imp.prob_causal_effect > 0.995);
 }
 
-#[test]
-fn comparison_data_shows_no_significant_effect_like_causalimpact() {
-    // The README's R-vs-Python comparison: pre 2019-04-16 – 2019-07-14, post 2019-07-15 – 2019-08-01.
-    // R: relative effect −0.83 % (0.93 %) [−2.6 %, 1 %], p 0.2; Python (HMC): −0.89 % [−2.68 %, 0.91 %].
+/// tfcausalimpact's `comparison_data`: `CHANGED` against the three `NOT_CHANGED_*` series, with the
+/// README's pre-period end (exclusive) and post-period start and end (exclusive).
+fn comparison() -> (Vec<f64>, Design, usize, usize, usize) {
     let cols = read_columns("comparison_data.csv");
     let dates = cols.1[0].clone();
     let y = numeric(&cols, "CHANGED");
-    let mut design = Design::new(y.len());
-    for name in ["NOT_CHANGED_1", "NOT_CHANGED_2", "NOT_CHANGED_3"] {
-        design = design.covariate(name, &numeric(&cols, name)).unwrap();
-    }
+    let design = covariates(&cols, &["NOT_CHANGED_1", "NOT_CHANGED_2", "NOT_CHANGED_3"]);
     let (pre_end, post_start, post_end) = (
         index_of(&dates, "2019-07-14") + 1,
         index_of(&dates, "2019-07-15"),
         index_of(&dates, "2019-08-01") + 1,
     );
+    (y, design, pre_end, post_start, post_end)
+}
+
+#[test]
+fn comparison_data_shows_no_significant_effect_like_causalimpact() {
+    // The README's R-vs-Python comparison: pre 2019-04-16 – 2019-07-14, post 2019-07-15 – 2019-08-01.
+    // R: relative effect −0.83 % (0.93 %) [−2.6 %, 1 %], p 0.2; Python (HMC): −0.89 % [−2.68 %, 0.91 %].
+    let (y, design, pre_end, post_start, post_end) = comparison();
     let imp = causal_impact(
         &y,
         &design,
@@ -572,11 +591,7 @@ fn volks() -> (
     let cols = read_columns("volks_data.csv");
     let dates = cols.1[0].clone();
     let y = numeric(&cols, "VolksWagen");
-    let design = Design::new(y.len())
-        .covariate("BMW", &numeric(&cols, "BMW"))
-        .unwrap()
-        .covariate("Allianz", &numeric(&cols, "Allianz"))
-        .unwrap();
+    let design = covariates(&cols, &["BMW", "Allianz"]);
     let pre = 0..index_of(&dates, "2015-09-13") + 1;
     let post = index_of(&dates, "2015-09-20")..index_of(&dates, "2017-03-19") + 1;
     (y, design, pre, post)
@@ -595,11 +610,7 @@ fn volks_data_local_level_is_chosen_and_matches_causalimpact() {
     assert_eq!(imp.diagnostics.error_model, ErrorModel::LocalLevel);
     assert_eq!(imp.diagnostics.model_scores.len(), 2);
     let r = &imp.cumulative.relative;
-    assert!(
-        (imp.average.actual - 127.0).abs() < 0.5,
-        "{}",
-        imp.average.actual
-    );
+    assert_close(imp.average.actual, 127.0, 0.5, "average actual");
     assert!((-0.32..-0.19).contains(&r.value), "{r:?}");
     assert!(r.upper < 0.0, "{r:?}");
     // Wider than R's interval: R's prior holds the level's s.d. near 0.01 s.d.(y) (32 prior
@@ -617,18 +628,7 @@ fn volks_data_local_level_is_chosen_and_matches_causalimpact() {
 
 #[test]
 fn comparison_data_with_the_model_chosen_by_predictive_score() {
-    let cols = read_columns("comparison_data.csv");
-    let dates = cols.1[0].clone();
-    let y = numeric(&cols, "CHANGED");
-    let mut design = Design::new(y.len());
-    for name in ["NOT_CHANGED_1", "NOT_CHANGED_2", "NOT_CHANGED_3"] {
-        design = design.covariate(name, &numeric(&cols, name)).unwrap();
-    }
-    let (pre_end, post_start, post_end) = (
-        index_of(&dates, "2019-07-14") + 1,
-        index_of(&dates, "2019-07-15"),
-        index_of(&dates, "2019-08-01") + 1,
-    );
+    let (y, design, pre_end, post_start, post_end) = comparison();
     for errors in [ErrorModel::Auto, ErrorModel::LocalLevel] {
         let opts = ImpactOptions {
             errors,
@@ -705,11 +705,7 @@ fn google_data_shows_the_documented_uplift() {
     let cols = read_columns("google_data.csv");
     let dates = cols.1[3].clone();
     let y = numeric(&cols, "y");
-    let design = Design::new(y.len())
-        .covariate("x1", &numeric(&cols, "x1"))
-        .unwrap()
-        .covariate("x2", &numeric(&cols, "x2"))
-        .unwrap();
+    let design = covariates(&cols, &["x1", "x2"]);
     let (pre_end, post_end) = (
         index_of(&dates, "2020-03-01") + 1,
         index_of(&dates, "2020-03-31") + 1,
@@ -820,7 +816,12 @@ fn missing_values_are_skipped_in_the_fit_and_unobserved_in_the_post_period() {
         imp.points[9].cumulative_effect.value
     );
     let observed: f64 = y[240..300].iter().filter(|v| v.is_finite()).sum();
-    assert!((imp.cumulative.actual - observed).abs() < 1e-6);
+    assert_close(
+        imp.cumulative.actual,
+        observed,
+        1e-6,
+        "imp.cumulative.actual",
+    );
     assert!(
         (imp.cumulative.relative.value - full.cumulative.relative.value).abs() < 0.01,
         "{:?} vs {:?}",
@@ -866,7 +867,12 @@ fn summary_figures_are_consistent_and_print_in_causalimpact_layout() {
     assert!((c.absolute.value - (c.actual - c.predicted.value)).abs() < 1e-6 * c.actual);
     assert!((c.relative.value - c.absolute.value / c.predicted.value).abs() < 1e-12);
     assert!(c.predicted.lower < c.predicted.value && c.predicted.value < c.predicted.upper);
-    assert!((imp.tail_probability + imp.prob_causal_effect - 1.0).abs() < 1e-12);
+    assert_close(
+        imp.tail_probability + imp.prob_causal_effect,
+        1.0,
+        1e-12,
+        "imp.tail_probability + imp.prob_causal_effect",
+    );
     assert_eq!(imp.p_value, (2.0 * imp.tail_probability).min(1.0));
     let last = imp.points.last().unwrap();
     assert!((last.cumulative_effect.value - c.absolute.value).abs() < 1e-6 * c.actual);

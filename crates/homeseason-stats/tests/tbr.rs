@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use homeseason_stats::tbr::{GroupSeries, Tails, TbrOptions, fit, tbr};
+use homeseason_test_support::assert_close;
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -70,11 +71,7 @@ fn matched_markets_salesandcost_example_reproduces_the_published_figures() {
     // The regression coefficient of test_tbr.py (R: 0.9997001). matched_markets fits over the
     // pre-period only.
     let model = fit(&sales, pre.clone()).expect("fit");
-    assert!(
-        (model.slope - 0.999_700_1).abs() < 1e-6,
-        "slope {}",
-        model.slope
-    );
+    assert_close(model.slope, 0.999_700_1, 1e-6, "slope");
 
     let r = tbr(&sales, Some(&cost), pre, test, &TbrOptions::default()).expect("tbr");
     // Published (R, test_tbr_iroas.py): incremental response 147337.122, incremental cost 50000,
@@ -89,51 +86,33 @@ fn matched_markets_salesandcost_example_reproduces_the_published_figures() {
         "incremental response {}",
         resp.estimate
     );
-    assert!(
-        (resp.estimate - 147_337.122).abs() < 0.01,
-        "incremental response {}",
-        resp.estimate
-    );
+    assert_close(resp.estimate, 147_337.122, 0.01, "incremental response");
     assert!(
         iroas.fixed_cost,
         "spend only in the treated geos during the test"
     );
-    assert!((iroas.incremental_cost - 50_000.0).abs() < 1e-6);
+    assert_close(
+        iroas.incremental_cost,
+        50_000.0,
+        1e-6,
+        "iroas.incremental_cost",
+    );
     assert!(
         same_4sf(iroas.estimate, 2.946_742),
         "iROAS {}",
         iroas.estimate
     );
-    assert!(
-        (iroas.estimate - 2.946_742).abs() < 1e-6,
-        "iROAS {}",
-        iroas.estimate
-    );
+    assert_close(iroas.estimate, 2.946_742, 1e-6, "iROAS");
     assert!(
         same_4sf(iroas.lower, 2.826_194),
         "iROAS lower {}",
         iroas.lower
     );
-    assert!(
-        (iroas.lower - 2.826_194).abs() < 1e-6,
-        "iROAS lower {}",
-        iroas.lower
-    );
-    assert!(
-        (iroas.estimate - iroas.lower - 0.120_548).abs() < 1e-6,
-        "precision"
-    );
+    assert_close(iroas.lower, 2.826_194, 1e-6, "iROAS lower");
+    assert_close(iroas.estimate - iroas.lower, 0.120_548, 1e-6, "precision");
     assert!(iroas.upper.is_infinite(), "one-sided by default");
-    assert!(
-        (resp.relative_lift - 0.173_998).abs() < 1e-4,
-        "lift {}",
-        resp.relative_lift
-    );
-    assert!(
-        (resp.relative_lift_lower - 0.165_686).abs() < 1e-4,
-        "lift lower {}",
-        resp.relative_lift_lower
-    );
+    assert_close(resp.relative_lift, 0.173_998, 1e-4, "lift");
+    assert_close(resp.relative_lift_lower, 0.165_686, 1e-4, "lift lower");
     // One p-value, two-sided, with the direction beside it.
     assert!(resp.p_value < 1e-6 && resp.sign == 1);
     assert_eq!(resp.pointwise.len(), 28);

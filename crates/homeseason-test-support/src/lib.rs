@@ -1,17 +1,34 @@
 //! # homeseason-test-support
 //!
 //! What the workspace's tests repeat, written once: feed builders (an activities register in the
-//! template's Chinese header), file helpers (read a Parquet file, list the files under a folder) and
-//! the path of the in-repository fixtures (`tests/fixtures/`), so that a fresh clone passes its own
-//! tests with nothing outside the repository. Used only as a dev-dependency.
+//! template's Chinese header, a `payment_daily` file with bad rows), file helpers (read a Parquet
+//! file, list, snapshot or copy the files under a folder), a frame's column as plain values, a float
+//! comparison with a tolerance ([`assert_close`]) and the path of the in-repository fixtures
+//! (`tests/fixtures/`), so that a fresh clone passes its own tests with nothing outside the
+//! repository. Used only as a dev-dependency.
 #![deny(missing_docs)]
 
 use std::path::{Path, PathBuf};
 
-use polars::prelude::{DataFrame, ParquetReader, SerReader};
+use polars::prelude::{Column, DataFrame, ParquetReader, SerReader};
 
 /// The header of the activities register (重点活动表) as the template writes it.
 pub const ACTIVITIES_HEADER: &str = "活动编号,地区,活动名称,活动类型,开始日期,结束日期,举办地点,主办单位,参与企业数,参与品牌数,重点方向,线上/线下,地方站\n";
+
+/// The header of a `payment_daily` file (aggregated daily payments).
+pub const DAILY_HEADER: &str =
+    "date,institution,region_code,mcc,channel,txn_count,amount,refund_amount,merchant_count\n";
+
+/// A `payment_daily` file of institution `test`, September 2023: one good row (line 2), four bad
+/// ones — an unknown region (line 3), an amount `abc` (4), 31 September (5), a negative amount (6) —
+/// and a good row (line 7).
+pub const DAILY_WITH_BAD_ROWS: &str = "date,institution,region_code,mcc,channel,txn_count,amount,refund_amount,merchant_count\n\
+    2023-09-01,test,330000,5722,offline,10,1000.50,10,3\n\
+    2023-09-01,test,990000,5722,offline,10,1000,0,3\n\
+    2023-09-02,test,330106,5712,online,5,abc,0,2\n\
+    2023-09-31,test,330000,5712,online,5,500,0,2\n\
+    2023-09-02,test,330000,5712,online,5,-3,0,2\n\
+    2023-09-02,test,330000,5712,online,5,300,0,2\n";
 
 /// An activities register: `n` good rows per region (ids `<region>-2023-<tag><i>`, 12–14 Sept 2023);
 /// with `bad_row`, the second data row (line 3) has an impossible start date.
@@ -44,6 +61,44 @@ pub fn read_parquet(path: &Path) -> DataFrame {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The non-null values of the `f64` column `name` (panics if it is absent or of another type).
+#[must_use]
+pub fn f64_values(df: &DataFrame, name: &str) -> Vec<f64> {
+    column(df, name)
+        .f64()
+        .expect("an f64 column")
+        .iter()
+        .flatten()
+        .collect()
+}
+
+/// The non-null values of the `i64` column `name` (panics if it is absent or of another type).
+#[must_use]
+pub fn i64_values(df: &DataFrame, name: &str) -> Vec<i64> {
+    column(df, name)
+        .i64()
+        .expect("an i64 column")
+        .iter()
+        .flatten()
+        .collect()
+}
+
+/// The non-null values of the string column `name` (panics if it is absent or of another type).
+#[must_use]
+pub fn str_values<'a>(df: &'a DataFrame, name: &str) -> Vec<&'a str> {
+    column(df, name)
+        .str()
+        .expect("a string column")
+        .iter()
+        .flatten()
+        .collect()
+}
+
+fn column<'a>(df: &'a DataFrame, name: &str) -> &'a Column {
+    df.column(name)
+        .unwrap_or_else(|e| panic!("column {name}: {e}"))
+}
+
 /// Every file under `dir`, recursively, sorted (an absent folder holds none).
 #[must_use]
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
@@ -64,6 +119,36 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// Every file under `dir` whose name `keep` accepts, as (path relative to `dir`, bytes), sorted.
+#[must_use]
+pub fn files_with_bytes(dir: &Path, keep: impl Fn(&Path) -> bool) -> Vec<(PathBuf, Vec<u8>)> {
+    files_under(dir)
+        .into_iter()
+        .filter(|p| keep(p))
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let rel = p.strip_prefix(dir).expect("under dir").to_owned();
+            (rel, bytes)
+        })
+        .collect()
+}
+
+/// Copy the folder `from` with everything below it to `to` (created as needed); panics on failure.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
+    let entries = std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    for e in entries {
+        let e = e.expect("directory entry");
+        let p = e.path();
+        let dest = to.join(e.file_name());
+        if e.file_type().expect("file type").is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        }
+    }
 }
 
 /// Every file under `dir` with the extension `ext` (no dot), sorted.
@@ -145,6 +230,16 @@ pub fn assert_tree_is_clean(dir: &Path) {
     }
 }
 
+/// Panics unless `actual` lies strictly within `tol` of `expected` (a NaN never does); the message
+/// names `what` and gives both values and the tolerance.
+#[track_caller]
+pub fn assert_close(actual: f64, expected: f64, tol: f64, what: &str) {
+    assert!(
+        (actual - expected).abs() < tol,
+        "{what}: {actual} is not within {tol} of {expected}"
+    );
+}
+
 /// The repository's `tests/fixtures` folder (peers' published example data with their licences,
 /// hand-written payment files).
 #[must_use]
@@ -163,6 +258,37 @@ mod tests {
         assert_eq!(lines.len(), 5);
         assert!(lines[2].contains("2023-13-45"), "{}", lines[2]);
         assert!(lines[4].starts_with("110000-2023-x002,110000,"));
+    }
+
+    #[test]
+    fn assert_close_accepts_within_and_rejects_outside_and_nan() {
+        assert_close(1.0005, 1.0, 1e-3, "near");
+        for (actual, expected) in [(1.002, 1.0), (0.998, 1.0), (f64::NAN, 1.0), (1.0011, 1.0)] {
+            let caught = std::panic::catch_unwind(|| assert_close(actual, expected, 1e-3, "far"));
+            assert!(caught.is_err(), "{actual} vs {expected} should fail");
+        }
+    }
+
+    #[test]
+    fn a_copied_folder_has_the_same_files_and_bytes() {
+        let root = std::env::temp_dir().join(format!("hs-test-support-{}", std::process::id()));
+        let (from, to) = (root.join("from"), root.join("to"));
+        std::fs::create_dir_all(from.join("a/b")).unwrap();
+        std::fs::write(from.join("top.txt"), b"top").unwrap();
+        std::fs::write(from.join("a/b/deep.bin"), [0_u8, 1, 2]).unwrap();
+        copy_dir(&from, &to);
+        let copied = files_with_bytes(&to, |_| true);
+        assert_eq!(copied, files_with_bytes(&from, |_| true));
+        assert_eq!(
+            copied,
+            vec![
+                (PathBuf::from("a/b/deep.bin"), vec![0, 1, 2]),
+                (PathBuf::from("top.txt"), b"top".to_vec()),
+            ]
+        );
+        let only_txt = files_with_bytes(&to, |p| p.extension().is_some_and(|x| x == "txt"));
+        assert_eq!(only_txt.len(), 1);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

@@ -8,7 +8,7 @@ use homeseason_server::registry::Status;
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::util::{Fixture, activities, files_under, manifest, spawn};
+use crate::util::{Fixture, activities, files_under, manifest, served};
 
 async fn post(
     addr: std::net::SocketAddr,
@@ -54,14 +54,13 @@ fn assert_seed_intact(f: &Fixture, seed: &serde_json::Value) {
         .file(seed["sha256"].as_str().expect("sha"))
         .expect("seed still in the manifest");
     assert!(entry.superseded.is_empty(), "seed still current");
-    let rows = f.state.lake().read_table("activities").expect("read");
+    let rows = f.table("activities");
     assert_eq!(rows.height(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_garbage_or_revoked_token() {
-    let f = Fixture::new();
-    let (addr, _stop) = spawn(f.state.clone()).await;
+    let (f, addr, _stop) = served().await;
     let seed = seeded(addr, &f).await;
     let raw_before = raw_files(&f);
     let bytes = activities(&["330000"], 2, false, "anon");
@@ -121,8 +120,7 @@ async fn no_garbage_or_revoked_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_regions_data_and_partitions() {
-    let f = Fixture::new();
-    let (addr, _stop) = spawn(f.state.clone()).await;
+    let (f, addr, _stop) = served().await;
     let seed = seeded(addr, &f).await;
     // Beijing's liaison sends Zhejiang rows: refused whole, and Zhejiang's data untouched.
     let (status, r) = post(
@@ -168,7 +166,7 @@ async fn another_regions_data_and_partitions() {
         (StatusCode::OK, Some("accepted")),
         "{r}"
     );
-    let daily = f.state.lake().read_table("payment_daily").expect("read");
+    let daily = f.table("payment_daily");
     assert_eq!(
         daily.height(),
         3,
@@ -195,8 +193,7 @@ async fn another_regions_data_and_partitions() {
 /// lake's partitions, Beijing's activities stay.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_institution_value_becomes_a_path_through_upload() {
-    let f = Fixture::new();
-    let (addr, _stop) = spawn(f.state.clone()).await;
+    let (f, addr, _stop) = served().await;
     let (status, r) = post(
         addr,
         Some(&f.beijing),
@@ -205,9 +202,8 @@ async fn no_institution_value_becomes_a_path_through_upload() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{r}");
-    let beijing_before = f.state.lake().read_table("activities").expect("read");
-    let outside = f.dir.path().join("outside.txt");
-    std::fs::write(&outside, b"keep me").expect("write");
+    let beijing_before = f.table("activities");
+    let outside = f.file("outside.txt", b"keep me");
     // A NUL byte makes the upload binary: refused whole before any row is read (nothing stored).
     let (forms, nul): (Vec<String>, Vec<String>) = homeseason_test_support::traversal_forms()
         .into_iter()
@@ -221,15 +217,7 @@ async fn no_institution_value_becomes_a_path_through_upload() {
     )
     .await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{r}");
-    assert!(
-        f.state
-            .lake()
-            .read_table("payment_daily")
-            .expect("read")
-            .height()
-            == 0,
-        "nothing stored"
-    );
+    assert!(f.rows("payment_daily") == 0, "nothing stored");
     let body =
         homeseason_test_support::transactions_with_institutions(&forms, "wallet_b", "330106", 3);
     let (status, r) = post(
@@ -259,12 +247,12 @@ async fn no_institution_value_becomes_a_path_through_upload() {
     assert!(reasons.iter().all(|x| *x == "bad_pattern"), "{reasons:?}");
     homeseason_test_support::assert_tree_is_clean(&f.data());
     assert_eq!(std::fs::read(&outside).expect("outside"), b"keep me");
-    let after = f.state.lake().read_table("activities").expect("read");
+    let after = f.table("activities");
     assert!(
         after.equals_missing(&beijing_before),
         "Beijing's activities unchanged"
     );
-    let daily = f.state.lake().read_table("payment_daily").expect("read");
+    let daily = f.table("payment_daily");
     let institutions: Vec<String> = daily
         .column("institution")
         .expect("institution")
@@ -282,8 +270,7 @@ async fn no_institution_value_becomes_a_path_through_upload() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversize_wrong_type_and_gzip_bombs() {
-    let f = Fixture::new();
-    let (addr, _stop) = spawn(f.state.clone()).await;
+    let (f, addr, _stop) = served().await;
     let seed = seeded(addr, &f).await;
     let raw_before = raw_files(&f);
     // Over the 1 MB limit of the fixture.
@@ -330,8 +317,7 @@ async fn oversize_wrong_type_and_gzip_bombs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn path_traversal_names_never_reach_the_filesystem() {
-    let f = Fixture::new();
-    let (addr, _stop) = spawn(f.state.clone()).await;
+    let (f, addr, _stop) = served().await;
     let bytes = activities(&["330000"], 2, false, "path");
     for name in [
         "../../../../tmp/evil.csv",
@@ -377,8 +363,7 @@ async fn path_traversal_names_never_reach_the_filesystem() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_file_sent_concurrently_is_ingested_once() {
-    let f = Fixture::new();
-    let (addr, _stop) = spawn(f.state.clone()).await;
+    let (f, addr, _stop) = served().await;
     let bytes = activities(&["330000"], 50, true, "twice");
     let sends: Vec<_> = (0..6)
         .map(|i| {
@@ -417,14 +402,7 @@ async fn the_same_file_sent_concurrently_is_ingested_once() {
             .all(|(_, r)| r["report"]["rejected"] == 1 && r["rejects"][0]["line"] == 3)
     );
     assert_eq!(manifest(&f).files.len(), 1);
-    assert_eq!(
-        f.state
-            .lake()
-            .read_table("activities")
-            .expect("read")
-            .height(),
-        49
-    );
+    assert_eq!(f.rows("activities"), 49);
     assert_eq!(raw_files(&f).len(), 1);
     let audit = f.state.audit().read_all().expect("audit");
     assert_eq!(audit.iter().filter(|e| e.outcome == "accepted").count(), 1);
@@ -433,8 +411,7 @@ async fn the_same_file_sent_concurrently_is_ingested_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_uploads_of_different_regions_all_land() {
-    let f = Fixture::new();
-    let (addr, _stop) = spawn(f.state.clone()).await;
+    let (f, addr, _stop) = served().await;
     let regions = [
         "110000", "120000", "130000", "140000", "150000", "210000", "310000", "320000",
     ];
@@ -453,22 +430,14 @@ async fn concurrent_uploads_of_different_regions_all_land() {
     }
     let m = manifest(&f);
     assert_eq!(m.files.len(), regions.len());
-    assert_eq!(
-        f.state
-            .lake()
-            .read_table("activities")
-            .expect("read")
-            .height(),
-        4 * regions.len()
-    );
+    assert_eq!(f.rows("activities"), 4 * regions.len());
     let history = f.state.registry().list(|r| r.status == Status::Accepted);
     assert_eq!(history.len(), regions.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_transfer_and_a_stalled_client_are_refused() {
-    let f = Fixture::new();
-    let (addr, _stop) = spawn(f.state.clone()).await;
+    let (f, addr, _stop) = served().await;
     let bytes = activities(&["330000"], 2, false, "dmg");
     let form = reqwest::multipart::Form::new().part(
         "file",

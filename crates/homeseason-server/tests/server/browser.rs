@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::util::{Fixture, activities, spawn};
+use crate::util::{activities, served};
 
 fn browser_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
@@ -47,12 +47,12 @@ async fn liaison_round_trip_in_headless_chromium() {
         );
         return;
     }
-    let f = Fixture::new();
-    let (addr, _stop) = spawn(f.state.clone()).await;
-    let bad = f.dir.path().join("zhejiang_activities_2023-09.csv");
-    let fixed = f.dir.path().join("fixed.csv");
-    std::fs::write(&bad, activities(&["330000"], 4, true, "b")).expect("write");
-    std::fs::write(&fixed, activities(&["330000"], 4, false, "b")).expect("write");
+    let (f, addr, _stop) = served().await;
+    let bad = f.file(
+        "zhejiang_activities_2023-09.csv",
+        activities(&["330000"], 4, true, "b"),
+    );
+    let fixed = f.file("fixed.csv", activities(&["330000"], 4, false, "b"));
     let shot = std::env::var("HOMESEASON_BROWSER_SCREENSHOT").ok();
     let mut cmd = Command::new("node");
     cmd.current_dir(browser_dir())

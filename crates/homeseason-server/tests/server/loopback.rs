@@ -8,7 +8,12 @@ use axum::routing::get;
 use homeseason_client::{Client, ClientError, PullSource, Retry, pull};
 use homeseason_server::registry::Status;
 
-use crate::util::{Fixture, activities, manifest, spawn};
+use crate::util::{Fixture, activities, manifest, served, spawn};
+
+/// A client of the server at `addr` with `token`, retrying quickly.
+fn client_of(addr: std::net::SocketAddr, token: &str) -> Client {
+    Client::new(&format!("http://{addr}"), token, quick()).expect("client")
+}
 
 fn quick() -> Retry {
     Retry {
@@ -20,11 +25,9 @@ fn quick() -> Retry {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_uploads_and_a_repeat_sends_nothing() {
-    let f = Fixture::new();
-    let (addr, _stop) = spawn(f.state.clone()).await;
-    let file = f.dir.path().join("zj_activities.csv");
-    std::fs::write(&file, activities(&["330000"], 5, true, "l")).expect("write");
-    let client = Client::new(&format!("http://{addr}"), &f.zhejiang, quick()).expect("client");
+    let (f, addr, _stop) = served().await;
+    let file = f.file("zj_activities.csv", activities(&["330000"], 5, true, "l"));
+    let client = client_of(addr, &f.zhejiang);
     let first = client.upload(&file, None).await.expect("upload");
     assert_eq!(first.record.status, Status::Accepted);
     assert!(!first.skipped);
@@ -47,13 +50,10 @@ async fn client_uploads_and_a_repeat_sends_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_version_is_an_increment_and_content_sent_again_changes_nothing() {
-    let f = Fixture::new();
-    let (addr, _stop) = spawn(f.state.clone()).await;
-    let v1 = f.dir.path().join("v1.csv");
-    let v2 = f.dir.path().join("v2.csv");
-    std::fs::write(&v1, activities(&["330000"], 3, true, "s")).expect("write");
-    std::fs::write(&v2, activities(&["330000"], 3, false, "s")).expect("write");
-    let client = Client::new(&format!("http://{addr}"), &f.zhejiang, quick()).expect("client");
+    let (f, addr, _stop) = served().await;
+    let v1 = f.file("v1.csv", activities(&["330000"], 3, true, "s"));
+    let v2 = f.file("v2.csv", activities(&["330000"], 3, false, "s"));
+    let client = client_of(addr, &f.zhejiang);
     let first = client.upload(&v1, None).await.expect("v1");
     let second = client.upload(&v2, None).await.expect("v2");
     assert!(!first.skipped && !second.skipped);
@@ -61,14 +61,7 @@ async fn a_second_version_is_an_increment_and_content_sent_again_changes_nothing
     let commit = second.record.commit.clone().expect("commit");
     assert!(commit.replaced.is_empty());
     assert_eq!(commit.duplicate_rows, 2);
-    assert_eq!(
-        f.state
-            .lake()
-            .read_table("activities")
-            .expect("read")
-            .height(),
-        3
-    );
+    assert_eq!(f.rows("activities"), 3);
     // v1 is still whole in the lake: sending it again sends nothing.
     let lookup = client
         .lookup(&first.record.sha256, None, None)
@@ -84,23 +77,14 @@ async fn a_second_version_is_an_increment_and_content_sent_again_changes_nothing
             .is_some_and(|x| x.superseded.is_empty()),
         "v1 is current"
     );
-    assert_eq!(
-        f.state
-            .lake()
-            .read_table("activities")
-            .expect("read")
-            .height(),
-        3
-    );
+    assert_eq!(f.rows("activities"), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_attempt_whose_answer_was_lost_is_not_ingested_twice() {
-    let f = Fixture::new();
-    let (addr, _stop) = spawn(f.state.clone()).await;
+    let (f, addr, _stop) = served().await;
     let bytes = activities(&["330000"], 3, false, "lost");
-    let file = f.dir.path().join("lost.csv");
-    std::fs::write(&file, &bytes).expect("write");
+    let file = f.file("lost.csv", &bytes);
     // A first attempt reaches the server, but the client never reads the answer.
     let form = reqwest::multipart::Form::new().part(
         "file",
@@ -114,7 +98,7 @@ async fn an_attempt_whose_answer_was_lost_is_not_ingested_twice() {
         .await
         .expect("first attempt");
     drop(sent);
-    let client = Client::new(&format!("http://{addr}"), &f.zhejiang, quick()).expect("client");
+    let client = client_of(addr, &f.zhejiang);
     let retry = client.upload(&file, None).await.expect("retry");
     assert!(retry.skipped);
     assert_eq!(retry.record.status, Status::Accepted);
@@ -133,8 +117,7 @@ async fn the_client_retries_until_the_server_is_up() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()
     };
-    let file = f.dir.path().join("late.csv");
-    std::fs::write(&file, activities(&["330000"], 2, false, "late")).expect("write");
+    let file = f.file("late.csv", activities(&["330000"], 2, false, "late"));
     let state = f.state.clone();
     let starter = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(600)).await;
@@ -170,9 +153,8 @@ async fn the_client_retries_until_the_server_is_up() {
 async fn the_client_polls_when_the_server_answers_202() {
     let f = Fixture::with(|c| c.sync_wait = Duration::ZERO);
     let (addr, _stop) = spawn(f.state.clone()).await;
-    let file = f.dir.path().join("async.csv");
-    std::fs::write(&file, activities(&["330000"], 2, false, "async")).expect("write");
-    let client = Client::new(&format!("http://{addr}"), &f.zhejiang, quick()).expect("client");
+    let file = f.file("async.csv", activities(&["330000"], 2, false, "async"));
+    let client = client_of(addr, &f.zhejiang);
     let outcome = client.upload(&file, None).await.expect("upload");
     assert_eq!(outcome.record.status, Status::Accepted);
     assert_eq!(
@@ -187,18 +169,16 @@ async fn the_client_polls_when_the_server_answers_202() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_reports_refusals_and_bad_tokens() {
-    let f = Fixture::new();
-    let (addr, _stop) = spawn(f.state.clone()).await;
-    let file = f.dir.path().join("bj_rows.csv");
-    std::fs::write(&file, activities(&["110000"], 2, false, "bj")).expect("write");
-    let client = Client::new(&format!("http://{addr}"), &f.zhejiang, quick()).expect("client");
+    let (f, addr, _stop) = served().await;
+    let file = f.file("bj_rows.csv", activities(&["110000"], 2, false, "bj"));
+    let client = client_of(addr, &f.zhejiang);
     let outcome = client.upload(&file, None).await.expect("answered");
     assert_eq!(outcome.record.status, Status::Refused);
     assert_eq!(
         outcome.record.refusal.as_ref().map(|r| r.code.as_str()),
         Some("foreign_region")
     );
-    let bad = Client::new(&format!("http://{addr}"), "hs_00000000_nope", quick()).expect("client");
+    let bad = client_of(addr, "hs_00000000_nope");
     match bad.upload(&file, None).await {
         Err(ClientError::Refused { status: 401, .. }) => {}
         other => panic!("expected 401, got {other:?}"),

@@ -56,18 +56,14 @@ async fn tokens_are_required_and_scoped() {
             .as_str()
             .is_some_and(|m| m.contains("令牌"))
     );
-    let (status, me) = call(&f.state, get("/api/me", Some(&f.zhejiang))).await;
+    let (status, me) = f.get("/api/me", &f.zhejiang).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["regions"][0]["code"], "330000");
     assert_eq!(me["regions"][0]["name_zh"], "浙江省");
     assert_eq!(me["admin"], false);
-    let (status, _) = call(&f.state, get("/api/audit", Some(&f.zhejiang))).await;
+    let (status, _) = f.get("/api/audit", &f.zhejiang).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = call(
-        &f.state,
-        get("/api/uploads?region=110000", Some(&f.zhejiang)),
-    )
-    .await;
+    let (status, _) = f.get("/api/uploads?region=110000", &f.zhejiang).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
@@ -96,11 +92,7 @@ async fn templates_are_served_for_every_feed() {
 async fn upload_reports_the_bad_row_in_chinese_and_english() {
     let f = Fixture::new();
     let bytes = activities(&["330000"], 4, true, "a");
-    let (status, r) = call(
-        &f.state,
-        upload_request(Some(&f.zhejiang), "浙江活动 9月.csv", None, &bytes),
-    )
-    .await;
+    let (status, r) = f.upload(&f.zhejiang, "浙江活动 9月.csv", &bytes).await;
     assert_eq!(status, StatusCode::OK, "{r}");
     assert_eq!(r["status"], "accepted");
     assert_eq!(r["feed"], "activities");
@@ -134,23 +126,15 @@ async fn upload_reports_the_bad_row_in_chinese_and_english() {
     );
     // Status, the latest report and all the rejects as CSV.
     let id = r["id"].as_str().expect("id");
-    let (status, again) = call(
-        &f.state,
-        get(&format!("/api/uploads/{id}"), Some(&f.zhejiang)),
-    )
-    .await;
+    let (status, again) = f.get(&format!("/api/uploads/{id}"), &f.zhejiang).await;
     assert_eq!((status, &again["report"]), (StatusCode::OK, &r["report"]));
-    let (status, latest) = call(
-        &f.state,
-        get("/api/uploads/latest?feed=activities", Some(&f.zhejiang)),
-    )
-    .await;
+    let (status, latest) = f
+        .get("/api/uploads/latest?feed=activities", &f.zhejiang)
+        .await;
     assert_eq!((status, &latest["id"]), (StatusCode::OK, &r["id"]));
-    let (status, csv) = call(
-        &f.state,
-        get(&format!("/api/uploads/{id}/rejects.csv"), Some(&f.zhejiang)),
-    )
-    .await;
+    let (status, csv) = f
+        .get(&format!("/api/uploads/{id}/rejects.csv"), &f.zhejiang)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         csv.as_str()
@@ -158,7 +142,7 @@ async fn upload_reports_the_bad_row_in_chinese_and_english() {
         "{csv}"
     );
     // The audit log has it.
-    let (status, audit) = call(&f.state, get("/api/audit", Some(&f.admin))).await;
+    let (status, audit) = f.get("/api/audit", &f.admin).await;
     assert_eq!(status, StatusCode::OK);
     let events = audit["events"].as_array().expect("events");
     assert!(events.iter().any(|e| e["outcome"] == "accepted"
@@ -170,11 +154,7 @@ async fn upload_reports_the_bad_row_in_chinese_and_english() {
 async fn another_regions_rows_refuse_the_whole_file() {
     let f = Fixture::new();
     let bytes = activities(&["330000", "110000"], 3, false, "x");
-    let (status, r) = call(
-        &f.state,
-        upload_request(Some(&f.zhejiang), "mixed.csv", None, &bytes),
-    )
-    .await;
+    let (status, r) = f.upload(&f.zhejiang, "mixed.csv", &bytes).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
     assert_eq!(r["status"], "refused");
     assert_eq!(r["refusal"]["code"], "foreign_region");
@@ -187,16 +167,12 @@ async fn another_regions_rows_refuse_the_whole_file() {
     assert!(m.partitions.is_empty());
     assert_eq!(m.refused.len(), 1);
     // Beijing's liaison does not see Zhejiang's refused upload; the administrator does.
-    let (_, list) = call(&f.state, get("/api/uploads", Some(&f.beijing))).await;
+    let (_, list) = f.get("/api/uploads", &f.beijing).await;
     assert_eq!(list["uploads"].as_array().map(Vec::len), Some(0));
-    let (_, list) = call(&f.state, get("/api/uploads", Some(&f.admin))).await;
+    let (_, list) = f.get("/api/uploads", &f.admin).await;
     assert_eq!(list["uploads"].as_array().map(Vec::len), Some(1));
     // The administrator may upload it.
-    let (status, r) = call(
-        &f.state,
-        upload_request(Some(&f.admin), "mixed.csv", None, &bytes),
-    )
-    .await;
+    let (status, r) = f.upload(&f.admin, "mixed.csv", &bytes).await;
     assert_eq!(
         (status, r["status"].as_str()),
         (StatusCode::OK, Some("accepted"))
@@ -208,18 +184,10 @@ async fn history_is_per_region() {
     let f = Fixture::new();
     let zj = activities(&["330000"], 2, false, "z");
     let bj = activities(&["110000"], 2, false, "b");
-    let (s1, _) = call(
-        &f.state,
-        upload_request(Some(&f.zhejiang), "zj.csv", None, &zj),
-    )
-    .await;
-    let (s2, _) = call(
-        &f.state,
-        upload_request(Some(&f.beijing), "bj.csv", None, &bj),
-    )
-    .await;
+    let (s1, _) = f.upload(&f.zhejiang, "zj.csv", &zj).await;
+    let (s2, _) = f.upload(&f.beijing, "bj.csv", &bj).await;
     assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK));
-    let (_, list) = call(&f.state, get("/api/uploads", Some(&f.zhejiang))).await;
+    let (_, list) = f.get("/api/uploads", &f.zhejiang).await;
     let files: Vec<&str> = list["uploads"]
         .as_array()
         .expect("list")
@@ -227,15 +195,11 @@ async fn history_is_per_region() {
         .filter_map(|u| u["file"].as_str())
         .collect();
     assert_eq!(files, ["zj.csv"]);
-    let (_, list) = call(&f.state, get("/api/uploads?region=110000", Some(&f.admin))).await;
+    let (_, list) = f.get("/api/uploads?region=110000", &f.admin).await;
     assert_eq!(list["uploads"][0]["file"], "bj.csv");
     // Another region's upload by id is not found, not forbidden: its existence is not revealed.
     let bj_id = list["uploads"][0]["id"].as_str().expect("id").to_owned();
-    let (status, _) = call(
-        &f.state,
-        get(&format!("/api/uploads/{bj_id}"), Some(&f.zhejiang)),
-    )
-    .await;
+    let (status, _) = f.get(&format!("/api/uploads/{bj_id}"), &f.zhejiang).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -243,45 +207,21 @@ async fn history_is_per_region() {
 async fn a_second_upload_of_the_same_content_is_not_ingested_again() {
     let f = Fixture::new();
     let bytes = activities(&["330000"], 3, false, "d");
-    let (_, first) = call(
-        &f.state,
-        upload_request(Some(&f.zhejiang), "a.csv", None, &bytes),
-    )
-    .await;
-    let (status, second) = call(
-        &f.state,
-        upload_request(Some(&f.zhejiang), "a (1).csv", None, &bytes),
-    )
-    .await;
+    let (_, first) = f.upload(&f.zhejiang, "a.csv", &bytes).await;
+    let (status, second) = f.upload(&f.zhejiang, "a (1).csv", &bytes).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(second["duplicate_of"], first["id"]);
     assert_eq!(second["report"], first["report"]);
     assert_eq!(second["commit"]["unchanged"], true);
     assert_eq!(manifest(&f).files.len(), 1);
-    let (_, by_sha) = call(
-        &f.state,
-        get(
-            &format!(
-                "/api/uploads/by-sha256/{}",
-                first["sha256"].as_str().expect("sha")
-            ),
-            Some(&f.zhejiang),
-        ),
-    )
-    .await;
+    let by_sha_path = format!(
+        "/api/uploads/by-sha256/{}",
+        first["sha256"].as_str().expect("sha")
+    );
+    let (_, by_sha) = f.get(&by_sha_path, &f.zhejiang).await;
     assert_eq!(by_sha["sha256"], first["sha256"]);
     // Beijing cannot look it up by hash.
-    let (status, _) = call(
-        &f.state,
-        get(
-            &format!(
-                "/api/uploads/by-sha256/{}",
-                first["sha256"].as_str().expect("sha")
-            ),
-            Some(&f.beijing),
-        ),
-    )
-    .await;
+    let (status, _) = f.get(&by_sha_path, &f.beijing).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -290,16 +230,8 @@ async fn a_second_file_adds_only_what_is_new_and_says_so() {
     let f = Fixture::new();
     let v1 = activities(&["330000"], 3, true, "r");
     let v2 = activities(&["330000"], 3, false, "r");
-    let (_, first) = call(
-        &f.state,
-        upload_request(Some(&f.zhejiang), "v1.csv", None, &v1),
-    )
-    .await;
-    let (status, second) = call(
-        &f.state,
-        upload_request(Some(&f.zhejiang), "v2.csv", None, &v2),
-    )
-    .await;
+    let (_, first) = f.upload(&f.zhejiang, "v1.csv", &v1).await;
+    let (status, second) = f.upload(&f.zhejiang, "v2.csv", &v2).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(second["report"]["rejected"], 0);
     // Files are increments: v2's two activities v1 already gave are duplicates, the one v1's bad
@@ -344,16 +276,8 @@ async fn a_second_file_adds_only_what_is_new_and_says_so() {
 async fn completeness_is_scoped_and_downloadable() {
     let f = Fixture::new();
     let bytes = activities(&["330000"], 2, false, "c");
-    call(
-        &f.state,
-        upload_request(Some(&f.zhejiang), "c.csv", None, &bytes),
-    )
-    .await;
-    let (status, c) = call(
-        &f.state,
-        get("/api/completeness?feed=activities", Some(&f.beijing)),
-    )
-    .await;
+    f.upload(&f.zhejiang, "c.csv", &bytes).await;
+    let (status, c) = f.get("/api/completeness?feed=activities", &f.beijing).await;
     assert_eq!(status, StatusCode::OK);
     let rows = c["rows"].as_array().expect("rows");
     assert!(!rows.is_empty() && rows.iter().all(|r| r["region_code"] == "110000"));
@@ -420,7 +344,7 @@ async fn slow_validation_answers_202_with_a_status_url() {
     let url = r["status_url"].as_str().expect("status url").to_owned();
     let mut done = serde_json::Value::Null;
     for _ in 0..200 {
-        let (status, body) = call(&f.state, get(&url, Some(&f.zhejiang))).await;
+        let (status, body) = f.get(&url, &f.zhejiang).await;
         assert_eq!(status, StatusCode::OK);
         if body["status"] != "processing" {
             done = body;
@@ -435,18 +359,18 @@ async fn slow_validation_answers_202_with_a_status_url() {
 #[tokio::test]
 async fn outputs_and_report_say_when_there_is_nothing_yet() {
     let f = Fixture::new();
-    let (status, list) = call(&f.state, get("/api/outputs", Some(&f.zhejiang))).await;
+    let (status, list) = f.get("/api/outputs", &f.zhejiang).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         list["outputs"]
             .as_array()
             .is_some_and(|o| o.iter().any(|t| t["table"] == "uplift"))
     );
-    let (status, _) = call(&f.state, get("/api/outputs/uplift", Some(&f.zhejiang))).await;
+    let (status, _) = f.get("/api/outputs/uplift", &f.zhejiang).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = call(&f.state, get("/api/outputs/rejects", Some(&f.zhejiang))).await;
+    let (status, _) = f.get("/api/outputs/rejects", &f.zhejiang).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "only output tables");
-    let (status, _) = call(&f.state, get("/api/report", Some(&f.zhejiang))).await;
+    let (status, _) = f.get("/api/report", &f.zhejiang).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 

@@ -70,6 +70,42 @@ impl Fixture {
     pub(crate) fn data(&self) -> std::path::PathBuf {
         self.state.data_dir().to_owned()
     }
+
+    /// The lake's table `name`, whole.
+    pub(crate) fn table(&self, name: &str) -> polars::prelude::DataFrame {
+        self.state.lake().read_table(name).expect("read")
+    }
+
+    /// Upload `bytes` as `file_name` with `token` through the router (no feed named).
+    pub(crate) async fn upload(
+        &self,
+        token: &str,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> (StatusCode, serde_json::Value) {
+        call(
+            &self.state,
+            upload_request(Some(token), file_name, None, bytes),
+        )
+        .await
+    }
+
+    /// GET `path` with `token` through the router.
+    pub(crate) async fn get(&self, path: &str, token: &str) -> (StatusCode, serde_json::Value) {
+        call(&self.state, get(path, Some(token))).await
+    }
+
+    /// How many rows the lake's table `name` holds.
+    pub(crate) fn rows(&self, name: &str) -> usize {
+        self.table(name).height()
+    }
+
+    /// Write `bytes` to the file `name` in the fixture's temporary folder; its path.
+    pub(crate) fn file(&self, name: &str, bytes: impl AsRef<[u8]>) -> std::path::PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write");
+        path
+    }
 }
 
 pub(crate) use homeseason_test_support::{
@@ -148,6 +184,14 @@ pub(crate) async fn spawn(state: AppState) -> (SocketAddr, tokio::sync::oneshot:
         let _ = rx.await;
     }));
     (addr, tx)
+}
+
+/// A fresh [`Fixture`] served on 127.0.0.1 by [`spawn`]: the fixture, the address and the sender whose
+/// drop stops the server.
+pub(crate) async fn served() -> (Fixture, SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let f = Fixture::new();
+    let (addr, stop) = spawn(f.state.clone()).await;
+    (f, addr, stop)
 }
 
 /// The lake's manifest.
