@@ -4,16 +4,10 @@ use polars::prelude::*;
 
 use crate::Result;
 
-/// Join `uplift` (region_code, category, method, uplift_pct, lower, upper) with `truth`
-/// (region_code, category, true_uplift_pct) and summarise per method: `cells`, `mae_pp` (mean absolute
-/// error of uplift %, percentage points), `bias_pp` (mean signed error), `coverage` (share of truths
-/// inside [lower, upper]). Only campaign-window rows are scored; national and `all_targeted` rows are
-/// left out unless the truth has them. See [`placebo_rate`] for the placebo rows.
-///
-/// # Errors
-/// When a column is missing.
-pub fn score(uplift: &DataFrame, truth: &DataFrame) -> Result<DataFrame> {
-    let joined = uplift
+/// The campaign-window rows of `uplift` whose cell (region × category) has a truth, with the
+/// truth's `true_uplift_pct` beside them: the rows every accuracy figure is computed on.
+pub fn scored_cells(uplift: &DataFrame, truth: &DataFrame) -> LazyFrame {
+    uplift
         .clone()
         .lazy()
         .filter(col("window_kind").eq(lit("campaign")))
@@ -27,6 +21,18 @@ pub fn score(uplift: &DataFrame, truth: &DataFrame) -> Result<DataFrame> {
             [col("region_code"), col("category")],
             JoinArgs::new(JoinType::Inner),
         )
+}
+
+/// Join `uplift` (region_code, category, method, uplift_pct, lower, upper) with `truth`
+/// (region_code, category, true_uplift_pct) and summarise per method: `cells`, `mae_pp` (mean absolute
+/// error of uplift %, percentage points), `bias_pp` (mean signed error), `coverage` (share of truths
+/// inside [lower, upper]). Only campaign-window rows are scored; national and `all_targeted` rows are
+/// left out unless the truth has them. See [`placebo_rate`] for the placebo rows.
+///
+/// # Errors
+/// When a column is missing.
+pub fn score(uplift: &DataFrame, truth: &DataFrame) -> Result<DataFrame> {
+    let joined = scored_cells(uplift, truth)
         .with_column((col("uplift_pct") - col("true_uplift_pct")).alias("error"));
     Ok(joined
         .group_by([col("method")])
