@@ -148,7 +148,12 @@ fn copy_dir(src: &Path, dst: &Path) {
     for e in std::fs::read_dir(src).expect("list") {
         let e = e.expect("entry");
         let to = dst.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
+        let kind = e.file_type().expect("type");
+        if kind.is_symlink() {
+            // A table's link to its snapshot (relative): the copy links to its own snapshot.
+            let text = std::fs::read_link(e.path()).expect("link");
+            std::os::unix::fs::symlink(text, &to).expect("link");
+        } else if kind.is_dir() {
             copy_dir(&e.path(), &to);
         } else {
             std::fs::copy(e.path(), &to).expect("copy");
@@ -156,7 +161,8 @@ fn copy_dir(src: &Path, dst: &Path) {
     }
 }
 
-/// Every file under `dir` (relative paths), skipping nothing.
+/// Every file under `dir` (relative paths), through the tables' links, skipping hidden folders
+/// below `dir` (`.tmp`, `.snapshots`: what a reader globbing the tables sees).
 fn walk(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
@@ -165,8 +171,12 @@ fn walk(dir: &Path) -> Vec<String> {
             continue;
         };
         for e in entries {
-            let p = e.expect("entry").path();
+            let e = e.expect("entry");
+            let p = e.path();
             if p.is_dir() {
+                if e.file_name().to_string_lossy().starts_with('.') {
+                    continue;
+                }
                 stack.push(p);
             } else {
                 let rel = p.strip_prefix(dir).expect("under dir");
@@ -179,7 +189,8 @@ fn walk(dir: &Path) -> Vec<String> {
 }
 
 /// The lake's data: every file a reader globbing the tables sees (everything outside `.tmp`,
-/// `_txn_index`, the lock and the manifest), relative path → SHA-256 of its bytes.
+/// `.snapshots`, `_txn_index`, the lock and the manifest), partition path (without the snapshot
+/// folder) → SHA-256 of its bytes.
 fn snapshot(lake: &Path) -> BTreeMap<String, String> {
     walk(lake)
         .into_iter()
@@ -191,7 +202,10 @@ fn snapshot(lake: &Path) -> BTreeMap<String, String> {
         })
         .map(|rel| {
             let bytes = std::fs::read(lake.join(&rel)).expect("readable data file");
-            (rel, homeseason_ingest::sha256_hex(&bytes))
+            (
+                homeseason_test_support::lake_rel(lake, &lake.join(&rel)),
+                homeseason_ingest::sha256_hex(&bytes),
+            )
         })
         .collect()
 }
@@ -355,7 +369,7 @@ fn check_killed(lake: &Path, old: Option<&Reference>, new: &Reference, label: &s
         if is_new && !is_old {
             seen.new_files += 1;
         }
-        parquet_rows(&lake.join(rel));
+        parquet_rows(&homeseason_test_support::lake_file(lake, rel));
     }
     let journal = lake.join(".tmp/_commit.journal").exists();
     if journal {
@@ -402,7 +416,7 @@ fn manifest_describes_disk(
 ) -> usize {
     if let Some(m) = manifest(lake) {
         for (rel, entry) in &m.partitions {
-            let path = lake.join(rel);
+            let path = homeseason_test_support::lake_file(lake, rel);
             assert!(
                 path.exists(),
                 "{label}: the manifest lists {rel}, which does not exist"

@@ -139,12 +139,18 @@ fn reingest_changes_nothing_a_revision_conflicts_and_replace_corrects_it() {
     let lake = tmp.path().join("lake");
     let lake_s = lake.to_str().unwrap();
     ok(&["ingest", "--lake", lake_s, file.to_str().unwrap()]);
-    let part = lake.join("payment_daily/institution=test/year=2023/month=9/data.parquet");
-    let before = std::fs::read(&part).unwrap();
+    // The partition's file is in the table's current snapshot: looked up again after each commit.
+    let part = || {
+        homeseason_test_support::lake_file(
+            &lake,
+            "payment_daily/institution=test/year=2023/month=9/data.parquet",
+        )
+    };
+    let before = std::fs::read(part()).unwrap();
     let manifest_before = std::fs::read(lake.join("_manifest.json")).unwrap();
     let again = ok(&["ingest", "--lake", lake_s, file.to_str().unwrap()]);
     assert!(again.contains("unchanged"), "{again}");
-    assert_eq!(std::fs::read(&part).unwrap(), before);
+    assert_eq!(std::fs::read(part()).unwrap(), before);
     assert_eq!(
         std::fs::read(lake.join("_manifest.json")).unwrap(),
         manifest_before
@@ -159,7 +165,7 @@ fn reingest_changes_nothing_a_revision_conflicts_and_replace_corrects_it() {
     );
     let third = ok(&["ingest", "--lake", lake_s, file.to_str().unwrap()]);
     assert!(third.contains("1 conflicts"), "{third}");
-    let frame = read_parquet(&part);
+    let frame = read_parquet(&part());
     assert_eq!(frame.height(), 2);
     let amounts: Vec<f64> = frame
         .column("amount")
@@ -180,7 +186,7 @@ fn reingest_changes_nothing_a_revision_conflicts_and_replace_corrects_it() {
     let range = "payment_daily,institution=test,date=2023-09-01";
     let dry = ok(&["ingest", "--lake", lake_s, "--replace", range, "--dry-run"]);
     assert!(dry.contains("would remove 将删除 1 rows"), "{dry}");
-    assert_eq!(read_parquet(&part).height(), 2);
+    assert_eq!(read_parquet(&part()).height(), 2);
     ok(&[
         "ingest",
         "--lake",
@@ -189,7 +195,7 @@ fn reingest_changes_nothing_a_revision_conflicts_and_replace_corrects_it() {
         range,
         file.to_str().unwrap(),
     ]);
-    let frame = read_parquet(&part)
+    let frame = read_parquet(&part())
         .sort(["date"], polars::prelude::SortMultipleOptions::default())
         .unwrap();
     let amounts: Vec<f64> = frame

@@ -44,7 +44,9 @@ pub fn read_parquet(path: &Path) -> DataFrame {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Every file under `dir`, recursively, sorted (an absent folder holds none).
+/// Every file under `dir`, recursively, sorted (an absent folder holds none). Hidden folders below
+/// `dir` (`.tmp`, the lake's `.snapshots`) are skipped: a table is read through its link, as a
+/// reader globbing `lake/<table>/**/*.parquet` does.
 #[must_use]
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -56,6 +58,9 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
+                if e.file_name().to_string_lossy().starts_with('.') {
+                    continue;
+                }
                 stack.push(p);
             } else {
                 out.push(p);
@@ -64,6 +69,44 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// The file a lake partition (`payment_daily/institution=…/data.parquet`, as the manifest names it)
+/// is stored in now: inside the table's current snapshot (`lake/<table>/v000042/…` through the
+/// table's link), or under the root for a plain folder.
+#[must_use]
+pub fn lake_file(lake: &Path, rel: &str) -> PathBuf {
+    let Some((table, rest)) = rel.split_once('/') else {
+        return lake.join(rel);
+    };
+    let base = lake.join(table);
+    let inner = std::fs::read_dir(&base).ok().and_then(|entries| {
+        entries.flatten().find_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name.starts_with('v')
+                && name[1..].bytes().all(|b| b.is_ascii_digit())
+                && name.len() > 1)
+                .then_some(name)
+        })
+    });
+    match inner {
+        Some(v) => base.join(v).join(rest),
+        None => lake.join(rel),
+    }
+}
+
+/// A lake file's path relative to the lake, without the snapshot folder (`v000042`): the
+/// partition's relative path as the manifest names it.
+#[must_use]
+pub fn lake_rel(lake: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(lake).unwrap_or(file);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .filter(|seg| {
+            !(seg.len() > 1 && seg.starts_with('v') && seg[1..].bytes().all(|b| b.is_ascii_digit()))
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Every file under `dir` with the extension `ext` (no dot), sorted.
