@@ -494,14 +494,12 @@ fn symlink(text: &str, at: &Path) -> std::io::Result<()> {
     std::os::windows::fs::symlink_dir(text, at)
 }
 
+/// A staged temp file and the relative path it goes to.
+pub(crate) type Staged = (PathBuf, String);
+
 /// Group staged `(temp file, relative path)` pairs by snapshotted table; the rest stay in order.
-pub(crate) fn split_by_table(
-    staged: &[(PathBuf, String)],
-) -> (
-    BTreeMap<String, Vec<(PathBuf, String)>>,
-    Vec<(PathBuf, String)>,
-) {
-    let mut tables: BTreeMap<String, Vec<(PathBuf, String)>> = BTreeMap::new();
+pub(crate) fn split_by_table(staged: &[Staged]) -> (BTreeMap<String, Vec<Staged>>, Vec<Staged>) {
+    let mut tables: BTreeMap<String, Vec<Staged>> = BTreeMap::new();
     let mut rest = Vec::new();
     for (tmp, rel) in staged {
         match rel.split_once('/') {
