@@ -158,7 +158,8 @@ fn walk(dir: &Path) -> Vec<String> {
 }
 
 /// The lake's data: every file a reader globbing the tables sees (everything outside `.tmp`,
-/// `_txn_index`, the lock and the manifest), relative path → SHA-256 of its bytes.
+/// `.snapshots`, `_txn_index`, the lock and the manifest), partition path (without the snapshot
+/// folder) → SHA-256 of its bytes.
 fn snapshot(lake: &Path) -> BTreeMap<String, String> {
     walk(lake)
         .into_iter()
@@ -170,7 +171,10 @@ fn snapshot(lake: &Path) -> BTreeMap<String, String> {
         })
         .map(|rel| {
             let bytes = std::fs::read(lake.join(&rel)).expect("readable data file");
-            (rel, homeseason_ingest::sha256_hex(&bytes))
+            (
+                homeseason_test_support::lake_rel(lake, &lake.join(&rel)),
+                homeseason_ingest::sha256_hex(&bytes),
+            )
         })
         .collect()
 }
@@ -334,7 +338,7 @@ fn check_killed(lake: &Path, old: Option<&Reference>, new: &Reference, label: &s
         if is_new && !is_old {
             seen.new_files += 1;
         }
-        parquet_rows(&lake.join(rel));
+        parquet_rows(&homeseason_test_support::lake_file(lake, rel));
     }
     let journal = lake.join(".tmp/_commit.journal").exists();
     if journal {
@@ -381,7 +385,7 @@ fn manifest_describes_disk(
 ) -> usize {
     if let Some(m) = manifest(lake) {
         for (rel, entry) in &m.partitions {
-            let path = lake.join(rel);
+            let path = homeseason_test_support::lake_file(lake, rel);
             assert!(
                 path.exists(),
                 "{label}: the manifest lists {rel}, which does not exist"

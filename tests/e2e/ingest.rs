@@ -77,12 +77,18 @@ fn reingest_changes_nothing_a_revision_conflicts_and_replace_corrects_it() {
     let lake = tmp.path().join("lake");
     let lake_s = lake.to_str().unwrap();
     ingest(lake_s, &[], &[&file]);
-    let part = lake.join("payment_daily/institution=test/year=2023/month=9/data.parquet");
-    let before = std::fs::read(&part).unwrap();
+    // The partition's file is in the table's current snapshot: looked up again after each commit.
+    let part = || {
+        homeseason_test_support::lake_file(
+            &lake,
+            "payment_daily/institution=test/year=2023/month=9/data.parquet",
+        )
+    };
+    let before = std::fs::read(part()).unwrap();
     let manifest_before = std::fs::read(lake.join("_manifest.json")).unwrap();
     let again = ingest(lake_s, &[], &[&file]);
     assert!(again.contains("unchanged"), "{again}");
-    assert_eq!(std::fs::read(&part).unwrap(), before);
+    assert_eq!(std::fs::read(part()).unwrap(), before);
     assert_eq!(
         std::fs::read(lake.join("_manifest.json")).unwrap(),
         manifest_before
@@ -97,7 +103,7 @@ fn reingest_changes_nothing_a_revision_conflicts_and_replace_corrects_it() {
     );
     let third = ingest(lake_s, &[], &[&file]);
     assert!(third.contains("1 conflicts"), "{third}");
-    let frame = read_parquet(&part);
+    let frame = read_parquet(&part());
     assert_eq!(frame.height(), 2);
     let amounts = f64_values(&frame, "amount");
     assert_eq!(amounts, [1000.0, 50.0]);
@@ -110,9 +116,9 @@ fn reingest_changes_nothing_a_revision_conflicts_and_replace_corrects_it() {
     let range = "payment_daily,institution=test,date=2023-09-01";
     let dry = ok(&["ingest", "--lake", lake_s, "--replace", range, "--dry-run"]);
     assert!(dry.contains("would remove 将删除 1 rows"), "{dry}");
-    assert_eq!(read_parquet(&part).height(), 2);
+    assert_eq!(read_parquet(&part()).height(), 2);
     ingest(lake_s, &["--replace", range], &[&file]);
-    let frame = read_parquet(&part)
+    let frame = read_parquet(&part())
         .sort(["date"], polars::prelude::SortMultipleOptions::default())
         .unwrap();
     let amounts = f64_values(&frame, "amount");

@@ -24,3 +24,4 @@ mod report_browser;
 mod serve;
 mod snapshots;
 mod spark;
+mod visibility;

@@ -288,8 +288,11 @@ fn hand_written_gbk_fixture_nets_negative_fen_refunds() {
         )
     );
     assert!(
-        lake.join("payment_daily/institution=bank_c/year=2023/month=9/data.parquet")
-            .exists()
+        homeseason_test_support::lake_file(
+            &lake,
+            "payment_daily/institution=bank_c/year=2023/month=9/data.parquet"
+        )
+        .exists()
     );
     // The unmapped MCC (0742, veterinary services) is kept under `other` and counted.
     let manifest: serde_json::Value = read_json(&lake.join("_manifest.json"));
@@ -408,8 +411,13 @@ fn duplicates_are_removed_within_and_across_files_and_counted() {
     // S2 is sent twice in the file: verified on its full text in a second pass, counted once.
     assert_eq!(counts(&r[0]), (6, 5, 0, 1));
     assert_eq!(r[0]["report"]["duplicates"], 1);
-    let sep_part = lake.join("payment_daily/institution=t2/year=2023/month=9/data.parquet");
-    let sep_before = std::fs::read(&sep_part).unwrap();
+    let sep_part = || {
+        homeseason_test_support::lake_file(
+            &lake,
+            "payment_daily/institution=t2/year=2023/month=9/data.parquet",
+        )
+    };
+    let sep_before = std::fs::read(sep_part()).unwrap();
     // October's export overlaps the end of September (S4, S5 again) and has one September row that the
     // September file does not (S6, a late transaction): the overlap is dropped as duplicates, S6 is
     // added to September (files are increments: before, it was rejected because another file "held"
@@ -426,7 +434,7 @@ fn duplicates_are_removed_within_and_across_files_and_counted() {
     let r = ingest(&lake, &[], &[&oct]);
     assert_eq!(counts(&r[0]), (6, 4, 0, 2), "{}", r[0]);
     assert_ne!(
-        std::fs::read(&sep_part).unwrap(),
+        std::fs::read(sep_part()).unwrap(),
         sep_before,
         "S6 joins September"
     );
@@ -477,14 +485,19 @@ fn reupload_changes_nothing_and_a_month_is_corrected_with_replace() {
     let (tmp, sep) = temp_with("payment_transactions_t2_2023-09.csv", september());
     let lake = tmp.path().join("lake");
     ingest(&lake, &[], &[&sep]);
-    let part = lake.join("payment_daily/institution=t2/year=2023/month=9/data.parquet");
+    let part = || {
+        homeseason_test_support::lake_file(
+            &lake,
+            "payment_daily/institution=t2/year=2023/month=9/data.parquet",
+        )
+    };
     let index = lake.join("_txn_index/institution=t2/year=2023/month=9");
-    let before = std::fs::read(&part).unwrap();
+    let before = std::fs::read(part()).unwrap();
     let manifest_before = std::fs::read(lake.join("_manifest.json")).unwrap();
     // The same file again: nothing changes.
     let again = ok(&["ingest", "--lake", s(&lake), s(&sep)]);
     assert!(again.contains("unchanged"), "{again}");
-    assert_eq!(std::fs::read(&part).unwrap(), before);
+    assert_eq!(std::fs::read(part()).unwrap(), before);
     assert_eq!(
         std::fs::read(lake.join("_manifest.json")).unwrap(),
         manifest_before

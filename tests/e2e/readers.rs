@@ -534,7 +534,9 @@ fn duckdb_reads_region_code_as_text_in_a_lake_of_numeric_region_folders() {
     ]);
     // Only numeric region folders: the case where engines infer an integer.
     for table in [tables::ENTERPRISE_SALES, tables::RETAIL_STATS] {
-        let folders: Vec<String> = std::fs::read_dir(lake.join(table))
+        // The table's folders are in its current snapshot (`lake/<table>/v000042/`).
+        let base = homeseason_test_support::lake_file(&lake, &format!("{table}/x"));
+        let folders: Vec<String> = std::fs::read_dir(base.parent().expect("folder"))
             .expect("table folder")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .filter(|n| n.starts_with("region_code="))

@@ -3,6 +3,12 @@
 //! The Parquet lake every feed lands in and every output is read from.
 //!
 //! ## Layout
+//! Every table with partitions is a symbolic link to its current snapshot
+//! (`<root>/payment_daily -> .snapshots/payment_daily/000042`, files under
+//! `.snapshots/payment_daily/000042/v000042/…`), switched by one `rename` per commit so a reader
+//! globbing the table never sees half a commit (see [`snapshot`](crate::Retention) and
+//! `docs/lake-write-model.md`). The paths below are the tables' *relative partition paths*, as the
+//! manifest names them; [`Lake::partition_path`] gives the file a path is stored in now.
 //! ```text
 //! <root>/_manifest.json                                   every file ingested, every partition's version
 //! <root>/payment_daily/institution=acq_a/year=2023/month=9/data.parquet
@@ -16,11 +22,11 @@
 //! <root>/weekly_tracking/as_of_week=2023-10-15/data.parquet   one partition per report week
 //! ```
 //! Partition keys live in the path only (the Hive convention that DuckDB, pyarrow, Spark and polars
-//! read with `hive_partitioning`); `year`/`month` are derived from the row's date. Each partition is
-//! one file, replaced atomically (written to `<root>/.tmp`, synced, renamed over the old one). A commit
-//! stages all its partitions and the new manifest in `<root>/.tmp` first, then writes a journal of the
-//! renames (`.tmp/_commit.journal`, atomically), renames everything into place (the manifest last) and
-//! removes the journal. A crash at any point leaves every partition either old or new; a crash during
+//! read with `hive_partitioning`); `year`/`month` are derived from the row's date. A commit stages
+//! all its partitions and the new manifest in `<root>/.tmp` first, builds a new snapshot of each
+//! table it changes (unchanged partitions hard-linked), then writes a journal of the renames
+//! (`.tmp/_commit.journal`, atomically): the tables' links, one-file tables, then the manifest last;
+//! renames everything into place and removes the journal. A crash at any point leaves every partition either old or new; a crash during
 //! the renames leaves the journal, which the next writer (or [`Lake::open`], when no writer is active)
 //! replays, so the manifest always ends up describing the partitions on disk. Writers take an
 //! exclusive OS lock (`flock`) on `<root>/.lock`, which the kernel releases when the holder dies.
@@ -36,6 +42,7 @@
 mod layout;
 mod manifest;
 mod replace;
+mod snapshot;
 mod store;
 mod txn_index;
 
@@ -45,6 +52,7 @@ pub use layout::{
 };
 pub use manifest::{FileEntry, Manifest, PartitionEntry, RefusedEntry};
 pub use replace::{ReplaceRange, ReplaceSummary, ReplacementEntry};
+pub use snapshot::{Retention, SNAPSHOTS_DIR, is_snapshotted};
 pub use store::{
     Commit, CommitSummary, Lake, LakeLock, SCHEMA_VERSION, check_frame, dtype_of, write_key,
 };

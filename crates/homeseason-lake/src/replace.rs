@@ -171,14 +171,12 @@ impl Lake {
             {
                 continue;
             }
-            let rel = path
-                .strip_prefix(self.root())
-                .map(|r| r.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let rel_checked = self.resolve(&rel)?;
-            let file = fs::File::open(&rel_checked).map_err(|source| LakeError::Io {
+            // The partition's relative path (as the manifest names it), checked under the root.
+            let rel = self.partition_rel(&path).unwrap_or_default();
+            self.resolve(&rel)?;
+            let file = fs::File::open(&path).map_err(|source| LakeError::Io {
                 action: "open",
-                path: rel_checked.clone(),
+                path: path.clone(),
                 source,
             })?;
             let frame = ParquetReader::new(file)

@@ -42,6 +42,7 @@ fn perr(path: impl Into<String>) -> impl FnOnce(PolarsError) -> LakeError {
 #[derive(Debug, Clone)]
 pub struct Lake {
     root: PathBuf,
+    retention: crate::snapshot::Retention,
 }
 
 /// An exclusive lock on the lake, released on drop.
@@ -328,9 +329,26 @@ impl Lake {
         fs::create_dir_all(root.join(".tmp")).map_err(io("create", &root))?;
         set_private(&root);
         set_private(&root.join(".tmp"));
-        let lake = Lake { root };
+        let lake = Lake {
+            root,
+            retention: crate::snapshot::Retention::default(),
+        };
         lake.recover_if_idle()?;
         Ok(lake)
+    }
+
+    /// The same lake with another retention of superseded table snapshots (by default the
+    /// newest 2 and any superseded less than 10 minutes ago, see [`crate::Retention`]).
+    #[must_use]
+    pub fn with_retention(mut self, retention: crate::snapshot::Retention) -> Lake {
+        self.retention = retention;
+        self
+    }
+
+    /// How long superseded table snapshots are kept.
+    #[must_use]
+    pub fn retention(&self) -> crate::snapshot::Retention {
+        self.retention
     }
 
     /// Root directory.
@@ -411,6 +429,7 @@ impl Lake {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 self.remove_dead_temp_files();
+                self.collect_snapshots();
                 return Ok(());
             }
             Err(e) => return Err(io("read", &path)(e)),
@@ -422,12 +441,15 @@ impl Lake {
             })?;
         for (tmp, rel) in &renames {
             let tmp = self.root.join(tmp);
-            if tmp.exists() {
+            // A staged table link dangles while it is in `.tmp` (its text is relative to the root):
+            // look at the entry itself.
+            if fs::symlink_metadata(&tmp).is_ok() {
                 self.install(&tmp, rel)?;
             }
         }
         self.finish_journal()?;
         self.remove_dead_temp_files();
+        self.collect_snapshots();
         Ok(())
     }
 
@@ -446,6 +468,7 @@ impl Lake {
             let name = e.file_name().to_string_lossy().into_owned();
             let pid = name
                 .strip_suffix(".part")
+                .or_else(|| name.strip_suffix(".link"))
                 .and_then(|n| n.split('-').next())
                 .or_else(|| name.strip_prefix("txn-").and_then(|n| n.split('-').next()))
                 .and_then(|p| p.parse::<u32>().ok());
@@ -454,7 +477,7 @@ impl Lake {
                 continue;
             }
             let path = e.path();
-            let _ = if path.is_dir() {
+            let _ = if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
                 fs::remove_dir_all(&path)
             } else {
                 fs::remove_file(&path)
@@ -500,14 +523,7 @@ impl Lake {
 
     /// Write bytes to a new temp file in `.tmp` and fsync it; returns its path.
     pub(crate) fn stage(&self, bytes: &[u8]) -> Result<PathBuf> {
-        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let tmp = self
-            .root
-            .join(".tmp")
-            .join(format!("{}-{n}-{nanos}.part", std::process::id()));
+        let tmp = self.stage_name("part");
         let mut file = private_file(&tmp).map_err(io("create", &tmp))?;
         let written = file.write_all(bytes).and_then(|()| file.sync_all());
         if let Err(e) = written {
@@ -515,6 +531,17 @@ impl Lake {
             return Err(io("write", &tmp)(e));
         }
         Ok(tmp)
+    }
+
+    /// A new temp name in `.tmp` (`<pid>-<n>-<nanos>.<ext>`: a dead process's are removed).
+    pub(crate) fn stage_name(&self, ext: &str) -> PathBuf {
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        self.root
+            .join(".tmp")
+            .join(format!("{}-{n}-{nanos}.{ext}", std::process::id()))
     }
 
     /// The absolute path of `rel`, checked to stay under the lake root before anything is written
@@ -558,8 +585,15 @@ impl Lake {
         Ok(())
     }
 
-    /// Rename a staged temp file over `rel` (checked to stay under the root) and fsync the folder.
+    /// Rename a staged temp file over `rel` (checked to stay under the root) and fsync the folder; a
+    /// staged table link is switched in ([`Lake::switch_link`]).
     fn install(&self, tmp: &Path, rel: &str) -> Result<()> {
+        if !rel.contains('/')
+            && crate::snapshot::is_snapshotted(rel)
+            && fs::symlink_metadata(tmp).is_ok_and(|m| m.file_type().is_symlink())
+        {
+            return self.switch_link(tmp, rel);
+        }
         let target = self.resolve(rel)?;
         if let Some(parent) = target.parent() {
             self.create_dirs(parent)?;
@@ -571,10 +605,56 @@ impl Lake {
         Ok(())
     }
 
-    /// Put staged files in place as one commit: journal first (atomically), then the renames in
-    /// order, then the journal is removed. A crash after the journal is written is finished by the
-    /// next writer (see [`Lake::lock`]); a crash before it leaves only unused temp files.
+    /// Put staged files in place as one commit. The files of every table kept as snapshots go into
+    /// a new snapshot of their table ([`Lake::build_snapshot`]), which one staged link per table
+    /// makes current; then the journal is written (atomically), the links and the other files
+    /// (index files, one-file tables, the manifest last) are renamed in order, and the journal is
+    /// removed. A crash after the journal is written is finished by the next writer (see
+    /// [`Lake::lock`]); a crash before it leaves only temp files and an unused snapshot, removed
+    /// by the next writer.
     pub(crate) fn install_all(&self, staged: &[(PathBuf, String)]) -> Result<()> {
+        self.install_all_with(staged, &[])
+    }
+
+    /// [`Lake::install_all`]; the tables named in `whole` keep nothing of their current snapshot
+    /// (an output table written whole).
+    pub(crate) fn install_all_with(
+        &self,
+        staged: &[(PathBuf, String)],
+        whole: &[&str],
+    ) -> Result<()> {
+        let (tables, rest) = crate::snapshot::split_by_table(staged);
+        let mut links: Vec<(PathBuf, String)> = Vec::new();
+        for (table, put) in &tables {
+            match self.build_snapshot(
+                table,
+                put,
+                &std::collections::BTreeSet::new(),
+                whole.contains(&table.as_str()),
+            ) {
+                Ok(link) => links.push((link, table.clone())),
+                Err(e) => {
+                    for (tmp, _) in staged.iter().chain(&links) {
+                        let _ = fs::remove_file(tmp);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        // A table written whole that is not in `staged` (an output table now empty).
+        for table in whole {
+            if crate::snapshot::is_snapshotted(table) && !tables.contains_key(*table) {
+                let link = self
+                    .build_snapshot(table, &[], &std::collections::BTreeSet::new(), true)
+                    .inspect_err(|_| {
+                        for (tmp, _) in staged.iter().chain(&links) {
+                            let _ = fs::remove_file(tmp);
+                        }
+                    })?;
+                links.push((link, (*table).to_owned()));
+            }
+        }
+        let staged: Vec<(PathBuf, String)> = links.into_iter().chain(rest).collect();
         let renames: Vec<(String, &str)> = staged
             .iter()
             .map(|(tmp, rel)| {
@@ -587,15 +667,17 @@ impl Lake {
             reason: e.to_string(),
         })?;
         if let Err(e) = self.write_atomic(JOURNAL, &journal) {
-            for (tmp, _) in staged {
+            for (tmp, _) in &staged {
                 let _ = fs::remove_file(tmp);
             }
             return Err(e);
         }
-        for (tmp, rel) in staged {
+        for (tmp, rel) in &staged {
             self.install(tmp, rel)?;
         }
-        self.finish_journal()
+        self.finish_journal()?;
+        self.collect_snapshots();
+        Ok(())
     }
 
     fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
@@ -878,7 +960,7 @@ impl Lake {
 
     /// The rows a partition holds now (without its path-only columns), `None` when it has none.
     fn read_partition(&self, rel: &str) -> Result<Option<DataFrame>> {
-        let path = self.resolve(rel)?;
+        let path = self.partition_path(rel)?;
         let table = rel.split('/').next().unwrap_or_default();
         match File::open(&path) {
             Ok(file) => ParquetReader::new(file)
@@ -913,6 +995,23 @@ impl Lake {
     pub fn write_output(&self, table: &str, frame: &DataFrame) -> Result<Vec<PathBuf>> {
         check_frame(table, frame, &[])?;
         let _lock = self.lock()?;
+        if crate::snapshot::is_snapshotted(table) {
+            // A new snapshot holding only the new partitions, switched in at once.
+            let mut staged: Vec<(PathBuf, String)> = Vec::new();
+            for (path, part) in Self::partitions(table, frame)? {
+                let tmp = Self::parquet_bytes(table, &part)
+                    .and_then(|bytes| self.stage(&bytes))
+                    .inspect_err(|_| {
+                        for (tmp, _) in &staged {
+                            let _ = fs::remove_file(tmp);
+                        }
+                    })?;
+                staged.push((tmp, path));
+            }
+            let rels: Vec<String> = staged.iter().map(|(_, r)| r.clone()).collect();
+            self.install_all_with(&staged, &[table])?;
+            return rels.iter().map(|r| self.partition_path(r)).collect();
+        }
         let mut paths = Vec::new();
         for (path, part) in Self::partitions(table, frame)? {
             self.write_atomic(&path, &Self::parquet_bytes(table, &part)?)?;
@@ -940,8 +1039,11 @@ impl Lake {
     /// On IO failures.
     pub fn files(&self, table: &str) -> Result<Vec<(PathBuf, BTreeMap<String, String>)>> {
         let mut out = Vec::new();
-        let dir = self.root.join(table);
-        if !dir.exists() {
+        let Some(base) = self.table_base(table)? else {
+            return Ok(out);
+        };
+        let dir = base.dir().to_owned();
+        if !dir.is_dir() {
             return Ok(out);
         }
         let mut stack = vec![(dir, BTreeMap::new())];
@@ -1007,12 +1109,10 @@ impl Lake {
                 reason: format!("not a feed and file hash: {feed:?} {sha256:?}"),
             });
         }
-        let path = self
-            .root
-            .join(contract::tables::REJECTS)
-            .join(format!("feed={feed}"))
-            .join(format!("file_sha256={sha256}"))
-            .join("data.parquet");
+        let path = self.partition_path(&format!(
+            "{}/feed={feed}/file_sha256={sha256}/data.parquet",
+            contract::tables::REJECTS
+        ))?;
         if !path.exists() {
             return Ok(None);
         }
@@ -1134,9 +1234,9 @@ impl Lake {
     /// When the manifest cannot be read.
     pub fn check_manifest(&self) -> Result<Vec<String>> {
         let manifest = self.manifest()?;
-        let mut problems = Vec::new();
+        let mut problems = self.check_layout();
         for (rel, entry) in &manifest.partitions {
-            let Ok(path) = self.resolve(rel) else {
+            let Ok(path) = self.partition_path(rel) else {
                 problems.push(format!("{rel}: not a path under the lake 路径不在湖内"));
                 continue;
             };

@@ -129,13 +129,11 @@ pub fn completeness(
     let mut cells: Cells = BTreeMap::new();
     // Regions that delivered an activities register (any file), with its files.
     let mut delivered: BTreeMap<String, Cell> = BTreeMap::new();
-    let root = lake.root().to_owned();
     for feed in FEEDS.iter().filter(|f| feeds.contains(f)) {
         for (path, parts) in lake.files(feed)? {
-            let rel = path
-                .strip_prefix(&root)
-                .map(|p| p.to_string_lossy().replace('\\', "/"))
-                .unwrap_or_default();
+            // The partition's path as the manifest names it (files are read from the table's
+            // current snapshot).
+            let rel = lake.partition_rel(&path).unwrap_or_default();
             let (source, revised) = manifest
                 .partitions
                 .get(&rel)

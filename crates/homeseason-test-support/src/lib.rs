@@ -99,7 +99,9 @@ fn column<'a>(df: &'a DataFrame, name: &str) -> &'a Column {
         .unwrap_or_else(|e| panic!("column {name}: {e}"))
 }
 
-/// Every file under `dir`, recursively, sorted (an absent folder holds none).
+/// Every file under `dir`, recursively, sorted (an absent folder holds none). Hidden folders below
+/// `dir` (`.tmp`, the lake's `.snapshots`) are skipped: a table is read through its link, as a
+/// reader globbing `lake/<table>/**/*.parquet` does.
 #[must_use]
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -111,6 +113,9 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
+                if e.file_name().to_string_lossy().starts_with('.') {
+                    continue;
+                }
                 stack.push(p);
             } else {
                 out.push(p);
@@ -135,7 +140,8 @@ pub fn files_with_bytes(dir: &Path, keep: impl Fn(&Path) -> bool) -> Vec<(PathBu
         .collect()
 }
 
-/// Copy the folder `from` with everything below it to `to` (created as needed); panics on failure.
+/// Copy the folder `from` with everything below it to `to` (created as needed; symbolic links are
+/// copied as links, so a lake's table links point into the copy's own snapshots); panics on failure.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{}: {e}", to.display()));
     let entries = std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
@@ -143,12 +149,56 @@ pub fn copy_dir(from: &Path, to: &Path) {
         let e = e.expect("directory entry");
         let p = e.path();
         let dest = to.join(e.file_name());
-        if e.file_type().expect("file type").is_dir() {
+        let kind = e.file_type().expect("file type");
+        if kind.is_symlink() {
+            // A lake table's link to its snapshot (relative): the copy links to its own snapshot.
+            let text = std::fs::read_link(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            std::os::unix::fs::symlink(text, &dest)
+                .unwrap_or_else(|e| panic!("{}: {e}", dest.display()));
+        } else if kind.is_dir() {
             copy_dir(&p, &dest);
         } else {
             std::fs::copy(&p, &dest).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         }
     }
+}
+
+/// The file a lake partition (`payment_daily/institution=…/data.parquet`, as the manifest names it)
+/// is stored in now: inside the table's current snapshot (`lake/<table>/v000042/…` through the
+/// table's link), or under the root for a plain folder.
+#[must_use]
+pub fn lake_file(lake: &Path, rel: &str) -> PathBuf {
+    let Some((table, rest)) = rel.split_once('/') else {
+        return lake.join(rel);
+    };
+    let base = lake.join(table);
+    let inner = std::fs::read_dir(&base).ok().and_then(|entries| {
+        entries.flatten().find_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name.starts_with('v')
+                && name[1..].bytes().all(|b| b.is_ascii_digit())
+                && name.len() > 1)
+                .then_some(name)
+        })
+    });
+    match inner {
+        Some(v) => base.join(v).join(rest),
+        None => lake.join(rel),
+    }
+}
+
+/// A lake file's path relative to the lake, without the snapshot folder (`v000042`): the
+/// partition's relative path as the manifest names it.
+#[must_use]
+pub fn lake_rel(lake: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(lake).unwrap_or(file);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .filter(|seg| {
+            !(seg.len() > 1 && seg.starts_with('v') && seg[1..].bytes().all(|b| b.is_ascii_digit()))
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Every file under `dir` with the extension `ext` (no dot), sorted.
