@@ -42,6 +42,7 @@ mod error;
 mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
+mod head_timeout;
 pub mod raw;
 pub mod registry;
 mod routes;
@@ -79,6 +80,9 @@ pub struct Config {
     pub upload_timeout: Duration,
     /// Longest wait for the next chunk of an upload.
     pub idle_timeout: Duration,
+    /// Longest time a connection may take to send a request's line and headers, counted from its
+    /// opening and from the server's last response (so an idle keep-alive connection is closed too).
+    pub header_read_timeout: Duration,
     /// How long an upload request waits for validation before answering `202` with a status URL.
     pub sync_wait: Duration,
     /// Files validated at the same time (each holds its bytes and frames in memory).
@@ -91,7 +95,7 @@ pub struct Config {
 
 impl Config {
     /// Defaults under `data_dir`: 64 MB uploads, 1 GB inflated, 10-minute upload timeout, 60-second idle
-    /// timeout, 30-second synchronous wait, one validation per core, the 2023 campaign.
+    /// timeout, 30-second request-head timeout, 30-second synchronous wait, one validation per core, the 2023 campaign.
     #[must_use]
     pub fn new(data_dir: impl Into<PathBuf>) -> Config {
         Config {
@@ -100,6 +104,7 @@ impl Config {
             max_inflated_bytes: 1_000_000_000,
             upload_timeout: Duration::from_mins(10),
             idle_timeout: Duration::from_mins(1),
+            header_read_timeout: Duration::from_secs(30),
             sync_wait: Duration::from_secs(30),
             ingest_parallelism: std::thread::available_parallelism().map_or(2, usize::from),
             campaign: Campaign::default_2023(),
@@ -268,7 +273,8 @@ impl AppState {
     }
 }
 
-/// Serve `app(state)` on a listener until `shutdown` resolves.
+/// Serve `app(state)` on a listener until `shutdown` resolves. Every connection must send each
+/// request's line and headers within [`Config::header_read_timeout`] (see `head_timeout.rs`).
 ///
 /// # Errors
 /// When the server fails.
@@ -277,6 +283,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let limit = state.config().header_read_timeout;
+    let listener = head_timeout::HeadTimeoutListener::new(listener, limit);
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -279,3 +279,89 @@ async fn pull_retries_and_checks_the_published_checksum() {
         Err(ClientError::Config(_))
     ));
 }
+
+/// Read from `stream` until the server closes it (EOF or a reset) or `within` passes; how long that
+/// took and what was read, or `None` when it stayed open.
+async fn until_closed(
+    stream: &mut tokio::net::TcpStream,
+    within: Duration,
+) -> Option<(Duration, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let start = std::time::Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(within, stream.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0) | Err(_)) => return Some((start.elapsed(), got)),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_does_not_finish_its_request_head_is_closed() {
+    use tokio::io::AsyncWriteExt;
+    let limit = Duration::from_millis(800);
+    let f = Fixture::with(|c| c.header_read_timeout = limit);
+    let (addr, _stop) = spawn(f.state.clone()).await;
+    // Slowloris: half a head, then nothing; one header at a time; a connection that sends nothing.
+    for (case, parts) in [
+        ("half a request line", vec!["GET /api/hea"]),
+        (
+            "a header every 300 ms",
+            vec![
+                "GET /api/health HTTP/1.1\r\n",
+                "Host: x\r\n",
+                "X-A: 1\r\n",
+                "X-B: 2\r\n",
+                "X-C: 3\r\n",
+                "X-D: 4\r\n",
+            ],
+        ),
+        ("nothing at all", vec![]),
+    ] {
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let start = std::time::Instant::now();
+        for p in parts {
+            if s.write_all(p.as_bytes()).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let closed = until_closed(&mut s, Duration::from_secs(10)).await;
+        let total = start.elapsed();
+        assert!(closed.is_some(), "{case}: still open after 10 s");
+        assert!(
+            total >= limit && total < limit * 4,
+            "{case}: closed after {total:?} (limit {limit:?})"
+        );
+    }
+    // A complete head sent in two parts within the limit is answered; the idle keep-alive connection
+    // that follows is closed once the next head is overdue.
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.write_all(b"\r\n").await.expect("write");
+    let (after, got) = until_closed(&mut s, Duration::from_secs(10))
+        .await
+        .expect("an idle keep-alive connection is closed");
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        after >= limit && after < limit * 4,
+        "idle close after {after:?}"
+    );
+    // Ordinary clients are unaffected.
+    let client = client_of(addr, &f.admin);
+    let upload = client
+        .upload(
+            &f.file("ok.csv", activities(&["330000"], 2, false, "h")),
+            None,
+        )
+        .await
+        .expect("upload");
+    assert_eq!(upload.record.status, Status::Accepted);
+}
