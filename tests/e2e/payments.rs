@@ -716,7 +716,7 @@ out["national_day"] = lone("date", "true")
 # Primary suppression alone, for scale: the cells the review recovered.
 out["lone_if_primary_only"] = con.execute(
     "with g as (select date, region_code, category, count(*) filter (where merchant_count_raw < 3) s "
-    f"from (select *, merchant_count as merchant_count_raw from read_parquet('{lake}/payment_daily/*/*/*/*.parquet', hive_partitioning=true)) "
+    f"from (select *, merchant_count as merchant_count_raw from read_parquet('{lake}/payment_daily/**/*.parquet', hive_partitioning=true)) "
     "group by all) select count(*) from g where s = 1").fetchone()[0]
 print(json.dumps(out))
 "#;

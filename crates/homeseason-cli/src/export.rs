@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use homeseason_lake::Lake;
-use homeseason_metrics::{Method, UpliftOptions, daily_series, uplift};
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::contract::tables;
 use homeseason_schema::region::NATIONAL;
@@ -29,35 +28,6 @@ pub(crate) use homeseason_schema::calendar::week_end as week_ending;
 /// File name of an exported notebook for a report week.
 pub(crate) fn file_name(as_of: NaiveDate) -> String {
     format!("homeseason-weekly-{as_of}.ipynb")
-}
-
-/// The tables the report of the week ending `week` is built from: `uplift` and `baseline_daily`
-/// re-estimated on the data up to that Sunday (the lake's own tables when the week reaches the
-/// window's end). The same rule as `homeseason report --as-of` (see `pipeline::report`).
-pub(crate) fn week_estimates(
-    lake: &Lake,
-    campaign: &Campaign,
-    week: NaiveDate,
-) -> Result<(DataFrame, DataFrame)> {
-    if week < campaign.window.end {
-        let mut partial = campaign.clone();
-        partial.window.end = week;
-        let daily = lake.read_table(tables::PAYMENT_DAILY)?;
-        anyhow::ensure!(daily.height() > 0, "the lake holds no payment_daily rows");
-        let series = daily_series(daily.lazy(), &partial)?;
-        let r = uplift(
-            &series,
-            &partial,
-            &Method::ALL,
-            &UpliftOptions::from_campaign(&partial),
-        )?;
-        Ok((r.uplift, r.baseline_daily))
-    } else {
-        Ok((
-            lake.read_table(tables::UPLIFT)?,
-            lake.read_table(tables::BASELINE_DAILY)?,
-        ))
-    }
 }
 
 /// The data folder of a notebook: its path without `.ipynb`.
@@ -220,15 +190,8 @@ pub(crate) fn export_notebook(
     let backtest = lake.read_table(tables::UPLIFT_BACKTEST)?;
     let resolved = homeseason_metrics::backtest::resolve_primary(campaign, Some(&backtest))?;
     let campaign = &resolved;
-    let (mut uplift_week, baseline_daily) = week_estimates(&lake, campaign, week)?;
-    // A week's fresh estimate gets the backtest's calibrated intervals, as the lake's table has
-    // them: the headline quotes the calibrated interval.
-    if backtest.height() > 0 && uplift_week.column("calibrated_lower_pct").is_err() {
-        uplift_week = homeseason_metrics::backtest::annotate(
-            &uplift_week,
-            &homeseason_metrics::backtest::figures_of(&backtest)?,
-        )?;
-    }
+    let (uplift_week, baseline_daily) =
+        homeseason_pipeline::outputs::week_estimates(&lake, campaign, week)?;
     let national_daily = baseline_daily
         .lazy()
         .filter(col("region_code").eq(lit(NATIONAL)))

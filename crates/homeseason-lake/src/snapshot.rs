@@ -106,6 +106,21 @@ fn parse_link(table: &str, text: &Path) -> Option<u64> {
     rest.parse().ok()
 }
 
+/// The one `v<digits>` folder a plain table folder holds when it is a dereferenced copy of a
+/// snapshot (nothing else in it), else `None`.
+fn dereferenced_snapshot(folder: &Path) -> Option<PathBuf> {
+    let mut entries = fs::read_dir(folder).ok()?;
+    let only = entries.next()?.ok()?;
+    if entries.next().is_some() || !only.file_type().ok()?.is_dir() {
+        return None;
+    }
+    let name = only.file_name();
+    let name = name.to_str()?;
+    let inner =
+        name.len() > 1 && name.starts_with('v') && name[1..].bytes().all(|b| b.is_ascii_digit());
+    inner.then(|| only.path())
+}
+
 fn is_plain_table_name(table: &str) -> bool {
     !table.is_empty()
         && table.len() <= 64
@@ -164,7 +179,11 @@ impl Lake {
             return Ok(Some(TableBase::Snapshot { n, dir }));
         }
         if meta.is_dir() {
-            Ok(Some(TableBase::Folder(public)))
+            // A snapshot copied with its link dereferenced (`cp -rL`, a copy tool that follows
+            // links): the table folder holds the snapshot's one `v<digits>` folder.
+            Ok(Some(TableBase::Folder(
+                dereferenced_snapshot(&public).unwrap_or(public),
+            )))
         } else {
             Ok(None)
         }
@@ -185,8 +204,8 @@ impl Lake {
             return Ok(plain);
         }
         match self.table_base(table)? {
-            Some(TableBase::Snapshot { dir, .. }) => Ok(dir.join(rest)),
-            _ => Ok(plain),
+            Some(TableBase::Snapshot { dir, .. } | TableBase::Folder(dir)) => Ok(dir.join(rest)),
+            None => Ok(plain),
         }
     }
 

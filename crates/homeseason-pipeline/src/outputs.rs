@@ -193,6 +193,49 @@ pub fn report(
     report_for(lake, campaign, out, now, as_of, None)
 }
 
+/// The `uplift` and `baseline_daily` of the campaign as of `week` (a Sunday): for a week inside the
+/// window, a fresh estimate of the window so far with the backtest's calibrated intervals (from the
+/// lake's `uplift_backtest`, as the whole-window table has them); from the window's end on, the lake's
+/// tables. The report and the notebook of a week both take their numbers from here.
+///
+/// # Errors
+/// A lake without payment rows (for a fresh estimate); reading or estimating failures.
+pub fn week_estimates(
+    lake: &Lake,
+    campaign: &Campaign,
+    week: chrono::NaiveDate,
+) -> Result<(DataFrame, DataFrame)> {
+    if week >= campaign.window.end {
+        return Ok((
+            lake.read_table(tables::UPLIFT)?,
+            lake.read_table(tables::BASELINE_DAILY)?,
+        ));
+    }
+    let mut partial = campaign.clone();
+    partial.window.end = week;
+    let daily = lake.read_table(tables::PAYMENT_DAILY)?;
+    if daily.height() == 0 {
+        return Err(PipelineError::Invalid(
+            "the lake holds no payment_daily rows 湖中没有 payment_daily 数据".into(),
+        ));
+    }
+    let series = daily_series(daily.lazy(), &partial)?;
+    let mut r = uplift(
+        &series,
+        &partial,
+        &Method::ALL,
+        &UpliftOptions::from_campaign(&partial),
+    )?;
+    let backtest = lake.read_table(tables::UPLIFT_BACKTEST)?;
+    if backtest.height() > 0 && r.uplift.column("calibrated_lower_pct").is_err() {
+        r.uplift = homeseason_metrics::backtest::annotate(
+            &r.uplift,
+            &homeseason_metrics::backtest::figures_of(&backtest)?,
+        )?;
+    }
+    Ok((r.uplift, r.baseline_daily))
+}
+
 /// [`report`] for the whole campaign (`region` = `None`) or for one region: its own report
 /// ([`homeseason_report::build_region`]) and its own workbook with its 重点活动表
 /// ([`homeseason_report::workbook::region_workbook`]).
@@ -216,27 +259,9 @@ pub fn report_for(
                     campaign.window.start
                 )));
             }
-            let mut partial = campaign.clone();
-            partial.window.end = d;
-            let daily = lake.read_table(tables::PAYMENT_DAILY)?;
-            if daily.height() == 0 {
-                return Err(PipelineError::Invalid(
-                    "the lake holds no payment_daily rows 湖中没有 payment_daily 数据".into(),
-                ));
-            }
-            let series = daily_series(daily.lazy(), &partial)?;
-            let r = uplift(
-                &series,
-                &partial,
-                &Method::ALL,
-                &UpliftOptions::from_campaign(&partial),
-            )?;
-            (r.uplift, r.baseline_daily)
+            week_estimates(lake, campaign, d)?
         }
-        _ => (
-            lake.read_table(tables::UPLIFT)?,
-            lake.read_table(tables::BASELINE_DAILY)?,
-        ),
+        _ => week_estimates(lake, campaign, campaign.window.end)?,
     };
     let completeness = lake.read_table(tables::DATA_COMPLETENESS)?;
     let completeness = match as_of_sunday {
