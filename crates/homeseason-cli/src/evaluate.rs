@@ -24,20 +24,29 @@ struct SeedRun {
     events: (usize, usize),
 }
 
+/// A truth file the generator wrote (CSV with a header), the `text` columns read as text (region
+/// codes keep their leading digits as written).
+pub(crate) fn read_truth(path: &Path, text: &[&str]) -> Result<DataFrame> {
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_schema_overwrite(Some(std::sync::Arc::new(
+            text.iter()
+                .map(|c| Field::new((*c).into(), DataType::String))
+                .collect::<Schema>(),
+        )))
+        .try_into_reader_with_file_path(Some(path.to_owned()))?
+        .finish()
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("reading {}", path.display()))
+}
+
 /// Local-event cells of the lake's `local_events` whose lift interval holds the injected extra lift.
 fn local_event_coverage(lake: &Lake, truth_path: &Path) -> Result<(usize, usize)> {
     let events = lake.read_table(homeseason_schema::contract::tables::LOCAL_EVENTS)?;
     if events.height() == 0 {
         return Ok((0, 0));
     }
-    let truth = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_schema_overwrite(Some(std::sync::Arc::new(Schema::from_iter([
-            Field::new("region_code".into(), DataType::String),
-            Field::new("event_start".into(), DataType::String),
-        ]))))
-        .try_into_reader_with_file_path(Some(truth_path.to_owned()))?
-        .finish()?;
+    let truth = read_truth(truth_path, &["region_code", "event_start"])?;
     let joined = events
         .lazy()
         .join(
@@ -101,16 +110,10 @@ pub(crate) fn evaluate(
         };
         let (result, stages) = pipeline::outputs::estimate_timed(&lake, campaign, &methods, &opts)?;
         let estimate_seconds = started.elapsed().as_secs_f64();
-        let truth = CsvReadOptions::default()
-            .with_has_header(true)
-            .with_schema_overwrite(Some(std::sync::Arc::new(Schema::from_iter([
-                Field::new("region_code".into(), DataType::String),
-                Field::new("category".into(), DataType::String),
-            ]))))
-            .try_into_reader_with_file_path(Some(summary.path(&summary.truth_path)))?
-            .finish()
-            .map_err(anyhow::Error::from)
-            .context("reading truth.csv")?;
+        let truth = read_truth(
+            &summary.path(&summary.truth_path),
+            &["region_code", "category"],
+        )?;
         let scored = homeseason_metrics::score::score(&result.uplift, &truth)?;
         let placebo = homeseason_metrics::score::placebo_rate(&result.uplift)?;
         let scores = scored
@@ -320,16 +323,10 @@ pub(crate) fn run_scenario(
         (Vec::new(), None)
     };
     let uplift = homeseason_metrics::backtest::annotate(&result.uplift, &figures)?;
-    let truth = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_schema_overwrite(Some(std::sync::Arc::new(Schema::from_iter([
-            Field::new("region_code".into(), DataType::String),
-            Field::new("category".into(), DataType::String),
-        ]))))
-        .try_into_reader_with_file_path(Some(summary.path(&summary.truth_path)))?
-        .finish()
-        .map_err(anyhow::Error::from)
-        .context("reading truth.csv")?;
+    let truth = read_truth(
+        &summary.path(&summary.truth_path),
+        &["region_code", "category"],
+    )?;
     let scored = homeseason_metrics::score::score(&uplift, &truth)?;
     let extra = scenario_extras(&uplift, &truth)?;
     let placebo = homeseason_metrics::score::placebo_rate(&uplift)?;

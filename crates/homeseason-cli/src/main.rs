@@ -624,16 +624,7 @@ fn estimate(
 fn score(lake: &Lake, truth: &Path) -> Result<polars::prelude::DataFrame> {
     use polars::prelude::*;
     let uplift = lake.read_table(contract::tables::UPLIFT)?;
-    let truth_frame = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_schema_overwrite(Some(std::sync::Arc::new(Schema::from_iter([
-            Field::new("region_code".into(), DataType::String),
-            Field::new("category".into(), DataType::String),
-        ]))))
-        .try_into_reader_with_file_path(Some(truth.to_owned()))?
-        .finish();
-    let truth =
-        anyhow::Context::with_context(truth_frame, || format!("reading {}", truth.display()))?;
+    let truth = evaluate::read_truth(truth, &["region_code", "category"])?;
     let scores = homeseason_metrics::score::score(&uplift, &truth)?;
     let placebo = homeseason_metrics::score::placebo_rate(&uplift)?;
     Ok(scores
