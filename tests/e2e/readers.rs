@@ -162,6 +162,7 @@ fn expected(lake: &Lake, campaign: &Campaign) -> Value {
             "files": files.len(),
             "partition_keys": partition_keys(name).iter().map(|k| k.key()).collect::<Vec<_>>(),
             "schema_version": SCHEMA_VERSION,
+            "dir": contract::lake_dir(name),
             "columns": columns,
             "present_columns": frame.get_column_names().iter().map(|c| c.as_str()).collect::<Vec<_>>(),
             "sums": sums,
@@ -247,7 +248,16 @@ fn expected(lake: &Lake, campaign: &Campaign) -> Value {
         ],
     );
     let contract_tables: Vec<&str> = contract::all().iter().map(|t| t.name.as_str()).collect();
-    json!({"tables": specs, "contract_tables": contract_tables, "filtered_sums": checks})
+    let contract_dirs: Map<String, Value> = contract_tables
+        .iter()
+        .map(|t| ((*t).to_owned(), json!(contract::lake_dir(t))))
+        .collect();
+    json!({
+        "tables": specs,
+        "contract_tables": contract_tables,
+        "contract_dirs": contract_dirs,
+        "filtered_sums": checks,
+    })
 }
 
 /// The sample campaign with its headline method: "auto" resolved by the lake's backtest, as the
@@ -267,12 +277,37 @@ fn headline_campaign(lake: &Lake) -> Campaign {
 #[test]
 fn duckdb_and_pyarrow_read_every_table_as_homeseason_does() {
     let out = demo_dir();
-    let lake_dir = out.join("lake");
+    // A copy of the demo's lake with its dashboard copies (`ingest --suppress-below 3`, a re-sent
+    // register), so the dashboard tables are read from their folder (`lake/dashboard/<table>`) too.
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let lake_dir = tmp.path().join("lake");
+    let copy = Command::new("cp")
+        .args(["-a"])
+        .arg(out.join("lake"))
+        .arg(&lake_dir)
+        .status()
+        .expect("cp");
+    assert!(copy.success());
+    let register = crate::util::files_with_ext(&out.join("sample/activities"), "csv");
+    ok(&[
+        "ingest",
+        "--lake",
+        lake_dir.to_str().expect("utf-8"),
+        "--suppress-below",
+        "3",
+        register[0].to_str().expect("utf-8"),
+    ]);
     let lake = Lake::open(&lake_dir).expect("lake");
     let campaign = headline_campaign(&lake);
     let expected = expected(&lake, &campaign);
-    for t in [tables::UPLIFT, tables::BASELINE_DAILY, tables::ACTIVITIES] {
-        assert!(expected["tables"].get(t).is_some(), "the demo writes {t}");
+    for t in [
+        tables::UPLIFT,
+        tables::BASELINE_DAILY,
+        tables::ACTIVITIES,
+        tables::DASHBOARD_PAYMENT_DAILY,
+        tables::DASHBOARD_BASELINE_DAILY,
+    ] {
+        assert!(expected["tables"].get(t).is_some(), "the lake holds {t}");
     }
     // The lake agrees with the report's headline before any other reader is asked.
     let headline: Value = read_json(&out.join("report/headline.json"));
@@ -285,7 +320,6 @@ fn duckdb_and_pyarrow_read_every_table_as_homeseason_does() {
         (lake_value - report_value).abs() <= 1e-6 * report_value.abs().max(1.0),
         "{lake_value} vs {report_value}"
     );
-    let tmp = tempfile::tempdir().expect("temp dir");
     let path = tmp.path().join("expected.json");
     std::fs::write(
         &path,

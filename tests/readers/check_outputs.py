@@ -73,9 +73,14 @@ def sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
+def table_dir(lake: Path, table: str, spec: dict) -> Path:
+    """The table's folder: `lake/<table>`, or `lake/dashboard/<table>` for the dashboard copies."""
+    return lake / spec.get("dir", table)
+
+
 def duckdb_source(lake: Path, table: str, spec: dict) -> str:
     """The read_parquet call a dashboard would use for this table."""
-    glob = sql_str(str(lake / table / "**" / "*.parquet"))
+    glob = sql_str(str(table_dir(lake, table, spec) / "**" / "*.parquet"))
     keys = spec["partition_keys"]
     types = {k: DUCKDB_PARTITION_TYPES[spec["columns"].get(k, DERIVED_KEYS.get(k, "string"))] for k in keys}
     args = [glob, "hive_partitioning = true"]
@@ -138,7 +143,7 @@ def check_duckdb(con, lake: Path, table: str, spec: dict) -> None:
         if [iso(got[0]), iso(got[1])] != [lo, hi]:
             problem(f"{who}: {col} ranges {iso(got[0])} … {iso(got[1])}, homeseason {lo} … {hi}")
     kv = con.execute(
-        f"SELECT file_name, key::VARCHAR, value::VARCHAR FROM parquet_kv_metadata({sql_str(str(lake / table / '**' / '*.parquet'))})"
+        f"SELECT file_name, key::VARCHAR, value::VARCHAR FROM parquet_kv_metadata({sql_str(str(table_dir(lake, table, spec) / '**' / '*.parquet'))})"
     ).fetchall()
     files = sorted({r[0] for r in kv})
     if len(files) != spec["files"]:
@@ -157,17 +162,19 @@ def check_duckdb(con, lake: Path, table: str, spec: dict) -> None:
 def arrow_dataset(lake: Path, table: str, spec: dict) -> ds.Dataset:
     keys = spec["partition_keys"]
     if not keys:
-        return ds.dataset(lake / table, format="parquet")
+        return ds.dataset(table_dir(lake, table, spec), format="parquet")
     schema = pa.schema(
         [(k, ARROW_PARTITION_TYPES[spec["columns"].get(k, DERIVED_KEYS.get(k, "string"))]) for k in keys]
     )
-    return ds.dataset(lake / table, format="parquet", partitioning=ds.partitioning(schema, flavor="hive"))
+    return ds.dataset(
+        table_dir(lake, table, spec), format="parquet", partitioning=ds.partitioning(schema, flavor="hive")
+    )
 
 
 def check_pyarrow(lake: Path, table: str, spec: dict) -> None:
     who = f"pyarrow {table}"
     # The one-liner first: partitioning='hive' with inferred types still counts every row.
-    plain = ds.dataset(lake / table, format="parquet", partitioning="hive")
+    plain = ds.dataset(table_dir(lake, table, spec), format="parquet", partitioning="hive")
     if plain.count_rows() != spec["rows"]:
         problem(f"{who} (partitioning='hive'): {plain.count_rows()} rows, homeseason read {spec['rows']}")
     dataset = arrow_dataset(lake, table, spec)
@@ -236,13 +243,10 @@ def main() -> int:
     args = ap.parse_args()
     expected = json.loads(args.expected.read_text(encoding="utf-8"))
     lake = args.lake.resolve()
-    # Folders named after a contract table (others, such as the dashboard copies, are not tables).
-    contract_tables = set(expected.get("contract_tables", expected["tables"]))
-    present = sorted(
-        p.name
-        for p in lake.iterdir()
-        if p.is_dir() and p.name in contract_tables and any(p.rglob("*.parquet"))
-    )
+    # Folders of the contract's tables (`<table>`, or `dashboard/<table>` for the dashboard copies);
+    # other folders are not tables.
+    dirs = expected.get("contract_dirs", {t: t for t in expected.get("contract_tables", expected["tables"])})
+    present = sorted(t for t, d in dirs.items() if (lake / d).is_dir() and any((lake / d).rglob("*.parquet")))
     if present != sorted(expected["tables"]):
         problem(f"tables in the lake {present}, homeseason read {sorted(expected['tables'])}")
     con = duckdb.connect()

@@ -192,10 +192,19 @@ pub(crate) fn export_notebook(
     let campaign = &resolved;
     let (uplift_week, baseline_daily) =
         homeseason_pipeline::outputs::week_estimates(&lake, campaign, week)?;
+    // Published as the report publishes it: a margin that is one suppressed small cell is blank
+    // (`suppressed = true`, as in the lake's dashboard copy) when the lake has dashboard copies.
+    let (baseline_daily, suppress_below) =
+        homeseason_pipeline::payments::published_daily(&lake, campaign, baseline_daily)?;
     let national_daily = baseline_daily
         .lazy()
         .filter(col("region_code").eq(lit(NATIONAL)))
         .collect()?;
+    let daily_table = if suppress_below.is_some() {
+        tables::DASHBOARD_BASELINE_DAILY
+    } else {
+        tables::BASELINE_DAILY
+    };
     let tracking = lake.read_table(tables::WEEKLY_TRACKING)?;
     let tracking = if tracking.height() > 0 {
         let days = i32::try_from(
@@ -208,12 +217,12 @@ pub(crate) fn export_notebook(
     } else {
         tracking
     };
-    for (table, frame) in [
-        (tables::UPLIFT, &uplift_week),
-        (tables::BASELINE_DAILY, &national_daily),
-        (tables::WEEKLY_TRACKING, &tracking),
+    for (table, stem, frame) in [
+        (tables::UPLIFT, tables::UPLIFT, &uplift_week),
+        (daily_table, tables::BASELINE_DAILY, &national_daily),
+        (tables::WEEKLY_TRACKING, tables::WEEKLY_TRACKING, &tracking),
     ] {
-        let file = data.join(format!("{table}.parquet"));
+        let file = data.join(format!("{stem}.parquet"));
         std::fs::write(&file, Lake::parquet_bytes(table, frame)?)
             .with_context(|| format!("writing {}", file.display()))?;
     }
@@ -651,7 +660,10 @@ pub(crate) fn duckdb_views(lake: &Lake) -> Result<String> {
                 format!("{}: {ty}", quote(k.key()))
             })
             .collect();
-        let glob = quote(&format!("{root}/{table}/**/*.parquet"));
+        let glob = quote(&format!(
+            "{root}/{}/**/*.parquet",
+            homeseason_schema::contract::lake_dir(table)
+        ));
         let hive = if types.is_empty() {
             String::new()
         } else {

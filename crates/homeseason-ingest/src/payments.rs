@@ -242,7 +242,7 @@ pub(crate) fn daily_with(
 }
 
 /// Name of the dashboard copy of `payment_daily` with small cells suppressed.
-pub const DASHBOARD_TABLE: &str = "dashboard_payment_daily";
+pub const DASHBOARD_TABLE: &str = homeseason_schema::contract::tables::DASHBOARD_PAYMENT_DAILY;
 
 fn text_frame_from_jsonl(file: &str, text: &str) -> Result<DataFrame> {
     let mut keys: Vec<String> = Vec::new();

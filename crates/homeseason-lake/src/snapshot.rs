@@ -154,6 +154,17 @@ impl Lake {
                 reason: "not a table name 表名不合法".into(),
             });
         }
+        if homeseason_schema::contract::get(table)
+            .is_some_and(|t| t.kind == homeseason_schema::contract::TableKind::Dashboard)
+        {
+            // A dashboard copy: one plain folder under `dashboard/`, never a link.
+            let dir = self
+                .root()
+                .join(homeseason_schema::contract::lake_dir(table));
+            return Ok(fs::symlink_metadata(&dir)
+                .is_ok_and(|m| m.is_dir())
+                .then_some(TableBase::Folder(dir)));
+        }
         let public = self.root().join(table);
         let meta = match fs::symlink_metadata(&public) {
             Ok(m) => m,

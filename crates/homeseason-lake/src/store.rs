@@ -25,7 +25,10 @@ const MANIFEST: &str = "_manifest.json";
 const JOURNAL: &str = ".tmp/_commit.journal";
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> LakeError + 'a {
+pub(crate) fn io<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> LakeError + 'a {
     move |source| LakeError::Io {
         action,
         path: path.to_owned(),

@@ -25,6 +25,9 @@ use crate::manifest::Manifest;
 use crate::store::{Commit, CommitSummary, Lake};
 use crate::{LakeError, Result};
 
+/// Where [`Lake::write_suppression_note`] records the dashboard copies' suppression.
+const SUPPRESSION_NOTE: &str = "dashboard/_suppression.json";
+
 /// Bytes of one `.id128` record: the id (16, little-endian) and its day (4, `i32` days since
 /// 1970-01-01).
 pub(crate) const ID_RECORD: usize = 20;
@@ -475,18 +478,70 @@ impl Lake {
 
 impl Lake {
     /// Replace a dashboard copy of a table (`<root>/dashboard/<name>/data.parquet`, one file, written
-    /// atomically). Dashboard copies are derived, never read back by homeseason.
+    /// atomically), after checking the frame against the copy's contract (`data-schemas/<name>.json`,
+    /// kind `dashboard`) as [`Lake::write_output`] does. Dashboard copies are derived, never read
+    /// back by homeseason's estimates.
     ///
     /// # Errors
-    /// On encoding or IO failures.
+    /// [`crate::LakeError::Contract`] when `name` is not a dashboard table or the frame does not match
+    /// its contract; encoding or IO failures.
     pub fn write_dashboard(
         &self,
         name: &str,
         frame: &polars::prelude::DataFrame,
     ) -> Result<PathBuf> {
-        let rel = format!("dashboard/{name}/data.parquet");
+        if !homeseason_schema::contract::get(name)
+            .is_some_and(|t| t.kind == homeseason_schema::contract::TableKind::Dashboard)
+        {
+            return Err(crate::LakeError::Contract {
+                table: name.to_owned(),
+                reason: "not a dashboard table 不是看板表".into(),
+            });
+        }
+        crate::store::check_frame(name, frame, &[])?;
+        let rel = format!(
+            "{}/data.parquet",
+            homeseason_schema::contract::lake_dir(name)
+        );
         self.write_atomic(&rel, &Lake::parquet_bytes(name, frame)?)?;
         Ok(self.root().join(rel))
+    }
+
+    /// Record how the dashboard copies were suppressed (`dashboard/_suppression.json`: the threshold
+    /// `k` and what suppression did), so the report and the notebook blank the same figures.
+    ///
+    /// # Errors
+    /// On IO failures.
+    pub fn write_suppression_note(&self, note: &serde_json::Value) -> Result<()> {
+        let mut bytes = serde_json::to_vec_pretty(note).map_err(|e| LakeError::Contract {
+            table: "dashboard".into(),
+            reason: e.to_string(),
+        })?;
+        bytes.push(b'\n');
+        self.write_atomic(SUPPRESSION_NOTE, &bytes)
+    }
+
+    /// The threshold `k` the dashboard copies were last written with (`ingest --suppress-below K`),
+    /// or `None` when the lake has no dashboard copies.
+    ///
+    /// # Errors
+    /// When the note exists but cannot be read or holds no threshold.
+    pub fn suppression_threshold(&self) -> Result<Option<u32>> {
+        let path = self.root().join(SUPPRESSION_NOTE);
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(crate::store::io("read", &path)(e)),
+        };
+        let k = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["k"].as_u64())
+            .and_then(|k| u32::try_from(k).ok())
+            .ok_or_else(|| LakeError::Contract {
+                table: "dashboard".into(),
+                reason: format!("{}: no threshold k 缺少抑制阈值 k", path.display()),
+            })?;
+        Ok(Some(k))
     }
 }
 

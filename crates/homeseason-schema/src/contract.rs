@@ -12,7 +12,7 @@
 //! | property | where | meaning |
 //! |---|---|---|
 //! | `title_zh` | table, field | Chinese title |
-//! | `kind` | table | `input`, `lake` or `output` ([`TableKind`]) |
+//! | `kind` | table | `input`, `lake`, `output` or `dashboard` ([`TableKind`]) |
 //! | `aliases` | field | header spellings liaisons and institutions use ([`TableContract::resolve_header`]) |
 //! | `derived` | field | homeseason computes the value; an input file need not (and should not) supply it |
 //! | `enum_aliases` | field | spellings of each allowed value, e.g. `线上` → `online` ([`Field::resolve_enum`]) |
@@ -78,9 +78,13 @@ pub mod tables {
     pub const LOCAL_EVENT_POWER: &str = "local_event_power";
     /// Uplift seen by payments, key enterprises and 社零 side by side, with a disagreement flag.
     pub const TRIANGULATION: &str = "triangulation";
+    /// The dashboard copy of `payment_daily`: small cells and their complements suppressed.
+    pub const DASHBOARD_PAYMENT_DAILY: &str = "dashboard_payment_daily";
+    /// The dashboard copy of `baseline_daily`: margins that are one suppressed cell blanked.
+    pub const DASHBOARD_BASELINE_DAILY: &str = "dashboard_baseline_daily";
 
     /// Every table, in the order of `datapackage.json`.
-    pub const ALL: [&str; 18] = [
+    pub const ALL: [&str; 20] = [
         PAYMENT_TRANSACTIONS,
         PAYMENT_DAILY,
         ENTERPRISE_SALES,
@@ -99,6 +103,8 @@ pub mod tables {
         LOCAL_EVENT_SERIES,
         LOCAL_EVENT_POWER,
         TRIANGULATION,
+        DASHBOARD_PAYMENT_DAILY,
+        DASHBOARD_BASELINE_DAILY,
     ];
 }
 
@@ -118,11 +124,14 @@ pub const UNITS: [(&str, &str); 4] = [
 
 /// Money columns whose name does not carry their unit yet (all in yuan, stated by `unit` in the
 /// schema): `payment_daily`'s columns are also written by the Spark job, so their rename waits for it.
-pub const UNIT_NOT_IN_NAME: [(&str, &str); 4] = [
+pub const UNIT_NOT_IN_NAME: [(&str, &str); 7] = [
     (tables::PAYMENT_TRANSACTIONS, "amount"),
     (tables::PAYMENT_DAILY, "amount"),
     (tables::PAYMENT_DAILY, "refund_amount"),
     (tables::PAYMENT_DAILY, "net_amount"),
+    (tables::DASHBOARD_PAYMENT_DAILY, "amount"),
+    (tables::DASHBOARD_PAYMENT_DAILY, "refund_amount"),
+    (tables::DASHBOARD_PAYMENT_DAILY, "net_amount"),
 ];
 
 /// Columns renamed in contract version 2 (every money column names its unit, one naming of interval
@@ -231,7 +240,7 @@ pub fn renamed_columns(table: &str) -> impl Iterator<Item = (&'static str, &'sta
 }
 
 /// The embedded schema files, by table name.
-const EMBEDDED: [(&str, &str); 18] = [
+const EMBEDDED: [(&str, &str); 20] = [
     (
         tables::PAYMENT_TRANSACTIONS,
         include_str!("../../../data-schemas/payment_transactions.json"),
@@ -304,6 +313,14 @@ const EMBEDDED: [(&str, &str); 18] = [
         tables::TRIANGULATION,
         include_str!("../../../data-schemas/triangulation.json"),
     ),
+    (
+        tables::DASHBOARD_PAYMENT_DAILY,
+        include_str!("../../../data-schemas/dashboard_payment_daily.json"),
+    ),
+    (
+        tables::DASHBOARD_BASELINE_DAILY,
+        include_str!("../../../data-schemas/dashboard_baseline_daily.json"),
+    ),
 ];
 
 /// The embedded `data-schemas/datapackage.json`, listing every table.
@@ -352,6 +369,40 @@ pub enum TableKind {
     Lake,
     /// Published results (uplift, tracking, summaries, the generator's truth).
     Output,
+    /// The copies of lake tables for dashboards, with small cells suppressed, in the lake's
+    /// `dashboard/` folder (`<lake>/dashboard/<name>/data.parquet`): the only folder dashboards read.
+    Dashboard,
+}
+
+/// The dashboard copies and the lake table each copies: every field of the table, the same
+/// description and titles, plus `suppressed`; the fields suppression blanks are not required.
+pub const DASHBOARD_COPIES: [(&str, &str, &[&str]); 2] = [
+    (
+        tables::DASHBOARD_PAYMENT_DAILY,
+        tables::PAYMENT_DAILY,
+        &[
+            "txn_count",
+            "amount",
+            "refund_amount",
+            "net_amount",
+            "merchant_count",
+        ],
+    ),
+    (
+        tables::DASHBOARD_BASELINE_DAILY,
+        tables::BASELINE_DAILY,
+        &["actual_yuan"],
+    ),
+];
+
+/// Where a table's files live, relative to the lake's root: `dashboard/<name>` for the dashboard
+/// copies ([`TableKind::Dashboard`]), `<name>` for every other table.
+#[must_use]
+pub fn lake_dir(table: &str) -> String {
+    match get(table) {
+        Some(t) if t.kind == TableKind::Dashboard => format!("dashboard/{table}"),
+        _ => table.to_owned(),
+    }
 }
 
 /// The rules a column's values must follow (Frictionless `constraints`).
@@ -681,6 +732,55 @@ mod tests {
         serde_json::from_str(DATAPACKAGE_JSON).expect("datapackage.json is JSON")
     }
 
+    /// A dashboard copy's contract is its table's, field for field (a column renamed in the table
+    /// must be renamed in the copy: this test names the difference), plus `suppressed`.
+    #[test]
+    fn dashboard_copies_are_their_tables_plus_suppressed() {
+        for (copy, of, blanked) in DASHBOARD_COPIES {
+            let (copy, of) = (table(copy), table(of));
+            assert_eq!(copy.kind, TableKind::Dashboard);
+            assert_eq!(lake_dir(&copy.name), format!("dashboard/{}", copy.name));
+            assert_eq!(copy.primary_key, of.primary_key, "{}", copy.name);
+            let want: Vec<Field> = of
+                .fields
+                .iter()
+                .map(|f| {
+                    let mut f = f.clone();
+                    f.aliases.clear();
+                    f.enum_aliases.clear();
+                    f.true_values.clear();
+                    f.false_values.clear();
+                    f.derived = true;
+                    if blanked.contains(&f.name.as_str()) {
+                        f.constraints.required = false;
+                        f.description
+                            .push_str(" Empty (null) where suppressed is true.");
+                    }
+                    f
+                })
+                .collect();
+            let (last, fields) = copy.fields.split_last().expect("fields");
+            assert_eq!(
+                fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+                of.column_names(),
+                "{}: the columns of {}, then suppressed",
+                copy.name,
+                of.name
+            );
+            for (got, want) in fields.iter().zip(&want) {
+                assert_eq!(got, want, "{}.{}", copy.name, want.name);
+            }
+            assert_eq!(
+                (last.name.as_str(), last.r#type, last.is_required()),
+                ("suppressed", FieldType::Boolean, true)
+            );
+            for b in blanked {
+                assert!(of.field(b).is_some(), "{}: {b}", of.name);
+            }
+        }
+        assert_eq!(lake_dir(tables::PAYMENT_DAILY), "payment_daily");
+    }
+
     #[test]
     fn every_embedded_file_parses_and_is_named_like_its_file() {
         for (name, json) in EMBEDDED {
@@ -993,7 +1093,7 @@ mod tests {
                     TableKind::Input => {
                         assert!(!(f.derived && f.is_required()), "{}.{}", t.name, f.name);
                     }
-                    TableKind::Lake | TableKind::Output => {
+                    TableKind::Lake | TableKind::Output | TableKind::Dashboard => {
                         assert!(f.derived, "{}.{}", t.name, f.name);
                     }
                 }
