@@ -681,6 +681,40 @@ fn small_cells_are_suppressed_in_the_dashboard_copy() {
     }
     // The analysts' table keeps every figure.
     assert_eq!(merchants.column("amount").unwrap().null_count(), 0);
+    // `check` reads the dashboard copies against their contracts (data-schemas/dashboard_*.json):
+    // blanked money is allowed there, a negative merchant count or a missing flag is not.
+    ok(&["check", "--lake", s(&lake)]);
+    let file = lake.join("dashboard/dashboard_payment_daily/data.parquet");
+    let mut bad = dash
+        .clone()
+        .lazy()
+        .with_column(lit(-1_i64).alias("merchant_count"))
+        .collect()
+        .unwrap();
+    let mut out = std::fs::File::create(&file).unwrap();
+    polars::prelude::ParquetWriter::new(&mut out)
+        .finish(&mut bad)
+        .unwrap();
+    let out = homeseason(&["check", "--lake", s(&lake)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("dashboard_payment_daily/data.parquet")
+            && text.contains("column merchant_count: 4 values below the minimum 0"),
+        "{text}"
+    );
+    let mut bad = dash.drop("suppressed").unwrap();
+    let mut out = std::fs::File::create(&file).unwrap();
+    polars::prelude::ParquetWriter::new(&mut out)
+        .finish(&mut bad)
+        .unwrap();
+    let out = homeseason(&["check", "--lake", s(&lake)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("required column suppressed is missing"),
+        "{text}"
+    );
 }
 
 /// The differencing attack of the review, by DuckDB on the demo season's dashboard copies: for every
@@ -713,6 +747,27 @@ out["national_category_day"] = lone("date, category", "exists (select 1 from b w
 out["national_targeted_day"] = lone("date, t", "t")
 out["region_day"] = lone("date, region_code", "true")
 out["national_day"] = lone("date", "true")
+# Sums over time the outputs publish beside the daily series (weekly_tracking's weeks and cumulative
+# totals, uplift's window totals): Monday-Sunday weeks split at the window's edges.
+period = ("date_trunc('week', date) as wk, date < DATE '2023-09-01' as pre, "
+          "date > DATE '2023-12-31' as post")
+con.execute(f"create or replace view d as select *, category in {targeted} as t, {period} "
+            f"from read_parquet('{lake}/dashboard/dashboard_payment_daily/data.parquet')")
+out["region_category_week"] = lone("wk, pre, post, region_code, category", "true")
+out["region_targeted_week"] = lone("wk, pre, post, region_code, t", "t")
+out["national_category_week"] = lone("wk, pre, post, category", "true")
+out["national_targeted_week"] = lone("wk, pre, post, t", "t")
+# The report's own daily series (series.json, the charts' data): every point it shows is a margin.
+series = json.load(open(sys.argv[2]))
+shown = [(p["date"], s["category"]) for s in series for p in s["points"] if p["actual_yuan"] is not None]
+out["report_points"] = len(shown)
+out["report_gaps"] = sum(1 for s in series for p in s["points"] if p["actual_yuan"] is None)
+con.execute("create table shown(date date, category varchar)")
+con.executemany("insert into shown values (?, ?)", shown)
+out["report_series"] = con.execute(
+    "with g as (select date, category, count(*) filter (where suppressed) s from d group by all "
+    "union all select date, 'all_targeted', count(*) filter (where suppressed) from d where t group by all) "
+    "select count(*) from g join shown using (date, category) where s = 1").fetchone()[0]
 # Primary suppression alone, for scale: the cells the review recovered.
 out["lone_if_primary_only"] = con.execute(
     "with g as (select date, region_code, category, count(*) filter (where merchant_count_raw < 3) s "
@@ -740,14 +795,23 @@ fn no_suppressed_cell_of_the_demo_is_derived_from_a_published_margin() {
         "3",
         s(&resend[0]),
     ]);
+    // The season's report on that lake: its daily series are published numbers too.
+    let report = tmp.path().join("report");
+    let started = std::time::Instant::now();
+    ok(&["report", "--lake", s(&lake), "--out", s(&report)]);
+    eprintln!(
+        "report with suppression worked out again: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let (stdout, _) = run_ok(
-        Command::new("python3").args(["-c", ATTACK, s(&lake)]),
+        Command::new("python3").args(["-c", ATTACK, s(&lake), s(&report.join("series.json"))]),
         "python3 with duckdb (tests/run.sh installs it)",
     );
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     eprintln!("differencing attack on the demo's dashboard copies: {v}");
     assert!(v["suppressed"].as_i64().unwrap() > 0, "{v}");
     assert!(v["lone_if_primary_only"].as_i64().unwrap() > 0, "{v}");
+    assert!(v["report_points"].as_i64().unwrap() > 0, "{v}");
     for margin in [
         "region_category_day",
         "region_targeted_day",
@@ -755,6 +819,11 @@ fn no_suppressed_cell_of_the_demo_is_derived_from_a_published_margin() {
         "national_targeted_day",
         "region_day",
         "national_day",
+        "region_category_week",
+        "region_targeted_week",
+        "national_category_week",
+        "national_targeted_week",
+        "report_series",
     ] {
         assert_eq!(
             v[margin], 0,

@@ -10,6 +10,9 @@ use crate::style::{
 };
 use crate::{Chart, ChartError};
 
+/// Colour of the marks of a suppressed day (a gap in the actual line).
+const GAP: RGBColor = AXIS;
+
 /// A daily (or weekly) series of one region × category: actual vs baseline.
 ///
 /// Draws the baseline's interval as a translucent band, the baseline as a dashed line, the
@@ -37,6 +40,11 @@ pub struct SeriesChart {
     pub band_label: String,
     /// Legend text of the window (default `活动窗口 Campaign window`).
     pub window_label: String,
+    /// Days whose actual value is not published (suppressed small cells): the actual line breaks
+    /// there, and the legend says why ([`SeriesChart::gap_label`]).
+    pub gaps: Vec<NaiveDate>,
+    /// Legend text of the gaps (default `空缺：不予公布 Gap: not published`).
+    pub gap_label: String,
 }
 
 impl SeriesChart {
@@ -53,6 +61,8 @@ impl SeriesChart {
             baseline_label: "基线 Baseline".into(),
             band_label: "90% 区间 interval".into(),
             window_label: "活动窗口 Campaign window".into(),
+            gaps: Vec::new(),
+            gap_label: "空缺：不予公布 Gap: not published".into(),
         }
     }
 
@@ -120,6 +130,9 @@ impl Chart for SeriesChart {
                 Swatch::Fill(WINDOW, WINDOW_ALPHA * 2.0),
                 self.window_label.as_str(),
             ));
+        }
+        if !self.gaps.is_empty() {
+            items.push((Swatch::Dashed(GAP, 1), self.gap_label.as_str()));
         }
         style::legend_row(&legend, &theme, &items)?;
 
@@ -222,11 +235,35 @@ impl Chart for SeriesChart {
                 BASELINE.stroke_width(theme.upx(2.0)),
             ))?;
         }
-        if !self.actual.is_empty() {
-            let pts: Vec<(f64, f64)> = sorted(&self.actual, |p| p.0)
-                .iter()
-                .map(|p| (day(p.0), p.1))
-                .collect();
+        // A suppressed day: a thin dashed vertical line where the value would be, and the actual
+        // line broken there (never drawn across the gap, which would suggest a value).
+        for gap in &self.gaps {
+            let x = day(*gap);
+            if x >= x0 && x <= x1 {
+                chart.draw_series(DashedLineSeries::new(
+                    vec![(x, y0), (x, y1)],
+                    theme.upx(3.0),
+                    theme.upx(3.0),
+                    GAP.stroke_width(theme.upx(1.0)),
+                ))?;
+            }
+        }
+        let sorted_actual = sorted(&self.actual, |p| p.0);
+        let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
+        for (i, p) in sorted_actual.iter().enumerate() {
+            let broken = i == 0
+                || self
+                    .gaps
+                    .iter()
+                    .any(|g| *g > sorted_actual[i - 1].0 && *g < p.0);
+            if broken {
+                runs.push(Vec::new());
+            }
+            if let Some(run) = runs.last_mut() {
+                run.push((day(p.0), p.1));
+            }
+        }
+        for pts in runs {
             if pts.len() == 1 {
                 chart.draw_series(std::iter::once(Circle::new(
                     pts[0],

@@ -67,6 +67,7 @@ pub use stream::{
 };
 pub use suppress::{
     PUBLISHED_MARGINS, Suppression, blank_exposed_margins, suppress_small_cells, suppression_mask,
+    suppression_of,
 };
 
 use homeseason_schema::campaign::Campaign;

@@ -151,6 +151,21 @@ pub fn suppression_mask(
     ))
 }
 
+/// Which cells of `daily` (the lake's `payment_daily`) are suppressed at `k` merchants, and which
+/// published margins are one suppressed cell alone ([`PUBLISHED_MARGINS`], with the campaign's
+/// `targeted` categories): what [`suppress_small_cells`] blanks, without making the copy.
+///
+/// # Errors
+/// When `daily` lacks the `payment_daily` columns.
+pub fn suppression_of(
+    daily: &DataFrame,
+    k: u32,
+    targeted: &[&str],
+) -> PolarsResult<(Vec<bool>, Suppression)> {
+    let marked = with_targeted(daily, targeted)?;
+    suppression_mask(&marked, k, &PUBLISHED_MARGINS)
+}
+
 /// The dashboard copy of `payment_daily`: every cell of fewer than `k` distinct merchants, and the
 /// complements that keep it from being derived from a published margin ([`PUBLISHED_MARGINS`]), is
 /// flagged `suppressed = true` with its counts and money blanked (null). Other rows are unchanged.
@@ -162,8 +177,7 @@ pub fn suppress_small_cells(
     k: u32,
     targeted: &[&str],
 ) -> PolarsResult<(DataFrame, Suppression)> {
-    let marked = with_targeted(daily, targeted)?;
-    let (mask, summary) = suppression_mask(&marked, k, &PUBLISHED_MARGINS)?;
+    let (mask, summary) = suppression_of(daily, k, targeted)?;
     let blank = |c: &str, t: DataType| {
         when(col("suppressed"))
             .then(lit(NULL).cast(t))

@@ -263,6 +263,9 @@ pub fn report_for(
         }
         _ => week_estimates(lake, campaign, campaign.window.end)?,
     };
+    // The daily series are published: the margins the dashboard copies blank are gaps here too.
+    let (baseline_daily, suppress_below) =
+        crate::payments::published_daily(lake, campaign, baseline_daily)?;
     let completeness = lake.read_table(tables::DATA_COMPLETENESS)?;
     let completeness = match as_of_sunday {
         Some(d) => completeness
@@ -303,6 +306,7 @@ pub fn report_for(
             triangulation: Some(&triangulation),
             uplift_backtest: Some(&backtest),
         },
+        suppress_below,
     };
     let report = match region {
         Some(code) => homeseason_report::build_region(&input, code)?,
@@ -320,6 +324,11 @@ pub fn report_for(
     write(
         &out.join("headline.json"),
         &serde_json::to_vec_pretty(&report.headline)?,
+    )?;
+    // The charts' data, point by point (a suppressed day has no actual).
+    write(
+        &out.join("series.json"),
+        &serde_json::to_vec_pretty(&report.series)?,
     )?;
     // The ministry workbook: summary and the activities register (重点活动表), beside the report.
     let activities = lake.read_table(tables::ACTIVITIES)?;

@@ -16,6 +16,7 @@ use homeseason_ingest::{
 use homeseason_lake::{Lake, Manifest, TxnSpill};
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::contract::tables;
+use polars::prelude::DataFrame;
 
 use crate::error::{Result, io_err};
 use crate::intake::{Prepared, Source, TxnCommit};
@@ -335,16 +336,29 @@ pub(crate) fn prepare_daily(
 }
 
 /// Name of the dashboard copy of `baseline_daily`.
-pub const DASHBOARD_BASELINE: &str = "dashboard_baseline_daily";
+pub const DASHBOARD_BASELINE: &str = tables::DASHBOARD_BASELINE_DAILY;
+
+/// The campaign's targeted categories, as suppression's `all_targeted` margins name them.
+fn targeted(campaign: &Campaign) -> Vec<&str> {
+    campaign
+        .categories
+        .targeted
+        .iter()
+        .map(|c| c.id())
+        .collect()
+}
 
 /// Write the dashboard copies (`<lake>/dashboard/`): `dashboard_payment_daily`, `payment_daily` with
 /// every cell (day × region × MCC, per institution and channel) of fewer than `k` merchants and its
 /// complements ([`homeseason_ingest::suppress_small_cells`]) flagged and its money and counts
 /// blanked; and, when `baseline_daily` exists, `dashboard_baseline_daily` with the margins that are
-/// one suppressed cell alone blanked. Dashboards read these, never the tables beside them.
+/// one suppressed cell alone blanked. Both are checked against their contracts
+/// (`data-schemas/dashboard_*.json`) before they are written. The threshold is recorded
+/// (`dashboard/_suppression.json`) so the report blanks the same margins ([`published_daily`]).
+/// Dashboards read these, never the tables beside them.
 ///
 /// # Errors
-/// Lake or frame failures.
+/// Lake or frame failures; a frame that does not match its contract.
 pub fn write_dashboard(
     lake: &Lake,
     k: u32,
@@ -354,18 +368,46 @@ pub fn write_dashboard(
     if daily.height() == 0 {
         return Ok(homeseason_ingest::Suppression::default());
     }
-    let targeted: Vec<&str> = campaign
-        .categories
-        .targeted
-        .iter()
-        .map(|c| c.id())
-        .collect();
-    let (out, summary) = homeseason_ingest::suppress_small_cells(&daily, k, &targeted)?;
-    lake.write_dashboard(homeseason_ingest::DASHBOARD_TABLE, &out)?;
+    let (out, summary) = homeseason_ingest::suppress_small_cells(&daily, k, &targeted(campaign))?;
+    lake.write_dashboard(tables::DASHBOARD_PAYMENT_DAILY, &out)?;
     let baseline = lake.read_table(tables::BASELINE_DAILY)?;
     if baseline.height() > 0 {
         let blanked = homeseason_ingest::blank_exposed_margins(&baseline, &summary)?;
-        lake.write_dashboard(DASHBOARD_BASELINE, &blanked)?;
+        lake.write_dashboard(tables::DASHBOARD_BASELINE_DAILY, &blanked)?;
     }
+    let mut note = serde_json::to_value(&summary)?;
+    if let Some(obj) = note.as_object_mut() {
+        obj.insert("k".into(), k.into());
+    }
+    lake.write_suppression_note(&note)?;
     Ok(summary)
+}
+
+/// The daily series the report and the notebook publish, with the suppression of the dashboard
+/// copies applied: when the lake's dashboard copies were written with a threshold `k`
+/// ([`write_dashboard`]), suppression is worked out again on the lake's current `payment_daily`
+/// and every row of `baseline_daily` whose margin (region or national, category or `all_targeted`,
+/// day) is one suppressed cell alone gets `actual_yuan` blanked and `suppressed = true`
+/// ([`homeseason_ingest::blank_exposed_margins`]), as in `dashboard_baseline_daily`. Returns the
+/// frame and `k`; without dashboard copies, `baseline_daily` unchanged and `None`.
+///
+/// # Errors
+/// Lake or frame failures.
+pub fn published_daily(
+    lake: &Lake,
+    campaign: &Campaign,
+    baseline_daily: DataFrame,
+) -> Result<(DataFrame, Option<u32>)> {
+    let Some(k) = lake.suppression_threshold()? else {
+        return Ok((baseline_daily, None));
+    };
+    let daily = lake.read_table(tables::PAYMENT_DAILY)?;
+    if daily.height() == 0 || baseline_daily.height() == 0 {
+        return Ok((baseline_daily, Some(k)));
+    }
+    let (_, summary) = homeseason_ingest::suppression_of(&daily, k, &targeted(campaign))?;
+    Ok((
+        homeseason_ingest::blank_exposed_margins(&baseline_daily, &summary)?,
+        Some(k),
+    ))
 }

@@ -17,6 +17,8 @@ pub(crate) struct Document<'a> {
     pub(crate) headline: &'a Headline,
     pub(crate) charts: &'a [ChartFile],
     pub(crate) method: &'a str,
+    /// The days of the daily series that are not published (suppressed small cells), as a note.
+    pub(crate) suppressed: Option<String>,
 }
 
 /// Family name of the font embedded in the HTML (the bundled Noto Sans SC subset).
@@ -491,6 +493,9 @@ impl Document<'_> {
             if chart.name.starts_with("series_") {
                 b.push(Block::Chart(i));
             }
+        }
+        if let Some(note) = &self.suppressed {
+            b.push(Block::Para(note.clone()));
         }
         b.push(Block::Heading(2, "8 数据 Data received".into()));
         b.push(Block::Table(Table {

@@ -122,6 +122,52 @@ pub struct ReportInput<'a> {
     pub as_of: Option<chrono::NaiveDate>,
     /// The other output tables the report reads; an absent or empty one leaves its section out.
     pub tables: ExtraTables<'a>,
+    /// The small-cell threshold of the lake's dashboard copies (`ingest --suppress-below K`), when
+    /// `baseline_daily` carries their `suppressed` flags: a flagged day is a gap in every published
+    /// series, with a note naming `k`.
+    pub suppress_below: Option<u32>,
+}
+
+/// One daily series the report publishes: a chart's data, as written beside the report
+/// (`series.json`). A suppressed day has no actual (`null`), as the chart has a gap there.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PublishedSeries {
+    /// The chart's file stem, e.g. `series_national_furniture`.
+    pub name: String,
+    /// Region key (`000000` for the nation).
+    pub region_code: String,
+    /// Category id or `all_targeted`.
+    pub category: String,
+    /// Baseline method.
+    pub method: String,
+    /// The days, in order.
+    pub points: Vec<PublishedPoint>,
+}
+
+/// One day of a [`PublishedSeries`] (yuan).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PublishedPoint {
+    /// The day.
+    pub date: chrono::NaiveDate,
+    /// Net sales that day; `None` where suppressed.
+    pub actual_yuan: Option<f64>,
+    /// Baseline.
+    pub baseline_yuan: f64,
+    /// Band lower edge.
+    pub lower_yuan: f64,
+    /// Band upper edge.
+    pub upper_yuan: f64,
+    /// The actual is not published: fewer than k merchants make it up.
+    pub suppressed: bool,
+}
+
+/// The note beside a published series with suppressed days.
+#[must_use]
+pub fn suppressed_note(k: Option<u32>) -> String {
+    match k {
+        Some(k) => format!("suppressed: fewer than {k} merchants 少于{k}家商户，不予公布"),
+        None => "suppressed: too few merchants 商户过少，不予公布".to_owned(),
+    }
 }
 
 /// Output tables beyond `uplift` and `baseline_daily`.
@@ -199,6 +245,8 @@ pub struct Report {
     pub charts: Vec<ChartFile>,
     /// Headline numbers.
     pub headline: Headline,
+    /// The daily series the charts draw, point by point (suppressed days without an actual).
+    pub series: Vec<PublishedSeries>,
 }
 
 fn chart_file<C: Chart>(
@@ -409,14 +457,17 @@ fn build_for(input: &ReportInput<'_>, focus: Focus) -> Result<Report> {
             .iter()
             .map(|c| c.id().to_owned()),
     );
+    let mut published = Vec::new();
+    let mut gaps: Vec<String> = Vec::new();
     for cat in &series_cats {
-        let points: Vec<&DailyRow> = daily
+        let mut points: Vec<&DailyRow> = daily
             .iter()
             .filter(|d| d.region_code == focus.code && &d.category == cat && d.method == method)
             .collect();
         if points.is_empty() {
             continue;
         }
+        points.sort_by_key(|p| p.date);
         let (zh, en) = category_names(cat);
         let mut chart = SeriesChart::new(
             if focus.is_national() {
@@ -430,20 +481,46 @@ fn build_for(input: &ReportInput<'_>, focus: Focus) -> Result<Report> {
             "日销售额 Daily net sales (万元)",
         );
         for p in &points {
-            chart.actual.push((p.date, p.actual / 1e4));
+            if p.suppressed {
+                chart.gaps.push(p.date);
+                gaps.push(format!("{} {zh} {en}: —", p.date));
+            } else {
+                chart.actual.push((p.date, p.actual / 1e4));
+            }
             chart.baseline.push((p.date, p.baseline / 1e4));
             chart.band.push((p.date, p.lower / 1e4, p.upper / 1e4));
         }
+        if !chart.gaps.is_empty() {
+            chart.gap_label = format!("空缺 Gap — {}", suppressed_note(input.suppress_below));
+        }
         chart.window = Some((campaign.window.start, campaign.window.end));
+        let name = format!(
+            "series_{}_{cat}",
+            if focus.is_national() {
+                "national"
+            } else {
+                focus.code.as_str()
+            }
+        );
+        published.push(PublishedSeries {
+            name: name.clone(),
+            region_code: focus.code.clone(),
+            category: cat.clone(),
+            method: method.clone(),
+            points: points
+                .iter()
+                .map(|p| PublishedPoint {
+                    date: p.date,
+                    actual_yuan: (!p.suppressed).then_some(p.actual),
+                    baseline_yuan: p.baseline,
+                    lower_yuan: p.lower,
+                    upper_yuan: p.upper,
+                    suppressed: p.suppressed,
+                })
+                .collect(),
+        });
         charts.push(chart_file(
-            &format!(
-                "series_{}_{cat}",
-                if focus.is_national() {
-                    "national"
-                } else {
-                    focus.code.as_str()
-                }
-            ),
+            &name,
             &if focus.is_national() {
                 format!("全国{zh}日销售额与基线 National daily sales vs baseline, {en}")
             } else {
@@ -576,6 +653,7 @@ fn build_for(input: &ReportInput<'_>, focus: Focus) -> Result<Report> {
     if let Some(tr) = t.triangulation {
         extra.triangulation = sections::triangulation(tr)?;
     }
+    let focus_name = format!("{} {}", focus.zh, focus.en);
     extra.focus = Some(focus);
     let doc = html::Document {
         extra: &extra,
@@ -586,11 +664,20 @@ fn build_for(input: &ReportInput<'_>, focus: Focus) -> Result<Report> {
         headline: &headline,
         charts: &charts,
         method: &method,
+        suppressed: (!gaps.is_empty()).then(|| {
+            format!(
+                "{}（{}）: {}",
+                suppressed_note(input.suppress_below),
+                focus_name,
+                gaps.join("; ")
+            )
+        }),
     };
     Ok(Report {
         html: doc.html(),
         markdown: doc.markdown(),
         charts,
         headline,
+        series: published,
     })
 }

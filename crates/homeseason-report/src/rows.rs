@@ -109,6 +109,9 @@ pub struct DailyRow {
     pub lower: f64,
     /// Band high, yuan.
     pub upper: f64,
+    /// The actual is not published: its margin is one suppressed small cell (`suppressed` of
+    /// `dashboard_baseline_daily`); `actual` is NaN.
+    pub suppressed: bool,
 }
 
 /// What was ingested, for the data section.
@@ -273,6 +276,15 @@ pub(crate) fn daily_rows(df: &DataFrame) -> Result<Vec<DailyRow>> {
         f64s(df, "lower_yuan")?,
         f64s(df, "upper_yuan")?,
     );
+    let suppressed: Vec<bool> = match df.column("suppressed") {
+        Ok(c) => c
+            .cast(&DataType::Boolean)?
+            .bool()?
+            .iter()
+            .map(|v| v.unwrap_or(false))
+            .collect(),
+        Err(_) => vec![false; df.height()],
+    };
     Ok((0..df.height())
         .map(|i| DailyRow {
             region_code: region[i].clone(),
@@ -283,6 +295,7 @@ pub(crate) fn daily_rows(df: &DataFrame) -> Result<Vec<DailyRow>> {
             baseline: b[i].unwrap_or(f64::NAN),
             lower: lo[i].unwrap_or(f64::NAN),
             upper: hi[i].unwrap_or(f64::NAN),
+            suppressed: suppressed[i],
         })
         .collect())
 }

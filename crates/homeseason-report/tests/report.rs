@@ -185,6 +185,7 @@ fn input<'a>(
             triangulation: Some(&frames[3]),
             ..ExtraTables::default()
         },
+        suppress_below: None,
     }
 }
 
@@ -658,4 +659,371 @@ fn flagged_cells_are_marked_with_their_diagnostics() {
         .find(|l| l.starts_with("| 家电 Home appliances"))
         .expect("appliances row");
     assert!(!other.contains('※'), "{other}");
+}
+
+/// The targeted categories of the 2023 campaign and a control.
+const CATEGORIES: [&str; 5] = [
+    "home_appliances",
+    "furniture",
+    "home_textiles",
+    "building_materials",
+    "supermarket",
+];
+/// The day on which Zhejiang alone sells home textiles, through two merchants.
+const LONE_DAY: (i32, u32, u32) = (2023, 9, 6);
+
+/// `payment_daily` cells of two weeks of the window (2023-09-04 … 09-17): Beijing, Shanghai and
+/// Zhejiang × 5 categories × 2 institutions, 1–12 merchants each (some below 3), except that on
+/// 2023-09-06 only Zhejiang sells home textiles, through one institution and 2 merchants: the
+/// national home-textiles margin of that day is that small cell alone.
+fn cells() -> DataFrame {
+    let lone = d(LONE_DAY.0, LONE_DAY.1, LONE_DAY.2);
+    let mut rows: Vec<(NaiveDate, &str, &str, &str, i64, f64)> = Vec::new();
+    let mut state = 7_u64;
+    for date in d(2023, 9, 4).iter_days().take(14) {
+        for region in ["110000", "310000", "330000"] {
+            for (c, cat) in CATEGORIES.iter().enumerate() {
+                for inst in ["bank_a", "wallet_b"] {
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    let merchants = 1 + ((state >> 33) % 12) as i64;
+                    if *cat == "home_textiles" && date == lone {
+                        continue;
+                    }
+                    let amount = (1000 + (state >> 40) % 90_000) as f64 / 10.0 * (c + 1) as f64;
+                    rows.push((date, inst, region, cat, merchants, amount));
+                }
+            }
+        }
+        if date == lone {
+            rows.push((date, "bank_a", "330000", "home_textiles", 2, 4321.09));
+        }
+    }
+    let n = rows.len();
+    df!(
+        "date" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        "institution" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+        "region_code" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        "mcc" => rows.iter().map(|r| format!("57{:02}", r.3.len())).collect::<Vec<_>>(),
+        "category" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+        "channel" => vec!["offline"; n],
+        "txn_count" => rows.iter().map(|r| r.4 * 3).collect::<Vec<_>>(),
+        "amount" => rows.iter().map(|r| r.5).collect::<Vec<_>>(),
+        "refund_amount" => vec![0.0; n],
+        "net_amount" => rows.iter().map(|r| r.5).collect::<Vec<_>>(),
+        "merchant_count" => rows.iter().map(|r| r.4).collect::<Vec<_>>(),
+    )
+    .expect("cells")
+}
+
+/// Whether a cell (region, category, date) belongs to a published figure's group: `region` `None`
+/// is the nation, `category` `None` every category, `Some("all_targeted")` the targeted ones.
+#[derive(Clone, Debug)]
+struct Figure {
+    region: Option<String>,
+    category: Option<String>,
+    days: Vec<NaiveDate>,
+}
+
+impl Figure {
+    fn holds(&self, region: &str, category: &str, date: NaiveDate) -> bool {
+        self.region.as_deref().is_none_or(|r| r == region)
+            && match self.category.as_deref() {
+                None => true,
+                Some("all_targeted") => category != "supermarket",
+                Some(c) => c == category,
+            }
+            && self.days.contains(&date)
+    }
+}
+
+/// `baseline_daily` as the uplift writes it, for the cells: national and regional, each category and
+/// `all_targeted`, each day; the baseline 90 % of the actual.
+fn daily_margins(cells: &DataFrame) -> DataFrame {
+    let (regions, cats, dates, nets) = cell_columns(cells);
+    let mut out: (Vec<String>, Vec<String>, Vec<NaiveDate>, Vec<f64>) = Default::default();
+    for region in ["000000", "110000", "310000", "330000"] {
+        for cat in CATEGORIES.iter().copied().chain(["all_targeted"]) {
+            for date in d(2023, 9, 4).iter_days().take(14) {
+                let f = Figure {
+                    region: (region != "000000").then(|| region.to_owned()),
+                    category: Some(cat.to_owned()),
+                    days: vec![date],
+                };
+                let actual: f64 = (0..nets.len())
+                    .filter(|&i| f.holds(&regions[i], &cats[i], dates[i]))
+                    .map(|i| nets[i])
+                    .sum();
+                out.0.push(region.to_owned());
+                out.1.push(cat.to_owned());
+                out.2.push(date);
+                out.3.push(actual);
+            }
+        }
+    }
+    let n = out.0.len();
+    let baseline: Vec<f64> = out.3.iter().map(|a| a * 0.9).collect();
+    df!(
+        "region_code" => out.0,
+        "category" => out.1,
+        "method" => vec!["two_year"; n],
+        "date" => out.2,
+        "actual_yuan" => out.3,
+        "baseline_yuan" => baseline.clone(),
+        "lower_yuan" => baseline.iter().map(|b| b * 0.95).collect::<Vec<_>>(),
+        "upper_yuan" => baseline.iter().map(|b| b * 1.05).collect::<Vec<_>>(),
+    )
+    .expect("daily margins")
+}
+
+fn cell_columns(cells: &DataFrame) -> (Vec<String>, Vec<String>, Vec<NaiveDate>, Vec<f64>) {
+    let text = |c: &str| -> Vec<String> {
+        cells
+            .column(c)
+            .expect(c)
+            .str()
+            .expect("text")
+            .iter()
+            .map(|v| v.unwrap_or_default().to_owned())
+            .collect()
+    };
+    let dates: Vec<NaiveDate> = cells
+        .column("date")
+        .expect("date")
+        .cast(&DataType::Int32)
+        .expect("days")
+        .i32()
+        .expect("days")
+        .iter()
+        .map(|v| d(1970, 1, 1) + chrono::Duration::days(i64::from(v.unwrap_or(0))))
+        .collect();
+    let nets: Vec<f64> = cells
+        .column("net_amount")
+        .expect("net")
+        .f64()
+        .expect("f64")
+        .iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect();
+    (text("region_code"), text("category"), dates, nets)
+}
+
+/// How many hidden cells an attacker recovers exactly: `groups` are the published figures, each the
+/// set of cells it sums (its value minus the visible cells is the sum of its hidden cells); a
+/// hidden cell is recovered when its unit vector lies in the row space of those sums.
+fn recoverable(hidden: &[usize], groups: &[Vec<usize>]) -> Vec<usize> {
+    let column: std::collections::HashMap<usize, usize> =
+        hidden.iter().enumerate().map(|(c, &r)| (r, c)).collect();
+    let mut pivots: Vec<(usize, Vec<f64>)> = Vec::new();
+    for g in groups {
+        let mut row = vec![0.0; hidden.len()];
+        for cell in g {
+            if let Some(&c) = column.get(cell) {
+                row[c] = 1.0;
+            }
+        }
+        for (p, prow) in &pivots {
+            let f = row[*p];
+            if f != 0.0 {
+                row.iter_mut().zip(prow).for_each(|(a, b)| *a -= f * b);
+            }
+        }
+        let Some(p) = row.iter().position(|v| v.abs() > 1e-9) else {
+            continue;
+        };
+        let f = row[p];
+        row.iter_mut().for_each(|v| *v /= f);
+        for (_, prow) in &mut pivots {
+            let g = prow[p];
+            if g != 0.0 {
+                prow.iter_mut().zip(&row).for_each(|(a, b)| *a -= g * b);
+            }
+        }
+        pivots.push((p, row));
+    }
+    (0..hidden.len())
+        .filter(|&i| {
+            let mut v = vec![0.0; hidden.len()];
+            v[i] = 1.0;
+            for (p, prow) in &pivots {
+                let f = v[*p];
+                if f != 0.0 {
+                    v.iter_mut().zip(prow).for_each(|(a, b)| *a -= f * b);
+                }
+            }
+            v.iter().all(|x| x.abs() < 1e-9)
+        })
+        .map(|i| hidden[i])
+        .collect()
+}
+
+#[test]
+fn a_margin_that_is_one_small_cell_is_a_gap_in_every_published_series_and_nothing_else() {
+    let c = Campaign::default_2023();
+    let cells = cells();
+    let targeted: Vec<&str> = c.categories.targeted.iter().map(|t| t.id()).collect();
+    let (dash, s) =
+        homeseason_ingest::suppress_small_cells(&cells, 3, &targeted).expect("suppression");
+    let lone = d(LONE_DAY.0, LONE_DAY.1, LONE_DAY.2);
+    assert!(
+        s.exposed_margins
+            .contains(&format!("date={lone},category=home_textiles")),
+        "{s:?}"
+    );
+    let margins = daily_margins(&cells);
+    let blanked = homeseason_ingest::blank_exposed_margins(&margins, &s).expect("blank");
+    let f = [uplift(), blanked, power(), triangulation()];
+    let mut input = input(&c, &f, None);
+    input.suppress_below = Some(3);
+    let national = build(&input).expect("national report");
+    let zhejiang = homeseason_report::build_region(&input, "330000").expect("Zhejiang's report");
+    // Exactly one point of each report is a gap: home textiles on the lone day (the national
+    // margin, and Zhejiang's region × category × day, are that one cell).
+    for (report, name) in [
+        (&national, "series_national_home_textiles"),
+        (&zhejiang, "series_330000_home_textiles"),
+    ] {
+        let gaps: Vec<(String, NaiveDate)> = report
+            .series
+            .iter()
+            .flat_map(|s| {
+                s.points
+                    .iter()
+                    .filter(|p| p.suppressed)
+                    .map(|p| (s.name.clone(), p.date))
+            })
+            .collect();
+        assert_eq!(gaps, [(name.to_owned(), lone)]);
+        let visible = report
+            .series
+            .iter()
+            .flat_map(|s| &s.points)
+            .filter(|p| p.actual_yuan.is_some())
+            .count();
+        assert_eq!(visible, 5 * 14 - 1, "every other point is published");
+        let note = "suppressed: fewer than 3 merchants 少于3家商户，不予公布";
+        for text in [&report.html, &report.markdown] {
+            assert!(text.contains(note), "the note is in the report");
+            assert!(
+                text.contains(&format!("{lone} 家纺 Home textiles: —")),
+                "{note}"
+            );
+        }
+    }
+    // Without the gap, the published point would be the cell itself.
+    let unblanked = [uplift(), margins.clone(), power(), triangulation()];
+    let plain = build(&self::input(&c, &unblanked, None)).expect("report");
+    let shown = plain
+        .series
+        .iter()
+        .find(|s| s.name == "series_national_home_textiles")
+        .and_then(|s| s.points.iter().find(|p| p.date == lone))
+        .and_then(|p| p.actual_yuan);
+    assert_eq!(shown, Some(4321.09));
+
+    // The differencing attack on everything published: the dashboard copy's visible cells, the
+    // report's daily series (national and Zhejiang), the dashboard baseline's visible margins (every
+    // region, category, all_targeted and the nation), region × day and national day, and the sums
+    // over weeks and over the window that weekly_tracking and uplift publish. The complements hold:
+    // no suppressed cell is recovered except the lone cell itself, which its published parents
+    // (all_targeted of the day, the week's total) minus their other parts still give — blanking a
+    // margin that is one cell does not protect that cell while its parents are published (the limit
+    // docs/reading-the-outputs.md names; closing it needs secondary suppression of margins).
+    let (regions, cats, dates, _) = cell_columns(&dash);
+    let flags: Vec<bool> = dash
+        .column("suppressed")
+        .expect("flag")
+        .bool()
+        .expect("bool")
+        .iter()
+        .map(|v| v.unwrap_or(false))
+        .collect();
+    let hidden: Vec<usize> = (0..flags.len()).filter(|&i| flags[i]).collect();
+    assert!(hidden.len() > 1, "primary and complementary cells");
+    let group = |f: &Figure| -> Vec<usize> {
+        (0..regions.len())
+            .filter(|&i| f.holds(&regions[i], &cats[i], dates[i]))
+            .collect()
+    };
+    let mut published: Vec<Vec<usize>> = Vec::new();
+    let days: Vec<NaiveDate> = d(2023, 9, 4).iter_days().take(14).collect();
+    let weeks: Vec<Vec<NaiveDate>> = vec![days[..7].to_vec(), days[7..].to_vec(), days.clone()];
+    for region in [None, Some("110000"), Some("310000"), Some("330000")] {
+        for cat in CATEGORIES
+            .iter()
+            .map(|c| Some((*c).to_owned()))
+            .chain([Some("all_targeted".to_owned()), None])
+        {
+            for &day in &days {
+                let f = Figure {
+                    region: region.map(str::to_owned),
+                    category: cat.clone(),
+                    days: vec![day],
+                };
+                let shown = match (&f.region, &f.category) {
+                    (_, None) => true,
+                    (r, Some(c)) => {
+                        let code = r.clone().unwrap_or_else(|| "000000".into());
+                        let from_report = [&national, &zhejiang].iter().any(|rep| {
+                            rep.series.iter().any(|s| {
+                                s.region_code == code
+                                    && &s.category == c
+                                    && s.points
+                                        .iter()
+                                        .any(|p| p.date == day && p.actual_yuan.is_some())
+                            })
+                        });
+                        // The key `blank_exposed_margins` blanks the dashboard row by.
+                        let tail = if c == "all_targeted" {
+                            "__targeted=true".to_owned()
+                        } else {
+                            format!("category={c}")
+                        };
+                        let key = match r {
+                            Some(r) => format!("date={day},region_code={r},{tail}"),
+                            None => format!("date={day},{tail}"),
+                        };
+                        let from_dashboard = !s.exposed_margins.contains(&key);
+                        from_report || from_dashboard
+                    }
+                };
+                if shown {
+                    published.push(group(&f));
+                }
+            }
+            for span in &weeks {
+                published.push(group(&Figure {
+                    region: region.map(str::to_owned),
+                    category: cat.clone(),
+                    days: span.clone(),
+                }));
+            }
+        }
+    }
+    let lone_cell = group(&Figure {
+        region: None,
+        category: Some("home_textiles".into()),
+        days: vec![lone],
+    });
+    assert_eq!(lone_cell.len(), 1);
+    let recovered = recoverable(&hidden, &published);
+    assert_eq!(
+        recovered,
+        lone_cell,
+        "{} suppressed cells: {s:?}",
+        hidden.len()
+    );
+    // Without its parents (all_targeted of that day, Zhejiang's and the nation's day, the weeks and
+    // the window of home textiles), nothing is recovered: the gap itself gives nothing away.
+    let parents: Vec<Vec<usize>> = published
+        .iter()
+        .filter(|g| !g.contains(&lone_cell[0]))
+        .cloned()
+        .collect();
+    assert!(recoverable(&hidden, &parents).is_empty());
+    // The attack is real: had the report published the lone day, the series alone gives it.
+    let mut shown = parents;
+    shown.push(lone_cell.clone());
+    assert_eq!(recoverable(&hidden, &shown), lone_cell);
 }
