@@ -688,7 +688,7 @@ fn small_cells_are_suppressed_in_the_dashboard_copy() {
     let mut bad = dash
         .clone()
         .lazy()
-        .with_column(lit(-1_i64).alias("merchant_count"))
+        .with_column(lit(-1_i64).cast(DataType::Int64).alias("merchant_count"))
         .collect()
         .unwrap();
     let mut out = std::fs::File::create(&file).unwrap();
