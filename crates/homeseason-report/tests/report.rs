@@ -833,7 +833,9 @@ fn recoverable(hidden: &[usize], groups: &[Vec<usize>]) -> Vec<usize> {
             continue;
         };
         let f = row[p];
-        row.iter_mut().for_each(|v| *v /= f);
+        for v in &mut row {
+            *v /= f;
+        }
         for (_, prow) in &mut pivots {
             let g = prow[p];
             if g != 0.0 {
