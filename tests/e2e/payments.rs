@@ -809,6 +809,36 @@ fn no_suppressed_cell_of_the_demo_is_derived_from_a_published_margin() {
     );
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     eprintln!("differencing attack on the demo's dashboard copies: {v}");
+    // The notebook publishes the daily series as the report does (the dashboard copy's shape, with
+    // `suppressed`), and `export duckdb` gives a dashboard builder a view of each dashboard copy.
+    let nb = tmp.path().join("nb");
+    ok(&[
+        "export",
+        "notebook",
+        "--lake",
+        s(&lake),
+        "--out",
+        s(&nb),
+        "--as-of",
+        "2023-10-15",
+    ]);
+    let daily = read_parquet(&nb.join("homeseason-weekly-2023-10-15/baseline_daily.parquet"));
+    let flags = daily.column("suppressed").unwrap().bool().unwrap();
+    assert_eq!(
+        flags.sum(),
+        Some(0),
+        "the demo has no margin that is one cell"
+    );
+    let views = tmp.path().join("views.sql");
+    ok(&["export", "duckdb", "--lake", s(&lake), "--out", s(&views)]);
+    let sql = std::fs::read_to_string(&views).unwrap();
+    for t in ["dashboard_payment_daily", "dashboard_baseline_daily"] {
+        assert!(
+            sql.contains(&format!("CREATE OR REPLACE VIEW {t} AS"))
+                && sql.contains(&format!("/dashboard/{t}/**/*.parquet")),
+            "{sql}"
+        );
+    }
     assert!(v["suppressed"].as_i64().unwrap() > 0, "{v}");
     assert!(v["lone_if_primary_only"].as_i64().unwrap() > 0, "{v}");
     assert!(v["report_points"].as_i64().unwrap() > 0, "{v}");
