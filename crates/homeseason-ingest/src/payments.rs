@@ -222,7 +222,7 @@ pub(crate) fn daily(
             }
             None => daily_with(table, campaign, Feed::PaymentDaily.contract(), sink)?,
         };
-    Ok((units.to_yuan(rows, &file)?, accepted, duplicates))
+    Ok((units.in_yuan(rows, &file)?, accepted, duplicates))
 }
 
 /// The money columns a daily file supplies (the net is derived).
@@ -312,7 +312,7 @@ impl DailyUnits {
 
     /// The unit to keep in the file's report: `None` for yuan (the contract's unit), else the unit
     /// (`万元`), or each column's when they differ (`amount_yuan=万元, refund_amount_yuan=元`).
-    pub(crate) fn source_unit(&self) -> Option<String> {
+    pub(crate) fn source_unit(self) -> Option<String> {
         if self.name == ["元"; 2] {
             None
         } else if self.name[0] == self.name[1] {
@@ -329,7 +329,7 @@ impl DailyUnits {
     /// division, as the transaction engine and the lake's merge do), 万元 and 亿元 multiplied and
     /// rounded to the fen. The net is converted like the two when they share a unit (fen:
     /// `(amount − refund) / 100`, exact), else recomputed from the converted two.
-    pub(crate) fn to_yuan(&self, mut rows: DataFrame, file: &str) -> Result<DataFrame> {
+    pub(crate) fn in_yuan(self, mut rows: DataFrame, file: &str) -> Result<DataFrame> {
         if self.factor == [1.0; 2] {
             return Ok(rows);
         }
@@ -544,7 +544,7 @@ pub fn daily_profiled(
     let units = DailyUnits::of(&table, profile, file)?;
     let mut sink = RejectSink::new(Feed::PaymentDaily.id(), file, &decoded.sha256);
     let (rows, accepted, duplicates) = daily_with(&table, campaign, &contract, &mut sink)?;
-    let rows = units.to_yuan(rows, file)?;
+    let rows = units.in_yuan(rows, file)?;
     let rejects = sink.to_frame().map_err(&err)?;
     let report = FileReport {
         file: file.to_owned(),
@@ -681,9 +681,9 @@ mod tests {
             ("交易金额（元）,refund_amount", "fen"),
             ("交易金额（万元）,refund_amount", "fen"),
         ] {
-            let e = profiled(&daily_file(headers, "1,0"), bytes_unit)
-                .err()
-                .unwrap_or_else(|| panic!("{headers}: refused"));
+            let Err(e) = profiled(&daily_file(headers, "1,0"), bytes_unit) else {
+                panic!("{headers}: refused");
+            };
             let text = e.to_string();
             assert!(matches!(e, IngestError::AmountUnit { .. }), "{text}");
             assert!(
@@ -691,9 +691,9 @@ mod tests {
                 "{text}"
             );
         }
-        let e = plain(&daily_file("交易金额（%）,refund_amount", "1,0"))
-            .err()
-            .expect("not a money unit");
+        let Err(e) = plain(&daily_file("交易金额（%）,refund_amount", "1,0")) else {
+            panic!("not a money unit");
+        };
         let text = e.to_string();
         assert!(
             text.contains("not a money unit") && text.contains("不是金额单位"),
