@@ -97,15 +97,15 @@ COPY (
   )
   SELECT date, institution, region_code, r.mcc, coalesce(m.category, 'other') AS category, channel,
     count(*) FILTER (WHERE sale) AS txn_count,
-    coalesce(sum(amount) FILTER (WHERE sale), 0)::DOUBLE AS amount,
-    coalesce(sum(amount) FILTER (WHERE NOT sale), 0)::DOUBLE AS refund_amount,
-    (coalesce(sum(amount) FILTER (WHERE sale), 0) - coalesce(sum(amount) FILTER (WHERE NOT sale), 0))::DOUBLE AS net_amount,
+    coalesce(sum(amount) FILTER (WHERE sale), 0)::DOUBLE AS amount_yuan,
+    coalesce(sum(amount) FILTER (WHERE NOT sale), 0)::DOUBLE AS refund_amount_yuan,
+    (coalesce(sum(amount) FILTER (WHERE sale), 0) - coalesce(sum(amount) FILTER (WHERE NOT sale), 0))::DOUBLE AS net_amount_yuan,
     count(DISTINCT merchant_id) FILTER (WHERE sale) AS merchant_count
   FROM r LEFT JOIN mcc_map m ON r.mcc = m.mcc
   GROUP BY ALL
 ) TO '{out}' (FORMAT parquet)
 ''')
-print(con.execute(f"SELECT count(*), sum(net_amount) FROM '{out}'").fetchone())
+print(con.execute(f"SELECT count(*), sum(net_amount_yuan) FROM '{out}'").fetchone())
 """
 
 POLARS = r"""
@@ -127,12 +127,12 @@ amount = pl.col('amount').cast(pl.Float64)
    .with_columns(pl.col('category').fill_null('other'))
    .group_by(['date', 'institution', 'region_code', 'mcc', 'category', 'channel'])
    .agg(sale.sum().alias('txn_count'),
-        amount.filter(sale).sum().alias('amount'),
-        amount.filter(~sale).sum().alias('refund_amount'),
+        amount.filter(sale).sum().alias('amount_yuan'),
+        amount.filter(~sale).sum().alias('refund_amount_yuan'),
         pl.col('merchant_id').filter(sale).n_unique().alias('merchant_count'))
-   .with_columns((pl.col('amount') - pl.col('refund_amount')).alias('net_amount'))
+   .with_columns((pl.col('amount_yuan') - pl.col('refund_amount_yuan')).alias('net_amount_yuan'))
    .sink_parquet(out))
-print(pl.scan_parquet(out).select(pl.len(), pl.col('net_amount').sum()).collect().row(0))
+print(pl.scan_parquet(out).select(pl.len(), pl.col('net_amount_yuan').sum()).collect().row(0))
 """
 
 
@@ -194,7 +194,7 @@ def main():
                         rep = json.loads(so)[0]["report"]
                         # The same two numbers the peers print, read back from homeseason's lake.
                         daily = subprocess.run(
-                            [str(py), "-c", "import sys, duckdb; print(duckdb.sql(\"SELECT count(*), sum(net_amount) "
+                            [str(py), "-c", "import sys, duckdb; print(duckdb.sql(\"SELECT count(*), sum(net_amount_yuan) "
                              "FROM read_parquet('\" + sys.argv[1] + \"/payment_daily/**/*.parquet')\").fetchall()[0])",
                              str(out / "lake")], capture_output=True, text=True, check=True).stdout.strip()
                         check = f"{daily}; read {rep['read']} = {rep['accepted']} + {rep['rejected']} + {rep['duplicates']}"

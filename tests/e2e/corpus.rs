@@ -723,7 +723,7 @@ pub(crate) fn cases() -> Vec<Case> {
             .into_bytes(),
             rows("payment_transactions", (3, 1, 2, 0), &[(3, "amount", "bad_number"), (4, "amount", "bad_number")]),
         )
-        .check(|lake| assert!((table_sum(lake, "payment_daily", "amount") - 1000.5).abs() < 1e-9)),
+        .check(|lake| assert!((table_sum(lake, "payment_daily", "amount_yuan") - 1000.5).abs() < 1e-9)),
         case(
             // Issue 13: a comma is a thousands separator only where one belongs; an amount above the
             // contract's maximum (1亿元 a transaction) is a reject, not a sum that overflows.
@@ -754,7 +754,7 @@ pub(crate) fn cases() -> Vec<Case> {
             ),
         )
         .check(|lake| {
-            assert_close(table_sum(lake, "payment_daily", "amount"), 101_234_567.89, 1e-6, "payment_daily amount");
+            assert_close(table_sum(lake, "payment_daily", "amount_yuan"), 101_234_567.89, 1e-6, "payment_daily amount");
         }),
         case(
             // Issue 13: 100 sales of 999,999,999,999,999.99 yuan once summed past i64 to a negative gross.
@@ -775,7 +775,7 @@ pub(crate) fn cases() -> Vec<Case> {
                 (2..102).map(|l| (l, "amount", "above_maximum")).collect::<Vec<_>>().leak(),
             ),
         )
-        .check(|lake| assert!((table_sum(lake, "payment_daily", "amount") - 5.0).abs() < 1e-9)),
+        .check(|lake| assert!((table_sum(lake, "payment_daily", "amount_yuan") - 5.0).abs() < 1e-9)),
         case(
             "payment daily: misplaced thousands separator and an amount above the maximum rejected",
             "payment_daily",
@@ -794,7 +794,7 @@ pub(crate) fn cases() -> Vec<Case> {
                 &[(3, "amount", "bad_number"), (4, "amount", "bad_number"), (5, "amount", "above_maximum")],
             ),
         )
-        .check(|lake| assert!((table_sum(lake, "payment_daily", "amount") - 1234.5).abs() < 1e-9)),
+        .check(|lake| assert!((table_sum(lake, "payment_daily", "amount_yuan") - 1234.5).abs() < 1e-9)),
         case(
             "enterprise: 407,42 万元 and 1e15 万元 rejected, 1,234.5 万元 read",
             "enterprise_sales",
@@ -854,7 +854,7 @@ pub(crate) fn cases() -> Vec<Case> {
             format!("{TX}{tx_ok}{}{tx_ok}", tx("T2", "2023-09-02 10:00:00", "330106", "50", "sale")).into_bytes(),
             rows("payment_transactions", (3, 2, 0, 1), &[]),
         )
-        .check(|lake| assert!((table_sum(lake, "payment_daily", "amount") - 150.0).abs() < 1e-9)),
+        .check(|lake| assert!((table_sum(lake, "payment_daily", "amount_yuan") - 150.0).abs() < 1e-9)),
         case(
             // txn_id identifies a transaction: the first row wins, the second is counted as a duplicate.
             "transactions: one txn_id, two different rows (first wins)",
@@ -1127,7 +1127,7 @@ pub(crate) fn cases() -> Vec<Case> {
                  2023-09-01,acq9,330106,5722,线上,1,50.00,0,1\n"),
             rows("payment_daily", (2, 2, 0, 0), &[]),
         )
-        .check(|lake| assert!((table_sum(lake, "payment_daily", "net_amount") - 340.0).abs() < 1e-9)),
+        .check(|lake| assert!((table_sum(lake, "payment_daily", "net_amount_yuan") - 340.0).abs() < 1e-9)),
         case(
             "payment daily: impossible date, negative count, missing merchant count",
             "payment_daily",

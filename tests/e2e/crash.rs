@@ -259,8 +259,8 @@ for t in sorted(os.listdir(lake)):
     con.execute(f"SELECT max(COLUMNS(*)::VARCHAR) FROM {src}").fetchall()
     row = {"rows": n, "files": len(files)}
     if t == "payment_daily":
-        net, txn = con.execute(f"SELECT round(sum(net_amount), 2), sum(txn_count) FROM {src}").fetchone()
-        row["net_amount"] = float(net)
+        net, txn = con.execute(f"SELECT round(sum(net_amount_yuan), 2), sum(txn_count) FROM {src}").fetchone()
+        row["net_amount_yuan"] = float(net)
         row["txn_count"] = int(txn)
     out[t] = row
 print(json.dumps(out, sort_keys=True))

@@ -90,15 +90,15 @@ fn daily(lake: &Path) -> DataFrame {
             col("category"),
             col("channel"),
             col("txn_count"),
-            col("amount"),
-            col("refund_amount"),
-            col("net_amount"),
+            col("amount_yuan"),
+            col("refund_amount_yuan"),
+            col("net_amount_yuan"),
             col("merchant_count"),
         ])
         .filter(
             col("txn_count")
                 .gt(lit(0))
-                .or(col("refund_amount").gt(lit(0.0))),
+                .or(col("refund_amount_yuan").gt(lit(0.0))),
         )
         .sort(
             ["date", "region_code", "mcc", "channel"],
@@ -143,11 +143,11 @@ fn lake_per_day(d: &DataFrame) -> BTreeMap<String, (i64, i64, i64)> {
         .lazy()
         .group_by([col("date").cast(DataType::String)])
         .agg([
-            (col("amount") * lit(100.0))
+            (col("amount_yuan") * lit(100.0))
                 .round(0, RoundMode::HalfToEven)
                 .cast(DataType::Int64)
                 .sum(),
-            (col("refund_amount") * lit(100.0))
+            (col("refund_amount_yuan") * lit(100.0))
                 .round(0, RoundMode::HalfToEven)
                 .cast(DataType::Int64)
                 .sum(),
@@ -175,7 +175,11 @@ fn lake_per_day(d: &DataFrame) -> BTreeMap<String, (i64, i64, i64)> {
             .to_owned();
         out.insert(
             date,
-            (get("amount"), get("refund_amount"), get("txn_count")),
+            (
+                get("amount_yuan"),
+                get("refund_amount_yuan"),
+                get("txn_count"),
+            ),
         );
     }
     out

@@ -105,7 +105,7 @@ fn reingest_changes_nothing_a_revision_conflicts_and_replace_corrects_it() {
     assert!(third.contains("1 conflicts"), "{third}");
     let frame = read_parquet(&part());
     assert_eq!(frame.height(), 2);
-    let amounts = f64_values(&frame, "amount");
+    let amounts = f64_values(&frame, "amount_yuan");
     assert_eq!(amounts, [1000.0, 50.0]);
     let manifest: serde_json::Value = read_json(&lake.join("_manifest.json"));
     assert_eq!(manifest["files"].as_array().unwrap().len(), 2);
@@ -121,7 +121,7 @@ fn reingest_changes_nothing_a_revision_conflicts_and_replace_corrects_it() {
     let frame = read_parquet(&part())
         .sort(["date"], polars::prelude::SortMultipleOptions::default())
         .unwrap();
-    let amounts = f64_values(&frame, "amount");
+    let amounts = f64_values(&frame, "amount_yuan");
     assert_eq!(amounts, [1200.0, 50.0]);
 }
 

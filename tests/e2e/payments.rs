@@ -82,9 +82,9 @@ fn daily(lake: &Path) -> DataFrame {
             "category",
             "channel",
             "txn_count",
-            "amount",
-            "refund_amount",
-            "net_amount",
+            "amount_yuan",
+            "refund_amount_yuan",
+            "net_amount_yuan",
             "merchant_count",
         ]
         .map(col),
@@ -181,11 +181,11 @@ fn sample_season_and_a_gbk_fen_layout_ingest_to_identical_daily_totals() {
     assert!(da.height() > 1000, "{}", da.height());
     assert!(da.equals(&db), "daily totals differ:\n{da}\n{db}");
     // Refunds were netted (a later month's file carries refunds of earlier sales, on their own date).
-    assert!(sum_f64(&da, "refund_amount") > 0.0);
-    let gross = sum_f64(&da, "amount");
-    let net = sum_f64(&da, "net_amount");
+    assert!(sum_f64(&da, "refund_amount_yuan") > 0.0);
+    let gross = sum_f64(&da, "amount_yuan");
+    let net = sum_f64(&da, "net_amount_yuan");
     assert_close(
-        gross - sum_f64(&da, "refund_amount"),
+        gross - sum_f64(&da, "refund_amount_yuan"),
         net,
         1e-3,
         "gross - refunds",
@@ -229,9 +229,9 @@ fn hand_written_gbk_fixture_nets_negative_fen_refunds() {
             g("mcc").get_str().unwrap().to_owned(),
             g("category").get_str().unwrap().to_owned(),
             g("txn_count").try_extract::<i64>().unwrap(),
-            g("amount").try_extract::<f64>().unwrap(),
-            g("refund_amount").try_extract::<f64>().unwrap(),
-            g("net_amount").try_extract::<f64>().unwrap(),
+            g("amount_yuan").try_extract::<f64>().unwrap(),
+            g("refund_amount_yuan").try_extract::<f64>().unwrap(),
+            g("net_amount_yuan").try_extract::<f64>().unwrap(),
             g("merchant_count").try_extract::<i64>().unwrap(),
         )
     };
@@ -385,7 +385,7 @@ fn every_bad_row_reason_is_rejected_with_line_column_and_raw_text() {
     );
     let d = daily(&lake);
     assert_eq!(d.column("txn_count").unwrap().i64().unwrap().sum(), Some(2));
-    assert_close(sum_f64(&d, "amount"), 150.5, 1e-9, "amount");
+    assert_close(sum_f64(&d, "amount_yuan"), 150.5, 1e-9, "amount");
 }
 
 fn txn(id: &str, time: &str, merchant: &str, amount: &str, kind: &str) -> String {
@@ -441,8 +441,13 @@ fn duplicates_are_removed_within_and_across_files_and_counted() {
     assert!(files_with_ext(&lake.join("rejects"), "parquet").is_empty());
     let d = daily(&lake);
     // Gross 100 + 200 + 40 + 60 + 5 (September) + 10 + 30 (October), nothing counted twice.
-    assert!((sum_f64(&d, "amount") - 445.0).abs() < 1e-9, "{d}");
-    assert_close(sum_f64(&d, "refund_amount"), 35.0, 1e-9, "refund_amount");
+    assert!((sum_f64(&d, "amount_yuan") - 445.0).abs() < 1e-9, "{d}");
+    assert_close(
+        sum_f64(&d, "refund_amount_yuan"),
+        35.0,
+        1e-9,
+        "refund_amount",
+    );
     // M3 sold twice on 2023-09-30 in the same cell (S5 in September's file, S6 in October's): one
     // merchant, not two.
     let last_day = d
@@ -528,7 +533,7 @@ fn reupload_changes_nothing_and_a_month_is_corrected_with_replace() {
     );
     assert_eq!(counts(&r[0]), (7, 6, 0, 1));
     let d = daily(&lake);
-    assert!((sum_f64(&d, "amount") - (100.0 + 200.0 + 40.0 + 66.0 + 7.0)).abs() < 1e-9);
+    assert!((sum_f64(&d, "amount_yuan") - (100.0 + 200.0 + 40.0 + 66.0 + 7.0)).abs() < 1e-9);
     let manifest: serde_json::Value = read_json(&lake.join("_manifest.json"));
     let key = "payment_daily/institution=t2/year=2023/month=9/data.parquet";
     assert_eq!(manifest["partitions"][key]["version"], 3);
@@ -628,7 +633,10 @@ fn json_lines_and_parquet_files_give_the_same_daily_rows_as_csv() {
     let r = ingest(&lake, &["--profile", s(&prof)], &[&daily_file]);
     assert_eq!(counts(&r[0]), (1, 1, 0, 0), "{}", r[0]);
     let d = daily(&lake);
-    assert!((sum_f64(&d, "net_amount") - 122.45).abs() < 1e-9, "{d}");
+    assert!(
+        (sum_f64(&d, "net_amount_yuan") - 122.45).abs() < 1e-9,
+        "{d}"
+    );
     assert_eq!(
         d.column("channel").unwrap().str().unwrap().get(0),
         Some("offline")
@@ -675,12 +683,12 @@ fn small_cells_are_suppressed_in_the_dashboard_copy() {
     for (flag, count) in flags.iter().zip(&counts) {
         assert!(*flag || *count >= 2, "a small cell is visible");
     }
-    let amount = dash.column("amount").unwrap().f64().unwrap();
+    let amount = dash.column("amount_yuan").unwrap().f64().unwrap();
     for (i, f) in flags.iter().enumerate() {
         assert_eq!(amount.get(i).is_none(), *f, "row {i}");
     }
     // The analysts' table keeps every figure.
-    assert_eq!(merchants.column("amount").unwrap().null_count(), 0);
+    assert_eq!(merchants.column("amount_yuan").unwrap().null_count(), 0);
     // `check` reads the dashboard copies against their contracts (data-schemas/dashboard_*.json):
     // blanked money is allowed there, a negative merchant count or a missing flag is not.
     ok(&["check", "--lake", s(&lake)]);

@@ -233,6 +233,12 @@ fn expected(lake: &Lake, campaign: &Campaign) -> Value {
         vec![text("region_code", "330000")],
     );
     check(
+        "Zhejiang card-acquirer net payments (payment_daily, money named by its unit)",
+        tables::PAYMENT_DAILY,
+        "net_amount_yuan",
+        vec![text("region_code", "330000"), text("institution", "acq_a")],
+    );
+    check(
         "Corps activities' enterprises (the XPCC partition)",
         tables::ACTIVITIES,
         "enterprise_count",
@@ -611,4 +617,149 @@ fn duckdb_reads_region_code_as_text_in_a_lake_of_numeric_region_folders() {
         text.contains("view enterprise_sales: region_code VARCHAR ['330000']"),
         "{text}"
     );
+}
+
+/// Issue 15 point 6: `payment_daily`'s money columns name their unit since contract version 3
+/// (`amount_yuan`, `refund_amount_yuan`, `net_amount_yuan`). A lake written before (`amount`,
+/// `refund_amount`, `net_amount`) keeps working: `check` passes, homeseason and the DuckDB views of
+/// `export duckdb` read the new names (renamed in the view; coalesced when the table mixes both
+/// namings), and the next ingest rewrites every old partition under the new names.
+#[test]
+fn a_lake_written_before_the_payment_daily_rename_reads_under_the_new_names_everywhere() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let lake = tmp.path().join("lake");
+    let lake_arg = lake.to_str().expect("utf-8");
+    let header = homeseason_test_support::DAILY_HEADER;
+    let daily = |name: &str, rows: &str| {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, format!("{header}{rows}")).expect("write");
+        ok(&["ingest", "--lake", lake_arg, path.to_str().expect("utf-8")]);
+    };
+    daily(
+        "payment_daily_test_2023-09.csv",
+        "2023-09-01,test,330000,5722,offline,10,1000.50,0.25,3\n",
+    );
+    daily(
+        "payment_daily_test_2023-10.csv",
+        "2023-10-01,test,330000,5722,offline,4,200,50,2\n",
+    );
+    let handle = Lake::open(&lake).expect("lake");
+    let files = |h: &Lake| -> Vec<(String, Vec<String>)> {
+        h.files(tables::PAYMENT_DAILY)
+            .expect("files")
+            .into_iter()
+            .map(|(p, parts)| {
+                (
+                    parts.get("month").cloned().expect("month"),
+                    h.file_columns(&p).expect("columns"),
+                )
+            })
+            .collect()
+    };
+    // Write a month's file as contract version 2 did.
+    let to_version_2 = |month: &str| {
+        for (path, parts) in handle.files(tables::PAYMENT_DAILY).expect("files") {
+            if parts.get("month").map(String::as_str) != Some(month) {
+                continue;
+            }
+            let mut frame = homeseason_test_support::read_parquet(&path);
+            for (old, new) in contract::renamed_columns(tables::PAYMENT_DAILY) {
+                frame.rename(new, old.into()).expect("rename");
+            }
+            let scratch = tmp.path().join("v2.parquet");
+            ParquetWriter::new(std::fs::File::create(&scratch).expect("create"))
+                .finish(&mut frame)
+                .expect("write");
+            std::fs::rename(&scratch, &path).expect("replace");
+        }
+    };
+    let views = tmp.path().join("views.sql");
+    let duckdb = |expect_select: &str| -> String {
+        ok(&[
+            "export",
+            "duckdb",
+            "--lake",
+            lake_arg,
+            "--out",
+            views.to_str().expect("utf-8"),
+        ]);
+        let sql = std::fs::read_to_string(&views).expect("views");
+        assert!(sql.contains(expect_select), "{sql}");
+        ensure_python_readers();
+        let (out, _) = run_ok(
+            Command::new("python3").args([
+                "-c",
+                "import duckdb, sys\n\
+                 con = duckdb.connect()\n\
+                 con.execute(open(sys.argv[1]).read())\n\
+                 cols = [d[0] for d in con.execute('SELECT * FROM payment_daily').description]\n\
+                 s = con.execute('SELECT sum(amount_yuan), sum(refund_amount_yuan), sum(net_amount_yuan) FROM payment_daily').fetchone()\n\
+                 print(','.join(c for c in cols if 'amount' in c), *[round(float(x), 2) for x in s])\n",
+                views.to_str().expect("utf-8"),
+            ]),
+            "duckdb over the views",
+        );
+        out.trim().to_owned()
+    };
+    let sums = "1200.5 50.25 1150.25";
+    // A lake all of whose payment_daily files have the old names.
+    to_version_2("9");
+    to_version_2("10");
+    assert!(
+        files(&handle)
+            .iter()
+            .all(|(_, c)| c.contains(&"net_amount".to_owned())),
+        "{:?}",
+        files(&handle)
+    );
+    ok(&["check", "--lake", lake_arg]);
+    let read = handle.read_table(tables::PAYMENT_DAILY).expect("read");
+    assert!(read.column("net_amount_yuan").is_ok() && read.column("net_amount").is_err());
+    let out = duckdb("RENAME (amount AS amount_yuan");
+    assert!(out.ends_with(sums), "{out}");
+    assert!(
+        !out.contains("amount,") && !out.contains("net_amount,"),
+        "{out}"
+    );
+    // One month rewritten under the new names (as a replace of it would): the view coalesces.
+    let october = handle
+        .read_table(tables::PAYMENT_DAILY)
+        .expect("read")
+        .lazy()
+        .filter(col("date").dt().month().eq(lit(10)))
+        .collect()
+        .expect("october");
+    assert_eq!(october.height(), 1);
+    for (path, parts) in handle.files(tables::PAYMENT_DAILY).expect("files") {
+        if parts.get("month").map(String::as_str) == Some("10") {
+            let mut rows = homeseason_test_support::read_parquet(&path);
+            for (old, new) in contract::renamed_columns(tables::PAYMENT_DAILY) {
+                rows.rename(old, new.into()).expect("rename");
+            }
+            let scratch = tmp.path().join("v3.parquet");
+            ParquetWriter::new(std::fs::File::create(&scratch).expect("create"))
+                .finish(&mut rows)
+                .expect("write");
+            std::fs::rename(&scratch, &path).expect("replace");
+        }
+    }
+    let out = duckdb("coalesce(net_amount_yuan, net_amount) AS net_amount_yuan");
+    assert!(out.ends_with(sums), "{out}");
+    ok(&["check", "--lake", lake_arg]);
+    // September old again, October new: the next ingest (October) rewrites September too.
+    daily(
+        "payment_daily_test_2023-10b.csv",
+        "2023-10-02,test,330000,5722,offline,1,9.75,0,1\n",
+    );
+    for (month, cols) in files(&handle) {
+        for (old, new) in contract::renamed_columns(tables::PAYMENT_DAILY) {
+            assert!(
+                cols.contains(&new.to_owned()) && !cols.contains(&old.to_owned()),
+                "month {month}: {cols:?}"
+            );
+        }
+    }
+    ok(&["check", "--lake", lake_arg]);
+    let out = duckdb("SELECT * FROM read_parquet");
+    assert!(out.ends_with("1210.25 50.25 1160.0"), "{out}");
 }

@@ -669,8 +669,9 @@ pub(crate) fn duckdb_views(lake: &Lake) -> Result<String> {
         } else {
             format!(", hive_types = {{{}}}", types.join(", "))
         };
+        let (select, union) = old_names_select(lake, table)?;
         sql.push_str(&format!(
-            "CREATE OR REPLACE VIEW {table} AS\n  SELECT * FROM read_parquet({glob}, hive_partitioning = true{hive});\n"
+            "CREATE OR REPLACE VIEW {table} AS\n  SELECT {select} FROM read_parquet({glob}, hive_partitioning = true{union}{hive});\n"
         ));
         views += 1;
     }
@@ -679,6 +680,47 @@ pub(crate) fn duckdb_views(lake: &Lake) -> Result<String> {
         "the lake {root} holds no tables / 数据湖 {root} 中没有任何表"
     );
     Ok(sql)
+}
+
+/// The select list of a table's view: `*`, or, when files written under an earlier contract version
+/// still carry a column's old name (`payment_daily.amount` before version 3), that column under its
+/// new name (`* RENAME (amount AS amount_yuan)`; with files of both namings, read by name and
+/// coalesced). The second value is the `union_by_name` option such a table needs.
+fn old_names_select(lake: &Lake, table: &str) -> Result<(String, &'static str)> {
+    let renames: Vec<(&str, &str)> = homeseason_schema::contract::renamed_columns(table).collect();
+    if renames.is_empty() {
+        return Ok(("*".to_owned(), ""));
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for (path, _) in lake.files(table)? {
+        names.extend(lake.file_columns(&path)?);
+    }
+    let (mut rename, mut exclude, mut replace) = (Vec::new(), Vec::new(), Vec::new());
+    for (old, new) in renames {
+        match (names.contains(old), names.contains(new)) {
+            (true, false) => rename.push(format!("{old} AS {new}")),
+            (true, true) => {
+                exclude.push(old.to_owned());
+                replace.push(format!("coalesce({new}, {old}) AS {new}"));
+            }
+            _ => {}
+        }
+    }
+    if rename.is_empty() && exclude.is_empty() {
+        return Ok(("*".to_owned(), ""));
+    }
+    let mut select = String::from("*");
+    if !exclude.is_empty() {
+        select.push_str(&format!(
+            " EXCLUDE ({}) REPLACE ({})",
+            exclude.join(", "),
+            replace.join(", ")
+        ));
+    }
+    if !rename.is_empty() {
+        select.push_str(&format!(" RENAME ({})", rename.join(", ")));
+    }
+    Ok((select, ", union_by_name = true"))
 }
 
 #[cfg(test)]

@@ -256,6 +256,17 @@ pub enum IngestError {
         /// The whole message in English.
         message_en: String,
     },
+    /// A daily file's amounts in a unit that is not a money unit (`amount (%)`), or whose header and
+    /// institution profile state different units: refused whole rather than read in a guessed unit.
+    #[error("{message_en} / {message_zh}")]
+    AmountUnit {
+        /// File name.
+        file: String,
+        /// The whole message in Chinese.
+        message_zh: String,
+        /// The whole message in English.
+        message_en: String,
+    },
     /// An internal dataframe failure.
     #[error("{file}: internal table error: {source}")]
     Polars {
@@ -295,6 +306,11 @@ pub struct FileReport {
     pub duplicates: usize,
     /// Headers that matched no contract field.
     pub ignored_columns: Vec<String>,
+    /// The unit the file's amounts were written in when it is not the lake's yuan (`分`, `万元`, `亿元`;
+    /// daily payment files: from the headers' brackets or the institution profile), kept as evidence
+    /// of the conversion. Absent for yuan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_unit: Option<String>,
 }
 
 impl FileReport {
@@ -338,6 +354,11 @@ pub fn ingest_bytes(
     }
     let (table, sha256, encoding) = read_table(feed, file, bytes)?;
     let mut sink = reject::RejectSink::new(feed.id(), file, &sha256);
+    let source_unit = if feed == Feed::PaymentDaily {
+        payments::DailyUnits::of(&table, &profile::Profile::default(), file)?.source_unit()
+    } else {
+        None
+    };
     let (rows, accepted, duplicates) = match feed {
         Feed::PaymentTransactions => payments::transactions(&table, campaign, &mut sink)?,
         Feed::PaymentDaily => payments::daily(&table, campaign, &mut sink)?,
@@ -359,6 +380,7 @@ pub fn ingest_bytes(
         rejected: sink.len(),
         duplicates,
         ignored_columns: table.ignored,
+        source_unit,
     };
     debug_assert!(report.balanced(), "{report:?}");
     Ok(FileOutcome {

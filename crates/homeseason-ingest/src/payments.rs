@@ -3,8 +3,13 @@
 //! Transactions: region codes (county, prefecture or province, or a plan city's districts) roll up to
 //! the 37 reporting regions; MCCs map to categories through the campaign (unmapped → `other`, kept);
 //! duplicate `txn_id`s are dropped and counted; sales, refunds and reversals are netted per day:
-//! `amount` is gross sales, `refund_amount` refunds plus reversals, `net_amount` the difference. The
-//! calendar date is the Beijing date of `txn_time`.
+//! `amount_yuan` is gross sales, `refund_amount_yuan` refunds plus reversals, `net_amount_yuan` the
+//! difference, all in yuan. The calendar date is the Beijing date of `txn_time`.
+//!
+//! A transaction's `amount` is in the unit of the institution's profile (`amount_unit`). A daily file's
+//! amounts are in the unit its headers state in brackets (`交易金额（万元）`, `refund_amount (fen)`),
+//! else in the profile's; they are converted to yuan and the unit read is kept in the file's report as
+//! `source_unit` ([`DailyUnits`]).
 
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::contract::TableContract;
@@ -94,10 +99,10 @@ fn accepted_unique(
     Ok((rows, duplicates))
 }
 
-/// Daily rows with `net_amount`, in the contract's columns and the lake's sort order.
+/// Daily rows with `net_amount_yuan`, in the contract's columns and the lake's sort order.
 fn finish_daily(daily: LazyFrame) -> LazyFrame {
     daily
-        .with_column((col("amount") - col("refund_amount")).alias("net_amount"))
+        .with_column((col("amount_yuan") - col("refund_amount_yuan")).alias("net_amount_yuan"))
         .select(daily_select())
         .sort(
             ["date", "region_code", "mcc", "channel"],
@@ -140,11 +145,14 @@ pub(crate) fn transactions(
         ])
         .agg([
             sale.clone().cast(DataType::Int64).sum().alias("txn_count"),
-            col("amount").filter(sale.clone()).sum().alias("amount"),
+            col("amount")
+                .filter(sale.clone())
+                .sum()
+                .alias("amount_yuan"),
             col("amount")
                 .filter(sale.clone().not())
                 .sum()
-                .alias("refund_amount"),
+                .alias("refund_amount_yuan"),
             col("merchant_id")
                 .filter(sale)
                 .n_unique()
@@ -195,22 +203,180 @@ pub(crate) fn daily(
     sink: &mut RejectSink,
 ) -> Result<(DataFrame, usize, usize)> {
     let file = sink.file().to_owned();
-    match channel_spellings(&table.frame, &Profile::default(), &file)? {
-        Some(fix) => {
-            let table = MappedTable {
-                frame: table
-                    .frame
-                    .clone()
-                    .lazy()
-                    .with_column(fix)
-                    .collect()
-                    .map_err(perr(&file))?,
-                headers: table.headers.clone(),
-                ignored: table.ignored.clone(),
+    let units = DailyUnits::of(table, &Profile::default(), &file)?;
+    let (rows, accepted, duplicates) =
+        match channel_spellings(&table.frame, &Profile::default(), &file)? {
+            Some(fix) => {
+                let table = MappedTable {
+                    frame: table
+                        .frame
+                        .clone()
+                        .lazy()
+                        .with_column(fix)
+                        .collect()
+                        .map_err(perr(&file))?,
+                    headers: table.headers.clone(),
+                    ignored: table.ignored.clone(),
+                };
+                daily_with(&table, campaign, Feed::PaymentDaily.contract(), sink)?
+            }
+            None => daily_with(table, campaign, Feed::PaymentDaily.contract(), sink)?,
+        };
+    Ok((units.in_yuan(rows, &file)?, accepted, duplicates))
+}
+
+/// The money columns a daily file supplies (the net is derived).
+const DAILY_MONEY: [&str; 2] = ["amount_yuan", "refund_amount_yuan"];
+
+/// The unit of a daily file's amounts: what the header of each money column states in brackets
+/// (`交易金额（万元）`, `amount (fen)`, or a name ending in `_yuan`), else the profile's `amount_unit`.
+/// A profile in fen and a header in another unit contradict each other: the file is refused, never
+/// read in a guessed unit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct DailyUnits {
+    /// Yuan per unit of `amount_yuan`'s and `refund_amount_yuan`'s input.
+    factor: [f64; 2],
+    /// The units' names (分, 元, 万元, 亿元).
+    name: [&'static str; 2],
+}
+
+impl DailyUnits {
+    /// The units of `table`'s money columns under `profile`.
+    ///
+    /// # Errors
+    /// [`IngestError::AmountUnit`] for a header whose bracketed unit is not a money unit, or that
+    /// contradicts the profile's `amount_unit = "fen"`.
+    pub(crate) fn of(table: &MappedTable, profile: &Profile, file: &str) -> Result<DailyUnits> {
+        let mut out = DailyUnits {
+            factor: [1.0; 2],
+            name: ["元"; 2],
+        };
+        for (i, field) in DAILY_MONEY.iter().enumerate() {
+            let header = table.header_of(field);
+            let stated = Self::in_header(header).map_err(|bracket| {
+                let title = Feed::PaymentDaily
+                    .contract()
+                    .field(field)
+                    .map_or(*field, |f| f.title_zh.as_str());
+                IngestError::AmountUnit {
+                    file: file.to_owned(),
+                    message_en: format!(
+                        "{file}: column \"{header}\" ({field}) states the unit \"{bracket}\", which is not a money unit; write the amounts in 元 (yuan), 分 (fen), 万元 or 亿元 and say which in the header, e.g. 交易金额（元）"
+                    ),
+                    message_zh: format!(
+                        "{file}：列“{header}”（{title}）标注的单位“{bracket}”不是金额单位；金额请用元、分、万元或亿元，并在表头注明，例如“交易金额（元）”"
+                    ),
+                }
+            })?;
+            let (factor, name) = match (stated, profile.amount_unit) {
+                (Some((_, n)), AmountUnit::Fen) if n != "分" => {
+                    return Err(IngestError::AmountUnit {
+                        file: file.to_owned(),
+                        message_en: format!(
+                            "{file}: column \"{header}\" ({field}) is in {n} by its header, but the institution profile says amounts are in fen (amount_unit = \"fen\"); correct the header or the profile. Nothing was read, so no amount is taken in a guessed unit"
+                        ),
+                        message_zh: format!(
+                            "{file}：列“{header}”的表头注明单位为{n}，但机构配置文件规定金额单位为分（amount_unit = \"fen\"），两者矛盾；请更正表头或配置文件。整份文件未读入，不按猜测的单位计"
+                        ),
+                    });
+                }
+                (Some(stated), _) => stated,
+                (None, AmountUnit::Fen) => (0.01, "分"),
+                (None, AmountUnit::Yuan) => (1.0, "元"),
             };
-            daily_with(&table, campaign, Feed::PaymentDaily.contract(), sink)
+            out.factor[i] = factor;
+            out.name[i] = name;
         }
-        None => daily_with(table, campaign, Feed::PaymentDaily.contract(), sink),
+        Ok(out)
+    }
+
+    /// The unit a header states: `Ok(None)` when it states none, `Err(bracket)` when its bracketed
+    /// part is not a money unit (a header such as `amount (%)`).
+    fn in_header(header: &str) -> std::result::Result<Option<(f64, &'static str)>, String> {
+        let folded: String = header
+            .chars()
+            .map(homeseason_schema::text::half_width)
+            .collect();
+        let ascii = folded.trim().to_lowercase();
+        if folded.contains("(分)") || ascii.ends_with("(fen)") || ascii.ends_with("_fen") {
+            return Ok(Some((0.01, "分")));
+        }
+        if let Some(unit) = crate::parse::Unit::in_header(header) {
+            return Ok(Some((unit.factor(), unit.zh())));
+        }
+        match homeseason_schema::contract::header_unit(header) {
+            Some(bracket) => Err(bracket),
+            None => Ok(None),
+        }
+    }
+
+    /// The unit to keep in the file's report: `None` for yuan (the contract's unit), else the unit
+    /// (`万元`), or each column's when they differ (`amount_yuan=万元, refund_amount_yuan=元`).
+    pub(crate) fn source_unit(self) -> Option<String> {
+        if self.name == ["元"; 2] {
+            None
+        } else if self.name[0] == self.name[1] {
+            Some(self.name[0].to_owned())
+        } else {
+            Some(format!(
+                "{}={}, {}={}",
+                DAILY_MONEY[0], self.name[0], DAILY_MONEY[1], self.name[1]
+            ))
+        }
+    }
+
+    /// `rows` (validated daily rows, net derived) with their money in yuan: fen divided by 100 (a true
+    /// division, as the transaction engine and the lake's merge do), 万元 and 亿元 multiplied and
+    /// rounded to the fen. The net is converted like the two when they share a unit (fen:
+    /// `(amount − refund) / 100`, exact), else recomputed from the converted two.
+    pub(crate) fn in_yuan(self, mut rows: DataFrame, file: &str) -> Result<DataFrame> {
+        if self.factor == [1.0; 2] {
+            return Ok(rows);
+        }
+        let convert = |v: f64, factor: f64| {
+            if factor < 1.0 {
+                v / 100.0
+            } else {
+                (v * factor * 100.0).round() / 100.0
+            }
+        };
+        let values = |rows: &DataFrame, c: &str| -> Result<Vec<Option<f64>>> {
+            rows.column(c)
+                .and_then(|c| c.cast(&DataType::Float64))
+                .and_then(|c| c.f64().map(|v| v.iter().collect()))
+                .map_err(perr(file))
+        };
+        let amount = values(&rows, DAILY_MONEY[0])?;
+        let refund = values(&rows, DAILY_MONEY[1])?;
+        let net = values(&rows, "net_amount_yuan")?;
+        let amount: Vec<Option<f64>> = amount
+            .iter()
+            .map(|v| v.map(|v| convert(v, self.factor[0])))
+            .collect();
+        let refund: Vec<Option<f64>> = refund
+            .iter()
+            .map(|v| v.map(|v| convert(v, self.factor[1])))
+            .collect();
+        let net: Vec<Option<f64>> = if self.factor[0] == self.factor[1] {
+            net.iter()
+                .map(|v| v.map(|v| convert(v, self.factor[0])))
+                .collect()
+        } else {
+            amount
+                .iter()
+                .zip(&refund)
+                .map(|(a, r)| Some((*a)? - (*r)?))
+                .collect()
+        };
+        for (name, v) in [
+            (DAILY_MONEY[0], amount),
+            (DAILY_MONEY[1], refund),
+            ("net_amount_yuan", net),
+        ] {
+            rows.with_column(Column::new(name.into(), v))
+                .map_err(perr(file))?;
+        }
+        Ok(rows)
     }
 }
 
@@ -352,12 +518,14 @@ pub fn daily_profiled(
     // Channel spellings: the profile's, then the contract's aliases.
     let mut fixes = Vec::new();
     fixes.extend(channel_spellings(&table.frame, profile, file)?);
-    if profile.refund_sign == RefundSign::Negative && table.frame.column("refund_amount").is_ok() {
+    if profile.refund_sign == RefundSign::Negative
+        && table.frame.column("refund_amount_yuan").is_ok()
+    {
         fixes.push(
-            col("refund_amount")
+            col("refund_amount_yuan")
                 .str()
                 .replace(lit(r"^\s*-"), lit(""), false)
-                .alias("refund_amount"),
+                .alias("refund_amount_yuan"),
         );
     }
     if !fixes.is_empty() {
@@ -373,17 +541,10 @@ pub fn daily_profiled(
     if let Some(f) = contract.fields.iter_mut().find(|f| f.name == "date") {
         f.format = Some(profile.date_format.clone());
     }
+    let units = DailyUnits::of(&table, profile, file)?;
     let mut sink = RejectSink::new(Feed::PaymentDaily.id(), file, &decoded.sha256);
-    let (mut rows, accepted, duplicates) = daily_with(&table, campaign, &contract, &mut sink)?;
-    if profile.amount_unit == AmountUnit::Fen {
-        rows = rows
-            .lazy()
-            .with_columns(
-                ["amount", "refund_amount", "net_amount"].map(|c| (col(c) / lit(100.0)).alias(c)),
-            )
-            .collect()
-            .map_err(&err)?;
-    }
+    let (rows, accepted, duplicates) = daily_with(&table, campaign, &contract, &mut sink)?;
+    let rows = units.in_yuan(rows, file)?;
     let rejects = sink.to_frame().map_err(&err)?;
     let report = FileReport {
         file: file.to_owned(),
@@ -395,10 +556,148 @@ pub fn daily_profiled(
         rejected: sink.len(),
         duplicates,
         ignored_columns: table.ignored,
+        source_unit: units.source_unit(),
     };
     Ok(FileOutcome {
         report,
         rows,
         rejects,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "date,institution,region_code,mcc,channel,txn_count";
+
+    fn daily_file(money_headers: &str, money: &str) -> Vec<u8> {
+        format!("{HEAD},{money_headers},merchant_count\n2023-09-01,acq_x,330000,5722,offline,3,{money},2\n")
+            .into_bytes()
+    }
+
+    fn money(out: &FileOutcome) -> [f64; 3] {
+        ["amount_yuan", "refund_amount_yuan", "net_amount_yuan"].map(|c| {
+            out.rows
+                .column(c)
+                .and_then(|c| c.f64().cloned())
+                .ok()
+                .and_then(|c| c.get(0))
+                // To the millionth of a yuan: exact conversions compare equal to their literal.
+                .map_or(f64::NAN, |v| (v * 1e6).round() / 1e6)
+        })
+    }
+
+    fn plain(bytes: &[u8]) -> Result<FileOutcome> {
+        crate::ingest_bytes(
+            Feed::PaymentDaily,
+            "payment_daily_acq_x_2023-09.csv",
+            bytes,
+            &Campaign::default_2023(),
+        )
+    }
+
+    fn profiled(bytes: &[u8], unit: &str) -> Result<FileOutcome> {
+        let profile = Profile::from_toml(
+            &format!(
+                "institution = \"acq_x\"\nfeed = \"payment_daily\"\namount_unit = \"{unit}\"\n"
+            ),
+            "test",
+        )
+        .expect("profile");
+        daily_profiled(
+            "payment_daily_acq_x_2023-09.csv",
+            bytes,
+            &profile,
+            &Campaign::default_2023(),
+        )
+    }
+
+    /// The lake's columns are `*_yuan` whatever the file's headers: today's names, the names before
+    /// contract version 3 and Chinese headers with 元 all read as yuan, with no `source_unit`.
+    #[test]
+    fn yuan_headers_old_and_new_read_as_yuan() {
+        for headers in [
+            "amount_yuan,refund_amount_yuan",
+            "amount,refund_amount",
+            "交易金额（元）,退款金额(元)",
+        ] {
+            let out = plain(&daily_file(headers, "1234.56,34.5")).expect(headers);
+            assert_eq!(money(&out), [1234.56, 34.5, 1200.06], "{headers}");
+            assert_eq!(out.report.source_unit, None, "{headers}");
+            assert!(out.rows.column("amount").is_err());
+        }
+    }
+
+    /// Issue 15 point 6: a unit in the header's brackets is the amounts' unit — 万元 and 分 are
+    /// converted to yuan (to the fen) and kept as the report's `source_unit`, never read as yuan.
+    #[test]
+    fn a_unit_in_the_header_is_converted_and_kept_as_source_unit() {
+        let out = plain(&daily_file(
+            "交易金额（万元）,退款金额（万元）",
+            "1.2345,0.0001",
+        ))
+        .expect("万元");
+        assert_eq!(money(&out), [12_345.0, 1.0, 12_344.0]);
+        assert_eq!(out.report.source_unit.as_deref(), Some("万元"));
+        let out = plain(&daily_file("交易金额(分),退款金额(分)", "123456,3450")).expect("分");
+        assert_eq!(money(&out), [1234.56, 34.5, 1200.06]);
+        assert_eq!(out.report.source_unit.as_deref(), Some("分"));
+        let out = plain(&daily_file("交易金额（万元）,退款金额（元）", "1.5,20")).expect("mixed");
+        assert_eq!(money(&out), [15_000.0, 20.0, 14_980.0]);
+        assert_eq!(
+            out.report.source_unit.as_deref(),
+            Some("amount_yuan=万元, refund_amount_yuan=元")
+        );
+        let json = serde_json::to_value(
+            &plain(&daily_file("amount,refund_amount", "1,0"))
+                .expect("yuan")
+                .report,
+        )
+        .expect("json");
+        assert!(json.get("source_unit").is_none(), "absent for yuan: {json}");
+    }
+
+    /// A profile in fen converts unitless headers; a header in another unit than the profile's fen,
+    /// or a bracketed part that is no money unit, refuses the file in both languages.
+    #[test]
+    fn a_profile_unit_applies_and_a_contradiction_refuses_the_file() {
+        let out = profiled(&daily_file("amount,refund_amount", "123456,3450"), "fen").expect("fen");
+        assert_eq!(money(&out), [1234.56, 34.5, 1200.06]);
+        assert_eq!(out.report.source_unit.as_deref(), Some("分"));
+        let out = profiled(
+            &daily_file("交易金额(分),refund_amount", "123456,3450"),
+            "fen",
+        )
+        .expect("fen");
+        assert_eq!(money(&out), [1234.56, 34.5, 1200.06]);
+        let out = profiled(
+            &daily_file("交易金额（万元）,退款金额（万元）", "1.5,0"),
+            "yuan",
+        )
+        .expect("wan");
+        assert_eq!(money(&out), [15_000.0, 0.0, 15_000.0]);
+        for (headers, bytes_unit) in [
+            ("交易金额（元）,refund_amount", "fen"),
+            ("交易金额（万元）,refund_amount", "fen"),
+        ] {
+            let Err(e) = profiled(&daily_file(headers, "1,0"), bytes_unit) else {
+                panic!("{headers}: refused");
+            };
+            let text = e.to_string();
+            assert!(matches!(e, IngestError::AmountUnit { .. }), "{text}");
+            assert!(
+                text.contains("amount_unit") && text.contains("矛盾"),
+                "{text}"
+            );
+        }
+        let Err(e) = plain(&daily_file("交易金额（%）,refund_amount", "1,0")) else {
+            panic!("not a money unit");
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("not a money unit") && text.contains("不是金额单位"),
+            "{text}"
+        );
+    }
 }

@@ -202,6 +202,18 @@ pub struct Profile {
     pub values: BTreeMap<String, BTreeMap<String, String>>,
 }
 
+impl AmountUnit {
+    /// The unit as a file report keeps it (`source_unit`): `None` for yuan, the lake's unit; `分` for
+    /// fen.
+    #[must_use]
+    pub fn source_unit(self) -> Option<String> {
+        match self {
+            AmountUnit::Yuan => None,
+            AmountUnit::Fen => Some("分".to_owned()),
+        }
+    }
+}
+
 impl Default for Profile {
     fn default() -> Profile {
         Profile {

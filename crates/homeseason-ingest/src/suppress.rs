@@ -64,7 +64,7 @@ fn keys(frame: &DataFrame, cols: &[&str]) -> PolarsResult<Vec<String>> {
 /// that are one suppressed cell alone.
 ///
 /// # Errors
-/// When `daily` lacks `merchant_count`, `net_amount` or a margin column.
+/// When `daily` lacks `merchant_count`, `net_amount_yuan` or a margin column.
 pub fn suppression_mask(
     daily: &DataFrame,
     k: u32,
@@ -78,7 +78,7 @@ pub fn suppression_mask(
         .map(|v| v.unwrap_or(0))
         .collect();
     let amounts: Vec<f64> = daily
-        .column("net_amount")?
+        .column("net_amount_yuan")?
         .cast(&DataType::Float64)?
         .f64()?
         .iter()
@@ -192,9 +192,9 @@ pub fn suppress_small_cells(
         .lazy()
         .with_columns([
             blank("txn_count", DataType::Int64),
-            blank("amount", DataType::Float64),
-            blank("refund_amount", DataType::Float64),
-            blank("net_amount", DataType::Float64),
+            blank("amount_yuan", DataType::Float64),
+            blank("refund_amount_yuan", DataType::Float64),
+            blank("net_amount_yuan", DataType::Float64),
             blank("merchant_count", DataType::Int64),
         ])
         .select(order)
@@ -289,9 +289,9 @@ mod tests {
             "category" => cells.iter().map(|c| c.1).collect::<Vec<_>>(),
             "channel" => vec!["offline"; n],
             "txn_count" => cells.iter().map(|c| c.4 * 3).collect::<Vec<_>>(),
-            "amount" => cells.iter().map(|c| c.5).collect::<Vec<_>>(),
-            "refund_amount" => vec![0.0; n],
-            "net_amount" => cells.iter().map(|c| c.5).collect::<Vec<_>>(),
+            "amount_yuan" => cells.iter().map(|c| c.5).collect::<Vec<_>>(),
+            "refund_amount_yuan" => vec![0.0; n],
+            "net_amount_yuan" => cells.iter().map(|c| c.5).collect::<Vec<_>>(),
             "merchant_count" => cells.iter().map(|c| c.4).collect::<Vec<_>>(),
         )
         .unwrap_or_default()
@@ -399,9 +399,9 @@ mod tests {
             "category" => cat,
             "channel" => vec!["offline"; n],
             "txn_count" => merchants.clone(),
-            "amount" => amount.clone(),
-            "refund_amount" => vec![0.0; n],
-            "net_amount" => amount,
+            "amount_yuan" => amount.clone(),
+            "refund_amount_yuan" => vec![0.0; n],
+            "net_amount_yuan" => amount,
             "merchant_count" => merchants,
         )
         .unwrap_or_default()

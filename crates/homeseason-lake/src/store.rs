@@ -15,9 +15,11 @@ use crate::{LakeError, Result};
 
 /// Version of the table contracts, written into every Parquet file's key-value metadata
 /// (`homeseason.schema_version`). `2`: every money column names its unit (`sales_amount_yuan`,
-/// `source_unit`, `value_100m_yuan`, `lower_pct`, `lower_yuan` …); files of version `1` are renamed on
-/// read ([`Lake::read_table`]).
-pub const SCHEMA_VERSION: &str = "2";
+/// `source_unit`, `value_100m_yuan`, `lower_pct`, `lower_yuan` …); `3`: `payment_daily`'s
+/// `amount_yuan`, `refund_amount_yuan`, `net_amount_yuan` too. Files of earlier versions are renamed on
+/// read ([`Lake::read_table`], [`Lake::check_table`], the merge of a commit), and a commit rewrites the
+/// partitions it touches under today's names.
+pub const SCHEMA_VERSION: &str = "3";
 const MANIFEST: &str = "_manifest.json";
 /// The commit journal: the renames of a commit whose files are all staged in `.tmp`. Written
 /// atomically after the staging and before the first rename, removed after the last; a writer that
@@ -139,8 +141,9 @@ pub fn write_key(table: &str) -> &'static [&'static str] {
     }
 }
 
-/// A frame read from a file written under contract version 1 with its columns renamed to today's
-/// names ([`contract::RENAMED_IN_V2`]); a frame with today's names is returned as it is.
+/// A frame read from a file written under an earlier contract version with its columns renamed to
+/// today's names ([`contract::RENAMED_IN_V2`], [`contract::RENAMED_IN_V3`]); a frame with today's
+/// names is returned as it is.
 #[must_use]
 pub(crate) fn upgrade_v1_names(table: &str, mut frame: DataFrame) -> DataFrame {
     for (old, new) in contract::renamed_columns(table) {
@@ -208,9 +211,9 @@ fn merge_rows(
     if add {
         let measures = [
             "txn_count",
-            "amount",
-            "refund_amount",
-            "net_amount",
+            "amount_yuan",
+            "refund_amount_yuan",
+            "net_amount_yuan",
             "merchant_count",
         ];
         let mut group: Vec<Expr> = Vec::new();
@@ -218,17 +221,19 @@ fn merge_rows(
         for name in &order {
             let n = name.as_str();
             if measures.contains(&n) {
-                aggs.push(if matches!(n, "amount" | "refund_amount" | "net_amount") {
-                    // Summed in integer fen; turned back into yuan below with a true division (as
-                    // the ingest does), so a cell is bit-identical whichever files it came from.
-                    (col(n) * lit(100.0))
-                        .round(0, RoundMode::HalfToEven)
-                        .cast(DataType::Int64)
-                        .sum()
-                        .alias(n)
-                } else {
-                    col(n).sum().alias(n)
-                });
+                aggs.push(
+                    if matches!(n, "amount_yuan" | "refund_amount_yuan" | "net_amount_yuan") {
+                        // Summed in integer fen; turned back into yuan below with a true division (as
+                        // the ingest does), so a cell is bit-identical whichever files it came from.
+                        (col(n) * lit(100.0))
+                            .round(0, RoundMode::HalfToEven)
+                            .cast(DataType::Int64)
+                            .sum()
+                            .alias(n)
+                    } else {
+                        col(n).sum().alias(n)
+                    },
+                );
             } else {
                 group.push(col(n));
             }
@@ -246,7 +251,7 @@ fn merge_rows(
                     .collect()
             })
             .map_err(perr(table))?;
-        for money in ["amount", "refund_amount", "net_amount"] {
+        for money in ["amount_yuan", "refund_amount_yuan", "net_amount_yuan"] {
             let Ok(fen) = rows.column(money).and_then(|c| c.i64().cloned()) else {
                 continue;
             };
@@ -863,6 +868,11 @@ impl Lake {
                 conflict_keys: totals.conflict_keys,
             });
         }
+        // The table's other partitions still under an earlier contract version's names (a lake
+        // written before a rename) are rewritten under today's names in this commit, so the table
+        // never mixes the two namings: DuckDB, pyarrow and polars refuse a glob whose files disagree.
+        // Their rows and manifest entries stay as they are.
+        let migrated = self.partitions_with_old_names(c.table, &merged_parts)?;
         let mut written = Vec::new();
         let replaced = Vec::new();
         // Every partition and the new manifest are staged in `.tmp` first, then put in place as one
@@ -883,6 +893,12 @@ impl Lake {
         } else {
             reject_parts.iter().map(|(p, f)| (p, f)).collect()
         };
+        for (path, frame) in &migrated {
+            let tmp = Self::parquet_bytes(c.table, frame)
+                .and_then(|bytes| self.stage(&bytes))
+                .inspect_err(|_| unstage(&staged))?;
+            staged.push((tmp, path.clone()));
+        }
         for (path, frame) in data.chain(rejects) {
             let table = path.split('/').next().unwrap_or_default();
             let tmp = Self::parquet_bytes(table, frame)
@@ -959,6 +975,59 @@ impl Lake {
             conflicts: totals.conflicts,
             conflict_keys: totals.conflict_keys,
         })
+    }
+
+    /// The partitions of `table` other than `touched` whose file still carries a column under a name
+    /// an earlier contract version used ([`contract::renamed_columns`]), read and renamed to today's
+    /// names, by relative path.
+    fn partitions_with_old_names(
+        &self,
+        table: &str,
+        touched: &[(String, DataFrame, bool)],
+    ) -> Result<Vec<(String, DataFrame)>> {
+        let old: Vec<&str> = contract::renamed_columns(table).map(|(o, _)| o).collect();
+        if old.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for (path, _) in self.files(table)? {
+            let Some(rel) = self.partition_rel(&path) else {
+                continue;
+            };
+            if touched.iter().any(|(p, _, _)| *p == rel) {
+                continue;
+            }
+            let columns = self.file_columns(&path)?;
+            if !columns.iter().any(|c| old.contains(&c.as_str())) {
+                continue;
+            }
+            if let Some(frame) = self.read_partition(&rel)? {
+                out.push((rel, frame));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The column names of one of the lake's Parquet files (read from its footer only).
+    ///
+    /// # Errors
+    /// [`LakeError::Contract`] when `path` is not under the lake's root; IO or Parquet failures.
+    pub fn file_columns(&self, path: &Path) -> Result<Vec<String>> {
+        if !path.starts_with(&self.root)
+            || path
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(LakeError::Contract {
+                table: path.display().to_string(),
+                reason: "not a file of this lake".into(),
+            });
+        }
+        let file = File::open(path).map_err(io("open", path))?;
+        let schema = ParquetReader::new(file)
+            .schema()
+            .map_err(perr(path.display().to_string()))?;
+        Ok(schema.iter_names().map(ToString::to_string).collect())
     }
 
     /// The rows a partition holds now (without its path-only columns), `None` when it has none.
@@ -1217,6 +1286,8 @@ impl Lake {
                     continue;
                 }
             };
+            // A file of an earlier contract version is checked under today's names, as it is read.
+            let frame = upgrade_v1_names(table, frame);
             let path_cols: Vec<&str> = parts.keys().map(String::as_str).collect();
             if let Err(LakeError::Contract { reason, .. }) = check_frame(table, &frame, &path_cols)
             {
@@ -1445,9 +1516,9 @@ mod tests {
 
     #[test]
     fn check_names_values_below_the_minimum_and_above_the_maximum() {
-        // payment_daily.amount: minimum 0, maximum 1e12 yuan (data-schemas/payment_daily.json).
+        // payment_daily.amount_yuan: minimum 0, maximum 1e12 yuan (data-schemas/payment_daily.json).
         let frame = df!(
-            "amount" => [5.0, -1.0, 2.0e12, 3.0e12],
+            "amount_yuan" => [5.0, -1.0, 2.0e12, 3.0e12],
             "txn_count" => [1_i64, 1, 1, 1],
         )
         .expect("frame");
@@ -1455,16 +1526,16 @@ mod tests {
         assert!(
             problems
                 .iter()
-                .any(|p| p.contains("column amount: 1 values below the minimum 0")),
+                .any(|p| p.contains("column amount_yuan: 1 values below the minimum 0")),
             "{problems:?}"
         );
         assert!(
             problems.iter().any(|p| p
-                .contains("column amount: 2 values above the maximum 1000000000000")
+                .contains("column amount_yuan: 2 values above the maximum 1000000000000")
                 && p.contains("高于最大值")),
             "{problems:?}"
         );
-        let fine = df!("amount" => [0.0, 1.0e12]).expect("frame");
+        let fine = df!("amount_yuan" => [0.0, 1.0e12]).expect("frame");
         assert!(check_values(contract::tables::PAYMENT_DAILY, &fine).is_empty());
     }
 
@@ -1545,6 +1616,155 @@ mod tests {
             Some("万元")
         );
         assert!(read.column("sales_amount").is_err() && read.column("unit").is_err());
+    }
+
+    /// `payment_daily` rows of one cell per day (from `start` on) in today's names.
+    fn daily_cells(start: (i32, u32), amounts: &[(f64, f64)]) -> DataFrame {
+        let n = amounts.len();
+        let start = chrono::NaiveDate::from_ymd_opt(start.0, start.1, 1).expect("date");
+        let days: Vec<chrono::NaiveDate> = (0..n)
+            .map(|i| start + chrono::Days::new(u64::try_from(i).expect("small")))
+            .collect();
+        df!(
+            "date" => days,
+            "institution" => vec!["acq_a"; n],
+            "region_code" => vec!["330000"; n],
+            "mcc" => vec!["5722"; n],
+            "category" => vec!["home_appliances"; n],
+            "channel" => vec!["offline"; n],
+            "txn_count" => vec![2_i64; n],
+            "amount_yuan" => amounts.iter().map(|a| a.0).collect::<Vec<_>>(),
+            "refund_amount_yuan" => amounts.iter().map(|a| a.1).collect::<Vec<_>>(),
+            "net_amount_yuan" => amounts.iter().map(|a| a.0 - a.1).collect::<Vec<_>>(),
+            "merchant_count" => vec![1_i64; n],
+        )
+        .expect("frame")
+    }
+
+    fn commit_daily(lake: &Lake, rows: &DataFrame, sha: &str) -> CommitSummary {
+        let rejects = DataFrame::empty();
+        lake.commit(&Commit {
+            table: contract::tables::PAYMENT_DAILY,
+            feed: "payment_transactions",
+            file: "t.csv",
+            sha256: sha,
+            rows,
+            rejects: &rejects,
+            report: serde_json::json!({}),
+            now: "2023-10-01T00:00:00Z",
+        })
+        .expect("commit")
+    }
+
+    /// Rewrite every `payment_daily` file of the lake as contract version 2 wrote it (`amount`,
+    /// `refund_amount`, `net_amount`), in place.
+    fn rewrite_as_version_2(lake: &Lake, scratch: &Path) {
+        for (i, (path, _)) in lake
+            .files(contract::tables::PAYMENT_DAILY)
+            .expect("files")
+            .into_iter()
+            .enumerate()
+        {
+            let mut v2 = ParquetReader::new(File::open(&path).expect("open"))
+                .finish()
+                .expect("read");
+            for (old, new) in contract::renamed_columns(contract::tables::PAYMENT_DAILY) {
+                v2.rename(new, old.into()).expect("rename");
+            }
+            let tmp = scratch.join(format!("v2-{i}.parquet"));
+            ParquetWriter::new(File::create(&tmp).expect("create"))
+                .finish(&mut v2)
+                .expect("write");
+            fs::rename(&tmp, &path).expect("replace");
+        }
+    }
+
+    /// The column names of each `payment_daily` file, by month folder.
+    fn daily_file_columns(lake: &Lake) -> BTreeMap<String, Vec<String>> {
+        lake.files(contract::tables::PAYMENT_DAILY)
+            .expect("files")
+            .into_iter()
+            .map(|(path, parts)| {
+                (
+                    parts.get("month").cloned().unwrap_or_default(),
+                    lake.file_columns(&path).expect("columns"),
+                )
+            })
+            .collect()
+    }
+
+    /// A lake written before contract version 3 (`payment_daily.amount`, `refund_amount`,
+    /// `net_amount`) reads and checks under today's names (`amount_yuan` …). The next commit adds to
+    /// the cells of its partition in fen, and writes that partition and the table's other old ones
+    /// under the new names (their rows and manifest entries unchanged), so no reader sees the table
+    /// mix the two namings.
+    #[test]
+    fn a_version_2_payment_daily_lake_reads_checks_and_is_rewritten_under_the_new_names() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let lake = Lake::open(tmp.path().join("lake")).expect("lake");
+        commit_daily(
+            &lake,
+            &daily_cells((2023, 9), &[(100.10, 0.0), (50.0, 20.05)]),
+            "a",
+        );
+        commit_daily(&lake, &daily_cells((2023, 10), &[(7.0, 1.0)]), "b");
+        rewrite_as_version_2(&lake, tmp.path());
+        let before = daily_file_columns(&lake);
+        assert_eq!(before.len(), 2);
+        for cols in before.values() {
+            assert!(cols.contains(&"net_amount".to_owned()), "{cols:?}");
+        }
+        let net = |lake: &Lake| {
+            let mut v = lake
+                .read_table(contract::tables::PAYMENT_DAILY)
+                .expect("read")
+                .column("net_amount_yuan")
+                .expect("renamed on read")
+                .f64()
+                .expect("f64")
+                .into_no_null_iter()
+                .collect::<Vec<_>>();
+            v.sort_by(f64::total_cmp);
+            v
+        };
+        assert_eq!(net(&lake), [6.0, 29.95, 100.10]);
+        let read = lake
+            .read_table(contract::tables::PAYMENT_DAILY)
+            .expect("read");
+        assert!(read.column("amount").is_err() && read.column("net_amount").is_err());
+        assert_eq!(
+            lake.check_table(contract::tables::PAYMENT_DAILY)
+                .expect("check"),
+            Vec::<String>::new(),
+            "an old lake passes check"
+        );
+        assert!(lake.check_manifest().expect("check").is_empty());
+        let october = "payment_daily/institution=acq_a/year=2023/month=10/data.parquet";
+        let entry = |lake: &Lake| {
+            let e = lake.manifest().expect("manifest").partitions[october].clone();
+            (e.rows, e.version, e.source_sha256)
+        };
+        let october_entry = entry(&lake);
+        // The next commit (September only): cells summed in fen, both months under the new names.
+        let summary = commit_daily(&lake, &daily_cells((2023, 9), &[(0.20, 0.10)]), "c");
+        assert!(!summary.unchanged);
+        assert_eq!(summary.written.len(), 1, "{summary:?}");
+        assert_eq!(net(&lake), [6.0, 29.95, 100.20]);
+        for (month, cols) in daily_file_columns(&lake) {
+            for (old, new) in contract::renamed_columns(contract::tables::PAYMENT_DAILY) {
+                assert!(
+                    cols.contains(&new.to_owned()) && !cols.contains(&old.to_owned()),
+                    "month {month}: {cols:?}"
+                );
+            }
+        }
+        assert_eq!(entry(&lake), october_entry, "a rename changes no entry");
+        assert!(
+            lake.check_table(contract::tables::PAYMENT_DAILY)
+                .expect("check")
+                .is_empty()
+        );
+        assert!(lake.check_manifest().expect("check").is_empty());
     }
 
     fn enterprise(rows: &[(&str, &str, f64)]) -> DataFrame {

@@ -507,7 +507,7 @@ mod tests {
                 v.push(x);
             }
         }
-        df!("region_code" => r, "category" => c, "date" => dd, "net_amount" => v).unwrap()
+        df!("region_code" => r, "category" => c, "date" => dd, "net_amount_yuan" => v).unwrap()
     }
 
     #[test]

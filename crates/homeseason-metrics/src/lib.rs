@@ -6,7 +6,7 @@
 //! ## Input
 //! [`daily_series`] turns the lake's `payment_daily` (one row per date × institution × region × MCC ×
 //! channel) into one net-sales series per region × category (`region_code`, `category`, `date`,
-//! `net_amount`), adding the national total (`000000`) and the sum of the targeted categories
+//! `net_amount_yuan`), adding the national total (`000000`) and the sum of the targeted categories
 //! (`all_targeted`).
 //!
 //! ## Methods ([`Method`])

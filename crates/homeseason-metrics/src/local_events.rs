@@ -245,7 +245,7 @@ impl Store {
         let regions = strings_of(series, "region_code")?;
         let categories = strings_of(series, "category")?;
         let dates = dates_of(series, "date")?;
-        let values = floats_of(series, "net_amount")?;
+        let values = floats_of(series, "net_amount_yuan")?;
         let (Some(first), Some(last)) = (
             dates.iter().flatten().min().copied(),
             dates.iter().flatten().max().copied(),
@@ -362,7 +362,7 @@ impl Store {
 /// Estimate every local-station event of the register against the regions without one.
 ///
 /// `series` is [`daily_series`](crate::daily_series)'s frame (`region_code`, `category`, `date`,
-/// `net_amount`); `activities` the activities register (see [`local_station_events`]). Returns
+/// `net_amount_yuan`); `activities` the activities register (see [`local_station_events`]). Returns
 /// empty frames (with their columns) when the register holds no local-station event. See the
 /// [module documentation](self) for the design.
 ///
@@ -942,7 +942,8 @@ mod tests {
             d.push(day);
             v.push(1e9);
         }
-        df!("region_code" => r, "category" => c, "date" => d, "net_amount" => v).expect("frame")
+        df!("region_code" => r, "category" => c, "date" => d, "net_amount_yuan" => v)
+            .expect("frame")
     }
 
     fn register(rows: &[(&str, NaiveDate, NaiveDate, Option<bool>)]) -> DataFrame {

@@ -9,7 +9,7 @@ use crate::Result;
 /// Category id of the sum of the campaign's targeted categories.
 pub const ALL_TARGETED: &str = "all_targeted";
 
-/// `payment_daily` rows → `region_code, category, date, net_amount` with national (`000000`) and
+/// `payment_daily` rows → `region_code, category, date, net_amount_yuan` with national (`000000`) and
 /// `all_targeted` totals added, sorted.
 ///
 /// Sums are taken in integer fen (分), so they do not depend on the order in which polars' parallel
@@ -20,23 +20,23 @@ pub const ALL_TARGETED: &str = "all_targeted";
 pub fn daily_series(payment_daily: LazyFrame, campaign: &Campaign) -> Result<DataFrame> {
     let by_cell = payment_daily
         .with_column(
-            (col("net_amount").cast(DataType::Float64) * lit(100.0))
+            (col("net_amount_yuan").cast(DataType::Float64) * lit(100.0))
                 .round(0, RoundMode::HalfAwayFromZero)
                 .cast(DataType::Int64)
-                .alias("net_amount"),
+                .alias("net_amount_yuan"),
         )
         .group_by([col("region_code"), col("category"), col("date")])
-        .agg([col("net_amount").sum()]);
+        .agg([col("net_amount_yuan").sum()]);
     let national = by_cell
         .clone()
         .group_by([col("category"), col("date")])
-        .agg([col("net_amount").sum()])
+        .agg([col("net_amount_yuan").sum()])
         .with_column(lit(NATIONAL).alias("region_code"))
         .select([
             col("region_code"),
             col("category"),
             col("date"),
-            col("net_amount"),
+            col("net_amount_yuan"),
         ]);
     let cells = concat(
         [
@@ -44,7 +44,7 @@ pub fn daily_series(payment_daily: LazyFrame, campaign: &Campaign) -> Result<Dat
                 col("region_code"),
                 col("category"),
                 col("date"),
-                col("net_amount"),
+                col("net_amount_yuan"),
             ]),
             national,
         ],
@@ -54,7 +54,7 @@ pub fn daily_series(payment_daily: LazyFrame, campaign: &Campaign) -> Result<Dat
         col("region_code"),
         col("category"),
         col("date"),
-        col("net_amount"),
+        col("net_amount_yuan"),
     ]);
     let targeted: Vec<Expr> = campaign
         .categories
@@ -70,16 +70,18 @@ pub fn daily_series(payment_daily: LazyFrame, campaign: &Campaign) -> Result<Dat
         .clone()
         .filter(targeted)
         .group_by([col("region_code"), col("date")])
-        .agg([col("net_amount").sum()])
+        .agg([col("net_amount_yuan").sum()])
         .with_column(lit(ALL_TARGETED).alias("category"))
         .select([
             col("region_code"),
             col("category"),
             col("date"),
-            col("net_amount"),
+            col("net_amount_yuan"),
         ]);
     Ok(concat([cells, all], UnionArgs::default())?
-        .with_column((col("net_amount").cast(DataType::Float64) / lit(100.0)).alias("net_amount"))
+        .with_column(
+            (col("net_amount_yuan").cast(DataType::Float64) / lit(100.0)).alias("net_amount_yuan"),
+        )
         .sort(
             ["region_code", "category", "date"],
             SortMultipleOptions::default(),

@@ -317,7 +317,7 @@ pub fn uplift(
     let categories = series.column("category")?.str()?;
     let dates = series.column("date")?.cast(&DataType::Int32)?;
     let dates = dates.i32()?;
-    let values = series.column("net_amount")?.cast(&DataType::Float64)?;
+    let values = series.column("net_amount_yuan")?.cast(&DataType::Float64)?;
     let values = values.f64()?;
     let mut cells: std::collections::BTreeMap<(String, String), HashMap<NaiveDate, f64>> =
         std::collections::BTreeMap::new();
@@ -674,7 +674,7 @@ mod tests {
             d.push(day);
             v.push(y);
         }
-        df!("region_code" => r, "category" => c, "date" => d, "net_amount" => v).unwrap()
+        df!("region_code" => r, "category" => c, "date" => d, "net_amount_yuan" => v).unwrap()
     }
 
     #[test]

@@ -91,7 +91,7 @@ fn season(seed: u64, from_2023: bool) -> Season {
         .expect("concat")
         .with_columns([
             to_date("date").alias("date"),
-            (col("amount") - col("refund_amount")).alias("net_amount"),
+            (col("amount") - col("refund_amount")).alias("net_amount_yuan"),
         ])
         .join(
             map.lazy(),

@@ -274,13 +274,18 @@ pub fn csv_template(feed: Feed) -> Vec<u8> {
     }
 }
 
-/// One header line of the Chinese titles of the fields a file of `feed` supplies.
+/// One header line of the Chinese titles of the fields a file of `feed` supplies; a money field's
+/// title carries its unit (`交易金额（元）`), so a file filled in from the template says what unit its
+/// amounts are in.
 #[must_use]
 pub fn contract_csv(feed: Feed) -> Vec<u8> {
-    let headers: Vec<&str> = feed
+    let headers: Vec<String> = feed
         .contract()
         .input_fields()
-        .map(|f| f.title_zh.as_str())
+        .map(|f| match f.unit.as_deref() {
+            Some("yuan") => format!("{}（元）", f.title_zh),
+            _ => f.title_zh.clone(),
+        })
         .collect();
     let mut out = b"\xEF\xBB\xBF".to_vec();
     out.extend_from_slice(headers.join(",").as_bytes());
@@ -427,5 +432,41 @@ mod tests {
             let headers: Vec<&str> = text.trim_end().split(',').collect();
             assert_eq!(Feed::detect(&headers), Some(feed), "{text}");
         }
+    }
+
+    /// The payment templates state the unit of their amounts, and a file filled in from one is read
+    /// in that unit (yuan, no conversion).
+    #[test]
+    fn payment_templates_name_the_unit_of_their_amounts() {
+        let bytes = csv_template(Feed::PaymentDaily);
+        let header = std::str::from_utf8(&bytes[3..])
+            .unwrap()
+            .trim_end()
+            .to_owned();
+        assert!(header.contains("交易金额（元）,退款金额（元）"), "{header}");
+        let txn = csv_template(Feed::PaymentTransactions);
+        assert!(
+            std::str::from_utf8(&txn[3..])
+                .unwrap()
+                .contains("交易金额（元）")
+        );
+        let file = format!("{header}\n2023-09-01,acq_x,330000,5722,线下,3,1234.5,34.5,2\n");
+        let out = homeseason_ingest::ingest_bytes(
+            Feed::PaymentDaily,
+            "payment_daily_acq_x_2023-09.csv",
+            file.as_bytes(),
+            &homeseason_schema::campaign::Campaign::default_2023(),
+        )
+        .unwrap();
+        assert_eq!(out.report.accepted, 1, "{:?}", out.report);
+        assert_eq!(out.report.source_unit, None);
+        let net = out
+            .rows
+            .column("net_amount_yuan")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .get(0);
+        assert_eq!(net, Some(1200.0));
     }
 }

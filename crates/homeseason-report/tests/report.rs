@@ -709,9 +709,9 @@ fn cells() -> DataFrame {
         "category" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
         "channel" => vec!["offline"; n],
         "txn_count" => rows.iter().map(|r| r.4 * 3).collect::<Vec<_>>(),
-        "amount" => rows.iter().map(|r| r.5).collect::<Vec<_>>(),
-        "refund_amount" => vec![0.0; n],
-        "net_amount" => rows.iter().map(|r| r.5).collect::<Vec<_>>(),
+        "amount_yuan" => rows.iter().map(|r| r.5).collect::<Vec<_>>(),
+        "refund_amount_yuan" => vec![0.0; n],
+        "net_amount_yuan" => rows.iter().map(|r| r.5).collect::<Vec<_>>(),
         "merchant_count" => rows.iter().map(|r| r.4).collect::<Vec<_>>(),
     )
     .expect("cells")
@@ -799,7 +799,7 @@ fn cell_columns(cells: &DataFrame) -> (Vec<String>, Vec<String>, Vec<NaiveDate>,
         .map(|v| d(1970, 1, 1) + chrono::Duration::days(i64::from(v.unwrap_or(0))))
         .collect();
     let nets: Vec<f64> = cells
-        .column("net_amount")
+        .column("net_amount_yuan")
         .expect("net")
         .f64()
         .expect("f64")

@@ -122,17 +122,10 @@ pub const UNITS: [(&str, &str); 4] = [
     ("percent", "_pct"),
 ];
 
-/// Money columns whose name does not carry their unit yet (all in yuan, stated by `unit` in the
-/// schema): `payment_daily`'s columns are also written by the Spark job, so their rename waits for it.
-pub const UNIT_NOT_IN_NAME: [(&str, &str); 7] = [
-    (tables::PAYMENT_TRANSACTIONS, "amount"),
-    (tables::PAYMENT_DAILY, "amount"),
-    (tables::PAYMENT_DAILY, "refund_amount"),
-    (tables::PAYMENT_DAILY, "net_amount"),
-    (tables::DASHBOARD_PAYMENT_DAILY, "amount"),
-    (tables::DASHBOARD_PAYMENT_DAILY, "refund_amount"),
-    (tables::DASHBOARD_PAYMENT_DAILY, "net_amount"),
-];
+/// Money columns whose name does not carry their unit: `payment_transactions.amount` is an input
+/// column only (never a lake column), written in the unit the institution's profile states
+/// (`amount_unit`: yuan or fen) and summed into `payment_daily`'s `*_yuan` columns.
+pub const UNIT_NOT_IN_NAME: [(&str, &str); 1] = [(tables::PAYMENT_TRANSACTIONS, "amount")];
 
 /// Columns renamed in contract version 2 (every money column names its unit, one naming of interval
 /// bounds per unit): `(table, name in version 1, name now)`. The lake renames them when it reads a file
@@ -231,10 +224,23 @@ pub const RENAMED_IN_V2: [(&str, &str, &str); 39] = [
     ),
 ];
 
-/// The version-1 names of `table`'s renamed columns, as `(old, new)` pairs.
+/// Columns renamed in contract version 3: `payment_daily`'s money columns name their unit like every
+/// other money column (`(table, name in versions 1 and 2, name now)`). Both engines write the new
+/// names; the lake renames them when it reads a file written before, and the next commit of a
+/// partition writes it under the new names. The old names stay accepted input headers (aliases), so an
+/// institution's daily file headed `amount`, `refund_amount` still maps.
+pub const RENAMED_IN_V3: [(&str, &str, &str); 3] = [
+    (tables::PAYMENT_DAILY, "amount", "amount_yuan"),
+    (tables::PAYMENT_DAILY, "refund_amount", "refund_amount_yuan"),
+    (tables::PAYMENT_DAILY, "net_amount", "net_amount_yuan"),
+];
+
+/// The earlier names of `table`'s renamed columns ([`RENAMED_IN_V2`], [`RENAMED_IN_V3`]), as
+/// `(old, new)` pairs; no column was renamed twice, so one pass of renames gives today's names.
 pub fn renamed_columns(table: &str) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
     RENAMED_IN_V2
         .iter()
+        .chain(RENAMED_IN_V3.iter())
         .filter(move |(t, _, _)| *t == table)
         .map(|(_, old, new)| (*old, *new))
 }
@@ -382,9 +388,9 @@ pub const DASHBOARD_COPIES: [(&str, &str, &[&str]); 2] = [
         tables::PAYMENT_DAILY,
         &[
             "txn_count",
-            "amount",
-            "refund_amount",
-            "net_amount",
+            "amount_yuan",
+            "refund_amount_yuan",
+            "net_amount_yuan",
             "merchant_count",
         ],
     ),
@@ -1164,7 +1170,14 @@ mod tests {
             (tables::PAYMENT_TRANSACTIONS, "交易金额（元）", "amount"),
             (tables::PAYMENT_TRANSACTIONS, "Transaction Time", "txn_time"),
             (tables::PAYMENT_DAILY, "ＭＣＣ", "mcc"),
-            (tables::PAYMENT_DAILY, "退款金额（元）", "refund_amount"),
+            (
+                tables::PAYMENT_DAILY,
+                "退款金额（元）",
+                "refund_amount_yuan",
+            ),
+            (tables::PAYMENT_DAILY, "amount", "amount_yuan"),
+            (tables::PAYMENT_DAILY, "Refund_Amount", "refund_amount_yuan"),
+            (tables::PAYMENT_DAILY, "交易金额（万元）", "amount_yuan"),
             (tables::PAYMENT_DAILY, "交易笔数（笔）", "txn_count"),
             (tables::RETAIL_STATS, "value", "value_100m_yuan"),
             (tables::RETAIL_STATS, "cum_value", "cum_value_100m_yuan"),
@@ -1358,10 +1371,33 @@ mod tests {
 
     #[test]
     fn every_renamed_column_exists_under_its_new_name_only() {
-        for (t, old, new) in RENAMED_IN_V2 {
+        for (t, old, new) in RENAMED_IN_V2.iter().chain(RENAMED_IN_V3.iter()) {
             let contract = table(t);
             assert!(contract.field(new).is_some(), "{t}.{new}");
             assert!(contract.field(old).is_none(), "{t}.{old}");
+        }
+        // A name renamed once is never renamed again (one pass of renames reaches today's names).
+        for (t, _, new) in RENAMED_IN_V2.iter().chain(RENAMED_IN_V3.iter()) {
+            assert!(
+                renamed_columns(t).all(|(old, _)| old != *new),
+                "{t}.{new} renamed twice"
+            );
+        }
+        assert_eq!(
+            renamed_columns(tables::PAYMENT_DAILY).collect::<Vec<_>>(),
+            [
+                ("amount", "amount_yuan"),
+                ("refund_amount", "refund_amount_yuan"),
+                ("net_amount", "net_amount_yuan")
+            ]
+        );
+        // The v2 names of payment_daily stay input headers (an institution's own daily file).
+        let daily = table(tables::PAYMENT_DAILY);
+        for (_, old, new) in RENAMED_IN_V3 {
+            assert_eq!(
+                daily.resolve_header(old).map(|f| f.name.as_str()),
+                Some(new)
+            );
         }
         assert_eq!(
             renamed_columns(tables::RETAIL_STATS).collect::<Vec<_>>(),
@@ -1385,9 +1421,9 @@ mod tests {
                 "category",
                 "channel",
                 "txn_count",
-                "amount",
-                "refund_amount",
-                "net_amount",
+                "amount_yuan",
+                "refund_amount_yuan",
+                "net_amount_yuan",
                 "merchant_count"
             ]
         );

@@ -1118,6 +1118,7 @@ impl StagedFile {
             rejected: sink.len(),
             duplicates: dup_in_file + across,
             ignored_columns: prep.ignored.clone(),
+            source_unit: self.profile.amount_unit.source_unit(),
         };
         if !report.balanced() {
             return Err(Err(staged(format!("unbalanced report {report:?}"))));

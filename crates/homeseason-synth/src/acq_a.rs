@@ -9,7 +9,9 @@ use crate::output::{Out, push_yuan};
 use crate::rng::{Stream, stream};
 use crate::{Progress, SynthConfig, SynthError};
 
-/// Header of acq_a's files.
+/// Header of acq_a's files: the institution's own export, in yuan, with the names `payment_daily` had
+/// before contract version 3 (`amount`, `refund_amount`), which stay accepted input headers of
+/// `amount_yuan` and `refund_amount_yuan` — so every sample season exercises them.
 pub(crate) const HEADER: &str =
     "date,institution,region_code,mcc,channel,txn_count,amount,refund_amount,merchant_count";
 

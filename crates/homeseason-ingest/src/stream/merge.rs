@@ -186,6 +186,8 @@ pub(super) struct Header {
     pub(super) ignored: Vec<String>,
     pub(super) headers: [String; 9],
     pub(super) institution: String,
+    /// The profile's amount unit when it is not yuan (the file report's `source_unit`).
+    pub(super) source_unit: Option<String>,
 }
 
 pub(super) type PassResult = (Merged, RejectSink, ReadSummary, Header);
@@ -335,6 +337,7 @@ pub(super) fn run_pass(
             ignored,
             headers,
             institution,
+            source_unit: profile.amount_unit.source_unit(),
         },
     ))
 }
@@ -611,6 +614,7 @@ pub(super) fn finish(
         rejected: sink.len(),
         duplicates: merged.duplicates_in_file + across,
         ignored_columns: header.ignored,
+        source_unit: header.source_unit,
     };
     debug_assert!(report.balanced(), "{report:?}");
     let _ = header.headers;

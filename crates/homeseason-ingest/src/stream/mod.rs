@@ -650,11 +650,13 @@ mod tests {
         let round = |df: &DataFrame| {
             df.clone()
                 .lazy()
-                .with_columns(["amount", "refund_amount", "net_amount"].map(|c| {
-                    (col(c) * lit(100.0))
-                        .round(0, RoundMode::HalfAwayFromZero)
-                        .alias(c)
-                }))
+                .with_columns(
+                    ["amount_yuan", "refund_amount_yuan", "net_amount_yuan"].map(|c| {
+                        (col(c) * lit(100.0))
+                            .round(0, RoundMode::HalfAwayFromZero)
+                            .alias(c)
+                    }),
+                )
                 .collect()
                 .unwrap()
         };

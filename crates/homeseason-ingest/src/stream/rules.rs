@@ -261,9 +261,9 @@ impl<'a> DailyCells<'a> {
                 Column::new("category".into(), self.cat),
                 Column::new("channel".into(), self.channel),
                 Column::new("txn_count".into(), self.count),
-                Column::new("amount".into(), self.amount),
-                Column::new("refund_amount".into(), self.refund),
-                Column::new("net_amount".into(), self.net),
+                Column::new("amount_yuan".into(), self.amount),
+                Column::new("refund_amount_yuan".into(), self.refund),
+                Column::new("net_amount_yuan".into(), self.net),
                 Column::new("merchant_count".into(), self.merchants),
             ],
         )?

@@ -179,8 +179,8 @@ async fn another_regions_data_and_partitions() {
     assert_eq!(beijing.height(), 1);
     assert_eq!(
         beijing
-            .column("amount")
-            .expect("amount")
+            .column("amount_yuan")
+            .expect("amount_yuan")
             .f64()
             .expect("f64")
             .get(0),
