@@ -51,7 +51,7 @@ pub use profile::{
     AmountUnit, BEIJING_OFFSET, DEFAULT_TIME_FORMAT, Format, Profile, ProfileError, RefundSign,
     TimeFormat, pick as pick_profile,
 };
-pub use profile::{INSTITUTION_CODE_RULE, is_institution_code};
+pub use profile::{INSTITUTION_CODE_RULE, is_institution_code, unknown_institution_detail};
 pub use reject::{Reason, Reject, RejectSink};
 pub use source::{Decoded, Encoding, decode, sha256_hex};
 pub use stream::{
@@ -313,6 +313,29 @@ pub struct FileOutcome {
     pub rows: DataFrame,
     /// Rejected rows in the `rejects` contract.
     pub rejects: DataFrame,
+    /// Where each accepted row came from, aligned with `rows` row by row: its 1-based source line
+    /// ([`ORIGIN_LINE`], `i64`) and raw text ([`ORIGIN_RAW`]). The lake names them in the rejects of
+    /// a conflict. `None` where a row is no single source row (transactions aggregated to days).
+    pub origins: Option<DataFrame>,
+}
+
+/// Column of [`FileOutcome::origins`]: the accepted row's 1-based line in its file.
+pub const ORIGIN_LINE: &str = table::LINE;
+/// Column of [`FileOutcome::origins`]: the accepted row's raw text.
+pub const ORIGIN_RAW: &str = table::RAW;
+
+/// Split a validator's frame into the lake rows and their origins ([`ORIGIN_LINE`],
+/// [`ORIGIN_RAW`]); a frame without the two columns has no origins.
+pub(crate) fn split_origins(frame: DataFrame) -> PolarsResult<(DataFrame, Option<DataFrame>)> {
+    if frame.column(ORIGIN_LINE).is_err() || frame.column(ORIGIN_RAW).is_err() {
+        return Ok((frame, None));
+    }
+    let origins = frame
+        .select([ORIGIN_LINE, ORIGIN_RAW])?
+        .lazy()
+        .with_column(col(ORIGIN_LINE).cast(DataType::Int64))
+        .collect()?;
+    Ok((frame.drop_many([ORIGIN_LINE, ORIGIN_RAW]), Some(origins)))
 }
 
 /// Ingest one file's bytes as `feed`.
@@ -333,6 +356,7 @@ pub fn ingest_bytes(
             report: out.report,
             rows: out.rows,
             rejects: out.rejects,
+            origins: None,
         });
     }
     let (table, sha256, encoding) = read_table(feed, file, bytes)?;
@@ -344,10 +368,12 @@ pub fn ingest_bytes(
         Feed::RetailStats => retail::stats(&table, &mut sink)?,
         Feed::Activities => activities::register(&table, &mut sink)?,
     };
-    let rejects = sink.to_frame().map_err(|e| IngestError::Polars {
+    let pe = |e| IngestError::Polars {
         file: file.to_owned(),
         source: e,
-    })?;
+    };
+    let rejects = sink.to_frame().map_err(pe)?;
+    let (rows, origins) = split_origins(rows).map_err(pe)?;
     let report = FileReport {
         file: file.to_owned(),
         sha256,
@@ -364,6 +390,7 @@ pub fn ingest_bytes(
         report,
         rows,
         rejects,
+        origins,
     })
 }
 

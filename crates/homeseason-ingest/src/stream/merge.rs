@@ -358,7 +358,7 @@ pub(super) fn sniff_institution(
                 r.get(col)
                     .map(|v| String::from_utf8_lossy(trim(v)).into_owned())
             })
-            .find(|v| crate::profile::is_institution_code(v))
+            .find(|v| crate::profile::is_institution_code(v) && profile.knows_institution(v))
     } else {
         data.split(|&b| b == b'\n')
             .filter_map(|l| {
@@ -368,7 +368,9 @@ pub(super) fn sniff_institution(
                 obj.iter()
                     .find(|(k, _)| resolve_txn_field(profile, k) == Some(F_INST))
                     .map(|(_, v)| json_text(v).trim().to_owned())
-                    .filter(|v| crate::profile::is_institution_code(v))
+                    .filter(|v| {
+                        crate::profile::is_institution_code(v) && profile.knows_institution(v)
+                    })
             })
     }
 }
