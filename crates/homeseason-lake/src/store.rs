@@ -2068,8 +2068,13 @@ mod tests {
                 "{policy}: {summary:?}"
             );
             assert_eq!(summary.policy, policy);
-            let stored = lake
-                .read_table(contract::tables::ENTERPRISE_SALES)
+            let (path, _) = lake
+                .files(contract::tables::ENTERPRISE_SALES)
+                .expect("files")
+                .pop()
+                .expect("one partition");
+            let stored = ParquetReader::new(File::open(path).expect("open"))
+                .finish()
                 .expect("read")
                 .lazy()
                 .filter(col("uscc").eq(lit("A")))
