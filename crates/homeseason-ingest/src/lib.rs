@@ -394,6 +394,104 @@ pub fn ingest_bytes(
     })
 }
 
+/// Reject the accepted rows of a pre-aggregated daily payment file whose institution is not in
+/// `known` (`unknown_institution`, naming the value and the known codes), with the line and raw
+/// text of [`FileOutcome::origins`]; counts move from accepted to rejected. An empty `known` (no
+/// profiles) checks nothing. Profiled daily files are checked while they are read; this covers
+/// the contract-layout files [`ingest_bytes`] reads.
+///
+/// # Errors
+/// Internal frame failures.
+pub fn reject_unknown_institutions(mut out: FileOutcome, known: &[String]) -> Result<FileOutcome> {
+    let file = out.report.file.clone();
+    let pe = |e| IngestError::Polars {
+        file: file.clone(),
+        source: e,
+    };
+    if known.is_empty() || out.rows.column("institution").is_err() {
+        return Ok(out);
+    }
+    let Some(origins) = out.origins.take() else {
+        return Ok(out);
+    };
+    let list = Series::new("known".into(), known);
+    let unknown = out
+        .rows
+        .clone()
+        .lazy()
+        .select([col("institution")
+            .is_in(lit(list).implode(false), false)
+            .not()
+            .alias("unknown")])
+        .collect()
+        .map_err(pe)?;
+    let mask = unknown
+        .column("unknown")
+        .map_err(pe)?
+        .bool()
+        .map_err(pe)?
+        .clone();
+    let n = mask.sum().unwrap_or(0) as usize;
+    if n == 0 {
+        out.origins = Some(origins);
+        return Ok(out);
+    }
+    let mut sink = reject::RejectSink::new(out.report.feed.id(), &file, &out.report.sha256);
+    let detail = profile::unknown_institution_detail(known);
+    let institutions = out
+        .rows
+        .column("institution")
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .clone();
+    let lines = origins
+        .column(ORIGIN_LINE)
+        .map_err(pe)?
+        .i64()
+        .map_err(pe)?
+        .clone();
+    let raws = origins
+        .column(ORIGIN_RAW)
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .clone();
+    for (i, bad) in mask.iter().enumerate() {
+        if bad != Some(true) {
+            continue;
+        }
+        sink.push_detail(
+            u64::try_from(lines.get(i).unwrap_or(0)).unwrap_or(0),
+            Some("institution".to_owned()),
+            reject::Reason::UnknownInstitution,
+            institutions.get(i).unwrap_or_default(),
+            Some(&detail),
+            raws.get(i).unwrap_or_default(),
+        );
+    }
+    let keep = !&mask;
+    out.rows = out.rows.filter(&keep).map_err(pe)?;
+    out.origins = Some(origins.filter(&keep).map_err(pe)?);
+    let extra = sink.to_frame().map_err(pe)?;
+    out.rejects = if out.rejects.height() == 0 {
+        extra
+    } else {
+        concat(
+            [out.rejects.clone().lazy(), extra.lazy()],
+            UnionArgs {
+                diagonal: true,
+                ..UnionArgs::default()
+            },
+        )
+        .and_then(|lf| lf.sort(["line"], SortMultipleOptions::default()).collect())
+        .map_err(pe)?
+    };
+    out.report.accepted -= n.min(out.report.accepted);
+    out.report.rejected += n;
+    Ok(out)
+}
+
 /// Read a file's bytes as a table mapped onto the feed's contract: Excel workbooks through [`xlsx`]
 /// (reported as UTF-8, the encoding of their XML), text through [`source::decode`] and
 /// [`table::read_csv`]. Returns the table, the SHA-256 of the bytes and the encoding.

@@ -87,7 +87,9 @@ fn accepted_unique(
     // An institution no profile names (when profiles are configured) is a rejected row.
     if !known.is_empty() && rows.column("institution").is_ok() {
         let list = Series::new("known".into(), known);
-        let unknown = col("institution").is_in(lit(list).implode(false), false).not();
+        let unknown = col("institution")
+            .is_in(lit(list).implode(false), false)
+            .not();
         let detail = crate::profile::unknown_institution_detail(known);
         crate::frame_util::reject_where(
             &rows,

@@ -158,6 +158,13 @@ pub fn prepare(
         },
     };
     let outcome = match ingest_bytes(feed, &name, &bytes, campaign) {
+        Ok(o) if feed == Feed::PaymentDaily => {
+            // The institution of every daily row must be a known one (the profiles' codes).
+            match homeseason_ingest::reject_unknown_institutions(o, &profiles.institutions()) {
+                Ok(o) => o,
+                Err(e) => return Ok(Err(e)),
+            }
+        }
         Ok(o) => o,
         Err(e) => return Ok(Err(e)),
     };

@@ -468,7 +468,7 @@ fn register_with_venue(venue: &str) -> Vec<u8> {
 /// its line with its raw text, the held one), in Chinese and English; the lake's `rejects` holds
 /// the two rows; the table keeps the policy's row. Under keep-first the received row counts as
 /// rejected (read = accepted + rejected + duplicates).
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conflict_is_two_rejects_rows_and_the_server_policy_decides() {
     for policy in homeseason_lake::ConflictPolicy::ALL {
         let f = Fixture::with(|c| c.on_conflict = policy);
@@ -575,7 +575,7 @@ async fn a_conflict_is_two_rejects_rows_and_the_server_policy_decides() {
 /// no profile names is a rejected row (`unknown_institution`, naming the value and the known codes),
 /// in a transactions file and in a daily file; the known institution's rows are kept and no
 /// `institution=` partition is created for the unknown code.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_institution_is_a_rejected_row_in_an_upload() {
     let profiles = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../profiles");
     let f = Fixture::with(|c| {
