@@ -854,3 +854,229 @@ fn check_fails_on_a_missing_and_on_a_corrupt_partition() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("missing"), "{text}");
 }
+
+/// Enterprise files with a conflict: the second carries enterprise 1 with another amount (line 3).
+fn enterprise_pair(dir: &Path) -> (PathBuf, PathBuf) {
+    let header = "uscc,enterprise_name,region_code,category,period,sales_amount,unit\n";
+    let uscc = |i: usize| {
+        let first17 = format!("91330100{i:09}");
+        let check = homeseason_schema::uscc::check_char(&first17).expect("check character");
+        format!("{first17}{check}")
+    };
+    let row = |i: usize, amount: &str| {
+        format!(
+            "{},浙江企业{i},330000,furniture,2023-03,{amount},元\n",
+            uscc(i)
+        )
+    };
+    let first = format!("{header}{}{}", row(0, "100.00"), row(1, "200.00"));
+    let second = format!(
+        "{header}{}{}{}",
+        row(0, "100.00"),
+        row(1, "250.00"),
+        row(2, "300.00")
+    );
+    let (a, b) = (
+        dir.join("enterprise_zj_2023-03.csv"),
+        dir.join("enterprise_zj_2023-03_v2.csv"),
+    );
+    std::fs::write(&a, first).expect("write");
+    std::fs::write(&b, second).expect("write");
+    (a, b)
+}
+
+/// A duplicate key with different values through `homeseason ingest`: counted, both rows in the
+/// lake's `rejects` (reasons `conflict` at the received line with its raw text, and
+/// `conflict_held`), messages whole in Chinese and in English naming the key, the column and both
+/// values; `--on-conflict` decides which row the lake keeps (default keep-first); the counts
+/// balance; sending the file again changes nothing.
+#[test]
+fn a_conflict_is_kept_in_rejects_and_the_policy_decides_through_ingest() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (a, b) = enterprise_pair(tmp.path());
+    for (policy, extra, stored) in [
+        ("keep-first", vec![], 200.0),
+        ("keep-last", vec!["--on-conflict", "keep-last"], 250.0),
+    ] {
+        let lake = tmp.path().join(format!("lake-{policy}"));
+        balanced(&ingest(&lake, &extra, std::slice::from_ref(&a)));
+        let r = ingest(&lake, &extra, std::slice::from_ref(&b));
+        balanced(&r);
+        let commit = &r[0]["commit"];
+        assert_eq!(commit["conflicts"], 1, "{policy}: {}", r[0]);
+        assert_eq!(commit["policy"], policy, "{}", r[0]);
+        let rep = &r[0]["report"];
+        let expect = if policy == "keep-first" {
+            (2, 1)
+        } else {
+            (3, 0)
+        };
+        assert_eq!(
+            (
+                rep["accepted"].as_u64().expect("n"),
+                rep["rejected"].as_u64().expect("n")
+            ),
+            expect,
+            "{policy}: under keep-first the conflicting row counts as rejected: {rep}"
+        );
+        let rejects = r[0]["rejects"].as_array().expect("rejects");
+        assert_eq!(rejects.len(), 2, "{}", r[0]);
+        assert_eq!(rejects[0]["reason"], "conflict");
+        assert_eq!(rejects[0]["line"], 3);
+        assert!(
+            rejects[0]["raw"]
+                .as_str()
+                .is_some_and(|t| t.contains("250.00")),
+            "{}",
+            r[0]
+        );
+        assert_eq!(rejects[1]["reason"], "conflict_held");
+        for row in rejects {
+            let (zh, en) = (
+                row["message_zh"].as_str().expect("zh"),
+                row["message_en"].as_str().expect("en"),
+            );
+            for m in [zh, en] {
+                assert!(
+                    m.contains("uscc=91330100000000001")
+                        && m.contains("region_code=330000")
+                        && m.contains("sales_amount_yuan")
+                        && m.contains("200.0")
+                        && m.contains("250.0")
+                        && m.contains(policy),
+                    "{m}"
+                );
+            }
+            assert!(zh.contains("冲突") && !en.contains("冲突"), "{zh} | {en}");
+        }
+        // The lake: the rejects table holds the two rows, the table the policy's amount.
+        let reasons: Vec<String> = files_with_ext(&lake.join("rejects"), "parquet")
+            .iter()
+            .flat_map(|f| {
+                let df = read_parquet(f);
+                df.column("reason")
+                    .expect("reason")
+                    .str()
+                    .expect("str")
+                    .iter()
+                    .flatten()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(reasons, ["conflict", "conflict_held"], "{policy}");
+        let part = homeseason_test_support::lake_file(
+            &lake,
+            "enterprise_sales/region_code=330000/period=2023-03/data.parquet",
+        );
+        let df = read_parquet(&part);
+        assert_eq!(df.height(), 3, "{df}");
+        let amounts: Vec<f64> = df
+            .column("sales_amount_yuan")
+            .expect("amount")
+            .f64()
+            .expect("f64")
+            .iter()
+            .flatten()
+            .collect();
+        assert!(amounts.contains(&stored), "{policy}: {amounts:?}");
+        assert!(
+            !amounts.contains(&(450.0 - stored)),
+            "{policy}: one row for the key: {amounts:?}"
+        );
+        let again = ingest(&lake, &extra, std::slice::from_ref(&b));
+        assert_eq!(again[0]["commit"]["unchanged"], true, "{}", again[0]);
+    }
+    // The policy is documented in --help.
+    let help = ok(&["ingest", "--help"]);
+    assert!(
+        help.contains("--on-conflict") && help.contains("keep-last"),
+        "{help}"
+    );
+}
+
+/// With the sample profiles (acq_a, bank_c, wallet_b), a well-formed institution code that no
+/// profile names is a rejected row (`unknown_institution`) through `homeseason ingest`, in a
+/// transactions file and in a daily file; no `institution=` partition is created for it.
+#[test]
+fn an_unknown_institution_is_a_rejected_row_through_ingest() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let lake = tmp.path().join("lake");
+    let profiles = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../profiles");
+    let extra = ["--profiles", s(&profiles)];
+    let zz = tmp
+        .path()
+        .join("payment_transactions_wallet_zz_2023-09.csv");
+    let forms = vec!["wallet_zz".to_owned(); 3];
+    std::fs::write(
+        &zz,
+        transactions_with_institutions(&forms, "wallet_zz", "330106", 0),
+    )
+    .expect("write");
+    let mixed = tmp.path().join("payment_transactions_wallet_b_2023-09.csv");
+    std::fs::write(
+        &mixed,
+        transactions_with_institutions(&["acq_zz".to_owned()], "wallet_b", "330106", 2),
+    )
+    .expect("write");
+    let daily = tmp.path().join("payment_daily_acq_a_2023-09.csv");
+    std::fs::write(
+        &daily,
+        "date,institution,region_code,mcc,channel,txn_count,amount,refund_amount,merchant_count\n\
+         2023-09-01,acq_zz,330000,5411,offline,1,10.00,0,1\n\
+         2023-09-01,acq_a,330000,5411,offline,1,10.00,0,1\n",
+    )
+    .expect("write");
+    let r = ingest(&lake, &extra, &[zz, mixed, daily]);
+    balanced(&r);
+    let counts: Vec<(u64, u64)> = r
+        .iter()
+        .map(|x| {
+            (
+                x["report"]["accepted"].as_u64().expect("n"),
+                x["report"]["rejected"].as_u64().expect("n"),
+            )
+        })
+        .collect();
+    assert_eq!(counts, [(0, 3), (2, 1), (1, 1)], "{r:?}");
+    for x in &r {
+        for row in x["rejects"].as_array().expect("rejects") {
+            assert_eq!(row["reason"], "unknown_institution", "{row}");
+            for m in [&row["message_zh"], &row["message_en"]] {
+                let m = m.as_str().expect("text");
+                assert!(
+                    (m.contains("wallet_zz") || m.contains("acq_zz"))
+                        && m.contains("acq_a, bank_c, wallet_b"),
+                    "{m}"
+                );
+            }
+        }
+    }
+    let institutions: std::collections::BTreeSet<String> = daily_institutions(&lake);
+    assert_eq!(
+        institutions.into_iter().collect::<Vec<_>>(),
+        ["acq_a", "wallet_b"]
+    );
+    assert!(
+        !files_with_ext(&lake.join("payment_daily"), "parquet")
+            .iter()
+            .any(|f| f.to_string_lossy().contains("zz")),
+        "no partition for an unknown institution"
+    );
+}
+
+fn daily_institutions(lake: &Path) -> std::collections::BTreeSet<String> {
+    files_with_ext(&lake.join("payment_daily"), "parquet")
+        .iter()
+        .flat_map(|f| {
+            f.components()
+                .filter_map(|c| {
+                    c.as_os_str()
+                        .to_str()
+                        .and_then(|c| c.strip_prefix("institution="))
+                        .map(str::to_owned)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}

@@ -131,6 +131,8 @@ pub(crate) struct PullOptions {
     pub(crate) out: PathBuf,
     pub(crate) lake: Option<PathBuf>,
     pub(crate) retries: u32,
+    /// How the lake settles conflicts (`--on-conflict`).
+    pub(crate) on_conflict: homeseason_lake::ConflictPolicy,
 }
 
 fn sources(opts: &PullOptions) -> Result<Vec<PullSource>> {
@@ -176,7 +178,11 @@ pub(crate) fn pull_sources(opts: &PullOptions, campaign: &Campaign) -> Result<()
         ..Retry::default()
     };
     let rt = runtime()?;
-    let lake = opts.lake.as_deref().map(Lake::open).transpose()?;
+    let lake = opts
+        .lake
+        .as_deref()
+        .map(|p| Lake::open(p).map(|l| l.with_conflict_policy(opts.on_conflict)))
+        .transpose()?;
     let mut refused = 0;
     for source in &list {
         let pulled = rt

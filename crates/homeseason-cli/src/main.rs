@@ -117,6 +117,12 @@ enum Command {
         /// With --replace: show what would be removed, change nothing, ingest nothing.
         #[arg(long, requires = "replace")]
         dry_run: bool,
+        /// What to do with a row whose key the lake already holds with different values (a
+        /// conflict): `keep-first` keeps the held row, `keep-last` stores the received row instead.
+        /// Either way the conflict is counted and both rows go to lake/rejects (reasons `conflict`
+        /// and `conflict_held`, in Chinese and English). 键相同而取值不同（冲突）时的处理策略。
+        #[arg(long, value_name = "POLICY", default_value = "keep-first")]
+        on_conflict: homeseason_lake::ConflictPolicy,
         /// Files or folders.
         #[arg(required_unless_present = "replace")]
         paths: Vec<PathBuf>,
@@ -207,6 +213,11 @@ enum Command {
         /// Seconds an upload waits for its report before answering 202 with a status URL.
         #[arg(long, default_value_t = 30)]
         sync_wait: u64,
+        /// How uploads settle a row whose key the lake already holds with different values:
+        /// `keep-first` (default) or `keep-last`; both rows go to rejects either way.
+        /// 冲突处理策略。
+        #[arg(long, value_name = "POLICY", default_value = "keep-first")]
+        on_conflict: homeseason_lake::ConflictPolicy,
     },
     /// Issue, revoke and list the upload service's tokens. 管理联络员令牌。
     Liaison {
@@ -265,6 +276,12 @@ enum Command {
         /// Attempts per download.
         #[arg(long, default_value_t = 5)]
         retries: u32,
+        /// What to do with a row whose key the lake already holds with different values (a
+        /// conflict): `keep-first` keeps the held row, `keep-last` stores the received row instead.
+        /// Either way the conflict is counted and both rows go to lake/rejects (reasons `conflict`
+        /// and `conflict_held`, in Chinese and English). 键相同而取值不同（冲突）时的处理策略。
+        #[arg(long, value_name = "POLICY", default_value = "keep-first")]
+        on_conflict: homeseason_lake::ConflictPolicy,
     },
     /// GeoLift-style geo experiment on any long-format panel (CSV or Parquet): synthetic control
     /// with conformal inference per treated cell, or power and minimum detectable effect with
@@ -551,9 +568,18 @@ fn print_ingest(results: &[pipeline::FileResult], show_rejects: usize) {
                         ));
                     }
                     if c.conflicts > 0 {
+                        let kept = match c.policy {
+                            homeseason_lake::ConflictPolicy::KeepFirst => {
+                                "the row already in the lake kept 保留湖中已有的行"
+                            }
+                            homeseason_lake::ConflictPolicy::KeepLast => {
+                                "the received row stored 以收到的行替换"
+                            }
+                        };
                         s.push_str(&format!(
-                            " ({} conflicts, the first received kept 冲突，保留先收到的: {})",
+                            " ({} conflicts 冲突, {}, both rows in rejects 两行均记入拒收表: {})",
                             c.conflicts,
+                            kept,
                             c.conflict_keys.join("; ")
                         ));
                     }
@@ -734,6 +760,7 @@ fn run(cli: Cli) -> Result<()> {
             spark_conf,
             replace,
             dry_run,
+            on_conflict,
             paths,
         } => {
             let ranges = replace
@@ -745,7 +772,7 @@ fn run(cli: Cli) -> Result<()> {
                 profiles.as_deref().unwrap_or(Path::new("profiles")),
             )?;
             let feed = feed.map(|f| parse_feed(&f)).transpose()?;
-            let lake = Lake::open(lake)?;
+            let lake = Lake::open(lake)?.with_conflict_policy(on_conflict);
             let stamp = now();
             for (spec, range) in replace.iter().zip(&ranges) {
                 let done = lake.replace_range(range, dry_run, &stamp)?;
@@ -965,12 +992,14 @@ fn run(cli: Cli) -> Result<()> {
             addr,
             max_upload_mb,
             sync_wait,
+            on_conflict,
         } => serve::serve(
             serve::ServeOptions {
                 data,
                 addr,
                 max_upload_mb,
                 sync_wait_secs: sync_wait,
+                on_conflict,
             },
             campaign,
         )?,
@@ -1008,6 +1037,7 @@ fn run(cli: Cli) -> Result<()> {
             out,
             lake,
             retries,
+            on_conflict,
         } => client::pull_sources(
             &client::PullOptions {
                 config,
@@ -1019,6 +1049,7 @@ fn run(cli: Cli) -> Result<()> {
                 out,
                 lake,
                 retries,
+                on_conflict,
             },
             &campaign,
         )?,

@@ -17,6 +17,7 @@ pub(crate) struct ServeOptions {
     pub(crate) addr: SocketAddr,
     pub(crate) max_upload_mb: u64,
     pub(crate) sync_wait_secs: u64,
+    pub(crate) on_conflict: homeseason_lake::ConflictPolicy,
 }
 
 /// Run the server until Ctrl-C.
@@ -34,6 +35,7 @@ pub(crate) fn serve(
     config.sync_wait = Duration::from_secs(opts.sync_wait_secs);
     config.campaign = campaign;
     config.profiles = homeseason_pipeline::Profiles::from_working_dir()?;
+    config.on_conflict = opts.on_conflict;
     let state = AppState::open(config).context("opening the data folder")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

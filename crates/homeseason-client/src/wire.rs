@@ -56,12 +56,16 @@ pub struct CommitView {
     /// Rows the lake already held with the same values (files are increments: they changed nothing).
     #[serde(default)]
     pub duplicate_rows: usize,
-    /// Rows whose key the lake already held with other values: the first received is kept.
+    /// Rows whose key the lake already held with other values, settled by `conflict_policy`; both
+    /// rows of each are in the upload's rejects (`conflict`, `conflict_held`).
     #[serde(default)]
     pub conflicts: usize,
     /// The first conflicting keys.
     #[serde(default)]
     pub conflict_keys: Vec<String>,
+    /// How the conflicts were settled: `keep-first` (the held row stays) or `keep-last`.
+    #[serde(default)]
+    pub conflict_policy: Option<String>,
 }
 
 /// Why a file was refused whole.

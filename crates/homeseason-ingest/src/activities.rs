@@ -149,6 +149,7 @@ pub(crate) fn register(
         (vec![], vec![], vec![], vec![], vec![]);
     let (mut venue, mut organizer, mut ents, mut brands, mut tags, mut on, mut local) =
         (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut lines, mut raws): (Vec<i64>, Vec<String>) = (vec![], vec![]);
     let mut duplicates = 0;
     let mut seen = std::collections::HashSet::new();
     for r in 0..cells.len() {
@@ -258,6 +259,8 @@ pub(crate) fn register(
         tags.push(ft);
         on.push(o);
         local.push(l);
+        lines.push(i64::try_from(cells.line(r)).unwrap_or(i64::MAX));
+        raws.push(cells.raw(r).to_owned());
     }
     let accepted = ids.len();
     let frame = df!(
@@ -274,6 +277,8 @@ pub(crate) fn register(
         "focus_tags" => tags,
         "online" => on,
         "local_station" => local,
+        crate::ORIGIN_LINE => lines,
+        crate::ORIGIN_RAW => raws,
     )
     .map_err(perr(sink.file()))?;
     Ok((frame, accepted, duplicates))

@@ -35,6 +35,9 @@ struct Rows {
     brand: Vec<Option<String>>,
     start: Vec<chrono::NaiveDate>,
     end: Vec<chrono::NaiveDate>,
+    /// Source line and raw text of each row ([`crate::ORIGIN_LINE`], [`crate::ORIGIN_RAW`]).
+    line: Vec<i64>,
+    raw: Vec<String>,
 }
 
 /// The contract's canonical value for `field` of `enterprise_sales` (value or one of its aliases).
@@ -284,6 +287,9 @@ pub(crate) fn sales(
         out.brand.push(cells.get("brand", row).map(str::to_owned));
         out.start.push(period.start);
         out.end.push(period.end);
+        out.line
+            .push(i64::try_from(cells.line(row)).unwrap_or(i64::MAX));
+        out.raw.push(cells.raw(row).to_owned());
     }
     let accepted = out.uscc.len();
     let frame = df!(
@@ -298,6 +304,8 @@ pub(crate) fn sales(
         "brand" => out.brand,
         "period_start" => out.start,
         "period_end" => out.end,
+        crate::ORIGIN_LINE => out.line,
+        crate::ORIGIN_RAW => out.raw,
     )
     .map_err(perr(sink.file()))?;
     Ok((frame, accepted, duplicates))

@@ -51,7 +51,7 @@ pub use profile::{
     AmountUnit, BEIJING_OFFSET, DEFAULT_TIME_FORMAT, Format, Profile, ProfileError, RefundSign,
     TimeFormat, pick as pick_profile,
 };
-pub use profile::{INSTITUTION_CODE_RULE, is_institution_code};
+pub use profile::{INSTITUTION_CODE_RULE, is_institution_code, unknown_institution_detail};
 pub use reject::{Reason, Reject, RejectSink};
 pub use source::{Decoded, Encoding, decode, sha256_hex};
 pub use stream::{
@@ -330,6 +330,29 @@ pub struct FileOutcome {
     pub rows: DataFrame,
     /// Rejected rows in the `rejects` contract.
     pub rejects: DataFrame,
+    /// Where each accepted row came from, aligned with `rows` row by row: its 1-based source line
+    /// ([`ORIGIN_LINE`], `i64`) and raw text ([`ORIGIN_RAW`]). The lake names them in the rejects of
+    /// a conflict. `None` where a row is no single source row (transactions aggregated to days).
+    pub origins: Option<DataFrame>,
+}
+
+/// Column of [`FileOutcome::origins`]: the accepted row's 1-based line in its file.
+pub const ORIGIN_LINE: &str = table::LINE;
+/// Column of [`FileOutcome::origins`]: the accepted row's raw text.
+pub const ORIGIN_RAW: &str = table::RAW;
+
+/// Split a validator's frame into the lake rows and their origins ([`ORIGIN_LINE`],
+/// [`ORIGIN_RAW`]); a frame without the two columns has no origins.
+pub(crate) fn split_origins(frame: DataFrame) -> PolarsResult<(DataFrame, Option<DataFrame>)> {
+    if frame.column(ORIGIN_LINE).is_err() || frame.column(ORIGIN_RAW).is_err() {
+        return Ok((frame, None));
+    }
+    let origins = frame
+        .select([ORIGIN_LINE, ORIGIN_RAW])?
+        .lazy()
+        .with_column(col(ORIGIN_LINE).cast(DataType::Int64))
+        .collect()?;
+    Ok((frame.drop_many([ORIGIN_LINE, ORIGIN_RAW]), Some(origins)))
 }
 
 /// Ingest one file's bytes as `feed`.
@@ -350,6 +373,7 @@ pub fn ingest_bytes(
             report: out.report,
             rows: out.rows,
             rejects: out.rejects,
+            origins: None,
         });
     }
     let (table, sha256, encoding) = read_table(feed, file, bytes)?;
@@ -366,10 +390,12 @@ pub fn ingest_bytes(
         Feed::RetailStats => retail::stats(&table, &mut sink)?,
         Feed::Activities => activities::register(&table, &mut sink)?,
     };
-    let rejects = sink.to_frame().map_err(|e| IngestError::Polars {
+    let pe = |e| IngestError::Polars {
         file: file.to_owned(),
         source: e,
-    })?;
+    };
+    let rejects = sink.to_frame().map_err(pe)?;
+    let (rows, origins) = split_origins(rows).map_err(pe)?;
     let report = FileReport {
         file: file.to_owned(),
         sha256,
@@ -387,7 +413,106 @@ pub fn ingest_bytes(
         report,
         rows,
         rejects,
+        origins,
     })
+}
+
+/// Reject the accepted rows of a pre-aggregated daily payment file whose institution is not in
+/// `known` (`unknown_institution`, naming the value and the known codes), with the line and raw
+/// text of [`FileOutcome::origins`]; counts move from accepted to rejected. An empty `known` (no
+/// profiles) checks nothing. Profiled daily files are checked while they are read; this covers
+/// the contract-layout files [`ingest_bytes`] reads.
+///
+/// # Errors
+/// Internal frame failures.
+pub fn reject_unknown_institutions(mut out: FileOutcome, known: &[String]) -> Result<FileOutcome> {
+    let file = out.report.file.clone();
+    let pe = |e| IngestError::Polars {
+        file: file.clone(),
+        source: e,
+    };
+    if known.is_empty() || out.rows.column("institution").is_err() {
+        return Ok(out);
+    }
+    let Some(origins) = out.origins.take() else {
+        return Ok(out);
+    };
+    let list = Series::new("known".into(), known);
+    let unknown = out
+        .rows
+        .clone()
+        .lazy()
+        .select([col("institution")
+            .is_in(lit(list).implode(false), false)
+            .not()
+            .alias("unknown")])
+        .collect()
+        .map_err(pe)?;
+    let mask = unknown
+        .column("unknown")
+        .map_err(pe)?
+        .bool()
+        .map_err(pe)?
+        .clone();
+    let n = mask.sum().unwrap_or(0) as usize;
+    if n == 0 {
+        out.origins = Some(origins);
+        return Ok(out);
+    }
+    let mut sink = reject::RejectSink::new(out.report.feed.id(), &file, &out.report.sha256);
+    let detail = profile::unknown_institution_detail(known);
+    let institutions = out
+        .rows
+        .column("institution")
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .clone();
+    let lines = origins
+        .column(ORIGIN_LINE)
+        .map_err(pe)?
+        .i64()
+        .map_err(pe)?
+        .clone();
+    let raws = origins
+        .column(ORIGIN_RAW)
+        .map_err(pe)?
+        .str()
+        .map_err(pe)?
+        .clone();
+    for (i, bad) in mask.iter().enumerate() {
+        if bad != Some(true) {
+            continue;
+        }
+        sink.push_detail(
+            u64::try_from(lines.get(i).unwrap_or(0)).unwrap_or(0),
+            Some("institution".to_owned()),
+            reject::Reason::UnknownInstitution,
+            institutions.get(i).unwrap_or_default(),
+            Some(&detail),
+            raws.get(i).unwrap_or_default(),
+        );
+    }
+    let keep = !&mask;
+    out.rows = out.rows.filter(&keep).map_err(pe)?;
+    out.origins = Some(origins.filter(&keep).map_err(pe)?);
+    let extra = sink.to_frame().map_err(pe)?;
+    out.rejects = if out.rejects.height() == 0 {
+        extra
+    } else {
+        concat(
+            [out.rejects.clone().lazy(), extra.lazy()],
+            UnionArgs {
+                diagonal: true,
+                ..UnionArgs::default()
+            },
+        )
+        .and_then(|lf| lf.sort(["line"], SortMultipleOptions::default()).collect())
+        .map_err(pe)?
+    };
+    out.report.accepted -= n.min(out.report.accepted);
+    out.report.rejected += n;
+    Ok(out)
 }
 
 /// Read a file's bytes as a table mapped onto the feed's contract: Excel workbooks through [`xlsx`]

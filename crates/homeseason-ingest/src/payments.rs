@@ -21,7 +21,7 @@ use crate::{FileOutcome, FileReport, IngestError};
 
 use crate::frame_util::{map_categories, perr, roll_up_regions};
 use crate::reject::RejectSink;
-use crate::table::{LINE, MappedTable};
+use crate::table::{LINE, MappedTable, RAW};
 use crate::validate::validate;
 use crate::{Feed, Result};
 
@@ -72,6 +72,7 @@ fn accepted_unique(
     time_column: &str,
     key: &[&str],
     campaign: &Campaign,
+    known: &[String],
     sink: &mut RejectSink,
 ) -> Result<(DataFrame, usize)> {
     let valid = validate(table, contract, sink)?;
@@ -82,12 +83,34 @@ fn accepted_unique(
         campaign,
         sink,
     )?;
-    let rows = roll_up_regions(
+    let mut rows = roll_up_regions(
         accepted,
         "region_code",
         table.header_of("region_code"),
         sink,
     )?;
+    // An institution no profile names (when profiles are configured) is a rejected row.
+    if !known.is_empty() && rows.column("institution").is_ok() {
+        let list = Series::new("known".into(), known);
+        let unknown = col("institution")
+            .is_in(lit(list).implode(false), false)
+            .not();
+        let detail = crate::profile::unknown_institution_detail(known);
+        crate::frame_util::reject_where(
+            &rows,
+            unknown.clone(),
+            "institution",
+            table.header_of("institution"),
+            crate::reject::Reason::UnknownInstitution,
+            Some(&detail),
+            sink,
+        )?;
+        rows = rows
+            .lazy()
+            .filter(unknown.not())
+            .collect()
+            .map_err(perr(sink.file()))?;
+    }
     let before = rows.height();
     let rows = rows
         .lazy()
@@ -127,6 +150,7 @@ pub(crate) fn transactions(
         "txn_time",
         &["institution", "txn_id"],
         campaign,
+        &[],
         sink,
     )?;
     let accepted = rows.height();
@@ -218,9 +242,9 @@ pub(crate) fn daily(
                     headers: table.headers.clone(),
                     ignored: table.ignored.clone(),
                 };
-                daily_with(&table, campaign, Feed::PaymentDaily.contract(), sink)?
+                daily_with(&table, campaign, Feed::PaymentDaily.contract(), &[], sink)?
             }
-            None => daily_with(table, campaign, Feed::PaymentDaily.contract(), sink)?,
+            None => daily_with(table, campaign, Feed::PaymentDaily.contract(), &[], sink)?,
         };
     Ok((units.in_yuan(rows, &file)?, accepted, duplicates))
 }
@@ -388,20 +412,31 @@ pub(crate) fn daily_with(
     table: &MappedTable,
     campaign: &Campaign,
     contract: &TableContract,
+    known: &[String],
     sink: &mut RejectSink,
 ) -> Result<(DataFrame, usize, usize)> {
     let file = sink.file().to_owned();
     let err = perr(&file);
-    let (rows, duplicates) = accepted_unique(
-        table,
-        contract,
-        "date",
-        &["date", "institution", "region_code", "mcc", "channel"],
-        campaign,
-        sink,
-    )?;
+    let key = ["date", "institution", "region_code", "mcc", "channel"];
+    let (rows, duplicates) = accepted_unique(table, contract, "date", &key, campaign, known, sink)?;
     let accepted = rows.height();
+    // Each daily row's source line and text (one row a key), for the lake's conflict rejects.
+    let origins = rows.clone().lazy().select(
+        key.iter()
+            .map(|k| col(*k))
+            .chain([
+                col(LINE).cast(DataType::Int64).alias(crate::ORIGIN_LINE),
+                col(RAW).alias(crate::ORIGIN_RAW),
+            ])
+            .collect::<Vec<_>>(),
+    );
     let rows = finish_daily(map_categories(rows, campaign, &file)?.lazy())
+        .join(
+            origins,
+            key.iter().map(|k| col(*k)).collect::<Vec<_>>(),
+            key.iter().map(|k| col(*k)).collect::<Vec<_>>(),
+            JoinArgs::new(JoinType::Left),
+        )
         .collect()
         .map_err(&err)?;
     Ok((rows, accepted, duplicates))
@@ -543,9 +578,16 @@ pub fn daily_profiled(
     }
     let units = DailyUnits::of(&table, profile, file)?;
     let mut sink = RejectSink::new(Feed::PaymentDaily.id(), file, &decoded.sha256);
-    let (rows, accepted, duplicates) = daily_with(&table, campaign, &contract, &mut sink)?;
+    let (rows, accepted, duplicates) = daily_with(
+        &table,
+        campaign,
+        &contract,
+        &profile.known_institutions,
+        &mut sink,
+    )?;
     let rows = units.in_yuan(rows, file)?;
     let rejects = sink.to_frame().map_err(&err)?;
+    let (rows, origins) = crate::split_origins(rows).map_err(&err)?;
     let report = FileReport {
         file: file.to_owned(),
         sha256: decoded.sha256,
@@ -562,6 +604,7 @@ pub fn daily_profiled(
         report,
         rows,
         rejects,
+        origins,
     })
 }
 

@@ -200,6 +200,35 @@ pub struct Profile {
     pub columns: BTreeMap<String, String>,
     /// Field → (their value → our value).
     pub values: BTreeMap<String, BTreeMap<String, String>>,
+    /// The institutions a payment row may name: the codes of every profile in force (filled by
+    /// whoever loads the profiles, not read from this profile's file). A well-formed code outside
+    /// the list is a rejected row (`unknown_institution`); an empty list checks nothing (no
+    /// profiles are configured).
+    pub known_institutions: Vec<String>,
+}
+
+/// How many known institutions a rejected row's message lists.
+const KNOWN_SHOWN: usize = 8;
+
+/// The detail of a row whose institution no profile names (`unknown_institution`): the known
+/// codes (the first few).
+#[must_use]
+pub fn unknown_institution_detail(known: &[String]) -> String {
+    let mut shown: Vec<&str> = known.iter().take(KNOWN_SHOWN).map(String::as_str).collect();
+    if known.len() > KNOWN_SHOWN {
+        shown.push("…");
+    }
+    let list = shown.join(", ");
+    format!("已知机构 {list} / known institutions: {list}")
+}
+
+impl Profile {
+    /// Whether `code` is an institution a row may name: in [`Profile::known_institutions`], or any
+    /// code when that list is empty.
+    #[must_use]
+    pub fn knows_institution(&self, code: &str) -> bool {
+        self.known_institutions.is_empty() || self.known_institutions.iter().any(|k| k == code)
+    }
 }
 
 impl AmountUnit {
@@ -230,6 +259,7 @@ impl Default for Profile {
             files: Vec::new(),
             columns: BTreeMap::new(),
             values: BTreeMap::new(),
+            known_institutions: Vec::new(),
         }
     }
 }
@@ -347,6 +377,7 @@ impl Profile {
             files: raw.files,
             columns: raw.columns,
             values: raw.values,
+            known_institutions: Vec::new(),
         })
     }
 

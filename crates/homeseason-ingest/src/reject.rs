@@ -35,6 +35,8 @@ pub enum Reason {
     BadUnit,
     /// Start date after end date.
     BadDateRange,
+    /// A well-formed institution code that no institution profile names.
+    UnknownInstitution,
 }
 
 impl Reason {
@@ -56,6 +58,7 @@ impl Reason {
             Reason::BadPeriod => "bad_period",
             Reason::BadUnit => "bad_unit",
             Reason::BadDateRange => "bad_date_range",
+            Reason::UnknownInstitution => "unknown_institution",
         }
     }
 
@@ -77,6 +80,7 @@ impl Reason {
             Reason::BadPeriod,
             Reason::BadUnit,
             Reason::BadDateRange,
+            Reason::UnknownInstitution,
         ]
         .into_iter()
         .find(|r| r.code() == code)
@@ -99,6 +103,7 @@ impl Reason {
             Reason::BadPeriod => "无法识别的统计期",
             Reason::BadUnit => "无法识别的单位",
             Reason::BadDateRange => "开始日期晚于结束日期",
+            Reason::UnknownInstitution => "不是已知机构（没有机构配置文件使用此代码）",
         }
     }
 
@@ -118,6 +123,9 @@ impl Reason {
             Reason::BadPeriod => "unrecognised reporting period",
             Reason::BadUnit => "unrecognised unit",
             Reason::BadDateRange => "start date is after end date",
+            Reason::UnknownInstitution => {
+                "not a known institution (no institution profile names this code)"
+            }
         }
     }
 }

@@ -122,6 +122,9 @@ struct Row {
     cum_yoy: Option<f64>,
     source: String,
     derivation: &'static str,
+    /// Source line and raw text ([`crate::ORIGIN_LINE`], [`crate::ORIGIN_RAW`]).
+    line: i64,
+    raw: String,
 }
 
 /// A percentage as published (`-3.5`, `10.0`, `-3.5%`); the value is kept exactly as written.
@@ -305,6 +308,8 @@ pub(crate) fn stats(
             cum_yoy,
             source: source.to_owned(),
             derivation: "published",
+            line: i64::try_from(cells.line(r)).unwrap_or(i64::MAX),
+            raw: cells.raw(r).to_owned(),
         });
     }
     derive_months(&mut rows);
@@ -320,6 +325,8 @@ pub(crate) fn stats(
         "cum_yoy_pct" => rows.iter().map(|r| r.cum_yoy).collect::<Vec<_>>(),
         "source" => rows.iter().map(|r| r.source.as_str()).collect::<Vec<_>>(),
         "derivation" => rows.iter().map(|r| r.derivation).collect::<Vec<_>>(),
+        crate::ORIGIN_LINE => rows.iter().map(|r| r.line).collect::<Vec<_>>(),
+        crate::ORIGIN_RAW => rows.iter().map(|r| r.raw.as_str()).collect::<Vec<_>>(),
     )
     .map_err(perr(sink.file()))?;
     Ok((frame, accepted, duplicates))
@@ -375,6 +382,8 @@ mod tests {
             cum_yoy: Some(4.0),
             source: "test".to_owned(),
             derivation: "published",
+            line: 2,
+            raw: String::new(),
         }
     }
 

@@ -56,7 +56,8 @@ pub use manifest::{FileEntry, Manifest, PartitionEntry, RefusedEntry};
 pub use replace::{ReplaceRange, ReplaceSummary, ReplacementEntry};
 pub use snapshot::{Retention, SNAPSHOTS_DIR, is_snapshotted};
 pub use store::{
-    Commit, CommitSummary, Lake, LakeLock, SCHEMA_VERSION, check_frame, dtype_of, write_key,
+    Commit, CommitSummary, ConflictPolicy, ConflictReject, Lake, LakeLock, ORIGIN_LINE, ORIGIN_RAW,
+    SCHEMA_VERSION, check_frame, dtype_of, write_key,
 };
 pub use txn_index::{MonthHolder, TXN_INDEX_DIR, TXN_INDEX_FORMAT, TxnSpill, payment_partition};
 

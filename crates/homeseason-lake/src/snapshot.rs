@@ -572,6 +572,7 @@ mod tests {
             sha256: &sha,
             rows,
             rejects: &empty,
+            origins: None,
             report: serde_json::json!({}),
             now: "2023-10-01T00:00:00Z",
         })

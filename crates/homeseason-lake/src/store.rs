@@ -48,6 +48,7 @@ fn perr(path: impl Into<String>) -> impl FnOnce(PolarsError) -> LakeError {
 pub struct Lake {
     root: PathBuf,
     retention: crate::snapshot::Retention,
+    on_conflict: ConflictPolicy,
 }
 
 /// An exclusive lock on the lake, released on drop.
@@ -71,6 +72,9 @@ pub struct Commit<'a> {
     pub rows: &'a DataFrame,
     /// Rejected rows in the `rejects` contract.
     pub rejects: &'a DataFrame,
+    /// Where each of `rows` came from, row by row: its source line ([`ORIGIN_LINE`], `i64`) and raw
+    /// text ([`ORIGIN_RAW`]), named in the rejects of a conflict; `None` when unknown.
+    pub origins: Option<&'a DataFrame>,
     /// The ingest report to keep in the manifest.
     pub report: serde_json::Value,
     /// Caller's clock, RFC 3339.
@@ -91,10 +95,103 @@ pub struct CommitSummary {
     pub added_rows: usize,
     /// Rows whose key the lake already held with the same values (changed nothing).
     pub duplicate_rows: usize,
-    /// Rows whose key the lake already held with different values: the first is kept.
+    /// Rows whose key the lake already held with different values, settled by the lake's
+    /// [`ConflictPolicy`] (`policy`); both rows of each are in `rejects` ([`ConflictReject`]).
     pub conflicts: usize,
     /// The first conflicting keys (at most 20), `column=value` joined by `, `.
     pub conflict_keys: Vec<String>,
+    /// How the conflicts were settled.
+    pub policy: ConflictPolicy,
+    /// The rows this commit wrote to `rejects` for its conflicts: for each conflict the received
+    /// row (`conflict`) and the row the lake held (`conflict_held`).
+    pub conflict_rejects: Vec<ConflictReject>,
+}
+
+/// Column of [`Commit::origins`]: the row's 1-based source line.
+pub const ORIGIN_LINE: &str = "__line";
+/// Column of [`Commit::origins`]: the row's raw text.
+pub const ORIGIN_RAW: &str = "__raw";
+
+/// What a commit does with a row whose key the lake already holds with *different* values (a
+/// conflict). Either way the conflict is counted and both rows are kept in `rejects`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConflictPolicy {
+    /// The row the lake holds stays; the received row is not stored (default).
+    #[default]
+    KeepFirst,
+    /// The received row replaces the held one.
+    KeepLast,
+}
+
+impl ConflictPolicy {
+    /// Every policy.
+    pub const ALL: [ConflictPolicy; 2] = [ConflictPolicy::KeepFirst, ConflictPolicy::KeepLast];
+
+    /// The policy's name (`keep-first`, `keep-last`), as `--on-conflict` and the server's
+    /// configuration spell it.
+    #[must_use]
+    pub fn id(self) -> &'static str {
+        match self {
+            ConflictPolicy::KeepFirst => "keep-first",
+            ConflictPolicy::KeepLast => "keep-last",
+        }
+    }
+
+    /// Parse a policy name (`keep-first`, `keep_first` …).
+    #[must_use]
+    pub fn parse(text: &str) -> Option<ConflictPolicy> {
+        let t = text.trim().replace('_', "-").to_lowercase();
+        ConflictPolicy::ALL.into_iter().find(|p| p.id() == t)
+    }
+}
+
+impl std::fmt::Display for ConflictPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl std::str::FromStr for ConflictPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        ConflictPolicy::parse(s).ok_or_else(|| {
+            format!("unknown conflict policy {s:?}: keep-first | keep-last / 未知的冲突策略")
+        })
+    }
+}
+
+/// One row a conflict wrote to `rejects` (the columns of the `rejects` contract that are not the
+/// file's).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConflictReject {
+    /// The received row's line in its file (also on the held row's record: the line it conflicts
+    /// with); 1 when the line is unknown.
+    pub line: i64,
+    /// The first column whose values differ.
+    pub column: Option<String>,
+    /// `conflict` (the received row) or `conflict_held` (the row the lake held).
+    pub reason: String,
+    /// Chinese message.
+    pub message_zh: String,
+    /// English message.
+    pub message_en: String,
+    /// The received row's raw text; for the held row its values as `column=value; …`.
+    pub raw: String,
+}
+
+/// One conflict found by a merge.
+#[derive(Debug, Clone)]
+struct ConflictPair {
+    /// The key, `column=value` joined by `, `.
+    key: String,
+    /// The columns whose values differ: (column, held, received).
+    diffs: Vec<(String, String, String)>,
+    /// The received row's line and raw text, when known.
+    line: Option<i64>,
+    raw: Option<String>,
+    /// The held row as `column=value; …`.
+    held: String,
 }
 
 /// Counts of one partition merge.
@@ -103,7 +200,10 @@ struct MergeCounts {
     added: usize,
     duplicates: usize,
     conflicts: usize,
+    /// Held rows a received row replaced (`keep-last`).
+    replaced: usize,
     conflict_keys: Vec<String>,
+    pairs: Vec<ConflictPair>,
 }
 
 impl MergeCounts {
@@ -111,11 +211,91 @@ impl MergeCounts {
         self.added += o.added;
         self.duplicates += o.duplicates;
         self.conflicts += o.conflicts;
+        self.replaced += o.replaced;
         for k in o.conflict_keys {
             if self.conflict_keys.len() < 20 {
                 self.conflict_keys.push(k);
             }
         }
+        self.pairs.extend(o.pairs);
+    }
+
+    /// Whether the merge changed the partition.
+    fn changed(&self) -> bool {
+        self.added > 0 || self.replaced > 0
+    }
+}
+
+impl ConflictPair {
+    /// The two `rejects` rows of this conflict: the received row, then the held one.
+    fn rejects(&self, policy: ConflictPolicy) -> [ConflictReject; 2] {
+        let line = self.line.unwrap_or(1);
+        let where_en = self
+            .line
+            .map_or_else(|| "this file".to_owned(), |l| format!("line {l}"));
+        let where_zh = self
+            .line
+            .map_or_else(|| "本文件".to_owned(), |l| format!("第 {l} 行"));
+        let diff_en: Vec<String> = self
+            .diffs
+            .iter()
+            .map(|(c, held, got)| format!("{c}: held {held}, received {got}"))
+            .collect();
+        let diff_zh: Vec<String> = self
+            .diffs
+            .iter()
+            .map(|(c, held, got)| format!("{c}：已有 {held}，收到 {got}"))
+            .collect();
+        let (diff_en, diff_zh) = (diff_en.join("; "), diff_zh.join("；"));
+        let key = &self.key;
+        let (got_en, got_zh, held_en, held_zh) = match policy {
+            ConflictPolicy::KeepFirst => (
+                "policy keep-first: the row already in the lake stays, this row is not stored",
+                "策略 keep-first：保留数据湖中已有的行，本行未入湖",
+                "policy keep-first: this row stays in the lake",
+                "策略 keep-first：本行保留在数据湖中",
+            ),
+            ConflictPolicy::KeepLast => (
+                "policy keep-last: this row replaced the row the lake held",
+                "策略 keep-last：本行替换了数据湖中已有的行",
+                "policy keep-last: this row was replaced by the received one and is no longer in the lake",
+                "策略 keep-last：本行已被新收到的行替换，不再在数据湖中",
+            ),
+        };
+        let column = self.diffs.first().map(|(c, _, _)| c.clone());
+        [
+            ConflictReject {
+                line,
+                column: column.clone(),
+                reason: "conflict".into(),
+                message_en: format!(
+                    "conflict: the lake already holds key {key} with other values ({diff_en}); {got_en}"
+                ),
+                message_zh: format!(
+                    "冲突：数据湖中已有键 {key} 的行，取值不同（{diff_zh}）；{got_zh}"
+                ),
+                raw: self.raw.clone().unwrap_or_else(|| self.received_text()),
+            },
+            ConflictReject {
+                line,
+                column,
+                reason: "conflict_held".into(),
+                message_en: format!(
+                    "conflict: the row the lake held for key {key}, from an earlier file; {where_en} of this file carries other values ({diff_en}); {held_en}"
+                ),
+                message_zh: format!(
+                    "冲突：数据湖中键 {key} 原有的行（来自先前的文件）；本文件{where_zh}的取值不同（{diff_zh}）；{held_zh}"
+                ),
+                raw: self.held.clone(),
+            },
+        ]
+    }
+
+    /// The received row's differing values, when its raw text is unknown.
+    fn received_text(&self) -> String {
+        let mut parts = vec![self.key.clone()];
+        parts.extend(self.diffs.iter().map(|(c, _, got)| format!("{c}={got}")));
+        parts.join("; ")
     }
 }
 
@@ -164,14 +344,20 @@ fn nulls_equal(how: JoinType) -> JoinArgs {
 }
 
 /// Merge a file's rows into the rows a partition holds. `add`: sum the measures of equal cells
-/// (`payment_daily` from transactions, whose new rows are only new transactions); otherwise
-/// keep-first by [`write_key`]: rows with a new key are added, a key already held with the same
-/// values is a duplicate, with other values a conflict (the held row stays).
+/// (`payment_daily` from transactions, whose new rows are only new transactions); otherwise by
+/// [`write_key`]: rows with a new key are added, a key already held with the same values is a
+/// duplicate, with other values a conflict, settled by `policy` (`keep-first`: the held row stays;
+/// `keep-last`: the received row replaces it) and listed with both rows. `origins`: the source
+/// line and raw text of each of `new`'s rows (see [`Commit::origins`]); `context`: the partition's
+/// own key values (`region_code=330000, period=2023-09`), prefixed to the keys in messages.
 fn merge_rows(
     table: &str,
     old: DataFrame,
     new: DataFrame,
     add: bool,
+    policy: ConflictPolicy,
+    origins: Option<&DataFrame>,
+    context: &str,
 ) -> Result<(DataFrame, MergeCounts)> {
     let key: Vec<&str> = write_key(table)
         .iter()
@@ -263,66 +449,151 @@ fn merge_rows(
         return Ok((rows, counts));
     }
     let overlap = new.height() - fresh.height();
+    let mut replaced_new: Vec<IdxSize> = Vec::new();
+    let mut replaced_old: Vec<IdxSize> = Vec::new();
     if overlap > 0 {
         // Same key: a duplicate when every value is the same (compared as text), else a conflict.
+        const NULL: &str = "\u{0}";
         let as_text = |df: &DataFrame| {
             df.clone().lazy().with_columns(
                 order
                     .iter()
-                    .map(|n| {
-                        col(n.clone())
-                            .cast(DataType::String)
-                            .fill_null(lit("\u{0}"))
-                    })
+                    .map(|n| col(n.clone()).cast(DataType::String).fill_null(lit(NULL)))
                     .collect::<Vec<_>>(),
             )
         };
-        let all: Vec<Expr> = order.iter().map(|n| col(n.clone())).collect();
-        let same = as_text(&new)
-            .join(as_text(&old), all.clone(), all, nulls_equal(JoinType::Semi))
+        let values: Vec<&str> = order
+            .iter()
+            .map(PlSmallStr::as_str)
+            .filter(|n| !key.contains(n))
+            .collect();
+        let held_name = |n: &str| format!("__held__{n}");
+        let held = as_text(&old).with_row_index("__j", None).select(
+            key_exprs
+                .iter()
+                .cloned()
+                .chain([col("__j")])
+                .chain(values.iter().map(|n| col(*n).alias(held_name(n))))
+                .collect::<Vec<_>>(),
+        );
+        let pairs = as_text(&new)
+            .with_row_index("__i", None)
+            .join(
+                held,
+                key_exprs.clone(),
+                key_exprs.clone(),
+                nulls_equal(JoinType::Inner),
+            )
+            .sort(["__i"], SortMultipleOptions::default())
             .collect()
-            .map_err(perr(table))?
-            .height();
-        counts.duplicates = same.min(overlap);
-        counts.conflicts = overlap - counts.duplicates;
-        if counts.conflicts > 0 {
-            let differing = as_text(&new)
-                .join(
-                    as_text(&old),
-                    order.iter().map(|n| col(n.clone())).collect::<Vec<_>>(),
-                    order.iter().map(|n| col(n.clone())).collect::<Vec<_>>(),
-                    nulls_equal(JoinType::Anti),
-                )
-                .join(
-                    as_text(&old).select(key_exprs.clone()),
-                    key_exprs.clone(),
-                    key_exprs,
-                    nulls_equal(JoinType::Semi),
-                )
-                .limit(20)
-                .collect()
-                .map_err(perr(table))?;
-            for i in 0..differing.height() {
-                let mut parts = Vec::new();
-                for k in &key {
-                    let v = differing
-                        .column(k)
-                        .ok()
-                        .and_then(|c| c.str().ok().and_then(|s| s.get(i).map(str::to_owned)))
-                        .unwrap_or_default();
-                    parts.push(format!("{k}={v}"));
-                }
-                counts.conflict_keys.push(parts.join(", "));
+            .map_err(perr(table))?;
+        let text_col = |name: &str| -> Result<StringChunked> {
+            Ok(pairs
+                .column(name)
+                .map_err(perr(table))?
+                .str()
+                .map_err(perr(table))?
+                .clone())
+        };
+        let show = |v: Option<&str>| match v {
+            None | Some(NULL) => "(empty 空)".to_owned(),
+            Some(v) => v.to_owned(),
+        };
+        let keys: Vec<StringChunked> = key.iter().map(|k| text_col(k)).collect::<Result<_>>()?;
+        let got: Vec<StringChunked> = values.iter().map(|n| text_col(n)).collect::<Result<_>>()?;
+        let was: Vec<StringChunked> = values
+            .iter()
+            .map(|n| text_col(&held_name(n)))
+            .collect::<Result<_>>()?;
+        let idx = |name: &str| -> Result<Vec<IdxSize>> {
+            Ok(pairs
+                .column(name)
+                .map_err(perr(table))?
+                .idx()
+                .map_err(perr(table))?
+                .into_no_null_iter()
+                .collect())
+        };
+        let (is, js) = (idx("__i")?, idx("__j")?);
+        let (lines, raws) = match origins {
+            Some(o) if o.height() == new.height() => (
+                o.column(ORIGIN_LINE)
+                    .and_then(|c| c.cast(&DataType::Int64))
+                    .ok()
+                    .and_then(|c| c.i64().ok().cloned()),
+                o.column(ORIGIN_RAW)
+                    .ok()
+                    .and_then(|c| c.str().ok().cloned()),
+            ),
+            _ => (None, None),
+        };
+        for r in 0..pairs.height() {
+            let diffs: Vec<(String, String, String)> = values
+                .iter()
+                .enumerate()
+                .filter(|(c, _)| got[*c].get(r) != was[*c].get(r))
+                .map(|(c, n)| ((*n).to_owned(), show(was[c].get(r)), show(got[c].get(r))))
+                .collect();
+            if diffs.is_empty() {
+                counts.duplicates += 1;
+                continue;
+            }
+            counts.conflicts += 1;
+            let mut parts: Vec<String> = Vec::new();
+            if !context.is_empty() {
+                parts.push(context.to_owned());
+            }
+            for (k, values) in key.iter().zip(&keys) {
+                parts.push(format!("{k}={}", show(values.get(r))));
+            }
+            let key_text = parts.join(", ");
+            if counts.conflict_keys.len() < 20 {
+                counts.conflict_keys.push(key_text.clone());
+            }
+            let mut held_parts: Vec<String> = Vec::new();
+            if !context.is_empty() {
+                held_parts.push(context.to_owned());
+            }
+            for (k, values) in key.iter().zip(&keys) {
+                held_parts.push(format!("{k}={}", show(values.get(r))));
+            }
+            for (c, n) in values.iter().enumerate() {
+                held_parts.push(format!("{n}={}", show(was[c].get(r))));
+            }
+            let i = is[r] as usize;
+            counts.pairs.push(ConflictPair {
+                key: key_text,
+                diffs,
+                line: lines.as_ref().and_then(|l| l.get(i)),
+                raw: raws.as_ref().and_then(|t| t.get(i).map(str::to_owned)),
+                held: held_parts.join("; "),
+            });
+            if policy == ConflictPolicy::KeepLast {
+                replaced_new.push(is[r]);
+                replaced_old.push(js[r]);
             }
         }
     }
-    let rows = if fresh.height() == 0 {
+    counts.replaced = replaced_old.len();
+    let mut rows = if replaced_old.is_empty() {
         old
     } else {
-        let mut rows = old;
-        rows.vstack_mut(&fresh).map_err(err)?;
+        // `keep-last`: the held rows of the conflicts go, the received ones take their place.
+        let mut keep = vec![true; old.height()];
+        for j in &replaced_old {
+            keep[*j as usize] = false;
+        }
+        let mask = BooleanChunked::from_slice("keep".into(), &keep);
+        let mut rows = old.filter(&mask).map_err(perr(table))?;
+        let received = new
+            .take(&IdxCa::from_vec("i".into(), replaced_new))
+            .map_err(perr(table))?;
+        rows.vstack_mut(&received).map_err(perr(table))?;
         rows
     };
+    if fresh.height() > 0 {
+        rows.vstack_mut(&fresh).map_err(err)?;
+    }
     Ok((rows, counts))
 }
 
@@ -340,6 +611,7 @@ impl Lake {
         let lake = Lake {
             root,
             retention: crate::snapshot::Retention::default(),
+            on_conflict: ConflictPolicy::default(),
         };
         lake.recover_if_idle()?;
         Ok(lake)
@@ -351,6 +623,21 @@ impl Lake {
     pub fn with_retention(mut self, retention: crate::snapshot::Retention) -> Lake {
         self.retention = retention;
         self
+    }
+
+    /// The same lake with another [`ConflictPolicy`] for the commits made through it (by default
+    /// `keep-first`). `homeseason ingest --on-conflict`, the server's configuration and `pull` set it
+    /// here, so every entry point's commits settle conflicts in the one write path.
+    #[must_use]
+    pub fn with_conflict_policy(mut self, policy: ConflictPolicy) -> Lake {
+        self.on_conflict = policy;
+        self
+    }
+
+    /// How this lake handle settles conflicts.
+    #[must_use]
+    pub fn conflict_policy(&self) -> ConflictPolicy {
+        self.on_conflict
     }
 
     /// How long superseded table snapshots are kept.
@@ -824,12 +1111,26 @@ impl Lake {
     /// [`Lake::commit`] for a caller that already holds the lock (the txn-id index commits with it).
     pub(crate) fn commit_locked(&self, c: &Commit<'_>) -> Result<CommitSummary> {
         let mut manifest = self.manifest()?;
-        let parts = Self::partitions(c.table, c.rows)?;
-        let reject_parts = if c.rejects.height() > 0 {
-            Self::partitions(contract::tables::REJECTS, c.rejects)?
-        } else {
-            Vec::new()
+        let policy = self.on_conflict;
+        // The rows' origins (source line and text) travel with them into their partitions, and
+        // are split off again before anything is written.
+        let with_origins = match c.origins {
+            Some(o)
+                if o.height() == c.rows.height()
+                    && o.column(ORIGIN_LINE).is_ok()
+                    && o.column(ORIGIN_RAW).is_ok()
+                    && c.rows.column(ORIGIN_LINE).is_err() =>
+            {
+                let mut rows = c.rows.clone();
+                for name in [ORIGIN_LINE, ORIGIN_RAW] {
+                    rows.with_column(o.column(name).map_err(perr(c.table))?.clone())
+                        .map_err(perr(c.table))?;
+                }
+                Some(rows)
+            }
+            _ => None,
         };
+        let parts = Self::partitions(c.table, with_origins.as_ref().unwrap_or(c.rows))?;
         // A file is an increment: each partition it touches keeps the rows it already holds and
         // gains the file's rows whose key it does not hold yet (`payment_daily` from transactions:
         // the new transactions are added to the cells).
@@ -837,25 +1138,50 @@ impl Lake {
         let mut merged_parts = Vec::with_capacity(parts.len());
         let mut totals = MergeCounts::default();
         for (path, frame) in &parts {
+            let (frame, origins) = if frame.column(ORIGIN_LINE).is_ok() {
+                (
+                    frame.drop_many([ORIGIN_LINE, ORIGIN_RAW]),
+                    Some(
+                        frame
+                            .select([ORIGIN_LINE, ORIGIN_RAW])
+                            .map_err(perr(c.table))?,
+                    ),
+                )
+            } else {
+                (frame.clone(), None)
+            };
+            let context = partition_context(c.table, path);
             let existing = self.read_partition(path)?;
             let (rows, counts) = match existing {
-                Some(old) => merge_rows(c.table, old, frame.clone(), add)?,
+                Some(old) => {
+                    merge_rows(c.table, old, frame, add, policy, origins.as_ref(), &context)?
+                }
                 // Cells summed from transactions take one canonical form (sorted by key, money
                 // through integer fen) whether the partition is new or merged, so the lake is the
                 // same whichever of two overlapping deliveries arrives first.
-                None if add => merge_rows(c.table, frame.clear(), frame.clone(), add)?,
-                None => (
-                    frame.clone(),
-                    MergeCounts {
-                        added: frame.height(),
-                        ..MergeCounts::default()
-                    },
-                ),
+                None if add => {
+                    merge_rows(c.table, frame.clear(), frame, add, policy, None, &context)?
+                }
+                None => {
+                    let n = frame.height();
+                    (
+                        frame,
+                        MergeCounts {
+                            added: n,
+                            ..MergeCounts::default()
+                        },
+                    )
+                }
             };
-            let changed = counts.added > 0;
+            let changed = counts.changed();
             totals.absorb(counts);
             merged_parts.push((path.clone(), rows, changed));
         }
+        let conflict_rejects: Vec<ConflictReject> = totals
+            .pairs
+            .iter()
+            .flat_map(|p| p.rejects(policy))
+            .collect();
         let known = manifest.file(c.sha256).is_some();
         if known && merged_parts.iter().all(|(_, _, changed)| !changed) {
             return Ok(CommitSummary {
@@ -866,6 +1192,8 @@ impl Lake {
                 duplicate_rows: totals.duplicates,
                 conflicts: totals.conflicts,
                 conflict_keys: totals.conflict_keys,
+                policy,
+                conflict_rejects,
             });
         }
         // The table's other partitions still under an earlier contract version's names (a lake
@@ -873,6 +1201,31 @@ impl Lake {
         // never mixes the two namings: DuckDB, pyarrow and polars refuse a glob whose files disagree.
         // Their rows and manifest entries stay as they are.
         let migrated = self.partitions_with_old_names(c.table, &merged_parts)?;
+        // The file's rejects, with both rows of each conflict.
+        let all_rejects = if conflict_rejects.is_empty() {
+            None
+        } else {
+            let extra = conflict_frame(c, &conflict_rejects).map_err(perr(c.table))?;
+            Some(if c.rejects.height() == 0 {
+                extra
+            } else {
+                concat(
+                    [c.rejects.clone().lazy(), extra.lazy()],
+                    UnionArgs {
+                        diagonal: true,
+                        ..UnionArgs::default()
+                    },
+                )
+                .and_then(LazyFrame::collect)
+                .map_err(perr(contract::tables::REJECTS))?
+            })
+        };
+        let rejects_frame = all_rejects.as_ref().unwrap_or(c.rejects);
+        let reject_parts = if rejects_frame.height() > 0 {
+            Self::partitions(contract::tables::REJECTS, rejects_frame)?
+        } else {
+            Vec::new()
+        };
         let mut written = Vec::new();
         let replaced = Vec::new();
         // Every partition and the new manifest are staged in `.tmp` first, then put in place as one
@@ -941,9 +1294,19 @@ impl Lake {
                     "duplicate_rows": totals.duplicates,
                     "conflicts": totals.conflicts,
                     "conflict_keys": totals.conflict_keys,
-                    "policy": "keep_first",
+                    "policy": policy.id(),
                 }),
             );
+            // `keep-first`: a conflicting row is not stored, so it counts as rejected (it is in
+            // `rejects`), keeping read = accepted + rejected + duplicates.
+            if policy == ConflictPolicy::KeepFirst && totals.conflicts > 0 {
+                for (field, delta) in [("accepted", -1_i64), ("rejected", 1)] {
+                    if let Some(n) = obj.get(field).and_then(serde_json::Value::as_i64) {
+                        let moved = i64::try_from(totals.conflicts).unwrap_or(i64::MAX);
+                        obj.insert(field.into(), (n + delta * moved).into());
+                    }
+                }
+            }
         }
         manifest.files.retain(|f| f.sha256 != c.sha256);
         manifest.files.push(FileEntry {
@@ -974,6 +1337,8 @@ impl Lake {
             duplicate_rows: totals.duplicates,
             conflicts: totals.conflicts,
             conflict_keys: totals.conflict_keys,
+            policy,
+            conflict_rejects,
         })
     }
 
@@ -1394,6 +1759,59 @@ fn check_values(table: &str, frame: &DataFrame) -> Vec<String> {
     problems
 }
 
+/// The key values a partition's path carries (`region_code=330000, period=2023-09`): its
+/// `column=value` folders whose column is in the table's [`write_key`].
+fn partition_context(table: &str, path: &str) -> String {
+    let key = write_key(table);
+    path.split('/')
+        .filter_map(|seg| seg.split_once('='))
+        .filter(|(k, _)| key.contains(k))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The `rejects` rows of a commit's conflicts.
+fn conflict_frame(c: &Commit<'_>, rows: &[ConflictReject]) -> PolarsResult<DataFrame> {
+    let n = rows.len();
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("feed".into(), vec![c.feed; n]),
+            Column::new("file".into(), vec![c.file; n]),
+            Column::new("file_sha256".into(), vec![c.sha256; n]),
+            Column::new(
+                "line".into(),
+                rows.iter().map(|r| r.line).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "column".into(),
+                rows.iter().map(|r| r.column.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "reason".into(),
+                rows.iter().map(|r| r.reason.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "message_zh".into(),
+                rows.iter()
+                    .map(|r| r.message_zh.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "message_en".into(),
+                rows.iter()
+                    .map(|r| r.message_en.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "raw".into(),
+                rows.iter().map(|r| r.raw.as_str()).collect::<Vec<_>>(),
+            ),
+        ],
+    )
+}
+
 /// Create a folder readable by its owner only (0700 on Unix).
 fn private_dir(dir: &Path) -> std::io::Result<()> {
     let mut b = fs::DirBuilder::new();
@@ -1789,8 +2207,16 @@ mod tests {
             ("A", "330000", 9.0),
             ("C", "330000", 3.0),
         ]);
-        let (rows, counts) =
-            merge_rows(contract::tables::ENTERPRISE_SALES, old, new, false).expect("merge");
+        let (rows, counts) = merge_rows(
+            contract::tables::ENTERPRISE_SALES,
+            old,
+            new,
+            false,
+            ConflictPolicy::KeepFirst,
+            None,
+            "",
+        )
+        .expect("merge");
         assert_eq!(rows.height(), 3);
         assert_eq!(
             (counts.added, counts.duplicates, counts.conflicts),
@@ -1809,6 +2235,186 @@ mod tests {
             .expect("f64")
             .get(0);
         assert_eq!(a, Some(1.0), "the first value stays");
+    }
+
+    /// Both policies through a real commit: the first file's row A is held, the second file
+    /// carries A with another amount (line 3), B again and a new C. Either way one conflict is
+    /// counted and two rows land in `rejects` (`conflict` with the received line and raw text,
+    /// `conflict_held` with the held values), both messages whole in each language and naming the
+    /// key, the column and both values; `keep-first` leaves A at 1.0, `keep-last` stores 9.0.
+    #[test]
+    fn a_conflict_is_two_rejects_rows_and_the_policy_decides_the_stored_row() {
+        for policy in ConflictPolicy::ALL {
+            let tmp = tempfile::tempdir().expect("temp dir");
+            let lake = Lake::open(tmp.path())
+                .expect("lake")
+                .with_conflict_policy(policy);
+            assert_eq!(lake.conflict_policy(), policy);
+            let no_rejects = crate::store::tests::rejects_frame(&[]);
+            let commit = |name: &str, sha: &str, rows: &DataFrame, lines: &[i64], raws: &[&str]| {
+                let origins = df!(ORIGIN_LINE => lines, ORIGIN_RAW => raws).expect("origins");
+                lake.commit(&Commit {
+                    table: contract::tables::ENTERPRISE_SALES,
+                    feed: "enterprise_sales",
+                    file: name,
+                    sha256: sha,
+                    rows,
+                    rejects: &no_rejects,
+                    origins: Some(&origins),
+                    report: serde_json::json!({"read": rows.height(), "accepted": rows.height(), "rejected": 0, "duplicates": 0}),
+                    now: "2023-10-01T00:00:00Z",
+                })
+                .expect("commit")
+            };
+            let (sha1, sha2) = ("1".repeat(64), "2".repeat(64));
+            let first = enterprise(&[("A", "330000", 1.0), ("B", "330000", 2.0)]);
+            commit("first.csv", &sha1, &first, &[2, 3], &["A,1", "B,2"]);
+            let second = enterprise(&[
+                ("B", "330000", 2.0),
+                ("A", "330000", 9.0),
+                ("C", "330000", 3.0),
+            ]);
+            let summary = commit(
+                "second.csv",
+                &sha2,
+                &second,
+                &[2, 3, 4],
+                &["B,2", "A,9 (raw)", "C,3"],
+            );
+            assert_eq!(
+                (
+                    summary.added_rows,
+                    summary.duplicate_rows,
+                    summary.conflicts
+                ),
+                (1, 1, 1),
+                "{policy}: {summary:?}"
+            );
+            assert_eq!(summary.policy, policy);
+            let (path, _) = lake
+                .files(contract::tables::ENTERPRISE_SALES)
+                .expect("files")
+                .pop()
+                .expect("one partition");
+            let stored = ParquetReader::new(File::open(path).expect("open"))
+                .finish()
+                .expect("read")
+                .lazy()
+                .filter(col("uscc").eq(lit("A")))
+                .collect()
+                .expect("filter");
+            let want = match policy {
+                ConflictPolicy::KeepFirst => 1.0,
+                ConflictPolicy::KeepLast => 9.0,
+            };
+            assert_eq!(stored.height(), 1, "{policy}: one row for key A");
+            assert_eq!(
+                stored
+                    .column("sales_amount_yuan")
+                    .expect("col")
+                    .f64()
+                    .expect("f64")
+                    .get(0),
+                Some(want),
+                "{policy}"
+            );
+            let rejects = lake
+                .read_rejects("enterprise_sales", &sha2)
+                .expect("read rejects")
+                .expect("the second file has rejects");
+            assert_eq!(rejects.height(), 2, "{policy}: {rejects}");
+            let text = |c: &str, i: usize| {
+                rejects
+                    .column(c)
+                    .expect("col")
+                    .cast(&DataType::String)
+                    .expect("cast")
+                    .str()
+                    .expect("str")
+                    .get(i)
+                    .map(str::to_owned)
+                    .unwrap_or_default()
+            };
+            assert_eq!(text("reason", 0), "conflict");
+            assert_eq!(text("reason", 1), "conflict_held");
+            assert_eq!(text("line", 0), "3", "the received row's line");
+            assert_eq!(text("raw", 0), "A,9 (raw)");
+            assert!(
+                text("raw", 1).contains("sales_amount_yuan=1.0"),
+                "{}",
+                text("raw", 1)
+            );
+            assert_eq!(text("column", 0), "sales_amount_yuan");
+            assert_eq!(text("file", 0), "second.csv");
+            for i in 0..2 {
+                let (en, zh) = (text("message_en", i), text("message_zh", i));
+                for m in [&en, &zh] {
+                    assert!(
+                        m.contains("region_code=330000") && m.contains("uscc=A"),
+                        "{m}"
+                    );
+                    assert!(m.contains("1.0") && m.contains("9.0"), "{m}");
+                    assert!(m.contains(policy.id()), "{m}");
+                }
+                assert!(en.contains("held 1.0, received 9.0"), "{en}");
+                assert!(
+                    zh.contains("冲突") && zh.contains("已有 1.0，收到 9.0"),
+                    "{zh}"
+                );
+                assert!(!en.contains('冲'), "English whole in English: {en}");
+            }
+            // The manifest keeps the policy, and under keep-first the conflicting row counts as
+            // rejected (read = accepted + rejected + duplicates).
+            let manifest = lake.manifest().expect("manifest");
+            let report = &manifest.file(&sha2).expect("entry").report;
+            assert_eq!(report["lake"]["policy"], policy.id());
+            let accepted = if policy == ConflictPolicy::KeepFirst {
+                2
+            } else {
+                3
+            };
+            assert_eq!(report["accepted"], accepted, "{policy}: {report}");
+            // Sending the second file again changes nothing.
+            let again = commit(
+                "second.csv",
+                &sha2,
+                &second,
+                &[2, 3, 4],
+                &["B,2", "A,9 (raw)", "C,3"],
+            );
+            assert!(again.unchanged, "{policy}: {again:?}");
+        }
+    }
+
+    /// A `rejects` frame with the given (line, reason) rows.
+    pub(super) fn rejects_frame(rows: &[(i64, &str)]) -> DataFrame {
+        let n = rows.len();
+        df!(
+            "feed" => vec!["enterprise_sales"; n],
+            "file" => vec!["f.csv"; n],
+            "file_sha256" => vec!["0".repeat(64); n],
+            "line" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "column" => vec![None::<&str>; n],
+            "reason" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            "message_zh" => vec!["x"; n],
+            "message_en" => vec!["x"; n],
+            "raw" => vec!["x"; n],
+        )
+        .expect("frame")
+    }
+
+    #[test]
+    fn conflict_policies_parse_from_their_names() {
+        for p in ConflictPolicy::ALL {
+            assert_eq!(ConflictPolicy::parse(p.id()), Some(p));
+            assert_eq!(p.id().parse::<ConflictPolicy>(), Ok(p));
+        }
+        assert_eq!(
+            ConflictPolicy::parse("KEEP_LAST"),
+            Some(ConflictPolicy::KeepLast)
+        );
+        assert!("newest".parse::<ConflictPolicy>().is_err());
+        assert_eq!(ConflictPolicy::default(), ConflictPolicy::KeepFirst);
     }
 
     /// A commit killed after its journal was written and its first rename done: the next process

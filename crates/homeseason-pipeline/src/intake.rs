@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use homeseason_ingest::{Feed, FileOutcome, FileReport, IngestError, detect_feed, ingest_bytes};
-use homeseason_lake::{Commit, CommitSummary, Lake, RefusedEntry, TxnSpill};
+use homeseason_lake::{Commit, CommitSummary, ConflictPolicy, Lake, RefusedEntry, TxnSpill};
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::contract::tables;
 use polars::prelude::*;
@@ -158,6 +158,13 @@ pub fn prepare(
         },
     };
     let outcome = match ingest_bytes(feed, &name, &bytes, campaign) {
+        Ok(o) if feed == Feed::PaymentDaily => {
+            // The institution of every daily row must be a known one (the profiles' codes).
+            match homeseason_ingest::reject_unknown_institutions(o, &profiles.institutions()) {
+                Ok(o) => o,
+                Err(e) => return Ok(Err(e)),
+            }
+        }
         Ok(o) => o,
         Err(e) => return Ok(Err(e)),
     };
@@ -205,6 +212,7 @@ fn commit_prepared_under(
         sha256: &outcome.report.sha256,
         rows: &outcome.rows,
         rejects: &outcome.rejects,
+        origins: outcome.origins.as_ref(),
         report: report_json,
         now,
     };
@@ -227,11 +235,79 @@ fn commit_prepared_under(
             None => lake.commit(&commit)?,
         },
     };
+    let mut outcome = outcome;
+    settle_conflicts(&mut outcome, &commit)?;
     Ok(Committed {
         feed,
         outcome,
         commit,
     })
+}
+
+/// A commit's conflicts in the file's outcome: both rows of each conflict join its rejects (as in
+/// the lake's `rejects` table), and under `keep-first` a conflicting row, not stored, counts as
+/// rejected instead of accepted, so `read = accepted + rejected + duplicates` still holds.
+fn settle_conflicts(outcome: &mut FileOutcome, commit: &CommitSummary) -> Result<()> {
+    if commit.conflict_rejects.is_empty() {
+        return Ok(());
+    }
+    if commit.policy == ConflictPolicy::KeepFirst {
+        let moved = commit.conflicts.min(outcome.report.accepted);
+        outcome.report.accepted -= moved;
+        outcome.report.rejected += moved;
+    }
+    let r = &outcome.report;
+    let rows = &commit.conflict_rejects;
+    let n = rows.len();
+    let extra = DataFrame::new(
+        n,
+        vec![
+            Column::new("feed".into(), vec![r.feed.id(); n]),
+            Column::new("file".into(), vec![r.file.as_str(); n]),
+            Column::new("file_sha256".into(), vec![r.sha256.as_str(); n]),
+            Column::new(
+                "line".into(),
+                rows.iter().map(|x| x.line).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "column".into(),
+                rows.iter().map(|x| x.column.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "reason".into(),
+                rows.iter().map(|x| x.reason.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "message_zh".into(),
+                rows.iter()
+                    .map(|x| x.message_zh.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "message_en".into(),
+                rows.iter()
+                    .map(|x| x.message_en.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "raw".into(),
+                rows.iter().map(|x| x.raw.as_str()).collect::<Vec<_>>(),
+            ),
+        ],
+    )?;
+    outcome.rejects = if outcome.rejects.height() == 0 {
+        extra
+    } else {
+        concat(
+            [outcome.rejects.clone().lazy(), extra.lazy()],
+            UnionArgs {
+                diagonal: true,
+                ..UnionArgs::default()
+            },
+        )?
+        .collect()?
+    };
+    Ok(())
 }
 
 /// Record a whole-file refusal in the lake's manifest.
@@ -520,6 +596,7 @@ pub fn ingest_nbs(lake: &Lake, now: &str) -> Result<FileReport> {
         sha256: &out.report.sha256,
         rows: &out.rows,
         rejects: &out.rejects,
+        origins: out.origins.as_ref(),
         report: serde_json::to_value(&out.report)?,
         now,
     })?;

@@ -64,10 +64,29 @@ impl Profiles {
     /// The profile for a file (by its path, or its name alone for uploaded bytes).
     #[must_use]
     pub fn for_path(&self, path: &Path) -> Profile {
-        self.explicit
+        let mut profile = self
+            .explicit
             .clone()
             .or_else(|| pick_profile(&self.found, path).cloned())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        profile.known_institutions = self.institutions();
+        profile
+    }
+
+    /// The known institutions: the codes the profiles in force name, sorted, each once. A payment
+    /// row naming another code is rejected (`unknown_institution`); with no profile naming a code
+    /// the list is empty and any well-formed code is accepted.
+    #[must_use]
+    pub fn institutions(&self) -> Vec<String> {
+        let mut codes: Vec<String> = self
+            .explicit
+            .iter()
+            .chain(&self.found)
+            .filter_map(|p| p.institution.clone())
+            .collect();
+        codes.sort();
+        codes.dedup();
+        codes
     }
 }
 
@@ -304,6 +323,7 @@ pub fn settle_transactions(
             report: out.report,
             rows: out.rows,
             rejects: out.rejects,
+            origins: None,
         },
         report_json: report,
         txn: Some(TxnCommit {

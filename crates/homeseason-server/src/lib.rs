@@ -91,6 +91,9 @@ pub struct Config {
     pub campaign: Campaign,
     /// The institution profiles payment files are read under (as `homeseason ingest --profiles`).
     pub profiles: homeseason_pipeline::Profiles,
+    /// How uploads settle a row whose key the lake already holds with different values (as
+    /// `homeseason ingest --on-conflict`); both rows go to rejects either way.
+    pub on_conflict: homeseason_lake::ConflictPolicy,
 }
 
 impl Config {
@@ -109,6 +112,7 @@ impl Config {
             ingest_parallelism: std::thread::available_parallelism().map_or(2, usize::from),
             campaign: Campaign::default_2023(),
             profiles: homeseason_pipeline::Profiles::default(),
+            on_conflict: homeseason_lake::ConflictPolicy::default(),
         }
     }
 
@@ -193,7 +197,7 @@ impl AppState {
             std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))
                 .map_err(error::io_err("restrict", &config.data_dir))?;
         }
-        let lake = Lake::open(config.lake_dir())?;
+        let lake = Lake::open(config.lake_dir())?.with_conflict_policy(config.on_conflict);
         let raw = raw::RawStore::new(config.data_dir.join("raw"));
         // Partial files of uploads cut short by a stop: never content, safe to drop at start.
         let _ = std::fs::remove_dir_all(config.data_dir.join("raw").join(".partial"));

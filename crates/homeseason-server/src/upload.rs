@@ -669,10 +669,14 @@ async fn process_inner(
             name: &commit_name,
             bytes: &bytes,
         };
-        let summary =
+        let committed =
             pipeline::commit_fresh(&lake, &source, feed, &campaign, &profiles, prepared, &now)?
-                .map_err(|e| crate::ServerError::Invalid(e.to_string()))?
-                .commit;
+                .map_err(|e| crate::ServerError::Invalid(e.to_string()))?;
+        // The counts and rejects after the lake settled the file's conflicts (both rows of each
+        // in the rejects; under keep-first a conflicting row counts as rejected).
+        let report = serde_json::to_value(&committed.outcome.report).ok();
+        let rejects = rejects_preview(&committed.outcome.rejects);
+        let summary = committed.commit;
         let manifest = lake.manifest()?;
         let replaced = summary
             .replaced
@@ -683,17 +687,27 @@ async fn process_inner(
                 previous_file: manifest.file(previous).map(|f| f.file.clone()),
             })
             .collect();
-        Ok(CommitView {
+        let view = CommitView {
             unchanged: summary.unchanged,
             written: summary.written,
             replaced,
             duplicate_rows: summary.duplicate_rows,
             conflicts: summary.conflicts,
             conflict_keys: summary.conflict_keys,
-        })
+            conflict_policy: Some(summary.policy.id().to_owned()),
+        };
+        Ok((view, report, rejects))
     })
     .await??;
     drop(commit_guard);
+    let (view, report, (rejects, total)) = view;
+    if view.conflicts > 0 {
+        if report.is_some() {
+            record.report = report;
+        }
+        record.rejects = rejects;
+        record.rejects_total = total;
+    }
     record.status = Status::Accepted;
     record.commit = Some(view);
     Ok(())

@@ -1037,6 +1037,9 @@ impl StagedFile {
                 (1, Reason::BadEnum) => {
                     Some(homeseason_ingest::other_institution_detail(institution))
                 }
+                (1, Reason::UnknownInstitution) => Some(
+                    homeseason_ingest::unknown_institution_detail(&self.profile.known_institutions),
+                ),
                 (2, Reason::BadPeriod) => Some(homeseason_ingest::outside_years_detail(years)),
                 _ => None,
             };

@@ -391,6 +391,14 @@ pub fn group_sql(
     } else {
         "CAST(NULL AS STRING)".to_owned()
     };
+    // The known institutions (the profiles' codes) as a literal set, each escaped by `lit`; no
+    // list checks nothing (as the Rust engine's `Profile::knows_institution`).
+    let known = if profile.known_institutions.is_empty() {
+        "true".to_owned()
+    } else {
+        let codes: Vec<String> = profile.known_institutions.iter().map(|c| lit(c)).collect();
+        format!("institution IN ({})", codes.join(", "))
+    };
     let fid_list: Vec<String> = fids.iter().map(ToString::to_string).collect();
     let type_case = enum_sql("txn_type", profile, field("txn_type")?);
     let tyv = format!("CASE WHEN txn_type = '' THEN NULL ELSE {type_case} END");
@@ -401,7 +409,7 @@ pub fn group_sql(
     // benchmarks/spark/RESULTS.md). A filter on a generator's output cannot be pushed below it.
     Ok(format!(
         "SELECT *, {day} AS day, {fen} AS fen, {tyv} AS tyv, {chv} AS chv, \
-           {expected} AS inst_expected, {typed} AS typed FROM ( \
+           {expected} AS inst_expected, {known} AS inst_known, {typed} AS typed FROM ( \
            SELECT fid, line, raw, gb, bad_enc, {cells} FROM ( \
                SELECT fid, line, {text} AS raw, {gb} AS gb, {bad_enc} AS bad_enc \
                FROM lines WHERE fid IN ({fids}) AND line > 1) \
@@ -432,7 +440,7 @@ pub fn job_sql(
          '' AS txn_id, '' AS institution, '' AS txn_time, '' AS merchant_id, '' AS mcc, '' AS region_code, \
          '' AS amount, '' AS txn_type, '' AS channel, CAST(NULL AS INT) AS day, CAST(NULL AS BIGINT) AS fen, \
          CAST(NULL AS STRING) AS tyv, CAST(NULL AS STRING) AS chv, CAST(NULL AS STRING) AS inst_expected, \
-         true AS typed WHERE false"
+         true AS inst_known, true AS typed WHERE false"
             .to_owned()
     } else {
         groups.join(" UNION ALL ")
@@ -464,6 +472,7 @@ pub fn job_sql(
          FROM (SELECT *, CASE WHEN txn_id = '' THEN 'txn_id|missing_value' \
              WHEN inst_expected IS NOT NULL AND institution = '' THEN 'institution|missing_value' \
              WHEN inst_expected IS NOT NULL AND NOT institution RLIKE '^[a-z0-9_]{{1,32}}$' THEN 'institution|bad_pattern' \
+             WHEN inst_expected IS NOT NULL AND NOT inst_known THEN 'institution|unknown_institution' \
              WHEN inst_expected IS NOT NULL AND institution <> inst_expected THEN 'institution|bad_enum' \
              WHEN txn_time = '' THEN 'txn_time|missing_value' WHEN day IS NULL THEN 'txn_time|bad_date' \
              WHEN merchant_id = '' THEN 'merchant_id|missing_value' \

@@ -355,25 +355,38 @@ pub(super) fn sniff_institution(
             .flexible(true)
             .delimiter(profile.delimiter)
             .from_reader(data);
-        rdr.byte_records()
+        let codes: Vec<String> = rdr
+            .byte_records()
             .filter_map(std::result::Result::ok)
             .filter_map(|r| {
                 r.get(col)
                     .map(|v| String::from_utf8_lossy(trim(v)).into_owned())
             })
-            .find(|v| crate::profile::is_institution_code(v))
+            .filter(|v| crate::profile::is_institution_code(v))
+            .collect();
+        prefer_known(codes, profile)
     } else {
-        data.split(|&b| b == b'\n')
+        let codes: Vec<String> = data
+            .split(|&b| b == b'\n')
             .filter_map(|l| {
                 serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(l).ok()
             })
-            .find_map(|obj| {
+            .filter_map(|obj| {
                 obj.iter()
                     .find(|(k, _)| resolve_txn_field(profile, k) == Some(F_INST))
                     .map(|(_, v)| json_text(v).trim().to_owned())
                     .filter(|v| crate::profile::is_institution_code(v))
             })
+            .collect();
+        prefer_known(codes, profile)
     }
+}
+
+/// The first known institution among a chunk's well-formed codes, else the first of them (its rows
+/// are then rejected as `unknown_institution`).
+fn prefer_known(codes: Vec<String>, profile: &Profile) -> Option<String> {
+    let known = codes.iter().position(|c| profile.knows_institution(c));
+    codes.into_iter().nth(known.unwrap_or(0))
 }
 
 #[expect(

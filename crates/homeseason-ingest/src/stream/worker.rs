@@ -103,6 +103,15 @@ pub(super) fn judge(spec: &Spec<'_>, cells: &[&[u8]; 9], caches: &mut Caches) ->
                 Some(crate::profile::INSTITUTION_CODE_RULE.to_owned()),
             );
         }
+        if !std::str::from_utf8(inst).is_ok_and(|i| p.knows_institution(i)) {
+            return Verdict::Reject(
+                F_INST,
+                Reason::UnknownInstitution,
+                Some(crate::profile::unknown_institution_detail(
+                    &p.known_institutions,
+                )),
+            );
+        }
         if inst != spec.institution.as_bytes() {
             return Verdict::Reject(
                 F_INST,

@@ -451,3 +451,217 @@ async fn a_liaison_does_not_read_other_regions_rejected_rows_of_an_admin_upload(
     assert_eq!(own["rejects_withheld"], false);
     assert_eq!(own["rejects"][0]["raw"], rejected_raw.as_str());
 }
+
+/// Activities `330000-2023-k001..003`; `venue` replaces the venue of the second.
+fn register_with_venue(venue: &str) -> Vec<u8> {
+    let text = String::from_utf8(activities(&["330000"], 3, false, "k")).expect("utf-8");
+    text.replacen(
+        "焕新活动k2,直播电商节,2023-09-12,2023-09-14,体育馆",
+        &format!("焕新活动k2,直播电商节,2023-09-12,2023-09-14,{venue}"),
+        1,
+    )
+    .into_bytes()
+}
+
+/// A conflict through an upload: the second file carries activity k002 with another venue (line 3).
+/// The answer counts it, names the policy and lists both rows in its rejects (the received one at
+/// its line with its raw text, the held one), in Chinese and English; the lake's `rejects` holds
+/// the two rows; the table keeps the policy's row. Under keep-first the received row counts as
+/// rejected (read = accepted + rejected + duplicates).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_is_two_rejects_rows_and_the_server_policy_decides() {
+    for policy in homeseason_lake::ConflictPolicy::ALL {
+        let f = Fixture::with(|c| c.on_conflict = policy);
+        let (status, first) = f
+            .upload(&f.zhejiang, "v1.csv", &register_with_venue("体育馆"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{first}");
+        let (status, second) = f
+            .upload(&f.zhejiang, "v2.csv", &register_with_venue("会展中心"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{second}");
+        let commit = &second["commit"];
+        assert_eq!(commit["conflicts"], 1, "{policy}: {second}");
+        assert_eq!(commit["duplicate_rows"], 2, "{second}");
+        assert_eq!(commit["conflict_policy"], policy.id(), "{second}");
+        assert!(
+            commit["conflict_keys"][0]
+                .as_str()
+                .is_some_and(|k| k.contains("activity_id=330000-2023-k002")),
+            "{second}"
+        );
+        let report = &second["report"];
+        let n = |k: &str| report[k].as_u64().expect(k);
+        assert_eq!(
+            n("read"),
+            n("accepted") + n("rejected") + n("duplicates"),
+            "{report}"
+        );
+        let stored = if policy == homeseason_lake::ConflictPolicy::KeepFirst {
+            assert_eq!((n("accepted"), n("rejected")), (2, 1), "{report}");
+            "体育馆"
+        } else {
+            assert_eq!((n("accepted"), n("rejected")), (3, 0), "{report}");
+            "会展中心"
+        };
+        let rejects = second["rejects"].as_array().expect("rejects");
+        assert_eq!(rejects.len(), 2, "{second}");
+        assert_eq!(rejects[0]["reason"], "conflict");
+        assert_eq!(rejects[0]["line"], 3);
+        assert!(
+            rejects[0]["raw"]
+                .as_str()
+                .is_some_and(|r| r.contains("会展中心")),
+            "{second}"
+        );
+        assert_eq!(rejects[1]["reason"], "conflict_held");
+        assert!(
+            rejects[1]["raw"]
+                .as_str()
+                .is_some_and(|r| r.contains("venue=体育馆")),
+            "{second}"
+        );
+        for r in rejects {
+            let (zh, en) = (
+                r["message_zh"].as_str().expect("zh"),
+                r["message_en"].as_str().expect("en"),
+            );
+            for m in [zh, en] {
+                assert!(
+                    m.contains("activity_id=330000-2023-k002")
+                        && m.contains("venue")
+                        && m.contains("体育馆")
+                        && m.contains("会展中心")
+                        && m.contains(policy.id()),
+                    "{m}"
+                );
+            }
+            assert!(
+                zh.contains("冲突") && en.starts_with("conflict:"),
+                "{zh} | {en}"
+            );
+        }
+        // The lake's rejects table holds both rows; the table the policy's venue.
+        let lake_rejects = f.table(homeseason_schema::contract::tables::REJECTS);
+        let reasons: Vec<String> = lake_rejects
+            .column("reason")
+            .expect("reason")
+            .str()
+            .expect("str")
+            .iter()
+            .flatten()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(reasons, ["conflict", "conflict_held"], "{lake_rejects}");
+        let acts = f.table(homeseason_schema::contract::tables::ACTIVITIES);
+        let venues: Vec<Option<&str>> = acts
+            .column("venue")
+            .expect("venue")
+            .str()
+            .expect("str")
+            .iter()
+            .collect();
+        assert_eq!(acts.height(), 3);
+        assert!(venues.contains(&Some(stored)), "{policy}: {acts}");
+        assert_eq!(
+            venues.iter().filter(|v| **v == Some("会展中心")).count(),
+            usize::from(policy == homeseason_lake::ConflictPolicy::KeepLast),
+            "{acts}"
+        );
+    }
+}
+
+/// With the sample profiles loaded (acq_a, bank_c, wallet_b), a well-formed institution code that
+/// no profile names is a rejected row (`unknown_institution`, naming the value and the known codes),
+/// in a transactions file and in a daily file; the known institution's rows are kept and no
+/// `institution=` partition is created for the unknown code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_institution_is_a_rejected_row_in_an_upload() {
+    let profiles = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../profiles");
+    let f = Fixture::with(|c| {
+        c.profiles = homeseason_pipeline::Profiles::load(None, &profiles).expect("profiles");
+    });
+    // A whole file of the unknown institution.
+    let forms = vec!["wallet_zz".to_owned(); 3];
+    let text =
+        homeseason_test_support::transactions_with_institutions(&forms, "wallet_zz", "330106", 0);
+    let (status, v) = f
+        .upload(
+            &f.admin,
+            "payment_transactions_wallet_zz_2023-09.csv",
+            &text,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["report"]["accepted"], 0, "{v}");
+    assert_eq!(v["report"]["rejected"], 3, "{v}");
+    let rejects = v["rejects"].as_array().expect("rejects");
+    for r in rejects {
+        assert_eq!(r["reason"], "unknown_institution", "{r}");
+        assert_eq!(r["column"], "institution", "{r}");
+        for m in [&r["message_zh"], &r["message_en"]] {
+            let m = m.as_str().expect("text");
+            assert!(
+                m.contains("wallet_zz") && m.contains("acq_a, bank_c, wallet_b"),
+                "{m}"
+            );
+        }
+    }
+    // A known institution's file with one stray unknown row: that row alone is rejected.
+    let text = homeseason_test_support::transactions_with_institutions(
+        &["acq_zz".to_owned()],
+        "wallet_b",
+        "330106",
+        2,
+    );
+    let (status, v) = f
+        .upload(&f.admin, "payment_transactions_wallet_b_2023-09.csv", &text)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        (
+            v["report"]["accepted"].as_u64(),
+            v["report"]["rejected"].as_u64()
+        ),
+        (Some(2), Some(1)),
+        "{v}"
+    );
+    assert_eq!(v["rejects"][0]["reason"], "unknown_institution", "{v}");
+    // A daily file.
+    let daily = "date,institution,region_code,mcc,channel,txn_count,amount,refund_amount,merchant_count\n\
+                 2023-09-01,acq_zz,330000,5411,offline,1,10.00,0,1\n\
+                 2023-09-01,acq_a,330000,5411,offline,1,10.00,0,1\n";
+    let (status, v) = f
+        .upload(
+            &f.admin,
+            "payment_daily_acq_a_2023-09.csv",
+            daily.as_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        (
+            v["report"]["accepted"].as_u64(),
+            v["report"]["rejected"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    assert_eq!(v["rejects"][0]["reason"], "unknown_institution", "{v}");
+    assert_eq!(v["rejects"][0]["line"], 2, "{v}");
+    let institutions: std::collections::BTreeSet<String> = f
+        .table(homeseason_schema::contract::tables::PAYMENT_DAILY)
+        .column("institution")
+        .expect("institution")
+        .str()
+        .expect("str")
+        .iter()
+        .flatten()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        institutions.into_iter().collect::<Vec<_>>(),
+        ["acq_a", "wallet_b"],
+        "only known institutions reach the lake"
+    );
+}
