@@ -2070,6 +2070,7 @@ mod tests {
             rejects: &rejects,
             report: serde_json::json!({}),
             now: "2023-10-01T00:00:00Z",
+            origins: None,
         })
         .expect("commit")
     }
