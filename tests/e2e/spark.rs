@@ -312,3 +312,132 @@ fn spark_ingest_of_the_sample_season_lands_the_same_lake_tables() {
         "rejects differ\n{spark}\n{rust}"
     );
 }
+
+/// The stale fallback (issue 17): another writer commits transactions of the same institution while
+/// the Spark job runs. Spark's increment was computed against the index as it was before that commit,
+/// so committing it could count the other writer's transactions twice; the lake refuses it as stale
+/// and the file is read again by the Rust engine. The lake must end exactly as the Rust engine alone
+/// leaves it after the same two files in the order they were committed.
+#[test]
+fn a_stale_spark_increment_is_redone_by_the_rust_engine() {
+    let Some(opts) = cluster() else { return };
+    let demo = demo_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let mut wallet: Vec<std::path::PathBuf> =
+        std::fs::read_dir(demo.join("sample/payments/wallet_b"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.contains("2023-09") || n.contains("2023-10"))
+            })
+            .collect();
+    wallet.sort();
+    assert_eq!(wallet.len(), 2, "{wallet:?}");
+    // Spark reads September; meanwhile the other writer sends October plus the first 300 sales of
+    // September (an export that overlaps the month before): those 300 are in both files.
+    let september = &wallet[0];
+    let sep_text = std::fs::read_to_string(september).unwrap();
+    let oct_text = std::fs::read_to_string(&wallet[1]).unwrap();
+    let mut overlap = oct_text.clone();
+    if !overlap.ends_with('\n') {
+        overlap.push('\n');
+    }
+    for line in sep_text.lines().skip(1).take(300) {
+        overlap.push_str(line);
+        overlap.push('\n');
+    }
+    let other = dir.path().join("wallet_b_october_with_overlap.csv");
+    std::fs::write(&other, overlap).unwrap();
+
+    let lake = dir.path().join("lake");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_homeseason"))
+        .args([
+            "ingest",
+            "--engine",
+            "spark",
+            "--spark-master",
+            &opts.master,
+            "--spark-conf",
+            "spark.sql.shuffle.partitions=4",
+            "--lake",
+            lake.to_str().unwrap(),
+            "--json",
+            september.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The driver is written after the index state was noted and the known ids staged: from then on a
+    // commit by anyone else makes this run's increment stale.
+    let started = std::time::Instant::now();
+    let staged = loop {
+        let found = std::fs::read_dir(lake.join(".tmp")).ok().and_then(|d| {
+            d.flatten()
+                .map(|e| e.path().join("rollup.py"))
+                .find(|p| p.is_file())
+        });
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the Spark ingest ended before its job was staged"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(300),
+            "no Spark job staged after 300 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    ingest(&lake, &[], &[other.as_path()]);
+    let other_done = started.elapsed();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        staged.parent().is_some_and(|p| !p.exists()),
+        "the staging folder is removed"
+    );
+    eprintln!(
+        "the other writer committed {other_done:?} after the Spark ingest started; whole run {:?}",
+        started.elapsed()
+    );
+    assert!(
+        stderr.contains("read again by the Rust engine") && stderr.contains("改由 Rust 引擎重新读取"),
+        "the stale increment was not redone:\n{stderr}"
+    );
+    let results: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("JSON results");
+    let report = &results[0]["report"];
+    assert_eq!(report["duplicates"].as_u64(), Some(300), "{results}");
+    // What was committed is the Rust engine's reading: no manifest entry says Spark.
+    let manifest: serde_json::Value = read_json(&lake.join("_manifest.json"));
+    let files = manifest["files"].as_array().expect("manifest lists files");
+    assert_eq!(files.len(), 2, "{manifest}");
+    assert!(
+        files
+            .iter()
+            .all(|f| f["report"]["payments"]["engine"] != "spark"),
+        "{manifest}"
+    );
+
+    // The same two files through the Rust engine alone, in commit order.
+    let reference = dir.path().join("reference");
+    ingest(&reference, &[], &[other.as_path()]);
+    ingest(&reference, &[], &[september.as_path()]);
+    let keys = ["institution", "date", "region_code", "mcc", "channel"];
+    let got = sorted_table(&lake, "payment_daily", &keys);
+    let want = sorted_table(&reference, "payment_daily", &keys);
+    assert!(got.height() > 0);
+    assert!(
+        got.equals_missing(&want),
+        "payment_daily differs from the Rust engine's\n{got}\n{want}"
+    );
+    assert!(
+        index_sets(&lake) == index_sets(&reference),
+        "the txn index differs from the Rust engine's"
+    );
+}
