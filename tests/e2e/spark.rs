@@ -406,11 +406,11 @@ fn a_stale_spark_increment_is_redone_by_the_rust_engine() {
         started.elapsed()
     );
     assert!(
-        stderr.contains("read again by the Rust engine") && stderr.contains("改由 Rust 引擎重新读取"),
+        stderr.contains("read again by the Rust engine")
+            && stderr.contains("改由 Rust 引擎重新读取"),
         "the stale increment was not redone:\n{stderr}"
     );
-    let results: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("JSON results");
+    let results: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON results");
     let report = &results[0]["report"];
     assert_eq!(report["duplicates"].as_u64(), Some(300), "{results}");
     // What was committed is the Rust engine's reading: no manifest entry says Spark.
