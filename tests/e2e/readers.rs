@@ -160,7 +160,12 @@ fn expected(lake: &Lake, campaign: &Campaign) -> Value {
         let mut spec = json!({
             "rows": frame.height(),
             "files": files.len(),
-            "partition_keys": partition_keys(name).iter().map(|k| k.key()).collect::<Vec<_>>(),
+            // Folder keys only: a file-naming key (`region_code`) is a column of the files.
+            "partition_keys": partition_keys(name)
+                .iter()
+                .filter(|k| k.is_folder())
+                .map(|k| k.key())
+                .collect::<Vec<_>>(),
             "schema_version": SCHEMA_VERSION,
             "dir": contract::lake_dir(name),
             "columns": columns,
@@ -531,10 +536,12 @@ fn ministry_workbook_has_the_attachment_layout() {
     );
 }
 
-/// Issue 15: `region_code` is text for DuckDB in every lake. A lake holding only numeric region
-/// folders (`region_code=000000`, `region_code=330000`) makes a plain `hive_partitioning` read infer
-/// `BIGINT` (000000 → 0); the views of `homeseason export duckdb` declare the partition types from the
-/// contract, so every view with a `region_code` reads it as `VARCHAR` with its leading zeros.
+/// Issue 15: `region_code` is text for every reader in every lake. A `region_code=000000` folder made
+/// a plain `hive_partitioning` read infer `BIGINT` (000000 → 0) when every region was numeric; today
+/// the region is never a folder: it names the partition's file (`period=2023-09/330000.parquet`) and
+/// is a text column in it. In a lake holding only numeric regions, plain DuckDB `read_parquet`,
+/// `pyarrow.dataset` and polars `scan_parquet` (all with Hive partitioning), and every view of
+/// `homeseason export duckdb`, read `region_code` as text with its leading zeros.
 #[test]
 fn duckdb_reads_region_code_as_text_in_a_lake_of_numeric_region_folders() {
     let tmp = tempfile::tempdir().expect("temp dir");
@@ -572,22 +579,22 @@ fn duckdb_reads_region_code_as_text_in_a_lake_of_numeric_region_folders() {
         "retail_stats",
         retail.to_str().expect("utf-8"),
     ]);
-    // Only numeric region folders: the case where engines infer an integer.
+    // Only numeric regions, and none of them a folder: the files are named by them.
     for table in [tables::ENTERPRISE_SALES, tables::RETAIL_STATS] {
         // The table's folders are in its current snapshot (`lake/<table>/v000042/`).
         let base = homeseason_test_support::lake_file(&lake, &format!("{table}/x"));
-        let folders: Vec<String> = std::fs::read_dir(base.parent().expect("folder"))
-            .expect("table folder")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("region_code="))
+        let files = homeseason_test_support::files_with_ext(base.parent().expect("folder"), "parquet");
+        let rels: Vec<String> = files
+            .iter()
+            .map(|p| homeseason_test_support::lake_rel(&lake, p))
             .collect();
-        assert!(!folders.is_empty(), "{table}: {folders:?}");
-        assert!(
-            folders.iter().all(|f| f["region_code=".len()..]
-                .bytes()
-                .all(|b| b.is_ascii_digit())),
-            "{table}: {folders:?}"
-        );
+        assert!(!rels.is_empty(), "{table}");
+        for rel in &rels {
+            assert!(!rel.contains("region_code="), "{rel}");
+            let name = rel.rsplit('/').next().expect("name");
+            let code = name.strip_suffix(".parquet").expect("parquet");
+            assert!(code.bytes().all(|b| b.is_ascii_digit()), "{rel}");
+        }
     }
     let views = tmp.path().join("views.sql");
     ok(&[
@@ -609,10 +616,15 @@ fn duckdb_reads_region_code_as_text_in_a_lake_of_numeric_region_folders() {
             "000000,330000",
         ],
     );
-    assert!(
-        text.contains("view retail_stats: region_code VARCHAR ['000000', '330000']"),
-        "{text}"
-    );
+    for line in [
+        "duckdb read_parquet retail_stats: region_code VARCHAR ['000000', '330000']",
+        "duckdb read_parquet enterprise_sales: region_code VARCHAR ['330000']",
+        "pyarrow dataset retail_stats: region_code large_string ['000000', '330000']",
+        "polars scan_parquet retail_stats: region_code String ['000000', '330000']",
+        "view retail_stats: region_code VARCHAR ['000000', '330000']",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
     assert!(
         text.contains("view enterprise_sales: region_code VARCHAR ['330000']"),
         "{text}"
