@@ -657,10 +657,7 @@ fn a_stray_row_never_wipes_another_region() {
     ingest(&lake, &[], &[zj_file]);
     // The partition's file is in the table's current snapshot: looked up again after each commit.
     let zj_part = || {
-        homeseason_test_support::lake_file(
-            &lake,
-            "enterprise_sales/period=2023-03/330000.parquet",
-        )
+        homeseason_test_support::lake_file(&lake, "enterprise_sales/period=2023-03/330000.parquet")
     };
     let before = read_parquet(&zj_part());
     assert_eq!(before.height(), 8);

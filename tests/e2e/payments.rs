@@ -925,12 +925,17 @@ fn a_unit_in_a_transaction_files_header_is_the_amounts_unit() {
         (
             "amount (%)",
             vec![],
-            ["not a money unit", "不是金额单位", "amount (%)"],
+            ["not a money unit", "不是金额单位", "amount (%)", "整份拒收"],
         ),
         (
             "交易金额（元）",
             vec!["--profile", s(&fen_profile)],
-            ["amount_unit = \"fen\"", "两者矛盾", "交易金额（元）"],
+            [
+                "is in yuan (元) by its header",
+                "amount_unit = ",
+                "两者矛盾",
+                "交易金额（元）",
+            ],
         ),
     ] {
         let f = file(&dir, header, "100.50", "20.00");

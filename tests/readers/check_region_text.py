@@ -10,7 +10,7 @@ with hive_partitioning), pyarrow.dataset (hive partitioning) and polars scan_par
 partitioning), and checks that each reads region_code as text with its leading zeros; then it runs the
 views `homeseason export duckdb` writes and checks every view with a region_code the same way.
 
-Usage: check_region_text.py --lake LAKE --views VIEWS.sql --codes 000000,330000
+Usage: check_region_text.py --lake LAKE --views VIEWS.sql --codes 000000,330000 [--views-only]
 Exit status 0 when every reader reads region_code as text; 1 with the differences otherwise.
 """
 
@@ -31,13 +31,18 @@ def main() -> int:
     ap.add_argument("--lake", required=True, type=Path)
     ap.add_argument("--views", required=True, type=Path)
     ap.add_argument("--codes", required=True)
+    ap.add_argument(
+        "--views-only",
+        action="store_true",
+        help="check the views only (a lake of the layout before issue 15, whose plain reads infer the type)",
+    )
     args = ap.parse_args()
     want = sorted(args.codes.split(","))
     con = duckdb.connect()
     problems: list[str] = []
     tables = ("enterprise_sales", "retail_stats")
     got_all: set[str] = set()
-    for table in tables:
+    for table in () if args.views_only else tables:
         glob = str(args.lake / table / "**" / "*.parquet")
         quoted = glob.replace("'", "''")
         # Plain DuckDB, no declared types.
@@ -74,7 +79,7 @@ def main() -> int:
         print(f"polars scan_parquet {table}: region_code {dtype} {codes}")
         if dtype != pl.String or not set(codes) <= set(want):
             problems.append(f"polars {table}: region_code {dtype} {codes}")
-    if got_all != set(want):
+    if not args.views_only and got_all != set(want):
         problems.append(f"region codes read {sorted(got_all)}, expected {want}")
     con.execute(args.views.read_text(encoding="utf-8"))
     views = [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]

@@ -235,14 +235,16 @@ fn amounts_in_yuan(table: &MappedTable, unit: AmountUnit, file: &str) -> Result<
         .map_err(&err)?
         .iter()
         .map(|cell| {
-            cell.map(|text| match crate::stream::parse_fen(text.trim().as_bytes(), unit) {
-                Some(fen) => {
-                    let sign = if fen < 0 { "-" } else { "" };
-                    let abs = fen.unsigned_abs();
-                    format!("{sign}{}.{:02}", abs / 100, abs % 100)
-                }
-                None => text.to_owned(),
-            })
+            cell.map(
+                |text| match crate::stream::parse_fen(text.trim().as_bytes(), unit) {
+                    Some(fen) => {
+                        let sign = if fen < 0 { "-" } else { "" };
+                        let abs = fen.unsigned_abs();
+                        format!("{sign}{}.{:02}", abs / 100, abs % 100)
+                    }
+                    None => text.to_owned(),
+                },
+            )
         })
         .collect();
     frame

@@ -190,8 +190,7 @@ impl Lake {
                 source,
             };
             let mut frame = frame;
-            let path_cols =
-                crate::store::restore_path_columns(&mut frame, &parts).map_err(perr)?;
+            let path_cols = crate::store::restore_path_columns(&mut frame, &parts).map_err(perr)?;
             let lf = frame.lazy();
             let removed = lf
                 .clone()

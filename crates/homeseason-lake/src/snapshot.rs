@@ -613,9 +613,11 @@ mod tests {
         );
         let sep = "enterprise_sales/period=2023-09/330000.parquet";
         let first = lake.partition_path(sep).expect("path");
-        assert!(first.ends_with(
-            ".snapshots/enterprise_sales/000001/v000001/period=2023-09/330000.parquet"
-        ));
+        assert!(
+            first.ends_with(
+                ".snapshots/enterprise_sales/000001/v000001/period=2023-09/330000.parquet"
+            )
+        );
         assert_eq!(lake.partition_rel(&first).as_deref(), Some(sep));
         assert_eq!(
             lake.partition_rel(

@@ -1589,7 +1589,8 @@ impl Lake {
     /// On IO or Parquet failures. An absent table reads as an empty frame with no columns.
     pub fn read_table(&self, table: &str) -> Result<DataFrame> {
         let mut frames = Vec::new();
-        let mut path_columns: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+        let mut path_columns: std::collections::BTreeSet<String> =
+            std::collections::BTreeSet::new();
         for (path, parts) in self.files(table)? {
             let file = File::open(&path).map_err(io("open", &path))?;
             let frame = ParquetReader::new(file)
