@@ -657,10 +657,7 @@ fn a_stray_row_never_wipes_another_region() {
     ingest(&lake, &[], &[zj_file]);
     // The partition's file is in the table's current snapshot: looked up again after each commit.
     let zj_part = || {
-        homeseason_test_support::lake_file(
-            &lake,
-            "enterprise_sales/region_code=330000/period=2023-03/data.parquet",
-        )
+        homeseason_test_support::lake_file(&lake, "enterprise_sales/period=2023-03/330000.parquet")
     };
     let before = read_parquet(&zj_part());
     assert_eq!(before.height(), 8);
@@ -967,7 +964,7 @@ fn a_conflict_is_kept_in_rejects_and_the_policy_decides_through_ingest() {
         assert_eq!(reasons, ["conflict", "conflict_held"], "{policy}");
         let part = homeseason_test_support::lake_file(
             &lake,
-            "enterprise_sales/region_code=330000/period=2023-03/data.parquet",
+            "enterprise_sales/period=2023-03/330000.parquet",
         );
         let df = read_parquet(&part);
         assert_eq!(df.height(), 3, "{df}");

@@ -206,9 +206,9 @@ fn xlsx_with_title_rows_and_notes_sheet_is_read_row_by_row() {
     assert_eq!(
         parts,
         vec![
-            "enterprise_sales/region_code=330000/period=2023-09/data.parquet",
-            "enterprise_sales/region_code=330000/period=2023-10/data.parquet",
-            "enterprise_sales/region_code=330000/period=2023-W37/data.parquet",
+            "enterprise_sales/period=2023-09/330000.parquet",
+            "enterprise_sales/period=2023-10/330000.parquet",
+            "enterprise_sales/period=2023-W37/330000.parquet",
         ]
     );
     let file = |rel: &str| homeseason_test_support::lake_file(&lake, rel);
@@ -364,7 +364,7 @@ fn a_revision_conflicts_until_replace_names_exactly_its_region_and_period() {
     let files = m["files"].as_array().unwrap();
     assert_eq!(files.len(), 2, "both submissions are kept");
     let (old, new) = (&files[0], &files[1]);
-    let oct = "enterprise_sales/region_code=330000/period=2023-10/data.parquet";
+    let oct = "enterprise_sales/period=2023-10/330000.parquet";
     assert_eq!(old["superseded"], serde_json::json!([oct]));
     assert_eq!(new["superseded"], serde_json::json!([]));
     let parts = &m["partitions"];
@@ -375,9 +375,9 @@ fn a_revision_conflicts_until_replace_names_exactly_its_region_and_period() {
     assert_eq!(parts[oct]["source_sha256"], new["sha256"]);
     assert_eq!(m["replacements"].as_array().map(Vec::len), Some(1));
     for p in [
-        "enterprise_sales/region_code=330000/period=2023-09/data.parquet",
-        "enterprise_sales/region_code=330000/period=2023-11/data.parquet",
-        "enterprise_sales/region_code=320000/period=2023-10/data.parquet",
+        "enterprise_sales/period=2023-09/330000.parquet",
+        "enterprise_sales/period=2023-11/330000.parquet",
+        "enterprise_sales/period=2023-10/320000.parquet",
     ] {
         assert_eq!(parts[p]["version"], 1, "{p}");
         assert_eq!(parts[p]["source_sha256"], old["sha256"], "{p}");
@@ -722,14 +722,20 @@ fn unreadable_workbooks_and_unknown_sheets_are_refused_whole() {
 fn demo_lake_holds_the_nbs_panel_with_published_yoy_and_the_activity_summary() {
     let out = demo_dir();
     let lake = out.join("lake");
+    // The national total's partitions: one `000000.parquet` per period folder.
     let national: Vec<PathBuf> = files_with_ext(
-        &homeseason_test_support::lake_file(&lake, "retail_stats/region_code=000000"),
+        homeseason_test_support::lake_file(&lake, "retail_stats/x")
+            .parent()
+            .expect("snapshot folder"),
         "parquet",
-    );
+    )
+    .into_iter()
+    .filter(|p| p.file_name().is_some_and(|n| n == "000000.parquet"))
+    .collect();
     assert!(national.len() >= 30, "{} NBS periods", national.len());
     let oct = read_parquet(&homeseason_test_support::lake_file(
         &lake,
-        "retail_stats/region_code=000000/period=2023-10/data.parquet",
+        "retail_stats/period=2023-10/000000.parquet",
     ));
     let cats = texts(&oct, "category");
     let yoy = f64s(&oct, "yoy_pct");
@@ -773,7 +779,7 @@ fn legacy_xls_workbooks_are_read_like_xlsx() {
     assert_eq!((rej[0].0, rej[0].2.as_str()), (4, "bad_uscc"));
     let sales = read_parquet(&homeseason_test_support::lake_file(
         &lake,
-        "enterprise_sales/region_code=440000/period=2023-11/data.parquet",
+        "enterprise_sales/period=2023-11/440000.parquet",
     ));
     assert_eq!(f64s(&sales, "sales_amount_yuan"), vec![Some(3_215_000.0)]);
 }

@@ -869,3 +869,98 @@ fn no_suppressed_cell_of_the_demo_is_derived_from_a_published_margin() {
         );
     }
 }
+
+/// Issue 15 point 6: a transaction file read without a profile takes its amounts' unit from the
+/// amount header's brackets, as a daily file does — `交易金额(分)` is fen, `amount（元）` yuan,
+/// `交易金额（万元）` 万元 — converted to yuan in `payment_daily` and kept as the report's
+/// `source_unit`. A bracket that is no money unit, or a header unit that contradicts a profile's
+/// `amount_unit = "fen"`, refuses the file whole, in Chinese and in English, and writes nothing.
+#[test]
+fn a_unit_in_a_transaction_files_header_is_the_amounts_unit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = |dir: &Path, amount_header: &str, sale: &str, refund: &str| {
+        let header = HEADER.replace(",amount,", &format!(",{amount_header},"));
+        let text = format!(
+            "{header}\n{}{}",
+            txn("U1", "2023-09-01 09:00:00", "M1", sale, "sale"),
+            txn("U2", "2023-09-02 09:00:00", "M1", refund, "refund"),
+        );
+        write_in(dir, "payment_transactions_t2_2023-09.csv", text)
+    };
+    for (i, (header, sale, refund, unit)) in [
+        ("交易金额(分)", "10050", "2000", Some("分")),
+        ("amount (fen)", "10050", "2000", Some("分")),
+        ("amount（元）", "100.50", "20.00", None),
+        ("交易金额（万元）", "0.01005", "0.002", Some("万元")),
+        ("amount", "100.50", "20", None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let dir = tmp.path().join(format!("case{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = file(&dir, header, sale, refund);
+        let lake = dir.join("lake");
+        let r = ingest(&lake, &[], &[&f]);
+        assert_eq!(counts(&r[0]), (2, 2, 0, 0), "{header}: {}", r[0]);
+        assert_eq!(
+            r[0]["report"].get("source_unit").and_then(|u| u.as_str()),
+            unit,
+            "{header}: {}",
+            r[0]
+        );
+        let d = daily(&lake);
+        assert_close(sum_f64(&d, "amount_yuan"), 100.5, 1e-9, header);
+        assert_close(sum_f64(&d, "refund_amount_yuan"), 20.0, 1e-9, header);
+    }
+    // Refused whole: a bracket that is no money unit; a header in yuan under a profile in fen.
+    let dir = tmp.path().join("refused");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fen_profile = write_in(
+        &dir,
+        "t2.toml",
+        "institution = \"t2\"\nfeed = \"payment_transactions\"\namount_unit = \"fen\"\n",
+    );
+    for (header, extra, needles) in [
+        (
+            "amount (%)",
+            vec![],
+            ["not a money unit", "不是金额单位", "amount (%)", "整份拒收"],
+        ),
+        (
+            "交易金额（元）",
+            vec!["--profile", s(&fen_profile)],
+            [
+                "is in yuan (元) by its header",
+                "amount_unit = ",
+                "两者矛盾",
+                "交易金额（元）",
+            ],
+        ),
+    ] {
+        let f = file(&dir, header, "100.50", "20.00");
+        let lake = dir.join(format!("lake_{}", header.len()));
+        let mut args = vec!["ingest", "--lake", s(&lake), "--json"];
+        args.extend(extra.iter().copied());
+        args.push(s(&f));
+        let out = homeseason(&args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for n in needles {
+            assert!(text.contains(n), "{header}: {n:?} not in\n{text}");
+        }
+        assert!(
+            files_with_ext(&lake.join("payment_daily"), "parquet").is_empty(),
+            "{header}: nothing written"
+        );
+    }
+    // A profile in fen and a header in fen agree.
+    let f = file(&dir, "交易金额(分)", "10050", "2000");
+    let lake = dir.join("lake_fen");
+    let r = ingest(&lake, &["--profile", s(&fen_profile)], &[&f]);
+    assert_eq!(counts(&r[0]), (2, 2, 0, 0), "{}", r[0]);
+    assert_close(sum_f64(&daily(&lake), "amount_yuan"), 100.5, 1e-9, "fen");
+}

@@ -160,7 +160,12 @@ fn expected(lake: &Lake, campaign: &Campaign) -> Value {
         let mut spec = json!({
             "rows": frame.height(),
             "files": files.len(),
-            "partition_keys": partition_keys(name).iter().map(|k| k.key()).collect::<Vec<_>>(),
+            // Folder keys only: a file-naming key (`region_code`) is a column of the files.
+            "partition_keys": partition_keys(name)
+                .iter()
+                .filter(|k| k.is_folder())
+                .map(|k| k.key())
+                .collect::<Vec<_>>(),
             "schema_version": SCHEMA_VERSION,
             "dir": contract::lake_dir(name),
             "columns": columns,
@@ -531,30 +536,27 @@ fn ministry_workbook_has_the_attachment_layout() {
     );
 }
 
-/// Issue 15: `region_code` is text for DuckDB in every lake. A lake holding only numeric region
-/// folders (`region_code=000000`, `region_code=330000`) makes a plain `hive_partitioning` read infer
-/// `BIGINT` (000000 → 0); the views of `homeseason export duckdb` declare the partition types from the
-/// contract, so every view with a `region_code` reads it as `VARCHAR` with its leading zeros.
-#[test]
-fn duckdb_reads_region_code_as_text_in_a_lake_of_numeric_region_folders() {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let lake = tmp.path().join("lake");
-    let sales = tmp.path().join("enterprise_zj_2023-09.csv");
-    let uscc = |i: usize| {
-        let first17 = format!("91330100{i:09}");
-        let check = homeseason_schema::uscc::check_char(&first17).expect("check character");
-        format!("{first17}{check}")
-    };
+/// A USCC of a Beijing (`911101…`) or Zhejiang (`913301…`) enterprise with a valid check character.
+fn uscc(prefix: &str, i: usize) -> String {
+    let first17 = format!("{prefix}{i:09}");
+    let check = homeseason_schema::uscc::check_char(&first17).expect("check character");
+    format!("{first17}{check}")
+}
+
+/// Ingest into `lake` a lake holding only numeric regions: Zhejiang's enterprise sales for
+/// September 2023 and the national and Zhejiang retail statistics of that month.
+fn numeric_region_lake(dir: &Path, lake: &Path) {
+    let sales = dir.join("enterprise_zj_2023-09.csv");
     let mut csv = String::from("uscc,enterprise_name,region_code,category,period,销售额（万元）\n");
     for i in 0..3 {
         csv.push_str(&format!(
             "{},浙江企业{i},330000,furniture,2023-09,{}\n",
-            uscc(i),
+            uscc("91330100", i),
             100 + i
         ));
     }
     std::fs::write(&sales, csv).expect("write");
-    let retail = tmp.path().join("retail_2023-09.csv");
+    let retail = dir.join("retail_2023-09.csv");
     std::fs::write(
         &retail,
         "period,months_covered,region_code,category,value_100m_yuan,yoy_pct,cum_value_100m_yuan,cum_yoy_pct,source\n\
@@ -572,47 +574,212 @@ fn duckdb_reads_region_code_as_text_in_a_lake_of_numeric_region_folders() {
         "retail_stats",
         retail.to_str().expect("utf-8"),
     ]);
-    // Only numeric region folders: the case where engines infer an integer.
-    for table in [tables::ENTERPRISE_SALES, tables::RETAIL_STATS] {
-        // The table's folders are in its current snapshot (`lake/<table>/v000042/`).
-        let base = homeseason_test_support::lake_file(&lake, &format!("{table}/x"));
-        let folders: Vec<String> = std::fs::read_dir(base.parent().expect("folder"))
-            .expect("table folder")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("region_code="))
-            .collect();
-        assert!(!folders.is_empty(), "{table}: {folders:?}");
-        assert!(
-            folders.iter().all(|f| f["region_code=".len()..]
-                .bytes()
-                .all(|b| b.is_ascii_digit())),
-            "{table}: {folders:?}"
-        );
+}
+
+/// Rewrite `table` of `lake` into the layout written before issue 15: a plain folder (no snapshot
+/// link) of `region_code=<code>/…/data.parquet` files without the region column, the manifest's
+/// partition paths following.
+fn to_region_folders(lake: &Path, table: &str) {
+    let base = homeseason_test_support::lake_file(lake, &format!("{table}/x"));
+    let files = homeseason_test_support::files_with_ext(base.parent().expect("folder"), "parquet");
+    let mut moved: Vec<(String, String, DataFrame)> = Vec::new();
+    for f in &files {
+        let rel = homeseason_test_support::lake_rel(lake, f);
+        let (folder, name) = rel.rsplit_once('/').expect("a partition");
+        let code = name.strip_suffix(".parquet").expect("parquet");
+        let rest = folder.strip_prefix(table).expect("the table");
+        let old = format!("{table}/region_code={code}{rest}/data.parquet");
+        let frame = ParquetReader::new(std::fs::File::open(f).expect("open"))
+            .finish()
+            .expect("read")
+            .drop("region_code")
+            .expect("the region column");
+        moved.push((rel, old, frame));
     }
-    let views = tmp.path().join("views.sql");
-    ok(&[
-        "export",
-        "duckdb",
-        "--lake",
-        lake_arg,
-        "--out",
-        views.to_str().expect("utf-8"),
-    ]);
-    let text = python(
-        "check_region_text.py",
-        &[
-            "--lake",
-            lake_arg,
-            "--views",
-            views.to_str().expect("utf-8"),
-            "--codes",
-            "000000,330000",
-        ],
+    std::fs::remove_file(lake.join(table)).expect("the table's link");
+    for (_, old, frame) in &mut moved {
+        let path = lake.join(old.as_str());
+        std::fs::create_dir_all(path.parent().expect("folder")).expect("mkdir");
+        ParquetWriter::new(std::fs::File::create(&path).expect("create"))
+            .finish(frame)
+            .expect("write");
+    }
+    let manifest_path = lake.join("_manifest.json");
+    let mut m = read_json(&manifest_path);
+    let rename = |p: &str| {
+        moved
+            .iter()
+            .find(|(new, _, _)| new == p)
+            .map_or_else(|| p.to_owned(), |(_, old, _)| old.clone())
+    };
+    let parts = m["partitions"].as_object().expect("partitions").clone();
+    m["partitions"] = Value::Object(parts.into_iter().map(|(k, v)| (rename(&k), v)).collect());
+    for file in m["files"].as_array_mut().expect("files") {
+        for list in ["partitions", "superseded"] {
+            if let Some(a) = file[list].as_array_mut() {
+                for p in a.iter_mut() {
+                    *p = Value::from(rename(p.as_str().expect("a path")));
+                }
+            }
+        }
+    }
+    std::fs::write(&manifest_path, serde_json::to_vec_pretty(&m).expect("json")).expect("manifest");
+}
+
+/// `export duckdb` the lake's views into `views`, then `check_region_text.py` on the lake (plain
+/// DuckDB, pyarrow and polars reads, unless `views_only`) and on the views; its report.
+fn region_text(lake: &str, views: &str, codes: &str, views_only: bool) -> String {
+    ok(&["export", "duckdb", "--lake", lake, "--out", views]);
+    let mut args = vec!["--lake", lake, "--views", views, "--codes", codes];
+    if views_only {
+        args.push("--views-only");
+    }
+    python("check_region_text.py", &args)
+}
+
+/// Issue 15: a lake written before the region left the folders (`region_code=330000/period=…/
+/// data.parquet`, the region only in the path) still reads `region_code` as text through the views of
+/// `export duckdb`, and `check` passes on it. The next ingest — Beijing's sales for the same month —
+/// rewrites it into today's layout (no `region_code=` folder left, Zhejiang's rows untouched beside
+/// Beijing's in the period), `check` passes again, and plain DuckDB, pyarrow and polars reads give text.
+#[test]
+fn a_lake_of_region_folders_reads_as_text_and_the_next_ingest_rewrites_it() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let lake = tmp.path().join("lake");
+    numeric_region_lake(tmp.path(), &lake);
+    for table in [tables::ENTERPRISE_SALES, tables::RETAIL_STATS] {
+        to_region_folders(&lake, table);
+    }
+    let lake_arg = lake.to_str().expect("utf-8");
+    let folders = |table: &str| {
+        homeseason_test_support::files_with_ext(
+            homeseason_test_support::lake_file(&lake, &format!("{table}/x"))
+                .parent()
+                .expect("folder"),
+            "parquet",
+        )
+        .iter()
+        .map(|p| homeseason_test_support::lake_rel(&lake, p))
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        folders(tables::ENTERPRISE_SALES),
+        ["enterprise_sales/region_code=330000/period=2023-09/data.parquet"]
     );
+    assert!(ok(&["check", "--lake", lake_arg]).contains("every table matches"));
+    let views = tmp.path().join("views.sql");
+    let views_arg = views.to_str().expect("utf-8");
+    let text = region_text(lake_arg, views_arg, "000000,330000", true);
     assert!(
         text.contains("view retail_stats: region_code VARCHAR ['000000', '330000']"),
         "{text}"
     );
+    // Beijing's sales for the same month: the commit rewrites the lake first.
+    let bj = tmp.path().join("enterprise_bj_2023-09.csv");
+    std::fs::write(
+        &bj,
+        format!(
+            "uscc,enterprise_name,region_code,category,period,销售额（万元）\n{},北京企业,110000,furniture,2023-09,7\n",
+            uscc("91110100", 1)
+        ),
+    )
+    .expect("write");
+    ok(&["ingest", "--lake", lake_arg, bj.to_str().expect("utf-8")]);
+    assert_eq!(
+        folders(tables::ENTERPRISE_SALES),
+        [
+            "enterprise_sales/period=2023-09/110000.parquet",
+            "enterprise_sales/period=2023-09/330000.parquet"
+        ]
+    );
+    assert!(
+        folders(tables::RETAIL_STATS)
+            .iter()
+            .all(|p| !p.contains("region_code=")),
+        "{:?}",
+        folders(tables::RETAIL_STATS)
+    );
+    let sales = Lake::open(&lake)
+        .expect("lake")
+        .read_table(tables::ENTERPRISE_SALES)
+        .expect("read");
+    let by_region = sales
+        .lazy()
+        .group_by([col("region_code")])
+        .agg([len().alias("n")])
+        .sort(["region_code"], SortMultipleOptions::default())
+        .collect()
+        .expect("count");
+    assert_eq!(
+        by_region
+            .column("n")
+            .expect("n")
+            .cast(&DataType::Int64)
+            .expect("i64")
+            .i64()
+            .expect("i64")
+            .into_no_null_iter()
+            .collect::<Vec<_>>(),
+        [1, 3],
+        "{by_region}"
+    );
+    assert!(ok(&["check", "--lake", lake_arg]).contains("every table matches"));
+    let text = region_text(lake_arg, views_arg, "000000,110000,330000", false);
+    for line in [
+        "duckdb read_parquet enterprise_sales: region_code VARCHAR ['110000', '330000']",
+        "pyarrow dataset retail_stats: region_code large_string ['000000', '330000']",
+        "polars scan_parquet enterprise_sales: region_code String ['110000', '330000']",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
+}
+
+/// Issue 15: `region_code` is text for every reader in every lake. A `region_code=000000` folder made
+/// a plain `hive_partitioning` read infer `BIGINT` (000000 → 0) when every region was numeric; today
+/// the region is never a folder: it names the partition's file (`period=2023-09/330000.parquet`) and
+/// is a text column in it. In a lake holding only numeric regions, plain DuckDB `read_parquet`,
+/// `pyarrow.dataset` and polars `scan_parquet` (all with Hive partitioning), and every view of
+/// `homeseason export duckdb`, read `region_code` as text with its leading zeros.
+#[test]
+fn duckdb_reads_region_code_as_text_in_a_lake_of_numeric_region_folders() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let lake = tmp.path().join("lake");
+    numeric_region_lake(tmp.path(), &lake);
+    let lake_arg = lake.to_str().expect("utf-8");
+    // Only numeric regions, and none of them a folder: the files are named by them.
+    for table in [tables::ENTERPRISE_SALES, tables::RETAIL_STATS] {
+        // The table's folders are in its current snapshot (`lake/<table>/v000042/`).
+        let base = homeseason_test_support::lake_file(&lake, &format!("{table}/x"));
+        let files =
+            homeseason_test_support::files_with_ext(base.parent().expect("folder"), "parquet");
+        let rels: Vec<String> = files
+            .iter()
+            .map(|p| homeseason_test_support::lake_rel(&lake, p))
+            .collect();
+        assert!(!rels.is_empty(), "{table}");
+        for rel in &rels {
+            assert!(!rel.contains("region_code="), "{rel}");
+            let name = rel.rsplit('/').next().expect("name");
+            let code = name.strip_suffix(".parquet").expect("parquet");
+            assert!(code.bytes().all(|b| b.is_ascii_digit()), "{rel}");
+        }
+    }
+    let views = tmp.path().join("views.sql");
+    let text = region_text(
+        lake_arg,
+        views.to_str().expect("utf-8"),
+        "000000,330000",
+        false,
+    );
+    for line in [
+        "duckdb read_parquet retail_stats: region_code VARCHAR ['000000', '330000']",
+        "duckdb read_parquet enterprise_sales: region_code VARCHAR ['330000']",
+        "pyarrow dataset retail_stats: region_code large_string ['000000', '330000']",
+        "polars scan_parquet retail_stats: region_code String ['000000', '330000']",
+        "view retail_stats: region_code VARCHAR ['000000', '330000']",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
     assert!(
         text.contains("view enterprise_sales: region_code VARCHAR ['330000']"),
         "{text}"

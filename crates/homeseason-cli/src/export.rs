@@ -615,12 +615,13 @@ _Exported by homeseason {{VERSION}}._
 /// `homeseason export duckdb`: one `CREATE OR REPLACE VIEW` per table the lake holds, for DuckDB and
 /// the dashboards on top of it (Superset through `duckdb-engine`, Power BI through the ODBC driver).
 ///
-/// Each view reads the table's Parquet files with Hive partitioning and declares every partition key's
-/// type from the contract (`hive_types`). Without that declaration DuckDB infers a key's type from
-/// the folder names it happens to find: `region_code` is `BIGINT` in a lake whose region folders are
-/// all numeric (`330000`, and `000000` becomes 0) and `VARCHAR` in one that also holds `XPCC`. With
-/// the views it is text in every lake. Paths are the lake's absolute path; only table names fixed in
-/// the contract are appended to it.
+/// Each view reads the table's Parquet files with Hive partitioning and declares the type of every
+/// folder key the files carry from the contract (`hive_types`). Without that declaration DuckDB
+/// infers a key's type from the folder names it happens to find. `region_code` is never a folder in
+/// today's layout (it is text in the files, so a plain `read_parquet` reads it as text too); a lake
+/// written before, with `region_code=330000` folders and not yet rewritten by a commit, gets it
+/// declared `VARCHAR` (otherwise `BIGINT` when every folder is numeric, `000000` becoming 0). Paths are
+/// the lake's absolute path; only table names fixed in the contract are appended to it.
 ///
 /// # Errors
 /// When the lake cannot be listed or its path is not valid UTF-8.
@@ -644,20 +645,32 @@ pub(crate) fn duckdb_views(lake: &Lake) -> Result<String> {
             continue;
         }
         let contract = homeseason_schema::contract::get(table);
-        let types: Vec<String> = homeseason_lake::partition_keys(table)
+        // Every folder key the table's files carry, typed from the contract (`year`/`month` are
+        // numbers): today's layout, and a lake of an earlier one whose `region_code=…` folders the
+        // next commit rewrites. `region_code` lives in the files as text in today's layout.
+        let mut keys: Vec<String> = Vec::new();
+        for (path, _) in lake.files(table)? {
+            let rel = lake.partition_rel(&path).unwrap_or_default();
+            let mut segments: Vec<&str> = rel.split('/').collect();
+            segments.pop();
+            for (k, _) in segments.iter().filter_map(|s| s.split_once('=')) {
+                if !keys.iter().any(|have| have == k) {
+                    keys.push(k.to_owned());
+                }
+            }
+        }
+        let types: Vec<String> = keys
             .iter()
             .map(|k| {
-                let ty = match k {
-                    homeseason_lake::PartitionKey::Column(c) => {
-                        match contract.and_then(|t| t.field(c)).map(|f| f.r#type) {
-                            Some(homeseason_schema::contract::FieldType::Date) => "DATE",
-                            Some(homeseason_schema::contract::FieldType::Integer) => "BIGINT",
-                            _ => "VARCHAR",
-                        }
-                    }
-                    _ => "BIGINT",
+                let ty = match k.as_str() {
+                    "year" | "month" => "BIGINT",
+                    c => match contract.and_then(|t| t.field(c)).map(|f| f.r#type) {
+                        Some(homeseason_schema::contract::FieldType::Date) => "DATE",
+                        Some(homeseason_schema::contract::FieldType::Integer) => "BIGINT",
+                        _ => "VARCHAR",
+                    },
                 };
-                format!("{}: {ty}", quote(k.key()))
+                format!("{}: {ty}", quote(k))
             })
             .collect();
         let glob = quote(&format!(

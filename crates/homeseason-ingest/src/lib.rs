@@ -378,10 +378,12 @@ pub fn ingest_bytes(
     }
     let (table, sha256, encoding) = read_table(feed, file, bytes)?;
     let mut sink = reject::RejectSink::new(feed.id(), file, &sha256);
-    let source_unit = if feed == Feed::PaymentDaily {
-        payments::DailyUnits::of(&table, &profile::Profile::default(), file)?.source_unit()
-    } else {
-        None
+    let source_unit = match feed {
+        Feed::PaymentDaily => {
+            payments::DailyUnits::of(&table, &profile::Profile::default(), file)?.source_unit()
+        }
+        Feed::PaymentTransactions => payments::transaction_unit(&table, file)?.source_unit(),
+        _ => None,
     };
     let (rows, accepted, duplicates) = match feed {
         Feed::PaymentTransactions => payments::transactions(&table, campaign, &mut sink)?,

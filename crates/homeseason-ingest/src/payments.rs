@@ -6,7 +6,10 @@
 //! `amount_yuan` is gross sales, `refund_amount_yuan` refunds plus reversals, `net_amount_yuan` the
 //! difference, all in yuan. The calendar date is the Beijing date of `txn_time`.
 //!
-//! A transaction's `amount` is in the unit of the institution's profile (`amount_unit`). A daily file's
+//! A transaction's `amount` is in the unit its header states in brackets (`交易金额（分）`, `amount (万元)`),
+//! else in the unit of the institution's profile (`amount_unit`), kept as the file report's
+//! `source_unit` ([`header_amount_unit`]; a bracket that is no money unit, or a header unit that
+//! contradicts `amount_unit = "fen"`, refuses the file whole). A daily file's
 //! amounts are in the unit its headers state in brackets (`交易金额（万元）`, `refund_amount (fen)`),
 //! else in the profile's; they are converted to yuan and the unit read is kept in the file's report as
 //! `source_unit` ([`DailyUnits`]).
@@ -144,6 +147,14 @@ pub(crate) fn transactions(
 ) -> Result<(DataFrame, usize, usize)> {
     let file = sink.file().to_owned();
     let err = perr(&file);
+    let unit = transaction_unit(table, &file)?;
+    let scaled;
+    let table = if unit == AmountUnit::Yuan {
+        table
+    } else {
+        scaled = amounts_in_yuan(table, unit, &file)?;
+        &scaled
+    };
     let (rows, duplicates) = accepted_unique(
         table,
         Feed::PaymentTransactions.contract(),
@@ -188,6 +199,62 @@ pub(crate) fn transactions(
         accepted,
         duplicates,
     ))
+}
+
+/// The unit of a transaction table's amounts read without a profile: the amount header's
+/// ([`header_amount_unit`]), else yuan.
+///
+/// # Errors
+/// [`IngestError::AmountUnit`] for a bracket that is not a money unit.
+pub(crate) fn transaction_unit(table: &MappedTable, file: &str) -> Result<AmountUnit> {
+    let title = Feed::PaymentTransactions
+        .contract()
+        .field("amount")
+        .map_or("交易金额", |f| f.title_zh.as_str());
+    header_amount_unit(
+        file,
+        table.header_of("amount"),
+        "amount",
+        title,
+        &Profile::default(),
+    )
+}
+
+/// `table` with its `amount` cells rewritten from `unit` into yuan text, to the fen, as the
+/// streaming engine reads them ([`crate::stream::parse_fen`]); a cell that is not a number is left as
+/// it is, for the validation to reject.
+fn amounts_in_yuan(table: &MappedTable, unit: AmountUnit, file: &str) -> Result<MappedTable> {
+    let err = perr(file);
+    let mut frame = table.frame.clone();
+    let cells = frame
+        .column("amount")
+        .and_then(|c| c.cast(&DataType::String))
+        .map_err(&err)?;
+    let yuan: Vec<Option<String>> = cells
+        .str()
+        .map_err(&err)?
+        .iter()
+        .map(|cell| {
+            cell.map(
+                |text| match crate::stream::parse_fen(text.trim().as_bytes(), unit) {
+                    Some(fen) => {
+                        let sign = if fen < 0 { "-" } else { "" };
+                        let abs = fen.unsigned_abs();
+                        format!("{sign}{}.{:02}", abs / 100, abs % 100)
+                    }
+                    None => text.to_owned(),
+                },
+            )
+        })
+        .collect();
+    frame
+        .with_column(Column::new("amount".into(), yuan))
+        .map_err(&err)?;
+    Ok(MappedTable {
+        frame,
+        headers: table.headers.clone(),
+        ignored: table.ignored.clone(),
+    })
 }
 
 /// An expression rewriting the `channel` column's spellings (the profile's, then the contract's
@@ -264,74 +331,98 @@ pub(crate) struct DailyUnits {
     name: [&'static str; 2],
 }
 
+/// The unit a money column's header states in brackets (`交易金额（万元）`, `amount (fen)`, or a
+/// name ending in `_yuan`/`_fen`), else `profile`'s `amount_unit`. `field`/`title` name the column in
+/// messages.
+///
+/// # Errors
+/// [`IngestError::AmountUnit`], whole in English and in Chinese, for a bracketed part that is not a
+/// money unit (`amount (%)`), or a header unit that contradicts the profile's `amount_unit = "fen"`:
+/// the file is refused, never read in a guessed unit.
+pub(crate) fn header_amount_unit(
+    file: &str,
+    header: &str,
+    field: &str,
+    title: &str,
+    profile: &Profile,
+) -> Result<AmountUnit> {
+    let stated = stated_unit(header).map_err(|bracket| IngestError::AmountUnit {
+        file: file.to_owned(),
+        message_en: format!(
+            "{file}: column \"{header}\" ({field}) states the unit \"{bracket}\", which is not a money unit; write the amounts in 元 (yuan), 分 (fen), 万元 or 亿元 and say which in the header, e.g. 交易金额（元）"
+        ),
+        message_zh: format!(
+            "{file}：列“{header}”（{title}）标注的单位“{bracket}”不是金额单位；金额请用元、分、万元或亿元，并在表头注明，例如“交易金额（元）”"
+        ),
+    })?;
+    match (stated, profile.amount_unit) {
+        (Some(unit), AmountUnit::Fen) if unit != AmountUnit::Fen => {
+            let n = unit.zh();
+            let en = match unit {
+                AmountUnit::Yuan => "yuan (元)",
+                AmountUnit::WanYuan => "10,000 yuan (万元)",
+                AmountUnit::YiYuan => "100 million yuan (亿元)",
+                AmountUnit::Fen => "fen (分)",
+            };
+            Err(IngestError::AmountUnit {
+                file: file.to_owned(),
+                message_en: format!(
+                    "{file}: column \"{header}\" ({field}) is in {en} by its header, but the institution profile says amounts are in fen (amount_unit = \"fen\"); correct the header or the profile. Nothing was read, so no amount is taken in a guessed unit"
+                ),
+                message_zh: format!(
+                    "{file}：列“{header}”的表头注明单位为{n}，但机构配置文件规定金额单位为分（amount_unit = \"fen\"），两者矛盾；请更正表头或配置文件。整份文件未读入，不按猜测的单位计"
+                ),
+            })
+        }
+        (stated, unit) => Ok(stated.unwrap_or(unit)),
+    }
+}
+
+/// The unit a header states: `Ok(None)` when it states none, `Err(bracket)` when its bracketed part
+/// is not a money unit (a header such as `amount (%)`).
+fn stated_unit(header: &str) -> std::result::Result<Option<AmountUnit>, String> {
+    let folded: String = header
+        .chars()
+        .map(homeseason_schema::text::half_width)
+        .collect();
+    let ascii = folded.trim().to_lowercase();
+    if folded.contains("(分)") || ascii.ends_with("(fen)") || ascii.ends_with("_fen") {
+        return Ok(Some(AmountUnit::Fen));
+    }
+    if let Some(unit) = crate::parse::Unit::in_header(header) {
+        return Ok(Some(match unit {
+            crate::parse::Unit::Yuan => AmountUnit::Yuan,
+            crate::parse::Unit::Wan => AmountUnit::WanYuan,
+            crate::parse::Unit::Yi => AmountUnit::YiYuan,
+        }));
+    }
+    match homeseason_schema::contract::header_unit(header) {
+        Some(bracket) => Err(bracket),
+        None => Ok(None),
+    }
+}
+
 impl DailyUnits {
     /// The units of `table`'s money columns under `profile`.
     ///
     /// # Errors
     /// [`IngestError::AmountUnit`] for a header whose bracketed unit is not a money unit, or that
-    /// contradicts the profile's `amount_unit = "fen"`.
+    /// contradicts the profile's `amount_unit = "fen"` ([`header_amount_unit`]).
     pub(crate) fn of(table: &MappedTable, profile: &Profile, file: &str) -> Result<DailyUnits> {
         let mut out = DailyUnits {
             factor: [1.0; 2],
             name: ["元"; 2],
         };
         for (i, field) in DAILY_MONEY.iter().enumerate() {
-            let header = table.header_of(field);
-            let stated = Self::in_header(header).map_err(|bracket| {
-                let title = Feed::PaymentDaily
-                    .contract()
-                    .field(field)
-                    .map_or(*field, |f| f.title_zh.as_str());
-                IngestError::AmountUnit {
-                    file: file.to_owned(),
-                    message_en: format!(
-                        "{file}: column \"{header}\" ({field}) states the unit \"{bracket}\", which is not a money unit; write the amounts in 元 (yuan), 分 (fen), 万元 or 亿元 and say which in the header, e.g. 交易金额（元）"
-                    ),
-                    message_zh: format!(
-                        "{file}：列“{header}”（{title}）标注的单位“{bracket}”不是金额单位；金额请用元、分、万元或亿元，并在表头注明，例如“交易金额（元）”"
-                    ),
-                }
-            })?;
-            let (factor, name) = match (stated, profile.amount_unit) {
-                (Some((_, n)), AmountUnit::Fen) if n != "分" => {
-                    return Err(IngestError::AmountUnit {
-                        file: file.to_owned(),
-                        message_en: format!(
-                            "{file}: column \"{header}\" ({field}) is in {n} by its header, but the institution profile says amounts are in fen (amount_unit = \"fen\"); correct the header or the profile. Nothing was read, so no amount is taken in a guessed unit"
-                        ),
-                        message_zh: format!(
-                            "{file}：列“{header}”的表头注明单位为{n}，但机构配置文件规定金额单位为分（amount_unit = \"fen\"），两者矛盾；请更正表头或配置文件。整份文件未读入，不按猜测的单位计"
-                        ),
-                    });
-                }
-                (Some(stated), _) => stated,
-                (None, AmountUnit::Fen) => (0.01, "分"),
-                (None, AmountUnit::Yuan) => (1.0, "元"),
-            };
-            out.factor[i] = factor;
-            out.name[i] = name;
+            let title = Feed::PaymentDaily
+                .contract()
+                .field(field)
+                .map_or(*field, |f| f.title_zh.as_str());
+            let unit = header_amount_unit(file, table.header_of(field), field, title, profile)?;
+            out.factor[i] = unit.yuan_factor();
+            out.name[i] = unit.zh();
         }
         Ok(out)
-    }
-
-    /// The unit a header states: `Ok(None)` when it states none, `Err(bracket)` when its bracketed
-    /// part is not a money unit (a header such as `amount (%)`).
-    fn in_header(header: &str) -> std::result::Result<Option<(f64, &'static str)>, String> {
-        let folded: String = header
-            .chars()
-            .map(homeseason_schema::text::half_width)
-            .collect();
-        let ascii = folded.trim().to_lowercase();
-        if folded.contains("(分)") || ascii.ends_with("(fen)") || ascii.ends_with("_fen") {
-            return Ok(Some((0.01, "分")));
-        }
-        if let Some(unit) = crate::parse::Unit::in_header(header) {
-            return Ok(Some((unit.factor(), unit.zh())));
-        }
-        match homeseason_schema::contract::header_unit(header) {
-            Some(bracket) => Err(bracket),
-            None => Ok(None),
-        }
     }
 
     /// The unit to keep in the file's report: `None` for yuan (the contract's unit), else the unit

@@ -10,7 +10,9 @@
 //! feed = "payment_transactions"   # or "payment_daily"
 //! format = "csv"                  # csv | jsonl | parquet | auto (by file extension; the default)
 //! delimiter = ","
-//! amount_unit = "fen"             # yuan (default) | fen
+//! amount_unit = "fen"             # yuan (default) | fen | wan_yuan | yi_yuan; a unit in the amount
+//!                                 # header's brackets (交易金额（分）) is read without a profile; one that
+//!                                 # contradicts amount_unit = "fen" refuses the file
 //! refund_sign = "negative"        # type (default): amounts positive, txn_type says sale/refund/reversal
 //!                                 # negative: a negative amount is a refund (or reversal, if txn_type says so)
 //! time_format = "%Y/%m/%d %H:%M:%S"  # chrono format, or unix_s | unix_ms | rfc3339
@@ -57,6 +59,11 @@ pub enum AmountUnit {
     Yuan,
     /// 分 (1/100 yuan), whole numbers.
     Fen,
+    /// 万元 (10⁴ yuan), with up to six decimals (more are rounded half away from zero to the fen).
+    /// A transaction file's header states it (`交易金额（万元）`).
+    WanYuan,
+    /// 亿元 (10⁸ yuan), with up to ten decimals (more are rounded half away from zero to the fen).
+    YiYuan,
 }
 
 /// How refunds and reversals are told from sales.
@@ -238,8 +245,51 @@ impl AmountUnit {
     pub fn source_unit(self) -> Option<String> {
         match self {
             AmountUnit::Yuan => None,
-            AmountUnit::Fen => Some("分".to_owned()),
+            other => Some(other.zh().to_owned()),
         }
+    }
+
+    /// The unit's Chinese name: 元, 分, 万元, 亿元.
+    #[must_use]
+    pub fn zh(self) -> &'static str {
+        match self {
+            AmountUnit::Yuan => "元",
+            AmountUnit::Fen => "分",
+            AmountUnit::WanYuan => "万元",
+            AmountUnit::YiYuan => "亿元",
+        }
+    }
+
+    /// Yuan per unit (0.01 for fen).
+    #[must_use]
+    pub fn yuan_factor(self) -> f64 {
+        match self {
+            AmountUnit::Yuan => 1.0,
+            AmountUnit::Fen => 0.01,
+            AmountUnit::WanYuan => 1e4,
+            AmountUnit::YiYuan => 1e8,
+        }
+    }
+
+    /// The decimal digits of an amount in this unit that are whole fen (fen per unit = 10^this):
+    /// 0 for fen, 2 for yuan, 6 for 万元, 10 for 亿元.
+    #[must_use]
+    pub fn fen_digits(self) -> u32 {
+        match self {
+            AmountUnit::Fen => 0,
+            AmountUnit::Yuan => 2,
+            AmountUnit::WanYuan => 6,
+            AmountUnit::YiYuan => 10,
+        }
+    }
+
+    /// The most integer digits an amount in this unit may have, so that its value in fen stays
+    /// within 17 digits (both engines refuse longer ones as not a number): 15 for fen and yuan,
+    /// 11 for 万元, 7 for 亿元.
+    #[must_use]
+    pub fn max_int_digits(self) -> usize {
+        let d = self.fen_digits() as usize;
+        15.min(17 - d.max(2))
     }
 }
 

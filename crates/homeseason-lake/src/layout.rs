@@ -2,11 +2,16 @@
 
 use homeseason_schema::contract::tables;
 
-/// One level of a table's Hive partitioning.
+/// One level of a table's partitioning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PartitionKey {
     /// The value of a column, which lives in the path only (text, or a date as `%Y-%m-%d`).
     Column(&'static str),
+    /// The value of a column names the partition's file (`330000.parquet`) instead of a folder; the
+    /// column stays in the file, as text. A reader with `hive_partitioning` never sees it as a folder
+    /// key, so no engine infers its type from the names it finds (`region_code=000000` made DuckDB
+    /// read `BIGINT`), and it is never in the path and the file at once (which pyarrow refuses).
+    File(&'static str),
     /// The year of a date column (`year=2023`).
     Year(&'static str),
     /// The month number of a date column (`month=9`).
@@ -14,18 +19,25 @@ pub enum PartitionKey {
 }
 
 impl PartitionKey {
-    /// The directory key.
+    /// The directory key (for a [`PartitionKey::File`] key, its column).
     #[must_use]
     pub fn key(self) -> &'static str {
         match self {
-            PartitionKey::Column(c) => c,
+            PartitionKey::Column(c) | PartitionKey::File(c) => c,
             PartitionKey::Year(_) => "year",
             PartitionKey::Month(_) => "month",
         }
     }
+
+    /// Whether this key is a folder (`key=value/`), as opposed to the file's name.
+    #[must_use]
+    pub fn is_folder(self) -> bool {
+        !matches!(self, PartitionKey::File(_))
+    }
 }
 
-/// Partition keys of a table, outermost first; empty for unpartitioned tables.
+/// Partition keys of a table, outermost first (a [`PartitionKey::File`] key last); empty for
+/// unpartitioned tables.
 #[must_use]
 pub fn partition_keys(table: &str) -> &'static [PartitionKey] {
     match table {
@@ -34,17 +46,19 @@ pub fn partition_keys(table: &str) -> &'static [PartitionKey] {
             PartitionKey::Year("date"),
             PartitionKey::Month("date"),
         ],
-        // A revision for the same (feed, region, period) supersedes exactly that period: a file
-        // covering 12 months writes 12 partitions; a later file for one month replaces only that one.
+        // One partition per (region, period): a file covering 12 months writes 12 partitions; a
+        // later file for one month merges into only that one. The region names the file
+        // (`period=2023-09/330000.parquet`) and stays in it as text: a `region_code=` folder made
+        // engines infer an integer from numeric folder names (issue 15).
         t if t == tables::ENTERPRISE_SALES || t == tables::RETAIL_STATS => &[
-            PartitionKey::Column("region_code"),
             PartitionKey::Column("period"),
+            PartitionKey::File("region_code"),
         ],
         // Activities: the month an activity starts is its reporting period.
         t if t == tables::ACTIVITIES => &[
-            PartitionKey::Column("region_code"),
             PartitionKey::Year("start_date"),
             PartitionKey::Month("start_date"),
+            PartitionKey::File("region_code"),
         ],
         t if t == tables::REJECTS => &[
             PartitionKey::Column("feed"),
@@ -139,7 +153,7 @@ mod tests {
             "payment_daily/institution=acq_a/year=2023/month=9/data.parquet"
         ));
         assert!(is_safe_relative_path(
-            "enterprise_sales/region_code=330000/period=2023-09-01~2023-09-15/data.parquet"
+            "enterprise_sales/period=2023-09-01~2023-09-15/330000.parquet"
         ));
         for bad in [
             "", "/abs", "a//b", "a/./b", "a/../b", "../x", "a/k=../b", "a/k=/b",

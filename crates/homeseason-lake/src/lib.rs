@@ -16,15 +16,19 @@
 //! <root>/dashboard/dashboard_payment_daily/data.parquet  small cells suppressed (`ingest --suppress-below K`)
 //! <root>/dashboard/dashboard_baseline_daily/data.parquet margins that are one small cell blanked
 //! <root>/dashboard/_suppression.json                    the threshold K the copies were written with
-//! <root>/enterprise_sales/region_code=330000/period=2023-09/data.parquet   (or 2023-W37, 2023-09-01~2023-09-15)
-//! <root>/retail_stats/region_code=000000/period=2023-10/data.parquet
-//! <root>/activities/region_code=330000/year=2023/month=9/data.parquet     (month the activity starts)
+//! <root>/enterprise_sales/period=2023-09/330000.parquet   (or 2023-W37, 2023-09-01~2023-09-15)
+//! <root>/retail_stats/period=2023-10/000000.parquet
+//! <root>/activities/year=2023/month=9/330000.parquet     (month the activity starts)
 //! <root>/rejects/feed=payment_daily/file_sha256=<sha256>/data.parquet
 //! <root>/uplift/data.parquet                              output tables (no partitions unless listed)
 //! <root>/weekly_tracking/as_of_week=2023-10-15/data.parquet   one partition per report week
 //! ```
-//! Partition keys live in the path only (the Hive convention that DuckDB, pyarrow, Spark and polars
-//! read with `hive_partitioning`); `year`/`month` are derived from the row's date. A commit stages
+//! Folder keys live in the path only (the Hive convention that DuckDB, pyarrow, Spark and polars
+//! read with `hive_partitioning`); `year`/`month` are derived from the row's date. `region_code` is
+//! never a folder: the region names the partition's file and stays in it as text, so every reader
+//! reads it as text in every lake (a `region_code=000000` folder made engines infer an integer from
+//! the names they found). A lake written with `region_code=` folders reads as it is and is rewritten
+//! into this layout by its next commit, in one journaled commit of its own. A commit stages
 //! all its partitions and the new manifest in `<root>/.tmp` first, builds a new snapshot of each
 //! table it changes (unchanged partitions hard-linked), then writes a journal of the renames
 //! (`.tmp/_commit.journal`, atomically): the tables' links, one-file tables, then the manifest last;
@@ -43,6 +47,7 @@
 
 mod layout;
 mod manifest;
+mod migrate;
 mod replace;
 mod snapshot;
 mod store;

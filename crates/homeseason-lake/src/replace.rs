@@ -14,7 +14,7 @@ use homeseason_schema::contract::tables;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::layout::{PartitionKey, is_safe_partition_value, partition_keys};
+use crate::layout::is_safe_partition_value;
 use crate::manifest::PartitionEntry;
 use crate::store::{Lake, write_key};
 use crate::txn_index::{ID_RECORD, PAIR_RECORD, TXN_INDEX_DIR};
@@ -23,7 +23,8 @@ use crate::{LakeError, Result};
 /// A key range of one input table: exact values of key columns and, for `payment_daily`, a date
 /// range. Written `TABLE,column=value,…[,date=FROM..TO]`, e.g.
 /// `payment_daily,institution=wallet_b,date=2023-09-10..2023-09-10` or
-/// `enterprise_sales,region_code=330000,period=2023-09`.
+/// `enterprise_sales,region_code=330000,period=2023-09` (a key column is matched whether it lives in the
+/// file or in the path).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplaceRange {
     /// Lake table.
@@ -152,15 +153,13 @@ impl Lake {
         now: &str,
     ) -> Result<ReplaceSummary> {
         let _lock = self.lock()?;
+        if !dry_run {
+            // A lake of an earlier layout is rewritten into today's first (its own journaled
+            // commit), so the removal is written in today's layout.
+            self.migrate_layout(now)?;
+        }
         let mut manifest = self.manifest()?;
         let table = range.table.as_str();
-        let path_cols: Vec<&str> = partition_keys(table)
-            .iter()
-            .filter_map(|k| match k {
-                PartitionKey::Column(c) => Some(*c),
-                _ => None,
-            })
-            .collect();
         let mut changed: Vec<(String, DataFrame, usize)> = Vec::new();
         for (path, parts) in self.files(table)? {
             // Prune by the path's own values.
@@ -190,12 +189,9 @@ impl Lake {
                 path: rel.clone(),
                 source,
             };
-            let mut lf = frame.clone().lazy();
-            for c in &path_cols {
-                if let Some(v) = parts.get(*c) {
-                    lf = lf.with_column(lit(v.clone()).alias(*c));
-                }
-            }
+            let mut frame = frame;
+            let path_cols = crate::store::restore_path_columns(&mut frame, &parts).map_err(perr)?;
+            let lf = frame.lazy();
             let removed = lf
                 .clone()
                 .filter(range.mask())
@@ -209,7 +205,7 @@ impl Lake {
                 .filter(range.mask().not())
                 .collect()
                 .map_err(perr)?
-                .drop_many(path_cols.iter().copied());
+                .drop_many(path_cols.iter().map(String::as_str));
             changed.push((rel, kept, removed));
         }
         // Transaction ids of the removed days (payment_daily built from transactions).

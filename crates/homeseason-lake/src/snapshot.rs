@@ -611,17 +611,19 @@ mod tests {
             link(&lake, "enterprise_sales").as_deref(),
             Some(".snapshots/enterprise_sales/000001")
         );
-        let sep = "enterprise_sales/region_code=330000/period=2023-09/data.parquet";
+        let sep = "enterprise_sales/period=2023-09/330000.parquet";
         let first = lake.partition_path(sep).expect("path");
-        assert!(first.ends_with(
-            ".snapshots/enterprise_sales/000001/v000001/region_code=330000/period=2023-09/data.parquet"
-        ));
+        assert!(
+            first.ends_with(
+                ".snapshots/enterprise_sales/000001/v000001/period=2023-09/330000.parquet"
+            )
+        );
         assert_eq!(lake.partition_rel(&first).as_deref(), Some(sep));
         assert_eq!(
             lake.partition_rel(
-                &lake.root().join(
-                    "enterprise_sales/v000001/region_code=330000/period=2023-09/data.parquet"
-                )
+                &lake
+                    .root()
+                    .join("enterprise_sales/v000001/period=2023-09/330000.parquet")
             )
             .as_deref(),
             Some(sep)
@@ -647,7 +649,7 @@ mod tests {
         // The public path reads the current snapshot too.
         assert!(
             lake.root()
-                .join("enterprise_sales/v000002/region_code=330000/period=2023-10/data.parquet")
+                .join("enterprise_sales/v000002/period=2023-10/330000.parquet")
                 .is_file()
         );
         assert!(lake.check_manifest().expect("check").is_empty());
@@ -681,8 +683,10 @@ mod tests {
         assert_eq!(total(&lake), (4, 4.0));
     }
 
-    /// A table of the old layout (a real folder) is read as it is, and its first commit turns it
-    /// into a link to a snapshot holding the old rows and the new ones.
+    /// A table of the old layout (a real folder, `region_code=` folders) is read as it is, with
+    /// its region restored from the path; its first commit rewrites it into today's layout (one
+    /// snapshot of its own: the region names the file and is a text column in it, the manifest's
+    /// partitions follow) and then adds the new rows in the next snapshot.
     #[test]
     fn a_lake_of_the_old_layout_is_read_and_migrated_on_its_first_commit() {
         let tmp = tempfile::tempdir().expect("temp dir");
@@ -694,23 +698,73 @@ mod tests {
             });
         let old = sales("OLD", &["2023-09"], 5.0).drop_many(["region_code", "period"]);
         let bytes = Lake::parquet_bytes(tables::ENTERPRISE_SALES, &old).expect("bytes");
+        let old_rel = "enterprise_sales/region_code=330000/period=2023-09/data.parquet";
+        lake.write_atomic(old_rel, &bytes).expect("old layout");
+        let mut manifest = lake.manifest().expect("manifest");
+        manifest.partitions.insert(
+            old_rel.to_owned(),
+            crate::manifest::PartitionEntry {
+                table: tables::ENTERPRISE_SALES.to_owned(),
+                source_sha256: "0".repeat(64),
+                version: 2,
+                rows: 1,
+                written_at: "2023-09-01T00:00:00Z".to_owned(),
+                sources: vec!["0".repeat(64)],
+            },
+        );
         lake.write_atomic(
-            "enterprise_sales/region_code=330000/period=2023-09/data.parquet",
-            &bytes,
+            "_manifest.json",
+            &serde_json::to_vec(&manifest).expect("json"),
         )
-        .expect("old layout");
+        .expect("manifest");
         assert!(
             fs::symlink_metadata(tmp.path().join("enterprise_sales"))
                 .expect("meta")
                 .is_dir()
         );
         assert_eq!(total(&lake), (1, 5.0));
+        let old_files = lake.files(tables::ENTERPRISE_SALES).expect("files");
+        assert_eq!(
+            old_files[0].1.get("region_code").map(String::as_str),
+            Some("330000"),
+            "the folder's value"
+        );
+        assert!(lake.check_manifest().expect("check").is_empty());
         commit(&lake, 'a', &sales("NEW", &["2023-09", "2023-10"], 1.0));
+        // Snapshot 1 is the migration, 2 the commit.
         assert_eq!(
             link(&lake, "enterprise_sales").as_deref(),
-            Some(".snapshots/enterprise_sales/000001")
+            Some(".snapshots/enterprise_sales/000002")
         );
         assert_eq!(total(&lake), (3, 7.0));
+        let rels: Vec<String> = lake
+            .files(tables::ENTERPRISE_SALES)
+            .expect("files")
+            .iter()
+            .map(|(p, parts)| {
+                assert_eq!(parts.get("region_code").map(String::as_str), Some("330000"));
+                lake.partition_rel(p).expect("rel")
+            })
+            .collect();
+        assert_eq!(
+            rels,
+            [
+                "enterprise_sales/period=2023-09/330000.parquet",
+                "enterprise_sales/period=2023-10/330000.parquet"
+            ]
+        );
+        for (path, _) in lake.files(tables::ENTERPRISE_SALES).expect("files") {
+            let columns = lake.file_columns(&path).expect("columns");
+            assert!(columns.iter().any(|c| c == "region_code"), "{columns:?}");
+            assert!(!columns.iter().any(|c| c == "period"), "{columns:?}");
+        }
+        let manifest = lake.manifest().expect("manifest");
+        assert!(!manifest.partitions.contains_key(old_rel));
+        let moved = &manifest.partitions["enterprise_sales/period=2023-09/330000.parquet"];
+        // The migrated version 2 then this commit's write.
+        assert_eq!((moved.version, moved.rows), (3, 2));
+        assert!(moved.sources.contains(&"0".repeat(64)));
+        assert!(lake.check_manifest().expect("check").is_empty());
         assert!(lake.check_layout().is_empty(), "{:?}", lake.check_layout());
         // The old folder went to `.snapshots/enterprise_sales/legacy-…`; with no grace period the
         // next commit removes it.
@@ -733,8 +787,8 @@ mod tests {
         let tmp = tempfile::tempdir().expect("temp dir");
         let lake = Lake::open(tmp.path()).expect("lake");
         commit(&lake, 'a', &sales("A", &["2023-09"], 1.0));
-        let rel = "enterprise_sales/region_code=330000/period=2023-10/data.parquet";
-        let part = sales("B", &["2023-10"], 2.0).drop_many(["region_code", "period"]);
+        let rel = "enterprise_sales/period=2023-10/330000.parquet";
+        let part = sales("B", &["2023-10"], 2.0).drop_many(["period"]);
         let bytes = Lake::parquet_bytes(tables::ENTERPRISE_SALES, &part).expect("bytes");
         // Killed before the journal: a built snapshot and a staged link, nothing switched.
         let staged = lake.stage(&bytes).expect("stage");
@@ -802,20 +856,20 @@ mod tests {
         let lake = Lake::open(tmp.path().join("lake")).expect("lake");
         commit(&lake, 'a', &sales("A", &["2023-09"], 1.0));
         assert!(lake.check_layout().is_empty());
-        let outside = tmp.path().join("outside/region_code=1/period=2");
+        let outside = tmp.path().join("outside/period=2");
         fs::create_dir_all(&outside).expect("mkdir");
         std::os::unix::fs::symlink("../outside", lake.root().join("activities")).expect("link");
         std::os::unix::fs::symlink(
             "../../../../../../outside",
             lake.root()
-                .join(".snapshots/enterprise_sales/000001/v000001/region_code=330000/x"),
+                .join(".snapshots/enterprise_sales/000001/v000001/period=2023-09/x"),
         )
         .expect("link");
         assert!(lake.files(tables::ACTIVITIES).is_err());
         let problems = lake.check_layout();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems.iter().any(|p| p.starts_with("activities:")));
-        assert!(problems.iter().any(|p| p.contains("region_code=330000/x")));
+        assert!(problems.iter().any(|p| p.contains("period=2023-09/x")));
         assert!(!lake.check_manifest().expect("check").is_empty());
     }
 }

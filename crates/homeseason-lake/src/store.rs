@@ -1027,8 +1027,9 @@ impl Lake {
         bytes
     }
 
-    /// Split rows into partitions: relative path → rows without the path-only columns.
-    fn partitions(table: &str, rows: &DataFrame) -> Result<Vec<(String, DataFrame)>> {
+    /// Split rows into partitions: relative path → rows without the path-only columns (a
+    /// [`PartitionKey::File`] column names the file and stays in the rows).
+    pub(crate) fn partitions(table: &str, rows: &DataFrame) -> Result<Vec<(String, DataFrame)>> {
         let keys = partition_keys(table);
         if keys.is_empty() {
             return Ok(vec![(format!("{table}/data.parquet"), rows.clone())]);
@@ -1037,7 +1038,7 @@ impl Lake {
         let mut names = Vec::new();
         for key in keys {
             let expr = match key {
-                PartitionKey::Column(c) => col(*c).cast(DataType::String),
+                PartitionKey::Column(c) | PartitionKey::File(c) => col(*c).cast(DataType::String),
                 PartitionKey::Year(c) => col(*c).dt().year().cast(DataType::String),
                 PartitionKey::Month(c) => col(*c).dt().month().cast(DataType::String),
             };
@@ -1063,6 +1064,7 @@ impl Lake {
             .map_err(perr(table))?
         {
             let mut path = table.to_owned();
+            let mut file = "data".to_owned();
             for (key, name) in keys.iter().zip(&names) {
                 let value = part
                     .column(name)
@@ -1072,18 +1074,24 @@ impl Lake {
                     .get(0)
                     .unwrap_or("__null__")
                     .to_owned();
-                if !crate::layout::is_safe_partition_value(&value) {
+                if !crate::layout::is_safe_partition_value(&value)
+                    || (!key.is_folder() && value == "data")
+                {
                     return Err(LakeError::Contract {
                         table: table.to_owned(),
                         reason: format!(
-                            "{} = {value:?} cannot name a partition folder (letters, digits, _ - . only) 分区值不合法",
+                            "{} = {value:?} cannot name a partition (letters, digits, _ - . only) 分区值不合法",
                             key.key()
                         ),
                     });
                 }
-                path.push_str(&format!("/{}={}", key.key(), value));
+                if key.is_folder() {
+                    path.push_str(&format!("/{}={}", key.key(), value));
+                } else {
+                    file = value;
+                }
             }
-            path.push_str("/data.parquet");
+            path.push_str(&format!("/{file}.parquet"));
             out.push((path, part.drop_many(drop.iter().copied())));
         }
         Ok(out)
@@ -1110,6 +1118,8 @@ impl Lake {
 
     /// [`Lake::commit`] for a caller that already holds the lock (the txn-id index commits with it).
     pub(crate) fn commit_locked(&self, c: &Commit<'_>) -> Result<CommitSummary> {
+        // A lake of an earlier layout is rewritten into today's first (its own journaled commit).
+        self.migrate_layout(c.now)?;
         let mut manifest = self.manifest()?;
         let policy = self.on_conflict;
         // The rows' origins (source line and text) travel with them into their partitions, and
@@ -1470,11 +1480,17 @@ impl Lake {
         Ok(paths)
     }
 
-    /// Every Parquet file of a table with its partition values.
+    /// Every Parquet file of a table with its partition values: its `key=value` folders and, for a
+    /// table whose layout names files by a column ([`PartitionKey::File`]), that column's value from
+    /// the file's name (`330000.parquet`; not from a `data.parquet` of an earlier layout).
     ///
     /// # Errors
     /// On IO failures.
     pub fn files(&self, table: &str) -> Result<Vec<(PathBuf, BTreeMap<String, String>)>> {
+        let file_key = partition_keys(table).iter().find_map(|k| match k {
+            PartitionKey::File(c) => Some(*c),
+            _ => None,
+        });
         let mut out = Vec::new();
         let Some(base) = self.table_base(table)? else {
             return Ok(out);
@@ -1499,8 +1515,14 @@ impl Lake {
                         p.insert(k.to_owned(), v.to_owned());
                         stack.push((path, p));
                     }
-                } else if name.ends_with(".parquet") {
-                    out.push((path, parts.clone()));
+                } else if let Some(stem) = name.strip_suffix(".parquet") {
+                    let mut parts = parts.clone();
+                    if let Some(c) = file_key
+                        && stem != "data"
+                    {
+                        parts.insert(c.to_owned(), stem.to_owned());
+                    }
+                    out.push((path, parts));
                 }
             }
         }
@@ -1567,26 +1589,15 @@ impl Lake {
     /// On IO or Parquet failures. An absent table reads as an empty frame with no columns.
     pub fn read_table(&self, table: &str) -> Result<DataFrame> {
         let mut frames = Vec::new();
+        let mut path_columns: std::collections::BTreeSet<String> =
+            std::collections::BTreeSet::new();
         for (path, parts) in self.files(table)? {
             let file = File::open(&path).map_err(io("open", &path))?;
             let frame = ParquetReader::new(file)
                 .finish()
                 .map_err(perr(path.display().to_string()))?;
             let mut frame = upgrade_v1_names(table, frame);
-            let height = frame.height();
-            for key in partition_keys(table) {
-                if let PartitionKey::Column(c) = key
-                    && let Some(v) = parts.get(*c)
-                {
-                    frame
-                        .with_column(Column::new_scalar(
-                            (*c).into(),
-                            Scalar::from(PlSmallStr::from(v.as_str())),
-                            height,
-                        ))
-                        .map_err(perr(table))?;
-                }
-            }
+            path_columns.extend(restore_path_columns(&mut frame, &parts).map_err(perr(table))?);
             frames.push(frame.lazy());
         }
         if frames.is_empty() {
@@ -1594,13 +1605,6 @@ impl Lake {
         }
         // Path columns come back as text: give them the contract's type (a date partition such as
         // weekly_tracking's `as_of_week=2023-09-03` is a date again).
-        let path_columns: Vec<&str> = partition_keys(table)
-            .iter()
-            .filter_map(|k| match k {
-                PartitionKey::Column(c) => Some(*c),
-                _ => None,
-            })
-            .collect();
         let order: Vec<Expr> = contract::get(table).map_or_else(
             || vec![all().as_expr()],
             |c| {
@@ -1608,7 +1612,7 @@ impl Lake {
                     .iter()
                     .map(|f| {
                         let e = col(f.name.as_str());
-                        if path_columns.contains(&f.name.as_str()) {
+                        if path_columns.contains(&f.name) {
                             typed_path_column(e, dtype_of(f.r#type))
                         } else {
                             e
@@ -1851,6 +1855,30 @@ pub(crate) fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
+}
+
+/// Add to a partition's rows the values its path carries that the file does not hold (its
+/// `key=value` folders, as text; `year`/`month` are derived and skipped), whatever keys the layout
+/// that wrote it had: a partition of an earlier layout (`region_code=330000/…`) reads as one of
+/// today's. Returns the columns added.
+pub(crate) fn restore_path_columns(
+    frame: &mut DataFrame,
+    parts: &BTreeMap<String, String>,
+) -> PolarsResult<Vec<String>> {
+    let height = frame.height();
+    let mut added = Vec::new();
+    for (k, v) in parts {
+        if matches!(k.as_str(), "year" | "month") || frame.column(k).is_ok() {
+            continue;
+        }
+        frame.with_column(Column::new_scalar(
+            k.as_str().into(),
+            Scalar::from(PlSmallStr::from(v.as_str())),
+            height,
+        ))?;
+        added.push(k.clone());
+    }
+    Ok(added)
 }
 
 /// A path column read back as text, cast to its contract type (dates as `%Y-%m-%d`).

@@ -185,6 +185,9 @@ pub struct Prepared {
     pub ignored: Vec<String>,
     /// The institution every row must carry.
     pub institution: String,
+    /// The amounts' unit: the amount header's (`交易金额（分）`), else the profile's
+    /// ([`homeseason_ingest::TxnColumns::unit`]).
+    pub unit: homeseason_ingest::AmountUnit,
 }
 
 /// Read a file's first bytes as the Rust engine's first chunk: gzip, BOM, encoding (UTF-8 when its
@@ -252,6 +255,7 @@ pub fn prepare(path: &Path, profile: &Profile) -> Result<Prepared, IngestError> 
         columns,
         headers,
         ignored,
+        unit,
     } = homeseason_ingest::map_txn_header(&name, profile, header.clone())?;
     let institution =
         homeseason_ingest::file_institution(text.as_bytes(), true, profile, columns[F_INST]);
@@ -270,6 +274,7 @@ pub fn prepare(path: &Path, profile: &Profile) -> Result<Prepared, IngestError> 
         headers,
         ignored,
         institution,
+        unit,
     })
 }
 
@@ -435,6 +440,14 @@ pub fn run_rollup(
             Ok(p) => (Some(p), None),
             Err(e) => (None, Some(e)),
         };
+        // The file is read in its amounts' unit (the amount header's, else the profile's), as the
+        // Rust engine reads it: the SQL's fen conversion and the report's `source_unit` follow it.
+        let profile = Profile {
+            amount_unit: prepared
+                .as_ref()
+                .map_or(input.profile.amount_unit, |p| p.unit),
+            ..input.profile.clone()
+        };
         if let Some(p) = &prepared {
             let layout = FileLayout {
                 ncols: p.header.len().max(1),
@@ -445,10 +458,10 @@ pub fn run_rollup(
             match groups
                 .iter_mut()
                 .find(|(l, pr, _): &&mut (FileLayout, Profile, Vec<usize>)| {
-                    *l == layout && *pr == input.profile
+                    *l == layout && *pr == profile
                 }) {
                 Some((_, _, fids)) => fids.push(fid),
-                None => groups.push((layout, input.profile.clone(), vec![fid])),
+                None => groups.push((layout, profile.clone(), vec![fid])),
             }
             job_files.push(serde_json::json!({
                 "fid": fid,
@@ -459,7 +472,7 @@ pub fn run_rollup(
             path: input.path.clone(),
             name,
             sha256: String::new(),
-            profile: input.profile.clone(),
+            profile,
             prepared,
             refused,
             read: 0,

@@ -251,22 +251,24 @@ pub fn day_sql(cell: &str, profile: &Profile) -> Result<String, SparkError> {
 
 /// An amount cell in fen (BIGINT, signed), or `NULL` when it is not a plain decimal number —
 /// `stream::parse_fen`: an optional sign, digits with thousands commas only where they belong
-/// (`1,234,567.89`; not `12,50`, `1,2,3` or `407,42`), an optional fraction; yuan
-/// keep two decimals and round half away from zero on the third, fen round on the first.
+/// (`1,234,567.89`; not `12,50`, `1,2,3` or `407,42`), at most [`AmountUnit::max_int_digits`]
+/// integer digits, an optional fraction; the fraction's first [`AmountUnit::fen_digits`] digits are
+/// whole fen (two for yuan, six for 万元, none for fen) and the next one rounds half away from zero.
 #[must_use]
 pub fn fen_sql(cell: &str, unit: AmountUnit) -> String {
     let int = format!("regexp_replace(regexp_extract({cell}, '^[+-]?([0-9,]*)', 1), ',', '')");
     let frac = format!("regexp_extract({cell}, '[.]([0-9]*)$', 1)");
-    let (scale, round_at, keep) = match unit {
-        AmountUnit::Yuan => (
-            100,
-            3,
-            format!(" + CAST(rpad(substr({frac}, 1, 2), 2, '0') AS BIGINT)"),
-        ),
-        AmountUnit::Fen => (1, 1, String::new()),
+    let d = unit.fen_digits();
+    let scale = 10_i64.pow(d);
+    let keep = if d == 0 {
+        String::new()
+    } else {
+        format!(" + CAST(rpad(substr({frac}, 1, {d}), {d}, '0') AS BIGINT)")
     };
+    let round_at = d + 1;
+    let max_int = unit.max_int_digits();
     format!(
-        "CASE WHEN {cell} RLIKE '^[+-]?([0-9]*|[0-9]{{1,3}}(,[0-9]{{3}})+)([.][0-9]*)?$' AND {cell} RLIKE '[0-9]' AND length({int}) <= 15 \
+        "CASE WHEN {cell} RLIKE '^[+-]?([0-9]*|[0-9]{{1,3}}(,[0-9]{{3}})+)([.][0-9]*)?$' AND {cell} RLIKE '[0-9]' AND length({int}) <= {max_int} \
          THEN (CASE WHEN substr({cell}, 1, 1) = '-' THEN -1 ELSE 1 END) * \
          (CAST(coalesce(nullif({int}, ''), '0') AS BIGINT) * {scale}{keep} \
          + CASE WHEN substr({frac}, {round_at}, 1) >= '5' THEN 1 ELSE 0 END) END"

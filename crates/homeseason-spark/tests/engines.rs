@@ -319,6 +319,37 @@ fn sample_season_and_bank_layout_agree_with_the_rust_engine() {
     .unwrap();
     paths.push(extra.join(&name));
     paths.push(extra.join("payment_transactions_wallet_b_export7.csv"));
+    // Issue 15: the amounts' unit in the header (wallet_b's profile says yuan): September again
+    // with new txn ids, in fen under `交易金额(分)` and in 万元 under `amount (万元)`; and a bracket
+    // that is no money unit, which both engines refuse whole.
+    let amount_at = lines[0].split(',').position(|h| h == "amount").unwrap();
+    for (tag, header, unit) in [
+        ("F", "交易金额(分)", 0_u32),
+        ("W", "amount (万元)", 6),
+        ("P", "amount (%)", 2),
+    ] {
+        let mut text = String::new();
+        for (i, l) in sep.lines().enumerate() {
+            let mut cells: Vec<String> = l.split(',').map(str::to_owned).collect();
+            if i == 0 {
+                cells[amount_at] = header.to_owned();
+            } else {
+                cells[0] = format!("{}{tag}", cells[0]);
+                let fen = (cells[amount_at].parse::<f64>().unwrap() * 100.0).round() as i64;
+                assert!(fen >= 0, "{l}");
+                cells[amount_at] = match unit {
+                    0 => fen.to_string(),
+                    6 => format!("{}.{:06}", fen / 1_000_000, fen % 1_000_000),
+                    _ => cells[amount_at].clone(),
+                };
+            }
+            text.push_str(&cells.join(","));
+            text.push('\n');
+        }
+        let path = extra.join(format!("payment_transactions_wallet_b_unit{tag}.csv"));
+        std::fs::write(&path, text).unwrap();
+        paths.push(path);
+    }
     let inputs: Vec<Input> = paths
         .iter()
         .map(|p| Input {

@@ -208,10 +208,7 @@ pub(crate) fn parse_fen(cell: &[u8], unit: AmountUnit) -> Option<i64> {
                 seen_digit = true;
                 let d = i64::from(c - b'0');
                 if in_frac {
-                    let keep = match unit {
-                        AmountUnit::Yuan => 2,
-                        AmountUnit::Fen => 0,
-                    };
+                    let keep = unit.fen_digits();
                     if frac_digits < keep {
                         frac = frac * 10 + d;
                     } else if frac_digits == keep {
@@ -220,7 +217,7 @@ pub(crate) fn parse_fen(cell: &[u8], unit: AmountUnit) -> Option<i64> {
                     frac_digits += 1;
                 } else {
                     int_digits += 1;
-                    if int_digits > 15 {
+                    if int_digits > unit.max_int_digits() {
                         return None;
                     }
                     int = int * 10 + d;
@@ -251,15 +248,12 @@ pub(crate) fn parse_fen(cell: &[u8], unit: AmountUnit) -> Option<i64> {
     if !seen_digit || (!in_frac && group.is_some_and(|g| g != 3)) {
         return None;
     }
-    let fen = match unit {
-        AmountUnit::Yuan => {
-            let mut f = frac;
-            for _ in frac_digits.min(2)..2 {
-                f *= 10;
-            }
-            int * 100 + f
-        }
-        AmountUnit::Fen => int,
-    } + i64::from(round_up);
+    // int × 10^d + the kept fraction digits padded to d, rounded on the next one.
+    let d = unit.fen_digits();
+    let mut f = frac;
+    for _ in frac_digits.min(d)..d {
+        f *= 10;
+    }
+    let fen = int * 10_i64.pow(d) + f + i64::from(round_up);
     Some(if neg { -fen } else { fen })
 }

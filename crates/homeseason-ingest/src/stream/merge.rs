@@ -186,7 +186,8 @@ pub(super) struct Header {
     pub(super) ignored: Vec<String>,
     pub(super) headers: [String; 9],
     pub(super) institution: String,
-    /// The profile's amount unit when it is not yuan (the file report's `source_unit`).
+    /// The amounts' unit when it is not yuan (the file report's `source_unit`): the amount header's,
+    /// else the profile's.
     pub(super) source_unit: Option<String>,
 }
 
@@ -253,7 +254,14 @@ pub(super) fn run_pass(
         columns,
         headers,
         ignored,
+        unit,
     } = map_txn_header(file, profile, header_cells)?;
+    // The amounts' unit: the amount header's (`交易金额（分）`), else the profile's.
+    let effective = Profile {
+        amount_unit: unit,
+        ..profile.clone()
+    };
+    let profile = &effective;
     // The institution: the profile's, else the first row that names one.
     let institution = file_institution(&chunk0.data, csv, profile, columns[F_INST]);
     let (want_fps, want_months) = match &plan {

@@ -564,6 +564,19 @@ mod tests {
         assert_eq!(parse_fen(b"-5.00", AmountUnit::Yuan), Some(-500));
         assert_eq!(parse_fen(b"1234", AmountUnit::Fen), Some(1234));
         assert_eq!(parse_fen(b"-1234", AmountUnit::Fen), Some(-1234));
+        // 万元 and 亿元 (a unit in the header): six and ten decimals are whole fen, the next rounds.
+        assert_eq!(parse_fen(b"0.01005", AmountUnit::WanYuan), Some(10_050));
+        assert_eq!(
+            parse_fen(b"1.2345678", AmountUnit::WanYuan),
+            Some(1_234_568)
+        );
+        assert_eq!(parse_fen(b"-2", AmountUnit::WanYuan), Some(-2_000_000));
+        assert_eq!(parse_fen(b"0.00000001549", AmountUnit::YiYuan), Some(155));
+        assert_eq!(parse_fen(b"123456789012", AmountUnit::WanYuan), None);
+        assert_eq!(
+            parse_fen(b"12345678901", AmountUnit::WanYuan),
+            Some(12_345_678_901_000_000)
+        );
         assert_eq!(parse_fen(b"abc", AmountUnit::Yuan), None);
         assert_eq!(parse_fen(b".", AmountUnit::Yuan), None);
         assert_eq!(parse_fen(b"1e3", AmountUnit::Yuan), None);

@@ -38,11 +38,17 @@ pub struct TxnColumns {
     pub headers: [String; 9],
     /// Headers that matched no field (or a field already matched).
     pub ignored: Vec<String>,
+    /// The unit of the amounts: the one the amount column's header states (`交易金额（分）`,
+    /// `amount (万元)`), else the profile's `amount_unit`.
+    pub unit: AmountUnit,
 }
 
-/// Map a transaction file's header to [`TXN_FIELDS`] (the first header naming a field wins).
+/// Map a transaction file's header to [`TXN_FIELDS`] (the first header naming a field wins), and
+/// read the amounts' unit from the amount header ([`TxnColumns::unit`]).
 ///
 /// # Errors
+/// [`IngestError::AmountUnit`] when the amount header's bracket is not a money unit, or states
+/// another unit than the profile's `amount_unit = "fen"`.
 /// [`IngestError::MissingColumns`] (bilingual, with the closest headers) when a required field has
 /// no column: `institution` is optional when the profile names it, `txn_type` when refunds are
 /// negative amounts.
@@ -78,10 +84,26 @@ pub fn map_txn_header(file: &str, profile: &Profile, header: Vec<String>) -> Res
             file, contract, missing, header,
         ));
     }
+    let unit = match columns[F_AMOUNT] {
+        Some(_) => {
+            let title = contract
+                .field(TXN_FIELDS[F_AMOUNT])
+                .map_or("", |x| x.title_zh.as_str());
+            crate::payments::header_amount_unit(
+                file,
+                &headers[F_AMOUNT],
+                TXN_FIELDS[F_AMOUNT],
+                title,
+                profile,
+            )?
+        }
+        None => profile.amount_unit,
+    };
     Ok(TxnColumns {
         columns,
         headers,
         ignored,
+        unit,
     })
 }
 
