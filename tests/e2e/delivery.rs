@@ -634,12 +634,7 @@ fn every_delivery_pattern_gives_the_same_payment_daily_as_duckdb_on_the_raw_file
 fn a_stray_row_never_wipes_another_region() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let lake = tmp.path().join("lake");
-    let header = "uscc,enterprise_name,region_code,category,period,sales_amount,unit\n";
-    let uscc = |i: usize| {
-        let first17 = format!("91330100{i:09}");
-        let check = homeseason_schema::uscc::check_char(&first17).expect("check character");
-        format!("{first17}{check}")
-    };
+    let (header, uscc) = (ENTERPRISE_HEADER, zj_uscc);
     let mut zj = header.to_owned();
     for i in 0..8 {
         zj.push_str(&format!(
@@ -865,20 +860,28 @@ fn check_fails_on_a_missing_and_on_a_corrupt_partition() {
     assert!(text.contains("missing"), "{text}");
 }
 
+/// The header of the enterprise files below.
+const ENTERPRISE_HEADER: &str =
+    "uscc,enterprise_name,region_code,category,period,sales_amount,unit\n";
+
+/// A valid USCC of a Zhejiang enterprise numbered `i`.
+fn zj_uscc(i: usize) -> String {
+    let first17 = format!("91330100{i:09}");
+    let check = homeseason_schema::uscc::check_char(&first17).expect("check character");
+    format!("{first17}{check}")
+}
+
+/// A row of an enterprise file: enterprise `i`'s March 2023 furniture sales in Zhejiang.
+fn enterprise_row(i: usize, amount: &str) -> String {
+    format!(
+        "{},浙江企业{i},330000,furniture,2023-03,{amount},元\n",
+        zj_uscc(i)
+    )
+}
+
 /// Enterprise files with a conflict: the second carries enterprise 1 with another amount (line 3).
 fn enterprise_pair(dir: &Path) -> (PathBuf, PathBuf) {
-    let header = "uscc,enterprise_name,region_code,category,period,sales_amount,unit\n";
-    let uscc = |i: usize| {
-        let first17 = format!("91330100{i:09}");
-        let check = homeseason_schema::uscc::check_char(&first17).expect("check character");
-        format!("{first17}{check}")
-    };
-    let row = |i: usize, amount: &str| {
-        format!(
-            "{},浙江企业{i},330000,furniture,2023-03,{amount},元\n",
-            uscc(i)
-        )
-    };
+    let (header, row) = (ENTERPRISE_HEADER, enterprise_row);
     let first = format!("{header}{}{}", row(0, "100.00"), row(1, "200.00"));
     let second = format!(
         "{header}{}{}{}",
@@ -1014,18 +1017,7 @@ fn a_key_repeated_in_one_file_with_other_values_is_a_conflict_through_every_entr
     let tmp = tempfile::tempdir().expect("temp dir");
     let served = tmp.path().join("served");
     std::fs::create_dir_all(&served).expect("mkdir");
-    let header = "uscc,enterprise_name,region_code,category,period,sales_amount,unit\n";
-    let uscc = |i: usize| {
-        let first17 = format!("91330100{i:09}");
-        let check = homeseason_schema::uscc::check_char(&first17).expect("check character");
-        format!("{first17}{check}")
-    };
-    let row = |i: usize, amount: &str| {
-        format!(
-            "{},浙江企业{i},330000,furniture,2023-03,{amount},元\n",
-            uscc(i)
-        )
-    };
+    let (header, uscc, row) = (ENTERPRISE_HEADER, zj_uscc, enterprise_row);
     let file = served.join("enterprise_zj_2023-03.csv");
     std::fs::write(
         &file,

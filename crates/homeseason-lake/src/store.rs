@@ -213,6 +213,21 @@ struct ConflictPair {
     held_line: Option<i64>,
 }
 
+/// The wording of a conflict's two `rejects` rows, each `(English, Chinese)`.
+struct ConflictTexts {
+    /// How the held and the received values are named in the list of differences.
+    held_label: (String, String),
+    got_label: (String, String),
+    /// What the received row's and the held row's messages say, before the differences.
+    got: (String, String),
+    held: (String, String),
+    /// What the policy did with the received row and with the held one.
+    got_policy: (String, String),
+    held_policy: (String, String),
+    /// The held row's line in `rejects`.
+    held_line: i64,
+}
+
 /// Counts of one partition merge.
 #[derive(Debug, Default)]
 struct MergeCounts {
@@ -249,133 +264,145 @@ impl MergeCounts {
 }
 
 impl ConflictPair {
-    /// The two `rejects` rows of this conflict: the received row, then the held one.
+    /// The two `rejects` rows of this conflict: the received row, then the held one — a row the
+    /// lake held from an earlier file, or (`held_line`) an earlier row of the same file, each row
+    /// then on its own line.
     fn rejects(&self, policy: ConflictPolicy) -> [ConflictReject; 2] {
-        if let Some(held_line) = self.held_line {
-            return self.rejects_in_file(policy, held_line);
-        }
         let line = self.line.unwrap_or(1);
+        let t = self.texts(policy, line);
+        let diff = |label: usize, sep: &str, join: &str| -> String {
+            self.diffs
+                .iter()
+                .map(|(c, held, got)| {
+                    let (h, g) = if label == 0 {
+                        (&t.held_label.0, &t.got_label.0)
+                    } else {
+                        (&t.held_label.1, &t.got_label.1)
+                    };
+                    format!(
+                        "{c}{sep}{h} {held}{}{g} {got}",
+                        if label == 0 { ", " } else { "，" }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(join)
+        };
+        let (diff_en, diff_zh) = (diff(0, ": ", "; "), diff(1, "：", "；"));
+        let column = self.diffs.first().map(|(c, _, _)| c.clone());
+        [
+            ConflictReject {
+                line,
+                column: column.clone(),
+                reason: "conflict".into(),
+                message_en: format!("conflict: {} ({diff_en}); {}", t.got.0, t.got_policy.0),
+                message_zh: format!("冲突：{}（{diff_zh}）；{}", t.got.1, t.got_policy.1),
+                raw: self.raw.clone().unwrap_or_else(|| self.received_text()),
+            },
+            ConflictReject {
+                line: t.held_line,
+                column,
+                reason: "conflict_held".into(),
+                message_en: format!("conflict: {} ({diff_en}); {}", t.held.0, t.held_policy.0),
+                message_zh: format!("冲突：{}（{diff_zh}）；{}", t.held.1, t.held_policy.1),
+                raw: self.held.clone(),
+            },
+        ]
+    }
+
+    /// The wording of [`ConflictPair::rejects`] (`line`: the received row's).
+    fn texts(&self, policy: ConflictPolicy, line: i64) -> ConflictTexts {
+        let key = &self.key;
+        let first = policy == ConflictPolicy::KeepFirst;
+        let pair = |en: String, zh: String| (en, zh);
+        if let Some(h) = self.held_line {
+            let (got_policy, held_policy) = if first {
+                (
+                    pair(
+                        format!("policy keep-first: line {h} is stored, this row is not"),
+                        format!("策略 keep-first：第 {h} 行入湖，本行未入湖"),
+                    ),
+                    pair(
+                        format!("policy keep-first: this row is stored, line {line} is not"),
+                        format!("策略 keep-first：本行入湖，第 {line} 行未入湖"),
+                    ),
+                )
+            } else {
+                (
+                    pair(
+                        format!("policy keep-last: this row is stored, line {h} is not"),
+                        format!("策略 keep-last：本行入湖，第 {h} 行未入湖"),
+                    ),
+                    pair(
+                        format!(
+                            "policy keep-last: line {line} is stored in place of this row, which is not"
+                        ),
+                        format!("策略 keep-last：第 {line} 行代替本行入湖，本行未入湖"),
+                    ),
+                )
+            };
+            return ConflictTexts {
+                held_label: pair(format!("line {h}"), format!("第 {h} 行")),
+                got_label: pair(format!("line {line}"), format!("第 {line} 行")),
+                got: pair(
+                    format!("key {key} is also on line {h} of this file, with other values"),
+                    format!("键 {key} 在本文件第 {h} 行已出现，取值不同"),
+                ),
+                held: pair(
+                    format!("key {key} is repeated on line {line} of this file with other values"),
+                    format!("键 {key} 在本文件第 {line} 行再次出现，取值不同"),
+                ),
+                got_policy,
+                held_policy,
+                held_line: h,
+            };
+        }
         let where_en = self
             .line
             .map_or_else(|| "this file".to_owned(), |l| format!("line {l}"));
         let where_zh = self
             .line
             .map_or_else(|| "本文件".to_owned(), |l| format!("第 {l} 行"));
-        let diff_en: Vec<String> = self
-            .diffs
-            .iter()
-            .map(|(c, held, got)| format!("{c}: held {held}, received {got}"))
-            .collect();
-        let diff_zh: Vec<String> = self
-            .diffs
-            .iter()
-            .map(|(c, held, got)| format!("{c}：已有 {held}，收到 {got}"))
-            .collect();
-        let (diff_en, diff_zh) = (diff_en.join("; "), diff_zh.join("；"));
-        let key = &self.key;
-        let (got_en, got_zh, held_en, held_zh) = match policy {
-            ConflictPolicy::KeepFirst => (
-                "policy keep-first: the row already in the lake stays, this row is not stored",
-                "策略 keep-first：保留数据湖中已有的行，本行未入湖",
-                "policy keep-first: this row stays in the lake",
-                "策略 keep-first：本行保留在数据湖中",
-            ),
-            ConflictPolicy::KeepLast => (
-                "policy keep-last: this row replaced the row the lake held",
-                "策略 keep-last：本行替换了数据湖中已有的行",
-                "policy keep-last: this row was replaced by the received one and is no longer in the lake",
-                "策略 keep-last：本行已被新收到的行替换，不再在数据湖中",
-            ),
+        let (got_policy, held_policy) = if first {
+            (
+                (
+                    "policy keep-first: the row already in the lake stays, this row is not stored",
+                    "策略 keep-first：保留数据湖中已有的行，本行未入湖",
+                ),
+                (
+                    "policy keep-first: this row stays in the lake",
+                    "策略 keep-first：本行保留在数据湖中",
+                ),
+            )
+        } else {
+            (
+                (
+                    "policy keep-last: this row replaced the row the lake held",
+                    "策略 keep-last：本行替换了数据湖中已有的行",
+                ),
+                (
+                    "policy keep-last: this row was replaced by the received one and is no longer in the lake",
+                    "策略 keep-last：本行已被新收到的行替换，不再在数据湖中",
+                ),
+            )
         };
-        let column = self.diffs.first().map(|(c, _, _)| c.clone());
-        [
-            ConflictReject {
-                line,
-                column: column.clone(),
-                reason: "conflict".into(),
-                message_en: format!(
-                    "conflict: the lake already holds key {key} with other values ({diff_en}); {got_en}"
-                ),
-                message_zh: format!(
-                    "冲突：数据湖中已有键 {key} 的行，取值不同（{diff_zh}）；{got_zh}"
-                ),
-                raw: self.raw.clone().unwrap_or_else(|| self.received_text()),
-            },
-            ConflictReject {
-                line,
-                column,
-                reason: "conflict_held".into(),
-                message_en: format!(
-                    "conflict: the row the lake held for key {key}, from an earlier file; {where_en} of this file carries other values ({diff_en}); {held_en}"
-                ),
-                message_zh: format!(
-                    "冲突：数据湖中键 {key} 原有的行（来自先前的文件）；本文件{where_zh}的取值不同（{diff_zh}）；{held_zh}"
-                ),
-                raw: self.held.clone(),
-            },
-        ]
-    }
-
-    /// [`ConflictPair::rejects`] for two rows of the same file: the later row (`conflict`, on its
-    /// line) and the earlier one (`conflict_held`, on its own line `held_line`, with its raw text).
-    fn rejects_in_file(&self, policy: ConflictPolicy, held_line: i64) -> [ConflictReject; 2] {
-        let line = self.line.unwrap_or(1);
-        let h = held_line;
-        let diff_en: Vec<String> = self
-            .diffs
-            .iter()
-            .map(|(c, held, got)| format!("{c}: line {h} {held}, line {line} {got}"))
-            .collect();
-        let diff_zh: Vec<String> = self
-            .diffs
-            .iter()
-            .map(|(c, held, got)| format!("{c}：第 {h} 行 {held}，第 {line} 行 {got}"))
-            .collect();
-        let (diff_en, diff_zh) = (diff_en.join("; "), diff_zh.join("；"));
-        let key = &self.key;
-        let (got_en, got_zh, held_en, held_zh) = match policy {
-            ConflictPolicy::KeepFirst => (
-                format!("policy keep-first: line {h} is stored, this row is not"),
-                format!("策略 keep-first：第 {h} 行入湖，本行未入湖"),
-                format!("policy keep-first: this row is stored, line {line} is not"),
-                format!("策略 keep-first：本行入湖，第 {line} 行未入湖"),
+        let owned = |(en, zh): (&str, &str)| (en.to_owned(), zh.to_owned());
+        ConflictTexts {
+            held_label: owned(("held", "已有")),
+            got_label: owned(("received", "收到")),
+            got: pair(
+                format!("the lake already holds key {key} with other values"),
+                format!("数据湖中已有键 {key} 的行，取值不同"),
             ),
-            ConflictPolicy::KeepLast => (
-                format!("policy keep-last: this row is stored, line {h} is not"),
-                format!("策略 keep-last：本行入湖，第 {h} 行未入湖"),
+            held: pair(
                 format!(
-                    "policy keep-last: line {line} is stored in place of this row, which is not"
+                    "the row the lake held for key {key}, from an earlier file; {where_en} of this file carries other values"
                 ),
-                format!("策略 keep-last：第 {line} 行代替本行入湖，本行未入湖"),
+                format!("数据湖中键 {key} 原有的行（来自先前的文件）；本文件{where_zh}的取值不同"),
             ),
-        };
-        let column = self.diffs.first().map(|(c, _, _)| c.clone());
-        [
-            ConflictReject {
-                line,
-                column: column.clone(),
-                reason: "conflict".into(),
-                message_en: format!(
-                    "conflict: key {key} is also on line {h} of this file, with other values ({diff_en}); {got_en}"
-                ),
-                message_zh: format!(
-                    "冲突：键 {key} 在本文件第 {h} 行已出现，取值不同（{diff_zh}）；{got_zh}"
-                ),
-                raw: self.raw.clone().unwrap_or_else(|| self.received_text()),
-            },
-            ConflictReject {
-                line: h,
-                column,
-                reason: "conflict_held".into(),
-                message_en: format!(
-                    "conflict: key {key} is repeated on line {line} of this file with other values ({diff_en}); {held_en}"
-                ),
-                message_zh: format!(
-                    "冲突：键 {key} 在本文件第 {line} 行再次出现，取值不同（{diff_zh}）；{held_zh}"
-                ),
-                raw: self.held.clone(),
-            },
-        ]
+            got_policy: owned(got_policy),
+            held_policy: owned(held_policy),
+            held_line: line,
+        }
     }
 
     /// The received row's differing values, when its raw text is unknown.
