@@ -457,6 +457,25 @@ fn nulls_equal(how: JoinType) -> JoinArgs {
     a
 }
 
+/// The source lines and raw texts of `n` rows ([`Commit::origins`]), when they are known for each.
+fn origin_columns(
+    origins: Option<&DataFrame>,
+    n: usize,
+) -> (Option<Int64Chunked>, Option<StringChunked>) {
+    match origins {
+        Some(o) if o.height() == n => (
+            o.column(ORIGIN_LINE)
+                .and_then(|c| c.cast(&DataType::Int64))
+                .ok()
+                .and_then(|c| c.i64().ok().cloned()),
+            o.column(ORIGIN_RAW)
+                .ok()
+                .and_then(|c| c.str().ok().cloned()),
+        ),
+        _ => (None, None),
+    }
+}
+
 /// Text of a cell for comparing rows and naming values: a null is [`NULL_TEXT`].
 const NULL_TEXT: &str = "\u{0}";
 
@@ -523,18 +542,7 @@ fn settle_in_file(
         .filter_map(|k| names.iter().position(|n| n.as_str() == *k))
         .collect();
     let value_at: Vec<usize> = (0..names.len()).filter(|i| !key_at.contains(i)).collect();
-    let (lines, raws) = match &origins {
-        Some(o) if o.height() == n => (
-            o.column(ORIGIN_LINE)
-                .and_then(|c| c.cast(&DataType::Int64))
-                .ok()
-                .and_then(|c| c.i64().ok().cloned()),
-            o.column(ORIGIN_RAW)
-                .ok()
-                .and_then(|c| c.str().ok().cloned()),
-        ),
-        _ => (None, None),
-    };
+    let (lines, raws) = origin_columns(origins.as_ref(), n);
     // File order: by source line when known (a daily file's rows are sorted by key).
     let mut order: Vec<usize> = (0..n).collect();
     if let Some(l) = &lines {
@@ -788,18 +796,7 @@ fn merge_rows(
                 .collect())
         };
         let (is, js) = (idx("__i")?, idx("__j")?);
-        let (lines, raws) = match origins {
-            Some(o) if o.height() == new.height() => (
-                o.column(ORIGIN_LINE)
-                    .and_then(|c| c.cast(&DataType::Int64))
-                    .ok()
-                    .and_then(|c| c.i64().ok().cloned()),
-                o.column(ORIGIN_RAW)
-                    .ok()
-                    .and_then(|c| c.str().ok().cloned()),
-            ),
-            _ => (None, None),
-        };
+        let (lines, raws) = origin_columns(origins, new.height());
         for r in 0..pairs.height() {
             let diffs: Vec<(String, String, String)> = values
                 .iter()

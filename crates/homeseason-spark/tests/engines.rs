@@ -45,6 +45,9 @@ fn cluster() -> Option<SparkOptions> {
 
 /// A lake in memory with the increment model's index: every txn id of each institution, and the
 /// merchant pairs and ids each institution-month holds; a file's spill is added when it commits.
+/// One id of the index: the 128-bit id, its day and its values' fingerprint.
+type IdRecord = (u128, i32, u64);
+
 /// Ids (with day and values' fingerprint) and merchant pairs (with day) of one institution-month.
 type MonthIndex = (BTreeSet<(u128, i32, u64)>, BTreeSet<(u64, i32)>);
 
@@ -54,7 +57,7 @@ struct MemLake {
     /// (institution, year, month) → (ids with day and values, pairs with day), as the lake's index
     /// files hold them.
     index: BTreeMap<(String, i32, u32), MonthIndex>,
-    spill: BTreeMap<(i32, u32), Vec<(u128, i32, u64)>>,
+    spill: BTreeMap<(i32, u32), Vec<IdRecord>>,
     spill_pairs: BTreeMap<(i32, u32), Vec<(u64, i32)>>,
 }
 
