@@ -1,16 +1,18 @@
 // The liaison's round trip in headless Chromium: log in with a token, see the feed start at
 // 自动识别, choose a feed, check the template link follows it and survives a language switch, upload a file with one bad row and see that row reported, switch to English, fix
-// the file and drop it in again, and see it accepted and replacing the first one.
-// Usage: node upload.mjs URL TOKEN BAD_FILE FIXED_FILE [SCREENSHOT.png]
+// the file and drop it in again, and see it accepted and replacing the first one; then choose the
+// conflict policy keep-last (the choice starts at keep-first, labelled in both languages) and drop
+// in a file that changes one activity: the conflict is reported.
+// Usage: node upload.mjs URL TOKEN BAD_FILE FIXED_FILE CONFLICT_FILE [SCREENSHOT.png]
 // Chromium: $CHROMIUM or /usr/bin/chromium (Debian's), driven by playwright-core (no browser download).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
 
-const [url, token, badFile, fixedFile, screenshot] = process.argv.slice(2);
-if (!url || !token || !badFile || !fixedFile) {
-  console.error("usage: node upload.mjs URL TOKEN BAD_FILE FIXED_FILE [SCREENSHOT]");
+const [url, token, badFile, fixedFile, conflictFile, screenshot] = process.argv.slice(2);
+if (!url || !token || !badFile || !fixedFile || !conflictFile) {
+  console.error("usage: node upload.mjs URL TOKEN BAD_FILE FIXED_FILE CONFLICT_FILE [SCREENSHOT]");
   process.exit(2);
 }
 const check = (cond, what) => { if (!cond) throw new Error("check failed: " + what); };
@@ -62,6 +64,9 @@ try {
   await page.click("#lang");
   await page.waitForFunction(() => document.querySelector("header h1").textContent.startsWith("家居焕新"));
   check((await page.$eval("#feed", (s) => s.value)) === "activities", "feed kept after switching back to Chinese");
+  // The conflict policy starts at keep-first, labelled in Chinese.
+  result.policyZh = await page.$eval("#on-conflict", (s) => [s.value, s.options[s.selectedIndex].textContent, s.options[1].textContent]);
+  check(result.policyZh[0] === "keep-first" && result.policyZh[1].includes("保留先收到的行") && result.policyZh[2].includes("keep-last"), "conflict policy (zh) " + result.policyZh);
   const tpl = await page.request.get(new URL(template, url).toString());
   check(tpl.ok() && (await tpl.text()).includes("活动编号"), "template downloads");
 
@@ -104,6 +109,28 @@ try {
   // Files are increments: the corrected file adds the row the first one lacked and replaces nothing.
   check(report2[7] === "none", "nothing replaced: " + report2[7]);
   check(await page.isHidden("#rejects-block"), "no rejected rows");
+
+  // The conflict policy in English; choose keep-last and send a file changing one activity.
+  result.policyEn = await page.$eval("#on-conflict", (s) => [s.value, s.options[s.selectedIndex].textContent]);
+  check(result.policyEn[0] === "keep-first" && result.policyEn[1].startsWith("keep the row received first"), "conflict policy (en) " + result.policyEn);
+  await page.selectOption("#on-conflict", "keep-last");
+  const changed = fs.readFileSync(conflictFile, "utf8");
+  await page.evaluate((text) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([text], "activities_conflict.csv", { type: "text/csv" }));
+    document.getElementById("drop").dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, changed);
+  await page.waitForFunction(() => !document.getElementById("upload").disabled);
+  await page.click("#upload");
+  await page.waitForFunction(() => {
+    const tds = document.querySelectorAll("#report tbody td");
+    return tds.length && tds[0].textContent === "activities_conflict.csv";
+  });
+  result.report3 = await page.$$eval("#report tbody td", (tds) => tds.map((td) => td.textContent));
+  check(result.report3[2] === "accepted", "conflict file accepted " + result.report3.join("|"));
+  await page.waitForSelector("#rejects tbody tr");
+  result.conflictRejects = await page.$$eval("#rejects tbody tr", (trs) => trs.map((tr) => tr.cells[2].textContent));
+  check(result.conflictRejects.length === 2 && result.conflictRejects.every((m) => m.includes("keep-last")), "both rows of the conflict shown " + result.conflictRejects);
 
   await page.waitForFunction(() => document.querySelectorAll("#history tbody tr").length >= 2);
   result.history = await page.$$eval("#history tbody tr", (trs) => trs.map((tr) => tr.cells[1].textContent));

@@ -856,13 +856,15 @@ pub(crate) fn cases() -> Vec<Case> {
         )
         .check(|lake| assert!((table_sum(lake, "payment_daily", "amount_yuan") - 150.0).abs() < 1e-9)),
         case(
-            // txn_id identifies a transaction: the first row wins, the second is counted as a duplicate.
-            "transactions: one txn_id, two different rows (first wins)",
+            // txn_id identifies a transaction: the first row wins; the second, with other values,
+            // is a conflict (rejected, the first kept under either policy).
+            "transactions: one txn_id, two different rows (first wins, a conflict)",
             "payment_transactions",
             "payment_transactions_t9_2023-09.csv",
             format!("{TX}{tx_ok}{}", tx("T1", "2023-09-01 10:00:00", "330106", "999.00", "sale")).into_bytes(),
-            rows("payment_transactions", (2, 1, 0, 1), &[]),
-        ),
+            rows("payment_transactions", (2, 1, 1, 0), &[(3, "txn_id", "conflict")]),
+        )
+        .check(|lake| assert!((table_sum(lake, "payment_daily", "amount_yuan") - 100.0).abs() < 1e-9)),
         case(
             "activities: the same activity twice",
             "activities",

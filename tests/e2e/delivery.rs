@@ -185,22 +185,27 @@ fn lake_per_day(d: &DataFrame) -> BTreeMap<String, (i64, i64, i64)> {
     out
 }
 
-/// DuckDB's own computation from the raw files: each txn_id once, per day the sales, the refunds
-/// and reversals (in fen) and the number of sales.
+/// DuckDB's own computation from the raw files: each txn_id once — its first occurrence, by file
+/// (in the order given) then line, the lake's keep-first rule — per day the sales, the refunds and
+/// reversals (in fen) and the number of sales.
 fn duckdb_per_day(files: &[PathBuf]) -> BTreeMap<String, (i64, i64, i64)> {
     let list: Vec<String> = files.iter().map(|f| format!("'{}'", s(f))).collect();
     let script = format!(
         "import duckdb, json\n\
+         duckdb.sql('SET threads TO 1')\n\
+         files = [{list}]\n\
          q = '''\n\
-         with raw as (select * from read_csv([{}], header=true, all_varchar=true)),\n\
-         one as (select distinct on (trim(txn_id)) * from raw)\n\
+         with raw as (select *, row_number() over () as rn\n\
+           from read_csv(''' + repr(files) + ''', header=true, all_varchar=true, filename=true)),\n\
+         one as (select distinct on (trim(txn_id)) * from raw\n\
+           order by trim(txn_id), list_position(''' + repr(files) + ''', filename), rn)\n\
          select substr(txn_time, 1, 10) as d,\n\
            sum(case when txn_type = 'sale' then round(cast(amount as decimal(18,2)) * 100) else 0 end)::bigint,\n\
            sum(case when txn_type <> 'sale' then round(abs(cast(amount as decimal(18,2))) * 100) else 0 end)::bigint,\n\
            sum(case when txn_type = 'sale' then 1 else 0 end)::bigint\n\
          from one group by 1 order by 1'''\n\
          print(json.dumps(duckdb.sql(q).fetchall()))\n",
-        list.join(", ")
+        list = list.join(", ")
     );
     let out = Command::new("python3")
         .args(["-c", &script])
@@ -352,8 +357,13 @@ impl<'a> Deliverer<'a> {
     }
 
     fn deliver(&self, files: &[PathBuf]) {
+        self.deliver_feed(files, "payment_transactions");
+    }
+
+    /// Deliver `files` as `feed`.
+    fn deliver_feed(&self, files: &[PathBuf], feed: &str) {
         match self.via {
-            Via::Ingest => balanced(&ingest(&self.lake, &[], files)),
+            Via::Ingest => balanced(&ingest(&self.lake, &["--feed", feed], files)),
             Via::Upload => {
                 let (_, url, token) = self.server.as_ref().expect("server");
                 let mut args = vec![
@@ -363,7 +373,7 @@ impl<'a> Deliverer<'a> {
                     "--token",
                     token.as_str(),
                     "--feed",
-                    "payment_transactions",
+                    feed,
                 ];
                 args.extend(files.iter().map(|f| s(f)));
                 ok(&args);
@@ -373,7 +383,7 @@ impl<'a> Deliverer<'a> {
                 for f in files {
                     let bytes = std::fs::read(f).expect("read");
                     config.push_str(&format!(
-                        "[[source]]\nname = \"wallet_b\"\nurl = \"{}\"\nsha256 = \"{}\"\nfeed = \"payment_transactions\"\n\n",
+                        "[[source]]\nname = \"wallet_b\"\nurl = \"{}\"\nsha256 = \"{}\"\nfeed = \"{feed}\"\n\n",
                         self.web.url(f),
                         homeseason_ingest::sha256_hex(&bytes)
                     ));
@@ -624,12 +634,7 @@ fn every_delivery_pattern_gives_the_same_payment_daily_as_duckdb_on_the_raw_file
 fn a_stray_row_never_wipes_another_region() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let lake = tmp.path().join("lake");
-    let header = "uscc,enterprise_name,region_code,category,period,sales_amount,unit\n";
-    let uscc = |i: usize| {
-        let first17 = format!("91330100{i:09}");
-        let check = homeseason_schema::uscc::check_char(&first17).expect("check character");
-        format!("{first17}{check}")
-    };
+    let (header, uscc) = (ENTERPRISE_HEADER, zj_uscc);
     let mut zj = header.to_owned();
     for i in 0..8 {
         zj.push_str(&format!(
@@ -852,20 +857,28 @@ fn check_fails_on_a_missing_and_on_a_corrupt_partition() {
     assert!(text.contains("missing"), "{text}");
 }
 
+/// The header of the enterprise files below.
+const ENTERPRISE_HEADER: &str =
+    "uscc,enterprise_name,region_code,category,period,sales_amount,unit\n";
+
+/// A valid USCC of a Zhejiang enterprise numbered `i`.
+fn zj_uscc(i: usize) -> String {
+    let first17 = format!("91330100{i:09}");
+    let check = homeseason_schema::uscc::check_char(&first17).expect("check character");
+    format!("{first17}{check}")
+}
+
+/// A row of an enterprise file: enterprise `i`'s March 2023 furniture sales in Zhejiang.
+fn enterprise_row(i: usize, amount: &str) -> String {
+    format!(
+        "{},浙江企业{i},330000,furniture,2023-03,{amount},元\n",
+        zj_uscc(i)
+    )
+}
+
 /// Enterprise files with a conflict: the second carries enterprise 1 with another amount (line 3).
 fn enterprise_pair(dir: &Path) -> (PathBuf, PathBuf) {
-    let header = "uscc,enterprise_name,region_code,category,period,sales_amount,unit\n";
-    let uscc = |i: usize| {
-        let first17 = format!("91330100{i:09}");
-        let check = homeseason_schema::uscc::check_char(&first17).expect("check character");
-        format!("{first17}{check}")
-    };
-    let row = |i: usize, amount: &str| {
-        format!(
-            "{},浙江企业{i},330000,furniture,2023-03,{amount},元\n",
-            uscc(i)
-        )
-    };
+    let (header, row) = (ENTERPRISE_HEADER, enterprise_row);
     let first = format!("{header}{}{}", row(0, "100.00"), row(1, "200.00"));
     let second = format!(
         "{header}{}{}{}",
@@ -990,6 +1003,321 @@ fn a_conflict_is_kept_in_rejects_and_the_policy_decides_through_ingest() {
         help.contains("--on-conflict") && help.contains("keep-last"),
         "{help}"
     );
+}
+
+/// A key repeated *within one file* with other values, through `ingest`, `upload` and `pull`: a
+/// `conflict` (the later row, line 4) and a `conflict_held` row (the earlier one, line 2, its raw
+/// text), counted in the commit; the default keep-first stores line 2's amount; an identical
+/// repeat (line 5) stays a duplicate; read = accepted + rejected + duplicates in the manifest.
+#[test]
+fn a_key_repeated_in_one_file_with_other_values_is_a_conflict_through_every_entry_point() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let served = tmp.path().join("served");
+    std::fs::create_dir_all(&served).expect("mkdir");
+    let (header, uscc, row) = (ENTERPRISE_HEADER, zj_uscc, enterprise_row);
+    let file = served.join("enterprise_zj_2023-03.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "{header}{}{}{}{}",
+            row(1, "200.00"),
+            row(0, "100.00"),
+            row(1, "250.00"),
+            row(0, "100.00")
+        ),
+    )
+    .expect("write");
+    let web = WebRoot::start(&served);
+    for via in [Via::Ingest, Via::Upload, Via::Pull] {
+        let d = Deliverer::new(via, &tmp.path().join(format!("{via:?}")), &web);
+        d.deliver_feed(std::slice::from_ref(&file), "enterprise_sales");
+        let rejects: Vec<DataFrame> = files_with_ext(&d.lake.join("rejects"), "parquet")
+            .iter()
+            .map(|f| read_parquet(f))
+            .collect();
+        assert_eq!(rejects.len(), 1, "{via:?}: {rejects:?}");
+        let r = &rejects[0];
+        let text = |c: &str| -> Vec<String> {
+            r.column(c)
+                .expect("column")
+                .cast(&DataType::String)
+                .expect("cast")
+                .str()
+                .expect("str")
+                .iter()
+                .map(|v| v.unwrap_or_default().to_owned())
+                .collect()
+        };
+        assert_eq!(
+            text("reason"),
+            ["conflict", "conflict_held"],
+            "{via:?}: {r}"
+        );
+        assert_eq!(text("line"), ["4", "2"], "{via:?}: {r}");
+        assert!(text("raw")[0].contains("250.00"), "{via:?}: {r}");
+        assert!(text("raw")[1].contains("200.00"), "{via:?}: {r}");
+        for (en, zh) in text("message_en").iter().zip(text("message_zh")) {
+            for m in [en.as_str(), zh.as_str()] {
+                assert!(
+                    m.contains(&format!("uscc={}", uscc(1)))
+                        && m.contains("200.0")
+                        && m.contains("250.0")
+                        && m.contains("keep-first"),
+                    "{via:?}: {m}"
+                );
+            }
+            assert!(en.contains("line 2") && en.contains("line 4"), "{en}");
+            assert!(zh.contains("第 2 行") && zh.contains("冲突"), "{zh}");
+            assert!(!en.contains("冲"), "{en}");
+        }
+        let part = homeseason_test_support::lake_file(
+            &d.lake,
+            "enterprise_sales/region_code=330000/period=2023-03/data.parquet",
+        );
+        let df = read_parquet(&part);
+        let amounts: Vec<f64> = df
+            .column("sales_amount_yuan")
+            .expect("amount")
+            .f64()
+            .expect("f64")
+            .iter()
+            .flatten()
+            .collect();
+        assert_eq!(amounts.len(), 2, "{via:?}: {df}");
+        assert!(
+            amounts.contains(&200.0) && amounts.contains(&100.0),
+            "{via:?}: {amounts:?}"
+        );
+        let manifest: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(d.lake.join("_manifest.json")).expect("manifest"),
+        )
+        .expect("json");
+        let entry = manifest["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .find(|f| f["feed"] == "enterprise_sales")
+            .expect("the file's entry");
+        let rep = &entry["report"];
+        let n = |k: &str| rep[k].as_u64().expect(k);
+        assert_eq!(
+            (n("read"), n("accepted"), n("rejected"), n("duplicates")),
+            (4, 2, 1, 1),
+            "{via:?}: {rep}"
+        );
+        assert_eq!(rep["lake"]["conflicts"], 1, "{via:?}: {rep}");
+        assert_eq!(rep["lake"]["in_file_conflicts"], 1, "{via:?}: {rep}");
+    }
+}
+
+const TXN_HEADER: &str =
+    "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel\n";
+
+/// Two transaction files of wallet_b: the first holds T1–T3; the second sends T1 again unchanged
+/// (line 2, a duplicate across files), T2 with another amount (line 3, a conflict with the lake),
+/// T4 new (line 4) and again with another merchant (line 5, a conflict within the file), T5 (line
+/// 6) and again at another time of the same day (line 7, a duplicate: it contributes the same).
+fn transaction_pair(dir: &Path) -> (PathBuf, PathBuf) {
+    let row = |id: &str, time: &str, merchant: &str, amount: &str, kind: &str| {
+        format!("{id},wallet_b,2023-09-{time},{merchant},5722,330106,{amount},{kind},offline\n")
+    };
+    let a = format!(
+        "{TXN_HEADER}{}{}{}",
+        row("T1", "01 10:00:00", "M1", "100.00", "sale"),
+        row("T2", "01 11:00:00", "M2", "200.00", "sale"),
+        row("T3", "02 10:00:00", "M1", "50.00", "sale"),
+    );
+    let b = format!(
+        "{TXN_HEADER}{}{}{}{}{}{}",
+        row("T1", "01 10:00:00", "M1", "100.00", "sale"),
+        row("T2", "01 11:00:00", "M2", "250.00", "sale"),
+        row("T4", "03 10:00:00", "M3", "30.00", "sale"),
+        row("T4", "03 10:00:00", "M9", "30.00", "sale"),
+        row("T5", "03 12:00:00", "M3", "5.00", "refund"),
+        row("T5", "03 18:00:00", "M3", "5.00", "refund"),
+    );
+    let (pa, pb) = (
+        dir.join("payment_transactions_wallet_b_2023-09.csv"),
+        dir.join("payment_transactions_wallet_b_2023-09_late.csv"),
+    );
+    std::fs::write(&pa, a).expect("write");
+    std::fs::write(&pb, b).expect("write");
+    (pa, pb)
+}
+
+/// The lake's `rejects` rows of `reason`: (line, message_en, message_zh).
+fn lake_rejects(lake: &Path, reason: &str) -> Vec<(i64, String, String)> {
+    let mut out: Vec<(i64, String, String)> = files_with_ext(&lake.join("rejects"), "parquet")
+        .iter()
+        .flat_map(|f| {
+            let df = read_parquet(f);
+            let text = |c: &str| -> Vec<String> {
+                df.column(c)
+                    .expect("column")
+                    .str()
+                    .expect("str")
+                    .iter()
+                    .map(|v| v.unwrap_or_default().to_owned())
+                    .collect()
+            };
+            let lines: Vec<i64> = df
+                .column("line")
+                .expect("line")
+                .i64()
+                .expect("i64")
+                .iter()
+                .map(Option::unwrap_or_default)
+                .collect();
+            let (reasons, en, zh) = (text("reason"), text("message_en"), text("message_zh"));
+            (0..df.height())
+                .filter(|&i| reasons[i] == reason)
+                .map(|i| (lines[i], en[i].clone(), zh[i].clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// payment_daily's totals: (gross yuan, refunds yuan, sales, merchants summed over cells).
+fn daily_totals(lake: &Path) -> (f64, f64, i64, i64) {
+    let d = daily(lake);
+    let f = |c: &str| {
+        d.column(c)
+            .expect(c)
+            .f64()
+            .expect("f64")
+            .sum()
+            .unwrap_or(0.0)
+    };
+    let i = |c: &str| {
+        d.column(c)
+            .expect(c)
+            .cast(&DataType::Int64)
+            .expect("cast")
+            .i64()
+            .expect("i64")
+            .sum()
+            .unwrap_or(0)
+    };
+    (
+        f("amount_yuan"),
+        f("refund_amount_yuan"),
+        i("txn_count"),
+        i("merchant_count"),
+    )
+}
+
+/// A transaction id repeated with other values, through `ingest`, `upload` and `pull`: against the
+/// lake (T2, line 3) and within the file (T4, line 5) it is a `conflict` reject naming the
+/// institution and the id (within the file: the first line and the differing column), saying the
+/// first is kept under keep-first and keep-last alike; the first occurrence stays in
+/// payment_daily, which equals DuckDB's computation from the raw files under the same keep-first
+/// rule; identical repeats (and a repeat differing only in its time of day) stay duplicates.
+#[test]
+fn a_repeated_transaction_id_with_other_values_is_a_conflict_through_every_entry_point() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let served = tmp.path().join("served");
+    std::fs::create_dir_all(&served).expect("mkdir");
+    let (a, b) = transaction_pair(&served);
+    // DuckDB's reference from both raw files, the first occurrence of each id kept.
+    let first_only = duckdb_per_day(&[a.clone(), b.clone()]);
+    let web = WebRoot::start(&served);
+    for via in [Via::Ingest, Via::Upload, Via::Pull] {
+        let d = Deliverer::new(via, &tmp.path().join(format!("txn-{via:?}")), &web);
+        d.deliver(std::slice::from_ref(&a));
+        d.deliver(std::slice::from_ref(&b));
+        assert_eq!(lake_per_day(&daily(&d.lake)), first_only, "{via:?}");
+        assert_eq!(daily_totals(&d.lake), (380.0, 5.0, 4, 4), "{via:?}");
+        let conflicts = lake_rejects(&d.lake, "conflict");
+        let lines: Vec<i64> = conflicts.iter().map(|c| c.0).collect();
+        assert_eq!(lines, [3, 5], "{via:?}: {conflicts:?}");
+        for (line, en, zh) in &conflicts {
+            for m in [en, zh] {
+                assert!(m.contains("wallet_b") && m.contains("keep-last"), "{m}");
+            }
+            assert!(!en.contains('冲') && zh.contains("冲突"), "{en} | {zh}");
+            if *line == 3 {
+                assert!(en.contains("\"T2\"") && en.contains("earlier file"), "{en}");
+                assert!(zh.contains("先前的文件"), "{zh}");
+            } else {
+                assert!(
+                    en.contains("\"T4\"") && en.contains("line 4") && en.contains("merchant_id"),
+                    "{en}"
+                );
+                assert!(zh.contains("第 4 行") && zh.contains("merchant_id"), "{zh}");
+            }
+        }
+        let manifest: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(d.lake.join("_manifest.json")).expect("manifest"),
+        )
+        .expect("json");
+        let rep = &manifest["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .find(|f| f["file"].as_str().is_some_and(|n| n.ends_with("_late.csv")))
+            .expect("the second file's entry")["report"];
+        let n = |k: &str| rep[k].as_u64().expect(k);
+        assert_eq!(
+            (n("read"), n("accepted"), n("rejected"), n("duplicates")),
+            (6, 2, 2, 2),
+            "{via:?}: {rep}"
+        );
+    }
+}
+
+/// A lake whose txn index is of format 2 (ids without values): a repeated id against it is a
+/// duplicate (values unknown), never a conflict; a repeat within the file is still compared; the
+/// next commit turns the index into format 3 and writes its new ids with their values (`.id128v`)
+/// beside the old `.id128` files, which are still read.
+#[test]
+fn an_index_of_format_2_reads_its_ids_with_values_unknown() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (a, b) = transaction_pair(tmp.path());
+    let lake = tmp.path().join("lake");
+    balanced(&ingest(&lake, &[], std::slice::from_ref(&a)));
+    // Rewrite the index as format 2: 20-byte records (id, day), FORMAT 2.
+    let index = lake.join("_txn_index");
+    for f in homeseason_test_support::files_under(&index) {
+        if f.extension().is_some_and(|e| e == "id128v") {
+            let bytes = std::fs::read(&f).expect("read");
+            let old: Vec<u8> = bytes
+                .chunks_exact(28)
+                .flat_map(|r| [&r[..16], &r[24..]].concat())
+                .collect();
+            std::fs::write(f.with_extension("id128"), old).expect("write");
+            std::fs::remove_file(&f).expect("remove");
+        }
+    }
+    std::fs::write(index.join("FORMAT"), "homeseason txn index 2\n").expect("write");
+    let r = ingest(&lake, &[], std::slice::from_ref(&b));
+    balanced(&r);
+    let rep = &r[0]["report"];
+    let n = |k: &str| rep[k].as_u64().expect(k);
+    assert_eq!(
+        (n("read"), n("accepted"), n("rejected"), n("duplicates")),
+        (6, 2, 1, 3),
+        "T2 against a format-2 index is a duplicate: {rep}"
+    );
+    let lines: Vec<i64> = lake_rejects(&lake, "conflict")
+        .iter()
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(lines, [5], "only the conflict within the file");
+    let format = std::fs::read_to_string(index.join("FORMAT")).expect("FORMAT");
+    assert!(format.starts_with("homeseason txn index 3"), "{format}");
+    let exts: Vec<String> = homeseason_test_support::files_under(&index)
+        .iter()
+        .filter_map(|f| f.extension().map(|e| e.to_string_lossy().into_owned()))
+        .collect();
+    assert!(
+        exts.iter().any(|e| e == "id128") && exts.iter().any(|e| e == "id128v"),
+        "{exts:?}"
+    );
+    // The old ids are still read: sending the first file again adds nothing.
+    let again = ingest(&lake, &[], std::slice::from_ref(&a));
+    assert_eq!(again[0]["report"]["accepted"], 0, "{}", again[0]);
 }
 
 /// With the sample profiles (acq_a, bank_c, wallet_b), a well-formed institution code that no

@@ -544,7 +544,7 @@ fn reupload_changes_nothing_and_a_month_is_corrected_with_replace() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(idx.contains(&format!("{sha}.id128")), "{idx:?}");
+    assert!(idx.contains(&format!("{sha}.id128v")), "{idx:?}");
     // The corrected file re-sent gzip-compressed: same transactions, all duplicates, same totals.
     let gz = tmp.path().join("payment_transactions_t2_2023-09.csv.gz");
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

@@ -170,7 +170,8 @@ fn sorted_table(lake: &std::path::Path, table: &str, keys: &[&str]) -> DataFrame
         .unwrap()
 }
 
-/// The lake's txn index as sets of records per institution-month folder: (`.id128` records,
+/// The lake's txn index as sets of records per institution-month folder: (`.id128v` records: id,
+/// values' fingerprint and day,
 /// `.pairs` records), whichever files hold them.
 type IndexSets = std::collections::BTreeMap<String, (BTreeSet<Vec<u8>>, BTreeSet<Vec<u8>>)>;
 
@@ -181,7 +182,7 @@ fn index_sets(lake: &std::path::Path) -> IndexSets {
     for p in homeseason_test_support::files_under(&root) {
         let ext = p.extension().and_then(|x| x.to_str()).unwrap_or("");
         let size = match ext {
-            "id128" => 20,
+            "id128v" => 28,
             "pairs" => 12,
             _ => continue,
         };
@@ -193,7 +194,7 @@ fn index_sets(lake: &std::path::Path) -> IndexSets {
             .display()
             .to_string();
         let entry = out.entry(key).or_default();
-        let set = if size == 20 {
+        let set = if size == 28 {
             &mut entry.0
         } else {
             &mut entry.1

@@ -1,8 +1,9 @@
 //! The register of campaign activities (重点活动表) each region reports.
 //!
 //! Types, focus tags and yes/no flags are read by this feed's own keyword rules and by the
-//! `enum_aliases`, `trueValues` and `falseValues` of `data-schemas/activities.json`. A repeated
-//! activity id within a region is a duplicate; duplicates across re-submissions (the same activity in
+//! `enum_aliases`, `trueValues` and `falseValues` of `data-schemas/activities.json`. An activity id
+//! repeated within a region with the same values is a duplicate, with other values a conflict the
+//! lake settles (`docs/lake-write-model.md`); duplicates across re-submissions (the same activity in
 //! two files) are removed when the register is summarised (`homeseason-metrics`' activity summary).
 
 use homeseason_schema::contract::{self, Field, tables};
@@ -133,8 +134,9 @@ fn count(cells: &Cells<'_>, sink: &mut RejectSink, row: usize, field: &'static s
     }
 }
 
-/// Validate activity rows. Returns (frame, accepted, duplicates); a repeated activity id counts as a
-/// duplicate.
+/// Validate activity rows. Returns (frame, accepted, duplicates); an activity repeated with the same
+/// values counts as a duplicate, one repeated with other values keeps both rows, for the lake to
+/// settle as a conflict.
 ///
 /// # Errors
 /// Only on internal failures; bad rows are rejected.
@@ -242,7 +244,14 @@ pub(crate) fn register(
             continue;
         };
         let id = parse::fold_width(id);
-        if !seen.insert((reg.code.clone(), id.clone())) {
+        // A repeat with the same values is a duplicate; with other values both rows go on, and
+        // the lake settles the conflict by its policy (both rows in `rejects`).
+        let values = format!(
+            "{n:?}|{t:?}|{s:?}|{e:?}|{:?}|{:?}|{ec:?}|{bc:?}|{ft:?}|{o:?}|{l:?}",
+            cells.get("venue", r),
+            cells.get("organizer", r)
+        );
+        if !seen.insert((reg.code.clone(), id.clone(), values)) {
             duplicates += 1;
             continue;
         }

@@ -84,7 +84,9 @@ pub(crate) fn category(raw: &str) -> Option<Category> {
         .or_else(|| Category::parse(contract_enum("category", raw)?).ok())
 }
 
-/// Validate and normalise enterprise sales rows. Returns (frame, accepted, duplicates).
+/// Validate and normalise enterprise sales rows. Returns (frame, accepted, duplicates): a row
+/// repeating an earlier one's key and values is a duplicate; a key repeated with other values keeps
+/// both rows, for the lake to settle as a conflict.
 ///
 /// # Errors
 /// Only on internal failures; bad rows are rejected.
@@ -272,7 +274,9 @@ pub(crate) fn sales(
             channel,
             cells.get("brand", row).map(str::to_owned),
         );
-        if !seen.insert(key) {
+        // A repeat with the same values is a duplicate; with other values both rows go on, and
+        // the lake settles the conflict by its policy (both rows in `rejects`).
+        if !seen.insert((key, name.to_owned(), yuan.to_bits(), unit.zh())) {
             duplicates += 1;
             continue;
         }

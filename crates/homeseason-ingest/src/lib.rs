@@ -65,6 +65,7 @@ pub use stream::{
     ingest_transactions, merchant_pair, parquet_to_csv, sniff_header, txn_fingerprint, txn_id128,
     year_month,
 };
+pub use stream::{TXN_VALUE_FIELDS, txn_conflict_detail, txn_values_fingerprint};
 pub use suppress::{
     PUBLISHED_MARGINS, Suppression, blank_exposed_margins, suppress_small_cells, suppression_mask,
     suppression_of,

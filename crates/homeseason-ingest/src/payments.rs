@@ -69,6 +69,8 @@ fn reject_outside_years(
 /// The rows of a payments table that pass the contract, fall in the campaign's data years (by
 /// `time_column`) and roll up to a reporting region, first occurrence of each `key` kept (by line);
 /// returns them with the number of duplicates dropped. Every other row is rejected into `sink`.
+/// `key` empty: a duplicate is a row equal to an earlier one in every column (a key repeated with
+/// other values keeps both rows, for the lake to settle as a conflict).
 fn accepted_unique(
     table: &MappedTable,
     contract: &TableContract,
@@ -115,25 +117,143 @@ fn accepted_unique(
             .map_err(perr(sink.file()))?;
     }
     let before = rows.height();
+    let subset: Vec<String> = if key.is_empty() {
+        rows.get_column_names()
+            .into_iter()
+            .filter(|c| c.as_str() != LINE && c.as_str() != RAW)
+            .map(ToString::to_string)
+            .collect()
+    } else {
+        key.iter().map(|k| (*k).to_owned()).collect()
+    };
     let rows = rows
         .lazy()
         .sort([LINE], SortMultipleOptions::default())
-        .unique_stable(Some(cols(key.to_vec())), UniqueKeepStrategy::First)
+        .unique_stable(Some(cols(subset)), UniqueKeepStrategy::First)
         .collect()
         .map_err(perr(sink.file()))?;
     let duplicates = before - rows.height();
     Ok((rows, duplicates))
 }
 
-/// Daily rows with `net_amount_yuan`, in the contract's columns and the lake's sort order.
-fn finish_daily(daily: LazyFrame) -> LazyFrame {
+/// Transaction rows (every occurrence, by line) with each repeated `institution` + `txn_id` settled as
+/// the streaming ingest does: the first occurrence is kept; a repeat with the same values (what the
+/// transaction contributes: Beijing day, region, MCC, channel, sale or not, amount, merchant) is a
+/// duplicate; one with other values a `conflict` reject naming the first line and what differs.
+/// Returns the kept rows and the number of duplicates.
+fn settle_repeated_ids(
+    rows: DataFrame,
+    table: &MappedTable,
+    sink: &mut RejectSink,
+) -> Result<(DataFrame, usize)> {
+    let file = sink.file().to_owned();
+    let err = perr(&file);
+    let key = [col("institution"), col("txn_id")];
+    let values = [
+        col("txn_time").dt().date(),
+        col("region_code"),
+        col("mcc"),
+        col("channel"),
+        col("txn_type").eq(lit("sale")),
+        col("amount"),
+        col("merchant_id"),
+    ];
+    let mut same = lit(true);
+    let mut firsts = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        let first = v.clone().first().over(key.clone()).map_err(&err)?;
+        same = same.and(v.clone().eq(first.clone()));
+        firsts.push(v.clone().neq(first).alias(format!("__differs{i}")));
+    }
+    let first_line = col(LINE).first().over(key.clone()).map_err(&err)?;
+    let marked = rows
+        .lazy()
+        .sort([LINE], SortMultipleOptions::default())
+        .with_columns(firsts)
+        .with_columns([
+            first_line.clone().alias("__first_line"),
+            col(LINE).eq(first_line).alias("__first"),
+            same.alias("__same"),
+        ])
+        .collect()
+        .map_err(&err)?;
+    let flag = |name: &str| -> Result<BooleanChunked> {
+        Ok(marked
+            .column(name)
+            .map_err(&err)?
+            .bool()
+            .map_err(&err)?
+            .clone())
+    };
+    let (first, same) = (flag("__first")?, flag("__same")?);
+    let differs: Vec<BooleanChunked> = (0..values.len())
+        .map(|i| flag(&format!("__differs{i}")))
+        .collect::<Result<_>>()?;
+    let text = |name: &str| -> Result<StringChunked> {
+        Ok(marked
+            .column(name)
+            .and_then(|c| c.cast(&DataType::String))
+            .map_err(&err)?
+            .str()
+            .map_err(&err)?
+            .clone())
+    };
+    let (lines, first_lines) = (text(LINE)?, text("__first_line")?);
+    let (ids, insts, raws) = (text("txn_id")?, text("institution")?, text(RAW)?);
+    let mut duplicates = 0;
+    for i in 0..marked.height() {
+        if first.get(i) == Some(true) {
+            continue;
+        }
+        if same.get(i) == Some(true) {
+            duplicates += 1;
+            continue;
+        }
+        let fields: Vec<&str> = crate::stream::TXN_VALUE_FIELDS
+            .iter()
+            .zip(&differs)
+            .filter(|(_, d)| d.get(i) == Some(true))
+            .map(|(f, _)| *f)
+            .collect();
+        let detail = crate::stream::txn_conflict_detail(
+            insts.get(i).unwrap_or_default(),
+            first_lines.get(i).and_then(|l| l.parse().ok()),
+            &fields,
+        );
+        sink.push_detail(
+            lines.get(i).and_then(|l| l.parse().ok()).unwrap_or(0),
+            Some(table.header_of("txn_id").to_owned()),
+            crate::reject::Reason::Conflict,
+            ids.get(i).unwrap_or_default(),
+            Some(&detail),
+            raws.get(i).unwrap_or_default(),
+        );
+    }
+    let kept = marked.filter(&first).map_err(&err)?.drop_many(
+        (0..values.len()).map(|i| format!("__differs{i}")).chain([
+            "__first_line".to_owned(),
+            "__first".to_owned(),
+            "__same".to_owned(),
+        ]),
+    );
+    Ok((kept, duplicates))
+}
+
+/// Daily rows with `net_amount_yuan`, in the contract's columns and the lake's sort order;
+/// `origins`: with each row's source line and text ([`crate::ORIGIN_LINE`], [`crate::ORIGIN_RAW`],
+/// from the table's line and raw columns), in line order within a cell.
+fn finish_daily(daily: LazyFrame, origins: bool) -> LazyFrame {
+    let mut select = daily_select();
+    let mut order = vec!["date", "region_code", "mcc", "channel"];
+    if origins {
+        select.push(col(LINE).cast(DataType::Int64).alias(crate::ORIGIN_LINE));
+        select.push(col(RAW).alias(crate::ORIGIN_RAW));
+        order.push(crate::ORIGIN_LINE);
+    }
     daily
         .with_column((col("amount_yuan") - col("refund_amount_yuan")).alias("net_amount_yuan"))
-        .select(daily_select())
-        .sort(
-            ["date", "region_code", "mcc", "channel"],
-            SortMultipleOptions::default(),
-        )
+        .select(select)
+        .sort(order, SortMultipleOptions::default())
 }
 
 /// Transaction rows → daily rows. Returns (daily frame, accepted input rows, duplicates).
@@ -155,15 +275,17 @@ pub(crate) fn transactions(
         scaled = amounts_in_yuan(table, unit, &file)?;
         &scaled
     };
-    let (rows, duplicates) = accepted_unique(
+    // Every occurrence of each id (the key columns, then the values, never equal to a column).
+    let (rows, _) = accepted_unique(
         table,
         Feed::PaymentTransactions.contract(),
         "txn_time",
-        &["institution", "txn_id"],
+        &["institution", "txn_id", LINE],
         campaign,
         &[],
         sink,
     )?;
+    let (rows, duplicates) = settle_repeated_ids(rows, table, sink)?;
     let accepted = rows.height();
     let rows = map_categories(rows, campaign, &file)?;
     let sale = col("txn_type").eq(lit("sale"));
@@ -195,7 +317,7 @@ pub(crate) fn transactions(
                 .alias("merchant_count"),
         ]);
     Ok((
-        finish_daily(daily).collect().map_err(&err)?,
+        finish_daily(daily, false).collect().map_err(&err)?,
         accepted,
         duplicates,
     ))
@@ -508,26 +630,12 @@ pub(crate) fn daily_with(
 ) -> Result<(DataFrame, usize, usize)> {
     let file = sink.file().to_owned();
     let err = perr(&file);
-    let key = ["date", "institution", "region_code", "mcc", "channel"];
-    let (rows, duplicates) = accepted_unique(table, contract, "date", &key, campaign, known, sink)?;
+    // Exact repeats are duplicates; a key (date, institution, region, MCC, channel) repeated with
+    // other values keeps both rows: the lake settles it as a conflict, within the file.
+    let (rows, duplicates) = accepted_unique(table, contract, "date", &[], campaign, known, sink)?;
     let accepted = rows.height();
-    // Each daily row's source line and text (one row a key), for the lake's conflict rejects.
-    let origins = rows.clone().lazy().select(
-        key.iter()
-            .map(|k| col(*k))
-            .chain([
-                col(LINE).cast(DataType::Int64).alias(crate::ORIGIN_LINE),
-                col(RAW).alias(crate::ORIGIN_RAW),
-            ])
-            .collect::<Vec<_>>(),
-    );
-    let rows = finish_daily(map_categories(rows, campaign, &file)?.lazy())
-        .join(
-            origins,
-            key.iter().map(|k| col(*k)).collect::<Vec<_>>(),
-            key.iter().map(|k| col(*k)).collect::<Vec<_>>(),
-            JoinArgs::new(JoinType::Left),
-        )
+    // Each daily row keeps its source line and text, for the lake's conflict rejects.
+    let rows = finish_daily(map_categories(rows, campaign, &file)?.lazy(), true)
         .collect()
         .map_err(&err)?;
     Ok((rows, accepted, duplicates))

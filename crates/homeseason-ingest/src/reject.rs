@@ -37,6 +37,9 @@ pub enum Reason {
     BadDateRange,
     /// A well-formed institution code that no institution profile names.
     UnknownInstitution,
+    /// A key already received with other values (a transaction id sent again with another amount,
+    /// time, merchant …): the first is kept.
+    Conflict,
 }
 
 impl Reason {
@@ -59,6 +62,7 @@ impl Reason {
             Reason::BadUnit => "bad_unit",
             Reason::BadDateRange => "bad_date_range",
             Reason::UnknownInstitution => "unknown_institution",
+            Reason::Conflict => "conflict",
         }
     }
 
@@ -81,6 +85,7 @@ impl Reason {
             Reason::BadUnit,
             Reason::BadDateRange,
             Reason::UnknownInstitution,
+            Reason::Conflict,
         ]
         .into_iter()
         .find(|r| r.code() == code)
@@ -104,6 +109,7 @@ impl Reason {
             Reason::BadUnit => "无法识别的单位",
             Reason::BadDateRange => "开始日期晚于结束日期",
             Reason::UnknownInstitution => "不是已知机构（没有机构配置文件使用此代码）",
+            Reason::Conflict => "与已收到的同一键的取值不同（冲突）",
         }
     }
 
@@ -126,6 +132,7 @@ impl Reason {
             Reason::UnknownInstitution => {
                 "not a known institution (no institution profile names this code)"
             }
+            Reason::Conflict => "already received for the same key with other values (a conflict)",
         }
     }
 }

@@ -190,7 +190,8 @@ fn level(
 }
 
 /// Validate retail statistics rows and derive single months from cumulative values.
-/// Returns (frame, accepted, duplicates).
+/// Returns (frame, accepted, duplicates): a row repeating an earlier one's key *and* values is a
+/// duplicate; a key repeated with other values keeps both rows, for the lake to settle as a conflict.
 ///
 /// # Errors
 /// Only on internal failures; bad rows are rejected.
@@ -290,10 +291,19 @@ pub(crate) fn stats(
             continue;
         };
         let period = p.start.format("%Y-%m").to_string();
-        if rows
-            .iter()
-            .any(|x| x.period == period && x.region == region && x.category == category)
-        {
+        // A repeat with the same values is a duplicate; with other values both rows go on, and
+        // the lake settles the conflict by its policy (both rows in `rejects`).
+        if rows.iter().any(|x| {
+            x.period == period
+                && x.region == region
+                && x.category == category
+                && x.months == months
+                && x.value == value
+                && x.yoy == yoy
+                && x.cum == cum
+                && x.cum_yoy == cum_yoy
+                && x.source == source
+        }) {
             duplicates += 1;
             continue;
         }
@@ -334,10 +344,15 @@ pub(crate) fn stats(
 
 /// Fill absent month values from cumulative ones: Jan–Feb = its cumulative; month N = cum(N) − cum(N−1).
 fn derive_months(rows: &mut [Row]) {
-    let lookup: std::collections::HashMap<(String, String, &'static str), Option<f64>> = rows
-        .iter()
-        .map(|r| ((r.period.clone(), r.region.clone(), r.category), r.cum))
-        .collect();
+    // A key the file repeats with other values (a conflict the lake settles): the first row's
+    // cumulative value is the one months are derived from.
+    let mut lookup: std::collections::HashMap<(String, String, &'static str), Option<f64>> =
+        std::collections::HashMap::new();
+    for r in &*rows {
+        lookup
+            .entry((r.period.clone(), r.region.clone(), r.category))
+            .or_insert(r.cum);
+    }
     for r in rows.iter_mut().filter(|r| r.value.is_none()) {
         let Some(cum) = r.cum else { continue };
         if r.months == "1-2" {

@@ -64,7 +64,9 @@ pub use store::{
     Commit, CommitSummary, ConflictPolicy, ConflictReject, Lake, LakeLock, ORIGIN_LINE, ORIGIN_RAW,
     SCHEMA_VERSION, check_frame, dtype_of, write_key,
 };
-pub use txn_index::{MonthHolder, TXN_INDEX_DIR, TXN_INDEX_FORMAT, TxnSpill, payment_partition};
+pub use txn_index::{
+    MonthHolder, TXN_INDEX_DIR, TXN_INDEX_FORMAT, TxnIds, TxnSpill, payment_partition,
+};
 
 /// Errors of the lake.
 #[derive(Debug, thiserror::Error)]

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::layout::is_safe_partition_value;
 use crate::manifest::PartitionEntry;
 use crate::store::{Lake, write_key};
-use crate::txn_index::{ID_RECORD, PAIR_RECORD, TXN_INDEX_DIR};
+use crate::txn_index::{ID_RECORD, ID_VALUE_EXT, ID_VALUE_RECORD, PAIR_RECORD, TXN_INDEX_DIR};
 use crate::{LakeError, Result};
 
 /// A key range of one input table: exact values of key columns and, for `payment_daily`, a date
@@ -229,6 +229,11 @@ impl Lake {
                             .unwrap_or_default();
                         let record = if rel.ends_with(".id128") {
                             ID_RECORD
+                        } else if rel
+                            .rsplit_once('.')
+                            .is_some_and(|(_, ext)| ext == ID_VALUE_EXT)
+                        {
+                            ID_VALUE_RECORD
                         } else if rel.ends_with(".pairs") {
                             PAIR_RECORD
                         } else {
@@ -258,7 +263,7 @@ impl Lake {
                             }
                         }
                         if dropped > 0 {
-                            if record == ID_RECORD {
+                            if record != PAIR_RECORD {
                                 txn_ids += dropped;
                             }
                             index_files.push((rel, kept));

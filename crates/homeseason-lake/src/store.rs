@@ -98,6 +98,9 @@ pub struct CommitSummary {
     /// Rows whose key the lake already held with different values, settled by the lake's
     /// [`ConflictPolicy`] (`policy`); both rows of each are in `rejects` ([`ConflictReject`]).
     pub conflicts: usize,
+    /// Of `conflicts`, those between two rows of the file itself (a key repeated in the file with
+    /// other values). Whatever the policy, one row of each is not stored: it counts as rejected.
+    pub in_file_conflicts: usize,
     /// The first conflicting keys (at most 20), `column=value` joined by `, `.
     pub conflict_keys: Vec<String>,
     /// How the conflicts were settled.
@@ -161,6 +164,20 @@ impl std::str::FromStr for ConflictPolicy {
     }
 }
 
+impl CommitSummary {
+    /// How many of the file's accepted rows this commit did not store because of conflicts (they
+    /// count as rejected, so `read = accepted + rejected + duplicates` holds): under `keep-first`
+    /// every conflicting received row; under `keep-last` only the replaced row of each conflict
+    /// within the file (a held row from an earlier file is not a row of this file).
+    #[must_use]
+    pub fn not_stored(&self) -> usize {
+        match self.policy {
+            ConflictPolicy::KeepFirst => self.conflicts,
+            ConflictPolicy::KeepLast => self.in_file_conflicts,
+        }
+    }
+}
+
 /// One row a conflict wrote to `rejects` (the columns of the `rejects` contract that are not the
 /// file's).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -190,8 +207,25 @@ struct ConflictPair {
     /// The received row's line and raw text, when known.
     line: Option<i64>,
     raw: Option<String>,
-    /// The held row as `column=value; …`.
+    /// The held row as `column=value; …`, or its raw text when it is a row of the same file.
     held: String,
+    /// For a conflict within the file: the held row's line (the earlier row with the key).
+    held_line: Option<i64>,
+}
+
+/// The wording of a conflict's two `rejects` rows, each `(English, Chinese)`.
+struct ConflictTexts {
+    /// How the held and the received values are named in the list of differences.
+    held_label: (String, String),
+    got_label: (String, String),
+    /// What the received row's and the held row's messages say, before the differences.
+    got: (String, String),
+    held: (String, String),
+    /// What the policy did with the received row and with the held one.
+    got_policy: (String, String),
+    held_policy: (String, String),
+    /// The held row's line in `rejects`.
+    held_line: i64,
 }
 
 /// Counts of one partition merge.
@@ -200,6 +234,8 @@ struct MergeCounts {
     added: usize,
     duplicates: usize,
     conflicts: usize,
+    /// Of `conflicts`, those within the file.
+    in_file: usize,
     /// Held rows a received row replaced (`keep-last`).
     replaced: usize,
     conflict_keys: Vec<String>,
@@ -211,6 +247,7 @@ impl MergeCounts {
         self.added += o.added;
         self.duplicates += o.duplicates;
         self.conflicts += o.conflicts;
+        self.in_file += o.in_file;
         self.replaced += o.replaced;
         for k in o.conflict_keys {
             if self.conflict_keys.len() < 20 {
@@ -227,68 +264,145 @@ impl MergeCounts {
 }
 
 impl ConflictPair {
-    /// The two `rejects` rows of this conflict: the received row, then the held one.
+    /// The two `rejects` rows of this conflict: the received row, then the held one — a row the
+    /// lake held from an earlier file, or (`held_line`) an earlier row of the same file, each row
+    /// then on its own line.
     fn rejects(&self, policy: ConflictPolicy) -> [ConflictReject; 2] {
         let line = self.line.unwrap_or(1);
-        let where_en = self
-            .line
-            .map_or_else(|| "this file".to_owned(), |l| format!("line {l}"));
-        let where_zh = self
-            .line
-            .map_or_else(|| "本文件".to_owned(), |l| format!("第 {l} 行"));
-        let diff_en: Vec<String> = self
-            .diffs
-            .iter()
-            .map(|(c, held, got)| format!("{c}: held {held}, received {got}"))
-            .collect();
-        let diff_zh: Vec<String> = self
-            .diffs
-            .iter()
-            .map(|(c, held, got)| format!("{c}：已有 {held}，收到 {got}"))
-            .collect();
-        let (diff_en, diff_zh) = (diff_en.join("; "), diff_zh.join("；"));
-        let key = &self.key;
-        let (got_en, got_zh, held_en, held_zh) = match policy {
-            ConflictPolicy::KeepFirst => (
-                "policy keep-first: the row already in the lake stays, this row is not stored",
-                "策略 keep-first：保留数据湖中已有的行，本行未入湖",
-                "policy keep-first: this row stays in the lake",
-                "策略 keep-first：本行保留在数据湖中",
-            ),
-            ConflictPolicy::KeepLast => (
-                "policy keep-last: this row replaced the row the lake held",
-                "策略 keep-last：本行替换了数据湖中已有的行",
-                "policy keep-last: this row was replaced by the received one and is no longer in the lake",
-                "策略 keep-last：本行已被新收到的行替换，不再在数据湖中",
-            ),
+        let t = self.texts(policy, line);
+        let diff = |label: usize, sep: &str, join: &str| -> String {
+            self.diffs
+                .iter()
+                .map(|(c, held, got)| {
+                    let (h, g) = if label == 0 {
+                        (&t.held_label.0, &t.got_label.0)
+                    } else {
+                        (&t.held_label.1, &t.got_label.1)
+                    };
+                    format!(
+                        "{c}{sep}{h} {held}{}{g} {got}",
+                        if label == 0 { ", " } else { "，" }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(join)
         };
+        let (diff_en, diff_zh) = (diff(0, ": ", "; "), diff(1, "：", "；"));
         let column = self.diffs.first().map(|(c, _, _)| c.clone());
         [
             ConflictReject {
                 line,
                 column: column.clone(),
                 reason: "conflict".into(),
-                message_en: format!(
-                    "conflict: the lake already holds key {key} with other values ({diff_en}); {got_en}"
-                ),
-                message_zh: format!(
-                    "冲突：数据湖中已有键 {key} 的行，取值不同（{diff_zh}）；{got_zh}"
-                ),
+                message_en: format!("conflict: {} ({diff_en}); {}", t.got.0, t.got_policy.0),
+                message_zh: format!("冲突：{}（{diff_zh}）；{}", t.got.1, t.got_policy.1),
                 raw: self.raw.clone().unwrap_or_else(|| self.received_text()),
             },
             ConflictReject {
-                line,
+                line: t.held_line,
                 column,
                 reason: "conflict_held".into(),
-                message_en: format!(
-                    "conflict: the row the lake held for key {key}, from an earlier file; {where_en} of this file carries other values ({diff_en}); {held_en}"
-                ),
-                message_zh: format!(
-                    "冲突：数据湖中键 {key} 原有的行（来自先前的文件）；本文件{where_zh}的取值不同（{diff_zh}）；{held_zh}"
-                ),
+                message_en: format!("conflict: {} ({diff_en}); {}", t.held.0, t.held_policy.0),
+                message_zh: format!("冲突：{}（{diff_zh}）；{}", t.held.1, t.held_policy.1),
                 raw: self.held.clone(),
             },
         ]
+    }
+
+    /// The wording of [`ConflictPair::rejects`] (`line`: the received row's).
+    fn texts(&self, policy: ConflictPolicy, line: i64) -> ConflictTexts {
+        let key = &self.key;
+        let first = policy == ConflictPolicy::KeepFirst;
+        let pair = |en: String, zh: String| (en, zh);
+        if let Some(h) = self.held_line {
+            let (got_policy, held_policy) = if first {
+                (
+                    pair(
+                        format!("policy keep-first: line {h} is stored, this row is not"),
+                        format!("策略 keep-first：第 {h} 行入湖，本行未入湖"),
+                    ),
+                    pair(
+                        format!("policy keep-first: this row is stored, line {line} is not"),
+                        format!("策略 keep-first：本行入湖，第 {line} 行未入湖"),
+                    ),
+                )
+            } else {
+                (
+                    pair(
+                        format!("policy keep-last: this row is stored, line {h} is not"),
+                        format!("策略 keep-last：本行入湖，第 {h} 行未入湖"),
+                    ),
+                    pair(
+                        format!(
+                            "policy keep-last: line {line} is stored in place of this row, which is not"
+                        ),
+                        format!("策略 keep-last：第 {line} 行代替本行入湖，本行未入湖"),
+                    ),
+                )
+            };
+            return ConflictTexts {
+                held_label: pair(format!("line {h}"), format!("第 {h} 行")),
+                got_label: pair(format!("line {line}"), format!("第 {line} 行")),
+                got: pair(
+                    format!("key {key} is also on line {h} of this file, with other values"),
+                    format!("键 {key} 在本文件第 {h} 行已出现，取值不同"),
+                ),
+                held: pair(
+                    format!("key {key} is repeated on line {line} of this file with other values"),
+                    format!("键 {key} 在本文件第 {line} 行再次出现，取值不同"),
+                ),
+                got_policy,
+                held_policy,
+                held_line: h,
+            };
+        }
+        let where_en = self
+            .line
+            .map_or_else(|| "this file".to_owned(), |l| format!("line {l}"));
+        let where_zh = self
+            .line
+            .map_or_else(|| "本文件".to_owned(), |l| format!("第 {l} 行"));
+        let (got_policy, held_policy) = if first {
+            (
+                (
+                    "policy keep-first: the row already in the lake stays, this row is not stored",
+                    "策略 keep-first：保留数据湖中已有的行，本行未入湖",
+                ),
+                (
+                    "policy keep-first: this row stays in the lake",
+                    "策略 keep-first：本行保留在数据湖中",
+                ),
+            )
+        } else {
+            (
+                (
+                    "policy keep-last: this row replaced the row the lake held",
+                    "策略 keep-last：本行替换了数据湖中已有的行",
+                ),
+                (
+                    "policy keep-last: this row was replaced by the received one and is no longer in the lake",
+                    "策略 keep-last：本行已被新收到的行替换，不再在数据湖中",
+                ),
+            )
+        };
+        let owned = |(en, zh): (&str, &str)| (en.to_owned(), zh.to_owned());
+        ConflictTexts {
+            held_label: owned(("held", "已有")),
+            got_label: owned(("received", "收到")),
+            got: pair(
+                format!("the lake already holds key {key} with other values"),
+                format!("数据湖中已有键 {key} 的行，取值不同"),
+            ),
+            held: pair(
+                format!(
+                    "the row the lake held for key {key}, from an earlier file; {where_en} of this file carries other values"
+                ),
+                format!("数据湖中键 {key} 原有的行（来自先前的文件）；本文件{where_zh}的取值不同"),
+            ),
+            got_policy: owned(got_policy),
+            held_policy: owned(held_policy),
+            held_line: line,
+        }
     }
 
     /// The received row's differing values, when its raw text is unknown.
@@ -341,6 +455,173 @@ fn nulls_equal(how: JoinType) -> JoinArgs {
     let mut a = JoinArgs::new(how);
     a.nulls_equal = true;
     a
+}
+
+/// The source lines and raw texts of `n` rows ([`Commit::origins`]), when they are known for each.
+fn origin_columns(
+    origins: Option<&DataFrame>,
+    n: usize,
+) -> (Option<Int64Chunked>, Option<StringChunked>) {
+    match origins {
+        Some(o) if o.height() == n => (
+            o.column(ORIGIN_LINE)
+                .and_then(|c| c.cast(&DataType::Int64))
+                .ok()
+                .and_then(|c| c.i64().ok().cloned()),
+            o.column(ORIGIN_RAW)
+                .ok()
+                .and_then(|c| c.str().ok().cloned()),
+        ),
+        _ => (None, None),
+    }
+}
+
+/// Text of a cell for comparing rows and naming values: a null is [`NULL_TEXT`].
+const NULL_TEXT: &str = "\u{0}";
+
+/// A cell's text as messages show it.
+fn show_cell(v: Option<&str>) -> String {
+    match v {
+        None | Some(NULL_TEXT) => "(empty 空)".to_owned(),
+        Some(v) => v.to_owned(),
+    }
+}
+
+/// Settle the keys a file's rows of one partition repeat with *different* values (a conflict
+/// within the file), by [`write_key`] and `policy`: the earlier row (by source line) is the held
+/// one; `keep-first` keeps it and drops the later row, `keep-last` keeps the later one. A repeat
+/// with the same values is dropped as a duplicate (the validators already drop those). Returns the
+/// rows and origins left, with the conflicts (`in_file`) and their pairs. `context`: as for
+/// [`merge_rows`].
+fn settle_in_file(
+    table: &str,
+    rows: DataFrame,
+    origins: Option<DataFrame>,
+    policy: ConflictPolicy,
+    context: &str,
+) -> Result<(DataFrame, Option<DataFrame>, MergeCounts)> {
+    let key: Vec<&str> = write_key(table)
+        .iter()
+        .copied()
+        .filter(|k| rows.column(k).is_ok())
+        .collect();
+    let n = rows.height();
+    if key.is_empty() || n < 2 {
+        return Ok((rows, origins, MergeCounts::default()));
+    }
+    let err = || perr(table);
+    let repeated = rows
+        .select(key.iter().copied())
+        .and_then(|k| k.is_duplicated())
+        .map_err(err())?;
+    if !repeated.any() {
+        return Ok((rows, origins, MergeCounts::default()));
+    }
+    let names: Vec<PlSmallStr> = rows.get_column_names_owned();
+    let text = rows
+        .clone()
+        .lazy()
+        .with_columns(
+            names
+                .iter()
+                .map(|n| {
+                    col(n.clone())
+                        .cast(DataType::String)
+                        .fill_null(lit(NULL_TEXT))
+                })
+                .collect::<Vec<_>>(),
+        )
+        .collect()
+        .map_err(err())?;
+    let cells: Vec<StringChunked> = names
+        .iter()
+        .map(|n| text.column(n).and_then(|c| c.str().cloned()).map_err(err()))
+        .collect::<Result<_>>()?;
+    let key_at: Vec<usize> = key
+        .iter()
+        .filter_map(|k| names.iter().position(|n| n.as_str() == *k))
+        .collect();
+    let value_at: Vec<usize> = (0..names.len()).filter(|i| !key_at.contains(i)).collect();
+    let (lines, raws) = origin_columns(origins.as_ref(), n);
+    // File order: by source line when known (a daily file's rows are sorted by key).
+    let mut order: Vec<usize> = (0..n).collect();
+    if let Some(l) = &lines {
+        order.sort_by_key(|&i| (l.get(i).unwrap_or(i64::MAX), i));
+    }
+    let row_text = |i: usize, at: &[usize]| -> Vec<String> {
+        at.iter()
+            .map(|&c| format!("{}={}", names[c], show_cell(cells[c].get(i))))
+            .collect()
+    };
+    let mut counts = MergeCounts::default();
+    let mut keep = vec![true; n];
+    let mut kept: std::collections::HashMap<Vec<Option<&str>>, usize> =
+        std::collections::HashMap::new();
+    for i in order {
+        if repeated.get(i) != Some(true) {
+            continue;
+        }
+        let k: Vec<Option<&str>> = key_at.iter().map(|&c| cells[c].get(i)).collect();
+        let Some(&h) = kept.get(&k) else {
+            kept.insert(k, i);
+            continue;
+        };
+        let diffs: Vec<(String, String, String)> = value_at
+            .iter()
+            .filter(|&&c| cells[c].get(i) != cells[c].get(h))
+            .map(|&c| {
+                (
+                    names[c].to_string(),
+                    show_cell(cells[c].get(h)),
+                    show_cell(cells[c].get(i)),
+                )
+            })
+            .collect();
+        if diffs.is_empty() {
+            counts.duplicates += 1;
+            keep[i] = false;
+            continue;
+        }
+        counts.conflicts += 1;
+        counts.in_file += 1;
+        let mut parts: Vec<String> = Vec::new();
+        if !context.is_empty() {
+            parts.push(context.to_owned());
+        }
+        parts.extend(row_text(i, &key_at));
+        let key_text = parts.join(", ");
+        if counts.conflict_keys.len() < 20 {
+            counts.conflict_keys.push(key_text.clone());
+        }
+        let held_line = lines.as_ref().and_then(|l| l.get(h));
+        let held = raws
+            .as_ref()
+            .and_then(|t| t.get(h).map(str::to_owned))
+            .unwrap_or_else(|| row_text(h, &(0..names.len()).collect::<Vec<_>>()).join("; "));
+        counts.pairs.push(ConflictPair {
+            key: key_text,
+            diffs,
+            line: lines.as_ref().and_then(|l| l.get(i)),
+            raw: raws.as_ref().and_then(|t| t.get(i).map(str::to_owned)),
+            held,
+            // Both rows are in the file; an unknown line still marks the pair as in-file.
+            held_line: Some(held_line.unwrap_or(1)),
+        });
+        match policy {
+            ConflictPolicy::KeepFirst => keep[i] = false,
+            ConflictPolicy::KeepLast => {
+                keep[h] = false;
+                kept.insert(k, i);
+            }
+        }
+    }
+    let mask = BooleanChunked::from_slice("keep".into(), &keep);
+    let rows = rows.filter(&mask).map_err(err())?;
+    let origins = match origins {
+        Some(o) if o.height() == n => Some(o.filter(&mask).map_err(err())?),
+        other => other,
+    };
+    Ok((rows, origins, counts))
 }
 
 /// Merge a file's rows into the rows a partition holds. `add`: sum the measures of equal cells
@@ -453,12 +734,15 @@ fn merge_rows(
     let mut replaced_old: Vec<IdxSize> = Vec::new();
     if overlap > 0 {
         // Same key: a duplicate when every value is the same (compared as text), else a conflict.
-        const NULL: &str = "\u{0}";
         let as_text = |df: &DataFrame| {
             df.clone().lazy().with_columns(
                 order
                     .iter()
-                    .map(|n| col(n.clone()).cast(DataType::String).fill_null(lit(NULL)))
+                    .map(|n| {
+                        col(n.clone())
+                            .cast(DataType::String)
+                            .fill_null(lit(NULL_TEXT))
+                    })
                     .collect::<Vec<_>>(),
             )
         };
@@ -495,10 +779,7 @@ fn merge_rows(
                 .map_err(perr(table))?
                 .clone())
         };
-        let show = |v: Option<&str>| match v {
-            None | Some(NULL) => "(empty 空)".to_owned(),
-            Some(v) => v.to_owned(),
-        };
+        let show = show_cell;
         let keys: Vec<StringChunked> = key.iter().map(|k| text_col(k)).collect::<Result<_>>()?;
         let got: Vec<StringChunked> = values.iter().map(|n| text_col(n)).collect::<Result<_>>()?;
         let was: Vec<StringChunked> = values
@@ -515,18 +796,7 @@ fn merge_rows(
                 .collect())
         };
         let (is, js) = (idx("__i")?, idx("__j")?);
-        let (lines, raws) = match origins {
-            Some(o) if o.height() == new.height() => (
-                o.column(ORIGIN_LINE)
-                    .and_then(|c| c.cast(&DataType::Int64))
-                    .ok()
-                    .and_then(|c| c.i64().ok().cloned()),
-                o.column(ORIGIN_RAW)
-                    .ok()
-                    .and_then(|c| c.str().ok().cloned()),
-            ),
-            _ => (None, None),
-        };
+        let (lines, raws) = origin_columns(origins, new.height());
         for r in 0..pairs.height() {
             let diffs: Vec<(String, String, String)> = values
                 .iter()
@@ -567,6 +837,7 @@ fn merge_rows(
                 line: lines.as_ref().and_then(|l| l.get(i)),
                 raw: raws.as_ref().and_then(|t| t.get(i).map(str::to_owned)),
                 held: held_parts.join("; "),
+                held_line: None,
             });
             if policy == ConflictPolicy::KeepLast {
                 replaced_new.push(is[r]);
@@ -1161,6 +1432,12 @@ impl Lake {
                 (frame.clone(), None)
             };
             let context = partition_context(c.table, path);
+            // A key the file itself repeats with other values: a conflict within the file.
+            let (frame, origins, in_file) = if add {
+                (frame, origins, MergeCounts::default())
+            } else {
+                settle_in_file(c.table, frame, origins, policy, &context)?
+            };
             let existing = self.read_partition(path)?;
             let (rows, counts) = match existing {
                 Some(old) => {
@@ -1184,6 +1461,7 @@ impl Lake {
                 }
             };
             let changed = counts.changed();
+            totals.absorb(in_file);
             totals.absorb(counts);
             merged_parts.push((path.clone(), rows, changed));
         }
@@ -1201,6 +1479,7 @@ impl Lake {
                 added_rows: 0,
                 duplicate_rows: totals.duplicates,
                 conflicts: totals.conflicts,
+                in_file_conflicts: totals.in_file,
                 conflict_keys: totals.conflict_keys,
                 policy,
                 conflict_rejects,
@@ -1303,16 +1582,22 @@ impl Lake {
                     "added_rows": totals.added,
                     "duplicate_rows": totals.duplicates,
                     "conflicts": totals.conflicts,
+                    "in_file_conflicts": totals.in_file,
                     "conflict_keys": totals.conflict_keys,
                     "policy": policy.id(),
                 }),
             );
-            // `keep-first`: a conflicting row is not stored, so it counts as rejected (it is in
+            // A conflicting row of the file that is not stored (`keep-first`: the received row;
+            // within the file, either policy: one row of each pair) counts as rejected (it is in
             // `rejects`), keeping read = accepted + rejected + duplicates.
-            if policy == ConflictPolicy::KeepFirst && totals.conflicts > 0 {
+            let not_stored = match policy {
+                ConflictPolicy::KeepFirst => totals.conflicts,
+                ConflictPolicy::KeepLast => totals.in_file,
+            };
+            if not_stored > 0 {
                 for (field, delta) in [("accepted", -1_i64), ("rejected", 1)] {
                     if let Some(n) = obj.get(field).and_then(serde_json::Value::as_i64) {
-                        let moved = i64::try_from(totals.conflicts).unwrap_or(i64::MAX);
+                        let moved = i64::try_from(not_stored).unwrap_or(i64::MAX);
                         obj.insert(field.into(), (n + delta * moved).into());
                     }
                 }
@@ -1346,6 +1631,7 @@ impl Lake {
             added_rows: totals.added,
             duplicate_rows: totals.duplicates,
             conflicts: totals.conflicts,
+            in_file_conflicts: totals.in_file,
             conflict_keys: totals.conflict_keys,
             policy,
             conflict_rejects,
@@ -2412,6 +2698,123 @@ mod tests {
                 &["B,2", "A,9 (raw)", "C,3"],
             );
             assert!(again.unchanged, "{policy}: {again:?}");
+        }
+    }
+
+    /// A key the file itself repeats with other values (A on lines 2 and 4) is a conflict within the
+    /// file under either policy: `keep-first` stores line 2's row, `keep-last` line 4's; the
+    /// `conflict` row is the later line (its raw text), the `conflict_held` row the earlier line (its
+    /// raw text); one row of the file is not stored, so one accepted row counts as rejected. An
+    /// identical repeat (B) changes nothing.
+    #[test]
+    fn a_key_repeated_in_the_file_with_other_values_is_a_conflict_within_the_file() {
+        for policy in ConflictPolicy::ALL {
+            let tmp = tempfile::tempdir().expect("temp dir");
+            let lake = Lake::open(tmp.path())
+                .expect("lake")
+                .with_conflict_policy(policy);
+            let no_rejects = crate::store::tests::rejects_frame(&[]);
+            let rows = enterprise(&[
+                ("A", "330000", 1.0),
+                ("B", "330000", 2.0),
+                ("A", "330000", 9.0),
+            ]);
+            let origins = df!(ORIGIN_LINE => [2_i64, 3, 4], ORIGIN_RAW => ["A,1", "B,2", "A,9"])
+                .expect("origins");
+            let sha = "3".repeat(64);
+            let summary = lake
+                .commit(&Commit {
+                    table: contract::tables::ENTERPRISE_SALES,
+                    feed: "enterprise_sales",
+                    file: "one.csv",
+                    sha256: &sha,
+                    rows: &rows,
+                    rejects: &no_rejects,
+                    origins: Some(&origins),
+                    report: serde_json::json!({"read": 3, "accepted": 3, "rejected": 0, "duplicates": 0}),
+                    now: "2023-10-01T00:00:00Z",
+                })
+                .expect("commit");
+            assert_eq!(
+                (
+                    summary.added_rows,
+                    summary.conflicts,
+                    summary.in_file_conflicts
+                ),
+                (2, 1, 1),
+                "{policy}: {summary:?}"
+            );
+            assert_eq!(summary.not_stored(), 1, "{policy}");
+            let r = &summary.conflict_rejects;
+            assert_eq!(r.len(), 2);
+            assert_eq!(
+                (r[0].reason.as_str(), r[0].line, r[0].raw.as_str()),
+                ("conflict", 4, "A,9")
+            );
+            assert_eq!(
+                (r[1].reason.as_str(), r[1].line, r[1].raw.as_str()),
+                ("conflict_held", 2, "A,1")
+            );
+            for x in r {
+                for m in [&x.message_en, &x.message_zh] {
+                    assert!(
+                        m.contains("uscc=A") && m.contains("1.0") && m.contains("9.0"),
+                        "{m}"
+                    );
+                    assert!(m.contains(policy.id()), "{m}");
+                }
+                assert!(
+                    x.message_en.contains("line 2") && x.message_en.contains("line 4"),
+                    "{}",
+                    x.message_en
+                );
+                assert!(
+                    x.message_zh.contains("第 2 行") && x.message_zh.contains("冲突"),
+                    "{}",
+                    x.message_zh
+                );
+                assert!(!x.message_en.contains('冲'), "{}", x.message_en);
+            }
+            let (path, _) = lake
+                .files(contract::tables::ENTERPRISE_SALES)
+                .expect("files")
+                .pop()
+                .expect("one partition");
+            let stored = ParquetReader::new(File::open(path).expect("open"))
+                .finish()
+                .expect("read");
+            assert_eq!(stored.height(), 2, "{policy}: {stored}");
+            let a = stored
+                .lazy()
+                .filter(col("uscc").eq(lit("A")))
+                .collect()
+                .expect("filter");
+            let want = match policy {
+                ConflictPolicy::KeepFirst => 1.0,
+                ConflictPolicy::KeepLast => 9.0,
+            };
+            assert_eq!(
+                a.column("sales_amount_yuan")
+                    .expect("col")
+                    .f64()
+                    .expect("f64")
+                    .get(0),
+                Some(want),
+                "{policy}"
+            );
+            let manifest = lake.manifest().expect("manifest");
+            let report = &manifest.file(&sha).expect("entry").report;
+            assert_eq!(
+                (&report["accepted"], &report["rejected"]),
+                (&serde_json::json!(2), &serde_json::json!(1)),
+                "{policy}: {report}"
+            );
+            assert_eq!(report["lake"]["in_file_conflicts"], 1, "{report}");
+            let rejects = lake
+                .read_rejects("enterprise_sales", &sha)
+                .expect("read rejects")
+                .expect("rejects");
+            assert_eq!(rejects.height(), 2, "{rejects}");
         }
     }
 

@@ -3,12 +3,15 @@
 //! counted once, and the merchants already counted in each day × region × MCC × channel cell.
 //!
 //! ```text
-//! <root>/_txn_index/institution=wallet_b/year=2023/month=9/<sha256>.id128   ids a file added to the month
+//! <root>/_txn_index/institution=wallet_b/year=2023/month=9/<sha256>.id128v  ids a file added to the month
 //! <root>/_txn_index/institution=wallet_b/year=2023/month=9/<sha256>.pairs   merchant pairs it counted first
 //! ```
-//! An `.id128` file holds the 128-bit ids (two independent 64-bit hashes of the `txn_id`) of the
-//! transactions one file *added* (new to the lake), each with its day (20-byte records); a `.pairs`
-//! file the 64-bit (cell, merchant) hashes it counted for the first time, with their day (12 bytes).
+//! An `.id128v` file holds the 128-bit ids (two independent 64-bit hashes of the `txn_id`) of the
+//! transactions one file *added* (new to the lake), each with the fingerprint of its values (what it
+//! contributes to `payment_daily`, [`TXN_INDEX_FORMAT`]) and its day (28-byte records); `.id128`
+//! files of an index written before format 3 hold id and day only (20 bytes) and are read with
+//! their values unknown. A `.pairs` file holds the 64-bit (cell, merchant) hashes a file counted for
+//! the first time, with their day (12 bytes).
 //! The day lets `ingest --replace` forget exactly the transactions of the days it removes. A false match between two different
 //! transaction ids of one institution has probability about n²/2¹²⁹: 1.5 × 10⁻¹⁹ at 10¹⁰
 //! transactions. Only files whose SHA-256 the manifest lists are read, so an index file renamed into
@@ -28,21 +31,35 @@ use crate::{LakeError, Result};
 /// Where [`Lake::write_suppression_note`] records the dashboard copies' suppression.
 const SUPPRESSION_NOTE: &str = "dashboard/_suppression.json";
 
-/// Bytes of one `.id128` record: the id (16, little-endian) and its day (4, `i32` days since
-/// 1970-01-01).
+/// Bytes of one `.id128` record (format 2, still read): the id (16, little-endian) and its day (4,
+/// `i32` days since 1970-01-01).
 pub(crate) const ID_RECORD: usize = 20;
+/// Bytes of one `.id128v` record (format 3): the id (16), the values' fingerprint (8) and the day
+/// (4), all little-endian; the day last, as in every record of the index.
+pub(crate) const ID_VALUE_RECORD: usize = 28;
+/// Extension of the format-3 id files.
+pub(crate) const ID_VALUE_EXT: &str = "id128v";
+
+/// The ids of an institution's transactions in the lake, each with its values' fingerprint (`0`:
+/// unknown, an id from an index written before format 3).
+pub type TxnIds = std::collections::HashMap<u128, u64>;
 /// Bytes of one `.pairs` record: the pair hash (8) and its day (4).
 pub(crate) const PAIR_RECORD: usize = 12;
 
 /// Folder of the index under the lake root.
 pub const TXN_INDEX_DIR: &str = "_txn_index";
 
-/// The first line of `_txn_index/FORMAT`: how the ids and pairs are hashed. Format 2 (XXH64, seed 42,
-/// computable by Spark's `xxhash64`) replaced format 1 (xxh3, no `FORMAT` file): an index of
-/// another format cannot be compared with new ids, so the lake refuses to read it.
-pub const TXN_INDEX_FORMAT: &str = "homeseason txn index 2";
+/// The first line of `_txn_index/FORMAT`: how the ids and pairs are hashed. Format 3 adds to each
+/// id the fingerprint of the transaction's values (`.id128v` files); format 2 (the same XXH64
+/// hashes, seed 42, computable by Spark's `xxhash64`, ids without values in `.id128` files) is still
+/// read, its ids with their values unknown, and becomes format 3 at the next transaction commit.
+/// Format 1 (xxh3, no `FORMAT` file) cannot be compared with new ids: the lake refuses to read it.
+pub const TXN_INDEX_FORMAT: &str = "homeseason txn index 3";
 
-const FORMAT_TEXT: &str = "homeseason txn index 2\nid128 = XXH64(trim(txn_id), 42) << 64 | XXH64(trim(txn_id) + \"\\u0001homeseason\", 42), 0 -> 1 in the first half\npairs = XXH64(\"day|region_code|mcc|channel(0 offline, 1 online)|trim(merchant_id)\", 42), 0 -> 1\n";
+/// The format before [`TXN_INDEX_FORMAT`], still read.
+const TXN_INDEX_FORMAT_2: &str = "homeseason txn index 2";
+
+const FORMAT_TEXT: &str = "homeseason txn index 3\nid128 = XXH64(trim(txn_id), 42) << 64 | XXH64(trim(txn_id) + \"\\u0001homeseason\", 42), 0 -> 1 in the first half\nvalues = xxhash64(day INT, region_code STRING, mcc INT, channel INT (0 offline, 1 online), sale BOOLEAN, fen BIGINT, trim(merchant_id) STRING) chained from seed 42 as Spark computes it, 0 -> 1 (0: unknown, format 2 records)\nid128v record = id128 (16 bytes LE) | values (8 LE) | day (4 LE, days since 1970-01-01); id128 record (format 2) = id128 | day\npairs = XXH64(\"day|region_code|mcc|channel(0 offline, 1 online)|trim(merchant_id)\", 42), 0 -> 1\n";
 static SPILL_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn io_err<'a>(
@@ -106,17 +123,19 @@ impl TxnSpill {
             .ok_or_else(|| std::io::Error::other("spill"))
     }
 
-    /// Append 128-bit ids of new transactions of a month.
+    /// Append 128-bit ids of new transactions of a month, each with its day and its values'
+    /// fingerprint (`.id128v` records).
     ///
     /// # Errors
     /// On IO failures.
-    pub fn push(&mut self, year: i32, month: u32, ids: &[(u128, i32)]) -> std::io::Result<()> {
-        let mut buf = Vec::with_capacity(ids.len() * ID_RECORD);
-        for (id, day) in ids {
+    pub fn push(&mut self, year: i32, month: u32, ids: &[(u128, i32, u64)]) -> std::io::Result<()> {
+        let mut buf = Vec::with_capacity(ids.len() * ID_VALUE_RECORD);
+        for (id, day, values) in ids {
             buf.extend_from_slice(&id.to_le_bytes());
+            buf.extend_from_slice(&values.to_le_bytes());
             buf.extend_from_slice(&day.to_le_bytes());
         }
-        self.writer(year, month, "id128")?.write_all(&buf)
+        self.writer(year, month, ID_VALUE_EXT)?.write_all(&buf)
     }
 
     /// Append merchant pairs first counted in a month.
@@ -255,7 +274,7 @@ impl Lake {
         let path = self.resolve(&format!("{TXN_INDEX_DIR}/FORMAT"))?;
         let found = fs::read_to_string(&path).unwrap_or_default();
         let first = found.lines().next().unwrap_or("");
-        if first == TXN_INDEX_FORMAT {
+        if first == TXN_INDEX_FORMAT || first == TXN_INDEX_FORMAT_2 {
             return Ok(());
         }
         let found = if first.is_empty() {
@@ -271,10 +290,12 @@ impl Lake {
         })
     }
 
-    /// Write `_txn_index/FORMAT` when the index has none yet (the first transaction commit).
+    /// Write `_txn_index/FORMAT` when the index has none yet (the first transaction commit), or
+    /// is of format 2 (its `.id128` files stay and are read; new files are `.id128v`).
     fn ensure_index_format(&self) -> Result<()> {
         let rel = format!("{TXN_INDEX_DIR}/FORMAT");
-        if self.resolve(&rel)?.exists() {
+        let path = self.resolve(&rel)?;
+        if fs::read_to_string(&path).is_ok_and(|t| t.lines().next() == Some(TXN_INDEX_FORMAT)) {
             return Ok(());
         }
         self.create_dirs(&self.resolve(TXN_INDEX_DIR)?)?;
@@ -303,23 +324,29 @@ impl Lake {
         Ok(out)
     }
 
-    /// Every transaction id `institution` has in the lake (all months), 128 bits each.
+    /// Every transaction id `institution` has in the lake (all months), 128 bits each, with the
+    /// fingerprint of its values (`0`: unknown, an id of a format-2 `.id128` file).
     ///
     /// # Errors
     /// When an index file cannot be read.
-    pub fn institution_txn_ids(
-        &self,
-        manifest: &Manifest,
-        institution: &str,
-    ) -> Result<std::collections::HashSet<u128>> {
-        let mut out = std::collections::HashSet::new();
-        for (_, _, path, _) in self.index_files(manifest, institution, "id128", None)? {
-            let bytes = fs::read(&path).map_err(io_err("read", &path))?;
-            out.extend(bytes.chunks_exact(ID_RECORD).map(|c| {
-                let mut id = [0; 16];
-                id.copy_from_slice(&c[..16]);
-                u128::from_le_bytes(id)
-            }));
+    pub fn institution_txn_ids(&self, manifest: &Manifest, institution: &str) -> Result<TxnIds> {
+        let mut out = TxnIds::new();
+        for (ext, record) in [("id128", ID_RECORD), (ID_VALUE_EXT, ID_VALUE_RECORD)] {
+            for (_, _, path, _) in self.index_files(manifest, institution, ext, None)? {
+                let bytes = fs::read(&path).map_err(io_err("read", &path))?;
+                for c in bytes.chunks_exact(record) {
+                    let mut id = [0; 16];
+                    id.copy_from_slice(&c[..16]);
+                    let mut values = [0; 8];
+                    if record == ID_VALUE_RECORD {
+                        values.copy_from_slice(&c[16..24]);
+                    }
+                    let v = out.entry(u128::from_le_bytes(id)).or_insert(0);
+                    if *v == 0 {
+                        *v = u64::from_le_bytes(values);
+                    }
+                }
+            }
         }
         Ok(out)
     }
@@ -336,7 +363,9 @@ impl Lake {
         year: i32,
         month: u32,
     ) -> Result<Option<MonthHolder>> {
-        let files = self.index_files(manifest, institution, "id128", Some((year, month)))?;
+        let mut files = self.index_files(manifest, institution, "id128", Some((year, month)))?;
+        files.extend(self.index_files(manifest, institution, ID_VALUE_EXT, Some((year, month)))?);
+        files.sort();
         if files.is_empty() {
             return Ok(None);
         }
@@ -377,7 +406,7 @@ impl Lake {
         institution: &str,
     ) -> Result<Vec<(PathBuf, u64)>> {
         let mut out = Vec::new();
-        for ext in ["id128", "pairs"] {
+        for ext in ["id128", ID_VALUE_EXT, "pairs"] {
             for (_, _, path, _) in self.index_files(manifest, institution, ext, None)? {
                 let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                 out.push((path, len));
@@ -448,7 +477,7 @@ impl Lake {
         for &(year, month) in months {
             let rel = index_dir(institution, year, month);
             let dir = self.resolve(&rel)?;
-            for ext in ["id128", "pairs"] {
+            for ext in [ID_VALUE_EXT, "pairs"] {
                 let Some(tmp) = spill
                     .finish(year, month, ext)
                     .map_err(io_err("sync", &dir))?

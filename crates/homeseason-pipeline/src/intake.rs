@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use homeseason_ingest::{Feed, FileOutcome, FileReport, IngestError, detect_feed, ingest_bytes};
-use homeseason_lake::{Commit, CommitSummary, ConflictPolicy, Lake, RefusedEntry, TxnSpill};
+use homeseason_lake::{Commit, CommitSummary, Lake, RefusedEntry, TxnSpill};
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::contract::tables;
 use polars::prelude::*;
@@ -245,17 +245,17 @@ fn commit_prepared_under(
 }
 
 /// A commit's conflicts in the file's outcome: both rows of each conflict join its rejects (as in
-/// the lake's `rejects` table), and under `keep-first` a conflicting row, not stored, counts as
-/// rejected instead of accepted, so `read = accepted + rejected + duplicates` still holds.
+/// the lake's `rejects` table), and a conflicting row of the file that is not stored (under
+/// `keep-first` the received row; within the file, one row of each pair under either policy)
+/// counts as rejected instead of accepted, so `read = accepted + rejected + duplicates` still holds
+/// ([`CommitSummary::not_stored`]).
 fn settle_conflicts(outcome: &mut FileOutcome, commit: &CommitSummary) -> Result<()> {
     if commit.conflict_rejects.is_empty() {
         return Ok(());
     }
-    if commit.policy == ConflictPolicy::KeepFirst {
-        let moved = commit.conflicts.min(outcome.report.accepted);
-        outcome.report.accepted -= moved;
-        outcome.report.rejected += moved;
-    }
+    let moved = commit.not_stored().min(outcome.report.accepted);
+    outcome.report.accepted -= moved;
+    outcome.report.rejected += moved;
     let r = &outcome.report;
     let rows = &commit.conflict_rejects;
     let n = rows.len();

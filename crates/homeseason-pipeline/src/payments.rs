@@ -107,7 +107,7 @@ struct LakeCtx<'a> {
     manifest: Manifest,
     spill: TxnSpill,
     /// The institution's transaction ids, read once per file.
-    ids: Option<(String, Arc<std::collections::HashSet<u128>>)>,
+    ids: Option<(String, Arc<homeseason_lake::TxnIds>)>,
     /// The state of the institution's index the ids were read from (taken just before reading
     /// them), checked again when the file commits.
     seen: Vec<(PathBuf, u64)>,
@@ -153,7 +153,7 @@ impl TxnContext for LakeCtx<'_> {
             },
         }))
     }
-    fn spill(&mut self, year: i32, month: u32, ids: &[(u128, i32)]) -> std::io::Result<()> {
+    fn spill(&mut self, year: i32, month: u32, ids: &[(u128, i32, u64)]) -> std::io::Result<()> {
         self.spill.push(year, month, ids)
     }
     fn spill_pairs(&mut self, year: i32, month: u32, pairs: &[(u64, i32)]) -> std::io::Result<()> {

@@ -9,6 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use homeseason_ingest::{Feed, IngestError};
+use homeseason_lake::ConflictPolicy;
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::region::Regions;
 use polars::prelude::*;
@@ -35,12 +36,33 @@ pub(crate) struct UploadQuery {
     feed: Option<String>,
     /// Seconds to wait for the report before answering 202 (default: the server's `sync_wait`).
     wait: Option<u64>,
+    /// Conflict policy (or the form field `on_conflict`): `keep-first` or `keep-last`; the
+    /// server's configured policy when absent.
+    on_conflict: Option<String>,
 }
 
 struct Received {
     name: String,
     feed: Option<Feed>,
+    /// The conflict policy the upload asked for (`None`: the server's).
+    on_conflict: Option<ConflictPolicy>,
     stored: Stored,
+}
+
+/// A conflict policy named by an upload, spelled exactly `keep-first` or `keep-last` (the page's
+/// choice, the CLI's `--on-conflict`); anything else is refused with a 400, never guessed.
+pub(crate) fn parse_on_conflict(raw: &str) -> Result<ConflictPolicy, AppError> {
+    ConflictPolicy::ALL
+        .into_iter()
+        .find(|p| p.id() == raw)
+        .ok_or_else(|| {
+            let shown: String = raw.chars().take(40).collect();
+            AppError::bad_request(
+                "bad_conflict_policy",
+                format!("冲突策略“{shown}”无效：只能是 keep-first（保留先收到的行）或 keep-last（以本文件的行替换）"),
+                format!("conflict policy {shown:?} is not valid: it must be keep-first (keep the row received first) or keep-last (replace it with this file's row)"),
+            )
+        })
 }
 
 fn new_id() -> String {
@@ -120,6 +142,7 @@ async fn receive(
     who: &Principal,
     mut multipart: Multipart,
     mut feed: Option<Feed>,
+    mut on_conflict: Option<ConflictPolicy>,
 ) -> Result<Received, AppError> {
     let cfg = st.config();
     let max = cfg.max_upload_bytes;
@@ -148,6 +171,13 @@ async fn receive(
                 if let Some(f) = parse_feed(&text, who)? {
                     feed = Some(f);
                 }
+            }
+            "on_conflict" => {
+                let text = tokio::time::timeout(idle, field.text())
+                    .await
+                    .map_err(|_| timed_out())?
+                    .map_err(|e| multipart_error(&e, max))?;
+                on_conflict = Some(parse_on_conflict(&text)?);
             }
             "file" => {
                 if received.is_some() {
@@ -210,7 +240,12 @@ async fn receive(
             "no file in the request (form field `file`)",
         )
     })?;
-    Ok(Received { name, feed, stored })
+    Ok(Received {
+        name,
+        feed,
+        on_conflict,
+        stored,
+    })
 }
 
 /// The HTTP status an upload record is answered with.
@@ -306,9 +341,14 @@ async fn accept(
         Some(f) => parse_feed(f, who)?,
         None => None,
     };
+    let on_conflict = query
+        .on_conflict
+        .as_deref()
+        .map(parse_on_conflict)
+        .transpose()?;
     let received = tokio::time::timeout(
         st.config().upload_timeout,
-        receive(st, who, multipart, feed),
+        receive(st, who, multipart, feed, on_conflict),
     )
     .await
     .map_err(|_| timed_out())??;
@@ -429,8 +469,18 @@ fn finish(st: &AppState, mut record: UploadRecord) -> UploadRecord {
                 "accepted"
             },
             format!(
-                "read={} accepted={} rejected={} duplicates={}",
-                r["read"], r["accepted"], r["rejected"], r["duplicates"]
+                "read={} accepted={} rejected={} duplicates={}{}",
+                r["read"],
+                r["accepted"],
+                r["rejected"],
+                r["duplicates"],
+                // The conflict policy the commit ran under, as the manifest records it.
+                record
+                    .commit
+                    .as_ref()
+                    .and_then(|c| c.conflict_policy.as_deref())
+                    .map(|p| format!(" on_conflict={p}"))
+                    .unwrap_or_default()
             ),
         ),
         (_, Some(why), _) => (
@@ -527,7 +577,12 @@ async fn process_inner(
     record: &mut UploadRecord,
     received: Received,
 ) -> Result<(), crate::ServerError> {
-    let Received { name, feed, stored } = received;
+    let Received {
+        name,
+        feed,
+        on_conflict,
+        stored,
+    } = received;
     let sha = stored.sha256.clone();
     // The same content sent twice at once: the second waits here, then finds the first's result.
     let inflight = st.inflight_lock(&sha);
@@ -660,7 +715,11 @@ async fn process_inner(
     // A file is an increment: it adds the keys it carries and removes nothing, so a region-scoped
     // upload cannot disturb another region's rows (the scope check above covers every row it adds).
     let commit_guard = st.inner.commit_lock.lock().await;
-    let lake = st.lake().clone();
+    // The upload's own conflict policy when it named one (the page's choice), else the server's.
+    let lake = match on_conflict {
+        Some(p) => st.lake().clone().with_conflict_policy(p),
+        None => st.lake().clone(),
+    };
     let now = st.now();
     let commit_name = name.clone();
     let view = blocking(move || -> Result<_, crate::ServerError> {

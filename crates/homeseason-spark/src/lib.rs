@@ -316,6 +316,9 @@ pub struct StagedReject {
     pub value: String,
     /// The line's text.
     pub raw: String,
+    /// For a `conflict` within the file: the first occurrence's line and the columns whose values
+    /// differ (`line|field,field`).
+    pub detail: Option<String>,
 }
 
 /// One `payment_daily` cell of a file as Spark staged it (money in fen).
@@ -350,6 +353,9 @@ pub struct StagedMonth {
     pub across: usize,
     /// Rows repeating an earlier row of the same file (dated in this month).
     pub duplicates: usize,
+    /// Rows rejected as a `conflict` with the lake or an earlier file of the run (the Rust engine's
+    /// month is created by them as by `across`).
+    pub conflicts_across: usize,
     /// The month's increment cells of `payment_daily`.
     pub daily: Vec<StagedDaily>,
     /// Parquet files holding the month's new ids `(line, fp, fp2, day)`.
@@ -503,7 +509,7 @@ pub fn run_rollup(
         "files": job_files,
         "tables": [
             {"name": "known_ids", "path": staging_dir.join("known_ids").display().to_string(),
-             "ddl": "inst STRING, fp BIGINT, fp2 BIGINT"},
+             "ddl": "inst STRING, fp BIGINT, fp2 BIGINT, vfp BIGINT"},
             {"name": "known_pairs", "path": staging_dir.join("known_pairs").display().to_string(),
              "ddl": "inst STRING, pair BIGINT"},
         ],
@@ -600,9 +606,11 @@ fn stage_known(
         seen.insert(inst.to_owned(), state);
         if !ids.is_empty() {
             let (fp, fp2): (Vec<i64>, Vec<i64>) = ids
-                .iter()
+                .keys()
                 .map(|id| ((id >> 64) as u64 as i64, *id as u64 as i64))
                 .unzip();
+            // The values' fingerprint, 0 when the index does not know it (format 2).
+            let vfp: Vec<i64> = ids.values().map(|v| *v as i64).collect();
             let n = fp.len();
             let mut df = DataFrame::new(
                 n,
@@ -610,6 +618,7 @@ fn stage_known(
                     Column::new_scalar("inst".into(), Scalar::from(PlSmallStr::from(inst)), n),
                     Column::new("fp".into(), fp),
                     Column::new("fp2".into(), fp2),
+                    Column::new("vfp".into(), vfp),
                 ],
             )
             .map_err(staged)?;
@@ -823,6 +832,7 @@ fn read_staged(
             m.rows = json_usize(&r, "rows");
             m.across = json_usize(&r, "across");
             m.duplicates = json_usize(&r, "dups");
+            m.conflicts_across = json_usize(&r, "xconf");
         }
     }
     for p in parquet_files(&staging.join("rejects")) {
@@ -833,6 +843,12 @@ fn read_staged(
         let reason = col_str(&df, "reason")?;
         let value = col_str(&df, "value")?;
         let raw = col_str(&df, "raw")?;
+        let detail = df
+            .column("detail")
+            .map_err(staged)?
+            .str()
+            .map_err(staged)?
+            .clone();
         for k in 0..df.height() {
             let Some(i) = live(files, fid[k]) else {
                 continue;
@@ -850,6 +866,7 @@ fn read_staged(
                 reason: Reason::from_code(&reason[k]),
                 value: value[k].clone(),
                 raw: raw[k].clone(),
+                detail: detail.get(k).map(str::to_owned),
             });
         }
     }
@@ -952,18 +969,20 @@ fn read_staged(
     Ok(())
 }
 
-/// The new ids of a staged month as the lake's index holds them (`(id128, day)`), in file order.
+/// The new ids of a staged month as the lake's index holds them (`(id128, day, values)`), in file
+/// order.
 ///
 /// # Errors
 /// [`SparkError::Staged`] when a staged file cannot be read.
-pub fn month_ids(month: &StagedMonth) -> Result<Vec<(u128, i32)>, SparkError> {
-    let mut out: Vec<(u64, u128, i32)> = Vec::with_capacity(month.rows);
+pub fn month_ids(month: &StagedMonth) -> Result<Vec<(u128, i32, u64)>, SparkError> {
+    let mut out: Vec<(u64, u128, i32, u64)> = Vec::with_capacity(month.rows);
     for p in &month.id_files {
         let df = read_parquet(p)?;
-        let (line, fp, fp2, day) = (
+        let (line, fp, fp2, vfp, day) = (
             col_i64(&df, "line")?,
             col_i64(&df, "fp")?,
             col_i64(&df, "fp2")?,
+            col_i64(&df, "vfp")?,
             col_i64(&df, "day")?,
         );
         for k in 0..line.len() {
@@ -972,11 +991,15 @@ pub fn month_ids(month: &StagedMonth) -> Result<Vec<(u128, i32)>, SparkError> {
                 u64::try_from(line[k]).map_err(staged)?,
                 id,
                 i32::try_from(day[k]).map_err(staged)?,
+                vfp[k] as u64,
             ));
         }
     }
-    out.sort_unstable_by_key(|(line, _, _)| *line);
-    Ok(out.into_iter().map(|(_, id, day)| (id, day)).collect())
+    out.sort_unstable_by_key(|(line, _, _, _)| *line);
+    Ok(out
+        .into_iter()
+        .map(|(_, id, day, values)| (id, day, values))
+        .collect())
 }
 
 /// The new merchant pairs of a staged month (`(pair, day)`).
@@ -1028,7 +1051,7 @@ impl StagedFile {
         let live: Vec<(MonthKey, &StagedMonth)> = self
             .months
             .iter()
-            .filter(|(_, m)| m.rows + m.across > 0)
+            .filter(|(_, m)| m.rows + m.across + m.conflicts_across > 0)
             .map(|(k, m)| (*k, m))
             .collect();
         let named = homeseason_ingest::name_month(file);
@@ -1054,6 +1077,19 @@ impl StagedFile {
                     homeseason_ingest::unknown_institution_detail(&self.profile.known_institutions),
                 ),
                 (2, Reason::BadPeriod) => Some(homeseason_ingest::outside_years_detail(years)),
+                (_, Reason::Conflict) => {
+                    // `line|field,field` within the file; none against the lake or the run.
+                    let within = r.detail.as_deref().and_then(|d| d.split_once('|'));
+                    let first_line = within.and_then(|(l, _)| l.parse::<u64>().ok());
+                    let fields: Vec<&str> = within
+                        .map(|(_, f)| f.split(',').filter(|f| !f.is_empty()).collect())
+                        .unwrap_or_default();
+                    Some(homeseason_ingest::txn_conflict_detail(
+                        institution,
+                        first_line,
+                        &fields,
+                    ))
+                }
                 _ => None,
             };
             match detail {
@@ -1148,6 +1184,11 @@ impl StagedFile {
             home_month: home.map(year_month),
             duplicates_in_file: dup_in_file,
             duplicates_across_files: across,
+            conflicts: self
+                .rejects
+                .iter()
+                .filter(|r| r.reason == Reason::Conflict)
+                .count(),
             passes: 1,
             unmapped_mcc,
         })

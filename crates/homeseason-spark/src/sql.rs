@@ -510,27 +510,62 @@ pub fn job_sql(
     // The lake's index hashes (homeseason_ingest::txn_id128 and merchant_pair): XXH64 with seed 42,
     // which is Spark's xxhash64 of one string.
     let nz = |e: &str| format!("CASE WHEN {e} = 0 THEN CAST(1 AS BIGINT) ELSE {e} END");
+    // The values' fingerprint (homeseason_ingest::txn_values_fingerprint): xxhash64 over the typed
+    // values in this order, each hashed with the hash so far as its seed.
     let accepted = format!(
         "SELECT v.fid, v.line, v.txn_id, v.mcc, v.region, v.day, v.mk, v.sale, v.fen, v.channel, \
-           m.inst, m.ledger, {fp} AS fp, xxhash64(concat(v.txn_id, chr(1), 'homeseason')) AS fp2, \
-           CASE WHEN v.sale THEN {pair} END AS pair \
+           v.merchant_id, m.inst, m.ledger, {fp} AS fp, \
+           xxhash64(concat(v.txn_id, chr(1), 'homeseason')) AS fp2, \
+           CASE WHEN v.sale THEN {pair} END AS pair, {vfp} AS vfp \
          FROM validated v JOIN file_meta m ON m.fid = v.fid WHERE v.rej IS NULL",
         fp = nz("xxhash64(v.txn_id)"),
+        vfp = nz(
+            "xxhash64(CAST(v.day AS INT), CAST(v.region AS STRING), CAST(v.mcc AS INT), \
+             CASE WHEN v.channel = 'online' THEN 1 ELSE 0 END, CAST(v.sale AS BOOLEAN), \
+             CAST(v.fen AS BIGINT), CAST(v.merchant_id AS STRING))"
+        ),
         pair = nz(
             "xxhash64(concat_ws('|', CAST(v.day AS STRING), v.region, lpad(CAST(v.mcc AS STRING), 4, '0'), \
              CASE WHEN v.channel = 'online' THEN '1' ELSE '0' END, v.merchant_id))"
         ),
     );
     // The exact dedupe: one shuffle by ledger + institution + txn_id (the text, not a hash), rows in
-    // input-file order then line. A row after another of its own file is a duplicate within the file;
-    // after one of an earlier file, or when the lake already holds its id, a duplicate across files
-    // (st 2); otherwise it is new (st 0) and only new rows are added to the lake.
-    let classified = "SELECT a.*, CASE WHEN a.prev_fid = a.fid THEN 1 \
-           WHEN a.prev_fid IS NOT NULL OR k.fp IS NOT NULL THEN 2 ELSE 0 END AS st \
-         FROM (SELECT *, lag(fid) OVER (PARTITION BY ledger, inst, txn_id ORDER BY fid, line) AS prev_fid \
+    // input-file order then line. A row after another of its own file is a duplicate within the file
+    // (st 1) when its values' fingerprint is the file's first occurrence's, else a conflict (st 3);
+    // one whose id the lake holds is a duplicate across files (st 2), or a conflict when the lake's
+    // index knows other values (a fingerprint 0 is unknown: a duplicate); one after a row of an
+    // earlier file of the run is compared with the run's first occurrence the same way; otherwise it
+    // is new (st 0) and only new rows are added to the lake. A conflict within the file names the
+    // first occurrence's line and the values that differ (`cdetail`: `line|field,field`).
+    let same_file = "PARTITION BY ledger, inst, txn_id, fid ORDER BY line";
+    let differs: Vec<String> = [
+        ("day", "txn_time"),
+        ("region", "region_code"),
+        ("mcc", "mcc"),
+        ("channel", "channel"),
+        ("sale", "txn_type"),
+        ("fen", "amount"),
+        ("merchant_id", "merchant_id"),
+    ]
+    .iter()
+    .map(|(c, name)| {
+        format!("CASE WHEN first_value({c}) OVER ({same_file}) <> {c} THEN '{name}' END")
+    })
+    .collect();
+    let classified = format!(
+        "SELECT a.*, CASE \
+           WHEN a.prev_fid = a.fid THEN (CASE WHEN a.file_vfp = a.vfp THEN 1 ELSE 3 END) \
+           WHEN k.fp IS NOT NULL THEN (CASE WHEN k.vfp <> 0 AND k.vfp <> a.vfp THEN 3 ELSE 2 END) \
+           WHEN a.prev_fid IS NOT NULL THEN (CASE WHEN a.run_vfp = a.vfp THEN 2 ELSE 3 END) \
+           ELSE 0 END AS st \
+         FROM (SELECT *, lag(fid) OVER (PARTITION BY ledger, inst, txn_id ORDER BY fid, line) AS prev_fid, \
+                 first_value(vfp) OVER (PARTITION BY ledger, inst, txn_id ORDER BY fid, line) AS run_vfp, \
+                 first_value(vfp) OVER ({same_file}) AS file_vfp, \
+                 concat(CAST(first_value(line) OVER ({same_file}) AS STRING), '|', concat_ws(',', {differs})) AS cdetail \
                FROM accepted) a \
-         LEFT JOIN known_ids k ON k.inst = a.inst AND k.fp = a.fp AND k.fp2 = a.fp2"
-        .to_owned();
+         LEFT JOIN known_ids k ON k.inst = a.inst AND k.fp = a.fp AND k.fp2 = a.fp2",
+        differs = differs.join(", "),
+    );
     // Merchant pairs: counted by the first file (then line) of the run with a new sale in the pair,
     // unless the lake counted the pair before.
     let new_pairs = "SELECT p.fid, p.mk, p.day, p.region, p.mcc, p.channel, p.pair FROM \
@@ -551,8 +586,14 @@ pub fn job_sql(
     let outputs = vec![
         Output {
             name: "rejects".into(),
+            // Conflicts (st 3) are rejects of the `txn_id` column; `detail` names the first line of
+            // the file and what differs when the first occurrence is in the same file.
             sql: "SELECT fid, line, split_part(rej, '|', 1) AS field, split_part(rej, '|', 2) AS reason, \
-                  value, raw FROM validated WHERE rej IS NOT NULL"
+                  value, raw, CAST(NULL AS STRING) AS detail FROM validated WHERE rej IS NOT NULL \
+                  UNION ALL \
+                  SELECT c.fid, c.line, 'txn_id' AS field, 'conflict' AS reason, c.txn_id AS value, v.raw, \
+                    CASE WHEN c.prev_fid = c.fid THEN c.cdetail END AS detail \
+                  FROM classified c JOIN validated v ON v.fid = c.fid AND v.line = c.line WHERE c.st = 3"
                 .into(),
             partition_by: vec![],
             collect: false,
@@ -574,7 +615,7 @@ pub fn job_sql(
         },
         Output {
             name: "ids".into(),
-            sql: "SELECT fid, mk, line, fp, fp2, day FROM classified WHERE st = 0".into(),
+            sql: "SELECT fid, mk, line, fp, fp2, vfp, day FROM classified WHERE st = 0".into(),
             partition_by: vec!["fid".into(), "mk".into()],
             collect: false,
         },
@@ -594,7 +635,10 @@ pub fn job_sql(
         },
         Output {
             name: "month_stats".into(),
-            sql: "SELECT fid, mk, count_if(st = 0) AS rows, count_if(st = 2) AS across, count_if(st = 1) AS dups \
+            // `xconf`: conflicts with the lake or an earlier file (not within the file): like
+            // `across`, they give the file the month (as the Rust engine's months).
+            sql: "SELECT fid, mk, count_if(st = 0) AS rows, count_if(st = 2) AS across, count_if(st = 1) AS dups, \
+                  count_if(st = 3 AND (prev_fid IS NULL OR prev_fid <> fid)) AS xconf \
                   FROM classified GROUP BY fid, mk"
                 .into(),
             partition_by: vec![],

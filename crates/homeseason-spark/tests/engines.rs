@@ -11,7 +11,7 @@
     reason = "progress and timings of the Spark job, on purpose"
 )]
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -45,15 +45,19 @@ fn cluster() -> Option<SparkOptions> {
 
 /// A lake in memory with the increment model's index: every txn id of each institution, and the
 /// merchant pairs and ids each institution-month holds; a file's spill is added when it commits.
-/// Ids and merchant pairs of one institution-month, each with its day.
-type MonthIndex = (BTreeSet<(u128, i32)>, BTreeSet<(u64, i32)>);
+/// One id of the index: the 128-bit id, its day and its values' fingerprint.
+type IdRecord = (u128, i32, u64);
+
+/// Ids (with day and values' fingerprint) and merchant pairs (with day) of one institution-month.
+type MonthIndex = (BTreeSet<(u128, i32, u64)>, BTreeSet<(u64, i32)>);
 
 #[derive(Default)]
 struct MemLake {
-    ids: HashMap<String, HashSet<u128>>,
-    /// (institution, year, month) → (ids with day, pairs with day), as the lake's index files hold them.
+    ids: HashMap<String, HashMap<u128, u64>>,
+    /// (institution, year, month) → (ids with day and values, pairs with day), as the lake's index
+    /// files hold them.
     index: BTreeMap<(String, i32, u32), MonthIndex>,
-    spill: BTreeMap<(i32, u32), Vec<(u128, i32)>>,
+    spill: BTreeMap<(i32, u32), Vec<IdRecord>>,
     spill_pairs: BTreeMap<(i32, u32), Vec<(u64, i32)>>,
 }
 
@@ -85,7 +89,7 @@ impl TxnContext for MemLake {
             },
         ))
     }
-    fn spill(&mut self, year: i32, month: u32, ids: &[(u128, i32)]) -> std::io::Result<()> {
+    fn spill(&mut self, year: i32, month: u32, ids: &[(u128, i32, u64)]) -> std::io::Result<()> {
         append(&mut self.spill, (year, month), ids);
         Ok(())
     }
@@ -107,7 +111,7 @@ impl MemLake {
             self.ids
                 .entry(inst.clone())
                 .or_default()
-                .extend(ids.iter().map(|(id, _)| *id));
+                .extend(ids.iter().map(|(id, _, values)| (*id, *values)));
             self.index
                 .entry((inst.clone(), y, m))
                 .or_default()
@@ -124,7 +128,7 @@ impl MemLake {
     }
 }
 
-type Index = BTreeMap<(String, i32, u32), (BTreeSet<(u128, i32)>, BTreeSet<(u64, i32)>)>;
+type Index = BTreeMap<(String, i32, u32), MonthIndex>;
 
 /// The Rust engine, file after file, each committed to an in-memory lake before the next is read.
 fn rust_engine(inputs: &[Input], campaign: &Campaign) -> (Vec<Result<TxnOutcome, String>>, Index) {
@@ -312,6 +316,34 @@ fn sample_season_and_bank_layout_agree_with_the_rust_engine() {
     }
     overlap.push_str(&oct_lines[40].replacen(',', "X,", 1));
     overlap.push('\n');
+    // Conflicts: a September transaction the lake holds sent again with another amount (against
+    // the index), an October row of this file repeated with another amount (within the file), and
+    // one repeated with the same values (a duplicate within the file).
+    let amount_at = lines[0]
+        .split(',')
+        .position(|h| h == "amount")
+        .expect("an amount column");
+    let other_amount = |line: &str| -> String {
+        let mut cells: Vec<String> = line.split(',').map(str::to_owned).collect();
+        cells[amount_at] = if cells[amount_at] == "1.23" {
+            "4.56".into()
+        } else {
+            "1.23".into()
+        };
+        cells.join(",")
+    };
+    let later_sep = sep
+        .lines()
+        .nth(500)
+        .expect("a September row after the overlap's 200");
+    for l in [
+        other_amount(later_sep),
+        other_amount(oct_lines[5]),
+        oct_lines[6].to_owned(),
+    ] {
+        overlap.push_str(&l);
+        overlap.push('\n');
+    }
     std::fs::write(
         extra.join("payment_transactions_wallet_b_export7.csv"),
         overlap,
@@ -361,4 +393,6 @@ fn sample_season_and_bank_layout_agree_with_the_rust_engine() {
     let (rows, by_reason) = compare(&opts, &inputs, &campaign);
     eprintln!("payment_daily rows {rows}; rejects by reason {by_reason:?}");
     assert!(rows > 10_000, "{rows}");
+    // The two conflicts of the export: one against the lake's index, one within the file.
+    assert_eq!(by_reason.get("conflict"), Some(&2), "{by_reason:?}");
 }

@@ -49,7 +49,7 @@ pub(super) struct MonthState {
     pub(super) owner: Option<String>,
     /// Rows new to the lake (only these are added).
     pub(super) main: Aggregate,
-    pub(super) spill: Vec<(u128, i32)>,
+    pub(super) spill: Vec<(u128, i32, u64)>,
     pub(super) spill_pairs: Vec<(u64, i32)>,
 }
 
@@ -69,7 +69,41 @@ pub(super) struct Merged {
     pub(super) candidate_count: usize,
     pub(super) duplicates_in_file: usize,
     pub(super) duplicates_across: BTreeMap<MonthKey, usize>,
+    /// Rows rejected as `conflict`: a transaction id repeated with other values (in the file or
+    /// against the lake's index).
+    pub(super) conflicts: usize,
     pub(super) read: usize,
+}
+
+/// The first occurrence in the file of a transaction id whose fingerprint repeats (second pass).
+struct FirstSeen {
+    txn: String,
+    values: u64,
+    line: u64,
+    group: u64,
+    sale: bool,
+    fen: i64,
+    merchant: String,
+}
+
+impl FirstSeen {
+    /// Which of [`TXN_VALUE_FIELDS`] differ between this occurrence and `row` (merchant `merchant`).
+    fn differs(&self, row: &Row, merchant: &str) -> Vec<&'static str> {
+        let (a, b) = (unpack_group(self.group), unpack_group(row.group));
+        [
+            a.0 != b.0,
+            a.1 != b.1,
+            a.2 != b.2,
+            a.3 != b.3,
+            self.sale != (row.kind == SALE),
+            self.fen != row.fen,
+            self.merchant != merchant,
+        ]
+        .into_iter()
+        .zip(TXN_VALUE_FIELDS)
+        .filter_map(|(d, f)| d.then_some(f))
+        .collect()
+    }
 }
 
 #[expect(
@@ -419,13 +453,15 @@ pub(super) fn merge(
         candidate_count: 0,
         duplicates_in_file: 0,
         duplicates_across: BTreeMap::new(),
+        conflicts: 0,
         read: 0,
     };
     let mut seen = FpSet::with_capacity(est_rows);
     // Every transaction id the institution already has in the lake (all months).
-    let mut known: Option<Arc<std::collections::HashSet<u128>>> = None;
-    // Second pass: the txn_id texts behind each repeated fingerprint, in file order.
-    let mut texts_by_fp: U64Map<Vec<String>> = U64Map::default();
+    let mut known: Option<Arc<HashMap<u128, u64>>> = None;
+    // Second pass: the first occurrence of each txn_id text behind a repeated fingerprint.
+    let mut texts_by_fp: U64Map<Vec<FirstSeen>> = U64Map::default();
+    let no_text = (String::new(), String::new(), String::new());
     let mut pending: BTreeMap<u64, ChunkOut> = BTreeMap::new();
     let mut next_seq = 0u64;
     let mut base_line: u64 = 1; // the header is line 1; chunk 0 starts there
@@ -482,13 +518,39 @@ pub(super) fn merge(
                     m.duplicates_in_file += 1;
                     true
                 } else {
-                    let (txn_id, _) = &out.texts[row.text as usize];
-                    let seen_texts = texts_by_fp.entry(row.fp).or_default();
-                    if seen_texts.iter().any(|t| t == txn_id) {
-                        true
-                    } else {
-                        seen_texts.push(txn_id.clone());
-                        false
+                    let (txn_id, raw, merchant) =
+                        out.texts.get(row.text as usize).unwrap_or(&no_text);
+                    let line = base_line + u64::from(row.line) - 1;
+                    let firsts = texts_by_fp.entry(row.fp).or_default();
+                    match firsts.iter().find(|f| f.txn == *txn_id) {
+                        Some(f) if f.values == row.values => true,
+                        Some(f) => {
+                            // The same id with other values: a conflict, the first is kept.
+                            let differs = f.differs(row, merchant);
+                            let detail = txn_conflict_detail(institution, Some(f.line), &differs);
+                            sink.push_detail(
+                                line,
+                                Some(spec.headers[F_TXN].clone()),
+                                Reason::Conflict,
+                                txn_id,
+                                Some(&detail),
+                                raw,
+                            );
+                            m.conflicts += 1;
+                            continue;
+                        }
+                        None => {
+                            firsts.push(FirstSeen {
+                                txn: txn_id.clone(),
+                                values: row.values,
+                                line,
+                                group: row.group,
+                                sale: row.kind == SALE,
+                                fen: row.fen,
+                                merchant: merchant.clone(),
+                            });
+                            false
+                        }
                     }
                 };
                 if exact_dup {
@@ -529,8 +591,33 @@ pub(super) fn merge(
                 continue;
             };
             let id = (u128::from(row.fp) << 64) | u128::from(row.fp2);
-            if known.as_ref().is_some_and(|k| k.contains(&id)) {
-                // Already in the lake (sent before, in any month): counted once.
+            if let Some(&held) = known.as_ref().and_then(|k| k.get(&id)) {
+                if held != 0 && held != row.values {
+                    // The lake holds this id with other values: a conflict, the first is kept.
+                    // The first pass notes it, so that the second reads the row's text.
+                    match plan.and_then(|p| p.verify.as_ref()) {
+                        None => {
+                            m.candidates.insert(row.fp);
+                            m.candidate_count += 1;
+                        }
+                        Some(_) => {
+                            let (txn_id, raw, _) =
+                                out.texts.get(row.text as usize).unwrap_or(&no_text);
+                            sink.push_detail(
+                                base_line + u64::from(row.line) - 1,
+                                Some(spec.headers[F_TXN].clone()),
+                                Reason::Conflict,
+                                txn_id,
+                                Some(&txn_conflict_detail(institution, None, &[])),
+                                raw,
+                            );
+                            m.conflicts += 1;
+                        }
+                    }
+                    continue;
+                }
+                // Already in the lake (sent before, in any month, values equal or unknown):
+                // counted once.
                 *m.duplicates_across.entry(row.month).or_default() += 1;
                 continue;
             }
@@ -538,7 +625,7 @@ pub(super) fn merge(
             if let Some(pair) = ms.main.add(row, &mut m.merchants) {
                 ms.spill_pairs.push((pair, day));
             }
-            ms.spill.push((id, day));
+            ms.spill.push((id, day, row.values));
             if ms.spill.len() >= 1 << 16 {
                 let (y, mo) = year_month(ms.key);
                 ctx.spill(y, mo, &ms.spill)
@@ -648,6 +735,7 @@ pub(super) fn finish(
         home_month: home.map(year_month),
         duplicates_in_file: merged.duplicates_in_file,
         duplicates_across_files: across,
+        conflicts: merged.conflicts,
         passes,
         unmapped_mcc,
     })

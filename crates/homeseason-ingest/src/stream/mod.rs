@@ -98,8 +98,10 @@ pub struct MonthOwner {
     pub file: String,
     /// SHA-256 of the latest of them (empty when none).
     pub sha256: String,
-    /// Ids ([`txn_id128`]) of every transaction of the institution already in the lake.
-    pub txn_ids: Arc<std::collections::HashSet<u128>>,
+    /// Ids ([`txn_id128`]) of every transaction of the institution already in the lake, each with
+    /// the fingerprint of its values ([`txn_values_fingerprint`]; `0` when the lake's index does
+    /// not know them).
+    pub txn_ids: Arc<HashMap<u128, u64>>,
     /// Merchant pairs already counted in the month (see [`TxnContext::spill_pairs`]).
     pub merchant_pairs: Vec<u64>,
 }
@@ -119,11 +121,12 @@ pub trait TxnContext {
         month: u32,
     ) -> std::result::Result<Option<MonthOwner>, String>;
     /// Append 128-bit ids of new transactions of a month (in file order), each with its day (days
-    /// since 1970-01-01, Beijing time).
+    /// since 1970-01-01, Beijing time) and the fingerprint of its values
+    /// ([`txn_values_fingerprint`]).
     ///
     /// # Errors
     /// On IO failures.
-    fn spill(&mut self, year: i32, month: u32, ids: &[(u128, i32)]) -> std::io::Result<()>;
+    fn spill(&mut self, year: i32, month: u32, ids: &[(u128, i32, u64)]) -> std::io::Result<()>;
     /// Append the merchant pairs (a 64-bit hash of group and merchant) first counted in a month,
     /// each with its day.
     ///
@@ -150,7 +153,7 @@ impl TxnContext for NoLake {
     ) -> std::result::Result<Option<MonthOwner>, String> {
         Ok(None)
     }
-    fn spill(&mut self, _: i32, _: u32, _: &[(u128, i32)]) -> std::io::Result<()> {
+    fn spill(&mut self, _: i32, _: u32, _: &[(u128, i32, u64)]) -> std::io::Result<()> {
         Ok(())
     }
     fn spill_pairs(&mut self, _: i32, _: u32, _: &[(u64, i32)]) -> std::io::Result<()> {
@@ -197,6 +200,9 @@ pub struct TxnOutcome {
     pub duplicates_in_file: usize,
     /// Duplicates of rows another file already holds.
     pub duplicates_across_files: usize,
+    /// Rows rejected as `conflict`: a transaction id this file repeats, or the lake holds, with
+    /// other values (the first occurrence is kept; counted in `report.rejected`).
+    pub conflicts: usize,
     /// Passes over the file (2 when duplicates had to be verified or rows of a held month rejected).
     pub passes: usize,
     /// Accepted rows whose MCC is not in the campaign's map (stored under category `other`), by MCC.
@@ -264,6 +270,69 @@ pub(super) fn merchant_pair_in(
     let _ = write!(buf, "{day}|{region}|{mcc:04}|{channel}|");
     buf.extend_from_slice(trim(merchant));
     nonzero(xxh64::xxh64(buf, INDEX_HASH_SEED))
+}
+
+/// The fingerprint of a transaction's values — everything it contributes to `payment_daily`: its
+/// Beijing day (days since 1970-01-01), reporting region, MCC, channel (`0` offline, `1` online),
+/// whether it is a sale (a refund and a reversal contribute alike), its amount in fen (absolute) and
+/// its merchant (trimmed). It is Spark's `xxhash64(day INT, region STRING, mcc INT, channel INT,
+/// sale BOOLEAN, fen BIGINT, merchant_id STRING)`: XXH64 of each value in turn (an `INT` or a
+/// `BOOLEAN` as 4 little-endian bytes, a `BIGINT` as 8, a string as its UTF-8 bytes), each seeded
+/// with the hash so far, the first with 42; never 0 (0 means "values unknown" in the lake's index).
+/// Two different values of one transaction id share it with probability 2⁻⁶⁴.
+#[must_use]
+pub fn txn_values_fingerprint(
+    day: i32,
+    region: &str,
+    mcc: u16,
+    channel: u8,
+    sale: bool,
+    fen: i64,
+    merchant: &[u8],
+) -> u64 {
+    let mut h = INDEX_HASH_SEED;
+    h = xxh64::xxh64(&day.to_le_bytes(), h);
+    h = xxh64::xxh64(region.as_bytes(), h);
+    h = xxh64::xxh64(&i32::from(mcc).to_le_bytes(), h);
+    h = xxh64::xxh64(&i32::from(channel).to_le_bytes(), h);
+    h = xxh64::xxh64(&i32::from(sale).to_le_bytes(), h);
+    h = xxh64::xxh64(&fen.to_le_bytes(), h);
+    h = xxh64::xxh64(trim(merchant), h);
+    nonzero(h)
+}
+
+/// The columns a transaction's values are compared on, as a conflict names them (in this order).
+pub const TXN_VALUE_FIELDS: [&str; 7] = [
+    "txn_time",
+    "region_code",
+    "mcc",
+    "channel",
+    "txn_type",
+    "amount",
+    "merchant_id",
+];
+
+/// The detail of a transaction `conflict` reject (both engines write it): the institution, where
+/// the first occurrence is (`first_line` in this file, else the lake or an earlier file of the run,
+/// whose index keeps only a fingerprint of the values) and which of [`TXN_VALUE_FIELDS`] differ
+/// when known (`differs`, within a file). Transactions keep the first occurrence under either
+/// conflict policy: a transaction added to `payment_daily` cannot be taken out of it alone (its
+/// merchant is a distinct count), so replacing transactions is `ingest --replace` of their days.
+#[must_use]
+pub fn txn_conflict_detail(institution: &str, first_line: Option<u64>, differs: &[&str]) -> String {
+    let keep_zh = "保留第一笔：交易一旦计入 payment_daily 便无法单独扣除（商户数为去重计数），因此无论冲突策略是 keep-first 还是 keep-last，交易都保留第一笔；如需替换交易，请用 ingest --replace 删除其日期后重新发送更正的文件";
+    let keep_en = "the first is kept: a transaction added to payment_daily cannot be taken out of it alone (merchants are a distinct count), so transactions keep the first under keep-first and keep-last alike; to replace transactions, remove their days with ingest --replace and send the corrected file";
+    match first_line {
+        Some(l) => {
+            let fields = differs.join(", ");
+            format!(
+                "机构 {institution} 的这一交易号已在本文件第 {l} 行出现，取值不同（{fields}）；{keep_zh} / institution {institution}: this txn_id is already on line {l} of this file with other values ({fields}); {keep_en}"
+            )
+        }
+        None => format!(
+            "数据湖已有机构 {institution} 的这一交易号（来自先前的文件），取值不同（索引只保存交易取值的指纹，无法得知哪些列不同）；{keep_zh} / the lake already holds this txn_id of institution {institution} (from an earlier file) with other values (the index keeps only a fingerprint of a transaction's values, so which columns differ is not known); {keep_en}"
+        ),
+    }
 }
 
 /// Opens the file afresh (the ingest may read it twice).
@@ -660,6 +729,19 @@ mod tests {
         assert_eq!(out.report.duplicates, duplicates);
         assert_eq!(out.report.rejected, sink.len());
         assert_eq!(out.passes, 2);
+        // The sample repeats ids with other values: conflicts in both, counted as rejected.
+        assert!(out.conflicts > 0, "{}", out.conflicts);
+        let conflicts = |df: &DataFrame| {
+            df.column("reason")
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .filter(|r| *r == Some("conflict"))
+                .count()
+        };
+        assert_eq!(conflicts(&out.rejects), out.conflicts);
+        assert_eq!(conflicts(&sink.to_frame().unwrap()), out.conflicts);
         let round = |df: &DataFrame| {
             df.clone()
                 .lazy()

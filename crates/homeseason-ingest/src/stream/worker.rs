@@ -16,6 +16,10 @@ pub(super) struct Row {
     pub(super) kind: u8,
     /// Index into the chunk's `texts` (second pass), or `u32::MAX`.
     pub(super) text: u32,
+    /// The fingerprint of the transaction's values ([`txn_values_fingerprint`]).
+    pub(super) values: u64,
+    /// The record's line within its chunk (1-based, as [`RejectRec::line`]).
+    pub(super) line: u32,
 }
 
 pub(super) struct RejectRec {
@@ -33,8 +37,8 @@ pub(super) struct ChunkOut {
     pub(super) records: usize,
     pub(super) rows: Vec<Row>,
     pub(super) rejects: Vec<RejectRec>,
-    /// (txn_id, raw) of rows the merger asked for.
-    pub(super) texts: Vec<(String, String)>,
+    /// (txn_id, raw, trimmed merchant_id) of rows the merger asked for.
+    pub(super) texts: Vec<(String, String, String)>,
 }
 
 /// Per-worker caches of value lookups.
@@ -245,16 +249,18 @@ pub(super) fn judge(spec: &Spec<'_>, cells: &[&[u8]; 9], caches: &mut Caches) ->
             Some(outside_years_detail((from, to))),
         );
     }
+    let region_code = spec
+        .regions
+        .all()
+        .get(usize::from(region_idx))
+        .map_or("", |r| r.code.as_str());
     Verdict::Row(Row {
         fp: txn_fingerprint(txn),
         fp2: txn_fingerprint2(txn),
         merchant: merchant_pair_in(
             &mut caches.pair_text,
             day,
-            spec.regions
-                .all()
-                .get(usize::from(region_idx))
-                .map_or("", |r| r.code.as_str()),
+            region_code,
             mcc as u16,
             channel,
             merchant,
@@ -264,6 +270,16 @@ pub(super) fn judge(spec: &Spec<'_>, cells: &[&[u8]; 9], caches: &mut Caches) ->
         month,
         kind,
         text: u32::MAX,
+        values: txn_values_fingerprint(
+            day,
+            region_code,
+            mcc as u16,
+            channel,
+            kind == SALE,
+            fen.abs(),
+            merchant,
+        ),
+        line: 0,
     })
 }
 
@@ -278,6 +294,7 @@ pub(super) fn handle_record(
     out.records += 1;
     match judge(spec, cells, caches) {
         Verdict::Row(mut row) => {
+            row.line = line;
             let wanted = spec.want_fps.as_ref().is_some_and(|w| w.contains(row.fp))
                 || spec.want_months.contains(&row.month);
             if wanted {
@@ -285,6 +302,7 @@ pub(super) fn handle_record(
                 out.texts.push((
                     String::from_utf8_lossy(cells[F_TXN]).into_owned(),
                     raw_text(raw),
+                    String::from_utf8_lossy(trim(cells[F_MERCHANT])).into_owned(),
                 ));
             }
             out.rows.push(row);

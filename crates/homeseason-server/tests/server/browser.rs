@@ -52,7 +52,12 @@ async fn liaison_round_trip_in_headless_chromium() {
         "zhejiang_activities_2023-09.csv",
         activities(&["330000"], 4, true, "b"),
     );
-    let fixed = f.file("fixed.csv", activities(&["330000"], 4, false, "b"));
+    let fixed_text = String::from_utf8(activities(&["330000"], 4, false, "b")).expect("utf-8");
+    let fixed = f.file("fixed.csv", &fixed_text);
+    // One activity with another venue: a conflict with the fixed file's row.
+    let changed_text = fixed_text.replacen(",体育馆", ",会展中心", 1);
+    assert_ne!(changed_text, fixed_text, "the venue to change");
+    let changed = f.file("changed.csv", &changed_text);
     let shot = std::env::var("HOMESEASON_BROWSER_SCREENSHOT").ok();
     let mut cmd = Command::new("node");
     cmd.current_dir(browser_dir())
@@ -60,7 +65,8 @@ async fn liaison_round_trip_in_headless_chromium() {
         .arg(format!("http://{addr}/"))
         .arg(&f.zhejiang)
         .arg(&bad)
-        .arg(&fixed);
+        .arg(&fixed)
+        .arg(&changed);
     if let Some(s) = &shot {
         cmd.arg(s);
     }
@@ -94,9 +100,17 @@ async fn liaison_round_trip_in_headless_chromium() {
     let result: serde_json::Value = serde_json::from_str(stdout.trim()).expect("JSON result");
     assert_eq!(result["ok"], true, "{result}");
     assert_eq!(result["rejects"][0][0], "3");
-    // The server saw the same: two uploads, each an increment (nothing replaced).
+    // The server saw the same: three uploads, each an increment (nothing replaced), the third with
+    // one conflict settled under the page's choice, keep-last.
     let uploads = f.state.registry().list(|_| true);
-    assert_eq!(uploads.len(), 2);
+    assert_eq!(uploads.len(), 3);
+    let third = uploads
+        .iter()
+        .find(|u| u.file == "activities_conflict.csv")
+        .expect("the conflict upload");
+    let commit = third.commit.as_ref().expect("committed");
+    assert_eq!(commit.conflicts, 1, "{commit:?}");
+    assert_eq!(commit.conflict_policy.as_deref(), Some("keep-last"));
     assert!(
         uploads
             .iter()

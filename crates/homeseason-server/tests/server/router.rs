@@ -571,6 +571,111 @@ async fn a_conflict_is_two_rejects_rows_and_the_server_policy_decides() {
     }
 }
 
+/// An upload request whose multipart body carries an `on_conflict` form field before the file (as
+/// the upload page sends it).
+fn upload_with_policy(
+    token: &str,
+    file_name: &str,
+    policy: &str,
+    bytes: &[u8],
+) -> axum::http::Request<axum::body::Body> {
+    let boundary = crate::util::BOUNDARY;
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"on_conflict\"\r\n\r\n{policy}\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(crate::util::multipart(file_name, None, bytes).as_slice());
+    axum::http::Request::post("/api/uploads")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::from(body))
+        .expect("request")
+}
+
+/// The upload page's conflict-policy choice: a real multipart upload with the form field
+/// `on_conflict=keep-last` to a server configured keep-first settles that upload's conflict
+/// keep-last (the answer, the stored row, the manifest and the audit name it); the next upload
+/// without the field is keep-first again; a policy spelled any other way (`KEEP_LAST`, `newest`,
+/// empty) is refused with 400 `bad_conflict_policy` in both languages and nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upload_form_chooses_the_conflict_policy_strictly() {
+    let f = Fixture::new();
+    for bad in ["KEEP_LAST", "newest", "", "keep-last "] {
+        let (status, v) = call(
+            &f.state,
+            upload_with_policy(&f.zhejiang, "v0.csv", bad, &register_with_venue("体育馆")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:?}: {v}");
+        assert_eq!(v["error"], "bad_conflict_policy", "{v}");
+        let (zh, en) = (
+            v["message_zh"].as_str().unwrap_or_default(),
+            v["message_en"].as_str().unwrap_or_default(),
+        );
+        assert!(zh.contains("冲突策略") && zh.contains("keep-first"), "{v}");
+        assert!(en.contains("conflict policy") && !en.contains('冲'), "{v}");
+    }
+    assert_eq!(f.rows(homeseason_schema::contract::tables::ACTIVITIES), 0);
+    let (status, first) = f
+        .upload(&f.zhejiang, "v1.csv", &register_with_venue("体育馆"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (status, second) = call(
+        &f.state,
+        upload_with_policy(
+            &f.zhejiang,
+            "v2.csv",
+            "keep-last",
+            &register_with_venue("会展中心"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(second["commit"]["conflicts"], 1, "{second}");
+    assert_eq!(second["commit"]["conflict_policy"], "keep-last", "{second}");
+    assert_eq!(second["report"]["accepted"], 3, "{second}");
+    assert_eq!(second["report"]["rejected"], 0, "{second}");
+    let acts = f.table(homeseason_schema::contract::tables::ACTIVITIES);
+    let venues: Vec<Option<&str>> = acts
+        .column("venue")
+        .expect("venue")
+        .str()
+        .expect("str")
+        .iter()
+        .collect();
+    assert_eq!(acts.height(), 3, "{acts}");
+    assert_eq!(
+        venues.iter().filter(|v| **v == Some("会展中心")).count(),
+        1,
+        "k002 replaced: {acts}"
+    );
+    let m = manifest(&f);
+    let entry = m
+        .file(second["sha256"].as_str().expect("sha256"))
+        .expect("the second file in the manifest");
+    assert_eq!(entry.report["lake"]["policy"], "keep-last", "{entry:?}");
+    let (status, audit) = f.get("/api/audit", &f.admin).await;
+    assert_eq!(status, StatusCode::OK);
+    let events = audit["events"].as_array().expect("events");
+    assert!(
+        events.iter().any(|e| e["sha256"] == second["sha256"]
+            && e["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("on_conflict=keep-last"))),
+        "{audit}"
+    );
+    // Without the field the server's policy (keep-first) applies again.
+    let (status, third) = f
+        .upload(&f.zhejiang, "v3.csv", &register_with_venue("图书馆"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{third}");
+    assert_eq!(third["commit"]["conflict_policy"], "keep-first", "{third}");
+    assert_eq!(third["report"]["rejected"], 1, "{third}");
+}
+
 /// With the sample profiles loaded (acq_a, bank_c, wallet_b), a well-formed institution code that
 /// no profile names is a rejected row (`unknown_institution`, naming the value and the known codes),
 /// in a transactions file and in a daily file; the known institution's rows are kept and no
