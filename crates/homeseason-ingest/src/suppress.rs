@@ -133,16 +133,8 @@ fn keys(frame: &DataFrame, cols: &[&str]) -> PolarsResult<Vec<String>> {
     Ok(out)
 }
 
-/// Which rows of `daily` to suppress: the primary cells and their complements, and the margin groups
-/// that are one suppressed cell alone.
-///
-/// # Errors
-/// When `daily` lacks `merchant_count`, `net_amount_yuan` or a margin column.
-pub fn suppression_mask(
-    daily: &DataFrame,
-    k: u32,
-    margins: &[&[&str]],
-) -> PolarsResult<(Vec<bool>, Suppression)> {
+/// Each cell's merchants and absolute net amount (0 where empty): what "smallest" compares.
+fn cell_sizes(daily: &DataFrame) -> PolarsResult<(Vec<i64>, Vec<f64>)> {
     let merchants: Vec<i64> = daily
         .column("merchant_count")?
         .cast(&DataType::Int64)?
@@ -157,6 +149,34 @@ pub fn suppression_mask(
         .iter()
         .map(|v| v.unwrap_or(0.0).abs())
         .collect();
+    Ok((merchants, amounts))
+}
+
+/// The smallest of `rows`: the fewest merchants, then the smallest amount, then the first row.
+fn smallest(
+    rows: impl IntoIterator<Item = usize>,
+    merchants: &[i64],
+    amounts: &[f64],
+) -> Option<usize> {
+    rows.into_iter().min_by(|&a, &b| {
+        merchants[a]
+            .cmp(&merchants[b])
+            .then(amounts[a].total_cmp(&amounts[b]))
+            .then(a.cmp(&b))
+    })
+}
+
+/// Which rows of `daily` to suppress: the primary cells and their complements, and the margin groups
+/// that are one suppressed cell alone.
+///
+/// # Errors
+/// When `daily` lacks `merchant_count`, `net_amount_yuan` or a margin column.
+pub fn suppression_mask(
+    daily: &DataFrame,
+    k: u32,
+    margins: &[&[&str]],
+) -> PolarsResult<(Vec<bool>, Suppression)> {
+    let (merchants, amounts) = cell_sizes(daily)?;
     let mut suppressed: Vec<bool> = merchants.iter().map(|&m| m < i64::from(k)).collect();
     let primary = suppressed.iter().filter(|s| **s).count();
     // Each margin's groups, as lists of rows (in row order, so the result is deterministic).
@@ -173,16 +193,11 @@ pub fn suppression_mask(
                 if hidden != 1 {
                     continue;
                 }
-                let pick = group
-                    .iter()
-                    .copied()
-                    .filter(|&r| !suppressed[r])
-                    .min_by(|&a, &b| {
-                        merchants[a]
-                            .cmp(&merchants[b])
-                            .then(amounts[a].total_cmp(&amounts[b]))
-                            .then(a.cmp(&b))
-                    });
+                let pick = smallest(
+                    group.iter().copied().filter(|&r| !suppressed[r]),
+                    &merchants,
+                    &amounts,
+                );
                 if let Some(r) = pick {
                     suppressed[r] = true;
                     complementary += 1;
@@ -282,25 +297,13 @@ fn secondary(
         set.into_iter().cloned().collect()
     };
     let (regions, categories) = (sorted(&region_of), sorted(&category_of));
-    let position = |list: &[String], v: &str| list.binary_search_by(|x| x.as_str().cmp(v)).unwrap_or(0);
+    let position =
+        |list: &[String], v: &str| list.binary_search_by(|x| x.as_str().cmp(v)).unwrap_or(0);
     let targeted: Vec<bool> = categories
         .iter()
         .map(|c| published.targeted.iter().any(|t| t == c))
         .collect();
-    let merchants: Vec<i64> = daily
-        .column("merchant_count")?
-        .cast(&DataType::Int64)?
-        .i64()?
-        .iter()
-        .map(|v| v.unwrap_or(0))
-        .collect();
-    let amounts: Vec<f64> = daily
-        .column("net_amount_yuan")?
-        .cast(&DataType::Float64)?
-        .f64()?
-        .iter()
-        .map(|v| v.unwrap_or(0.0).abs())
-        .collect();
+    let (merchants, amounts) = cell_sizes(daily)?;
     let mut units: BTreeMap<Unit, Vec<usize>> = BTreeMap::new();
     for row in 0..days.len() {
         let unit = (
@@ -316,21 +319,17 @@ fn secondary(
         let day = date(d);
         let monday = d - i32::try_from(day.weekday().num_days_from_monday()).unwrap_or(0);
         let cuts = published.cuts.iter().filter(|c| **c <= day).count();
-        (monday, day.year() * 12 + i32::try_from(day.month()).unwrap_or(0), cuts)
+        (
+            monday,
+            day.year() * 12 + i32::try_from(day.month()).unwrap_or(0),
+            cuts,
+        )
     };
     let mut by_segment: BTreeMap<(i32, i32, usize), BTreeSet<i32>> = BTreeMap::new();
     for &(d, _, _) in units.keys() {
         by_segment.entry(segment(d)).or_default().insert(d);
     }
     let hidden_in = |mask: &[bool], rows: &[usize]| rows.iter().filter(|&&r| mask[r]).count();
-    let smallest = |rows: &[usize]| {
-        rows.iter().copied().min_by(|&a, &b| {
-            merchants[a]
-                .cmp(&merchants[b])
-                .then(amounts[a].total_cmp(&amounts[b]))
-                .then(a.cmp(&b))
-        })
-    };
     let atomic = |(d, r, c): Unit| {
         margin_key(
             &["date", "region_code", "category"],
@@ -338,6 +337,12 @@ fn secondary(
         )
     };
     let mut blanked: BTreeSet<String> = summary.exposed_margins.iter().cloned().collect();
+    // The units whose own figure is blanked (kept beside `blanked` so candidates need no keys).
+    let mut blanked_units: BTreeSet<Unit> = units
+        .keys()
+        .filter(|u| blanked.contains(&atomic(**u)))
+        .copied()
+        .collect();
     let small: Vec<Unit> = units
         .iter()
         .filter(|(_, rows)| hidden_in(mask, rows) == 1)
@@ -350,9 +355,17 @@ fn secondary(
         }
         let (d, r, c) = u;
         // (cost, corners, national and all_targeted figures, cells to suppress)
-        type Candidate = ((bool, usize, usize, i64, f64), Vec<Unit>, Vec<String>, Vec<usize>);
+        type Candidate = (
+            (bool, usize, usize, i64, f64),
+            Vec<Unit>,
+            Vec<String>,
+            Vec<usize>,
+        );
         let mut best: Option<Candidate> = None;
-        let others_r = (0..regions.len()).filter(|&x| x != r).map(Some).chain([None]);
+        let others_r = (0..regions.len())
+            .filter(|&x| x != r)
+            .map(Some)
+            .chain([None]);
         let others_r: Vec<Option<usize>> = others_r.collect();
         for &d2 in by_segment.get(&segment(d)).into_iter().flatten() {
             if d2 == d {
@@ -391,19 +404,20 @@ fn secondary(
                                 ));
                             }
                             if split {
-                                figures.push(margin_key(&["date", TARGETED], [day.as_str(), "true"]));
+                                figures
+                                    .push(margin_key(&["date", TARGETED], [day.as_str(), "true"]));
                             }
                         }
                     }
                     figures.retain(|f| !blanked.contains(f));
                     let new_units = corners
                         .iter()
-                        .filter(|x| !blanked.contains(&atomic(**x)))
+                        .filter(|x| !blanked_units.contains(x))
                         .count();
                     let cells: Vec<usize> = corners
                         .iter()
                         .filter(|x| hidden_in(mask, &units[*x]) == 0)
-                        .filter_map(|x| smallest(&units[x]))
+                        .filter_map(|x| smallest(units[x].iter().copied(), &merchants, &amounts))
                         .collect();
                     let cost = (
                         r2.is_none(),
@@ -428,6 +442,7 @@ fn secondary(
         let Some((_, corners, figures, cells)) = best else {
             summary.unprotected.push(atomic(u));
             blanked.insert(atomic(u));
+            blanked_units.insert(u);
             continue;
         };
         for cell in cells {
@@ -436,6 +451,7 @@ fn secondary(
         }
         for x in corners {
             blanked.insert(atomic(x));
+            blanked_units.insert(x);
             boxed.insert(x);
         }
         blanked.extend(figures);
@@ -787,12 +803,13 @@ mod tests {
                 for cat in [Some("category"), Some(TARGETED), None] {
                     let cols: Vec<&str> = [Some(time), region, cat].into_iter().flatten().collect();
                     for group in margin_groups(&d, &cols).unwrap() {
-                        let key = &keys(&d.slice(i64::try_from(group[0]).unwrap(), 1), &cols)
-                            .unwrap()[0];
+                        let key =
+                            &keys(&d.slice(i64::try_from(group[0]).unwrap(), 1), &cols).unwrap()[0];
                         if cat == Some(TARGETED) && !key.ends_with("true") {
                             continue; // the untargeted categories' sum is not published
                         }
-                        if time == "date" && blanked.contains(&margin_key(&cols, key.split('\u{1f}')))
+                        if time == "date"
+                            && blanked.contains(&margin_key(&cols, key.split('\u{1f}')))
                         {
                             continue;
                         }

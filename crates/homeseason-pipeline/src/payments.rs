@@ -421,11 +421,8 @@ pub fn published_daily(
     if daily.height() == 0 || baseline_daily.height() == 0 {
         return Ok((baseline_daily, Some(k)));
     }
-    let (_, summary) = homeseason_ingest::suppression_of(
-        &daily,
-        k,
-        &homeseason_ingest::Published::of(campaign),
-    )?;
+    let (_, summary) =
+        homeseason_ingest::suppression_of(&daily, k, &homeseason_ingest::Published::of(campaign))?;
     Ok((
         homeseason_ingest::blank_exposed_margins(&baseline_daily, &summary)?,
         Some(k),

@@ -834,6 +834,40 @@ fn with_figure_columns(cells: &DataFrame, targeted: &[&str]) -> DataFrame {
     out
 }
 
+/// A frame's `suppressed` flags (empty as false).
+fn suppressed_flags(frame: &DataFrame) -> Vec<bool> {
+    frame
+        .column("suppressed")
+        .expect("flag")
+        .bool()
+        .expect("bool")
+        .iter()
+        .map(|v| v.unwrap_or(false))
+        .collect()
+}
+
+/// Every figure that can be published over the cells of `grouped` ([`with_figure_columns`]), as
+/// the columns it groups by and the cells it sums: each day, week and the window; by region and
+/// nationally; by category, over the targeted categories and over all. The sum of the untargeted
+/// categories (`__targeted` false) is no figure.
+fn figure_groups(grouped: &DataFrame, cats: &[String]) -> Vec<(Vec<&'static str>, Vec<usize>)> {
+    let mut out = Vec::new();
+    for time in ["date", "__week", "__window"] {
+        for region in [Some("region_code"), None] {
+            for cat in [Some("category"), Some("__targeted"), None] {
+                let cols: Vec<&str> = [Some(time), region, cat].into_iter().flatten().collect();
+                for group in homeseason_ingest::margin_groups(grouped, &cols).expect("groups") {
+                    if cat == Some("__targeted") && cats[group[0]] == "supermarket" {
+                        continue;
+                    }
+                    out.push((cols.clone(), group));
+                }
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn a_margin_that_is_one_small_cell_is_a_gap_in_every_published_series_and_nothing_is_recovered() {
     let c = Campaign::default_2023();
@@ -865,14 +899,7 @@ fn a_margin_that_is_one_small_cell_is_a_gap_in_every_published_series_and_nothin
         .rename("actual_yuan", "net_amount_yuan".into())
         .expect("rename");
     let (b_regions, b_cats, b_dates, _) = cell_columns(&renamed);
-    let b_flags: Vec<bool> = blanked
-        .column("suppressed")
-        .expect("flag")
-        .bool()
-        .expect("bool")
-        .iter()
-        .map(|v| v.unwrap_or(false))
-        .collect();
+    let b_flags = suppressed_flags(&blanked);
     let blanked_rows: Vec<(String, String, NaiveDate)> = (0..b_flags.len())
         .filter(|&i| b_flags[i])
         .map(|i| (b_regions[i].clone(), b_cats[i].clone(), b_dates[i]))
@@ -906,7 +933,11 @@ fn a_margin_that_is_one_small_cell_is_a_gap_in_every_published_series_and_nothin
             .flat_map(|s| &s.points)
             .filter(|p| p.actual_yuan.is_some())
             .count();
-        assert_eq!(visible, 5 * 14 - gaps.len(), "every other point is published");
+        assert_eq!(
+            visible,
+            5 * 14 - gaps.len(),
+            "every other point is published"
+        );
         let note = "suppressed: fewer than 3 merchants 少于3家商户，不予公布";
         for text in [&report.html, &report.markdown] {
             assert!(text.contains(note), "the note is in the report");
@@ -934,16 +965,12 @@ fn a_margin_that_is_one_small_cell_is_a_gap_in_every_published_series_and_nothin
     // publish, for every region and the nation, category, all_targeted and all categories. The
     // figures are grouped by the library's grouping (`margin_groups`); the attack is the
     // independent `homeseason_test_support::recoverable`.
-    let flags: Vec<bool> = dash
-        .column("suppressed")
-        .expect("flag")
-        .bool()
-        .expect("bool")
-        .iter()
-        .map(|v| v.unwrap_or(false))
-        .collect();
+    let flags = suppressed_flags(&dash);
     let hidden: Vec<usize> = (0..flags.len()).filter(|&i| flags[i]).collect();
-    assert!(hidden.len() > 1, "primary, complementary and secondary cells");
+    assert!(
+        hidden.len() > 1,
+        "primary, complementary and secondary cells"
+    );
     let grouped = with_figure_columns(&cells, &targeted);
     let (regions, cats, dates, _) = cell_columns(&cells);
     let daily_shown = |region: Option<&str>, cat: Option<&str>, day: NaiveDate| -> bool {
@@ -964,24 +991,20 @@ fn a_margin_that_is_one_small_cell_is_a_gap_in_every_published_series_and_nothin
         in_report || in_dashboard
     };
     let mut figures: Vec<Vec<usize>> = Vec::new();
-    for time in ["date", "__week", "__window"] {
-        for region in [Some("region_code"), None] {
-            for cat in [Some("category"), Some("__targeted"), None] {
-                let cols: Vec<&str> = [Some(time), region, cat].into_iter().flatten().collect();
-                for group in homeseason_ingest::margin_groups(&grouped, &cols).expect("groups") {
-                    let first = group[0];
-                    let cat_name = match cat {
-                        Some("category") => Some(cats[first].as_str()),
-                        Some(_) if cats[first] == "supermarket" => continue, // not published
-                        Some(_) => Some("all_targeted"),
-                        None => None,
-                    };
-                    let region_code = region.map(|_| regions[first].as_str());
-                    if time != "date" || daily_shown(region_code, cat_name, dates[first]) {
-                        figures.push(group);
-                    }
-                }
-            }
+    for (cols, group) in figure_groups(&grouped, &cats) {
+        let first = group[0];
+        let cat_name = if cols.contains(&"category") {
+            Some(cats[first].as_str())
+        } else if cols.contains(&"__targeted") {
+            Some("all_targeted")
+        } else {
+            None
+        };
+        let region_code = cols
+            .contains(&"region_code")
+            .then(|| regions[first].as_str());
+        if cols[0] != "date" || daily_shown(region_code, cat_name, dates[first]) {
+            figures.push(group);
         }
     }
     assert_eq!(
@@ -995,32 +1018,19 @@ fn a_margin_that_is_one_small_cell_is_a_gap_in_every_published_series_and_nothin
     // and complementary), only the lone cell's own daily figures blanked, every other figure
     // published — and the parents (all_targeted of that day, the week's and the window's totals)
     // minus their other parts give the lone cell.
-    let (first, _) = homeseason_ingest::suppression_mask(
-        &grouped,
-        3,
-        &homeseason_ingest::PUBLISHED_MARGINS,
-    )
-    .expect("first pass");
+    let (first, _) =
+        homeseason_ingest::suppression_mask(&grouped, 3, &homeseason_ingest::PUBLISHED_MARGINS)
+            .expect("first pass");
     let first: Vec<usize> = (0..first.len()).filter(|&i| first[i]).collect();
     let lone_cell: Vec<usize> = (0..cats.len())
         .filter(|&i| cats[i] == "home_textiles" && dates[i] == lone)
         .collect();
     assert_eq!(lone_cell.len(), 1);
-    let mut unprotected: Vec<Vec<usize>> = Vec::new();
-    for time in ["date", "__week", "__window"] {
-        for region in [Some("region_code"), None] {
-            for cat in [Some("category"), Some("__targeted"), None] {
-                let cols: Vec<&str> = [Some(time), region, cat].into_iter().flatten().collect();
-                for group in homeseason_ingest::margin_groups(&grouped, &cols).expect("groups") {
-                    let is_lone = group == lone_cell;
-                    let untargeted = cat == Some("__targeted") && cats[group[0]] == "supermarket";
-                    if !is_lone && !untargeted {
-                        unprotected.push(group);
-                    }
-                }
-            }
-        }
-    }
+    let unprotected: Vec<Vec<usize>> = figure_groups(&grouped, &cats)
+        .into_iter()
+        .map(|(_, group)| group)
+        .filter(|group| *group != lone_cell)
+        .collect();
     assert_eq!(
         homeseason_test_support::recoverable(&first, &unprotected),
         lone_cell
