@@ -412,7 +412,7 @@ fn secondary(
                     figures.retain(|f| !blanked.contains(f));
                     let new_units = corners
                         .iter()
-                        .filter(|x| !blanked_units.contains(x))
+                        .filter(|x| !blanked_units.contains(*x))
                         .count();
                     let cells: Vec<usize> = corners
                         .iter()
