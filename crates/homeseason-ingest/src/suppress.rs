@@ -822,7 +822,10 @@ mod tests {
     }
 
     #[test]
-    #[expect(clippy::print_stderr, reason = "the figures of the attack, for the record")]
+    #[expect(
+        clippy::print_stderr,
+        reason = "the figures of the attack, for the record"
+    )]
     fn the_differencing_attack_on_every_published_figure_recovers_nothing() {
         let targeted = ["home_appliances", "furniture", "home_textiles"];
         let published = Published {
