@@ -833,17 +833,32 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(k) = suppress_below {
                 let s = pipeline::write_dashboard(&lake, k, &campaign)?;
                 eprintln!(
-                    "dashboard copies: {} cells of fewer than {k} merchants suppressed, and {} more so \
-                     that none can be derived from a published margin; {} margins that are one small \
-                     cell blanked / 已抑制 {} 个少于 {k} 家商户的单元格，另补充抑制 {} 个以防由汇总数倒推；\
-                     {} 个仅含一个小单元格的汇总数已隐去",
+                    "dashboard copies: {} cells of fewer than {k} merchants suppressed, {} more so \
+                     that none can be derived from a published margin and {} more in {} boxes of \
+                     secondary suppression; {} daily figures blanked / 已抑制 {} 个少于 {k} 家商户的\
+                     单元格，另补充抑制 {} 个、二次抑制 {} 个（{} 组）以防由汇总数倒推；{} 个日汇总数已隐去",
                     s.primary,
                     s.complementary,
-                    s.exposed_margins.len(),
+                    s.secondary,
+                    s.boxes,
+                    s.blanked_margins.len(),
                     s.primary,
                     s.complementary,
-                    s.exposed_margins.len()
+                    s.secondary,
+                    s.boxes,
+                    s.blanked_margins.len()
                 );
+                if !s.unprotected.is_empty() {
+                    eprintln!(
+                        "warning: {} small cells have no box of secondary suppression (no other day \
+                         in their week, or no other category in their region that day); a sum over \
+                         days, regions or categories may give them away: {} / 警告：{} 个小单元格\
+                         无法二次抑制，可能由汇总数倒推",
+                        s.unprotected.len(),
+                        s.unprotected.join("; "),
+                        s.unprotected.len()
+                    );
+                }
             }
             if json {
                 println!("{}", serde_json::to_string_pretty(&results)?);

@@ -67,8 +67,8 @@ pub use stream::{
 };
 pub use stream::{TXN_VALUE_FIELDS, txn_conflict_detail, txn_values_fingerprint};
 pub use suppress::{
-    PUBLISHED_MARGINS, Suppression, blank_exposed_margins, suppress_small_cells, suppression_mask,
-    suppression_of,
+    PUBLISHED_MARGINS, Published, Suppression, blank_exposed_margins, margin_groups,
+    suppress_small_cells, suppression_mask, suppression_of,
 };
 
 use homeseason_schema::campaign::Campaign;

@@ -14,7 +14,7 @@
 //! <root>/payment_daily/institution=acq_a/year=2023/month=9/data.parquet
 //! <root>/_txn_index/institution=wallet_b/year=2023/month=9/<sha256>.fp64   txn-id fingerprints of that partition
 //! <root>/dashboard/dashboard_payment_daily/data.parquet  small cells suppressed (`ingest --suppress-below K`)
-//! <root>/dashboard/dashboard_baseline_daily/data.parquet margins that are one small cell blanked
+//! <root>/dashboard/dashboard_baseline_daily/data.parquet daily figures suppression does not publish blanked
 //! <root>/dashboard/_suppression.json                    the threshold K the copies were written with
 //! <root>/enterprise_sales/period=2023-09/330000.parquet   (or 2023-W37, 2023-09-01~2023-09-15)
 //! <root>/retail_stats/period=2023-10/000000.parquet

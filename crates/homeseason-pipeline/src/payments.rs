@@ -358,21 +358,12 @@ pub(crate) fn prepare_daily(
 /// Name of the dashboard copy of `baseline_daily`.
 pub const DASHBOARD_BASELINE: &str = tables::DASHBOARD_BASELINE_DAILY;
 
-/// The campaign's targeted categories, as suppression's `all_targeted` margins name them.
-fn targeted(campaign: &Campaign) -> Vec<&str> {
-    campaign
-        .categories
-        .targeted
-        .iter()
-        .map(|c| c.id())
-        .collect()
-}
-
 /// Write the dashboard copies (`<lake>/dashboard/`): `dashboard_payment_daily`, `payment_daily` with
 /// every cell (day × region × MCC, per institution and channel) of fewer than `k` merchants and its
-/// complements ([`homeseason_ingest::suppress_small_cells`]) flagged and its money and counts
-/// blanked; and, when `baseline_daily` exists, `dashboard_baseline_daily` with the margins that are
-/// one suppressed cell alone blanked. Both are checked against their contracts
+/// complementary and secondary cells ([`homeseason_ingest::suppress_small_cells`]) flagged and its
+/// money and counts blanked; and, when `baseline_daily` exists, `dashboard_baseline_daily` with the
+/// daily figures suppression does not publish blanked
+/// ([`homeseason_ingest::Suppression::blanked_margins`]). Both are checked against their contracts
 /// (`data-schemas/dashboard_*.json`) before they are written. The threshold is recorded
 /// (`dashboard/_suppression.json`) so the report blanks the same margins ([`published_daily`]).
 /// Dashboards read these, never the tables beside them.
@@ -388,7 +379,11 @@ pub fn write_dashboard(
     if daily.height() == 0 {
         return Ok(homeseason_ingest::Suppression::default());
     }
-    let (out, summary) = homeseason_ingest::suppress_small_cells(&daily, k, &targeted(campaign))?;
+    let (out, summary) = homeseason_ingest::suppress_small_cells(
+        &daily,
+        k,
+        &homeseason_ingest::Published::of(campaign),
+    )?;
     lake.write_dashboard(tables::DASHBOARD_PAYMENT_DAILY, &out)?;
     let baseline = lake.read_table(tables::BASELINE_DAILY)?;
     if baseline.height() > 0 {
@@ -406,8 +401,9 @@ pub fn write_dashboard(
 /// The daily series the report and the notebook publish, with the suppression of the dashboard
 /// copies applied: when the lake's dashboard copies were written with a threshold `k`
 /// ([`write_dashboard`]), suppression is worked out again on the lake's current `payment_daily`
-/// and every row of `baseline_daily` whose margin (region or national, category or `all_targeted`,
-/// day) is one suppressed cell alone gets `actual_yuan` blanked and `suppressed = true`
+/// and every row of `baseline_daily` whose figure (region or national, category or `all_targeted`,
+/// day) is not published — a margin that is one suppressed cell alone, or a figure secondary
+/// suppression hides — gets `actual_yuan` blanked and `suppressed = true`
 /// ([`homeseason_ingest::blank_exposed_margins`]), as in `dashboard_baseline_daily`. Returns the
 /// frame and `k`; without dashboard copies, `baseline_daily` unchanged and `None`.
 ///
@@ -425,7 +421,8 @@ pub fn published_daily(
     if daily.height() == 0 || baseline_daily.height() == 0 {
         return Ok((baseline_daily, Some(k)));
     }
-    let (_, summary) = homeseason_ingest::suppression_of(&daily, k, &targeted(campaign))?;
+    let (_, summary) =
+        homeseason_ingest::suppression_of(&daily, k, &homeseason_ingest::Published::of(campaign))?;
     Ok((
         homeseason_ingest::blank_exposed_margins(&baseline_daily, &summary)?,
         Some(k),

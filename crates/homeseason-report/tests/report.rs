@@ -809,101 +809,135 @@ fn cell_columns(cells: &DataFrame) -> (Vec<String>, Vec<String>, Vec<NaiveDate>,
     (text("region_code"), text("category"), dates, nets)
 }
 
-/// How many hidden cells an attacker recovers exactly: `groups` are the published figures, each the
-/// set of cells it sums (its value minus the visible cells is the sum of its hidden cells); a
-/// hidden cell is recovered when its unit vector lies in the row space of those sums.
-fn recoverable(hidden: &[usize], groups: &[Vec<usize>]) -> Vec<usize> {
-    let column: std::collections::HashMap<usize, usize> =
-        hidden.iter().enumerate().map(|(c, &r)| (r, c)).collect();
-    let mut pivots: Vec<(usize, Vec<f64>)> = Vec::new();
-    for g in groups {
-        let mut row = vec![0.0; hidden.len()];
-        for cell in g {
-            if let Some(&c) = column.get(cell) {
-                row[c] = 1.0;
-            }
-        }
-        for (p, prow) in &pivots {
-            let f = row[*p];
-            if f != 0.0 {
-                row.iter_mut().zip(prow).for_each(|(a, b)| *a -= f * b);
-            }
-        }
-        let Some(p) = row.iter().position(|v| v.abs() > 1e-9) else {
-            continue;
-        };
-        let f = row[p];
-        for v in &mut row {
-            *v /= f;
-        }
-        for (_, prow) in &mut pivots {
-            let g = prow[p];
-            if g != 0.0 {
-                prow.iter_mut().zip(&row).for_each(|(a, b)| *a -= g * b);
-            }
-        }
-        pivots.push((p, row));
-    }
-    (0..hidden.len())
-        .filter(|&i| {
-            let mut v = vec![0.0; hidden.len()];
-            v[i] = 1.0;
-            for (p, prow) in &pivots {
-                let f = v[*p];
-                if f != 0.0 {
-                    v.iter_mut().zip(prow).for_each(|(a, b)| *a -= f * b);
-                }
-            }
-            v.iter().all(|x| x.abs() < 1e-9)
-        })
-        .map(|i| hidden[i])
+/// `cells` with the columns the published figures group by: `__targeted` (a targeted category),
+/// `__week` (the Monday of the day's week) and `__window` (one value: the two weeks).
+fn with_figure_columns(cells: &DataFrame, targeted: &[&str]) -> DataFrame {
+    let (_, cats, dates, _) = cell_columns(cells);
+    let mut out = cells.clone();
+    out.with_column(Column::new(
+        "__targeted".into(),
+        cats.iter()
+            .map(|c| targeted.contains(&c.as_str()))
+            .collect::<Vec<bool>>(),
+    ))
+    .expect("targeted");
+    out.with_column(Column::new(
+        "__week".into(),
+        dates
+            .iter()
+            .map(|day| homeseason_report::week_sunday(*day).to_string())
+            .collect::<Vec<String>>(),
+    ))
+    .expect("week");
+    out.with_column(Column::new("__window".into(), vec!["window"; dates.len()]))
+        .expect("window");
+    out
+}
+
+/// A frame's `suppressed` flags (empty as false).
+fn suppressed_flags(frame: &DataFrame) -> Vec<bool> {
+    frame
+        .column("suppressed")
+        .expect("flag")
+        .bool()
+        .expect("bool")
+        .iter()
+        .map(|v| v.unwrap_or(false))
         .collect()
 }
 
+/// Every figure that can be published over the cells of `grouped` ([`with_figure_columns`]), as
+/// the columns it groups by and the cells it sums: each day, week and the window; by region and
+/// nationally; by category, over the targeted categories and over all. The sum of the untargeted
+/// categories (`__targeted` false) is no figure.
+fn figure_groups(grouped: &DataFrame, cats: &[String]) -> Vec<(Vec<&'static str>, Vec<usize>)> {
+    let mut out = Vec::new();
+    for time in ["date", "__week", "__window"] {
+        for region in [Some("region_code"), None] {
+            for cat in [Some("category"), Some("__targeted"), None] {
+                let cols: Vec<&str> = [Some(time), region, cat].into_iter().flatten().collect();
+                for group in homeseason_ingest::margin_groups(grouped, &cols).expect("groups") {
+                    if cat == Some("__targeted") && cats[group[0]] == "supermarket" {
+                        continue;
+                    }
+                    out.push((cols.clone(), group));
+                }
+            }
+        }
+    }
+    out
+}
+
 #[test]
-fn a_margin_that_is_one_small_cell_is_a_gap_in_every_published_series_and_nothing_else() {
+fn a_margin_that_is_one_small_cell_is_a_gap_in_every_published_series_and_nothing_is_recovered() {
     let c = Campaign::default_2023();
     let cells = cells();
     let targeted: Vec<&str> = c.categories.targeted.iter().map(|t| t.id()).collect();
+    let published = homeseason_ingest::Published::of(&c);
     let (dash, s) =
-        homeseason_ingest::suppress_small_cells(&cells, 3, &targeted).expect("suppression");
+        homeseason_ingest::suppress_small_cells(&cells, 3, &published).expect("suppression");
     let lone = d(LONE_DAY.0, LONE_DAY.1, LONE_DAY.2);
+    // The lone cell is a margin alone, and gets a box: no other region sells home textiles that
+    // day, so the box is two days × two categories of Zhejiang, with the national figures of
+    // those days and categories blanked.
     assert!(
         s.exposed_margins
             .contains(&format!("date={lone},category=home_textiles")),
         "{s:?}"
     );
+    assert_eq!((s.boxes, s.unprotected.len()), (1, 0), "{s:?}");
     let margins = daily_margins(&cells);
     let blanked = homeseason_ingest::blank_exposed_margins(&margins, &s).expect("blank");
-    let f = [uplift(), blanked, power(), triangulation()];
+    let f = [uplift(), blanked.clone(), power(), triangulation()];
     let mut input = input(&c, &f, None);
     input.suppress_below = Some(3);
     let national = build(&input).expect("national report");
     let zhejiang = homeseason_report::build_region(&input, "330000").expect("Zhejiang's report");
-    // Exactly one point of each report is a gap: home textiles on the lone day (the national
-    // margin, and Zhejiang's region × category × day, are that one cell).
-    for (report, name) in [
-        (&national, "series_national_home_textiles"),
-        (&zhejiang, "series_330000_home_textiles"),
-    ] {
-        let gaps: Vec<(String, NaiveDate)> = report
+    // The rows the dashboard copy of baseline_daily blanks, as (region, category, day).
+    let mut renamed = blanked.clone();
+    renamed
+        .rename("actual_yuan", "net_amount_yuan".into())
+        .expect("rename");
+    let (b_regions, b_cats, b_dates, _) = cell_columns(&renamed);
+    let b_flags = suppressed_flags(&blanked);
+    let blanked_rows: Vec<(String, String, NaiveDate)> = (0..b_flags.len())
+        .filter(|&i| b_flags[i])
+        .map(|i| (b_regions[i].clone(), b_cats[i].clone(), b_dates[i]))
+        .collect();
+    assert!(blanked_rows.contains(&("000000".into(), "home_textiles".into(), lone)));
+    assert!(blanked_rows.contains(&("330000".into(), "home_textiles".into(), lone)));
+    // Each report's gaps are exactly its blanked rows (the nation's, Zhejiang's).
+    for (report, code) in [(&national, "000000"), (&zhejiang, "330000")] {
+        let mut gaps: Vec<(String, String, NaiveDate)> = report
             .series
             .iter()
             .flat_map(|s| {
                 s.points
                     .iter()
                     .filter(|p| p.suppressed)
-                    .map(|p| (s.name.clone(), p.date))
+                    .map(|p| (s.region_code.clone(), s.category.clone(), p.date))
             })
             .collect();
-        assert_eq!(gaps, [(name.to_owned(), lone)]);
+        gaps.sort();
+        let mut expected: Vec<(String, String, NaiveDate)> = blanked_rows
+            .iter()
+            .filter(|(r, cat, _)| r == code && cat != "supermarket")
+            .cloned()
+            .collect();
+        expected.sort();
+        assert_eq!(gaps, expected, "{code}");
+        assert!(gaps.len() >= 4, "the lone day and its box: {gaps:?}");
         let visible = report
             .series
             .iter()
             .flat_map(|s| &s.points)
             .filter(|p| p.actual_yuan.is_some())
             .count();
-        assert_eq!(visible, 5 * 14 - 1, "every other point is published");
+        assert_eq!(
+            visible,
+            5 * 14 - gaps.len(),
+            "every other point is published"
+        );
         let note = "suppressed: fewer than 3 merchants 少于3家商户，不予公布";
         for text in [&report.html, &report.markdown] {
             assert!(text.contains(note), "the note is in the report");
@@ -925,107 +959,87 @@ fn a_margin_that_is_one_small_cell_is_a_gap_in_every_published_series_and_nothin
     assert_eq!(shown, Some(4321.09));
 
     // The differencing attack on everything published: the dashboard copy's visible cells, the
-    // report's daily series (national and Zhejiang), the dashboard baseline's visible margins (every
-    // region, category, all_targeted and the nation), region × day and national day, and the sums
-    // over weeks and over the window that weekly_tracking and uplift publish. The complements hold:
-    // no suppressed cell is recovered except the lone cell itself, which its published parents
-    // (all_targeted of the day, the week's total) minus their other parts still give — blanking a
-    // margin that is one cell does not protect that cell while its parents are published (the limit
-    // docs/reading-the-outputs.md names; closing it needs secondary suppression of margins).
-    let (regions, cats, dates, _) = cell_columns(&dash);
-    let flags: Vec<bool> = dash
-        .column("suppressed")
-        .expect("flag")
-        .bool()
-        .expect("bool")
-        .iter()
-        .map(|v| v.unwrap_or(false))
-        .collect();
+    // report's daily series (national and Zhejiang), the dashboard baseline's visible rows (every
+    // region and the nation, each category and all_targeted), region × day and national day over
+    // all categories, and the sums over weeks and over the window that weekly_tracking and uplift
+    // publish, for every region and the nation, category, all_targeted and all categories. The
+    // figures are grouped by the library's grouping (`margin_groups`); the attack is the
+    // independent `homeseason_test_support::recoverable`.
+    let flags = suppressed_flags(&dash);
     let hidden: Vec<usize> = (0..flags.len()).filter(|&i| flags[i]).collect();
-    assert!(hidden.len() > 1, "primary and complementary cells");
-    let group = |f: &Figure| -> Vec<usize> {
-        (0..regions.len())
-            .filter(|&i| f.holds(&regions[i], &cats[i], dates[i]))
-            .collect()
+    assert!(
+        hidden.len() > 1,
+        "primary, complementary and secondary cells"
+    );
+    let grouped = with_figure_columns(&cells, &targeted);
+    let (regions, cats, dates, _) = cell_columns(&cells);
+    let daily_shown = |region: Option<&str>, cat: Option<&str>, day: NaiveDate| -> bool {
+        let Some(cat) = cat else {
+            return true; // over all categories: always published
+        };
+        let code = region.unwrap_or("000000");
+        let in_report = [&national, &zhejiang].iter().any(|rep| {
+            rep.series.iter().any(|s| {
+                s.region_code == code
+                    && s.category == cat
+                    && s.points
+                        .iter()
+                        .any(|p| p.date == day && p.actual_yuan.is_some())
+            })
+        });
+        let in_dashboard = !blanked_rows.contains(&(code.to_owned(), cat.to_owned(), day));
+        in_report || in_dashboard
     };
-    let mut published: Vec<Vec<usize>> = Vec::new();
-    let days: Vec<NaiveDate> = d(2023, 9, 4).iter_days().take(14).collect();
-    let weeks: Vec<Vec<NaiveDate>> = vec![days[..7].to_vec(), days[7..].to_vec(), days.clone()];
-    for region in [None, Some("110000"), Some("310000"), Some("330000")] {
-        for cat in CATEGORIES
-            .iter()
-            .map(|c| Some((*c).to_owned()))
-            .chain([Some("all_targeted".to_owned()), None])
-        {
-            for &day in &days {
-                let f = Figure {
-                    region: region.map(str::to_owned),
-                    category: cat.clone(),
-                    days: vec![day],
-                };
-                let shown = match (&f.region, &f.category) {
-                    (_, None) => true,
-                    (r, Some(c)) => {
-                        let code = r.clone().unwrap_or_else(|| "000000".into());
-                        let from_report = [&national, &zhejiang].iter().any(|rep| {
-                            rep.series.iter().any(|s| {
-                                s.region_code == code
-                                    && &s.category == c
-                                    && s.points
-                                        .iter()
-                                        .any(|p| p.date == day && p.actual_yuan.is_some())
-                            })
-                        });
-                        // The key `blank_exposed_margins` blanks the dashboard row by.
-                        let tail = if c == "all_targeted" {
-                            "__targeted=true".to_owned()
-                        } else {
-                            format!("category={c}")
-                        };
-                        let key = match r {
-                            Some(r) => format!("date={day},region_code={r},{tail}"),
-                            None => format!("date={day},{tail}"),
-                        };
-                        let from_dashboard = !s.exposed_margins.contains(&key);
-                        from_report || from_dashboard
-                    }
-                };
-                if shown {
-                    published.push(group(&f));
-                }
-            }
-            for span in &weeks {
-                published.push(group(&Figure {
-                    region: region.map(str::to_owned),
-                    category: cat.clone(),
-                    days: span.clone(),
-                }));
-            }
+    let mut figures: Vec<Vec<usize>> = Vec::new();
+    for (cols, group) in figure_groups(&grouped, &cats) {
+        let first = group[0];
+        let cat_name = if cols.contains(&"category") {
+            Some(cats[first].as_str())
+        } else if cols.contains(&"__targeted") {
+            Some("all_targeted")
+        } else {
+            None
+        };
+        let region_code = cols
+            .contains(&"region_code")
+            .then(|| regions[first].as_str());
+        if cols[0] != "date" || daily_shown(region_code, cat_name, dates[first]) {
+            figures.push(group);
         }
     }
-    let lone_cell = group(&Figure {
-        region: None,
-        category: Some("home_textiles".into()),
-        days: vec![lone],
-    });
-    assert_eq!(lone_cell.len(), 1);
-    let recovered = recoverable(&hidden, &published);
     assert_eq!(
-        recovered,
-        lone_cell,
-        "{} suppressed cells: {s:?}",
-        hidden.len()
+        homeseason_test_support::recoverable(&hidden, &figures),
+        Vec::<usize>::new(),
+        "{} suppressed cells, {} published figures: {s:?}",
+        hidden.len(),
+        figures.len()
     );
-    // Without its parents (all_targeted of that day, Zhejiang's and the nation's day, the weeks and
-    // the window of home textiles), nothing is recovered: the gap itself gives nothing away.
-    let parents: Vec<Vec<usize>> = published
-        .iter()
-        .filter(|g| !g.contains(&lone_cell[0]))
-        .cloned()
+    // The attack is real. Remove the protection — the cells of the first pass hidden (primary
+    // and complementary), only the lone cell's own daily figures blanked, every other figure
+    // published — and the parents (all_targeted of that day, the week's and the window's totals)
+    // minus their other parts give the lone cell.
+    let (first, _) =
+        homeseason_ingest::suppression_mask(&grouped, 3, &homeseason_ingest::PUBLISHED_MARGINS)
+            .expect("first pass");
+    let first: Vec<usize> = (0..first.len()).filter(|&i| first[i]).collect();
+    let lone_cell: Vec<usize> = (0..cats.len())
+        .filter(|&i| cats[i] == "home_textiles" && dates[i] == lone)
         .collect();
-    assert!(recoverable(&hidden, &parents).is_empty());
-    // The attack is real: had the report published the lone day, the series alone gives it.
-    let mut shown = parents;
-    shown.push(lone_cell.clone());
-    assert_eq!(recoverable(&hidden, &shown), lone_cell);
+    assert_eq!(lone_cell.len(), 1);
+    let unprotected: Vec<Vec<usize>> = figure_groups(&grouped, &cats)
+        .into_iter()
+        .map(|(_, group)| group)
+        .filter(|group| *group != lone_cell)
+        .collect();
+    assert_eq!(
+        homeseason_test_support::recoverable(&first, &unprotected),
+        lone_cell
+    );
+    // And the gap itself gives nothing away: without the lone cell's parents, nothing is
+    // recovered from the first pass either.
+    let parents_removed: Vec<Vec<usize>> = unprotected
+        .into_iter()
+        .filter(|g| !g.contains(&lone_cell[0]))
+        .collect();
+    assert!(homeseason_test_support::recoverable(&first, &parents_removed).is_empty());
 }

@@ -78,9 +78,9 @@ pub mod tables {
     pub const LOCAL_EVENT_POWER: &str = "local_event_power";
     /// Uplift seen by payments, key enterprises and 社零 side by side, with a disagreement flag.
     pub const TRIANGULATION: &str = "triangulation";
-    /// The dashboard copy of `payment_daily`: small cells and their complements suppressed.
+    /// The dashboard copy of `payment_daily`: small cells, their complements and boxes suppressed.
     pub const DASHBOARD_PAYMENT_DAILY: &str = "dashboard_payment_daily";
-    /// The dashboard copy of `baseline_daily`: margins that are one suppressed cell blanked.
+    /// The dashboard copy of `baseline_daily`: the daily figures suppression does not publish blanked.
     pub const DASHBOARD_BASELINE_DAILY: &str = "dashboard_baseline_daily";
 
     /// Every table, in the order of `datapackage.json`.

@@ -297,6 +297,62 @@ pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
 }
 
+/// The differencing attack on suppressed cells: how many of the `hidden` cells (row numbers) an
+/// attacker recovers exactly from published figures. Each group of `groups` is one published
+/// figure, as the cells it sums: its value minus its visible cells is the sum of its hidden cells.
+/// A hidden cell is recovered when its unit vector lies in the row space of those sums — any
+/// sequence of additions and subtractions of published figures and visible cells is such a
+/// combination (Gauss–Jordan elimination). Returns the recovered cells, in the order of `hidden`.
+/// Independent of the suppression code it attacks, so that it can fail.
+#[must_use]
+pub fn recoverable(hidden: &[usize], groups: &[Vec<usize>]) -> Vec<usize> {
+    let column: std::collections::HashMap<usize, usize> =
+        hidden.iter().enumerate().map(|(c, &r)| (r, c)).collect();
+    let mut pivots: Vec<(usize, Vec<f64>)> = Vec::new();
+    for g in groups {
+        let mut row = vec![0.0; hidden.len()];
+        for cell in g {
+            if let Some(&c) = column.get(cell) {
+                row[c] = 1.0;
+            }
+        }
+        for (p, prow) in &pivots {
+            let f = row[*p];
+            if f != 0.0 {
+                row.iter_mut().zip(prow).for_each(|(a, b)| *a -= f * b);
+            }
+        }
+        let Some(p) = row.iter().position(|v| v.abs() > 1e-9) else {
+            continue;
+        };
+        let f = row[p];
+        for v in &mut row {
+            *v /= f;
+        }
+        for (_, prow) in &mut pivots {
+            let g = prow[p];
+            if g != 0.0 {
+                prow.iter_mut().zip(&row).for_each(|(a, b)| *a -= g * b);
+            }
+        }
+        pivots.push((p, row));
+    }
+    (0..hidden.len())
+        .filter(|&i| {
+            let mut v = vec![0.0; hidden.len()];
+            v[i] = 1.0;
+            for (p, prow) in &pivots {
+                let f = v[*p];
+                if f != 0.0 {
+                    v.iter_mut().zip(prow).for_each(|(a, b)| *a -= f * b);
+                }
+            }
+            v.iter().all(|x| x.abs() < 1e-9)
+        })
+        .map(|i| hidden[i])
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,6 +395,16 @@ mod tests {
         let only_txt = files_with_bytes(&to, |p| p.extension().is_some_and(|x| x == "txt"));
         assert_eq!(only_txt.len(), 1);
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn the_attack_recovers_what_the_sums_give_and_nothing_else() {
+        // Cells 0..4 hidden. Figures: {0,1,5}, {0,1,2}, {2,3}: 2 = second − first + 5 (visible),
+        // then 3 = third − 2; 0 and 1 stay a pair.
+        let groups = vec![vec![0, 1, 5], vec![0, 1, 2], vec![2, 3]];
+        assert_eq!(recoverable(&[0, 1, 2, 3], &groups), vec![2, 3]);
+        assert!(recoverable(&[0, 1], &groups[..1]).is_empty());
+        assert_eq!(recoverable(&[4], &[vec![4, 6]]), vec![4]);
     }
 
     #[test]
