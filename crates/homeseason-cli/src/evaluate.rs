@@ -69,6 +69,51 @@ fn local_event_coverage(lake: &Lake, truth_path: &Path) -> Result<(usize, usize)
     Ok((joined.height(), covered))
 }
 
+/// Generate the season of `config` under `dir/sample`, open the lake `dir/lake` and ingest the
+/// sample's files under `folders` (such as `payments`) into it.
+fn generate_and_ingest(
+    config: &homeseason_synth::SynthConfig,
+    dir: &Path,
+    folders: &[&str],
+    campaign: &Campaign,
+    now: &str,
+) -> Result<(homeseason_synth::SynthSummary, Lake)> {
+    let summary =
+        homeseason_synth::generate(config, &dir.join("sample"), &homeseason_synth::NoProgress)?;
+    let lake = Lake::open(dir.join("lake"))?;
+    let roots: Vec<_> = folders.iter().map(|f| dir.join("sample").join(f)).collect();
+    let files = pipeline::expand(&roots)?;
+    pipeline::ingest_paths(
+        &lake,
+        &files,
+        None,
+        campaign,
+        &Profiles::from_working_dir()?,
+        now,
+        |_, _| {},
+    )?;
+    Ok((summary, lake))
+}
+
+/// The generated season's per-cell truth (region × category).
+fn cell_truth(summary: &homeseason_synth::SynthSummary) -> Result<DataFrame> {
+    read_truth(
+        &summary.path(&summary.truth_path),
+        &["region_code", "category"],
+    )
+}
+
+/// `left` with `right`'s columns joined on `method` (left join): the per-method scores gain the
+/// placebo rate and the other per-method figures.
+pub(crate) fn join_on_method(left: LazyFrame, right: DataFrame) -> LazyFrame {
+    left.join(
+        right.lazy(),
+        [col("method")],
+        [col("method")],
+        JoinArgs::new(JoinType::Left),
+    )
+}
+
 /// Run synth → ingest → estimate → score for each seed under `out`, and write a Markdown table.
 pub(crate) fn evaluate(
     campaign: &Campaign,
@@ -85,24 +130,9 @@ pub(crate) fn evaluate(
             campaign: campaign.clone(),
             ..homeseason_synth::SynthConfig::with_seed(seed)
         };
-        let summary = homeseason_synth::generate(
-            &config,
-            &dir.join("sample"),
-            &homeseason_synth::NoProgress,
-        )?;
-        let lake = Lake::open(dir.join("lake"))?;
         // Payments for the uplift, the activities register for the local-station events.
-        let files =
-            pipeline::expand(&[dir.join("sample/payments"), dir.join("sample/activities")])?;
-        pipeline::ingest_paths(
-            &lake,
-            &files,
-            None,
-            campaign,
-            &Profiles::from_working_dir()?,
-            now,
-            |_, _| {},
-        )?;
+        let (summary, lake) =
+            generate_and_ingest(&config, &dir, &["payments", "activities"], campaign, now)?;
         let started = Instant::now();
         let opts = UpliftOptions {
             seed,
@@ -110,20 +140,10 @@ pub(crate) fn evaluate(
         };
         let (result, stages) = pipeline::outputs::estimate_timed(&lake, campaign, &methods, &opts)?;
         let estimate_seconds = started.elapsed().as_secs_f64();
-        let truth = read_truth(
-            &summary.path(&summary.truth_path),
-            &["region_code", "category"],
-        )?;
+        let truth = cell_truth(&summary)?;
         let scored = homeseason_metrics::score::score(&result.uplift, &truth)?;
         let placebo = homeseason_metrics::score::placebo_rate(&result.uplift)?;
-        let scores = scored
-            .lazy()
-            .join(
-                placebo.lazy(),
-                [col("method")],
-                [col("method")],
-                JoinArgs::new(JoinType::Left),
-            )
+        let scores = join_on_method(scored.lazy(), placebo)
             .with_column(lit(seed as i64).alias("seed"))
             .collect()?;
         let events = local_event_coverage(&lake, &dir.join("sample/truth_local_events.csv"))?;
@@ -294,19 +314,7 @@ pub(crate) fn run_scenario(
         scenario,
         ..homeseason_synth::SynthConfig::with_seed(seed)
     };
-    let summary =
-        homeseason_synth::generate(&config, &dir.join("sample"), &homeseason_synth::NoProgress)?;
-    let lake = Lake::open(dir.join("lake"))?;
-    let files = pipeline::expand(&[dir.join("sample/payments")])?;
-    pipeline::ingest_paths(
-        &lake,
-        &files,
-        None,
-        campaign,
-        &Profiles::from_working_dir()?,
-        now,
-        |_, _| {},
-    )?;
+    let (summary, lake) = generate_and_ingest(&config, dir, &["payments"], campaign, now)?;
     let opts = UpliftOptions {
         seed,
         ..UpliftOptions::from_campaign(campaign)
@@ -323,28 +331,11 @@ pub(crate) fn run_scenario(
         (Vec::new(), None)
     };
     let uplift = homeseason_metrics::backtest::annotate(&result.uplift, &figures)?;
-    let truth = read_truth(
-        &summary.path(&summary.truth_path),
-        &["region_code", "category"],
-    )?;
+    let truth = cell_truth(&summary)?;
     let scored = homeseason_metrics::score::score(&uplift, &truth)?;
     let extra = scenario_extras(&uplift, &truth)?;
     let placebo = homeseason_metrics::score::placebo_rate(&uplift)?;
-    let scores = scored
-        .lazy()
-        .join(
-            extra.lazy(),
-            [col("method")],
-            [col("method")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .join(
-            placebo.lazy(),
-            [col("method")],
-            [col("method")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .collect()?;
+    let scores = join_on_method(join_on_method(scored.lazy(), extra), placebo).collect()?;
     Ok(ScenarioRun {
         scenario,
         scores,

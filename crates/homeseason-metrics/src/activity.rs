@@ -163,22 +163,19 @@ mod tests {
         assert_eq!(s.height(), 4, "{s}");
         let row = |i: usize| -> (String, String, String, i64, i64, i64, i64) {
             let get_i = |c: &str| s.column(c).unwrap().i64().unwrap().get(i).unwrap();
+            let get_s = |c: &str| {
+                s.column(c)
+                    .unwrap()
+                    .str()
+                    .unwrap()
+                    .get(i)
+                    .unwrap()
+                    .to_owned()
+            };
             (
-                s.column("region_code")
-                    .unwrap()
-                    .str()
-                    .unwrap()
-                    .get(i)
-                    .unwrap()
-                    .to_owned(),
+                get_s("region_code"),
                 s.column("week_start").unwrap().get(i).unwrap().to_string(),
-                s.column("activity_type")
-                    .unwrap()
-                    .str()
-                    .unwrap()
-                    .get(i)
-                    .unwrap()
-                    .to_owned(),
+                get_s("activity_type"),
                 get_i("activities"),
                 get_i("enterprises"),
                 get_i("brands"),

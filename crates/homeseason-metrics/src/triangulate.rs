@@ -998,17 +998,21 @@ mod tests {
                 Some(50.0)
             }),
         ]);
-        let uplift = uplift_frame(&[(
-            "330000",
-            "furniture",
-            "two_year",
-            "campaign",
-            "payment_daily",
-            9.0,
-            5.0,
-            13.0,
-            10.0,
-        )]);
+        // One Zhejiang furniture campaign row: +9 % (5 … 13), growth over the baseline +10 %.
+        let furniture = |method: &'static str, source: &'static str| {
+            uplift_frame(&[(
+                "330000",
+                "furniture",
+                method,
+                "campaign",
+                source,
+                9.0,
+                5.0,
+                13.0,
+                10.0,
+            )])
+        };
+        let uplift = furniture("two_year", "payment_daily");
         let t = triangulate(
             &uplift,
             &sales,
@@ -1030,17 +1034,7 @@ mod tests {
         assert_eq!(s(&t, "region_name_zh", 0), "浙江省");
         assert!(f(&t, "retail_yoy_pct", 0).is_none());
         // prior_year (L = 1): 132/90 over 120/90 is also +10 %.
-        let uplift = uplift_frame(&[(
-            "330000",
-            "furniture",
-            "prior_year",
-            "campaign",
-            "payment_daily",
-            9.0,
-            5.0,
-            13.0,
-            10.0,
-        )]);
+        let uplift = furniture("prior_year", "payment_daily");
         let opts = TriangulateOptions {
             method: Some("prior_year".into()),
             ..TriangulateOptions::default()
@@ -1054,17 +1048,7 @@ mod tests {
             ..TriangulateOptions::default()
         };
         let t = triangulate(
-            &uplift_frame(&[(
-                "330000",
-                "furniture",
-                "two_year",
-                "campaign",
-                "",
-                9.0,
-                5.0,
-                13.0,
-                10.0,
-            )]),
+            &furniture("two_year", ""),
             &sales,
             &retail_frame(vec![]),
             &c,

@@ -413,27 +413,12 @@ pub fn uplift(
                 .by_code(region)
                 .map_or_else(|| region.clone(), |r| r.name_zh.clone())
         };
-        rows.push(
-            campaign,
-            region,
-            &name,
-            category,
-            method,
-            opts,
-            &e,
-            (&campaign.window, "campaign"),
-        );
-        if let Some((pwin, p)) = &placebo {
-            rows.push(
-                campaign,
-                region,
-                &name,
-                category,
-                method,
-                opts,
-                p,
-                (pwin, "placebo"),
-            );
+        // The campaign row, then the placebo row when there is one.
+        let placebo_row = placebo.as_ref().map(|(pwin, p)| (p, (pwin, "placebo")));
+        for (est, window) in
+            std::iter::once((&e, (&campaign.window, "campaign"))).chain(placebo_row)
+        {
+            rows.push(campaign, region, &name, category, method, opts, est, window);
         }
         for (d, y, b, lo, hi) in &e.daily {
             daily.region.push(region.clone());

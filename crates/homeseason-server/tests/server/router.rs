@@ -610,11 +610,7 @@ async fn an_unknown_institution_is_a_rejected_row_in_an_upload() {
         .upload(&f.admin, "payment_transactions_wallet_b_2023-09.csv", &text)
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    assert_eq!(
-        accepted_rejected(&v),
-        (Some(2), Some(1)),
-        "{v}"
-    );
+    assert_eq!(accepted_rejected(&v), (Some(2), Some(1)), "{v}");
     assert_eq!(v["rejects"][0]["reason"], "unknown_institution", "{v}");
     // A daily file.
     let daily = "date,institution,region_code,mcc,channel,txn_count,amount,refund_amount,merchant_count\n\
@@ -628,11 +624,7 @@ async fn an_unknown_institution_is_a_rejected_row_in_an_upload() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    assert_eq!(
-        accepted_rejected(&v),
-        (Some(1), Some(1)),
-        "{v}"
-    );
+    assert_eq!(accepted_rejected(&v), (Some(1), Some(1)), "{v}");
     assert_eq!(v["rejects"][0]["reason"], "unknown_institution", "{v}");
     assert_eq!(v["rejects"][0]["line"], 2, "{v}");
     let daily = f.table(homeseason_schema::contract::tables::PAYMENT_DAILY);
