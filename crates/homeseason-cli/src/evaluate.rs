@@ -114,6 +114,41 @@ pub(crate) fn join_on_method(left: LazyFrame, right: DataFrame) -> LazyFrame {
     )
 }
 
+/// The runs' score tables one below the other.
+fn stack<'a>(scores: impl Iterator<Item = &'a DataFrame>) -> Result<DataFrame> {
+    Ok(concat(
+        scores.map(|s| s.clone().lazy()).collect::<Vec<_>>(),
+        UnionArgs::default(),
+    )?
+    .collect()?)
+}
+
+/// The mean of column `c` over the runs, each run weighted by its count in column `n`.
+fn weighted(c: &str, n: &str) -> Expr {
+    (col(c) * col(n)).sum() / col(n).sum()
+}
+
+/// A pooled table's `method` and `cells` columns.
+fn methods_and_cells(pooled: &DataFrame) -> Result<(StringChunked, Int64Chunked)> {
+    Ok((
+        pooled.column("method")?.str()?.clone(),
+        pooled
+            .column("cells")?
+            .cast(&DataType::Int64)?
+            .i64()?
+            .clone(),
+    ))
+}
+
+/// A pooled table's column `name` as floats.
+fn floats(pooled: &DataFrame, name: &str) -> Result<Float64Chunked> {
+    Ok(pooled
+        .column(name)?
+        .cast(&DataType::Float64)?
+        .f64()?
+        .clone())
+}
+
 /// Run synth → ingest → estimate → score for each seed under `out`, and write a Markdown table.
 pub(crate) fn evaluate(
     campaign: &Campaign,
@@ -155,13 +190,7 @@ pub(crate) fn evaluate(
             events,
         });
     }
-    let all = concat(
-        runs.iter()
-            .map(|r| r.scores.clone().lazy())
-            .collect::<Vec<_>>(),
-        UnionArgs::default(),
-    )?
-    .collect()?;
+    let all = stack(runs.iter().map(|r| &r.scores))?;
     // Pool over seeds: weight each seed's means by its cell count.
     let pooled = all
         .clone()
@@ -169,12 +198,10 @@ pub(crate) fn evaluate(
         .group_by([col("method")])
         .agg([
             col("cells").sum().alias("cells"),
-            ((col("mae_pp") * col("cells")).sum() / col("cells").sum()).alias("mae_pp"),
-            ((col("bias_pp") * col("cells")).sum() / col("cells").sum()).alias("bias_pp"),
-            ((col("coverage") * col("cells")).sum() / col("cells").sum()).alias("coverage"),
-            ((col("false_positive_rate") * col("placebo_cells")).sum()
-                / col("placebo_cells").sum())
-            .alias("placebo_fpr"),
+            weighted("mae_pp", "cells").alias("mae_pp"),
+            weighted("bias_pp", "cells").alias("bias_pp"),
+            weighted("coverage", "cells").alias("coverage"),
+            weighted("false_positive_rate", "placebo_cells").alias("placebo_fpr"),
         ])
         .sort(["method"], SortMultipleOptions::default())
         .collect()?;
@@ -193,13 +220,8 @@ pub(crate) fn evaluate(
         md,
         "| method | cells | MAE (pp) | bias (pp) | coverage | placebo FPR |\n|---|---|---|---|---|---|"
     );
-    let m = pooled.column("method")?.str()?.clone();
-    let cells = pooled
-        .column("cells")?
-        .cast(&DataType::Int64)?
-        .i64()?
-        .clone();
-    let f = |name: &str| -> Result<Float64Chunked> { Ok(pooled.column(name)?.f64()?.clone()) };
+    let (m, cells) = methods_and_cells(&pooled)?;
+    let f = |name: &str| floats(&pooled, name);
     let (mae, bias, cov, fpr) = (
         f("mae_pp")?,
         f("bias_pp")?,
@@ -395,25 +417,18 @@ pub(crate) fn scenario_markdown(
     }
     for s in order {
         let mine: Vec<&ScenarioRun> = runs.iter().filter(|r| r.scenario == s).collect();
-        let all = concat(
-            mine.iter()
-                .map(|r| r.scores.clone().lazy())
-                .collect::<Vec<_>>(),
-            UnionArgs::default(),
-        )?
-        .collect()?;
-        let w = |c: &str, n: &str| (col(c) * col(n)).sum() / col(n).sum();
+        let all = stack(mine.iter().map(|r| &r.scores))?;
         let pooled = all
             .lazy()
             .group_by([col("method")])
             .agg([
                 col("cells").sum().alias("cells"),
-                w("mae_pp", "cells").alias("mae_pp"),
-                w("bias_pp", "cells").alias("bias_pp"),
-                w("coverage", "cells").alias("coverage"),
-                w("calibrated_coverage", "cells").alias("calibrated_coverage"),
-                w("false_positive_rate", "placebo_cells").alias("placebo_fpr"),
-                w("flagged_share", "cells").alias("flagged_share"),
+                weighted("mae_pp", "cells").alias("mae_pp"),
+                weighted("bias_pp", "cells").alias("bias_pp"),
+                weighted("coverage", "cells").alias("coverage"),
+                weighted("calibrated_coverage", "cells").alias("calibrated_coverage"),
+                weighted("false_positive_rate", "placebo_cells").alias("placebo_fpr"),
+                weighted("flagged_share", "cells").alias("flagged_share"),
             ])
             .sort(["method"], SortMultipleOptions::default())
             .collect()?;
@@ -424,19 +439,8 @@ pub(crate) fn scenario_markdown(
             s.describe(),
             mine.iter().map(|r| r.seconds).sum::<f64>() / mine.len().max(1) as f64
         );
-        let m = pooled.column("method")?.str()?.clone();
-        let cells = pooled
-            .column("cells")?
-            .cast(&DataType::Int64)?
-            .i64()?
-            .clone();
-        let f = |name: &str| -> Result<Float64Chunked> {
-            Ok(pooled
-                .column(name)?
-                .cast(&DataType::Float64)?
-                .f64()?
-                .clone())
-        };
+        let (m, cells) = methods_and_cells(&pooled)?;
+        let f = |name: &str| floats(&pooled, name);
         let (mae, bias, cov, ccov, fpr, flagged) = (
             f("mae_pp")?,
             f("bias_pp")?,

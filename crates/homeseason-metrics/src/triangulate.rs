@@ -813,6 +813,7 @@ impl Rows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_frames::{f, n, s};
 
     fn month_end(y: i32, m: u32) -> NaiveDate {
         first_of_next_month(NaiveDate::from_ymd_opt(y, m, 1).unwrap()) - chrono::Duration::days(1)
@@ -959,22 +960,6 @@ mod tests {
             "growth_factor" => rows.iter().map(|r| (1.0 + r.8 / 100.0) / (1.0 + r.5 / 100.0)).collect::<Vec<_>>(),
         )
         .unwrap()
-    }
-
-    fn f(df: &DataFrame, col: &str, i: usize) -> Option<f64> {
-        df.column(col).unwrap().f64().unwrap().get(i)
-    }
-    fn s(df: &DataFrame, col: &str, i: usize) -> String {
-        df.column(col)
-            .unwrap()
-            .str()
-            .unwrap()
-            .get(i)
-            .unwrap()
-            .to_owned()
-    }
-    fn n(df: &DataFrame, col: &str, i: usize) -> i64 {
-        df.column(col).unwrap().i64().unwrap().get(i).unwrap()
     }
 
     #[test]
