@@ -729,9 +729,6 @@ struct Draw {
     node: Node,
 }
 
-/// Draw `m` points of slice `slice` — θ₀ uniform on `[centre − width/2, centre + width/2]`, the
-/// other coordinates from `proposal` — and evaluate them exactly.
-#[expect(clippy::too_many_arguments, reason = "private helper of one caller")]
 /// The importance-sampling draws so far, the proposals (with their draw counts) each slice's draws
 /// came from, and the generator that draws them.
 struct Pool {
@@ -765,6 +762,9 @@ impl Pool {
     }
 }
 
+/// Draw `m` points of slice `slice` — θ₀ uniform on `[centre − width/2, centre + width/2]`, the
+/// other coordinates from `proposal` — and evaluate them exactly.
+#[expect(clippy::too_many_arguments, reason = "private helper of one caller")]
 fn sample_slice(
     data: &PreData,
     model: ErrorModel,
