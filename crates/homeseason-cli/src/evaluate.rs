@@ -69,6 +69,86 @@ fn local_event_coverage(lake: &Lake, truth_path: &Path) -> Result<(usize, usize)
     Ok((joined.height(), covered))
 }
 
+/// Generate the season of `config` under `dir/sample`, open the lake `dir/lake` and ingest the
+/// sample's files under `folders` (such as `payments`) into it.
+fn generate_and_ingest(
+    config: &homeseason_synth::SynthConfig,
+    dir: &Path,
+    folders: &[&str],
+    campaign: &Campaign,
+    now: &str,
+) -> Result<(homeseason_synth::SynthSummary, Lake)> {
+    let summary =
+        homeseason_synth::generate(config, &dir.join("sample"), &homeseason_synth::NoProgress)?;
+    let lake = Lake::open(dir.join("lake"))?;
+    let roots: Vec<_> = folders.iter().map(|f| dir.join("sample").join(f)).collect();
+    let files = pipeline::expand(&roots)?;
+    pipeline::ingest_paths(
+        &lake,
+        &files,
+        None,
+        campaign,
+        &Profiles::from_working_dir()?,
+        now,
+        |_, _| {},
+    )?;
+    Ok((summary, lake))
+}
+
+/// The generated season's per-cell truth (region × category).
+fn cell_truth(summary: &homeseason_synth::SynthSummary) -> Result<DataFrame> {
+    read_truth(
+        &summary.path(&summary.truth_path),
+        &["region_code", "category"],
+    )
+}
+
+/// `left` with `right`'s columns joined on `method` (left join): the per-method scores gain the
+/// placebo rate and the other per-method figures.
+pub(crate) fn join_on_method(left: LazyFrame, right: DataFrame) -> LazyFrame {
+    left.join(
+        right.lazy(),
+        [col("method")],
+        [col("method")],
+        JoinArgs::new(JoinType::Left),
+    )
+}
+
+/// The runs' score tables one below the other.
+fn stack<'a>(scores: impl Iterator<Item = &'a DataFrame>) -> Result<DataFrame> {
+    Ok(concat(
+        scores.map(|s| s.clone().lazy()).collect::<Vec<_>>(),
+        UnionArgs::default(),
+    )?
+    .collect()?)
+}
+
+/// The mean of column `c` over the runs, each run weighted by its count in column `n`.
+fn weighted(c: &str, n: &str) -> Expr {
+    (col(c) * col(n)).sum() / col(n).sum()
+}
+
+/// A pooled table's `method` and `cells` columns.
+fn methods_and_cells(pooled: &DataFrame) -> Result<(StringChunked, Int64Chunked)> {
+    Ok((
+        pooled.column("method")?.str()?.clone(),
+        pooled
+            .column("cells")?
+            .cast(&DataType::Int64)?
+            .i64()?
+            .clone(),
+    ))
+}
+
+/// A pooled table's column `name` as floats.
+fn floats(pooled: &DataFrame, name: &str) -> Result<Float64Chunked> {
+    Ok(pooled
+        .column(name)?
+        .cast(&DataType::Float64)?
+        .f64()?
+        .clone())
+}
+
 /// Run synth → ingest → estimate → score for each seed under `out`, and write a Markdown table.
 pub(crate) fn evaluate(
     campaign: &Campaign,
@@ -85,24 +165,9 @@ pub(crate) fn evaluate(
             campaign: campaign.clone(),
             ..homeseason_synth::SynthConfig::with_seed(seed)
         };
-        let summary = homeseason_synth::generate(
-            &config,
-            &dir.join("sample"),
-            &homeseason_synth::NoProgress,
-        )?;
-        let lake = Lake::open(dir.join("lake"))?;
         // Payments for the uplift, the activities register for the local-station events.
-        let files =
-            pipeline::expand(&[dir.join("sample/payments"), dir.join("sample/activities")])?;
-        pipeline::ingest_paths(
-            &lake,
-            &files,
-            None,
-            campaign,
-            &Profiles::from_working_dir()?,
-            now,
-            |_, _| {},
-        )?;
+        let (summary, lake) =
+            generate_and_ingest(&config, &dir, &["payments", "activities"], campaign, now)?;
         let started = Instant::now();
         let opts = UpliftOptions {
             seed,
@@ -110,20 +175,10 @@ pub(crate) fn evaluate(
         };
         let (result, stages) = pipeline::outputs::estimate_timed(&lake, campaign, &methods, &opts)?;
         let estimate_seconds = started.elapsed().as_secs_f64();
-        let truth = read_truth(
-            &summary.path(&summary.truth_path),
-            &["region_code", "category"],
-        )?;
+        let truth = cell_truth(&summary)?;
         let scored = homeseason_metrics::score::score(&result.uplift, &truth)?;
         let placebo = homeseason_metrics::score::placebo_rate(&result.uplift)?;
-        let scores = scored
-            .lazy()
-            .join(
-                placebo.lazy(),
-                [col("method")],
-                [col("method")],
-                JoinArgs::new(JoinType::Left),
-            )
+        let scores = join_on_method(scored.lazy(), placebo)
             .with_column(lit(seed as i64).alias("seed"))
             .collect()?;
         let events = local_event_coverage(&lake, &dir.join("sample/truth_local_events.csv"))?;
@@ -135,13 +190,7 @@ pub(crate) fn evaluate(
             events,
         });
     }
-    let all = concat(
-        runs.iter()
-            .map(|r| r.scores.clone().lazy())
-            .collect::<Vec<_>>(),
-        UnionArgs::default(),
-    )?
-    .collect()?;
+    let all = stack(runs.iter().map(|r| &r.scores))?;
     // Pool over seeds: weight each seed's means by its cell count.
     let pooled = all
         .clone()
@@ -149,12 +198,10 @@ pub(crate) fn evaluate(
         .group_by([col("method")])
         .agg([
             col("cells").sum().alias("cells"),
-            ((col("mae_pp") * col("cells")).sum() / col("cells").sum()).alias("mae_pp"),
-            ((col("bias_pp") * col("cells")).sum() / col("cells").sum()).alias("bias_pp"),
-            ((col("coverage") * col("cells")).sum() / col("cells").sum()).alias("coverage"),
-            ((col("false_positive_rate") * col("placebo_cells")).sum()
-                / col("placebo_cells").sum())
-            .alias("placebo_fpr"),
+            weighted("mae_pp", "cells").alias("mae_pp"),
+            weighted("bias_pp", "cells").alias("bias_pp"),
+            weighted("coverage", "cells").alias("coverage"),
+            weighted("false_positive_rate", "placebo_cells").alias("placebo_fpr"),
         ])
         .sort(["method"], SortMultipleOptions::default())
         .collect()?;
@@ -173,13 +220,8 @@ pub(crate) fn evaluate(
         md,
         "| method | cells | MAE (pp) | bias (pp) | coverage | placebo FPR |\n|---|---|---|---|---|---|"
     );
-    let m = pooled.column("method")?.str()?.clone();
-    let cells = pooled
-        .column("cells")?
-        .cast(&DataType::Int64)?
-        .i64()?
-        .clone();
-    let f = |name: &str| -> Result<Float64Chunked> { Ok(pooled.column(name)?.f64()?.clone()) };
+    let (m, cells) = methods_and_cells(&pooled)?;
+    let f = |name: &str| floats(&pooled, name);
     let (mae, bias, cov, fpr) = (
         f("mae_pp")?,
         f("bias_pp")?,
@@ -294,19 +336,7 @@ pub(crate) fn run_scenario(
         scenario,
         ..homeseason_synth::SynthConfig::with_seed(seed)
     };
-    let summary =
-        homeseason_synth::generate(&config, &dir.join("sample"), &homeseason_synth::NoProgress)?;
-    let lake = Lake::open(dir.join("lake"))?;
-    let files = pipeline::expand(&[dir.join("sample/payments")])?;
-    pipeline::ingest_paths(
-        &lake,
-        &files,
-        None,
-        campaign,
-        &Profiles::from_working_dir()?,
-        now,
-        |_, _| {},
-    )?;
+    let (summary, lake) = generate_and_ingest(&config, dir, &["payments"], campaign, now)?;
     let opts = UpliftOptions {
         seed,
         ..UpliftOptions::from_campaign(campaign)
@@ -323,28 +353,11 @@ pub(crate) fn run_scenario(
         (Vec::new(), None)
     };
     let uplift = homeseason_metrics::backtest::annotate(&result.uplift, &figures)?;
-    let truth = read_truth(
-        &summary.path(&summary.truth_path),
-        &["region_code", "category"],
-    )?;
+    let truth = cell_truth(&summary)?;
     let scored = homeseason_metrics::score::score(&uplift, &truth)?;
     let extra = scenario_extras(&uplift, &truth)?;
     let placebo = homeseason_metrics::score::placebo_rate(&uplift)?;
-    let scores = scored
-        .lazy()
-        .join(
-            extra.lazy(),
-            [col("method")],
-            [col("method")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .join(
-            placebo.lazy(),
-            [col("method")],
-            [col("method")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .collect()?;
+    let scores = join_on_method(join_on_method(scored.lazy(), extra), placebo).collect()?;
     Ok(ScenarioRun {
         scenario,
         scores,
@@ -404,25 +417,18 @@ pub(crate) fn scenario_markdown(
     }
     for s in order {
         let mine: Vec<&ScenarioRun> = runs.iter().filter(|r| r.scenario == s).collect();
-        let all = concat(
-            mine.iter()
-                .map(|r| r.scores.clone().lazy())
-                .collect::<Vec<_>>(),
-            UnionArgs::default(),
-        )?
-        .collect()?;
-        let w = |c: &str, n: &str| (col(c) * col(n)).sum() / col(n).sum();
+        let all = stack(mine.iter().map(|r| &r.scores))?;
         let pooled = all
             .lazy()
             .group_by([col("method")])
             .agg([
                 col("cells").sum().alias("cells"),
-                w("mae_pp", "cells").alias("mae_pp"),
-                w("bias_pp", "cells").alias("bias_pp"),
-                w("coverage", "cells").alias("coverage"),
-                w("calibrated_coverage", "cells").alias("calibrated_coverage"),
-                w("false_positive_rate", "placebo_cells").alias("placebo_fpr"),
-                w("flagged_share", "cells").alias("flagged_share"),
+                weighted("mae_pp", "cells").alias("mae_pp"),
+                weighted("bias_pp", "cells").alias("bias_pp"),
+                weighted("coverage", "cells").alias("coverage"),
+                weighted("calibrated_coverage", "cells").alias("calibrated_coverage"),
+                weighted("false_positive_rate", "placebo_cells").alias("placebo_fpr"),
+                weighted("flagged_share", "cells").alias("flagged_share"),
             ])
             .sort(["method"], SortMultipleOptions::default())
             .collect()?;
@@ -433,19 +439,8 @@ pub(crate) fn scenario_markdown(
             s.describe(),
             mine.iter().map(|r| r.seconds).sum::<f64>() / mine.len().max(1) as f64
         );
-        let m = pooled.column("method")?.str()?.clone();
-        let cells = pooled
-            .column("cells")?
-            .cast(&DataType::Int64)?
-            .i64()?
-            .clone();
-        let f = |name: &str| -> Result<Float64Chunked> {
-            Ok(pooled
-                .column(name)?
-                .cast(&DataType::Float64)?
-                .f64()?
-                .clone())
-        };
+        let (m, cells) = methods_and_cells(&pooled)?;
+        let f = |name: &str| floats(&pooled, name);
         let (mae, bias, cov, ccov, fpr, flagged) = (
             f("mae_pp")?,
             f("bias_pp")?,

@@ -653,15 +653,7 @@ fn score(lake: &Lake, truth: &Path) -> Result<polars::prelude::DataFrame> {
     let truth = evaluate::read_truth(truth, &["region_code", "category"])?;
     let scores = homeseason_metrics::score::score(&uplift, &truth)?;
     let placebo = homeseason_metrics::score::placebo_rate(&uplift)?;
-    Ok(scores
-        .lazy()
-        .join(
-            placebo.lazy(),
-            [col("method")],
-            [col("method")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .collect()?)
+    Ok(evaluate::join_on_method(scores.lazy(), placebo).collect()?)
 }
 
 fn run(cli: Cli) -> Result<()> {

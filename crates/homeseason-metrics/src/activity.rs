@@ -162,27 +162,15 @@ mod tests {
         assert_eq!(names, COLUMNS.to_vec());
         assert_eq!(s.height(), 4, "{s}");
         let row = |i: usize| -> (String, String, String, i64, i64, i64, i64) {
-            let get_i = |c: &str| s.column(c).unwrap().i64().unwrap().get(i).unwrap();
+            use crate::test_frames::{n, s as text};
             (
-                s.column("region_code")
-                    .unwrap()
-                    .str()
-                    .unwrap()
-                    .get(i)
-                    .unwrap()
-                    .to_owned(),
+                text(&s, "region_code", i),
                 s.column("week_start").unwrap().get(i).unwrap().to_string(),
-                s.column("activity_type")
-                    .unwrap()
-                    .str()
-                    .unwrap()
-                    .get(i)
-                    .unwrap()
-                    .to_owned(),
-                get_i("activities"),
-                get_i("enterprises"),
-                get_i("brands"),
-                get_i("local_station_activities"),
+                text(&s, "activity_type", i),
+                n(&s, "activities", i),
+                n(&s, "enterprises", i),
+                n(&s, "brands", i),
+                n(&s, "local_station_activities", i),
             )
         };
         // Week of Monday 11 Sept: A1 (once), A2 (Sunday 17th), A3/A9 (once).

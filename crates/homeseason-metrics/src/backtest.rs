@@ -536,15 +536,7 @@ pub fn figures_of(frame: &DataFrame) -> Result<Vec<MethodBacktest>> {
             .map(|v| usize::try_from(v.unwrap_or_default()).unwrap_or_default())
             .collect())
     };
-    let num = |name: &str| -> Result<Vec<f64>> {
-        Ok(frame
-            .column(name)?
-            .cast(&DataType::Float64)?
-            .f64()?
-            .iter()
-            .map(|v| v.unwrap_or(f64::NAN))
-            .collect())
-    };
+    let num = |name: &str| crate::tracking::floats_of(frame, name);
     let (windows, cells) = (int("windows")?, int("cells")?);
     let (bias, mae, cov, band, k, ccov) = (
         num("bias_pp")?,

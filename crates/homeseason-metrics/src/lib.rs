@@ -74,6 +74,8 @@ pub mod local_events;
 mod regression;
 pub mod score;
 mod series;
+#[cfg(test)]
+mod test_frames;
 pub mod tracking;
 pub mod triangulate;
 mod uplift;

@@ -813,6 +813,7 @@ impl Rows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_frames::{f, n, s};
 
     fn month_end(y: i32, m: u32) -> NaiveDate {
         first_of_next_month(NaiveDate::from_ymd_opt(y, m, 1).unwrap()) - chrono::Duration::days(1)
@@ -961,22 +962,6 @@ mod tests {
         .unwrap()
     }
 
-    fn f(df: &DataFrame, col: &str, i: usize) -> Option<f64> {
-        df.column(col).unwrap().f64().unwrap().get(i)
-    }
-    fn s(df: &DataFrame, col: &str, i: usize) -> String {
-        df.column(col)
-            .unwrap()
-            .str()
-            .unwrap()
-            .get(i)
-            .unwrap()
-            .to_owned()
-    }
-    fn n(df: &DataFrame, col: &str, i: usize) -> i64 {
-        df.column(col).unwrap().i64().unwrap().get(i).unwrap()
-    }
-
     #[test]
     fn matched_panel_recovers_a_known_enterprise_uplift() {
         let c = Campaign::default_2023();
@@ -998,17 +983,21 @@ mod tests {
                 Some(50.0)
             }),
         ]);
-        let uplift = uplift_frame(&[(
-            "330000",
-            "furniture",
-            "two_year",
-            "campaign",
-            "payment_daily",
-            9.0,
-            5.0,
-            13.0,
-            10.0,
-        )]);
+        // One Zhejiang furniture campaign row: +9 % (5 … 13), growth over the baseline +10 %.
+        let furniture = |method: &'static str, source: &'static str| {
+            uplift_frame(&[(
+                "330000",
+                "furniture",
+                method,
+                "campaign",
+                source,
+                9.0,
+                5.0,
+                13.0,
+                10.0,
+            )])
+        };
+        let uplift = furniture("two_year", "payment_daily");
         let t = triangulate(
             &uplift,
             &sales,
@@ -1030,17 +1019,7 @@ mod tests {
         assert_eq!(s(&t, "region_name_zh", 0), "浙江省");
         assert!(f(&t, "retail_yoy_pct", 0).is_none());
         // prior_year (L = 1): 132/90 over 120/90 is also +10 %.
-        let uplift = uplift_frame(&[(
-            "330000",
-            "furniture",
-            "prior_year",
-            "campaign",
-            "payment_daily",
-            9.0,
-            5.0,
-            13.0,
-            10.0,
-        )]);
+        let uplift = furniture("prior_year", "payment_daily");
         let opts = TriangulateOptions {
             method: Some("prior_year".into()),
             ..TriangulateOptions::default()
@@ -1054,17 +1033,7 @@ mod tests {
             ..TriangulateOptions::default()
         };
         let t = triangulate(
-            &uplift_frame(&[(
-                "330000",
-                "furniture",
-                "two_year",
-                "campaign",
-                "",
-                9.0,
-                5.0,
-                13.0,
-                10.0,
-            )]),
+            &furniture("two_year", ""),
             &sales,
             &retail_frame(vec![]),
             &c,

@@ -413,27 +413,12 @@ pub fn uplift(
                 .by_code(region)
                 .map_or_else(|| region.clone(), |r| r.name_zh.clone())
         };
-        rows.push(
-            campaign,
-            region,
-            &name,
-            category,
-            method,
-            opts,
-            &e,
-            (&campaign.window, "campaign"),
-        );
-        if let Some((pwin, p)) = &placebo {
-            rows.push(
-                campaign,
-                region,
-                &name,
-                category,
-                method,
-                opts,
-                p,
-                (pwin, "placebo"),
-            );
+        // The campaign row, then the placebo row when there is one.
+        let placebo_row = placebo.as_ref().map(|(pwin, p)| (p, (pwin, "placebo")));
+        for (est, window) in
+            std::iter::once((&e, (&campaign.window, "campaign"))).chain(placebo_row)
+        {
+            rows.push(campaign, region, &name, category, method, opts, est, window);
         }
         for (d, y, b, lo, hi) in &e.daily {
             daily.region.push(region.clone());
@@ -650,6 +635,7 @@ impl DailyRows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_frames::{f, n};
     use chrono::Datelike;
 
     /// A series with weekday rhythm, 5% yearly growth and a known 10% uplift in the window.
@@ -706,45 +692,21 @@ mod tests {
             .flatten()
             .collect();
         assert_eq!(kinds, ["campaign", "placebo", "campaign", "placebo"]);
-        let pct = out
-            .uplift
-            .column("uplift_pct")
-            .unwrap()
-            .f64()
-            .unwrap()
-            .clone();
-        let lo = out
-            .uplift
-            .column("lower_pct")
-            .unwrap()
-            .f64()
-            .unwrap()
-            .clone();
-        let hi = out
-            .uplift
-            .column("upper_pct")
-            .unwrap()
-            .f64()
-            .unwrap()
-            .clone();
+        let cell = |c: &str, i: usize| f(&out.uplift, c, i).unwrap();
         // Rows 0 and 2 are the campaign-window rows of the two methods.
         for i in [0, 2] {
-            let (p, l, h) = (pct.get(i).unwrap(), lo.get(i).unwrap(), hi.get(i).unwrap());
+            let (p, l, h) = (
+                cell("uplift_pct", i),
+                cell("lower_pct", i),
+                cell("upper_pct", i),
+            );
             assert!((p - 10.0).abs() < 1.0, "estimate {p}");
             assert!(
                 l < p && p < h && l < 10.0 && 10.0 < h,
                 "interval [{l}, {h}] around {p}"
             );
         }
-        let p_value = out
-            .uplift
-            .column("p_value")
-            .unwrap()
-            .f64()
-            .unwrap()
-            .get(0)
-            .unwrap();
-        assert!(p_value < 0.05);
+        assert!(cell("p_value", 0) < 0.05);
     }
 
     /// The p-value is two-sided: a clearly negative cell gets a small p (and sign −1), for every
@@ -766,23 +728,12 @@ mod tests {
             )
             .unwrap();
             assert_eq!(out.uplift.height(), 2);
-            let p = out.uplift.column("p_value").unwrap().f64().unwrap().clone();
-            let s = out
-                .uplift
-                .column("effect_sign")
-                .unwrap()
-                .i64()
-                .unwrap()
-                .clone();
-            let pct = out
-                .uplift
-                .column("uplift_pct")
-                .unwrap()
-                .f64()
-                .unwrap()
-                .clone();
             for i in 0..2 {
-                let (p, s, pct) = (p.get(i).unwrap(), s.get(i).unwrap(), pct.get(i).unwrap());
+                let (p, s, pct) = (
+                    f(&out.uplift, "p_value", i).unwrap(),
+                    n(&out.uplift, "effect_sign", i),
+                    f(&out.uplift, "uplift_pct", i).unwrap(),
+                );
                 assert!(p < 0.05, "effect {effect}: p {p} (uplift {pct} %)");
                 assert_eq!(s, sign, "effect {effect}: sign");
                 assert!((pct - 100.0 * effect).abs() < 1.5, "effect {effect}: {pct}");
@@ -806,22 +757,10 @@ mod tests {
             ..opts
         };
         let out = uplift(&synthetic(0.0), &campaign, &[Method::PriorYear], &opts).unwrap();
-        let lo = out
-            .uplift
-            .column("lower_pct")
-            .unwrap()
-            .f64()
-            .unwrap()
-            .get(0)
-            .unwrap();
-        let hi = out
-            .uplift
-            .column("upper_pct")
-            .unwrap()
-            .f64()
-            .unwrap()
-            .get(0)
-            .unwrap();
+        let (lo, hi) = (
+            f(&out.uplift, "lower_pct", 0).unwrap(),
+            f(&out.uplift, "upper_pct", 0).unwrap(),
+        );
         assert!(lo < 0.0 && 0.0 < hi, "[{lo}, {hi}]");
     }
 

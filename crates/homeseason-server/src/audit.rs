@@ -13,6 +13,29 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, io_err};
 use crate::fsutil::FileLock;
 
+/// `value` as one JSON line (with its `\n`) for the append-only file at `path`.
+pub(crate) fn json_line<T: Serialize>(path: &Path, value: &T) -> Result<Vec<u8>> {
+    let mut line = serde_json::to_vec(value).map_err(|e| crate::ServerError::Store {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    line.push(b'\n');
+    Ok(line)
+}
+
+/// Append `line` to the file at `path` (created when missing) and sync it before returning: the
+/// write of the audit log and of the upload registry.
+pub(crate) fn append_synced(path: &Path, line: &[u8]) -> Result<()> {
+    let mut file = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io_err("open", path))?;
+    file.write_all(line)
+        .and_then(|()| file.sync_data())
+        .map_err(io_err("append", path))
+}
+
 /// One audit entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
@@ -75,24 +98,13 @@ impl AuditLog {
     /// # Errors
     /// When the file cannot be written.
     pub fn append(&self, event: &AuditEvent) -> Result<()> {
-        let mut line = serde_json::to_vec(event).map_err(|e| crate::ServerError::Store {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        })?;
-        line.push(b'\n');
+        let line = json_line(&self.path, event)?;
         let _guard = self
             .mutex
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let _lock = FileLock::acquire(&self.path.with_extension("lock"))?;
-        let mut file = std::fs::File::options()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(io_err("open", &self.path))?;
-        file.write_all(&line)
-            .and_then(|()| file.sync_data())
-            .map_err(io_err("append", &self.path))
+        append_synced(&self.path, &line)
     }
 
     /// Every event, oldest first (lines that do not parse are skipped).

@@ -33,21 +33,34 @@ pub struct MultipartHarness {
 /// sends it with [`BOUNDARY`]: seeds for the corpus.
 #[must_use]
 pub fn body(file_name: &str, feed: Option<&str>, bytes: &[u8]) -> Vec<u8> {
+    multipart_body(BOUNDARY, file_name, feed, "application/octet-stream", bytes)
+}
+
+/// A multipart body delimited by `boundary`: a `feed` field when given, then a `file` part named
+/// `file_name` of type `content_type` holding `bytes` (the fuzz seeds and the server tests' uploads).
+#[must_use]
+pub fn multipart_body(
+    boundary: &str,
+    file_name: &str,
+    feed: Option<&str>,
+    content_type: &str,
+    bytes: &[u8],
+) -> Vec<u8> {
     let mut body = Vec::new();
     if let Some(f) = feed {
         body.extend_from_slice(
-            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"feed\"\r\n\r\n{f}\r\n")
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"feed\"\r\n\r\n{f}\r\n")
                 .as_bytes(),
         );
     }
     body.extend_from_slice(
         format!(
-            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
         )
         .as_bytes(),
     );
     body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     body
 }
 

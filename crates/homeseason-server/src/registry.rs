@@ -1,11 +1,12 @@
 //! The upload registry: every upload's state and validation report, in memory and in `uploads.jsonl`
 //! (one line per state change, the last line of an id wins; replayed at start).
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use crate::error::{Result, ServerError, io_err};
+use crate::audit::{append_synced, json_line};
+use crate::error::{Result, io_err};
 
 pub use homeseason_client::wire::{CommitView, Refusal, RejectRow, Replaced, Status, UploadRecord};
 
@@ -110,20 +111,9 @@ impl Registry {
     /// # Errors
     /// When the file cannot be written.
     pub fn put(&self, record: &UploadRecord) -> Result<()> {
-        let mut line = serde_json::to_vec(record).map_err(|e| ServerError::Store {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        })?;
-        line.push(b'\n');
+        let line = json_line(&self.path, record)?;
         let mut records = self.lock();
-        let mut file = std::fs::File::options()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(io_err("open", &self.path))?;
-        file.write_all(&line)
-            .and_then(|()| file.sync_data())
-            .map_err(io_err("append", &self.path))?;
+        append_synced(&self.path, &line)?;
         match records.iter_mut().find(|x| x.id == record.id) {
             Some(x) => *x = record.clone(),
             None => records.push(record.clone()),

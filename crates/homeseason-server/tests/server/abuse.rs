@@ -253,17 +253,9 @@ async fn no_institution_value_becomes_a_path_through_upload() {
         "Beijing's activities unchanged"
     );
     let daily = f.table("payment_daily");
-    let institutions: Vec<String> = daily
-        .column("institution")
-        .expect("institution")
-        .str()
-        .expect("str")
-        .iter()
-        .flatten()
-        .map(str::to_owned)
-        .collect();
+    let institutions = homeseason_test_support::str_values(&daily, "institution");
     assert!(
-        institutions.iter().all(|i| i == "wallet_b"),
+        institutions.iter().all(|i| *i == "wallet_b"),
         "{institutions:?}"
     );
 }

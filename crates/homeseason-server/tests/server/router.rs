@@ -543,15 +543,7 @@ async fn a_conflict_is_two_rejects_rows_and_the_server_policy_decides() {
         }
         // The lake's rejects table holds both rows; the table the policy's venue.
         let lake_rejects = f.table(homeseason_schema::contract::tables::REJECTS);
-        let reasons: Vec<String> = lake_rejects
-            .column("reason")
-            .expect("reason")
-            .str()
-            .expect("str")
-            .iter()
-            .flatten()
-            .map(str::to_owned)
-            .collect();
+        let reasons = homeseason_test_support::str_values(&lake_rejects, "reason");
         assert_eq!(reasons, ["conflict", "conflict_held"], "{lake_rejects}");
         let acts = f.table(homeseason_schema::contract::tables::ACTIVITIES);
         let venues: Vec<Option<&str>> = acts
@@ -723,14 +715,7 @@ async fn an_unknown_institution_is_a_rejected_row_in_an_upload() {
         .upload(&f.admin, "payment_transactions_wallet_b_2023-09.csv", &text)
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    assert_eq!(
-        (
-            v["report"]["accepted"].as_u64(),
-            v["report"]["rejected"].as_u64()
-        ),
-        (Some(2), Some(1)),
-        "{v}"
-    );
+    assert_eq!(accepted_rejected(&v), (Some(2), Some(1)), "{v}");
     assert_eq!(v["rejects"][0]["reason"], "unknown_institution", "{v}");
     // A daily file.
     let daily = "date,institution,region_code,mcc,channel,txn_count,amount,refund_amount,merchant_count\n\
@@ -744,29 +729,25 @@ async fn an_unknown_institution_is_a_rejected_row_in_an_upload() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    assert_eq!(
-        (
-            v["report"]["accepted"].as_u64(),
-            v["report"]["rejected"].as_u64()
-        ),
-        (Some(1), Some(1)),
-        "{v}"
-    );
+    assert_eq!(accepted_rejected(&v), (Some(1), Some(1)), "{v}");
     assert_eq!(v["rejects"][0]["reason"], "unknown_institution", "{v}");
     assert_eq!(v["rejects"][0]["line"], 2, "{v}");
-    let institutions: std::collections::BTreeSet<String> = f
-        .table(homeseason_schema::contract::tables::PAYMENT_DAILY)
-        .column("institution")
-        .expect("institution")
-        .str()
-        .expect("str")
-        .iter()
-        .flatten()
-        .map(str::to_owned)
-        .collect();
+    let daily = f.table(homeseason_schema::contract::tables::PAYMENT_DAILY);
+    let institutions: std::collections::BTreeSet<&str> =
+        homeseason_test_support::str_values(&daily, "institution")
+            .into_iter()
+            .collect();
     assert_eq!(
         institutions.into_iter().collect::<Vec<_>>(),
         ["acq_a", "wallet_b"],
         "only known institutions reach the lake"
     );
+}
+
+/// An upload answer's `(accepted, rejected)` row counts.
+fn accepted_rejected(v: &serde_json::Value) -> (Option<u64>, Option<u64>) {
+    (
+        v["report"]["accepted"].as_u64(),
+        v["report"]["rejected"].as_u64(),
+    )
 }

@@ -116,22 +116,7 @@ pub(crate) const BOUNDARY: &str = "----homeseasontestboundary7MA4YWxkTrZu0gW";
 
 /// A multipart body with an optional `feed` field and a `file` field.
 pub(crate) fn multipart(file_name: &str, feed: Option<&str>, bytes: &[u8]) -> Vec<u8> {
-    let mut body = Vec::new();
-    if let Some(f) = feed {
-        body.extend_from_slice(
-            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"feed\"\r\n\r\n{f}\r\n")
-                .as_bytes(),
-        );
-    }
-    body.extend_from_slice(
-        format!(
-            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    body
+    homeseason_server::fuzzing::multipart_body(BOUNDARY, file_name, feed, "text/csv", bytes)
 }
 
 /// An upload request for the router.

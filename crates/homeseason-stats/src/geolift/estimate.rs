@@ -172,6 +172,28 @@ impl<'a> Conformal<'a> {
         }
     }
 
+    /// The joint test of the post-period `start..t`: every period of `0..t` refit, `opts`'
+    /// permutations of the post-period, warm-started at the pre-period fit's weights `warm`.
+    pub(crate) fn joint(
+        data: &'a CellData,
+        t: usize,
+        start: usize,
+        lambda: Option<f64>,
+        warm: &DVector<f64>,
+        opts: &'a Options,
+    ) -> Self {
+        let perms = PermSet::new(&opts.permutations, t, t - start, opts.seed);
+        Conformal::new(
+            data,
+            (0..t).collect(),
+            start,
+            perms,
+            lambda,
+            Some(warm.clone()),
+            opts,
+        )
+    }
+
     pub(crate) fn with_series(mut self, x1: &'a DVector<f64>) -> Self {
         self.x1 = x1;
         self
@@ -244,17 +266,7 @@ fn estimate_cell(
     let sides = Sides::for_alternative(opts.alternative);
 
     // Joint test over the post-period: refit on all periods.
-    let all: Vec<usize> = (0..t).collect();
-    let perms = PermSet::new(&opts.permutations, t, post, opts.seed);
-    let mut conf = Conformal::new(
-        &data,
-        all,
-        start,
-        perms,
-        lambda,
-        Some(fit.weights.syn.clone()),
-        opts,
-    );
+    let mut conf = Conformal::joint(&data, t, start, lambda, &fit.weights.syn, opts);
     let p_value = conf.p_value(0.0);
     let mut warnings = Vec::new();
     if donors.len() >= start {

@@ -2,7 +2,6 @@
 
 use nalgebra::DVector;
 
-use super::conformal::PermSet;
 use super::estimate::{CellData, Conformal, pre_fit, ridge_lambda, validate_cell};
 use super::{CellSpec, GeoError, Options, Panel};
 
@@ -141,17 +140,7 @@ pub fn power(
         let fit = pre_fit(&data, start, lambda, est.fixed_effects);
         imbalance += fit.scaled_l2;
         let cf_post: f64 = fit.counterfactual.rows(start, end + 1 - start).sum();
-        let all: Vec<usize> = (0..=end).collect();
-        let perms = PermSet::new(&est.permutations, end + 1, end + 1 - start, est.seed);
-        let base = Conformal::new(
-            &data,
-            all,
-            start,
-            perms,
-            lambda,
-            Some(fit.weights.syn.clone()),
-            est,
-        );
+        let base = Conformal::joint(&data, end + 1, start, lambda, &fit.weights.syn, est);
         let mut series: Vec<DVector<f64>> = Vec::with_capacity(effects.len());
         for &e in effects {
             let mut x = data.x1.clone();

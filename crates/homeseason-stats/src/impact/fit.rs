@@ -639,9 +639,11 @@ fn integrate(data: &PreData, model: ErrorModel) -> Result<Posterior, ImpactError
     // the slices' exact mass from pass 1, from proposals re-centred on each slice's exact-weighted
     // draws. Within a slice, draws from both passes are weighted against the mixture of its
     // proposals (the balance heuristic), so the estimator stays unbiased.
-    let mut rng = Sampler::new(PROPOSAL_SEED);
-    let mut pool: Vec<Draw> = Vec::new();
-    let mut proposals: Vec<Vec<(Proposal, usize)>> = slices.iter().map(|_| Vec::new()).collect();
+    let mut pool = Pool {
+        rng: Sampler::new(PROPOSAL_SEED),
+        draws: Vec::new(),
+        proposals: slices.iter().map(|_| Vec::new()).collect(),
+    };
     let (floor, budget) = if r == 0 { (1, 0) } else { (2, 24) };
     let max_mass = slices
         .iter()
@@ -658,23 +660,13 @@ fn integrate(data: &PreData, model: ErrorModel) -> Result<Posterior, ImpactError
             mean: slice.proposal.mean.clone(),
             chol: slice.proposal.chol.clone(),
         };
-        sample_slice(
-            data,
-            model,
-            (slice.a, width),
-            j,
-            &proposal,
-            m,
-            &mut rng,
-            &mut pool,
-        );
-        proposals[j].push((proposal, m));
+        pool.sample(data, model, (slice.a, width), j, proposal, m);
     }
     if r > 0 {
-        let weights = pool_weights(&pool, &proposals, width);
+        let weights = pool_weights(&pool.draws, &pool.proposals, width);
         let mut mass = vec![0.0; slices.len()];
         let mut centre: Vec<Vec<f64>> = vec![vec![0.0; r]; slices.len()];
-        for (draw, w) in pool.iter().zip(&weights) {
+        for (draw, w) in pool.draws.iter().zip(&weights) {
             mass[draw.slice] += w;
             for (c, x) in centre[draw.slice].iter_mut().zip(&draw.rest) {
                 *c += w * x;
@@ -691,20 +683,10 @@ fn integrate(data: &PreData, model: ErrorModel) -> Result<Posterior, ImpactError
                 mean: centre[j].iter().map(|c| c / mass[j]).collect(),
                 chol: slice.proposal.chol.clone(),
             };
-            sample_slice(
-                data,
-                model,
-                (slice.a, width),
-                j,
-                &proposal,
-                m,
-                &mut rng,
-                &mut pool,
-            );
-            proposals[j].push((proposal, m));
+            pool.sample(data, model, (slice.a, width), j, proposal, m);
         }
     }
-    let (weights, log_total) = pool_weights_with_total(&pool, &proposals, width);
+    let (weights, log_total) = pool_weights_with_total(&pool.draws, &pool.proposals, width);
     if !weights.iter().any(|w| *w > 0.0) {
         return Err(singular());
     }
@@ -721,7 +703,7 @@ fn integrate(data: &PreData, model: ErrorModel) -> Result<Posterior, ImpactError
     let log_evidence = log_total - log_t_norm + model.log_prior_norm();
     let mut kept = Vec::new();
     let mut kept_w = Vec::new();
-    for (draw, w) in pool.into_iter().zip(weights) {
+    for (draw, w) in pool.draws.into_iter().zip(weights) {
         if w > 1e-9 {
             kept.push(draw.node);
             kept_w.push(w);
@@ -745,6 +727,39 @@ struct Draw {
     slice: usize,
     rest: Vec<f64>,
     node: Node,
+}
+
+/// The importance-sampling draws so far, the proposals (with their draw counts) each slice's draws
+/// came from, and the generator that draws them.
+struct Pool {
+    rng: Sampler,
+    draws: Vec<Draw>,
+    proposals: Vec<Vec<(Proposal, usize)>>,
+}
+
+impl Pool {
+    /// Draw `m` times from `proposal` in slice `j` (see [`sample_slice`]) and record the proposal.
+    fn sample(
+        &mut self,
+        data: &PreData,
+        model: ErrorModel,
+        centre_width: (f64, f64),
+        j: usize,
+        proposal: Proposal,
+        m: usize,
+    ) {
+        sample_slice(
+            data,
+            model,
+            centre_width,
+            j,
+            &proposal,
+            m,
+            &mut self.rng,
+            &mut self.draws,
+        );
+        self.proposals[j].push((proposal, m));
+    }
 }
 
 /// Draw `m` points of slice `slice` — θ₀ uniform on `[centre − width/2, centre + width/2]`, the
