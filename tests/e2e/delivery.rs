@@ -1072,7 +1072,7 @@ fn a_key_repeated_in_one_file_with_other_values_is_a_conflict_through_every_entr
         }
         let part = homeseason_test_support::lake_file(
             &d.lake,
-            "enterprise_sales/region_code=330000/period=2023-03/data.parquet",
+            "enterprise_sales/period=2023-03/330000.parquet",
         );
         let df = read_parquet(&part);
         let amounts: Vec<f64> = df
