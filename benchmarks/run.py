@@ -24,10 +24,11 @@ The tools:
 * homeseason — `homeseason ingest --lake … --feed payment_transactions --json FILE` into a fresh lake
   (validates every row, keeps rejects, writes the txn-id index, the Hive partitions and the manifest);
 * duckdb — tuned: `read_csv` with `auto_detect = false`, every column typed, `timestampformat`; file
-  order from `row_number() OVER ()` under `preserve_insertion_order = true`; exact keep-first by the
-  smallest row number of each txn_id (`GROUP BY txn_id` + `min(rn)`) and a semi-join back (`semi`, the
-  fastest exact method measured; `arg_min`, `arg_min_struct`, `qualify` are the other exact ones,
-  `any_value` and `distinct_on` are not keep-first, `none` does not dedupe: `--duckdb-method`);
+  order from `row_number() OVER ()` under `preserve_insertion_order = true`; exact keep-first: the
+  txn_ids that repeat and their smallest row number (`GROUP BY txn_id HAVING count(*) > 1` + `min(rn)`),
+  then every row but the later ones of those ids (a left join on that small table: `dups_left`, the
+  fastest exact method measured; `semi`, `dups`, `arg_min`, `arg_min_struct`, `qualify` are the other
+  exact ones, `any_value` and `distinct_on` are not keep-first, `none` does not dedupe: `--duckdb-method`);
   threads = 2, memory_limit = 6GB (`--duckdb-settings`);
 * polars — tuned: `scan_csv(schema=…)` with every column typed (amount `Decimal(18, 2)`),
   `str.to_datetime(format, strict=True)`, exact keep-first by `filter(pl.col("txn_id").is_first_distinct())`
@@ -193,8 +194,11 @@ DUCKDB_DEDUPE = {
     # Exact keep-first: the smallest row number of each txn_id, then the rows that carry it.
     "semi": "f AS (SELECT txn_id, min(rn) AS rn FROM n GROUP BY txn_id), "
     "d AS (SELECT n.* FROM n SEMI JOIN f ON n.txn_id = f.txn_id AND n.rn = f.rn),",
-    "semi_mat": "m AS MATERIALIZED (SELECT * FROM n), f AS (SELECT txn_id, min(rn) AS rn FROM m GROUP BY txn_id), "
-    "d AS (SELECT m.* FROM m SEMI JOIN f ON m.txn_id = f.txn_id AND m.rn = f.rn),",
+    # Exact keep-first: only the txn_ids that repeat (and their first row number) go to the join.
+    "dups": "f AS (SELECT txn_id, min(rn) AS rn FROM n GROUP BY txn_id HAVING count(*) > 1), "
+    "d AS (SELECT n.* FROM n ANTI JOIN f ON n.txn_id = f.txn_id AND n.rn <> f.rn),",
+    "dups_left": "f AS (SELECT txn_id, min(rn) AS first_rn FROM n GROUP BY txn_id HAVING count(*) > 1), "
+    "d AS (SELECT n.* FROM n LEFT JOIN f ON n.txn_id = f.txn_id WHERE f.first_rn IS NULL OR n.rn = f.first_rn),",
     # Not keep-first (any row of the txn_id): the first tuning, for its cost only.
     "any_value": "d AS (SELECT txn_id, " + ", ".join(f"any_value({c}) AS {c}" for c in COLS)
     + " FROM t GROUP BY txn_id),",
@@ -316,7 +320,7 @@ def main():
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--homeseason", help="the homeseason binary (default: the release build of CARGO_TARGET_DIR)")
     ap.add_argument("--resend", type=float, default=0.03, help="gen.py --resend for new files")
-    ap.add_argument("--duckdb-method", default="semi", choices=sorted(DUCKDB_DEDUPE))
+    ap.add_argument("--duckdb-method", default="dups_left", choices=sorted(DUCKDB_DEDUPE))
     ap.add_argument("--duckdb-settings", default="threads = 2;memory_limit = '6GB';preserve_insertion_order = true",
                     help="SET statements of the tuned DuckDB, separated by ';'")
     ap.add_argument("--polars-method", default="first_distinct", choices=["unique_first", "first_distinct", "row_index", "none"])
