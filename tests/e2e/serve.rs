@@ -194,22 +194,18 @@ fn upload_on_conflict_keep_last_replaces_the_held_row_through_the_cli_client() {
         let commit = &records[0]["commit"];
         assert_eq!(commit["conflicts"], 1, "{policy}: {records}");
         assert_eq!(commit["conflict_policy"], policy, "{records}");
-        let amounts: Vec<f64> = crate::util::files_with_ext(
-            &std::path::Path::new(data).join("lake/enterprise_sales"),
-            "parquet",
-        )
-        .iter()
-        .flat_map(|f| {
-            let df = crate::util::read_parquet(f);
-            df.column("sales_amount_yuan")
-                .expect("amount")
-                .f64()
-                .expect("f64")
-                .iter()
-                .flatten()
-                .collect::<Vec<_>>()
-        })
-        .collect();
+        let part = homeseason_test_support::lake_file(
+            &std::path::Path::new(data).join("lake"),
+            "enterprise_sales/period=2023-03/330000.parquet",
+        );
+        let amounts: Vec<f64> = crate::util::read_parquet(&part)
+            .column("sales_amount_yuan")
+            .expect("amount")
+            .f64()
+            .expect("f64")
+            .iter()
+            .flatten()
+            .collect();
         let mut amounts = amounts;
         amounts.sort_by(f64::total_cmp);
         assert_eq!(amounts, [100.0, stored], "{policy}: one row per key");

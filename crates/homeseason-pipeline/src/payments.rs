@@ -670,8 +670,8 @@ mod tests {
         let mut day = first;
         let mut n = 0_i64;
         while day <= last + chrono::Duration::days(7) {
-            for (r, region) in REGIONS.iter().enumerate() {
-                for (c, cat) in CATEGORIES.iter().enumerate() {
+            for (r, region) in REGIONS.into_iter().enumerate() {
+                for (c, cat) in CATEGORIES.into_iter().enumerate() {
                     if day == small && r == 0 && c == 0 {
                         rows.push((day, region, cat, "bank_a", 1, 321.09));
                         continue;
