@@ -198,7 +198,7 @@ fn upload_on_conflict_keep_last_replaces_the_held_row_through_the_cli_client() {
             &std::path::Path::new(data).join("lake"),
             "enterprise_sales/period=2023-03/330000.parquet",
         );
-        let amounts: Vec<f64> = crate::util::read_parquet(&part)
+        let mut amounts: Vec<f64> = crate::util::read_parquet(&part)
             .column("sales_amount_yuan")
             .expect("amount")
             .f64()
@@ -206,7 +206,6 @@ fn upload_on_conflict_keep_last_replaces_the_held_row_through_the_cli_client() {
             .iter()
             .flatten()
             .collect();
-        let mut amounts = amounts;
         amounts.sort_by(f64::total_cmp);
         assert_eq!(amounts, [100.0, stored], "{policy}: one row per key");
     }
