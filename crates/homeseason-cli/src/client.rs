@@ -78,16 +78,18 @@ fn print_record(r: &UploadRecord, skipped: bool) {
     }
 }
 
-/// `homeseason upload`.
+/// `homeseason upload`: `on_conflict` (`--on-conflict`) is sent with each file as the upload page
+/// sends it; `None` leaves the server's policy.
 pub(crate) fn upload(
     server: &str,
     token: &str,
     feed: Option<&str>,
+    on_conflict: Option<homeseason_lake::ConflictPolicy>,
     retries: u32,
     json: bool,
     files: &[PathBuf],
 ) -> Result<()> {
-    let client = Client::new(
+    let mut client = Client::new(
         server,
         token,
         Retry {
@@ -95,6 +97,9 @@ pub(crate) fn upload(
             ..Retry::default()
         },
     )?;
+    if let Some(p) = on_conflict {
+        client = client.with_on_conflict(p.id());
+    }
     let rt = runtime()?;
     let mut refused = 0;
     let mut records = Vec::new();

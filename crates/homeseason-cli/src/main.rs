@@ -242,6 +242,13 @@ enum Command {
         /// Print the server's records as JSON.
         #[arg(long)]
         json: bool,
+        /// What the lake does with a row whose key it already holds with different values (a
+        /// conflict): `keep-first` keeps the held row, `keep-last` stores this file's row instead;
+        /// sent as the upload page sends it (form field `on_conflict`). Default: the server's
+        /// policy. Either way the conflict is counted and both rows go to lake/rejects.
+        /// 键相同而取值不同（冲突）时的处理策略（默认：服务器的设置）。
+        #[arg(long, value_name = "POLICY")]
+        on_conflict: Option<homeseason_lake::ConflictPolicy>,
         /// Files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -1027,12 +1034,21 @@ fn run(cli: Cli) -> Result<()> {
             feed,
             retries,
             json,
+            on_conflict,
             files,
         } => {
             let token = token
                 .or_else(|| std::env::var("HOMESEASON_TOKEN").ok())
                 .context("give --token or set HOMESEASON_TOKEN")?;
-            client::upload(&server, &token, feed.as_deref(), retries, json, &files)?;
+            client::upload(
+                &server,
+                &token,
+                feed.as_deref(),
+                on_conflict,
+                retries,
+                json,
+                &files,
+            )?;
         }
         Command::Pull {
             config,

@@ -185,6 +185,8 @@ pub struct Client {
     token: String,
     retry: Retry,
     poll: Duration,
+    /// The conflict policy sent with every upload (the form field `on_conflict`), when set.
+    on_conflict: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -221,7 +223,18 @@ impl Client {
             token: token.trim().to_owned(),
             retry,
             poll: Duration::from_millis(500),
+            on_conflict: None,
         })
+    }
+
+    /// The same client, sending `policy` (`keep-first` or `keep-last`) as the form field
+    /// `on_conflict` with every upload, as the upload page does: how the lake settles a row whose
+    /// key it already holds with other values. The server refuses any other spelling (400,
+    /// `bad_conflict_policy`); without it the server's configured policy applies.
+    #[must_use]
+    pub fn with_on_conflict(mut self, policy: &str) -> Client {
+        self.on_conflict = Some(policy.to_owned());
+        self
     }
 
     fn url(&self, path: &str) -> String {
@@ -329,6 +342,9 @@ impl Client {
         let mut form = reqwest::multipart::Form::new();
         if let Some(f) = feed {
             form = form.text("feed", f.to_owned());
+        }
+        if let Some(p) = &self.on_conflict {
+            form = form.text("on_conflict", p.clone());
         }
         form = form.part("file", part);
         let sent = self

@@ -67,7 +67,7 @@ pub use stream::{
 };
 pub use stream::{TXN_VALUE_FIELDS, txn_conflict_detail, txn_values_fingerprint};
 pub use suppress::{
-    PUBLISHED_MARGINS, Published, Suppression, blank_exposed_margins, margin_groups,
+    PUBLISHED_MARGINS, Published, Suppression, blank_exposed_margins, figure_key, margin_groups,
     suppress_small_cells, suppression_mask, suppression_of,
 };
 

@@ -27,8 +27,11 @@
 //!    one that blanks the fewest national and `all_targeted` figures, then the fewest unit figures,
 //!    then suppresses the fewest merchants and the smallest amount (deterministic: ties go to the
 //!    earliest day, region and category). Sums over weeks and windows are never blanked: the
-//!    headline totals stay published. A small unit with no such box (no other day in its segment,
-//!    or no other category in its region that day) is listed in [`Suppression::unprotected`].
+//!    headline totals stay published. Failing such a box, on a *free* day ([`Published::free`]: no
+//!    published sum over days can hold it) the box is one day × two regions × two categories, since
+//!    only that day's own figures hold it. A small unit with still no box (no other day in its segment on a
+//!    summed day, or no other category in its region that day) is listed in
+//!    [`Suppression::unprotected`].
 //!
 //! [`Suppression::blanked_margins`] names every daily figure not published;
 //! [`blank_exposed_margins`] blanks them in the dashboard copy of `baseline_daily`, and the report and
@@ -76,7 +79,8 @@ pub struct Suppression {
     pub blanked_margins: Vec<String>,
     /// Units (`date=…,region_code=…,category=…`) that are one suppressed cell and for which no box
     /// exists: their own figure is blanked, but a sum over days, regions or categories that holds
-    /// them may still give them away. Empty on every season tested.
+    /// them may still give them away (a unit alone in its week segment on a summed day is its own
+    /// weekly figure). Empty on every season tested.
     pub unprotected: Vec<String>,
 }
 
@@ -89,17 +93,45 @@ pub struct Published {
     /// after, the pre-period and the placebo windows (see [`Published::of`]). Days of a box lie
     /// between the same cuts, in the same Monday–Sunday week and the same month.
     pub cuts: Vec<chrono::NaiveDate>,
+    /// Every day any published figure sums over several days may hold (weeks, windows,
+    /// pre-periods, and the prior-year and two-year days their baselines scale from), as ranges;
+    /// `None`: any day may be in such a sum. A day outside them all is *free*: only its own daily
+    /// figures hold it, so a box of one day (two regions × two categories) protects a small unit
+    /// there.
+    pub summed: Option<Vec<homeseason_schema::campaign::DateRange>>,
 }
 
 impl Published {
     /// What a campaign publishes: its targeted categories, and cuts at the window's first day and
     /// the day after it, the pre-period's first day and the day after it, and the first day of the
     /// earlier placebo window (as long as the pre-period, just before it:
-    /// `homeseason_metrics::placebo_windows`).
+    /// `homeseason_metrics::placebo_windows`). Summed days ([`Published::summed`]): from the
+    /// placebo window's first day to the window's last, with the months it touches, and the same
+    /// stretch one and two years (364 and 728 days) earlier widened by 70 days on each side (the
+    /// reference days of the baselines: holiday blocks within 40 days, ordinary days within four
+    /// weeks, weekday levels within three weeks of them).
     #[must_use]
     pub fn of(campaign: &homeseason_schema::campaign::Campaign) -> Published {
+        use chrono::Datelike;
         let (w, pre) = (campaign.window, campaign.baseline.pre_period);
         let day = chrono::Duration::days(1);
+        let first = (pre.start - chrono::Duration::days(pre.days())).min(w.start);
+        let first = first.with_day(1).unwrap_or(first);
+        let last = w.end.max(pre.end);
+        let last = last
+            .with_day(1)
+            .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
+            .map_or(last, |d| d - day);
+        let mut summed = vec![homeseason_schema::campaign::DateRange {
+            start: first,
+            end: last,
+        }];
+        for years in [1, 2] {
+            summed.push(homeseason_schema::campaign::DateRange {
+                start: first - chrono::Duration::days(364 * years + 70),
+                end: last - chrono::Duration::days(364 * years - 70),
+            });
+        }
         Published {
             targeted: campaign
                 .categories
@@ -114,7 +146,16 @@ impl Published {
                 pre.end + day,
                 pre.start - chrono::Duration::days(pre.days()),
             ],
+            summed: Some(summed),
         }
+    }
+
+    /// Whether no published sum over days may hold `day` ([`Published::summed`]).
+    #[must_use]
+    pub fn free(&self, day: chrono::NaiveDate) -> bool {
+        self.summed
+            .as_ref()
+            .is_some_and(|spans| !spans.iter().any(|s| s.contains(day)))
     }
 }
 
@@ -367,14 +408,25 @@ fn secondary(
             .map(Some)
             .chain([None]);
         let others_r: Vec<Option<usize>> = others_r.collect();
-        for &d2 in by_segment.get(&segment(d)).into_iter().flatten() {
-            if d2 == d {
-                continue;
+        // The second days to try: the other days of its segment; failing those, on a free day
+        // (in no published sum over days) the day itself — a box of one day (the wider fallback).
+        let same_segment: Vec<i32> = by_segment
+            .get(&segment(d))
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&x| x != d)
+            .collect();
+        let fallback: Vec<i32> = published.free(date(d)).then_some(d).into_iter().collect();
+        for d2 in same_segment.iter().chain(&fallback).copied() {
+            if d2 == d && best.is_some() {
+                break;
             }
+            let box_days: Vec<i32> = if d2 == d { vec![d] } else { vec![d, d2] };
             for c2 in (0..categories.len()).filter(|&x| x != c) {
                 for &r2 in &others_r {
                     let mut corners: Vec<Unit> = Vec::new();
-                    for dd in [d, d2] {
+                    for &dd in &box_days {
                         for rr in [Some(r), r2].into_iter().flatten() {
                             for cc in [c, c2] {
                                 corners.push((dd, rr, cc));
@@ -386,7 +438,7 @@ fn secondary(
                     }
                     let mut figures: Vec<String> = Vec::new();
                     let split = targeted[c] != targeted[c2];
-                    for dd in [d, d2] {
+                    for &dd in &box_days {
                         let day = date(dd).to_string();
                         if split {
                             for rr in [Some(r), r2].into_iter().flatten() {
@@ -523,6 +575,25 @@ fn margin_key<'a>(columns: &[&str], values: impl IntoIterator<Item = &'a str>) -
         .join(",")
 }
 
+/// The key in [`Suppression::blanked_margins`] of the daily figure of a `baseline_daily` row: the
+/// day `date` (`YYYY-MM-DD`), `region` (`000000`: national) and `category` (`all_targeted`: the
+/// sum of the targeted categories).
+#[must_use]
+pub fn figure_key(date: &str, region: &str, category: &str) -> String {
+    let national = region == homeseason_schema::region::NATIONAL;
+    match (national, category) {
+        (false, "all_targeted") => {
+            margin_key(&["date", "region_code", TARGETED], [date, region, "true"])
+        }
+        (false, _) => margin_key(
+            &["date", "region_code", "category"],
+            [date, region, category],
+        ),
+        (true, "all_targeted") => margin_key(&["date", TARGETED], [date, "true"]),
+        (true, _) => margin_key(&["date", "category"], [date, category]),
+    }
+}
+
 /// The dashboard copy of a margin table (`baseline_daily`: region × category × day, with
 /// `all_targeted` rows and national `000000` rows): `actual_yuan` blanked, and the row flagged
 /// `suppressed`, where the figure is not published ([`Suppression::blanked_margins`]: a margin that
@@ -539,20 +610,7 @@ pub fn blank_exposed_margins(margin: &DataFrame, s: &Suppression) -> PolarsResul
         keys(margin, &["category"])?,
     );
     let flags: Vec<bool> = (0..margin.height())
-        .map(|i| {
-            let (d, r, c) = (&dates[i], &regions[i], &categories[i]);
-            let national = r == homeseason_schema::region::NATIONAL;
-            let (d, r, c) = (d.as_str(), r.as_str(), c.as_str());
-            let key = match (national, c) {
-                (false, "all_targeted") => {
-                    margin_key(&["date", "region_code", TARGETED], [d, r, "true"])
-                }
-                (false, _) => margin_key(&["date", "region_code", "category"], [d, r, c]),
-                (true, "all_targeted") => margin_key(&["date", TARGETED], [d, "true"]),
-                (true, _) => margin_key(&["date", "category"], [d, c]),
-            };
-            exposed.contains(key.as_str())
-        })
+        .map(|i| exposed.contains(figure_key(&dates[i], &regions[i], &categories[i]).as_str()))
         .collect();
     let mut frame = margin.clone();
     frame.with_column(Column::new("suppressed".into(), flags))?;
@@ -610,7 +668,8 @@ mod tests {
         assert!(s.exposed_margins.is_empty());
     }
 
-    /// No season: the cuts of a window from 2023-09-04 to 2023-09-17.
+    /// No season: the cuts of a window from 2023-09-04 to 2023-09-17; days from the Monday a week
+    /// before it to its end may be in published sums over days.
     fn published() -> Published {
         let d = |m, day| NaiveDate::from_ymd_opt(2023, m, day).unwrap_or_default();
         Published {
@@ -618,6 +677,10 @@ mod tests {
                 .map(str::to_owned)
                 .to_vec(),
             cuts: vec![d(9, 4), d(9, 18)],
+            summed: Some(vec![homeseason_schema::campaign::DateRange {
+                start: d(8, 28),
+                end: d(9, 17),
+            }]),
         }
     }
 
@@ -712,18 +775,59 @@ mod tests {
         }
     }
 
+    /// A small unit with no other day in its week, on a day no published sum over days holds
+    /// (2023-09-01, before the window): boxed within its day (two regions × two categories), every
+    /// corner blanked, nothing left unprotected, and the attack on every daily figure recovers
+    /// nothing — where blanking the unit's own figure alone (what the module did before: it named
+    /// the unit unprotected) let the region's and the category's figures give it away.
     #[test]
-    fn a_small_unit_with_no_other_day_in_its_week_is_named_unprotected() {
+    fn a_small_unit_with_no_other_day_in_its_week_is_boxed_within_its_free_day() {
         let d = day(&[
             ("110000", "textiles", "5714", "bank_a", 1, 80.0),
             ("110000", "furniture", "5712", "bank_b", 9, 9000.0),
             ("120000", "textiles", "5714", "bank_a", 7, 700.0),
             ("120000", "furniture", "5712", "bank_a", 12, 12000.0),
         ]);
+        let targeted = ["furniture", "home_appliances", "home_textiles", "textiles"];
+        let window = homeseason_schema::campaign::DateRange {
+            start: NaiveDate::from_ymd_opt(2023, 9, 4).unwrap_or_default(),
+            end: NaiveDate::from_ymd_opt(2023, 9, 17).unwrap_or_default(),
+        };
+        let free = Published {
+            summed: Some(vec![window]),
+            ..published()
+        };
+        assert!(free.free(NaiveDate::from_ymd_opt(2023, 9, 1).unwrap_or_default()));
+        let (mask, s) = suppression_of(&d, 3, &free).unwrap();
+        assert!(s.unprotected.is_empty(), "{s:?}");
+        assert_eq!(s.boxes, 1, "{s:?}");
+        for region in ["110000", "120000"] {
+            for cat in ["textiles", "furniture"] {
+                let key = format!("date=2023-09-01,region_code={region},category={cat}");
+                assert!(s.blanked_margins.contains(&key), "{key}: {s:?}");
+            }
+        }
+        assert_eq!(mask, vec![true, true, true, true], "{s:?}");
+        let secret: Vec<usize> = (0..mask.len()).filter(|&i| mask[i]).collect();
+        let figures = published_figures(&d, &targeted, &s.blanked_margins, &["date"]);
+        assert!(!figures.is_empty());
+        assert_eq!(
+            homeseason_test_support::recoverable(&secret, &figures),
+            Vec::<usize>::new(),
+            "{s:?}"
+        );
+        // Blanking the unit's own figure alone gives it away: 110000's day total minus furniture.
+        let alone = vec!["date=2023-09-01,region_code=110000,category=textiles".to_owned()];
+        let figures = published_figures(&d, &targeted, &alone, &["date"]);
+        assert_eq!(
+            homeseason_test_support::recoverable(&[0], &figures),
+            vec![0]
+        );
+        // Where a published sum over days may hold the day and no other day is in its week, no
+        // box exists: the unit is named unprotected.
         let (_, s) = suppression_of(&d, 3, &published()).unwrap();
         let key = "date=2023-09-01,region_code=110000,category=textiles";
         assert!(s.unprotected.iter().any(|u| u == key), "{s:?}");
-        assert!(s.blanked_margins.iter().any(|u| u == key), "{s:?}");
         assert_eq!(s.boxes, 0);
     }
 
@@ -790,7 +894,12 @@ mod tests {
     /// Every figure published over `d`'s cells, as the cells each sums: each day, week (the days of
     /// the season are one week) and the season, by region and nationally, by category, over the
     /// targeted categories and over all — except the daily figures `blanked` names.
-    fn published_figures(d: &DataFrame, targeted: &[&str], blanked: &[String]) -> Vec<Vec<usize>> {
+    fn published_figures(
+        d: &DataFrame,
+        targeted: &[&str],
+        blanked: &[String],
+        times: &[&str],
+    ) -> Vec<Vec<usize>> {
         let d = with_targeted(d, targeted)
             .unwrap()
             .lazy()
@@ -798,7 +907,7 @@ mod tests {
             .collect()
             .unwrap();
         let mut out = Vec::new();
-        for time in ["date", "__season"] {
+        for &time in times {
             for region in [Some("region_code"), None] {
                 for cat in [Some("category"), Some(TARGETED), None] {
                     let cols: Vec<&str> = [Some(time), region, cat].into_iter().flatten().collect();
@@ -831,6 +940,7 @@ mod tests {
         let published = Published {
             targeted: targeted.map(str::to_owned).to_vec(),
             cuts: vec![],
+            summed: None,
         };
         let (mut attacked, mut cells, mut hidden, mut boxes) = (0, 0, 0, 0);
         for seed in 0..12 {
@@ -838,7 +948,8 @@ mod tests {
             let (mask, s) = suppression_of(&d, 4, &published).unwrap();
             assert!(s.unprotected.is_empty(), "seed {seed}: {s:?}");
             let secret: Vec<usize> = (0..mask.len()).filter(|&i| mask[i]).collect();
-            let figures = published_figures(&d, &targeted, &s.blanked_margins);
+            let figures =
+                published_figures(&d, &targeted, &s.blanked_margins, &["date", "__season"]);
             assert_eq!(
                 homeseason_test_support::recoverable(&secret, &figures),
                 Vec::<usize>::new(),
@@ -853,7 +964,8 @@ mod tests {
             )
             .unwrap();
             let secret: Vec<usize> = (0..first.len()).filter(|&i| first[i]).collect();
-            let figures = published_figures(&d, &targeted, &s1.exposed_margins);
+            let figures =
+                published_figures(&d, &targeted, &s1.exposed_margins, &["date", "__season"]);
             attacked += homeseason_test_support::recoverable(&secret, &figures).len();
             cells += d.height();
             hidden += mask.iter().filter(|m| **m).count();

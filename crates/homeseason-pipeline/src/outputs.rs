@@ -285,7 +285,7 @@ pub fn report_for(
         read(tables::WEEKLY_TRACKING)?,
         read(tables::ACTIVITY_SUMMARY)?,
         read(tables::LOCAL_EVENTS)?,
-        read(tables::LOCAL_EVENT_SERIES)?,
+        crate::payments::published_event_series(lake, campaign, read(tables::LOCAL_EVENT_SERIES)?)?,
         read(tables::LOCAL_EVENT_POWER)?,
         read(tables::TRIANGULATION)?,
     );

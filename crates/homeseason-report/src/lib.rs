@@ -21,6 +21,7 @@ use homeseason_schema::region::{NATIONAL, Regions};
 use polars::prelude::*;
 
 pub use rows::{DailyRow, Diagnostics, IngestTotals, UpliftRow};
+pub use sections::impact_points;
 
 /// Errors while building the report.
 #[derive(Debug, thiserror::Error)]

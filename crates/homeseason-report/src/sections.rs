@@ -190,15 +190,19 @@ pub(crate) fn local_events(
     Ok((out, chart))
 }
 
-/// The three-panel impact plot of one event from `local_event_series` (observed vs synthetic control;
-/// the band is the event's pre-period fit error, ±z·RMSE, since the conformal interval is for totals).
-fn impact_chart(
+/// The days the impact plot of the event of region `code` starting `start` draws, from
+/// `local_event_series` (`all_targeted`): `(day, observed, synthetic control)` in yuan, sorted by
+/// day, one per day. A day whose observed or synthetic-control value is empty (blanked because it
+/// would show a figure suppression does not publish) or not finite is left out, so no panel —
+/// observed, pointwise or cumulative — draws it.
+///
+/// # Errors
+/// When `series` lacks a column of `local_event_series`.
+pub fn impact_points(
     series: &DataFrame,
     code: &str,
     start: NaiveDate,
-    name: &str,
-    level: f64,
-) -> Result<Option<ChartFile>> {
+) -> Result<Vec<(NaiveDate, f64, f64)>> {
     let (region, category) = (
         col_strs(series, "region_code")?,
         col_strs(series, "category")?,
@@ -213,11 +217,28 @@ fn impact_chart(
     );
     let mut points: Vec<(NaiveDate, f64, f64)> = (0..series.height())
         .filter(|&i| region[i] == code && category[i] == "all_targeted" && es[i] == Some(start))
-        .filter_map(|i| Some((date[i]?, obs[i] / 1e4, cf[i] / 1e4)))
+        .filter_map(|i| Some((date[i]?, obs[i], cf[i])))
         .filter(|p| p.1.is_finite() && p.2.is_finite())
         .collect();
     points.sort_by_key(|p| p.0);
     points.dedup_by_key(|p| p.0);
+    Ok(points)
+}
+
+/// The three-panel impact plot of one event from `local_event_series` (observed vs synthetic control;
+/// the band is the event's pre-period fit error, ±z·RMSE, since the conformal interval is for totals),
+/// over the days of [`impact_points`].
+fn impact_chart(
+    series: &DataFrame,
+    code: &str,
+    start: NaiveDate,
+    name: &str,
+    level: f64,
+) -> Result<Option<ChartFile>> {
+    let points: Vec<(NaiveDate, f64, f64)> = impact_points(series, code, start)?
+        .into_iter()
+        .map(|(d, o, c)| (d, o / 1e4, c / 1e4))
+        .collect();
     let pre: Vec<f64> = points
         .iter()
         .filter(|p| p.0 < start)

@@ -380,6 +380,14 @@ pub enum TableKind {
     Dashboard,
 }
 
+/// The fields of `dashboard_baseline_daily` blanked where the baseline scales an earlier year's
+/// figure that is not published (not required, and their description says so with
+/// [`SCALED_GAP`]).
+pub const SCALED_BASELINE_FIELDS: [&str; 3] = ["baseline_yuan", "lower_yuan", "upper_yuan"];
+
+/// How the description of a [`SCALED_BASELINE_FIELDS`] field in the dashboard copy ends.
+pub const SCALED_GAP: &str = " Empty (null) where a day it scales from (prior-year or two-year reference day) has this figure unpublished by suppression: the baseline would give it away.";
+
 /// The dashboard copies and the lake table each copies: every field of the table, the same
 /// description and titles, plus `suppressed`; the fields suppression blanks are not required.
 pub const DASHBOARD_COPIES: [(&str, &str, &[&str]); 2] = [
@@ -761,6 +769,12 @@ mod tests {
                         f.constraints.required = false;
                         f.description
                             .push_str(" Empty (null) where suppressed is true.");
+                    }
+                    if copy.name == tables::DASHBOARD_BASELINE_DAILY
+                        && SCALED_BASELINE_FIELDS.contains(&f.name.as_str())
+                    {
+                        f.constraints.required = false;
+                        f.description.push_str(SCALED_GAP);
                     }
                     f
                 })
