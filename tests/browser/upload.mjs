@@ -16,6 +16,21 @@ if (!url || !token || !badFile || !fixedFile || !conflictFile) {
   process.exit(2);
 }
 const check = (cond, what) => { if (!cond) throw new Error("check failed: " + what); };
+// Drag the file `file` onto the drop zone under the name `name`, upload it and wait for its report.
+const dropAndUpload = async (page, file, name) => {
+  const text = fs.readFileSync(file, "utf8");
+  await page.evaluate(([text, name]) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([text], name, { type: "text/csv" }));
+    document.getElementById("drop").dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, [text, name]);
+  await page.waitForFunction(() => !document.getElementById("upload").disabled);
+  await page.click("#upload");
+  await page.waitForFunction((name) => {
+    const tds = document.querySelectorAll("#report tbody td");
+    return tds.length && tds[0].textContent === name;
+  }, name);
+};
 const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "homeseason-chromium-"));
 const context = await chromium.launchPersistentContext(userDataDir, {
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -91,18 +106,7 @@ try {
   check(en[2] !== result.rejectZh, "reject message switches to English");
 
   // Fix the file and drag it in again.
-  const fixed = fs.readFileSync(fixedFile, "utf8");
-  await page.evaluate((text) => {
-    const dt = new DataTransfer();
-    dt.items.add(new File([text], "activities_fixed.csv", { type: "text/csv" }));
-    document.getElementById("drop").dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, fixed);
-  await page.waitForFunction(() => !document.getElementById("upload").disabled);
-  await page.click("#upload");
-  await page.waitForFunction(() => {
-    const tds = document.querySelectorAll("#report tbody td");
-    return tds.length && tds[0].textContent === "activities_fixed.csv";
-  });
+  await dropAndUpload(page, fixedFile, "activities_fixed.csv");
   const report2 = await page.$$eval("#report tbody td", (tds) => tds.map((td) => td.textContent));
   result.report2 = report2;
   check(report2[2] === "accepted" && report2[4] === "4" && report2[5] === "0", "fixed report " + report2.join("|"));
@@ -114,18 +118,7 @@ try {
   result.policyEn = await page.$eval("#on-conflict", (s) => [s.value, s.options[s.selectedIndex].textContent]);
   check(result.policyEn[0] === "keep-first" && result.policyEn[1].startsWith("keep the row received first"), "conflict policy (en) " + result.policyEn);
   await page.selectOption("#on-conflict", "keep-last");
-  const changed = fs.readFileSync(conflictFile, "utf8");
-  await page.evaluate((text) => {
-    const dt = new DataTransfer();
-    dt.items.add(new File([text], "activities_conflict.csv", { type: "text/csv" }));
-    document.getElementById("drop").dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, changed);
-  await page.waitForFunction(() => !document.getElementById("upload").disabled);
-  await page.click("#upload");
-  await page.waitForFunction(() => {
-    const tds = document.querySelectorAll("#report tbody td");
-    return tds.length && tds[0].textContent === "activities_conflict.csv";
-  });
+  await dropAndUpload(page, conflictFile, "activities_conflict.csv");
   result.report3 = await page.$$eval("#report tbody td", (tds) => tds.map((td) => td.textContent));
   check(result.report3[2] === "accepted", "conflict file accepted " + result.report3.join("|"));
   await page.waitForSelector("#rejects tbody tr");

@@ -319,18 +319,31 @@ struct Seen {
     journal: bool,
 }
 
+/// Whether the data file `rel` with hash `sha` is the old version of its partition, the new one,
+/// or (both false) neither, which fails the test.
+fn old_or_new(
+    rel: &str,
+    sha: &str,
+    old: Option<&Reference>,
+    new: &Reference,
+    label: &str,
+) -> (bool, bool) {
+    let is_new = new.data.get(rel).is_some_and(|s| s == sha);
+    let is_old = old.is_some_and(|o| o.data.get(rel).is_some_and(|s| s == sha));
+    assert!(
+        is_new || is_old,
+        "{label}: {rel} is neither the old nor the new version of its partition (sha {sha})"
+    );
+    (is_old, is_new)
+}
+
 /// The lake after a kill: old or new per data file, a manifest that describes what is on disk,
 /// readable by DuckDB and `homeseason check`.
 fn check_killed(lake: &Path, old: Option<&Reference>, new: &Reference, label: &str) -> Seen {
     let data = snapshot(lake);
     let mut seen = Seen::default();
     for (rel, sha) in &data {
-        let is_new = new.data.get(rel) == Some(sha);
-        let is_old = old.is_some_and(|o| o.data.get(rel) == Some(sha));
-        assert!(
-            is_new || is_old,
-            "{label}: {rel} is neither the old nor the new version of its partition (sha {sha})"
-        );
+        let (is_old, is_new) = old_or_new(rel, sha, old, new, label);
         assert!(
             rel.ends_with(".parquet"),
             "{label}: a stray file is visible among the tables: {rel}"
@@ -359,12 +372,7 @@ fn check_killed(lake: &Path, old: Option<&Reference>, new: &Reference, label: &s
     );
     let data = snapshot(lake);
     for (rel, sha) in &data {
-        let is_new = new.data.get(rel) == Some(sha);
-        let is_old = old.is_some_and(|o| o.data.get(rel) == Some(sha));
-        assert!(
-            is_new || is_old,
-            "{label}: after recovery {rel} is neither old nor new"
-        );
+        old_or_new(rel, sha, old, new, &format!("{label}, recovered"));
     }
     manifest_describes_disk(lake, &data, old, new, &format!("{label}, recovered"));
     if seen.journal {

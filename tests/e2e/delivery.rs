@@ -10,10 +10,10 @@ use std::process::Command;
 use polars::prelude::*;
 
 use homeseason_test_support::{
-    assert_tree_is_clean, transactions_with_institutions, traversal_forms,
+    assert_tree_is_clean, f64_values, transactions_with_institutions, traversal_forms,
 };
 
-use crate::util::{files_with_ext, homeseason, ok, read_parquet};
+use crate::util::{entry, files_with_ext, homeseason, ok, read_parquet, texts, write_in};
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
@@ -634,31 +634,21 @@ fn every_delivery_pattern_gives_the_same_payment_daily_as_duckdb_on_the_raw_file
 fn a_stray_row_never_wipes_another_region() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let lake = tmp.path().join("lake");
-    let (header, uscc) = (ENTERPRISE_HEADER, zj_uscc);
-    let mut zj = header.to_owned();
-    for i in 0..8 {
-        zj.push_str(&format!(
-            "{},浙江企业{i},330000,furniture,2023-03,{}.00,元\n",
-            uscc(i),
-            1000 + i
-        ));
-    }
-    let mut bj = header.to_owned();
-    for i in 8..12 {
-        bj.push_str(&format!(
-            "{},北京企业{i},110000,furniture,2023-03,{}.00,元\n",
-            uscc(i),
-            2000 + i
-        ));
-    }
-    bj.push_str(&format!(
-        "{},北京企业99,浙江,furniture,2023-03,5.00,元\n",
-        uscc(99)
-    ));
-    let zj_file = tmp.path().join("enterprise_zj_2023-03.csv");
-    let bj_file = tmp.path().join("enterprise_bj_2023-03.csv");
-    std::fs::write(&zj_file, zj).expect("write");
-    std::fs::write(&bj_file, bj).expect("write");
+    let rows = |ids: std::ops::Range<usize>, name: &str, region: &str, base: usize| -> String {
+        ids.map(|i| enterprise_row_of(i, name, region, &format!("{}.00", base + i)))
+            .collect()
+    };
+    let zj = format!(
+        "{ENTERPRISE_HEADER}{}",
+        rows(0..8, "浙江企业", "330000", 1000)
+    );
+    let bj = format!(
+        "{ENTERPRISE_HEADER}{}{}",
+        rows(8..12, "北京企业", "110000", 2000),
+        enterprise_row_of(99, "北京企业", "浙江", "5.00")
+    );
+    let zj_file = write_in(tmp.path(), "enterprise_zj_2023-03.csv", zj);
+    let bj_file = write_in(tmp.path(), "enterprise_bj_2023-03.csv", bj);
     ingest(&lake, &[], &[zj_file]);
     // The partition's file is in the table's current snapshot: looked up again after each commit.
     let zj_part = || {
@@ -870,8 +860,14 @@ fn zj_uscc(i: usize) -> String {
 
 /// A row of an enterprise file: enterprise `i`'s March 2023 furniture sales in Zhejiang.
 fn enterprise_row(i: usize, amount: &str) -> String {
+    enterprise_row_of(i, "浙江企业", "330000", amount)
+}
+
+/// A row of an enterprise file: enterprise `i` (USCC [`zj_uscc`], named `{name}{i}`) with its
+/// March 2023 furniture sales, in `region`.
+fn enterprise_row_of(i: usize, name: &str, region: &str, amount: &str) -> String {
     format!(
-        "{},浙江企业{i},330000,furniture,2023-03,{amount},元\n",
+        "{},{name}{i},{region},furniture,2023-03,{amount},元\n",
         zj_uscc(i)
     )
 }
@@ -886,13 +882,10 @@ fn enterprise_pair(dir: &Path) -> (PathBuf, PathBuf) {
         row(1, "250.00"),
         row(2, "300.00")
     );
-    let (a, b) = (
-        dir.join("enterprise_zj_2023-03.csv"),
-        dir.join("enterprise_zj_2023-03_v2.csv"),
-    );
-    std::fs::write(&a, first).expect("write");
-    std::fs::write(&b, second).expect("write");
-    (a, b)
+    (
+        write_in(dir, "enterprise_zj_2023-03.csv", first),
+        write_in(dir, "enterprise_zj_2023-03_v2.csv", second),
+    )
 }
 
 /// A duplicate key with different values through `homeseason ingest`: counted, both rows in the
@@ -981,14 +974,7 @@ fn a_conflict_is_kept_in_rejects_and_the_policy_decides_through_ingest() {
         );
         let df = read_parquet(&part);
         assert_eq!(df.height(), 3, "{df}");
-        let amounts: Vec<f64> = df
-            .column("sales_amount_yuan")
-            .expect("amount")
-            .f64()
-            .expect("f64")
-            .iter()
-            .flatten()
-            .collect();
+        let amounts = f64_values(&df, "sales_amount_yuan");
         assert!(amounts.contains(&stored), "{policy}: {amounts:?}");
         assert!(
             !amounts.contains(&(450.0 - stored)),
@@ -1037,17 +1023,7 @@ fn a_key_repeated_in_one_file_with_other_values_is_a_conflict_through_every_entr
             .collect();
         assert_eq!(rejects.len(), 1, "{via:?}: {rejects:?}");
         let r = &rejects[0];
-        let text = |c: &str| -> Vec<String> {
-            r.column(c)
-                .expect("column")
-                .cast(&DataType::String)
-                .expect("cast")
-                .str()
-                .expect("str")
-                .iter()
-                .map(|v| v.unwrap_or_default().to_owned())
-                .collect()
-        };
+        let text = |c: &str| texts(r, c);
         assert_eq!(
             text("reason"),
             ["conflict", "conflict_held"],
@@ -1075,14 +1051,7 @@ fn a_key_repeated_in_one_file_with_other_values_is_a_conflict_through_every_entr
             "enterprise_sales/period=2023-03/330000.parquet",
         );
         let df = read_parquet(&part);
-        let amounts: Vec<f64> = df
-            .column("sales_amount_yuan")
-            .expect("amount")
-            .f64()
-            .expect("f64")
-            .iter()
-            .flatten()
-            .collect();
+        let amounts = f64_values(&df, "sales_amount_yuan");
         assert_eq!(amounts.len(), 2, "{via:?}: {df}");
         assert!(
             amounts.contains(&200.0) && amounts.contains(&100.0),
@@ -1092,13 +1061,7 @@ fn a_key_repeated_in_one_file_with_other_values_is_a_conflict_through_every_entr
             &std::fs::read(d.lake.join("_manifest.json")).expect("manifest"),
         )
         .expect("json");
-        let entry = manifest["files"]
-            .as_array()
-            .expect("files")
-            .iter()
-            .find(|f| f["feed"] == "enterprise_sales")
-            .expect("the file's entry");
-        let rep = &entry["report"];
+        let rep = &entry(&manifest["files"], "feed", "enterprise_sales")["report"];
         let n = |k: &str| rep[k].as_u64().expect(k);
         assert_eq!(
             (n("read"), n("accepted"), n("rejected"), n("duplicates")),
@@ -1136,13 +1099,10 @@ fn transaction_pair(dir: &Path) -> (PathBuf, PathBuf) {
         row("T5", "03 12:00:00", "M3", "5.00", "refund"),
         row("T5", "03 18:00:00", "M3", "5.00", "refund"),
     );
-    let (pa, pb) = (
-        dir.join("payment_transactions_wallet_b_2023-09.csv"),
-        dir.join("payment_transactions_wallet_b_2023-09_late.csv"),
-    );
-    std::fs::write(&pa, a).expect("write");
-    std::fs::write(&pb, b).expect("write");
-    (pa, pb)
+    (
+        write_in(dir, "payment_transactions_wallet_b_2023-09.csv", a),
+        write_in(dir, "payment_transactions_wallet_b_2023-09_late.csv", b),
+    )
 }
 
 /// The lake's `rejects` rows of `reason`: (line, message_en, message_zh).

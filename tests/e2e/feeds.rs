@@ -14,6 +14,15 @@ use crate::util::{
     reject_rows, temp_with, texts, try_ingest, write_in,
 };
 
+/// One cell of a hand-written worksheet row: text, a number cell, or nothing.
+#[derive(Clone, Copy)]
+enum Cell<'a> {
+    T(&'a str),
+    N(f64),
+    E,
+}
+use Cell::{E, N, T};
+
 /// A valid USCC from its first 17 characters.
 fn code(first17: &str) -> String {
     format!("{first17}{}", uscc::check_char(first17).unwrap())
@@ -126,44 +135,70 @@ fn enterprise_workbook() -> (Vec<u8>, char) {
         .unwrap();
     s.write_string(4, 7, "线上").unwrap();
     s.write_string(4, 8, "雅新").unwrap();
-    // Row 6: pinyin region, Chinese month text, amount with its own unit (亿元) and thousands
-    // separators in full width.
-    s.write_string(5, 0, &a).unwrap();
-    s.write_string(5, 1, "杭州瑞优电子商贸有限公司").unwrap();
-    s.write_string(5, 2, "Zhejiang").unwrap();
-    s.write_string(5, 3, "家具").unwrap();
-    s.write_string(5, 4, "2023年10月").unwrap();
-    s.write_string(5, 5, "１.５亿元").unwrap();
-    // Row 7: bad check character.
-    s.write_string(6, 0, &bad).unwrap();
-    s.write_string(6, 1, "宁波某家居有限公司").unwrap();
-    s.write_string(6, 2, "宁波").unwrap();
-    s.write_string(6, 3, "家纺").unwrap();
-    s.write_string(6, 4, "2023-09").unwrap();
-    s.write_number(6, 5, 10.0).unwrap();
-    // Row 8: unknown region.
-    s.write_string(7, 0, &b).unwrap();
-    s.write_string(7, 1, "杭州某建材有限公司").unwrap();
-    s.write_string(7, 2, "火星省").unwrap();
-    s.write_string(7, 3, "建材家装").unwrap();
-    s.write_string(7, 4, "2023-09").unwrap();
-    s.write_number(7, 5, 10.0).unwrap();
-    // Row 9: unit column in 元 against a 万元 header: contradictory, rejected.
-    s.write_string(8, 0, &b).unwrap();
-    s.write_string(8, 1, "杭州某建材有限公司").unwrap();
-    s.write_string(8, 2, "330000").unwrap();
-    s.write_string(8, 3, "建材家装").unwrap();
-    s.write_string(8, 4, "2023-W37").unwrap();
-    s.write_number(8, 5, 5.0).unwrap();
-    s.write_string(8, 6, "元").unwrap();
-    // Row 10: full name, ISO week, number stored as text with a thousands separator, unit 万元.
-    s.write_string(9, 0, &b).unwrap();
-    s.write_string(9, 1, "杭州某建材有限公司").unwrap();
-    s.write_string(9, 2, "浙江省").unwrap();
-    s.write_string(9, 3, "建材家装").unwrap();
-    s.write_string(9, 4, "2023-W37").unwrap();
-    s.write_string(9, 5, "1,234.5").unwrap();
-    s.write_string(9, 6, "万元").unwrap();
+    let company_b = "杭州某建材有限公司";
+    let rows = [
+        // Row 6: pinyin region, Chinese month text, amount with its own unit (亿元) and thousands
+        // separators in full width.
+        [
+            T(&a),
+            T("杭州瑞优电子商贸有限公司"),
+            T("Zhejiang"),
+            T("家具"),
+            T("2023年10月"),
+            T("１.５亿元"),
+            E,
+        ],
+        // Row 7: bad check character.
+        [
+            T(&bad),
+            T("宁波某家居有限公司"),
+            T("宁波"),
+            T("家纺"),
+            T("2023-09"),
+            N(10.0),
+            E,
+        ],
+        // Row 8: unknown region.
+        [
+            T(&b),
+            T(company_b),
+            T("火星省"),
+            T("建材家装"),
+            T("2023-09"),
+            N(10.0),
+            E,
+        ],
+        // Row 9: unit column in 元 against a 万元 header: contradictory, rejected.
+        [
+            T(&b),
+            T(company_b),
+            T("330000"),
+            T("建材家装"),
+            T("2023-W37"),
+            N(5.0),
+            T("元"),
+        ],
+        // Row 10: full name, ISO week, number stored as text with a thousands separator, unit 万元.
+        [
+            T(&b),
+            T(company_b),
+            T("浙江省"),
+            T("建材家装"),
+            T("2023-W37"),
+            T("1,234.5"),
+            T("万元"),
+        ],
+    ];
+    for (row, cells) in (5..).zip(rows) {
+        for (c, cell) in (0..).zip(cells) {
+            match cell {
+                T(text) => s.write_string(row, c, text).map(|_| ()),
+                N(n) => s.write_number(row, c, n).map(|_| ()),
+                E => Ok(()),
+            }
+            .unwrap();
+        }
+    }
     // Row 11 blank; row 12 a footnote (neither is a data row).
     s.write_string(11, 0, "注：销售额为含税零售额。").unwrap();
     (book.save_to_buffer().unwrap(), expected)

@@ -11,7 +11,7 @@ use polars::prelude::*;
 use serde_json::Value;
 
 use crate::util::{
-    assert_contains_all, demo_dir, fails, homeseason, ok, read_csv, read_json, read_parquet,
+    assert_contains_all, demo_dir, entry, fails, homeseason, ok, read_csv, read_json, read_parquet,
 };
 use homeseason_test_support::assert_close;
 
@@ -26,6 +26,20 @@ fn benchmark(file: &str) -> PathBuf {
     );
     path
 }
+
+/// The walkthrough's test: Chicago and Portland treated from period 91 to 105.
+const WALKTHROUGH: [&str; 6] = [
+    "--treated",
+    "chicago,portland",
+    "--start",
+    "91",
+    "--end",
+    "105",
+];
+
+/// GeoLift's own inference: single days permuted and the statistic Σ|u| (homeseason's default is
+/// blocks of days and |Σu|).
+const GEOLIFT_INFERENCE: [&str; 4] = ["--permutations", "iid", "--statistic", "sum-abs"];
 
 /// Run `homeseason geolift ARGS --json FILE` and parse the JSON.
 fn geolift_json(args: &[&str]) -> Value {
@@ -52,28 +66,24 @@ fn path_str(p: &Path) -> &str {
 #[test]
 fn geolift_cli_reproduces_the_published_walkthrough() {
     let data = benchmark("GeoLift_Test.csv");
-    let out = geolift_json(&[
-        path_str(&data),
-        "--unit",
-        "location",
-        "--time",
-        "date",
-        "--outcome",
-        "Y",
-        "--treated",
-        "chicago,portland",
-        "--start",
-        "91",
-        "--end",
-        "105",
-        // GeoLift's own inference: single days permuted, Σ|u|, and its jackknife+ interval.
-        "--permutations",
-        "iid",
-        "--statistic",
-        "sum-abs",
-        "--interval",
-        "jackknife",
-    ]);
+    let out = geolift_json(
+        &[
+            &[
+                path_str(&data),
+                "--unit",
+                "location",
+                "--time",
+                "date",
+                "--outcome",
+                "Y",
+            ][..],
+            &WALKTHROUGH,
+            // GeoLift's own inference and its jackknife+ interval.
+            &GEOLIFT_INFERENCE,
+            &["--interval", "jackknife"],
+        ]
+        .concat(),
+    );
     assert_eq!(
         (out["units"].as_u64(), out["periods"].as_u64()),
         (Some(40), Some(105))
@@ -102,45 +112,25 @@ fn geolift_cli_reproduces_the_published_walkthrough() {
         (Some(91), Some(105))
     );
     assert_eq!(c["donors"].as_u64(), Some(38));
-    let cincinnati = c["weights"]
-        .as_array()
-        .expect("weights")
-        .iter()
-        .find(|w| w["unit"] == "cincinnati")
-        .expect("cincinnati is a donor");
+    let cincinnati = entry(&c["weights"], "unit", "cincinnati");
     assert!((f(cincinnati, "weight") - 0.2272).abs() <= 0.5e-4);
     assert_eq!(c["series"].as_array().map(Vec::len), Some(105));
 
     // The same test with dates instead of period numbers, and the default column names.
-    let by_date = geolift_json(&[
-        path_str(&data),
-        "--treated",
-        "chicago,portland",
-        "--start",
-        "2021-04-01",
-        "--end",
-        "2021-04-15",
-        "--permutations",
-        "iid",
-        "--statistic",
-        "sum-abs",
-        "--interval",
-        "jackknife",
-    ]);
+    let by_date = geolift_json(
+        &[
+            &[path_str(&data), "--treated", "chicago,portland"][..],
+            &["--start", "2021-04-01", "--end", "2021-04-15"],
+            &GEOLIFT_INFERENCE,
+            &["--interval", "jackknife"],
+        ]
+        .concat(),
+    );
     assert_eq!(by_date["cells"][0]["att"], c["att"]);
     assert_eq!(by_date["cells"][0]["p_value"], c["p_value"]);
 
     // The printed summary reads like GeoLift's.
-    let text = ok(&[
-        "geolift",
-        path_str(&data),
-        "--treated",
-        "chicago,portland",
-        "--start",
-        "91",
-        "--end",
-        "105",
-    ]);
+    let text = ok(&[&["geolift", path_str(&data)][..], &WALKTHROUGH].concat());
     assert_contains_all(
         &text,
         &[
@@ -226,15 +216,7 @@ fn geolift_cli_reads_parquet_and_rejects_bad_input() {
     ParquetWriter::new(&mut file)
         .finish(&mut frame)
         .expect("parquet");
-    let out = geolift_json(&[
-        path_str(&pq),
-        "--treated",
-        "chicago,portland",
-        "--start",
-        "91",
-        "--end",
-        "105",
-    ]);
+    let out = geolift_json(&[&[path_str(&pq)][..], &WALKTHROUGH].concat());
     assert_close(f(&out["cells"][0], "att"), 155.556, 1e-3, "ATT");
 
     // Bad input is refused, naming what is wrong where the case gives a word to look for (a start
@@ -266,24 +248,23 @@ fn geolift_cli_reads_parquet_and_rejects_bad_input() {
 fn geolift_cli_power_gives_the_published_minimum_detectable_effect() {
     // Walkthrough: GeoLiftPower on GeoLift_PreTest, chicago + portland, 15 days → MDE 10%.
     let data = benchmark("GeoLift_PreTest.csv");
-    let out = geolift_json(&[
-        path_str(&data),
-        "--power",
-        "--treated",
-        "chicago,portland",
-        "--duration",
-        "15",
-        "--windows",
-        "27",
-        "--effects",
-        "0,2,4,6,8,10,12",
-        // GeoLift's inference, as in its walkthrough (homeseason's default block permutations and
-        // |Σu| give 6% here).
-        "--permutations",
-        "iid",
-        "--statistic",
-        "sum-abs",
-    ]);
+    let out = geolift_json(
+        &[
+            &[path_str(&data), "--power", "--treated", "chicago,portland"][..],
+            &[
+                "--duration",
+                "15",
+                "--windows",
+                "27",
+                "--effects",
+                "0,2,4,6,8,10,12",
+            ],
+            // GeoLift's inference, as in its walkthrough (homeseason's default block permutations
+            // and |Σu| give 6% here).
+            &GEOLIFT_INFERENCE,
+        ]
+        .concat(),
+    );
     let p = &out["power"][0];
     assert_eq!(p["duration"].as_u64(), Some(15));
     assert_eq!(p["windows"].as_array().map(Vec::len), Some(27));
@@ -440,16 +421,7 @@ fn geolift_cli_tbr_reproduces_matched_markets() {
 #[test]
 fn geolift_cli_summary_is_consistent_and_fills_gaps() {
     let data = benchmark("GeoLift_Test.csv");
-    let text = ok(&[
-        "geolift",
-        path_str(&data),
-        "--treated",
-        "chicago,portland",
-        "--start",
-        "91",
-        "--end",
-        "105",
-    ]);
+    let text = ok(&[&["geolift", path_str(&data)][..], &WALKTHROUGH].concat());
     assert!(
         text.contains("conformal: the inverted permutation test"),
         "{text}"
@@ -464,19 +436,11 @@ fn geolift_cli_summary_is_consistent_and_fills_gaps() {
     // GeoLift's own test: p 0.014, jackknife+ interval covering zero — the summary does not call
     // it significant and warns about the fallback.
     let text = ok(&[
-        "geolift",
-        path_str(&data),
-        "--treated",
-        "chicago,portland",
-        "--start",
-        "91",
-        "--end",
-        "105",
-        "--permutations",
-        "iid",
-        "--statistic",
-        "sum-abs",
-    ]);
+        &["geolift", path_str(&data)][..],
+        &WALKTHROUGH,
+        &GEOLIFT_INFERENCE,
+    ]
+    .concat());
     assert!(
         text.contains("interval covers zero: not significant"),
         "{text}"
@@ -497,35 +461,13 @@ fn geolift_cli_summary_is_consistent_and_fills_gaps() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let holed = tmp.path().join("holed.csv");
     std::fs::write(&holed, lines.join("\n") + "\n").expect("write");
-    let refused = homeseason(&[
-        "geolift",
-        path_str(&holed),
-        "--treated",
-        "chicago",
-        "--start",
-        "91",
-    ]);
+    let holed_test = [path_str(&holed), "--treated", "chicago", "--start", "91"];
+    let refused = homeseason(&[&["geolift"][..], &holed_test].concat());
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--fill"));
-    let zero = geolift_json(&[
-        path_str(&holed),
-        "--treated",
-        "chicago",
-        "--start",
-        "91",
-        "--fill",
-        "zero",
-    ]);
+    let zero = geolift_json(&[&holed_test[..], &["--fill", "zero"]].concat());
     assert_eq!(zero["zero_filled"].as_u64(), Some(1));
-    let dropped = geolift_json(&[
-        path_str(&holed),
-        "--treated",
-        "chicago",
-        "--start",
-        "91",
-        "--fill",
-        "drop",
-    ]);
+    let dropped = geolift_json(&[&holed_test[..], &["--fill", "drop"]].concat());
     assert_eq!(dropped["dropped_units"], serde_json::json!(["austin"]));
     assert_eq!(dropped["units"].as_u64(), Some(39));
 }

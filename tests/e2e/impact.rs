@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::util::{assert_contains_all, fails, ok, read_json};
+use crate::util::{assert_contains_all, entry, fails, ok, read_json};
 
 /// A daily target that follows two controls (each with its own noise) with weekday rhythm, and
 /// `effect` added from 2023-09-01 on. Deterministic pseudo-noise.
@@ -187,12 +187,7 @@ fn impact_treats_absent_dates_as_missing_days() {
         "one point per calendar day"
     );
     assert_eq!(j["days_used"], 120);
-    let absent = j["points"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["time"] == "2023-10-05")
-        .expect("the absent day keeps its point");
+    let absent = entry(&j["points"], "time", "2023-10-05");
     assert!(absent["actual"].is_null());
     assert_eq!(j["model_scores"].as_array().unwrap().len(), 2);
     let rel = j["cumulative"]["relative_effect"]["value"]

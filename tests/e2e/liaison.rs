@@ -109,6 +109,37 @@ fn refusal_of(out: &std::process::Output) -> String {
     text
 }
 
+/// Split a refusal `English / 中文` into its halves and check each: it holds every one of its
+/// needles and none of the `foreign` words (the other language's). Returns (English, Chinese).
+fn assert_halves<'a>(
+    text: &'a str,
+    zh_needles: &[&str],
+    zh_foreign: &[&str],
+    en_needles: &[&str],
+    en_foreign: &[&str],
+) -> (&'a str, &'a str) {
+    let (en, zh) = text.rsplit_once(" / ").expect("english / 中文");
+    for (half, needles, foreign, what) in [
+        (zh, zh_needles, zh_foreign, "the Chinese half"),
+        (en, en_needles, en_foreign, "the English half"),
+    ] {
+        assert_contains_all(half, needles, what);
+        assert!(!foreign.iter().any(|w| half.contains(w)), "{what}: {half}");
+    }
+    (en, zh)
+}
+
+/// Check a rejected row's messages (as `ingest --json` gives them): each language's holds its
+/// `(needle, foreign)` needle and not the foreign word (a word of the other language).
+fn assert_messages(reject: &serde_json::Value, zh: (&str, &str), en: (&str, &str)) {
+    for (key, (needle, foreign)) in [("message_zh", zh), ("message_en", en)] {
+        let m = reject[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key} in {reject}"));
+        assert!(m.contains(needle) && !m.contains(foreign), "{key}: {m}");
+    }
+}
+
 fn enterprise_rows(header: &str, rows: &[(&str, &str, &str)]) -> String {
     let mut text = format!("{header}\n");
     for (i, (name_or_unit, period, amount)) in rows.iter().enumerate() {
@@ -186,15 +217,10 @@ fn a_unit_column_named_dan_wei_beside_the_enterprise_name_is_the_unit() {
     let json = ingest(&lake, &["--json"], &[&file]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v[0]["report"]["accepted"], 0, "{json}");
-    let zh = v[0]["rejects"][0]["message_zh"].as_str().unwrap();
-    let en = v[0]["rejects"][0]["message_en"].as_str().unwrap();
-    assert!(
-        zh.contains("金额单位") && !zh.contains("enterprise"),
-        "{zh}"
-    );
-    assert!(
-        en.contains("holds a unit") && !en.contains("企业名称一列"),
-        "{en}"
+    assert_messages(
+        &v[0]["rejects"][0],
+        ("金额单位", "enterprise"),
+        ("holds a unit", "企业名称一列"),
     );
 }
 
@@ -212,25 +238,19 @@ fn a_missing_column_names_the_closest_header_and_the_accepted_ones() {
     for feed in ["enterprise-sales", "enterprise_sales"] {
         let out = try_ingest(&lake, &["--feed", feed], &[&file]);
         let text = refusal_of(&out);
-        let (en, zh) = text.rsplit_once(" / ").expect("english / 中文");
-        assert_contains_all(
-            zh,
+        assert_halves(
+            &text,
             &[
                 "未找到 销售额（sales_amount_yuan）；最接近的表头是 商品零售金额（万元），可接受：销售额、",
                 "销售金额",
                 "文件中的表头：",
             ],
-            "the Chinese half",
-        );
-        assert!(!zh.contains("missing") && !zh.contains("closest"), "{zh}");
-        assert_contains_all(
-            en,
+            &["missing", "closest"],
             &[
                 "no column for Sales amount (sales_amount_yuan); the closest header is 商品零售金额（万元）; accepted: 销售额, ",
             ],
-            "the English half",
+            &["未找到", "最接近"],
         );
-        assert!(!en.contains("未找到") && !en.contains("最接近"), "{en}");
     }
 }
 
@@ -241,26 +261,20 @@ fn without_feed_a_refused_file_says_which_headers_each_feed_expects() {
     let out = try_ingest(&lake, &[], &[&file]);
     assert!(!out.status.success());
     let text = refusal_of(&out);
-    let (en, zh) = text.rsplit_once(" / ").expect("english / 中文");
-    assert_contains_all(
-        zh,
+    let (_, zh) = assert_halves(
+        &text,
         &[
             "无法根据表头识别数据类型（表头：序号、单位、备注）",
             "重点企业销售（--feed enterprise-sales）需要：统一社会信用代码、企业名称、",
         ],
-        "the Chinese half",
-    );
-    assert!(zh.contains("重点活动表") || zh.contains("活动"), "{zh}");
-    assert!(!zh.contains("needs") && !zh.contains("lacks"), "{zh}");
-    assert_contains_all(
-        en,
+        &["needs", "lacks"],
         &[
             "cannot tell which feed",
             "(--feed enterprise-sales) needs: uscc, enterprise_name, ",
         ],
-        "the English half",
+        &["需要", "缺"],
     );
-    assert!(!en.contains("需要") && !en.contains("缺"), "{en}");
+    assert!(zh.contains("重点活动表") || zh.contains("活动"), "{zh}");
 }
 
 #[test]
@@ -301,27 +315,16 @@ fn row_messages_are_whole_in_each_language() {
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let rejects = v[0]["rejects"].as_array().unwrap();
     assert_eq!(rejects.len(), 2, "{json}");
-    let (zh, en) = (
-        rejects[0]["message_zh"].as_str().unwrap(),
-        rejects[0]["message_en"].as_str().unwrap(),
-    );
     assert_eq!(rejects[0]["reason"], "bad_uscc");
-    assert!(
-        zh.contains("校验码应为") && !zh.contains("check character"),
-        "{zh}"
-    );
-    assert!(
-        en.contains("check character should be") && !en.contains("校验码"),
-        "{en}"
-    );
-    let (zh, en) = (
-        rejects[1]["message_zh"].as_str().unwrap(),
-        rejects[1]["message_en"].as_str().unwrap(),
+    assert_messages(
+        &rejects[0],
+        ("校验码应为", "check character"),
+        ("check character should be", "校验码"),
     );
     assert_eq!(rejects[1]["reason"], "bad_period");
-    assert!(zh.contains("没有13月") && !zh.contains("month"), "{zh}");
-    assert!(
-        en.contains("there is no month 13") && !en.contains("没有"),
-        "{en}"
+    assert_messages(
+        &rejects[1],
+        ("没有13月", "month"),
+        ("there is no month 13", "没有"),
     );
 }

@@ -8,7 +8,7 @@ use std::process::Command;
 use polars::prelude::*;
 
 use crate::util::{
-    demo_dir, files_with_ext, homeseason, ok, read_json, read_parquet, run_ok, temp_with,
+    demo_dir, entry, files_with_ext, homeseason, ok, read_json, read_parquet, run_ok, temp_with,
     write_file, write_in,
 };
 use homeseason_test_support::assert_close;
@@ -467,14 +467,13 @@ fn duplicates_are_removed_within_and_across_files_and_counted() {
         "M1 and M3: {last_day}"
     );
     let manifest: serde_json::Value = read_json(&lake.join("_manifest.json"));
-    let entry = manifest["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["file"] == "payment_transactions_t2_2023-10.csv")
-        .unwrap();
-    assert_eq!(entry["report"]["payments"]["duplicates_across_files"], 2);
-    assert_eq!(entry["report"]["payments"]["home_month"], "2023-10");
+    let file = entry(
+        &manifest["files"],
+        "file",
+        "payment_transactions_t2_2023-10.csv",
+    );
+    assert_eq!(file["report"]["payments"]["duplicates_across_files"], 2);
+    assert_eq!(file["report"]["payments"]["home_month"], "2023-10");
     // The same rows sent again in another October export are still counted once; only O9 is new.
     let oct2 = write_in(
         tmp.path(),
@@ -693,36 +692,33 @@ fn small_cells_are_suppressed_in_the_dashboard_copy() {
     // blanked money is allowed there, a negative merchant count or a missing flag is not.
     ok(&["check", "--lake", s(&lake)]);
     let file = lake.join("dashboard/dashboard_payment_daily/data.parquet");
-    let mut bad = dash
+    let negative = dash
         .clone()
         .lazy()
         .with_column(lit(-1_i64).cast(DataType::Int64).alias("merchant_count"))
         .collect()
         .unwrap();
-    let mut out = std::fs::File::create(&file).unwrap();
-    polars::prelude::ParquetWriter::new(&mut out)
-        .finish(&mut bad)
-        .unwrap();
-    let out = homeseason(&["check", "--lake", s(&lake)]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(
-        text.contains("dashboard_payment_daily/data.parquet")
-            && text.contains("column merchant_count: 4 values below the minimum 0"),
-        "{text}"
-    );
-    let mut bad = dash.drop("suppressed").unwrap();
-    let mut out = std::fs::File::create(&file).unwrap();
-    polars::prelude::ParquetWriter::new(&mut out)
-        .finish(&mut bad)
-        .unwrap();
-    let out = homeseason(&["check", "--lake", s(&lake)]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(
-        text.contains("required column suppressed is missing"),
-        "{text}"
-    );
+    for (mut bad, expected) in [
+        (
+            negative,
+            &[
+                "dashboard_payment_daily/data.parquet",
+                "column merchant_count: 4 values below the minimum 0",
+            ][..],
+        ),
+        (
+            dash.drop("suppressed").unwrap(),
+            &["required column suppressed is missing"][..],
+        ),
+    ] {
+        ParquetWriter::new(std::fs::File::create(&file).unwrap())
+            .finish(&mut bad)
+            .unwrap();
+        let out = homeseason(&["check", "--lake", s(&lake)]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert!(expected.iter().all(|e| text.contains(e)), "{text}");
+    }
 }
 
 /// The differencing attack of the review, by DuckDB on the demo season's dashboard copies: for every

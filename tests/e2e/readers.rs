@@ -823,17 +823,18 @@ fn a_lake_written_before_the_payment_daily_rename_reads_under_the_new_names_ever
             })
             .collect()
     };
-    // Write a month's file as contract version 2 did.
-    let to_version_2 = |month: &str| {
+    // Rewrite a month's file under the names contract version 2 used (`v2`) or under today's.
+    let rewrite_month = |month: &str, v2: bool| {
         for (path, parts) in handle.files(tables::PAYMENT_DAILY).expect("files") {
             if parts.get("month").map(String::as_str) != Some(month) {
                 continue;
             }
             let mut frame = homeseason_test_support::read_parquet(&path);
             for (old, new) in contract::renamed_columns(tables::PAYMENT_DAILY) {
-                frame.rename(new, old.into()).expect("rename");
+                let (from, to) = if v2 { (new, old) } else { (old, new) };
+                frame.rename(from, to.into()).expect("rename");
             }
-            let scratch = tmp.path().join("v2.parquet");
+            let scratch = tmp.path().join("rewritten.parquet");
             ParquetWriter::new(std::fs::File::create(&scratch).expect("create"))
                 .finish(&mut frame)
                 .expect("write");
@@ -870,8 +871,8 @@ fn a_lake_written_before_the_payment_daily_rename_reads_under_the_new_names_ever
     };
     let sums = "1200.5 50.25 1150.25";
     // A lake all of whose payment_daily files have the old names.
-    to_version_2("9");
-    to_version_2("10");
+    rewrite_month("9", true);
+    rewrite_month("10", true);
     assert!(
         files(&handle)
             .iter()
@@ -897,19 +898,7 @@ fn a_lake_written_before_the_payment_daily_rename_reads_under_the_new_names_ever
         .collect()
         .expect("october");
     assert_eq!(october.height(), 1);
-    for (path, parts) in handle.files(tables::PAYMENT_DAILY).expect("files") {
-        if parts.get("month").map(String::as_str) == Some("10") {
-            let mut rows = homeseason_test_support::read_parquet(&path);
-            for (old, new) in contract::renamed_columns(tables::PAYMENT_DAILY) {
-                rows.rename(old, new.into()).expect("rename");
-            }
-            let scratch = tmp.path().join("v3.parquet");
-            ParquetWriter::new(std::fs::File::create(&scratch).expect("create"))
-                .finish(&mut rows)
-                .expect("write");
-            std::fs::rename(&scratch, &path).expect("replace");
-        }
-    }
+    rewrite_month("10", false);
     let out = duckdb("coalesce(net_amount_yuan, net_amount) AS net_amount_yuan");
     assert!(out.ends_with(sums), "{out}");
     ok(&["check", "--lake", lake_arg]);

@@ -159,6 +159,20 @@ pub(crate) fn demo_dir() -> &'static Path {
 
 pub(crate) use homeseason_test_support::{files_with_ext, read_parquet};
 
+/// The element of the JSON array `list` whose field `key` is `value` (panics if `list` is not an
+/// array or holds none).
+pub(crate) fn entry<'a>(
+    list: &'a serde_json::Value,
+    key: &str,
+    value: &str,
+) -> &'a serde_json::Value {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .find(|e| e[key] == value)
+        .unwrap_or_else(|| panic!("no element with {key} = {value:?} in {list}"))
+}
+
 /// The column `name` as text (cast to a string; a null as "").
 pub(crate) fn texts(frame: &DataFrame, name: &str) -> Vec<String> {
     frame

@@ -947,10 +947,16 @@ pub(crate) fn run(args: &GeoliftArgs) -> Result<String> {
     for p in &output.power {
         summary_power(&mut text, p);
     }
-    match &args.json {
-        Some(path) if path.as_os_str() == "-" => Ok(serde_json::to_string_pretty(&output)? + "\n"),
+    answer(args.json.as_deref(), &output, text)
+}
+
+/// The command's answer: with `--json -` the JSON itself; with `--json FILE` the summary `text`,
+/// after writing the JSON to FILE and saying where; else `text`.
+fn answer(json: Option<&Path>, doc: &impl Serialize, mut text: String) -> Result<String> {
+    match json {
+        Some(path) if path.as_os_str() == "-" => Ok(serde_json::to_string_pretty(doc)? + "\n"),
         Some(path) => {
-            std::fs::write(path, serde_json::to_vec_pretty(&output)?)
+            std::fs::write(path, serde_json::to_vec_pretty(doc)?)
                 .with_context(|| format!("writing {}", path.display()))?;
             let _ = writeln!(text, "\nJSON → {}", path.display());
             Ok(text)

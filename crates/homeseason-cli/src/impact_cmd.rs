@@ -119,33 +119,33 @@ fn times(df: &DataFrame, name: &str) -> Result<(Vec<Time>, bool)> {
         .column(name)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("--time column {name:?} is not in the file"))?;
+    // A missing key is an error naming its row (the header is row 1).
+    let empty = |i: usize| format!("row {}: empty {name}", i + 2);
+    let require = |keys: Vec<Option<Time>>| -> Result<Vec<Time>> {
+        keys.into_iter()
+            .enumerate()
+            .map(|(i, k)| k.with_context(|| empty(i)))
+            .collect()
+    };
     match column.dtype() {
         DataType::Date => {
             let days = column.cast(&DataType::Int32)?;
-            let out = days
+            let keys = days
                 .i32()?
                 .iter()
-                .enumerate()
-                .map(|(i, d)| {
+                .map(|d| {
                     d.and_then(homeseason_schema::calendar::from_epoch_days)
                         .map(Time::Date)
-                        .with_context(|| format!("row {}: empty {name}", i + 2))
                 })
-                .collect::<Result<_>>()?;
-            Ok((out, true))
+                .collect();
+            Ok((require(keys)?, true))
         }
         t if t.is_integer() => {
             let v = column.cast(&DataType::Int64)?;
-            let out = v
-                .i64()?
-                .iter()
-                .enumerate()
-                .map(|(i, d)| {
-                    d.map(Time::Int)
-                        .with_context(|| format!("row {}: empty {name}", i + 2))
-                })
-                .collect::<Result<_>>()?;
-            Ok((out, false))
+            Ok((
+                require(v.i64()?.iter().map(|d| d.map(Time::Int)).collect())?,
+                false,
+            ))
         }
         _ => {
             let v = column.cast(&DataType::String)?;
@@ -154,7 +154,7 @@ fn times(df: &DataFrame, name: &str) -> Result<(Vec<Time>, bool)> {
                 .iter()
                 .enumerate()
                 .map(|(i, s)| {
-                    let s = s.with_context(|| format!("row {}: empty {name}", i + 2))?;
+                    let s = s.with_context(|| empty(i))?;
                     parse_time(s, true).with_context(|| format!("row {}, column {name}", i + 2))
                 })
                 .collect::<Result<_>>()?;

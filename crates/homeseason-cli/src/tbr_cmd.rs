@@ -313,14 +313,5 @@ pub(crate) fn run(args: &GeoliftArgs) -> Result<String> {
             "incremental_cost": i.incremental_cost,
         })),
     });
-    match &args.json {
-        Some(path) if path.as_os_str() == "-" => Ok(serde_json::to_string_pretty(&doc)? + "\n"),
-        Some(path) => {
-            std::fs::write(path, serde_json::to_vec_pretty(&doc)?)
-                .with_context(|| format!("writing {}", path.display()))?;
-            let _ = writeln!(text, "\nJSON → {}", path.display());
-            Ok(text)
-        }
-        None => Ok(text),
-    }
+    super::answer(args.json.as_deref(), &doc, text)
 }

@@ -141,16 +141,7 @@ pub fn missing_columns(
             spellings(field, ", ")
         ));
     }
-    let header_zh = if found.is_empty() {
-        "（空）".to_owned()
-    } else {
-        found.join("、")
-    };
-    let header_en = if found.is_empty() {
-        "(none)".to_owned()
-    } else {
-        found.join(", ")
-    };
+    let (header_zh, header_en) = header_list(&found);
     let message_zh = format!(
         "文件 {file} 缺少必填列（{}）。{}。文件中的表头：{header_zh}",
         contract.title_zh,
@@ -216,16 +207,7 @@ pub(crate) fn unknown_feed(file: &str, headers: &[String]) -> IngestError {
             lack_en.join(", ")
         ));
     }
-    let found_zh = if headers.is_empty() {
-        "（空）".to_owned()
-    } else {
-        headers.join("、")
-    };
-    let found_en = if headers.is_empty() {
-        "(none)".to_owned()
-    } else {
-        headers.join(", ")
-    };
+    let (found_zh, found_en) = header_list(headers);
     IngestError::UnknownFeed {
         file: file.to_owned(),
         message_zh: format!(
@@ -237,6 +219,15 @@ pub(crate) fn unknown_feed(file: &str, headers: &[String]) -> IngestError {
             en.join("; ")
         ),
     }
+}
+
+/// A file's headers as the messages list them: (Chinese, English), `（空）` / `(none)` when it has
+/// none.
+fn header_list(headers: &[String]) -> (String, String) {
+    if headers.is_empty() {
+        return ("（空）".to_owned(), "(none)".to_owned());
+    }
+    (headers.join("、"), headers.join(", "))
 }
 
 #[cfg(test)]

@@ -111,14 +111,7 @@ mod tests {
             .unwrap();
         let months = jf.column("months_covered").unwrap().str().unwrap();
         assert!(months.iter().all(|m| m == Some("1-2")));
-        let cats: Vec<&str> = f
-            .column("category")
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .flatten()
-            .collect();
+        let cats = homeseason_test_support::str_values(&f, "category");
         for c in [
             "home_appliances",
             "furniture",

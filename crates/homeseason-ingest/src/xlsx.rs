@@ -784,12 +784,13 @@ mod tests {
             sheet.write_string(3, c as u16, *h).unwrap();
         }
         // Data row 5 (Excel numbering): a month stored as a date, a formula with a cached value.
-        sheet.write_string(4, 0, "91330000MAGA0121G9").unwrap();
-        sheet
-            .write_string(4, 1, "杭州瑞优电子商贸有限公司")
-            .unwrap();
-        sheet.write_string(4, 2, "浙江").unwrap();
-        sheet.write_string(4, 3, "家电").unwrap();
+        let texts = |sheet: &mut rust_xlsxwriter::Worksheet, row: u32, cells: &[&str]| {
+            for (c, text) in (0..).zip(cells) {
+                sheet.write_string(row, c, *text).unwrap();
+            }
+        };
+        let company = ["91330000MAGA0121G9", "杭州瑞优电子商贸有限公司"];
+        texts(sheet, 4, &[&company[..], &["浙江", "家电"]].concat());
         let month = Format::new().set_num_format("yyyy-mm");
         sheet
             .write_datetime_with_format(
@@ -804,15 +805,15 @@ mod tests {
             .unwrap();
         sheet.write_string(4, 6, "万元").unwrap();
         // Row 6 blank, row 7 a text-formatted number, row 8 a footnote.
-        sheet.write_string(6, 0, "91330000MAGA0121G9").unwrap();
-        sheet
-            .write_string(6, 1, "杭州瑞优电子商贸有限公司")
-            .unwrap();
-        sheet.write_string(6, 2, "330000").unwrap();
-        sheet.write_string(6, 3, "家具").unwrap();
-        sheet.write_string(6, 4, "2023年10月").unwrap();
-        sheet.write_string(6, 5, "1,234.5").unwrap();
-        sheet.write_string(6, 6, "元").unwrap();
+        texts(
+            sheet,
+            6,
+            &[
+                &company[..],
+                &["330000", "家具", "2023年10月", "1,234.5", "元"],
+            ]
+            .concat(),
+        );
         sheet.write_string(7, 0, "注：销售额为含税金额").unwrap();
         book.save_to_buffer().unwrap()
     }

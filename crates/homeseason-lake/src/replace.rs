@@ -347,6 +347,18 @@ impl Lake {
 /// Every file under `dir` (no symlinks followed).
 fn walk_files(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
+    walk(dir, |e, t| {
+        if t.is_file() {
+            out.push(e.path());
+        }
+    });
+    out.sort();
+    out
+}
+
+/// Visit every entry under `dir` that is not a folder, with its type, descending into folders
+/// (a symbolic link is visited, not followed). Unreadable folders and entries are skipped.
+pub(crate) fn walk(dir: &std::path::Path, mut visit: impl FnMut(&fs::DirEntry, fs::FileType)) {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let Ok(entries) = fs::read_dir(&d) else {
@@ -356,11 +368,9 @@ fn walk_files(dir: &std::path::Path) -> Vec<PathBuf> {
             let Ok(t) = e.file_type() else { continue };
             if t.is_dir() {
                 stack.push(e.path());
-            } else if t.is_file() {
-                out.push(e.path());
+            } else {
+                visit(&e, t);
             }
         }
     }
-    out.sort();
-    out
 }

@@ -409,11 +409,7 @@ impl Lake {
             // Folders of the old layout, moved aside when the table became a link.
             if let Ok(entries) = fs::read_dir(t.path()) {
                 for e in entries.filter_map(std::result::Result::ok) {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    let Some(secs) = name
-                        .strip_prefix("legacy-")
-                        .and_then(|s| s.parse::<u64>().ok())
-                    else {
+                    let Some(secs) = crate::store::number_after::<u64>(&e, "legacy-") else {
                         continue;
                     };
                     if unix_secs().saturating_sub(secs) >= retention.grace.as_secs() {
@@ -463,31 +459,23 @@ impl Lake {
                     ));
                 }
             } else if ft.is_dir() {
-                let mut stack = vec![e.path()];
-                while let Some(d) = stack.pop() {
-                    let Ok(children) = fs::read_dir(&d) else {
-                        continue;
-                    };
-                    for c in children.filter_map(std::result::Result::ok) {
-                        let Ok(ct) = c.file_type() else { continue };
-                        if ct.is_symlink() {
-                            let rel = c
-                                .path()
-                                .strip_prefix(self.root())
-                                .map(|p| p.display().to_string())
-                                .unwrap_or_default();
-                            // Staged links of a commit under way (or killed) live in `.tmp`.
-                            if !rel.starts_with(".tmp/") {
-                                problems.push(format!(
-                                    "{rel}: a symbolic link inside the lake (only the tables' links \
-                                     are allowed) 湖内不应有其他符号链接"
-                                ));
-                            }
-                        } else if ct.is_dir() {
-                            stack.push(c.path());
-                        }
+                crate::replace::walk(&e.path(), |c, ct| {
+                    if !ct.is_symlink() {
+                        return;
                     }
-                }
+                    let rel = c
+                        .path()
+                        .strip_prefix(self.root())
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default();
+                    // Staged links of a commit under way (or killed) live in `.tmp`.
+                    if !rel.starts_with(".tmp/") {
+                        problems.push(format!(
+                            "{rel}: a symbolic link inside the lake (only the tables' links \
+                             are allowed) 湖内不应有其他符号链接"
+                        ));
+                    }
+                });
             }
         }
         problems.sort();
@@ -790,16 +778,19 @@ mod tests {
         let rel = "enterprise_sales/period=2023-10/330000.parquet";
         let part = sales("B", &["2023-10"], 2.0).drop_many(["period"]);
         let bytes = Lake::parquet_bytes(tables::ENTERPRISE_SALES, &part).expect("bytes");
-        // Killed before the journal: a built snapshot and a staged link, nothing switched.
-        let staged = lake.stage(&bytes).expect("stage");
-        let _link = lake
-            .build_snapshot(
+        // A snapshot of the new partition built and its link staged, nothing switched.
+        let build = || {
+            let staged = lake.stage(&bytes).expect("stage");
+            lake.build_snapshot(
                 tables::ENTERPRISE_SALES,
                 &[(staged, rel.to_owned())],
                 &BTreeSet::new(),
                 false,
             )
-            .expect("built");
+            .expect("built")
+        };
+        // Killed before the journal.
+        let _link = build();
         assert!(
             tmp.path()
                 .join(".snapshots/enterprise_sales/000002")
@@ -817,15 +808,7 @@ mod tests {
             Some(".snapshots/enterprise_sales/000001")
         );
         // Killed after the journal: the next open switches the link.
-        let staged = lake.stage(&bytes).expect("stage");
-        let link_tmp = lake
-            .build_snapshot(
-                tables::ENTERPRISE_SALES,
-                &[(staged, rel.to_owned())],
-                &BTreeSet::new(),
-                false,
-            )
-            .expect("built");
+        let link_tmp = build();
         let journal = serde_json::to_vec(&[(
             link_tmp
                 .strip_prefix(lake.root())

@@ -38,6 +38,17 @@ pub(crate) fn io<'a>(
     }
 }
 
+/// The number a folder entry's name carries after `prefix` (`year=2023` → 2023); `None` for a name
+/// of another form.
+pub(crate) fn number_after<T: std::str::FromStr>(entry: &fs::DirEntry, prefix: &str) -> Option<T> {
+    entry
+        .file_name()
+        .to_str()?
+        .strip_prefix(prefix)?
+        .parse()
+        .ok()
+}
+
 fn perr(path: impl Into<String>) -> impl FnOnce(PolarsError) -> LakeError {
     let path = path.into();
     move |source| LakeError::Polars { path, source }
@@ -195,6 +206,57 @@ pub struct ConflictReject {
     pub message_en: String,
     /// The received row's raw text; for the held row its values as `column=value; …`.
     pub raw: String,
+}
+
+impl ConflictReject {
+    /// Conflict rows as rows of the `rejects` table, for the file `file` (hash `sha256`) of `feed`.
+    ///
+    /// # Errors
+    /// Only on an internal polars failure.
+    pub fn rejects_frame(
+        feed: &str,
+        file: &str,
+        sha256: &str,
+        rows: &[Self],
+    ) -> PolarsResult<DataFrame> {
+        let n = rows.len();
+        DataFrame::new(
+            n,
+            vec![
+                Column::new("feed".into(), vec![feed; n]),
+                Column::new("file".into(), vec![file; n]),
+                Column::new("file_sha256".into(), vec![sha256; n]),
+                Column::new(
+                    "line".into(),
+                    rows.iter().map(|r| r.line).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "column".into(),
+                    rows.iter().map(|r| r.column.clone()).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "reason".into(),
+                    rows.iter().map(|r| r.reason.as_str()).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "message_zh".into(),
+                    rows.iter()
+                        .map(|r| r.message_zh.as_str())
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "message_en".into(),
+                    rows.iter()
+                        .map(|r| r.message_en.as_str())
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "raw".into(),
+                    rows.iter().map(|r| r.raw.as_str()).collect::<Vec<_>>(),
+                ),
+            ],
+        )
+    }
 }
 
 /// One conflict found by a merge.
@@ -479,6 +541,18 @@ fn origin_columns(
 /// Text of a cell for comparing rows and naming values: a null is [`NULL_TEXT`].
 const NULL_TEXT: &str = "\u{0}";
 
+/// The columns `names` as text for comparing rows, a null as [`NULL_TEXT`].
+fn cells_as_text(names: &[PlSmallStr]) -> Vec<Expr> {
+    names
+        .iter()
+        .map(|n| {
+            col(n.clone())
+                .cast(DataType::String)
+                .fill_null(lit(NULL_TEXT))
+        })
+        .collect()
+}
+
 /// A cell's text as messages show it.
 fn show_cell(v: Option<&str>) -> String {
     match v {
@@ -521,16 +595,7 @@ fn settle_in_file(
     let text = rows
         .clone()
         .lazy()
-        .with_columns(
-            names
-                .iter()
-                .map(|n| {
-                    col(n.clone())
-                        .cast(DataType::String)
-                        .fill_null(lit(NULL_TEXT))
-                })
-                .collect::<Vec<_>>(),
-        )
+        .with_columns(cells_as_text(&names))
         .collect()
         .map_err(err())?;
     let cells: Vec<StringChunked> = names
@@ -734,18 +799,7 @@ fn merge_rows(
     let mut replaced_old: Vec<IdxSize> = Vec::new();
     if overlap > 0 {
         // Same key: a duplicate when every value is the same (compared as text), else a conflict.
-        let as_text = |df: &DataFrame| {
-            df.clone().lazy().with_columns(
-                order
-                    .iter()
-                    .map(|n| {
-                        col(n.clone())
-                            .cast(DataType::String)
-                            .fill_null(lit(NULL_TEXT))
-                    })
-                    .collect::<Vec<_>>(),
-            )
-        };
+        let as_text = |df: &DataFrame| df.clone().lazy().with_columns(cells_as_text(&order));
         let values: Vec<&str> = order
             .iter()
             .map(PlSmallStr::as_str)
@@ -1669,11 +1723,11 @@ impl Lake {
         Ok(out)
     }
 
-    /// The column names of one of the lake's Parquet files (read from its footer only).
+    /// Open one of the lake's files: `path` must lie under the lake's root, with no `..`.
     ///
     /// # Errors
-    /// [`LakeError::Contract`] when `path` is not under the lake's root; IO or Parquet failures.
-    pub fn file_columns(&self, path: &Path) -> Result<Vec<String>> {
+    /// [`LakeError::Contract`] when `path` is not under the lake's root; IO failures.
+    fn open_own_file(&self, path: &Path) -> Result<File> {
         if !path.starts_with(&self.root)
             || path
                 .components()
@@ -1684,7 +1738,15 @@ impl Lake {
                 reason: "not a file of this lake".into(),
             });
         }
-        let file = File::open(path).map_err(io("open", path))?;
+        File::open(path).map_err(io("open", path))
+    }
+
+    /// The column names of one of the lake's Parquet files (read from its footer only).
+    ///
+    /// # Errors
+    /// [`LakeError::Contract`] when `path` is not under the lake's root; IO or Parquet failures.
+    pub fn file_columns(&self, path: &Path) -> Result<Vec<String>> {
+        let file = self.open_own_file(path)?;
         let schema = ParquetReader::new(file)
             .schema()
             .map_err(perr(path.display().to_string()))?;
@@ -1821,17 +1883,7 @@ impl Lake {
     /// # Errors
     /// [`LakeError::Contract`] when `path` is not under the lake's root; IO or Parquet failures.
     pub fn read_file(&self, path: &Path, columns: &[&str]) -> Result<DataFrame> {
-        if !path.starts_with(&self.root)
-            || path
-                .components()
-                .any(|c| matches!(c, std::path::Component::ParentDir))
-        {
-            return Err(LakeError::Contract {
-                table: path.display().to_string(),
-                reason: "not a file of this lake".into(),
-            });
-        }
-        let file = File::open(path).map_err(io("open", path))?;
+        let file = self.open_own_file(path)?;
         ParquetReader::new(file)
             .with_columns(Some(columns.iter().map(|c| (*c).into()).collect()))
             .finish()
@@ -2063,43 +2115,7 @@ fn partition_context(table: &str, path: &str) -> String {
 
 /// The `rejects` rows of a commit's conflicts.
 fn conflict_frame(c: &Commit<'_>, rows: &[ConflictReject]) -> PolarsResult<DataFrame> {
-    let n = rows.len();
-    DataFrame::new(
-        n,
-        vec![
-            Column::new("feed".into(), vec![c.feed; n]),
-            Column::new("file".into(), vec![c.file; n]),
-            Column::new("file_sha256".into(), vec![c.sha256; n]),
-            Column::new(
-                "line".into(),
-                rows.iter().map(|r| r.line).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "column".into(),
-                rows.iter().map(|r| r.column.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "reason".into(),
-                rows.iter().map(|r| r.reason.as_str()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "message_zh".into(),
-                rows.iter()
-                    .map(|r| r.message_zh.as_str())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "message_en".into(),
-                rows.iter()
-                    .map(|r| r.message_en.as_str())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "raw".into(),
-                rows.iter().map(|r| r.raw.as_str()).collect::<Vec<_>>(),
-            ),
-        ],
-    )
+    ConflictReject::rejects_frame(c.feed, c.file, c.sha256, rows)
 }
 
 /// Create a folder readable by its owner only (0700 on Unix).
@@ -2560,26 +2576,10 @@ mod tests {
     #[test]
     fn a_conflict_is_two_rejects_rows_and_the_policy_decides_the_stored_row() {
         for policy in ConflictPolicy::ALL {
-            let tmp = tempfile::tempdir().expect("temp dir");
-            let lake = Lake::open(tmp.path())
-                .expect("lake")
-                .with_conflict_policy(policy);
+            let (_tmp, lake) = lake_with(policy);
             assert_eq!(lake.conflict_policy(), policy);
-            let no_rejects = crate::store::tests::rejects_frame(&[]);
             let commit = |name: &str, sha: &str, rows: &DataFrame, lines: &[i64], raws: &[&str]| {
-                let origins = df!(ORIGIN_LINE => lines, ORIGIN_RAW => raws).expect("origins");
-                lake.commit(&Commit {
-                    table: contract::tables::ENTERPRISE_SALES,
-                    feed: "enterprise_sales",
-                    file: name,
-                    sha256: sha,
-                    rows,
-                    rejects: &no_rejects,
-                    origins: Some(&origins),
-                    report: serde_json::json!({"read": rows.height(), "accepted": rows.height(), "rejected": 0, "duplicates": 0}),
-                    now: "2023-10-01T00:00:00Z",
-                })
-                .expect("commit")
+                commit_sales(&lake, name, sha, rows, lines, raws)
             };
             let (sha1, sha2) = ("1".repeat(64), "2".repeat(64));
             let first = enterprise(&[("A", "330000", 1.0), ("B", "330000", 2.0)]);
@@ -2709,32 +2709,21 @@ mod tests {
     #[test]
     fn a_key_repeated_in_the_file_with_other_values_is_a_conflict_within_the_file() {
         for policy in ConflictPolicy::ALL {
-            let tmp = tempfile::tempdir().expect("temp dir");
-            let lake = Lake::open(tmp.path())
-                .expect("lake")
-                .with_conflict_policy(policy);
-            let no_rejects = crate::store::tests::rejects_frame(&[]);
+            let (_tmp, lake) = lake_with(policy);
             let rows = enterprise(&[
                 ("A", "330000", 1.0),
                 ("B", "330000", 2.0),
                 ("A", "330000", 9.0),
             ]);
-            let origins = df!(ORIGIN_LINE => [2_i64, 3, 4], ORIGIN_RAW => ["A,1", "B,2", "A,9"])
-                .expect("origins");
             let sha = "3".repeat(64);
-            let summary = lake
-                .commit(&Commit {
-                    table: contract::tables::ENTERPRISE_SALES,
-                    feed: "enterprise_sales",
-                    file: "one.csv",
-                    sha256: &sha,
-                    rows: &rows,
-                    rejects: &no_rejects,
-                    origins: Some(&origins),
-                    report: serde_json::json!({"read": 3, "accepted": 3, "rejected": 0, "duplicates": 0}),
-                    now: "2023-10-01T00:00:00Z",
-                })
-                .expect("commit");
+            let summary = commit_sales(
+                &lake,
+                "one.csv",
+                &sha,
+                &rows,
+                &[2, 3, 4],
+                &["A,1", "B,2", "A,9"],
+            );
             assert_eq!(
                 (
                     summary.added_rows,
@@ -2816,6 +2805,41 @@ mod tests {
                 .expect("rejects");
             assert_eq!(rejects.height(), 2, "{rejects}");
         }
+    }
+
+    /// A lake in a new temporary folder (removed when the first value drops) under `policy`.
+    fn lake_with(policy: ConflictPolicy) -> (tempfile::TempDir, Lake) {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let lake = Lake::open(tmp.path())
+            .expect("lake")
+            .with_conflict_policy(policy);
+        (tmp, lake)
+    }
+
+    /// Commit enterprise-sales `rows` of the file `file` (hash `sha`), read from the source lines
+    /// `lines` with the raw texts `raws`, every row accepted and none rejected.
+    fn commit_sales(
+        lake: &Lake,
+        file: &str,
+        sha: &str,
+        rows: &DataFrame,
+        lines: &[i64],
+        raws: &[&str],
+    ) -> CommitSummary {
+        let origins = df!(ORIGIN_LINE => lines, ORIGIN_RAW => raws).expect("origins");
+        let n = rows.height();
+        lake.commit(&Commit {
+            table: contract::tables::ENTERPRISE_SALES,
+            feed: "enterprise_sales",
+            file,
+            sha256: sha,
+            rows,
+            rejects: &rejects_frame(&[]),
+            origins: Some(&origins),
+            report: serde_json::json!({"read": n, "accepted": n, "rejected": 0, "duplicates": 0}),
+            now: "2023-10-01T00:00:00Z",
+        })
+        .expect("commit")
     }
 
     /// A `rejects` frame with the given (line, reason) rows.

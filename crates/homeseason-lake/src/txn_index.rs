@@ -19,13 +19,13 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use homeseason_schema::contract::tables;
 
 use crate::manifest::Manifest;
-use crate::store::{Commit, CommitSummary, Lake};
+use crate::store::{Commit, CommitSummary, Lake, io, number_after};
 use crate::{LakeError, Result};
 
 /// Where [`Lake::write_suppression_note`] records the dashboard copies' suppression.
@@ -61,17 +61,6 @@ const TXN_INDEX_FORMAT_2: &str = "homeseason txn index 2";
 
 const FORMAT_TEXT: &str = "homeseason txn index 3\nid128 = XXH64(trim(txn_id), 42) << 64 | XXH64(trim(txn_id) + \"\\u0001homeseason\", 42), 0 -> 1 in the first half\nvalues = xxhash64(day INT, region_code STRING, mcc INT, channel INT (0 offline, 1 online), sale BOOLEAN, fen BIGINT, trim(merchant_id) STRING) chained from seed 42 as Spark computes it, 0 -> 1 (0: unknown, format 2 records)\nid128v record = id128 (16 bytes LE) | values (8 LE) | day (4 LE, days since 1970-01-01); id128 record (format 2) = id128 | day\npairs = XXH64(\"day|region_code|mcc|channel(0 offline, 1 online)|trim(merchant_id)\", 42), 0 -> 1\n";
 static SPILL_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-fn io_err<'a>(
-    action: &'static str,
-    path: &'a Path,
-) -> impl FnOnce(std::io::Error) -> LakeError + 'a {
-    move |source| LakeError::Io {
-        action,
-        path: path.to_owned(),
-        source,
-    }
-}
 
 /// The relative path of a `payment_daily` partition.
 #[must_use]
@@ -203,7 +192,7 @@ impl Lake {
             .root()
             .join(".tmp")
             .join(format!("txn-{}-{n}", std::process::id()));
-        fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+        fs::create_dir_all(&dir).map_err(io("create", &dir))?;
         Ok(TxnSpill {
             dir,
             files: BTreeMap::new(),
@@ -229,22 +218,14 @@ impl Lake {
         };
         self.check_index_format()?;
         for y in years.filter_map(std::result::Result::ok) {
-            let name = y.file_name().to_string_lossy().into_owned();
-            let Some(year) = name
-                .strip_prefix("year=")
-                .and_then(|v| v.parse::<i32>().ok())
-            else {
+            let Some(year) = number_after::<i32>(&y, "year=") else {
                 continue;
             };
             let Ok(months) = fs::read_dir(y.path()) else {
                 continue;
             };
             for m in months.filter_map(std::result::Result::ok) {
-                let name = m.file_name().to_string_lossy().into_owned();
-                let Some(month) = name
-                    .strip_prefix("month=")
-                    .and_then(|v| v.parse::<u32>().ok())
-                else {
+                let Some(month) = number_after::<u32>(&m, "month=") else {
                     continue;
                 };
                 if only.is_some_and(|o| o != (year, month)) {
@@ -314,7 +295,7 @@ impl Lake {
     ) -> Result<Vec<u64>> {
         let mut out = Vec::new();
         for (_, _, path, _) in self.index_files(manifest, institution, "pairs", None)? {
-            let bytes = fs::read(&path).map_err(io_err("read", &path))?;
+            let bytes = fs::read(&path).map_err(io("read", &path))?;
             out.extend(bytes.chunks_exact(PAIR_RECORD).map(|c| {
                 let mut p = [0; 8];
                 p.copy_from_slice(&c[..8]);
@@ -333,7 +314,7 @@ impl Lake {
         let mut out = TxnIds::new();
         for (ext, record) in [("id128", ID_RECORD), (ID_VALUE_EXT, ID_VALUE_RECORD)] {
             for (_, _, path, _) in self.index_files(manifest, institution, ext, None)? {
-                let bytes = fs::read(&path).map_err(io_err("read", &path))?;
+                let bytes = fs::read(&path).map_err(io("read", &path))?;
                 for c in bytes.chunks_exact(record) {
                     let mut id = [0; 16];
                     id.copy_from_slice(&c[..16]);
@@ -376,7 +357,7 @@ impl Lake {
             let mut bytes = Vec::new();
             File::open(&path)
                 .and_then(|mut f| f.read_to_end(&mut bytes))
-                .map_err(io_err("read", &path))?;
+                .map_err(io("read", &path))?;
             pairs.extend(bytes.chunks_exact(PAIR_RECORD).map(|c| {
                 let mut p = [0; 8];
                 p.copy_from_slice(&c[..8]);
@@ -478,10 +459,7 @@ impl Lake {
             let rel = index_dir(institution, year, month);
             let dir = self.resolve(&rel)?;
             for ext in [ID_VALUE_EXT, "pairs"] {
-                let Some(tmp) = spill
-                    .finish(year, month, ext)
-                    .map_err(io_err("sync", &dir))?
-                else {
+                let Some(tmp) = spill.finish(year, month, ext).map_err(io("sync", &dir))? else {
                     continue;
                 };
                 if fs::metadata(&tmp).map(|m| m.len()).unwrap_or(0) == 0 {
@@ -497,7 +475,7 @@ impl Lake {
                     name = format!("{}-{k}.{ext}", c.sha256);
                 }
                 let target = self.resolve(&format!("{rel}/{name}"))?;
-                fs::rename(&tmp, &target).map_err(io_err("rename", &target))?;
+                fs::rename(&tmp, &target).map_err(io("rename", &target))?;
                 crate::store::sync_dir(&dir);
             }
         }

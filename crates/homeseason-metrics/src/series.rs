@@ -27,35 +27,25 @@ pub fn daily_series(payment_daily: LazyFrame, campaign: &Campaign) -> Result<Dat
         )
         .group_by([col("region_code"), col("category"), col("date")])
         .agg([col("net_amount_yuan").sum()]);
-    let national = by_cell
-        .clone()
-        .group_by([col("category"), col("date")])
-        .agg([col("net_amount_yuan").sum()])
-        .with_column(lit(NATIONAL).alias("region_code"))
-        .select([
+    // The series' columns, in order.
+    let columns = || {
+        [
             col("region_code"),
             col("category"),
             col("date"),
             col("net_amount_yuan"),
-        ]);
-    let cells = concat(
-        [
-            by_cell.select([
-                col("region_code"),
-                col("category"),
-                col("date"),
-                col("net_amount_yuan"),
-            ]),
-            national,
-        ],
-        UnionArgs::default(),
-    )?
-    .select([
-        col("region_code"),
-        col("category"),
-        col("date"),
-        col("net_amount_yuan"),
-    ]);
+        ]
+    };
+    // Totals over `lf`'s rows by `by` and date, the other key set to `value`.
+    let totals = |lf: LazyFrame, by: &str, key: &str, value: &str| {
+        lf.group_by([col(by), col("date")])
+            .agg([col("net_amount_yuan").sum()])
+            .with_column(lit(value).alias(key))
+            .select(columns())
+    };
+    let national = totals(by_cell.clone(), "category", "region_code", NATIONAL);
+    let cells =
+        concat([by_cell.select(columns()), national], UnionArgs::default())?.select(columns());
     let targeted: Vec<Expr> = campaign
         .categories
         .targeted
@@ -66,18 +56,12 @@ pub fn daily_series(payment_daily: LazyFrame, campaign: &Campaign) -> Result<Dat
         .into_iter()
         .reduce(Expr::or)
         .unwrap_or_else(|| lit(false));
-    let all = cells
-        .clone()
-        .filter(targeted)
-        .group_by([col("region_code"), col("date")])
-        .agg([col("net_amount_yuan").sum()])
-        .with_column(lit(ALL_TARGETED).alias("category"))
-        .select([
-            col("region_code"),
-            col("category"),
-            col("date"),
-            col("net_amount_yuan"),
-        ]);
+    let all = totals(
+        cells.clone().filter(targeted),
+        "region_code",
+        "category",
+        ALL_TARGETED,
+    );
     Ok(concat([cells, all], UnionArgs::default())?
         .with_column(
             (col("net_amount_yuan").cast(DataType::Float64) / lit(100.0)).alias("net_amount_yuan"),

@@ -23,7 +23,12 @@ pub fn window_weeks(campaign: &Campaign) -> Vec<NaiveDate> {
     weeks
 }
 
-pub(crate) fn dates_of(df: &DataFrame, name: &str) -> Result<Vec<Option<NaiveDate>>> {
+/// The date column `name` (days since 1970-01-01, or a type that casts to them) as dates, `None`
+/// where null. Shared with the report crate, which reads the same frames.
+///
+/// # Errors
+/// When the column is absent or does not cast.
+pub fn dates_of(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<NaiveDate>>> {
     let days = df.column(name)?.cast(&DataType::Int32)?;
     Ok(days
         .i32()?
@@ -32,7 +37,11 @@ pub(crate) fn dates_of(df: &DataFrame, name: &str) -> Result<Vec<Option<NaiveDat
         .collect())
 }
 
-pub(crate) fn strings_of(df: &DataFrame, name: &str) -> Result<Vec<String>> {
+/// The column `name` as text (cast to a string; a null as ""). Shared with the report crate.
+///
+/// # Errors
+/// When the column is absent or does not cast.
+pub fn strings_of(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
     Ok(df
         .column(name)?
         .cast(&DataType::String)?

@@ -815,6 +815,14 @@ mod tests {
     use super::*;
     use crate::test_frames::{f, n, s};
 
+    /// The window's growth is derived, and its derivation says each of `parts`.
+    fn assert_derived(r: &RetailWindow, parts: &[&str]) {
+        assert_eq!(r.basis, "derived", "{r:?}");
+        for part in parts {
+            assert!(r.derivation.contains(part), "{part} in {}", r.derivation);
+        }
+    }
+
     fn month_end(y: i32, m: u32) -> NaiveDate {
         first_of_next_month(NaiveDate::from_ymd_opt(y, m, 1).unwrap()) - chrono::Duration::days(1)
     }
@@ -929,6 +937,14 @@ mod tests {
     }
 
     fn retail_frame(rows: Vec<(String, String, String, f64, Option<f64>)>) -> DataFrame {
+        retail_frame_of(rows, "published")
+    }
+
+    /// 社零 rows (region, period, category, value, YoY) of one `derivation`.
+    fn retail_frame_of(
+        rows: Vec<(String, String, String, f64, Option<f64>)>,
+        derivation: &str,
+    ) -> DataFrame {
         let n = rows.len();
         df!(
             "region_code" => rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
@@ -936,7 +952,7 @@ mod tests {
             "category" => rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>(),
             "value_100m_yuan" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
             "yoy_pct" => rows.iter().map(|r| r.4).collect::<Vec<_>>(),
-            "derivation" => vec!["published"; n],
+            "derivation" => vec![derivation; n],
         )
         .unwrap()
     }
@@ -1055,22 +1071,22 @@ mod tests {
         let r = table.window_growth("330000", "furniture", &w, 2).unwrap();
         assert!((r.pct - 12.8).abs() < 1e-9, "{r:?}");
         assert_eq!(r.months, 4, "a four-month window rests on four months");
-        assert_eq!(r.basis, "derived");
         assert!(
             r.derivation
                 .starts_with("2-year growth compounded from published YoY"),
             "{}",
             r.derivation
         );
-        for part in [
-            "2023-09 +20.0",
-            "2023-12 +20.0",
-            "2022-11 −10.0",
-            "2022-09 +0.0",
-            "weighted by their value",
-        ] {
-            assert!(r.derivation.contains(part), "{part} in {}", r.derivation);
-        }
+        assert_derived(
+            &r,
+            &[
+                "2023-09 +20.0",
+                "2023-12 +20.0",
+                "2022-11 −10.0",
+                "2022-09 +0.0",
+                "weighted by their value",
+            ],
+        );
         assert!(
             !r.derivation.contains("2023-08"),
             "no pre-period month: {}",
@@ -1134,15 +1150,16 @@ mod tests {
         assert!((r.pct - 100.0 * (gw - 1.0)).abs() < 1e-9, "{r:?}");
         // A derived duplicate of a month never overrides the published row, whatever the order.
         let base = retail_frame(retail_rows("330000", "furniture"));
-        let derived = df!(
-            "region_code" => ["330000"],
-            "period" => ["2023-09"],
-            "category" => ["furniture"],
-            "value_100m_yuan" => [900.0],
-            "yoy_pct" => [Some(50.0)],
-            "derivation" => ["derived_from_cumulative"],
-        )
-        .unwrap();
+        let derived = retail_frame_of(
+            vec![(
+                "330000".into(),
+                "2023-09".into(),
+                "furniture".into(),
+                900.0,
+                Some(50.0),
+            )],
+            "derived_from_cumulative",
+        );
         for frame in [
             base.vstack(&derived).unwrap(),
             derived.vstack(&base).unwrap(),
@@ -1155,25 +1172,23 @@ mod tests {
             assert!(!r.derivation.contains("not published"), "{}", r.derivation);
         }
         // A month known only from a derived row says so, even for a one-month window.
-        let only = df!(
-            "region_code" => ["330000"],
-            "period" => ["2023-10"],
-            "category" => ["furniture"],
-            "value_100m_yuan" => [100.0],
-            "yoy_pct" => [Some(4.0)],
-            "derivation" => ["derived_from_cumulative"],
-        )
-        .unwrap();
+        let only = retail_frame_of(
+            vec![(
+                "330000".into(),
+                "2023-10".into(),
+                "furniture".into(),
+                100.0,
+                Some(4.0),
+            )],
+            "derived_from_cumulative",
+        );
         let r = RetailTable::build(&only)
             .unwrap()
             .window_growth("330000", "furniture", &october, 1)
             .unwrap();
-        assert_eq!(r.basis, "derived");
-        assert!(
-            r.derivation
-                .contains("not published as such: 2023-10 derived_from_cumulative"),
-            "{}",
-            r.derivation
+        assert_derived(
+            &r,
+            &["not published as such: 2023-10 derived_from_cumulative"],
         );
     }
 

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use homeseason_ingest::{Feed, FileOutcome, FileReport, IngestError, detect_feed, ingest_bytes};
-use homeseason_lake::{Commit, CommitSummary, Lake, RefusedEntry, TxnSpill};
+use homeseason_lake::{Commit, CommitSummary, ConflictReject, Lake, RefusedEntry, TxnSpill};
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::contract::tables;
 use polars::prelude::*;
@@ -257,43 +257,11 @@ fn settle_conflicts(outcome: &mut FileOutcome, commit: &CommitSummary) -> Result
     outcome.report.accepted -= moved;
     outcome.report.rejected += moved;
     let r = &outcome.report;
-    let rows = &commit.conflict_rejects;
-    let n = rows.len();
-    let extra = DataFrame::new(
-        n,
-        vec![
-            Column::new("feed".into(), vec![r.feed.id(); n]),
-            Column::new("file".into(), vec![r.file.as_str(); n]),
-            Column::new("file_sha256".into(), vec![r.sha256.as_str(); n]),
-            Column::new(
-                "line".into(),
-                rows.iter().map(|x| x.line).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "column".into(),
-                rows.iter().map(|x| x.column.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "reason".into(),
-                rows.iter().map(|x| x.reason.as_str()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "message_zh".into(),
-                rows.iter()
-                    .map(|x| x.message_zh.as_str())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "message_en".into(),
-                rows.iter()
-                    .map(|x| x.message_en.as_str())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "raw".into(),
-                rows.iter().map(|x| x.raw.as_str()).collect::<Vec<_>>(),
-            ),
-        ],
+    let extra = ConflictReject::rejects_frame(
+        r.feed.id(),
+        r.file.as_str(),
+        r.sha256.as_str(),
+        &commit.conflict_rejects,
     )?;
     outcome.rejects = if outcome.rejects.height() == 0 {
         extra
@@ -637,15 +605,19 @@ mod tests {
         let lake = Lake::open(dir.path()).unwrap();
         let campaign = Campaign::default_2023();
         let bytes = activities("330000", 3);
-        let fate = ingest_file(
-            &lake,
-            &bytes_of("a.csv", &bytes),
-            None,
-            &campaign,
-            &Profiles::default(),
-            "t1",
-        )
-        .unwrap();
+        // Ingest `bytes` as the file `name` at time `now`.
+        let ingest = |name: &str, bytes: &[u8], now: &str| {
+            ingest_file(
+                &lake,
+                &bytes_of(name, bytes),
+                None,
+                &campaign,
+                &Profiles::default(),
+                now,
+            )
+            .unwrap()
+        };
+        let fate = ingest("a.csv", &bytes, "t1");
         let Fate::Ingested {
             feed,
             report,
@@ -658,25 +630,9 @@ mod tests {
         assert_eq!(feed, Feed::Activities);
         assert_eq!(report.accepted, 3, "{report:?}");
         assert!(!commit.unchanged);
-        let again = ingest_file(
-            &lake,
-            &bytes_of("a.csv", &bytes),
-            None,
-            &campaign,
-            &Profiles::default(),
-            "t2",
-        )
-        .unwrap();
+        let again = ingest("a.csv", &bytes, "t2");
         assert!(matches!(again, Fate::Ingested { commit, .. } if commit.unchanged));
-        let refused = ingest_file(
-            &lake,
-            &bytes_of("b.csv", b"x,y\n1,2\n"),
-            None,
-            &campaign,
-            &Profiles::default(),
-            "t3",
-        )
-        .unwrap();
+        let refused = ingest("b.csv", b"x,y\n1,2\n", "t3");
         assert!(matches!(refused, Fate::Refused { .. }));
         assert_eq!(lake.manifest().unwrap().refused.len(), 1);
     }

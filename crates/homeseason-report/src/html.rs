@@ -44,6 +44,21 @@ fn yi(yuan: f64) -> String {
     format!("{:.2}", yuan / 1e8)
 }
 
+/// A headline table row: the measure, its value and interval printed by `show`, source [1].
+fn measure_row(
+    label: &str,
+    show: fn(f64) -> String,
+    value: f64,
+    interval: (f64, f64),
+) -> Vec<String> {
+    vec![
+        label.into(),
+        show(value),
+        format!("{} … {}", show(interval.0), show(interval.1)),
+        "[1]".into(),
+    ]
+}
+
 fn pct(p: f64) -> String {
     if p.is_finite() {
         format!("{p:+.1}%")
@@ -307,26 +322,18 @@ impl Document<'_> {
                     "来源 Source".into(),
                 ],
                 rows: vec![
-                    vec![
-                        "报送机构所见支付增量 Incremental payments seen by the reporting institutions (亿元)".into(),
-                        yi(h.incremental_yuan),
-                        format!(
-                            "{} … {}",
-                            yi(h.incremental_interval.0),
-                            yi(h.incremental_interval.1)
-                        ),
-                        "[1]".into(),
-                    ],
-                    vec![
-                        "支付额提升幅度 Uplift of those payments".into(),
-                        pct(h.uplift_pct),
-                        format!(
-                            "{} … {}",
-                            pct(h.uplift_interval.0),
-                            pct(h.uplift_interval.1)
-                        ),
-                        "[1]".into(),
-                    ],
+                    measure_row(
+                        "报送机构所见支付增量 Incremental payments seen by the reporting institutions (亿元)",
+                        yi,
+                        h.incremental_yuan,
+                        h.incremental_interval,
+                    ),
+                    measure_row(
+                        "支付额提升幅度 Uplift of those payments",
+                        pct,
+                        h.uplift_pct,
+                        h.uplift_interval,
+                    ),
                     vec![
                         "显著提升的地区 Regions with uplift above zero at the interval level"
                             .into(),

@@ -124,13 +124,7 @@ pub struct IngestTotals {
 }
 
 pub(crate) fn strs(df: &DataFrame, name: &str) -> Result<Vec<String>> {
-    Ok(df
-        .column(name)?
-        .cast(&DataType::String)?
-        .str()?
-        .iter()
-        .map(|s| s.unwrap_or_default().to_owned())
-        .collect())
+    Ok(homeseason_metrics::tracking::strings_of(df, name)?)
 }
 
 pub(crate) fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {

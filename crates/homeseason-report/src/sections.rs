@@ -32,12 +32,7 @@ fn col_i64(df: &DataFrame, name: &str) -> Result<Vec<i64>> {
 }
 
 fn col_dates(df: &DataFrame, name: &str) -> Result<Vec<Option<NaiveDate>>> {
-    let days = df.column(name)?.cast(&DataType::Int32)?;
-    Ok(days
-        .i32()?
-        .iter()
-        .map(|d| d.and_then(homeseason_schema::calendar::from_epoch_days))
-        .collect())
+    Ok(homeseason_metrics::tracking::dates_of(df, name)?)
 }
 
 fn region_name(regions: &Regions, code: &str) -> String {

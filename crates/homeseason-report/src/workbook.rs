@@ -461,13 +461,7 @@ fn summary_sheet(
             i += 1;
         }
     }
-    let last = u16::try_from(SUMMARY_COLUMNS.len() - 1).unwrap_or(0);
-    sheet.autofilter(
-        HEADER_ROW,
-        0,
-        HEADER_ROW + u32::try_from(i).unwrap_or(0),
-        last,
-    )?;
+    autofilter(sheet, SUMMARY_COLUMNS.len(), i)?;
     Ok(())
 }
 
@@ -651,13 +645,7 @@ fn activities_sheet(
         };
         sheet.write_string_with_format(r, 11, local_zh, &f.center)?;
     }
-    let last = u16::try_from(ACTIVITY_COLUMNS.len() - 1).unwrap_or(0);
-    sheet.autofilter(
-        HEADER_ROW,
-        0,
-        HEADER_ROW + u32::try_from(n).unwrap_or(0),
-        last,
-    )?;
+    autofilter(sheet, ACTIVITY_COLUMNS.len(), n)?;
     Ok(())
 }
 
@@ -735,7 +723,19 @@ fn activity_summary_sheet(sheet: &mut Worksheet, summary: &DataFrame, f: &Format
             }
         }
     }
-    sheet.autofilter(HEADER_ROW, 0, HEADER_ROW + u32::try_from(n).unwrap_or(0), 7)?;
+    autofilter(sheet, 8, n)?;
+    Ok(())
+}
+
+/// An autofilter on the header row over `columns` columns and the `rows` rows below it.
+fn autofilter(sheet: &mut Worksheet, columns: usize, rows: usize) -> Result<(), XlsxError> {
+    let last = u16::try_from(columns.saturating_sub(1)).unwrap_or(0);
+    sheet.autofilter(
+        HEADER_ROW,
+        0,
+        HEADER_ROW + u32::try_from(rows).unwrap_or(0),
+        last,
+    )?;
     Ok(())
 }
 

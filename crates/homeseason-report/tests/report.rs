@@ -576,15 +576,7 @@ fn flagged_cells_are_marked_with_their_diagnostics() {
     let mut f = frames();
     // Diagnostics on the regression rows; Zhejiang's furniture cell is flagged (a control broke).
     let n = f[0].height();
-    let col_str = |name: &str, i: usize| {
-        f[0].column(name)
-            .unwrap()
-            .str()
-            .unwrap()
-            .get(i)
-            .unwrap()
-            .to_owned()
-    };
+    let col_str = |name: &str, i: usize| homeseason_test_support::str_at(&f[0], name, i);
     let (mut flag, mut reason, mut r2, mut mape, mut lo, mut hi, mut shift, mut p) = (
         Vec::new(),
         Vec::new(),

@@ -94,6 +94,35 @@ pub fn str_values<'a>(df: &'a DataFrame, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// Row `i` of the string column `name` (panics if it is absent, of another type, or the cell is
+/// null or out of range).
+#[must_use]
+pub fn str_at(df: &DataFrame, name: &str, i: usize) -> String {
+    column(df, name)
+        .str()
+        .expect("a string column")
+        .get(i)
+        .unwrap_or_else(|| panic!("column {name}: no value at row {i}"))
+        .to_owned()
+}
+
+/// Row `i` of the `f64` column `name`, `None` when null (panics if it is absent or of another type).
+#[must_use]
+pub fn f64_at(df: &DataFrame, name: &str, i: usize) -> Option<f64> {
+    column(df, name).f64().expect("an f64 column").get(i)
+}
+
+/// Row `i` of the `i64` column `name` (panics if it is absent, of another type, or the cell is
+/// null or out of range).
+#[must_use]
+pub fn i64_at(df: &DataFrame, name: &str, i: usize) -> i64 {
+    column(df, name)
+        .i64()
+        .expect("an i64 column")
+        .get(i)
+        .unwrap_or_else(|| panic!("column {name}: no value at row {i}"))
+}
+
 fn column<'a>(df: &'a DataFrame, name: &str) -> &'a Column {
     df.column(name)
         .unwrap_or_else(|e| panic!("column {name}: {e}"))

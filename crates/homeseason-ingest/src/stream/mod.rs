@@ -790,15 +790,7 @@ mod tests {
         assert_eq!(out.report.accepted, 4);
         let want: BTreeMap<String, usize> = [("0742".to_owned(), 2), ("9999".to_owned(), 1)].into();
         assert_eq!(out.unmapped_mcc, want);
-        let cats: Vec<&str> = out
-            .rows
-            .column("category")
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .flatten()
-            .collect();
+        let cats = homeseason_test_support::str_values(&out.rows, "category");
         assert_eq!(
             cats.iter().filter(|c| **c == "other").count(),
             2,
