@@ -40,8 +40,9 @@
 //! **Caveat beside the headline** ([`caveat`]): detected from the data, for the headline method
 //! (any method), over its region × category cells (national and `all_targeted` rows left out).
 //! (1) *Placebo excess*: of the placebo windows (before the campaign, where none ran), `k` of `n`
-//! have an interval — the one the report quotes, backtest-calibrated when the table carries it —
-//! that excludes zero; at level `L` about `n·(1 − L)` should. The caveat is raised when so many
+//! have a nominal interval (the method's own, not the backtest-calibrated one: the calibration is
+//! fitted on windows of the same kind, and a narrowing factor alone would otherwise raise the
+//! caveat on a clean season) that excludes zero; at level `L` about `n·(1 − L)` should. The caveat is raised when so many
 //! would be rare by chance: the binomial tail `P(X ≥ k | n, 1 − L)` is below [`CAVEAT_P`]. (2)
 //! *Flagged cells*: more than [`CAVEAT_FLAGGED_SHARE`] of the campaign cells carry a diagnostic
 //! flag. Either means the controls or the trend moved in a way the method does not model (a
@@ -143,12 +144,7 @@ pub fn caveat(
     );
     uplift.column("lower_pct")?;
     uplift.column("upper_pct")?;
-    let (lo, hi, clo, chi) = (
-        num("lower_pct")?,
-        num("upper_pct")?,
-        num("calibrated_lower_pct")?,
-        num("calibrated_upper_pct")?,
-    );
+    let (lo, hi) = (num("lower_pct")?, num("upper_pct")?);
     let flags: Vec<Option<bool>> = match uplift.column("diagnostic_flag") {
         Ok(c) => c.bool()?.iter().collect(),
         Err(_) => vec![None; uplift.height()],
@@ -159,11 +155,7 @@ pub fn caveat(
             continue;
         }
         if kind[i] == "placebo" {
-            let (l, u) = match (clo[i], chi[i]) {
-                (Some(l), Some(u)) => (Some(l), Some(u)),
-                _ => (lo[i], hi[i]),
-            };
-            if let (Some(l), Some(u)) = (l, u) {
+            if let (Some(l), Some(u)) = (lo[i], hi[i]) {
                 placebo += 1;
                 if l > 0.0 || u < 0.0 {
                     excluded += 1;
