@@ -394,14 +394,14 @@ uplift.head(5)
 
 全国（`region_code = "000000"`）、全部目标品类（`category = "all_targeted"`）从活动开始到 {{AS_OF_RAW}} 的增量
 （实际 − 基线）和提升率，以及 {{LEVEL_PCT}}% 区间；再数一数区间下限大于零的地区有多少个。这些就是该周报告开头的三个数。
-有回测时，核心指标的区间是回测校准区间（`calibrated_*` 列：方法区间按回测误差放宽），方法本身的区间仍在 `lower_pct`/`upper_pct`。
+有回测时，核心指标的区间是回测校准区间（`calibrated_*` 列：方法区间按回测误差校准：放宽或收窄），方法本身的区间仍在 `lower_pct`/`upper_pct`。
 口径：报送支付机构所见的支付交易，不是全部社会零售额。
 
 National (`region_code = "000000"`), all targeted categories (`category = "all_targeted"`), from the start of the
 window to {{AS_OF_RAW}}: the incremental sales (actual − baseline) and the uplift in percent, each with its
 {{LEVEL_PCT}}% interval, and how many regions have an interval above zero. These are the three headline numbers of
 that week's report. With a backtest, the headline's interval is the backtest-calibrated one (the `calibrated_*`
-columns: the method's interval widened on its backtest errors); the method's own stays in `lower_pct`/`upper_pct`.
+columns: the method's interval scaled (widened or narrowed) on its backtest errors); the method's own stays in `lower_pct`/`upper_pct`.
 Scope: payments seen by the reporting payment institutions, not total retail sales.
 "#),
     py(r#"

@@ -36,6 +36,18 @@
 //! [`BREAK_P`] and |shift| at least [`BREAK_MIN_PCT`] %), when the leave-one-control-out range is
 //! not inside the cell's interval (the finding rests on one control), or when the pre-period MAPE
 //! exceeds [`MAX_MAPE_PCT`] %. The reason names each, in Chinese and English.
+//!
+//! **Caveat beside the headline** ([`caveat`]): detected from the data, for the headline method
+//! (any method), over its region × category cells (national and `all_targeted` rows left out).
+//! (1) *Placebo excess*: of the placebo windows (before the campaign, where none ran), `k` of `n`
+//! have a nominal interval (the method's own, not the backtest-calibrated one: the calibration is
+//! fitted on windows of the same kind, and a narrowing factor alone would otherwise raise the
+//! caveat on a clean season) that excludes zero; at level `L` about `n·(1 − L)` should. The caveat is raised when so many
+//! would be rare by chance: the binomial tail `P(X ≥ k | n, 1 − L)` is below [`CAVEAT_P`]. (2)
+//! *Flagged cells*: more than [`CAVEAT_FLAGGED_SHARE`] of the campaign cells carry a diagnostic
+//! flag. Either means the controls or the trend moved in a way the method does not model (a
+//! housing-cycle drift, a local event that started before the campaign, a control that broke), so
+//! the quoted interval is likely too narrow; the report says so in one sentence.
 
 use std::collections::HashMap;
 
@@ -52,6 +64,148 @@ pub const BREAK_P: f64 = 0.01;
 pub const BREAK_MIN_PCT: f64 = 3.0;
 /// Pre-period MAPE (%) above which the fit is flagged.
 pub const MAX_MAPE_PCT: f64 = 15.0;
+/// Binomial tail probability below which the placebo windows' exclusions of zero raise the caveat.
+pub const CAVEAT_P: f64 = 0.05;
+/// Share of flagged campaign cells above which the caveat is raised.
+pub const CAVEAT_FLAGGED_SHARE: f64 = 0.5;
+
+/// `P(X ≥ k)` for `X ~ Binomial(n, p)` (summed in log space, so large `n` does not underflow).
+#[must_use]
+pub fn binomial_upper_tail(k: usize, n: usize, p: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n || p <= 0.0 {
+        return 0.0;
+    }
+    if p >= 1.0 {
+        return 1.0;
+    }
+    let (lp, lq) = (p.ln(), (1.0 - p).ln());
+    let mut log_pmf = n as f64 * lq; // j = 0
+    let mut tail = 0.0;
+    for j in 0..n {
+        if j >= k {
+            tail += log_pmf.exp();
+        }
+        log_pmf += ((n - j) as f64 / (j + 1) as f64).ln() + lp - lq;
+    }
+    (tail + log_pmf.exp()).min(1.0) // j = n
+}
+
+/// What [`caveat`] found for the headline method.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caveat {
+    /// Placebo windows whose quoted interval excludes zero, and placebo windows.
+    pub placebo: (usize, usize),
+    /// `P(X ≥ k)` of that count under the level.
+    pub placebo_p: f64,
+    /// Flagged campaign cells, and campaign cells with diagnostics.
+    pub flagged: (usize, usize),
+    /// The sentence beside the headline, Chinese then English.
+    pub sentence: String,
+}
+
+/// The caveat of the module docs for `method` in an `uplift` table (with or without the backtest's
+/// `calibrated_*` columns and the diagnostics' `diagnostic_flag`): `None` when neither test fires.
+///
+/// # Errors
+/// When `uplift` lacks `window_kind`, `method`, `region_code`, `category`, `lower_pct` or
+/// `upper_pct`.
+pub fn caveat(
+    uplift: &polars::prelude::DataFrame,
+    method: &str,
+    level: f64,
+) -> crate::Result<Option<Caveat>> {
+    use homeseason_schema::region::NATIONAL;
+    let text = |name: &str| -> crate::Result<Vec<String>> {
+        Ok(uplift
+            .column(name)?
+            .str()?
+            .iter()
+            .map(|v| v.unwrap_or_default().to_owned())
+            .collect())
+    };
+    let num = |name: &str| -> crate::Result<Vec<Option<f64>>> {
+        Ok(match uplift.column(name) {
+            Ok(c) => c
+                .cast(&polars::prelude::DataType::Float64)?
+                .f64()?
+                .iter()
+                .collect(),
+            Err(_) => vec![None; uplift.height()],
+        })
+    };
+    let (kind, m, region, category) = (
+        text("window_kind")?,
+        text("method")?,
+        text("region_code")?,
+        text("category")?,
+    );
+    uplift.column("lower_pct")?;
+    uplift.column("upper_pct")?;
+    let (lo, hi) = (num("lower_pct")?, num("upper_pct")?);
+    let flags: Vec<Option<bool>> = match uplift.column("diagnostic_flag") {
+        Ok(c) => c.bool()?.iter().collect(),
+        Err(_) => vec![None; uplift.height()],
+    };
+    let (mut placebo, mut excluded, mut cells, mut flagged) = (0usize, 0usize, 0usize, 0usize);
+    for i in 0..uplift.height() {
+        if m[i] != method || region[i] == NATIONAL || category[i] == crate::ALL_TARGETED {
+            continue;
+        }
+        if kind[i] == "placebo" {
+            if let (Some(l), Some(u)) = (lo[i], hi[i]) {
+                placebo += 1;
+                if l > 0.0 || u < 0.0 {
+                    excluded += 1;
+                }
+            }
+        } else if kind[i] == "campaign"
+            && let Some(f) = flags[i]
+        {
+            cells += 1;
+            if f {
+                flagged += 1;
+            }
+        }
+    }
+    let expected = 1.0 - level;
+    let placebo_p = binomial_upper_tail(excluded, placebo, expected);
+    let placebo_fires = placebo > 0 && placebo_p < CAVEAT_P;
+    let flag_fires = cells > 0 && flagged as f64 > CAVEAT_FLAGGED_SHARE * cells as f64;
+    if !(placebo_fires || flag_fires) {
+        return Ok(None);
+    }
+    let (mut zh, mut en) = (Vec::new(), Vec::new());
+    if placebo_fires {
+        zh.push(format!(
+            "活动前的安慰剂窗口（并无活动）中，{excluded}/{placebo} 个单元的区间不含零（{:.0}% 区间下应约为 {:.0}%）",
+            100.0 * level,
+            100.0 * expected
+        ));
+        en.push(format!(
+            "in the placebo windows before the campaign, where none ran, {excluded} of {placebo} cells' intervals exclude zero (about {:.0}% expected at the {:.0}% level)",
+            100.0 * expected,
+            100.0 * level
+        ));
+    }
+    if flag_fires {
+        zh.push(format!("诊断对 {flagged}/{cells} 个单元发出警示"));
+        en.push(format!("the diagnostics flag {flagged} of {cells} cells"));
+    }
+    let sentence = format!(
+        "注意：{method} 方法下，{}；对照品类或趋势可能发生了该方法未建模的变化，上述区间可能偏窄，结论需谨慎。 Caveat: with {method}, {}: the controls or the trend may have moved in a way the method does not model, so the interval above is likely too narrow and the finding needs care.",
+        zh.join("，且"),
+        en.join(", and ")
+    );
+    Ok(Some(Caveat {
+        placebo: (excluded, placebo),
+        placebo_p,
+        flagged: (flagged, cells),
+        sentence,
+    }))
+}
 
 /// One control's break test.
 #[derive(Debug, Clone, PartialEq)]
@@ -189,9 +343,12 @@ fn ols_total(prep: &Prepared, drop: Option<usize>) -> Option<f64> {
         return None;
     }
     let beta = ols(&x, &y)?;
+    // Over the window's observed days, as the estimate's own baseline.
     let mut total = 0.0;
     for t in prep.post.clone() {
-        total += dot(&row(t)?, &beta).exp();
+        if prep.y[t].is_finite() {
+            total += dot(&row(t)?, &beta).exp();
+        }
     }
     total.is_finite().then_some(total)
 }
@@ -575,5 +732,165 @@ mod tests {
                 && reason.contains("对照 supermarket"),
             "{reason}"
         );
+    }
+
+    /// Issue 14: a panel with holes — every 37th day missing in every category (no payment rows),
+    /// the supermarket control missing on two ordinary days and in the middle of Golden Week, and
+    /// the last 14 days of the window not arrived — still gets its regression cell; the missing
+    /// days are missing (not summed), the estimate stays near the +8 % injected and near the full
+    /// panel's, and the diagnostics are computed.
+    #[test]
+    fn a_panel_with_missing_days_keeps_its_regression_cell() {
+        use crate::{Method, UpliftOptions, uplift};
+        use polars::prelude::*;
+        let campaign = homeseason_schema::campaign::Campaign::default_2023();
+        let opts = UpliftOptions {
+            placebo: None,
+            ..UpliftOptions::from_campaign(&campaign)
+        };
+        let first = d(2021, 1, 1);
+        let late = d(2023, 12, 18);
+        let every_37th = |day: NaiveDate| (day - first).num_days() % 37 == 0;
+        let control_gap = [
+            d(2023, 10, 3),
+            d(2023, 10, 4),
+            d(2023, 10, 18),
+            d(2023, 11, 22),
+        ];
+        let holed = |df: DataFrame| -> DataFrame {
+            let dates: Vec<NaiveDate> = df
+                .column("date")
+                .unwrap()
+                .date()
+                .unwrap()
+                .physical()
+                .iter()
+                .map(|x| homeseason_schema::calendar::from_epoch_days(x.unwrap()).unwrap())
+                .collect();
+            let cats = df.column("category").unwrap().str().unwrap().clone();
+            let keep: BooleanChunked = dates
+                .iter()
+                .zip(cats.iter())
+                .map(|(day, c)| {
+                    !(every_37th(*day)
+                        || *day >= late
+                        || (c == Some("supermarket") && control_gap.contains(day)))
+                })
+                .collect();
+            df.filter(&keep).unwrap()
+        };
+        let run = |panel: DataFrame| {
+            let out = uplift(
+                &panel,
+                &campaign,
+                &[Method::CounterfactualRegression],
+                &opts,
+            )
+            .unwrap()
+            .uplift
+            .lazy()
+            .filter(col("category").eq(lit("furniture")))
+            .collect()
+            .unwrap();
+            assert_eq!(out.height(), 1, "the furniture cell has its regression row");
+            let f = |n: &str| out.column(n).unwrap().f64().unwrap().get(0).unwrap();
+            let days = out
+                .column("days_used")
+                .unwrap()
+                .cast(&DataType::Int64)
+                .unwrap()
+                .i64()
+                .unwrap()
+                .get(0)
+                .unwrap();
+            (f("uplift_pct"), f("lower_pct"), f("upper_pct"), days, out)
+        };
+        let (full, ..) = run(panel(false));
+        let (pct, lo, hi, days, out) = run(holed(panel(false)));
+        // Not observed: every-37th and late days of the window, and the two Golden Week days whose
+        // control has no ordinary day within ±3 to fill from (the ordinary-day gaps are filled).
+        let window = campaign.window;
+        let missing = window
+            .iter()
+            .filter(|day| {
+                every_37th(*day) || *day >= late || [d(2023, 10, 3), d(2023, 10, 4)].contains(day)
+            })
+            .count();
+        assert!(missing > 16, "{missing}");
+        assert_eq!(days, window.days() - missing as i64);
+        assert!(
+            (lo..=hi).contains(&8.0),
+            "{pct:.2} [{lo:.2}, {hi:.2}] holds +8 %"
+        );
+        assert!((pct - full).abs() < 1.5, "holed {pct:.2} vs full {full:.2}");
+        let diag = out.column("loo_min_pct").unwrap().f64().unwrap().get(0);
+        assert!(
+            diag.is_some_and(f64::is_finite),
+            "diagnostics computed: {diag:?}"
+        );
+    }
+
+    #[test]
+    fn the_caveat_fires_on_a_placebo_excess_or_many_flags_and_not_on_a_clean_table() {
+        use polars::prelude::*;
+        // Binomial tail: P(X ≥ 0) = 1; n = 2, p = 0.5: P(X ≥ 1) = 0.75, P(X ≥ 2) = 0.25.
+        assert!((binomial_upper_tail(0, 10, 0.1) - 1.0).abs() < 1e-12);
+        assert!((binomial_upper_tail(1, 2, 0.5) - 0.75).abs() < 1e-12);
+        assert!((binomial_upper_tail(2, 2, 0.5) - 0.25).abs() < 1e-12);
+        // 48 placebo cells at 90 %: 5 excluding zero is ordinary, 15 is not.
+        assert!(binomial_upper_tail(5, 48, 0.1) > 0.3);
+        assert!(binomial_upper_tail(15, 48, 0.1) < 1e-3);
+        let table = |excluding: usize, flagged: usize| {
+            let n = 48;
+            let mut kind = Vec::new();
+            let (mut lo, mut hi, mut flag) = (Vec::new(), Vec::new(), Vec::new());
+            for i in 0..n {
+                kind.push("placebo");
+                let off = if i < excluding { 5.0 } else { 0.0 };
+                lo.push(off - 2.0);
+                hi.push(off + 2.0);
+                flag.push(None);
+            }
+            for i in 0..n {
+                kind.push("campaign");
+                lo.push(3.0);
+                hi.push(9.0);
+                flag.push(Some(i < flagged));
+            }
+            let rows = kind.len();
+            df!(
+                "window_kind" => kind,
+                "method" => vec!["counterfactual_regression"; rows],
+                "region_code" => vec!["330000"; rows],
+                "category" => vec!["furniture"; rows],
+                "lower_pct" => lo,
+                "upper_pct" => hi,
+                "diagnostic_flag" => flag,
+            )
+            .unwrap()
+        };
+        let m = "counterfactual_regression";
+        assert_eq!(caveat(&table(5, 6), m, 0.9).unwrap(), None, "clean");
+        let c = caveat(&table(17, 6), m, 0.9)
+            .unwrap()
+            .expect("placebo excess");
+        assert_eq!(c.placebo, (17, 48));
+        assert!(
+            c.sentence
+                .contains("17 of 48 cells' intervals exclude zero")
+                && c.sentence.contains("17/48")
+                && !c.sentence.contains("flag"),
+            "{}",
+            c.sentence
+        );
+        let c = caveat(&table(5, 33), m, 0.9).unwrap().expect("many flags");
+        assert_eq!(c.flagged, (33, 48));
+        assert!(
+            c.sentence.contains("the diagnostics flag 33 of 48 cells"),
+            "{}",
+            c.sentence
+        );
+        // Another method's rows are not this method's evidence.
+        assert_eq!(caveat(&table(17, 33), "two_year", 0.9).unwrap(), None);
     }
 }

@@ -55,10 +55,11 @@
 //!    (`window_kind = placebo`): its interval should hold zero about as often as the level says.
 //!
 //! 7. **Backtest and the headline method** ([`backtest`]). Every method is run on windows of the
-//!    campaign's length where no campaign ran; its bias, MAE and interval coverage there, a
-//!    conformal widening of its interval and its error band are written to `uplift_backtest`, and
+//!    campaign's length (no two overlapping) where no campaign ran; its bias, MAE and interval
+//!    coverage there, a two-sided conformal scaling of its interval (widened when it covered too
+//!    little, narrowed when too much) and its error band are written to `uplift_backtest`, and
 //!    `baseline.primary_method = "auto"` heads the report with the best-calibrated method (coverage
-//!    of its conformally widened interval within ±5 points of the level, then the lowest backtest
+//!    of its conformally scaled interval within ±5 points of the level, then the lowest backtest
 //!    MAE). Cells whose |uplift| is below the
 //!    method's error band are flagged (`distinguishable = false`).
 //!

@@ -50,7 +50,19 @@ pub(crate) struct Prepared {
     pub(crate) post: std::ops::Range<usize>,
 }
 
-/// The design of [`estimate`] (see it); `None` when the history is too short.
+/// The design of [`estimate`] (see it); `None` when the history is too short or no day of the
+/// window is observed.
+///
+/// **Missing days are missing, not a reason to drop the cell.** A date absent from a series (no
+/// payment rows that day, a file not yet arrived) or with a value ≤ 0 is `NaN`:
+/// - the target on a pre-period day: the day is left out of the fit (the error process runs
+///   through it);
+/// - a control: its covariate is the centred ±3-day mean of its ordinary days, so a missing
+///   ordinary day is filled from the days around it (the mean skips it); a day with no ordinary
+///   day within ±3 and no value of its own stays `NaN` — left out of the fit in the pre-period;
+/// - in the window, a day whose target is missing, or whose covariate is still `NaN`, is "not
+///   observed": carried through by the error process, not predicted, not summed. The uplift is
+///   then that of the observed days (`days_used` counts them).
 pub(crate) fn prepare(
     target: &HashMap<NaiveDate, f64>,
     controls: &[&HashMap<NaiveDate, f64>],
@@ -78,11 +90,10 @@ pub(crate) fn prepare(
             }
         })
         .collect();
-    if y[pre.clone()].iter().filter(|v| v.is_finite()).count() < 365
-        || y[post.clone()].iter().any(|v| !v.is_finite())
-    {
+    if y[pre.clone()].iter().filter(|v| v.is_finite()).count() < 365 {
         return None;
     }
+    let mut y = y;
     let mut design = Design::new(days.len());
     for (k, c) in controls.iter().enumerate() {
         // Holidays and festivals out, then a centred weekly mean: the controls carry the regional
@@ -95,9 +106,6 @@ pub(crate) fn prepare(
                 _ => f64::NAN,
             })
             .collect();
-        if days.iter().any(|d| c.get(d).is_none_or(|v| *v <= 0.0)) {
-            return None;
-        }
         let smoothed: Vec<f64> = moving_mean(&raw, 3, 3)
             .into_iter()
             .zip(&days)
@@ -105,13 +113,22 @@ pub(crate) fn prepare(
                 if v.is_finite() {
                     v
                 } else {
-                    c.get(d).copied().unwrap_or(f64::NAN)
+                    c.get(d).copied().filter(|v| *v > 0.0).unwrap_or(f64::NAN)
                 }
             })
             .collect();
+        // A window day the counterfactual cannot be predicted for is not observed.
+        for t in post.clone() {
+            if !smoothed[t].is_finite() {
+                y[t] = f64::NAN;
+            }
+        }
         design = design
             .log_covariate(format!("ln control {k}"), &smoothed)
             .ok()?;
+    }
+    if !y[post.clone()].iter().any(|v| v.is_finite()) {
+        return None;
     }
     // Yearly seasonality of the category and the region's trend (the controls have their own).
     let time: Vec<f64> = (0..days.len()).map(|t| t as f64).collect();
@@ -166,9 +183,11 @@ pub(crate) fn estimate(
     };
     let impact = causal_impact(&y, &design, pre, post.clone(), &options).ok()?;
     let c = &impact.cumulative;
+    // A day not observed has no daily row (as the other methods skip a missing day).
     let daily = impact
         .points
         .iter()
+        .filter(|p| p.actual.is_finite() && p.predicted.value.is_finite())
         .map(|p| {
             (
                 days[p.index],

@@ -346,7 +346,7 @@ impl Document<'_> {
         ];
         if h.calibrated {
             b.push(Block::Para(format!(
-                "上表区间为回测校准区间：该方法的 {level} 区间按其在无活动回测窗口上的误差放宽（见下文回测表）。未放宽的方法区间：增量 {} … {} 亿元，提升 {} … {}；分品类、分地区表列出的仍是方法本身的区间。 The intervals above are backtest-calibrated: the method's {level} interval widened on its errors over backtest windows with no campaign (see the backtest table below). The method's own, unwidened interval: incremental {} … {} 亿元 (100 million yuan), uplift {} … {}; the tables by category and region keep the method's own interval.",
+                "上表区间为回测校准区间：该方法的 {level} 区间按其在无活动回测窗口上的误差校准（覆盖不足则放宽，过宽则收窄；见下文回测表）。未经校准的方法区间：增量 {} … {} 亿元，提升 {} … {}；分品类、分地区表列出的仍是方法本身的区间。 The intervals above are backtest-calibrated: the method's {level} interval scaled on its errors over backtest windows with no campaign (widened where it covered too little, narrowed where too much; see the backtest table below). The method's own, uncalibrated interval: incremental {} … {} 亿元 (100 million yuan), uplift {} … {}; the tables by category and region keep the method's own interval.",
                 yi(h.raw_incremental_interval.0),
                 yi(h.raw_incremental_interval.1),
                 pct(h.raw_uplift_interval.0),
@@ -356,6 +356,9 @@ impl Document<'_> {
                 pct(h.raw_uplift_interval.0),
                 pct(h.raw_uplift_interval.1),
             )));
+        }
+        if let Some(c) = &self.extra.caveat {
+            b.push(Block::Para(c.clone()));
         }
         if let Some(p) = &self.extra.progress {
             b.push(Block::Para(format!(

@@ -91,12 +91,12 @@ pub struct Headline {
     /// Its interval (percent): the backtest-calibrated one when [`Headline::calibrated`], else the
     /// method's own.
     pub uplift_interval: (f64, f64),
-    /// Whether the intervals above are the method's interval widened by its backtest conformal
+    /// Whether the intervals above are the method's interval scaled by its backtest conformal
     /// factor (`calibrated_*` columns of `uplift`); `false` when the table has no backtest.
     pub calibrated: bool,
-    /// The method's own (unwidened) interval of the incremental sales (yuan).
+    /// The method's own (uncalibrated) interval of the incremental sales (yuan).
     pub raw_incremental_interval: (f64, f64),
-    /// The method's own (unwidened) interval of the uplift (percent).
+    /// The method's own (uncalibrated) interval of the uplift (percent).
     pub raw_uplift_interval: (f64, f64),
     /// Regions whose all-category uplift is positive at the headline's interval level (the lower
     /// bound of the interval the headline quotes), and regions estimated.
@@ -230,6 +230,10 @@ pub(crate) struct Extra {
     pub(crate) activities: sections::Activities,
     pub(crate) triangulation: Vec<sections::TriangulationRow>,
     pub(crate) backtest: Vec<sections::BacktestRow>,
+    /// The sentence beside the headline when the placebo windows or the diagnostics say the
+    /// headline method's interval is likely too narrow
+    /// ([`homeseason_metrics::diagnostics::caveat`]).
+    pub(crate) caveat: Option<String>,
 }
 
 /// The Sunday ending the week of `d` (weeks run Monday to Sunday).
@@ -623,9 +627,14 @@ fn build_for(input: &ReportInput<'_>, focus: Focus) -> Result<Report> {
     )
     .min(campaign.window.end.max(week_sunday(campaign.window.start)));
     let t = input.tables;
+    let caveat =
+        homeseason_metrics::diagnostics::caveat(input.uplift, &method, campaign.baseline.level)
+            .map_err(|e| ReportError::Empty(format!("uplift: {e}")))?
+            .map(|c| c.sentence);
     let mut extra = Extra {
         as_of: Some(as_of),
         backtest,
+        caveat,
         ..Extra::default()
     };
     if let Some(w) = t.weekly_tracking {

@@ -551,7 +551,7 @@ fn the_headline_quotes_the_backtest_calibrated_interval() {
         );
         assert!(doc.contains("1.80 … 5.40"), "in yuan too (亿元)");
         assert!(
-            doc.contains("unwidened interval: incremental 2.40 … 4.80 亿元")
+            doc.contains("uncalibrated interval: incremental 2.40 … 4.80 亿元")
                 && doc.contains("uplift +8.0% … +16.0%"),
             "the raw interval is still given"
         );

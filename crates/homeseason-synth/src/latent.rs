@@ -66,6 +66,11 @@ pub(crate) struct Latent {
     /// The campaign's regions, sorted by key.
     pub(crate) regions: Vec<&'static Region>,
     v: Vec<f64>,
+    /// The deterministic part of `v` (level, growth, season, day type, festival, COVID, scenario),
+    /// same layout as `v`: what `v` is but for the economy and the cell's own noise.
+    det: Vec<f64>,
+    /// The regional economy's log factor per region × day (region-major).
+    econ: Vec<f64>,
     online: Vec<f64>,
     base_uplift: Vec<[f64; NCAT]>,
     profile: Vec<f64>,
@@ -102,6 +107,8 @@ impl Latent {
         targeted[cat_index(Category::Other)] = false;
 
         let mut v = vec![0.0; regions.len() * NMCC * nd];
+        let mut det = vec![0.0; regions.len() * NMCC * nd];
+        let mut econ_all = Vec::with_capacity(regions.len() * nd);
         for (ri, region) in regions.iter().enumerate() {
             let code = region.code.as_str();
             let g = geo(code);
@@ -117,6 +124,7 @@ impl Latent {
                     e
                 })
                 .collect();
+            econ_all.extend_from_slice(&econ);
             for (mi, m) in MCCS.iter().enumerate() {
                 let c = cat_index(m.category);
                 let level = g.weight * model::CATEGORY_BASE[c] * m.share;
@@ -129,14 +137,14 @@ impl Latent {
                     }
                     let eps = NOISE_SD * noise.normal() - 0.5 * NOISE_SD * NOISE_SD;
                     let (fest, _) = day.festival_and_online(m);
-                    v[base + di] = level
+                    let fixed = level
                         * (rate * day.t).exp()
                         * day.factor[c]
                         * fest
-                        * econ[di].exp()
                         * model::covid(code, c, day.date)
-                        * cfg.scenario.level_factor(m.category, day.date)
-                        * (a + eps).exp();
+                        * cfg.scenario.level_factor(m.category, day.date);
+                    v[base + di] = fixed * econ[di].exp() * (a + eps).exp();
+                    det[base + di] = fixed;
                 }
             }
         }
@@ -166,6 +174,8 @@ impl Latent {
             days,
             regions,
             v,
+            det,
+            econ: econ_all,
             online,
             base_uplift,
             profile,
@@ -193,6 +203,20 @@ impl Latent {
     /// Value without the campaign, yuan, for region index r, MCC index m, day index d.
     pub(crate) fn value(&self, r: usize, m: usize, d: usize) -> f64 {
         self.v[(r * NMCC + m) * self.nd() + d]
+    }
+
+    /// An oracle's counterfactual, yuan: the expectation of [`Latent::value`] over the cell's own
+    /// noise (`E[exp(a + ε)] = exp(var(a)/2)`: ε carries its own −σ²/2, the stationary AR part `a`
+    /// has variance sd²/(1 − φ²)) and — unless `economy`, when the oracle knows the region's
+    /// economy path — over the economy too (`E[exp(econ)] = exp(var/2)`, its stationary variance).
+    pub(crate) fn expected_value(&self, r: usize, m: usize, d: usize, economy: bool) -> f64 {
+        let var_a = NOISE_AR.1 * NOISE_AR.1 / (1.0 - NOISE_AR.0 * NOISE_AR.0);
+        let econ = if economy {
+            self.econ[r * self.nd() + d].exp()
+        } else {
+            (0.5 * ECON_SD * ECON_SD / (1.0 - ECON_PHI * ECON_PHI)).exp()
+        };
+        self.det[(r * NMCC + m) * self.nd() + d] * econ * (0.5 * var_a).exp()
     }
 
     /// Online share of an MCC's value on a day.
@@ -418,6 +442,47 @@ mod tests {
         cfg2.seed = 6;
         let other = Latent::build(&cfg2).unwrap();
         assert!((lat.value(0, 0, 0) - other.value(0, 0, 0)).abs() > 0.0);
+    }
+
+    #[test]
+    fn the_oracle_counterfactual_is_the_value_without_its_own_noise() {
+        let cfg = small_config(7);
+        let lat = Latent::build(&cfg).unwrap();
+        // value / expected (economy known) is the cell's noise factor exp(a + eps): mean 1, sd ≈
+        // √(0.04² + 0.02²); without the economy, its AR(0.98) factor (sd 0.02) is in the ratio too.
+        let stats = |economy: bool| {
+            let ratios: Vec<f64> = (0..2)
+                .flat_map(|r| (0..NMCC).map(move |m| (r, m)))
+                .flat_map(|(r, m)| (0..lat.nd()).map(move |d| (r, m, d)))
+                .map(|(r, m, d)| lat.value(r, m, d) / lat.expected_value(r, m, d, economy))
+                .collect();
+            let n = ratios.len() as f64;
+            let mean = ratios.iter().sum::<f64>() / n;
+            let sd = (ratios.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+            (mean, sd)
+        };
+        let (mean, sd) = stats(true);
+        assert!((mean - 1.0).abs() < 0.005, "mean {mean}");
+        assert!((0.035..0.055).contains(&sd), "sd {sd}");
+        let (mean, sd_no_econ) = stats(false);
+        assert!((mean - 1.0).abs() < 0.02, "mean {mean}");
+        assert!(sd_no_econ > sd, "{sd_no_econ} > {sd}");
+        // The oracles' uplifts are near the truth but not equal to it: the window's own noise (and
+        // the economy's, for the oracle that does not know it).
+        let rows = crate::truth::rows(&cfg, &lat);
+        for t in &rows {
+            for o in [t.oracle_uplift_pct, t.oracle_economy_uplift_pct] {
+                assert!(
+                    (o - t.true_uplift_pct).abs() < 6.0,
+                    "{o} vs {}",
+                    t.true_uplift_pct
+                );
+            }
+        }
+        assert!(
+            rows.iter()
+                .any(|t| (t.oracle_economy_uplift_pct - t.true_uplift_pct).abs() > 0.01)
+        );
     }
 
     #[test]

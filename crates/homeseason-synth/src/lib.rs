@@ -20,7 +20,7 @@
 //! | `enterprise_sales/enterprise_sales_<region>.csv` | key enterprises' monthly sales, Chinese header, 万元 or 元, three regions in GB18030 |
 //! | `retail_stats/retail_stats_provincial.csv` | NBS-style provincial 社零 in 亿元 for the 31 provinces, Jan–Feb combined |
 //! | `activities/activities_<region>.csv` | each region's 重点活动表 for the window, local-station events marked 地方站=是 |
-//! | `truth.csv`, `truth_local_events.csv` | the true uplift per region × targeted category, and the injected local events |
+//! | `truth.csv`, `truth_local_events.csv` | the true uplift per region × targeted category (with the estimates of two oracles that know the counterfactual's expectation: `oracle_uplift_pct` over the region's economy and the cell's noise, `oracle_economy_uplift_pct` given the economy's path), and the injected local events |
 //! | `synth.json` | this run's [`SynthSummary`]: seed, scale, files with rows, bytes and SHA-256, choices made |
 //!
 //! ## The latent model

@@ -6,8 +6,15 @@ use crate::output::{Out, fixed};
 use crate::{SynthConfig, SynthError};
 
 /// Header of `truth.csv`.
-pub(crate) const HEADER: &str =
-    "campaign_id,region_code,category,true_uplift_pct,local_station,local_uplift_pct";
+/// The two oracle columns are the uplift an estimator would report that knew the expectation of
+/// the counterfactual, 100 × (Σ window value with uplift / Σ window expected value without − 1):
+/// `oracle_uplift_pct` knows every fixed part of the generator (level, growth, season, day types,
+/// festivals, COVID, the scenario) and takes the expectation over the region's economy and the
+/// cell's own noise; `oracle_economy_uplift_pct` also knows the economy's path (which the
+/// controls reveal only through their own noise), so only the cell's own noise is left. Their
+/// distance from `true_uplift_pct` is the error of each oracle; `homeseason evaluate` scores them
+/// as the `oracle` and `oracle_economy` rows.
+pub(crate) const HEADER: &str = "campaign_id,region_code,category,true_uplift_pct,local_station,local_uplift_pct,oracle_uplift_pct,oracle_economy_uplift_pct";
 /// Header of `truth_local_events.csv`: one row per event × targeted category and `all_targeted`.
 /// `extra_uplift_pct_during_event` is the estimand of the local-event analysis — the event's sales
 /// over the event days relative to the same days with the national campaign but without the event,
@@ -29,6 +36,10 @@ pub(crate) struct TruthRow {
     pub(crate) local_station: bool,
     /// The part of `true_uplift_pct` due to the local event.
     pub(crate) local_uplift_pct: f64,
+    /// The estimate of the oracle that knows the generator's fixed parts (see [`HEADER`]).
+    pub(crate) oracle_uplift_pct: f64,
+    /// The estimate of the oracle that also knows the economy's path (see [`HEADER`]).
+    pub(crate) oracle_economy_uplift_pct: f64,
 }
 
 /// Compute the truth rows (regions in key order, categories in the campaign's order).
@@ -39,6 +50,7 @@ pub(crate) fn rows(cfg: &SynthConfig, lat: &Latent) -> Vec<TruthRow> {
         for &c in &cfg.campaign.categories.targeted {
             let ci = cat_index(c);
             let (mut with, mut without, mut local) = (0.0, 0.0, 0.0);
+            let (mut expected, mut expected_econ) = (0.0, 0.0);
             for (mi, m) in MCCS.iter().enumerate() {
                 if cat_index(m.category) != ci {
                     continue;
@@ -48,8 +60,17 @@ pub(crate) fn rows(cfg: &SynthConfig, lat: &Latent) -> Vec<TruthRow> {
                     without += v;
                     with += v * (1.0 + lat.uplift(r, ci, d));
                     local += v * lat.local_uplift(r, ci, d);
+                    expected += lat.expected_value(r, mi, d, false);
+                    expected_econ += lat.expected_value(r, mi, d, true);
                 }
             }
+            let oracle = |e: f64| {
+                if e > 0.0 {
+                    100.0 * (with / e - 1.0)
+                } else {
+                    0.0
+                }
+            };
             let pct = |x: f64| {
                 if without > 0.0 {
                     100.0 * x / without
@@ -63,6 +84,8 @@ pub(crate) fn rows(cfg: &SynthConfig, lat: &Latent) -> Vec<TruthRow> {
                 true_uplift_pct: pct(with - without),
                 local_station: lat.local[r].is_some(),
                 local_uplift_pct: pct(local),
+                oracle_uplift_pct: oracle(expected),
+                oracle_economy_uplift_pct: oracle(expected_econ),
             });
         }
     }
@@ -81,13 +104,15 @@ pub(crate) fn write(
     buf.push('\n');
     for t in truth {
         buf.push_str(&format!(
-            "{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{}\n",
             cfg.campaign.id,
             t.region_code,
             t.category,
             fixed(t.true_uplift_pct, 4),
             t.local_station,
-            fixed(t.local_uplift_pct, 4)
+            fixed(t.local_uplift_pct, 4),
+            fixed(t.oracle_uplift_pct, 4),
+            fixed(t.oracle_economy_uplift_pct, 4)
         ));
     }
     out.write("truth.csv", buf.as_bytes(), truth.len())?;

@@ -432,7 +432,7 @@ fn full_default_run() {
     let (header, truth) = read_csv(&out.join("truth.csv"), false);
     assert_eq!(
         header.join(","),
-        "campaign_id,region_code,category,true_uplift_pct,local_station,local_uplift_pct"
+        "campaign_id,region_code,category,true_uplift_pct,local_station,local_uplift_pct,oracle_uplift_pct,oracle_economy_uplift_pct"
     );
     assert_eq!(truth.len(), 148);
     for r in &truth {
@@ -442,5 +442,9 @@ fn full_default_run() {
         assert!(pct > 0.0 && pct < 40.0);
         assert_eq!(r[4] == "true", events.contains_key(&r[1]));
         assert_eq!(r[4] == "true", local > 0.0);
+        for o in [&r[6], &r[7]] {
+            let oracle: f64 = o.parse().unwrap();
+            assert!((oracle - pct).abs() < 6.0, "oracle {oracle} truth {pct}");
+        }
     }
 }
