@@ -6,7 +6,10 @@
 //!
 //! 1. [`prepare`] reads the first bytes of each transaction file (gzip, BOM, UTF-8 or GB18030) and
 //!    resolves its header against the institution profile and the `payment_transactions` contract —
-//!    the same functions the Rust engine uses — refusing a file the Rust engine would refuse.
+//!    the same functions the Rust engine uses — refusing a file the Rust engine would refuse. A
+//!    cluster URI (`hdfs://`, `s3a://`, `file://` …) is never opened here: an inspect spark-submit of
+//!    the driver stages its first bytes, size and JVM-computed SHA-256, and [`prepare_head`] reads
+//!    those bytes as [`prepare`] reads a local file's.
 //! 2. [`sql`] generates the Spark SQL: per file, the CSV parse and the validation predicates in the
 //!    contract's reject order (missing value, bad date, bad pattern, bad number, below minimum, bad enum,
 //!    unknown region, bad period), the amount in integer fen, the Beijing calendar day, refunds and
