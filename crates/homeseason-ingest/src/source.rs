@@ -195,10 +195,14 @@ pub fn uri_file_name(uri: &str) -> std::result::Result<String, UriError> {
         return Err(uri_err(uri, "contains control characters", "包含控制字符"));
     }
     let rest = uri.split_once("://").map_or("", |(_, r)| r);
+    let bad = |en: &str, zh: &str| Err(uri_err(uri, en, zh));
+    // The path starts after the authority (`hdfs://nn` names a file system, not a file).
     let path = rest.split(['?', '#']).next().unwrap_or_default();
+    let Some((_, path)) = path.split_once('/') else {
+        return bad("names no file", "未指明文件");
+    };
     let name = path.rsplit('/').next().unwrap_or_default();
     let lower = name.to_ascii_lowercase();
-    let bad = |en: &str, zh: &str| Err(uri_err(uri, en, zh));
     if name.is_empty() {
         return bad("names no file (it ends in /)", "未指明文件（以 / 结尾）");
     }
