@@ -8,6 +8,9 @@
 //!   the Rust engine, and the same `payment_daily` rows as the Rust engine gives.
 //! * The demo's whole sample season through `homeseason ingest --engine spark`: the lake's
 //!   `payment_daily` and `rejects` equal those the Rust engine committed in the demo's lake.
+//! * The sample season's transaction files as `file://` cluster URIs through Spark: the same lake as
+//!   the same files as local paths through the Rust engine (rows, fen, rejects, manifest SHA-256s);
+//!   a re-sent URI changes nothing; the Rust engine refuses a URI (no cluster needed).
 
 #![expect(
     clippy::print_stderr,
@@ -22,7 +25,7 @@ use polars::prelude::*;
 use std::collections::BTreeSet;
 
 use crate::corpus::{Expect, cases};
-use crate::util::{demo_dir, ingest, ok, read_json};
+use crate::util::{demo_dir, fails, ingest, ok, read_json};
 
 fn cluster() -> Option<SparkOptions> {
     let required = std::env::var("HOMESEASON_SPARK_TEST").is_ok_and(|v| v == "require");
@@ -441,4 +444,254 @@ fn a_stale_spark_increment_is_redone_by_the_rust_engine() {
         index_sets(&lake) == index_sets(&reference),
         "the txn index differs from the Rust engine's"
     );
+}
+
+/// A `payment_daily` money column's total in fen, exactly (the decimal text summed as integers).
+fn total_fen(df: &DataFrame, column: &str) -> i128 {
+    let text = df.column(column).unwrap().cast(&DataType::String).unwrap();
+    text.str()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            let v = v.unwrap_or("0");
+            let (neg, v) = v.strip_prefix('-').map_or((false, v), |r| (true, r));
+            let (whole, frac) = v.split_once('.').unwrap_or((v, ""));
+            let frac = format!("{frac:0<2}");
+            assert!(frac.len() == 2, "{column} {v}: finer than the fen");
+            let fen = whole.parse::<i128>().unwrap() * 100 + frac.parse::<i128>().unwrap();
+            if neg { -fen } else { fen }
+        })
+        .sum()
+}
+
+/// Rejected rows per reason code.
+fn reject_counts(lake: &std::path::Path) -> std::collections::BTreeMap<String, usize> {
+    let df = Lake::open(lake).unwrap().read_table("rejects").unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    if df.height() == 0 {
+        return out;
+    }
+    for r in df.column("reason").unwrap().str().unwrap().iter() {
+        *out.entry(r.unwrap_or_default().to_owned()).or_insert(0) += 1;
+    }
+    out
+}
+
+/// The manifest's files: name → (SHA-256, the `payments` report).
+fn manifest_files(
+    lake: &std::path::Path,
+) -> std::collections::BTreeMap<String, (String, serde_json::Value)> {
+    let manifest: serde_json::Value = read_json(&lake.join("_manifest.json"));
+    manifest["files"]
+        .as_array()
+        .expect("manifest lists files")
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap().to_owned(),
+                (
+                    f["sha256"].as_str().unwrap().to_owned(),
+                    f["report"]["payments"].clone(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The Rust engine reads local files only: a cluster URI is refused before anything is read, in
+/// both languages, and `scheme://` with a scheme no cluster reads is neither a URI nor a path.
+#[test]
+fn the_rust_engine_refuses_a_cluster_uri() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let local = dir.path().join("payment_transactions_wallet_b_2023-09.csv");
+    std::fs::write(
+        &local,
+        "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel\n",
+    )
+    .unwrap();
+    let uri = format!("file://{}", local.display());
+    let lake_arg = lake.to_str().unwrap();
+    let err = fails(&["ingest", "--lake", lake_arg, &uri]);
+    for needle in [
+        uri.as_str(),
+        "can only be read by the Spark engine (--engine spark)",
+        "只能由 Spark 引擎读取（--engine spark）",
+    ] {
+        assert!(err.contains(needle), "{needle:?} not in: {err}");
+    }
+    // Before anything is read: no file of the command reaches the lake, not even the local one.
+    let err = fails(&["ingest", "--lake", lake_arg, local.to_str().unwrap(), &uri]);
+    assert!(err.contains("only be read by the Spark engine"), "{err}");
+    assert!(
+        !lake.join("_manifest.json").exists()
+            || read_json(&lake.join("_manifest.json"))["files"]
+                .as_array()
+                .is_none_or(Vec::is_empty),
+        "a file was ingested"
+    );
+    for engine in ["rust", "spark"] {
+        let err = fails(&[
+            "ingest",
+            "--engine",
+            engine,
+            "--spark-master",
+            "spark://127.0.0.1:9",
+            "--lake",
+            lake_arg,
+            "http://example.com/payment_transactions.csv",
+        ]);
+        for needle in ["not a local path", "不是本地路径", "hdfs", "s3a"] {
+            assert!(err.contains(needle), "{engine}: {needle:?} not in: {err}");
+        }
+    }
+    // Through Spark, a URI must name a CSV transaction file (checked before Spark is asked), and
+    // its name is checked as an uploaded file's.
+    for (bad, needle) in [
+        (
+            "file:///tmp/payment_transactions.parquet",
+            "(.csv or .csv.gz)",
+        ),
+        ("hdfs://nn/season/..", "not usable"),
+        ("s3a://bucket/..%2Fetc%2Fpasswd.csv", "percent-encoded"),
+    ] {
+        let err = fails(&[
+            "ingest",
+            "--engine",
+            "spark",
+            "--spark-master",
+            "spark://127.0.0.1:9",
+            "--lake",
+            lake_arg,
+            bad,
+        ]);
+        assert!(err.contains(needle), "{bad}: {needle:?} not in: {err}");
+    }
+}
+
+/// The sample season's transaction files as `file://` URIs through Spark (inspected through
+/// Hadoop's `FileSystem`, read by the cluster, never opened by homeseason) land the same lake as the
+/// same files as local paths through the Rust engine: every `payment_daily` row to the fen, the
+/// rejects by reason, the manifest's SHA-256 of every file. A URI sent again changes nothing.
+#[test]
+fn file_uris_through_spark_land_what_local_paths_land_through_rust() {
+    let Some(opts) = cluster() else { return };
+    let demo = demo_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let mut files: Vec<std::path::PathBuf> =
+        std::fs::read_dir(demo.join("sample/payments/wallet_b"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+            .collect();
+    files.sort();
+    assert!(files.len() >= 12, "{files:?}");
+    let uris: Vec<String> = files
+        .iter()
+        .map(|p| format!("file://{}", std::fs::canonicalize(p).unwrap().display()))
+        .collect();
+    let spark_lake = dir.path().join("spark");
+    let rust_lake = dir.path().join("rust");
+    let spark_ingest = |uris: &[String]| -> serde_json::Value {
+        let mut args = vec![
+            "ingest",
+            "--engine",
+            "spark",
+            "--spark-master",
+            &opts.master,
+            "--spark-conf",
+            "spark.sql.shuffle.partitions=4",
+            "--lake",
+            spark_lake.to_str().unwrap(),
+            "--json",
+        ];
+        args.extend(uris.iter().map(String::as_str));
+        serde_json::from_str(&ok(&args)).expect("JSON results")
+    };
+    let started = std::time::Instant::now();
+    let results = spark_ingest(&uris);
+    let spark_seconds = started.elapsed().as_secs_f64();
+    let results = results.as_array().expect("a result per file").clone();
+    assert_eq!(results.len(), uris.len());
+    for (r, uri) in results.iter().zip(&uris) {
+        assert_eq!(r["path"].as_str(), Some(uri.as_str()), "{r}");
+        assert!(r["report"].is_object(), "{uri} was refused: {r}");
+    }
+    let paths: Vec<&std::path::Path> = files.iter().map(std::path::PathBuf::as_path).collect();
+    let started = std::time::Instant::now();
+    ingest(&rust_lake, &[], &paths);
+    let rust_seconds = started.elapsed().as_secs_f64();
+
+    let keys = ["institution", "date", "region_code", "mcc", "channel"];
+    let spark = sorted_table(&spark_lake, "payment_daily", &keys);
+    let rust = sorted_table(&rust_lake, "payment_daily", &keys);
+    let fen = |df: &DataFrame| {
+        (
+            total_fen(df, "amount_yuan"),
+            total_fen(df, "refund_amount_yuan"),
+        )
+    };
+    eprintln!(
+        "{} file:// URIs through Spark in {spark_seconds:.1} s, as local paths through Rust in {rust_seconds:.1} s; \
+         payment_daily rows spark {} rust {}; (sales, refunds) in fen spark {:?} rust {:?}",
+        uris.len(),
+        spark.height(),
+        rust.height(),
+        fen(&spark),
+        fen(&rust)
+    );
+    assert!(rust.height() > 0);
+    assert_eq!(spark.height(), rust.height());
+    assert_eq!(fen(&spark), fen(&rust));
+    assert!(
+        spark.equals_missing(&rust),
+        "payment_daily differs\n{spark}\n{rust}"
+    );
+    let (spark_rejects, rust_rejects) = (reject_counts(&spark_lake), reject_counts(&rust_lake));
+    eprintln!("rejects by reason: spark {spark_rejects:?} rust {rust_rejects:?}");
+    assert_eq!(spark_rejects, rust_rejects);
+    let rkeys = ["line", "reason", "raw", "message_en"];
+    assert!(
+        sorted_table(&spark_lake, "rejects", &rkeys)
+            .equals_missing(&sorted_table(&rust_lake, "rejects", &rkeys)),
+        "rejects differ"
+    );
+    assert!(
+        index_sets(&spark_lake) == index_sets(&rust_lake),
+        "the txn index differs"
+    );
+    // The manifest: the same files under the same SHA-256 (the JVM's, over the URI's stream), each
+    // Spark entry naming its URI as the source.
+    let (spark_files, rust_files) = (manifest_files(&spark_lake), manifest_files(&rust_lake));
+    assert_eq!(spark_files.len(), uris.len());
+    let shas = |m: &std::collections::BTreeMap<String, (String, serde_json::Value)>| {
+        m.iter()
+            .map(|(k, (sha, _))| (k.clone(), sha.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(shas(&spark_files), shas(&rust_files));
+    for (file, uri) in files.iter().zip(&uris) {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        let (_, payments) = &spark_files[name];
+        assert_eq!(payments["engine"], "spark", "{payments}");
+        assert_eq!(
+            payments["source"].as_str(),
+            Some(uri.as_str()),
+            "{payments}"
+        );
+    }
+
+    // The same URI again: recognised, nothing changes.
+    let again = spark_ingest(&uris[..1]);
+    let r = &again[0];
+    assert_eq!(r["commit"]["unchanged"], true, "{r}");
+    assert_eq!(r["report"]["accepted"].as_u64(), Some(0), "{r}");
+    assert_eq!(r["report"]["duplicates"], r["report"]["read"], "{r}");
+    assert!(
+        sorted_table(&spark_lake, "payment_daily", &keys).equals_missing(&rust),
+        "the re-sent URI changed payment_daily"
+    );
+    assert_eq!(reject_counts(&spark_lake), rust_rejects);
+    assert_eq!(shas(&manifest_files(&spark_lake)), shas(&rust_files));
+    assert!(index_sets(&spark_lake) == index_sets(&rust_lake));
 }

@@ -2,10 +2,14 @@
 //! cluster (homeseason_spark), committed to the lake through the same write as the Rust engine — one
 //! commit per file with its txn-id index, manifest and report. Every other file (daily, enterprise,
 //! statistics, activities; JSON Lines and Parquet transactions) takes the usual path.
+//!
+//! Inputs may also be cluster URIs (`hdfs://`, `s3a://`, `file://` …,
+//! [`homeseason_ingest::is_uri`]): transaction CSVs (`.csv`, `.csv.gz`) that only the cluster reads.
+//! The manifest records the URI as the file's source.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use homeseason_ingest::{Feed, Format, detect_payment_feed};
 use homeseason_lake::Lake;
 use homeseason_pipeline::{self as pipeline, FileResult, Profiles};
@@ -18,6 +22,32 @@ pub(crate) struct SparkArgs<'a> {
     pub(crate) master: &'a str,
     /// `--spark-conf KEY=VALUE`.
     pub(crate) conf: &'a [String],
+}
+
+/// The path a cluster URI's profile is matched by (its folder and file name; the query and fragment
+/// removed): a string only, never opened.
+fn uri_profile_key(uri: &str) -> PathBuf {
+    PathBuf::from(uri.split(['?', '#']).next().unwrap_or(uri))
+}
+
+/// Check a cluster URI for Spark: a transaction CSV (`.csv`, `.csv.gz`) by its name, under no other
+/// feed. Errors in English and Chinese.
+fn check_uri(uri: &str, feed: Option<Feed>) -> Result<()> {
+    let name = homeseason_ingest::uri_file_name(uri).map_err(anyhow::Error::msg)?;
+    let lower = name.to_lowercase();
+    if !(lower.ends_with(".csv") || lower.ends_with(".csv.gz")) {
+        bail!(
+            "{uri}: a cluster URI must name a transaction file in CSV (.csv or .csv.gz), which the Spark engine reads; copy other files here and ingest them as local files / {uri}：集群 URI 只能指向 CSV 交易明细文件（.csv 或 .csv.gz），由 Spark 引擎读取；其他文件请复制到本机后按本地文件导入"
+        );
+    }
+    if let Some(f) = feed.filter(|f| *f != Feed::PaymentTransactions) {
+        bail!(
+            "{uri}: --feed {} cannot be read from a cluster URI: only payment_transactions goes to Spark / {uri}：集群 URI 只能导入 payment_transactions（交易明细），不能按 {} 导入",
+            f.id(),
+            f.id()
+        );
+    }
+    Ok(())
 }
 
 /// Whether a file goes to Spark: a CSV transaction file under its profile.
@@ -67,9 +97,21 @@ pub(crate) fn ingest(
     now: &str,
     spark: &SparkArgs<'_>,
 ) -> Result<Vec<FileResult>> {
-    let (to_spark, others): (Vec<&PathBuf>, Vec<&PathBuf>) = files
+    // Cluster URIs all go to Spark (checked first: nothing is ingested when one is unusable).
+    let mut is_uri = Vec::with_capacity(files.len());
+    for p in files {
+        let uri = pipeline::input_is_uri(p)?;
+        if uri {
+            check_uri(&p.display().to_string(), feed)?;
+        }
+        is_uri.push(uri);
+    }
+    let (to_spark, others): (Vec<(&PathBuf, bool)>, Vec<(&PathBuf, bool)>) = files
         .iter()
-        .partition(|p| is_transaction_csv(p, feed, profiles));
+        .zip(is_uri)
+        .partition(|(p, uri)| *uri || is_transaction_csv(p, feed, profiles));
+    let to_spark: Vec<&PathBuf> = to_spark.into_iter().map(|(p, _)| p).collect();
+    let others: Vec<&PathBuf> = others.into_iter().map(|(p, _)| p).collect();
     let others: Vec<PathBuf> = others.into_iter().cloned().collect();
     let mut results =
         pipeline::ingest_paths(lake, &others, feed, campaign, profiles, now, |_, _| {})?;
@@ -87,7 +129,12 @@ pub(crate) fn ingest(
         .iter()
         .map(|p| Input {
             path: (*p).clone(),
-            profile: profiles.for_path(p),
+            profile: match p.to_str() {
+                Some(s) if pipeline::input_is_uri(p).unwrap_or(false) => {
+                    profiles.for_path(&uri_profile_key(s))
+                }
+                _ => profiles.for_path(p),
+            },
             ledger: 0,
         })
         .collect();
@@ -107,6 +154,8 @@ pub(crate) fn ingest(
     // Institutions whose remaining files go to the Rust engine: another writer changed the index
     // (stale), or a file refused after staging took part in the run's dedupe.
     let mut redo: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    // URIs whose increment went stale: the Rust engine cannot read them again; the run must be.
+    let mut run_again: Vec<String> = Vec::new();
     for staged in &rollup.files {
         let path = staged.path.display().to_string();
         let institution = staged
@@ -115,7 +164,10 @@ pub(crate) fn ingest(
             .map(|p| p.institution.clone())
             .unwrap_or_default();
         if redo.contains(&institution) && staged.refused.is_none() {
-            results.extend(rust_engine(lake, &staged.path, campaign, profiles, now)?);
+            match &staged.uri {
+                Some(uri) => run_again.push(uri.clone()),
+                None => results.extend(rust_engine(lake, &staged.path, campaign, profiles, now)?),
+            }
             continue;
         }
         if staged.refused_late {
@@ -131,6 +183,11 @@ pub(crate) fn ingest(
                 .flatten()
                 .map(|h| h.file)
         };
+        // A URI's manifest entry names it as the file's source.
+        let mut extra = extra.to_vec();
+        if let Some(uri) = &staged.uri {
+            extra.push(("source", serde_json::json!(uri)));
+        }
         let prepared = pipeline::settle_transactions(
             lake,
             &staged.profile,
@@ -159,6 +216,12 @@ pub(crate) fn ingest(
             Ok(prepared) => {
                 let before = seen.get(&institution).cloned().unwrap_or_default();
                 match pipeline::commit_prepared(lake, &staged.name, prepared, now) {
+                    Err(pipeline::PipelineError::Lake(homeseason_lake::LakeError::Stale {
+                        ..
+                    })) if staged.uri.is_some() => {
+                        redo.insert(institution.clone());
+                        run_again.push(path.clone());
+                    }
                     Err(pipeline::PipelineError::Lake(homeseason_lake::LakeError::Stale {
                         ..
                     })) => {
@@ -225,6 +288,12 @@ pub(crate) fn ingest(
         eprintln!(
             "could not remove the Spark staging folder {}: {e}",
             staging.display()
+        );
+    }
+    if !run_again.is_empty() {
+        let list = run_again.join(", ");
+        bail!(
+            "another writer changed the lake's transaction index during the Spark run, so these cluster URIs were not committed (a URI cannot be re-read here by the Rust engine); the run's other files are committed: run the same command again / Spark 运行期间另一写入者更改了交易索引，以下集群 URI 未入湖（本机 Rust 引擎无法重新读取 URI），本次其他文件已入湖：请重新运行同一命令: {list}"
         );
     }
     // Input order, as the Rust engine reports.

@@ -53,7 +53,9 @@ pub use profile::{
 };
 pub use profile::{INSTITUTION_CODE_RULE, is_institution_code, unknown_institution_detail};
 pub use reject::{Reason, Reject, RejectSink};
-pub use source::{Decoded, Encoding, decode, sha256_hex};
+pub use source::{
+    Decoded, Encoding, URI_SCHEMES, UriError, decode, is_uri, sha256_hex, uri_file_name,
+};
 pub use stream::{
     DailyCell, DailyCells, TXN_FIELDS, TxnColumns, csv_header, file_institution, map_txn_header,
     mcc_categories, name_month, other_institution_detail, outside_years_detail, read_full,

@@ -114,6 +114,125 @@ pub fn decode(file: &str, bytes: &[u8]) -> Result<Decoded> {
     })
 }
 
+/// The URI schemes a cluster reads (Hadoop `FileSystem` schemes): an input named `scheme://…` with one
+/// of these is a cluster URI, read only by the Spark engine and never opened as a local path.
+pub const URI_SCHEMES: [&str; 10] = [
+    "file", "hdfs", "s3a", "s3", "abfs", "abfss", "gs", "viewfs", "wasb", "wasbs",
+];
+
+/// The longest file name a URI may end in, in characters (as an upload's name).
+const MAX_URI_NAME_CHARS: usize = 120;
+
+/// The longest URI accepted, in bytes.
+const MAX_URI_BYTES: usize = 4096;
+
+/// Why an input that looks like a URI is refused: the whole message in Chinese and in English.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{en} / {zh}")]
+pub struct UriError {
+    /// The input as given.
+    pub uri: String,
+    /// Chinese.
+    pub zh: String,
+    /// English.
+    pub en: String,
+}
+
+fn uri_err(uri: &str, en: &str, zh: &str) -> UriError {
+    UriError {
+        uri: uri.to_owned(),
+        en: format!("{uri:?}: {en}"),
+        zh: format!("{uri:?}：{zh}"),
+    }
+}
+
+/// Whether an input is a cluster URI (`hdfs://nn/x.csv`, `s3a://bucket/x.csv`, `file:///x.csv`, …:
+/// a scheme of [`URI_SCHEMES`], case-insensitive, then `://`). Anything else is a local path.
+///
+/// # Errors
+/// [`UriError`] for an input with `://` after anything that is not an allowed scheme (`http://…`,
+/// `ftp://…`, `../x://y`): it is neither a URI the cluster reads nor a path to open.
+pub fn is_uri(input: &str) -> std::result::Result<bool, UriError> {
+    let Some((scheme, _)) = input.split_once("://") else {
+        return Ok(false);
+    };
+    if URI_SCHEMES.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
+        return Ok(true);
+    }
+    Err(uri_err(
+        input,
+        &format!(
+            "not a URI the Spark engine reads (schemes: {}) and not a local path",
+            URI_SCHEMES.join(", ")
+        ),
+        &format!(
+            "既不是 Spark 引擎可读取的 URI（支持的协议：{}），也不是本地路径",
+            URI_SCHEMES.join("、")
+        ),
+    ))
+}
+
+/// The file name a cluster URI ends in (its last path segment, query and fragment removed): a
+/// label for messages and the manifest, never a path. It is checked as an uploaded file's name:
+/// no `..`, `/`, `\`, NUL or control characters, no percent-encoded slash, backslash, dot or NUL, at
+/// most 120 characters.
+///
+/// # Errors
+/// [`UriError`] when `uri` is not a URI ([`is_uri`]), is too long, ends in `/`, or its name breaks
+/// a rule above.
+pub fn uri_file_name(uri: &str) -> std::result::Result<String, UriError> {
+    if !is_uri(uri)? {
+        return Err(uri_err(uri, "not a URI", "不是 URI"));
+    }
+    if uri.len() > MAX_URI_BYTES {
+        return Err(uri_err(
+            uri,
+            &format!("longer than {MAX_URI_BYTES} bytes"),
+            &format!("超过 {MAX_URI_BYTES} 字节"),
+        ));
+    }
+    if uri.chars().any(char::is_control) {
+        return Err(uri_err(uri, "contains control characters", "包含控制字符"));
+    }
+    let rest = uri.split_once("://").map_or("", |(_, r)| r);
+    let bad = |en: &str, zh: &str| Err(uri_err(uri, en, zh));
+    // The path starts after the authority (`hdfs://nn` names a file system, not a file).
+    let path = rest.split(['?', '#']).next().unwrap_or_default();
+    let Some((_, path)) = path.split_once('/') else {
+        return bad("names no file", "未指明文件");
+    };
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let lower = name.to_ascii_lowercase();
+    if name.is_empty() {
+        return bad("names no file (it ends in /)", "未指明文件（以 / 结尾）");
+    }
+    if ["%2f", "%5c", "%2e", "%00"]
+        .iter()
+        .any(|p| lower.contains(p))
+    {
+        return bad(
+            "its file name holds a percent-encoded slash, backslash, dot or NUL",
+            "文件名包含百分号编码的斜杠、反斜杠、点或空字符",
+        );
+    }
+    if name.contains('\\') || name.contains('\0') {
+        return bad(
+            "its file name must not contain a path",
+            "文件名不得包含路径",
+        );
+    }
+    if name.contains("..") || name.split('.').all(str::is_empty) {
+        return bad("its file name is not usable", "文件名无效");
+    }
+    if name.chars().count() > MAX_URI_NAME_CHARS {
+        return bad(
+            &format!("its file name is longer than {MAX_URI_NAME_CHARS} characters"),
+            &format!("文件名超过 {MAX_URI_NAME_CHARS} 个字符"),
+        );
+    }
+    Ok(name.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +272,79 @@ mod tests {
             decode("a.csv.gz", &gz[..gz.len() / 2]),
             Err(IngestError::Gzip { .. })
         ));
+    }
+
+    #[test]
+    fn uris_are_recognised_by_their_scheme() {
+        for uri in [
+            "file:///data/a.csv",
+            "hdfs://nn:8020/season/wallet_b_2023-09.csv",
+            "HDFS://nn/x.csv.gz",
+            "s3a://bucket/p/x.csv",
+            "abfss://c@acct.dfs.core.windows.net/x.csv",
+            "gs://b/x.csv",
+            "viewfs://cluster/x.csv",
+        ] {
+            assert_eq!(is_uri(uri), Ok(true), "{uri}");
+        }
+        for path in [
+            "/data/a.csv",
+            "a.csv",
+            "C:\\x\\a.csv",
+            "file:a.csv",
+            "dir:/x",
+        ] {
+            assert_eq!(is_uri(path), Ok(false), "{path}");
+        }
+        for bad in [
+            "http://host/a.csv",
+            "ftp://h/a.csv",
+            "../x://y",
+            "://a.csv",
+            "s3b://b/a",
+        ] {
+            let e = is_uri(bad).unwrap_err();
+            assert!(e.to_string().contains("not a local path"), "{e}");
+            assert!(e.to_string().contains("不是本地路径"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_uri_name_is_a_checked_label() {
+        assert_eq!(
+            uri_file_name("hdfs://nn:8020/season/wallet_b_2023-09.csv").unwrap(),
+            "wallet_b_2023-09.csv"
+        );
+        assert_eq!(
+            uri_file_name("s3a://bucket/p/x.csv.gz?versionId=3#f").unwrap(),
+            "x.csv.gz"
+        );
+        assert_eq!(
+            uri_file_name("file:///tmp/浙江 9月.csv").unwrap(),
+            "浙江 9月.csv"
+        );
+        for bad in [
+            "file:///tmp/..",
+            "file:///tmp/.",
+            "hdfs://nn/a/",
+            "hdfs://nn",
+            "s3a://b/%2e%2e",
+            "s3a://b/..%2Fetc%2Fpasswd",
+            "s3a://b/a%2fb.csv",
+            "s3a://b/a%5Cb.csv",
+            "s3a://b/a%00.csv",
+            "s3a://b/a\\..\\b.csv",
+            "s3a://b/a\0.csv",
+            "s3a://b/a\n.csv",
+            "s3a://b/x..csv",
+            "/local/a.csv",
+            "http://h/a.csv",
+        ] {
+            assert!(uri_file_name(bad).is_err(), "{bad:?}");
+        }
+        let long = format!("hdfs://nn/{}.csv", "长".repeat(200));
+        assert!(uri_file_name(&long).is_err());
+        let huge = format!("hdfs://nn/{}/a.csv", "d".repeat(5000));
+        assert!(uri_file_name(&huge).is_err());
     }
 }

@@ -396,16 +396,41 @@ fn refuse(
     Ok(Fate::Refused { reason })
 }
 
-/// Every file under `paths`, skipping generator metadata: files named on the command line in the
-/// order given (a correction named after the file it corrects is ingested after it), the files of a
-/// directory walked in name order.
+/// Whether an input is a cluster URI (`hdfs://…`, `s3a://…`, `file://…`: see
+/// [`homeseason_ingest::is_uri`]) rather than a local path.
 ///
 /// # Errors
-/// When a folder cannot be listed.
+/// [`PipelineError::Invalid`] for `scheme://…` with a scheme no cluster reads (`http://…`), in
+/// Chinese and English.
+pub fn input_is_uri(path: &Path) -> Result<bool> {
+    match path.to_str() {
+        Some(s) => homeseason_ingest::is_uri(s).map_err(|e| PipelineError::Invalid(e.to_string())),
+        None => Ok(false),
+    }
+}
+
+/// The refusal of a cluster URI by the Rust engine, which reads local files only.
+#[must_use]
+pub fn uri_needs_spark(uri: &Path) -> PipelineError {
+    let uri = uri.display();
+    PipelineError::Invalid(format!(
+        "{uri}: a cluster URI can only be read by the Spark engine (--engine spark) / {uri}：集群 URI 只能由 Spark 引擎读取（--engine spark）"
+    ))
+}
+
+/// Every file under `paths`, skipping generator metadata: files named on the command line in the
+/// order given (a correction named after the file it corrects is ingested after it), the files of a
+/// directory walked in name order. A cluster URI ([`input_is_uri`]) is passed through as given: it
+/// is not a local path, so it is neither canonicalised nor listed.
+///
+/// # Errors
+/// When a folder cannot be listed, or an input is `scheme://…` with a scheme no cluster reads.
 pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
-        if p.is_dir() {
+        if input_is_uri(p)? {
+            out.push(p.clone());
+        } else if p.is_dir() {
             let mut found = Vec::new();
             let mut stack = vec![p.clone()];
             while let Some(dir) = stack.pop() {
@@ -511,7 +536,8 @@ impl RejectedRow {
 /// Ingest files into the lake, one commit per file. Refused files are recorded, not fatal.
 ///
 /// # Errors
-/// Lake and IO failures.
+/// Lake and IO failures; before anything is read, [`uri_needs_spark`] when an input is a cluster
+/// URI (the Rust engine reads local files only).
 pub fn ingest_paths(
     lake: &Lake,
     files: &[PathBuf],
@@ -521,6 +547,11 @@ pub fn ingest_paths(
     now: &str,
     mut progress: impl FnMut(usize, &Path),
 ) -> Result<Vec<FileResult>> {
+    for path in files {
+        if input_is_uri(path)? {
+            return Err(uri_needs_spark(path));
+        }
+    }
     let mut results = Vec::new();
     for (i, path) in files.iter().enumerate() {
         progress(i, path);

@@ -1,6 +1,12 @@
 """homeseason's bundled Spark driver: run the SQL that `homeseason_spark` generated, stage the results.
 
     spark-submit --master spark://HOST:PORT rollup.py JOB.json
+    spark-submit --master local[1] rollup.py --inspect INSPECT.json
+
+INSPECT.json names cluster URIs (`hdfs://`, `s3a://`, `file://` ...): the inspect mode opens each through
+Hadoop's FileSystem (the JVM's, with the cluster's Hadoop configuration) and stages its first bytes
+(`K.head`), its size and its SHA-256 computed in the JVM over the stream (`inspected.json`), so that
+homeseason reads the header and hashes the file without ever opening the URI itself.
 
 JOB.json (written by homeseason_spark::run_rollup) names the input files, the SQL views to create (all
 generated in Rust from the campaign config, the table contracts and the institution profiles) and the
@@ -48,7 +54,7 @@ def main(job_path):
 
     by_path = {}
     for f in job["files"]:
-        by_path.setdefault(norm_path(f["path"]), []).append(f["fid"])
+        by_path.setdefault(norm_path(qualify(spark, f["path"])), []).append(f["fid"])
 
     # Pass 1: per block, the number of lines, the first row id and the lines whose quotes do not
     # balance (an odd number of '"'). Small, collected on the driver.
@@ -176,12 +182,77 @@ def main(job_path):
 
 
 def norm_path(p):
-    """`file:///a/b c`, `file:/a/b%20c` and `/a/b c` name the same file."""
-    from urllib.parse import unquote
+    """`file:///a/b c`, `file:/a/b%20c` and `/a/b c` name the same file; so do
+    `hdfs://nn:8020/a/b%20c` and `hdfs://nn:8020/a/b c`."""
+    from urllib.parse import unquote, urlsplit
 
     if p.startswith("file:"):
         p = unquote(p[len("file:"):])
+        return "/" + p.lstrip("/")
+    if "://" in p:
+        u = urlsplit(p)
+        return f"{u.scheme.lower()}://{u.netloc}/" + unquote(u.path).lstrip("/")
     return "/" + p.lstrip("/")
+
+
+def qualify(spark, p):
+    """A cluster URI as Spark names the file it reads (`_metadata.file_path`): qualified by its file
+    system (`hdfs:///a` -> `hdfs://nn:8020/a`). Local `file://` paths are already."""
+    if p.startswith("file:"):
+        return p
+    jvm = spark._jvm
+    path = jvm.org.apache.hadoop.fs.Path(p)
+    fs = path.getFileSystem(spark._jsc.hadoopConfiguration())
+    return fs.makeQualified(path).toUri().toString()
+
+
+def inspect(job_path):
+    """Stage each URI's head, size and SHA-256 (see the module docstring); a URI that cannot be
+    opened is staged with its error, for homeseason to report."""
+    with open(job_path, encoding="utf-8") as f:
+        job = json.load(f)
+    staging = job["staging"]
+    head_bytes = int(job["head_bytes"])
+    spark = SparkSession.builder.appName(job.get("app_name", "homeseason-inspect")).getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    jvm = spark._jvm
+    conf = spark._jsc.hadoopConfiguration()
+    out = {}
+    for item in job["uris"]:
+        k, uri = item["k"], item["uri"]
+        try:
+            path = jvm.org.apache.hadoop.fs.Path(uri)
+            fs = path.getFileSystem(conf)
+            status = fs.getFileStatus(path)
+            if status.isDirectory():
+                out[str(k)] = {"error": "a folder, not a file / 是文件夹而不是文件"}
+                continue
+            size = status.getLen()
+            md = jvm.java.security.MessageDigest.getInstance("SHA-256")
+            # The bytes stay in the JVM (py4j passes arrays by value): a digesting stream, its head
+            # returned (`readNBytes`), the rest drained in the JVM (`transferTo` a null stream).
+            stream = jvm.java.security.DigestInputStream(fs.open(path), md)
+            try:
+                head = bytes(stream.readNBytes(head_bytes))
+                total = len(head) + stream.transferTo(jvm.java.io.OutputStream.nullOutputStream())
+            finally:
+                stream.close()
+            if total != size:
+                out[str(k)] = {
+                    "error": f"read {total} bytes of a {size}-byte file (changed while read?) / "
+                    f"读到 {total} 字节，文件应为 {size} 字节（读取时被修改？）"
+                }
+                continue
+            with open(os.path.join(staging, f"{k}.head"), "wb") as h:
+                h.write(head)
+            out[str(k)] = {"size": size, "sha256": bytes(md.digest()).hex()}
+        except Exception as e:  # noqa: BLE001 (any file system failure is reported for this URI)
+            text = str(e)
+            first = next((l for l in text.splitlines() if "Exception" in l or "Error" in l), text[:300])
+            out[str(k)] = {"error": first.strip().lstrip(": ")[:400]}
+    with open(os.path.join(staging, "inspected.json"), "w", encoding="utf-8") as f:
+        json.dump(out, f, ensure_ascii=False)
+    spark.stop()
 
 
 def describe_read_error(f, e):
@@ -194,7 +265,10 @@ def describe_read_error(f, e):
 
 if __name__ == "__main__":
     try:
-        main(sys.argv[1])
+        if sys.argv[1] == "--inspect":
+            inspect(sys.argv[2])
+        else:
+            main(sys.argv[1])
     except Exception:  # noqa: BLE001
         traceback.print_exc()
         sys.exit(3)

@@ -6,7 +6,10 @@
 //!
 //! 1. [`prepare`] reads the first bytes of each transaction file (gzip, BOM, UTF-8 or GB18030) and
 //!    resolves its header against the institution profile and the `payment_transactions` contract —
-//!    the same functions the Rust engine uses — refusing a file the Rust engine would refuse.
+//!    the same functions the Rust engine uses — refusing a file the Rust engine would refuse. A
+//!    cluster URI (`hdfs://`, `s3a://`, `file://` …) is never opened here: an inspect spark-submit of
+//!    the driver stages its first bytes, size and JVM-computed SHA-256, and [`prepare_head`] reads
+//!    those bytes as [`prepare`] reads a local file's.
 //! 2. [`sql`] generates the Spark SQL: per file, the CSV parse and the validation predicates in the
 //!    contract's reject order (missing value, bad date, bad pattern, bad number, below minimum, bad enum,
 //!    unknown region, bad period), the amount in integer fen, the Beijing calendar day, refunds and
@@ -80,6 +83,10 @@ pub enum SparkError {
     /// The lake's txn-id index could not be read or written.
     #[error("txn index: {0}")]
     Lake(String),
+    /// A cluster URI is refused (its name, its scheme) or could not be opened by the cluster's
+    /// file system; the message is in English and Chinese.
+    #[error("{0}")]
+    Uri(String),
 }
 
 fn io_err<'a>(
@@ -156,7 +163,9 @@ impl SparkOptions {
 /// One transaction file to roll up, with the profile it is read under.
 #[derive(Debug, Clone)]
 pub struct Input {
-    /// Path (local; Spark reads it as `file://` on every worker).
+    /// A local path (Spark reads it as `file://` on every worker), or a cluster URI
+    /// (`hdfs://…`, `s3a://…`, `file://…`: [`homeseason_ingest::is_uri`]) that only the cluster
+    /// opens: homeseason never reads it as a local path, and takes its name as a label only.
     pub path: PathBuf,
     /// The institution profile ([`Profile::default`] is the contract itself).
     pub profile: Profile,
@@ -221,6 +230,63 @@ pub fn prepare(path: &Path, profile: &Profile) -> Result<Prepared, IngestError> 
     };
     let full = got == HEAD_BYTES;
     head.truncate(got);
+    prepare_text(name, head, full, profile)
+}
+
+/// [`prepare`] of a file known only by its first bytes: a cluster URI's head as the Spark engine's
+/// inspect job staged it (its first [`HEAD_BYTES`] bytes, compressed as stored). `name` is the
+/// file's name (a label, [`homeseason_ingest::uri_file_name`]); `truncated`: the file goes on after
+/// `head`. A gzip head is inflated here, up to [`HEAD_BYTES`]; a gzip stream cut by the end of a
+/// truncated head is not damage, a whole file's is.
+///
+/// # Errors
+/// As [`prepare`].
+pub fn prepare_head(
+    name: &str,
+    head: &[u8],
+    truncated: bool,
+    profile: &Profile,
+) -> Result<Prepared, IngestError> {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        let mut dec = flate2::read::MultiGzDecoder::new(head);
+        let mut out = vec![0u8; HEAD_BYTES];
+        let mut got = 0;
+        let mut cut = false;
+        while got < HEAD_BYTES {
+            match dec.read(&mut out[got..]) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) if truncated => {
+                    cut = true;
+                    break;
+                }
+                Err(e) => {
+                    return Err(IngestError::Gzip {
+                        file: name.to_owned(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        out.truncate(got);
+        // An inflated head cut short (by HEAD_BYTES, or by the staged bytes' end) may end mid-line.
+        let full = got == HEAD_BYTES || cut || (truncated && got > 0);
+        prepare_text(name.to_owned(), out, full, profile)
+    } else {
+        let full = truncated || head.len() >= HEAD_BYTES;
+        let take = head.len().min(HEAD_BYTES);
+        prepare_text(name.to_owned(), head[..take].to_vec(), full, profile)
+    }
+}
+
+/// The decoded head's header, encoding and institution (`full`: the head may end mid-line).
+fn prepare_text(
+    name: String,
+    mut head: Vec<u8>,
+    full: bool,
+    profile: &Profile,
+) -> Result<Prepared, IngestError> {
     let bom = head.starts_with(b"\xEF\xBB\xBF");
     if bom {
         head.drain(..3);
@@ -367,11 +433,14 @@ pub struct StagedMonth {
 /// One input file after the Spark job.
 #[derive(Debug)]
 pub struct StagedFile {
-    /// Path as given.
+    /// Path or URI as given.
     pub path: PathBuf,
-    /// File name.
+    /// The cluster URI the file was read from ([`Input::path`] when it is one), `None` for a
+    /// local path.
+    pub uri: Option<String>,
+    /// File name (for a URI, its last segment: a label).
     pub name: String,
-    /// SHA-256 of the file.
+    /// SHA-256 of the file (for a URI, computed in the cluster's JVM over the bytes as stored).
     pub sha256: String,
     /// The profile it was read under.
     pub profile: Profile,
@@ -429,20 +498,64 @@ pub fn run_rollup(
     let mut files = Vec::new();
     let mut groups: Vec<(FileLayout, Profile, Vec<usize>)> = Vec::new();
     let mut job_files = Vec::new();
-    for (fid, input) in inputs.iter().enumerate() {
-        let name = file_name(&input.path);
-        if input.profile.format.of_name(&name) != Format::Csv {
+    // Cluster URIs: named by their last segment, opened only by the cluster (the inspect job stages
+    // each one's head, size and SHA-256 before the roll-up).
+    let uris: Vec<Option<String>> = inputs
+        .iter()
+        .map(|input| input_uri(&input.path))
+        .collect::<Result<_, _>>()?;
+    let names: Vec<String> = inputs
+        .iter()
+        .zip(&uris)
+        .map(|(input, uri)| match uri {
+            Some(u) => {
+                homeseason_ingest::uri_file_name(u).map_err(|e| SparkError::Uri(e.to_string()))
+            }
+            None => Ok(file_name(&input.path)),
+        })
+        .collect::<Result<_, _>>()?;
+    for (input, name) in inputs.iter().zip(&names) {
+        if input.profile.format.of_name(name) != Format::Csv {
             return Err(SparkError::Unsupported(format!(
                 "{name}: the Spark engine reads CSV (optionally gzip-compressed); use --engine rust for JSON Lines and Parquet"
             )));
         }
+    }
+    let listed: Vec<(usize, &str)> = uris
+        .iter()
+        .enumerate()
+        .filter_map(|(i, u)| u.as_deref().map(|u| (i, u)))
+        .collect();
+    let mut inspected: BTreeMap<usize, Inspected> = if listed.is_empty() {
+        BTreeMap::new()
+    } else {
+        inspect(opts, &listed, staging_dir)?
+    };
+    for (fid, input) in inputs.iter().enumerate() {
+        let name = names[fid].clone();
         if let TimeFormat::Rfc3339 = input.profile.time_format {
             return Err(SparkError::Unsupported(format!(
                 "{name}: time_format rfc3339 (use --engine rust)"
             )));
         }
-        let abs = std::fs::canonicalize(&input.path).map_err(io_err("open", &input.path))?;
-        let (prepared, refused) = match prepare(&abs, &input.profile) {
+        // What Spark reads (the URI as given, or the local file as `file://`), the hash when known,
+        // and the header from the inspected head or the local file.
+        let (read_as, sha256, read) = match &uris[fid] {
+            Some(uri) => {
+                let seen = inspected
+                    .remove(&fid)
+                    .ok_or_else(|| staged(format!("{uri}: not inspected")))?;
+                let read = prepare_head(&name, &seen.head, seen.truncated, &input.profile);
+                (uri.clone(), seen.sha256, read)
+            }
+            None => {
+                let abs =
+                    std::fs::canonicalize(&input.path).map_err(io_err("open", &input.path))?;
+                let read = prepare(&abs, &input.profile);
+                (format!("file://{}", abs.display()), String::new(), read)
+            }
+        };
+        let (prepared, refused) = match read {
             Ok(p) => (Some(p), None),
             Err(e) => (None, Some(e)),
         };
@@ -471,13 +584,14 @@ pub fn run_rollup(
             }
             job_files.push(serde_json::json!({
                 "fid": fid,
-                "path": format!("file://{}", abs.display()),
+                "path": read_as,
             }));
         }
         files.push(StagedFile {
             path: input.path.clone(),
+            uri: uris[fid].clone(),
             name,
-            sha256: String::new(),
+            sha256,
             profile,
             prepared,
             refused,
@@ -525,19 +639,23 @@ pub fn run_rollup(
     let driver = staging_dir.join("rollup.py");
     std::fs::write(&driver, DRIVER_PY).map_err(io_err("write", &driver))?;
 
-    // The file hashes are computed here while Spark works.
+    // The local files' hashes are computed here while Spark works (a URI's came from the
+    // inspect job).
     let started = std::time::Instant::now();
     let (status, hashes) = std::thread::scope(|s| {
         let hasher = s.spawn(|| {
             files
                 .iter()
-                .map(|f| sha256_file(&f.path))
+                .map(|f| match f.uri {
+                    Some(_) => Ok(f.sha256.clone()),
+                    None => sha256_file(&f.path),
+                })
                 .collect::<Result<Vec<_>, _>>()
         });
         let status = if job_files.is_empty() {
             Ok(None)
         } else {
-            submit(opts, &driver, &job_path, staging_dir).map(Some)
+            submit(opts, &opts.master, &driver, &[&job_path], staging_dir).map(Some)
         };
         (status, hasher.join())
     });
@@ -657,15 +775,110 @@ fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(), SparkError> {
     Ok(())
 }
 
+/// A cluster URI's head, size and SHA-256, as the inspect job staged them.
+struct Inspected {
+    head: Vec<u8>,
+    truncated: bool,
+    sha256: String,
+}
+
+/// The URI an input names ([`homeseason_ingest::is_uri`]), `None` for a local path.
+fn input_uri(path: &Path) -> Result<Option<String>, SparkError> {
+    let Some(text) = path.to_str() else {
+        return Ok(None);
+    };
+    match homeseason_ingest::is_uri(text) {
+        Ok(true) => Ok(Some(text.to_owned())),
+        Ok(false) => Ok(None),
+        Err(e) => Err(SparkError::Uri(e.to_string())),
+    }
+}
+
+/// Open each cluster URI through Hadoop's `FileSystem` in a `spark-submit` of the bundled driver
+/// in its inspect mode (`--inspect`, on `local[1]`: only the driver's JVM reads, with the
+/// cluster's Hadoop configuration and `--conf spark.hadoop.*` settings), which stages per URI its
+/// first [`HEAD_BYTES`] bytes, its size and its SHA-256 (computed in the JVM over the stream).
+fn inspect(
+    opts: &SparkOptions,
+    uris: &[(usize, &str)],
+    staging: &Path,
+) -> Result<BTreeMap<usize, Inspected>, SparkError> {
+    let dir = staging.join("inspect");
+    std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+    let job = serde_json::json!({
+        "app_name": "homeseason-inspect",
+        "staging": dir.display().to_string(),
+        "head_bytes": HEAD_BYTES,
+        "uris": uris.iter().map(|(k, u)| serde_json::json!({"k": k, "uri": u})).collect::<Vec<_>>(),
+    });
+    let job_path = dir.join("inspect.json");
+    std::fs::write(
+        &job_path,
+        serde_json::to_vec_pretty(&job).unwrap_or_default(),
+    )
+    .map_err(io_err("write", &job_path))?;
+    let driver = dir.join("rollup.py");
+    std::fs::write(&driver, DRIVER_PY).map_err(io_err("write", &driver))?;
+    let flag = Path::new("--inspect");
+    submit(opts, "local[1]", &driver, &[flag, &job_path], &dir)?;
+    let out_path = dir.join("inspected.json");
+    let text = std::fs::read_to_string(&out_path).map_err(io_err("read", &out_path))?;
+    let found: serde_json::Value = serde_json::from_str(&text).map_err(staged)?;
+    let mut out = BTreeMap::new();
+    let mut failed = Vec::new();
+    for (k, uri) in uris {
+        let entry = &found[k.to_string()];
+        if let Some(err) = entry.get("error").and_then(serde_json::Value::as_str) {
+            failed.push(format!("{uri}: {err}"));
+            continue;
+        }
+        let size = entry.get("size").and_then(serde_json::Value::as_u64);
+        let sha = entry
+            .get("sha256")
+            .and_then(serde_json::Value::as_str)
+            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        let (Some(size), Some(sha)) = (size, sha) else {
+            return Err(staged(format!(
+                "{uri}: the inspect job staged no size or hash"
+            )));
+        };
+        let head_path = dir.join(format!("{k}.head"));
+        let head = std::fs::read(&head_path).map_err(io_err("read", &head_path))?;
+        let expected = usize::try_from(size).map_or(HEAD_BYTES, |s| s.min(HEAD_BYTES));
+        if head.len() != expected {
+            return Err(staged(format!(
+                "{uri}: the inspect job staged {} head bytes of a {size}-byte file",
+                head.len()
+            )));
+        }
+        out.insert(
+            *k,
+            Inspected {
+                truncated: (head.len() as u64) < size,
+                head,
+                sha256: sha.to_ascii_lowercase(),
+            },
+        );
+    }
+    if !failed.is_empty() {
+        return Err(SparkError::Uri(format!(
+            "the cluster could not read / 集群无法读取: {}",
+            failed.join("; ")
+        )));
+    }
+    Ok(out)
+}
+
 fn submit(
     opts: &SparkOptions,
+    master: &str,
     driver: &Path,
-    job: &Path,
+    args: &[&Path],
     staging: &Path,
 ) -> Result<(), SparkError> {
     let bin = opts.spark_home.join("bin").join("spark-submit");
     let mut cmd = Command::new(&bin);
-    cmd.arg("--master").arg(&opts.master);
+    cmd.arg("--master").arg(master);
     let mut conf: Vec<(String, String)> = vec![
         ("spark.sql.ansi.enabled".into(), "false".into()),
         ("spark.sql.legacy.javaCharsets".into(), "true".into()),
@@ -682,7 +895,7 @@ fn submit(
     for (k, v) in &conf {
         cmd.arg("--conf").arg(format!("{k}={v}"));
     }
-    cmd.arg(driver).arg(job);
+    cmd.arg(driver).args(args);
     cmd.env("SPARK_HOME", &opts.spark_home);
     if let Some(py) = &opts.python {
         cmd.env("PYSPARK_PYTHON", py)
