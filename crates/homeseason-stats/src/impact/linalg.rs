@@ -115,7 +115,15 @@ mod tests {
                     .collect()
             };
             let (a, b) = ([col(0), col(1), col(2), col(3)], col(4));
-            let four = dot4([&a[0], &a[1], &a[2], &a[3]], &b);
+            let four = dot4(
+                [
+                    a[0].as_slice(),
+                    a[1].as_slice(),
+                    a[2].as_slice(),
+                    a[3].as_slice(),
+                ],
+                &b,
+            );
             for c in 0..4 {
                 // The reference order of `dot`, written out.
                 let mut s = [0.0f64; 4];
