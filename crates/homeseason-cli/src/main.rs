@@ -142,6 +142,10 @@ enum Command {
         /// Bootstrap seed.
         #[arg(long, default_value_t = 2023)]
         seed: u64,
+        /// Print the wall time of each stage (read, uplift, backtest, tracking, local events) to
+        /// stderr, for benchmarks/UPLIFT.md.
+        #[arg(long)]
+        timings: bool,
     },
     /// Build the report (HTML, Markdown, charts) from the lake's uplift tables.
     Report {
@@ -878,9 +882,23 @@ fn run(cli: Cli) -> Result<()> {
             lake,
             methods: m,
             seed,
+            timings,
         } => {
             let lake = existing_lake(lake)?;
-            let r = estimate(&lake, &campaign, &methods(&m)?, seed)?;
+            let r = if timings {
+                let opts = UpliftOptions {
+                    seed,
+                    ..UpliftOptions::from_campaign(&campaign)
+                };
+                let (r, times) =
+                    pipeline::outputs::estimate_timed(&lake, &campaign, &methods(&m)?, &opts)?;
+                for (stage, secs) in times {
+                    eprintln!("{secs:8.3} s  {stage}");
+                }
+                r
+            } else {
+                estimate(&lake, &campaign, &methods(&m)?, seed)?
+            };
             println!(
                 "{} estimates → {}",
                 r.uplift.height(),

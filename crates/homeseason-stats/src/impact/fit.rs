@@ -1,12 +1,13 @@
 //! Fitting: data checks, the Kalman whitening of the regression, the exact marginal posterior of the
 //! error-process parameters and its integration by adaptive importance sampling.
 
+use std::cell::RefCell;
 use std::ops::Range;
 
 use nalgebra::{DMatrix, SymmetricEigen};
 
 use super::design::Design;
-use super::linalg::{back_substitute, cholesky, dot, forward_substitute};
+use super::linalg::{back_substitute, cholesky, dot, dot4, forward_substitute};
 use super::optim::{hessian, nelder_mead};
 use super::rng::Sampler;
 use super::{Coefficient, Counterfactual, Diagnostics, ErrorModel, ImpactError, ImpactOptions};
@@ -29,9 +30,34 @@ struct PreData {
     /// Scaled columns over the pre-period (0 where not usable).
     x: Vec<Vec<f64>>,
     n_obs: usize,
+    /// The same values day by day: row t holds `x[0][t], …, x[k−1][t], y[t]` (k + 1 values), so
+    /// [`evaluate`] filters every column in one pass over the days.
+    rows: Vec<f64>,
+    /// Work space of [`evaluate`] (the whitened columns, day-major and column-major), reused from
+    /// one evaluation to the next.
+    scratch: RefCell<(Vec<f64>, Vec<f64>)>,
 }
 
 impl PreData {
+    fn new(obs: Vec<bool>, y: Vec<f64>, x: Vec<Vec<f64>>, n_obs: usize) -> PreData {
+        let stride = x.len() + 1;
+        let mut rows = vec![0.0; obs.len() * stride];
+        for (t, row) in rows.chunks_exact_mut(stride).enumerate() {
+            for (v, col) in row.iter_mut().zip(&x) {
+                *v = col[t];
+            }
+            row[stride - 1] = y[t];
+        }
+        PreData {
+            obs,
+            y,
+            x,
+            n_obs,
+            rows,
+            scratch: RefCell::new((Vec::new(), Vec::new())),
+        }
+    }
+
     fn k(&self) -> usize {
         self.x.len()
     }
@@ -235,7 +261,18 @@ fn gains(obs: &[bool], p: &Params) -> Option<Gains> {
         c_end: [0.0; 3],
     };
     let (mut c11, mut c12, mut c22) = (0.0, 0.0, 0.0);
+    // Once an update leaves the filtered covariance exactly (to the bit) where it was, every
+    // following observed day repeats that day's numbers until the next skipped day: reuse them
+    // (k₁, k₂, 1/√f, ln f) instead of recomputing the same values.
+    let mut fixed: Option<(f64, f64, f64, f64)> = None;
     for (t, &observed) in obs.iter().enumerate() {
+        if observed && let Some((k1, k2, inv_sd, ln_f)) = fixed {
+            g.k1[t] = k1;
+            g.k2[t] = k2;
+            g.inv_sd[t] = inv_sd;
+            g.log_det += ln_f;
+            continue;
+        }
         let (p11, p12, p22) = if t == 0 {
             (p.w[0], 0.0, p.w[1])
         } else {
@@ -247,15 +284,25 @@ fn gains(obs: &[bool], p: &Params) -> Option<Gains> {
             if f.is_nan() || f <= 1e-300 {
                 return None;
             }
+            let ln_f = f.ln();
             g.k1[t] = g1 / f;
             g.k2[t] = g2 / f;
             g.inv_sd[t] = 1.0 / f.sqrt();
-            g.log_det += f.ln();
-            c11 = (p11 - g1 * g1 / f).max(0.0);
-            c22 = (p22 - g2 * g2 / f).max(0.0);
-            let bound = (c11 * c22).sqrt();
-            c12 = (p12 - g1 * g2 / f).clamp(-bound, bound);
+            g.log_det += ln_f;
+            let n11 = (p11 - g1 * g1 / f).max(0.0);
+            let n22 = (p22 - g2 * g2 / f).max(0.0);
+            let bound = (n11 * n22).sqrt();
+            let n12 = (p12 - g1 * g2 / f).clamp(-bound, bound);
+            if t > 0
+                && n11.to_bits() == c11.to_bits()
+                && n12.to_bits() == c12.to_bits()
+                && n22.to_bits() == c22.to_bits()
+            {
+                fixed = Some((g.k1[t], g.k2[t], g.inv_sd[t], ln_f));
+            }
+            (c11, c12, c22) = (n11, n12, n22);
         } else {
+            fixed = None;
             (c11, c12, c22) = (p11, p12, p22);
         }
     }
@@ -264,7 +311,8 @@ fn gains(obs: &[bool], p: &Params) -> Option<Gains> {
 }
 
 /// Run the filter over one series: whitened innovations into `out` (usable days only) and the final
-/// filtered state mean.
+/// filtered state mean. (The reference for [`whiten_rows`], which the fit uses.)
+#[cfg(test)]
 fn whiten(series: &[f64], obs: &[bool], g: &Gains, p: &Params, out: &mut [f64]) -> [f64; 2] {
     let (f1, f2) = (p.phi[0], p.phi[1]);
     let (mut m1, mut m2) = (0.0, 0.0);
@@ -282,6 +330,46 @@ fn whiten(series: &[f64], obs: &[bool], g: &Gains, p: &Params, out: &mut [f64]) 
         }
     }
     [m1, m2]
+}
+
+/// [`whiten`] for every column of day-major `rows` (`stride` values per day) at once: the same
+/// operations per column in the same order (so the same innovations to the bit), the columns side
+/// by side so the filter's serial dependence within one column does not stall the others.
+/// Innovations go day-major into `out` (`stride` per usable day); the final filtered state means go
+/// to `m1`, `m2`.
+fn whiten_rows(
+    rows: &[f64],
+    stride: usize,
+    obs: &[bool],
+    g: &Gains,
+    p: &Params,
+    out: &mut [f64],
+    (m1, m2): (&mut [f64], &mut [f64]),
+) {
+    let (f1, f2) = (p.phi[0], p.phi[1]);
+    m1.fill(0.0);
+    m2.fill(0.0);
+    let mut row = 0;
+    for (t, (x, &o)) in rows.chunks_exact(stride).zip(obs).enumerate() {
+        if o {
+            let (k1, k2, s) = (g.k1[t], g.k2[t], g.inv_sd[t]);
+            let dest = &mut out[row * stride..(row + 1) * stride];
+            for (((d, &xj), a), b) in dest.iter_mut().zip(x).zip(m1.iter_mut()).zip(m2.iter_mut()) {
+                let a1 = f1 * *a;
+                let a2 = f2 * *b;
+                let v = xj - a1 - a2;
+                *d = v * s;
+                *a = a1 + k1 * v;
+                *b = a2 + k2 * v;
+            }
+            row += 1;
+        } else {
+            for (a, b) in m1.iter_mut().zip(m2.iter_mut()) {
+                *a *= f1;
+                *b *= f2;
+            }
+        }
+    }
 }
 
 /// The regression conditional on one parameter set: everything the posterior draws need.
@@ -313,25 +401,63 @@ fn evaluate(data: &PreData, p: Params, log_prior: f64) -> Option<Node> {
     let k = data.k();
     let n = data.n_obs;
     let g = gains(&data.obs, &p)?;
-    let mut w = vec![0.0; n * (k + 1)];
-    let mut m_x = Vec::with_capacity(k);
-    for (j, col) in data.x.iter().enumerate() {
-        m_x.push(whiten(col, &data.obs, &g, &p, &mut w[j * n..(j + 1) * n]));
+    // Whiten every column and y in one pass (day-major), then lay the innovations out column by
+    // column for the cross products.
+    let stride = k + 1;
+    let mut scratch = data.scratch.borrow_mut();
+    let (by_day, w) = &mut *scratch;
+    by_day.resize(n * stride, 0.0);
+    w.resize(n * stride, 0.0);
+    let (mut m1, mut m2) = (vec![0.0; stride], vec![0.0; stride]);
+    whiten_rows(
+        &data.rows,
+        stride,
+        &data.obs,
+        &g,
+        &p,
+        by_day,
+        (&mut m1, &mut m2),
+    );
+    for (j, col) in w.chunks_exact_mut(n).enumerate() {
+        for (v, day) in col.iter_mut().zip(by_day.chunks_exact(stride)) {
+            *v = day[j];
+        }
     }
-    let m_y = whiten(&data.y, &data.obs, &g, &p, &mut w[k * n..]);
-    let wy = &w[k * n..];
+    let m_x: Vec<[f64; 2]> = m1[..k]
+        .iter()
+        .zip(&m2[..k])
+        .map(|(a, b)| [*a, *b])
+        .collect();
+    let m_y = [m1[k], m2[k]];
+    // Cross products of [X y], four rows against one column at a time ([`dot4`] gives each the
+    // value [`dot`] gives it).
+    let col = |j: usize| &w[j * n..(j + 1) * n];
+    let mut cross = vec![0.0; stride * stride];
+    for j in 0..stride {
+        let mut i = j;
+        while i + 4 <= stride {
+            let v = dot4([col(i), col(i + 1), col(i + 2), col(i + 3)], col(j));
+            for (c, v) in v.into_iter().enumerate() {
+                cross[(i + c) * stride + j] = v;
+            }
+            i += 4;
+        }
+        for i in i..stride {
+            cross[i * stride + j] = dot(col(i), col(j));
+        }
+    }
     let mut gxx = vec![0.0; k * k];
     let mut gxy = vec![0.0; k];
     for i in 0..k {
-        let ci = &w[i * n..(i + 1) * n];
         for j in 0..=i {
-            let v = dot(ci, &w[j * n..(j + 1) * n]);
+            let v = cross[i * stride + j];
             gxx[i * k + j] = v;
             gxx[j * k + i] = v;
         }
-        gxy[i] = dot(ci, wy);
+        gxy[i] = cross[k * stride + i];
     }
-    let gyy = dot(wy, wy);
+    let gyy = cross[k * stride + k];
+    drop(scratch);
     let chol = cholesky(&gxx, k)?;
     let u = forward_substitute(&chol, k, &gxy);
     let beta = back_substitute(&chol, k, &u);
@@ -985,12 +1111,7 @@ impl ImpactModel {
                     .collect()
             })
             .collect();
-        let data = PreData {
-            obs,
-            y: ym,
-            x,
-            n_obs,
-        };
+        let data = PreData::new(obs, ym, x, n_obs);
         let (posterior, model, model_scores) = if options.errors == ErrorModel::Auto {
             // Choose between the stationary AR errors and CausalImpact's local level by their
             // evidence on the pre-period: the product of one-step-ahead predictive densities
@@ -1349,6 +1470,136 @@ mod tests {
     }
 
     #[test]
+    fn whitening_all_columns_at_once_matches_one_by_one_to_the_bit() {
+        let p = Params {
+            phi: [0.97, 0.3],
+            w: [0.4, 0.3],
+            wn: 0.3,
+            rw: false,
+        };
+        let len = 200;
+        let obs: Vec<bool> = (0..len)
+            .map(|t| t % 11 != 0 && !(40..47).contains(&t))
+            .collect();
+        let n = obs.iter().filter(|o| **o).count();
+        let col = |c: usize| -> Vec<f64> {
+            (0..len)
+                .map(|t| ((t * 7919 + c * 31) % 23) as f64 * 0.1 - 1.1)
+                .collect()
+        };
+        let x: Vec<Vec<f64>> = (0..5).map(col).collect();
+        let data = PreData::new(obs.clone(), col(9), x.clone(), n);
+        let g = gains(&obs, &p).unwrap();
+        let stride = x.len() + 1;
+        let mut by_day = vec![0.0; n * stride];
+        let (mut m1, mut m2) = (vec![0.0; stride], vec![0.0; stride]);
+        whiten_rows(
+            &data.rows,
+            stride,
+            &obs,
+            &g,
+            &p,
+            &mut by_day,
+            (&mut m1, &mut m2),
+        );
+        for (j, series) in x.iter().chain(std::iter::once(&data.y)).enumerate() {
+            let mut out = vec![0.0; n];
+            let m = whiten(series, &obs, &g, &p, &mut out);
+            for (row, v) in out.iter().enumerate() {
+                assert_eq!(
+                    v.to_bits(),
+                    by_day[row * stride + j].to_bits(),
+                    "column {j} row {row}"
+                );
+            }
+            assert_eq!(
+                (m[0].to_bits(), m[1].to_bits()),
+                (m1[j].to_bits(), m2[j].to_bits())
+            );
+        }
+    }
+
+    /// The gains recomputed on every day (no reuse of a converged covariance).
+    fn gains_every_day(obs: &[bool], p: &Params) -> (Vec<f64>, Vec<f64>, Vec<f64>, f64, [f64; 3]) {
+        let (f1, f2) = (p.phi[0], p.phi[1]);
+        let (q1, q2) = (p.q(0), p.q(1));
+        let (mut k1, mut k2, mut inv_sd) = (
+            vec![0.0; obs.len()],
+            vec![0.0; obs.len()],
+            vec![0.0; obs.len()],
+        );
+        let mut log_det = 0.0;
+        let (mut c11, mut c12, mut c22) = (0.0, 0.0, 0.0);
+        for (t, &observed) in obs.iter().enumerate() {
+            let (p11, p12, p22) = if t == 0 {
+                (p.w[0], 0.0, p.w[1])
+            } else {
+                (f1 * f1 * c11 + q1, f1 * f2 * c12, f2 * f2 * c22 + q2)
+            };
+            if observed {
+                let (g1, g2) = (p11 + p12, p12 + p22);
+                let f = g1 + g2 + p.wn;
+                k1[t] = g1 / f;
+                k2[t] = g2 / f;
+                inv_sd[t] = 1.0 / f.sqrt();
+                log_det += f.ln();
+                c11 = (p11 - g1 * g1 / f).max(0.0);
+                c22 = (p22 - g2 * g2 / f).max(0.0);
+                let bound = (c11 * c22).sqrt();
+                c12 = (p12 - g1 * g2 / f).clamp(-bound, bound);
+            } else {
+                (c11, c12, c22) = (p11, p12, p22);
+            }
+        }
+        (k1, k2, inv_sd, log_det, [c11, c12, c22])
+    }
+
+    #[test]
+    fn gains_reusing_a_converged_covariance_are_the_same_to_the_bit() {
+        let obs: Vec<bool> = (0..1100)
+            .map(|t| t % 97 != 5 && !(300..330).contains(&t))
+            .collect();
+        let models = [
+            Params {
+                phi: [0.97, 0.3],
+                w: [0.4, 0.3],
+                wn: 0.3,
+                rw: false,
+            },
+            Params {
+                phi: [0.5, -0.2],
+                w: [0.2, 0.1],
+                wn: 0.7,
+                rw: false,
+            },
+            Params {
+                phi: [1.0, 0.0],
+                w: [0.01, 0.0],
+                wn: 0.99,
+                rw: true,
+            },
+        ];
+        let mut reused = 0;
+        for p in &models {
+            let g = gains(&obs, p).unwrap();
+            let (k1, k2, inv_sd, log_det, c_end) = gains_every_day(&obs, p);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<u64>>();
+            assert_eq!(bits(&g.k1), bits(&k1));
+            assert_eq!(bits(&g.k2), bits(&k2));
+            assert_eq!(bits(&g.inv_sd), bits(&inv_sd));
+            assert_eq!(g.log_det.to_bits(), log_det.to_bits());
+            assert_eq!(bits(&g.c_end[..]), bits(&c_end[..]));
+            // The covariance does converge to the bit, so the shortcut is taken: long runs of identical
+            // gains.
+            reused +=
+                g.k1.windows(2)
+                    .filter(|w| w[0] == w[1] && w[0] != 0.0)
+                    .count();
+        }
+        assert!(reused > 500, "{reused}");
+    }
+
+    #[test]
     fn recovers_the_error_process_of_a_simulated_series() {
         // A slow component strong enough to be identified from one realisation.
         let truth = Params {
@@ -1372,12 +1623,7 @@ mod tests {
                 3.0 + z1 + z2 + truth.wn.sqrt() * rng.normal()
             })
             .collect();
-        let data = PreData {
-            obs: vec![true; len],
-            y,
-            x: vec![vec![1.0; len]],
-            n_obs: len,
-        };
+        let data = PreData::new(vec![true; len], y, vec![vec![1.0; len]], len);
         let post = integrate(&data, ErrorModel::TwoAr1PlusNoise).unwrap();
         let mean = |f: &dyn Fn(&Params) -> f64| {
             post.nodes
