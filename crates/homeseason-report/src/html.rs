@@ -674,7 +674,7 @@ impl Document<'_> {
                 "平均绝对误差 MAE (pp)".into(),
                 format!("{level} 区间覆盖率 Coverage"),
                 "误差带 Error band (pp)".into(),
-                "区间放宽倍数 Widening".into(),
+                "区间校准倍数 Calibration factor".into(),
                 "校准后覆盖率 Calibrated coverage".into(),
                 "标题 Headline".into(),
             ],
