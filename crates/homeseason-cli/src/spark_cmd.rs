@@ -106,13 +106,15 @@ pub(crate) fn ingest(
         }
         is_uri.push(uri);
     }
-    let (to_spark, others): (Vec<(&PathBuf, bool)>, Vec<(&PathBuf, bool)>) = files
-        .iter()
-        .zip(is_uri)
-        .partition(|(p, uri)| *uri || is_transaction_csv(p, feed, profiles));
-    let to_spark: Vec<&PathBuf> = to_spark.into_iter().map(|(p, _)| p).collect();
-    let others: Vec<&PathBuf> = others.into_iter().map(|(p, _)| p).collect();
-    let others: Vec<PathBuf> = others.into_iter().cloned().collect();
+    let mut to_spark: Vec<&PathBuf> = Vec::new();
+    let mut others: Vec<PathBuf> = Vec::new();
+    for (p, uri) in files.iter().zip(is_uri) {
+        if uri || is_transaction_csv(p, feed, profiles) {
+            to_spark.push(p);
+        } else {
+            others.push(p.clone());
+        }
+    }
     let mut results =
         pipeline::ingest_paths(lake, &others, feed, campaign, profiles, now, |_, _| {})?;
     if to_spark.is_empty() {

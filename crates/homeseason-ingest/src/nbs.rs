@@ -111,7 +111,7 @@ mod tests {
             .unwrap();
         let months = jf.column("months_covered").unwrap().str().unwrap();
         assert!(months.iter().all(|m| m == Some("1-2")));
-        let cats = homeseason_test_support::str_values(&f, "category");
+        let cats = homeseason_test_support::str_values(f, "category");
         for c in [
             "home_appliances",
             "furniture",
