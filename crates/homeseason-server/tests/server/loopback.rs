@@ -332,8 +332,9 @@ async fn a_connection_that_does_not_finish_its_request_head_is_closed() {
         let closed = until_closed(&mut s, Duration::from_secs(10)).await;
         let total = start.elapsed();
         assert!(closed.is_some(), "{case}: still open after 10 s");
+        // The server's clock starts at accept, a little before `connect` returns here: allow 50 ms.
         assert!(
-            total >= limit && total < limit * 4,
+            total + Duration::from_millis(50) >= limit && total < limit * 4,
             "{case}: closed after {total:?} (limit {limit:?})"
         );
     }
