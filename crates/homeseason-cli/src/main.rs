@@ -177,9 +177,9 @@ enum Command {
     },
     /// Score every method against the sample season's truth over several seeds (accuracy table).
     Evaluate {
-        /// Seeds, comma-separated.
-        #[arg(long, default_value = "1,2,3,4,5", value_delimiter = ',')]
-        seeds: Vec<u64>,
+        /// Seeds, comma-separated (default: 1,2,3,4,5; with --scenario, 1).
+        #[arg(long, value_delimiter = ',')]
+        seeds: Option<Vec<u64>>,
         /// Working folder (one sample season and lake per seed).
         #[arg(long, default_value = "out/evaluate")]
         out: PathBuf,
@@ -963,12 +963,8 @@ fn run(cli: Cli) -> Result<()> {
                     )
                 })?]
             };
-            // The clean evaluation's default of five seeds is the scenario run's one.
-            let seeds = if seeds == [1, 2, 3, 4, 5] {
-                vec![1]
-            } else {
-                seeds
-            };
+            // Seeds given are used as given (1,2,3,4,5 included); without --seeds, seed 1.
+            let seeds = seeds.unwrap_or_else(|| vec![1]);
             let pb = spinner("evaluating scenarios 情景评估");
             let md = evaluate::evaluate_scenarios(
                 &campaign,
@@ -988,6 +984,7 @@ fn run(cli: Cli) -> Result<()> {
             table,
             scenario: None,
         } => {
+            let seeds = seeds.unwrap_or_else(|| vec![1, 2, 3, 4, 5]);
             let pb = spinner("evaluating 评估");
             let md = evaluate::evaluate(&campaign, &seeds, &out, table.as_deref(), &now())?;
             pb.finish_and_clear();
