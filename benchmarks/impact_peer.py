@@ -2,7 +2,7 @@
 """`homeseason impact` against Google's tfp-causalimpact (PyPI) on the same series.
 
 Generates seeded daily and weekly series with KNOWN relative effects (CSV), runs
-`homeseason impact` (AR errors and local-level errors) and tfp-causalimpact on the same
+`homeseason impact` (--model ar, local-level and auto) and tfp-causalimpact on the same
 files, each in its own process, and writes a Markdown table of: whole-process wall time,
 CPU seconds (user + system), peak RSS, the tool's own fit time where it has one, the
 relative effect on the post-period with its interval (same level for both tools), the
@@ -10,6 +10,8 @@ p-value, and the error against the known effect. See benchmarks/IMPACT.md.
 
     python3 benchmarks/impact_peer.py all --homeseason /tmp/main-homeseason
     python3 benchmarks/impact_peer.py gen|tfp|hs|table ...   (one stage; results are cached)
+    python3 benchmarks/impact_peer.py report --homeseason BIN   (`report`'s time on the demo
+                                                                season: benchmarks/REPORT.md)
 
 The peer lives in a virtualenv (default /var/tmp/tfp-venv) that this script creates with
 pinned versions (PIP_PINS); the script re-runs itself under that venv's Python.
@@ -58,13 +60,13 @@ def ensure_venv(venv: Path) -> None:
     py = venv / "bin" / "python"
     if os.environ.get("IMPACT_PEER_IN_VENV") == "1":
         return
-    probe = [str(py), "-c", "import causalimpact, tf_keras, psutil"]
+    probe = [str(py), "-c", "import causalimpact, tf_keras"]
     if not py.exists() or subprocess.run(probe, capture_output=True).returncode != 0:
         print(f"creating {venv} (pip: {' '.join(PIP_PINS)})", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(py), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
         subprocess.run(
-            [str(py), "-m", "pip", "install", "-q", "--no-cache-dir", *PIP_PINS, "psutil"],
+            [str(py), "-m", "pip", "install", "-q", "--no-cache-dir", *PIP_PINS],
             check=True,
         )
     env = dict(os.environ, IMPACT_PEER_IN_VENV="1")
@@ -280,6 +282,8 @@ def measure(cmd, env=None, stdout=None):
     Python parent's pages, which a vfork'ed child's high-water mark would include); the CPU
     seconds are wait4's for the time process and the children it reaped (microseconds,
     where GNU time prints hundredths)."""
+    if not Path("/usr/bin/time").exists():
+        sys.exit("GNU time (/usr/bin/time, Debian package `time`) is needed for the peak RSS")
     rss_file = Path(f"/tmp/tfp-rss-{os.getpid()}")
     t0 = time.perf_counter()
     p = subprocess.Popen(
