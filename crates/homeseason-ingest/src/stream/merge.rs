@@ -56,8 +56,6 @@ pub(super) struct MonthState {
 /// Decisions carried from the first pass into the second.
 #[derive(Clone, Default)]
 pub(super) struct Plan {
-    /// Months held by another file that this file has new rows in (they are rejected).
-    pub(super) hold: Vec<MonthKey>,
     /// Within-file fingerprints that repeat (verify with the txn_id text).
     pub(super) verify: Option<FpSet>,
 }
@@ -67,6 +65,9 @@ pub(super) struct Merged {
     pub(super) merchants: FpSet,
     pub(super) candidates: FpSet,
     pub(super) candidate_count: usize,
+    /// First pass: fingerprints whose first row the lake holds with other values (the verification
+    /// pass rejects that row as a `conflict`, with its text).
+    pub(super) lake_conflicts: FpSet,
     pub(super) duplicates_in_file: usize,
     pub(super) duplicates_across: BTreeMap<MonthKey, usize>,
     /// Rows rejected as `conflict`: a transaction id repeated with other values (in the file or
@@ -106,50 +107,109 @@ impl FirstSeen {
     }
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the arguments are the step's inputs, named as in the formulas"
-)]
+/// A transaction file and what reading it needs: the same for every pass over it.
+pub(super) struct Input<'a, 'o> {
+    pub(super) file: &'a str,
+    pub(super) open: &'a Opener<'o>,
+    /// The file's size in bytes, when known (sizes the duplicate table).
+    pub(super) size_hint: Option<u64>,
+    pub(super) format: Format,
+    pub(super) profile: &'a Profile,
+    pub(super) campaign: &'a Campaign,
+}
+
+/// How a file whose fingerprints repeat is checked after the first pass.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Second {
+    /// Judge only the rows whose fingerprint repeats, against what the first pass decided
+    /// ([`verify`]); the full pass only when two different txn_ids share a fingerprint.
+    Verify,
+    /// Read, judge and merge every row again (what [`Second::Verify`] falls back to; the tests
+    /// compare the two).
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "compared with Verify in the tests")
+    )]
+    Full,
+}
+
+/// Ingest a transaction file: a first pass that decides every row, and — when a `txn_id`
+/// fingerprint repeats or the lake holds a row's id with other values — a verification pass that
+/// judges only those rows again (see [`verify`]).
 pub(super) fn run_all(
-    file: &str,
-    open: &Opener<'_>,
-    size_hint: Option<u64>,
-    format: Format,
+    input: &Input<'_, '_>,
     sha_override: Option<String>,
-    profile: &Profile,
-    campaign: &Campaign,
     ctx: &mut dyn TxnContext,
 ) -> Result<TxnOutcome> {
-    let first = run_pass(file, open, size_hint, format, profile, campaign, ctx, None)?;
-    let (merged, sink, summary, header) = first;
+    run_all_with(input, sha_override, ctx, Second::Verify)
+}
+
+/// [`run_all`], choosing how repeated fingerprints are checked.
+pub(super) fn run_all_with(
+    input: &Input<'_, '_>,
+    sha_override: Option<String>,
+    ctx: &mut dyn TxnContext,
+    second: Second,
+) -> Result<TxnOutcome> {
+    let file = input.file;
+    let ((mut merged, mut sink), mut summary, mut header) =
+        run_pass(input, None, false, |out0, rx, est_rows, spec| {
+            let mut sink = RejectSink::new(Feed::PaymentTransactions.id(), file, "");
+            let m = merge(file, out0, rx, est_rows, spec, None, &mut *ctx, &mut sink)?;
+            Ok((m, sink))
+        })?;
     let home = home_month(&merged, file);
     // A file is an increment: it adds its new transactions to every month it carries.
     let write: Vec<MonthKey> = merged.months.keys().copied().collect();
-    let (merged, sink, summary, header, passes) = if merged.candidate_count > 0 {
-        ctx.reset_spill().map_err(|e| IngestError::Csv {
-            file: file.to_owned(),
-            reason: format!("txn index spill: {e}"),
-        })?;
-        let plan = Plan {
-            hold: Vec::new(),
-            verify: (merged.candidate_count > 0).then(|| merged.candidates.clone()),
+    let mut passes = 1;
+    if merged.candidate_count > 0 {
+        let candidates = std::mem::replace(&mut merged.candidates, FpSet::with_capacity(0));
+        let verified = if second == Second::Verify {
+            passes += 1;
+            let want = Some(candidates.clone());
+            run_pass(input, want, true, |out0, rx, _, spec| {
+                Ok(verify(&mut merged, &mut sink, out0, rx, spec))
+            })?
+            .0
+        } else {
+            false
         };
-        drop(merged);
-        drop(sink);
-        let second = run_pass(
-            file,
-            open,
-            size_hint,
-            format,
-            profile,
-            campaign,
-            ctx,
-            Some(plan),
-        )?;
-        (second.0, second.1, second.2, second.3, 2)
-    } else {
-        (merged, sink, summary, header, 1)
-    };
+        if !verified {
+            // Start again from the first pass's reading, verifying every repeated fingerprint's
+            // rows as they come (the old second pass).
+            ctx.reset_spill().map_err(|e| IngestError::Csv {
+                file: file.to_owned(),
+                reason: format!("txn index spill: {e}"),
+            })?;
+            drop(merged);
+            drop(sink);
+            let plan = Plan {
+                verify: Some(candidates.clone()),
+            };
+            let full;
+            (full, summary, header) = run_pass(
+                input,
+                Some(candidates),
+                false,
+                |out0, rx, est_rows, spec| {
+                    let mut sink = RejectSink::new(Feed::PaymentTransactions.id(), file, "");
+                    let m = merge(
+                        file,
+                        out0,
+                        rx,
+                        est_rows,
+                        spec,
+                        Some(&plan),
+                        &mut *ctx,
+                        &mut sink,
+                    )?;
+                    Ok((m, sink))
+                },
+            )?;
+            (merged, sink) = full;
+            passes += 1;
+        }
+    }
     finish(
         file,
         merged,
@@ -160,7 +220,7 @@ pub(super) fn run_all(
         home,
         &write,
         passes,
-        campaign,
+        input.campaign,
     )
 }
 
@@ -225,22 +285,24 @@ pub(super) struct Header {
     pub(super) source_unit: Option<String>,
 }
 
-pub(super) type PassResult = (Merged, RejectSink, ReadSummary, Header);
-
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the arguments are the step's inputs, named as in the formulas"
-)]
-pub(super) fn run_pass(
-    file: &str,
-    open: &Opener<'_>,
-    size_hint: Option<u64>,
-    format: Format,
-    profile: &Profile,
-    campaign: &Campaign,
-    ctx: &mut dyn TxnContext,
-    plan: Option<Plan>,
-) -> Result<PassResult> {
+/// One pass over the file: the reader thread, the workers and `merger` (on this thread), which
+/// takes the first chunk's output, the channel of the others (in any order), the estimated rows and
+/// the spec. `want` (fingerprints whose rows need their texts) and `only_wanted` (judge and return
+/// only those rows: the verification pass) go to the workers.
+pub(super) fn run_pass<T>(
+    input: &Input<'_, '_>,
+    want: Option<FpSet>,
+    only_wanted: bool,
+    merger: impl FnOnce(ChunkOut, &Receiver<ChunkOut>, usize, &Spec<'_>) -> Result<T>,
+) -> Result<(T, ReadSummary, Header)> {
+    let Input {
+        file,
+        open,
+        size_hint,
+        format,
+        profile,
+        campaign,
+    } = *input;
     let contract = Feed::PaymentTransactions.contract();
     let io_err = |e: std::io::Error| IngestError::Csv {
         file: file.to_owned(),
@@ -298,10 +360,6 @@ pub(super) fn run_pass(
     let profile = &effective;
     // The institution: the profile's, else the first row that names one.
     let institution = file_institution(&chunk0.data, csv, profile, columns[F_INST]);
-    let (want_fps, want_months) = match &plan {
-        Some(p) => (p.verify.clone(), p.hold.clone()),
-        None => (None, Vec::new()),
-    };
     let spec = Spec {
         format: if csv { Format::Csv } else { Format::Jsonl },
         delimiter: profile.delimiter,
@@ -312,8 +370,9 @@ pub(super) fn run_pass(
         contract,
         regions: Regions::embedded(),
         category,
-        want_fps,
-        want_months,
+        want_fps: want,
+        only_wanted,
+        want_months: Vec::new(),
         years: campaign_years(campaign),
         max_fen: max_fen(contract),
     };
@@ -325,7 +384,6 @@ pub(super) fn run_pass(
     let mut caches = Caches::default();
     let out0 = process_chunk(&spec, &chunk0, &mut caches, csv);
     drop(chunk0);
-    let mut sink = RejectSink::new(Feed::PaymentTransactions.id(), file, "");
     let merged = std::thread::scope(|scope| {
         let spec = &spec;
         let rx_a = Arc::new(Mutex::new(rx_a));
@@ -346,17 +404,7 @@ pub(super) fn run_pass(
             });
         }
         drop(tx_b);
-        let merged = merge(
-            file,
-            out0,
-            &rx_b,
-            est_rows,
-            spec,
-            &institution,
-            plan.as_ref(),
-            ctx,
-            &mut sink,
-        );
+        let merged = merger(out0, &rx_b, est_rows, spec);
         // On an early error, stop the workers and the reader by closing the channels.
         drop(rx_b);
         drop(rx_a);
@@ -373,7 +421,6 @@ pub(super) fn run_pass(
     let _ = spec.category.len();
     Ok((
         merged,
-        sink,
         summary,
         Header {
             ignored,
@@ -441,16 +488,17 @@ pub(super) fn merge(
     rx: &Receiver<ChunkOut>,
     est_rows: usize,
     spec: &Spec<'_>,
-    institution: &str,
     plan: Option<&Plan>,
     ctx: &mut dyn TxnContext,
     sink: &mut RejectSink,
 ) -> Result<Merged> {
+    let institution = spec.institution.as_str();
     let mut m = Merged {
         months: BTreeMap::new(),
         merchants: FpSet::with_capacity(est_rows / 4),
         candidates: FpSet::with_capacity(0),
         candidate_count: 0,
+        lake_conflicts: FpSet::with_capacity(0),
         duplicates_in_file: 0,
         duplicates_across: BTreeMap::new(),
         conflicts: 0,
@@ -462,35 +510,13 @@ pub(super) fn merge(
     // Second pass: the first occurrence of each txn_id text behind a repeated fingerprint.
     let mut texts_by_fp: U64Map<Vec<FirstSeen>> = U64Map::default();
     let no_text = (String::new(), String::new(), String::new());
-    let mut pending: BTreeMap<u64, ChunkOut> = BTreeMap::new();
-    let mut next_seq = 0u64;
+    let mut chunks = InOrder::new(first);
     let mut base_line: u64 = 1; // the header is line 1; chunk 0 starts there
-    let mut feed = Some(first);
     let lake_err = |reason: String| IngestError::Csv {
         file: file.to_owned(),
         reason: format!("reading the lake's txn index: {reason}"),
     };
-    loop {
-        let out = if let Some(o) = pending.remove(&next_seq) {
-            o
-        } else if let Some(o) = feed.take() {
-            if o.seq == next_seq {
-                o
-            } else {
-                pending.insert(o.seq, o);
-                continue;
-            }
-        } else {
-            match rx.recv() {
-                Ok(o) if o.seq == next_seq => o,
-                Ok(o) => {
-                    pending.insert(o.seq, o);
-                    continue;
-                }
-                Err(_) => break,
-            }
-        };
-        next_seq += 1;
+    while let Some(out) = chunks.next(rx) {
         m.read += out.records;
         for r in &out.rejects {
             let line = base_line + u64::from(r.line) - 1;
@@ -598,6 +624,7 @@ pub(super) fn merge(
                     match plan.and_then(|p| p.verify.as_ref()) {
                         None => {
                             m.candidates.insert(row.fp);
+                            m.lake_conflicts.insert(row.fp);
                             m.candidate_count += 1;
                         }
                         Some(_) => {
@@ -647,6 +674,123 @@ pub(super) fn merge(
         ms.spill_pairs = Vec::new();
     }
     Ok(m)
+}
+
+/// The workers' outputs back in file order.
+struct InOrder {
+    /// Outputs that came before their turn, by sequence number.
+    pending: BTreeMap<u64, ChunkOut>,
+    next_seq: u64,
+    /// The first chunk's output (processed on the merging thread).
+    first: Option<ChunkOut>,
+}
+
+impl InOrder {
+    fn new(first: ChunkOut) -> InOrder {
+        InOrder {
+            pending: BTreeMap::new(),
+            next_seq: 0,
+            first: Some(first),
+        }
+    }
+
+    /// The next chunk's output in file order; `None` when the workers are done (or stopped).
+    fn next(&mut self, rx: &Receiver<ChunkOut>) -> Option<ChunkOut> {
+        loop {
+            let out = if let Some(o) = self.pending.remove(&self.next_seq) {
+                o
+            } else if let Some(o) = self.first.take() {
+                o
+            } else {
+                rx.recv().ok()?
+            };
+            if out.seq == self.next_seq {
+                self.next_seq += 1;
+                return Some(out);
+            }
+            self.pending.insert(out.seq, out);
+        }
+    }
+}
+
+/// The verification pass: the workers return only the rows whose fingerprint the first pass saw
+/// repeat (or found in the lake with other values), with their texts, in file order; every other
+/// row the first pass decided for good, and its counts, aggregates and spilled index stay. The
+/// first row of a fingerprint is the row the first pass took (its first occurrence in the file);
+/// it is kept here as the row later ones are compared with, and rejected as a `conflict` when the
+/// first pass found its id in the lake with other values. A later row with the same `txn_id` text
+/// stays the duplicate the first pass counted when its values are equal, and becomes a `conflict`
+/// (the first kept) when they differ — so the outcome is the one a full second pass gives. `false`
+/// when a later row's text is not that of any earlier row with its fingerprint (two different
+/// ids share a 64-bit fingerprint, about n²/2⁶⁵ per file): the first pass dropped a new row, and the
+/// caller runs the full second pass.
+pub(super) fn verify(
+    m: &mut Merged,
+    sink: &mut RejectSink,
+    first: ChunkOut,
+    rx: &Receiver<ChunkOut>,
+    spec: &Spec<'_>,
+) -> bool {
+    let institution = spec.institution.as_str();
+    let no_text = (String::new(), String::new(), String::new());
+    // The first row of each txn_id text behind a repeated fingerprint, by fingerprint.
+    let mut firsts_by_fp: U64Map<Vec<FirstSeen>> = U64Map::default();
+    let mut chunks = InOrder::new(first);
+    let mut base_line: u64 = 1;
+    while let Some(out) = chunks.next(rx) {
+        for row in &out.rows {
+            let (txn_id, raw, merchant) = out.texts.get(row.text as usize).unwrap_or(&no_text);
+            let line = base_line + u64::from(row.line) - 1;
+            let firsts = firsts_by_fp.entry(row.fp).or_default();
+            let seen_before = !firsts.is_empty();
+            let earlier = firsts.iter().find(|f| f.txn == *txn_id);
+            match earlier {
+                Some(f) if f.values == row.values => {}
+                Some(f) => {
+                    // The same id with other values: a conflict, the first is kept. The first
+                    // pass counted the row as a duplicate.
+                    let differs = f.differs(row, merchant);
+                    let detail = txn_conflict_detail(institution, Some(f.line), &differs);
+                    sink.push_detail(
+                        line,
+                        Some(spec.headers[F_TXN].clone()),
+                        Reason::Conflict,
+                        txn_id,
+                        Some(&detail),
+                        raw,
+                    );
+                    m.conflicts += 1;
+                    m.duplicates_in_file -= 1;
+                }
+                None if seen_before => return false,
+                None => {
+                    firsts.push(FirstSeen {
+                        txn: txn_id.clone(),
+                        values: row.values,
+                        line,
+                        group: row.group,
+                        sale: row.kind == SALE,
+                        fen: row.fen,
+                        merchant: merchant.clone(),
+                    });
+                    if m.lake_conflicts.contains(row.fp) {
+                        // The lake holds this id with other values: a conflict, the first is kept.
+                        sink.push_detail(
+                            line,
+                            Some(spec.headers[F_TXN].clone()),
+                            Reason::Conflict,
+                            txn_id,
+                            Some(&txn_conflict_detail(institution, None, &[])),
+                            raw,
+                        );
+                        m.conflicts += 1;
+                    }
+                }
+            }
+        }
+        base_line += u64::from(out.lines);
+    }
+    true
 }
 
 #[expect(
@@ -739,4 +883,206 @@ pub(super) fn finish(
         passes,
         unmapped_mcc,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lake that holds some of the file's ids (some with other values) and keeps what is spilled.
+    #[derive(Default)]
+    struct HeldIds {
+        ids: Arc<HashMap<u128, u64>>,
+        spilled: Vec<(i32, u32, Vec<(u128, i32, u64)>)>,
+        pairs: Vec<(i32, u32, Vec<(u64, i32)>)>,
+    }
+
+    impl TxnContext for HeldIds {
+        fn month_owner(
+            &mut self,
+            _: &str,
+            _: i32,
+            _: u32,
+        ) -> std::result::Result<Option<MonthOwner>, String> {
+            Ok(Some(MonthOwner {
+                txn_ids: Arc::clone(&self.ids),
+                ..MonthOwner::default()
+            }))
+        }
+        fn spill(
+            &mut self,
+            year: i32,
+            month: u32,
+            ids: &[(u128, i32, u64)],
+        ) -> std::io::Result<()> {
+            self.spilled.push((year, month, ids.to_vec()));
+            Ok(())
+        }
+        fn spill_pairs(
+            &mut self,
+            year: i32,
+            month: u32,
+            pairs: &[(u64, i32)],
+        ) -> std::io::Result<()> {
+            self.pairs.push((year, month, pairs.to_vec()));
+            Ok(())
+        }
+        fn reset_spill(&mut self) -> std::io::Result<()> {
+            self.spilled.clear();
+            self.pairs.clear();
+            Ok(())
+        }
+    }
+
+    /// A file of `n` transactions in which ids repeat: the same line again, another time of the
+    /// same day, another amount, another day; with blank and blank-looking lines, bad rows, and
+    /// `line_end` between records.
+    fn repeating_csv(n: usize, line_end: &str) -> String {
+        let mut out = format!(
+            "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel{line_end}"
+        );
+        let mut x: u64 = 11;
+        let mut lines: Vec<String> = Vec::new();
+        for i in 0..n {
+            x = mix64(x + i as u64);
+            let line = format!(
+                "T{i},w,2023-09-{:02} {:02}:{:02}:00,M{},5722,{},{}.{:02},{},{}",
+                1 + x % 28,
+                (x >> 8) % 24,
+                (x >> 16) % 60,
+                (x >> 20) % 40,
+                ["330106", "440305", "110105"][((x >> 28) % 3) as usize],
+                (x >> 32) % 500,
+                (x >> 40) % 100,
+                ["sale", "sale", "refund"][((x >> 44) % 3) as usize],
+                if (x >> 48).is_multiple_of(3) {
+                    "online"
+                } else {
+                    "offline"
+                },
+            );
+            lines.push(line.clone());
+            match x % 41 {
+                0 => lines.push(line),
+                1 => lines.push(line.replace(":00,M", ":07,M")),
+                2 => lines.push(line.replace('.', "9.")),
+                3 => lines.push(line.replace("2023-09-", "2023-10-")),
+                4 => lines.push(String::new()),
+                5 => lines.push("   ".into()),
+                6 => lines.push(line.replace("2023-09-", "2023-9-")),
+                _ => {}
+            }
+            if x % 997 == 0 {
+                // A re-sent tail: earlier lines again, some changed.
+                let k = lines.len();
+                for j in (0..k).step_by(13).take(20) {
+                    let l = lines[j].clone();
+                    lines.push(if j % 2 == 0 { l } else { l.replace(",M", ",N") });
+                }
+            }
+        }
+        out.push_str(&lines.join(line_end));
+        out
+    }
+
+    fn ingest(text: &str, name: &str, held: &[u128], second: Second) -> (TxnOutcome, HeldIds) {
+        let bytes: Arc<[u8]> = Arc::from(text.as_bytes());
+        let open = move || -> std::io::Result<Box<dyn Read + Send>> {
+            Ok(Box::new(Cursor::new(ArcBytes(bytes.clone()))))
+        };
+        let profile = Profile::default();
+        let campaign = Campaign::default_2023();
+        let input = Input {
+            file: name,
+            open: &open,
+            size_hint: Some(text.len() as u64),
+            format: profile.format.of_name(name),
+            profile: &profile,
+            campaign: &campaign,
+        };
+        // Every third held id with other values (a conflict), the others with unknown values.
+        let ids = held
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (*id, if i % 3 == 0 { 7 } else { 0 }))
+            .collect();
+        let mut ctx = HeldIds {
+            ids: Arc::new(ids),
+            ..HeldIds::default()
+        };
+        let out = run_all_with(&input, None, &mut ctx, second).unwrap();
+        (out, ctx)
+    }
+
+    /// The verification pass gives what the full second pass gives: counts, daily rows, reject
+    /// rows and messages, months, and the index spilled to the lake.
+    fn same_as_full(text: &str, name: &str, held: &[u128]) -> TxnOutcome {
+        let (a, lake_a) = ingest(text, name, held, Second::Verify);
+        let (b, lake_b) = ingest(text, name, held, Second::Full);
+        assert_eq!(a.report, b.report);
+        assert!(a.rows.equals_missing(&b.rows), "{}\n{}", a.rows, b.rows);
+        assert!(
+            a.rejects.equals_missing(&b.rejects),
+            "{}\n{}",
+            a.rejects,
+            b.rejects
+        );
+        assert_eq!(a.months, b.months);
+        assert_eq!(
+            (a.duplicates_in_file, a.duplicates_across_files, a.conflicts),
+            (b.duplicates_in_file, b.duplicates_across_files, b.conflicts)
+        );
+        assert_eq!(lake_a.spilled, lake_b.spilled);
+        assert_eq!(lake_a.pairs, lake_b.pairs);
+        assert_eq!((a.passes, b.passes), (2, 2));
+        a
+    }
+
+    #[test]
+    fn the_verification_pass_gives_the_full_second_pass_outcome() {
+        // 120,000 transactions: about 10 MB, so several chunks and workers.
+        let lf = repeating_csv(120_000, "\n");
+        let held: Vec<u128> = (0..120_000)
+            .step_by(101)
+            .map(|i| txn_id128(format!("T{i}").as_bytes()))
+            .collect();
+        let out = same_as_full(&lf, "t_2023-09.csv", &held);
+        assert!(out.report.duplicates > 1000, "{:?}", out.report);
+        assert!(
+            out.duplicates_across_files > 500,
+            "{}",
+            out.duplicates_across_files
+        );
+        assert!(out.conflicts > 1000, "{}", out.conflicts);
+        let reasons = homeseason_test_support::str_values(&out.rejects, "reason");
+        assert!(reasons.iter().any(|r| *r == "bad_date"), "{reasons:?}");
+        // The lake's conflicts (no line of a first occurrence) and the file's (naming it).
+        let details = homeseason_test_support::str_values(&out.rejects, "message_en");
+        assert!(details.iter().any(|d| d.contains("the lake already holds")));
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("of this file with other values (amount)"))
+        );
+        // CRLF line ends and quoted fields take the csv reader's path; JSON Lines its own.
+        let crlf = repeating_csv(3_000, "\r\n");
+        same_as_full(&crlf, "t.csv", &held);
+        let quoted = repeating_csv(3_000, "\n").replace(",M1,", ",\"M,1\",");
+        same_as_full(&quoted, "t.csv", &held);
+        let jsonl: String = repeating_csv(3_000, "\n")
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let c: Vec<&str> = l.split(',').collect();
+                if c.len() < 9 {
+                    return format!("{l}\n");
+                }
+                format!(
+                    "{{\"txn_id\":\"{}\",\"institution\":\"{}\",\"txn_time\":\"{}\",\"merchant_id\":\"{}\",\"mcc\":\"{}\",\"region_code\":\"{}\",\"amount\":\"{}\",\"txn_type\":\"{}\",\"channel\":\"{}\"}}\n",
+                    c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
+                )
+            })
+            .collect();
+        same_as_full(&jsonl, "t.jsonl", &held);
+    }
 }

@@ -18,7 +18,10 @@
 //! month replaces the month: rows in the index of the version it replaces are not duplicates.
 //!
 //! Exactness: a 64-bit fingerprint that repeats inside a file is verified against the full `txn_id`
-//! text in a second pass, so within-file duplicates are exact. Across files the index stores 64-bit
+//! text in a verification pass, so within-file duplicates are exact. That pass reads the file again
+//! but judges only the rows whose fingerprint repeats (a CSV chunk without quotes is split by lines
+//! and only the `txn_id` cell of the others is hashed); everything the first pass decided for the
+//! others stays. Only when two different ids share a fingerprint is the whole file merged again. Across files the index stores 64-bit
 //! fingerprints; a false match needs two different ids with the same fingerprint in the same
 //! institution-month (probability about n·m/2⁶⁴, 5 × 10⁻⁶ for two 10 M-row months). Distinct merchants are
 //! counted by 64-bit fingerprints of (group, merchant) the same way.
@@ -203,7 +206,9 @@ pub struct TxnOutcome {
     /// Rows rejected as `conflict`: a transaction id this file repeats, or the lake holds, with
     /// other values (the first occurrence is kept; counted in `report.rejected`).
     pub conflicts: usize,
-    /// Passes over the file (2 when duplicates had to be verified or rows of a held month rejected).
+    /// Passes over the file: 2 when repeated fingerprints (or ids the lake holds with other values)
+    /// had to be verified — the second judges only those rows —, 3 when two different ids shared a
+    /// fingerprint and the file was merged again.
     pub passes: usize,
     /// Accepted rows whose MCC is not in the campaign's map (stored under category `other`), by MCC.
     pub unmapped_mcc: BTreeMap<String, usize>,
@@ -355,7 +360,15 @@ pub fn ingest_transactions(
     if format == Format::Parquet {
         return ingest_parquet(file, open, profile, campaign, ctx);
     }
-    run_all(file, open, size_hint, format, None, profile, campaign, ctx)
+    let input = Input {
+        file,
+        open,
+        size_hint,
+        format,
+        profile,
+        campaign,
+    };
+    run_all(&input, None, ctx)
 }
 
 /// Ingest a whole transaction file held in memory, without a lake (no cross-file duplicates).
@@ -411,16 +424,15 @@ fn ingest_parquet(
     };
     let mut p = profile.clone();
     p.delimiter = b',';
-    run_all(
+    let input = Input {
         file,
-        &open_csv,
-        Some(bytes.len() as u64 * 4),
-        Format::Csv,
-        Some(sha),
-        &p,
+        open: &open_csv,
+        size_hint: Some(bytes.len() as u64 * 4),
+        format: Format::Csv,
+        profile: &p,
         campaign,
-        ctx,
-    )
+    };
+    run_all(&input, Some(sha), ctx)
 }
 
 /// A Parquet file as CSV text with every column as text (dates and times in the contract's formats).

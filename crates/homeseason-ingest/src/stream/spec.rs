@@ -33,6 +33,9 @@ pub(super) struct Spec<'a> {
     pub(super) category: Vec<&'static str>,
     /// Second pass: fingerprints whose txn_id text the merger needs.
     pub(super) want_fps: Option<FpSet>,
+    /// The verification pass: only the rows whose fingerprint is in `want_fps` are judged and
+    /// returned; the others, and every reject, the first pass has already handled.
+    pub(super) only_wanted: bool,
     /// Second pass: months whose rows need their raw text (they may be rejected).
     pub(super) want_months: Vec<MonthKey>,
     /// The campaign's data years (first year of history to the window's last): a transaction

@@ -291,8 +291,12 @@ pub(super) fn handle_record(
     raw: &[u8],
     line: u32,
 ) {
+    if spec.only_wanted && !is_wanted(spec, cells[F_TXN]) {
+        return;
+    }
     out.records += 1;
     match judge(spec, cells, caches) {
+        Verdict::Reject(..) if spec.only_wanted => {}
         Verdict::Row(mut row) => {
             row.line = line;
             let wanted = spec.want_fps.as_ref().is_some_and(|w| w.contains(row.fp))
@@ -318,6 +322,67 @@ pub(super) fn handle_record(
     }
 }
 
+/// A line's fields, split at the delimiter.
+fn fields(text: &[u8], delimiter: u8) -> impl Iterator<Item = &[u8]> {
+    text.split(move |&b| b == delimiter)
+}
+
+/// Whether the verification pass wants a record: its `txn_id` (trimmed) has a wanted fingerprint.
+fn is_wanted(spec: &Spec<'_>, txn: &[u8]) -> bool {
+    !txn.is_empty()
+        && spec
+            .want_fps
+            .as_ref()
+            .is_some_and(|w| w.contains(txn_fingerprint(txn)))
+}
+
+/// The verification pass over a CSV chunk without quotes or carriage returns, where a record is a
+/// non-empty line and its fields are split at the delimiter, as the `csv` reader reads them: only
+/// the `txn_id` cell is looked at until it is wanted. A record's line and raw text are the
+/// reader's: from just past the previous record (blank lines between are the reader's skipped
+/// lines, counted in its start).
+fn scan_plain(
+    spec: &Spec<'_>,
+    chunk: &Chunk,
+    caches: &mut Caches,
+    skip_header: bool,
+    out: &mut ChunkOut,
+    txn_col: usize,
+) {
+    let data = &chunk.data[..];
+    let delimiter = spec.delimiter;
+    let mut first = skip_header;
+    let (mut pos, mut line) = (0usize, 1u32);
+    let (mut rec_start, mut rec_line) = (0usize, 1u32);
+    while pos < data.len() {
+        let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |i| pos + i);
+        let text = &data[pos..end];
+        let next = (end + 1).min(data.len());
+        pos = end + 1;
+        line = line.saturating_add(1);
+        if text.is_empty() {
+            continue;
+        }
+        let (start, at) = (rec_start, rec_line);
+        (rec_start, rec_line) = (next, line);
+        if first {
+            first = false;
+            continue;
+        }
+        let txn = fields(text, delimiter).nth(txn_col).map_or(&b""[..], trim);
+        if !is_wanted(spec, txn) {
+            continue;
+        }
+        let cells_all: Vec<&[u8]> = fields(text, delimiter).collect();
+        let cells: [&[u8]; 9] = std::array::from_fn(|i| {
+            spec.columns[i]
+                .and_then(|c| cells_all.get(c).copied())
+                .map_or(&b""[..], trim)
+        });
+        handle_record(spec, caches, out, &cells, &data[start..next], at);
+    }
+}
+
 pub(super) fn process_chunk(
     spec: &Spec<'_>,
     chunk: &Chunk,
@@ -328,10 +393,18 @@ pub(super) fn process_chunk(
         seq: chunk.seq,
         lines: u32::try_from(memchr::memchr_iter(b'\n', &chunk.data).count()).unwrap_or(u32::MAX),
         records: 0,
-        rows: Vec::with_capacity(chunk.data.len() / 48),
+        rows: Vec::with_capacity(chunk.data.len() / if spec.only_wanted { 1024 } else { 48 }),
         rejects: Vec::new(),
         texts: Vec::new(),
     };
+    if spec.only_wanted
+        && spec.format != Format::Jsonl
+        && let Some(txn_col) = spec.columns[F_TXN]
+        && memchr::memchr2(b'"', b'\r', &chunk.data).is_none()
+    {
+        scan_plain(spec, chunk, caches, skip_header, &mut out, txn_col);
+        return out;
+    }
     if spec.format == Format::Jsonl {
         let mut line = 0u32;
         let mut owned: [String; 9] = Default::default();
