@@ -189,6 +189,22 @@ struct Panel<'a> {
     zero_line: bool,
 }
 
+impl<'a> Panel<'a> {
+    /// An effect panel: the effect dashed, its band, and the zero line.
+    fn effect(title: &'a str, points: &[EffectPoint]) -> Self {
+        Self {
+            title,
+            solid: Vec::new(),
+            dashed: points.iter().map(|p| (day(p.date), p.effect)).collect(),
+            band: points
+                .iter()
+                .map(|p| (day(p.date), p.lower, p.upper))
+                .collect(),
+            zero_line: true,
+        }
+    }
+}
+
 impl Chart for ImpactChart {
     fn title(&self) -> &str {
         &self.title
@@ -236,36 +252,11 @@ impl Chart for ImpactChart {
                     .collect(),
                 zero_line: false,
             },
-            Panel {
-                title: "② 逐点效应  Pointwise effect (观测 − 预测)",
-                solid: Vec::new(),
-                dashed: eff
-                    .pointwise
-                    .iter()
-                    .map(|p| (day(p.date), p.effect))
-                    .collect(),
-                band: eff
-                    .pointwise
-                    .iter()
-                    .map(|p| (day(p.date), p.lower, p.upper))
-                    .collect(),
-                zero_line: true,
-            },
-            Panel {
-                title: "③ 累计效应  Cumulative effect (活动期, 区间为近似 approx. band)",
-                solid: Vec::new(),
-                dashed: eff
-                    .cumulative
-                    .iter()
-                    .map(|p| (day(p.date), p.effect))
-                    .collect(),
-                band: eff
-                    .cumulative
-                    .iter()
-                    .map(|p| (day(p.date), p.lower, p.upper))
-                    .collect(),
-                zero_line: true,
-            },
+            Panel::effect("② 逐点效应  Pointwise effect (观测 − 预测)", &eff.pointwise),
+            Panel::effect(
+                "③ 累计效应  Cumulative effect (活动期, 区间为近似 approx. band)",
+                &eff.cumulative,
+            ),
         ];
 
         let (rw, rh) = rest.dim_in_pixel();
@@ -396,10 +387,10 @@ impl Chart for ImpactChart {
                     ACTUAL.stroke_width(theme.upx(2.0)),
                 ))?;
             }
-            chart.draw_series(DashedLineSeries::new(
-                vec![(post_x, y0), (post_x, y1)],
-                theme.upx(6.0),
-                theme.upx(4.0),
+            chart.draw_series(theme.vertical_dashes(
+                post_x,
+                (y0, y1),
+                (6.0, 4.0),
                 POST_LINE.stroke_width(theme.upx(1.5)),
             ))?;
         }

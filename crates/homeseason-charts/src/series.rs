@@ -204,10 +204,10 @@ impl Chart for SeriesChart {
                     WINDOW.mix(WINDOW_ALPHA).filled(),
                 )))?;
                 for edge in [a, b] {
-                    chart.draw_series(DashedLineSeries::new(
-                        vec![(edge, y0), (edge, y1)],
-                        theme.upx(6.0),
-                        theme.upx(4.0),
+                    chart.draw_series(theme.vertical_dashes(
+                        edge,
+                        (y0, y1),
+                        (6.0, 4.0),
                         WINDOW.mix(0.7).stroke_width(theme.upx(1.0)),
                     ))?;
                 }
@@ -240,10 +240,10 @@ impl Chart for SeriesChart {
         for gap in &self.gaps {
             let x = day(*gap);
             if x >= x0 && x <= x1 {
-                chart.draw_series(DashedLineSeries::new(
-                    vec![(x, y0), (x, y1)],
-                    theme.upx(3.0),
-                    theme.upx(3.0),
+                chart.draw_series(theme.vertical_dashes(
+                    x,
+                    (y0, y1),
+                    (3.0, 3.0),
                     GAP.stroke_width(theme.upx(1.0)),
                 ))?;
             }

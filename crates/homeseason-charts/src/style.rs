@@ -43,6 +43,18 @@ impl Theme {
         (v * self.s).round().max(1.0) as u32
     }
 
+    /// A dashed vertical line at `x` from `y0` to `y1`: dashes `dash` long, `gap` apart (reference
+    /// pixels, scaled like [`Theme::upx`]).
+    pub(crate) fn vertical_dashes(
+        &self,
+        x: f64,
+        (y0, y1): (f64, f64),
+        (dash, gap): (f64, f64),
+        style: ShapeStyle,
+    ) -> DashedLineSeries<std::vec::IntoIter<(f64, f64)>, u32> {
+        DashedLineSeries::new(vec![(x, y0), (x, y1)], self.upx(dash), self.upx(gap), style)
+    }
+
     pub(crate) fn font(&self, size: f64) -> TextStyle<'static> {
         (FONT_FAMILY, size * self.s).into_font().color(&TEXT)
     }

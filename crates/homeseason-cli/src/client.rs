@@ -126,17 +126,40 @@ pub(crate) fn upload(
 }
 
 /// Options of `homeseason pull`.
+#[derive(clap::Args)]
 pub(crate) struct PullOptions {
+    /// Sources file (TOML, `[[source]]` tables with name, url, sha256_url or sha256, feed).
+    #[arg(long)]
     pub(crate) config: Option<PathBuf>,
+    /// One source's URL instead of a file.
+    #[arg(long)]
     pub(crate) url: Option<String>,
+    /// URL of its checksum (default: URL + ".sha256").
+    #[arg(long)]
     pub(crate) sha256_url: Option<String>,
+    /// Its SHA-256, when published elsewhere.
+    #[arg(long)]
     pub(crate) sha256: Option<String>,
+    /// Source name (with --config: pull only this one).
+    #[arg(long)]
     pub(crate) name: Option<String>,
+    /// Feed of the file(s), for ingest.
+    #[arg(long)]
     pub(crate) feed: Option<String>,
+    /// Folder to write the files to.
+    #[arg(long, default_value = "pulled")]
     pub(crate) out: PathBuf,
+    /// Also ingest each file into this lake.
+    #[arg(long)]
     pub(crate) lake: Option<PathBuf>,
+    /// Attempts per download.
+    #[arg(long, default_value_t = 5)]
     pub(crate) retries: u32,
-    /// How the lake settles conflicts (`--on-conflict`).
+    /// What to do with a row whose key the lake already holds with different values (a
+    /// conflict): `keep-first` keeps the held row, `keep-last` stores the received row instead.
+    /// Either way the conflict is counted and both rows go to lake/rejects (reasons `conflict`
+    /// and `conflict_held`, in Chinese and English). 键相同而取值不同（冲突）时的处理策略。
+    #[arg(long, value_name = "POLICY", default_value = "keep-first")]
     pub(crate) on_conflict: homeseason_lake::ConflictPolicy,
 }
 

@@ -259,41 +259,7 @@ enum Command {
     },
     /// Fetch institutions' feeds from their HTTPS endpoints (retry, backoff, published SHA-256
     /// checked), optionally ingesting them. 拉取机构数据。
-    Pull {
-        /// Sources file (TOML, `[[source]]` tables with name, url, sha256_url or sha256, feed).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// One source's URL instead of a file.
-        #[arg(long)]
-        url: Option<String>,
-        /// URL of its checksum (default: URL + ".sha256").
-        #[arg(long)]
-        sha256_url: Option<String>,
-        /// Its SHA-256, when published elsewhere.
-        #[arg(long)]
-        sha256: Option<String>,
-        /// Source name (with --config: pull only this one).
-        #[arg(long)]
-        name: Option<String>,
-        /// Feed of the file(s), for ingest.
-        #[arg(long)]
-        feed: Option<String>,
-        /// Folder to write the files to.
-        #[arg(long, default_value = "pulled")]
-        out: PathBuf,
-        /// Also ingest each file into this lake.
-        #[arg(long)]
-        lake: Option<PathBuf>,
-        /// Attempts per download.
-        #[arg(long, default_value_t = 5)]
-        retries: u32,
-        /// What to do with a row whose key the lake already holds with different values (a
-        /// conflict): `keep-first` keeps the held row, `keep-last` stores the received row instead.
-        /// Either way the conflict is counted and both rows go to lake/rejects (reasons `conflict`
-        /// and `conflict_held`, in Chinese and English). 键相同而取值不同（冲突）时的处理策略。
-        #[arg(long, value_name = "POLICY", default_value = "keep-first")]
-        on_conflict: homeseason_lake::ConflictPolicy,
-    },
+    Pull(client::PullOptions),
     /// GeoLift-style geo experiment on any long-format panel (CSV or Parquet): synthetic control
     /// with conformal inference per treated cell, or power and minimum detectable effect with
     /// --power. 地理实验（合成控制）。
@@ -1065,32 +1031,7 @@ fn run(cli: Cli) -> Result<()> {
                 &files,
             )?;
         }
-        Command::Pull {
-            config,
-            url,
-            sha256_url,
-            sha256,
-            name,
-            feed,
-            out,
-            lake,
-            retries,
-            on_conflict,
-        } => client::pull_sources(
-            &client::PullOptions {
-                config,
-                url,
-                sha256_url,
-                sha256,
-                name,
-                feed,
-                out,
-                lake,
-                retries,
-                on_conflict,
-            },
-            &campaign,
-        )?,
+        Command::Pull(opts) => client::pull_sources(&opts, &campaign)?,
         Command::Geolift(args) => print!("{}", geolift_cmd::run(&args)?),
         Command::Impact(args) => {
             let out = impact_cmd::run(&args)?;

@@ -196,10 +196,7 @@ pub fn alignment_table(days: impl Iterator<Item = NaiveDate>, lag: u32) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn d(y: i32, m: u32, dd: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, dd).unwrap()
-    }
+    use crate::test_frames::d;
 
     #[test]
     fn mid_autumn_meets_mid_autumn() {

@@ -40,6 +40,7 @@ use chrono::{Duration, Months};
 use homeseason_schema::campaign::{AUTO_METHOD, Campaign, DateRange};
 use polars::prelude::*;
 
+use crate::tracking::{floats_of, strings_of};
 use crate::uplift::{Method, UpliftOptions, uplift};
 use crate::{MetricsError, Result};
 
@@ -196,22 +197,8 @@ pub fn backtest_cells(
         shifted.window = w.window;
         shifted.baseline.pre_period = w.pre;
         let frame = uplift(series, &shifted, methods, &opts)?.uplift;
-        let text = |name: &str| -> Result<Vec<String>> {
-            Ok(frame
-                .column(name)?
-                .str()?
-                .iter()
-                .map(|v| v.unwrap_or_default().to_owned())
-                .collect())
-        };
-        let num = |name: &str| -> Result<Vec<f64>> {
-            Ok(frame
-                .column(name)?
-                .f64()?
-                .iter()
-                .map(|v| v.unwrap_or(f64::NAN))
-                .collect())
-        };
+        let text = |name: &str| strings_of(&frame, name);
+        let num = |name: &str| floats_of(&frame, name);
         let (m, r, c) = (text("method")?, text("region_code")?, text("category")?);
         let (p, lo, hi) = (num("uplift_pct")?, num("lower_pct")?, num("upper_pct")?);
         for i in 0..frame.height() {
@@ -566,7 +553,7 @@ pub fn figures_of(frame: &DataFrame) -> Result<Vec<MethodBacktest>> {
             .map(|v| usize::try_from(v.unwrap_or_default()).unwrap_or_default())
             .collect())
     };
-    let num = |name: &str| crate::tracking::floats_of(frame, name);
+    let num = |name: &str| floats_of(frame, name);
     let (windows, cells) = (int("windows")?, int("cells")?);
     let (bias, mae, cov, band, k, ccov) = (
         num("bias_pp")?,

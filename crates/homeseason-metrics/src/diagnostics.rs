@@ -550,10 +550,7 @@ impl CellDiagnostics {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn d(y: i32, m: u32, dd: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, dd).expect("date")
-    }
+    use crate::test_frames::d;
 
     #[test]
     fn ols_recovers_a_line() {
@@ -568,17 +565,20 @@ mod tests {
         assert!((normal_cdf(-1.0) - 0.158_655_25).abs() < 1e-6);
     }
 
-    /// A target and a control sharing a seasonal economy; the control drops by `step` (a fraction)
-    /// from `from` on.
-    fn pair(step: f64, from: NaiveDate) -> (HashMap<NaiveDate, f64>, HashMap<NaiveDate, f64>) {
-        let mut state = 7_u64;
-        let mut noise = || {
-            // xorshift, uniform in (−0.5, 0.5)
+    /// Deterministic noise, uniform in (−0.5, 0.5): xorshift from `state`.
+    fn xorshift_noise(mut state: u64) -> impl FnMut() -> f64 {
+        move || {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             (state % 10_000) as f64 / 10_000.0 - 0.5
-        };
+        }
+    }
+
+    /// A target and a control sharing a seasonal economy; the control drops by `step` (a fraction)
+    /// from `from` on.
+    fn pair(step: f64, from: NaiveDate) -> (HashMap<NaiveDate, f64>, HashMap<NaiveDate, f64>) {
+        let mut noise = xorshift_noise(7);
         let (mut y, mut c) = (HashMap::new(), HashMap::new());
         for day in d(2021, 1, 1)
             .iter_days()
@@ -620,13 +620,7 @@ mod tests {
     /// drifting economy; `broken` makes the supermarket control drop 12 % from mid-July 2023.
     fn panel(broken: bool) -> polars::prelude::DataFrame {
         use polars::prelude::*;
-        let mut state = 11_u64;
-        let mut noise = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % 10_000) as f64 / 10_000.0 - 0.5
-        };
+        let mut noise = xorshift_noise(11);
         let window = homeseason_schema::campaign::Campaign::default_2023().window;
         let (mut r, mut c, mut dd, mut v) = (vec![], vec![], vec![], vec![]);
         let mut econ = 0.0_f64;
@@ -667,15 +661,21 @@ mod tests {
         df!("region_code" => r, "category" => c, "date" => dd, "net_amount_yuan" => v).unwrap()
     }
 
+    /// The default campaign and its uplift options without placebo windows.
+    fn campaign_without_placebo() -> (homeseason_schema::campaign::Campaign, crate::UpliftOptions) {
+        let campaign = homeseason_schema::campaign::Campaign::default_2023();
+        let opts = crate::UpliftOptions {
+            placebo: None,
+            ..crate::UpliftOptions::from_campaign(&campaign)
+        };
+        (campaign, opts)
+    }
+
     #[test]
     fn the_uplift_table_flags_a_cell_whose_control_broke_and_not_a_clean_one() {
-        use crate::{Method, UpliftOptions, uplift};
+        use crate::{Method, uplift};
         use polars::prelude::{IntoLazy, col, lit};
-        let campaign = homeseason_schema::campaign::Campaign::default_2023();
-        let opts = UpliftOptions {
-            placebo: None,
-            ..UpliftOptions::from_campaign(&campaign)
-        };
+        let (campaign, opts) = campaign_without_placebo();
         let run = |broken: bool| {
             let out = uplift(
                 &panel(broken),
@@ -741,13 +741,9 @@ mod tests {
     /// panel's, and the diagnostics are computed.
     #[test]
     fn a_panel_with_missing_days_keeps_its_regression_cell() {
-        use crate::{Method, UpliftOptions, uplift};
+        use crate::{Method, uplift};
         use polars::prelude::*;
-        let campaign = homeseason_schema::campaign::Campaign::default_2023();
-        let opts = UpliftOptions {
-            placebo: None,
-            ..UpliftOptions::from_campaign(&campaign)
-        };
+        let (campaign, opts) = campaign_without_placebo();
         let first = d(2021, 1, 1);
         let late = d(2023, 12, 18);
         let every_37th = |day: NaiveDate| (day - first).num_days() % 37 == 0;

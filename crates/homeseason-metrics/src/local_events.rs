@@ -58,6 +58,7 @@ use polars::prelude::*;
 
 use crate::series::ALL_TARGETED;
 use crate::tracking::{dates_of, floats_of, strings_of};
+use crate::uplift::CellColumns;
 use crate::{MetricsError, Result};
 
 /// One local-station event from the activities register.
@@ -589,10 +590,7 @@ struct CellKey<'a> {
 
 #[derive(Default)]
 struct EventRows {
-    campaign: Vec<String>,
-    region: Vec<String>,
-    name: Vec<String>,
-    category: Vec<String>,
+    cell: CellColumns,
     start: Vec<NaiveDate>,
     end: Vec<NaiveDate>,
     days: Vec<i64>,
@@ -626,10 +624,7 @@ fn finite(x: f64) -> Option<f64> {
 impl EventRows {
     fn push(&mut self, k: &CellKey<'_>, r: &CellResult, scale: f64, donors: usize, level: f64) {
         let days = r.end + 1 - r.start;
-        self.campaign.push(k.campaign.to_owned());
-        self.region.push(k.region.to_owned());
-        self.name.push(k.name.to_owned());
-        self.category.push(k.category.to_owned());
+        self.cell.push(k.campaign, k.region, k.name, k.category);
         self.start.push(k.event.start);
         self.end.push(k.end);
         self.days.push(i64::try_from(days).unwrap_or(0));
@@ -663,11 +658,7 @@ impl EventRows {
     }
 
     fn into_frame(self) -> Result<DataFrame> {
-        Ok(df!(
-            "campaign_id" => self.campaign,
-            "region_code" => self.region,
-            "region_name_zh" => self.name,
-            "category" => self.category,
+        self.cell.with(&df!(
             "event_start" => self.start,
             "event_end" => self.end,
             "event_days" => self.days,
@@ -696,32 +687,52 @@ impl EventRows {
     }
 }
 
+/// The columns that name an event cell (`campaign_id`, `region_code`, `category`, `event_start`),
+/// with which the weights and the daily-series tables begin.
 #[derive(Default)]
-struct WeightRows {
+struct EventCellColumns {
     campaign: Vec<String>,
     region: Vec<String>,
     category: Vec<String>,
     start: Vec<NaiveDate>,
+}
+
+impl EventCellColumns {
+    fn push(&mut self, k: &CellKey<'_>) {
+        self.campaign.push(k.campaign.to_owned());
+        self.region.push(k.region.to_owned());
+        self.category.push(k.category.to_owned());
+        self.start.push(k.event.start);
+    }
+
+    /// The cell columns followed by the columns of `rest` (of the same height).
+    fn with(self, rest: &DataFrame) -> Result<DataFrame> {
+        Ok(df!(
+            "campaign_id" => self.campaign,
+            "region_code" => self.region,
+            "category" => self.category,
+            "event_start" => self.start,
+        )?
+        .hstack(rest.columns())?)
+    }
+}
+
+#[derive(Default)]
+struct WeightRows {
+    cell: EventCellColumns,
     donor: Vec<String>,
     weight: Vec<f64>,
 }
 
 impl WeightRows {
     fn push(&mut self, k: &CellKey<'_>, donor: &str, w: f64) {
-        self.campaign.push(k.campaign.to_owned());
-        self.region.push(k.region.to_owned());
-        self.category.push(k.category.to_owned());
-        self.start.push(k.event.start);
+        self.cell.push(k);
         self.donor.push(donor.to_owned());
         self.weight.push(w);
     }
 
     fn into_frame(self) -> Result<DataFrame> {
-        Ok(df!(
-            "campaign_id" => self.campaign,
-            "region_code" => self.region,
-            "category" => self.category,
-            "event_start" => self.start,
+        self.cell.with(&df!(
             "donor_region_code" => self.donor,
             "weight" => self.weight,
         )?)
@@ -730,10 +741,7 @@ impl WeightRows {
 
 #[derive(Default)]
 struct SeriesRows {
-    campaign: Vec<String>,
-    region: Vec<String>,
-    category: Vec<String>,
-    start: Vec<NaiveDate>,
+    cell: EventCellColumns,
     date: Vec<NaiveDate>,
     observed: Vec<f64>,
     counterfactual: Vec<f64>,
@@ -742,10 +750,7 @@ struct SeriesRows {
 
 impl SeriesRows {
     fn push(&mut self, k: &CellKey<'_>, date: NaiveDate, o: f64, c: f64, in_event: bool) {
-        self.campaign.push(k.campaign.to_owned());
-        self.region.push(k.region.to_owned());
-        self.category.push(k.category.to_owned());
-        self.start.push(k.event.start);
+        self.cell.push(k);
         self.date.push(date);
         self.observed.push(o);
         self.counterfactual.push(c);
@@ -753,11 +758,7 @@ impl SeriesRows {
     }
 
     fn into_frame(self) -> Result<DataFrame> {
-        Ok(df!(
-            "campaign_id" => self.campaign,
-            "region_code" => self.region,
-            "category" => self.category,
-            "event_start" => self.start,
+        self.cell.with(&df!(
             "date" => self.date,
             "observed_yuan" => self.observed,
             "counterfactual_yuan" => self.counterfactual,
@@ -781,10 +782,7 @@ struct PowerRow<'a> {
 
 #[derive(Default)]
 struct PowerRows {
-    campaign: Vec<String>,
-    region: Vec<String>,
-    name: Vec<String>,
-    category: Vec<String>,
+    cell: CellColumns,
     duration: Vec<i64>,
     mde: Vec<Option<f64>>,
     p10: Vec<Option<f64>>,
@@ -808,10 +806,7 @@ impl PowerRows {
                 .find(|p| (p.effect - e).abs() < 1e-9)
                 .map(|p| p.power)
         };
-        self.campaign.push(r.campaign.to_owned());
-        self.region.push(r.region.to_owned());
-        self.name.push(r.name.to_owned());
-        self.category.push(r.category.to_owned());
+        self.cell.push(r.campaign, r.region, r.name, r.category);
         self.duration.push(i64::try_from(r.duration).unwrap_or(0));
         self.mde.push(r.res.mde.map(|m| 100.0 * m));
         self.p10.push(at(0.10));
@@ -828,11 +823,7 @@ impl PowerRows {
     }
 
     fn into_frame(self) -> Result<DataFrame> {
-        Ok(df!(
-            "campaign_id" => self.campaign,
-            "region_code" => self.region,
-            "region_name_zh" => self.name,
-            "category" => self.category,
+        self.cell.with(&df!(
             "duration_days" => self.duration,
             "mde_pct" => self.mde,
             "power_10pct" => self.p10,
@@ -900,11 +891,9 @@ pub fn coverage(events: &DataFrame, truth: &DataFrame) -> Result<(usize, usize)>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use homeseason_schema::contract::{self, FieldType};
+    use homeseason_schema::contract;
 
-    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(y, m, d).expect("date")
-    }
+    use crate::test_frames::d as date;
 
     const REGIONS: [&str; 12] = [
         "110000", "120000", "130000", "140000", "150000", "210000", "220000", "230000", "310000",
@@ -971,14 +960,7 @@ mod tests {
             let f = c
                 .field(col.name().as_str())
                 .unwrap_or_else(|| panic!("{table}.{} not in the contract", col.name()));
-            let want = match f.r#type {
-                FieldType::String => DataType::String,
-                FieldType::Number => DataType::Float64,
-                FieldType::Integer => DataType::Int64,
-                FieldType::Boolean => DataType::Boolean,
-                FieldType::Date => DataType::Date,
-                FieldType::Datetime => DataType::Datetime(TimeUnit::Milliseconds, None),
-            };
+            let want = homeseason_lake::dtype_of(f.r#type);
             assert_eq!(col.dtype(), &want, "{table}.{}", col.name());
         }
         for f in &c.fields {

@@ -34,25 +34,40 @@ pub fn scored_cells(uplift: &DataFrame, truth: &DataFrame) -> LazyFrame {
 pub fn score(uplift: &DataFrame, truth: &DataFrame) -> Result<DataFrame> {
     let joined = scored_cells(uplift, truth)
         .with_column((col("uplift_pct") - col("true_uplift_pct")).alias("error"));
+    let mut aggregations = error_summary().to_vec();
+    aggregations
+        .push(interval_coverage("true_uplift_pct", "lower_pct", "upper_pct").alias("coverage"));
     Ok(joined
         .group_by([col("method")])
-        .agg([
-            len().cast(DataType::Int64).alias("cells"),
-            when(col("error").lt(lit(0.0)))
-                .then(lit(0.0) - col("error"))
-                .otherwise(col("error"))
-                .mean()
-                .alias("mae_pp"),
-            col("error").mean().alias("bias_pp"),
-            col("true_uplift_pct")
-                .gt_eq(col("lower_pct"))
-                .and(col("true_uplift_pct").lt_eq(col("upper_pct")))
-                .cast(DataType::Float64)
-                .mean()
-                .alias("coverage"),
-        ])
+        .agg(aggregations)
         .sort(["method"], SortMultipleOptions::default())
         .collect()?)
+}
+
+/// The aggregations of an `error` column (estimate − truth, percentage points) that [`score`] and
+/// [`oracle_score`] share: `cells` (rows), `mae_pp` (mean absolute error) and `bias_pp` (mean
+/// signed error).
+fn error_summary() -> [Expr; 3] {
+    [
+        len().cast(DataType::Int64).alias("cells"),
+        when(col("error").lt(lit(0.0)))
+            .then(lit(0.0) - col("error"))
+            .otherwise(col("error"))
+            .mean()
+            .alias("mae_pp"),
+        col("error").mean().alias("bias_pp"),
+    ]
+}
+
+/// Coverage as an aggregation: the share of rows whose `truth` lies in `[lower, upper]` (both
+/// bounds included), a `Float64` in 0 … 1; the caller names it with `.alias`.
+#[must_use]
+pub fn interval_coverage(truth: &str, lower: &str, upper: &str) -> Expr {
+    col(truth)
+        .gt_eq(col(lower))
+        .and(col(truth).lt_eq(col(upper)))
+        .cast(DataType::Float64)
+        .mean()
 }
 
 /// The method name of the row of the oracle that knows the generator's fixed parts (truth.csv's
@@ -91,16 +106,7 @@ pub fn oracle_score(truth: &DataFrame) -> Result<DataFrame> {
                         - col("true_uplift_pct").cast(DataType::Float64))
                     .alias("error"),
                 )
-                .select([
-                    lit(method).alias("method"),
-                    len().cast(DataType::Int64).alias("cells"),
-                    when(col("error").lt(lit(0.0)))
-                        .then(lit(0.0) - col("error"))
-                        .otherwise(col("error"))
-                        .mean()
-                        .alias("mae_pp"),
-                    col("error").mean().alias("bias_pp"),
-                ]),
+                .select([&[lit(method).alias("method")][..], &error_summary()[..]].concat()),
         );
     }
     if rows.is_empty() {

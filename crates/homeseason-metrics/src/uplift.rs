@@ -478,12 +478,39 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Ve
     out.into_iter().map(|(_, r)| r).collect()
 }
 
+/// The columns that name a campaign cell (`campaign_id`, `region_code`, `region_name_zh`,
+/// `category`), with which the uplift table and the local-event tables begin.
 #[derive(Default)]
-struct UpliftRows {
+pub(crate) struct CellColumns {
     campaign: Vec<String>,
     region: Vec<String>,
     name: Vec<String>,
     category: Vec<String>,
+}
+
+impl CellColumns {
+    pub(crate) fn push(&mut self, campaign: &str, region: &str, name: &str, category: &str) {
+        self.campaign.push(campaign.to_owned());
+        self.region.push(region.to_owned());
+        self.name.push(name.to_owned());
+        self.category.push(category.to_owned());
+    }
+
+    /// The cell columns followed by the columns of `rest` (of the same height).
+    pub(crate) fn with(self, rest: &DataFrame) -> Result<DataFrame> {
+        Ok(df!(
+            "campaign_id" => self.campaign,
+            "region_code" => self.region,
+            "region_name_zh" => self.name,
+            "category" => self.category,
+        )?
+        .hstack(rest.columns())?)
+    }
+}
+
+#[derive(Default)]
+struct UpliftRows {
+    cell: CellColumns,
     start: Vec<NaiveDate>,
     end: Vec<NaiveDate>,
     kind: Vec<&'static str>,
@@ -528,10 +555,7 @@ impl UpliftRows {
         e: &CellEstimate,
         (window, kind): (&DateRange, &'static str),
     ) {
-        self.campaign.push(c.id.clone());
-        self.region.push(region.to_owned());
-        self.name.push(name.to_owned());
-        self.category.push(category.to_owned());
+        self.cell.push(&c.id, region, name, category);
         self.start.push(window.start);
         self.end.push(window.end);
         self.kind.push(kind);
@@ -570,11 +594,7 @@ impl UpliftRows {
     }
 
     fn into_frame(self) -> Result<DataFrame> {
-        Ok(df!(
-            "campaign_id" => self.campaign,
-            "region_code" => self.region,
-            "region_name_zh" => self.name,
-            "category" => self.category,
+        self.cell.with(&df!(
             "window_start" => self.start,
             "window_end" => self.end,
             "window_kind" => self.kind,
@@ -663,13 +683,19 @@ mod tests {
         df!("region_code" => r, "category" => c, "date" => d, "net_amount_yuan" => v).unwrap()
     }
 
-    #[test]
-    fn recovers_a_known_uplift_with_an_interval_around_it() {
+    /// The default campaign and its options with 199 replicates (a p-value down to 0.01).
+    fn campaign_and_options() -> (Campaign, UpliftOptions) {
         let campaign = Campaign::default_2023();
         let opts = UpliftOptions {
             replicates: 199,
             ..UpliftOptions::from_campaign(&campaign)
         };
+        (campaign, opts)
+    }
+
+    #[test]
+    fn recovers_a_known_uplift_with_an_interval_around_it() {
+        let (campaign, opts) = campaign_and_options();
         let out = uplift(
             &synthetic(0.10),
             &campaign,
@@ -713,12 +739,8 @@ mod tests {
     /// method, as a clearly positive one does.
     #[test]
     fn a_clearly_negative_effect_gets_a_small_two_sided_p_value() {
-        let campaign = Campaign::default_2023();
-        let opts = UpliftOptions {
-            replicates: 199,
-            placebo: None,
-            ..UpliftOptions::from_campaign(&campaign)
-        };
+        let (campaign, mut opts) = campaign_and_options();
+        opts.placebo = None;
         for (effect, sign) in [(-0.10, -1), (0.10, 1)] {
             let out = uplift(
                 &synthetic(effect),
@@ -747,15 +769,8 @@ mod tests {
 
     #[test]
     fn no_effect_gives_an_interval_holding_zero() {
-        let campaign = Campaign::default_2023();
-        let opts = UpliftOptions {
-            replicates: 199,
-            ..UpliftOptions::from_campaign(&campaign)
-        };
-        let opts = UpliftOptions {
-            placebo: None,
-            ..opts
-        };
+        let (campaign, mut opts) = campaign_and_options();
+        opts.placebo = None;
         let out = uplift(&synthetic(0.0), &campaign, &[Method::PriorYear], &opts).unwrap();
         let (lo, hi) = (
             f(&out.uplift, "lower_pct", 0).unwrap(),

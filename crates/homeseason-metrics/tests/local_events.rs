@@ -22,6 +22,7 @@ use homeseason_metrics::daily_series;
 use homeseason_metrics::local_events::{
     LocalEventOptions, coverage, local_event_power, local_events,
 };
+use homeseason_metrics::score::interval_coverage;
 use homeseason_schema::campaign::Campaign;
 use homeseason_synth::{NoProgress, SynthConfig, generate};
 use polars::prelude::*;
@@ -242,12 +243,7 @@ fn five_sample_seasons_events_are_recovered_within_their_intervals() {
         .group_by([col("category")])
         .agg([
             len().alias("cells"),
-            col("truth_pct")
-                .gt_eq(col("lift_lower_pct"))
-                .and(col("truth_pct").lt_eq(col("lift_upper_pct")))
-                .cast(DataType::Float64)
-                .mean()
-                .alias("coverage"),
+            interval_coverage("truth_pct", "lift_lower_pct", "lift_upper_pct").alias("coverage"),
             (col("lift_pct") - col("truth_pct")).mean().alias("bias_pp"),
             (col("lift_pct") - col("truth_pct"))
                 .abs()

@@ -136,6 +136,39 @@ pub(crate) fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
         .collect())
 }
 
+pub(crate) fn i64s(df: &DataFrame, name: &str) -> Result<Vec<Option<i64>>> {
+    Ok(df
+        .column(name)?
+        .cast(&DataType::Int64)?
+        .i64()?
+        .iter()
+        .collect())
+}
+
+pub(crate) fn bools(df: &DataFrame, name: &str) -> Result<Vec<Option<bool>>> {
+    Ok(df
+        .column(name)?
+        .cast(&DataType::Boolean)?
+        .bool()?
+        .iter()
+        .collect())
+}
+
+/// `read` of the column `name`, or `absent` in every row when the table lacks the column (a
+/// table written before the column existed).
+fn or_absent<T: Clone>(
+    df: &DataFrame,
+    name: &str,
+    read: impl Fn(&DataFrame, &str) -> Result<Vec<T>>,
+    absent: T,
+) -> Result<Vec<T>> {
+    if df.column(name).is_ok() {
+        read(df, name)
+    } else {
+        Ok(vec![absent; df.height()])
+    }
+}
+
 fn dates(df: &DataFrame, name: &str) -> Result<Vec<NaiveDate>> {
     let days = df.column(name)?.cast(&DataType::Int32)?;
     Ok(days
@@ -181,33 +214,14 @@ fn rows_of_kind(df: &DataFrame, kind: &str) -> Result<Vec<UpliftRow>> {
         g("p_value")?,
         g("growth_factor")?,
     );
-    let days: Vec<i64> = df
-        .column("days_used")?
-        .cast(&DataType::Int64)?
-        .i64()?
-        .iter()
+    let days: Vec<i64> = i64s(df, "days_used")?
+        .into_iter()
         .map(Option::unwrap_or_default)
         .collect();
-    let distinguishable: Vec<Option<bool>> = match df.column("distinguishable") {
-        Ok(c) => c.cast(&DataType::Boolean)?.bool()?.iter().collect(),
-        Err(_) => vec![None; df.height()],
-    };
-    let optional = |name: &str| -> Result<Vec<Option<f64>>> {
-        if df.column(name).is_ok() {
-            f64s(df, name)
-        } else {
-            Ok(vec![None; df.height()])
-        }
-    };
-    let flags: Vec<Option<bool>> = match df.column("diagnostic_flag") {
-        Ok(c) => c.cast(&DataType::Boolean)?.bool()?.iter().collect(),
-        Err(_) => vec![None; df.height()],
-    };
-    let reasons: Vec<String> = if df.column("diagnostic_reason").is_ok() {
-        strs(df, "diagnostic_reason")?
-    } else {
-        vec![String::new(); df.height()]
-    };
+    let distinguishable = or_absent(df, "distinguishable", bools, None)?;
+    let optional = |name: &str| or_absent(df, name, f64s, None);
+    let flags = or_absent(df, "diagnostic_flag", bools, None)?;
+    let reasons = or_absent(df, "diagnostic_reason", strs, String::new())?;
     let (r2, mape, loo_lo, loo_hi, shift, bp) = (
         optional("pre_fit_r2")?,
         optional("pre_fit_mape_pct")?,

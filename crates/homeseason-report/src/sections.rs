@@ -22,11 +22,8 @@ fn col_f64(df: &DataFrame, name: &str) -> Result<Vec<f64>> {
 }
 
 fn col_i64(df: &DataFrame, name: &str) -> Result<Vec<i64>> {
-    Ok(df
-        .column(name)?
-        .cast(&DataType::Int64)?
-        .i64()?
-        .iter()
+    Ok(crate::rows::i64s(df, name)?
+        .into_iter()
         .map(Option::unwrap_or_default)
         .collect())
 }
@@ -557,11 +554,8 @@ pub(crate) fn backtest(t: &DataFrame) -> Result<Vec<BacktestRow>> {
         f("conformal_factor")?,
         f("calibrated_coverage")?,
     );
-    let selected: Vec<bool> = t
-        .column("selected")?
-        .cast(&DataType::Boolean)?
-        .bool()?
-        .iter()
+    let selected: Vec<bool> = crate::rows::bools(t, "selected")?
+        .into_iter()
         .map(|v| v == Some(true))
         .collect();
     Ok((0..t.height())

@@ -465,29 +465,24 @@ fn summary_sheet(
     Ok(())
 }
 
-fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>> {
-    crate::rows::strs(df, name).map_err(|e| match e {
+/// A report reader's error as the workbook's (a polars error stays one).
+fn from_report(e: crate::ReportError) -> WorkbookError {
+    match e {
         crate::ReportError::Polars(p) => WorkbookError::Polars(p),
         other => WorkbookError::Report(Box::new(other)),
-    })
+    }
+}
+
+fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>> {
+    crate::rows::strs(df, name).map_err(from_report)
 }
 
 fn integers(df: &DataFrame, name: &str) -> Result<Vec<Option<i64>>> {
-    Ok(df
-        .column(name)?
-        .cast(&DataType::Int64)?
-        .i64()?
-        .iter()
-        .collect())
+    crate::rows::i64s(df, name).map_err(from_report)
 }
 
 fn booleans(df: &DataFrame, name: &str) -> Result<Vec<Option<bool>>> {
-    Ok(df
-        .column(name)?
-        .cast(&DataType::Boolean)?
-        .bool()?
-        .iter()
-        .collect())
+    crate::rows::bools(df, name).map_err(from_report)
 }
 
 /// Chinese name of an activity type id (the contract's enum).

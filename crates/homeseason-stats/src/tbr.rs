@@ -55,6 +55,7 @@
 use std::ops::Range;
 
 use crate::impact::rng::Sampler;
+use crate::numeric::quantile_sorted;
 
 /// Errors of the TBR estimator: bad input, never numerical trouble the data could not cause.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -495,14 +496,6 @@ pub fn tbr(
 fn student_t(rng: &mut Sampler, df: f64) -> f64 {
     let z = rng.normal();
     z / (rng.chi_square(df) / df).sqrt()
-}
-
-/// Type-7 quantile of sorted values.
-fn quantile_sorted(sorted: &[f64], p: f64) -> f64 {
-    let h = (sorted.len() - 1) as f64 * p;
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(sorted.len() - 1);
-    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
 // ------------------------------------------------------------------ Student t distribution

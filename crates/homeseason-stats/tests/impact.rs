@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use homeseason_stats::impact::{
     Design, ErrorModel, Impact, ImpactError, ImpactModel, ImpactOptions, causal_impact, moving_mean,
 };
+use homeseason_stats::numeric::box_muller;
 use homeseason_test_support::assert_close;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -47,10 +48,32 @@ struct Scenario {
 }
 
 fn normal(rng: &mut ChaCha8Rng) -> f64 {
-    // Box–Muller.
     let u1: f64 = rng.random::<f64>().max(1e-300);
-    let u2: f64 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    box_muller(u1, rng.random())
+}
+
+/// A stationary AR(1) process `x_t = φ x_{t−1} + sd ε_t`, started from its stationary
+/// distribution.
+struct Ar1 {
+    phi: f64,
+    sd: f64,
+    x: f64,
+}
+
+impl Ar1 {
+    /// The process with `(φ, sd)`, its first value drawn from `rng`.
+    fn start((phi, sd): (f64, f64), rng: &mut ChaCha8Rng) -> Self {
+        let x = normal(rng) * sd / (1.0 - phi * phi).sqrt();
+        Self { phi, sd, x }
+    }
+
+    /// The value at day `t`: the start for `t = 0`, one more innovation from `rng` after that.
+    fn at(&mut self, t: usize, rng: &mut ChaCha8Rng) -> f64 {
+        if t > 0 {
+            self.x = self.phi * self.x + self.sd * normal(rng);
+        }
+        self.x
+    }
 }
 
 /// Target and three controls sharing growth, an AR(1) economy and a pre-period shock; each with its
@@ -66,16 +89,8 @@ fn scenario(seed: u64, noise: Noise, effect: f64) -> Scenario {
         })
         .collect();
     let growth = 0.02 + 0.06 * rng.random::<f64>();
-    let (phi_e, sd_e) = noise.econ;
-    let mut e = normal(&mut rng) * sd_e / (1.0 - phi_e * phi_e).sqrt();
-    let econ: Vec<f64> = (0..DAYS)
-        .map(|t| {
-            if t > 0 {
-                e = phi_e * e + sd_e * normal(&mut rng);
-            }
-            e
-        })
-        .collect();
+    let mut e = Ar1::start(noise.econ, &mut rng);
+    let econ: Vec<f64> = (0..DAYS).map(|t| e.at(t, &mut rng)).collect();
     // Target first, then supermarket-, restaurant-, fuel-like controls.
     let sensitivity = [1.0, 0.7, 1.6, 1.2];
     let holiday_lift = [0.55, 0.11, 0.30, 0.18];
@@ -98,13 +113,10 @@ fn scenario(seed: u64, noise: Noise, effect: f64) -> Scenario {
                 }
             })
             .collect();
-        let (phi_a, sd_a) = noise.ar;
-        let mut a = normal(&mut rng) * sd_a / (1.0 - phi_a * phi_a).sqrt();
+        let mut ar = Ar1::start(noise.ar, &mut rng);
         let values: Vec<f64> = (0..DAYS)
             .map(|t| {
-                if t > 0 {
-                    a = phi_a * a + sd_a * normal(&mut rng);
-                }
+                let a = ar.at(t, &mut rng);
                 let tf = t as f64;
                 let w = 2.0 * std::f64::consts::PI * tf / 365.25;
                 let weekday = (t + first_weekday as usize) % 7;

@@ -9,6 +9,7 @@ use super::scm::{Engine, Weights, cv_lambda};
 use super::{
     Alternative, Augment, CellResult, CellSpec, GeoError, Interval, Options, Panel, PointwiseEffect,
 };
+use crate::numeric::quantile;
 
 /// Outcomes of one cell window: donors (periods × donors) and the treated average, periods `0..=end`.
 pub(crate) struct CellData {
@@ -450,24 +451,12 @@ fn jackknife_plus(
     let alpha = opts.alpha;
     match opts.alternative {
         Alternative::TwoSided => (
-            observed - quantile7(&mut high, 1.0 - alpha / 2.0),
-            observed - quantile7(&mut low, alpha / 2.0),
+            observed - quantile(&mut high, 1.0 - alpha / 2.0),
+            observed - quantile(&mut low, alpha / 2.0),
         ),
-        Alternative::Greater => (observed - quantile7(&mut high, 1.0 - alpha), f64::INFINITY),
-        Alternative::Less => (f64::NEG_INFINITY, observed - quantile7(&mut low, alpha)),
+        Alternative::Greater => (observed - quantile(&mut high, 1.0 - alpha), f64::INFINITY),
+        Alternative::Less => (f64::NEG_INFINITY, observed - quantile(&mut low, alpha)),
     }
-}
-
-/// R's default (type 7) quantile.
-fn quantile7(values: &mut [f64], prob: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    values.sort_by(f64::total_cmp);
-    let h = (values.len() - 1) as f64 * prob.clamp(0.0, 1.0);
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(values.len() - 1);
-    values[lo] + (h - lo as f64) * (values[hi] - values[lo])
 }
 
 /// Pooled result of several cells (cohorts of one staggered event).

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::ops::Range;
 
+use crate::numeric::quantile;
+
 use super::{Diagnostics, ImpactError};
 
 /// Posterior predictive draws of the counterfactual over the post-period (original scale).
@@ -115,20 +117,6 @@ impl Impact {
             0
         }
     }
-}
-
-/// Type-7 quantile (R's default: linear interpolation between order statistics) by selection;
-/// reorders `v`.
-fn quantile(v: &mut [f64], p: f64) -> f64 {
-    let n = v.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    let h = (n - 1) as f64 * p;
-    let lo = h.floor() as usize;
-    let (_, &mut at, right) = v.select_nth_unstable_by(lo, f64::total_cmp);
-    let next = right.iter().copied().min_by(f64::total_cmp).unwrap_or(at);
-    at + (h - lo as f64) * (next - at)
 }
 
 fn mean_sd(v: &[f64]) -> (f64, f64) {
