@@ -833,6 +833,73 @@ fn no_suppressed_cell_of_the_demo_is_derived_from_a_published_margin() {
         Some(0),
         "the demo has no margin that is one cell"
     );
+    // Issue 13's sums over days: the notebook's uplift and weekly_tracking, and what the report
+    // publishes of the lake's uplift, weekly_tracking and local_events, with the sums a box would
+    // not cancel blanked; the headline (national, all_targeted, campaign window) stays.
+    let note: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lake.join("dashboard/_suppression.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        note["unprotected"].as_array().map(Vec::len),
+        Some(0),
+        "{note}"
+    );
+    let nb_uplift = read_parquet(&nb.join("homeseason-weekly-2023-10-15/uplift.parquet"));
+    let nulls = |f: &DataFrame, c: &str| f.column(c).unwrap().null_count();
+    let handle = homeseason_lake::Lake::open(&lake).unwrap();
+    let campaign = homeseason_schema::campaign::Campaign::default_2023();
+    let (up, wk, ev) = homeseason_pipeline::payments::published_sums(
+        &handle,
+        &campaign,
+        handle.read_table("uplift").unwrap(),
+        handle.read_table("weekly_tracking").unwrap(),
+        handle.read_table("local_events").unwrap(),
+    )
+    .unwrap();
+    eprintln!(
+        "demo at --suppress-below 3: {} cells, {} suppressed ({} primary, {} complementary, {} \
+         secondary), {} boxes, {} daily figures blanked, {} unprotected; uplift {} rows: {} \
+         actual and {} baseline blanked (notebook week: {} of {}); weekly_tracking {} rows: {} \
+         week actual, {} week baseline, {} cumulative baseline blanked; local_events {} rows: {} \
+         blanked",
+        handle.read_table("payment_daily").unwrap().height(),
+        v["suppressed"],
+        note["primary"],
+        note["complementary"],
+        note["secondary"],
+        note["boxes"],
+        note["blanked_margins"].as_array().map_or(0, Vec::len),
+        note["unprotected"].as_array().map_or(0, Vec::len),
+        up.height(),
+        nulls(&up, "actual_yuan"),
+        nulls(&up, "baseline_yuan"),
+        nulls(&nb_uplift, "baseline_yuan"),
+        nb_uplift.height(),
+        wk.height(),
+        nulls(&wk, "week_actual_yuan"),
+        nulls(&wk, "week_baseline_yuan"),
+        nulls(&wk, "cum_baseline_yuan"),
+        ev.height(),
+        if ev.height() > 0 {
+            nulls(&ev, "actual_yuan")
+        } else {
+            0
+        },
+    );
+    let headline = up
+        .clone()
+        .lazy()
+        .filter(
+            col("region_code")
+                .eq(lit("000000"))
+                .and(col("category").eq(lit("all_targeted")))
+                .and(col("window_kind").eq(lit("campaign"))),
+        )
+        .collect()
+        .unwrap();
+    assert!(headline.height() > 0);
+    assert_eq!(nulls(&headline, "baseline_yuan"), 0, "{headline}");
+    assert_eq!(nulls(&headline, "actual_yuan"), 0, "{headline}");
     let views = tmp.path().join("views.sql");
     ok(&["export", "duckdb", "--lake", s(&lake), "--out", s(&views)]);
     let sql = std::fs::read_to_string(&views).unwrap();

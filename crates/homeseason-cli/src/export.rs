@@ -217,6 +217,15 @@ pub(crate) fn export_notebook(
     } else {
         tracking
     };
+    // The sums over days as the report publishes them (those a suppression box would not
+    // cancel blank).
+    let (uplift_week, tracking, _) = homeseason_pipeline::payments::published_sums(
+        &lake,
+        campaign,
+        uplift_week,
+        tracking,
+        DataFrame::default(),
+    )?;
     for (table, stem, frame) in [
         (tables::UPLIFT, tables::UPLIFT, &uplift_week),
         (daily_table, tables::BASELINE_DAILY, &national_daily),

@@ -69,8 +69,9 @@ pub use stream::{
 };
 pub use stream::{TXN_VALUE_FIELDS, txn_conflict_detail, txn_values_fingerprint};
 pub use suppress::{
-    PUBLISHED_MARGINS, Published, Suppression, blank_exposed_margins, figure_key, margin_groups,
-    suppress_small_cells, suppression_mask, suppression_of,
+    BoxMove, DayWeights, PUBLISHED_MARGINS, Published, SumCheck, Suppression,
+    blank_exposed_margins, blank_rows, figure_key, margin_groups, suppress_small_cells,
+    suppression_mask, suppression_of,
 };
 
 use homeseason_schema::campaign::Campaign;

@@ -24,14 +24,27 @@
 //!    day, the box is two days × two categories in its region and the national figures of those
 //!    days and categories are blanked too; where the two categories lie on either side of the
 //!    targeted set, the `all_targeted` figures of the box's days are blanked. The box chosen is the
-//!    one that blanks the fewest national and `all_targeted` figures, then the fewest unit figures,
-//!    then suppresses the fewest merchants and the smallest amount (deterministic: ties go to the
-//!    earliest day, region and category). Sums over weeks and windows are never blanked: the
-//!    headline totals stay published. Failing such a box, on a *free* day ([`Published::free`]: no
-//!    published sum over days can hold it) the box is one day × two regions × two categories, since
-//!    only that day's own figures hold it. A small unit with still no box (no other day in its segment on a
-//!    summed day, or no other category in its region that day) is listed in
-//!    [`Suppression::unprotected`].
+//!    one that blanks the fewest national and `all_targeted` figures, then whose two days are of
+//!    the same kind (workday, weekend, holiday …: an earlier year's baselines weigh days of one
+//!    kind alike, so such a box more often leaves their sums published, step 3), then the fewest
+//!    unit figures, then suppresses the fewest merchants and the smallest amount (deterministic: ties go to the
+//!    earliest day, region and category). Failing such a box (no other day in its segment with the
+//!    corners' units), the box is one day × two regions × two categories: it moves each corner's
+//!    series on that day alone. On a *free* day ([`Published::free`]) no published sum over days
+//!    holds it; elsewhere the sums over days of the corners' series that hold the day are not
+//!    published (step 3). A small unit with still no box (no other region and category that day)
+//!    is listed in [`Suppression::unprotected`].
+//! 3. *Sums over days* ([`SumCheck`]): a box raises its corners' series on one day and lowers them
+//!    on the other (a box within a day: raises or lowers them on that day). A published sum over
+//!    days of one series — a week, the window to date, a window or placebo window, a local event's
+//!    days, or a baseline over such a span, which weights the earlier year's reference days
+//!    unequally ([`DayWeights`]) — is published only when it weights both days of every box that
+//!    moves the series equally (a box within a day: does not hold the day). Then every published
+//!    figure, and so every combination of them, is unchanged by every box, and no suppressed cell
+//!    can be derived. Sums over all categories, and national sums of a box with two regions, never
+//!    move: the headline totals (national, `all_targeted`) stay published unless a box had to
+//!    blank their daily figures (one region holding the category, or categories on either side of
+//!    the targeted set — the boxes chosen avoid both where they can).
 //!
 //! [`Suppression::blanked_margins`] names every daily figure not published;
 //! [`blank_exposed_margins`] blanks them in the dashboard copy of `baseline_daily`, and the report and
@@ -82,6 +95,163 @@ pub struct Suppression {
     /// them may still give them away (a unit alone in its week segment on a summed day is its own
     /// weekly figure). Empty on every season tested.
     pub unprotected: Vec<String>,
+    /// What each box (and each unprotected unit) moves, as a sum over days must see it
+    /// ([`SumCheck`]). Not written to `_suppression.json`: [`Suppression::blanked_margins`] names
+    /// the same figures.
+    #[serde(skip)]
+    pub moves: Vec<BoxMove>,
+}
+
+/// One box of secondary suppression as a sum over days sees it: the box raises the daily figure of
+/// each series of [`BoxMove::series`] on `days[0]` and lowers it by as much on `days[1]` (or the
+/// other way round); a box within one day (`days` of one) raises or lowers it on that day only.
+/// Every daily figure it moves is blanked; a published sum over days of one of these series gives
+/// nothing away exactly when its weights on the box's days are equal (a box within a day: when the
+/// sum does not hold the day) — [`SumCheck::safe`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoxMove {
+    /// The box's days (one or two).
+    pub days: Vec<chrono::NaiveDate>,
+    /// The daily series the box moves, as `(region, category)` of `baseline_daily`
+    /// (`000000`: national; `all_targeted`: the targeted categories' sum).
+    pub series: Vec<(String, String)>,
+}
+
+/// How a published sum over days weights the daily figures of one series: `weights` (absent: 0),
+/// and `nonlinear`, ranges of days whose figures enter it other than linearly (the weekday levels
+/// of a date-anchored reference day): no box may touch them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DayWeights {
+    /// The weight of each day's figure in the sum.
+    pub weights: std::collections::BTreeMap<chrono::NaiveDate, f64>,
+    /// Days whose figures enter the sum non-linearly.
+    pub nonlinear: Vec<homeseason_schema::campaign::DateRange>,
+}
+
+impl DayWeights {
+    /// A plain sum of the figures of `days` (each once).
+    pub fn days(days: impl IntoIterator<Item = chrono::NaiveDate>) -> DayWeights {
+        DayWeights {
+            weights: days.into_iter().map(|d| (d, 1.0)).collect(),
+            nonlinear: Vec::new(),
+        }
+    }
+
+    /// A plain sum of the figures of the days of `span`.
+    #[must_use]
+    pub fn span(span: homeseason_schema::campaign::DateRange) -> DayWeights {
+        DayWeights::days(span.iter())
+    }
+
+    /// The weight of `day`.
+    #[must_use]
+    pub fn at(&self, day: chrono::NaiveDate) -> f64 {
+        self.weights.get(&day).copied().unwrap_or(0.0)
+    }
+
+    /// Whether no box with days `days` moves the sum: equal weights on two days (a box within one
+    /// day: weight 0), and neither day among the non-linear ones.
+    #[must_use]
+    pub fn cancels(&self, days: &[chrono::NaiveDate]) -> bool {
+        if days
+            .iter()
+            .any(|d| self.nonlinear.iter().any(|r| r.contains(*d)))
+        {
+            return false;
+        }
+        match days {
+            [d] => self.at(*d).abs() < 1e-12,
+            [d, e] => {
+                let (a, b) = (self.at(*d), self.at(*e));
+                (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The published sums over days checked against the boxes of a [`Suppression`]: a sum over days
+/// of one series (a region's or the nation's, a category's or `all_targeted`) is safe when every
+/// box that moves the series leaves the sum unchanged ([`DayWeights::cancels`]). Every published
+/// figure then stays orthogonal to every box's move, and so does any combination of them: no
+/// suppressed cell can be derived. Sums over all categories never move (a box raises and lowers
+/// both its categories in each of its regions).
+#[derive(Debug, Clone, Default)]
+pub struct SumCheck {
+    /// The boxes' days, by the series they move.
+    by_series: HashMap<(String, String), Vec<Vec<chrono::NaiveDate>>>,
+}
+
+impl SumCheck {
+    /// The check for what `s` did.
+    #[must_use]
+    pub fn new(s: &Suppression) -> SumCheck {
+        let mut by_series: HashMap<(String, String), Vec<Vec<chrono::NaiveDate>>> = HashMap::new();
+        for m in &s.moves {
+            for key in &m.series {
+                by_series
+                    .entry(key.clone())
+                    .or_default()
+                    .push(m.days.clone());
+            }
+        }
+        SumCheck { by_series }
+    }
+
+    /// Whether the series `(region, category)` (`000000`: national; `all_targeted`) moves at all.
+    #[must_use]
+    pub fn moved(&self, region: &str, category: &str) -> bool {
+        self.by_series
+            .contains_key(&(region.to_owned(), category.to_owned()))
+    }
+
+    /// Whether a sum over days of the series `(region, category)` weighted by `weights` can be
+    /// published: no box moves it.
+    #[must_use]
+    pub fn safe(&self, region: &str, category: &str, weights: &DayWeights) -> bool {
+        self.by_series
+            .get(&(region.to_owned(), category.to_owned()))
+            .is_none_or(|boxes| boxes.iter().all(|days| weights.cancels(days)))
+    }
+}
+
+impl SumCheck {
+    /// Whether a sum over days weighted by `weights` of the `category` series of any one region
+    /// (or a weighted sum of several regions' series over the same days, as a synthetic control
+    /// is) can be published: [`SumCheck::safe`] for every region's series of the category.
+    #[must_use]
+    pub fn safe_in_every_region(&self, category: &str, weights: &DayWeights) -> bool {
+        self.by_series.iter().all(|((region, c), boxes)| {
+            c != category
+                || region == homeseason_schema::region::NATIONAL
+                || boxes.iter().all(|days| weights.cancels(days))
+        })
+    }
+}
+
+/// `frame` with `columns` blanked (null, of each column's own type) in the rows where `rows` is
+/// true; other rows and columns unchanged. A column `frame` lacks is skipped.
+///
+/// # Errors
+/// When `rows` is not as long as `frame`.
+pub fn blank_rows(frame: &DataFrame, rows: &[bool], columns: &[&str]) -> PolarsResult<DataFrame> {
+    const FLAG: &str = "__blank_row";
+    if !rows.contains(&true) {
+        return Ok(frame.clone());
+    }
+    let mut out = frame.clone();
+    out.with_column(Column::new(FLAG.into(), rows))?;
+    let exprs: Vec<Expr> = columns
+        .iter()
+        .filter_map(|c| frame.column(c).ok().map(|s| (*c, s.dtype().clone())))
+        .map(|(c, t)| {
+            when(col(FLAG))
+                .then(lit(NULL).cast(t))
+                .otherwise(col(c))
+                .alias(c)
+        })
+        .collect();
+    out.lazy().with_columns(exprs).collect()?.drop(FLAG)
 }
 
 /// What homeseason publishes over `payment_daily`, as suppression needs to know it.
@@ -397,7 +567,7 @@ fn secondary(
         let (d, r, c) = u;
         // (cost, corners, national and all_targeted figures, cells to suppress)
         type Candidate = (
-            (bool, usize, usize, i64, f64),
+            (bool, usize, bool, usize, i64, f64),
             Vec<Unit>,
             Vec<String>,
             Vec<usize>,
@@ -408,8 +578,10 @@ fn secondary(
             .map(Some)
             .chain([None]);
         let others_r: Vec<Option<usize>> = others_r.collect();
-        // The second days to try: the other days of its segment; failing those, on a free day
-        // (in no published sum over days) the day itself — a box of one day (the wider fallback).
+        // The second days to try: the other days of its segment; failing those, the day itself —
+        // a box of one day (two regions × two categories), which moves each corner's series on
+        // that day alone: on a free day no published sum holds it; elsewhere the sums over days of
+        // the corners' series that hold the day are not published ([`SumCheck`]).
         let same_segment: Vec<i32> = by_segment
             .get(&segment(d))
             .into_iter()
@@ -417,8 +589,7 @@ fn secondary(
             .copied()
             .filter(|&x| x != d)
             .collect();
-        let fallback: Vec<i32> = published.free(date(d)).then_some(d).into_iter().collect();
-        for d2 in same_segment.iter().chain(&fallback).copied() {
+        for d2 in same_segment.iter().chain(&[d]).copied() {
             if d2 == d && best.is_some() {
                 break;
             }
@@ -474,15 +645,17 @@ fn secondary(
                     let cost = (
                         r2.is_none(),
                         figures.len(),
+                        homeseason_schema::calendar::day_type(date(d))
+                            != homeseason_schema::calendar::day_type(date(d2)),
                         new_units,
                         cells.iter().map(|&i| merchants[i]).sum::<i64>(),
                         cells.iter().map(|&i| amounts[i]).sum::<f64>(),
                     );
                     let better = best.as_ref().is_none_or(|b| {
                         let o = &b.0;
-                        (cost.0, cost.1, cost.2, cost.3)
-                            .cmp(&(o.0, o.1, o.2, o.3))
-                            .then(cost.4.total_cmp(&o.4))
+                        (cost.0, cost.1, cost.2, cost.3, cost.4)
+                            .cmp(&(o.0, o.1, o.2, o.3, o.4))
+                            .then(cost.5.total_cmp(&o.5))
                             .is_lt()
                     });
                     if better {
@@ -493,6 +666,10 @@ fn secondary(
         }
         let Some((_, corners, figures, cells)) = best else {
             summary.unprotected.push(atomic(u));
+            summary.moves.push(BoxMove {
+                days: vec![date(d)],
+                series: vec![(regions[r].clone(), categories[c].clone())],
+            });
             blanked.insert(atomic(u));
             blanked_units.insert(u);
             continue;
@@ -501,6 +678,9 @@ fn secondary(
             mask[cell] = true;
             summary.secondary += 1;
         }
+        summary
+            .moves
+            .push(box_move(&corners, &figures, &regions, &categories, date));
         for x in corners {
             blanked.insert(atomic(x));
             blanked_units.insert(x);
@@ -511,6 +691,41 @@ fn secondary(
     }
     summary.blanked_margins = blanked.into_iter().collect();
     Ok(())
+}
+
+/// What a box with `corners` that blanks the national and `all_targeted` figures `figures` moves
+/// ([`BoxMove`]): its days, the corners' series, and the series of those figures.
+fn box_move(
+    corners: &[Unit],
+    figures: &[String],
+    regions: &[String],
+    categories: &[String],
+    date: impl Fn(i32) -> chrono::NaiveDate,
+) -> BoxMove {
+    let mut days: Vec<chrono::NaiveDate> = corners.iter().map(|u| date(u.0)).collect();
+    days.dedup();
+    days.sort_unstable();
+    days.dedup();
+    let mut series: Vec<(String, String)> = corners
+        .iter()
+        .map(|&(_, r, c)| (regions[r].clone(), categories[c].clone()))
+        .collect();
+    for f in figures {
+        let mut region = homeseason_schema::region::NATIONAL.to_owned();
+        let mut category = String::new();
+        for pair in f.split(',') {
+            match pair.split_once('=') {
+                Some(("region_code", v)) => v.clone_into(&mut region),
+                Some(("category", v)) => v.clone_into(&mut category),
+                Some((TARGETED, _)) => "all_targeted".clone_into(&mut category),
+                _ => {}
+            }
+        }
+        series.push((region, category));
+    }
+    series.sort();
+    series.dedup();
+    BoxMove { days, series }
 }
 
 /// The dashboard copy of `payment_daily`: every cell of fewer than `k` distinct merchants, and the
@@ -526,27 +741,32 @@ pub fn suppress_small_cells(
     published: &Published,
 ) -> PolarsResult<(DataFrame, Suppression)> {
     let (mask, summary) = suppression_of(daily, k, published)?;
-    let blank = |c: &str, t: DataType| {
-        when(col("suppressed"))
-            .then(lit(NULL).cast(t))
-            .otherwise(col(c))
-            .alias(c)
-    };
     let mut order = crate::payments::daily_select();
     order.push(col("suppressed"));
-    let mut frame = daily.clone();
-    frame.with_column(Column::new("suppressed".into(), mask))?;
-    let out = frame
+    let mut frame = daily
+        .clone()
         .lazy()
         .with_columns([
-            blank("txn_count", DataType::Int64),
-            blank("amount_yuan", DataType::Float64),
-            blank("refund_amount_yuan", DataType::Float64),
-            blank("net_amount_yuan", DataType::Float64),
-            blank("merchant_count", DataType::Int64),
+            col("txn_count").cast(DataType::Int64),
+            col("amount_yuan").cast(DataType::Float64),
+            col("refund_amount_yuan").cast(DataType::Float64),
+            col("net_amount_yuan").cast(DataType::Float64),
+            col("merchant_count").cast(DataType::Int64),
         ])
-        .select(order)
         .collect()?;
+    frame = blank_rows(
+        &frame,
+        &mask,
+        &[
+            "txn_count",
+            "amount_yuan",
+            "refund_amount_yuan",
+            "net_amount_yuan",
+            "merchant_count",
+        ],
+    )?;
+    frame.with_column(Column::new("suppressed".into(), mask))?;
+    let out = frame.lazy().select(order).collect()?;
     Ok((out, summary))
 }
 
@@ -612,17 +832,14 @@ pub fn blank_exposed_margins(margin: &DataFrame, s: &Suppression) -> PolarsResul
     let flags: Vec<bool> = (0..margin.height())
         .map(|i| exposed.contains(figure_key(&dates[i], &regions[i], &categories[i]).as_str()))
         .collect();
-    let mut frame = margin.clone();
-    frame.with_column(Column::new("suppressed".into(), flags))?;
-    frame
+    let mut frame = margin
+        .clone()
         .lazy()
-        .with_column(
-            when(col("suppressed"))
-                .then(lit(NULL).cast(DataType::Float64))
-                .otherwise(col("actual_yuan"))
-                .alias("actual_yuan"),
-        )
-        .collect()
+        .with_column(col("actual_yuan").cast(DataType::Float64))
+        .collect()?;
+    frame = blank_rows(&frame, &flags, &["actual_yuan"])?;
+    frame.with_column(Column::new("suppressed".into(), flags))?;
+    Ok(frame)
 }
 
 #[cfg(test)]
@@ -823,12 +1040,175 @@ mod tests {
             homeseason_test_support::recoverable(&[0], &figures),
             vec![0]
         );
-        // Where a published sum over days may hold the day and no other day is in its week, no
-        // box exists: the unit is named unprotected.
+        // Where a published sum over days may hold the day and no other day is in its week, the
+        // box is one day still; the sums over days of its corners' series that hold the day are
+        // not published ([`SumCheck`]), the nation's are.
         let (_, s) = suppression_of(&d, 3, &published()).unwrap();
-        let key = "date=2023-09-01,region_code=110000,category=textiles";
-        assert!(s.unprotected.iter().any(|u| u == key), "{s:?}");
-        assert_eq!(s.boxes, 0);
+        assert!(s.unprotected.is_empty(), "{s:?}");
+        assert_eq!(s.boxes, 1);
+        let check = SumCheck::new(&s);
+        let first = DayWeights::days([NaiveDate::from_ymd_opt(2023, 9, 1).unwrap_or_default()]);
+        assert!(!check.safe("110000", "textiles", &first), "{s:?}");
+        assert!(check.safe("000000", "textiles", &first), "{s:?}");
+        assert!(check.safe("110000", "all_targeted", &first), "{s:?}");
+    }
+
+    /// Every figure published over `d`'s cells — each day, each Monday–Sunday week and each
+    /// month; by region and nationally; by category, over the targeted categories and over all —
+    /// but the daily figures `s` blanks and, with `check`, the sums over days [`SumCheck`] does
+    /// not publish.
+    fn figures_with_sums(
+        d: &DataFrame,
+        targeted: &[&str],
+        s: &Suppression,
+        check: bool,
+    ) -> Vec<Vec<usize>> {
+        use chrono::Datelike;
+        let dates: Vec<NaiveDate> = keys(d, &["date"])
+            .unwrap()
+            .iter()
+            .map(|x| NaiveDate::parse_from_str(x, "%Y-%m-%d").unwrap())
+            .collect();
+        let mut d = with_targeted(d, targeted).unwrap();
+        let monday = |x: &NaiveDate| {
+            (*x - chrono::Duration::days(i64::from(x.weekday().num_days_from_monday()))).to_string()
+        };
+        d.with_column(Column::new(
+            "__week".into(),
+            dates.iter().map(monday).collect::<Vec<_>>(),
+        ))
+        .unwrap();
+        d.with_column(Column::new(
+            "__month".into(),
+            dates
+                .iter()
+                .map(|x| x.format("%Y-%m").to_string())
+                .collect::<Vec<_>>(),
+        ))
+        .unwrap();
+        let sums = SumCheck::new(s);
+        let (regions, cats) = (
+            keys(&d, &["region_code"]).unwrap(),
+            keys(&d, &["category"]).unwrap(),
+        );
+        let mut out = Vec::new();
+        for time in ["date", "__week", "__month"] {
+            for region in [Some("region_code"), None] {
+                for cat in [Some("category"), Some(TARGETED), None] {
+                    let cols: Vec<&str> = [Some(time), region, cat].into_iter().flatten().collect();
+                    for group in margin_groups(&d, &cols).unwrap() {
+                        let i = group[0];
+                        let key = &keys(&d.slice(i64::try_from(i).unwrap(), 1), &cols).unwrap()[0];
+                        if cat == Some(TARGETED) && !key.ends_with("true") {
+                            continue;
+                        }
+                        if time == "date" {
+                            if s.blanked_margins
+                                .contains(&margin_key(&cols, key.split('\u{1f}')))
+                            {
+                                continue;
+                            }
+                        } else if check && cat.is_some() {
+                            let series_region = region.map_or("000000", |_| regions[i].as_str());
+                            let series_cat = if cat == Some(TARGETED) {
+                                "all_targeted"
+                            } else {
+                                cats[i].as_str()
+                            };
+                            let w = DayWeights::days(group.iter().map(|&r| dates[r]));
+                            if !sums.safe(series_region, series_cat, &w) {
+                                continue;
+                            }
+                        }
+                        out.push(group);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Issue 13, a unit alone in its segment: Sunday 1 October 2023 has no other day in its
+    /// segment (its week starts in September), and any published sum over days may hold it.
+    /// Beijing's textiles that day are one cell of one merchant. The box is one day (two regions
+    /// × two categories); the weekly and monthly sums of its four corners' series that hold the
+    /// day are not published, every other figure is (the national and `all_targeted` sums
+    /// included), and the attack on all of them recovers nothing — with those four corners'
+    /// sums published too it recovers the cell (where the module listed the unit unprotected).
+    #[test]
+    fn a_unit_alone_in_its_segment_is_boxed_within_its_day_and_no_sum_over_days_gives_it_away() {
+        let regions = ["110000", "120000", "130000"];
+        let cats = [
+            ("textiles", "5714"),
+            ("furniture", "5712"),
+            ("supermarket", "5411"),
+        ];
+        let mut frames = Vec::new();
+        for (k, date) in [(2023, 9, 29), (2023, 9, 30), (2023, 10, 1), (2023, 10, 2)]
+            .into_iter()
+            .enumerate()
+        {
+            let date = NaiveDate::from_ymd_opt(date.0, date.1, date.2).unwrap();
+            let mut cells = Vec::new();
+            for (r, region) in regions.into_iter().enumerate() {
+                for (c, (cat, mcc)) in cats.into_iter().enumerate() {
+                    let base = i64::try_from(5 + (k * 7 + r * 3 + c) % 8).unwrap();
+                    if k == 2 && r == 0 && c == 0 {
+                        cells.push((region, cat, mcc, "bank_a", 1, 321.09));
+                        continue;
+                    }
+                    for (j, inst) in ["bank_a", "bank_b"].into_iter().enumerate() {
+                        let m = base + i64::try_from(j).unwrap();
+                        cells.push((
+                            region,
+                            cat,
+                            mcc,
+                            inst,
+                            m,
+                            100.0 * m as f64 + 0.37 * k as f64,
+                        ));
+                    }
+                }
+            }
+            let mut f = day(&cells);
+            f.with_column(Column::new("date".into(), vec![date; f.height()]))
+                .unwrap();
+            frames.push(f);
+        }
+        let mut d = frames[0].clone();
+        for f in &frames[1..] {
+            d.vstack_mut(f).unwrap();
+        }
+        let targeted = ["textiles", "furniture"];
+        let published = Published {
+            targeted: targeted.map(str::to_owned).to_vec(),
+            cuts: vec![],
+            summed: None,
+        };
+        let (mask, s) = suppression_of(&d, 3, &published).unwrap();
+        let sunday = NaiveDate::from_ymd_opt(2023, 10, 1).unwrap();
+        assert!(s.unprotected.is_empty(), "{s:?}");
+        assert_eq!(s.boxes, 1, "{s:?}");
+        assert_eq!(s.moves[0].days, vec![sunday], "{s:?}");
+        let small = (0..d.height())
+            .find(|&i| d.column("net_amount_yuan").unwrap().f64().unwrap().get(i) == Some(321.09))
+            .unwrap();
+        assert!(mask[small]);
+        let secret: Vec<usize> = (0..mask.len()).filter(|&i| mask[i]).collect();
+        let all = figures_with_sums(&d, &targeted, &s, false);
+        let kept = figures_with_sums(&d, &targeted, &s, true);
+        assert_eq!(
+            homeseason_test_support::recoverable(&secret, &kept),
+            Vec::<usize>::new(),
+            "{s:?}"
+        );
+        assert!(
+            homeseason_test_support::recoverable(&secret, &all).contains(&small),
+            "the sums over days of the corners give the cell away"
+        );
+        // Only the corners' series' sums that hold the Sunday are held back: the week of 25
+        // September and October, for each of the four corners.
+        assert_eq!(all.len() - kept.len(), 8, "{s:?}");
     }
 
     /// Cells of `days` days from Monday 2023-09-04: 6 regions × 4 categories × 3 MCCs × 2

@@ -281,10 +281,16 @@ pub fn report_for(
     }
     let read = |t: &str| lake.read_table(t);
     let backtest = read(tables::UPLIFT_BACKTEST)?;
-    let (weekly, activity_summary, events, event_series, power, triangulation) = (
+    // The sums over days are published too: those a box would not cancel are blank here.
+    let (uplift, weekly, events) = crate::payments::published_sums(
+        lake,
+        campaign,
+        uplift,
         read(tables::WEEKLY_TRACKING)?,
-        read(tables::ACTIVITY_SUMMARY)?,
         read(tables::LOCAL_EVENTS)?,
+    )?;
+    let (activity_summary, event_series, power, triangulation) = (
+        read(tables::ACTIVITY_SUMMARY)?,
         crate::payments::published_event_series(lake, campaign, read(tables::LOCAL_EVENT_SERIES)?)?,
         read(tables::LOCAL_EVENT_POWER)?,
         read(tables::TRIANGULATION)?,

@@ -415,17 +415,39 @@ pub fn published_daily(
     campaign: &Campaign,
     baseline_daily: DataFrame,
 ) -> Result<(DataFrame, Option<u32>)> {
-    let Some(k) = lake.suppression_threshold()? else {
-        return Ok((baseline_daily, None));
-    };
-    let daily = lake.read_table(tables::PAYMENT_DAILY)?;
-    if daily.height() == 0 || baseline_daily.height() == 0 {
-        return Ok((baseline_daily, Some(k)));
+    let k = lake.suppression_threshold()?;
+    if k.is_none() || baseline_daily.height() == 0 {
+        return Ok((baseline_daily, k));
     }
-    let (_, summary) =
-        homeseason_ingest::suppression_of(&daily, k, &homeseason_ingest::Published::of(campaign))?;
+    let Some((k, summary)) = suppression_in_force(lake, campaign)? else {
+        return Ok((baseline_daily, k));
+    };
     let blanked = homeseason_ingest::blank_exposed_margins(&baseline_daily, &summary)?;
     Ok((blank_unsafe_baselines(&blanked, &summary)?, Some(k)))
+}
+
+/// The sums over days the report and the notebook publish — `uplift` (campaign and placebo
+/// windows), `weekly_tracking` and `local_events` — with the suppression of the dashboard copies
+/// applied ([`suppression_in_force`]): [`blank_unsafe_uplift`], [`blank_unsafe_tracking`] and
+/// [`blank_unsafe_events`]. Without dashboard copies, unchanged.
+///
+/// # Errors
+/// Lake or frame failures.
+pub fn published_sums(
+    lake: &Lake,
+    campaign: &Campaign,
+    uplift: DataFrame,
+    weekly: DataFrame,
+    events: DataFrame,
+) -> Result<(DataFrame, DataFrame, DataFrame)> {
+    let Some((_, s)) = suppression_in_force(lake, campaign)? else {
+        return Ok((uplift, weekly, events));
+    };
+    Ok((
+        blank_unsafe_uplift(&uplift, &s)?,
+        blank_unsafe_tracking(&weekly, &s, campaign)?,
+        blank_unsafe_events(&events, &s)?,
+    ))
 }
 
 /// The `local_event_series` the report draws (the impact plot of a local event), with the
@@ -441,18 +463,12 @@ pub fn published_event_series(
     campaign: &Campaign,
     series: DataFrame,
 ) -> Result<DataFrame> {
-    let Some(k) = lake.suppression_threshold()? else {
-        return Ok(series);
-    };
     if series.height() == 0 {
         return Ok(series);
     }
-    let daily = lake.read_table(tables::PAYMENT_DAILY)?;
-    if daily.height() == 0 {
+    let Some((_, summary)) = suppression_in_force(lake, campaign)? else {
         return Ok(series);
-    }
-    let (_, summary) =
-        homeseason_ingest::suppression_of(&daily, k, &homeseason_ingest::Published::of(campaign))?;
+    };
     blank_event_days(&series, &summary)
 }
 
@@ -514,22 +530,11 @@ pub fn blank_event_days(
                 || hidden.contains(&(dates[i].clone(), String::new()))
         })
         .collect();
-    if !gaps.contains(&true) {
-        return Ok(series.clone());
-    }
-    let mut out = series.clone();
-    out.with_column(Column::new("__gap".into(), gaps))?;
-    let blank = |c: &str| {
-        when(col("__gap"))
-            .then(lit(NULL).cast(DataType::Float64))
-            .otherwise(col(c))
-            .alias(c)
-    };
-    Ok(out
-        .lazy()
-        .with_columns([blank("observed_yuan"), blank("counterfactual_yuan")])
-        .collect()?
-        .drop("__gap")?)
+    Ok(homeseason_ingest::blank_rows(
+        series,
+        &gaps,
+        &["observed_yuan", "counterfactual_yuan"],
+    )?)
 }
 
 /// The days a `method` baseline of `date` scales from: its reference days one or two years
@@ -626,26 +631,324 @@ pub fn blank_unsafe_baselines(
             })
         })
         .collect();
-    if !unsafe_rows.contains(&true) {
-        return Ok(frame.clone());
-    }
-    let mut out = frame.clone();
-    out.with_column(Column::new("__unsafe_baseline".into(), unsafe_rows))?;
-    let blank = |c: &str| {
-        when(col("__unsafe_baseline"))
-            .then(lit(NULL).cast(DataType::Float64))
-            .otherwise(col(c))
-            .alias(c)
+    Ok(homeseason_ingest::blank_rows(
+        frame,
+        &unsafe_rows,
+        &["baseline_yuan", "lower_yuan", "upper_yuan"],
+    )?)
+}
+
+/// The suppression in force for what the report and the notebook publish: when the lake's
+/// dashboard copies were written with a threshold `k` ([`write_dashboard`]), suppression worked out
+/// again on the lake's current `payment_daily`. `None` without dashboard copies or cells.
+///
+/// # Errors
+/// Lake or frame failures.
+pub fn suppression_in_force(
+    lake: &Lake,
+    campaign: &Campaign,
+) -> Result<Option<(u32, homeseason_ingest::Suppression)>> {
+    let Some(k) = lake.suppression_threshold()? else {
+        return Ok(None);
     };
-    Ok(out
-        .lazy()
-        .with_columns([
-            blank("baseline_yuan"),
-            blank("lower_yuan"),
-            blank("upper_yuan"),
-        ])
-        .collect()?
-        .drop("__unsafe_baseline")?)
+    let daily = lake.read_table(tables::PAYMENT_DAILY)?;
+    if daily.height() == 0 {
+        return Ok(None);
+    }
+    let (_, summary) =
+        homeseason_ingest::suppression_of(&daily, k, &homeseason_ingest::Published::of(campaign))?;
+    Ok(Some((k, summary)))
+}
+
+/// How a `method` baseline summed over the days of `span` weights the daily figures of its
+/// series in the earlier year: each day's baseline is the growth ratio (published, so known) times
+/// the mean of the figure over its reference days ([`homeseason_metrics::align::reference_dates`]),
+/// so a reference day weighs 1/n for every day of `span` it is one of n reference days of. A day
+/// carried to another weekday scales by weekday levels of the three weeks around its reference
+/// day: those days enter non-linearly. `None` for a method that is not a scaled earlier year.
+#[must_use]
+pub fn baseline_weights(
+    method: homeseason_metrics::Method,
+    span: homeseason_schema::campaign::DateRange,
+) -> Option<homeseason_ingest::DayWeights> {
+    use homeseason_metrics::align;
+    if method == homeseason_metrics::Method::CounterfactualRegression {
+        return None;
+    }
+    let mut out = homeseason_ingest::DayWeights::default();
+    for t in span.iter() {
+        let (refs, rule) = align::reference_dates(t, method.lag_years());
+        let n = refs.len() as f64;
+        for r in refs {
+            *out.weights.entry(r).or_default() += 1.0 / n;
+            if align::weekday_adjusted(t, r, rule) {
+                out.nonlinear.push(homeseason_schema::campaign::DateRange {
+                    start: r - chrono::Duration::days(21),
+                    end: r + chrono::Duration::days(21),
+                });
+            }
+        }
+    }
+    Some(out)
+}
+
+/// A sum over days already checked: the method (or `actual`), its first and last day.
+type SpanKey = (String, chrono::NaiveDate, chrono::NaiveDate);
+
+/// Sums over days already checked, with their weights (`None`: not a scaled earlier year).
+#[derive(Default)]
+struct SpanCache(std::collections::HashMap<SpanKey, Option<homeseason_ingest::DayWeights>>);
+
+impl SpanCache {
+    /// Whether the actual sum and (for `method`, when it scales an earlier year) the baseline sum
+    /// of the series `(region, category)` over `start ..= end` are safe: `(actual, baseline)`.
+    fn check(
+        &mut self,
+        check: &homeseason_ingest::SumCheck,
+        region: &str,
+        category: &str,
+        method: Option<&str>,
+        start: chrono::NaiveDate,
+        end: chrono::NaiveDate,
+    ) -> (bool, bool) {
+        if !check.moved(region, category) {
+            return (true, true);
+        }
+        let span = homeseason_schema::campaign::DateRange { start, end };
+        let actual = self
+            .0
+            .entry(("actual".to_owned(), start, end))
+            .or_insert_with(|| Some(homeseason_ingest::DayWeights::span(span)));
+        let actual_safe = actual
+            .as_ref()
+            .is_none_or(|w| check.safe(region, category, w));
+        let baseline_safe = match method.and_then(homeseason_metrics::Method::from_id) {
+            Some(m) => self
+                .0
+                .entry((m.id().to_owned(), start, end))
+                .or_insert_with(|| baseline_weights(m, span))
+                .as_ref()
+                .is_none_or(|w| check.safe(region, category, w)),
+            None => true,
+        };
+        (actual_safe, baseline_safe)
+    }
+}
+
+/// The column `c` of `frame` as dates (`None` where null or absent).
+fn date_column(frame: &DataFrame, c: &str) -> Vec<Option<chrono::NaiveDate>> {
+    homeseason_metrics::tracking::dates_of(frame, c).unwrap_or_else(|_| vec![None; frame.height()])
+}
+
+/// The column `c` of `frame` as text (`""` where null or absent).
+fn text_column(frame: &DataFrame, c: &str) -> Vec<String> {
+    homeseason_metrics::tracking::strings_of(frame, c)
+        .unwrap_or_else(|_| vec![String::new(); frame.height()])
+}
+
+/// `uplift` (campaign and placebo windows) with the figures of every row blanked (null) whose sum
+/// over the window would give a suppressed cell away ([`homeseason_ingest::SumCheck`]): where a box
+/// moves the row's series (region or nation, category or `all_targeted`) and the window's actual
+/// sum, or its prior-year / two-year baseline sum ([`baseline_weights`]: the reference days weigh
+/// unequally), does not weigh the box's days equally. An unsafe actual blanks every figure of the
+/// row (money, percentages, bounds, p-value, sign); an unsafe baseline every figure but
+/// `actual_yuan`. The regression's baselines are model outputs and are not checked.
+///
+/// # Errors
+/// Frame failures.
+pub fn blank_unsafe_uplift(
+    uplift: &DataFrame,
+    s: &homeseason_ingest::Suppression,
+) -> Result<DataFrame> {
+    if s.moves.is_empty() || uplift.height() == 0 {
+        return Ok(uplift.clone());
+    }
+    let check = homeseason_ingest::SumCheck::new(s);
+    let (regions, categories, methods) = (
+        text_column(uplift, "region_code"),
+        text_column(uplift, "category"),
+        text_column(uplift, "method"),
+    );
+    let (starts, ends) = (
+        date_column(uplift, "window_start"),
+        date_column(uplift, "window_end"),
+    );
+    let mut cache = SpanCache::default();
+    let (mut bad_actual, mut bad_baseline) =
+        (vec![false; uplift.height()], vec![false; uplift.height()]);
+    for i in 0..uplift.height() {
+        let (Some(start), Some(end)) = (starts[i], ends[i]) else {
+            continue;
+        };
+        let (a, b) = cache.check(
+            &check,
+            &regions[i],
+            &categories[i],
+            Some(&methods[i]),
+            start,
+            end,
+        );
+        bad_actual[i] = !a;
+        bad_baseline[i] = !b;
+    }
+    let figures: Vec<String> = uplift
+        .columns()
+        .iter()
+        .filter(|c| {
+            c.dtype().is_float()
+                || c.name().as_str() == "effect_sign"
+                || c.name().as_str() == "distinguishable"
+        })
+        .map(|c| c.name().to_string())
+        .filter(|n| !matches!(n.as_str(), "level" | "backtest_error_pp" | "growth_factor"))
+        .collect();
+    let all: Vec<&str> = figures.iter().map(String::as_str).collect();
+    let but_actual: Vec<&str> = all
+        .iter()
+        .copied()
+        .filter(|c| *c != "actual_yuan")
+        .collect();
+    let out = homeseason_ingest::blank_rows(uplift, &bad_actual, &all)?;
+    Ok(homeseason_ingest::blank_rows(
+        &out,
+        &bad_baseline,
+        &but_actual,
+    )?)
+}
+
+/// `weekly_tracking` with the sums over days blanked (null) that would give a suppressed cell away
+/// ([`homeseason_ingest::SumCheck`], as [`blank_unsafe_uplift`]): the week's actual and baseline
+/// (and its uplift and week-over-week change) where the week's sum is unsafe, the cumulative
+/// figures where the sum from the window's start to the week's end is, and the week-over-week
+/// change where the previous week's actual is (it is this week's actual over that one).
+///
+/// # Errors
+/// Frame failures.
+pub fn blank_unsafe_tracking(
+    weekly: &DataFrame,
+    s: &homeseason_ingest::Suppression,
+    campaign: &Campaign,
+) -> Result<DataFrame> {
+    if s.moves.is_empty() || weekly.height() == 0 {
+        return Ok(weekly.clone());
+    }
+    let check = homeseason_ingest::SumCheck::new(s);
+    let (regions, categories, methods) = (
+        text_column(weekly, "region_code"),
+        text_column(weekly, "category"),
+        text_column(weekly, "method"),
+    );
+    let (starts, ends) = (
+        date_column(weekly, "week_start"),
+        date_column(weekly, "week_end"),
+    );
+    let mut cache = SpanCache::default();
+    let n = weekly.height();
+    let (mut week_a, mut week_b, mut cum_a, mut cum_b, mut wow) = (
+        vec![false; n],
+        vec![false; n],
+        vec![false; n],
+        vec![false; n],
+        vec![false; n],
+    );
+    let day = chrono::Duration::days(1);
+    for i in 0..n {
+        let (Some(start), Some(end)) = (starts[i], ends[i]) else {
+            continue;
+        };
+        let (r, c, m) = (&regions[i], &categories[i], Some(methods[i].as_str()));
+        let (a, b) = cache.check(&check, r, c, m, start, end);
+        (week_a[i], week_b[i]) = (!a, !b);
+        let (a, b) = cache.check(&check, r, c, m, campaign.window.start.min(start), end);
+        (cum_a[i], cum_b[i]) = (!a, !b);
+        let previous = start - day;
+        let (a, _) = cache.check(
+            &check,
+            r,
+            c,
+            None,
+            homeseason_metrics::tracking::week_start(previous).max(campaign.window.start),
+            previous,
+        );
+        wow[i] = week_a[i] || (previous >= campaign.window.start && !a);
+    }
+    let mut out = homeseason_ingest::blank_rows(
+        weekly,
+        &week_a,
+        &["week_actual_yuan", "week_baseline_yuan", "week_uplift_pct"],
+    )?;
+    out = homeseason_ingest::blank_rows(&out, &week_b, &["week_baseline_yuan", "week_uplift_pct"])?;
+    out = homeseason_ingest::blank_rows(&out, &wow, &["wow_change_pct"])?;
+    out = homeseason_ingest::blank_rows(
+        &out,
+        &cum_a,
+        &[
+            "cum_actual_yuan",
+            "cum_baseline_yuan",
+            "cum_uplift_abs_yuan",
+            "cum_uplift_pct",
+        ],
+    )?;
+    Ok(homeseason_ingest::blank_rows(
+        &out,
+        &cum_b,
+        &["cum_baseline_yuan", "cum_uplift_abs_yuan", "cum_uplift_pct"],
+    )?)
+}
+
+/// `local_events` with the figures of every event blanked (null) whose sum over the event's days
+/// would give a suppressed cell away ([`homeseason_ingest::SumCheck`]): the observed sum
+/// (`actual_yuan`) is the treated region's series over the event's days, and the synthetic
+/// control (`counterfactual_yuan`) a weighted sum of the donor regions' series over the same
+/// days; where a box moving the category's series of any region does not lie wholly inside or
+/// wholly outside the event's days, the observed and synthetic sums and everything derived from
+/// them (effect per day, increment, lift and their bounds) are blanked.
+///
+/// # Errors
+/// Frame failures.
+pub fn blank_unsafe_events(
+    events: &DataFrame,
+    s: &homeseason_ingest::Suppression,
+) -> Result<DataFrame> {
+    if s.moves.is_empty() || events.height() == 0 {
+        return Ok(events.clone());
+    }
+    let check = homeseason_ingest::SumCheck::new(s);
+    let categories = text_column(events, "category");
+    let (starts, ends) = (
+        date_column(events, "event_start"),
+        date_column(events, "event_end"),
+    );
+    let unsafe_rows: Vec<bool> = (0..events.height())
+        .map(|i| {
+            let (Some(start), Some(end)) = (starts[i], ends[i]) else {
+                return false;
+            };
+            let w = homeseason_ingest::DayWeights::span(homeseason_schema::campaign::DateRange {
+                start,
+                end,
+            });
+            !check.safe_in_every_region(&categories[i], &w)
+        })
+        .collect();
+    Ok(homeseason_ingest::blank_rows(
+        events,
+        &unsafe_rows,
+        &[
+            "actual_yuan",
+            "counterfactual_yuan",
+            "att_yuan_per_day",
+            "att_lower_yuan_per_day",
+            "att_upper_yuan_per_day",
+            "incremental_yuan",
+            "incremental_lower_yuan",
+            "incremental_upper_yuan",
+            "lift_pct",
+            "lift_lower_pct",
+            "lift_upper_pct",
+            "effect_sign",
+        ],
+    )?)
 }
 
 #[cfg(test)]
@@ -665,11 +968,18 @@ mod tests {
     /// `small` (region 110000, furniture): one cell of one merchant, 321.09 yuan.
     fn prior_year_cells(target: NaiveDate, small: NaiveDate) -> DataFrame {
         let refs = baseline_sources(Method::PriorYear, target);
-        let (first, last) = (refs[0] - chrono::Duration::days(7), refs[refs.len() - 1]);
+        let week = chrono::Duration::days(7);
+        cells_between(refs[0] - week, refs[refs.len() - 1] + week, small)
+    }
+
+    /// `payment_daily` cells of the days `first ..= last`: two regions × two categories × two
+    /// institutions, 5–13 merchants each, except `small` (region 110000, furniture): one cell of
+    /// one merchant, 321.09 yuan.
+    fn cells_between(first: NaiveDate, last: NaiveDate, small: NaiveDate) -> DataFrame {
         let mut rows: Vec<(NaiveDate, &str, &str, &str, i64, f64)> = Vec::new();
         let mut day = first;
         let mut n = 0_i64;
-        while day <= last + chrono::Duration::days(7) {
+        while day <= last {
             for (r, region) in REGIONS.into_iter().enumerate() {
                 for (c, cat) in CATEGORIES.into_iter().enumerate() {
                     if day == small && r == 0 && c == 0 {
@@ -1001,5 +1311,341 @@ mod tests {
             );
         }
         assert!(!after.iter().any(|p| p.0 == day(6)));
+    }
+
+    /// A series of a `weekly_tracking` row: its week's first and last day, and the forms of its
+    /// week's and its cumulative baseline.
+    type WeekRow<'a> = (
+        (&'a str, &'a str),
+        NaiveDate,
+        NaiveDate,
+        Vec<(usize, f64)>,
+        Vec<(usize, f64)>,
+    );
+
+    /// A figure of the attack: whether weekly, the day or week, the region, the category.
+    type FigureKey = (bool, String, String, String);
+
+    /// A cell's date, region, category and amount, by row.
+    type Cells = (Vec<String>, Vec<String>, Vec<String>, Vec<f64>);
+
+    fn cell_columns(cells: &DataFrame) -> Cells {
+        let text = |c: &str| -> Vec<String> {
+            cells
+                .column(c)
+                .unwrap()
+                .cast(&DataType::String)
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .map(|v| v.unwrap_or_default().to_owned())
+                .collect()
+        };
+        let amounts = cells
+            .column("net_amount_yuan")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or(0.0))
+            .collect();
+        (text("date"), text("region_code"), text("category"), amounts)
+    }
+
+    /// Every daily figure of `cells` suppression publishes (region or nation; category,
+    /// `all_targeted` — both categories here — or all), and every Monday–Sunday weekly sum of
+    /// them (a box's two days lie in one week), as weighted forms for the attack.
+    fn daily_and_weekly_forms(
+        cells: &DataFrame,
+        s: &homeseason_ingest::Suppression,
+    ) -> Vec<Vec<(usize, f64)>> {
+        let (dates, regions, cats, _) = cell_columns(cells);
+        let monday = |d: &str| {
+            let d = NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+            (d - chrono::Duration::days(i64::from(d.weekday().num_days_from_monday()))).to_string()
+        };
+        let mut groups: std::collections::BTreeMap<FigureKey, Vec<usize>> =
+            std::collections::BTreeMap::new();
+        for i in 0..dates.len() {
+            for region in [regions[i].as_str(), "000000"] {
+                for cat in [cats[i].as_str(), "all_targeted", ""] {
+                    for (weekly, time) in [(false, dates[i].clone()), (true, monday(&dates[i]))] {
+                        groups
+                            .entry((weekly, time, region.to_owned(), cat.to_owned()))
+                            .or_default()
+                            .push(i);
+                    }
+                }
+            }
+        }
+        groups
+            .into_iter()
+            .filter(|((weekly, day, region, cat), _)| {
+                *weekly || {
+                    let key = match (cat.as_str(), region.as_str()) {
+                        ("", "000000") => format!("date={day}"),
+                        ("", r) => format!("date={day},region_code={r}"),
+                        (c, r) => figure_key(day, r, c),
+                    };
+                    !s.blanked_margins.contains(&key)
+                }
+            })
+            .map(|(_, g)| g.into_iter().map(|i| (i, 1.0)).collect())
+            .collect()
+    }
+
+    /// The form of a sum over days of the series `(region, category)` of `cells` weighted by `w`.
+    fn series_form(
+        cells: &DataFrame,
+        series: (&str, &str),
+        w: &homeseason_ingest::DayWeights,
+    ) -> Vec<(usize, f64)> {
+        let (dates, regions, cats, _) = cell_columns(cells);
+        (0..dates.len())
+            .filter(|&i| in_series((&regions[i], &cats[i]), series))
+            .map(|i| {
+                (
+                    i,
+                    w.at(NaiveDate::parse_from_str(&dates[i], "%Y-%m-%d").unwrap()),
+                )
+            })
+            .filter(|x| x.1 != 0.0)
+            .collect()
+    }
+
+    /// Issue 13, multi-day baselines: a prior-year small cell on Monday 22 August 2022, boxed with
+    /// a workday of its week. The campaign window's prior-year baseline (and the weeks' and the
+    /// cumulative ones of `weekly_tracking`) weigh that Monday 1/4 and the other workday 1/5 (a
+    /// Monday's reference days skip the Mid-Autumn Monday), so the box does not cancel: with every
+    /// baseline sum published, the attack (every daily figure of 2022, every weekly sum, every
+    /// baseline sum with its weights, the growth ratio known) recovers the cell. With the unsafe
+    /// sums blanked — the four corners' regional series; the national and `all_targeted` ones,
+    /// which no box moves, stay — it recovers nothing.
+    #[test]
+    fn baseline_sums_a_prior_year_box_does_not_cancel_are_blanked_and_the_attack_recovers_nothing()
+    {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).expect("date");
+        let window = homeseason_schema::campaign::DateRange {
+            start: d(2023, 9, 4),
+            end: d(2023, 9, 17),
+        };
+        let small = d(2022, 8, 22);
+        let cells = cells_between(d(2022, 8, 15), d(2022, 10, 9), small);
+        let published = Published {
+            targeted: CATEGORIES.map(str::to_owned).to_vec(),
+            cuts: vec![],
+            summed: None,
+        };
+        let (mask, s) = suppression_of(&cells, 3, &published).expect("suppression");
+        assert!(s.unprotected.is_empty() && s.boxes == 1, "{s:?}");
+        let the_box = &s.moves[0];
+        assert!(
+            the_box.days.contains(&small) && the_box.days.len() == 2,
+            "{s:?}"
+        );
+        let whole = baseline_weights(Method::PriorYear, window).expect("weights");
+        assert!(!whole.cancels(&the_box.days), "{the_box:?}: {whole:?}");
+        let mut campaign = Campaign::default_2023();
+        campaign.window = window;
+        let series: Vec<(&str, &str)> = ["110000", "120000", "000000"]
+            .into_iter()
+            .flat_map(|r| ["furniture", "home_appliances", "all_targeted"].map(|c| (r, c)))
+            .collect();
+        let (_, _, _, amounts) = cell_columns(&cells);
+        let value = |f: &[(usize, f64)]| 1.05 * f.iter().map(|&(i, w)| amounts[i] * w).sum::<f64>();
+        let n = series.len();
+        let forms: Vec<Vec<(usize, f64)>> = series
+            .iter()
+            .map(|x| series_form(&cells, *x, &whole))
+            .collect();
+        let uplift = df!(
+            "region_code" => series.iter().map(|x| x.0).collect::<Vec<_>>(),
+            "category" => series.iter().map(|x| x.1).collect::<Vec<_>>(),
+            "method" => vec!["prior_year"; n],
+            "window_kind" => vec!["campaign"; n],
+            "window_start" => vec![window.start; n],
+            "window_end" => vec![window.end; n],
+            "actual_yuan" => vec![1.0e6; n],
+            "baseline_yuan" => forms.iter().map(|f| value(f)).collect::<Vec<_>>(),
+            "uplift_pct" => forms.iter().map(|f| 100.0 * (1.0e6 / value(f) - 1.0)).collect::<Vec<_>>(),
+            "level" => vec![0.9; n],
+        )
+        .expect("uplift");
+        // weekly_tracking: both weeks of the window, every series.
+        let weeks = [
+            (d(2023, 9, 4), d(2023, 9, 10)),
+            (d(2023, 9, 11), d(2023, 9, 17)),
+        ];
+        let mut rows: Vec<WeekRow<'_>> = Vec::new();
+        for x in &series {
+            for (start, end) in weeks {
+                let span = |a, b| homeseason_schema::campaign::DateRange { start: a, end: b };
+                let week = baseline_weights(Method::PriorYear, span(start, end)).expect("week");
+                let cum =
+                    baseline_weights(Method::PriorYear, span(window.start, end)).expect("cum");
+                rows.push((
+                    *x,
+                    start,
+                    end,
+                    series_form(&cells, *x, &week),
+                    series_form(&cells, *x, &cum),
+                ));
+            }
+        }
+        let m = rows.len();
+        let weekly = df!(
+            "as_of_week" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            "region_code" => rows.iter().map(|r| r.0.0).collect::<Vec<_>>(),
+            "category" => rows.iter().map(|r| r.0.1).collect::<Vec<_>>(),
+            "method" => vec!["prior_year"; m],
+            "week_start" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            "week_end" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            "week_actual_yuan" => vec![5.0e5; m],
+            "week_baseline_yuan" => rows.iter().map(|r| value(&r.3)).collect::<Vec<_>>(),
+            "cum_actual_yuan" => vec![1.0e6; m],
+            "cum_baseline_yuan" => rows.iter().map(|r| value(&r.4)).collect::<Vec<_>>(),
+            "wow_change_pct" => vec![Some(0.0); m],
+        )
+        .expect("weekly");
+        let shown_uplift = blank_unsafe_uplift(&uplift, &s).expect("uplift");
+        let shown_weekly = blank_unsafe_tracking(&weekly, &s, &campaign).expect("weekly");
+        let published_at = |frame: &DataFrame, c: &str, i: usize| {
+            frame.column(c).unwrap().f64().unwrap().get(i).is_some()
+        };
+        let hidden: Vec<usize> = (0..mask.len()).filter(|&i| mask[i]).collect();
+        let small_row = (0..cells.height())
+            .find(|&i| amounts[i] == 321.09)
+            .expect("the small cell");
+        let base = daily_and_weekly_forms(&cells, &s);
+        let (mut all, mut kept) = (base.clone(), base.clone());
+        for (i, f) in forms.iter().enumerate() {
+            all.push(f.clone());
+            if published_at(&shown_uplift, "baseline_yuan", i) {
+                kept.push(f.clone());
+            }
+            // The actual sums are of 2023: no suppressed cell of 2022 in them, so they stay.
+            assert!(published_at(&shown_uplift, "actual_yuan", i));
+        }
+        for (i, r) in rows.iter().enumerate() {
+            all.extend([r.3.clone(), r.4.clone()]);
+            if published_at(&shown_weekly, "week_baseline_yuan", i) {
+                kept.push(r.3.clone());
+            }
+            if published_at(&shown_weekly, "cum_baseline_yuan", i) {
+                kept.push(r.4.clone());
+            }
+        }
+        assert_eq!(
+            homeseason_test_support::recoverable_weighted(&hidden, &base),
+            Vec::<usize>::new(),
+            "the daily and weekly figures alone give nothing away"
+        );
+        assert!(
+            homeseason_test_support::recoverable_weighted(&hidden, &all).contains(&small_row),
+            "every baseline sum published gives the small cell away"
+        );
+        assert_eq!(
+            homeseason_test_support::recoverable_weighted(&hidden, &kept),
+            Vec::<usize>::new(),
+            "{s:?}"
+        );
+        // What is blanked: the corners' four regional series; the regions' all_targeted and the
+        // nation's series stay.
+        for (i, x) in series.iter().enumerate() {
+            let moved = x.0 != "000000" && x.1 != "all_targeted";
+            assert_eq!(
+                published_at(&shown_uplift, "baseline_yuan", i),
+                !moved,
+                "{x:?}: {shown_uplift}"
+            );
+            assert_eq!(
+                published_at(&shown_uplift, "uplift_pct", i),
+                !moved,
+                "{x:?}"
+            );
+        }
+    }
+
+    /// Issue 13, local events: a small cell on Sunday 10 September 2023 (Beijing furniture),
+    /// boxed with Saturday 9 September. Beijing's local event runs from the Sunday to 17
+    /// September: its observed sum minus the published days 11–17 gives the cell, and the box
+    /// does not cancel (one of its days is inside). With the event's figures blanked the attack
+    /// (every daily and weekly figure, every event's observed sum and its synthetic control, the
+    /// donor weight known) recovers nothing; an event whose days hold neither day stays.
+    #[test]
+    fn a_local_event_sum_a_box_straddles_is_blanked_and_the_attack_recovers_nothing() {
+        let d = |m, day| NaiveDate::from_ymd_opt(2023, m, day).expect("date");
+        let cells = cells_between(d(9, 4), d(9, 17), d(9, 10));
+        let published = Published {
+            targeted: CATEGORIES.map(str::to_owned).to_vec(),
+            cuts: vec![],
+            summed: None,
+        };
+        let (mask, s) = suppression_of(&cells, 3, &published).expect("suppression");
+        assert!(s.unprotected.is_empty() && s.boxes == 1, "{s:?}");
+        assert_eq!(s.moves[0].days, vec![d(9, 9), d(9, 10)], "{s:?}");
+        let span = |a, b| {
+            homeseason_ingest::DayWeights::span(homeseason_schema::campaign::DateRange {
+                start: a,
+                end: b,
+            })
+        };
+        let (beijing, tianjin) = (span(d(9, 10), d(9, 17)), span(d(9, 11), d(9, 17)));
+        // Observed: the treated region's series; synthetic control: 0.8 × the donor's.
+        let forms = [
+            series_form(&cells, ("110000", "furniture"), &beijing),
+            series_form(&cells, ("120000", "furniture"), &beijing)
+                .into_iter()
+                .map(|(i, w)| (i, 0.8 * w))
+                .collect::<Vec<_>>(),
+            series_form(&cells, ("120000", "home_appliances"), &tianjin),
+            series_form(&cells, ("110000", "home_appliances"), &tianjin)
+                .into_iter()
+                .map(|(i, w)| (i, 0.8 * w))
+                .collect::<Vec<_>>(),
+        ];
+        let (_, _, _, amounts) = cell_columns(&cells);
+        let value = |f: &[(usize, f64)]| f.iter().map(|&(i, w)| amounts[i] * w).sum::<f64>();
+        let events = df!(
+            "campaign_id" => ["test", "test"],
+            "region_code" => ["110000", "120000"],
+            "category" => ["furniture", "home_appliances"],
+            "event_start" => [d(9, 10), d(9, 11)],
+            "event_end" => [d(9, 17), d(9, 17)],
+            "actual_yuan" => [value(&forms[0]), value(&forms[2])],
+            "counterfactual_yuan" => [value(&forms[1]), value(&forms[3])],
+            "incremental_yuan" => [value(&forms[0]) - value(&forms[1]), value(&forms[2]) - value(&forms[3])],
+            "level" => [0.9, 0.9],
+        )
+        .expect("events");
+        let shown = blank_unsafe_events(&events, &s).expect("events");
+        let published_at =
+            |c: &str, i: usize| shown.column(c).unwrap().f64().unwrap().get(i).is_some();
+        assert!(!published_at("actual_yuan", 0) && !published_at("counterfactual_yuan", 0));
+        assert!(!published_at("incremental_yuan", 0));
+        assert!(published_at("actual_yuan", 1) && published_at("counterfactual_yuan", 1));
+        let hidden: Vec<usize> = (0..mask.len()).filter(|&i| mask[i]).collect();
+        let small_row = (0..cells.height())
+            .find(|&i| amounts[i] == 321.09)
+            .expect("the small cell");
+        let base = daily_and_weekly_forms(&cells, &s);
+        let mut all = base.clone();
+        all.extend(forms.iter().cloned());
+        let mut kept = base.clone();
+        kept.extend([forms[2].clone(), forms[3].clone()]);
+        assert_eq!(
+            homeseason_test_support::recoverable_weighted(&hidden, &base),
+            Vec::<usize>::new()
+        );
+        assert!(
+            homeseason_test_support::recoverable_weighted(&hidden, &all).contains(&small_row),
+            "the event's observed sum gives the small cell away"
+        );
+        assert_eq!(
+            homeseason_test_support::recoverable_weighted(&hidden, &kept),
+            Vec::<usize>::new(),
+            "{s:?}"
+        );
     }
 }

@@ -335,14 +335,27 @@ pub fn fixtures_dir() -> PathBuf {
 /// Independent of the suppression code it attacks, so that it can fail.
 #[must_use]
 pub fn recoverable(hidden: &[usize], groups: &[Vec<usize>]) -> Vec<usize> {
+    let forms: Vec<Vec<(usize, f64)>> = groups
+        .iter()
+        .map(|g| g.iter().map(|&c| (c, 1.0)).collect())
+        .collect();
+    recoverable_weighted(hidden, &forms)
+}
+
+/// [`recoverable`] for published figures that weigh their cells: each form of `forms` is one
+/// published figure as `(cell, weight)` pairs (a baseline summed over a window weighs each
+/// earlier-year reference day by how many of the window's days it stands for; a synthetic
+/// control weighs its donors). A cell listed twice counts with the sum of its weights.
+#[must_use]
+pub fn recoverable_weighted(hidden: &[usize], forms: &[Vec<(usize, f64)>]) -> Vec<usize> {
     let column: std::collections::HashMap<usize, usize> =
         hidden.iter().enumerate().map(|(c, &r)| (r, c)).collect();
     let mut pivots: Vec<(usize, Vec<f64>)> = Vec::new();
-    for g in groups {
+    for g in forms {
         let mut row = vec![0.0; hidden.len()];
-        for cell in g {
+        for (cell, w) in g {
             if let Some(&c) = column.get(cell) {
-                row[c] = 1.0;
+                row[c] += w;
             }
         }
         for (p, prow) in &pivots {
