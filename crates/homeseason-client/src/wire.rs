@@ -17,21 +17,7 @@ pub enum Status {
 }
 
 /// A rejected row, as shown to the liaison.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RejectRow {
-    /// Line in the file (the header is line 1).
-    pub line: i64,
-    /// Column, when one is to blame.
-    pub column: Option<String>,
-    /// Reason code.
-    pub reason: String,
-    /// Chinese message.
-    pub message_zh: String,
-    /// English message.
-    pub message_en: String,
-    /// The raw line.
-    pub raw: String,
-}
+pub use homeseason_schema::contract::RejectRow;
 
 /// A partition the upload replaced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -155,54 +155,42 @@ pub(crate) fn register(
     let mut duplicates = 0;
     let mut seen = std::collections::HashSet::new();
     for r in 0..cells.len() {
-        if cells.is_blank_or_total(r) {
-            cells.reject(
-                sink,
-                r,
-                "activity_id",
-                Reason::MissingValue,
-                Some("空行或合计行 / blank or totals row"),
-            );
+        if cells.skip_blank_or_total(sink, r, "activity_id") {
             continue;
         }
         let Some(id) = cells.required(sink, r, "activity_id") else {
             continue;
         };
-        let Some(region_raw) = cells.required(sink, r, "region_code") else {
-            continue;
-        };
-        let Ok(reg) = regions.resolve(region_raw) else {
-            cells.reject(sink, r, "region_code", Reason::UnknownRegion, None);
+        let Some(reg) = cells.region(sink, r, &regions) else {
             continue;
         };
         let Some(n) = cells.required(sink, r, "name") else {
             continue;
         };
-        let Some(type_raw) = cells.required(sink, r, "type") else {
+        let Some(t) = cells.parsed(
+            sink,
+            r,
+            "type",
+            activity_type,
+            Reason::BadEnum,
+            Some("购物节 | 嘉年华 | 下乡 | 直播电商节 | 设计大赛 | 技能大赛 | 展会 | 其他"),
+        ) else {
             continue;
         };
-        let Some(t) = activity_type(type_raw) else {
-            cells.reject(
+        let date = |sink: &mut RejectSink, field| {
+            cells.parsed(
                 sink,
                 r,
-                "type",
-                Reason::BadEnum,
-                Some("购物节 | 嘉年华 | 下乡 | 直播电商节 | 设计大赛 | 技能大赛 | 展会 | 其他"),
-            );
+                field,
+                parse::date,
+                Reason::BadDate,
+                Some("YYYY-MM-DD"),
+            )
+        };
+        let Some(s) = date(sink, "start_date") else {
             continue;
         };
-        let Some(s) = cells.required(sink, r, "start_date") else {
-            continue;
-        };
-        let Some(s) = parse::date(s) else {
-            cells.reject(sink, r, "start_date", Reason::BadDate, Some("YYYY-MM-DD"));
-            continue;
-        };
-        let Some(e) = cells.required(sink, r, "end_date") else {
-            continue;
-        };
-        let Some(e) = parse::date(e) else {
-            cells.reject(sink, r, "end_date", Reason::BadDate, Some("YYYY-MM-DD"));
+        let Some(e) = date(sink, "end_date") else {
             continue;
         };
         if s > e {

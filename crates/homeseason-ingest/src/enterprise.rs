@@ -101,14 +101,7 @@ pub(crate) fn sales(
     let mut seen = std::collections::HashSet::new();
     let mut duplicates = 0;
     for row in 0..cells.len() {
-        if cells.is_blank_or_total(row) {
-            cells.reject(
-                sink,
-                row,
-                "uscc",
-                Reason::MissingValue,
-                Some("空行或合计行 / blank or totals row"),
-            );
+        if cells.skip_blank_or_total(sink, row, "uscc") {
             continue;
         }
         let Some(code) = cells.required(sink, row, "uscc") else {
@@ -135,40 +128,21 @@ pub(crate) fn sales(
             );
             continue;
         }
-        let Some(region_raw) = cells.required(sink, row, "region_code") else {
+        let Some(region) = cells.region(sink, row, &regions) else {
             continue;
         };
-        let Ok(region) = regions.resolve(region_raw) else {
-            cells.reject(sink, row, "region_code", Reason::UnknownRegion, None);
+        let Some(category) = cells.parsed(
+            sink,
+            row,
+            "category",
+            category,
+            Reason::UnknownCategory,
+            Some("家电 | 家具 | 家纺 | 建材家装"),
+        ) else {
             continue;
         };
-        let Some(cat_raw) = cells.required(sink, row, "category") else {
-            continue;
-        };
-        let Some(category) = category(cat_raw) else {
-            cells.reject(
-                sink,
-                row,
-                "category",
-                Reason::UnknownCategory,
-                Some("家电 | 家具 | 家纺 | 建材家装"),
-            );
-            continue;
-        };
-        let Some(period_raw) = cells.required(sink, row, "period") else {
-            continue;
-        };
-        let Some(period) = parse::period(period_raw) else {
-            cells.reject(
-                sink,
-                row,
-                "period",
-                Reason::BadPeriod,
-                Some(&crate::reject::period_detail(
-                    period_raw,
-                    "2023-09 | 2023年9月 | 2023-W37 | 2023-09-01~2023-09-30",
-                )),
-            );
+        let formats = "2023-09 | 2023年9月 | 2023-W37 | 2023-09-01~2023-09-30";
+        let Some(period) = cells.period(sink, row, parse::period, formats) else {
             continue;
         };
         let Some(amount_raw) = cells.required(sink, row, "sales_amount_yuan") else {
@@ -205,28 +179,17 @@ pub(crate) fn sales(
             }
             None => None,
         };
-        if let (Some(c), Some(u)) = (cell_unit, column_unit)
-            && c != u
-        {
+        // The unit column contradicting the amount's own unit, or (when the amount has none) the
+        // header's: (where the other unit is written, in Chinese and English; that unit; the column's).
+        let contradiction = match (cell_unit, column_unit, header_unit) {
+            (Some(c), Some(u), _) if c != u => Some(("销售额写明", "amount", c, u)),
+            (None, Some(u), Some(h)) if u != h => Some(("表头单位为", "header", h, u)),
+            _ => None,
+        };
+        if let Some((where_zh, where_en, said, column)) = contradiction {
+            let (said, column) = (said.zh(), column.zh());
             let detail = format!(
-                "销售额写明“{}”，单位列为“{}”，二者矛盾 / the amount says {} but the unit column says {}",
-                c.zh(),
-                u.zh(),
-                c.zh(),
-                u.zh()
-            );
-            cells.reject(sink, row, "source_unit", Reason::BadUnit, Some(&detail));
-            continue;
-        }
-        if let (None, Some(u), Some(h)) = (cell_unit, column_unit, header_unit)
-            && u != h
-        {
-            let detail = format!(
-                "表头单位为“{}”，单位列为“{}”，二者矛盾 / the header says {} but the unit column says {}",
-                h.zh(),
-                u.zh(),
-                h.zh(),
-                u.zh()
+                "{where_zh}“{said}”，单位列为“{column}”，二者矛盾 / the {where_en} says {said} but the unit column says {column}"
             );
             cells.reject(sink, row, "source_unit", Reason::BadUnit, Some(&detail));
             continue;

@@ -1,7 +1,7 @@
 //! Small frame helpers shared by the feeds.
 
 use homeseason_schema::campaign::Campaign;
-use homeseason_schema::region::Regions;
+use homeseason_schema::region::{Region, Regions};
 use polars::prelude::*;
 
 use crate::reject::{Reason, RejectSink};
@@ -218,6 +218,78 @@ impl<'a> Cells<'a> {
             self.reject(sink, row, field, Reason::MissingValue, None);
         }
         v
+    }
+    /// The cell read by `read`: `None` after a `missing_value` reject when the cell is empty, or
+    /// after a `reason` reject (with `detail`) when `read` refuses it.
+    pub(crate) fn parsed<'c, T>(
+        &'c self,
+        sink: &mut RejectSink,
+        row: usize,
+        field: &'a str,
+        read: impl FnOnce(&'c str) -> Option<T>,
+        reason: Reason,
+        detail: Option<&str>,
+    ) -> Option<T> {
+        let value = read(self.required(sink, row, field)?);
+        if value.is_none() {
+            self.reject(sink, row, field, reason, detail);
+        }
+        value
+    }
+    /// The `period` cell read by `read`, or `None` after a reject: `missing_value`, or `bad_period`
+    /// naming a month outside 1–12 or else the accepted `formats`.
+    pub(crate) fn period<'c, T>(
+        &'c self,
+        sink: &mut RejectSink,
+        row: usize,
+        read: impl FnOnce(&'c str) -> Option<T>,
+        formats: &str,
+    ) -> Option<T> {
+        let raw = self.required(sink, row, "period")?;
+        let value = read(raw);
+        if value.is_none() {
+            let detail = crate::reject::period_detail(raw, formats);
+            self.reject(sink, row, "period", Reason::BadPeriod, Some(&detail));
+        }
+        value
+    }
+    /// The `region_code` cell resolved to its reporting region, or `None` after a reject
+    /// (`missing_value`, `unknown_region`).
+    pub(crate) fn region<'r>(
+        &self,
+        sink: &mut RejectSink,
+        row: usize,
+        regions: &'r Regions,
+    ) -> Option<&'r Region> {
+        let resolve = |v| regions.resolve(v).ok();
+        self.parsed(
+            sink,
+            row,
+            "region_code",
+            resolve,
+            Reason::UnknownRegion,
+            None,
+        )
+    }
+    /// Whether the row is blank or a totals row; such a row is rejected at `field` as a
+    /// `missing_value` ("blank or totals row").
+    pub(crate) fn skip_blank_or_total(
+        &self,
+        sink: &mut RejectSink,
+        row: usize,
+        field: &'a str,
+    ) -> bool {
+        let skip = self.is_blank_or_total(row);
+        if skip {
+            self.reject(
+                sink,
+                row,
+                field,
+                Reason::MissingValue,
+                Some("空行或合计行 / blank or totals row"),
+            );
+        }
+        skip
     }
     /// Whether the row is blank or a totals row (合计/总计/小计) that people leave under a table.
     pub(crate) fn is_blank_or_total(&self, row: usize) -> bool {

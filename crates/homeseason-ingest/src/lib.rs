@@ -52,7 +52,7 @@ pub use profile::{
     TimeFormat, pick as pick_profile,
 };
 pub use profile::{INSTITUTION_CODE_RULE, is_institution_code, unknown_institution_detail};
-pub use reject::{Reason, Reject, RejectSink};
+pub use reject::{Reason, Reject, RejectSink, append_rejects, rejects_frame};
 pub use source::{
     Decoded, Encoding, URI_SCHEMES, UriError, decode, is_uri, sha256_hex, uri_file_name,
 };
@@ -503,19 +503,15 @@ pub fn reject_unknown_institutions(mut out: FileOutcome, known: &[String]) -> Re
     out.rows = out.rows.filter(&keep).map_err(pe)?;
     out.origins = Some(origins.filter(&keep).map_err(pe)?);
     let extra = sink.to_frame().map_err(pe)?;
-    out.rejects = if out.rejects.height() == 0 {
-        extra
-    } else {
-        concat(
-            [out.rejects.clone().lazy(), extra.lazy()],
-            UnionArgs {
-                diagonal: true,
-                ..UnionArgs::default()
-            },
-        )
-        .and_then(|lf| lf.sort(["line"], SortMultipleOptions::default()).collect())
-        .map_err(pe)?
-    };
+    let merged = out.rejects.height() > 0;
+    out.rejects = append_rejects(&out.rejects, extra).map_err(pe)?;
+    if merged {
+        // The rejects of both checks, in file order.
+        out.rejects = out
+            .rejects
+            .sort(["line"], SortMultipleOptions::default())
+            .map_err(pe)?;
+    }
     out.report.accepted -= n.min(out.report.accepted);
     out.report.rejected += n;
     Ok(out)

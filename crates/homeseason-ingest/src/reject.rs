@@ -1,6 +1,6 @@
 //! Row-level rejects: why a row was not accepted, in Chinese and English, with its raw text.
 
-use homeseason_schema::contract::{Field, tables};
+use homeseason_schema::contract::{Field, RejectRow, tables};
 use polars::prelude::*;
 
 /// Why a row was rejected. Codes are stable: they are the `reason` column of the `rejects` table.
@@ -302,44 +302,91 @@ impl RejectSink {
     /// Only on an internal polars failure.
     pub fn to_frame(&self) -> PolarsResult<DataFrame> {
         debug_assert!(homeseason_schema::contract::get(tables::REJECTS).is_some());
-        let mut rows = self.rows.clone();
+        let mut rows: Vec<RejectRow> = self.rows.iter().map(Reject::to_row).collect();
         rows.sort_by_key(|r| r.line);
-        let n = rows.len();
-        DataFrame::new(
-            n,
-            vec![
-                Column::new("feed".into(), vec![self.feed.as_str(); n]),
-                Column::new("file".into(), vec![self.file.as_str(); n]),
-                Column::new("file_sha256".into(), vec![self.sha256.as_str(); n]),
-                Column::new(
-                    "line".into(),
-                    rows.iter().map(|r| r.line as i64).collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "column".into(),
-                    rows.iter().map(|r| r.column.clone()).collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "reason".into(),
-                    rows.iter().map(|r| r.reason.code()).collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "message_zh".into(),
-                    rows.iter()
-                        .map(|r| r.message_zh.as_str())
-                        .collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "message_en".into(),
-                    rows.iter()
-                        .map(|r| r.message_en.as_str())
-                        .collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "raw".into(),
-                    rows.iter().map(|r| r.raw.as_str()).collect::<Vec<_>>(),
-                ),
-            ],
-        )
+        rejects_frame(&self.feed, &self.file, &self.sha256, &rows)
     }
+}
+
+impl Reject {
+    /// The reject as a row of the `rejects` table.
+    fn to_row(&self) -> RejectRow {
+        RejectRow {
+            line: self.line as i64,
+            column: self.column.clone(),
+            reason: self.reason.code().to_owned(),
+            message_zh: self.message_zh.clone(),
+            message_en: self.message_en.clone(),
+            raw: self.raw.clone(),
+        }
+    }
+}
+
+/// `rows` as rows of the `rejects` table, in their order, for the file `file` (hash `sha256`) of
+/// `feed`.
+///
+/// # Errors
+/// Only on an internal polars failure.
+pub fn rejects_frame(
+    feed: &str,
+    file: &str,
+    sha256: &str,
+    rows: &[RejectRow],
+) -> PolarsResult<DataFrame> {
+    let n = rows.len();
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("feed".into(), vec![feed; n]),
+            Column::new("file".into(), vec![file; n]),
+            Column::new("file_sha256".into(), vec![sha256; n]),
+            Column::new(
+                "line".into(),
+                rows.iter().map(|r| r.line).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "column".into(),
+                rows.iter().map(|r| r.column.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "reason".into(),
+                rows.iter().map(|r| r.reason.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "message_zh".into(),
+                rows.iter()
+                    .map(|r| r.message_zh.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "message_en".into(),
+                rows.iter()
+                    .map(|r| r.message_en.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "raw".into(),
+                rows.iter().map(|r| r.raw.as_str()).collect::<Vec<_>>(),
+            ),
+        ],
+    )
+}
+
+/// `extra` rejects after `rejects` (the columns of both, `null` where one lacks a column); `extra`
+/// alone when `rejects` has no rows.
+///
+/// # Errors
+/// Only on an internal polars failure.
+pub fn append_rejects(rejects: &DataFrame, extra: DataFrame) -> PolarsResult<DataFrame> {
+    if rejects.height() == 0 {
+        return Ok(extra);
+    }
+    concat(
+        [rejects.clone().lazy(), extra.lazy()],
+        UnionArgs {
+            diagonal: true,
+            ..UnionArgs::default()
+        },
+    )?
+    .collect()
 }

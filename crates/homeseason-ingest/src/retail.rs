@@ -204,25 +204,16 @@ pub(crate) fn stats(
     let mut rows: Vec<Row> = Vec::new();
     let mut duplicates = 0;
     for r in 0..cells.len() {
-        let Some(period_raw) = cells.required(sink, r, "period") else {
-            continue;
+        // A month, or January–February together (`jf`: the year of a combined period).
+        let month = |raw: &str| {
+            let jf = jan_feb(raw);
+            jf.and_then(|y| parse::period(&format!("{y}-02")))
+                .or_else(|| parse::period(raw))
+                .filter(|p| p.kind == parse::PeriodKind::Month)
+                .map(|p| (p, jf))
         };
-        let jf = jan_feb(period_raw);
-        let Some(p) = jf
-            .and_then(|y| parse::period(&format!("{y}-02")))
-            .or_else(|| parse::period(period_raw))
-            .filter(|p| p.kind == parse::PeriodKind::Month)
-        else {
-            cells.reject(
-                sink,
-                r,
-                "period",
-                Reason::BadPeriod,
-                Some(&crate::reject::period_detail(
-                    period_raw,
-                    "YYYY-MM（1–2月合并为 YYYY-02，Jan–Feb combined as YYYY-02）",
-                )),
-            );
+        let formats = "YYYY-MM（1–2月合并为 YYYY-02，Jan–Feb combined as YYYY-02）";
+        let Some((p, jf)) = cells.period(sink, r, month, formats) else {
             continue;
         };
         let months = match (cells.get("months_covered", r), jf) {
@@ -262,17 +253,14 @@ pub(crate) fn stats(
             cells.reject(sink, r, "region_code", Reason::UnknownRegion, None);
             continue;
         };
-        let Some(cat_raw) = cells.required(sink, r, "category") else {
-            continue;
-        };
-        let Some(category) = category(cat_raw) else {
-            cells.reject(
-                sink,
-                r,
-                "category",
-                Reason::UnknownCategory,
-                Some(&CATEGORIES.join(" | ")),
-            );
+        let Some(category) = cells.parsed(
+            sink,
+            r,
+            "category",
+            category,
+            Reason::UnknownCategory,
+            Some(&CATEGORIES.join(" | ")),
+        ) else {
             continue;
         };
         let Ok(value) = level(&cells, sink, r, "value_100m_yuan") else {

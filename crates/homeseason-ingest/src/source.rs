@@ -18,6 +18,21 @@ pub enum Encoding {
     Gb18030,
 }
 
+impl Encoding {
+    /// The encoding a streamed file was read in: UTF-8 with a byte-order mark when it began with
+    /// one, else GB18030 when its text had to be decoded as such, else UTF-8.
+    #[must_use]
+    pub fn of_stream(bom: bool, gb18030: bool) -> Encoding {
+        if bom {
+            Encoding::Utf8Bom
+        } else if gb18030 {
+            Encoding::Gb18030
+        } else {
+            Encoding::Utf8
+        }
+    }
+}
+
 /// A source file decoded to text.
 #[derive(Debug, Clone)]
 pub struct Decoded {

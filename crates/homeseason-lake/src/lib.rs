@@ -61,28 +61,51 @@ pub use manifest::{FileEntry, Manifest, PartitionEntry, RefusedEntry};
 pub use replace::{ReplaceRange, ReplaceSummary, ReplacementEntry};
 pub use snapshot::{Retention, SNAPSHOTS_DIR, is_snapshotted};
 pub use store::{
-    Commit, CommitSummary, ConflictPolicy, ConflictReject, Lake, LakeLock, ORIGIN_LINE, ORIGIN_RAW,
-    SCHEMA_VERSION, check_frame, dtype_of, write_key,
+    Commit, CommitSummary, ConflictPolicy, Lake, LakeLock, ORIGIN_LINE, ORIGIN_RAW, SCHEMA_VERSION,
+    check_frame, dtype_of, write_key,
 };
 pub use txn_index::{
     MonthHolder, TXN_INDEX_DIR, TXN_INDEX_FORMAT, TxnIds, TxnSpill, payment_partition,
 };
+
+/// A filesystem operation that failed: what was being done, on which path, and the cause. The IO
+/// failure of every crate that reads and writes files (the lake, the pipeline, the server, the Spark
+/// engine), each holding it as its error's `Io` variant.
+#[derive(Debug, thiserror::Error)]
+#[error("{action} {path}: {source}")]
+pub struct IoError {
+    /// What was being done (`read`, `write`, `list` …).
+    pub action: &'static str,
+    /// The path.
+    pub path: std::path::PathBuf,
+    /// Cause.
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl IoError {
+    /// For `map_err`: the failure of `action` on `path` as an error `E` that holds an [`IoError`].
+    pub fn on<'a, E: From<IoError>>(
+        action: &'static str,
+        path: &'a std::path::Path,
+    ) -> impl FnOnce(std::io::Error) -> E + 'a {
+        move |source| {
+            E::from(IoError {
+                action,
+                path: path.to_owned(),
+                source,
+            })
+        }
+    }
+}
 
 /// Errors of the lake.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LakeError {
     /// A filesystem operation failed.
-    #[error("{action} {path}: {source}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// Path.
-        path: std::path::PathBuf,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// A Parquet read or write failed.
     #[error("{path}: {source}")]
     Polars {

@@ -17,7 +17,7 @@ use polars::prelude::*;
 
 use crate::layout::{PartitionKey, partition_keys};
 use crate::manifest::PartitionEntry;
-use crate::store::{Lake, restore_path_columns, upgrade_v1_names};
+use crate::store::{Lake, io, restore_path_columns, upgrade_v1_names};
 use crate::{LakeError, Result};
 
 /// Whether a partition's relative path (`table/k=v/…/name.parquet`) is in `table`'s layout of today:
@@ -108,11 +108,7 @@ impl Lake {
                     path: rel.clone(),
                     source,
                 };
-                let file = File::open(path).map_err(|source| LakeError::Io {
-                    action: "open",
-                    path: path.clone(),
-                    source,
-                })?;
+                let file = File::open(path).map_err(io("open", path))?;
                 let frame = ParquetReader::new(file).finish().map_err(perr)?;
                 let mut frame = upgrade_v1_names(table, frame);
                 restore_path_columns(&mut frame, values).map_err(perr)?;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::layout::is_safe_partition_value;
 use crate::manifest::PartitionEntry;
-use crate::store::{Lake, write_key};
+use crate::store::{Lake, io, write_key};
 use crate::txn_index::{ID_RECORD, ID_VALUE_EXT, ID_VALUE_RECORD, PAIR_RECORD, TXN_INDEX_DIR};
 use crate::{LakeError, Result};
 
@@ -173,11 +173,7 @@ impl Lake {
             // The partition's relative path (as the manifest names it), checked under the root.
             let rel = self.partition_rel(&path).unwrap_or_default();
             self.resolve(&rel)?;
-            let file = fs::File::open(&path).map_err(|source| LakeError::Io {
-                action: "open",
-                path: path.clone(),
-                source,
-            })?;
+            let file = fs::File::open(&path).map_err(io("open", &path))?;
             let frame = ParquetReader::new(file)
                 .finish()
                 .map(|f| crate::store::upgrade_v1_names(table, f))
@@ -240,11 +236,7 @@ impl Lake {
                             continue;
                         };
                         let path = self.resolve(&rel)?;
-                        let bytes = fs::read(&path).map_err(|source| LakeError::Io {
-                            action: "read",
-                            path: path.clone(),
-                            source,
-                        })?;
+                        let bytes = fs::read(&path).map_err(io("read", &path))?;
                         let mut kept = Vec::with_capacity(bytes.len());
                         let mut dropped = 0;
                         for rec in bytes.chunks_exact(record) {

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::layout::partition_keys;
-use crate::store::{Lake, sync_dir};
+use crate::store::{Lake, io, sync_dir};
 use crate::{LakeError, Result};
 
 /// The folder of the snapshots under the lake root.
@@ -133,14 +133,6 @@ fn unix_secs() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> LakeError + 'a {
-    move |source| LakeError::Io {
-        action,
-        path: path.to_owned(),
-        source,
-    }
 }
 
 impl Lake {

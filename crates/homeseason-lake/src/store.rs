@@ -6,12 +6,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use homeseason_schema::contract::{self, FieldType};
+use homeseason_ingest::{append_rejects, rejects_frame};
+use homeseason_schema::contract::{self, FieldType, RejectRow};
 use polars::prelude::*;
 
 use crate::layout::{PartitionKey, partition_keys};
 use crate::manifest::{FileEntry, Manifest, PartitionEntry, RefusedEntry};
-use crate::{LakeError, Result};
+use crate::{IoError, LakeError, Result};
 
 /// Version of the table contracts, written into every Parquet file's key-value metadata
 /// (`homeseason.schema_version`). `2`: every money column names its unit (`sales_amount_yuan`,
@@ -31,11 +32,7 @@ pub(crate) fn io<'a>(
     action: &'static str,
     path: &'a Path,
 ) -> impl FnOnce(std::io::Error) -> LakeError + 'a {
-    move |source| LakeError::Io {
-        action,
-        path: path.to_owned(),
-        source,
-    }
+    IoError::on(action, path)
 }
 
 /// The number a folder entry's name carries after `prefix` (`year=2023` → 2023); `None` for a name
@@ -107,7 +104,7 @@ pub struct CommitSummary {
     /// Rows whose key the lake already held with the same values (changed nothing).
     pub duplicate_rows: usize,
     /// Rows whose key the lake already held with different values, settled by the lake's
-    /// [`ConflictPolicy`] (`policy`); both rows of each are in `rejects` ([`ConflictReject`]).
+    /// [`ConflictPolicy`] (`policy`); both rows of each are in `rejects` ([`RejectRow`]).
     pub conflicts: usize,
     /// Of `conflicts`, those between two rows of the file itself (a key repeated in the file with
     /// other values). Whatever the policy, one row of each is not stored: it counts as rejected.
@@ -118,7 +115,7 @@ pub struct CommitSummary {
     pub policy: ConflictPolicy,
     /// The rows this commit wrote to `rejects` for its conflicts: for each conflict the received
     /// row (`conflict`) and the row the lake held (`conflict_held`).
-    pub conflict_rejects: Vec<ConflictReject>,
+    pub conflict_rejects: Vec<RejectRow>,
 }
 
 /// Column of [`Commit::origins`]: the row's 1-based source line.
@@ -186,76 +183,6 @@ impl CommitSummary {
             ConflictPolicy::KeepFirst => self.conflicts,
             ConflictPolicy::KeepLast => self.in_file_conflicts,
         }
-    }
-}
-
-/// One row a conflict wrote to `rejects` (the columns of the `rejects` contract that are not the
-/// file's).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ConflictReject {
-    /// The received row's line in its file (also on the held row's record: the line it conflicts
-    /// with); 1 when the line is unknown.
-    pub line: i64,
-    /// The first column whose values differ.
-    pub column: Option<String>,
-    /// `conflict` (the received row) or `conflict_held` (the row the lake held).
-    pub reason: String,
-    /// Chinese message.
-    pub message_zh: String,
-    /// English message.
-    pub message_en: String,
-    /// The received row's raw text; for the held row its values as `column=value; …`.
-    pub raw: String,
-}
-
-impl ConflictReject {
-    /// Conflict rows as rows of the `rejects` table, for the file `file` (hash `sha256`) of `feed`.
-    ///
-    /// # Errors
-    /// Only on an internal polars failure.
-    pub fn rejects_frame(
-        feed: &str,
-        file: &str,
-        sha256: &str,
-        rows: &[Self],
-    ) -> PolarsResult<DataFrame> {
-        let n = rows.len();
-        DataFrame::new(
-            n,
-            vec![
-                Column::new("feed".into(), vec![feed; n]),
-                Column::new("file".into(), vec![file; n]),
-                Column::new("file_sha256".into(), vec![sha256; n]),
-                Column::new(
-                    "line".into(),
-                    rows.iter().map(|r| r.line).collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "column".into(),
-                    rows.iter().map(|r| r.column.clone()).collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "reason".into(),
-                    rows.iter().map(|r| r.reason.as_str()).collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "message_zh".into(),
-                    rows.iter()
-                        .map(|r| r.message_zh.as_str())
-                        .collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "message_en".into(),
-                    rows.iter()
-                        .map(|r| r.message_en.as_str())
-                        .collect::<Vec<_>>(),
-                ),
-                Column::new(
-                    "raw".into(),
-                    rows.iter().map(|r| r.raw.as_str()).collect::<Vec<_>>(),
-                ),
-            ],
-        )
     }
 }
 
@@ -329,7 +256,7 @@ impl ConflictPair {
     /// The two `rejects` rows of this conflict: the received row, then the held one — a row the
     /// lake held from an earlier file, or (`held_line`) an earlier row of the same file, each row
     /// then on its own line.
-    fn rejects(&self, policy: ConflictPolicy) -> [ConflictReject; 2] {
+    fn rejects(&self, policy: ConflictPolicy) -> [RejectRow; 2] {
         let line = self.line.unwrap_or(1);
         let t = self.texts(policy, line);
         let diff = |label: usize, sep: &str, join: &str| -> String {
@@ -352,7 +279,7 @@ impl ConflictPair {
         let (diff_en, diff_zh) = (diff(0, ": ", "; "), diff(1, "：", "；"));
         let column = self.diffs.first().map(|(c, _, _)| c.clone());
         [
-            ConflictReject {
+            RejectRow {
                 line,
                 column: column.clone(),
                 reason: "conflict".into(),
@@ -360,7 +287,7 @@ impl ConflictPair {
                 message_zh: format!("冲突：{}（{diff_zh}）；{}", t.got.1, t.got_policy.1),
                 raw: self.raw.clone().unwrap_or_else(|| self.received_text()),
             },
-            ConflictReject {
+            RejectRow {
                 line: t.held_line,
                 column,
                 reason: "conflict_held".into(),
@@ -1519,25 +1446,27 @@ impl Lake {
             totals.absorb(counts);
             merged_parts.push((path.clone(), rows, changed));
         }
-        let conflict_rejects: Vec<ConflictReject> = totals
+        let conflict_rejects: Vec<RejectRow> = totals
             .pairs
             .iter()
             .flat_map(|p| p.rejects(policy))
             .collect();
         let known = manifest.file(c.sha256).is_some();
+        // What this commit did if it changes nothing; completed below when it does.
+        let mut summary = CommitSummary {
+            unchanged: true,
+            written: Vec::new(),
+            replaced: Vec::new(),
+            added_rows: 0,
+            duplicate_rows: totals.duplicates,
+            conflicts: totals.conflicts,
+            in_file_conflicts: totals.in_file,
+            conflict_keys: totals.conflict_keys,
+            policy,
+            conflict_rejects,
+        };
         if known && merged_parts.iter().all(|(_, _, changed)| !changed) {
-            return Ok(CommitSummary {
-                unchanged: true,
-                written: Vec::new(),
-                replaced: Vec::new(),
-                added_rows: 0,
-                duplicate_rows: totals.duplicates,
-                conflicts: totals.conflicts,
-                in_file_conflicts: totals.in_file,
-                conflict_keys: totals.conflict_keys,
-                policy,
-                conflict_rejects,
-            });
+            return Ok(summary);
         }
         // The table's other partitions still under an earlier contract version's names (a lake
         // written before a rename) are rewritten under today's names in this commit, so the table
@@ -1545,23 +1474,11 @@ impl Lake {
         // Their rows and manifest entries stay as they are.
         let migrated = self.partitions_with_old_names(c.table, &merged_parts)?;
         // The file's rejects, with both rows of each conflict.
-        let all_rejects = if conflict_rejects.is_empty() {
+        let all_rejects = if summary.conflict_rejects.is_empty() {
             None
         } else {
-            let extra = conflict_frame(c, &conflict_rejects).map_err(perr(c.table))?;
-            Some(if c.rejects.height() == 0 {
-                extra
-            } else {
-                concat(
-                    [c.rejects.clone().lazy(), extra.lazy()],
-                    UnionArgs {
-                        diagonal: true,
-                        ..UnionArgs::default()
-                    },
-                )
-                .and_then(LazyFrame::collect)
-                .map_err(perr(contract::tables::REJECTS))?
-            })
+            let extra = conflict_frame(c, &summary.conflict_rejects).map_err(perr(c.table))?;
+            Some(append_rejects(c.rejects, extra).map_err(perr(contract::tables::REJECTS))?)
         };
         let rejects_frame = all_rejects.as_ref().unwrap_or(c.rejects);
         let reject_parts = if rejects_frame.height() > 0 {
@@ -1570,7 +1487,6 @@ impl Lake {
             Vec::new()
         };
         let mut written = Vec::new();
-        let replaced = Vec::new();
         // Every partition and the new manifest are staged in `.tmp` first, then put in place as one
         // journaled commit: a crash leaves the old state, or the new one once the next writer has
         // finished the renames, never a manifest that disagrees with the partitions.
@@ -1637,17 +1553,14 @@ impl Lake {
                     "duplicate_rows": totals.duplicates,
                     "conflicts": totals.conflicts,
                     "in_file_conflicts": totals.in_file,
-                    "conflict_keys": totals.conflict_keys,
+                    "conflict_keys": summary.conflict_keys,
                     "policy": policy.id(),
                 }),
             );
             // A conflicting row of the file that is not stored (`keep-first`: the received row;
             // within the file, either policy: one row of each pair) counts as rejected (it is in
             // `rejects`), keeping read = accepted + rejected + duplicates.
-            let not_stored = match policy {
-                ConflictPolicy::KeepFirst => totals.conflicts,
-                ConflictPolicy::KeepLast => totals.in_file,
-            };
+            let not_stored = summary.not_stored();
             if not_stored > 0 {
                 for (field, delta) in [("accepted", -1_i64), ("rejected", 1)] {
                     if let Some(n) = obj.get(field).and_then(serde_json::Value::as_i64) {
@@ -1678,18 +1591,10 @@ impl Lake {
             .inspect_err(|_| unstage(&staged))?;
         staged.push((tmp, MANIFEST.to_owned()));
         self.install_all(&staged)?;
-        Ok(CommitSummary {
-            unchanged: false,
-            written,
-            replaced,
-            added_rows: totals.added,
-            duplicate_rows: totals.duplicates,
-            conflicts: totals.conflicts,
-            in_file_conflicts: totals.in_file,
-            conflict_keys: totals.conflict_keys,
-            policy,
-            conflict_rejects,
-        })
+        summary.unchanged = false;
+        summary.written = written;
+        summary.added_rows = totals.added;
+        Ok(summary)
     }
 
     /// The partitions of `table` other than `touched` whose file still carries a column under a name
@@ -2114,8 +2019,8 @@ fn partition_context(table: &str, path: &str) -> String {
 }
 
 /// The `rejects` rows of a commit's conflicts.
-fn conflict_frame(c: &Commit<'_>, rows: &[ConflictReject]) -> PolarsResult<DataFrame> {
-    ConflictReject::rejects_frame(c.feed, c.file, c.sha256, rows)
+fn conflict_frame(c: &Commit<'_>, rows: &[RejectRow]) -> PolarsResult<DataFrame> {
+    rejects_frame(c.feed, c.file, c.sha256, rows)
 }
 
 /// Create a folder readable by its owner only (0700 on Unix).
@@ -2589,50 +2494,20 @@ mod tests {
                 ("A", "330000", 9.0),
                 ("C", "330000", 3.0),
             ]);
-            let summary = commit(
-                "second.csv",
-                &sha2,
-                &second,
-                &[2, 3, 4],
-                &["B,2", "A,9 (raw)", "C,3"],
-            );
-            assert_eq!(
-                (
-                    summary.added_rows,
-                    summary.duplicate_rows,
-                    summary.conflicts
-                ),
-                (1, 1, 1),
-                "{policy}: {summary:?}"
-            );
+            let send_second = || {
+                let raws = ["B,2", "A,9 (raw)", "C,3"];
+                commit("second.csv", &sha2, &second, &[2, 3, 4], &raws)
+            };
+            let summary = send_second();
+            let counts = merge_counts(&summary);
+            assert_eq!(counts, (1, 1, 1, 0), "{policy}: {summary:?}");
             assert_eq!(summary.policy, policy);
-            let (path, _) = lake
-                .files(contract::tables::ENTERPRISE_SALES)
-                .expect("files")
-                .pop()
-                .expect("one partition");
-            let stored = ParquetReader::new(File::open(path).expect("open"))
-                .finish()
-                .expect("read")
-                .lazy()
-                .filter(col("uscc").eq(lit("A")))
-                .collect()
-                .expect("filter");
             let want = match policy {
                 ConflictPolicy::KeepFirst => 1.0,
                 ConflictPolicy::KeepLast => 9.0,
             };
-            assert_eq!(stored.height(), 1, "{policy}: one row for key A");
-            assert_eq!(
-                stored
-                    .column("sales_amount_yuan")
-                    .expect("col")
-                    .f64()
-                    .expect("f64")
-                    .get(0),
-                Some(want),
-                "{policy}"
-            );
+            let (_, a) = stored_sales(&lake, "A");
+            assert_eq!(a, [Some(want)], "{policy}: one row for key A");
             let rejects = lake
                 .read_rejects("enterprise_sales", &sha2)
                 .expect("read rejects")
@@ -2690,13 +2565,7 @@ mod tests {
             };
             assert_eq!(report["accepted"], accepted, "{policy}: {report}");
             // Sending the second file again changes nothing.
-            let again = commit(
-                "second.csv",
-                &sha2,
-                &second,
-                &[2, 3, 4],
-                &["B,2", "A,9 (raw)", "C,3"],
-            );
+            let again = send_second();
             assert!(again.unchanged, "{policy}: {again:?}");
         }
     }
@@ -2716,23 +2585,10 @@ mod tests {
                 ("A", "330000", 9.0),
             ]);
             let sha = "3".repeat(64);
-            let summary = commit_sales(
-                &lake,
-                "one.csv",
-                &sha,
-                &rows,
-                &[2, 3, 4],
-                &["A,1", "B,2", "A,9"],
-            );
-            assert_eq!(
-                (
-                    summary.added_rows,
-                    summary.conflicts,
-                    summary.in_file_conflicts
-                ),
-                (2, 1, 1),
-                "{policy}: {summary:?}"
-            );
+            let raws = ["A,1", "B,2", "A,9"];
+            let summary = commit_sales(&lake, "one.csv", &sha, &rows, &[2, 3, 4], &raws);
+            let counts = merge_counts(&summary);
+            assert_eq!(counts, (2, 0, 1, 1), "{policy}: {summary:?}");
             assert_eq!(summary.not_stored(), 1, "{policy}");
             let r = &summary.conflict_rejects;
             assert_eq!(r.len(), 2);
@@ -2764,33 +2620,13 @@ mod tests {
                 );
                 assert!(!x.message_en.contains('冲'), "{}", x.message_en);
             }
-            let (path, _) = lake
-                .files(contract::tables::ENTERPRISE_SALES)
-                .expect("files")
-                .pop()
-                .expect("one partition");
-            let stored = ParquetReader::new(File::open(path).expect("open"))
-                .finish()
-                .expect("read");
+            let (stored, a) = stored_sales(&lake, "A");
             assert_eq!(stored.height(), 2, "{policy}: {stored}");
-            let a = stored
-                .lazy()
-                .filter(col("uscc").eq(lit("A")))
-                .collect()
-                .expect("filter");
             let want = match policy {
                 ConflictPolicy::KeepFirst => 1.0,
                 ConflictPolicy::KeepLast => 9.0,
             };
-            assert_eq!(
-                a.column("sales_amount_yuan")
-                    .expect("col")
-                    .f64()
-                    .expect("f64")
-                    .get(0),
-                Some(want),
-                "{policy}"
-            );
+            assert_eq!(a, [Some(want)], "{policy}");
             let manifest = lake.manifest().expect("manifest");
             let report = &manifest.file(&sha).expect("entry").report;
             assert_eq!(
@@ -2805,6 +2641,38 @@ mod tests {
                 .expect("rejects");
             assert_eq!(rejects.height(), 2, "{rejects}");
         }
+    }
+
+    /// A commit's merge counts: (added, duplicate, conflicting, conflicting within the file) rows.
+    fn merge_counts(s: &CommitSummary) -> (usize, usize, usize, usize) {
+        (
+            s.added_rows,
+            s.duplicate_rows,
+            s.conflicts,
+            s.in_file_conflicts,
+        )
+    }
+
+    /// The enterprise-sales partition (a test lake holds one) and the `sales_amount_yuan` of its
+    /// rows with key `uscc`.
+    fn stored_sales(lake: &Lake, uscc: &str) -> (DataFrame, Vec<Option<f64>>) {
+        let (path, _) = lake
+            .files(contract::tables::ENTERPRISE_SALES)
+            .expect("files")
+            .pop()
+            .expect("one partition");
+        let stored = ParquetReader::new(File::open(path).expect("open"))
+            .finish()
+            .expect("read");
+        let of_key = stored
+            .clone()
+            .lazy()
+            .filter(col("uscc").eq(lit(uscc)))
+            .collect()
+            .expect("filter");
+        let amounts = of_key.column("sales_amount_yuan").expect("col");
+        let amounts = amounts.f64().expect("f64");
+        (stored, (0..amounts.len()).map(|i| amounts.get(i)).collect())
     }
 
     /// A lake in a new temporary folder (removed when the first value drops) under `policy`.

@@ -1,6 +1,8 @@
 //! The pipeline's error: what a step could not do, with the path or table it concerns.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use homeseason_lake::IoError;
 
 /// What went wrong in a pipeline step. A file refused whole is not an error: it is a
 /// [`crate::Fate::Refused`], recorded in the lake's manifest.
@@ -8,16 +10,8 @@ use std::path::{Path, PathBuf};
 #[non_exhaustive]
 pub enum PipelineError {
     /// A file or folder could not be read or written.
-    #[error("{action} {path}: {source}")]
-    Io {
-        /// What was being done (`reading`, `writing`, `listing` …).
-        action: &'static str,
-        /// The path.
-        path: PathBuf,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] IoError),
     /// The lake refused or failed a read or a commit.
     #[error(transparent)]
     Lake(#[from] homeseason_lake::LakeError),
@@ -55,14 +49,9 @@ pub enum PipelineError {
 pub type Result<T, E = PipelineError> = std::result::Result<T, E>;
 
 /// Map an IO error on `path` to [`PipelineError::Io`].
-pub(crate) fn io_err(
+pub(crate) fn io_err<'a>(
     action: &'static str,
-    path: &Path,
-) -> impl FnOnce(std::io::Error) -> PipelineError {
-    let path = path.to_path_buf();
-    move |source| PipelineError::Io {
-        action,
-        path,
-        source,
-    }
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> PipelineError + 'a {
+    IoError::on(action, path)
 }

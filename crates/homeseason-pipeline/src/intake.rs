@@ -15,8 +15,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use homeseason_ingest::{Feed, FileOutcome, FileReport, IngestError, detect_feed, ingest_bytes};
-use homeseason_lake::{Commit, CommitSummary, ConflictReject, Lake, RefusedEntry, TxnSpill};
+use homeseason_ingest::{
+    Feed, FileOutcome, FileReport, IngestError, append_rejects, detect_feed, ingest_bytes,
+    rejects_frame,
+};
+use homeseason_lake::{Commit, CommitSummary, Lake, RefusedEntry, TxnSpill};
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::contract::tables;
 use polars::prelude::*;
@@ -257,24 +260,13 @@ fn settle_conflicts(outcome: &mut FileOutcome, commit: &CommitSummary) -> Result
     outcome.report.accepted -= moved;
     outcome.report.rejected += moved;
     let r = &outcome.report;
-    let extra = ConflictReject::rejects_frame(
+    let extra = rejects_frame(
         r.feed.id(),
         r.file.as_str(),
         r.sha256.as_str(),
         &commit.conflict_rejects,
     )?;
-    outcome.rejects = if outcome.rejects.height() == 0 {
-        extra
-    } else {
-        concat(
-            [outcome.rejects.clone().lazy(), extra.lazy()],
-            UnionArgs {
-                diagonal: true,
-                ..UnionArgs::default()
-            },
-        )?
-        .collect()?
-    };
+    outcome.rejects = append_rejects(&outcome.rejects, extra)?;
     Ok(())
 }
 

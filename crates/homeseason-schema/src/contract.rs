@@ -108,6 +108,28 @@ pub mod tables {
     ];
 }
 
+/// One row of the [`tables::REJECTS`] table less the file's columns (`feed`, `file`,
+/// `file_sha256`): a row validation rejected, or one a lake commit wrote for a conflict. The
+/// server answers with it and the client reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectRow {
+    /// Line (CSV) or row (XLSX) in the file, 1-based; the header is line 1. A conflict's held row
+    /// carries the line of the received row it conflicts with; 1 when the line is unknown.
+    pub line: i64,
+    /// The source column at fault, when one is (for a conflict: the first column whose values
+    /// differ).
+    pub column: Option<String>,
+    /// Machine reason code (`missing_value`, `bad_date` …; `conflict` for a received row in
+    /// conflict, `conflict_held` for the row the lake held).
+    pub reason: String,
+    /// Chinese message.
+    pub message_zh: String,
+    /// English message.
+    pub message_en: String,
+    /// The row's raw text; for a conflict's held row its values as `column=value; …`.
+    pub raw: String,
+}
+
 /// The pattern every `region_code` column carries: a 6-digit GB/T 2260 code (`000000` = national) or
 /// the project-internal key `XPCC` for the Xinjiang Production and Construction Corps.
 pub const REGION_CODE_PATTERN: &str = r"^(\d{6}|XPCC)$";

@@ -10,16 +10,8 @@ use serde::Serialize;
 #[non_exhaustive]
 pub enum ServerError {
     /// A filesystem operation failed.
-    #[error("{action} {path}: {source}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// Path.
-        path: std::path::PathBuf,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] homeseason_lake::IoError),
     /// A JSON store could not be read or written.
     #[error("{path}: {reason}")]
     Store {
@@ -49,11 +41,7 @@ pub(crate) fn io_err<'a>(
     action: &'static str,
     path: &'a std::path::Path,
 ) -> impl FnOnce(std::io::Error) -> ServerError + 'a {
-    move |source| ServerError::Io {
-        action,
-        path: path.to_owned(),
-        source,
-    }
+    homeseason_lake::IoError::on(action, path)
 }
 
 /// An error answered to a client: an HTTP status, a stable code and a message in Chinese and English.

@@ -70,16 +70,8 @@ pub enum SparkError {
     #[error("staged output: {0}")]
     Staged(String),
     /// Local IO.
-    #[error("{action} {path}: {source}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// Path.
-        path: PathBuf,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] homeseason_lake::IoError),
     /// The lake's txn-id index could not be read or written.
     #[error("txn index: {0}")]
     Lake(String),
@@ -89,15 +81,25 @@ pub enum SparkError {
     Uri(String),
 }
 
+/// Write `job` to `dir` as `name`, beside the PySpark driver; the paths of the job and the driver.
+fn stage_job(
+    dir: &Path,
+    name: &str,
+    job: &serde_json::Value,
+) -> Result<(PathBuf, PathBuf), SparkError> {
+    let job_path = dir.join(name);
+    let text = serde_json::to_vec_pretty(job).unwrap_or_default();
+    std::fs::write(&job_path, text).map_err(io_err("write", &job_path))?;
+    let driver = dir.join("rollup.py");
+    std::fs::write(&driver, DRIVER_PY).map_err(io_err("write", &driver))?;
+    Ok((job_path, driver))
+}
+
 fn io_err<'a>(
     action: &'static str,
     path: &'a Path,
 ) -> impl FnOnce(std::io::Error) -> SparkError + 'a {
-    move |source| SparkError::Io {
-        action,
-        path: path.to_owned(),
-        source,
-    }
+    homeseason_lake::IoError::on(action, path)
 }
 
 fn staged(e: impl std::fmt::Display) -> SparkError {
@@ -327,13 +329,7 @@ fn prepare_text(
         homeseason_ingest::file_institution(text.as_bytes(), true, profile, columns[F_INST]);
     Ok(Prepared {
         name,
-        encoding: if bom {
-            Encoding::Utf8Bom
-        } else if decode == Decode::Gb18030 {
-            Encoding::Gb18030
-        } else {
-            Encoding::Utf8
-        },
+        encoding: Encoding::of_stream(bom, decode == Decode::Gb18030),
         decode,
         header,
         columns,
@@ -630,14 +626,7 @@ pub fn run_rollup(
         "views": views.iter().map(|(n, s, p)| serde_json::json!({"name": n, "sql": s, "persist": p})).collect::<Vec<_>>(),
         "outputs": outputs,
     });
-    let job_path = staging_dir.join("job.json");
-    std::fs::write(
-        &job_path,
-        serde_json::to_vec_pretty(&job).unwrap_or_default(),
-    )
-    .map_err(io_err("write", &job_path))?;
-    let driver = staging_dir.join("rollup.py");
-    std::fs::write(&driver, DRIVER_PY).map_err(io_err("write", &driver))?;
+    let (job_path, driver) = stage_job(staging_dir, "job.json", &job)?;
 
     // The local files' hashes are computed here while Spark works (a URI's came from the
     // inspect job).
@@ -811,14 +800,7 @@ fn inspect(
         "head_bytes": HEAD_BYTES,
         "uris": uris.iter().map(|(k, u)| serde_json::json!({"k": k, "uri": u})).collect::<Vec<_>>(),
     });
-    let job_path = dir.join("inspect.json");
-    std::fs::write(
-        &job_path,
-        serde_json::to_vec_pretty(&job).unwrap_or_default(),
-    )
-    .map_err(io_err("write", &job_path))?;
-    let driver = dir.join("rollup.py");
-    std::fs::write(&driver, DRIVER_PY).map_err(io_err("write", &driver))?;
+    let (job_path, driver) = stage_job(&dir, "inspect.json", &job)?;
     let flag = Path::new("--inspect");
     submit(opts, "local[1]", &driver, &[flag, &job_path], &dir)?;
     let out_path = dir.join("inspected.json");

@@ -244,13 +244,7 @@ pub(super) fn read_chunks(
     }
     Ok(ReadSummary {
         sha256: hex::encode(hashing.hasher.finalize()),
-        encoding: if bom {
-            Encoding::Utf8Bom
-        } else if state == EncState::Gb18030 {
-            Encoding::Gb18030
-        } else {
-            Encoding::Utf8
-        },
+        encoding: Encoding::of_stream(bom, state == EncState::Gb18030),
         gzip,
     })
 }

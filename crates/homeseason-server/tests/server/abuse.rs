@@ -35,17 +35,22 @@ fn raw_files(f: &Fixture) -> Vec<std::path::PathBuf> {
     files_under(&f.data().join("raw"))
 }
 
-/// Seed the lake with one accepted Zhejiang file, to check that nothing below loses it.
-async fn seeded(addr: std::net::SocketAddr, f: &Fixture) -> serde_json::Value {
-    let (status, r) = post(
-        addr,
-        Some(&f.zhejiang),
-        "seed.csv",
-        activities(&["330000"], 3, false, "seed"),
-    )
-    .await;
+/// Post `bytes` as `name` with `token`, check the answer is 200, and return the upload record.
+async fn accepted(
+    addr: std::net::SocketAddr,
+    token: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> serde_json::Value {
+    let (status, r) = post(addr, Some(token), name, bytes).await;
     assert_eq!(status, StatusCode::OK, "{r}");
     r
+}
+
+/// Seed the lake with one accepted Zhejiang file, to check that nothing below loses it.
+async fn seeded(addr: std::net::SocketAddr, f: &Fixture) -> serde_json::Value {
+    let bytes = activities(&["330000"], 3, false, "seed");
+    accepted(addr, &f.zhejiang, "seed.csv", bytes).await
 }
 
 fn assert_seed_intact(f: &Fixture, seed: &serde_json::Value) {
@@ -194,14 +199,13 @@ async fn another_regions_data_and_partitions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_institution_value_becomes_a_path_through_upload() {
     let (f, addr, _stop) = served().await;
-    let (status, r) = post(
+    accepted(
         addr,
-        Some(&f.beijing),
+        &f.beijing,
         "bj.csv",
         activities(&["110000"], 4, false, "bj"),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{r}");
     let beijing_before = f.table("activities");
     let outside = f.file("outside.txt", b"keep me");
     // A NUL byte makes the upload binary: refused whole before any row is read (nothing stored).
@@ -342,8 +346,7 @@ async fn path_traversal_names_never_reach_the_filesystem() {
         .collect();
     assert!(outside.is_empty(), "{outside:?}");
     // A name with odd characters is cleaned and used only as a label.
-    let (status, r) = post(addr, Some(&f.zhejiang), "浙江<活动>;$(rm -rf).csv", bytes).await;
-    assert_eq!(status, StatusCode::OK, "{r}");
+    let r = accepted(addr, &f.zhejiang, "浙江<活动>;$(rm -rf).csv", bytes).await;
     assert_eq!(r["file"], "浙江_活动___(rm -rf).csv");
     let raw = raw_files(&f);
     assert_eq!(raw.len(), 1);
