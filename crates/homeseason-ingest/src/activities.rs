@@ -161,7 +161,7 @@ pub(crate) fn register(
         let Some(id) = cells.required(sink, r, "activity_id") else {
             continue;
         };
-        let Some(reg) = cells.region(sink, r, &regions) else {
+        let Some(reg) = cells.region(sink, r, regions) else {
             continue;
         };
         let Some(n) = cells.required(sink, r, "name") else {

@@ -128,7 +128,7 @@ pub(crate) fn sales(
             );
             continue;
         }
-        let Some(region) = cells.region(sink, row, &regions) else {
+        let Some(region) = cells.region(sink, row, regions) else {
             continue;
         };
         let Some(category) = cells.parsed(

@@ -61,7 +61,6 @@ fn error_summary() -> [Expr; 3] {
 
 /// Coverage as an aggregation: the share of rows whose `truth` lies in `[lower, upper]` (both
 /// bounds included), a `Float64` in 0 … 1; the caller names it with `.alias`.
-#[must_use]
 pub fn interval_coverage(truth: &str, lower: &str, upper: &str) -> Expr {
     col(truth)
         .gt_eq(col(lower))

@@ -746,6 +746,29 @@ fn text_column(frame: &DataFrame, c: &str) -> Vec<String> {
         .unwrap_or_else(|_| vec![String::new(); frame.height()])
 }
 
+/// The columns a sum-over-days check reads from each row of an uplift or tracking table: the
+/// series (region, category, method) and the span of days the row sums.
+struct SpanRows {
+    regions: Vec<String>,
+    categories: Vec<String>,
+    methods: Vec<String>,
+    starts: Vec<Option<chrono::NaiveDate>>,
+    ends: Vec<Option<chrono::NaiveDate>>,
+}
+
+impl SpanRows {
+    /// The rows of `frame`, whose spans run from the column `start` to the column `end`.
+    fn of(frame: &DataFrame, start: &str, end: &str) -> SpanRows {
+        SpanRows {
+            regions: text_column(frame, "region_code"),
+            categories: text_column(frame, "category"),
+            methods: text_column(frame, "method"),
+            starts: date_column(frame, start),
+            ends: date_column(frame, end),
+        }
+    }
+}
+
 /// `uplift` (campaign and placebo windows) with the figures of every row blanked (null) whose sum
 /// over the window would give a suppressed cell away ([`homeseason_ingest::SumCheck`]): where a box
 /// moves the row's series (region or nation, category or `all_targeted`) and the window's actual
@@ -764,15 +787,13 @@ pub fn blank_unsafe_uplift(
         return Ok(uplift.clone());
     }
     let check = homeseason_ingest::SumCheck::new(s);
-    let (regions, categories, methods) = (
-        text_column(uplift, "region_code"),
-        text_column(uplift, "category"),
-        text_column(uplift, "method"),
-    );
-    let (starts, ends) = (
-        date_column(uplift, "window_start"),
-        date_column(uplift, "window_end"),
-    );
+    let SpanRows {
+        regions,
+        categories,
+        methods,
+        starts,
+        ends,
+    } = SpanRows::of(uplift, "window_start", "window_end");
     let mut cache = SpanCache::default();
     let (mut bad_actual, mut bad_baseline) =
         (vec![false; uplift.height()], vec![false; uplift.height()]);
@@ -833,15 +854,13 @@ pub fn blank_unsafe_tracking(
         return Ok(weekly.clone());
     }
     let check = homeseason_ingest::SumCheck::new(s);
-    let (regions, categories, methods) = (
-        text_column(weekly, "region_code"),
-        text_column(weekly, "category"),
-        text_column(weekly, "method"),
-    );
-    let (starts, ends) = (
-        date_column(weekly, "week_start"),
-        date_column(weekly, "week_end"),
-    );
+    let SpanRows {
+        regions,
+        categories,
+        methods,
+        starts,
+        ends,
+    } = SpanRows::of(weekly, "week_start", "week_end");
     let mut cache = SpanCache::default();
     let n = weekly.height();
     let (mut week_a, mut week_b, mut cum_a, mut cum_b, mut wow) = (

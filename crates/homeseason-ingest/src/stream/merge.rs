@@ -105,6 +105,28 @@ impl FirstSeen {
         .filter_map(|(d, f)| d.then_some(f))
         .collect()
     }
+
+    /// Rejects `row` on line `line` — its txn_id, raw line and merchant in `texts` — as a
+    /// `conflict` with this first occurrence: the same id with other values; the first is kept.
+    fn reject_conflict(
+        &self,
+        sink: &mut RejectSink,
+        spec: &Spec<'_>,
+        row: &Row,
+        (txn_id, raw, merchant): (&str, &str, &str),
+        line: u64,
+    ) {
+        let differs = self.differs(row, merchant);
+        let detail = txn_conflict_detail(spec.institution.as_str(), Some(self.line), &differs);
+        sink.push_detail(
+            line,
+            Some(spec.headers[F_TXN].clone()),
+            Reason::Conflict,
+            txn_id,
+            Some(&detail),
+            raw,
+        );
+    }
 }
 
 /// A transaction file and what reading it needs: the same for every pass over it.
@@ -552,16 +574,7 @@ pub(super) fn merge(
                         Some(f) if f.values == row.values => true,
                         Some(f) => {
                             // The same id with other values: a conflict, the first is kept.
-                            let differs = f.differs(row, merchant);
-                            let detail = txn_conflict_detail(institution, Some(f.line), &differs);
-                            sink.push_detail(
-                                line,
-                                Some(spec.headers[F_TXN].clone()),
-                                Reason::Conflict,
-                                txn_id,
-                                Some(&detail),
-                                raw,
-                            );
+                            f.reject_conflict(sink, spec, row, (txn_id, raw, merchant), line);
                             m.conflicts += 1;
                             continue;
                         }
@@ -749,16 +762,7 @@ pub(super) fn verify(
                 Some(f) => {
                     // The same id with other values: a conflict, the first is kept. The first
                     // pass counted the row as a duplicate.
-                    let differs = f.differs(row, merchant);
-                    let detail = txn_conflict_detail(institution, Some(f.line), &differs);
-                    sink.push_detail(
-                        line,
-                        Some(spec.headers[F_TXN].clone()),
-                        Reason::Conflict,
-                        txn_id,
-                        Some(&detail),
-                        raw,
-                    );
+                    f.reject_conflict(sink, spec, row, (txn_id, raw, merchant), line);
                     m.conflicts += 1;
                     m.duplicates_in_file -= 1;
                 }
@@ -889,12 +893,15 @@ pub(super) fn finish(
 mod tests {
     use super::*;
 
+    /// What one spill call hands the lake: the year, the month and its entries.
+    type Spilled<T> = Vec<(i32, u32, Vec<T>)>;
+
     /// A lake that holds some of the file's ids (some with other values) and keeps what is spilled.
     #[derive(Default)]
     struct HeldIds {
         ids: Arc<HashMap<u128, u64>>,
-        spilled: Vec<(i32, u32, Vec<(u128, i32, u64)>)>,
-        pairs: Vec<(i32, u32, Vec<(u64, i32)>)>,
+        spilled: Spilled<(u128, i32, u64)>,
+        pairs: Spilled<(u64, i32)>,
     }
 
     impl TxnContext for HeldIds {
@@ -972,7 +979,7 @@ mod tests {
                 6 => lines.push(line.replace("2023-09-", "2023-9-")),
                 _ => {}
             }
-            if x % 997 == 0 {
+            if x.is_multiple_of(997) {
                 // A re-sent tail: earlier lines again, some changed.
                 let k = lines.len();
                 for j in (0..k).step_by(13).take(20) {
@@ -1055,7 +1062,7 @@ mod tests {
         );
         assert!(out.conflicts > 1000, "{}", out.conflicts);
         let reasons = homeseason_test_support::str_values(&out.rejects, "reason");
-        assert!(reasons.iter().any(|r| *r == "bad_date"), "{reasons:?}");
+        assert!(reasons.contains(&"bad_date"), "{reasons:?}");
         // The lake's conflicts (no line of a first occurrence) and the file's (naming it).
         let details = homeseason_test_support::str_values(&out.rejects, "message_en");
         assert!(details.iter().any(|d| d.contains("the lake already holds")));
@@ -1069,20 +1076,20 @@ mod tests {
         same_as_full(&crlf, "t.csv", &held);
         let quoted = repeating_csv(3_000, "\n").replace(",M1,", ",\"M,1\",");
         same_as_full(&quoted, "t.csv", &held);
-        let jsonl: String = repeating_csv(3_000, "\n")
-            .lines()
-            .skip(1)
-            .map(|l| {
-                let c: Vec<&str> = l.split(',').collect();
-                if c.len() < 9 {
-                    return format!("{l}\n");
-                }
-                format!(
-                    "{{\"txn_id\":\"{}\",\"institution\":\"{}\",\"txn_time\":\"{}\",\"merchant_id\":\"{}\",\"mcc\":\"{}\",\"region_code\":\"{}\",\"amount\":\"{}\",\"txn_type\":\"{}\",\"channel\":\"{}\"}}\n",
-                    c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
-                )
-            })
-            .collect();
+        let mut jsonl = String::new();
+        for l in repeating_csv(3_000, "\n").lines().skip(1) {
+            use std::fmt::Write as _;
+            let c: Vec<&str> = l.split(',').collect();
+            if c.len() < 9 {
+                let _ = writeln!(jsonl, "{l}");
+                continue;
+            }
+            let _ = writeln!(
+                jsonl,
+                "{{\"txn_id\":\"{}\",\"institution\":\"{}\",\"txn_time\":\"{}\",\"merchant_id\":\"{}\",\"mcc\":\"{}\",\"region_code\":\"{}\",\"amount\":\"{}\",\"txn_type\":\"{}\",\"channel\":\"{}\"}}",
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
+            );
+        }
         same_as_full(&jsonl, "t.jsonl", &held);
     }
 }
