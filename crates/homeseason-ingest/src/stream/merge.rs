@@ -88,6 +88,19 @@ struct FirstSeen {
 }
 
 impl FirstSeen {
+    /// `row`, the first occurrence of its txn_id text `txn_id` (merchant `merchant`) on line `line`.
+    fn of(row: &Row, txn_id: &str, merchant: &str, line: u64) -> FirstSeen {
+        FirstSeen {
+            txn: txn_id.to_owned(),
+            values: row.values,
+            line,
+            group: row.group,
+            sale: row.kind == SALE,
+            fen: row.fen,
+            merchant: merchant.to_owned(),
+        }
+    }
+
     /// Which of [`TXN_VALUE_FIELDS`] differ between this occurrence and `row` (merchant `merchant`).
     fn differs(&self, row: &Row, merchant: &str) -> Vec<&'static str> {
         let (a, b) = (unpack_group(self.group), unpack_group(row.group));
@@ -579,15 +592,7 @@ pub(super) fn merge(
                             continue;
                         }
                         None => {
-                            firsts.push(FirstSeen {
-                                txn: txn_id.clone(),
-                                values: row.values,
-                                line,
-                                group: row.group,
-                                sale: row.kind == SALE,
-                                fen: row.fen,
-                                merchant: merchant.clone(),
-                            });
+                            firsts.push(FirstSeen::of(row, txn_id, merchant, line));
                             false
                         }
                     }
@@ -768,15 +773,7 @@ pub(super) fn verify(
                 }
                 None if seen_before => return false,
                 None => {
-                    firsts.push(FirstSeen {
-                        txn: txn_id.clone(),
-                        values: row.values,
-                        line,
-                        group: row.group,
-                        sale: row.kind == SALE,
-                        fen: row.fen,
-                        merchant: merchant.clone(),
-                    });
+                    firsts.push(FirstSeen::of(row, txn_id, merchant, line));
                     if m.lake_conflicts.contains(row.fp) {
                         // The lake holds this id with other values: a conflict, the first is kept.
                         sink.push_detail(
