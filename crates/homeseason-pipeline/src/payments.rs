@@ -757,6 +757,22 @@ struct SpanRows {
 }
 
 impl SpanRows {
+    /// The check and the rows of `frame` when suppression moved anything and `frame` has rows;
+    /// `None` when nothing can need blanking.
+    fn to_check(
+        frame: &DataFrame,
+        s: &homeseason_ingest::Suppression,
+        start: &str,
+        end: &str,
+    ) -> Option<(homeseason_ingest::SumCheck, SpanRows)> {
+        (!s.moves.is_empty() && frame.height() > 0).then(|| {
+            (
+                homeseason_ingest::SumCheck::new(s),
+                SpanRows::of(frame, start, end),
+            )
+        })
+    }
+
     /// The rows of `frame`, whose spans run from the column `start` to the column `end`.
     fn of(frame: &DataFrame, start: &str, end: &str) -> SpanRows {
         SpanRows {
@@ -783,17 +799,16 @@ pub fn blank_unsafe_uplift(
     uplift: &DataFrame,
     s: &homeseason_ingest::Suppression,
 ) -> Result<DataFrame> {
-    if s.moves.is_empty() || uplift.height() == 0 {
+    let Some((check, rows)) = SpanRows::to_check(uplift, s, "window_start", "window_end") else {
         return Ok(uplift.clone());
-    }
-    let check = homeseason_ingest::SumCheck::new(s);
+    };
     let SpanRows {
         regions,
         categories,
         methods,
         starts,
         ends,
-    } = SpanRows::of(uplift, "window_start", "window_end");
+    } = rows;
     let mut cache = SpanCache::default();
     let (mut bad_actual, mut bad_baseline) =
         (vec![false; uplift.height()], vec![false; uplift.height()]);
@@ -850,17 +865,16 @@ pub fn blank_unsafe_tracking(
     s: &homeseason_ingest::Suppression,
     campaign: &Campaign,
 ) -> Result<DataFrame> {
-    if s.moves.is_empty() || weekly.height() == 0 {
+    let Some((check, rows)) = SpanRows::to_check(weekly, s, "week_start", "week_end") else {
         return Ok(weekly.clone());
-    }
-    let check = homeseason_ingest::SumCheck::new(s);
+    };
     let SpanRows {
         regions,
         categories,
         methods,
         starts,
         ends,
-    } = SpanRows::of(weekly, "week_start", "week_end");
+    } = rows;
     let mut cache = SpanCache::default();
     let n = weekly.height();
     let (mut week_a, mut week_b, mut cum_a, mut cum_b, mut wow) = (

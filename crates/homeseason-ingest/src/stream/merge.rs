@@ -142,6 +142,26 @@ impl FirstSeen {
     }
 }
 
+/// Rejects the row on line `line` (txn_id `txn_id`, raw text `raw`) as a `conflict` with the row
+/// the lake already holds for that id with other values; the lake's row is kept.
+fn reject_lake_conflict(
+    sink: &mut RejectSink,
+    spec: &Spec<'_>,
+    line: u64,
+    txn_id: &str,
+    raw: &str,
+) {
+    let detail = txn_conflict_detail(spec.institution.as_str(), None, &[]);
+    sink.push_detail(
+        line,
+        Some(spec.headers[F_TXN].clone()),
+        Reason::Conflict,
+        txn_id,
+        Some(&detail),
+        raw,
+    );
+}
+
 /// A transaction file and what reading it needs: the same for every pass over it.
 pub(super) struct Input<'a, 'o> {
     pub(super) file: &'a str,
@@ -648,12 +668,11 @@ pub(super) fn merge(
                         Some(_) => {
                             let (txn_id, raw, _) =
                                 out.texts.get(row.text as usize).unwrap_or(&no_text);
-                            sink.push_detail(
+                            reject_lake_conflict(
+                                sink,
+                                spec,
                                 base_line + u64::from(row.line) - 1,
-                                Some(spec.headers[F_TXN].clone()),
-                                Reason::Conflict,
                                 txn_id,
-                                Some(&txn_conflict_detail(institution, None, &[])),
                                 raw,
                             );
                             m.conflicts += 1;
@@ -749,7 +768,6 @@ pub(super) fn verify(
     rx: &Receiver<ChunkOut>,
     spec: &Spec<'_>,
 ) -> bool {
-    let institution = spec.institution.as_str();
     let no_text = (String::new(), String::new(), String::new());
     // The first row of each txn_id text behind a repeated fingerprint, by fingerprint.
     let mut firsts_by_fp: U64Map<Vec<FirstSeen>> = U64Map::default();
@@ -776,14 +794,7 @@ pub(super) fn verify(
                     firsts.push(FirstSeen::of(row, txn_id, merchant, line));
                     if m.lake_conflicts.contains(row.fp) {
                         // The lake holds this id with other values: a conflict, the first is kept.
-                        sink.push_detail(
-                            line,
-                            Some(spec.headers[F_TXN].clone()),
-                            Reason::Conflict,
-                            txn_id,
-                            Some(&txn_conflict_detail(institution, None, &[])),
-                            raw,
-                        );
+                        reject_lake_conflict(sink, spec, line, txn_id, raw);
                         m.conflicts += 1;
                     }
                 }
