@@ -6,6 +6,8 @@
 //!   learns column names, types and header aliases from.
 //! - [`region`]: the 37 reporting regions (31 provinces, 5 cities with separate plans, XPCC), lookup by
 //!   code / name / short name / pinyin, and roll-up of county and prefecture codes.
+//! - [`division`]: the 333 prefecture-level and 3,285 county-level divisions below the regions, and which
+//!   counties are urban (市辖区) or rural (县域).
 //! - [`category`]: product categories, targeted by the campaign or untargeted controls.
 //! - [`campaign`]: a campaign as configuration (window, baseline years, pre-period, MCC map); the 2023
 //!   Home Renewal Consumption Season is embedded as the default.
@@ -26,6 +28,7 @@ pub mod calendar;
 pub mod campaign;
 pub mod category;
 pub mod contract;
+pub mod division;
 pub mod region;
 pub mod text;
 pub mod uscc;
