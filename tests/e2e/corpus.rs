@@ -1537,9 +1537,10 @@ fn serve(data: &Path) -> (Server, u16) {
     (server, port)
 }
 
-/// Send a request head, then up to `body_max` bytes of body in 1 MB pieces until the server stops
-/// taking them; returns (status line, bytes of body sent).
-fn lying_upload(port: u16, head: &str, first: &[u8], body_max: u64) -> (String, u64) {
+/// Send a request head and `first`, then up to `body_max` bytes of body in 1 MB pieces (`piece`:
+/// 1 MB of body as the transfer frames it) until the server stops taking them; returns (status
+/// line, bytes of body sent).
+fn lying_upload(port: u16, head: &str, first: &[u8], piece: &[u8], body_max: u64) -> (String, u64) {
     use std::io::Read;
     let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     sock.set_write_timeout(Some(Duration::from_secs(10)))
@@ -1550,12 +1551,8 @@ fn lying_upload(port: u16, head: &str, first: &[u8], body_max: u64) -> (String, 
     let mut sent = 0u64;
     if sock.write_all(first).is_ok() {
         sent += first.len() as u64;
-        let filler = vec![b'x'; 1 << 20];
-        while sent < body_max {
-            if sock.write_all(&filler).is_err() {
-                break;
-            }
-            sent += filler.len() as u64;
+        while sent < body_max && sock.write_all(piece).is_ok() {
+            sent += 1 << 20;
         }
     }
     let mut answer = vec![0u8; 4096];
@@ -1660,13 +1657,14 @@ fn upload_server_corpus() {
     // 2. Content-Length says 2 KB; the client goes on sending (up to 2 GB). The server reads 2 KB,
     //    finds a broken form and stops listening: the client is cut off long before 2 GB.
     let boundary = "corpusboundary";
+    let filler = vec![b'x'; 1 << 20];
     let part_head = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"activities_330000_big.csv\"\r\nContent-Type: text/csv\r\n\r\n{ACT}"
     );
     let head = format!(
         "POST /api/uploads HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: 2048\r\n\r\n"
     );
-    let (status, sent) = lying_upload(port, &head, part_head.as_bytes(), TWO_GB);
+    let (status, sent) = lying_upload(port, &head, part_head.as_bytes(), &filler, TWO_GB);
     assert!(
         sent < 256 << 20,
         "the server kept reading past its Content-Length: {sent} bytes"
@@ -1688,32 +1686,13 @@ fn upload_server_corpus() {
     );
     let chunk =
         |bytes: &[u8]| [format!("{:x}\r\n", bytes.len()).as_bytes(), bytes, b"\r\n"].concat();
-    let first = chunk(part_head.as_bytes());
-    let (status, sent) = {
-        use std::io::Read;
-        let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        sock.set_write_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        sock.write_all(head.as_bytes()).unwrap();
-        sock.write_all(&first).unwrap();
-        let piece = chunk(&vec![b'x'; 1 << 20]);
-        let mut sent = 0u64;
-        while sent < TWO_GB && sock.write_all(&piece).is_ok() {
-            sent += 1 << 20;
-        }
-        let mut answer = vec![0u8; 4096];
-        let n = sock.read(&mut answer).unwrap_or(0);
-        (
-            String::from_utf8_lossy(&answer[..n])
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-            sent,
-        )
-    };
+    let (status, sent) = lying_upload(
+        port,
+        &head,
+        &chunk(part_head.as_bytes()),
+        &chunk(&filler),
+        TWO_GB,
+    );
     assert!(
         sent < 256 << 20,
         "the server kept reading past its limit: {sent} bytes"
@@ -1733,7 +1712,7 @@ fn upload_server_corpus() {
     let head = format!(
         "POST /api/uploads HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {TWO_GB}\r\n\r\n"
     );
-    let (status, sent) = lying_upload(port, &head, part_head.as_bytes(), 64 << 20);
+    let (status, sent) = lying_upload(port, &head, part_head.as_bytes(), &filler, 64 << 20);
     assert!(
         status.contains(" 413"),
         "413 Payload Too Large, got {status:?} after {sent} bytes"
