@@ -20,7 +20,7 @@ use homeseason_schema::uscc;
 use polars::prelude::*;
 use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook};
 
-use crate::util::{files_with_ext, ok, read_json, read_parquet};
+use crate::util::{Served, files_with_ext, manifest, ok, read_parquet, valid_uscc};
 use homeseason_test_support::assert_close;
 use homeseason_test_support::{copy_dir, files_under, files_with_bytes};
 
@@ -35,17 +35,12 @@ const SALES: &str = "统一社会信用代码,企业名称,地区,品类,统计�
 const ACT: &str = "活动编号,地区,活动名称,活动类型,开始日期,结束日期,举办地点,主办单位,参与企业数,参与品牌数,重点方向,线上/线下,地方站\n";
 const RETAIL: &str = "统计月份,涵盖月份,地区,指标,当月值（亿元）,同比增长（%）,累计值（亿元）,累计同比增长（%）,来源\n";
 
-/// A valid USCC from its first 17 characters.
-fn code(first17: &str) -> String {
-    format!("{first17}{}", uscc::check_char(first17).unwrap())
-}
-
 fn a() -> String {
-    code("91330000MAGA0121G")
+    valid_uscc("91330000MAGA0121G")
 }
 
 fn b() -> String {
-    code("91330100MA27XYW12")
+    valid_uscc("91330100MA27XYW12")
 }
 
 /// One enterprise-sales row (Zhejiang unless the region says otherwise).
@@ -1207,10 +1202,6 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     })
 }
 
-fn manifest(lake: &Path) -> serde_json::Value {
-    read_json(&lake.join("_manifest.json"))
-}
-
 /// A lake holding a little of every feed, for Beijing and institution `t8` (no case touches those).
 fn seed_lake(dir: &Path) -> PathBuf {
     let lake = dir.join("seed-lake");
@@ -1219,7 +1210,7 @@ fn seed_lake(dir: &Path) -> PathBuf {
     let files = [
         (
             "seed_sales.csv",
-            format!("{SALES}{}", sale(&code("91110000MA01ABCD1"), "北京", "2023-09", "10", "万元")),
+            format!("{SALES}{}", sale(&valid_uscc("91110000MA01ABCD1"), "北京", "2023-09", "10", "万元")),
         ),
         (
             "seed_activities.csv",
@@ -1500,43 +1491,6 @@ fn corpus_summary() {
 // ---------------------------------------------------------------------------------------------
 // The upload server's share of the corpus: lies about size, and files for another region.
 
-/// A `homeseason serve` child, killed on drop.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(data: &Path) -> (Server, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_homeseason"))
-        .args([
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--max-upload-mb",
-            "2",
-        ])
-        .args(["--addr", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the server did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (server, port)
-}
-
 /// Send a request head and `first`, then up to `body_max` bytes of body in 1 MB pieces (`piece`:
 /// 1 MB of body as the transfer frames it) until the server stops taking them; returns (status
 /// line, bytes of body sent).
@@ -1575,8 +1529,8 @@ fn upload_server_corpus() {
         "liaison", "add", "--data", data_s, "--region", "浙江", "--name", "张三",
     ]);
     let token = token.trim().to_owned();
-    let (_server, port) = serve(&data);
-    let url = format!("http://127.0.0.1:{port}");
+    let server = Served::homeseason(&data, &["--max-upload-mb", "2"]);
+    let (port, url) = (server.port, server.url());
     // A good upload first: the state every refusal below must leave alone.
     let good = tmp.path().join("activities_330000.csv");
     std::fs::write(

@@ -1353,6 +1353,41 @@ mod tests {
         (text("date"), text("region_code"), text("category"), amounts)
     }
 
+    /// The attack on `cells` (suppressed as `mask` and `s`) by the weighted sums of cells the
+    /// outputs publish: the daily and weekly figures alone give no hidden cell away; with the
+    /// sums `sums` published as they were, the small cell (321.09 yuan) is recovered (`why`);
+    /// with only those `kept` once blanked, no hidden cell is.
+    fn assert_attack(
+        (cells, mask, s): (&DataFrame, &[bool], &homeseason_ingest::Suppression),
+        sums: &[Vec<(usize, f64)>],
+        kept: &[Vec<(usize, f64)>],
+        why: &str,
+    ) {
+        let hidden: Vec<usize> = (0..mask.len()).filter(|&i| mask[i]).collect();
+        let (_, _, _, amounts) = cell_columns(cells);
+        let small_row = amounts
+            .iter()
+            .position(|&a| (a - 321.09).abs() < 1e-9)
+            .expect("the small cell");
+        let base = daily_and_weekly_forms(cells, s);
+        let with = |more: &[Vec<(usize, f64)>]| [base.as_slice(), more].concat();
+        assert_eq!(
+            homeseason_test_support::recoverable_weighted(&hidden, &base),
+            Vec::<usize>::new(),
+            "the daily and weekly figures alone give nothing away"
+        );
+        assert!(
+            homeseason_test_support::recoverable_weighted(&hidden, &with(sums))
+                .contains(&small_row),
+            "{why}"
+        );
+        assert_eq!(
+            homeseason_test_support::recoverable_weighted(&hidden, &with(kept)),
+            Vec::<usize>::new(),
+            "{s:?}"
+        );
+    }
+
     /// Every daily figure of `cells` suppression publishes (region or nation; category,
     /// `all_targeted` — both categories here — or all), and every Monday–Sunday weekly sum of
     /// them (a box's two days lie in one week), as weighted forms for the attack.
@@ -1508,14 +1543,9 @@ mod tests {
         let published_at = |frame: &DataFrame, c: &str, i: usize| {
             frame.column(c).unwrap().f64().unwrap().get(i).is_some()
         };
-        let hidden: Vec<usize> = (0..mask.len()).filter(|&i| mask[i]).collect();
-        let small_row = (0..cells.height())
-            .find(|&i| amounts[i] == 321.09)
-            .expect("the small cell");
-        let base = daily_and_weekly_forms(&cells, &s);
-        let (mut all, mut kept) = (base.clone(), base.clone());
+        let (mut sums, mut kept) = (Vec::new(), Vec::new());
         for (i, f) in forms.iter().enumerate() {
-            all.push(f.clone());
+            sums.push(f.clone());
             if published_at(&shown_uplift, "baseline_yuan", i) {
                 kept.push(f.clone());
             }
@@ -1523,7 +1553,7 @@ mod tests {
             assert!(published_at(&shown_uplift, "actual_yuan", i));
         }
         for (i, r) in rows.iter().enumerate() {
-            all.extend([r.3.clone(), r.4.clone()]);
+            sums.extend([r.3.clone(), r.4.clone()]);
             if published_at(&shown_weekly, "week_baseline_yuan", i) {
                 kept.push(r.3.clone());
             }
@@ -1531,19 +1561,11 @@ mod tests {
                 kept.push(r.4.clone());
             }
         }
-        assert_eq!(
-            homeseason_test_support::recoverable_weighted(&hidden, &base),
-            Vec::<usize>::new(),
-            "the daily and weekly figures alone give nothing away"
-        );
-        assert!(
-            homeseason_test_support::recoverable_weighted(&hidden, &all).contains(&small_row),
-            "every baseline sum published gives the small cell away"
-        );
-        assert_eq!(
-            homeseason_test_support::recoverable_weighted(&hidden, &kept),
-            Vec::<usize>::new(),
-            "{s:?}"
+        assert_attack(
+            (&cells, &mask, &s),
+            &sums,
+            &kept,
+            "every baseline sum published gives the small cell away",
         );
         // What is blanked: the corners' four regional series; the regions' all_targeted and the
         // nation's series stay.
@@ -1615,27 +1637,11 @@ mod tests {
         assert!(!published_at("actual_yuan", 0) && !published_at("counterfactual_yuan", 0));
         assert!(!published_at("incremental_yuan", 0));
         assert!(published_at("actual_yuan", 1) && published_at("counterfactual_yuan", 1));
-        let hidden: Vec<usize> = (0..mask.len()).filter(|&i| mask[i]).collect();
-        let small_row = (0..cells.height())
-            .find(|&i| amounts[i] == 321.09)
-            .expect("the small cell");
-        let base = daily_and_weekly_forms(&cells, &s);
-        let mut all = base.clone();
-        all.extend(forms.iter().cloned());
-        let mut kept = base.clone();
-        kept.extend([forms[2].clone(), forms[3].clone()]);
-        assert_eq!(
-            homeseason_test_support::recoverable_weighted(&hidden, &base),
-            Vec::<usize>::new()
-        );
-        assert!(
-            homeseason_test_support::recoverable_weighted(&hidden, &all).contains(&small_row),
-            "the event's observed sum gives the small cell away"
-        );
-        assert_eq!(
-            homeseason_test_support::recoverable_weighted(&hidden, &kept),
-            Vec::<usize>::new(),
-            "{s:?}"
+        assert_attack(
+            (&cells, &mask, &s),
+            &forms,
+            &forms[2..],
+            "the event's observed sum gives the small cell away",
         );
     }
 }
