@@ -7,7 +7,6 @@
 //! straddles a switch may fail (and a dashboard retries), never mix.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
