@@ -20,7 +20,7 @@ use homeseason_schema::uscc;
 use polars::prelude::*;
 use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook};
 
-use crate::util::{files_with_ext, ok, read_json, read_parquet};
+use crate::util::{Served, files_with_ext, manifest, ok, read_parquet, valid_uscc};
 use homeseason_test_support::assert_close;
 use homeseason_test_support::{copy_dir, files_under, files_with_bytes};
 
@@ -35,17 +35,12 @@ const SALES: &str = "统一社会信用代码,企业名称,地区,品类,统计�
 const ACT: &str = "活动编号,地区,活动名称,活动类型,开始日期,结束日期,举办地点,主办单位,参与企业数,参与品牌数,重点方向,线上/线下,地方站\n";
 const RETAIL: &str = "统计月份,涵盖月份,地区,指标,当月值（亿元）,同比增长（%）,累计值（亿元）,累计同比增长（%）,来源\n";
 
-/// A valid USCC from its first 17 characters.
-fn code(first17: &str) -> String {
-    format!("{first17}{}", uscc::check_char(first17).unwrap())
-}
-
 fn a() -> String {
-    code("91330000MAGA0121G")
+    valid_uscc("91330000MAGA0121G")
 }
 
 fn b() -> String {
-    code("91330100MA27XYW12")
+    valid_uscc("91330100MA27XYW12")
 }
 
 /// One enterprise-sales row (Zhejiang unless the region says otherwise).
@@ -1207,10 +1202,6 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     })
 }
 
-fn manifest(lake: &Path) -> serde_json::Value {
-    read_json(&lake.join("_manifest.json"))
-}
-
 /// A lake holding a little of every feed, for Beijing and institution `t8` (no case touches those).
 fn seed_lake(dir: &Path) -> PathBuf {
     let lake = dir.join("seed-lake");
@@ -1219,7 +1210,7 @@ fn seed_lake(dir: &Path) -> PathBuf {
     let files = [
         (
             "seed_sales.csv",
-            format!("{SALES}{}", sale(&code("91110000MA01ABCD1"), "北京", "2023-09", "10", "万元")),
+            format!("{SALES}{}", sale(&valid_uscc("91110000MA01ABCD1"), "北京", "2023-09", "10", "万元")),
         ),
         (
             "seed_activities.csv",
@@ -1500,46 +1491,10 @@ fn corpus_summary() {
 // ---------------------------------------------------------------------------------------------
 // The upload server's share of the corpus: lies about size, and files for another region.
 
-/// A `homeseason serve` child, killed on drop.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(data: &Path) -> (Server, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_homeseason"))
-        .args([
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--max-upload-mb",
-            "2",
-        ])
-        .args(["--addr", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the server did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (server, port)
-}
-
-/// Send a request head, then up to `body_max` bytes of body in 1 MB pieces until the server stops
-/// taking them; returns (status line, bytes of body sent).
-fn lying_upload(port: u16, head: &str, first: &[u8], body_max: u64) -> (String, u64) {
+/// Send a request head and `first`, then up to `body_max` bytes of body in 1 MB pieces (`piece`:
+/// 1 MB of body as the transfer frames it) until the server stops taking them; returns (status
+/// line, bytes of body sent).
+fn lying_upload(port: u16, head: &str, first: &[u8], piece: &[u8], body_max: u64) -> (String, u64) {
     use std::io::Read;
     let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     sock.set_write_timeout(Some(Duration::from_secs(10)))
@@ -1550,12 +1505,8 @@ fn lying_upload(port: u16, head: &str, first: &[u8], body_max: u64) -> (String, 
     let mut sent = 0u64;
     if sock.write_all(first).is_ok() {
         sent += first.len() as u64;
-        let filler = vec![b'x'; 1 << 20];
-        while sent < body_max {
-            if sock.write_all(&filler).is_err() {
-                break;
-            }
-            sent += filler.len() as u64;
+        while sent < body_max && sock.write_all(piece).is_ok() {
+            sent += 1 << 20;
         }
     }
     let mut answer = vec![0u8; 4096];
@@ -1578,8 +1529,8 @@ fn upload_server_corpus() {
         "liaison", "add", "--data", data_s, "--region", "浙江", "--name", "张三",
     ]);
     let token = token.trim().to_owned();
-    let (_server, port) = serve(&data);
-    let url = format!("http://127.0.0.1:{port}");
+    let server = Served::homeseason(&data, &["--max-upload-mb", "2"]);
+    let (port, url) = (server.port, server.url());
     // A good upload first: the state every refusal below must leave alone.
     let good = tmp.path().join("activities_330000.csv");
     std::fs::write(
@@ -1660,13 +1611,14 @@ fn upload_server_corpus() {
     // 2. Content-Length says 2 KB; the client goes on sending (up to 2 GB). The server reads 2 KB,
     //    finds a broken form and stops listening: the client is cut off long before 2 GB.
     let boundary = "corpusboundary";
+    let filler = vec![b'x'; 1 << 20];
     let part_head = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"activities_330000_big.csv\"\r\nContent-Type: text/csv\r\n\r\n{ACT}"
     );
     let head = format!(
         "POST /api/uploads HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: 2048\r\n\r\n"
     );
-    let (status, sent) = lying_upload(port, &head, part_head.as_bytes(), TWO_GB);
+    let (status, sent) = lying_upload(port, &head, part_head.as_bytes(), &filler, TWO_GB);
     assert!(
         sent < 256 << 20,
         "the server kept reading past its Content-Length: {sent} bytes"
@@ -1688,32 +1640,13 @@ fn upload_server_corpus() {
     );
     let chunk =
         |bytes: &[u8]| [format!("{:x}\r\n", bytes.len()).as_bytes(), bytes, b"\r\n"].concat();
-    let first = chunk(part_head.as_bytes());
-    let (status, sent) = {
-        use std::io::Read;
-        let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        sock.set_write_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        sock.write_all(head.as_bytes()).unwrap();
-        sock.write_all(&first).unwrap();
-        let piece = chunk(&vec![b'x'; 1 << 20]);
-        let mut sent = 0u64;
-        while sent < TWO_GB && sock.write_all(&piece).is_ok() {
-            sent += 1 << 20;
-        }
-        let mut answer = vec![0u8; 4096];
-        let n = sock.read(&mut answer).unwrap_or(0);
-        (
-            String::from_utf8_lossy(&answer[..n])
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-            sent,
-        )
-    };
+    let (status, sent) = lying_upload(
+        port,
+        &head,
+        &chunk(part_head.as_bytes()),
+        &chunk(&filler),
+        TWO_GB,
+    );
     assert!(
         sent < 256 << 20,
         "the server kept reading past its limit: {sent} bytes"
@@ -1733,7 +1666,7 @@ fn upload_server_corpus() {
     let head = format!(
         "POST /api/uploads HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {TWO_GB}\r\n\r\n"
     );
-    let (status, sent) = lying_upload(port, &head, part_head.as_bytes(), 64 << 20);
+    let (status, sent) = lying_upload(port, &head, part_head.as_bytes(), &filler, 64 << 20);
     assert!(
         status.contains(" 413"),
         "413 Payload Too Large, got {status:?} after {sent} bytes"

@@ -23,12 +23,8 @@ use std::time::{Duration, Instant};
 use homeseason_lake::Manifest;
 use polars::prelude::*;
 
-use crate::util::ok;
+use crate::util::{ok, s};
 use homeseason_test_support::{copy_dir, files_under};
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
 
 /// splitmix64: a tiny, reproducible RNG.
 struct Rng(u64);

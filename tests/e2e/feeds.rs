@@ -10,8 +10,8 @@ use polars::prelude::*;
 use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook};
 
 use crate::util::{
-    SALES_HEADER_ZH, demo_dir, files_with_ext, ingest, ingest_json, ok, read_json, read_parquet,
-    reject_rows, temp_with, texts, try_ingest, write_in,
+    SALES_HEADER_ZH, demo_dir, files_with_ext, ingest, ingest_json, manifest, ok, read_parquet,
+    reject_rows, temp_with, texts, try_ingest, valid_uscc, write_in,
 };
 
 /// One cell of a hand-written worksheet row: text, a number cell, or nothing.
@@ -22,11 +22,6 @@ enum Cell<'a> {
     E,
 }
 use Cell::{E, N, T};
-
-/// A valid USCC from its first 17 characters.
-fn code(first17: &str) -> String {
-    format!("{first17}{}", uscc::check_char(first17).unwrap())
-}
 
 /// The same code with a wrong check character, and the right one.
 fn bad_code(first17: &str) -> (String, char) {
@@ -49,10 +44,6 @@ fn report_of<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value 
 fn counts(report: &serde_json::Value) -> (u64, u64, u64, u64) {
     let n = |k: &str| report[k].as_u64().unwrap();
     (n("read"), n("accepted"), n("rejected"), n("duplicates"))
-}
-
-fn manifest(lake: &Path) -> serde_json::Value {
-    read_json(&lake.join("_manifest.json"))
 }
 
 fn f64s(frame: &DataFrame, column: &str) -> Vec<Option<f64>> {
@@ -118,9 +109,9 @@ fn enterprise_workbook() -> (Vec<u8>, char) {
         s.write_string(2, c as u16, *z).unwrap();
         s.write_string(3, c as u16, e).unwrap();
     }
-    let a = code("91330000MAGA0121G");
+    let a = valid_uscc("91330000MAGA0121G");
     // GB 32100 has no I, O, S, V or Z: every prefix here stays inside its alphabet.
-    let b = code("91330100MA27XYW12");
+    let b = valid_uscc("91330100MA27XYW12");
     let (bad, expected) = bad_code("91330200MA2H3K4L5");
     let month = Format::new().set_num_format("yyyy年m月");
     // Row 5: region as short name, period typed as a date cell, amount by formula (cached value),
@@ -263,7 +254,7 @@ fn xlsx_with_title_rows_and_notes_sheet_is_read_row_by_row() {
 #[test]
 fn gb18030_csv_with_english_headers_and_mixed_units() {
     let tmp = tempfile::tempdir().unwrap();
-    let a = code("91440300MA5FABCD1");
+    let a = valid_uscc("91440300MA5FABCD1");
     let (bad, expected) = bad_code("91440300MA5FABCD2");
     let text = format!(
         "Credit code,Company,Region,Category,Month,Sales,Unit,Channel,Brand\n\
@@ -354,7 +345,7 @@ const SALES_HEADER: &str =
 #[test]
 fn a_revision_conflicts_until_replace_names_exactly_its_region_and_period() {
     let tmp = tempfile::tempdir().unwrap();
-    let a = code("91330000MAGA0121G");
+    let a = valid_uscc("91330000MAGA0121G");
     let first = write_in(
         tmp.path(),
         "in/zhejiang_2023Q3.csv",
@@ -649,7 +640,7 @@ fn templates_open_in_excel_and_ingest_as_written() {
         header.starts_with("统一社会信用代码 (Unified social credit code),"),
         "{header}"
     );
-    let a = code("91330000MAGA0121G");
+    let a = valid_uscc("91330000MAGA0121G");
     bytes.extend_from_slice(format!("{a},甲公司,浙江,家电,2023-09,100,万元,线上,\r\n").as_bytes());
     std::fs::write(&csv, &bytes).unwrap();
     let xlsx = dir.join("t/enterprise_sales_template.xlsx");

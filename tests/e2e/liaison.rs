@@ -1,7 +1,9 @@
 //! What a liaison sees from `homeseason ingest`: the rejected rows (on screen, in `--json`, `--strict`)
 //! and header guidance, whole in Chinese and whole in English.
 
-use crate::util::{assert_contains_all, homeseason, ingest, ok, temp_with, try_ingest, write_in};
+use crate::util::{
+    assert_contains_all, homeseason, ingest, ok, temp_with, try_ingest, valid_uscc, write_in,
+};
 use homeseason_test_support::DAILY_WITH_BAD_ROWS as DAILY;
 
 /// The enterprise-sales amount column in yuan.
@@ -97,12 +99,6 @@ fn ingest_shows_rejected_rows_on_screen_in_json_and_strict_fails() {
     ingest(lake_s, &["--strict"], &[&clean]);
 }
 
-/// A valid unified social credit code from 17 characters.
-fn uscc(first17: &str) -> String {
-    let check = homeseason_schema::uscc::check_char(first17).expect("valid alphabet");
-    format!("{first17}{check}")
-}
-
 fn refusal_of(out: &std::process::Output) -> String {
     let text = stdout_of(out);
     assert!(text.contains("REFUSED 拒收"), "not refused:\n{text}");
@@ -143,7 +139,7 @@ fn assert_messages(reject: &serde_json::Value, zh: (&str, &str), en: (&str, &str
 fn enterprise_rows(header: &str, rows: &[(&str, &str, &str)]) -> String {
     let mut text = format!("{header}\n");
     for (i, (name_or_unit, period, amount)) in rows.iter().enumerate() {
-        let code = uscc(&format!("91330100MA27ABC{i:02}"));
+        let code = valid_uscc(&format!("91330100MA27ABC{i:02}"));
         text.push_str(&format!(
             "{code},{name_or_unit},浙江省,家电,{period},{amount}\n"
         ));
@@ -191,7 +187,7 @@ fn a_provincial_form_with_its_own_headers_is_mapped_without_feed() {
 #[test]
 fn a_unit_column_named_dan_wei_beside_the_enterprise_name_is_the_unit() {
     let tmp = tempfile::tempdir().unwrap();
-    let code = uscc("91330100MA27ABC10");
+    let code = valid_uscc("91330100MA27ABC10");
     let text = format!(
         "统一社会信用代码,企业名称,单位,所属省份,品类,统计月份,销售额\n{code},杭州家电有限公司,万元,浙江省,家电,2023年9月,12.5\n"
     );
@@ -299,12 +295,12 @@ fn an_unknown_feed_lists_the_valid_names() {
 #[test]
 fn row_messages_are_whole_in_each_language() {
     let tmp = tempfile::tempdir().unwrap();
-    let good = uscc("91330100MA27ABC10");
+    let good = valid_uscc("91330100MA27ABC10");
     // Wrong check character.
     let mut bad = good.clone();
     let last = bad.pop().unwrap();
     bad.push(if last == 'D' { 'E' } else { 'D' });
-    let good2 = uscc("91330100MA27ABC11");
+    let good2 = valid_uscc("91330100MA27ABC11");
     let text = format!(
         "统一社会信用代码,企业名称,地区,品类,统计期,销售额,金额单位\n\
          {bad},杭州家电有限公司,浙江省,家电,2023年9月,12.5,万元\n\

@@ -8,8 +8,8 @@ use std::process::Command;
 use polars::prelude::*;
 
 use crate::util::{
-    demo_dir, entry, files_with_ext, homeseason, ok, read_json, read_parquet, run_ok, temp_with,
-    write_file, write_in,
+    demo_dir, entry, files_with_ext, homeseason, ingest_reports, ok, read_json, read_parquet,
+    run_ok, s, temp_with, write_file, write_in,
 };
 use homeseason_test_support::assert_close;
 use homeseason_test_support::i64_values;
@@ -21,25 +21,16 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The hand-written GBK transaction file of institution bank_c (September 2023).
+fn bank_c_fixture() -> PathBuf {
+    root().join("tests/fixtures/payments/bank_c/payment_transactions_bank_c_2023-09.csv")
+}
+
 fn profile(name: &str) -> String {
     root()
         .join(format!("profiles/{name}.toml"))
         .to_string_lossy()
         .into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// Run `ingest --json` and return the per-file results.
-fn ingest(lake: &Path, extra: &[&str], files: &[&Path]) -> Vec<serde_json::Value> {
-    let mut args = vec!["ingest", "--lake", s(lake), "--json"];
-    args.extend_from_slice(extra);
-    args.extend(files.iter().map(|f| s(f)));
-    let out = ok(&args);
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    v.as_array().unwrap().clone()
 }
 
 /// (read, accepted, rejected, duplicates) of a result, checking read = accepted + rejected + duplicates.
@@ -170,8 +161,8 @@ fn sample_season_and_a_gbk_fen_layout_ingest_to_identical_daily_totals() {
     let lake_b = tmp.path().join("lake_b");
     let wallet_refs: Vec<&Path> = wallet_files.iter().map(PathBuf::as_path).collect();
     let bank_refs: Vec<&Path> = bank_files.iter().map(PathBuf::as_path).collect();
-    let a = ingest(&lake_a, &["--profile", &profile("wallet_b")], &wallet_refs);
-    let b = ingest(&lake_b, &["--profile", &profile("bank_c")], &bank_refs);
+    let a = ingest_reports(&lake_a, &["--profile", &profile("wallet_b")], &wallet_refs);
+    let b = ingest_reports(&lake_b, &["--profile", &profile("bank_c")], &bank_refs);
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(counts(x), counts(y));
         assert_eq!(y["report"]["encoding"], "gb18030");
@@ -208,11 +199,10 @@ fn sample_season_and_a_gbk_fen_layout_ingest_to_identical_daily_totals() {
 #[test]
 fn hand_written_gbk_fixture_nets_negative_fen_refunds() {
     let tmp = tempfile::tempdir().unwrap();
-    let file =
-        root().join("tests/fixtures/payments/bank_c/payment_transactions_bank_c_2023-09.csv");
+    let file = bank_c_fixture();
     let lake = tmp.path().join("lake");
     // The profile is found in profiles/ by the institution code in the file name.
-    let r = ingest(
+    let r = ingest_reports(
         &lake,
         &["--profiles", s(&root().join("profiles"))],
         &[&file],
@@ -324,7 +314,7 @@ fn every_bad_row_reason_is_rejected_with_line_column_and_raw_text() {
     );
     write_file(&file, text.as_bytes());
     let lake = tmp.path().join("lake");
-    let r = ingest(&lake, &[], &[&file]);
+    let r = ingest_reports(&lake, &[], &[&file]);
     assert_eq!(counts(&r[0]), (13, 2, 10, 1), "{}", r[0]);
     let rejects = files_with_ext(&lake.join("rejects"), "parquet");
     assert_eq!(rejects.len(), 1);
@@ -392,22 +382,32 @@ fn txn(id: &str, time: &str, merchant: &str, amount: &str, kind: &str) -> String
     format!("{id},t2,{time},{merchant},5712,440305,{amount},{kind},offline\n")
 }
 
+/// A transaction file of institution t2: the header and a row of each `[id, time, merchant,
+/// amount, kind]`.
+fn txn_file(rows: &[[&str; 5]]) -> String {
+    let body: String = rows
+        .iter()
+        .map(|[id, time, merchant, amount, kind]| txn(id, time, merchant, amount, kind))
+        .collect();
+    format!("{HEADER}\n{body}")
+}
+
 fn september() -> String {
-    let mut t = format!("{HEADER}\n");
-    t += &txn("S1", "2023-09-01 09:00:00", "M1", "100.00", "sale");
-    t += &txn("S2", "2023-09-15 09:00:00", "M2", "200.00", "sale");
-    t += &txn("S3", "2023-09-15 10:00:00", "M2", "20.00", "refund");
-    t += &txn("S4", "2023-09-30 23:10:00", "M1", "40.00", "sale");
-    t += &txn("S5", "2023-09-30 23:50:00", "M3", "60.00", "sale");
-    t += &txn("S2", "2023-09-15 09:00:00", "M2", "200.00", "sale");
-    t
+    txn_file(&[
+        ["S1", "2023-09-01 09:00:00", "M1", "100.00", "sale"],
+        ["S2", "2023-09-15 09:00:00", "M2", "200.00", "sale"],
+        ["S3", "2023-09-15 10:00:00", "M2", "20.00", "refund"],
+        ["S4", "2023-09-30 23:10:00", "M1", "40.00", "sale"],
+        ["S5", "2023-09-30 23:50:00", "M3", "60.00", "sale"],
+        ["S2", "2023-09-15 09:00:00", "M2", "200.00", "sale"],
+    ])
 }
 
 #[test]
 fn duplicates_are_removed_within_and_across_files_and_counted() {
     let (tmp, sep) = temp_with("payment_transactions_t2_2023-09.csv", september());
     let lake = tmp.path().join("lake");
-    let r = ingest(&lake, &[], &[&sep]);
+    let r = ingest_reports(&lake, &[], &[&sep]);
     // S2 is sent twice in the file: verified on its full text in a second pass, counted once.
     assert_eq!(counts(&r[0]), (6, 5, 0, 1));
     assert_eq!(r[0]["report"]["duplicates"], 1);
@@ -423,15 +423,16 @@ fn duplicates_are_removed_within_and_across_files_and_counted() {
     // added to September (files are increments: before, it was rejected because another file "held"
     // September), October is written.
     let oct = tmp.path().join("payment_transactions_t2_2023-10.csv");
-    let mut t = format!("{HEADER}\n");
-    t += &txn("S4", "2023-09-30 23:10:00", "M1", "40.00", "sale");
-    t += &txn("S5", "2023-09-30 23:50:00", "M3", "60.00", "sale");
-    t += &txn("S6", "2023-09-30 23:55:00", "M3", "5.00", "sale");
-    t += &txn("O1", "2023-10-01 08:00:00", "M1", "10.00", "sale");
-    t += &txn("O2", "2023-10-02 08:00:00", "M2", "30.00", "sale");
-    t += &txn("O3", "2023-10-03 08:00:00", "M1", "15.00", "refund");
+    let t = txn_file(&[
+        ["S4", "2023-09-30 23:10:00", "M1", "40.00", "sale"],
+        ["S5", "2023-09-30 23:50:00", "M3", "60.00", "sale"],
+        ["S6", "2023-09-30 23:55:00", "M3", "5.00", "sale"],
+        ["O1", "2023-10-01 08:00:00", "M1", "10.00", "sale"],
+        ["O2", "2023-10-02 08:00:00", "M2", "30.00", "sale"],
+        ["O3", "2023-10-03 08:00:00", "M1", "15.00", "refund"],
+    ]);
     write_file(&oct, t.as_bytes());
-    let r = ingest(&lake, &[], &[&oct]);
+    let r = ingest_reports(&lake, &[], &[&oct]);
     assert_eq!(counts(&r[0]), (6, 4, 0, 2), "{}", r[0]);
     assert_ne!(
         std::fs::read(sep_part()).unwrap(),
@@ -480,7 +481,7 @@ fn duplicates_are_removed_within_and_across_files_and_counted() {
         "payment_transactions_t2_2023-10b.csv",
         t.replace("O1,", "O9,").as_bytes(),
     );
-    let r = ingest(&lake, &[], &[&oct2]);
+    let r = ingest_reports(&lake, &[], &[&oct2]);
     assert_eq!(counts(&r[0]), (6, 1, 0, 5));
 }
 
@@ -488,7 +489,7 @@ fn duplicates_are_removed_within_and_across_files_and_counted() {
 fn reupload_changes_nothing_and_a_month_is_corrected_with_replace() {
     let (tmp, sep) = temp_with("payment_transactions_t2_2023-09.csv", september());
     let lake = tmp.path().join("lake");
-    ingest(&lake, &[], &[&sep]);
+    ingest_reports(&lake, &[], &[&sep]);
     let part = || {
         homeseason_test_support::lake_file(
             &lake,
@@ -522,7 +523,7 @@ fn reupload_changes_nothing_and_a_month_is_corrected_with_replace() {
         september() + &txn("S7", "2023-09-20 12:00:00", "M4", "7.00", "sale")
     );
     write_file(&sep, corrected.as_bytes());
-    let r = ingest(
+    let r = ingest_reports(
         &lake,
         &[
             "--replace",
@@ -549,7 +550,7 @@ fn reupload_changes_nothing_and_a_month_is_corrected_with_replace() {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(corrected.as_bytes()).unwrap();
     write_file(&gz, enc.finish().unwrap());
-    let r = ingest(&lake, &[], &[&gz]);
+    let r = ingest_reports(&lake, &[], &[&gz]);
     assert_eq!(counts(&r[0]), (7, 0, 0, 7));
     assert!(daily(&lake).equals(&d));
 }
@@ -600,7 +601,7 @@ fn json_lines_and_parquet_files_give_the_same_daily_rows_as_csv() {
     let mut results = Vec::new();
     for (i, f) in [&csv, &jl, &pq].iter().enumerate() {
         let lake = tmp.path().join(format!("lake{i}"));
-        let r = ingest(&lake, &[], &[f]);
+        let r = ingest_reports(&lake, &[], &[f]);
         assert_eq!(counts(&r[0]), (6, 5, 0, 1), "{}", r[0]);
         results.push(daily(&lake));
     }
@@ -629,7 +630,7 @@ fn json_lines_and_parquet_files_give_the_same_daily_rows_as_csv() {
             .as_bytes(),
     );
     let lake = tmp.path().join("lake_daily");
-    let r = ingest(&lake, &["--profile", s(&prof)], &[&daily_file]);
+    let r = ingest_reports(&lake, &["--profile", s(&prof)], &[&daily_file]);
     assert_eq!(counts(&r[0]), (1, 1, 0, 0), "{}", r[0]);
     let d = daily(&lake);
     assert!(
@@ -645,8 +646,7 @@ fn json_lines_and_parquet_files_give_the_same_daily_rows_as_csv() {
 #[test]
 fn small_cells_are_suppressed_in_the_dashboard_copy() {
     let tmp = tempfile::tempdir().unwrap();
-    let file =
-        root().join("tests/fixtures/payments/bank_c/payment_transactions_bank_c_2023-09.csv");
+    let file = bank_c_fixture();
     let lake = tmp.path().join("lake");
     let out = homeseason(&[
         "ingest",
@@ -964,7 +964,7 @@ fn a_unit_in_a_transaction_files_header_is_the_amounts_unit() {
         std::fs::create_dir_all(&dir).unwrap();
         let f = file(&dir, header, sale, refund);
         let lake = dir.join("lake");
-        let r = ingest(&lake, &[], &[&f]);
+        let r = ingest_reports(&lake, &[], &[&f]);
         assert_eq!(counts(&r[0]), (2, 2, 0, 0), "{header}: {}", r[0]);
         assert_eq!(
             r[0]["report"].get("source_unit").and_then(|u| u.as_str()),
@@ -1023,7 +1023,7 @@ fn a_unit_in_a_transaction_files_header_is_the_amounts_unit() {
     // A profile in fen and a header in fen agree.
     let f = file(&dir, "交易金额(分)", "10050", "2000");
     let lake = dir.join("lake_fen");
-    let r = ingest(&lake, &["--profile", s(&fen_profile)], &[&f]);
+    let r = ingest_reports(&lake, &["--profile", s(&fen_profile)], &[&f]);
     assert_eq!(counts(&r[0]), (2, 2, 0, 0), "{}", r[0]);
     assert_close(sum_f64(&daily(&lake), "amount_yuan"), 100.5, 1e-9, "fen");
 }

@@ -1,49 +1,7 @@
 //! `homeseason liaison add`, `homeseason serve` and `homeseason upload`: the upload service end to end,
 //! through the binary, on loopback.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use crate::util::{homeseason, ok};
-
-/// A `homeseason serve` child, killed on drop.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
-fn start(data: &str, port: u16) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_homeseason"))
-        .args([
-            "serve",
-            "--data",
-            data,
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("homeseason serve starts");
-    let server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the server did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    server
-}
+use crate::util::{Served, homeseason, ok};
 
 use homeseason_test_support::ACTIVITIES_HEADER as HEADER;
 
@@ -62,9 +20,8 @@ fn a_liaison_uploads_through_the_binary() {
     let list = ok(&["liaison", "list", "--data", data]);
     assert!(list.contains("张三") && list.contains("330000"), "{list}");
 
-    let port = free_port();
-    let _server = start(data, port);
-    let url = format!("http://127.0.0.1:{port}");
+    let server = Served::homeseason(std::path::Path::new(data), &[]);
+    let url = server.url();
     let file = tmp.path().join("activities_330000.csv");
     std::fs::write(
         &file,
@@ -172,9 +129,8 @@ fn upload_on_conflict_keep_last_replaces_the_held_row_through_the_cli_client() {
         let data = data.to_str().expect("utf-8");
         let token = ok(&["liaison", "add", "--data", data, "--admin", "--name", "ops"]);
         let token = token.trim();
-        let port = free_port();
-        let _server = start(data, port);
-        let url = format!("http://127.0.0.1:{port}");
+        let server = Served::homeseason(std::path::Path::new(data), &[]);
+        let url = server.url();
         let base = [
             "upload",
             "--server",

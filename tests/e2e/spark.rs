@@ -45,6 +45,29 @@ fn cluster() -> Option<SparkOptions> {
     }
 }
 
+/// The arguments of `homeseason ingest --engine spark` on the test cluster `opts` into `lake`,
+/// answering in JSON, of the files or URIs `inputs`.
+fn spark_ingest_args<'a>(
+    opts: &'a SparkOptions,
+    lake: &'a std::path::Path,
+    inputs: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "ingest",
+        "--engine",
+        "spark",
+        "--spark-master",
+        opts.master.as_str(),
+        "--spark-conf",
+        "spark.sql.shuffle.partitions=4",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend_from_slice(inputs);
+    args
+}
+
 fn rejects(df: &DataFrame) -> Vec<(i64, String, String)> {
     let line = df.column("line").unwrap().i64().unwrap().clone();
     let col = df.column("column").unwrap().str().unwrap().clone();
@@ -222,12 +245,7 @@ fn spark_ingest_of_the_sample_season_lands_the_same_lake_tables() {
     let sample = demo.join("sample");
     // A delivery pattern first: one month of wallet_b through the Rust engine, then the whole season
     // (that month again among it) through Spark: the re-sent month adds nothing.
-    let mut wallet: Vec<std::path::PathBuf> = std::fs::read_dir(sample.join("payments/wallet_b"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
-        .collect();
-    wallet.sort();
+    let wallet = homeseason_test_support::files_with_ext(&sample.join("payments/wallet_b"), "csv");
     let first = wallet.last().unwrap();
     // The same file twice in one Spark run: a copy (another name, the same bytes) of another month
     // after the whole sample. Its rows are all duplicates of the original's; nothing is counted twice.
@@ -236,20 +254,11 @@ fn spark_ingest_of_the_sample_season_lands_the_same_lake_tables() {
     let copy = again.join("wallet_b_sent_twice.csv");
     std::fs::copy(&wallet[0], &copy).unwrap();
     ingest(&lake, &[], &[first]);
-    let stdout = ok(&[
-        "ingest",
-        "--engine",
-        "spark",
-        "--spark-master",
-        &opts.master,
-        "--spark-conf",
-        "spark.sql.shuffle.partitions=4",
-        "--lake",
-        lake.to_str().unwrap(),
-        "--json",
-        sample.to_str().unwrap(),
-        copy.to_str().unwrap(),
-    ]);
+    let stdout = ok(&spark_ingest_args(
+        &opts,
+        &lake,
+        &[sample.to_str().unwrap(), copy.to_str().unwrap()],
+    ));
     let results: serde_json::Value = serde_json::from_str(&stdout).expect("JSON results");
     let twice = results
         .as_array()
@@ -327,17 +336,15 @@ fn a_stale_spark_increment_is_redone_by_the_rust_engine() {
     let Some(opts) = cluster() else { return };
     let demo = demo_dir();
     let dir = tempfile::tempdir().unwrap();
-    let mut wallet: Vec<std::path::PathBuf> =
-        std::fs::read_dir(demo.join("sample/payments/wallet_b"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
+    let wallet: Vec<std::path::PathBuf> =
+        homeseason_test_support::files_with_ext(&demo.join("sample/payments/wallet_b"), "csv")
+            .into_iter()
             .filter(|p| {
                 p.file_name()
                     .and_then(|n| n.to_str())
                     .is_some_and(|n| n.contains("2023-09") || n.contains("2023-10"))
             })
             .collect();
-    wallet.sort();
     assert_eq!(wallet.len(), 2, "{wallet:?}");
     // Spark reads September; meanwhile the other writer sends October plus the first 300 sales of
     // September (an export that overlaps the month before): those 300 are in both files.
@@ -357,19 +364,11 @@ fn a_stale_spark_increment_is_redone_by_the_rust_engine() {
 
     let lake = dir.path().join("lake");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_homeseason"))
-        .args([
-            "ingest",
-            "--engine",
-            "spark",
-            "--spark-master",
-            &opts.master,
-            "--spark-conf",
-            "spark.sql.shuffle.partitions=4",
-            "--lake",
-            lake.to_str().unwrap(),
-            "--json",
-            september.to_str().unwrap(),
-        ])
+        .args(spark_ingest_args(
+            &opts,
+            &lake,
+            &[september.to_str().unwrap()],
+        ))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -578,13 +577,8 @@ fn file_uris_through_spark_land_what_local_paths_land_through_rust() {
     let Some(opts) = cluster() else { return };
     let demo = demo_dir();
     let dir = tempfile::tempdir().unwrap();
-    let mut files: Vec<std::path::PathBuf> =
-        std::fs::read_dir(demo.join("sample/payments/wallet_b"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "csv"))
-            .collect();
-    files.sort();
+    let files =
+        homeseason_test_support::files_with_ext(&demo.join("sample/payments/wallet_b"), "csv");
     assert!(files.len() >= 12, "{files:?}");
     let uris: Vec<String> = files
         .iter()
@@ -593,20 +587,9 @@ fn file_uris_through_spark_land_what_local_paths_land_through_rust() {
     let spark_lake = dir.path().join("spark");
     let rust_lake = dir.path().join("rust");
     let spark_ingest = |uris: &[String]| -> serde_json::Value {
-        let mut args = vec![
-            "ingest",
-            "--engine",
-            "spark",
-            "--spark-master",
-            &opts.master,
-            "--spark-conf",
-            "spark.sql.shuffle.partitions=4",
-            "--lake",
-            spark_lake.to_str().unwrap(),
-            "--json",
-        ];
-        args.extend(uris.iter().map(String::as_str));
-        serde_json::from_str(&ok(&args)).expect("JSON results")
+        let uris: Vec<&str> = uris.iter().map(String::as_str).collect();
+        serde_json::from_str(&ok(&spark_ingest_args(&opts, &spark_lake, &uris)))
+            .expect("JSON results")
     };
     let started = std::time::Instant::now();
     let results = spark_ingest(&uris);

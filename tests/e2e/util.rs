@@ -78,6 +78,35 @@ pub(crate) fn try_ingest(lake: impl AsRef<Path>, flags: &[&str], files: &[&Path]
     homeseason(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
+/// `homeseason ingest --json <flags…>` of `files` into `lake`: one result per file.
+pub(crate) fn ingest_reports(
+    lake: &Path,
+    flags: &[&str],
+    files: &[impl AsRef<Path>],
+) -> Vec<serde_json::Value> {
+    let files: Vec<&Path> = files.iter().map(AsRef::as_ref).collect();
+    match serde_json::from_str(&ingest(lake, &[&["--json"], flags].concat(), &files)) {
+        Ok(serde_json::Value::Array(results)) => results,
+        other => panic!("ingest --json prints a list of results: {other:?}"),
+    }
+}
+
+/// A path as text (the tests' paths are UTF-8).
+pub(crate) fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// The lake's manifest.
+pub(crate) fn manifest(lake: &Path) -> serde_json::Value {
+    read_json(&lake.join("_manifest.json"))
+}
+
+/// A valid unified social credit code from its first 17 characters.
+pub(crate) fn valid_uscc(first17: &str) -> String {
+    let check = homeseason_schema::uscc::check_char(first17).expect("valid alphabet");
+    format!("{first17}{check}")
+}
+
 /// `homeseason ingest --json` of `files` into `lake`: the parsed reports.
 pub(crate) fn ingest_json(lake: &Path, files: &[&Path]) -> serde_json::Value {
     serde_json::from_str(&ingest(lake, &["--json"], files)).expect("ingest --json prints JSON")
@@ -220,4 +249,65 @@ pub(crate) fn read_csv(path: &Path) -> DataFrame {
         .expect("csv opens")
         .finish()
         .expect("csv reads")
+}
+
+/// A free loopback port.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// A child process listening on a loopback port (`homeseason serve`, a web root), killed on drop.
+pub(crate) struct Served {
+    child: std::process::Child,
+    /// The port it listens on.
+    pub(crate) port: u16,
+}
+
+impl Served {
+    /// Starts `cmd`, which listens on `port`, and waits (30 s at most) until the port opens.
+    pub(crate) fn start(cmd: &mut Command, port: u16) -> Served {
+        let child = cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{cmd:?} starts: {e}"));
+        // Made first, so the child is killed when it never opens the port.
+        let served = Served { child, port };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "port {port} did not open: {cmd:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        served
+    }
+
+    /// `homeseason serve --data DATA` with `flags` on a free loopback port.
+    pub(crate) fn homeseason(data: &Path, flags: &[&str]) -> Served {
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_homeseason"));
+        cmd.arg("serve")
+            .arg("--data")
+            .arg(data)
+            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .args(flags);
+        Served::start(&mut cmd, port)
+    }
+
+    /// Its base URL.
+    pub(crate) fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

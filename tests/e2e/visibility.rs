@@ -7,11 +7,12 @@
 //! straddles a switch may fail (and a dashboard retries), never mix.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use homeseason_schema::uscc;
+
+use crate::util::s;
 
 /// The binary under test: this build's, or another (`HOMESEASON_VISIBILITY_BIN`, e.g. a build of
 /// the old layout, to see the test fail there).
@@ -53,10 +54,6 @@ with open(out, "w") as f:
             f.write("err %s\n" % str(e).replace("\n", " ")[:300])
         f.flush()
 "#;
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
 
 /// Delivery `k`: one enterprise (its own credit code) reporting each of 12 months in each region;
 /// returns the file's text and its total in yuan.

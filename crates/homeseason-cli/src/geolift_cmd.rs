@@ -17,6 +17,8 @@ use homeseason_stats::geolift::{
 use polars::prelude::*;
 use serde::Serialize;
 
+use crate::impact_cmd::read_frame;
+
 // Time-based regression (`--tbr`), in its own file; a child module so `main.rs` needs no change.
 #[path = "tbr_cmd.rs"]
 mod tbr_cmd;
@@ -168,37 +170,8 @@ impl Data {
     }
 }
 
-fn read_frame(path: &Path, unit: &str) -> Result<DataFrame> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if ext == "parquet" || ext == "pq" {
-        let file =
-            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        return ParquetReader::new(file)
-            .finish()
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("reading Parquet {}", path.display()));
-    }
-    CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(10_000))
-        .with_schema_overwrite(Some(std::sync::Arc::new(Schema::from_iter([Field::new(
-            unit.into(),
-            DataType::String,
-        )]))))
-        .try_into_reader_with_file_path(Some(path.to_owned()))
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("opening {}", path.display()))?
-        .finish()
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("reading CSV {}", path.display()))
-}
-
 fn load(args: &GeoliftArgs) -> Result<Data> {
-    let df = read_frame(&args.input, &args.unit)?;
+    let df = read_frame(&args.input, &[args.unit.as_str()])?;
     let names: Vec<String> = df
         .get_column_names()
         .iter()

@@ -3,7 +3,7 @@
 //! covariate columns — with the pre- and post-period on the command line.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use chrono::{Datelike, NaiveDate};
@@ -87,9 +87,15 @@ fn parse_time(s: &str, dates: bool) -> Result<Time> {
     }
 }
 
-fn read_frame(path: &std::path::Path) -> Result<DataFrame> {
-    let lower = path.to_string_lossy().to_ascii_lowercase();
-    if lower.ends_with(".parquet") || lower.ends_with(".pq") {
+/// A table file: Parquet by its extension (`.parquet`, `.pq`), anything else CSV ([`read_csv`]),
+/// the columns named in `text` read as text. Shared by `impact` and `geolift`.
+pub(crate) fn read_frame(path: &Path, text: &[&str]) -> Result<DataFrame> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if ext == "parquet" || ext == "pq" {
         let file =
             std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
         return ParquetReader::new(file)
@@ -97,14 +103,22 @@ fn read_frame(path: &std::path::Path) -> Result<DataFrame> {
             .map_err(anyhow::Error::from)
             .with_context(|| format!("reading Parquet {}", path.display()));
     }
-    read_csv(path)
+    read_csv(path, text)
 }
 
-/// A CSV file with a header, column types inferred from its first 10,000 rows.
-pub(crate) fn read_csv(path: &std::path::Path) -> Result<DataFrame> {
+/// A CSV file with a header, the columns named in `text` read as text (unit codes such as
+/// `0742` keep their leading zero) and the other types inferred from its first 10,000 rows.
+pub(crate) fn read_csv(path: &Path, text: &[&str]) -> Result<DataFrame> {
+    let text_schema = (!text.is_empty()).then(|| {
+        std::sync::Arc::new(Schema::from_iter(
+            text.iter()
+                .map(|c| Field::new((*c).into(), DataType::String)),
+        ))
+    });
     CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(10_000))
+        .with_schema_overwrite(text_schema)
         .try_into_reader_with_file_path(Some(path.to_owned()))
         .map_err(anyhow::Error::from)
         .with_context(|| format!("opening {}", path.display()))?
@@ -231,7 +245,7 @@ pub(crate) struct Outcome {
 /// # Errors
 /// Unreadable input, missing columns, periods outside the data, or a failed fit.
 pub(crate) fn run(args: &ImpactArgs) -> Result<Outcome> {
-    let df = read_frame(&args.input)?;
+    let df = read_frame(&args.input, &[])?;
     let (time, dates) = times(&df, &args.time)?;
     let y_all = floats(&df, &args.target, "--target")?;
     let covs: Vec<(String, Vec<f64>)> = args

@@ -590,11 +590,12 @@ fn print_rejects(results: &[pipeline::FileResult], limit: usize) {
     println!(
         "rejected rows 拒收行 ({shown} of {total} shown 显示 {shown} 行，共 {total} 行; all in --json and lake/rejects 全部见 --json 与 lake/rejects):"
     );
-    for row in results.iter().flat_map(|r| &r.rejects).take(limit) {
+    for rejected in results.iter().flat_map(|r| &r.rejects).take(limit) {
+        let row = &rejected.row;
         let column = row.column.as_deref().unwrap_or("-");
         println!(
             "  {} · 第 {} 行 line {} · 列 column {} · {}",
-            row.file, row.line, row.line, column, row.reason
+            rejected.file, row.line, row.line, column, row.reason
         );
         println!("    {}", row.message_zh);
         println!("    {}", row.message_en);

@@ -20,7 +20,7 @@ use super::{GeoliftArgs, read_frame};
 /// Unit → group (1 control, 2 treatment) from a two-column CSV such as matched_markets'
 /// `geoassignment.csv` (`"geo","geo.group"`).
 fn assignment(path: &std::path::Path) -> Result<HashMap<String, i64>> {
-    let df = crate::impact_cmd::read_csv(path)?;
+    let df = crate::impact_cmd::read_csv(path, &[])?;
     if df.width() < 2 {
         bail!("{}: expected two columns, unit and group", path.display());
     }
@@ -85,7 +85,7 @@ fn bound(x: f64) -> String {
 
 /// Run the TBR analysis: the text to print (or the JSON with `--json -`).
 pub(crate) fn run(args: &GeoliftArgs) -> Result<String> {
-    let df = read_frame(&args.input, &args.unit)?;
+    let df = read_frame(&args.input, &[args.unit.as_str()])?;
     let units = df
         .column(&args.unit)
         .map_err(anyhow::Error::from)

@@ -476,23 +476,14 @@ pub struct FileResult {
 }
 
 /// One rejected row as `homeseason ingest` shows it: file, row, column and the reason in both
-/// languages (a row of the `rejects` contract).
+/// languages (a row of the `rejects` contract; in JSON one object, the file first).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RejectedRow {
     /// File name.
     pub file: String,
-    /// Line (CSV) or row (XLSX) in the file, 1-based; the header is line 1.
-    pub line: i64,
-    /// The source column at fault, when one is.
-    pub column: Option<String>,
-    /// Machine reason code.
-    pub reason: String,
-    /// Chinese message.
-    pub message_zh: String,
-    /// English message.
-    pub message_en: String,
-    /// The row's raw text.
-    pub raw: String,
+    /// Line, column, reason, messages and raw text.
+    #[serde(flatten)]
+    pub row: homeseason_schema::contract::RejectRow,
 }
 
 impl RejectedRow {
@@ -514,12 +505,14 @@ impl RejectedRow {
         Ok((0..frame.height())
             .map(|i| RejectedRow {
                 file: file.get(i).unwrap_or_default().to_owned(),
-                line: line.get(i).unwrap_or(0),
-                column: column.get(i).map(str::to_owned),
-                reason: reason.get(i).unwrap_or_default().to_owned(),
-                message_zh: zh.get(i).unwrap_or_default().to_owned(),
-                message_en: en.get(i).unwrap_or_default().to_owned(),
-                raw: raw.get(i).unwrap_or_default().to_owned(),
+                row: homeseason_schema::contract::RejectRow {
+                    line: line.get(i).unwrap_or(0),
+                    column: column.get(i).map(str::to_owned),
+                    reason: reason.get(i).unwrap_or_default().to_owned(),
+                    message_zh: zh.get(i).unwrap_or_default().to_owned(),
+                    message_en: en.get(i).unwrap_or_default().to_owned(),
+                    raw: raw.get(i).unwrap_or_default().to_owned(),
+                },
             })
             .collect())
     }

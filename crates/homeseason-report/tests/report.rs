@@ -26,6 +26,15 @@ fn d(y: i32, m: u32, dd: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, dd).expect("date")
 }
 
+/// The series of the fixtures: all targeted categories together and each one.
+const SERIES_CATEGORIES: [&str; 5] = [
+    "all_targeted",
+    "home_appliances",
+    "furniture",
+    "home_textiles",
+    "building_materials",
+];
+
 /// Campaign rows of `uplift` for two_year (the fallback of `auto` without a backtest), prior_year and
 /// the regression: national and
 /// Zhejiang, all targeted and each targeted category.
@@ -33,13 +42,7 @@ fn uplift() -> DataFrame {
     let mut cols: [Vec<String>; 4] = Default::default();
     let mut nums: Vec<[f64; 11]> = Vec::new();
     for (region, name) in [("000000", "全国"), ("330000", "浙江省")] {
-        for cat in [
-            "all_targeted",
-            "home_appliances",
-            "furniture",
-            "home_textiles",
-            "building_materials",
-        ] {
+        for cat in SERIES_CATEGORIES {
             for (method, pct) in [
                 ("two_year", 12.0),
                 ("prior_year", 30.0),
@@ -93,13 +96,7 @@ fn uplift() -> DataFrame {
 /// National daily detail for every category, June–December 2023.
 fn baseline_daily() -> DataFrame {
     let (mut cat, mut date, mut actual) = (Vec::new(), Vec::new(), Vec::new());
-    for c in [
-        "all_targeted",
-        "home_appliances",
-        "furniture",
-        "home_textiles",
-        "building_materials",
-    ] {
+    for c in SERIES_CATEGORIES {
         for (i, day) in d(2023, 6, 1)
             .iter_days()
             .take_while(|x| *x <= d(2023, 12, 31))

@@ -234,6 +234,21 @@ struct HistoryQuery {
     limit: Option<usize>,
 }
 
+impl HistoryQuery {
+    /// Whether `who` sees the upload `r` and it passes the region and feed filters.
+    fn admits(&self, r: &UploadRecord, who: &Principal) -> bool {
+        r.visible_to(who)
+            && self
+                .region
+                .as_deref()
+                .is_none_or(|reg| r.concerns_region(reg))
+            && self
+                .feed
+                .as_deref()
+                .is_none_or(|f| r.feed.as_deref() == Some(f))
+    }
+}
+
 fn check_region(who: &Principal, region: Option<&str>) -> Result<(), AppError> {
     match region {
         Some(r) if !who.may_region(r) => Err(AppError::forbidden(
@@ -251,13 +266,7 @@ async fn list_uploads(
 ) -> Result<Response, AppError> {
     check_region(&who, q.region.as_deref())?;
     let limit = q.limit.unwrap_or(100).min(1000);
-    let mut list: Vec<UploadRecord> = st.registry().list(|r| {
-        r.visible_to(&who)
-            && q.region.as_deref().is_none_or(|reg| r.concerns_region(reg))
-            && q.feed
-                .as_deref()
-                .is_none_or(|f| r.feed.as_deref() == Some(f))
-    });
+    let mut list: Vec<UploadRecord> = st.registry().list(|r| q.admits(r, &who));
     list.truncate(limit);
     let list: Vec<UploadRecord> = list.iter().map(|r| as_seen_by(r.summary(), &who)).collect();
     Ok(Json(json!({ "uploads": list })).into_response())
@@ -270,14 +279,7 @@ async fn latest_upload(
 ) -> Result<Response, AppError> {
     check_region(&who, q.region.as_deref())?;
     st.registry()
-        .list(|r| {
-            r.visible_to(&who)
-                && r.finished_at.is_some()
-                && q.region.as_deref().is_none_or(|reg| r.concerns_region(reg))
-                && q.feed
-                    .as_deref()
-                    .is_none_or(|f| r.feed.as_deref() == Some(f))
-        })
+        .list(|r| r.finished_at.is_some() && q.admits(r, &who))
         .first()
         .map(|r| Json(as_seen_by(r.clone(), &who)).into_response())
         .ok_or_else(|| AppError::not_found("upload 上传记录"))
@@ -474,7 +476,7 @@ async fn upload_rejects(
     }
     let feed = record.feed.clone().unwrap_or_default();
     let lake = st.lake().clone();
-    let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, AppError> {
+    let bytes = crate::upload::blocking(move || -> Result<Vec<u8>, AppError> {
         let stored = if feed.is_empty() {
             None
         } else {
@@ -497,8 +499,7 @@ async fn upload_rejects(
         };
         csv_bytes(&mut frame)
     })
-    .await
-    .map_err(|e| AppError::from(crate::ServerError::Invalid(e.to_string())))??;
+    .await??;
     Ok(csv_response(&format!("rejects_{id}.csv"), bytes))
 }
 
@@ -535,7 +536,7 @@ async fn get_completeness(
         .collect();
     let lake = st.lake().clone();
     let region = q.region.clone();
-    let rows = tokio::task::spawn_blocking(move || {
+    let rows = crate::upload::blocking(move || {
         completeness::completeness(
             &lake,
             from,
@@ -544,8 +545,7 @@ async fn get_completeness(
             &feeds,
         )
     })
-    .await
-    .map_err(|e| AppError::from(crate::ServerError::Invalid(e.to_string())))??;
+    .await??;
     if q.format.as_deref() == Some("csv") {
         let mut frame = df!(
             "region_code" => rows.iter().map(|r| r.region_code.clone()).collect::<Vec<_>>(),
@@ -607,7 +607,7 @@ async fn get_output(
     let name = contract.name.clone();
     let lake = st.lake().clone();
     let parquet = q.format.as_deref() == Some("parquet");
-    let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, AppError> {
+    let bytes = crate::upload::blocking(move || -> Result<Vec<u8>, AppError> {
         let mut frame = lake.read_table(&name)?;
         if frame.height() == 0 {
             return Err(AppError::not_found(&format!(
@@ -633,8 +633,7 @@ async fn get_output(
             csv_bytes(&mut frame)
         }
     })
-    .await
-    .map_err(|e| AppError::from(crate::ServerError::Invalid(e.to_string())))??;
+    .await??;
     if parquet {
         Ok((
             [

@@ -508,7 +508,8 @@ fn finish(st: &AppState, mut record: UploadRecord) -> UploadRecord {
     record
 }
 
-async fn blocking<T: Send + 'static>(
+/// Runs `f` on a blocking worker thread; a worker that panicked is an error.
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, crate::ServerError> {
     tokio::task::spawn_blocking(f)

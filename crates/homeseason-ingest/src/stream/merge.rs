@@ -130,15 +130,7 @@ impl FirstSeen {
         line: u64,
     ) {
         let differs = self.differs(row, merchant);
-        let detail = txn_conflict_detail(spec.institution.as_str(), Some(self.line), &differs);
-        sink.push_detail(
-            line,
-            Some(spec.headers[F_TXN].clone()),
-            Reason::Conflict,
-            txn_id,
-            Some(&detail),
-            raw,
-        );
+        push_conflict(sink, spec, line, (txn_id, raw), Some(self.line), &differs);
     }
 }
 
@@ -151,7 +143,21 @@ fn reject_lake_conflict(
     txn_id: &str,
     raw: &str,
 ) {
-    let detail = txn_conflict_detail(spec.institution.as_str(), None, &[]);
+    push_conflict(sink, spec, line, (txn_id, raw), None, &[]);
+}
+
+/// Pushes the `conflict` reject of the row on line `line` (its txn_id and raw text): the first
+/// occurrence is on line `first_line` of this file (`None`: held by the lake) and `differs` names
+/// the values that differ ([`txn_conflict_detail`]).
+fn push_conflict(
+    sink: &mut RejectSink,
+    spec: &Spec<'_>,
+    line: u64,
+    (txn_id, raw): (&str, &str),
+    first_line: Option<u64>,
+    differs: &[&str],
+) {
+    let detail = txn_conflict_detail(spec.institution.as_str(), first_line, differs);
     sink.push_detail(
         line,
         Some(spec.headers[F_TXN].clone()),

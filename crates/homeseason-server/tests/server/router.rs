@@ -546,17 +546,11 @@ async fn a_conflict_is_two_rejects_rows_and_the_server_policy_decides() {
         let reasons = homeseason_test_support::str_values(&lake_rejects, "reason");
         assert_eq!(reasons, ["conflict", "conflict_held"], "{lake_rejects}");
         let acts = f.table(homeseason_schema::contract::tables::ACTIVITIES);
-        let venues: Vec<Option<&str>> = acts
-            .column("venue")
-            .expect("venue")
-            .str()
-            .expect("str")
-            .iter()
-            .collect();
+        let venues = homeseason_test_support::str_values(&acts, "venue");
         assert_eq!(acts.height(), 3);
-        assert!(venues.contains(&Some(stored)), "{policy}: {acts}");
+        assert!(venues.contains(&stored), "{policy}: {acts}");
         assert_eq!(
-            venues.iter().filter(|v| **v == Some("会展中心")).count(),
+            venues.iter().filter(|v| **v == "会展中心").count(),
             usize::from(policy == homeseason_lake::ConflictPolicy::KeepLast),
             "{acts}"
         );
@@ -631,16 +625,10 @@ async fn the_upload_form_chooses_the_conflict_policy_strictly() {
     assert_eq!(second["report"]["accepted"], 3, "{second}");
     assert_eq!(second["report"]["rejected"], 0, "{second}");
     let acts = f.table(homeseason_schema::contract::tables::ACTIVITIES);
-    let venues: Vec<Option<&str>> = acts
-        .column("venue")
-        .expect("venue")
-        .str()
-        .expect("str")
-        .iter()
-        .collect();
+    let venues = homeseason_test_support::str_values(&acts, "venue");
     assert_eq!(acts.height(), 3, "{acts}");
     assert_eq!(
-        venues.iter().filter(|v| **v == Some("会展中心")).count(),
+        venues.iter().filter(|v| **v == "会展中心").count(),
         1,
         "k002 replaced: {acts}"
     );
