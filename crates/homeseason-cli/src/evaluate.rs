@@ -233,10 +233,7 @@ pub(crate) fn evaluate(
     let mut runs = Vec::new();
     for &seed in seeds {
         let dir = out.join(format!("seed-{seed}"));
-        let config = homeseason_synth::SynthConfig {
-            campaign: campaign.clone(),
-            ..homeseason_synth::SynthConfig::with_seed(seed)
-        };
+        let config = homeseason_synth::SynthConfig::for_campaign(campaign.clone(), seed);
         // Payments for the uplift, the activities register for the local-station events.
         let (summary, lake) =
             generate_and_ingest(&config, &dir, &["payments", "activities"], campaign, now)?;
@@ -389,10 +386,9 @@ pub(crate) fn run_scenario(
 ) -> Result<ScenarioRun> {
     let started = Instant::now();
     let config = homeseason_synth::SynthConfig {
-        campaign: campaign.clone(),
         scale: SCENARIO_SCALE,
         scenario,
-        ..homeseason_synth::SynthConfig::with_seed(seed)
+        ..homeseason_synth::SynthConfig::for_campaign(campaign.clone(), seed)
     };
     let (summary, lake) = generate_and_ingest(&config, dir, &["payments"], campaign, now)?;
     let opts = UpliftOptions {
