@@ -198,16 +198,28 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ),
     (
         "homeseason-schema/src/calendar.rs",
-        "(2023, ",
+        "(202",
         "the State Council's holiday notices: facts of the calendar every campaign's history and \
          comparison years use (2021–2024), not a campaign constant; Campaign::check refuses a \
          campaign the table does not cover",
     ),
     (
         "homeseason-synth/src/model.rs",
-        "ymd(2023, 1, ",
-        "the sample season's COVID timeline (the Dec 2022 wave recovering in Jan 2023): history any \
-         campaign's comparison years hold, not a campaign constant",
+        "ymd(202",
+        "the sample season's COVID timeline (Apr–May 2022, the Nov–Dec 2022 wave recovering in \
+         Jan 2023): history any campaign's comparison years hold, not a campaign constant",
+    ),
+    (
+        "homeseason-synth/src/model.rs",
+        "), (202",
+        "the sample season's regional lockdowns (Xi'an, Shenzhen, Jilin, Shanghai, 2021–2022): \
+         history, not a campaign constant",
+    ),
+    (
+        "homeseason-cli/src/main.rs",
+        "国家统计局社零全国数据 2022–2024",
+        "the years the bundled real NBS file covers (data/nbs_retail_by_category.csv), a fact of that \
+         file",
     ),
     (
         "homeseason-metrics/src/uplift.rs",
@@ -251,17 +263,19 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Whether `needle` occurs in `line` as a word (no letter, digit or `_` either side).
+/// Whether `needle` occurs in `line` as a word (no ASCII letter, digit or `_` either side; `2023年`
+/// is a word).
 fn has_word(line: &str, needle: &str) -> bool {
-    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
     line.match_indices(needle).any(|(i, _)| {
         !word(line[..i].chars().next_back()) && !word(line[i + needle.len()..].chars().next())
     })
 }
 
-/// The lines of `text` (1-based numbers) that hold a 2023-specific constant: the year as a word
-/// (`2023`, `2023-09-01`, `(2023, 9, 1)`), or the 2023 season's name (`家居焕新`, `Home Renewal`);
-/// comments and `#[cfg(test)]` items left out.
+/// The lines of `text` (1-based numbers) that hold a constant of the 2023 season: one of its years
+/// (2023 and its comparison years 2022 and 2021) as a word (`2023`, `2022-07-01`, `(2021, 9, 1)`,
+/// `2023年`), or the 2023 season's name (`家居焕新`, `Home Renewal`); comments and `#[cfg(test)]`
+/// items left out.
 fn constants_2023(text: &str) -> Vec<(usize, String)> {
     let mut hits = Vec::new();
     let mut lines = text.lines().enumerate();
@@ -287,7 +301,9 @@ fn constants_2023(text: &str) -> Vec<(usize, String)> {
         if t.starts_with("//") {
             continue;
         }
-        if has_word(line, "2023") || line.contains("家居焕新") || line.contains("Home Renewal")
+        if ["2021", "2022", "2023"].iter().any(|y| has_word(line, y))
+            || line.contains("家居焕新")
+            || line.contains("Home Renewal")
         {
             hits.push((i + 1, line.trim().to_owned()));
         }
@@ -320,10 +336,13 @@ fn the_2023_constant_scanner_finds_planted_constants() {
                 mod tests {\n\
                     fn t() { let _ = \"2023-09-01\"; }\n\
                 }\n\
-                const E: &str = \"Home Renewal Consumption Season\";\n";
+                const E: &str = \"Home Renewal Consumption Season\";\n\
+                const B: (i32, u32, u32) = (2022, 7, 1);\n\
+                let h = \"2021-01-01\";\n";
     let lines: Vec<usize> = constants_2023(code).into_iter().map(|(n, _)| n).collect();
-    assert_eq!(lines, vec![1, 4, 6, 7, 12]);
+    assert_eq!(lines, vec![1, 4, 6, 7, 12, 13, 14]);
     assert!(has_word("x 2023-", "2023") && !has_word("x20231", "2023"));
+    assert!(has_word("\"2023年9月\"", "2023"));
 }
 
 #[test]
