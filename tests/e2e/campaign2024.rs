@@ -290,7 +290,8 @@ fn constants_2023(text: &str) -> Vec<(usize, String)> {
                 if l.starts_with("#[") || l.starts_with("//") {
                     continue;
                 }
-                depth += l.matches('{').count() as i64 - l.matches('}').count() as i64;
+                let count = |c: char| i64::try_from(l.matches(c).count()).unwrap_or(i64::MAX);
+                depth += count('{') - count('}');
                 opened |= l.contains('{');
                 if (opened && depth <= 0) || (!opened && l.ends_with(';')) {
                     break;

@@ -395,7 +395,7 @@ fn load_campaign(arg: Option<&str>) -> Result<(Campaign, String)> {
         .filter_map(|t| Campaign::from_toml(t).ok())
         .map(|c| format!("{} ({})", c.id, c.window.start.format("%Y")))
         .collect();
-    anyhow::bail!(
+    bail!(
         "--campaign {arg:?}: no such file and no embedded campaign of that id or year (embedded: {}) \
          --campaign {arg:?}：既无此文件，也无此编号或年份的内置活动（内置：{}）",
         known.join(", "),
