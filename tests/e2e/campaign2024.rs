@@ -120,6 +120,18 @@ fn the_2024_season_runs_end_to_end_demo_report_workbook() {
         .map(|d| d.unwrap_or_default().to_owned())
         .collect();
     assert!(ids.iter().all(|i| i == "2024-trade-in"), "{ids:?}");
+    // Every method estimates the 2024 window (masking too much history silences the regression).
+    let methods: std::collections::BTreeSet<String> = campaign_rows
+        .column("method")
+        .expect("method")
+        .str()
+        .expect("text")
+        .iter()
+        .map(|d| d.unwrap_or_default().to_owned())
+        .collect();
+    for m in ["prior_year", "two_year", "counterfactual_regression"] {
+        assert!(methods.contains(m), "{m} missing: {methods:?}");
+    }
 
     // The report names the 2024 campaign and its window, and carries the headline figures.
     let html = std::fs::read_to_string(out.join("report/report.html")).expect("report");
