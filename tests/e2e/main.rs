@@ -6,6 +6,7 @@
 
 mod util;
 
+mod campaign2024;
 mod cli_outputs;
 mod completeness;
 mod corpus;

@@ -233,10 +233,7 @@ pub(crate) fn evaluate(
     let mut runs = Vec::new();
     for &seed in seeds {
         let dir = out.join(format!("seed-{seed}"));
-        let config = homeseason_synth::SynthConfig {
-            campaign: campaign.clone(),
-            ..homeseason_synth::SynthConfig::with_seed(seed)
-        };
+        let config = homeseason_synth::SynthConfig::for_campaign(campaign.clone(), seed);
         // Payments for the uplift, the activities register for the local-station events.
         let (summary, lake) =
             generate_and_ingest(&config, &dir, &["payments", "activities"], campaign, now)?;
@@ -389,10 +386,9 @@ pub(crate) fn run_scenario(
 ) -> Result<ScenarioRun> {
     let started = Instant::now();
     let config = homeseason_synth::SynthConfig {
-        campaign: campaign.clone(),
         scale: SCENARIO_SCALE,
         scenario,
-        ..homeseason_synth::SynthConfig::with_seed(seed)
+        ..homeseason_synth::SynthConfig::for_campaign(campaign.clone(), seed)
     };
     let (summary, lake) = generate_and_ingest(&config, dir, &["payments"], campaign, now)?;
     let opts = UpliftOptions {
@@ -683,9 +679,10 @@ fn per_seed_table(all: &DataFrame, runs: &[SeedRun]) -> Result<String> {
 pub(crate) fn scenario_markdown(
     runs: &[ScenarioRun],
     seeds: &[u64],
-    level: f64,
+    campaign: &Campaign,
     now: &str,
 ) -> Result<String> {
+    let level = campaign.baseline.level;
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -710,7 +707,7 @@ pub(crate) fn scenario_markdown(
         let _ = writeln!(
             md,
             "## {s}\n\n{} ({:.0} s per seed).\n",
-            s.describe(),
+            s.describe(campaign),
             mine.iter().map(|r| r.seconds).sum::<f64>() / mine.len().max(1) as f64
         );
         let section = Section {
@@ -751,7 +748,7 @@ pub(crate) fn evaluate_scenarios(
             )?);
         }
     }
-    let md = scenario_markdown(&runs, seeds, campaign.baseline.level, now)?;
+    let md = scenario_markdown(&runs, seeds, &campaign, now)?;
     if let Some(path) = table {
         std::fs::write(path, &md).with_context(|| format!("writing {}", path.display()))?;
     }
@@ -902,8 +899,7 @@ mod tests {
             b1 < b0 - 0.5,
             "bias clean {b0:+.2} pp, spillover {b1:+.2} pp"
         );
-        let md = scenario_markdown(&[clean, spill], &[1], campaign.baseline.level, "now")
-            .expect("markdown");
+        let md = scenario_markdown(&[clean, spill], &[1], &campaign, "now").expect("markdown");
         assert!(
             md.contains("## clean") && md.contains("## spillover"),
             "{md}"

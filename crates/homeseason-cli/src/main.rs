@@ -35,9 +35,10 @@ use indicatif::{ProgressBar, ProgressStyle};
     about = "Measure whether a retail campaign worked: uplift per region × category, with intervals.\n衡量促消费活动成效：分地区、分品类的提升及其区间。"
 )]
 struct Cli {
-    /// Campaign file (TOML); default: the embedded 2023 Home Renewal Consumption Season.
+    /// Campaign: a TOML file, or an embedded campaign's id or year (`2024` = the 2024 trade-in
+    /// season); default: the embedded default campaign (`homeseason campaign` prints it).
     #[arg(long, global = true)]
-    campaign: Option<PathBuf>,
+    campaign: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -140,7 +141,7 @@ enum Command {
         )]
         methods: Vec<String>,
         /// Bootstrap seed.
-        #[arg(long, default_value_t = 2023)]
+        #[arg(long, default_value_t = homeseason_metrics::BOOTSTRAP_SEED)]
         seed: u64,
         /// Print the wall time of each stage (read, uplift, backtest, tracking, local events) to
         /// stderr, for benchmarks/UPLIFT.md.
@@ -369,15 +370,37 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn load_campaign(path: Option<&Path>) -> Result<Campaign> {
-    match path {
-        None => Ok(Campaign::default_2023()),
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            Campaign::from_toml(&text).with_context(|| format!("campaign file {}", p.display()))
-        }
+/// The campaign `--campaign` names and its TOML text: a file when one is at that path, else an
+/// embedded campaign by id or year, else the embedded default.
+fn load_campaign(arg: Option<&str>) -> Result<(Campaign, String)> {
+    let Some(arg) = arg else {
+        return Ok((
+            Campaign::default_2023(),
+            homeseason_schema::campaign::DEFAULT_TOML.to_owned(),
+        ));
+    };
+    let p = Path::new(arg);
+    if p.exists() {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        let c =
+            Campaign::from_toml(&text).with_context(|| format!("campaign file {}", p.display()))?;
+        return Ok((c, text));
     }
+    if let Some((c, text)) = Campaign::embedded(arg) {
+        return Ok((c, text.to_owned()));
+    }
+    let known: Vec<String> = homeseason_schema::campaign::EMBEDDED
+        .iter()
+        .filter_map(|t| Campaign::from_toml(t).ok())
+        .map(|c| format!("{} ({})", c.id, c.window.start.format("%Y")))
+        .collect();
+    bail!(
+        "--campaign {arg:?}: no such file and no embedded campaign of that id or year (embedded: {}) \
+         --campaign {arg:?}：既无此文件，也无此编号或年份的内置活动（内置：{}）",
+        known.join(", "),
+        known.join("、")
+    )
 }
 
 /// A feed named on the command line (`enterprise-sales` or `enterprise_sales`); an unknown name is
@@ -459,13 +482,8 @@ fn synth(
 ) -> Result<homeseason_synth::SynthSummary> {
     let pb = spinner("sample season");
     let config = homeseason_synth::SynthConfig {
-        seed,
         scale,
-        ..homeseason_synth::SynthConfig::with_seed(seed)
-    };
-    let config = homeseason_synth::SynthConfig {
-        campaign: campaign.clone(),
-        ..config
+        ..homeseason_synth::SynthConfig::for_campaign(campaign.clone(), seed)
     };
     let summary = homeseason_synth::generate(&config, out, &SpinnerProgress(pb.clone()))?;
     pb.finish_and_clear();
@@ -635,7 +653,7 @@ fn score(lake: &Lake, truth: &Path) -> Result<polars::prelude::DataFrame> {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let campaign = load_campaign(cli.campaign.as_deref())?;
+    let (campaign, campaign_toml) = load_campaign(cli.campaign.as_deref())?;
     match cli.command {
         Command::Demo { out, seed, scale } => {
             let start = Instant::now();
@@ -662,7 +680,12 @@ fn run(cli: Cli) -> Result<()> {
                 "NBS 社零 national figures 国家统计局社零全国数据 2022–2024: {} rows → retail_stats (region 000000)",
                 nbs.accepted
             );
-            estimate(&lake, &campaign, &Method::ALL, 2023)?;
+            estimate(
+                &lake,
+                &campaign,
+                &Method::ALL,
+                homeseason_metrics::BOOTSTRAP_SEED,
+            )?;
             let pb = spinner("charts and report 图表与报告");
             let (report, html) =
                 pipeline::outputs::report(&lake, &campaign, &out.join("report"), &now(), None)?;
@@ -982,7 +1005,7 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("{} contract problems", problems.len());
             }
         }
-        Command::Campaign => print!("{}", toml_of(&campaign, cli.campaign.as_deref())?),
+        Command::Campaign => print!("{campaign_toml}"),
         Command::Serve {
             data,
             addr,
@@ -1053,7 +1076,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             let path =
                 out.unwrap_or_else(|| PathBuf::from(template::default_file_name(kind, format)));
-            std::fs::write(&path, template::bytes(kind, format)?)
+            std::fs::write(&path, template::bytes(kind, format, &campaign)?)
                 .with_context(|| format!("writing {}", path.display()))?;
             println!("template 模板: {}", path.display());
         }
@@ -1078,16 +1101,6 @@ fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn toml_of(campaign: &Campaign, path: Option<&Path>) -> Result<String> {
-    match path {
-        Some(p) => Ok(std::fs::read_to_string(p)?),
-        None => {
-            let _ = campaign;
-            Ok(homeseason_schema::campaign::DEFAULT_TOML.to_owned())
-        }
-    }
 }
 
 fn main() -> ExitCode {

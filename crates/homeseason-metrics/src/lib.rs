@@ -82,7 +82,7 @@ pub mod triangulate;
 mod uplift;
 
 pub use series::{ALL_TARGETED, daily_series};
-pub use uplift::{Method, UpliftOptions, UpliftResult, placebo_windows, uplift};
+pub use uplift::{BOOTSTRAP_SEED, Method, UpliftOptions, UpliftResult, placebo_windows, uplift};
 
 /// Errors of the metrics.
 #[derive(Debug, thiserror::Error)]

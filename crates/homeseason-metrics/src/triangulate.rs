@@ -59,12 +59,12 @@ pub struct TriangulateOptions {
 }
 
 impl Default for TriangulateOptions {
-    /// The campaign's primary method, 999 replicates, seed 2023, at least 3 enterprises.
+    /// The campaign's primary method, 999 replicates, [`crate::BOOTSTRAP_SEED`], at least 3 enterprises.
     fn default() -> Self {
         TriangulateOptions {
             method: None,
             replicates: 999,
-            seed: 2023,
+            seed: crate::BOOTSTRAP_SEED,
             min_enterprises: 3,
         }
     }

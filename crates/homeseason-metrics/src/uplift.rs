@@ -73,14 +73,18 @@ pub struct UpliftOptions {
     pub diagnostics: bool,
 }
 
+/// The default seed of the simulated replicates. A fixed number, not a year: every campaign uses it,
+/// so the same input gives the same intervals whichever season it is.
+pub const BOOTSTRAP_SEED: u64 = 2023;
+
 impl UpliftOptions {
-    /// Options from a campaign (its interval level), 999 simulated replicates, seed 2023.
+    /// Options from a campaign (its interval level), 999 simulated replicates, [`BOOTSTRAP_SEED`].
     #[must_use]
     pub fn from_campaign(campaign: &Campaign) -> UpliftOptions {
         UpliftOptions {
             level: campaign.baseline.level,
             replicates: 999,
-            seed: 2023,
+            seed: BOOTSTRAP_SEED,
             source: "payment_daily".into(),
             placebo: Some(placebo_windows(campaign)),
             diagnostics: true,

@@ -11,6 +11,7 @@
 //! is ignored when headers are matched.
 
 use homeseason_ingest::Feed;
+use homeseason_schema::campaign::Campaign;
 
 use crate::error::Result;
 use rust_xlsxwriter::{
@@ -63,6 +64,7 @@ const fn col(zh: &'static str, en: &'static str, required: bool) -> Col {
 }
 
 struct Spec {
+    /// The title after the campaign's name (`<name_zh> <title_zh>`, `<name_en>: <title_en>`).
     title_zh: &'static str,
     title_en: &'static str,
     file_stem: &'static str,
@@ -74,8 +76,8 @@ struct Spec {
 fn spec(kind: Kind) -> Spec {
     match kind {
         Kind::EnterpriseSales => Spec {
-            title_zh: "家居焕新消费季 重点企业销售数据填报表",
-            title_en: "Home Renewal Consumption Season: key-enterprise sales report",
+            title_zh: "重点企业销售数据填报表",
+            title_en: "key-enterprise sales report",
             file_stem: "enterprise_sales_template",
             columns: vec![
                 Col {
@@ -149,8 +151,8 @@ fn spec(kind: Kind) -> Spec {
             ],
         },
         Kind::Activities => Spec {
-            title_zh: "家居焕新消费季 重点活动表",
-            title_en: "Home Renewal Consumption Season: register of activities",
+            title_zh: "重点活动表",
+            title_en: "register of activities",
             file_stem: "activities_template",
             columns: vec![
                 Col {
@@ -302,12 +304,27 @@ pub fn default_file_name(kind: Kind, format: TemplateFormat) -> String {
     format!("{}.{ext}", spec(kind).file_stem)
 }
 
-/// The template's bytes.
-pub fn bytes(kind: Kind, format: TemplateFormat) -> Result<Vec<u8>> {
+/// The template's bytes; the XLSX title names the campaign.
+pub fn bytes(kind: Kind, format: TemplateFormat, campaign: &Campaign) -> Result<Vec<u8>> {
     let spec = spec(kind);
     match format {
         TemplateFormat::Csv => Ok(csv(&spec)),
-        TemplateFormat::Xlsx => Ok(xlsx(&spec)?),
+        TemplateFormat::Xlsx => Ok(xlsx(&spec, &Title::new(&spec, campaign))?),
+    }
+}
+
+/// A template's title: the campaign's name, then the template's.
+struct Title {
+    zh: String,
+    en: String,
+}
+
+impl Title {
+    fn new(spec: &Spec, campaign: &Campaign) -> Title {
+        Title {
+            zh: format!("{} {}", campaign.name_zh, spec.title_zh),
+            en: format!("{}: {}", campaign.name_en, spec.title_en),
+        }
     }
 }
 
@@ -327,7 +344,7 @@ fn csv(spec: &Spec) -> Vec<u8> {
 /// Rows offered for data entry (drop-downs and text format reach this far).
 const DATA_ROWS: u32 = 2000;
 
-fn xlsx(spec: &Spec) -> Result<Vec<u8>, XlsxError> {
+fn xlsx(spec: &Spec, heading: &Title) -> Result<Vec<u8>, XlsxError> {
     let mut book = Workbook::new();
     let title = Format::new()
         .set_bold()
@@ -353,7 +370,7 @@ fn xlsx(spec: &Spec) -> Result<Vec<u8>, XlsxError> {
             0,
             0,
             last_col,
-            &format!("{} {}", spec.title_zh, spec.title_en),
+            &format!("{} {}", heading.zh, heading.en),
             &title,
         )?;
         sheet.set_row_height(0, 24)?;
@@ -376,16 +393,16 @@ fn xlsx(spec: &Spec) -> Result<Vec<u8>, XlsxError> {
         }
         sheet.set_freeze_panes(3, 0)?;
     }
-    notes(book.add_worksheet(), spec)?;
+    notes(book.add_worksheet(), spec, heading)?;
     book.save_to_buffer()
 }
 
-fn notes(sheet: &mut Worksheet, spec: &Spec) -> Result<(), XlsxError> {
+fn notes(sheet: &mut Worksheet, spec: &Spec, heading: &Title) -> Result<(), XlsxError> {
     let bold = Format::new().set_bold();
     let wrap = Format::new().set_text_wrap();
     sheet.set_name("填写说明 Notes")?;
-    sheet.write_string_with_format(0, 0, format!("{} — 填写说明", spec.title_zh), &bold)?;
-    sheet.write_string(1, 0, format!("{} — notes", spec.title_en))?;
+    sheet.write_string_with_format(0, 0, format!("{} — 填写说明", heading.zh), &bold)?;
+    sheet.write_string(1, 0, format!("{} — notes", heading.en))?;
     let mut row = 3;
     for (zh, en) in spec.general_zh.iter().zip(spec.general_en) {
         sheet.write_string(row, 0, format!("• {zh}"))?;

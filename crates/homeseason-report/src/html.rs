@@ -595,15 +595,24 @@ impl Document<'_> {
             "基线 Baseline = g × Σ y*(d)（y*(d)：比较年份对齐日的销售额 aligned comparison-year sales）：窗口内每一天与比较年份同类日期对齐（普通工作日/周末按同星期、节假日按同一假期、调休日按调休日、6.18/11.11/12.12 按同日期并换算到本年的星期：比较日销售额乘以比较年份普通日中“本年星期”与“比较日星期”的水平之比），g 为前期（{} – {}）的实际与对齐基线之比。Each day of the window is matched with days of the same kind in the comparison year (6.18 / 11.11 / 12.12 by date, carried to this year's weekday by the comparison year's ordinary-day ratio of the two weekdays); g is the ratio of actual to aligned comparison sales over the pre-period. 区间 Interval: 用前期日残差拟合 AR(1) 过程，模拟 999 条残差路径（前期与窗口连续），涵盖噪声、序列相关与 g 的误差，不涵盖比较年份本身的扭曲。 An AR(1) process fitted to the pre-period daily residuals is simulated 999 times over the pre-period and window together; the interval covers noise, serial correlation and the error of g, not a distorted comparison year.",
             c.baseline.pre_period.start, c.baseline.pre_period.end
         )));
-        b.push(Block::Para(
-            "反事实回归 Counterfactual regression（CausalImpact 思路）：以同地区未受活动影响的品类（超市、餐饮、加油，一周滑动平均）的对数、线性趋势、年周期（6 阶傅里叶项）、星期与节假日/调休/购物节哑变量，在窗口前至多三年（剔除 2022-11 至 2023-01 疫情扰动期）上拟合目标品类的对数销售额，误差为两个 AR(1) 加白噪声；窗口内的反事实与区间取自后验预测抽样（500 次），p 值为尾部概率。 Log sales of the target category are regressed on the same region's untargeted categories (supermarkets, restaurants, fuel; weekly means), a linear trend, yearly Fourier terms, weekday and day-type dummies, fitted on up to three years before the window (the COVID-distorted Nov 2022 – Jan 2023 left out), with a slow AR(1) + fast AR(1) + noise error; the counterfactual and its interval come from 500 posterior predictive draws, p is the tail-area probability.".into(),
-        ));
+        let (masked_zh, masked_en) = c
+            .baseline
+            .masked_text()
+            .map_or((String::new(), String::new()), |m| {
+                (format!("（{}）", m.zh), format!(" ({})", m.en))
+            });
+        b.push(Block::Para(format!(
+            "反事实回归 Counterfactual regression（CausalImpact 思路）：以同地区未受活动影响的品类（超市、餐饮、加油，一周滑动平均）的对数、线性趋势、年周期（6 阶傅里叶项）、星期与节假日/调休/购物节哑变量，在窗口前至多三年{masked_zh}上拟合目标品类的对数销售额，误差为两个 AR(1) 加白噪声；窗口内的反事实与区间取自后验预测抽样（500 次），p 值为尾部概率。 Log sales of the target category are regressed on the same region's untargeted categories (supermarkets, restaurants, fuel; weekly means), a linear trend, yearly Fourier terms, weekday and day-type dummies, fitted on up to three years before the window{masked_en}, with a slow AR(1) + fast AR(1) + noise error; the counterfactual and its interval come from 500 posterior predictive draws, p is the tail-area probability."
+        )));
         if !c.baseline.distorted_years.is_empty() {
+            let distortion = c.baseline.distortion_text();
             b.push(Block::Para(format!(
-                "注意 Caveat: 比较年份 {:?} 的窗口期受到扰动（2022 年末疫情），上年同期基线偏低、提升偏高，故主方法为 {}；其他方法列于“对照”列。 The comparison year(s) {:?} are known to be distorted (late-2022 COVID wave): a prior-year base is depressed and overstates the uplift, so the primary method is {}; the other methods are in the “check” columns. 各方法在样本数据上的准确度见 benchmarks/SCORES.md。 Each method's accuracy on generated seasons: benchmarks/SCORES.md.",
+                "注意 Caveat: 比较年份 {:?} 的窗口期{}，故主方法为 {}；其他方法列于“对照”列。 The comparison year(s) {:?} are {}, so the primary method is {}; the other methods are in the “check” columns. 各方法在样本数据上的准确度见 benchmarks/SCORES.md。 Each method's accuracy on generated seasons: benchmarks/SCORES.md.",
                 c.baseline.distorted_years,
+                distortion.zh,
                 method_short(self.method),
                 c.baseline.distorted_years,
+                distortion.en,
                 method_short(self.method)
             )));
         }

@@ -28,7 +28,8 @@ pub(crate) const HEADER: [&str; 13] = [
     "地方站",
 ];
 
-/// Activity types with (min days, max days, online probability, name templates; {c} = city).
+/// Activity types with (min days, max days, online probability, name templates; {c} = city, {s} = the
+/// campaign's short name).
 const TYPES: [(&str, i64, i64, f64, &[&str]); 8] = [
     (
         "购物节",
@@ -36,7 +37,7 @@ const TYPES: [(&str, i64, i64, f64, &[&str]); 8] = [
         30,
         0.15,
         &[
-            "{c}家居焕新购物节",
+            "{c}{s}购物节",
             "{c}金秋家装购物节",
             "{c}“焕新家”消费节",
             "{c}家电家居惠民购物月",
@@ -47,11 +48,7 @@ const TYPES: [(&str, i64, i64, f64, &[&str]); 8] = [
         2,
         5,
         0.0,
-        &[
-            "{c}家居焕新嘉年华",
-            "{c}智能家电嘉年华",
-            "{c}家装建材嘉年华",
-        ],
+        &["{c}{s}嘉年华", "{c}智能家电嘉年华", "{c}家装建材嘉年华"],
     ),
     (
         "家电下乡",
@@ -65,7 +62,7 @@ const TYPES: [(&str, i64, i64, f64, &[&str]); 8] = [
         30,
         60,
         0.0,
-        &["{c}家居产品下乡惠民行动", "{c}家居焕新进乡村"],
+        &["{c}家居产品下乡惠民行动", "{c}{s}进乡村"],
     ),
     (
         "直播电商节",
@@ -185,7 +182,7 @@ pub(crate) fn write(cfg: &SynthConfig, lat: &Latent, out: &mut Out<'_>) -> Resul
         let mut list = Vec::new();
         let mut names = BTreeSet::new();
         if let Some(ev) = lat.local[r] {
-            let name = format!("{year}家居焕新消费季·{}站", region.short_zh);
+            let name = format!("{year}{}·{}站", cfg.campaign.name_zh, region.short_zh);
             names.insert(name.clone());
             list.push(Activity {
                 name,
@@ -208,7 +205,9 @@ pub(crate) fn write(cfg: &SynthConfig, lat: &Latent, out: &mut Out<'_>) -> Resul
             let start = window.start + Duration::days(start_off);
             let end = start + Duration::days(dur - 1);
             let online = s.chance(p_online);
-            let base = templates[s.below(templates.len())].replace("{c}", city);
+            let base = templates[s.below(templates.len())]
+                .replace("{c}", city)
+                .replace("{s}", cfg.campaign.short_name_zh());
             let mut name = format!("{year}{base}");
             let mut k = 2;
             while !names.insert(name.clone()) {

@@ -142,7 +142,9 @@ impl Latent {
                         * day.factor[c]
                         * fest
                         * model::covid(code, c, day.date)
-                        * cfg.scenario.level_factor(m.category, day.date);
+                        * cfg
+                            .scenario
+                            .level_factor(m.category, day.date, &cfg.campaign);
                     v[base + di] = fixed * econ[di].exp() * (a + eps).exp();
                     det[base + di] = fixed;
                 }

@@ -6,7 +6,7 @@
 //!
 //! ```no_run
 //! use homeseason_synth::{NoProgress, SynthConfig, generate};
-//! let config = SynthConfig::default(); // seed 20230901, scale 1, 2021-01-01 … 2023-12-31, 2023 campaign
+//! let config = SynthConfig::default(); // the default seed, scale 1, the default campaign's history and window
 //! let summary = generate(&config, std::path::Path::new("sample-data"), &NoProgress).unwrap();
 //! println!("{} files, truth in {}", summary.files.len(), summary.truth_path.display());
 //! ```
@@ -112,15 +112,9 @@ pub struct SynthConfig {
 }
 
 impl Default for SynthConfig {
+    /// The default seed and the embedded default campaign ([`SynthConfig::for_campaign`]).
     fn default() -> Self {
-        SynthConfig {
-            seed: DEFAULT_SEED,
-            scale: 1.0,
-            campaign: Campaign::default_2023(),
-            start: NaiveDate::from_ymd_opt(2021, 1, 1).unwrap_or_default(),
-            end: NaiveDate::from_ymd_opt(2023, 12, 31).unwrap_or_default(),
-            scenario: Scenario::Clean,
-        }
+        SynthConfig::for_campaign(Campaign::default_2023(), DEFAULT_SEED)
     }
 }
 
@@ -131,6 +125,20 @@ impl SynthConfig {
         SynthConfig {
             seed,
             ..SynthConfig::default()
+        }
+    }
+
+    /// A sample season for `campaign`: its history from `history_start` to the end of its window,
+    /// scale 1, no stress scenario.
+    #[must_use]
+    pub fn for_campaign(campaign: Campaign, seed: u64) -> SynthConfig {
+        SynthConfig {
+            seed,
+            scale: 1.0,
+            start: campaign.history_start,
+            end: campaign.window.end,
+            campaign,
+            scenario: Scenario::Clean,
         }
     }
 
@@ -411,5 +419,19 @@ mod tests {
         c.start = NaiveDate::from_ymd_opt(2023, 10, 1).unwrap();
         assert!(matches!(c.validate(), Err(SynthError::Config(_))));
         assert!(test_support::small_config(1).validate().is_ok());
+    }
+
+    /// The generated span follows the campaign: the default's is 2021-01-01 … 2023-12-31 as before,
+    /// the 2024 season's runs from its history start to its window's end.
+    #[test]
+    fn the_span_comes_from_the_campaign() {
+        let d = SynthConfig::default();
+        assert_eq!(d.start, NaiveDate::from_ymd_opt(2021, 1, 1).unwrap());
+        assert_eq!(d.end, NaiveDate::from_ymd_opt(2023, 12, 31).unwrap());
+        let (c, _) = Campaign::embedded("2024").unwrap();
+        let cfg = SynthConfig::for_campaign(c.clone(), 7);
+        assert_eq!((cfg.start, cfg.end), (c.history_start, c.window.end));
+        assert_eq!(cfg.seed, 7);
+        assert!(cfg.validate().is_ok());
     }
 }
