@@ -24,4 +24,5 @@ mod report_browser;
 mod serve;
 mod snapshots;
 mod spark;
+mod subsidies;
 mod visibility;
