@@ -37,7 +37,11 @@
 //! divided by it (the tbr module's fixed-cost case; with the controls' own payments the module
 //! draws the cost too, which here has no spread). The comparison is with regions already paying,
 //! so it measures what starting the subsidy added on top of the rest of the campaign — closer to
-//! the subsidy's own leverage than the ratio above.
+//! the subsidy's own leverage than the ratio above. Its interval is the regression's, which treats
+//! the daily residuals as independent: a region's own economic swings that last weeks are not in
+//! it, so a single region's interval covers less than its level (on the sample season, 22 of 45
+//! late-region cells; `homeseason evaluate` scores it), while the estimates centre on the truth
+//! across regions. Read one region's iROAS as indicative, the pooled picture as the finding.
 //!
 //! # Suppression
 //!
