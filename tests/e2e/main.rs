@@ -25,4 +25,5 @@ mod report_browser;
 mod serve;
 mod snapshots;
 mod spark;
+mod subsidies;
 mod visibility;

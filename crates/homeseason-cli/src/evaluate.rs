@@ -22,6 +22,8 @@ struct SeedRun {
     stages: Vec<(&'static str, f64)>,
     /// Local-event cells (event × category) and how many intervals held the injected extra lift.
     events: (usize, usize),
+    /// Recovery of the injected subsidy leverage ([`leverage_recovery`]).
+    leverage: LeverageRecovery,
     /// The method `primary_method = "auto"` resolved to (the backtest's `selected` row).
     headline: Option<String>,
     /// The caveat the report prints beside the headline, if any.
@@ -234,9 +236,15 @@ pub(crate) fn evaluate(
     for &seed in seeds {
         let dir = out.join(format!("seed-{seed}"));
         let config = homeseason_synth::SynthConfig::for_campaign(campaign.clone(), seed);
-        // Payments for the uplift, the activities register for the local-station events.
-        let (summary, lake) =
-            generate_and_ingest(&config, &dir, &["payments", "activities"], campaign, now)?;
+        // Payments for the uplift, the activities register for the local-station events, the
+        // subsidies for the leverage table.
+        let (summary, lake) = generate_and_ingest(
+            &config,
+            &dir,
+            &["payments", "activities", "subsidies"],
+            campaign,
+            now,
+        )?;
         let started = Instant::now();
         let opts = UpliftOptions {
             seed,
@@ -261,12 +269,14 @@ pub(crate) fn evaluate(
         };
         write_cells(&dir, &result.uplift, &truth)?;
         let events = local_event_coverage(&lake, &dir.join("sample/truth_local_events.csv"))?;
+        let leverage = leverage_recovery(&lake, &dir.join("sample/truth_subsidies.csv"))?;
         runs.push(SeedRun {
             seed,
             scores,
             estimate_seconds,
             stages,
             events,
+            leverage,
             headline,
             caveat,
         });
@@ -298,6 +308,20 @@ pub(crate) fn evaluate(
         md,
         "\nLocal-station events (synthetic control, issue 6): {ev_cov} of {ev_cells} event × category cells ({:.1}%) hold the injected extra lift inside their {:.0}% interval.\n",
         100.0 * ev_cov as f64 / ev_cells.max(1) as f64,
+        campaign.baseline.level * 100.0
+    );
+    let lev = runs
+        .iter()
+        .fold(LeverageRecovery::default(), |a, r| a.add(&r.leverage));
+    let _ = writeln!(
+        md,
+        "Subsidy leverage (issue 18; `leverage` table against `truth_subsidies.csv`, the truth as the payment data carry it):\n\n| estimate | cells | MAE | coverage |\n|---|---|---|---|\n| 拉动比 (headline uplift ÷ subsidy), region × category | {} | {:.3} | {:.1}% |\n| iROAS (time-based regression with cost), late regions × category and all_targeted | {} | {:.3} | {:.1}% |\n\nThe ratio's truth is the injected uplift per yuan of subsidy; the iROAS's truth is the injected leverage (the sales the subsidy itself drove per yuan). Coverage: share of truths inside the {:.0}% interval.\n",
+        lev.cells,
+        lev.abs_err / lev.cells.max(1) as f64,
+        100.0 * lev.covered as f64 / lev.cells.max(1) as f64,
+        lev.iroas_cells,
+        lev.iroas_abs_err / lev.iroas_cells.max(1) as f64,
+        100.0 * lev.iroas_covered as f64 / lev.iroas_cells.max(1) as f64,
         campaign.baseline.level * 100.0
     );
     let _ = writeln!(
@@ -915,4 +939,84 @@ mod tests {
             "{line} reports the bias {b1:+.2}"
         );
     }
+}
+
+/// How well one seed's `leverage` table recovers the injected truth: region × category cells of the
+/// ratio (against the injected uplift per yuan of subsidy as payments carry it) and the iROAS cells
+/// (against the injected leverage), each with its number of cells, of intervals holding the truth,
+/// and the sum of absolute errors.
+#[derive(Debug, Clone, Copy, Default)]
+struct LeverageRecovery {
+    cells: usize,
+    covered: usize,
+    abs_err: f64,
+    iroas_cells: usize,
+    iroas_covered: usize,
+    iroas_abs_err: f64,
+}
+
+impl LeverageRecovery {
+    fn add(self, o: &LeverageRecovery) -> LeverageRecovery {
+        LeverageRecovery {
+            cells: self.cells + o.cells,
+            covered: self.covered + o.covered,
+            abs_err: self.abs_err + o.abs_err,
+            iroas_cells: self.iroas_cells + o.iroas_cells,
+            iroas_covered: self.iroas_covered + o.iroas_covered,
+            iroas_abs_err: self.iroas_abs_err + o.iroas_abs_err,
+        }
+    }
+}
+
+/// Score the lake's `leverage` against `truth_subsidies.csv` (see [`LeverageRecovery`]).
+fn leverage_recovery(lake: &Lake, truth_path: &Path) -> Result<LeverageRecovery> {
+    let lev = lake.read_table(homeseason_schema::contract::tables::LEVERAGE)?;
+    let mut out = LeverageRecovery::default();
+    if lev.height() == 0 || !truth_path.exists() {
+        return Ok(out);
+    }
+    let truth = read_truth(truth_path, &["region_code", "category"])?;
+    let joined = lev
+        .lazy()
+        .join(
+            truth.lazy(),
+            [col("region_code"), col("category")],
+            [col("region_code"), col("category")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .collect()?;
+    let f = |n: &str| floats(&joined, n);
+    let (ratio, lo, hi, per) = (
+        f("leverage_ratio")?,
+        f("leverage_lower")?,
+        f("leverage_upper")?,
+        f("observed_uplift_per_subsidy")?,
+    );
+    let (iroas, ilo, ihi, truth_lev) = (
+        f("iroas")?,
+        f("iroas_lower")?,
+        f("iroas_upper")?,
+        f("observed_leverage")?,
+    );
+    let regions = joined.column("region_code")?.str()?.clone();
+    let categories = joined.column("category")?.str()?.clone();
+    for i in 0..joined.height() {
+        let cell = regions.get(i) != Some(homeseason_schema::region::NATIONAL)
+            && categories.get(i) != Some(homeseason_metrics::ALL_TARGETED);
+        if let (true, Some(r), Some(l), Some(h), Some(t)) =
+            (cell, ratio.get(i), lo.get(i), hi.get(i), per.get(i))
+        {
+            out.cells += 1;
+            out.covered += usize::from(l <= t && t <= h);
+            out.abs_err += (r - t).abs();
+        }
+        if let (Some(r), Some(l), Some(h), Some(t)) =
+            (iroas.get(i), ilo.get(i), ihi.get(i), truth_lev.get(i))
+        {
+            out.iroas_cells += 1;
+            out.iroas_covered += usize::from(l <= t && t <= h);
+            out.iroas_abs_err += (r - t).abs();
+        }
+    }
+    Ok(out)
 }

@@ -497,6 +497,8 @@ enum TemplateKind {
     EnterpriseSales,
     /// The activities register (重点活动表).
     Activities,
+    /// Subsidies and consumption vouchers paid out (补贴/消费券).
+    Subsidies,
 }
 
 /// File format of a template.
@@ -1069,6 +1071,7 @@ fn run(cli: Cli) -> Result<()> {
             let kind = match kind {
                 TemplateKind::EnterpriseSales => template::Kind::EnterpriseSales,
                 TemplateKind::Activities => template::Kind::Activities,
+                TemplateKind::Subsidies => template::Kind::Subsidies,
             };
             let format = match format {
                 TemplateFileFormat::Xlsx => TemplateFormat::Xlsx,

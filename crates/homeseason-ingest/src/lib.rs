@@ -38,6 +38,7 @@ mod reject;
 mod retail;
 mod source;
 mod stream;
+mod subsidies;
 mod suppress;
 mod table;
 mod validate;
@@ -93,16 +94,19 @@ pub enum Feed {
     RetailStats,
     /// The register of campaign activities (重点活动表).
     Activities,
+    /// Subsidies and consumption vouchers paid out (补贴/消费券).
+    Subsidies,
 }
 
 impl Feed {
     /// Every feed.
-    pub const ALL: [Feed; 5] = [
+    pub const ALL: [Feed; 6] = [
         Feed::PaymentTransactions,
         Feed::PaymentDaily,
         Feed::EnterpriseSales,
         Feed::RetailStats,
         Feed::Activities,
+        Feed::Subsidies,
     ];
 
     /// The input contract name of the feed.
@@ -114,6 +118,7 @@ impl Feed {
             Feed::EnterpriseSales => tables::ENTERPRISE_SALES,
             Feed::RetailStats => tables::RETAIL_STATS,
             Feed::Activities => tables::ACTIVITIES,
+            Feed::Subsidies => tables::SUBSIDIES,
         }
     }
 
@@ -395,6 +400,7 @@ pub fn ingest_bytes(
         Feed::EnterpriseSales => enterprise::sales(&table, &mut sink)?,
         Feed::RetailStats => retail::stats(&table, &mut sink)?,
         Feed::Activities => activities::register(&table, &mut sink)?,
+        Feed::Subsidies => subsidies::subsidies(&table, campaign, &mut sink)?,
     };
     let pe = |e| IngestError::Polars {
         file: file.to_owned(),

@@ -50,10 +50,15 @@ pub fn partition_keys(table: &str) -> &'static [PartitionKey] {
         // later file for one month merges into only that one. The region names the file
         // (`period=2023-09/330000.parquet`) and stays in it as text: a `region_code=` folder made
         // engines infer an integer from numeric folder names (issue 15).
-        t if t == tables::ENTERPRISE_SALES || t == tables::RETAIL_STATS => &[
-            PartitionKey::Column("period"),
-            PartitionKey::File("region_code"),
-        ],
+        t if t == tables::ENTERPRISE_SALES
+            || t == tables::RETAIL_STATS
+            || t == tables::SUBSIDIES =>
+        {
+            &[
+                PartitionKey::Column("period"),
+                PartitionKey::File("region_code"),
+            ]
+        }
         // Activities: the month an activity starts is its reporting period.
         t if t == tables::ACTIVITIES => &[
             PartitionKey::Year("start_date"),

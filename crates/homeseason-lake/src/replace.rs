@@ -47,7 +47,7 @@ impl ReplaceRange {
         if key.is_empty() {
             return Err(format!(
                 "--replace {spec:?}: {table:?} is not an input table (payment_daily, enterprise_sales, \
-                 retail_stats, activities) / 不是可替换的输入表"
+                 retail_stats, activities, subsidies) / 不是可替换的输入表"
             ));
         }
         let mut equals = Vec::new();

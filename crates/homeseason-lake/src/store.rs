@@ -420,6 +420,14 @@ pub fn write_key(table: &str) -> &'static [&'static str] {
         ],
         t if t == tables::ACTIVITIES => &["activity_id"],
         t if t == tables::RETAIL_STATS => &["region_code", "period", "category"],
+        t if t == tables::SUBSIDIES => &[
+            "region_code",
+            "city_code",
+            "category",
+            "period",
+            "instrument",
+            "funding_source",
+        ],
         _ => &[],
     }
 }

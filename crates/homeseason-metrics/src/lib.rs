@@ -71,6 +71,7 @@ pub mod activity;
 pub mod align;
 pub mod backtest;
 pub mod diagnostics;
+pub mod leverage;
 pub mod local_events;
 mod regression;
 pub mod score;

@@ -62,6 +62,7 @@ pub fn estimate_timed(
     // The headline method ("auto" resolved by the backtest) for the triangulation.
     let resolved = homeseason_metrics::backtest::resolve_primary(campaign, Some(&backtest_table))?;
     write_triangulation(lake, &resolved, &result.uplift, opts.seed)?;
+    write_leverage(lake, &resolved, &result.uplift, &series)?;
     lap(
         "weekly tracking, completeness, triangulation (and writes)",
         &mut times,
@@ -93,6 +94,61 @@ pub fn write_triangulation(
     )?;
     lake.write_output(tables::TRIANGULATION, &frame)?;
     Ok(frame)
+}
+
+/// Rewrite `leverage` (incremental sales per yuan of subsidy, and the iROAS where a region's subsidy
+/// started later: `homeseason_metrics::leverage`) from the lake's `subsidies`, the uplift of the
+/// headline method (`campaign` resolved from `auto`) and the daily series. Writes nothing when the
+/// lake holds no subsidies. Returns the number of rows.
+///
+/// # Errors
+/// Lake or frame failures.
+pub fn write_leverage(
+    lake: &Lake,
+    campaign: &Campaign,
+    uplift: &DataFrame,
+    series: &DataFrame,
+) -> Result<usize> {
+    use homeseason_metrics::leverage::{LeverageOptions, leverage};
+    let subsidies = lake.read_table(tables::SUBSIDIES)?;
+    if subsidies.height() == 0 {
+        return Ok(0);
+    }
+    let frame = leverage(
+        uplift,
+        &subsidies,
+        Some(series),
+        campaign,
+        &LeverageOptions::default(),
+    )?;
+    lake.write_output(tables::LEVERAGE, &frame)?;
+    Ok(frame.height())
+}
+
+/// The leverage table the report and the workbook show: computed from the *published* uplift
+/// (`homeseason_metrics::leverage`: a cell whose uplift suppression blanked has its figures blank),
+/// with the iROAS of the lake's `leverage` table for the same cell and window. Empty without
+/// subsidies.
+///
+/// # Errors
+/// Lake or frame failures.
+pub fn published_leverage(
+    lake: &Lake,
+    campaign: &Campaign,
+    published_uplift: &DataFrame,
+    backtest: &DataFrame,
+) -> Result<DataFrame> {
+    use homeseason_metrics::leverage::{LeverageOptions, leverage, with_iroas_of};
+    let subsidies = lake.read_table(tables::SUBSIDIES)?;
+    let resolved = homeseason_metrics::backtest::resolve_primary(campaign, Some(backtest))?;
+    let fresh = leverage(
+        published_uplift,
+        &subsidies,
+        None,
+        &resolved,
+        &LeverageOptions::default(),
+    )?;
+    Ok(with_iroas_of(&fresh, &lake.read_table(tables::LEVERAGE)?)?)
 }
 
 /// Rewrite `data_completeness` (region × feed × week of the campaign window) from the lake's current
@@ -295,6 +351,8 @@ pub fn report_for(
         read(tables::LOCAL_EVENT_POWER)?,
         read(tables::TRIANGULATION)?,
     );
+    // The leverage of the published uplift (a blanked uplift blanks its row), with the lake's iROAS.
+    let leverage = published_leverage(lake, campaign, &uplift, &backtest)?;
     let input = ReportInput {
         campaign,
         uplift: &uplift,
@@ -311,6 +369,7 @@ pub fn report_for(
             local_event_power: Some(&power),
             triangulation: Some(&triangulation),
             uplift_backtest: Some(&backtest),
+            leverage: Some(&leverage),
         },
         suppress_below,
     };
@@ -344,14 +403,21 @@ pub fn report_for(
     let resolved = homeseason_metrics::backtest::resolve_primary(campaign, Some(&backtest))?;
     let campaign = &resolved;
     let workbook = match region {
-        Some(code) => homeseason_report::workbook::region_workbook(
+        Some(code) => homeseason_report::workbook::region_workbook_with_leverage(
             campaign,
             &uplift,
             &activities,
             summary,
+            Some(&leverage),
             code,
         )?,
-        None => homeseason_report::workbook::workbook(campaign, &uplift, &activities, summary)?,
+        None => homeseason_report::workbook::workbook_with_leverage(
+            campaign,
+            &uplift,
+            &activities,
+            summary,
+            Some(&leverage),
+        )?,
     };
     write(&out.join("workbook.xlsx"), &workbook)?;
     Ok((report, html))

@@ -25,6 +25,8 @@ pub enum Kind {
     EnterpriseSales,
     /// The activities register (重点活动表).
     Activities,
+    /// Subsidies and consumption vouchers paid out (补贴/消费券).
+    Subsidies,
 }
 
 /// File format of the template.
@@ -248,6 +250,93 @@ fn spec(kind: Kind) -> Spec {
                 homeseason_schema::calendar::ACTIVITY_WEEK_RULE_EN,
             ],
         },
+        Kind::Subsidies => subsidies_spec(),
+    }
+}
+
+/// The 补贴方式 drop-down: the default instruments' Chinese names
+/// ([`homeseason_schema::campaign::DEFAULT_INSTRUMENTS`]); a campaign file's own
+/// `[[instrument]]` names are accepted as typed.
+const INSTRUMENT_NAMES: [&str; 4] = {
+    let d = homeseason_schema::campaign::DEFAULT_INSTRUMENTS;
+    [d[0].1, d[1].1, d[2].1, d[3].1]
+};
+
+fn subsidies_spec() -> Spec {
+    Spec {
+        title_zh: "补贴与消费券发放情况填报表",
+        title_en: "Subsidies and consumption vouchers paid out",
+        file_stem: "subsidies_template",
+        columns: vec![
+            Col {
+                text: true,
+                note_zh: "发放地区：代码、全称、简称或拼音，如 330000、浙江省、浙江；也可填地级市代码（如 330100），系统归入所属地区并记入地市。",
+                note_en: "Where the subsidy was paid: code, full name, short name or pinyin (330000, 浙江省, 浙江); a prefecture-level code (330100) rolls up to its region and is kept as the city.",
+                ..col("地区", "Region", true)
+            },
+            Col {
+                text: true,
+                note_zh: "可选：地级市的 6 位行政区划代码（如 330100），须属于本行地区；按全地区填报时留空。",
+                note_en: "Optional: the 6-digit code of a prefecture-level city in the row's region (330100); blank for the whole region.",
+                ..col("地市代码", "City code", false)
+            },
+            Col {
+                list: &["家电", "家具", "家纺", "建材家装"],
+                note_zh: "补贴适用的品类：家电 / 家具 / 家纺 / 建材家装（也可填英文或代码）。",
+                note_en: "Category the subsidy applies to: home appliances / furniture / home textiles / building & decoration materials (English names or ids also work).",
+                ..col("品类", "Category", true)
+            },
+            Col {
+                text: true,
+                width: 24.0,
+                note_zh: "按周填报（ISO周，周一起）：2023-W37；也可填月份 2023-09 或日期区间 2023-09-01~2023-09-03。",
+                note_en: "Weekly (ISO week, Monday start): 2023-W37; a month 2023-09 or a date range 2023-09-01~2023-09-03 also works.",
+                ..col("统计期", "Period", true)
+            },
+            Col {
+                list: &INSTRUMENT_NAMES,
+                width: 16.0,
+                note_zh: "补贴方式：消费券 / 以旧换新补贴 / 分期贴息 / 其他（以活动配置文件所列为准）。",
+                note_en: "Instrument: voucher / trade-in subsidy / instalment interest subsidy / other (as the campaign file lists them).",
+                ..col("补贴方式", "Instrument", true)
+            },
+            Col {
+                list: &["中央", "省级", "市级", "企业"],
+                width: 10.0,
+                note_zh: "资金来源：中央 / 省级 / 市级 / 企业。同一补贴多方出资时分行填报。",
+                note_en: "Funding source: central / provincial / city / enterprise; a subsidy funded jointly takes one row per source.",
+                ..col("资金来源", "Funding source", true)
+            },
+            Col {
+                width: 16.0,
+                note_zh: "本期实际发放（核销）金额，单位：元；数字可带千分位。如按万元填报，请将表头改为“发放金额（万元）”。不得为负。",
+                note_en: "Amount actually paid out (redeemed) in the period, in yuan; thousands separators are fine. To report in 10k yuan, head the column 发放金额（万元）. Not negative.",
+                ..col("发放金额（元）", "Amount paid out in yuan", true)
+            },
+            Col {
+                note_zh: "本期核销的消费券张数或补贴笔数，非负整数。",
+                note_en: "Vouchers redeemed, or subsidies paid, in the period: a whole number ≥ 0.",
+                ..col("核销数量", "Count redeemed", true)
+            },
+            Col {
+                width: 24.0,
+                note_zh: "可选：补贴政策名称、使用规则等。",
+                note_en: "Optional: the scheme's name, its rules.",
+                ..col("备注", "Notes", false)
+            },
+        ],
+        general_zh: &[
+            "每行一条：一个地区（地市）× 一个品类 × 一个统计期 × 一种补贴方式 × 一个资金来源。",
+            "表头请勿修改；标题行、本说明页不会被读取。",
+            "同一行（地区、地市、品类、统计期、补贴方式、资金来源均相同）再次报送时，默认保留先收到的数据，数值不同的行列入拒收记录。",
+            "有问题的行会被单独拒收并说明原因（文件、行号、列、原因），其余行照常接收。",
+        ],
+        general_en: &[
+            "One row per region (city) × category × period × instrument × funding source.",
+            "Keep the headers; the title row and this notes sheet are not read.",
+            "A row sent again (same region, city, category, period, instrument and source) keeps the first received by default; one with other values is listed among the rejects.",
+            "A bad row is rejected on its own with file, row, column and reason; the other rows are accepted.",
+        ],
     }
 }
 
@@ -260,6 +349,7 @@ impl Kind {
         match feed {
             Feed::EnterpriseSales => Some(Kind::EnterpriseSales),
             Feed::Activities => Some(Kind::Activities),
+            Feed::Subsidies => Some(Kind::Subsidies),
             _ => None,
         }
     }

@@ -945,6 +945,26 @@ impl Document<'_> {
                 rows,
             }));
         }
+        self.leverage_section(b, area);
+    }
+
+    /// The subsidy leverage section (拉动比, `crate::leverage`), when the lake holds subsidies.
+    fn leverage_section(&self, b: &mut Vec<Block>, area: &str) {
+        let rows = &self.extra.leverage;
+        if rows.is_empty() {
+            return;
+        }
+        b.push(Block::Heading(2, "6a 补贴拉动比 Subsidy leverage".into()));
+        b.push(Block::Para(crate::leverage::METHOD.into()));
+        b.push(Block::Table(Table {
+            header: crate::leverage::HEADER.map(str::to_owned).to_vec(),
+            rows: crate::leverage::shown(rows, area)
+                .into_iter()
+                .take(60)
+                .map(crate::leverage::cells)
+                .collect(),
+        }));
+        b.push(Block::Para(crate::leverage::SOURCE.into()));
     }
 
     pub(crate) fn html(&self) -> String {

@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 mod html;
+mod leverage;
 mod rows;
 mod sections;
 pub mod workbook;
@@ -189,6 +190,9 @@ pub struct ExtraTables<'a> {
     /// `uplift_backtest`: which method heads the report (`primary_method = "auto"`) and the
     /// backtest figures behind the choice.
     pub uplift_backtest: Option<&'a DataFrame>,
+    /// `leverage`: incremental sales per yuan of subsidy (拉动比) and the iROAS, computed from the
+    /// published uplift (a blanked uplift blanks its row).
+    pub leverage: Option<&'a DataFrame>,
 }
 
 /// The area a report is about: the nation, or one region (a province's own report).
@@ -230,6 +234,7 @@ pub(crate) struct Extra {
     pub(crate) activities: sections::Activities,
     pub(crate) triangulation: Vec<sections::TriangulationRow>,
     pub(crate) backtest: Vec<sections::BacktestRow>,
+    pub(crate) leverage: Vec<leverage::LeverageRow>,
     /// The sentence beside the headline when the placebo windows or the diagnostics say the
     /// headline method's interval is likely too narrow
     /// ([`homeseason_metrics::diagnostics::caveat`]).
@@ -662,6 +667,9 @@ fn build_for(input: &ReportInput<'_>, focus: Focus) -> Result<Report> {
     }
     if let Some(tr) = t.triangulation {
         extra.triangulation = sections::triangulation(tr)?;
+    }
+    if let Some(l) = t.leverage {
+        extra.leverage = leverage::rows(l)?;
     }
     let focus_name = format!("{} {}", focus.zh, focus.en);
     extra.focus = Some(focus);

@@ -156,6 +156,21 @@ pub fn workbook(
     activities: &DataFrame,
     activity_summary: Option<&DataFrame>,
 ) -> Result<Vec<u8>> {
+    workbook_with_leverage(campaign, uplift, activities, activity_summary, None)
+}
+
+/// [`workbook`] with a 补贴拉动比 Leverage sheet when `leverage` (the `leverage` table, computed from
+/// the published uplift) has rows.
+///
+/// # Errors
+/// As [`workbook`].
+pub fn workbook_with_leverage(
+    campaign: &Campaign,
+    uplift: &DataFrame,
+    activities: &DataFrame,
+    activity_summary: Option<&DataFrame>,
+    leverage: Option<&DataFrame>,
+) -> Result<Vec<u8>> {
     let formats = Formats::new();
     let mut book = Workbook::new();
     book.set_properties(
@@ -171,6 +186,9 @@ pub fn workbook(
     activities_sheet(book.add_worksheet(), campaign, activities, "", &formats)?;
     if let Some(summary) = activity_summary {
         activity_summary_sheet(book.add_worksheet(), summary, &formats)?;
+    }
+    if let Some(l) = leverage.filter(|l| l.height() > 0) {
+        leverage_sheet(book.add_worksheet(), l, &formats)?;
     }
     Ok(book.save_to_buffer()?)
 }
@@ -205,6 +223,22 @@ pub fn region_workbook(
     uplift: &DataFrame,
     activities: &DataFrame,
     activity_summary: Option<&DataFrame>,
+    region: &str,
+) -> Result<Vec<u8>> {
+    region_workbook_with_leverage(campaign, uplift, activities, activity_summary, None, region)
+}
+
+/// [`region_workbook`] with the region's rows of `leverage` (and the national ones) on a 补贴拉动比
+/// Leverage sheet when it has any.
+///
+/// # Errors
+/// As [`region_workbook`].
+pub fn region_workbook_with_leverage(
+    campaign: &Campaign,
+    uplift: &DataFrame,
+    activities: &DataFrame,
+    activity_summary: Option<&DataFrame>,
+    leverage: Option<&DataFrame>,
     region: &str,
 ) -> Result<Vec<u8>> {
     let name = campaign
@@ -247,7 +281,72 @@ pub fn region_workbook(
             &formats,
         )?;
     }
+    if let Some(l) = leverage {
+        let own = region_rows(l, region, true)?;
+        if own.height() > 0 {
+            leverage_sheet(book.add_worksheet(), &own, &formats)?;
+        }
+    }
     Ok(book.save_to_buffer()?)
+}
+
+/// The 补贴拉动比 Leverage sheet: one row per region × category of the `leverage` table (nation
+/// first), subsidy and incremental sales in yuan, the ratio and the iROAS with their bounds; a
+/// suppressed row's figures blank.
+fn leverage_sheet(sheet: &mut Worksheet, leverage: &DataFrame, f: &Formats) -> Result<()> {
+    let header = [
+        "地区\nRegion",
+        "品类\nCategory",
+        "补贴发放（元）\nSubsidy paid (yuan)",
+        "增量销售额（元）\nIncremental sales (yuan)",
+        "拉动比\nLeverage",
+        "下限\nLower",
+        "上限\nUpper",
+        "时间回归 iROAS",
+        "下限\nLower",
+        "上限\nUpper",
+        "补贴起始\nSubsidy start",
+    ];
+    frame_sheet(
+        sheet,
+        "补贴拉动比 Leverage",
+        "补贴拉动比 Subsidy leverage",
+        crate::leverage::METHOD,
+        &header,
+        2,
+        &[
+            10.0, 18.0, 16.0, 18.0, 10.0, 10.0, 10.0, 12.0, 10.0, 10.0, 12.0,
+        ],
+        f,
+    )?;
+    for (i, r) in crate::leverage::rows(leverage)
+        .map_err(from_report)?
+        .iter()
+        .enumerate()
+    {
+        let y = row(i);
+        sheet.write_string_with_format(y, 0, &r.region, &f.text)?;
+        sheet.write_string_with_format(y, 1, &r.category, &f.text)?;
+        number(sheet, y, 2, r.subsidy, &f.yi)?;
+        let blank = |v: Option<f64>| {
+            if r.suppressed {
+                f64::NAN
+            } else {
+                v.unwrap_or(f64::NAN)
+            }
+        };
+        number(sheet, y, 3, blank(r.incremental), &f.yi)?;
+        let (a, b, c) = r.ratio.unwrap_or((f64::NAN, f64::NAN, f64::NAN));
+        for (k, v) in [a, b, c].into_iter().enumerate() {
+            number(sheet, y, xcol(4 + k), blank(Some(v)), &f.yi)?;
+        }
+        let (a, b, c) = r.iroas.unwrap_or((f64::NAN, f64::NAN, f64::NAN));
+        for (k, v) in [a, b, c].into_iter().enumerate() {
+            number(sheet, y, xcol(7 + k), blank(Some(v)), &f.yi)?;
+        }
+        sheet.write_string_with_format(y, 10, &r.start, &f.center)?;
+    }
+    Ok(())
 }
 
 /// Title row (merged over the header's width), note row, header row; frozen below the header.

@@ -158,6 +158,33 @@ pub struct MccEntry {
     pub title: String,
 }
 
+/// One subsidy instrument of the campaign (`[[instrument]]` in the campaign file): the values the
+/// `subsidies` feed's `instrument` column may take. A file's value is matched against the id, both
+/// names and the contract's `enum_aliases` of the id (`data-schemas/subsidies.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Instrument {
+    /// Stable id (`voucher`, `trade_in` …), stored in the lake.
+    pub id: String,
+    /// Chinese name (消费券).
+    pub name_zh: String,
+    /// English name.
+    pub name_en: String,
+}
+
+/// The instruments of a campaign file without an `[[instrument]]` list: the four of the 2023
+/// campaign (voucher 消费券, trade_in 以旧换新补贴, instalment_interest 分期贴息, other 其他).
+pub const DEFAULT_INSTRUMENTS: [(&str, &str, &str); 4] = [
+    ("voucher", "消费券", "Consumption voucher"),
+    ("trade_in", "以旧换新补贴", "Trade-in subsidy"),
+    (
+        "instalment_interest",
+        "分期贴息",
+        "Instalment interest subsidy",
+    ),
+    ("other", "其他", "Other"),
+];
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct RegionConfig {
     include: toml::Value,
@@ -186,6 +213,10 @@ pub struct Campaign {
     regions: RegionConfig,
     /// MCC map.
     pub mcc: Vec<MccEntry>,
+    /// Subsidy instruments (`[[instrument]]`); empty in a file without the list, which means
+    /// [`DEFAULT_INSTRUMENTS`] ([`Campaign::instruments`]).
+    #[serde(default, rename = "instrument", skip_serializing_if = "Vec::is_empty")]
+    pub instrument: Vec<Instrument>,
 }
 
 impl Campaign {
@@ -225,8 +256,46 @@ impl Campaign {
         Ok(c)
     }
 
+    /// The campaign's subsidy instruments: its `[[instrument]]` list, or [`DEFAULT_INSTRUMENTS`]
+    /// when the file has none.
+    #[must_use]
+    pub fn instruments(&self) -> Vec<Instrument> {
+        if self.instrument.is_empty() {
+            DEFAULT_INSTRUMENTS
+                .iter()
+                .map(|(id, zh, en)| Instrument {
+                    id: (*id).to_owned(),
+                    name_zh: (*zh).to_owned(),
+                    name_en: (*en).to_owned(),
+                })
+                .collect()
+        } else {
+            self.instrument.clone()
+        }
+    }
+
     fn check(&self) -> Result<()> {
         let bad = |m: String| Err(SchemaError::Campaign(m));
+        let mut ids = std::collections::BTreeSet::new();
+        for i in &self.instrument {
+            let well_formed = !i.id.is_empty()
+                && i.id.len() <= 40
+                && i.id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !well_formed {
+                return bad(format!(
+                    "instrument id {:?} must be 1–40 lower-case letters, digits or _ 补贴方式编号 {:?} 只能由小写字母、数字和下划线组成",
+                    i.id, i.id
+                ));
+            }
+            if !ids.insert(i.id.as_str()) {
+                return bad(format!(
+                    "instrument {} is listed twice 补贴方式 {} 重复",
+                    i.id, i.id
+                ));
+            }
+        }
         if self.window.start > self.window.end {
             return bad("window.start is after window.end".into());
         }
@@ -377,6 +446,39 @@ mod tests {
         assert_eq!(b.distortion_text().en, "known to be distorted");
         b.masked.clear();
         assert!(b.masked_text().is_none());
+    }
+
+    #[test]
+    fn instruments_are_configuration() {
+        let c = Campaign::default_2023();
+        let ids: Vec<String> = c.instruments().into_iter().map(|i| i.id).collect();
+        assert_eq!(ids, ["voucher", "trade_in", "instalment_interest", "other"]);
+        assert_eq!(c.instrument.len(), 4, "the 2023 file lists them");
+        // A file without the list has the same four.
+        let start = DEFAULT_TOML.find("[[instrument]]").unwrap();
+        let end = DEFAULT_TOML.find("# Merchant category code").unwrap();
+        let without = format!("{}{}", &DEFAULT_TOML[..start], &DEFAULT_TOML[end..]);
+        let bare = Campaign::from_toml(&without).unwrap();
+        assert!(bare.instrument.is_empty());
+        assert_eq!(bare.instruments(), c.instruments());
+        // Another campaign lists its own; a malformed or repeated id is refused.
+        let own = DEFAULT_TOML.replace("id = \"other\"", "id = \"appliance_upgrade\"");
+        assert!(
+            Campaign::from_toml(&own)
+                .unwrap()
+                .instruments()
+                .iter()
+                .any(|i| i.id == "appliance_upgrade")
+        );
+        let twice = DEFAULT_TOML.replace("id = \"other\"", "id = \"voucher\"");
+        assert!(
+            Campaign::from_toml(&twice)
+                .unwrap_err()
+                .to_string()
+                .contains("twice")
+        );
+        let bad = DEFAULT_TOML.replace("id = \"other\"", "id = \"../x\"");
+        assert!(Campaign::from_toml(&bad).is_err());
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub mod tables {
     pub const RETAIL_STATS: &str = "retail_stats";
     /// Register of campaign activities (重点活动表).
     pub const ACTIVITIES: &str = "activities";
+    /// Subsidies and consumption vouchers paid out (补贴/消费券).
+    pub const SUBSIDIES: &str = "subsidies";
     /// Estimated uplift per campaign, region, category, method and source.
     pub const UPLIFT: &str = "uplift";
     /// Backtest of each uplift method on windows with no campaign, and the headline method chosen.
@@ -78,18 +80,21 @@ pub mod tables {
     pub const LOCAL_EVENT_POWER: &str = "local_event_power";
     /// Uplift seen by payments, key enterprises and 社零 side by side, with a disagreement flag.
     pub const TRIANGULATION: &str = "triangulation";
+    /// Incremental sales per unit of subsidy (拉动比) and the time-based regression's iROAS.
+    pub const LEVERAGE: &str = "leverage";
     /// The dashboard copy of `payment_daily`: small cells, their complements and boxes suppressed.
     pub const DASHBOARD_PAYMENT_DAILY: &str = "dashboard_payment_daily";
     /// The dashboard copy of `baseline_daily`: the daily figures suppression does not publish blanked.
     pub const DASHBOARD_BASELINE_DAILY: &str = "dashboard_baseline_daily";
 
     /// Every table, in the order of `datapackage.json`.
-    pub const ALL: [&str; 20] = [
+    pub const ALL: [&str; 22] = [
         PAYMENT_TRANSACTIONS,
         PAYMENT_DAILY,
         ENTERPRISE_SALES,
         RETAIL_STATS,
         ACTIVITIES,
+        SUBSIDIES,
         UPLIFT,
         UPLIFT_BACKTEST,
         BASELINE_DAILY,
@@ -103,6 +108,7 @@ pub mod tables {
         LOCAL_EVENT_SERIES,
         LOCAL_EVENT_POWER,
         TRIANGULATION,
+        LEVERAGE,
         DASHBOARD_PAYMENT_DAILY,
         DASHBOARD_BASELINE_DAILY,
     ];
@@ -268,7 +274,7 @@ pub fn renamed_columns(table: &str) -> impl Iterator<Item = (&'static str, &'sta
 }
 
 /// The embedded schema files, by table name.
-const EMBEDDED: [(&str, &str); 20] = [
+const EMBEDDED: [(&str, &str); 22] = [
     (
         tables::PAYMENT_TRANSACTIONS,
         include_str!("../../../data-schemas/payment_transactions.json"),
@@ -288,6 +294,10 @@ const EMBEDDED: [(&str, &str); 20] = [
     (
         tables::ACTIVITIES,
         include_str!("../../../data-schemas/activities.json"),
+    ),
+    (
+        tables::SUBSIDIES,
+        include_str!("../../../data-schemas/subsidies.json"),
     ),
     (
         tables::UPLIFT,
@@ -340,6 +350,10 @@ const EMBEDDED: [(&str, &str); 20] = [
     (
         tables::TRIANGULATION,
         include_str!("../../../data-schemas/triangulation.json"),
+    ),
+    (
+        tables::LEVERAGE,
+        include_str!("../../../data-schemas/leverage.json"),
     ),
     (
         tables::DASHBOARD_PAYMENT_DAILY,

@@ -76,6 +76,12 @@ pub(crate) struct Latent {
     profile: Vec<f64>,
     /// Local-station event per region, if any.
     pub(crate) local: Vec<Option<LocalEvent>>,
+    /// Day index from which each region pays subsidies (`crate::subsidy`).
+    sub_start: Vec<usize>,
+    /// Share of the base uplift driven by subsidies, per region × category.
+    sub_share: Vec<[f64; NCAT]>,
+    /// Incremental sales per yuan of subsidy, per region × category.
+    leverage: Vec<[f64; NCAT]>,
     /// Day-index range of the campaign window (inclusive start, exclusive end).
     pub(crate) window: (usize, usize),
     /// Targeted categories of the campaign, as a mask.
@@ -171,6 +177,35 @@ impl Latent {
             .collect();
         let profile = uplift_profile(&days, w0, w1);
         let local = local_stations(cfg, &regions);
+        // Subsidies: a share of each targeted cell's base uplift, from the window's start or, in a
+        // few regions, from a later Monday (own streams: no other draw moves).
+        let codes: Vec<String> = regions.iter().map(|r| r.code.clone()).collect();
+        let late = crate::subsidy::late_regions(cfg.seed, &codes);
+        let late_day = crate::subsidy::late_start(cfg.campaign.window.start);
+        let late_index =
+            w0 + usize::try_from((late_day - cfg.campaign.window.start).num_days()).unwrap_or(0);
+        let sub_start = codes
+            .iter()
+            .map(|c| if late.contains(c) { late_index } else { w0 })
+            .collect();
+        let draw = |name: &str, range: (f64, f64)| -> Vec<[f64; NCAT]> {
+            regions
+                .iter()
+                .map(|r| {
+                    let mut x = [0.0; NCAT];
+                    for c in Category::ALL {
+                        let ci = cat_index(c);
+                        if targeted[ci] {
+                            x[ci] = stream(cfg.seed, &[name, &r.code, c.id()])
+                                .uniform(range.0, range.1);
+                        }
+                    }
+                    x
+                })
+                .collect()
+        };
+        let sub_share = draw("subsidy-share", crate::subsidy::SUBSIDY_SHARE);
+        let leverage = draw("subsidy-leverage", crate::subsidy::LEVERAGE);
         let missing = missing_days(cfg, &regions, nd, w1);
         Ok(Latent {
             days,
@@ -182,6 +217,9 @@ impl Latent {
             base_uplift,
             profile,
             local,
+            sub_start,
+            sub_share,
+            leverage,
             window: (w0, w1),
             targeted,
             scenario: cfg.scenario,
@@ -256,10 +294,34 @@ impl Latent {
         }
         let base = if self.profile[d] == 0.0 {
             0.0
+        } else if d < self.sub_start[r] {
+            // Before the region pays subsidies, the base uplift lacks their part.
+            self.base_uplift[r][cat] * (1.0 - self.sub_share[r][cat]) * self.profile[d]
         } else {
             self.base_uplift[r][cat] * self.profile[d]
         };
         base + self.local_uplift(r, cat, d)
+    }
+
+    /// The part of [`Latent::uplift`] the region's subsidies drive: the subsidy share of the base
+    /// uplift on the days it pays subsidies (0 for untargeted categories and outside the window).
+    pub(crate) fn subsidy_uplift(&self, r: usize, cat: usize, d: usize) -> f64 {
+        if !self.targeted[cat] || self.profile[d] == 0.0 || d < self.sub_start[r] {
+            return 0.0;
+        }
+        self.base_uplift[r][cat] * self.sub_share[r][cat] * self.profile[d]
+    }
+
+    /// Incremental sales per yuan of subsidy in region r, category index `cat`.
+    pub(crate) fn leverage(&self, r: usize, cat: usize) -> f64 {
+        self.leverage[r][cat]
+    }
+
+    /// The first day region r pays subsidies.
+    pub(crate) fn subsidy_start(&self, r: usize) -> NaiveDate {
+        self.days
+            .get(self.sub_start[r])
+            .map_or(NaiveDate::MAX, |d| d.date)
     }
 
     /// Value with the campaign, yuan: what the institutions see.

@@ -20,6 +20,8 @@
 //! | `enterprise_sales/enterprise_sales_<region>.csv` | key enterprises' monthly sales, Chinese header, 万元 or 元, three regions in GB18030 |
 //! | `retail_stats/retail_stats_provincial.csv` | NBS-style provincial 社零 in 亿元 for the 31 provinces, Jan–Feb combined |
 //! | `activities/activities_<region>.csv` | each region's 重点活动表 for the window, local-station events marked 地方站=是 |
+//! | `subsidies/subsidies_<region>.csv` | subsidies and vouchers paid out per category × ISO week × instrument × funding source, 元 or 万元, one region with two prefecture-level cities; see the `subsidy` module |
+//! | `truth_subsidies.csv` | the subsidy paid, the sales it drove and the injected uplift per region × category, per region and nationally: the true leverage ratio and the uplift per yuan of subsidy |
 //! | `truth.csv`, `truth_local_events.csv` | the true uplift per region × targeted category (with the estimates of two oracles that know the counterfactual's expectation: `oracle_uplift_pct` over the region's economy and the cell's noise, `oracle_economy_uplift_pct` given the economy's path), and the injected local events |
 //! | `synth.json` | this run's [`SynthSummary`]: seed, scale, files with rows, bytes and SHA-256, choices made |
 //!
@@ -50,7 +52,9 @@
 //! - noise: iid lognormal sd 0.04 per cell-day plus an AR(1) component (φ 0.8, sd 0.012).
 //! - u: zero outside the campaign window and for untargeted categories; inside, a base uplift
 //!   U(3 %, 12 %) per region × category times a time profile (mean 1; ×2 over Golden Week, rising into
-//!   11.11), plus, for about ten local-station regions, +10–25 % during a 14–28-day local event
+//!   11.11) — of which a share U(35 %, 60 %) is driven by subsidies and missing on the days before a
+//!   "late" region starts paying them (about a quarter of the regions start on the first Monday five
+//!   weeks into the window), plus, for about ten local-station regions, +10–25 % during a 14–28-day local event
 //!   (starts staggered across September–November).
 //!
 //! acq_a carries 85 % of every cell's value. wallet_b's book is the other 15 %, but its file is a
@@ -77,6 +81,7 @@ mod output;
 mod retail;
 mod rng;
 pub mod scenario;
+mod subsidy;
 mod truth;
 mod wallet_b;
 
@@ -271,6 +276,13 @@ pub struct SynthSummary {
     pub yuan_unit_regions: Vec<String>,
     /// Regions with a local-station event (see `truth_local_events.csv`).
     pub local_station_regions: Vec<String>,
+    /// Regions that start paying subsidies late, and the day they start (see
+    /// `truth_subsidies.csv`; the others pay from the window's start).
+    pub subsidy_late_regions: Vec<String>,
+    /// The day the late regions start paying subsidies.
+    pub subsidy_late_start: NaiveDate,
+    /// `truth_subsidies.csv`, relative to the output directory.
+    pub truth_subsidies_path: PathBuf,
     /// MCC emitted but deliberately absent from the campaign's MCC map (it counts as "other").
     pub unmapped_mcc: String,
     /// Share of each cell's value in acq_a's rows.
@@ -344,9 +356,21 @@ pub fn generate(
     retail::write(config, &lat, &mut out)?;
     progress.step("activities");
     activities::write(config, &lat, &mut out)?;
+    progress.step("subsidies");
+    let wan_regions = choose_regions(config.seed, "subsidy-wan", &codes, few);
+    let city_regions = subsidy::city_regions(config.seed, &lat.regions);
+    subsidy::write(
+        config,
+        &lat,
+        &wan_regions,
+        &gb18030_regions,
+        &city_regions,
+        &mut out,
+    )?;
     progress.step("truth");
     let truth_rows = truth::rows(config, &lat);
     truth::write(config, &lat, &truth_rows, &mut out)?;
+    subsidy::write_truth(config, &lat, &mut out)?;
 
     let mut details = out.files;
     details.sort_by(|a, b| a.path.cmp(&b.path));
@@ -372,6 +396,9 @@ pub fn generate(
             .filter(|(_, ev)| ev.is_some())
             .map(|(r, _)| r.code.clone())
             .collect(),
+        subsidy_late_regions: subsidy::late_regions(config.seed, &codes),
+        subsidy_late_start: subsidy::late_start(config.campaign.window.start),
+        truth_subsidies_path: PathBuf::from("truth_subsidies.csv"),
         unmapped_mcc: model::UNMAPPED_MCC.to_owned(),
         acq_a_share: model::ACQ_A_SHARE,
         wallet_b_value_share: model::MCCS

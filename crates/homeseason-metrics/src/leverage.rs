@@ -1,0 +1,739 @@
+//! What each yuan of subsidy brought in: the leverage ratio (拉动比) per region × category, per region
+//! over the targeted categories and nationally, and — where a region started paying subsidies later
+//! than others — the time-based regression's iROAS.
+//!
+//! # The leverage ratio
+//!
+//! For a cell (region or nation, category or `all_targeted`) of the uplift table's headline method
+//! (source `payment_daily`, the campaign window), with `U` its incremental sales
+//! (`uplift_abs_yuan`), `[U_lo, U_hi]` its interval — the backtest-calibrated bounds
+//! (`calibrated_abs_lower_yuan`, `calibrated_abs_upper_yuan`) where the table has them, else
+//! `uplift_abs_lower_yuan`, `uplift_abs_upper_yuan` — and `S` the subsidy paid out in the window
+//! (`subsidies.amount_paid_yuan` of the cell's regions and categories, every instrument and funding
+//! source; a period reaching outside the window counted for its share of days inside, the amount
+//! spread evenly over the period's days):
+//!
+//! ```text
+//! leverage_ratio = U / S,    [leverage_lower, leverage_upper] = [U_lo / S, U_hi / S]
+//! ```
+//!
+//! The subsidy is a reported total, not an estimate, so the ratio's interval is the uplift's interval
+//! scaled by `1/S`, at the uplift's level. It attributes the whole uplift to the subsidy: it is the
+//! campaign's incremental sales per yuan of subsidy, an upper bound of what the subsidy alone drove
+//! when other parts of the campaign (events, promotions) moved sales too. A cell without subsidy has
+//! no row.
+//!
+//! # iROAS where timing differs
+//!
+//! When region `r` started paying subsidies for a category at least two weeks after the earliest
+//! region (`s_r ≥ s_0 + 14` days, `s` the first day of a period with subsidy paid), the regions
+//! already paying from the pre-period's start are its controls, and
+//! [`homeseason_stats::tbr::tbr`] (matched_markets' time-based regression with a cost column) is
+//! run on daily series: response = net sales (`daily_series`), cost = subsidy paid (each period's
+//! amount spread over its days); treatment = `r`, control = the sum of the controls; pre-period
+//! `[max(s_0, window start), s_r − 1]`, test period `[s_r, s_r + 27]` (four weeks, cut at the
+//! window's end). The region pays nothing before `s_r`, so its incremental cost is the subsidy it
+//! paid in the test period and `iroas = Δ_sales / cost` with the two-sided interval of `Δ_sales`
+//! divided by it (the tbr module's fixed-cost case; with the controls' own payments the module
+//! draws the cost too, which here has no spread). The comparison is with regions already paying,
+//! so it measures what starting the subsidy added on top of the rest of the campaign — closer to
+//! the subsidy's own leverage than the ratio above. Its interval is the regression's, which treats
+//! the daily residuals as independent: a region's own economic swings that last weeks are not in
+//! it, so a single region's interval covers less than its level (on the sample season, 22 of 45
+//! late-region cells; `homeseason evaluate` scores it), while the estimates centre on the truth
+//! across regions. Read one region's iROAS as indicative, the pooled picture as the finding.
+//!
+//! # Suppression
+//!
+//! The ratio is computed from the uplift it is given: given the published uplift (where small-cell
+//! suppression blanked a cell's figures, `homeseason-pipeline`'s `published_sums`), a cell whose
+//! `uplift_abs_yuan` is blank has every figure derived from it blank too — the ratio, its bounds
+//! and the iROAS — and `suppressed = true` (the subsidy total, a liaison's report, stays).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use homeseason_schema::calendar::from_epoch_days;
+use homeseason_schema::campaign::Campaign;
+use homeseason_schema::region::{NATIONAL, Regions};
+use homeseason_stats::tbr::{GroupSeries, Tails, TbrOptions, tbr};
+use polars::prelude::*;
+
+use crate::{ALL_TARGETED, MetricsError, Result};
+
+/// Options of [`leverage`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeverageOptions {
+    /// Days of the iROAS test period at most (default 28).
+    pub test_days: i64,
+    /// Days of pre-period the iROAS needs at least (default 14): a region starting less than this
+    /// after the earliest has no iROAS.
+    pub min_pre_days: i64,
+    /// Draws of the tbr module's variable-cost interval (default 2 000).
+    pub draws: usize,
+    /// Seed of those draws.
+    pub seed: u64,
+}
+
+impl Default for LeverageOptions {
+    fn default() -> Self {
+        LeverageOptions {
+            test_days: 28,
+            min_pre_days: 14,
+            draws: 2000,
+            seed: 20_230_901,
+        }
+    }
+}
+
+/// Daily subsidy paid per (region, category), yuan by epoch day.
+type Daily = BTreeMap<(String, String), BTreeMap<i32, f64>>;
+
+fn text(frame: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
+    Ok(frame
+        .column(name)?
+        .cast(&DataType::String)?
+        .str()?
+        .iter()
+        .map(|v| v.map(str::to_owned))
+        .collect())
+}
+
+fn numbers(frame: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+    match frame.column(name) {
+        Ok(c) => Ok(c.cast(&DataType::Float64)?.f64()?.iter().collect()),
+        Err(_) => Ok(vec![None; frame.height()]),
+    }
+}
+
+fn days(frame: &DataFrame, name: &str) -> Result<Vec<Option<i32>>> {
+    Ok(frame
+        .column(name)?
+        .cast(&DataType::Date)?
+        .cast(&DataType::Int32)?
+        .i32()?
+        .iter()
+        .collect())
+}
+
+/// Spread each subsidy row over its period's days.
+fn daily_subsidy(subsidies: &DataFrame) -> Result<Daily> {
+    let mut out: Daily = BTreeMap::new();
+    if subsidies.height() == 0 {
+        return Ok(out);
+    }
+    let region = text(subsidies, "region_code")?;
+    let category = text(subsidies, "category")?;
+    let amount = numbers(subsidies, "amount_paid_yuan")?;
+    let start = days(subsidies, "period_start")?;
+    let end = days(subsidies, "period_end")?;
+    for i in 0..subsidies.height() {
+        let (Some(r), Some(c), Some(a), Some(s), Some(e)) = (
+            region[i].clone(),
+            category[i].clone(),
+            amount[i],
+            start[i],
+            end[i],
+        ) else {
+            continue;
+        };
+        if e < s || a <= 0.0 {
+            continue;
+        }
+        let per_day = a / f64::from(e - s + 1);
+        let cell = out.entry((r, c)).or_default();
+        for d in s..=e {
+            *cell.entry(d).or_default() += per_day;
+        }
+    }
+    Ok(out)
+}
+
+/// The (region, category) cells of `daily` a leverage row covers: the nation is every region, and
+/// `all_targeted` every targeted category.
+fn covered<'a>(
+    daily: &'a Daily,
+    region: &str,
+    category: &str,
+    targeted: &BTreeSet<String>,
+) -> impl Iterator<Item = &'a BTreeMap<i32, f64>> {
+    daily.iter().filter_map(move |((r, c), days)| {
+        let region_ok = region == NATIONAL || r == region;
+        let category_ok = if category == ALL_TARGETED {
+            targeted.contains(c)
+        } else {
+            c == category
+        };
+        (region_ok && category_ok).then_some(days)
+    })
+}
+
+/// Subsidy of `cells` on day `d`.
+fn on_day<'a>(cells: impl Iterator<Item = &'a BTreeMap<i32, f64>>, d: i32) -> f64 {
+    cells.map(|m| m.get(&d).copied().unwrap_or(0.0)).sum()
+}
+
+/// The first day of `cells` with subsidy paid.
+fn first_day<'a>(cells: impl Iterator<Item = &'a BTreeMap<i32, f64>>) -> Option<i32> {
+    cells
+        .filter_map(|m| m.iter().find(|(_, v)| **v > 0.0).map(|(d, _)| *d))
+        .min()
+}
+
+/// Net sales per (region, category) by epoch day, from `daily_series`.
+fn sales_by_day(series: &DataFrame) -> Result<BTreeMap<(String, String), BTreeMap<i32, f64>>> {
+    let mut out: BTreeMap<(String, String), BTreeMap<i32, f64>> = BTreeMap::new();
+    let region = text(series, "region_code")?;
+    let category = text(series, "category")?;
+    let date = days(series, "date")?;
+    let net = numbers(series, "net_amount_yuan")?;
+    for i in 0..series.height() {
+        if let (Some(r), Some(c), Some(d), Some(v)) =
+            (region[i].clone(), category[i].clone(), date[i], net[i])
+        {
+            out.entry((r, c)).or_default().insert(d, v);
+        }
+    }
+    Ok(out)
+}
+
+/// One iROAS: estimate, bounds, test period, cost and controls.
+#[derive(Debug, Clone, PartialEq)]
+struct IroasRow {
+    estimate: f64,
+    lower: f64,
+    upper: f64,
+    test: (i32, i32),
+    cost: f64,
+    controls: String,
+}
+
+/// The iROAS of (region, category) where its subsidy started later (see the module docs).
+#[allow(clippy::too_many_arguments)]
+fn iroas(
+    daily: &Daily,
+    sales: &BTreeMap<(String, String), BTreeMap<i32, f64>>,
+    region: &str,
+    category: &str,
+    targeted: &BTreeSet<String>,
+    window: (i32, i32),
+    level: f64,
+    opts: &LeverageOptions,
+) -> Option<IroasRow> {
+    if region == NATIONAL {
+        return None;
+    }
+    let regions: BTreeSet<&str> = daily.keys().map(|(r, _)| r.as_str()).collect();
+    let start_of = |r: &str| first_day(covered(daily, r, category, targeted));
+    let starts: BTreeMap<&str, i32> = regions
+        .iter()
+        .filter_map(|r| Some((*r, start_of(r)?)))
+        .collect();
+    let s_r = *starts.get(region)?;
+    let s_0 = *starts.values().min()?;
+    let pre_start = s_0.max(window.0);
+    if i64::from(s_r - pre_start) < opts.min_pre_days || s_r > window.1 {
+        return None;
+    }
+    let test_end = (s_r + i32::try_from(opts.test_days).ok()? - 1).min(window.1);
+    if test_end - s_r < 6 {
+        return None;
+    }
+    let controls: Vec<&str> = starts
+        .iter()
+        .filter(|(r, s)| **r != region && **s <= pre_start)
+        .map(|(r, _)| *r)
+        .filter(|r| sales.contains_key(&((*r).to_owned(), category.to_owned())))
+        .collect();
+    if controls.is_empty() {
+        return None;
+    }
+    let own = sales.get(&(region.to_owned(), category.to_owned()))?;
+    let (mut x, mut y, mut xc, mut yc) = (vec![], vec![], vec![], vec![]);
+    for d in pre_start..=test_end {
+        y.push(*own.get(&d)?);
+        x.push(
+            controls
+                .iter()
+                .map(|r| {
+                    sales
+                        .get(&((*r).to_owned(), category.to_owned()))
+                        .and_then(|m| m.get(&d))
+                        .copied()
+                        .unwrap_or(0.0)
+                })
+                .sum(),
+        );
+        yc.push(on_day(covered(daily, region, category, targeted), d));
+        xc.push(
+            controls
+                .iter()
+                .map(|r| on_day(covered(daily, r, category, targeted), d))
+                .sum(),
+        );
+    }
+    let n_pre = usize::try_from(s_r - pre_start).ok()?;
+    let n = y.len();
+    let response = GroupSeries::new(x, y).ok()?;
+    let cost = GroupSeries::new(xc, yc).ok()?;
+    let result = tbr(
+        &response,
+        Some(&cost),
+        0..n_pre,
+        n_pre..n,
+        &TbrOptions {
+            level,
+            tails: Tails::Two,
+            draws: opts.draws,
+            seed: opts.seed,
+        },
+    )
+    .ok()?;
+    let i = result.iroas?;
+    Some(IroasRow {
+        estimate: i.estimate,
+        lower: i.lower,
+        upper: i.upper,
+        test: (s_r, test_end),
+        cost: cost.treatment[n_pre..].iter().sum(),
+        controls: controls.join(";"),
+    })
+}
+
+/// The leverage table (`data-schemas/leverage.json`) of the uplift table's headline method
+/// (`campaign.baseline.primary_method`, already resolved from `auto`), the lake's `subsidies` and,
+/// for the iROAS, the daily series of [`crate::daily_series`] (`None`: no iROAS). Rows in the
+/// uplift's order; cells without subsidy are left out. See the module docs for the formulas.
+///
+/// # Errors
+/// A missing column of the uplift or subsidy table.
+pub fn leverage(
+    uplift: &DataFrame,
+    subsidies: &DataFrame,
+    series: Option<&DataFrame>,
+    campaign: &Campaign,
+    opts: &LeverageOptions,
+) -> Result<DataFrame> {
+    let daily = daily_subsidy(subsidies)?;
+    let sales = match series {
+        Some(s) if !daily.is_empty() => sales_by_day(s)?,
+        _ => BTreeMap::new(),
+    };
+    let targeted: BTreeSet<String> = campaign
+        .categories
+        .targeted
+        .iter()
+        .map(|c| c.id().to_owned())
+        .collect();
+    let headline = campaign.baseline.primary_method.as_str();
+    let n = uplift.height();
+    let (kind, source, method) = (
+        text(uplift, "window_kind")?,
+        text(uplift, "source")?,
+        text(uplift, "method")?,
+    );
+    let (campaign_id, region, name, category) = (
+        text(uplift, "campaign_id")?,
+        text(uplift, "region_code")?,
+        text(uplift, "region_name_zh")?,
+        text(uplift, "category")?,
+    );
+    let (w_start, w_end) = (days(uplift, "window_start")?, days(uplift, "window_end")?);
+    let (abs, lo, hi) = (
+        numbers(uplift, "uplift_abs_yuan")?,
+        numbers(uplift, "uplift_abs_lower_yuan")?,
+        numbers(uplift, "uplift_abs_upper_yuan")?,
+    );
+    let (cal_lo, cal_hi, level) = (
+        numbers(uplift, "calibrated_abs_lower_yuan")?,
+        numbers(uplift, "calibrated_abs_upper_yuan")?,
+        numbers(uplift, "level")?,
+    );
+    let mut rows = Rows::default();
+    for i in 0..n {
+        let wanted = kind[i].as_deref() == Some("campaign")
+            && source[i].as_deref() == Some("payment_daily")
+            && method[i].as_deref() == Some(headline);
+        let (Some(r), Some(c), Some(ws), Some(we)) = (
+            region[i].as_deref(),
+            category[i].as_deref(),
+            w_start[i],
+            w_end[i],
+        ) else {
+            continue;
+        };
+        if !wanted || !(c == ALL_TARGETED || targeted.contains(c) || daily.keys().any(|k| k.1 == c))
+        {
+            continue;
+        }
+        let paid: f64 = (ws..=we)
+            .map(|d| on_day(covered(&daily, r, c, &targeted), d))
+            .sum();
+        if paid <= 0.0 {
+            continue;
+        }
+        let lvl = level[i].unwrap_or(0.9);
+        let suppressed = abs[i].is_none();
+        let (u_lo, u_hi) = match (cal_lo[i], cal_hi[i]) {
+            (Some(a), Some(b)) => (Some(a), Some(b)),
+            _ => (lo[i], hi[i]),
+        };
+        let blank = |v: Option<f64>| if suppressed { None } else { v };
+        let ratio = |v: Option<f64>| blank(v).map(|v| v / paid);
+        let iroas = if suppressed {
+            None
+        } else {
+            iroas(&daily, &sales, r, c, &targeted, (ws, we), lvl, opts)
+        };
+        rows.campaign
+            .push(campaign_id[i].clone().unwrap_or_default());
+        rows.region.push(r.to_owned());
+        rows.name.push(name[i].clone().unwrap_or_else(|| {
+            Regions::embedded()
+                .by_code(r)
+                .map_or_else(|| r.to_owned(), |x| x.name_zh.clone())
+        }));
+        rows.category.push(c.to_owned());
+        rows.method.push(headline.to_owned());
+        rows.start.push(from_epoch_days(ws));
+        rows.end.push(from_epoch_days(we));
+        rows.paid.push(paid);
+        rows.abs.push(blank(abs[i]));
+        rows.lo.push(blank(u_lo));
+        rows.hi.push(blank(u_hi));
+        rows.ratio.push(ratio(abs[i]));
+        rows.ratio_lo.push(ratio(u_lo));
+        rows.ratio_hi.push(ratio(u_hi));
+        rows.level.push(lvl);
+        rows.sub_start.push(
+            first_day(covered(&daily, r, c, &targeted))
+                .map(|d| d.max(ws))
+                .and_then(from_epoch_days),
+        );
+        rows.iroas.push(iroas.as_ref().map(|x| x.estimate));
+        rows.iroas_lo.push(iroas.as_ref().map(|x| x.lower));
+        rows.iroas_hi.push(iroas.as_ref().map(|x| x.upper));
+        rows.test_start
+            .push(iroas.as_ref().and_then(|x| from_epoch_days(x.test.0)));
+        rows.test_end
+            .push(iroas.as_ref().and_then(|x| from_epoch_days(x.test.1)));
+        rows.cost.push(iroas.as_ref().map(|x| x.cost));
+        rows.controls.push(iroas.map(|x| x.controls));
+        rows.suppressed.push(suppressed);
+    }
+    rows.frame()
+}
+
+/// The iROAS columns of the leverage table.
+const IROAS_COLUMNS: [&str; 7] = [
+    "iroas",
+    "iroas_lower",
+    "iroas_upper",
+    "iroas_test_start",
+    "iroas_test_end",
+    "iroas_cost_yuan",
+    "iroas_controls",
+];
+
+/// `fresh` (a leverage table computed without daily series, e.g. from the published uplift) with
+/// the iROAS columns of `lake` (the lake's `leverage` table) for the same region, category and
+/// window; rows that are suppressed, or that `lake` does not hold, keep a blank iROAS.
+///
+/// # Errors
+/// A frame without the leverage table's columns.
+pub fn with_iroas_of(fresh: &DataFrame, lake: &DataFrame) -> Result<DataFrame> {
+    if fresh.height() == 0 || lake.height() == 0 || lake.column("iroas").is_err() {
+        return Ok(fresh.clone());
+    }
+    let key = [
+        col("region_code"),
+        col("category"),
+        col("window_start"),
+        col("window_end"),
+    ];
+    let right = lake
+        .clone()
+        .lazy()
+        .select(
+            key.iter()
+                .cloned()
+                .chain(IROAS_COLUMNS.iter().map(|c| col(*c)))
+                .collect::<Vec<_>>(),
+        )
+        .unique_stable(None, UniqueKeepStrategy::First);
+    let order: Vec<String> = fresh
+        .get_column_names()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let joined = fresh
+        .clone()
+        .lazy()
+        .drop(by_name(IROAS_COLUMNS, true, false))
+        .join(right, key.clone(), key, JoinArgs::new(JoinType::Left))
+        .collect()?;
+    // A suppressed row shows no iROAS (its uplift is blank).
+    let blank: Vec<Expr> = IROAS_COLUMNS
+        .iter()
+        .map(|c| -> Result<Expr> {
+            let dtype = joined.column(c)?.dtype().clone();
+            Ok(when(col("suppressed"))
+                .then(lit(NULL).cast(dtype))
+                .otherwise(col(*c))
+                .alias(*c))
+        })
+        .collect::<Result<_>>()?;
+    let out = joined.lazy().with_columns(blank).collect()?.select(order)?;
+    Ok(out)
+}
+
+#[derive(Default)]
+struct Rows {
+    campaign: Vec<String>,
+    region: Vec<String>,
+    name: Vec<String>,
+    category: Vec<String>,
+    method: Vec<String>,
+    start: Vec<Option<NaiveDate>>,
+    end: Vec<Option<NaiveDate>>,
+    paid: Vec<f64>,
+    abs: Vec<Option<f64>>,
+    lo: Vec<Option<f64>>,
+    hi: Vec<Option<f64>>,
+    ratio: Vec<Option<f64>>,
+    ratio_lo: Vec<Option<f64>>,
+    ratio_hi: Vec<Option<f64>>,
+    level: Vec<f64>,
+    sub_start: Vec<Option<NaiveDate>>,
+    iroas: Vec<Option<f64>>,
+    iroas_lo: Vec<Option<f64>>,
+    iroas_hi: Vec<Option<f64>>,
+    test_start: Vec<Option<NaiveDate>>,
+    test_end: Vec<Option<NaiveDate>>,
+    cost: Vec<Option<f64>>,
+    controls: Vec<Option<String>>,
+    suppressed: Vec<bool>,
+}
+
+impl Rows {
+    fn frame(self) -> Result<DataFrame> {
+        df!(
+            "campaign_id" => self.campaign,
+            "region_code" => self.region,
+            "region_name_zh" => self.name,
+            "category" => self.category,
+            "method" => self.method,
+            "window_start" => self.start,
+            "window_end" => self.end,
+            "subsidy_paid_yuan" => self.paid,
+            "uplift_abs_yuan" => self.abs,
+            "uplift_abs_lower_yuan" => self.lo,
+            "uplift_abs_upper_yuan" => self.hi,
+            "leverage_ratio" => self.ratio,
+            "leverage_lower" => self.ratio_lo,
+            "leverage_upper" => self.ratio_hi,
+            "level" => self.level,
+            "subsidy_start" => self.sub_start,
+            "iroas" => self.iroas,
+            "iroas_lower" => self.iroas_lo,
+            "iroas_upper" => self.iroas_hi,
+            "iroas_test_start" => self.test_start,
+            "iroas_test_end" => self.test_end,
+            "iroas_cost_yuan" => self.cost,
+            "iroas_controls" => self.controls,
+            "suppressed" => self.suppressed,
+        )
+        .map_err(MetricsError::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    /// Two regions' subsidies: Zhejiang weekly from the window's start, Ningbo from 9 October.
+    fn subsidies() -> DataFrame {
+        let mut rows: Vec<(&str, NaiveDate, NaiveDate, f64)> = Vec::new();
+        let mut s = d("2023-09-04");
+        rows.push(("330000", d("2023-09-01"), d("2023-09-03"), 3_000.0));
+        while s <= d("2023-12-25") {
+            rows.push(("330000", s, s + Duration::days(6), 7_000.0));
+            if s >= d("2023-10-09") {
+                rows.push(("330200", s, s + Duration::days(6), 700.0));
+            }
+            s += Duration::days(7);
+        }
+        // A period straddling the window's end counts for its days inside only.
+        rows.push(("330000", d("2023-12-31"), d("2024-01-06"), 7_000.0));
+        df!(
+            "region_code" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "category" => vec!["home_appliances"; rows.len()],
+            "period_start" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            "period_end" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            "amount_paid_yuan" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+        )
+        .unwrap()
+    }
+
+    fn uplift(abs: [Option<f64>; 3]) -> DataFrame {
+        let n = 3;
+        df!(
+            "campaign_id" => vec!["c"; n],
+            "region_code" => ["330000", "330200", "000000"],
+            "region_name_zh" => ["浙江省", "宁波市", "全国"],
+            "category" => vec!["home_appliances"; n],
+            "window_start" => vec![d("2023-09-01"); n],
+            "window_end" => vec![d("2023-12-31"); n],
+            "window_kind" => vec!["campaign"; n],
+            "method" => vec!["prior_year"; n],
+            "source" => vec!["payment_daily"; n],
+            "uplift_abs_yuan" => abs,
+            "uplift_abs_lower_yuan" => [Some(100_000.0), Some(10_000.0), Some(150_000.0)],
+            "uplift_abs_upper_yuan" => [Some(500_000.0), Some(50_000.0), Some(600_000.0)],
+            "calibrated_abs_lower_yuan" => [Some(80_000.0), None, Some(120_000.0)],
+            "calibrated_abs_upper_yuan" => [Some(520_000.0), None, Some(640_000.0)],
+            "level" => vec![0.9; n],
+        )
+        .unwrap()
+    }
+
+    fn campaign() -> Campaign {
+        let mut c = Campaign::default_2023();
+        c.baseline.primary_method = "prior_year".into();
+        c
+    }
+
+    #[test]
+    fn the_ratio_divides_the_uplift_and_its_interval_by_the_subsidy() {
+        let out = leverage(
+            &uplift([Some(300_000.0), Some(30_000.0), Some(330_000.0)]),
+            &subsidies(),
+            None,
+            &campaign(),
+            &LeverageOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(out.height(), 3);
+        let paid = numbers(&out, "subsidy_paid_yuan").unwrap();
+        // Zhejiang: 3 000 + 17 weeks × 7 000 + 1/7 of the straddling week.
+        let zj = 3_000.0 + 17.0 * 7_000.0 + 1_000.0;
+        // Ningbo: 12 weeks from 9 October.
+        let nb = 12.0 * 700.0;
+        assert!((paid[0].unwrap() - zj).abs() < 1e-6, "{paid:?}");
+        assert!((paid[1].unwrap() - nb).abs() < 1e-6);
+        assert!((paid[2].unwrap() - (zj + nb)).abs() < 1e-6);
+        let ratio = numbers(&out, "leverage_ratio").unwrap();
+        let lo = numbers(&out, "leverage_lower").unwrap();
+        let hi = numbers(&out, "leverage_upper").unwrap();
+        assert!((ratio[0].unwrap() - 300_000.0 / zj).abs() < 1e-9);
+        // Calibrated bounds where the uplift has them, else the raw ones.
+        assert!((lo[0].unwrap() - 80_000.0 / zj).abs() < 1e-9);
+        assert!((hi[0].unwrap() - 520_000.0 / zj).abs() < 1e-9);
+        assert!((lo[1].unwrap() - 10_000.0 / nb).abs() < 1e-9);
+        let start = days(&out, "subsidy_start").unwrap();
+        assert_eq!(start[1].and_then(from_epoch_days), Some(d("2023-10-09")));
+        // No daily series: no iROAS.
+        assert!(numbers(&out, "iroas").unwrap().iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn a_blanked_uplift_blanks_what_is_derived_from_it() {
+        let out = leverage(
+            &uplift([Some(300_000.0), None, Some(330_000.0)]),
+            &subsidies(),
+            None,
+            &campaign(),
+            &LeverageOptions::default(),
+        )
+        .unwrap();
+        let sup: Vec<Option<bool>> = out
+            .column("suppressed")
+            .unwrap()
+            .bool()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(sup, [Some(false), Some(true), Some(false)]);
+        for c in [
+            "leverage_ratio",
+            "leverage_lower",
+            "leverage_upper",
+            "uplift_abs_yuan",
+            "iroas",
+        ] {
+            assert!(numbers(&out, c).unwrap()[1].is_none(), "{c}");
+        }
+        assert!(numbers(&out, "subsidy_paid_yuan").unwrap()[1].is_some());
+    }
+
+    #[test]
+    fn the_late_region_gets_an_iroas_against_the_regions_already_paying() {
+        // Daily sales: Zhejiang (control) and Ningbo (treatment) move together; Ningbo's subsidy
+        // brings 4 yuan of sales per yuan paid (100 yuan a day paid from 9 October).
+        let (first, last) = (d("2023-09-01"), d("2023-12-31"));
+        let mut rows: Vec<(&str, NaiveDate, f64)> = Vec::new();
+        let mut day = first;
+        let mut k = 0u32;
+        while day <= last {
+            let wave = 1.0 + 0.2 * (f64::from(k) / 6.0).sin() + 0.01 * f64::from(k % 5);
+            rows.push(("330000", day, 100_000.0 * wave));
+            let lift = if day >= d("2023-10-09") { 400.0 } else { 0.0 };
+            rows.push((
+                "330200",
+                day,
+                10_000.0 * wave + 25.0 * f64::from(k % 3) + lift,
+            ));
+            day += Duration::days(1);
+            k += 1;
+        }
+        let series = df!(
+            "region_code" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "category" => vec!["home_appliances"; rows.len()],
+            "date" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            "net_amount_yuan" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let out = leverage(
+            &uplift([Some(300_000.0), Some(30_000.0), Some(330_000.0)]),
+            &subsidies(),
+            Some(&series),
+            &campaign(),
+            &LeverageOptions::default(),
+        )
+        .unwrap();
+        let iroas = numbers(&out, "iroas").unwrap();
+        let (lo, hi) = (
+            numbers(&out, "iroas_lower").unwrap(),
+            numbers(&out, "iroas_upper").unwrap(),
+        );
+        // Only Ningbo started late; 700 yuan a week is 100 a day, and 400 a day came of it.
+        assert!(iroas[0].is_none() && iroas[2].is_none());
+        let x = iroas[1].unwrap();
+        assert!((x - 4.0).abs() < 0.5, "{x}");
+        assert!(lo[1].unwrap() < 4.0 && 4.0 < hi[1].unwrap());
+        let controls = text(&out, "iroas_controls").unwrap();
+        assert_eq!(controls[1].as_deref(), Some("330000"));
+        let test = days(&out, "iroas_test_end").unwrap();
+        assert_eq!(test[1].and_then(from_epoch_days), Some(d("2023-11-05")));
+        // The report's table (from the published uplift, no series) takes the lake's iROAS, but
+        // not for a cell whose uplift suppression blanked.
+        for (abs, expect) in [(Some(30_000.0), Some(x)), (None, None)] {
+            let fresh = leverage(
+                &uplift([Some(300_000.0), abs, Some(330_000.0)]),
+                &subsidies(),
+                None,
+                &campaign(),
+                &LeverageOptions::default(),
+            )
+            .unwrap();
+            let merged = with_iroas_of(&fresh, &out).unwrap();
+            assert_eq!(merged.get_column_names(), fresh.get_column_names());
+            assert_eq!(numbers(&merged, "iroas").unwrap(), [None, expect, None]);
+        }
+    }
+}
