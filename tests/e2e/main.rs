@@ -12,6 +12,7 @@ mod corpus;
 mod crash;
 mod delivery;
 mod demo;
+mod dimensions;
 mod feeds;
 mod full_disk;
 mod geolift;

@@ -417,6 +417,7 @@ pub fn write_key(table: &str) -> &'static [&'static str] {
             "category",
             "channel",
             "brand",
+            "subcategory",
         ],
         t if t == tables::ACTIVITIES => &["activity_id"],
         t if t == tables::RETAIL_STATS => &["region_code", "period", "category"],
@@ -433,6 +434,14 @@ pub(crate) fn upgrade_v1_names(table: &str, mut frame: DataFrame) -> DataFrame {
         if frame.column(old).is_ok() && frame.column(new).is_err() {
             // Cannot fail: `old` exists and `new` is free.
             let _ = frame.rename(old, new.into());
+        }
+    }
+    // Optional columns added later read as empty text (contract::ADDED_OPTIONAL).
+    for (t, name) in contract::ADDED_OPTIONAL {
+        if t == table && frame.column(name).is_err() {
+            let empty = Column::full_null(name.into(), frame.height(), &DataType::String);
+            // Cannot fail: the column is absent and has the frame's height.
+            let _ = frame.with_column(empty);
         }
     }
     frame

@@ -13,7 +13,8 @@ use polars::prelude::*;
 use crate::error::{PipelineError, Result, io_err};
 
 /// Estimate uplift from the lake's `payment_daily` and write `uplift`, `baseline_daily`,
-/// `weekly_tracking`, `data_completeness`, `triangulation` and the local-event tables.
+/// `weekly_tracking`, `data_completeness`, `triangulation`, the local-event tables and
+/// `channel_uplift` and `theme_summary` ([`crate::dimensions`]).
 pub fn estimate(
     lake: &Lake,
     campaign: &Campaign,
@@ -42,7 +43,7 @@ pub fn estimate_timed(
             "the lake holds no payment_daily rows: ingest payment files first 湖中没有 payment_daily 数据：请先导入支付数据".into(),
         ));
     }
-    let series = daily_series(daily.lazy(), campaign)?;
+    let series = daily_series(daily.clone().lazy(), campaign)?;
     lap("read lake and build daily series", &mut times);
     let mut result = uplift(&series, campaign, methods, opts)?;
     lap("uplift, all methods with placebo windows", &mut times);
@@ -68,6 +69,11 @@ pub fn estimate_timed(
     );
     write_local_events(lake, &series, campaign)?;
     lap("local events: synthetic control and power", &mut times);
+    crate::dimensions::write_channel_uplift(lake, &daily, campaign, opts)?;
+    lap(
+        "online and offline: history methods per channel",
+        &mut times,
+    );
     Ok((result, times))
 }
 
@@ -295,6 +301,9 @@ pub fn report_for(
         read(tables::LOCAL_EVENT_POWER)?,
         read(tables::TRIANGULATION)?,
     );
+    let channels =
+        crate::dimensions::published_channels(lake, campaign, read(tables::CHANNEL_UPLIFT)?)?;
+    let themes = read(tables::THEME_SUMMARY)?;
     let input = ReportInput {
         campaign,
         uplift: &uplift,
@@ -311,6 +320,8 @@ pub fn report_for(
             local_event_power: Some(&power),
             triangulation: Some(&triangulation),
             uplift_backtest: Some(&backtest),
+            channel_uplift: Some(&channels),
+            theme_summary: Some(&themes),
         },
         suppress_below,
     };
@@ -351,7 +362,16 @@ pub fn report_for(
             summary,
             code,
         )?,
-        None => homeseason_report::workbook::workbook(campaign, &uplift, &activities, summary)?,
+        None => homeseason_report::workbook::workbook_with(
+            campaign,
+            &uplift,
+            &activities,
+            summary,
+            &homeseason_report::workbook::DimensionTables {
+                channel_uplift: Some(&channels),
+                theme_summary: Some(&themes),
+            },
+        )?,
     };
     write(&out.join("workbook.xlsx"), &workbook)?;
     Ok((report, html))

@@ -189,6 +189,10 @@ pub struct ExtraTables<'a> {
     /// `uplift_backtest`: which method heads the report (`primary_method = "auto"`) and the
     /// backtest figures behind the choice.
     pub uplift_backtest: Option<&'a DataFrame>,
+    /// `channel_uplift` as published (suppressed figures blank): the online and offline section.
+    pub channel_uplift: Option<&'a DataFrame>,
+    /// `theme_summary`: the themes and subcategories section.
+    pub theme_summary: Option<&'a DataFrame>,
 }
 
 /// The area a report is about: the nation, or one region (a province's own report).

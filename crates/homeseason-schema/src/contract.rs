@@ -78,13 +78,18 @@ pub mod tables {
     pub const LOCAL_EVENT_POWER: &str = "local_event_power";
     /// Uplift seen by payments, key enterprises and 社零 side by side, with a disagreement flag.
     pub const TRIANGULATION: &str = "triangulation";
+    /// Uplift by sales channel (online / offline) and the online share's change.
+    pub const CHANNEL_UPLIFT: &str = "channel_uplift";
+    /// Activities, enterprises, brands and sales by campaign theme and building-materials
+    /// subcategory.
+    pub const THEME_SUMMARY: &str = "theme_summary";
     /// The dashboard copy of `payment_daily`: small cells, their complements and boxes suppressed.
     pub const DASHBOARD_PAYMENT_DAILY: &str = "dashboard_payment_daily";
     /// The dashboard copy of `baseline_daily`: the daily figures suppression does not publish blanked.
     pub const DASHBOARD_BASELINE_DAILY: &str = "dashboard_baseline_daily";
 
     /// Every table, in the order of `datapackage.json`.
-    pub const ALL: [&str; 20] = [
+    pub const ALL: [&str; 22] = [
         PAYMENT_TRANSACTIONS,
         PAYMENT_DAILY,
         ENTERPRISE_SALES,
@@ -103,6 +108,8 @@ pub mod tables {
         LOCAL_EVENT_SERIES,
         LOCAL_EVENT_POWER,
         TRIANGULATION,
+        CHANNEL_UPLIFT,
+        THEME_SUMMARY,
         DASHBOARD_PAYMENT_DAILY,
         DASHBOARD_BASELINE_DAILY,
     ];
@@ -129,6 +136,14 @@ pub struct RejectRow {
     /// The row's raw text; for a conflict's held row its values as `column=value; …`.
     pub raw: String,
 }
+
+/// Optional columns added to input tables after their first lake files were written (issue 18:
+/// `enterprise_sales.subcategory` and `theme_tags`): a lake file without one reads with the
+/// column empty (null text), so lakes written before stay readable and mergeable.
+pub const ADDED_OPTIONAL: [(&str, &str); 2] = [
+    (tables::ENTERPRISE_SALES, "subcategory"),
+    (tables::ENTERPRISE_SALES, "theme_tags"),
+];
 
 /// The pattern every `region_code` column carries: a 6-digit GB/T 2260 code (`000000` = national) or
 /// the project-internal key `XPCC` for the Xinjiang Production and Construction Corps.
@@ -268,7 +283,7 @@ pub fn renamed_columns(table: &str) -> impl Iterator<Item = (&'static str, &'sta
 }
 
 /// The embedded schema files, by table name.
-const EMBEDDED: [(&str, &str); 20] = [
+const EMBEDDED: [(&str, &str); 22] = [
     (
         tables::PAYMENT_TRANSACTIONS,
         include_str!("../../../data-schemas/payment_transactions.json"),
@@ -340,6 +355,14 @@ const EMBEDDED: [(&str, &str); 20] = [
     (
         tables::TRIANGULATION,
         include_str!("../../../data-schemas/triangulation.json"),
+    ),
+    (
+        tables::CHANNEL_UPLIFT,
+        include_str!("../../../data-schemas/channel_uplift.json"),
+    ),
+    (
+        tables::THEME_SUMMARY,
+        include_str!("../../../data-schemas/theme_summary.json"),
     ),
     (
         tables::DASHBOARD_PAYMENT_DAILY,
