@@ -23,10 +23,12 @@
 //! share) `s₀ = B_on / (B_on + B_off)`; `online_share_change_pp = 100 · (s − s₀)`. Its interval: each
 //! channel's counterfactual `C = A / (1 + pct/100)` has, from its own interval, a log-scale standard
 //! error `σ = (ln(1 + upper/100) − ln(1 + lower/100)) / (2 z)` (z the normal quantile of the level);
-//! `logit s₀ = ln C_on − ln C_off` then has `σ² = σ_on² + σ_off²`, and the interval is
-//! `100 · (s − logistic(logit s₀ ± z σ))`. Treating the two channels' errors as independent is
-//! conservative: both share the region's economy, which cancels in the ratio, so the true error of
-//! the share is smaller and the interval errs wide.
+//! `logit s₀ = ln C_on − ln C_off` then has `σ² = σ_on² + σ_off² − 2ρ σ_on σ_off`, ρ the
+//! correlation of the two channels' daily log residuals `ln(actual / baseline)` over the
+//! pre-period (from each channel's `baseline_daily`; 0 with fewer than 14 common days), and the
+//! interval is `100 · (s − logistic(logit s₀ ± z σ))`. Shocks both channels share (the region's
+//! economy, a distorted comparison year) cancel in the share; ρ carries the day-to-day part of
+//! that, the same correlation assumed for the window's total error.
 //!
 //! ## Suppression
 //! The lake's table holds every figure; what is published (the report, the workbook) blanks channel
@@ -85,6 +87,7 @@ pub fn channel_uplift(
         ..opts.clone()
     };
     let mut per_channel: Vec<LazyFrame> = Vec::new();
+    let mut residuals: Vec<LazyFrame> = Vec::new();
     for channel in CHANNELS {
         let rows = payment_daily
             .clone()
@@ -95,6 +98,11 @@ pub fn channel_uplift(
             None
         } else {
             let result = uplift(&series, campaign, &CHANNEL_METHODS, &opts)?;
+            residuals.push(pre_period_residuals(
+                &result.baseline_daily,
+                campaign,
+                channel,
+            ));
             (result.uplift.height() > 0).then_some(result.uplift)
         };
         let mut select: Vec<Expr> = KEYS.iter().map(|k| col(*k)).collect();
@@ -124,13 +132,127 @@ pub fn channel_uplift(
             keys,
             JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
         )
-        .with_column(lit(opts.level).alias("level"))
+        .with_column(lit(opts.level).alias("level"));
+    // The two channels' pre-period residual correlation per cell and method (none: 0).
+    let cell = [col("region_code"), col("category"), col("method")];
+    let joined = if residuals.len() == 2 {
+        let mut r = residuals.into_iter();
+        let (on, off) = (r.next().expect("two"), r.next().expect("two"));
+        let mut day = cell.to_vec();
+        day.push(col("date"));
+        let days = on
+            .join(off, day.clone(), day, JoinArgs::new(JoinType::Inner))
+            .collect()?;
+        let corr = correlations(&days)?.lazy();
+        joined.join(corr, cell.clone(), cell, JoinArgs::new(JoinType::Left))
+    } else {
+        joined.with_column(lit(NULL).cast(DataType::Float64).alias(RHO))
+    };
+    let joined = joined
         .sort(
             ["region_code", "category", "method"],
             SortMultipleOptions::default(),
         )
         .collect()?;
     with_share(joined, opts.level)
+}
+
+/// The helper column of the residual correlation (dropped from the output).
+const RHO: &str = "__rho";
+
+/// `actual / baseline` of each day of the pre-period in `baseline_daily` (one channel's), named
+/// `<channel>_e`, with the cell, method and date ([`correlations`] takes its log).
+fn pre_period_residuals(
+    baseline_daily: &DataFrame,
+    campaign: &Campaign,
+    channel: &str,
+) -> LazyFrame {
+    baseline_daily
+        .clone()
+        .lazy()
+        .filter(
+            col("date")
+                .lt(lit(campaign.window.start))
+                .and(col("actual_yuan").gt(lit(0.0)))
+                .and(col("baseline_yuan").gt(lit(0.0))),
+        )
+        .select([
+            col("region_code"),
+            col("category"),
+            col("method"),
+            col("date"),
+            (col("actual_yuan") / col("baseline_yuan")).alias(format!("{channel}_e")),
+        ])
+}
+
+/// Per region × category × method of `days` (the two channels' pre-period `online_e`,
+/// `offline_e` ratios on their common days), the Pearson correlation of their logs, named [`RHO`]
+/// (absent with fewer than 14 days or no variance).
+fn correlations(days: &DataFrame) -> Result<DataFrame> {
+    let text = |c: &str| -> Result<Vec<Option<String>>> {
+        Ok(days
+            .column(c)?
+            .str()?
+            .iter()
+            .map(|v| v.map(str::to_owned))
+            .collect())
+    };
+    let num = |c: &str| -> Result<Vec<Option<f64>>> {
+        Ok(days
+            .column(c)?
+            .cast(&DataType::Float64)?
+            .f64()?
+            .iter()
+            .collect())
+    };
+    let (region, category, method) = (text("region_code")?, text("category")?, text("method")?);
+    let (on, off) = (num("online_e")?, num("offline_e")?);
+    // n, Σx, Σy, Σx², Σy², Σxy per cell.
+    let mut sums: std::collections::BTreeMap<(String, String, String), [f64; 6]> =
+        std::collections::BTreeMap::new();
+    for i in 0..days.height() {
+        let (Some(r), Some(c), Some(m), Some(a), Some(b)) = (
+            region[i].clone(),
+            category[i].clone(),
+            method[i].clone(),
+            on[i],
+            off[i],
+        ) else {
+            continue;
+        };
+        if a <= 0.0 || b <= 0.0 {
+            continue;
+        }
+        let (x, y) = (a.ln(), b.ln());
+        let s = sums.entry((r, c, m)).or_insert([0.0; 6]);
+        s[0] += 1.0;
+        s[1] += x;
+        s[2] += y;
+        s[3] += x * x;
+        s[4] += y * y;
+        s[5] += x * y;
+    }
+    let (mut rr, mut cc, mut mm, mut rho) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for ((r, c, m), s) in sums {
+        let n = s[0];
+        let (sxx, syy, sxy) = (
+            s[3] - s[1] * s[1] / n,
+            s[4] - s[2] * s[2] / n,
+            s[5] - s[1] * s[2] / n,
+        );
+        if n >= 14.0 && sxx > 0.0 && syy > 0.0 {
+            rr.push(r);
+            cc.push(c);
+            mm.push(m);
+            rho.push(sxy / (sxx * syy).sqrt());
+        }
+    }
+    Ok(df!(
+        "region_code" => rr,
+        "category" => cc,
+        "method" => mm,
+        RHO => rho,
+    )?)
 }
 
 /// An empty frame with the key columns and one channel's figures (a channel with no rows).
@@ -176,6 +298,7 @@ fn with_share(frame: DataFrame, level: f64) -> Result<DataFrame> {
         get("offline_lower_pct")?,
         get("offline_upper_pct")?,
     );
+    let rho = get(RHO)?;
     let n = frame.height();
     let (mut share, mut share0, mut change, mut lower, mut upper) = (
         Vec::with_capacity(n),
@@ -189,6 +312,7 @@ fn with_share(frame: DataFrame, level: f64) -> Result<DataFrame> {
             (a_on[i], b_on[i], lo_on[i], hi_on[i]),
             (a_off[i], b_off[i], lo_off[i], hi_off[i]),
             z,
+            rho[i].unwrap_or(0.0),
         );
         share.push(s.map(|s| s.0));
         share0.push(s.map(|s| s.1));
@@ -196,7 +320,7 @@ fn with_share(frame: DataFrame, level: f64) -> Result<DataFrame> {
         lower.push(s.map(|s| s.3));
         upper.push(s.map(|s| s.4));
     }
-    let mut out = frame;
+    let mut out = frame.drop(RHO)?;
     for (name, values) in [
         ("online_share_pct", share),
         ("online_share_baseline_pct", share0),
@@ -219,6 +343,7 @@ fn share_change(
     online: ChannelFigures,
     offline: ChannelFigures,
     z: f64,
+    rho: f64,
 ) -> Option<(f64, f64, f64, f64, f64)> {
     let (Some(a_on), Some(b_on), Some(lo_on), Some(hi_on)) = online else {
         return None;
@@ -237,7 +362,15 @@ fn share_change(
             None
         }
     };
-    let sd = (log_se(lo_on, hi_on)?.powi(2) + log_se(lo_off, hi_off)?.powi(2)).sqrt();
+    let (se_on, se_off) = (log_se(lo_on, hi_on)?, log_se(lo_off, hi_off)?);
+    let rho = if rho.is_finite() {
+        rho.clamp(-1.0, 1.0)
+    } else {
+        0.0
+    };
+    let sd = (se_on * se_on + se_off * se_off - 2.0 * rho * se_on * se_off)
+        .max(0.0)
+        .sqrt();
     let s = a_on / (a_on + a_off);
     let logit0 = b_on.ln() - b_off.ln();
     let logistic = |x: f64| 1.0 / (1.0 + (-x).exp());
@@ -327,17 +460,22 @@ mod tests {
             .enumerate()
         {
             let weekend = matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
-            let base = 1000.0
-                * 1.05f64.powf(i as f64 / 365.0)
-                * if weekend { 1.3 } else { 1.0 }
-                * (1.0 + 0.02 * ((i * 7919 % 101) as f64 / 101.0 - 0.5));
+            let base = 1000.0 * 1.05f64.powf(i as f64 / 365.0) * if weekend { 1.3 } else { 1.0 };
             let inside = campaign.window.contains(day);
-            for (channel, part, effect) in [("online", 0.3, on), ("offline", 0.7, off)] {
+            // Each channel its own noise pattern (±1 %), so their residuals are not identical.
+            let noise = [
+                1.0 + 0.02 * ((i * 7919 % 101) as f64 / 101.0 - 0.5),
+                1.0 + 0.02 * ((i * 104_729 % 97) as f64 / 97.0 - 0.5),
+            ];
+            for (k, (channel, part, effect)) in [("online", 0.3, on), ("offline", 0.7, off)]
+                .into_iter()
+                .enumerate()
+            {
                 r.push("330000");
                 c.push("home_appliances");
                 ch.push(channel);
                 d.push(day);
-                v.push(base * part * if inside { 1.0 + effect } else { 1.0 });
+                v.push(base * noise[k] * part * if inside { 1.0 + effect } else { 1.0 });
             }
         }
         df!("region_code" => r, "category" => c, "channel" => ch, "date" => d,
@@ -442,10 +580,20 @@ mod tests {
             (Some(60.0), Some(50.0), Some(-10.0), Some(10.0)),
             (Some(40.0), Some(50.0), Some(-10.0), Some(10.0)),
             z,
+            0.0,
         )
         .unwrap();
         assert!((s.0 - 60.0).abs() < 1e-9 && (s.1 - 50.0).abs() < 1e-9);
         assert!((s.2 - 10.0).abs() < 1e-9);
+        // Correlated channel errors cancel in the share: a narrower interval.
+        let c = share_change(
+            (Some(60.0), Some(50.0), Some(-10.0), Some(10.0)),
+            (Some(40.0), Some(50.0), Some(-10.0), Some(10.0)),
+            z,
+            0.9,
+        )
+        .unwrap();
+        assert!(c.4 - c.3 < 0.5 * (s.4 - s.3), "{c:?} vs {s:?}");
         let sd = ((1.1f64.ln() - 0.9f64.ln()) / (2.0 * z)) * 2f64.sqrt();
         let hi = 1.0 / (1.0 + (-z * sd).exp());
         assert!((s.3 - 100.0 * (0.6 - hi)).abs() < 1e-9);
@@ -454,7 +602,8 @@ mod tests {
             share_change(
                 (None, Some(1.0), Some(0.0), Some(1.0)),
                 (Some(1.0), Some(1.0), Some(0.0), Some(1.0)),
-                z
+                z,
+                0.0
             )
             .is_none()
         );

@@ -29,9 +29,11 @@ pub const TRUTH_CHANNELS_FILE: &str = "truth_channels.csv";
 
 /// Header of [`TRUTH_CHANNELS_FILE`]: one row per region (and `000000`, the sum of the regions) ×
 /// targeted category × channel with any sales; `true_uplift_pct` = 100 × (Σ window value of the
-/// channel with uplift / Σ without − 1), `online_tilt` the drawn `k_on` (empty for the nation).
+/// channel with uplift / Σ without − 1), `online_tilt` the drawn `k_on` (empty for the nation),
+/// `with_yuan` and `without_yuan` the two sums (all institutions' value, so the online share with
+/// and without the campaign follows from the two channels' rows).
 pub(crate) const HEADER: &str =
-    "campaign_id,region_code,category,channel,true_uplift_pct,online_tilt";
+    "campaign_id,region_code,category,channel,true_uplift_pct,online_tilt,with_yuan,without_yuan";
 
 /// Draw `k_on` per region × category (1 for untargeted categories).
 pub(crate) fn tilts(
@@ -111,7 +113,7 @@ pub(crate) fn write(cfg: &SynthConfig, lat: &Latent, out: &mut Out<'_>) -> Resul
                     lines.push((
                         region.code.clone(),
                         online,
-                        100.0 * (with / without - 1.0),
+                        (with, without),
                         Some(lat.online_tilt(r, ci)),
                     ));
                 }
@@ -120,23 +122,20 @@ pub(crate) fn write(cfg: &SynthConfig, lat: &Latent, out: &mut Out<'_>) -> Resul
         for (ch, online) in [(0, true), (1, false)] {
             let (with, without) = nation[ch];
             if without > 0.0 {
-                lines.push((
-                    NATIONAL.to_owned(),
-                    online,
-                    100.0 * (with / without - 1.0),
-                    None,
-                ));
+                lines.push((NATIONAL.to_owned(), online, (with, without), None));
             }
         }
-        for (region, online, pct, tilt) in lines {
+        for (region, online, (with, without), tilt) in lines {
             let _ = writeln!(
                 buf,
-                "{},{region},{},{},{},{}",
+                "{},{region},{},{},{},{},{},{}",
                 cfg.campaign.id,
                 c.id(),
                 if online { "online" } else { "offline" },
-                fixed(pct, 4),
-                tilt.map(|t| fixed(t, 4)).unwrap_or_default()
+                fixed(100.0 * (with / without - 1.0), 4),
+                tilt.map(|t| fixed(t, 4)).unwrap_or_default(),
+                fixed(with, 2),
+                fixed(without, 2)
             );
             rows += 1;
         }
