@@ -70,8 +70,9 @@ pub fn estimate_timed(
     write_local_events(lake, &series, campaign)?;
     lap("local events: synthetic control and power", &mut times);
     crate::dimensions::write_channel_uplift(lake, &daily, campaign, opts)?;
+    crate::dimensions::write_theme_summary(lake, campaign)?;
     lap(
-        "online and offline: history methods per channel",
+        "online and offline (history methods per channel), themes",
         &mut times,
     );
     Ok((result, times))

@@ -11,8 +11,9 @@ use super::{Formats, Result, autofilter, category_title, frame_sheet, row, strin
 /// Name of the online and offline sheet.
 pub const CHANNEL_SHEET: &str = "线上线下 Online and offline";
 
-/// Header of the online and offline sheet, in order (after the region, category and method
-/// columns come the figures of [`CHANNEL_FIGURES`]).
+/// Header of the online and offline sheet, in order: region, category and method, then each
+/// channel's actual (亿元) and uplift with its bounds, the online share without and with the
+/// campaign, and its change with bounds.
 pub const CHANNEL_COLUMNS: [&str; 15] = [
     "地区代码 Region code",
     "地区 Region",
@@ -86,7 +87,8 @@ pub(super) fn channel_sheet(
         };
         let figures: Vec<Vec<Option<f64>>> = CHANNEL_FIGURES
             .iter()
-            .map(|c| num(c))
+            .copied()
+            .map(num)
             .collect::<Result<_>>()?;
         let (change, lo, hi) = (
             num("online_share_change_pp")?,
