@@ -1401,7 +1401,10 @@ impl Lake {
             }
             _ => None,
         };
-        let parts = Self::partitions(c.table, with_origins.as_ref().unwrap_or(c.rows))?;
+        // Incoming rows without an optional column added later read like old partitions do
+        // (`contract::ADDED_OPTIONAL`: empty), so the write key is whole on both sides.
+        let incoming = upgrade_v1_names(c.table, with_origins.unwrap_or_else(|| c.rows.clone()));
+        let parts = Self::partitions(c.table, &incoming)?;
         // A file is an increment: each partition it touches keeps the rows it already holds and
         // gains the file's rows whose key it does not hold yet (`payment_daily` from transactions:
         // the new transactions are added to the cells).
