@@ -13,6 +13,7 @@ mod corpus;
 mod crash;
 mod delivery;
 mod demo;
+mod dimensions;
 mod feeds;
 mod full_disk;
 mod geolift;

@@ -28,6 +28,8 @@ struct SeedRun {
     headline: Option<String>,
     /// The caveat the report prints beside the headline, if any.
     caveat: Option<homeseason_metrics::diagnostics::Caveat>,
+    /// The channel uplifts' scores ([`crate::evaluate_dims::channel_scores`]).
+    channels: DataFrame,
 }
 
 /// A truth file the generator wrote (CSV with a header), the `text` columns read as text (region
@@ -270,6 +272,7 @@ pub(crate) fn evaluate(
         write_cells(&dir, &result.uplift, &truth)?;
         let events = local_event_coverage(&lake, &dir.join("sample/truth_local_events.csv"))?;
         let leverage = leverage_recovery(&lake, &dir.join("sample/truth_subsidies.csv"))?;
+        let channels = crate::evaluate_dims::channel_scores(&lake, &dir.join("sample"), seed)?;
         runs.push(SeedRun {
             seed,
             scores,
@@ -279,6 +282,7 @@ pub(crate) fn evaluate(
             leverage,
             headline,
             caveat,
+            channels,
         });
     }
     let all = stack(runs.iter().map(|r| &r.scores))?;
@@ -350,6 +354,11 @@ pub(crate) fn evaluate(
             r.events.0
         );
     }
+    let channels: Vec<DataFrame> = runs.iter().map(|r| r.channels.clone()).collect();
+    md.push_str(&crate::evaluate_dims::channel_markdown(
+        &channels,
+        campaign.baseline.level,
+    )?);
     if let Some(path) = table {
         std::fs::write(path, &md).with_context(|| format!("writing {}", path.display()))?;
     }

@@ -7,6 +7,7 @@
 
 mod client;
 mod evaluate;
+mod evaluate_dims;
 mod export;
 mod geolift_cmd;
 mod impact_cmd;
@@ -540,6 +541,13 @@ fn ingest(
             .is_some_and(|rep| rep.feed == Feed::Activities)
     }) {
         pipeline::outputs::write_activity_summary(lake)?;
+    }
+    if results.iter().any(|r| {
+        r.report
+            .as_ref()
+            .is_some_and(|rep| matches!(rep.feed, Feed::Activities | Feed::EnterpriseSales))
+    }) {
+        pipeline::dimensions::write_theme_summary(lake, campaign)?;
     }
     Ok(results)
 }

@@ -7,12 +7,17 @@
 //! expected one; a unit written in the cell that contradicts the unit column, or a unit column that
 //! contradicts the unit in the header, is rejected rather than guessed.
 //!
+//! Optional `subcategory` (建材细分品类: 陶瓷, 卫浴, 门窗, 地板, 照明, 管材; building materials only) and
+//! `theme_tags` (绿色, 智能, 适老化; see [`homeseason_schema::theme`]) are read when the file has
+//! them; a file without them is as valid as before.
+//!
 //! Values (category, unit, channel) are read by the feed's own rules first, then by the `enum_aliases`
 //! of `data-schemas/enterprise_sales.json`, so a spelling added to the contract is understood here.
 
 use homeseason_schema::category::Category;
 use homeseason_schema::contract::{self, tables};
 use homeseason_schema::region::Regions;
+use homeseason_schema::theme::{Subcategory, Theme};
 use homeseason_schema::uscc;
 use polars::prelude::*;
 
@@ -33,6 +38,8 @@ struct Rows {
     unit: Vec<&'static str>,
     channel: Vec<&'static str>,
     brand: Vec<Option<String>>,
+    subcategory: Vec<Option<&'static str>>,
+    themes: Vec<Option<String>>,
     start: Vec<chrono::NaiveDate>,
     end: Vec<chrono::NaiveDate>,
     /// Source line and raw text of each row ([`crate::ORIGIN_LINE`], [`crate::ORIGIN_RAW`]).
@@ -82,6 +89,36 @@ pub(crate) fn category(raw: &str) -> Option<Category> {
     Category::parse(&parse::fold_width(raw))
         .ok()
         .or_else(|| Category::parse(contract_enum("category", raw)?).ok())
+}
+
+/// Parse a building-materials subcategory: id, Chinese name or an alias (the schema's and the
+/// contract's).
+#[must_use]
+pub(crate) fn subcategory(raw: &str) -> Option<Subcategory> {
+    Subcategory::parse(raw).or_else(|| Subcategory::parse(contract_enum("subcategory", raw)?))
+}
+
+/// Parse theme tags (`绿色、智能`, `green;smart` …): the stored `;`-joined ids, `None` for none; the
+/// first item that is not a theme as the error.
+fn theme_tags(raw: &str) -> std::result::Result<Option<String>, String> {
+    let themes = Theme::parse_list(raw).or_else(|bad| {
+        // A spelling only the contract knows (an alias added there).
+        let mut out = Vec::new();
+        for part in raw
+            .split([';', '；', ',', '，', '、', '/', '|'])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let t = Theme::parse(part)
+                .or_else(|| Theme::parse(contract_enum("theme_tags", part)?))
+                .ok_or_else(|| part.to_owned())?;
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        if out.is_empty() { Err(bad) } else { Ok(out) }
+    })?;
+    Ok((!themes.is_empty()).then(|| Theme::join(&themes)))
 }
 
 /// Validate and normalise enterprise sales rows. Returns (frame, accepted, duplicates): a row
@@ -228,6 +265,46 @@ pub(crate) fn sales(
             );
             continue;
         };
+        // Optional: the building-materials subcategory (part of the key) and the campaign themes.
+        let sub = match cells.get("subcategory", row) {
+            None => None,
+            Some(raw) => {
+                match subcategory(raw) {
+                    Some(s) if category == Category::BuildingMaterials => Some(s.id()),
+                    Some(_) => {
+                        cells.reject(
+                        sink,
+                        row,
+                        "subcategory",
+                        Reason::BadEnum,
+                        Some("细分品类只用于建材家装 / a subcategory is for building materials only"),
+                    );
+                        continue;
+                    }
+                    None => {
+                        cells.reject(
+                            sink,
+                            row,
+                            "subcategory",
+                            Reason::BadEnum,
+                            Some("陶瓷 | 卫浴 | 门窗 | 地板 | 照明 | 管材"),
+                        );
+                        continue;
+                    }
+                }
+            }
+        };
+        let themes = match cells.get("theme_tags", row).map(theme_tags) {
+            None => None,
+            Some(Ok(t)) => t,
+            Some(Err(bad)) => {
+                let detail = format!(
+                    "“{bad}”不是主题：绿色 | 智能 | 适老化 / {bad:?} is not a theme: green | smart | age-friendly"
+                );
+                cells.reject(sink, row, "theme_tags", Reason::BadEnum, Some(&detail));
+                continue;
+            }
+        };
         // An enterprise may report sales in more than one region (branches): the region is in the key.
         let key = (
             code.clone(),
@@ -236,10 +313,17 @@ pub(crate) fn sales(
             period.canonical(),
             channel,
             cells.get("brand", row).map(str::to_owned),
+            sub,
         );
         // A repeat with the same values is a duplicate; with other values both rows go on, and
         // the lake settles the conflict by its policy (both rows in `rejects`).
-        if !seen.insert((key, name.to_owned(), yuan.to_bits(), unit.zh())) {
+        if !seen.insert((
+            key,
+            name.to_owned(),
+            yuan.to_bits(),
+            unit.zh(),
+            themes.clone(),
+        )) {
             duplicates += 1;
             continue;
         }
@@ -252,6 +336,8 @@ pub(crate) fn sales(
         out.unit.push(unit.zh());
         out.channel.push(channel);
         out.brand.push(cells.get("brand", row).map(str::to_owned));
+        out.subcategory.push(sub);
+        out.themes.push(themes);
         out.start.push(period.start);
         out.end.push(period.end);
         out.line
@@ -269,6 +355,8 @@ pub(crate) fn sales(
         "source_unit" => out.unit,
         "channel" => out.channel,
         "brand" => out.brand,
+        "subcategory" => out.subcategory,
+        "theme_tags" => out.themes,
         "period_start" => out.start,
         "period_end" => out.end,
         crate::ORIGIN_LINE => out.line,

@@ -417,6 +417,7 @@ pub fn write_key(table: &str) -> &'static [&'static str] {
             "category",
             "channel",
             "brand",
+            "subcategory",
         ],
         t if t == tables::ACTIVITIES => &["activity_id"],
         t if t == tables::RETAIL_STATS => &["region_code", "period", "category"],
@@ -441,6 +442,14 @@ pub(crate) fn upgrade_v1_names(table: &str, mut frame: DataFrame) -> DataFrame {
         if frame.column(old).is_ok() && frame.column(new).is_err() {
             // Cannot fail: `old` exists and `new` is free.
             let _ = frame.rename(old, new.into());
+        }
+    }
+    // Optional columns added later read as empty text (contract::ADDED_OPTIONAL).
+    for (t, name) in contract::ADDED_OPTIONAL {
+        if t == table && frame.column(name).is_err() {
+            let empty = Column::full_null(name.into(), frame.height(), &DataType::String);
+            // Cannot fail: the column is absent and has the frame's height.
+            let _ = frame.with_column(empty);
         }
     }
     frame
@@ -1400,7 +1409,10 @@ impl Lake {
             }
             _ => None,
         };
-        let parts = Self::partitions(c.table, with_origins.as_ref().unwrap_or(c.rows))?;
+        // Incoming rows without an optional column added later read like old partitions do
+        // (`contract::ADDED_OPTIONAL`: empty), so the write key is whole on both sides.
+        let incoming = upgrade_v1_names(c.table, with_origins.unwrap_or_else(|| c.rows.clone()));
+        let parts = Self::partitions(c.table, &incoming)?;
         // A file is an increment: each partition it touches keeps the rows it already holds and
         // gains the file's rows whose key it does not hold yet (`payment_daily` from transactions:
         // the new transactions are added to the cells).

@@ -70,6 +70,7 @@
 pub mod activity;
 pub mod align;
 pub mod backtest;
+pub mod channel;
 pub mod diagnostics;
 pub mod leverage;
 pub mod local_events;
@@ -78,6 +79,7 @@ pub mod score;
 mod series;
 #[cfg(test)]
 mod test_frames;
+pub mod themes;
 pub mod tracking;
 pub mod triangulate;
 mod uplift;

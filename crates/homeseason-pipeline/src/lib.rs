@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod completeness;
+pub mod dimensions;
 mod error;
 pub mod intake;
 pub mod outputs;

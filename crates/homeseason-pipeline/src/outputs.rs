@@ -13,7 +13,8 @@ use polars::prelude::*;
 use crate::error::{PipelineError, Result, io_err};
 
 /// Estimate uplift from the lake's `payment_daily` and write `uplift`, `baseline_daily`,
-/// `weekly_tracking`, `data_completeness`, `triangulation` and the local-event tables.
+/// `weekly_tracking`, `data_completeness`, `triangulation`, the local-event tables and
+/// `channel_uplift` and `theme_summary` ([`crate::dimensions`]).
 pub fn estimate(
     lake: &Lake,
     campaign: &Campaign,
@@ -42,7 +43,7 @@ pub fn estimate_timed(
             "the lake holds no payment_daily rows: ingest payment files first 湖中没有 payment_daily 数据：请先导入支付数据".into(),
         ));
     }
-    let series = daily_series(daily.lazy(), campaign)?;
+    let series = daily_series(daily.clone().lazy(), campaign)?;
     lap("read lake and build daily series", &mut times);
     let mut result = uplift(&series, campaign, methods, opts)?;
     lap("uplift, all methods with placebo windows", &mut times);
@@ -69,6 +70,12 @@ pub fn estimate_timed(
     );
     write_local_events(lake, &series, campaign)?;
     lap("local events: synthetic control and power", &mut times);
+    crate::dimensions::write_channel_uplift(lake, &daily, campaign, opts)?;
+    crate::dimensions::write_theme_summary(lake, campaign)?;
+    lap(
+        "online and offline (history methods per channel), themes",
+        &mut times,
+    );
     Ok((result, times))
 }
 
@@ -353,6 +360,9 @@ pub fn report_for(
     );
     // The leverage of the published uplift (a blanked uplift blanks its row), with the lake's iROAS.
     let leverage = published_leverage(lake, campaign, &uplift, &backtest)?;
+    let channels =
+        crate::dimensions::published_channels(lake, campaign, read(tables::CHANNEL_UPLIFT)?)?;
+    let themes = read(tables::THEME_SUMMARY)?;
     let input = ReportInput {
         campaign,
         uplift: &uplift,
@@ -370,6 +380,8 @@ pub fn report_for(
             triangulation: Some(&triangulation),
             uplift_backtest: Some(&backtest),
             leverage: Some(&leverage),
+            channel_uplift: Some(&channels),
+            theme_summary: Some(&themes),
         },
         suppress_below,
     };
@@ -411,12 +423,16 @@ pub fn report_for(
             Some(&leverage),
             code,
         )?,
-        None => homeseason_report::workbook::workbook_with_leverage(
+        None => homeseason_report::workbook::workbook_with(
             campaign,
             &uplift,
             &activities,
             summary,
-            Some(&leverage),
+            &homeseason_report::workbook::DimensionTables {
+                channel_uplift: Some(&channels),
+                theme_summary: Some(&themes),
+                leverage: Some(&leverage),
+            },
         )?,
     };
     write(&out.join("workbook.xlsx"), &workbook)?;

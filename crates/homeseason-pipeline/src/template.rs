@@ -138,15 +138,28 @@ fn spec(kind: Kind) -> Spec {
                     note_en: "The brand, when reporting per brand; otherwise blank.",
                     ..col("品牌", "Brand", false)
                 },
+                Col {
+                    list: &["陶瓷", "卫浴", "门窗", "地板", "照明", "管材"],
+                    width: 12.0,
+                    note_zh: "仅建材家装：按细分品类填报时填写（陶瓷 / 卫浴 / 门窗 / 地板 / 照明 / 管材），每个细分品类一行；否则留空。",
+                    note_en: "Building materials only: when reporting per subcategory (ceramics / sanitary ware / doors and windows / flooring / lighting / pipes), one row each; otherwise blank.",
+                    ..col("细分品类", "Subcategory", false)
+                },
+                Col {
+                    width: 16.0,
+                    note_zh: "该销售所属的活动主题：绿色 / 智能 / 适老化，可填多个，用“、”或“;”分隔；否则留空。",
+                    note_en: "Campaign themes of the sales: green / smart / age-friendly, several separated by 、 or ;; otherwise blank.",
+                    ..col("主题标签", "Theme tags", false)
+                },
             ],
             general_zh: &[
-                "每行一条：一家企业 × 一个品类 × 一个统计期（× 渠道 × 品牌）。",
+                "每行一条：一家企业 × 一个品类 × 一个统计期（× 渠道 × 品牌 × 细分品类）。",
                 "表头请勿修改；可删除示例以外的空行。标题行、本说明页不会被读取。",
                 "同一地区、同一统计期再次报送的文件将替代此前的数据（旧文件保留在记录中，报告注明所用版本）。",
                 "有问题的行会被单独拒收并说明原因（文件、行号、列、原因），其余行照常接收。",
             ],
             general_en: &[
-                "One row per enterprise × category × period (× channel × brand).",
+                "One row per enterprise × category × period (× channel × brand × subcategory).",
                 "Keep the headers; the title row and this notes sheet are not read.",
                 "A later file for the same region and period replaces the earlier data (both are kept on record; the report says which version it used).",
                 "A bad row is rejected on its own with file, row, column and reason; the other rows are accepted.",

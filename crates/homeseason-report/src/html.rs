@@ -8,6 +8,8 @@ use homeseason_schema::region::NATIONAL;
 
 use crate::{ChartFile, Headline, ReportInput, UpliftRow, category_label};
 
+mod dims;
+
 pub(crate) struct Document<'a> {
     pub(crate) extra: &'a crate::Extra,
     pub(crate) input: &'a ReportInput<'a>,
@@ -495,6 +497,8 @@ impl Document<'_> {
             }
         }
         self.extra_sections(&mut b);
+        self.channel_section(&mut b);
+        self.theme_section(&mut b);
         b.push(Block::Heading(
             2,
             format!("7 走势 Daily series ({area_zh} {area_en})"),

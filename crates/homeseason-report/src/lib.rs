@@ -193,6 +193,10 @@ pub struct ExtraTables<'a> {
     /// `leverage`: incremental sales per yuan of subsidy (拉动比) and the iROAS, computed from the
     /// published uplift (a blanked uplift blanks its row).
     pub leverage: Option<&'a DataFrame>,
+    /// `channel_uplift` as published (suppressed figures blank): the online and offline section.
+    pub channel_uplift: Option<&'a DataFrame>,
+    /// `theme_summary`: the themes and subcategories section.
+    pub theme_summary: Option<&'a DataFrame>,
 }
 
 /// The area a report is about: the nation, or one region (a province's own report).

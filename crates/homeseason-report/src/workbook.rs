@@ -7,7 +7,9 @@
 //!   in 亿元 (100 million yuan), rates in %; headers in Chinese and English;
 //! - **重点活动表**: one row per registered activity with the attachment's columns 序号, 地区, 活动名称,
 //!   活动类型, 起止时间, 举办地点, 主办单位, 参与企业数, 参与品牌数, 重点方向, 线上/线下, 是否地方站;
-//! - **活动周度汇总 Activities by week**, when the `activity_summary` table is given.
+//! - **活动周度汇总 Activities by week**, when the `activity_summary` table is given;
+//! - with [`workbook_with`], **线上线下 Online and offline** (`channel_uplift`) and **主题与细分品类
+//!   Themes** (`theme_summary`).
 //!
 //! Every sheet has its title rows above a frozen header row, set column widths and an autofilter.
 //! It writes nothing itself.
@@ -20,6 +22,37 @@ use rust_xlsxwriter::{
 };
 
 use crate::rows::{UpliftRow, uplift_rows};
+
+mod dims;
+pub use dims::{CHANNEL_COLUMNS, CHANNEL_SHEET, THEME_COLUMNS, THEME_SHEET};
+
+/// Tables of the dimensions beyond region × category (issue 18) the workbook gives a sheet each,
+/// when present and not empty.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DimensionTables<'a> {
+    /// `channel_uplift` as published (suppressed figures blank): the **线上线下** sheet.
+    pub channel_uplift: Option<&'a DataFrame>,
+    /// `theme_summary`: the **主题与细分品类** sheet.
+    pub theme_summary: Option<&'a DataFrame>,
+    /// `leverage` (computed from the published uplift): the **补贴拉动比 Leverage** sheet.
+    pub leverage: Option<&'a DataFrame>,
+}
+
+impl DimensionTables<'_> {
+    /// Add a sheet for each table present.
+    fn sheets(&self, book: &mut Workbook, f: &Formats) -> Result<()> {
+        if let Some(l) = self.leverage.filter(|l| l.height() > 0) {
+            leverage_sheet(book.add_worksheet(), l, f)?;
+        }
+        if let Some(c) = self.channel_uplift.filter(|c| c.height() > 0) {
+            dims::channel_sheet(book.add_worksheet(), c, f)?;
+        }
+        if let Some(t) = self.theme_summary.filter(|t| t.height() > 0) {
+            dims::theme_sheet(book.add_worksheet(), t, f)?;
+        }
+        Ok(())
+    }
+}
 
 /// Errors while writing the workbook.
 #[derive(Debug, thiserror::Error)]
@@ -156,20 +189,25 @@ pub fn workbook(
     activities: &DataFrame,
     activity_summary: Option<&DataFrame>,
 ) -> Result<Vec<u8>> {
-    workbook_with_leverage(campaign, uplift, activities, activity_summary, None)
+    workbook_with(
+        campaign,
+        uplift,
+        activities,
+        activity_summary,
+        &DimensionTables::default(),
+    )
 }
 
-/// [`workbook`] with a 补贴拉动比 Leverage sheet when `leverage` (the `leverage` table, computed from
-/// the published uplift) has rows.
+/// [`workbook`] with a sheet for each table of `dims` (online and offline …) after the others.
 ///
 /// # Errors
 /// As [`workbook`].
-pub fn workbook_with_leverage(
+pub fn workbook_with(
     campaign: &Campaign,
     uplift: &DataFrame,
     activities: &DataFrame,
     activity_summary: Option<&DataFrame>,
-    leverage: Option<&DataFrame>,
+    dims: &DimensionTables<'_>,
 ) -> Result<Vec<u8>> {
     let formats = Formats::new();
     let mut book = Workbook::new();
@@ -187,9 +225,7 @@ pub fn workbook_with_leverage(
     if let Some(summary) = activity_summary {
         activity_summary_sheet(book.add_worksheet(), summary, &formats)?;
     }
-    if let Some(l) = leverage.filter(|l| l.height() > 0) {
-        leverage_sheet(book.add_worksheet(), l, &formats)?;
-    }
+    dims.sheets(&mut book, &formats)?;
     Ok(book.save_to_buffer()?)
 }
 

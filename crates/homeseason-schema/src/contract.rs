@@ -82,6 +82,11 @@ pub mod tables {
     pub const TRIANGULATION: &str = "triangulation";
     /// Incremental sales per unit of subsidy (拉动比) and the time-based regression's iROAS.
     pub const LEVERAGE: &str = "leverage";
+    /// Uplift by sales channel (online / offline) and the online share's change.
+    pub const CHANNEL_UPLIFT: &str = "channel_uplift";
+    /// Activities, enterprises, brands and sales by campaign theme and building-materials
+    /// subcategory.
+    pub const THEME_SUMMARY: &str = "theme_summary";
     /// The dashboard copy of `payment_daily`: small cells, their complements and boxes suppressed.
     pub const DASHBOARD_PAYMENT_DAILY: &str = "dashboard_payment_daily";
     /// The dashboard copy of `baseline_daily`: the daily figures suppression does not publish blanked.
@@ -109,6 +114,8 @@ pub mod tables {
         LOCAL_EVENT_POWER,
         TRIANGULATION,
         LEVERAGE,
+        CHANNEL_UPLIFT,
+        THEME_SUMMARY,
         DASHBOARD_PAYMENT_DAILY,
         DASHBOARD_BASELINE_DAILY,
     ];
@@ -135,6 +142,14 @@ pub struct RejectRow {
     /// The row's raw text; for a conflict's held row its values as `column=value; …`.
     pub raw: String,
 }
+
+/// Optional columns added to input tables after their first lake files were written (issue 18:
+/// `enterprise_sales.subcategory` and `theme_tags`): a lake file without one reads with the
+/// column empty (null text), so lakes written before stay readable and mergeable.
+pub const ADDED_OPTIONAL: [(&str, &str); 2] = [
+    (tables::ENTERPRISE_SALES, "subcategory"),
+    (tables::ENTERPRISE_SALES, "theme_tags"),
+];
 
 /// The pattern every `region_code` column carries: a 6-digit GB/T 2260 code (`000000` = national) or
 /// the project-internal key `XPCC` for the Xinjiang Production and Construction Corps.
@@ -354,6 +369,14 @@ const EMBEDDED: [(&str, &str); 22] = [
     (
         tables::LEVERAGE,
         include_str!("../../../data-schemas/leverage.json"),
+    ),
+    (
+        tables::CHANNEL_UPLIFT,
+        include_str!("../../../data-schemas/channel_uplift.json"),
+    ),
+    (
+        tables::THEME_SUMMARY,
+        include_str!("../../../data-schemas/theme_summary.json"),
     ),
     (
         tables::DASHBOARD_PAYMENT_DAILY,

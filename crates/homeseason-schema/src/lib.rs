@@ -12,6 +12,8 @@
 //! - [`campaign`]: a campaign as configuration (window, baseline years, pre-period, MCC map); the 2023
 //!   Home Renewal Consumption Season is embedded as the default.
 //! - [`calendar`]: Chinese public holidays, make-up workdays and shopping festivals, 2021–2024.
+//! - [`theme`]: the campaign's themes (绿色, 智能, 适老化) and building-materials subcategories (陶瓷,
+//!   卫浴, 门窗, 地板, 照明, 管材) with their spellings.
 //! - [`uscc`]: the 18-character unified social credit code and its GB 32100-2015 check character.
 //!
 //! ```
@@ -31,6 +33,7 @@ pub mod contract;
 pub mod division;
 pub mod region;
 pub mod text;
+pub mod theme;
 pub mod uscc;
 
 /// Errors raised while building domain values from text.

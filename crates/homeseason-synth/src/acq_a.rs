@@ -50,14 +50,14 @@ pub(crate) fn write(
                 }
                 for (mi, m) in MCCS.iter().enumerate() {
                     let st = &mut streams[r * NMCC + mi];
-                    let total = ACQ_A_SHARE * lat.x(r, mi, d);
                     let s = lat.online_share(mi, d);
                     for (channel, share) in [("offline", 1.0 - s), ("online", s)] {
-                        let amount = total * share;
+                        let online = channel == "online";
+                        // The channel's part, with its own uplift (crate::channels).
+                        let amount = ACQ_A_SHARE * lat.x_channel(r, mi, d, online);
                         if share <= 0.0 || amount < 0.005 {
                             continue;
                         }
-                        let online = channel == "online";
                         let ticket = m.acq_ticket * if online { ONLINE_TICKET } else { 1.0 };
                         let n = (amount / ticket * st.lognormal_mean(1.0, 0.08))
                             .round()

@@ -1,4 +1,5 @@
-//! Feed 3: monthly sales of key enterprises, one file per region, in Chinese.
+//! Feed 3: monthly sales of key enterprises, one file per region, in Chinese; in about half the
+//! regions with the optional subcategory and theme columns (`crate::themes`).
 
 use std::collections::BTreeSet;
 
@@ -203,16 +204,30 @@ pub(crate) fn write(
     out: &mut Out<'_>,
 ) -> Result<(), SynthError> {
     let months: Vec<_> = lat.months().into_iter().filter(|m| m.full).collect();
+    let mut truth = crate::themes::Truth::default();
     for (r, (region, list)) in lat.regions.iter().zip(all).enumerate() {
         let mut s = stream(cfg.seed, &["enterprise-sales", &region.code]);
         let yuan = yuan_regions.contains(&region.code);
+        // About half the regions report subcategory and themes (crate::themes).
+        let tagged = crate::themes::region_has_tags(cfg.seed, &region.code);
         let mut w = csv_writer();
-        w.write_record(HEADER)
+        let mut header: Vec<&str> = HEADER.to_vec();
+        if tagged {
+            header.extend(crate::themes::HEADERS);
+        }
+        w.write_record(&header)
             .map_err(|e| SynthError::Csv(e.to_string()))?;
         let mut rows = 0;
         for e in list {
             let c = cat_index(e.category);
+            let tags = tagged.then(|| crate::themes::tags_of(cfg.seed, e));
+            let (sub_cell, theme_cell) = tags
+                .as_ref()
+                .map(crate::themes::Tags::cells)
+                .unwrap_or_default();
             for month in &months {
+                let in_window = lat.days[month.first].date >= cfg.campaign.window.start
+                    && lat.days[month.end - 1].date <= cfg.campaign.window.end;
                 let mut total = 0.0;
                 let mut online = 0.0;
                 for d in month.first..month.end {
@@ -239,18 +254,29 @@ pub(crate) fn write(
                     } else {
                         (v / 10_000.0, "万元")
                     };
-                    w.write_record([
+                    let (written, label) = (fixed(value, 2), month.label());
+                    let mut record = vec![
                         e.uscc.as_str(),
                         e.name.as_str(),
                         region.name_zh.as_str(),
                         e.category.name_zh(),
-                        &month.label(),
-                        &fixed(value, 2),
+                        &label,
+                        &written,
                         unit,
                         channel,
                         e.brand.as_str(),
-                    ])
-                    .map_err(|e| SynthError::Csv(e.to_string()))?;
+                    ];
+                    if let Some(tags) = &tags {
+                        record.push(&sub_cell);
+                        record.push(&theme_cell);
+                        if in_window {
+                            let factor = if yuan { 1.0 } else { 10_000.0 };
+                            let amount = written.parse::<f64>().unwrap_or(0.0) * factor;
+                            truth.add(&region.code, e, tags, amount);
+                        }
+                    }
+                    w.write_record(&record)
+                        .map_err(|e| SynthError::Csv(e.to_string()))?;
                     rows += 1;
                 }
             }
@@ -269,5 +295,5 @@ pub(crate) fn write(
             rows,
         )?;
     }
-    Ok(())
+    truth.write(out)
 }

@@ -90,6 +90,8 @@ pub(crate) struct Latent {
     scenario: Scenario,
     /// Region-days without payment rows (`missing-late`), region-major.
     missing: Vec<bool>,
+    /// The online tilt `k_on` per region × category ([`crate::channels`]).
+    channel_tilt: Vec<[f64; NCAT]>,
 }
 
 impl Latent {
@@ -207,6 +209,7 @@ impl Latent {
         let sub_share = draw("subsidy-share", crate::subsidy::SUBSIDY_SHARE);
         let leverage = draw("subsidy-leverage", crate::subsidy::LEVERAGE);
         let missing = missing_days(cfg, &regions, nd, w1);
+        let channel_tilt = crate::channels::tilts(cfg.seed, &regions, &targeted);
         Ok(Latent {
             days,
             regions,
@@ -224,6 +227,7 @@ impl Latent {
             targeted,
             scenario: cfg.scenario,
             missing,
+            channel_tilt,
         })
     }
 
@@ -257,6 +261,11 @@ impl Latent {
             (0.5 * ECON_SD * ECON_SD / (1.0 - ECON_PHI * ECON_PHI)).exp()
         };
         self.det[(r * NMCC + m) * self.nd() + d] * econ * (0.5 * var_a).exp()
+    }
+
+    /// The online tilt `k_on` of region r and category index c ([`crate::channels`]).
+    pub(crate) fn online_tilt(&self, r: usize, c: usize) -> f64 {
+        self.channel_tilt.get(r).map_or(1.0, |k| k[c])
     }
 
     /// Online share of an MCC's value on a day.

@@ -23,6 +23,8 @@
 //! | `subsidies/subsidies_<region>.csv` | subsidies and vouchers paid out per category × ISO week × instrument × funding source, 元 or 万元, one region with two prefecture-level cities; see the `subsidy` module |
 //! | `truth_subsidies.csv` | the subsidy paid, the sales it drove and the injected uplift per region × category, per region and nationally: the true leverage ratio and the uplift per yuan of subsidy |
 //! | `truth.csv`, `truth_local_events.csv` | the true uplift per region × targeted category (with the estimates of two oracles that know the counterfactual's expectation: `oracle_uplift_pct` over the region's economy and the cell's noise, `oracle_economy_uplift_pct` given the economy's path), and the injected local events |
+//! | `truth_themes.csv` | per region (and nation) × theme or building-materials subcategory: the key enterprises, brands and window sales the enterprise files carry in their optional 细分品类 / 主题标签 columns (about half the regions' files have them) |
+//! | `truth_channels.csv` | the true uplift per region (and nation) × targeted category × channel: the campaign lifts online more than offline by a drawn tilt (see below) |
 //! | `synth.json` | this run's [`SynthSummary`]: seed, scale, files with rows, bytes and SHA-256, choices made |
 //!
 //! ## The latent model
@@ -38,7 +40,9 @@
 //!   weight) × the MCC's share of its category. A region × targeted category × day is mostly
 //!   2·10^5–10^7 yuan.
 //! - channels: appliances (5722 30 %, 5732 40 % online), furniture (15 %) and textiles (30 %) have an
-//!   online part; every other MCC is offline only.
+//!   online part; every other MCC is offline only. The campaign's uplift `u` lifts the online part
+//!   by `k_on·u` (`k_on ~ U(1.2, 1.6)` per region × targeted category) and the offline part by as
+//!   much less that the cell's total is unchanged (`truth_channels.csv`; module `channels`).
 //! - g_r ~ U(2 %, 8 %) a year; monthly seasonality interpolated between mid-months; weekday factors
 //!   (home goods up at weekends); holiday factors from [`homeseason_schema::calendar::day_type`]
 //!   (Golden Week strongly up and Spring Festival down for home goods, supermarkets up around Spring
@@ -73,6 +77,7 @@
 
 mod acq_a;
 mod activities;
+mod channels;
 mod enterprise;
 mod geo;
 mod latent;
@@ -82,6 +87,7 @@ mod retail;
 mod rng;
 pub mod scenario;
 mod subsidy;
+mod themes;
 mod truth;
 mod wallet_b;
 
@@ -93,7 +99,9 @@ use homeseason_schema::SchemaError;
 use homeseason_schema::campaign::Campaign;
 use serde::Serialize;
 
+pub use channels::TRUTH_CHANNELS_FILE;
 pub use scenario::Scenario;
+pub use themes::TRUTH_THEMES_FILE;
 
 /// The default seed.
 pub const DEFAULT_SEED: u64 = 20_230_901;
@@ -371,6 +379,7 @@ pub fn generate(
     let truth_rows = truth::rows(config, &lat);
     truth::write(config, &lat, &truth_rows, &mut out)?;
     subsidy::write_truth(config, &lat, &mut out)?;
+    channels::write(config, &lat, &mut out)?;
 
     let mut details = out.files;
     details.sort_by(|a, b| a.path.cmp(&b.path));

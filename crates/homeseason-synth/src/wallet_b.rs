@@ -146,13 +146,14 @@ pub(crate) fn write(
                 for (mi, m) in MCCS.iter().enumerate() {
                     let st = &mut streams[r * NMCC + mi];
                     let book = &books[r * NMCC + mi];
-                    let x = lat.x(r, mi, d);
                     let s = lat.online_share(mi, d);
                     for (online, share) in [(false, 1.0 - s), (true, s)] {
                         if share <= 0.0 {
                             continue;
                         }
-                        let n = st.poisson(cfg.scale * per_yuan[mi] * x * share);
+                        // The channel's part, with its own uplift (crate::channels).
+                        let x = lat.x_channel(r, mi, d, online);
+                        let n = st.poisson(cfg.scale * per_yuan[mi] * x);
                         for _ in 0..n {
                             let merchant = st.pick_cumulative(&book.cumulative);
                             let secs = draw_secs(st, m.hours, online);

@@ -1,0 +1,276 @@
+//! The report's sections for the dimensions of issue 18: online and offline (`channel_uplift`) and
+//! themes and subcategories (`theme_summary`).
+
+use homeseason_schema::region::{NATIONAL, Regions};
+use polars::prelude::*;
+
+use super::{Block, Document, Table};
+use crate::category_label;
+
+/// One published row of `channel_uplift`, its figures as shown (— where blank or absent).
+struct ChannelRow {
+    region_code: String,
+    category: String,
+    online: String,
+    offline: String,
+    share: String,
+    change: String,
+}
+
+/// `"+x.x% [lo, hi]"`, or — when the estimate is blank (suppressed) or absent.
+fn with_interval(p: Option<f64>, lo: Option<f64>, hi: Option<f64>, unit: &str) -> String {
+    match (p, lo, hi) {
+        (Some(p), Some(lo), Some(hi)) => format!("{p:+.1}{unit} [{lo:+.1}, {hi:+.1}]"),
+        (Some(p), _, _) => format!("{p:+.1}{unit}"),
+        _ => "—".into(),
+    }
+}
+
+/// The rows of `frame` for `method`, in table order.
+fn channel_rows(frame: &DataFrame, method: &str) -> Vec<ChannelRow> {
+    let text = |c: &str| -> Vec<Option<String>> {
+        frame
+            .column(c)
+            .ok()
+            .and_then(|c| c.str().ok().cloned())
+            .map_or_else(
+                || vec![None; frame.height()],
+                |s| s.iter().map(|v| v.map(str::to_owned)).collect(),
+            )
+    };
+    let num = |c: &str| -> Vec<Option<f64>> {
+        frame
+            .column(c)
+            .ok()
+            .and_then(|c| c.cast(&DataType::Float64).ok())
+            .and_then(|c| c.f64().ok().cloned())
+            .map_or_else(|| vec![None; frame.height()], |s| s.iter().collect())
+    };
+    let (regions, categories, methods) = (text("region_code"), text("category"), text("method"));
+    let (on, on_lo, on_hi) = (
+        num("online_uplift_pct"),
+        num("online_lower_pct"),
+        num("online_upper_pct"),
+    );
+    let (off, off_lo, off_hi) = (
+        num("offline_uplift_pct"),
+        num("offline_lower_pct"),
+        num("offline_upper_pct"),
+    );
+    let (share, share0) = (num("online_share_pct"), num("online_share_baseline_pct"));
+    let (change, ch_lo, ch_hi) = (
+        num("online_share_change_pp"),
+        num("online_share_change_lower_pp"),
+        num("online_share_change_upper_pp"),
+    );
+    (0..frame.height())
+        .filter(|&i| methods[i].as_deref() == Some(method))
+        .map(|i| ChannelRow {
+            region_code: regions[i].clone().unwrap_or_default(),
+            category: categories[i].clone().unwrap_or_default(),
+            online: with_interval(on[i], on_lo[i], on_hi[i], "%"),
+            offline: with_interval(off[i], off_lo[i], off_hi[i], "%"),
+            share: match (share0[i], share[i]) {
+                (Some(b), Some(s)) => format!("{b:.1}% → {s:.1}%"),
+                _ => "—".into(),
+            },
+            change: with_interval(change[i], ch_lo[i], ch_hi[i], " pp"),
+        })
+        .collect()
+}
+
+impl Document<'_> {
+    /// "6.1 线上线下 Online and offline": each channel's uplift and the online share's change for
+    /// the area's categories, and (national report) per region for all targeted categories.
+    pub(super) fn channel_section(&self, b: &mut Vec<Block>) {
+        let Some(frame) = self.input.tables.channel_uplift.filter(|f| f.height() > 0) else {
+            return;
+        };
+        // The channel table has the history methods only: the headline's, or prior_year.
+        let method = if matches!(self.method, "prior_year" | "two_year") {
+            self.method
+        } else {
+            "prior_year"
+        };
+        let rows = channel_rows(frame, method);
+        if rows.is_empty() {
+            return;
+        }
+        let (area, area_zh, area_en) = self.focus();
+        b.push(Block::Heading(2, "6.1 线上线下 Online and offline".into()));
+        b.push(Block::Para(format!(
+            "支付数据按渠道（线上、线下）分别估计的提升（{method}，历史基线法；名义区间，水平同上，未经回测校准），以及线上占比：基线占比（无活动时的线上占比，两个渠道基线之比）→ 窗口实际占比，变化以百分点计，区间把两个渠道的误差视为独立（偏宽）。“—”：该渠道无销售，或因小单元格抑制不予公布（有被抑制单元格的地区 × 品类及包含它的合计均不公布渠道拆分）。 Each channel's uplift from the payment data ({method}, a history baseline; nominal interval at the same level, not backtest-calibrated), and the online share: the share without the campaign (the ratio of the two channels' baselines) → the window's actual share, its change in percentage points, the interval treating the two channels' errors as independent (it errs wide). —: no sales in that channel, or not published under small-cell suppression (a region × category with a suppressed cell, and every total holding it, publishes no channel split). Table `channel_uplift`."
+        )));
+        let cats: Vec<&ChannelRow> = rows.iter().filter(|r| r.region_code == area).collect();
+        if !cats.is_empty() {
+            b.push(Block::Para(format!("{area_zh} {area_en}")));
+            b.push(Block::Table(Table {
+                header: channel_header("品类 Category"),
+                rows: cats
+                    .iter()
+                    .map(|r| channel_cells(category_label(&r.category), r))
+                    .collect(),
+            }));
+        }
+        if area == NATIONAL {
+            let names = Regions::embedded();
+            let regions: Vec<Vec<String>> = rows
+                .iter()
+                .filter(|r| r.region_code != NATIONAL && r.category == "all_targeted")
+                .map(|r| {
+                    let name = names
+                        .by_code(&r.region_code)
+                        .map_or_else(|| r.region_code.clone(), |x| x.short_zh.clone());
+                    channel_cells(name, r)
+                })
+                .collect();
+            if !regions.is_empty() {
+                b.push(Block::Para(
+                    "各地区（全部目标品类） By region, all targeted categories".into(),
+                ));
+                b.push(Block::Table(Table {
+                    header: channel_header("地区 Region"),
+                    rows: regions,
+                }));
+            }
+        }
+    }
+}
+
+fn channel_header(first: &str) -> Vec<String> {
+    vec![
+        first.into(),
+        "线上提升 Online uplift".into(),
+        "线下提升 Offline uplift".into(),
+        "线上占比 基线→实际 Online share, baseline → actual".into(),
+        "占比变化 Share change".into(),
+    ]
+}
+
+fn channel_cells(first: String, r: &ChannelRow) -> Vec<String> {
+    vec![
+        first,
+        r.online.clone(),
+        r.offline.clone(),
+        r.share.clone(),
+        r.change.clone(),
+    ]
+}
+
+/// One row of `theme_summary` as shown.
+struct ThemeRow {
+    region_code: String,
+    dimension: String,
+    label: String,
+    cells: Vec<String>,
+}
+
+fn theme_rows(frame: &DataFrame) -> Vec<ThemeRow> {
+    let text = |c: &str| -> Vec<String> {
+        frame
+            .column(c)
+            .ok()
+            .and_then(|c| c.str().ok().cloned())
+            .map_or_else(
+                || vec![String::new(); frame.height()],
+                |s| s.iter().map(|v| v.unwrap_or_default().to_owned()).collect(),
+            )
+    };
+    let num = |c: &str| -> Vec<Option<f64>> {
+        frame
+            .column(c)
+            .ok()
+            .and_then(|c| c.cast(&DataType::Float64).ok())
+            .and_then(|c| c.f64().ok().cloned())
+            .map_or_else(|| vec![None; frame.height()], |s| s.iter().collect())
+    };
+    let (region, dim, tag, zh) = (
+        text("region_code"),
+        text("dimension"),
+        text("tag"),
+        text("tag_zh"),
+    );
+    let counts = [
+        num("activities"),
+        num("activity_enterprises"),
+        num("activity_brands"),
+        num("enterprises"),
+        num("brands"),
+    ];
+    let sales = num("sales_yuan");
+    (0..frame.height())
+        .map(|i| {
+            let mut cells: Vec<String> = counts
+                .iter()
+                .map(|c| c[i].map_or_else(|| "—".into(), |v| format!("{v:.0}")))
+                .collect();
+            cells.push(sales[i].map_or_else(|| "—".into(), |v| format!("{:.2}", v / 1e4)));
+            ThemeRow {
+                region_code: region[i].clone(),
+                dimension: dim[i].clone(),
+                label: format!("{} {}", zh[i], tag[i]),
+                cells,
+            }
+        })
+        .collect()
+}
+
+impl Document<'_> {
+    /// "6.2 主题与细分品类 Themes and subcategories": per theme the activities and key enterprises,
+    /// per building-materials subcategory the key enterprises and their sales, for the report's area.
+    pub(super) fn theme_section(&self, b: &mut Vec<Block>) {
+        let Some(frame) = self.input.tables.theme_summary.filter(|f| f.height() > 0) else {
+            return;
+        };
+        let (area, area_zh, area_en) = self.focus();
+        let rows: Vec<ThemeRow> = theme_rows(frame)
+            .into_iter()
+            .filter(|r| r.region_code == area)
+            .collect();
+        b.push(Block::Heading(
+            2,
+            "6.2 主题与细分品类 Themes and subcategories".into(),
+        ));
+        b.push(Block::Para(format!(
+            "{area_zh} {area_en}：各主题（绿色、智能、适老化）的活动数及活动上报的参与企业、品牌数之和（活动登记表的重点方向），以及填报了主题标签或细分品类的重点企业数、品牌数和活动期内销售额（万元；只计填报了这些可选列的企业）。 Per theme, the register's activities with their reported enterprises and brands summed, and the key enterprises, brands and window sales (10k yuan) of those that tag their sales with a theme or building-materials subcategory (only enterprises filling these optional columns count). Table `theme_summary`."
+        )));
+        let header = |first: &str| -> Vec<String> {
+            vec![
+                first.into(),
+                "活动数 Activities".into(),
+                "活动参与企业 Enterprises in activities".into(),
+                "活动参与品牌 Brands in activities".into(),
+                "重点企业 Key enterprises".into(),
+                "品牌 Brands".into(),
+                "销售额 Sales (万元)".into(),
+            ]
+        };
+        for (dim, first) in [
+            ("theme", "主题 Theme"),
+            ("subcategory", "细分品类 Subcategory"),
+        ] {
+            let mut table: Vec<Vec<String>> = Vec::new();
+            for r in rows.iter().filter(|r| r.dimension == dim) {
+                let mut cells = vec![r.label.clone()];
+                if dim == "subcategory" {
+                    // Activities are tagged by theme only.
+                    cells.extend(r.cells.iter().skip(3).cloned());
+                } else {
+                    cells.extend(r.cells.iter().cloned());
+                }
+                table.push(cells);
+            }
+            if table.is_empty() {
+                continue;
+            }
+            let mut h = header(first);
+            if dim == "subcategory" {
+                h.drain(1..4);
+            }
+            b.push(Block::Table(Table {
+                header: h,
+                rows: table,
+            }));
+        }
+    }
+}
