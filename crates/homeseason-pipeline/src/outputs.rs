@@ -44,13 +44,11 @@ pub fn estimate_timed(
     }
     let series = daily_series(daily.lazy(), campaign)?;
     lap("read lake and build daily series", &mut times);
-    let mut result = uplift(&series, campaign, methods, opts)?;
-    lap("uplift, all methods with placebo windows", &mut times);
-    let (backtest_table, figures, _) =
-        homeseason_metrics::backtest::run(&series, campaign, methods, opts)?;
-    result.uplift = homeseason_metrics::backtest::annotate(&result.uplift, &figures)?;
+    // The campaign's estimate (with placebo windows) and the backtest windows in one pool of tasks.
+    let (result, backtest_table, _, _) =
+        homeseason_metrics::backtest::uplift_with_backtest(&series, campaign, methods, opts)?;
     lap(
-        "backtest of every method on windows with no campaign",
+        "uplift, all methods, with placebo windows and the backtest windows",
         &mut times,
     );
     lake.write_output(tables::UPLIFT_BACKTEST, &backtest_table)?;
