@@ -383,7 +383,7 @@ fn estimate(
     let mut c = vec![0.0; horizon];
     for (days, sign) in [(&win_days, 1.0), (&pre_days, -1.0)] {
         let total: f64 = days.iter().map(|x| x.2).sum();
-        for x in days.iter() {
+        for x in days {
             c[offset(x.0)] += sign * x.2 / total;
         }
     }
