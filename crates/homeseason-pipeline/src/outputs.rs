@@ -58,7 +58,9 @@ pub fn estimate_timed(
         let estimated =
             homeseason_metrics::backtest::uplift_with_backtest(&series, campaign, methods, opts);
         // A panic there is re-raised here, as if the work had run on this thread.
-        let side = side.join().unwrap_or_else(std::panic::resume_unwind);
+        let side = side
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (estimated, side)
     });
     let (result, backtest_table, _, _) = estimated?;
