@@ -2,6 +2,8 @@
 
 use chrono::{Datelike, Duration, NaiveDate};
 use homeseason_schema::calendar::{self, DayType};
+
+use crate::days;
 use polars::prelude::*;
 
 use crate::Result;
@@ -40,11 +42,11 @@ pub fn reference_dates(date: NaiveDate, lag: u32) -> (Vec<NaiveDate>, Rule) {
     let lag_i = i64::from(lag);
     let base = date - Duration::days(364 * lag_i);
     let near = |days: i64| (-days..=days).map(move |o| base + Duration::days(o));
-    let kind = calendar::day_type(date);
+    let kind = days::day_type(date);
     let found: (Vec<NaiveDate>, Rule) = match kind {
         DayType::Holiday(h) => (
             near(40)
-                .filter(|r| matches!(calendar::holiday(*r), Some((hh, _)) if hh == h))
+                .filter(|r| matches!(days::holiday(*r), Some((hh, _)) if hh == h))
                 .collect(),
             Rule::HolidayBlock,
         ),
@@ -57,13 +59,11 @@ pub fn reference_dates(date: NaiveDate, lag: u32) -> (Vec<NaiveDate>, Rule) {
             (same.into_iter().collect(), Rule::SameDate)
         }
         DayType::MakeupWorkday => {
-            let m: Vec<NaiveDate> = near(40)
-                .filter(|r| calendar::is_makeup_workday(*r))
-                .collect();
+            let m: Vec<NaiveDate> = near(40).filter(|r| days::is_makeup_workday(*r)).collect();
             if m.is_empty() {
                 (
                     near(3)
-                        .filter(|r| calendar::day_type(*r) == DayType::Workday)
+                        .filter(|r| days::day_type(*r) == DayType::Workday)
                         .collect(),
                     Rule::MakeupWorkday,
                 )
@@ -75,7 +75,7 @@ pub fn reference_dates(date: NaiveDate, lag: u32) -> (Vec<NaiveDate>, Rule) {
             let pick = |weeks: i64| -> Vec<NaiveDate> {
                 (-weeks..=weeks)
                     .map(|w| base + Duration::weeks(w))
-                    .filter(|r| calendar::day_type(*r) == kind)
+                    .filter(|r| days::day_type(*r) == kind)
                     .collect()
             };
             let p = pick(2);
@@ -112,7 +112,7 @@ fn weekday_level(
     for o in -WEEKDAY_SPAN..=WEEKDAY_SPAN {
         let x = around + Duration::days(o);
         if x.weekday() != weekday
-            || !matches!(calendar::day_type(x), DayType::Workday | DayType::Weekend)
+            || !matches!(days::day_type(x), DayType::Workday | DayType::Weekend)
         {
             continue;
         }

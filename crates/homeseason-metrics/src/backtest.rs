@@ -40,8 +40,10 @@ use chrono::{Duration, Months};
 use homeseason_schema::campaign::{AUTO_METHOD, Campaign, DateRange};
 use polars::prelude::*;
 
-use crate::tracking::{floats_of, strings_of};
-use crate::uplift::{Method, UpliftOptions, uplift};
+use crate::tracking::floats_of;
+use crate::uplift::{
+    Key, Method, Outcome, Run, Season, UpliftOptions, UpliftResult, estimate_runs, result_of,
+};
 use crate::{MetricsError, Result};
 
 /// Most rolling backtest windows before the campaign (they do not overlap, so each reaches one
@@ -186,39 +188,100 @@ pub fn backtest_cells(
     methods: &[Method],
     opts: &UpliftOptions,
 ) -> Result<Vec<BacktestCell>> {
+    let season = Season::of(series)?;
+    let (windows, shifted, opts) = backtest_runs(campaign, opts);
+    let runs: Vec<Run<'_>> = shifted
+        .iter()
+        .map(|campaign| Run {
+            campaign,
+            opts: &opts,
+        })
+        .collect();
+    let outcomes = estimate_runs(&season, &runs, methods);
+    Ok(cells_of(&windows, outcomes))
+}
+
+/// The backtest's windows, the campaign shifted onto each, and the options the backtest runs with
+/// (placebo windows and diagnostics off).
+fn backtest_runs(
+    campaign: &Campaign,
+    opts: &UpliftOptions,
+) -> (Vec<BacktestWindow>, Vec<Campaign>, UpliftOptions) {
+    let windows = backtest_windows(campaign);
+    let shifted = windows
+        .iter()
+        .map(|w| {
+            let mut shifted = campaign.clone();
+            shifted.window = w.window;
+            shifted.baseline.pre_period = w.pre;
+            shifted
+        })
+        .collect();
     let opts = UpliftOptions {
         placebo: None,
         diagnostics: false,
         ..opts.clone()
     };
+    (windows, shifted, opts)
+}
+
+/// The backtest cells of each window's outcomes (estimates with a non-finite bound left out), in
+/// window order then task order.
+fn cells_of(
+    windows: &[BacktestWindow],
+    outcomes: Vec<Vec<(Key<'_>, Outcome)>>,
+) -> Vec<BacktestCell> {
     let mut out = Vec::new();
-    for w in backtest_windows(campaign) {
-        let mut shifted = campaign.clone();
-        shifted.window = w.window;
-        shifted.baseline.pre_period = w.pre;
-        let frame = uplift(series, &shifted, methods, &opts)?.uplift;
-        let text = |name: &str| strings_of(&frame, name);
-        let num = |name: &str| floats_of(&frame, name);
-        let (m, r, c) = (text("method")?, text("region_code")?, text("category")?);
-        let (p, lo, hi) = (num("uplift_pct")?, num("lower_pct")?, num("upper_pct")?);
-        for i in 0..frame.height() {
-            let method = Method::from_id(&m[i])
-                .ok_or_else(|| MetricsError::Input(format!("unknown method {}", m[i])))?;
-            if !(p[i].is_finite() && lo[i].is_finite() && hi[i].is_finite()) {
+    for (w, outcomes) in windows.iter().zip(outcomes) {
+        for ((region, category, method), outcome) in outcomes {
+            let Some((e, _)) = outcome else { continue };
+            // As the uplift table's `uplift_pct`, `lower_pct`, `upper_pct`.
+            let (p, lo, hi) = (100.0 * (e.actual / e.baseline - 1.0), e.lower, e.upper);
+            if !(p.is_finite() && lo.is_finite() && hi.is_finite()) {
                 continue;
             }
             out.push(BacktestCell {
                 method,
                 window: w.label.clone(),
-                region_code: r[i].clone(),
-                category: c[i].clone(),
-                uplift_pct: p[i],
-                lower: lo[i],
-                upper: hi[i],
+                region_code: region.clone(),
+                category: category.clone(),
+                uplift_pct: p,
+                lower: lo,
+                upper: hi,
             });
         }
     }
-    Ok(out)
+    out
+}
+
+/// The campaign's estimate ([`crate::uplift()`]) and its backtest ([`run`]) with every estimate of both in
+/// one pool of tasks (no core waits for the slowest cell of one window before the next window
+/// starts, and the season's cells and aligned comparisons are built once): the `uplift` result
+/// annotated with the backtest's figures ([`annotate`]), the `uplift_backtest` table, the figures
+/// and the selection. The same numbers as [`crate::uplift()`], [`run`] and [`annotate`] called in turn.
+///
+/// # Errors
+/// When `series` lacks its columns.
+pub fn uplift_with_backtest(
+    series: &DataFrame,
+    campaign: &Campaign,
+    methods: &[Method],
+    opts: &UpliftOptions,
+) -> Result<(UpliftResult, DataFrame, Vec<MethodBacktest>, Selection)> {
+    let season = Season::of(series)?;
+    let (windows, shifted, backtest_opts) = backtest_runs(campaign, opts);
+    let runs: Vec<Run<'_>> = std::iter::once(Run { campaign, opts })
+        .chain(shifted.iter().map(|campaign| Run {
+            campaign,
+            opts: &backtest_opts,
+        }))
+        .collect();
+    let mut outcomes = estimate_runs(&season, &runs, methods).into_iter();
+    let mut result = result_of(&runs[0], outcomes.next().unwrap_or_default())?;
+    let cells = cells_of(&windows, outcomes.collect());
+    let (frame, figures, selection) = conclude(&cells, campaign, methods)?;
+    result.uplift = annotate(&result.uplift, &figures)?;
+    Ok((result, frame, figures, selection))
 }
 
 /// A method's backtest figures (percentage points of uplift %; shares in [0, 1]).
@@ -501,7 +564,16 @@ pub fn run(
     opts: &UpliftOptions,
 ) -> Result<(DataFrame, Vec<MethodBacktest>, Selection)> {
     let cells = backtest_cells(series, campaign, methods, opts)?;
-    let figures = summarise(&cells, methods, campaign.baseline.level);
+    conclude(&cells, campaign, methods)
+}
+
+/// Summarise, select and tabulate backtest cells (the second half of [`run`]).
+fn conclude(
+    cells: &[BacktestCell],
+    campaign: &Campaign,
+    methods: &[Method],
+) -> Result<(DataFrame, Vec<MethodBacktest>, Selection)> {
+    let figures = summarise(cells, methods, campaign.baseline.level);
     let selection = match Method::from_id(&campaign.baseline.primary_method) {
         Some(m) => Selection {
             method: m,

@@ -9,15 +9,14 @@
 //! channel's uplift over the campaign window with its interval and p-value. A cell with no online
 //! sales (building materials in the sample season) has no online figures.
 //!
-//! **Why the history methods only, and the cost.** They are an AR(1) residual simulation per cell;
-//! the counterfactual regression refits a model with covariates per cell (several times the cost)
+//! **Why the history methods only, and the cost.** Their interval is a closed-form normal per cell
+//! (the AR(1) residuals' weighted sum, [`crate::uplift`]); the counterfactual regression refits a model with covariates per cell (several times the cost)
 //! and its controls (supermarkets, restaurants, fuel) are almost wholly offline, so they would not
 //! describe the online series' economy anyway. No placebo window and no backtest are run per
-//! channel, and [`CHANNEL_REPLICATES`] paths (not 999) are simulated: measured with 999 paths on
-//! the sample season (debug build, `homeseason evaluate --seeds 1`), the channel step took 5.1 s
-//! of a 56.9 s estimate (the uplift of all methods 25.1 s, its backtest 23.3 s), so with 499 it is
-//! about 5 % of `homeseason uplift`, and it speeds up with [`crate::uplift`] itself. The channel
-//! rows carry the methods' nominal intervals (no backtest calibration; the report says so).
+//! channel. (Measured when the history methods still simulated 999 paths — sample season, debug
+//! build, `homeseason evaluate --seeds 1` — the channel step took 5.1 s of a 56.9 s estimate; their
+//! closed form since removes the simulation.) The channel rows carry the methods' nominal
+//! intervals (no backtest calibration; the report says so).
 //!
 //! ## The online share
 //! With `A` the window's actual and `B` the method's baseline of each channel, the window's online
@@ -49,10 +48,6 @@ pub const CHANNELS: [&str; 2] = ["online", "offline"];
 /// The methods run per channel (see the module docs for why only these).
 pub const CHANNEL_METHODS: [Method; 2] = [Method::PriorYear, Method::TwoYear];
 
-/// Simulated residual paths per channel cell at most (the headline table's 999 halved: the 5 % and
-/// 95 % quantiles still rest on 25 paths each, and the step costs half as much).
-pub const CHANNEL_REPLICATES: usize = 499;
-
 /// The per-channel figures taken from each channel's uplift rows, prefixed with the channel.
 const FIGURES: [&str; 7] = [
     "actual_yuan",
@@ -77,7 +72,7 @@ const KEYS: [&str; 7] = [
 
 /// The `channel_uplift` table from the lake's `payment_daily`: one row per region (and `000000`) ×
 /// targeted category (and `all_targeted`) × history method, with each channel's uplift and the
-/// online share's change (module docs). `opts` gives the level, replicates and seed; its placebo
+/// online share's change (module docs). `opts` gives the level and seed; its placebo
 /// and diagnostics are not used.
 ///
 /// # Errors
@@ -90,7 +85,6 @@ pub fn channel_uplift(
     let opts = UpliftOptions {
         placebo: None,
         diagnostics: false,
-        replicates: opts.replicates.min(CHANNEL_REPLICATES),
         ..opts.clone()
     };
     let mut per_channel: Vec<LazyFrame> = Vec::new();
@@ -492,10 +486,7 @@ mod tests {
 
     fn options() -> (Campaign, UpliftOptions) {
         let campaign = Campaign::default_2023();
-        let opts = UpliftOptions {
-            replicates: 199,
-            ..UpliftOptions::from_campaign(&campaign)
-        };
+        let opts = UpliftOptions::from_campaign(&campaign);
         (campaign, opts)
     }
 

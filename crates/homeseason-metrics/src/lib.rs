@@ -27,15 +27,17 @@
 //! 3. **Baseline and uplift**. Over the window `W`: actual `A = Σ_W y`, baseline `B = g · Σ_W ŷ`,
 //!    `uplift_abs = A − B`, `uplift_pct = 100 · (A / B − 1)`.
 //! 4. **Interval**. The daily log residuals `e(d) = ln(y(d) / (g·ŷ(d)))` on `P` are fitted with an
-//!    AR(1) process (lag-1 autocorrelation with Kendall's small-sample correction); residual paths are
-//!    simulated over one timeline from the start of `P` to the end of `W`, and each replicate's
-//!    counterfactual is `C* = B · exp(ē*_W − ē*_P)` (ŷ-weighted means: the error of the window's total
-//!    and of `g`, correlated as the days are).
-//!    `lower_pct`/`upper_pct` are quantiles of `100 · (A / C* − 1)` at the configured level, and
-//!    `p_value` the two-sided p-value of no effect,
-//!    `min(1, 2 · min(#{C* ≥ A} + 1, #{C* ≤ A} + 1) / (R + 1))` over the R replicates — small for a
-//!    clearly negative effect as for a clearly positive one; the effect's direction is in
-//!    `effect_sign` (+1, −1, 0).
+//!    AR(1) process (lag-1 autocorrelation with Kendall's small-sample correction). The counterfactual
+//!    is `C = B · exp(D)` with `D = ē_W − ē_P` (ŷ-weighted mean residuals of the window and of the
+//!    pre-period on one timeline: the error of the window's total and of `g`, correlated as the days
+//!    are). `D = Σ_t c_t e_t` is a weighted sum of a stationary Gaussian AR(1), so it is exactly
+//!    normal with variance `s² Σ_s Σ_t c_s c_t ρ^|s−t|` (`s²` the stationary variance, computed in
+//!    one pass over the days): `lower_pct`/`upper_pct` are `100 · (A/B · e^(∓z·sd) − 1)` with `z`
+//!    the normal quantile of the configured level, and `p_value` the two-sided p-value of no effect,
+//!    `P(|D| ≥ |ln(A/B)|) = erfc(|ln(A/B)| / (sd·√2))` — small for a clearly negative effect as for
+//!    a clearly positive one; the effect's direction is in `effect_sign` (+1, −1, 0). (The same
+//!    estimator as simulating residual paths and taking quantiles of `100 · (A / C* − 1)`, without
+//!    the simulation's noise or its p-value floor of `2 / (R + 1)`.)
 //!    The interval covers noise and alignment error, not a distorted comparison year: that is what
 //!    the two-year base and the placebo checks are for.
 //!
@@ -71,6 +73,7 @@ pub mod activity;
 pub mod align;
 pub mod backtest;
 pub mod channel;
+mod days;
 pub mod diagnostics;
 pub mod leverage;
 pub mod local_events;

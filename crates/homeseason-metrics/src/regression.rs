@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{Datelike, Duration, NaiveDate};
-use homeseason_schema::calendar::{self, DayType};
+use homeseason_schema::calendar::DayType;
 use homeseason_schema::campaign::DateRange;
 use homeseason_stats::impact::{Design, ImpactOptions, causal_impact, moving_mean};
 
@@ -32,7 +32,7 @@ pub(crate) struct RegressionEstimate {
 /// Day-type code for the design: ordinary days share one level (weekday dummies carry the weekend),
 /// make-up workdays, each holiday and each shopping festival get their own.
 pub(crate) fn day_code(d: NaiveDate) -> u32 {
-    match calendar::day_type(d) {
+    match crate::days::day_type(d) {
         DayType::Workday | DayType::Weekend => 0,
         DayType::MakeupWorkday => 1,
         DayType::Holiday(h) => 10 + h as u32,

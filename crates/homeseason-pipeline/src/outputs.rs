@@ -45,13 +45,29 @@ pub fn estimate_timed(
     }
     let series = daily_series(daily.clone().lazy(), campaign)?;
     lap("read lake and build daily series", &mut times);
-    let mut result = uplift(&series, campaign, methods, opts)?;
-    lap("uplift, all methods with placebo windows", &mut times);
-    let (backtest_table, figures, _) =
-        homeseason_metrics::backtest::run(&series, campaign, methods, opts)?;
-    result.uplift = homeseason_metrics::backtest::annotate(&result.uplift, &figures)?;
+    // The campaign's estimate (with placebo windows) and the backtest windows in one pool of tasks
+    // on every core; beside it, on a thread of its own, the work that needs neither (local events
+    // and their power, data completeness), so it fills the pool's idle moments instead of running
+    // alone afterwards. Nothing is written until both are done: the same tables, in the same order.
+    let (estimated, side) = std::thread::scope(|scope| {
+        let side = scope.spawn(|| {
+            let clock = std::time::Instant::now();
+            let events = local_event_tables(lake, &series, campaign)?;
+            let completeness = completeness_frame(lake, campaign)?;
+            Ok::<_, PipelineError>((events, completeness, clock.elapsed().as_secs_f64()))
+        });
+        let estimated =
+            homeseason_metrics::backtest::uplift_with_backtest(&series, campaign, methods, opts);
+        // A panic there is re-raised here, as if the work had run on this thread.
+        let side = side
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (estimated, side)
+    });
+    let (result, backtest_table, _, _) = estimated?;
+    let (events, completeness, side_seconds) = side?;
     lap(
-        "backtest of every method on windows with no campaign",
+        "uplift, all methods, with placebo windows and the backtest windows (local events and completeness alongside)",
         &mut times,
     );
     lake.write_output(tables::UPLIFT_BACKTEST, &backtest_table)?;
@@ -59,17 +75,22 @@ pub fn estimate_timed(
     lake.write_output(tables::BASELINE_DAILY, &result.baseline_daily)?;
     let weekly = tracking::weekly_tracking(&result.baseline_daily, campaign)?;
     lake.write_output(tables::WEEKLY_TRACKING, &weekly)?;
-    write_completeness(lake, campaign)?;
+    lake.write_output(tables::DATA_COMPLETENESS, &completeness)?;
     // The headline method ("auto" resolved by the backtest) for the triangulation.
     let resolved = homeseason_metrics::backtest::resolve_primary(campaign, Some(&backtest_table))?;
     write_triangulation(lake, &resolved, &result.uplift, opts.seed)?;
     write_leverage(lake, &resolved, &result.uplift, &series)?;
+    if let Some(events) = &events {
+        write_local_event_tables(lake, events)?;
+    }
     lap(
-        "weekly tracking, completeness, triangulation (and writes)",
+        "weekly tracking, triangulation, leverage and every write",
         &mut times,
     );
-    write_local_events(lake, &series, campaign)?;
-    lap("local events: synthetic control and power", &mut times);
+    times.push((
+        "(alongside the uplift, not added) local events, power and completeness",
+        side_seconds,
+    ));
     crate::dimensions::write_channel_uplift(lake, &daily, campaign, opts)?;
     crate::dimensions::write_theme_summary(lake, campaign)?;
     lap(
@@ -161,6 +182,13 @@ pub fn published_leverage(
 /// Rewrite `data_completeness` (region × feed × week of the campaign window) from the lake's current
 /// partitions; the upload server computes the same rows for its completeness endpoint.
 pub fn write_completeness(lake: &Lake, campaign: &Campaign) -> Result<DataFrame> {
+    let frame = completeness_frame(lake, campaign)?;
+    lake.write_output(tables::DATA_COMPLETENESS, &frame)?;
+    Ok(frame)
+}
+
+/// The `data_completeness` frame of [`write_completeness`], not written.
+fn completeness_frame(lake: &Lake, campaign: &Campaign) -> Result<DataFrame> {
     let rows = crate::completeness::completeness(
         lake,
         campaign.window.start,
@@ -168,16 +196,14 @@ pub fn write_completeness(lake: &Lake, campaign: &Campaign) -> Result<DataFrame>
         &|_| true,
         &crate::completeness::FEEDS,
     )?;
-    let frame = df!(
+    Ok(df!(
         "region_code" => rows.iter().map(|r| r.region_code.as_str()).collect::<Vec<_>>(),
         "feed" => rows.iter().map(|r| r.feed.as_str()).collect::<Vec<_>>(),
         "week_start" => rows.iter().map(|r| r.week_start).collect::<Vec<_>>(),
         "status" => rows.iter().map(|r| r.status).collect::<Vec<_>>(),
         "rows" => rows.iter().map(|r| r.rows as i64).collect::<Vec<_>>(),
         "files" => rows.iter().map(|r| r.files as i64).collect::<Vec<_>>(),
-    )?;
-    lake.write_output(tables::DATA_COMPLETENESS, &frame)?;
-    Ok(frame)
+    )?)
 }
 
 /// Totals per feed of the current files in the manifest, and the files refused whole.
@@ -457,26 +483,56 @@ pub fn write_activity_summary(lake: &Lake) -> Result<usize> {
 /// # Errors
 /// Lake or estimation failures.
 pub fn write_local_events(lake: &Lake, series: &DataFrame, campaign: &Campaign) -> Result<usize> {
+    match local_event_tables(lake, series, campaign)? {
+        Some(t) => write_local_event_tables(lake, &t),
+        None => Ok(0),
+    }
+}
+
+/// The tables [`write_local_events`] writes: events, weights, series and power (`None` when empty).
+struct LocalEventTables {
+    events: DataFrame,
+    weights: DataFrame,
+    series: DataFrame,
+    power: DataFrame,
+}
+
+/// The local-event tables of [`write_local_events`], not written (`None`: nothing to write).
+fn local_event_tables(
+    lake: &Lake,
+    series: &DataFrame,
+    campaign: &Campaign,
+) -> Result<Option<LocalEventTables>> {
     use homeseason_metrics::local_events::{
         LocalEventOptions, local_event_power, local_events, local_station_events,
     };
     let activities = lake.read_table(tables::ACTIVITIES)?;
     if local_station_events(&activities)?.is_empty() {
-        return Ok(0);
+        return Ok(None);
     }
     let opts = LocalEventOptions::from_campaign(campaign);
     let est = local_events(series, &activities, campaign, &opts)?;
     if est.events.height() == 0 {
-        return Ok(0);
+        return Ok(None);
     }
-    lake.write_output(tables::LOCAL_EVENTS, &est.events)?;
-    lake.write_output(tables::LOCAL_EVENT_WEIGHTS, &est.weights)?;
-    lake.write_output(tables::LOCAL_EVENT_SERIES, &est.series)?;
     let power = local_event_power(series, &activities, campaign, &opts)?;
-    if power.height() > 0 {
-        lake.write_output(tables::LOCAL_EVENT_POWER, &power)?;
+    Ok(Some(LocalEventTables {
+        events: est.events,
+        weights: est.weights,
+        series: est.series,
+        power,
+    }))
+}
+
+/// Write the tables of [`local_event_tables`]; the number of event × category rows.
+fn write_local_event_tables(lake: &Lake, t: &LocalEventTables) -> Result<usize> {
+    lake.write_output(tables::LOCAL_EVENTS, &t.events)?;
+    lake.write_output(tables::LOCAL_EVENT_WEIGHTS, &t.weights)?;
+    lake.write_output(tables::LOCAL_EVENT_SERIES, &t.series)?;
+    if t.power.height() > 0 {
+        lake.write_output(tables::LOCAL_EVENT_POWER, &t.power)?;
     }
-    Ok(est.events.height())
+    Ok(t.events.height())
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
