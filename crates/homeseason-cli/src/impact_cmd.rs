@@ -56,6 +56,11 @@ pub(crate) struct ImpactArgs {
     /// Also write the summary (and the pointwise series) as JSON to this file.
     #[arg(long)]
     pub(crate) json: Option<PathBuf>,
+    /// Add the analysis' own wall time (fit, posterior draws and summary, without reading the file
+    /// or writing output) to the JSON as `fit_seconds`; off by default, since a time is not a
+    /// deterministic output.
+    #[arg(long)]
+    pub(crate) timings: bool,
 }
 
 /// A time key: a date or an integer.
@@ -349,8 +354,12 @@ pub(crate) fn run(args: &ImpactArgs) -> Result<Outcome> {
         errors,
         ..ImpactOptions::default()
     };
+    // The analysis alone (fit, posterior draws, summary), timed for the per-fit comparison with
+    // other tools (benchmarks/IMPACT.md); reading the file and writing the output are not in it.
+    let started = std::time::Instant::now();
     let impact = causal_impact(&y, &design, 0..pre_end, post_start..rows.len(), &options)
         .context("fitting the counterfactual regression")?;
+    let fit_seconds = started.elapsed().as_secs_f64();
     let mut text = String::new();
     let _ = writeln!(
         text,
@@ -374,7 +383,7 @@ pub(crate) fn run(args: &ImpactArgs) -> Result<Outcome> {
     }
     let _ = write!(text, "{impact}");
     Ok(Outcome {
-        json: to_json(args, &impact, &t, &covs, missing),
+        json: to_json(args, &impact, &t, &covs, missing, fit_seconds),
         text,
     })
 }
@@ -389,6 +398,7 @@ fn to_json(
     t: &[Time],
     covs: &[(String, Vec<f64>)],
     missing: usize,
+    fit_seconds: f64,
 ) -> serde_json::Value {
     let summary = |s: &homeseason_stats::impact::PeriodSummary| {
         json!({
@@ -398,7 +408,7 @@ fn to_json(
             "relative_effect": est(&s.relative),
         })
     };
-    json!({
+    let mut doc = json!({
         "input": args.input.display().to_string(),
         "target": args.target,
         "covariates": covs.iter().map(|c| c.0.clone()).collect::<Vec<_>>(),
@@ -427,5 +437,9 @@ fn to_json(
             "effect": est(&p.effect),
             "cumulative_effect": est(&p.cumulative_effect),
         })).collect::<Vec<_>>(),
-    })
+    });
+    if args.timings {
+        doc["fit_seconds"] = json!(fit_seconds);
+    }
+    doc
 }
