@@ -754,7 +754,7 @@ fn integrate(data: &PreData, model: ErrorModel) -> Result<Posterior, ImpactError
     };
     let d = model.dim();
     if model == ErrorModel::LocalLevel {
-        return integrate_level(data, singular);
+        return integrate_level(data, &singular);
     }
     if d == 0 {
         let node = evaluate(data, Params::IID, 0.0).ok_or_else(singular)?;
@@ -935,7 +935,7 @@ const LL_FINE: u32 = 5;
 /// draws; the evidence is the rule's sum.
 fn integrate_level(
     data: &PreData,
-    singular: impl Fn() -> ImpactError,
+    singular: &dyn Fn() -> ImpactError,
 ) -> Result<Posterior, ImpactError> {
     let model = ErrorModel::LocalLevel;
     let width = (LL_MAX - LL_MIN) / f64::from(LL_CELLS);
@@ -956,7 +956,7 @@ fn integrate_level(
         .filter_map(|(j, (_, node))| node.as_ref().map(|n| (j, n.log_density)))
         .max_by(|x, y| x.1.total_cmp(&y.1))
         .map(|(j, _)| j)
-        .ok_or_else(&singular)?;
+        .ok_or_else(singular)?;
     let refine = best.saturating_sub(1)..(best + 2).min(coarse.len());
     let fine = width / f64::from(LL_FINE);
     let mut nodes: Vec<(Node, f64)> = Vec::new();
@@ -1453,10 +1453,10 @@ impl ImpactModel {
                 sigma * p.wn.max(0.0).sqrt(),
             );
             let out = &mut samples[d * horizon..(d + 1) * horizon];
-            // A component the model lacks (zero innovation: the local level's second state, the
-            // single-AR models' noise or fast AR) draws no variate.
+            // The local level's second state component has no innovation: it draws no variate
+            // (the other models keep their stream of three a day).
             let shock = |rng: &mut Sampler, scale: f64| {
-                if scale > 0.0 {
+                if scale > 0.0 || !p.rw {
                     scale * rng.normal()
                 } else {
                     0.0
