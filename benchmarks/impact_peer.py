@@ -463,6 +463,7 @@ def stage_hs(args, specs) -> None:
                     "--seed", str(r + 1),
                     "--model", model,
                     "--json", str(js),
+                    "--timings",
                 ]
                 m = measure(cmd)
                 doc = json.loads(js.read_text())
@@ -476,6 +477,10 @@ def stage_hs(args, specs) -> None:
                         "hi": rel["upper"],
                         "p_two_sided": doc["p_value"],
                         "error_model": doc["error_model"],
+                        # The analysis alone (fit, draws, summary), wall, in-process.
+                        "fit_s": doc.get("fit_seconds"),
+                        # Its thread's CPU time (Linux schedstat, 4 ms tick granularity: use means).
+                        "fit_cpu_s": doc.get("fit_cpu_seconds"),
                     }
                 )
             results[f"{spec['name']}|{model}"] = {
@@ -579,24 +584,34 @@ def stage_table(args, specs) -> str:
                 if r:
                     hw = statistics.median(x["wall_s"] for x in r["runs"])
                     hc = statistics.median(x["cpu_s"] for x in r["runs"])
+                    fits = [x["fit_s"] for x in r["runs"] if x.get("fit_s") is not None]
+                    cpus = [x["fit_cpu_s"] for x in r["runs"] if x.get("fit_cpu_s") is not None]
+                    hf = statistics.median(fits) if fits else None
+                    hfc = statistics.mean(cpus) if cpus else None
                     ratios.append((name, model, hw, hc, tw / hw, tc / hc,
-                                   ww / hw if ww else None, wc / hc if wc else None))
+                                   ww / hw if ww else None, wc / hc if wc else None,
+                                   (hf, hfc), ww / hf if ww and hf else None,
+                                   wc / hfc if wc and hfc else None))
     lines += [
         "",
         "Ratio per fit (tfp ÷ homeseason whole process; homeseason's process is its fit: it reads "
         "the CSV, fits, draws and writes the JSON):",
         "",
-        "| series | homeseason model | hs wall s | hs CPU s | tfp process ÷ hs, wall | tfp process ÷ hs, CPU | tfp warm fit ÷ hs, wall | tfp warm fit ÷ hs, CPU |",
-        "|---|---|---|---|---|---|---|---|",
+        "| series | homeseason model | hs wall s | hs CPU s | tfp process ÷ hs, wall | tfp process ÷ hs, CPU | tfp warm fit ÷ hs, wall | tfp warm fit ÷ hs, CPU | hs fit ms, wall (median) / CPU (mean) | tfp warm fit ÷ hs fit, wall | tfp warm fit ÷ hs fit, CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     x_ = lambda v: "—" if v is None else f"{v:.0f}×"  # noqa: E731
-    for name, model, hw, hc, a, b, c, d in ratios:
-        lines.append(f"| {name} | {model} | {hw:.3f} | {hc:.3f} | {x_(a)} | {x_(b)} | {x_(c)} | {x_(d)} |")
+    for name, model, hw, hc, a, b, c, d, hf, e, f in ratios:
+        hf_ = "—" if hf[0] is None else f"{1000 * hf[0]:.1f}"
+        hf_ += "" if hf[1] is None else f" / {1000 * hf[1]:.1f}"
+        lines.append(f"| {name} | {model} | {hw:.3f} | {hc:.3f} | {x_(a)} | {x_(b)} | {x_(c)} | {x_(d)} | {hf_} | {x_(e)} | {x_(f)} |")
     for model in HS_MODELS:
         mine = [r for r in ratios if r[1] == model]
         if mine:
-            lows = [min((r[k] for r in mine if r[k] is not None), default=None) for k in range(4, 8)]
-            lines.append(f"| **lowest** | {model} | | | " + " | ".join(f"**{x_(v)}**" for v in lows) + " |")
+            lows = [min((r[k] for r in mine if r[k] is not None), default=None) for k in (4, 5, 6, 7)]
+            lows2 = [min((r[k] for r in mine if r[k] is not None), default=None) for k in (9, 10)]
+            lines.append(f"| **lowest** | {model} | | | " + " | ".join(f"**{x_(v)}**" for v in lows)
+                         + " | | " + " | ".join(f"**{x_(v)}**" for v in lows2) + " |")
     if any(rep.values()):
         n = len(rep["tfp"]) or len(rep["ar"])
         lines += [

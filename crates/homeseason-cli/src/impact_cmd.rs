@@ -56,6 +56,12 @@ pub(crate) struct ImpactArgs {
     /// Also write the summary (and the pointwise series) as JSON to this file.
     #[arg(long)]
     pub(crate) json: Option<PathBuf>,
+    /// Add the analysis' own time (fit, posterior draws and summary, without reading the file or
+    /// writing output) to the JSON: wall as `fit_seconds`, the thread's CPU time as
+    /// `fit_cpu_seconds` (Linux; null elsewhere); off by default, since a time is not a
+    /// deterministic output.
+    #[arg(long)]
+    pub(crate) timings: bool,
 }
 
 /// A time key: a date or an integer.
@@ -363,8 +369,16 @@ pub(crate) fn run(args: &ImpactArgs) -> Result<Outcome> {
         errors,
         ..ImpactOptions::default()
     };
+    // The analysis alone (fit, posterior draws, summary), timed for the per-fit comparison with
+    // other tools (benchmarks/IMPACT.md); reading the file and writing the output are not in it.
+    let started = std::time::Instant::now();
+    let cpu_started = thread_cpu_seconds();
     let impact = causal_impact(&y, &design, 0..pre_end, post_start..rows.len(), &options)
         .context("fitting the counterfactual regression")?;
+    let fit_seconds = (
+        started.elapsed().as_secs_f64(),
+        cpu_started.zip(thread_cpu_seconds()).map(|(a, b)| b - a),
+    );
     let mut text = String::new();
     let _ = writeln!(
         text,
@@ -388,9 +402,21 @@ pub(crate) fn run(args: &ImpactArgs) -> Result<Outcome> {
     }
     let _ = write!(text, "{impact}");
     Ok(Outcome {
-        json: to_json(args, &impact, &t, &covs, missing),
+        json: to_json(args, &impact, &t, &covs, missing, fit_seconds),
         text,
     })
+}
+
+/// CPU time this thread has run, in seconds (Linux: the first field of
+/// `/proc/thread-self/schedstat`, nanoseconds on a CPU); `None` where that file is not readable.
+/// The analysis runs on the calling thread alone, so the difference around it is its CPU time,
+/// which a loaded machine does not inflate as it does the wall time. The kernel updates the
+/// counter at its scheduler tick (4 ms here): one difference is off by up to a tick either way,
+/// the mean over many runs is not.
+fn thread_cpu_seconds() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(ns * 1e-9)
 }
 
 fn est(e: &Estimate) -> serde_json::Value {
@@ -403,6 +429,7 @@ fn to_json(
     t: &[Time],
     covs: &[(String, Vec<f64>)],
     missing: usize,
+    (fit_seconds, fit_cpu_seconds): (f64, Option<f64>),
 ) -> serde_json::Value {
     let summary = |s: &homeseason_stats::impact::PeriodSummary| {
         json!({
@@ -412,7 +439,7 @@ fn to_json(
             "relative_effect": est(&s.relative),
         })
     };
-    json!({
+    let mut doc = json!({
         "input": args.input.display().to_string(),
         "target": args.target,
         "covariates": covs.iter().map(|c| c.0.clone()).collect::<Vec<_>>(),
@@ -441,5 +468,10 @@ fn to_json(
             "effect": est(&p.effect),
             "cumulative_effect": est(&p.cumulative_effect),
         })).collect::<Vec<_>>(),
-    })
+    });
+    if args.timings {
+        doc["fit_seconds"] = json!(fit_seconds);
+        doc["fit_cpu_seconds"] = json!(fit_cpu_seconds);
+    }
+    doc
 }

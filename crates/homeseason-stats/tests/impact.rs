@@ -593,7 +593,7 @@ fn comparison_data_shows_no_significant_effect_like_causalimpact() {
 /// VolksWagen against BMW and Allianz; pre 2011-01-02 – 2015-09-13, post 2015-09-20 – 2017-03-19).
 /// R CausalImpact (local level; tfcausalimpact notebooks/R/volks/summary.txt): actual 127 (10026),
 /// prediction 171 (5.6) [159, 182], relative effect −26 % (3.2 %) [−32 %, −19 %], tail-area p
-/// 0.00106 (two-sided 0.002). Stock prices drift: the pre-period evidence prefers the local level.
+/// 0.00106 (two-sided 0.002).
 fn volks() -> (
     Vec<f64>,
     Design,
@@ -610,7 +610,7 @@ fn volks() -> (
 }
 
 #[test]
-fn volks_data_local_level_is_chosen_and_matches_causalimpact() {
+fn volks_data_matches_causalimpact_with_either_error_model() {
     let (y, design, pre, post) = volks();
     assert_eq!(post.len(), 79);
     let auto = ImpactOptions {
@@ -619,23 +619,41 @@ fn volks_data_local_level_is_chosen_and_matches_causalimpact() {
     };
     let imp = causal_impact(&y, &design, pre.clone(), post.clone(), &auto).unwrap();
     report("volks_data (auto)", &format!("\n{imp}"));
-    assert_eq!(imp.diagnostics.error_model, ErrorModel::LocalLevel);
+    // Stock prices drift, but under CausalImpact's prior on the level (s.d. near 0.01 s.d.(y),
+    // 32 prior observations) the local level predicts the pre-period worse than a slow AR(1)
+    // (φ ≈ 0.975; log Bayes factor ≈ 42), which `auto` therefore keeps.
+    assert_eq!(imp.diagnostics.error_model, ErrorModel::TwoAr1PlusNoise);
     assert_eq!(imp.diagnostics.model_scores.len(), 2);
     let r = &imp.cumulative.relative;
     assert_close(imp.average.actual, 127.0, 0.5, "average actual");
     assert!((-0.32..-0.19).contains(&r.value), "{r:?}");
     assert!(r.upper < 0.0, "{r:?}");
-    // Wider than R's interval: R's prior holds the level's s.d. near 0.01 s.d.(y) (32 prior
-    // observations); ours is flat on the random-walk share, so the data's near-random-walk
-    // residuals widen the 79-week forecast.
     assert!(
         imp.p_value < 0.1 && imp.effect_sign() == -1,
         "{}",
         imp.p_value
     );
     // The AR errors alone, for the record.
-    let ar = causal_impact(&y, &design, pre, post, &reference_options()).unwrap();
+    let ar = causal_impact(&y, &design, pre.clone(), post.clone(), &reference_options()).unwrap();
     report("volks_data (AR errors)", &format!("\n{ar}"));
+    let ll = causal_impact(
+        &y,
+        &design,
+        pre,
+        post,
+        &ImpactOptions {
+            errors: ErrorModel::LocalLevel,
+            ..reference_options()
+        },
+    )
+    .unwrap();
+    report("volks_data (local level)", &format!("\n{ll}"));
+    // The local level with the same prior as R: the data still pull the random walk's share up
+    // (≈ 0.8 of the variance), so the 79-week forecast is wider than R's (−21 % [−33 %, −5 %]
+    // here), but it finds the drop and covers R's estimate.
+    let r = &ll.cumulative.relative;
+    assert!(r.covers(-0.26) && r.upper < 0.0, "{r:?}");
+    assert!(ll.p_value < 0.05 && ll.effect_sign() == -1);
 }
 
 #[test]
@@ -654,8 +672,17 @@ fn comparison_data_with_the_model_chosen_by_predictive_score() {
         // R: −0.83 % [−2.6 %, 1 %], tail-area p 0.20 (two-sided 0.40).
         let r = &imp.cumulative.relative;
         assert!((-0.03..0.015).contains(&r.value), "{r:?}");
-        assert!(r.covers(0.0), "{r:?}");
-        assert!(imp.p_value > 0.1, "{}", imp.p_value);
+        if errors == ErrorModel::Auto {
+            assert!(r.covers(0.0), "{r:?}");
+            assert!(imp.p_value > 0.1, "{}", imp.p_value);
+        } else {
+            // The local level with CausalImpact's prior on the level is nearly a static
+            // regression with white noise here, and the residuals' lag-1 autocorrelation (0.27)
+            // goes unmodelled: its interval (−1.2 % [−2.4 %, −0.04 %]) is narrower than R's, which
+            // its prior on the observation noise (IG(25, 5·s.d.(y)²), a prior R² of 0.8 where the
+            // fit has 0.98) keeps wide. `auto` keeps the AR errors, which model the correlation.
+            assert!(r.lower > -0.03 && r.upper < 0.015, "{r:?}");
+        }
     }
 }
 
@@ -705,9 +732,26 @@ fn local_level_recovers_a_known_effect_on_a_drifting_series() {
     };
     let imp = causal_impact(&y, &design, 0..240, 240..300, &opts).unwrap();
     report("drifting series, +10 % (auto)", &format!("\n{imp}"));
-    assert_eq!(imp.diagnostics.error_model, ErrorModel::LocalLevel);
-    let r = &imp.cumulative.relative;
-    assert!(r.covers(0.10) && r.lower > 0.0, "{r:?}");
+    let ll = causal_impact(
+        &y,
+        &design,
+        0..240,
+        240..300,
+        &ImpactOptions {
+            errors: ErrorModel::LocalLevel,
+            ..opts.clone()
+        },
+    )
+    .unwrap();
+    report("drifting series, +10 % (local level)", &format!("\n{ll}"));
+    // The drift (0.4 %/day) is far above CausalImpact's prior guess for the level (0.01 s.d.(y),
+    // here ≈ 0.06 %/day), so the evidence prefers the slow AR(1) (φ ≈ 0.99) to that local level;
+    // both recover the effect.
+    assert_eq!(imp.diagnostics.model_scores.len(), 2);
+    for fit in [&imp, &ll] {
+        let r = &fit.cumulative.relative;
+        assert!(r.covers(0.10) && r.lower > 0.0, "{r:?}");
+    }
 }
 
 #[test]

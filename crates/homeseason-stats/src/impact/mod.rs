@@ -93,7 +93,11 @@
 //! the right model for series that drift (stock prices, a market in a downturn), too wide for
 //! series that revert. The same machinery fits it (the random walk is the first state component
 //! with φ = 1, started at zero so the intercept is its diffuse initial level; one parameter, the
-//! random-walk share ψ, integrated over 24 slices of logit ψ). [`ErrorModel::Auto`] fits both and
+//! random-walk share ψ, integrated by the midpoint rule over logit ψ). Its prior is CausalImpact's:
+//! the random walk's innovation variance ψσ² is inverse-gamma, `IG(16, 16·(0.01·s.d.(y*))²)` (a
+//! prior guess of 0.01 s.d. of the pre-period response with 32 prior observations, R's
+//! `prior.level.sd` and tfp-causalimpact's `prior_level_sd`), the white noise's variance has the
+//! scale-invariant prior σ² has in the AR models; σ² still integrates out in closed form. [`ErrorModel::Auto`] fits both and
 //! keeps the one whose pre-period evidence — the product of one-step-ahead predictive densities,
 //! the log score of predicting each pre-period day from the days before it, parameters integrated
 //! out — is larger; [`Diagnostics::model_scores`] reports both.
@@ -178,8 +182,9 @@ pub enum ErrorModel {
     #[default]
     TwoAr1PlusNoise,
     /// CausalImpact's local level: a random walk plus white noise, `uₜ = μₜ + εₜ`,
-    /// `μₜ = μₜ₋₁ + ηₜ`, `Var η = ψσ²`, `Var ε = (1 − ψ)σ²`, flat prior on logit ψ over
-    /// [−14, 10]. The level starts at the intercept (a diffuse initial level), so the
+    /// `μₜ = μₜ₋₁ + ηₜ`, `Var η = ψσ²`, `Var ε = (1 − ψ)σ²`, with CausalImpact's prior on the
+    /// level: `ψσ² ~ IG(16, 16·(0.01·s.d.(y*))²)` (s.d. over the pre-period, model scale), logit ψ
+    /// within [−14, 10]. The level starts at the intercept (a diffuse initial level), so the
     /// counterfactual carries the last level forward instead of reverting to the regression line,
     /// and its uncertainty grows with the horizon.
     LocalLevel,
