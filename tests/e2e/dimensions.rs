@@ -260,11 +260,14 @@ fn code(first17: &str) -> String {
     )
 }
 
+/// One `theme_summary` row's figures: activities, activity enterprises, enterprises, brands, sales.
+type ThemeFigures = (i64, i64, i64, i64, f64);
+
 /// `theme_summary` of `lake`: `(region, tag) → (activities, activity enterprises, enterprises,
 /// brands, sales)` (activities and activity enterprises −1 when empty).
 fn theme_cells(
     lake: &std::path::Path,
-) -> std::collections::BTreeMap<(String, String), (i64, i64, i64, i64, f64)> {
+) -> std::collections::BTreeMap<(String, String), ThemeFigures> {
     let t = read_parquet(&lake.join("theme_summary/data.parquet"));
     let s = |c: &str| crate::util::texts(&t, c);
     let n = |c: &str| -> Vec<Option<f64>> {
@@ -337,7 +340,7 @@ fn a_themes_table_counts_hand_made_files_exactly() {
         crate::util::write_in(tmp.path(), "enterprise_sales_old.csv", old_layout),
     ];
     let lake = tmp.path().join("lake");
-    let refs: Vec<&std::path::Path> = files.iter().map(|p| p.as_path()).collect();
+    let refs: Vec<&std::path::Path> = files.iter().map(std::path::PathBuf::as_path).collect();
     let out = crate::util::ingest_json(&lake, &refs);
     let report = |name: &str| {
         out.as_array()

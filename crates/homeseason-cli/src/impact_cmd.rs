@@ -116,10 +116,11 @@ pub(crate) fn read_frame(path: &Path, text: &[&str]) -> Result<DataFrame> {
 /// `0742` keep their leading zero) and the other types inferred from its first 10,000 rows.
 pub(crate) fn read_csv(path: &Path, text: &[&str]) -> Result<DataFrame> {
     let text_schema = (!text.is_empty()).then(|| {
-        std::sync::Arc::new(Schema::from_iter(
+        std::sync::Arc::new(
             text.iter()
-                .map(|c| Field::new((*c).into(), DataType::String)),
-        ))
+                .map(|c| Field::new((*c).into(), DataType::String))
+                .collect::<Schema>(),
+        )
     });
     CsvReadOptions::default()
         .with_has_header(true)

@@ -145,7 +145,7 @@ fn theme_indices(tags: Option<&str>) -> Vec<usize> {
     let mut out: Vec<usize> = tags
         .unwrap_or_default()
         .split(';')
-        .filter_map(|t| Theme::parse(t))
+        .filter_map(Theme::parse)
         .filter_map(|t| Theme::ALL.iter().position(|x| *x == t))
         .collect();
     out.sort_unstable();

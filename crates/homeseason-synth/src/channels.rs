@@ -154,7 +154,7 @@ mod tests {
         let (w0, w1) = lat.window;
         let mut online_more = 0;
         for r in 0..lat.regions.len() {
-            for m in 0..MCCS.len() {
+            for (m, mcc) in MCCS.iter().enumerate() {
                 for d in (w0..w1).step_by(9) {
                     let (on, off) = (lat.x_channel(r, m, d, true), lat.x_channel(r, m, d, false));
                     let x = lat.x(r, m, d);
@@ -163,7 +163,7 @@ mod tests {
                         "{on}+{off} vs {x}"
                     );
                     let s = lat.online_share(m, d);
-                    if s > 0.0 && lat.uplift(r, cat_index(MCCS[m].category), d) > 0.0 {
+                    if s > 0.0 && lat.uplift(r, cat_index(mcc.category), d) > 0.0 {
                         let v = lat.value(r, m, d);
                         assert!(on / (v * s) > off / (v * (1.0 - s)), "online grows more");
                         online_more += 1;

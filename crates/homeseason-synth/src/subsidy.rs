@@ -403,14 +403,14 @@ mod tests {
         let starts: Vec<NaiveDate> = (0..2).map(|r| lat.subsidy_start(r)).collect();
         assert!(starts.contains(&cfg.campaign.window.start));
         assert!(starts.contains(&late_start(cfg.campaign.window.start)));
-        for r in 0..2 {
+        for (r, &start) in starts.iter().enumerate() {
             for &c in &cfg.campaign.categories.targeted {
                 let ci = cat_index(c);
                 let mut sub_days = 0;
                 for d in w0..w1 {
                     let sub = lat.subsidy_uplift(r, ci, d);
                     assert!(sub <= lat.uplift(r, ci, d) + 1e-12);
-                    if lat.days[d].date < starts[r] {
+                    if lat.days[d].date < start {
                         assert_eq!(sub, 0.0);
                     } else {
                         assert!(sub > 0.0);

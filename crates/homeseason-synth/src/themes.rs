@@ -73,12 +73,17 @@ pub(crate) fn tags_of(seed: u64, e: &Enterprise) -> Tags {
     }
 }
 
+/// (region, dimension, tag): one cell of [`TRUTH_THEMES_FILE`].
+type TruthKey = (String, &'static str, &'static str);
+
+/// A cell's enterprises (USCC), brands and sales in yuan.
+type TruthCell = (BTreeSet<String>, BTreeSet<String>, f64);
+
 /// Accumulates [`TRUTH_THEMES_FILE`] while the enterprise files are written.
 #[derive(Default)]
 pub(crate) struct Truth {
     /// (region, dimension, tag) → (enterprises, brands, sales in yuan).
-    cells:
-        BTreeMap<(String, &'static str, &'static str), (BTreeSet<String>, BTreeSet<String>, f64)>,
+    cells: BTreeMap<TruthKey, TruthCell>,
 }
 
 impl Truth {
