@@ -244,6 +244,11 @@ const ALLOWED: &[(&str, &str, &str)] = &[
         "examples of the accepted period formats in a reject message",
     ),
     (
+        "homeseason-ingest/src/subsidies.rs",
+        "let formats = \"2023-W37 | 2023-09 | 2023-09-01~2023-09-03\";",
+        "examples of the accepted period formats in the subsidies feed's reject message",
+    ),
+    (
         "homeseason-pipeline/src/template.rs",
         "2023-W37",
         "examples of the accepted period formats in the template's notes",

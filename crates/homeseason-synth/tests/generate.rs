@@ -305,6 +305,7 @@ fn full_default_run() {
     // 3. enterprise sales
     let mut firms = BTreeSet::new();
     let mut firm_regions = BTreeSet::new();
+    let (mut tagged_files, mut untagged_files) = (0, 0);
     for region in regions.all() {
         let path = out.join(format!(
             "enterprise_sales/enterprise_sales_{}.csv",
@@ -312,10 +313,15 @@ fn full_default_run() {
         ));
         let gb = summary.gb18030_regions.contains(&region.code);
         let (header, rows) = read_csv(&path, gb);
-        assert_eq!(
-            header.join(","),
-            "统一社会信用代码,企业名称,地区,品类,统计期,销售额,单位,线上/线下,品牌"
-        );
+        // About half the regions' files carry the optional subcategory and theme columns (issue 18).
+        let base = "统一社会信用代码,企业名称,地区,品类,统计期,销售额,单位,线上/线下,品牌";
+        let header = header.join(",");
+        if header == base {
+            untagged_files += 1;
+        } else {
+            assert_eq!(header, format!("{base},细分品类,主题标签"));
+            tagged_files += 1;
+        }
         let mut periods = BTreeSet::new();
         for r in &rows {
             assert_eq!(uscc::validate(&r[0]), Ok(()), "{}", r[0]);
@@ -341,6 +347,10 @@ fn full_default_run() {
         assert!(periods.contains("2023-09"));
     }
     assert_eq!(firm_regions, all37);
+    assert!(
+        tagged_files > 0 && untagged_files > 0,
+        "{tagged_files} files with the theme columns, {untagged_files} without"
+    );
     assert!(
         (180..=220).contains(&firms.len()),
         "{} enterprises",
