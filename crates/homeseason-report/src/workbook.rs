@@ -229,6 +229,20 @@ pub fn workbook_with(
     Ok(book.save_to_buffer()?)
 }
 
+/// Columns A and B of a row: the region key and its Chinese name (全国 for the national key).
+fn region_cells(sheet: &mut Worksheet, r: u32, code: &str, f: &Formats) -> Result<()> {
+    sheet.write_string_with_format(r, 0, code, &f.center)?;
+    let name = if code == NATIONAL {
+        "全国"
+    } else {
+        Regions::embedded()
+            .by_code(code)
+            .map_or(code, |x| x.name_zh.as_str())
+    };
+    sheet.write_string_with_format(r, 1, name, &f.text)?;
+    Ok(())
+}
+
 /// The rows of `df` whose `region_code` is `region` (and, with `national`, the national rows too);
 /// a frame without a `region_code` column, or empty, is returned as it is.
 ///
@@ -806,7 +820,6 @@ fn activity_summary_sheet(sheet: &mut Worksheet, summary: &DataFrame, f: &Format
     )?;
     let n = summary.height();
     if n > 0 {
-        let regions = Regions::embedded();
         let sorted = summary.sort(
             ["region_code", "week_start", "activity_type"],
             SortMultipleOptions::default(),
@@ -824,15 +837,7 @@ fn activity_summary_sheet(sheet: &mut Worksheet, summary: &DataFrame, f: &Format
         ];
         for i in 0..n {
             let r = row(i);
-            sheet.write_string_with_format(r, 0, &region[i], &f.center)?;
-            let name = if region[i] == NATIONAL {
-                "全国"
-            } else {
-                regions
-                    .by_code(&region[i])
-                    .map_or(region[i].as_str(), |x| x.name_zh.as_str())
-            };
-            sheet.write_string_with_format(r, 1, name, &f.text)?;
+            region_cells(sheet, r, &region[i], f)?;
             // A real date (Excel serial day, shown yyyy-mm-dd), so the column sorts and filters as
             // dates; text that is not a date stays text.
             match chrono::NaiveDate::parse_from_str(

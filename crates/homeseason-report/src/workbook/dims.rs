@@ -2,11 +2,12 @@
 //! (`channel_uplift`, as published: suppressed figures blank) and **主题与细分品类 Themes**
 //! (`theme_summary`).
 
-use homeseason_schema::region::{NATIONAL, Regions};
 use polars::prelude::*;
 use rust_xlsxwriter::Worksheet;
 
-use super::{Formats, Result, autofilter, category_title, frame_sheet, row, strings, xcol};
+use super::{
+    Formats, Result, autofilter, category_title, frame_sheet, region_cells, row, strings, xcol,
+};
 
 /// Name of the online and offline sheet.
 pub const CHANNEL_SHEET: &str = "线上线下 Online and offline";
@@ -95,18 +96,9 @@ pub(super) fn channel_sheet(
             num("online_share_change_lower_pp")?,
             num("online_share_change_upper_pp")?,
         );
-        let regions = Regions::embedded();
         for i in 0..n {
             let r = row(i);
-            sheet.write_string_with_format(r, 0, &region[i], &f.center)?;
-            let name = if region[i] == NATIONAL {
-                "全国"
-            } else {
-                regions
-                    .by_code(&region[i])
-                    .map_or(region[i].as_str(), |x| x.name_zh.as_str())
-            };
-            sheet.write_string_with_format(r, 1, name, &f.text)?;
+            region_cells(sheet, r, &region[i], f)?;
             sheet.write_string_with_format(r, 2, category_title(&category[i]), &f.text)?;
             sheet.write_string_with_format(r, 3, &method[i], &f.text)?;
             for (j, values) in figures.iter().enumerate() {
@@ -192,18 +184,9 @@ pub(super) fn theme_sheet(sheet: &mut Worksheet, themes: &DataFrame, f: &Formats
             num("brands")?,
             num("sales_yuan")?,
         ];
-        let regions = Regions::embedded();
         for i in 0..n {
             let r = row(i);
-            sheet.write_string_with_format(r, 0, &region[i], &f.center)?;
-            let name = if region[i] == NATIONAL {
-                "全国"
-            } else {
-                regions
-                    .by_code(&region[i])
-                    .map_or(region[i].as_str(), |x| x.name_zh.as_str())
-            };
-            sheet.write_string_with_format(r, 1, name, &f.text)?;
+            region_cells(sheet, r, &region[i], f)?;
             let dim_zh = if dim[i] == "theme" {
                 "主题 theme"
             } else {
