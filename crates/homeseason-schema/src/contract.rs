@@ -46,6 +46,9 @@ pub mod tables {
     pub const PAYMENT_TRANSACTIONS: &str = "payment_transactions";
     /// Daily payment aggregates: an institution input and the lake's payment table.
     pub const PAYMENT_DAILY: &str = "payment_daily";
+    /// The same transactions by county-level area: the finest division each transaction names,
+    /// its prefecture-level city and its urban/rural class (城乡).
+    pub const PAYMENT_AREA_DAILY: &str = "payment_area_daily";
     /// Key-enterprise sales reports.
     pub const ENTERPRISE_SALES: &str = "enterprise_sales";
     /// NBS-style retail statistics (社零) by category.
@@ -93,9 +96,10 @@ pub mod tables {
     pub const DASHBOARD_BASELINE_DAILY: &str = "dashboard_baseline_daily";
 
     /// Every table, in the order of `datapackage.json`.
-    pub const ALL: [&str; 24] = [
+    pub const ALL: [&str; 25] = [
         PAYMENT_TRANSACTIONS,
         PAYMENT_DAILY,
+        PAYMENT_AREA_DAILY,
         ENTERPRISE_SALES,
         RETAIL_STATS,
         ACTIVITIES,
@@ -289,7 +293,7 @@ pub fn renamed_columns(table: &str) -> impl Iterator<Item = (&'static str, &'sta
 }
 
 /// The embedded schema files, by table name.
-const EMBEDDED: [(&str, &str); 24] = [
+const EMBEDDED: [(&str, &str); 25] = [
     (
         tables::PAYMENT_TRANSACTIONS,
         include_str!("../../../data-schemas/payment_transactions.json"),
@@ -297,6 +301,10 @@ const EMBEDDED: [(&str, &str); 24] = [
     (
         tables::PAYMENT_DAILY,
         include_str!("../../../data-schemas/payment_daily.json"),
+    ),
+    (
+        tables::PAYMENT_AREA_DAILY,
+        include_str!("../../../data-schemas/payment_area_daily.json"),
     ),
     (
         tables::ENTERPRISE_SALES,
