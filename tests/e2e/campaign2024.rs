@@ -9,7 +9,7 @@ use calamine::Reader;
 use homeseason_schema::campaign::{Campaign, TRADE_IN_TOML};
 use polars::prelude::*;
 
-use crate::util::{homeseason, ok, read_json, read_parquet};
+use crate::util::{homeseason, ok, read_json, read_parquet, texts};
 
 /// Regions of the small 2024 run: a province, its plan city, another province and the smallest
 /// region (a few regions keep the test's runtime modest; the full list is the campaign's `all`).
@@ -96,39 +96,17 @@ fn the_2024_season_runs_end_to_end_demo_report_workbook() {
         ("window_start", c.window.start),
         ("window_end", c.window.end),
     ] {
-        let dates: Vec<String> = campaign_rows
-            .column(column)
-            .expect(column)
-            .cast(&DataType::String)
-            .expect("text")
-            .str()
-            .expect("text")
-            .iter()
-            .map(|d| d.unwrap_or_default().to_owned())
-            .collect();
+        let dates = texts(&campaign_rows, column);
         assert!(
             dates.iter().all(|d| *d == day.to_string()),
             "{column}: {dates:?}"
         );
     }
-    let ids: Vec<String> = campaign_rows
-        .column("campaign_id")
-        .expect("campaign_id")
-        .str()
-        .expect("text")
-        .iter()
-        .map(|d| d.unwrap_or_default().to_owned())
-        .collect();
+    let ids = texts(&campaign_rows, "campaign_id");
     assert!(ids.iter().all(|i| i == "2024-trade-in"), "{ids:?}");
     // Every method estimates the 2024 window (masking too much history silences the regression).
-    let methods: std::collections::BTreeSet<String> = campaign_rows
-        .column("method")
-        .expect("method")
-        .str()
-        .expect("text")
-        .iter()
-        .map(|d| d.unwrap_or_default().to_owned())
-        .collect();
+    let methods: std::collections::BTreeSet<String> =
+        texts(&campaign_rows, "method").into_iter().collect();
     for m in ["prior_year", "two_year", "counterfactual_regression"] {
         assert!(methods.contains(m), "{m} missing: {methods:?}");
     }

@@ -3,59 +3,31 @@
 
 use polars::prelude::*;
 
-use crate::util::{demo_dir, read_parquet};
+use crate::util::{demo_dir, f64s, read_csv, read_parquet, texts};
 
 /// The demo's `channel_uplift` rows of one method with the injected truth beside each channel:
 /// `(region, category, channel, estimate, lower, upper, truth)`.
 fn channel_cells(method: &str) -> Vec<(String, String, String, f64, f64, f64, f64)> {
     let out = demo_dir();
     let table = read_parquet(&out.join("lake/channel_uplift/data.parquet"));
-    let truth = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_schema_overwrite(Some(std::sync::Arc::new(Schema::from_iter([Field::new(
-            "region_code".into(),
-            DataType::String,
-        )]))))
-        .try_into_reader_with_file_path(Some(out.join("sample/truth_channels.csv")))
-        .expect("truth_channels.csv opens")
-        .finish()
-        .expect("truth_channels.csv reads");
-    let text = |f: &DataFrame, c: &str| -> Vec<String> {
-        f.column(c)
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .map(|v| v.unwrap_or_default().to_owned())
-            .collect()
-    };
-    let num = |f: &DataFrame, c: &str| -> Vec<Option<f64>> {
-        f.column(c)
-            .unwrap()
-            .cast(&DataType::Float64)
-            .unwrap()
-            .f64()
-            .unwrap()
-            .iter()
-            .collect()
-    };
+    let truth = read_csv(&out.join("sample/truth_channels.csv"));
     let (t_region, t_cat, t_channel, t_pct) = (
-        text(&truth, "region_code"),
-        text(&truth, "category"),
-        text(&truth, "channel"),
-        num(&truth, "true_uplift_pct"),
+        texts(&truth, "region_code"),
+        texts(&truth, "category"),
+        texts(&truth, "channel"),
+        f64s(&truth, "true_uplift_pct"),
     );
     let (region, cat, m) = (
-        text(&table, "region_code"),
-        text(&table, "category"),
-        text(&table, "method"),
+        texts(&table, "region_code"),
+        texts(&table, "category"),
+        texts(&table, "method"),
     );
     let mut cells = Vec::new();
     for channel in ["online", "offline"] {
         let (p, lo, hi) = (
-            num(&table, &format!("{channel}_uplift_pct")),
-            num(&table, &format!("{channel}_lower_pct")),
-            num(&table, &format!("{channel}_upper_pct")),
+            f64s(&table, &format!("{channel}_uplift_pct")),
+            f64s(&table, &format!("{channel}_lower_pct")),
+            f64s(&table, &format!("{channel}_upper_pct")),
         );
         for i in 0..table.height() {
             if m[i] != method {
@@ -172,24 +144,13 @@ fn the_demo_channel_table_recovers_the_injected_channel_effects() {
 fn share_cells(method: &str) -> Vec<(String, f64, f64, f64)> {
     let out = demo_dir();
     let table = read_parquet(&out.join("lake/channel_uplift/data.parquet"));
-    let truth = crate::util::read_csv(&out.join("sample/truth_channels.csv"));
-    let text = |f: &DataFrame, c: &str| crate::util::texts(f, c);
-    let num = |f: &DataFrame, c: &str| -> Vec<Option<f64>> {
-        f.column(c)
-            .unwrap()
-            .cast(&DataType::Float64)
-            .unwrap()
-            .f64()
-            .unwrap()
-            .iter()
-            .collect()
-    };
+    let truth = read_csv(&out.join("sample/truth_channels.csv"));
     let (t_region, t_cat, t_channel, with, without) = (
-        text(&truth, "region_code"),
-        text(&truth, "category"),
-        text(&truth, "channel"),
-        num(&truth, "with_yuan"),
-        num(&truth, "without_yuan"),
+        texts(&truth, "region_code"),
+        texts(&truth, "category"),
+        texts(&truth, "channel"),
+        f64s(&truth, "with_yuan"),
+        f64s(&truth, "without_yuan"),
     );
     let find = |r: &str, c: &str, ch: &str| {
         (0..truth.height())
@@ -197,13 +158,13 @@ fn share_cells(method: &str) -> Vec<(String, f64, f64, f64)> {
             .map(|j| (with[j].unwrap(), without[j].unwrap()))
     };
     let (region, cat, m) = (
-        text(&table, "region_code"),
-        text(&table, "category"),
-        text(&table, "method"),
+        texts(&table, "region_code"),
+        texts(&table, "category"),
+        texts(&table, "method"),
     );
     let (lo, hi) = (
-        num(&table, "online_share_change_lower_pp"),
-        num(&table, "online_share_change_upper_pp"),
+        f64s(&table, "online_share_change_lower_pp"),
+        f64s(&table, "online_share_change_upper_pp"),
     );
     let mut out = Vec::new();
     for i in 0..table.height() {
@@ -269,17 +230,8 @@ fn theme_cells(
     lake: &std::path::Path,
 ) -> std::collections::BTreeMap<(String, String), ThemeFigures> {
     let t = read_parquet(&lake.join("theme_summary/data.parquet"));
-    let s = |c: &str| crate::util::texts(&t, c);
-    let n = |c: &str| -> Vec<Option<f64>> {
-        t.column(c)
-            .unwrap()
-            .cast(&DataType::Float64)
-            .unwrap()
-            .f64()
-            .unwrap()
-            .iter()
-            .collect()
-    };
+    let s = |c: &str| texts(&t, c);
+    let n = |c: &str| f64s(&t, c);
     let (region, tag) = (s("region_code"), s("tag"));
     let (act, act_e, ent, br, sales) = (
         n("activities"),
@@ -402,8 +354,8 @@ fn a_themes_table_counts_hand_made_files_exactly() {
 fn the_demo_theme_table_matches_the_injected_participation() {
     let out = demo_dir();
     let cells = theme_cells(&out.join("lake"));
-    let truth = crate::util::read_csv(&out.join("sample/truth_themes.csv"));
-    let s = |c: &str| crate::util::texts(&truth, c);
+    let truth = read_csv(&out.join("sample/truth_themes.csv"));
+    let s = |c: &str| texts(&truth, c);
     let (region, tag, ents, brands, sales) = (
         s("region_code"),
         s("tag"),

@@ -10,8 +10,8 @@ use polars::prelude::*;
 use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook};
 
 use crate::util::{
-    SALES_HEADER_ZH, demo_dir, files_with_ext, ingest, ingest_json, manifest, ok, read_parquet,
-    reject_rows, temp_with, texts, try_ingest, valid_uscc, write_in,
+    SALES_HEADER_ZH, counts, demo_dir, f64s, files_with_ext, ingest, ingest_json, manifest, ok,
+    read_parquet, reject_rows, report_of, temp_with, texts, try_ingest, valid_uscc, write_in,
 };
 
 /// One cell of a hand-written worksheet row: text, a number cell, or nothing.
@@ -28,32 +28,6 @@ fn bad_code(first17: &str) -> (String, char) {
     let good = uscc::check_char(first17).unwrap();
     let wrong = if good == '0' { '1' } else { '0' };
     (format!("{first17}{wrong}"), good)
-}
-
-/// The report of the file named `name` (the CLI orders the files it is given by path, so look
-/// reports up by file name rather than by argument position).
-fn report_of<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["report"]["file"] == name)
-        .map(|r| &r["report"])
-        .unwrap_or_else(|| panic!("no report for {name}: {v}"))
-}
-
-fn counts(report: &serde_json::Value) -> (u64, u64, u64, u64) {
-    let n = |k: &str| report[k].as_u64().unwrap();
-    (n("read"), n("accepted"), n("rejected"), n("duplicates"))
-}
-
-fn f64s(frame: &DataFrame, column: &str) -> Vec<Option<f64>> {
-    frame
-        .column(column)
-        .unwrap()
-        .f64()
-        .unwrap()
-        .iter()
-        .collect()
 }
 
 /// (line, column, reason) of each of `rejects`.

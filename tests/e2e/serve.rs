@@ -1,7 +1,7 @@
 //! `homeseason liaison add`, `homeseason serve` and `homeseason upload`: the upload service end to end,
 //! through the binary, on loopback.
 
-use crate::util::{Served, homeseason, ok};
+use crate::util::{Served, assert_upload_refused, homeseason, ok};
 
 use homeseason_test_support::ACTIVITIES_HEADER as HEADER;
 
@@ -44,20 +44,7 @@ fn a_liaison_uploads_through_the_binary() {
         format!("{HEADER}110000-2023-001,北京市,焕新周,直播电商节,2023-09-12,2023-09-14,体育馆,商务厅,10,12,绿色,线下,否\n"),
     )
     .expect("write");
-    let refused = homeseason(&[
-        "upload",
-        "--server",
-        &url,
-        "--token",
-        token,
-        foreign.to_str().expect("utf-8"),
-    ]);
-    assert!(!refused.status.success());
-    let stdout = String::from_utf8_lossy(&refused.stdout);
-    assert!(
-        stdout.contains("REFUSED") && stdout.contains("110000"),
-        "{stdout}"
-    );
+    assert_upload_refused(&url, token, &foreign, "110000");
 
     let id = token.split('_').nth(1).expect("token id");
     ok(&["liaison", "revoke", "--data", data, id]);

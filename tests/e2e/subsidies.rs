@@ -10,49 +10,11 @@ use std::time::{Duration, Instant};
 use polars::prelude::*;
 
 use crate::util::{
-    demo_dir, homeseason, ingest_json, ok, read_csv, read_json, read_parquet, reject_rows, texts,
-    write_in,
+    assert_upload_refused, counts, demo_dir, f64s, ingest_json, ok, read_csv, read_json,
+    reject_rows, report_of, table, texts, write_in,
 };
 
 const HEADER: &str = "地区,地市代码,品类,统计期,补贴方式,资金来源,发放金额（元）,核销数量,备注\n";
-
-fn report_of<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    v.as_array()
-        .expect("an array of results")
-        .iter()
-        .find(|r| r["report"]["file"] == name)
-        .map(|r| &r["report"])
-        .unwrap_or_else(|| panic!("no report for {name}: {v}"))
-}
-
-fn counts(report: &serde_json::Value) -> (u64, u64, u64, u64) {
-    let n = |k: &str| report[k].as_u64().expect("a count");
-    (n("read"), n("accepted"), n("rejected"), n("duplicates"))
-}
-
-fn table(lake: &Path, name: &str) -> DataFrame {
-    let mut frames = Vec::new();
-    for f in crate::util::files_with_ext(&lake.join(name), "parquet") {
-        frames.push(read_parquet(&f).lazy());
-    }
-    assert!(!frames.is_empty(), "no {name} files in {}", lake.display());
-    concat(frames, UnionArgs::default())
-        .expect("concat")
-        .collect()
-        .expect("collect")
-}
-
-fn f64s(frame: &DataFrame, column: &str) -> Vec<Option<f64>> {
-    frame
-        .column(column)
-        .unwrap_or_else(|e| panic!("{column}: {e}"))
-        .cast(&DataType::Float64)
-        .expect("numbers")
-        .f64()
-        .expect("f64")
-        .iter()
-        .collect()
-}
 
 /// Every kind of bad row a liaison sends is rejected on its own, with file, line, column and a
 /// reason whole in each language; the good rows (one in GB18030, one with a prefecture-level city)
@@ -290,20 +252,7 @@ fn a_liaison_uploads_subsidies_through_the_server() {
         "subsidies_110000.csv",
         format!("{HEADER}北京,,家电,2023-W37,消费券,市级,100,1,\n"),
     );
-    let refused = homeseason(&[
-        "upload",
-        "--server",
-        &url,
-        "--token",
-        token,
-        foreign.to_str().expect("utf-8"),
-    ]);
-    assert!(!refused.status.success());
-    let stdout = String::from_utf8_lossy(&refused.stdout);
-    assert!(
-        stdout.contains("REFUSED") && stdout.contains("110000"),
-        "{stdout}"
-    );
+    assert_upload_refused(&url, token, &foreign, "110000");
     let rows = table(&tmp.path().join("data/lake"), "subsidies");
     assert_eq!(texts(&rows, "funding_source"), ["provincial"]);
     assert_eq!(f64s(&rows, "amount_paid_yuan"), [Some(8_800.0)]);

@@ -216,6 +216,61 @@ pub(crate) fn texts(frame: &DataFrame, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// The column `name` as numbers (cast to `f64`; a null as `None`).
+pub(crate) fn f64s(frame: &DataFrame, name: &str) -> Vec<Option<f64>> {
+    frame
+        .column(name)
+        .unwrap_or_else(|e| panic!("column {name}: {e}"))
+        .cast(&DataType::Float64)
+        .expect("cast to numbers")
+        .f64()
+        .expect("f64")
+        .iter()
+        .collect()
+}
+
+/// Every Parquet file of the lake table `name`, concatenated (panics when there is none).
+pub(crate) fn table(lake: &Path, name: &str) -> DataFrame {
+    let frames: Vec<LazyFrame> = files_with_ext(&lake.join(name), "parquet")
+        .iter()
+        .map(|f| read_parquet(f).lazy())
+        .collect();
+    assert!(!frames.is_empty(), "no {name} files in {}", lake.display());
+    concat(frames, UnionArgs::default())
+        .expect("concat")
+        .collect()
+        .expect("collect")
+}
+
+/// The report of the file named `name` in the `--json` output `v` of `ingest` (the CLI orders the
+/// files it is given by path, so reports are looked up by file name, not by argument position).
+pub(crate) fn report_of<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    v.as_array()
+        .expect("an array of results")
+        .iter()
+        .find(|r| r["report"]["file"] == name)
+        .map(|r| &r["report"])
+        .unwrap_or_else(|| panic!("no report for {name}: {v}"))
+}
+
+/// A file report's (read, accepted, rejected, duplicates).
+pub(crate) fn counts(report: &serde_json::Value) -> (u64, u64, u64, u64) {
+    let n = |k: &str| report[k].as_u64().expect("a count");
+    (n("read"), n("accepted"), n("rejected"), n("duplicates"))
+}
+
+/// `homeseason upload` of `file` (another region's) to `url` with `token` fails, and its output
+/// says REFUSED and names `region`.
+pub(crate) fn assert_upload_refused(url: &str, token: &str, file: &Path, region: &str) {
+    let refused = homeseason(&["upload", "--server", url, "--token", token, s(file)]);
+    assert!(!refused.status.success());
+    let stdout = String::from_utf8_lossy(&refused.stdout);
+    assert!(
+        stdout.contains("REFUSED") && stdout.contains(region),
+        "{stdout}"
+    );
+}
+
 /// The lake's rejects, one entry a row: its line and the text of `columns` (see [`texts`]), sorted.
 pub(crate) fn reject_rows(lake: &Path, columns: &[&str]) -> Vec<(i64, Vec<String>)> {
     let mut out = Vec::new();

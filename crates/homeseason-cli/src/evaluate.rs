@@ -225,6 +225,54 @@ fn floats(pooled: &DataFrame, name: &str) -> Result<Float64Chunked> {
         .clone())
 }
 
+/// The figures both Markdown tables of an evaluation show for each row of a scores frame: its
+/// method, then cells, MAE, bias, nominal and calibrated coverage and the placebo false-positive
+/// rate.
+struct ScoreColumns {
+    method: StringChunked,
+    cells: Int64Chunked,
+    mae: Float64Chunked,
+    bias: Float64Chunked,
+    coverage: Float64Chunked,
+    calibrated: Float64Chunked,
+    fpr: Float64Chunked,
+}
+
+impl ScoreColumns {
+    /// Read them from `frame`, the false-positive rate from its column `fpr`.
+    fn read(frame: &DataFrame, fpr: &str) -> Result<ScoreColumns> {
+        let (method, cells) = methods_and_cells(frame)?;
+        Ok(ScoreColumns {
+            method,
+            cells,
+            mae: floats(frame, "mae_pp")?,
+            bias: floats(frame, "bias_pp")?,
+            coverage: floats(frame, "coverage")?,
+            calibrated: floats(frame, "calibrated_coverage")?,
+            fpr: floats(frame, fpr)?,
+        })
+    }
+
+    /// Row `i`'s method.
+    fn method(&self, i: usize) -> &str {
+        self.method.get(i).unwrap_or_default()
+    }
+
+    /// Row `i`'s method and figures as Markdown cells: `| method | cells | MAE | … | FPR |`.
+    fn cells(&self, i: usize) -> String {
+        format!(
+            "| {} | {} | {:.2} | {:+.2} | {} | {} | {} |",
+            self.method(i),
+            self.cells.get(i).unwrap_or_default(),
+            self.mae.get(i).unwrap_or(f64::NAN),
+            self.bias.get(i).unwrap_or(f64::NAN),
+            share(self.coverage.get(i)),
+            share(self.calibrated.get(i)),
+            share(self.fpr.get(i)),
+        )
+    }
+}
+
 /// Run synth → ingest → estimate → score for each seed under `out`, and write a Markdown table.
 pub(crate) fn evaluate(
     campaign: &Campaign,
@@ -595,29 +643,19 @@ impl Section<'_> {
             md,
             "| method | cells | MAE (pp) | bias (pp) | coverage | calibrated coverage | placebo FPR | flagged | headline |\n|---|---|---|---|---|---|---|---|---|"
         );
-        let (m, cells) = methods_and_cells(&pooled)?;
-        let f = |name: &str| floats(&pooled, name);
-        let (mae, bias, cov, ccov, fpr, flagged) = (
-            f("mae_pp")?,
-            f("bias_pp")?,
-            f("coverage")?,
-            f("calibrated_coverage")?,
-            f("placebo_fpr")?,
-            f("flagged_share")?,
-        );
+        let scores = ScoreColumns::read(&pooled, "placebo_fpr")?;
+        let flagged = floats(&pooled, "flagged_share")?;
         let runs = self.scores.len();
         for i in 0..pooled.height() {
-            let method = m.get(i).unwrap_or_default();
-            let chosen = self.heads.iter().filter(|h| **h == Some(method)).count();
+            let chosen = self
+                .heads
+                .iter()
+                .filter(|h| **h == Some(scores.method(i)))
+                .count();
             let _ = writeln!(
                 md,
-                "| {method} | {} | {:.2} | {:+.2} | {} | {} | {} | {} | {} |",
-                cells.get(i).unwrap_or_default(),
-                mae.get(i).unwrap_or(f64::NAN),
-                bias.get(i).unwrap_or(f64::NAN),
-                share(cov.get(i)),
-                share(ccov.get(i)),
-                share(fpr.get(i)),
+                "{} {} | {} |",
+                scores.cells(i),
                 share(flagged.get(i)),
                 if chosen == 0 {
                     String::new()
@@ -668,38 +706,24 @@ fn per_seed_table(all: &DataFrame, runs: &[SeedRun]) -> Result<String> {
         .lazy()
         .sort(["seed", "method"], SortMultipleOptions::default())
         .collect()?;
-    let (m, cells) = methods_and_cells(&sorted)?;
-    let f = |name: &str| floats(&sorted, name);
-    let (seed, mae, bias, cov, ccov, fpr) = (
-        sorted
-            .column("seed")?
-            .cast(&DataType::Int64)?
-            .i64()?
-            .clone(),
-        f("mae_pp")?,
-        f("bias_pp")?,
-        f("coverage")?,
-        f("calibrated_coverage")?,
-        f("false_positive_rate")?,
-    );
+    let scores = ScoreColumns::read(&sorted, "false_positive_rate")?;
+    let seed = sorted
+        .column("seed")?
+        .cast(&DataType::Int64)?
+        .i64()?
+        .clone();
     let mut md = String::from(
         "| seed | method | cells | MAE (pp) | bias (pp) | coverage | calibrated coverage | placebo FPR | headline |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     for i in 0..sorted.height() {
         let s = seed.get(i).unwrap_or_default();
-        let method = m.get(i).unwrap_or_default();
         let head = runs.iter().any(|r| {
-            i64::try_from(r.seed).ok() == Some(s) && r.headline.as_deref() == Some(method)
+            i64::try_from(r.seed).ok() == Some(s) && r.headline.as_deref() == Some(scores.method(i))
         });
         let _ = writeln!(
             md,
-            "| {s} | {method} | {} | {:.2} | {:+.2} | {} | {} | {} | {} |",
-            cells.get(i).unwrap_or_default(),
-            mae.get(i).unwrap_or(f64::NAN),
-            bias.get(i).unwrap_or(f64::NAN),
-            share(cov.get(i)),
-            share(ccov.get(i)),
-            share(fpr.get(i)),
+            "| {s} {} {} |",
+            scores.cells(i),
             if head { "√" } else { "" }
         );
     }
@@ -801,6 +825,7 @@ fn seed_list(seeds: &[u64]) -> String {
 mod tests {
     use super::*;
     use homeseason_synth::Scenario;
+    use homeseason_test_support::{f64_at, i64_at};
 
     /// One run's per-method scores as [`scores_of`] shapes them (regression and two-year, then the
     /// oracle row).
@@ -902,26 +927,8 @@ mod tests {
         };
         let clean = run(Scenario::Clean);
         let spill = run(Scenario::Spillover);
-        let bias = |r: &ScenarioRun| {
-            r.scores
-                .column("bias_pp")
-                .unwrap()
-                .f64()
-                .unwrap()
-                .get(0)
-                .unwrap()
-        };
-        let cells = |r: &ScenarioRun| {
-            r.scores
-                .column("cells")
-                .unwrap()
-                .cast(&DataType::Int64)
-                .unwrap()
-                .i64()
-                .unwrap()
-                .get(0)
-                .unwrap()
-        };
+        let bias = |r: &ScenarioRun| f64_at(&r.scores, "bias_pp", 0).expect("a bias");
+        let cells = |r: &ScenarioRun| i64_at(&r.scores, "cells", 0);
         assert_eq!(cells(&clean), 8, "2 regions × 4 targeted categories");
         assert_eq!(cells(&spill), 8);
         // Same seed, same noise: the spillover lifts the controls in the window only, so the

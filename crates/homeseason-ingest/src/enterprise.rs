@@ -25,6 +25,7 @@ use crate::Result;
 use crate::frame_util::{Cells, perr};
 use crate::parse::{self, Unit};
 use crate::reject::{Reason, RejectSink};
+use crate::row_tail::RowTail;
 use crate::table::MappedTable;
 
 #[derive(Default)]
@@ -40,11 +41,8 @@ struct Rows {
     brand: Vec<Option<String>>,
     subcategory: Vec<Option<&'static str>>,
     themes: Vec<Option<String>>,
-    start: Vec<chrono::NaiveDate>,
-    end: Vec<chrono::NaiveDate>,
-    /// Source line and raw text of each row ([`crate::ORIGIN_LINE`], [`crate::ORIGIN_RAW`]).
-    line: Vec<i64>,
-    raw: Vec<String>,
+    /// Period bounds, source line and raw text of each row.
+    tail: RowTail,
 }
 
 /// The contract's canonical value for `field` of `enterprise_sales` (value or one of its aliases).
@@ -338,11 +336,7 @@ pub(crate) fn sales(
         out.brand.push(cells.get("brand", row).map(str::to_owned));
         out.subcategory.push(sub);
         out.themes.push(themes);
-        out.start.push(period.start);
-        out.end.push(period.end);
-        out.line
-            .push(i64::try_from(cells.line(row)).unwrap_or(i64::MAX));
-        out.raw.push(cells.raw(row).to_owned());
+        out.tail.push(&period, &cells, row);
     }
     let accepted = out.uscc.len();
     let frame = df!(
@@ -357,11 +351,8 @@ pub(crate) fn sales(
         "brand" => out.brand,
         "subcategory" => out.subcategory,
         "theme_tags" => out.themes,
-        "period_start" => out.start,
-        "period_end" => out.end,
-        crate::ORIGIN_LINE => out.line,
-        crate::ORIGIN_RAW => out.raw,
     )
+    .and_then(|frame| out.tail.append_to(frame))
     .map_err(perr(sink.file()))?;
     Ok((frame, accepted, duplicates))
 }

@@ -36,6 +36,7 @@ mod payments;
 mod profile;
 mod reject;
 mod retail;
+mod row_tail;
 mod source;
 mod stream;
 mod subsidies;

@@ -22,6 +22,7 @@ use crate::Result;
 use crate::frame_util::{Cells, perr};
 use crate::parse::{self, Period, PeriodKind, Unit};
 use crate::reject::{Reason, RejectSink};
+use crate::row_tail::RowTail;
 use crate::table::MappedTable;
 
 #[derive(Default)]
@@ -35,10 +36,8 @@ struct Rows {
     amount: Vec<f64>,
     count: Vec<i64>,
     notes: Vec<Option<String>>,
-    start: Vec<chrono::NaiveDate>,
-    end: Vec<chrono::NaiveDate>,
-    line: Vec<i64>,
-    raw: Vec<String>,
+    /// Period bounds, source line and raw text of each row.
+    tail: RowTail,
 }
 
 /// The contract's canonical value for `field` of `subsidies` (value or one of its aliases).
@@ -366,11 +365,7 @@ pub(crate) fn subsidies(
         out.amount.push(yuan);
         out.count.push(count);
         out.notes.push(notes);
-        out.start.push(period.start);
-        out.end.push(period.end);
-        out.line
-            .push(i64::try_from(cells.line(row)).unwrap_or(i64::MAX));
-        out.raw.push(cells.raw(row).to_owned());
+        out.tail.push(&period, &cells, row);
     }
     let accepted = out.region.len();
     let frame = df!(
@@ -383,11 +378,8 @@ pub(crate) fn subsidies(
         "amount_paid_yuan" => out.amount,
         "redeemed_count" => out.count,
         "notes" => out.notes,
-        "period_start" => out.start,
-        "period_end" => out.end,
-        crate::ORIGIN_LINE => out.line,
-        crate::ORIGIN_RAW => out.raw,
     )
+    .and_then(|frame| out.tail.append_to(frame))
     .map_err(perr(sink.file()))?;
     Ok((frame, accepted, duplicates))
 }
@@ -396,6 +388,7 @@ pub(crate) fn subsidies(
 mod tests {
     use super::*;
     use crate::{Feed, ingest_bytes};
+    use homeseason_test_support::str_at;
 
     fn ingest(text: &str) -> crate::FileOutcome {
         ingest_bytes(
@@ -538,24 +531,8 @@ mod tests {
             out.rejects
         );
         // Messages whole in Chinese and in English, naming file, line and column.
-        let zh = out
-            .rejects
-            .column("message_zh")
-            .unwrap()
-            .str()
-            .unwrap()
-            .get(4)
-            .unwrap()
-            .to_owned();
-        let en = out
-            .rejects
-            .column("message_en")
-            .unwrap()
-            .str()
-            .unwrap()
-            .get(4)
-            .unwrap()
-            .to_owned();
+        let zh = str_at(&out.rejects, "message_zh", 4);
+        let en = str_at(&out.rejects, "message_en", 4);
         assert!(
             zh.contains("subsidies_330000.csv")
                 && zh.contains("第 7 行")
@@ -566,15 +543,7 @@ mod tests {
             en.contains("line 7") && en.contains("value \"外资\""),
             "{en}"
         );
-        let en = out
-            .rejects
-            .column("message_en")
-            .unwrap()
-            .str()
-            .unwrap()
-            .get(3)
-            .unwrap()
-            .to_owned();
+        let en = str_at(&out.rejects, "message_en", 3);
         assert!(en.contains("one of: voucher (Consumption voucher)"), "{en}");
     }
 

@@ -54,6 +54,35 @@ fn empty() -> Result<DataFrame> {
     )?)
 }
 
+/// The register's `name`, trimmed, as the column `__name` that [`one_row_per_activity`] reads.
+pub(crate) fn trimmed_name() -> Expr {
+    col("name")
+        .cast(DataType::String)
+        .str()
+        .strip_chars(lit(NULL))
+        .alias("__name")
+}
+
+/// One row per activity of `activities` (with `region_code`, `activity_id`, `__name` from
+/// [`trimmed_name`], `start_date`, `end_date`): a repeated id, or the same name starting the same
+/// day in the same region, keeps the row with the latest start (then end); ties are broken by id,
+/// so the result does not depend on the files' order.
+pub(crate) fn one_row_per_activity(activities: LazyFrame) -> LazyFrame {
+    activities
+        .sort(
+            ["region_code", "start_date", "end_date", "activity_id"],
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .unique_stable(
+            Some(cols(["region_code", "activity_id"])),
+            UniqueKeepStrategy::Last,
+        )
+        .unique_stable(
+            Some(cols(["region_code", "__name", "start_date"])),
+            UniqueKeepStrategy::Last,
+        )
+}
+
 /// Summarise the activities register by region × ISO week (of the start date) × type, after removing
 /// duplicates across re-submissions (see the module docs for the rules).
 ///
@@ -82,40 +111,21 @@ pub fn activity_summary(activities: &DataFrame) -> Result<DataFrame> {
     let days = col("start_date").cast(DataType::Int32);
     // 1970-01-01 was a Thursday: (days + 3) mod 7 is the number of days since Monday.
     let since_monday = ((days.clone() + lit(3i32)) % lit(7i32) + lit(7i32)) % lit(7i32);
-    let frame = activities
-        .clone()
-        .lazy()
-        .select([
-            col("region_code").cast(DataType::String),
-            col("activity_id").cast(DataType::String),
-            col("name")
-                .cast(DataType::String)
-                .str()
-                .strip_chars(lit(NULL))
-                .alias("__name"),
-            col("type").cast(DataType::String).alias("activity_type"),
-            col("start_date").cast(DataType::Date),
-            col("end_date").cast(DataType::Date),
-            (days - since_monday)
-                .cast(DataType::Date)
-                .alias("week_start"),
-            opt_count("enterprise_count").alias("__enterprises"),
-            opt_count("brand_count").alias("__brands"),
-            local.alias("__local"),
-        ])
-        // Latest start (then end) last, so `keep last` keeps it; ties broken by id for determinism.
-        .sort(
-            ["region_code", "start_date", "end_date", "activity_id"],
-            SortMultipleOptions::default().with_maintain_order(true),
-        )
-        .unique_stable(
-            Some(cols(["region_code", "activity_id"])),
-            UniqueKeepStrategy::Last,
-        )
-        .unique_stable(
-            Some(cols(["region_code", "__name", "start_date"])),
-            UniqueKeepStrategy::Last,
-        )
+    let frame = activities.clone().lazy().select([
+        col("region_code").cast(DataType::String),
+        col("activity_id").cast(DataType::String),
+        trimmed_name(),
+        col("type").cast(DataType::String).alias("activity_type"),
+        col("start_date").cast(DataType::Date),
+        col("end_date").cast(DataType::Date),
+        (days - since_monday)
+            .cast(DataType::Date)
+            .alias("week_start"),
+        opt_count("enterprise_count").alias("__enterprises"),
+        opt_count("brand_count").alias("__brands"),
+        local.alias("__local"),
+    ]);
+    let frame = one_row_per_activity(frame)
         .group_by([col("region_code"), col("week_start"), col("activity_type")])
         .agg([
             len().cast(DataType::Int64).alias("activities"),

@@ -790,15 +790,7 @@ mod tests {
             .unwrap();
             assert_eq!(out.height(), 1, "the furniture cell has its regression row");
             let f = |n: &str| out.column(n).unwrap().f64().unwrap().get(0).unwrap();
-            let days = out
-                .column("days_used")
-                .unwrap()
-                .cast(&DataType::Int64)
-                .unwrap()
-                .i64()
-                .unwrap()
-                .get(0)
-                .unwrap();
+            let days = homeseason_test_support::i64_at(&out, "days_used", 0);
             (f("uplift_pct"), f("lower_pct"), f("upper_pct"), days, out)
         };
         let (full, ..) = run(panel(false));

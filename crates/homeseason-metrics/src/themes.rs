@@ -27,6 +27,7 @@ use homeseason_schema::theme::{Subcategory, Theme};
 use polars::prelude::*;
 
 use crate::Result;
+use crate::activity::{one_row_per_activity, trimmed_name};
 
 /// One output row's accumulators.
 #[derive(Default)]
@@ -154,29 +155,8 @@ fn theme_indices(tags: Option<&str>) -> Vec<usize> {
 }
 
 fn add_activities(acc: &mut BTreeMap<Key, Acc>, activities: &DataFrame) -> Result<()> {
-    let deduped = activities
-        .clone()
-        .lazy()
-        .with_column(
-            col("name")
-                .cast(DataType::String)
-                .str()
-                .strip_chars(lit(NULL))
-                .alias("__name"),
-        )
-        .sort(
-            ["region_code", "start_date", "end_date", "activity_id"],
-            SortMultipleOptions::default().with_maintain_order(true),
-        )
-        .unique_stable(
-            Some(cols(["region_code", "activity_id"])),
-            UniqueKeepStrategy::Last,
-        )
-        .unique_stable(
-            Some(cols(["region_code", "__name", "start_date"])),
-            UniqueKeepStrategy::Last,
-        )
-        .collect()?;
+    let deduped =
+        one_row_per_activity(activities.clone().lazy().with_column(trimmed_name())).collect()?;
     let (regions, tags) = (
         texts(&deduped, "region_code")?,
         texts(&deduped, "focus_tags")?,

@@ -626,6 +626,10 @@ fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>> {
     crate::rows::strs(df, name).map_err(from_report)
 }
 
+fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+    crate::rows::f64s(df, name).map_err(from_report)
+}
+
 fn integers(df: &DataFrame, name: &str) -> Result<Vec<Option<i64>>> {
     crate::rows::i64s(df, name).map_err(from_report)
 }

@@ -9,7 +9,7 @@ use homeseason_schema::uscc;
 use crate::geo::{counties, geo};
 use crate::latent::Latent;
 use crate::model::{MCCS, cat_index};
-use crate::output::{Out, csv_bytes, csv_writer, fixed};
+use crate::output::{Out, csv_bytes_in, csv_writer, fixed};
 use crate::rng::{Stream, stream};
 use crate::{SynthConfig, SynthError};
 
@@ -281,14 +281,7 @@ pub(crate) fn write(
                 }
             }
         }
-        let bytes = csv_bytes(w)?;
-        let bytes = if gb18030_regions.contains(&region.code) {
-            let text = String::from_utf8(bytes).map_err(|e| SynthError::Csv(e.to_string()))?;
-            let (encoded, _, _) = encoding_rs::GB18030.encode(&text);
-            encoded.into_owned()
-        } else {
-            bytes
-        };
+        let bytes = csv_bytes_in(w, gb18030_regions.contains(&region.code))?;
         out.write(
             &format!("enterprise_sales/enterprise_sales_{}.csv", region.code),
             &bytes,

@@ -82,6 +82,18 @@ pub(crate) fn csv_bytes(w: csv::Writer<Vec<u8>>) -> Result<Vec<u8>, SynthError> 
     w.into_inner().map_err(|e| SynthError::Csv(e.to_string()))
 }
 
+/// Finish an in-memory CSV writer, in GB18030 when `gb18030` (the encoding some regions' offices
+/// still save in), else UTF-8.
+pub(crate) fn csv_bytes_in(w: csv::Writer<Vec<u8>>, gb18030: bool) -> Result<Vec<u8>, SynthError> {
+    let bytes = csv_bytes(w)?;
+    if !gb18030 {
+        return Ok(bytes);
+    }
+    let text = String::from_utf8(bytes).map_err(|e| SynthError::Csv(e.to_string()))?;
+    let (encoded, _, _) = encoding_rs::GB18030.encode(&text);
+    Ok(encoded.into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

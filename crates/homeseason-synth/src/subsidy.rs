@@ -27,7 +27,7 @@ use homeseason_schema::region::Region;
 use crate::geo::counties;
 use crate::latent::Latent;
 use crate::model::{ACQ_A_SHARE, MCCS, MccSpec, cat_index};
-use crate::output::{Out, csv_bytes, csv_writer, fixed};
+use crate::output::{Out, csv_bytes_in, csv_writer, fixed};
 use crate::{SynthConfig, SynthError};
 
 /// Share of the base uplift driven by subsidies, uniform range.
@@ -252,14 +252,7 @@ pub(crate) fn write(
                 }
             }
         }
-        let bytes = csv_bytes(w)?;
-        let bytes = if gb18030_regions.contains(&region.code) {
-            let text = String::from_utf8(bytes).map_err(|e| SynthError::Csv(e.to_string()))?;
-            let (encoded, _, _) = encoding_rs::GB18030.encode(&text);
-            encoded.into_owned()
-        } else {
-            bytes
-        };
+        let bytes = csv_bytes_in(w, gb18030_regions.contains(&region.code))?;
         out.write(
             &format!("subsidies/subsidies_{}.csv", region.code),
             &bytes,

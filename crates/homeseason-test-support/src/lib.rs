@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use polars::prelude::{Column, DataFrame, ParquetReader, SerReader};
+use polars::prelude::{Column, DataFrame, DataType, ParquetReader, SerReader};
 
 /// The header of the activities register (重点活动表) as the template writes it.
 pub const ACTIVITIES_HEADER: &str = "活动编号,地区,活动名称,活动类型,开始日期,结束日期,举办地点,主办单位,参与企业数,参与品牌数,重点方向,线上/线下,地方站\n";
@@ -112,11 +112,18 @@ pub fn f64_at(df: &DataFrame, name: &str, i: usize) -> Option<f64> {
     column(df, name).f64().expect("an f64 column").get(i)
 }
 
-/// Row `i` of the `i64` column `name` (panics if it is absent, of another type, or the cell is
-/// null or out of range).
+/// Row `i` of the integer column `name` (any width, read as `i64`; panics if it is absent, not of
+/// an integer type, or the cell is null or out of range).
 #[must_use]
 pub fn i64_at(df: &DataFrame, name: &str, i: usize) -> i64 {
-    column(df, name)
+    let c = column(df, name);
+    assert!(
+        c.dtype().is_integer(),
+        "column {name}: {} is not an integer type",
+        c.dtype()
+    );
+    c.cast(&DataType::Int64)
+        .unwrap_or_else(|e| panic!("column {name}: {e}"))
         .i64()
         .expect("an i64 column")
         .get(i)

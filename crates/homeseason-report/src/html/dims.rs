@@ -26,26 +26,27 @@ fn with_interval(p: Option<f64>, lo: Option<f64>, hi: Option<f64>, unit: &str) -
     }
 }
 
+/// The text column `c` of `frame`; `None` in every row when it is absent or not text.
+fn texts(frame: &DataFrame, c: &str) -> Vec<Option<String>> {
+    frame
+        .column(c)
+        .ok()
+        .and_then(|c| c.str().ok().cloned())
+        .map_or_else(
+            || vec![None; frame.height()],
+            |s| s.iter().map(|v| v.map(str::to_owned)).collect(),
+        )
+}
+
+/// The column `c` of `frame` as numbers; `None` in every row when it is absent or not numeric.
+fn floats(frame: &DataFrame, c: &str) -> Vec<Option<f64>> {
+    crate::rows::f64s(frame, c).unwrap_or_else(|_| vec![None; frame.height()])
+}
+
 /// The rows of `frame` for `method`, in table order.
 fn channel_rows(frame: &DataFrame, method: &str) -> Vec<ChannelRow> {
-    let text = |c: &str| -> Vec<Option<String>> {
-        frame
-            .column(c)
-            .ok()
-            .and_then(|c| c.str().ok().cloned())
-            .map_or_else(
-                || vec![None; frame.height()],
-                |s| s.iter().map(|v| v.map(str::to_owned)).collect(),
-            )
-    };
-    let num = |c: &str| -> Vec<Option<f64>> {
-        frame
-            .column(c)
-            .ok()
-            .and_then(|c| c.cast(&DataType::Float64).ok())
-            .and_then(|c| c.f64().ok().cloned())
-            .map_or_else(|| vec![None; frame.height()], |s| s.iter().collect())
-    };
+    let text = |c: &str| texts(frame, c);
+    let num = |c: &str| floats(frame, c);
     let (regions, categories, methods) = (text("region_code"), text("category"), text("method"));
     let (on, on_lo, on_hi) = (
         num("online_uplift_pct"),
@@ -167,23 +168,12 @@ struct ThemeRow {
 
 fn theme_rows(frame: &DataFrame) -> Vec<ThemeRow> {
     let text = |c: &str| -> Vec<String> {
-        frame
-            .column(c)
-            .ok()
-            .and_then(|c| c.str().ok().cloned())
-            .map_or_else(
-                || vec![String::new(); frame.height()],
-                |s| s.iter().map(|v| v.unwrap_or_default().to_owned()).collect(),
-            )
+        texts(frame, c)
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect()
     };
-    let num = |c: &str| -> Vec<Option<f64>> {
-        frame
-            .column(c)
-            .ok()
-            .and_then(|c| c.cast(&DataType::Float64).ok())
-            .and_then(|c| c.f64().ok().cloned())
-            .map_or_else(|| vec![None; frame.height()], |s| s.iter().collect())
-    };
+    let num = |c: &str| floats(frame, c);
     let (region, dim, tag, zh) = (
         text("region_code"),
         text("dimension"),

@@ -3,11 +3,30 @@
 //! (`theme_summary`).
 
 use polars::prelude::*;
-use rust_xlsxwriter::Worksheet;
+use rust_xlsxwriter::{Format, Worksheet};
 
 use super::{
-    Formats, Result, autofilter, category_title, frame_sheet, region_cells, row, strings, xcol,
+    Formats, Result, autofilter, category_title, floats, frame_sheet, region_cells, row, strings,
+    xcol,
 };
+
+/// The figure `v` at `(r, c)` in `format` — an amount in yuan (`yuan`) shown in 亿元 — or an empty
+/// cell in the same format where it is blank (suppressed) or absent.
+fn figure(
+    sheet: &mut Worksheet,
+    (r, c): (u32, u16),
+    v: Option<f64>,
+    yuan: bool,
+    format: &Format,
+) -> Result<()> {
+    match v {
+        Some(v) => {
+            sheet.write_number_with_format(r, c, if yuan { v / super::YI } else { v }, format)?
+        }
+        None => sheet.write_blank(r, c, format)?,
+    };
+    Ok(())
+}
 
 /// Name of the online and offline sheet.
 pub const CHANNEL_SHEET: &str = "线上线下 Online and offline";
@@ -78,14 +97,7 @@ pub(super) fn channel_sheet(
             strings(&sorted, "category")?,
             strings(&sorted, "method")?,
         );
-        let num = |c: &str| -> Result<Vec<Option<f64>>> {
-            Ok(sorted
-                .column(c)?
-                .cast(&DataType::Float64)?
-                .f64()?
-                .iter()
-                .collect())
-        };
+        let num = |c: &str| floats(&sorted, c);
         let figures: Vec<Vec<Option<f64>>> = CHANNEL_FIGURES
             .iter()
             .copied()
@@ -102,18 +114,9 @@ pub(super) fn channel_sheet(
             sheet.write_string_with_format(r, 2, category_title(&category[i]), &f.text)?;
             sheet.write_string_with_format(r, 3, &method[i], &f.text)?;
             for (j, values) in figures.iter().enumerate() {
-                let c = xcol(4 + j);
                 let money = CHANNEL_FIGURES[j].ends_with("_yuan");
                 let format = if money { &f.yi } else { &f.pct };
-                match values[i] {
-                    Some(v) => sheet.write_number_with_format(
-                        r,
-                        c,
-                        if money { v / super::YI } else { v },
-                        format,
-                    )?,
-                    None => sheet.write_blank(r, c, format)?,
-                };
+                figure(sheet, (r, xcol(4 + j)), values[i], money, format)?;
             }
             let c = xcol(4 + CHANNEL_FIGURES.len());
             match (change[i], lo[i], hi[i]) {
@@ -168,14 +171,7 @@ pub(super) fn theme_sheet(sheet: &mut Worksheet, themes: &DataFrame, f: &Formats
             strings(themes, "tag")?,
             strings(themes, "tag_zh")?,
         );
-        let num = |c: &str| -> Result<Vec<Option<f64>>> {
-            Ok(themes
-                .column(c)?
-                .cast(&DataType::Float64)?
-                .f64()?
-                .iter()
-                .collect())
-        };
+        let num = |c: &str| floats(themes, c);
         let figures = [
             num("activities")?,
             num("activity_enterprises")?,
@@ -195,18 +191,9 @@ pub(super) fn theme_sheet(sheet: &mut Worksheet, themes: &DataFrame, f: &Formats
             sheet.write_string_with_format(r, 2, dim_zh, &f.text)?;
             sheet.write_string_with_format(r, 3, format!("{} {}", zh[i], tag[i]), &f.text)?;
             for (j, values) in figures.iter().enumerate() {
-                let c = xcol(4 + j);
                 let money = j == figures.len() - 1;
                 let format = if money { &f.yi } else { &f.int };
-                match values[i] {
-                    Some(v) => sheet.write_number_with_format(
-                        r,
-                        c,
-                        if money { v / super::YI } else { v },
-                        format,
-                    )?,
-                    None => sheet.write_blank(r, c, format)?,
-                };
+                figure(sheet, (r, xcol(4 + j)), values[i], money, format)?;
             }
         }
     }
