@@ -1,7 +1,7 @@
 //! `homeseason liaison add`, `homeseason serve` and `homeseason upload`: the upload service end to end,
 //! through the binary, on loopback.
 
-use crate::util::{Served, assert_upload_refused, homeseason, ok};
+use crate::util::{Served, add_liaison, assert_upload_refused, homeseason, ok};
 
 use homeseason_test_support::ACTIVITIES_HEADER as HEADER;
 
@@ -10,10 +10,8 @@ fn a_liaison_uploads_through_the_binary() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let data = tmp.path().join("data");
     let data = data.to_str().expect("utf-8");
-    let token = ok(&[
-        "liaison", "add", "--data", data, "--region", "浙江", "--name", "张三",
-    ]);
-    let token = token.trim();
+    let token = add_liaison(data, "浙江", "张三");
+    let token = token.as_str();
     assert!(token.starts_with("hs_"), "{token}");
     let tokens = std::fs::read_to_string(tmp.path().join("data/tokens.json")).expect("tokens");
     assert!(!tokens.contains(token), "only the hash is stored");

@@ -4,14 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use polars::prelude::*;
 
 use crate::util::{
-    assert_upload_refused, counts, demo_dir, f64s, ingest_json, ok, read_csv, read_json,
-    reject_rows, report_of, table, texts, write_in,
+    Served, add_liaison, assert_upload_refused, counts, demo_dir, f64s, ingest_json, ok, read_csv,
+    read_json, reject_rows, report_of, table, template_sheets, texts, write_in,
 };
 
 const HEADER: &str = "地区,地市代码,品类,统计期,补贴方式,资金来源,发放金额（元）,核销数量,备注\n";
@@ -151,11 +149,7 @@ fn the_subsidy_template_round_trips() {
         &path(&xlsx),
     ]);
     let book = std::fs::read(&xlsx).expect("workbook");
-    use calamine::Reader;
-    let mut wb: calamine::Xlsx<_> =
-        calamine::open_workbook_from_rs(std::io::Cursor::new(book)).expect("opens");
-    assert_eq!(wb.sheet_names(), vec!["数据 Data", "填写说明 Notes"]);
-    let data = wb.worksheet_range("数据 Data").expect("data sheet");
+    let (data, notes) = template_sheets(&book);
     let cell = |r: u32, c: u32| {
         data.get_value((r, c))
             .map(ToString::to_string)
@@ -170,13 +164,7 @@ fn the_subsidy_template_round_trips() {
         )
     );
     assert_eq!(cell(2, 4), "Instrument");
-    let notes = wb.worksheet_range("填写说明 Notes").expect("notes");
-    assert!(
-        notes
-            .rows()
-            .flatten()
-            .any(|c| c.to_string().contains("以旧换新补贴"))
-    );
+    assert!(notes.contains("以旧换新补贴"), "{notes}");
     let lake = dir.join("lake");
     let v = ingest_json(&lake, &[&csv, &xlsx]);
     let filled = report_of(&v, "subsidies_template.csv");
@@ -191,50 +179,16 @@ fn the_subsidy_template_round_trips() {
     assert_eq!(texts(&rows, "period_end"), ["2023-09-17"]);
 }
 
-/// A `homeseason serve` child, killed on drop.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A liaison's token uploads a subsidy file through `homeseason serve`: the good row is accepted,
 /// the bad one rejected with its line, a row of another region refused, and the lake holds the row.
 #[test]
 fn a_liaison_uploads_subsidies_through_the_server() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let data = tmp.path().join("data");
-    let data = data.to_str().expect("utf-8");
-    let token = ok(&[
-        "liaison", "add", "--data", data, "--region", "浙江", "--name", "李四",
-    ]);
-    let token = token.trim();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_homeseason"))
-        .args([
-            "serve",
-            "--data",
-            data,
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("homeseason serve starts");
-    let _server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the server did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let url = format!("http://127.0.0.1:{port}");
+    let token = add_liaison(data.to_str().expect("utf-8"), "浙江", "李四");
+    let token = token.as_str();
+    let server = Served::homeseason(&data, &[]);
+    let url = server.url();
     let file = write_in(
         tmp.path(),
         "subsidies_330000_w37.csv",

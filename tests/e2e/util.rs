@@ -202,13 +202,17 @@ pub(crate) fn entry<'a>(
         .unwrap_or_else(|| panic!("no element with {key} = {value:?} in {list}"))
 }
 
-/// The column `name` as text (cast to a string; a null as "").
-pub(crate) fn texts(frame: &DataFrame, name: &str) -> Vec<String> {
+/// The column `name` cast to `dtype` (panics if it is absent or does not cast).
+fn cast_column(frame: &DataFrame, name: &str, dtype: &DataType) -> Column {
     frame
         .column(name)
-        .unwrap_or_else(|e| panic!("column {name}: {e}"))
-        .cast(&DataType::String)
-        .expect("cast to text")
+        .and_then(|c| c.cast(dtype))
+        .unwrap_or_else(|e| panic!("column {name} as {dtype}: {e}"))
+}
+
+/// The column `name` as text (cast to a string; a null as "").
+pub(crate) fn texts(frame: &DataFrame, name: &str) -> Vec<String> {
+    cast_column(frame, name, &DataType::String)
         .str()
         .expect("text")
         .iter()
@@ -218,11 +222,7 @@ pub(crate) fn texts(frame: &DataFrame, name: &str) -> Vec<String> {
 
 /// The column `name` as numbers (cast to `f64`; a null as `None`).
 pub(crate) fn f64s(frame: &DataFrame, name: &str) -> Vec<Option<f64>> {
-    frame
-        .column(name)
-        .unwrap_or_else(|e| panic!("column {name}: {e}"))
-        .cast(&DataType::Float64)
-        .expect("cast to numbers")
+    cast_column(frame, name, &DataType::Float64)
         .f64()
         .expect("f64")
         .iter()
@@ -269,6 +269,29 @@ pub(crate) fn assert_upload_refused(url: &str, token: &str, file: &Path, region:
         stdout.contains("REFUSED") && stdout.contains(region),
         "{stdout}"
     );
+}
+
+/// A template workbook's two sheets, checked to be `数据 Data` and `填写说明 Notes` in that order:
+/// the data sheet, and the notes' text (every cell, one a line).
+pub(crate) fn template_sheets(book: &[u8]) -> (calamine::Range<calamine::Data>, String) {
+    use calamine::Reader;
+    let mut wb: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(book)).expect("the template opens");
+    assert_eq!(wb.sheet_names(), vec!["数据 Data", "填写说明 Notes"]);
+    let data = wb.worksheet_range("数据 Data").expect("data sheet");
+    let notes = wb.worksheet_range("填写说明 Notes").expect("notes sheet");
+    let notes: Vec<String> = notes.rows().flatten().map(ToString::to_string).collect();
+    (data, notes.join("\n"))
+}
+
+/// `homeseason liaison add` of `name` for `region` under the data folder `data`: the token it
+/// prints.
+pub(crate) fn add_liaison(data: &str, region: &str, name: &str) -> String {
+    ok(&[
+        "liaison", "add", "--data", data, "--region", region, "--name", name,
+    ])
+    .trim()
+    .to_owned()
 }
 
 /// The lake's rejects, one entry a row: its line and the text of `columns` (see [`texts`]), sorted.
