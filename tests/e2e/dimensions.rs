@@ -1,8 +1,6 @@
 //! The dimensions of issue 18 end to end: online and offline (the demo season's `channel_uplift`
 //! against the channel effects the generator injected), and themes.
 
-use polars::prelude::*;
-
 use crate::util::{demo_dir, f64s, read_csv, read_parquet, texts};
 
 /// The demo's `channel_uplift` rows of one method with the injected truth beside each channel:

@@ -5,8 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use polars::prelude::*;
-
 use crate::util::{
     Served, add_liaison, assert_upload_refused, counts, demo_dir, f64s, ingest_json, ok, read_csv,
     read_json, reject_rows, report_of, table, template_sheets, texts, write_in,

@@ -47,9 +47,7 @@ struct Rows {
 
 /// The contract's canonical value for `field` of `enterprise_sales` (value or one of its aliases).
 fn contract_enum(field: &str, raw: &str) -> Option<&'static str> {
-    contract::get(tables::ENTERPRISE_SALES)?
-        .field(field)?
-        .resolve_enum(raw)
+    contract::resolve_enum(tables::ENTERPRISE_SALES, field, raw)
 }
 
 /// Parse a channel: 线上 / 线下 / 全部 (and English, and the contract's aliases); blank means all.

@@ -85,9 +85,8 @@ pub(crate) fn category(raw: &str) -> Option<&'static str> {
     if let Some(c) = CATEGORIES.iter().find(|c| **c == t) {
         return Some(c);
     }
-    let by_contract = homeseason_schema::contract::get(tables::RETAIL_STATS)
-        .and_then(|c| c.field("category"))
-        .and_then(|f| f.resolve_enum(&t));
+    let by_contract =
+        homeseason_schema::contract::resolve_enum(tables::RETAIL_STATS, "category", &t);
     if let Some(id) = by_contract {
         return CATEGORIES.iter().find(|c| **c == id).copied();
     }

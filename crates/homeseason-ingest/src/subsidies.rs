@@ -42,9 +42,7 @@ struct Rows {
 
 /// The contract's canonical value for `field` of `subsidies` (value or one of its aliases).
 fn contract_enum(field: &str, raw: &str) -> Option<&'static str> {
-    contract::get(tables::SUBSIDIES)?
-        .field(field)?
-        .resolve_enum(raw)
+    contract::resolve_enum(tables::SUBSIDIES, field, raw)
 }
 
 /// Fold a value for comparison: width, case and spaces.

@@ -726,6 +726,14 @@ pub fn get(name: &str) -> Option<&'static TableContract> {
     all().iter().find(|t| t.name == name)
 }
 
+/// The canonical value of `field` of the named table that `raw` spells (the value itself or one of
+/// its `enum_aliases`, [`Field::resolve_enum`]); `None` when the table or field is unknown or
+/// nothing matches.
+#[must_use]
+pub fn resolve_enum(table: &str, field: &str, raw: &str) -> Option<&'static str> {
+    get(table)?.field(field)?.resolve_enum(raw)
+}
+
 /// The embedded JSON text of the named table's schema, e.g. to serve it as documentation.
 #[must_use]
 pub fn raw_json(name: &str) -> Option<&'static str> {
