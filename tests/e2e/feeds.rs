@@ -10,9 +10,9 @@ use polars::prelude::*;
 use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook};
 
 use crate::util::{
-    SALES_HEADER_ZH, counts, demo_dir, f64s, files_with_ext, ingest, ingest_json, manifest, ok,
-    read_parquet, reject_rows, report_of, temp_with, template_sheets, texts, try_ingest,
-    valid_uscc, write_in,
+    SALES_HEADER_ZH, assert_file_report, counts, demo_dir, f64s, files_with_ext, ingest,
+    ingest_json, manifest, ok, read_parquet, reject_rows, report_of, temp_with, template_sheets,
+    texts, try_ingest, valid_uscc, write_in,
 };
 
 /// One cell of a hand-written worksheet row: text, a number cell, or nothing.
@@ -660,23 +660,21 @@ fn templates_open_in_excel_and_ingest_as_written() {
     // Every template is recognised by its header; the blank workbook has no data rows.
     let lake = dir.join("lake");
     let v = ingest_json(&lake, &[&csv, &xlsx, &act]);
-    let names = [
-        "enterprise_sales_template.csv",
-        "enterprise_sales_template.xlsx",
-        "activities_template.csv",
-    ];
-    let feeds: Vec<&str> = names
-        .iter()
-        .map(|n| report_of(&v, n)["feed"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        feeds,
-        vec!["enterprise_sales", "enterprise_sales", "activities"],
-        "{v}"
-    );
-    assert_eq!(counts(report_of(&v, names[0])), (1, 1, 0, 0), "{v}");
-    assert_eq!(counts(report_of(&v, names[1])), (0, 0, 0, 0), "{v}");
-    assert_eq!(counts(report_of(&v, names[2])), (1, 1, 0, 0), "{v}");
+    for (name, feed, want) in [
+        (
+            "enterprise_sales_template.csv",
+            "enterprise_sales",
+            (1, 1, 0, 0),
+        ),
+        (
+            "enterprise_sales_template.xlsx",
+            "enterprise_sales",
+            (0, 0, 0, 0),
+        ),
+        ("activities_template.csv", "activities", (1, 1, 0, 0)),
+    ] {
+        assert_file_report(&v, name, feed, want);
+    }
     let acts = read_parquet_table(&lake, "activities");
     assert_eq!(
         acts.column("online").unwrap().bool().unwrap().get(0),

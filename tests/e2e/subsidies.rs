@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::util::{
-    Served, add_liaison, assert_upload_refused, counts, demo_dir, f64s, ingest_json, ok, read_csv,
-    read_json, reject_rows, report_of, table, template_sheets, texts, write_in,
+    Served, add_liaison, assert_file_report, assert_upload_refused, demo_dir, f64s, ingest_json,
+    ok, read_csv, read_json, reject_rows, table, template_sheets, texts, write_in,
 };
 
 const HEADER: &str = "地区,地市代码,品类,统计期,补贴方式,资金来源,发放金额（元）,核销数量,备注\n";
@@ -40,12 +40,9 @@ fn bad_subsidy_rows_are_rejected_row_by_row() {
     let gbk = write_in(tmp.path(), "in/subsidies_330200.csv", gbk);
     let lake = tmp.path().join("lake");
     let v = ingest_json(&lake, &[&utf8, &gbk]);
-    let zj = report_of(&v, "subsidies_330000.csv");
-    assert_eq!(zj["feed"], "subsidies", "{v}");
-    assert_eq!(counts(zj), (14, 2, 11, 1), "{v}");
-    let nb = report_of(&v, "subsidies_330200.csv");
+    assert_file_report(&v, "subsidies_330000.csv", "subsidies", (14, 2, 11, 1));
+    let nb = assert_file_report(&v, "subsidies_330200.csv", "subsidies", (1, 1, 0, 0));
     assert_eq!(nb["encoding"], "gb18030", "{v}");
-    assert_eq!(counts(nb), (1, 1, 0, 0), "{v}");
 
     let rejects = reject_rows(&lake, &["column", "reason", "message_zh", "message_en"]);
     let got: Vec<(i64, &str, &str)> = rejects
@@ -165,12 +162,8 @@ fn the_subsidy_template_round_trips() {
     assert!(notes.contains("以旧换新补贴"), "{notes}");
     let lake = dir.join("lake");
     let v = ingest_json(&lake, &[&csv, &xlsx]);
-    let filled = report_of(&v, "subsidies_template.csv");
-    assert_eq!(filled["feed"], "subsidies", "{v}");
-    assert_eq!(counts(filled), (1, 1, 0, 0), "{v}");
-    let blank = report_of(&v, "subsidies_template.xlsx");
-    assert_eq!(blank["feed"], "subsidies", "{v}");
-    assert_eq!(counts(blank), (0, 0, 0, 0), "{v}");
+    assert_file_report(&v, "subsidies_template.csv", "subsidies", (1, 1, 0, 0));
+    assert_file_report(&v, "subsidies_template.xlsx", "subsidies", (0, 0, 0, 0));
     let rows = table(&lake, "subsidies");
     assert_eq!(f64s(&rows, "amount_paid_yuan"), [Some(12_500.5)]);
     assert_eq!(texts(&rows, "period_start"), ["2023-09-11"]);

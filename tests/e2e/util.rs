@@ -259,6 +259,20 @@ pub(crate) fn counts(report: &serde_json::Value) -> (u64, u64, u64, u64) {
     (n("read"), n("accepted"), n("rejected"), n("duplicates"))
 }
 
+/// The report of the file named `name` in the `--json` output `v` of `ingest` ([`report_of`]),
+/// checked to name `feed` and to count `want` (read, accepted, rejected, duplicates).
+pub(crate) fn assert_file_report<'a>(
+    v: &'a serde_json::Value,
+    name: &str,
+    feed: &str,
+    want: (u64, u64, u64, u64),
+) -> &'a serde_json::Value {
+    let report = report_of(v, name);
+    assert_eq!(report["feed"], feed, "{name}: {v}");
+    assert_eq!(counts(report), want, "{name}: {v}");
+    report
+}
+
 /// `homeseason upload` of `file` (another region's) to `url` with `token` fails, and its output
 /// says REFUSED and names `region`.
 pub(crate) fn assert_upload_refused(url: &str, token: &str, file: &Path, region: &str) {
