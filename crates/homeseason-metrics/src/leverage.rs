@@ -55,7 +55,9 @@
 //! regression — same region, same controls, same pre-period and test lengths — is run on placebo
 //! windows before the campaign window, whose test periods end 0, 7, 14, … days before the window's
 //! start (at most [`LeverageOptions::placebo_windows`], every day of the region's and the controls'
-//! series present), where nothing was paid and the effect is zero. Each gives a standardised error
+//! series present, none overlapping a period the campaign masks for the regression — the late-2022
+//! COVID wave — so a known shock does not set the width), where nothing was paid and the effect is
+//! zero. Each gives a standardised error
 //! `z = |Δ| / scale`; with `m` of them, the multiplier `q` is the `⌈(m + 1)·level⌉`-th smallest
 //! (split conformal), and
 //!
@@ -81,8 +83,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::NaiveDate;
-use homeseason_schema::calendar::from_epoch_days;
+use chrono::{Datelike, NaiveDate};
+use homeseason_schema::calendar::{days_from_civil, from_epoch_days};
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::region::{NATIONAL, Regions};
 use homeseason_stats::tbr::{GroupSeries, Tails, TbrOptions, tbr};
@@ -251,6 +253,7 @@ fn iroas(
     targeted: &BTreeSet<String>,
     window: (i32, i32),
     level: f64,
+    masked: &[(i32, i32)],
     opts: &LeverageOptions,
 ) -> Option<IroasRow> {
     if region == NATIONAL {
@@ -323,6 +326,7 @@ fn iroas(
         pre_days: n_pre,
         test_days: n - n_pre,
         before: window.0,
+        masked,
     };
     let (lower, upper) = match placebo.multiplier(opts.placebo_windows, &tbr_opts) {
         Some(q) if paid > 0.0 => {
@@ -350,6 +354,8 @@ struct Placebo<'a> {
     pre_days: usize,
     test_days: usize,
     before: i32,
+    /// The campaign's masked periods (epoch days, inclusive): no placebo window overlaps one.
+    masked: &'a [(i32, i32)],
 }
 
 impl Placebo<'_> {
@@ -360,9 +366,18 @@ impl Placebo<'_> {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for k in 0..windows {
+        // Weekly steps back from the window; windows over a masked period are skipped, and the
+        // search stops at twice the windows wanted.
+        for k in 0..2 * windows {
+            if out.len() >= windows {
+                break;
+            }
             let Ok(k) = i32::try_from(k) else { break };
             let test_start = self.before - test - 7 * k;
+            let (first, last) = (test_start - pre, test_start + test - 1);
+            if self.masked.iter().any(|(a, b)| first <= *b && *a <= last) {
+                continue;
+            }
             let (mut x, mut y) = (Vec::new(), Vec::new());
             let complete = (test_start - pre..test_start + test).all(|d| {
                 self.own.get(&d).is_some_and(|v| {
@@ -429,6 +444,13 @@ pub fn leverage(
         .map(|c| c.id().to_owned())
         .collect();
     let headline = campaign.baseline.primary_method.as_str();
+    let day = |d: NaiveDate| days_from_civil(d.year(), d.month(), d.day());
+    let masked: Vec<(i32, i32)> = campaign
+        .baseline
+        .masked
+        .iter()
+        .map(|m| (day(m.start), day(m.end)))
+        .collect();
     let n = uplift.height();
     let (kind, source, method) = (
         text(uplift, "window_kind")?,
@@ -486,7 +508,17 @@ pub fn leverage(
         let iroas = if suppressed {
             None
         } else {
-            iroas(&daily, &sales, r, c, &targeted, (ws, we), lvl, opts)
+            iroas(
+                &daily,
+                &sales,
+                r,
+                c,
+                &targeted,
+                (ws, we),
+                lvl,
+                &masked,
+                opts,
+            )
         };
         rows.campaign
             .push(campaign_id[i].clone().unwrap_or_default());
