@@ -415,7 +415,7 @@ impl Placebo<'_> {
 /// `⌈(m + 1)·level⌉`, `None` when it exceeds `m`.
 fn conformal_rank(m: usize, level: f64) -> Option<usize> {
     let rank = ((m as f64 + 1.0) * level).ceil();
-    (rank >= 1.0 && rank <= m as f64).then_some(rank as usize)
+    (1.0..=m as f64).contains(&rank).then_some(rank as usize)
 }
 
 /// The leverage table (`data-schemas/leverage.json`) of the uplift table's headline method
