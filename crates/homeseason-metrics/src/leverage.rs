@@ -48,8 +48,11 @@
 //! region drifts from its controls by more than independent days allow, and the drift is shared by
 //! every category of the region. With that interval alone the late-region cells covered 22 of 45 on
 //! the sample season (seed 1; 121 of 225 over seeds 1–5), errors of up to three half-widths, all
-//! categories of one region on the same side. matched_markets builds the same interval and has the
-//! same blind spot; it leaves the check to the user's pre-test A/A analysis.
+//! categories of one region on the same side. matched_markets builds the same interval
+//! (`tbr.py`, `causal_cumulative_distribution`: `var_from_params + T·σ²`) and has the same blind
+//! spot; it screens a design beforehand instead (`tbrmmdiagnostics.py`: a Durbin–Watson test of the
+//! pre-period residuals and an A/A test), which a late region, chosen by its province and not by a
+//! design, does not get.
 //!
 //! So the interval is calibrated the way the uplift's backtest calibrates its own: the same
 //! regression — same region, same controls, same pre-period and test lengths — is run on placebo
