@@ -77,3 +77,56 @@ fn the_sample_season_flags_no_region() {
         }
     }
 }
+
+/// Subsidies are due from a region once it reports any: from the week of its earliest period to the
+/// range's end, present where a reported period touches the week, missing where none does; a region
+/// that reported none has no subsidy rows at all.
+#[test]
+fn subsidies_are_due_from_a_regions_first_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path()).unwrap();
+    let campaign = Campaign::default_2023();
+    // Zhejiang: ISO weeks 37 and 38 (two rows in week 38), then a date range in week 40; week 39
+    // skipped. Ningbo (330200) reports nothing.
+    let text = "地区,地市代码,品类,统计期,补贴方式,资金来源,发放金额（元）,核销数量,备注\n\
+                浙江,,家电,2023-W37,消费券,省级,8800,60,\n\
+                浙江,,家电,2023-W38,消费券,省级,8800,60,\n\
+                浙江,,家具,2023-W38,以旧换新补贴,市级,1200,8,\n\
+                浙江,,家电,2023-10-03~2023-10-05,消费券,省级,500,4,\n";
+    let source = Source::Bytes {
+        name: "subsidies_330000.csv",
+        bytes: text.as_bytes(),
+    };
+    let fate = ingest_file(&lake, &source, None, &campaign, &Profiles::default(), "t").unwrap();
+    assert!(
+        matches!(fate, homeseason_pipeline::Fate::Ingested { .. }),
+        "{fate:?}"
+    );
+    let (from, to) = (campaign.window.start, campaign.window.end);
+    let rows = completeness(&lake, from, to, &|_| true, &FEEDS).unwrap();
+    let zhejiang: Vec<&CompletenessRow> = rows
+        .iter()
+        .filter(|r| r.region_code == "330000" && r.feed == tables::SUBSIDIES)
+        .collect();
+    let week = |m: u32, d: u32| NaiveDate::from_ymd_opt(2023, m, d).unwrap();
+    // Due from ISO week 37 (Monday 11 September) to the window's last week (Monday 25 December).
+    assert_eq!(zhejiang.first().map(|r| r.week_start), Some(week(9, 11)));
+    assert_eq!(zhejiang.last().map(|r| r.week_start), Some(week(12, 25)));
+    assert_eq!(zhejiang.len(), 16);
+    for r in &zhejiang {
+        let (status, n) = match r.week_start {
+            w if w == week(9, 11) => ("present", 1),
+            w if w == week(9, 18) => ("present", 2),
+            w if w == week(10, 2) => ("present", 1),
+            _ => ("missing", 0),
+        };
+        assert_eq!((r.status, r.rows), (status, n), "{r:?}");
+        assert_eq!(r.files, u64::from(n > 0), "{r:?}");
+    }
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r.feed == tables::SUBSIDIES && r.region_code != "330000"),
+        "a region that reported no subsidy is not due"
+    );
+}

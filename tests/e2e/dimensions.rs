@@ -398,3 +398,47 @@ fn the_demo_theme_table_matches_the_injected_participation() {
             .any(|n| n == homeseason_report::workbook::THEME_SHEET)
     );
 }
+
+/// A region's own workbook (`report --region`) carries its online/offline and themes sheets, as the
+/// national one does: the region's rows and the national ones for reference, no other region's.
+#[test]
+fn a_regions_workbook_has_its_channel_and_theme_sheets() {
+    use calamine::Reader as _;
+    let demo = demo_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("zj");
+    crate::util::ok(&[
+        "report",
+        "--lake",
+        demo.join("lake").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--region",
+        "浙江",
+    ]);
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook(out.join("workbook.xlsx")).expect("workbook opens");
+    for sheet in [
+        homeseason_report::workbook::CHANNEL_SHEET,
+        homeseason_report::workbook::THEME_SHEET,
+    ] {
+        let range = book
+            .worksheet_range(sheet)
+            .unwrap_or_else(|e| panic!("{sheet}: {e} in {:?}", book.sheet_names()));
+        // Column A below the title, note and header rows: region codes.
+        let codes: Vec<String> = (3..range.height() as u32)
+            .map(|r| {
+                range
+                    .get_value((r, 0))
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert!(codes.iter().any(|c| c == "330000"), "{sheet}: {codes:?}");
+        assert!(codes.iter().any(|c| c == "000000"), "{sheet}: {codes:?}");
+        assert!(
+            codes.iter().all(|c| c == "330000" || c == "000000"),
+            "{sheet}: {codes:?}"
+        );
+    }
+}

@@ -304,10 +304,11 @@ fn the_leverage_table_recovers_the_injected_truth_on_the_demo_season() {
         5 * late.len(),
         "an iROAS per late region × category and all_targeted"
     );
-    // The regression's interval treats the residuals as independent; a region's own economy drifts
-    // over weeks (an AR(0.98) factor in the generator), so single regions' intervals cover less than
-    // their level (22 of 45 on the default seed) and a few regions miss widely. Across the late
-    // regions the estimates centre on the truth: their median is within a third of the truths'.
+    // The regression's own interval treats the residuals as independent; a region's own economy
+    // drifts over weeks (an AR(0.98) factor in the generator), so that interval held the leverage in
+    // 22 of 45 cells on the default seed. Calibrated on placebo windows before the campaign (the
+    // leverage module's docs) it holds it in 43 of 45. Across the late regions the estimates centre
+    // on the truth: their median is within a third of the truths'.
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
@@ -327,7 +328,10 @@ fn the_leverage_table_recovers_the_injected_truth_on_the_demo_season() {
         (me - mt).abs() < mt / 3.0,
         "iROAS median {me} vs truth {mt}"
     );
-    assert!(i_covered > 0, "no iROAS interval holds the leverage");
+    assert!(
+        i_covered as f64 >= 0.8 * i_cells as f64,
+        "{i_covered}/{i_cells} iROAS intervals hold the leverage"
+    );
     // The report and the workbook show the table, with its method and source.
     let html = std::fs::read_to_string(out.join("report/report.html")).expect("report");
     crate::util::assert_contains_all(

@@ -365,17 +365,7 @@ pub(crate) fn evaluate(
     let lev = runs
         .iter()
         .fold(LeverageRecovery::default(), |a, r| a.add(&r.leverage));
-    let _ = writeln!(
-        md,
-        "Subsidy leverage (issue 18; `leverage` table against `truth_subsidies.csv`, the truth as the payment data carry it):\n\n| estimate | cells | MAE | coverage |\n|---|---|---|---|\n| 拉动比 (headline uplift ÷ subsidy), region × category | {} | {:.3} | {:.1}% |\n| iROAS (time-based regression with cost), late regions × category and all_targeted | {} | {:.3} | {:.1}% |\n\nThe ratio's truth is the injected uplift per yuan of subsidy; the iROAS's truth is the injected leverage (the sales the subsidy itself drove per yuan). Coverage: share of truths inside the {:.0}% interval.\n",
-        lev.cells,
-        lev.abs_err / lev.cells.max(1) as f64,
-        100.0 * lev.covered as f64 / lev.cells.max(1) as f64,
-        lev.iroas_cells,
-        lev.iroas_abs_err / lev.iroas_cells.max(1) as f64,
-        100.0 * lev.iroas_covered as f64 / lev.iroas_cells.max(1) as f64,
-        campaign.baseline.level * 100.0
-    );
+    md.push_str(&lev.markdown(campaign.baseline.level));
     let _ = writeln!(
         md,
         "Estimation time per seed (all methods, all regions × categories, with placebo windows, weekly tables, completeness, local events and power; this build):\n"
@@ -957,30 +947,77 @@ mod tests {
     }
 }
 
-/// How well one seed's `leverage` table recovers the injected truth: region × category cells of the
-/// ratio (against the injected uplift per yuan of subsidy as payments carry it) and the iROAS cells
-/// (against the injected leverage), each with its number of cells, of intervals holding the truth,
-/// and the sum of absolute errors.
+/// One row of the leverage scores: its cells, the intervals holding the truth and the sum of
+/// absolute errors.
 #[derive(Debug, Clone, Copy, Default)]
-struct LeverageRecovery {
+struct LeverageScore {
     cells: usize,
     covered: usize,
     abs_err: f64,
-    iroas_cells: usize,
-    iroas_covered: usize,
-    iroas_abs_err: f64,
+}
+
+impl LeverageScore {
+    fn push(&mut self, estimate: f64, lower: f64, upper: f64, truth: f64) {
+        self.cells += 1;
+        self.covered += usize::from(lower <= truth && truth <= upper);
+        self.abs_err += (estimate - truth).abs();
+    }
+}
+
+/// The rows of the leverage scores, in the order SCORES.md shows them: the ratio (against the
+/// injected uplift per yuan of subsidy as payments carry it) per region × category, per region over
+/// the targeted categories, nationally per category and nationally over them; the iROAS (against
+/// the injected leverage) per late region × category and per late region over the targeted
+/// categories.
+const LEVERAGE_ROWS: [&str; 6] = [
+    "拉动比 (headline uplift ÷ subsidy), region × category",
+    "拉动比, region, all targeted categories",
+    "拉动比, national × category",
+    "拉动比, national, all targeted categories",
+    "iROAS (time-based regression with cost), late region × category",
+    "iROAS, late region, all targeted categories",
+];
+
+/// How well one seed's `leverage` table recovers the injected truth, per row of [`LEVERAGE_ROWS`].
+#[derive(Debug, Clone, Copy, Default)]
+struct LeverageRecovery {
+    rows: [LeverageScore; 6],
 }
 
 impl LeverageRecovery {
     fn add(self, o: &LeverageRecovery) -> LeverageRecovery {
-        LeverageRecovery {
-            cells: self.cells + o.cells,
-            covered: self.covered + o.covered,
-            abs_err: self.abs_err + o.abs_err,
-            iroas_cells: self.iroas_cells + o.iroas_cells,
-            iroas_covered: self.iroas_covered + o.iroas_covered,
-            iroas_abs_err: self.iroas_abs_err + o.iroas_abs_err,
+        let mut rows = self.rows;
+        for (a, b) in rows.iter_mut().zip(&o.rows) {
+            a.cells += b.cells;
+            a.covered += b.covered;
+            a.abs_err += b.abs_err;
         }
+        LeverageRecovery { rows }
+    }
+
+    /// The Markdown table of the scores at interval `level`.
+    fn markdown(&self, level: f64) -> String {
+        let mut md = String::from(
+            "Subsidy leverage (issue 18; `leverage` table against `truth_subsidies.csv`, the truth as the payment data carry it):\n\n| estimate | cells | MAE | coverage |\n|---|---|---|---|\n",
+        );
+        for (name, s) in LEVERAGE_ROWS.iter().zip(&self.rows) {
+            let n = s.cells.max(1) as f64;
+            let _ = writeln!(
+                md,
+                "| {name} | {} | {:.3} | {:.1}% ({} / {}) |",
+                s.cells,
+                s.abs_err / n,
+                100.0 * s.covered as f64 / n,
+                s.covered,
+                s.cells
+            );
+        }
+        let _ = writeln!(
+            md,
+            "\nThe ratio's truth is the injected uplift per yuan of subsidy; the iROAS's truth is the injected leverage (the sales the subsidy itself drove per yuan). MAE in yuan of sales per yuan of subsidy; coverage: share of truths inside the {:.0}% interval.\n",
+            level * 100.0
+        );
+        md
     }
 }
 
@@ -1017,21 +1054,23 @@ fn leverage_recovery(lake: &Lake, truth_path: &Path) -> Result<LeverageRecovery>
     let regions = joined.column("region_code")?.str()?.clone();
     let categories = joined.column("category")?.str()?.clone();
     for i in 0..joined.height() {
-        let cell = regions.get(i) != Some(homeseason_schema::region::NATIONAL)
-            && categories.get(i) != Some(homeseason_metrics::ALL_TARGETED);
-        if let (true, Some(r), Some(l), Some(h), Some(t)) =
-            (cell, ratio.get(i), lo.get(i), hi.get(i), per.get(i))
+        let national = regions.get(i) == Some(homeseason_schema::region::NATIONAL);
+        let all = categories.get(i) == Some(homeseason_metrics::ALL_TARGETED);
+        let row = match (national, all) {
+            (false, false) => 0,
+            (false, true) => 1,
+            (true, false) => 2,
+            (true, true) => 3,
+        };
+        if let (Some(r), Some(l), Some(h), Some(t)) =
+            (ratio.get(i), lo.get(i), hi.get(i), per.get(i))
         {
-            out.cells += 1;
-            out.covered += usize::from(l <= t && t <= h);
-            out.abs_err += (r - t).abs();
+            out.rows[row].push(r, l, h, t);
         }
         if let (Some(r), Some(l), Some(h), Some(t)) =
             (iroas.get(i), ilo.get(i), ihi.get(i), truth_lev.get(i))
         {
-            out.iroas_cells += 1;
-            out.iroas_covered += usize::from(l <= t && t <= h);
-            out.iroas_abs_err += (r - t).abs();
+            out.rows[4 + usize::from(all)].push(r, l, h, t);
         }
     }
     Ok(out)

@@ -13,6 +13,13 @@
 //!   every week, with `rows` counting its activities by the register's own rule
 //!   ([`activity_week`]: once, in the week of the start date) — a week without an activity is not a
 //!   missing delivery; a region without a register is `missing` every week.
+//! - **subsidies (补贴/消费券)**: due from a region once it reports any. The notice encourages local
+//!   subsidies, it does not require them, so a region that never reported a subsidy row is not due
+//!   and has no rows; a region that did is due every week from the week its earliest reported
+//!   period starts (a region may start paying after the window opens) to the end of the range. A
+//!   due week is `present` when a reported period (an ISO week, a month or a date range) touches
+//!   it, `missing` otherwise — a region that stopped reporting, or skipped a week, shows up.
+//!   `rows` counts the subsidy rows whose period touches the week.
 //!
 //! A cell is `revised` when a partition holding its rows has been replaced by a later file
 //! (version > 1). `files` counts the distinct source files behind the rows.
@@ -30,11 +37,12 @@ use serde::Serialize;
 use crate::error::Result;
 
 /// The feeds of the completeness table (lake tables).
-pub const FEEDS: [&str; 4] = [
+pub const FEEDS: [&str; 5] = [
     tables::PAYMENT_DAILY,
     tables::ENTERPRISE_SALES,
     tables::RETAIL_STATS,
     tables::ACTIVITIES,
+    tables::SUBSIDIES,
 ];
 
 /// One row of the completeness table.
@@ -129,6 +137,8 @@ pub fn completeness(
     let mut cells: Cells = BTreeMap::new();
     // Regions that delivered an activities register (any file), with its files.
     let mut delivered: BTreeMap<String, Cell> = BTreeMap::new();
+    // Regions that reported any subsidy, with the first day of their earliest period.
+    let mut subsidy_first: BTreeMap<String, NaiveDate> = BTreeMap::new();
     for feed in FEEDS.iter().filter(|f| feeds.contains(f)) {
         for (path, parts) in lake.files(feed)? {
             // The partition's path as the manifest names it (files are read from the table's
@@ -173,6 +183,31 @@ pub fn completeness(
                         cell.rows += counts.get(i).unwrap_or(0);
                         cell.files.insert(source.clone());
                         cell.revised |= revised;
+                    }
+                }
+                f if f == tables::SUBSIDIES => {
+                    // Region and period are columns of the file (the path holds the period only).
+                    let frame = read(lake, &path, &["region_code", "period_start", "period_end"])?;
+                    let regions = frame.column("region_code")?.str()?.clone();
+                    let starts = frame.column("period_start")?.cast(&DataType::Int32)?;
+                    let ends = frame.column("period_end")?.cast(&DataType::Int32)?;
+                    for ((r, s), e) in regions
+                        .iter()
+                        .zip(starts.i32()?.iter())
+                        .zip(ends.i32()?.iter())
+                    {
+                        let (Some(r), Some(s)) = (r, s) else {
+                            continue;
+                        };
+                        if !keep_region(r) {
+                            continue;
+                        }
+                        let (s, e) = (from_days(s), from_days(e.unwrap_or(s)));
+                        subsidy_first
+                            .entry(r.to_owned())
+                            .and_modify(|d| *d = (*d).min(s))
+                            .or_insert(s);
+                        add_range(&mut cells, (r, f), s, e, &source, revised);
                     }
                 }
                 f => {
@@ -234,10 +269,19 @@ pub fn completeness(
             if *feed == tables::RETAIL_STATS && region.level != RegionLevel::Province {
                 continue;
             }
+            // Subsidies: due from the week of the region's earliest period, if it reported any.
+            let due_from = if *feed == tables::SUBSIDIES {
+                match subsidy_first.get(&region.code) {
+                    Some(d) => week_start(*d).max(first),
+                    None => continue,
+                }
+            } else {
+                first
+            };
             let register = (*feed == tables::ACTIVITIES)
                 .then(|| delivered.get(&region.code))
                 .flatten();
-            let mut w = first;
+            let mut w = due_from;
             while w <= to {
                 let cell = cells.get(&(region.code.clone(), (*feed).to_owned(), w));
                 let (rows, files, revised) =

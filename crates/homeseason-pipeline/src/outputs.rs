@@ -441,12 +441,16 @@ pub fn report_for(
     let resolved = homeseason_metrics::backtest::resolve_primary(campaign, Some(&backtest))?;
     let campaign = &resolved;
     let workbook = match region {
-        Some(code) => homeseason_report::workbook::region_workbook_with_leverage(
+        Some(code) => homeseason_report::workbook::region_workbook_with(
             campaign,
             &uplift,
             &activities,
             summary,
-            Some(&leverage),
+            &homeseason_report::workbook::DimensionTables {
+                channel_uplift: Some(&channels),
+                theme_summary: Some(&themes),
+                leverage: Some(&leverage),
+            },
             code,
         )?,
         None => homeseason_report::workbook::workbook_with(

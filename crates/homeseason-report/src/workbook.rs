@@ -9,7 +9,8 @@
 //!   活动类型, 起止时间, 举办地点, 主办单位, 参与企业数, 参与品牌数, 重点方向, 线上/线下, 是否地方站;
 //! - **活动周度汇总 Activities by week**, when the `activity_summary` table is given;
 //! - with [`workbook_with`], **线上线下 Online and offline** (`channel_uplift`) and **主题与细分品类
-//!   Themes** (`theme_summary`).
+//!   Themes** (`theme_summary`); a region's own workbook ([`region_workbook_with`]) has the same
+//!   sheets with the region's rows and the national ones.
 //!
 //! Every sheet has its title rows above a frozen header row, set column widths and an autofilter.
 //! It writes nothing itself.
@@ -291,6 +292,33 @@ pub fn region_workbook_with_leverage(
     leverage: Option<&DataFrame>,
     region: &str,
 ) -> Result<Vec<u8>> {
+    region_workbook_with(
+        campaign,
+        uplift,
+        activities,
+        activity_summary,
+        &DimensionTables {
+            leverage,
+            ..DimensionTables::default()
+        },
+        region,
+    )
+}
+
+/// [`region_workbook`] with the region's rows (and the national ones, for reference) of each table
+/// of `dims` on its sheet — 补贴拉动比 Leverage, 线上线下 Online and offline, 主题与细分品类 Themes — as
+/// the national workbook has them; a table with no row for the region gives no sheet.
+///
+/// # Errors
+/// As [`region_workbook`].
+pub fn region_workbook_with(
+    campaign: &Campaign,
+    uplift: &DataFrame,
+    activities: &DataFrame,
+    activity_summary: Option<&DataFrame>,
+    dims: &DimensionTables<'_>,
+    region: &str,
+) -> Result<Vec<u8>> {
     let name = campaign
         .regions()
         .map_err(|e| WorkbookError::Empty(e.to_string()))?
@@ -331,12 +359,18 @@ pub fn region_workbook_with_leverage(
             &formats,
         )?;
     }
-    if let Some(l) = leverage {
-        let own = region_rows(l, region, true)?;
-        if own.height() > 0 {
-            leverage_sheet(book.add_worksheet(), &own, &formats)?;
-        }
+    let own = |t: Option<&DataFrame>| t.map(|t| region_rows(t, region, true)).transpose();
+    let (leverage, channels, themes) = (
+        own(dims.leverage)?,
+        own(dims.channel_uplift)?,
+        own(dims.theme_summary)?,
+    );
+    DimensionTables {
+        leverage: leverage.as_ref(),
+        channel_uplift: channels.as_ref(),
+        theme_summary: themes.as_ref(),
     }
+    .sheets(&mut book, &formats)?;
     Ok(book.save_to_buffer()?)
 }
 
