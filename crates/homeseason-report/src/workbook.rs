@@ -24,7 +24,10 @@ use rust_xlsxwriter::{
 use crate::rows::{UpliftRow, uplift_rows};
 
 mod dims;
-pub use dims::{CHANNEL_COLUMNS, CHANNEL_SHEET, THEME_COLUMNS, THEME_SHEET};
+pub use dims::{
+    CHANNEL_COLUMNS, CHANNEL_SHEET, THEME_COLUMNS, THEME_SHEET, URBAN_RURAL_COLUMNS,
+    URBAN_RURAL_SHEET,
+};
 
 /// Tables of the dimensions beyond region × category (issue 18) the workbook gives a sheet each,
 /// when present and not empty.
@@ -32,6 +35,9 @@ pub use dims::{CHANNEL_COLUMNS, CHANNEL_SHEET, THEME_COLUMNS, THEME_SHEET};
 pub struct DimensionTables<'a> {
     /// `channel_uplift` as published (suppressed figures blank): the **线上线下** sheet.
     pub channel_uplift: Option<&'a DataFrame>,
+    /// `urban_rural_uplift` as published (small classes and their complements blank): the **城乡**
+    /// sheet.
+    pub urban_rural_uplift: Option<&'a DataFrame>,
     /// `theme_summary`: the **主题与细分品类** sheet.
     pub theme_summary: Option<&'a DataFrame>,
     /// `leverage` (computed from the published uplift): the **补贴拉动比 Leverage** sheet.
@@ -49,6 +55,9 @@ impl DimensionTables<'_> {
         }
         if let Some(t) = self.theme_summary.filter(|t| t.height() > 0) {
             dims::theme_sheet(book.add_worksheet(), t, f)?;
+        }
+        if let Some(u) = self.urban_rural_uplift.filter(|u| u.height() > 0) {
+            dims::urban_rural_sheet(book.add_worksheet(), u, f)?;
         }
         Ok(())
     }

@@ -89,6 +89,7 @@ pub mod scenario;
 mod subsidy;
 mod themes;
 mod truth;
+mod urban_rural;
 mod wallet_b;
 
 use std::collections::BTreeMap;
@@ -102,6 +103,7 @@ use serde::Serialize;
 pub use channels::TRUTH_CHANNELS_FILE;
 pub use scenario::Scenario;
 pub use themes::TRUTH_THEMES_FILE;
+pub use urban_rural::TRUTH_URBAN_RURAL_FILE;
 
 /// The default seed.
 pub const DEFAULT_SEED: u64 = 20_230_901;
@@ -349,7 +351,8 @@ pub fn generate(
 
     let mut out = output::Out::new(out_dir);
     acq_a::write(config, &lat, &mut out, progress)?;
-    wallet_b::write(config, &lat, &mut out, progress)?;
+    let classes = urban_rural::Classes::build(config, &lat);
+    wallet_b::write(config, &lat, &classes, &mut out, progress)?;
     progress.step("enterprise sales");
     let firms = enterprise::enterprises(config, &lat);
     enterprise::write(
@@ -380,6 +383,7 @@ pub fn generate(
     truth::write(config, &lat, &truth_rows, &mut out)?;
     subsidy::write_truth(config, &lat, &mut out)?;
     channels::write(config, &lat, &mut out)?;
+    urban_rural::write(config, &lat, &classes, &mut out)?;
 
     let mut details = out.files;
     details.sort_by(|a, b| a.path.cmp(&b.path));
