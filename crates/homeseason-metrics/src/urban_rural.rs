@@ -181,14 +181,7 @@ fn countryside_weeks(
         .select([col("region_code"), col("start_date"), col("end_date")])
         .collect()?;
     let region = rows.column("region_code")?.str()?;
-    let dates = |c: &str| -> Result<Vec<Option<NaiveDate>>> {
-        Ok(rows
-            .column(c)?
-            .cast(&DataType::Date)?
-            .date()?
-            .as_date_iter()
-            .collect())
-    };
+    let dates = |c: &str| crate::tracking::dates_of(&rows, c);
     let (start, end) = (dates("start_date")?, dates("end_date")?);
     let (w0, w1) = (campaign.window.start, campaign.window.end);
     for i in 0..rows.height() {
@@ -303,7 +296,7 @@ fn links(
             .collect())
     };
     let (region, category, method) = (text("region_code")?, text("category")?, text("method")?);
-    let date: Vec<Option<NaiveDate>> = rows.column("date")?.date()?.as_date_iter().collect();
+    let date = crate::tracking::dates_of(&rows, "date")?;
     let (actual, baseline) = (
         rows.column("actual_yuan")?.f64()?,
         rows.column("baseline_yuan")?.f64()?,

@@ -177,11 +177,7 @@ impl Classes {
         }
         let k = self.factors(r, m, d, lat);
         let s = self.share(r, m);
-        let mut p = [0.0; 3];
-        for i in 0..3 {
-            p[i] = s[i] * (1.0 + k[i] * u) / (1.0 + u);
-        }
-        Some(p)
+        Some(std::array::from_fn(|i| s[i] * (1.0 + k[i] * u) / (1.0 + u)))
     }
 }
 
@@ -213,9 +209,9 @@ pub(crate) fn write(
                     let v = lat.value(r, mi, d);
                     let u = lat.uplift(r, ci, d);
                     let k = classes.factors(r, mi, d, lat);
-                    for k_i in 0..2 {
-                        sums[k_i].0 += v * s[k_i] * (1.0 + k[k_i] * u);
-                        sums[k_i].1 += v * s[k_i];
+                    for ((sum, share), tilt) in sums.iter_mut().zip(s).zip(k) {
+                        sum.0 += v * share * (1.0 + tilt * u);
+                        sum.1 += v * share;
                     }
                 }
             }

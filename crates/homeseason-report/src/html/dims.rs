@@ -197,7 +197,7 @@ impl Document<'_> {
                     "线上占比 基线→实际 Online share, baseline → actual".into(),
                     "占比变化 Share change".into(),
                 ],
-                extra: &|f| vec![Vec::new(); f.height()],
+                extra: &|f: &DataFrame| vec![Vec::new(); f.height()],
             },
         );
     }
