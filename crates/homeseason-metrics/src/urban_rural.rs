@@ -41,7 +41,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::NaiveDate;
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::region::NATIONAL;
 use polars::prelude::*;
@@ -447,7 +446,7 @@ pub fn score_urban_rural(table: &DataFrame, truth: &DataFrame) -> Result<DataFra
 mod tests {
     use super::*;
     use crate::test_frames::{f, n};
-    use chrono::Datelike;
+    use chrono::{Datelike, NaiveDate};
 
     /// `payment_area_daily`-like rows for one region and category, 2021–2023: the rural part (40 %)
     /// grows by `rural` in the window plus `extra` on the days `xx` of countryside events, the urban

@@ -304,7 +304,7 @@ pub fn blank_small_classes(
         Ok(table
             .column(&format!("{class}_actual_yuan"))?
             .is_not_null()
-            .into_iter()
+            .iter()
             .map(|v| v.unwrap_or(false))
             .collect())
     };

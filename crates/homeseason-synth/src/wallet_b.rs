@@ -152,7 +152,8 @@ fn merchants(cfg: &SynthConfig, code: &'static str, m: &MccSpec) -> Merchants {
     for (i, c) in cumulative.iter().enumerate() {
         let (members, cum) = &mut by_class[class_of(county[i])];
         members.push(i);
-        cum.push(cum.last().copied().unwrap_or(0.0) + (c - prev));
+        let next = cum.last().copied().unwrap_or(0.0) + (c - prev);
+        cum.push(next);
         prev = *c;
     }
     Merchants {
