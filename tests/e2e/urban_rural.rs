@@ -194,7 +194,7 @@ fn the_demo_urban_rural_table_recovers_the_injected_effects() {
 
 /// The 下乡 link: nationally, rural sales ran higher against their baseline in the weeks of the
 /// regions' countryside-sales events than in their other window weeks (the generator raises the
-/// rural tilt by 0.7 on those days), with an interval above zero, for both methods; and regions
+/// rural tilt by 1.5 on those days), with an interval above zero, for both methods; and regions
 /// with such events have link rows.
 #[test]
 fn the_demo_countryside_link_has_the_injected_sign() {

@@ -60,7 +60,7 @@ pub(crate) fn channel_markdown(scores: &[DataFrame], level: f64) -> Result<Strin
 /// pooled over the seeds (cell-weighted), at the campaign's interval level.
 pub(crate) fn urban_rural_markdown(scores: &[DataFrame], level: f64) -> Result<String> {
     let intro = format!(
-        "\n## Town and country (城乡, issue 18)\n\nThe urban/rural table (`urban_rural_uplift`: each class's uplift with the history methods, region and national × targeted category, from wallet_b's county-level transactions) against the injected effects (`truth_urban_rural.csv`: rural areas are lifted by k·u, k ~ U(0.4, 0.8), raised by 0.7 on the days of the region's countryside-sales events, urban areas by as much more that the cell's total is unchanged). MAE and bias in percentage points of the class's uplift %, coverage of the {:.0}% interval, pooled over seeds (cell-weighted).\n",
+        "\n## Town and country (城乡, issue 18)\n\nThe urban/rural table (`urban_rural_uplift`: each class's uplift with the history methods, region and national × targeted category, from wallet_b's county-level transactions) against the injected effects (`truth_urban_rural.csv`: rural areas are lifted by k·u, k ~ U(0.4, 0.8), raised by 1.5 on the days of the region's countryside-sales events, urban areas by as much more that the cell's total is unchanged). MAE and bias in percentage points of the class's uplift %, coverage of the {:.0}% interval, pooled over seeds (cell-weighted).\n",
         level * 100.0
     );
     class_markdown(scores, "urban_rural", &intro)

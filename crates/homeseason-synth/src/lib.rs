@@ -46,7 +46,7 @@
 //!   much less that the cell's total is unchanged (`truth_channels.csv`; module `channels`).
 //! - town and country: wallet_b's merchants sit in county-level areas, urban or rural by the bundled
 //!   division list. The campaign's uplift `u` lifts rural sales by `k_rural·u` (`k_rural ~ U(0.4, 0.8)`
-//!   per region × targeted category, + 0.7 on the days of the region's 家电下乡 / 家居下乡 activities)
+//!   per region × targeted category, + 1.5 on the days of the region's 家电下乡 / 家居下乡 activities)
 //!   and urban sales by as much more that the cell's total is unchanged (`truth_urban_rural.csv`;
 //!   module `urban_rural`).
 //! - g_r ~ U(2 %, 8 %) a year; monthly seasonality interpolated between mid-months; weekday factors

@@ -36,7 +36,7 @@ use crate::{SynthConfig, SynthError};
 pub(crate) const RURAL_TILT: (f64, f64) = (0.4, 0.8);
 
 /// Added to `k_rural` on the days of the region's countryside-sales events.
-pub(crate) const COUNTRYSIDE_LIFT: f64 = 0.7;
+pub(crate) const COUNTRYSIDE_LIFT: f64 = 1.5;
 
 /// The file of the urban/rural truth.
 pub const TRUTH_URBAN_RURAL_FILE: &str = "truth_urban_rural.csv";
