@@ -28,9 +28,10 @@
 //! `countryside_lift_pct = 100 · (e^Δ − 1)`: how much higher rural sales ran against their baseline
 //! in the weeks of the events than in the region's other window weeks. Its interval is Welch's:
 //! `Δ ± t · √(s²_下乡/n_下乡 + s²_other/n_other)`, `t` the Student quantile of the level at the
-//! Welch–Satterthwaite degrees of freedom; it needs two weeks of each kind. The national row pools the
-//! regions' links by inverse variance (`Δ = Σ wΔ / Σ w`, `w = 1/se²`, `se = 1/√Σw`, normal
-//! quantile).
+//! Welch–Satterthwaite degrees of freedom; it needs two weeks of each kind. The national row is the
+//! plain mean of the regions' links (`Δ = ΣΔ_r / n`, `se = √Σse_r² / n`, normal quantile): with a
+//! few weeks a side, a region's own standard error is itself noisy, and weighting by its inverse
+//! would let one region with a small one decide the nation.
 //!
 //! **Assumptions.** The baseline's growth factor is common to every window week, so its error
 //! cancels in `Δ`; weeks are independent (the daily residuals' short autocorrelation is absorbed
@@ -381,8 +382,8 @@ fn links(
     }
     let p = 0.5 + level / 2.0;
     let mut out: Vec<(Cell, Link, f64)> = Vec::new();
-    // (category, method) → Σw, Σw·Δ, weeks of each kind.
-    let mut national: BTreeMap<(String, String), (f64, f64, usize, usize)> = BTreeMap::new();
+    // (category, method) → regions, ΣΔ, Σse², weeks of each kind.
+    let mut national: BTreeMap<(String, String), (f64, f64, f64, usize, usize)> = BTreeMap::new();
     for (cell, by_week) in sums {
         let marked = &weeks[&cell.0];
         let (mut inside, mut outside) = (Vec::new(), Vec::new());
@@ -401,24 +402,24 @@ fn links(
         };
         let n = national
             .entry((cell.1.clone(), cell.2.clone()))
-            .or_insert((0.0, 0.0, 0, 0));
-        let w = 1.0 / (link.se * link.se);
-        n.0 += w;
-        n.1 += w * link.delta;
-        n.2 += link.n_in;
-        n.3 += link.n_out;
+            .or_insert((0.0, 0.0, 0.0, 0, 0));
+        n.0 += 1.0;
+        n.1 += link.delta;
+        n.2 += link.se * link.se;
+        n.3 += link.n_in;
+        n.4 += link.n_out;
         let t = t_quantile(p, link.df);
         out.push((cell, link, t));
     }
     let z = homeseason_stats::numeric::normal_quantile(p);
-    for ((c, m), (sw, swd, n_in, n_out)) in national {
+    for ((c, m), (n, sum, var, n_in, n_out)) in national {
         out.push((
             (NATIONAL.to_owned(), c, m),
             Link {
                 n_in,
                 n_out,
-                delta: swd / sw,
-                se: 1.0 / sw.sqrt(),
+                delta: sum / n,
+                se: var.sqrt() / n,
                 df: f64::INFINITY,
             },
             z,
