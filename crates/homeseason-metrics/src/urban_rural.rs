@@ -28,10 +28,11 @@
 //! `countryside_lift_pct = 100 · (e^Δ − 1)`: how much higher rural sales ran against their baseline
 //! in the weeks of the events than in the region's other window weeks. Its interval is Welch's:
 //! `Δ ± t · √(s²_下乡/n_下乡 + s²_other/n_other)`, `t` the Student quantile of the level at the
-//! Welch–Satterthwaite degrees of freedom; it needs two weeks of each kind. The national row is the
-//! plain mean of the regions' links (`Δ = ΣΔ_r / n`, `se = √Σse_r² / n`, normal quantile): with a
-//! few weeks a side, a region's own standard error is itself noisy, and weighting by its inverse
-//! would let one region with a small one decide the nation.
+//! Welch–Satterthwaite degrees of freedom; it needs two weeks of each kind. The national row pools
+//! the regions' links by inverse variance with each region's variance floored at the regions'
+//! median (`w = 1 / max(se², median se²)`, `Δ = Σ wΔ / Σ w`, `se = 1/√Σw`, normal quantile): with
+//! a few weeks a side a region's own standard error is itself noisy, and an unfloored weight would
+//! let one region with a small one decide the nation.
 //!
 //! **Assumptions.** The baseline's growth factor is common to every window week, so its error
 //! cancels in `Δ`; weeks are independent (the daily residuals' short autocorrelation is absorbed
@@ -291,6 +292,33 @@ fn welch(inside: &[f64], outside: &[f64]) -> Option<Link> {
     })
 }
 
+/// The national link from the regions' (module docs): inverse-variance weights with each region's
+/// variance floored at the regions' median, `w = 1 / max(se², median se²)`, `Δ = Σ wΔ / Σ w`,
+/// `se = 1 / √Σw`; weeks summed.
+fn pooled(regions: &[Link]) -> Link {
+    let mut variances: Vec<f64> = regions.iter().map(|l| l.se * l.se).collect();
+    variances.sort_by(f64::total_cmp);
+    let n = variances.len();
+    let median = if n % 2 == 1 {
+        variances[n / 2]
+    } else {
+        0.5 * (variances[n / 2 - 1] + variances[n / 2])
+    };
+    let (mut sw, mut swd) = (0.0, 0.0);
+    for l in regions {
+        let w = 1.0 / (l.se * l.se).max(median);
+        sw += w;
+        swd += w * l.delta;
+    }
+    Link {
+        n_in: regions.iter().map(|l| l.n_in).sum(),
+        n_out: regions.iter().map(|l| l.n_out).sum(),
+        delta: swd / sw,
+        se: 1.0 / sw.sqrt(),
+        df: f64::INFINITY,
+    }
+}
+
 /// The Student-t quantile `p` at `df` degrees of freedom (Cornish–Fisher expansion around the
 /// normal quantile; within 0.1 % of the exact value from 3 degrees of freedom).
 fn t_quantile(p: f64, df: f64) -> f64 {
@@ -382,8 +410,8 @@ fn links(
     }
     let p = 0.5 + level / 2.0;
     let mut out: Vec<(Cell, Link, f64)> = Vec::new();
-    // (category, method) → regions, ΣΔ, Σse², weeks of each kind.
-    let mut national: BTreeMap<(String, String), (f64, f64, f64, usize, usize)> = BTreeMap::new();
+    // (category, method) → the regions' links.
+    let mut national: BTreeMap<(String, String), Vec<Link>> = BTreeMap::new();
     for (cell, by_week) in sums {
         let marked = &weeks[&cell.0];
         let (mut inside, mut outside) = (Vec::new(), Vec::new());
@@ -400,30 +428,16 @@ fn links(
         let Some(link) = welch(&inside, &outside) else {
             continue;
         };
-        let n = national
+        national
             .entry((cell.1.clone(), cell.2.clone()))
-            .or_insert((0.0, 0.0, 0.0, 0, 0));
-        n.0 += 1.0;
-        n.1 += link.delta;
-        n.2 += link.se * link.se;
-        n.3 += link.n_in;
-        n.4 += link.n_out;
+            .or_default()
+            .push(link);
         let t = t_quantile(p, link.df);
         out.push((cell, link, t));
     }
     let z = homeseason_stats::numeric::normal_quantile(p);
-    for ((c, m), (n, sum, var, n_in, n_out)) in national {
-        out.push((
-            (NATIONAL.to_owned(), c, m),
-            Link {
-                n_in,
-                n_out,
-                delta: sum / n,
-                se: var.sqrt() / n,
-                df: f64::INFINITY,
-            },
-            z,
-        ));
+    for ((c, m), regions) in national {
+        out.push(((NATIONAL.to_owned(), c, m), pooled(&regions), z));
     }
     let pct = |x: f64| 100.0 * (x.exp() - 1.0);
     let (mut r, mut c, mut m) = (Vec::new(), Vec::new(), Vec::new());
