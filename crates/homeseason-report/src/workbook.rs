@@ -8,8 +8,8 @@
 //! - **重点活动表**: one row per registered activity with the attachment's columns 序号, 地区, 活动名称,
 //!   活动类型, 起止时间, 举办地点, 主办单位, 参与企业数, 参与品牌数, 重点方向, 线上/线下, 是否地方站;
 //! - **活动周度汇总 Activities by week**, when the `activity_summary` table is given;
-//! - with [`workbook_with`], **线上线下 Online and offline** (`channel_uplift`) and **主题与细分品类
-//!   Themes** (`theme_summary`).
+//! - with [`workbook_with`], **线上线下 Online and offline** (`channel_uplift`), **主题与细分品类
+//!   Themes** (`theme_summary`) and **城乡 Town and country** (`urban_rural_uplift`).
 //!
 //! Every sheet has its title rows above a frozen header row, set column widths and an autofilter.
 //! It writes nothing itself.
