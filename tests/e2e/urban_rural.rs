@@ -169,8 +169,7 @@ fn the_demo_urban_rural_table_recovers_the_injected_effects() {
 /// regions' countryside-sales events than in their other window weeks (the generator raises the
 /// rural tilt by 1.5 on those days), for both methods; and at least ten regions with such events
 /// have a link (measured on the demo with a stand-in of the area writer: 18 regions; nationally,
-/// all targeted categories, about +12.6 % [−5.2, +33.8] prior_year and +40.6 % [+11.2, +77.7]
-/// two_year with the floored inverse-variance pooling, worked out from the regional rows).
+/// all targeted categories, +11.8 % [−9.1, +37.6] prior_year and +39.8 % [+7.4, +82.0] two_year).
 #[test]
 fn the_demo_countryside_link_has_the_injected_sign() {
     let out = demo_dir();
