@@ -30,6 +30,8 @@ struct SeedRun {
     caveat: Option<homeseason_metrics::diagnostics::Caveat>,
     /// The channel uplifts' scores ([`crate::evaluate_dims::channel_scores`]).
     channels: DataFrame,
+    /// The urban and rural uplifts' scores ([`crate::evaluate_dims::urban_rural_scores`]).
+    urban_rural: DataFrame,
 }
 
 /// A truth file the generator wrote (CSV with a header), the `text` columns read as text (region
@@ -321,6 +323,8 @@ pub(crate) fn evaluate(
         let events = local_event_coverage(&lake, &dir.join("sample/truth_local_events.csv"))?;
         let leverage = leverage_recovery(&lake, &dir.join("sample/truth_subsidies.csv"))?;
         let channels = crate::evaluate_dims::channel_scores(&lake, &dir.join("sample"), seed)?;
+        let urban_rural =
+            crate::evaluate_dims::urban_rural_scores(&lake, &dir.join("sample"), seed)?;
         runs.push(SeedRun {
             seed,
             scores,
@@ -331,6 +335,7 @@ pub(crate) fn evaluate(
             headline,
             caveat,
             channels,
+            urban_rural,
         });
     }
     let all = stack(runs.iter().map(|r| &r.scores))?;
@@ -395,6 +400,11 @@ pub(crate) fn evaluate(
     let channels: Vec<DataFrame> = runs.iter().map(|r| r.channels.clone()).collect();
     md.push_str(&crate::evaluate_dims::channel_markdown(
         &channels,
+        campaign.baseline.level,
+    )?);
+    let urban_rural: Vec<DataFrame> = runs.iter().map(|r| r.urban_rural.clone()).collect();
+    md.push_str(&crate::evaluate_dims::urban_rural_markdown(
+        &urban_rural,
         campaign.baseline.level,
     )?);
     if let Some(path) = table {

@@ -31,6 +31,9 @@
 //! economy, a distorted comparison year) cancel in the share; ρ carries the day-to-day part of
 //! that, the same correlation assumed for the window's total error.
 //!
+//! The machinery is [`crate::split`]'s, shared with [`crate::urban_rural`] (the same estimator
+//! split by town and country).
+//!
 //! ## Suppression
 //! The lake's table holds every figure; what is published (the report, the workbook) blanks channel
 //! figures the small-cell suppression of the dashboard copies would give away — see
@@ -39,36 +42,21 @@
 use homeseason_schema::campaign::Campaign;
 use polars::prelude::*;
 
-use crate::uplift::{Method, UpliftOptions, uplift};
-use crate::{Result, daily_series};
+use crate::Result;
+use crate::split::{Split, class_rows_for_scoring, score_by_class, uplift_by_class};
+use crate::uplift::{Method, UpliftOptions};
 
 /// The channels of `payment_daily`, in table order.
 pub const CHANNELS: [&str; 2] = ["online", "offline"];
 
 /// The methods run per channel (see the module docs for why only these).
-pub const CHANNEL_METHODS: [Method; 2] = [Method::PriorYear, Method::TwoYear];
+pub const CHANNEL_METHODS: [Method; 2] = crate::split::CLASS_METHODS;
 
-/// The per-channel figures taken from each channel's uplift rows, prefixed with the channel.
-const FIGURES: [&str; 7] = [
-    "actual_yuan",
-    "baseline_yuan",
-    "uplift_pct",
-    "lower_pct",
-    "upper_pct",
-    "p_value",
-    "effect_sign",
-];
-
-/// The columns that identify a row of `channel_uplift`.
-const KEYS: [&str; 7] = [
-    "campaign_id",
-    "region_code",
-    "region_name_zh",
-    "category",
-    "method",
-    "window_start",
-    "window_end",
-];
+/// The split by channel: the `channel` column, the online share reported.
+const BY_CHANNEL: Split<'static> = Split {
+    column: "channel",
+    classes: CHANNELS,
+};
 
 /// The `channel_uplift` table from the lake's `payment_daily`: one row per region (and `000000`) ×
 /// targeted category (and `all_targeted`) × history method, with each channel's uplift and the
@@ -82,309 +70,7 @@ pub fn channel_uplift(
     campaign: &Campaign,
     opts: &UpliftOptions,
 ) -> Result<DataFrame> {
-    let opts = UpliftOptions {
-        placebo: None,
-        diagnostics: false,
-        ..opts.clone()
-    };
-    let mut per_channel: Vec<LazyFrame> = Vec::new();
-    let mut residuals: Vec<LazyFrame> = Vec::new();
-    for channel in CHANNELS {
-        let rows = payment_daily
-            .clone()
-            .lazy()
-            .filter(col("channel").eq(lit(channel)));
-        let series = daily_series(rows, campaign)?;
-        let frame = if series.height() == 0 {
-            None
-        } else {
-            let result = uplift(&series, campaign, &CHANNEL_METHODS, &opts)?;
-            residuals.push(pre_period_residuals(
-                &result.baseline_daily,
-                campaign,
-                channel,
-            ));
-            (result.uplift.height() > 0).then_some(result.uplift)
-        };
-        let mut select: Vec<Expr> = KEYS.iter().map(|k| col(*k)).collect();
-        select.extend(
-            FIGURES
-                .iter()
-                .map(|f| col(*f).alias(format!("{channel}_{f}"))),
-        );
-        per_channel.push(match frame {
-            Some(f) => f
-                .lazy()
-                .filter(col("window_kind").eq(lit("campaign")))
-                .select(select),
-            None => empty_channel(channel)?.lazy(),
-        });
-    }
-    let keys: Vec<Expr> = KEYS.iter().map(|k| col(*k)).collect();
-    let mut it = per_channel.into_iter();
-    let (online, offline) = (
-        it.next().expect("two channels"),
-        it.next().expect("two channels"),
-    );
-    let joined = online
-        .join(
-            offline,
-            keys.clone(),
-            keys,
-            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
-        )
-        .with_column(lit(opts.level).alias("level"));
-    // The two channels' pre-period residual correlation per cell and method (none: 0).
-    let cell = [col("region_code"), col("category"), col("method")];
-    let joined = if residuals.len() == 2 {
-        let mut r = residuals.into_iter();
-        let (on, off) = (r.next().expect("two"), r.next().expect("two"));
-        let mut day = cell.to_vec();
-        day.push(col("date"));
-        let days = on
-            .join(off, day.clone(), day, JoinArgs::new(JoinType::Inner))
-            .collect()?;
-        let corr = correlations(&days)?.lazy();
-        joined.join(corr, cell.clone(), cell, JoinArgs::new(JoinType::Left))
-    } else {
-        joined.with_column(lit(NULL).cast(DataType::Float64).alias(RHO))
-    };
-    let joined = joined
-        .sort(
-            ["region_code", "category", "method"],
-            SortMultipleOptions::default(),
-        )
-        .collect()?;
-    with_share(joined, opts.level)
-}
-
-/// The helper column of the residual correlation (dropped from the output).
-const RHO: &str = "__rho";
-
-/// `actual / baseline` of each day of the pre-period in `baseline_daily` (one channel's), named
-/// `<channel>_e`, with the cell, method and date ([`correlations`] takes its log).
-fn pre_period_residuals(
-    baseline_daily: &DataFrame,
-    campaign: &Campaign,
-    channel: &str,
-) -> LazyFrame {
-    baseline_daily
-        .clone()
-        .lazy()
-        .filter(
-            col("date")
-                .lt(lit(campaign.window.start))
-                .and(col("actual_yuan").gt(lit(0.0)))
-                .and(col("baseline_yuan").gt(lit(0.0))),
-        )
-        .select([
-            col("region_code"),
-            col("category"),
-            col("method"),
-            col("date"),
-            (col("actual_yuan") / col("baseline_yuan")).alias(format!("{channel}_e")),
-        ])
-}
-
-/// Per region × category × method of `days` (the two channels' pre-period `online_e`,
-/// `offline_e` ratios on their common days), the Pearson correlation of their logs, named [`RHO`]
-/// (absent with fewer than 14 days or no variance).
-fn correlations(days: &DataFrame) -> Result<DataFrame> {
-    let text = |c: &str| -> Result<Vec<Option<String>>> {
-        Ok(days
-            .column(c)?
-            .str()?
-            .iter()
-            .map(|v| v.map(str::to_owned))
-            .collect())
-    };
-    let num = |c: &str| -> Result<Vec<Option<f64>>> {
-        Ok(days
-            .column(c)?
-            .cast(&DataType::Float64)?
-            .f64()?
-            .iter()
-            .collect())
-    };
-    let (region, category, method) = (text("region_code")?, text("category")?, text("method")?);
-    let (on, off) = (num("online_e")?, num("offline_e")?);
-    // n, Σx, Σy, Σx², Σy², Σxy per cell.
-    let mut sums: std::collections::BTreeMap<(String, String, String), [f64; 6]> =
-        std::collections::BTreeMap::new();
-    for i in 0..days.height() {
-        let (Some(r), Some(c), Some(m), Some(a), Some(b)) = (
-            region[i].clone(),
-            category[i].clone(),
-            method[i].clone(),
-            on[i],
-            off[i],
-        ) else {
-            continue;
-        };
-        if a <= 0.0 || b <= 0.0 {
-            continue;
-        }
-        let (x, y) = (a.ln(), b.ln());
-        let s = sums.entry((r, c, m)).or_insert([0.0; 6]);
-        s[0] += 1.0;
-        s[1] += x;
-        s[2] += y;
-        s[3] += x * x;
-        s[4] += y * y;
-        s[5] += x * y;
-    }
-    let (mut rr, mut cc, mut mm, mut rho) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for ((r, c, m), s) in sums {
-        let n = s[0];
-        let (sxx, syy, sxy) = (
-            s[3] - s[1] * s[1] / n,
-            s[4] - s[2] * s[2] / n,
-            s[5] - s[1] * s[2] / n,
-        );
-        if n >= 14.0 && sxx > 0.0 && syy > 0.0 {
-            rr.push(r);
-            cc.push(c);
-            mm.push(m);
-            rho.push(sxy / (sxx * syy).sqrt());
-        }
-    }
-    Ok(df!(
-        "region_code" => rr,
-        "category" => cc,
-        "method" => mm,
-        RHO => rho,
-    )?)
-}
-
-/// An empty frame with the key columns and one channel's figures (a channel with no rows).
-fn empty_channel(channel: &str) -> Result<DataFrame> {
-    let mut cols: Vec<Column> = KEYS[..5]
-        .iter()
-        .map(|k| Column::new((*k).into(), Vec::<String>::new()))
-        .collect();
-    for k in &KEYS[5..] {
-        cols.push(Column::new((*k).into(), Vec::<i32>::new()).cast(&DataType::Date)?);
-    }
-    for f in FIGURES {
-        let name = format!("{channel}_{f}");
-        cols.push(if f == "effect_sign" {
-            Column::new(name.into(), Vec::<i64>::new())
-        } else {
-            Column::new(name.into(), Vec::<f64>::new())
-        });
-    }
-    Ok(DataFrame::new(0, cols)?)
-}
-
-/// Add the online share columns (module docs) to the joined channel rows.
-fn with_share(frame: DataFrame, level: f64) -> Result<DataFrame> {
-    let z = homeseason_stats::numeric::normal_quantile(0.5 + level / 2.0);
-    let get = |c: &str| -> Result<Vec<Option<f64>>> {
-        Ok(frame
-            .column(c)?
-            .cast(&DataType::Float64)?
-            .f64()?
-            .iter()
-            .collect())
-    };
-    let (a_on, b_on, lo_on, hi_on) = (
-        get("online_actual_yuan")?,
-        get("online_baseline_yuan")?,
-        get("online_lower_pct")?,
-        get("online_upper_pct")?,
-    );
-    let (a_off, b_off, lo_off, hi_off) = (
-        get("offline_actual_yuan")?,
-        get("offline_baseline_yuan")?,
-        get("offline_lower_pct")?,
-        get("offline_upper_pct")?,
-    );
-    let rho = get(RHO)?;
-    let n = frame.height();
-    let (mut share, mut share0, mut change, mut lower, mut upper) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for i in 0..n {
-        let s = share_change(
-            (a_on[i], b_on[i], lo_on[i], hi_on[i]),
-            (a_off[i], b_off[i], lo_off[i], hi_off[i]),
-            z,
-            rho[i].unwrap_or(0.0),
-        );
-        share.push(s.map(|s| s.0));
-        share0.push(s.map(|s| s.1));
-        change.push(s.map(|s| s.2));
-        lower.push(s.map(|s| s.3));
-        upper.push(s.map(|s| s.4));
-    }
-    let mut out = frame.drop(RHO)?;
-    for (name, values) in [
-        ("online_share_pct", share),
-        ("online_share_baseline_pct", share0),
-        ("online_share_change_pp", change),
-        ("online_share_change_lower_pp", lower),
-        ("online_share_change_upper_pp", upper),
-    ] {
-        out.with_column(Column::new(name.into(), values))?;
-    }
-    Ok(out)
-}
-
-/// One channel's window figures: actual, baseline, lower and upper bound of its uplift (%).
-type ChannelFigures = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
-
-/// The window's online share (%), the counterfactual share (%), their difference (points) and the
-/// difference's bounds (points), from the two channels' figures; `None` when either channel lacks
-/// a figure or a total is not positive.
-fn share_change(
-    online: ChannelFigures,
-    offline: ChannelFigures,
-    z: f64,
-    rho: f64,
-) -> Option<(f64, f64, f64, f64, f64)> {
-    let (Some(a_on), Some(b_on), Some(lo_on), Some(hi_on)) = online else {
-        return None;
-    };
-    let (Some(a_off), Some(b_off), Some(lo_off), Some(hi_off)) = offline else {
-        return None;
-    };
-    if a_on + a_off <= 0.0 || b_on <= 0.0 || b_off <= 0.0 || z <= 0.0 {
-        return None;
-    }
-    let log_se = |lo: f64, hi: f64| {
-        let (l, h) = (1.0 + lo / 100.0, 1.0 + hi / 100.0);
-        if l > 0.0 && h > 0.0 {
-            Some((h.ln() - l.ln()).abs() / (2.0 * z))
-        } else {
-            None
-        }
-    };
-    let (se_on, se_off) = (log_se(lo_on, hi_on)?, log_se(lo_off, hi_off)?);
-    let rho = if rho.is_finite() {
-        rho.clamp(-1.0, 1.0)
-    } else {
-        0.0
-    };
-    let sd = (se_on * se_on + se_off * se_off - 2.0 * rho * se_on * se_off)
-        .max(0.0)
-        .sqrt();
-    let s = a_on / (a_on + a_off);
-    let logit0 = b_on.ln() - b_off.ln();
-    let logistic = |x: f64| 1.0 / (1.0 + (-x).exp());
-    let s0 = logistic(logit0);
-    // A higher counterfactual share gives a lower change: the bounds swap.
-    let (s0_lo, s0_hi) = (logistic(logit0 - z * sd), logistic(logit0 + z * sd));
-    Some((
-        100.0 * s,
-        100.0 * s0,
-        100.0 * (s - s0),
-        100.0 * (s - s0_hi),
-        100.0 * (s - s0_lo),
-    ))
+    uplift_by_class(payment_daily, campaign, opts, BY_CHANNEL)
 }
 
 /// `channel_uplift` as one row per region × category × method × channel with the `uplift` table's
@@ -395,22 +81,7 @@ fn share_change(
 /// # Errors
 /// When a column is missing.
 pub fn channel_rows_for_scoring(channel_uplift: &DataFrame) -> Result<DataFrame> {
-    let one = |channel: &str| {
-        channel_uplift
-            .clone()
-            .lazy()
-            .filter(col(format!("{channel}_uplift_pct")).is_not_null())
-            .select([
-                col("region_code"),
-                concat_str([col("category"), lit(channel)], "/", false).alias("category"),
-                col("method"),
-                lit("campaign").alias("window_kind"),
-                col(format!("{channel}_uplift_pct")).alias("uplift_pct"),
-                col(format!("{channel}_lower_pct")).alias("lower_pct"),
-                col(format!("{channel}_upper_pct")).alias("upper_pct"),
-            ])
-    };
-    Ok(concat([one(CHANNELS[0]), one(CHANNELS[1])], UnionArgs::default())?.collect()?)
+    class_rows_for_scoring(channel_uplift, CHANNELS)
 }
 
 /// Score `channel_uplift` against a channel truth (`region_code, category, channel,
@@ -421,26 +92,7 @@ pub fn channel_rows_for_scoring(channel_uplift: &DataFrame) -> Result<DataFrame>
 /// # Errors
 /// When a column is missing.
 pub fn score_channels(channel_uplift: &DataFrame, truth: &DataFrame) -> Result<DataFrame> {
-    let rows = channel_rows_for_scoring(channel_uplift)?;
-    let mut out = Vec::new();
-    for channel in CHANNELS {
-        let truth = truth
-            .clone()
-            .lazy()
-            .filter(col("channel").eq(lit(channel)))
-            .select([
-                col("region_code"),
-                concat_str([col("category"), col("channel")], "/", false).alias("category"),
-                col("true_uplift_pct"),
-            ])
-            .collect()?;
-        out.push(
-            crate::score::score(&rows, &truth)?
-                .lazy()
-                .with_column(lit(channel).alias("channel")),
-        );
-    }
-    Ok(concat(out, UnionArgs::default())?.collect()?)
+    score_by_class(channel_uplift, truth, BY_CHANNEL)
 }
 
 #[cfg(test)]
@@ -568,42 +220,5 @@ mod tests {
         assert!((f(&out, "offline_uplift_pct", 0).unwrap() - 10.0).abs() < 1.5);
         let scored = channel_rows_for_scoring(&out).unwrap();
         assert_eq!(scored.height(), 8);
-    }
-
-    #[test]
-    fn the_share_interval_follows_the_formula() {
-        // Equal baselines and ±10 % intervals on both channels at the 90 % level.
-        let z = homeseason_stats::numeric::normal_quantile(0.95);
-        let s = share_change(
-            (Some(60.0), Some(50.0), Some(-10.0), Some(10.0)),
-            (Some(40.0), Some(50.0), Some(-10.0), Some(10.0)),
-            z,
-            0.0,
-        )
-        .unwrap();
-        assert!((s.0 - 60.0).abs() < 1e-9 && (s.1 - 50.0).abs() < 1e-9);
-        assert!((s.2 - 10.0).abs() < 1e-9);
-        // Correlated channel errors cancel in the share: a narrower interval.
-        let c = share_change(
-            (Some(60.0), Some(50.0), Some(-10.0), Some(10.0)),
-            (Some(40.0), Some(50.0), Some(-10.0), Some(10.0)),
-            z,
-            0.9,
-        )
-        .unwrap();
-        assert!(c.4 - c.3 < 0.5 * (s.4 - s.3), "{c:?} vs {s:?}");
-        let sd = ((1.1f64.ln() - 0.9f64.ln()) / (2.0 * z)) * 2f64.sqrt();
-        let hi = 1.0 / (1.0 + (-z * sd).exp());
-        assert!((s.3 - 100.0 * (0.6 - hi)).abs() < 1e-9);
-        assert!((s.4 - 100.0 * (0.6 - (1.0 - hi))).abs() < 1e-9);
-        assert!(
-            share_change(
-                (None, Some(1.0), Some(0.0), Some(1.0)),
-                (Some(1.0), Some(1.0), Some(0.0), Some(1.0)),
-                z,
-                0.0
-            )
-            .is_none()
-        );
     }
 }

@@ -80,12 +80,14 @@ pub mod local_events;
 mod regression;
 pub mod score;
 mod series;
+pub mod split;
 #[cfg(test)]
 mod test_frames;
 pub mod themes;
 pub mod tracking;
 pub mod triangulate;
 mod uplift;
+pub mod urban_rural;
 
 pub use series::{ALL_TARGETED, daily_series};
 pub use uplift::{BOOTSTRAP_SEED, Method, UpliftOptions, UpliftResult, placebo_windows, uplift};

@@ -14,7 +14,7 @@ use crate::error::{PipelineError, Result, io_err};
 
 /// Estimate uplift from the lake's `payment_daily` and write `uplift`, `baseline_daily`,
 /// `weekly_tracking`, `data_completeness`, `triangulation`, the local-event tables and
-/// `channel_uplift` and `theme_summary` ([`crate::dimensions`]).
+/// `channel_uplift`, `urban_rural_uplift` and `theme_summary` ([`crate::dimensions`]).
 pub fn estimate(
     lake: &Lake,
     campaign: &Campaign,
@@ -92,9 +92,10 @@ pub fn estimate_timed(
         side_seconds,
     ));
     crate::dimensions::write_channel_uplift(lake, &daily, campaign, opts)?;
+    crate::dimensions::write_urban_rural_uplift(lake, campaign, opts)?;
     crate::dimensions::write_theme_summary(lake, campaign)?;
     lap(
-        "online and offline (history methods per channel), themes",
+        "online and offline, town and country (history methods per class), themes",
         &mut times,
     );
     Ok((result, times))
@@ -389,6 +390,11 @@ pub fn report_for(
     let channels =
         crate::dimensions::published_channels(lake, campaign, read(tables::CHANNEL_UPLIFT)?)?;
     let themes = read(tables::THEME_SUMMARY)?;
+    let urban_rural = crate::dimensions::published_urban_rural(
+        lake,
+        campaign,
+        read(tables::URBAN_RURAL_UPLIFT)?,
+    )?;
     let input = ReportInput {
         campaign,
         uplift: &uplift,
@@ -407,6 +413,7 @@ pub fn report_for(
             uplift_backtest: Some(&backtest),
             leverage: Some(&leverage),
             channel_uplift: Some(&channels),
+            urban_rural_uplift: Some(&urban_rural),
             theme_summary: Some(&themes),
         },
         suppress_below,
@@ -440,17 +447,19 @@ pub fn report_for(
     // The workbook uses the headline method ("auto" resolved by the backtest, as in the report).
     let resolved = homeseason_metrics::backtest::resolve_primary(campaign, Some(&backtest))?;
     let campaign = &resolved;
+    let dims = homeseason_report::workbook::DimensionTables {
+        channel_uplift: Some(&channels),
+        urban_rural_uplift: Some(&urban_rural),
+        theme_summary: Some(&themes),
+        leverage: Some(&leverage),
+    };
     let workbook = match region {
         Some(code) => homeseason_report::workbook::region_workbook_with(
             campaign,
             &uplift,
             &activities,
             summary,
-            &homeseason_report::workbook::DimensionTables {
-                channel_uplift: Some(&channels),
-                theme_summary: Some(&themes),
-                leverage: Some(&leverage),
-            },
+            &dims,
             code,
         )?,
         None => homeseason_report::workbook::workbook_with(
@@ -458,11 +467,7 @@ pub fn report_for(
             &uplift,
             &activities,
             summary,
-            &homeseason_report::workbook::DimensionTables {
-                channel_uplift: Some(&channels),
-                theme_summary: Some(&themes),
-                leverage: Some(&leverage),
-            },
+            &dims,
         )?,
     };
     write(&out.join("workbook.xlsx"), &workbook)?;

@@ -499,6 +499,7 @@ impl Document<'_> {
         self.extra_sections(&mut b);
         self.channel_section(&mut b);
         self.theme_section(&mut b);
+        self.urban_rural_section(&mut b);
         b.push(Block::Heading(
             2,
             format!("7 走势 Daily series ({area_zh} {area_en})"),

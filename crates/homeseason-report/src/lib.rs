@@ -195,6 +195,9 @@ pub struct ExtraTables<'a> {
     pub leverage: Option<&'a DataFrame>,
     /// `channel_uplift` as published (suppressed figures blank): the online and offline section.
     pub channel_uplift: Option<&'a DataFrame>,
+    /// `urban_rural_uplift` as published (small classes and their complements blank): the town
+    /// and country section.
+    pub urban_rural_uplift: Option<&'a DataFrame>,
     /// `theme_summary`: the themes and subcategories section.
     pub theme_summary: Option<&'a DataFrame>,
 }

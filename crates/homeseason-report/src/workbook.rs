@@ -8,9 +8,10 @@
 //! - **重点活动表**: one row per registered activity with the attachment's columns 序号, 地区, 活动名称,
 //!   活动类型, 起止时间, 举办地点, 主办单位, 参与企业数, 参与品牌数, 重点方向, 线上/线下, 是否地方站;
 //! - **活动周度汇总 Activities by week**, when the `activity_summary` table is given;
-//! - with [`workbook_with`], **线上线下 Online and offline** (`channel_uplift`) and **主题与细分品类
-//!   Themes** (`theme_summary`); a region's own workbook ([`region_workbook_with`]) has the same
-//!   sheets with the region's rows and the national ones.
+//! - with [`workbook_with`], **线上线下 Online and offline** (`channel_uplift`), **主题与细分品类
+//!   Themes** (`theme_summary`) and **城乡 Town and country** (`urban_rural_uplift`); a region's own
+//!   workbook ([`region_workbook_with`]) has the same sheets with the region's rows and the national
+//!   ones.
 //!
 //! Every sheet has its title rows above a frozen header row, set column widths and an autofilter.
 //! It writes nothing itself.
@@ -25,7 +26,10 @@ use rust_xlsxwriter::{
 use crate::rows::{UpliftRow, uplift_rows};
 
 mod dims;
-pub use dims::{CHANNEL_COLUMNS, CHANNEL_SHEET, THEME_COLUMNS, THEME_SHEET};
+pub use dims::{
+    CHANNEL_COLUMNS, CHANNEL_SHEET, THEME_COLUMNS, THEME_SHEET, URBAN_RURAL_COLUMNS,
+    URBAN_RURAL_SHEET,
+};
 
 /// Tables of the dimensions beyond region × category (issue 18) the workbook gives a sheet each,
 /// when present and not empty.
@@ -33,6 +37,9 @@ pub use dims::{CHANNEL_COLUMNS, CHANNEL_SHEET, THEME_COLUMNS, THEME_SHEET};
 pub struct DimensionTables<'a> {
     /// `channel_uplift` as published (suppressed figures blank): the **线上线下** sheet.
     pub channel_uplift: Option<&'a DataFrame>,
+    /// `urban_rural_uplift` as published (small classes and their complements blank): the **城乡**
+    /// sheet.
+    pub urban_rural_uplift: Option<&'a DataFrame>,
     /// `theme_summary`: the **主题与细分品类** sheet.
     pub theme_summary: Option<&'a DataFrame>,
     /// `leverage` (computed from the published uplift): the **补贴拉动比 Leverage** sheet.
@@ -50,6 +57,9 @@ impl DimensionTables<'_> {
         }
         if let Some(t) = self.theme_summary.filter(|t| t.height() > 0) {
             dims::theme_sheet(book.add_worksheet(), t, f)?;
+        }
+        if let Some(u) = self.urban_rural_uplift.filter(|u| u.height() > 0) {
+            dims::urban_rural_sheet(book.add_worksheet(), u, f)?;
         }
         Ok(())
     }
@@ -360,14 +370,16 @@ pub fn region_workbook_with(
         )?;
     }
     let own = |t: Option<&DataFrame>| t.map(|t| region_rows(t, region, true)).transpose();
-    let (leverage, channels, themes) = (
+    let (leverage, channels, classes, themes) = (
         own(dims.leverage)?,
         own(dims.channel_uplift)?,
+        own(dims.urban_rural_uplift)?,
         own(dims.theme_summary)?,
     );
     DimensionTables {
         leverage: leverage.as_ref(),
         channel_uplift: channels.as_ref(),
+        urban_rural_uplift: classes.as_ref(),
         theme_summary: themes.as_ref(),
     }
     .sheets(&mut book, &formats)?;

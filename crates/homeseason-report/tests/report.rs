@@ -1032,3 +1032,57 @@ fn a_margin_that_is_one_small_cell_is_a_gap_in_every_published_series_and_nothin
         .collect();
     assert!(homeseason_test_support::recoverable(&first, &parents_removed).is_empty());
 }
+
+/// The town and country section (6.3): each class's uplift with its interval, the rural share
+/// baseline → actual and its change, the unknown class's share and the 下乡 link as shown; a
+/// region whose class figures are blank (suppressed) shows —.
+#[test]
+fn the_town_and_country_section_shows_each_class_the_share_and_the_link() {
+    let c = Campaign::default_2023();
+    let f = frames();
+    let both = |v: f64| [Some(v), Some(v), None, None];
+    let table = df!(
+        "region_code" => ["000000", "000000", "330000", "330000"],
+        "category" => ["all_targeted"; 4],
+        "method" => ["prior_year", "two_year", "prior_year", "two_year"],
+        "rural_uplift_pct" => both(21.5),
+        "rural_lower_pct" => both(10.0),
+        "rural_upper_pct" => both(33.0),
+        "urban_uplift_pct" => both(8.3),
+        "urban_lower_pct" => both(1.0),
+        "urban_upper_pct" => both(16.0),
+        "rural_share_pct" => both(28.2),
+        "rural_share_baseline_pct" => both(24.8),
+        "rural_share_change_pp" => both(3.4),
+        "rural_share_change_lower_pp" => both(0.2),
+        "rural_share_change_upper_pp" => both(6.3),
+        "unknown_share_pct" => both(2.4),
+        "countryside_weeks" => [Some(30i64), Some(30), None, None],
+        "countryside_lift_pct" => both(12.0),
+        "countryside_lift_lower_pct" => both(3.0),
+        "countryside_lift_upper_pct" => both(22.0),
+    )
+    .expect("frame");
+    let mut input = input(&c, &f, None);
+    input.tables.urban_rural_uplift = Some(&table);
+    let report = build(&input).expect("report");
+    let md = &report.markdown;
+    let section = &md[md
+        .find("## 6.3 城乡 Town and country")
+        .expect("the section")..];
+    for shown in [
+        "+21.5% [+10.0, +33.0]",
+        "+8.3% [+1.0, +16.0]",
+        "24.8% → 28.2%",
+        "+3.4 pp [+0.2, +6.3]",
+        "| 2.4% |",
+        "+12.0% [+3.0, +22.0]（30 周 weeks）",
+    ] {
+        assert!(section.contains(shown), "{shown:?} not in {section}");
+    }
+    let zhejiang = section
+        .lines()
+        .find(|l| l.starts_with("| 浙江"))
+        .unwrap_or_else(|| panic!("no Zhejiang row in {section}"));
+    assert!(zhejiang.contains("| — | — | — | — | — | — |"), "{zhejiang}");
+}

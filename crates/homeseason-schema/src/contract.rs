@@ -87,6 +87,8 @@ pub mod tables {
     pub const LEVERAGE: &str = "leverage";
     /// Uplift by sales channel (online / offline) and the online share's change.
     pub const CHANNEL_UPLIFT: &str = "channel_uplift";
+    /// Uplift of urban and rural areas (城乡), the rural share's change and the 下乡 link.
+    pub const URBAN_RURAL_UPLIFT: &str = "urban_rural_uplift";
     /// Activities, enterprises, brands and sales by campaign theme and building-materials
     /// subcategory.
     pub const THEME_SUMMARY: &str = "theme_summary";
@@ -96,7 +98,7 @@ pub mod tables {
     pub const DASHBOARD_BASELINE_DAILY: &str = "dashboard_baseline_daily";
 
     /// Every table, in the order of `datapackage.json`.
-    pub const ALL: [&str; 25] = [
+    pub const ALL: [&str; 26] = [
         PAYMENT_TRANSACTIONS,
         PAYMENT_DAILY,
         PAYMENT_AREA_DAILY,
@@ -119,6 +121,7 @@ pub mod tables {
         TRIANGULATION,
         LEVERAGE,
         CHANNEL_UPLIFT,
+        URBAN_RURAL_UPLIFT,
         THEME_SUMMARY,
         DASHBOARD_PAYMENT_DAILY,
         DASHBOARD_BASELINE_DAILY,
@@ -293,7 +296,7 @@ pub fn renamed_columns(table: &str) -> impl Iterator<Item = (&'static str, &'sta
 }
 
 /// The embedded schema files, by table name.
-const EMBEDDED: [(&str, &str); 25] = [
+const EMBEDDED: [(&str, &str); 26] = [
     (
         tables::PAYMENT_TRANSACTIONS,
         include_str!("../../../data-schemas/payment_transactions.json"),
@@ -381,6 +384,10 @@ const EMBEDDED: [(&str, &str); 25] = [
     (
         tables::CHANNEL_UPLIFT,
         include_str!("../../../data-schemas/channel_uplift.json"),
+    ),
+    (
+        tables::URBAN_RURAL_UPLIFT,
+        include_str!("../../../data-schemas/urban_rural_uplift.json"),
     ),
     (
         tables::THEME_SUMMARY,

@@ -160,8 +160,30 @@ fn directions(s: &mut Stream) -> String {
     }
 }
 
-/// Write `activities/activities_<region_code>.csv`.
-pub(crate) fn write(cfg: &SynthConfig, lat: &Latent, out: &mut Out<'_>) -> Result<(), SynthError> {
+/// The activity types of countryside-sales events (下乡), which lift rural sales
+/// ([`crate::urban_rural`]).
+pub(crate) const COUNTRYSIDE_KINDS: [&str; 2] = ["家电下乡", "家居下乡"];
+
+/// Per region (the latent's order), the days (start, end, inclusive) of its countryside-sales
+/// events, from the same register [`write`] writes.
+pub(crate) fn countryside_spans(
+    cfg: &SynthConfig,
+    lat: &Latent,
+) -> Vec<Vec<(NaiveDate, NaiveDate)>> {
+    register(cfg, lat)
+        .iter()
+        .map(|list| {
+            list.iter()
+                .filter(|a| COUNTRYSIDE_KINDS.contains(&a.kind))
+                .map(|a| (a.start, a.end))
+                .collect()
+        })
+        .collect()
+}
+
+/// Every region's activities (the latent's region order), sorted by start, end and name.
+fn register(cfg: &SynthConfig, lat: &Latent) -> Vec<Vec<Activity>> {
+    let mut all = Vec::with_capacity(lat.regions.len());
     let window = cfg.campaign.window;
     let wdays = window.days();
     let year = window.start.year();
@@ -248,6 +270,16 @@ pub(crate) fn write(cfg: &SynthConfig, lat: &Latent, out: &mut Out<'_>) -> Resul
                 .then(a.end.cmp(&b.end))
                 .then(a.name.cmp(&b.name))
         });
+        all.push(list);
+    }
+    all
+}
+
+/// Write `activities/activities_<region_code>.csv`.
+pub(crate) fn write(cfg: &SynthConfig, lat: &Latent, out: &mut Out<'_>) -> Result<(), SynthError> {
+    let year = cfg.campaign.window.start.year();
+    for (region, list) in lat.regions.iter().zip(register(cfg, lat)) {
+        let code = region.code.as_str();
         let mut w = csv_writer();
         w.write_record(HEADER)
             .map_err(|e| SynthError::Csv(e.to_string()))?;

@@ -11,7 +11,11 @@ pub(crate) struct Geo {
     /// Main city, without 市 (used in company and activity names).
     pub(crate) city: &'static str,
     /// County-level (or, for cities without counties, prefecture-level) codes under the region, none
-    /// under a plan city's prefix unless the region is that plan city.
+    /// under a plan city's prefix unless the region is that plan city: first the main city's
+    /// districts and a few others, then up to four rural ones (counties, county-level cities) from
+    /// the prefectures already listed (the bundled division list's 县域), so wallet_b's merchants
+    /// sit in towns and in the countryside (`crate::urban_rural`). Beijing, Tianjin, Shanghai,
+    /// Chongqing's listed districts, Guangdong's, Hainan's, Xiamen's and Shenzhen's have none.
     pub(crate) counties: Vec<&'static str>,
 }
 

@@ -25,6 +25,7 @@
 //! | `truth.csv`, `truth_local_events.csv` | the true uplift per region × targeted category (with the estimates of two oracles that know the counterfactual's expectation: `oracle_uplift_pct` over the region's economy and the cell's noise, `oracle_economy_uplift_pct` given the economy's path), and the injected local events |
 //! | `truth_themes.csv` | per region (and nation) × theme or building-materials subcategory: the key enterprises, brands and window sales the enterprise files carry in their optional 细分品类 / 主题标签 columns (about half the regions' files have them) |
 //! | `truth_channels.csv` | the true uplift per region (and nation) × targeted category × channel: the campaign lifts online more than offline by a drawn tilt (see below) |
+//! | `truth_urban_rural.csv` | the true uplift per region (and nation) × targeted category × class (urban 市辖区, rural 县域) of wallet_b's county-level merchants: the campaign lifts rural areas less than towns, except on the days of the region's countryside-sales events (下乡), by drawn tilts (see below) |
 //! | `synth.json` | this run's [`SynthSummary`]: seed, scale, files with rows, bytes and SHA-256, choices made |
 //!
 //! ## The latent model
@@ -43,6 +44,11 @@
 //!   online part; every other MCC is offline only. The campaign's uplift `u` lifts the online part
 //!   by `k_on·u` (`k_on ~ U(1.2, 1.6)` per region × targeted category) and the offline part by as
 //!   much less that the cell's total is unchanged (`truth_channels.csv`; module `channels`).
+//! - town and country: wallet_b's merchants sit in county-level areas, urban or rural by the bundled
+//!   division list. The campaign's uplift `u` lifts rural sales by `k_rural·u` (`k_rural ~ U(0.4, 0.8)`
+//!   per region × targeted category, + 1.5 on the days of the region's 家电下乡 / 家居下乡 activities)
+//!   and urban sales by as much more that the cell's total is unchanged (`truth_urban_rural.csv`;
+//!   module `urban_rural`).
 //! - g_r ~ U(2 %, 8 %) a year; monthly seasonality interpolated between mid-months; weekday factors
 //!   (home goods up at weekends); holiday factors from [`homeseason_schema::calendar::day_type`]
 //!   (Golden Week strongly up and Spring Festival down for home goods, supermarkets up around Spring
@@ -89,6 +95,7 @@ pub mod scenario;
 mod subsidy;
 mod themes;
 mod truth;
+mod urban_rural;
 mod wallet_b;
 
 use std::collections::BTreeMap;
@@ -102,6 +109,7 @@ use serde::Serialize;
 pub use channels::TRUTH_CHANNELS_FILE;
 pub use scenario::Scenario;
 pub use themes::TRUTH_THEMES_FILE;
+pub use urban_rural::TRUTH_URBAN_RURAL_FILE;
 
 /// The default seed.
 pub const DEFAULT_SEED: u64 = 20_230_901;
@@ -349,7 +357,8 @@ pub fn generate(
 
     let mut out = output::Out::new(out_dir);
     acq_a::write(config, &lat, &mut out, progress)?;
-    wallet_b::write(config, &lat, &mut out, progress)?;
+    let classes = urban_rural::Classes::build(config, &lat);
+    wallet_b::write(config, &lat, &classes, &mut out, progress)?;
     progress.step("enterprise sales");
     let firms = enterprise::enterprises(config, &lat);
     enterprise::write(
@@ -380,6 +389,7 @@ pub fn generate(
     truth::write(config, &lat, &truth_rows, &mut out)?;
     subsidy::write_truth(config, &lat, &mut out)?;
     channels::write(config, &lat, &mut out)?;
+    urban_rural::write(config, &lat, &classes, &mut out)?;
 
     let mut details = out.files;
     details.sort_by(|a, b| a.path.cmp(&b.path));

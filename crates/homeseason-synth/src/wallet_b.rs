@@ -3,7 +3,9 @@
 //! wallet_b's book is the 15 % of each cell's value that acq_a does not carry; the file holds a thinned sample of its
 //! transactions with realistic ticket sizes, so that scale 1 gives about 220 000 rows over three years
 //! and `scale` multiplies the counts. Each sale's expected amount is proportional to the cell's value
-//! with the campaign, so the wallet's window ratio matches the truth in expectation.
+//! with the campaign, so the wallet's window ratio matches the truth in expectation. Merchants sit in
+//! county-level areas; in the campaign the sale's merchant is drawn with the urban/rural class
+//! weights of [`crate::urban_rural`].
 
 use std::fmt::Write as _;
 
@@ -14,6 +16,7 @@ use crate::latent::Latent;
 use crate::model::{CATEGORY_BASE, MCCS, MccSpec, NMCC, cat_index};
 use crate::output::{Out, push_cents};
 use crate::rng::{Stream, stream};
+use crate::urban_rural::{Classes, class_of};
 use crate::{Progress, SynthConfig, SynthError};
 
 /// Header of wallet_b's files.
@@ -63,6 +66,57 @@ struct Merchants {
     ids: Vec<String>,
     county: Vec<&'static str>,
     cumulative: Vec<f64>,
+    /// Per class of [`crate::urban_rural::CLASSES`]: the merchants of the class and their
+    /// cumulative weights (for the campaign days' class-weighted pick).
+    by_class: [(Vec<usize>, Vec<f64>); 3],
+}
+
+impl Merchants {
+    /// A merchant drawn with one uniform: from the book's own weights, or, with class weights `p`
+    /// (summing to one), first the class and then a merchant of it by the book's weights.
+    fn pick(&self, st: &mut Stream, p: Option<[f64; 3]>) -> usize {
+        let Some(p) = p else {
+            return st.pick_cumulative(&self.cumulative);
+        };
+        let mut x = st.u01();
+        let last = (0..3)
+            .rev()
+            .find(|k| !self.by_class[*k].0.is_empty() && p[*k] > 0.0);
+        for (k, (members, cumulative)) in self.by_class.iter().enumerate() {
+            if members.is_empty() || p[k] <= 0.0 {
+                continue;
+            }
+            if x < p[k] || Some(k) == last {
+                let target = (x / p[k]).min(1.0) * cumulative.last().copied().unwrap_or(0.0);
+                let i = cumulative
+                    .partition_point(|&c| c <= target)
+                    .min(cumulative.len() - 1);
+                return members[i];
+            }
+            x -= p[k];
+        }
+        0
+    }
+}
+
+/// The counties of the wallet_b merchant book of region `code` and MCC `m`, with each merchant's
+/// pick weight ([`crate::urban_rural`] takes the class shares from them).
+pub(crate) fn book_weights(
+    cfg: &SynthConfig,
+    code: &'static str,
+    m: &MccSpec,
+) -> (Vec<&'static str>, Vec<f64>) {
+    let book = merchants(cfg, code, m);
+    let weights = book
+        .cumulative
+        .iter()
+        .scan(0.0, |prev, c| {
+            let w = c - *prev;
+            *prev = *c;
+            Some(w)
+        })
+        .collect();
+    (book.county, weights)
 }
 
 fn merchants(cfg: &SynthConfig, code: &'static str, m: &MccSpec) -> Merchants {
@@ -93,10 +147,20 @@ fn merchants(cfg: &SynthConfig, code: &'static str, m: &MccSpec) -> Merchants {
         acc += w;
         cumulative.push(acc);
     }
+    let mut by_class: [(Vec<usize>, Vec<f64>); 3] = Default::default();
+    let mut prev = 0.0;
+    for (i, c) in cumulative.iter().enumerate() {
+        let (members, cum) = &mut by_class[class_of(county[i])];
+        members.push(i);
+        let next = cum.last().copied().unwrap_or(0.0) + (c - prev);
+        cum.push(next);
+        prev = *c;
+    }
     Merchants {
         ids,
         county,
         cumulative,
+        by_class,
     }
 }
 
@@ -118,6 +182,7 @@ fn draw_secs(s: &mut Stream, hours: &[(u32, u32)], online: bool) -> u32 {
 pub(crate) fn write(
     cfg: &SynthConfig,
     lat: &Latent,
+    classes: &Classes,
     out: &mut Out<'_>,
     progress: &dyn Progress,
 ) -> Result<(), SynthError> {
@@ -147,6 +212,8 @@ pub(crate) fn write(
                     let st = &mut streams[r * NMCC + mi];
                     let book = &books[r * NMCC + mi];
                     let s = lat.online_share(mi, d);
+                    // Town and country: the campaign's class weights (crate::urban_rural).
+                    let class_p = classes.pick_weights(r, mi, d, lat);
                     for (online, share) in [(false, 1.0 - s), (true, s)] {
                         if share <= 0.0 {
                             continue;
@@ -155,7 +222,7 @@ pub(crate) fn write(
                         let x = lat.x_channel(r, mi, d, online);
                         let n = st.poisson(cfg.scale * per_yuan[mi] * x);
                         for _ in 0..n {
-                            let merchant = st.pick_cumulative(&book.cumulative);
+                            let merchant = book.pick(st, class_p);
                             let secs = draw_secs(st, m.hours, online);
                             let (mean, sigma) = m.wallet_ticket;
                             let cents =

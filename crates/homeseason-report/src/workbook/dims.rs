@@ -1,6 +1,7 @@
 //! The workbook's sheets for the dimensions of issue 18: **线上线下 Online and offline**
-//! (`channel_uplift`, as published: suppressed figures blank) and **主题与细分品类 Themes**
-//! (`theme_summary`).
+//! (`channel_uplift`, as published: suppressed figures blank), **城乡 Town and country**
+//! (`urban_rural_uplift`, as published), both written by one split sheet, and **主题与细分品类
+//! Themes** (`theme_summary`).
 
 use polars::prelude::*;
 use rust_xlsxwriter::{Format, Worksheet};
@@ -67,28 +68,88 @@ const CHANNEL_FIGURES: [&str; 10] = [
     "online_share_pct",
 ];
 
-/// Write the online and offline sheet from the published `channel_uplift` rows.
-pub(super) fn channel_sheet(
+/// Name of the town and country sheet.
+pub const URBAN_RURAL_SHEET: &str = "城乡 Town and country";
+
+/// Header of the town and country sheet, in order: region, category and method, then each class's
+/// actual (亿元) and uplift with its bounds, the rural share without and with the campaign, the
+/// unknown class's share, the 下乡 link (weeks, lift and bounds), and the share's change with bounds.
+pub const URBAN_RURAL_COLUMNS: [&str; 20] = [
+    "地区代码 Region code",
+    "地区 Region",
+    "品类 Category",
+    "方法 Method",
+    "乡村实际 Rural actual (亿元)",
+    "乡村提升率 Rural uplift (%)",
+    "乡村下限 Lower (%)",
+    "乡村上限 Upper (%)",
+    "城镇实际 Urban actual (亿元)",
+    "城镇提升率 Urban uplift (%)",
+    "城镇下限 Lower (%)",
+    "城镇上限 Upper (%)",
+    "乡村占比（基线）Rural share without the campaign (%)",
+    "乡村占比 Rural share (%)",
+    "未知类别占比 Unknown class share (%)",
+    "下乡周数 Countryside-sales weeks",
+    "下乡周乡村额外提升 Rural lift in those weeks (%)",
+    "下限 Lower (%)",
+    "上限 Upper (%)",
+    "占比变化 Share change (pp) [下限, 上限]",
+];
+
+/// The `urban_rural_uplift` columns behind the figure columns of [`URBAN_RURAL_COLUMNS`].
+const URBAN_RURAL_FIGURES: [&str; 15] = [
+    "rural_actual_yuan",
+    "rural_uplift_pct",
+    "rural_lower_pct",
+    "rural_upper_pct",
+    "urban_actual_yuan",
+    "urban_uplift_pct",
+    "urban_lower_pct",
+    "urban_upper_pct",
+    "rural_share_baseline_pct",
+    "rural_share_pct",
+    "unknown_share_pct",
+    "countryside_weeks",
+    "countryside_lift_pct",
+    "countryside_lift_lower_pct",
+    "countryside_lift_upper_pct",
+];
+
+/// What a split sheet shows (the channel and the town and country sheets).
+struct SplitSheet<'a> {
+    name: &'a str,
+    title: &'a str,
+    note: &'a str,
+    columns: &'a [&'a str],
+    /// The table's columns behind the figure columns (money in 亿元, counts as integers, the rest
+    /// as percentages).
+    figures: &'a [&'a str],
+    /// The class whose share's change is the last column.
+    share: &'a str,
+    widths: &'a [f64],
+}
+
+/// Write a split sheet from a published split table.
+fn split_sheet(
     sheet: &mut Worksheet,
-    channels: &DataFrame,
+    table: &DataFrame,
+    spec: &SplitSheet<'_>,
     f: &Formats,
 ) -> Result<()> {
     frame_sheet(
         sheet,
-        CHANNEL_SHEET,
-        "线上线下拉动效应  Uplift by channel and the online share",
-        "按渠道分别估计（历史基线法）；空白：该渠道无销售，或因小单元格抑制不予公布 · each channel estimated on its own (history baselines); blank: no sales in the channel, or not published under small-cell suppression",
-        &CHANNEL_COLUMNS,
+        spec.name,
+        spec.title,
+        spec.note,
+        spec.columns,
         3,
-        &[
-            12.0, 16.0, 22.0, 12.0, 12.0, 10.0, 10.0, 10.0, 12.0, 10.0, 10.0, 10.0, 14.0, 12.0,
-            24.0,
-        ],
+        spec.widths,
         f,
     )?;
-    let n = channels.height();
+    let n = table.height();
     if n > 0 {
-        let sorted = channels.sort(
+        let sorted = table.sort(
             ["region_code", "category", "method"],
             SortMultipleOptions::default(),
         )?;
@@ -98,15 +159,17 @@ pub(super) fn channel_sheet(
             strings(&sorted, "method")?,
         );
         let num = |c: &str| floats(&sorted, c);
-        let figures: Vec<Vec<Option<f64>>> = CHANNEL_FIGURES
+        let figures: Vec<Vec<Option<f64>>> = spec
+            .figures
             .iter()
             .copied()
             .map(num)
             .collect::<Result<_>>()?;
+        let share = spec.share;
         let (change, lo, hi) = (
-            num("online_share_change_pp")?,
-            num("online_share_change_lower_pp")?,
-            num("online_share_change_upper_pp")?,
+            num(&format!("{share}_share_change_pp"))?,
+            num(&format!("{share}_share_change_lower_pp"))?,
+            num(&format!("{share}_share_change_upper_pp"))?,
         );
         for i in 0..n {
             let r = row(i);
@@ -114,11 +177,17 @@ pub(super) fn channel_sheet(
             sheet.write_string_with_format(r, 2, category_title(&category[i]), &f.text)?;
             sheet.write_string_with_format(r, 3, &method[i], &f.text)?;
             for (j, values) in figures.iter().enumerate() {
-                let money = CHANNEL_FIGURES[j].ends_with("_yuan");
-                let format = if money { &f.yi } else { &f.pct };
+                let money = spec.figures[j].ends_with("_yuan");
+                let format = if money {
+                    &f.yi
+                } else if spec.figures[j].ends_with("_weeks") {
+                    &f.int
+                } else {
+                    &f.pct
+                };
                 figure(sheet, (r, xcol(4 + j)), values[i], money, format)?;
             }
-            let c = xcol(4 + CHANNEL_FIGURES.len());
+            let c = xcol(4 + spec.figures.len());
             match (change[i], lo[i], hi[i]) {
                 (Some(v), Some(l), Some(h)) => sheet.write_string_with_format(
                     r,
@@ -130,8 +199,58 @@ pub(super) fn channel_sheet(
             };
         }
     }
-    autofilter(sheet, CHANNEL_COLUMNS.len(), n)?;
+    autofilter(sheet, spec.columns.len(), n)?;
     Ok(())
+}
+
+/// Write the online and offline sheet from the published `channel_uplift` rows.
+pub(super) fn channel_sheet(
+    sheet: &mut Worksheet,
+    channels: &DataFrame,
+    f: &Formats,
+) -> Result<()> {
+    split_sheet(
+        sheet,
+        channels,
+        &SplitSheet {
+            name: CHANNEL_SHEET,
+            title: "线上线下拉动效应  Uplift by channel and the online share",
+            note: "按渠道分别估计（历史基线法）；空白：该渠道无销售，或因小单元格抑制不予公布 · each channel estimated on its own (history baselines); blank: no sales in the channel, or not published under small-cell suppression",
+            columns: &CHANNEL_COLUMNS,
+            figures: &CHANNEL_FIGURES,
+            share: "online",
+            widths: &[
+                12.0, 16.0, 22.0, 12.0, 12.0, 10.0, 10.0, 10.0, 12.0, 10.0, 10.0, 10.0, 14.0, 12.0,
+                24.0,
+            ],
+        },
+        f,
+    )
+}
+
+/// Write the town and country sheet from the published `urban_rural_uplift` rows.
+pub(super) fn urban_rural_sheet(
+    sheet: &mut Worksheet,
+    table: &DataFrame,
+    f: &Formats,
+) -> Result<()> {
+    split_sheet(
+        sheet,
+        table,
+        &SplitSheet {
+            name: URBAN_RURAL_SHEET,
+            title: "城乡拉动效应  Uplift of urban and rural areas, the rural share and the 下乡 link",
+            note: "按交易所在区县的城乡类别分别估计（历史基线法；市辖区为城镇，县域为乡村，未知类别不计入）；下乡周：有下乡活动的窗口周内乡村销售相对基线比其他周高出多少（关联，非因果证明）；空白：无该类别销售，或因商户过少不予公布 · each class estimated on its own (history baselines; districts urban, counties rural, unknown in neither); 下乡 weeks: how much higher rural sales ran against their baseline in the countryside-sales weeks (an association, not proof of cause); blank: no sales of the class, or not published because too few merchants stand behind it",
+            columns: &URBAN_RURAL_COLUMNS,
+            figures: &URBAN_RURAL_FIGURES,
+            share: "rural",
+            widths: &[
+                12.0, 16.0, 22.0, 12.0, 12.0, 10.0, 10.0, 10.0, 12.0, 10.0, 10.0, 10.0, 14.0, 12.0,
+                12.0, 10.0, 14.0, 10.0, 10.0, 24.0,
+            ],
+        },
+        f,
+    )
 }
 
 /// Name of the themes sheet.
