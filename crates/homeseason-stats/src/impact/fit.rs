@@ -735,12 +735,10 @@ fn residual_log_target_grad(
             log_det -= prod.ln();
             prod = 1.0;
         }
-        for i in 0..3 {
-            dss[i] += 2.0 * v * dv[i] * inv_f + v * v * dinv_f[i];
-            dlog_det[i] += dln_f[i];
-            dm1[i] = da1[i] + dk1[i] * v + k1 * dv[i];
-            dm2[i] = da2[i] + dk2[i] * v + k2 * dv[i];
-        }
+        dss = std::array::from_fn(|i| dss[i] + 2.0 * v * dv[i] * inv_f + v * v * dinv_f[i]);
+        dlog_det = std::array::from_fn(|i| dlog_det[i] + dln_f[i]);
+        dm1 = std::array::from_fn(|i| da1[i] + dk1[i] * v + k1 * dv[i]);
+        dm2 = std::array::from_fn(|i| da2[i] + dk2[i] * v + k2 * dv[i]);
         m1 = a1 + k1 * v;
         m2 = a2 + k2 * v;
     }
@@ -1820,7 +1818,7 @@ mod tests {
             let v: Vec<f64> = idx.iter().map(|&t| s[t]).collect();
             forward_substitute(&l, n, &v)
         };
-        let wx: Vec<Vec<f64>> = x.iter().map(|c| white(c)).collect();
+        let wx: Vec<Vec<f64>> = x.iter().map(|c| white(c.as_slice())).collect();
         let wy = white(&data.y);
         let k = x.len();
         let mut gxx = vec![0.0; k * k];
@@ -2009,7 +2007,7 @@ mod tests {
                 (value - exact).abs() < 1e-9 * exact.abs().max(1.0),
                 "{theta:?}: {value} vs {exact}"
             );
-            for i in 0..3 {
+            for (i, g) in grad.iter().enumerate() {
                 let h = 1e-5;
                 let at = |dx: f64| {
                     let mut th = theta;
@@ -2018,9 +2016,8 @@ mod tests {
                 };
                 let numeric = (at(h) - at(-h)) / (2.0 * h);
                 assert!(
-                    (grad[i] - numeric).abs() < 1e-4 * numeric.abs().max(1.0),
-                    "{theta:?} coordinate {i}: {} vs {numeric}",
-                    grad[i]
+                    (g - numeric).abs() < 1e-4 * numeric.abs().max(1.0),
+                    "{theta:?} coordinate {i}: {g} vs {numeric}"
                 );
             }
         }
