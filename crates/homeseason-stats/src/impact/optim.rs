@@ -1,8 +1,9 @@
 //! Optimisation and curvature for the few error-process parameters (Nelder–Mead, a quasi-Newton
 //! search where the gradient is known, finite-difference Hessian).
 
-/// When a Nelder–Mead search has converged: every vertex within `x` of the best (largest
-/// coordinate difference) and their values within `f` of the best's.
+/// When a search has converged. Nelder–Mead: every vertex within `x` of the best (largest
+/// coordinate difference) and their values within `f` of the best's. BFGS: a step that moves every
+/// coordinate by less than `x` and the value by less than `f`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Tolerance {
     /// Largest coordinate distance of a vertex from the best one.
