@@ -1,8 +1,9 @@
-//! Derivative-free optimisation and curvature for the few error-process parameters (Nelder–Mead,
-//! finite-difference Hessian).
+//! Optimisation and curvature for the few error-process parameters (Nelder–Mead, a quasi-Newton
+//! search where the gradient is known, finite-difference Hessian).
 
-/// When a Nelder–Mead search has converged: every vertex within `x` of the best (largest
-/// coordinate difference) and their values within `f` of the best's.
+/// When a search has converged. Nelder–Mead: every vertex within `x` of the best (largest
+/// coordinate difference) and their values within `f` of the best's. BFGS: a step that moves every
+/// coordinate by less than `x` and the value by less than `f`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Tolerance {
     /// Largest coordinate distance of a vertex from the best one.
@@ -119,6 +120,107 @@ pub(crate) fn nelder_mead<F: FnMut(&[f64]) -> f64>(
     (x, v)
 }
 
+/// Minimise `f` from `start` by BFGS with a backtracking (Armijo) line search, `f` returning the
+/// value and its gradient. The first step goes down the gradient with its largest coordinate
+/// `step`; no step moves a coordinate by more than 1. Stops when a step moves every coordinate by
+/// less than `tol.x` and the value by less than `tol.f`, when the gradient vanishes (every
+/// coordinate below 1e-9), when the line search fails, or after `max_evals` evaluations.
+///
+/// Non-finite values count as +∞ (the line search backs off). Returns the best point and its
+/// value, `None` when `f` is not finite at `start`.
+pub(crate) fn bfgs<F: FnMut(&[f64]) -> (f64, Vec<f64>)>(
+    mut f: F,
+    start: &[f64],
+    step: f64,
+    max_evals: usize,
+    tol: Tolerance,
+) -> Option<(Vec<f64>, f64)> {
+    let d = start.len();
+    let mut x = start.to_vec();
+    let (mut fx, mut g) = f(&x);
+    if !fx.is_finite() || g.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let max_abs = |v: &[f64]| v.iter().fold(0.0, |m: f64, a| m.max(a.abs()));
+    // Inverse Hessian approximation (row-major d × d); None until the first update.
+    let mut h: Option<Vec<f64>> = None;
+    let mut evals = 1;
+    while evals < max_evals {
+        let gmax = max_abs(&g);
+        if gmax < 1e-9 {
+            break;
+        }
+        let mut p: Vec<f64> = match &h {
+            Some(h) => (0..d)
+                .map(|i| -(0..d).map(|j| h[i * d + j] * g[j]).sum::<f64>())
+                .collect(),
+            None => g.iter().map(|v| -v * step / gmax).collect(),
+        };
+        let mut slope: f64 = p.iter().zip(&g).map(|(a, b)| a * b).sum();
+        if slope >= 0.0 {
+            // Not a descent direction: back to the gradient.
+            h = None;
+            p = g.iter().map(|v| -v * step / gmax).collect();
+            slope = p.iter().zip(&g).map(|(a, b)| a * b).sum();
+        }
+        let longest = max_abs(&p);
+        if longest > 1.0 {
+            p.iter_mut().for_each(|v| *v /= longest);
+            slope /= longest;
+        }
+        let mut t = 1.0;
+        let mut accepted = None;
+        while evals < max_evals && t > 1e-10 {
+            let xn: Vec<f64> = x.iter().zip(&p).map(|(a, b)| a + t * b).collect();
+            let (fnew, gnew) = f(&xn);
+            evals += 1;
+            if fnew.is_finite()
+                && gnew.iter().all(|v| v.is_finite())
+                && fnew <= fx + 1e-4 * t * slope
+            {
+                accepted = Some((xn, fnew, gnew));
+                break;
+            }
+            t *= 0.5;
+        }
+        let Some((xn, fnew, gnew)) = accepted else {
+            break;
+        };
+        let s: Vec<f64> = xn.iter().zip(&x).map(|(a, b)| a - b).collect();
+        let y: Vec<f64> = gnew.iter().zip(&g).map(|(a, b)| a - b).collect();
+        let done = max_abs(&s) < tol.x && fx - fnew < tol.f;
+        (x, fx, g) = (xn, fnew, gnew);
+        if done {
+            break;
+        }
+        let sy: f64 = s.iter().zip(&y).map(|(a, b)| a * b).sum();
+        if sy > 1e-12 {
+            let h = h.get_or_insert_with(|| {
+                // First update: scale the identity by sᵀy / yᵀy.
+                let yy: f64 = y.iter().map(|v| v * v).sum();
+                let mut id = vec![0.0; d * d];
+                for i in 0..d {
+                    id[i * d + i] = sy / yy;
+                }
+                id
+            });
+            // H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ, ρ = 1/(sᵀy).
+            let rho = 1.0 / sy;
+            let hy: Vec<f64> = (0..d)
+                .map(|i| (0..d).map(|j| h[i * d + j] * y[j]).sum())
+                .collect();
+            let yhy: f64 = y.iter().zip(&hy).map(|(a, b)| a * b).sum();
+            for i in 0..d {
+                for j in 0..d {
+                    h[i * d + j] +=
+                        rho * ((1.0 + rho * yhy) * s[i] * s[j] - hy[i] * s[j] - s[i] * hy[j]);
+                }
+            }
+        }
+    }
+    Some((x, fx))
+}
+
 /// Central finite-difference Hessian of `f` at `x` with step `h` (row-major d×d).
 pub(crate) fn hessian<F: FnMut(&[f64]) -> f64>(mut f: F, x: &[f64], h: f64) -> Vec<f64> {
     let d = x.len();
@@ -163,5 +265,41 @@ mod tests {
         assert!(
             (h[0] - 6.0).abs() < 1e-4 && (h[3] - 2.0).abs() < 1e-4 && (h[1] - 1.0).abs() < 1e-4
         );
+    }
+
+    #[test]
+    fn bfgs_finds_the_minimum_of_a_quadratic_and_of_rosenbrock() {
+        let quad = |x: &[f64]| {
+            let v = 3.0 * (x[0] - 1.0).powi(2) + (x[1] + 2.0).powi(2) + x[0] * x[1];
+            let g = vec![6.0 * (x[0] - 1.0) + x[1], 2.0 * (x[1] + 2.0) + x[0]];
+            (v, g)
+        };
+        let (x, _) = bfgs(quad, &[0.0, 0.0], 0.5, 100, Tolerance::TIGHT).unwrap();
+        assert!((6.0 * (x[0] - 1.0) + x[1]).abs() < 1e-5, "{x:?}");
+        assert!((2.0 * (x[1] + 2.0) + x[0]).abs() < 1e-5, "{x:?}");
+        let rosenbrock = |x: &[f64]| {
+            let v = (1.0 - x[0]).powi(2) + 100.0 * (x[1] - x[0] * x[0]).powi(2);
+            let g = vec![
+                -2.0 * (1.0 - x[0]) - 400.0 * x[0] * (x[1] - x[0] * x[0]),
+                200.0 * (x[1] - x[0] * x[0]),
+            ];
+            (v, g)
+        };
+        let (x, v) = bfgs(rosenbrock, &[-1.2, 1.0], 0.5, 500, Tolerance::TIGHT).unwrap();
+        assert!(
+            (x[0] - 1.0).abs() < 1e-3 && (x[1] - 1.0).abs() < 1e-3,
+            "{x:?} {v}"
+        );
+        // Outside the domain (+∞) the line search backs off; an infinite start gives None.
+        let walled = |x: &[f64]| {
+            if x[0] > 0.5 {
+                (f64::INFINITY, vec![0.0])
+            } else {
+                ((x[0] - 1.0).powi(2), vec![2.0 * (x[0] - 1.0)])
+            }
+        };
+        let (x, _) = bfgs(walled, &[0.0], 0.3, 200, Tolerance::TIGHT).unwrap();
+        assert!(x[0] <= 0.5 && x[0] > 0.45, "{x:?}");
+        assert!(bfgs(walled, &[0.7], 0.3, 200, Tolerance::TIGHT).is_none());
     }
 }
