@@ -4,10 +4,10 @@
 use std::cell::RefCell;
 use std::ops::Range;
 
-use nalgebra::{DMatrix, DMatrixView, SymmetricEigen};
+use nalgebra::{DMatrix, SymmetricEigen};
 
 use super::design::Design;
-use super::linalg::{back_substitute, cholesky, dot, forward_substitute};
+use super::linalg::{back_substitute, cholesky, dot, dot4, forward_substitute};
 use super::optim::{Tolerance, bfgs, hessian, nelder_mead};
 use super::rng::Sampler;
 use super::{Coefficient, Counterfactual, Diagnostics, ErrorModel, ImpactError, ImpactOptions};
@@ -41,9 +41,9 @@ struct PreData {
     /// The same values day by day: row t holds `x[0][t], …, x[k−1][t], y[t]` (k + 1 values), so
     /// [`evaluate`] filters every column in one pass over the days.
     rows: Vec<f64>,
-    /// Work space of [`evaluate`] (the whitened columns, day-major), reused from one evaluation to
-    /// the next.
-    scratch: RefCell<Vec<f64>>,
+    /// Work space of [`evaluate`] (the whitened columns, day-major and column-major), reused from
+    /// one evaluation to the next.
+    scratch: RefCell<(Vec<f64>, Vec<f64>)>,
     /// Scale b of the local level's inverse-gamma prior on the random walk's innovation variance,
     /// `IG(LEVEL_PRIOR_SHAPE, b)` with `b = LEVEL_PRIOR_SHAPE · (LEVEL_PRIOR_SD · s.d.(y*))²`
     /// (s.d. over the usable pre-period days).
@@ -69,7 +69,7 @@ impl PreData {
             x,
             n_obs,
             rows,
-            scratch: RefCell::new(Vec::new()),
+            scratch: RefCell::new((Vec::new(), Vec::new())),
             level_scale,
         }
     }
@@ -446,11 +446,13 @@ fn evaluate(data: &PreData, p: Params, log_prior: f64) -> Option<Node> {
     let k = data.k();
     let n = data.n_obs;
     let g = gains(&data.obs, &p)?;
-    // Whiten every column and y in one pass (day-major); their cross products [X y]ᵀ[X y] are then
-    // one matrix product straight from that layout.
+    // Whiten every column and y in one pass (day-major), then lay the innovations out column by
+    // column for the cross products.
     let stride = k + 1;
-    let mut by_day = data.scratch.borrow_mut();
+    let mut scratch = data.scratch.borrow_mut();
+    let (by_day, w) = &mut *scratch;
     by_day.resize(n * stride, 0.0);
+    w.resize(n * stride, 0.0);
     let (mut m1, mut m2) = (vec![0.0; stride], vec![0.0; stride]);
     whiten_rows(
         &data.rows,
@@ -458,35 +460,49 @@ fn evaluate(data: &PreData, p: Params, log_prior: f64) -> Option<Node> {
         &data.obs,
         &g,
         &p,
-        &mut by_day,
+        by_day,
         (&mut m1, &mut m2),
     );
+    for (j, col) in w.chunks_exact_mut(n).enumerate() {
+        for (v, day) in col.iter_mut().zip(by_day.chunks_exact(stride)) {
+            *v = day[j];
+        }
+    }
     let m_x: Vec<[f64; 2]> = m1[..k]
         .iter()
         .zip(&m2[..k])
         .map(|(a, b)| [*a, *b])
         .collect();
     let m_y = [m1[k], m2[k]];
-    // W (n × (k + 1), day-major = row-major) and Wᵀ are views of the same buffer; nalgebra's gemm
-    // hands them to matrixmultiply's blocked kernels (AVX2/FMA where the CPU has them, chosen at
-    // run time), several times faster than one dot product per entry. The order of the sums is
-    // fixed by the sizes alone, so the result does not depend on the thread count.
-    let wt = DMatrixView::from_slice_with_strides(&by_day[..n * stride], stride, n, 1, stride);
-    let w = DMatrixView::from_slice_with_strides(&by_day[..n * stride], n, stride, stride, 1);
-    let mut cross = DMatrix::<f64>::zeros(stride, stride);
-    cross.gemm(1.0, &wt, &w, 0.0);
+    // Cross products of [X y], four rows against one column at a time ([`dot4`] gives each the
+    // value [`dot`] gives it).
+    let col = |j: usize| &w[j * n..(j + 1) * n];
+    let mut cross = vec![0.0; stride * stride];
+    for j in 0..stride {
+        let mut i = j;
+        while i + 4 <= stride {
+            let v = dot4([col(i), col(i + 1), col(i + 2), col(i + 3)], col(j));
+            for (c, v) in v.into_iter().enumerate() {
+                cross[(i + c) * stride + j] = v;
+            }
+            i += 4;
+        }
+        for i in i..stride {
+            cross[i * stride + j] = dot(col(i), col(j));
+        }
+    }
     let mut gxx = vec![0.0; k * k];
     let mut gxy = vec![0.0; k];
     for i in 0..k {
         for j in 0..=i {
-            let v = cross[(i, j)];
+            let v = cross[i * stride + j];
             gxx[i * k + j] = v;
             gxx[j * k + i] = v;
         }
-        gxy[i] = cross[(k, i)];
+        gxy[i] = cross[k * stride + i];
     }
-    let gyy = cross[(k, k)];
-    drop(by_day);
+    let gyy = cross[k * stride + k];
+    drop(scratch);
     let chol = cholesky(&gxx, k)?;
     let u = forward_substitute(&chol, k, &gxy);
     let beta = back_substitute(&chol, k, &u);

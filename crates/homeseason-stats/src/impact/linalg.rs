@@ -3,7 +3,8 @@
 
 /// Dot product (over the shorter length) with four accumulators: element `i` goes to accumulator
 /// `i mod 4` (the last `n mod 4` elements to the first), and the sum is `(s₀ + s₁) + (s₂ + s₃)`.
-/// Written over four-element chunks so the accumulators become vector lanes.
+/// Written over four-element chunks so the accumulators become vector lanes; [`dot4`] keeps the
+/// same order, so both give the same value to the bit.
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
@@ -19,6 +20,32 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
         s[0] += x * y;
     }
     (s[0] + s[1]) + (s[2] + s[3])
+}
+
+/// Four dot products against one column, `[dot(a[0], b), …, dot(a[3], b)]` to the bit (each `a[c]`
+/// at least as long as `b`): one pass over `b` and sixteen independent accumulators, about half the
+/// time of four [`dot`] calls.
+pub(crate) fn dot4(a: [&[f64]; 4], b: &[f64]) -> [f64; 4] {
+    let n = b.len();
+    let a = [&a[0][..n], &a[1][..n], &a[2][..n], &a[3][..n]];
+    let mut s = [[0.0f64; 4]; 4];
+    let full = n / 4 * 4;
+    let mut i = 0;
+    while i < full {
+        let y = &b[i..i + 4];
+        for (acc, col) in s.iter_mut().zip(&a) {
+            for ((lane, xv), yv) in acc.iter_mut().zip(&col[i..i + 4]).zip(y) {
+                *lane += xv * yv;
+            }
+        }
+        i += 4;
+    }
+    for (i, bv) in b.iter().enumerate().skip(full) {
+        for (acc, col) in s.iter_mut().zip(&a) {
+            acc[0] += col[i] * bv;
+        }
+    }
+    s.map(|acc| (acc[0] + acc[1]) + (acc[2] + acc[3]))
 }
 
 /// Lower Cholesky factor L (row-major k × k) of a symmetric positive-definite matrix, or `None`.
@@ -80,22 +107,34 @@ mod tests {
     }
 
     #[test]
-    fn dot_sums_in_its_documented_order() {
+    fn dot4_gives_each_dot_to_the_bit() {
         for n in [0usize, 1, 3, 4, 7, 64, 1001] {
             let col = |c: usize| -> Vec<f64> {
                 (0..n)
                     .map(|i| ((i * 7919 + c * 104_729) % 1013) as f64 / 97.0 - 5.2)
                     .collect()
             };
-            let (a, b) = (col(0), col(4));
-            // The reference order of `dot`, written out.
-            let mut s = [0.0f64; 4];
-            for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-                let lane = if i < n / 4 * 4 { i % 4 } else { 0 };
-                s[lane] += x * y;
+            let (a, b) = ([col(0), col(1), col(2), col(3)], col(4));
+            let four = dot4(
+                [
+                    a[0].as_slice(),
+                    a[1].as_slice(),
+                    a[2].as_slice(),
+                    a[3].as_slice(),
+                ],
+                &b,
+            );
+            for c in 0..4 {
+                // The reference order of `dot`, written out.
+                let mut s = [0.0f64; 4];
+                for (i, (x, y)) in a[c].iter().zip(&b).enumerate() {
+                    let lane = if i < n / 4 * 4 { i % 4 } else { 0 };
+                    s[lane] += x * y;
+                }
+                let want = (s[0] + s[1]) + (s[2] + s[3]);
+                assert_eq!(dot(&a[c], &b).to_bits(), want.to_bits(), "dot n={n}");
+                assert_eq!(four[c].to_bits(), want.to_bits(), "dot4 n={n} c={c}");
             }
-            let want = (s[0] + s[1]) + (s[2] + s[3]);
-            assert_eq!(dot(&a, &b).to_bits(), want.to_bits(), "dot n={n}");
         }
     }
 }
