@@ -98,42 +98,14 @@ pub fn score_channels(channel_uplift: &DataFrame, truth: &DataFrame) -> Result<D
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_frames::f;
-    use chrono::{Datelike, NaiveDate};
+    use crate::test_frames::{class_days, f};
 
     /// `payment_daily`-like rows for one region and category, 2021–2023: the online part grows by
     /// `on` and the offline part by `off` in the window; online is 30 % of the value otherwise.
     fn daily(on: f64, off: f64) -> DataFrame {
-        let (mut r, mut c, mut ch, mut d, mut v) = (vec![], vec![], vec![], vec![], vec![]);
-        let campaign = Campaign::default_2023();
-        let start = NaiveDate::from_ymd_opt(2021, 1, 1).unwrap();
-        for (i, day) in start
-            .iter_days()
-            .take_while(|x| x.year() <= 2023)
-            .enumerate()
-        {
-            let weekend = matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
-            let base = 1000.0 * 1.05f64.powf(i as f64 / 365.0) * if weekend { 1.3 } else { 1.0 };
-            let inside = campaign.window.contains(day);
-            // Each channel its own noise pattern (±1 %), so their residuals are not identical.
-            let noise = [
-                1.0 + 0.02 * ((i * 7919 % 101) as f64 / 101.0 - 0.5),
-                1.0 + 0.02 * ((i * 104_729 % 97) as f64 / 97.0 - 0.5),
-            ];
-            for (k, (channel, part, effect)) in [("online", 0.3, on), ("offline", 0.7, off)]
-                .into_iter()
-                .enumerate()
-            {
-                r.push("330000");
-                c.push("home_appliances");
-                ch.push(channel);
-                d.push(day);
-                v.push(base * noise[k] * part * if inside { 1.0 + effect } else { 1.0 });
-            }
-        }
-        df!("region_code" => r, "category" => c, "channel" => ch, "date" => d,
-            "net_amount_yuan" => v)
-        .unwrap()
+        class_days("channel", &[("online", 0.3), ("offline", 0.7)], |j, _| {
+            [on, off][j]
+        })
     }
 
     fn options() -> (Campaign, UpliftOptions) {

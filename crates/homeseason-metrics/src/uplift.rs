@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 use chrono::NaiveDate;
 use homeseason_schema::campaign::{Campaign, DateRange};
 use homeseason_schema::region::{NATIONAL, Regions};
+use homeseason_stats::numeric::two_sided_normal_p;
 use polars::prelude::*;
 
 use crate::align;
@@ -182,36 +183,6 @@ pub(crate) fn ar1_sum_sd(c: &[f64], rho: f64) -> f64 {
         previous = ct;
     }
     sum.max(0.0).sqrt()
-}
-
-/// The complementary error function `erfc(x)` (Chebyshev fit of Numerical Recipes' `erfcc`,
-/// relative error below 1.2·10⁻⁷ everywhere, so small tail probabilities keep their digits).
-pub(crate) fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let tail = t * poly.exp();
-    if x >= 0.0 { tail } else { 2.0 - tail }
-}
-
-/// Two-sided p-value of "no effect" when the log counterfactual error `D` is `N(0, sd²)` and the
-/// observed log ratio of actual to baseline is `x`: `P(|D| ≥ |x|) = erfc(|x| / (sd·√2))` (1 when
-/// `x` is 0; 0 when `sd` is 0 and `x` is not).
-pub(crate) fn two_sided_normal_p(x: f64, sd: f64) -> f64 {
-    if x == 0.0 {
-        1.0
-    } else if sd > 0.0 {
-        erfc(x.abs() / (sd * std::f64::consts::SQRT_2)).min(1.0)
-    } else {
-        0.0
-    }
 }
 
 /// A series on consecutive days from `first` (`None`: no value that day).
@@ -1005,26 +976,5 @@ mod tests {
             (simulated / exact - 1.0).abs() < 0.02,
             "simulated {simulated} vs exact {exact}"
         );
-    }
-
-    /// erfc against reference values (Abramowitz & Stegun table 7.1; R's `2 * pnorm(-x * sqrt(2))`),
-    /// within its stated relative error, deep in the tail too.
-    #[test]
-    fn erfc_matches_reference_values() {
-        for (x, want) in [
-            (0.0, 1.0),
-            (0.5, 0.479_500_122_186_953_5),
-            (1.0, 0.157_299_207_050_285_13),
-            (2.0, 4.677_734_981_047_266e-3),
-            (3.0, 2.209_049_699_858_544e-5),
-            (5.0, 1.537_459_794_428_035e-12),
-            (-1.0, 1.842_700_792_949_715),
-        ] {
-            let got = erfc(x);
-            assert!(
-                (got / want - 1.0).abs() < 1.2e-7,
-                "erfc({x}) = {got}, want {want}"
-            );
-        }
     }
 }

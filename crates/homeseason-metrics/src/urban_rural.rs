@@ -50,6 +50,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::region::NATIONAL;
+use homeseason_stats::numeric::{t_quantile, two_sided_normal_p};
 use polars::prelude::*;
 
 use crate::split::{Split, class_rows_for_scoring, score_by_class, uplift_by_class_daily};
@@ -319,31 +320,6 @@ fn pooled(regions: &[Link]) -> Link {
     }
 }
 
-/// The Student-t quantile `p` at `df` degrees of freedom (Cornish–Fisher expansion around the
-/// normal quantile; within 0.1 % of the exact value from 3 degrees of freedom).
-fn t_quantile(p: f64, df: f64) -> f64 {
-    let z = homeseason_stats::numeric::normal_quantile(p);
-    if !df.is_finite() || df > 1e6 {
-        return z;
-    }
-    let (z3, z5, z7) = (z.powi(3), z.powi(5), z.powi(7));
-    z + (z3 + z) / (4.0 * df)
-        + (5.0 * z5 + 16.0 * z3 + 3.0 * z) / (96.0 * df * df)
-        + (3.0 * z7 + 19.0 * z5 + 17.0 * z3 - 15.0 * z) / (384.0 * df.powi(3))
-}
-
-/// The two-sided p-value of `Δ = 0` for a normal statistic `|Δ| / se`.
-fn p_value(delta: f64, se: f64) -> f64 {
-    let x = (delta / se).abs() / std::f64::consts::SQRT_2;
-    // erfc by Abramowitz–Stegun 7.1.26 (absolute error below 1.5e-7).
-    let t = 1.0 / (1.0 + 0.327_591_1 * x);
-    let poly = t
-        * (0.254_829_592
-            + t * (-0.284_496_736
-                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
-    (poly * (-x * x).exp()).clamp(0.0, 1.0)
-}
-
 /// The 下乡 link columns ([`LINK_COLUMNS`]) per region × category × method from the rural class's
 /// daily baseline (module docs), with the national rows pooling the regions'.
 fn links(
@@ -452,7 +428,7 @@ fn links(
         lift.push(pct(link.delta));
         lo.push(pct(link.delta - t * link.se));
         hi.push(pct(link.delta + t * link.se));
-        pv.push(p_value(link.delta, link.se));
+        pv.push(two_sided_normal_p(link.delta, link.se));
     }
     Ok(df!(
         "region_code" => r,
@@ -514,48 +490,19 @@ pub fn score_urban_rural(table: &DataFrame, truth: &DataFrame) -> Result<DataFra
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_frames::{f, n};
-    use chrono::{Datelike, NaiveDate};
+    use crate::test_frames::{class_days, f, n};
+    use chrono::NaiveDate;
 
     /// `payment_area_daily`-like rows for one region and category, 2021–2023: the rural part (40 %)
     /// grows by `rural` in the window plus `extra` on the days `xx` of countryside events, the urban
     /// part (50 %) by `urban`; an unknown area carries the other 10 % and grows by `urban`.
     fn daily(rural: f64, urban: f64, extra: f64, xx: &[(NaiveDate, NaiveDate)]) -> DataFrame {
-        let (mut r, mut c, mut k, mut d, mut v) = (vec![], vec![], vec![], vec![], vec![]);
-        let campaign = Campaign::default_2023();
-        let start = NaiveDate::from_ymd_opt(2021, 1, 1).unwrap();
-        for (i, day) in start
-            .iter_days()
-            .take_while(|x| x.year() <= 2023)
-            .enumerate()
-        {
-            let weekend = matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
-            let base = 1000.0 * 1.05f64.powf(i as f64 / 365.0) * if weekend { 1.3 } else { 1.0 };
-            let inside = campaign.window.contains(day);
-            let events = xx.iter().any(|(a, b)| *a <= day && day <= *b);
-            let noise = [
-                1.0 + 0.02 * ((i * 7919 % 101) as f64 / 101.0 - 0.5),
-                1.0 + 0.02 * ((i * 104_729 % 97) as f64 / 97.0 - 0.5),
-                1.0,
-            ];
-            for (j, (class, part, effect)) in [
-                ("rural", 0.4, rural + if events { extra } else { 0.0 }),
-                ("urban", 0.5, urban),
-                ("unknown", 0.1, urban),
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                r.push("330000");
-                c.push("home_appliances");
-                k.push(class);
-                d.push(day);
-                v.push(base * noise[j] * part * if inside { 1.0 + effect } else { 1.0 });
-            }
-        }
-        df!("region_code" => r, "category" => c, "urban_rural" => k, "date" => d,
-            "net_amount_yuan" => v)
-        .unwrap()
+        let parts = [("rural", 0.4), ("urban", 0.5), ("unknown", 0.1)];
+        class_days("urban_rural", &parts, |j, day| match j {
+            0 if xx.iter().any(|(a, b)| *a <= day && day <= *b) => rural + extra,
+            0 => rural,
+            _ => urban,
+        })
     }
 
     fn activities(rows: &[(&str, &str, NaiveDate, NaiveDate)]) -> DataFrame {
@@ -703,6 +650,6 @@ mod tests {
         // t(0.95; 10) = 1.8125, t(0.975; 5) = 2.5706; erfc-based p of z = 1.96 is 0.05.
         assert!((t_quantile(0.95, 10.0) - 1.8125).abs() < 2e-3);
         assert!((t_quantile(0.975, 5.0) - 2.5706).abs() < 1e-2);
-        assert!((p_value(1.96, 1.0) - 0.05).abs() < 1e-3);
+        assert!((two_sided_normal_p(1.96, 1.0) - 0.05).abs() < 1e-3);
     }
 }

@@ -117,36 +117,9 @@ pub fn blank_suppressed_channels(
         let (Some(r), Some(c)) = (regions.get(i), categories.get(i)) else {
             continue;
         };
-        touched.insert((r.to_owned(), c.to_owned()));
-        touched.insert((NATIONAL.to_owned(), c.to_owned()));
-        if targeted.contains(c) {
-            touched.insert((r.to_owned(), homeseason_metrics::ALL_TARGETED.to_owned()));
-            touched.insert((
-                NATIONAL.to_owned(),
-                homeseason_metrics::ALL_TARGETED.to_owned(),
-            ));
-        }
+        touch_margins(&mut touched, r, c, targeted.contains(c));
     }
-    let (rows_r, rows_c) = (
-        channels.column("region_code")?.str()?,
-        channels.column("category")?.str()?,
-    );
-    let blank: Vec<bool> = (0..channels.height())
-        .map(|i| match (rows_r.get(i), rows_c.get(i)) {
-            (Some(r), Some(c)) => touched.contains(&(r.to_owned(), c.to_owned())),
-            _ => false,
-        })
-        .collect();
-    let figures: Vec<String> = channels
-        .columns()
-        .iter()
-        .filter(|c| {
-            (c.dtype().is_float() || c.dtype().is_integer()) && c.name().as_str() != "level"
-        })
-        .map(|c| c.name().to_string())
-        .collect();
-    let figures: Vec<&str> = figures.iter().map(String::as_str).collect();
-    Ok(homeseason_ingest::blank_rows(channels, &blank, &figures)?)
+    blank_touched(channels, &touched)
 }
 
 /// Rewrite `urban_rural_uplift` from the lake's `payment_area_daily` and `activities`
@@ -326,14 +299,31 @@ pub fn blank_small_classes(
         if !small {
             continue;
         }
-        touched.insert((r.to_owned(), c.to_owned()));
-        touched.insert((NATIONAL.to_owned(), c.to_owned()));
-        let all = homeseason_metrics::ALL_TARGETED;
-        if targeted.contains(c) || c == all {
-            touched.insert((r.to_owned(), all.to_owned()));
-            touched.insert((NATIONAL.to_owned(), all.to_owned()));
-        }
+        touch_margins(&mut touched, r, c, targeted.contains(c));
     }
+    blank_touched(table, &touched)
+}
+
+/// Marks `(r, c)` in `touched` with every published row whose figures sum it: the nation's `c`
+/// and, when `c` is targeted (`targeted`) or is `all_targeted` itself, the region's and the
+/// nation's `all_targeted` rows.
+fn touch_margins(touched: &mut HashSet<(String, String)>, r: &str, c: &str, targeted: bool) {
+    touched.insert((r.to_owned(), c.to_owned()));
+    touched.insert((NATIONAL.to_owned(), c.to_owned()));
+    let all = homeseason_metrics::ALL_TARGETED;
+    if targeted || c == all {
+        touched.insert((r.to_owned(), all.to_owned()));
+        touched.insert((NATIONAL.to_owned(), all.to_owned()));
+    }
+}
+
+/// `table` with every figure (each numeric column but `level`) blank on the rows whose region ×
+/// category is in `touched`.
+fn blank_touched(table: &DataFrame, touched: &HashSet<(String, String)>) -> Result<DataFrame> {
+    let (regions, categories) = (
+        table.column("region_code")?.str()?,
+        table.column("category")?.str()?,
+    );
     let blank: Vec<bool> = (0..table.height())
         .map(|i| match (regions.get(i), categories.get(i)) {
             (Some(r), Some(c)) => touched.contains(&(r.to_owned(), c.to_owned())),

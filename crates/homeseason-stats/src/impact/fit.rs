@@ -558,8 +558,9 @@ fn level_marginal(b: f64, psi: f64, s2: f64, dof: f64) -> (f64, f64, f64) {
     let a = LEVEL_PRIOR_SHAPE;
     let h = 0.5 * dof;
     let rate = 0.5 * s2 + b / psi;
-    let log = a * b.ln() - crate::tbr::ln_gamma(a) - a * psi.ln() + crate::tbr::ln_gamma(h + a)
-        - crate::tbr::ln_gamma(h)
+    let log = a * b.ln() - crate::numeric::ln_gamma(a) - a * psi.ln()
+        + crate::numeric::ln_gamma(h + a)
+        - crate::numeric::ln_gamma(h)
         - (h + a) * rate.ln()
         - h * std::f64::consts::LN_2;
     (log, 2.0 * rate, dof + 2.0 * a)
@@ -1048,8 +1049,8 @@ fn integrate(data: &PreData, model: ErrorModel) -> Result<Posterior, ImpactError
     // them); the evidence needs it.
     let log_t_norm = if r > 0 {
         let (nu, rf) = (PROPOSAL_DOF, r as f64);
-        crate::tbr::ln_gamma(0.5 * (nu + rf))
-            - crate::tbr::ln_gamma(0.5 * nu)
+        crate::numeric::ln_gamma(0.5 * (nu + rf))
+            - crate::numeric::ln_gamma(0.5 * nu)
             - 0.5 * rf * (nu * std::f64::consts::PI).ln()
     } else {
         0.0
