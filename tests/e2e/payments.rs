@@ -1046,7 +1046,7 @@ fn the_demos_area_cells_sum_to_payment_daily() {
     assert!(
         institutions.contains(&"wallet_b"),
         "{:?}",
-        &institutions[..1]
+        institutions.first()
     );
     assert!(
         !institutions.contains(&"acq_a"),

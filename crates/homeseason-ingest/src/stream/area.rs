@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use homeseason_schema::division::{DivisionLevel, Divisions};
+use homeseason_schema::division::{AreaType, DivisionLevel, Divisions};
 use homeseason_schema::region::{RegionLevel, Regions};
 
 /// The four municipalities (直辖市): a city, so their districts and counties (and a transaction
@@ -60,7 +60,7 @@ static AREAS: LazyLock<Areas> = LazyLock::new(|| {
             code: d.code.clone(),
             region: region.code.clone(),
             city,
-            urban_rural: d.area_type.map_or("unknown", |t| t.as_str()),
+            urban_rural: d.area_type.map_or("unknown", AreaType::as_str),
         });
     }
     for r in regions.all() {

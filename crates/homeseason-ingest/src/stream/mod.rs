@@ -846,7 +846,11 @@ mod tests {
         let out =
             ingest_transaction_bytes("t.csv", text.as_bytes(), &Profile::default(), &campaign)
                 .unwrap();
-        assert_eq!(out.area_rows.height(), out.rows.height(), "one area per region here");
+        assert_eq!(
+            out.area_rows.height(),
+            out.rows.height(),
+            "one area per region here"
+        );
         let bad = crate::area_sum_mismatches(&out.rows, &out.area_rows, 20).unwrap();
         assert!(bad.is_empty(), "{bad:#?}");
         let contract = homeseason_schema::contract::get(
