@@ -281,6 +281,12 @@ print(json.dumps(out, sort_keys=True))
 
 fn duckdb(lake: &Path) -> serde_json::Value {
     let out = duckdb_totals(lake);
+    // A commit killed during its renames (a journal in `.tmp`) may show one table's new snapshot
+    // beside the other's old one until the next process finishes it: each table switches by one
+    // link rename, the two tables not at once. Every other state holds whole commits.
+    if lake.join(".tmp/_commit.journal").exists() {
+        return out;
+    }
     if let Some(bad) = out.get("area_cells_not_summing") {
         assert_eq!(
             bad.as_u64(),
