@@ -237,12 +237,16 @@ fn manifest_key(m: &Manifest) -> (Parts, Files) {
 }
 
 /// Per table, as DuckDB sees it with `hive_partitioning`: rows, files, and for `payment_daily` the
-/// net amount and transaction count. Every column of every row is decoded (a torn file fails here).
+/// net amount and transaction count; and `area_cells_not_summing`, the cells where
+/// `payment_area_daily` summed over areas does not give `payment_daily` (0 unless a reader can see
+/// one table's rows of a commit without the other's). Every column of every row is decoded (a torn
+/// file fails here).
 const DUCK: &str = r#"
 import duckdb, json, os, sys
 lake = sys.argv[1]
 con = duckdb.connect()
 out = {}
+srcs = {}
 for t in sorted(os.listdir(lake)):
     d = os.path.join(lake, t)
     if t.startswith(('.', '_')) or not os.path.isdir(d):
@@ -259,10 +263,42 @@ for t in sorted(os.listdir(lake)):
         row["net_amount_yuan"] = float(net)
         row["txn_count"] = int(txn)
     out[t] = row
+    srcs[t] = src
+# payment_area_daily and payment_daily are one commit: summed over areas, every cell of an
+# institution the area table holds gives payment_daily's sales and money (merchants at least).
+if "payment_area_daily" in srcs and "payment_daily" in srcs:
+    agg = "date, institution, region_code, mcc, channel, sum(txn_count) t, sum(round(amount_yuan * 100)) g, sum(round(refund_amount_yuan * 100)) r, sum(merchant_count) m"
+    a, d = srcs["payment_area_daily"], srcs["payment_daily"]
+    bad = con.execute(f"""
+        WITH a AS (SELECT {agg} FROM {a} GROUP BY ALL),
+             d AS (SELECT {agg} FROM {d} WHERE institution IN (SELECT institution FROM {a}) GROUP BY ALL)
+        SELECT count(*) FROM d FULL JOIN a USING (date, institution, region_code, mcc, channel)
+        WHERE d.t IS DISTINCT FROM a.t OR d.g IS DISTINCT FROM a.g OR d.r IS DISTINCT FROM a.r
+           OR d.m IS NULL OR a.m IS NULL OR d.m > a.m""").fetchone()[0]
+    out["area_cells_not_summing"] = bad
 print(json.dumps(out, sort_keys=True))
 "#;
 
 fn duckdb(lake: &Path) -> serde_json::Value {
+    let out = duckdb_totals(lake);
+    // A commit killed during its renames (a journal in `.tmp`) may show one table's new snapshot
+    // beside the other's old one until the next process finishes it: each table switches by one
+    // link rename, the two tables not at once. Every other state holds whole commits.
+    if lake.join(".tmp/_commit.journal").exists() {
+        return out;
+    }
+    if let Some(bad) = out.get("area_cells_not_summing") {
+        assert_eq!(
+            bad.as_u64(),
+            Some(0),
+            "{}: payment_area_daily does not sum to payment_daily",
+            lake.display()
+        );
+    }
+    out
+}
+
+fn duckdb_totals(lake: &Path) -> serde_json::Value {
     let out = Command::new("python3")
         .args(["-c", DUCK, s(lake)])
         .output()
@@ -438,6 +474,7 @@ fn manifest_describes_disk(
         }
         let ingest_tables = [
             "payment_daily",
+            "payment_area_daily",
             "enterprise_sales",
             "retail_stats",
             "activities",

@@ -64,35 +64,72 @@ fn write_files(dir: &Path, header: &str, groups: &[(String, Vec<&String>)]) -> V
 
 /// Every `payment_daily` row of the lake, sorted.
 fn daily(lake: &Path) -> DataFrame {
-    let frames: Vec<LazyFrame> = files_with_ext(&lake.join("payment_daily"), "parquet")
+    cells(lake, "payment_daily")
+}
+
+/// Every row of a table of transaction cells (`payment_daily`, `payment_area_daily`), sorted by
+/// its key, the institution (a partition folder) left out.
+fn cells(lake: &Path, table: &str) -> DataFrame {
+    let area = table == "payment_area_daily";
+    let frames: Vec<LazyFrame> = files_with_ext(&lake.join(table), "parquet")
         .iter()
         .map(|f| read_parquet(f).lazy())
         .collect();
+    let mut columns = vec![col("date"), col("region_code")];
+    let mut key = vec!["date", "region_code"];
+    if area {
+        columns.extend([col("area_code"), col("city_code"), col("urban_rural")]);
+        key.push("area_code");
+    }
+    key.extend(["mcc", "channel"]);
+    columns.extend(
+        [
+            "mcc",
+            "category",
+            "channel",
+            "txn_count",
+            "amount_yuan",
+            "refund_amount_yuan",
+            "net_amount_yuan",
+            "merchant_count",
+        ]
+        .map(col),
+    );
     concat(frames, UnionArgs::default())
         .expect("concat")
-        .select([
-            col("date"),
-            col("region_code"),
-            col("mcc"),
-            col("category"),
-            col("channel"),
-            col("txn_count"),
-            col("amount_yuan"),
-            col("refund_amount_yuan"),
-            col("net_amount_yuan"),
-            col("merchant_count"),
-        ])
+        .select(columns)
         .filter(
             col("txn_count")
                 .gt(lit(0))
                 .or(col("refund_amount_yuan").gt(lit(0.0))),
         )
-        .sort(
-            ["date", "region_code", "mcc", "channel"],
-            SortMultipleOptions::default(),
-        )
+        .sort(key, SortMultipleOptions::default())
         .collect()
-        .expect("daily")
+        .expect("cells")
+}
+
+/// `payment_area_daily` of a lake summed over areas agrees with its `payment_daily`
+/// ([`homeseason_ingest::area_sum_mismatches`]): every cell's sales and money to the fen, and
+/// merchants at least the region's.
+fn assert_areas_sum_to_daily(lake: &Path, what: &str) {
+    let handle = homeseason_lake::Lake::open(lake).expect("lake");
+    let daily = handle
+        .read_table(homeseason_schema::contract::tables::PAYMENT_DAILY)
+        .expect("payment_daily");
+    let area = handle
+        .read_table(homeseason_schema::contract::tables::PAYMENT_AREA_DAILY)
+        .expect("payment_area_daily");
+    assert!(
+        area.height() >= daily.height(),
+        "{what}: {} area rows",
+        area.height()
+    );
+    let bad = homeseason_ingest::area_sum_mismatches(&daily, &area, 10).expect("sums");
+    assert!(
+        bad.is_empty(),
+        "{what}: areas do not sum to payment_daily:\n{}",
+        bad.join("\n")
+    );
 }
 
 /// The rows of `a` and `b` that differ (anti-joins both ways), for a failure message.
@@ -367,6 +404,8 @@ fn every_delivery_pattern_gives_the_same_payment_daily_as_duckdb_on_the_raw_file
     balanced(&ingest_reports(&reference_lake, &[], &monthly));
     let reference = daily(&reference_lake);
     assert_eq!(lake_per_day(&reference), truth, "monthly files vs DuckDB");
+    let reference_areas = cells(&reference_lake, "payment_area_daily");
+    assert_areas_sum_to_daily(&reference_lake, "monthly");
 
     let mut by_day: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
     for r in &rows {
@@ -529,7 +568,18 @@ fn every_delivery_pattern_gives_the_same_payment_daily_as_duckdb_on_the_raw_file
                 "{via:?} {name}: payment_daily differs from the monthly delivery:\n{}",
                 differences(&got, &reference)
             );
-            summary.push(format!("{via:?} {name}: {} cells", got.height()));
+            let areas = cells(&lake, "payment_area_daily");
+            assert!(
+                areas.equals_missing(&reference_areas),
+                "{via:?} {name}: payment_area_daily differs from the monthly delivery:\n{}",
+                differences(&areas, &reference_areas)
+            );
+            assert_areas_sum_to_daily(&lake, &format!("{via:?} {name}"));
+            summary.push(format!(
+                "{via:?} {name}: {} cells, {} area cells",
+                got.height(),
+                areas.height()
+            ));
         }
     }
     eprintln!(
@@ -552,6 +602,7 @@ fn every_delivery_pattern_gives_the_same_payment_daily_as_duckdb_on_the_raw_file
         manifest
     );
     assert!(daily(&reference_lake).equals_missing(&reference));
+    assert!(cells(&reference_lake, "payment_area_daily").equals_missing(&reference_areas));
 }
 
 /// A Beijing enterprise file with one row mislabelled 浙江: the stray row is added to Zhejiang,

@@ -1027,3 +1027,78 @@ fn a_unit_in_a_transaction_files_header_is_the_amounts_unit() {
     assert_eq!(counts(&r[0]), (2, 2, 0, 0), "{}", r[0]);
     assert_close(sum_f64(&daily(&lake), "amount_yuan"), 100.5, 1e-9, "fen");
 }
+
+/// Issue 18 (城乡): the demo's `payment_area_daily` holds the transaction institutions' cells by
+/// county-level area — urban and rural, each with its prefecture-level city — and summed over areas
+/// gives `payment_daily` to the fen (merchants at least the region's); the daily-file institution
+/// (acq_a) has no area rows.
+#[test]
+fn the_demos_area_cells_sum_to_payment_daily() {
+    use homeseason_schema::contract::tables;
+    let lake = homeseason_lake::Lake::open(demo_dir().join("lake")).expect("lake");
+    let daily = lake
+        .read_table(tables::PAYMENT_DAILY)
+        .expect("payment_daily");
+    let area = lake
+        .read_table(tables::PAYMENT_AREA_DAILY)
+        .expect("payment_area_daily");
+    let institutions = homeseason_test_support::str_values(&area, "institution");
+    assert!(
+        institutions.contains(&"wallet_b"),
+        "{:?}",
+        institutions.first()
+    );
+    assert!(
+        !institutions.contains(&"acq_a"),
+        "daily files carry no area"
+    );
+    let bad = homeseason_ingest::area_sum_mismatches(&daily, &area, 20).expect("sums");
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    let classes = homeseason_test_support::str_values(&area, "urban_rural");
+    for c in ["urban", "rural"] {
+        assert!(classes.contains(&c), "no {c} area");
+    }
+    // Every county-level area has its city; the cells are finer than payment_daily's.
+    let no_city = area
+        .clone()
+        .lazy()
+        .filter(
+            col("urban_rural")
+                .neq(lit("unknown"))
+                .and(col("city_code").is_null()),
+        )
+        .collect()
+        .expect("filter")
+        .height();
+    assert_eq!(no_city, 0);
+    let wallet_daily = daily
+        .clone()
+        .lazy()
+        .filter(
+            col("institution")
+                .cast(DataType::String)
+                .eq(lit("wallet_b")),
+        )
+        .collect()
+        .expect("filter")
+        .height();
+    let wallet_area = area
+        .clone()
+        .lazy()
+        .filter(
+            col("institution")
+                .cast(DataType::String)
+                .eq(lit("wallet_b")),
+        )
+        .collect()
+        .expect("filter")
+        .height();
+    assert!(
+        wallet_area > wallet_daily,
+        "{wallet_area} area cells vs {wallet_daily} region cells"
+    );
+    eprintln!(
+        "payment_area_daily: {} rows ({wallet_area} of wallet_b over its {wallet_daily} region cells)",
+        area.height()
+    );
+}

@@ -244,6 +244,16 @@ fn expected(lake: &Lake, campaign: &Campaign) -> Value {
         vec![text("region_code", "330000"), text("institution", "acq_a")],
     );
     check(
+        "Yiwu (a county-level city, rural) wallet payments (payment_area_daily, 城乡)",
+        tables::PAYMENT_AREA_DAILY,
+        "net_amount_yuan",
+        vec![
+            text("area_code", "330782"),
+            text("urban_rural", "rural"),
+            text("city_code", "330700"),
+        ],
+    );
+    check(
         "Corps activities' enterprises (the XPCC partition)",
         tables::ACTIVITIES,
         "enterprise_count",
@@ -317,6 +327,7 @@ fn duckdb_and_pyarrow_read_every_table_as_homeseason_does() {
         tables::ACTIVITIES,
         tables::DASHBOARD_PAYMENT_DAILY,
         tables::DASHBOARD_BASELINE_DAILY,
+        tables::PAYMENT_AREA_DAILY,
     ] {
         assert!(expected["tables"].get(t).is_some(), "the lake holds {t}");
     }

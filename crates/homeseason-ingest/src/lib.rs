@@ -48,7 +48,7 @@ mod xlsx;
 pub use guidance::missing_columns;
 pub use nbs::{FILE as NBS_FILE, SOURCES_MD as NBS_SOURCES_MD, bundled as bundled_nbs};
 pub use parse::{Period, PeriodKind, Unit, fold_width};
-pub use payments::{DASHBOARD_TABLE, daily_profiled};
+pub use payments::{DASHBOARD_TABLE, area_sum_mismatches, daily_profiled};
 pub use profile::{
     AmountUnit, BEIJING_OFFSET, DEFAULT_TIME_FORMAT, Format, Profile, ProfileError, RefundSign,
     TimeFormat, pick as pick_profile,
@@ -59,15 +59,15 @@ pub use source::{
     Decoded, Encoding, URI_SCHEMES, UriError, decode, is_uri, sha256_hex, uri_file_name,
 };
 pub use stream::{
-    DailyCell, DailyCells, TXN_FIELDS, TxnColumns, csv_header, file_institution, map_txn_header,
-    mcc_categories, name_month, other_institution_detail, outside_years_detail, read_full,
-    rejects_with_sha, resolve_txn_field,
+    Area, AreaCell, AreaCells, Areas, DailyCell, DailyCells, TXN_FIELDS, TxnColumns, csv_header,
+    file_institution, map_txn_header, mcc_categories, name_month, other_institution_detail,
+    outside_years_detail, read_full, rejects_with_sha, resolve_txn_field,
 };
 pub use stream::{
     ID128_SECOND_SUFFIX, INDEX_HASH_SEED, MonthKey, MonthOwner, NoLake, Opener, TxnContext,
-    TxnMonth, TxnOutcome, campaign_years, detect_payment_feed, ingest_transaction_bytes,
-    ingest_transactions, merchant_pair, parquet_to_csv, sniff_header, txn_fingerprint, txn_id128,
-    year_month,
+    TxnMonth, TxnOutcome, area_merchant_pair, campaign_years, detect_payment_feed,
+    ingest_transaction_bytes, ingest_transactions, merchant_pair, parquet_to_csv, sniff_header,
+    txn_fingerprint, txn_id128, year_month,
 };
 pub use stream::{TXN_VALUE_FIELDS, txn_conflict_detail, txn_values_fingerprint};
 pub use suppress::{

@@ -41,7 +41,8 @@ impl PartitionKey {
 #[must_use]
 pub fn partition_keys(table: &str) -> &'static [PartitionKey] {
     match table {
-        t if t == tables::PAYMENT_DAILY => &[
+        // `payment_area_daily` is written with `payment_daily`, in the same partitions.
+        t if t == tables::PAYMENT_DAILY || t == tables::PAYMENT_AREA_DAILY => &[
             PartitionKey::Column("institution"),
             PartitionKey::Year("date"),
             PartitionKey::Month("date"),

@@ -6,6 +6,7 @@
 //! txn index of the removed days and the manifest together) and is audited in the manifest's
 //! `replacements`.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
 
@@ -161,7 +162,22 @@ impl Lake {
         let mut manifest = self.manifest()?;
         let table = range.table.as_str();
         let mut changed: Vec<(String, DataFrame, usize)> = Vec::new();
-        for (path, parts) in self.files(table)? {
+        // `payment_area_daily` holds the same transactions by area: their days go with them.
+        let mut area_changed: Vec<(String, DataFrame, usize)> = Vec::new();
+        let mut files: Vec<(&str, PathBuf, BTreeMap<String, String>)> = self
+            .files(table)?
+            .into_iter()
+            .map(|(p, k)| (table, p, k))
+            .collect();
+        if table == tables::PAYMENT_DAILY {
+            files.extend(
+                self.files(tables::PAYMENT_AREA_DAILY)?
+                    .into_iter()
+                    .map(|(p, k)| (tables::PAYMENT_AREA_DAILY, p, k)),
+            );
+        }
+        for (part_table, path, parts) in files {
+            let table = part_table;
             // Prune by the path's own values.
             if range
                 .equals
@@ -202,7 +218,11 @@ impl Lake {
                 .collect()
                 .map_err(perr)?
                 .drop_many(path_cols.iter().map(String::as_str));
-            changed.push((rel, kept, removed));
+            if table == tables::PAYMENT_AREA_DAILY {
+                area_changed.push((rel, kept, removed));
+            } else {
+                changed.push((rel, kept, removed));
+            }
         }
         // Transaction ids of the removed days (payment_daily built from transactions).
         let mut index_files: Vec<(String, Vec<u8>)> = Vec::new();
@@ -230,7 +250,7 @@ impl Lake {
                             .is_some_and(|(_, ext)| ext == ID_VALUE_EXT)
                         {
                             ID_VALUE_RECORD
-                        } else if rel.ends_with(".pairs") {
+                        } else if rel.ends_with(".pairs") || rel.ends_with(".apairs") {
                             PAIR_RECORD
                         } else {
                             continue;
@@ -278,14 +298,18 @@ impl Lake {
             });
         }
         let mut staged: Vec<(PathBuf, String)> = Vec::new();
-        for (rel, kept, _) in &changed {
+        for (rel, kept, _) in changed.iter().chain(&area_changed) {
+            let table = rel.split('/').next().unwrap_or(table);
             let bytes = Lake::parquet_bytes(table, kept)?;
             staged.push((self.stage(&bytes)?, rel.clone()));
             // The files whose rows were removed are no longer whole in the lake: sending one of
             // them again is not a duplicate (it re-adds what was removed).
+            // (An area partition is not one of a file's partitions in the manifest: the file's
+            // `payment_daily` partitions of the same days are marked.)
             let sources = manifest
                 .partitions
                 .get(rel)
+                .filter(|_| table != tables::PAYMENT_AREA_DAILY)
                 .map(|p| {
                     let mut s = p.sources.clone();
                     s.push(p.source_sha256.clone());

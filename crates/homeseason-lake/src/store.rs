@@ -410,6 +410,14 @@ pub fn write_key(table: &str) -> &'static [&'static str] {
         t if t == tables::PAYMENT_DAILY => {
             &["date", "institution", "region_code", "mcc", "channel"]
         }
+        t if t == tables::PAYMENT_AREA_DAILY => &[
+            "date",
+            "institution",
+            "region_code",
+            "area_code",
+            "mcc",
+            "channel",
+        ],
         t if t == tables::ENTERPRISE_SALES => &[
             "uscc",
             "region_code",
@@ -1387,6 +1395,17 @@ impl Lake {
 
     /// [`Lake::commit`] for a caller that already holds the lock (the txn-id index commits with it).
     pub(crate) fn commit_locked(&self, c: &Commit<'_>) -> Result<CommitSummary> {
+        self.commit_locked_also(c, None)
+    }
+
+    /// [`Lake::commit_locked`], with `also`: the rows of a second table the same file adds (a
+    /// transaction file's `payment_area_daily` cells), summed into its partitions like `c`'s and
+    /// installed in the same journaled commit — a reader sees both tables' rows or neither.
+    pub(crate) fn commit_locked_also(
+        &self,
+        c: &Commit<'_>,
+        also: Option<(&str, &DataFrame)>,
+    ) -> Result<CommitSummary> {
         // A lake of an earlier layout is rewritten into today's first (its own journaled commit).
         self.migrate_layout(c.now)?;
         let mut manifest = self.manifest()?;
@@ -1466,6 +1485,17 @@ impl Lake {
             totals.absorb(counts);
             merged_parts.push((path.clone(), rows, changed));
         }
+        // The second table's cells are added to its partitions (no conflicts: cells are sums).
+        let mut also_parts = Vec::new();
+        if let Some((table, rows)) = also.filter(|(_, rows)| rows.height() > 0) {
+            for (path, frame) in Self::partitions(table, rows)? {
+                let context = partition_context(table, &path);
+                let old = self.read_partition(&path)?.unwrap_or_else(|| frame.clear());
+                let (rows, counts) = merge_rows(table, old, frame, true, policy, None, &context)?;
+                let changed = counts.changed();
+                also_parts.push((path, rows, changed));
+            }
+        }
         let conflict_rejects: Vec<RejectRow> = totals
             .pairs
             .iter()
@@ -1485,7 +1515,12 @@ impl Lake {
             policy,
             conflict_rejects,
         };
-        if known && merged_parts.iter().all(|(_, _, changed)| !changed) {
+        if known
+            && merged_parts
+                .iter()
+                .chain(&also_parts)
+                .all(|(_, _, changed)| !changed)
+        {
             return Ok(summary);
         }
         // The table's other partitions still under an earlier contract version's names (a lake
@@ -1518,6 +1553,7 @@ impl Lake {
         };
         let data = merged_parts
             .iter()
+            .chain(&also_parts)
             .filter(|(_, _, changed)| *changed)
             .map(|(p, f, _)| (p, f));
         let rejects = if known {

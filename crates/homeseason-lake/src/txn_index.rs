@@ -5,13 +5,17 @@
 //! ```text
 //! <root>/_txn_index/institution=wallet_b/year=2023/month=9/<sha256>.id128v  ids a file added to the month
 //! <root>/_txn_index/institution=wallet_b/year=2023/month=9/<sha256>.pairs   merchant pairs it counted first
+//! <root>/_txn_index/institution=wallet_b/year=2023/month=9/<sha256>.apairs  area merchant pairs it counted first
 //! ```
 //! An `.id128v` file holds the 128-bit ids (two independent 64-bit hashes of the `txn_id`) of the
 //! transactions one file *added* (new to the lake), each with the fingerprint of its values (what it
 //! contributes to `payment_daily`, [`TXN_INDEX_FORMAT`]) and its day (28-byte records); `.id128`
 //! files of an index written before format 3 hold id and day only (20 bytes) and are read with
 //! their values unknown. A `.pairs` file holds the 64-bit (cell, merchant) hashes a file counted for
-//! the first time, with their day (12 bytes).
+//! the first time, with their day (12 bytes); an `.apairs` file the same for the (area cell,
+//! merchant) pairs of `payment_area_daily`. A lake whose transactions were ingested before
+//! `payment_area_daily` existed has neither `.apairs` files nor area rows for them: its area table
+//! holds the transactions ingested since (the index format stays 3; `docs/reading-the-outputs.md`).
 //! The day lets `ingest --replace` forget exactly the transactions of the days it removes. A false match between two different
 //! transaction ids of one institution has probability about n²/2¹²⁹: 1.5 × 10⁻¹⁹ at 10¹⁰
 //! transactions. Only files whose SHA-256 the manifest lists are read, so an index file renamed into
@@ -23,6 +27,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use homeseason_schema::contract::tables;
+use polars::prelude::DataFrame;
 
 use crate::manifest::Manifest;
 use crate::store::{Commit, CommitSummary, Lake, io, number_after};
@@ -43,8 +48,10 @@ pub(crate) const ID_VALUE_EXT: &str = "id128v";
 /// The ids of an institution's transactions in the lake, each with its values' fingerprint (`0`:
 /// unknown, an id from an index written before format 3).
 pub type TxnIds = std::collections::HashMap<u128, u64>;
-/// Bytes of one `.pairs` record: the pair hash (8) and its day (4).
+/// Bytes of one `.pairs` (or `.apairs`) record: the pair hash (8) and its day (4).
 pub(crate) const PAIR_RECORD: usize = 12;
+/// Extension of the area merchant pairs' files.
+pub(crate) const AREA_PAIRS_EXT: &str = "apairs";
 
 /// Folder of the index under the lake root.
 pub const TXN_INDEX_DIR: &str = "_txn_index";
@@ -59,7 +66,7 @@ pub const TXN_INDEX_FORMAT: &str = "homeseason txn index 3";
 /// The format before [`TXN_INDEX_FORMAT`], still read.
 const TXN_INDEX_FORMAT_2: &str = "homeseason txn index 2";
 
-const FORMAT_TEXT: &str = "homeseason txn index 3\nid128 = XXH64(trim(txn_id), 42) << 64 | XXH64(trim(txn_id) + \"\\u0001homeseason\", 42), 0 -> 1 in the first half\nvalues = xxhash64(day INT, region_code STRING, mcc INT, channel INT (0 offline, 1 online), sale BOOLEAN, fen BIGINT, trim(merchant_id) STRING) chained from seed 42 as Spark computes it, 0 -> 1 (0: unknown, format 2 records)\nid128v record = id128 (16 bytes LE) | values (8 LE) | day (4 LE, days since 1970-01-01); id128 record (format 2) = id128 | day\npairs = XXH64(\"day|region_code|mcc|channel(0 offline, 1 online)|trim(merchant_id)\", 42), 0 -> 1\n";
+const FORMAT_TEXT: &str = "homeseason txn index 3\nid128 = XXH64(trim(txn_id), 42) << 64 | XXH64(trim(txn_id) + \"\\u0001homeseason\", 42), 0 -> 1 in the first half\nvalues = xxhash64(day INT, region_code STRING, mcc INT, channel INT (0 offline, 1 online), sale BOOLEAN, fen BIGINT, trim(merchant_id) STRING) chained from seed 42 as Spark computes it, 0 -> 1 (0: unknown, format 2 records)\nid128v record = id128 (16 bytes LE) | values (8 LE) | day (4 LE, days since 1970-01-01); id128 record (format 2) = id128 | day\npairs = XXH64(\"day|region_code|mcc|channel(0 offline, 1 online)|trim(merchant_id)\", 42), 0 -> 1\napairs = XXH64(\"day|region_code|area_code|mcc|channel(0 offline, 1 online)|trim(merchant_id)\", 42), 0 -> 1 (payment_area_daily; absent for transactions ingested before it)\n";
 static SPILL_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// The relative path of a `payment_daily` partition.
@@ -84,6 +91,8 @@ pub struct MonthHolder {
     pub sha256: String,
     /// Merchant pairs (64-bit hashes of cell and merchant) already counted in the month.
     pub fps: Vec<u64>,
+    /// Area merchant pairs (64-bit hashes of area cell and merchant) already counted in the month.
+    pub area_fps: Vec<u64>,
 }
 
 /// Ids and merchant pairs being written during an ingest, one temporary file per month and kind,
@@ -143,6 +152,24 @@ impl TxnSpill {
             buf.extend_from_slice(&day.to_le_bytes());
         }
         self.writer(year, month, "pairs")?.write_all(&buf)
+    }
+
+    /// Append area merchant pairs first counted in a month (`.apairs`).
+    ///
+    /// # Errors
+    /// On IO failures.
+    pub fn push_area_pairs(
+        &mut self,
+        year: i32,
+        month: u32,
+        pairs: &[(u64, i32)],
+    ) -> std::io::Result<()> {
+        let mut buf = Vec::with_capacity(pairs.len() * PAIR_RECORD);
+        for (p, day) in pairs {
+            buf.extend_from_slice(&p.to_le_bytes());
+            buf.extend_from_slice(&day.to_le_bytes());
+        }
+        self.writer(year, month, AREA_PAIRS_EXT)?.write_all(&buf)
     }
 
     /// Forget everything pushed so far.
@@ -350,26 +377,32 @@ impl Lake {
         if files.is_empty() {
             return Ok(None);
         }
-        let mut pairs = Vec::new();
-        for (_, _, path, _) in
-            self.index_files(manifest, institution, "pairs", Some((year, month)))?
-        {
-            let mut bytes = Vec::new();
-            File::open(&path)
-                .and_then(|mut f| f.read_to_end(&mut bytes))
-                .map_err(io("read", &path))?;
-            pairs.extend(bytes.chunks_exact(PAIR_RECORD).map(|c| {
-                let mut p = [0; 8];
-                p.copy_from_slice(&c[..8]);
-                u64::from_le_bytes(p)
-            }));
-        }
+        let read_pairs = |ext: &str| -> Result<Vec<u64>> {
+            let mut pairs = Vec::new();
+            for (_, _, path, _) in
+                self.index_files(manifest, institution, ext, Some((year, month)))?
+            {
+                let mut bytes = Vec::new();
+                File::open(&path)
+                    .and_then(|mut f| f.read_to_end(&mut bytes))
+                    .map_err(io("read", &path))?;
+                pairs.extend(bytes.chunks_exact(PAIR_RECORD).map(|c| {
+                    let mut p = [0; 8];
+                    p.copy_from_slice(&c[..8]);
+                    u64::from_le_bytes(p)
+                }));
+            }
+            Ok(pairs)
+        };
+        let pairs = read_pairs("pairs")?;
+        let area_pairs = read_pairs(AREA_PAIRS_EXT)?;
         let mut names: Vec<String> = files.into_iter().map(|(_, _, _, f)| f).collect();
         names.dedup();
         Ok(Some(MonthHolder {
             file: names.join(", "),
             sha256: String::new(),
             fps: pairs,
+            area_fps: area_pairs,
         }))
     }
 
@@ -387,7 +420,7 @@ impl Lake {
         institution: &str,
     ) -> Result<Vec<(PathBuf, u64)>> {
         let mut out = Vec::new();
-        for ext in ["id128", ID_VALUE_EXT, "pairs"] {
+        for ext in ["id128", ID_VALUE_EXT, "pairs", AREA_PAIRS_EXT] {
             for (_, _, path, _) in self.index_files(manifest, institution, ext, None)? {
                 let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                 out.push((path, len));
@@ -399,7 +432,8 @@ impl Lake {
 
     /// Commit a transaction file's new rows together with its txn index for `months`: index files
     /// first (trusted only once the manifest lists the file), then the rows are *added* to the
-    /// months' partitions ([`Lake::commit`]). Takes the lock for the duration.
+    /// months' partitions ([`Lake::commit`]), and `area` — the file's `payment_area_daily` cells —
+    /// to that table's partitions in the same journaled commit. Takes the lock for the duration.
     ///
     /// `seen` is the [`Lake::txn_index_state`] the increment was computed against; when the index
     /// has changed since, nothing is written and [`LakeError::Stale`] asks the caller to read the
@@ -411,13 +445,14 @@ impl Lake {
     pub fn commit_with_txn_index(
         &self,
         c: &Commit<'_>,
+        area: &DataFrame,
         institution: &str,
         spill: TxnSpill,
         months: &[(i32, u32)],
         seen: &[(PathBuf, u64)],
     ) -> Result<CommitSummary> {
         let lock = self.lock()?;
-        self.commit_with_txn_index_locked(&lock, c, institution, spill, months, seen)
+        self.commit_with_txn_index_locked(&lock, c, area, institution, spill, months, seen)
     }
 
     /// [`Lake::commit_with_txn_index`] for a caller that holds the lock (taken with [`Lake::lock`]
@@ -425,10 +460,15 @@ impl Lake {
     ///
     /// # Errors
     /// As [`Lake::commit_with_txn_index`].
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the commit, its area rows and its index: the step's inputs"
+    )]
     pub fn commit_with_txn_index_locked(
         &self,
         _held: &crate::store::LakeLock,
         c: &Commit<'_>,
+        area: &DataFrame,
         institution: &str,
         mut spill: TxnSpill,
         months: &[(i32, u32)],
@@ -458,7 +498,7 @@ impl Lake {
         for &(year, month) in months {
             let rel = index_dir(institution, year, month);
             let dir = self.resolve(&rel)?;
-            for ext in [ID_VALUE_EXT, "pairs"] {
+            for ext in [ID_VALUE_EXT, "pairs", AREA_PAIRS_EXT] {
                 let Some(tmp) = spill.finish(year, month, ext).map_err(io("sync", &dir))? else {
                     continue;
                 };
@@ -479,7 +519,7 @@ impl Lake {
                 crate::store::sync_dir(&dir);
             }
         }
-        self.commit_locked(c)
+        self.commit_locked_also(c, Some((tables::PAYMENT_AREA_DAILY, area)))
     }
 }
 

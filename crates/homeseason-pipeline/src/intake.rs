@@ -83,6 +83,8 @@ pub(crate) struct TxnCommit {
     pub(crate) months: Vec<(i32, u32)>,
     /// The state of the institution's txn index the file was read against.
     pub(crate) seen: Vec<(std::path::PathBuf, u64)>,
+    /// The file's `payment_area_daily` cells, committed with its `payment_daily` rows.
+    pub(crate) area_rows: polars::prelude::DataFrame,
 }
 
 /// A file read and validated, not yet committed.
@@ -224,14 +226,20 @@ fn commit_prepared_under(
             Some(lock) => lake.commit_with_txn_index_locked(
                 lock,
                 &commit,
+                &t.area_rows,
                 &t.institution,
                 t.spill,
                 &t.months,
                 &t.seen,
             )?,
-            None => {
-                lake.commit_with_txn_index(&commit, &t.institution, t.spill, &t.months, &t.seen)?
-            }
+            None => lake.commit_with_txn_index(
+                &commit,
+                &t.area_rows,
+                &t.institution,
+                t.spill,
+                &t.months,
+                &t.seen,
+            )?,
         },
         None => match held {
             Some(lock) => lake.commit_with_lock(lock, &commit)?,

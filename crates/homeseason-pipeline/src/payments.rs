@@ -146,6 +146,7 @@ impl TxnContext for LakeCtx<'_> {
                 sha256: h.sha256,
                 txn_ids: ids,
                 merchant_pairs: h.fps,
+                area_pairs: h.area_fps,
             },
             None => MonthOwner {
                 txn_ids: ids,
@@ -158,6 +159,14 @@ impl TxnContext for LakeCtx<'_> {
     }
     fn spill_pairs(&mut self, year: i32, month: u32, pairs: &[(u64, i32)]) -> std::io::Result<()> {
         self.spill.push_pairs(year, month, pairs)
+    }
+    fn spill_area_pairs(
+        &mut self,
+        year: i32,
+        month: u32,
+        pairs: &[(u64, i32)],
+    ) -> std::io::Result<()> {
+        self.spill.push_area_pairs(year, month, pairs)
     }
     fn reset_spill(&mut self) -> std::io::Result<()> {
         self.spill.reset()
@@ -331,6 +340,7 @@ pub fn settle_transactions(
             spill,
             months,
             seen,
+            area_rows: out.area_rows,
         }),
     }))
 }

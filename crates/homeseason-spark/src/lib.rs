@@ -1370,10 +1370,17 @@ impl StagedFile {
         if !report.balanced() {
             return Err(Err(staged(format!("unbalanced report {report:?}"))));
         }
+        // The Spark job stages no area cells yet: a file it rolls up adds no `payment_area_daily`
+        // rows (documented in the contract and docs/reading-the-outputs.md; ingest such files
+        // with the Rust engine for the area table).
+        let area_rows = homeseason_ingest::AreaCells::new(campaign)
+            .finish(institution)
+            .map_err(err)?;
         Ok(TxnOutcome {
             report,
             institution: institution.to_owned(),
             rows,
+            area_rows,
             rejects,
             months,
             home_month: home.map(year_month),

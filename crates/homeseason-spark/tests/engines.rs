@@ -59,6 +59,9 @@ struct MemLake {
     index: BTreeMap<(String, i32, u32), MonthIndex>,
     spill: BTreeMap<(i32, u32), Vec<IdRecord>>,
     spill_pairs: BTreeMap<(i32, u32), Vec<(u64, i32)>>,
+    /// (institution, year, month) → area merchant pairs, and the spill of the file being read.
+    area_index: BTreeMap<(String, i32, u32), Vec<u64>>,
+    spill_area_pairs: BTreeMap<(i32, u32), Vec<(u64, i32)>>,
 }
 
 /// Add `items` to the month's spill.
@@ -81,6 +84,11 @@ impl TxnContext for MemLake {
                     sha256: String::new(),
                     txn_ids: ids,
                     merchant_pairs: pairs.iter().map(|(p, _)| *p).collect(),
+                    area_pairs: self
+                        .area_index
+                        .get(&(institution.to_owned(), year, month))
+                        .cloned()
+                        .unwrap_or_default(),
                 },
                 None => MonthOwner {
                     txn_ids: ids,
@@ -97,9 +105,19 @@ impl TxnContext for MemLake {
         append(&mut self.spill_pairs, (year, month), pairs);
         Ok(())
     }
+    fn spill_area_pairs(
+        &mut self,
+        year: i32,
+        month: u32,
+        pairs: &[(u64, i32)],
+    ) -> std::io::Result<()> {
+        append(&mut self.spill_area_pairs, (year, month), pairs);
+        Ok(())
+    }
     fn reset_spill(&mut self) -> std::io::Result<()> {
         self.spill.clear();
         self.spill_pairs.clear();
+        self.spill_area_pairs.clear();
         Ok(())
     }
 }
@@ -117,6 +135,12 @@ impl MemLake {
                 .or_default()
                 .0
                 .extend(ids);
+        }
+        for ((y, m), pairs) in std::mem::take(&mut self.spill_area_pairs) {
+            self.area_index
+                .entry((inst.clone(), y, m))
+                .or_default()
+                .extend(pairs.iter().map(|(p, _)| *p));
         }
         for ((y, m), pairs) in std::mem::take(&mut self.spill_pairs) {
             self.index

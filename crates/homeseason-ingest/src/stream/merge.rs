@@ -18,28 +18,57 @@ pub(super) struct Acc {
 #[derive(Default)]
 pub(super) struct Aggregate {
     pub(super) groups: U64Map<Acc>,
+    /// The same rows by area cell ([`pack_area`]).
+    pub(super) areas: U64Map<Acc>,
     pub(super) rows: usize,
 }
 
+/// The distinct merchants counted so far: (cell, merchant) and (area cell, merchant) pairs.
+pub(super) struct Merchants {
+    pub(super) cells: FpSet,
+    pub(super) areas: FpSet,
+}
+
 impl Aggregate {
-    /// Add a row; returns the merchant pair when it is counted for the first time.
-    pub(super) fn add(&mut self, row: &Row, merchants: &mut FpSet) -> Option<u64> {
+    /// Add a row; returns the merchant pair and the area merchant pair, each when it is counted
+    /// for the first time.
+    pub(super) fn add(
+        &mut self,
+        row: &Row,
+        merchants: &mut Merchants,
+    ) -> (Option<u64>, Option<u64>) {
         self.rows += 1;
+        let day = unpack_group(row.group).0;
+        let (_, _, mcc, channel) = unpack_group(row.group);
+        let area_key = pack_area(day, row.area, mcc, channel);
         let acc = self.groups.entry(row.group).or_default();
+        let area = self.areas.entry(area_key).or_default();
         acc.rows += 1;
+        area.rows += 1;
         if row.kind == SALE {
             acc.txn_count += 1;
             acc.sale_fen += i128::from(row.fen);
-            // The (cell, merchant) pair, hashed in the worker ([`merchant_pair`]).
-            let pair = row.merchant;
-            if merchants.insert(pair) {
+            area.txn_count += 1;
+            area.sale_fen += i128::from(row.fen);
+            // The (cell, merchant) pairs, hashed in the worker ([`merchant_pair`],
+            // [`area_merchant_pair`]).
+            let pair = merchants.cells.insert(row.merchant).then_some(row.merchant);
+            if pair.is_some() {
                 acc.merchants += 1;
-                return Some(pair);
             }
+            let area_pair = merchants
+                .areas
+                .insert(row.area_merchant)
+                .then_some(row.area_merchant);
+            if area_pair.is_some() {
+                area.merchants += 1;
+            }
+            (pair, area_pair)
         } else {
             acc.refund_fen += i128::from(row.fen);
+            area.refund_fen += i128::from(row.fen);
+            (None, None)
         }
-        None
     }
 }
 
@@ -51,6 +80,7 @@ pub(super) struct MonthState {
     pub(super) main: Aggregate,
     pub(super) spill: Vec<(u128, i32, u64)>,
     pub(super) spill_pairs: Vec<(u64, i32)>,
+    pub(super) spill_area_pairs: Vec<(u64, i32)>,
 }
 
 /// Decisions carried from the first pass into the second.
@@ -62,7 +92,7 @@ pub(super) struct Plan {
 
 pub(super) struct Merged {
     pub(super) months: BTreeMap<MonthKey, MonthState>,
-    pub(super) merchants: FpSet,
+    pub(super) merchants: Merchants,
     pub(super) candidates: FpSet,
     pub(super) candidate_count: usize,
     /// First pass: fingerprints whose first row the lake holds with other values (the verification
@@ -556,7 +586,10 @@ pub(super) fn merge(
     let institution = spec.institution.as_str();
     let mut m = Merged {
         months: BTreeMap::new(),
-        merchants: FpSet::with_capacity(est_rows / 4),
+        merchants: Merchants {
+            cells: FpSet::with_capacity(est_rows / 4),
+            areas: FpSet::with_capacity(est_rows / 4),
+        },
         candidates: FpSet::with_capacity(0),
         candidate_count: 0,
         lake_conflicts: FpSet::with_capacity(0),
@@ -637,7 +670,10 @@ pub(super) fn merge(
                 let mut file_names = None;
                 if let Some(o) = owner {
                     for pair in &o.merchant_pairs {
-                        m.merchants.insert(*pair);
+                        m.merchants.cells.insert(*pair);
+                    }
+                    for pair in &o.area_pairs {
+                        m.merchants.areas.insert(*pair);
                     }
                     if known.is_none() {
                         known = Some(o.txn_ids);
@@ -654,6 +690,7 @@ pub(super) fn merge(
                         main: Aggregate::default(),
                         spill: Vec::new(),
                         spill_pairs: Vec::new(),
+                        spill_area_pairs: Vec::new(),
                     },
                 );
             }
@@ -692,8 +729,12 @@ pub(super) fn merge(
                 continue;
             }
             let day = unpack_group(row.group).0;
-            if let Some(pair) = ms.main.add(row, &mut m.merchants) {
+            let (pair, area_pair) = ms.main.add(row, &mut m.merchants);
+            if let Some(pair) = pair {
                 ms.spill_pairs.push((pair, day));
+            }
+            if let Some(pair) = area_pair {
+                ms.spill_area_pairs.push((pair, day));
             }
             ms.spill.push((id, day, row.values));
             if ms.spill.len() >= 1 << 16 {
@@ -713,8 +754,11 @@ pub(super) fn merge(
         }
         ctx.spill_pairs(y, mo, &ms.spill_pairs)
             .map_err(|e| lake_err(e.to_string()))?;
+        ctx.spill_area_pairs(y, mo, &ms.spill_area_pairs)
+            .map_err(|e| lake_err(e.to_string()))?;
         ms.spill = Vec::new();
         ms.spill_pairs = Vec::new();
+        ms.spill_area_pairs = Vec::new();
     }
     Ok(m)
 }
@@ -835,6 +879,8 @@ pub(super) fn finish(
     let mut accepted = 0usize;
     let mut across = 0usize;
     let mut cells = DailyCells::new(campaign);
+    let areas = Areas::embedded();
+    let mut area_cells = AreaCells::new(campaign);
     for ms in merged.months.values_mut() {
         let (year, month) = year_month(ms.key);
         let written = write.contains(&ms.key);
@@ -861,6 +907,22 @@ pub(super) fn finish(
                     merchants: acc.merchants,
                 });
             }
+            for (g, acc) in &ms.main.areas {
+                let (day, area, mcc, channel) = unpack_area(*g);
+                let Some(area) = areas.get(area) else {
+                    continue;
+                };
+                area_cells.push(AreaCell {
+                    day,
+                    area,
+                    mcc,
+                    channel: if channel == 1 { "online" } else { "offline" },
+                    txn_count: acc.txn_count,
+                    sale_fen: acc.sale_fen,
+                    refund_fen: acc.refund_fen,
+                    merchants: acc.merchants,
+                });
+            }
         }
         months.push(TxnMonth {
             year,
@@ -873,6 +935,7 @@ pub(super) fn finish(
     }
     let institution = header.institution.clone();
     let (rows, unmapped_mcc) = cells.finish(&institution).map_err(&err)?;
+    let area_rows = area_cells.finish(&institution).map_err(&err)?;
     let rejects = rejects_with_sha(&sink, &sha256).map_err(&err)?;
     let report = FileReport {
         file: file.to_owned(),
@@ -892,6 +955,7 @@ pub(super) fn finish(
         report,
         institution,
         rows,
+        area_rows,
         rejects,
         months,
         home_month: home.map(year_month),
@@ -916,6 +980,7 @@ mod tests {
         ids: Arc<HashMap<u128, u64>>,
         spilled: Spilled<(u128, i32, u64)>,
         pairs: Spilled<(u64, i32)>,
+        area_pairs: Spilled<(u64, i32)>,
     }
 
     impl TxnContext for HeldIds {
@@ -948,9 +1013,19 @@ mod tests {
             self.pairs.push((year, month, pairs.to_vec()));
             Ok(())
         }
+        fn spill_area_pairs(
+            &mut self,
+            year: i32,
+            month: u32,
+            pairs: &[(u64, i32)],
+        ) -> std::io::Result<()> {
+            self.area_pairs.push((year, month, pairs.to_vec()));
+            Ok(())
+        }
         fn reset_spill(&mut self) -> std::io::Result<()> {
             self.spilled.clear();
             self.pairs.clear();
+            self.area_pairs.clear();
             Ok(())
         }
     }
@@ -1042,6 +1117,7 @@ mod tests {
         let (b, lake_b) = ingest(text, name, held, Second::Full);
         assert_eq!(a.report, b.report);
         assert!(a.rows.equals_missing(&b.rows), "{}\n{}", a.rows, b.rows);
+        assert!(a.area_rows.equals_missing(&b.area_rows));
         assert!(
             a.rejects.equals_missing(&b.rejects),
             "{}\n{}",
@@ -1055,6 +1131,7 @@ mod tests {
         );
         assert_eq!(lake_a.spilled, lake_b.spilled);
         assert_eq!(lake_a.pairs, lake_b.pairs);
+        assert_eq!(lake_a.area_pairs, lake_b.area_pairs);
         assert_eq!((a.passes, b.passes), (2, 2));
         a
     }

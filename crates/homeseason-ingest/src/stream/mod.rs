@@ -44,6 +44,7 @@ use crate::reject::{Reason, RejectSink};
 use crate::source::Encoding;
 use crate::{Feed, FileReport, IngestError, Result};
 
+mod area;
 mod blocks;
 mod merge;
 mod reader;
@@ -52,6 +53,7 @@ mod spec;
 mod worker;
 mod xxh64;
 
+pub use area::{Area, Areas};
 use blocks::*;
 pub(crate) use blocks::{beijing_day, parse_fen};
 pub use merge::name_month;
@@ -60,9 +62,9 @@ pub use reader::read_full;
 pub(crate) use reader::unclosed_quote_reason;
 use reader::*;
 pub use rules::{
-    DailyCell, DailyCells, TXN_FIELDS, TxnColumns, csv_header, file_institution, map_txn_header,
-    mcc_categories, other_institution_detail, outside_years_detail, rejects_with_sha,
-    resolve_txn_field,
+    AreaCell, AreaCells, DailyCell, DailyCells, TXN_FIELDS, TxnColumns, csv_header,
+    file_institution, map_txn_header, mcc_categories, other_institution_detail,
+    outside_years_detail, rejects_with_sha, resolve_txn_field,
 };
 use spec::*;
 use worker::*;
@@ -107,6 +109,8 @@ pub struct MonthOwner {
     pub txn_ids: Arc<HashMap<u128, u64>>,
     /// Merchant pairs already counted in the month (see [`TxnContext::spill_pairs`]).
     pub merchant_pairs: Vec<u64>,
+    /// Area merchant pairs already counted in the month (see [`TxnContext::spill_area_pairs`]).
+    pub area_pairs: Vec<u64>,
 }
 
 /// What the streaming ingest needs from the lake: what it already holds, and where to spill the new
@@ -136,6 +140,17 @@ pub trait TxnContext {
     /// # Errors
     /// On IO failures.
     fn spill_pairs(&mut self, year: i32, month: u32, pairs: &[(u64, i32)]) -> std::io::Result<()>;
+    /// Append the area merchant pairs ([`area_merchant_pair`]) first counted in a month, each with
+    /// its day.
+    ///
+    /// # Errors
+    /// On IO failures.
+    fn spill_area_pairs(
+        &mut self,
+        year: i32,
+        month: u32,
+        pairs: &[(u64, i32)],
+    ) -> std::io::Result<()>;
     /// Forget everything spilled so far (the ingest starts a second pass).
     ///
     /// # Errors
@@ -160,6 +175,9 @@ impl TxnContext for NoLake {
         Ok(())
     }
     fn spill_pairs(&mut self, _: i32, _: u32, _: &[(u64, i32)]) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn spill_area_pairs(&mut self, _: i32, _: u32, _: &[(u64, i32)]) -> std::io::Result<()> {
         Ok(())
     }
     fn reset_spill(&mut self) -> std::io::Result<()> {
@@ -193,6 +211,9 @@ pub struct TxnOutcome {
     pub institution: String,
     /// `payment_daily` rows of the months written.
     pub rows: DataFrame,
+    /// `payment_area_daily` rows of the months written: the same transactions by area, so that
+    /// summing them over `area_code` gives `rows`.
+    pub area_rows: DataFrame,
     /// Rejected rows in the `rejects` contract.
     pub rejects: DataFrame,
     /// Months the file has rows in, in order.
@@ -273,6 +294,39 @@ pub(super) fn merchant_pair_in(
     use std::io::Write as _;
     buf.clear();
     let _ = write!(buf, "{day}|{region}|{mcc:04}|{channel}|");
+    buf.extend_from_slice(trim(merchant));
+    nonzero(xxh64::xxh64(buf, INDEX_HASH_SEED))
+}
+
+/// The area merchant pair of the lake's index (`.apairs` files): XXH64 (seed 42, never 0) of the
+/// canonical text `day|region|area|mcc|channel|merchant` (as [`merchant_pair`], with the area code
+/// after the reporting region's), which Spark builds with `concat_ws` and hashes with `xxhash64`.
+#[must_use]
+pub fn area_merchant_pair(
+    day: i32,
+    region: &str,
+    area: &str,
+    mcc: u16,
+    channel: u8,
+    merchant: &[u8],
+) -> u64 {
+    let mut buf = Vec::with_capacity(40 + merchant.len());
+    area_merchant_pair_in(&mut buf, day, region, area, mcc, channel, merchant)
+}
+
+/// [`area_merchant_pair`] building the text in `buf` (reused between rows).
+pub(super) fn area_merchant_pair_in(
+    buf: &mut Vec<u8>,
+    day: i32,
+    region: &str,
+    area: &str,
+    mcc: u16,
+    channel: u8,
+    merchant: &[u8],
+) -> u64 {
+    use std::io::Write as _;
+    buf.clear();
+    let _ = write!(buf, "{day}|{region}|{area}|{mcc:04}|{channel}|");
     buf.extend_from_slice(trim(merchant));
     nonzero(xxh64::xxh64(buf, INDEX_HASH_SEED))
 }
@@ -783,6 +837,88 @@ mod tests {
                 .collect()
         };
         assert_eq!(lines(&out.rejects), lines(&sink.to_frame().unwrap()));
+    }
+
+    #[test]
+    fn area_rows_sum_to_the_daily_rows() {
+        let text = sample_csv(20_000);
+        let campaign = Campaign::default_2023();
+        let out =
+            ingest_transaction_bytes("t.csv", text.as_bytes(), &Profile::default(), &campaign)
+                .unwrap();
+        assert_eq!(
+            out.area_rows.height(),
+            out.rows.height(),
+            "one area per region here"
+        );
+        let bad = crate::area_sum_mismatches(&out.rows, &out.area_rows, 20).unwrap();
+        assert!(bad.is_empty(), "{bad:#?}");
+        let contract = homeseason_schema::contract::get(
+            homeseason_schema::contract::tables::PAYMENT_AREA_DAILY,
+        )
+        .unwrap();
+        let names: Vec<&str> = contract.fields.iter().map(|f| f.name.as_str()).collect();
+        let got: Vec<&str> = out
+            .area_rows
+            .get_column_names()
+            .iter()
+            .map(|n| n.as_str())
+            .collect();
+        assert_eq!(got, names);
+        // One merchant selling in two districts of a city: one merchant of the region, one in
+        // each area; a province-only code stays at the region (no city), a plan city's district
+        // rolls up to the plan city.
+        let text = "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel\n\
+            A1,t9,2023-09-01 10:00:00,M1,5722,330106,15.00,sale,offline\n\
+            A2,t9,2023-09-01 11:00:00,M1,5722,330782,5.00,sale,offline\n\
+            A3,t9,2023-09-01 12:00:00,M1,5722,330000,10.00,sale,offline\n\
+            A4,t9,2023-09-01 12:00:00,M2,5722,330212,10.00,refund,offline\n\
+            A5,t9,2023-09-01 13:00:00,M2,5722,330782,1.00,sale,offline\n";
+        let out =
+            ingest_transaction_bytes("t.csv", text.as_bytes(), &Profile::default(), &campaign)
+                .unwrap();
+        let areas = homeseason_test_support::str_values(&out.area_rows, "area_code");
+        assert_eq!(areas, ["330000", "330106", "330782", "330212"]);
+        let cities: Vec<Option<String>> = out
+            .area_rows
+            .column("city_code")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|c| c.map(str::to_owned))
+            .collect();
+        assert_eq!(
+            cities,
+            [
+                None,
+                Some("330100".into()),
+                Some("330700".into()),
+                Some("330200".into())
+            ]
+        );
+        let classes = homeseason_test_support::str_values(&out.area_rows, "urban_rural");
+        assert_eq!(classes, ["unknown", "urban", "rural", "urban"]);
+        let merchants: Vec<i64> = out
+            .area_rows
+            .column("merchant_count")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(merchants, [1, 1, 2, 0]);
+        let daily: Vec<i64> = out
+            .rows
+            .column("merchant_count")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(daily, [2, 0]);
+        let bad = crate::area_sum_mismatches(&out.rows, &out.area_rows, 20).unwrap();
+        assert!(bad.is_empty(), "{bad:#?}");
     }
 
     #[test]

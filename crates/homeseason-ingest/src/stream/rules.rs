@@ -299,6 +299,128 @@ impl<'a> DailyCells<'a> {
     }
 }
 
+/// One `payment_area_daily` cell in integer units, as [`AreaCells::push`] takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct AreaCell<'a> {
+    /// Beijing day, days since 1970-01-01.
+    pub day: i32,
+    /// The area (its code, reporting region, city and urban/rural class).
+    pub area: &'a Area,
+    /// MCC 0–9999.
+    pub mcc: u16,
+    /// `online` or `offline`.
+    pub channel: &'a str,
+    /// Sales.
+    pub txn_count: i64,
+    /// Gross sales, fen.
+    pub sale_fen: i128,
+    /// Refunds and reversals, fen.
+    pub refund_fen: i128,
+    /// Distinct merchants with a sale in the area cell.
+    pub merchants: i64,
+}
+
+/// The `payment_area_daily` cells of one file, framed in the lake's column order and sorted by
+/// date, region, area, MCC and channel; money in fen in, yuan out (as [`DailyCells`]).
+pub struct AreaCells<'a> {
+    category: Vec<&'static str>,
+    date: Vec<i32>,
+    region: Vec<&'a str>,
+    area: Vec<&'a str>,
+    city: Vec<Option<&'a str>>,
+    urban_rural: Vec<&'static str>,
+    mcc: Vec<String>,
+    cat: Vec<&'static str>,
+    channel: Vec<&'a str>,
+    count: Vec<i64>,
+    amount: Vec<f64>,
+    refund: Vec<f64>,
+    net: Vec<f64>,
+    merchants: Vec<i64>,
+}
+
+impl<'a> AreaCells<'a> {
+    /// No cells yet, with the campaign's MCC categories.
+    #[must_use]
+    pub fn new(campaign: &Campaign) -> AreaCells<'a> {
+        AreaCells {
+            category: mcc_categories(campaign).0,
+            date: Vec::new(),
+            region: Vec::new(),
+            area: Vec::new(),
+            city: Vec::new(),
+            urban_rural: Vec::new(),
+            mcc: Vec::new(),
+            cat: Vec::new(),
+            channel: Vec::new(),
+            count: Vec::new(),
+            amount: Vec::new(),
+            refund: Vec::new(),
+            net: Vec::new(),
+            merchants: Vec::new(),
+        }
+    }
+
+    /// Add a cell.
+    pub fn push(&mut self, c: AreaCell<'a>) {
+        self.date.push(c.day);
+        self.region.push(c.area.region.as_str());
+        self.area.push(c.area.code.as_str());
+        self.city.push(c.area.city.as_deref());
+        self.urban_rural.push(c.area.urban_rural);
+        self.mcc.push(format!("{:04}", c.mcc));
+        self.cat.push(
+            self.category
+                .get(usize::from(c.mcc))
+                .copied()
+                .unwrap_or("other"),
+        );
+        self.channel.push(c.channel);
+        self.count.push(c.txn_count);
+        self.amount.push(c.sale_fen as f64 / 100.0);
+        self.refund.push(c.refund_fen as f64 / 100.0);
+        self.net.push((c.sale_fen - c.refund_fen) as f64 / 100.0);
+        self.merchants.push(c.merchants);
+    }
+
+    /// The cells as `payment_area_daily` rows of `institution`.
+    ///
+    /// # Errors
+    /// Polars errors building or sorting the frame.
+    pub fn finish(self, institution: &str) -> PolarsResult<DataFrame> {
+        let height = self.date.len();
+        DataFrame::new(
+            height,
+            vec![
+                Column::new("date".into(), self.date).cast(&DataType::Date)?,
+                Column::new_scalar(
+                    "institution".into(),
+                    Scalar::from(PlSmallStr::from(institution)),
+                    height,
+                ),
+                Column::new("region_code".into(), self.region),
+                Column::new("area_code".into(), self.area),
+                Column::new("city_code".into(), self.city),
+                Column::new("urban_rural".into(), self.urban_rural),
+                Column::new("mcc".into(), self.mcc),
+                Column::new("category".into(), self.cat),
+                Column::new("channel".into(), self.channel),
+                Column::new("txn_count".into(), self.count),
+                Column::new("amount_yuan".into(), self.amount),
+                Column::new("refund_amount_yuan".into(), self.refund),
+                Column::new("net_amount_yuan".into(), self.net),
+                Column::new("merchant_count".into(), self.merchants),
+            ],
+        )?
+        .lazy()
+        .sort(
+            ["date", "region_code", "area_code", "mcc", "channel"],
+            SortMultipleOptions::default(),
+        )
+        .collect()
+    }
+}
+
 /// A file's rejects as a frame, each carrying the file's SHA-256 (known only once the file is read).
 ///
 /// # Errors

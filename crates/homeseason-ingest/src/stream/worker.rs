@@ -9,6 +9,10 @@ pub(super) struct Row {
     pub(super) fp2: u64,
     /// The (cell, merchant) pair ([`merchant_pair`]).
     pub(super) merchant: u64,
+    /// The (area cell, merchant) pair ([`area_merchant_pair`]).
+    pub(super) area_merchant: u64,
+    /// The area ([`Areas`] index).
+    pub(super) area: u16,
     /// day (high 32 bits, offset by 2³¹) | region index << 24 | mcc << 8 | channel.
     pub(super) group: u64,
     pub(super) fen: i64,
@@ -44,7 +48,8 @@ pub(super) struct ChunkOut {
 /// Per-worker caches of value lookups.
 #[derive(Default)]
 pub(super) struct Caches {
-    pub(super) region: HashMap<Vec<u8>, Option<u8>>,
+    /// Region value → (reporting region index, area index).
+    pub(super) region: HashMap<Vec<u8>, Option<(u8, u16)>>,
     pub(super) kind: HashMap<Vec<u8>, Option<u8>>,
     pub(super) channel: HashMap<Vec<u8>, Option<u8>>,
     pub(super) json_keys: HashMap<String, Option<usize>>,
@@ -58,6 +63,24 @@ pub(super) fn pack_group(day: i32, region: u8, mcc: u16, channel: u8) -> u64 {
         | (u64::from(region) << 24)
         | (u64::from(mcc) << 8)
         | u64::from(channel)
+}
+
+/// The key of an area cell: day (high 32 bits, offset by 2³¹) | area << 18 | mcc << 1 | channel.
+pub(super) fn pack_area(day: i32, area: u16, mcc: u16, channel: u8) -> u64 {
+    (u64::from((day as u32) ^ 0x8000_0000) << 32)
+        | (u64::from(area) << 18)
+        | (u64::from(mcc) << 1)
+        | u64::from(channel & 1)
+}
+
+/// (day, area, mcc, channel) of [`pack_area`].
+pub(super) fn unpack_area(g: u64) -> (i32, u16, u16, u8) {
+    (
+        ((g >> 32) as u32 ^ 0x8000_0000) as i32,
+        ((g >> 18) & 0x3fff) as u16,
+        ((g >> 1) & 0x3fff) as u16,
+        (g & 1) as u8,
+    )
 }
 
 pub(super) fn unpack_group(g: u64) -> (i32, u8, u16, u8) {
@@ -222,13 +245,15 @@ pub(super) fn judge(spec: &Spec<'_>, cells: &[&[u8]; 9], caches: &mut Caches) ->
     let region_idx = cached(&mut caches.region, region, || {
         let s = String::from_utf8_lossy(region);
         let r = spec.regions.resolve(&s).ok()?;
-        spec.regions
+        let idx = spec
+            .regions
             .all()
             .iter()
             .position(|x| x.code == r.code)
-            .and_then(|i| u8::try_from(i).ok())
+            .and_then(|i| u8::try_from(i).ok())?;
+        Some((idx, Areas::embedded().area_of(&s, &r.code)?))
     });
-    let Some(region_idx) = region_idx else {
+    let Some((region_idx, area)) = region_idx else {
         return Verdict::Reject(F_REGION, Reason::UnknownRegion, None);
     };
     let month = match caches.last_day {
@@ -265,6 +290,16 @@ pub(super) fn judge(spec: &Spec<'_>, cells: &[&[u8]; 9], caches: &mut Caches) ->
             channel,
             merchant,
         ),
+        area_merchant: area_merchant_pair_in(
+            &mut caches.pair_text,
+            day,
+            region_code,
+            Areas::embedded().get(area).map_or("", |a| a.code.as_str()),
+            mcc as u16,
+            channel,
+            merchant,
+        ),
+        area,
         group: pack_group(day, region_idx, mcc as u16, channel),
         fen: fen.abs(),
         month,
