@@ -27,4 +27,5 @@ mod serve;
 mod snapshots;
 mod spark;
 mod subsidies;
+mod urban_rural;
 mod visibility;
