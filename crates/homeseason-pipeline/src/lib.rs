@@ -21,6 +21,7 @@
 //! `homeseason-stats`, the report's layout in `homeseason-report`.
 #![deny(missing_docs)]
 
+pub mod city;
 pub mod completeness;
 pub mod dimensions;
 mod error;

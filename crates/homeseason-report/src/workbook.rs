@@ -291,6 +291,31 @@ pub fn region_workbook_with_leverage(
     leverage: Option<&DataFrame>,
     region: &str,
 ) -> Result<Vec<u8>> {
+    region_workbook_with_cities(
+        campaign,
+        uplift,
+        activities,
+        activity_summary,
+        leverage,
+        region,
+        None,
+    )
+}
+
+/// [`region_workbook_with_leverage`] with a 分城市 By city sheet of the region's cities
+/// ([`crate::city::CitySection`], `homeseason report --level city`) when `cities` is given.
+///
+/// # Errors
+/// As [`region_workbook`].
+pub fn region_workbook_with_cities(
+    campaign: &Campaign,
+    uplift: &DataFrame,
+    activities: &DataFrame,
+    activity_summary: Option<&DataFrame>,
+    leverage: Option<&DataFrame>,
+    region: &str,
+    cities: Option<&crate::city::CitySection>,
+) -> Result<Vec<u8>> {
     let name = campaign
         .regions()
         .map_err(|e| WorkbookError::Empty(e.to_string()))?
@@ -337,7 +362,61 @@ pub fn region_workbook_with_leverage(
             leverage_sheet(book.add_worksheet(), &own, &formats)?;
         }
     }
+    if let Some(c) = cities {
+        city_sheet(book.add_worksheet(), c, &formats)?;
+    }
     Ok(book.save_to_buffer()?)
+}
+
+/// The 分城市 By city sheet: one row per city of the province (all targeted categories, the headline
+/// method), actual and incremental sales in yuan, uplift and its interval in percent; a blanked
+/// city's figures empty.
+fn city_sheet(
+    sheet: &mut Worksheet,
+    section: &crate::city::CitySection,
+    f: &Formats,
+) -> Result<()> {
+    let header = [
+        "城市\nCity",
+        "代码\nCode",
+        "实际销售额（元）\nActual (yuan)",
+        "增量销售额（元）\nIncremental (yuan)",
+        "提升（%）\nUplift (%)",
+        "下限（%）\nLower (%)",
+        "上限（%）\nUpper (%)",
+    ];
+    frame_sheet(
+        sheet,
+        "分城市 By city",
+        &format!(
+            "{}各城市提升（全部目标品类，{}） Uplift by city",
+            section.scope_name_zh, section.method
+        ),
+        &section.note,
+        &header,
+        2,
+        &[14.0, 10.0, 18.0, 18.0, 12.0, 12.0, 12.0],
+        f,
+    )?;
+    for (i, r) in section.rows.iter().enumerate() {
+        let y = row(i);
+        sheet.write_string_with_format(y, 0, &r.name_zh, &f.text)?;
+        sheet.write_string_with_format(y, 1, &r.code, &f.center)?;
+        for (k, v) in [
+            r.actual_yuan,
+            r.uplift_abs_yuan,
+            r.uplift_pct,
+            r.lower_pct,
+            r.upper_pct,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let fmt = if k < 2 { &f.yi } else { &f.pct };
+            number(sheet, y, xcol(2 + k), v.unwrap_or(f64::NAN), fmt)?;
+        }
+    }
+    Ok(())
 }
 
 /// The 补贴拉动比 Leverage sheet: one row per region × category of the `leverage` table (nation
