@@ -354,6 +354,10 @@ pub fn read_city_tables(
 ) -> Result<(DataFrame, DataFrame, CityCoverage)> {
     let scope = region.unwrap_or(NATIONAL);
     for (dir, filter) in [(scope, false), (NATIONAL, scope != NATIONAL)] {
+        // Only a folder an estimate wrote (opening a lake would create it).
+        if !lake.root().join(city_dir(dir)).join("scope.json").is_file() {
+            continue;
+        }
         let sub = city_lake(lake, dir)?;
         let uplift = sub.read_table(tables::UPLIFT)?;
         if uplift.height() == 0 {
@@ -956,6 +960,102 @@ mod tests {
             .collect();
         let recovered = homeseason_test_support::recoverable_weighted(&hidden_cells, &forms);
         assert!(recovered.is_empty(), "recovered {recovered:?}");
+    }
+
+    /// The province level and the city level side by side, then Zhejiang's city-level report: the
+    /// cities' section and chart in place of the region section, bars, heatmap and tile map.
+    #[test]
+    fn a_province_s_city_report_replaces_its_region_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = lake_with_areas(dir.path());
+        // payment_daily: the same rows without their area (what ingest writes beside them).
+        let daily = area_rows()
+            .drop_many(["area_code", "city_code", "urban_rural"])
+            .lazy()
+            .group_by([
+                col("date"),
+                col("institution"),
+                col("region_code"),
+                col("mcc"),
+                col("category"),
+                col("channel"),
+            ])
+            .agg([
+                col("txn_count").sum(),
+                col("amount_yuan").sum(),
+                col("refund_amount_yuan").sum(),
+                col("net_amount_yuan").sum(),
+                col("merchant_count").sum(),
+            ])
+            .collect()
+            .unwrap();
+        let empty = DataFrame::empty();
+        lake.commit(&Commit {
+            table: tables::PAYMENT_DAILY,
+            feed: "payment_daily",
+            file: "daily.csv",
+            sha256: &"b".repeat(64),
+            rows: &daily,
+            rejects: &empty,
+            origins: None,
+            report: serde_json::json!({}),
+            now: "2024-01-01T00:00:00Z",
+        })
+        .unwrap();
+        let campaign = Campaign::default_2023();
+        let opts = UpliftOptions::from_campaign(&campaign);
+        crate::outputs::estimate(
+            &lake,
+            &campaign,
+            &[Method::PriorYear, Method::TwoYear],
+            &opts,
+        )
+        .unwrap();
+        estimate_cities(
+            &lake,
+            &campaign,
+            &[Method::PriorYear, Method::TwoYear],
+            &opts,
+            Some("330000"),
+        )
+        .unwrap();
+        let out = dir.path().join("report");
+        let html = report_cities(
+            &lake,
+            &campaign,
+            &out,
+            "2024-01-01T00:00:00Z",
+            None,
+            Some("330000"),
+        )
+        .unwrap();
+        let html = std::fs::read_to_string(html).unwrap();
+        let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+        for text in [&html, &md] {
+            assert!(text.contains("3 分城市 By city: 浙江省"), "cities section");
+            assert!(text.contains("杭州市") && text.contains("嘉兴市"));
+            assert!(!text.contains("3 分地区 By region"), "no region section");
+            assert!(!text.contains("瓦片图"), "no tile map");
+        }
+        assert!(md.contains("charts/uplift_by_city.png"));
+        assert!(out.join("charts/uplift_by_city.png").is_file());
+        assert!(!out.join("charts/uplift_tilemap.png").exists());
+        assert!(out.join("workbook.xlsx").is_file());
+        // The province-level report still has its region section and tile map.
+        let plain = dir.path().join("plain");
+        crate::outputs::report_for(
+            &lake,
+            &campaign,
+            &plain,
+            "2024-01-01T00:00:00Z",
+            None,
+            Some("330000"),
+        )
+        .unwrap();
+        let md = std::fs::read_to_string(plain.join("report.md")).unwrap();
+        assert!(md.contains("3 分地区 By region") && md.contains("uplift_tilemap"));
+        // Without --region there is no city report.
+        assert!(report_cities(&lake, &campaign, &out, "now", None, None).is_err());
     }
 
     /// The generic rule: one blanked cell in a margin draws the smallest other; a margin already

@@ -1216,6 +1216,57 @@ mod tests {
         assert!(matches!(err, WorkbookError::UnknownRegion(_)), "{err}");
     }
 
+    /// `--level city`: a 分城市 By city sheet after the others, one row per city in the section's
+    /// order, a blanked city's figures empty.
+    #[test]
+    fn a_province_s_workbook_gets_its_cities_sheet() {
+        use crate::city::{CityRow, CitySection};
+        let campaign = Campaign::default_2023();
+        let city = |code: &str, name: &str, pct: Option<f64>| CityRow {
+            code: code.into(),
+            name_zh: name.into(),
+            actual_yuan: pct.map(|_| 1e8),
+            uplift_abs_yuan: pct.map(|p| 1e6 * p),
+            uplift_pct: pct,
+            lower_pct: pct.map(|p| p - 2.0),
+            upper_pct: pct.map(|p| p + 2.0),
+        };
+        let section = CitySection {
+            scope_name_zh: "浙江省".into(),
+            method: "prior_year".into(),
+            rows: vec![
+                city("330100", "杭州市", Some(12.5)),
+                city("330400", "嘉兴市", None),
+            ],
+            note: "note".into(),
+        };
+        let bytes = region_workbook_with_cities(
+            &campaign,
+            &uplift_frame(&campaign),
+            &activities_frame(),
+            None,
+            None,
+            "330000",
+            Some(&section),
+        )
+        .expect("Zhejiang's workbook");
+        let mut book = open(bytes);
+        assert_eq!(
+            book.sheet_names(),
+            [SUMMARY_SHEET, ACTIVITIES_SHEET, "分城市 By city"]
+        );
+        let c = book.worksheet_range("分城市 By city").expect("cities");
+        assert_eq!(c.height(), 3 + 2);
+        assert_eq!(text(&c, 3, 0), "杭州市");
+        assert_eq!(text(&c, 3, 1), "330100");
+        assert!((num(&c, 3, 4) - 12.5).abs() < 1e-9);
+        assert_eq!(text(&c, 4, 0), "嘉兴市");
+        assert!(
+            matches!(c.get_value((4, 4)), None | Some(Data::Empty)),
+            "a blanked city has no figure"
+        );
+    }
+
     #[test]
     fn an_uplift_table_without_the_primary_method_is_an_error() {
         let campaign = Campaign::default_2023();
