@@ -211,7 +211,6 @@ pub fn city_frame(area: &DataFrame, scope: &str) -> Result<(DataFrame, CityCover
             .by_code(scope)
             .map_or_else(|| scope.to_owned(), |r| r.name_zh.clone())
     };
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let coverage = CityCoverage {
         scope: scope.to_owned(),
         total_row: format!(
