@@ -540,9 +540,10 @@ pub fn published_cities(
         if code == NATIONAL {
             continue;
         }
-        let key = (code.to_owned(), cat.to_owned());
-        if !index.contains_key(&key) {
-            index.insert(key, sizes.len());
+        if let std::collections::btree_map::Entry::Vacant(e) =
+            index.entry((code.to_owned(), cat.to_owned()))
+        {
+            e.insert(sizes.len());
             sizes.push(actual.get(i).unwrap_or(0.0));
         }
     }

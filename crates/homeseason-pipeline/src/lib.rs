@@ -12,7 +12,8 @@
 //!
 //! **The lake into outputs** ([`outputs`]): uplift with its baselines, weekly tracking, data
 //! completeness ([`completeness`]), triangulation, local events, the activity summary and the
-//! report with its workbook.
+//! report with its workbook. At prefecture-city level ([`city`]): `uplift --level city` from
+//! `payment_area_daily` into the lake's `levels/city/` folder, and a province's city report.
 //!
 //! **Templates** ([`template`]): the blank files liaisons fill in, one generator for the command
 //! and the server.
