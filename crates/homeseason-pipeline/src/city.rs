@@ -384,8 +384,14 @@ pub fn read_city_tables(
             )
             .collect()?;
         coverage.scope = scope.to_owned();
+        coverage.scope_name_zh = Regions::embedded()
+            .by_code(scope)
+            .map_or_else(|| scope.to_owned(), |r| r.name_zh.clone());
         coverage.total_row =
-            "no 000000 row: read from the nation's city-level estimate 无合计行".into();
+            "these cities are read from the nation's city-level estimate (no 000000 row; \
+             the share of sales without a city above is the nation's) \
+             取自全国地市级估算（无合计行；上述无城市代码销售额占比为全国数）"
+                .into();
         return Ok((uplift, backtest, coverage));
     }
     Err(PipelineError::Invalid(format!(
@@ -901,6 +907,8 @@ mod tests {
             .flatten()
             .collect();
         assert_eq!(codes.into_iter().collect::<Vec<_>>(), ["320100", "320200"]);
+        let (_, _, coverage) = read_city_tables(&lake, Some("320000")).unwrap();
+        assert_eq!(coverage.scope_name_zh, "江苏省");
     }
 
     /// 嘉兴 (2 merchants) is blanked with k = 5, and so is another Zhejiang city (杭州, the
