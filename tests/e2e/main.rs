@@ -7,6 +7,7 @@
 mod util;
 
 mod campaign2024;
+mod city;
 mod cli_outputs;
 mod completeness;
 mod corpus;

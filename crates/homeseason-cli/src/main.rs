@@ -148,6 +148,14 @@ enum Command {
         /// stderr, for benchmarks/UPLIFT.md.
         #[arg(long)]
         timings: bool,
+        /// The unit: `province` (the reporting regions) or `city` (prefecture-level cities, from
+        /// payment_area_daily, written under the lake's levels/city/). 估算单位：省级或地市级。
+        #[arg(long, default_value = "province")]
+        level: pipeline::city::Level,
+        /// With `--level city`: one province's (or plan city's) cities only, a code (330000) or a
+        /// name (浙江). 仅估算该省的地市。
+        #[arg(long)]
+        region: Option<String>,
     },
     /// Build the report (HTML, Markdown, charts) from the lake's uplift tables.
     Report {
@@ -164,6 +172,10 @@ enum Command {
         /// One region's own report and workbook (its 重点活动表): a code (330000) or a name (浙江).
         #[arg(long)]
         region: Option<String>,
+        /// `city`: the region section and the tile map replaced by the region's cities (a table and a
+        /// bar chart), from `uplift --level city`. 按地市出具报告。
+        #[arg(long, default_value = "province")]
+        level: pipeline::city::Level,
     },
     /// Score the lake's uplift estimates against a truth file (the sample season's truth.csv).
     Score {
@@ -653,6 +665,14 @@ fn estimate(
     Ok(result)
 }
 
+/// A `--region` value (a code or a name) as its code in the embedded list.
+fn resolve_region(r: &str) -> Result<String> {
+    homeseason_schema::region::Regions::embedded()
+        .resolve(r)
+        .map(|found| found.code.clone())
+        .map_err(|e| anyhow::anyhow!("--region {r:?}: {e}"))
+}
+
 fn score(lake: &Lake, truth: &Path) -> Result<polars::prelude::DataFrame> {
     use polars::prelude::*;
     let uplift = lake.read_table(contract::tables::UPLIFT)?;
@@ -883,8 +903,42 @@ fn run(cli: Cli) -> Result<()> {
             methods: m,
             seed,
             timings,
+            level,
+            region,
         } => {
             let lake = existing_lake(lake)?;
+            if level == pipeline::city::Level::City {
+                let region = region.map(|r| resolve_region(&r)).transpose()?;
+                let opts = UpliftOptions {
+                    seed,
+                    ..UpliftOptions::from_campaign(&campaign)
+                };
+                let start = Instant::now();
+                let est = pipeline::city::estimate_cities(
+                    &lake,
+                    &campaign,
+                    &methods(&m)?,
+                    &opts,
+                    region.as_deref(),
+                )?;
+                if timings {
+                    eprintln!("{:8.3} s  city level", start.elapsed().as_secs_f64());
+                }
+                let c = &est.coverage;
+                println!(
+                    "{} estimates for {} cities of {} → {}\n{:.2} % of net sales carry no city (left out of every city figure) 无城市代码的销售额占比\n{}",
+                    est.result.uplift.height(),
+                    c.cities,
+                    c.scope_name_zh,
+                    est.dir.join("uplift").display(),
+                    c.share_without_city * 100.0,
+                    c.total_row
+                );
+                return Ok(());
+            }
+            if region.is_some() {
+                bail!("--region applies to --level city only 仅按地市估算时可指定 --region");
+            }
             let r = if timings {
                 let opts = UpliftOptions {
                     seed,
@@ -910,20 +964,26 @@ fn run(cli: Cli) -> Result<()> {
             out,
             as_of,
             region,
+            level,
         } => {
             let lake = existing_lake(lake)?;
-            let region = region
-                .map(|r| {
-                    homeseason_schema::region::Regions::embedded()
-                        .resolve(&r)
-                        .map(|found| found.code.clone())
-                        .map_err(|e| anyhow::anyhow!("--region {r:?}: {e}"))
-                })
-                .transpose()?;
+            let region = region.map(|r| resolve_region(&r)).transpose()?;
             let as_of = match as_of {
                 Some(d) => Some(d),
                 None => pipeline::outputs::latest_complete_week(&lake, &campaign)?,
             };
+            if level == pipeline::city::Level::City {
+                let html = pipeline::city::report_cities(
+                    &lake,
+                    &campaign,
+                    &out,
+                    &now(),
+                    as_of,
+                    region.as_deref(),
+                )?;
+                println!("report 报告: {}", html.display());
+                return Ok(());
+            }
             let (_, html) = pipeline::outputs::report_for(
                 &lake,
                 &campaign,

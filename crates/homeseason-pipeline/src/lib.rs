@@ -12,7 +12,8 @@
 //!
 //! **The lake into outputs** ([`outputs`]): uplift with its baselines, weekly tracking, data
 //! completeness ([`completeness`]), triangulation, local events, the activity summary and the
-//! report with its workbook.
+//! report with its workbook. At prefecture-city level ([`city`]): `uplift --level city` from
+//! `payment_area_daily` into the lake's `levels/city/` folder, and a province's city report.
 //!
 //! **Templates** ([`template`]): the blank files liaisons fill in, one generator for the command
 //! and the server.
@@ -21,6 +22,7 @@
 //! `homeseason-stats`, the report's layout in `homeseason-report`.
 #![deny(missing_docs)]
 
+pub mod city;
 pub mod completeness;
 pub mod dimensions;
 mod error;

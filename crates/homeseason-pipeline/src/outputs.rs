@@ -340,6 +340,23 @@ pub fn report_for(
     as_of: Option<chrono::NaiveDate>,
     region: Option<&str>,
 ) -> Result<(Report, PathBuf)> {
+    report_for_level(lake, campaign, out, now, as_of, region, None)
+}
+
+/// [`report_for`], with a region's cities in place of its region section and tile map, and as a
+/// sheet of its workbook ([`crate::city::report_cities`]).
+///
+/// # Errors
+/// As [`report_for`].
+pub fn report_for_level(
+    lake: &Lake,
+    campaign: &Campaign,
+    out: &Path,
+    now: &str,
+    as_of: Option<chrono::NaiveDate>,
+    region: Option<&str>,
+    cities: Option<homeseason_report::city::CitySection>,
+) -> Result<(Report, PathBuf)> {
     let as_of_sunday = as_of.map(homeseason_report::week_sunday);
     let (uplift, baseline_daily) = match as_of_sunday {
         Some(d) if d < campaign.window.end => {
@@ -418,9 +435,11 @@ pub fn report_for(
         },
         suppress_below,
     };
-    let report = match region {
-        Some(code) => homeseason_report::build_region(&input, code)?,
-        None => homeseason_report::build(&input)?,
+    let city_sheet = cities.clone();
+    let report = match (region, cities) {
+        (Some(code), Some(cities)) => homeseason_report::build_region_cities(&input, code, cities)?,
+        (Some(code), None) => homeseason_report::build_region(&input, code)?,
+        (None, _) => homeseason_report::build(&input)?,
     };
     let charts = out.join("charts");
     std::fs::create_dir_all(&charts).map_err(io_err("creating", &charts))?;
@@ -461,6 +480,7 @@ pub fn report_for(
             summary,
             &dims,
             code,
+            city_sheet.as_ref(),
         )?,
         None => homeseason_report::workbook::workbook_with(
             campaign,

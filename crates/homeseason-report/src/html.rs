@@ -8,6 +8,7 @@ use homeseason_schema::region::NATIONAL;
 
 use crate::{ChartFile, Headline, ReportInput, UpliftRow, category_label};
 
+mod city;
 mod dims;
 
 pub(crate) struct Document<'a> {
@@ -445,55 +446,59 @@ impl Document<'_> {
                 .collect(),
         }));
         self.diagnostics_block(&mut b, area, &cats);
-        b.push(Block::Heading(
-            2,
-            "3 分地区 By region (全部目标品类 all targeted categories)".into(),
-        ));
-        let mut regional: Vec<&UpliftRow> = self
-            .rows
-            .iter()
-            .filter(|r| {
-                r.region_code != NATIONAL && r.category == "all_targeted" && r.method == self.method
-            })
-            .collect();
-        regional.sort_by(|a, b| b.uplift_pct.total_cmp(&a.uplift_pct));
-        let by_cat = |region: &str, cat: Category| {
-            self.find(region, cat.id(), self.method)
-                .map_or("—".into(), flagged)
-        };
-        let mut header = vec![
-            "地区 Region".into(),
-            "实际 Actual (亿元)".into(),
-            "增量 Uplift (亿元)".into(),
-            "提升 Uplift".into(),
-            format!("{level} 区间"),
-        ];
-        header.extend(c.categories.targeted.iter().map(|x| x.name_zh().to_owned()));
-        b.push(Block::Table(Table {
-            header,
-            rows: regional
+        if !self.city_section(&mut b) {
+            b.push(Block::Heading(
+                2,
+                "3 分地区 By region (全部目标品类 all targeted categories)".into(),
+            ));
+            let mut regional: Vec<&UpliftRow> = self
+                .rows
                 .iter()
-                .map(|r| {
-                    let mut row = vec![
-                        format!("{} {}", r.region_name_zh, r.region_code),
-                        yi(r.actual),
-                        yi(r.uplift_abs),
-                        flagged(r),
-                        format!("{} … {}", pct(r.lower), pct(r.upper)),
-                    ];
-                    row.extend(
-                        c.categories
-                            .targeted
-                            .iter()
-                            .map(|cat| by_cat(&r.region_code, *cat)),
-                    );
-                    row
+                .filter(|r| {
+                    r.region_code != NATIONAL
+                        && r.category == "all_targeted"
+                        && r.method == self.method
                 })
-                .collect(),
-        }));
-        for (i, chart) in self.charts.iter().enumerate() {
-            if chart.name.starts_with("uplift_") {
-                b.push(Block::Chart(i));
+                .collect();
+            regional.sort_by(|a, b| b.uplift_pct.total_cmp(&a.uplift_pct));
+            let by_cat = |region: &str, cat: Category| {
+                self.find(region, cat.id(), self.method)
+                    .map_or("—".into(), flagged)
+            };
+            let mut header = vec![
+                "地区 Region".into(),
+                "实际 Actual (亿元)".into(),
+                "增量 Uplift (亿元)".into(),
+                "提升 Uplift".into(),
+                format!("{level} 区间"),
+            ];
+            header.extend(c.categories.targeted.iter().map(|x| x.name_zh().to_owned()));
+            b.push(Block::Table(Table {
+                header,
+                rows: regional
+                    .iter()
+                    .map(|r| {
+                        let mut row = vec![
+                            format!("{} {}", r.region_name_zh, r.region_code),
+                            yi(r.actual),
+                            yi(r.uplift_abs),
+                            flagged(r),
+                            format!("{} … {}", pct(r.lower), pct(r.upper)),
+                        ];
+                        row.extend(
+                            c.categories
+                                .targeted
+                                .iter()
+                                .map(|cat| by_cat(&r.region_code, *cat)),
+                        );
+                        row
+                    })
+                    .collect(),
+            }));
+            for (i, chart) in self.charts.iter().enumerate() {
+                if chart.name.starts_with("uplift_") {
+                    b.push(Block::Chart(i));
+                }
             }
         }
         self.extra_sections(&mut b);

@@ -9,6 +9,7 @@
 //! method (`prior_year`, `two_year`) it came from.
 #![deny(missing_docs)]
 
+pub mod city;
 mod html;
 mod leverage;
 mod rows;
@@ -246,6 +247,8 @@ pub(crate) struct Extra {
     /// headline method's interval is likely too narrow
     /// ([`homeseason_metrics::diagnostics::caveat`]).
     pub(crate) caveat: Option<String>,
+    /// A province's cities in place of the region section and the tile map (`--level city`).
+    pub(crate) cities: Option<city::CitySection>,
 }
 
 /// The Sunday ending the week of `d` (weeks run Monday to Sunday).
@@ -426,6 +429,36 @@ pub fn build_region(input: &ReportInput<'_>, region: &str) -> Result<Report> {
             zh: found.short_zh.clone(),
             en: found.name_en.clone(),
         },
+        None,
+    )
+}
+
+/// A province's city-level report (`homeseason report --level city --region CODE`): the region's
+/// own report ([`build_region`]) with the region section, the region bars, the heatmap and the tile
+/// map replaced by the table and the bar chart of its cities ([`city::CitySection`]).
+///
+/// # Errors
+/// As [`build_region`]; rendering the city chart.
+pub fn build_region_cities(
+    input: &ReportInput<'_>,
+    region: &str,
+    cities: city::CitySection,
+) -> Result<Report> {
+    let found = input
+        .campaign
+        .regions()
+        .map_err(|e| ReportError::Empty(e.to_string()))?
+        .into_iter()
+        .find(|r| r.code == region)
+        .ok_or_else(|| ReportError::UnknownRegion(region.to_owned()))?;
+    build_for(
+        input,
+        Focus {
+            code: found.code.clone(),
+            zh: found.short_zh.clone(),
+            en: found.name_en.clone(),
+        },
+        Some(cities),
     )
 }
 
@@ -435,10 +468,14 @@ pub fn build_region(input: &ReportInput<'_>, region: &str) -> Result<Report> {
 /// When the input does not [`validate`], the tables lack columns or hold no national estimate for
 /// the primary method.
 pub fn build(input: &ReportInput<'_>) -> Result<Report> {
-    build_for(input, Focus::national())
+    build_for(input, Focus::national(), None)
 }
 
-fn build_for(input: &ReportInput<'_>, focus: Focus) -> Result<Report> {
+fn build_for(
+    input: &ReportInput<'_>,
+    focus: Focus,
+    cities: Option<city::CitySection>,
+) -> Result<Report> {
     validate(input)?;
     let campaign = input.campaign;
     let method = primary_method(campaign, input.tables.uplift_backtest)?;
@@ -550,7 +587,10 @@ fn build_for(input: &ReportInput<'_>, focus: Focus) -> Result<Report> {
             (1200, 560),
         )?);
     }
-    // Ranked bars of regions.
+    if let Some(section) = &cities {
+        charts.push(city::chart(section)?);
+    }
+    // Ranked bars of regions, the heatmap and the tile map (not in a city-level report).
     let bars: Vec<Bar> = region_rows
         .iter()
         .map(|r| {
@@ -629,6 +669,14 @@ fn build_for(input: &ReportInput<'_>, focus: Focus) -> Result<Report> {
         &tile,
         tile_size,
     )?);
+    if cities.is_some() {
+        charts.retain(|c| {
+            !matches!(
+                c.name.as_str(),
+                "uplift_by_region" | "uplift_heatmap" | "uplift_tilemap"
+            )
+        });
+    }
 
     // The report week: the Sunday ending the as-of date's week, within the window.
     let as_of = week_sunday(
@@ -680,6 +728,7 @@ fn build_for(input: &ReportInput<'_>, focus: Focus) -> Result<Report> {
     }
     let focus_name = format!("{} {}", focus.zh, focus.en);
     extra.focus = Some(focus);
+    extra.cities = cities;
     let doc = html::Document {
         extra: &extra,
         input,

@@ -312,12 +312,15 @@ pub fn region_workbook_with_leverage(
             ..DimensionTables::default()
         },
         region,
+        None,
     )
 }
 
 /// [`region_workbook`] with the region's rows (and the national ones, for reference) of each table
 /// of `dims` on its sheet — 补贴拉动比 Leverage, 线上线下 Online and offline, 主题与细分品类 Themes — as
-/// the national workbook has them; a table with no row for the region gives no sheet.
+/// the national workbook has them (a table with no row for the region gives no sheet), and a 分城市
+/// By city sheet of the region's cities ([`crate::city::CitySection`], `homeseason report --level
+/// city`) when `cities` is given.
 ///
 /// # Errors
 /// As [`region_workbook`].
@@ -328,6 +331,7 @@ pub fn region_workbook_with(
     activity_summary: Option<&DataFrame>,
     dims: &DimensionTables<'_>,
     region: &str,
+    cities: Option<&crate::city::CitySection>,
 ) -> Result<Vec<u8>> {
     let name = campaign
         .regions()
@@ -383,7 +387,61 @@ pub fn region_workbook_with(
         theme_summary: themes.as_ref(),
     }
     .sheets(&mut book, &formats)?;
+    if let Some(c) = cities {
+        city_sheet(book.add_worksheet(), c, &formats)?;
+    }
     Ok(book.save_to_buffer()?)
+}
+
+/// The 分城市 By city sheet: one row per city of the province (all targeted categories, the headline
+/// method), actual and incremental sales in yuan, uplift and its interval in percent; a blanked
+/// city's figures empty.
+fn city_sheet(
+    sheet: &mut Worksheet,
+    section: &crate::city::CitySection,
+    f: &Formats,
+) -> Result<()> {
+    let header = [
+        "城市\nCity",
+        "代码\nCode",
+        "实际销售额（元）\nActual (yuan)",
+        "增量销售额（元）\nIncremental (yuan)",
+        "提升（%）\nUplift (%)",
+        "下限（%）\nLower (%)",
+        "上限（%）\nUpper (%)",
+    ];
+    frame_sheet(
+        sheet,
+        "分城市 By city",
+        &format!(
+            "{}各城市提升（全部目标品类，{}） Uplift by city",
+            section.scope_name_zh, section.method
+        ),
+        &section.note,
+        &header,
+        2,
+        &[14.0, 10.0, 18.0, 18.0, 12.0, 12.0, 12.0],
+        f,
+    )?;
+    for (i, r) in section.rows.iter().enumerate() {
+        let y = row(i);
+        sheet.write_string_with_format(y, 0, &r.name_zh, &f.text)?;
+        sheet.write_string_with_format(y, 1, &r.code, &f.center)?;
+        for (k, v) in [
+            r.actual_yuan,
+            r.uplift_abs_yuan,
+            r.uplift_pct,
+            r.lower_pct,
+            r.upper_pct,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let fmt = if k < 2 { &f.yi } else { &f.pct };
+            number(sheet, y, xcol(2 + k), v.unwrap_or(f64::NAN), fmt)?;
+        }
+    }
+    Ok(())
 }
 
 /// The 补贴拉动比 Leverage sheet: one row per region × category of the `leverage` table (nation
@@ -1185,6 +1243,57 @@ mod tests {
         )
         .expect_err("not a region");
         assert!(matches!(err, WorkbookError::UnknownRegion(_)), "{err}");
+    }
+
+    /// `--level city`: a 分城市 By city sheet after the others, one row per city in the section's
+    /// order, a blanked city's figures empty.
+    #[test]
+    fn a_province_s_workbook_gets_its_cities_sheet() {
+        use crate::city::{CityRow, CitySection};
+        let campaign = Campaign::default_2023();
+        let city = |code: &str, name: &str, pct: Option<f64>| CityRow {
+            code: code.into(),
+            name_zh: name.into(),
+            actual_yuan: pct.map(|_| 1e8),
+            uplift_abs_yuan: pct.map(|p| 1e6 * p),
+            uplift_pct: pct,
+            lower_pct: pct.map(|p| p - 2.0),
+            upper_pct: pct.map(|p| p + 2.0),
+        };
+        let section = CitySection {
+            scope_name_zh: "浙江省".into(),
+            method: "prior_year".into(),
+            rows: vec![
+                city("330100", "杭州市", Some(12.5)),
+                city("330400", "嘉兴市", None),
+            ],
+            note: "note".into(),
+        };
+        let bytes = region_workbook_with(
+            &campaign,
+            &uplift_frame(&campaign),
+            &activities_frame(),
+            None,
+            &DimensionTables::default(),
+            "330000",
+            Some(&section),
+        )
+        .expect("Zhejiang's workbook");
+        let mut book = open(bytes);
+        assert_eq!(
+            book.sheet_names(),
+            [SUMMARY_SHEET, ACTIVITIES_SHEET, "分城市 By city"]
+        );
+        let c = book.worksheet_range("分城市 By city").expect("cities");
+        assert_eq!(c.height(), 3 + 2);
+        assert_eq!(text(&c, 3, 0), "杭州市");
+        assert_eq!(text(&c, 3, 1), "330100");
+        assert!((num(&c, 3, 4) - 12.5).abs() < 1e-9);
+        assert_eq!(text(&c, 4, 0), "嘉兴市");
+        assert!(
+            matches!(c.get_value((4, 4)), None | Some(Data::Empty)),
+            "a blanked city has no figure"
+        );
     }
 
     #[test]

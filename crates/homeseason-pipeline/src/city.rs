@@ -1,0 +1,1086 @@
+//! Prefecture-level cities (issue 18 part 5): `homeseason uplift --level city` and what a province's
+//! city-level report publishes of it.
+//!
+//! **Estimate** ([`estimate_cities`]). The lake's `payment_area_daily` is read once; its rows with a
+//! `city_code` (the prefecture-level division, or the plan city) become the units in place of the
+//! reporting regions: `region_code` of the city-level tables holds the 6-digit city code (the
+//! contracts' pattern admits it). Rows without a city (an institution that reports province codes
+//! only) are counted and their share of net sales reported ([`CityCoverage`]), never spread over the
+//! cities. The same series builder (`homeseason_metrics::daily_series`), the same methods and the
+//! same backtest (`homeseason_metrics::backtest::uplift_with_backtest`) as the province level then
+//! run on the city series, so the cost is linear in cities × categories and the lake is not read
+//! again per city. The `000000` row of the city-level tables is **the total of the cities in scope**:
+//! the province's cities for `--region`, every city of the nation without it (named
+//! `浙江省（各城市合计）` / `全国（各城市合计）` in `region_name_zh`); it leaves out the sales without a
+//! city, so it is below the province-level figure by [`CityCoverage::net_without_city_yuan`].
+//!
+//! **Where.** The city-level tables (`uplift`, `uplift_backtest`, `baseline_daily`,
+//! `weekly_tracking`, each in its usual contract) go to a level folder of the lake,
+//! `levels/city/<scope>/` (scope `000000` for the nation, or the province's code), opened as a lake of
+//! its own ([`city_lake`]), so they never overwrite the province-level tables; beside them
+//! `scope.json` ([`CityCoverage`]). Steps that only make sense for the 37 reporting regions are
+//! skipped at city level: triangulation with 社零 and key enterprises (both are reported per region),
+//! subsidy leverage (subsidies are per region), local-station events (per region), data completeness
+//! (per region and feed), online/offline and themes.
+//!
+//! **Publishing** ([`published_cities`]). A city figure is a window sum of area cells of a reporting
+//! region whose total is published; a city whose lower bound on distinct merchants is below the
+//! suppression threshold is blanked, and another city of the same region (and category margin) with
+//! it, by the generic rule [`suppress_cells`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use homeseason_lake::Lake;
+use homeseason_metrics::{ALL_TARGETED, Method, UpliftOptions, UpliftResult, daily_series};
+use homeseason_schema::campaign::Campaign;
+use homeseason_schema::contract::tables;
+use homeseason_schema::division::Divisions;
+use homeseason_schema::region::{NATIONAL, Regions};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{PipelineError, Result, io_err};
+
+/// The unit of the per-region tables: the reporting region (37) or the prefecture-level city (~340).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Level {
+    /// The 31 provinces, 5 plan cities and XPCC (the default, and the only level before issue 18).
+    #[default]
+    Province,
+    /// Prefecture-level cities, from `payment_area_daily`'s `city_code`.
+    City,
+}
+
+impl Level {
+    /// The command-line value: `province` / `city`.
+    #[must_use]
+    pub fn id(self) -> &'static str {
+        match self {
+            Level::Province => "province",
+            Level::City => "city",
+        }
+    }
+}
+
+impl std::str::FromStr for Level {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.trim() {
+            "province" | "region" => Ok(Level::Province),
+            "city" => Ok(Level::City),
+            other => Err(format!(
+                "unknown level {other:?}: province | city / 未知的层级（应为 province 或 city）"
+            )),
+        }
+    }
+}
+
+/// What the city-level estimate covered: written as `scope.json` beside the city-level tables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CityCoverage {
+    /// `000000` (every city of the nation) or the reporting region whose cities these are.
+    pub scope: String,
+    /// The scope's Chinese name.
+    pub scope_name_zh: String,
+    /// What the `000000` rows of the city-level tables are.
+    pub total_row: String,
+    /// Distinct cities with rows.
+    pub cities: usize,
+    /// `payment_area_daily` rows in scope.
+    pub rows: usize,
+    /// Of those, rows without a city (kept out of every city figure).
+    pub rows_without_city: usize,
+    /// Net sales of the rows in scope, yuan (all dates, all categories).
+    pub net_yuan: f64,
+    /// Net sales of the rows without a city, yuan.
+    pub net_without_city_yuan: f64,
+    /// `net_without_city_yuan / net_yuan` (0 when there are no sales).
+    pub share_without_city: f64,
+    /// The province-level steps not run at city level, and why.
+    pub skipped: Vec<String>,
+}
+
+/// The steps [`estimate_cities`] skips, with the reason (in `scope.json` and the docs).
+pub const SKIPPED_AT_CITY_LEVEL: [&str; 5] = [
+    "triangulation: key-enterprise sales and 社零 are reported per region, not per city",
+    "leverage: subsidies are reported per region",
+    "local events: local-station events are registered per region",
+    "data completeness: deliveries are tracked per region and feed",
+    "online/offline and themes: estimated per region",
+];
+
+/// The folder of the city-level tables of one scope, relative to the lake's root.
+#[must_use]
+pub fn city_dir(scope: &str) -> PathBuf {
+    PathBuf::from("levels").join("city").join(scope)
+}
+
+/// The lake of the city-level tables of `scope` (`000000` or a reporting region's code from the
+/// embedded list: checked, never a value from a file), under `levels/city/<scope>/` of `lake`.
+///
+/// # Errors
+/// A scope that is not a known region code; when the folder cannot be created.
+pub fn city_lake(lake: &Lake, scope: &str) -> Result<Lake> {
+    if scope != NATIONAL && Regions::embedded().by_code(scope).is_none() {
+        return Err(PipelineError::Invalid(format!(
+            "{scope:?} is not a reporting region's code 不是报送地区代码"
+        )));
+    }
+    Ok(Lake::open(lake.root().join(city_dir(scope)))?)
+}
+
+/// The Chinese name of a city code: the division list's, else the region list's (a plan city), else
+/// the code itself.
+#[must_use]
+pub fn city_name(code: &str) -> String {
+    Divisions::embedded()
+        .by_code(code)
+        .map(|d| d.name_zh.clone())
+        .or_else(|| Regions::embedded().by_code(code).map(|r| r.name_zh.clone()))
+        .unwrap_or_else(|| code.to_owned())
+}
+
+/// The filter of the `payment_area_daily` rows of a scope, by their reporting region: all for
+/// `000000`; for a province (`xx0000`) every reporting region of its two-digit prefix (its plan city
+/// included: Ningbo's cities are Zhejiang's); otherwise that region only.
+fn scope_filter(scope: &str) -> Expr {
+    if scope == NATIONAL {
+        lit(true)
+    } else if scope.len() == 6 && scope.ends_with("0000") {
+        col("region_code")
+            .str()
+            .starts_with(lit(scope[..2].to_owned()))
+    } else {
+        col("region_code").eq(lit(scope.to_owned()))
+    }
+}
+
+/// Whether a row names its city.
+fn has_city() -> Expr {
+    col("city_code")
+        .is_not_null()
+        .and(col("city_code").neq(lit("")))
+}
+
+/// The `payment_daily`-like frame of the cities of `scope` (`region_code` = the city code,
+/// `category`, `date`, `net_amount_yuan`) from `payment_area_daily` rows, and what it covered.
+///
+/// # Errors
+/// A missing column.
+pub fn city_frame(area: &DataFrame, scope: &str) -> Result<(DataFrame, CityCoverage)> {
+    let in_scope = area.clone().lazy().filter(scope_filter(scope));
+    let totals = in_scope
+        .clone()
+        .select([
+            len().cast(DataType::Float64).alias("rows"),
+            has_city()
+                .not()
+                .cast(DataType::Float64)
+                .sum()
+                .alias("rows_without_city"),
+            col("net_amount_yuan")
+                .cast(DataType::Float64)
+                .sum()
+                .alias("net"),
+            col("net_amount_yuan")
+                .cast(DataType::Float64)
+                .filter(has_city().not())
+                .sum()
+                .alias("net_without_city"),
+            col("city_code")
+                .filter(has_city())
+                .n_unique()
+                .cast(DataType::Float64)
+                .alias("cities"),
+        ])
+        .collect()?;
+    let get = |name: &str| -> Result<f64> {
+        Ok(totals
+            .column(name)?
+            .cast(&DataType::Float64)?
+            .f64()?
+            .get(0)
+            .unwrap_or(0.0))
+    };
+    let (net, net_without) = (get("net")?, get("net_without_city")?);
+    let scope_name_zh = if scope == NATIONAL {
+        "全国".to_owned()
+    } else {
+        Regions::embedded()
+            .by_code(scope)
+            .map_or_else(|| scope.to_owned(), |r| r.name_zh.clone())
+    };
+    let coverage = CityCoverage {
+        scope: scope.to_owned(),
+        total_row: format!(
+            "000000 = the total of the cities of {scope_name_zh} (sales without a city left out) \
+             000000 行为{scope_name_zh}各城市合计（不含无城市代码的销售额）"
+        ),
+        scope_name_zh,
+        cities: get("cities")? as usize,
+        rows: get("rows")? as usize,
+        rows_without_city: get("rows_without_city")? as usize,
+        net_yuan: net,
+        net_without_city_yuan: net_without,
+        share_without_city: if net.abs() > 0.0 {
+            net_without / net
+        } else {
+            0.0
+        },
+        skipped: SKIPPED_AT_CITY_LEVEL
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+    };
+    let frame = in_scope
+        .filter(has_city().and(col("category").is_not_null()))
+        .select([
+            col("city_code").alias("region_code"),
+            col("category"),
+            col("date"),
+            col("net_amount_yuan"),
+        ])
+        .collect()?;
+    Ok((frame, coverage))
+}
+
+/// `uplift` with `region_name_zh` the city's name, and the `000000` rows named as the total of the
+/// cities of the scope.
+fn with_city_names(uplift: &DataFrame, coverage: &CityCoverage) -> Result<DataFrame> {
+    if uplift.height() == 0 {
+        return Ok(uplift.clone());
+    }
+    let total = format!("{}（各城市合计）", coverage.scope_name_zh);
+    let mut names: HashMap<&str, String> = HashMap::new();
+    let codes = uplift.column("region_code")?.str()?;
+    let column: Vec<String> = codes
+        .iter()
+        .map(|c| {
+            let c = c.unwrap_or_default();
+            names
+                .entry(c)
+                .or_insert_with(|| {
+                    if c == NATIONAL {
+                        total.clone()
+                    } else {
+                        city_name(c)
+                    }
+                })
+                .clone()
+        })
+        .collect();
+    let mut out = uplift.clone();
+    out.with_column(Column::new("region_name_zh".into(), column))?;
+    Ok(out)
+}
+
+/// What [`estimate_cities`] made and wrote.
+#[derive(Debug)]
+pub struct CityEstimate {
+    /// The city-level `uplift` and `baseline_daily`.
+    pub result: UpliftResult,
+    /// The city-level `uplift_backtest`.
+    pub backtest: DataFrame,
+    /// What the estimate covered.
+    pub coverage: CityCoverage,
+    /// The lake folder of the tables.
+    pub dir: PathBuf,
+}
+
+/// `homeseason uplift --level city [--region CODE]`: estimate uplift per city × category from the
+/// lake's `payment_area_daily` (read once) with the province level's methods and backtest, and write
+/// `uplift`, `uplift_backtest`, `baseline_daily`, `weekly_tracking` and `scope.json` under
+/// `levels/city/<scope>/` ([`city_lake`]). `scope` is `None` for every city of the nation, or a
+/// reporting region's code (resolved by the caller from the embedded list).
+///
+/// # Errors
+/// A lake without area rows, or none with a city in scope; lake, estimation or IO failures.
+pub fn estimate_cities(
+    lake: &Lake,
+    campaign: &Campaign,
+    methods: &[Method],
+    opts: &UpliftOptions,
+    scope: Option<&str>,
+) -> Result<CityEstimate> {
+    let scope = scope.unwrap_or(NATIONAL);
+    let out = city_lake(lake, scope)?;
+    let area = lake.read_table(tables::PAYMENT_AREA_DAILY)?;
+    if area.height() == 0 {
+        return Err(PipelineError::Invalid(
+            "the lake holds no payment_area_daily rows (written from transaction files): the city level needs them \
+             湖中没有 payment_area_daily 数据（由交易明细生成），无法按城市估算"
+                .into(),
+        ));
+    }
+    let (frame, coverage) = city_frame(&area, scope)?;
+    drop(area);
+    if frame.height() == 0 {
+        return Err(PipelineError::Invalid(format!(
+            "no payment_area_daily row of {scope} names its city (city_code) 该范围内没有带城市代码的区县数据"
+        )));
+    }
+    let series = daily_series(frame.lazy(), campaign)?;
+    let (mut result, backtest, _, _) =
+        homeseason_metrics::backtest::uplift_with_backtest(&series, campaign, methods, opts)?;
+    result.uplift = with_city_names(&result.uplift, &coverage)?;
+    out.write_output(tables::UPLIFT_BACKTEST, &backtest)?;
+    out.write_output(tables::UPLIFT, &result.uplift)?;
+    out.write_output(tables::BASELINE_DAILY, &result.baseline_daily)?;
+    let weekly = homeseason_metrics::tracking::weekly_tracking(&result.baseline_daily, campaign)?;
+    out.write_output(tables::WEEKLY_TRACKING, &weekly)?;
+    let note = out.root().join("scope.json");
+    std::fs::write(&note, serde_json::to_vec_pretty(&coverage)?)
+        .map_err(io_err("writing", &note))?;
+    Ok(CityEstimate {
+        result,
+        backtest,
+        coverage,
+        dir: out.root().to_owned(),
+    })
+}
+
+/// The city-level tables for a report on `region` (`None`: the nation): those estimated for that
+/// scope if there are any, else the nation's with the rows of the region's cities (and no `000000`
+/// row, which would be the nation's). Returns the `uplift`, the `uplift_backtest` and the coverage
+/// note.
+///
+/// # Errors
+/// When no city-level estimate covers the region (run `homeseason uplift --level city` first).
+pub fn read_city_tables(
+    lake: &Lake,
+    region: Option<&str>,
+) -> Result<(DataFrame, DataFrame, CityCoverage)> {
+    let scope = region.unwrap_or(NATIONAL);
+    for (dir, filter) in [(scope, false), (NATIONAL, scope != NATIONAL)] {
+        // Only a folder an estimate wrote (opening a lake would create it).
+        if !lake.root().join(city_dir(dir)).join("scope.json").is_file() {
+            continue;
+        }
+        let sub = city_lake(lake, dir)?;
+        let uplift = sub.read_table(tables::UPLIFT)?;
+        if uplift.height() == 0 {
+            continue;
+        }
+        let note = sub.root().join("scope.json");
+        let mut coverage: CityCoverage =
+            serde_json::from_slice(&std::fs::read(&note).map_err(io_err("reading", &note))?)?;
+        let backtest = sub.read_table(tables::UPLIFT_BACKTEST)?;
+        if !filter {
+            return Ok((uplift, backtest, coverage));
+        }
+        let prefix = if scope.ends_with("0000") {
+            &scope[..2]
+        } else {
+            scope
+        };
+        let uplift = uplift
+            .lazy()
+            .filter(
+                col("region_code")
+                    .str()
+                    .starts_with(lit(prefix.to_owned()))
+                    .and(col("region_code").neq(lit(NATIONAL))),
+            )
+            .collect()?;
+        coverage.scope = scope.to_owned();
+        coverage.scope_name_zh = Regions::embedded()
+            .by_code(scope)
+            .map_or_else(|| scope.to_owned(), |r| r.name_zh.clone());
+        coverage.total_row =
+            "these cities are read from the nation's city-level estimate (no 000000 row; \
+             the share of sales without a city above is the nation's) \
+             取自全国地市级估算（无合计行；上述无城市代码销售额占比为全国数）"
+                .into();
+        return Ok((uplift, backtest, coverage));
+    }
+    Err(PipelineError::Invalid(format!(
+        "no city-level uplift for {scope} in the lake: run `homeseason uplift --level city` first \
+         湖中没有该范围的城市级提升结果：请先运行 homeseason uplift --level city"
+    )))
+}
+
+/// Cells to publish, the linear constraints an attacker knows, and a threshold: which cells to blank.
+///
+/// Each cell has a lower bound on its distinct merchants and a size (which complement costs least).
+/// Each margin is a set of cells whose sum the attacker knows (a published total, or a published cell
+/// minus its parts: list the published sum cell itself among them). Primary: every cell below
+/// `threshold`. Complementary, until nothing changes: a margin with exactly one blanked cell would
+/// give it back by difference, so its smallest visible cell is blanked too. A margin of one cell
+/// cannot be protected by blanking cells (its total is published elsewhere): such a cell is listed in
+/// [`Suppression::exposed`].
+///
+/// Generic over what the cells are (cities, urban/rural parts); this is the pairwise rule, not a
+/// full linear-programming audit: two blanked cells of one margin can still be recovered when
+/// another margin holds exactly one of them, which the loop handles by blanking there as well.
+#[must_use]
+pub fn suppress_cells(
+    merchants: &[u64],
+    sizes: &[f64],
+    margins: &[Vec<usize>],
+    threshold: u64,
+) -> Suppression {
+    let mut hidden: Vec<bool> = merchants.iter().map(|&m| m < threshold).collect();
+    let mut exposed = Vec::new();
+    loop {
+        let mut changed = false;
+        for margin in margins {
+            let blanked: Vec<usize> = margin.iter().copied().filter(|&c| hidden[c]).collect();
+            if blanked.len() != 1 {
+                continue;
+            }
+            let other = margin
+                .iter()
+                .copied()
+                .filter(|&c| !hidden[c])
+                .min_by(|&a, &b| sizes[a].abs().total_cmp(&sizes[b].abs()).then(a.cmp(&b)));
+            match other {
+                Some(c) => {
+                    hidden[c] = true;
+                    changed = true;
+                }
+                None => {
+                    if !exposed.contains(&blanked[0]) {
+                        exposed.push(blanked[0]);
+                    }
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    exposed.sort_unstable();
+    Suppression { hidden, exposed }
+}
+
+/// What [`suppress_cells`] decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppression {
+    /// Per cell: blank it.
+    pub hidden: Vec<bool>,
+    /// Blanked cells alone in a margin (its total, published elsewhere, is the cell).
+    pub exposed: Vec<usize>,
+}
+
+/// The city-level `uplift` as published with suppression threshold `k`: every figure of a city ×
+/// category blanked (all methods and windows) when [`suppress_cells`] blanks it.
+///
+/// Cells: every (city, category) of `uplift` but the `000000` total. The lower bound on a cell's
+/// distinct merchants is the largest `merchant_count` of one `payment_area_daily` row of that city
+/// and category on one day of the campaign window (a row counts distinct merchants; rows of one day
+/// may share merchants across channels and institutions, so they are not added); for
+/// `all_targeted`, the largest of its categories'. Margins: the cities of one reporting region ×
+/// category (the region's total is published at province level), and one city's targeted categories
+/// with its `all_targeted` cell. Returns the frame and the number of city × category cells blanked.
+///
+/// # Errors
+/// Missing columns.
+pub fn published_cities(
+    uplift: &DataFrame,
+    area: &DataFrame,
+    campaign: &Campaign,
+    k: u32,
+) -> Result<(DataFrame, usize)> {
+    if uplift.height() == 0 {
+        return Ok((uplift.clone(), 0));
+    }
+    let window = &campaign.window;
+    // Lower bounds and each city's reporting region, from the area rows of the window.
+    let bounds = area
+        .clone()
+        .lazy()
+        .filter(
+            has_city()
+                .and(col("date").gt_eq(lit(window.start)))
+                .and(col("date").lt_eq(lit(window.end))),
+        )
+        .group_by([col("city_code"), col("category")])
+        .agg([
+            col("merchant_count")
+                .cast(DataType::Int64)
+                .max()
+                .alias("merchants"),
+            col("region_code").first().alias("region_code"),
+        ])
+        .collect()?;
+    let mut lower: HashMap<(String, String), u64> = HashMap::new();
+    let mut region_of: HashMap<String, String> = HashMap::new();
+    {
+        let (c, g, m, r) = (
+            bounds.column("city_code")?.str()?,
+            bounds.column("category")?.str()?,
+            bounds.column("merchants")?.i64()?,
+            bounds.column("region_code")?.str()?,
+        );
+        for i in 0..bounds.height() {
+            let (Some(city), Some(cat)) = (c.get(i), g.get(i)) else {
+                continue;
+            };
+            let n = u64::try_from(m.get(i).unwrap_or(0)).unwrap_or(0);
+            lower.insert((city.to_owned(), cat.to_owned()), n);
+            if let Some(r) = r.get(i) {
+                region_of.insert(city.to_owned(), r.to_owned());
+            }
+        }
+    }
+    let targeted: Vec<&str> = campaign
+        .categories
+        .targeted
+        .iter()
+        .map(|c| c.id())
+        .collect();
+    // Cells, with the campaign window's actual sales as their size.
+    let (codes, cats) = (
+        uplift.column("region_code")?.str()?,
+        uplift.column("category")?.str()?,
+    );
+    let actual = uplift.column("actual_yuan")?.cast(&DataType::Float64)?;
+    let actual = actual.f64()?;
+    let mut index: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut sizes: Vec<f64> = Vec::new();
+    for i in 0..uplift.height() {
+        let (Some(code), Some(cat)) = (codes.get(i), cats.get(i)) else {
+            continue;
+        };
+        if code == NATIONAL {
+            continue;
+        }
+        if let std::collections::btree_map::Entry::Vacant(e) =
+            index.entry((code.to_owned(), cat.to_owned()))
+        {
+            e.insert(sizes.len());
+            sizes.push(actual.get(i).unwrap_or(0.0));
+        }
+    }
+    let mut merchants = vec![0u64; sizes.len()];
+    for ((city, cat), &i) in &index {
+        merchants[i] = if cat == ALL_TARGETED {
+            targeted
+                .iter()
+                .filter_map(|t| lower.get(&(city.clone(), (*t).to_owned())))
+                .copied()
+                .max()
+                .unwrap_or(0)
+        } else {
+            lower
+                .get(&(city.clone(), cat.clone()))
+                .copied()
+                .unwrap_or(0)
+        };
+    }
+    // Margins: region × category over cities; city over its targeted categories and all_targeted.
+    let mut by_region: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    let mut by_city: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for ((city, cat), &i) in &index {
+        let region = region_of.get(city).cloned().unwrap_or_else(|| city.clone());
+        by_region.entry((region, cat.clone())).or_default().push(i);
+        if cat == ALL_TARGETED || targeted.contains(&cat.as_str()) {
+            by_city.entry(city.clone()).or_default().push(i);
+        }
+    }
+    let margins: Vec<Vec<usize>> = by_region
+        .into_values()
+        .chain(by_city.into_values())
+        .collect();
+    let decided = suppress_cells(&merchants, &sizes, &margins, u64::from(k));
+    let blank: Vec<bool> = (0..uplift.height())
+        .map(|i| match (codes.get(i), cats.get(i)) {
+            (Some(code), Some(cat)) => index
+                .get(&(code.to_owned(), cat.to_owned()))
+                .is_some_and(|&c| decided.hidden[c]),
+            _ => false,
+        })
+        .collect();
+    let figures: Vec<String> = uplift
+        .columns()
+        .iter()
+        .filter(|c| {
+            (c.dtype().is_float() || c.dtype().is_integer())
+                && !matches!(c.name().as_str(), "level" | "days_used")
+        })
+        .map(|c| c.name().to_string())
+        .collect();
+    let figures: Vec<&str> = figures.iter().map(String::as_str).collect();
+    let hidden = decided.hidden.iter().filter(|h| **h).count();
+    Ok((
+        homeseason_ingest::blank_rows(uplift, &blank, &figures)?,
+        hidden,
+    ))
+}
+
+/// `homeseason report --level city --region CODE`: the region's own report
+/// as of `as_of` ([`crate::outputs::report_for`]) with its region section, region bars, heatmap and tile map
+/// replaced by the table and bar chart of its cities, and a 分城市 By city sheet in its workbook.
+/// The cities' figures are those of the city-level `uplift` ([`read_city_tables`]) for the headline
+/// method its own backtest chose, published with the lake's suppression threshold
+/// ([`published_cities`]; none set: nothing blanked, as for the province level). Returns the HTML's
+/// path.
+///
+/// # Errors
+/// Without `region` (a city report is a province's); without a city-level estimate; as
+/// [`crate::outputs::report_for`].
+pub fn report_cities(
+    lake: &Lake,
+    campaign: &Campaign,
+    out: &std::path::Path,
+    now: &str,
+    as_of: Option<chrono::NaiveDate>,
+    region: Option<&str>,
+) -> Result<PathBuf> {
+    let Some(region) = region else {
+        return Err(PipelineError::Invalid(
+            "--level city needs --region (a province's city report) 按地市出具报告需指定 --region"
+                .into(),
+        ));
+    };
+    let (uplift, backtest, coverage) = read_city_tables(lake, Some(region))?;
+    let k = lake.suppression_threshold()?;
+    let (uplift, blanked) = match k {
+        Some(k) => published_cities(
+            &uplift,
+            &lake.read_table(tables::PAYMENT_AREA_DAILY)?,
+            campaign,
+            k,
+        )?,
+        None => (uplift, 0),
+    };
+    let method = homeseason_report::primary_method(campaign, Some(&backtest))?;
+    let suppression = match k {
+        Some(k) => format!(
+            "{blanked} 个城市×品类单元格因商户数少于 {k} 或为防止差分还原而留空（—）。 {blanked} city × category cells are blank (—): fewer than {k} merchants, or blanked so that the province's total less the others does not give one back."
+        ),
+        None => "湖未设置小单元格抑制阈值：未留空。 The lake has no suppression threshold: nothing is blanked.".into(),
+    };
+    let section = homeseason_report::city::CitySection {
+        scope_name_zh: coverage.scope_name_zh.clone(),
+        method: method.clone(),
+        rows: homeseason_report::city::rows_of(&uplift, &method)?,
+        note: format!(
+            "城市按区县交易汇总（payment_area_daily）估算；无城市代码的销售额占 {:.2}%，不计入任何城市。{suppression} Cities are estimated from the transactions by area (payment_area_daily); {:.2} % of net sales carry no city and are in no city's figure. {}",
+            coverage.share_without_city * 100.0,
+            coverage.share_without_city * 100.0,
+            coverage.total_row
+        ),
+    };
+    let (_, html) = crate::outputs::report_for_level(
+        lake,
+        campaign,
+        out,
+        now,
+        as_of,
+        Some(region),
+        Some(section),
+    )?;
+    Ok(html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Datelike, NaiveDate};
+    use homeseason_lake::Commit;
+
+    /// City, its reporting region, its area, merchants per row.
+    const CITIES: [(&str, &str, &str, i64); 6] = [
+        ("330100", "330000", "330102", 40), // 杭州
+        ("330300", "330000", "330302", 30), // 温州
+        ("330400", "330000", "330402", 2),  // 嘉兴: below the threshold
+        ("330200", "330200", "330203", 25), // 宁波 (a plan city)
+        ("320100", "320000", "320102", 50), // 南京
+        ("320200", "320000", "320205", 35), // 无锡
+    ];
+
+    /// Deterministic `payment_area_daily` rows, 2021-01-01 … 2023-12-31: furniture and supermarket in
+    /// each city (furniture +20 % in the 2023 window in 杭州, +0 % elsewhere), plus rows of 330000
+    /// without a city (an institution reporting province codes).
+    fn area_rows() -> DataFrame {
+        let start = NaiveDate::from_ymd_opt(2021, 1, 1).unwrap();
+        let end = NaiveDate::from_ymd_opt(2023, 12, 31).unwrap();
+        let window = NaiveDate::from_ymd_opt(2023, 9, 1).unwrap();
+        let (mut date, mut region, mut area, mut city, mut mcc, mut cat) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (mut net, mut merchants) = (vec![], vec![]);
+        let mut d = start;
+        while d <= end {
+            let t = f64::from(u32::try_from((d - start).num_days()).unwrap());
+            let weekly = 1.0 + 0.1 * f64::from(d.weekday().num_days_from_monday() / 5);
+            for (i, (c, r, a, m)) in CITIES.iter().enumerate() {
+                let scale = 1_000.0 * (1.0 + f64::from(u8::try_from(i).unwrap()));
+                let growth = 1.0 + t / 3_000.0;
+                for (code, category) in [("5712", "furniture"), ("5411", "supermarket")] {
+                    let lift = if category == "furniture" && *c == "330100" && d >= window {
+                        1.2
+                    } else {
+                        1.0
+                    };
+                    date.push(d);
+                    region.push(*r);
+                    area.push(*a);
+                    city.push(Some(*c));
+                    mcc.push(code);
+                    cat.push(category);
+                    net.push((scale * growth * weekly * lift * 100.0).round() / 100.0);
+                    merchants.push(*m);
+                }
+            }
+            date.push(d);
+            region.push("330000");
+            area.push("330000");
+            city.push(None);
+            mcc.push("5712");
+            cat.push("furniture");
+            net.push(500.0);
+            merchants.push(10);
+            d += chrono::Duration::days(1);
+        }
+        let n = date.len();
+        df!(
+            "date" => date,
+            "institution" => vec!["unionpay"; n],
+            "region_code" => region,
+            "area_code" => area,
+            "city_code" => city,
+            "urban_rural" => vec!["urban"; n],
+            "mcc" => mcc,
+            "category" => cat,
+            "channel" => vec!["offline"; n],
+            "txn_count" => vec![10i64; n],
+            "amount_yuan" => net.clone(),
+            "refund_amount_yuan" => vec![0.0; n],
+            "net_amount_yuan" => net,
+            "merchant_count" => merchants,
+        )
+        .unwrap()
+    }
+
+    fn lake_with_areas(dir: &std::path::Path) -> Lake {
+        let lake = Lake::open(dir).unwrap();
+        let rows = area_rows();
+        let empty = DataFrame::empty();
+        lake.commit(&Commit {
+            table: tables::PAYMENT_AREA_DAILY,
+            feed: "payment_transactions",
+            file: "area.csv",
+            sha256: &"a".repeat(64),
+            rows: &rows,
+            rejects: &empty,
+            origins: None,
+            report: serde_json::json!({}),
+            now: "2024-01-01T00:00:00Z",
+        })
+        .unwrap();
+        lake
+    }
+
+    fn row(uplift: &DataFrame, code: &str, cat: &str, method: &str) -> DataFrame {
+        uplift
+            .clone()
+            .lazy()
+            .filter(
+                col("region_code")
+                    .eq(lit(code.to_owned()))
+                    .and(col("category").eq(lit(cat.to_owned())))
+                    .and(col("method").eq(lit(method.to_owned())))
+                    .and(col("window_kind").eq(lit("campaign"))),
+            )
+            .collect()
+            .unwrap()
+    }
+
+    fn f(frame: &DataFrame, name: &str) -> Option<f64> {
+        frame
+            .column(name)
+            .unwrap()
+            .cast(&DataType::Float64)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .get(0)
+    }
+
+    /// Zhejiang's cities: one read of the area rows, a table per city in the level folder (the
+    /// province-level `uplift` untouched), names from the division list, 杭州's +20 % recovered,
+    /// the 000000 row the sum of the cities, and the share of sales without a city counted.
+    #[test]
+    fn a_province_s_cities_are_estimated_in_their_own_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = lake_with_areas(dir.path());
+        let campaign = Campaign::default_2023();
+        let opts = UpliftOptions::from_campaign(&campaign);
+        let est = estimate_cities(
+            &lake,
+            &campaign,
+            &[Method::PriorYear, Method::TwoYear],
+            &opts,
+            Some("330000"),
+        )
+        .unwrap();
+        assert!(lake.read_table(tables::UPLIFT).unwrap().height() == 0);
+        assert!(dir.path().join("levels/city/330000/scope.json").is_file());
+        let uplift = city_lake(&lake, "330000")
+            .unwrap()
+            .read_table(tables::UPLIFT)
+            .unwrap();
+        assert_eq!(uplift.height(), est.result.uplift.height());
+        let mut codes: Vec<String> = uplift
+            .column("region_code")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .map(str::to_owned)
+            .collect();
+        codes.sort();
+        codes.dedup();
+        // Zhejiang's cities, Ningbo included; no Jiangsu city.
+        assert_eq!(codes, ["000000", "330100", "330200", "330300", "330400"]);
+        let hz = row(&uplift, "330100", "furniture", "prior_year");
+        assert_eq!(
+            hz.column("region_name_zh").unwrap().str().unwrap().get(0),
+            Some("杭州市")
+        );
+        let pct = f(&hz, "uplift_pct").unwrap();
+        assert!((pct - 20.0).abs() < 3.0, "杭州 furniture {pct}");
+        let wz = f(
+            &row(&uplift, "330300", "furniture", "prior_year"),
+            "uplift_pct",
+        )
+        .unwrap();
+        assert!(wz.abs() < 3.0, "温州 furniture {wz}");
+        // The total row is the sum of the four cities' actual sales.
+        let total = row(&uplift, "000000", "furniture", "prior_year");
+        assert_eq!(
+            total
+                .column("region_name_zh")
+                .unwrap()
+                .str()
+                .unwrap()
+                .get(0),
+            Some("浙江省（各城市合计）")
+        );
+        let sum: f64 = ["330100", "330200", "330300", "330400"]
+            .iter()
+            .map(|c| f(&row(&uplift, c, "furniture", "prior_year"), "actual_yuan").unwrap())
+            .sum();
+        let got = f(&total, "actual_yuan").unwrap();
+        assert!((got - sum).abs() < 1.0, "{got} vs {sum}");
+        // 1095 days of one no-city row in scope, 500 yuan each.
+        let c = &est.coverage;
+        assert_eq!(c.rows_without_city, 1095);
+        assert_eq!(c.rows, 1095 * 9);
+        assert_eq!(c.cities, 4);
+        assert!((c.net_without_city_yuan - 1095.0 * 500.0).abs() < 1e-6);
+        assert!(c.share_without_city > 0.0 && c.share_without_city < 0.05);
+    }
+
+    /// Both provinces at once (the nation's cities): Jiangsu's cities are there, and the national
+    /// total is the sum of all six.
+    #[test]
+    fn the_nation_s_cities_total_every_city() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = lake_with_areas(dir.path());
+        let campaign = Campaign::default_2023();
+        let opts = UpliftOptions::from_campaign(&campaign);
+        let est = estimate_cities(&lake, &campaign, &[Method::PriorYear], &opts, None).unwrap();
+        let uplift = &est.result.uplift;
+        let sum: f64 = CITIES
+            .iter()
+            .map(|(c, ..)| f(&row(uplift, c, "furniture", "prior_year"), "actual_yuan").unwrap())
+            .sum();
+        let total = f(
+            &row(uplift, "000000", "furniture", "prior_year"),
+            "actual_yuan",
+        )
+        .unwrap();
+        assert!((total - sum).abs() < 1.0, "{total} vs {sum}");
+        assert_eq!(est.coverage.cities, 6);
+        // The report for one province reads the nation's tables, its cities only.
+        let (mine, _, _) = read_city_tables(&lake, Some("320000")).unwrap();
+        let codes: std::collections::BTreeSet<&str> = mine
+            .column("region_code")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
+        assert_eq!(codes.into_iter().collect::<Vec<_>>(), ["320100", "320200"]);
+        let (_, _, coverage) = read_city_tables(&lake, Some("320000")).unwrap();
+        assert_eq!(coverage.scope_name_zh, "江苏省");
+    }
+
+    /// 嘉兴 (2 merchants) is blanked with k = 5, and so is another Zhejiang city (杭州, the
+    /// smallest of the others), so Zhejiang's published furniture total less the visible cities gives back a sum of
+    /// two, not 嘉兴; the differencing attack of the test-support crate recovers nothing.
+    #[test]
+    fn a_small_city_is_blanked_with_a_complement_that_the_attack_cannot_undo() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = lake_with_areas(dir.path());
+        let campaign = Campaign::default_2023();
+        let opts = UpliftOptions::from_campaign(&campaign);
+        let est = estimate_cities(&lake, &campaign, &[Method::PriorYear], &opts, None).unwrap();
+        let area = lake.read_table(tables::PAYMENT_AREA_DAILY).unwrap();
+        let (published, hidden) =
+            published_cities(&est.result.uplift, &area, &campaign, 5).unwrap();
+        let blank =
+            |c: &str, g: &str| f(&row(&published, c, g, "prior_year"), "actual_yuan").is_none();
+        assert!(blank("330400", "furniture"));
+        assert!(blank("330400", "all_targeted"));
+        // A complement in Zhejiang (ex-Ningbo) for each category.
+        for g in ["furniture", "all_targeted"] {
+            let n = ["330100", "330300"].iter().filter(|c| blank(c, g)).count();
+            assert!(n >= 1, "{g}: no complement");
+        }
+        for c in ["320100", "320200", "330200"] {
+            assert!(!blank(c, "furniture"), "{c} blanked for nothing");
+        }
+        assert_eq!(hidden, 4);
+        // The totals survive, and the level column too.
+        assert!(!blank("000000", "furniture"));
+        assert!(
+            f(
+                &row(&published, "330400", "furniture", "prior_year"),
+                "level"
+            )
+            .is_some()
+        );
+
+        // The attack: cells are Zhejiang (ex-Ningbo) city × {furniture, all_targeted}; published
+        // sums: the region's furniture and all_targeted totals, and each city's all_targeted less
+        // its furniture, which is zero (furniture is the one targeted category here).
+        let cells = ["330100", "330300", "330400"];
+        let idx = |c: usize, g: usize| c * 2 + g;
+        let mut groups: Vec<Vec<usize>> = vec![
+            (0..3).map(|c| idx(c, 0)).collect(),
+            (0..3).map(|c| idx(c, 1)).collect(),
+        ];
+        let mut forms: Vec<Vec<(usize, f64)>> = groups
+            .drain(..)
+            .map(|g| g.into_iter().map(|c| (c, 1.0)).collect())
+            .collect();
+        forms.extend((0..3).map(|c| vec![(idx(c, 0), 1.0), (idx(c, 1), -1.0)]));
+        let hidden_cells: Vec<usize> = (0..3)
+            .flat_map(|c| [(c, "furniture", 0), (c, "all_targeted", 1)])
+            .filter(|(c, g, _)| blank(cells[*c], g))
+            .map(|(c, _, g)| idx(c, g))
+            .collect();
+        let recovered = homeseason_test_support::recoverable_weighted(&hidden_cells, &forms);
+        assert!(recovered.is_empty(), "recovered {recovered:?}");
+    }
+
+    /// The province level and the city level side by side, then Zhejiang's city-level report: the
+    /// cities' section and chart in place of the region section, bars, heatmap and tile map.
+    #[test]
+    fn a_province_s_city_report_replaces_its_region_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = lake_with_areas(dir.path());
+        // payment_daily: the same rows without their area (what ingest writes beside them).
+        let daily = area_rows()
+            .drop_many(["area_code", "city_code", "urban_rural"])
+            .lazy()
+            .group_by([
+                col("date"),
+                col("institution"),
+                col("region_code"),
+                col("mcc"),
+                col("category"),
+                col("channel"),
+            ])
+            .agg([
+                col("txn_count").sum(),
+                col("amount_yuan").sum(),
+                col("refund_amount_yuan").sum(),
+                col("net_amount_yuan").sum(),
+                col("merchant_count").sum(),
+            ])
+            .collect()
+            .unwrap();
+        let empty = DataFrame::empty();
+        lake.commit(&Commit {
+            table: tables::PAYMENT_DAILY,
+            feed: "payment_daily",
+            file: "daily.csv",
+            sha256: &"b".repeat(64),
+            rows: &daily,
+            rejects: &empty,
+            origins: None,
+            report: serde_json::json!({}),
+            now: "2024-01-01T00:00:00Z",
+        })
+        .unwrap();
+        let campaign = Campaign::default_2023();
+        let opts = UpliftOptions::from_campaign(&campaign);
+        crate::outputs::estimate(
+            &lake,
+            &campaign,
+            &[Method::PriorYear, Method::TwoYear],
+            &opts,
+        )
+        .unwrap();
+        estimate_cities(
+            &lake,
+            &campaign,
+            &[Method::PriorYear, Method::TwoYear],
+            &opts,
+            Some("330000"),
+        )
+        .unwrap();
+        let out = dir.path().join("report");
+        let html = report_cities(
+            &lake,
+            &campaign,
+            &out,
+            "2024-01-01T00:00:00Z",
+            None,
+            Some("330000"),
+        )
+        .unwrap();
+        let html = std::fs::read_to_string(html).unwrap();
+        let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+        for text in [&html, &md] {
+            assert!(text.contains("3 分城市 By city: 浙江省"), "cities section");
+            assert!(text.contains("杭州市") && text.contains("嘉兴市"));
+            assert!(!text.contains("3 分地区 By region"), "no region section");
+            assert!(!text.contains("瓦片图"), "no tile map");
+        }
+        assert!(md.contains("charts/uplift_by_city.png"));
+        assert!(out.join("charts/uplift_by_city.png").is_file());
+        assert!(!out.join("charts/uplift_tilemap.png").exists());
+        assert!(out.join("workbook.xlsx").is_file());
+        // The province-level report still has its region section and tile map.
+        let plain = dir.path().join("plain");
+        crate::outputs::report_for(
+            &lake,
+            &campaign,
+            &plain,
+            "2024-01-01T00:00:00Z",
+            None,
+            Some("330000"),
+        )
+        .unwrap();
+        let md = std::fs::read_to_string(plain.join("report.md")).unwrap();
+        assert!(md.contains("3 分地区 By region") && md.contains("uplift_tilemap"));
+        // Without --region there is no city report.
+        assert!(report_cities(&lake, &campaign, &out, "now", None, None).is_err());
+    }
+
+    /// The generic rule: one blanked cell in a margin draws the smallest other; a margin already
+    /// holding two is left alone; a cell alone in its margin is reported as exposed.
+    #[test]
+    fn the_generic_rule_pairs_every_blanked_cell() {
+        let merchants = [2, 50, 40, 60, 1];
+        let sizes = [10.0, 500.0, 300.0, 900.0, 7.0];
+        let margins = vec![vec![0, 1, 2, 3], vec![4]];
+        let s = suppress_cells(&merchants, &sizes, &margins, 5);
+        assert_eq!(s.hidden, [true, false, true, false, true]);
+        assert_eq!(s.exposed, [4]);
+        // Chained margins: hiding 2 for the first margin leaves 2 alone in the second.
+        let margins = vec![vec![0, 1, 2], vec![2, 3]];
+        let s = suppress_cells(&[2, 50, 40, 60], &[1.0, 500.0, 300.0, 900.0], &margins, 5);
+        assert_eq!(s.hidden, [true, false, true, true]);
+        let untouched = suppress_cells(&[9, 9], &[1.0, 1.0], &[vec![0, 1]], 5);
+        assert_eq!(untouched.hidden, [false, false]);
+    }
+}

@@ -1,0 +1,107 @@
+//! A province's city-level report (issue 18 part 5): the sample season → `uplift --level city` →
+//! `report --level city --region 330000`, with the region section and tile map replaced by
+//! Zhejiang's cities (table, bar chart, workbook sheet).
+//!
+//! Not registered in `main.rs` until the `payment_area_daily` writer (helper "area") is merged: the
+//! demo's lake holds no area rows before it.
+
+use calamine::Reader as _;
+
+use crate::util::{demo_dir, fails, ok};
+
+#[test]
+fn a_province_gets_its_city_level_report() {
+    let demo = demo_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    homeseason_test_support::copy_dir(&demo.join("lake"), &lake);
+    let lake_s = lake.to_str().unwrap();
+    let province_uplift = || {
+        homeseason_lake::Lake::open(&lake)
+            .unwrap()
+            .read_table(homeseason_schema::contract::tables::UPLIFT)
+            .unwrap()
+    };
+    let before = province_uplift();
+
+    // Zhejiang's cities only: a folder of their own, the province-level tables untouched.
+    let said = ok(&[
+        "uplift",
+        "--lake",
+        lake_s,
+        "--level",
+        "city",
+        "--region",
+        "浙江",
+        "--methods",
+        "prior_year,two_year",
+    ]);
+    assert!(said.contains("浙江"), "{said}");
+    assert!(said.contains("carry no city"), "{said}");
+    assert!(
+        province_uplift().equals_missing(&before),
+        "the province-level uplift is not overwritten"
+    );
+    let city_lake = lake.join("levels/city/330000");
+    let uplift = homeseason_lake::Lake::open(&city_lake)
+        .unwrap()
+        .read_table(homeseason_schema::contract::tables::UPLIFT)
+        .unwrap();
+    let codes: std::collections::BTreeSet<String> = crate::util::texts(&uplift, "region_code")
+        .into_iter()
+        .collect();
+    assert!(codes.contains("330100"), "Hangzhou: {codes:?}");
+    assert!(codes.contains("000000"), "the cities' total: {codes:?}");
+    assert!(
+        codes.iter().all(|c| c == "000000" || c.starts_with("33")),
+        "only Zhejiang's cities: {codes:?}"
+    );
+    let scope = crate::util::read_json(&city_lake.join("scope.json"));
+    assert_eq!(scope["scope"], "330000");
+    assert!(scope["cities"].as_u64().unwrap() >= 2, "{scope}");
+
+    // The city-level report of Zhejiang.
+    let out = tmp.path().join("zj-cities");
+    let out_s = out.to_str().unwrap();
+    ok(&[
+        "report", "--lake", lake_s, "--out", out_s, "--level", "city", "--region", "330000",
+    ]);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for text in [&html, &md] {
+        assert!(text.contains("3 分城市 By city"), "the cities section");
+        assert!(text.contains("杭州市"), "Hangzhou by name");
+        assert!(!text.contains("3 分地区 By region"), "no region section");
+        assert!(!text.contains("uplift_tilemap"), "no tile map");
+    }
+    assert!(out.join("charts/uplift_by_city.png").is_file());
+    assert!(!out.join("charts/uplift_tilemap.png").exists());
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook(out.join("workbook.xlsx")).expect("workbook opens");
+    assert!(
+        book.sheet_names().iter().any(|n| n == "分城市 By city"),
+        "{:?}",
+        book.sheet_names()
+    );
+    let range = book.worksheet_range("分城市 By city").expect("city sheet");
+    assert!(range.height() >= 3 + 2, "{}", range.height());
+
+    // A city report is a province's; without a city-level estimate it says what to run.
+    fails(&[
+        "report", "--lake", lake_s, "--out", out_s, "--level", "city",
+    ]);
+    let fresh = tmp.path().join("fresh");
+    homeseason_test_support::copy_dir(&demo.join("lake"), &fresh);
+    let err = fails(&[
+        "report",
+        "--lake",
+        fresh.to_str().unwrap(),
+        "--out",
+        out_s,
+        "--level",
+        "city",
+        "--region",
+        "320000",
+    ]);
+    assert!(err.contains("uplift --level city"), "{err}");
+}
