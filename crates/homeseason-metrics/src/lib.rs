@@ -89,7 +89,7 @@ pub mod triangulate;
 mod uplift;
 pub mod urban_rural;
 
-pub use series::{ALL_TARGETED, daily_series};
+pub use series::{ALL_TARGETED, daily_series, with_zero_days};
 pub use uplift::{BOOTSTRAP_SEED, Method, UpliftOptions, UpliftResult, placebo_windows, uplift};
 
 /// Errors of the metrics.

@@ -138,50 +138,19 @@ pub fn urban_rural_uplift(
 
 /// The urban and rural rows of `area_daily` summed per region × category × class × date, with a
 /// zero for each day the region has rows (any category, any class) but the class none of the
-/// category: a class's sales are sparse (a county's few merchants of one category), and a day
-/// without a sale is a zero, not a missing day — left out, it would leave the day out of the
-/// baseline too and pull the uplift towards zero. A day the region has no row at all stays missing.
+/// category ([`crate::with_zero_days`]).
 fn with_zero_days(area_daily: &DataFrame) -> Result<DataFrame> {
-    let classes = area_daily
-        .clone()
-        .lazy()
-        .filter(
-            col("urban_rural")
-                .eq(lit(CLASSES[0]))
-                .or(col("urban_rural").eq(lit(CLASSES[1]))),
-        )
-        .group_by([
-            col("region_code"),
-            col("category"),
-            col("urban_rural"),
-            col("date"),
-        ])
-        .agg([col("net_amount_yuan").cast(DataType::Float64).sum()]);
-    let days = area_daily
-        .clone()
-        .lazy()
-        .select([col("region_code"), col("date")])
-        .unique_stable(None, UniqueKeepStrategy::First);
-    let cells = classes
-        .clone()
-        .select([col("region_code"), col("category"), col("urban_rural")])
-        .unique_stable(None, UniqueKeepStrategy::First);
-    let key = [
-        col("region_code"),
-        col("category"),
-        col("urban_rural"),
-        col("date"),
-    ];
-    Ok(cells
-        .join(
-            days,
-            [col("region_code")],
-            [col("region_code")],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .join(classes, key.clone(), key, JoinArgs::new(JoinType::Left))
-        .with_column(col("net_amount_yuan").fill_null(lit(0.0)))
-        .collect()?)
+    let classes = area_daily.clone().lazy().filter(
+        col("urban_rural")
+            .eq(lit(CLASSES[0]))
+            .or(col("urban_rural").eq(lit(CLASSES[1]))),
+    );
+    crate::with_zero_days(
+        classes,
+        area_daily.clone().lazy(),
+        "region_code",
+        &["region_code", "category", "urban_rural"],
+    )
 }
 
 /// Per region × category of the daily series, the window's sales of class `unknown` as a percentage

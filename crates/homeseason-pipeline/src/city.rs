@@ -233,15 +233,24 @@ pub fn city_frame(area: &DataFrame, scope: &str) -> Result<(DataFrame, CityCover
             .map(|s| (*s).to_owned())
             .collect(),
     };
-    let frame = in_scope
-        .filter(has_city().and(col("category").is_not_null()))
-        .select([
-            col("city_code").alias("region_code"),
-            col("category"),
-            col("date"),
-            col("net_amount_yuan"),
-        ])
-        .collect()?;
+    // A day the city's reporting region reported on but the city sold nothing of a category is a
+    // zero of that city × category, not a missing day (`with_zero_days`).
+    let frame = homeseason_metrics::with_zero_days(
+        in_scope
+            .clone()
+            .filter(has_city().and(col("category").is_not_null())),
+        in_scope,
+        "region_code",
+        &["region_code", "city_code", "category"],
+    )?
+    .lazy()
+    .select([
+        col("city_code").alias("region_code"),
+        col("category"),
+        col("date"),
+        col("net_amount_yuan"),
+    ])
+    .collect()?;
     Ok((frame, coverage))
 }
 
