@@ -807,6 +807,86 @@ pub fn daily_profiled(
     })
 }
 
+/// Where `payment_area_daily` (`area`) disagrees with `payment_daily` (`daily`) for the
+/// institutions the area table holds: summed over `area_code`, every (date, institution, region,
+/// MCC, channel) cell must give `payment_daily`'s `txn_count` and money to the fen, and its
+/// `merchant_count` at least `payment_daily`'s (a merchant selling in two areas of a region is one
+/// merchant of the region). A cell of either table missing from the other is a mismatch. Each
+/// mismatch is described in a line (at most `limit`); empty when the tables agree.
+///
+/// # Errors
+/// When a frame lacks a column of its contract.
+pub fn area_sum_mismatches(
+    daily: &DataFrame,
+    area: &DataFrame,
+    limit: usize,
+) -> PolarsResult<Vec<String>> {
+    let key = ["date", "institution", "region_code", "mcc", "channel"];
+    let fen = |c: &str| {
+        (col(c) * lit(100.0))
+            .round(0, RoundMode::HalfAwayFromZero)
+            .cast(DataType::Int64)
+    };
+    let measures = |lf: LazyFrame, suffix: &str| {
+        lf.group_by(key.map(col)).agg([
+            col("txn_count").sum().alias(format!("txn{suffix}")),
+            fen("amount_yuan").sum().alias(format!("gross{suffix}")),
+            fen("refund_amount_yuan")
+                .sum()
+                .alias(format!("refund{suffix}")),
+            col("merchant_count")
+                .sum()
+                .alias(format!("merchants{suffix}")),
+        ])
+    };
+    let institutions = area
+        .column("institution")?
+        .as_materialized_series()
+        .unique()?;
+    let daily = daily
+        .clone()
+        .lazy()
+        .with_column(col("institution").cast(DataType::String))
+        .filter(col("institution").is_in(lit(institutions).implode(false), false));
+    let area = area
+        .clone()
+        .lazy()
+        .with_column(col("institution").cast(DataType::String));
+    let joined = measures(daily, "_d")
+        .join(
+            measures(area, "_a"),
+            key.map(col),
+            key.map(col),
+            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+        )
+        .filter(
+            col("txn_d")
+                .neq_missing(col("txn_a"))
+                .or(col("gross_d").neq_missing(col("gross_a")))
+                .or(col("refund_d").neq_missing(col("refund_a")))
+                .or(col("merchants_d").is_null())
+                .or(col("merchants_a").is_null())
+                .or(col("merchants_d").gt(col("merchants_a"))),
+        )
+        .sort(key, SortMultipleOptions::default())
+        .collect()?;
+    let mut out = Vec::new();
+    for i in 0..joined.height().min(limit) {
+        let row = joined.get_row(i)?;
+        let cells: Vec<String> = joined
+            .get_column_names()
+            .iter()
+            .zip(row.0.iter())
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        out.push(cells.join(", "));
+    }
+    if joined.height() > limit {
+        out.push(format!("… {} cells in all", joined.height()));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -942,84 +1022,4 @@ mod tests {
             "{text}"
         );
     }
-}
-
-/// Where `payment_area_daily` (`area`) disagrees with `payment_daily` (`daily`) for the
-/// institutions the area table holds: summed over `area_code`, every (date, institution, region,
-/// MCC, channel) cell must give `payment_daily`'s `txn_count` and money to the fen, and its
-/// `merchant_count` at least `payment_daily`'s (a merchant selling in two areas of a region is one
-/// merchant of the region). A cell of either table missing from the other is a mismatch. Each
-/// mismatch is described in a line (at most `limit`); empty when the tables agree.
-///
-/// # Errors
-/// When a frame lacks a column of its contract.
-pub fn area_sum_mismatches(
-    daily: &DataFrame,
-    area: &DataFrame,
-    limit: usize,
-) -> PolarsResult<Vec<String>> {
-    let key = ["date", "institution", "region_code", "mcc", "channel"];
-    let fen = |c: &str| {
-        (col(c) * lit(100.0))
-            .round(0, RoundMode::HalfAwayFromZero)
-            .cast(DataType::Int64)
-    };
-    let measures = |lf: LazyFrame, suffix: &str| {
-        lf.group_by(key.map(col)).agg([
-            col("txn_count").sum().alias(format!("txn{suffix}")),
-            fen("amount_yuan").sum().alias(format!("gross{suffix}")),
-            fen("refund_amount_yuan")
-                .sum()
-                .alias(format!("refund{suffix}")),
-            col("merchant_count")
-                .sum()
-                .alias(format!("merchants{suffix}")),
-        ])
-    };
-    let institutions = area
-        .column("institution")?
-        .as_materialized_series()
-        .unique()?;
-    let daily = daily
-        .clone()
-        .lazy()
-        .with_column(col("institution").cast(DataType::String))
-        .filter(col("institution").is_in(lit(institutions).implode(false), false));
-    let area = area
-        .clone()
-        .lazy()
-        .with_column(col("institution").cast(DataType::String));
-    let joined = measures(daily, "_d")
-        .join(
-            measures(area, "_a"),
-            key.map(col),
-            key.map(col),
-            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
-        )
-        .filter(
-            col("txn_d")
-                .neq_missing(col("txn_a"))
-                .or(col("gross_d").neq_missing(col("gross_a")))
-                .or(col("refund_d").neq_missing(col("refund_a")))
-                .or(col("merchants_d").is_null())
-                .or(col("merchants_a").is_null())
-                .or(col("merchants_d").gt(col("merchants_a"))),
-        )
-        .sort(key, SortMultipleOptions::default())
-        .collect()?;
-    let mut out = Vec::new();
-    for i in 0..joined.height().min(limit) {
-        let row = joined.get_row(i)?;
-        let cells: Vec<String> = joined
-            .get_column_names()
-            .iter()
-            .zip(row.0.iter())
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect();
-        out.push(cells.join(", "));
-    }
-    if joined.height() > limit {
-        out.push(format!("… {} cells in all", joined.height()));
-    }
-    Ok(out)
 }

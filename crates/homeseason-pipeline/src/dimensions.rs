@@ -257,9 +257,9 @@ pub fn merchant_floors(area: &DataFrame, campaign: &Campaign) -> Result<HashMap<
 ///
 /// # Errors
 /// Frame failures (a missing column).
-pub fn blank_small_classes(
+pub fn blank_small_classes<S: std::hash::BuildHasher>(
     table: &DataFrame,
-    floors: &HashMap<ClassCell, i64>,
+    floors: &HashMap<ClassCell, i64, S>,
     k: u32,
     campaign: &Campaign,
 ) -> Result<DataFrame> {
@@ -284,8 +284,8 @@ pub fn blank_small_classes(
     let classes = homeseason_metrics::urban_rural::CLASSES;
     let has: Vec<Vec<bool>> = classes.iter().map(|c| present(c)).collect::<Result<_>>()?;
     let mut touched: HashSet<(String, String)> = HashSet::new();
-    for i in 0..table.height() {
-        let (Some(r), Some(c)) = (regions.get(i), categories.get(i)) else {
+    for (i, cell) in regions.iter().zip(categories.iter()).enumerate() {
+        let (Some(r), Some(c)) = cell else {
             continue;
         };
         let small = classes.iter().enumerate().any(|(j, class)| {
@@ -511,8 +511,7 @@ mod tests {
             homeseason_test_support::recoverable_weighted(&hidden, &published_forms(&naive));
         assert_eq!(recovered.len(), 2);
         // Enough merchants everywhere: nothing blanked.
-        let floors_ok: HashMap<ClassCell, i64> =
-            floors.into_iter().map(|(key, _)| (key, 50)).collect();
+        let floors_ok: HashMap<ClassCell, i64> = floors.into_keys().map(|key| (key, 50)).collect();
         let kept = blank_small_classes(&table, &floors_ok, 5, &campaign).unwrap();
         assert_eq!(kept.column("rural_actual_yuan").unwrap().null_count(), 0);
     }

@@ -165,7 +165,9 @@ pub(crate) fn bfgs<F: FnMut(&[f64]) -> (f64, Vec<f64>)>(
         }
         let longest = max_abs(&p);
         if longest > 1.0 {
-            p.iter_mut().for_each(|v| *v /= longest);
+            for v in &mut p {
+                *v /= longest;
+            }
             slope /= longest;
         }
         let mut t = 1.0;
