@@ -972,26 +972,12 @@ fn run(cli: Cli) -> Result<()> {
                 Some(d) => Some(d),
                 None => pipeline::outputs::latest_complete_week(&lake, &campaign)?,
             };
-            if level == pipeline::city::Level::City {
-                let html = pipeline::city::report_cities(
-                    &lake,
-                    &campaign,
-                    &out,
-                    &now(),
-                    as_of,
-                    region.as_deref(),
-                )?;
-                println!("report 报告: {}", html.display());
-                return Ok(());
-            }
-            let (_, html) = pipeline::outputs::report_for(
-                &lake,
-                &campaign,
-                &out,
-                &now(),
-                as_of,
-                region.as_deref(),
-            )?;
+            let (lake, campaign, now, region) = (&lake, &campaign, &now(), region.as_deref());
+            let html = if level == pipeline::city::Level::City {
+                pipeline::city::report_cities(lake, campaign, &out, now, as_of, region)?
+            } else {
+                pipeline::outputs::report_for(lake, campaign, &out, now, as_of, region)?.1
+            };
             println!("report 报告: {}", html.display());
         }
         Command::Score { lake, truth, json } => {

@@ -146,12 +146,7 @@ impl TxnSpill {
         month: u32,
         pairs: &[(u64, i32)],
     ) -> std::io::Result<()> {
-        let mut buf = Vec::with_capacity(pairs.len() * PAIR_RECORD);
-        for (p, day) in pairs {
-            buf.extend_from_slice(&p.to_le_bytes());
-            buf.extend_from_slice(&day.to_le_bytes());
-        }
-        self.writer(year, month, "pairs")?.write_all(&buf)
+        self.push_pair_records(year, month, "pairs", pairs)
     }
 
     /// Append area merchant pairs first counted in a month (`.apairs`).
@@ -164,12 +159,23 @@ impl TxnSpill {
         month: u32,
         pairs: &[(u64, i32)],
     ) -> std::io::Result<()> {
+        self.push_pair_records(year, month, AREA_PAIRS_EXT, pairs)
+    }
+
+    /// Append `(pair, day)` records to the month's `ext` file.
+    fn push_pair_records(
+        &mut self,
+        year: i32,
+        month: u32,
+        ext: &'static str,
+        pairs: &[(u64, i32)],
+    ) -> std::io::Result<()> {
         let mut buf = Vec::with_capacity(pairs.len() * PAIR_RECORD);
         for (p, day) in pairs {
             buf.extend_from_slice(&p.to_le_bytes());
             buf.extend_from_slice(&day.to_le_bytes());
         }
-        self.writer(year, month, AREA_PAIRS_EXT)?.write_all(&buf)
+        self.writer(year, month, ext)?.write_all(&buf)
     }
 
     /// Forget everything pushed so far.

@@ -415,6 +415,11 @@ pub fn primary_method(campaign: &Campaign, backtest: Option<&DataFrame>) -> Resu
 /// [`ReportError::UnknownRegion`] when `region` is not one of the campaign's regions; otherwise as
 /// [`build`].
 pub fn build_region(input: &ReportInput<'_>, region: &str) -> Result<Report> {
+    build_for(input, focus_of(input, region)?, None)
+}
+
+/// The campaign's region `region` as the report's focus.
+fn focus_of(input: &ReportInput<'_>, region: &str) -> Result<Focus> {
     let found = input
         .campaign
         .regions()
@@ -422,15 +427,11 @@ pub fn build_region(input: &ReportInput<'_>, region: &str) -> Result<Report> {
         .into_iter()
         .find(|r| r.code == region)
         .ok_or_else(|| ReportError::UnknownRegion(region.to_owned()))?;
-    build_for(
-        input,
-        Focus {
-            code: found.code.clone(),
-            zh: found.short_zh.clone(),
-            en: found.name_en.clone(),
-        },
-        None,
-    )
+    Ok(Focus {
+        code: found.code,
+        zh: found.short_zh,
+        en: found.name_en,
+    })
 }
 
 /// A province's city-level report (`homeseason report --level city --region CODE`): the region's
@@ -444,22 +445,7 @@ pub fn build_region_cities(
     region: &str,
     cities: city::CitySection,
 ) -> Result<Report> {
-    let found = input
-        .campaign
-        .regions()
-        .map_err(|e| ReportError::Empty(e.to_string()))?
-        .into_iter()
-        .find(|r| r.code == region)
-        .ok_or_else(|| ReportError::UnknownRegion(region.to_owned()))?;
-    build_for(
-        input,
-        Focus {
-            code: found.code.clone(),
-            zh: found.short_zh.clone(),
-            en: found.name_en.clone(),
-        },
-        Some(cities),
-    )
+    build_for(input, focus_of(input, region)?, Some(cities))
 }
 
 /// Build the report.

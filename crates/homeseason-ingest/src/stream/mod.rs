@@ -291,9 +291,19 @@ pub(super) fn merchant_pair_in(
     channel: u8,
     merchant: &[u8],
 ) -> u64 {
+    pair_hash(
+        buf,
+        format_args!("{day}|{region}|{mcc:04}|{channel}|"),
+        merchant,
+    )
+}
+
+/// XXH64 (seed 42, never 0) of the text `cell` followed by the trimmed `merchant`, built in `buf`:
+/// the hash of [`merchant_pair`] and [`area_merchant_pair`].
+fn pair_hash(buf: &mut Vec<u8>, cell: std::fmt::Arguments<'_>, merchant: &[u8]) -> u64 {
     use std::io::Write as _;
     buf.clear();
-    let _ = write!(buf, "{day}|{region}|{mcc:04}|{channel}|");
+    let _ = buf.write_fmt(cell);
     buf.extend_from_slice(trim(merchant));
     nonzero(xxh64::xxh64(buf, INDEX_HASH_SEED))
 }
@@ -324,11 +334,11 @@ pub(super) fn area_merchant_pair_in(
     channel: u8,
     merchant: &[u8],
 ) -> u64 {
-    use std::io::Write as _;
-    buf.clear();
-    let _ = write!(buf, "{day}|{region}|{area}|{mcc:04}|{channel}|");
-    buf.extend_from_slice(trim(merchant));
-    nonzero(xxh64::xxh64(buf, INDEX_HASH_SEED))
+    pair_hash(
+        buf,
+        format_args!("{day}|{region}|{area}|{mcc:04}|{channel}|"),
+        merchant,
+    )
 }
 
 /// The fingerprint of a transaction's values — everything it contributes to `payment_daily`: its

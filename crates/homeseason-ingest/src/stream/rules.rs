@@ -184,6 +184,13 @@ pub struct DailyCells<'a> {
     category: Vec<&'static str>,
     mapped: Vec<bool>,
     unmapped_mcc: BTreeMap<String, usize>,
+    figures: Figures<'a>,
+}
+
+/// The columns `payment_daily` and `payment_area_daily` share, one entry per cell: day, reporting
+/// region, MCC, category, channel, counts and money (fen in, yuan out).
+#[derive(Default)]
+struct Figures<'a> {
     date: Vec<i32>,
     region: Vec<&'a str>,
     mcc: Vec<String>,
@@ -194,6 +201,63 @@ pub struct DailyCells<'a> {
     refund: Vec<f64>,
     net: Vec<f64>,
     merchants: Vec<i64>,
+}
+
+impl<'a> Figures<'a> {
+    /// Add a cell of `day`, `region`, `mcc` (category `cat`) and `channel` with its sales count,
+    /// gross sales and refunds in fen and its merchants.
+    fn push(
+        &mut self,
+        (day, region, mcc, cat): (i32, &'a str, u16, &'static str),
+        channel: &'a str,
+        (count, sale_fen, refund_fen, merchants): (i64, i128, i128, i64),
+    ) {
+        self.date.push(day);
+        self.region.push(region);
+        self.mcc.push(format!("{mcc:04}"));
+        self.cat.push(cat);
+        self.channel.push(channel);
+        self.count.push(count);
+        self.amount.push(sale_fen as f64 / 100.0);
+        self.refund.push(refund_fen as f64 / 100.0);
+        self.net.push((sale_fen - refund_fen) as f64 / 100.0);
+        self.merchants.push(merchants);
+    }
+
+    /// The frame: `date`, `institution`, `region_code`, then `between`, then `mcc` …
+    /// `merchant_count`, sorted by `sort`.
+    fn frame(
+        self,
+        institution: &str,
+        between: Vec<Column>,
+        sort: &[&str],
+    ) -> PolarsResult<DataFrame> {
+        let height = self.date.len();
+        let mut columns = vec![
+            Column::new("date".into(), self.date).cast(&DataType::Date)?,
+            Column::new_scalar(
+                "institution".into(),
+                Scalar::from(PlSmallStr::from(institution)),
+                height,
+            ),
+            Column::new("region_code".into(), self.region),
+        ];
+        columns.extend(between);
+        columns.extend([
+            Column::new("mcc".into(), self.mcc),
+            Column::new("category".into(), self.cat),
+            Column::new("channel".into(), self.channel),
+            Column::new("txn_count".into(), self.count),
+            Column::new("amount_yuan".into(), self.amount),
+            Column::new("refund_amount_yuan".into(), self.refund),
+            Column::new("net_amount_yuan".into(), self.net),
+            Column::new("merchant_count".into(), self.merchants),
+        ]);
+        DataFrame::new(height, columns)?
+            .lazy()
+            .sort(sort, SortMultipleOptions::default())
+            .collect()
+    }
 }
 
 /// One `payment_daily` cell in integer units, as [`DailyCells::push`] takes it.
@@ -228,39 +292,25 @@ impl<'a> DailyCells<'a> {
             category,
             mapped,
             unmapped_mcc: BTreeMap::new(),
-            date: Vec::new(),
-            region: Vec::new(),
-            mcc: Vec::new(),
-            cat: Vec::new(),
-            channel: Vec::new(),
-            count: Vec::new(),
-            amount: Vec::new(),
-            refund: Vec::new(),
-            net: Vec::new(),
-            merchants: Vec::new(),
+            figures: Figures::default(),
         }
     }
 
     /// Add a cell.
     pub fn push(&mut self, c: DailyCell<'a>) {
         let mcc = usize::from(c.mcc);
-        self.date.push(c.day);
-        self.region.push(c.region);
-        self.mcc.push(format!("{:04}", c.mcc));
         if !self.mapped.get(mcc).copied().unwrap_or(false) {
             *self
                 .unmapped_mcc
                 .entry(format!("{:04}", c.mcc))
                 .or_default() += usize::try_from(c.rows).unwrap_or(0);
         }
-        self.cat
-            .push(self.category.get(mcc).copied().unwrap_or("other"));
-        self.channel.push(c.channel);
-        self.count.push(c.txn_count);
-        self.amount.push(c.sale_fen as f64 / 100.0);
-        self.refund.push(c.refund_fen as f64 / 100.0);
-        self.net.push((c.sale_fen - c.refund_fen) as f64 / 100.0);
-        self.merchants.push(c.merchants);
+        let cat = self.category.get(mcc).copied().unwrap_or("other");
+        self.figures.push(
+            (c.day, c.region, c.mcc, cat),
+            c.channel,
+            (c.txn_count, c.sale_fen, c.refund_fen, c.merchants),
+        );
     }
 
     /// The cells as `payment_daily` rows of `institution`, and the rows per unmapped MCC.
@@ -268,33 +318,11 @@ impl<'a> DailyCells<'a> {
     /// # Errors
     /// Polars errors building or sorting the frame.
     pub fn finish(self, institution: &str) -> PolarsResult<(DataFrame, BTreeMap<String, usize>)> {
-        let height = self.date.len();
-        let rows = DataFrame::new(
-            height,
-            vec![
-                Column::new("date".into(), self.date).cast(&DataType::Date)?,
-                Column::new_scalar(
-                    "institution".into(),
-                    Scalar::from(PlSmallStr::from(institution)),
-                    height,
-                ),
-                Column::new("region_code".into(), self.region),
-                Column::new("mcc".into(), self.mcc),
-                Column::new("category".into(), self.cat),
-                Column::new("channel".into(), self.channel),
-                Column::new("txn_count".into(), self.count),
-                Column::new("amount_yuan".into(), self.amount),
-                Column::new("refund_amount_yuan".into(), self.refund),
-                Column::new("net_amount_yuan".into(), self.net),
-                Column::new("merchant_count".into(), self.merchants),
-            ],
-        )?
-        .lazy()
-        .sort(
-            ["date", "region_code", "mcc", "channel"],
-            SortMultipleOptions::default(),
-        )
-        .collect()?;
+        let rows = self.figures.frame(
+            institution,
+            Vec::new(),
+            &["date", "region_code", "mcc", "channel"],
+        )?;
         Ok((rows, self.unmapped_mcc))
     }
 }
@@ -324,19 +352,10 @@ pub struct AreaCell<'a> {
 /// date, region, area, MCC and channel; money in fen in, yuan out (as [`DailyCells`]).
 pub struct AreaCells<'a> {
     category: Vec<&'static str>,
-    date: Vec<i32>,
-    region: Vec<&'a str>,
     area: Vec<&'a str>,
     city: Vec<Option<&'a str>>,
     urban_rural: Vec<&'static str>,
-    mcc: Vec<String>,
-    cat: Vec<&'static str>,
-    channel: Vec<&'a str>,
-    count: Vec<i64>,
-    amount: Vec<f64>,
-    refund: Vec<f64>,
-    net: Vec<f64>,
-    merchants: Vec<i64>,
+    figures: Figures<'a>,
 }
 
 impl<'a> AreaCells<'a> {
@@ -345,42 +364,28 @@ impl<'a> AreaCells<'a> {
     pub fn new(campaign: &Campaign) -> AreaCells<'a> {
         AreaCells {
             category: mcc_categories(campaign).0,
-            date: Vec::new(),
-            region: Vec::new(),
             area: Vec::new(),
             city: Vec::new(),
             urban_rural: Vec::new(),
-            mcc: Vec::new(),
-            cat: Vec::new(),
-            channel: Vec::new(),
-            count: Vec::new(),
-            amount: Vec::new(),
-            refund: Vec::new(),
-            net: Vec::new(),
-            merchants: Vec::new(),
+            figures: Figures::default(),
         }
     }
 
     /// Add a cell.
     pub fn push(&mut self, c: AreaCell<'a>) {
-        self.date.push(c.day);
-        self.region.push(c.area.region.as_str());
         self.area.push(c.area.code.as_str());
         self.city.push(c.area.city.as_deref());
         self.urban_rural.push(c.area.urban_rural);
-        self.mcc.push(format!("{:04}", c.mcc));
-        self.cat.push(
-            self.category
-                .get(usize::from(c.mcc))
-                .copied()
-                .unwrap_or("other"),
+        let cat = self
+            .category
+            .get(usize::from(c.mcc))
+            .copied()
+            .unwrap_or("other");
+        self.figures.push(
+            (c.day, c.area.region.as_str(), c.mcc, cat),
+            c.channel,
+            (c.txn_count, c.sale_fen, c.refund_fen, c.merchants),
         );
-        self.channel.push(c.channel);
-        self.count.push(c.txn_count);
-        self.amount.push(c.sale_fen as f64 / 100.0);
-        self.refund.push(c.refund_fen as f64 / 100.0);
-        self.net.push((c.sale_fen - c.refund_fen) as f64 / 100.0);
-        self.merchants.push(c.merchants);
     }
 
     /// The cells as `payment_area_daily` rows of `institution`.
@@ -388,36 +393,16 @@ impl<'a> AreaCells<'a> {
     /// # Errors
     /// Polars errors building or sorting the frame.
     pub fn finish(self, institution: &str) -> PolarsResult<DataFrame> {
-        let height = self.date.len();
-        DataFrame::new(
-            height,
-            vec![
-                Column::new("date".into(), self.date).cast(&DataType::Date)?,
-                Column::new_scalar(
-                    "institution".into(),
-                    Scalar::from(PlSmallStr::from(institution)),
-                    height,
-                ),
-                Column::new("region_code".into(), self.region),
-                Column::new("area_code".into(), self.area),
-                Column::new("city_code".into(), self.city),
-                Column::new("urban_rural".into(), self.urban_rural),
-                Column::new("mcc".into(), self.mcc),
-                Column::new("category".into(), self.cat),
-                Column::new("channel".into(), self.channel),
-                Column::new("txn_count".into(), self.count),
-                Column::new("amount_yuan".into(), self.amount),
-                Column::new("refund_amount_yuan".into(), self.refund),
-                Column::new("net_amount_yuan".into(), self.net),
-                Column::new("merchant_count".into(), self.merchants),
-            ],
-        )?
-        .lazy()
-        .sort(
-            ["date", "region_code", "area_code", "mcc", "channel"],
-            SortMultipleOptions::default(),
+        let between = vec![
+            Column::new("area_code".into(), self.area),
+            Column::new("city_code".into(), self.city),
+            Column::new("urban_rural".into(), self.urban_rural),
+        ];
+        self.figures.frame(
+            institution,
+            between,
+            &["date", "region_code", "area_code", "mcc", "channel"],
         )
-        .collect()
     }
 }
 
