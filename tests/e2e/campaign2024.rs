@@ -182,6 +182,12 @@ fn the_2024_campaign_is_selectable_by_year_and_id() {
 /// examples included) and `#[cfg(test)]` items are not scanned.
 const ALLOWED: &[(&str, &str, &str)] = &[
     (
+        "homeseason-metrics/src/test_frames.rs",
+        "",
+        "a module compiled only for the crate's unit tests (`#[cfg(test)] mod test_frames;` in lib.rs): \
+         its three-year test series is laid out on the 2023 campaign's data years",
+    ),
+    (
         "homeseason-schema/src/campaign.rs",
         "include_str!(\"../data/campaign-2023.toml\")",
         "the embedded default campaign's file name",
