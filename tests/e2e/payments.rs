@@ -509,8 +509,8 @@ fn reupload_changes_nothing_and_a_month_is_corrected_with_replace() {
     );
     assert_eq!(
         std::fs::read_dir(&index).unwrap().count(),
-        2,
-        "ids and merchant pairs"
+        3,
+        "ids, merchant pairs and area merchant pairs"
     );
     // A corrected September: files are increments, so the month is removed explicitly
     // (`--replace`, which also forgets its transaction ids), then the corrected file is ingested.
