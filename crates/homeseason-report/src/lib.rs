@@ -428,9 +428,9 @@ fn focus_of(input: &ReportInput<'_>, region: &str) -> Result<Focus> {
         .find(|r| r.code == region)
         .ok_or_else(|| ReportError::UnknownRegion(region.to_owned()))?;
     Ok(Focus {
-        code: found.code,
-        zh: found.short_zh,
-        en: found.name_en,
+        code: found.code.clone(),
+        zh: found.short_zh.clone(),
+        en: found.name_en.clone(),
     })
 }
 

@@ -255,7 +255,7 @@ impl<'a> Figures<'a> {
         ]);
         DataFrame::new(height, columns)?
             .lazy()
-            .sort(sort, SortMultipleOptions::default())
+            .sort(sort.iter().copied(), SortMultipleOptions::default())
             .collect()
     }
 }
