@@ -110,10 +110,18 @@ pub const SKIPPED_AT_CITY_LEVEL: [&str; 5] = [
     "online/offline and themes: estimated per region",
 ];
 
-/// The folder of the city-level tables of one scope, relative to the lake's root.
-#[must_use]
-pub fn city_dir(scope: &str) -> PathBuf {
-    PathBuf::from("levels").join("city").join(scope)
+/// The folder of the city-level tables of one scope, relative to the lake's root: `scope` must be
+/// `000000` or a reporting region's code from the embedded list, so no other text becomes a folder.
+///
+/// # Errors
+/// A scope that is not a known region code.
+pub fn city_dir(scope: &str) -> Result<PathBuf> {
+    if scope != NATIONAL && Regions::embedded().by_code(scope).is_none() {
+        return Err(PipelineError::Invalid(format!(
+            "{scope:?} is not a reporting region's code 不是报送地区代码"
+        )));
+    }
+    Ok(PathBuf::from("levels").join("city").join(scope))
 }
 
 /// The lake of the city-level tables of `scope` (`000000` or a reporting region's code from the
@@ -122,12 +130,7 @@ pub fn city_dir(scope: &str) -> PathBuf {
 /// # Errors
 /// A scope that is not a known region code; when the folder cannot be created.
 pub fn city_lake(lake: &Lake, scope: &str) -> Result<Lake> {
-    if scope != NATIONAL && Regions::embedded().by_code(scope).is_none() {
-        return Err(PipelineError::Invalid(format!(
-            "{scope:?} is not a reporting region's code 不是报送地区代码"
-        )));
-    }
-    Ok(Lake::open(lake.root().join(city_dir(scope)))?)
+    Ok(Lake::open(lake.root().join(city_dir(scope)?))?)
 }
 
 /// The Chinese name of a city code: the division list's, else the region list's (a plan city), else
@@ -363,7 +366,12 @@ pub fn read_city_tables(
     let scope = region.unwrap_or(NATIONAL);
     for (dir, filter) in [(scope, false), (NATIONAL, scope != NATIONAL)] {
         // Only a folder an estimate wrote (opening a lake would create it).
-        if !lake.root().join(city_dir(dir)).join("scope.json").is_file() {
+        if !lake
+            .root()
+            .join(city_dir(dir)?)
+            .join("scope.json")
+            .is_file()
+        {
             continue;
         }
         let sub = city_lake(lake, dir)?;
@@ -689,6 +697,16 @@ mod tests {
     use super::*;
     use chrono::{Datelike, NaiveDate};
     use homeseason_lake::Commit;
+
+    /// Only `000000` and the embedded regions' codes become a folder of the city level.
+    #[test]
+    fn only_known_scopes_become_folders() {
+        assert_eq!(city_dir("330000").unwrap(), Path::new("levels/city/330000"));
+        assert!(city_dir(NATIONAL).is_ok());
+        for bad in ["../330000", "330000/..", "/tmp", "999999", ""] {
+            assert!(city_dir(bad).is_err(), "{bad:?}");
+        }
+    }
 
     /// City, its reporting region, its area, merchants per row.
     const CITIES: [(&str, &str, &str, i64); 6] = [
