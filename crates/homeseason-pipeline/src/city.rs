@@ -701,7 +701,10 @@ mod tests {
     /// Only `000000` and the embedded regions' codes become a folder of the city level.
     #[test]
     fn only_known_scopes_become_folders() {
-        assert_eq!(city_dir("330000").unwrap(), Path::new("levels/city/330000"));
+        assert_eq!(
+            city_dir("330000").unwrap(),
+            std::path::Path::new("levels/city/330000")
+        );
         assert!(city_dir(NATIONAL).is_ok());
         for bad in ["../330000", "330000/..", "/tmp", "999999", ""] {
             assert!(city_dir(bad).is_err(), "{bad:?}");
