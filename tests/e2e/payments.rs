@@ -1071,28 +1071,8 @@ fn the_demos_area_cells_sum_to_payment_daily() {
         .expect("filter")
         .height();
     assert_eq!(no_city, 0);
-    let wallet_daily = daily
-        .clone()
-        .lazy()
-        .filter(
-            col("institution")
-                .cast(DataType::String)
-                .eq(lit("wallet_b")),
-        )
-        .collect()
-        .expect("filter")
-        .height();
-    let wallet_area = area
-        .clone()
-        .lazy()
-        .filter(
-            col("institution")
-                .cast(DataType::String)
-                .eq(lit("wallet_b")),
-        )
-        .collect()
-        .expect("filter")
-        .height();
+    let wallet_daily = rows_of(&daily, "wallet_b");
+    let wallet_area = rows_of(&area, "wallet_b");
     assert!(
         wallet_area > wallet_daily,
         "{wallet_area} area cells vs {wallet_daily} region cells"
@@ -1101,4 +1081,19 @@ fn the_demos_area_cells_sum_to_payment_daily() {
         "payment_area_daily: {} rows ({wallet_area} of wallet_b over its {wallet_daily} region cells)",
         area.height()
     );
+}
+
+/// The rows of `frame` whose institution is `institution`.
+fn rows_of(frame: &DataFrame, institution: &str) -> usize {
+    frame
+        .clone()
+        .lazy()
+        .filter(
+            col("institution")
+                .cast(DataType::String)
+                .eq(lit(institution)),
+        )
+        .collect()
+        .expect("filter")
+        .height()
 }
