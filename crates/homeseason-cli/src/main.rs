@@ -944,6 +944,9 @@ fn run(cli: Cli) -> Result<()> {
                     region.as_deref(),
                 )?;
                 if timings {
+                    for (stage, secs) in &est.timings {
+                        eprintln!("{secs:8.3} s  {stage}");
+                    }
                     eprintln!("{:8.3} s  city level", start.elapsed().as_secs_f64());
                 }
                 let c = &est.coverage;
