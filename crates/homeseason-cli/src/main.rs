@@ -57,6 +57,11 @@ enum Command {
         /// Size multiplier of the sample's transaction files.
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
+        /// Where the wallet's merchants sit: `sample` (a few county-level areas per region) or
+        /// `dense` (every prefecture-level city, with truth_cities.csv: the city-level benchmark
+        /// season). 商户区县分布：样本或全部地市。
+        #[arg(long, default_value = "sample")]
+        areas: homeseason_synth::AreaSpread,
     },
     /// Generate the sample season (all four feeds and the truth file).
     Synth {
@@ -69,6 +74,11 @@ enum Command {
         /// Size multiplier of the transaction files.
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
+        /// Where the wallet's merchants sit: `sample` (a few county-level areas per region) or
+        /// `dense` (every prefecture-level city, with truth_cities.csv: the city-level benchmark
+        /// season). 商户区县分布：样本或全部地市。
+        #[arg(long, default_value = "sample")]
+        areas: homeseason_synth::AreaSpread,
     },
     /// Validate files (or folders of files) and store them in the lake; prints each file's counts.
     Ingest {
@@ -492,10 +502,12 @@ fn synth(
     out: &Path,
     seed: u64,
     scale: f64,
+    areas: homeseason_synth::AreaSpread,
 ) -> Result<homeseason_synth::SynthSummary> {
     let pb = spinner("sample season");
     let config = homeseason_synth::SynthConfig {
         scale,
+        areas,
         ..homeseason_synth::SynthConfig::for_campaign(campaign.clone(), seed)
     };
     let summary = homeseason_synth::generate(&config, out, &SpinnerProgress(pb.clone()))?;
@@ -685,10 +697,15 @@ fn score(lake: &Lake, truth: &Path) -> Result<polars::prelude::DataFrame> {
 fn run(cli: Cli) -> Result<()> {
     let (campaign, campaign_toml) = load_campaign(cli.campaign.as_deref())?;
     match cli.command {
-        Command::Demo { out, seed, scale } => {
+        Command::Demo {
+            out,
+            seed,
+            scale,
+            areas,
+        } => {
             let start = Instant::now();
             let sample = out.join("sample");
-            let summary = synth(&campaign, &sample, seed, scale)?;
+            let summary = synth(&campaign, &sample, seed, scale, areas)?;
             eprintln!(
                 "sample season 样本数据: {} files, {} rows → {}",
                 summary.files.len(),
@@ -758,8 +775,13 @@ fn run(cli: Cli) -> Result<()> {
             }
             eprintln!("done in {:.1} s", start.elapsed().as_secs_f64());
         }
-        Command::Synth { out, seed, scale } => {
-            let s = synth(&campaign, &out, seed, scale)?;
+        Command::Synth {
+            out,
+            seed,
+            scale,
+            areas,
+        } => {
+            let s = synth(&campaign, &out, seed, scale, areas)?;
             println!(
                 "{} files, {} rows, {} bytes → {}",
                 s.files.len(),
@@ -922,6 +944,9 @@ fn run(cli: Cli) -> Result<()> {
                     region.as_deref(),
                 )?;
                 if timings {
+                    for (stage, secs) in &est.timings {
+                        eprintln!("{secs:8.3} s  {stage}");
+                    }
                     eprintln!("{:8.3} s  city level", start.elapsed().as_secs_f64());
                 }
                 let c = &est.coverage;

@@ -166,6 +166,57 @@ fn has_city() -> Expr {
         .and(col("city_code").neq(lit("")))
 }
 
+/// The columns of `payment_area_daily` the estimate reads ([`estimate_cities`], [`city_week_estimates`]).
+pub const ESTIMATE_COLUMNS: [&str; 5] = [
+    "date",
+    "region_code",
+    "city_code",
+    "category",
+    "net_amount_yuan",
+];
+
+/// The columns of `payment_area_daily` the publication reads ([`published_cities`]): the
+/// estimate's and the merchant counts.
+pub const PUBLISH_COLUMNS: [&str; 6] = [
+    "date",
+    "region_code",
+    "city_code",
+    "category",
+    "net_amount_yuan",
+    "merchant_count",
+];
+
+/// The lake's `payment_area_daily`, `columns` only: each Parquet file is read with that projection,
+/// so the columns the city level does not use (institution, area, class, MCC, channel, counts) are
+/// never decoded — at city scale the table has millions of rows of nine text columns. A file
+/// without one of them (written under an earlier contract) makes the whole table be read through
+/// the lake, which renames and fills columns, and the columns selected from it.
+///
+/// # Errors
+/// Lake and IO failures; a column the table does not have.
+pub fn read_area(lake: &Lake, columns: &[&str]) -> Result<DataFrame> {
+    let wanted: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+    let select = || columns.iter().map(|c| col(*c)).collect::<Vec<_>>();
+    let mut frames = Vec::new();
+    for (path, _) in lake.files(tables::PAYMENT_AREA_DAILY)? {
+        let file = std::fs::File::open(&path).map_err(io_err("reading", &path))?;
+        match ParquetReader::new(file)
+            .with_columns(Some(wanted.clone()))
+            .finish()
+        {
+            Ok(frame) => frames.push(frame.lazy().select(select())),
+            Err(_) => {
+                let all = lake.read_table(tables::PAYMENT_AREA_DAILY)?;
+                return Ok(all.lazy().select(select()).collect()?);
+            }
+        }
+    }
+    if frames.is_empty() {
+        return Ok(DataFrame::empty());
+    }
+    Ok(concat(frames, UnionArgs::default())?.collect()?)
+}
+
 /// The `payment_daily`-like frame of the cities of `scope` (`region_code` = the city code,
 /// `category`, `date`, `net_amount_yuan`) from `payment_area_daily` rows, and what it covered.
 ///
@@ -298,6 +349,8 @@ pub struct CityEstimate {
     pub coverage: CityCoverage,
     /// The lake folder of the tables.
     pub dir: PathBuf,
+    /// Wall time per stage, seconds, in order (`uplift --timings`).
+    pub timings: Vec<(&'static str, f64)>,
 }
 
 /// `homeseason uplift --level city [--region CODE]`: estimate uplift per city × category from the
@@ -317,7 +370,8 @@ pub fn estimate_cities(
 ) -> Result<CityEstimate> {
     let scope = scope.unwrap_or(NATIONAL);
     let out = city_lake(lake, scope)?;
-    let area = lake.read_table(tables::PAYMENT_AREA_DAILY)?;
+    let mut clock = Stages::default();
+    let area = read_area(lake, &ESTIMATE_COLUMNS)?;
     if area.height() == 0 {
         return Err(PipelineError::Invalid(
             "the lake holds no payment_area_daily rows (written from transaction files): the city level needs them \
@@ -325,6 +379,7 @@ pub fn estimate_cities(
                 .into(),
         ));
     }
+    clock.lap("read payment_area_daily");
     let (frame, coverage) = city_frame(&area, scope)?;
     drop(area);
     if frame.height() == 0 {
@@ -332,24 +387,116 @@ pub fn estimate_cities(
             "no payment_area_daily row of {scope} names its city (city_code) 该范围内没有带城市代码的区县数据"
         )));
     }
+    clock.lap("city frame");
     let series = daily_series(frame.lazy(), campaign)?;
+    clock.lap("daily series");
     let (mut result, backtest, _, _) =
         homeseason_metrics::backtest::uplift_with_backtest(&series, campaign, methods, opts)?;
+    drop(series);
+    clock.lap("uplift and backtest");
     result.uplift = with_city_names(&result.uplift, &coverage)?;
     out.write_output(tables::UPLIFT_BACKTEST, &backtest)?;
     out.write_output(tables::UPLIFT, &result.uplift)?;
     out.write_output(tables::BASELINE_DAILY, &result.baseline_daily)?;
+    clock.lap("write");
     let weekly = homeseason_metrics::tracking::weekly_tracking(&result.baseline_daily, campaign)?;
     out.write_output(tables::WEEKLY_TRACKING, &weekly)?;
+    drop(weekly);
     let note = out.root().join("scope.json");
     std::fs::write(&note, serde_json::to_vec_pretty(&coverage)?)
         .map_err(io_err("writing", &note))?;
+    clock.lap("weekly tracking");
     Ok(CityEstimate {
         result,
         backtest,
         coverage,
         dir: out.root().to_owned(),
+        timings: clock.laps,
     })
+}
+
+/// Wall time per stage, for `uplift --timings`.
+#[derive(Debug)]
+struct Stages {
+    last: std::time::Instant,
+    laps: Vec<(&'static str, f64)>,
+}
+
+impl Default for Stages {
+    fn default() -> Self {
+        Stages {
+            last: std::time::Instant::now(),
+            laps: Vec::new(),
+        }
+    }
+}
+
+impl Stages {
+    /// Record the time since the previous lap as `stage`.
+    fn lap(&mut self, stage: &'static str) {
+        let now = std::time::Instant::now();
+        self.laps
+            .push((stage, now.duration_since(self.last).as_secs_f64()));
+        self.last = now;
+    }
+}
+
+/// The city-level `uplift` of `region`'s cities for a weekly report as of `as_of` (any day of the
+/// report's week; the week ends on its Sunday): for a week ending inside the campaign window, the
+/// window so far is estimated afresh in memory from the area rows, as the province level does
+/// ([`crate::outputs::week_estimates`]): the methods of `stored` (the whole-window estimate), the
+/// default options, and the calibrated intervals of `backtest` (the whole window's, as the stored
+/// table has them). Without `as_of`, for a week ending on or after the window's end, or before its
+/// start (which the report refuses), `stored` itself.
+///
+/// # Errors
+/// Lake, IO or estimation failures.
+pub fn city_week_estimates(
+    lake: &Lake,
+    campaign: &Campaign,
+    region: &str,
+    as_of: Option<chrono::NaiveDate>,
+    stored: DataFrame,
+    backtest: &DataFrame,
+) -> Result<DataFrame> {
+    let window = &campaign.window;
+    let Some(week) = as_of
+        .map(homeseason_report::week_sunday)
+        .filter(|d| *d < window.end && *d >= window.start)
+    else {
+        return Ok(stored);
+    };
+    let mut partial = campaign.clone();
+    partial.window.end = week;
+    let mut methods: Vec<Method> = Vec::new();
+    if let Ok(ids) = stored.column("method") {
+        for id in ids.str()?.iter().flatten() {
+            if let Some(m) = Method::from_id(id).filter(|m| !methods.contains(m)) {
+                methods.push(m);
+            }
+        }
+    }
+    if methods.is_empty() {
+        methods = Method::ALL.to_vec();
+    }
+    methods.sort_by_key(|m| Method::ALL.iter().position(|a| a == m));
+    let area = read_area(lake, &ESTIMATE_COLUMNS)?;
+    let (frame, coverage) = city_frame(&area, region)?;
+    drop(area);
+    let series = daily_series(frame.lazy(), &partial)?;
+    let mut r = homeseason_metrics::uplift(
+        &series,
+        &partial,
+        &methods,
+        &UpliftOptions::from_campaign(&partial),
+    )?;
+    if backtest.height() > 0 && r.uplift.column("calibrated_lower_pct").is_err() {
+        r.uplift = homeseason_metrics::backtest::annotate(
+            &r.uplift,
+            &homeseason_metrics::backtest::figures_of(backtest)?,
+        )?;
+    }
+    with_city_names(&r.uplift, &coverage)
 }
 
 /// The city-level tables for a report on `region` (`None`: the nation): those estimated for that
@@ -629,7 +776,8 @@ pub fn published_cities(
 /// `homeseason report --level city --region CODE`: the region's own report
 /// as of `as_of` ([`crate::outputs::report_for`]) with its region section, region bars, heatmap and tile map
 /// replaced by the table and bar chart of its cities, and a 分城市 By city sheet in its workbook.
-/// The cities' figures are those of the city-level `uplift` ([`read_city_tables`]) for the headline
+/// The cities' figures are those of the city-level `uplift` ([`read_city_tables`]; for a week
+/// inside the window, the window so far, [`city_week_estimates`]) for the headline
 /// method its own backtest chose, published with the lake's suppression threshold
 /// ([`published_cities`]; none set: nothing blanked, as for the province level). Returns the HTML's
 /// path.
@@ -652,14 +800,11 @@ pub fn report_cities(
         ));
     };
     let (uplift, backtest, coverage) = read_city_tables(lake, Some(region))?;
+    // The weekly report's cut-off: the cities' window so far, as the province level's.
+    let uplift = city_week_estimates(lake, campaign, region, as_of, uplift, &backtest)?;
     let k = lake.suppression_threshold()?;
     let (uplift, blanked) = match k {
-        Some(k) => published_cities(
-            &uplift,
-            &lake.read_table(tables::PAYMENT_AREA_DAILY)?,
-            campaign,
-            k,
-        )?,
+        Some(k) => published_cities(&uplift, &read_area(lake, &PUBLISH_COLUMNS)?, campaign, k)?,
         None => (uplift, 0),
     };
     let method = homeseason_report::primary_method(campaign, Some(&backtest))?;
@@ -784,23 +929,41 @@ mod tests {
         .unwrap()
     }
 
-    fn lake_with_areas(dir: &std::path::Path) -> Lake {
-        let lake = Lake::open(dir).unwrap();
-        let rows = area_rows();
-        let empty = DataFrame::empty();
-        lake.commit(&Commit {
-            table: tables::PAYMENT_AREA_DAILY,
-            feed: "payment_transactions",
-            file: "area.csv",
-            sha256: &"a".repeat(64),
-            rows: &rows,
+    /// Commit `rows` to `table` of `lake` as one file of `feed` (its digest `sha` repeated).
+    fn commit_rows(lake: &Lake, table: &str, feed: &str, sha: &str, rows: &DataFrame) {
+        let (empty, sha256, file) = (DataFrame::empty(), sha.repeat(64), format!("{table}.csv"));
+        let commit = Commit {
+            table,
+            feed,
+            file: &file,
+            sha256: &sha256,
+            rows,
             rejects: &empty,
             origins: None,
             report: serde_json::json!({}),
             now: "2024-01-01T00:00:00Z",
-        })
-        .unwrap();
+        };
+        lake.commit(&commit).unwrap();
+    }
+
+    fn lake_with_areas(dir: &std::path::Path) -> Lake {
+        let lake = Lake::open(dir).unwrap();
+        commit_rows(
+            &lake,
+            tables::PAYMENT_AREA_DAILY,
+            "payment_transactions",
+            "a",
+            &area_rows(),
+        );
         lake
+    }
+
+    /// The distinct `region_code`s of a frame, sorted.
+    fn codes_of(frame: &DataFrame) -> Vec<&str> {
+        let mut codes = homeseason_test_support::str_values(frame, "region_code");
+        codes.sort_unstable();
+        codes.dedup();
+        codes
     }
 
     fn row(uplift: &DataFrame, code: &str, cat: &str, method: &str) -> DataFrame {
@@ -853,19 +1016,11 @@ mod tests {
             .read_table(tables::UPLIFT)
             .unwrap();
         assert_eq!(uplift.height(), est.result.uplift.height());
-        let mut codes: Vec<String> = uplift
-            .column("region_code")
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .flatten()
-            .map(str::to_owned)
-            .collect();
-        codes.sort();
-        codes.dedup();
         // Zhejiang's cities, Ningbo included; no Jiangsu city.
-        assert_eq!(codes, ["000000", "330100", "330200", "330300", "330400"]);
+        assert_eq!(
+            codes_of(&uplift),
+            ["000000", "330100", "330200", "330300", "330400"]
+        );
         let hz = row(&uplift, "330100", "furniture", "prior_year");
         assert_eq!(
             hz.column("region_name_zh").unwrap().str().unwrap().get(0),
@@ -928,15 +1083,7 @@ mod tests {
         assert_eq!(est.coverage.cities, 6);
         // The report for one province reads the nation's tables, its cities only.
         let (mine, _, _) = read_city_tables(&lake, Some("320000")).unwrap();
-        let codes: std::collections::BTreeSet<&str> = mine
-            .column("region_code")
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .flatten()
-            .collect();
-        assert_eq!(codes.into_iter().collect::<Vec<_>>(), ["320100", "320200"]);
+        assert_eq!(codes_of(&mine), ["320100", "320200"]);
         let (_, _, coverage) = read_city_tables(&lake, Some("320000")).unwrap();
         assert_eq!(coverage.scope_name_zh, "江苏省");
     }
@@ -967,6 +1114,43 @@ mod tests {
             assert!(!blank(c, "furniture"), "{c} blanked for nothing");
         }
         assert_eq!(hidden, 4);
+        // Every figure of a blanked cell goes, in every method's and window's row: its actual and
+        // baseline yuan too, so the published baseline gives nothing back either — for 嘉兴 and for
+        // its complements alike.
+        for (city, cat) in [
+            ("330100", "furniture"),
+            ("330300", "furniture"),
+            ("330400", "furniture"),
+            ("330100", "all_targeted"),
+            ("330300", "all_targeted"),
+            ("330400", "all_targeted"),
+        ] {
+            let rows = published
+                .clone()
+                .lazy()
+                .filter(
+                    col("region_code")
+                        .eq(lit(city))
+                        .and(col("category").eq(lit(cat))),
+                )
+                .collect()
+                .unwrap();
+            assert!(rows.height() >= 1, "{city} {cat}: its rows");
+            let blanked = blank(city, cat);
+            for c in [
+                "actual_yuan",
+                "baseline_yuan",
+                "uplift_abs_yuan",
+                "lower_pct",
+            ] {
+                let nulls = rows.column(c).unwrap().null_count();
+                if blanked {
+                    assert_eq!(nulls, rows.height(), "{city} {cat} {c}");
+                } else {
+                    assert!(nulls < rows.height(), "{city} {cat} {c}");
+                }
+            }
+        }
         // The totals survive, and the level column too.
         assert!(!blank("000000", "furniture"));
         assert!(
@@ -1007,39 +1191,30 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lake = lake_with_areas(dir.path());
         // payment_daily: the same rows without their area (what ingest writes beside them).
+        let key = [
+            "date",
+            "institution",
+            "region_code",
+            "mcc",
+            "category",
+            "channel",
+        ]
+        .map(col);
+        let measures = [
+            "txn_count",
+            "amount_yuan",
+            "refund_amount_yuan",
+            "net_amount_yuan",
+            "merchant_count",
+        ]
+        .map(|m| col(m).sum());
         let daily = area_rows()
-            .drop_many(["area_code", "city_code", "urban_rural"])
             .lazy()
-            .group_by([
-                col("date"),
-                col("institution"),
-                col("region_code"),
-                col("mcc"),
-                col("category"),
-                col("channel"),
-            ])
-            .agg([
-                col("txn_count").sum(),
-                col("amount_yuan").sum(),
-                col("refund_amount_yuan").sum(),
-                col("net_amount_yuan").sum(),
-                col("merchant_count").sum(),
-            ])
+            .group_by(key)
+            .agg(measures)
             .collect()
             .unwrap();
-        let empty = DataFrame::empty();
-        lake.commit(&Commit {
-            table: tables::PAYMENT_DAILY,
-            feed: "payment_daily",
-            file: "daily.csv",
-            sha256: &"b".repeat(64),
-            rows: &daily,
-            rejects: &empty,
-            origins: None,
-            report: serde_json::json!({}),
-            now: "2024-01-01T00:00:00Z",
-        })
-        .unwrap();
+        commit_rows(&lake, tables::PAYMENT_DAILY, "payment_daily", "b", &daily);
         let campaign = Campaign::default_2023();
         let opts = UpliftOptions::from_campaign(&campaign);
         crate::outputs::estimate(
@@ -1094,6 +1269,79 @@ mod tests {
         assert!(md.contains("3 分地区 By region") && md.contains("uplift_tilemap"));
         // Without --region there is no city report.
         assert!(report_cities(&lake, &campaign, &out, "now", None, None).is_err());
+    }
+
+    /// The weekly report's cut-off at city level: as of a day of the window's third week, Zhejiang's
+    /// cities are estimated over the window so far (the campaign rows end on that week's Sunday),
+    /// with the stored estimate's methods only, 杭州's +20 % still found; without a cut-off, or with
+    /// one past the window's end, the stored table itself.
+    #[test]
+    fn a_weekly_report_cuts_the_cities_at_its_sunday() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = lake_with_areas(dir.path());
+        let campaign = Campaign::default_2023();
+        let opts = UpliftOptions::from_campaign(&campaign);
+        let est = estimate_cities(
+            &lake,
+            &campaign,
+            &[Method::PriorYear],
+            &opts,
+            Some("330000"),
+        )
+        .unwrap();
+        let stored = est.result.uplift.clone();
+        let day = campaign.window.start + chrono::Duration::days(16);
+        let sunday = homeseason_report::week_sunday(day);
+        assert!(sunday < campaign.window.end);
+        let week = city_week_estimates(
+            &lake,
+            &campaign,
+            "330000",
+            Some(day),
+            stored.clone(),
+            &est.backtest,
+        )
+        .unwrap();
+        let campaign_rows = week
+            .clone()
+            .lazy()
+            .filter(col("window_kind").eq(lit("campaign")))
+            .collect()
+            .unwrap();
+        assert!(campaign_rows.height() > 0);
+        let later = campaign_rows
+            .lazy()
+            .filter(col("window_end").neq(lit(sunday)))
+            .collect()
+            .unwrap();
+        assert_eq!(later.height(), 0, "every campaign row ends on {sunday}");
+        assert_eq!(
+            homeseason_test_support::str_values(&week, "method")
+                .into_iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>(),
+            ["prior_year"]
+        );
+        let hz = row(&week, "330100", "furniture", "prior_year");
+        assert_eq!(hz.height(), 1);
+        let pct = f(&hz, "uplift_pct").unwrap();
+        assert!((pct - 20.0).abs() < 3.0, "杭州 furniture so far {pct}");
+        if est.backtest.height() > 0 {
+            assert!(hz.column("calibrated_lower_pct").is_ok(), "calibrated");
+        }
+        for as_of in [None, Some(campaign.window.end + chrono::Duration::days(3))] {
+            let same = city_week_estimates(
+                &lake,
+                &campaign,
+                "330000",
+                as_of,
+                stored.clone(),
+                &est.backtest,
+            )
+            .unwrap();
+            assert!(same.equals_missing(&stored), "{as_of:?}");
+        }
     }
 
     /// The generic rule: one blanked cell in a margin draws the smallest other; a margin already

@@ -10,14 +10,12 @@
 //! share, `k_off` can be negative: some offline sales moved online). acq_a's daily rows and
 //! wallet_b's transactions both split by channel this way.
 
-use std::fmt::Write as _;
-
 use homeseason_schema::category::Category;
-use homeseason_schema::region::{NATIONAL, Region};
+use homeseason_schema::region::Region;
 
 use crate::latent::Latent;
 use crate::model::{MCCS, NCAT, cat_index};
-use crate::output::{Out, fixed};
+use crate::output::{Out, PartSums, fixed, push_parts};
 use crate::rng::stream;
 use crate::{SynthConfig, SynthError};
 
@@ -91,54 +89,34 @@ pub(crate) fn write(cfg: &SynthConfig, lat: &Latent, out: &mut Out<'_>) -> Resul
     let mut rows = 0;
     for &c in &cfg.campaign.categories.targeted {
         let ci = cat_index(c);
-        // Per channel: Σ with, Σ without, over the nation.
-        let mut nation = [(0.0, 0.0); 2];
-        let mut lines = Vec::new();
+        let mut regions = Vec::with_capacity(lat.regions.len());
         for (r, region) in lat.regions.iter().enumerate() {
-            for (ch, online) in [(0, true), (1, false)] {
-                let (mut with, mut without) = (0.0, 0.0);
+            let mut sums = [(0.0, 0.0); 2];
+            for ((with, without), online) in sums.iter_mut().zip([true, false]) {
                 for (mi, m) in MCCS.iter().enumerate() {
                     if cat_index(m.category) != ci {
                         continue;
                     }
                     for d in w0..w1.min(lat.nd()) {
                         let s = lat.online_share(mi, d);
-                        without += lat.value(r, mi, d) * if online { s } else { 1.0 - s };
-                        with += lat.x_channel(r, mi, d, online);
+                        *without += lat.value(r, mi, d) * if online { s } else { 1.0 - s };
+                        *with += lat.x_channel(r, mi, d, online);
                     }
                 }
-                nation[ch].0 += with;
-                nation[ch].1 += without;
-                if without > 0.0 {
-                    lines.push((
-                        region.code.clone(),
-                        online,
-                        (with, without),
-                        Some(lat.online_tilt(r, ci)),
-                    ));
-                }
             }
+            regions.push(PartSums {
+                region: region.code.clone(),
+                sums,
+                params: fixed(lat.online_tilt(r, ci), 4),
+            });
         }
-        for (ch, online) in [(0, true), (1, false)] {
-            let (with, without) = nation[ch];
-            if without > 0.0 {
-                lines.push((NATIONAL.to_owned(), online, (with, without), None));
-            }
-        }
-        for (region, online, (with, without), tilt) in lines {
-            let _ = writeln!(
-                buf,
-                "{},{region},{},{},{},{},{},{}",
-                cfg.campaign.id,
-                c.id(),
-                if online { "online" } else { "offline" },
-                fixed(100.0 * (with / without - 1.0), 4),
-                tilt.map(|t| fixed(t, 4)).unwrap_or_default(),
-                fixed(with, 2),
-                fixed(without, 2)
-            );
-            rows += 1;
-        }
+        rows += push_parts(
+            &mut buf,
+            (cfg.campaign.id.as_str(), c.id()),
+            ["online", "offline"],
+            &regions,
+            "",
+        );
     }
     out.write(TRUTH_CHANNELS_FILE, buf.as_bytes(), rows)
 }

@@ -26,6 +26,7 @@
 //! | `truth_themes.csv` | per region (and nation) × theme or building-materials subcategory: the key enterprises, brands and window sales the enterprise files carry in their optional 细分品类 / 主题标签 columns (about half the regions' files have them) |
 //! | `truth_channels.csv` | the true uplift per region (and nation) × targeted category × channel: the campaign lifts online more than offline by a drawn tilt (see below) |
 //! | `truth_urban_rural.csv` | the true uplift per region (and nation) × targeted category × class (urban 市辖区, rural 县域) of wallet_b's county-level merchants: the campaign lifts rural areas less than towns, except on the days of the region's countryside-sales events (下乡), by drawn tilts (see below) |
+//! | `truth_cities.csv` | only with [`AreaSpread::Dense`]: the true uplift per prefecture-level city × targeted category of wallet_b's merchants (truth.csv's columns, `region_code` the city's code, plus `reporting_region_code`); see the `cities` module |
 //! | `synth.json` | this run's [`SynthSummary`]: seed, scale, files with rows, bytes and SHA-256, choices made |
 //!
 //! ## The latent model
@@ -84,6 +85,7 @@
 mod acq_a;
 mod activities;
 mod channels;
+mod cities;
 mod enterprise;
 mod geo;
 mod latent;
@@ -107,6 +109,7 @@ use homeseason_schema::campaign::Campaign;
 use serde::Serialize;
 
 pub use channels::TRUTH_CHANNELS_FILE;
+pub use cities::TRUTH_CITIES_FILE;
 pub use scenario::Scenario;
 pub use themes::TRUTH_THEMES_FILE;
 pub use urban_rural::TRUTH_URBAN_RURAL_FILE;
@@ -130,6 +133,49 @@ pub struct SynthConfig {
     pub end: NaiveDate,
     /// Stress scenario layered on the season ([`Scenario::Clean`]: none).
     pub scenario: Scenario,
+    /// Where wallet_b's merchants sit ([`AreaSpread::Sample`]: a few county-level areas per region).
+    pub areas: AreaSpread,
+}
+
+/// Where wallet_b's merchants sit, so which prefecture-level cities the area table
+/// (`payment_area_daily`) has series for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AreaSpread {
+    /// The sample season: each region's merchants in a handful of county-level areas of a few
+    /// cities (the main city's districts first, then up to four rural counties).
+    #[default]
+    Sample,
+    /// Every prefecture-level city of every region (about 340): each city has its first urban
+    /// district and its first rural county-level division, the region's main city a larger share,
+    /// and `truth_cities.csv` gives the true uplift per city × targeted category. For the
+    /// city-level benchmark (`homeseason uplift --level city`); with `scale` about 20 and more the
+    /// cities' daily series are more than noise.
+    Dense,
+}
+
+impl AreaSpread {
+    /// The command-line value: `sample` / `dense`.
+    #[must_use]
+    pub fn id(self) -> &'static str {
+        match self {
+            AreaSpread::Sample => "sample",
+            AreaSpread::Dense => "dense",
+        }
+    }
+}
+
+impl std::str::FromStr for AreaSpread {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "sample" => Ok(AreaSpread::Sample),
+            "dense" => Ok(AreaSpread::Dense),
+            other => Err(format!(
+                "unknown area spread {other:?}: sample | dense / 未知的区县分布（应为 sample 或 dense）"
+            )),
+        }
+    }
 }
 
 impl Default for SynthConfig {
@@ -160,6 +206,7 @@ impl SynthConfig {
             end: campaign.window.end,
             campaign,
             scenario: Scenario::Clean,
+            areas: AreaSpread::Sample,
         }
     }
 
@@ -269,6 +316,10 @@ pub struct SynthSummary {
     pub seed: u64,
     /// Stress scenario (`clean` for the default season).
     pub scenario: Scenario,
+    /// Where wallet_b's merchants sit: `None` for [`AreaSpread::Sample`] (not serialised, so the
+    /// default season's `synth.json` is unchanged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub areas: Option<AreaSpread>,
     /// wallet_b count multiplier used.
     pub scale: f64,
     /// Campaign id.
@@ -390,12 +441,16 @@ pub fn generate(
     subsidy::write_truth(config, &lat, &mut out)?;
     channels::write(config, &lat, &mut out)?;
     urban_rural::write(config, &lat, &classes, &mut out)?;
+    if config.areas == AreaSpread::Dense {
+        cities::write(config, &lat, &classes, &mut out)?;
+    }
 
     let mut details = out.files;
     details.sort_by(|a, b| a.path.cmp(&b.path));
     let summary = SynthSummary {
         seed: config.seed,
         scenario: config.scenario,
+        areas: (config.areas != AreaSpread::Sample).then_some(config.areas),
         scale: config.scale,
         campaign_id: config.campaign.id.clone(),
         start: config.start,
@@ -448,6 +503,7 @@ pub(crate) mod test_support {
             start: NaiveDate::from_ymd_opt(2023, 6, 1).unwrap(),
             end: NaiveDate::from_ymd_opt(2023, 12, 31).unwrap(),
             scenario: Scenario::Clean,
+            areas: AreaSpread::Sample,
         }
     }
 }

@@ -70,6 +70,63 @@ pub(crate) fn fixed(x: f64, decimals: usize) -> String {
     }
 }
 
+/// One region's sums of a truth file split into parts (channels, urban/rural classes).
+pub(crate) struct PartSums<const P: usize> {
+    /// Region key.
+    pub(crate) region: String,
+    /// Per part: Σ window value with the campaign, Σ without.
+    pub(crate) sums: [(f64, f64); P],
+    /// The columns between `true_uplift_pct` and `with_yuan` (the region's drawn parameters), joined
+    /// with commas.
+    pub(crate) params: String,
+}
+
+/// Append the rows of a split truth file for one category, `campaign_id,region_code,category,part,
+/// true_uplift_pct,<params>,with_yuan,without_yuan`: each region's parts with sales, in order, then
+/// the nation's (`000000`, the regions' sums, `nation_params` for the parameters). Returns the rows
+/// written.
+pub(crate) fn push_parts<const P: usize>(
+    buf: &mut String,
+    (campaign_id, category): (&str, &str),
+    parts: [&str; P],
+    regions: &[PartSums<P>],
+    nation_params: &str,
+) -> usize {
+    let mut rows = 0;
+    let mut line =
+        |buf: &mut String, region: &str, k: usize, (with, without): (f64, f64), params: &str| {
+            if without > 0.0 {
+                let _ = writeln!(
+                    buf,
+                    "{campaign_id},{region},{category},{},{},{params},{},{}",
+                    parts[k],
+                    fixed(100.0 * (with / without - 1.0), 4),
+                    fixed(with, 2),
+                    fixed(without, 2)
+                );
+                rows += 1;
+            }
+        };
+    let mut nation = [(0.0, 0.0); P];
+    for r in regions {
+        for (k, (total, sums)) in nation.iter_mut().zip(r.sums).enumerate() {
+            total.0 += sums.0;
+            total.1 += sums.1;
+            line(buf, &r.region, k, sums, &r.params);
+        }
+    }
+    for (k, sums) in nation.into_iter().enumerate() {
+        line(
+            buf,
+            homeseason_schema::region::NATIONAL,
+            k,
+            sums,
+            nation_params,
+        );
+    }
+    rows
+}
+
 /// A CSV writer into memory.
 pub(crate) fn csv_writer() -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new()

@@ -19,16 +19,13 @@
 //! merchant from the classes with these weights (`ρ_k·(1 + k_k·u) / (1 + u)`), in both channels;
 //! acq_a reports province codes only (its rows are not in the area table).
 
-use std::fmt::Write as _;
-
 use chrono::NaiveDate;
 use homeseason_schema::category::Category;
 use homeseason_schema::division::{AreaType, Divisions};
-use homeseason_schema::region::NATIONAL;
 
 use crate::latent::Latent;
 use crate::model::{MCCS, NCAT, NMCC, cat_index};
-use crate::output::{Out, fixed};
+use crate::output::{Out, PartSums, fixed, push_parts};
 use crate::rng::stream;
 use crate::{SynthConfig, SynthError};
 
@@ -194,9 +191,7 @@ pub(crate) fn write(
     let mut rows = 0;
     for &c in &cfg.campaign.categories.targeted {
         let ci = cat_index(c);
-        // Per class (rural, urban): Σ with, Σ without, over the nation.
-        let mut nation = [(0.0, 0.0); 2];
-        let mut lines = Vec::new();
+        let mut regions = Vec::with_capacity(lat.regions.len());
         for (r, region) in lat.regions.iter().enumerate() {
             let days = (w0..w1).filter(|d| classes.countryside(r, *d)).count();
             let mut sums = [(0.0, 0.0); 2];
@@ -215,40 +210,19 @@ pub(crate) fn write(
                     }
                 }
             }
-            for (k_i, (with, without)) in sums.into_iter().enumerate() {
-                nation[k_i].0 += with;
-                nation[k_i].1 += without;
-                if without > 0.0 {
-                    lines.push((
-                        region.code.clone(),
-                        k_i,
-                        (with, without),
-                        Some(classes.rural_tilt(r, ci)),
-                        Some(days),
-                    ));
-                }
-            }
+            regions.push(PartSums {
+                region: region.code.clone(),
+                sums,
+                params: format!("{},{days}", fixed(classes.rural_tilt(r, ci), 4)),
+            });
         }
-        for (k_i, (with, without)) in nation.into_iter().enumerate() {
-            if without > 0.0 {
-                lines.push((NATIONAL.to_owned(), k_i, (with, without), None, None));
-            }
-        }
-        for (region, k_i, (with, without), tilt, days) in lines {
-            let _ = writeln!(
-                buf,
-                "{},{region},{},{},{},{},{},{},{}",
-                cfg.campaign.id,
-                c.id(),
-                CLASSES[k_i],
-                fixed(100.0 * (with / without - 1.0), 4),
-                tilt.map(|t| fixed(t, 4)).unwrap_or_default(),
-                days.map(|d| d.to_string()).unwrap_or_default(),
-                fixed(with, 2),
-                fixed(without, 2)
-            );
-            rows += 1;
-        }
+        rows += push_parts(
+            &mut buf,
+            (cfg.campaign.id.as_str(), c.id()),
+            [CLASSES[0], CLASSES[1]],
+            &regions,
+            ",",
+        );
     }
     out.write(TRUTH_URBAN_RURAL_FILE, buf.as_bytes(), rows)
 }

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use chrono::Datelike;
 
-use crate::geo::{counties, geo, total_weight};
+use crate::geo::{counties, dense_cities, geo, total_weight};
 use crate::latent::Latent;
 use crate::model::{CATEGORY_BASE, MCCS, MccSpec, NMCC, cat_index};
 use crate::output::{Out, push_cents};
@@ -119,28 +119,81 @@ pub(crate) fn book_weights(
     (book.county, weights)
 }
 
-fn merchants(cfg: &SynthConfig, code: &'static str, m: &MccSpec) -> Merchants {
-    let mut s = stream(cfg.seed, &["wallet_b-merchants", code, m.code]);
-    let n = (geo(code).weight * m.wallet_pool).round().clamp(3.0, 999.0) as usize;
-    let cs = counties(code);
-    // The first county (the main city's core district) holds about a third of the merchants.
-    let mut ccum = Vec::with_capacity(cs.len());
-    let others = (cs.len() - 1) as f64;
+/// The county-level areas of a region's merchants and the cumulative weights a merchant's area is
+/// drawn with ([`crate::AreaSpread`]), and how many merchants the book holds for MCC `m`.
+///
+/// Sample: [`crate::geo::counties`], the first (the main city's core district) holding about a
+/// third of the merchants. Dense: every city's areas ([`crate::geo::dense_cities`]), each city a
+/// weight `U(0.5, 1.5)` (stream `wallet_b-dense/<region>`, the same for every MCC) and the city of
+/// the region's main district ×4, split 70 / 30 between its urban and its rural area; four times
+/// the sample's merchants and at least six per area.
+fn areas(
+    cfg: &SynthConfig,
+    code: &'static str,
+    m: &MccSpec,
+) -> (Vec<&'static str>, Vec<f64>, usize) {
+    let pool = geo(code).weight * m.wallet_pool;
     let mut acc = 0.0;
+    if cfg.areas == crate::AreaSpread::Dense {
+        let cities = dense_cities(code);
+        if !cities.is_empty() {
+            let mut s = stream(cfg.seed, &["wallet_b-dense", code]);
+            let main = homeseason_schema::division::Divisions::embedded()
+                .prefecture_of(counties(code)[0])
+                .map_or(code, |p| p.code.as_str());
+            let (mut cs, mut cum) = (Vec::new(), Vec::new());
+            for city in cities {
+                let mut w = s.uniform(0.5, 1.5);
+                if city.code == main || cities.len() == 1 {
+                    w *= 4.0;
+                }
+                for (i, a) in city.areas.iter().enumerate() {
+                    acc += w * match (city.areas.len(), i) {
+                        (1, _) => 1.0,
+                        (_, 0) => 0.7,
+                        _ => 0.3,
+                    };
+                    cs.push(*a);
+                    cum.push(acc);
+                }
+            }
+            let n = (4.0 * pool).round().max(6.0 * cs.len() as f64).min(9_999.0) as usize;
+            return (cs, cum, n);
+        }
+    }
+    let cs = counties(code);
+    let mut cum = Vec::with_capacity(cs.len());
+    let others = (cs.len() - 1) as f64;
     for i in 0..cs.len() {
         acc += if i == 0 && others > 0.0 {
             0.35 / 0.65 * others
         } else {
             1.0
         };
-        ccum.push(acc);
+        cum.push(acc);
     }
+    (cs, cum, pool.round().clamp(3.0, 999.0) as usize)
+}
+
+fn merchants(cfg: &SynthConfig, code: &'static str, m: &MccSpec) -> Merchants {
+    let mut s = stream(cfg.seed, &["wallet_b-merchants", code, m.code]);
+    let (cs, ccum, n) = areas(cfg, code, m);
+    // Dense: the last merchants (the smallest) are one per area, so no area is left without.
+    let forced = if cfg.areas == crate::AreaSpread::Dense {
+        cs.len()
+    } else {
+        0
+    };
     let mut ids = Vec::with_capacity(n);
     let mut county = Vec::with_capacity(n);
     let mut cumulative = Vec::with_capacity(n);
     let mut acc = 0.0;
     for i in 0..n {
-        let c = cs[s.pick_cumulative(&ccum)];
+        let c = if i + forced >= n {
+            cs[i + forced - n]
+        } else {
+            cs[s.pick_cumulative(&ccum)]
+        };
         ids.push(format!("M{c}{}{i:03}", m.code));
         county.push(c);
         let w = 1.0 / ((i + 1) as f64).powf(0.8);

@@ -21,6 +21,7 @@ fn small(seed: u64) -> SynthConfig {
         start: NaiveDate::from_ymd_opt(2022, 9, 1).unwrap(),
         end: NaiveDate::from_ymd_opt(2023, 12, 31).unwrap(),
         scenario: homeseason_synth::Scenario::Clean,
+        areas: homeseason_synth::AreaSpread::Sample,
     }
 }
 
