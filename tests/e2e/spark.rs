@@ -5,11 +5,15 @@
 //!
 //! * The bad-input corpus's transaction cases, all in one Spark job: the same read / accepted /
 //!   rejected / duplicate counts, rejects (line, column, reason) and refusals as the corpus expects of
-//!   the Rust engine, and the same `payment_daily` rows as the Rust engine gives.
+//!   the Rust engine, and the same `payment_daily` and `payment_area_daily` rows as the Rust engine
+//!   gives.
 //! * The demo's whole sample season through `homeseason ingest --engine spark`: the lake's
-//!   `payment_daily` and `rejects` equal those the Rust engine committed in the demo's lake.
+//!   `payment_daily`, `payment_area_daily`, `rejects` and txn index (ids, merchant pairs, area
+//!   merchant pairs) equal those the Rust engine committed in the demo's lake, and its area cells
+//!   sum to its `payment_daily` cells.
 //! * The sample season's transaction files as `file://` cluster URIs through Spark: the same lake as
-//!   the same files as local paths through the Rust engine (rows, fen, rejects, manifest SHA-256s);
+//!   the same files as local paths through the Rust engine (both tables' rows, fen, rejects, txn
+//!   index, manifest SHA-256s);
 //!   a re-sent URI changes nothing; the Rust engine refuses a URI (no cluster needed).
 
 #![expect(
@@ -154,10 +158,13 @@ fn spark_engine_on_the_corpus_transaction_cases() {
                         "rejects {:?}, expected {want:?}",
                         rejects(&s.rejects)
                     ))
-                } else if r.report != s.report || !r.rows.equals_missing(&s.rows) {
+                } else if r.report != s.report
+                    || !r.rows.equals_missing(&s.rows)
+                    || !r.area_rows.equals_missing(&s.area_rows)
+                {
                     Some(format!(
-                        "differs from the Rust engine: {:?} vs {:?}\n{}\n{}",
-                        r.report, s.report, r.rows, s.rows
+                        "differs from the Rust engine: {:?} vs {:?}\n{}\n{}\n{}\n{}",
+                        r.report, s.report, r.rows, s.rows, r.area_rows, s.area_rows
                     ))
                 } else {
                     None
@@ -196,35 +203,24 @@ fn sorted_table(lake: &std::path::Path, table: &str, keys: &[&str]) -> DataFrame
         .unwrap()
 }
 
-/// The lake's txn index as sets of records per institution-month folder: (`.id128v` records: id,
-/// values' fingerprint and day,
-/// `.pairs` records), whichever files hold them.
-type IndexSets = std::collections::BTreeMap<String, (BTreeSet<Vec<u8>>, BTreeSet<Vec<u8>>)>;
+/// The lake's txn index as sets of records per institution-month folder and kind (`id128v`: id,
+/// values' fingerprint and day; `pairs` and `apairs`: merchant pair or area merchant pair and day),
+/// whichever files hold them.
+type IndexSets = std::collections::BTreeMap<(String, &'static str), BTreeSet<Vec<u8>>>;
 
 fn index_sets(lake: &std::path::Path) -> IndexSets {
     let mut out = IndexSets::new();
     let root = lake.join("_txn_index");
     assert!(root.is_dir(), "no txn index at {}", root.display());
     for p in homeseason_test_support::files_under(&root) {
-        let ext = p.extension().and_then(|x| x.to_str()).unwrap_or("");
-        let size = match ext {
-            "id128v" => 28,
-            "pairs" => 12,
+        let (kind, size) = match p.extension().and_then(|x| x.to_str()).unwrap_or("") {
+            "id128v" => ("id128v", 28),
+            "pairs" => ("pairs", 12),
+            "apairs" => ("apairs", 12),
             _ => continue,
         };
-        let key = p
-            .parent()
-            .unwrap()
-            .strip_prefix(&root)
-            .unwrap()
-            .display()
-            .to_string();
-        let entry = out.entry(key).or_default();
-        let set = if size == 28 {
-            &mut entry.0
-        } else {
-            &mut entry.1
-        };
+        let folder = p.parent().unwrap().strip_prefix(&root).unwrap();
+        let set = out.entry((folder.display().to_string(), kind)).or_default();
         for rec in std::fs::read(&p).unwrap().chunks_exact(size) {
             assert!(
                 set.insert(rec.to_vec()),
@@ -234,6 +230,71 @@ fn index_sets(lake: &std::path::Path) -> IndexSets {
         }
     }
     out
+}
+
+/// Records of each kind in an index.
+fn index_counts(index: &IndexSets) -> std::collections::BTreeMap<&'static str, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for ((_, kind), set) in index {
+        *out.entry(*kind).or_default() += set.len();
+    }
+    out
+}
+
+/// The lake a Spark ingest wrote (`spark`) is the one the Rust engine wrote (`rust`): every row of
+/// `payment_daily`, `payment_area_daily` and `rejects` (sorted, every column but the file hash and
+/// ingest time), the txn index's ids, merchant pairs and area merchant pairs per institution-month;
+/// and the Spark lake's area cells sum to its `payment_daily` cells
+/// ([`homeseason_ingest::area_sum_mismatches`]).
+fn assert_same_lake(spark: &std::path::Path, rust: &std::path::Path, what: &str) {
+    let daily_keys = ["institution", "date", "region_code", "mcc", "channel"];
+    let area_keys = [
+        "institution",
+        "date",
+        "region_code",
+        "area_code",
+        "mcc",
+        "channel",
+    ];
+    let reject_keys = ["line", "reason", "raw", "message_en"];
+    let mut heights = Vec::new();
+    for (table, keys) in [
+        ("payment_daily", &daily_keys[..]),
+        ("payment_area_daily", &area_keys[..]),
+        ("rejects", &reject_keys[..]),
+    ] {
+        let (s, r) = (
+            sorted_table(spark, table, keys),
+            sorted_table(rust, table, keys),
+        );
+        assert_eq!(s.height(), r.height(), "{what}: {table} rows");
+        assert!(s.equals_missing(&r), "{what}: {table} differs\n{s}\n{r}");
+        heights.push((table, s.height()));
+    }
+    // (`payment_daily` also holds the rows of pre-aggregated daily files, which carry no area.)
+    assert!(heights[0].1 > 0 && heights[1].1 > 0, "{what}: {heights:?}");
+    let lake = Lake::open(spark).unwrap();
+    let daily = lake.read_table("payment_daily").unwrap();
+    let area = lake.read_table("payment_area_daily").unwrap();
+    let bad = homeseason_ingest::area_sum_mismatches(&daily, &area, 10).unwrap();
+    assert!(
+        bad.is_empty(),
+        "{what}: the Spark lake's areas do not sum to payment_daily:\n{}",
+        bad.join("\n")
+    );
+    let (spark_index, rust_index) = (index_sets(spark), index_sets(rust));
+    let counts = index_counts(&rust_index);
+    eprintln!(
+        "{what}: rows {heights:?}; txn index records spark {:?} rust {counts:?}",
+        index_counts(&spark_index)
+    );
+    assert!(
+        ["id128v", "pairs", "apairs"]
+            .iter()
+            .all(|k| counts.get(k).copied().unwrap_or(0) > 0),
+        "{what}: {counts:?}"
+    );
+    assert!(spark_index == rust_index, "{what}: the txn index differs");
 }
 
 #[test]
@@ -290,40 +351,7 @@ fn spark_ingest_of_the_sample_season_lands_the_same_lake_tables() {
     // 36 transaction files; the one ingested by the Rust engine first keeps its manifest entry (its
     // re-sending through Spark is `unchanged`).
     assert!(spark_files >= 35, "{spark_files} files went through Spark");
-    let keys = ["institution", "date", "region_code", "mcc", "channel"];
-    let spark = sorted_table(&lake, "payment_daily", &keys);
-    let rust = sorted_table(&demo.join("lake"), "payment_daily", &keys);
-    assert_eq!(spark.height(), rust.height());
-    assert!(
-        spark.equals_missing(&rust),
-        "payment_daily differs\n{spark}\n{rust}"
-    );
-    // The txn index: the same records per institution-month as the Rust engine's.
-    let spark_index = index_sets(&lake);
-    let rust_index = index_sets(&demo.join("lake"));
-    let count = |i: &IndexSets| {
-        i.values().fold((0, 0), |(a, b), (ids, pairs)| {
-            (a + ids.len(), b + pairs.len())
-        })
-    };
-    eprintln!(
-        "payment_daily rows {}; txn index (ids, pairs): spark {:?} in {} institution-months, rust {:?} in {}",
-        spark.height(),
-        count(&spark_index),
-        spark_index.len(),
-        count(&rust_index),
-        rust_index.len()
-    );
-    assert!(count(&rust_index).0 > 0);
-    assert!(spark_index == rust_index, "the txn index differs");
-    let rkeys = ["line", "reason", "raw", "message_en"];
-    let spark = sorted_table(&lake, "rejects", &rkeys);
-    let rust = sorted_table(&demo.join("lake"), "rejects", &rkeys);
-    assert_eq!(spark.height(), rust.height(), "rejects");
-    assert!(
-        spark.equals_missing(&rust),
-        "rejects differ\n{spark}\n{rust}"
-    );
+    assert_same_lake(&lake, &demo.join("lake"), "the sample season through Spark");
 }
 
 /// The stale fallback (issue 17): another writer commits transactions of the same institution while
@@ -431,18 +459,7 @@ fn a_stale_spark_increment_is_redone_by_the_rust_engine() {
     let reference = dir.path().join("reference");
     ingest(&reference, &[], &[other.as_path()]);
     ingest(&reference, &[], &[september.as_path()]);
-    let keys = ["institution", "date", "region_code", "mcc", "channel"];
-    let got = sorted_table(&lake, "payment_daily", &keys);
-    let want = sorted_table(&reference, "payment_daily", &keys);
-    assert!(got.height() > 0);
-    assert!(
-        got.equals_missing(&want),
-        "payment_daily differs from the Rust engine's\n{got}\n{want}"
-    );
-    assert!(
-        index_sets(&lake) == index_sets(&reference),
-        "the txn index differs from the Rust engine's"
-    );
+    assert_same_lake(&lake, &reference, "the stale increment redone");
 }
 
 /// A `payment_daily` money column's total in fen, exactly (the decimal text summed as integers).
@@ -624,25 +641,11 @@ fn file_uris_through_spark_land_what_local_paths_land_through_rust() {
         fen(&rust)
     );
     assert!(rust.height() > 0);
-    assert_eq!(spark.height(), rust.height());
     assert_eq!(fen(&spark), fen(&rust));
-    assert!(
-        spark.equals_missing(&rust),
-        "payment_daily differs\n{spark}\n{rust}"
-    );
     let (spark_rejects, rust_rejects) = (reject_counts(&spark_lake), reject_counts(&rust_lake));
     eprintln!("rejects by reason: spark {spark_rejects:?} rust {rust_rejects:?}");
     assert_eq!(spark_rejects, rust_rejects);
-    let rkeys = ["line", "reason", "raw", "message_en"];
-    assert!(
-        sorted_table(&spark_lake, "rejects", &rkeys)
-            .equals_missing(&sorted_table(&rust_lake, "rejects", &rkeys)),
-        "rejects differ"
-    );
-    assert!(
-        index_sets(&spark_lake) == index_sets(&rust_lake),
-        "the txn index differs"
-    );
+    assert_same_lake(&spark_lake, &rust_lake, "file:// URIs through Spark");
     // The manifest: the same files under the same SHA-256 (the JVM's, over the URI's stream), each
     // Spark entry naming its URI as the source.
     let (spark_files, rust_files) = (manifest_files(&spark_lake), manifest_files(&rust_lake));
@@ -670,11 +673,6 @@ fn file_uris_through_spark_land_what_local_paths_land_through_rust() {
     assert_eq!(r["commit"]["unchanged"], true, "{r}");
     assert_eq!(r["report"]["accepted"].as_u64(), Some(0), "{r}");
     assert_eq!(r["report"]["duplicates"], r["report"]["read"], "{r}");
-    assert!(
-        sorted_table(&spark_lake, "payment_daily", &keys).equals_missing(&rust),
-        "the re-sent URI changed payment_daily"
-    );
-    assert_eq!(reject_counts(&spark_lake), rust_rejects);
     assert_eq!(shas(&manifest_files(&spark_lake)), shas(&rust_files));
-    assert!(index_sets(&spark_lake) == index_sets(&rust_lake));
+    assert_same_lake(&spark_lake, &rust_lake, "a URI sent again");
 }

@@ -14,14 +14,17 @@
 //!    contract's reject order (missing value, bad date, bad pattern, bad number, below minimum, bad enum,
 //!    unknown region, bad period), the amount in integer fen, the Beijing calendar day, refunds and
 //!    reversals netted; then the exact dedupe by institution + `txn_id` (a shuffle, first line wins)
-//!    and the roll-up to `payment_daily`'s grain.
+//!    and, in the same pass, the roll-ups to `payment_daily`'s grain and to `payment_area_daily`'s
+//!    (each row's area from a broadcast lookup built from `homeseason_ingest::Areas`, the one
+//!    classification both engines use).
 //! 3. [`run_rollup`] writes the job, runs `spark-submit` of the bundled driver
 //!    (`driver/rollup.py`, which holds no rules of its own) and reads the staged Parquet back,
 //!    checking it for consistency ([`StagedRollup`]).
 //!    Before the job, [`run_rollup`] stages the lake's index of each institution in the run (its
-//!    txn ids and merchant pairs, as Parquet) and notes the index state it read
+//!    txn ids, merchant pairs and area merchant pairs, as Parquet) and notes the index state it read
 //!    ([`StagedRollup::seen`]); Spark dedupes the run's files against each other and against those,
-//!    so it stages per file only the *increment*: cells of new transactions, new ids, new pairs.
+//!    so it stages per file only the *increment*: cells of new transactions (daily and area), new
+//!    ids, new pairs of both kinds.
 //! 4. [`StagedFile::outcome`] turns a file's increment into the [`TxnOutcome`] the Rust engine
 //!    returns (same counts, cells, rejects) and spills its ids and pairs into the lake's index
 //!    format, so the caller commits it through the same lake write; a commit refused as stale (the
@@ -406,6 +409,18 @@ pub struct StagedDaily {
     pub merchants: i64,
 }
 
+/// One `payment_area_daily` cell of a file as Spark staged it: the area's code and the cell's
+/// day, reporting region, MCC, channel and figures (its merchants: distinct per area cell). The
+/// area's city and urban/rural class are [`homeseason_ingest::Areas`]', read when the cell is
+/// framed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedArea {
+    /// The area's code ([`homeseason_ingest::Area::code`]).
+    pub area: String,
+    /// Day, reporting region, MCC, channel and figures.
+    pub cell: StagedDaily,
+}
+
 /// One month of a file as Spark staged it.
 #[derive(Debug, Clone, Default)]
 pub struct StagedMonth {
@@ -420,10 +435,15 @@ pub struct StagedMonth {
     pub conflicts_across: usize,
     /// The month's increment cells of `payment_daily`.
     pub daily: Vec<StagedDaily>,
+    /// The month's increment cells of `payment_area_daily` (the same rows by area).
+    pub area: Vec<StagedArea>,
     /// Parquet files holding the month's new ids `(line, fp, fp2, day)`.
     pub id_files: Vec<PathBuf>,
     /// Parquet files holding the month's new merchant pairs `(pair, day)`.
     pub pair_files: Vec<PathBuf>,
+    /// Parquet files holding the month's new area merchant pairs `(pair, day)`
+    /// ([`homeseason_ingest::area_merchant_pair`]).
+    pub area_pair_files: Vec<PathBuf>,
 }
 
 /// One input file after the Spark job.
@@ -471,8 +491,8 @@ pub struct StagedRollup {
     /// Per institution, the state of its txn index ([`homeseason_lake::Lake::txn_index_state`])
     /// taken before its known ids were staged: the state the first file's increment holds against.
     pub seen: BTreeMap<String, Vec<(PathBuf, u64)>>,
-    /// Known ids and pairs staged per institution (for the report).
-    pub known: BTreeMap<String, (usize, usize)>,
+    /// Known ids, merchant pairs and area merchant pairs staged per institution (for the report).
+    pub known: BTreeMap<String, (usize, usize, usize)>,
 }
 
 /// Roll `inputs` up on Spark: prepare each file, stage the `lake`'s index of each institution (none
@@ -612,7 +632,7 @@ pub fn run_rollup(
         })
         .collect();
     let (views, outputs) = sql::job_sql(&group_sql, years, &meta);
-    let (seen, known) = stage_known(lake, &meta, staging_dir)?;
+    let (seen, known) = stage_known(lake, &meta, years, staging_dir)?;
     let job = serde_json::json!({
         "app_name": "homeseason-rollup",
         "staging": staging_dir.display().to_string(),
@@ -621,6 +641,8 @@ pub fn run_rollup(
             {"name": "known_ids", "path": staging_dir.join("known_ids").display().to_string(),
              "ddl": "inst STRING, fp BIGINT, fp2 BIGINT, vfp BIGINT"},
             {"name": "known_pairs", "path": staging_dir.join("known_pairs").display().to_string(),
+             "ddl": "inst STRING, pair BIGINT"},
+            {"name": "known_area_pairs", "path": staging_dir.join("known_area_pairs").display().to_string(),
              "ddl": "inst STRING, pair BIGINT"},
         ],
         "views": views.iter().map(|(n, s, p)| serde_json::json!({"name": n, "sql": s, "persist": p})).collect::<Vec<_>>(),
@@ -673,14 +695,17 @@ pub fn run_rollup(
 }
 
 type Seen = BTreeMap<String, Vec<(PathBuf, u64)>>;
-/// Per institution: the known ids and merchant pairs staged for Spark.
-type KnownCounts = BTreeMap<String, (usize, usize)>;
+/// Per institution: the known ids, merchant pairs and area merchant pairs staged for Spark.
+type KnownCounts = BTreeMap<String, (usize, usize, usize)>;
 
-/// Stage the lake's txn ids and merchant pairs of every institution in the run as Parquet
-/// (`known_ids/`, `known_pairs/`), each institution's index state taken first.
+/// Stage the lake's txn ids, merchant pairs and area merchant pairs of every institution in the
+/// run as Parquet (`known_ids/`, `known_pairs/`, `known_area_pairs/`), each institution's index
+/// state taken first. Area pairs are read per month of the campaign's data `years` (a row of
+/// another year is rejected, so its pairs cannot match).
 fn stage_known(
     lake: Option<&homeseason_lake::Lake>,
     meta: &[(usize, String, usize)],
+    years: (i32, i32),
     staging: &Path,
 ) -> Result<(Seen, KnownCounts), SparkError> {
     let mut seen = BTreeMap::new();
@@ -689,7 +714,7 @@ fn stage_known(
         return Ok((seen, known));
     };
     let lake_err = |e: homeseason_lake::LakeError| SparkError::Lake(e.to_string());
-    for dir in ["known_ids", "known_pairs"] {
+    for dir in ["known_ids", "known_pairs", "known_area_pairs"] {
         let d = staging.join(dir);
         std::fs::create_dir_all(&d).map_err(io_err("create", &d))?;
     }
@@ -709,7 +734,18 @@ fn stage_known(
         let pairs = lake
             .institution_txn_pairs(&manifest, inst)
             .map_err(lake_err)?;
-        known.insert(inst.to_owned(), (ids.len(), pairs.len()));
+        let mut area_pairs = Vec::new();
+        for year in years.0..=years.1 {
+            for month in 1..=12 {
+                if let Some(h) = lake
+                    .month_holder(&manifest, inst, year, month)
+                    .map_err(lake_err)?
+                {
+                    area_pairs.extend(h.area_fps);
+                }
+            }
+        }
+        known.insert(inst.to_owned(), (ids.len(), pairs.len(), area_pairs.len()));
         seen.insert(inst.to_owned(), state);
         if !ids.is_empty() {
             let (fp, fp2): (Vec<i64>, Vec<i64>) = ids
@@ -734,7 +770,10 @@ fn stage_known(
                 &mut df,
             )?;
         }
-        if !pairs.is_empty() {
+        for (dir, pairs) in [("known_pairs", pairs), ("known_area_pairs", area_pairs)] {
+            if pairs.is_empty() {
+                continue;
+            }
             let mut pairs: Vec<i64> = pairs.iter().map(|p| *p as i64).collect();
             pairs.sort_unstable();
             pairs.dedup();
@@ -748,9 +787,7 @@ fn stage_known(
             )
             .map_err(staged)?;
             write_parquet(
-                &staging
-                    .join("known_pairs")
-                    .join(format!("part-{k}.parquet")),
+                &staging.join(dir).join(format!("part-{k}.parquet")),
                 &mut df,
             )?;
         }
@@ -957,6 +994,94 @@ fn json_usize(v: &serde_json::Value, key: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// The index of file `fid` when it is one of `files` and not refused.
+fn live(files: &[StagedFile], fid: i64) -> Option<usize> {
+    let i = usize::try_from(fid).ok()?;
+    files.get(i).filter(|f| f.refused.is_none()).map(|_| i)
+}
+
+/// The cells staged under `dir` (the `daily` or, `with_area`, the `area` output) of the live
+/// files: (file, month, area code or empty, cell), each checked against the contract — a cell
+/// of a known region, MCC and channel, with sums that did not overflow, in the month it is staged
+/// under, and an area of [`homeseason_ingest::Areas`] that rolls up to the cell's region.
+fn staged_cells(
+    files: &[StagedFile],
+    dir: &Path,
+    with_area: bool,
+) -> Result<Vec<(usize, MonthKey, String, StagedDaily)>, SparkError> {
+    let regions = Regions::embedded();
+    let areas = homeseason_ingest::Areas::embedded();
+    let mut out = Vec::new();
+    for p in parquet_files(dir) {
+        let df = read_parquet(&p)?;
+        let (fid, mk, day) = (
+            col_i64(&df, "fid")?,
+            col_i64(&df, "mk")?,
+            col_i64(&df, "day")?,
+        );
+        let region = col_str(&df, "region")?;
+        let area = if with_area {
+            col_str(&df, "area")?
+        } else {
+            vec![String::new(); df.height()]
+        };
+        let mcc = col_i64(&df, "mcc")?;
+        let channel = col_str(&df, "channel")?;
+        let (rows, txn, sale, refund, merchants) = (
+            col_i64(&df, "rows")?,
+            col_i64(&df, "txn_count")?,
+            col_i64(&df, "sale_fen")?,
+            col_i64(&df, "refund_fen")?,
+            col_i64(&df, "merchants")?,
+        );
+        for k in 0..df.height() {
+            let Some(i) = live(files, fid[k]) else {
+                continue;
+            };
+            let cell = StagedDaily {
+                day: i32::try_from(day[k]).map_err(staged)?,
+                region: region[k].clone(),
+                mcc: u16::try_from(mcc[k]).map_err(staged)?,
+                channel: channel[k].clone(),
+                rows: rows[k],
+                txn_count: txn[k],
+                sale_fen: sale[k],
+                refund_fen: refund[k],
+                merchants: merchants[k],
+            };
+            // The staged cells must be what the contract allows (a sum that overflowed BIGINT is
+            // staged as -1 by `try_sum`, and refused here rather than wrapped to a negative gross).
+            let ok = regions.by_code(&cell.region).is_some()
+                && cell.mcc < 10_000
+                && matches!(cell.channel.as_str(), "online" | "offline")
+                && cell.sale_fen >= 0
+                && cell.refund_fen >= 0
+                && cell.txn_count <= cell.rows
+                && cell.merchants <= cell.txn_count
+                && (!with_area
+                    || areas
+                        .index_of(&area[k])
+                        .and_then(|a| areas.get(a))
+                        .is_some_and(|a| a.region == cell.region));
+            if !ok {
+                return Err(staged(format!(
+                    "a {} cell breaks the contract: {cell:?} {}",
+                    if with_area { "area" } else { "daily" },
+                    area[k]
+                )));
+            }
+            let month = MonthKey::try_from(mk[k]).map_err(staged)?;
+            let (y, m) = year_month(month);
+            let (cy, cm, _) = homeseason_schema::calendar::civil_from_days(cell.day);
+            if (y, m) != (cy, cm) {
+                return Err(staged(format!("cell {cell:?} staged under month {y}-{m}")));
+            }
+            out.push((i, month, area[k].clone(), cell));
+        }
+    }
+    Ok(out)
+}
+
 fn read_staged(
     files: &mut [StagedFile],
     staging: &Path,
@@ -988,10 +1113,6 @@ fn read_staged(
             .and_then(|v| v.as_array())
             .cloned()
             .unwrap_or_default()
-    };
-    let live = |files: &mut [StagedFile], fid: i64| -> Option<usize> {
-        let i = usize::try_from(fid).ok()?;
-        files.get(i).filter(|f| f.refused.is_none()).map(|_| i)
     };
     for r in rows_of("file_stats") {
         let fid = r
@@ -1065,65 +1186,16 @@ fn read_staged(
             });
         }
     }
-    let regions = Regions::embedded();
-    for p in parquet_files(&staging.join("daily")) {
-        let df = read_parquet(&p)?;
-        let (fid, mk, day) = (
-            col_i64(&df, "fid")?,
-            col_i64(&df, "mk")?,
-            col_i64(&df, "day")?,
-        );
-        let region = col_str(&df, "region")?;
-        let mcc = col_i64(&df, "mcc")?;
-        let channel = col_str(&df, "channel")?;
-        let (rows, txn, sale, refund, merchants) = (
-            col_i64(&df, "rows")?,
-            col_i64(&df, "txn_count")?,
-            col_i64(&df, "sale_fen")?,
-            col_i64(&df, "refund_fen")?,
-            col_i64(&df, "merchants")?,
-        );
-        for k in 0..df.height() {
-            let Some(i) = live(files, fid[k]) else {
-                continue;
-            };
-            let cell = StagedDaily {
-                day: i32::try_from(day[k]).map_err(staged)?,
-                region: region[k].clone(),
-                mcc: u16::try_from(mcc[k]).map_err(staged)?,
-                channel: channel[k].clone(),
-                rows: rows[k],
-                txn_count: txn[k],
-                sale_fen: sale[k],
-                refund_fen: refund[k],
-                merchants: merchants[k],
-            };
-            // The staged cells must be what the contract allows (a sum that overflowed BIGINT is
-            // staged as -1 by `try_sum`, and refused here rather than wrapped to a negative gross).
-            let ok = regions.by_code(&cell.region).is_some()
-                && cell.mcc < 10_000
-                && matches!(cell.channel.as_str(), "online" | "offline")
-                && cell.sale_fen >= 0
-                && cell.refund_fen >= 0
-                && cell.txn_count <= cell.rows
-                && cell.merchants <= cell.txn_count;
-            if !ok {
-                return Err(staged(format!(
-                    "a daily cell breaks the contract: {cell:?}"
-                )));
-            }
-            let (y, m) = year_month(MonthKey::try_from(mk[k]).map_err(staged)?);
-            let (cy, cm, _) = homeseason_schema::calendar::civil_from_days(cell.day);
-            if (y, m) != (cy, cm) {
-                return Err(staged(format!("cell {cell:?} staged under month {y}-{m}")));
-            }
-            files[i]
-                .months
-                .entry(MonthKey::try_from(mk[k]).map_err(staged)?)
-                .or_default()
-                .daily
-                .push(cell);
-        }
+    for (i, mk, _, cell) in staged_cells(files, &staging.join("daily"), false)? {
+        files[i].months.entry(mk).or_default().daily.push(cell);
+    }
+    for (i, mk, area, cell) in staged_cells(files, &staging.join("area"), true)? {
+        files[i]
+            .months
+            .entry(mk)
+            .or_default()
+            .area
+            .push(StagedArea { area, cell });
     }
     for (i, f) in files.iter_mut().enumerate() {
         if f.refused.is_some() {
@@ -1138,10 +1210,14 @@ fn read_staged(
             };
             m.id_files = parquet_files(&part("ids"));
             m.pair_files = parquet_files(&part("pairs"));
+            m.area_pair_files = parquet_files(&part("apairs"));
             let rows: i64 = m.daily.iter().map(|c| c.rows).sum();
-            if usize::try_from(rows).ok() != Some(m.rows) {
+            let area_rows: i64 = m.area.iter().map(|c| c.cell.rows).sum();
+            if usize::try_from(rows).ok() != Some(m.rows)
+                || usize::try_from(area_rows).ok() != Some(m.rows)
+            {
                 return Err(staged(format!(
-                    "{}: month {mk} has {} accepted rows but its daily cells hold {rows}",
+                    "{}: month {mk} has {} accepted rows but its daily cells hold {rows}, its area cells {area_rows}",
                     f.name, m.rows
                 )));
             }
@@ -1202,8 +1278,21 @@ pub fn month_ids(month: &StagedMonth) -> Result<Vec<(u128, i32, u64)>, SparkErro
 /// # Errors
 /// [`SparkError::Staged`] when a staged file cannot be read.
 pub fn month_pairs(month: &StagedMonth) -> Result<Vec<(u64, i32)>, SparkError> {
+    read_pairs(&month.pair_files)
+}
+
+/// The new area merchant pairs of a staged month (`(pair, day)`).
+///
+/// # Errors
+/// [`SparkError::Staged`] when a staged file cannot be read.
+pub fn month_area_pairs(month: &StagedMonth) -> Result<Vec<(u64, i32)>, SparkError> {
+    read_pairs(&month.area_pair_files)
+}
+
+/// The `(pair, day)` records of staged pair files, sorted.
+fn read_pairs(files: &[PathBuf]) -> Result<Vec<(u64, i32)>, SparkError> {
     let mut out = Vec::new();
-    for p in &month.pair_files {
+    for p in files {
         let df = read_parquet(p)?;
         let (pair, day) = (col_i64(&df, "pair")?, col_i64(&df, "day")?);
         for k in 0..pair.len() {
@@ -1217,8 +1306,9 @@ pub fn month_pairs(month: &StagedMonth) -> Result<Vec<(u64, i32)>, SparkError> {
 impl StagedFile {
     /// The file's increment as the Rust engine's [`TxnOutcome`]: which rows are new (the increment
     /// Spark staged: not in the lake's index, not in an earlier file of the run), duplicates within
-    /// the file and across files, the increment cells of `payment_daily`, the rejects; its new ids
-    /// and merchant pairs are spilled to `ctx` in the lake's index format. `holder` names the files
+    /// the file and across files, the increment cells of `payment_daily` and `payment_area_daily`,
+    /// the rejects; its new ids, merchant pairs and area merchant pairs are spilled to `ctx` in the
+    /// lake's index format. `holder` names the files
     /// that already hold rows of an institution-month (for the report), as the Rust engine's does.
     ///
     /// # Errors
@@ -1301,6 +1391,8 @@ impl StagedFile {
         }
         let mut months = Vec::new();
         let mut cells = homeseason_ingest::DailyCells::new(campaign);
+        let areas = homeseason_ingest::Areas::embedded();
+        let mut area_cells = homeseason_ingest::AreaCells::new(campaign);
         let dup_in_file: usize = self.months.values().map(|m| m.duplicates).sum();
         let (mut accepted, mut across) = (0usize, 0usize);
         for &(key, m) in &live {
@@ -1309,13 +1401,19 @@ impl StagedFile {
             across += m.across;
             let ids = month_ids(m).map_err(Err)?;
             let pairs = month_pairs(m).map_err(Err)?;
+            let area_pairs = month_area_pairs(m).map_err(Err)?;
             let merchants: i64 = m.daily.iter().map(|c| c.merchants).sum();
-            if ids.len() != m.rows || i64::try_from(pairs.len()).ok() != Some(merchants) {
+            let area_merchants: i64 = m.area.iter().map(|c| c.cell.merchants).sum();
+            if ids.len() != m.rows
+                || i64::try_from(pairs.len()).ok() != Some(merchants)
+                || i64::try_from(area_pairs.len()).ok() != Some(area_merchants)
+            {
                 return Err(Err(staged(format!(
-                    "{file}: month {key}: {} new ids for {} new rows, {} new pairs for {merchants} merchants",
+                    "{file}: month {key}: {} new ids for {} new rows, {} new pairs for {merchants} merchants, {} new area pairs for {area_merchants} area merchants",
                     ids.len(),
                     m.rows,
-                    pairs.len()
+                    pairs.len(),
+                    area_pairs.len()
                 ))));
             }
             let lake_err = |e: std::io::Error| Err(SparkError::Lake(e.to_string()));
@@ -1323,6 +1421,7 @@ impl StagedFile {
                 ctx.spill(y, mo, &ids).map_err(lake_err)?;
             }
             ctx.spill_pairs(y, mo, &pairs).map_err(lake_err)?;
+            ctx.spill_area_pairs(y, mo, &area_pairs).map_err(lake_err)?;
             for cell in &m.daily {
                 cells.push(homeseason_ingest::DailyCell {
                     day: cell.day,
@@ -1334,6 +1433,22 @@ impl StagedFile {
                     sale_fen: i128::from(cell.sale_fen),
                     refund_fen: i128::from(cell.refund_fen),
                     merchants: cell.merchants,
+                });
+            }
+            for a in &m.area {
+                // Checked when staged: the area is one of `areas`.
+                let Some(area) = areas.index_of(&a.area).and_then(|i| areas.get(i)) else {
+                    return Err(Err(staged(format!("{file}: unknown area {}", a.area))));
+                };
+                area_cells.push(homeseason_ingest::AreaCell {
+                    day: a.cell.day,
+                    area,
+                    mcc: a.cell.mcc,
+                    channel: &a.cell.channel,
+                    txn_count: a.cell.txn_count,
+                    sale_fen: i128::from(a.cell.sale_fen),
+                    refund_fen: i128::from(a.cell.refund_fen),
+                    merchants: a.cell.merchants,
                 });
             }
             months.push(TxnMonth {
@@ -1370,12 +1485,19 @@ impl StagedFile {
         if !report.balanced() {
             return Err(Err(staged(format!("unbalanced report {report:?}"))));
         }
-        // The Spark job stages no area cells yet: a file it rolls up adds no `payment_area_daily`
-        // rows (documented in the contract and docs/reading-the-outputs.md; ingest such files
-        // with the Rust engine for the area table).
-        let area_rows = homeseason_ingest::AreaCells::new(campaign)
-            .finish(institution)
-            .map_err(err)?;
+        // The area cells are the same rows by area: summed over the areas they give the daily
+        // cells (merchants at least as many), or the staged output is inconsistent.
+        let area_rows = area_cells.finish(institution).map_err(err)?;
+        homeseason_lake::check_frame(tables::PAYMENT_AREA_DAILY, &area_rows, &[])
+            .map_err(|e| Err(staged(e)))?;
+        let mismatches =
+            homeseason_ingest::area_sum_mismatches(&rows, &area_rows, 5).map_err(err)?;
+        if !mismatches.is_empty() {
+            return Err(Err(staged(format!(
+                "{file}: the area cells do not sum to the daily cells: {}",
+                mismatches.join("; ")
+            ))));
+        }
         Ok(TxnOutcome {
             report,
             institution: institution.to_owned(),

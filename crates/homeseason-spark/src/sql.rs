@@ -1,7 +1,8 @@
 //! Spark SQL generated from homeseason's sources of truth: the `payment_transactions` contract (field
 //! order = reject priority, enum values and their aliases, header folding), the institution profile
 //! (column mapping, delimiter, amount unit, refund sign, time format and offset, value maps) and the
-//! campaign (data years; the region roll-up is a lookup table built from [`Regions::resolve`]).
+//! campaign (data years; the region roll-up is a lookup table built from [`Regions::resolve`], and
+//! the area of `payment_area_daily` one built from `homeseason_ingest`'s [`Areas`]).
 //!
 //! Every rule mirrors `homeseason_ingest::stream` (the Rust engine) line by line; the unit tests
 //! below pin the pieces that are easy to get subtly wrong, and the suite compares both engines on the
@@ -9,8 +10,8 @@
 
 use std::fmt::Write as _;
 
-use homeseason_ingest::Feed;
 use homeseason_ingest::{AmountUnit, DEFAULT_TIME_FORMAT, Profile, RefundSign, TimeFormat};
+use homeseason_ingest::{Areas, Feed};
 use homeseason_schema::contract::{Field, normalize_header};
 use homeseason_schema::region::Regions;
 
@@ -305,6 +306,76 @@ pub fn region_lookup_sql() -> String {
     format!("SELECT * FROM VALUES {} AS t(p4, region)", rows.join(", "))
 }
 
+/// The areas a region cell can name, as a lookup: each area code of [`Areas`] that passes the
+/// region pattern (`XPCC` or six digits) → the reporting region it rolls up to. A row's area is its
+/// region cell when the lookup holds it under the row's reporting region, else the reporting region
+/// itself — [`Areas::area_of`] on a cell that passed the pattern check (a unit test checks that on
+/// every code the region lookup resolves). Only codes leave Spark: the city and urban/rural class
+/// are read from [`Areas`] when the staged cells are framed.
+#[must_use]
+pub fn area_lookup() -> Vec<(String, String)> {
+    Areas::embedded()
+        .all()
+        .iter()
+        .filter(|a| {
+            a.code == "XPCC" || (a.code.len() == 6 && a.code.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(|a| (a.code.clone(), a.region.clone()))
+        .collect()
+}
+
+/// The `area_lookup` view (a few thousand rows: Spark broadcasts it to the join).
+#[must_use]
+pub fn area_lookup_sql() -> String {
+    let rows: Vec<String> = area_lookup()
+        .iter()
+        .map(|(a, r)| format!("({}, {})", lit(a), lit(r)))
+        .collect();
+    format!(
+        "SELECT * FROM VALUES {} AS t(code, region)",
+        rows.join(", ")
+    )
+}
+
+/// The merchant pairs a cell of `cells` (columns of `classified`) counts first: `pair` (a column
+/// of `classified`) of the new sales, counted by the first file (then line) of the run that has it,
+/// unless the lake counted it before (`known`, a view of `(inst, pair)`).
+fn new_pairs_sql(pair: &str, cells: &[&str], known: &str) -> String {
+    let cols = cells.join(", ");
+    let p_cols: Vec<String> = cells.iter().map(|c| format!("p.{c}")).collect();
+    format!(
+        "SELECT p.fid, p.mk, {}, p.pair FROM \
+           (SELECT fid, mk, {cols}, {pair} AS pair, inst, \
+              row_number() OVER (PARTITION BY ledger, inst, {pair} ORDER BY fid, line) AS pr \
+            FROM classified WHERE st = 0 AND sale) p \
+         LEFT ANTI JOIN {known} k ON k.inst = p.inst AND k.pair = p.pair \
+         WHERE p.pr = 1",
+        p_cols.join(", ")
+    )
+}
+
+/// The increment cells of a file and month grouped by `cells` (columns of `classified`): rows,
+/// sales, gross sales and refunds in fen (a sum that overflows BIGINT is staged as -1, which the
+/// reader refuses), and the merchants the view `pairs` ([`new_pairs_sql`]) counts in the cell.
+fn cells_sql(cells: &[&str], pairs: &str) -> String {
+    let keys = format!("fid, mk, {}", cells.join(", "));
+    let on: Vec<String> = ["fid", "mk"]
+        .iter()
+        .chain(cells)
+        .map(|c| format!("m.{c} = d.{c}"))
+        .collect();
+    format!(
+        "SELECT d.*, coalesce(m.merchants, 0) AS merchants FROM \
+           (SELECT {keys}, count(1) AS rows, count_if(sale) AS txn_count, \
+              coalesce(try_sum(CASE WHEN sale THEN fen ELSE 0 END), -1) AS sale_fen, \
+              coalesce(try_sum(CASE WHEN NOT sale THEN fen ELSE 0 END), -1) AS refund_fen \
+            FROM classified WHERE st = 0 GROUP BY {keys}) d \
+         LEFT JOIN (SELECT {keys}, count(1) AS merchants FROM {pairs} GROUP BY {keys}) m \
+         ON {}",
+        on.join(" AND ")
+    )
+}
+
 /// What the generated SQL needs to know about a file (read from its first bytes by
 /// [`crate::prepare`]). Files with equal layouts and profiles share one SELECT.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -429,8 +500,11 @@ pub fn group_sql(
 /// `validated` (every data line judged: the first failing check in the Rust engine's order, else
 /// accepted), `classified` (the exact dedupe by ledger + institution + `txn_id`, a shuffle, the
 /// first file then line wins; and the anti-join with the lake's ids, the view `known_ids`),
-/// `new_pairs` (merchant pairs new to the run and to the lake, `known_pairs`), and the staged
-/// outputs: per file and month the increment cells, the new ids and the new pairs.
+/// `new_pairs` and `new_area_pairs` (merchant pairs of `payment_daily`'s and
+/// `payment_area_daily`'s cells new to the run and to the lake, `known_pairs` and
+/// `known_area_pairs`), and the staged outputs: per file and month the increment cells of both
+/// tables (in one pass over the persisted `classified` rows; a row's area from the broadcast
+/// `area_lookup`), the new ids and the new pairs of each kind.
 #[must_use]
 pub fn job_sql(
     groups: &[String],
@@ -465,7 +539,7 @@ pub fn job_sql(
         .collect();
     let validated = format!(
         "SELECT fid, line, raw, gb, bad_enc, rej, CASE split_part(rej, '|', 1) {values} END AS value, \
-           txn_id, merchant_id, CAST(mcc AS INT) AS mcc, region, day, \
+           txn_id, merchant_id, CAST(mcc AS INT) AS mcc, region_code, region, day, \
            CAST(year(date_from_unix_date(day)) * 12 + month(date_from_unix_date(day)) - 1 AS INT) AS mk, \
            CASE WHEN typed THEN coalesce(tyv, 'sale') \
                 WHEN fen < 0 THEN (CASE WHEN tyv = 'reversal' THEN 'reversal' ELSE 'refund' END) \
@@ -513,11 +587,14 @@ pub fn job_sql(
     // The values' fingerprint (homeseason_ingest::txn_values_fingerprint): xxhash64 over the typed
     // values in this order, each hashed with the hash so far as its seed.
     let accepted = format!(
-        "SELECT v.fid, v.line, v.txn_id, v.mcc, v.region, v.day, v.mk, v.sale, v.fen, v.channel, \
+        "SELECT *, CASE WHEN sale THEN {apair} END AS apair FROM ( \
+         SELECT v.fid, v.line, v.txn_id, v.mcc, v.region, v.day, v.mk, v.sale, v.fen, v.channel, \
            v.merchant_id, m.inst, m.ledger, {fp} AS fp, \
            xxhash64(concat(v.txn_id, chr(1), 'homeseason')) AS fp2, \
-           CASE WHEN v.sale THEN {pair} END AS pair, {vfp} AS vfp \
-         FROM validated v JOIN file_meta m ON m.fid = v.fid WHERE v.rej IS NULL",
+           CASE WHEN v.sale THEN {pair} END AS pair, {vfp} AS vfp, \
+           CASE WHEN al.region = v.region THEN v.region_code ELSE v.region END AS area \
+         FROM validated v JOIN file_meta m ON m.fid = v.fid \
+           LEFT JOIN area_lookup al ON al.code = v.region_code WHERE v.rej IS NULL)",
         fp = nz("xxhash64(v.txn_id)"),
         vfp = nz(
             "xxhash64(CAST(v.day AS INT), CAST(v.region AS STRING), CAST(v.mcc AS INT), \
@@ -527,6 +604,11 @@ pub fn job_sql(
         pair = nz(
             "xxhash64(concat_ws('|', CAST(v.day AS STRING), v.region, lpad(CAST(v.mcc AS STRING), 4, '0'), \
              CASE WHEN v.channel = 'online' THEN '1' ELSE '0' END, v.merchant_id))"
+        ),
+        // homeseason_ingest::area_merchant_pair: the area code after the reporting region's.
+        apair = nz(
+            "xxhash64(concat_ws('|', CAST(day AS STRING), region, area, lpad(CAST(mcc AS STRING), 4, '0'), \
+             CASE WHEN channel = 'online' THEN '1' ELSE '0' END, merchant_id))"
         ),
     );
     // The exact dedupe: one shuffle by ledger + institution + txn_id (the text, not a hash), rows in
@@ -566,22 +648,21 @@ pub fn job_sql(
          LEFT JOIN known_ids k ON k.inst = a.inst AND k.fp = a.fp AND k.fp2 = a.fp2",
         differs = differs.join(", "),
     );
-    // Merchant pairs: counted by the first file (then line) of the run with a new sale in the pair,
-    // unless the lake counted the pair before.
-    let new_pairs = "SELECT p.fid, p.mk, p.day, p.region, p.mcc, p.channel, p.pair FROM \
-           (SELECT fid, mk, day, region, mcc, channel, pair, inst, \
-              row_number() OVER (PARTITION BY ledger, inst, pair ORDER BY fid, line) AS pr \
-            FROM classified WHERE st = 0 AND sale) p \
-         LEFT ANTI JOIN known_pairs k ON k.inst = p.inst AND k.pair = p.pair \
-         WHERE p.pr = 1"
-        .to_owned();
+    // Merchant pairs, by cell and by area cell: counted by the first file (then line) of the run
+    // with a new sale in the pair, unless the lake counted the pair before.
+    const DAILY: [&str; 4] = ["day", "region", "mcc", "channel"];
+    const AREA: [&str; 5] = ["day", "region", "area", "mcc", "channel"];
+    let new_pairs = new_pairs_sql("pair", &DAILY, "known_pairs");
+    let new_area_pairs = new_pairs_sql("apair", &AREA, "known_area_pairs");
     let views = vec![
         ("region_lookup".to_owned(), region_lookup_sql(), false),
+        ("area_lookup".to_owned(), area_lookup_sql(), false),
         ("file_meta".to_owned(), meta, false),
         ("validated".to_owned(), validated, true),
         ("accepted".to_owned(), accepted, false),
         ("classified".to_owned(), classified, true),
         ("new_pairs".to_owned(), new_pairs, true),
+        ("new_area_pairs".to_owned(), new_area_pairs, true),
     ];
     let outputs = vec![
         Output {
@@ -600,16 +681,13 @@ pub fn job_sql(
         },
         Output {
             name: "daily".into(),
-            sql: "SELECT d.*, coalesce(m.merchants, 0) AS merchants FROM \
-                  (SELECT fid, mk, day, region, mcc, channel, count(1) AS rows, \
-                    count_if(sale) AS txn_count, coalesce(try_sum(CASE WHEN sale THEN fen ELSE 0 END), -1) AS sale_fen, \
-                    coalesce(try_sum(CASE WHEN NOT sale THEN fen ELSE 0 END), -1) AS refund_fen \
-                  FROM classified WHERE st = 0 GROUP BY fid, mk, day, region, mcc, channel) d \
-                  LEFT JOIN (SELECT fid, mk, day, region, mcc, channel, count(1) AS merchants FROM new_pairs \
-                    GROUP BY fid, mk, day, region, mcc, channel) m \
-                  ON m.fid = d.fid AND m.mk = d.mk AND m.day = d.day AND m.region = d.region \
-                    AND m.mcc = d.mcc AND m.channel = d.channel"
-                .into(),
+            sql: cells_sql(&DAILY, "new_pairs"),
+            partition_by: vec![],
+            collect: false,
+        },
+        Output {
+            name: "area".into(),
+            sql: cells_sql(&AREA, "new_area_pairs"),
             partition_by: vec![],
             collect: false,
         },
@@ -622,6 +700,12 @@ pub fn job_sql(
         Output {
             name: "pairs".into(),
             sql: "SELECT fid, mk, pair, day FROM new_pairs".into(),
+            partition_by: vec!["fid".into(), "mk".into()],
+            collect: false,
+        },
+        Output {
+            name: "apairs".into(),
+            sql: "SELECT fid, mk, pair, day FROM new_area_pairs".into(),
             partition_by: vec!["fid".into(), "mk".into()],
             collect: false,
         },
@@ -678,6 +762,37 @@ mod tests {
             }
         }
         assert_eq!(table.get("XPCC").map(String::as_str), Some("XPCC"));
+    }
+
+    #[test]
+    fn area_lookup_agrees_with_area_of() {
+        let lookup: std::collections::HashMap<String, String> = area_lookup().into_iter().collect();
+        let (regions, areas) = (Regions::embedded(), Areas::embedded());
+        let mut named = 0;
+        // Every six-digit code a region resolves (its first four digits decide: region_lookup),
+        // and the corps.
+        let codes = region_lookup()
+            .into_iter()
+            .filter(|(p4, _)| p4 != "XPCC")
+            .flat_map(|(p4, _)| (0..100).map(move |t| format!("{p4}{t:02}")))
+            .chain(std::iter::once("XPCC".to_owned()));
+        for code in codes {
+            let Ok(region) = regions.resolve(&code) else {
+                continue;
+            };
+            // The SQL's rule: the cell itself when the lookup holds it under the row's region.
+            let sql = match lookup.get(&code) {
+                Some(r) if *r == region.code => code.clone(),
+                _ => region.code.clone(),
+            };
+            let rust = areas
+                .area_of(&code, &region.code)
+                .and_then(|i| areas.get(i))
+                .map(|a| a.code.clone());
+            assert_eq!(Some(sql.clone()), rust, "{code}");
+            named += usize::from(sql == code && sql != region.code);
+        }
+        assert!(named > 2_000, "{named} county- and prefecture-level areas");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The two engines agree: the sample season's transaction files (and the hand-written `bank_c`
 //! layout: GBK, fen, negative refunds) through Spark and through the Rust streaming ingest give the same
-//! `payment_daily` rows to the fen, the same rejects (line, column, reason) and the same counts.
+//! `payment_daily` and `payment_area_daily` rows to the fen, the same rejects (line, column,
+//! reason), the same counts and the same txn index (ids, merchant pairs, area merchant pairs).
 //!
 //! Runs against a real standalone cluster: `tests/run.sh` starts one (`tests/spark/cluster.sh`) and
 //! sets `HOMESEASON_SPARK_MASTER`, `SPARK_HOME`, `HOMESEASON_SPARK_PYTHON` and
@@ -43,30 +44,40 @@ fn cluster() -> Option<SparkOptions> {
     }
 }
 
-/// A lake in memory with the increment model's index: every txn id of each institution, and the
-/// merchant pairs and ids each institution-month holds; a file's spill is added when it commits.
 /// One id of the index: the 128-bit id, its day and its values' fingerprint.
 type IdRecord = (u128, i32, u64);
+/// One merchant pair (or area merchant pair) of the index, with its day.
+type PairRecord = (u64, i32);
 
-/// Ids (with day and values' fingerprint) and merchant pairs (with day) of one institution-month.
-type MonthIndex = (BTreeSet<(u128, i32, u64)>, BTreeSet<(u64, i32)>);
+/// What the lake's index holds of one institution-month, as its `.id128v`, `.pairs` and `.apairs`
+/// files do: ids (with day and values' fingerprint), merchant pairs and area merchant pairs (each
+/// with its day).
+#[derive(Default, PartialEq, Eq, Debug)]
+struct MonthIndex {
+    ids: BTreeSet<IdRecord>,
+    pairs: BTreeSet<PairRecord>,
+    area_pairs: BTreeSet<PairRecord>,
+}
 
+/// The spill of the file being read, per month.
+type Spill<T> = BTreeMap<(i32, u32), Vec<T>>;
+
+/// A lake in memory with the increment model's index: every txn id of each institution, and the
+/// ids and pairs each institution-month holds; a file's spill is added when it commits.
 #[derive(Default)]
 struct MemLake {
     ids: HashMap<String, HashMap<u128, u64>>,
-    /// (institution, year, month) → (ids with day and values, pairs with day), as the lake's index
-    /// files hold them.
+    /// (institution, year, month) → what the index holds of it.
     index: BTreeMap<(String, i32, u32), MonthIndex>,
-    spill: BTreeMap<(i32, u32), Vec<IdRecord>>,
-    spill_pairs: BTreeMap<(i32, u32), Vec<(u64, i32)>>,
-    /// (institution, year, month) → area merchant pairs, and the spill of the file being read.
-    area_index: BTreeMap<(String, i32, u32), Vec<u64>>,
-    spill_area_pairs: BTreeMap<(i32, u32), Vec<(u64, i32)>>,
+    spill: Spill<IdRecord>,
+    spill_pairs: Spill<PairRecord>,
+    spill_area_pairs: Spill<PairRecord>,
 }
 
 /// Add `items` to the month's spill.
-fn append<T: Copy>(spill: &mut BTreeMap<(i32, u32), Vec<T>>, month: (i32, u32), items: &[T]) {
+fn append<T: Copy>(spill: &mut Spill<T>, month: (i32, u32), items: &[T]) -> std::io::Result<()> {
     spill.entry(month).or_default().extend_from_slice(items);
+    Ok(())
 }
 
 impl TxnContext for MemLake {
@@ -77,42 +88,23 @@ impl TxnContext for MemLake {
         month: u32,
     ) -> Result<Option<MonthOwner>, String> {
         let ids = Arc::new(self.ids.get(institution).cloned().unwrap_or_default());
-        Ok(Some(
-            match self.index.get(&(institution.to_owned(), year, month)) {
-                Some((_, pairs)) => MonthOwner {
-                    file: String::new(),
-                    sha256: String::new(),
-                    txn_ids: ids,
-                    merchant_pairs: pairs.iter().map(|(p, _)| *p).collect(),
-                    area_pairs: self
-                        .area_index
-                        .get(&(institution.to_owned(), year, month))
-                        .cloned()
-                        .unwrap_or_default(),
-                },
-                None => MonthOwner {
-                    txn_ids: ids,
-                    ..MonthOwner::default()
-                },
-            },
-        ))
+        let held = self.index.get(&(institution.to_owned(), year, month));
+        let hashes = |set: &BTreeSet<PairRecord>| set.iter().map(|(p, _)| *p).collect();
+        Ok(Some(MonthOwner {
+            txn_ids: ids,
+            merchant_pairs: held.map(|h| hashes(&h.pairs)).unwrap_or_default(),
+            area_pairs: held.map(|h| hashes(&h.area_pairs)).unwrap_or_default(),
+            ..MonthOwner::default()
+        }))
     }
-    fn spill(&mut self, year: i32, month: u32, ids: &[(u128, i32, u64)]) -> std::io::Result<()> {
-        append(&mut self.spill, (year, month), ids);
-        Ok(())
+    fn spill(&mut self, year: i32, month: u32, ids: &[IdRecord]) -> std::io::Result<()> {
+        append(&mut self.spill, (year, month), ids)
     }
-    fn spill_pairs(&mut self, year: i32, month: u32, pairs: &[(u64, i32)]) -> std::io::Result<()> {
-        append(&mut self.spill_pairs, (year, month), pairs);
-        Ok(())
+    fn spill_pairs(&mut self, year: i32, month: u32, pairs: &[PairRecord]) -> std::io::Result<()> {
+        append(&mut self.spill_pairs, (year, month), pairs)
     }
-    fn spill_area_pairs(
-        &mut self,
-        year: i32,
-        month: u32,
-        pairs: &[(u64, i32)],
-    ) -> std::io::Result<()> {
-        append(&mut self.spill_area_pairs, (year, month), pairs);
-        Ok(())
+    fn spill_area_pairs(&mut self, y: i32, m: u32, pairs: &[PairRecord]) -> std::io::Result<()> {
+        append(&mut self.spill_area_pairs, (y, m), pairs)
     }
     fn reset_spill(&mut self) -> std::io::Result<()> {
         self.spill.clear();
@@ -124,31 +116,23 @@ impl TxnContext for MemLake {
 
 impl MemLake {
     fn commit(&mut self, out: &TxnOutcome) {
-        let inst = out.institution.clone();
+        let inst = &out.institution;
         for ((y, m), ids) in std::mem::take(&mut self.spill) {
-            self.ids
-                .entry(inst.clone())
-                .or_default()
-                .extend(ids.iter().map(|(id, _, values)| (*id, *values)));
-            self.index
-                .entry((inst.clone(), y, m))
-                .or_default()
-                .0
-                .extend(ids);
-        }
-        for ((y, m), pairs) in std::mem::take(&mut self.spill_area_pairs) {
-            self.area_index
-                .entry((inst.clone(), y, m))
-                .or_default()
-                .extend(pairs.iter().map(|(p, _)| *p));
+            let known = self.ids.entry(inst.clone()).or_default();
+            known.extend(ids.iter().map(|(id, _, values)| (*id, *values)));
+            self.month(inst, y, m).ids.extend(ids);
         }
         for ((y, m), pairs) in std::mem::take(&mut self.spill_pairs) {
-            self.index
-                .entry((inst.clone(), y, m))
-                .or_default()
-                .1
-                .extend(pairs);
+            self.month(inst, y, m).pairs.extend(pairs);
         }
+        for ((y, m), pairs) in std::mem::take(&mut self.spill_area_pairs) {
+            self.month(inst, y, m).area_pairs.extend(pairs);
+        }
+    }
+
+    /// What the index holds of an institution-month (created empty).
+    fn month(&mut self, inst: &str, y: i32, m: u32) -> &mut MonthIndex {
+        self.index.entry((inst.to_owned(), y, m)).or_default()
     }
 }
 
@@ -208,7 +192,7 @@ fn compare(
     );
     let (rust, rust_index) = rust_engine(inputs, campaign);
     let mut lake = MemLake::default();
-    let mut daily_rows = 0;
+    let (mut daily_rows, mut area_rows) = (0, 0);
     let mut by_reason: BTreeMap<String, usize> = BTreeMap::new();
     for ((staged, rust), input) in rollup.files.iter().zip(&rust).zip(inputs) {
         let name = input.path.display();
@@ -236,6 +220,14 @@ fn compare(
                     r.rows,
                     s.rows
                 );
+                // And every payment_area_daily row (area, city, class, money, merchants).
+                assert!(
+                    r.area_rows.equals_missing(&s.area_rows),
+                    "{name}: payment_area_daily differs\nrust:\n{}\nspark:\n{}",
+                    r.area_rows,
+                    s.area_rows
+                );
+                area_rows += s.area_rows.height();
                 assert_eq!(rejects(&r.rejects), rejects(&s.rejects), "{name}: rejects");
                 // The messages and raw text agree too (same sink, same details).
                 let msgs = |df: &DataFrame| -> Vec<String> {
@@ -269,17 +261,17 @@ fn compare(
             ),
         }
     }
-    // The index the two engines leave: the same ids (with their day) and merchant pairs per
-    // institution-month. Spark hashed with its built-in xxhash64, Rust with XXH64: equal sets prove
-    // the hashes equal on every id and pair of the season.
+    // The index the two engines leave: the same ids (with their day), merchant pairs and area
+    // merchant pairs per institution-month. Spark hashed with its built-in xxhash64, Rust with
+    // XXH64: equal sets prove the hashes equal on every id and pair of the season.
     let spark_index = lake.index;
-    let count = |i: &Index| -> (usize, usize) {
-        i.values().fold((0, 0), |(a, b), (ids, pairs)| {
-            (a + ids.len(), b + pairs.len())
+    let count = |i: &Index| -> (usize, usize, usize) {
+        i.values().fold((0, 0, 0), |(a, b, c), m| {
+            (a + m.ids.len(), b + m.pairs.len(), c + m.area_pairs.len())
         })
     };
     eprintln!(
-        "txn index: rust {:?} (ids, pairs) in {} institution-months; spark {:?} in {}",
+        "payment_area_daily rows {area_rows}; txn index: rust {:?} (ids, pairs, area pairs) in {} institution-months; spark {:?} in {}",
         count(&rust_index),
         rust_index.len(),
         count(&spark_index),
@@ -289,7 +281,15 @@ fn compare(
     for (k, v) in &rust_index {
         assert!(spark_index.get(k) == Some(v), "txn index of {k:?} differs");
     }
-    assert!(count(&rust_index).0 > 0 && count(&rust_index).1 > 0);
+    let (ids, pairs, area_pairs) = count(&rust_index);
+    assert!(
+        ids > 0 && pairs > 0 && area_pairs >= pairs,
+        "{ids} {pairs} {area_pairs}"
+    );
+    assert!(
+        area_rows >= daily_rows,
+        "{area_rows} area rows, {daily_rows} daily"
+    );
     (daily_rows, by_reason)
 }
 
