@@ -21,8 +21,14 @@ from its own arrays (OUT.ref.parquet); homeseason's duplicate and conflict count
 re-sends gen.py wrote. Writes benchmarks/results.json (every run) and prints the Markdown table.
 
 The tools:
-* homeseason — `homeseason ingest --lake … --feed payment_transactions --json FILE` into a fresh lake
-  (validates every row, keeps rejects, writes the txn-id index, the Hive partitions and the manifest);
+* homeseason — `homeseason ingest --lake … --feed payment_transactions FILE` into a fresh lake
+  (validates every row, keeps rejects, writes the txn-id index, the Hive partitions of `payment_daily`
+  and `payment_area_daily`, the rejects and the manifest); its counts are read afterwards (not timed)
+  from the manifest's file report, its rejects by reason from the lake's `rejects` table;
+* homeseason_before — `homeseason` with another binary (`--before PATH`, e.g. the branch point's), in
+  the same rotation;
+* homeseason_json — the same with `--json`, which also prints every rejected row as JSON on stdout
+  (at 10 M, 105,034 rejects with their bilingual messages: ~140 MB), as the earlier sessions ran it;
 * duckdb — tuned: `read_csv` with `auto_detect = false`, every column typed, `timestampformat`; file
   order from `row_number() OVER ()` under `preserve_insertion_order = true`; exact keep-first: the
   txn_ids that repeat and their smallest row number (`GROUP BY txn_id HAVING count(*) > 1` + `min(rn)`),
@@ -54,7 +60,9 @@ import time
 import tomllib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-TOOLS = ["floor", "homeseason", "duckdb", "polars", "duckdb_naive", "polars_naive"]
+TOOLS = ["floor", "homeseason", "homeseason_json", "homeseason_before", "duckdb", "polars", "duckdb_naive",
+         "polars_naive"]
+HOMESEASON = ("homeseason", "homeseason_json", "homeseason_before")
 
 
 def sh(cmd, **kw):
@@ -273,6 +281,14 @@ sale = pl.col('txn_type') == 'sale'
    .sink_parquet(out, **({} if method == 'naive' else {'engine': 'streaming'})))
 """
 
+# The rejects a homeseason lake holds, by reason (JSON on one line).
+REJECTS = r"""
+import json, sys, duckdb
+rows = duckdb.sql(f"SELECT reason, count(*) FROM read_parquet('{sys.argv[1]}/**/*.parquet') GROUP BY reason").fetchall()
+print(json.dumps({r: n for r, n in rows}))
+"""
+
+
 # Compares a tool's daily Parquet (a file, or a Hive-partitioned lake folder) with gen.py's reference,
 # row by row on the key, counts and money to the fen. Prints one JSON line.
 COMPARE = r"""
@@ -318,6 +334,7 @@ def main():
     ap.add_argument("--work", default="/var/tmp/homeseason-bench")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--homeseason", help="the homeseason binary (default: the release build of CARGO_TARGET_DIR)")
+    ap.add_argument("--before", help="the binary of the homeseason_before tool")
     ap.add_argument("--resend", type=float, default=0.03, help="gen.py --resend for new files")
     ap.add_argument("--duckdb-method", default="dups_left", choices=sorted(DUCKDB_DEDUPE))
     ap.add_argument("--duckdb-settings", default="threads = 2;memory_limit = '6GB';preserve_insertion_order = true",
@@ -366,15 +383,25 @@ def main():
                 try:
                     if tool == "floor":
                         m = timed(["sh", "-c", 'cat "$1" > /dev/null', "cat", str(f)], max_rss)
-                    elif tool == "homeseason":
-                        m = timed([str(exe), "ingest", "--lake", str(out / "lake"), "--feed",
-                                   "payment_transactions", "--json", str(f)], max_rss, cwd=out)
-                        entry = json.loads(m["stdout"])[0]
-                        rep = entry["report"]
+                    elif tool in HOMESEASON:
+                        json_out = tool == "homeseason_json"
+                        binary = a.before if tool == "homeseason_before" else str(exe)
+                        m = timed([binary, "ingest", "--lake", str(out / "lake"), "--feed",
+                                   "payment_transactions"] + (["--json"] if json_out else []) + [str(f)],
+                                  max_rss, cwd=out)
+                        if json_out:
+                            entry = json.loads(m["stdout"])[0]
+                            rep = entry["report"]
+                            reasons = {}
+                            for x in entry.get("rejects") or []:
+                                reasons[x["reason"]] = reasons.get(x["reason"], 0) + 1
+                        else:
+                            manifest = json.loads((out / "lake" / "_manifest.json").read_text())
+                            rep = manifest["files"][-1]["report"]
+                            reasons = json.loads(subprocess.run(
+                                [str(py), "-c", REJECTS, str(out / "lake" / "rejects")],
+                                capture_output=True, text=True, check=True).stdout)
                         m["report"] = {k: rep[k] for k in ("read", "accepted", "rejected", "duplicates")}
-                        reasons = {}
-                        for x in entry.get("rejects") or []:
-                            reasons[x["reason"]] = reasons.get(x["reason"], 0) + 1
                         m["report"]["rejects_by_reason"] = reasons
                         target, hive = out / "lake" / "payment_daily", True
                     elif tool in ("duckdb", "duckdb_naive"):
@@ -423,7 +450,7 @@ def main():
                 if tool != "floor":
                     row["check"] = ms[-1]["check"]
                     row["exact"] = all(x["check"]["rows_differing"] == 0 for x in ms)
-                if tool == "homeseason":
+                if tool in HOMESEASON:
                     row["report"] = ms[-1]["report"]
                     row["expected"] = meta["homeseason_expected"]
             results.append(row)
@@ -447,7 +474,7 @@ def table(results):
     for n in sorted({r["rows"] for r in results}):
         rs = [r for r in results if r["rows"] == n]
         hs = next((r for r in rs if r["tool"] == "homeseason" and "wall_s" in r), None)
-        peers = [r for r in rs if r["tool"] not in ("homeseason", "floor") and r.get("exact")]
+        peers = [r for r in rs if r["tool"] not in HOMESEASON + ("floor",) and r.get("exact")]
         best_w = min(peers, key=lambda r: r["wall_s"], default=None)
         best_c = min(peers, key=lambda r: r["cpu_s"], default=None)
         for r in rs:
@@ -455,9 +482,9 @@ def table(results):
                 lines.append(f"| {n:,} ({r['lines']:,}) | {r['csv_mb']:,} | {r['tool']} | — | — | — | — | | {r['note']} |")
                 continue
             ratio = ""
-            if r is hs and best_w:
-                ratio = (f"**{hs['wall_s'] / best_w['wall_s']:.2f}×** ({best_w['tool']}); "
-                         f"**{hs['cpu_s'] / best_c['cpu_s']:.2f}×** ({best_c['tool']})")
+            if r["tool"] in HOMESEASON and best_w:
+                ratio = (f"**{r['wall_s'] / best_w['wall_s']:.2f}×** ({best_w['tool']}); "
+                         f"**{r['cpu_s'] / best_c['cpu_s']:.2f}×** ({best_c['tool']})")
             elif r["tool"] == "floor" and hs and r["wall_s"] > 0:
                 ratio = f"homeseason is {hs['wall_s'] / r['wall_s']:.0f}× the floor"
             c = r.get("check")
@@ -466,7 +493,7 @@ def table(results):
                 check = f"{verdict} ({c['rows']:,} rows, net {fmt_fen(c['net_fen'])})"
             else:
                 check = "—"
-            if r["tool"] == "homeseason":
+            if r["tool"] in HOMESEASON:
                 rep, exp = r["report"], r["expected"]
                 check += (f"; read {rep['read']:,} = accepted {rep['accepted']:,} + rejected {rep['rejected']:,}"
                           f" + duplicates {rep['duplicates']:,}; rejects by reason "

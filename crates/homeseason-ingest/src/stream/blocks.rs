@@ -29,6 +29,9 @@ impl Hasher for U64Hasher {
     fn write_u64(&mut self, i: u64) {
         self.0 = mix64(i);
     }
+    fn write_u128(&mut self, i: u128) {
+        self.0 = mix64((i as u64) ^ mix64((i >> 64) as u64));
+    }
 }
 pub(super) type U64Map<V> = HashMap<u64, V, BuildHasherDefault<U64Hasher>>;
 
@@ -86,6 +89,12 @@ impl FpSet {
             }
             i = (i + 1) & mask;
         }
+    }
+    /// The slot `fp` would be probed at first, read so that the probe that follows finds it in
+    /// the cache (a block of these loads overlaps their memory latency; the value is meaningless).
+    #[inline]
+    pub(super) fn touch(&self, fp: u64) -> u64 {
+        self.slots[self.slot(fp)]
     }
     pub(super) fn grow(&mut self) {
         let old = std::mem::take(&mut self.slots);

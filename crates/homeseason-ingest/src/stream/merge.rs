@@ -15,11 +15,16 @@ pub(super) struct Acc {
     pub(super) merchants: i64,
 }
 
+/// A month's new rows rolled up: one map keyed once per row, by area cell; the daily cells are
+/// folded from it at the end ([`Aggregate::daily`]).
 #[derive(Default)]
 pub(super) struct Aggregate {
-    pub(super) groups: U64Map<Acc>,
-    /// The same rows by area cell ([`pack_area`]).
+    /// The rows by area cell ([`pack_area`]).
     pub(super) areas: U64Map<Acc>,
+    /// Distinct merchants of each daily cell ([`pack_group`]): the one figure of a daily cell that
+    /// is not the sum of its area cells' (a merchant selling in two areas of a region counts once
+    /// there). Touched only when a (cell, merchant) pair is counted for the first time.
+    pub(super) cell_merchants: U64Map<i64>,
     pub(super) rows: usize,
 }
 
@@ -38,24 +43,17 @@ impl Aggregate {
         merchants: &mut Merchants,
     ) -> (Option<u64>, Option<u64>) {
         self.rows += 1;
-        let day = unpack_group(row.group).0;
-        let (_, _, mcc, channel) = unpack_group(row.group);
-        let area_key = pack_area(day, row.area, mcc, channel);
-        let acc = self.groups.entry(row.group).or_default();
-        let area = self.areas.entry(area_key).or_default();
-        acc.rows += 1;
+        let (day, _, mcc, channel) = unpack_group(row.group);
+        let area = self
+            .areas
+            .entry(pack_area(day, row.area, mcc, channel))
+            .or_default();
         area.rows += 1;
         if row.kind == SALE {
-            acc.txn_count += 1;
-            acc.sale_fen += i128::from(row.fen);
             area.txn_count += 1;
             area.sale_fen += i128::from(row.fen);
             // The (cell, merchant) pairs, hashed in the worker ([`merchant_pair`],
             // [`area_merchant_pair`]).
-            let pair = merchants.cells.insert(row.merchant).then_some(row.merchant);
-            if pair.is_some() {
-                acc.merchants += 1;
-            }
             let area_pair = merchants
                 .areas
                 .insert(row.area_merchant)
@@ -63,12 +61,38 @@ impl Aggregate {
             if area_pair.is_some() {
                 area.merchants += 1;
             }
+            let pair = merchants.cells.insert(row.merchant).then_some(row.merchant);
+            if pair.is_some() {
+                *self.cell_merchants.entry(row.group).or_default() += 1;
+            }
             (pair, area_pair)
         } else {
-            acc.refund_fen += i128::from(row.fen);
             area.refund_fen += i128::from(row.fen);
             (None, None)
         }
+    }
+
+    /// The daily cells ([`pack_group`]): the sums of their area cells (every area lies in one
+    /// reporting region, `region_of_area`: [`Areas`] index → [`Regions`] index), with the daily
+    /// cells' own distinct merchants.
+    pub(super) fn daily(&self, region_of_area: &[Option<u8>]) -> U64Map<Acc> {
+        let mut cells: U64Map<Acc> = U64Map::default();
+        for (key, a) in &self.areas {
+            let (day, area, mcc, channel) = unpack_area(*key);
+            let Some(region) = region_of_area.get(usize::from(area)).copied().flatten() else {
+                continue;
+            };
+            let group = pack_group(day, region, mcc, channel);
+            let acc = cells.entry(group).or_default();
+            acc.rows += a.rows;
+            acc.txn_count += a.txn_count;
+            acc.sale_fen += a.sale_fen;
+            acc.refund_fen += a.refund_fen;
+            if acc.merchants == 0 {
+                acc.merchants = self.cell_merchants.get(&group).copied().unwrap_or(0);
+            }
+        }
+        cells
     }
 }
 
@@ -408,7 +432,9 @@ pub(super) fn run_pass<T>(
     let (tx_b, rx_b) = sync_channel::<ChunkOut>(workers * 2);
     let (category, _) = mcc_categories(campaign);
     let owned_name = file.to_owned();
-    let reader = std::thread::spawn(move || read_chunks(&owned_name, raw, csv, &tx_a));
+    // The verification pass keeps the first pass's digest: it need not hash the file again.
+    let hash = !only_wanted;
+    let reader = std::thread::spawn(move || read_chunks(&owned_name, raw, csv, hash, &tx_a));
     let Ok(chunk0) = rx_a.recv() else {
         drop(rx_a);
         return match reader.join() {
@@ -623,125 +649,138 @@ pub(super) fn merge(
                 (None, None) => sink.push_detail(line, header, r.reason, &r.value, None, &r.raw),
             }
         }
-        for row in &out.rows {
-            // Within-file duplicates.
-            let first_time = seen.insert(row.fp);
-            if !first_time
-                || plan
-                    .and_then(|p| p.verify.as_ref())
-                    .is_some_and(|v| v.contains(row.fp))
-            {
-                let exact_dup = if plan.and_then(|p| p.verify.as_ref()).is_none() {
-                    // First pass: note the repeat and verify in a second pass.
-                    m.candidates.insert(row.fp);
-                    m.candidate_count += 1;
-                    m.duplicates_in_file += 1;
-                    true
-                } else {
-                    let (txn_id, raw, merchant) =
-                        out.texts.get(row.text as usize).unwrap_or(&no_text);
-                    let line = base_line + u64::from(row.line) - 1;
-                    let firsts = texts_by_fp.entry(row.fp).or_default();
-                    match firsts.iter().find(|f| f.txn == *txn_id) {
-                        Some(f) if f.values == row.values => true,
-                        Some(f) => {
-                            // The same id with other values: a conflict, the first is kept.
-                            f.reject_conflict(sink, spec, row, (txn_id, raw, merchant), line);
-                            m.conflicts += 1;
-                            continue;
-                        }
-                        None => {
-                            firsts.push(FirstSeen::of(row, txn_id, merchant, line));
-                            false
-                        }
-                    }
-                };
-                if exact_dup {
-                    if plan.is_some() {
+        // Rows in blocks: the slots a block will probe in the duplicate and merchant tables are
+        // loaded first, all at once (the loads overlap), so the probes below find them cached.
+        for block in out.rows.chunks(TOUCH_BLOCK) {
+            let mut touched = 0u64;
+            for row in block {
+                touched ^= seen.touch(row.fp);
+                if row.kind == SALE {
+                    touched ^= m.merchants.cells.touch(row.merchant);
+                    touched ^= m.merchants.areas.touch(row.area_merchant);
+                }
+            }
+            std::hint::black_box(touched);
+            for row in block {
+                // Within-file duplicates.
+                let first_time = seen.insert(row.fp);
+                if !first_time
+                    || plan
+                        .and_then(|p| p.verify.as_ref())
+                        .is_some_and(|v| v.contains(row.fp))
+                {
+                    let exact_dup = if plan.and_then(|p| p.verify.as_ref()).is_none() {
+                        // First pass: note the repeat and verify in a second pass.
+                        m.candidates.insert(row.fp);
+                        m.candidate_count += 1;
                         m.duplicates_in_file += 1;
-                    }
-                    continue;
-                }
-            }
-            // The month, what the lake holds of it and the cross-file check.
-            if !m.months.contains_key(&row.month) {
-                let (y, mo) = year_month(row.month);
-                let owner = ctx.month_owner(institution, y, mo).map_err(lake_err)?;
-                let mut file_names = None;
-                if let Some(o) = owner {
-                    for pair in &o.merchant_pairs {
-                        m.merchants.cells.insert(*pair);
-                    }
-                    for pair in &o.area_pairs {
-                        m.merchants.areas.insert(*pair);
-                    }
-                    if known.is_none() {
-                        known = Some(o.txn_ids);
-                    }
-                    if !o.file.is_empty() {
-                        file_names = Some(o.file);
-                    }
-                }
-                m.months.insert(
-                    row.month,
-                    MonthState {
-                        key: row.month,
-                        owner: file_names,
-                        main: Aggregate::default(),
-                        spill: Vec::new(),
-                        spill_pairs: Vec::new(),
-                        spill_area_pairs: Vec::new(),
-                    },
-                );
-            }
-            let Some(ms) = m.months.get_mut(&row.month) else {
-                continue;
-            };
-            let id = (u128::from(row.fp) << 64) | u128::from(row.fp2);
-            if let Some(&held) = known.as_ref().and_then(|k| k.get(&id)) {
-                if held != 0 && held != row.values {
-                    // The lake holds this id with other values: a conflict, the first is kept.
-                    // The first pass notes it, so that the second reads the row's text.
-                    match plan.and_then(|p| p.verify.as_ref()) {
-                        None => {
-                            m.candidates.insert(row.fp);
-                            m.lake_conflicts.insert(row.fp);
-                            m.candidate_count += 1;
+                        true
+                    } else {
+                        let (txn_id, raw, merchant) =
+                            out.texts.get(row.text as usize).unwrap_or(&no_text);
+                        let line = base_line + u64::from(row.line) - 1;
+                        let firsts = texts_by_fp.entry(row.fp).or_default();
+                        match firsts.iter().find(|f| f.txn == *txn_id) {
+                            Some(f) if f.values == row.values => true,
+                            Some(f) => {
+                                // The same id with other values: a conflict, the first is kept.
+                                f.reject_conflict(sink, spec, row, (txn_id, raw, merchant), line);
+                                m.conflicts += 1;
+                                continue;
+                            }
+                            None => {
+                                firsts.push(FirstSeen::of(row, txn_id, merchant, line));
+                                false
+                            }
                         }
-                        Some(_) => {
-                            let (txn_id, raw, _) =
-                                out.texts.get(row.text as usize).unwrap_or(&no_text);
-                            reject_lake_conflict(
-                                sink,
-                                spec,
-                                base_line + u64::from(row.line) - 1,
-                                txn_id,
-                                raw,
-                            );
-                            m.conflicts += 1;
+                    };
+                    if exact_dup {
+                        if plan.is_some() {
+                            m.duplicates_in_file += 1;
+                        }
+                        continue;
+                    }
+                }
+                // The month, what the lake holds of it and the cross-file check.
+                if !m.months.contains_key(&row.month) {
+                    let (y, mo) = year_month(row.month);
+                    let owner = ctx.month_owner(institution, y, mo).map_err(lake_err)?;
+                    let mut file_names = None;
+                    if let Some(o) = owner {
+                        for pair in &o.merchant_pairs {
+                            m.merchants.cells.insert(*pair);
+                        }
+                        for pair in &o.area_pairs {
+                            m.merchants.areas.insert(*pair);
+                        }
+                        if known.is_none() {
+                            known = Some(o.txn_ids);
+                        }
+                        if !o.file.is_empty() {
+                            file_names = Some(o.file);
                         }
                     }
+                    m.months.insert(
+                        row.month,
+                        MonthState {
+                            key: row.month,
+                            owner: file_names,
+                            main: Aggregate::default(),
+                            spill: Vec::new(),
+                            spill_pairs: Vec::new(),
+                            spill_area_pairs: Vec::new(),
+                        },
+                    );
+                }
+                let Some(ms) = m.months.get_mut(&row.month) else {
+                    continue;
+                };
+                let id = (u128::from(row.fp) << 64) | u128::from(row.fp2);
+                if let Some(&held) = known.as_ref().and_then(|k| k.get(&id)) {
+                    if held != 0 && held != row.values {
+                        // The lake holds this id with other values: a conflict, the first is kept.
+                        // The first pass notes it, so that the second reads the row's text.
+                        match plan.and_then(|p| p.verify.as_ref()) {
+                            None => {
+                                m.candidates.insert(row.fp);
+                                m.lake_conflicts.insert(row.fp);
+                                m.candidate_count += 1;
+                            }
+                            Some(_) => {
+                                let (txn_id, raw, _) =
+                                    out.texts.get(row.text as usize).unwrap_or(&no_text);
+                                reject_lake_conflict(
+                                    sink,
+                                    spec,
+                                    base_line + u64::from(row.line) - 1,
+                                    txn_id,
+                                    raw,
+                                );
+                                m.conflicts += 1;
+                            }
+                        }
+                        continue;
+                    }
+                    // Already in the lake (sent before, in any month, values equal or unknown):
+                    // counted once.
+                    *m.duplicates_across.entry(row.month).or_default() += 1;
                     continue;
                 }
-                // Already in the lake (sent before, in any month, values equal or unknown):
-                // counted once.
-                *m.duplicates_across.entry(row.month).or_default() += 1;
-                continue;
-            }
-            let day = unpack_group(row.group).0;
-            let (pair, area_pair) = ms.main.add(row, &mut m.merchants);
-            if let Some(pair) = pair {
-                ms.spill_pairs.push((pair, day));
-            }
-            if let Some(pair) = area_pair {
-                ms.spill_area_pairs.push((pair, day));
-            }
-            ms.spill.push((id, day, row.values));
-            if ms.spill.len() >= 1 << 16 {
-                let (y, mo) = year_month(ms.key);
-                ctx.spill(y, mo, &ms.spill)
-                    .map_err(|e| lake_err(e.to_string()))?;
-                ms.spill.clear();
+                let day = unpack_group(row.group).0;
+                let (pair, area_pair) = ms.main.add(row, &mut m.merchants);
+                if let Some(pair) = pair {
+                    ms.spill_pairs.push((pair, day));
+                }
+                if let Some(pair) = area_pair {
+                    ms.spill_area_pairs.push((pair, day));
+                }
+                ms.spill.push((id, day, row.values));
+                if ms.spill.len() >= 1 << 16 {
+                    let (y, mo) = year_month(ms.key);
+                    ctx.spill(y, mo, &ms.spill)
+                        .map_err(|e| lake_err(e.to_string()))?;
+                    ms.spill.clear();
+                }
             }
         }
         base_line += u64::from(out.lines);
@@ -762,6 +801,9 @@ pub(super) fn merge(
     }
     Ok(m)
 }
+
+/// Rows whose table slots are loaded together before they are probed ([`FpSet::touch`]).
+const TOUCH_BLOCK: usize = 32;
 
 /// The workers' outputs back in file order.
 struct InOrder {
@@ -880,6 +922,18 @@ pub(super) fn finish(
     let mut across = 0usize;
     let mut cells = DailyCells::new(campaign);
     let areas = Areas::embedded();
+    // Each area's reporting region, as the index the daily cells' keys carry.
+    let region_of_area: Vec<Option<u8>> = areas
+        .all()
+        .iter()
+        .map(|a| {
+            regions
+                .all()
+                .iter()
+                .position(|r| r.code == a.region)
+                .and_then(|i| u8::try_from(i).ok())
+        })
+        .collect();
     let mut area_cells = AreaCells::new(campaign);
     for ms in merged.months.values_mut() {
         let (year, month) = year_month(ms.key);
@@ -890,8 +944,9 @@ pub(super) fn finish(
         if written {
             n = ms.main.rows;
             accepted += n;
-            for (g, acc) in &ms.main.groups {
+            for (g, acc) in &ms.main.daily(&region_of_area) {
                 let (day, region, mcc, channel) = unpack_group(*g);
+                let channel = if channel == 1 { "online" } else { "offline" };
                 cells.push(DailyCell {
                     day,
                     region: regions
@@ -899,7 +954,7 @@ pub(super) fn finish(
                         .get(usize::from(region))
                         .map_or("", |r| r.code.as_str()),
                     mcc,
-                    channel: if channel == 1 { "online" } else { "offline" },
+                    channel,
                     rows: acc.rows,
                     txn_count: acc.txn_count,
                     sale_fen: acc.sale_fen,
@@ -912,15 +967,20 @@ pub(super) fn finish(
                 let Some(area) = areas.get(area) else {
                     continue;
                 };
+                let channel = if channel == 1 { "online" } else { "offline" };
                 area_cells.push(AreaCell {
-                    day,
                     area,
-                    mcc,
-                    channel: if channel == 1 { "online" } else { "offline" },
-                    txn_count: acc.txn_count,
-                    sale_fen: acc.sale_fen,
-                    refund_fen: acc.refund_fen,
-                    merchants: acc.merchants,
+                    figures: DailyCell {
+                        day,
+                        region: area.region.as_str(),
+                        mcc,
+                        channel,
+                        rows: acc.rows,
+                        txn_count: acc.txn_count,
+                        sale_fen: acc.sale_fen,
+                        refund_fen: acc.refund_fen,
+                        merchants: acc.merchants,
+                    },
                 });
             }
         }

@@ -278,34 +278,7 @@ pub(super) fn txn_fingerprint2(txn_id: &[u8]) -> u64 {
 /// Spark builds with `concat_ws` and hashes with `xxhash64`.
 #[must_use]
 pub fn merchant_pair(day: i32, region: &str, mcc: u16, channel: u8, merchant: &[u8]) -> u64 {
-    let mut buf = Vec::with_capacity(32 + merchant.len());
-    merchant_pair_in(&mut buf, day, region, mcc, channel, merchant)
-}
-
-/// [`merchant_pair`] building the text in `buf` (reused between rows).
-pub(super) fn merchant_pair_in(
-    buf: &mut Vec<u8>,
-    day: i32,
-    region: &str,
-    mcc: u16,
-    channel: u8,
-    merchant: &[u8],
-) -> u64 {
-    pair_hash(
-        buf,
-        format_args!("{day}|{region}|{mcc:04}|{channel}|"),
-        merchant,
-    )
-}
-
-/// XXH64 (seed 42, never 0) of the text `cell` followed by the trimmed `merchant`, built in `buf`:
-/// the hash of [`merchant_pair`] and [`area_merchant_pair`].
-fn pair_hash(buf: &mut Vec<u8>, cell: std::fmt::Arguments<'_>, merchant: &[u8]) -> u64 {
-    use std::io::Write as _;
-    buf.clear();
-    let _ = buf.write_fmt(cell);
-    buf.extend_from_slice(trim(merchant));
-    nonzero(xxh64::xxh64(buf, INDEX_HASH_SEED))
+    pair_in(&mut Vec::new(), (day, region, None, mcc, channel), merchant)
 }
 
 /// The area merchant pair of the lake's index (`.apairs` files): XXH64 (seed 42, never 0) of the
@@ -320,25 +293,58 @@ pub fn area_merchant_pair(
     channel: u8,
     merchant: &[u8],
 ) -> u64 {
-    let mut buf = Vec::with_capacity(40 + merchant.len());
-    area_merchant_pair_in(&mut buf, day, region, area, mcc, channel, merchant)
-}
-
-/// [`area_merchant_pair`] building the text in `buf` (reused between rows).
-pub(super) fn area_merchant_pair_in(
-    buf: &mut Vec<u8>,
-    day: i32,
-    region: &str,
-    area: &str,
-    mcc: u16,
-    channel: u8,
-    merchant: &[u8],
-) -> u64 {
-    pair_hash(
-        buf,
-        format_args!("{day}|{region}|{area}|{mcc:04}|{channel}|"),
+    pair_in(
+        &mut Vec::new(),
+        (day, region, Some(area), mcc, channel),
         merchant,
     )
+}
+
+/// A pair's cell: day, reporting region, area (`None` for [`merchant_pair`]'s cell), MCC, channel.
+pub(super) type PairCell<'a> = (i32, &'a str, Option<&'a str>, u16, u8);
+
+/// [`merchant_pair`] (`area` `None`) or [`area_merchant_pair`] (`area` given), building the text in
+/// `buf` (reused between rows) with plain digit writing rather than the formatting machinery.
+pub(super) fn pair_in(
+    buf: &mut Vec<u8>,
+    (day, region, area, mcc, channel): PairCell<'_>,
+    merchant: &[u8],
+) -> u64 {
+    buf.clear();
+    push_decimal(buf, i64::from(day), 1);
+    buf.push(b'|');
+    buf.extend_from_slice(region.as_bytes());
+    buf.push(b'|');
+    if let Some(area) = area {
+        buf.extend_from_slice(area.as_bytes());
+        buf.push(b'|');
+    }
+    push_decimal(buf, i64::from(mcc), 4);
+    buf.push(b'|');
+    push_decimal(buf, i64::from(channel), 1);
+    buf.push(b'|');
+    buf.extend_from_slice(trim(merchant));
+    nonzero(xxh64::xxh64(buf, INDEX_HASH_SEED))
+}
+
+/// Appends `v` in decimal, its digits zero-padded to at least `width` (as `{v:0width$}`).
+fn push_decimal(buf: &mut Vec<u8>, v: i64, width: usize) {
+    if v < 0 {
+        buf.push(b'-');
+    }
+    let mut n = v.unsigned_abs();
+    let mut digits = [b'0'; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let start = at.min(digits.len() - width.min(digits.len()));
+    buf.extend_from_slice(&digits[start..]);
 }
 
 /// The fingerprint of a transaction's values — everything it contributes to `payment_daily`: its
@@ -739,6 +745,31 @@ mod tests {
         assert_eq!(parse_fen(b"123,", AmountUnit::Yuan), None);
         assert_eq!(parse_fen(b"1,23.5", AmountUnit::Yuan), None);
         assert_eq!(parse_fen(b"1,234.5,6", AmountUnit::Yuan), None);
+    }
+
+    #[test]
+    fn pair_texts_are_the_canonical_format() {
+        for (day, region, area, mcc, channel) in [
+            (19_601, "330000", "330106", 5722u16, 0u8),
+            (-3, "XPCC", "659001", 742, 1),
+            (0, "110000", "110105", 7, 1),
+            (i32::MIN, "", "", 0, 0),
+            (i32::MAX, "990000", "x", 65_535, 255),
+        ] {
+            let merchant = b"  M 1\t";
+            let want = format!("{day}|{region}|{mcc:04}|{channel}|M 1");
+            assert_eq!(
+                merchant_pair(day, region, mcc, channel, merchant),
+                nonzero(xxh64::xxh64(want.as_bytes(), INDEX_HASH_SEED)),
+                "{want}"
+            );
+            let want = format!("{day}|{region}|{area}|{mcc:04}|{channel}|M 1");
+            assert_eq!(
+                area_merchant_pair(day, region, area, mcc, channel, merchant),
+                nonzero(xxh64::xxh64(want.as_bytes(), INDEX_HASH_SEED)),
+                "{want}"
+            );
+        }
     }
 
     #[test]

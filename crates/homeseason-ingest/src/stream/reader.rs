@@ -8,19 +8,24 @@ pub(super) struct Chunk {
 }
 
 pub(super) struct ReadSummary {
+    /// The file's SHA-256 (hex); empty when the pass was asked not to hash ([`read_chunks`]).
     pub(super) sha256: String,
     pub(super) encoding: Encoding,
     pub(super) gzip: bool,
 }
 
+/// A reader that hashes what passes through it, when it has a hasher.
 pub(super) struct HashingReader<R> {
     pub(super) inner: R,
-    pub(super) hasher: Sha256,
+    /// `None`: pass the bytes through unhashed (a later pass over a file whose digest is known).
+    pub(super) hasher: Option<Sha256>,
 }
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
         Ok(n)
     }
 }
@@ -90,10 +95,14 @@ pub(super) enum EncState {
     Gb18030,
 }
 
+/// Read `raw` (gzip or not, any supported encoding) into UTF-8 chunks cut at record boundaries and
+/// send them in order. `hash`: compute the file's SHA-256 (the first pass); a later pass over the
+/// same file knows it already and leaves [`ReadSummary::sha256`] empty.
 pub(super) fn read_chunks(
     file: &str,
     raw: Box<dyn Read + Send>,
     csv: bool,
+    hash: bool,
     tx: &SyncSender<Chunk>,
 ) -> Result<ReadSummary> {
     let mut finished = false;
@@ -107,7 +116,7 @@ pub(super) fn read_chunks(
     };
     let mut hashing = HashingReader {
         inner: raw,
-        hasher: Sha256::new(),
+        hasher: hash.then(Sha256::new),
     };
     let mut head = [0u8; 2];
     let n = read_full(&mut hashing, &mut head).map_err(io_err)?;
@@ -243,7 +252,10 @@ pub(super) fn read_chunks(
         });
     }
     Ok(ReadSummary {
-        sha256: hex::encode(hashing.hasher.finalize()),
+        sha256: hashing
+            .hasher
+            .map(|h| hex::encode(h.finalize()))
+            .unwrap_or_default(),
         encoding: Encoding::of_stream(bom, state == EncState::Gb18030),
         gzip,
     })

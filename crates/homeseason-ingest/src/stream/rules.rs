@@ -327,25 +327,15 @@ impl<'a> DailyCells<'a> {
     }
 }
 
-/// One `payment_area_daily` cell in integer units, as [`AreaCells::push`] takes it.
+/// One `payment_area_daily` cell in integer units, as [`AreaCells::push`] takes it: its area and
+/// its figures, as a daily cell's (`figures.region` is the area's reporting region; `rows` is not
+/// used).
 #[derive(Debug, Clone, Copy)]
 pub struct AreaCell<'a> {
-    /// Beijing day, days since 1970-01-01.
-    pub day: i32,
     /// The area (its code, reporting region, city and urban/rural class).
     pub area: &'a Area,
-    /// MCC 0–9999.
-    pub mcc: u16,
-    /// `online` or `offline`.
-    pub channel: &'a str,
-    /// Sales.
-    pub txn_count: i64,
-    /// Gross sales, fen.
-    pub sale_fen: i128,
-    /// Refunds and reversals, fen.
-    pub refund_fen: i128,
-    /// Distinct merchants with a sale in the area cell.
-    pub merchants: i64,
+    /// Day, MCC, channel, counts and money; distinct merchants with a sale in the area cell.
+    pub figures: DailyCell<'a>,
 }
 
 /// The `payment_area_daily` cells of one file, framed in the lake's column order and sorted by
@@ -376,15 +366,16 @@ impl<'a> AreaCells<'a> {
         self.area.push(c.area.code.as_str());
         self.city.push(c.area.city.as_deref());
         self.urban_rural.push(c.area.urban_rural);
+        let f = c.figures;
         let cat = self
             .category
-            .get(usize::from(c.mcc))
+            .get(usize::from(f.mcc))
             .copied()
             .unwrap_or("other");
         self.figures.push(
-            (c.day, c.area.region.as_str(), c.mcc, cat),
-            c.channel,
-            (c.txn_count, c.sale_fen, c.refund_fen, c.merchants),
+            (f.day, c.area.region.as_str(), f.mcc, cat),
+            f.channel,
+            (f.txn_count, f.sale_fen, f.refund_fen, f.merchants),
         );
     }
 

@@ -2,14 +2,14 @@
 
 use super::*;
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Row {
     pub(super) fp: u64,
     /// The second half of the 128-bit id ([`txn_id128`]).
     pub(super) fp2: u64,
-    /// The (cell, merchant) pair ([`merchant_pair`]).
+    /// The (cell, merchant) pair ([`merchant_pair`]) of a sale; `0` for a refund or reversal.
     pub(super) merchant: u64,
-    /// The (area cell, merchant) pair ([`area_merchant_pair`]).
+    /// The (area cell, merchant) pair ([`area_merchant_pair`]) of a sale; `0` otherwise.
     pub(super) area_merchant: u64,
     /// The area ([`Areas`] index).
     pub(super) area: u16,
@@ -49,9 +49,11 @@ pub(super) struct ChunkOut {
 #[derive(Default)]
 pub(super) struct Caches {
     /// Region value → (reporting region index, area index).
-    pub(super) region: HashMap<Vec<u8>, Option<(u8, u16)>>,
-    pub(super) kind: HashMap<Vec<u8>, Option<u8>>,
-    pub(super) channel: HashMap<Vec<u8>, Option<u8>>,
+    pub(super) region: KeyCache<Option<(u8, u16)>>,
+    /// Transaction type value → kind.
+    pub(super) kind: KeyCache<Option<u8>>,
+    /// Channel value → `0` offline, `1` online.
+    pub(super) channel: KeyCache<Option<u8>>,
     pub(super) json_keys: HashMap<String, Option<usize>>,
     pub(super) last_day: Option<(i32, MonthKey)>,
     /// The merchant pair's canonical text, reused between rows.
@@ -92,17 +94,44 @@ pub(super) fn unpack_group(g: u64) -> (i32, u8, u16, u8) {
     )
 }
 
+/// A per-worker cache of a cell value's meaning. A value of at most 15 bytes (codes, types,
+/// channels) is its own key, packed with its length into a `u128` and hashed by one mix rather
+/// than SipHash over a `Vec`; a longer one goes to a map of byte strings.
+pub(super) struct KeyCache<V> {
+    short: HashMap<u128, V, BuildHasherDefault<U64Hasher>>,
+    long: HashMap<Vec<u8>, V>,
+}
+
+impl<V> Default for KeyCache<V> {
+    fn default() -> Self {
+        KeyCache {
+            short: HashMap::default(),
+            long: HashMap::new(),
+        }
+    }
+}
+
+/// `key` (at most 15 bytes) and its length as one `u128`: different keys, different numbers.
+fn short_key(key: &[u8]) -> Option<u128> {
+    let mut b = [0u8; 16];
+    b.get_mut(..key.len())?.copy_from_slice(key);
+    if key.len() > 15 {
+        return None;
+    }
+    b[15] = key.len() as u8;
+    Some(u128::from_le_bytes(b))
+}
+
 /// A per-worker lookup: the cached value for `key`, computing (and keeping) it on a miss.
-pub(super) fn cached<V: Copy>(
-    map: &mut HashMap<Vec<u8>, V>,
-    key: &[u8],
-    f: impl FnOnce() -> V,
-) -> V {
-    if let Some(v) = map.get(key) {
+pub(super) fn cached<V: Copy>(map: &mut KeyCache<V>, key: &[u8], f: impl FnOnce() -> V) -> V {
+    if let Some(k) = short_key(key) {
+        return *map.short.entry(k).or_insert_with(f);
+    }
+    if let Some(v) = map.long.get(key) {
         return *v;
     }
     let v = f();
-    map.insert(key.to_vec(), v);
+    map.long.insert(key.to_vec(), v);
     v
 }
 
@@ -279,26 +308,26 @@ pub(super) fn judge(spec: &Spec<'_>, cells: &[&[u8]; 9], caches: &mut Caches) ->
         .all()
         .get(usize::from(region_idx))
         .map_or("", |r| r.code.as_str());
+    // The merchant pairs count distinct merchants with a sale: a refund's are never looked at.
+    let (merchant_fp, area_merchant) = if kind == SALE {
+        let area_code = Areas::embedded().get(area).map_or("", |a| a.code.as_str());
+        let cell = (day, region_code, None, mcc as u16, channel);
+        (
+            pair_in(&mut caches.pair_text, cell, merchant),
+            pair_in(
+                &mut caches.pair_text,
+                (day, region_code, Some(area_code), mcc as u16, channel),
+                merchant,
+            ),
+        )
+    } else {
+        (0, 0)
+    };
     Verdict::Row(Row {
         fp: txn_fingerprint(txn),
         fp2: txn_fingerprint2(txn),
-        merchant: merchant_pair_in(
-            &mut caches.pair_text,
-            day,
-            region_code,
-            mcc as u16,
-            channel,
-            merchant,
-        ),
-        area_merchant: area_merchant_pair_in(
-            &mut caches.pair_text,
-            day,
-            region_code,
-            Areas::embedded().get(area).map_or("", |a| a.code.as_str()),
-            mcc as u16,
-            channel,
-            merchant,
-        ),
+        merchant: merchant_fp,
+        area_merchant,
         area,
         group: pack_group(day, region_idx, mcc as u16, channel),
         fen: fen.abs(),
@@ -371,21 +400,28 @@ fn is_wanted(spec: &Spec<'_>, txn: &[u8]) -> bool {
             .is_some_and(|w| w.contains(txn_fingerprint(txn)))
 }
 
-/// The verification pass over a CSV chunk without quotes or carriage returns, where a record is a
-/// non-empty line and its fields are split at the delimiter, as the `csv` reader reads them: only
-/// the `txn_id` cell is looked at until it is wanted. A record's line and raw text are the
-/// reader's: from just past the previous record (blank lines between are the reader's skipped
-/// lines, counted in its start).
+/// Columns a plain line's fields are gathered into without allocating; a header wider than this
+/// takes a vector per wanted line.
+const PLAIN_WIDTH: usize = 32;
+
+/// A CSV chunk without quotes or carriage returns, where a record is a non-empty line and its
+/// fields are split at the delimiter — exactly as the `csv` reader reads such a chunk, without its
+/// state machine. A record's line and raw text are the reader's: from just past the previous
+/// record (blank lines between are the reader's skipped lines, counted in its start); a record
+/// whose cells are all blank is skipped, as in the reader's path. In the verification pass
+/// (`only_wanted`) only the `txn_id` cell is looked at until the record is wanted.
 fn scan_plain(
     spec: &Spec<'_>,
     chunk: &Chunk,
     caches: &mut Caches,
     skip_header: bool,
     out: &mut ChunkOut,
-    txn_col: usize,
 ) {
     let data = &chunk.data[..];
     let delimiter = spec.delimiter;
+    let txn_col = spec.columns[F_TXN];
+    // The fields to split a line into: up to the last column a field reads.
+    let width = spec.columns.iter().flatten().max().map_or(0, |c| c + 1);
     let mut first = skip_header;
     let (mut pos, mut line) = (0usize, 1u32);
     let (mut rec_start, mut rec_line) = (0usize, 1u32);
@@ -404,40 +440,83 @@ fn scan_plain(
             first = false;
             continue;
         }
-        let txn = fields(text, delimiter).nth(txn_col).map_or(&b""[..], trim);
-        if !is_wanted(spec, txn) {
-            continue;
+        if spec.only_wanted {
+            let txn = txn_col
+                .and_then(|c| fields(text, delimiter).nth(c))
+                .map_or(&b""[..], trim);
+            if !is_wanted(spec, txn) {
+                continue;
+            }
         }
-        let cells_all: Vec<&[u8]> = fields(text, delimiter).collect();
+        let mut split: [&[u8]; PLAIN_WIDTH] = [&b""[..]; PLAIN_WIDTH];
+        let wide: Vec<&[u8]>;
+        let got: &[&[u8]] = if width <= PLAIN_WIDTH {
+            let n = split
+                .iter_mut()
+                .zip(fields(text, delimiter))
+                .map(|(slot, f)| *slot = f)
+                .count();
+            &split[..n]
+        } else {
+            wide = fields(text, delimiter).collect();
+            &wide
+        };
         let cells: [&[u8]; 9] = std::array::from_fn(|i| {
             spec.columns[i]
-                .and_then(|c| cells_all.get(c).copied())
+                .and_then(|c| got.get(c).copied())
                 .map_or(&b""[..], trim)
         });
+        // A record of blank cells only (the reader's path skips it too): its txn_id is blank.
+        if cells[F_TXN].is_empty()
+            && text
+                .iter()
+                .all(|&b| b == delimiter || b.is_ascii_whitespace())
+        {
+            continue;
+        }
         handle_record(spec, caches, out, &cells, &data[start..next], at);
     }
 }
 
+/// A chunk's records judged: its rows (in order), rejects and counts. `skip_header`: the chunk
+/// starts with the header record.
 pub(super) fn process_chunk(
     spec: &Spec<'_>,
     chunk: &Chunk,
     caches: &mut Caches,
     skip_header: bool,
 ) -> ChunkOut {
+    process_chunk_with(spec, chunk, caches, skip_header, true)
+}
+
+/// [`process_chunk`]; `plain_ok`: a CSV chunk without quotes or carriage returns may take the
+/// plain line split ([`scan_plain`]) rather than the `csv` reader (the tests compare the two).
+pub(super) fn process_chunk_with(
+    spec: &Spec<'_>,
+    chunk: &Chunk,
+    caches: &mut Caches,
+    skip_header: bool,
+    plain_ok: bool,
+) -> ChunkOut {
+    let lines = u32::try_from(memchr::memchr_iter(b'\n', &chunk.data).count()).unwrap_or(u32::MAX);
     let mut out = ChunkOut {
         seq: chunk.seq,
-        lines: u32::try_from(memchr::memchr_iter(b'\n', &chunk.data).count()).unwrap_or(u32::MAX),
+        lines,
         records: 0,
-        rows: Vec::with_capacity(chunk.data.len() / if spec.only_wanted { 1024 } else { 48 }),
+        rows: Vec::with_capacity(if spec.only_wanted {
+            chunk.data.len() / 1024
+        } else {
+            // At most a row a line.
+            lines as usize
+        }),
         rejects: Vec::new(),
         texts: Vec::new(),
     };
-    if spec.only_wanted
+    if plain_ok
         && spec.format != Format::Jsonl
-        && let Some(txn_col) = spec.columns[F_TXN]
         && memchr::memchr2(b'"', b'\r', &chunk.data).is_none()
     {
-        scan_plain(spec, chunk, caches, skip_header, &mut out, txn_col);
+        scan_plain(spec, chunk, caches, skip_header, &mut out);
         return out;
     }
     if spec.format == Format::Jsonl {
@@ -544,5 +623,94 @@ pub(super) fn json_text(v: &serde_json::Value) -> String {
         serde_json::Value::Null => String::new(),
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chunk's output with the plain line split and with the `csv` reader, as comparable values.
+    fn both_paths(text: &str, skip_header: bool, want: Option<&[&str]>) {
+        let profile = Profile::default();
+        let campaign = Campaign::default_2023();
+        let contract = Feed::PaymentTransactions.contract();
+        let header = csv_header("t.csv", text.as_bytes(), b',').unwrap();
+        let cols = map_txn_header("t.csv", &profile, header).unwrap();
+        let want_fps = want.map(|ids| {
+            let mut set = FpSet::with_capacity(ids.len());
+            for id in ids {
+                set.insert(txn_fingerprint(id.as_bytes()));
+            }
+            set
+        });
+        let spec = Spec {
+            format: Format::Csv,
+            delimiter: b',',
+            columns: cols.columns,
+            headers: cols.headers,
+            institution: "w".into(),
+            profile: &profile,
+            contract,
+            regions: Regions::embedded(),
+            category: mcc_categories(&campaign).0,
+            only_wanted: want_fps.is_some(),
+            want_fps,
+            want_months: Vec::new(),
+            years: campaign_years(&campaign),
+            max_fen: max_fen(contract),
+        };
+        let chunk = Chunk {
+            seq: 0,
+            data: text.as_bytes().to_vec(),
+        };
+        let run = |plain: bool| {
+            let out = process_chunk_with(&spec, &chunk, &mut Caches::default(), skip_header, plain);
+            let rejects: Vec<_> = out
+                .rejects
+                .iter()
+                .map(|r| {
+                    (
+                        r.line,
+                        r.field,
+                        r.reason,
+                        r.value.clone(),
+                        r.detail.clone(),
+                        r.raw.clone(),
+                    )
+                })
+                .collect();
+            (out.lines, out.records, out.rows, rejects, out.texts)
+        };
+        let (plain, reader) = (run(true), run(false));
+        assert_eq!(plain, reader);
+        assert!(!plain.2.is_empty(), "rows were judged");
+        if want.is_none() {
+            assert!(!plain.3.is_empty(), "rows were rejected");
+        }
+    }
+
+    #[test]
+    fn the_plain_split_reads_a_chunk_as_the_csv_reader_does() {
+        let text = "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel,extra\n\
+            T1,w,2023-09-01 10:00:00,M1,5722,330106,15.00,sale,offline,x\n\
+            \n\
+            \n\
+            T2 , w ,2023-09-01 11:00:00, M1 ,5722,330782,5.00,refund,online\n\
+            ,,,,,,,,,\n\
+            \x20\x20\n\
+            T3,w,2023-09-01 12:00:00,M2,5722,330000\n\
+            T4,w,2023-13-01 12:00:00,M2,5722,330000,1,sale,offline\n\
+            \tT5\t,w,2023-09-02 12:00:00,M2,57x2,330212,10.00,sale,offline,,,,\n\
+            T6,w,2023-09-02 12:00:00,M2,5722,330212,1e3,sale,offline\n\
+            T1,w,2023-09-01 10:00:00,M1,5722,330106,15.00,sale,offline\n\
+            T7,w,2023-09-03 09:00:00,M3,5411,110105,7.50,sale,offline\n\
+            T8\t,w,2023-09-03 09:00:00,M3,5411,110105,7.50,sale,offline";
+        both_paths(text, true, None);
+        both_paths(&format!("{text}\n"), true, None);
+        // A later chunk: no header to skip.
+        both_paths(&format!("{text}\n\n\n"), false, None);
+        // The verification pass: only the wanted ids.
+        both_paths(text, true, Some(&["T1", "T5", "T8"]));
     }
 }

@@ -31,8 +31,10 @@ fn read32(b: &[u8]) -> u64 {
     u64::from(u32::from_le_bytes(a))
 }
 
-/// XXH64 of `input` with `seed`.
+/// XXH64 of `input` with `seed`. Inlined, so a call on a fixed-size value (the values
+/// fingerprint's integers) compiles to its straight-line case.
 #[must_use]
+#[inline]
 pub(super) fn xxh64(input: &[u8], seed: u64) -> u64 {
     let len = input.len() as u64;
     let mut rest = input;
