@@ -564,7 +564,8 @@ impl Lake {
                 Err(e) => return Err(io("inspect", &public)(e)),
             }
         }
-        sync_dir(self.root());
+        // The new links and the pointer are entries of the same folder, made durable together by
+        // the one fsync after the rename (a dangling link stays as short as can be).
         let current = self.root().join(CURRENT_LINK);
         fs::rename(link, &current).map_err(io("switch", &current))?;
         sync_dir(self.root());
