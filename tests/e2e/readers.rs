@@ -319,6 +319,23 @@ fn duckdb_and_pyarrow_read_every_table_as_homeseason_does() {
         register[0].to_str().expect("utf-8"),
     ]);
     let lake = Lake::open(&lake_dir).expect("lake");
+    // Every table with partitions is read through a chain of links (issue 18): its stable link,
+    // the lake's one commit pointer, the commit's link to the table's snapshot. The readers below
+    // glob `lake/<table>/**` through it.
+    for t in [
+        tables::PAYMENT_DAILY,
+        tables::PAYMENT_AREA_DAILY,
+        tables::ACTIVITIES,
+    ] {
+        let text = std::fs::read_link(lake_dir.join(t)).expect("a table link");
+        assert_eq!(text, std::path::Path::new(".current").join(t), "{t}");
+    }
+    let pointer = std::fs::read_link(lake_dir.join(".current")).expect("the commit pointer");
+    assert!(
+        pointer.starts_with(".snapshots/_lake"),
+        "{}",
+        pointer.display()
+    );
     let campaign = headline_campaign(&lake);
     let expected = expected(&lake, &campaign);
     for t in [

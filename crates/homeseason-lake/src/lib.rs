@@ -3,12 +3,16 @@
 //! The Parquet lake every feed lands in and every output is read from.
 //!
 //! ## Layout
-//! Every table with partitions is a symbolic link to its current snapshot
-//! (`<root>/payment_daily -> .snapshots/payment_daily/000042`, files under
-//! `.snapshots/payment_daily/000042/v000042/…`), switched by one `rename` per commit so a reader
-//! globbing the table never sees half a commit (see [`snapshot`](crate::Retention) and
-//! `docs/lake-write-model.md`). The paths below are the tables' *relative partition paths*, as the
-//! manifest names them; [`Lake::partition_path`] gives the file a path is stored in now.
+//! Every table with partitions is a symbolic link that never changes, `<root>/payment_daily ->
+//! .current/payment_daily`; `<root>/.current` is the lake's one commit pointer, a link to the
+//! current lake snapshot (`.snapshots/_lake/000043`), a folder of one link per table to that
+//! table's snapshot (`payment_daily -> ../../payment_daily/000042`, files under
+//! `.snapshots/payment_daily/000042/v000042/…`). A commit renames a new pointer over `.current`:
+//! every table it changes switches at once, so a reader globbing `payment_daily` and
+//! `payment_area_daily` never sees one commit's rows beside another's (see [`LakeView`] for
+//! reading two tables of one commit in one process, and `docs/lake-write-model.md`). The paths below are the tables'
+//! *relative partition paths*, as the manifest names them; [`Lake::partition_path`] gives the file
+//! a path is stored in now.
 //! ```text
 //! <root>/_manifest.json                                   every file ingested, every partition's version
 //! <root>/payment_daily/institution=acq_a/year=2023/month=9/data.parquet
@@ -30,8 +34,9 @@
 //! the names they found). A lake written with `region_code=` folders reads as it is and is rewritten
 //! into this layout by its next commit, in one journaled commit of its own. A commit stages
 //! all its partitions and the new manifest in `<root>/.tmp` first, builds a new snapshot of each
-//! table it changes (unchanged partitions hard-linked), then writes a journal of the renames
-//! (`.tmp/_commit.journal`, atomically): the tables' links, one-file tables, then the manifest last;
+//! table it changes (unchanged partitions hard-linked) and a new lake snapshot naming them, then
+//! writes a journal of the renames (`.tmp/_commit.journal`, atomically): the commit pointer,
+//! one-file tables, then the manifest last;
 //! renames everything into place and removes the journal. A crash at any point leaves every partition either old or new; a crash during
 //! the renames leaves the journal, which the next writer (or [`Lake::open`], when no writer is active)
 //! replays, so the manifest always ends up describing the partitions on disk. Writers take an
@@ -59,7 +64,9 @@ pub use layout::{
 };
 pub use manifest::{FileEntry, Manifest, PartitionEntry, RefusedEntry};
 pub use replace::{ReplaceRange, ReplaceSummary, ReplacementEntry};
-pub use snapshot::{Retention, SNAPSHOTS_DIR, is_snapshotted};
+pub use snapshot::{
+    CURRENT_LINK, LAKE_SNAPSHOTS, LakeView, Retention, SNAPSHOTS_DIR, is_snapshotted,
+};
 pub use store::{
     Commit, CommitSummary, ConflictPolicy, Lake, LakeLock, ORIGIN_LINE, ORIGIN_RAW, SCHEMA_VERSION,
     check_frame, dtype_of, write_key,

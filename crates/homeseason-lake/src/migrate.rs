@@ -65,6 +65,82 @@ fn contract_order(table: &str, frame: &DataFrame) -> PolarsResult<DataFrame> {
 }
 
 impl Lake {
+    /// Bring a lake of an older form into the commit-pointer form ([`crate::snapshot`]): every
+    /// table that is a link straight to its snapshot (`<root>/t -> .snapshots/t/000042`) or still
+    /// a real folder gets its stable link (`<root>/t -> .current/t`) and a place in a new lake
+    /// snapshot — the same snapshot for a linked table, a snapshot of hard links to its files for a
+    /// folder. One journaled step of its own, before the commit that needs it, that changes
+    /// nothing a reader sees: the commit pointer moves first (to a lake snapshot naming what every
+    /// table shows now), then each table's link is replaced by its stable one. The caller holds
+    /// the lock and no journal is pending. Returns the tables converted (none for a lake already in
+    /// this form).
+    ///
+    /// # Errors
+    /// IO failures (the lake is left as it was, or with a journal the next writer finishes).
+    pub(crate) fn migrate_links(&self) -> Result<Vec<String>> {
+        let Some(renames) = self.prepare_link_migration()? else {
+            return Ok(Vec::new());
+        };
+        let tables = renames
+            .iter()
+            .filter(|(_, rel)| rel != crate::snapshot::CURRENT_LINK)
+            .map(|(_, rel)| rel.clone())
+            .collect();
+        self.apply_journaled(&renames)?;
+        Ok(tables)
+    }
+
+    /// The renames of [`Lake::migrate_links`] (the staged commit pointer first, then one staged
+    /// stable link per table), with the snapshots they need built; `None` when nothing is to
+    /// convert. Nothing a reader sees changes here.
+    pub(crate) fn prepare_link_migration(&self) -> Result<Option<Vec<(PathBuf, String)>>> {
+        let mut members: BTreeMap<String, u64> = match self.current_lake()? {
+            Some(l) => self.lake_members(l)?,
+            None => BTreeMap::new(),
+        };
+        let mut convert: Vec<String> = Vec::new();
+        let root = self.root().to_owned();
+        let mut entries: Vec<std::fs::DirEntry> = std::fs::read_dir(&root)
+            .map_err(io("list", &root))?
+            .filter_map(std::result::Result::ok)
+            .collect();
+        entries.sort_by_key(std::fs::DirEntry::file_name);
+        for e in entries {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !crate::snapshot::is_snapshotted(&name) || !crate::is_safe_relative_path(&name) {
+                continue;
+            }
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_symlink() {
+                let text = std::fs::read_link(e.path()).map_err(io("read link", &e.path()))?;
+                if crate::snapshot::is_stable_link(&name, &text) {
+                    continue;
+                }
+            } else if !ft.is_dir() {
+                continue;
+            }
+            // A link straight to a snapshot (refused by `table_base` if it leads elsewhere), or a
+            // folder: hard-linked into a snapshot of its own.
+            let n = match self.table_base(&name)? {
+                Some(crate::snapshot::TableBase::Snapshot { n, .. }) => n,
+                _ => self.build_snapshot(&name, &[], &std::collections::BTreeSet::new(), false)?,
+            };
+            members.insert(name.clone(), n);
+            convert.push(name);
+        }
+        if convert.is_empty() {
+            return Ok(None);
+        }
+        let pointer = self.build_lake_snapshot(&BTreeMap::new(), Some(members))?;
+        let mut renames = vec![(pointer, crate::snapshot::CURRENT_LINK.to_owned())];
+        for table in convert {
+            let link = self.stage_name("link");
+            crate::snapshot::stable_link(&table, &link)?;
+            renames.push((link, table));
+        }
+        Ok(Some(renames))
+    }
+
     /// Rewrite every table still holding partitions of an earlier layout (`region_code=330000/…`)
     /// into today's ([`crate::partition_keys`]): each file is read with its path's values restored,
     /// split into today's partitions (the region's rows keep their region as text in the file) and

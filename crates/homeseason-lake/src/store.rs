@@ -57,6 +57,9 @@ pub struct Lake {
     root: PathBuf,
     retention: crate::snapshot::Retention,
     on_conflict: ConflictPolicy,
+    /// The lake snapshot a [`crate::LakeView`] is fixed at; `None`: the current one, resolved on
+    /// every read (every writer's handle).
+    pinned: Option<u64>,
 }
 
 /// An exclusive lock on the lake, released on drop.
@@ -889,6 +892,7 @@ impl Lake {
             root,
             retention: crate::snapshot::Retention::default(),
             on_conflict: ConflictPolicy::default(),
+            pinned: None,
         };
         lake.recover_if_idle()?;
         Ok(lake)
@@ -909,6 +913,18 @@ impl Lake {
     pub fn with_conflict_policy(mut self, policy: ConflictPolicy) -> Lake {
         self.on_conflict = policy;
         self
+    }
+
+    /// The same lake read as of lake snapshot `n` (`None`: the current one); only a
+    /// [`crate::LakeView`] holds such a handle, so nothing is ever written through it.
+    pub(crate) fn pinned_at(mut self, n: Option<u64>) -> Lake {
+        self.pinned = n;
+        self
+    }
+
+    /// The lake snapshot this handle is fixed at, if any.
+    pub(crate) fn pinned_lake(&self) -> Option<u64> {
+        self.pinned
     }
 
     /// How this lake handle settles conflicts.
@@ -1158,8 +1174,12 @@ impl Lake {
     }
 
     /// Rename a staged temp file over `rel` (checked to stay under the root) and fsync the folder; a
-    /// staged table link is switched in ([`Lake::switch_link`]).
-    fn install(&self, tmp: &Path, rel: &str) -> Result<()> {
+    /// staged commit pointer is switched in ([`Lake::switch_current`]), a staged table link put in
+    /// place ([`Lake::switch_link`]).
+    pub(crate) fn install(&self, tmp: &Path, rel: &str) -> Result<()> {
+        if rel == crate::snapshot::CURRENT_LINK {
+            return self.switch_current(tmp);
+        }
         if !rel.contains('/')
             && crate::snapshot::is_snapshotted(rel)
             && fs::symlink_metadata(tmp).is_ok_and(|m| m.file_type().is_symlink())
@@ -1178,12 +1198,14 @@ impl Lake {
     }
 
     /// Put staged files in place as one commit. The files of every table kept as snapshots go into
-    /// a new snapshot of their table ([`Lake::build_snapshot`]), which one staged link per table
-    /// makes current; then the journal is written (atomically), the links and the other files
-    /// (index files, one-file tables, the manifest last) are renamed in order, and the journal is
-    /// removed. A crash after the journal is written is finished by the next writer (see
-    /// [`Lake::lock`]); a crash before it leaves only temp files and an unused snapshot, removed
-    /// by the next writer.
+    /// a new snapshot of their table ([`Lake::build_snapshot`]), and one new lake snapshot names
+    /// them all ([`Lake::build_lake_snapshot`]); then the journal is written (atomically), the
+    /// commit pointer and the other files (index files, one-file tables, the manifest last) are
+    /// renamed in order, and the journal is removed: every table of the commit switches with the
+    /// one rename of the pointer. A crash after the journal is written is finished by the next
+    /// writer (see [`Lake::lock`]); a crash before it leaves only temp files and unused snapshots,
+    /// removed by the next writer. A lake of an older form takes the commit-pointer form first, in
+    /// a journaled step of its own ([`Lake::migrate_links`]).
     pub(crate) fn install_all(&self, staged: &[(PathBuf, String)]) -> Result<()> {
         self.install_all_with(staged, &[])
     }
@@ -1195,61 +1217,89 @@ impl Lake {
         staged: &[(PathBuf, String)],
         whole: &[&str],
     ) -> Result<()> {
-        let (tables, rest) = crate::snapshot::split_by_table(staged);
-        let mut links: Vec<(PathBuf, String)> = Vec::new();
-        for (table, put) in &tables {
-            match self.build_snapshot(
-                table,
-                put,
-                &std::collections::BTreeSet::new(),
-                whole.contains(&table.as_str()),
-            ) {
-                Ok(link) => links.push((link, table.clone())),
-                Err(e) => {
-                    for (tmp, _) in staged.iter().chain(&links) {
-                        let _ = fs::remove_file(tmp);
-                    }
-                    return Err(e);
-                }
+        let renames = self.prepare_commit(staged, whole)?;
+        self.apply_journaled(&renames)
+    }
+
+    /// Everything of [`Lake::install_all_with`] before its journal: the lake converted to the
+    /// commit-pointer form if need be, the tables' and the lake's new snapshots built. Returns the
+    /// renames of the commit in order (the staged commit pointer first, the manifest last). Nothing
+    /// a reader sees changes here; on failure the staged files are removed.
+    pub(crate) fn prepare_commit(
+        &self,
+        staged: &[(PathBuf, String)],
+        whole: &[&str],
+    ) -> Result<Vec<(PathBuf, String)>> {
+        let unstage = || {
+            for (tmp, _) in staged {
+                let _ = fs::remove_file(tmp);
             }
+        };
+        self.migrate_links().inspect_err(|_| unstage())?;
+        let (tables, rest) = crate::snapshot::split_by_table(staged);
+        let mut changed: BTreeMap<String, u64> = BTreeMap::new();
+        for (table, put) in &tables {
+            let n = self
+                .build_snapshot(
+                    table,
+                    put,
+                    &std::collections::BTreeSet::new(),
+                    whole.contains(&table.as_str()),
+                )
+                .inspect_err(|_| unstage())?;
+            changed.insert(table.clone(), n);
         }
         // A table written whole that is not in `staged` (an output table now empty).
         for table in whole {
             if crate::snapshot::is_snapshotted(table) && !tables.contains_key(*table) {
-                let link = self
+                let n = self
                     .build_snapshot(table, &[], &std::collections::BTreeSet::new(), true)
-                    .inspect_err(|_| {
-                        for (tmp, _) in staged.iter().chain(&links) {
-                            let _ = fs::remove_file(tmp);
-                        }
-                    })?;
-                links.push((link, (*table).to_owned()));
+                    .inspect_err(|_| unstage())?;
+                changed.insert((*table).to_owned(), n);
             }
         }
-        let staged: Vec<(PathBuf, String)> = links.into_iter().chain(rest).collect();
-        let renames: Vec<(String, &str)> = staged
+        let mut renames: Vec<(PathBuf, String)> = Vec::new();
+        if !changed.is_empty() {
+            let pointer = self
+                .build_lake_snapshot(&changed, None)
+                .inspect_err(|_| unstage())?;
+            renames.push((pointer, crate::snapshot::CURRENT_LINK.to_owned()));
+        }
+        renames.extend(rest);
+        Ok(renames)
+    }
+
+    /// Write the journal of `renames` (atomically), rename each staged file over its path in
+    /// order, remove the journal, then what no reader needs any more.
+    pub(crate) fn apply_journaled(&self, renames: &[(PathBuf, String)]) -> Result<()> {
+        self.write_journal(renames).inspect_err(|_| {
+            for (tmp, _) in renames {
+                let _ = fs::remove_file(tmp);
+            }
+        })?;
+        for (tmp, rel) in renames {
+            self.install(tmp, rel)?;
+        }
+        self.finish_journal()?;
+        self.collect_snapshots();
+        Ok(())
+    }
+
+    /// Write the journal of `renames` (atomically): from here on the commit is finished by the
+    /// next writer if this one dies.
+    pub(crate) fn write_journal(&self, renames: &[(PathBuf, String)]) -> Result<()> {
+        let entries: Vec<(String, &str)> = renames
             .iter()
             .map(|(tmp, rel)| {
                 let tmp = tmp.strip_prefix(&self.root).unwrap_or(tmp);
                 (tmp.to_string_lossy().into_owned(), rel.as_str())
             })
             .collect();
-        let journal = serde_json::to_vec(&renames).map_err(|e| LakeError::Manifest {
+        let journal = serde_json::to_vec(&entries).map_err(|e| LakeError::Manifest {
             path: self.root.join(JOURNAL),
             reason: e.to_string(),
         })?;
-        if let Err(e) = self.write_atomic(JOURNAL, &journal) {
-            for (tmp, _) in &staged {
-                let _ = fs::remove_file(tmp);
-            }
-            return Err(e);
-        }
-        for (tmp, rel) in &staged {
-            self.install(tmp, rel)?;
-        }
-        self.finish_journal()?;
-        self.collect_snapshots();
-        Ok(())
+        self.write_atomic(JOURNAL, &journal)
     }
 
     fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
