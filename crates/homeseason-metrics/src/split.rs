@@ -65,7 +65,7 @@ pub fn uplift_by_class(
     opts: &UpliftOptions,
     split: Split<'_>,
 ) -> Result<DataFrame> {
-    Ok(uplift_by_class_daily(rows, campaign, opts, split)?.0)
+    Ok(by_class(rows, campaign, opts, split, false)?.0)
 }
 
 /// [`uplift_by_class`], with each class's `baseline_daily` (the uplift's daily actual and
@@ -76,13 +76,28 @@ pub(crate) fn uplift_by_class_daily(
     opts: &UpliftOptions,
     split: Split<'_>,
 ) -> Result<(DataFrame, [Option<DataFrame>; 2])> {
+    by_class(rows, campaign, opts, split, true)
+}
+
+/// [`uplift_by_class_daily`]; each class's `baseline_daily` is kept only with `keep_daily`
+/// (otherwise `None`). Either way a class's `baseline_daily` is reduced to its pre-period
+/// residuals as soon as its uplift is estimated: the frame (every cell's days × methods) is not
+/// held until the two classes are joined, so two of them are never alive at once (the peak
+/// memory of `uplift`'s last stage).
+fn by_class(
+    rows: &DataFrame,
+    campaign: &Campaign,
+    opts: &UpliftOptions,
+    split: Split<'_>,
+    keep_daily: bool,
+) -> Result<(DataFrame, [Option<DataFrame>; 2])> {
     let opts = UpliftOptions {
         placebo: None,
         diagnostics: false,
         ..opts.clone()
     };
     let mut per_class: Vec<LazyFrame> = Vec::new();
-    let mut residuals: Vec<LazyFrame> = Vec::new();
+    let mut residuals: Vec<DataFrame> = Vec::new();
     let mut daily: [Option<DataFrame>; 2] = [None, None];
     for (k, class) in split.classes.into_iter().enumerate() {
         let of_class = rows.clone().lazy().filter(col(split.column).eq(lit(class)));
@@ -91,12 +106,11 @@ pub(crate) fn uplift_by_class_daily(
             None
         } else {
             let result = uplift(&series, campaign, &CLASS_METHODS, &opts)?;
-            residuals.push(pre_period_residuals(
-                &result.baseline_daily,
-                campaign,
-                class,
-            ));
-            daily[k] = Some(result.baseline_daily);
+            residuals
+                .push(pre_period_residuals(&result.baseline_daily, campaign, class).collect()?);
+            if keep_daily {
+                daily[k] = Some(result.baseline_daily);
+            }
             (result.uplift.height() > 0).then_some(result.uplift)
         };
         let mut select: Vec<Expr> = KEYS.iter().map(|k| col(*k)).collect();
@@ -135,7 +149,8 @@ pub(crate) fn uplift_by_class_daily(
         let mut day = cell.to_vec();
         day.push(col("date"));
         let days = a
-            .join(b, day.clone(), day, JoinArgs::new(JoinType::Inner))
+            .lazy()
+            .join(b.lazy(), day.clone(), day, JoinArgs::new(JoinType::Inner))
             .collect()?;
         let corr = correlations(&days, split.classes)?.lazy();
         joined.join(corr, cell.clone(), cell, JoinArgs::new(JoinType::Left))

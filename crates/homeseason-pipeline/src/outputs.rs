@@ -43,8 +43,9 @@ pub fn estimate_timed(
             "the lake holds no payment_daily rows: ingest payment files first 湖中没有 payment_daily 数据：请先导入支付数据".into(),
         ));
     }
+    lap("read payment_daily", &mut times);
     let series = daily_series(daily.clone().lazy(), campaign)?;
-    lap("read lake and build daily series", &mut times);
+    lap("build the daily series", &mut times);
     // The campaign's estimate (with placebo windows) and the backtest windows in one pool of tasks
     // on every core; beside it, on a thread of its own, the work that needs neither (local events
     // and their power, data completeness), so it fills the pool's idle moments instead of running
@@ -53,8 +54,16 @@ pub fn estimate_timed(
         let side = scope.spawn(|| {
             let clock = std::time::Instant::now();
             let events = local_event_tables(lake, &series, campaign)?;
+            let events_seconds = clock.elapsed().as_secs_f64();
             let completeness = completeness_frame(lake, campaign)?;
-            Ok::<_, PipelineError>((events, completeness, clock.elapsed().as_secs_f64()))
+            Ok::<_, PipelineError>((
+                events,
+                completeness,
+                [
+                    events_seconds,
+                    clock.elapsed().as_secs_f64() - events_seconds,
+                ],
+            ))
         });
         let estimated =
             homeseason_metrics::backtest::uplift_with_backtest(&series, campaign, methods, opts);
@@ -73,31 +82,44 @@ pub fn estimate_timed(
     lake.write_output(tables::UPLIFT_BACKTEST, &backtest_table)?;
     lake.write_output(tables::UPLIFT, &result.uplift)?;
     lake.write_output(tables::BASELINE_DAILY, &result.baseline_daily)?;
+    lap(
+        "  write uplift_backtest, uplift, baseline_daily",
+        &mut times,
+    );
     let weekly = tracking::weekly_tracking(&result.baseline_daily, campaign)?;
     lake.write_output(tables::WEEKLY_TRACKING, &weekly)?;
     lake.write_output(tables::DATA_COMPLETENESS, &completeness)?;
+    lap("  weekly tracking (and writes)", &mut times);
     // The headline method ("auto" resolved by the backtest) for the triangulation.
     let resolved = homeseason_metrics::backtest::resolve_primary(campaign, Some(&backtest_table))?;
     write_triangulation(lake, &resolved, &result.uplift, opts.seed)?;
+    lap("  triangulation", &mut times);
     write_leverage(lake, &resolved, &result.uplift, &series)?;
+    lap("  leverage", &mut times);
     if let Some(events) = &events {
         write_local_event_tables(lake, events)?;
     }
-    lap(
-        "weekly tracking, triangulation, leverage and every write",
-        &mut times,
-    );
+    lap("  write the local-event tables", &mut times);
     times.push((
-        "(alongside the uplift, not added) local events, power and completeness",
-        side_seconds,
+        "(alongside the uplift, not added) local events and power",
+        side_seconds[0],
     ));
+    times.push((
+        "(alongside the uplift, not added) completeness",
+        side_seconds[1],
+    ));
+    // What the last stage does not need goes before it: its peak is on top of what stays alive.
+    drop((series, events, weekly, completeness, backtest_table));
     crate::dimensions::write_channel_uplift(lake, &daily, campaign, opts)?;
-    crate::dimensions::write_urban_rural_uplift(lake, campaign, opts)?;
-    crate::dimensions::write_theme_summary(lake, campaign)?;
+    drop(daily);
     lap(
-        "online and offline, town and country (history methods per class), themes",
+        "  online and offline (history methods per channel)",
         &mut times,
     );
+    crate::dimensions::write_urban_rural_uplift(lake, campaign, opts)?;
+    lap("  town and country (history methods per class)", &mut times);
+    crate::dimensions::write_theme_summary(lake, campaign)?;
+    lap("  themes", &mut times);
     Ok((result, times))
 }
 
