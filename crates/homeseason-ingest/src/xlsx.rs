@@ -836,14 +836,16 @@ mod tests {
                 .into_no_null_iter()
                 .collect();
             assert_eq!(lines, vec![5, 7]);
-            let get = |f: &str| {
+            let get = |f: &str| -> Vec<String> {
                 t.frame
                     .column(f)
                     .unwrap()
                     .str()
                     .unwrap()
-                    .into_no_null_iter()
-                    .collect::<Vec<_>>()
+                    .iter()
+                    .flatten()
+                    .map(str::to_owned)
+                    .collect()
             };
             assert_eq!(get("period"), vec!["2023-09", "2023年10月"]);
             assert_eq!(get("sales_amount_yuan"), vec!["1250", "1,234.5"]);
