@@ -237,16 +237,15 @@ fn the_leverage_table_recovers_the_injected_truth_on_the_demo_season() {
     assert!(!late.is_empty());
     let lev = table(&out.join("lake"), "leverage");
     let (regions, categories) = (texts(&lev, "region_code"), texts(&lev, "category"));
-    let (ratio, lo, hi) = (
-        f64s(&lev, "leverage_ratio"),
-        f64s(&lev, "leverage_lower"),
-        f64s(&lev, "leverage_upper"),
-    );
-    let (iroas, ilo, ihi) = (
-        f64s(&lev, "iroas"),
-        f64s(&lev, "iroas_lower"),
-        f64s(&lev, "iroas_upper"),
-    );
+    let [ratio, lo, hi, iroas, ilo, ihi] = [
+        "leverage_ratio",
+        "leverage_lower",
+        "leverage_upper",
+        "iroas",
+        "iroas_lower",
+        "iroas_upper",
+    ]
+    .map(|c| f64s(&lev, c));
     let (mut cells, mut covered, mut abs_err) = (0usize, 0usize, 0.0);
     let (mut i_cells, mut i_covered, mut i_err) = (0usize, 0usize, 0.0);
     let mut national = None;

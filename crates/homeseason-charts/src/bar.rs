@@ -111,8 +111,6 @@ impl BarChart {
     }
 }
 
-const ROW_PX: u32 = 24;
-
 impl Chart for BarChart {
     fn title(&self) -> &str {
         &self.title
@@ -120,7 +118,7 @@ impl Chart for BarChart {
 
     fn default_size(&self) -> (u32, u32) {
         let n = self.bars.len() as u32;
-        (DEFAULT_WIDTH, DEFAULT_HEIGHT.max(190 + ROW_PX * n))
+        (DEFAULT_WIDTH, DEFAULT_HEIGHT.max(190 + style::ROW_PX * n))
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), ChartError> {

@@ -83,8 +83,6 @@ impl Heatmap {
     }
 }
 
-const ROW_PX: u32 = 24;
-
 impl Chart for Heatmap {
     fn title(&self) -> &str {
         &self.title
@@ -92,7 +90,7 @@ impl Chart for Heatmap {
 
     fn default_size(&self) -> (u32, u32) {
         let n = self.row_labels.len() as u32;
-        (DEFAULT_WIDTH, (170 + ROW_PX * n).max(400))
+        (DEFAULT_WIDTH, (170 + style::ROW_PX * n).max(400))
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), ChartError> {

@@ -17,6 +17,8 @@ pub(crate) const WINDOW: RGBColor = RGBColor(46, 150, 80);
 pub(crate) const POSITIVE: RGBColor = RGBColor(49, 110, 180);
 pub(crate) const NEGATIVE: RGBColor = RGBColor(205, 70, 70);
 pub(crate) const MISSING: RGBColor = RGBColor(200, 200, 200);
+/// Height of one labelled row in the default size of the bar chart and the heatmap, px.
+pub(crate) const ROW_PX: u32 = 24;
 pub(crate) const ZERO_LINE: RGBColor = RGBColor(40, 40, 40);
 pub(crate) const BAND_ALPHA: f64 = 0.22;
 pub(crate) const WINDOW_ALPHA: f64 = 0.10;

@@ -84,16 +84,13 @@ fn fill(template: &str, values: &[(&str, String)]) -> String {
 /// folder `data` (a path relative to the notebook: the folder beside it).
 pub(crate) fn notebook(campaign: &Campaign, data: &str, as_of: NaiveDate) -> Result<Value> {
     let as_of = week_ending(as_of);
-    let targeted: Vec<String> = campaign
-        .categories
-        .targeted
-        .iter()
-        .map(|c| py_str(c.id()))
-        .collect();
+    // One pass over the targeted categories: their ids (the list `TARGETED`) and their names.
+    let mut targeted: Vec<String> = Vec::new();
     let mut categories = vec![format!(
         "    \"all_targeted\": (\"全部目标品类\", \"All targeted categories\"),"
     )];
     for c in &campaign.categories.targeted {
+        targeted.push(py_str(c.id()));
         categories.push(format!(
             "    {}: ({}, {}),",
             py_str(c.id()),

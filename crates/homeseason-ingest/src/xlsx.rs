@@ -763,25 +763,23 @@ mod tests {
         sheet
             .merge_range(1, 0, 1, 8, "填报单位：浙江省商务厅", &Format::new())
             .unwrap();
+        // Each column's Chinese header (row 3) and the English one below it (row 4).
         let headers = [
-            "统一社会信用代码\nUnified social credit code",
-            "企业名称",
-            "地区",
-            "品类",
-            "统计期",
-            "销售额",
-            "单位",
-            "线上/线下",
-            "品牌",
+            ("统一社会信用代码\nUnified social credit code", "USCC"),
+            ("企业名称", "Company"),
+            ("地区", "Region"),
+            ("品类", "Category"),
+            ("统计期", "Period"),
+            ("销售额", "Sales"),
+            ("单位", "Unit"),
+            ("线上/线下", "Channel"),
+            ("品牌", "Brand"),
         ];
-        for (c, h) in headers.iter().enumerate() {
-            sheet.write_string(2, c as u16, *h).unwrap();
+        for (c, (zh, _)) in headers.iter().enumerate() {
+            sheet.write_string(2, c as u16, *zh).unwrap();
         }
-        let english = [
-            "USCC", "Company", "Region", "Category", "Period", "Sales", "Unit", "Channel", "Brand",
-        ];
-        for (c, h) in english.iter().enumerate() {
-            sheet.write_string(3, c as u16, *h).unwrap();
+        for (c, (_, en)) in headers.iter().enumerate() {
+            sheet.write_string(3, c as u16, *en).unwrap();
         }
         // Data row 5 (Excel numbering): a month stored as a date, a formula with a cached value.
         let texts = |sheet: &mut rust_xlsxwriter::Worksheet, row: u32, cells: &[&str]| {

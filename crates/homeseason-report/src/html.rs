@@ -702,14 +702,14 @@ impl Document<'_> {
                 .map(|r| {
                     vec![
                         method_short(&r.method),
-                        r.windows.to_string(),
-                        r.cells.to_string(),
-                        f2(r.bias_pp),
-                        f2(r.mae_pp),
-                        share(r.coverage),
-                        f2(r.error_band_pp),
-                        f2(r.conformal_factor),
-                        share(r.calibrated_coverage),
+                        r.figures.windows.to_string(),
+                        r.figures.cells.to_string(),
+                        f2(r.figures.bias_pp),
+                        f2(r.figures.mae_pp),
+                        share(r.figures.coverage),
+                        f2(r.figures.error_band_pp),
+                        f2(r.figures.conformal_factor),
+                        share(r.figures.calibrated_coverage),
                         if r.selected {
                             "√".into()
                         } else {
@@ -719,7 +719,7 @@ impl Document<'_> {
                 })
                 .collect(),
         }));
-        let band = chosen.error_band_pp;
+        let band = chosen.figures.error_band_pp;
         if band.is_finite() {
             b.push(Block::Para(format!(
                 "回测窗口为活动窗口等长、未开展活动的时段（活动前的滚动窗口及往年同期，剔除已知冲击期），真实提升为 0。提升绝对值小于该方法回测误差带（{}：±{band:.2} 个百分点）的单元标为“与无效应无法区分”，不作为结论。 Backtest windows have the campaign's length and no campaign (rolling windows before it and the same window in earlier years, known shocks left out), so the true uplift there is zero. Cells whose |uplift| is below the method's backtest error band ({}: ±{band:.2} pp) are marked “{NOT_DISTINGUISHABLE}” rather than reported as findings.",

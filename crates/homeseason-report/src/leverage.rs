@@ -30,16 +30,6 @@ pub(crate) struct LeverageRow {
     pub(crate) suppressed: bool,
 }
 
-fn dates(df: &DataFrame, name: &str) -> Result<Vec<String>> {
-    Ok(df
-        .column(name)?
-        .cast(&DataType::String)?
-        .str()?
-        .iter()
-        .map(|v| v.unwrap_or_default().to_owned())
-        .collect())
-}
-
 /// The rows of the `leverage` table, nation first, then regions in code order, categories with
 /// `all_targeted` last.
 pub(crate) fn rows(t: &DataFrame) -> Result<Vec<LeverageRow>> {
@@ -57,7 +47,7 @@ pub(crate) fn rows(t: &DataFrame) -> Result<Vec<LeverageRow>> {
         nums("leverage_upper")?,
     );
     let (i, ilo, ihi) = (nums("iroas")?, nums("iroas_lower")?, nums("iroas_upper")?);
-    let start = dates(t, "subsidy_start")?;
+    let start = strs("subsidy_start")?;
     let suppressed: Vec<bool> = t
         .column("suppressed")?
         .bool()?

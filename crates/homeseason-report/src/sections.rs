@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use chrono::{Duration, NaiveDate};
 use homeseason_charts::{ImpactChart, SeriesChart};
+use homeseason_metrics::Method;
+use homeseason_metrics::backtest::MethodBacktest;
 use homeseason_schema::region::{NATIONAL, Regions};
 use polars::prelude::*;
 
@@ -520,15 +522,10 @@ fn status_label(id: &str) -> String {
 /// One method's backtest figures as shown (see `homeseason_metrics::backtest`).
 #[derive(Debug, Clone)]
 pub(crate) struct BacktestRow {
+    /// The method as the table names it.
     pub(crate) method: String,
-    pub(crate) windows: i64,
-    pub(crate) cells: i64,
-    pub(crate) bias_pp: f64,
-    pub(crate) mae_pp: f64,
-    pub(crate) coverage: f64,
-    pub(crate) error_band_pp: f64,
-    pub(crate) conformal_factor: f64,
-    pub(crate) calibrated_coverage: f64,
+    /// Its figures, read by `homeseason_metrics::backtest::figures_of`.
+    pub(crate) figures: MethodBacktest,
     pub(crate) selected: bool,
     /// `auto` or `pinned`.
     pub(crate) selection: String,
@@ -536,40 +533,25 @@ pub(crate) struct BacktestRow {
     pub(crate) reason_en: String,
 }
 
-/// Rows of the `uplift_backtest` table.
+/// Rows of the `uplift_backtest` table: the figures as the metrics crate reads them back, with the
+/// selection and its reasons. Like `figures_of`, a row naming no known method is left out (the table
+/// is written by `homeseason_metrics::backtest::backtest_frame`, which names known methods only).
 pub(crate) fn backtest(t: &DataFrame) -> Result<Vec<BacktestRow>> {
-    let (method, selection, zh, en) = (
-        col_strs(t, "method")?,
-        col_strs(t, "selection")?,
-        col_strs(t, "reason_zh")?,
-        col_strs(t, "reason_en")?,
-    );
-    let (windows, cells) = (col_i64(t, "windows")?, col_i64(t, "cells")?);
-    let f = |n: &str| col_f64(t, n);
-    let (bias, mae, cov, band, factor, cal) = (
-        f("bias_pp")?,
-        f("mae_pp")?,
-        f("coverage")?,
-        f("error_band_pp")?,
-        f("conformal_factor")?,
-        f("calibrated_coverage")?,
-    );
-    let selected: Vec<bool> = crate::rows::bools(t, "selected")?
-        .into_iter()
-        .map(|v| v == Some(true))
-        .collect();
-    Ok((0..t.height())
-        .map(|i| BacktestRow {
+    let figures = homeseason_metrics::backtest::figures_of(t).map_err(|e| match e {
+        homeseason_metrics::MetricsError::Polars(p) => crate::ReportError::Polars(p),
+        other => crate::ReportError::Empty(format!("uplift_backtest: {other}")),
+    })?;
+    let text = |n: &str| col_strs(t, n);
+    let (method, selection) = (text("method")?, text("selection")?);
+    let (zh, en) = (text("reason_zh")?, text("reason_en")?);
+    let selected = crate::rows::bools(t, "selected")?;
+    let known = (0..t.height()).filter(|&i| Method::from_id(&method[i]).is_some());
+    Ok(known
+        .zip(figures)
+        .map(|(i, figures)| BacktestRow {
             method: method[i].clone(),
-            windows: windows[i],
-            cells: cells[i],
-            bias_pp: bias[i],
-            mae_pp: mae[i],
-            coverage: cov[i],
-            error_band_pp: band[i],
-            conformal_factor: factor[i],
-            calibrated_coverage: cal[i],
-            selected: selected[i],
+            figures,
+            selected: selected[i] == Some(true),
             selection: selection[i].clone(),
             reason_zh: zh[i].clone(),
             reason_en: en[i].clone(),

@@ -105,11 +105,8 @@ pub struct Divisions {
 }
 
 static EMBEDDED: LazyLock<Divisions> = LazyLock::new(|| {
-    let mut reader = csv::Reader::from_reader(include_str!("../data/divisions.csv").as_bytes());
-    let list = reader
-        .deserialize()
-        .collect::<std::result::Result<Vec<Division>, _>>()
-        .expect("embedded divisions.csv is valid (checked by a unit test)");
+    let list: Vec<Division> =
+        crate::region::embedded_rows(include_str!("../data/divisions.csv"), "divisions.csv");
     let index = list
         .iter()
         .enumerate()

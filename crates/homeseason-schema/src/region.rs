@@ -44,14 +44,20 @@ pub struct Regions {
     list: Vec<Region>,
 }
 
-static EMBEDDED: LazyLock<Regions> = LazyLock::new(|| {
-    let mut reader = csv::Reader::from_reader(include_str!("../data/regions.csv").as_bytes());
-    let list = reader
-        .deserialize()
-        .collect::<std::result::Result<Vec<Region>, _>>()
-        .expect("embedded regions.csv is valid (checked by a unit test)");
-    Regions { list }
+static EMBEDDED: LazyLock<Regions> = LazyLock::new(|| Regions {
+    list: embedded_rows(include_str!("../data/regions.csv"), "regions.csv"),
 });
+
+/// The rows of a CSV list shipped inside the crate (`name` for the panic message).
+///
+/// # Panics
+/// When the list does not parse: the crate's unit tests read every embedded list.
+pub(crate) fn embedded_rows<T: serde::de::DeserializeOwned>(csv_text: &str, name: &str) -> Vec<T> {
+    csv::Reader::from_reader(csv_text.as_bytes())
+        .deserialize()
+        .collect::<std::result::Result<Vec<T>, _>>()
+        .unwrap_or_else(|e| panic!("embedded {name} is valid (checked by a unit test): {e}"))
+}
 
 /// Four-digit prefixes of the cities with separate plans.
 const PLAN_CITY_PREFIXES: [(&str, &str); 5] = [
