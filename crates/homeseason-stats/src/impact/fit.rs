@@ -1600,7 +1600,7 @@ impl ImpactModel {
             let p = node.params;
             let sigma = (node.s2 / rng.chi_square(node.dof)).sqrt();
             for v in &mut z {
-                *v = rng.normal_ziggurat();
+                *v = rng.normal();
             }
             let dev = back_substitute(&node.chol, k, &z);
             for ((b, hat), e) in beta.iter_mut().zip(&node.beta).zip(&dev) {
@@ -1616,7 +1616,7 @@ impl ImpactModel {
             let l11 = c11.max(0.0).sqrt();
             let l21 = if l11 > 0.0 { c12 / l11 } else { 0.0 };
             let l22 = (c22 - l21 * l21).max(0.0).sqrt();
-            let (e1, e2) = (rng.normal_ziggurat(), rng.normal_ziggurat());
+            let (e1, e2) = (rng.normal(), rng.normal());
             let mut s1 = mean[0] + sigma * l11 * e1;
             let mut s2 = mean[1] + sigma * (l21 * e1 + l22 * e2);
             let (q1, q2, hn) = (
@@ -1629,7 +1629,7 @@ impl ImpactModel {
             // (the other models keep their stream of three a day).
             let shock = |rng: &mut Sampler, scale: f64| {
                 if scale > 0.0 || !p.rw {
-                    scale * rng.normal_ziggurat()
+                    scale * rng.normal()
                 } else {
                     0.0
                 }
