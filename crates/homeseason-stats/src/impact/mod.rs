@@ -76,15 +76,13 @@
 //!    filter's derivative recursions, otherwise by Nelder–Mead) and its finite-difference Hessian
 //!    sets a multivariate t₅ proposal (1.5 × the curvature scale);
 //! 2. draws with θ₀ uniform in the slice and the rest from that proposal are weighted by the exact
-//!    marginal posterior above: w ∝ width · p(θ | y) / q(rest). Every slice gets one draw, 16 more
-//!    go by the slices' approximate (Laplace) mass;
-//! 3. a second pass draws more by the slices' exact mass, from proposals re-centred on each slice's
-//!    weighted draws: 8 when the first pass's weights already spread over 8 or more effective
-//!    draws (the Laplace proposals fit), 32 otherwise; within a slice all draws are weighted against
-//!    the mixture of its proposals.
+//!    marginal posterior above: w ∝ width · p(θ | y) / q(rest). Every slice gets at least two draws,
+//!    24 more go by the slices' approximate mass;
+//! 3. a second pass draws 32 more by the slices' exact mass, from proposals re-centred on each slice's
+//!    weighted draws; within a slice all draws are weighted against the mixture of its proposals.
 //!
-//! About 36 exact evaluations per fit (60 when the first pass is poor);
-//! [`Diagnostics::effective_nodes`] is the effective number of weighted draws. The proposal draws use a fixed seed: the fit is a deterministic function of the
+//! About 80 exact evaluations per fit; [`Diagnostics::effective_nodes`] is the effective number of
+//! weighted draws. The proposal draws use a fixed seed: the fit is a deterministic function of the
 //! data. ([`ErrorModel::Ar1`] uses 24 slices with one exact draw each, [`ErrorModel::Ar1PlusNoise`]
 //! 16 slices.)
 //!
