@@ -1441,14 +1441,18 @@ impl StagedFile {
                     return Err(Err(staged(format!("{file}: unknown area {}", a.area))));
                 };
                 area_cells.push(homeseason_ingest::AreaCell {
-                    day: a.cell.day,
                     area,
-                    mcc: a.cell.mcc,
-                    channel: &a.cell.channel,
-                    txn_count: a.cell.txn_count,
-                    sale_fen: i128::from(a.cell.sale_fen),
-                    refund_fen: i128::from(a.cell.refund_fen),
-                    merchants: a.cell.merchants,
+                    figures: homeseason_ingest::DailyCell {
+                        day: a.cell.day,
+                        region: area.region.as_str(),
+                        mcc: a.cell.mcc,
+                        channel: &a.cell.channel,
+                        rows: a.cell.rows,
+                        txn_count: a.cell.txn_count,
+                        sale_fen: i128::from(a.cell.sale_fen),
+                        refund_fen: i128::from(a.cell.refund_fen),
+                        merchants: a.cell.merchants,
+                    },
                 });
             }
             months.push(TxnMonth {

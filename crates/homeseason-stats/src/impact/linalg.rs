@@ -3,8 +3,7 @@
 
 /// Dot product (over the shorter length) with four accumulators: element `i` goes to accumulator
 /// `i mod 4` (the last `n mod 4` elements to the first), and the sum is `(s₀ + s₁) + (s₂ + s₃)`.
-/// Written over four-element chunks so the accumulators become vector lanes; [`dot4`] keeps the
-/// same order, so both give the same value to the bit.
+/// Written over four-element chunks so the accumulators become vector lanes.
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
@@ -22,30 +21,62 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     (s[0] + s[1]) + (s[2] + s[3])
 }
 
-/// Four dot products against one column, `[dot(a[0], b), …, dot(a[3], b)]` to the bit (each `a[c]`
-/// at least as long as `b`): one pass over `b` and sixteen independent accumulators, about half the
-/// time of four [`dot`] calls.
-pub(crate) fn dot4(a: [&[f64]; 4], b: &[f64]) -> [f64; 4] {
-    let n = b.len();
-    let a = [&a[0][..n], &a[1][..n], &a[2][..n], &a[3][..n]];
-    let mut s = [[0.0f64; 4]; 4];
-    let full = n / 4 * 4;
-    let mut i = 0;
-    while i < full {
-        let y = &b[i..i + 4];
-        for (acc, col) in s.iter_mut().zip(&a) {
-            for ((lane, xv), yv) in acc.iter_mut().zip(&col[i..i + 4]).zip(y) {
-                *lane += xv * yv;
+/// Days per pass of [`gram`]: 64 rows of up to 48 values stay in the first-level cache while every
+/// block of the product walks over them.
+const GRAM_CHUNK: usize = 64;
+
+/// The cross products `AᵀA` of the day-major matrix `rows` (`width` values a row, `width` a
+/// multiple of 4) into `out` (row-major `width × width`; only the blocks on and below the diagonal
+/// — 4 × 4 blocks `(I, J)` with `J ≤ I` — are written, the rest is zero).
+///
+/// A fixed register block, no run-time dispatch: sixteen accumulators per 4 × 4 block, and every
+/// element is the plain sum over the rows in row order (`((0 + a₀b₀) + a₁b₁) + …`), so the value does
+/// not depend on the CPU, the thread or the chunking. Each block reads its 4 + 4 columns of a row for
+/// 16 products (a dot product reads 2 values for 1), and the rows go by in chunks of
+/// [`GRAM_CHUNK`] that stay in cache while every block passes over them.
+pub(crate) fn gram(rows: &[f64], width: usize, out: &mut [f64]) {
+    assert!(
+        width % 4 == 0 && out.len() == width * width,
+        "gram: width {width} must be a multiple of 4 and out hold width² values"
+    );
+    out.fill(0.0);
+    for chunk in rows.chunks(GRAM_CHUNK * width) {
+        for bi in (0..width).step_by(4) {
+            for bj in (0..=bi).step_by(4) {
+                let mut acc = [[0.0f64; 4]; 4];
+                for (a, line) in acc.iter_mut().enumerate() {
+                    line.copy_from_slice(&out[(bi + a) * width + bj..(bi + a) * width + bj + 4]);
+                }
+                for row in chunk.chunks_exact(width) {
+                    let x = &row[bi..bi + 4];
+                    let y = &row[bj..bj + 4];
+                    for (line, xa) in acc.iter_mut().zip(x) {
+                        for (v, yb) in line.iter_mut().zip(y) {
+                            *v += xa * yb;
+                        }
+                    }
+                }
+                for (a, line) in acc.iter().enumerate() {
+                    out[(bi + a) * width + bj..(bi + a) * width + bj + 4].copy_from_slice(line);
+                }
             }
         }
-        i += 4;
     }
-    for (i, bv) in b.iter().enumerate().skip(full) {
-        for (acc, col) in s.iter_mut().zip(&a) {
-            acc[0] += col[i] * bv;
-        }
-    }
-    s.map(|acc| (acc[0] + acc[1]) + (acc[2] + acc[3]))
+}
+
+/// Diagonal of `(L Lᵀ)⁻¹ = L⁻ᵀ L⁻¹` for lower-triangular L (row-major k × k): entry j is the sum of
+/// squares of column j of L⁻¹, solved from row j down (the rows above are zero), k³/6 products.
+pub(crate) fn inverse_diagonal(l: &[f64], k: usize) -> Vec<f64> {
+    let mut x = vec![0.0; k];
+    (0..k)
+        .map(|j| {
+            x[j] = 1.0 / l[j * k + j];
+            for i in j + 1..k {
+                x[i] = -dot(&l[i * k + j..i * k + i], &x[j..i]) / l[i * k + i];
+            }
+            dot(&x[j..], &x[j..])
+        })
+        .collect()
 }
 
 /// Lower Cholesky factor L (row-major k × k) of a symmetric positive-definite matrix, or `None`.
@@ -107,34 +138,59 @@ mod tests {
     }
 
     #[test]
-    fn dot4_gives_each_dot_to_the_bit() {
+    fn gram_is_the_plain_row_order_sum_of_products() {
+        // 150 rows (two full chunks and a partial one) of 12 values.
+        let (n, width) = (150usize, 12usize);
+        let rows: Vec<f64> = (0..n * width)
+            .map(|i| ((i * 7919) % 1013) as f64 / 97.0 - 5.2)
+            .collect();
+        let mut out = vec![0.0; width * width];
+        gram(&rows, width, &mut out);
+        for i in 0..width {
+            for j in 0..width {
+                if j / 4 > i / 4 {
+                    assert_eq!(out[i * width + j], 0.0, "above the block diagonal: {i} {j}");
+                    continue;
+                }
+                let mut want = 0.0f64;
+                for row in rows.chunks_exact(width) {
+                    want += row[i] * row[j];
+                }
+                assert_eq!(out[i * width + j].to_bits(), want.to_bits(), "{i} {j}");
+            }
+        }
+    }
+
+    #[test]
+    fn inverse_diagonal_is_the_diagonal_of_the_inverse() {
+        let a = [4.0, 2.0, 0.6, 2.0, 5.0, 1.0, 0.6, 1.0, 3.0];
+        let l = cholesky(&a, 3).unwrap();
+        let diag = inverse_diagonal(&l, 3);
+        for (j, d) in diag.iter().enumerate() {
+            let mut e = [0.0; 3];
+            e[j] = 1.0;
+            let col = back_substitute(&l, 3, &forward_substitute(&l, 3, &e));
+            assert!((d - col[j]).abs() < 1e-14, "{j}: {d} vs {}", col[j]);
+        }
+    }
+
+    #[test]
+    fn dot_sums_in_four_lanes() {
         for n in [0usize, 1, 3, 4, 7, 64, 1001] {
             let col = |c: usize| -> Vec<f64> {
                 (0..n)
                     .map(|i| ((i * 7919 + c * 104_729) % 1013) as f64 / 97.0 - 5.2)
                     .collect()
             };
-            let (a, b) = ([col(0), col(1), col(2), col(3)], col(4));
-            let four = dot4(
-                [
-                    a[0].as_slice(),
-                    a[1].as_slice(),
-                    a[2].as_slice(),
-                    a[3].as_slice(),
-                ],
-                &b,
-            );
-            for c in 0..4 {
-                // The reference order of `dot`, written out.
-                let mut s = [0.0f64; 4];
-                for (i, (x, y)) in a[c].iter().zip(&b).enumerate() {
-                    let lane = if i < n / 4 * 4 { i % 4 } else { 0 };
-                    s[lane] += x * y;
-                }
-                let want = (s[0] + s[1]) + (s[2] + s[3]);
-                assert_eq!(dot(&a[c], &b).to_bits(), want.to_bits(), "dot n={n}");
-                assert_eq!(four[c].to_bits(), want.to_bits(), "dot4 n={n} c={c}");
+            let (a, b) = (col(0), col(4));
+            // The reference order, written out.
+            let mut s = [0.0f64; 4];
+            for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+                let lane = if i < n / 4 * 4 { i % 4 } else { 0 };
+                s[lane] += x * y;
             }
+            let want = (s[0] + s[1]) + (s[2] + s[3]);
+            assert_eq!(dot(&a, &b).to_bits(), want.to_bits(), "dot n={n}");
         }
     }
 }

@@ -72,7 +72,7 @@
 //!
 //! 1. a cheap stand-in for the posterior — the profile likelihood of the OLS residuals under the
 //!    error process, O(n) per evaluation — is maximised over the other coordinates (warm-started
-//!    from the previous slice; for the default two-AR model by BFGS on its analytic gradient, the
+//!    from the previous slice's mode and inverse curvature; for the default two-AR model by BFGS on its analytic gradient, the
 //!    filter's derivative recursions, otherwise by Nelder–Mead) and its finite-difference Hessian
 //!    sets a multivariate t₅ proposal (1.5 × the curvature scale);
 //! 2. draws with θ₀ uniform in the slice and the rest from that proposal are weighted by the exact

@@ -121,8 +121,10 @@ pub(crate) fn nelder_mead<F: FnMut(&[f64]) -> f64>(
 }
 
 /// Minimise `f` from `start` by BFGS with a backtracking (Armijo) line search, `f` returning the
-/// value and its gradient. The first step goes down the gradient with its largest coordinate
-/// `step`; no step moves a coordinate by more than 1. Stops when a step moves every coordinate by
+/// value and its gradient. With `h0` (an inverse Hessian, row-major d × d, e.g. a neighbouring
+/// problem's) the first step is the quasi-Newton step −h0·g; without it, or when that is not a
+/// descent direction, the first step goes down the gradient with its largest coordinate `step`.
+/// No step moves a coordinate by more than 1. Stops when a step moves every coordinate by
 /// less than `tol.x` and the value by less than `tol.f`, when the gradient vanishes (every
 /// coordinate below 1e-9), when the line search fails, or after `max_evals` evaluations.
 ///
@@ -131,6 +133,7 @@ pub(crate) fn nelder_mead<F: FnMut(&[f64]) -> f64>(
 pub(crate) fn bfgs<F: FnMut(&[f64]) -> (f64, Vec<f64>)>(
     mut f: F,
     start: &[f64],
+    h0: Option<&[f64]>,
     step: f64,
     max_evals: usize,
     tol: Tolerance,
@@ -142,8 +145,8 @@ pub(crate) fn bfgs<F: FnMut(&[f64]) -> (f64, Vec<f64>)>(
         return None;
     }
     let max_abs = |v: &[f64]| v.iter().fold(0.0, |m: f64, a| m.max(a.abs()));
-    // Inverse Hessian approximation (row-major d × d); None until the first update.
-    let mut h: Option<Vec<f64>> = None;
+    // Inverse Hessian approximation (row-major d × d); None until the first update unless given.
+    let mut h: Option<Vec<f64>> = h0.filter(|h| h.len() == d * d).map(<[f64]>::to_vec);
     let mut evals = 1;
     while evals < max_evals {
         let gmax = max_abs(&g);
@@ -276,7 +279,29 @@ mod tests {
             let g = vec![6.0 * (x[0] - 1.0) + x[1], 2.0 * (x[1] + 2.0) + x[0]];
             (v, g)
         };
-        let (x, _) = bfgs(quad, &[0.0, 0.0], 0.5, 100, Tolerance::TIGHT).unwrap();
+        let (x, _) = bfgs(quad, &[0.0, 0.0], None, 0.5, 100, Tolerance::TIGHT).unwrap();
+        // Started with the exact inverse Hessian ([[6, 1], [1, 2]]⁻¹), every step goes straight at
+        // the minimum (capped at 1 per coordinate): three steps, no line-search backtracking.
+        let mut calls = 0;
+        let counted = |x: &[f64]| {
+            calls += 1;
+            quad(x)
+        };
+        let inv = [2.0 / 11.0, -1.0 / 11.0, -1.0 / 11.0, 6.0 / 11.0];
+        let (y, _) = bfgs(
+            counted,
+            &[0.0, 0.0],
+            Some(&inv[..]),
+            0.5,
+            100,
+            Tolerance::TIGHT,
+        )
+        .unwrap();
+        assert!(
+            (y[0] - x[0]).abs() < 1e-6 && (y[1] - x[1]).abs() < 1e-6,
+            "{y:?}"
+        );
+        assert!(calls <= 6, "{calls} calls");
         assert!((6.0 * (x[0] - 1.0) + x[1]).abs() < 1e-5, "{x:?}");
         assert!((2.0 * (x[1] + 2.0) + x[0]).abs() < 1e-5, "{x:?}");
         let rosenbrock = |x: &[f64]| {
@@ -287,7 +312,7 @@ mod tests {
             ];
             (v, g)
         };
-        let (x, v) = bfgs(rosenbrock, &[-1.2, 1.0], 0.5, 500, Tolerance::TIGHT).unwrap();
+        let (x, v) = bfgs(rosenbrock, &[-1.2, 1.0], None, 0.5, 500, Tolerance::TIGHT).unwrap();
         assert!(
             (x[0] - 1.0).abs() < 1e-3 && (x[1] - 1.0).abs() < 1e-3,
             "{x:?} {v}"
@@ -300,8 +325,8 @@ mod tests {
                 ((x[0] - 1.0).powi(2), vec![2.0 * (x[0] - 1.0)])
             }
         };
-        let (x, _) = bfgs(walled, &[0.0], 0.3, 200, Tolerance::TIGHT).unwrap();
+        let (x, _) = bfgs(walled, &[0.0], None, 0.3, 200, Tolerance::TIGHT).unwrap();
         assert!(x[0] <= 0.5 && x[0] > 0.45, "{x:?}");
-        assert!(bfgs(walled, &[0.7], 0.3, 200, Tolerance::TIGHT).is_none());
+        assert!(bfgs(walled, &[0.7], None, 0.3, 200, Tolerance::TIGHT).is_none());
     }
 }
