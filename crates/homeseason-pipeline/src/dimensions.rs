@@ -143,16 +143,8 @@ pub fn blank_suppressed_channels(
     mask: &[bool],
     campaign: &Campaign,
 ) -> Result<DataFrame> {
-    let (regions, categories) = (
-        daily.column("region_code")?.str()?,
-        daily.column("category")?.str()?,
-    );
-    let targeted: HashSet<&str> = campaign
-        .categories
-        .targeted
-        .iter()
-        .map(|c| c.id())
-        .collect();
+    let (regions, categories) = cell_columns(daily)?;
+    let targeted = targeted_ids(campaign);
     let all = homeseason_metrics::ALL_TARGETED;
     // Every row whose series holds the cell: its own, the nation's of the category and, for a
     // targeted category, the region's and the nation's all_targeted rows.
@@ -400,21 +392,13 @@ pub fn withhold_thin_classes<S: std::hash::BuildHasher>(
     classes: [&str; 2],
     floor: (i64, i64),
 ) -> Result<DataFrame> {
-    let (regions, categories) = (
-        table.column("region_code")?.str()?,
-        table.column("category")?.str()?,
-    );
+    let (regions, categories) = cell_columns(table)?;
     let mut reasons: Vec<Vec<String>> = vec![Vec::new(); table.height()];
     let mut out = table.clone();
     let share = classes[0];
     let mut any_thin = vec![false; table.height()];
     for class in classes {
-        let present: Vec<bool> = table
-            .column(&format!("{class}_uplift_pct"))?
-            .is_not_null()
-            .iter()
-            .map(|v| v.unwrap_or(false))
-            .collect();
+        let present = not_null(table, &format!("{class}_uplift_pct"))?;
         let mut thin = vec![false; table.height()];
         for i in 0..table.height() {
             let (Some(r), Some(c)) = (regions.get(i), categories.get(i)) else {
@@ -528,18 +512,8 @@ pub fn blank_small_classes<S: std::hash::BuildHasher>(
     k: u32,
     campaign: &Campaign,
 ) -> Result<DataFrame> {
-    let (regions, categories) = (
-        table.column("region_code")?.str()?,
-        table.column("category")?.str()?,
-    );
-    let present = |class: &str| -> Result<Vec<bool>> {
-        Ok(table
-            .column(&format!("{class}_actual_yuan"))?
-            .is_not_null()
-            .iter()
-            .map(|v| v.unwrap_or(false))
-            .collect())
-    };
+    let (regions, categories) = cell_columns(table)?;
+    let present = |class: &str| not_null(table, &format!("{class}_actual_yuan"));
     let classes = homeseason_metrics::urban_rural::CLASSES;
     let has: Vec<Vec<bool>> = classes.iter().map(|c| present(c)).collect::<Result<_>>()?;
     let mut primary: HashSet<(String, String)> = HashSet::new();
@@ -587,16 +561,8 @@ pub fn blank_with_complements(
     if primary.is_empty() {
         return Ok(table.clone());
     }
-    let targeted: HashSet<&str> = campaign
-        .categories
-        .targeted
-        .iter()
-        .map(|c| c.id())
-        .collect();
-    let (regions, categories) = (
-        table.column("region_code")?.str()?,
-        table.column("category")?.str()?,
-    );
+    let targeted = targeted_ids(campaign);
+    let (regions, categories) = cell_columns(table)?;
     let actual = |class: &str| -> Result<Vec<f64>> {
         Ok(table
             .column(&format!("{class}_actual_yuan"))?
@@ -677,6 +643,34 @@ pub fn blank_with_complements(
         })
         .collect();
     add_reason(out, reasons)
+}
+
+/// The campaign's targeted category ids.
+fn targeted_ids(campaign: &Campaign) -> HashSet<&str> {
+    campaign
+        .categories
+        .targeted
+        .iter()
+        .map(|c| c.id())
+        .collect()
+}
+
+/// The `region_code` and `category` columns of `frame`.
+fn cell_columns(frame: &DataFrame) -> Result<(&StringChunked, &StringChunked)> {
+    Ok((
+        frame.column("region_code")?.str()?,
+        frame.column("category")?.str()?,
+    ))
+}
+
+/// Per row of `frame`, whether `column` holds a value.
+fn not_null(frame: &DataFrame, column: &str) -> Result<Vec<bool>> {
+    Ok(frame
+        .column(column)?
+        .is_not_null()
+        .iter()
+        .map(|v| v.unwrap_or(false))
+        .collect())
 }
 
 #[cfg(test)]
@@ -854,6 +848,74 @@ mod tests {
         let floors_ok: HashMap<ClassCell, i64> = floors.into_keys().map(|key| (key, 50)).collect();
         let kept = blank_small_classes(&table, &floors_ok, 5, &campaign).unwrap();
         assert_eq!(kept.column("rural_actual_yuan").unwrap().null_count(), 0);
+    }
+
+    /// The generic rule picks complements by size, not by kind: with large national and
+    /// all_targeted rows, 330000 furniture (too few merchants) draws 110000 furniture (the
+    /// smallest other row of the category), then each region's smallest other targeted category,
+    /// a 2 × 2 rectangle; the national and all_targeted rows stay published, and the attack —
+    /// every blank row's classes unknown, every published total and class sum known — recovers
+    /// none of the blank cells.
+    #[test]
+    fn complements_are_the_smallest_rows_and_the_rectangle_gives_nothing_back() {
+        let campaign = Campaign::default_2023();
+        let mut table = class_table();
+        let size: Vec<f64> = ["110000", "330000", "000000"]
+            .iter()
+            .flat_map(|r| {
+                ["furniture", "home_appliances", "all_targeted"].map(|c| match (*r, c) {
+                    ("000000", _) => 1000.0,
+                    (_, "all_targeted") => 500.0,
+                    ("110000", "furniture") => 10.0,
+                    _ => 30.0,
+                })
+            })
+            .collect();
+        table
+            .with_column(Column::new("rural_actual_yuan".into(), size.clone()))
+            .unwrap();
+        table
+            .with_column(Column::new(
+                "urban_actual_yuan".into(),
+                vec![0.0; size.len()],
+            ))
+            .unwrap();
+        let mut floors = HashMap::new();
+        for r in ["110000", "330000", "000000"] {
+            for c in ["furniture", "home_appliances", "all_targeted"] {
+                for k in ["rural", "urban"] {
+                    floors.insert((r.to_owned(), c.to_owned(), k.to_owned()), 50);
+                }
+            }
+        }
+        floors.insert(
+            (
+                "330000".to_owned(),
+                "furniture".to_owned(),
+                "rural".to_owned(),
+            ),
+            2,
+        );
+        let out = blank_small_classes(&table, &floors, 5, &campaign).unwrap();
+        let blanked: Vec<bool> = not_null(&out, "unknown_share_pct")
+            .unwrap()
+            .iter()
+            .map(|v| !v)
+            .collect();
+        // 110000 ×3, 330000 ×3, 000000 ×3 (furniture, home_appliances, all_targeted).
+        assert_eq!(
+            blanked,
+            [true, true, false, true, true, false, false, false, false]
+        );
+        let hidden: Vec<usize> = [(0, 0), (0, 1), (1, 0), (1, 1)]
+            .iter()
+            .flat_map(|&(r, c)| (0..3).map(move |k| base_cell(r, c, k)))
+            .collect();
+        assert!(
+            homeseason_test_support::recoverable_weighted(&hidden, &published_forms(&out))
+                .is_empty(),
+            "a blank cell is recovered"
+        );
     }
 
     /// The merchant floor sums the areas of a day, institution and channel and takes the largest
