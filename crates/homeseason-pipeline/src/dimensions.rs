@@ -170,6 +170,7 @@ pub fn blank_suppressed_channels(
         campaign,
     )
 }
+
 /// Rewrite `urban_rural_uplift` from the lake's `payment_area_daily` and `activities`
 /// ([`homeseason_metrics::urban_rural::urban_rural_uplift`]). Returns the table; with no area rows
 /// (or none urban or rural) it is empty and nothing is written.

@@ -358,7 +358,7 @@ impl Document<'_> {
                 now - before
             ),
             None => format!(
-                "社零城乡拆分：随附的国家统计局月度数据（2022–2024 年，1–2 月无单月值）不覆盖窗口所在各月及上年同期，未作对照；支付数据全国乡村占比变化 {payment}。 社零's urban/rural split: the bundled NBS months (2022–2024, no single January or February) do not cover the window's months and a year earlier, so no comparison; the payment data's national rural share changed by {payment}."
+                "社零城乡拆分：随附的国家统计局月度数据（nbs_retail_urban_rural.csv，1–2 月无单月值）不覆盖窗口所在各月及上年同期，未作对照；支付数据全国乡村占比变化 {payment}。 社零's urban/rural split: the bundled NBS months (`nbs_retail_urban_rural.csv`, no single January or February) do not cover the window's months and a year earlier, so no comparison; the payment data's national rural share changed by {payment}."
             ),
         };
         b.push(Block::Para(text));
