@@ -217,9 +217,11 @@ fn the_demo_town_and_country_section_leads_by_the_evidence_and_withholds_thin_cl
     // The demo season's 2022 is distorted: the backtest shows it.
     assert_eq!(lead.method, "two_year", "{lead:?}");
     let md = std::fs::read_to_string(out.join("report/report.md")).unwrap();
-    let start = md.find("6.3 城乡 Town and country").expect("section 6.3");
+    let start = md
+        .find("## 6.3 城乡 Town and country")
+        .expect("section 6.3");
     let section = &md[start..];
-    let section = &section[..section[1..].find("\n#").map_or(section.len(), |e| e + 1)];
+    let section = &section[..section[3..].find("\n#").map_or(section.len(), |e| e + 3)];
     assert!(
         section.contains(&lead.zh) && section.contains(&lead.en),
         "{section}"
