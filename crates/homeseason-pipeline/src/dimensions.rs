@@ -784,10 +784,13 @@ mod tests {
         .unwrap()
     }
 
-    /// 330000's rural furniture rests on 2 merchants (k = 5): its row, the national furniture row and
-    /// both all_targeted rows holding it are blanked, and the differencing attack over every
-    /// published margin (headline totals, class sums, unknown sums) recovers neither of its
-    /// classes. Blanking the small row alone would let the attack recover both.
+    /// 330000's rural furniture rests on 2 merchants (k = 5): the generic rule blanks its row and,
+    /// all rows being the same size (ties go to the table's first row), 110000 furniture for the
+    /// category's margin and each region's home appliances for its all_targeted margin — a 2 × 2
+    /// rectangle; the national and all_targeted rows stay. The differencing attack over every
+    /// published margin (headline totals, class sums, unknown sums), every blank row's classes
+    /// unknown, recovers none of them. Blanking the small row alone would let the attack recover
+    /// both of its classes.
     #[test]
     fn a_class_on_few_merchants_is_blanked_with_its_complements_and_the_attack_recovers_nothing() {
         let campaign = Campaign::default_2023();
@@ -820,16 +823,20 @@ mod tests {
         // 110000 ×3, 330000 ×3, 000000 ×3 (furniture, home_appliances, all_targeted).
         assert_eq!(
             blanked,
-            [false, false, false, true, false, true, true, false, true]
+            [true, true, false, true, true, false, false, false, false]
         );
         assert_eq!(out.column("countryside_weeks").unwrap().null_count(), 4);
         assert_eq!(out.column("level").unwrap().null_count(), 0);
-        let hidden = [base_cell(1, 0, 0), base_cell(1, 0, 1)];
+        let blank_cells: Vec<usize> = [(0, 0), (0, 1), (1, 0), (1, 1)]
+            .iter()
+            .flat_map(|&(r, c)| (0..3).map(move |k| base_cell(r, c, k)))
+            .collect();
         let forms = published_forms(&out);
         assert!(
-            homeseason_test_support::recoverable_weighted(&hidden, &forms).is_empty(),
+            homeseason_test_support::recoverable_weighted(&blank_cells, &forms).is_empty(),
             "a blanked class is recovered"
         );
+        let hidden = [base_cell(1, 0, 0), base_cell(1, 0, 1)];
         // The attack can succeed: blanking only the small row gives its classes back.
         let only_row: Vec<bool> = (0..table.height()).map(|i| i == 3).collect();
         let naive = homeseason_ingest::blank_rows(
