@@ -200,3 +200,125 @@ fn the_demo_countryside_link_has_the_injected_sign() {
         assert!(lo[i].unwrap() < lift[i].unwrap() && lift[i].unwrap() < hi[i].unwrap());
     }
 }
+
+/// The demo's 城乡 section and sheet as published: the section leads with the history method the
+/// headline's backtest supports ([`homeseason_report::split_lead`] of the lake's
+/// `uplift_backtest`) and says why; a region's class estimate below the data floor (support worked
+/// out here from the lake's `payment_area_daily`) is blank in the workbook with its reason in the
+/// last column while the national rows keep every figure; and the national section sets 社零's
+/// rural share beside the payment data's.
+#[test]
+fn the_demo_town_and_country_section_leads_by_the_evidence_and_withholds_thin_classes() {
+    use calamine::Reader as _;
+    let out = demo_dir();
+    let campaign = homeseason_schema::campaign::Campaign::default_2023();
+    let backtest = read_parquet(&out.join("lake/uplift_backtest/data.parquet"));
+    let lead = homeseason_report::split_lead(Some(&backtest));
+    // The demo season's 2022 is distorted: the backtest shows it.
+    assert_eq!(lead.method, "two_year", "{lead:?}");
+    let md = std::fs::read_to_string(out.join("report/report.md")).unwrap();
+    let start = md
+        .find("## 6.3 城乡 Town and country")
+        .expect("section 6.3");
+    let section = &md[start..];
+    let section = &section[..section[3..].find("\n#").map_or(section.len(), |e| e + 3)];
+    assert!(
+        section.contains(&lead.zh) && section.contains(&lead.en),
+        "{section}"
+    );
+    assert!(
+        section.contains("对照社零") && section.contains("Against 社零"),
+        "{section}"
+    );
+    // Which region rows of the lead method fall below the floor.
+    let table = read_parquet(&out.join("lake/urban_rural_uplift/data.parquet"));
+    let area = homeseason_lake::Lake::open(&out.join("lake"))
+        .unwrap()
+        .read_table(homeseason_schema::contract::tables::PAYMENT_AREA_DAILY)
+        .unwrap();
+    let support = homeseason_pipeline::dimensions::class_support(
+        &area,
+        "urban_rural",
+        campaign.baseline.pre_period,
+        &campaign,
+    )
+    .unwrap();
+    let (region, cat, m) = (
+        texts(&table, "region_code"),
+        texts(&table, "category"),
+        texts(&table, "method"),
+    );
+    let rural = num(&table, "rural_uplift_pct");
+    let thin: Vec<(String, String)> = (0..table.height())
+        .filter(|&i| m[i] == lead.method && region[i] != "000000" && rural[i].is_some())
+        .filter(|&i| {
+            let s = support
+                .get(&(region[i].clone(), cat[i].clone(), "rural".to_owned()))
+                .copied()
+                .unwrap_or_default();
+            s.merchants < homeseason_metrics::urban_rural::FLOOR_MERCHANTS
+                || s.days < homeseason_metrics::urban_rural::FLOOR_DAYS
+        })
+        .map(|i| (region[i].clone(), cat[i].clone()))
+        .collect();
+    eprintln!("{} region rows below the data floor (rural)", thin.len());
+    assert!(
+        !thin.is_empty(),
+        "the demo's sparse area sample has thin rural rows"
+    );
+    assert!(
+        section.contains("数据底线") && section.contains("Data floor"),
+        "{section}"
+    );
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook(out.join("report/workbook.xlsx")).expect("workbook opens");
+    let range = book
+        .worksheet_range(homeseason_report::workbook::URBAN_RURAL_SHEET)
+        .expect("城乡 sheet");
+    let columns = homeseason_report::workbook::URBAN_RURAL_COLUMNS;
+    let col_of = |name: &str| columns.iter().position(|c| *c == name).unwrap() as u32;
+    let (c_uplift, c_why) = (
+        col_of("乡村提升率 Rural uplift (%)"),
+        col_of("留空原因 Why blank"),
+    );
+    let text = |r: u32, c: u32| {
+        range
+            .get_value((r, c))
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    };
+    let lead_label = format!("{}（主 lead）", lead.method);
+    let c_urban = col_of("城镇提升率 Urban uplift (%)");
+    let mut withheld: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut national = 0;
+    for r in 3..range.height() as u32 {
+        if text(r, 3) != lead_label {
+            continue;
+        }
+        let (code, why) = (text(r, 0), text(r, c_why));
+        if code == "000000" {
+            national += 1;
+            assert!(!why.contains("too little data"), "national row {r}: {why}");
+            continue;
+        }
+        if why.contains("too little data") {
+            assert!(
+                text(r, c_uplift).is_empty() || text(r, c_urban).is_empty(),
+                "row {r} ({code}) withheld but shows both classes: {why}"
+            );
+            *withheld.entry(code).or_default() += 1;
+        }
+    }
+    assert!(national >= 5, "{national} national rows of {lead_label}");
+    let mut checked = 0;
+    for (code, _) in &thin {
+        let expected = thin.iter().filter(|(c, _)| c == code).count();
+        let found = withheld.get(code).copied().unwrap_or(0);
+        assert!(
+            found >= expected,
+            "{code}: {found} withheld rows, {expected} thin rural rows"
+        );
+        checked += 1;
+    }
+    assert!(checked > 0, "no thin row found in the sheet");
+}

@@ -30,7 +30,7 @@ struct SeedRun {
     caveat: Option<homeseason_metrics::diagnostics::Caveat>,
     /// The channel uplifts' scores ([`crate::evaluate_dims::channel_scores`]).
     channels: DataFrame,
-    /// The urban and rural uplifts' scores ([`crate::evaluate_dims::urban_rural_scores`]).
+    /// The urban and rural uplifts' scored cells ([`crate::evaluate_dims::urban_rural_scores`]).
     urban_rural: DataFrame,
 }
 
@@ -324,7 +324,7 @@ pub(crate) fn evaluate(
         let leverage = leverage_recovery(&lake, &dir.join("sample/truth_subsidies.csv"))?;
         let channels = crate::evaluate_dims::channel_scores(&lake, &dir.join("sample"), seed)?;
         let urban_rural =
-            crate::evaluate_dims::urban_rural_scores(&lake, &dir.join("sample"), seed)?;
+            crate::evaluate_dims::urban_rural_scores(&lake, &dir.join("sample"), seed, campaign)?;
         runs.push(SeedRun {
             seed,
             scores,
@@ -542,7 +542,7 @@ fn scores_of(uplift: &DataFrame, truth: &DataFrame) -> Result<DataFrame> {
 }
 
 /// Write `frame` as CSV (with a header) to `path`.
-fn write_csv(path: &Path, frame: &mut DataFrame) -> Result<()> {
+pub(crate) fn write_csv(path: &Path, frame: &mut DataFrame) -> Result<()> {
     let mut file =
         std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
     CsvWriter::new(&mut file)

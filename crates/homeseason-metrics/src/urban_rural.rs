@@ -41,9 +41,11 @@
 //! shopping festival). Where it is, `Δ` carries that difference too: it is an association of rural
 //! sales with the events' weeks, not proof that the events caused it.
 //!
-//! ## Suppression
-//! The lake's table holds every figure; what is published (the report, the workbook) blanks class
-//! figures resting on too few merchants, and their complements in every published margin — see
+//! ## What is published
+//! The lake's table holds every figure; what is published (the report, the workbook) withholds a
+//! region's class estimate resting on too little data (the data floor, [`FLOOR_MERCHANTS`] and
+//! [`FLOOR_DAYS`]) and, under small-cell suppression, blanks class figures resting on too few
+//! merchants with their complements in every published margin — see
 //! `homeseason_pipeline::dimensions::published_urban_rural`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -62,6 +64,17 @@ pub const CLASSES: [&str; 2] = ["rural", "urban"];
 
 /// The class of areas that are not county-level (left out of both classes).
 pub const UNKNOWN: &str = "unknown";
+
+/// The data floor of a published region × category class estimate of town and country: the
+/// class series must hold at least this many distinct merchants on the pre-period's largest day
+/// (`merchant_count` summed over its areas and MCCs, per institution and channel) — below it the
+/// estimate is withheld from the report and the workbook (`homeseason_pipeline::dimensions::
+/// withhold_thin_classes`); national rows are always published. Chosen from the 5-seed scores in
+/// `benchmarks/SCORES.md` (section "Town and country: the data floor").
+pub const FLOOR_MERCHANTS: i64 = 10;
+
+/// The data floor's days with sales in the pre-period (see [`FLOOR_MERCHANTS`]).
+pub const FLOOR_DAYS: i64 = 60;
 
 /// The activity type of countryside-sales events in the `activities` table.
 pub const COUNTRYSIDE_SALES: &str = "countryside_sales";

@@ -29,6 +29,7 @@ mod error;
 pub mod intake;
 pub mod outputs;
 pub mod payments;
+pub mod publish;
 pub mod template;
 
 pub use error::{PipelineError, Result};

@@ -9,7 +9,7 @@ use homeseason_schema::region::NATIONAL;
 use crate::{ChartFile, Headline, ReportInput, UpliftRow, category_label};
 
 mod city;
-mod dims;
+pub(crate) mod dims;
 
 pub(crate) struct Document<'a> {
     pub(crate) extra: &'a crate::Extra,

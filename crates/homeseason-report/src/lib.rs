@@ -22,6 +22,7 @@ use homeseason_schema::category::Category;
 use homeseason_schema::region::{NATIONAL, Regions};
 use polars::prelude::*;
 
+pub use html::dims::{SplitLead, WITHHELD_COLUMN, split_lead};
 pub use rows::{DailyRow, Diagnostics, IngestTotals, UpliftRow};
 pub use sections::impact_points;
 

@@ -2,11 +2,73 @@
 //! town and country (`urban_rural_uplift`), both through one split section, and themes and
 //! subcategories (`theme_summary`).
 
+use chrono::{Datelike, NaiveDate};
+use homeseason_metrics::Method;
 use homeseason_schema::region::{NATIONAL, Regions};
 use polars::prelude::*;
 
 use super::{Block, Document, Table};
 use crate::category_label;
+
+/// The column of a published split table that says why a row's figures are blank (the data floor,
+/// small-cell suppression); null where nothing is withheld.
+pub const WITHHELD_COLUMN: &str = "withheld_reason";
+
+/// The history method the split tables (`channel_uplift`, `urban_rural_uplift`) are led with in the
+/// report, its Markdown and the workbook, and why ([`split_lead`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitLead {
+    /// `prior_year` or `two_year`.
+    pub method: String,
+    /// Why, in Chinese (one sentence).
+    pub zh: String,
+    /// Why, in English (one sentence).
+    pub en: String,
+}
+
+/// The rule for the split tables' lead method. They are estimated with the history methods only
+/// (a prior-year and a two-year base per class). Of the two, the one with the smaller backtest MAE
+/// in `backtest` (`uplift_backtest`: the headline's backtest, the methods run on the region ×
+/// category totals over rolling windows before the campaign, where the truth is no effect) leads:
+/// a base year distorted by a shock (2022's lockdowns for the 2023 season) shows there as a large
+/// error, and a class's series is the total's in small. Without backtest figures for both,
+/// `two_year`: its base averages two years, so one abnormal year moves it half as much. The scores
+/// behind the rule (channel and urban/rural uplifts over 5 seeds, both campaigns) are in
+/// `benchmarks/SCORES.md`.
+#[must_use]
+pub fn split_lead(backtest: Option<&DataFrame>) -> SplitLead {
+    let figures = backtest
+        .filter(|b| b.height() > 0)
+        .and_then(|b| homeseason_metrics::backtest::figures_of(b).ok())
+        .unwrap_or_default();
+    let of = |m: Method| {
+        figures
+            .iter()
+            .find(|f| f.method == m && f.cells > 0 && f.mae_pp.is_finite())
+    };
+    match (of(Method::PriorYear), of(Method::TwoYear)) {
+        (Some(p), Some(t)) => {
+            let (lead, other) = if p.mae_pp < t.mae_pp { (p, t) } else { (t, p) };
+            let (lm, om) = (lead.method.id(), other.method.id());
+            SplitLead {
+                method: lm.to_owned(),
+                zh: format!(
+                    "分拆表的主方法为 {lm}：两种历史基线法中，其在总量回测（活动前无活动窗口，地区 × 品类）上的误差较小（MAE {lm} {:.1} pp，{} 个单元 / {} 个窗口；{om} {:.1} pp，{} / {}）。",
+                    lead.mae_pp, lead.cells, lead.windows, other.mae_pp, other.cells, other.windows
+                ),
+                en: format!(
+                    "The split tables lead with {lm}: of the two history baselines it has the smaller error on the headline's backtest (windows before the campaign with no campaign, region × category totals): MAE {:.1} pp over {} cells in {} windows, against {:.1} pp over {} in {} for {om}.",
+                    lead.mae_pp, lead.cells, lead.windows, other.mae_pp, other.cells, other.windows
+                ),
+            }
+        }
+        _ => SplitLead {
+            method: Method::TwoYear.id().to_owned(),
+            zh: "分拆表的主方法为 two_year：无两种历史基线法的回测结果，取两年基期（单一异常年份对其影响减半）。".into(),
+            en: "The split tables lead with two_year: no backtest of both history baselines, so the two-year base (one abnormal year moves it half as much).".into(),
+        },
+    }
+}
 
 /// One published row of a split table (`channel_uplift`, `urban_rural_uplift`), its figures as
 /// shown (— where blank or absent).
@@ -19,6 +81,8 @@ struct ClassRow {
     change: String,
     /// Columns only one table has (the urban/rural table's unknown share and 下乡 link).
     extra: Vec<String>,
+    /// Why figures of the row are blank, if any ([`WITHHELD_COLUMN`]).
+    withheld: Option<String>,
 }
 
 /// `"+x.x% [lo, hi]"`, or — when the estimate is blank (suppressed) or absent.
@@ -77,6 +141,7 @@ fn class_rows(
         num(&format!("{first}_share_change_upper_pp")),
     );
     let mut extra = extra(frame);
+    let withheld = text(WITHHELD_COLUMN);
     (0..frame.height())
         .filter(|&i| methods[i].as_deref() == Some(method))
         .map(|i| ClassRow {
@@ -92,6 +157,7 @@ fn class_rows(
             },
             change: with_interval(change[i], ch_lo[i], ch_hi[i], " pp"),
             extra: std::mem::take(&mut extra[i]),
+            withheld: withheld[i].clone(),
         })
         .collect()
 }
@@ -108,30 +174,54 @@ struct SplitSection<'a> {
 }
 
 impl Document<'_> {
-    /// The history method a split table is shown for: the headline's, or prior_year.
-    fn split_method(&self) -> &str {
-        if matches!(self.method, "prior_year" | "two_year") {
-            self.method
-        } else {
-            "prior_year"
+    /// The history method a split table is shown for and why: the published table's `lead_method`
+    /// and `lead_reason` (the pipeline's [`split_lead`], which the workbook shows too), or
+    /// [`split_lead`] of the report's `uplift_backtest` when the table lacks them.
+    fn split_lead(&self, frame: &DataFrame) -> SplitLead {
+        let computed = split_lead(self.input.tables.uplift_backtest);
+        match (
+            texts(frame, "lead_method").first().cloned().flatten(),
+            texts(frame, "lead_reason").first().cloned().flatten(),
+        ) {
+            (Some(method), Some(reason)) => SplitLead {
+                method,
+                zh: reason,
+                en: String::new(),
+            },
+            _ => computed,
         }
     }
 
     /// A split section: the area's categories and (national report) each region's all targeted
     /// categories.
-    fn split_section(&self, b: &mut Vec<Block>, section: &SplitSection<'_>) {
-        let rows = class_rows(
-            section.frame,
-            self.split_method(),
-            section.classes,
-            section.extra,
-        );
+    fn split_section(&self, b: &mut Vec<Block>, section: &SplitSection<'_>, lead: &SplitLead) {
+        let rows = class_rows(section.frame, &lead.method, section.classes, section.extra);
         if rows.is_empty() {
             return;
         }
         let (area, area_zh, area_en) = self.focus();
         b.push(Block::Heading(2, section.heading.into()));
         b.push(Block::Para(section.para.clone()));
+        b.push(Block::Para(
+            format!("{} {}", lead.zh, lead.en).trim_end().to_owned(),
+        ));
+        let thin = rows
+            .iter()
+            .filter(|r| {
+                r.withheld
+                    .as_deref()
+                    .is_some_and(|w| w.contains("too little data"))
+            })
+            .count();
+        if thin > 0 {
+            b.push(Block::Para(format!(
+                "数据底线：{thin} 个地区 × 品类的分类估计因数据不足不予公布（“—”；该类别基期最多一天不足 {} 户商户，或有销售的天数不足 {} 天；全国行不受此限）。 Data floor: in {thin} region × category rows a class estimate is withheld (—) because too little data stands behind it (fewer than {} merchants on the pre-period's largest day, or fewer than {} days with sales); the national rows are always shown. The workbook gives each row's reason.",
+                homeseason_metrics::urban_rural::FLOOR_MERCHANTS,
+                homeseason_metrics::urban_rural::FLOOR_DAYS,
+                homeseason_metrics::urban_rural::FLOOR_MERCHANTS,
+                homeseason_metrics::urban_rural::FLOOR_DAYS,
+            )));
+        }
         let header = |first: &str| {
             let mut h = vec![first.to_owned()];
             h.extend(section.header.iter().cloned());
@@ -178,8 +268,9 @@ impl Document<'_> {
         let Some(frame) = self.input.tables.channel_uplift.filter(|f| f.height() > 0) else {
             return;
         };
-        // The channel table has the history methods only: the headline's, or prior_year.
-        let method = self.split_method();
+        // The channel table has the history methods only: the lead by the rule of split_lead.
+        let lead = self.split_lead(frame);
+        let method = lead.method.as_str();
         self.split_section(
             b,
             &SplitSection {
@@ -197,6 +288,7 @@ impl Document<'_> {
                 ],
                 extra: &|f: &DataFrame| vec![Vec::new(); f.height()],
             },
+            &lead,
         );
     }
 
@@ -212,7 +304,8 @@ impl Document<'_> {
         else {
             return;
         };
-        let method = self.split_method();
+        let lead = self.split_lead(frame);
+        let method = lead.method.as_str();
         self.split_section(
             b,
             &SplitSection {
@@ -232,8 +325,83 @@ impl Document<'_> {
                 ],
                 extra: &urban_rural_extra,
             },
+            &lead,
         );
+        if self.focus().0 == NATIONAL {
+            self.nbs_rural_share_para(b, frame, &lead.method);
+        }
     }
+
+    /// Beside the national rural share's change in the payment data, 社零's rural share over the
+    /// window's months against the same months a year earlier ([`nbs_rural_share`]), or why there
+    /// is none.
+    fn nbs_rural_share_para(&self, b: &mut Vec<Block>, frame: &DataFrame, method: &str) {
+        let window = &self.input.campaign.window;
+        let (regions, categories, methods) = (
+            texts(frame, "region_code"),
+            texts(frame, "category"),
+            texts(frame, "method"),
+        );
+        let change = floats(frame, "rural_share_change_pp");
+        let payment = (0..frame.height())
+            .find(|&i| {
+                regions[i].as_deref() == Some(NATIONAL)
+                    && categories[i].as_deref() == Some("all_targeted")
+                    && methods[i].as_deref() == Some(method)
+            })
+            .and_then(|i| change[i])
+            .map_or_else(|| "—".to_owned(), |c| format!("{c:+.2} pp"));
+        let text = match nbs_rural_share(window.start, window.end) {
+            Some((now, before)) => format!(
+                "对照社零（国家统计局，按经营单位所在地分，全部消费品，非仅家居）：窗口所在各月乡村消费品零售额占城乡合计的 {now:.2}%，上年同期 {before:.2}%，变化 {:+.2} pp；支付数据全国乡村占比（全部目标品类，{method}）变化 {payment}。 Against 社零 (NBS, by the seller's location, all consumer goods, not home goods only): rural retail sales were {now:.2} % of urban + rural over the window's months, {before:.2} % a year earlier, a change of {:+.2} pp; the payment data's national rural share (all targeted categories, {method}) changed by {payment}. Source: `nbs_retail_urban_rural.csv` (bundled).",
+                now - before,
+                now - before
+            ),
+            None => format!(
+                "社零城乡拆分：随附的国家统计局月度数据（nbs_retail_urban_rural.csv，1–2 月无单月值）不覆盖窗口所在各月及上年同期，未作对照；支付数据全国乡村占比变化 {payment}。 社零's urban/rural split: the bundled NBS months (`nbs_retail_urban_rural.csv`, no single January or February) do not cover the window's months and a year earlier, so no comparison; the payment data's national rural share changed by {payment}."
+            ),
+        };
+        b.push(Block::Para(text));
+    }
+}
+
+/// NBS 社零 by the seller's location (城镇 and 乡村 consumer-goods retail sales) per month, 2022–2024:
+/// the bundled reference file (`crates/homeseason-schema/data/nbs_retail_urban_rural.csv`, sources in
+/// that folder's `SOURCES.md`).
+const NBS_URBAN_RURAL: &str =
+    include_str!("../../../homeseason-schema/data/nbs_retail_urban_rural.csv");
+
+/// 社零's rural share, 乡村 ÷ (城镇 + 乡村) in %, over the calendar months from `start` to `end`
+/// and over the same months a year earlier, from the bundled NBS file ([`NBS_URBAN_RURAL`]);
+/// `None` when a month of either span has no value there (January and February, published
+/// combined, have none).
+#[must_use]
+pub(crate) fn nbs_rural_share(start: NaiveDate, end: NaiveDate) -> Option<(f64, f64)> {
+    let mut values: std::collections::HashMap<(String, bool), f64> =
+        std::collections::HashMap::new();
+    for line in NBS_URBAN_RURAL.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let (Some(period), Some(class), Some(value)) =
+            (fields.first(), fields.get(2), fields.get(4))
+        else {
+            continue;
+        };
+        if let Ok(v) = value.parse::<f64>() {
+            values.insert(((*period).to_owned(), class.starts_with('乡')), v);
+        }
+    }
+    let share = |offset: i32| -> Option<f64> {
+        let (mut rural, mut urban) = (0.0, 0.0);
+        let mut month = NaiveDate::from_ymd_opt(start.year(), start.month(), 1)?;
+        while month <= end {
+            let key = format!("{}-{:02}", month.year() - offset, month.month());
+            rural += values.get(&(key.clone(), true))?;
+            urban += values.get(&(key, false))?;
+            month = month.checked_add_months(chrono::Months::new(1))?;
+        }
+        (rural + urban > 0.0).then(|| 100.0 * rural / (rural + urban))
+    };
+    Some((share(0)?, share(1)?))
 }
 
 /// The urban/rural table's extra cells: the unknown class's share and the 下乡 link.
@@ -377,5 +545,58 @@ impl Document<'_> {
                 rows: table,
             }));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backtest(prior: f64, two: f64) -> DataFrame {
+        df!(
+            "method" => ["prior_year", "two_year", "counterfactual_regression"],
+            "windows" => [3i64, 1, 3],
+            "cells" => [570i64, 190, 570],
+            "bias_pp" => [2.2, 2.2, -0.2],
+            "mae_pp" => [prior, two, 1.8],
+            "coverage" => [0.56, 0.87, 0.95],
+            "error_band_pp" => [14.2, 5.7, 3.7],
+            "conformal_factor" => [2.0, 1.1, 0.8],
+            "calibrated_coverage" => [0.8, 0.9, 0.9],
+        )
+        .unwrap()
+    }
+
+    /// The history method with the smaller backtest MAE leads (the regression, not a split
+    /// method, is ignored even where it is best), with its evidence; no backtest: two_year.
+    #[test]
+    fn the_split_tables_lead_with_the_history_method_the_backtest_supports() {
+        let lead = split_lead(Some(&backtest(7.6, 2.8)));
+        assert_eq!(lead.method, "two_year");
+        assert!(
+            lead.en.contains("MAE 2.8 pp over 190 cells in 1 windows"),
+            "{}",
+            lead.en
+        );
+        assert!(lead.zh.contains("prior_year 7.6 pp"), "{}", lead.zh);
+        assert_eq!(split_lead(Some(&backtest(2.1, 3.4))).method, "prior_year");
+        assert_eq!(split_lead(None).method, "two_year");
+        assert_eq!(split_lead(Some(&DataFrame::empty())).method, "two_year");
+    }
+
+    /// 社零's rural share over September–December 2023 and 2022, by hand from the bundled file:
+    /// (5841.3 + 5854.2 + 5974.8 + 6479.2) / 169214.1 and 22228.6 / 157172.8; a window reaching
+    /// into January has no value (Jan–Feb are published combined).
+    #[test]
+    fn the_nbs_rural_share_sums_the_windows_months() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        let (now, before) = nbs_rural_share(d(2023, 9, 1), d(2023, 12, 31)).unwrap();
+        assert!((now - 100.0 * 24149.5 / 169_214.1).abs() < 1e-9, "{now}");
+        assert!(
+            (before - 100.0 * 22228.6 / 157_172.8).abs() < 1e-9,
+            "{before}"
+        );
+        assert!(nbs_rural_share(d(2023, 12, 1), d(2024, 1, 31)).is_none());
+        assert!(nbs_rural_share(d(2022, 9, 1), d(2022, 10, 31)).is_none());
     }
 }

@@ -34,8 +34,8 @@ pub const CHANNEL_SHEET: &str = "线上线下 Online and offline";
 
 /// Header of the online and offline sheet, in order: region, category and method, then each
 /// channel's actual (亿元) and uplift with its bounds, the online share without and with the
-/// campaign, and its change with bounds.
-pub const CHANNEL_COLUMNS: [&str; 15] = [
+/// campaign, its change with bounds, and why a row's figures are blank (small-cell suppression). The lead method's rows say so in the method column.
+pub const CHANNEL_COLUMNS: [&str; 16] = [
     "地区代码 Region code",
     "地区 Region",
     "品类 Category",
@@ -51,6 +51,7 @@ pub const CHANNEL_COLUMNS: [&str; 15] = [
     "线上占比（基线）Online share without the campaign (%)",
     "线上占比 Online share (%)",
     "占比变化 Share change (pp) [下限, 上限]",
+    "留空原因 Why blank",
 ];
 
 /// The `channel_uplift` columns behind the figure columns of [`CHANNEL_COLUMNS`] (money columns
@@ -73,8 +74,9 @@ pub const URBAN_RURAL_SHEET: &str = "城乡 Town and country";
 
 /// Header of the town and country sheet, in order: region, category and method, then each class's
 /// actual (亿元) and uplift with its bounds, the rural share without and with the campaign, the
-/// unknown class's share, the 下乡 link (weeks, lift and bounds), and the share's change with bounds.
-pub const URBAN_RURAL_COLUMNS: [&str; 20] = [
+/// unknown class's share, the 下乡 link (weeks, lift and bounds), the share's change with bounds,
+/// and why a row's figures are blank (the data floor, small-cell suppression).
+pub const URBAN_RURAL_COLUMNS: [&str; 21] = [
     "地区代码 Region code",
     "地区 Region",
     "品类 Category",
@@ -95,6 +97,7 @@ pub const URBAN_RURAL_COLUMNS: [&str; 20] = [
     "下限 Lower (%)",
     "上限 Upper (%)",
     "占比变化 Share change (pp) [下限, 上限]",
+    "留空原因 Why blank",
 ];
 
 /// The `urban_rural_uplift` columns behind the figure columns of [`URBAN_RURAL_COLUMNS`].
@@ -137,11 +140,17 @@ fn split_sheet(
     spec: &SplitSheet<'_>,
     f: &Formats,
 ) -> Result<()> {
+    let lead = texts_of(table, "lead_method");
+    let lead_reason = texts_of(table, "lead_reason");
+    let note = match lead_reason.first().cloned().flatten() {
+        Some(reason) => format!("{} · {reason}", spec.note),
+        None => spec.note.to_owned(),
+    };
     frame_sheet(
         sheet,
         spec.name,
         spec.title,
-        spec.note,
+        &note,
         spec.columns,
         3,
         spec.widths,
@@ -158,6 +167,8 @@ fn split_sheet(
             strings(&sorted, "category")?,
             strings(&sorted, "method")?,
         );
+        let why = texts_of(&sorted, crate::WITHHELD_COLUMN);
+        let lead = lead.first().cloned().flatten();
         let num = |c: &str| floats(&sorted, c);
         let figures: Vec<Vec<Option<f64>>> = spec
             .figures
@@ -175,7 +186,12 @@ fn split_sheet(
             let r = row(i);
             region_cells(sheet, r, &region[i], f)?;
             sheet.write_string_with_format(r, 2, category_title(&category[i]), &f.text)?;
-            sheet.write_string_with_format(r, 3, &method[i], &f.text)?;
+            let shown = if lead.as_deref() == Some(method[i].as_str()) {
+                format!("{}（主 lead）", method[i])
+            } else {
+                method[i].clone()
+            };
+            sheet.write_string_with_format(r, 3, shown, &f.text)?;
             for (j, values) in figures.iter().enumerate() {
                 let money = spec.figures[j].ends_with("_yuan");
                 let format = if money {
@@ -197,10 +213,27 @@ fn split_sheet(
                 )?,
                 _ => sheet.write_blank(r, c, &f.center)?,
             };
+            let c = xcol(5 + spec.figures.len());
+            match &why[i] {
+                Some(reason) => sheet.write_string_with_format(r, c, reason, &f.text)?,
+                None => sheet.write_blank(r, c, &f.text)?,
+            };
         }
     }
     autofilter(sheet, spec.columns.len(), n)?;
     Ok(())
+}
+
+/// The text column `c` of `frame`, `None` in every row when it is absent.
+fn texts_of(frame: &DataFrame, c: &str) -> Vec<Option<String>> {
+    frame
+        .column(c)
+        .ok()
+        .and_then(|c| c.str().ok().cloned())
+        .map_or_else(
+            || vec![None; frame.height()],
+            |s| s.iter().map(|v| v.map(str::to_owned)).collect(),
+        )
 }
 
 /// Write the online and offline sheet from the published `channel_uplift` rows.
@@ -215,13 +248,13 @@ pub(super) fn channel_sheet(
         &SplitSheet {
             name: CHANNEL_SHEET,
             title: "线上线下拉动效应  Uplift by channel and the online share",
-            note: "按渠道分别估计（历史基线法）；空白：该渠道无销售，或因小单元格抑制不予公布 · each channel estimated on its own (history baselines); blank: no sales in the channel, or not published under small-cell suppression",
+            note: "按渠道分别估计（历史基线法）；空白：该渠道无销售，或因小单元格抑制不予公布 · each channel estimated on its own (history baselines); blank: no sales in the channel, or not published under small-cell suppression (the last column says so)",
             columns: &CHANNEL_COLUMNS,
             figures: &CHANNEL_FIGURES,
             share: "online",
             widths: &[
-                12.0, 16.0, 22.0, 12.0, 12.0, 10.0, 10.0, 10.0, 12.0, 10.0, 10.0, 10.0, 14.0, 12.0,
-                24.0,
+                12.0, 16.0, 22.0, 16.0, 12.0, 10.0, 10.0, 10.0, 12.0, 10.0, 10.0, 10.0, 14.0, 12.0,
+                24.0, 40.0,
             ],
         },
         f,
@@ -240,13 +273,13 @@ pub(super) fn urban_rural_sheet(
         &SplitSheet {
             name: URBAN_RURAL_SHEET,
             title: "城乡拉动效应  Uplift of urban and rural areas, the rural share and the 下乡 link",
-            note: "按交易所在区县的城乡类别分别估计（历史基线法；市辖区为城镇，县域为乡村，未知类别不计入）；下乡周：有下乡活动的窗口周内乡村销售相对基线比其他周高出多少（关联，非因果证明）；空白：无该类别销售，或因商户过少不予公布 · each class estimated on its own (history baselines; districts urban, counties rural, unknown in neither); 下乡 weeks: how much higher rural sales ran against their baseline in the countryside-sales weeks (an association, not proof of cause); blank: no sales of the class, or not published because too few merchants stand behind it",
+            note: "按交易所在区县的城乡类别分别估计（历史基线法；市辖区为城镇，县域为乡村，未知类别不计入）；下乡周：有下乡活动的窗口周内乡村销售相对基线比其他周高出多少（关联，非因果证明）；空白：无该类别销售，或因商户过少不予公布 · each class estimated on its own (history baselines; districts urban, counties rural, unknown in neither); 下乡 weeks: how much higher rural sales ran against their baseline in the countryside-sales weeks (an association, not proof of cause); blank: no sales of the class, or not published: too little data behind a region's class estimate (the data floor), or too few merchants (small-cell suppression; the last column says which)",
             columns: &URBAN_RURAL_COLUMNS,
             figures: &URBAN_RURAL_FIGURES,
             share: "rural",
             widths: &[
                 12.0, 16.0, 22.0, 12.0, 12.0, 10.0, 10.0, 10.0, 12.0, 10.0, 10.0, 10.0, 14.0, 12.0,
-                12.0, 10.0, 14.0, 10.0, 10.0, 24.0,
+                12.0, 10.0, 14.0, 10.0, 10.0, 24.0, 40.0,
             ],
         },
         f,
