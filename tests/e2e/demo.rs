@@ -268,7 +268,7 @@ fn estimates_are_byte_identical_for_the_same_input_and_seed() {
     let out = demo_dir();
     let tmp = tempfile::tempdir().expect("temp dir");
     let copy = tmp.path().join("lake");
-    copy_dir(&out.join("lake"), &copy);
+    homeseason_test_support::copy_dir(&out.join("lake"), &copy);
     ok(&[
         "uplift",
         "--lake",
@@ -303,19 +303,6 @@ fn estimates_are_byte_identical_for_the_same_input_and_seed() {
                 x.display(),
                 y.display()
             );
-        }
-    }
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("list") {
-        let e = e.expect("entry");
-        let target = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).expect("copy");
         }
     }
 }

@@ -235,6 +235,18 @@ impl Lake {
         let text = match fs::read_link(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(_) if fs::symlink_metadata(&path).is_ok_and(|m| !m.file_type().is_symlink()) => {
+                return Err(LakeError::Contract {
+                    table: CURRENT_LINK.to_owned(),
+                    reason: format!(
+                        "{} is a real folder, not the lake's commit pointer (a symbolic link): the \
+                         lake was copied without its links; copy it again keeping them (`cp -a`, \
+                         `rsync -a`) / 提交指针应为符号链接，此处却是文件夹：复制数据湖时未保留链接，\
+                         请用 cp -a 或 rsync -a 重新复制",
+                        path.display()
+                    ),
+                });
+            }
             Err(e) => return Err(io("read link", &path)(e)),
         };
         parse_lake_link(&text)
