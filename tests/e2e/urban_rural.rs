@@ -232,7 +232,7 @@ fn the_demo_town_and_country_section_leads_by_the_evidence_and_withholds_thin_cl
     );
     // Which region rows of the lead method fall below the floor.
     let table = read_parquet(&out.join("lake/urban_rural_uplift/data.parquet"));
-    let area = homeseason_lake::Lake::open(&out.join("lake"))
+    let area = homeseason_lake::Lake::open(out.join("lake"))
         .unwrap()
         .read_table(homeseason_schema::contract::tables::PAYMENT_AREA_DAILY)
         .unwrap();

@@ -1423,7 +1423,7 @@ mod tests {
         let tmp = tempfile::tempdir().expect("temp dir");
         let lake = old_lake(tmp.path()).with_retention(Retention {
             keep: 0,
-            grace: Duration::ZERO,
+            grace: std::time::Duration::ZERO,
         });
         let before = lake.view().expect("view");
         assert_eq!(before.commit(), Some(1));

@@ -553,9 +553,9 @@ pub fn blank_small_classes<S: std::hash::BuildHasher>(
 ///
 /// # Errors
 /// Frame failures (a missing column).
-pub fn blank_with_complements(
+pub fn blank_with_complements<S: std::hash::BuildHasher>(
     table: &DataFrame,
-    primary: &HashSet<(String, String)>,
+    primary: &HashSet<(String, String), S>,
     classes: [&str; 2],
     campaign: &Campaign,
 ) -> Result<DataFrame> {

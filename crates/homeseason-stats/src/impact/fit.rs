@@ -1787,7 +1787,7 @@ mod tests {
         let len = 25;
         let obs: Vec<bool> = (0..len).map(|t| t % 7 != 3 && t != 10).collect();
         let series: Vec<f64> = (0..len)
-            .map(|t| ((t * 7919) % 13) as f64 * 0.3 - 1.0)
+            .map(|t| f64::from((t * 7919) % 13) * 0.3 - 1.0)
             .collect();
         let g = gains(&obs, &p).unwrap();
         let n = obs.iter().filter(|o| **o).count();

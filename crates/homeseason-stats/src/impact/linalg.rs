@@ -36,7 +36,7 @@ const GRAM_CHUNK: usize = 64;
 /// [`GRAM_CHUNK`] that stay in cache while every block passes over them.
 pub(crate) fn gram(rows: &[f64], width: usize, out: &mut [f64]) {
     assert!(
-        width % 4 == 0 && out.len() == width * width,
+        width.is_multiple_of(4) && out.len() == width * width,
         "gram: width {width} must be a multiple of 4 and out hold width² values"
     );
     out.fill(0.0);
