@@ -180,6 +180,10 @@ impl BacktestCell {
 /// Estimate every method on every backtest window (placebo windows off; the same seed as the
 /// campaign's estimate, so the backtest is as deterministic).
 ///
+/// The campaign window is estimated too (and its estimates dropped): each cell's regression fits
+/// on the backtest windows start from its campaign fit ([`estimate_runs`]), as in
+/// [`uplift_with_backtest`], so the two give the same backtest.
+///
 /// # Errors
 /// When `series` lacks its columns.
 pub fn backtest_cells(
@@ -190,15 +194,16 @@ pub fn backtest_cells(
 ) -> Result<Vec<BacktestCell>> {
     let season = Season::of(series)?;
     let (windows, shifted, opts) = backtest_runs(campaign, opts);
-    let runs: Vec<Run<'_>> = shifted
-        .iter()
+    let runs: Vec<Run<'_>> = std::iter::once(campaign)
+        .chain(&shifted)
         .map(|campaign| Run {
             campaign,
             opts: &opts,
+            daily: false,
         })
         .collect();
-    let outcomes = estimate_runs(&season, &runs, methods);
-    Ok(cells_of(&windows, outcomes))
+    let outcomes = estimate_runs(&season, &runs, methods).into_iter().skip(1);
+    Ok(cells_of(&windows, outcomes.collect()))
 }
 
 /// The backtest's windows, the campaign shifted onto each, and the options the backtest runs with
@@ -270,12 +275,17 @@ pub fn uplift_with_backtest(
 ) -> Result<(UpliftResult, DataFrame, Vec<MethodBacktest>, Selection)> {
     let season = Season::of(series)?;
     let (windows, shifted, backtest_opts) = backtest_runs(campaign, opts);
-    let runs: Vec<Run<'_>> = std::iter::once(Run { campaign, opts })
-        .chain(shifted.iter().map(|campaign| Run {
-            campaign,
-            opts: &backtest_opts,
-        }))
-        .collect();
+    let runs: Vec<Run<'_>> = std::iter::once(Run {
+        campaign,
+        opts,
+        daily: true,
+    })
+    .chain(shifted.iter().map(|campaign| Run {
+        campaign,
+        opts: &backtest_opts,
+        daily: false,
+    }))
+    .collect();
     let mut outcomes = estimate_runs(&season, &runs, methods).into_iter();
     let mut result = result_of(&runs[0], outcomes.next().unwrap_or_default())?;
     let cells = cells_of(&windows, outcomes.collect());

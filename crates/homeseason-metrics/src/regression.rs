@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::{Datelike, Duration, NaiveDate};
 use homeseason_schema::calendar::DayType;
 use homeseason_schema::campaign::DateRange;
-use homeseason_stats::impact::{Design, ImpactOptions, causal_impact, moving_mean};
+use homeseason_stats::impact::{Design, FitStart, ImpactModel, ImpactOptions, moving_mean};
 
 /// Most years of history before the window the regression is fitted on (at least two Golden Weeks
 /// and Mid-Autumns, so every day type of the window has been seen; the yearly terms need them too).
@@ -27,6 +27,9 @@ pub(crate) struct RegressionEstimate {
     pub(crate) r_squared: f64,
     /// Pre-period mean absolute percentage error of that fit (0.05 = 5 %).
     pub(crate) mape: f64,
+    /// The fit's importance-sampling slices: the start of the same cell's fits on its other
+    /// windows (placebo, backtest).
+    pub(crate) start: Option<FitStart>,
 }
 
 /// Day-type code for the design: ordinary days share one level (weekday dummies carry the weekend),
@@ -160,13 +163,18 @@ pub(crate) fn prepare(
 /// Fit on the `FIT_YEARS` before the window (days in `masked` left out of the fit) and predict the
 /// window. `controls` are the same region's untargeted series. `None` when the history is too short
 /// or the fit fails (the cell is then left out of this method's rows).
+///
+/// `start`: the slices of the same cell's fit on another window (its campaign window), where the
+/// error-process sampler starts ([`ImpactModel::fit_from`]); the estimate carries its own.
+/// Without `daily` the estimate has no daily rows (the totals, interval and p-value are the same).
 pub(crate) fn estimate(
     target: &HashMap<NaiveDate, f64>,
     controls: &[&HashMap<NaiveDate, f64>],
     window: &DateRange,
     masked: &[DateRange],
-    level: f64,
-    seed: u64,
+    (level, seed): (f64, u64),
+    start: Option<&FitStart>,
+    daily: bool,
 ) -> Option<RegressionEstimate> {
     let Prepared {
         days,
@@ -181,7 +189,18 @@ pub(crate) fn estimate(
         seed,
         ..ImpactOptions::default()
     };
-    let impact = causal_impact(&y, &design, pre, post.clone(), &options).ok()?;
+    // `causal_impact` in its steps, with the start (`prepare` gives a valid post-period).
+    let model = ImpactModel::fit_from(&y, &design, pre, &options, start).ok()?;
+    let impact = model
+        .counterfactual_observed(&design, post.clone(), &y[post.clone()])
+        .and_then(|c| {
+            if daily {
+                c.impact(&y[post.clone()], options.level)
+            } else {
+                c.impact_totals(&y[post.clone()], options.level)
+            }
+        })
+        .ok()?;
     let c = &impact.cumulative;
     // A day not observed has no daily row (as the other methods skip a missing day).
     let daily = impact
@@ -208,5 +227,6 @@ pub(crate) fn estimate(
         daily,
         r_squared: impact.diagnostics.r_squared,
         mape: impact.diagnostics.mape,
+        start: model.start().cloned(),
     })
 }

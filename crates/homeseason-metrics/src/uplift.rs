@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 use chrono::NaiveDate;
 use homeseason_schema::campaign::{Campaign, DateRange};
 use homeseason_schema::region::{NATIONAL, Regions};
+use homeseason_stats::impact::FitStart;
 use homeseason_stats::numeric::two_sided_normal_p;
 use polars::prelude::*;
 
@@ -406,7 +407,11 @@ pub fn uplift(
     opts: &UpliftOptions,
 ) -> Result<UpliftResult> {
     let season = Season::of(series)?;
-    let run = Run { campaign, opts };
+    let run = Run {
+        campaign,
+        opts,
+        daily: true,
+    };
     let outcomes = estimate_runs(&season, std::slice::from_ref(&run), methods)
         .pop()
         .unwrap_or_default();
@@ -420,6 +425,10 @@ pub(crate) struct Run<'a> {
     pub(crate) campaign: &'a Campaign,
     /// Level, seed, placebo and diagnostics.
     pub(crate) opts: &'a UpliftOptions,
+    /// Whether the window's daily counterfactual is wanted (`baseline_daily`); without it the
+    /// regression summarises its draws over the window only (the same totals and interval). A
+    /// backtest window has no daily rows; a placebo window never has.
+    pub(crate) daily: bool,
 }
 
 /// A task's result: the window's estimate and, when asked for, the placebo window's (`None`: the
@@ -433,6 +442,11 @@ pub(crate) type Key<'a> = (&'a String, &'a String, Method);
 /// the order of the season's cells then of `methods` — in one pool on every core, regression tasks
 /// (the costly ones) first so no core idles at the end. Each task has its own seed, so the result
 /// does not depend on which thread ran it; each run's outcomes come back in task order.
+///
+/// A cell's regression tasks of every run go to the pool as one job, the first run's (the
+/// campaign's, when the runs are a campaign and its backtest windows) first: its fit's
+/// importance-sampling slices start the fits of the other runs' windows (and of the placebo
+/// window), so the start — like the seed — is fixed by the task, not by the thread.
 pub(crate) fn estimate_runs<'s>(
     season: &'s Season,
     runs: &[Run<'_>],
@@ -456,16 +470,39 @@ pub(crate) fn estimate_runs<'s>(
             }
         }
     }
-    let mut order: Vec<usize> = (0..tasks.len()).collect();
-    order.sort_by_key(|&i| tasks[i].1.2 != Method::CounterfactualRegression);
-    let results = parallel_map(&order, |&i| {
-        let (r, key) = tasks[i];
-        run_task(season, &runs[r], key)
+    // Jobs: a regression cell's tasks of every run together (in run order), any other task alone.
+    let mut jobs: Vec<Vec<usize>> = Vec::new();
+    let mut of_cell: HashMap<Key<'s>, usize> = HashMap::new();
+    for (i, (_, key)) in tasks.iter().enumerate() {
+        if key.2 == Method::CounterfactualRegression {
+            if let Some(&j) = of_cell.get(key) {
+                jobs[j].push(i);
+                continue;
+            }
+            of_cell.insert(*key, jobs.len());
+        }
+        jobs.push(vec![i]);
+    }
+    jobs.sort_by_key(|job| tasks[job[0]].1.2 != Method::CounterfactualRegression);
+    let results = parallel_map(&jobs, |job| {
+        let mut start = None;
+        job.iter()
+            .map(|&i| {
+                let (r, key) = tasks[i];
+                let (outcome, own) = run_task(season, &runs[r], key, start.as_ref());
+                if start.is_none() {
+                    start = own;
+                }
+                outcome
+            })
+            .collect::<Vec<_>>()
     });
     let mut slots: Vec<Option<Outcome>> =
         std::iter::repeat_with(|| None).take(tasks.len()).collect();
-    for (i, result) in order.into_iter().zip(results) {
-        slots[i] = Some(result);
+    for (job, outcomes) in jobs.iter().zip(results) {
+        for (&i, outcome) in job.iter().zip(outcomes) {
+            slots[i] = Some(outcome);
+        }
     }
     let mut out: Vec<Vec<(Key<'s>, Outcome)>> = runs.iter().map(|_| Vec::new()).collect();
     for ((r, key), slot) in tasks.into_iter().zip(slots) {
@@ -474,10 +511,19 @@ pub(crate) fn estimate_runs<'s>(
     out
 }
 
-/// One task of [`estimate_runs`].
-fn run_task(season: &Season, run: &Run<'_>, (region, category, method): Key<'_>) -> Outcome {
+/// One task of [`estimate_runs`], with the regression's start (the same cell's fit on the first
+/// run's window, see [`estimate_runs`]); returns the outcome and this task's own regression start
+/// (its window's fit).
+fn run_task(
+    season: &Season,
+    run: &Run<'_>,
+    (region, category, method): Key<'_>,
+    start: Option<&FitStart>,
+) -> (Outcome, Option<FitStart>) {
     let (campaign, opts) = (run.campaign, run.opts);
-    let cell = season.cells.get(&(region.clone(), category.clone()))?;
+    let Some(cell) = season.cells.get(&(region.clone(), category.clone())) else {
+        return (None, None);
+    };
     let controls: Vec<(&str, &HashMap<NaiveDate, f64>)> = campaign
         .categories
         .controls
@@ -496,18 +542,38 @@ fn run_task(season: &Season, run: &Run<'_>, (region, category, method): Key<'_>)
     let series: Vec<&HashMap<NaiveDate, f64>> = controls.iter().map(|c| c.1).collect();
     let masked = &campaign.baseline.masked;
     let values = &cell.values;
-    let one = |pre: &DateRange, window: &DateRange, seed: u64| {
+    // An estimate and, for the regression, its fit's start.
+    let one = |pre: &DateRange, window: &DateRange, seed: u64, start: Option<&FitStart>, daily| {
         if method == Method::CounterfactualRegression {
             if controls.is_empty() {
                 return None;
             }
-            crate::regression::estimate(values, &series, window, masked, opts.level, seed)
-                .map(CellEstimate::from)
+            crate::regression::estimate(
+                values,
+                &series,
+                window,
+                masked,
+                (opts.level, seed),
+                start,
+                daily,
+            )
+            .map(|mut r| {
+                let own = r.start.take();
+                (CellEstimate::from(r), own)
+            })
         } else {
-            estimate(cell, pre, window, method, opts)
+            estimate(cell, pre, window, method, opts).map(|e| (e, None))
         }
     };
-    let mut e = one(&campaign.baseline.pre_period, &campaign.window, seed)?;
+    let Some((mut e, own)) = one(
+        &campaign.baseline.pre_period,
+        &campaign.window,
+        seed,
+        start,
+        run.daily,
+    ) else {
+        return (None, None);
+    };
     if opts.diagnostics && method == Method::CounterfactualRegression {
         let window = &campaign.window;
         e.diagnostics = crate::regression::prepare(values, &series, window, masked).map(|p| {
@@ -521,11 +587,15 @@ fn run_task(season: &Season, run: &Run<'_>, (region, category, method): Key<'_>)
             )
         });
     }
-    let placebo = opts
-        .placebo
-        .as_ref()
-        .and_then(|(ppre, pwin)| Some((*pwin, one(ppre, pwin, seed ^ 0x9e37_79b9)?)));
-    Some((e, placebo))
+    // The placebo window starts from this window's fit (the first run's start without one).
+    let placebo_start = own.as_ref().or(start);
+    let placebo = opts.placebo.as_ref().and_then(|(ppre, pwin)| {
+        Some((
+            *pwin,
+            one(ppre, pwin, seed ^ 0x9e37_79b9, placebo_start, false)?.0,
+        ))
+    });
+    (Some((e, placebo)), own)
 }
 
 /// The `uplift` and `baseline_daily` frames of a run's outcomes.

@@ -166,7 +166,7 @@ use std::fmt;
 use std::ops::Range;
 
 pub use design::{Design, moving_mean};
-pub use fit::ImpactModel;
+pub use fit::{FitStart, ImpactModel};
 pub use summary::{Counterfactual, Estimate, Impact, PeriodSummary, PointImpact};
 
 /// The error process of the regression (see the [module docs](self)).

@@ -194,6 +194,26 @@ impl Counterfactual {
     /// [`ImpactError::LengthMismatch`], [`ImpactError::NoObservedPostDays`],
     /// [`ImpactError::InvalidOption`] for a level outside (0, 1).
     pub fn impact(&self, actual: &[f64], level: f64) -> Result<Impact, ImpactError> {
+        self.summarise(actual, level, true)
+    }
+
+    /// [`Counterfactual::impact`] without the pointwise rows (`points` is empty): the average and
+    /// cumulative columns, the tail probability and the p-value — the same numbers — for a caller
+    /// that needs the window's totals only (a placebo or backtest window), without the two
+    /// quantile selections per post-period day.
+    ///
+    /// # Errors
+    /// As [`Counterfactual::impact`].
+    pub fn impact_totals(&self, actual: &[f64], level: f64) -> Result<Impact, ImpactError> {
+        self.summarise(actual, level, false)
+    }
+
+    fn summarise(
+        &self,
+        actual: &[f64],
+        level: f64,
+        pointwise: bool,
+    ) -> Result<Impact, ImpactError> {
         let h = self.post.len();
         if actual.len() != h {
             return Err(ImpactError::LengthMismatch {
@@ -236,7 +256,8 @@ impl Counterfactual {
         let below = totals.iter().filter(|t| **t <= total_actual).count() + 1;
         let tail_probability = above.min(below) as f64 / (self.draws + 1) as f64;
 
-        let mut points = Vec::with_capacity(h);
+        let mut points = Vec::with_capacity(if pointwise { h } else { 0 });
+        let actual = if pointwise { actual } else { &[] };
         let mut cum = vec![0.0; self.draws];
         let mut column = vec![0.0; self.draws];
         let mut scratch = vec![0.0; self.draws];
