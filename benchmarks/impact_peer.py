@@ -220,47 +220,40 @@ def fixture_specs(work: Path):
     return out
 
 
+def generated_spec(work: Path, name: str, seed: int, effect: float, opts: dict, desc: str, replicate: bool) -> dict:
+    """Generate one synthetic series (make_series), write it as work/<name>.csv, and return its spec."""
+    s = make_series(name, seed, effect, **opts)
+    path = work / f"{name}.csv"
+    write_csv(path, s)
+    return {
+        "name": name,
+        "csv": str(path),
+        "target": "y",
+        "covariates": ["x1", "x2"],
+        "pre": s["pre"],
+        "post": s["post"],
+        "truth": s["truth"],
+        "seed": seed,
+        "desc": desc,
+        "replicate": replicate,
+    }
+
+
 def stage_gen(args) -> list[dict]:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    specs = []
-    for name, seed, effect, opts, desc in SERIES:
-        s = make_series(name, seed, effect, **opts)
-        path = work / f"{name}.csv"
-        write_csv(path, s)
-        specs.append(
-            {
-                "name": name,
-                "csv": str(path),
-                "target": "y",
-                "covariates": ["x1", "x2"],
-                "pre": s["pre"],
-                "post": s["post"],
-                "truth": s["truth"],
-                "seed": seed,
-                "desc": desc,
-                "replicate": False,
-            }
-        )
+    specs = [generated_spec(work, name, seed, effect, opts, desc, False) for name, seed, effect, opts, desc in SERIES]
     for r in range(args.replicates):
-        seed = 20260200 + r
-        name = f"rep{r:02d}_daily_plus8"
-        s = make_series(name, seed, 0.08)
-        path = work / f"{name}.csv"
-        write_csv(path, s)
         specs.append(
-            {
-                "name": name,
-                "csv": str(path),
-                "target": "y",
-                "covariates": ["x1", "x2"],
-                "pre": s["pre"],
-                "post": s["post"],
-                "truth": s["truth"],
-                "seed": seed,
-                "desc": "replicate of daily_plus8's design with another seed",
-                "replicate": True,
-            }
+            generated_spec(
+                work,
+                f"rep{r:02d}_daily_plus8",
+                20260200 + r,
+                0.08,
+                {},
+                "replicate of daily_plus8's design with another seed",
+                True,
+            )
         )
     if not args.no_fixtures:
         for f in fixture_specs(work):
