@@ -187,80 +187,87 @@ def fixture_specs(work: Path):
             "mapped to dates from 2021-01-01)",
         }
     )
-    comp = pd.read_csv(FIXTURES / "comparison_data.csv")
-    comp_path = work / "fixture_comparison.csv"
-    comp.rename(columns={"DATE": "date"}).to_csv(comp_path, index=False)
     out.append(
-        {
-            "name": "fixture_comparison",
-            "csv": str(comp_path),
-            "target": "CHANGED",
-            "covariates": ["NOT_CHANGED_1", "NOT_CHANGED_2", "NOT_CHANGED_3"],
-            "pre": ("2019-04-16", "2019-07-14"),
-            "post": ("2019-07-15", "2019-08-01"),
-            "truth": None,
-            "desc": "tfcausalimpact's comparison_data (README: no significant effect)",
-        }
+        dated_fixture_spec(
+            work,
+            "comparison_data.csv",
+            "DATE",
+            "fixture_comparison",
+            "CHANGED",
+            ["NOT_CHANGED_1", "NOT_CHANGED_2", "NOT_CHANGED_3"],
+            ("2019-04-16", "2019-07-14"),
+            ("2019-07-15", "2019-08-01"),
+            "tfcausalimpact's comparison_data (README: no significant effect)",
+        )
     )
-    volks = pd.read_csv(FIXTURES / "volks_data.csv")
-    volks_path = work / "fixture_volks.csv"
-    volks.rename(columns={"Date": "date"}).to_csv(volks_path, index=False)
     out.append(
-        {
-            "name": "fixture_volks",
-            "csv": str(volks_path),
-            "target": "VolksWagen",
-            "covariates": ["BMW", "Allianz"],
-            "pre": ("2011-01-02", "2015-09-13"),
-            "post": ("2015-09-20", "2017-03-19"),
-            "truth": None,
-            "desc": "tfcausalimpact's volks_data, weekly (R CausalImpact: -26 % [-32 %, -19 %], 95 %)",
-        }
+        dated_fixture_spec(
+            work,
+            "volks_data.csv",
+            "Date",
+            "fixture_volks",
+            "VolksWagen",
+            ["BMW", "Allianz"],
+            ("2011-01-02", "2015-09-13"),
+            ("2015-09-20", "2017-03-19"),
+            "tfcausalimpact's volks_data, weekly (R CausalImpact: -26 % [-32 %, -19 %], 95 %)",
+        )
     )
     return out
+
+
+def dated_fixture_spec(work: Path, file: str, date_column: str, name: str, target: str, covariates: list[str], pre: tuple, post: tuple, desc: str) -> dict:
+    """Copy the fixture `file` (its date column renamed `date`) to work/<name>.csv; its spec (no known truth)."""
+    import pandas as pd
+
+    path = work / f"{name}.csv"
+    pd.read_csv(FIXTURES / file).rename(columns={date_column: "date"}).to_csv(path, index=False)
+    return {
+        "name": name,
+        "csv": str(path),
+        "target": target,
+        "covariates": covariates,
+        "pre": pre,
+        "post": post,
+        "truth": None,
+        "desc": desc,
+    }
+
+
+def generated_spec(work: Path, name: str, seed: int, effect: float, opts: dict, desc: str, replicate: bool) -> dict:
+    """Generate one synthetic series (make_series), write it as work/<name>.csv, and return its spec."""
+    s = make_series(name, seed, effect, **opts)
+    path = work / f"{name}.csv"
+    write_csv(path, s)
+    return {
+        "name": name,
+        "csv": str(path),
+        "target": "y",
+        "covariates": ["x1", "x2"],
+        "pre": s["pre"],
+        "post": s["post"],
+        "truth": s["truth"],
+        "seed": seed,
+        "desc": desc,
+        "replicate": replicate,
+    }
 
 
 def stage_gen(args) -> list[dict]:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    specs = []
-    for name, seed, effect, opts, desc in SERIES:
-        s = make_series(name, seed, effect, **opts)
-        path = work / f"{name}.csv"
-        write_csv(path, s)
-        specs.append(
-            {
-                "name": name,
-                "csv": str(path),
-                "target": "y",
-                "covariates": ["x1", "x2"],
-                "pre": s["pre"],
-                "post": s["post"],
-                "truth": s["truth"],
-                "seed": seed,
-                "desc": desc,
-                "replicate": False,
-            }
-        )
+    specs = [generated_spec(work, name, seed, effect, opts, desc, False) for name, seed, effect, opts, desc in SERIES]
     for r in range(args.replicates):
-        seed = 20260200 + r
-        name = f"rep{r:02d}_daily_plus8"
-        s = make_series(name, seed, 0.08)
-        path = work / f"{name}.csv"
-        write_csv(path, s)
         specs.append(
-            {
-                "name": name,
-                "csv": str(path),
-                "target": "y",
-                "covariates": ["x1", "x2"],
-                "pre": s["pre"],
-                "post": s["post"],
-                "truth": s["truth"],
-                "seed": seed,
-                "desc": "replicate of daily_plus8's design with another seed",
-                "replicate": True,
-            }
+            generated_spec(
+                work,
+                f"rep{r:02d}_daily_plus8",
+                20260200 + r,
+                0.08,
+                {},
+                "replicate of daily_plus8's design with another seed",
+                True,
+            )
         )
     if not args.no_fixtures:
         for f in fixture_specs(work):

@@ -547,27 +547,19 @@ fn activities_register_is_summarised_by_region_week_and_type_without_duplicates(
     let summary = read_parquet(&lake.join("activity_summary/data.parquet"));
     let rows: Vec<String> = (0..summary.height())
         .map(|i| {
-            [
-                "region_code",
-                "week_start",
-                "activity_type",
-                "activities",
-                "enterprises",
-                "brands",
-                "local_station_activities",
-            ]
-            .iter()
-            .map(|c| {
-                summary
-                    .column(c)
-                    .unwrap()
-                    .get(i)
-                    .unwrap()
-                    .to_string()
-                    .replace('"', "")
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
+            homeseason_metrics::activity::COLUMNS
+                .iter()
+                .map(|c| {
+                    summary
+                        .column(c)
+                        .unwrap()
+                        .get(i)
+                        .unwrap()
+                        .to_string()
+                        .replace('"', "")
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
         })
         .collect();
     assert_eq!(

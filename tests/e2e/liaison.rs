@@ -169,16 +169,10 @@ fn a_provincial_form_with_its_own_headers_is_mapped_without_feed() {
         .iter()
         .flat_map(|p| {
             let frame = crate::util::read_parquet(p);
-            let names: Vec<String> = frame
-                .column("enterprise_name")
-                .unwrap()
-                .str()
-                .unwrap()
-                .iter()
-                .flatten()
+            homeseason_test_support::str_values(&frame, "enterprise_name")
+                .into_iter()
                 .map(str::to_owned)
-                .collect();
-            names
+                .collect::<Vec<_>>()
         })
         .collect();
     assert!(names.contains(&"杭州家电有限公司".to_owned()), "{names:?}");

@@ -8,8 +8,8 @@ use std::process::Command;
 use polars::prelude::*;
 
 use crate::util::{
-    demo_dir, entry, files_with_ext, homeseason, ingest_reports, ok, read_json, read_parquet,
-    run_ok, s, temp_with, write_file, write_in,
+    demo_dir, entry, files_with_ext, homeseason, ingest_reports, ok, payment_cells, read_json,
+    read_parquet, run_ok, s, temp_with, write_file, write_in,
 };
 use homeseason_test_support::assert_close;
 use homeseason_test_support::i64_values;
@@ -52,40 +52,7 @@ fn counts(r: &serde_json::Value) -> (u64, u64, u64, u64) {
 
 /// Every `payment_daily` row of the lake, without the institution, sorted.
 fn daily(lake: &Path) -> DataFrame {
-    let files = files_with_ext(&lake.join("payment_daily"), "parquet");
-    let mut frames = files
-        .iter()
-        .map(|f| read_parquet(f).lazy())
-        .collect::<Vec<_>>();
-    if frames.is_empty() {
-        return DataFrame::empty();
-    }
-    let all = if frames.len() == 1 {
-        frames.remove(0)
-    } else {
-        concat(frames, UnionArgs::default()).unwrap()
-    };
-    all.select(
-        [
-            "date",
-            "region_code",
-            "mcc",
-            "category",
-            "channel",
-            "txn_count",
-            "amount_yuan",
-            "refund_amount_yuan",
-            "net_amount_yuan",
-            "merchant_count",
-        ]
-        .map(col),
-    )
-    .sort(
-        ["date", "region_code", "mcc", "channel"],
-        SortMultipleOptions::default(),
-    )
-    .collect()
-    .unwrap()
+    payment_cells(lake, "payment_daily")
 }
 
 /// Read one file of a Hive-partitioned table with its path-only columns (`key=value` folders, e.g.

@@ -62,17 +62,6 @@ fn ensure_python_readers() {
     }
 }
 
-fn type_name(t: FieldType) -> &'static str {
-    match t {
-        FieldType::String => "string",
-        FieldType::Number => "number",
-        FieldType::Integer => "integer",
-        FieldType::Boolean => "boolean",
-        FieldType::Date => "date",
-        FieldType::Datetime => "datetime",
-    }
-}
-
 fn sum_of(frame: &DataFrame, name: &str, t: FieldType) -> Option<Value> {
     let s = frame.column(name).ok()?.as_materialized_series().clone();
     if s.null_count() == s.len() {
@@ -141,7 +130,7 @@ fn expected(lake: &Lake, campaign: &Campaign) -> Value {
         let mut sums = Map::new();
         let mut ranges = Map::new();
         for f in &t.fields {
-            columns.insert(f.name.clone(), json!(type_name(f.r#type)));
+            columns.insert(f.name.clone(), json!(f.r#type.as_str()));
             if frame.column(&f.name).is_err() {
                 continue;
             }

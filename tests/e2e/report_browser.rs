@@ -13,25 +13,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use homeseason_test_support::{browser_dir, skip_browser_test};
+
 use crate::util::demo_dir;
-
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
-}
-
-fn missing() -> Option<String> {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !Path::new(&chromium).exists() {
-        return Some(format!("{chromium} is missing"));
-    }
-    if Command::new("node").arg("--version").output().is_err() {
-        return Some("node is missing".into());
-    }
-    if !browser_dir().join("node_modules/playwright-core").exists() {
-        return Some("tests/browser/node_modules/playwright-core is missing".into());
-    }
-    None
-}
 
 /// A fontconfig that knows one Latin font folder and nothing else (no CJK face anywhere).
 fn latin_only_fontconfig(dir: &Path) -> PathBuf {
@@ -87,24 +71,8 @@ fn render(html: &Path, png: &Path, fontconfig: &Path) -> Value {
 }
 
 #[test]
-#[expect(
-    clippy::print_stderr,
-    reason = "a skipped browser test must say so loudly"
-)]
 fn report_renders_chinese_with_its_embedded_font_in_headless_chromium() {
-    if let Some(why) = missing() {
-        let required = std::env::var("HOMESEASON_BROWSER_TEST").is_ok_and(|v| v == "require");
-        assert!(
-            !required,
-            "browser test required but {why}: run tests/browser/install.sh"
-        );
-        eprintln!(
-            "\n#####################################################################\n\
-             ### SKIPPED: report_renders_chinese_with_its_embedded_font_in_… ###\n\
-             ### {why}\n\
-             ### install with: bash tests/browser/install.sh (tests/run.sh does it)\n\
-             #####################################################################\n"
-        );
+    if skip_browser_test("report_renders_chinese_with_its_embedded_font_in_headless_chromium") {
         return;
     }
     let html = demo_dir().join("report/report.html");

@@ -25,6 +25,7 @@ use homeseason_ingest::{NoLake, Profile, ingest_transaction_bytes};
 use homeseason_lake::Lake;
 use homeseason_schema::campaign::Campaign;
 use homeseason_spark::{Input, SparkOptions};
+use homeseason_test_support::reject_triples;
 use polars::prelude::*;
 use std::collections::BTreeSet;
 
@@ -70,23 +71,6 @@ fn spark_ingest_args<'a>(
     ];
     args.extend_from_slice(inputs);
     args
-}
-
-fn rejects(df: &DataFrame) -> Vec<(i64, String, String)> {
-    let line = df.column("line").unwrap().i64().unwrap().clone();
-    let col = df.column("column").unwrap().str().unwrap().clone();
-    let reason = df.column("reason").unwrap().str().unwrap().clone();
-    let mut v: Vec<(i64, String, String)> = (0..df.height())
-        .map(|i| {
-            (
-                line.get(i).unwrap(),
-                col.get(i).unwrap_or("").to_owned(),
-                reason.get(i).unwrap().to_owned(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 #[test]
@@ -153,10 +137,10 @@ fn spark_engine_on_the_corpus_transaction_cases() {
                 want.sort();
                 if got_counts != *counts {
                     Some(format!("counts {got_counts:?}, expected {counts:?}"))
-                } else if rejects(&s.rejects) != want {
+                } else if reject_triples(&s.rejects) != want {
                     Some(format!(
                         "rejects {:?}, expected {want:?}",
-                        rejects(&s.rejects)
+                        reject_triples(&s.rejects)
                     ))
                 } else if r.report != s.report
                     || !r.rows.equals_missing(&s.rows)

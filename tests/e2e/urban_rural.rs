@@ -7,19 +7,7 @@
 
 use polars::prelude::*;
 
-use crate::util::{demo_dir, read_csv, read_parquet, texts};
-
-/// A numeric column as `f64`.
-fn num(f: &DataFrame, c: &str) -> Vec<Option<f64>> {
-    f.column(c)
-        .unwrap()
-        .cast(&DataType::Float64)
-        .unwrap()
-        .f64()
-        .unwrap()
-        .iter()
-        .collect()
-}
+use crate::util::{demo_dir, f64s, read_csv, read_parquet, texts};
 
 /// One estimated class cell with its truth.
 #[derive(Debug)]
@@ -39,7 +27,7 @@ fn class_cells(table: &DataFrame, truth: &DataFrame, method: &str) -> Vec<Cell> 
         texts(truth, "region_code"),
         texts(truth, "category"),
         texts(truth, "urban_rural"),
-        num(truth, "true_uplift_pct"),
+        f64s(truth, "true_uplift_pct"),
     );
     let (region, cat, m) = (
         texts(table, "region_code"),
@@ -49,9 +37,9 @@ fn class_cells(table: &DataFrame, truth: &DataFrame, method: &str) -> Vec<Cell> 
     let mut cells = Vec::new();
     for class in ["rural", "urban"] {
         let (p, lo, hi) = (
-            num(table, &format!("{class}_uplift_pct")),
-            num(table, &format!("{class}_lower_pct")),
-            num(table, &format!("{class}_upper_pct")),
+            f64s(table, &format!("{class}_uplift_pct")),
+            f64s(table, &format!("{class}_lower_pct")),
+            f64s(table, &format!("{class}_upper_pct")),
         );
         for i in 0..table.height() {
             if m[i] != method {
@@ -130,7 +118,7 @@ fn the_demo_urban_rural_table_recovers_the_injected_effects() {
         // The rural share's change, nationally, against the truth's sums (the truth has no
         // all_targeted rows: its categories are summed).
         let (t_region, t_class) = (texts(&truth, "region_code"), texts(&truth, "urban_rural"));
-        let (with, without) = (num(&truth, "with_yuan"), num(&truth, "without_yuan"));
+        let (with, without) = (f64s(&truth, "with_yuan"), f64s(&truth, "without_yuan"));
         let sum = |class: &str| {
             (0..truth.height())
                 .filter(|&j| t_region[j] == "000000" && t_class[j] == class)
@@ -146,8 +134,8 @@ fn the_demo_urban_rural_table_recovers_the_injected_effects() {
             texts(&table, "method"),
         );
         let (lo, hi) = (
-            num(&table, "rural_share_change_lower_pp"),
-            num(&table, "rural_share_change_upper_pp"),
+            f64s(&table, "rural_share_change_lower_pp"),
+            f64s(&table, "rural_share_change_upper_pp"),
         );
         let i = (0..table.height())
             .find(|&i| region[i] == "000000" && cat[i] == "all_targeted" && m[i] == method)
@@ -180,9 +168,9 @@ fn the_demo_countryside_link_has_the_injected_sign() {
         texts(&table, "method"),
     );
     let (lift, lo, hi) = (
-        num(&table, "countryside_lift_pct"),
-        num(&table, "countryside_lift_lower_pct"),
-        num(&table, "countryside_lift_upper_pct"),
+        f64s(&table, "countryside_lift_pct"),
+        f64s(&table, "countryside_lift_lower_pct"),
+        f64s(&table, "countryside_lift_upper_pct"),
     );
     let regional = (0..table.height())
         .filter(|&i| region[i] != "000000" && cat[i] == "all_targeted" && lift[i].is_some())
@@ -248,7 +236,7 @@ fn the_demo_town_and_country_section_leads_by_the_evidence_and_withholds_thin_cl
         texts(&table, "category"),
         texts(&table, "method"),
     );
-    let rural = num(&table, "rural_uplift_pct");
+    let rural = f64s(&table, "rural_uplift_pct");
     let thin: Vec<(String, String)> = (0..table.height())
         .filter(|&i| m[i] == lead.method && region[i] != "000000" && rural[i].is_some())
         .filter(|&i| {

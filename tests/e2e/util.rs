@@ -242,6 +242,40 @@ pub(crate) fn table(lake: &Path, name: &str) -> DataFrame {
         .expect("collect")
 }
 
+/// Every row of the lake's payment cell table `table` (`payment_daily`, `payment_area_daily`): the
+/// columns of its contract but the institution (a partition folder), sorted by the contract's key
+/// less the institution; an empty frame when the table has no file.
+pub(crate) fn payment_cells(lake: &Path, table: &str) -> DataFrame {
+    let contract = homeseason_schema::contract::get(table)
+        .unwrap_or_else(|| panic!("no contract for {table}"));
+    let kept = |c: &&str| *c != "institution";
+    let columns: Vec<Expr> = contract
+        .column_names()
+        .into_iter()
+        .filter(kept)
+        .map(col)
+        .collect();
+    let key: Vec<&str> = contract
+        .primary_key
+        .iter()
+        .map(String::as_str)
+        .filter(kept)
+        .collect();
+    let frames: Vec<LazyFrame> = files_with_ext(&lake.join(table), "parquet")
+        .iter()
+        .map(|f| read_parquet(f).lazy())
+        .collect();
+    if frames.is_empty() {
+        return DataFrame::empty();
+    }
+    concat(frames, UnionArgs::default())
+        .expect("concat")
+        .select(columns)
+        .sort(key, SortMultipleOptions::default())
+        .collect()
+        .unwrap_or_else(|e| panic!("{table}: {e}"))
+}
+
 /// The report of the file named `name` in the `--json` output `v` of `ingest` (the CLI orders the
 /// files it is given by path, so reports are looked up by file name, not by argument position).
 pub(crate) fn report_of<'a>(v: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
@@ -359,9 +393,11 @@ pub(crate) struct Served {
 }
 
 impl Served {
-    /// Starts `cmd`, which listens on `port`, and waits (30 s at most) until the port opens.
+    /// Starts `cmd`, which listens on `port`, and waits (30 s at most) until the port opens. The
+    /// child also dies with the test's thread when this guard's `Drop` never runs (the test binary
+    /// killed): [`homeseason_test_support::dying_with_parent`].
     pub(crate) fn start(cmd: &mut Command, port: u16) -> Served {
-        let child = cmd
+        let child = homeseason_test_support::dying_with_parent(cmd)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use homeseason_schema::uscc;
+use homeseason_test_support::dying_with_parent;
 
 use crate::util::s;
 
@@ -79,10 +80,7 @@ fn delivery(k: usize) -> (String, i64) {
 
 #[test]
 fn a_duckdb_reader_in_a_loop_never_sees_half_a_commit() {
-    let commits: usize = std::env::var("HOMESEASON_VISIBILITY_COMMITS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(40);
+    let commits = homeseason_test_support::env_count("HOMESEASON_VISIBILITY_COMMITS", 40);
     let tmp = tempfile::tempdir().expect("temp dir");
     let lake = tmp.path().join("lake");
     let input = tmp.path().join("in");
@@ -106,14 +104,18 @@ fn a_duckdb_reader_in_a_loop_never_sees_half_a_commit() {
     run(&["export", "duckdb", "--lake", s(&lake), "--out", s(&views)]);
     let out = tmp.path().join("reads.txt");
     let stop = tmp.path().join("stop");
-    let mut reader = Command::new("python3")
-        .args(["-c", READER, s(&views), s(&out), s(&stop)])
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("python3 with duckdb is needed (tests/run.sh installs it): {e}")
-        });
+    // Killed with the test's thread should the test die before it writes `stop`.
+    let mut reader = dying_with_parent(Command::new("python3").args([
+        "-c",
+        READER,
+        s(&views),
+        s(&out),
+        s(&stop),
+    ]))
+    .stdin(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap_or_else(|e| panic!("python3 with duckdb is needed (tests/run.sh installs it): {e}"));
     let start = Instant::now();
     while std::fs::read_to_string(&out).map_or(true, |t| !t.starts_with("ready")) {
         assert!(

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use homeseason_lake::Lake;
+use homeseason_metrics::tracking::{opt_floats_of, strings_of};
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::contract::tables;
 use polars::prelude::*;
@@ -144,15 +145,10 @@ pub(crate) fn channel_markdown(scores: &[DataFrame], level: f64) -> Result<Strin
 /// and below it; and the region rows above and below candidate floors (merchants alone, days with
 /// sales alone), the evidence the floor was chosen on.
 pub(crate) fn urban_rural_markdown(cells: &[DataFrame], level: f64) -> Result<String> {
-    let frames: Vec<LazyFrame> = cells
-        .iter()
-        .filter(|f| f.height() > 0)
-        .map(|f| f.clone().lazy())
-        .collect();
-    if frames.is_empty() {
+    let Some(all) = stacked(cells)? else {
         return Ok(String::new());
-    }
-    let all = concat(frames, UnionArgs::default())?.collect()?;
+    };
+    let all = all.collect()?;
     let scores = all
         .clone()
         .lazy()
@@ -271,36 +267,18 @@ fn score_aggs() -> [Expr; 5] {
 /// Rows of `frame` as Markdown table rows: the text columns `labels`, then `cells`, MAE, bias and
 /// coverage.
 fn write_rows(md: &mut String, frame: &DataFrame, labels: &[&str]) -> Result<()> {
-    let texts: Vec<Vec<Option<String>>> = labels
+    let texts: Vec<Vec<String>> = labels
         .iter()
-        .map(|c| -> Result<Vec<Option<String>>> {
-            Ok(frame
-                .column(c)?
-                .str()?
-                .iter()
-                .map(|v| v.map(str::to_owned))
-                .collect())
-        })
-        .collect::<Result<_>>()?;
-    let num = |c: &str| -> Result<Vec<Option<f64>>> {
-        Ok(frame
-            .column(c)?
-            .cast(&DataType::Float64)?
-            .f64()?
-            .iter()
-            .collect())
-    };
+        .map(|c| strings_of(frame, c))
+        .collect::<PolarsResult<_>>()?;
     let (cells, mae, bias, cov) = (
-        num("cells")?,
-        num("mae_pp")?,
-        num("bias_pp")?,
-        num("coverage")?,
+        opt_floats_of(frame, "cells")?,
+        opt_floats_of(frame, "mae_pp")?,
+        opt_floats_of(frame, "bias_pp")?,
+        opt_floats_of(frame, "coverage")?,
     );
     for i in 0..frame.height() {
-        let label: Vec<&str> = texts
-            .iter()
-            .map(|t| t[i].as_deref().unwrap_or(""))
-            .collect();
+        let label: Vec<&str> = texts.iter().map(|t| t[i].as_str()).collect();
         let _ = writeln!(
             md,
             "| {} | {:.0} | {:.2} | {:+.2} | {:.1}% |",
@@ -317,19 +295,14 @@ fn write_rows(md: &mut String, frame: &DataFrame, labels: &[&str]) -> Result<()>
 /// A pooled score table by class (`column`: `channel`, `urban_rural`) and method under `intro`;
 /// empty when no seed has scores.
 fn class_markdown(scores: &[DataFrame], column: &str, intro: &str) -> Result<String> {
-    let frames: Vec<LazyFrame> = scores
-        .iter()
-        .filter(|f| f.height() > 0)
-        .map(|f| f.clone().lazy())
-        .collect();
-    if frames.is_empty() {
+    let Some(stack) = stacked(scores)? else {
         return Ok(String::new());
-    }
+    };
     let w = |c: &str| {
         (col(c) * col("cells").cast(DataType::Float64)).sum()
             / col("cells").sum().cast(DataType::Float64)
     };
-    let pooled = concat(frames, UnionArgs::default())?
+    let pooled = stack
         .group_by([col(column), col("method")])
         .agg([
             col("cells").sum().alias("cells_total"),
@@ -351,23 +324,8 @@ fn class_markdown(scores: &[DataFrame], column: &str, intro: &str) -> Result<Str
             "class"
         }
     );
-    let s = |c: &str| -> Result<Vec<Option<String>>> {
-        Ok(pooled
-            .column(c)?
-            .str()?
-            .iter()
-            .map(|v| v.map(str::to_owned))
-            .collect())
-    };
-    let f = |c: &str| -> Result<Vec<Option<f64>>> {
-        Ok(pooled
-            .column(c)?
-            .cast(&DataType::Float64)?
-            .f64()?
-            .iter()
-            .collect())
-    };
-    let (class, method) = (s(column)?, s("method")?);
+    let f = |c: &str| opt_floats_of(&pooled, c);
+    let (class, method) = (strings_of(&pooled, column)?, strings_of(&pooled, "method")?);
     let (seeds, cells, mae, bias, cov) = (
         f("seeds")?,
         f("cells_total")?,
@@ -379,8 +337,8 @@ fn class_markdown(scores: &[DataFrame], column: &str, intro: &str) -> Result<Str
         let _ = writeln!(
             md,
             "| {} | {} | {:.0} | {:.0} | {:.2} | {:+.2} | {:.1}% |",
-            class[i].as_deref().unwrap_or(""),
-            method[i].as_deref().unwrap_or(""),
+            class[i],
+            method[i],
             seeds[i].unwrap_or(0.0),
             cells[i].unwrap_or(0.0),
             mae[i].unwrap_or(f64::NAN),
@@ -389,4 +347,17 @@ fn class_markdown(scores: &[DataFrame], column: &str, intro: &str) -> Result<Str
         );
     }
     Ok(md)
+}
+
+/// The frames of `frames` that hold rows, stacked; `None` when none does.
+fn stacked(frames: &[DataFrame]) -> Result<Option<LazyFrame>> {
+    let lazy: Vec<LazyFrame> = frames
+        .iter()
+        .filter(|f| f.height() > 0)
+        .map(|f| f.clone().lazy())
+        .collect();
+    if lazy.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(concat(lazy, UnionArgs::default())?))
 }

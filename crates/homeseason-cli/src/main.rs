@@ -44,6 +44,22 @@ struct Cli {
     command: Command,
 }
 
+/// How the sample season is generated (`demo`, `synth`).
+#[derive(clap::Args)]
+struct SeasonArgs {
+    /// Seed of the sample season.
+    #[arg(long, default_value_t = homeseason_synth::DEFAULT_SEED)]
+    seed: u64,
+    /// Size multiplier of the sample's transaction files.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Where the wallet's merchants sit: `sample` (a few county-level areas per region) or
+    /// `dense` (every prefecture-level city, with truth_cities.csv: the city-level benchmark
+    /// season). 商户区县分布：样本或全部地市。
+    #[arg(long, default_value = "sample")]
+    areas: homeseason_synth::AreaSpread,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Generate the sample season, ingest it, estimate uplift and write the report, under --out.
@@ -51,34 +67,16 @@ enum Command {
         /// Output folder.
         #[arg(long, default_value = "out")]
         out: PathBuf,
-        /// Seed of the sample season.
-        #[arg(long, default_value_t = homeseason_synth::DEFAULT_SEED)]
-        seed: u64,
-        /// Size multiplier of the sample's transaction files.
-        #[arg(long, default_value_t = 1.0)]
-        scale: f64,
-        /// Where the wallet's merchants sit: `sample` (a few county-level areas per region) or
-        /// `dense` (every prefecture-level city, with truth_cities.csv: the city-level benchmark
-        /// season). 商户区县分布：样本或全部地市。
-        #[arg(long, default_value = "sample")]
-        areas: homeseason_synth::AreaSpread,
+        #[command(flatten)]
+        season: SeasonArgs,
     },
     /// Generate the sample season (all four feeds and the truth file).
     Synth {
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
-        /// Seed.
-        #[arg(long, default_value_t = homeseason_synth::DEFAULT_SEED)]
-        seed: u64,
-        /// Size multiplier of the transaction files.
-        #[arg(long, default_value_t = 1.0)]
-        scale: f64,
-        /// Where the wallet's merchants sit: `sample` (a few county-level areas per region) or
-        /// `dense` (every prefecture-level city, with truth_cities.csv: the city-level benchmark
-        /// season). 商户区县分布：样本或全部地市。
-        #[arg(long, default_value = "sample")]
-        areas: homeseason_synth::AreaSpread,
+        #[command(flatten)]
+        season: SeasonArgs,
     },
     /// Validate files (or folders of files) and store them in the lake; prints each file's counts.
     Ingest {
@@ -699,9 +697,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo {
             out,
-            seed,
-            scale,
-            areas,
+            season: SeasonArgs { seed, scale, areas },
         } => {
             let start = Instant::now();
             let sample = out.join("sample");
@@ -777,9 +773,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Synth {
             out,
-            seed,
-            scale,
-            areas,
+            season: SeasonArgs { seed, scale, areas },
         } => {
             let s = synth(&campaign, &out, seed, scale, areas)?;
             println!(

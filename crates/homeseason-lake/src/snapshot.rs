@@ -1293,14 +1293,24 @@ mod tests {
         pairs(&[(PD9, "pd9 old"), (PA9, "pa9 old"), (ES9, "es")])
     }
 
+    /// The new pair: both tables' September rewritten and October added.
+    const NEW_PAIR: [(&str, &str); 4] = [
+        (PD9, "pd9 new"),
+        (PD10, "pd10 new"),
+        (PA9, "pa9 new"),
+        (PA10, "pa10 new"),
+    ];
+
     fn new_state() -> BTreeMap<String, String> {
-        pairs(&[
-            (PD9, "pd9 new"),
-            (PD10, "pd10 new"),
-            (PA9, "pa9 new"),
-            (PA10, "pa10 new"),
-            (ES9, "es"),
-        ])
+        let mut state = pairs(&NEW_PAIR);
+        state.insert(ES9.to_owned(), "es".to_owned());
+        state
+    }
+
+    /// Commit [`NEW_PAIR`] to `lake` under its lock.
+    fn commit_new_pair(lake: &Lake) {
+        let _lock = lake.lock().expect("lock");
+        lake.install_all(&staged(lake, &NEW_PAIR)).expect("commit");
     }
 
     /// A lake holding the old pair (and a third table the next commit leaves alone).
@@ -1322,13 +1332,10 @@ mod tests {
     /// finishes the commit (journal written) or drops it (no journal, its snapshots removed).
     #[test]
     fn a_two_table_commit_killed_after_each_step_shows_the_old_pair_or_the_new_pair() {
-        let new_files = [
-            (PD9, "pd9 new"),
-            (PD10, "pd10 new"),
-            (PA9, "pa9 new"),
-            (PA10, "pa10 new"),
-            ("uplift/data.parquet", "uplift new"),
-        ];
+        let new_files: Vec<(&str, &str)> = NEW_PAIR
+            .into_iter()
+            .chain([("uplift/data.parquet", "uplift new")])
+            .collect();
         // The renames: the commit pointer, then the one-file table.
         let steps = 2;
         for killed_after in 0..=steps + 1 {
@@ -1427,19 +1434,7 @@ mod tests {
         });
         let before = lake.view().expect("view");
         assert_eq!(before.commit(), Some(1));
-        {
-            let _lock = lake.lock().expect("lock");
-            lake.install_all(&staged(
-                &lake,
-                &[
-                    (PD9, "pd9 new"),
-                    (PD10, "pd10 new"),
-                    (PA9, "pa9 new"),
-                    (PA10, "pa10 new"),
-                ],
-            ))
-            .expect("commit");
-        }
+        commit_new_pair(&lake);
         assert_eq!(viewed(&lake, &TABLES), new_state());
         // With no retention the commit `before` was fixed at is already gone.
         let err = before.files("payment_daily").expect_err("removed");
@@ -1546,19 +1541,7 @@ mod tests {
                 "killed after {killed_after}"
             );
             // The first commit: converted (if it was not) and switched at once.
-            {
-                let _lock = lake.lock().expect("lock");
-                lake.install_all(&staged(
-                    &lake,
-                    &[
-                        (PD9, "pd9 new"),
-                        (PD10, "pd10 new"),
-                        (PA9, "pa9 new"),
-                        (PA10, "pa10 new"),
-                    ],
-                ))
-                .expect("commit");
-            }
+            commit_new_pair(&lake);
             let mut after = new_state();
             after.insert(AC9.to_owned(), "act".to_owned());
             assert_eq!(globbed(lake.root(), &ALL), after);

@@ -51,6 +51,16 @@ pub fn strings_of(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
         .collect())
 }
 
+/// The column `name` as numbers (cast to `f64`; `None` where null). Shared with the report crate
+/// and the binary's evaluation.
+///
+/// # Errors
+/// When the column is absent or does not cast.
+pub fn opt_floats_of(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<f64>>> {
+    let floats = df.column(name)?.cast(&DataType::Float64)?;
+    Ok(floats.f64()?.iter().collect())
+}
+
 pub(crate) fn floats_of(df: &DataFrame, name: &str) -> Result<Vec<f64>> {
     Ok(df
         .column(name)?

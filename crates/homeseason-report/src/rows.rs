@@ -127,13 +127,20 @@ pub(crate) fn strs(df: &DataFrame, name: &str) -> Result<Vec<String>> {
     Ok(homeseason_metrics::tracking::strings_of(df, name)?)
 }
 
+/// The text column `c` of `frame`; `None` in every row when it is absent or not text.
+pub(crate) fn opt_texts(frame: &DataFrame, c: &str) -> Vec<Option<String>> {
+    frame
+        .column(c)
+        .ok()
+        .and_then(|c| c.str().ok().cloned())
+        .map_or_else(
+            || vec![None; frame.height()],
+            |s| s.iter().map(|v| v.map(str::to_owned)).collect(),
+        )
+}
+
 pub(crate) fn f64s(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
-    Ok(df
-        .column(name)?
-        .cast(&DataType::Float64)?
-        .f64()?
-        .iter()
-        .collect())
+    Ok(homeseason_metrics::tracking::opt_floats_of(df, name)?)
 }
 
 pub(crate) fn i64s(df: &DataFrame, name: &str) -> Result<Vec<Option<i64>>> {

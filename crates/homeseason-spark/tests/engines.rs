@@ -21,6 +21,7 @@ use homeseason_ingest::{MonthOwner, TxnContext, TxnOutcome, ingest_transactions}
 use homeseason_pipeline::Profiles;
 use homeseason_schema::campaign::Campaign;
 use homeseason_spark::{Input, SparkOptions, run_rollup};
+use homeseason_test_support::reject_triples;
 use polars::prelude::*;
 
 fn repo() -> PathBuf {
@@ -159,23 +160,6 @@ fn rust_engine(inputs: &[Input], campaign: &Campaign) -> (Vec<Result<TxnOutcome,
     (outs, lake.index)
 }
 
-fn rejects(df: &DataFrame) -> Vec<(i64, String, String)> {
-    let line = df.column("line").unwrap().i64().unwrap().clone();
-    let col = df.column("column").unwrap().str().unwrap().clone();
-    let reason = df.column("reason").unwrap().str().unwrap().clone();
-    let mut v: Vec<(i64, String, String)> = (0..df.height())
-        .map(|i| {
-            (
-                line.get(i).unwrap(),
-                col.get(i).unwrap_or("").to_owned(),
-                reason.get(i).unwrap().to_owned(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 /// Compare the engines file by file; returns the totals (rows of payment_daily, rejects by reason).
 fn compare(
     opts: &SparkOptions,
@@ -228,7 +212,11 @@ fn compare(
                     s.area_rows
                 );
                 area_rows += s.area_rows.height();
-                assert_eq!(rejects(&r.rejects), rejects(&s.rejects), "{name}: rejects");
+                assert_eq!(
+                    reject_triples(&r.rejects),
+                    reject_triples(&s.rejects),
+                    "{name}: rejects"
+                );
                 // The messages and raw text agree too (same sink, same details).
                 let msgs = |df: &DataFrame| -> Vec<String> {
                     let mut v: Vec<String> = df
@@ -248,7 +236,7 @@ fn compare(
                     "{name}: reject messages"
                 );
                 daily_rows += s.rows.height();
-                for (_, _, reason) in rejects(&s.rejects) {
+                for (_, _, reason) in reject_triples(&s.rejects) {
                     *by_reason.entry(reason).or_default() += 1;
                 }
             }

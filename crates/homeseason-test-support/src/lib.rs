@@ -3,12 +3,15 @@
 //! What the workspace's tests repeat, written once: feed builders (an activities register in the
 //! template's Chinese header, a `payment_daily` file with bad rows), file helpers (read a Parquet
 //! file, list, snapshot or copy the files under a folder), a frame's column as plain values, a float
-//! comparison with a tolerance ([`assert_close`]) and the path of the in-repository fixtures
-//! (`tests/fixtures/`), so that a fresh clone passes its own tests with nothing outside the
+//! comparison with a tolerance ([`assert_close`]), the path of the in-repository fixtures
+//! (`tests/fixtures/`), a child process that dies with its test ([`dying_with_parent`]) and the
+//! browser tests' set-up ([`browser_missing`]), so that a fresh clone passes its own tests with nothing outside the
 //! repository. Used only as a dev-dependency.
 #![deny(missing_docs)]
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 use polars::prelude::{Column, DataFrame, DataType, ParquetReader, SerReader};
 
@@ -460,4 +463,123 @@ mod tests {
     fn the_fixtures_folder_is_in_the_repository() {
         assert!(fixtures_dir().join("payments").is_dir());
     }
+}
+
+/// `cmd` made to die with the thread that starts it: run through util-linux's `setpriv
+/// --pdeathsig KILL` (program, arguments, folder and environment carried over), so a long-lived
+/// child — a `homeseason serve`, a `python3 -m http.server` — is killed by the kernel when the test
+/// that started it ends in any way, a `SIGKILL` of the test binary included (a guard's `Drop` does
+/// not run then; an orphaned web root once held the machine's cargo lock for 30 minutes). The
+/// signal follows the starting *thread*: start the child on the thread that owns it. Where
+/// `setpriv` is not installed, `cmd` is returned as it is.
+#[must_use]
+pub fn dying_with_parent(cmd: &Command) -> Command {
+    static SETPRIV: OnceLock<bool> = OnceLock::new();
+    let available = *SETPRIV.get_or_init(|| {
+        Command::new("setpriv")
+            .arg("--help")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    let mut wrapped = if available {
+        let mut w = Command::new("setpriv");
+        w.args(["--pdeathsig", "KILL", "--"])
+            .arg(cmd.get_program())
+            .args(cmd.get_args());
+        w
+    } else {
+        let mut w = Command::new(cmd.get_program());
+        w.args(cmd.get_args());
+        w
+    };
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => wrapped.env(key, v),
+            None => wrapped.env_remove(key),
+        };
+    }
+    wrapped
+}
+
+/// The repository's `tests/browser` folder (playwright-core scripts driving Chromium).
+#[must_use]
+pub fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
+}
+
+/// Why a browser test cannot run here (no Chromium at `$CHROMIUM` or `/usr/bin/chromium`, no
+/// `node`, no playwright-core under [`browser_dir`]), or `None` when it can.
+#[must_use]
+pub fn browser_missing() -> Option<String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        return Some(format!("{chromium} is missing"));
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Some("node is missing".into());
+    }
+    if !browser_dir().join("node_modules/playwright-core").exists() {
+        return Some("tests/browser/node_modules/playwright-core is missing".into());
+    }
+    None
+}
+
+/// A rejects frame's rows as (line, column, reason), sorted; a null column as "" (panics when a
+/// column is absent or of another type, or a line or reason is null).
+#[must_use]
+pub fn reject_triples(df: &DataFrame) -> Vec<(i64, String, String)> {
+    let line = column(df, "line").i64().expect("i64 lines").clone();
+    let col = column(df, "column").str().expect("text columns").clone();
+    let reason = column(df, "reason").str().expect("text reasons").clone();
+    let mut v: Vec<(i64, String, String)> = (0..df.height())
+        .map(|i| {
+            (
+                line.get(i).expect("a line"),
+                col.get(i).unwrap_or("").to_owned(),
+                reason.get(i).expect("a reason").to_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Whether the browser test `test` must be skipped here ([`browser_missing`]): it says so loudly
+/// on stderr and returns `true`; panics instead when `HOMESEASON_BROWSER_TEST=require` (as
+/// `tests/run.sh` sets it after `tests/browser/install.sh`), where a missing browser is a failure.
+#[must_use]
+#[expect(
+    clippy::print_stderr,
+    reason = "a skipped browser test must say so loudly"
+)]
+pub fn skip_browser_test(test: &str) -> bool {
+    let Some(why) = browser_missing() else {
+        return false;
+    };
+    let required = std::env::var("HOMESEASON_BROWSER_TEST").is_ok_and(|v| v == "require");
+    assert!(
+        !required,
+        "browser test required but {why}: run tests/browser/install.sh"
+    );
+    let rule = "#".repeat(70);
+    eprintln!(
+        "\n{rule}\n### SKIPPED: browser test ({test})\n### {why}\n\
+         ### install with: bash tests/browser/install.sh (tests/run.sh does it)\n{rule}\n"
+    );
+    true
+}
+
+/// The whole number in the environment variable `name` (a test's size knob, such as
+/// `HOMESEASON_FUZZ_SMOKE_ITERS`), or `default` when it is unset or not a number.
+#[must_use]
+pub fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }

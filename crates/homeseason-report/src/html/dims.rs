@@ -9,6 +9,7 @@ use polars::prelude::*;
 
 use super::{Block, Document, Table};
 use crate::category_label;
+use crate::rows::opt_texts;
 
 /// The column of a published split table that says why a row's figures are blank (the data floor,
 /// small-cell suppression); null where nothing is withheld.
@@ -94,18 +95,6 @@ fn with_interval(p: Option<f64>, lo: Option<f64>, hi: Option<f64>, unit: &str) -
     }
 }
 
-/// The text column `c` of `frame`; `None` in every row when it is absent or not text.
-fn texts(frame: &DataFrame, c: &str) -> Vec<Option<String>> {
-    frame
-        .column(c)
-        .ok()
-        .and_then(|c| c.str().ok().cloned())
-        .map_or_else(
-            || vec![None; frame.height()],
-            |s| s.iter().map(|v| v.map(str::to_owned)).collect(),
-        )
-}
-
 /// The column `c` of `frame` as numbers; `None` in every row when it is absent or not numeric.
 fn floats(frame: &DataFrame, c: &str) -> Vec<Option<f64>> {
     crate::rows::f64s(frame, c).unwrap_or_else(|_| vec![None; frame.height()])
@@ -119,7 +108,7 @@ fn class_rows(
     classes: [&str; 2],
     extra: &dyn Fn(&DataFrame) -> Vec<Vec<String>>,
 ) -> Vec<ClassRow> {
-    let text = |c: &str| texts(frame, c);
+    let text = |c: &str| opt_texts(frame, c);
     let num = |c: &str| floats(frame, c);
     let (regions, categories, methods) = (text("region_code"), text("category"), text("method"));
     let figures = |class: &str| {
@@ -180,8 +169,8 @@ impl Document<'_> {
     fn split_lead(&self, frame: &DataFrame) -> SplitLead {
         let computed = split_lead(self.input.tables.uplift_backtest);
         match (
-            texts(frame, "lead_method").first().cloned().flatten(),
-            texts(frame, "lead_reason").first().cloned().flatten(),
+            opt_texts(frame, "lead_method").first().cloned().flatten(),
+            opt_texts(frame, "lead_reason").first().cloned().flatten(),
         ) {
             (Some(method), Some(reason)) => SplitLead {
                 method,
@@ -338,9 +327,9 @@ impl Document<'_> {
     fn nbs_rural_share_para(&self, b: &mut Vec<Block>, frame: &DataFrame, method: &str) {
         let window = &self.input.campaign.window;
         let (regions, categories, methods) = (
-            texts(frame, "region_code"),
-            texts(frame, "category"),
-            texts(frame, "method"),
+            opt_texts(frame, "region_code"),
+            opt_texts(frame, "category"),
+            opt_texts(frame, "method"),
         );
         let change = floats(frame, "rural_share_change_pp");
         let payment = (0..frame.height())
@@ -451,7 +440,7 @@ struct ThemeRow {
 
 fn theme_rows(frame: &DataFrame) -> Vec<ThemeRow> {
     let text = |c: &str| -> Vec<String> {
-        texts(frame, c)
+        opt_texts(frame, c)
             .into_iter()
             .map(Option::unwrap_or_default)
             .collect()

@@ -6,6 +6,8 @@
 use polars::prelude::*;
 use rust_xlsxwriter::{Format, Worksheet};
 
+use crate::rows::opt_texts;
+
 use super::{
     Formats, Result, autofilter, category_title, floats, frame_sheet, region_cells, row, strings,
     xcol,
@@ -140,8 +142,8 @@ fn split_sheet(
     spec: &SplitSheet<'_>,
     f: &Formats,
 ) -> Result<()> {
-    let lead = texts_of(table, "lead_method");
-    let lead_reason = texts_of(table, "lead_reason");
+    let lead = opt_texts(table, "lead_method");
+    let lead_reason = opt_texts(table, "lead_reason");
     let note = match lead_reason.first().cloned().flatten() {
         Some(reason) => format!("{} · {reason}", spec.note),
         None => spec.note.to_owned(),
@@ -167,7 +169,7 @@ fn split_sheet(
             strings(&sorted, "category")?,
             strings(&sorted, "method")?,
         );
-        let why = texts_of(&sorted, crate::WITHHELD_COLUMN);
+        let why = opt_texts(&sorted, crate::WITHHELD_COLUMN);
         let lead = lead.first().cloned().flatten();
         let num = |c: &str| floats(&sorted, c);
         let figures: Vec<Vec<Option<f64>>> = spec
@@ -222,18 +224,6 @@ fn split_sheet(
     }
     autofilter(sheet, spec.columns.len(), n)?;
     Ok(())
-}
-
-/// The text column `c` of `frame`, `None` in every row when it is absent.
-fn texts_of(frame: &DataFrame, c: &str) -> Vec<Option<String>> {
-    frame
-        .column(c)
-        .ok()
-        .and_then(|c| c.str().ok().cloned())
-        .map_or_else(
-            || vec![None; frame.height()],
-            |s| s.iter().map(|v| v.map(str::to_owned)).collect(),
-        )
 }
 
 /// Write the online and offline sheet from the published `channel_uplift` rows.

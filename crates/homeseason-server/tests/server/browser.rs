@@ -6,45 +6,16 @@
 //! `HOMESEASON_BROWSER_TEST=require`, so there a missing browser fails the test. Run alone (plain
 //! `cargo test`) without them, the test says so loudly and passes.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use homeseason_test_support::{browser_dir, dying_with_parent, skip_browser_test};
+
 use crate::util::{activities, served};
-
-fn browser_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
-}
-
-fn missing() -> Option<String> {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !std::path::Path::new(&chromium).exists() {
-        return Some(format!("{chromium} is missing"));
-    }
-    if Command::new("node").arg("--version").output().is_err() {
-        return Some("node is missing".into());
-    }
-    if !browser_dir().join("node_modules/playwright-core").exists() {
-        return Some("tests/browser/node_modules/playwright-core is missing".into());
-    }
-    None
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn liaison_round_trip_in_headless_chromium() {
-    if let Some(why) = missing() {
-        let required = std::env::var("HOMESEASON_BROWSER_TEST").is_ok_and(|v| v == "require");
-        assert!(
-            !required,
-            "browser test required but {why}: run tests/browser/install.sh"
-        );
-        eprintln!(
-            "\n######################################################################\n\
-             ### SKIPPED: browser test (liaison_round_trip_in_headless_chromium) ###\n\
-             ### {why}\n\
-             ### install with: bash tests/browser/install.sh (tests/run.sh does it)\n\
-             ######################################################################\n"
-        );
+    if skip_browser_test("liaison_round_trip_in_headless_chromium") {
         return;
     }
     let (f, addr, _stop) = served().await;
@@ -71,7 +42,7 @@ async fn liaison_round_trip_in_headless_chromium() {
         cmd.arg(s);
     }
     let output = tokio::task::spawn_blocking(move || {
-        let mut child = cmd
+        let mut child = dying_with_parent(&cmd)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()

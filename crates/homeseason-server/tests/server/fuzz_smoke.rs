@@ -26,10 +26,7 @@ fn inputs() -> Vec<(PathBuf, Vec<u8>)> {
 
 #[test]
 fn multipart_corpus_and_mutations() {
-    let scale: usize = std::env::var("HOMESEASON_FUZZ_SMOKE_ITERS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1);
+    let scale = homeseason_test_support::env_count("HOMESEASON_FUZZ_SMOKE_ITERS", 1);
     let dir = tempfile::tempdir().expect("temp dir");
     let harness = MultipartHarness::new(dir.path());
     let corpus = inputs();
