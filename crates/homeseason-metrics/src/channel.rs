@@ -43,7 +43,10 @@ use homeseason_schema::campaign::Campaign;
 use polars::prelude::*;
 
 use crate::Result;
-use crate::split::{Split, class_rows_for_scoring, score_by_class, uplift_by_class};
+use crate::split::{
+    Split, class_cells, class_rows_for_scoring, score_by_class, uplift_by_class,
+    uplift_by_class_of_cells,
+};
 use crate::uplift::{Method, UpliftOptions};
 
 /// The channels of `payment_daily`, in table order.
@@ -71,6 +74,29 @@ pub fn channel_uplift(
     opts: &UpliftOptions,
 ) -> Result<DataFrame> {
     uplift_by_class(payment_daily, campaign, opts, BY_CHANNEL)
+}
+
+/// `payment_daily` summed in integer fen per region × category × channel × date
+/// ([`crate::split::class_cells`]): the one group-by behind both the headline series
+/// ([`crate::split::all_classes`], then [`crate::series_from_fen`]: bit for bit
+/// [`crate::daily_series`] of `payment_daily`) and [`channel_uplift_of_cells`].
+///
+/// # Errors
+/// When `payment_daily` lacks its columns.
+pub fn channel_cells(payment_daily: &DataFrame) -> Result<DataFrame> {
+    class_cells(payment_daily, BY_CHANNEL)
+}
+
+/// [`channel_uplift`] from [`channel_cells`] (the same table, without grouping the rows again).
+///
+/// # Errors
+/// When `cells` lack their columns.
+pub fn channel_uplift_of_cells(
+    cells: &DataFrame,
+    campaign: &Campaign,
+    opts: &UpliftOptions,
+) -> Result<DataFrame> {
+    uplift_by_class_of_cells(cells, campaign, opts, BY_CHANNEL)
 }
 
 /// `channel_uplift` as one row per region × category × method × channel with the `uplift` table's

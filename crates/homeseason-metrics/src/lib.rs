@@ -89,7 +89,10 @@ pub mod triangulate;
 mod uplift;
 pub mod urban_rural;
 
-pub use series::{ALL_TARGETED, daily_series, with_zero_days};
+pub use series::{
+    ALL_TARGETED, NET_FEN, daily_series, fen_cells, series_from_fen, with_zero_days,
+    with_zero_days_fen,
+};
 pub use uplift::{BOOTSTRAP_SEED, Method, UpliftOptions, UpliftResult, placebo_windows, uplift};
 
 /// Errors of the metrics.

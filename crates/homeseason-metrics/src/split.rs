@@ -13,8 +13,9 @@
 use homeseason_schema::campaign::Campaign;
 use polars::prelude::*;
 
+use crate::Result;
+use crate::series::{NET_FEN, fen_cells, series_from_fen};
 use crate::uplift::{Method, UpliftOptions, uplift};
-use crate::{Result, daily_series};
 
 /// The methods run per class (history methods: closed-form intervals; see [`crate::channel`]).
 pub const CLASS_METHODS: [Method; 2] = [Method::PriorYear, Method::TwoYear];
@@ -65,27 +66,69 @@ pub fn uplift_by_class(
     opts: &UpliftOptions,
     split: Split<'_>,
 ) -> Result<DataFrame> {
-    Ok(by_class(rows, campaign, opts, split, false)?.0)
+    Ok(by_class(&class_cells(rows, split)?, campaign, opts, split, false)?.0)
 }
 
-/// [`uplift_by_class`], with each class's `baseline_daily` (the uplift's daily actual and
+/// The group-by every split shares: `rows` (the lake's rows, with `net_amount_yuan` and the class
+/// column) summed in integer fen per region × category × class × date
+/// ([`crate::fen_cells`]). Summed over the class, they are exactly the sums of
+/// [`crate::daily_series`] of all the rows ([`all_classes`]); filtered to one class, those of its
+/// rows. So one group-by serves the headline series and every class's.
+///
+/// # Errors
+/// When `rows` lack a column.
+pub fn class_cells(rows: &DataFrame, split: Split<'_>) -> Result<DataFrame> {
+    Ok(fen_cells(
+        rows.clone().lazy(),
+        &["region_code", "category", split.column, "date"],
+    )
+    .collect()?)
+}
+
+/// `cells` ([`class_cells`]) summed over the class: `region_code, category, date` and
+/// [`NET_FEN`], one row per region × category × date, for [`crate::series_from_fen`]
+/// (then bit for bit [`crate::daily_series`] of the rows `cells` came from).
+#[must_use]
+pub fn all_classes(cells: &DataFrame) -> LazyFrame {
+    cells
+        .clone()
+        .lazy()
+        .group_by([col("region_code"), col("category"), col("date")])
+        .agg([col(NET_FEN).sum()])
+}
+
+/// [`uplift_by_class`] from the rows' [`class_cells`] (the group-by shared with the headline
+/// series).
+///
+/// # Errors
+/// When `cells` lack a column.
+pub fn uplift_by_class_of_cells(
+    cells: &DataFrame,
+    campaign: &Campaign,
+    opts: &UpliftOptions,
+    split: Split<'_>,
+) -> Result<DataFrame> {
+    Ok(by_class(cells, campaign, opts, split, false)?.0)
+}
+
+/// [`uplift_by_class_of_cells`], with each class's `baseline_daily` (the uplift's daily actual and
 /// baseline per cell and method; `None` for a class with no rows).
 pub(crate) fn uplift_by_class_daily(
-    rows: &DataFrame,
+    cells: &DataFrame,
     campaign: &Campaign,
     opts: &UpliftOptions,
     split: Split<'_>,
 ) -> Result<(DataFrame, [Option<DataFrame>; 2])> {
-    by_class(rows, campaign, opts, split, true)
+    by_class(cells, campaign, opts, split, true)
 }
 
 /// [`uplift_by_class_daily`]; each class's `baseline_daily` is kept only with `keep_daily`
 /// (otherwise `None`). Either way a class's `baseline_daily` is reduced to its pre-period
 /// residuals as soon as its uplift is estimated: the frame (every cell's days × methods) is not
 /// held until the two classes are joined, so two of them are never alive at once (the peak
-/// memory of `uplift`'s last stage).
+/// memory of `uplift`'s last stage). `cells` are the rows' [`class_cells`].
 fn by_class(
-    rows: &DataFrame,
+    cells: &DataFrame,
     campaign: &Campaign,
     opts: &UpliftOptions,
     split: Split<'_>,
@@ -100,8 +143,17 @@ fn by_class(
     let mut residuals: Vec<DataFrame> = Vec::new();
     let mut daily: [Option<DataFrame>; 2] = [None, None];
     for (k, class) in split.classes.into_iter().enumerate() {
-        let of_class = rows.clone().lazy().filter(col(split.column).eq(lit(class)));
-        let series = daily_series(of_class, campaign)?;
+        let of_class = cells
+            .clone()
+            .lazy()
+            .filter(col(split.column).eq(lit(class)))
+            .select([
+                col("region_code"),
+                col("category"),
+                col("date"),
+                col(NET_FEN),
+            ]);
+        let series = series_from_fen(of_class, campaign)?;
         let frame = if series.height() == 0 {
             None
         } else {

@@ -55,9 +55,12 @@ use homeseason_schema::region::NATIONAL;
 use homeseason_stats::numeric::{t_quantile, two_sided_normal_p};
 use polars::prelude::*;
 
-use crate::split::{Split, class_rows_for_scoring, score_by_class, uplift_by_class_daily};
+use crate::Result;
+use crate::series::{NET_FEN, series_from_fen};
+use crate::split::{
+    Split, all_classes, class_cells, class_rows_for_scoring, score_by_class, uplift_by_class_daily,
+};
 use crate::uplift::UpliftOptions;
-use crate::{Result, daily_series};
 
 /// The classes estimated, the share's class first.
 pub const CLASSES: [&str; 2] = ["rural", "urban"];
@@ -111,12 +114,14 @@ pub fn urban_rural_uplift(
     if area_daily.height() == 0 {
         return Ok(DataFrame::empty());
     }
-    let (table, daily) =
-        uplift_by_class_daily(&with_zero_days(area_daily)?, campaign, opts, BY_CLASS)?;
+    // One group-by of the area rows (per region × category × class × date, in fen) serves the two
+    // classes' series and the unknown class's share.
+    let cells = class_cells(area_daily, BY_CLASS)?;
+    let (table, daily) = uplift_by_class_daily(&with_zero_days(&cells)?, campaign, opts, BY_CLASS)?;
     if table.height() == 0 {
         return Ok(DataFrame::empty());
     }
-    let unknown = unknown_shares(area_daily, campaign)?;
+    let unknown = unknown_shares(&cells, campaign)?;
     let cell = [col("region_code"), col("category")];
     let table = table
         .lazy()
@@ -149,28 +154,29 @@ pub fn urban_rural_uplift(
         .collect()?)
 }
 
-/// The urban and rural rows of `area_daily` summed per region × category × class × date, with a
-/// zero for each day the region has rows (any category, any class) but the class none of the
-/// category ([`crate::with_zero_days`]).
-fn with_zero_days(area_daily: &DataFrame) -> Result<DataFrame> {
-    let classes = area_daily.clone().lazy().filter(
+/// The urban and rural cells of `cells` (the area rows' [`class_cells`]: fen sums per region ×
+/// category × class × date), with a zero for each day the region has rows (any category, any
+/// class) but the class none of the category ([`crate::with_zero_days_fen`]).
+fn with_zero_days(cells: &DataFrame) -> Result<DataFrame> {
+    let classes = cells.clone().lazy().filter(
         col("urban_rural")
             .eq(lit(CLASSES[0]))
             .or(col("urban_rural").eq(lit(CLASSES[1]))),
     );
-    crate::with_zero_days(
+    Ok(crate::with_zero_days_fen(
         classes,
-        area_daily.clone().lazy(),
+        cells.clone().lazy(),
         "region_code",
         &["region_code", "category", "urban_rural"],
     )
+    .collect()?)
 }
 
 /// Per region × category of the daily series, the window's sales of class `unknown` as a percentage
-/// of all classes' (`unknown_share_pct`).
-fn unknown_shares(area_daily: &DataFrame, campaign: &Campaign) -> Result<DataFrame> {
-    let window = |rows: LazyFrame, name: &str| -> Result<LazyFrame> {
-        Ok(daily_series(rows, campaign)?
+/// of all classes' (`unknown_share_pct`), from the area rows' [`class_cells`].
+fn unknown_shares(cells: &DataFrame, campaign: &Campaign) -> Result<DataFrame> {
+    let window = |sums: LazyFrame, name: &str| -> Result<LazyFrame> {
+        Ok(series_from_fen(sums, campaign)?
             .lazy()
             .filter(
                 col("date")
@@ -180,12 +186,18 @@ fn unknown_shares(area_daily: &DataFrame, campaign: &Campaign) -> Result<DataFra
             .group_by([col("region_code"), col("category")])
             .agg([col("net_amount_yuan").sum().alias(name)]))
     };
-    let all = window(area_daily.clone().lazy(), "__all")?;
+    let all = window(all_classes(cells), "__all")?;
     let unknown = window(
-        area_daily
+        cells
             .clone()
             .lazy()
-            .filter(col("urban_rural").eq(lit(UNKNOWN))),
+            .filter(col("urban_rural").eq(lit(UNKNOWN)))
+            .select([
+                col("region_code"),
+                col("category"),
+                col("date"),
+                col(NET_FEN),
+            ]),
         "__unknown",
     )?;
     let cell = [col("region_code"), col("category")];

@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use homeseason_lake::Lake;
+use homeseason_lake::{Lake, LakeView};
 use homeseason_metrics::UpliftOptions;
 use homeseason_schema::campaign::{Campaign, DateRange};
 use homeseason_schema::contract::tables;
@@ -29,8 +29,10 @@ use polars::prelude::*;
 use crate::error::Result;
 use crate::publish::suppress_cells;
 
-/// Rewrite `channel_uplift` from `payment_daily` (the lake's rows, as read for the uplift step):
-/// each channel's uplift with the history methods and the online share's change
+/// Rewrite `channel_uplift` from `payment_daily`'s channel cells (the lake's rows as read for the
+/// uplift step, summed in fen per region × category × channel × date:
+/// [`homeseason_metrics::channel::channel_cells`], the group-by the headline series shares): each
+/// channel's uplift with the history methods and the online share's change
 /// ([`homeseason_metrics::channel::channel_uplift`]). Returns the table (empty, and nothing
 /// written, when no row carries a channel the estimate can use).
 ///
@@ -38,11 +40,12 @@ use crate::publish::suppress_cells;
 /// Lake or estimation failures.
 pub fn write_channel_uplift(
     lake: &Lake,
-    payment_daily: &DataFrame,
+    channel_cells: &DataFrame,
     campaign: &Campaign,
     opts: &UpliftOptions,
 ) -> Result<DataFrame> {
-    let frame = homeseason_metrics::channel::channel_uplift(payment_daily, campaign, opts)?;
+    let frame =
+        homeseason_metrics::channel::channel_uplift_of_cells(channel_cells, campaign, opts)?;
     if frame.height() > 0 {
         lake.write_output(tables::CHANNEL_UPLIFT, &frame)?;
     }
@@ -55,9 +58,11 @@ pub fn write_channel_uplift(
 /// # Errors
 /// Lake or frame failures.
 pub fn write_theme_summary(lake: &Lake, campaign: &Campaign) -> Result<DataFrame> {
+    // Both tables from one commit of the lake.
+    let view = lake.view()?;
     let frame = homeseason_metrics::themes::theme_summary(
-        &lake.read_table(tables::ACTIVITIES)?,
-        &lake.read_table(tables::ENTERPRISE_SALES)?,
+        &view.read_table(tables::ACTIVITIES)?,
+        &view.read_table(tables::ENTERPRISE_SALES)?,
         campaign,
     )?;
     lake.write_output(tables::THEME_SUMMARY, &frame)?;
@@ -182,11 +187,26 @@ pub fn write_urban_rural_uplift(
     campaign: &Campaign,
     opts: &UpliftOptions,
 ) -> Result<DataFrame> {
-    let area = lake.read_table(tables::PAYMENT_AREA_DAILY)?;
+    write_urban_rural_uplift_of(lake, &lake.view()?, campaign, opts)
+}
+
+/// [`write_urban_rural_uplift`] with `payment_area_daily` and `activities` read through `view`
+/// (one commit of the lake for both, and for whatever else the caller reads through it); the
+/// table is written to `lake`.
+///
+/// # Errors
+/// Lake or estimation failures.
+pub fn write_urban_rural_uplift_of(
+    lake: &Lake,
+    view: &LakeView,
+    campaign: &Campaign,
+    opts: &UpliftOptions,
+) -> Result<DataFrame> {
+    let area = view.read_table(tables::PAYMENT_AREA_DAILY)?;
     if area.height() == 0 {
         return Ok(DataFrame::empty());
     }
-    let activities = lake.read_table(tables::ACTIVITIES)?;
+    let activities = view.read_table(tables::ACTIVITIES)?;
     let frame =
         homeseason_metrics::urban_rural::urban_rural_uplift(&area, &activities, campaign, opts)?;
     if frame.height() > 0 {

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use homeseason_lake::Lake;
-use homeseason_metrics::{Method, UpliftOptions, UpliftResult, daily_series, tracking, uplift};
+use homeseason_metrics::{
+    Method, UpliftOptions, UpliftResult, daily_series, series_from_fen, tracking, uplift,
+};
 use homeseason_report::{IngestTotals, Report, ReportInput};
 use homeseason_schema::campaign::Campaign;
 use homeseason_schema::contract::tables;
@@ -37,14 +39,24 @@ pub fn estimate_timed(
         times.push((name, clock.elapsed().as_secs_f64()));
         clock = std::time::Instant::now();
     };
-    let daily = lake.read_table(tables::PAYMENT_DAILY)?;
+    // The tables this run reads are read through one view of the lake: a commit landing meanwhile
+    // cannot give `payment_daily` of one commit and `payment_area_daily` of another.
+    let view = lake.view()?;
+    let daily = view.read_table(tables::PAYMENT_DAILY)?;
     if daily.height() == 0 {
         return Err(PipelineError::Invalid(
             "the lake holds no payment_daily rows: ingest payment files first 湖中没有 payment_daily 数据：请先导入支付数据".into(),
         ));
     }
     lap("read payment_daily", &mut times);
-    let series = daily_series(daily.clone().lazy(), campaign)?;
+    // One group-by (per region × category × channel × date, in fen) for the headline series and
+    // the channels' (`channel_uplift`): summed over the channel it is exactly `daily_series`.
+    let channel_cells = homeseason_metrics::channel::channel_cells(&daily)?;
+    drop(daily);
+    let series = series_from_fen(
+        homeseason_metrics::split::all_classes(&channel_cells),
+        campaign,
+    )?;
     lap("build the daily series", &mut times);
     // The campaign's estimate (with placebo windows) and the backtest windows in one pool of tasks
     // on every core; beside it, on a thread of its own, the work that needs neither (local events
@@ -110,13 +122,13 @@ pub fn estimate_timed(
     ));
     // What the last stage does not need goes before it: its peak is on top of what stays alive.
     drop((series, events, weekly, completeness, backtest_table));
-    crate::dimensions::write_channel_uplift(lake, &daily, campaign, opts)?;
-    drop(daily);
+    crate::dimensions::write_channel_uplift(lake, &channel_cells, campaign, opts)?;
+    drop(channel_cells);
     lap(
         "  online and offline (history methods per channel)",
         &mut times,
     );
-    crate::dimensions::write_urban_rural_uplift(lake, campaign, opts)?;
+    crate::dimensions::write_urban_rural_uplift_of(lake, &view, campaign, opts)?;
     lap("  town and country (history methods per class)", &mut times);
     crate::dimensions::write_theme_summary(lake, campaign)?;
     lap("  themes", &mut times);
