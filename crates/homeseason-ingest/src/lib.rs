@@ -54,7 +54,7 @@ pub use profile::{
     TimeFormat, pick as pick_profile,
 };
 pub use profile::{INSTITUTION_CODE_RULE, is_institution_code, unknown_institution_detail};
-pub use reject::{Reason, Reject, RejectSink, append_rejects, rejects_frame};
+pub use reject::{Detail, Reason, Reject, RejectSink, append_rejects, rejects_frame};
 pub use source::{
     Decoded, Encoding, URI_SCHEMES, UriError, decode, is_uri, sha256_hex, uri_file_name,
 };

@@ -179,7 +179,59 @@ pub(crate) fn period_detail(raw: &str, formats: &str) -> String {
     format!("可接受的格式：{formats} / accepted forms: {formats}")
 }
 
-/// One rejected row.
+/// The detail of a reject, kept compact until the `rejects` frame renders its messages: a file of
+/// 10 M transactions with 3 % re-sends has ~105 k `conflict` rejects whose bilingual details are
+/// ~1 kB each, so they are written once, straight into the frame's string columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Detail {
+    /// No detail beyond the reason.
+    None,
+    /// A written detail: `中文 / English` (or `English / 中文`), or one language used in both.
+    Text(String),
+    /// A transaction `conflict` ([`crate::txn_conflict_detail`]): the institution, the line of the
+    /// first occurrence in this file (`None`: the lake holds it) and which of
+    /// [`crate::TXN_VALUE_FIELDS`] differ (bit `i` for field `i`).
+    TxnConflict {
+        /// The file's institution code.
+        institution: String,
+        /// Line of the first occurrence in this file; `None` when the lake holds it.
+        first_line: Option<u64>,
+        /// Bit `i` set: [`crate::TXN_VALUE_FIELDS`]`[i]` differs.
+        differs: u8,
+    },
+}
+
+impl Detail {
+    /// The detail's text (`None` for [`Detail::None`]).
+    #[must_use]
+    pub fn text(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            Detail::None => None,
+            Detail::Text(t) => Some(std::borrow::Cow::Borrowed(t)),
+            Detail::TxnConflict {
+                institution,
+                first_line,
+                differs,
+            } => {
+                let fields: Vec<&str> = crate::TXN_VALUE_FIELDS
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| differs & (1 << i) != 0)
+                    .map(|(_, f)| *f)
+                    .collect();
+                Some(std::borrow::Cow::Owned(crate::txn_conflict_detail(
+                    institution,
+                    *first_line,
+                    &fields,
+                )))
+            }
+        }
+    }
+}
+
+/// One rejected row, as recorded: its messages are rendered when the `rejects` frame is built
+/// ([`Reject::messages`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reject {
     /// 1-based line (CSV) or row (XLSX) number in the source file.
@@ -188,12 +240,52 @@ pub struct Reject {
     pub column: Option<String>,
     /// Why.
     pub reason: Reason,
-    /// Chinese message naming file, row, column and value.
-    pub message_zh: String,
-    /// English message naming file, row, column and value.
-    pub message_en: String,
+    /// The value that failed.
+    pub value: String,
+    /// What the messages add after the reason.
+    pub detail: Detail,
     /// The row's raw text.
     pub raw: String,
+}
+
+impl Reject {
+    /// Writes the Chinese and English messages (naming file `file`, row, column and value) into
+    /// `zh` and `en`, which are cleared first.
+    pub fn messages(&self, file: &str, zh: &mut String, en: &mut String) {
+        use std::fmt::Write as _;
+        zh.clear();
+        en.clear();
+        let line = self.line;
+        let value = &self.value;
+        let col_txt = self.column.as_deref().unwrap_or("-");
+        let detail = self.detail.text();
+        let (detail_zh, detail_en) = detail.as_deref().map(split_languages).unzip();
+        // Writing into a String cannot fail.
+        let _ = write!(
+            zh,
+            "文件 {file} 第 {line} 行，列“{col_txt}”：值“{value}”{}",
+            self.reason.zh()
+        );
+        if let Some(d) = detail_zh {
+            let _ = write!(zh, "：{d}");
+        }
+        let _ = write!(
+            en,
+            "file {file}, line {line}, column \"{col_txt}\": value \"{value}\" {}",
+            self.reason.en()
+        );
+        if let Some(d) = detail_en {
+            let _ = write!(en, ": {d}");
+        }
+    }
+
+    /// The Chinese and English messages ([`Reject::messages`]).
+    #[must_use]
+    pub fn message_pair(&self, file: &str) -> (String, String) {
+        let (mut zh, mut en) = (String::new(), String::new());
+        self.messages(file, &mut zh, &mut en);
+        (zh, en)
+    }
 }
 
 /// Collects the rejects of one file.
@@ -233,26 +325,26 @@ impl RejectSink {
         detail: Option<&str>,
         raw: &str,
     ) {
-        let col_txt = column.as_deref().unwrap_or("-");
-        let (detail_zh, detail_en) = detail.map(split_languages).unzip();
-        let extra = detail_zh.map(|d| format!("：{d}")).unwrap_or_default();
-        let extra_en = detail_en.map(|d| format!(": {d}")).unwrap_or_default();
-        let message_zh = format!(
-            "文件 {} 第 {line} 行，列“{col_txt}”：值“{value}”{}{extra}",
-            self.file,
-            reason.zh()
-        );
-        let message_en = format!(
-            "file {}, line {line}, column \"{col_txt}\": value \"{value}\" {}{extra_en}",
-            self.file,
-            reason.en()
-        );
+        let detail = detail.map_or(Detail::None, |d| Detail::Text(d.to_owned()));
+        self.push_compact(line, column, reason, value, detail, raw);
+    }
+
+    /// Record a rejected row whose detail is kept compact until the frame is built.
+    pub fn push_compact(
+        &mut self,
+        line: u64,
+        column: Option<String>,
+        reason: Reason,
+        value: &str,
+        detail: Detail,
+        raw: &str,
+    ) {
         self.rows.push(Reject {
             line,
             column,
             reason,
-            message_zh,
-            message_en,
+            value: value.to_owned(),
+            detail,
             raw: raw.to_owned(),
         });
     }
@@ -275,7 +367,8 @@ impl RejectSink {
             Reason::BadDate => f.format.clone(),
             _ => None,
         });
-        self.push_detail(line, column, reason, value, detail.as_deref(), raw);
+        let detail = detail.map_or(Detail::None, Detail::Text);
+        self.push_compact(line, column, reason, value, detail, raw);
     }
 
     /// Rejects so far.
@@ -301,25 +394,87 @@ impl RejectSink {
     /// # Errors
     /// Only on an internal polars failure.
     pub fn to_frame(&self) -> PolarsResult<DataFrame> {
-        debug_assert!(homeseason_schema::contract::get(tables::REJECTS).is_some());
-        let mut rows: Vec<RejectRow> = self.rows.iter().map(Reject::to_row).collect();
+        let mut order: Vec<&Reject> = self.rows.iter().collect();
+        order.sort_by_key(|r| r.line);
+        frame_of(&self.feed, &self.file, &self.sha256, order.len(), order)
+    }
+
+    /// [`RejectSink::to_frame`], consuming the sink: each row is freed as soon as its messages are
+    /// written into the frame, so the rejects are never held twice in full.
+    ///
+    /// # Errors
+    /// Only on an internal polars failure.
+    pub fn into_frame(self) -> PolarsResult<DataFrame> {
+        let RejectSink {
+            feed,
+            file,
+            sha256,
+            mut rows,
+        } = self;
         rows.sort_by_key(|r| r.line);
-        rejects_frame(&self.feed, &self.file, &self.sha256, &rows)
+        let n = rows.len();
+        frame_of(&feed, &file, &sha256, n, rows)
     }
 }
 
-impl Reject {
-    /// The reject as a row of the `rejects` table.
-    fn to_row(&self) -> RejectRow {
-        RejectRow {
-            line: self.line as i64,
-            column: self.column.clone(),
-            reason: self.reason.code().to_owned(),
-            message_zh: self.message_zh.clone(),
-            message_en: self.message_en.clone(),
-            raw: self.raw.clone(),
-        }
+/// A borrowed or owned reject, as [`frame_of`] takes them.
+trait AsReject {
+    fn reject(&self) -> &Reject;
+}
+
+impl AsReject for Reject {
+    fn reject(&self) -> &Reject {
+        self
     }
+}
+
+impl AsReject for &Reject {
+    fn reject(&self) -> &Reject {
+        self
+    }
+}
+
+/// The `rejects` frame of `n` rejects of file `file` (hash `sha256`) of `feed`, in `rows`' order:
+/// each message is rendered once, straight into its string column.
+fn frame_of<R: AsReject>(
+    feed: &str,
+    file: &str,
+    sha256: &str,
+    n: usize,
+    rows: impl IntoIterator<Item = R>,
+) -> PolarsResult<DataFrame> {
+    debug_assert!(homeseason_schema::contract::get(tables::REJECTS).is_some());
+    let mut line = Vec::with_capacity(n);
+    let mut column = StringChunkedBuilder::new("column".into(), n);
+    let mut reason = StringChunkedBuilder::new("reason".into(), n);
+    let mut message_zh = StringChunkedBuilder::new("message_zh".into(), n);
+    let mut message_en = StringChunkedBuilder::new("message_en".into(), n);
+    let mut raw = StringChunkedBuilder::new("raw".into(), n);
+    let (mut zh, mut en) = (String::new(), String::new());
+    for r in rows {
+        let r = r.reject();
+        line.push(r.line as i64);
+        column.append_option(r.column.as_deref());
+        reason.append_value(r.reason.code());
+        r.messages(file, &mut zh, &mut en);
+        message_zh.append_value(&zh);
+        message_en.append_value(&en);
+        raw.append_value(&r.raw);
+    }
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("feed".into(), vec![feed; n]),
+            Column::new("file".into(), vec![file; n]),
+            Column::new("file_sha256".into(), vec![sha256; n]),
+            Column::new("line".into(), line),
+            column.finish().into_column(),
+            reason.finish().into_column(),
+            message_zh.finish().into_column(),
+            message_en.finish().into_column(),
+            raw.finish().into_column(),
+        ],
+    )
 }
 
 /// `rows` as rows of the `rejects` table, in their order, for the file `file` (hash `sha256`) of
@@ -389,4 +544,162 @@ pub fn append_rejects(rejects: &DataFrame, extra: DataFrame) -> PolarsResult<Dat
         },
     )?
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The messages as they were written before the detail was kept compact: both formatted at
+    /// push time from the detail's text.
+    fn eager(file: &str, r: &Reject) -> (String, String) {
+        let line = r.line;
+        let value = &r.value;
+        let col_txt = r.column.as_deref().unwrap_or("-");
+        let detail = r.detail.text();
+        let (detail_zh, detail_en) = detail.as_deref().map(split_languages).unzip();
+        let extra = detail_zh.map(|d| format!("：{d}")).unwrap_or_default();
+        let extra_en = detail_en.map(|d| format!(": {d}")).unwrap_or_default();
+        (
+            format!(
+                "文件 {file} 第 {line} 行，列“{col_txt}”：值“{value}”{}{extra}",
+                r.reason.zh()
+            ),
+            format!(
+                "file {file}, line {line}, column \"{col_txt}\": value \"{value}\" {}{extra_en}",
+                r.reason.en()
+            ),
+        )
+    }
+
+    fn sink() -> RejectSink {
+        let mut sink = RejectSink::new("payment_transactions", "t.csv", "abc");
+        sink.push_compact(
+            9,
+            Some("交易号".into()),
+            Reason::Conflict,
+            "WB1",
+            Detail::TxnConflict {
+                institution: "wallet_b".into(),
+                first_line: Some(3),
+                differs: 0b010_0001,
+            },
+            "WB1,wallet_b,2023-09-01 00:00:00,M1,5411,110101,1.00,sale,online",
+        );
+        sink.push_compact(
+            4,
+            Some("txn_id".into()),
+            Reason::Conflict,
+            "WB2",
+            Detail::TxnConflict {
+                institution: "wallet_b".into(),
+                first_line: None,
+                differs: 0,
+            },
+            "WB2,…",
+        );
+        sink.push_detail(
+            7,
+            None,
+            Reason::BadDate,
+            "2023-13-45",
+            Some("日期 / a date"),
+            "raw",
+        );
+        sink.push_detail(2, Some("amount".into()), Reason::BadNumber, "x", None, "r");
+        sink
+    }
+
+    #[test]
+    fn a_compact_conflict_detail_renders_the_text_of_txn_conflict_detail() {
+        let s = sink();
+        let conflict = &s.rows()[0];
+        let written = crate::txn_conflict_detail("wallet_b", Some(3), &["txn_time", "amount"]);
+        assert_eq!(conflict.detail.text().as_deref(), Some(written.as_str()));
+        let (zh, en) = conflict.message_pair("t.csv");
+        assert!(
+            zh.contains("第 3 行") && zh.contains("（txn_time, amount）"),
+            "{zh}"
+        );
+        assert!(
+            !zh.contains("institution"),
+            "the Chinese message is whole in Chinese: {zh}"
+        );
+        assert!(en.contains("line 3 of this file") && en.contains("(txn_time, amount)"));
+        assert!(
+            !en.contains("交易号已"),
+            "the English message is whole in English: {en}"
+        );
+        let lake = s.rows()[1].detail.text().unwrap_or_default().into_owned();
+        assert_eq!(lake, crate::txn_conflict_detail("wallet_b", None, &[]));
+    }
+
+    #[test]
+    fn the_frame_holds_the_messages_formatted_at_push_time_sorted_by_line() {
+        let s = sink();
+        let expected: Vec<(i64, String, String)> = {
+            let mut rows: Vec<&Reject> = s.rows().iter().collect();
+            rows.sort_by_key(|r| r.line);
+            rows.iter()
+                .map(|r| {
+                    let (zh, en) = eager("t.csv", r);
+                    (r.line as i64, zh, en)
+                })
+                .collect()
+        };
+        let borrowed = s.to_frame().expect("frame");
+        let owned = s.into_frame().expect("frame");
+        assert!(borrowed.equals_missing(&owned), "{borrowed}\n{owned}");
+        let lines: Vec<i64> = owned
+            .column("line")
+            .expect("line")
+            .i64()
+            .expect("i64")
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(lines, [2, 4, 7, 9]);
+        let text = |c: &str| -> Vec<String> {
+            owned
+                .column(c)
+                .expect("column")
+                .str()
+                .expect("str")
+                .iter()
+                .map(|v| v.unwrap_or("<null>").to_owned())
+                .collect()
+        };
+        let (zh, en) = (text("message_zh"), text("message_en"));
+        for (i, (line, z, e)) in expected.iter().enumerate() {
+            assert_eq!(lines[i], *line);
+            assert_eq!(&zh[i], z);
+            assert_eq!(&en[i], e);
+        }
+        assert_eq!(text("column"), ["amount", "txn_id", "<null>", "交易号"]);
+        assert_eq!(
+            text("reason"),
+            ["bad_number", "conflict", "bad_date", "conflict"]
+        );
+        assert_eq!(text("feed"), vec!["payment_transactions"; 4]);
+        assert_eq!(text("file_sha256"), vec!["abc"; 4]);
+        assert_eq!(text("raw")[0], "r");
+        let names: Vec<&str> = owned
+            .get_column_names()
+            .iter()
+            .map(|n| n.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "feed",
+                "file",
+                "file_sha256",
+                "line",
+                "column",
+                "reason",
+                "message_zh",
+                "message_en",
+                "raw"
+            ]
+        );
+    }
 }

@@ -155,8 +155,9 @@ impl FirstSeen {
         }
     }
 
-    /// Which of [`TXN_VALUE_FIELDS`] differ between this occurrence and `row` (merchant `merchant`).
-    fn differs(&self, row: &Row, merchant: &str) -> Vec<&'static str> {
+    /// Which of [`TXN_VALUE_FIELDS`] differ between this occurrence and `row` (merchant
+    /// `merchant`): bit `i` for field `i`.
+    fn differs(&self, row: &Row, merchant: &str) -> u8 {
         let (a, b) = (unpack_group(self.group), unpack_group(row.group));
         [
             a.0 != b.0,
@@ -168,9 +169,8 @@ impl FirstSeen {
             self.merchant != merchant,
         ]
         .into_iter()
-        .zip(TXN_VALUE_FIELDS)
-        .filter_map(|(d, f)| d.then_some(f))
-        .collect()
+        .enumerate()
+        .fold(0, |bits, (i, d)| bits | (u8::from(d) << i))
     }
 
     /// Rejects `row` on line `line` — its txn_id, raw line and merchant in `texts` — as a
@@ -184,7 +184,7 @@ impl FirstSeen {
         line: u64,
     ) {
         let differs = self.differs(row, merchant);
-        push_conflict(sink, spec, line, (txn_id, raw), Some(self.line), &differs);
+        push_conflict(sink, spec, line, (txn_id, raw), Some(self.line), differs);
     }
 }
 
@@ -197,27 +197,31 @@ fn reject_lake_conflict(
     txn_id: &str,
     raw: &str,
 ) {
-    push_conflict(sink, spec, line, (txn_id, raw), None, &[]);
+    push_conflict(sink, spec, line, (txn_id, raw), None, 0);
 }
 
 /// Pushes the `conflict` reject of the row on line `line` (its txn_id and raw text): the first
 /// occurrence is on line `first_line` of this file (`None`: held by the lake) and `differs` names
-/// the values that differ ([`txn_conflict_detail`]).
+/// the values that differ (bit `i`: [`TXN_VALUE_FIELDS`]`[i]`; [`txn_conflict_detail`]). The detail
+/// is kept compact; its text is written once, into the `rejects` frame.
 fn push_conflict(
     sink: &mut RejectSink,
     spec: &Spec<'_>,
     line: u64,
     (txn_id, raw): (&str, &str),
     first_line: Option<u64>,
-    differs: &[&str],
+    differs: u8,
 ) {
-    let detail = txn_conflict_detail(spec.institution.as_str(), first_line, differs);
-    sink.push_detail(
+    sink.push_compact(
         line,
         Some(spec.headers[F_TXN].clone()),
         Reason::Conflict,
         txn_id,
-        Some(&detail),
+        Detail::TxnConflict {
+            institution: spec.institution.clone(),
+            first_line,
+            differs,
+        },
         raw,
     );
 }
@@ -903,7 +907,7 @@ pub(super) fn verify(
 )]
 pub(super) fn finish(
     file: &str,
-    mut merged: Merged,
+    merged: Merged,
     sink: RejectSink,
     summary: ReadSummary,
     header: Header,
@@ -914,10 +918,24 @@ pub(super) fn finish(
     campaign: &Campaign,
 ) -> Result<TxnOutcome> {
     let err = crate::frame_util::perr(file);
+    // The duplicate table and the merchant sets are not needed any more: free them before the
+    // frames are built.
+    let Merged {
+        mut months,
+        merchants,
+        candidates,
+        lake_conflicts,
+        duplicates_in_file,
+        duplicates_across,
+        conflicts,
+        read,
+        candidate_count: _,
+    } = merged;
+    drop((merchants, candidates, lake_conflicts));
     let sha256 = sha_override.unwrap_or(summary.sha256);
     let _ = summary.gzip;
     let regions = Regions::embedded();
-    let mut months = Vec::new();
+    let mut txn_months = Vec::new();
     let mut accepted = 0usize;
     let mut across = 0usize;
     let mut cells = DailyCells::new(campaign);
@@ -935,10 +953,10 @@ pub(super) fn finish(
         })
         .collect();
     let mut area_cells = AreaCells::new(campaign);
-    for ms in merged.months.values_mut() {
+    for ms in months.values_mut() {
         let (year, month) = year_month(ms.key);
         let written = write.contains(&ms.key);
-        let dup_here = merged.duplicates_across.get(&ms.key).copied().unwrap_or(0);
+        let dup_here = duplicates_across.get(&ms.key).copied().unwrap_or(0);
         across += dup_here;
         let mut n = 0;
         if written {
@@ -984,7 +1002,7 @@ pub(super) fn finish(
                 });
             }
         }
-        months.push(TxnMonth {
+        txn_months.push(TxnMonth {
             year,
             month,
             written,
@@ -996,16 +1014,18 @@ pub(super) fn finish(
     let institution = header.institution.clone();
     let (rows, unmapped_mcc) = cells.finish(&institution).map_err(&err)?;
     let area_rows = area_cells.finish(&institution).map_err(&err)?;
-    let rejects = rejects_with_sha(&sink, &sha256).map_err(&err)?;
+    let rejected = sink.len();
+    let mut rejects = sink.into_frame().map_err(&err)?;
+    set_file_sha256(&mut rejects, &sha256).map_err(&err)?;
     let report = FileReport {
         file: file.to_owned(),
         sha256,
         feed: Feed::PaymentTransactions,
         encoding: summary.encoding,
-        read: merged.read,
+        read,
         accepted,
-        rejected: sink.len(),
-        duplicates: merged.duplicates_in_file + across,
+        rejected,
+        duplicates: duplicates_in_file + across,
         ignored_columns: header.ignored,
         source_unit: header.source_unit,
     };
@@ -1017,11 +1037,11 @@ pub(super) fn finish(
         rows,
         area_rows,
         rejects,
-        months,
+        months: txn_months,
         home_month: home.map(year_month),
-        duplicates_in_file: merged.duplicates_in_file,
+        duplicates_in_file,
         duplicates_across_files: across,
-        conflicts: merged.conflicts,
+        conflicts,
         passes,
         unmapped_mcc,
     })

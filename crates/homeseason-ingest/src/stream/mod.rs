@@ -40,7 +40,7 @@ use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::profile::{AmountUnit, Format, Profile, RefundSign, TimeFormat};
-use crate::reject::{Reason, RejectSink};
+use crate::reject::{Detail, Reason, RejectSink};
 use crate::source::Encoding;
 use crate::{Feed, FileReport, IngestError, Result};
 
@@ -61,6 +61,7 @@ use merge::*;
 pub use reader::read_full;
 pub(crate) use reader::unclosed_quote_reason;
 use reader::*;
+use rules::set_file_sha256;
 pub use rules::{
     AreaCell, AreaCells, DailyCell, DailyCells, TXN_FIELDS, TxnColumns, csv_header,
     file_institution, map_txn_header, mcc_categories, other_institution_detail,

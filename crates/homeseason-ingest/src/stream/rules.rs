@@ -403,11 +403,20 @@ impl<'a> AreaCells<'a> {
 /// Polars errors building the frame.
 pub fn rejects_with_sha(sink: &RejectSink, sha256: &str) -> PolarsResult<DataFrame> {
     let mut rejects = sink.to_frame()?;
+    set_file_sha256(&mut rejects, sha256)?;
+    Ok(rejects)
+}
+
+/// Sets the `file_sha256` column of a `rejects` frame to `sha256` (known only once the file is read).
+///
+/// # Errors
+/// Polars errors replacing the column.
+pub(crate) fn set_file_sha256(rejects: &mut DataFrame, sha256: &str) -> PolarsResult<()> {
     let n = rejects.height();
     rejects.with_column(Column::new_scalar(
         "file_sha256".into(),
         Scalar::from(PlSmallStr::from(sha256)),
         n,
     ))?;
-    Ok(rejects)
+    Ok(())
 }
