@@ -105,3 +105,70 @@ fn a_province_gets_its_city_level_report() {
     ]);
     assert!(err.contains("uplift --level city"), "{err}");
 }
+
+/// A dense season's city estimates are scored against its `truth_cities.csv` (issue 18 part 5):
+/// `homeseason score` reads the truth's code columns as text, so `reporting_region_code`'s `XPCC`
+/// after more than a hundred six-digit codes (Zhejiang's and Guangdong's cities) is read, not
+/// inferred as an integer and refused.
+#[test]
+fn a_dense_seasons_city_estimates_are_scored_against_truth_cities() {
+    let tmp = tempfile::tempdir().unwrap();
+    let campaign = tmp.path().join("campaign.toml");
+    std::fs::write(
+        &campaign,
+        homeseason_schema::campaign::DEFAULT_TOML.replace(
+            "include = \"all\"",
+            "include = [\"330000\", \"440000\", \"XPCC\"]",
+        ),
+    )
+    .unwrap();
+    let (campaign, season, lake) = (
+        campaign.to_str().unwrap().to_owned(),
+        tmp.path().join("season"),
+        tmp.path().join("lake"),
+    );
+    let (season_s, lake_s) = (season.to_str().unwrap(), lake.to_str().unwrap());
+    let with = |args: &[&str]| -> String {
+        let mut all = vec!["--campaign", campaign.as_str()];
+        all.extend_from_slice(args);
+        ok(&all)
+    };
+    with(&[
+        "synth", "--out", season_s, "--areas", "dense", "--seed", "3",
+    ]);
+    let truth = season.join("truth_cities.csv");
+    let text = std::fs::read_to_string(&truth).unwrap();
+    let first_xpcc = text.lines().position(|l| l.ends_with(",XPCC")).unwrap();
+    assert!(first_xpcc > 100, "XPCC's first row is {first_xpcc}");
+    with(&[
+        "ingest",
+        "--lake",
+        lake_s,
+        season.join("payments").to_str().unwrap(),
+    ]);
+    with(&[
+        "uplift",
+        "--lake",
+        lake_s,
+        "--level",
+        "city",
+        "--methods",
+        "two_year",
+    ]);
+    let said = with(&[
+        "score",
+        "--lake",
+        lake.join("levels/city/000000").to_str().unwrap(),
+        "--truth",
+        truth.to_str().unwrap(),
+        "--json",
+    ]);
+    let scores: serde_json::Value = serde_json::from_str(&said).unwrap();
+    let rows = scores.as_array().expect("rows");
+    let two_year = rows
+        .iter()
+        .find(|r| r["method"] == "two_year")
+        .unwrap_or_else(|| panic!("{said}"));
+    // Scale 1: few city × category cells have the two years of history (4 on seed 3).
+    assert!(two_year["cells"].as_f64().unwrap() >= 1.0, "{said}");
+}

@@ -34,13 +34,31 @@ struct SeedRun {
     urban_rural: DataFrame,
 }
 
-/// A truth file the generator wrote (CSV with a header), the `text` columns read as text (region
-/// codes keep their leading digits as written).
+/// A truth file the generator wrote (CSV with a header), read with an explicit schema for its code
+/// columns: the `text` columns and every column of the header whose name ends in `_code` are text
+/// (region codes keep their leading digits as written; `truth_cities.csv`'s
+/// `reporting_region_code` has `XPCC` after hundreds of six-digit codes, which inference would take
+/// for integers and then stop at).
 pub(crate) fn read_truth(path: &Path, text: &[&str]) -> Result<DataFrame> {
+    let mut header = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?,
+        ),
+        &mut header,
+    )
+    .with_context(|| format!("reading the header of {}", path.display()))?;
+    let mut columns: Vec<&str> = text.to_vec();
+    for name in header.trim_end().split(',') {
+        if name.ends_with("_code") && !columns.contains(&name) {
+            columns.push(name);
+        }
+    }
     CsvReadOptions::default()
         .with_has_header(true)
         .with_schema_overwrite(Some(std::sync::Arc::new(
-            text.iter()
+            columns
+                .iter()
                 .map(|c| Field::new((*c).into(), DataType::String))
                 .collect::<Schema>(),
         )))

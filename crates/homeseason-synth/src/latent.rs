@@ -95,6 +95,15 @@ pub(crate) struct Latent {
 }
 
 impl Latent {
+    /// The same season without the campaign: no uplift on any day (a scenario's spillover into the
+    /// controls included) and no local event; every value without the campaign is unchanged. The
+    /// campaign-off twin of the truth tests ([`crate::cities`]).
+    #[cfg(test)]
+    pub(crate) fn without_campaign(&mut self) {
+        self.profile.iter_mut().for_each(|p| *p = 0.0);
+        self.local.iter_mut().for_each(|l| *l = None);
+    }
+
     /// Draw the model for a configuration.
     pub(crate) fn build(cfg: &SynthConfig) -> Result<Latent, SynthError> {
         let mut regions = cfg.campaign.regions()?;
