@@ -26,7 +26,6 @@ fn fen() -> Expr {
 /// summing these sums over one of the keys gives exactly the sums of a group-by without it: one
 /// group-by keyed by a class column (channel, town/country) serves the series of every class and
 /// of all classes together ([`series_from_fen`]).
-#[must_use]
 pub fn fen_cells(rows: LazyFrame, keys: &[&str]) -> LazyFrame {
     let by: Vec<Expr> = keys.iter().map(|k| col(*k)).collect();
     rows.group_by(by).agg([fen().sum().alias(NET_FEN)])
@@ -135,7 +134,6 @@ pub fn with_zero_days(
 /// [`with_zero_days`] on sums already taken in fen: `sums` holds the `cell` columns, `date` and
 /// [`NET_FEN`], one row per cell × date (a [`fen_cells`] frame); the result has the same columns
 /// with a zero ([`NET_FEN`] `0`) for each day of the cell's `group` in `days` without a row.
-#[must_use]
 pub fn with_zero_days_fen(
     sums: LazyFrame,
     days: LazyFrame,

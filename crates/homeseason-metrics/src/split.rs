@@ -88,7 +88,6 @@ pub fn class_cells(rows: &DataFrame, split: Split<'_>) -> Result<DataFrame> {
 /// `cells` ([`class_cells`]) summed over the class: `region_code, category, date` and
 /// [`NET_FEN`], one row per region × category × date, for [`crate::series_from_fen`]
 /// (then bit for bit [`crate::daily_series`] of the rows `cells` came from).
-#[must_use]
 pub fn all_classes(cells: &DataFrame) -> LazyFrame {
     cells
         .clone()

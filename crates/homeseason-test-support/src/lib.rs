@@ -405,66 +405,6 @@ pub fn recoverable_weighted(hidden: &[usize], forms: &[Vec<(usize, f64)>]) -> Ve
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn activities_rows_and_the_bad_line() {
-        let text = String::from_utf8(activities_csv(&["330000", "110000"], 2, true, "x")).unwrap();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 5);
-        assert!(lines[2].contains("2023-13-45"), "{}", lines[2]);
-        assert!(lines[4].starts_with("110000-2023-x002,110000,"));
-    }
-
-    #[test]
-    fn assert_close_accepts_within_and_rejects_outside_and_nan() {
-        assert_close(1.0005, 1.0, 1e-3, "near");
-        for (actual, expected) in [(1.002, 1.0), (0.998, 1.0), (f64::NAN, 1.0), (1.0011, 1.0)] {
-            let caught = std::panic::catch_unwind(|| assert_close(actual, expected, 1e-3, "far"));
-            assert!(caught.is_err(), "{actual} vs {expected} should fail");
-        }
-    }
-
-    #[test]
-    fn a_copied_folder_has_the_same_files_and_bytes() {
-        let root = std::env::temp_dir().join(format!("hs-test-support-{}", std::process::id()));
-        let (from, to) = (root.join("from"), root.join("to"));
-        std::fs::create_dir_all(from.join("a/b")).unwrap();
-        std::fs::write(from.join("top.txt"), b"top").unwrap();
-        std::fs::write(from.join("a/b/deep.bin"), [0_u8, 1, 2]).unwrap();
-        copy_dir(&from, &to);
-        let copied = files_with_bytes(&to, |_| true);
-        assert_eq!(copied, files_with_bytes(&from, |_| true));
-        assert_eq!(
-            copied,
-            vec![
-                (PathBuf::from("a/b/deep.bin"), vec![0, 1, 2]),
-                (PathBuf::from("top.txt"), b"top".to_vec()),
-            ]
-        );
-        let only_txt = files_with_bytes(&to, |p| p.extension().is_some_and(|x| x == "txt"));
-        assert_eq!(only_txt.len(), 1);
-        std::fs::remove_dir_all(&root).unwrap();
-    }
-
-    #[test]
-    fn the_attack_recovers_what_the_sums_give_and_nothing_else() {
-        // Cells 0..4 hidden. Figures: {0,1,5}, {0,1,2}, {2,3}: 2 = second − first + 5 (visible),
-        // then 3 = third − 2; 0 and 1 stay a pair.
-        let groups = vec![vec![0, 1, 5], vec![0, 1, 2], vec![2, 3]];
-        assert_eq!(recoverable(&[0, 1, 2, 3], &groups), vec![2, 3]);
-        assert!(recoverable(&[0, 1], &groups[..1]).is_empty());
-        assert_eq!(recoverable(&[4], &[vec![4, 6]]), vec![4]);
-    }
-
-    #[test]
-    fn the_fixtures_folder_is_in_the_repository() {
-        assert!(fixtures_dir().join("payments").is_dir());
-    }
-}
-
 /// `cmd` made to die with the thread that starts it: run through util-linux's `setpriv
 /// --pdeathsig KILL` (program, arguments, folder and environment carried over), so a long-lived
 /// child — a `homeseason serve`, a `python3 -m http.server` — is killed by the kernel when the test
@@ -582,4 +522,64 @@ pub fn env_count(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activities_rows_and_the_bad_line() {
+        let text = String::from_utf8(activities_csv(&["330000", "110000"], 2, true, "x")).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5);
+        assert!(lines[2].contains("2023-13-45"), "{}", lines[2]);
+        assert!(lines[4].starts_with("110000-2023-x002,110000,"));
+    }
+
+    #[test]
+    fn assert_close_accepts_within_and_rejects_outside_and_nan() {
+        assert_close(1.0005, 1.0, 1e-3, "near");
+        for (actual, expected) in [(1.002, 1.0), (0.998, 1.0), (f64::NAN, 1.0), (1.0011, 1.0)] {
+            let caught = std::panic::catch_unwind(|| assert_close(actual, expected, 1e-3, "far"));
+            assert!(caught.is_err(), "{actual} vs {expected} should fail");
+        }
+    }
+
+    #[test]
+    fn a_copied_folder_has_the_same_files_and_bytes() {
+        let root = std::env::temp_dir().join(format!("hs-test-support-{}", std::process::id()));
+        let (from, to) = (root.join("from"), root.join("to"));
+        std::fs::create_dir_all(from.join("a/b")).unwrap();
+        std::fs::write(from.join("top.txt"), b"top").unwrap();
+        std::fs::write(from.join("a/b/deep.bin"), [0_u8, 1, 2]).unwrap();
+        copy_dir(&from, &to);
+        let copied = files_with_bytes(&to, |_| true);
+        assert_eq!(copied, files_with_bytes(&from, |_| true));
+        assert_eq!(
+            copied,
+            vec![
+                (PathBuf::from("a/b/deep.bin"), vec![0, 1, 2]),
+                (PathBuf::from("top.txt"), b"top".to_vec()),
+            ]
+        );
+        let only_txt = files_with_bytes(&to, |p| p.extension().is_some_and(|x| x == "txt"));
+        assert_eq!(only_txt.len(), 1);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn the_attack_recovers_what_the_sums_give_and_nothing_else() {
+        // Cells 0..4 hidden. Figures: {0,1,5}, {0,1,2}, {2,3}: 2 = second − first + 5 (visible),
+        // then 3 = third − 2; 0 and 1 stay a pair.
+        let groups = vec![vec![0, 1, 5], vec![0, 1, 2], vec![2, 3]];
+        assert_eq!(recoverable(&[0, 1, 2, 3], &groups), vec![2, 3]);
+        assert!(recoverable(&[0, 1], &groups[..1]).is_empty());
+        assert_eq!(recoverable(&[4], &[vec![4, 6]]), vec![4]);
+    }
+
+    #[test]
+    fn the_fixtures_folder_is_in_the_repository() {
+        assert!(fixtures_dir().join("payments").is_dir());
+    }
 }

@@ -1,8 +1,6 @@
 //! Tests of the upload service: the router without a socket, a real server on loopback driven by the
 //! client, the abuse suite, and the round trip in headless Chromium.
 
-#![expect(clippy::print_stderr, reason = "the browser test says why it skips")]
-
 mod util;
 
 mod abuse;
