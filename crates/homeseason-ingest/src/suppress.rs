@@ -305,9 +305,8 @@ impl Published {
         Published {
             targeted: campaign
                 .categories
-                .targeted
-                .iter()
-                .map(|c| c.id().to_owned())
+                .targeted_ids()
+                .map(str::to_owned)
                 .collect(),
             cuts: vec![
                 w.start,

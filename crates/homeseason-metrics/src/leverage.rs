@@ -444,9 +444,8 @@ pub fn leverage(
     };
     let targeted: BTreeSet<String> = campaign
         .categories
-        .targeted
-        .iter()
-        .map(|c| c.id().to_owned())
+        .targeted_ids()
+        .map(str::to_owned)
         .collect();
     let headline = campaign.baseline.primary_method.as_str();
     let day = |d: NaiveDate| days_from_civil(d.year(), d.month(), d.day());

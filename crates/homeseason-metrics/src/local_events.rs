@@ -164,9 +164,8 @@ impl LocalEventOptions {
         self.categories.clone().unwrap_or_else(|| {
             campaign
                 .categories
-                .targeted
-                .iter()
-                .map(|c| c.id().to_owned())
+                .targeted_ids()
+                .map(str::to_owned)
                 .chain(std::iter::once(ALL_TARGETED.to_owned()))
                 .collect()
         })

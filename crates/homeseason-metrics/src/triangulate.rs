@@ -131,9 +131,8 @@ pub fn triangulate(
     let retail = RetailTable::build(retail_stats)?;
     let targeted: BTreeSet<String> = campaign
         .categories
-        .targeted
-        .iter()
-        .map(|c| c.id().to_owned())
+        .targeted_ids()
+        .map(str::to_owned)
         .collect();
     let names = Regions::embedded();
 

@@ -259,12 +259,7 @@ pub fn city_series(
                 .alias(NET_FEN),
         ])
         .collect()?;
-    let targeted: Vec<&str> = campaign
-        .categories
-        .targeted
-        .iter()
-        .map(|c| c.id())
-        .collect();
+    let targeted: Vec<&str> = campaign.categories.targeted_ids().collect();
     Ok((series_of_rows(&rows, &targeted)?, coverage))
 }
 
@@ -963,12 +958,7 @@ pub fn published_cities(
             }
         }
     }
-    let targeted: Vec<&str> = campaign
-        .categories
-        .targeted
-        .iter()
-        .map(|c| c.id())
-        .collect();
+    let targeted: Vec<&str> = campaign.categories.targeted_ids().collect();
     // Cells, with the campaign window's actual sales as their size.
     let (codes, cats) = (
         uplift.column("region_code")?.str()?,

@@ -668,12 +668,7 @@ pub fn blank_with_complements<S: std::hash::BuildHasher>(
 
 /// The campaign's targeted category ids.
 fn targeted_ids(campaign: &Campaign) -> HashSet<&str> {
-    campaign
-        .categories
-        .targeted
-        .iter()
-        .map(|c| c.id())
-        .collect()
+    campaign.categories.targeted_ids().collect()
 }
 
 /// The `region_code` and `category` columns of `frame`.

@@ -387,12 +387,7 @@ impl Document<'_> {
             2,
             format!("2 分品类 By category ({area_zh} {area_en})"),
         ));
-        let mut cats: Vec<String> = c
-            .categories
-            .targeted
-            .iter()
-            .map(|x| x.id().to_owned())
-            .collect();
+        let mut cats: Vec<String> = c.categories.targeted_ids().map(str::to_owned).collect();
         cats.push("all_targeted".into());
         let others = self.other_methods();
         let mut header: Vec<String> = vec![

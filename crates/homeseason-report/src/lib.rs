@@ -491,13 +491,7 @@ fn build_for(
     let mut charts = Vec::new();
     // National series per category, window shaded, baseline and band.
     let mut series_cats = vec!["all_targeted".to_owned()];
-    series_cats.extend(
-        campaign
-            .categories
-            .targeted
-            .iter()
-            .map(|c| c.id().to_owned()),
-    );
+    series_cats.extend(campaign.categories.targeted_ids().map(str::to_owned));
     let mut published = Vec::new();
     let mut gaps: Vec<String> = Vec::new();
     for cat in &series_cats {

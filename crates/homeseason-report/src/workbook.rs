@@ -664,13 +664,7 @@ fn summary_sheet(
         order.push((r.code.clone(), r.name_zh.clone()));
     }
     let mut categories = vec!["all_targeted".to_owned()];
-    categories.extend(
-        campaign
-            .categories
-            .targeted
-            .iter()
-            .map(|c| c.id().to_owned()),
-    );
+    categories.extend(campaign.categories.targeted_ids().map(str::to_owned));
     let mut i = 0;
     for (code, name) in &order {
         for cat in &categories {

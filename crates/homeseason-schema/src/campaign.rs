@@ -144,6 +144,13 @@ pub struct CategoryConfig {
     pub controls: Vec<Category>,
 }
 
+impl CategoryConfig {
+    /// The targeted categories' ids (`home_appliances`, …), in the campaign file's order.
+    pub fn targeted_ids(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.targeted.iter().map(|c| c.id())
+    }
+}
+
 /// One MCC → category mapping.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MccEntry {

@@ -2119,31 +2119,11 @@ mod tests {
     #[test]
     fn recovers_the_error_process_of_a_simulated_series() {
         // A slow component strong enough to be identified from one realisation.
-        let truth = params([0.95, 0.5], [0.4, 0.2], 0.4);
         let len = 3000;
-        let mut rng = Sampler::new(11);
-        let (mut z1, mut z2) = (
-            rng.normal() * truth.w[0].sqrt(),
-            rng.normal() * truth.w[1].sqrt(),
-        );
-        let y: Vec<f64> = (0..len)
-            .map(|t| {
-                if t > 0 {
-                    z1 = truth.phi[0] * z1 + truth.q(0).sqrt() * rng.normal();
-                    z2 = truth.phi[1] * z2 + truth.q(1).sqrt() * rng.normal();
-                }
-                3.0 + z1 + z2 + truth.wn.sqrt() * rng.normal()
-            })
-            .collect();
+        let y = two_ar_series(len, 11);
         let data = PreData::new(vec![true; len], y, vec![vec![1.0; len]], len);
         let post = integrate(&data, ErrorModel::TwoAr1PlusNoise, None).unwrap();
-        let mean = |f: &dyn Fn(&Params) -> f64| {
-            post.nodes
-                .iter()
-                .zip(&post.weights)
-                .map(|(n, w)| w * f(&n.params))
-                .sum::<f64>()
-        };
+        let mean = |f: &dyn Fn(&Params) -> f64| posterior_mean(&post, f);
         let (slow, fast) = (mean(&|p| p.phi[0]), mean(&|p| p.phi[1]));
         let slow_sd = (mean(&|p| p.phi[0] * p.phi[0]) - slow * slow).sqrt();
         let (w1, w2, wn) = (mean(&|p| p.w[0]), mean(&|p| p.w[1]), mean(&|p| p.wn));
@@ -2161,6 +2141,15 @@ mod tests {
             "{w1} {w2} {wn}"
         );
         assert!(post.effective > 5.0, "effective nodes {}", post.effective);
+    }
+
+    /// The posterior mean of `f` over the nodes, by their weights.
+    fn posterior_mean(post: &Posterior, f: &dyn Fn(&Params) -> f64) -> f64 {
+        post.nodes
+            .iter()
+            .zip(&post.weights)
+            .map(|(n, w)| w * f(&n.params))
+            .sum()
     }
 
     /// A series with a slow and a fast AR component plus noise around 3.0 (`len` days).
@@ -2198,13 +2187,7 @@ mod tests {
         let cold = integrate(&data, model, None).unwrap();
         let warm = integrate(&data, model, Some(&start)).unwrap();
         let moments = |post: &Posterior| {
-            let mean = |f: &dyn Fn(&Params) -> f64| {
-                post.nodes
-                    .iter()
-                    .zip(&post.weights)
-                    .map(|(n, w)| w * f(&n.params))
-                    .sum::<f64>()
-            };
+            let mean = |f: &dyn Fn(&Params) -> f64| posterior_mean(post, f);
             let slow = mean(&|p| p.phi[0]);
             let sd = (mean(&|p| p.phi[0] * p.phi[0]) - slow * slow).sqrt();
             (slow, sd, mean(&|p| p.w[0]))
