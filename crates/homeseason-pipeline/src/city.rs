@@ -651,7 +651,9 @@ pub fn estimate_cities(
 
 /// The methods on the city series: the history methods on every cell, the counterfactual
 /// regression only on [`regression_series`]' cells (with its own backtest, so its calibration
-/// pools the cells it ran on); the tables of both, one after the other.
+/// pools the cells it ran on); the tables of both, one after the other, and one backtest table
+/// whose headline method is chosen among the methods that estimated every city cell the others
+/// did ([`headline_of_cities`]).
 fn estimate_series(
     series: &DataFrame,
     campaign: &Campaign,
@@ -664,17 +666,74 @@ fn estimate_series(
         )?)
     })?;
     let mut parts = parts.into_iter();
-    let Some((mut result, mut backtest, _, _)) = parts.next() else {
+    let Some((mut result, mut backtest, mut figures, mut selection)) = parts.next() else {
         return Err(PipelineError::Invalid(
             "no method to run 未指定估算方法".into(),
         ));
     };
-    for (more, more_backtest, _, _) in parts {
+    let mut stacked = false;
+    for (more, _, more_figures, more_selection) in parts {
         result.uplift.vstack_mut(&more.uplift)?;
         result.baseline_daily.vstack_mut(&more.baseline_daily)?;
-        backtest.vstack_mut(&more_backtest)?;
+        if more_figures.iter().any(|f| f.method == selection.method) {
+            selection = more_selection;
+        }
+        figures.extend(more_figures);
+        stacked = true;
+    }
+    if stacked {
+        let selection = headline_of_cities(campaign, &result.uplift, &figures, selection)?;
+        backtest = homeseason_metrics::backtest::backtest_frame(campaign, &figures, &selection)?;
     }
     Ok((result, backtest))
+}
+
+/// The headline method of a city table: with `primary_method = "auto"`, the backtest's choice
+/// ([`homeseason_metrics::backtest::select`]) among the history methods and the regression where
+/// it estimated as many city × category cells as the most complete method — run on full city
+/// series only ([`regression_series`]), it is eligible only where that left out no city cell, so a
+/// province's city table never shows a handful of its cities because the method that ran on those
+/// scored best on them. A pinned method stays (`pinned`).
+fn headline_of_cities(
+    campaign: &Campaign,
+    uplift: &DataFrame,
+    figures: &[homeseason_metrics::backtest::MethodBacktest],
+    pinned: homeseason_metrics::backtest::Selection,
+) -> Result<homeseason_metrics::backtest::Selection> {
+    if campaign.baseline.primary_method != homeseason_schema::campaign::AUTO_METHOD {
+        return Ok(pinned);
+    }
+    let counts = uplift
+        .clone()
+        .lazy()
+        .group_by([col("method")])
+        .agg(
+            [concat_str([col("region_code"), col("category")], "|", true)
+                .n_unique()
+                .alias("cells")],
+        )
+        .collect()?;
+    let names = counts.column("method")?.str()?;
+    let cells = counts.column("cells")?.cast(&DataType::UInt64)?;
+    let cells = cells.u64()?;
+    let of: HashMap<&str, u64> = names
+        .iter()
+        .zip(cells.iter())
+        .filter_map(|(m, n)| Some((m?, n?)))
+        .collect();
+    let most = of.values().copied().max().unwrap_or_default();
+    let eligible: Vec<_> = figures
+        .iter()
+        .filter(|f| {
+            f.method != Method::CounterfactualRegression
+                || of.get(f.method.id()).copied() == Some(most)
+        })
+        .cloned()
+        .collect();
+    Ok(homeseason_metrics::backtest::select(
+        &eligible,
+        campaign.baseline.level,
+    ))
 }
 
 /// `run` on the city series as the city level's rule has it: the history methods of `methods` on
@@ -1119,6 +1178,53 @@ mod tests {
         for bad in ["../330000", "330000/..", "/tmp", "999999", ""] {
             assert!(city_dir(bad).is_err(), "{bad:?}");
         }
+    }
+
+    /// The regression, run on a few full city series, is not the city table's headline even with
+    /// the lowest backtest error and enough backtest cells; covering every city cell, it can be.
+    #[test]
+    fn the_city_headline_is_a_method_that_covers_every_city() {
+        use homeseason_metrics::backtest::MethodBacktest;
+        let campaign = Campaign::default_2023();
+        let figure = |method, cells, mae_pp| MethodBacktest {
+            method,
+            windows: 3,
+            cells,
+            bias_pp: 0.0,
+            mae_pp,
+            coverage: 0.9,
+            error_band_pp: 2.0 * mae_pp,
+            conformal_factor: 1.0,
+            calibrated_coverage: 0.9,
+        };
+        let figures = [
+            figure(Method::PriorYear, 300, 9.0),
+            figure(Method::TwoYear, 100, 7.0),
+            figure(Method::CounterfactualRegression, 30, 3.0),
+        ];
+        // Ten cities in all; the regression ran on two of them.
+        let uplift = |regression_cities: usize| {
+            let mut method = Vec::new();
+            let mut region = Vec::new();
+            for (m, n) in [
+                ("prior_year", 10),
+                ("two_year", 10),
+                ("counterfactual_regression", regression_cities),
+            ] {
+                for c in 0..n {
+                    method.push(m);
+                    region.push(format!("3301{c:02}"));
+                }
+            }
+            let category = vec!["furniture"; method.len()];
+            df!("method" => method, "region_code" => region, "category" => category).unwrap()
+        };
+        let pinned = homeseason_metrics::backtest::select(&figures, 0.9);
+        assert_eq!(pinned.method, Method::CounterfactualRegression);
+        let few = headline_of_cities(&campaign, &uplift(2), &figures, pinned.clone()).unwrap();
+        assert_eq!(few.method, Method::TwoYear);
+        let all = headline_of_cities(&campaign, &uplift(10), &figures, pinned).unwrap();
+        assert_eq!(all.method, Method::CounterfactualRegression);
     }
 
     /// City, its reporting region, its area, merchants per row.
