@@ -1363,23 +1363,27 @@ mod tests {
             .get(0)
     }
 
+    /// The area rows' lake in a temporary folder, the 2023 campaign, and `methods` estimated on
+    /// the cities of `scope` (`None`: the nation).
+    fn estimated(
+        methods: &[Method],
+        scope: Option<&str>,
+    ) -> (tempfile::TempDir, Lake, Campaign, CityEstimate) {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = lake_with_areas(dir.path());
+        let campaign = Campaign::default_2023();
+        let opts = UpliftOptions::from_campaign(&campaign);
+        let est = estimate_cities(&lake, &campaign, methods, &opts, scope).unwrap();
+        (dir, lake, campaign, est)
+    }
+
     /// Zhejiang's cities: one read of the area rows, a table per city in the level folder (the
     /// province-level `uplift` untouched), names from the division list, 杭州's +20 % recovered,
     /// the 000000 row the sum of the cities, and the share of sales without a city counted.
     #[test]
     fn a_province_s_cities_are_estimated_in_their_own_folder() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = lake_with_areas(dir.path());
-        let campaign = Campaign::default_2023();
-        let opts = UpliftOptions::from_campaign(&campaign);
-        let est = estimate_cities(
-            &lake,
-            &campaign,
-            &[Method::PriorYear, Method::TwoYear],
-            &opts,
-            Some("330000"),
-        )
-        .unwrap();
+        let (dir, lake, _campaign, est) =
+            estimated(&[Method::PriorYear, Method::TwoYear], Some("330000"));
         assert!(lake.read_table(tables::UPLIFT).unwrap().height() == 0);
         assert!(dir.path().join("levels/city/330000/scope.json").is_file());
         let uplift = city_lake(&lake, "330000")
@@ -1435,11 +1439,7 @@ mod tests {
     /// total is the sum of all six.
     #[test]
     fn the_nation_s_cities_total_every_city() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = lake_with_areas(dir.path());
-        let campaign = Campaign::default_2023();
-        let opts = UpliftOptions::from_campaign(&campaign);
-        let est = estimate_cities(&lake, &campaign, &[Method::PriorYear], &opts, None).unwrap();
+        let (_dir, lake, _campaign, est) = estimated(&[Method::PriorYear], None);
         let uplift = &est.result.uplift;
         let sum: f64 = CITIES
             .iter()
@@ -1557,11 +1557,7 @@ mod tests {
     /// two, not 嘉兴; the differencing attack of the test-support crate recovers nothing.
     #[test]
     fn a_small_city_is_blanked_with_a_complement_that_the_attack_cannot_undo() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = lake_with_areas(dir.path());
-        let campaign = Campaign::default_2023();
-        let opts = UpliftOptions::from_campaign(&campaign);
-        let est = estimate_cities(&lake, &campaign, &[Method::PriorYear], &opts, None).unwrap();
+        let (_dir, lake, campaign, est) = estimated(&[Method::PriorYear], None);
         let area = lake.read_table(tables::PAYMENT_AREA_DAILY).unwrap();
         let (published, hidden) =
             published_cities(&est.result.uplift, &area, &campaign, 5).unwrap();
@@ -1741,18 +1737,7 @@ mod tests {
     /// one past the window's end, the stored table itself.
     #[test]
     fn a_weekly_report_cuts_the_cities_at_its_sunday() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = lake_with_areas(dir.path());
-        let campaign = Campaign::default_2023();
-        let opts = UpliftOptions::from_campaign(&campaign);
-        let est = estimate_cities(
-            &lake,
-            &campaign,
-            &[Method::PriorYear],
-            &opts,
-            Some("330000"),
-        )
-        .unwrap();
+        let (_dir, lake, campaign, est) = estimated(&[Method::PriorYear], Some("330000"));
         let stored = est.result.uplift.clone();
         let day = campaign.window.start + chrono::Duration::days(16);
         let sunday = homeseason_report::week_sunday(day);
