@@ -73,6 +73,17 @@ fn a_province_gets_its_city_level_report() {
         assert!(text.contains("杭州市"), "Hangzhou by name");
         assert!(!text.contains("3 分地区 By region"), "no region section");
         assert!(!text.contains("uplift_tilemap"), "no tile map");
+        // The headline counts Zhejiang's cities, not the nation's 37 regions.
+        assert!(
+            text.contains("浙江省区间高于零的城市 Cities of 浙江省"),
+            "the cities' count"
+        );
+        assert!(!text.contains("37 / 37"), "no national region count");
+        // How much of the province's payments the cities stand on, and how noisy they are.
+        assert!(text.contains("覆盖范围：各城市合计"), "the cities' share");
+        assert!(text.contains("of the province's"), "the cities' share");
+        assert!(text.contains("Noise: city series are small"), "the noise");
+        assert!(!text.contains("-0.0"), "no negative zero");
     }
     assert!(out.join("charts/uplift_by_city.png").is_file());
     assert!(!out.join("charts/uplift_tilemap.png").exists());
@@ -85,6 +96,16 @@ fn a_province_gets_its_city_level_report() {
     );
     let range = book.worksheet_range("分城市 By city").expect("city sheet");
     assert!(range.height() >= 3 + 2, "{}", range.height());
+    let notes: Vec<String> = range
+        .rows()
+        .filter_map(|r| r.first().map(ToString::to_string))
+        .filter(|t| t.starts_with("覆盖范围") || t.starts_with("噪声"))
+        .collect();
+    assert_eq!(
+        notes.len(),
+        2,
+        "coverage and noise under the table: {notes:?}"
+    );
 
     // A city report is a province's; without a city-level estimate it says what to run.
     fails(&[

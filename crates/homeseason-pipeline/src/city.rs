@@ -1126,12 +1126,16 @@ pub fn report_cities(
     let (uplift, backtest, coverage) = read_city_tables(lake, Some(region))?;
     // The weekly report's cut-off: the cities' window so far, as the province level's.
     let uplift = city_week_estimates(lake, campaign, region, as_of, uplift, &backtest)?;
+    let method = homeseason_report::primary_method(campaign, Some(&backtest))?;
+    // The cities' share of the province's payments over the same days (before any blanking: only
+    // the sum is shown, a margin the blanking already protects).
+    let share = city_share(lake, campaign, region, as_of, &uplift, &method)?;
+    let noise = city_noise(lake, &backtest, &method)?;
     let k = lake.suppression_threshold()?;
     let (uplift, blanked) = match k {
         Some(k) => published_cities(&uplift, &read_area(lake, &PUBLISH_COLUMNS)?, campaign, k)?,
         None => (uplift, 0),
     };
-    let method = homeseason_report::primary_method(campaign, Some(&backtest))?;
     let suppression = match k {
         Some(k) => format!(
             "{blanked} 个城市×品类单元格因商户数少于 {k} 或为防止差分还原而留空（—）。 {blanked} city × category cells are blank (—): fewer than {k} merchants, or blanked so that the province's total less the others does not give one back."
@@ -1148,6 +1152,8 @@ pub fn report_cities(
             coverage.share_without_city * 100.0,
             coverage.total_row
         ),
+        share,
+        noise,
     };
     let (_, html) = crate::outputs::report_for_level(
         lake,
@@ -1159,6 +1165,104 @@ pub fn report_cities(
         Some(section),
     )?;
     Ok(html)
+}
+
+/// The cities' net sales (all targeted categories, the campaign window up to the report's Sunday)
+/// from the city-level `uplift` of `method`, against the province's own in `payment_daily` over the
+/// same days and categories; `None` when the table has no such rows.
+fn city_share(
+    lake: &Lake,
+    campaign: &Campaign,
+    region: &str,
+    as_of: Option<chrono::NaiveDate>,
+    uplift: &DataFrame,
+    method: &str,
+) -> Result<Option<homeseason_report::city::CityShare>> {
+    let window = &campaign.window;
+    let last = as_of
+        .map(homeseason_report::week_sunday)
+        .filter(|d| *d < window.end && *d >= window.start)
+        .unwrap_or(window.end);
+    let cities = uplift
+        .clone()
+        .lazy()
+        .filter(
+            col("category")
+                .eq(lit(ALL_TARGETED))
+                .and(col("method").eq(lit(method.to_owned())))
+                .and(col("window_kind").eq(lit("campaign")))
+                .and(col("region_code").neq(lit(NATIONAL))),
+        )
+        .select([
+            len().alias("n"),
+            col("actual_yuan").cast(DataType::Float64).sum(),
+        ])
+        .collect()?;
+    if cities.column("n")?.cast(&DataType::UInt64)?.u64()?.get(0) == Some(0) {
+        return Ok(None);
+    }
+    let cities_yuan = cities.column("actual_yuan")?.f64()?.get(0).unwrap_or(0.0);
+    let targeted = campaign
+        .categories
+        .targeted_ids()
+        .fold(lit(false), |acc, c| {
+            acc.or(col("category").eq(lit(c.to_owned())))
+        });
+    let view = lake.view()?;
+    let mut region_yuan = 0.0;
+    for (path, _) in view.files(tables::PAYMENT_DAILY)? {
+        let part = view
+            .read_file(
+                &path,
+                &["date", "region_code", "category", "net_amount_yuan"],
+            )?
+            .lazy()
+            .filter(
+                col("region_code")
+                    .eq(lit(region.to_owned()))
+                    .and(targeted.clone())
+                    .and(col("date").gt_eq(lit(window.start)))
+                    .and(col("date").lt_eq(lit(last))),
+            )
+            .select([col("net_amount_yuan").cast(DataType::Float64).sum()])
+            .collect()?;
+        region_yuan += part.column("net_amount_yuan")?.f64()?.get(0).unwrap_or(0.0);
+    }
+    Ok(Some(homeseason_report::city::CityShare {
+        cities_yuan,
+        region_yuan,
+    }))
+}
+
+/// The city-level backtest of `method` (its MAE and calibrated coverage over the city cells),
+/// beside the province-level backtest's MAE of the same method when the lake has one.
+fn city_noise(
+    lake: &Lake,
+    backtest: &DataFrame,
+    method: &str,
+) -> Result<Option<homeseason_report::city::CityNoise>> {
+    let figures = homeseason_metrics::backtest::figures_of(backtest)?;
+    let Some(city) = figures
+        .iter()
+        .find(|f| f.method.id() == method && f.cells > 0)
+    else {
+        return Ok(None);
+    };
+    let region_mae_pp = match lake.read_table(tables::UPLIFT_BACKTEST) {
+        Ok(b) if b.height() > 0 => homeseason_metrics::backtest::figures_of(&b)?
+            .iter()
+            .find(|f| f.method.id() == method && f.cells > 0)
+            .map(|f| f.mae_pp),
+        _ => None,
+    };
+    Ok(Some(homeseason_report::city::CityNoise {
+        method: method.to_owned(),
+        windows: city.windows,
+        cells: city.cells,
+        mae_pp: city.mae_pp,
+        calibrated_coverage: city.calibrated_coverage,
+        region_mae_pp,
+    }))
 }
 
 #[cfg(test)]

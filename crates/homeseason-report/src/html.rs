@@ -64,7 +64,7 @@ fn measure_row(
 
 fn pct(p: f64) -> String {
     if p.is_finite() {
-        format!("{p:+.1}%")
+        format!("{}%", crate::signed(p, 1))
     } else {
         "—".into()
     }
@@ -284,6 +284,39 @@ impl Document<'_> {
         }
     }
 
+    /// The headline's count of areas whose interval lies above zero: the regions for the national
+    /// report; for a region's report the same national count, labelled as national context; for a
+    /// city-level report its published cities ([`crate::city::cities_up`]).
+    fn areas_up_row(&self) -> Vec<String> {
+        let h = self.headline;
+        let (label, value) = if let Some(section) = &self.extra.cities {
+            let (up, shown, blank) = crate::city::cities_up(&section.rows);
+            (
+                format!(
+                    "{}区间高于零的城市 Cities of {} with their interval above zero ({})",
+                    section.scope_name_zh, section.scope_name_zh, section.method
+                ),
+                if blank > 0 {
+                    format!("{up} / {shown}（另 {blank} 个留空 blank）")
+                } else {
+                    format!("{up} / {shown}")
+                },
+            )
+        } else if self.focus().0 == NATIONAL {
+            (
+                "显著提升的地区 Regions with uplift above zero at the interval level".to_owned(),
+                format!("{} / {}", h.regions_up.0, h.regions_up.1),
+            )
+        } else {
+            (
+                "全国显著提升的地区（对照） Regions nationwide with uplift above zero at the interval level (for context)"
+                    .to_owned(),
+                format!("{} / {}", h.regions_up.0, h.regions_up.1),
+            )
+        };
+        vec![label, value, "—".into(), "[2]".into()]
+    }
+
     fn blocks(&self) -> Vec<Block> {
         let c = self.input.campaign;
         let h = self.headline;
@@ -337,13 +370,7 @@ impl Document<'_> {
                         h.uplift_pct,
                         h.uplift_interval,
                     ),
-                    vec![
-                        "显著提升的地区 Regions with uplift above zero at the interval level"
-                            .into(),
-                        format!("{} / {}", h.regions_up.0, h.regions_up.1),
-                        "—".into(),
-                        "[2]".into(),
-                    ],
+                    self.areas_up_row(),
                 ],
             }),
         ];

@@ -284,6 +284,17 @@ fn chart_file<C: Chart>(
     })
 }
 
+/// `v` with its sign and `digits` decimals, as every signed figure of the report and workbook is
+/// shown; a value that rounds to zero is `+0.0`, never `-0.0`.
+pub(crate) fn signed(v: f64, digits: usize) -> String {
+    let s = format!("{v:+.digits$}");
+    if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
+        format!("+{}", &s[1..])
+    } else {
+        s
+    }
+}
+
 fn category_names(id: &str) -> (String, String) {
     match Category::parse(id) {
         Ok(c) => (c.name_zh().to_owned(), c.name_en().to_owned()),

@@ -474,7 +474,7 @@ pub(crate) fn triangulation(t: &DataFrame) -> Result<Vec<TriangulationRow>> {
     let r = f("retail_yoy_pct")?;
     let fmt = |v: f64| {
         if v.is_finite() {
-            format!("{v:+.1}%")
+            format!("{}%", crate::signed(v, 1))
         } else {
             "—".into()
         }

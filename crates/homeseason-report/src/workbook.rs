@@ -441,6 +441,12 @@ fn city_sheet(
             number(sheet, y, xcol(2 + k), v.unwrap_or(f64::NAN), fmt)?;
         }
     }
+    // Coverage, noise and blanking under the table, one merged row each.
+    for (j, note) in section.notes().iter().enumerate() {
+        let y = row(section.rows.len() + 1 + j);
+        sheet.merge_range(y, 0, y, xcol(header.len() - 1), note, &f.note)?;
+        sheet.set_row_height(y, 75)?;
+    }
     Ok(())
 }
 
@@ -1253,6 +1259,7 @@ mod tests {
             uplift_pct: pct,
             lower_pct: pct.map(|p| p - 2.0),
             upper_pct: pct.map(|p| p + 2.0),
+            distinguishable: pct.map(|p| p.abs() >= 5.0),
         };
         let section = CitySection {
             scope_name_zh: "浙江省".into(),
@@ -1262,6 +1269,18 @@ mod tests {
                 city("330400", "嘉兴市", None),
             ],
             note: "note".into(),
+            share: Some(crate::city::CityShare {
+                cities_yuan: 0.38e8,
+                region_yuan: 24.0e8,
+            }),
+            noise: Some(crate::city::CityNoise {
+                method: "two_year".into(),
+                windows: 3,
+                cells: 132,
+                mae_pp: 17.6,
+                calibrated_coverage: 0.88,
+                region_mae_pp: Some(2.1),
+            }),
         };
         let bytes = region_workbook_with(
             &campaign,
@@ -1279,7 +1298,11 @@ mod tests {
             [SUMMARY_SHEET, ACTIVITIES_SHEET, "分城市 By city"]
         );
         let c = book.worksheet_range("分城市 By city").expect("cities");
-        assert_eq!(c.height(), 3 + 2);
+        // Header rows, 2 cities, a gap, then coverage, noise and the note.
+        assert_eq!(c.height(), 3 + 2 + 1 + 3);
+        assert!(text(&c, 6, 0).contains("1.6%"), "{}", text(&c, 6, 0));
+        assert!(text(&c, 7, 0).contains("17.6"), "{}", text(&c, 7, 0));
+        assert_eq!(text(&c, 8, 0), "note");
         assert_eq!(text(&c, 3, 0), "杭州市");
         assert_eq!(text(&c, 3, 1), "330100");
         assert!((num(&c, 3, 4) - 12.5).abs() < 1e-9);

@@ -20,7 +20,7 @@ impl Document<'_> {
             header: crate::city::HEADER.map(str::to_owned).to_vec(),
             rows: section.rows.iter().map(crate::city::cells).collect(),
         }));
-        b.push(Block::Para(section.note.clone()));
+        b.extend(section.notes().into_iter().map(Block::Para));
         for (i, chart) in self.charts.iter().enumerate() {
             if chart.name == "uplift_by_city" {
                 b.push(Block::Chart(i));

@@ -8,8 +8,8 @@ use homeseason_schema::region::{NATIONAL, Regions};
 use polars::prelude::*;
 
 use super::{Block, Document, Table};
-use crate::category_label;
 use crate::rows::opt_texts;
+use crate::{category_label, signed};
 
 /// The column of a published split table that says why a row's figures are blank (the data floor,
 /// small-cell suppression); null where nothing is withheld.
@@ -89,8 +89,13 @@ struct ClassRow {
 /// `"+x.x% [lo, hi]"`, or — when the estimate is blank (suppressed) or absent.
 fn with_interval(p: Option<f64>, lo: Option<f64>, hi: Option<f64>, unit: &str) -> String {
     match (p, lo, hi) {
-        (Some(p), Some(lo), Some(hi)) => format!("{p:+.1}{unit} [{lo:+.1}, {hi:+.1}]"),
-        (Some(p), _, _) => format!("{p:+.1}{unit}"),
+        (Some(p), Some(lo), Some(hi)) => format!(
+            "{}{unit} [{}, {}]",
+            signed(p, 1),
+            signed(lo, 1),
+            signed(hi, 1)
+        ),
+        (Some(p), _, _) => format!("{}{unit}", signed(p, 1)),
         _ => "—".into(),
     }
 }
@@ -194,8 +199,10 @@ impl Document<'_> {
         b.push(Block::Para(
             format!("{} {}", lead.zh, lead.en).trim_end().to_owned(),
         ));
+        // In a region's report, its own rows only.
         let thin = rows
             .iter()
+            .filter(|r| area == NATIONAL || r.region_code == area)
             .filter(|r| {
                 r.withheld
                     .as_deref()
@@ -226,6 +233,25 @@ impl Document<'_> {
                     .map(|r| class_cells(category_label(&r.category), r))
                     .collect(),
             }));
+        }
+        if area != NATIONAL && !cats.is_empty() && cats.iter().all(|r| r.withheld.is_some()) {
+            // Nothing of the region's own is published: say so, and give the nation's rows as
+            // context rather than an empty table alone.
+            let national: Vec<Vec<String>> = rows
+                .iter()
+                .filter(|r| r.region_code == NATIONAL)
+                .map(|r| class_cells(category_label(&r.category), r))
+                .collect();
+            b.push(Block::Para(format!(
+                "{area_zh}本节的分类估计全部因数据不足不予公布（原因见工作簿）；下表为全国各品类的同一拆分，仅供对照，不是{area_zh}的估计。 None of {area_en}'s class estimates is published here (too little data stands behind them; the workbook gives each reason); the table below gives the nation's split for context, not an estimate for {area_en}."
+            )));
+            if !national.is_empty() {
+                b.push(Block::Para("全国（对照） National, for context".into()));
+                b.push(Block::Table(Table {
+                    header: header("品类 Category"),
+                    rows: national,
+                }));
+            }
         }
         if area == NATIONAL {
             let names = Regions::embedded();
@@ -339,12 +365,12 @@ impl Document<'_> {
                     && methods[i].as_deref() == Some(method)
             })
             .and_then(|i| change[i])
-            .map_or_else(|| "—".to_owned(), |c| format!("{c:+.2} pp"));
+            .map_or_else(|| "—".to_owned(), |c| format!("{} pp", signed(c, 2)));
         let text = match nbs_rural_share(window.start, window.end) {
             Some((now, before)) => format!(
-                "对照社零（国家统计局，按经营单位所在地分，全部消费品，非仅家居）：窗口所在各月乡村消费品零售额占城乡合计的 {now:.2}%，上年同期 {before:.2}%，变化 {:+.2} pp；支付数据全国乡村占比（全部目标品类，{method}）变化 {payment}。 Against 社零 (NBS, by the seller's location, all consumer goods, not home goods only): rural retail sales were {now:.2} % of urban + rural over the window's months, {before:.2} % a year earlier, a change of {:+.2} pp; the payment data's national rural share (all targeted categories, {method}) changed by {payment}. Source: `nbs_retail_urban_rural.csv` (bundled).",
-                now - before,
-                now - before
+                "对照社零（国家统计局，按经营单位所在地分，全部消费品，非仅家居）：窗口所在各月乡村消费品零售额占城乡合计的 {now:.2}%，上年同期 {before:.2}%，变化 {} pp；支付数据全国乡村占比（全部目标品类，{method}）变化 {payment}。 Against 社零 (NBS, by the seller's location, all consumer goods, not home goods only): rural retail sales were {now:.2} % of urban + rural over the window's months, {before:.2} % a year earlier, a change of {} pp; the payment data's national rural share (all targeted categories, {method}) changed by {payment}. Source: `nbs_retail_urban_rural.csv` (bundled).",
+                signed(now - before, 2),
+                signed(now - before, 2)
             ),
             None => format!(
                 "社零城乡拆分：随附的国家统计局月度数据（nbs_retail_urban_rural.csv，1–2 月无单月值）不覆盖窗口所在各月及上年同期，未作对照；支付数据全国乡村占比变化 {payment}。 社零's urban/rural split: the bundled NBS months (`nbs_retail_urban_rural.csv`, no single January or February) do not cover the window's months and a year earlier, so no comparison; the payment data's national rural share changed by {payment}."

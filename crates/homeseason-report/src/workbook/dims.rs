@@ -210,7 +210,12 @@ fn split_sheet(
                 (Some(v), Some(l), Some(h)) => sheet.write_string_with_format(
                     r,
                     c,
-                    format!("{v:+.1} [{l:+.1}, {h:+.1}]"),
+                    format!(
+                        "{} [{}, {}]",
+                        crate::signed(v, 1),
+                        crate::signed(l, 1),
+                        crate::signed(h, 1)
+                    ),
                     &f.center,
                 )?,
                 _ => sheet.write_blank(r, c, &f.center)?,
