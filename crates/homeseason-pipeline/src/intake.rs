@@ -544,7 +544,7 @@ impl RejectedRow {
             ("file", |r, v| r.file = v.unwrap_or_default().to_owned()),
             ("column", |r, v| r.row.column = v.map(str::to_owned)),
             ("reason", |r, v| {
-                r.row.reason = v.unwrap_or_default().to_owned()
+                r.row.reason = v.unwrap_or_default().to_owned();
             }),
             ("raw", |r, v| r.row.raw = v.unwrap_or_default().to_owned()),
             ("message_en", |r, v| {
