@@ -1361,7 +1361,7 @@ impl Lake {
         if keys.is_empty() {
             return Ok(vec![(format!("{table}/data.parquet"), rows.clone())]);
         }
-        let mut lf = rows.clone().lazy();
+        let mut exprs = Vec::new();
         let mut names = Vec::new();
         for key in keys {
             let expr = match key {
@@ -1370,10 +1370,32 @@ impl Lake {
                 PartitionKey::Month(c) => col(*c).dt().month().cast(DataType::String),
             };
             let name = format!("__part_{}", key.key());
-            lf = lf.with_column(expr.alias(name.as_str()));
+            exprs.push(expr.alias(name.as_str()));
             names.push(name);
         }
-        let with_keys = lf.collect().map_err(perr(table))?;
+        // The keys alone first: when every row has the same keys (one file's `rejects`, a
+        // month's rows), the one partition is the rows themselves, without a copy of them.
+        let key_frame = rows
+            .clone()
+            .lazy()
+            .select(exprs.clone())
+            .collect()
+            .map_err(perr(table))?;
+        let single = rows.height() > 0
+            && key_frame
+                .columns()
+                .iter()
+                .all(|c| c.as_materialized_series().n_unique().is_ok_and(|n| n == 1));
+        let with_keys = if single {
+            rows.hstack(key_frame.columns()).map_err(perr(table))?
+        } else {
+            drop(key_frame);
+            rows.clone()
+                .lazy()
+                .with_columns(exprs)
+                .collect()
+                .map_err(perr(table))?
+        };
         let drop: Vec<&str> = keys
             .iter()
             .filter_map(|k| {
@@ -1386,10 +1408,14 @@ impl Lake {
             .chain(names.iter().map(String::as_str))
             .collect();
         let mut out = Vec::new();
-        for part in with_keys
-            .partition_by_stable(names.iter().map(String::as_str), true)
-            .map_err(perr(table))?
-        {
+        let parts = if single {
+            vec![with_keys]
+        } else {
+            with_keys
+                .partition_by_stable(names.iter().map(String::as_str), true)
+                .map_err(perr(table))?
+        };
+        for part in parts {
             let mut path = table.to_owned();
             let mut file = "data".to_owned();
             for (key, name) in keys.iter().zip(&names) {

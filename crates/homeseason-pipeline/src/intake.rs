@@ -500,29 +500,67 @@ impl RejectedRow {
     /// # Errors
     /// When a column of the `rejects` contract is missing.
     pub fn from_frame(frame: &DataFrame) -> Result<Vec<RejectedRow>> {
-        if frame.height() == 0 {
+        RejectedRow::from_owned_frame(frame.clone())
+    }
+
+    /// [`RejectedRow::from_frame`], taking the frame: each column is freed as soon as its texts are
+    /// in the rows, so the frame and its rows are never both whole in memory (a file's rejects
+    /// can be hundreds of MB of bilingual messages).
+    ///
+    /// # Errors
+    /// When a column of the `rejects` contract is missing.
+    pub fn from_owned_frame(frame: DataFrame) -> Result<Vec<RejectedRow>> {
+        let height = frame.height();
+        if height == 0 {
             return Ok(Vec::new());
         }
-        let text = |name: &str| -> Result<StringChunked> {
-            Ok(frame.column(name)?.cast(&DataType::String)?.str()?.clone())
+        let mut columns: std::collections::HashMap<String, Column> = frame
+            .into_columns()
+            .into_iter()
+            .map(|c| (c.name().to_string(), c))
+            .collect();
+        let mut take = |name: &str| -> Result<Column> {
+            columns
+                .remove(name)
+                .ok_or_else(|| PolarsError::ColumnNotFound(name.to_owned().into()).into())
         };
-        let (file, column, reason) = (text("file")?, text("column")?, text("reason")?);
-        let (zh, en, raw) = (text("message_zh")?, text("message_en")?, text("raw")?);
-        let line = frame.column("line")?.cast(&DataType::Int64)?;
+        let line = take("line")?.cast(&DataType::Int64)?;
         let line = line.i64()?;
-        Ok((0..frame.height())
+        let mut rows: Vec<RejectedRow> = (0..height)
             .map(|i| RejectedRow {
-                file: file.get(i).unwrap_or_default().to_owned(),
+                file: String::new(),
                 row: homeseason_schema::contract::RejectRow {
                     line: line.get(i).unwrap_or(0),
-                    column: column.get(i).map(str::to_owned),
-                    reason: reason.get(i).unwrap_or_default().to_owned(),
-                    message_zh: zh.get(i).unwrap_or_default().to_owned(),
-                    message_en: en.get(i).unwrap_or_default().to_owned(),
-                    raw: raw.get(i).unwrap_or_default().to_owned(),
+                    column: None,
+                    reason: String::new(),
+                    message_zh: String::new(),
+                    message_en: String::new(),
+                    raw: String::new(),
                 },
             })
-            .collect())
+            .collect();
+        type Field = fn(&mut RejectedRow, Option<&str>);
+        let fields: [(&str, Field); 6] = [
+            ("file", |r, v| r.file = v.unwrap_or_default().to_owned()),
+            ("column", |r, v| r.row.column = v.map(str::to_owned)),
+            ("reason", |r, v| {
+                r.row.reason = v.unwrap_or_default().to_owned();
+            }),
+            ("raw", |r, v| r.row.raw = v.unwrap_or_default().to_owned()),
+            ("message_en", |r, v| {
+                r.row.message_en = v.unwrap_or_default().to_owned();
+            }),
+            ("message_zh", |r, v| {
+                r.row.message_zh = v.unwrap_or_default().to_owned();
+            }),
+        ];
+        for (name, set) in fields {
+            let column = take(name)?.cast(&DataType::String)?;
+            for (r, v) in rows.iter_mut().zip(column.str()?.iter()) {
+                set(r, v);
+            }
+        }
+        Ok(rows)
     }
 }
 
@@ -560,7 +598,7 @@ pub fn ingest_paths(
                 report: Some(report),
                 commit: Some(commit),
                 refused: None,
-                rejects: RejectedRow::from_frame(&rejects)?,
+                rejects: RejectedRow::from_owned_frame(rejects)?,
             },
             Fate::Refused { reason } => FileResult {
                 path: path.display().to_string(),

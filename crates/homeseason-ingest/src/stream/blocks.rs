@@ -110,6 +110,94 @@ impl FpSet {
     }
 }
 
+/// Bits of [`DupFilter`] aimed at per expected row (rounded up to a power of two).
+const DUP_BITS_PER_ROW: usize = 20;
+/// The most bits [`DupFilter`] takes, whatever the file's size: 2³¹ bits, 256 MiB.
+pub(super) const DUP_MAX_BITS: usize = 1 << 31;
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: the bits of every [`DupFilter`] made on this thread (a tiny filter makes most rows
+    /// false hits).
+    pub(super) static DUP_TEST_BITS: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// The first pass's duplicate table: a blocked Bloom filter of `txn_id` fingerprints, bounded
+/// (at most [`DUP_MAX_BITS`], about 20 bits a row up to ~100 M rows) whatever the file's size.
+///
+/// It answers "new" or "maybe seen": a row it calls new is new for certain (a filter has no
+/// false negatives), so the first pass takes it at once; a row it calls maybe seen is dropped as a
+/// candidate repeat, and the verification pass judges every such row exactly by its `txn_id` text
+/// ([`super::merge::verify`]) — a false hit (about 1 row in 10⁴ at 20 bits a row, more once a file
+/// passes ~100 M rows) is taken there. Each fingerprint sets 8 bits in one 64-byte block, so a
+/// probe is one cache line.
+pub(super) struct DupFilter {
+    blocks: Vec<[u64; 8]>,
+    mask: usize,
+}
+
+impl DupFilter {
+    /// A filter for about `rows` rows, within [`DUP_MAX_BITS`].
+    pub(super) fn with_capacity(rows: usize) -> DupFilter {
+        // At least 128 KiB: a small file's table never fills (its false hits are ~10⁻¹²).
+        let bits = rows
+            .saturating_mul(DUP_BITS_PER_ROW)
+            .checked_next_power_of_two()
+            .unwrap_or(DUP_MAX_BITS)
+            .clamp(1 << 20, DUP_MAX_BITS);
+        #[cfg(test)]
+        let bits = DUP_TEST_BITS.with(std::cell::Cell::get).unwrap_or(bits);
+        let n = bits / 512;
+        DupFilter {
+            blocks: vec![[0; 8]; n],
+            mask: n - 1,
+        }
+    }
+
+    /// The block and the 8 bits (word index, bit) of `fp`.
+    #[inline]
+    fn bits(&self, fp: u64) -> (usize, [(usize, u64); 8]) {
+        let h = mix64(fp);
+        let g = mix64(fp ^ 0x9e37_79b9_7f4a_7c15);
+        let block = (h as usize) & self.mask;
+        let mut out = [(0, 0); 8];
+        for (i, o) in out.iter_mut().enumerate() {
+            // Seven 9-bit positions from `g`, the eighth from the top of `h` (the block index
+            // uses at most its low 22 bits).
+            let pos = if i < 7 { (g >> (9 * i)) & 511 } else { h >> 55 };
+            *o = ((pos >> 6) as usize, 1u64 << (pos & 63));
+        }
+        (block, out)
+    }
+
+    /// Record `fp`; `true` when it was certainly not recorded before, `false` when it may have
+    /// been.
+    #[inline]
+    pub(super) fn insert(&mut self, fp: u64) -> bool {
+        let (block, bits) = self.bits(fp);
+        let b = &mut self.blocks[block];
+        let mut new = false;
+        for (w, bit) in bits {
+            new |= b[w] & bit == 0;
+            b[w] |= bit;
+        }
+        new
+    }
+
+    /// The block `fp` probes, read so that the probe that follows finds it in the cache (see
+    /// [`FpSet::touch`]; the value is meaningless).
+    #[inline]
+    pub(super) fn touch(&self, fp: u64) -> u64 {
+        self.blocks[(mix64(fp) as usize) & self.mask][0]
+    }
+
+    /// Bytes held.
+    #[cfg(test)]
+    pub(super) fn bytes(&self) -> usize {
+        self.blocks.len() * 64
+    }
+}
+
 pub(super) fn trim(b: &[u8]) -> &[u8] {
     let start = b
         .iter()

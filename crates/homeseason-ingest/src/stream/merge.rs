@@ -122,6 +122,12 @@ pub(super) struct Merged {
     /// First pass: fingerprints whose first row the lake holds with other values (the verification
     /// pass rejects that row as a `conflict`, with its text).
     pub(super) lake_conflicts: FpSet,
+    /// First pass: the lines of the rows dropped as repeats (their fingerprint may have been seen:
+    /// [`DupFilter`]), in file order; the verification pass judges each exactly.
+    pub(super) dropped: Vec<u64>,
+    /// Every transaction id the institution already has in the lake (all months), once a month
+    /// that the lake holds is met.
+    pub(super) known: Option<Arc<HashMap<u128, u64>>>,
     pub(super) duplicates_in_file: usize,
     pub(super) duplicates_across: BTreeMap<MonthKey, usize>,
     /// Rows rejected as `conflict`: a transaction id repeated with other values (in the file or
@@ -130,28 +136,66 @@ pub(super) struct Merged {
     pub(super) read: usize,
 }
 
-/// The first occurrence in the file of a transaction id whose fingerprint repeats (second pass).
+/// The first occurrence in the file of a transaction id whose fingerprint repeats (second pass):
+/// its `txn_id` text (compared exactly) and what a conflict's message names.
 struct FirstSeen {
-    txn: String,
+    txn: Box<str>,
     values: u64,
     line: u64,
     group: u64,
-    sale: bool,
     fen: i64,
-    merchant: String,
+    /// XXH64 of the merchant text: only which values differ is shown, and the merchant is part of
+    /// the values' fingerprint that decides a conflict anyway.
+    merchant: u64,
+    sale: bool,
+}
+
+/// The merchant's hash kept by [`FirstSeen`].
+fn merchant_hash(merchant: &str) -> u64 {
+    xxh64::xxh64(merchant.as_bytes(), 42)
+}
+
+/// The [`FirstSeen`] rows by fingerprint: one inline (almost every fingerprint has one `txn_id`
+/// text), the others of a fingerprint two ids share beside it.
+#[derive(Default)]
+struct Firsts {
+    one: U64Map<FirstSeen>,
+    more: U64Map<Vec<FirstSeen>>,
+}
+
+impl Firsts {
+    /// The kept row of `fp` with `txn_id` text `txn`.
+    fn find(&self, fp: u64, txn: &str) -> Option<&FirstSeen> {
+        match self.one.get(&fp) {
+            Some(f) if *f.txn == *txn => Some(f),
+            Some(_) => self.more.get(&fp)?.iter().find(|f| *f.txn == *txn),
+            None => None,
+        }
+    }
+    /// Keep `f`, the first row of its text, for fingerprint `fp`.
+    fn push(&mut self, fp: u64, f: FirstSeen) {
+        match self.one.entry(fp) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(f);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.more.entry(fp).or_default().push(f);
+            }
+        }
+    }
 }
 
 impl FirstSeen {
     /// `row`, the first occurrence of its txn_id text `txn_id` (merchant `merchant`) on line `line`.
     fn of(row: &Row, txn_id: &str, merchant: &str, line: u64) -> FirstSeen {
         FirstSeen {
-            txn: txn_id.to_owned(),
+            txn: txn_id.into(),
             values: row.values,
             line,
             group: row.group,
             sale: row.kind == SALE,
             fen: row.fen,
-            merchant: merchant.to_owned(),
+            merchant: merchant_hash(merchant),
         }
     }
 
@@ -166,7 +210,7 @@ impl FirstSeen {
             a.3 != b.3,
             self.sale != (row.kind == SALE),
             self.fen != row.fen,
-            self.merchant != merchant,
+            self.merchant != merchant_hash(merchant),
         ]
         .into_iter()
         .enumerate()
@@ -277,9 +321,6 @@ pub(super) fn run_all_with(
             let m = merge(file, out0, rx, est_rows, spec, None, &mut *ctx, &mut sink)?;
             Ok((m, sink))
         })?;
-    let home = home_month(&merged, file);
-    // A file is an increment: it adds its new transactions to every month it carries.
-    let write: Vec<MonthKey> = merged.months.keys().copied().collect();
     let mut passes = 1;
     if merged.candidate_count > 0 {
         let candidates = std::mem::replace(&mut merged.candidates, FpSet::with_capacity(0));
@@ -287,7 +328,7 @@ pub(super) fn run_all_with(
             passes += 1;
             let want = Some(candidates.clone());
             run_pass(input, want, true, |out0, rx, _, spec| {
-                Ok(verify(&mut merged, &mut sink, out0, rx, spec))
+                verify(&mut merged, &mut sink, out0, rx, spec, &mut *ctx, file)
             })?
             .0
         } else {
@@ -329,6 +370,9 @@ pub(super) fn run_all_with(
             passes += 1;
         }
     }
+    let home = home_month(&merged, file);
+    // A file is an increment: it adds its new transactions to every month it carries.
+    let write: Vec<MonthKey> = merged.months.keys().copied().collect();
     finish(
         file,
         merged,
@@ -617,29 +661,30 @@ pub(super) fn merge(
     let mut m = Merged {
         months: BTreeMap::new(),
         merchants: Merchants {
-            cells: FpSet::with_capacity(est_rows / 4),
-            areas: FpSet::with_capacity(est_rows / 4),
+            // Sized by what they hold (they grow), not by the file: a file of many rows may
+            // have few merchants.
+            cells: FpSet::with_capacity((est_rows / 64).min(1 << 20)),
+            areas: FpSet::with_capacity((est_rows / 64).min(1 << 20)),
         },
         candidates: FpSet::with_capacity(0),
         candidate_count: 0,
         lake_conflicts: FpSet::with_capacity(0),
+        dropped: Vec::new(),
+        known: None,
         duplicates_in_file: 0,
         duplicates_across: BTreeMap::new(),
         conflicts: 0,
         read: 0,
     };
-    let mut seen = FpSet::with_capacity(est_rows);
-    // Every transaction id the institution already has in the lake (all months).
-    let mut known: Option<Arc<HashMap<u128, u64>>> = None;
+    let verify_set = plan.and_then(|p| p.verify.as_ref());
+    // The first pass's duplicate table (bounded); the full second pass knows from the first which
+    // fingerprints repeat and needs none.
+    let mut seen = DupFilter::with_capacity(if verify_set.is_none() { est_rows } else { 0 });
     // Second pass: the first occurrence of each txn_id text behind a repeated fingerprint.
-    let mut texts_by_fp: U64Map<Vec<FirstSeen>> = U64Map::default();
+    let mut texts_by_fp = Firsts::default();
     let no_text = (String::new(), String::new(), String::new());
     let mut chunks = InOrder::new(first);
     let mut base_line: u64 = 1; // the header is line 1; chunk 0 starts there
-    let lake_err = |reason: String| IngestError::Csv {
-        file: file.to_owned(),
-        reason: format!("reading the lake's txn index: {reason}"),
-    };
     while let Some(out) = chunks.next(rx) {
         m.read += out.records;
         for r in &out.rejects {
@@ -658,7 +703,9 @@ pub(super) fn merge(
         for block in out.rows.chunks(TOUCH_BLOCK) {
             let mut touched = 0u64;
             for row in block {
-                touched ^= seen.touch(row.fp);
+                if verify_set.is_none() {
+                    touched ^= seen.touch(row.fp);
+                }
                 if row.kind == SALE {
                     touched ^= m.merchants.cells.touch(row.merchant);
                     touched ^= m.merchants.areas.touch(row.area_merchant);
@@ -666,144 +713,192 @@ pub(super) fn merge(
             }
             std::hint::black_box(touched);
             for row in block {
-                // Within-file duplicates.
-                let first_time = seen.insert(row.fp);
-                if !first_time
-                    || plan
-                        .and_then(|p| p.verify.as_ref())
-                        .is_some_and(|v| v.contains(row.fp))
-                {
-                    let exact_dup = if plan.and_then(|p| p.verify.as_ref()).is_none() {
+                // Within-file duplicates: the first pass drops every row the filter may have
+                // seen (the verification pass judges them exactly); the full second pass judges
+                // by text every row whose fingerprint the first pass saw repeat.
+                let line = base_line + u64::from(row.line) - 1;
+                let repeat = match verify_set {
+                    None => !seen.insert(row.fp),
+                    Some(v) => v.contains(row.fp),
+                };
+                if repeat {
+                    if verify_set.is_none() {
                         // First pass: note the repeat and verify in a second pass.
                         m.candidates.insert(row.fp);
                         m.candidate_count += 1;
                         m.duplicates_in_file += 1;
-                        true
-                    } else {
-                        let (txn_id, raw, merchant) =
-                            out.texts.get(row.text as usize).unwrap_or(&no_text);
-                        let line = base_line + u64::from(row.line) - 1;
-                        let firsts = texts_by_fp.entry(row.fp).or_default();
-                        match firsts.iter().find(|f| f.txn == *txn_id) {
-                            Some(f) if f.values == row.values => true,
-                            Some(f) => {
-                                // The same id with other values: a conflict, the first is kept.
-                                f.reject_conflict(sink, spec, row, (txn_id, raw, merchant), line);
-                                m.conflicts += 1;
-                                continue;
-                            }
-                            None => {
-                                firsts.push(FirstSeen::of(row, txn_id, merchant, line));
-                                false
-                            }
-                        }
-                    };
-                    if exact_dup {
-                        if plan.is_some() {
+                        m.dropped.push(line);
+                        continue;
+                    }
+                    let (txn_id, raw, merchant) =
+                        out.texts.get(row.text as usize).unwrap_or(&no_text);
+                    match texts_by_fp.find(row.fp, txn_id) {
+                        Some(f) if f.values == row.values => {
                             m.duplicates_in_file += 1;
+                            continue;
                         }
-                        continue;
-                    }
-                }
-                // The month, what the lake holds of it and the cross-file check.
-                if !m.months.contains_key(&row.month) {
-                    let (y, mo) = year_month(row.month);
-                    let owner = ctx.month_owner(institution, y, mo).map_err(lake_err)?;
-                    let mut file_names = None;
-                    if let Some(o) = owner {
-                        for pair in &o.merchant_pairs {
-                            m.merchants.cells.insert(*pair);
+                        Some(f) => {
+                            // The same id with other values: a conflict, the first is kept.
+                            f.reject_conflict(sink, spec, row, (txn_id, raw, merchant), line);
+                            m.conflicts += 1;
+                            continue;
                         }
-                        for pair in &o.area_pairs {
-                            m.merchants.areas.insert(*pair);
-                        }
-                        if known.is_none() {
-                            known = Some(o.txn_ids);
-                        }
-                        if !o.file.is_empty() {
-                            file_names = Some(o.file);
+                        None => {
+                            texts_by_fp.push(row.fp, FirstSeen::of(row, txn_id, merchant, line));
                         }
                     }
-                    m.months.insert(
-                        row.month,
-                        MonthState {
-                            key: row.month,
-                            owner: file_names,
-                            main: Aggregate::default(),
-                            spill: Vec::new(),
-                            spill_pairs: Vec::new(),
-                            spill_area_pairs: Vec::new(),
-                        },
-                    );
                 }
-                let Some(ms) = m.months.get_mut(&row.month) else {
-                    continue;
-                };
-                let id = (u128::from(row.fp) << 64) | u128::from(row.fp2);
-                if let Some(&held) = known.as_ref().and_then(|k| k.get(&id)) {
-                    if held != 0 && held != row.values {
-                        // The lake holds this id with other values: a conflict, the first is kept.
-                        // The first pass notes it, so that the second reads the row's text.
-                        match plan.and_then(|p| p.verify.as_ref()) {
-                            None => {
-                                m.candidates.insert(row.fp);
-                                m.lake_conflicts.insert(row.fp);
-                                m.candidate_count += 1;
-                            }
-                            Some(_) => {
-                                let (txn_id, raw, _) =
-                                    out.texts.get(row.text as usize).unwrap_or(&no_text);
-                                reject_lake_conflict(
-                                    sink,
-                                    spec,
-                                    base_line + u64::from(row.line) - 1,
-                                    txn_id,
-                                    raw,
-                                );
-                                m.conflicts += 1;
-                            }
-                        }
-                        continue;
+                if take_row(&mut m, ctx, institution, file, row)? == Taken::HeldOther {
+                    // The lake holds this id with other values: a conflict, the first is kept.
+                    // The first pass notes it, so that the second reads the row's text.
+                    if verify_set.is_none() {
+                        m.candidates.insert(row.fp);
+                        m.lake_conflicts.insert(row.fp);
+                        m.candidate_count += 1;
+                    } else {
+                        let (txn_id, raw, _) = out.texts.get(row.text as usize).unwrap_or(&no_text);
+                        reject_lake_conflict(sink, spec, line, txn_id, raw);
+                        m.conflicts += 1;
                     }
-                    // Already in the lake (sent before, in any month, values equal or unknown):
-                    // counted once.
-                    *m.duplicates_across.entry(row.month).or_default() += 1;
-                    continue;
-                }
-                let day = unpack_group(row.group).0;
-                let (pair, area_pair) = ms.main.add(row, &mut m.merchants);
-                if let Some(pair) = pair {
-                    ms.spill_pairs.push((pair, day));
-                }
-                if let Some(pair) = area_pair {
-                    ms.spill_area_pairs.push((pair, day));
-                }
-                ms.spill.push((id, day, row.values));
-                if ms.spill.len() >= 1 << 16 {
-                    let (y, mo) = year_month(ms.key);
-                    ctx.spill(y, mo, &ms.spill)
-                        .map_err(|e| lake_err(e.to_string()))?;
-                    ms.spill.clear();
                 }
             }
         }
         base_line += u64::from(out.lines);
     }
+    flush_spills(&mut m, ctx, file, true)?;
+    Ok(m)
+}
+
+fn lake_err(file: &str, reason: impl std::fmt::Display) -> IngestError {
+    IngestError::Csv {
+        file: file.to_owned(),
+        reason: format!("reading the lake's txn index: {reason}"),
+    }
+}
+
+/// Hands every month's ids and merchant pairs not yet spilled to the lake. `every_month`: the
+/// pairs of every month, even none (the lake keeps a pairs file, maybe empty, for every month the
+/// file carries: the end of a pass), else only those there are.
+fn flush_spills(
+    m: &mut Merged,
+    ctx: &mut dyn TxnContext,
+    file: &str,
+    every_month: bool,
+) -> Result<()> {
     for ms in m.months.values_mut() {
         let (y, mo) = year_month(ms.key);
         if !ms.spill.is_empty() {
-            ctx.spill(y, mo, &ms.spill)
-                .map_err(|e| lake_err(e.to_string()))?;
+            ctx.spill(y, mo, &ms.spill).map_err(|e| lake_err(file, e))?;
         }
-        ctx.spill_pairs(y, mo, &ms.spill_pairs)
-            .map_err(|e| lake_err(e.to_string()))?;
-        ctx.spill_area_pairs(y, mo, &ms.spill_area_pairs)
-            .map_err(|e| lake_err(e.to_string()))?;
+        if every_month || !ms.spill_pairs.is_empty() {
+            ctx.spill_pairs(y, mo, &ms.spill_pairs)
+                .map_err(|e| lake_err(file, e))?;
+        }
+        if every_month || !ms.spill_area_pairs.is_empty() {
+            ctx.spill_area_pairs(y, mo, &ms.spill_area_pairs)
+                .map_err(|e| lake_err(file, e))?;
+        }
         ms.spill = Vec::new();
         ms.spill_pairs = Vec::new();
         ms.spill_area_pairs = Vec::new();
     }
-    Ok(m)
+    Ok(())
+}
+
+/// Ids or merchant pairs of a month kept before they are handed to the lake.
+const SPILL_BATCH: usize = 1 << 16;
+
+/// What [`take_row`] did with a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Taken {
+    /// New to the lake: aggregated, its id and merchant pairs spilled.
+    Added,
+    /// The lake holds its id with the same values (or unknown ones): a duplicate across files.
+    HeldSame,
+    /// The lake holds its id with other values: nothing done (the caller rejects it).
+    HeldOther,
+}
+
+/// Takes a row that is the first of its `txn_id` in the file: the month (and what the lake holds
+/// of it), the check against the lake's ids, then the aggregate and the spilled index.
+fn take_row(
+    m: &mut Merged,
+    ctx: &mut dyn TxnContext,
+    institution: &str,
+    file: &str,
+    row: &Row,
+) -> Result<Taken> {
+    if !m.months.contains_key(&row.month) {
+        let (y, mo) = year_month(row.month);
+        let owner = ctx
+            .month_owner(institution, y, mo)
+            .map_err(|e| lake_err(file, e))?;
+        let mut file_names = None;
+        if let Some(o) = owner {
+            for pair in &o.merchant_pairs {
+                m.merchants.cells.insert(*pair);
+            }
+            for pair in &o.area_pairs {
+                m.merchants.areas.insert(*pair);
+            }
+            if m.known.is_none() {
+                m.known = Some(o.txn_ids);
+            }
+            if !o.file.is_empty() {
+                file_names = Some(o.file);
+            }
+        }
+        m.months.insert(
+            row.month,
+            MonthState {
+                key: row.month,
+                owner: file_names,
+                main: Aggregate::default(),
+                spill: Vec::new(),
+                spill_pairs: Vec::new(),
+                spill_area_pairs: Vec::new(),
+            },
+        );
+    }
+    let Some(ms) = m.months.get_mut(&row.month) else {
+        return Ok(Taken::HeldSame);
+    };
+    let id = (u128::from(row.fp) << 64) | u128::from(row.fp2);
+    if let Some(&held) = m.known.as_ref().and_then(|k| k.get(&id)) {
+        if held != 0 && held != row.values {
+            return Ok(Taken::HeldOther);
+        }
+        // Already in the lake (sent before, in any month, values equal or unknown): counted once.
+        *m.duplicates_across.entry(row.month).or_default() += 1;
+        return Ok(Taken::HeldSame);
+    }
+    let day = unpack_group(row.group).0;
+    let (pair, area_pair) = ms.main.add(row, &mut m.merchants);
+    if let Some(pair) = pair {
+        ms.spill_pairs.push((pair, day));
+    }
+    if let Some(pair) = area_pair {
+        ms.spill_area_pairs.push((pair, day));
+    }
+    ms.spill.push((id, day, row.values));
+    // Handed to the lake as they fill (the index files are the same bytes as one hand-over at the
+    // end: each kind is appended in order).
+    let (y, mo) = year_month(ms.key);
+    if ms.spill.len() >= SPILL_BATCH {
+        ctx.spill(y, mo, &ms.spill).map_err(|e| lake_err(file, e))?;
+        ms.spill.clear();
+    }
+    if ms.spill_pairs.len() >= SPILL_BATCH {
+        ctx.spill_pairs(y, mo, &ms.spill_pairs)
+            .map_err(|e| lake_err(file, e))?;
+        ms.spill_pairs.clear();
+    }
+    if ms.spill_area_pairs.len() >= SPILL_BATCH {
+        ctx.spill_area_pairs(y, mo, &ms.spill_area_pairs)
+            .map_err(|e| lake_err(file, e))?;
+        ms.spill_area_pairs.clear();
+    }
+    Ok(Taken::Added)
 }
 
 /// Rows whose table slots are loaded together before they are probed ([`FpSet::touch`]).
@@ -848,35 +943,50 @@ impl InOrder {
 
 /// The verification pass: the workers return only the rows whose fingerprint the first pass saw
 /// repeat (or found in the lake with other values), with their texts, in file order; every other
-/// row the first pass decided for good, and its counts, aggregates and spilled index stay. The
-/// first row of a fingerprint is the row the first pass took (its first occurrence in the file);
-/// it is kept here as the row later ones are compared with, and rejected as a `conflict` when the
-/// first pass found its id in the lake with other values. A later row with the same `txn_id` text
-/// stays the duplicate the first pass counted when its values are equal, and becomes a `conflict`
-/// (the first kept) when they differ — so the outcome is the one a full second pass gives. `false`
-/// when a later row's text is not that of any earlier row with its fingerprint (two different
-/// ids share a 64-bit fingerprint, about n²/2⁶⁵ per file): the first pass dropped a new row, and the
-/// caller runs the full second pass.
+/// row the first pass decided for good, and its counts, aggregates and spilled index stay.
+///
+/// A row the first pass took (not in [`Merged::dropped`]) is the first of its fingerprint in the
+/// file, so the first of its `txn_id` text: it is kept here as the row later ones are compared
+/// with, and rejected as a `conflict` when the first pass found its id in the lake with other
+/// values. A row the first pass dropped is judged by its text: the same `txn_id` as an earlier row
+/// with equal values stays the duplicate the first pass counted; with other values it becomes a
+/// `conflict` (the first kept); a `txn_id` no earlier row has (the duplicate table's false hit,
+/// or two ids sharing a 64-bit fingerprint) is a new row the first pass wrongly dropped, and is
+/// taken now ([`take_row`]). The outcome is the one a full second pass gives (`true`; `false` is
+/// kept for the callers' fallback and not returned any more).
 pub(super) fn verify(
     m: &mut Merged,
     sink: &mut RejectSink,
     first: ChunkOut,
     rx: &Receiver<ChunkOut>,
     spec: &Spec<'_>,
-) -> bool {
+    ctx: &mut dyn TxnContext,
+    file: &str,
+) -> Result<bool> {
     let no_text = (String::new(), String::new(), String::new());
     // The first row of each txn_id text behind a repeated fingerprint, by fingerprint.
-    let mut firsts_by_fp: U64Map<Vec<FirstSeen>> = U64Map::default();
+    let mut firsts = Firsts::default();
+    let dropped = std::mem::take(&mut m.dropped);
+    let months_before = m.months.len();
+    let mut next_dropped = dropped.iter().copied().peekable();
     let mut chunks = InOrder::new(first);
     let mut base_line: u64 = 1;
     while let Some(out) = chunks.next(rx) {
         for row in &out.rows {
             let (txn_id, raw, merchant) = out.texts.get(row.text as usize).unwrap_or(&no_text);
             let line = base_line + u64::from(row.line) - 1;
-            let firsts = firsts_by_fp.entry(row.fp).or_default();
-            let seen_before = !firsts.is_empty();
-            let earlier = firsts.iter().find(|f| f.txn == *txn_id);
-            match earlier {
+            while next_dropped.next_if(|&d| d < line).is_some() {}
+            let was_dropped = next_dropped.next_if_eq(&line).is_some();
+            if !was_dropped {
+                firsts.push(row.fp, FirstSeen::of(row, txn_id, merchant, line));
+                if m.lake_conflicts.contains(row.fp) {
+                    // The lake holds this id with other values: a conflict, the first is kept.
+                    reject_lake_conflict(sink, spec, line, txn_id, raw);
+                    m.conflicts += 1;
+                }
+                continue;
+            }
+            match firsts.find(row.fp, txn_id) {
                 Some(f) if f.values == row.values => {}
                 Some(f) => {
                     // The same id with other values: a conflict, the first is kept. The first
@@ -885,11 +995,11 @@ pub(super) fn verify(
                     m.conflicts += 1;
                     m.duplicates_in_file -= 1;
                 }
-                None if seen_before => return false,
                 None => {
-                    firsts.push(FirstSeen::of(row, txn_id, merchant, line));
-                    if m.lake_conflicts.contains(row.fp) {
-                        // The lake holds this id with other values: a conflict, the first is kept.
+                    // A new txn_id the first pass dropped: take it now.
+                    firsts.push(row.fp, FirstSeen::of(row, txn_id, merchant, line));
+                    m.duplicates_in_file -= 1;
+                    if take_row(m, ctx, &spec.institution, file, row)? == Taken::HeldOther {
                         reject_lake_conflict(sink, spec, line, txn_id, raw);
                         m.conflicts += 1;
                     }
@@ -898,7 +1008,10 @@ pub(super) fn verify(
         }
         base_line += u64::from(out.lines);
     }
-    true
+    // A month first met here (a false hit's) gets its pairs file too.
+    let new_months = m.months.len() != months_before;
+    flush_spills(m, ctx, file, new_months)?;
+    Ok(true)
 }
 
 #[expect(
@@ -925,6 +1038,8 @@ pub(super) fn finish(
         merchants,
         candidates,
         lake_conflicts,
+        dropped: _,
+        known: _,
         duplicates_in_file,
         duplicates_across,
         conflicts,
@@ -1214,6 +1329,80 @@ mod tests {
         assert_eq!(lake_a.area_pairs, lake_b.area_pairs);
         assert_eq!((a.passes, b.passes), (2, 2));
         a
+    }
+
+    /// Sorted, for comparing what was spilled whatever the order of the calls.
+    fn sorted<T: Clone + Ord>(spilled: &Spilled<T>) -> Vec<(i32, u32, T)> {
+        let mut all: Vec<(i32, u32, T)> = spilled
+            .iter()
+            .flat_map(|(y, m, v)| v.iter().map(move |x| (*y, *m, x.clone())))
+            .collect();
+        all.sort();
+        all
+    }
+
+    /// A duplicate table far too small (most rows are false hits: dropped by the first pass, found
+    /// new by the verification pass and taken there) gives the same outcome as the normal one:
+    /// counts, daily and area rows, rejects, months and the index spilled (as sets).
+    #[test]
+    fn false_hits_of_the_duplicate_table_are_taken_by_the_verification_pass() {
+        let text = repeating_csv(30_000, "\n");
+        let held: Vec<u128> = (0..30_000)
+            .step_by(101)
+            .map(|i| txn_id128(format!("T{i}").as_bytes()))
+            .collect();
+        let (a, lake_a) = ingest(&text, "t_2023-09.csv", &held, Second::Verify);
+        DUP_TEST_BITS.with(|b| b.set(Some(512)));
+        let (b, lake_b) = ingest(&text, "t_2023-09.csv", &held, Second::Verify);
+        let (c, lake_c) = ingest(&text, "t_2023-09.csv", &held, Second::Full);
+        DUP_TEST_BITS.with(|b| b.set(None));
+        for (x, lake_x) in [(&b, &lake_b), (&c, &lake_c)] {
+            assert_eq!(a.report, x.report);
+            assert!(a.rows.equals_missing(&x.rows), "{}\n{}", a.rows, x.rows);
+            assert!(a.area_rows.equals_missing(&x.area_rows));
+            assert!(
+                a.rejects.equals_missing(&x.rejects),
+                "{}\n{}",
+                a.rejects,
+                x.rejects
+            );
+            assert_eq!(a.months, x.months);
+            assert_eq!(a.home_month, x.home_month);
+            assert_eq!(
+                (a.duplicates_in_file, a.duplicates_across_files, a.conflicts),
+                (x.duplicates_in_file, x.duplicates_across_files, x.conflicts)
+            );
+            assert_eq!(sorted(&lake_a.spilled), sorted(&lake_x.spilled));
+            assert_eq!(sorted(&lake_a.pairs), sorted(&lake_x.pairs));
+            assert_eq!(sorted(&lake_a.area_pairs), sorted(&lake_x.area_pairs));
+        }
+        assert!(
+            a.duplicates_across_files > 100,
+            "{}",
+            a.duplicates_across_files
+        );
+        assert!(a.conflicts > 100, "{}", a.conflicts);
+    }
+
+    /// The filter has no false negatives (a repeat is always a hit) and few false hits at its
+    /// sizing, and stays within its bound whatever the rows.
+    #[test]
+    fn the_duplicate_filter_is_bounded_and_never_misses() {
+        let mut f = DupFilter::with_capacity(100_000);
+        let mut false_hits = 0;
+        for i in 0..100_000u64 {
+            if !f.insert(mix64(i + 1)) {
+                false_hits += 1;
+            }
+        }
+        assert!(false_hits < 20, "{false_hits}");
+        for i in 0..100_000u64 {
+            assert!(!f.insert(mix64(i + 1)));
+        }
+        assert_eq!(
+            DupFilter::with_capacity(usize::MAX / 2).bytes(),
+            DUP_MAX_BITS / 8
+        );
     }
 
     #[test]
