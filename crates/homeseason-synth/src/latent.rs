@@ -253,6 +253,12 @@ impl Latent {
         self.days.len()
     }
 
+    /// The campaign window's day indices that the generated span holds: [`Latent::window`] cut
+    /// at [`Latent::nd`] (the span may end before the window does).
+    pub(crate) fn window_in_span(&self) -> (usize, usize) {
+        (self.window.0, self.window.1.min(self.nd()))
+    }
+
     /// Value without the campaign, yuan, for region index r, MCC index m, day index d.
     pub(crate) fn value(&self, r: usize, m: usize, d: usize) -> f64 {
         self.v[(r * NMCC + m) * self.nd() + d]

@@ -506,6 +506,21 @@ pub(crate) mod test_support {
             areas: AreaSpread::Sample,
         }
     }
+
+    /// Every region × MCC × day of `lat`'s campaign window, every `step`-th day, in that order:
+    /// `(region, MCC index, MCC, day)`.
+    pub(crate) fn window_cells(
+        lat: &crate::latent::Latent,
+        step: usize,
+    ) -> impl Iterator<Item = (usize, usize, &'static crate::model::MccSpec, usize)> {
+        let (w0, w1) = lat.window;
+        (0..lat.regions.len()).flat_map(move |r| {
+            crate::model::MCCS
+                .iter()
+                .enumerate()
+                .flat_map(move |(m, mcc)| (w0..w1).step_by(step).map(move |d| (r, m, mcc, d)))
+        })
+    }
 }
 
 #[cfg(test)]
