@@ -127,8 +127,7 @@ mod tests {
 
     #[test]
     fn the_two_channels_add_up_to_the_cells_value() {
-        let cfg = crate::test_support::small_config(7);
-        let lat = Latent::build(&cfg).unwrap();
+        let (_, lat) = crate::test_support::small_latent(7);
         let mut online_more = 0;
         for (r, m, mcc, d) in crate::test_support::window_cells(&lat, 9) {
             let (on, off) = (lat.x_channel(r, m, d, true), lat.x_channel(r, m, d, false));

@@ -507,6 +507,13 @@ pub(crate) mod test_support {
         }
     }
 
+    /// [`small_config`] with its latent model.
+    pub(crate) fn small_latent(seed: u64) -> (SynthConfig, crate::latent::Latent) {
+        let cfg = small_config(seed);
+        let lat = crate::latent::Latent::build(&cfg).unwrap();
+        (cfg, lat)
+    }
+
     /// Every region × MCC × day of `lat`'s campaign window, every `step`-th day, in that order:
     /// `(region, MCC index, MCC, day)`.
     pub(crate) fn window_cells(

@@ -236,8 +236,7 @@ mod tests {
     /// classes and countryside-sales events.
     #[test]
     fn the_classes_add_up_and_the_events_lift_rural_sales() {
-        let cfg = crate::test_support::small_config(7);
-        let lat = Latent::build(&cfg).unwrap();
+        let (cfg, lat) = crate::test_support::small_latent(7);
         let classes = Classes::build(&cfg, &lat);
         let (mut plain, mut events) = (0, 0);
         for (r, m, mcc, d) in crate::test_support::window_cells(&lat, 1) {
