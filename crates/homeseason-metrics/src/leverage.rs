@@ -95,6 +95,7 @@ use homeseason_schema::region::{NATIONAL, Regions};
 use homeseason_stats::tbr::{GroupSeries, Tails, TbrOptions, tbr};
 use polars::prelude::*;
 
+use crate::tracking::opt_strings_of as text;
 use crate::uplift::CellColumns;
 use crate::{ALL_TARGETED, Result};
 
@@ -129,16 +130,6 @@ impl Default for LeverageOptions {
 
 /// Daily subsidy paid per (region, category), yuan by epoch day.
 type Daily = BTreeMap<(String, String), BTreeMap<i32, f64>>;
-
-fn text(frame: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
-    Ok(frame
-        .column(name)?
-        .cast(&DataType::String)?
-        .str()?
-        .iter()
-        .map(|v| v.map(str::to_owned))
-        .collect())
-}
 
 fn numbers(frame: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
     match frame.column(name) {

@@ -339,14 +339,7 @@ fn links(
             col("baseline_yuan").cast(DataType::Float64),
         ])
         .collect()?;
-    let text = |c: &str| -> Result<Vec<Option<String>>> {
-        Ok(rows
-            .column(c)?
-            .str()?
-            .iter()
-            .map(|v| v.map(str::to_owned))
-            .collect())
-    };
+    let text = |c: &str| crate::tracking::opt_strings_of(&rows, c);
     let (region, category, method) = (text("region_code")?, text("category")?, text("method")?);
     let date = crate::tracking::dates_of(&rows, "date")?;
     let (actual, baseline) = (
