@@ -1,7 +1,7 @@
 //! The dimensions of issue 18 end to end: online and offline (the demo season's `channel_uplift`
 //! against the channel effects the generator injected), and themes.
 
-use crate::util::{demo_dir, f64s, read_csv, read_parquet, texts};
+use crate::util::{demo_dir, f64s, read_csv, read_parquet, region_category_method, texts};
 
 /// The demo's `channel_uplift` rows of one method with the injected truth beside each channel:
 /// `(region, category, channel, estimate, lower, upper, truth)`.
@@ -15,11 +15,7 @@ fn channel_cells(method: &str) -> Vec<(String, String, String, f64, f64, f64, f6
         texts(&truth, "channel"),
         f64s(&truth, "true_uplift_pct"),
     );
-    let (region, cat, m) = (
-        texts(&table, "region_code"),
-        texts(&table, "category"),
-        texts(&table, "method"),
-    );
+    let (region, cat, m) = region_category_method(&table);
     let mut cells = Vec::new();
     for channel in ["online", "offline"] {
         let (p, lo, hi) = (
@@ -155,11 +151,7 @@ fn share_cells(method: &str) -> Vec<(String, f64, f64, f64)> {
             .find(|&j| t_region[j] == r && t_cat[j] == c && t_channel[j] == ch)
             .map(|j| (with[j].unwrap(), without[j].unwrap()))
     };
-    let (region, cat, m) = (
-        texts(&table, "region_code"),
-        texts(&table, "category"),
-        texts(&table, "method"),
-    );
+    let (region, cat, m) = region_category_method(&table);
     let (lo, hi) = (
         f64s(&table, "online_share_change_lower_pp"),
         f64s(&table, "online_share_change_upper_pp"),

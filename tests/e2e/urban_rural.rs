@@ -7,7 +7,7 @@
 
 use polars::prelude::*;
 
-use crate::util::{demo_dir, f64s, read_csv, read_parquet, texts};
+use crate::util::{demo_dir, f64s, read_csv, read_parquet, region_category_method, texts};
 
 /// One estimated class cell with its truth.
 #[derive(Debug)]
@@ -128,11 +128,7 @@ fn the_demo_urban_rural_table_recovers_the_injected_effects() {
         };
         let ((rw, r0), (uw, u0)) = (sum("rural"), sum("urban"));
         let true_change = 100.0 * (rw / (rw + uw) - r0 / (r0 + u0));
-        let (region, cat, m) = (
-            texts(&table, "region_code"),
-            texts(&table, "category"),
-            texts(&table, "method"),
-        );
+        let (region, cat, m) = region_category_method(&table);
         let (lo, hi) = (
             f64s(&table, "rural_share_change_lower_pp"),
             f64s(&table, "rural_share_change_upper_pp"),
@@ -162,11 +158,7 @@ fn the_demo_urban_rural_table_recovers_the_injected_effects() {
 fn the_demo_countryside_link_has_the_injected_sign() {
     let out = demo_dir();
     let table = read_parquet(&out.join("lake/urban_rural_uplift/data.parquet"));
-    let (region, cat, m) = (
-        texts(&table, "region_code"),
-        texts(&table, "category"),
-        texts(&table, "method"),
-    );
+    let (region, cat, m) = region_category_method(&table);
     let (lift, lo, hi) = (
         f64s(&table, "countryside_lift_pct"),
         f64s(&table, "countryside_lift_lower_pct"),
@@ -231,11 +223,7 @@ fn the_demo_town_and_country_section_leads_by_the_evidence_and_withholds_thin_cl
         &campaign,
     )
     .unwrap();
-    let (region, cat, m) = (
-        texts(&table, "region_code"),
-        texts(&table, "category"),
-        texts(&table, "method"),
-    );
+    let (region, cat, m) = region_category_method(&table);
     let rural = f64s(&table, "rural_uplift_pct");
     let thin: Vec<(String, String)> = (0..table.height())
         .filter(|&i| m[i] == lead.method && region[i] != "000000" && rural[i].is_some())

@@ -220,6 +220,15 @@ pub(crate) fn texts(frame: &DataFrame, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// Each row's region code, category and method, as text ([`texts`]).
+pub(crate) fn region_category_method(frame: &DataFrame) -> (Vec<String>, Vec<String>, Vec<String>) {
+    (
+        texts(frame, "region_code"),
+        texts(frame, "category"),
+        texts(frame, "method"),
+    )
+}
+
 /// The column `name` as numbers (cast to `f64`; a null as `None`).
 pub(crate) fn f64s(frame: &DataFrame, name: &str) -> Vec<Option<f64>> {
     cast_column(frame, name, &DataType::Float64)

@@ -4,7 +4,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::style::{self, AXIS, Diverging, MISSING, MUTED, check_finite, fmt_fixed};
+use crate::style::{self, AXIS, Diverging, MISSING, MUTED, ValueScale, check_finite, fmt_fixed};
 use crate::{Chart, ChartError, DEFAULT_WIDTH};
 
 /// A heatmap of e.g. 37 regions × 4 categories of uplift %.
@@ -23,14 +23,9 @@ pub struct Heatmap {
     pub col_labels: Vec<String>,
     /// `values[row][col]`; `None` is drawn as a grey "no data" cell.
     pub values: Vec<Vec<Option<f64>>>,
-    /// Title of the colour legend, with unit, e.g. `提升 Uplift (%)`; may contain `\n`.
-    pub value_label: String,
-    /// Decimals of the printed values (default 1).
-    pub decimals: usize,
-    /// Suffix of printed values and legend ticks (default empty: the unit is in `value_label`).
-    pub value_suffix: String,
-    /// Value at which the colours saturate; `None` picks one from the data.
-    pub limit: Option<f64>,
+    /// The values' legend title, decimals, suffix (default empty: the unit is in the title) and
+    /// colour limit.
+    pub scale: ValueScale,
 }
 
 impl Heatmap {
@@ -47,10 +42,7 @@ impl Heatmap {
             row_labels,
             col_labels,
             values,
-            value_label: value_label.into(),
-            decimals: 1,
-            value_suffix: String::new(),
-            limit: None,
+            scale: ValueScale::new(value_label, ""),
         }
     }
 
@@ -99,7 +91,10 @@ impl Chart for Heatmap {
         let body = style::split_title(area, &theme, &self.title)?;
         let (bw, bh) = body.dim_in_pixel();
         let (nr, nc) = (self.row_labels.len() as i32, self.col_labels.len() as i32);
-        let scale = Diverging::new(self.limit, self.values.iter().flatten().flatten().copied());
+        let scale = Diverging::new(
+            self.scale.limit,
+            self.values.iter().flatten().flatten().copied(),
+        );
 
         // Geometry: [row labels | grid | legend], header with column labels above the grid.
         let legend_w = theme.px(190.0);
@@ -175,7 +170,11 @@ impl Chart for Heatmap {
                 if show_values {
                     let (text, color) = match v {
                         Some(v) => (
-                            format!("{}{}", fmt_fixed(*v, self.decimals), self.value_suffix),
+                            format!(
+                                "{}{}",
+                                fmt_fixed(*v, self.scale.decimals),
+                                self.scale.suffix
+                            ),
                             scale.text_color(*v),
                         ),
                         None => ("—".to_string(), &MUTED),
@@ -202,12 +201,10 @@ impl Chart for Heatmap {
             &body,
             &theme,
             &scale,
-            &self.value_label,
+            &self.scale,
             lx,
             gy - theme.px(4.0),
             bar_h,
-            self.decimals,
-            &self.value_suffix,
             has_missing,
         )?;
         Ok(())

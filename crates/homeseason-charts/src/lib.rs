@@ -65,6 +65,7 @@ pub use font::{FONT_BYTES, FONT_FAMILY, SVG_FONT_STACK, font_covers, missing_gly
 pub use heatmap::Heatmap;
 pub use impact::{EffectPoint, ImpactChart, ImpactEffects};
 pub use series::SeriesChart;
+pub use style::ValueScale;
 pub use tilemap::{TILE_GRID, TileMap, TilePlace, tile_place};
 
 /// The plotters version this crate draws with, for callers that implement [`Chart`] themselves

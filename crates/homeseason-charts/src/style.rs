@@ -419,6 +419,32 @@ const RDBU: [(u8, u8, u8); 9] = [
     (33, 102, 172),
 ];
 
+/// How a chart coloured on a diverging scale ([`crate::Heatmap`], [`crate::TileMap`]) prints its
+/// values and titles its colour legend ([`color_legend`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValueScale {
+    /// Title of the colour legend, with unit, e.g. `提升 Uplift (%)`; may contain `\n`.
+    pub label: String,
+    /// Decimals of the printed values (default 1).
+    pub decimals: usize,
+    /// Suffix of the printed values and legend ticks.
+    pub suffix: String,
+    /// Value at which the colours saturate; `None` picks one from the data.
+    pub limit: Option<f64>,
+}
+
+impl ValueScale {
+    /// `label` and `suffix`, 1 decimal and an automatic colour limit.
+    pub fn new(label: impl Into<String>, suffix: impl Into<String>) -> Self {
+        Self {
+            label: label.into(),
+            decimals: 1,
+            suffix: suffix.into(),
+            limit: None,
+        }
+    }
+}
+
 /// A diverging colour scale centred on zero, saturating at ±`limit`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Diverging {
@@ -484,14 +510,13 @@ pub(crate) fn color_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     theme: &Theme,
     scale: &Diverging,
-    title: &str,
+    values: &ValueScale,
     x: i32,
     y: i32,
     bar_h: i32,
-    decimals: usize,
-    suffix: &str,
     show_missing: bool,
 ) -> Result<(), ChartError> {
+    let (title, decimals, suffix) = (&values.label, values.decimals, &values.suffix);
     let font = theme.font(14.0);
     let mut ty = y;
     for line in title.split('\n') {

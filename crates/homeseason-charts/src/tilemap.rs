@@ -5,7 +5,7 @@ use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::style::{self, Diverging, MISSING, MUTED, TEXT, check_finite, fmt_fixed};
+use crate::style::{self, Diverging, MISSING, MUTED, TEXT, ValueScale, check_finite, fmt_fixed};
 use crate::{Chart, ChartError};
 
 /// Where one region sits on the [`TILE_GRID`].
@@ -107,16 +107,10 @@ type Tile = (&'static TilePlace, String, Option<f64>);
 pub struct TileMap {
     /// Title, Chinese and English.
     pub title: String,
-    /// Title of the colour legend, with unit, e.g. `提升 Uplift (%)`; may contain `\n`.
-    pub value_label: String,
     /// `(region code, short name, value)`; an empty short name uses the grid's default.
     pub values: Vec<(String, String, Option<f64>)>,
-    /// Decimals of the printed values (default 1).
-    pub decimals: usize,
-    /// Suffix of the printed values (default `%`).
-    pub value_suffix: String,
-    /// Value at which the colours saturate; `None` picks one from the data.
-    pub limit: Option<f64>,
+    /// The values' legend title, decimals, suffix (default `%`) and colour limit.
+    pub scale: ValueScale,
 }
 
 impl TileMap {
@@ -128,11 +122,8 @@ impl TileMap {
     ) -> Self {
         Self {
             title: title.into(),
-            value_label: value_label.into(),
             values,
-            decimals: 1,
-            value_suffix: "%".into(),
-            limit: None,
+            scale: ValueScale::new(value_label, "%"),
         }
     }
 
@@ -180,7 +171,7 @@ impl Chart for TileMap {
         let theme = style::prepare(area)?;
         let body = style::split_title(area, &theme, &self.title)?;
         let (bw, bh) = body.dim_in_pixel();
-        let scale = Diverging::new(self.limit, tiles.iter().filter_map(|t| t.2));
+        let scale = Diverging::new(self.scale.limit, tiles.iter().filter_map(|t| t.2));
 
         let legend_w = theme.px(200.0);
         let legend_gap = theme.px(40.0);
@@ -238,13 +229,13 @@ impl Chart for TileMap {
             ))?;
             let value_text = match v {
                 Some(v) => {
-                    let s = fmt_fixed(*v, self.decimals);
+                    let s = fmt_fixed(*v, self.scale.decimals);
                     let plus = if *v > 0.0 && s.chars().any(|c| c.is_ascii_digit() && c != '0') {
                         "+"
                     } else {
                         ""
                     };
-                    format!("{plus}{s}{}", self.value_suffix)
+                    format!("{plus}{s}{}", self.scale.suffix)
                 }
                 None => "—".to_string(),
             };
@@ -264,12 +255,10 @@ impl Chart for TileMap {
             &body,
             &theme,
             &scale,
-            &self.value_label,
+            &self.scale,
             lx,
             gy + theme.px(10.0),
             bar_h,
-            self.decimals,
-            &self.value_suffix,
             has_missing,
         )?;
         let note_font = theme.font_colored(14.0, &MUTED);

@@ -459,9 +459,7 @@ impl Lake {
         drop: &BTreeSet<String>,
         whole: bool,
     ) -> Result<u64> {
-        let area = self.resolve(&format!("{SNAPSHOTS_DIR}/{table}"))?;
-        self.create_dirs(&area)?;
-        let next = self.snapshot_numbers(table)?.last().map_or(1, |n| n + 1);
+        let (area, next) = self.next_snapshot(table)?;
         let outer = area.join(snapshot_name(next));
         let dir = outer.join(inner_name(next));
         let built = (|| -> Result<()> {
@@ -495,10 +493,7 @@ impl Lake {
             sync_dir(&outer);
             Ok(())
         })();
-        if let Err(e) = built {
-            let _ = fs::remove_dir_all(&outer);
-            return Err(e);
-        }
+        removed_if_failed(&outer, built)?;
         Ok(next)
     }
 
@@ -521,12 +516,7 @@ impl Lake {
             },
         };
         members.extend(changed.iter().map(|(t, n)| (t.clone(), *n)));
-        let area = self.resolve(&format!("{SNAPSHOTS_DIR}/{LAKE_SNAPSHOTS}"))?;
-        self.create_dirs(&area)?;
-        let next = self
-            .snapshot_numbers(LAKE_SNAPSHOTS)?
-            .last()
-            .map_or(1, |n| n + 1);
+        let (area, next) = self.next_snapshot(LAKE_SNAPSHOTS)?;
         let dir = area.join(snapshot_name(next));
         let built = (|| -> Result<()> {
             self.create_dirs(&dir)?;
@@ -538,10 +528,7 @@ impl Lake {
             sync_dir(&area);
             Ok(())
         })();
-        if let Err(e) = built {
-            let _ = fs::remove_dir_all(&dir);
-            return Err(e);
-        }
+        removed_if_failed(&dir, built)?;
         let link = self.stage_name("link");
         symlink(&lake_link_text(next), &link).map_err(io("link", &link))?;
         sync_dir(&self.root().join(".tmp"));
@@ -595,6 +582,14 @@ impl Lake {
                 reason: format!("{rel:?} is not a partition of {table}"),
             })?;
         Ok(dir.join(rest))
+    }
+
+    /// The snapshot area of `table` (created) and the number of its next snapshot.
+    fn next_snapshot(&self, table: &str) -> Result<(PathBuf, u64)> {
+        let area = self.resolve(&format!("{SNAPSHOTS_DIR}/{table}"))?;
+        self.create_dirs(&area)?;
+        let next = self.snapshot_numbers(table)?.last().map_or(1, |n| n + 1);
+        Ok((area, next))
     }
 
     /// The numbered snapshots of `table` on disk, ascending.
@@ -919,6 +914,14 @@ fn kept(
         }
     }
     keep
+}
+
+/// `built`, once the half-built snapshot `dir` is removed (best effort) when it failed.
+fn removed_if_failed(dir: &Path, built: Result<()>) -> Result<()> {
+    if built.is_err() {
+        let _ = fs::remove_dir_all(dir);
+    }
+    built
 }
 
 /// fsync every folder of a tree (children first), so its entries survive a power loss.

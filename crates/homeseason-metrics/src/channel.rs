@@ -124,7 +124,7 @@ pub fn score_channels(channel_uplift: &DataFrame, truth: &DataFrame) -> Result<D
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_frames::{class_days, f};
+    use crate::test_frames::{campaign_and_options, class_days, f};
 
     /// `payment_daily`-like rows for one region and category, 2021–2023: the online part grows by
     /// `on` and the offline part by `off` in the window; online is 30 % of the value otherwise.
@@ -134,17 +134,11 @@ mod tests {
         })
     }
 
-    fn options() -> (Campaign, UpliftOptions) {
-        let campaign = Campaign::default_2023();
-        let opts = UpliftOptions::from_campaign(&campaign);
-        (campaign, opts)
-    }
-
     /// Each channel's own effect is recovered inside its interval, and the online share's change is
     /// the known one: 30 % online, +20 % online and +5 % offline → 33.96 % (+3.96 points).
     #[test]
     fn recovers_each_channels_effect_and_the_share_change() {
-        let (campaign, opts) = options();
+        let (campaign, opts) = campaign_and_options();
         let out = channel_uplift(&daily(0.20, 0.05), &campaign, &opts).unwrap();
         // The region and the nation (same values) × the category and all_targeted × two methods.
         assert_eq!(out.height(), 8, "{out}");
@@ -188,7 +182,7 @@ mod tests {
     /// With no channel effect, the share's change is about zero and its interval holds zero.
     #[test]
     fn equal_effects_leave_the_share_unchanged() {
-        let (campaign, opts) = options();
+        let (campaign, opts) = campaign_and_options();
         let out = channel_uplift(&daily(0.10, 0.10), &campaign, &opts).unwrap();
         for i in 0..out.height() {
             let g = |c: &str| f(&out, c, i).unwrap();
@@ -202,7 +196,7 @@ mod tests {
     /// Offline-only data: online figures and the share are empty, offline ones present.
     #[test]
     fn an_offline_only_cell_has_no_online_figures() {
-        let (campaign, opts) = options();
+        let (campaign, opts) = campaign_and_options();
         let only_offline = daily(0.0, 0.1)
             .lazy()
             .filter(col("channel").eq(lit("offline")))

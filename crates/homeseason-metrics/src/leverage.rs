@@ -95,7 +95,9 @@ use homeseason_schema::region::{NATIONAL, Regions};
 use homeseason_stats::tbr::{GroupSeries, Tails, TbrOptions, tbr};
 use polars::prelude::*;
 
-use crate::{ALL_TARGETED, MetricsError, Result};
+use crate::tracking::opt_strings_of as text;
+use crate::uplift::CellColumns;
+use crate::{ALL_TARGETED, Result};
 
 /// Options of [`leverage`].
 #[derive(Debug, Clone, PartialEq)]
@@ -128,16 +130,6 @@ impl Default for LeverageOptions {
 
 /// Daily subsidy paid per (region, category), yuan by epoch day.
 type Daily = BTreeMap<(String, String), BTreeMap<i32, f64>>;
-
-fn text(frame: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
-    Ok(frame
-        .column(name)?
-        .cast(&DataType::String)?
-        .str()?
-        .iter()
-        .map(|v| v.map(str::to_owned))
-        .collect())
-}
 
 fn numbers(frame: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
     match frame.column(name) {
@@ -524,15 +516,17 @@ pub fn leverage(
                 opts,
             )
         };
-        rows.campaign
-            .push(campaign_id[i].clone().unwrap_or_default());
-        rows.region.push(r.to_owned());
-        rows.name.push(name[i].clone().unwrap_or_else(|| {
+        let region_name = name[i].clone().unwrap_or_else(|| {
             Regions::embedded()
                 .by_code(r)
                 .map_or_else(|| r.to_owned(), |x| x.name_zh.clone())
-        }));
-        rows.category.push(c.to_owned());
+        });
+        rows.cell.push(
+            campaign_id[i].as_deref().unwrap_or_default(),
+            r,
+            &region_name,
+            c,
+        );
         rows.method.push(headline.to_owned());
         rows.start.push(from_epoch_days(ws));
         rows.end.push(from_epoch_days(we));
@@ -628,10 +622,7 @@ pub fn with_iroas_of(fresh: &DataFrame, lake: &DataFrame) -> Result<DataFrame> {
 
 #[derive(Default)]
 struct Rows {
-    campaign: Vec<String>,
-    region: Vec<String>,
-    name: Vec<String>,
-    category: Vec<String>,
+    cell: CellColumns,
     method: Vec<String>,
     start: Vec<Option<NaiveDate>>,
     end: Vec<Option<NaiveDate>>,
@@ -656,11 +647,7 @@ struct Rows {
 
 impl Rows {
     fn frame(self) -> Result<DataFrame> {
-        df!(
-            "campaign_id" => self.campaign,
-            "region_code" => self.region,
-            "region_name_zh" => self.name,
-            "category" => self.category,
+        let rest = df!(
             "method" => self.method,
             "window_start" => self.start,
             "window_end" => self.end,
@@ -681,8 +668,8 @@ impl Rows {
             "iroas_cost_yuan" => self.cost,
             "iroas_controls" => self.controls,
             "suppressed" => self.suppressed,
-        )
-        .map_err(MetricsError::from)
+        )?;
+        self.cell.with(&rest)
     }
 }
 

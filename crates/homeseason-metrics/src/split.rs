@@ -245,22 +245,8 @@ fn pre_period_residuals(baseline_daily: &DataFrame, campaign: &Campaign, class: 
 /// their common days), the Pearson correlation of their logs, named [`RHO`] (absent with fewer
 /// than 14 days or no variance).
 fn correlations(days: &DataFrame, classes: [&str; 2]) -> Result<DataFrame> {
-    let text = |c: &str| -> Result<Vec<Option<String>>> {
-        Ok(days
-            .column(c)?
-            .str()?
-            .iter()
-            .map(|v| v.map(str::to_owned))
-            .collect())
-    };
-    let num = |c: &str| -> Result<Vec<Option<f64>>> {
-        Ok(days
-            .column(c)?
-            .cast(&DataType::Float64)?
-            .f64()?
-            .iter()
-            .collect())
-    };
+    let text = |c: &str| crate::tracking::opt_strings_of(days, c);
+    let num = |c: &str| crate::tracking::opt_floats_of(days, c);
     let (region, category, method) = (text("region_code")?, text("category")?, text("method")?);
     let (first, second) = (
         num(&format!("{}_e", classes[0]))?,
@@ -337,14 +323,7 @@ fn empty_class(class: &str) -> Result<DataFrame> {
 /// Add the first class's share columns (module docs) to the joined rows.
 fn with_share(frame: DataFrame, level: f64, classes: [&str; 2]) -> Result<DataFrame> {
     let z = homeseason_stats::numeric::normal_quantile(0.5 + level / 2.0);
-    let get = |c: &str| -> Result<Vec<Option<f64>>> {
-        Ok(frame
-            .column(c)?
-            .cast(&DataType::Float64)?
-            .f64()?
-            .iter()
-            .collect())
-    };
+    let get = |c: &str| crate::tracking::opt_floats_of(&frame, c);
     let figures = |class: &str| -> Result<[Vec<Option<f64>>; 4]> {
         Ok([
             get(&format!("{class}_actual_yuan"))?,

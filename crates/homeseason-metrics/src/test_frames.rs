@@ -1,13 +1,24 @@
 //! Cell accessors the unit tests share (panic when the column is absent, of another type or the
 //! cell is out of range): `f` (an `f64`, `None` when null), `s` (a string), `n` (an `i64`), from
-//! the workspace's test-support crate; `d`, a date from year, month and day; and [`class_days`],
-//! a three-year daily series split by a class column (channel, urban/rural).
+//! the workspace's test-support crate; `d`, a date from year, month and day; [`class_days`],
+//! a three-year daily series split by a class column (channel, urban/rural); and
+//! [`campaign_and_options`].
 
 pub(crate) use homeseason_test_support::{f64_at as f, i64_at as n, str_at as s};
 
 /// The date `y`-`m`-`dd` (panics on one that does not exist).
 pub(crate) fn d(y: i32, m: u32, dd: u32) -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(y, m, dd).expect("date")
+}
+
+/// The default (2023) campaign and the uplift options it sets.
+pub(crate) fn campaign_and_options() -> (
+    homeseason_schema::campaign::Campaign,
+    crate::uplift::UpliftOptions,
+) {
+    let campaign = homeseason_schema::campaign::Campaign::default_2023();
+    let opts = crate::uplift::UpliftOptions::from_campaign(&campaign);
+    (campaign, opts)
 }
 
 /// `payment_daily`-like rows for region 330000 × home_appliances, 2021–2023, split by the column

@@ -51,6 +51,20 @@ pub fn strings_of(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
         .collect())
 }
 
+/// The column `name` as text (cast to a string; `None` where null).
+///
+/// # Errors
+/// When the column is absent or does not cast.
+pub(crate) fn opt_strings_of(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
+    Ok(df
+        .column(name)?
+        .cast(&DataType::String)?
+        .str()?
+        .iter()
+        .map(|v| v.map(str::to_owned))
+        .collect())
+}
+
 /// The column `name` as numbers (cast to `f64`; `None` where null). Shared with the report crate
 /// and the binary's evaluation.
 ///

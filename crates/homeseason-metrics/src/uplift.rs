@@ -847,7 +847,7 @@ impl DailyRows {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_frames::{f, n};
+    use crate::test_frames::{campaign_and_options, f, n};
     use chrono::Datelike;
 
     /// A series with weekday rhythm, 5% yearly growth and a known 10% uplift in the window.
@@ -873,13 +873,6 @@ mod tests {
             v.push(y);
         }
         df!("region_code" => r, "category" => c, "date" => d, "net_amount_yuan" => v).unwrap()
-    }
-
-    /// The default campaign and its options.
-    fn campaign_and_options() -> (Campaign, UpliftOptions) {
-        let campaign = Campaign::default_2023();
-        let opts = UpliftOptions::from_campaign(&campaign);
-        (campaign, opts)
     }
 
     #[test]
@@ -973,8 +966,7 @@ mod tests {
 
     #[test]
     fn deterministic() {
-        let campaign = Campaign::default_2023();
-        let opts = UpliftOptions::from_campaign(&campaign);
+        let (campaign, opts) = campaign_and_options();
         let a = uplift(&synthetic(0.05), &campaign, &[Method::PriorYear], &opts).unwrap();
         let b = uplift(&synthetic(0.05), &campaign, &[Method::PriorYear], &opts).unwrap();
         assert!(a.uplift.equals_missing(&b.uplift));

@@ -339,14 +339,7 @@ fn links(
             col("baseline_yuan").cast(DataType::Float64),
         ])
         .collect()?;
-    let text = |c: &str| -> Result<Vec<Option<String>>> {
-        Ok(rows
-            .column(c)?
-            .str()?
-            .iter()
-            .map(|v| v.map(str::to_owned))
-            .collect())
-    };
+    let text = |c: &str| crate::tracking::opt_strings_of(&rows, c);
     let (region, category, method) = (text("region_code")?, text("category")?, text("method")?);
     let date = crate::tracking::dates_of(&rows, "date")?;
     let (actual, baseline) = (
@@ -484,7 +477,7 @@ pub fn score_urban_rural(table: &DataFrame, truth: &DataFrame) -> Result<DataFra
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_frames::{class_days, f, n};
+    use crate::test_frames::{campaign_and_options, class_days, f, n};
     use chrono::NaiveDate;
 
     /// `payment_area_daily`-like rows for one region and category, 2021–2023: the rural part (40 %)
@@ -517,8 +510,7 @@ mod tests {
     /// one, unknown areas are 10 % of sales, and with no countryside event there is no link.
     #[test]
     fn recovers_each_classs_effect_the_share_change_and_the_unknown_share() {
-        let campaign = Campaign::default_2023();
-        let opts = UpliftOptions::from_campaign(&campaign);
+        let (campaign, opts) = campaign_and_options();
         let none = activities(&[("330000", "shopping_festival", dt(9, 1), dt(12, 31))]);
         let out =
             urban_rural_uplift(&daily(0.06, 0.18, 0.0, &[]), &none, &campaign, &opts).unwrap();
@@ -564,8 +556,7 @@ mod tests {
     /// of zero.
     #[test]
     fn the_countryside_link_finds_the_extra_rural_lift_of_the_events_weeks() {
-        let campaign = Campaign::default_2023();
-        let opts = UpliftOptions::from_campaign(&campaign);
+        let (campaign, opts) = campaign_and_options();
         // Two events on whole windows weeks (the window starts on Friday 1 September).
         let events = [(dt(9, 15), dt(10, 12)), (dt(11, 10), dt(11, 30))];
         let acts = activities(&[
@@ -603,8 +594,7 @@ mod tests {
     /// not the unchanged amount per selling day.
     #[test]
     fn days_without_a_sale_are_zeros() {
-        let campaign = Campaign::default_2023();
-        let opts = UpliftOptions::from_campaign(&campaign);
+        let (campaign, opts) = campaign_and_options();
         let dense = daily(0.0, 0.0, 0.0, &[]);
         let (dates, classes) = (
             crate::tracking::dates_of(&dense, "date").unwrap(),
@@ -632,8 +622,7 @@ mod tests {
     /// No rows: no table and no error.
     #[test]
     fn no_area_rows_give_an_empty_table() {
-        let campaign = Campaign::default_2023();
-        let opts = UpliftOptions::from_campaign(&campaign);
+        let (campaign, opts) = campaign_and_options();
         let out =
             urban_rural_uplift(&DataFrame::empty(), &activities(&[]), &campaign, &opts).unwrap();
         assert_eq!(out.height(), 0);

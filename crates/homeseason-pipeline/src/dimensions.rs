@@ -445,17 +445,12 @@ pub fn withhold_thin_classes<S: std::hash::BuildHasher>(
                 ));
             }
         }
-        let mut columns: Vec<String> = [
-            "baseline_yuan",
-            "uplift_pct",
-            "lower_pct",
-            "upper_pct",
-            "p_value",
-            "effect_sign",
-        ]
-        .iter()
-        .map(|c| format!("{class}_{c}"))
-        .collect();
+        // Every per-class figure but the actual sales (a measurement, kept).
+        let mut columns: Vec<String> = homeseason_metrics::split::FIGURES
+            .iter()
+            .filter(|c| **c != "actual_yuan")
+            .map(|c| format!("{class}_{c}"))
+            .collect();
         if class == share {
             columns.extend(
                 homeseason_metrics::urban_rural::LINK_COLUMNS[2..]
@@ -799,22 +794,14 @@ mod tests {
         .unwrap()
     }
 
-    /// 330000's rural furniture rests on 2 merchants (k = 5): the generic rule blanks its row and,
-    /// all rows being the same size (ties go to the table's first row), 110000 furniture for the
-    /// category's margin and each region's home appliances for its all_targeted margin — a 2 × 2
-    /// rectangle; the national and all_targeted rows stay. The differencing attack over every
-    /// published margin (headline totals, class sums, unknown sums), every blank row's classes
-    /// unknown, recovers none of them. Blanking the small row alone would let the attack recover
-    /// both of its classes.
-    #[test]
-    fn a_class_on_few_merchants_is_blanked_with_its_complements_and_the_attack_recovers_nothing() {
-        let campaign = Campaign::default_2023();
-        let table = class_table();
+    /// Merchant floors of 50 for every row of [`class_table`] in each of `classes`, but 2 for
+    /// 330000's rural furniture (too few merchants for k = 5).
+    fn thin_rural_furniture(classes: &[&str]) -> HashMap<ClassCell, i64> {
         let mut floors = HashMap::new();
         for r in ["110000", "330000", "000000"] {
             for c in ["furniture", "home_appliances", "all_targeted"] {
-                for k in ["rural", "urban", "unknown"] {
-                    floors.insert((r.to_owned(), c.to_owned(), k.to_owned()), 50);
+                for k in classes {
+                    floors.insert((r.to_owned(), c.to_owned(), (*k).to_owned()), 50);
                 }
             }
         }
@@ -826,6 +813,34 @@ mod tests {
             ),
             2,
         );
+        floors
+    }
+
+    /// The rows of [`class_table`] blanked by the 2 × 2 rectangle around 330000's rural furniture:
+    /// 110000 ×3, 330000 ×3, 000000 ×3 (furniture, home_appliances, all_targeted).
+    const RECTANGLE: [bool; 9] = [true, true, false, true, true, false, false, false, false];
+
+    /// The base cells of that rectangle: 110000 and 330000 × furniture and home_appliances, every
+    /// class.
+    fn rectangle_cells() -> Vec<usize> {
+        [(0, 0), (0, 1), (1, 0), (1, 1)]
+            .iter()
+            .flat_map(|&(r, c)| (0..3).map(move |k| base_cell(r, c, k)))
+            .collect()
+    }
+
+    /// 330000's rural furniture rests on 2 merchants (k = 5): the generic rule blanks its row and,
+    /// all rows being the same size (ties go to the table's first row), 110000 furniture for the
+    /// category's margin and each region's home appliances for its all_targeted margin — a 2 × 2
+    /// rectangle; the national and all_targeted rows stay. The differencing attack over every
+    /// published margin (headline totals, class sums, unknown sums), every blank row's classes
+    /// unknown, recovers none of them. Blanking the small row alone would let the attack recover
+    /// both of its classes.
+    #[test]
+    fn a_class_on_few_merchants_is_blanked_with_its_complements_and_the_attack_recovers_nothing() {
+        let campaign = Campaign::default_2023();
+        let table = class_table();
+        let floors = thin_rural_furniture(&["rural", "urban", "unknown"]);
         let out = blank_small_classes(&table, &floors, 5, &campaign).unwrap();
         let blanked: Vec<bool> = out
             .column("rural_actual_yuan")
@@ -835,17 +850,10 @@ mod tests {
             .iter()
             .map(|v| v.is_none())
             .collect();
-        // 110000 ×3, 330000 ×3, 000000 ×3 (furniture, home_appliances, all_targeted).
-        assert_eq!(
-            blanked,
-            [true, true, false, true, true, false, false, false, false]
-        );
+        assert_eq!(blanked, RECTANGLE);
         assert_eq!(out.column("countryside_weeks").unwrap().null_count(), 4);
         assert_eq!(out.column("level").unwrap().null_count(), 0);
-        let blank_cells: Vec<usize> = [(0, 0), (0, 1), (1, 0), (1, 1)]
-            .iter()
-            .flat_map(|&(r, c)| (0..3).map(move |k| base_cell(r, c, k)))
-            .collect();
+        let blank_cells = rectangle_cells();
         let forms = published_forms(&out);
         assert!(
             homeseason_test_support::recoverable_weighted(&blank_cells, &forms).is_empty(),
@@ -903,37 +911,15 @@ mod tests {
                 vec![0.0; size.len()],
             ))
             .unwrap();
-        let mut floors = HashMap::new();
-        for r in ["110000", "330000", "000000"] {
-            for c in ["furniture", "home_appliances", "all_targeted"] {
-                for k in ["rural", "urban"] {
-                    floors.insert((r.to_owned(), c.to_owned(), k.to_owned()), 50);
-                }
-            }
-        }
-        floors.insert(
-            (
-                "330000".to_owned(),
-                "furniture".to_owned(),
-                "rural".to_owned(),
-            ),
-            2,
-        );
+        let floors = thin_rural_furniture(&["rural", "urban"]);
         let out = blank_small_classes(&table, &floors, 5, &campaign).unwrap();
         let blanked: Vec<bool> = not_null(&out, "unknown_share_pct")
             .unwrap()
             .iter()
             .map(|v| !v)
             .collect();
-        // 110000 ×3, 330000 ×3, 000000 ×3 (furniture, home_appliances, all_targeted).
-        assert_eq!(
-            blanked,
-            [true, true, false, true, true, false, false, false, false]
-        );
-        let hidden: Vec<usize> = [(0, 0), (0, 1), (1, 0), (1, 1)]
-            .iter()
-            .flat_map(|&(r, c)| (0..3).map(move |k| base_cell(r, c, k)))
-            .collect();
+        assert_eq!(blanked, RECTANGLE);
+        let hidden = rectangle_cells();
         assert!(
             homeseason_test_support::recoverable_weighted(&hidden, &published_forms(&out))
                 .is_empty(),

@@ -221,9 +221,18 @@ fn commit_prepared_under(
         report: report_json,
         now,
     };
-    let commit = match txn {
-        Some(t) => match held {
-            Some(lock) => lake.commit_with_txn_index_locked(
+    let commit = {
+        // The caller's lock, or the lake's taken for the commit alone (as `Lake::commit` does).
+        let taken;
+        let lock = match held {
+            Some(lock) => lock,
+            None => {
+                taken = lake.lock()?;
+                &taken
+            }
+        };
+        match txn {
+            Some(t) => lake.commit_with_txn_index_locked(
                 lock,
                 &commit,
                 &t.area_rows,
@@ -232,19 +241,8 @@ fn commit_prepared_under(
                 &t.months,
                 &t.seen,
             )?,
-            None => lake.commit_with_txn_index(
-                &commit,
-                &t.area_rows,
-                &t.institution,
-                t.spill,
-                &t.months,
-                &t.seen,
-            )?,
-        },
-        None => match held {
-            Some(lock) => lake.commit_with_lock(lock, &commit)?,
-            None => lake.commit(&commit)?,
-        },
+            None => lake.commit_with_lock(lock, &commit)?,
+        }
     };
     let mut outcome = outcome;
     settle_conflicts(&mut outcome, &commit)?;

@@ -83,7 +83,7 @@ impl Latent {
 
 /// Write [`TRUTH_CHANNELS_FILE`].
 pub(crate) fn write(cfg: &SynthConfig, lat: &Latent, out: &mut Out<'_>) -> Result<(), SynthError> {
-    let (w0, w1) = lat.window;
+    let (w0, w1) = lat.window_in_span();
     let mut buf = String::from(HEADER);
     buf.push('\n');
     let mut rows = 0;
@@ -97,7 +97,7 @@ pub(crate) fn write(cfg: &SynthConfig, lat: &Latent, out: &mut Out<'_>) -> Resul
                     if cat_index(m.category) != ci {
                         continue;
                     }
-                    for d in w0..w1.min(lat.nd()) {
+                    for d in w0..w1 {
                         let s = lat.online_share(mi, d);
                         *without += lat.value(r, mi, d) * if online { s } else { 1.0 - s };
                         *with += lat.x_channel(r, mi, d, online);
@@ -127,26 +127,20 @@ mod tests {
 
     #[test]
     fn the_two_channels_add_up_to_the_cells_value() {
-        let cfg = crate::test_support::small_config(7);
-        let lat = Latent::build(&cfg).unwrap();
-        let (w0, w1) = lat.window;
+        let (_, lat) = crate::test_support::small_latent(7);
         let mut online_more = 0;
-        for r in 0..lat.regions.len() {
-            for (m, mcc) in MCCS.iter().enumerate() {
-                for d in (w0..w1).step_by(9) {
-                    let (on, off) = (lat.x_channel(r, m, d, true), lat.x_channel(r, m, d, false));
-                    let x = lat.x(r, m, d);
-                    assert!(
-                        (on + off - x).abs() <= 1e-9 * x.max(1.0),
-                        "{on}+{off} vs {x}"
-                    );
-                    let s = lat.online_share(m, d);
-                    if s > 0.0 && lat.uplift(r, cat_index(mcc.category), d) > 0.0 {
-                        let v = lat.value(r, m, d);
-                        assert!(on / (v * s) > off / (v * (1.0 - s)), "online grows more");
-                        online_more += 1;
-                    }
-                }
+        for (r, m, mcc, d) in crate::test_support::window_cells(&lat, 9) {
+            let (on, off) = (lat.x_channel(r, m, d, true), lat.x_channel(r, m, d, false));
+            let x = lat.x(r, m, d);
+            assert!(
+                (on + off - x).abs() <= 1e-9 * x.max(1.0),
+                "{on}+{off} vs {x}"
+            );
+            let s = lat.online_share(m, d);
+            if s > 0.0 && lat.uplift(r, cat_index(mcc.category), d) > 0.0 {
+                let v = lat.value(r, m, d);
+                assert!(on / (v * s) > off / (v * (1.0 - s)), "online grows more");
+                online_more += 1;
             }
         }
         assert!(online_more > 0, "some online cells in the window");

@@ -48,7 +48,7 @@ pub(crate) fn write(
     classes: &Classes,
     out: &mut Out<'_>,
 ) -> Result<(), SynthError> {
-    let (w0, w1) = (lat.window.0, lat.window.1.min(lat.nd()));
+    let (w0, w1) = lat.window_in_span();
     let targeted = &cfg.campaign.categories.targeted;
     let mut buf = String::from(HEADER);
     buf.push('\n');

@@ -253,6 +253,12 @@ impl Latent {
         self.days.len()
     }
 
+    /// The campaign window's day indices that the generated span holds: [`Latent::window`] cut
+    /// at [`Latent::nd`] (the span may end before the window does).
+    pub(crate) fn window_in_span(&self) -> (usize, usize) {
+        (self.window.0, self.window.1.min(self.nd()))
+    }
+
     /// Value without the campaign, yuan, for region index r, MCC index m, day index d.
     pub(crate) fn value(&self, r: usize, m: usize, d: usize) -> f64 {
         self.v[(r * NMCC + m) * self.nd() + d]
@@ -472,12 +478,11 @@ fn local_stations(cfg: &SynthConfig, regions: &[&'static Region]) -> Vec<Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::small_config;
+    use crate::test_support::{small_config, small_latent};
 
     #[test]
     fn uplift_only_inside_the_window_and_for_targeted_categories() {
-        let cfg = small_config(11);
-        let lat = Latent::build(&cfg).unwrap();
+        let (cfg, lat) = small_latent(11);
         assert_eq!(
             lat.regions
                 .iter()
@@ -511,8 +516,7 @@ mod tests {
 
     #[test]
     fn values_are_positive_and_controls_share_the_economy() {
-        let cfg = small_config(5);
-        let lat = Latent::build(&cfg).unwrap();
+        let (_, lat) = small_latent(5);
         for r in 0..2 {
             for m in 0..NMCC {
                 for d in 0..lat.nd() {
@@ -528,8 +532,7 @@ mod tests {
 
     #[test]
     fn the_oracle_counterfactual_is_the_value_without_its_own_noise() {
-        let cfg = small_config(7);
-        let lat = Latent::build(&cfg).unwrap();
+        let (cfg, lat) = small_latent(7);
         // value / expected (economy known) is the cell's noise factor exp(a + eps): mean 1, sd ≈
         // √(0.04² + 0.02²); without the economy, its AR(0.98) factor (sd 0.02) is in the ratio too.
         let stats = |economy: bool| {
@@ -569,8 +572,7 @@ mod tests {
 
     #[test]
     fn truth_matches_a_direct_sum() {
-        let cfg = small_config(3);
-        let lat = Latent::build(&cfg).unwrap();
+        let (cfg, lat) = small_latent(3);
         let rows = crate::truth::rows(&cfg, &lat);
         assert_eq!(rows.len(), 8);
         let (w0, w1) = lat.window;

@@ -506,6 +506,28 @@ pub(crate) mod test_support {
             areas: AreaSpread::Sample,
         }
     }
+
+    /// [`small_config`] with its latent model.
+    pub(crate) fn small_latent(seed: u64) -> (SynthConfig, crate::latent::Latent) {
+        let cfg = small_config(seed);
+        let lat = crate::latent::Latent::build(&cfg).unwrap();
+        (cfg, lat)
+    }
+
+    /// Every region × MCC × day of `lat`'s campaign window, every `step`-th day, in that order:
+    /// `(region, MCC index, MCC, day)`.
+    pub(crate) fn window_cells(
+        lat: &crate::latent::Latent,
+        step: usize,
+    ) -> impl Iterator<Item = (usize, usize, &'static crate::model::MccSpec, usize)> {
+        let (w0, w1) = lat.window;
+        (0..lat.regions.len()).flat_map(move |r| {
+            crate::model::MCCS
+                .iter()
+                .enumerate()
+                .flat_map(move |(m, mcc)| (w0..w1).step_by(step).map(move |d| (r, m, mcc, d)))
+        })
+    }
 }
 
 #[cfg(test)]

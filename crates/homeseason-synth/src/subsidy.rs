@@ -389,8 +389,7 @@ mod tests {
 
     #[test]
     fn subsidies_drive_part_of_the_uplift_with_the_known_leverage() {
-        let cfg = crate::test_support::small_config(7);
-        let lat = Latent::build(&cfg).unwrap();
+        let (cfg, lat) = crate::test_support::small_latent(7);
         let (w0, w1) = lat.window;
         // Ningbo and Zhejiang: one starts late.
         let starts: Vec<NaiveDate> = (0..2).map(|r| lat.subsidy_start(r)).collect();

@@ -185,7 +185,7 @@ pub(crate) fn write(
     classes: &Classes,
     out: &mut Out<'_>,
 ) -> Result<(), SynthError> {
-    let (w0, w1) = (lat.window.0, lat.window.1.min(lat.nd()));
+    let (w0, w1) = lat.window_in_span();
     let mut buf = String::from(HEADER);
     buf.push('\n');
     let mut rows = 0;
@@ -236,31 +236,25 @@ mod tests {
     /// classes and countryside-sales events.
     #[test]
     fn the_classes_add_up_and_the_events_lift_rural_sales() {
-        let cfg = crate::test_support::small_config(7);
-        let lat = Latent::build(&cfg).unwrap();
+        let (cfg, lat) = crate::test_support::small_latent(7);
         let classes = Classes::build(&cfg, &lat);
-        let (w0, w1) = lat.window;
         let (mut plain, mut events) = (0, 0);
-        for r in 0..lat.regions.len() {
-            for (m, mcc) in MCCS.iter().enumerate() {
-                for d in w0..w1 {
-                    let Some(p) = classes.pick_weights(r, m, d, &lat) else {
-                        continue;
-                    };
-                    assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{p:?}");
-                    let s = classes.share(r, m);
-                    if s[0] <= 0.0 || s[1] <= 0.0 || !lat.targeted[cat_index(mcc.category)] {
-                        continue;
-                    }
-                    let (rural, urban) = (p[0] / s[0], p[1] / s[1]);
-                    if classes.countryside(r, d) {
-                        assert!(rural > urban, "{r} {m} {d}");
-                        events += 1;
-                    } else {
-                        assert!(rural < urban, "{r} {m} {d}");
-                        plain += 1;
-                    }
-                }
+        for (r, m, mcc, d) in crate::test_support::window_cells(&lat, 1) {
+            let Some(p) = classes.pick_weights(r, m, d, &lat) else {
+                continue;
+            };
+            assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{p:?}");
+            let s = classes.share(r, m);
+            if s[0] <= 0.0 || s[1] <= 0.0 || !lat.targeted[cat_index(mcc.category)] {
+                continue;
+            }
+            let (rural, urban) = (p[0] / s[0], p[1] / s[1]);
+            if classes.countryside(r, d) {
+                assert!(rural > urban, "{r} {m} {d}");
+                events += 1;
+            } else {
+                assert!(rural < urban, "{r} {m} {d}");
+                plain += 1;
             }
         }
         assert!(plain > 0 && events > 0, "{plain} {events}");
