@@ -75,7 +75,8 @@ fn a_province_gets_its_city_level_report() {
         assert!(!text.contains("uplift_tilemap"), "no tile map");
         // The headline counts Zhejiang's cities, not the nation's 37 regions.
         assert!(
-            text.contains("浙江省区间高于零的城市 Cities of 浙江省"),
+            text.contains("浙江省区间高于零的城市")
+                && text.contains("Cities of 浙江省 with their interval above zero"),
             "the cities' count"
         );
         assert!(!text.contains("37 / 37"), "no national region count");

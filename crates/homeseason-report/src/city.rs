@@ -24,6 +24,9 @@ pub struct CityRow {
     pub lower_pct: Option<f64>,
     /// Upper bound of the interval, percent.
     pub upper_pct: Option<f64>,
+    /// Lower bound of the backtest-calibrated interval, percent (`None` without a city-level
+    /// backtest of the method, or when blanked).
+    pub calibrated_lower_pct: Option<f64>,
     /// `false` when `|uplift_pct|` is below the method's backtest error band at city level (shown
     /// △, not distinguishable from no effect); `None` without a band or when blanked.
     pub distinguishable: Option<bool>,
@@ -109,13 +112,14 @@ impl CitySection {
                 .region_mae_pp
                 .map_or_else(String::new, |r| format!(" (the province level: {r:.1} pp)"));
             out.push(format!(
-                "噪声：城市序列小，逐城市数字误差大。{} 在 {} 个无活动回测窗口、{} 个城市 × 品类单元上的平均绝对误差为 {:.1} 个百分点{region}，校准区间覆盖零（无活动窗口的真值）的比例为 {:.0}%。请看区间而非点估计；△ 表示提升低于该方法的回测误差带，与无效应无法区分。 Noise: city series are small and each city's figure is uncertain. On {} backtest windows with no campaign, {} missed by {:.1} percentage points on average over {} city × category cells{region_en}, and its calibrated interval held zero (the truth there) in {:.0} % of them. Read the intervals, not the point estimates; △ marks an uplift below the method's backtest error band, not distinguishable from no effect.",
+                "噪声：城市序列小，逐城市数字误差大。{} 在 {} 个无活动回测窗口、{} 个城市 × 品类单元上的平均绝对误差为 {:.1} 个百分点{region}，校准区间覆盖零（无活动窗口的真值）的比例为 {:.0}%。请看区间而非点估计；△ 表示提升低于该方法的回测误差带，与无效应无法区分。 Noise: city series are small and each city's figure is uncertain. On {} backtest window{} with no campaign, {} missed by {:.1} percentage points on average over {} city × category cells{region_en}, and its calibrated interval held zero (the truth there) in {:.0} % of them. Read the intervals, not the point estimates; △ marks an uplift below the method's backtest error band, not distinguishable from no effect.",
                 n.method,
                 n.windows,
                 n.cells,
                 n.mae_pp,
                 n.calibrated_coverage * 100.0,
                 n.windows,
+                if n.windows == 1 { "" } else { "s" },
                 n.method,
                 n.mae_pp,
                 n.cells,
@@ -127,14 +131,19 @@ impl CitySection {
     }
 }
 
-/// Of `rows`: the cities whose interval lies above zero, the cities with figures, and the blanked
+/// Of `rows`: the cities whose interval lies above zero (the backtest-calibrated one where the
+/// row has it, as the headline's own interval), the cities with figures, and the blanked
 /// ones.
 #[must_use]
 pub fn cities_up(rows: &[CityRow]) -> (usize, usize, usize) {
     let shown = rows.iter().filter(|r| r.uplift_pct.is_some()).count();
     let up = rows
         .iter()
-        .filter(|r| r.lower_pct.is_some_and(|lo| lo > 0.0))
+        .filter(|r| {
+            r.calibrated_lower_pct
+                .or(r.lower_pct)
+                .is_some_and(|lo| lo > 0.0)
+        })
         .count();
     (up, shown, rows.len() - shown)
 }
@@ -184,11 +193,12 @@ pub fn rows_of(uplift: &DataFrame, method: &str) -> Result<Vec<CityRow>> {
         Ok(c) => c.bool()?.iter().collect(),
         Err(_) => vec![None; f.height()],
     };
-    let (actual, abs, pct, lo, hi) = (
+    let (actual, abs, pct, lo, cal_lo, hi) = (
         num("actual_yuan")?,
         num("uplift_abs_yuan")?,
         num("uplift_pct")?,
         num("lower_pct")?,
+        num("calibrated_lower_pct").unwrap_or_else(|_| vec![None; f.height()]),
         num("upper_pct")?,
     );
     let mut rows: Vec<CityRow> = (0..f.height())
@@ -199,6 +209,7 @@ pub fn rows_of(uplift: &DataFrame, method: &str) -> Result<Vec<CityRow>> {
             uplift_abs_yuan: abs[i],
             uplift_pct: pct[i],
             lower_pct: lo[i],
+            calibrated_lower_pct: cal_lo[i],
             upper_pct: hi[i],
             distinguishable: distinguishable[i],
         })
@@ -289,6 +300,7 @@ mod tests {
             uplift_abs_yuan: pct.map(|p| p * 1e4),
             uplift_pct: pct,
             lower_pct: lower,
+            calibrated_lower_pct: None,
             upper_pct: lower.map(|l| l + 10.0),
             distinguishable: d,
         }

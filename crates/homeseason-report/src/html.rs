@@ -293,7 +293,7 @@ impl Document<'_> {
             let (up, shown, blank) = crate::city::cities_up(&section.rows);
             (
                 format!(
-                    "{}区间高于零的城市 Cities of {} with their interval above zero ({})",
+                    "{}区间高于零的城市（有回测时为校准区间） Cities of {} with their interval above zero ({}; backtest-calibrated where scored)",
                     section.scope_name_zh, section.scope_name_zh, section.method
                 ),
                 if blank > 0 {

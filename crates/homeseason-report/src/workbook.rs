@@ -1258,6 +1258,7 @@ mod tests {
             uplift_abs_yuan: pct.map(|p| 1e6 * p),
             uplift_pct: pct,
             lower_pct: pct.map(|p| p - 2.0),
+            calibrated_lower_pct: None,
             upper_pct: pct.map(|p| p + 2.0),
             distinguishable: pct.map(|p| p.abs() >= 5.0),
         };
