@@ -828,6 +828,15 @@ impl Stages {
     }
 }
 
+/// The Sunday ending the week of `as_of` when it falls inside the campaign window before its last
+/// day: the weekly report's cut (`None`: the whole window).
+fn week_inside(campaign: &Campaign, as_of: Option<chrono::NaiveDate>) -> Option<chrono::NaiveDate> {
+    let window = &campaign.window;
+    as_of
+        .map(homeseason_report::week_sunday)
+        .filter(|d| *d < window.end && *d >= window.start)
+}
+
 /// The city-level `uplift` of `region`'s cities for a weekly report as of `as_of` (any day of the
 /// report's week; the week ends on its Sunday): for a week ending inside the campaign window, the
 /// window so far is estimated afresh in memory from the area rows, as the province level does
@@ -846,11 +855,7 @@ pub fn city_week_estimates(
     stored: DataFrame,
     backtest: &DataFrame,
 ) -> Result<DataFrame> {
-    let window = &campaign.window;
-    let Some(week) = as_of
-        .map(homeseason_report::week_sunday)
-        .filter(|d| *d < window.end && *d >= window.start)
-    else {
+    let Some(week) = week_inside(campaign, as_of) else {
         return Ok(stored);
     };
     let mut partial = campaign.clone();
@@ -1179,29 +1184,13 @@ fn city_share(
     method: &str,
 ) -> Result<Option<homeseason_report::city::CityShare>> {
     let window = &campaign.window;
-    let last = as_of
-        .map(homeseason_report::week_sunday)
-        .filter(|d| *d < window.end && *d >= window.start)
-        .unwrap_or(window.end);
-    let cities = uplift
-        .clone()
-        .lazy()
-        .filter(
-            col("category")
-                .eq(lit(ALL_TARGETED))
-                .and(col("method").eq(lit(method.to_owned())))
-                .and(col("window_kind").eq(lit("campaign")))
-                .and(col("region_code").neq(lit(NATIONAL))),
-        )
-        .select([
-            len().alias("n"),
-            col("actual_yuan").cast(DataType::Float64).sum(),
-        ])
-        .collect()?;
-    if cities.column("n")?.cast(&DataType::UInt64)?.u64()?.get(0) == Some(0) {
+    let last = week_inside(campaign, as_of).unwrap_or(window.end);
+    // The rows the cities table shows, before any blanking.
+    let cities = homeseason_report::city::rows_of(uplift, method)?;
+    if cities.is_empty() {
         return Ok(None);
     }
-    let cities_yuan = cities.column("actual_yuan")?.f64()?.get(0).unwrap_or(0.0);
+    let cities_yuan: f64 = cities.iter().filter_map(|r| r.actual_yuan).sum();
     let targeted = campaign
         .categories
         .targeted_ids()
