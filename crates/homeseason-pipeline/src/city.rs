@@ -1279,17 +1279,7 @@ mod tests {
     fn the_city_headline_is_a_method_that_covers_every_city() {
         use homeseason_metrics::backtest::MethodBacktest;
         let campaign = Campaign::default_2023();
-        let figure = |method, cells, mae_pp| MethodBacktest {
-            method,
-            windows: 3,
-            cells,
-            bias_pp: 0.0,
-            mae_pp,
-            coverage: 0.9,
-            error_band_pp: 2.0 * mae_pp,
-            conformal_factor: 1.0,
-            calibrated_coverage: 0.9,
-        };
+        let figure = |method, cells, mae_pp| MethodBacktest::example(method, cells, mae_pp, 0.9);
         let figures = [
             figure(Method::PriorYear, 300, 9.0),
             figure(Method::TwoYear, 100, 7.0),
