@@ -729,16 +729,22 @@ mod tests {
         c
     }
 
-    #[test]
-    fn the_ratio_divides_the_uplift_and_its_interval_by_the_subsidy() {
-        let out = leverage(
-            &uplift([Some(300_000.0), Some(30_000.0), Some(330_000.0)]),
+    /// [`leverage`] of [`uplift`]`(abs)`, [`subsidies`] and `series` for [`campaign`], default
+    /// options.
+    fn run(abs: [Option<f64>; 3], series: Option<&DataFrame>) -> DataFrame {
+        leverage(
+            &uplift(abs),
             &subsidies(),
-            None,
+            series,
             &campaign(),
             &LeverageOptions::default(),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn the_ratio_divides_the_uplift_and_its_interval_by_the_subsidy() {
+        let out = run([Some(300_000.0), Some(30_000.0), Some(330_000.0)], None);
         assert_eq!(out.height(), 3);
         let paid = numbers(&out, "subsidy_paid_yuan").unwrap();
         // Zhejiang: 3 000 + 17 weeks × 7 000 + 1/7 of the straddling week.
@@ -764,14 +770,7 @@ mod tests {
 
     #[test]
     fn a_blanked_uplift_blanks_what_is_derived_from_it() {
-        let out = leverage(
-            &uplift([Some(300_000.0), None, Some(330_000.0)]),
-            &subsidies(),
-            None,
-            &campaign(),
-            &LeverageOptions::default(),
-        )
-        .unwrap();
+        let out = run([Some(300_000.0), None, Some(330_000.0)], None);
         let sup: Vec<Option<bool>> = out
             .column("suppressed")
             .unwrap()
@@ -819,14 +818,10 @@ mod tests {
             "net_amount_yuan" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
         )
         .unwrap();
-        let out = leverage(
-            &uplift([Some(300_000.0), Some(30_000.0), Some(330_000.0)]),
-            &subsidies(),
+        let out = run(
+            [Some(300_000.0), Some(30_000.0), Some(330_000.0)],
             Some(&series),
-            &campaign(),
-            &LeverageOptions::default(),
-        )
-        .unwrap();
+        );
         let iroas = numbers(&out, "iroas").unwrap();
         let (lo, hi) = (
             numbers(&out, "iroas_lower").unwrap(),
@@ -844,14 +839,7 @@ mod tests {
         // The report's table (from the published uplift, no series) takes the lake's iROAS, but
         // not for a cell whose uplift suppression blanked.
         for (abs, expect) in [(Some(30_000.0), Some(x)), (None, None)] {
-            let fresh = leverage(
-                &uplift([Some(300_000.0), abs, Some(330_000.0)]),
-                &subsidies(),
-                None,
-                &campaign(),
-                &LeverageOptions::default(),
-            )
-            .unwrap();
+            let fresh = run([Some(300_000.0), abs, Some(330_000.0)], None);
             let merged = with_iroas_of(&fresh, &out).unwrap();
             assert_eq!(merged.get_column_names(), fresh.get_column_names());
             assert_eq!(numbers(&merged, "iroas").unwrap(), [None, expect, None]);
