@@ -576,7 +576,7 @@ fn numeric_region_lake(dir: &Path, lake: &Path) {
          2023-09,9,330000,furniture,12.0,1.5,90.0,3.0,https://tjj.zj.gov.cn/\n",
     )
     .expect("write");
-    let lake_arg = s(&lake);
+    let lake_arg = s(lake);
     ok(&["ingest", "--lake", lake_arg, s(&sales)]);
     ok(&[
         "ingest",
