@@ -13,7 +13,7 @@ use homeseason_schema::contract::{self, FieldType, tables};
 use polars::prelude::*;
 use serde_json::{Map, Value, json};
 
-use crate::util::{demo_dir, ok, read_json, run_ok};
+use crate::util::{demo_dir, ok, read_json, run_ok, s};
 
 /// The committed example notebook and the week it was exported for.
 const EXAMPLE: &str = "notebooks-export/homeseason-weekly-2023-10-15.ipynb";
@@ -302,10 +302,10 @@ fn duckdb_and_pyarrow_read_every_table_as_homeseason_does() {
     ok(&[
         "ingest",
         "--lake",
-        lake_dir.to_str().expect("utf-8"),
+        s(&lake_dir),
         "--suppress-below",
         "3",
-        register[0].to_str().expect("utf-8"),
+        s(&register[0]),
     ]);
     let lake = Lake::open(&lake_dir).expect("lake");
     // Every table with partitions is read through a chain of links (issue 18): its stable link,
@@ -356,12 +356,7 @@ fn duckdb_and_pyarrow_read_every_table_as_homeseason_does() {
     .expect("write expected");
     let said = python(
         "check_outputs.py",
-        &[
-            "--lake",
-            lake_dir.to_str().expect("utf-8"),
-            "--expected",
-            path.to_str().expect("utf-8"),
-        ],
+        &["--lake", s(&lake_dir), "--expected", s(&path)],
     );
     assert!(said.contains("exactly as homeseason does"), "{said}");
 }
@@ -376,9 +371,9 @@ fn exported_notebook_reproduces_that_weeks_report_headline() {
     ok(&[
         "report",
         "--lake",
-        lake.to_str().expect("utf-8"),
+        s(&lake),
         "--out",
-        report.to_str().expect("utf-8"),
+        s(&report),
         "--as-of",
         EXAMPLE_WEEK,
     ]);
@@ -394,28 +389,28 @@ fn exported_notebook_reproduces_that_weeks_report_headline() {
         "export",
         "notebook",
         "--lake",
-        lake.to_str().expect("utf-8"),
+        s(&lake),
         "--out",
-        nb_dir.to_str().expect("utf-8"),
+        s(&nb_dir),
         "--as-of",
         "2023-10-12",
     ]);
     let notebook = nb_dir.join(format!("homeseason-weekly-{EXAMPLE_WEEK}.ipynb"));
     assert!(
-        said.contains(notebook.to_str().expect("utf-8")),
+        said.contains(s(&notebook)),
         "the week is rounded to its Sunday: {said}"
     );
     let executed = tmp.path().join("executed.ipynb");
     let said = python(
         "run_notebook.py",
         &[
-            notebook.to_str().expect("utf-8"),
+            s(&notebook),
             "--out",
-            executed.to_str().expect("utf-8"),
+            s(&executed),
             "--min-images",
             "2",
             "--headline",
-            report.join("headline.json").to_str().expect("utf-8"),
+            s(&report.join("headline.json")),
         ],
     );
     assert!(said.contains("without error"), "{said}");
@@ -544,7 +539,7 @@ fn ministry_workbook_has_the_attachment_layout() {
     python(
         "check_workbook.py",
         &[
-            workbook.to_str().expect("utf-8"),
+            s(&workbook),
             "--activities",
             &activities.to_string(),
             "--summary-rows",
@@ -581,15 +576,15 @@ fn numeric_region_lake(dir: &Path, lake: &Path) {
          2023-09,9,330000,furniture,12.0,1.5,90.0,3.0,https://tjj.zj.gov.cn/\n",
     )
     .expect("write");
-    let lake_arg = lake.to_str().expect("utf-8");
-    ok(&["ingest", "--lake", lake_arg, sales.to_str().expect("utf-8")]);
+    let lake_arg = s(lake);
+    ok(&["ingest", "--lake", lake_arg, s(&sales)]);
     ok(&[
         "ingest",
         "--lake",
         lake_arg,
         "--feed",
         "retail_stats",
-        retail.to_str().expect("utf-8"),
+        s(&retail),
     ]);
 }
 
@@ -667,7 +662,7 @@ fn a_lake_of_region_folders_reads_as_text_and_the_next_ingest_rewrites_it() {
     for table in [tables::ENTERPRISE_SALES, tables::RETAIL_STATS] {
         to_region_folders(&lake, table);
     }
-    let lake_arg = lake.to_str().expect("utf-8");
+    let lake_arg = s(&lake);
     let folders = |table: &str| {
         homeseason_test_support::files_with_ext(
             homeseason_test_support::lake_file(&lake, &format!("{table}/x"))
@@ -685,7 +680,7 @@ fn a_lake_of_region_folders_reads_as_text_and_the_next_ingest_rewrites_it() {
     );
     assert!(ok(&["check", "--lake", lake_arg]).contains("every table matches"));
     let views = tmp.path().join("views.sql");
-    let views_arg = views.to_str().expect("utf-8");
+    let views_arg = s(&views);
     let text = region_text(lake_arg, views_arg, "000000,330000", true);
     assert!(
         text.contains("view retail_stats: region_code VARCHAR ['000000', '330000']"),
@@ -701,7 +696,7 @@ fn a_lake_of_region_folders_reads_as_text_and_the_next_ingest_rewrites_it() {
         ),
     )
     .expect("write");
-    ok(&["ingest", "--lake", lake_arg, bj.to_str().expect("utf-8")]);
+    ok(&["ingest", "--lake", lake_arg, s(&bj)]);
     assert_eq!(
         folders(tables::ENTERPRISE_SALES),
         [
@@ -762,7 +757,7 @@ fn duckdb_reads_region_code_as_text_in_a_lake_of_numeric_region_folders() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let lake = tmp.path().join("lake");
     numeric_region_lake(tmp.path(), &lake);
-    let lake_arg = lake.to_str().expect("utf-8");
+    let lake_arg = s(&lake);
     // Only numeric regions, and none of them a folder: the files are named by them.
     for table in [tables::ENTERPRISE_SALES, tables::RETAIL_STATS] {
         // The table's folders are in its current snapshot (`lake/<table>/v000042/`).
@@ -782,12 +777,7 @@ fn duckdb_reads_region_code_as_text_in_a_lake_of_numeric_region_folders() {
         }
     }
     let views = tmp.path().join("views.sql");
-    let text = region_text(
-        lake_arg,
-        views.to_str().expect("utf-8"),
-        "000000,330000",
-        false,
-    );
+    let text = region_text(lake_arg, s(&views), "000000,330000", false);
     for line in [
         "duckdb read_parquet retail_stats: region_code VARCHAR ['000000', '330000']",
         "duckdb read_parquet enterprise_sales: region_code VARCHAR ['330000']",
@@ -812,12 +802,12 @@ fn duckdb_reads_region_code_as_text_in_a_lake_of_numeric_region_folders() {
 fn a_lake_written_before_the_payment_daily_rename_reads_under_the_new_names_everywhere() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let lake = tmp.path().join("lake");
-    let lake_arg = lake.to_str().expect("utf-8");
+    let lake_arg = s(&lake);
     let header = homeseason_test_support::DAILY_HEADER;
     let daily = |name: &str, rows: &str| {
         let path = tmp.path().join(name);
         std::fs::write(&path, format!("{header}{rows}")).expect("write");
-        ok(&["ingest", "--lake", lake_arg, path.to_str().expect("utf-8")]);
+        ok(&["ingest", "--lake", lake_arg, s(&path)]);
     };
     daily(
         "payment_daily_test_2023-09.csv",
@@ -860,14 +850,7 @@ fn a_lake_written_before_the_payment_daily_rename_reads_under_the_new_names_ever
     };
     let views = tmp.path().join("views.sql");
     let duckdb = |expect_select: &str| -> String {
-        ok(&[
-            "export",
-            "duckdb",
-            "--lake",
-            lake_arg,
-            "--out",
-            views.to_str().expect("utf-8"),
-        ]);
+        ok(&["export", "duckdb", "--lake", lake_arg, "--out", s(&views)]);
         let sql = std::fs::read_to_string(&views).expect("views");
         assert!(sql.contains(expect_select), "{sql}");
         ensure_python_readers();
@@ -880,7 +863,7 @@ fn a_lake_written_before_the_payment_daily_rename_reads_under_the_new_names_ever
                  cols = [d[0] for d in con.execute('SELECT * FROM payment_daily').description]\n\
                  s = con.execute('SELECT sum(amount_yuan), sum(refund_amount_yuan), sum(net_amount_yuan) FROM payment_daily').fetchone()\n\
                  print(','.join(c for c in cols if 'amount' in c), *[round(float(x), 2) for x in s])\n",
-                views.to_str().expect("utf-8"),
+                s(&views),
             ]),
             "duckdb over the views",
         );

@@ -318,6 +318,27 @@ pub struct MethodBacktest {
     pub calibrated_coverage: f64,
 }
 
+impl MethodBacktest {
+    /// Figures for tests: `cells` cells over 4 windows, no bias, `mae_pp`, `coverage` for both the
+    /// nominal and the calibrated intervals, an error band of twice the MAE and a conformal factor
+    /// of 1. Change any other field with struct-update syntax.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn example(method: Method, cells: usize, mae_pp: f64, coverage: f64) -> MethodBacktest {
+        MethodBacktest {
+            method,
+            windows: 4,
+            cells,
+            bias_pp: 0.0,
+            mae_pp,
+            coverage,
+            error_band_pp: 2.0 * mae_pp,
+            conformal_factor: 1.0,
+            calibrated_coverage: coverage,
+        }
+    }
+}
+
 /// The conformal quantile of `scores` at `level`: the ⌈(n+1)·level⌉-th smallest (infinite when that
 /// exceeds n); below 1 (narrowing) only with at least [`MIN_CELLS`] scores.
 fn conformal_factor(scores: &[f64], level: f64) -> f64 {
@@ -771,17 +792,7 @@ mod tests {
     use super::*;
 
     fn fig(method: Method, cells: usize, mae: f64, coverage: f64) -> MethodBacktest {
-        MethodBacktest {
-            method,
-            windows: 4,
-            cells,
-            bias_pp: 0.0,
-            mae_pp: mae,
-            coverage,
-            error_band_pp: 2.0 * mae,
-            conformal_factor: 1.0,
-            calibrated_coverage: coverage,
-        }
+        MethodBacktest::example(method, cells, mae, coverage)
     }
 
     #[test]

@@ -96,7 +96,7 @@ use homeseason_stats::tbr::{GroupSeries, Tails, TbrOptions, tbr};
 use polars::prelude::*;
 
 use crate::tracking::opt_strings_of as text;
-use crate::uplift::CellColumns;
+use crate::uplift::{Band, CellColumns};
 use crate::{ALL_TARGETED, Result};
 
 /// Options of [`leverage`].
@@ -531,21 +531,16 @@ pub fn leverage(
         rows.start.push(from_epoch_days(ws));
         rows.end.push(from_epoch_days(we));
         rows.paid.push(paid);
-        rows.abs.push(blank(abs[i]));
-        rows.lo.push(blank(u_lo));
-        rows.hi.push(blank(u_hi));
-        rows.ratio.push(ratio(abs[i]));
-        rows.ratio_lo.push(ratio(u_lo));
-        rows.ratio_hi.push(ratio(u_hi));
+        rows.abs.push([abs[i], u_lo, u_hi].map(blank));
+        rows.ratio.push([abs[i], u_lo, u_hi].map(ratio));
         rows.level.push(lvl);
         rows.sub_start.push(
             first_day(covered(&daily, r, c, &targeted))
                 .map(|d| d.max(ws))
                 .and_then(from_epoch_days),
         );
-        rows.iroas.push(iroas.as_ref().map(|x| x.estimate));
-        rows.iroas_lo.push(iroas.as_ref().map(|x| x.lower));
-        rows.iroas_hi.push(iroas.as_ref().map(|x| x.upper));
+        rows.iroas
+            .push_some(iroas.as_ref().map(|x| (x.estimate, x.lower, x.upper)));
         rows.test_start
             .push(iroas.as_ref().and_then(|x| from_epoch_days(x.test.0)));
         rows.test_end
@@ -627,17 +622,14 @@ struct Rows {
     start: Vec<Option<NaiveDate>>,
     end: Vec<Option<NaiveDate>>,
     paid: Vec<f64>,
-    abs: Vec<Option<f64>>,
-    lo: Vec<Option<f64>>,
-    hi: Vec<Option<f64>>,
-    ratio: Vec<Option<f64>>,
-    ratio_lo: Vec<Option<f64>>,
-    ratio_hi: Vec<Option<f64>>,
+    /// `uplift_abs_yuan` and its bounds.
+    abs: Band,
+    /// `leverage_ratio` and its bounds.
+    ratio: Band,
     level: Vec<f64>,
     sub_start: Vec<Option<NaiveDate>>,
-    iroas: Vec<Option<f64>>,
-    iroas_lo: Vec<Option<f64>>,
-    iroas_hi: Vec<Option<f64>>,
+    /// `iroas` and its bounds.
+    iroas: Band,
     test_start: Vec<Option<NaiveDate>>,
     test_end: Vec<Option<NaiveDate>>,
     cost: Vec<Option<f64>>,
@@ -647,22 +639,25 @@ struct Rows {
 
 impl Rows {
     fn frame(self) -> Result<DataFrame> {
+        let [abs, abs_lo, abs_hi] = self.abs.into_columns();
+        let [ratio, ratio_lo, ratio_hi] = self.ratio.into_columns();
+        let [iroas, iroas_lo, iroas_hi] = self.iroas.into_columns();
         let rest = df!(
             "method" => self.method,
             "window_start" => self.start,
             "window_end" => self.end,
             "subsidy_paid_yuan" => self.paid,
-            "uplift_abs_yuan" => self.abs,
-            "uplift_abs_lower_yuan" => self.lo,
-            "uplift_abs_upper_yuan" => self.hi,
-            "leverage_ratio" => self.ratio,
-            "leverage_lower" => self.ratio_lo,
-            "leverage_upper" => self.ratio_hi,
+            "uplift_abs_yuan" => abs,
+            "uplift_abs_lower_yuan" => abs_lo,
+            "uplift_abs_upper_yuan" => abs_hi,
+            "leverage_ratio" => ratio,
+            "leverage_lower" => ratio_lo,
+            "leverage_upper" => ratio_hi,
             "level" => self.level,
             "subsidy_start" => self.sub_start,
-            "iroas" => self.iroas,
-            "iroas_lower" => self.iroas_lo,
-            "iroas_upper" => self.iroas_hi,
+            "iroas" => iroas,
+            "iroas_lower" => iroas_lo,
+            "iroas_upper" => iroas_hi,
             "iroas_test_start" => self.test_start,
             "iroas_test_end" => self.test_end,
             "iroas_cost_yuan" => self.cost,
@@ -734,16 +729,22 @@ mod tests {
         c
     }
 
-    #[test]
-    fn the_ratio_divides_the_uplift_and_its_interval_by_the_subsidy() {
-        let out = leverage(
-            &uplift([Some(300_000.0), Some(30_000.0), Some(330_000.0)]),
+    /// [`leverage`] of [`uplift`]`(abs)`, [`subsidies`] and `series` for [`campaign`], default
+    /// options.
+    fn run(abs: [Option<f64>; 3], series: Option<&DataFrame>) -> DataFrame {
+        leverage(
+            &uplift(abs),
             &subsidies(),
-            None,
+            series,
             &campaign(),
             &LeverageOptions::default(),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn the_ratio_divides_the_uplift_and_its_interval_by_the_subsidy() {
+        let out = run([Some(300_000.0), Some(30_000.0), Some(330_000.0)], None);
         assert_eq!(out.height(), 3);
         let paid = numbers(&out, "subsidy_paid_yuan").unwrap();
         // Zhejiang: 3 000 + 17 weeks × 7 000 + 1/7 of the straddling week.
@@ -769,14 +770,7 @@ mod tests {
 
     #[test]
     fn a_blanked_uplift_blanks_what_is_derived_from_it() {
-        let out = leverage(
-            &uplift([Some(300_000.0), None, Some(330_000.0)]),
-            &subsidies(),
-            None,
-            &campaign(),
-            &LeverageOptions::default(),
-        )
-        .unwrap();
+        let out = run([Some(300_000.0), None, Some(330_000.0)], None);
         let sup: Vec<Option<bool>> = out
             .column("suppressed")
             .unwrap()
@@ -824,14 +818,10 @@ mod tests {
             "net_amount_yuan" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
         )
         .unwrap();
-        let out = leverage(
-            &uplift([Some(300_000.0), Some(30_000.0), Some(330_000.0)]),
-            &subsidies(),
+        let out = run(
+            [Some(300_000.0), Some(30_000.0), Some(330_000.0)],
             Some(&series),
-            &campaign(),
-            &LeverageOptions::default(),
-        )
-        .unwrap();
+        );
         let iroas = numbers(&out, "iroas").unwrap();
         let (lo, hi) = (
             numbers(&out, "iroas_lower").unwrap(),
@@ -849,14 +839,7 @@ mod tests {
         // The report's table (from the published uplift, no series) takes the lake's iROAS, but
         // not for a cell whose uplift suppression blanked.
         for (abs, expect) in [(Some(30_000.0), Some(x)), (None, None)] {
-            let fresh = leverage(
-                &uplift([Some(300_000.0), abs, Some(330_000.0)]),
-                &subsidies(),
-                None,
-                &campaign(),
-                &LeverageOptions::default(),
-            )
-            .unwrap();
+            let fresh = run([Some(300_000.0), abs, Some(330_000.0)], None);
             let merged = with_iroas_of(&fresh, &out).unwrap();
             assert_eq!(merged.get_column_names(), fresh.get_column_names());
             assert_eq!(numbers(&merged, "iroas").unwrap(), [None, expect, None]);

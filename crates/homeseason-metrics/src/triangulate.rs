@@ -43,6 +43,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::series::ALL_TARGETED;
 use crate::tracking::{floats_of, strings_of};
+use crate::uplift::Band;
 use crate::{MetricsError, Result};
 
 /// Options of [`triangulate`].
@@ -177,16 +178,10 @@ pub fn triangulate(
         out.category.push(category.clone());
         out.method.push(method.clone());
         out.level.push(p.level);
-        out.p_pct.push(p.pct);
-        out.p_lo.push(p.lower);
-        out.p_hi.push(p.upper);
-        out.e_pct.push(ent.map(|e| e.0));
-        out.e_lo.push(ent.map(|e| e.1));
-        out.e_hi.push(ent.map(|e| e.2));
+        out.payments.push([p.pct, p.lower, p.upper]);
+        out.enterprise.push_some(ent);
         out.enterprises.push(clusters.len() as i64);
-        out.p_yoy.push(growth_band.map(|b| b.0));
-        out.p_yoy_lo.push(growth_band.map(|b| b.1));
-        out.p_yoy_hi.push(growth_band.map(|b| b.2));
+        out.payments_yoy.push_some(growth_band);
         out.r_pct.push(retail_est.as_ref().map(|r| r.pct));
         out.r_months
             .push(retail_est.as_ref().map_or(0, |r| r.months as i64));
@@ -764,15 +759,12 @@ struct Rows {
     category: Vec<String>,
     method: Vec<String>,
     level: Vec<f64>,
-    p_pct: Vec<Option<f64>>,
-    p_lo: Vec<Option<f64>>,
-    p_hi: Vec<Option<f64>>,
-    p_yoy: Vec<Option<f64>>,
-    p_yoy_lo: Vec<Option<f64>>,
-    p_yoy_hi: Vec<Option<f64>>,
-    e_pct: Vec<Option<f64>>,
-    e_lo: Vec<Option<f64>>,
-    e_hi: Vec<Option<f64>>,
+    /// `payments_uplift_pct` and its bounds.
+    payments: Band,
+    /// `payments_yoy_pct` and its bounds.
+    payments_yoy: Band,
+    /// `enterprise_uplift_pct` and its bounds.
+    enterprise: Band,
     enterprises: Vec<i64>,
     r_pct: Vec<Option<f64>>,
     r_months: Vec<i64>,
@@ -783,22 +775,25 @@ struct Rows {
 
 impl Rows {
     fn into_frame(self) -> Result<DataFrame> {
+        let [p_pct, p_lo, p_hi] = self.payments.into_columns();
+        let [e_pct, e_lo, e_hi] = self.enterprise.into_columns();
+        let [p_yoy, p_yoy_lo, p_yoy_hi] = self.payments_yoy.into_columns();
         df!(
             "region_code" => self.region,
             "region_name_zh" => self.name,
             "category" => self.category,
             "method" => self.method,
             "level" => self.level,
-            "payments_uplift_pct" => self.p_pct,
-            "payments_lower_pct" => self.p_lo,
-            "payments_upper_pct" => self.p_hi,
-            "enterprise_uplift_pct" => self.e_pct,
-            "enterprise_lower_pct" => self.e_lo,
-            "enterprise_upper_pct" => self.e_hi,
+            "payments_uplift_pct" => p_pct,
+            "payments_lower_pct" => p_lo,
+            "payments_upper_pct" => p_hi,
+            "enterprise_uplift_pct" => e_pct,
+            "enterprise_lower_pct" => e_lo,
+            "enterprise_upper_pct" => e_hi,
             "enterprises" => self.enterprises,
-            "payments_yoy_pct" => self.p_yoy,
-            "payments_yoy_lower_pct" => self.p_yoy_lo,
-            "payments_yoy_upper_pct" => self.p_yoy_hi,
+            "payments_yoy_pct" => p_yoy,
+            "payments_yoy_lower_pct" => p_yoy_lo,
+            "payments_yoy_upper_pct" => p_yoy_hi,
             "retail_yoy_pct" => self.r_pct,
             "retail_months" => self.r_months,
             "retail_basis" => self.r_basis,
@@ -1267,95 +1262,16 @@ mod tests {
         rr.extend(retail_rows("330000", "building_materials"));
         rr.extend(retail_rows("000000", "furniture"));
         rr.extend(retail_rows("000000", "total_retail"));
+        #[rustfmt::skip]
         let uplift = uplift_frame(&[
-            (
-                "330000",
-                "furniture",
-                "two_year",
-                "campaign",
-                "payment_daily",
-                8.0,
-                0.0,
-                20.0,
-                10.0,
-            ),
-            (
-                "330000",
-                "furniture",
-                "two_year",
-                "placebo",
-                "payment_daily",
-                0.0,
-                -5.0,
-                5.0,
-                10.0,
-            ),
-            (
-                "330000",
-                "furniture",
-                "prior_year",
-                "campaign",
-                "payment_daily",
-                30.0,
-                25.0,
-                35.0,
-                10.0,
-            ),
-            (
-                "330000",
-                "furniture",
-                "two_year",
-                "campaign",
-                "enterprise_sales",
-                1.0,
-                1.0,
-                1.0,
-                10.0,
-            ),
-            (
-                "330000",
-                "building_materials",
-                "two_year",
-                "campaign",
-                "payment_daily",
-                10.0,
-                5.0,
-                15.0,
-                30.0,
-            ),
-            (
-                "330000",
-                "home_textiles",
-                "two_year",
-                "campaign",
-                "payment_daily",
-                10.0,
-                5.0,
-                15.0,
-                10.0,
-            ),
-            (
-                "000000",
-                "all_targeted",
-                "two_year",
-                "campaign",
-                "payment_daily",
-                25.0,
-                20.0,
-                30.0,
-                10.0,
-            ),
-            (
-                "000000",
-                "furniture",
-                "two_year",
-                "campaign",
-                "payment_daily",
-                25.0,
-                20.0,
-                30.0,
-                30.0,
-            ),
+            ("330000", "furniture", "two_year", "campaign", "payment_daily", 8.0, 0.0, 20.0, 10.0),
+            ("330000", "furniture", "two_year", "placebo", "payment_daily", 0.0, -5.0, 5.0, 10.0),
+            ("330000", "furniture", "prior_year", "campaign", "payment_daily", 30.0, 25.0, 35.0, 10.0),
+            ("330000", "furniture", "two_year", "campaign", "enterprise_sales", 1.0, 1.0, 1.0, 10.0),
+            ("330000", "building_materials", "two_year", "campaign", "payment_daily", 10.0, 5.0, 15.0, 30.0),
+            ("330000", "home_textiles", "two_year", "campaign", "payment_daily", 10.0, 5.0, 15.0, 10.0),
+            ("000000", "all_targeted", "two_year", "campaign", "payment_daily", 25.0, 20.0, 30.0, 10.0),
+            ("000000", "furniture", "two_year", "campaign", "payment_daily", 25.0, 20.0, 30.0, 30.0),
         ]);
         (uplift, sales, retail_frame(rr))
     }

@@ -700,6 +700,30 @@ impl CellColumns {
     }
 }
 
+/// Three columns of a table: an estimate and the lower and upper bounds of its interval, null
+/// where there is none.
+#[derive(Default)]
+pub(crate) struct Band([Vec<Option<f64>>; 3]);
+
+impl Band {
+    /// Append an estimate, its lower bound and its upper bound.
+    pub(crate) fn push(&mut self, figures: [Option<f64>; 3]) {
+        for (column, v) in self.0.iter_mut().zip(figures) {
+            column.push(v);
+        }
+    }
+
+    /// Append `(estimate, lower, upper)`, or three nulls.
+    pub(crate) fn push_some(&mut self, band: Option<(f64, f64, f64)>) {
+        self.push(band.map_or([None; 3], |(e, lo, hi)| [Some(e), Some(lo), Some(hi)]));
+    }
+
+    /// The estimate, lower and upper columns.
+    pub(crate) fn into_columns(self) -> [Vec<Option<f64>>; 3] {
+        self.0
+    }
+}
+
 #[derive(Default)]
 struct UpliftRows {
     cell: CellColumns,

@@ -1279,17 +1279,7 @@ mod tests {
     fn the_city_headline_is_a_method_that_covers_every_city() {
         use homeseason_metrics::backtest::MethodBacktest;
         let campaign = Campaign::default_2023();
-        let figure = |method, cells, mae_pp| MethodBacktest {
-            method,
-            windows: 3,
-            cells,
-            bias_pp: 0.0,
-            mae_pp,
-            coverage: 0.9,
-            error_band_pp: 2.0 * mae_pp,
-            conformal_factor: 1.0,
-            calibrated_coverage: 0.9,
-        };
+        let figure = |method, cells, mae_pp| MethodBacktest::example(method, cells, mae_pp, 0.9);
         let figures = [
             figure(Method::PriorYear, 300, 9.0),
             figure(Method::TwoYear, 100, 7.0),
@@ -1741,30 +1731,23 @@ mod tests {
     /// cities' section and chart in place of the region section, bars, heatmap and tile map.
     #[test]
     fn a_province_s_city_report_replaces_its_region_section() {
+        use homeseason_schema::contract::{self, FieldType};
         let dir = tempfile::tempdir().unwrap();
         let lake = lake_with_areas(dir.path());
-        // payment_daily: the same rows without their area (what ingest writes beside them).
-        let key = [
-            "date",
-            "institution",
-            "region_code",
-            "mcc",
-            "category",
-            "channel",
-        ]
-        .map(col);
-        let measures = [
-            "txn_count",
-            "amount_yuan",
-            "refund_amount_yuan",
-            "net_amount_yuan",
-            "merchant_count",
-        ]
-        .map(|m| col(m).sum());
+        // payment_daily: the same rows without their area (what ingest writes beside them), by its
+        // contract's text and date columns with its numbers summed.
+        let fields = &contract::get(tables::PAYMENT_DAILY).unwrap().fields;
+        let columns = |numbers: bool| -> Vec<Expr> {
+            fields
+                .iter()
+                .filter(|f| matches!(f.r#type, FieldType::Integer | FieldType::Number) == numbers)
+                .map(|f| col(f.name.as_str()))
+                .collect()
+        };
         let daily = area_rows()
             .lazy()
-            .group_by(key)
-            .agg(measures)
+            .group_by(columns(false))
+            .agg(columns(true).into_iter().map(Expr::sum).collect::<Vec<_>>())
             .collect()
             .unwrap();
         commit_rows(&lake, tables::PAYMENT_DAILY, "payment_daily", "b", &daily);

@@ -379,15 +379,11 @@ fn backtest(campaign: &Campaign) -> DataFrame {
     use homeseason_metrics::Method;
     use homeseason_metrics::backtest::{MethodBacktest, backtest_frame, select};
     let fig = |method, mae, coverage| MethodBacktest {
-        method,
-        windows: 4,
-        cells: 760,
         bias_pp: 0.5,
-        mae_pp: mae,
-        coverage,
         error_band_pp: 10.0,
         conformal_factor: 1.1,
         calibrated_coverage: 0.9,
+        ..MethodBacktest::example(method, 760, mae, coverage)
     };
     let figures = [
         fig(Method::PriorYear, 13.4, 0.44),

@@ -14,8 +14,8 @@ use homeseason_schema::category::Category;
 use homeseason_schema::region::Region;
 
 use crate::latent::Latent;
-use crate::model::{MCCS, NCAT, cat_index};
-use crate::output::{Out, PartSums, fixed, push_parts};
+use crate::model::{MCCS, NCAT, cat_index, mccs_of};
+use crate::output::{Out, fixed, write_parts};
 use crate::rng::stream;
 use crate::{SynthConfig, SynthError};
 
@@ -84,19 +84,17 @@ impl Latent {
 /// Write [`TRUTH_CHANNELS_FILE`].
 pub(crate) fn write(cfg: &SynthConfig, lat: &Latent, out: &mut Out<'_>) -> Result<(), SynthError> {
     let (w0, w1) = lat.window_in_span();
-    let mut buf = String::from(HEADER);
-    buf.push('\n');
-    let mut rows = 0;
-    for &c in &cfg.campaign.categories.targeted {
-        let ci = cat_index(c);
-        let mut regions = Vec::with_capacity(lat.regions.len());
-        for (r, region) in lat.regions.iter().enumerate() {
+    write_parts(
+        cfg,
+        lat,
+        out,
+        (TRUTH_CHANNELS_FILE, HEADER),
+        ["online", "offline"],
+        "",
+        |r, ci| {
             let mut sums = [(0.0, 0.0); 2];
             for ((with, without), online) in sums.iter_mut().zip([true, false]) {
-                for (mi, m) in MCCS.iter().enumerate() {
-                    if cat_index(m.category) != ci {
-                        continue;
-                    }
+                for (mi, _) in mccs_of(ci) {
                     for d in w0..w1 {
                         let s = lat.online_share(mi, d);
                         *without += lat.value(r, mi, d) * if online { s } else { 1.0 - s };
@@ -104,21 +102,9 @@ pub(crate) fn write(cfg: &SynthConfig, lat: &Latent, out: &mut Out<'_>) -> Resul
                     }
                 }
             }
-            regions.push(PartSums {
-                region: region.code.clone(),
-                sums,
-                params: fixed(lat.online_tilt(r, ci), 4),
-            });
-        }
-        rows += push_parts(
-            &mut buf,
-            (cfg.campaign.id.as_str(), c.id()),
-            ["online", "offline"],
-            &regions,
-            "",
-        );
-    }
-    out.write(TRUTH_CHANNELS_FILE, buf.as_bytes(), rows)
+            (sums, fixed(lat.online_tilt(r, ci), 4))
+        },
+    )
 }
 
 #[cfg(test)]

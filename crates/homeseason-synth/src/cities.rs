@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 
 use crate::geo::dense_cities;
 use crate::latent::Latent;
-use crate::model::{MCCS, cat_index};
+use crate::model::{cat_index, mccs_of};
 use crate::output::{Out, fixed};
 use crate::urban_rural::{Classes, class_of};
 use crate::{SynthConfig, SynthError};
@@ -64,10 +64,7 @@ pub(crate) fn write(
         let mut sums = vec![Sums::default(); cities.len() * targeted.len()];
         for (t, &c) in targeted.iter().enumerate() {
             let ci = cat_index(c);
-            for (mi, m) in MCCS.iter().enumerate() {
-                if cat_index(m.category) != ci {
-                    continue;
-                }
+            for (mi, m) in mccs_of(ci) {
                 // σ_{city,k}: the book's weight per city and class, as a share of the whole book.
                 let (areas, weights) = crate::wallet_b::book_weights(cfg, code, m);
                 let total: f64 = weights.iter().sum();
@@ -135,6 +132,7 @@ pub(crate) fn write(
 mod tests {
     use super::*;
     use crate::AreaSpread;
+    use crate::model::MCCS;
 
     /// Dense: wallet_b's merchants sit in every city of Zhejiang, and the cities' truth averages
     /// (weighted by sales without the campaign) to the region's: the classes' tilts only move sales

@@ -18,6 +18,13 @@ pub(crate) fn cat_index(c: Category) -> usize {
         .unwrap_or(NCAT - 1)
 }
 
+/// The MCCs of category index `ci` (see [`cat_index`]) with their indices into [`MCCS`], in order.
+pub(crate) fn mccs_of(ci: usize) -> impl Iterator<Item = (usize, &'static MccSpec)> {
+    MCCS.iter()
+        .enumerate()
+        .filter(move |(_, m)| cat_index(m.category) == ci)
+}
+
 /// Base daily value (yuan) of a category in a region of weight 1 (≈ 1 trillion yuan GDP).
 pub(crate) const CATEGORY_BASE: [f64; NCAT] =
     [1.2e6, 6.0e5, 2.5e5, 8.0e5, 4.0e6, 3.5e6, 1.5e6, 1.0e6];

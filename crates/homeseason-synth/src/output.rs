@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::{FileInfo, SynthError};
+use crate::latent::Latent;
+use crate::model::cat_index;
+use crate::{FileInfo, SynthConfig, SynthError};
 
 /// Writes files under the output directory and records each one.
 pub(crate) struct Out<'a> {
@@ -71,21 +73,62 @@ pub(crate) fn fixed(x: f64, decimals: usize) -> String {
 }
 
 /// One region's sums of a truth file split into parts (channels, urban/rural classes).
-pub(crate) struct PartSums<const P: usize> {
+struct PartSums<const P: usize> {
     /// Region key.
-    pub(crate) region: String,
+    region: String,
     /// Per part: Σ window value with the campaign, Σ without.
-    pub(crate) sums: [(f64, f64); P],
+    sums: [(f64, f64); P],
     /// The columns between `true_uplift_pct` and `with_yuan` (the region's drawn parameters), joined
     /// with commas.
-    pub(crate) params: String,
+    params: String,
+}
+
+/// Write a truth file split into parts (channels, urban/rural classes): `header`, then for each
+/// targeted category the rows of [`push_parts`], each region's sums and parameters from
+/// `region(r, ci)` (region index, category index), in region order.
+pub(crate) fn write_parts<const P: usize>(
+    cfg: &SynthConfig,
+    lat: &Latent,
+    out: &mut Out<'_>,
+    (file, header): (&str, &str),
+    parts: [&str; P],
+    nation_params: &str,
+    mut region: impl FnMut(usize, usize) -> ([(f64, f64); P], String),
+) -> Result<(), SynthError> {
+    let mut buf = String::from(header);
+    buf.push('\n');
+    let mut rows = 0;
+    for &c in &cfg.campaign.categories.targeted {
+        let ci = cat_index(c);
+        let regions: Vec<PartSums<P>> = lat
+            .regions
+            .iter()
+            .enumerate()
+            .map(|(r, reg)| {
+                let (sums, params) = region(r, ci);
+                PartSums {
+                    region: reg.code.clone(),
+                    sums,
+                    params,
+                }
+            })
+            .collect();
+        rows += push_parts(
+            &mut buf,
+            (cfg.campaign.id.as_str(), c.id()),
+            parts,
+            &regions,
+            nation_params,
+        );
+    }
+    out.write(file, buf.as_bytes(), rows)
 }
 
 /// Append the rows of a split truth file for one category, `campaign_id,region_code,category,part,
 /// true_uplift_pct,<params>,with_yuan,without_yuan`: each region's parts with sales, in order, then
 /// the nation's (`000000`, the regions' sums, `nation_params` for the parameters). Returns the rows
 /// written.
-pub(crate) fn push_parts<const P: usize>(
+fn push_parts<const P: usize>(
     buf: &mut String,
     (campaign_id, category): (&str, &str),
     parts: [&str; P],

@@ -26,7 +26,7 @@ use homeseason_schema::region::Region;
 
 use crate::geo::counties;
 use crate::latent::Latent;
-use crate::model::{ACQ_A_SHARE, MCCS, MccSpec, cat_index};
+use crate::model::{ACQ_A_SHARE, MCCS, MccSpec, cat_index, mccs_of};
 use crate::output::{Out, csv_bytes_in, csv_writer, fixed};
 use crate::{SynthConfig, SynthError};
 
@@ -322,10 +322,7 @@ pub(crate) fn write_truth(
         for (k, &c) in targeted.iter().enumerate() {
             let ci = cat_index(c);
             let mut s = Sums::default();
-            for (mi, m) in MCCS.iter().enumerate() {
-                if cat_index(m.category) != ci {
-                    continue;
-                }
+            for (mi, m) in mccs_of(ci) {
                 let seen = observed_share(m, cfg.scale);
                 for d in w0..w1 {
                     let v = lat.value(r, mi, d);

@@ -1,7 +1,7 @@
 //! The ground truth: the uplift a perfect estimator of the payment counterfactual would report.
 
 use crate::latent::Latent;
-use crate::model::{MCCS, cat_index};
+use crate::model::{cat_index, mccs_of};
 use crate::output::{Out, fixed};
 use crate::{SynthConfig, SynthError};
 
@@ -51,10 +51,7 @@ pub(crate) fn rows(cfg: &SynthConfig, lat: &Latent) -> Vec<TruthRow> {
             let ci = cat_index(c);
             let (mut with, mut without, mut local) = (0.0, 0.0, 0.0);
             let (mut expected, mut expected_econ) = (0.0, 0.0);
-            for (mi, m) in MCCS.iter().enumerate() {
-                if cat_index(m.category) != ci {
-                    continue;
-                }
+            for (mi, _) in mccs_of(ci) {
                 for d in w0..w1.min(lat.nd()) {
                     let v = lat.value(r, mi, d);
                     without += v;
@@ -146,10 +143,7 @@ pub(crate) fn write(
         for &c in &cfg.campaign.categories.targeted {
             let ci = cat_index(c);
             let (mut extra, mut base) = (0.0, 0.0);
-            for (mi, m) in MCCS.iter().enumerate() {
-                if cat_index(m.category) != ci {
-                    continue;
-                }
+            for (mi, _) in mccs_of(ci) {
                 for &d in &days {
                     let v = lat.value(r, mi, d);
                     let local = lat.local_uplift(r, ci, d);

@@ -24,8 +24,8 @@ use homeseason_schema::category::Category;
 use homeseason_schema::division::{AreaType, Divisions};
 
 use crate::latent::Latent;
-use crate::model::{MCCS, NCAT, NMCC, cat_index};
-use crate::output::{Out, PartSums, fixed, push_parts};
+use crate::model::{MCCS, NCAT, NMCC, cat_index, mccs_of};
+use crate::output::{Out, fixed, write_parts};
 use crate::rng::stream;
 use crate::{SynthConfig, SynthError};
 
@@ -186,19 +186,17 @@ pub(crate) fn write(
     out: &mut Out<'_>,
 ) -> Result<(), SynthError> {
     let (w0, w1) = lat.window_in_span();
-    let mut buf = String::from(HEADER);
-    buf.push('\n');
-    let mut rows = 0;
-    for &c in &cfg.campaign.categories.targeted {
-        let ci = cat_index(c);
-        let mut regions = Vec::with_capacity(lat.regions.len());
-        for (r, region) in lat.regions.iter().enumerate() {
+    write_parts(
+        cfg,
+        lat,
+        out,
+        (TRUTH_URBAN_RURAL_FILE, HEADER),
+        [CLASSES[0], CLASSES[1]],
+        ",",
+        |r, ci| {
             let days = (w0..w1).filter(|d| classes.countryside(r, *d)).count();
             let mut sums = [(0.0, 0.0); 2];
-            for (mi, m) in MCCS.iter().enumerate() {
-                if cat_index(m.category) != ci {
-                    continue;
-                }
+            for (mi, _) in mccs_of(ci) {
                 let s = classes.share(r, mi);
                 for d in w0..w1 {
                     let v = lat.value(r, mi, d);
@@ -210,21 +208,12 @@ pub(crate) fn write(
                     }
                 }
             }
-            regions.push(PartSums {
-                region: region.code.clone(),
+            (
                 sums,
-                params: format!("{},{days}", fixed(classes.rural_tilt(r, ci), 4)),
-            });
-        }
-        rows += push_parts(
-            &mut buf,
-            (cfg.campaign.id.as_str(), c.id()),
-            [CLASSES[0], CLASSES[1]],
-            &regions,
-            ",",
-        );
-    }
-    out.write(TRUTH_URBAN_RURAL_FILE, buf.as_bytes(), rows)
+                format!("{},{days}", fixed(classes.rural_tilt(r, ci), 4)),
+            )
+        },
+    )
 }
 
 #[cfg(test)]

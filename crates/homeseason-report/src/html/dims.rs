@@ -156,15 +156,14 @@ fn class_rows(
         .collect()
 }
 
-/// What a split section shows: its table, heading, explanation and column headers.
+/// What a split section shows of its table: heading, explanation and column headers.
 struct SplitSection<'a> {
-    frame: &'a DataFrame,
     classes: [&'a str; 2],
     heading: &'a str,
     para: String,
     /// Headers after the first column: the two classes, the share, its change, then the extras.
     header: Vec<String>,
-    extra: &'a dyn Fn(&DataFrame) -> Vec<Vec<String>>,
+    extra: fn(&DataFrame) -> Vec<Vec<String>>,
 }
 
 impl Document<'_> {
@@ -186,10 +185,32 @@ impl Document<'_> {
         }
     }
 
-    /// A split section: the area's categories and (national report) each region's all targeted
-    /// categories.
-    fn split_section(&self, b: &mut Vec<Block>, section: &SplitSection<'_>, lead: &SplitLead) {
-        let rows = class_rows(section.frame, &lead.method, section.classes, section.extra);
+    /// A split section of `frame` when it is present and not empty: the area's categories and
+    /// (national report) each region's all targeted categories, what it shows from `section` of
+    /// the lead method's name. Returns the table and its lead ([`Document::split_lead`]), with or
+    /// without rows to show.
+    fn split_section<'a>(
+        &self,
+        b: &mut Vec<Block>,
+        frame: Option<&'a DataFrame>,
+        section: impl FnOnce(&str) -> SplitSection<'a>,
+    ) -> Option<(&'a DataFrame, SplitLead)> {
+        let frame = frame.filter(|f| f.height() > 0)?;
+        let lead = self.split_lead(frame);
+        let section = section(lead.method.as_str());
+        self.split_rows(b, frame, &section, &lead);
+        Some((frame, lead))
+    }
+
+    /// The rows of a split section (nothing when the table has none for the lead method).
+    fn split_rows(
+        &self,
+        b: &mut Vec<Block>,
+        frame: &DataFrame,
+        section: &SplitSection<'_>,
+        lead: &SplitLead,
+    ) {
+        let rows = class_rows(frame, &lead.method, section.classes, &section.extra);
         if rows.is_empty() {
             return;
         }
@@ -280,51 +301,29 @@ impl Document<'_> {
     /// "6.1 线上线下 Online and offline": each channel's uplift and the online share's change for
     /// the area's categories, and (national report) per region for all targeted categories.
     pub(super) fn channel_section(&self, b: &mut Vec<Block>) {
-        let Some(frame) = self.input.tables.channel_uplift.filter(|f| f.height() > 0) else {
-            return;
-        };
         // The channel table has the history methods only: the lead by the rule of split_lead.
-        let lead = self.split_lead(frame);
-        let method = lead.method.as_str();
-        self.split_section(
-            b,
-            &SplitSection {
-                frame,
-                classes: ["online", "offline"],
-                heading: "6.1 线上线下 Online and offline",
-                para: format!(
-                    "支付数据按渠道（线上、线下）分别估计的提升（{method}，历史基线法；名义区间，水平同上，未经回测校准），以及线上占比：基线占比（无活动时的线上占比，两个渠道基线之比）→ 窗口实际占比，变化以百分点计，区间把两个渠道的误差视为独立（偏宽）。“—”：该渠道无销售，或因小单元格抑制不予公布（有被抑制单元格的地区 × 品类及包含它的合计均不公布渠道拆分）。 Each channel's uplift from the payment data ({method}, a history baseline; nominal interval at the same level, not backtest-calibrated), and the online share: the share without the campaign (the ratio of the two channels' baselines) → the window's actual share, its change in percentage points, the interval treating the two channels' errors as independent (it errs wide). —: no sales in that channel, or not published under small-cell suppression (a region × category with a suppressed cell, and every total holding it, publishes no channel split). Table `channel_uplift`."
-                ),
-                header: vec![
-                    "线上提升 Online uplift".into(),
-                    "线下提升 Offline uplift".into(),
-                    "线上占比 基线→实际 Online share, baseline → actual".into(),
-                    "占比变化 Share change".into(),
-                ],
-                extra: &|f: &DataFrame| vec![Vec::new(); f.height()],
-            },
-            &lead,
-        );
+        self.split_section(b, self.input.tables.channel_uplift, |method| SplitSection {
+            classes: ["online", "offline"],
+            heading: "6.1 线上线下 Online and offline",
+            para: format!(
+                "支付数据按渠道（线上、线下）分别估计的提升（{method}，历史基线法；名义区间，水平同上，未经回测校准），以及线上占比：基线占比（无活动时的线上占比，两个渠道基线之比）→ 窗口实际占比，变化以百分点计，区间把两个渠道的误差视为独立（偏宽）。“—”：该渠道无销售，或因小单元格抑制不予公布（有被抑制单元格的地区 × 品类及包含它的合计均不公布渠道拆分）。 Each channel's uplift from the payment data ({method}, a history baseline; nominal interval at the same level, not backtest-calibrated), and the online share: the share without the campaign (the ratio of the two channels' baselines) → the window's actual share, its change in percentage points, the interval treating the two channels' errors as independent (it errs wide). —: no sales in that channel, or not published under small-cell suppression (a region × category with a suppressed cell, and every total holding it, publishes no channel split). Table `channel_uplift`."
+            ),
+            header: vec![
+                "线上提升 Online uplift".into(),
+                "线下提升 Offline uplift".into(),
+                "线上占比 基线→实际 Online share, baseline → actual".into(),
+                "占比变化 Share change".into(),
+            ],
+            extra: |f: &DataFrame| vec![Vec::new(); f.height()],
+        });
     }
 
     /// "6.3 城乡 Town and country": urban and rural uplift, the rural share's change, the share of
     /// sales of unknown class and the 下乡 link, for the area's categories and (national report)
     /// per region for all targeted categories.
     pub(super) fn urban_rural_section(&self, b: &mut Vec<Block>) {
-        let Some(frame) = self
-            .input
-            .tables
-            .urban_rural_uplift
-            .filter(|f| f.height() > 0)
-        else {
-            return;
-        };
-        let lead = self.split_lead(frame);
-        let method = lead.method.as_str();
-        self.split_section(
-            b,
-            &SplitSection {
-                frame,
+        let Some((frame, lead)) =
+            self.split_section(b, self.input.tables.urban_rural_uplift, |method| SplitSection {
                 classes: ["rural", "urban"],
                 heading: "6.3 城乡 Town and country",
                 para: format!(
@@ -338,10 +337,11 @@ impl Document<'_> {
                     "未知占比 Unknown share".into(),
                     "下乡周额外提升 Rural lift in 下乡 weeks".into(),
                 ],
-                extra: &urban_rural_extra,
-            },
-            &lead,
-        );
+                extra: urban_rural_extra,
+            })
+        else {
+            return;
+        };
         if self.focus().0 == NATIONAL {
             self.nbs_rural_share_para(b, frame, &lead.method);
         }
