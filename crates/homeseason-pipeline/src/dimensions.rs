@@ -59,14 +59,22 @@ pub fn write_channel_uplift(
 /// Lake or frame failures.
 pub fn write_theme_summary(lake: &Lake, campaign: &Campaign) -> Result<DataFrame> {
     // Both tables from one commit of the lake.
-    let view = lake.view()?;
-    let frame = homeseason_metrics::themes::theme_summary(
+    let frame = theme_summary_of(&lake.view()?, campaign)?;
+    lake.write_output(tables::THEME_SUMMARY, &frame)?;
+    Ok(frame)
+}
+
+/// `theme_summary` from `activities` and `enterprise_sales` read through `view` (one commit of the
+/// lake for both), not written ([`write_theme_summary`] writes it).
+///
+/// # Errors
+/// Lake or frame failures.
+pub fn theme_summary_of(view: &LakeView, campaign: &Campaign) -> Result<DataFrame> {
+    Ok(homeseason_metrics::themes::theme_summary(
         &view.read_table(tables::ACTIVITIES)?,
         &view.read_table(tables::ENTERPRISE_SALES)?,
         campaign,
-    )?;
-    lake.write_output(tables::THEME_SUMMARY, &frame)?;
-    Ok(frame)
+    )?)
 }
 
 /// The data floor's merchants ([`homeseason_metrics::urban_rural::FLOOR_MERCHANTS`]): a region ×
@@ -202,17 +210,35 @@ pub fn write_urban_rural_uplift_of(
     campaign: &Campaign,
     opts: &UpliftOptions,
 ) -> Result<DataFrame> {
+    let frame = urban_rural_uplift_of(view, campaign, opts)?;
+    if frame.height() > 0 {
+        lake.write_output(tables::URBAN_RURAL_UPLIFT, &frame)?;
+    }
+    Ok(frame)
+}
+
+/// `urban_rural_uplift` from `payment_area_daily` and `activities` read through `view`, not
+/// written ([`write_urban_rural_uplift_of`] writes it when it has rows); empty when the lake holds
+/// no area rows.
+///
+/// # Errors
+/// Lake or estimation failures.
+pub fn urban_rural_uplift_of(
+    view: &LakeView,
+    campaign: &Campaign,
+    opts: &UpliftOptions,
+) -> Result<DataFrame> {
     let area = view.read_table(tables::PAYMENT_AREA_DAILY)?;
     if area.height() == 0 {
         return Ok(DataFrame::empty());
     }
     let activities = view.read_table(tables::ACTIVITIES)?;
-    let frame =
-        homeseason_metrics::urban_rural::urban_rural_uplift(&area, &activities, campaign, opts)?;
-    if frame.height() > 0 {
-        lake.write_output(tables::URBAN_RURAL_UPLIFT, &frame)?;
-    }
-    Ok(frame)
+    Ok(homeseason_metrics::urban_rural::urban_rural_uplift(
+        &area,
+        &activities,
+        campaign,
+        opts,
+    )?)
 }
 
 /// `urban_rural_uplift` as the report and the workbook publish it: each region's class estimate

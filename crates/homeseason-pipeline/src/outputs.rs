@@ -60,21 +60,40 @@ pub fn estimate_timed(
     lap("build the daily series", &mut times);
     // The campaign's estimate (with placebo windows) and the backtest windows in one pool of tasks
     // on every core; beside it, on a thread of its own, the work that needs neither (local events
-    // and their power, data completeness), so it fills the pool's idle moments instead of running
-    // alone afterwards. Nothing is written until both are done: the same tables, in the same order.
+    // and their power, data completeness, the online/offline and town/country splits, the themes),
+    // so it fills the pool's idle moments instead of running alone afterwards. Nothing is written
+    // until both are done: the same tables, in the same order.
     let (estimated, side) = std::thread::scope(|scope| {
         let side = scope.spawn(|| {
-            let clock = std::time::Instant::now();
+            let mut side_times = Vec::new();
+            let mut clock = std::time::Instant::now();
+            let mut lap = |name: &'static str| {
+                side_times.push((name, clock.elapsed().as_secs_f64()));
+                clock = std::time::Instant::now();
+            };
             let events = local_event_tables(lake, &series, campaign)?;
-            let events_seconds = clock.elapsed().as_secs_f64();
+            lap("(alongside the uplift, not added) local events and power");
             let completeness = completeness_frame(lake, campaign)?;
+            lap("(alongside the uplift, not added) completeness");
+            let channels = homeseason_metrics::channel::channel_uplift_of_cells(
+                &channel_cells,
+                campaign,
+                opts,
+            )?;
+            lap("(alongside the uplift, not added) online and offline (history methods per channel)");
+            let urban_rural = crate::dimensions::urban_rural_uplift_of(&view, campaign, opts)?;
+            lap("(alongside the uplift, not added) town and country (history methods per class)");
+            let themes = crate::dimensions::theme_summary_of(&view, campaign)?;
+            lap("(alongside the uplift, not added) themes");
             Ok::<_, PipelineError>((
-                events,
-                completeness,
-                [
-                    events_seconds,
-                    clock.elapsed().as_secs_f64() - events_seconds,
-                ],
+                SideTables {
+                    events,
+                    completeness,
+                    channels,
+                    urban_rural,
+                    themes,
+                },
+                side_times,
             ))
         });
         let estimated =
@@ -85,10 +104,11 @@ pub fn estimate_timed(
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (estimated, side)
     });
+    drop(channel_cells);
     let (result, backtest_table, _, _) = estimated?;
-    let (events, completeness, side_seconds) = side?;
+    let (side, side_times) = side?;
     lap(
-        "uplift, all methods, with placebo windows and the backtest windows (local events and completeness alongside)",
+        "uplift, all methods, with placebo windows and the backtest windows (local events, completeness, splits and themes alongside)",
         &mut times,
     );
     lake.write_output(tables::UPLIFT_BACKTEST, &backtest_table)?;
@@ -100,7 +120,7 @@ pub fn estimate_timed(
     );
     let weekly = tracking::weekly_tracking(&result.baseline_daily, campaign)?;
     lake.write_output(tables::WEEKLY_TRACKING, &weekly)?;
-    lake.write_output(tables::DATA_COMPLETENESS, &completeness)?;
+    lake.write_output(tables::DATA_COMPLETENESS, &side.completeness)?;
     lap("  weekly tracking (and writes)", &mut times);
     // The headline method ("auto" resolved by the backtest) for the triangulation.
     let resolved = homeseason_metrics::backtest::resolve_primary(campaign, Some(&backtest_table))?;
@@ -108,31 +128,32 @@ pub fn estimate_timed(
     lap("  triangulation", &mut times);
     write_leverage(lake, &resolved, &result.uplift, &series)?;
     lap("  leverage", &mut times);
-    if let Some(events) = &events {
+    if let Some(events) = &side.events {
         write_local_event_tables(lake, events)?;
     }
     lap("  write the local-event tables", &mut times);
-    times.push((
-        "(alongside the uplift, not added) local events and power",
-        side_seconds[0],
-    ));
-    times.push((
-        "(alongside the uplift, not added) completeness",
-        side_seconds[1],
-    ));
-    // What the last stage does not need goes before it: its peak is on top of what stays alive.
-    drop((series, events, weekly, completeness, backtest_table));
-    crate::dimensions::write_channel_uplift(lake, &channel_cells, campaign, opts)?;
-    drop(channel_cells);
+    if side.channels.height() > 0 {
+        lake.write_output(tables::CHANNEL_UPLIFT, &side.channels)?;
+    }
+    if side.urban_rural.height() > 0 {
+        lake.write_output(tables::URBAN_RURAL_UPLIFT, &side.urban_rural)?;
+    }
+    lake.write_output(tables::THEME_SUMMARY, &side.themes)?;
     lap(
-        "  online and offline (history methods per channel)",
+        "  write channel_uplift, urban_rural_uplift, theme_summary",
         &mut times,
     );
-    crate::dimensions::write_urban_rural_uplift_of(lake, &view, campaign, opts)?;
-    lap("  town and country (history methods per class)", &mut times);
-    crate::dimensions::write_theme_summary(lake, campaign)?;
-    lap("  themes", &mut times);
+    times.extend(side_times);
     Ok((result, times))
+}
+
+/// What `estimate_timed` computes beside the uplift's pool, written after it.
+struct SideTables {
+    events: Option<LocalEventTables>,
+    completeness: DataFrame,
+    channels: DataFrame,
+    urban_rural: DataFrame,
+    themes: DataFrame,
 }
 
 /// Rewrite `triangulation`: payments' uplift beside key-enterprise sales and 社零 (published YoY).
