@@ -98,11 +98,7 @@ pub fn estimate_timed(
         });
         let estimated =
             homeseason_metrics::backtest::uplift_with_backtest(&series, campaign, methods, opts);
-        // A panic there is re-raised here, as if the work had run on this thread.
-        let side = side
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (estimated, side)
+        (estimated, joined(side))
     });
     drop(channel_cells);
     let (result, backtest_table, _, _) = estimated?;
@@ -118,16 +114,31 @@ pub fn estimate_timed(
         "  write uplift_backtest, uplift, baseline_daily",
         &mut times,
     );
-    let weekly = tracking::weekly_tracking(&result.baseline_daily, campaign)?;
-    lake.write_output(tables::WEEKLY_TRACKING, &weekly)?;
-    lake.write_output(tables::DATA_COMPLETENESS, &side.completeness)?;
-    lap("  weekly tracking (and writes)", &mut times);
-    // The headline method ("auto" resolved by the backtest) for the triangulation.
+    // The headline method ("auto" resolved by the backtest) for the triangulation and the leverage;
+    // the two (single-threaded, independent) computed side by side with the weekly tracking, then
+    // written in the order they always were.
     let resolved = homeseason_metrics::backtest::resolve_primary(campaign, Some(&backtest_table))?;
-    write_triangulation(lake, &resolved, &result.uplift, opts.seed)?;
-    lap("  triangulation", &mut times);
-    write_leverage(lake, &resolved, &result.uplift, &series)?;
-    lap("  leverage", &mut times);
+    let (weekly, triangulation, leverage) = std::thread::scope(|scope| {
+        let triangulation =
+            scope.spawn(|| triangulation_frame(lake, &resolved, &result.uplift, opts.seed));
+        let leverage = scope.spawn(|| leverage_frame(lake, &resolved, &result.uplift, &series));
+        let weekly = tracking::weekly_tracking(&result.baseline_daily, campaign);
+        (weekly, joined(triangulation), joined(leverage))
+    });
+    lap(
+        "  weekly tracking, triangulation and leverage (side by side)",
+        &mut times,
+    );
+    lake.write_output(tables::WEEKLY_TRACKING, &weekly?)?;
+    lake.write_output(tables::DATA_COMPLETENESS, &side.completeness)?;
+    lake.write_output(tables::TRIANGULATION, &triangulation?)?;
+    if let Some(leverage) = leverage? {
+        lake.write_output(tables::LEVERAGE, &leverage)?;
+    }
+    lap(
+        "  write weekly_tracking, data_completeness, triangulation, leverage",
+        &mut times,
+    );
     if let Some(events) = &side.events {
         write_local_event_tables(lake, events)?;
     }
@@ -147,6 +158,14 @@ pub fn estimate_timed(
     Ok((result, times))
 }
 
+/// What a scoped thread returned; a panic there is re-raised here, as if the work had run on this
+/// thread.
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
 /// What `estimate_timed` computes beside the uplift's pool, written after it.
 struct SideTables {
     events: Option<LocalEventTables>,
@@ -163,10 +182,22 @@ pub fn write_triangulation(
     uplift: &DataFrame,
     seed: u64,
 ) -> Result<DataFrame> {
+    let frame = triangulation_frame(lake, campaign, uplift, seed)?;
+    lake.write_output(tables::TRIANGULATION, &frame)?;
+    Ok(frame)
+}
+
+/// The `triangulation` frame of [`write_triangulation`], not written.
+fn triangulation_frame(
+    lake: &Lake,
+    campaign: &Campaign,
+    uplift: &DataFrame,
+    seed: u64,
+) -> Result<DataFrame> {
     use homeseason_metrics::triangulate::{TriangulateOptions, triangulate};
     let enterprise = lake.read_table(tables::ENTERPRISE_SALES)?;
     let retail = lake.read_table(tables::RETAIL_STATS)?;
-    let frame = triangulate(
+    Ok(triangulate(
         uplift,
         &enterprise,
         &retail,
@@ -175,9 +206,7 @@ pub fn write_triangulation(
             seed,
             ..TriangulateOptions::default()
         },
-    )?;
-    lake.write_output(tables::TRIANGULATION, &frame)?;
-    Ok(frame)
+    )?)
 }
 
 /// Rewrite `leverage` (incremental sales per yuan of subsidy, and the iROAS where a region's subsidy
@@ -193,20 +222,32 @@ pub fn write_leverage(
     uplift: &DataFrame,
     series: &DataFrame,
 ) -> Result<usize> {
+    let Some(frame) = leverage_frame(lake, campaign, uplift, series)? else {
+        return Ok(0);
+    };
+    lake.write_output(tables::LEVERAGE, &frame)?;
+    Ok(frame.height())
+}
+
+/// The `leverage` frame of [`write_leverage`], not written; `None` without subsidies.
+fn leverage_frame(
+    lake: &Lake,
+    campaign: &Campaign,
+    uplift: &DataFrame,
+    series: &DataFrame,
+) -> Result<Option<DataFrame>> {
     use homeseason_metrics::leverage::{LeverageOptions, leverage};
     let subsidies = lake.read_table(tables::SUBSIDIES)?;
     if subsidies.height() == 0 {
-        return Ok(0);
+        return Ok(None);
     }
-    let frame = leverage(
+    Ok(Some(leverage(
         uplift,
         &subsidies,
         Some(series),
         campaign,
         &LeverageOptions::default(),
-    )?;
-    lake.write_output(tables::LEVERAGE, &frame)?;
-    Ok(frame.height())
+    )?))
 }
 
 /// The leverage table the report and the workbook show: computed from the *published* uplift
