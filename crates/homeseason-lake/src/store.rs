@@ -679,22 +679,6 @@ fn merge_rows(
     let order: Vec<PlSmallStr> = old.get_column_names_owned();
     let new = new.select(order.iter().cloned()).map_err(perr(table))?;
     let key_exprs: Vec<Expr> = key.iter().map(|k| col(*k)).collect();
-    let args = nulls_equal(JoinType::Anti);
-    let fresh = new
-        .clone()
-        .lazy()
-        .join(
-            old.clone().lazy(),
-            key_exprs.clone(),
-            key_exprs.clone(),
-            args,
-        )
-        .collect()
-        .map_err(perr(table))?;
-    let mut counts = MergeCounts {
-        added: fresh.height(),
-        ..MergeCounts::default()
-    };
     if add {
         let measures = [
             "txn_count",
@@ -746,9 +730,29 @@ fn merge_rows(
             rows.with_column(Column::new(money.into(), yuan))
                 .map_err(perr(table))?;
         }
-        counts.added = changed;
+        // Every row of the file counts as added (its cells are summed into the partition's).
+        let counts = MergeCounts {
+            added: changed,
+            ..MergeCounts::default()
+        };
         return Ok((rows, counts));
     }
+    // The rows whose key the partition does not hold yet.
+    let fresh = new
+        .clone()
+        .lazy()
+        .join(
+            old.clone().lazy(),
+            key_exprs.clone(),
+            key_exprs.clone(),
+            nulls_equal(JoinType::Anti),
+        )
+        .collect()
+        .map_err(perr(table))?;
+    let mut counts = MergeCounts {
+        added: fresh.height(),
+        ..MergeCounts::default()
+    };
     let overlap = new.height() - fresh.height();
     let mut replaced_new: Vec<IdxSize> = Vec::new();
     let mut replaced_old: Vec<IdxSize> = Vec::new();
