@@ -2203,10 +2203,9 @@ fn row_group_rows(frame: &DataFrame) -> Option<usize> {
         .columns()
         .iter()
         .map(|c| match c.dtype() {
-            DataType::String => c
-                .as_materialized_series()
-                .str()
-                .map_or(0, |s| s.downcast_iter().map(|a| a.total_bytes_len()).sum()),
+            DataType::String => c.as_materialized_series().str().map_or(0, |s| {
+                s.downcast_iter().fold(0, |n, a| n + a.total_bytes_len())
+            }),
             _ => 8 * rows,
         })
         .sum();
