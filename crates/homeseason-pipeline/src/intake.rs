@@ -885,6 +885,48 @@ mod tests {
             .unwrap()
     }
 
+    /// A `rejects` frame of `n` rows (every third with no column), longer than a serialising chunk.
+    fn many_rejects(n: usize) -> DataFrame {
+        let rows: Vec<homeseason_schema::contract::RejectRow> = (0..n)
+            .map(|i| homeseason_schema::contract::RejectRow {
+                line: i64::try_from(i).unwrap() + 2,
+                column: (i % 3 != 0).then(|| format!("col{i}")),
+                reason: "conflict".into(),
+                message_zh: format!("第 {i} 行 冲突"),
+                message_en: format!("line {i}: a conflict"),
+                raw: format!("T{i},wallet_x"),
+            })
+            .collect();
+        rejects_frame("payment_transactions", "f.csv", &"a".repeat(64), &rows).unwrap()
+    }
+
+    #[test]
+    fn file_rejects_serialise_every_row_as_the_rows_did_and_keep_only_what_is_asked() {
+        let n = REJECTS_CHUNK * 2 + 7;
+        let frame = many_rejects(n);
+        let rows = RejectedRow::from_frame(&frame).unwrap();
+        let want = serde_json::to_string_pretty(&rows).unwrap();
+        let all = FileRejects::from_frame(frame.clone(), KeepRejects::All).unwrap();
+        assert_eq!(all.len(), n);
+        assert_eq!(serde_json::to_string_pretty(&all).unwrap(), want);
+        assert_eq!(all.head(5).unwrap(), rows[..5].to_vec());
+        let first = FileRejects::from_frame(frame.clone(), KeepRejects::First(3)).unwrap();
+        assert_eq!(first.len(), n, "every row is counted");
+        assert_eq!(first.head(10).unwrap(), rows[..3].to_vec());
+        assert!(
+            serde_json::to_string(&first).is_err(),
+            "only the first rows were kept: JSON would lose rows"
+        );
+        let whole = FileRejects::from_frame(many_rejects(4), KeepRejects::First(10)).unwrap();
+        assert_eq!(
+            serde_json::to_string_pretty(&whole).unwrap(),
+            serde_json::to_string_pretty(&rows[..4]).unwrap()
+        );
+        let none = FileRejects::from_frame(many_rejects(0), KeepRejects::All).unwrap();
+        assert!(none.is_empty());
+        assert_eq!(serde_json::to_string_pretty(&none).unwrap(), "[]");
+    }
+
     #[test]
     fn a_transaction_file_read_before_another_writer_committed_is_read_again() {
         let campaign = Campaign::default_2023();
