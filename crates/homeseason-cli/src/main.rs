@@ -539,6 +539,7 @@ fn ingest(
     paths: &[PathBuf],
     feed: Option<Feed>,
     profiles: &Profiles,
+    keep: pipeline::KeepRejects,
 ) -> Result<Vec<pipeline::FileResult>> {
     let files = pipeline::expand(paths)?;
     let pb = ProgressBar::new(files.len() as u64);
@@ -547,15 +548,23 @@ fn ingest(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let stamp = now();
-    let results =
-        pipeline::ingest_paths(lake, &files, feed, campaign, profiles, &stamp, |i, p| {
+    let results = pipeline::ingest_paths_keeping(
+        lake,
+        &files,
+        feed,
+        campaign,
+        profiles,
+        &stamp,
+        keep,
+        |i, p| {
             pb.set_position(i as u64);
             pb.set_message(
                 p.file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
             );
-        })?;
+        },
+    )?;
     pb.finish_and_clear();
     if results.iter().any(|r| {
         r.report
@@ -574,7 +583,7 @@ fn ingest(
     Ok(results)
 }
 
-fn print_ingest(results: &[pipeline::FileResult], show_rejects: usize) {
+fn print_ingest(results: &[pipeline::FileResult], show_rejects: usize) -> Result<()> {
     let (mut read, mut acc, mut rej, mut dup) = (0, 0, 0, 0);
     for r in results {
         match (&r.report, &r.refused) {
@@ -627,20 +636,28 @@ fn print_ingest(results: &[pipeline::FileResult], show_rejects: usize) {
         "{} files 文件: read 读取 {read} = accepted 接收 {acc} + rejected 拒收 {rej} + duplicates 重复 {dup}",
         results.len()
     );
-    print_rejects(results, show_rejects);
+    print_rejects(results, show_rejects)
 }
 
 /// The first `limit` rejected rows: file, row, column and reason, in Chinese and in English.
-fn print_rejects(results: &[pipeline::FileResult], limit: usize) {
+/// Each file keeps its first `limit` rows ([`pipeline::KeepRejects::First`]), enough for these.
+fn print_rejects(results: &[pipeline::FileResult], limit: usize) -> Result<()> {
     let total: usize = results.iter().map(|r| r.rejects.len()).sum();
     if total == 0 || limit == 0 {
-        return;
+        return Ok(());
     }
     let shown = total.min(limit);
     println!(
         "rejected rows 拒收行 ({shown} of {total} shown 显示 {shown} 行，共 {total} 行; all in --json and lake/rejects 全部见 --json 与 lake/rejects):"
     );
-    for rejected in results.iter().flat_map(|r| &r.rejects).take(limit) {
+    let mut rows = Vec::new();
+    for r in results {
+        if rows.len() >= limit {
+            break;
+        }
+        rows.extend(r.rejects.head(limit - rows.len())?);
+    }
+    for rejected in &rows {
         let row = &rejected.row;
         let column = row.column.as_deref().unwrap_or("-");
         println!(
@@ -657,6 +674,7 @@ fn print_rejects(results: &[pipeline::FileResult], limit: usize) {
             total - shown
         );
     }
+    Ok(())
 }
 
 fn estimate(
@@ -716,8 +734,9 @@ fn run(cli: Cli) -> Result<()> {
                 std::slice::from_ref(&sample),
                 None,
                 &profiles,
+                pipeline::KeepRejects::First(0),
             )?;
-            print_ingest(&results, 0);
+            print_ingest(&results, 0)?;
             let nbs = pipeline::ingest_nbs(&lake, &now())?;
             println!(
                 "NBS 社零 national figures 国家统计局社零全国数据 2022–2024: {} rows → retail_stats (region 000000)",
@@ -844,8 +863,15 @@ fn run(cli: Cli) -> Result<()> {
             if dry_run {
                 return Ok(());
             }
+            // With --json every rejected row is printed (streamed from each file's `rejects`
+            // frame); on screen only the first `--show-rejects`.
+            let keep = if json {
+                pipeline::KeepRejects::All
+            } else {
+                pipeline::KeepRejects::First(show_rejects)
+            };
             let results = match engine.as_str() {
-                "rust" => ingest(&lake, &campaign, &paths, feed, &profiles)?,
+                "rust" => ingest(&lake, &campaign, &paths, feed, &profiles, keep)?,
                 "spark" => {
                     let master = spark_master
                         .or_else(|| std::env::var("HOMESEASON_SPARK_MASTER").ok())
@@ -856,7 +882,7 @@ fn run(cli: Cli) -> Result<()> {
                         conf: &spark_conf,
                     };
                     let results = spark_cmd::ingest(
-                        &lake, &files, feed, &campaign, &profiles, &stamp, &args,
+                        &lake, &files, feed, &campaign, &profiles, &stamp, &args, keep,
                     )?;
                     if results.iter().any(|r| {
                         r.report
@@ -900,9 +926,14 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&results)?);
+                // Written as it is serialised: every file's rejected rows can be hundreds of MB.
+                use std::io::Write as _;
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                serde_json::to_writer_pretty(&mut out, &results)?;
+                writeln!(out)?;
+                out.flush()?;
             } else {
-                print_ingest(&results, show_rejects);
+                print_ingest(&results, show_rejects)?;
             }
             if results.iter().any(|r| r.refused.is_some()) {
                 bail!("some files were refused whole (see above) 部分文件被整份拒收");

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use homeseason_ingest::{Feed, Format, detect_payment_feed};
 use homeseason_lake::Lake;
-use homeseason_pipeline::{self as pipeline, FileResult, Profiles};
+use homeseason_pipeline::{self as pipeline, FileRejects, FileResult, KeepRejects, Profiles};
 use homeseason_schema::campaign::Campaign;
 use homeseason_spark::{Input, SparkOptions};
 
@@ -75,19 +75,23 @@ fn rust_engine(
     campaign: &Campaign,
     profiles: &Profiles,
     now: &str,
+    keep: KeepRejects,
 ) -> Result<Vec<FileResult>> {
-    Ok(pipeline::ingest_paths(
+    Ok(pipeline::ingest_paths_keeping(
         lake,
         &[path.to_path_buf()],
         Some(Feed::PaymentTransactions),
         campaign,
         profiles,
         now,
+        keep,
         |_, _| {},
     )?)
 }
 
-/// Ingest `files`: transaction CSVs through Spark, the rest as usual; results in input order.
+/// Ingest `files`: transaction CSVs through Spark, the rest as usual; results in input order, with
+/// the rejected rows `keep` says.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn ingest(
     lake: &Lake,
     files: &[PathBuf],
@@ -96,6 +100,7 @@ pub(crate) fn ingest(
     profiles: &Profiles,
     now: &str,
     spark: &SparkArgs<'_>,
+    keep: KeepRejects,
 ) -> Result<Vec<FileResult>> {
     // Cluster URIs all go to Spark (checked first: nothing is ingested when one is unusable).
     let mut is_uri = Vec::with_capacity(files.len());
@@ -115,8 +120,16 @@ pub(crate) fn ingest(
             others.push(p.clone());
         }
     }
-    let mut results =
-        pipeline::ingest_paths(lake, &others, feed, campaign, profiles, now, |_, _| {})?;
+    let mut results = pipeline::ingest_paths_keeping(
+        lake,
+        &others,
+        feed,
+        campaign,
+        profiles,
+        now,
+        keep,
+        |_, _| {},
+    )?;
     if to_spark.is_empty() {
         return Ok(results);
     }
@@ -168,7 +181,14 @@ pub(crate) fn ingest(
         if redo.contains(&institution) && staged.refused.is_none() {
             match &staged.uri {
                 Some(uri) => run_again.push(uri.clone()),
-                None => results.extend(rust_engine(lake, &staged.path, campaign, profiles, now)?),
+                None => results.extend(rust_engine(
+                    lake,
+                    &staged.path,
+                    campaign,
+                    profiles,
+                    now,
+                    keep,
+                )?),
             }
             continue;
         }
@@ -231,7 +251,14 @@ pub(crate) fn ingest(
                             "{path}: another writer changed {institution}'s transaction index during the Spark run; this file and the run's later files of {institution} are read again by the Rust engine / Spark 运行期间另一写入者更改了 {institution} 的交易索引，本文件及其后同机构文件改由 Rust 引擎重新读取"
                         );
                         redo.insert(institution.clone());
-                        results.extend(rust_engine(lake, &staged.path, campaign, profiles, now)?);
+                        results.extend(rust_engine(
+                            lake,
+                            &staged.path,
+                            campaign,
+                            profiles,
+                            now,
+                            keep,
+                        )?);
                     }
                     Err(e) => return Err(e.into()),
                     Ok(committed) => {
@@ -256,11 +283,14 @@ pub(crate) fn ingest(
                         } else {
                             redo.insert(institution.clone());
                         }
+                        let pipeline::Committed {
+                            outcome, commit, ..
+                        } = committed;
                         results.push(FileResult {
                             path,
-                            rejects: pipeline::RejectedRow::from_frame(&committed.outcome.rejects)?,
-                            report: Some(committed.outcome.report),
-                            commit: Some(committed.commit),
+                            rejects: FileRejects::from_frame(outcome.rejects, keep)?,
+                            report: Some(outcome.report),
+                            commit: Some(commit),
                             refused: None,
                         });
                     }
@@ -281,7 +311,7 @@ pub(crate) fn ingest(
                     report: None,
                     commit: None,
                     refused: Some(reason),
-                    rejects: Vec::new(),
+                    rejects: FileRejects::default(),
                 });
             }
         }

@@ -679,22 +679,6 @@ fn merge_rows(
     let order: Vec<PlSmallStr> = old.get_column_names_owned();
     let new = new.select(order.iter().cloned()).map_err(perr(table))?;
     let key_exprs: Vec<Expr> = key.iter().map(|k| col(*k)).collect();
-    let args = nulls_equal(JoinType::Anti);
-    let fresh = new
-        .clone()
-        .lazy()
-        .join(
-            old.clone().lazy(),
-            key_exprs.clone(),
-            key_exprs.clone(),
-            args,
-        )
-        .collect()
-        .map_err(perr(table))?;
-    let mut counts = MergeCounts {
-        added: fresh.height(),
-        ..MergeCounts::default()
-    };
     if add {
         let measures = [
             "txn_count",
@@ -746,9 +730,29 @@ fn merge_rows(
             rows.with_column(Column::new(money.into(), yuan))
                 .map_err(perr(table))?;
         }
-        counts.added = changed;
+        // Every row of the file counts as added (its cells are summed into the partition's).
+        let counts = MergeCounts {
+            added: changed,
+            ..MergeCounts::default()
+        };
         return Ok((rows, counts));
     }
+    // The rows whose key the partition does not hold yet.
+    let fresh = new
+        .clone()
+        .lazy()
+        .join(
+            old.clone().lazy(),
+            key_exprs.clone(),
+            key_exprs.clone(),
+            nulls_equal(JoinType::Anti),
+        )
+        .collect()
+        .map_err(perr(table))?;
+    let mut counts = MergeCounts {
+        added: fresh.height(),
+        ..MergeCounts::default()
+    };
     let overlap = new.height() - fresh.height();
     let mut replaced_new: Vec<IdxSize> = Vec::new();
     let mut replaced_old: Vec<IdxSize> = Vec::new();
@@ -1328,6 +1332,15 @@ impl Lake {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
+        let written = Self::write_parquet_file(table, frame, &tmp);
+        let bytes = written.and_then(|()| fs::read(&tmp).map_err(io("read back", &tmp)));
+        let _ = fs::remove_file(&tmp);
+        bytes
+    }
+
+    /// [`Lake::parquet_bytes`] written straight to `path` (created or truncated): the lazy sink
+    /// writes the frame in row groups, so the file's bytes are never held in memory.
+    fn write_parquet_file(table: &str, frame: &DataFrame, path: &Path) -> Result<()> {
         let options = ParquetWriteOptions {
             compression: ParquetCompression::Zstd(None),
             key_value_metadata: Some(KeyValueMetadata::from_static(vec![
@@ -1335,23 +1348,42 @@ impl Lake {
                 ("homeseason.schema_version".into(), SCHEMA_VERSION.into()),
             ])),
             compat_level: None,
+            row_group_size: row_group_rows(frame),
             ..ParquetWriteOptions::default()
         };
-        let written = frame
+        frame
             .clone()
             .lazy()
             .sink(
                 SinkDestination::File {
-                    target: SinkTarget::Path(PlRefPath::from(tmp.to_string_lossy().as_ref())),
+                    target: SinkTarget::Path(PlRefPath::from(path.to_string_lossy().as_ref())),
                 },
                 FileWriteFormat::Parquet(std::sync::Arc::new(options)),
                 UnifiedSinkArgs::default(),
             )
             .and_then(LazyFrame::collect)
-            .map_err(perr(table));
-        let bytes = written.and_then(|_| fs::read(&tmp).map_err(io("read back", &tmp)));
-        let _ = fs::remove_file(&tmp);
-        bytes
+            .map(drop)
+            .map_err(perr(table))
+    }
+
+    /// A frame encoded as [`Lake::parquet_bytes`] does, into a new temp file in `.tmp` (private,
+    /// fsynced; [`Lake::stage`]), without holding its bytes: a file's `rejects` can be hundreds of
+    /// MB of bilingual messages.
+    pub(crate) fn stage_parquet(&self, table: &str, frame: &DataFrame) -> Result<PathBuf> {
+        let tmp = self.stage_name("part");
+        let written = private_file(&tmp)
+            .map_err(io("create", &tmp))
+            .and_then(|_| Self::write_parquet_file(table, frame, &tmp))
+            .and_then(|()| {
+                File::open(&tmp)
+                    .and_then(|f| f.sync_all())
+                    .map_err(io("write", &tmp))
+            });
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        Ok(tmp)
     }
 
     /// Split rows into partitions: relative path → rows without the path-only columns (a
@@ -1638,15 +1670,15 @@ impl Lake {
             reject_parts.iter().map(|(p, f)| (p, f)).collect()
         };
         for (path, frame) in &migrated {
-            let tmp = Self::parquet_bytes(c.table, frame)
-                .and_then(|bytes| self.stage(&bytes))
+            let tmp = self
+                .stage_parquet(c.table, frame)
                 .inspect_err(|_| unstage(&staged))?;
             staged.push((tmp, path.clone()));
         }
         for (path, frame) in data.chain(rejects) {
             let table = path.split('/').next().unwrap_or_default();
-            let tmp = Self::parquet_bytes(table, frame)
-                .and_then(|bytes| self.stage(&bytes))
+            let tmp = self
+                .stage_parquet(table, frame)
                 .inspect_err(|_| unstage(&staged))?;
             staged.push((tmp, path.clone()));
             let previous = manifest.partitions.get(path).cloned();
@@ -2148,6 +2180,37 @@ fn partition_context(table: &str, path: &str) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Bytes of a frame's values above which its Parquet row groups are cut by size.
+const LARGE_FRAME_BYTES: usize = 32 << 20;
+/// The values a row group of a large frame holds, about.
+const ROW_GROUP_BYTES: usize = 8 << 20;
+/// The sink's default rows a row group (polars' streaming Parquet sink).
+const DEFAULT_ROW_GROUP_ROWS: usize = 122_880;
+
+/// Rows a Parquet row group of `frame`: the sink's default for most frames; fewer for a frame
+/// whose rows are large (a file's `rejects`: ~1.2 kB of bilingual messages a row), so that the
+/// sink's row groups in flight (each converted, encoded and compressed whole before it is written)
+/// stay ~[`ROW_GROUP_BYTES`] instead of ~150 MB. From the values alone (their bytes), so the file
+/// is the same however the frame was built.
+fn row_group_rows(frame: &DataFrame) -> Option<usize> {
+    let rows = frame.height();
+    if rows == 0 {
+        return None;
+    }
+    let bytes: usize = frame
+        .columns()
+        .iter()
+        .map(|c| match c.dtype() {
+            DataType::String => c.as_materialized_series().str().map_or(0, |s| {
+                s.downcast_iter().fold(0, |n, a| n + a.total_bytes_len())
+            }),
+            _ => 8 * rows,
+        })
+        .sum();
+    (bytes > LARGE_FRAME_BYTES)
+        .then(|| (ROW_GROUP_BYTES / (bytes / rows).max(1)).clamp(1024, DEFAULT_ROW_GROUP_ROWS))
 }
 
 /// The `rejects` rows of a commit's conflicts.

@@ -477,8 +477,126 @@ pub struct FileResult {
     pub commit: Option<CommitSummary>,
     /// Why it was refused whole.
     pub refused: Option<String>,
-    /// Every rejected row of the file (the rows of the `rejects` contract), in file order.
-    pub rejects: Vec<RejectedRow>,
+    /// The file's rejected rows (the rows of the `rejects` contract), in file order: their count,
+    /// and every row or the first few ([`KeepRejects`]). In JSON, every row.
+    pub rejects: FileRejects,
+}
+
+/// Which of a file's rejected rows a [`FileResult`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeepRejects {
+    /// Every row (`homeseason ingest --json` prints them all).
+    All,
+    /// The first `n` rows (the ones shown on screen); the others are counted, and are in the
+    /// lake's `rejects` table.
+    First(usize),
+}
+
+/// A file's rejected rows as a [`FileResult`] holds them: the count, and either the whole
+/// `rejects` frame (turned into [`RejectedRow`]s a chunk at a time when serialised) or the first
+/// few rows. A file can have hundreds of thousands of rejects with kilobytes of bilingual messages
+/// each, so every row is never held as a `RejectedRow` at once.
+#[derive(Debug, Default)]
+pub struct FileRejects {
+    total: usize,
+    /// The first rows (when not `all`).
+    first: Vec<RejectedRow>,
+    /// Every row (the `rejects` frame), when kept.
+    all: Option<DataFrame>,
+}
+
+/// Rows of the `rejects` frame turned into [`RejectedRow`]s at a time when serialising.
+const REJECTS_CHUNK: usize = 4096;
+
+impl FileRejects {
+    /// The rows of a `rejects` frame, kept as `keep` says.
+    ///
+    /// # Errors
+    /// When a column of the `rejects` contract is missing.
+    pub fn from_frame(frame: DataFrame, keep: KeepRejects) -> Result<FileRejects> {
+        let total = frame.height();
+        match keep {
+            KeepRejects::All => Ok(FileRejects {
+                total,
+                first: Vec::new(),
+                all: (total > 0).then_some(frame),
+            }),
+            KeepRejects::First(n) => {
+                let head = if n >= total { frame } else { frame.slice(0, n) };
+                Ok(FileRejects {
+                    total,
+                    first: RejectedRow::from_owned_frame(head)?,
+                    all: None,
+                })
+            }
+        }
+    }
+
+    /// How many rows the file left in `rejects`.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.total
+    }
+
+    /// Whether the file left no rejected row.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// The first `n` rows (fewer when fewer were kept: [`KeepRejects::First`]).
+    ///
+    /// # Errors
+    /// When a column of the `rejects` contract is missing.
+    pub fn head(&self, n: usize) -> Result<Vec<RejectedRow>> {
+        match &self.all {
+            Some(frame) => RejectedRow::from_owned_frame(frame.slice(0, n.min(self.total))),
+            None => Ok(self.first.iter().take(n).cloned().collect()),
+        }
+    }
+}
+
+impl serde::Serialize for FileRejects {
+    /// Every row, as a sequence of [`RejectedRow`]s (as a `Vec<RejectedRow>` serialises); an error
+    /// when only the first rows were kept.
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeSeq as _};
+        let mut seq = serializer.serialize_seq(Some(self.total))?;
+        match &self.all {
+            Some(frame) => {
+                let mut offset = 0;
+                while offset < self.total {
+                    let rows = RejectedRow::from_owned_frame(frame.slice(
+                        i64::try_from(offset).map_err(S::Error::custom)?,
+                        REJECTS_CHUNK,
+                    ))
+                    .map_err(S::Error::custom)?;
+                    offset += REJECTS_CHUNK;
+                    for row in &rows {
+                        seq.serialize_element(row)?;
+                    }
+                }
+            }
+            None if self.first.len() == self.total => {
+                for row in &self.first {
+                    seq.serialize_element(row)?;
+                }
+            }
+            None => {
+                return Err(S::Error::custom(format!(
+                    "only {} of the {} rejected rows were kept (KeepRejects::All keeps them all) / 仅保留了 {} 行拒收行，共 {} 行",
+                    self.first.len(),
+                    self.total,
+                    self.first.len(),
+                    self.total
+                )));
+            }
+        }
+        seq.end()
+    }
 }
 
 /// One rejected row as `homeseason ingest` shows it: file, row, column and the reason in both
@@ -562,7 +680,8 @@ impl RejectedRow {
     }
 }
 
-/// Ingest files into the lake, one commit per file. Refused files are recorded, not fatal.
+/// Ingest files into the lake, one commit per file. Refused files are recorded, not fatal. Every
+/// rejected row is kept in the results ([`ingest_paths_keeping`]).
 ///
 /// # Errors
 /// Lake and IO failures; before anything is read, [`uri_needs_spark`] when an input is a cluster
@@ -574,6 +693,34 @@ pub fn ingest_paths(
     campaign: &Campaign,
     profiles: &Profiles,
     now: &str,
+    progress: impl FnMut(usize, &Path),
+) -> Result<Vec<FileResult>> {
+    ingest_paths_keeping(
+        lake,
+        files,
+        feed,
+        campaign,
+        profiles,
+        now,
+        KeepRejects::All,
+        progress,
+    )
+}
+
+/// [`ingest_paths`], keeping of each file's rejected rows those `keep` says (all are counted, and
+/// all are in the lake's `rejects` table).
+///
+/// # Errors
+/// As [`ingest_paths`].
+#[allow(clippy::too_many_arguments)]
+pub fn ingest_paths_keeping(
+    lake: &Lake,
+    files: &[PathBuf],
+    feed: Option<Feed>,
+    campaign: &Campaign,
+    profiles: &Profiles,
+    now: &str,
+    keep: KeepRejects,
     mut progress: impl FnMut(usize, &Path),
 ) -> Result<Vec<FileResult>> {
     for path in files {
@@ -596,14 +743,14 @@ pub fn ingest_paths(
                 report: Some(report),
                 commit: Some(commit),
                 refused: None,
-                rejects: RejectedRow::from_owned_frame(rejects)?,
+                rejects: FileRejects::from_frame(rejects, keep)?,
             },
             Fate::Refused { reason } => FileResult {
                 path: path.display().to_string(),
                 report: None,
                 commit: None,
                 refused: Some(reason),
-                rejects: Vec::new(),
+                rejects: FileRejects::default(),
             },
         });
     }
@@ -736,6 +883,48 @@ mod tests {
                 SortMultipleOptions::default(),
             )
             .unwrap()
+    }
+
+    /// A `rejects` frame of `n` rows (every third with no column), longer than a serialising chunk.
+    fn many_rejects(n: usize) -> DataFrame {
+        let rows: Vec<homeseason_schema::contract::RejectRow> = (0..n)
+            .map(|i| homeseason_schema::contract::RejectRow {
+                line: i64::try_from(i).unwrap() + 2,
+                column: (i % 3 != 0).then(|| format!("col{i}")),
+                reason: "conflict".into(),
+                message_zh: format!("第 {i} 行 冲突"),
+                message_en: format!("line {i}: a conflict"),
+                raw: format!("T{i},wallet_x"),
+            })
+            .collect();
+        rejects_frame("payment_transactions", "f.csv", &"a".repeat(64), &rows).unwrap()
+    }
+
+    #[test]
+    fn file_rejects_serialise_every_row_as_the_rows_did_and_keep_only_what_is_asked() {
+        let n = REJECTS_CHUNK * 2 + 7;
+        let frame = many_rejects(n);
+        let rows = RejectedRow::from_frame(&frame).unwrap();
+        let want = serde_json::to_string_pretty(&rows).unwrap();
+        let all = FileRejects::from_frame(frame.clone(), KeepRejects::All).unwrap();
+        assert_eq!(all.len(), n);
+        assert_eq!(serde_json::to_string_pretty(&all).unwrap(), want);
+        assert_eq!(all.head(5).unwrap(), rows[..5].to_vec());
+        let first = FileRejects::from_frame(frame.clone(), KeepRejects::First(3)).unwrap();
+        assert_eq!(first.len(), n, "every row is counted");
+        assert_eq!(first.head(10).unwrap(), rows[..3].to_vec());
+        assert!(
+            serde_json::to_string(&first).is_err(),
+            "only the first rows were kept: JSON would lose rows"
+        );
+        let whole = FileRejects::from_frame(many_rejects(4), KeepRejects::First(10)).unwrap();
+        assert_eq!(
+            serde_json::to_string_pretty(&whole).unwrap(),
+            serde_json::to_string_pretty(&rows[..4]).unwrap()
+        );
+        let none = FileRejects::from_frame(many_rejects(0), KeepRejects::All).unwrap();
+        assert!(none.is_empty());
+        assert_eq!(serde_json::to_string_pretty(&none).unwrap(), "[]");
     }
 
     #[test]

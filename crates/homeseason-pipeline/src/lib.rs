@@ -34,8 +34,8 @@ pub mod template;
 
 pub use error::{PipelineError, Result};
 pub use intake::{
-    Committed, Fate, FileResult, Prepared, RejectedRow, Source, commit_fresh, commit_prepared,
-    expand, ingest_file, ingest_nbs, ingest_paths, input_is_uri, prepare, record_refusal,
-    uri_needs_spark,
+    Committed, Fate, FileRejects, FileResult, KeepRejects, Prepared, RejectedRow, Source,
+    commit_fresh, commit_prepared, expand, ingest_file, ingest_nbs, ingest_paths,
+    ingest_paths_keeping, input_is_uri, prepare, record_refusal, uri_needs_spark,
 };
 pub use payments::{Profiles, settle_transactions, write_dashboard};
