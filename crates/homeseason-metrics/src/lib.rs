@@ -49,7 +49,7 @@
 //!    mean of their ordinary days, so their own day-to-day noise does not attenuate the fit), a linear
 //!    trend, yearly Fourier terms (6 harmonics: the category's own season), weekday and Chinese
 //!    day-type dummies, with a slow AR(1) + fast AR(1) + noise error process; the window is predicted
-//!    from 500 posterior predictive draws, so the interval and the two-sided p-value carry
+//!    from 300 posterior predictive draws, so the interval and the two-sided p-value carry
 //!    parameter uncertainty and serial correlation into the total. Its placebo refits on the history
 //!    before the placebo window.
 //! 6. **Placebo**. The same method on a fake window where no effect exists (by default the pre-period,

@@ -634,7 +634,7 @@ impl Document<'_> {
                 (format!("（{}）", m.zh), format!(" ({})", m.en))
             });
         b.push(Block::Para(format!(
-            "反事实回归 Counterfactual regression（CausalImpact 思路）：以同地区未受活动影响的品类（超市、餐饮、加油，一周滑动平均）的对数、线性趋势、年周期（6 阶傅里叶项）、星期与节假日/调休/购物节哑变量，在窗口前至多三年{masked_zh}上拟合目标品类的对数销售额，误差为两个 AR(1) 加白噪声；窗口内的反事实与区间取自后验预测抽样（500 次），p 值为尾部概率。 Log sales of the target category are regressed on the same region's untargeted categories (supermarkets, restaurants, fuel; weekly means), a linear trend, yearly Fourier terms, weekday and day-type dummies, fitted on up to three years before the window{masked_en}, with a slow AR(1) + fast AR(1) + noise error; the counterfactual and its interval come from 500 posterior predictive draws, p is the tail-area probability."
+            "反事实回归 Counterfactual regression（CausalImpact 思路）：以同地区未受活动影响的品类（超市、餐饮、加油，一周滑动平均）的对数、线性趋势、年周期（6 阶傅里叶项）、星期与节假日/调休/购物节哑变量，在窗口前至多三年{masked_zh}上拟合目标品类的对数销售额，误差为两个 AR(1) 加白噪声；窗口内的反事实与区间取自后验预测抽样（300 次），p 值为尾部概率。 Log sales of the target category are regressed on the same region's untargeted categories (supermarkets, restaurants, fuel; weekly means), a linear trend, yearly Fourier terms, weekday and day-type dummies, fitted on up to three years before the window{masked_en}, with a slow AR(1) + fast AR(1) + noise error; the counterfactual and its interval come from 300 posterior predictive draws, p is the tail-area probability."
         )));
         if !c.baseline.distorted_years.is_empty() {
             let distortion = c.baseline.distortion_text();

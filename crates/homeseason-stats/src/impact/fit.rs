@@ -1046,18 +1046,22 @@ fn sample_slices(
 ) -> Result<Posterior, ImpactError> {
     let r = model.dim() - 1;
     // Exact evaluations, two passes. Pass 1: every slice at least two draws (one for a
-    // one-parameter model), 24 more by the slices' approximate mass (tempered). Pass 2: 32 more by
+    // one-parameter model), 16 more by the slices' approximate mass (tempered). Pass 2: 12 more by
     // the slices' exact mass from pass 1, from proposals re-centred on each slice's exact-weighted
     // draws. Within a slice, draws from both passes are weighted against the mixture of its
-    // proposals (the balance heuristic), so the estimator stays unbiased. (Fewer — 1 + 16, then 8
-    // when pass 1's effective sample size was ≥ 8 — cut the calibrated coverage of
-    // `evaluate --seeds 1,2` from 89.9 % to 84.5 %: kept at these.)
+    // proposals (the balance heuristic), so the estimator stays unbiased. Every fit — cold or
+    // started from a neighbouring window's slices — makes the same passes, so the backtest
+    // windows calibrate the estimator the campaign window uses. (Session 16: 2 + 16, then 12 — 52
+    // for the two-AR model's 12 slices — where 2 + 24, then 32 made 80; `evaluate --seeds 1,2`
+    // unchanged within its noise, benchmarks/UPLIFT.md. One draw a slice moved the MAE by +0.02 pp
+    // and, with started fits alone re-centred on the start's exact draws (session 15), the
+    // backtest calibrated a wider estimator than the campaign's.)
     let mut pool = Pool {
         rng: Sampler::new(PROPOSAL_SEED),
         draws: Vec::new(),
         proposals: slices.iter().map(|_| Vec::new()).collect(),
     };
-    let (floor, budget) = if r == 0 { (1, 0) } else { (2, 24) };
+    let (floor, budget) = if r == 0 { (1, 0) } else { (2, 16) };
     let max_mass = slices
         .iter()
         .map(|s| s.log_mass)
@@ -1088,7 +1092,7 @@ fn sample_slices(
         let tempered: Vec<f64> = mass.iter().map(|m| m.powf(0.7)).collect();
         let total_t: f64 = tempered.iter().sum();
         for (j, slice) in slices.iter().enumerate() {
-            let m = (32.0 * tempered[j] / total_t).round() as usize;
+            let m = (12.0 * tempered[j] / total_t).round() as usize;
             if m == 0 || mass[j] <= 0.0 {
                 continue;
             }

@@ -77,11 +77,12 @@
 //!    sets a multivariate t₅ proposal (1.5 × the curvature scale);
 //! 2. draws with θ₀ uniform in the slice and the rest from that proposal are weighted by the exact
 //!    marginal posterior above: w ∝ width · p(θ | y) / q(rest). Every slice gets at least two draws,
-//!    24 more go by the slices' approximate mass;
-//! 3. a second pass draws 32 more by the slices' exact mass, from proposals re-centred on each slice's
+//!    16 more go by the slices' approximate mass;
+//! 3. a second pass draws 12 more by the slices' exact mass, from proposals re-centred on each slice's
 //!    weighted draws; within a slice all draws are weighted against the mixture of its proposals.
 //!
-//! About 80 exact evaluations per fit; [`Diagnostics::effective_nodes`] is the effective number of
+//! About 52 exact evaluations per fit (the two-AR model's 12 slices: 2 each, 16, then 12), the same
+//! for a fit started from a neighbouring window's slices; [`Diagnostics::effective_nodes`] is the effective number of
 //! weighted draws. The proposal draws use a fixed seed: the fit is a deterministic function of the
 //! data. ([`ErrorModel::Ar1`] uses 24 slices with one exact draw each, [`ErrorModel::Ar1PlusNoise`]
 //! 16 slices.)
