@@ -91,7 +91,10 @@ fn rust_engine(
 
 /// Ingest `files`: transaction CSVs through Spark, the rest as usual; results in input order, with
 /// the rejected rows `keep` says.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the ingest context of every entry point, plus what to keep"
+)]
 pub(crate) fn ingest(
     lake: &Lake,
     files: &[PathBuf],

@@ -241,7 +241,7 @@ struct IroasRow {
 }
 
 /// The iROAS of (region, category) where its subsidy started later (see the module docs).
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments, reason = "private helper of one caller")]
 fn iroas(
     daily: &Daily,
     sales: &BTreeMap<(String, String), BTreeMap<i32, f64>>,

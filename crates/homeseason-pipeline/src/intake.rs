@@ -712,7 +712,10 @@ pub fn ingest_paths(
 ///
 /// # Errors
 /// As [`ingest_paths`].
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the ingest context of every entry point, plus what to keep"
+)]
 pub fn ingest_paths_keeping(
     lake: &Lake,
     files: &[PathBuf],
