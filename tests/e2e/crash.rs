@@ -557,13 +557,17 @@ fn ingest_killed_at_random_points_leaves_old_or_new_and_a_rerun_completes_it() {
     let kills = env_u64("HOMESEASON_CRASH_KILLS", 20) as usize;
     let mut rng = Rng(seed);
     let mut outcomes = BTreeMap::<&str, usize>::new();
+    // How long an uninterrupted run of each kind takes, as far as the runs seen so far show: the
+    // measured run above, shortened by any killed run that finished before its kill (on a busy
+    // machine the measured run may have been slow), so that the kills keep landing inside.
+    let mut durations = [d_fresh, d_over];
     for i in 0..kills {
         // Even kills: into an empty lake; odd: over the old version of every file.
         let over_old = i % 2 == 1;
         let (duration, reference_lake, old_ref) = if over_old {
-            (d_over, &over, Some(&old))
+            (&mut durations[1], &over, Some(&old))
         } else {
-            (d_fresh, &fresh, None)
+            (&mut durations[0], &fresh, None)
         };
         let lake = root.join(format!("kill-{i}"));
         if over_old {
@@ -575,7 +579,14 @@ fn ingest_killed_at_random_points_leaves_old_or_new_and_a_rerun_completes_it() {
             .stderr(Stdio::null())
             .spawn()
             .expect("ingest starts");
-        std::thread::sleep(at);
+        let started = Instant::now();
+        while started.elapsed() < at {
+            if child.try_wait().expect("poll the ingest").is_some() {
+                *duration = (*duration).min(started.elapsed());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
         let _ = child.kill(); // SIGKILL
         let status = child.wait().expect("wait");
         let label = format!(
