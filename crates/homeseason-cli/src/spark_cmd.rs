@@ -123,6 +123,8 @@ pub(crate) fn ingest(
             others.push(p.clone());
         }
     }
+    // A transaction file read again by the Rust engine (its institution's index changed meanwhile).
+    let by_rust = |path: &Path| rust_engine(lake, path, campaign, profiles, now, keep);
     let mut results = pipeline::ingest_paths_keeping(
         lake,
         &others,
@@ -184,14 +186,7 @@ pub(crate) fn ingest(
         if redo.contains(&institution) && staged.refused.is_none() {
             match &staged.uri {
                 Some(uri) => run_again.push(uri.clone()),
-                None => results.extend(rust_engine(
-                    lake,
-                    &staged.path,
-                    campaign,
-                    profiles,
-                    now,
-                    keep,
-                )?),
+                None => results.extend(by_rust(&staged.path)?),
             }
             continue;
         }
@@ -254,14 +249,7 @@ pub(crate) fn ingest(
                             "{path}: another writer changed {institution}'s transaction index during the Spark run; this file and the run's later files of {institution} are read again by the Rust engine / Spark 运行期间另一写入者更改了 {institution} 的交易索引，本文件及其后同机构文件改由 Rust 引擎重新读取"
                         );
                         redo.insert(institution.clone());
-                        results.extend(rust_engine(
-                            lake,
-                            &staged.path,
-                            campaign,
-                            profiles,
-                            now,
-                            keep,
-                        )?);
+                        results.extend(by_rust(&staged.path)?);
                     }
                     Err(e) => return Err(e.into()),
                     Ok(committed) => {
