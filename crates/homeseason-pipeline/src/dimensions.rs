@@ -228,16 +228,22 @@ pub fn urban_rural_uplift_of(
     campaign: &Campaign,
     opts: &UpliftOptions,
 ) -> Result<DataFrame> {
+    urban_rural_uplift_with(view, &view.read_table(tables::ACTIVITIES)?, campaign, opts)
+}
+
+/// [`urban_rural_uplift_of`] with the activities register already read (from the same view).
+pub(crate) fn urban_rural_uplift_with(
+    view: &LakeView,
+    activities: &DataFrame,
+    campaign: &Campaign,
+    opts: &UpliftOptions,
+) -> Result<DataFrame> {
     let area = view.read_table(tables::PAYMENT_AREA_DAILY)?;
     if area.height() == 0 {
         return Ok(DataFrame::empty());
     }
-    let activities = view.read_table(tables::ACTIVITIES)?;
     Ok(homeseason_metrics::urban_rural::urban_rural_uplift(
-        &area,
-        &activities,
-        campaign,
-        opts,
+        &area, activities, campaign, opts,
     )?)
 }
 

@@ -71,7 +71,9 @@ pub fn estimate_timed(
                 side_times.push((name, clock.elapsed().as_secs_f64()));
                 clock = std::time::Instant::now();
             };
-            let events = local_event_tables(lake, &series, campaign)?;
+            let feeds = Feeds::read(&view)?;
+            lap("(alongside the uplift, not added) read activities, enterprise sales, 社零 and subsidies");
+            let events = local_event_tables(&feeds.activities, &series, campaign)?;
             lap("(alongside the uplift, not added) local events and power");
             let completeness = completeness_frame(lake, campaign)?;
             lap("(alongside the uplift, not added) completeness");
@@ -81,12 +83,22 @@ pub fn estimate_timed(
                 opts,
             )?;
             lap("(alongside the uplift, not added) online and offline (history methods per channel)");
-            let urban_rural = crate::dimensions::urban_rural_uplift_of(&view, campaign, opts)?;
+            let urban_rural = crate::dimensions::urban_rural_uplift_with(
+                &view,
+                &feeds.activities,
+                campaign,
+                opts,
+            )?;
             lap("(alongside the uplift, not added) town and country (history methods per class)");
-            let themes = crate::dimensions::theme_summary_of(&view, campaign)?;
+            let themes = homeseason_metrics::themes::theme_summary(
+                &feeds.activities,
+                &feeds.enterprise,
+                campaign,
+            )?;
             lap("(alongside the uplift, not added) themes");
             Ok::<_, PipelineError>((
                 SideTables {
+                    feeds,
                     events,
                     completeness,
                     channels,
@@ -119,9 +131,11 @@ pub fn estimate_timed(
     // written in the order they always were.
     let resolved = homeseason_metrics::backtest::resolve_primary(campaign, Some(&backtest_table))?;
     let (weekly, triangulation, leverage) = std::thread::scope(|scope| {
+        let feeds = &side.feeds;
         let triangulation =
-            scope.spawn(|| triangulation_frame(lake, &resolved, &result.uplift, opts.seed));
-        let leverage = scope.spawn(|| leverage_frame(lake, &resolved, &result.uplift, &series));
+            scope.spawn(|| triangulation_frame(feeds, &resolved, &result.uplift, opts.seed));
+        let leverage =
+            scope.spawn(|| leverage_frame(&feeds.subsidies, &resolved, &result.uplift, &series));
         let weekly = tracking::weekly_tracking(&result.baseline_daily, campaign);
         (weekly, joined(triangulation), joined(leverage))
     });
@@ -166,13 +180,47 @@ fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// What `estimate_timed` computes beside the uplift's pool, written after it.
+/// What `estimate_timed` computes beside the uplift's pool, written after it, and the feeds it read
+/// for them (the triangulation and the leverage use them after the pool).
 struct SideTables {
+    feeds: Feeds,
     events: Option<LocalEventTables>,
     completeness: DataFrame,
     channels: DataFrame,
     urban_rural: DataFrame,
     themes: DataFrame,
+}
+
+/// The feeds beside the payments that [`estimate`] uses, each read once through the run's view of
+/// the lake (one commit for all): local events, the town/country split and the themes take the
+/// activities register, the themes and the triangulation the enterprise sales, the triangulation
+/// 社零, the leverage the subsidies.
+struct Feeds {
+    activities: DataFrame,
+    enterprise: DataFrame,
+    retail: DataFrame,
+    subsidies: DataFrame,
+}
+
+impl Feeds {
+    fn read(view: &homeseason_lake::LakeView) -> Result<Feeds> {
+        Ok(Feeds {
+            activities: view.read_table(tables::ACTIVITIES)?,
+            enterprise: view.read_table(tables::ENTERPRISE_SALES)?,
+            retail: view.read_table(tables::RETAIL_STATS)?,
+            subsidies: view.read_table(tables::SUBSIDIES)?,
+        })
+    }
+
+    /// Only the two tables [`triangulation_frame`] takes (the others empty).
+    fn for_triangulation(lake: &Lake) -> Result<Feeds> {
+        Ok(Feeds {
+            activities: DataFrame::empty(),
+            enterprise: lake.read_table(tables::ENTERPRISE_SALES)?,
+            retail: lake.read_table(tables::RETAIL_STATS)?,
+            subsidies: DataFrame::empty(),
+        })
+    }
 }
 
 /// Rewrite `triangulation`: payments' uplift beside key-enterprise sales and 社零 (published YoY).
@@ -182,25 +230,24 @@ pub fn write_triangulation(
     uplift: &DataFrame,
     seed: u64,
 ) -> Result<DataFrame> {
-    let frame = triangulation_frame(lake, campaign, uplift, seed)?;
+    let frame = triangulation_frame(&Feeds::for_triangulation(lake)?, campaign, uplift, seed)?;
     lake.write_output(tables::TRIANGULATION, &frame)?;
     Ok(frame)
 }
 
-/// The `triangulation` frame of [`write_triangulation`], not written.
+/// The `triangulation` frame of [`write_triangulation`], not written, from the feeds' enterprise
+/// sales and 社零.
 fn triangulation_frame(
-    lake: &Lake,
+    feeds: &Feeds,
     campaign: &Campaign,
     uplift: &DataFrame,
     seed: u64,
 ) -> Result<DataFrame> {
     use homeseason_metrics::triangulate::{TriangulateOptions, triangulate};
-    let enterprise = lake.read_table(tables::ENTERPRISE_SALES)?;
-    let retail = lake.read_table(tables::RETAIL_STATS)?;
     Ok(triangulate(
         uplift,
-        &enterprise,
-        &retail,
+        &feeds.enterprise,
+        &feeds.retail,
         campaign,
         &TriangulateOptions {
             seed,
@@ -222,28 +269,29 @@ pub fn write_leverage(
     uplift: &DataFrame,
     series: &DataFrame,
 ) -> Result<usize> {
-    let Some(frame) = leverage_frame(lake, campaign, uplift, series)? else {
+    let subsidies = lake.read_table(tables::SUBSIDIES)?;
+    let Some(frame) = leverage_frame(&subsidies, campaign, uplift, series)? else {
         return Ok(0);
     };
     lake.write_output(tables::LEVERAGE, &frame)?;
     Ok(frame.height())
 }
 
-/// The `leverage` frame of [`write_leverage`], not written; `None` without subsidies.
+/// The `leverage` frame of [`write_leverage`] from the lake's `subsidies`, not written; `None`
+/// without subsidies.
 fn leverage_frame(
-    lake: &Lake,
+    subsidies: &DataFrame,
     campaign: &Campaign,
     uplift: &DataFrame,
     series: &DataFrame,
 ) -> Result<Option<DataFrame>> {
     use homeseason_metrics::leverage::{LeverageOptions, leverage};
-    let subsidies = lake.read_table(tables::SUBSIDIES)?;
     if subsidies.height() == 0 {
         return Ok(None);
     }
     Ok(Some(leverage(
         uplift,
-        &subsidies,
+        subsidies,
         Some(series),
         campaign,
         &LeverageOptions::default(),
@@ -608,7 +656,7 @@ pub fn write_activity_summary(lake: &Lake) -> Result<usize> {
 /// # Errors
 /// Lake or estimation failures.
 pub fn write_local_events(lake: &Lake, series: &DataFrame, campaign: &Campaign) -> Result<usize> {
-    match local_event_tables(lake, series, campaign)? {
+    match local_event_tables(&lake.read_table(tables::ACTIVITIES)?, series, campaign)? {
         Some(t) => write_local_event_tables(lake, &t),
         None => Ok(0),
     }
@@ -622,25 +670,25 @@ struct LocalEventTables {
     power: DataFrame,
 }
 
-/// The local-event tables of [`write_local_events`], not written (`None`: nothing to write).
+/// The local-event tables of [`write_local_events`] from the lake's activities register, not
+/// written (`None`: nothing to write).
 fn local_event_tables(
-    lake: &Lake,
+    activities: &DataFrame,
     series: &DataFrame,
     campaign: &Campaign,
 ) -> Result<Option<LocalEventTables>> {
     use homeseason_metrics::local_events::{
         LocalEventOptions, local_event_power, local_events, local_station_events,
     };
-    let activities = lake.read_table(tables::ACTIVITIES)?;
-    if local_station_events(&activities)?.is_empty() {
+    if local_station_events(activities)?.is_empty() {
         return Ok(None);
     }
     let opts = LocalEventOptions::from_campaign(campaign);
-    let est = local_events(series, &activities, campaign, &opts)?;
+    let est = local_events(series, activities, campaign, &opts)?;
     if est.events.height() == 0 {
         return Ok(None);
     }
-    let power = local_event_power(series, &activities, campaign, &opts)?;
+    let power = local_event_power(series, activities, campaign, &opts)?;
     Ok(Some(LocalEventTables {
         events: est.events,
         weights: est.weights,
