@@ -14,7 +14,7 @@ use homeseason_schema::campaign::Campaign;
 use polars::prelude::*;
 
 use crate::Result;
-use crate::series::{NET_FEN, fen_cells, series_from_fen};
+use crate::series::{NET_FEN, series_from_fen};
 use crate::uplift::{Method, UpliftOptions, uplift};
 
 /// The methods run per class (history methods: closed-form intervals; see [`crate::channel`]).
@@ -78,22 +78,27 @@ pub fn uplift_by_class(
 /// # Errors
 /// When `rows` lack a column.
 pub fn class_cells(rows: &DataFrame, split: Split<'_>) -> Result<DataFrame> {
-    Ok(fen_cells(
-        rows.clone().lazy(),
-        &["region_code", "category", split.column, "date"],
-    )
-    .collect()?)
+    crate::series::fen_cells_of(rows, &["region_code", "category", split.column, "date"])
 }
 
 /// `cells` ([`class_cells`]) summed over the class: `region_code, category, date` and
 /// [`NET_FEN`], one row per region × category × date, for [`crate::series_from_fen`]
 /// (then bit for bit [`crate::daily_series`] of the rows `cells` came from).
 pub fn all_classes(cells: &DataFrame) -> LazyFrame {
-    cells
-        .clone()
-        .lazy()
-        .group_by([col("region_code"), col("category"), col("date")])
-        .agg([col(NET_FEN).sum()])
+    let keys = ["region_code", "category", "date"];
+    let direct = || -> Result<DataFrame> {
+        let fen = cells.column(NET_FEN)?.cast(&DataType::Int64)?;
+        crate::series::group_sum_fen(cells, &keys, fen.i64()?)
+    };
+    match direct() {
+        Ok(frame) => frame.lazy(),
+        // A missing column: the group-by's own error when the frame is collected.
+        Err(_) => cells
+            .clone()
+            .lazy()
+            .group_by(keys.map(col))
+            .agg([col(NET_FEN).sum()]),
+    }
 }
 
 /// [`uplift_by_class`] from the rows' [`class_cells`] (the group-by shared with the headline

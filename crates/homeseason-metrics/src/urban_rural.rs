@@ -56,7 +56,7 @@ use homeseason_stats::numeric::{t_quantile, two_sided_normal_p};
 use polars::prelude::*;
 
 use crate::Result;
-use crate::series::{NET_FEN, series_from_fen};
+use crate::series::NET_FEN;
 use crate::split::{
     Split, all_classes, class_cells, class_rows_for_scoring, score_by_class, uplift_by_class_daily,
 };
@@ -175,8 +175,9 @@ fn with_zero_days(cells: &DataFrame) -> Result<DataFrame> {
 /// Per region × category of the daily series, the window's sales of class `unknown` as a percentage
 /// of all classes' (`unknown_share_pct`), from the area rows' [`class_cells`].
 fn unknown_shares(cells: &DataFrame, campaign: &Campaign) -> Result<DataFrame> {
+    // Summed in integer fen: the shares do not depend on the order the days are added in.
     let window = |sums: LazyFrame, name: &str| -> Result<LazyFrame> {
-        Ok(series_from_fen(sums, campaign)?
+        Ok(crate::series::series_in_fen(sums, campaign)?
             .lazy()
             .filter(
                 col("date")
@@ -184,7 +185,7 @@ fn unknown_shares(cells: &DataFrame, campaign: &Campaign) -> Result<DataFrame> {
                     .and(col("date").lt_eq(lit(campaign.window.end))),
             )
             .group_by([col("region_code"), col("category")])
-            .agg([col("net_amount_yuan").sum().alias(name)]))
+            .agg([col(NET_FEN).sum().cast(DataType::Float64).alias(name)]))
     };
     let all = window(all_classes(cells), "__all")?;
     let unknown = window(
