@@ -7,7 +7,9 @@ use std::ops::Range;
 use nalgebra::{DMatrix, SymmetricEigen};
 
 use super::design::Design;
-use super::linalg::{back_substitute, cholesky, dot, forward_substitute, gram, inverse_diagonal};
+use super::linalg::{
+    GRAM_CHUNK, back_substitute, cholesky, dot, forward_substitute, gram_add, inverse_diagonal,
+};
 use super::optim::{Tolerance, bfgs, hessian, nelder_mead};
 use super::rng::Sampler;
 use super::{Coefficient, Counterfactual, Diagnostics, ErrorModel, ImpactError, ImpactOptions};
@@ -41,8 +43,8 @@ struct PreData {
     /// The same values day by day: row t holds `x[0][t], …, x[k−1][t], y[t]` (k + 1 values), so
     /// [`evaluate`] filters every column in one pass over the days.
     rows: Vec<f64>,
-    /// Work space of [`evaluate`] (the whitened columns day-major, and their cross products),
-    /// reused from one evaluation to the next.
+    /// Work space of [`evaluate`] (a chunk of [`GRAM_CHUNK`] whitened days, day-major, and the
+    /// cross products), reused from one evaluation to the next.
     scratch: RefCell<(Vec<f64>, Vec<f64>)>,
     /// Scale b of the local level's inverse-gamma prior on the random walk's innovation variance,
     /// `IG(LEVEL_PRIOR_SHAPE, b)` with `b = LEVEL_PRIOR_SHAPE · (LEVEL_PRIOR_SD · s.d.(y*))²`
@@ -380,8 +382,10 @@ fn whiten(series: &[f64], obs: &[bool], g: &Gains, p: &Params, out: &mut [f64]) 
 /// [`whiten`] for every column of day-major `rows` (`stride` values per day) at once: the same
 /// operations per column in the same order (so the same innovations to the bit), the columns side
 /// by side so the filter's serial dependence within one column does not stall the others.
-/// Innovations go day-major into `out` (`width ≥ stride` per usable day, the last `width − stride`
-/// of each day zero); the final filtered state means go to `m1`, `m2`.
+/// Innovations go day-major into `buf` (`width ≥ stride` values per usable day, the last
+/// `width − stride` of each day zero), which holds a whole number of days: whenever it is full, and
+/// once at the end with the days left, its filled days go to `add` (in day order), and it is
+/// reused. The final filtered state means go to `m1`, `m2`.
 #[expect(
     clippy::too_many_arguments,
     reason = "private kernel of one caller and its test"
@@ -393,18 +397,23 @@ fn whiten_rows(
     obs: &[bool],
     g: &Gains,
     p: &Params,
-    out: &mut [f64],
+    buf: &mut [f64],
     (m1, m2): (&mut [f64], &mut [f64]),
+    mut add: impl FnMut(&[f64]),
 ) {
     let (f1, f2) = (p.phi[0], p.phi[1]);
+    let capacity = buf.len() / width;
+    assert!(capacity > 0, "whiten_rows: the buffer holds no day");
+    for day in buf.chunks_exact_mut(width) {
+        day[stride..].fill(0.0);
+    }
     m1.fill(0.0);
     m2.fill(0.0);
-    let mut row = 0;
+    let mut filled = 0;
     for (t, (x, &o)) in rows.chunks_exact(stride).zip(obs).enumerate() {
         if o {
             let (k1, k2, s) = (g.k1[t], g.k2[t], g.inv_sd[t]);
-            let (dest, pad) = out[row * width..(row + 1) * width].split_at_mut(stride);
-            pad.fill(0.0);
+            let dest = &mut buf[filled * width..filled * width + stride];
             for (((d, &xj), a), b) in dest.iter_mut().zip(x).zip(m1.iter_mut()).zip(m2.iter_mut()) {
                 let a1 = f1 * *a;
                 let a2 = f2 * *b;
@@ -413,13 +422,20 @@ fn whiten_rows(
                 *a = a1 + k1 * v;
                 *b = a2 + k2 * v;
             }
-            row += 1;
+            filled += 1;
+            if filled == capacity {
+                add(&buf[..filled * width]);
+                filled = 0;
+            }
         } else {
             for (a, b) in m1.iter_mut().zip(m2.iter_mut()) {
                 *a *= f1;
                 *b *= f2;
             }
         }
+    }
+    if filled > 0 {
+        add(&buf[..filled * width]);
     }
 }
 
@@ -454,12 +470,15 @@ fn evaluate(data: &PreData, p: Params, log_prior: f64) -> Option<Node> {
     let n = data.n_obs;
     let g = gains(&data.obs, &p)?;
     // Whiten every column and y in one pass (day-major, each day padded with zeros to a multiple
-    // of four values), then the cross products of [X y] by the blocked kernel.
+    // of four values), and add the cross products of [X y] by the blocked kernel a chunk of
+    // GRAM_CHUNK days at a time, while the chunk is in cache (the same sums, in the same order, as
+    // whitening every day first: `gram_add`).
     let stride = k + 1;
     let width = stride.div_ceil(4) * 4;
     let mut scratch = data.scratch.borrow_mut();
-    let (by_day, cross) = &mut *scratch;
-    by_day.resize(n * width, 0.0);
+    let (chunk, cross) = &mut *scratch;
+    chunk.resize(GRAM_CHUNK * width, 0.0);
+    cross.clear();
     cross.resize(width * width, 0.0);
     let (mut m1, mut m2) = (vec![0.0; stride], vec![0.0; stride]);
     whiten_rows(
@@ -469,10 +488,10 @@ fn evaluate(data: &PreData, p: Params, log_prior: f64) -> Option<Node> {
         &data.obs,
         &g,
         &p,
-        by_day,
+        chunk,
         (&mut m1, &mut m2),
+        |days| gram_add(days, width, cross),
     );
-    gram(by_day, width, cross);
     let m_x: Vec<[f64; 2]> = m1[..k]
         .iter()
         .zip(&m2[..k])
@@ -853,6 +872,37 @@ struct Posterior {
     log_evidence: f64,
 }
 
+impl Posterior {
+    /// The posterior of normalised weighted nodes: the nodes of weight above 1e-9 kept, their
+    /// weights renormalised to sum to one, and their effective number `1 / Σ w²`.
+    fn from_weighted(
+        weighted: impl Iterator<Item = (Node, f64)>,
+        start: Option<FitStart>,
+        log_evidence: f64,
+    ) -> Posterior {
+        let mut nodes = Vec::new();
+        let mut weights = Vec::new();
+        for (node, w) in weighted {
+            if w > 1e-9 {
+                nodes.push(node);
+                weights.push(w);
+            }
+        }
+        let total: f64 = weights.iter().sum();
+        for w in &mut weights {
+            *w /= total;
+        }
+        let effective = 1.0 / weights.iter().map(|w| w * w).sum::<f64>();
+        Posterior {
+            nodes,
+            weights,
+            effective,
+            start,
+            log_evidence,
+        }
+    }
+}
+
 impl ErrorModel {
     /// Slices of θ₀ = atanh φ₁ (their centres) and their width.
     fn slices(self) -> (Vec<f64>, f64) {
@@ -1021,7 +1071,8 @@ fn search_slices(
             continue;
         }
         let hess = if r > 0 {
-            hessian(|x| -target(x), &rest, 0.02)
+            // At `rest` itself the Hessian's −target is −value, computed just above.
+            hessian(|x| -target(x), &rest, -value, 0.02)
         } else {
             Vec::new()
         };
@@ -1118,26 +1169,14 @@ fn sample_slices(
         0.0
     };
     let log_evidence = log_total - log_t_norm + model.log_prior_norm();
-    let mut kept = Vec::new();
-    let mut kept_w = Vec::new();
-    for (draw, w) in pool.draws.into_iter().zip(weights) {
-        if w > 1e-9 {
-            kept.push(draw.node);
-            kept_w.push(w);
-        }
-    }
-    let total: f64 = kept_w.iter().sum();
-    for w in &mut kept_w {
-        *w /= total;
-    }
-    let effective = 1.0 / kept_w.iter().map(|w| w * w).sum::<f64>();
-    Ok(Posterior {
-        nodes: kept,
-        weights: kept_w,
-        effective,
-        start: Some(FitStart { model, slices }),
+    Ok(Posterior::from_weighted(
+        pool.draws
+            .into_iter()
+            .zip(weights)
+            .map(|(d, w)| (d.node, w)),
+        Some(FitStart { model, slices }),
         log_evidence,
-    })
+    ))
 }
 
 /// Coarse cells of θ = logit ψ over [`LL_MIN`, `LL_MAX`] for the local level.
@@ -1205,27 +1244,14 @@ fn integrate_level(
     let raw: Vec<f64> = logs.iter().map(|l| (l - max).exp()).collect();
     let sum: f64 = raw.iter().sum();
     let log_evidence = max + sum.ln() + model.log_prior_norm();
-    let mut kept = Vec::new();
-    let mut kept_w = Vec::new();
-    for ((node, _), w) in nodes.into_iter().zip(raw) {
-        let w = w / sum;
-        if w > 1e-9 {
-            kept.push(node);
-            kept_w.push(w);
-        }
-    }
-    let total: f64 = kept_w.iter().sum();
-    for w in &mut kept_w {
-        *w /= total;
-    }
-    let effective = 1.0 / kept_w.iter().map(|w| w * w).sum::<f64>();
-    Ok(Posterior {
-        nodes: kept,
-        weights: kept_w,
-        effective,
-        start: None,
+    Ok(Posterior::from_weighted(
+        nodes
+            .into_iter()
+            .zip(raw)
+            .map(|((node, _), w)| (node, w / sum)),
+        None,
         log_evidence,
-    })
+    ))
 }
 
 /// One exact evaluation of the importance sampler.
@@ -1971,7 +1997,9 @@ mod tests {
         let data = PreData::new(obs.clone(), col(9), x.clone(), n);
         let g = gains(&obs, &p).unwrap();
         let stride = x.len() + 1;
-        let mut by_day = vec![0.0; n * stride];
+        // A buffer of 7 days: the days come out in chunks of 7 and a last partial one.
+        let mut buf = vec![0.0; 7 * stride];
+        let mut by_day = Vec::with_capacity(n * stride);
         let (mut m1, mut m2) = (vec![0.0; stride], vec![0.0; stride]);
         whiten_rows(
             &data.rows,
@@ -1980,9 +2008,11 @@ mod tests {
             &obs,
             &g,
             &p,
-            &mut by_day,
+            &mut buf,
             (&mut m1, &mut m2),
+            |days| by_day.extend_from_slice(days),
         );
+        assert_eq!(by_day.len(), n * stride);
         for (j, series) in x.iter().chain(std::iter::once(&data.y)).enumerate() {
             let mut out = vec![0.0; n];
             let m = whiten(series, &obs, &g, &p, &mut out);

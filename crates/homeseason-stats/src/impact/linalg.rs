@@ -3,7 +3,10 @@
 
 /// Dot product (over the shorter length) with four accumulators: element `i` goes to accumulator
 /// `i mod 4` (the last `n mod 4` elements to the first), and the sum is `(s₀ + s₁) + (s₂ + s₃)`.
-/// Written over four-element chunks so the accumulators become vector lanes.
+/// Written over four-element chunks so the accumulators become vector lanes. `#[inline]`: its
+/// callers (the factorisations, the posterior draws' one dot product a day) sit in other codegen
+/// units, and a call costs about as much as a short product.
+#[inline]
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
@@ -21,44 +24,55 @@ pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     (s[0] + s[1]) + (s[2] + s[3])
 }
 
-/// Days per pass of [`gram`]: 64 rows of up to 48 values stay in the first-level cache while every
-/// block of the product walks over them.
-const GRAM_CHUNK: usize = 64;
+/// Days per pass of [`gram_add`]: 64 rows of up to 48 values stay in the first-level cache while
+/// every block of the product walks over them. The exact evaluation ([`super::fit`]) whitens this
+/// many days at a time into a buffer of this size and adds them, so the whitened days are never
+/// written out in full.
+pub(crate) const GRAM_CHUNK: usize = 64;
 
-/// The cross products `AᵀA` of the day-major matrix `rows` (`width` values a row, `width` a
-/// multiple of 4) into `out` (row-major `width × width`; only the blocks on and below the diagonal
-/// — 4 × 4 blocks `(I, J)` with `J ≤ I` — are written, the rest is zero).
+/// The whole product of [`gram_add`] from zeros, the rows in chunks of [`GRAM_CHUNK`] (as the exact
+/// evaluation passes them; any split gives the same values).
+#[cfg(test)]
+pub(crate) fn gram(rows: &[f64], width: usize, out: &mut [f64]) {
+    out.fill(0.0);
+    for chunk in rows.chunks(GRAM_CHUNK * width) {
+        gram_add(chunk, width, out);
+    }
+}
+
+/// Add the cross products `AᵀA` of the day-major matrix `rows` (`width` values a row, `width` a
+/// multiple of 4) to `out` (row-major `width × width`; only the blocks on and below the diagonal
+/// — 4 × 4 blocks `(I, J)` with `J ≤ I` — are touched). From zeros, `out` is then `AᵀA` on those
+/// blocks; passing the rows of a larger matrix in consecutive pieces, in order, gives the product
+/// of the whole to the bit (each element's running sum continues where the last piece left it).
 ///
 /// A fixed register block, no run-time dispatch: sixteen accumulators per 4 × 4 block, and every
 /// element is the plain sum over the rows in row order (`((0 + a₀b₀) + a₁b₁) + …`), so the value does
 /// not depend on the CPU, the thread or the chunking. Each block reads its 4 + 4 columns of a row for
-/// 16 products (a dot product reads 2 values for 1), and the rows go by in chunks of
-/// [`GRAM_CHUNK`] that stay in cache while every block passes over them.
-pub(crate) fn gram(rows: &[f64], width: usize, out: &mut [f64]) {
+/// 16 products (a dot product reads 2 values for 1); a piece of [`GRAM_CHUNK`] rows stays in cache
+/// while every block passes over it.
+pub(crate) fn gram_add(rows: &[f64], width: usize, out: &mut [f64]) {
     assert!(
         width.is_multiple_of(4) && out.len() == width * width,
         "gram: width {width} must be a multiple of 4 and out hold width² values"
     );
-    out.fill(0.0);
-    for chunk in rows.chunks(GRAM_CHUNK * width) {
-        for bi in (0..width).step_by(4) {
-            for bj in (0..=bi).step_by(4) {
-                let mut acc = [[0.0f64; 4]; 4];
-                for (a, line) in acc.iter_mut().enumerate() {
-                    line.copy_from_slice(&out[(bi + a) * width + bj..(bi + a) * width + bj + 4]);
-                }
-                for row in chunk.chunks_exact(width) {
-                    let x = &row[bi..bi + 4];
-                    let y = &row[bj..bj + 4];
-                    for (line, xa) in acc.iter_mut().zip(x) {
-                        for (v, yb) in line.iter_mut().zip(y) {
-                            *v += xa * yb;
-                        }
+    for bi in (0..width).step_by(4) {
+        for bj in (0..=bi).step_by(4) {
+            let mut acc = [[0.0f64; 4]; 4];
+            for (a, line) in acc.iter_mut().enumerate() {
+                line.copy_from_slice(&out[(bi + a) * width + bj..(bi + a) * width + bj + 4]);
+            }
+            for row in rows.chunks_exact(width) {
+                let x = &row[bi..bi + 4];
+                let y = &row[bj..bj + 4];
+                for (line, xa) in acc.iter_mut().zip(x) {
+                    for (v, yb) in line.iter_mut().zip(y) {
+                        *v += xa * yb;
                     }
                 }
-                for (a, line) in acc.iter().enumerate() {
-                    out[(bi + a) * width + bj..(bi + a) * width + bj + 4].copy_from_slice(line);
-                }
+            }
+            for (a, line) in acc.iter().enumerate() {
+                out[(bi + a) * width + bj..(bi + a) * width + bj + 4].copy_from_slice(line);
             }
         }
     }

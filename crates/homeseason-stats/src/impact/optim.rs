@@ -226,10 +226,10 @@ pub(crate) fn bfgs<F: FnMut(&[f64]) -> (f64, Vec<f64>)>(
     Some((x, fx))
 }
 
-/// Central finite-difference Hessian of `f` at `x` with step `h` (row-major d×d).
-pub(crate) fn hessian<F: FnMut(&[f64]) -> f64>(mut f: F, x: &[f64], h: f64) -> Vec<f64> {
+/// Central finite-difference Hessian of `f` at `x` with step `h` (row-major d×d); `f0` is `f(x)`,
+/// which the caller has already computed.
+pub(crate) fn hessian<F: FnMut(&[f64]) -> f64>(mut f: F, x: &[f64], f0: f64, h: f64) -> Vec<f64> {
     let d = x.len();
-    let f0 = f(x);
     let mut out = vec![0.0; d * d];
     let mut at = |dx: &[(usize, f64)]| {
         let mut y = x.to_vec();
@@ -266,7 +266,7 @@ mod tests {
         // Gradient zero: 6(x0-1) + x1 = 0, 2(x1+2) + x0 = 0.
         assert!((6.0 * (x[0] - 1.0) + x[1]).abs() < 1e-4);
         assert!((2.0 * (x[1] + 2.0) + x[0]).abs() < 1e-4);
-        let h = hessian(f, &x, 1e-3);
+        let h = hessian(f, &x, f(&x), 1e-3);
         assert!(
             (h[0] - 6.0).abs() < 1e-4 && (h[3] - 2.0).abs() < 1e-4 && (h[1] - 1.0).abs() < 1e-4
         );

@@ -21,12 +21,15 @@ impl Sampler {
         }
     }
 
-    /// Uniform on [0, 1).
+    /// Uniform on [0, 1). (`#[inline]` here and on [`Sampler::normal`]: the posterior draws call
+    /// them three times a day of every path, from another codegen unit.)
+    #[inline]
     pub(crate) fn uniform(&mut self) -> f64 {
         self.rng.random::<f64>()
     }
 
     /// Standard normal (Marsaglia's polar method).
+    #[inline]
     pub(crate) fn normal(&mut self) -> f64 {
         if let Some(z) = self.spare.take() {
             return z;
