@@ -1749,7 +1749,7 @@ impl Lake {
                 let columns: Vec<String> = part
                     .get_column_names()
                     .iter()
-                    .map(|n| n.to_string())
+                    .map(ToString::to_string)
                     .collect();
                 let after = (rejects_frame.height() > 0).then_some(rejects_frame);
                 Some((
