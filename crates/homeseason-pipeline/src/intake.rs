@@ -243,7 +243,7 @@ fn commit_prepared_under(
                 lock,
                 &commit,
                 compact,
-                &t.area_rows,
+                t.area_rows,
                 &t.institution,
                 t.spill,
                 &t.months,
