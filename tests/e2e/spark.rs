@@ -137,10 +137,10 @@ fn spark_engine_on_the_corpus_transaction_cases() {
                 want.sort();
                 if got_counts != *counts {
                     Some(format!("counts {got_counts:?}, expected {counts:?}"))
-                } else if reject_triples(&s.rejects) != want {
+                } else if reject_triples(&s.rejects.to_frame().expect("rejects")) != want {
                     Some(format!(
                         "rejects {:?}, expected {want:?}",
-                        reject_triples(&s.rejects)
+                        reject_triples(&s.rejects.to_frame().expect("rejects"))
                     ))
                 } else if r.report != s.report
                     || !r.rows.equals_missing(&s.rows)

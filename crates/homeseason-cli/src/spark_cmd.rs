@@ -279,7 +279,7 @@ pub(crate) fn ingest(
                         } = committed;
                         results.push(FileResult {
                             path,
-                            rejects: FileRejects::from_frame(outcome.rejects, keep)?,
+                            rejects: FileRejects::from_rejects(outcome.rejects, keep)?,
                             report: Some(outcome.report),
                             commit: Some(commit),
                             refused: None,

@@ -25,7 +25,7 @@ fn check_outcome(feed: Feed, out: &FileOutcome) {
     let r = &out.report;
     assert!(r.balanced(), "{feed:?}: unbalanced report {r:?}");
     assert_eq!(
-        out.rejects.height(),
+        out.rejects.len(),
         r.rejected,
         "{feed:?}: reject rows differ from the rejected count {r:?}"
     );

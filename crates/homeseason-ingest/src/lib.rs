@@ -54,7 +54,9 @@ pub use profile::{
     TimeFormat, pick as pick_profile,
 };
 pub use profile::{INSTITUTION_CODE_RULE, is_institution_code, unknown_institution_detail};
-pub use reject::{Detail, Reason, Reject, RejectSink, append_rejects, rejects_frame};
+pub use reject::{
+    CompactRejects, Detail, Reason, Reject, RejectSink, Rejects, append_rejects, rejects_frame,
+};
 pub use source::{
     Decoded, Encoding, URI_SCHEMES, UriError, decode, is_uri, sha256_hex, uri_file_name,
 };
@@ -338,8 +340,8 @@ pub struct FileOutcome {
     pub report: FileReport,
     /// Accepted rows shaped as the feed's lake table (for transactions: already aggregated to days).
     pub rows: DataFrame,
-    /// Rejected rows in the `rejects` contract.
-    pub rejects: DataFrame,
+    /// Rejected rows in the `rejects` contract (a frame, or kept compact for a transaction file).
+    pub rejects: Rejects,
     /// Where each accepted row came from, aligned with `rows` row by row: its 1-based source line
     /// ([`ORIGIN_LINE`], `i64`) and raw text ([`ORIGIN_RAW`]). The lake names them in the rejects of
     /// a conflict. `None` where a row is no single source row (transactions aggregated to days).
@@ -407,7 +409,7 @@ pub fn ingest_bytes(
         file: file.to_owned(),
         source: e,
     };
-    let rejects = sink.to_frame().map_err(pe)?;
+    let rejects = Rejects::Frame(sink.to_frame().map_err(pe)?);
     let (rows, origins) = split_origins(rows).map_err(pe)?;
     let report = FileReport {
         file: file.to_owned(),
@@ -510,15 +512,15 @@ pub fn reject_unknown_institutions(mut out: FileOutcome, known: &[String]) -> Re
     out.rows = out.rows.filter(&keep).map_err(pe)?;
     out.origins = Some(origins.filter(&keep).map_err(pe)?);
     let extra = sink.to_frame().map_err(pe)?;
-    let merged = out.rejects.height() > 0;
-    out.rejects = append_rejects(&out.rejects, extra).map_err(pe)?;
+    let merged = !out.rejects.is_empty();
+    let mut rejects = append_rejects(&out.rejects.to_frame().map_err(pe)?, extra).map_err(pe)?;
     if merged {
         // The rejects of both checks, in file order.
-        out.rejects = out
-            .rejects
+        rejects = rejects
             .sort(["line"], SortMultipleOptions::default())
             .map_err(pe)?;
     }
+    out.rejects = Rejects::Frame(rejects);
     out.report.accepted -= n.min(out.report.accepted);
     out.report.rejected += n;
     Ok(out)

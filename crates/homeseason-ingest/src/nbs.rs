@@ -66,7 +66,7 @@ mod tests {
         let rows = CSV.lines().count() - 1;
         assert_eq!(out.report.read, rows);
         assert_eq!(out.report.accepted, rows, "{:?}", out.rejects);
-        assert_eq!(out.rejects.height(), 0);
+        assert_eq!(out.rejects.len(), 0);
         let f = &out.rows;
         let regions = f.column("region_code").unwrap().str().unwrap();
         assert!(regions.iter().all(|r| r == Some("000000")));

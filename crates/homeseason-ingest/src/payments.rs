@@ -785,7 +785,7 @@ pub fn daily_profiled(
         &mut sink,
     )?;
     let rows = units.in_yuan(rows, file)?;
-    let rejects = sink.to_frame().map_err(&err)?;
+    let rejects = crate::Rejects::Frame(sink.to_frame().map_err(&err)?);
     let (rows, origins) = crate::split_origins(rows).map_err(&err)?;
     let report = FileReport {
         file: file.to_owned(),

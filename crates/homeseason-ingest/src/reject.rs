@@ -415,6 +415,127 @@ impl RejectSink {
         let n = rows.len();
         frame_of(&feed, &file, &sha256, n, rows)
     }
+    /// The rejects kept compact ([`CompactRejects`], sorted by line), for the file whose hash is
+    /// `sha256` (known only once the file is read; the sink's own when `None`): their messages are
+    /// rendered only when a slice of the frame is asked for, so the whole `rejects` frame (at 50 M
+    /// transactions, 525 k conflicts × ~1.2 kB of bilingual messages) never has to exist.
+    #[must_use]
+    pub fn into_compact(self, sha256: Option<&str>) -> CompactRejects {
+        let RejectSink {
+            feed,
+            file,
+            sha256: own,
+            mut rows,
+        } = self;
+        rows.sort_by_key(|r| r.line);
+        CompactRejects {
+            feed,
+            file,
+            sha256: sha256.map_or(own, str::to_owned),
+            rows: std::sync::Arc::from(rows),
+        }
+    }
+}
+
+/// A file's rejects as recorded ([`Reject`]s, sorted by line), the `rejects` frame rendered a slice
+/// at a time ([`CompactRejects::frame`]): the same rows, the same values as
+/// [`RejectSink::into_frame`]'s frame.
+#[derive(Debug, Clone)]
+pub struct CompactRejects {
+    feed: String,
+    file: String,
+    sha256: String,
+    rows: std::sync::Arc<[Reject]>,
+}
+
+impl CompactRejects {
+    /// Number of rejects.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Rows `offset .. offset + n` (fewer at the end) of the `rejects` frame.
+    ///
+    /// # Errors
+    /// Only on an internal polars failure.
+    pub fn frame(&self, offset: usize, n: usize) -> PolarsResult<DataFrame> {
+        let from = offset.min(self.rows.len());
+        let to = offset.saturating_add(n).min(self.rows.len());
+        let rows = &self.rows[from..to];
+        frame_of(&self.feed, &self.file, &self.sha256, rows.len(), rows)
+    }
+}
+
+/// A file's rejected rows in the `rejects` contract: a frame, or kept compact and rendered a slice at
+/// a time ([`CompactRejects`]; the streaming transaction ingest's, whose messages can be hundreds
+/// of MB).
+#[derive(Debug, Clone)]
+pub enum Rejects {
+    /// The `rejects` frame.
+    Frame(DataFrame),
+    /// The rows as recorded, rendered on demand.
+    Compact(CompactRejects),
+}
+
+impl Default for Rejects {
+    fn default() -> Self {
+        Rejects::Frame(DataFrame::empty())
+    }
+}
+
+impl From<DataFrame> for Rejects {
+    fn from(frame: DataFrame) -> Self {
+        Rejects::Frame(frame)
+    }
+}
+
+impl Rejects {
+    /// Number of rejected rows.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        match self {
+            Rejects::Frame(f) => f.height(),
+            Rejects::Compact(c) => c.len(),
+        }
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Rows `offset .. offset + n` (fewer at the end) of the `rejects` frame.
+    ///
+    /// # Errors
+    /// Only on an internal polars failure.
+    pub fn slice(&self, offset: usize, n: usize) -> PolarsResult<DataFrame> {
+        match self {
+            Rejects::Frame(f) => {
+                let offset = i64::try_from(offset.min(f.height())).unwrap_or(i64::MAX);
+                Ok(f.slice(offset, n))
+            }
+            Rejects::Compact(c) => c.frame(offset, n),
+        }
+    }
+
+    /// The whole `rejects` frame (rendered, for compact rejects: for small files and tests).
+    ///
+    /// # Errors
+    /// Only on an internal polars failure.
+    pub fn to_frame(&self) -> PolarsResult<DataFrame> {
+        match self {
+            Rejects::Frame(f) => Ok(f.clone()),
+            Rejects::Compact(c) => c.frame(0, c.len()),
+        }
+    }
 }
 
 /// A borrowed or owned reject, as [`frame_of`] takes them.
@@ -632,6 +753,55 @@ mod tests {
         );
         let lake = s.rows()[1].detail.text().unwrap_or_default().into_owned();
         assert_eq!(lake, crate::txn_conflict_detail("wallet_b", None, &[]));
+    }
+
+    #[test]
+    fn compact_rejects_render_the_frame_of_the_sink_slice_by_slice() {
+        let whole = sink().into_frame().expect("frame");
+        let compact = sink().into_compact(None);
+        assert_eq!(compact.len(), 4);
+        assert!(compact.frame(0, 4).expect("frame").equals_missing(&whole));
+        // Any cut into slices gives the same rows, in the same order.
+        for step in 1..=5 {
+            let mut parts = Vec::new();
+            let mut offset = 0;
+            while offset < compact.len() {
+                parts.push(compact.frame(offset, step).expect("slice"));
+                offset += step;
+            }
+            let mut joined = parts[0].clone();
+            for p in &parts[1..] {
+                joined.vstack_mut(p).expect("vstack");
+            }
+            assert!(joined.equals_missing(&whole), "step {step}: {joined}");
+        }
+        assert_eq!(compact.frame(9, 3).expect("past the end").height(), 0);
+        // The file's hash, known once it is read, replaces the sink's.
+        let rejects = Rejects::Compact(sink().into_compact(Some("f00d")));
+        let frame = rejects.to_frame().expect("frame");
+        let sha = frame
+            .column("file_sha256")
+            .expect("sha")
+            .str()
+            .expect("str")
+            .clone();
+        assert!(sha.iter().all(|v| v == Some("f00d")));
+        assert_eq!(rejects.len(), 4);
+        let framed = Rejects::Frame(whole.clone());
+        assert!(
+            framed
+                .slice(1, 2)
+                .expect("slice")
+                .equals_missing(&whole.slice(1, 2))
+        );
+        assert!(
+            rejects
+                .slice(1, 2)
+                .expect("slice")
+                .drop("file_sha256")
+                .expect("drop")
+                .equals_missing(&whole.slice(1, 2).drop("file_sha256").expect("drop"))
+        );
     }
 
     #[test]

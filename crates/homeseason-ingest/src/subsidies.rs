@@ -399,7 +399,7 @@ mod tests {
     }
 
     fn reasons(out: &crate::FileOutcome) -> Vec<(i64, String, String)> {
-        let r = &out.rejects;
+        let r = &out.rejects.to_frame().unwrap();
         let line = r.column("line").unwrap().i64().unwrap().clone();
         let col = r.column("column").unwrap().str().unwrap().clone();
         let why = r.column("reason").unwrap().str().unwrap().clone();
@@ -529,8 +529,8 @@ mod tests {
             out.rejects
         );
         // Messages whole in Chinese and in English, naming file, line and column.
-        let zh = str_at(&out.rejects, "message_zh", 4);
-        let en = str_at(&out.rejects, "message_en", 4);
+        let zh = str_at(&out.rejects.to_frame().unwrap(), "message_zh", 4);
+        let en = str_at(&out.rejects.to_frame().unwrap(), "message_en", 4);
         assert!(
             zh.contains("subsidies_330000.csv")
                 && zh.contains("第 7 行")
@@ -541,7 +541,7 @@ mod tests {
             en.contains("line 7") && en.contains("value \"外资\""),
             "{en}"
         );
-        let en = str_at(&out.rejects, "message_en", 3);
+        let en = str_at(&out.rejects.to_frame().unwrap(), "message_en", 3);
         assert!(en.contains("one of: voucher (Consumption voucher)"), "{en}");
     }
 

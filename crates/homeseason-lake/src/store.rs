@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use homeseason_ingest::{append_rejects, rejects_frame};
+use homeseason_ingest::{CompactRejects, append_rejects, rejects_frame};
 use homeseason_schema::contract::{self, FieldType, RejectRow};
 use polars::prelude::*;
 
@@ -1340,17 +1340,22 @@ impl Lake {
 
     /// [`Lake::parquet_bytes`] written straight to `path` (created or truncated): the lazy sink
     /// writes the frame in row groups, so the file's bytes are never held in memory.
-    fn write_parquet_file(table: &str, frame: &DataFrame, path: &Path) -> Result<()> {
-        let options = ParquetWriteOptions {
+    /// The Parquet options of a lake file of `table` (`row_group_size`: `None` for the default).
+    fn parquet_options(table: &str, row_group_size: Option<usize>) -> ParquetWriteOptions {
+        ParquetWriteOptions {
             compression: ParquetCompression::Zstd(None),
             key_value_metadata: Some(KeyValueMetadata::from_static(vec![
                 ("homeseason.table".into(), table.into()),
                 ("homeseason.schema_version".into(), SCHEMA_VERSION.into()),
             ])),
             compat_level: None,
-            row_group_size: row_group_rows(frame),
+            row_group_size,
             ..ParquetWriteOptions::default()
-        };
+        }
+    }
+
+    fn write_parquet_file(table: &str, frame: &DataFrame, path: &Path) -> Result<()> {
+        let options = Self::parquet_options(table, row_group_rows(frame));
         frame
             .clone()
             .lazy()
@@ -1384,6 +1389,84 @@ impl Lake {
             return Err(e);
         }
         Ok(tmp)
+    }
+
+    /// The file's compact rejects (then the frame's rows after them) rendered and written a row
+    /// group at a time into a new temp file in `.tmp` (private, fsynced), as [`Lake::stage_parquet`]
+    /// writes a frame: the whole frame of their messages never exists.
+    fn stage_rejects(&self, table: &str, r: &StreamedRejects<'_>) -> Result<PathBuf> {
+        let tmp = self.stage_name("part");
+        let written = private_file(&tmp)
+            .map_err(io("create", &tmp))
+            .and_then(|file| Self::write_rejects_file(table, r, file, &tmp))
+            .and_then(|()| {
+                File::open(&tmp)
+                    .and_then(|f| f.sync_all())
+                    .map_err(io("write", &tmp))
+            });
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        Ok(tmp)
+    }
+
+    fn write_rejects_file(
+        table: &str,
+        r: &StreamedRejects<'_>,
+        file: File,
+        path: &Path,
+    ) -> Result<()> {
+        let n = r.compact.len();
+        // Rows a row group: ~ROW_GROUP_BYTES of values, from the first rows' size.
+        let first = r.compact.frame(0, 1024).map_err(perr(table))?;
+        let per_group = row_group_rows(&first)
+            .or_else(|| {
+                let bytes = frame_bytes(&first);
+                let rows = first.height().max(1);
+                Some((ROW_GROUP_BYTES / (bytes / rows).max(1)).clamp(1024, DEFAULT_ROW_GROUP_ROWS))
+            })
+            .unwrap_or(DEFAULT_ROW_GROUP_ROWS);
+        let options = Self::parquet_options(table, None);
+        let select = |f: DataFrame| -> Result<DataFrame> {
+            let mut f = f
+                .select(r.columns.iter().map(String::as_str))
+                .map_err(perr(table))?;
+            f.rechunk_mut();
+            Ok(f)
+        };
+        let first = select(first)?;
+        let mut writer = options
+            .to_writer(std::io::BufWriter::new(file))
+            .batched(first.schema())
+            .map_err(perr(table))?;
+        drop(first);
+        let mut offset = 0;
+        while offset < n {
+            let chunk = select(r.compact.frame(offset, per_group).map_err(perr(table))?)?;
+            writer.write_batch(&chunk).map_err(perr(table))?;
+            offset += per_group;
+        }
+        if let Some(after) = r.after {
+            let mut offset = 0;
+            while offset < after.height() {
+                let at = i64::try_from(offset).unwrap_or(i64::MAX);
+                writer
+                    .write_batch(&select(after.slice(at, per_group))?)
+                    .map_err(perr(table))?;
+                offset += per_group;
+            }
+        }
+        let size = writer.finish().map_err(perr(table))?;
+        // The buffered file is flushed as the writer is dropped: check that every byte is there.
+        drop(writer);
+        let on_disk = fs::metadata(path).map_err(io("write", path))?.len();
+        if on_disk != size {
+            return Err(io("write", path)(std::io::Error::other(format!(
+                "{on_disk} of {size} bytes written 仅写入 {on_disk} / {size} 字节"
+            ))));
+        }
+        Ok(())
     }
 
     /// Split rows into partitions: relative path → rows without the path-only columns (a
@@ -1503,16 +1586,22 @@ impl Lake {
 
     /// [`Lake::commit`] for a caller that already holds the lock (the txn-id index commits with it).
     pub(crate) fn commit_locked(&self, c: &Commit<'_>) -> Result<CommitSummary> {
-        self.commit_locked_also(c, None)
+        self.commit_locked_also(c, None, None)
     }
 
     /// [`Lake::commit_locked`], with `also`: the rows of a second table the same file adds (a
-    /// transaction file's `payment_area_daily` cells), summed into its partitions like `c`'s and
-    /// installed in the same journaled commit — a reader sees both tables' rows or neither.
+    /// transaction file's `payment_area_daily` cells; taken, so that they are freed as their
+    /// partitions are merged), summed into its partitions like `c`'s and installed in the same
+    /// journaled commit — a reader sees both tables' rows or neither.
+    ///
+    /// `compact`: the file's rejects kept compact (a transaction file's), written into the
+    /// `rejects` partition a row group at a time before `c.rejects`' rows, so that their whole
+    /// frame of bilingual messages never exists.
     pub(crate) fn commit_locked_also(
         &self,
         c: &Commit<'_>,
-        also: Option<(&str, &DataFrame)>,
+        also: Option<(&str, DataFrame)>,
+        compact: Option<&CompactRejects>,
     ) -> Result<CommitSummary> {
         // A lake of an earlier layout is rewritten into today's first (its own journaled commit).
         self.migrate_layout(c.now)?;
@@ -1596,7 +1685,11 @@ impl Lake {
         // The second table's cells are added to its partitions (no conflicts: cells are sums).
         let mut also_parts = Vec::new();
         if let Some((table, rows)) = also.filter(|(_, rows)| rows.height() > 0) {
-            for (path, frame) in Self::partitions(table, rows)? {
+            let parts = Self::partitions(table, &rows)?;
+            // Each partition holds its rows now: they are freed as it is merged (a transaction
+            // file's area cells are ~1 M rows at 50 M transactions).
+            drop(rows);
+            for (path, frame) in parts {
                 let context = partition_context(table, &path);
                 let old = self.read_partition(&path)?.unwrap_or_else(|| frame.clear());
                 let (rows, counts) = merge_rows(table, old, frame, true, policy, None, &context)?;
@@ -1644,7 +1737,38 @@ impl Lake {
             Some(append_rejects(c.rejects, extra).map_err(perr(contract::tables::REJECTS))?)
         };
         let rejects_frame = all_rejects.as_ref().unwrap_or(c.rejects);
-        let reject_parts = if rejects_frame.height() > 0 {
+        // Compact rejects are rendered a row group at a time into their partition (one file's
+        // rejects are one partition: its feed and hash), the frame's rows after them.
+        let streamed = match compact.filter(|r| !r.is_empty()) {
+            Some(r) => {
+                let head = r.frame(0, 1).map_err(perr(contract::tables::REJECTS))?;
+                let Some((path, part)) = Self::partitions(contract::tables::REJECTS, &head)?
+                    .into_iter()
+                    .next()
+                else {
+                    return Err(LakeError::Contract {
+                        table: contract::tables::REJECTS.to_owned(),
+                        reason: "no partition for the file's rejects 拒收行没有分区".into(),
+                    });
+                };
+                let columns: Vec<String> = part
+                    .get_column_names()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                let after = (rejects_frame.height() > 0).then_some(rejects_frame);
+                Some((
+                    path,
+                    StreamedRejects {
+                        compact: r,
+                        after,
+                        columns,
+                    },
+                ))
+            }
+            None => None,
+        };
+        let reject_parts = if streamed.is_none() && rejects_frame.height() > 0 {
             Self::partitions(contract::tables::REJECTS, rejects_frame)?
         } else {
             Vec::new()
@@ -1664,10 +1788,15 @@ impl Lake {
             .chain(&also_parts)
             .filter(|(_, _, changed)| *changed)
             .map(|(p, f, _)| (p, f));
-        let rejects = if known {
+        let data = data.map(|(p, f)| (p, StagedRows::Frame(f)));
+        let rejects: Vec<(&String, StagedRows<'_>)> = if known {
             Vec::new()
         } else {
-            reject_parts.iter().map(|(p, f)| (p, f)).collect()
+            reject_parts
+                .iter()
+                .map(|(p, f)| (p, StagedRows::Frame(f)))
+                .chain(streamed.iter().map(|(p, r)| (p, StagedRows::Rejects(r))))
+                .collect()
         };
         for (path, frame) in &migrated {
             let tmp = self
@@ -1677,9 +1806,11 @@ impl Lake {
         }
         for (path, frame) in data.chain(rejects) {
             let table = path.split('/').next().unwrap_or_default();
-            let tmp = self
-                .stage_parquet(table, frame)
-                .inspect_err(|_| unstage(&staged))?;
+            let tmp = match frame {
+                StagedRows::Frame(f) => self.stage_parquet(table, f),
+                StagedRows::Rejects(r) => self.stage_rejects(table, r),
+            }
+            .inspect_err(|_| unstage(&staged))?;
             staged.push((tmp, path.clone()));
             let previous = manifest.partitions.get(path).cloned();
             let mut sources = previous
@@ -2199,7 +2330,15 @@ fn row_group_rows(frame: &DataFrame) -> Option<usize> {
     if rows == 0 {
         return None;
     }
-    let bytes: usize = frame
+    let bytes = frame_bytes(frame);
+    (bytes > LARGE_FRAME_BYTES)
+        .then(|| (ROW_GROUP_BYTES / (bytes / rows).max(1)).clamp(1024, DEFAULT_ROW_GROUP_ROWS))
+}
+
+/// The bytes of a frame's values: its texts' bytes, 8 a value of other columns.
+fn frame_bytes(frame: &DataFrame) -> usize {
+    let rows = frame.height();
+    frame
         .columns()
         .iter()
         .map(|c| match c.dtype() {
@@ -2208,9 +2347,31 @@ fn row_group_rows(frame: &DataFrame) -> Option<usize> {
             }),
             _ => 8 * rows,
         })
-        .sum();
-    (bytes > LARGE_FRAME_BYTES)
-        .then(|| (ROW_GROUP_BYTES / (bytes / rows).max(1)).clamp(1024, DEFAULT_ROW_GROUP_ROWS))
+        .sum()
+}
+
+/// A partition a commit stages: a frame, or a file's compact rejects.
+enum StagedRows<'a> {
+    Frame(&'a DataFrame),
+    Rejects(&'a StreamedRejects<'a>),
+}
+
+impl StagedRows<'_> {
+    fn height(&self) -> usize {
+        match self {
+            StagedRows::Frame(f) => f.height(),
+            StagedRows::Rejects(r) => r.compact.len() + r.after.map_or(0, DataFrame::height),
+        }
+    }
+}
+
+/// A file's compact rejects as their partition receives them: rendered a row group at a time, then
+/// the rows of `after` (the frame's rejects and the commit's conflicts); `columns`: the partition's
+/// columns (without the path-only ones).
+struct StreamedRejects<'a> {
+    compact: &'a CompactRejects,
+    after: Option<&'a DataFrame>,
+    columns: Vec<String>,
 }
 
 /// The `rejects` rows of a commit's conflicts.

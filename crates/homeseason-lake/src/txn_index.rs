@@ -26,6 +26,7 @@ use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use homeseason_ingest::CompactRejects;
 use homeseason_schema::contract::tables;
 use polars::prelude::DataFrame;
 
@@ -440,6 +441,8 @@ impl Lake {
     /// first (trusted only once the manifest lists the file), then the rows are *added* to the
     /// months' partitions ([`Lake::commit`]), and `area` — the file's `payment_area_daily` cells —
     /// to that table's partitions in the same journaled commit. Takes the lock for the duration.
+    /// `rejects`: the file's rejects kept compact, written into its `rejects` partition a row group
+    /// at a time before `c.rejects`' rows.
     ///
     /// `seen` is the [`Lake::txn_index_state`] the increment was computed against; when the index
     /// has changed since, nothing is written and [`LakeError::Stale`] asks the caller to read the
@@ -448,17 +451,22 @@ impl Lake {
     /// # Errors
     /// [`LakeError::Stale`] as above; on IO or encoding failures (the lake stays consistent, as for
     /// [`Lake::commit`]).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the commit, its rejects, its area rows and its index: the step's inputs"
+    )]
     pub fn commit_with_txn_index(
         &self,
         c: &Commit<'_>,
-        area: &DataFrame,
+        rejects: Option<&CompactRejects>,
+        area: DataFrame,
         institution: &str,
         spill: TxnSpill,
         months: &[(i32, u32)],
         seen: &[(PathBuf, u64)],
     ) -> Result<CommitSummary> {
         let lock = self.lock()?;
-        self.commit_with_txn_index_locked(&lock, c, area, institution, spill, months, seen)
+        self.commit_with_txn_index_locked(&lock, c, rejects, area, institution, spill, months, seen)
     }
 
     /// [`Lake::commit_with_txn_index`] for a caller that holds the lock (taken with [`Lake::lock`]
@@ -468,13 +476,14 @@ impl Lake {
     /// As [`Lake::commit_with_txn_index`].
     #[expect(
         clippy::too_many_arguments,
-        reason = "the commit, its area rows and its index: the step's inputs"
+        reason = "the commit, its rejects, its area rows and its index: the step's inputs"
     )]
     pub fn commit_with_txn_index_locked(
         &self,
         _held: &crate::store::LakeLock,
         c: &Commit<'_>,
-        area: &DataFrame,
+        rejects: Option<&CompactRejects>,
+        area: DataFrame,
         institution: &str,
         mut spill: TxnSpill,
         months: &[(i32, u32)],
@@ -525,7 +534,7 @@ impl Lake {
                 crate::store::sync_dir(&dir);
             }
         }
-        self.commit_locked_also(c, Some((tables::PAYMENT_AREA_DAILY, area)))
+        self.commit_locked_also(c, Some((tables::PAYMENT_AREA_DAILY, area)), rejects)
     }
 }
 

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use homeseason_ingest::{
-    Feed, FileOutcome, FileReport, IngestError, append_rejects, detect_feed, ingest_bytes,
+    Feed, FileOutcome, FileReport, IngestError, Rejects, append_rejects, detect_feed, ingest_bytes,
     rejects_frame,
 };
 use homeseason_lake::{Commit, CommitSummary, Lake, RefusedEntry, TxnSpill};
@@ -123,7 +123,7 @@ pub enum Fate {
         /// What the lake did.
         commit: CommitSummary,
         /// The rejected rows (the `rejects` contract).
-        rejects: DataFrame,
+        rejects: Rejects,
     },
     /// Refused whole; recorded in the lake's manifest.
     Refused {
@@ -210,13 +210,20 @@ fn commit_prepared_under(
         report_json,
         txn,
     } = prepared;
+    // A transaction file's compact rejects go to the lake as they are (rendered a row group at a
+    // time as their partition is written); any other file's as a frame.
+    let (rejects, compact) = match (&outcome.rejects, txn.is_some()) {
+        (Rejects::Frame(f), _) => (f.clone(), None),
+        (Rejects::Compact(c), true) => (DataFrame::empty(), Some(c)),
+        (r @ Rejects::Compact(_), false) => (r.to_frame()?, None),
+    };
     let commit = Commit {
         table: feed.lake_table(),
         feed: feed.id(),
         file: name,
         sha256: &outcome.report.sha256,
         rows: &outcome.rows,
-        rejects: &outcome.rejects,
+        rejects: &rejects,
         origins: outcome.origins.as_ref(),
         report: report_json,
         now,
@@ -235,7 +242,8 @@ fn commit_prepared_under(
             Some(t) => lake.commit_with_txn_index_locked(
                 lock,
                 &commit,
-                &t.area_rows,
+                compact,
+                t.area_rows,
                 &t.institution,
                 t.spill,
                 &t.months,
@@ -272,7 +280,7 @@ fn settle_conflicts(outcome: &mut FileOutcome, commit: &CommitSummary) -> Result
         r.sha256.as_str(),
         &commit.conflict_rejects,
     )?;
-    outcome.rejects = append_rejects(&outcome.rejects, extra)?;
+    outcome.rejects = Rejects::Frame(append_rejects(&outcome.rejects.to_frame()?, extra)?);
     Ok(())
 }
 
@@ -501,8 +509,8 @@ pub struct FileRejects {
     total: usize,
     /// The first rows (when not `all`).
     first: Vec<RejectedRow>,
-    /// Every row (the `rejects` frame), when kept.
-    all: Option<DataFrame>,
+    /// Every row (the `rejects` frame, or the rows kept compact), when kept.
+    all: Option<Rejects>,
 }
 
 /// Rows of the `rejects` frame turned into [`RejectedRow`]s at a time when serialising.
@@ -514,21 +522,27 @@ impl FileRejects {
     /// # Errors
     /// When a column of the `rejects` contract is missing.
     pub fn from_frame(frame: DataFrame, keep: KeepRejects) -> Result<FileRejects> {
-        let total = frame.height();
+        FileRejects::from_rejects(Rejects::Frame(frame), keep)
+    }
+
+    /// [`FileRejects::from_frame`] for a file's [`Rejects`] (a frame, or the rows kept compact,
+    /// whose messages are rendered only for the rows shown or serialised, a chunk at a time).
+    ///
+    /// # Errors
+    /// When a column of the `rejects` contract is missing.
+    pub fn from_rejects(rejects: Rejects, keep: KeepRejects) -> Result<FileRejects> {
+        let total = rejects.len();
         match keep {
             KeepRejects::All => Ok(FileRejects {
                 total,
                 first: Vec::new(),
-                all: (total > 0).then_some(frame),
+                all: (total > 0).then_some(rejects),
             }),
-            KeepRejects::First(n) => {
-                let head = if n >= total { frame } else { frame.slice(0, n) };
-                Ok(FileRejects {
-                    total,
-                    first: RejectedRow::from_owned_frame(head)?,
-                    all: None,
-                })
-            }
+            KeepRejects::First(n) => Ok(FileRejects {
+                total,
+                first: RejectedRow::from_owned_frame(rejects.slice(0, n)?)?,
+                all: None,
+            }),
         }
     }
 
@@ -550,7 +564,7 @@ impl FileRejects {
     /// When a column of the `rejects` contract is missing.
     pub fn head(&self, n: usize) -> Result<Vec<RejectedRow>> {
         match &self.all {
-            Some(frame) => RejectedRow::from_owned_frame(frame.slice(0, n.min(self.total))),
+            Some(rejects) => RejectedRow::from_owned_frame(rejects.slice(0, n.min(self.total))?),
             None => Ok(self.first.iter().take(n).cloned().collect()),
         }
     }
@@ -566,13 +580,14 @@ impl serde::Serialize for FileRejects {
         use serde::ser::{Error as _, SerializeSeq as _};
         let mut seq = serializer.serialize_seq(Some(self.total))?;
         match &self.all {
-            Some(frame) => {
+            Some(rejects) => {
                 let mut offset = 0;
                 while offset < self.total {
-                    let rows = RejectedRow::from_owned_frame(frame.slice(
-                        i64::try_from(offset).map_err(S::Error::custom)?,
-                        REJECTS_CHUNK,
-                    ))
+                    let rows = RejectedRow::from_owned_frame(
+                        rejects
+                            .slice(offset, REJECTS_CHUNK)
+                            .map_err(S::Error::custom)?,
+                    )
                     .map_err(S::Error::custom)?;
                     offset += REJECTS_CHUNK;
                     for row in &rows {
@@ -746,7 +761,7 @@ pub fn ingest_paths_keeping(
                 report: Some(report),
                 commit: Some(commit),
                 refused: None,
-                rejects: FileRejects::from_frame(rejects, keep)?,
+                rejects: FileRejects::from_rejects(rejects, keep)?,
             },
             Fate::Refused { reason } => FileResult {
                 path: path.display().to_string(),
@@ -773,7 +788,7 @@ pub fn ingest_nbs(lake: &Lake, now: &str) -> Result<FileReport> {
         file: homeseason_ingest::NBS_FILE,
         sha256: &out.report.sha256,
         rows: &out.rows,
-        rejects: &out.rejects,
+        rejects: &out.rejects.to_frame()?,
         origins: out.origins.as_ref(),
         report: serde_json::to_value(&out.report)?,
         now,

@@ -425,9 +425,11 @@ fn region_label(code: &str) -> String {
         .map_or_else(|| code.to_owned(), |r| format!("{code} {}", r.name_zh))
 }
 
-fn rejects_preview(frame: &DataFrame) -> (Vec<RejectRow>, usize) {
-    let total = frame.height();
-    let head = frame.head(Some(REJECTS_PREVIEW));
+fn rejects_preview(rejects: &homeseason_ingest::Rejects) -> (Vec<RejectRow>, usize) {
+    let total = rejects.len();
+    let head = rejects
+        .slice(0, REJECTS_PREVIEW)
+        .unwrap_or_else(|_| DataFrame::empty());
     let text = |name: &str, i: usize| -> Option<String> {
         head.column(name)
             .ok()?

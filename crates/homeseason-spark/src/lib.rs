@@ -1507,7 +1507,7 @@ impl StagedFile {
             institution: institution.to_owned(),
             rows,
             area_rows,
-            rejects,
+            rejects: rejects.into(),
             months,
             home_month: home.map(year_month),
             duplicates_in_file: dup_in_file,

@@ -212,9 +212,13 @@ fn compare(
                     s.area_rows
                 );
                 area_rows += s.area_rows.height();
+                let (r_rejects, s_rejects) = (
+                    r.rejects.to_frame().expect("rejects"),
+                    s.rejects.to_frame().expect("rejects"),
+                );
                 assert_eq!(
-                    reject_triples(&r.rejects),
-                    reject_triples(&s.rejects),
+                    reject_triples(&r_rejects),
+                    reject_triples(&s_rejects),
                     "{name}: rejects"
                 );
                 // The messages and raw text agree too (same sink, same details).
@@ -231,12 +235,12 @@ fn compare(
                     v
                 };
                 assert_eq!(
-                    msgs(&r.rejects),
-                    msgs(&s.rejects),
+                    msgs(&r_rejects),
+                    msgs(&s_rejects),
                     "{name}: reject messages"
                 );
                 daily_rows += s.rows.height();
-                for (_, _, reason) in reject_triples(&s.rejects) {
+                for (_, _, reason) in reject_triples(&s_rejects) {
                     *by_reason.entry(reason).or_default() += 1;
                 }
             }

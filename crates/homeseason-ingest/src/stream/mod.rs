@@ -61,7 +61,6 @@ use merge::*;
 pub use reader::read_full;
 pub(crate) use reader::unclosed_quote_reason;
 use reader::*;
-use rules::set_file_sha256;
 pub use rules::{
     AreaCell, AreaCells, DailyCell, DailyCells, TXN_FIELDS, TxnColumns, csv_header,
     file_institution, map_txn_header, mcc_categories, other_institution_detail,
@@ -215,8 +214,9 @@ pub struct TxnOutcome {
     /// `payment_area_daily` rows of the months written: the same transactions by area, so that
     /// summing them over `area_code` gives `rows`.
     pub area_rows: DataFrame,
-    /// Rejected rows in the `rejects` contract.
-    pub rejects: DataFrame,
+    /// Rejected rows in the `rejects` contract (the streaming ingest keeps them compact: their
+    /// messages are rendered a slice at a time, [`crate::Rejects`]).
+    pub rejects: crate::Rejects,
     /// Months the file has rows in, in order.
     pub months: Vec<TxnMonth>,
     /// The month holding most of the file's rows.
@@ -848,7 +848,7 @@ mod tests {
                 .filter(|r| *r == Some("conflict"))
                 .count()
         };
-        assert_eq!(conflicts(&out.rejects), out.conflicts);
+        assert_eq!(conflicts(&out.rejects.to_frame().unwrap()), out.conflicts);
         assert_eq!(conflicts(&sink.to_frame().unwrap()), out.conflicts);
         let round = |df: &DataFrame| {
             df.clone()
@@ -878,7 +878,10 @@ mod tests {
                 .map(|(a, b)| (a.unwrap(), b.unwrap().to_owned()))
                 .collect()
         };
-        assert_eq!(lines(&out.rejects), lines(&sink.to_frame().unwrap()));
+        assert_eq!(
+            lines(&out.rejects.to_frame().unwrap()),
+            lines(&sink.to_frame().unwrap())
+        );
     }
 
     #[test]
@@ -1067,7 +1070,8 @@ mod tests {
             ingest_transaction_bytes("y.csv", text.as_bytes(), &Profile::default(), &campaign)
                 .unwrap();
         assert_eq!((out.report.accepted, out.report.rejected), (2, 1));
-        let reason = out.rejects.column("reason").unwrap().str().unwrap().get(0);
+        let rejects = out.rejects.to_frame().unwrap();
+        let reason = rejects.column("reason").unwrap().str().unwrap().get(0);
         assert_eq!(reason, Some("bad_period"));
     }
 }

@@ -411,7 +411,7 @@ pub fn rejects_with_sha(sink: &RejectSink, sha256: &str) -> PolarsResult<DataFra
 ///
 /// # Errors
 /// Polars errors replacing the column.
-pub(crate) fn set_file_sha256(rejects: &mut DataFrame, sha256: &str) -> PolarsResult<()> {
+fn set_file_sha256(rejects: &mut DataFrame, sha256: &str) -> PolarsResult<()> {
     let n = rejects.height();
     rejects.with_column(Column::new_scalar(
         "file_sha256".into(),
