@@ -1375,10 +1375,16 @@ impl Lake {
     /// fsynced; [`Lake::stage`]), without holding its bytes: a file's `rejects` can be hundreds of
     /// MB of bilingual messages.
     pub(crate) fn stage_parquet(&self, table: &str, frame: &DataFrame) -> Result<PathBuf> {
+        self.stage_written(|_, tmp| Self::write_parquet_file(table, frame, tmp))
+    }
+
+    /// A new private temp file in `.tmp` that `write` fills (given the file and its path), then
+    /// fsynced; removed again when anything fails.
+    fn stage_written(&self, write: impl FnOnce(File, &Path) -> Result<()>) -> Result<PathBuf> {
         let tmp = self.stage_name("part");
         let written = private_file(&tmp)
             .map_err(io("create", &tmp))
-            .and_then(|_| Self::write_parquet_file(table, frame, &tmp))
+            .and_then(|file| write(file, &tmp))
             .and_then(|()| {
                 File::open(&tmp)
                     .and_then(|f| f.sync_all())
@@ -1395,20 +1401,7 @@ impl Lake {
     /// group at a time into a new temp file in `.tmp` (private, fsynced), as [`Lake::stage_parquet`]
     /// writes a frame: the whole frame of their messages never exists.
     fn stage_rejects(&self, table: &str, r: &StreamedRejects<'_>) -> Result<PathBuf> {
-        let tmp = self.stage_name("part");
-        let written = private_file(&tmp)
-            .map_err(io("create", &tmp))
-            .and_then(|file| Self::write_rejects_file(table, r, file, &tmp))
-            .and_then(|()| {
-                File::open(&tmp)
-                    .and_then(|f| f.sync_all())
-                    .map_err(io("write", &tmp))
-            });
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-        Ok(tmp)
+        self.stage_written(|file, tmp| Self::write_rejects_file(table, r, file, tmp))
     }
 
     fn write_rejects_file(
