@@ -76,8 +76,9 @@ pub(crate) fn group_sum_fen(
             .agg([col(NET_FEN).sum()])
             .collect()?)
     };
-    // A key as one number: each column's code in 32 bits (a text's number + 1, or an integer's
-    // distance from the column's smallest + 1; 0 is a null), four columns at the most.
+    // A key as one number: each column's code in 32 bits (a text's number from [`Names`], a null
+    // numbered too; an integer's distance from the column's smallest + 1, 0 for a null), four
+    // columns at the most.
     if keys.len() > 4 {
         return group_by();
     }
@@ -103,7 +104,7 @@ pub(crate) fn group_sum_fen(
         match part {
             Key::Text(values, names) => {
                 for (p, v) in packed.iter_mut().zip(values.iter()) {
-                    let code = v.map_or(0, |v| names.fast_id(v) + 1);
+                    let code = names.id(v);
                     *p |= u128::from(code) << shift;
                 }
             }
@@ -320,8 +321,6 @@ struct Row {
 struct Names<'a> {
     names: Vec<Option<&'a str>>,
     ids: std::collections::HashMap<Option<&'a str>, u32, Fast>,
-    /// [`Names::fast_id`]'s numbers (its own, from 0).
-    fast: std::collections::HashMap<&'a str, u32, Fast>,
 }
 
 /// A multiply-rotate hasher for the group-by's keys (codes and short codes of text: no hostile
@@ -355,12 +354,6 @@ impl std::hash::Hasher for FastHasher {
 type Fast = std::hash::BuildHasherDefault<FastHasher>;
 
 impl<'a> Names<'a> {
-    /// A number for `name`, from a table of its own (not [`Names::id`]'s).
-    fn fast_id(&mut self, name: &'a str) -> u32 {
-        let next = u32::try_from(self.fast.len()).expect("fewer than 2^32 codes");
-        *self.fast.entry(name).or_insert(next)
-    }
-
     fn id(&mut self, name: Option<&'a str>) -> u32 {
         *self.ids.entry(name).or_insert_with(|| {
             self.names.push(name);

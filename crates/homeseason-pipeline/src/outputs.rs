@@ -132,8 +132,15 @@ pub fn estimate_timed(
     let resolved = homeseason_metrics::backtest::resolve_primary(campaign, Some(&backtest_table))?;
     let (weekly, triangulation, leverage) = std::thread::scope(|scope| {
         let feeds = &side.feeds;
-        let triangulation =
-            scope.spawn(|| triangulation_frame(feeds, &resolved, &result.uplift, opts.seed));
+        let triangulation = scope.spawn(|| {
+            triangulation_frame(
+                &feeds.enterprise,
+                &feeds.retail,
+                &resolved,
+                &result.uplift,
+                opts.seed,
+            )
+        });
         let leverage =
             scope.spawn(|| leverage_frame(&feeds.subsidies, &resolved, &result.uplift, &series));
         let weekly = tracking::weekly_tracking(&result.baseline_daily, campaign);
@@ -211,16 +218,6 @@ impl Feeds {
             subsidies: view.read_table(tables::SUBSIDIES)?,
         })
     }
-
-    /// Only the two tables [`triangulation_frame`] takes (the others empty).
-    fn for_triangulation(lake: &Lake) -> Result<Feeds> {
-        Ok(Feeds {
-            activities: DataFrame::empty(),
-            enterprise: lake.read_table(tables::ENTERPRISE_SALES)?,
-            retail: lake.read_table(tables::RETAIL_STATS)?,
-            subsidies: DataFrame::empty(),
-        })
-    }
 }
 
 /// Rewrite `triangulation`: payments' uplift beside key-enterprise sales and 社零 (published YoY).
@@ -230,15 +227,22 @@ pub fn write_triangulation(
     uplift: &DataFrame,
     seed: u64,
 ) -> Result<DataFrame> {
-    let frame = triangulation_frame(&Feeds::for_triangulation(lake)?, campaign, uplift, seed)?;
+    let frame = triangulation_frame(
+        &lake.read_table(tables::ENTERPRISE_SALES)?,
+        &lake.read_table(tables::RETAIL_STATS)?,
+        campaign,
+        uplift,
+        seed,
+    )?;
     lake.write_output(tables::TRIANGULATION, &frame)?;
     Ok(frame)
 }
 
-/// The `triangulation` frame of [`write_triangulation`], not written, from the feeds' enterprise
-/// sales and 社零.
+/// The `triangulation` frame of [`write_triangulation`] from the lake's enterprise sales and 社零,
+/// not written.
 fn triangulation_frame(
-    feeds: &Feeds,
+    enterprise: &DataFrame,
+    retail: &DataFrame,
     campaign: &Campaign,
     uplift: &DataFrame,
     seed: u64,
@@ -246,8 +250,8 @@ fn triangulation_frame(
     use homeseason_metrics::triangulate::{TriangulateOptions, triangulate};
     Ok(triangulate(
         uplift,
-        &feeds.enterprise,
-        &feeds.retail,
+        enterprise,
+        retail,
         campaign,
         &TriangulateOptions {
             seed,
