@@ -257,6 +257,10 @@ fn iroas(
         return None;
     }
     let regions: BTreeSet<&str> = daily.keys().map(|(r, _)| r.as_str()).collect();
+    // The subsidy cells each region covers, found once (`covered` scans every cell): summed in the
+    // same order as `on_day(covered(…), d)`, so every sum is the same to the bit.
+    let cells_of =
+        |r: &str| -> Vec<&BTreeMap<i32, f64>> { covered(daily, r, category, targeted).collect() };
     let start_of = |r: &str| first_day(covered(daily, r, category, targeted));
     let starts: BTreeMap<&str, i32> = regions
         .iter()
@@ -286,21 +290,38 @@ fn iroas(
         .iter()
         .filter_map(|r| sales.get(&((*r).to_owned(), category.to_owned())))
         .collect();
-    let control_on = |d: i32| -> f64 {
+    let controls_on = |d: i32| -> f64 {
         control_series
             .iter()
             .map(|m| m.get(&d).copied().unwrap_or(0.0))
             .sum()
     };
+    // The controls' sum is wanted on every day the region has sales (the fit's and the placebo
+    // windows'): computed once per day of the region's span.
+    let span = own
+        .first_key_value()
+        .zip(own.last_key_value())
+        .map_or((0, -1), |((a, _), (b, _))| (*a, *b));
+    let summed: Vec<f64> = (span.0..=span.1).map(controls_on).collect();
+    let control_on = |d: i32| -> f64 {
+        usize::try_from(d - span.0)
+            .ok()
+            .and_then(|i| summed.get(i).copied())
+            .unwrap_or_else(|| controls_on(d))
+    };
+    let (own_cells, control_cells) = (
+        cells_of(region),
+        controls.iter().map(|r| cells_of(r)).collect::<Vec<_>>(),
+    );
     let (mut x, mut y, mut xc, mut yc) = (vec![], vec![], vec![], vec![]);
     for d in pre_start..=test_end {
         y.push(*own.get(&d)?);
         x.push(control_on(d));
-        yc.push(on_day(covered(daily, region, category, targeted), d));
+        yc.push(on_day(own_cells.iter().copied(), d));
         xc.push(
-            controls
+            control_cells
                 .iter()
-                .map(|r| on_day(covered(daily, r, category, targeted), d))
+                .map(|cells| on_day(cells.iter().copied(), d))
                 .sum(),
         );
     }
@@ -487,9 +508,8 @@ pub fn leverage(
         {
             continue;
         }
-        let paid: f64 = (ws..=we)
-            .map(|d| on_day(covered(&daily, r, c, &targeted), d))
-            .sum();
+        let cells: Vec<&BTreeMap<i32, f64>> = covered(&daily, r, c, &targeted).collect();
+        let paid: f64 = (ws..=we).map(|d| on_day(cells.iter().copied(), d)).sum();
         if paid <= 0.0 {
             continue;
         }

@@ -42,49 +42,31 @@ pub fn estimate_timed(
     // The tables this run reads are read through one view of the lake: a commit landing meanwhile
     // cannot give `payment_daily` of one commit and `payment_area_daily` of another.
     let view = lake.view()?;
-    let daily = view.read_table(tables::PAYMENT_DAILY)?;
-    if daily.height() == 0 {
-        return Err(PipelineError::Invalid(
-            "the lake holds no payment_daily rows: ingest payment files first 湖中没有 payment_daily 数据：请先导入支付数据".into(),
-        ));
-    }
-    lap("read payment_daily", &mut times);
-    // One group-by (per region × category × channel × date, in fen) for the headline series and
-    // the channels' (`channel_uplift`): summed over the channel it is exactly `daily_series`.
-    let channel_cells = homeseason_metrics::channel::channel_cells(&daily)?;
-    drop(daily);
-    let series = series_from_fen(
-        homeseason_metrics::split::all_classes(&channel_cells),
-        campaign,
-    )?;
-    lap("build the daily series", &mut times);
-    // The campaign's estimate (with placebo windows) and the backtest windows in one pool of tasks
-    // on every core; beside it, on a thread of its own, the work that needs neither (local events
-    // and their power, data completeness, the online/offline and town/country splits, the themes),
-    // so it fills the pool's idle moments instead of running alone afterwards. Nothing is written
-    // until both are done: the same tables, in the same order.
-    let (estimated, side) = std::thread::scope(|scope| {
-        let side = scope.spawn(|| {
+    // Three threads of work beside the uplift's pool, so no core idles while another works alone:
+    // `early` starts at once with what needs no payments (the other feeds, data completeness, the
+    // town/country split, the themes) while this thread reads `payment_daily` and builds the daily
+    // series (one core's work); `late` takes what needs the series (local events and their power,
+    // the online/offline split) beside the pool. Nothing is written until all are done: the same
+    // tables, in the same order.
+    let (activities_tx, activities_rx) = std::sync::mpsc::channel::<DataFrame>();
+    let (estimated, early, late) = std::thread::scope(|scope| {
+        let view = &view;
+        let early = scope.spawn(move || {
             let mut side_times = Vec::new();
             let mut clock = std::time::Instant::now();
             let mut lap = |name: &'static str| {
                 side_times.push((name, clock.elapsed().as_secs_f64()));
                 clock = std::time::Instant::now();
             };
-            let feeds = Feeds::read(&view)?;
+            let feeds = Feeds::read(view)?;
+            // `late` needs the register too (a frame's clone shares its columns).
+            let _ = activities_tx.send(feeds.activities.clone());
+            drop(activities_tx);
             lap("(alongside the uplift, not added) read activities, enterprise sales, 社零 and subsidies");
-            let events = local_event_tables(&feeds.activities, &series, campaign)?;
-            lap("(alongside the uplift, not added) local events and power");
             let completeness = completeness_frame(lake, campaign)?;
             lap("(alongside the uplift, not added) completeness");
-            let channels = homeseason_metrics::channel::channel_uplift_of_cells(
-                &channel_cells,
-                campaign,
-                opts,
-            )?;
-            lap("(alongside the uplift, not added) online and offline (history methods per channel)");
             let urban_rural = crate::dimensions::urban_rural_uplift_with(
-                &view,
+                view,
                 &feeds.activities,
                 campaign,
                 opts,
@@ -96,25 +78,79 @@ pub fn estimate_timed(
                 campaign,
             )?;
             lap("(alongside the uplift, not added) themes");
-            Ok::<_, PipelineError>((
-                SideTables {
-                    feeds,
-                    events,
-                    completeness,
-                    channels,
-                    urban_rural,
-                    themes,
-                },
-                side_times,
-            ))
+            Ok::<_, PipelineError>(((feeds, completeness, urban_rural, themes), side_times))
         });
-        let estimated =
-            homeseason_metrics::backtest::uplift_with_backtest(&series, campaign, methods, opts);
-        (estimated, joined(side))
+        let mut read = || -> Result<(DataFrame, DataFrame)> {
+            let daily = view.read_table(tables::PAYMENT_DAILY)?;
+            if daily.height() == 0 {
+                return Err(PipelineError::Invalid(
+                    "the lake holds no payment_daily rows: ingest payment files first 湖中没有 payment_daily 数据：请先导入支付数据".into(),
+                ));
+            }
+            lap("read payment_daily", &mut times);
+            // One group-by (per region × category × channel × date, in fen) for the headline series
+            // and the channels' (`channel_uplift`): summed over the channel it is exactly
+            // `daily_series`.
+            let channel_cells = homeseason_metrics::channel::channel_cells(&daily)?;
+            drop(daily);
+            let series = series_from_fen(
+                homeseason_metrics::split::all_classes(&channel_cells),
+                campaign,
+            )?;
+            lap("build the daily series", &mut times);
+            Ok((channel_cells, series))
+        };
+        let (channel_cells, series) = match read() {
+            Ok(read) => read,
+            Err(e) => return (Err(e), joined(early), None),
+        };
+        let (late, estimated) = std::thread::scope(|inner| {
+            let (series, channel_cells) = (&series, &channel_cells);
+            let late = inner.spawn(move || {
+                let mut side_times = Vec::new();
+                let mut clock = std::time::Instant::now();
+                let mut lap = |name: &'static str| {
+                    side_times.push((name, clock.elapsed().as_secs_f64()));
+                    clock = std::time::Instant::now();
+                };
+                // Sent by `early` once it has read the feeds (closed unsent if that failed: its
+                // error is the one reported).
+                let Ok(activities) = activities_rx.recv() else {
+                    return Ok(None);
+                };
+                let events = local_event_tables(&activities, series, campaign)?;
+                lap("(alongside the uplift, not added) local events and power");
+                let channels = homeseason_metrics::channel::channel_uplift_of_cells(
+                    channel_cells,
+                    campaign,
+                    opts,
+                )?;
+                lap("(alongside the uplift, not added) online and offline (history methods per channel)");
+                Ok::<_, PipelineError>(Some(((events, channels), side_times)))
+            });
+            let estimated =
+                homeseason_metrics::backtest::uplift_with_backtest(series, campaign, methods, opts);
+            (joined(late), estimated)
+        });
+        let estimated = estimated.map(|e| (e, series)).map_err(PipelineError::from);
+        (estimated, joined(early), Some(late))
     });
-    drop(channel_cells);
-    let (result, backtest_table, _, _) = estimated?;
-    let (side, side_times) = side?;
+    let ((result, backtest_table, _, _), series) = estimated?;
+    let ((feeds, completeness, urban_rural, themes), mut side_times) = early?;
+    let Some(((events, channels), late_times)) = late.transpose()?.flatten() else {
+        return Err(PipelineError::Invalid(
+            "the side work of the uplift stopped without a result 旁路计算未返回结果".into(),
+        ));
+    };
+    side_times.extend(late_times);
+    let side = SideTables {
+        feeds,
+        events,
+        completeness,
+        channels,
+        urban_rural,
+        themes,
+    };
     lap(
         "uplift, all methods, with placebo windows and the backtest windows (local events, completeness, splits and themes alongside)",
         &mut times,
@@ -133,23 +169,33 @@ pub fn estimate_timed(
     let (weekly, triangulation, leverage) = std::thread::scope(|scope| {
         let feeds = &side.feeds;
         let triangulation = scope.spawn(|| {
-            triangulation_frame(
-                &feeds.enterprise,
-                &feeds.retail,
-                &resolved,
-                &result.uplift,
-                opts.seed,
-            )
+            timed(|| {
+                triangulation_frame(
+                    &feeds.enterprise,
+                    &feeds.retail,
+                    &resolved,
+                    &result.uplift,
+                    opts.seed,
+                )
+            })
         });
-        let leverage =
-            scope.spawn(|| leverage_frame(&feeds.subsidies, &resolved, &result.uplift, &series));
-        let weekly = tracking::weekly_tracking(&result.baseline_daily, campaign);
+        let leverage = scope.spawn(|| {
+            timed(|| leverage_frame(&feeds.subsidies, &resolved, &result.uplift, &series))
+        });
+        let weekly = timed(|| tracking::weekly_tracking(&result.baseline_daily, campaign));
         (weekly, joined(triangulation), joined(leverage))
     });
     lap(
         "  weekly tracking, triangulation and leverage (side by side)",
         &mut times,
     );
+    let ((weekly, weekly_s), (triangulation, triangulation_s), (leverage, leverage_s)) =
+        (weekly, triangulation, leverage);
+    side_times.extend([
+        ("(side by side, not added) weekly tracking", weekly_s),
+        ("(side by side, not added) triangulation", triangulation_s),
+        ("(side by side, not added) leverage", leverage_s),
+    ]);
     lake.write_output(tables::WEEKLY_TRACKING, &weekly?)?;
     lake.write_output(tables::DATA_COMPLETENESS, &side.completeness)?;
     lake.write_output(tables::TRIANGULATION, &triangulation?)?;
@@ -177,6 +223,12 @@ pub fn estimate_timed(
     );
     times.extend(side_times);
     Ok((result, times))
+}
+
+/// What `work` returned, and its wall time in seconds.
+fn timed<T>(work: impl FnOnce() -> T) -> (T, f64) {
+    let clock = std::time::Instant::now();
+    (work(), clock.elapsed().as_secs_f64())
 }
 
 /// What a scoped thread returned; a panic there is re-raised here, as if the work had run on this
