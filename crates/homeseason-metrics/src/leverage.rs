@@ -215,17 +215,30 @@ fn first_day<'a>(cells: impl Iterator<Item = &'a BTreeMap<i32, f64>>) -> Option<
 /// Net sales per (region, category) by epoch day, from `daily_series`.
 fn sales_by_day(series: &DataFrame) -> Result<BTreeMap<(String, String), BTreeMap<i32, f64>>> {
     let mut out: BTreeMap<(String, String), BTreeMap<i32, f64>> = BTreeMap::new();
-    let region = text(series, "region_code")?;
-    let category = text(series, "category")?;
+    let region = series.column("region_code")?.str()?;
+    let category = series.column("category")?.str()?;
     let date = days(series, "date")?;
     let net = numbers(series, "net_amount_yuan")?;
-    for i in 0..series.height() {
-        if let (Some(r), Some(c), Some(d), Some(v)) =
-            (region[i].clone(), category[i].clone(), date[i], net[i])
-        {
-            out.entry((r, c)).or_default().insert(d, v);
+    // The series comes a cell at a time: the days of one run of the same key are put in together
+    // (in row order, so a repeated day keeps its last value, as one insert a row would).
+    let mut run: Option<((&str, &str), Vec<(i32, f64)>)> = None;
+    let mut flush = |run: Option<((&str, &str), Vec<(i32, f64)>)>| {
+        if let Some(((r, c), days)) = run {
+            out.entry((r.to_owned(), c.to_owned()))
+                .or_default()
+                .extend(days);
+        }
+    };
+    for (i, (r, c)) in region.iter().zip(category.iter()).enumerate() {
+        let (Some(r), Some(c), Some(d), Some(v)) = (r, c, date[i], net[i]) else {
+            continue;
+        };
+        match &mut run {
+            Some((key, days)) if *key == (r, c) => days.push((d, v)),
+            _ => flush(run.replace(((r, c), vec![(d, v)]))),
         }
     }
+    flush(run);
     Ok(out)
 }
 

@@ -319,8 +319,35 @@ pub fn t_cdf(t: f64, df: f64) -> f64 {
 }
 
 /// Quantile of Student's t (bisection on the CDF to machine precision).
+///
+/// The bisection costs ~110 incomplete-beta continued fractions; callers ask for the same few
+/// quantiles over and over (a TBR fit's two bounds, each placebo window's with the same degrees of
+/// freedom), so each thread remembers the quantiles it computed (keyed by the exact bits of `p` and
+/// `df`; the same value as computing it again).
 #[must_use]
 pub fn t_quantile(p: f64, df: f64) -> f64 {
+    thread_local! {
+        static KNOWN: std::cell::RefCell<std::collections::HashMap<(u64, u64), f64>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    let key = (p.to_bits(), df.to_bits());
+    if let Some(q) = KNOWN.with(|k| k.borrow().get(&key).copied()) {
+        return q;
+    }
+    let q = t_quantile_bisected(p, df);
+    KNOWN.with(|k| {
+        let mut k = k.borrow_mut();
+        // Bounded: a caller sweeping p or df must not grow it without end.
+        if k.len() >= 4096 {
+            k.clear();
+        }
+        k.insert(key, q);
+    });
+    q
+}
+
+/// [`t_quantile`] without the memory.
+fn t_quantile_bisected(p: f64, df: f64) -> f64 {
     if p <= 0.0 {
         return f64::NEG_INFINITY;
     }
@@ -365,6 +392,27 @@ mod tests {
             assert!((quantile(&mut shuffled, p) - want).abs() < 1e-12, "{p}");
         }
         assert!(quantile_sorted(&[], 0.5).is_nan());
+    }
+
+    #[test]
+    fn remembered_t_quantiles_are_the_computed_ones() {
+        for (p, df) in [
+            (0.05, 3.0),
+            (0.95, 27.5),
+            (0.025, 1.0),
+            (0.999, 200.0),
+            (0.3, 0.7),
+        ] {
+            let fresh = t_quantile_bisected(p, df);
+            assert_eq!(t_quantile(p, df).to_bits(), fresh.to_bits());
+            assert_eq!(
+                t_quantile(p, df).to_bits(),
+                fresh.to_bits(),
+                "second call, from memory"
+            );
+        }
+        // R: qt(0.975, 10) = 2.228138851986274
+        assert!((t_quantile(0.975, 10.0) - 2.228_138_851_986_274).abs() < 1e-12);
     }
 
     #[test]
