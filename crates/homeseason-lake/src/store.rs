@@ -2077,8 +2077,11 @@ impl Lake {
     /// [`LakeError::Contract`] when `path` is not under the lake's root; IO or Parquet failures.
     pub fn read_file(&self, path: &Path, columns: &[&str]) -> Result<DataFrame> {
         let file = self.open_own_file(path)?;
+        // On the calling thread: a file of a partition is small, and callers read thousands of
+        // them one after another (handing each to the thread pool costs more than decoding it).
         ParquetReader::new(file)
             .with_columns(Some(columns.iter().map(|c| (*c).into()).collect()))
+            .read_parallel(ParallelStrategy::None)
             .finish()
             .map_err(perr(path.display().to_string()))
     }

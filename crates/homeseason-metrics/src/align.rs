@@ -163,11 +163,22 @@ pub fn expected(
     value: impl Fn(NaiveDate) -> Option<f64>,
 ) -> Option<f64> {
     let (refs, rule) = reference_dates(date, lag);
+    expected_from(date, &refs, rule, value)
+}
+
+/// [`expected`] from the matched days of `date` and their rule, found before by
+/// [`reference_dates`] (they depend on the date and the lag only, not on the series).
+pub fn expected_from(
+    date: NaiveDate,
+    refs: &[NaiveDate],
+    rule: Rule,
+    value: impl Fn(NaiveDate) -> Option<f64>,
+) -> Option<f64> {
     if refs.is_empty() {
         return None;
     }
     let mut sum = 0.0;
-    for r in &refs {
+    for r in refs {
         sum += value(*r)? * weekday_factor(date, *r, rule, &value);
     }
     Some(sum / refs.len() as f64)

@@ -257,6 +257,13 @@ fn ols(x: &[Vec<f64>], y: &[f64]) -> Option<Vec<f64>> {
             }
         }
     }
+    solve(a, &b)
+}
+
+/// [`ols`] from its cross products: `a` holds `XᵀX` in its lower triangle (`k × k`, row-major),
+/// `b` is `Xᵀy`.
+fn solve(mut a: Vec<f64>, b: &[f64]) -> Option<Vec<f64>> {
+    let k = b.len();
     let trace: f64 = (0..k).map(|i| a[i * k + i]).sum();
     let ridge = 1e-9 * trace.max(1.0) / k as f64;
     for i in 0..k {
@@ -295,9 +302,93 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// The cross products of the least-squares fit with every column of `prep`'s design (the
+/// intercept first), shared by the fits that leave one column out: leaving a column out leaves
+/// every other sum as it was — the same products of the same rows, added in the same order —
+/// unless a pre-period row lacked that column only (it then joins that fit's rows).
+struct Products {
+    /// `XᵀX`, lower triangle, `k × k` with `k` = columns + 1.
+    a: Vec<f64>,
+    /// `Xᵀy`.
+    b: Vec<f64>,
+    /// Rows used.
+    rows: usize,
+    /// Per design column: a usable pre-period row lacks that column alone.
+    lone_gap: Vec<bool>,
+}
+
+impl Products {
+    fn of(prep: &Prepared) -> Products {
+        let n = prep.design.n_columns();
+        let k = n + 1;
+        let mut p = Products {
+            a: vec![0.0; k * k],
+            b: vec![0.0; k],
+            rows: 0,
+            lone_gap: vec![false; n],
+        };
+        let mut row = Vec::with_capacity(k);
+        for t in prep.pre.clone() {
+            let v = prep.y[t];
+            if !(v.is_finite() && v > 0.0) {
+                continue;
+            }
+            row.clear();
+            row.push(1.0);
+            let mut gaps = (0, 0);
+            for j in 0..n {
+                let x = prep.design.column(j)[t];
+                if !x.is_finite() {
+                    gaps = (gaps.0 + 1, j);
+                }
+                row.push(x);
+            }
+            match gaps {
+                (0, _) => {}
+                (1, j) => {
+                    p.lone_gap[j] = true;
+                    continue;
+                }
+                _ => continue,
+            }
+            let v = v.ln();
+            p.rows += 1;
+            for i in 0..k {
+                p.b[i] += row[i] * v;
+                for j in 0..=i {
+                    p.a[i * k + j] += row[i] * row[j];
+                }
+            }
+        }
+        p
+    }
+
+    /// The cross products without design column `drop` (all columns for `None`); `None` when
+    /// the rows would differ ([`Products`]).
+    fn without(&self, drop: Option<usize>) -> Option<(Vec<f64>, Vec<f64>)> {
+        let k = self.b.len();
+        let Some(d) = drop else {
+            return Some((self.a.clone(), self.b.clone()));
+        };
+        if self.lone_gap.get(d).is_none_or(|&gap| gap) {
+            return None;
+        }
+        let keep: Vec<usize> = (0..k).filter(|&i| i != d + 1).collect();
+        let m = keep.len();
+        let mut a = vec![0.0; m * m];
+        for (i, &fi) in keep.iter().enumerate() {
+            for (j, &fj) in keep[..=i].iter().enumerate() {
+                a[i * m + j] = self.a[fi * k + fj];
+            }
+        }
+        Some((a, keep.iter().map(|&i| self.b[i]).collect()))
+    }
+}
+
 /// The window total the least-squares fit of `prep`'s design predicts, with the columns
-/// `drop` left out (log scale: `Σ_post exp(xᵀβ̂)`).
-fn ols_total(prep: &Prepared, drop: Option<usize>) -> Option<f64> {
+/// `drop` left out (log scale: `Σ_post exp(xᵀβ̂)`); the fit's cross products are taken from
+/// `products` (made with every column) when leaving `drop` out keeps its rows.
+fn ols_total(prep: &Prepared, drop: Option<usize>, products: Option<&Products>) -> Option<f64> {
     let cols: Vec<usize> = (0..prep.design.n_columns())
         .filter(|j| Some(*j) != drop)
         .collect();
@@ -313,21 +404,29 @@ fn ols_total(prep: &Prepared, drop: Option<usize>) -> Option<f64> {
         }
         Some(r)
     };
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    for t in prep.pre.clone() {
-        let v = prep.y[t];
-        if v.is_finite()
-            && v > 0.0
-            && let Some(r) = row(t)
-        {
-            x.push(r);
-            y.push(v.ln());
+    let shared = products.and_then(|p| Some((p.without(drop)?, p.rows)));
+    let beta = if let Some(((a, b), rows)) = shared {
+        if rows <= cols.len() + 1 {
+            return None;
         }
-    }
-    if x.len() <= cols.len() + 1 {
-        return None;
-    }
-    let beta = ols(&x, &y)?;
+        solve(a, &b)?
+    } else {
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for t in prep.pre.clone() {
+            let v = prep.y[t];
+            if v.is_finite()
+                && v > 0.0
+                && let Some(r) = row(t)
+            {
+                x.push(r);
+                y.push(v.ln());
+            }
+        }
+        if x.len() <= cols.len() + 1 {
+            return None;
+        }
+        ols(&x, &y)?
+    };
     // Over the window's observed days, as the estimate's own baseline.
     let mut total = 0.0;
     for t in prep.post.clone() {
@@ -349,7 +448,8 @@ pub(crate) fn loo_range(
     if controls < 2 {
         return None;
     }
-    let all = ols_total(prep, None)?;
+    let products = Products::of(prep);
+    let all = ols_total(prep, None, Some(&products))?;
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
     for k in 0..controls {
@@ -358,7 +458,7 @@ pub(crate) fn loo_range(
             .names()
             .iter()
             .position(|n| *n == format!("ln control {k}"))?;
-        let b = baseline * ols_total(prep, Some(j))? / all;
+        let b = baseline * ols_total(prep, Some(j), Some(&products))? / all;
         let pct = 100.0 * (actual / b - 1.0);
         lo = lo.min(pct);
         hi = hi.max(pct);
@@ -574,6 +674,45 @@ mod tests {
             c.insert(day, economy * broke * (1.0 + 0.06 * noise()));
         }
         (y, c)
+    }
+
+    #[test]
+    fn leave_one_out_fits_from_the_shared_products_are_the_fits_alone_to_the_bit() {
+        let window = DateRange {
+            start: d(2023, 10, 1),
+            end: d(2023, 10, 8),
+        };
+        let (y, c0) = pair(0.0, window.start);
+        let (_, c1) = pair(0.05, d(2022, 6, 1));
+        let (_, mut c2) = pair(0.1, d(2022, 3, 1));
+        // A fortnight without the third control: its covariate stays NaN on some pre-period days,
+        // which the fit leaving it out uses (that fit cannot share the products); and a day
+        // without the second and third (those rows no fit uses).
+        for day in d(2022, 5, 1).iter_days().take(14) {
+            c2.remove(&day);
+        }
+        let mut c1 = c1;
+        for day in d(2022, 8, 1).iter_days().take(9) {
+            c1.remove(&day);
+            c2.remove(&day);
+        }
+        let prep = crate::regression::prepare(&y, &[&c0, &c1, &c2], &window, &[]).unwrap();
+        let products = Products::of(&prep);
+        let control = |k: usize| {
+            let name = format!("ln control {k}");
+            prep.design.names().iter().position(|n| *n == name).unwrap()
+        };
+        let mut shared = 0;
+        for drop in [None, Some(control(0)), Some(control(1)), Some(control(2))] {
+            let alone = ols_total(&prep, drop, None).expect("fit");
+            let with = ols_total(&prep, drop, Some(&products)).expect("fit");
+            assert_eq!(alone.to_bits(), with.to_bits(), "{drop:?}");
+            shared += usize::from(products.without(drop).is_some());
+        }
+        assert_eq!(
+            shared, 3,
+            "the fit without the third control has its own rows"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use homeseason_schema::campaign::{Campaign, DateRange};
 use homeseason_schema::region::{NATIONAL, Regions};
 use homeseason_stats::impact::FitStart;
@@ -189,31 +189,63 @@ pub(crate) fn ar1_sum_sd(c: &[f64], rho: f64) -> f64 {
 /// A series on consecutive days from `first` (`None`: no value that day).
 struct DaySeries {
     first: NaiveDate,
+    /// `first` in days from the common era (a date's place is a difference of these).
+    first_ce: i32,
     values: Vec<Option<f64>>,
 }
 
 impl DaySeries {
+    fn new(first: NaiveDate, values: Vec<Option<f64>>) -> DaySeries {
+        DaySeries {
+            first,
+            first_ce: first.num_days_from_ce(),
+            values,
+        }
+    }
+
     /// `values` from its first to its last date.
     fn of(values: &HashMap<NaiveDate, f64>) -> DaySeries {
         let (Some(first), Some(last)) = (values.keys().min(), values.keys().max()) else {
-            return DaySeries {
-                first: NaiveDate::MIN,
-                values: Vec::new(),
-            };
+            return DaySeries::new(NaiveDate::MIN, Vec::new());
         };
-        DaySeries {
-            first: *first,
-            values: first
+        DaySeries::new(
+            *first,
+            first
                 .iter_days()
                 .take_while(|d| d <= last)
                 .map(|d| values.get(&d).copied())
                 .collect(),
-        }
+        )
     }
 
     fn get(&self, date: NaiveDate) -> Option<f64> {
-        let i = usize::try_from((date - self.first).num_days()).ok()?;
+        let i = usize::try_from(date.num_days_from_ce() - self.first_ce).ok()?;
         self.values.get(i).copied().flatten()
+    }
+}
+
+/// The matched days of every day from `first` ([`align::reference_dates`]) for one lag: they depend
+/// on the date only, so a season finds them once for all its cells.
+struct References {
+    first_ce: i32,
+    days: Vec<(Vec<NaiveDate>, align::Rule)>,
+}
+
+impl References {
+    fn new(first: NaiveDate, last: NaiveDate, lag: u32) -> References {
+        References {
+            first_ce: first.num_days_from_ce(),
+            days: first
+                .iter_days()
+                .take_while(|d| *d <= last)
+                .map(|d| align::reference_dates(d, lag))
+                .collect(),
+        }
+    }
+
+    fn get(&self, date: NaiveDate) -> Option<&(Vec<NaiveDate>, align::Rule)> {
+        let i = usize::try_from(date.num_days_from_ce() - self.first_ce).ok()?;
+        self.days.get(i)
     }
 }
 
@@ -236,19 +268,26 @@ impl Cell {
         }
     }
 
-    /// `ŷ` of every day of the cell, `lag` (1 or 2, [`Method::lag_years`]) years back.
-    fn expected(&self, lag: u32) -> &DaySeries {
+    /// `ŷ` of every day of the cell, `lag` (1 or 2, [`Method::lag_years`]) years back, the days
+    /// matched by `refs` (the season's, covering the cell's days).
+    fn expected(&self, lag: u32, refs: &References) -> &DaySeries {
         debug_assert!(lag == 1 || lag == 2, "lag {lag}");
         self.expected[usize::from(lag != 1)].get_or_init(|| {
             let first = self.days.first;
-            DaySeries {
+            DaySeries::new(
                 first,
-                values: first
+                first
                     .iter_days()
                     .take(self.days.values.len())
-                    .map(|d| align::expected(d, lag, |r| self.days.get(r)))
+                    .map(|d| {
+                        let value = |r| self.days.get(r);
+                        match refs.get(d) {
+                            Some((matched, rule)) => align::expected_from(d, matched, *rule, value),
+                            None => align::expected(d, lag, value),
+                        }
+                    })
                     .collect(),
-            }
+            )
         })
     }
 }
@@ -257,6 +296,10 @@ impl Cell {
 /// cells: every estimate of a run of [`estimate_runs`] reads from here.
 pub(crate) struct Season {
     cells: std::collections::BTreeMap<(String, String), Cell>,
+    /// The first and last day of any cell.
+    span: Option<(NaiveDate, NaiveDate)>,
+    /// The matched days of every day of the span, one year back, two years back (on first use).
+    references: [OnceLock<References>; 2],
 }
 
 impl Season {
@@ -290,13 +333,36 @@ impl Season {
                 .entry(date)
                 .or_default() += v;
         }
+        let cells: std::collections::BTreeMap<(String, String), Cell> =
+            cells.into_iter().map(|(k, v)| (k, Cell::of(v))).collect();
+        let span = cells
+            .values()
+            .filter_map(|c| {
+                let days = c.days.values.len();
+                let last = c.days.first.checked_add_days(chrono::Days::new(
+                    u64::try_from(days.checked_sub(1)?).ok()?,
+                ))?;
+                Some((c.days.first, last))
+            })
+            .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)));
         Ok(Season {
-            cells: cells.into_iter().map(|(k, v)| (k, Cell::of(v))).collect(),
+            cells,
+            span,
+            references: [OnceLock::new(), OnceLock::new()],
         })
+    }
+
+    /// `ŷ` of every day of `cell` (a cell of this season), `lag` years back.
+    fn expected<'c>(&self, cell: &'c Cell, lag: u32) -> &'c DaySeries {
+        let (first, last) = self.span.unwrap_or((cell.days.first, cell.days.first));
+        let refs = self.references[usize::from(lag != 1)]
+            .get_or_init(|| References::new(first, last, lag));
+        cell.expected(lag, refs)
     }
 }
 
 fn estimate(
+    season: &Season,
     cell: &Cell,
     pre: &DateRange,
     window: &DateRange,
@@ -304,7 +370,7 @@ fn estimate(
     opts: &UpliftOptions,
 ) -> Option<CellEstimate> {
     let values = &cell.days;
-    let expected = cell.expected(method.lag_years());
+    let expected = season.expected(cell, method.lag_years());
     let collect = |range: &DateRange| -> Vec<(NaiveDate, f64, f64)> {
         range
             .iter()
@@ -562,7 +628,7 @@ fn run_task(
                 (CellEstimate::from(r), own)
             })
         } else {
-            estimate(cell, pre, window, method, opts).map(|e| (e, None))
+            estimate(season, cell, pre, window, method, opts).map(|e| (e, None))
         }
     };
     let Some((mut e, own)) = one(
@@ -897,6 +963,44 @@ mod tests {
             v.push(y);
         }
         df!("region_code" => r, "category" => c, "date" => d, "net_amount_yuan" => v).unwrap()
+    }
+
+    #[test]
+    fn the_seasons_matched_days_give_every_cells_expected_values_to_the_bit() {
+        // Two cells on different spans (one starts later and has gaps), so a cell's days sit
+        // inside the season's span at an offset.
+        let a = synthetic(0.10);
+        let b = synthetic(0.0)
+            .lazy()
+            .with_column(lit("330100").alias("region_code"))
+            .filter(col("date").gt(lit(NaiveDate::from_ymd_opt(2021, 7, 1).unwrap())))
+            .filter((col("date").dt().day() % lit(9)).neq(lit(0)))
+            .collect()
+            .unwrap();
+        let season = Season::of(&a.vstack(&b).unwrap()).unwrap();
+        assert_eq!(season.cells.len(), 2);
+        let mut compared = 0;
+        for cell in season.cells.values() {
+            for lag in [1, 2] {
+                let shared = season.expected(cell, lag);
+                for (k, d) in cell
+                    .days
+                    .first
+                    .iter_days()
+                    .take(cell.days.values.len())
+                    .enumerate()
+                {
+                    let alone = align::expected(d, lag, |r| cell.days.get(r));
+                    assert_eq!(
+                        shared.values[k].map(f64::to_bits),
+                        alone.map(f64::to_bits),
+                        "{d}"
+                    );
+                    compared += usize::from(alone.is_some());
+                }
+            }
+        }
+        assert!(compared > 1000, "{compared} days with a value");
     }
 
     #[test]

@@ -79,39 +79,55 @@ fn from_days(days: i32) -> NaiveDate {
     homeseason_schema::calendar::from_epoch_days(days).unwrap_or_default()
 }
 
+/// Some columns of one file, dates as their day numbers (`Int32`). Each column is cast on its
+/// own: a lazy query per file would cost more than the file's few rows (a feed has thousands).
 fn read(lake: &Lake, path: &std::path::Path, columns: &[&str]) -> Result<DataFrame> {
     let frame = lake.read_file(path, columns)?;
-    let casts: Vec<Expr> = columns
+    let columns = columns
         .iter()
         .map(|c| {
-            let e = col(*c);
-            match frame.column(c).map(Column::dtype) {
-                Ok(DataType::Date) => e.cast(DataType::Int32),
-                _ => e,
+            let column = frame.column(c)?;
+            match column.dtype() {
+                DataType::Date => column.cast(&DataType::Int32),
+                _ => Ok(column.clone()),
             }
         })
-        .collect();
-    Ok(frame.lazy().select(casts).collect()?)
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    Ok(DataFrame::new(frame.height(), columns)?)
 }
 
-fn add_range(
-    cells: &mut Cells,
-    key: (&str, &str),
-    start: NaiveDate,
-    end: NaiveDate,
-    source: &str,
-    revised: bool,
-) {
-    let mut w = week_start(start);
-    let last = week_start(end.max(start));
-    while w <= last {
-        let cell = cells
-            .entry((key.0.to_owned(), key.1.to_owned(), w))
-            .or_default();
-        cell.rows += 1;
-        cell.files.insert(source.to_owned());
-        cell.revised |= revised;
-        w = w + Days::new(7);
+/// The cells of one file, merged into the table's once (rather than once per row and week).
+#[derive(Default)]
+struct FileCells<'a> {
+    rows: BTreeMap<(&'a str, NaiveDate), u64>,
+}
+
+impl<'a> FileCells<'a> {
+    fn add(&mut self, region: &'a str, week: NaiveDate, rows: u64) {
+        *self.rows.entry((region, week)).or_default() += rows;
+    }
+
+    /// One row in every week the range `start..=end` touches.
+    fn add_range(&mut self, region: &'a str, start: NaiveDate, end: NaiveDate) {
+        let mut w = week_start(start);
+        let last = week_start(end.max(start));
+        while w <= last {
+            self.add(region, w, 1);
+            w = w + Days::new(7);
+        }
+    }
+
+    fn merge(self, cells: &mut Cells, feed: &str, source: &str, revised: bool) {
+        for ((region, week), rows) in self.rows {
+            let cell = cells
+                .entry((region.to_owned(), feed.to_owned(), week))
+                .or_default();
+            cell.rows += rows;
+            if !cell.files.contains(source) {
+                cell.files.insert(source.to_owned());
+            }
+            cell.revised |= revised;
+        }
     }
 }
 
@@ -158,39 +174,32 @@ pub fn completeness(
             }
             match *feed {
                 f if f == tables::PAYMENT_DAILY => {
-                    let frame = read(lake, &path, &["date", "region_code"])?
-                        .lazy()
-                        .with_column(
-                            (col("date") - ((col("date") + lit(3)) % lit(7))).alias("week"),
-                        )
-                        .group_by([col("region_code"), col("week")])
-                        .agg([len().alias("n")])
-                        .collect()?;
-                    let regions = frame.column("region_code")?.str()?.clone();
-                    let weeks = frame.column("week")?.i32()?.clone();
-                    let counts = frame.column("n")?.cast(&DataType::UInt64)?;
-                    let counts = counts.u64()?;
-                    for i in 0..frame.height() {
-                        let (Some(r), Some(w)) = (regions.get(i), weeks.get(i)) else {
+                    // Rows per region and week (Monday: day − (day + 3) mod 7 in days since 1970).
+                    let frame = read(lake, &path, &["date", "region_code"])?;
+                    let regions = frame.column("region_code")?.str()?;
+                    let days = frame.column("date")?.i32()?;
+                    let mut counts: BTreeMap<(&str, i32), u64> = BTreeMap::new();
+                    for (r, d) in regions.iter().zip(days.iter()) {
+                        let (Some(r), Some(d)) = (r, d) else {
                             continue;
                         };
-                        if !keep_region(r) {
-                            continue;
-                        }
-                        let cell = cells
-                            .entry((r.to_owned(), f.to_owned(), from_days(w)))
-                            .or_default();
-                        cell.rows += counts.get(i).unwrap_or(0);
-                        cell.files.insert(source.clone());
-                        cell.revised |= revised;
+                        *counts.entry((r, d - (d + 3).rem_euclid(7))).or_default() += 1;
                     }
+                    let mut file = FileCells::default();
+                    for ((r, w), n) in counts {
+                        if keep_region(r) {
+                            file.add(r, from_days(w), n);
+                        }
+                    }
+                    file.merge(&mut cells, f, &source, revised);
                 }
                 f if f == tables::SUBSIDIES => {
                     // Region and period are columns of the file (the path holds the period only).
                     let frame = read(lake, &path, &["region_code", "period_start", "period_end"])?;
-                    let regions = frame.column("region_code")?.str()?.clone();
+                    let regions = frame.column("region_code")?.str()?;
                     let starts = frame.column("period_start")?.cast(&DataType::Int32)?;
                     let ends = frame.column("period_end")?.cast(&DataType::Int32)?;
+                    let mut file = FileCells::default();
                     for ((r, s), e) in regions
                         .iter()
                         .zip(starts.i32()?.iter())
@@ -203,12 +212,15 @@ pub fn completeness(
                             continue;
                         }
                         let (s, e) = (from_days(s), from_days(e.unwrap_or(s)));
-                        subsidy_first
-                            .entry(r.to_owned())
-                            .and_modify(|d| *d = (*d).min(s))
-                            .or_insert(s);
-                        add_range(&mut cells, (r, f), s, e, &source, revised);
+                        match subsidy_first.get_mut(r) {
+                            Some(d) => *d = (*d).min(s),
+                            None => {
+                                subsidy_first.insert(r.to_owned(), s);
+                            }
+                        }
+                        file.add_range(r, s, e);
                     }
+                    file.merge(&mut cells, f, &source, revised);
                 }
                 f => {
                     let Some(region) = path_region.as_deref() else {
@@ -237,25 +249,20 @@ pub fn completeness(
                             .filter_map(|(s, e)| Some((from_days(s?), from_days(e.or(s)?))))
                             .collect()
                     };
+                    let mut file = FileCells::default();
                     if f == tables::ACTIVITIES {
                         let delivered = delivered.entry(region.to_owned()).or_default();
                         delivered.files.insert(source.clone());
                         delivered.revised |= revised;
                         for (s, _) in ranges {
-                            add_range(
-                                &mut cells,
-                                (region, f),
-                                activity_week(s),
-                                activity_week(s),
-                                &source,
-                                revised,
-                            );
+                            file.add(region, activity_week(s), 1);
                         }
                     } else {
                         for (s, e) in ranges {
-                            add_range(&mut cells, (region, f), s, e, &source, revised);
+                            file.add_range(region, s, e);
                         }
                     }
+                    file.merge(&mut cells, f, &source, revised);
                 }
             }
         }
@@ -326,6 +333,29 @@ mod tests {
         for days in 19_590..19_605 {
             let monday = days - ((days + 3) % 7);
             assert_eq!(from_days(monday), week_start(from_days(days)));
+        }
+        // The direct count's rule is the polars expression it replaced, before 1970 too
+        // (polars' integer `%` is floored, as `rem_euclid` by a positive divisor).
+        let days: Vec<i32> = (-30..30).chain(19_590..19_605).collect();
+        let frame = df!("date" => &days).unwrap();
+        let weeks = frame
+            .lazy()
+            .select([(col("date") - ((col("date") + lit(3)) % lit(7))).alias("week")])
+            .collect()
+            .unwrap();
+        let weeks: Vec<Option<i32>> = weeks
+            .column("week")
+            .unwrap()
+            .i32()
+            .unwrap()
+            .iter()
+            .collect();
+        for (d, w) in days.iter().zip(weeks) {
+            assert_eq!(Some(d - (d + 3).rem_euclid(7)), w, "day {d}");
+            assert_eq!(
+                from_days(d - (d + 3).rem_euclid(7)),
+                week_start(from_days(*d))
+            );
         }
         let (s, e) = month_range("2023-02").unwrap();
         assert_eq!(e - s, chrono::TimeDelta::days(27));

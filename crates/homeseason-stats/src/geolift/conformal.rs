@@ -3,6 +3,8 @@
 //! post-period outcomes minus θ are fitted together with the pre-period, and the statistic of the
 //! post-period residuals is compared with the statistic of permuted residual series.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use nalgebra::DVector;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -22,13 +24,140 @@ fn stat(alt: Alternative, statistic: Statistic, values: impl Iterator<Item = f64
     }
 }
 
+/// How many of the draws (`k` positions each in `tail`) have a statistic of `u` at least `at`.
+///
+/// The same sums as [`stat`] — every draw's values added one by one in its own order, from the same
+/// start — four draws at a time, so that the four chains of additions overlap instead of waiting on
+/// each other; every statistic, hence every comparison, is the same to the bit.
+fn sampled_hits(
+    tail: &[u32],
+    k: usize,
+    u: &[f64],
+    alt: Alternative,
+    statistic: Statistic,
+    at: f64,
+) -> usize {
+    let sum_abs = matches!((alt, statistic), (Alternative::TwoSided, Statistic::SumAbs));
+    let abs: Vec<f64>;
+    let values = if sum_abs {
+        abs = u.iter().map(|x| x.abs()).collect();
+        &abs[..]
+    } else {
+        u
+    };
+    let finish = |s: f64| match (alt, statistic) {
+        (Alternative::TwoSided, Statistic::AbsSum) => s.abs(),
+        (Alternative::TwoSided, Statistic::SumAbs) | (Alternative::Greater, _) => s,
+        (Alternative::Less, _) => -s,
+    };
+    if k == 0 {
+        return 0;
+    }
+    // `Iterator::sum` of f64 starts from −0.0.
+    let zero = -0.0_f64;
+    let mut hits = 0;
+    let mut quads = tail.chunks_exact(4 * k);
+    for quad in &mut quads {
+        let (a, rest) = quad.split_at(k);
+        let (b, rest) = rest.split_at(k);
+        let (c, d) = rest.split_at(k);
+        let mut s = [zero; 4];
+        for j in 0..k {
+            s[0] += values[a[j] as usize];
+            s[1] += values[b[j] as usize];
+            s[2] += values[c[j] as usize];
+            s[3] += values[d[j] as usize];
+        }
+        hits += s.into_iter().filter(|&x| finish(x) >= at).count();
+    }
+    for idx in quads.remainder().chunks_exact(k) {
+        let s = idx.iter().fold(zero, |s, &i| s + values[i as usize]);
+        hits += usize::from(finish(s) >= at);
+    }
+    hits
+}
+
 /// The permutations of a residual series of length `n` whose last `k` entries are the tested ones.
 #[derive(Debug, Clone)]
 pub(crate) struct PermSet {
     n: usize,
     k: usize,
-    /// For sampled schemes: the positions landing in the last `k` slots, `k` per draw.
-    sampled: Option<Vec<u32>>,
+    /// For sampled schemes: the positions landing in the last `k` slots, `k` per draw (shared:
+    /// the draws are a function of the scheme, `n`, `k` and the seed only, see [`drawn`]).
+    sampled: Option<Arc<Vec<u32>>>,
+}
+
+/// Draws kept by [`drawn`]: at most this many `u32`s in all (16 MiB).
+const DRAWN_CAPACITY: usize = 4 << 20;
+
+/// The sampled draws of `(scheme, n, k, seed)`, made once per process and shared.
+///
+/// Every cell and every placebo window of one length and tested run draws the very same
+/// permutations (the generator is seeded with the same seed for all of them, so that a cell's result
+/// does not depend on the cells estimated with it); the local-event power analysis alone asks for
+/// the same few sets once per candidate region. Drawing them is most of a p-value's cost there, so
+/// the draws are memoised. A set is a pure function of its key, so results do not depend on what
+/// was drawn before, nor on which thread drew it first. The oldest sets are dropped beyond
+/// [`DRAWN_CAPACITY`].
+fn drawn(len: usize, draws: usize, n: usize, k: usize, seed: u64) -> Arc<Vec<u32>> {
+    type Key = (usize, usize, usize, usize, u64);
+    static DRAWN: Mutex<Vec<(Key, Arc<Vec<u32>>)>> = Mutex::new(Vec::new());
+    let key = (len, draws, n, k, seed);
+    let lookup = |sets: &[(Key, Arc<Vec<u32>>)]| {
+        sets.iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, set)| Arc::clone(set))
+    };
+    // A poisoned lock only means another thread panicked while holding it; the list is still a
+    // list of complete sets (entries are pushed whole).
+    if let Some(set) = lookup(&DRAWN.lock().unwrap_or_else(PoisonError::into_inner)) {
+        return set;
+    }
+    let set = Arc::new(draw(len, draws, n, k, seed));
+    let mut sets = DRAWN.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(other) = lookup(&sets) {
+        return other;
+    }
+    let mut held: usize = sets.iter().map(|(_, s)| s.len()).sum::<usize>() + set.len();
+    while held > DRAWN_CAPACITY && !sets.is_empty() {
+        held -= sets.remove(0).1.len();
+    }
+    if set.len() <= DRAWN_CAPACITY {
+        sets.push((key, Arc::clone(&set)));
+    }
+    set
+}
+
+/// `draws` random permutations of the blocks of `len` periods of a series of length `n` (see
+/// [`PermSet::new`]): the positions landing in the last `k` slots, `k` per draw.
+fn draw(len: usize, draws: usize, n: usize, k: usize, seed: u64) -> Vec<u32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // Blocks are anchored at the first tested period, so the tested run is made of whole
+    // blocks (the last one possibly shorter) and is one of the arrangements permuted; the
+    // periods before the first full block form a shorter block of their own.
+    let first = (n - k) % len;
+    let mut blocks: Vec<(usize, usize)> = Vec::with_capacity(n / len + 2);
+    if first > 0 {
+        blocks.push((0, first));
+    }
+    let mut at = first;
+    while at < n {
+        blocks.push((at, (at + len).min(n)));
+        at += len;
+    }
+    let mut order: Vec<usize> = (0..blocks.len()).collect();
+    let mut tail = Vec::with_capacity(draws * k);
+    let mut full = Vec::with_capacity(n);
+    for _ in 0..draws {
+        order.shuffle(&mut rng);
+        full.clear();
+        for &b in &order {
+            let (from, to) = blocks[b];
+            full.extend((from..to).map(|i| i as u32));
+        }
+        tail.extend_from_slice(&full[n - k..]);
+    }
+    tail
 }
 
 impl PermSet {
@@ -45,36 +174,10 @@ impl PermSet {
             Permutations::Iid { draws } => (1, draws),
             Permutations::Blocks { len, draws } => (len.max(1), draws),
         };
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        // Blocks are anchored at the first tested period, so the tested run is made of whole
-        // blocks (the last one possibly shorter) and is one of the arrangements permuted; the
-        // periods before the first full block form a shorter block of their own.
-        let first = (n - k) % len;
-        let mut blocks: Vec<(usize, usize)> = Vec::with_capacity(n / len + 2);
-        if first > 0 {
-            blocks.push((0, first));
-        }
-        let mut at = first;
-        while at < n {
-            blocks.push((at, (at + len).min(n)));
-            at += len;
-        }
-        let mut order: Vec<usize> = (0..blocks.len()).collect();
-        let mut tail = Vec::with_capacity(draws * k);
-        let mut full = Vec::with_capacity(n);
-        for _ in 0..draws {
-            order.shuffle(&mut rng);
-            full.clear();
-            for &b in &order {
-                let (from, to) = blocks[b];
-                full.extend((from..to).map(|i| i as u32));
-            }
-            tail.extend_from_slice(&full[n - k..]);
-        }
         PermSet {
             n,
             k,
-            sampled: Some(tail),
+            sampled: Some(drawn(len, draws, n, k, seed)),
         }
     }
 
@@ -99,10 +202,7 @@ impl PermSet {
             }
             Some(tail) => {
                 let draws = tail.len() / k.max(1);
-                let hits = tail
-                    .chunks_exact(k)
-                    .filter(|idx| stat(&mut idx.iter().map(|&i| u[i as usize])) >= observed - tol)
-                    .count();
+                let hits = sampled_hits(tail, k, u.as_slice(), alt, statistic, observed - tol);
                 (1 + hits) as f64 / (1 + draws) as f64
             }
         }
@@ -292,5 +392,75 @@ pub(crate) fn agree_with_zero(
         (near, upper)
     } else {
         (lower, near)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng;
+
+    /// `p_value` as it was written before the four-at-a-time loop: one [`stat`] per draw.
+    fn p_value_plain(perms: &PermSet, u: &DVector<f64>, alt: Alternative, st: Statistic) -> f64 {
+        let (n, k) = (perms.n, perms.k);
+        let observed = stat(alt, st, (n - k..n).map(|i| u[i]));
+        let tol = 1e-9 * (observed.abs() + u.amax() * k as f64).max(f64::MIN_POSITIVE);
+        let tail = perms.sampled.as_ref().expect("sampled");
+        let draws = tail.len() / k;
+        let hits = tail
+            .chunks_exact(k)
+            .filter(|idx| stat(alt, st, idx.iter().map(|&i| u[i as usize])) >= observed - tol)
+            .count();
+        (1 + hits) as f64 / (1 + draws) as f64
+    }
+
+    #[test]
+    fn the_four_lane_count_is_the_plain_count() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for (scheme, n, k) in [
+            (Permutations::Iid { draws: 1000 }, 60, 14),
+            (Permutations::Iid { draws: 1001 }, 31, 1),
+            (Permutations::Blocks { len: 7, draws: 999 }, 90, 20),
+            (Permutations::Blocks { len: 7, draws: 6 }, 12, 12),
+        ] {
+            let perms = PermSet::new(&scheme, n, k, 3);
+            for round in 0..40 {
+                // Residuals with ties and signed zeros, so that comparisons at the edge are met.
+                let u = DVector::from_fn(n, |_, _| match round % 3 {
+                    0 => rng.random_range(-1.0..1.0),
+                    1 => f64::from(rng.random_range(-2_i32..=2)) * 0.25,
+                    _ => [0.0, -0.0][rng.random_range(0..2)],
+                });
+                for alt in [
+                    Alternative::TwoSided,
+                    Alternative::Greater,
+                    Alternative::Less,
+                ] {
+                    for st in [Statistic::AbsSum, Statistic::SumAbs] {
+                        let fast = perms.p_value(&u, alt, st);
+                        let plain = p_value_plain(&perms, &u, alt, st);
+                        assert_eq!(fast.to_bits(), plain.to_bits(), "{scheme:?} {alt:?} {st:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shared_draws_are_the_draws_of_their_key() {
+        let a = PermSet::new(&Permutations::Iid { draws: 50 }, 40, 9, 11);
+        let b = PermSet::new(&Permutations::Iid { draws: 50 }, 40, 9, 11);
+        let fresh = draw(1, 50, 40, 9, 11);
+        assert_eq!(a.sampled.as_deref(), Some(&fresh));
+        assert_eq!(b.sampled.as_deref(), Some(&fresh));
+        // Another seed, length or scheme is another set.
+        assert_ne!(
+            PermSet::new(&Permutations::Iid { draws: 50 }, 40, 9, 12)
+                .sampled
+                .as_deref(),
+            Some(&fresh)
+        );
+        let blocks = PermSet::new(&Permutations::Blocks { len: 7, draws: 50 }, 40, 9, 11);
+        assert_eq!(blocks.sampled.as_deref(), Some(&draw(7, 50, 40, 9, 11)));
     }
 }
