@@ -46,16 +46,71 @@ pub(crate) fn gram(rows: &[f64], width: usize, out: &mut [f64]) {
 /// blocks; passing the rows of a larger matrix in consecutive pieces, in order, gives the product
 /// of the whole to the bit (each element's running sum continues where the last piece left it).
 ///
-/// A fixed register block, no run-time dispatch: sixteen accumulators per 4 × 4 block, and every
-/// element is the plain sum over the rows in row order (`((0 + a₀b₀) + a₁b₁) + …`), so the value does
-/// not depend on the CPU, the thread or the chunking. Each block reads its 4 + 4 columns of a row for
-/// 16 products (a dot product reads 2 values for 1); a piece of [`GRAM_CHUNK`] rows stays in cache
-/// while every block passes over it.
+/// A fixed register block: sixteen accumulators per 4 × 4 block, and every element is the plain sum
+/// over the rows in row order (`((0 + a₀b₀) + a₁b₁) + …`), so the value does not depend on the CPU,
+/// the thread or the chunking. Each block reads its 4 + 4 columns of a row for 16 products (a dot
+/// product reads 2 values for 1); a piece of [`GRAM_CHUNK`] rows stays in cache while every block
+/// passes over it. On an x86-64 CPU with AVX2 the same code compiled for AVX2 runs (four lanes a
+/// register instead of SSE2's two; the same multiplications and additions, never fused, so the same
+/// bits — `the_avx2_kernels_give_the_portable_bits`).
 pub(crate) fn gram_add(rows: &[f64], width: usize, out: &mut [f64]) {
     assert!(
         width.is_multiple_of(4) && out.len() == width * width,
         "gram: width {width} must be a multiple of 4 and out hold width² values"
     );
+    #[cfg(target_arch = "x86_64")]
+    if let Some(avx2) = Avx2::detect() {
+        gram_add_on(avx2, rows, width, out);
+        return;
+    }
+    gram_add_portable(rows, width, out);
+}
+
+/// Proof that the CPU runs AVX2: only [`Avx2::detect`] makes one, and the kernels compiled for AVX2
+/// (`#[target_feature(enable = "avx2")]`, which Rust makes `unsafe` to call from code compiled
+/// without it) are called only by functions that take one ([`gram_add_on`], `fit::whiten_day_on`).
+/// No FMA: a fused multiply-add rounds once where the portable code rounds twice, and would change
+/// the bits.
+#[cfg(target_arch = "x86_64")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Avx2(());
+
+#[cfg(target_arch = "x86_64")]
+impl Avx2 {
+    /// `Some` if this CPU has AVX2 (std detects it once and caches the answer).
+    #[inline]
+    pub(crate) fn detect() -> Option<Avx2> {
+        std::arch::is_x86_feature_detected!("avx2").then_some(Avx2(()))
+    }
+}
+
+/// [`gram_add`]'s kernel compiled for AVX2, through the proof that the CPU has it.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn gram_add_on(_: Avx2, rows: &[f64], width: usize, out: &mut [f64]) {
+    // SAFETY: an `Avx2` exists only if `is_x86_feature_detected!("avx2")` found AVX2 on this CPU at
+    // run time, the one requirement of calling a `target_feature(enable = "avx2")` function.
+    #[allow(unsafe_code)]
+    unsafe {
+        gram_add_avx2(rows, width, out);
+    }
+}
+
+/// [`gram_add_portable`] compiled for AVX2: the same multiplications and additions (Rust never
+/// fuses them), four lanes a register instead of two.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn gram_add_avx2(rows: &[f64], width: usize, out: &mut [f64]) {
+    gram_add_portable(rows, width, out);
+}
+
+/// [`gram_add`]'s kernel for any CPU (on x86-64 the baseline's SSE2).
+#[expect(
+    clippy::inline_always,
+    reason = "the AVX2 twin is this body inlined into a target_feature function"
+)]
+#[inline(always)]
+fn gram_add_portable(rows: &[f64], width: usize, out: &mut [f64]) {
     for bi in (0..width).step_by(4) {
         for bj in (0..=bi).step_by(4) {
             let mut acc = [[0.0f64; 4]; 4];
@@ -173,6 +228,47 @@ mod tests {
                 assert_eq!(out[i * width + j].to_bits(), want.to_bits(), "{i} {j}");
             }
         }
+    }
+
+    #[test]
+    #[expect(
+        clippy::print_stderr,
+        reason = "says so when the test is skipped (no AVX2 on this CPU)"
+    )]
+    fn the_avx2_kernels_give_the_portable_bits() {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use crate::impact::rng::Sampler;
+            let Some(avx2) = Avx2::detect() else {
+                eprintln!("skipped: this CPU has no AVX2, only the portable kernel runs here");
+                return;
+            };
+            let mut rng = Sampler::new(19);
+            // Values over many magnitudes and both signs, so that any change of order or fusing
+            // of the operations would change the roundings.
+            let value = |rng: &mut Sampler| {
+                let e = (rng.uniform() * 40.0 - 20.0).exp2();
+                (rng.uniform() - 0.5) * e
+            };
+            for width in [4usize, 8, 12, 36, 48] {
+                for n in [0usize, 1, 3, 63, 64, 65, 150] {
+                    let rows: Vec<f64> = (0..n * width).map(|_| value(&mut rng)).collect();
+                    let start: Vec<f64> = (0..width * width).map(|_| value(&mut rng)).collect();
+                    let (mut portable, mut wide) = (start.clone(), start);
+                    gram_add_portable(&rows, width, &mut portable);
+                    gram_add_on(avx2, &rows, width, &mut wide);
+                    for (i, (a, b)) in portable.iter().zip(&wide).enumerate() {
+                        assert_eq!(
+                            a.to_bits(),
+                            b.to_bits(),
+                            "width {width}, {n} rows, element {i}"
+                        );
+                    }
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        eprintln!("skipped: not x86-64, only the portable kernel exists here");
     }
 
     #[test]
