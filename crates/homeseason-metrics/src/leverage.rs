@@ -212,6 +212,9 @@ fn first_day<'a>(cells: impl Iterator<Item = &'a BTreeMap<i32, f64>>) -> Option<
         .min()
 }
 
+/// One (region, category)'s consecutive rows of a series: its key and its (epoch day, value) pairs.
+type Run<'a> = ((&'a str, &'a str), Vec<(i32, f64)>);
+
 /// Net sales per (region, category) by epoch day, from `daily_series`.
 fn sales_by_day(series: &DataFrame) -> Result<BTreeMap<(String, String), BTreeMap<i32, f64>>> {
     let mut out: BTreeMap<(String, String), BTreeMap<i32, f64>> = BTreeMap::new();
@@ -221,8 +224,8 @@ fn sales_by_day(series: &DataFrame) -> Result<BTreeMap<(String, String), BTreeMa
     let net = numbers(series, "net_amount_yuan")?;
     // The series comes a cell at a time: the days of one run of the same key are put in together
     // (in row order, so a repeated day keeps its last value, as one insert a row would).
-    let mut run: Option<((&str, &str), Vec<(i32, f64)>)> = None;
-    let mut flush = |run: Option<((&str, &str), Vec<(i32, f64)>)>| {
+    let mut run: Option<Run<'_>> = None;
+    let mut flush = |run: Option<Run<'_>>| {
         if let Some(((r, c), days)) = run {
             out.entry((r.to_owned(), c.to_owned()))
                 .or_default()
