@@ -2127,7 +2127,16 @@ impl Lake {
             std::collections::BTreeSet::new();
         for (path, parts) in self.files(table)? {
             let file = File::open(&path).map_err(io("open", &path))?;
+            // A small file is decoded on this thread (as `read_file`): a feed's files are small and
+            // many (one per region × period), and handing each to polars' pool costs more than
+            // decoding it.
+            let small = file.metadata().is_ok_and(|m| m.len() < 1 << 20);
             let frame = ParquetReader::new(file)
+                .read_parallel(if small {
+                    ParallelStrategy::None
+                } else {
+                    ParallelStrategy::Auto
+                })
                 .finish()
                 .map_err(perr(path.display().to_string()))?;
             let mut frame = upgrade_v1_names(table, frame);
