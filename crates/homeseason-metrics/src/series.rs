@@ -321,6 +321,9 @@ struct Row {
 struct Names<'a> {
     names: Vec<Option<&'a str>>,
     ids: std::collections::HashMap<Option<&'a str>, u32, Fast>,
+    /// The last name numbered and its id: a lake's rows come a partition at a time, so a column's
+    /// value mostly repeats the row before (compared, not hashed).
+    last: Option<(Option<&'a str>, u32)>,
 }
 
 /// A multiply-rotate hasher for the group-by's keys (codes and short codes of text: no hostile
@@ -355,10 +358,17 @@ type Fast = std::hash::BuildHasherDefault<FastHasher>;
 
 impl<'a> Names<'a> {
     fn id(&mut self, name: Option<&'a str>) -> u32 {
-        *self.ids.entry(name).or_insert_with(|| {
+        if let Some((last, id)) = self.last
+            && last == name
+        {
+            return id;
+        }
+        let id = *self.ids.entry(name).or_insert_with(|| {
             self.names.push(name);
             u32::try_from(self.names.len() - 1).expect("fewer than 2^32 codes")
-        })
+        });
+        self.last = Some((name, id));
+        id
     }
 
     fn get(&self, name: &str) -> Option<u32> {
