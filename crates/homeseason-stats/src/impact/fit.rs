@@ -115,6 +115,93 @@ impl Params {
     }
 }
 
+/// What [`check_columns`] found: every column's scale (root mean square over the usable days), or
+/// the first column that is constant (a second constant beside the intercept, or all zero) or
+/// collinear with the columns before it.
+#[derive(Debug, Clone, PartialEq)]
+enum Checked {
+    Scales(Vec<f64>),
+    Constant(usize),
+    Collinear(usize),
+}
+
+/// How many checks [`check_columns`] remembers (a region's windows on both cores: ~8 each).
+const CHECKS_KEPT: usize = 32;
+
+/// The scale, constant and collinearity checks of `columns` over the usable days `rows`:
+/// Gram–Schmidt, twice, on the scaled columns — about 2,500 operations a usable day for a season
+/// cell's ~36 columns. A region's categories share their covariates (the region's untargeted
+/// categories, trend, yearly terms, weekdays, day types) on every window, so the checks of one
+/// set of values are remembered, keyed by the exact bits of every value checked: the same outcome
+/// as checking again, at the cost of comparing them.
+fn check_columns(columns: &[&[f64]], rows: &[usize]) -> Checked {
+    use std::sync::Mutex;
+    static KNOWN: Mutex<Vec<(u64, Vec<u64>, Checked)>> = Mutex::new(Vec::new());
+    let mut key: Vec<u64> = Vec::with_capacity(columns.len() * rows.len() + 1);
+    key.push(columns.len() as u64);
+    for c in columns {
+        key.extend(rows.iter().map(|&t| c[t].to_bits()));
+    }
+    let hash = key.iter().fold(0x243f_6a88_85a3_08d3_u64, |h, v| {
+        (h.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
+    });
+    let known = |k: &Vec<(u64, Vec<u64>, Checked)>| {
+        k.iter()
+            .find(|(h, v, _)| *h == hash && *v == key)
+            .map(|(_, _, c)| c.clone())
+    };
+    if let Some(found) = known(
+        &KNOWN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    ) {
+        return found;
+    }
+    let checked = check_columns_now(columns, rows);
+    let mut kept = KNOWN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if kept.len() >= CHECKS_KEPT {
+        kept.remove(0);
+    }
+    kept.push((hash, key, checked.clone()));
+    checked
+}
+
+/// [`check_columns`] without the memory.
+fn check_columns_now(columns: &[&[f64]], rows: &[usize]) -> Checked {
+    let n_obs = rows.len();
+    let mut scales = Vec::with_capacity(columns.len());
+    let mut basis: Vec<Vec<f64>> = Vec::new();
+    let mut constant_seen = false;
+    for (j, col) in columns.iter().enumerate() {
+        let vals: Vec<f64> = rows.iter().map(|&t| col[t]).collect();
+        let rms = (dot(&vals, &vals) / n_obs as f64).sqrt();
+        let first = vals[0];
+        let constant = vals
+            .iter()
+            .all(|v| (v - first).abs() <= 1e-12 * first.abs());
+        if rms == 0.0 || (constant && constant_seen) {
+            return Checked::Constant(j);
+        }
+        constant_seen |= constant;
+        scales.push(rms);
+        let mut r: Vec<f64> = vals.iter().map(|v| v / rms).collect();
+        for _ in 0..2 {
+            for q in &basis {
+                let c = dot(q, &r);
+                r.iter_mut().zip(q).for_each(|(ri, qi)| *ri -= c * qi);
+            }
+        }
+        let norm = dot(&r, &r).sqrt();
+        if norm <= 1e-7 * (n_obs as f64).sqrt() {
+            return Checked::Collinear(j);
+        }
+        basis.push(r.iter().map(|v| v / norm).collect());
+    }
+    Checked::Scales(scales)
+}
+
 /// Range of θ₀ = logit ψ of the local level (ψ = random-walk innovation share): the signal-to-noise
 /// ratio ψ/(1 − ψ) from about 1e-6 to 2e4. The prior within it is the one the inverse-gamma prior on
 /// the random walk's variance induces (see [`LEVEL_PRIOR_SD`]); outside it, none.
@@ -1553,39 +1640,20 @@ impl ImpactModel {
             .filter(|(_, o)| **o)
             .map(|(t, _)| t)
             .collect();
-        let mut scales = Vec::with_capacity(k);
-        let mut basis: Vec<Vec<f64>> = Vec::new();
-        let mut constant_seen = false;
-        for (j, col) in columns.iter().enumerate() {
-            let vals: Vec<f64> = rows.iter().map(|&t| col[t]).collect();
-            let rms = (dot(&vals, &vals) / n_obs as f64).sqrt();
-            let first = vals[0];
-            let constant = vals
-                .iter()
-                .all(|v| (v - first).abs() <= 1e-12 * first.abs());
-            if rms == 0.0 || (constant && constant_seen) {
+        let scales = match check_columns(&columns, &rows) {
+            Checked::Scales(scales) => scales,
+            Checked::Constant(j) => {
                 return Err(ImpactError::ConstantCovariate {
                     name: names[j].clone(),
-                    value: first,
+                    value: columns[j][rows[0]],
                 });
             }
-            constant_seen |= constant;
-            scales.push(rms);
-            let mut r: Vec<f64> = vals.iter().map(|v| v / rms).collect();
-            for _ in 0..2 {
-                for q in &basis {
-                    let c = dot(q, &r);
-                    r.iter_mut().zip(q).for_each(|(ri, qi)| *ri -= c * qi);
-                }
-            }
-            let norm = dot(&r, &r).sqrt();
-            if norm <= 1e-7 * (n_obs as f64).sqrt() {
+            Checked::Collinear(j) => {
                 return Err(ImpactError::CollinearCovariate {
                     name: names[j].clone(),
                 });
             }
-            basis.push(r.iter().map(|v| v / norm).collect());
-        }
+        };
         let x: Vec<Vec<f64>> = columns
             .iter()
             .zip(&scales)
@@ -1963,6 +2031,48 @@ mod tests {
             wn,
             rw: false,
         }
+    }
+
+    #[test]
+    fn remembered_column_checks_are_the_checks() {
+        let n = 400;
+        let ones = vec![1.0; n];
+        let a: Vec<f64> = (0..n).map(|t| (t as f64 * 0.37).sin()).collect();
+        let b: Vec<f64> = (0..n).map(|t| (t as f64 * 0.011).cos() + 0.5).collect();
+        let twice_a: Vec<f64> = a.iter().map(|v| 2.0 * v).collect();
+        let zeros = vec![0.0; n];
+        let rows: Vec<usize> = (0..n).filter(|t| t % 7 != 3).collect();
+        for columns in [
+            vec![&ones[..], &a[..], &b[..]],
+            vec![&ones[..], &a[..], &twice_a[..]],
+            vec![&ones[..], &zeros[..], &a[..]],
+            vec![&ones[..], &a[..], &ones[..]],
+        ] {
+            let fresh = check_columns_now(&columns, &rows);
+            assert_eq!(check_columns(&columns, &rows), fresh);
+            assert_eq!(check_columns(&columns, &rows), fresh, "from memory");
+        }
+        assert!(matches!(
+            check_columns(&[&ones[..], &a[..], &twice_a[..]], &rows),
+            Checked::Collinear(2)
+        ));
+        assert!(matches!(
+            check_columns(&[&ones[..], &a[..], &ones[..]], &rows),
+            Checked::Constant(2)
+        ));
+        // The same columns over other days are checked again, not mistaken for the first.
+        let fewer: Vec<usize> = rows.iter().copied().filter(|t| t % 2 == 0).collect();
+        let Checked::Scales(all) = check_columns(&[&ones[..], &a[..], &b[..]], &rows) else {
+            panic!("independent columns")
+        };
+        let Checked::Scales(some) = check_columns(&[&ones[..], &a[..], &b[..]], &fewer) else {
+            panic!("independent columns")
+        };
+        assert_ne!(all, some);
+        assert_eq!(
+            Checked::Scales(some),
+            check_columns_now(&[&ones[..], &a[..], &b[..]], &fewer)
+        );
     }
 
     #[test]
