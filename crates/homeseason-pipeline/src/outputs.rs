@@ -52,33 +52,28 @@ pub fn estimate_timed(
     let (estimated, early, late) = std::thread::scope(|scope| {
         let view = &view;
         let early = scope.spawn(move || {
-            let mut side_times = Vec::new();
-            let mut clock = std::time::Instant::now();
-            let mut lap = |name: &'static str| {
-                side_times.push((name, clock.elapsed().as_secs_f64()));
-                clock = std::time::Instant::now();
-            };
+            let mut laps = Laps::default();
             let feeds = Feeds::read(view)?;
             // `late` needs the register too (a frame's clone shares its columns).
             let _ = activities_tx.send(feeds.activities.clone());
             drop(activities_tx);
-            lap("(alongside the uplift, not added) read activities, enterprise sales, 社零 and subsidies");
+            laps.lap("(alongside the uplift, not added) read activities, enterprise sales, 社零 and subsidies");
             let completeness = completeness_frame(lake, campaign)?;
-            lap("(alongside the uplift, not added) completeness");
+            laps.lap("(alongside the uplift, not added) completeness");
             let urban_rural = crate::dimensions::urban_rural_uplift_with(
                 view,
                 &feeds.activities,
                 campaign,
                 opts,
             )?;
-            lap("(alongside the uplift, not added) town and country (history methods per class)");
+            laps.lap("(alongside the uplift, not added) town and country (history methods per class)");
             let themes = homeseason_metrics::themes::theme_summary(
                 &feeds.activities,
                 &feeds.enterprise,
                 campaign,
             )?;
-            lap("(alongside the uplift, not added) themes");
-            Ok::<_, PipelineError>(((feeds, completeness, urban_rural, themes), side_times))
+            laps.lap("(alongside the uplift, not added) themes");
+            Ok::<_, PipelineError>(((feeds, completeness, urban_rural, themes), laps.times))
         });
         let mut read = || -> Result<(DataFrame, DataFrame)> {
             let daily = view.read_table(tables::PAYMENT_DAILY)?;
@@ -107,26 +102,21 @@ pub fn estimate_timed(
         let (late, estimated) = std::thread::scope(|inner| {
             let (series, channel_cells) = (&series, &channel_cells);
             let late = inner.spawn(move || {
-                let mut side_times = Vec::new();
-                let mut clock = std::time::Instant::now();
-                let mut lap = |name: &'static str| {
-                    side_times.push((name, clock.elapsed().as_secs_f64()));
-                    clock = std::time::Instant::now();
-                };
+                let mut laps = Laps::default();
                 // Sent by `early` once it has read the feeds (closed unsent if that failed: its
                 // error is the one reported).
                 let Ok(activities) = activities_rx.recv() else {
                     return Ok(None);
                 };
                 let events = local_event_tables(&activities, series, campaign)?;
-                lap("(alongside the uplift, not added) local events and power");
+                laps.lap("(alongside the uplift, not added) local events and power");
                 let channels = homeseason_metrics::channel::channel_uplift_of_cells(
                     channel_cells,
                     campaign,
                     opts,
                 )?;
-                lap("(alongside the uplift, not added) online and offline (history methods per channel)");
-                Ok::<_, PipelineError>(Some(((events, channels), side_times)))
+                laps.lap("(alongside the uplift, not added) online and offline (history methods per channel)");
+                Ok::<_, PipelineError>(Some(((events, channels), laps.times)))
             });
             let estimated =
                 homeseason_metrics::backtest::uplift_with_backtest(series, campaign, methods, opts);
@@ -223,6 +213,29 @@ pub fn estimate_timed(
     );
     times.extend(side_times);
     Ok((result, times))
+}
+
+/// The wall time of each stage of a thread, in seconds, named: each `lap` closes the stage since
+/// the last.
+struct Laps {
+    times: Vec<(&'static str, f64)>,
+    clock: std::time::Instant,
+}
+
+impl Default for Laps {
+    fn default() -> Laps {
+        Laps {
+            times: Vec::new(),
+            clock: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Laps {
+    fn lap(&mut self, name: &'static str) {
+        self.times.push((name, self.clock.elapsed().as_secs_f64()));
+        self.clock = std::time::Instant::now();
+    }
 }
 
 /// What `work` returned, and its wall time in seconds.

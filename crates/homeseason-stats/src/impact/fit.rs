@@ -2152,24 +2152,13 @@ mod tests {
     }
 
     #[test]
-    #[expect(
-        clippy::print_stderr,
-        reason = "says so when the test is skipped (no AVX2 on this CPU)"
-    )]
     fn the_avx2_whitening_gives_the_portable_bits() {
         #[cfg(target_arch = "x86_64")]
         {
-            let Some(avx2) = Avx2::detect() else {
-                eprintln!("skipped: this CPU has no AVX2, only the portable kernel runs here");
-                return;
-            };
+            use crate::impact::linalg::tests::{avx2_or_skip, spread};
+            let Some(avx2) = avx2_or_skip() else { return };
             let mut rng = Sampler::new(23);
-            // Values over many magnitudes and both signs, so that any change of order or fusing
-            // of the operations would change the roundings.
-            let value = |rng: &mut Sampler| {
-                let e = (rng.uniform() * 30.0 - 15.0).exp2();
-                (rng.uniform() - 0.5) * e
-            };
+            let value = |rng: &mut Sampler| spread(rng, 30.0);
             for stride in [1usize, 3, 4, 5, 8, 13, 37] {
                 let mut m =
                     [(); 4].map(|()| (0..stride).map(|_| value(&mut rng)).collect::<Vec<_>>());

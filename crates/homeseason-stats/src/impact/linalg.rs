@@ -208,7 +208,7 @@ pub(crate) fn back_substitute(l: &[f64], k: usize, b: &[f64]) -> Vec<f64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -248,26 +248,35 @@ mod tests {
         }
     }
 
-    #[test]
+    /// For the AVX2 tests: the token, or `None` after a line saying the test is skipped.
+    #[cfg(target_arch = "x86_64")]
     #[expect(
         clippy::print_stderr,
-        reason = "says so when the test is skipped (no AVX2 on this CPU)"
+        reason = "says so when an AVX2 test is skipped (no AVX2 on this CPU)"
     )]
+    pub(crate) fn avx2_or_skip() -> Option<Avx2> {
+        let found = Avx2::detect();
+        if found.is_none() {
+            eprintln!("skipped: this CPU has no AVX2, only the portable kernel runs here");
+        }
+        found
+    }
+
+    /// A value of either sign between 2^(−span/2) and 2^(span/2) in size: over many magnitudes, so
+    /// that any change of order or fusing of the operations would change the roundings.
+    pub(crate) fn spread(rng: &mut crate::impact::rng::Sampler, span: f64) -> f64 {
+        let e = (rng.uniform() * span - 0.5 * span).exp2();
+        (rng.uniform() - 0.5) * e
+    }
+
+    #[test]
     fn the_avx2_kernels_give_the_portable_bits() {
         #[cfg(target_arch = "x86_64")]
         {
             use crate::impact::rng::Sampler;
-            let Some(avx2) = Avx2::detect() else {
-                eprintln!("skipped: this CPU has no AVX2, only the portable kernel runs here");
-                return;
-            };
+            let Some(avx2) = avx2_or_skip() else { return };
             let mut rng = Sampler::new(19);
-            // Values over many magnitudes and both signs, so that any change of order or fusing
-            // of the operations would change the roundings.
-            let value = |rng: &mut Sampler| {
-                let e = (rng.uniform() * 40.0 - 20.0).exp2();
-                (rng.uniform() - 0.5) * e
-            };
+            let value = |rng: &mut Sampler| spread(rng, 40.0);
             for width in [4usize, 8, 12, 36, 48] {
                 for n in [0usize, 1, 3, 63, 64, 65, 150] {
                     let rows: Vec<f64> = (0..n * width).map(|_| value(&mut rng)).collect();
