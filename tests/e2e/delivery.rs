@@ -226,6 +226,10 @@ fn duckdb_per_day(files: &[PathBuf]) -> BTreeMap<String, (i64, i64, i64)> {
 enum Via {
     /// `homeseason ingest`.
     Ingest,
+    /// `homeseason ingest` with the lake's earlier transaction ids spilled to bucket files
+    /// whatever their number (`HOMESEASON_KNOWN_IDS_IN_MEMORY=0`): every later file's rows are
+    /// judged against them through the filter and the buckets.
+    IngestSpilled,
     /// `homeseason upload` to a live `homeseason serve`.
     Upload,
     /// `homeseason pull` from a loopback HTTP endpoint.
@@ -309,6 +313,31 @@ impl<'a> Deliverer<'a> {
     fn deliver_feed(&self, files: &[PathBuf], feed: &str) {
         match self.via {
             Via::Ingest => balanced(&ingest_reports(&self.lake, &["--feed", feed], files)),
+            Via::IngestSpilled => {
+                let mut cmd = Command::new(env!("CARGO_BIN_EXE_homeseason"));
+                cmd.args(["ingest", "--json", "--lake", s(&self.lake), "--feed", feed])
+                    .args(files)
+                    .env("HOMESEASON_KNOWN_IDS_IN_MEMORY", "0");
+                let out = cmd.output().expect("homeseason runs");
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let results: Vec<serde_json::Value> =
+                    serde_json::from_slice(&out.stdout).expect("ingest --json");
+                balanced(&results);
+                // The spilled ids' folder goes with them.
+                let left: Vec<String> = std::fs::read_dir(self.lake.join(".tmp"))
+                    .map(|d| {
+                        d.filter_map(Result::ok)
+                            .map(|e| e.file_name().to_string_lossy().into_owned())
+                            .filter(|n| n.contains("-known-"))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                assert!(left.is_empty(), "{left:?}");
+            }
             Via::Upload => {
                 let (served, token) = self.server.as_ref().expect("server");
                 let url = served.url();
@@ -494,7 +523,7 @@ fn every_delivery_pattern_gives_the_same_payment_daily_as_duckdb_on_the_raw_file
     let files_root = tmp.path().to_owned();
     let web = WebRoot::start(&files_root);
     let mut summary = Vec::new();
-    for via in [Via::Ingest, Via::Upload, Via::Pull] {
+    for via in [Via::Ingest, Via::IngestSpilled, Via::Upload, Via::Pull] {
         for (name, batches, replace_days) in &variants {
             let home = tmp
                 .path()
@@ -557,7 +586,7 @@ fn every_delivery_pattern_gives_the_same_payment_daily_as_duckdb_on_the_raw_file
         }
     }
     eprintln!(
-        "{} variants × 3 entry points, {} days, {} transaction rows, {} cells each: {}",
+        "{} variants × 3 entry points (ingest twice: ids in memory and spilled), {} days, {} transaction rows, {} cells each: {}",
         variants.len(),
         truth.len(),
         rows.len(),
@@ -1130,7 +1159,7 @@ fn a_repeated_transaction_id_with_other_values_is_a_conflict_through_every_entry
     // DuckDB's reference from both raw files, the first occurrence of each id kept.
     let first_only = duckdb_per_day(&[a.clone(), b.clone()]);
     let web = WebRoot::start(&served);
-    for via in [Via::Ingest, Via::Upload, Via::Pull] {
+    for via in [Via::Ingest, Via::IngestSpilled, Via::Upload, Via::Pull] {
         let d = Deliverer::new(via, &tmp.path().join(format!("txn-{via:?}")), &web);
         d.deliver(std::slice::from_ref(&a));
         d.deliver(std::slice::from_ref(&b));

@@ -2408,7 +2408,7 @@ pub(crate) fn private_file(path: &Path) -> std::io::Result<File> {
 }
 
 /// Restrict an existing folder to its owner (0700), best effort.
-fn set_private(dir: &Path) {
+pub(crate) fn set_private(dir: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

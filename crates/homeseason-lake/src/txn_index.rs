@@ -26,7 +26,7 @@ use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use homeseason_ingest::CompactRejects;
+use homeseason_ingest::{CompactRejects, KnownIds, KnownIdsBuilder, SpillFiles};
 use homeseason_schema::contract::tables;
 use polars::prelude::DataFrame;
 
@@ -81,6 +81,35 @@ pub fn payment_partition(institution: &str, year: i32, month: u32) -> String {
 
 fn index_dir(institution: &str, year: i32, month: u32) -> String {
     format!("{TXN_INDEX_DIR}/institution={institution}/year={year}/month={month}")
+}
+
+/// The private folder in `.tmp` that spilled transaction ids live in ([`KnownIds`]), removed with
+/// them (or, when the process dies, by the next writer: its name starts `txn-<pid>-`).
+struct SpillFolder(PathBuf);
+
+impl SpillFiles for SpillFolder {
+    fn create(&self, name: &str) -> std::io::Result<Box<dyn Write + Send>> {
+        Ok(Box::new(crate::store::private_file(&self.0.join(name))?))
+    }
+    fn open(&self, name: &str) -> std::io::Result<Option<Box<dyn Read + Send>>> {
+        match File::open(self.0.join(name)) {
+            Ok(f) => Ok(Some(Box::new(f))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+    fn remove(&self, name: &str) -> std::io::Result<()> {
+        fs::remove_file(self.0.join(name))
+    }
+    fn describe(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for SpillFolder {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Who holds an institution-month, and the fingerprints of the transactions it holds there.
@@ -366,6 +395,68 @@ impl Lake {
         Ok(out)
     }
 
+    /// Every transaction id `institution` has in the lake, as [`Lake::institution_txn_ids`] reads
+    /// them, but held in memory only when at most `in_memory` are expected (the index files' sizes):
+    /// else spilled to bucket files in a private folder of `.tmp` (removed with the ids, or by the
+    /// next writer when the process died), with a bounded filter in memory
+    /// ([`homeseason_ingest::KnownIds`]). The files are read a MiB at a time either way.
+    ///
+    /// # Errors
+    /// When an index file cannot be read or a spill file written.
+    pub fn institution_known_ids(
+        &self,
+        manifest: &Manifest,
+        institution: &str,
+        in_memory: usize,
+    ) -> Result<KnownIds> {
+        let mut files = Vec::new();
+        let mut expected = 0usize;
+        for (ext, record) in [("id128", ID_RECORD), (ID_VALUE_EXT, ID_VALUE_RECORD)] {
+            for (_, _, path, _) in self.index_files(manifest, institution, ext, None)? {
+                let len = fs::metadata(&path).map_err(io("read", &path))?.len();
+                expected += usize::try_from(len).unwrap_or(usize::MAX) / record;
+                files.push((path, record));
+            }
+        }
+        let n = SPILL_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = self
+            .root()
+            .join(".tmp")
+            .join(format!("txn-{}-known-{n}", std::process::id()));
+        let folder = dir.clone();
+        let mut ids = KnownIdsBuilder::new(
+            move || {
+                fs::create_dir(&folder)?;
+                crate::store::set_private(&folder);
+                Ok(Box::new(SpillFolder(folder)) as Box<dyn SpillFiles>)
+            },
+            expected,
+            in_memory,
+        )
+        .map_err(io("create", &dir))?;
+        let mut rec = [0u8; ID_VALUE_RECORD];
+        for (path, record) in files {
+            let f = File::open(&path).map_err(io("read", &path))?;
+            let mut r = std::io::BufReader::with_capacity(1 << 20, f);
+            loop {
+                match r.read_exact(&mut rec[..record]) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                    Err(e) => return Err(io("read", &path)(e)),
+                }
+                let mut id = [0; 16];
+                id.copy_from_slice(&rec[..16]);
+                let mut values = [0; 8];
+                if record == ID_VALUE_RECORD {
+                    values.copy_from_slice(&rec[16..24]);
+                }
+                ids.push(u128::from_le_bytes(id), u64::from_le_bytes(values))
+                    .map_err(io("write", &dir))?;
+            }
+        }
+        ids.finish().map_err(io("write", &dir))
+    }
+
     /// The files holding rows of `institution`'s `year`-`month` and the merchant pairs counted there;
     /// `None` when nobody holds it.
     ///
@@ -646,5 +737,90 @@ mod tests {
         );
         let text = fs::read_to_string(dir.path().join(TXN_INDEX_DIR).join("FORMAT")).unwrap();
         assert!(text.starts_with(TXN_INDEX_FORMAT));
+    }
+
+    /// Ids past the bound are spilled to a private folder of `.tmp` that goes with them, and
+    /// answer as the ids read whole: the format-2 and format-3 files of two months, an id in
+    /// both with its values known only in the second, and an unlisted file ignored.
+    #[test]
+    fn spilled_ids_answer_as_the_ids_read_whole_and_leave_no_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path()).unwrap();
+        lake.ensure_index_format().unwrap();
+        let id = |i: u64| (u128::from(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)) << 64) | u128::from(i);
+        let mut manifest = lake.manifest().unwrap();
+        let write = |rel: &str, bytes: Vec<u8>| {
+            let path = dir.path().join(TXN_INDEX_DIR).join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, bytes).unwrap();
+        };
+        // Format 2 (id, day) in September: ids 1..=3000; format 3 (id, values, day) in October:
+        // ids 2001..=9000, values i + 7 (so 2001..=3000 are in both).
+        let v2: Vec<u8> = (1..=3000u64)
+            .flat_map(|i| [&id(i).to_le_bytes()[..], &19_600i32.to_le_bytes()].concat())
+            .collect();
+        let v3: Vec<u8> = (2001..=9000u64)
+            .flat_map(|i| {
+                [
+                    &id(i).to_le_bytes()[..],
+                    &(i + 7).to_le_bytes(),
+                    &19_630i32.to_le_bytes(),
+                ]
+                .concat()
+            })
+            .collect();
+        write("institution=wallet_b/year=2023/month=9/aaaa.id128", v2);
+        write("institution=wallet_b/year=2023/month=10/bbbb.id128v", v3);
+        // Not in the manifest: never read.
+        write(
+            "institution=wallet_b/year=2023/month=11/cccc.id128v",
+            [
+                &id(99_999).to_le_bytes()[..],
+                &5u64.to_le_bytes(),
+                &0i32.to_le_bytes(),
+            ]
+            .concat(),
+        );
+        for (sha, name) in [("aaaa", "sep.csv"), ("bbbb", "oct.csv")] {
+            manifest.files.push(crate::manifest::FileEntry {
+                sha256: sha.into(),
+                file: name.into(),
+                feed: "payment_transactions".into(),
+                table: "payment_daily".into(),
+                ingested_at: String::new(),
+                report: serde_json::Value::Null,
+                partitions: Vec::new(),
+                superseded: Vec::new(),
+            });
+        }
+        let whole = lake.institution_txn_ids(&manifest, "wallet_b").unwrap();
+        assert_eq!(whole.len(), 9000);
+        let memory = lake
+            .institution_known_ids(&manifest, "wallet_b", usize::MAX)
+            .unwrap();
+        assert!(!memory.is_spilled());
+        let spilled = lake
+            .institution_known_ids(&manifest, "wallet_b", 100)
+            .unwrap();
+        assert!(spilled.is_spilled(), "{spilled:?}");
+        let folders = || -> Vec<String> {
+            fs::read_dir(dir.path().join(".tmp"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.contains("-known-"))
+                .collect()
+        };
+        let made = folders();
+        assert_eq!(made.len(), 1, "{made:?}");
+        assert!(made[0].starts_with(&format!("txn-{}-known-", std::process::id())));
+        for i in (1..=9000u64).chain([99_999, 123_456]) {
+            let want = whole.get(&id(i)).copied();
+            assert_eq!(spilled.exact(id(i)).unwrap(), want, "id {i}");
+            assert_eq!(memory.exact(id(i)).unwrap(), want, "id {i}");
+        }
+        assert_eq!(whole.get(&id(10)), Some(&0));
+        assert_eq!(whole.get(&id(2500)), Some(&2507));
+        drop(spilled);
+        assert!(folders().is_empty(), "{:?}", folders());
     }
 }

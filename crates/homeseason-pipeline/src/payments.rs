@@ -106,8 +106,8 @@ struct LakeCtx<'a> {
     lake: &'a Lake,
     manifest: Manifest,
     spill: TxnSpill,
-    /// The institution's transaction ids, read once per file.
-    ids: Option<(String, Arc<homeseason_lake::TxnIds>)>,
+    /// The institution's transaction ids, read once per file (spilled when many).
+    ids: Option<(String, Arc<homeseason_ingest::KnownIds>)>,
     /// The state of the institution's index the ids were read from (taken just before reading
     /// them), checked again when the file commits.
     seen: Vec<(PathBuf, u64)>,
@@ -129,7 +129,11 @@ impl TxnContext for LakeCtx<'_> {
                     .map_err(|e| e.to_string())?;
                 let ids = Arc::new(
                     self.lake
-                        .institution_txn_ids(&self.manifest, institution)
+                        .institution_known_ids(
+                            &self.manifest,
+                            institution,
+                            homeseason_ingest::known_in_memory(),
+                        )
                         .map_err(|e| e.to_string())?,
                 );
                 self.ids = Some((institution.to_owned(), Arc::clone(&ids)));

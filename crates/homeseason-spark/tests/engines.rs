@@ -17,7 +17,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use homeseason_ingest::{MonthOwner, TxnContext, TxnOutcome, ingest_transactions};
+use homeseason_ingest::{KnownIds, MonthOwner, TxnContext, TxnOutcome, ingest_transactions};
 use homeseason_pipeline::Profiles;
 use homeseason_schema::campaign::Campaign;
 use homeseason_spark::{Input, SparkOptions, run_rollup};
@@ -88,7 +88,9 @@ impl TxnContext for MemLake {
         year: i32,
         month: u32,
     ) -> Result<Option<MonthOwner>, String> {
-        let ids = Arc::new(self.ids.get(institution).cloned().unwrap_or_default());
+        let ids = Arc::new(KnownIds::from(
+            self.ids.get(institution).cloned().unwrap_or_default(),
+        ));
         let held = self.index.get(&(institution.to_owned(), year, month));
         let hashes = |set: &BTreeSet<PairRecord>| set.iter().map(|(p, _)| *p).collect();
         Ok(Some(MonthOwner {

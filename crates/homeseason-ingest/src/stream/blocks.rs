@@ -147,7 +147,12 @@ impl DupFilter {
             .clamp(1 << 20, DUP_MAX_BITS);
         #[cfg(test)]
         let bits = DUP_TEST_BITS.with(std::cell::Cell::get).unwrap_or(bits);
-        let n = bits / 512;
+        DupFilter::with_bits(bits)
+    }
+
+    /// A filter of `bits` bits (a power of two, at least 512).
+    pub(super) fn with_bits(bits: usize) -> DupFilter {
+        let n = (bits / 512).max(1);
         DupFilter {
             blocks: vec![[0; 8]; n],
             mask: n - 1,
@@ -182,6 +187,14 @@ impl DupFilter {
             b[w] |= bit;
         }
         new
+    }
+
+    /// Whether `fp` may have been recorded (`false`: certainly not).
+    #[inline]
+    pub(super) fn contains(&self, fp: u64) -> bool {
+        let (block, bits) = self.bits(fp);
+        let b = &self.blocks[block];
+        bits.iter().all(|&(w, bit)| b[w] & bit != 0)
     }
 
     /// The block `fp` probes, read so that the probe that follows finds it in the cache (see

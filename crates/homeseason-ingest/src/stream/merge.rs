@@ -127,7 +127,13 @@ pub(super) struct Merged {
     pub(super) dropped: Vec<u64>,
     /// Every transaction id the institution already has in the lake (all months), once a month
     /// that the lake holds is met.
-    pub(super) known: Option<Arc<HashMap<u128, u64>>>,
+    pub(super) known: Option<Arc<KnownIds>>,
+    /// First pass, ids spilled: the rows whose id the filter may hold, judged when the pass is
+    /// over ([`resolve_deferred`]).
+    pub(super) deferred: Option<Deferred>,
+    /// The lines of deferred rows the lake does not hold (the filter's false hits), in file
+    /// order: the verification pass takes them.
+    pub(super) late: Vec<u64>,
     pub(super) duplicates_in_file: usize,
     pub(super) duplicates_across: BTreeMap<MonthKey, usize>,
     /// Rows rejected as `conflict`: a transaction id repeated with other values (in the file or
@@ -671,6 +677,8 @@ pub(super) fn merge(
         lake_conflicts: FpSet::with_capacity(0),
         dropped: Vec::new(),
         known: None,
+        deferred: None,
+        late: Vec::new(),
         duplicates_in_file: 0,
         duplicates_across: BTreeMap::new(),
         conflicts: 0,
@@ -748,7 +756,13 @@ pub(super) fn merge(
                         }
                     }
                 }
-                if take_row(&mut m, ctx, institution, file, row)? == Taken::HeldOther {
+                let check = if verify_set.is_none() {
+                    Check::Defer
+                } else {
+                    Check::Exact
+                };
+                if take_row(&mut m, ctx, institution, file, (row, line), check)? == Taken::HeldOther
+                {
                     // The lake holds this id with other values: a conflict, the first is kept.
                     // The first pass notes it, so that the second reads the row's text.
                     if verify_set.is_none() {
@@ -765,8 +779,48 @@ pub(super) fn merge(
         }
         base_line += u64::from(out.lines);
     }
+    resolve_deferred(&mut m, file)?;
     flush_spills(&mut m, ctx, file, true)?;
     Ok(m)
+}
+
+/// The first pass is over: judge the rows it deferred (ids spilled, the filter may hold them)
+/// against the lake's buckets. Held with the same or unknown values: a duplicate across files, as
+/// [`take_row`] counts it. Held with other values: a conflict the verification pass rejects with
+/// its text, as when [`take_row`] finds it. Not held (the filter's false hit): a new row the
+/// verification pass takes ([`Merged::late`]).
+fn resolve_deferred(m: &mut Merged, file: &str) -> Result<()> {
+    let Some(d) = m.deferred.take() else {
+        return Ok(());
+    };
+    let Some(known) = m.known.clone() else {
+        return Ok(());
+    };
+    let KnownIds::Spilled(spilled) = &*known else {
+        return Ok(());
+    };
+    let mut late = Vec::new();
+    spilled
+        .resolve(d, |j| {
+            let fp = (j.id >> 64) as u64;
+            match j.held {
+                Some(h) if h != 0 && h != j.values => {
+                    m.candidates.insert(fp);
+                    m.lake_conflicts.insert(fp);
+                    m.candidate_count += 1;
+                }
+                Some(_) => *m.duplicates_across.entry(j.month).or_default() += 1,
+                None => {
+                    m.candidates.insert(fp);
+                    m.candidate_count += 1;
+                    late.push(j.line);
+                }
+            }
+        })
+        .map_err(|e| lake_err(file, e))?;
+    late.sort_unstable();
+    m.late = late;
+    Ok(())
 }
 
 fn lake_err(file: &str, reason: impl std::fmt::Display) -> IngestError {
@@ -808,6 +862,18 @@ fn flush_spills(
 /// Ids or merchant pairs of a month kept before they are handed to the lake.
 const SPILL_BATCH: usize = 1 << 16;
 
+/// How [`take_row`] checks a row against the lake's ids when they are spilled and the filter may
+/// hold it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// Defer the row ([`Merged::deferred`]; the first pass).
+    Defer,
+    /// Read the id's bucket (the few rows judged outside the first pass).
+    Exact,
+    /// The row's id is known not to be in the lake ([`Merged::late`]).
+    Absent,
+}
+
 /// What [`take_row`] did with a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Taken {
@@ -817,6 +883,8 @@ enum Taken {
     HeldSame,
     /// The lake holds its id with other values: nothing done (the caller rejects it).
     HeldOther,
+    /// The lake's ids are spilled and may hold it: deferred ([`resolve_deferred`]).
+    Deferred,
 }
 
 /// Takes a row that is the first of its `txn_id` in the file: the month (and what the lake holds
@@ -826,7 +894,8 @@ fn take_row(
     ctx: &mut dyn TxnContext,
     institution: &str,
     file: &str,
-    row: &Row,
+    (row, line): (&Row, u64),
+    check: Check,
 ) -> Result<Taken> {
     if !m.months.contains_key(&row.month) {
         let (y, mo) = year_month(row.month);
@@ -864,7 +933,27 @@ fn take_row(
         return Ok(Taken::HeldSame);
     };
     let id = (u128::from(row.fp) << 64) | u128::from(row.fp2);
-    if let Some(&held) = m.known.as_ref().and_then(|k| k.get(&id)) {
+    let held = match (m.known.as_deref(), check) {
+        (None, _) | (_, Check::Absent) => None,
+        (Some(known), _) => match known.quick(id) {
+            Lookup::Absent => None,
+            Lookup::Held(v) => Some(v),
+            Lookup::Maybe if check == Check::Exact => {
+                known.exact(id).map_err(|e| lake_err(file, e))?
+            }
+            Lookup::Maybe => {
+                let KnownIds::Spilled(spilled) = known else {
+                    return Err(lake_err(file, "an id in memory answered maybe"));
+                };
+                let d = m.deferred.get_or_insert_with(|| spilled.deferred());
+                spilled
+                    .defer(d, id, row.values, line, row.month)
+                    .map_err(|e| lake_err(file, e))?;
+                return Ok(Taken::Deferred);
+            }
+        },
+    };
+    if let Some(held) = held {
         if held != 0 && held != row.values {
             return Ok(Taken::HeldOther);
         }
@@ -967,8 +1056,10 @@ pub(super) fn verify(
     // The first row of each txn_id text behind a repeated fingerprint, by fingerprint.
     let mut firsts = Firsts::default();
     let dropped = std::mem::take(&mut m.dropped);
+    let late = std::mem::take(&mut m.late);
     let months_before = m.months.len();
     let mut next_dropped = dropped.iter().copied().peekable();
+    let mut next_late = late.iter().copied().peekable();
     let mut chunks = InOrder::new(first);
     let mut base_line: u64 = 1;
     while let Some(out) = chunks.next(rx) {
@@ -977,6 +1068,13 @@ pub(super) fn verify(
             let line = base_line + u64::from(row.line) - 1;
             while next_dropped.next_if(|&d| d < line).is_some() {}
             let was_dropped = next_dropped.next_if_eq(&line).is_some();
+            while next_late.next_if(|&d| d < line).is_some() {}
+            if next_late.next_if_eq(&line).is_some() {
+                // Deferred by the first pass and not in the lake: a new row, taken now.
+                firsts.push(row.fp, FirstSeen::of(row, txn_id, merchant, line));
+                take_row(m, ctx, &spec.institution, file, (row, line), Check::Absent)?;
+                continue;
+            }
             if !was_dropped {
                 firsts.push(row.fp, FirstSeen::of(row, txn_id, merchant, line));
                 if m.lake_conflicts.contains(row.fp) {
@@ -999,7 +1097,9 @@ pub(super) fn verify(
                     // A new txn_id the first pass dropped: take it now.
                     firsts.push(row.fp, FirstSeen::of(row, txn_id, merchant, line));
                     m.duplicates_in_file -= 1;
-                    if take_row(m, ctx, &spec.institution, file, row)? == Taken::HeldOther {
+                    let taken =
+                        take_row(m, ctx, &spec.institution, file, (row, line), Check::Exact)?;
+                    if taken == Taken::HeldOther {
                         reject_lake_conflict(sink, spec, line, txn_id, raw);
                         m.conflicts += 1;
                     }
@@ -1040,6 +1140,8 @@ pub(super) fn finish(
         lake_conflicts,
         dropped: _,
         known: _,
+        deferred: _,
+        late: _,
         duplicates_in_file,
         duplicates_across,
         conflicts,
@@ -1171,7 +1273,7 @@ mod tests {
     /// A lake that holds some of the file's ids (some with other values) and keeps what is spilled.
     #[derive(Default)]
     struct HeldIds {
-        ids: Arc<HashMap<u128, u64>>,
+        ids: Arc<KnownIds>,
         spilled: Spilled<(u128, i32, u64)>,
         pairs: Spilled<(u64, i32)>,
         area_pairs: Spilled<(u64, i32)>,
@@ -1276,6 +1378,17 @@ mod tests {
     }
 
     fn ingest(text: &str, name: &str, held: &[u128], second: Second) -> (TxnOutcome, HeldIds) {
+        ingest_with(text, name, held, second, false)
+    }
+
+    /// [`ingest`], the lake's ids spilled to bucket files when `spilled`.
+    fn ingest_with(
+        text: &str,
+        name: &str,
+        held: &[u128],
+        second: Second,
+        spilled: bool,
+    ) -> (TxnOutcome, HeldIds) {
         let bytes: Arc<[u8]> = Arc::from(text.as_bytes());
         let open = move || -> std::io::Result<Box<dyn Read + Send>> {
             Ok(Box::new(Cursor::new(ArcBytes(bytes.clone()))))
@@ -1291,11 +1404,17 @@ mod tests {
             campaign: &campaign,
         };
         // Every third held id with other values (a conflict), the others with unknown values.
-        let ids = held
+        let held: Vec<(u128, u64)> = held
             .iter()
             .enumerate()
             .map(|(i, id)| (*id, if i % 3 == 0 { 7 } else { 0 }))
             .collect();
+        let ids = known::tests::build(
+            &held,
+            if spilled { 0 } else { usize::MAX },
+            &known::tests::MemFiles::default(),
+        );
+        assert_eq!(ids.is_spilled(), spilled);
         let mut ctx = HeldIds {
             ids: Arc::new(ids),
             ..HeldIds::default()
@@ -1373,6 +1492,54 @@ mod tests {
             a.duplicates_across_files
         );
         assert!(a.conflicts > 100, "{}", a.conflicts);
+    }
+
+    /// The lake's ids spilled to bucket files give the outcome of the ids in memory: with the
+    /// normal filter (the held rows deferred and found in their buckets), with a tiny one (almost
+    /// every row deferred, the new ones taken by the verification pass), with a tiny duplicate
+    /// table as well (the dropped rows' ids read from their buckets one by one), and through the
+    /// full second pass. Counts, daily and area rows, rejects, months and the index spilled (as
+    /// sets) are equal.
+    #[test]
+    fn spilled_lake_ids_give_the_in_memory_outcome() {
+        let text = repeating_csv(30_000, "\n");
+        // Held: every 7th id of the file, and as many that it does not carry.
+        let held: Vec<u128> = (0..60_000)
+            .step_by(7)
+            .map(|i| txn_id128(format!("T{i}").as_bytes()))
+            .collect();
+        let name = "t_2023-09.csv";
+        let (a, lake_a) = ingest_with(&text, name, &held, Second::Verify, false);
+        let mut others = vec![ingest_with(&text, name, &held, Second::Verify, true)];
+        known::KNOWN_TEST_BITS.with(|b| b.set(Some(512)));
+        others.push(ingest_with(&text, name, &held, Second::Verify, true));
+        DUP_TEST_BITS.with(|b| b.set(Some(512)));
+        others.push(ingest_with(&text, name, &held, Second::Verify, true));
+        others.push(ingest_with(&text, name, &held, Second::Full, true));
+        DUP_TEST_BITS.with(|b| b.set(None));
+        known::KNOWN_TEST_BITS.with(|b| b.set(None));
+        for (x, lake_x) in &others {
+            assert_eq!(a.report, x.report);
+            assert!(a.rows.equals_missing(&x.rows), "{}\n{}", a.rows, x.rows);
+            assert!(a.area_rows.equals_missing(&x.area_rows));
+            let (ar, xr) = (a.rejects.to_frame().unwrap(), x.rejects.to_frame().unwrap());
+            assert!(ar.equals_missing(&xr), "{ar}\n{xr}");
+            assert_eq!(a.months, x.months);
+            assert_eq!(a.home_month, x.home_month);
+            assert_eq!(
+                (a.duplicates_in_file, a.duplicates_across_files, a.conflicts),
+                (x.duplicates_in_file, x.duplicates_across_files, x.conflicts)
+            );
+            assert_eq!(sorted(&lake_a.spilled), sorted(&lake_x.spilled));
+            assert_eq!(sorted(&lake_a.pairs), sorted(&lake_x.pairs));
+            assert_eq!(sorted(&lake_a.area_pairs), sorted(&lake_x.area_pairs));
+        }
+        assert!(
+            a.duplicates_across_files > 1000,
+            "{}",
+            a.duplicates_across_files
+        );
+        assert!(a.conflicts > 1000, "{}", a.conflicts);
     }
 
     /// The filter has no false negatives (a repeat is always a hit) and few false hits at its

@@ -46,6 +46,7 @@ use crate::{Feed, FileReport, IngestError, Result};
 
 mod area;
 mod blocks;
+mod known;
 mod merge;
 mod reader;
 mod rules;
@@ -56,6 +57,10 @@ mod xxh64;
 pub use area::{Area, Areas};
 use blocks::*;
 pub(crate) use blocks::{beijing_day, parse_fen};
+use known::{Deferred, Lookup};
+pub use known::{
+    KNOWN_IN_MEMORY, KnownIds, KnownIdsBuilder, SpillFiles, SpilledIds, known_in_memory,
+};
 pub use merge::name_month;
 use merge::*;
 pub use reader::read_full;
@@ -105,8 +110,8 @@ pub struct MonthOwner {
     pub sha256: String,
     /// Ids ([`txn_id128`]) of every transaction of the institution already in the lake, each with
     /// the fingerprint of its values ([`txn_values_fingerprint`]; `0` when the lake's index does
-    /// not know them).
-    pub txn_ids: Arc<HashMap<u128, u64>>,
+    /// not know them): in memory, or spilled to bucket files when there are many ([`KnownIds`]).
+    pub txn_ids: Arc<KnownIds>,
     /// Merchant pairs already counted in the month (see [`TxnContext::spill_pairs`]).
     pub merchant_pairs: Vec<u64>,
     /// Area merchant pairs already counted in the month (see [`TxnContext::spill_area_pairs`]).
