@@ -67,10 +67,10 @@ pub use stream::{
 };
 pub use stream::{
     ID128_SECOND_SUFFIX, INDEX_HASH_SEED, KNOWN_IN_MEMORY, KnownIds, KnownIdsBuilder, MonthKey,
-    MonthOwner, NoLake, Opener, SpillFiles, SpilledIds, TxnContext, TxnMonth, TxnOutcome,
-    area_merchant_pair, campaign_years, detect_payment_feed, ingest_transaction_bytes,
-    ingest_transactions, known_in_memory, merchant_pair, parquet_to_csv, sniff_header,
-    txn_fingerprint, txn_id128, year_month,
+    MonthOwner, NoLake, Opener, SpillFiles, SpillRead, SpilledIds, TxnContext, TxnMonth,
+    TxnOutcome, area_merchant_pair, campaign_years, detect_payment_feed, for_each_record,
+    ingest_transaction_bytes, ingest_transactions, known_in_memory, merchant_pair, parquet_to_csv,
+    sniff_header, txn_fingerprint, txn_id128, year_month,
 };
 pub use stream::{TXN_VALUE_FIELDS, txn_conflict_detail, txn_values_fingerprint};
 pub use suppress::{

@@ -26,7 +26,7 @@ use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use homeseason_ingest::{CompactRejects, KnownIds, KnownIdsBuilder, SpillFiles};
+use homeseason_ingest::{CompactRejects, KnownIds, KnownIdsBuilder, SpillFiles, SpillRead};
 use homeseason_schema::contract::tables;
 use polars::prelude::DataFrame;
 
@@ -91,7 +91,7 @@ impl SpillFiles for SpillFolder {
     fn create(&self, name: &str) -> std::io::Result<Box<dyn Write + Send>> {
         Ok(Box::new(crate::store::private_file(&self.0.join(name))?))
     }
-    fn open(&self, name: &str) -> std::io::Result<Option<Box<dyn Read + Send>>> {
+    fn open(&self, name: &str) -> std::io::Result<Option<Box<dyn SpillRead>>> {
         match File::open(self.0.join(name)) {
             Ok(f) => Ok(Some(Box::new(f))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -434,16 +434,9 @@ impl Lake {
             in_memory,
         )
         .map_err(io("create", &dir))?;
-        let mut rec = [0u8; ID_VALUE_RECORD];
         for (path, record) in files {
-            let f = File::open(&path).map_err(io("read", &path))?;
-            let mut r = std::io::BufReader::with_capacity(1 << 20, f);
-            loop {
-                match r.read_exact(&mut rec[..record]) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-                    Err(e) => return Err(io("read", &path)(e)),
-                }
+            let mut f = File::open(&path).map_err(io("read", &path))?;
+            homeseason_ingest::for_each_record(&mut f, record, |rec| {
                 let mut id = [0; 16];
                 id.copy_from_slice(&rec[..16]);
                 let mut values = [0; 8];
@@ -451,8 +444,8 @@ impl Lake {
                     values.copy_from_slice(&rec[16..24]);
                 }
                 ids.push(u128::from_le_bytes(id), u64::from_le_bytes(values))
-                    .map_err(io("write", &dir))?;
-            }
+            })
+            .map_err(io("read", &path))?;
         }
         ids.finish().map_err(io("write", &dir))
     }

@@ -3,8 +3,8 @@
 //!
 //! A lake that holds 50 M transactions of an institution holds 50 M ids, 24 bytes each with their
 //! values' fingerprint: ~1.6 GB as a hash map. Past [`KNOWN_IN_MEMORY`] ids they are written to
-//! `2ᵇ` bucket files by the top bits of the id (about [`BUCKET_IDS`] ids a bucket), and only a
-//! blocked Bloom filter of them stays in memory (about 10 bits an id, at most 128 MiB). The first
+//! `2ᵇ` bucket files by the top bits of the id (about [`BUCKET_IDS`] ids a bucket, each then sorted
+//! by id, one record an id), and only a blocked Bloom filter of them stays in memory (about 10 bits an id, at most 128 MiB). The first
 //! pass asks the filter: an id it has never seen is new for certain and taken at once, as before; an
 //! id it may have seen is *deferred* — written to the deferred bucket of its id with its line, values
 //! and month — and once the pass is over each bucket is read with its deferred rows and every
@@ -12,9 +12,13 @@
 //! duplicate across files; held with other values, a conflict; not held (a false hit of the
 //! filter), a new row the verification pass takes. Memory stays the filter plus one bucket,
 //! whatever the lake holds; the outcome is the one the hash map gives (the tests compare them).
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 
 use super::*;
+
+/// A spilled file opened for reading: read through, or searched ([`KnownIds::exact`]).
+pub trait SpillRead: Read + Seek + Send {}
+impl<T: Read + Seek + Send> SpillRead for T {}
 
 /// Where spilled ids are written: named files of one private folder, which the lake provides
 /// (IO belongs to the lake) and removes when this is dropped.
@@ -28,7 +32,7 @@ pub trait SpillFiles: Send + Sync {
     ///
     /// # Errors
     /// When it exists but cannot be opened.
-    fn open(&self, name: &str) -> std::io::Result<Option<Box<dyn Read + Send>>>;
+    fn open(&self, name: &str) -> std::io::Result<Option<Box<dyn SpillRead>>>;
     /// Remove file `name`.
     ///
     /// # Errors
@@ -141,25 +145,69 @@ impl KnownIds {
         match (self.quick(id), self) {
             (Lookup::Absent, _) => Ok(None),
             (Lookup::Held(v), _) => Ok(Some(v)),
-            (Lookup::Maybe, KnownIds::Spilled(s)) => {
-                let bucket = s.read_bucket(s.bucket(id))?;
-                Ok(held_in(&bucket, id))
-            }
+            (Lookup::Maybe, KnownIds::Spilled(s)) => s.search(id),
             (Lookup::Maybe, KnownIds::Memory(_)) => Ok(None),
         }
     }
 }
 
-/// The values of `id` in a bucket sorted by id (stably: the records of an id in the order they
-/// were pushed): the first that is known, else `0`; `None` when the bucket does not hold it.
-fn held_in(bucket: &[(u128, u64)], id: u128) -> Option<u64> {
-    let from = bucket.partition_point(|(i, _)| *i < id);
-    let mut same = bucket[from..]
-        .iter()
-        .take_while(|(i, _)| *i == id)
-        .peekable();
-    same.peek()?;
-    Some(same.map(|(_, v)| *v).find(|v| *v != 0).unwrap_or(0))
+/// Bits of the id after the bucket's that [`Bucket::dir`] indexes.
+const DIR_BITS: u32 = 16;
+
+/// A bucket read whole: its ids sorted (once each), with a directory of where each value of the
+/// next [`DIR_BITS`] bits of the id starts (ids are hashes, so ~16 ids a slot at 2²⁰ a bucket):
+/// a lookup is a cache miss or two, not twenty.
+struct Bucket {
+    recs: Vec<(u128, u64)>,
+    dir: Vec<u32>,
+    /// Bits of the bucket number (the id's top bits).
+    bits: u32,
+}
+
+impl Bucket {
+    fn slot(bits: u32, id: u128) -> usize {
+        let hi = ((id >> 64) as u64).checked_shl(bits).unwrap_or(0);
+        (hi >> (64 - DIR_BITS)) as usize
+    }
+
+    fn new(recs: Vec<(u128, u64)>, bits: u32) -> Bucket {
+        let mut dir = vec![0u32; (1 << DIR_BITS) + 1];
+        for (id, _) in &recs {
+            dir[Bucket::slot(bits, *id) + 1] += 1;
+        }
+        for i in 1..dir.len() {
+            dir[i] += dir[i - 1];
+        }
+        Bucket { recs, dir, bits }
+    }
+
+    /// The values of `id` (`0`: unknown), `None` when the bucket does not hold it.
+    fn get(&self, id: u128) -> Option<u64> {
+        let k = Bucket::slot(self.bits, id);
+        let range = &self.recs[self.dir[k] as usize..self.dir[k + 1] as usize];
+        range
+            .binary_search_by_key(&id, |(i, _)| *i)
+            .ok()
+            .map(|i| range[i].1)
+    }
+}
+
+/// A bucket's records sorted by id, one record an id: the first known values of the id (in the
+/// order they were pushed: `seq`), else `0` — what the in-memory map keeps.
+fn sorted_unique(mut recs: Vec<(u128, u32, u64)>) -> Vec<(u128, u64)> {
+    recs.sort_unstable_by_key(|(id, seq, _)| (*id, *seq));
+    let mut out: Vec<(u128, u64)> = Vec::with_capacity(recs.len());
+    for (id, _, v) in recs {
+        match out.last_mut() {
+            Some(last) if last.0 == id => {
+                if last.1 == 0 {
+                    last.1 = v;
+                }
+            }
+            _ => out.push((id, v)),
+        }
+    }
+    out
 }
 
 /// Ids spilled to bucket files in a private folder (removed when this is dropped), with a filter of
@@ -194,18 +242,38 @@ impl SpilledIds {
         bucket_of(id, self.buckets)
     }
 
-    /// Bucket `b`'s records, sorted by id (stably).
-    fn read_bucket(&self, b: usize) -> std::io::Result<Vec<(u128, u64)>> {
-        let mut out = Vec::with_capacity(self.len / self.buckets + self.len / self.buckets / 8);
-        if let Some(f) = self.files.open(&bucket_name(b))? {
-            let mut r = BufReader::with_capacity(1 << 20, f);
-            let mut rec = [0u8; KNOWN_RECORD];
-            while read_record(&mut r, &mut rec)? {
-                out.push((le_u128(&rec[..16]), le_u64(&rec[16..24])));
+    /// Bucket `b` (sorted by id, one record an id since [`KnownIdsBuilder::finish`]).
+    fn read_bucket(&self, b: usize) -> std::io::Result<Bucket> {
+        let mut recs = Vec::with_capacity(self.len / self.buckets + self.len / self.buckets / 8);
+        if let Some(mut f) = self.files.open(&bucket_name(b))? {
+            for_each_record(&mut f, KNOWN_RECORD, |rec| {
+                recs.push((le_u128(&rec[..16]), le_u64(&rec[16..24])));
+                Ok(())
+            })?;
+        }
+        Ok(Bucket::new(recs, self.buckets.trailing_zeros()))
+    }
+
+    /// [`KnownIds::exact`] of a spilled id: a binary search of its sorted bucket file (about 20
+    /// reads of a record), not the bucket read whole.
+    fn search(&self, id: u128) -> std::io::Result<Option<u64>> {
+        let Some(mut f) = self.files.open(&bucket_name(self.bucket(id)))? else {
+            return Ok(None);
+        };
+        let n = f.seek(SeekFrom::End(0))? / KNOWN_RECORD as u64;
+        let (mut lo, mut hi) = (0u64, n);
+        let mut rec = [0u8; KNOWN_RECORD];
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            f.seek(SeekFrom::Start(mid * KNOWN_RECORD as u64))?;
+            f.read_exact(&mut rec)?;
+            match le_u128(&rec[..16]).cmp(&id) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(Some(le_u64(&rec[16..24]))),
             }
         }
-        out.sort_by_key(|(id, _)| *id);
-        Ok(out)
+        Ok(None)
     }
 
     /// A new, empty set of deferred rows.
@@ -261,22 +329,21 @@ impl SpilledIds {
                 .map_err(std::io::IntoInnerError::into_error)?;
             let bucket = self.read_bucket(b)?;
             let name = deferred_name(b);
-            let f = self.files.open(&name)?.ok_or_else(|| {
+            let mut f = self.files.open(&name)?.ok_or_else(|| {
                 std::io::Error::new(std::io::ErrorKind::NotFound, format!("{name} went away"))
             })?;
-            let mut r = BufReader::with_capacity(1 << 20, f);
-            let mut rec = [0u8; DEFERRED_RECORD];
-            while read_record(&mut r, &mut rec)? {
+            for_each_record(&mut f, DEFERRED_RECORD, |rec| {
                 let id = le_u128(&rec[..16]);
                 judged(Judged {
                     id,
                     values: le_u64(&rec[16..24]),
                     line: le_u64(&rec[24..32]),
                     month: u32::from_le_bytes([rec[32], rec[33], rec[34], rec[35]]),
-                    held: held_in(&bucket, id),
+                    held: bucket.get(id),
                 });
-            }
-            drop(r);
+                Ok(())
+            })?;
+            drop(f);
             self.files.remove(&name)?;
         }
         Ok(())
@@ -317,24 +384,41 @@ fn le_u128(b: &[u8]) -> u128 {
     u128::from_le_bytes(a)
 }
 
-/// Read one whole record; `false` at the end of the file (a partial record at the end is an error).
-fn read_record(r: &mut impl Read, rec: &mut [u8]) -> std::io::Result<bool> {
-    let mut got = 0;
-    while got < rec.len() {
-        match r.read(&mut rec[got..]) {
-            Ok(0) if got == 0 => return Ok(false),
-            Ok(0) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "a partial record at the end of a spilled id file",
-                ));
-            }
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+/// Hand every `size`-byte record of `r` to `f`, reading ~1 MiB at a time.
+///
+/// # Errors
+/// On IO failures, `f`'s errors, and a partial record at the end.
+pub fn for_each_record(
+    r: &mut dyn Read,
+    size: usize,
+    mut f: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; (1 << 20) / size * size];
+    let mut filled = 0;
+    loop {
+        let n = match r.read(&mut buf[filled..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
+        };
+        filled += n;
+        if n == 0 || filled == buf.len() {
+            let whole = filled / size * size;
+            buf[..whole].chunks_exact(size).try_for_each(&mut f)?;
+            buf.copy_within(whole..filled, 0);
+            filled -= whole;
+        }
+        if n == 0 {
+            return if filled == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "a partial record at the end of an id file",
+                ))
+            };
         }
     }
-    Ok(true)
 }
 
 /// Builds [`KnownIds`]: ids pushed in the index's order (files sorted, records in file order), kept
@@ -431,6 +515,27 @@ impl KnownIdsBuilder {
                     w.into_inner()
                         .map_err(std::io::IntoInnerError::into_error)?;
                 }
+                // Each bucket sorted by id, one record an id (a bucket at a time in memory).
+                for b in 0..ids.buckets {
+                    let name = bucket_name(b);
+                    let mut recs = Vec::new();
+                    if let Some(mut f) = ids.files.open(&name)? {
+                        let mut seq = 0u32;
+                        for_each_record(&mut f, KNOWN_RECORD, |rec| {
+                            recs.push((le_u128(&rec[..16]), seq, le_u64(&rec[16..24])));
+                            seq = seq.wrapping_add(1);
+                            Ok(())
+                        })?;
+                    }
+                    let recs = sorted_unique(recs);
+                    let mut w = BufWriter::with_capacity(1 << 20, ids.files.create(&name)?);
+                    for (id, v) in &recs {
+                        w.write_all(&id.to_le_bytes())?;
+                        w.write_all(&v.to_le_bytes())?;
+                    }
+                    w.into_inner()
+                        .map_err(std::io::IntoInnerError::into_error)?;
+                }
                 Ok(KnownIds::Spilled(ids))
             }
         }
@@ -486,11 +591,11 @@ pub(super) mod tests {
                 .insert(name.to_owned(), Vec::new());
             Ok(Box::new(MemWriter(self.clone(), name.to_owned())))
         }
-        fn open(&self, name: &str) -> std::io::Result<Option<Box<dyn Read + Send>>> {
+        fn open(&self, name: &str) -> std::io::Result<Option<Box<dyn SpillRead>>> {
             let files = self.0.lock().expect("files");
             Ok(files
                 .get(name)
-                .map(|b| Box::new(Cursor::new(b.clone())) as Box<dyn Read + Send>))
+                .map(|b| Box::new(Cursor::new(b.clone())) as Box<dyn SpillRead>))
         }
         fn remove(&self, name: &str) -> std::io::Result<()> {
             self.0.lock().expect("files").remove(name);
@@ -618,6 +723,32 @@ pub(super) mod tests {
             );
             assert_eq!(k.exact(id + 1).expect("exact"), None);
         }
+    }
+
+    /// Records are whole whatever the reads return; a partial record at the end is an error.
+    #[test]
+    fn records_are_read_whole_across_short_reads() {
+        /// Returns at most 7 bytes a read.
+        struct Trickle(Cursor<Vec<u8>>);
+        impl Read for Trickle {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = buf.len().min(7);
+                self.0.read(&mut buf[..n])
+            }
+        }
+        let bytes: Vec<u8> = (0..(36 * 50_000u32)).map(|i| (i % 251) as u8).collect();
+        let mut got = Vec::new();
+        for_each_record(&mut Trickle(Cursor::new(bytes.clone())), 36, |r| {
+            got.extend_from_slice(r);
+            Ok(())
+        })
+        .expect("whole records");
+        assert_eq!(got, bytes);
+        let err = for_each_record(&mut Cursor::new(bytes[..36 * 3 + 5].to_vec()), 36, |_| {
+            Ok(())
+        })
+        .expect_err("a partial record");
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
     }
 
     #[test]

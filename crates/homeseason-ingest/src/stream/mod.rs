@@ -59,7 +59,8 @@ use blocks::*;
 pub(crate) use blocks::{beijing_day, parse_fen};
 use known::{Deferred, Lookup};
 pub use known::{
-    KNOWN_IN_MEMORY, KnownIds, KnownIdsBuilder, SpillFiles, SpilledIds, known_in_memory,
+    KNOWN_IN_MEMORY, KnownIds, KnownIdsBuilder, SpillFiles, SpillRead, SpilledIds, for_each_record,
+    known_in_memory,
 };
 pub use merge::name_month;
 use merge::*;
