@@ -7,8 +7,10 @@
 //! channel group, the merchant's fingerprint, the amount in fen and the kind. The merging thread takes
 //! the chunks in file order, removes duplicate `txn_id`s (first occurrence kept, by line), checks each
 //! row against the institution's txn-id index for the row's own month (other files already in the lake)
-//! and aggregates to `payment_daily`. Memory is the duplicate table (8 bytes a row), the merchant-day
-//! set, and a few chunks in flight — never the file. Money is summed in integer fen.
+//! and aggregates to `payment_daily`. Memory is the duplicate table (a bounded filter, [`DupFilter`]),
+//! the merchant-day set, the ids the lake already holds (a hash map up to [`KNOWN_IN_MEMORY`], else
+//! spilled to bucket files behind a bounded filter: [`KnownIds`]), and a few chunks in flight — never
+//! the file. Money is summed in integer fen.
 //!
 //! Which months a file writes: its *home month* (the month holding most of its rows; on a tie the one
 //! with more rows no other file holds, then the month in the file's name, then the later) always; any other
