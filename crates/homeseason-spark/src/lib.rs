@@ -728,8 +728,9 @@ fn stage_known(
         let manifest = lake.manifest().map_err(lake_err)?;
         // The state first: a writer committing after it makes this run's commits stale.
         let state = lake.txn_index_state(&manifest, inst).map_err(lake_err)?;
+        // Spilled to bucket files past the in-memory bound, and staged a bucket at a time.
         let ids = lake
-            .institution_txn_ids(&manifest, inst)
+            .institution_known_ids(&manifest, inst, homeseason_ingest::known_in_memory())
             .map_err(lake_err)?;
         let pairs = lake
             .institution_txn_pairs(&manifest, inst)
@@ -745,31 +746,36 @@ fn stage_known(
                 }
             }
         }
-        known.insert(inst.to_owned(), (ids.len(), pairs.len(), area_pairs.len()));
+        let mut part = 0usize;
+        let n_ids = ids
+            .for_each_chunk(|chunk| {
+                let (fp, fp2): (Vec<i64>, Vec<i64>) = chunk
+                    .iter()
+                    .map(|(id, _)| ((id >> 64) as u64 as i64, *id as u64 as i64))
+                    .unzip();
+                // The values' fingerprint, 0 when the index does not know it (format 2).
+                let vfp: Vec<i64> = chunk.iter().map(|(_, v)| *v as i64).collect();
+                let n = fp.len();
+                let mut df = DataFrame::new(
+                    n,
+                    vec![
+                        Column::new_scalar("inst".into(), Scalar::from(PlSmallStr::from(inst)), n),
+                        Column::new("fp".into(), fp),
+                        Column::new("fp2".into(), fp2),
+                        Column::new("vfp".into(), vfp),
+                    ],
+                )
+                .map_err(std::io::Error::other)?;
+                let path = staging
+                    .join("known_ids")
+                    .join(format!("part-{k}-{part}.parquet"));
+                part += 1;
+                write_parquet(&path, &mut df).map_err(|e| std::io::Error::other(e.to_string()))
+            })
+            .map_err(|e| SparkError::Lake(e.to_string()))?;
+        drop(ids);
+        known.insert(inst.to_owned(), (n_ids, pairs.len(), area_pairs.len()));
         seen.insert(inst.to_owned(), state);
-        if !ids.is_empty() {
-            let (fp, fp2): (Vec<i64>, Vec<i64>) = ids
-                .keys()
-                .map(|id| ((id >> 64) as u64 as i64, *id as u64 as i64))
-                .unzip();
-            // The values' fingerprint, 0 when the index does not know it (format 2).
-            let vfp: Vec<i64> = ids.values().map(|v| *v as i64).collect();
-            let n = fp.len();
-            let mut df = DataFrame::new(
-                n,
-                vec![
-                    Column::new_scalar("inst".into(), Scalar::from(PlSmallStr::from(inst)), n),
-                    Column::new("fp".into(), fp),
-                    Column::new("fp2".into(), fp2),
-                    Column::new("vfp".into(), vfp),
-                ],
-            )
-            .map_err(staged)?;
-            write_parquet(
-                &staging.join("known_ids").join(format!("part-{k}.parquet")),
-                &mut df,
-            )?;
-        }
         for (dir, pairs) in [("known_pairs", pairs), ("known_area_pairs", area_pairs)] {
             if pairs.is_empty() {
                 continue;

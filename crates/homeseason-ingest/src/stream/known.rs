@@ -127,6 +127,38 @@ impl KnownIds {
         matches!(self, KnownIds::Spilled(_))
     }
 
+    /// Hand every id (once, with its values: `0` unknown) to `f`, at most about a bucket
+    /// (~2²⁰ ids) at a time: the Spark engine stages them this way, within the same memory.
+    /// Returns how many.
+    ///
+    /// # Errors
+    /// When a bucket cannot be read, and `f`'s errors.
+    pub fn for_each_chunk(
+        &self,
+        mut f: impl FnMut(&[(u128, u64)]) -> std::io::Result<()>,
+    ) -> std::io::Result<usize> {
+        let mut n = 0;
+        match self {
+            KnownIds::Memory(ids) => {
+                let all: Vec<(u128, u64)> = ids.iter().map(|(i, v)| (*i, *v)).collect();
+                for chunk in all.chunks(BUCKET_IDS) {
+                    n += chunk.len();
+                    f(chunk)?;
+                }
+            }
+            KnownIds::Spilled(s) => {
+                for b in 0..s.buckets {
+                    let bucket = s.read_bucket(b)?;
+                    if !bucket.recs.is_empty() {
+                        n += bucket.recs.len();
+                        f(&bucket.recs)?;
+                    }
+                }
+            }
+        }
+        Ok(n)
+    }
+
     /// What can be said of `id` from memory.
     pub(super) fn quick(&self, id: u128) -> Lookup {
         match self {
@@ -704,6 +736,28 @@ pub(super) mod tests {
             "the deferred files are removed: {:?}",
             files.names()
         );
+    }
+
+    /// Every id comes once in the chunks, spilled or not.
+    #[test]
+    fn the_chunks_hold_every_id_once() {
+        let mut all = ids(20_000);
+        all.push(all[5]);
+        for in_memory in [0, usize::MAX] {
+            let k = build(&all, in_memory, &MemFiles::default());
+            let mut got = Vec::new();
+            let n = k
+                .for_each_chunk(|c| {
+                    assert!(c.len() <= BUCKET_IDS, "{}", c.len());
+                    got.extend_from_slice(c);
+                    Ok(())
+                })
+                .expect("chunks");
+            got.sort_unstable();
+            let mut want = all[..20_000].to_vec();
+            want.sort_unstable();
+            assert_eq!((n, got), (20_000, want), "in_memory {in_memory}");
+        }
     }
 
     #[test]
