@@ -30,7 +30,7 @@ use polars::prelude::*;
 use std::collections::BTreeSet;
 
 use crate::corpus::{Expect, cases};
-use crate::util::{demo_dir, fails, ingest, ok, read_json};
+use crate::util::{demo_dir, fails, ingest, ok, ok_with_env, read_json};
 
 fn cluster() -> Option<SparkOptions> {
     let required = std::env::var("HOMESEASON_SPARK_TEST").is_ok_and(|v| v == "require");
@@ -301,21 +301,14 @@ fn spark_ingest_of_the_sample_season_lands_the_same_lake_tables() {
     ingest(&lake, &[], &[first]);
     // The lake's ids spilled to bucket files however few (as past 2²⁰ ids): Spark is handed them a
     // bucket at a time.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_homeseason"))
-        .args(spark_ingest_args(
+    let stdout = ok_with_env(
+        &spark_ingest_args(
             &opts,
             &lake,
             &[sample.to_str().unwrap(), copy.to_str().unwrap()],
-        ))
-        .env("HOMESEASON_KNOWN_IDS_IN_MEMORY", "0")
-        .output()
-        .expect("homeseason runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ),
+        &[("HOMESEASON_KNOWN_IDS_IN_MEMORY", "0")],
     );
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let results: serde_json::Value = serde_json::from_str(&stdout).expect("JSON results");
     let twice = results
         .as_array()

@@ -16,7 +16,16 @@ pub(crate) fn homeseason(args: &[&str]) -> Output {
 
 /// Run and require success, returning stdout.
 pub(crate) fn ok(args: &[&str]) -> String {
-    let out = homeseason(args);
+    ok_with_env(args, &[])
+}
+
+/// [`ok`] with the environment variables `env` set for the run.
+pub(crate) fn ok_with_env(args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_homeseason"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("the homeseason binary runs");
     assert!(
         out.status.success(),
         "homeseason {args:?} failed\nstdout:\n{}\nstderr:\n{}",

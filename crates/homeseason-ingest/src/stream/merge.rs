@@ -1455,6 +1455,28 @@ mod tests {
         all
     }
 
+    /// Two ingests of one file gave the same outcome: counts, daily and area rows, rejects,
+    /// months and the index spilled to the lake (as sets, whatever the order of the calls).
+    fn assert_same_outcome(
+        (a, lake_a): (&TxnOutcome, &HeldIds),
+        (x, lake_x): (&TxnOutcome, &HeldIds),
+    ) {
+        assert_eq!(a.report, x.report);
+        assert!(a.rows.equals_missing(&x.rows), "{}\n{}", a.rows, x.rows);
+        assert!(a.area_rows.equals_missing(&x.area_rows));
+        let (ar, xr) = (a.rejects.to_frame().unwrap(), x.rejects.to_frame().unwrap());
+        assert!(ar.equals_missing(&xr), "{ar}\n{xr}");
+        assert_eq!(a.months, x.months);
+        assert_eq!(a.home_month, x.home_month);
+        assert_eq!(
+            (a.duplicates_in_file, a.duplicates_across_files, a.conflicts),
+            (x.duplicates_in_file, x.duplicates_across_files, x.conflicts)
+        );
+        assert_eq!(sorted(&lake_a.spilled), sorted(&lake_x.spilled));
+        assert_eq!(sorted(&lake_a.pairs), sorted(&lake_x.pairs));
+        assert_eq!(sorted(&lake_a.area_pairs), sorted(&lake_x.area_pairs));
+    }
+
     /// A duplicate table far too small (most rows are false hits: dropped by the first pass, found
     /// new by the verification pass and taken there) gives the same outcome as the normal one:
     /// counts, daily and area rows, rejects, months and the index spilled (as sets).
@@ -1470,21 +1492,8 @@ mod tests {
         let (b, lake_b) = ingest(&text, "t_2023-09.csv", &held, Second::Verify);
         let (c, lake_c) = ingest(&text, "t_2023-09.csv", &held, Second::Full);
         DUP_TEST_BITS.with(|b| b.set(None));
-        for (x, lake_x) in [(&b, &lake_b), (&c, &lake_c)] {
-            assert_eq!(a.report, x.report);
-            assert!(a.rows.equals_missing(&x.rows), "{}\n{}", a.rows, x.rows);
-            assert!(a.area_rows.equals_missing(&x.area_rows));
-            let (ar, xr) = (a.rejects.to_frame().unwrap(), x.rejects.to_frame().unwrap());
-            assert!(ar.equals_missing(&xr), "{ar}\n{xr}");
-            assert_eq!(a.months, x.months);
-            assert_eq!(a.home_month, x.home_month);
-            assert_eq!(
-                (a.duplicates_in_file, a.duplicates_across_files, a.conflicts),
-                (x.duplicates_in_file, x.duplicates_across_files, x.conflicts)
-            );
-            assert_eq!(sorted(&lake_a.spilled), sorted(&lake_x.spilled));
-            assert_eq!(sorted(&lake_a.pairs), sorted(&lake_x.pairs));
-            assert_eq!(sorted(&lake_a.area_pairs), sorted(&lake_x.area_pairs));
+        for x in [(&b, &lake_b), (&c, &lake_c)] {
+            assert_same_outcome((&a, &lake_a), x);
         }
         assert!(
             a.duplicates_across_files > 100,
@@ -1519,20 +1528,7 @@ mod tests {
         DUP_TEST_BITS.with(|b| b.set(None));
         known::KNOWN_TEST_BITS.with(|b| b.set(None));
         for (x, lake_x) in &others {
-            assert_eq!(a.report, x.report);
-            assert!(a.rows.equals_missing(&x.rows), "{}\n{}", a.rows, x.rows);
-            assert!(a.area_rows.equals_missing(&x.area_rows));
-            let (ar, xr) = (a.rejects.to_frame().unwrap(), x.rejects.to_frame().unwrap());
-            assert!(ar.equals_missing(&xr), "{ar}\n{xr}");
-            assert_eq!(a.months, x.months);
-            assert_eq!(a.home_month, x.home_month);
-            assert_eq!(
-                (a.duplicates_in_file, a.duplicates_across_files, a.conflicts),
-                (x.duplicates_in_file, x.duplicates_across_files, x.conflicts)
-            );
-            assert_eq!(sorted(&lake_a.spilled), sorted(&lake_x.spilled));
-            assert_eq!(sorted(&lake_a.pairs), sorted(&lake_x.pairs));
-            assert_eq!(sorted(&lake_a.area_pairs), sorted(&lake_x.area_pairs));
+            assert_same_outcome((&a, &lake_a), (x, lake_x));
         }
         assert!(
             a.duplicates_across_files > 1000,
