@@ -90,11 +90,15 @@ impl FpSet {
             i = (i + 1) & mask;
         }
     }
-    /// The slot `fp` would be probed at first, read so that the probe that follows finds it in
-    /// the cache (a block of these loads overlaps their memory latency; the value is meaningless).
+    /// Ask the cache for the slot `fp` would be probed at first, so that a probe a few rows later
+    /// finds it there ([`prefetch`]).
     #[inline]
-    pub(super) fn touch(&self, fp: u64) -> u64 {
-        self.slots[self.slot(fp)]
+    pub(super) fn touch(&self, fp: u64) {
+        prefetch(&self.slots[self.slot(fp)]);
+    }
+    /// The fingerprints held.
+    pub(super) fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.slots.iter().copied().filter(|&f| f != 0)
     }
     pub(super) fn grow(&mut self) {
         let old = std::mem::take(&mut self.slots);
@@ -108,6 +112,49 @@ impl FpSet {
     pub(crate) fn len(&self) -> usize {
         self.len
     }
+}
+
+/// The fingerprints a later pass wants ([`FpSet`]) behind a bitmap small enough to stay in a core's
+/// cache: the verification pass asks for every line of the file, and most lines are not wanted,
+/// so most answers come from the bitmap without a probe of the set (a cache miss each).
+#[derive(Debug, Clone)]
+pub(crate) struct WantSet {
+    set: FpSet,
+    bits: Vec<u64>,
+    mask: u64,
+}
+
+/// The most bits of a [`WantSet`]'s bitmap: 2²² bits, 512 KiB (a quarter of this machine's L2).
+const WANT_MAX_BITS: usize = 1 << 22;
+
+impl WantSet {
+    pub(crate) fn new(set: FpSet) -> WantSet {
+        let n = set.iter().count();
+        let nbits = n
+            .saturating_mul(16)
+            .next_power_of_two()
+            .clamp(1 << 12, WANT_MAX_BITS);
+        let mut bits = vec![0u64; nbits / 64];
+        let mask = (nbits - 1) as u64;
+        for fp in set.iter() {
+            let b = want_bit(fp) & mask;
+            bits[(b >> 6) as usize] |= 1 << (b & 63);
+        }
+        WantSet { set, bits, mask }
+    }
+
+    /// Whether `fp` is wanted.
+    #[inline]
+    pub(crate) fn contains(&self, fp: u64) -> bool {
+        let b = want_bit(fp) & self.mask;
+        self.bits[(b >> 6) as usize] & (1 << (b & 63)) != 0 && self.set.contains(fp)
+    }
+}
+
+/// A fingerprint's bit in [`WantSet`]'s bitmap: another mix than [`FpSet::slot`]'s.
+#[inline]
+fn want_bit(fp: u64) -> u64 {
+    mix64(fp ^ 0x5851_f42d_4c95_7f2d)
 }
 
 /// Bits of [`DupFilter`] aimed at per expected row (rounded up to a power of two).
@@ -197,11 +244,10 @@ impl DupFilter {
         bits.iter().all(|&(w, bit)| b[w] & bit != 0)
     }
 
-    /// The block `fp` probes, read so that the probe that follows finds it in the cache (see
-    /// [`FpSet::touch`]; the value is meaningless).
+    /// Ask the cache for the block `fp` probes (see [`FpSet::touch`]).
     #[inline]
-    pub(super) fn touch(&self, fp: u64) -> u64 {
-        self.blocks[(mix64(fp) as usize) & self.mask][0]
+    pub(super) fn touch(&self, fp: u64) {
+        prefetch(&self.blocks[(mix64(fp) as usize) & self.mask]);
     }
 
     /// Bytes held.
@@ -209,6 +255,26 @@ impl DupFilter {
     pub(super) fn bytes(&self) -> usize {
         self.blocks.len() * 64
     }
+}
+
+/// A hint to the CPU to bring `r`'s cache line into the cache. The merger probes tables far larger
+/// than the cache at random (the duplicate filter, the merchant pairs): prefetching a block of rows'
+/// slots before probing them overlaps their memory latency. A prefetch retires at once, where a plain
+/// load would hold the core until its line arrives.
+#[inline]
+pub(super) fn prefetch<T>(r: &T) {
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    // SAFETY: `_mm_prefetch` needs SSE, part of every x86_64 CPU (the target's baseline), and
+    // only hints the cache: it reads no memory the program can observe and cannot fault, and the
+    // address is a live reference's anyway.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            std::ptr::from_ref(r).cast::<i8>(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = r;
 }
 
 pub(super) fn trim(b: &[u8]) -> &[u8] {

@@ -20,7 +20,7 @@ pub(super) struct Acc {
 #[derive(Default)]
 pub(super) struct Aggregate {
     /// The rows by area cell ([`pack_area`]).
-    pub(super) areas: U64Map<Acc>,
+    pub(super) areas: AccMap,
     /// Distinct merchants of each daily cell ([`pack_group`]): the one figure of a daily cell that
     /// is not the sum of its area cells' (a merchant selling in two areas of a region counts once
     /// there). Touched only when a (cell, merchant) pair is counted for the first time.
@@ -28,10 +28,121 @@ pub(super) struct Aggregate {
     pub(super) rows: usize,
 }
 
+/// An area cell's sums in one cache line, with its key ([`AccMap`]).
+#[derive(Default, Clone, Copy)]
+#[repr(C, align(64))]
+pub(super) struct AccSlot {
+    key: u64,
+    rows: i64,
+    txn_count: i64,
+    merchants: i64,
+    sale_fen: i128,
+    refund_fen: i128,
+}
+
+impl AccSlot {
+    fn acc(&self) -> Acc {
+        Acc {
+            rows: self.rows,
+            txn_count: self.txn_count,
+            sale_fen: self.sale_fen,
+            refund_fen: self.refund_fen,
+            merchants: self.merchants,
+        }
+    }
+}
+
+/// The area cells' sums by key: open addressing over [`AccSlot`]s, a cache line each, so that the
+/// merger can prefetch a row's cell before it adds the row ([`AccMap::touch`]) — a month holds
+/// about a million cells, far more than the cache.
+pub(super) struct AccMap {
+    /// Key `0` marks an empty slot; the cell keyed `0` (never a real cell: its day's high bits are
+    /// offset) lives in `zero`.
+    slots: Vec<AccSlot>,
+    len: usize,
+    zero: Option<AccSlot>,
+}
+
+impl Default for AccMap {
+    fn default() -> Self {
+        AccMap {
+            slots: vec![AccSlot::default(); 1024],
+            len: 0,
+            zero: None,
+        }
+    }
+}
+
+impl AccMap {
+    #[inline]
+    fn home(&self, key: u64) -> usize {
+        (mix64(key) as usize) & (self.slots.len() - 1)
+    }
+
+    /// The cell of `key`, added (zero) when new.
+    #[inline]
+    fn cell(&mut self, key: u64) -> &mut AccSlot {
+        if key == 0 {
+            return self.zero.get_or_insert_with(AccSlot::default);
+        }
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            let k = self.slots[i].key;
+            if k == key {
+                return &mut self.slots[i];
+            }
+            if k == 0 {
+                self.len += 1;
+                self.slots[i].key = key;
+                return &mut self.slots[i];
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let doubled = vec![AccSlot::default(); self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, doubled);
+        let mask = self.slots.len() - 1;
+        for s in old.into_iter().filter(|s| s.key != 0) {
+            let mut i = self.home(s.key);
+            while self.slots[i].key != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = s;
+        }
+    }
+
+    /// Ask the cache for the slot `key` is probed at first ([`prefetch`]).
+    #[inline]
+    pub(super) fn touch(&self, key: u64) {
+        prefetch(&self.slots[self.home(key)]);
+    }
+
+    /// The cells and their sums, in no particular order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (u64, Acc)> + '_ {
+        self.zero
+            .iter()
+            .chain(self.slots.iter().filter(|s| s.key != 0))
+            .map(|s| (s.key, s.acc()))
+    }
+}
+
 /// The distinct merchants counted so far: (cell, merchant) and (area cell, merchant) pairs.
 pub(super) struct Merchants {
     pub(super) cells: FpSet,
     pub(super) areas: FpSet,
+}
+
+/// The area cell of a row ([`pack_area`]).
+#[inline]
+pub(super) fn area_key(row: &Row) -> u64 {
+    let (day, _, mcc, channel) = unpack_group(row.group);
+    pack_area(day, row.area, mcc, channel)
 }
 
 impl Aggregate {
@@ -43,11 +154,7 @@ impl Aggregate {
         merchants: &mut Merchants,
     ) -> (Option<u64>, Option<u64>) {
         self.rows += 1;
-        let (day, _, mcc, channel) = unpack_group(row.group);
-        let area = self
-            .areas
-            .entry(pack_area(day, row.area, mcc, channel))
-            .or_default();
+        let area = self.areas.cell(area_key(row));
         area.rows += 1;
         if row.kind == SALE {
             area.txn_count += 1;
@@ -77,8 +184,8 @@ impl Aggregate {
     /// cells' own distinct merchants.
     pub(super) fn daily(&self, region_of_area: &[Option<u8>]) -> U64Map<Acc> {
         let mut cells: U64Map<Acc> = U64Map::default();
-        for (key, a) in &self.areas {
-            let (day, area, mcc, channel) = unpack_area(*key);
+        for (key, a) in self.areas.iter() {
+            let (day, area, mcc, channel) = unpack_area(key);
             let Some(region) = region_of_area.get(usize::from(area)).copied().flatten() else {
                 continue;
             };
@@ -488,7 +595,10 @@ pub(super) fn run_pass<T>(
     let owned_name = file.to_owned();
     // The verification pass keeps the first pass's digest: it need not hash the file again.
     let hash = !only_wanted;
-    let reader = std::thread::spawn(move || read_chunks(&owned_name, raw, csv, hash, &tx_a));
+    let pool = Arc::new(BufPool::default());
+    let reader_pool = Arc::clone(&pool);
+    let reader =
+        std::thread::spawn(move || read_chunks(&owned_name, raw, csv, hash, &tx_a, &reader_pool));
     let Ok(chunk0) = rx_a.recv() else {
         drop(rx_a);
         return match reader.join() {
@@ -541,7 +651,7 @@ pub(super) fn run_pass<T>(
         contract,
         regions: Regions::embedded(),
         category,
-        want_fps: want,
+        want_fps: want.map(WantSet::new),
         only_wanted,
         want_months: Vec::new(),
         years: campaign_years(campaign),
@@ -561,13 +671,14 @@ pub(super) fn run_pass<T>(
         for _ in 0..workers {
             let rx = Arc::clone(&rx_a);
             let tx = tx_b.clone();
+            let pool = &pool;
             scope.spawn(move || {
                 let mut caches = Caches::default();
                 loop {
                     let next = rx.lock().ok().and_then(|r| r.recv().ok());
                     let Some(chunk) = next else { break };
                     let out = process_chunk(spec, &chunk, &mut caches, false);
-                    drop(chunk);
+                    pool.give(chunk.data);
                     if tx.send(out).is_err() {
                         break;
                     }
@@ -706,20 +817,18 @@ pub(super) fn merge(
                 (None, None) => sink.push_detail(line, header, r.reason, &r.value, None, &r.raw),
             }
         }
-        // Rows in blocks: the slots a block will probe in the duplicate and merchant tables are
-        // loaded first, all at once (the loads overlap), so the probes below find them cached.
-        for block in out.rows.chunks(TOUCH_BLOCK) {
-            let mut touched = 0u64;
-            for row in block {
-                if verify_set.is_none() {
-                    touched ^= seen.touch(row.fp);
-                }
-                if row.kind == SALE {
-                    touched ^= m.merchants.cells.touch(row.merchant);
-                    touched ^= m.merchants.areas.touch(row.area_merchant);
-                }
+        // Rows in blocks: the slots the next block will probe in the duplicate and merchant
+        // tables are prefetched before this block is probed, so that their memory latency
+        // overlaps this block's work.
+        let first_pass = verify_set.is_none();
+        let mut blocks = out.rows.chunks(TOUCH_BLOCK).peekable();
+        if let Some(b) = blocks.peek() {
+            touch_block(b, first_pass.then_some(&seen), &m);
+        }
+        while let Some(block) = blocks.next() {
+            if let Some(b) = blocks.peek() {
+                touch_block(b, first_pass.then_some(&seen), &m);
             }
-            std::hint::black_box(touched);
             for row in block {
                 // Within-file duplicates: the first pass drops every row the filter may have
                 // seen (the verification pass judges them exactly); the full second pass judges
@@ -990,8 +1099,32 @@ fn take_row(
     Ok(Taken::Added)
 }
 
-/// Rows whose table slots are loaded together before they are probed ([`FpSet::touch`]).
+/// Rows whose table slots are prefetched together, a block ahead of their probes
+/// ([`FpSet::touch`]).
 const TOUCH_BLOCK: usize = 32;
+
+/// Prefetch the slots `block`'s rows will probe: the duplicate filter's (`seen`, the first pass),
+/// the area cell's (a month already met) and the merchant pairs' (sales).
+fn touch_block(block: &[Row], seen: Option<&DupFilter>, m: &Merged) {
+    let mut month: Option<(MonthKey, &MonthState)> = None;
+    for row in block {
+        if let Some(seen) = seen {
+            seen.touch(row.fp);
+        }
+        let ms = match month {
+            Some((k, ms)) if k == row.month => Some(ms),
+            _ => m.months.get(&row.month),
+        };
+        if let Some(ms) = ms {
+            ms.main.areas.touch(area_key(row));
+            month = Some((row.month, ms));
+        }
+        if row.kind == SALE {
+            m.merchants.cells.touch(row.merchant);
+            m.merchants.areas.touch(row.area_merchant);
+        }
+    }
+}
 
 /// The workers' outputs back in file order.
 struct InOrder {
@@ -1197,8 +1330,8 @@ pub(super) fn finish(
                     merchants: acc.merchants,
                 });
             }
-            for (g, acc) in &ms.main.areas {
-                let (day, area, mcc, channel) = unpack_area(*g);
+            for (g, acc) in ms.main.areas.iter() {
+                let (day, area, mcc, channel) = unpack_area(g);
                 let Some(area) = areas.get(area) else {
                     continue;
                 };

@@ -336,7 +336,8 @@ pub(super) fn pair_in(
     nonzero(xxh64::xxh64(buf, INDEX_HASH_SEED))
 }
 
-/// Appends `v` in decimal, its digits zero-padded to at least `width` (as `{v:0width$}`).
+/// Appends `v` in decimal, its digits zero-padded to at least `width` (as `{v:0width$}`), a byte
+/// at a time (a copy of the few digits would be a call to `memcpy`, most of this function's time).
 fn push_decimal(buf: &mut Vec<u8>, v: i64, width: usize) {
     if v < 0 {
         buf.push(b'-');
@@ -353,7 +354,10 @@ fn push_decimal(buf: &mut Vec<u8>, v: i64, width: usize) {
         }
     }
     let start = at.min(digits.len() - width.min(digits.len()));
-    buf.extend_from_slice(&digits[start..]);
+    buf.reserve(digits.len() - start);
+    for &d in &digits[start..] {
+        buf.push(d);
+    }
 }
 
 /// The fingerprint of a transaction's values — everything it contributes to `payment_daily`: its

@@ -7,6 +7,40 @@ pub(super) struct Chunk {
     pub(super) data: Vec<u8>,
 }
 
+/// Chunk buffers handed back by the workers for the reader to fill again: a pass reuses a few
+/// buffers rather than mapping (and zeroing) fresh pages for each ~4 MB chunk.
+#[derive(Default)]
+pub(super) struct BufPool(Mutex<Vec<Vec<u8>>>);
+
+/// The most buffers a [`BufPool`] keeps (the chunks in flight are bounded by the channels).
+const POOL_MAX: usize = 24;
+
+impl BufPool {
+    /// A spare buffer, empty, or a new one.
+    pub(super) fn take(&self) -> Vec<u8> {
+        let mut b = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK + (CHUNK >> 2)));
+        b.clear();
+        b
+    }
+
+    /// Hand a chunk's buffer back (dropped when the pool is full or the buffer small).
+    pub(super) fn give(&self, b: Vec<u8>) {
+        if b.capacity() < CHUNK {
+            return;
+        }
+        if let Ok(mut p) = self.0.lock()
+            && p.len() < POOL_MAX
+        {
+            p.push(b);
+        }
+    }
+}
+
 pub(super) struct ReadSummary {
     /// The file's SHA-256 (hex); empty when the pass was asked not to hash ([`read_chunks`]).
     pub(super) sha256: String,
@@ -104,6 +138,7 @@ pub(super) fn read_chunks(
     csv: bool,
     hash: bool,
     tx: &SyncSender<Chunk>,
+    pool: &BufPool,
 ) -> Result<ReadSummary> {
     let mut finished = false;
     let enc_err = |reason: String| IngestError::Encoding {
@@ -136,7 +171,7 @@ pub(super) fn read_chunks(
         } else {
             Box::new(chained)
         };
-        let mut pending: Vec<u8> = Vec::with_capacity(CHUNK + (CHUNK >> 2));
+        let mut pending: Vec<u8> = pool.take();
         let mut first = true;
         loop {
             let start = pending.len();
@@ -195,7 +230,11 @@ pub(super) fn read_chunks(
                 }
                 continue;
             }
-            let rest = pending.split_off(cut);
+            // The rest (a partial record) starts the next buffer, a spare one when the workers
+            // have handed one back.
+            let mut rest = pool.take();
+            rest.extend_from_slice(&pending[cut..]);
+            pending.truncate(cut);
             let mut data = std::mem::replace(&mut pending, rest);
             if !data.ends_with(b"\n") {
                 data.push(b'\n');

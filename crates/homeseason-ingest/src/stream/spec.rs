@@ -32,7 +32,7 @@ pub(super) struct Spec<'a> {
     /// MCC (0–9999) → category id.
     pub(super) category: Vec<&'static str>,
     /// Second pass: fingerprints whose txn_id text the merger needs.
-    pub(super) want_fps: Option<FpSet>,
+    pub(super) want_fps: Option<WantSet>,
     /// The verification pass: only the rows whose fingerprint is in `want_fps` are judged and
     /// returned; the others, and every reject, the first pass has already handled.
     pub(super) only_wanted: bool,
