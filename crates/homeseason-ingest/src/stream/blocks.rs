@@ -143,6 +143,22 @@ impl WantSet {
         WantSet { set, bits, mask }
     }
 
+    /// Ask the cache for `fp`'s word of the bitmap ([`prefetch`]).
+    #[inline]
+    pub(super) fn touch(&self, fp: u64) {
+        let b = want_bit(fp) & self.mask;
+        prefetch(&self.bits[(b >> 6) as usize]);
+    }
+
+    /// When the bitmap has `fp`'s bit: ask the cache for its slot of the set.
+    #[inline]
+    pub(super) fn touch_set(&self, fp: u64) {
+        let b = want_bit(fp) & self.mask;
+        if self.bits[(b >> 6) as usize] & (1 << (b & 63)) != 0 {
+            self.set.touch(fp);
+        }
+    }
+
     /// Whether `fp` is wanted.
     #[inline]
     pub(crate) fn contains(&self, fp: u64) -> bool {
@@ -169,6 +185,11 @@ thread_local! {
     pub(super) static DUP_TEST_BITS: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
 }
 
+/// A [`DupFilter`] block: one cache line, aligned to one (a prefetch brings all of it).
+#[derive(Clone, Copy)]
+#[repr(align(64))]
+pub(super) struct Block([u64; 8]);
+
 /// The first pass's duplicate table: a blocked Bloom filter of `txn_id` fingerprints, bounded
 /// (at most [`DUP_MAX_BITS`], about 20 bits a row up to ~100 M rows) whatever the file's size.
 ///
@@ -179,7 +200,7 @@ thread_local! {
 /// passes ~100 M rows) is taken there. Each fingerprint sets 8 bits in one 64-byte block, so a
 /// probe is one cache line.
 pub(super) struct DupFilter {
-    blocks: Vec<[u64; 8]>,
+    blocks: Vec<Block>,
     mask: usize,
 }
 
@@ -201,7 +222,7 @@ impl DupFilter {
     pub(super) fn with_bits(bits: usize) -> DupFilter {
         let n = (bits / 512).max(1);
         DupFilter {
-            blocks: vec![[0; 8]; n],
+            blocks: vec![Block([0; 8]); n],
             mask: n - 1,
         }
     }
@@ -227,7 +248,7 @@ impl DupFilter {
     #[inline]
     pub(super) fn insert(&mut self, fp: u64) -> bool {
         let (block, bits) = self.bits(fp);
-        let b = &mut self.blocks[block];
+        let b = &mut self.blocks[block].0;
         let mut new = false;
         for (w, bit) in bits {
             new |= b[w] & bit == 0;
@@ -240,7 +261,7 @@ impl DupFilter {
     #[inline]
     pub(super) fn contains(&self, fp: u64) -> bool {
         let (block, bits) = self.bits(fp);
-        let b = &self.blocks[block];
+        let b = &self.blocks[block].0;
         bits.iter().all(|&(w, bit)| b[w] & bit != 0)
     }
 

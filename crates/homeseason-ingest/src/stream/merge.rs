@@ -817,19 +817,19 @@ pub(super) fn merge(
                 (None, None) => sink.push_detail(line, header, r.reason, &r.value, None, &r.raw),
             }
         }
-        // Rows in blocks: the slots the next block will probe in the duplicate and merchant
-        // tables are prefetched before this block is probed, so that their memory latency
-        // overlaps this block's work.
+        // The slots a row will probe in the duplicate filter, its area cells and the merchant
+        // pairs are prefetched [`AHEAD`] rows before it is probed, so that their memory latency
+        // overlaps the work on the rows between.
         let first_pass = verify_set.is_none();
-        let mut blocks = out.rows.chunks(TOUCH_BLOCK).peekable();
-        if let Some(b) = blocks.peek() {
-            touch_block(b, first_pass.then_some(&seen), &m);
+        let rows = &out.rows;
+        for r in rows.iter().take(AHEAD) {
+            touch_row(r, first_pass.then_some(&seen), &m);
         }
-        while let Some(block) = blocks.next() {
-            if let Some(b) = blocks.peek() {
-                touch_block(b, first_pass.then_some(&seen), &m);
+        for (i, row) in rows.iter().enumerate() {
+            if let Some(r) = rows.get(i + AHEAD) {
+                touch_row(r, first_pass.then_some(&seen), &m);
             }
-            for row in block {
+            {
                 // Within-file duplicates: the first pass drops every row the filter may have
                 // seen (the verification pass judges them exactly); the full second pass judges
                 // by text every row whose fingerprint the first pass saw repeat.
@@ -1099,30 +1099,24 @@ fn take_row(
     Ok(Taken::Added)
 }
 
-/// Rows whose table slots are prefetched together, a block ahead of their probes
-/// ([`FpSet::touch`]).
-const TOUCH_BLOCK: usize = 32;
+/// How many rows ahead of its probes a row's table slots are prefetched ([`touch_row`]): far
+/// enough for the memory latency, near enough that a few dozen lines are in flight at once (a
+/// burst of more stalls the core).
+const AHEAD: usize = 12;
 
-/// Prefetch the slots `block`'s rows will probe: the duplicate filter's (`seen`, the first pass),
-/// the area cell's (a month already met) and the merchant pairs' (sales).
-fn touch_block(block: &[Row], seen: Option<&DupFilter>, m: &Merged) {
-    let mut month: Option<(MonthKey, &MonthState)> = None;
-    for row in block {
-        if let Some(seen) = seen {
-            seen.touch(row.fp);
-        }
-        let ms = match month {
-            Some((k, ms)) if k == row.month => Some(ms),
-            _ => m.months.get(&row.month),
-        };
-        if let Some(ms) = ms {
-            ms.main.areas.touch(area_key(row));
-            month = Some((row.month, ms));
-        }
-        if row.kind == SALE {
-            m.merchants.cells.touch(row.merchant);
-            m.merchants.areas.touch(row.area_merchant);
-        }
+/// Prefetch the slots `row` will probe: the duplicate filter's (`seen`, the first pass), its area
+/// cell's (a month already met) and the merchant pairs' (a sale).
+#[inline]
+fn touch_row(row: &Row, seen: Option<&DupFilter>, m: &Merged) {
+    if let Some(seen) = seen {
+        seen.touch(row.fp);
+    }
+    if let Some(ms) = m.months.get(&row.month) {
+        ms.main.areas.touch(area_key(row));
+    }
+    if row.kind == SALE {
+        m.merchants.cells.touch(row.merchant);
+        m.merchants.areas.touch(row.area_merchant);
     }
 }
 

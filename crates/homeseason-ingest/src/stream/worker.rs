@@ -444,18 +444,20 @@ fn scan_plain(
     let data = &chunk.data[..];
     let delimiter = spec.delimiter;
     let txn_col = spec.columns[F_TXN];
-    // The fields to split a line into: up to the last column a field reads.
-    let width = spec.columns.iter().flatten().max().map_or(0, |c| c + 1);
+    let want = spec.want_fps.as_ref().filter(|_| spec.only_wanted);
     let mut first = skip_header;
     let (mut pos, mut line) = (0usize, 1u32);
     let (mut rec_start, mut rec_line) = (0usize, 1u32);
+    // The verification pass: records in batches, their `txn_id`s hashed and the wanted set's
+    // slots prefetched for the whole batch before any is asked (most lines are not wanted).
+    let mut batch: Vec<PlainRecord> = Vec::with_capacity(WANT_BATCH);
     while pos < data.len() {
         let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |i| pos + i);
-        let text = &data[pos..end];
+        let text = (pos, end);
         let next = (end + 1).min(data.len());
         pos = end + 1;
         line = line.saturating_add(1);
-        if text.is_empty() {
+        if text.0 == text.1 {
             continue;
         }
         let (start, at) = (rec_start, rec_line);
@@ -464,42 +466,113 @@ fn scan_plain(
             first = false;
             continue;
         }
-        if spec.only_wanted {
-            let txn = txn_col
-                .and_then(|c| nth_field(text, delimiter, c))
-                .map_or(&b""[..], trim);
-            if !is_wanted(spec, txn) {
-                continue;
-            }
-        }
-        let mut split: [&[u8]; PLAIN_WIDTH] = [&b""[..]; PLAIN_WIDTH];
-        let wide: Vec<&[u8]>;
-        let got: &[&[u8]] = if width <= PLAIN_WIDTH {
-            let n = split
-                .iter_mut()
-                .zip(fields(text, delimiter))
-                .map(|(slot, f)| *slot = f)
-                .count();
-            &split[..n]
-        } else {
-            wide = fields(text, delimiter).collect();
-            &wide
+        let rec = PlainRecord {
+            text,
+            raw: (start, next),
+            at,
+            fp: 0,
         };
-        let cells: [&[u8]; 9] = std::array::from_fn(|i| {
-            spec.columns[i]
-                .and_then(|c| got.get(c).copied())
-                .map_or(&b""[..], trim)
-        });
-        // A record of blank cells only (the reader's path skips it too): its txn_id is blank.
-        if cells[F_TXN].is_empty()
-            && text
-                .iter()
-                .all(|&b| b == delimiter || b.is_ascii_whitespace())
-        {
+        let Some(want) = want else {
+            plain_record(spec, caches, out, data, &rec);
+            continue;
+        };
+        let txn = txn_col
+            .and_then(|c| nth_field(&data[text.0..text.1], delimiter, c))
+            .map_or(&b""[..], trim);
+        if txn.is_empty() {
             continue;
         }
-        handle_record(spec, caches, out, &cells, &data[start..next], at);
+        let fp = txn_fingerprint(txn);
+        want.touch(fp);
+        batch.push(PlainRecord { fp, ..rec });
+        if batch.len() == WANT_BATCH {
+            wanted_records(spec, caches, out, data, want, &mut batch);
+        }
     }
+    if let Some(want) = want {
+        wanted_records(spec, caches, out, data, want, &mut batch);
+    }
+}
+
+/// Records the verification pass hashes before it asks the wanted set about any of them.
+const WANT_BATCH: usize = 16;
+
+/// A record of a plain chunk: its text and raw bytes (ranges of the chunk), its line, and (the
+/// verification pass) its `txn_id`'s fingerprint.
+#[derive(Clone, Copy)]
+struct PlainRecord {
+    text: (usize, usize),
+    raw: (usize, usize),
+    at: u32,
+    fp: u64,
+}
+
+/// The verification pass: judge the wanted records of `batch` (in order), then empty it.
+fn wanted_records(
+    spec: &Spec<'_>,
+    caches: &mut Caches,
+    out: &mut ChunkOut,
+    data: &[u8],
+    want: &WantSet,
+    batch: &mut Vec<PlainRecord>,
+) {
+    for r in batch.iter() {
+        want.touch_set(r.fp);
+    }
+    for r in batch.iter() {
+        if want.contains(r.fp) {
+            plain_record(spec, caches, out, data, r);
+        }
+    }
+    batch.clear();
+}
+
+/// Split a plain record into its cells and judge it ([`handle_record`]).
+fn plain_record(
+    spec: &Spec<'_>,
+    caches: &mut Caches,
+    out: &mut ChunkOut,
+    data: &[u8],
+    rec: &PlainRecord,
+) {
+    let delimiter = spec.delimiter;
+    let text = &data[rec.text.0..rec.text.1];
+    // The fields to split a line into: up to the last column a field reads.
+    let width = spec.columns.iter().flatten().max().map_or(0, |c| c + 1);
+    let mut split: [&[u8]; PLAIN_WIDTH] = [&b""[..]; PLAIN_WIDTH];
+    let wide: Vec<&[u8]>;
+    let got: &[&[u8]] = if width <= PLAIN_WIDTH {
+        let n = split
+            .iter_mut()
+            .zip(fields(text, delimiter))
+            .map(|(slot, f)| *slot = f)
+            .count();
+        &split[..n]
+    } else {
+        wide = fields(text, delimiter).collect();
+        &wide
+    };
+    let cells: [&[u8]; 9] = std::array::from_fn(|i| {
+        spec.columns[i]
+            .and_then(|c| got.get(c).copied())
+            .map_or(&b""[..], trim)
+    });
+    // A record of blank cells only (the reader's path skips it too): its txn_id is blank.
+    if cells[F_TXN].is_empty()
+        && text
+            .iter()
+            .all(|&b| b == delimiter || b.is_ascii_whitespace())
+    {
+        return;
+    }
+    handle_record(
+        spec,
+        caches,
+        out,
+        &cells,
+        &data[rec.raw.0..rec.raw.1],
+        rec.at,
+    );
 }
 
 /// A chunk's records judged: its rows (in order), rejects and counts. `skip_header`: the chunk
