@@ -336,6 +336,74 @@ pub(super) fn pair_in(
     nonzero(xxh64::xxh64(buf, INDEX_HASH_SEED))
 }
 
+/// Both pairs of a sale ([`merchant_pair`], [`area_merchant_pair`]) at once: the shared
+/// `day|region|` is written once, the day's digits taken from `day_text` (the last day's, reused
+/// while the day does not change), and short cells copied a byte at a time. `buf` is reused
+/// between rows.
+pub(super) fn sale_pairs(
+    buf: &mut Vec<u8>,
+    day_text: &mut (i32, Vec<u8>),
+    (day, region, area, mcc, channel): (i32, &str, &str, u16, u8),
+    merchant: &[u8],
+) -> (u64, u64) {
+    if day_text.1.is_empty() || day_text.0 != day {
+        day_text.1.clear();
+        push_decimal(&mut day_text.1, i64::from(day), 1);
+        day_text.0 = day;
+    }
+    let merchant = trim(merchant);
+    // `mcc|channel|merchant`, the tail both texts end with.
+    let mut tail = [0u8; 7];
+    if mcc < 10_000 {
+        tail[0] = b'0' + (mcc / 1000) as u8;
+        tail[1] = b'0' + (mcc / 100 % 10) as u8;
+        tail[2] = b'0' + (mcc / 10 % 10) as u8;
+        tail[3] = b'0' + (mcc % 10) as u8;
+    }
+    buf.clear();
+    push_short(buf, &day_text.1);
+    buf.push(b'|');
+    push_short(buf, region.as_bytes());
+    buf.push(b'|');
+    let prefix = buf.len();
+    let push_tail = |buf: &mut Vec<u8>| {
+        if mcc < 10_000 {
+            buf.extend_from_slice(&tail[..4]);
+        } else {
+            push_decimal(buf, i64::from(mcc), 4);
+        }
+        buf.push(b'|');
+        if channel < 10 {
+            buf.push(b'0' + channel);
+        } else {
+            push_decimal(buf, i64::from(channel), 1);
+        }
+        buf.push(b'|');
+        push_short(buf, merchant);
+    };
+    push_tail(buf);
+    let cell = nonzero(xxh64::xxh64(buf, INDEX_HASH_SEED));
+    buf.truncate(prefix);
+    push_short(buf, area.as_bytes());
+    buf.push(b'|');
+    push_tail(buf);
+    let area_pair = nonzero(xxh64::xxh64(buf, INDEX_HASH_SEED));
+    (cell, area_pair)
+}
+
+/// Appends `b`: a byte at a time when short (a call to `memcpy` costs more than the copy).
+#[inline]
+fn push_short(buf: &mut Vec<u8>, b: &[u8]) {
+    if b.len() <= 16 {
+        buf.reserve(b.len());
+        for &c in b {
+            buf.push(c);
+        }
+    } else {
+        buf.extend_from_slice(b);
+    }
+}
+
 /// Appends `v` in decimal, its digits zero-padded to at least `width` (as `{v:0width$}`), a byte
 /// at a time (a copy of the few digits would be a call to `memcpy`, most of this function's time).
 fn push_decimal(buf: &mut Vec<u8>, v: i64, width: usize) {
@@ -758,6 +826,46 @@ mod tests {
         assert_eq!(parse_fen(b"123,", AmountUnit::Yuan), None);
         assert_eq!(parse_fen(b"1,23.5", AmountUnit::Yuan), None);
         assert_eq!(parse_fen(b"1,234.5,6", AmountUnit::Yuan), None);
+    }
+
+    #[test]
+    fn sale_pairs_are_the_two_pairs() {
+        let mut buf = Vec::new();
+        let mut day_text = (0, Vec::new());
+        for (day, region, area, mcc, channel, merchant) in [
+            (
+                19_601,
+                "650000",
+                "650801",
+                5251_u16,
+                1_u8,
+                &b" M0017297 "[..],
+            ),
+            (19_601, "XPCC", "XPCC01", 42, 0, b"m"),
+            (
+                19_602,
+                "110000",
+                "110101",
+                9999,
+                1,
+                b"a-merchant-id-longer-than-sixteen",
+            ),
+            (-3, "110000", "110101", 10_000, 12, b"M1"),
+        ] {
+            let got = sale_pairs(
+                &mut buf,
+                &mut day_text,
+                (day, region, area, mcc, channel),
+                merchant,
+            );
+            assert_eq!(
+                got,
+                (
+                    merchant_pair(day, region, mcc, channel, merchant),
+                    area_merchant_pair(day, region, area, mcc, channel, merchant)
+                )
+            );
+        }
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub(super) struct Caches {
     pub(super) last_day: Option<(i32, MonthKey)>,
     /// The merchant pair's canonical text, reused between rows.
     pub(super) pair_text: Vec<u8>,
+    /// The last day's decimal digits ([`sale_pairs`]).
+    pub(super) day_text: (i32, Vec<u8>),
 }
 
 pub(super) fn pack_group(day: i32, region: u8, mcc: u16, channel: u8) -> u64 {
@@ -98,17 +100,31 @@ pub(super) fn unpack_group(g: u64) -> (i32, u8, u16, u8) {
 /// channels) is its own key, packed with its length into a `u128` and hashed by one mix rather
 /// than SipHash over a `Vec`; a longer one goes to a map of byte strings.
 pub(super) struct KeyCache<V> {
+    /// A direct-mapped front of `short`: one slot per hash, the last key met there (most rows
+    /// answer here, without the map's hashing and probing).
+    front: Vec<Option<(u128, V)>>,
     short: HashMap<u128, V, BuildHasherDefault<U64Hasher>>,
     long: HashMap<Vec<u8>, V>,
 }
 
-impl<V> Default for KeyCache<V> {
+/// Slots of [`KeyCache`]'s front (a power of two).
+const FRONT: usize = 1 << 10;
+
+impl<V: Copy> Default for KeyCache<V> {
     fn default() -> Self {
         KeyCache {
+            front: vec![None; FRONT],
             short: HashMap::default(),
             long: HashMap::new(),
         }
     }
+}
+
+/// A short key's slot in [`KeyCache`]'s front.
+#[inline]
+fn front_slot(k: u128) -> usize {
+    let x = (k as u64) ^ ((k >> 64) as u64).rotate_left(29);
+    (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 54) as usize & (FRONT - 1)
 }
 
 /// `key` (at most 15 bytes) and its length as one `u128`: different keys, different numbers.
@@ -128,11 +144,18 @@ fn short_key(key: &[u8]) -> Option<u128> {
 /// A per-worker lookup: the cached value for `key`, computing (and keeping) it on a miss.
 pub(super) fn cached<V: Copy>(map: &mut KeyCache<V>, key: &[u8], f: impl FnOnce() -> V) -> V {
     if let Some(k) = short_key(key) {
-        // A hit (nearly every row) reads the map without the entry API's bookkeeping.
-        if let Some(v) = map.short.get(&k) {
-            return *v;
+        let slot = front_slot(k);
+        if let Some((fk, v)) = map.front[slot]
+            && fk == k
+        {
+            return v;
         }
-        return *map.short.entry(k).or_insert_with(f);
+        let v = match map.short.get(&k) {
+            Some(v) => *v,
+            None => *map.short.entry(k).or_insert_with(f),
+        };
+        map.front[slot] = Some((k, v));
+        return v;
     }
     if let Some(v) = map.long.get(key) {
         return *v;
@@ -318,14 +341,11 @@ pub(super) fn judge(spec: &Spec<'_>, cells: &[&[u8]; 9], caches: &mut Caches) ->
     // The merchant pairs count distinct merchants with a sale: a refund's are never looked at.
     let (merchant_fp, area_merchant) = if kind == SALE {
         let area_code = Areas::embedded().get(area).map_or("", |a| a.code.as_str());
-        let cell = (day, region_code, None, mcc as u16, channel);
-        (
-            pair_in(&mut caches.pair_text, cell, merchant),
-            pair_in(
-                &mut caches.pair_text,
-                (day, region_code, Some(area_code), mcc as u16, channel),
-                merchant,
-            ),
+        sale_pairs(
+            &mut caches.pair_text,
+            &mut caches.day_text,
+            (day, region_code, area_code, mcc as u16, channel),
+            merchant,
         )
     } else {
         (0, 0)
