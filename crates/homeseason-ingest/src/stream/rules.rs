@@ -225,14 +225,37 @@ impl<'a> Figures<'a> {
     }
 
     /// The frame: `date`, `institution`, `region_code`, then `between`, then `mcc` …
-    /// `merchant_count`, sorted by `sort`.
+    /// `merchant_count`, sorted by date, region, `between_key` (the area code, when given), MCC and
+    /// channel. The order is computed here on integer ranks of the texts (each text's place among
+    /// the column's distinct texts), the same order as sorting the frame by those columns, which
+    /// compared the texts themselves and took a third of a commit's time at 10 M transactions.
     fn frame(
         self,
         institution: &str,
         between: Vec<Column>,
-        sort: &[&str],
+        between_key: Option<&[&str]>,
     ) -> PolarsResult<DataFrame> {
         let height = self.date.len();
+        let order = {
+            let region = text_ranks(&self.region);
+            let area = between_key.map(text_ranks);
+            let mcc = text_ranks(&self.mcc);
+            let channel = text_ranks(&self.channel);
+            let mut order: Vec<IdxSize> = (0..height)
+                .map(|i| IdxSize::try_from(i).unwrap_or(IdxSize::MAX))
+                .collect();
+            order.sort_unstable_by_key(|&i| {
+                let i = i as usize;
+                (
+                    self.date[i],
+                    region[i],
+                    area.as_ref().map_or(0, |a| a[i]),
+                    mcc[i],
+                    channel[i],
+                )
+            });
+            IdxCa::from_vec("order".into(), order)
+        };
         let mut columns = vec![
             Column::new("date".into(), self.date).cast(&DataType::Date)?,
             Column::new_scalar(
@@ -253,11 +276,23 @@ impl<'a> Figures<'a> {
             Column::new("net_amount_yuan".into(), self.net),
             Column::new("merchant_count".into(), self.merchants),
         ]);
-        DataFrame::new(height, columns)?
-            .lazy()
-            .sort(sort.iter().copied(), SortMultipleOptions::default())
-            .collect()
+        DataFrame::new(height, columns)?.take(&order)
     }
+}
+
+/// Each text's place among the distinct texts of `values` in byte order (equal texts, equal
+/// places): sorting by the places is sorting by the texts.
+fn text_ranks<S: AsRef<str>>(values: &[S]) -> Vec<u32> {
+    let mut place: HashMap<&str, u32> = HashMap::new();
+    for v in values {
+        place.entry(v.as_ref()).or_insert(0);
+    }
+    let mut distinct: Vec<&str> = place.keys().copied().collect();
+    distinct.sort_unstable();
+    for (i, d) in distinct.iter().enumerate() {
+        place.insert(d, u32::try_from(i).unwrap_or(u32::MAX));
+    }
+    values.iter().map(|v| place[v.as_ref()]).collect()
 }
 
 /// One `payment_daily` cell in integer units, as [`DailyCells::push`] takes it.
@@ -318,11 +353,7 @@ impl<'a> DailyCells<'a> {
     /// # Errors
     /// Polars errors building or sorting the frame.
     pub fn finish(self, institution: &str) -> PolarsResult<(DataFrame, BTreeMap<String, usize>)> {
-        let rows = self.figures.frame(
-            institution,
-            Vec::new(),
-            &["date", "region_code", "mcc", "channel"],
-        )?;
+        let rows = self.figures.frame(institution, Vec::new(), None)?;
         Ok((rows, self.unmapped_mcc))
     }
 }
@@ -385,15 +416,11 @@ impl<'a> AreaCells<'a> {
     /// Polars errors building or sorting the frame.
     pub fn finish(self, institution: &str) -> PolarsResult<DataFrame> {
         let between = vec![
-            Column::new("area_code".into(), self.area),
+            Column::new("area_code".into(), self.area.clone()),
             Column::new("city_code".into(), self.city),
             Column::new("urban_rural".into(), self.urban_rural),
         ];
-        self.figures.frame(
-            institution,
-            between,
-            &["date", "region_code", "area_code", "mcc", "channel"],
-        )
+        self.figures.frame(institution, between, Some(&self.area))
     }
 }
 
