@@ -646,6 +646,7 @@ pub(super) fn run_pass<T>(
         delimiter: profile.delimiter,
         columns,
         headers: headers.clone(),
+        institution_ok: institution_ok(profile, &institution),
         institution: institution.clone(),
         profile,
         contract,

@@ -5,6 +5,17 @@ use super::*;
 pub(super) struct Chunk {
     pub(super) seq: u64,
     pub(super) data: Vec<u8>,
+    /// The `\n`s in `data` (the reader counts them; a worker need not again).
+    pub(super) lines: usize,
+}
+
+impl Chunk {
+    /// A chunk of `data`, its lines counted.
+    #[cfg(test)]
+    pub(super) fn new(seq: u64, data: Vec<u8>) -> Chunk {
+        let lines = memchr::memchr_iter(b'\n', &data).count();
+        Chunk { seq, data, lines }
+    }
 }
 
 /// Chunk buffers handed back by the workers for the reader to fill again: a pass reuses a few
@@ -240,7 +251,8 @@ pub(super) fn read_chunks(
                 data.push(b'\n');
             }
             total += data.len();
-            lines_sent += memchr::memchr_iter(b'\n', &data).count();
+            let mut lines = memchr::memchr_iter(b'\n', &data).count();
+            lines_sent += lines;
             if state == EncState::Undecided && !data.is_ascii() {
                 state = if std::str::from_utf8(&data).is_ok() {
                     EncState::Utf8
@@ -266,12 +278,18 @@ pub(super) fn read_chunks(
                         .decode_without_bom_handling_and_without_replacement(&data)
                     {
                         Some(Cow::Borrowed(_)) => data,
-                        Some(Cow::Owned(s)) => s.into_bytes(),
+                        Some(Cow::Owned(s)) => {
+                            // Decoding keeps every `\n` (no GB18030 sequence holds the byte);
+                            // counted again all the same.
+                            let s = s.into_bytes();
+                            lines = memchr::memchr_iter(b'\n', &s).count();
+                            s
+                        }
                         None => return Err(enc_err("neither UTF-8 nor GB18030/GBK".into())),
                     }
                 }
             };
-            if tx.send(Chunk { seq, data }).is_err() {
+            if tx.send(Chunk { seq, data, lines }).is_err() {
                 break;
             }
             seq += 1;

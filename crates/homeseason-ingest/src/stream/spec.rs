@@ -26,6 +26,9 @@ pub(super) struct Spec<'a> {
     /// Header text of each field (for messages).
     pub(super) headers: [String; 9],
     pub(super) institution: String,
+    /// `institution` is a well-formed code the profile knows: a row naming it passes the
+    /// institution checks without running them again.
+    pub(super) institution_ok: bool,
     pub(super) profile: &'a Profile,
     pub(super) contract: &'static TableContract,
     pub(super) regions: &'static Regions,

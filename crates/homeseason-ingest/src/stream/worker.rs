@@ -170,6 +170,12 @@ pub(super) enum Verdict {
     Reject(usize, Reason, Option<String>),
 }
 
+/// Whether `institution` passes [`judge`]'s institution checks: a well-formed code the profile
+/// knows ([`Spec::institution_ok`]).
+pub(super) fn institution_ok(profile: &Profile, institution: &str) -> bool {
+    crate::profile::is_institution_code(institution) && profile.knows_institution(institution)
+}
+
 pub(super) fn judge(spec: &Spec<'_>, cells: &[&[u8]; 9], caches: &mut Caches) -> Verdict {
     let p = spec.profile;
     let missing = |i: usize| Verdict::Reject(i, Reason::MissingValue, None);
@@ -177,7 +183,9 @@ pub(super) fn judge(spec: &Spec<'_>, cells: &[&[u8]; 9], caches: &mut Caches) ->
     if txn.is_empty() {
         return missing(F_TXN);
     }
-    if spec.columns[F_INST].is_some() {
+    if spec.columns[F_INST].is_some()
+        && !(spec.institution_ok && cells[F_INST] == spec.institution.as_bytes())
+    {
         let inst = cells[F_INST];
         if inst.is_empty() {
             return missing(F_INST);
@@ -615,7 +623,7 @@ pub(super) fn process_chunk_with(
     skip_header: bool,
     plain_ok: bool,
 ) -> ChunkOut {
-    let lines = u32::try_from(memchr::memchr_iter(b'\n', &chunk.data).count()).unwrap_or(u32::MAX);
+    let lines = u32::try_from(chunk.lines).unwrap_or(u32::MAX);
     let mut out = ChunkOut {
         seq: chunk.seq,
         lines,
@@ -767,6 +775,7 @@ mod tests {
             columns: cols.columns,
             headers: cols.headers,
             institution: "w".into(),
+            institution_ok: institution_ok(&profile, "w"),
             profile: &profile,
             contract,
             regions: Regions::embedded(),
@@ -777,10 +786,7 @@ mod tests {
             years: campaign_years(&campaign),
             max_fen: max_fen(contract),
         };
-        let chunk = Chunk {
-            seq: 0,
-            data: text.as_bytes().to_vec(),
-        };
+        let chunk = Chunk::new(0, text.as_bytes().to_vec());
         let run = |plain: bool| {
             let out = process_chunk_with(&spec, &chunk, &mut Caches::default(), skip_header, plain);
             let rejects: Vec<_> = out
