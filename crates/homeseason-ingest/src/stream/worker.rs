@@ -836,4 +836,68 @@ mod tests {
         // The verification pass: only the wanted ids.
         both_paths(text, true, Some(&["T1", "T5", "T8"]));
     }
+
+    /// The institution checks are skipped only for the file's own institution when it is a
+    /// well-formed code the profile knows: a file whose rows all name an unknown or malformed
+    /// institution still has every row rejected, with the reason the checks give.
+    #[test]
+    fn the_files_own_institution_skips_its_checks_only_when_it_passes_them() {
+        let profile = Profile {
+            known_institutions: vec!["wallet_b".into()],
+            ..Profile::default()
+        };
+        let campaign = Campaign::default_2023();
+        let contract = Feed::PaymentTransactions.contract();
+        let header =
+            "txn_id,institution,txn_time,merchant_id,mcc,region_code,amount,txn_type,channel";
+        let cols = map_txn_header(
+            "t.csv",
+            &profile,
+            csv_header("t.csv", header.as_bytes(), b',').unwrap(),
+        )
+        .unwrap();
+        let judge_as = |institution: &str, row: &str| {
+            let spec = Spec {
+                format: Format::Csv,
+                delimiter: b',',
+                columns: cols.columns,
+                headers: cols.headers.clone(),
+                institution: institution.into(),
+                institution_ok: institution_ok(&profile, institution),
+                profile: &profile,
+                contract,
+                regions: Regions::embedded(),
+                category: mcc_categories(&campaign).0,
+                only_wanted: false,
+                want_fps: None,
+                want_months: Vec::new(),
+                years: campaign_years(&campaign),
+                max_fen: max_fen(contract),
+            };
+            let cells: Vec<&[u8]> = row.split(',').map(str::as_bytes).collect();
+            let cells: [&[u8]; 9] = std::array::from_fn(|i| cells[i]);
+            match judge(&spec, &cells, &mut Caches::default()) {
+                Verdict::Row(_) => None,
+                Verdict::Reject(field, reason, _) => Some((field, reason)),
+            }
+        };
+        let row =
+            |inst: &str| format!("T1,{inst},2023-09-01 10:00:00,M1,5722,330106,15.00,sale,offline");
+        assert!(institution_ok(&profile, "wallet_b"));
+        assert_eq!(judge_as("wallet_b", &row("wallet_b")), None);
+        assert_eq!(
+            judge_as("wallet_b", &row("bank_c")),
+            Some((F_INST, Reason::UnknownInstitution))
+        );
+        assert!(!institution_ok(&profile, "wallet_zz"));
+        assert_eq!(
+            judge_as("wallet_zz", &row("wallet_zz")),
+            Some((F_INST, Reason::UnknownInstitution))
+        );
+        assert!(!institution_ok(&profile, "Wallet-B"));
+        assert_eq!(
+            judge_as("Wallet-B", &row("Wallet-B")),
+            Some((F_INST, Reason::BadPattern))
+        );
+    }
 }
