@@ -124,7 +124,7 @@ pub(crate) struct WantSet {
     mask: u64,
 }
 
-/// The most bits of a [`WantSet`]'s bitmap: 2²² bits, 512 KiB (a quarter of this machine's L2).
+/// The most bits of a [`WantSet`]'s bitmap: 2²² bits, 512 KiB (half of a core's 1 MiB L2 here).
 const WANT_MAX_BITS: usize = 1 << 22;
 
 impl WantSet {

@@ -830,60 +830,56 @@ pub(super) fn merge(
             if let Some(r) = rows.get(i + AHEAD) {
                 touch_row(r, first_pass.then_some(&seen), &m);
             }
-            {
-                // Within-file duplicates: the first pass drops every row the filter may have
-                // seen (the verification pass judges them exactly); the full second pass judges
-                // by text every row whose fingerprint the first pass saw repeat.
-                let line = base_line + u64::from(row.line) - 1;
-                let repeat = match verify_set {
-                    None => !seen.insert(row.fp),
-                    Some(v) => v.contains(row.fp),
-                };
-                if repeat {
-                    if verify_set.is_none() {
-                        // First pass: note the repeat and verify in a second pass.
-                        m.candidates.insert(row.fp);
-                        m.candidate_count += 1;
+            // Within-file duplicates: the first pass drops every row the filter may have
+            // seen (the verification pass judges them exactly); the full second pass judges
+            // by text every row whose fingerprint the first pass saw repeat.
+            let line = base_line + u64::from(row.line) - 1;
+            let repeat = match verify_set {
+                None => !seen.insert(row.fp),
+                Some(v) => v.contains(row.fp),
+            };
+            if repeat {
+                if verify_set.is_none() {
+                    // First pass: note the repeat and verify in a second pass.
+                    m.candidates.insert(row.fp);
+                    m.candidate_count += 1;
+                    m.duplicates_in_file += 1;
+                    m.dropped.push(line);
+                    continue;
+                }
+                let (txn_id, raw, merchant) = out.texts.get(row.text as usize).unwrap_or(&no_text);
+                match texts_by_fp.find(row.fp, txn_id) {
+                    Some(f) if f.values == row.values => {
                         m.duplicates_in_file += 1;
-                        m.dropped.push(line);
                         continue;
                     }
-                    let (txn_id, raw, merchant) =
-                        out.texts.get(row.text as usize).unwrap_or(&no_text);
-                    match texts_by_fp.find(row.fp, txn_id) {
-                        Some(f) if f.values == row.values => {
-                            m.duplicates_in_file += 1;
-                            continue;
-                        }
-                        Some(f) => {
-                            // The same id with other values: a conflict, the first is kept.
-                            f.reject_conflict(sink, spec, row, (txn_id, raw, merchant), line);
-                            m.conflicts += 1;
-                            continue;
-                        }
-                        None => {
-                            texts_by_fp.push(row.fp, FirstSeen::of(row, txn_id, merchant, line));
-                        }
+                    Some(f) => {
+                        // The same id with other values: a conflict, the first is kept.
+                        f.reject_conflict(sink, spec, row, (txn_id, raw, merchant), line);
+                        m.conflicts += 1;
+                        continue;
+                    }
+                    None => {
+                        texts_by_fp.push(row.fp, FirstSeen::of(row, txn_id, merchant, line));
                     }
                 }
-                let check = if verify_set.is_none() {
-                    Check::Defer
+            }
+            let check = if verify_set.is_none() {
+                Check::Defer
+            } else {
+                Check::Exact
+            };
+            if take_row(&mut m, ctx, institution, file, (row, line), check)? == Taken::HeldOther {
+                // The lake holds this id with other values: a conflict, the first is kept.
+                // The first pass notes it, so that the second reads the row's text.
+                if verify_set.is_none() {
+                    m.candidates.insert(row.fp);
+                    m.lake_conflicts.insert(row.fp);
+                    m.candidate_count += 1;
                 } else {
-                    Check::Exact
-                };
-                if take_row(&mut m, ctx, institution, file, (row, line), check)? == Taken::HeldOther
-                {
-                    // The lake holds this id with other values: a conflict, the first is kept.
-                    // The first pass notes it, so that the second reads the row's text.
-                    if verify_set.is_none() {
-                        m.candidates.insert(row.fp);
-                        m.lake_conflicts.insert(row.fp);
-                        m.candidate_count += 1;
-                    } else {
-                        let (txn_id, raw, _) = out.texts.get(row.text as usize).unwrap_or(&no_text);
-                        reject_lake_conflict(sink, spec, line, txn_id, raw);
-                        m.conflicts += 1;
-                    }
+                    let (txn_id, raw, _) = out.texts.get(row.text as usize).unwrap_or(&no_text);
+                    reject_lake_conflict(sink, spec, line, txn_id, raw);
+                    m.conflicts += 1;
                 }
             }
         }
@@ -1394,6 +1390,35 @@ pub(super) fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `AccMap` sums as a `HashMap` does, through its growth, with the key `0` (kept aside) among
+    /// the keys and keys that share a home slot.
+    #[test]
+    fn acc_map_sums_every_key_as_a_hash_map_does() {
+        let mut map = AccMap::default();
+        let mut reference: HashMap<u64, (i64, i128)> = HashMap::new();
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for n in 0..200_000_u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // ~5,000 keys, the key 0 among them, each met ~40 times.
+            let key = (x % 5_000) * 1_024;
+            let fen = i128::from(n % 997);
+            let slot = map.cell(key);
+            slot.rows += 1;
+            slot.sale_fen += fen;
+            let r = reference.entry(key).or_default();
+            r.0 += 1;
+            r.1 += fen;
+        }
+        assert!(reference.contains_key(&0));
+        let got: HashMap<u64, (i64, i128)> =
+            map.iter().map(|(k, a)| (k, (a.rows, a.sale_fen))).collect();
+        assert_eq!(map.iter().count(), reference.len());
+        assert_eq!(got, reference);
+        assert!(map.slots.len() >= 4 * reference.len() / 3);
+    }
 
     /// What one spill call hands the lake: the year, the month and its entries.
     type Spilled<T> = Vec<(i32, u32, Vec<T>)>;
