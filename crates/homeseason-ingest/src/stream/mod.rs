@@ -352,23 +352,23 @@ pub(super) fn sale_pairs(
         day_text.0 = day;
     }
     let merchant = trim(merchant);
-    // `mcc|channel|merchant`, the tail both texts end with.
-    let mut tail = [0u8; 7];
-    if mcc < 10_000 {
-        tail[0] = b'0' + (mcc / 1000) as u8;
-        tail[1] = b'0' + (mcc / 100 % 10) as u8;
-        tail[2] = b'0' + (mcc / 10 % 10) as u8;
-        tail[3] = b'0' + (mcc % 10) as u8;
-    }
+    // The MCC's four digits (an MCC of 10,000 or more is written by `push_decimal`).
+    let mcc_digits = [
+        b'0' + (mcc / 1000 % 10) as u8,
+        b'0' + (mcc / 100 % 10) as u8,
+        b'0' + (mcc / 10 % 10) as u8,
+        b'0' + (mcc % 10) as u8,
+    ];
     buf.clear();
     push_short(buf, &day_text.1);
     buf.push(b'|');
     push_short(buf, region.as_bytes());
     buf.push(b'|');
     let prefix = buf.len();
+    // `mcc|channel|merchant`, the tail both texts end with.
     let push_tail = |buf: &mut Vec<u8>| {
         if mcc < 10_000 {
-            buf.extend_from_slice(&tail[..4]);
+            buf.extend_from_slice(&mcc_digits);
         } else {
             push_decimal(buf, i64::from(mcc), 4);
         }
