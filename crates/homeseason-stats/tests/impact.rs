@@ -334,9 +334,12 @@ fn recovers_a_known_uplift_when_the_controls_carry_the_economy() {
     assert!((0.75..=1.0).contains(&c.coverage), "{c:?}");
 }
 
+/// 160 series: on 40 the coverage's own binomial noise is ±5 points, and a calibrated 90 % interval
+/// covers 39 or 40 of them 8 % of the time — beyond the bound below. (Both normal samplers were
+/// measured on these 160: 87.5 % with the polar method, 88.75 % with the ziggurat.)
 #[test]
 fn intervals_cover_a_known_uplift_on_sample_like_series() {
-    let c = calibrate(100..140, SAMPLE_NOISE, 0.08, SETUP, 300);
+    let c = calibrate(100..260, SAMPLE_NOISE, 0.08, SETUP, 300);
     report("sample-like series, +8 %", &format!("{c:?}"));
     assert!((0.8..=0.97).contains(&c.coverage), "{c:?}");
     assert!(c.bias_pp.abs() < 0.75, "{c:?}");
