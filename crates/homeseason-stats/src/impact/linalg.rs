@@ -153,33 +153,66 @@ fn gram_block<const C: usize>(rows: &[f64], width: usize, out: &mut [f64], bi: u
 
 /// Diagonal of `(L Lᵀ)⁻¹ = L⁻ᵀ L⁻¹` for lower-triangular L (row-major k × k): entry j is the sum of
 /// squares of column j of L⁻¹, solved from row j down (the rows above are zero), k³/6 products.
+///
+/// Each column's solve is a chain (row i waits for rows j..i), so four columns are solved side by
+/// side, row by row: four independent chains in flight. Every column gets the same operations in
+/// the same order as alone (`inverse_diagonal_one_by_one` in the tests), so the same bits.
 pub(crate) fn inverse_diagonal(l: &[f64], k: usize) -> Vec<f64> {
-    let mut x = vec![0.0; k];
-    (0..k)
-        .map(|j| {
+    const SIDE: usize = 4;
+    let mut xs = vec![0.0; SIDE * k];
+    let mut out = vec![0.0; k];
+    for first in (0..k).step_by(SIDE) {
+        let cols = first..(first + SIDE).min(k);
+        for (x, j) in xs.chunks_exact_mut(k).zip(cols.clone()) {
             x[j] = 1.0 / l[j * k + j];
-            for i in j + 1..k {
-                x[i] = -dot(&l[i * k + j..i * k + i], &x[j..i]) / l[i * k + i];
+        }
+        for i in first + 1..k {
+            let (row, diag) = (&l[i * k..i * k + i], l[i * k + i]);
+            for (x, j) in xs.chunks_exact_mut(k).zip(cols.clone()) {
+                if j < i {
+                    x[i] = -dot(&row[j..], &x[j..i]) / diag;
+                }
             }
-            dot(&x[j..], &x[j..])
-        })
-        .collect()
+        }
+        for (x, j) in xs.chunks_exact(k).zip(cols) {
+            out[j] = dot(&x[j..], &x[j..]);
+        }
+    }
+    out
 }
 
 /// Lower Cholesky factor L (row-major k × k) of a symmetric positive-definite matrix, or `None`.
+///
+/// Row by row, each element waits for the ones before it in its row (`l[i][j]` needs `l[i][..j]`),
+/// so two rows are factored side by side: row i + 1 needs of row i only its finished elements
+/// `l[i][..=j]` at column j ≤ i. Every element gets the same operations in the same order as in
+/// the plain row-by-row loop (`cholesky_row_by_row` in the tests), so the same bits.
 pub(crate) fn cholesky(a: &[f64], k: usize) -> Option<Vec<f64>> {
     let mut l = vec![0.0; k * k];
-    for i in 0..k {
-        for j in 0..=i {
-            let s = a[i * k + j] - dot(&l[i * k..i * k + j], &l[j * k..j * k + j]);
-            if i == j {
-                if s.is_nan() || s <= 0.0 {
-                    return None;
-                }
-                l[i * k + i] = s.sqrt();
-            } else {
-                l[i * k + j] = s / l[j * k + j];
+    let element = |l: &mut [f64], i: usize, j: usize| -> Option<()> {
+        let s = a[i * k + j] - dot(&l[i * k..i * k + j], &l[j * k..j * k + j]);
+        if i == j {
+            if s.is_nan() || s <= 0.0 {
+                return None;
             }
+            l[i * k + i] = s.sqrt();
+        } else {
+            l[i * k + j] = s / l[j * k + j];
+        }
+        Some(())
+    };
+    let mut i = 0;
+    while i + 1 < k {
+        for j in 0..=i {
+            element(&mut l, i, j)?;
+            element(&mut l, i + 1, j)?;
+        }
+        element(&mut l, i + 1, i + 1)?;
+        i += 2;
+    }
+    if i < k {
+        for j in 0..=i {
+            element(&mut l, i, j)?;
         }
     }
     Some(l)
@@ -296,6 +329,83 @@ pub(crate) mod tests {
         }
         #[cfg(not(target_arch = "x86_64"))]
         eprintln!("skipped: not x86-64, only the portable kernel exists here");
+    }
+
+    /// The plain loops the interleaved [`cholesky`] and [`inverse_diagonal`] must match to the bit.
+    fn cholesky_row_by_row(a: &[f64], k: usize) -> Option<Vec<f64>> {
+        let mut l = vec![0.0; k * k];
+        for i in 0..k {
+            for j in 0..=i {
+                let s = a[i * k + j] - dot(&l[i * k..i * k + j], &l[j * k..j * k + j]);
+                if i == j {
+                    if s.is_nan() || s <= 0.0 {
+                        return None;
+                    }
+                    l[i * k + i] = s.sqrt();
+                } else {
+                    l[i * k + j] = s / l[j * k + j];
+                }
+            }
+        }
+        Some(l)
+    }
+
+    fn inverse_diagonal_one_by_one(l: &[f64], k: usize) -> Vec<f64> {
+        let mut x = vec![0.0; k];
+        (0..k)
+            .map(|j| {
+                x[j] = 1.0 / l[j * k + j];
+                for i in j + 1..k {
+                    x[i] = -dot(&l[i * k + j..i * k + i], &x[j..i]) / l[i * k + i];
+                }
+                dot(&x[j..], &x[j..])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn interleaved_factorisations_give_the_plain_loops_bits() {
+        use crate::impact::rng::Sampler;
+        let mut rng = Sampler::new(37);
+        for k in [1usize, 2, 3, 4, 5, 7, 8, 9, 36, 45, 46, 48] {
+            for round in 0..6 {
+                // A Gram matrix of random rows over many magnitudes (positive definite), and in
+                // some rounds a broken one (a negative diagonal element somewhere).
+                let n = k + 3;
+                let rows: Vec<f64> = (0..n * k).map(|_| spread(&mut rng, 20.0)).collect();
+                let mut a = vec![0.0; k * k];
+                for r in rows.chunks_exact(k) {
+                    for i in 0..k {
+                        for j in 0..k {
+                            a[i * k + j] += r[i] * r[j];
+                        }
+                    }
+                }
+                if round >= 4 {
+                    let at = (round * 7) % k;
+                    a[at * k + at] = -1.0;
+                }
+                let (plain, side) = (cholesky_row_by_row(&a, k), cholesky(&a, k));
+                assert_eq!(plain.is_some(), side.is_some(), "k {k}, round {round}");
+                let (Some(plain), Some(side)) = (plain, side) else {
+                    continue;
+                };
+                for (x, y) in plain.iter().zip(&side) {
+                    assert_eq!(x.to_bits(), y.to_bits(), "cholesky k {k}, round {round}");
+                }
+                let (one, four) = (
+                    inverse_diagonal_one_by_one(&plain, k),
+                    inverse_diagonal(&plain, k),
+                );
+                for (x, y) in one.iter().zip(&four) {
+                    assert_eq!(
+                        x.to_bits(),
+                        y.to_bits(),
+                        "inverse diagonal k {k}, round {round}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
