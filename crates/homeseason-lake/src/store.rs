@@ -644,18 +644,195 @@ fn settle_in_file(
     Ok((rows, origins, counts))
 }
 
-/// Merge a file's rows into the rows a partition holds. `add`: sum the measures of equal cells
-/// (`payment_daily` from transactions, whose new rows are only new transactions); otherwise by
-/// [`write_key`]: rows with a new key are added, a key already held with the same values is a
-/// duplicate, with other values a conflict, settled by `policy` (`keep-first`: the held row stays;
-/// `keep-last`: the received row replaces it) and listed with both rows. `origins`: the source
-/// line and raw text of each of `new`'s rows (see [`Commit::origins`]); `context`: the partition's
-/// own key values (`region_code=330000, period=2023-09`), prefixed to the keys in messages.
+/// Sum a file's cells into the cells a partition holds (`payment_daily` and `payment_area_daily`
+/// from transactions, whose new rows are only new transactions): the measures of equal cells are
+/// added (money in integer fen) and the cells sorted by [`write_key`]. Every row of the file counts
+/// as added.
+///
+/// `held`: the partition's columns (its rows are not read); `held_rows`: its rows, a slice at a
+/// time, in order. When the date leads the key, every cell lies in one day and the cells are summed
+/// a day at a time: a held day with the file's cells of that day, once a slice of a later day is
+/// read. The days' sums, in date order, are the rows of one sum over the partition. So the whole
+/// held partition and its days' parts are never in memory beside the sum (summed whole, a month's
+/// ~1 M area cells took ~500 B a cell). The slices must then come in date order
+/// ([`HeldFile::slices`]); an error otherwise.
+fn sum_cells(
+    table: &str,
+    held: &DataFrame,
+    held_rows: impl IntoIterator<Item = Result<DataFrame>>,
+    new: DataFrame,
+) -> Result<(DataFrame, MergeCounts)> {
+    let counts = MergeCounts {
+        added: new.height(),
+        ..MergeCounts::default()
+    };
+    let key: Vec<&str> = write_key(table)
+        .iter()
+        .copied()
+        .filter(|k| new.column(k).is_ok() && held.column(k).is_ok())
+        .collect();
+    if key.is_empty() {
+        return Ok((new, counts));
+    }
+    let order: Vec<PlSmallStr> = held.get_column_names_owned();
+    let new = new.select(order.iter().cloned()).map_err(perr(table))?;
+    let measures = [
+        "txn_count",
+        "amount_yuan",
+        "refund_amount_yuan",
+        "net_amount_yuan",
+        "merchant_count",
+    ];
+    let mut group: Vec<Expr> = Vec::new();
+    let mut aggs: Vec<Expr> = Vec::new();
+    for name in &order {
+        let n = name.as_str();
+        if measures.contains(&n) {
+            aggs.push(
+                if matches!(n, "amount_yuan" | "refund_amount_yuan" | "net_amount_yuan") {
+                    // Summed in integer fen; turned back into yuan by `fen_to_yuan`.
+                    (col(n) * lit(100.0))
+                        .round(0, RoundMode::HalfToEven)
+                        .cast(DataType::Int64)
+                        .sum()
+                        .alias(n)
+                } else {
+                    col(n).sum().alias(n)
+                },
+            );
+        } else {
+            group.push(col(n));
+        }
+    }
+    let sum = |parts: Vec<DataFrame>| -> Result<DataFrame> {
+        let mut rows = concat(
+            parts.into_iter().map(IntoLazy::lazy).collect::<Vec<_>>(),
+            UnionArgs::default(),
+        )
+        .and_then(|lf| {
+            lf.group_by(group.clone())
+                .agg(aggs.clone())
+                .sort(
+                    key.iter().map(|k| (*k).into()).collect::<Vec<PlSmallStr>>(),
+                    SortMultipleOptions::default(),
+                )
+                .select(order.iter().map(|n| col(n.clone())).collect::<Vec<_>>())
+                .collect()
+        })
+        .map_err(perr(table))?;
+        fen_to_yuan(&mut rows).map_err(perr(table))?;
+        Ok(rows)
+    };
+    if key.first() != Some(&"date") {
+        let mut parts = held_rows.into_iter().collect::<Result<Vec<_>>>()?;
+        parts.push(new);
+        return Ok((sum(parts)?, counts));
+    }
+    let empty = new.clear();
+    let mut fresh = days_of(new).map_err(perr(table))?;
+    let mut held_days: BTreeMap<i32, Vec<DataFrame>> = BTreeMap::new();
+    let mut sums: Vec<DataFrame> = Vec::new();
+    // The last day summed: a held slice must not reach back to it.
+    let mut done: Option<i32> = None;
+    for rows in held_rows {
+        let days = days_of(rows?).map_err(perr(table))?;
+        let Some(first) = days.keys().next().copied() else {
+            continue;
+        };
+        if done.is_some_and(|d| first <= d) {
+            return Err(perr(table)(polars_err!(
+                ComputeError: "held cells out of date order 已有的单元格未按日期排序"
+            )));
+        }
+        while let Some((day, parts)) = take_first_day(&mut held_days, &mut fresh, Some(first)) {
+            sums.push(sum(parts)?);
+            done = Some(day);
+        }
+        for (day, parts) in days {
+            held_days.entry(day).or_default().extend(parts);
+        }
+    }
+    while let Some((_, parts)) = take_first_day(&mut held_days, &mut fresh, None) {
+        sums.push(sum(parts)?);
+    }
+    let mut days = sums.into_iter();
+    let Some(mut rows) = days.next() else {
+        return Ok((sum(vec![empty])?, counts));
+    };
+    for day in days {
+        rows.vstack_mut_owned(day).map_err(perr(table))?;
+    }
+    // One chunk, as one sum gives: the Parquet sink cuts its row groups along the chunks. A column
+    // at a time, so that only one column is ever held twice.
+    rows.rechunk_mut();
+    Ok((rows, counts))
+}
+
+/// `rows` split by their date (days since the epoch; rows without a date first), each day's rows in
+/// their order.
+fn days_of(rows: DataFrame) -> PolarsResult<BTreeMap<i32, Vec<DataFrame>>> {
+    let mut days: BTreeMap<i32, Vec<DataFrame>> = BTreeMap::new();
+    if rows.height() == 0 {
+        return Ok(days);
+    }
+    for day in rows.partition_by_stable(["date"], true)? {
+        let date = day
+            .column("date")
+            .and_then(|c| c.cast(&DataType::Int32))
+            .ok()
+            .and_then(|c| c.i32().ok().and_then(|d| d.get(0)))
+            .unwrap_or(i32::MIN);
+        days.entry(date).or_default().push(day);
+    }
+    Ok(days)
+}
+
+/// The first day of `held` and `fresh` if it is before `before` (or `before` is `None`), taken out
+/// of both: its held rows, then the file's.
+fn take_first_day(
+    held: &mut BTreeMap<i32, Vec<DataFrame>>,
+    fresh: &mut BTreeMap<i32, Vec<DataFrame>>,
+    before: Option<i32>,
+) -> Option<(i32, Vec<DataFrame>)> {
+    let day = held
+        .keys()
+        .next()
+        .into_iter()
+        .chain(fresh.keys().next())
+        .min()
+        .copied()?;
+    if before.is_some_and(|b| day >= b) {
+        return None;
+    }
+    let mut parts = held.remove(&day).unwrap_or_default();
+    parts.extend(fresh.remove(&day).unwrap_or_default());
+    Some((day, parts))
+}
+
+/// Summed cells' money columns, integer fen, back into yuan with a true division (as the ingest
+/// does), so that a cell is bit-identical whichever files it came from.
+fn fen_to_yuan(rows: &mut DataFrame) -> PolarsResult<()> {
+    for money in ["amount_yuan", "refund_amount_yuan", "net_amount_yuan"] {
+        let Ok(fen) = rows.column(money).and_then(|c| c.i64().cloned()) else {
+            continue;
+        };
+        let yuan: Vec<Option<f64>> = fen.iter().map(|f| f.map(|f| f as f64 / 100.0)).collect();
+        rows.with_column(Column::new(money.into(), yuan))?;
+    }
+    Ok(())
+}
+
+/// Merge a file's rows into the rows a partition holds, by [`write_key`]: rows with a new key are
+/// added, a key already held with the same values is a duplicate, with other values a conflict,
+/// settled by `policy` (`keep-first`: the held row stays; `keep-last`: the received row replaces
+/// it) and listed with both rows. `origins`: the source line and raw text of each of `new`'s rows
+/// (see [`Commit::origins`]); `context`: the partition's own key values (`region_code=330000,
+/// period=2023-09`), prefixed to the keys in messages. (Cells summed from transactions are merged
+/// by [`sum_cells`].)
 fn merge_rows(
     table: &str,
     old: DataFrame,
     new: DataFrame,
-    add: bool,
     policy: ConflictPolicy,
     origins: Option<&DataFrame>,
     context: &str,
@@ -679,104 +856,6 @@ fn merge_rows(
     let order: Vec<PlSmallStr> = old.get_column_names_owned();
     let new = new.select(order.iter().cloned()).map_err(perr(table))?;
     let key_exprs: Vec<Expr> = key.iter().map(|k| col(*k)).collect();
-    if add {
-        let measures = [
-            "txn_count",
-            "amount_yuan",
-            "refund_amount_yuan",
-            "net_amount_yuan",
-            "merchant_count",
-        ];
-        let mut group: Vec<Expr> = Vec::new();
-        let mut aggs: Vec<Expr> = Vec::new();
-        for name in &order {
-            let n = name.as_str();
-            if measures.contains(&n) {
-                aggs.push(
-                    if matches!(n, "amount_yuan" | "refund_amount_yuan" | "net_amount_yuan") {
-                        // Summed in integer fen; turned back into yuan below with a true division (as
-                        // the ingest does), so a cell is bit-identical whichever files it came from.
-                        (col(n) * lit(100.0))
-                            .round(0, RoundMode::HalfToEven)
-                            .cast(DataType::Int64)
-                            .sum()
-                            .alias(n)
-                    } else {
-                        col(n).sum().alias(n)
-                    },
-                );
-            } else {
-                group.push(col(n));
-            }
-        }
-        let changed = new.height();
-        let sum = |parts: Vec<LazyFrame>| -> Result<DataFrame> {
-            concat(parts, UnionArgs::default())
-                .and_then(|lf| {
-                    lf.group_by(group.clone())
-                        .agg(aggs.clone())
-                        .sort(
-                            key.iter().map(|k| (*k).into()).collect::<Vec<PlSmallStr>>(),
-                            SortMultipleOptions::default(),
-                        )
-                        .select(order.iter().map(|n| col(n.clone())).collect::<Vec<_>>())
-                        .collect()
-                })
-                .map_err(perr(table))
-        };
-        let mut rows = if key.first() == Some(&"date") && old.height() + new.height() > 0 {
-            // A day at a time: every cell lies in one day and the date leads the key, so the days'
-            // sums, in date order, are the rows of one sum over the partition — within a day's
-            // memory (the group-by and sort of a month's ~1 M area cells took ~500 B a cell).
-            let mut days: BTreeMap<i32, Vec<LazyFrame>> = BTreeMap::new();
-            for frame in [old, new] {
-                if frame.height() == 0 {
-                    continue;
-                }
-                for day in frame
-                    .partition_by_stable(["date"], true)
-                    .map_err(perr(table))?
-                {
-                    let date = day
-                        .column("date")
-                        .and_then(|c| c.cast(&DataType::Int32))
-                        .ok()
-                        .and_then(|c| c.i32().ok().and_then(|d| d.get(0)))
-                        .unwrap_or(i32::MIN);
-                    days.entry(date).or_default().push(day.lazy());
-                }
-            }
-            let mut sums: Option<DataFrame> = None;
-            while let Some((_, parts)) = days.pop_first() {
-                let day = sum(parts)?;
-                match &mut sums {
-                    Some(all) => {
-                        all.vstack_mut_owned(day).map_err(perr(table))?;
-                    }
-                    None => sums = Some(day),
-                }
-            }
-            let mut all = sums.ok_or_else(|| perr(table)(polars_err!(NoData: "no day to sum")))?;
-            all.rechunk_mut_par();
-            all
-        } else {
-            sum(vec![old.lazy(), new.lazy()])?
-        };
-        for money in ["amount_yuan", "refund_amount_yuan", "net_amount_yuan"] {
-            let Ok(fen) = rows.column(money).and_then(|c| c.i64().cloned()) else {
-                continue;
-            };
-            let yuan: Vec<Option<f64>> = fen.iter().map(|f| f.map(|f| f as f64 / 100.0)).collect();
-            rows.with_column(Column::new(money.into(), yuan))
-                .map_err(perr(table))?;
-        }
-        // Every row of the file counts as added (its cells are summed into the partition's).
-        let counts = MergeCounts {
-            added: changed,
-            ..MergeCounts::default()
-        };
-        return Ok((rows, counts));
-    }
     // The rows whose key the partition does not hold yet.
     let fresh = new
         .clone()
@@ -1688,27 +1767,20 @@ impl Lake {
             } else {
                 settle_in_file(c.table, frame, origins, policy, &context)?
             };
-            let existing = self.read_partition(path)?;
-            let (rows, counts) = match existing {
-                Some(old) => {
-                    merge_rows(c.table, old, frame, add, policy, origins.as_ref(), &context)?
-                }
-                // Cells summed from transactions take one canonical form (sorted by key, money
-                // through integer fen) whether the partition is new or merged, so the lake is the
-                // same whichever of two overlapping deliveries arrives first.
-                None if add => {
-                    merge_rows(c.table, frame.clear(), frame, add, policy, None, &context)?
-                }
-                None => {
-                    let n = frame.height();
-                    (
-                        frame,
-                        MergeCounts {
-                            added: n,
-                            ..MergeCounts::default()
-                        },
-                    )
-                }
+            // Cells summed from transactions take one canonical form (sorted by key, money
+            // through integer fen) whether the partition is new or merged, so the lake is the
+            // same whichever of two overlapping deliveries arrives first.
+            let (rows, counts) = if add {
+                self.sum_into_partition(c.table, path, frame)?
+            } else if let Some(old) = self.read_partition(path)? {
+                merge_rows(c.table, old, frame, policy, origins.as_ref(), &context)?
+            } else {
+                let n = frame.height();
+                let counts = MergeCounts {
+                    added: n,
+                    ..MergeCounts::default()
+                };
+                (frame, counts)
             };
             let changed = counts.changed();
             totals.absorb(in_file);
@@ -1723,9 +1795,7 @@ impl Lake {
             // file's area cells are ~1 M rows at 50 M transactions).
             drop(rows);
             for (path, frame) in parts {
-                let context = partition_context(table, &path);
-                let old = self.read_partition(&path)?.unwrap_or_else(|| frame.clear());
-                let (rows, counts) = merge_rows(table, old, frame, true, policy, None, &context)?;
+                let (rows, counts) = self.sum_into_partition(table, &path, frame)?;
                 let changed = counts.changed();
                 also_parts.push((path, rows, changed));
             }
@@ -1984,6 +2054,24 @@ impl Lake {
             .schema()
             .map_err(perr(path.display().to_string()))?;
         Ok(schema.iter_names().map(ToString::to_string).collect())
+    }
+
+    /// A file's cells summed into the cells partition `rel` holds ([`sum_cells`]), its file read a
+    /// row group at a time.
+    fn sum_into_partition(
+        &self,
+        table: &str,
+        rel: &str,
+        new: DataFrame,
+    ) -> Result<(DataFrame, MergeCounts)> {
+        match HeldFile::open(table, self.partition_path(rel)?)? {
+            Some(held) => {
+                let slices = held.slices()?;
+                let rows = slices.into_iter().map(|(at, n)| held.read(at, n));
+                sum_cells(table, &held.columns()?, rows, new)
+            }
+            None => sum_cells(table, &new.clear(), std::iter::empty(), new),
+        }
     }
 
     /// The rows a partition holds now (without its path-only columns), `None` when it has none.
@@ -2393,6 +2481,87 @@ fn frame_bytes(frame: &DataFrame) -> usize {
             _ => 8 * rows,
         })
         .sum()
+}
+
+/// A partition's Parquet file, read a slice of its rows at a time ([`sum_cells`]).
+struct HeldFile {
+    table: String,
+    path: PathBuf,
+    /// The rows of each of its row groups, in order.
+    groups: Vec<usize>,
+}
+
+impl HeldFile {
+    /// `None` when the partition has no file.
+    fn open(table: &str, path: PathBuf) -> Result<Option<Self>> {
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io("open", &path)(e)),
+        };
+        let mut reader = ParquetReader::new(file);
+        let metadata = reader
+            .get_metadata()
+            .map_err(perr(path.display().to_string()))?;
+        let mut groups = Vec::with_capacity(metadata.row_groups.len());
+        for group in &metadata.row_groups {
+            groups.push(group.num_rows());
+        }
+        Ok(Some(Self {
+            table: table.to_owned(),
+            path,
+            groups,
+        }))
+    }
+
+    /// Rows `at..at + n` (under today's names, as [`Lake::read_partition`] reads them).
+    fn read(&self, at: usize, n: usize) -> Result<DataFrame> {
+        let file = File::open(&self.path).map_err(io("open", &self.path))?;
+        ParquetReader::new(file)
+            .with_slice(Some((at, n)))
+            .finish()
+            .map(|frame| upgrade_v1_names(&self.table, frame))
+            .map_err(perr(self.path.display().to_string()))
+    }
+
+    /// Its columns, without rows.
+    fn columns(&self) -> Result<DataFrame> {
+        self.read(0, 0)
+    }
+
+    /// The slices (first row, rows) [`sum_cells`] reads in turn: the row groups when the dates are
+    /// in order (as summed cells are written: sorted by their key, which the date leads; a row
+    /// without a date first), else the whole file at once.
+    fn slices(&self) -> Result<Vec<(usize, usize)>> {
+        let whole = vec![(0, self.groups.iter().sum())];
+        if self.groups.len() < 2 || self.columns()?.column("date").is_err() {
+            return Ok(whole);
+        }
+        let file = File::open(&self.path).map_err(io("open", &self.path))?;
+        let err = || perr(self.path.display().to_string());
+        let dates = ParquetReader::new(file)
+            .with_columns(Some(vec!["date".into()]))
+            .finish()
+            .and_then(|f| f.column("date")?.cast(&DataType::Int32))
+            .map_err(err())?;
+        let dates = dates.i32().map_err(err())?;
+        let mut last = i32::MIN;
+        for date in dates.iter().map(|d| d.unwrap_or(i32::MIN)) {
+            if date < last {
+                return Ok(whole);
+            }
+            last = date;
+        }
+        let mut at = 0;
+        Ok(self
+            .groups
+            .iter()
+            .map(|&n| {
+                at += n;
+                (at - n, n)
+            })
+            .collect())
+    }
 }
 
 /// A partition a commit stages: a frame, or a file's compact rejects.
@@ -2848,7 +3017,6 @@ mod tests {
             contract::tables::ENTERPRISE_SALES,
             old,
             new,
-            false,
             ConflictPolicy::KeepFirst,
             None,
             "",
@@ -2908,22 +3076,14 @@ mod tests {
             (2, "330106", 30, 0.1),
             (1, "330106", 40, 0.2),
         ]);
-        let (rows, counts) = merge_rows(
+        let (rows, counts) = sum_cells(
             contract::tables::PAYMENT_AREA_DAILY,
-            old,
+            &old.clear(),
+            [Ok(old)],
             new,
-            true,
-            ConflictPolicy::KeepFirst,
-            None,
-            "",
         )
-        .expect("merge");
+        .expect("sum");
         assert_eq!(counts.added, 4);
-        assert_eq!(
-            rows.first_col_n_chunks(),
-            1,
-            "one chunk, as one sum writes it"
-        );
         let want = cells(&[
             (1, "330102", 20, 1.25),
             (1, "330106", 41, 0.3),
@@ -2931,6 +3091,176 @@ mod tests {
             (3, "330102", 13, 1.0),
         ]);
         assert!(rows.equals_missing(&want), "{rows}\n{want}");
+    }
+
+    /// A partition's cells read and summed a row group at a time are the cells of one sum over the
+    /// whole partition, and their file is byte for byte the file of that sum: a held partition of
+    /// days 1–6 written with row groups of 5 rows (days span groups, groups hold several days), a
+    /// file with cells of days 2–8 (new cells, cells the partition holds, days only it has), keys
+    /// with null values on both sides. Held rows out of date order are read whole.
+    #[test]
+    fn cells_summed_a_row_group_at_a_time_are_the_whole_sum() {
+        let table = contract::tables::PAYMENT_AREA_DAILY;
+        // (day, area (None: null), txn_count, amount, merchants)
+        let cells = |rows: &[(u32, Option<&str>, i64, f64, i64)]| -> DataFrame {
+            let date: Vec<chrono::NaiveDate> = rows
+                .iter()
+                .map(|r| chrono::NaiveDate::from_ymd_opt(2023, 9, r.0).expect("day"))
+                .collect();
+            let n = rows.len();
+            df!(
+                "date" => date,
+                "institution" => vec!["wallet_b"; n],
+                "region_code" => vec!["330000"; n],
+                "area_code" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+                "mcc" => rows.iter().map(|r| if r.2 % 2 == 0 { "5712" } else { "5722" }).collect::<Vec<_>>(),
+                "channel" => vec!["offline"; n],
+                "txn_count" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+                "amount_yuan" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+                "net_amount_yuan" => rows.iter().map(|r| r.3 - 0.01).collect::<Vec<_>>(),
+                "merchant_count" => rows.iter().map(|r| r.4).collect::<Vec<_>>(),
+            )
+            .expect("cells")
+        };
+        let areas = [Some("330102"), Some("330106"), None, Some("330110")];
+        let mut held_rows = Vec::new();
+        let mut new_rows = Vec::new();
+        for day in 1..=8_u32 {
+            for (i, area) in areas.iter().enumerate() {
+                let n = i64::from(day) * 10 + i64::try_from(i).expect("i");
+                let yuan = f64::from(day) + 0.07 * f64::from(u8::try_from(i).expect("i"));
+                if day <= 6 {
+                    held_rows.push((day, *area, n, yuan, 1));
+                    held_rows.push((day, *area, n + 1, yuan + 0.1, 2));
+                }
+                if day >= 2 && (day + u32::try_from(i).expect("i")) % 3 != 0 {
+                    new_rows.push((day, *area, n + 1, yuan * 2.0, 3));
+                }
+            }
+        }
+        new_rows.reverse();
+        let fresh = |rows: &[(u32, Option<&str>, i64, f64, i64)]| {
+            let frame = cells(rows);
+            sum_cells(table, &frame.clear(), [], frame).expect("sum").0
+        };
+        // The held partition as a commit writes it: summed, sorted by key.
+        let mut held = fresh(&held_rows);
+        let new = cells(&new_rows);
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let write = |name: &str, frame: &mut DataFrame, group: Option<usize>| {
+            let path = tmp.path().join(name);
+            let file = File::create(&path).expect("create");
+            ParquetWriter::new(file)
+                .with_row_group_size(group)
+                .finish(frame)
+                .expect("write");
+            path
+        };
+        let path = write("held.parquet", &mut held, Some(5));
+        let file = HeldFile::open(table, path.clone())
+            .expect("open")
+            .expect("file");
+        let slices = file.slices().expect("slices");
+        assert!(slices.len() > 4, "a row group at a time: {slices:?}");
+        let columns = file.columns().expect("columns");
+        assert_eq!(columns.height(), 0);
+        let rows = slices.iter().map(|&(at, n)| file.read(at, n));
+        let (summed, counts) = sum_cells(table, &columns, rows, new.clone()).expect("sum");
+        assert_eq!(counts.added, new.height());
+
+        // One sum over the held rows and the file's, as the lake summed before.
+        let measures = [
+            "txn_count",
+            "amount_yuan",
+            "net_amount_yuan",
+            "merchant_count",
+        ];
+        let fen = |n: &str| {
+            (col(n) * lit(100.0))
+                .round(0, RoundMode::HalfToEven)
+                .cast(DataType::Int64)
+        };
+        let mut whole = concat(
+            [held.clone().lazy(), new.clone().lazy()],
+            UnionArgs::default(),
+        )
+        .expect("concat")
+        .group_by(
+            held.get_column_names()
+                .into_iter()
+                .filter(|n| !measures.contains(&n.as_str()))
+                .map(|n| col(n.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .agg([
+            col("txn_count").sum(),
+            fen("amount_yuan").sum(),
+            fen("net_amount_yuan").sum(),
+            col("merchant_count").sum(),
+        ])
+        .sort(
+            write_key(table)
+                .iter()
+                .map(|k| (*k).into())
+                .collect::<Vec<PlSmallStr>>(),
+            SortMultipleOptions::default(),
+        )
+        .select(
+            held.get_column_names()
+                .into_iter()
+                .map(|n| col(n.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .collect()
+        .expect("whole sum");
+        fen_to_yuan(&mut whole).expect("yuan");
+        whole.rechunk_mut();
+        assert_eq!(
+            summed.first_col_n_chunks(),
+            1,
+            "one chunk, as one sum gives"
+        );
+        assert!(summed.equals_missing(&whole), "{summed}\n{whole}");
+        assert!(
+            (1..=8).all(|d| {
+                let day = chrono::NaiveDate::from_ymd_opt(2023, 9, d).expect("day");
+                summed
+                    .column("date")
+                    .and_then(|c| c.as_materialized_series().date().cloned())
+                    .is_ok_and(|c| c.as_date_iter().any(|x| x == Some(day)))
+            }),
+            "days only held and only in the file are kept"
+        );
+        let lake_bytes = |frame: &DataFrame, name: &str| {
+            let path = tmp.path().join(name);
+            Lake::write_parquet_file(table, frame, &path).expect("write");
+            fs::read(&path).expect("read")
+        };
+        assert!(
+            lake_bytes(&summed, "summed.parquet") == lake_bytes(&whole, "whole.parquet"),
+            "the same file"
+        );
+
+        // Held rows out of date order (not as the lake writes them) are read whole.
+        let mut reversed = held.reverse();
+        let path = write("reversed.parquet", &mut reversed, Some(5));
+        let file = HeldFile::open(table, path).expect("open").expect("file");
+        let slices = file.slices().expect("slices");
+        assert_eq!(slices, vec![(0, held.height())]);
+        let rows = slices.iter().map(|&(at, n)| file.read(at, n));
+        let (again, _) = sum_cells(table, &columns, rows, new.clone()).expect("sum");
+        assert!(again.equals_missing(&whole), "{again}\n{whole}");
+        // Given out of order anyway, the sum refuses them.
+        let backwards = (0..held.height())
+            .rev()
+            .step_by(5)
+            .map(|at| Ok(held.slice(i64::try_from(at).expect("at"), 5)));
+        assert!(sum_cells(table, &columns, backwards, new).is_err());
+        assert!(
+            HeldFile::open(table, tmp.path().join("none.parquet"))
+                .expect("open")
+                .is_none()
+        );
     }
 
     /// Both policies through a real commit: the first file's row A is held, the second file
