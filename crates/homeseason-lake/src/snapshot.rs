@@ -475,7 +475,7 @@ impl Lake {
                     }
                     let to = self.snapshot_target(&dir, table, &rel)?;
                     if let Some(parent) = to.parent() {
-                        self.create_dirs(parent)?;
+                        self.create_dirs_synced_later(parent)?;
                     }
                     if fs::hard_link(&path, &to).is_err() {
                         fs::copy(&path, &to).map_err(io("copy", &to))?;
@@ -485,10 +485,12 @@ impl Lake {
             for (tmp, rel) in put {
                 let to = self.snapshot_target(&dir, table, rel)?;
                 if let Some(parent) = to.parent() {
-                    self.create_dirs(parent)?;
+                    self.create_dirs_synced_later(parent)?;
                 }
                 fs::rename(tmp, &to).map_err(io("rename", &to))?;
             }
+            // Every folder made above is made durable here, children first (their parents'
+            // fsyncs were left to this), before any lake snapshot names this one.
             sync_tree(&dir);
             sync_dir(&outer);
             Ok(())
@@ -656,6 +658,7 @@ impl Lake {
         let mut named: BTreeSet<(String, u64)> = BTreeSet::new();
         if let Ok(numbers) = self.snapshot_numbers(LAKE_SNAPSHOTS) {
             let keep = kept(&numbers, current_lake, retention, now, |n| self.lake_dir(n));
+            let mut removed = false;
             for n in numbers {
                 if keep.contains(&n) {
                     match self.lake_members(n) {
@@ -665,9 +668,15 @@ impl Lake {
                     }
                 } else {
                     let _ = fs::remove_dir_all(self.lake_dir(n));
+                    removed = true;
                 }
             }
-            sync_dir(&area.join(LAKE_SNAPSHOTS));
+            // A folder whose entries did not change has nothing to make durable: every commit
+            // takes the lock, and an fsync of each table's area costs ~1.5 ms on a VM's disk
+            // (~135 of the ~210 fsyncs of an `uplift` run were these).
+            if removed {
+                sync_dir(&area.join(LAKE_SNAPSHOTS));
+            }
         }
         for t in tables.filter_map(std::result::Result::ok) {
             let table = t.file_name().to_string_lossy().into_owned();
@@ -699,6 +708,9 @@ impl Lake {
                         remove.push(e.path());
                     }
                 }
+            }
+            if remove.is_empty() {
+                continue;
             }
             for dir in remove {
                 let _ = fs::remove_dir_all(&dir);

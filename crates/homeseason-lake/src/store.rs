@@ -1276,6 +1276,17 @@ impl Lake {
     /// Create `dir` (under the root) and every missing parent, fsyncing each parent after a new
     /// entry is created in it, with mode 0700.
     pub(crate) fn create_dirs(&self, dir: &Path) -> Result<()> {
+        self.make_dirs(dir, true)
+    }
+
+    /// [`Lake::create_dirs`] without the fsync of each new folder's parent, for folders inside a
+    /// tree that its builder fsyncs whole before anything names it (a table snapshot being built:
+    /// `sync_tree`), so that a snapshot of n partition folders costs n + 1 fsyncs, not 2n + 1.
+    pub(crate) fn create_dirs_synced_later(&self, dir: &Path) -> Result<()> {
+        self.make_dirs(dir, false)
+    }
+
+    fn make_dirs(&self, dir: &Path, sync: bool) -> Result<()> {
         if dir.is_dir() {
             return Ok(());
         }
@@ -1283,14 +1294,14 @@ impl Lake {
             && parent != self.root
             && parent.starts_with(&self.root)
         {
-            self.create_dirs(parent)?;
+            self.make_dirs(parent, sync)?;
         }
         match private_dir(dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
             Err(e) => return Err(io("create", dir)(e)),
         }
-        if let Some(parent) = dir.parent() {
+        if sync && let Some(parent) = dir.parent() {
             sync_dir(parent);
         }
         Ok(())

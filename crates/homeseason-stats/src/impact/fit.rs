@@ -10,7 +10,8 @@ use super::design::Design;
 #[cfg(target_arch = "x86_64")]
 use super::linalg::Avx2;
 use super::linalg::{
-    GRAM_CHUNK, back_substitute, cholesky, dot, forward_substitute, gram_add, inverse_diagonal,
+    GRAM_CHUNK, LANES, back_substitute, back_substitute_lanes, cholesky, dot, dot_lanes,
+    forward_substitute, gram_add, inverse_diagonal,
 };
 use super::optim::{Tolerance, bfgs, hessian, nelder_mead};
 use super::rng::Sampler;
@@ -1824,60 +1825,107 @@ impl ImpactModel {
         let draws = self.options.draws;
         let mut samples = vec![0.0; draws * horizon];
         let mut rng = Sampler::new(self.options.seed);
-        let mut z = vec![0.0; k];
-        let mut beta = vec![0.0; k];
-        for d in 0..draws {
-            let u = rng.uniform();
-            let idx = self
-                .cumulative
-                .partition_point(|c| *c < u)
-                .min(self.nodes.len() - 1);
-            let node = &self.nodes[idx];
-            let p = node.params;
-            let sigma = (node.s2 / rng.chi_square(node.dof)).sqrt();
-            for v in &mut z {
-                *v = rng.normal();
-            }
-            let dev = back_substitute(&node.chol, k, &z);
-            for ((b, hat), e) in beta.iter_mut().zip(&node.beta).zip(&dev) {
-                *b = hat + sigma * e;
-            }
-            // State at the end of the pre-period: N(m_y − Σ β_j m_x[j], σ² C).
-            let mut mean = node.m_y;
-            for (m, b) in node.m_x.iter().zip(&beta) {
-                mean[0] -= b * m[0];
-                mean[1] -= b * m[1];
-            }
-            let [c11, c12, c22] = node.c_end;
-            let l11 = c11.max(0.0).sqrt();
-            let l21 = if l11 > 0.0 { c12 / l11 } else { 0.0 };
-            let l22 = (c22 - l21 * l21).max(0.0).sqrt();
-            let (e1, e2) = (rng.normal(), rng.normal());
-            let mut s1 = mean[0] + sigma * l11 * e1;
-            let mut s2 = mean[1] + sigma * (l21 * e1 + l22 * e2);
-            let (q1, q2, hn) = (
-                sigma * p.q(0).max(0.0).sqrt(),
-                sigma * p.q(1).max(0.0).sqrt(),
-                sigma * p.wn.max(0.0).sqrt(),
-            );
-            let out = &mut samples[d * horizon..(d + 1) * horizon];
-            // The local level's second state component has no innovation: it draws no variate
-            // (the other models keep their stream of three a day).
-            let shock = |rng: &mut Sampler, scale: f64| {
-                if scale > 0.0 || !p.rw {
-                    scale * rng.normal()
-                } else {
-                    0.0
+        // The draws go [`LANES`] at a time. Each draw's variates are taken from the stream in the
+        // order of one draw after the other (the node's uniform, σ²'s chi-square, the k
+        // coefficient normals, the two state normals, then three shocks a day, each already
+        // scaled), then the lanes' triangular solves, states and paths advance side by side: four
+        // independent chains where one draw's solve and dot products each waited on the addition
+        // before. Every lane's arithmetic is one draw's, in the same order: the same bits.
+        let steps = post.end - self.pre.end;
+        let mut z = vec![0.0; LANES * k];
+        let mut shocks = vec![0.0; LANES * steps * 3];
+        let mut beta = vec![0.0; LANES * k];
+        for first in (0..draws).step_by(LANES) {
+            let lanes = (draws - first).min(LANES);
+            let mut node_of = [0usize; LANES];
+            let mut sigma_of = [0.0; LANES];
+            let mut e_of = [[0.0; 2]; LANES];
+            for lane in 0..lanes {
+                let u = rng.uniform();
+                let idx = self
+                    .cumulative
+                    .partition_point(|c| *c < u)
+                    .min(self.nodes.len() - 1);
+                let node = &self.nodes[idx];
+                let p = node.params;
+                let sigma = (node.s2 / rng.chi_square(node.dof)).sqrt();
+                for v in &mut z[lane * k..(lane + 1) * k] {
+                    *v = rng.normal();
                 }
-            };
-            for t in self.pre.end..post.end {
-                s1 = p.phi[0] * s1 + shock(&mut rng, q1);
-                s2 = p.phi[1] * s2 + shock(&mut rng, q2);
-                let eps = shock(&mut rng, hn);
+                e_of[lane] = [rng.normal(), rng.normal()];
+                let scales = [
+                    sigma * p.q(0).max(0.0).sqrt(),
+                    sigma * p.q(1).max(0.0).sqrt(),
+                    sigma * p.wn.max(0.0).sqrt(),
+                ];
+                // The local level's second state component has no innovation: it draws no
+                // variate (the other models keep their stream of three a day).
+                for day in shocks[lane * steps * 3..(lane + 1) * steps * 3].chunks_exact_mut(3) {
+                    for (v, scale) in day.iter_mut().zip(scales) {
+                        *v = if scale > 0.0 || !p.rw {
+                            scale * rng.normal()
+                        } else {
+                            0.0
+                        };
+                    }
+                }
+                node_of[lane] = idx;
+                sigma_of[lane] = sigma;
+            }
+            // Lanes past the last draw repeat the first lane's work and are not kept.
+            for lane in lanes..LANES {
+                node_of[lane] = node_of[0];
+                sigma_of[lane] = sigma_of[0];
+                e_of[lane] = e_of[0];
+                z.copy_within(0..k, lane * k);
+                shocks.copy_within(0..steps * 3, lane * steps * 3);
+            }
+            let nodes: [&Node; LANES] = std::array::from_fn(|lane| &self.nodes[node_of[lane]]);
+            let dev = back_substitute_lanes(
+                std::array::from_fn(|lane| nodes[lane].chol.as_slice()),
+                k,
+                &z,
+            );
+            let mut s1 = [0.0; LANES];
+            let mut s2 = [0.0; LANES];
+            for lane in 0..LANES {
+                let node = nodes[lane];
+                let sigma = sigma_of[lane];
+                let b = &mut beta[lane * k..(lane + 1) * k];
+                for ((b, hat), e) in b.iter_mut().zip(&node.beta).zip(&dev[lane * k..]) {
+                    *b = hat + sigma * e;
+                }
+                // State at the end of the pre-period: N(m_y − Σ β_j m_x[j], σ² C).
+                let mut mean = node.m_y;
+                for (m, b) in node.m_x.iter().zip(b.iter()) {
+                    mean[0] -= b * m[0];
+                    mean[1] -= b * m[1];
+                }
+                let [c11, c12, c22] = node.c_end;
+                let l11 = c11.max(0.0).sqrt();
+                let l21 = if l11 > 0.0 { c12 / l11 } else { 0.0 };
+                let l22 = (c22 - l21 * l21).max(0.0).sqrt();
+                let [e1, e2] = e_of[lane];
+                s1[lane] = mean[0] + sigma * l11 * e1;
+                s2[lane] = mean[1] + sigma * (l21 * e1 + l22 * e2);
+            }
+            let phi: [[f64; 2]; LANES] = std::array::from_fn(|lane| nodes[lane].params.phi);
+            for (step, t) in (self.pre.end..post.end).enumerate() {
+                let mut eps = [0.0; LANES];
+                for lane in 0..LANES {
+                    let day = &shocks[(lane * steps + step) * 3..(lane * steps + step) * 3 + 3];
+                    s1[lane] = phi[lane][0] * s1[lane] + day[0];
+                    s2[lane] = phi[lane][1] * s2[lane] + day[1];
+                    eps[lane] = day[2];
+                }
                 if t >= post.start {
                     let i = t - post.start;
-                    let v = dot(&x[i * k..(i + 1) * k], &beta) + s1 + s2 + eps;
-                    out[i] = if self.options.log { v.exp() } else { v };
+                    let fitted = dot_lanes(&x[i * k..(i + 1) * k], &beta, k);
+                    for lane in 0..lanes {
+                        let v = fitted[lane] + s1[lane] + s2[lane] + eps[lane];
+                        samples[(first + lane) * horizon + i] =
+                            if self.options.log { v.exp() } else { v };
+                    }
                 }
             }
         }
