@@ -103,7 +103,8 @@ pub fn weekly_tracking(baseline_daily: &DataFrame, campaign: &Campaign) -> Resul
         floats_of(baseline_daily, "actual_yuan")?,
         floats_of(baseline_daily, "baseline_yuan")?,
     );
-    let mut weeks: BTreeMap<(String, String, String, NaiveDate), (f64, f64)> = BTreeMap::new();
+    // Keyed on the columns' own texts (borrowed: a key is not copied for every day).
+    let mut weeks: BTreeMap<(&str, &str, &str, NaiveDate), (f64, f64)> = BTreeMap::new();
     for i in 0..baseline_daily.height() {
         let Some(d) = dates[i] else { continue };
         if !campaign.window.contains(d) {
@@ -111,9 +112,9 @@ pub fn weekly_tracking(baseline_daily: &DataFrame, campaign: &Campaign) -> Resul
         }
         let e = weeks
             .entry((
-                region[i].clone(),
-                category[i].clone(),
-                method[i].clone(),
+                region[i].as_str(),
+                category[i].as_str(),
+                method[i].as_str(),
                 week_start(d),
             ))
             .or_default();
@@ -121,7 +122,7 @@ pub fn weekly_tracking(baseline_daily: &DataFrame, campaign: &Campaign) -> Resul
         e.1 += baseline[i];
     }
     let mut out = WeeklyRows::default();
-    let mut previous: Option<(String, String, String, f64, f64, f64)> = None;
+    let mut previous: Option<(&str, &str, &str, f64, f64, f64)> = None;
     for ((r, c, m, w), (wa, wb)) in weeks {
         let (cum_a, cum_b, last) = match &previous {
             Some((pr, pc, pm, ca, cb, last)) if *pr == r && *pc == c && *pm == m => {
@@ -130,9 +131,9 @@ pub fn weekly_tracking(baseline_daily: &DataFrame, campaign: &Campaign) -> Resul
             _ => (wa, wb, None),
         };
         out.as_of.push(w + Duration::days(6));
-        out.region.push(r.clone());
-        out.category.push(c.clone());
-        out.method.push(m.clone());
+        out.region.push(r.to_owned());
+        out.category.push(c.to_owned());
+        out.method.push(m.to_owned());
         out.start.push(w.max(campaign.window.start));
         out.end
             .push((w + Duration::days(6)).min(campaign.window.end));

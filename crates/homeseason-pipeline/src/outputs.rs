@@ -145,18 +145,33 @@ pub fn estimate_timed(
         "uplift, all methods, with placebo windows and the backtest windows (local events, completeness, splits and themes alongside)",
         &mut times,
     );
-    lake.write_output(tables::UPLIFT_BACKTEST, &backtest_table)?;
-    lake.write_output(tables::UPLIFT, &result.uplift)?;
-    lake.write_output(tables::BASELINE_DAILY, &result.baseline_daily)?;
-    lap(
-        "  write uplift_backtest, uplift, baseline_daily",
-        &mut times,
-    );
-    // The headline method ("auto" resolved by the backtest) for the triangulation and the leverage;
-    // the two (single-threaded, independent) computed side by side with the weekly tracking, then
-    // written in the order they always were.
+    // The headline method ("auto" resolved by the backtest) for the triangulation and the leverage.
     let resolved = homeseason_metrics::backtest::resolve_primary(campaign, Some(&backtest_table))?;
-    let (weekly, triangulation, leverage) = std::thread::scope(|scope| {
+    // What is left: the weekly tracking, the triangulation and the leverage (single-threaded and
+    // independent: computed side by side), and writing every table. The tables that need none of
+    // the three are written meanwhile by a thread of their own: writing is mostly waiting on the
+    // disk (each file and its folder fsynced), which kept a core idle at the end of every run.
+    let (written, weekly, triangulation, leverage) = std::thread::scope(|scope| {
+        let (side, result, backtest_table) = (&side, &result, &backtest_table);
+        let written = scope.spawn(move || {
+            timed(|| -> Result<()> {
+                lake.write_output(tables::UPLIFT_BACKTEST, backtest_table)?;
+                lake.write_output(tables::UPLIFT, &result.uplift)?;
+                lake.write_output(tables::BASELINE_DAILY, &result.baseline_daily)?;
+                lake.write_output(tables::DATA_COMPLETENESS, &side.completeness)?;
+                if let Some(events) = &side.events {
+                    write_local_event_tables(lake, events)?;
+                }
+                if side.channels.height() > 0 {
+                    lake.write_output(tables::CHANNEL_UPLIFT, &side.channels)?;
+                }
+                if side.urban_rural.height() > 0 {
+                    lake.write_output(tables::URBAN_RURAL_UPLIFT, &side.urban_rural)?;
+                }
+                lake.write_output(tables::THEME_SUMMARY, &side.themes)?;
+                Ok(())
+            })
+        });
         let feeds = &side.feeds;
         let triangulation = scope.spawn(|| {
             timed(|| {
@@ -173,42 +188,40 @@ pub fn estimate_timed(
             timed(|| leverage_frame(&feeds.subsidies, &resolved, &result.uplift, &series))
         });
         let weekly = timed(|| tracking::weekly_tracking(&result.baseline_daily, campaign));
-        (weekly, joined(triangulation), joined(leverage))
+        (
+            joined(written),
+            weekly,
+            joined(triangulation),
+            joined(leverage),
+        )
     });
     lap(
-        "  weekly tracking, triangulation and leverage (side by side)",
+        "  weekly tracking, triangulation and leverage (side by side), the other tables written meanwhile",
         &mut times,
     );
-    let ((weekly, weekly_s), (triangulation, triangulation_s), (leverage, leverage_s)) =
-        (weekly, triangulation, leverage);
+    let (
+        (written, written_s),
+        (weekly, weekly_s),
+        (triangulation, triangulation_s),
+        (leverage, leverage_s),
+    ) = (written, weekly, triangulation, leverage);
+    written?;
     side_times.extend([
         ("(side by side, not added) weekly tracking", weekly_s),
         ("(side by side, not added) triangulation", triangulation_s),
         ("(side by side, not added) leverage", leverage_s),
+        (
+            "(side by side, not added) write uplift_backtest, uplift, baseline_daily, data_completeness, the local-event tables, channel_uplift, urban_rural_uplift, theme_summary",
+            written_s,
+        ),
     ]);
     lake.write_output(tables::WEEKLY_TRACKING, &weekly?)?;
-    lake.write_output(tables::DATA_COMPLETENESS, &side.completeness)?;
     lake.write_output(tables::TRIANGULATION, &triangulation?)?;
     if let Some(leverage) = leverage? {
         lake.write_output(tables::LEVERAGE, &leverage)?;
     }
     lap(
-        "  write weekly_tracking, data_completeness, triangulation, leverage",
-        &mut times,
-    );
-    if let Some(events) = &side.events {
-        write_local_event_tables(lake, events)?;
-    }
-    lap("  write the local-event tables", &mut times);
-    if side.channels.height() > 0 {
-        lake.write_output(tables::CHANNEL_UPLIFT, &side.channels)?;
-    }
-    if side.urban_rural.height() > 0 {
-        lake.write_output(tables::URBAN_RURAL_UPLIFT, &side.urban_rural)?;
-    }
-    lake.write_output(tables::THEME_SUMMARY, &side.themes)?;
-    lap(
-        "  write channel_uplift, urban_rural_uplift, theme_summary",
+        "  write weekly_tracking, triangulation, leverage",
         &mut times,
     );
     times.extend(side_times);
