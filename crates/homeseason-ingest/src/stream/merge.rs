@@ -250,11 +250,11 @@ pub(super) struct Merged {
 }
 
 /// The first occurrence in the file of a transaction id whose fingerprint repeats (second pass):
-/// where its `txn_id` text ends in [`Firsts::texts`] (compared exactly) and what a conflict's
-/// message names.
+/// where its `txn_id` text ends in its chunk's texts ([`FirstsChunk`]; compared exactly) and what
+/// a conflict's message names.
 struct FirstSeen {
-    /// The end of its `txn_id` text in [`Firsts::texts`]; the text starts where the previous
-    /// row's ends.
+    /// The end of its `txn_id` text in [`FirstsChunk::texts`]; the text starts where the
+    /// previous row of the chunk's ends.
     txn_end: usize,
     values: u64,
     line: u64,
@@ -274,50 +274,76 @@ fn merchant_hash(merchant: &str) -> u64 {
 /// The [`FirstSeen`] rows by fingerprint: one inline (almost every fingerprint has one `txn_id`
 /// text), the others of a fingerprint two ids share beside it.
 ///
-/// The rows live in one vector and their texts in one buffer; the maps hold only their indices.
-/// A verification pass keeps ~2 M rows at 50 M rows, and a map holding the rows themselves (72 B
-/// a bucket, a heap text each) rehashed near the end of the pass with its old table (153 MB) and
-/// its new one (306 MB) alive together: the process's peak. A vector grows in place (`realloc`
-/// remaps a large block), and only its filled prefix is touched.
+/// The rows live in chunks of [`FIRSTS_CHUNK`] rows, each with its rows' texts in one buffer;
+/// the maps hold only the rows' indices. A verification pass keeps ~2 M rows at 50 M rows, and a
+/// map holding the rows themselves (72 B a bucket, a heap text each) rehashed near the end of the
+/// pass with its old table (153 MB) and its new one (306 MB) alive together: the process's peak.
+/// Chunks of a fixed size are never copied, and only filled ones are touched; one vector grown by
+/// doubling, freed at the end of the pass, raised `malloc`'s mmap threshold and left a fresh
+/// 10 M ingest's commit ~40 MiB higher.
 #[derive(Default)]
 struct Firsts {
-    /// Fingerprint → index in `rows` of the first text kept for it.
+    /// Fingerprint → index of the first text kept for it.
     one: U64Map<usize>,
-    /// Fingerprint → indices in `rows` of the other texts sharing it.
+    /// Fingerprint → indices of the other texts sharing it.
     more: U64Map<Vec<usize>>,
+    chunks: Vec<FirstsChunk>,
+}
+
+/// Rows kept by [`Firsts`] per chunk (56 B each).
+const FIRSTS_CHUNK: usize = 1 << 14;
+
+/// [`FIRSTS_CHUNK`] rows of [`Firsts`] and their `txn_id` texts, one after another
+/// ([`FirstSeen::txn_end`]).
+struct FirstsChunk {
     rows: Vec<FirstSeen>,
-    /// The rows' `txn_id` texts, one after another ([`FirstSeen::txn_end`]).
     texts: Vec<u8>,
 }
 
 impl Firsts {
-    /// The `txn_id` text of row `i`.
-    fn text(&self, i: usize) -> &[u8] {
-        let start = match i.checked_sub(1) {
-            Some(p) => self.rows[p].txn_end,
+    /// Row `i` and its `txn_id` text.
+    fn row(&self, i: usize) -> (&FirstSeen, &[u8]) {
+        let c = &self.chunks[i / FIRSTS_CHUNK];
+        let r = i % FIRSTS_CHUNK;
+        let start = match r.checked_sub(1) {
+            Some(p) => c.rows[p].txn_end,
             None => 0,
         };
-        &self.texts[start..self.rows[i].txn_end]
+        (&c.rows[r], &c.texts[start..c.rows[r].txn_end])
     }
 
     /// The kept row of `fp` with `txn_id` text `txn`.
     fn find(&self, fp: u64, txn: &str) -> Option<&FirstSeen> {
-        let is = |i: usize| self.text(i) == txn.as_bytes();
+        let is = |i: usize| self.row(i).1 == txn.as_bytes();
         let i = match self.one.get(&fp) {
             Some(&i) if is(i) => i,
             Some(_) => self.more.get(&fp)?.iter().copied().find(|&i| is(i))?,
             None => return None,
         };
-        Some(&self.rows[i])
+        Some(self.row(i).0)
     }
 
     /// Keep `row`, the first occurrence of its txn_id text `txn_id` (merchant `merchant`) on line
     /// `line`, for fingerprint `fp`.
     fn push(&mut self, fp: u64, row: &Row, txn_id: &str, merchant: &str, line: u64) {
-        let i = self.rows.len();
-        self.texts.extend_from_slice(txn_id.as_bytes());
-        self.rows.push(FirstSeen {
-            txn_end: self.texts.len(),
+        if self
+            .chunks
+            .last()
+            .is_none_or(|c| c.rows.len() == FIRSTS_CHUNK)
+        {
+            self.chunks.push(FirstsChunk {
+                rows: Vec::with_capacity(FIRSTS_CHUNK),
+                texts: Vec::with_capacity(FIRSTS_CHUNK * 20),
+            });
+        }
+        let i = (self.chunks.len() - 1) * FIRSTS_CHUNK;
+        let Some(c) = self.chunks.last_mut() else {
+            return;
+        };
+        let i = i + c.rows.len();
+        c.texts.extend_from_slice(txn_id.as_bytes());
+        c.rows.push(FirstSeen {
+            txn_end: c.texts.len(),
             values: row.values,
             line,
             group: row.group,
@@ -1417,7 +1443,8 @@ mod tests {
     use super::*;
 
     /// `Firsts` finds each kept text exactly, also among texts sharing a fingerprint, with the row
-    /// it was kept with; a text never kept is not found, not even under a kept fingerprint.
+    /// it was kept with, across chunks; a text never kept is not found, not even under a kept
+    /// fingerprint.
     #[test]
     fn firsts_find_each_text_exactly_under_shared_fingerprints() {
         let row = |values: u64, fen: i64| Row {
@@ -1435,6 +1462,11 @@ mod tests {
             line: 0,
         };
         let mut firsts = Firsts::default();
+        // Fill past a chunk so that the kept rows span two.
+        let fill: Vec<String> = (0..FIRSTS_CHUNK + 2).map(|i| format!("F{i}")).collect();
+        for (i, t) in fill.iter().enumerate() {
+            firsts.push(1000 + i as u64, &row(0, 0), t, "f", 0);
+        }
         let kept = [
             (7, "WB1", 1),
             (7, "WB22", 2),
@@ -1454,6 +1486,7 @@ mod tests {
         assert!(firsts.find(7, "WB2").is_none());
         assert!(firsts.find(9, "WB1").is_none());
         assert!(firsts.find(1, "WB1").is_none());
+        assert!(firsts.find(1000, "F0").is_some() && firsts.find(1001, "F0").is_none());
     }
 
     /// `AccMap` sums as a `HashMap` does, through its growth, with the key `0` (kept aside) among
