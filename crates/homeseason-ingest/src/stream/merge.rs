@@ -250,9 +250,12 @@ pub(super) struct Merged {
 }
 
 /// The first occurrence in the file of a transaction id whose fingerprint repeats (second pass):
-/// its `txn_id` text (compared exactly) and what a conflict's message names.
+/// where its `txn_id` text ends in its chunk's texts ([`FirstsChunk`]; compared exactly) and what
+/// a conflict's message names.
 struct FirstSeen {
-    txn: Box<str>,
+    /// The end of its `txn_id` text in [`FirstsChunk::texts`]; the text starts where the
+    /// previous row of the chunk's ends.
+    txn_end: usize,
     values: u64,
     line: u64,
     group: u64,
@@ -270,48 +273,96 @@ fn merchant_hash(merchant: &str) -> u64 {
 
 /// The [`FirstSeen`] rows by fingerprint: one inline (almost every fingerprint has one `txn_id`
 /// text), the others of a fingerprint two ids share beside it.
+///
+/// The rows live in chunks of [`FIRSTS_CHUNK`] rows, each with its rows' texts in one buffer;
+/// the maps hold only the rows' indices. A verification pass keeps ~2 M rows at 50 M rows, and a
+/// map holding the rows themselves (72 B a bucket, a heap text each) rehashed near the end of the
+/// pass with its old table (153 MB) and its new one (306 MB) alive together: the process's peak.
+/// Chunks of a fixed size are never copied, and only filled ones are touched; one vector grown by
+/// doubling, freed at the end of the pass, raised `malloc`'s mmap threshold and left a fresh
+/// 10 M ingest's commit ~40 MiB higher.
 #[derive(Default)]
 struct Firsts {
-    one: U64Map<FirstSeen>,
-    more: U64Map<Vec<FirstSeen>>,
+    /// Fingerprint → index of the first text kept for it.
+    one: U64Map<usize>,
+    /// Fingerprint → indices of the other texts sharing it.
+    more: U64Map<Vec<usize>>,
+    chunks: Vec<FirstsChunk>,
+}
+
+/// Rows kept by [`Firsts`] per chunk (56 B each).
+const FIRSTS_CHUNK: usize = 1 << 14;
+
+/// [`FIRSTS_CHUNK`] rows of [`Firsts`] and their `txn_id` texts, one after another
+/// ([`FirstSeen::txn_end`]).
+struct FirstsChunk {
+    rows: Vec<FirstSeen>,
+    texts: Vec<u8>,
 }
 
 impl Firsts {
+    /// Row `i` and its `txn_id` text.
+    fn row(&self, i: usize) -> (&FirstSeen, &[u8]) {
+        let c = &self.chunks[i / FIRSTS_CHUNK];
+        let r = i % FIRSTS_CHUNK;
+        let start = match r.checked_sub(1) {
+            Some(p) => c.rows[p].txn_end,
+            None => 0,
+        };
+        (&c.rows[r], &c.texts[start..c.rows[r].txn_end])
+    }
+
     /// The kept row of `fp` with `txn_id` text `txn`.
     fn find(&self, fp: u64, txn: &str) -> Option<&FirstSeen> {
-        match self.one.get(&fp) {
-            Some(f) if *f.txn == *txn => Some(f),
-            Some(_) => self.more.get(&fp)?.iter().find(|f| *f.txn == *txn),
-            None => None,
-        }
+        let is = |i: usize| self.row(i).1 == txn.as_bytes();
+        let i = match self.one.get(&fp) {
+            Some(&i) if is(i) => i,
+            Some(_) => self.more.get(&fp)?.iter().copied().find(|&i| is(i))?,
+            None => return None,
+        };
+        Some(self.row(i).0)
     }
-    /// Keep `f`, the first row of its text, for fingerprint `fp`.
-    fn push(&mut self, fp: u64, f: FirstSeen) {
-        match self.one.entry(fp) {
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(f);
-            }
-            std::collections::hash_map::Entry::Occupied(_) => {
-                self.more.entry(fp).or_default().push(f);
-            }
-        }
-    }
-}
 
-impl FirstSeen {
-    /// `row`, the first occurrence of its txn_id text `txn_id` (merchant `merchant`) on line `line`.
-    fn of(row: &Row, txn_id: &str, merchant: &str, line: u64) -> FirstSeen {
-        FirstSeen {
-            txn: txn_id.into(),
+    /// Keep `row`, the first occurrence of its txn_id text `txn_id` (merchant `merchant`) on line
+    /// `line`, for fingerprint `fp`.
+    fn push(&mut self, fp: u64, row: &Row, txn_id: &str, merchant: &str, line: u64) {
+        if self
+            .chunks
+            .last()
+            .is_none_or(|c| c.rows.len() == FIRSTS_CHUNK)
+        {
+            self.chunks.push(FirstsChunk {
+                rows: Vec::with_capacity(FIRSTS_CHUNK),
+                texts: Vec::with_capacity(FIRSTS_CHUNK * 20),
+            });
+        }
+        let i = (self.chunks.len() - 1) * FIRSTS_CHUNK;
+        let Some(c) = self.chunks.last_mut() else {
+            return;
+        };
+        let i = i + c.rows.len();
+        c.texts.extend_from_slice(txn_id.as_bytes());
+        c.rows.push(FirstSeen {
+            txn_end: c.texts.len(),
             values: row.values,
             line,
             group: row.group,
             sale: row.kind == SALE,
             fen: row.fen,
             merchant: merchant_hash(merchant),
+        });
+        match self.one.entry(fp) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(i);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.more.entry(fp).or_default().push(i);
+            }
         }
     }
+}
 
+impl FirstSeen {
     /// Which of [`TXN_VALUE_FIELDS`] differ between this occurrence and `row` (merchant
     /// `merchant`): bit `i` for field `i`.
     fn differs(&self, row: &Row, merchant: &str) -> u8 {
@@ -860,7 +911,7 @@ pub(super) fn merge(
                         continue;
                     }
                     None => {
-                        texts_by_fp.push(row.fp, FirstSeen::of(row, txn_id, merchant, line));
+                        texts_by_fp.push(row.fp, row, txn_id, merchant, line);
                     }
                 }
             }
@@ -1195,12 +1246,12 @@ pub(super) fn verify(
             while next_late.next_if(|&d| d < line).is_some() {}
             if next_late.next_if_eq(&line).is_some() {
                 // Deferred by the first pass and not in the lake: a new row, taken now.
-                firsts.push(row.fp, FirstSeen::of(row, txn_id, merchant, line));
+                firsts.push(row.fp, row, txn_id, merchant, line);
                 take_row(m, ctx, &spec.institution, file, (row, line), Check::Absent)?;
                 continue;
             }
             if !was_dropped {
-                firsts.push(row.fp, FirstSeen::of(row, txn_id, merchant, line));
+                firsts.push(row.fp, row, txn_id, merchant, line);
                 if m.lake_conflicts.contains(row.fp) {
                     // The lake holds this id with other values: a conflict, the first is kept.
                     reject_lake_conflict(sink, spec, line, txn_id, raw);
@@ -1219,7 +1270,7 @@ pub(super) fn verify(
                 }
                 None => {
                     // A new txn_id the first pass dropped: take it now.
-                    firsts.push(row.fp, FirstSeen::of(row, txn_id, merchant, line));
+                    firsts.push(row.fp, row, txn_id, merchant, line);
                     m.duplicates_in_file -= 1;
                     let taken =
                         take_row(m, ctx, &spec.institution, file, (row, line), Check::Exact)?;
@@ -1390,6 +1441,53 @@ pub(super) fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Firsts` finds each kept text exactly, also among texts sharing a fingerprint, with the row
+    /// it was kept with, across chunks; a text never kept is not found, not even under a kept
+    /// fingerprint.
+    #[test]
+    fn firsts_find_each_text_exactly_under_shared_fingerprints() {
+        let row = |values: u64, fen: i64| Row {
+            fp: 0,
+            fp2: 0,
+            merchant: 0,
+            area_merchant: 0,
+            area: 0,
+            group: values << 8,
+            fen,
+            month: 0,
+            kind: SALE,
+            text: 0,
+            values,
+            line: 0,
+        };
+        let mut firsts = Firsts::default();
+        // Fill past a chunk so that the kept rows span two.
+        let fill: Vec<String> = (0..FIRSTS_CHUNK + 2).map(|i| format!("F{i}")).collect();
+        for (i, t) in fill.iter().enumerate() {
+            firsts.push(1000 + i as u64, &row(0, 0), t, "f", 0);
+        }
+        let kept = [
+            (7, "WB1", 1),
+            (7, "WB22", 2),
+            (9, "", 3),
+            (7, "WB333", 4),
+            (8, "WB1", 5),
+        ];
+        for (fp, txn, n) in kept {
+            firsts.push(fp, &row(n, -n.cast_signed()), txn, "m", n + 10);
+        }
+        for (fp, txn, n) in kept {
+            let f = firsts.find(fp, txn).expect(txn);
+            assert_eq!((f.values, f.line, f.fen), (n, n + 10, -n.cast_signed()));
+            assert_eq!(f.merchant, merchant_hash("m"));
+        }
+        assert!(firsts.find(7, "WB4").is_none());
+        assert!(firsts.find(7, "WB2").is_none());
+        assert!(firsts.find(9, "WB1").is_none());
+        assert!(firsts.find(1, "WB1").is_none());
+        assert!(firsts.find(1000, "F0").is_some() && firsts.find(1001, "F0").is_none());
+    }
 
     /// `AccMap` sums as a `HashMap` does, through its growth, with the key `0` (kept aside) among
     /// the keys and keys that share a home slot.
