@@ -559,18 +559,23 @@ fn whiten_day(
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn whiten_day_on(
-    _: Avx2,
+    cpu: Avx2,
     dest: &mut [f64],
     x: &[f64],
     m: (&mut [f64], &mut [f64]),
     f: (f64, f64),
     gains: (f64, f64, f64),
 ) {
-    // SAFETY: an `Avx2` exists only if `is_x86_feature_detected!("avx2")` found AVX2 on this CPU at
-    // run time, the one requirement of calling a `target_feature(enable = "avx2")` function.
+    // SAFETY: an `Avx2` exists only if `is_x86_feature_detected!` found AVX2 (and FMA) on this CPU
+    // at run time, and says `avx512` only if it found AVX-512F too: the one requirement of calling
+    // a `target_feature(enable = "avx2")`, or `"avx512f"`, function.
     #[allow(unsafe_code)]
     unsafe {
-        whiten_day_avx2(dest, x, m, f, gains);
+        if cpu.avx512 {
+            whiten_day_avx512(dest, x, m, f, gains);
+        } else {
+            whiten_day_avx2(dest, x, m, f, gains);
+        }
     }
 }
 
@@ -579,6 +584,19 @@ fn whiten_day_on(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn whiten_day_avx2(
+    dest: &mut [f64],
+    x: &[f64],
+    m: (&mut [f64], &mut [f64]),
+    f: (f64, f64),
+    gains: (f64, f64, f64),
+) {
+    whiten_day(dest, x, m, f, gains);
+}
+
+/// [`whiten_day`] compiled for AVX-512F: the same operations, eight columns a register.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn whiten_day_avx512(
     dest: &mut [f64],
     x: &[f64],
     m: (&mut [f64], &mut [f64]),
@@ -2203,30 +2221,37 @@ mod tests {
     fn the_avx2_whitening_gives_the_portable_bits() {
         #[cfg(target_arch = "x86_64")]
         {
-            use crate::impact::linalg::tests::{avx2_or_skip, spread};
+            use crate::impact::linalg::tests::{avx2_or_skip, kernels, spread};
             let Some(avx2) = avx2_or_skip() else { return };
-            let mut rng = Sampler::new(23);
-            let value = |rng: &mut Sampler| spread(rng, 30.0);
-            for stride in [1usize, 3, 4, 5, 8, 13, 37] {
-                let mut m =
-                    [(); 4].map(|()| (0..stride).map(|_| value(&mut rng)).collect::<Vec<_>>());
-                let [m1, m2, w1, w2] = &mut m;
-                w1.copy_from_slice(m1);
-                w2.copy_from_slice(m2);
-                for _ in 0..50 {
-                    let x: Vec<f64> = (0..stride).map(|_| value(&mut rng)).collect();
-                    let f = (rng.uniform() * 2.0 - 1.0, rng.uniform() * 2.0 - 1.0);
-                    let gains = (rng.uniform(), rng.uniform() * 0.5, value(&mut rng).abs());
-                    let (mut portable, mut wide) = (vec![0.0; stride], vec![0.0; stride]);
-                    whiten_day(&mut portable, &x, (&mut *m1, &mut *m2), f, gains);
-                    whiten_day_on(avx2, &mut wide, &x, (&mut *w1, &mut *w2), f, gains);
-                    for (a, b) in portable
-                        .iter()
-                        .chain(&*m1)
-                        .chain(&*m2)
-                        .zip(wide.iter().chain(&*w1).chain(&*w2))
-                    {
-                        assert_eq!(a.to_bits(), b.to_bits(), "stride {stride}");
+            for cpu in kernels(avx2) {
+                let mut rng = Sampler::new(23);
+                let value = |rng: &mut Sampler| spread(rng, 30.0);
+                for stride in [1usize, 3, 4, 5, 8, 13, 37, 46] {
+                    let mut m =
+                        [(); 4].map(|()| (0..stride).map(|_| value(&mut rng)).collect::<Vec<_>>());
+                    let [m1, m2, w1, w2] = &mut m;
+                    w1.copy_from_slice(m1);
+                    w2.copy_from_slice(m2);
+                    for _ in 0..50 {
+                        let x: Vec<f64> = (0..stride).map(|_| value(&mut rng)).collect();
+                        let f = (rng.uniform() * 2.0 - 1.0, rng.uniform() * 2.0 - 1.0);
+                        let gains = (rng.uniform(), rng.uniform() * 0.5, value(&mut rng).abs());
+                        let (mut portable, mut wide) = (vec![0.0; stride], vec![0.0; stride]);
+                        whiten_day(&mut portable, &x, (&mut *m1, &mut *m2), f, gains);
+                        whiten_day_on(cpu, &mut wide, &x, (&mut *w1, &mut *w2), f, gains);
+                        for (a, b) in portable
+                            .iter()
+                            .chain(&*m1)
+                            .chain(&*m2)
+                            .zip(wide.iter().chain(&*w1).chain(&*w2))
+                        {
+                            assert_eq!(
+                                a.to_bits(),
+                                b.to_bits(),
+                                "stride {stride}, AVX-512 {}",
+                                cpu.avx512
+                            );
+                        }
                     }
                 }
             }
