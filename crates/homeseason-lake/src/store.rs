@@ -51,6 +51,36 @@ fn perr(path: impl Into<String>) -> impl FnOnce(PolarsError) -> LakeError {
     move |source| LakeError::Polars { path, source }
 }
 
+/// Files below this size are read into memory whole before decoding, larger ones mapped.
+const SMALL_FILE: u64 = 1 << 20;
+
+/// Decode one Parquet file (`columns`: all when `None`). A small file (under [`SMALL_FILE`], as a
+/// partition of a feed or an output table mostly is) is read into memory with one `read`: mapping
+/// it, faulting its pages in and unmapping it cost more than the copy when a table is thousands of
+/// such files. A larger one is mapped, so only the columns asked for are touched.
+fn read_parquet(
+    path: &Path,
+    mut file: File,
+    columns: Option<Vec<String>>,
+    strategy: ParallelStrategy,
+) -> Result<DataFrame> {
+    let len = file.metadata().map_err(io("stat", path))?.len();
+    let frame = if len < SMALL_FILE {
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(io("read", path))?;
+        ParquetReader::new(std::io::Cursor::new(bytes))
+            .with_columns(columns)
+            .read_parallel(strategy)
+            .finish()
+    } else {
+        ParquetReader::new(file)
+            .with_columns(columns)
+            .read_parallel(strategy)
+            .finish()
+    };
+    frame.map_err(perr(path.display().to_string()))
+}
+
 /// A lake rooted at a directory.
 #[derive(Debug, Clone)]
 pub struct Lake {
@@ -2218,11 +2248,12 @@ impl Lake {
         let file = self.open_own_file(path)?;
         // On the calling thread: a file of a partition is small, and callers read thousands of
         // them one after another (handing each to the thread pool costs more than decoding it).
-        ParquetReader::new(file)
-            .with_columns(Some(columns.iter().map(|c| (*c).into()).collect()))
-            .read_parallel(ParallelStrategy::None)
-            .finish()
-            .map_err(perr(path.display().to_string()))
+        read_parquet(
+            path,
+            file,
+            Some(columns.iter().map(|c| (*c).into()).collect()),
+            ParallelStrategy::None,
+        )
     }
 
     /// The rejected rows one file left (`rejects/feed=…/file_sha256=…`), if it left any. Both values
@@ -2269,15 +2300,13 @@ impl Lake {
             // A small file is decoded on this thread (as `read_file`): a feed's files are small and
             // many (one per region × period), and handing each to polars' pool costs more than
             // decoding it.
-            let small = file.metadata().is_ok_and(|m| m.len() < 1 << 20);
-            let frame = ParquetReader::new(file)
-                .read_parallel(if small {
-                    ParallelStrategy::None
-                } else {
-                    ParallelStrategy::Auto
-                })
-                .finish()
-                .map_err(perr(path.display().to_string()))?;
+            let small = file.metadata().is_ok_and(|m| m.len() < SMALL_FILE);
+            let strategy = if small {
+                ParallelStrategy::None
+            } else {
+                ParallelStrategy::Auto
+            };
+            let frame = read_parquet(&path, file, None, strategy)?;
             let mut frame = upgrade_v1_names(table, frame);
             path_columns.extend(restore_path_columns(&mut frame, &parts).map_err(perr(table))?);
             frames.push(frame.lazy());
