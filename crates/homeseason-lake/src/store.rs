@@ -55,14 +55,16 @@ fn perr(path: impl Into<String>) -> impl FnOnce(PolarsError) -> LakeError {
 const SMALL_FILE: u64 = 1 << 20;
 
 /// Decode one Parquet file (`columns`: all when `None`). A small file (under [`SMALL_FILE`], as a
-/// partition of a feed or an output table mostly is) is read into memory with one `read`: mapping
-/// it, faulting its pages in and unmapping it cost more than the copy when a table is thousands of
-/// such files. A larger one is mapped, so only the columns asked for are touched.
+/// partition of a feed or an output table mostly is) is read into memory with one `read` and decoded
+/// on the calling thread: mapping it, faulting its pages in and unmapping it cost more than the
+/// copy, and handing it to polars' pool more than decoding it, when a table is thousands of such
+/// files. A larger one is mapped, so only the columns asked for are touched, and decoded with
+/// `large`.
 fn read_parquet(
     path: &Path,
     mut file: File,
     columns: Option<Vec<String>>,
-    strategy: ParallelStrategy,
+    large: ParallelStrategy,
 ) -> Result<DataFrame> {
     let len = file.metadata().map_err(io("stat", path))?.len();
     let frame = if len < SMALL_FILE {
@@ -70,12 +72,12 @@ fn read_parquet(
         std::io::Read::read_to_end(&mut file, &mut bytes).map_err(io("read", path))?;
         ParquetReader::new(std::io::Cursor::new(bytes))
             .with_columns(columns)
-            .read_parallel(strategy)
+            .read_parallel(ParallelStrategy::None)
             .finish()
     } else {
         ParquetReader::new(file)
             .with_columns(columns)
-            .read_parallel(strategy)
+            .read_parallel(large)
             .finish()
     };
     frame.map_err(perr(path.display().to_string()))
@@ -2297,16 +2299,9 @@ impl Lake {
             std::collections::BTreeSet::new();
         for (path, parts) in self.files(table)? {
             let file = File::open(&path).map_err(io("open", &path))?;
-            // A small file is decoded on this thread (as `read_file`): a feed's files are small and
-            // many (one per region × period), and handing each to polars' pool costs more than
-            // decoding it.
-            let small = file.metadata().is_ok_and(|m| m.len() < SMALL_FILE);
-            let strategy = if small {
-                ParallelStrategy::None
-            } else {
-                ParallelStrategy::Auto
-            };
-            let frame = read_parquet(&path, file, None, strategy)?;
+            // A feed's files are small and many (one per region × period): `read_parquet` decodes
+            // those on this thread, a large one on polars' pool.
+            let frame = read_parquet(&path, file, None, ParallelStrategy::Auto)?;
             let mut frame = upgrade_v1_names(table, frame);
             path_columns.extend(restore_path_columns(&mut frame, &parts).map_err(perr(table))?);
             frames.push(frame.lazy());

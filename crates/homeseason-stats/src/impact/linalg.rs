@@ -184,16 +184,7 @@ fn gram_add_on(cpu: Avx2, rows: &[f64], width: usize, out: &mut [f64]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn gram_add_avx2(rows: &[f64], width: usize, out: &mut [f64]) {
-    for bi in (0..width).step_by(4) {
-        let mut bj = 0;
-        while bj + 8 <= bi + 4 {
-            gram_block::<8>(rows, width, out, bi, bj);
-            bj += 8;
-        }
-        if bj <= bi {
-            gram_block::<4>(rows, width, out, bi, bj);
-        }
-    }
+    gram_triangle::<8>(rows, width, out);
 }
 
 /// [`gram_add`]'s kernel compiled for AVX-512F and FMA: the same code as [`gram_add_avx2`] with
@@ -204,27 +195,34 @@ fn gram_add_avx2(rows: &[f64], width: usize, out: &mut [f64]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
 fn gram_add_avx512(rows: &[f64], width: usize, out: &mut [f64]) {
-    for bi in (0..width).step_by(4) {
-        let mut bj = 0;
-        while bj + 16 <= bi + 4 {
-            gram_block::<16>(rows, width, out, bi, bj);
-            bj += 16;
-        }
-        if bj + 8 <= bi + 4 {
-            gram_block::<8>(rows, width, out, bi, bj);
-            bj += 8;
-        }
-        if bj <= bi {
-            gram_block::<4>(rows, width, out, bi, bj);
-        }
-    }
+    gram_triangle::<16>(rows, width, out);
 }
 
 /// [`gram_add`]'s kernel for any CPU: 4 × 4 blocks ([`f64::mul_add`] is an instruction on aarch64
 /// and exact, slow, software on an x86-64 CPU without FMA, where speed is not sought).
 fn gram_add_portable(rows: &[f64], width: usize, out: &mut [f64]) {
+    gram_triangle::<4>(rows, width, out);
+}
+
+/// The blocks on and below the diagonal, 4 rows at a time: `4 × WIDE` blocks (`WIDE` 4, 8 or 16)
+/// while they fit, then a `4 × 8` and a `4 × 4` for the rest of the row of blocks.
+#[expect(
+    clippy::inline_always,
+    reason = "the AVX2 and AVX-512 kernels are this body inlined into target_feature functions"
+)]
+#[inline(always)]
+fn gram_triangle<const WIDE: usize>(rows: &[f64], width: usize, out: &mut [f64]) {
     for bi in (0..width).step_by(4) {
-        for bj in (0..=bi).step_by(4) {
+        let mut bj = 0;
+        while bj + WIDE <= bi + 4 {
+            gram_block::<WIDE>(rows, width, out, bi, bj);
+            bj += WIDE;
+        }
+        if WIDE > 8 && bj + 8 <= bi + 4 {
+            gram_block::<8>(rows, width, out, bi, bj);
+            bj += 8;
+        }
+        if bj <= bi {
             gram_block::<4>(rows, width, out, bi, bj);
         }
     }
