@@ -263,19 +263,62 @@ fn auto_picks_the_headline_method_by_backtest_and_the_report_names_it() {
     }
 }
 
+/// Every fit computed again (`--no-fit-cache`) gives the demo's tables to the byte; so does every
+/// fit taken from the lake's cache of regression fits, which the demo's own estimate wrote (and
+/// which that run writes again, to the byte); a damaged cache is ignored whole, and said so.
 #[test]
 fn estimates_are_byte_identical_for_the_same_input_and_seed() {
     let out = demo_dir();
     let tmp = tempfile::tempdir().expect("temp dir");
     let copy = tmp.path().join("lake");
     homeseason_test_support::copy_dir(&out.join("lake"), &copy);
-    ok(&[
-        "uplift",
-        "--lake",
-        copy.to_str().expect("utf-8"),
-        "--seed",
-        "2023",
-    ]);
+    let lake_s = copy.to_str().expect("utf-8");
+    let cache = copy.join("_cache/regression-fits-province.bin");
+    let demo_cache = std::fs::read(&cache).expect("the demo's estimate wrote the cache of fits");
+    let uplift = |extra: &[&str]| {
+        let mut args = vec!["uplift", "--lake", lake_s, "--seed", "2023"];
+        args.extend_from_slice(extra);
+        let run = crate::util::homeseason(&args);
+        let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+        assert!(run.status.success(), "{args:?}: {stderr}");
+        stderr
+    };
+    let said = uplift(&["--no-fit-cache"]);
+    assert!(!said.contains("regression fits"), "{said}");
+    assert_eq!(
+        std::fs::read(&cache).expect("cache"),
+        demo_cache,
+        "left alone"
+    );
+    assert_same_tables(out, &copy);
+    let said = uplift(&[]);
+    let computed = said
+        .lines()
+        .find_map(|l| l.strip_prefix("regression fits: "))
+        .unwrap_or_else(|| panic!("the cache is reported: {said}"));
+    assert!(computed.contains(" remembered, 0 computed"), "{said}");
+    assert!(!computed.starts_with("0 "), "{said}");
+    assert_same_tables(out, &copy);
+    assert_eq!(
+        std::fs::read(&cache).expect("cache"),
+        demo_cache,
+        "the same fits"
+    );
+    // A damaged cache: ignored, said so, the tables as they were (history methods only: no fit).
+    let mut damaged = demo_cache.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x40;
+    std::fs::write(&cache, &damaged).expect("damage");
+    let said = uplift(&["--methods", "prior_year,two_year"]);
+    assert!(
+        said.contains("0 remembered, 0 computed")
+            && said.contains("ignored: not a whole memo file"),
+        "{said}"
+    );
+}
+
+/// The output tables of two lakes, file by file, byte for byte.
+fn assert_same_tables(out: &std::path::Path, copy: &std::path::Path) {
     let tables = [
         "uplift",
         "uplift_backtest",

@@ -164,6 +164,12 @@ enum Command {
         /// name (浙江). 仅估算该省的地市。
         #[arg(long)]
         region: Option<String>,
+        /// Fit every regression afresh: neither read nor write the lake's cache of fits
+        /// (`_cache/`). The tables are the same bytes either way; the cache only saves the fits
+        /// whose inputs did not change since the last run (in a weekly re-run, the placebo and
+        /// backtest windows). For cold benchmarks. 不读写回归拟合缓存（结果相同）。
+        #[arg(long)]
+        no_fit_cache: bool,
     },
     /// Build the report (HTML, Markdown, charts) from the lake's uplift tables.
     Report {
@@ -952,14 +958,20 @@ fn run(cli: Cli) -> Result<()> {
             timings,
             level,
             region,
+            no_fit_cache,
         } => {
             let lake = existing_lake(lake)?;
+            let opts = UpliftOptions {
+                seed,
+                fits: if no_fit_cache {
+                    homeseason_metrics::FitMemo::default()
+                } else {
+                    homeseason_metrics::FitMemo::lake()
+                },
+                ..UpliftOptions::from_campaign(&campaign)
+            };
             if level == pipeline::city::Level::City {
                 let region = region.map(|r| resolve_region(&r)).transpose()?;
-                let opts = UpliftOptions {
-                    seed,
-                    ..UpliftOptions::from_campaign(&campaign)
-                };
                 let start = Instant::now();
                 let est = pipeline::city::estimate_cities(
                     &lake,
@@ -973,6 +985,9 @@ fn run(cli: Cli) -> Result<()> {
                         eprintln!("{secs:8.3} s  {stage}");
                     }
                     eprintln!("{:8.3} s  city level", start.elapsed().as_secs_f64());
+                }
+                if let Some(cache) = &est.fit_cache {
+                    eprintln!("{}", pipeline::fit_cache::describe(cache));
                 }
                 let c = &est.coverage;
                 println!(
@@ -989,20 +1004,20 @@ fn run(cli: Cli) -> Result<()> {
             if region.is_some() {
                 bail!("--region applies to --level city only 仅按地市估算时可指定 --region");
             }
-            let r = if timings {
-                let opts = UpliftOptions {
-                    seed,
-                    ..UpliftOptions::from_campaign(&campaign)
-                };
-                let (r, times) =
-                    pipeline::outputs::estimate_timed(&lake, &campaign, &methods(&m)?, &opts)?;
+            let pb = (!timings).then(|| spinner("estimating uplift 估算提升"));
+            let (r, times, cache) =
+                pipeline::outputs::estimate_reported(&lake, &campaign, &methods(&m)?, &opts)?;
+            if let Some(pb) = pb {
+                pb.finish_and_clear();
+            }
+            if timings {
                 for (stage, secs) in times {
                     eprintln!("{secs:8.3} s  {stage}");
                 }
-                r
-            } else {
-                estimate(&lake, &campaign, &methods(&m)?, seed)?
-            };
+            }
+            if let Some(cache) = &cache {
+                eprintln!("{}", pipeline::fit_cache::describe(cache));
+            }
             println!(
                 "{} estimates → {}",
                 r.uplift.height(),

@@ -17,6 +17,7 @@
 //! <root>/_manifest.json                                   every file ingested, every partition's version
 //! <root>/payment_daily/institution=acq_a/year=2023/month=9/data.parquet
 //! <root>/_txn_index/institution=wallet_b/year=2023/month=9/<sha256>.fp64   txn-id fingerprints of that partition
+//! <root>/_cache/regression-fits-province.bin             remembered regression fits (`Lake::read_cache`)
 //! <root>/dashboard/dashboard_payment_daily/data.parquet  small cells suppressed (`ingest --suppress-below K`)
 //! <root>/dashboard/dashboard_baseline_daily/data.parquet daily figures suppression does not publish blanked
 //! <root>/dashboard/_suppression.json                    the threshold K the copies were written with
@@ -68,8 +69,8 @@ pub use snapshot::{
     CURRENT_LINK, LAKE_SNAPSHOTS, LakeView, Retention, SNAPSHOTS_DIR, is_snapshotted,
 };
 pub use store::{
-    Commit, CommitSummary, ConflictPolicy, Lake, LakeLock, ORIGIN_LINE, ORIGIN_RAW, SCHEMA_VERSION,
-    check_frame, dtype_of, write_key,
+    CACHE_DIR, Commit, CommitSummary, ConflictPolicy, Lake, LakeLock, ORIGIN_LINE, ORIGIN_RAW,
+    SCHEMA_VERSION, check_frame, dtype_of, write_key,
 };
 pub use txn_index::{
     MonthHolder, TXN_INDEX_DIR, TXN_INDEX_FORMAT, TxnIds, TxnSpill, payment_partition,

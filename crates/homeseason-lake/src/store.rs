@@ -22,6 +22,9 @@ use crate::{IoError, LakeError, Result};
 /// partitions it touches under today's names.
 pub const SCHEMA_VERSION: &str = "3";
 const MANIFEST: &str = "_manifest.json";
+/// The folder of the lake's caches ([`Lake::read_cache`]): what can be computed again from the
+/// tables, kept to save the work.
+pub const CACHE_DIR: &str = "_cache";
 /// The commit journal: the renames of a commit whose files are all staged in `.tmp`. Written
 /// atomically after the staging and before the first rename, removed after the last; a writer that
 /// finds it (a commit was killed half-way) finishes the renames before doing anything else.
@@ -1254,6 +1257,50 @@ impl Lake {
             }),
             Err(e) => Err(io("read", &path)(e)),
         }
+    }
+
+    /// The path of the cache file `name` under `<root>/_cache/`: `name` is one of the caller's
+    /// constants, checked to be a plain file name (ASCII letters, digits, `-`, `_`, `.`; not
+    /// starting with a dot), never a value from a file.
+    fn cache_rel(name: &str) -> Result<String> {
+        let plain = !name.is_empty()
+            && !name.starts_with('.')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !plain {
+            return Err(LakeError::Contract {
+                table: CACHE_DIR.to_owned(),
+                reason: format!(
+                    "cache name {name:?} is not a plain file name, refused / 缓存文件名 {name:?} 不是普通文件名，已拒绝"
+                ),
+            });
+        }
+        Ok(format!("{CACHE_DIR}/{name}"))
+    }
+
+    /// The bytes of the cache file `name` (`<root>/_cache/<name>`), `None` when there is none.
+    /// A cache holds what can be computed again from the tables (remembered results, keyed by
+    /// their inputs): no reader of the tables reads it, and losing it loses nothing.
+    ///
+    /// # Errors
+    /// A name that is not a plain file name; an IO error other than the file being absent.
+    pub fn read_cache(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let path = self.resolve(&Self::cache_rel(name)?)?;
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("read", &path)(e)),
+        }
+    }
+
+    /// Replace the cache file `name` with `bytes`, atomically (staged in `.tmp`, fsynced, renamed):
+    /// a reader sees the old file or the new one, never a part.
+    ///
+    /// # Errors
+    /// A name that is not a plain file name; IO errors.
+    pub fn write_cache(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        self.write_atomic(&Self::cache_rel(name)?, bytes)
     }
 
     /// Write bytes to `rel` atomically: temp file in `.tmp`, fsync, rename.
@@ -2795,6 +2842,36 @@ mod tests {
         );
         let fine = df!("amount_yuan" => [0.0, 1.0e12]).expect("frame");
         assert!(check_values(contract::tables::PAYMENT_DAILY, &fine).is_empty());
+    }
+
+    /// A cache file is named by a plain file name under `_cache/`, written whole, read back.
+    #[test]
+    fn caches_are_plain_files_under_the_cache_folder() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let lake = Lake::open(tmp.path().join("lake")).expect("lake");
+        assert_eq!(lake.read_cache("fits.bin").expect("read"), None);
+        lake.write_cache("fits.bin", b"one").expect("write");
+        lake.write_cache("fits.bin", b"two").expect("write");
+        assert_eq!(
+            lake.read_cache("fits.bin").expect("read").as_deref(),
+            Some(&b"two"[..])
+        );
+        assert!(tmp.path().join("lake/_cache/fits.bin").is_file());
+        for bad in [
+            "",
+            "../fits.bin",
+            "a/b",
+            ".hidden",
+            "/etc/passwd",
+            "a\\b",
+            "é.bin",
+        ] {
+            assert!(lake.write_cache(bad, b"x").is_err(), "{bad:?}");
+            assert!(lake.read_cache(bad).is_err(), "{bad:?}");
+        }
+        assert!(!tmp.path().join("fits.bin").exists());
+        // No table reader sees it, and the lake still checks clean.
+        assert!(lake.check_layout().is_empty(), "{:?}", lake.check_layout());
     }
 
     /// Every path the lake writes or deletes is checked under its root; folders are 0700, files 0600.

@@ -633,7 +633,7 @@ impl CellDiagnostics {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::test_frames::d;
 
@@ -740,7 +740,7 @@ mod tests {
 
     /// A region's furniture (targeted, +8 % in the window) and three controls sharing a seasonal,
     /// drifting economy; `broken` makes the supermarket control drop 12 % from mid-July 2023.
-    fn panel(broken: bool) -> polars::prelude::DataFrame {
+    pub(crate) fn panel(broken: bool) -> polars::prelude::DataFrame {
         use polars::prelude::*;
         let mut noise = xorshift_noise(11);
         let window = homeseason_schema::campaign::Campaign::default_2023().window;

@@ -77,6 +77,7 @@ mod days;
 pub mod diagnostics;
 pub mod leverage;
 pub mod local_events;
+pub mod memo;
 mod regression;
 pub mod score;
 mod series;
@@ -89,6 +90,7 @@ pub mod triangulate;
 mod uplift;
 pub mod urban_rural;
 
+pub use memo::{FitMemo, MemoCounts};
 pub use series::{
     ALL_TARGETED, NET_FEN, daily_series, fen_cells, series_from_fen, with_zero_days,
     with_zero_days_fen,

@@ -9,6 +9,8 @@ use homeseason_schema::calendar::DayType;
 use homeseason_schema::campaign::DateRange;
 use homeseason_stats::impact::{Design, FitStart, ImpactModel, ImpactOptions, moving_mean};
 
+use crate::memo::FitMemo;
+
 /// Most years of history before the window the regression is fitted on (at least two Golden Weeks
 /// and Mid-Autumns, so every day type of the window has been seen; the yearly terms need them too).
 pub(crate) const FIT_YEARS: i64 = 3;
@@ -30,6 +32,112 @@ pub(crate) struct RegressionEstimate {
     /// The fit's importance-sampling slices: the start of the same cell's fits on its other
     /// windows (placebo, backtest).
     pub(crate) start: Option<FitStart>,
+}
+
+impl RegressionEstimate {
+    /// Every bit of `estimate` (`None`: the fit gave no estimate), for the memo: read back by
+    /// [`RegressionEstimate::from_bytes`] it is the same estimate.
+    fn to_bytes(estimate: Option<&RegressionEstimate>) -> Vec<u8> {
+        let Some(e) = estimate else {
+            return vec![0];
+        };
+        let mut out = vec![1];
+        let mut put = |v: f64| out.extend_from_slice(&v.to_bits().to_le_bytes());
+        for v in [e.actual, e.baseline, e.lower_pct, e.upper_pct, e.p_value] {
+            put(v);
+        }
+        put(e.r_squared);
+        put(e.mape);
+        out.extend_from_slice(&e.days_used.to_le_bytes());
+        out.extend_from_slice(&(e.daily.len() as u64).to_le_bytes());
+        for (d, a, p, lo, hi) in &e.daily {
+            out.extend_from_slice(&d.num_days_from_ce().to_le_bytes());
+            for v in [a, p, lo, hi] {
+                out.extend_from_slice(&v.to_bits().to_le_bytes());
+            }
+        }
+        match &e.start {
+            Some(s) => {
+                out.push(1);
+                s.write_bytes(&mut out);
+            }
+            None => out.push(0),
+        }
+        out
+    }
+
+    /// The estimate [`RegressionEstimate::to_bytes`] wrote (`Some(None)`: no estimate); `None`
+    /// when the bytes are not one.
+    #[expect(
+        clippy::option_option,
+        reason = "a remembered fit may be a fit that gave no estimate"
+    )]
+    fn from_bytes(bytes: &[u8]) -> Option<Option<RegressionEstimate>> {
+        fn cut<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+            let (head, tail) = rest.split_at_checked(n)?;
+            *rest = tail;
+            Some(head)
+        }
+        let (&tag, mut rest) = bytes.split_first()?;
+        match tag {
+            0 if rest.is_empty() => return Some(None),
+            1 => {}
+            _ => return None,
+        }
+        let f = |b: &[u8]| f64::from_bits(u64::from_le_bytes(b.try_into().unwrap_or_default()));
+        let mut floats = [0.0; 7];
+        for v in &mut floats {
+            *v = f(cut(&mut rest, 8)?);
+        }
+        let days_used = i64::from_le_bytes(cut(&mut rest, 8)?.try_into().ok()?);
+        let n = usize::try_from(u64::from_le_bytes(cut(&mut rest, 8)?.try_into().ok()?)).ok()?;
+        let mut daily = Vec::with_capacity(n.min(1 << 16));
+        for _ in 0..n {
+            let day = i32::from_le_bytes(cut(&mut rest, 4)?.try_into().ok()?);
+            let d = NaiveDate::from_num_days_from_ce_opt(day)?;
+            let row = cut(&mut rest, 32)?;
+            daily.push((
+                d,
+                f(&row[..8]),
+                f(&row[8..16]),
+                f(&row[16..24]),
+                f(&row[24..]),
+            ));
+        }
+        let start = match cut(&mut rest, 1)? {
+            [0] => None,
+            [1] => {
+                let (s, used) = FitStart::from_bytes(rest)?;
+                rest = &rest[used..];
+                Some(s)
+            }
+            _ => return None,
+        };
+        if !rest.is_empty() {
+            return None;
+        }
+        let [
+            actual,
+            baseline,
+            lower_pct,
+            upper_pct,
+            p_value,
+            r_squared,
+            mape,
+        ] = floats;
+        Some(Some(RegressionEstimate {
+            actual,
+            baseline,
+            lower_pct,
+            upper_pct,
+            p_value,
+            days_used,
+            daily,
+            r_squared,
+            mape,
+            start,
+        }))
+    }
 }
 
 /// Day-type code for the design: ordinary days share one level (weekday dummies carry the weekend),
@@ -167,6 +275,10 @@ pub(crate) fn prepare(
 /// `start`: the slices of the same cell's fit on another window (its campaign window), where the
 /// error-process sampler starts ([`ImpactModel::fit_from`]); the estimate carries its own.
 /// Without `daily` the estimate has no daily rows (the totals, interval and p-value are the same).
+///
+/// `memo`: a fit whose inputs it remembers is not computed again (see [`crate::memo`]); a fit
+/// computed is remembered there.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn estimate(
     target: &HashMap<NaiveDate, f64>,
     controls: &[&HashMap<NaiveDate, f64>],
@@ -175,14 +287,9 @@ pub(crate) fn estimate(
     (level, seed): (f64, u64),
     start: Option<&FitStart>,
     daily: bool,
+    memo: &FitMemo,
 ) -> Option<RegressionEstimate> {
-    let Prepared {
-        days,
-        y,
-        design,
-        pre,
-        post,
-    } = prepare(target, controls, window, masked)?;
+    let prepared = prepare(target, controls, window, masked)?;
     let options = ImpactOptions {
         level,
         // 300 posterior predictive draws (500 until session 16: `evaluate --seeds 1,2` unchanged
@@ -191,8 +298,139 @@ pub(crate) fn estimate(
         seed,
         ..ImpactOptions::default()
     };
+    let key = memo_key(memo, &prepared, &options, start, daily);
+    if let Some(key) = &key
+        && let Some(bytes) = memo.get(key)
+        && let Some(known) = RegressionEstimate::from_bytes(&bytes)
+    {
+        return known;
+    }
+    // A fit without a start (a campaign window) searches each slice's proposal on its
+    // pre-period alone: when the same pre-period was fitted before (last week's run, before this
+    // week's window days arrived), the slices it found are the ones the search would find again,
+    // so the fit starts from them — the same fit to the bit, without the search.
+    let search_key = start
+        .is_none()
+        .then(|| search_key(memo, &prepared, &options))
+        .flatten();
+    let searched = search_key
+        .as_ref()
+        .and_then(|k| memo.recall(k))
+        .and_then(|bytes| FitStart::from_bytes(&bytes).map(|(s, _)| s));
+    let fitted = fit(prepared, &options, start.or(searched.as_ref()), daily);
+    if let Some(key) = key {
+        memo.put(key, RegressionEstimate::to_bytes(fitted.as_ref()));
+    }
+    if let (Some(k), None, Some(Some(s))) =
+        (search_key, &searched, fitted.as_ref().map(|f| &f.start))
+    {
+        let mut bytes = Vec::new();
+        s.write_bytes(&mut bytes);
+        memo.keep(k, bytes);
+    }
+    fitted
+}
+
+/// The key of the slices a fit without a start finds (see [`estimate`]): a SHA-256 of the build's
+/// stamp and of what the search reads — the response and every design column over the
+/// pre-period, the error model, the intercept and the log scale.
+fn search_key(memo: &FitMemo, p: &Prepared, options: &ImpactOptions) -> Option<[u8; 32]> {
+    use sha2::Digest;
+    let mut h = memo.hasher("counterfactual_regression slices")?;
+    let words = |h: &mut sha2::Sha256, values: &[f64]| {
+        h.update((values.len() as u64).to_le_bytes());
+        for v in values {
+            h.update(v.to_bits().to_le_bytes());
+        }
+    };
+    words(&mut h, &p.y[p.pre.clone()]);
+    let names = p.design.names();
+    h.update((names.len() as u64).to_le_bytes());
+    for (j, name) in names.iter().enumerate() {
+        h.update((name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        words(&mut h, &p.design.column(j)[p.pre.clone()]);
+    }
+    h.update([u8::from(options.log), u8::from(options.intercept)]);
+    h.update(format!("{:?}", options.errors).as_bytes());
+    Some(h.finalize().into())
+}
+
+/// The key of a fit in `memo` (`None` when it is off): a SHA-256 of the build's stamp and of
+/// every input of [`fit`] — the days, the response's and every design column's bits, the
+/// periods, the options, the start's bits and whether daily rows are asked for.
+fn memo_key(
+    memo: &FitMemo,
+    p: &Prepared,
+    options: &ImpactOptions,
+    start: Option<&FitStart>,
+    daily: bool,
+) -> Option<[u8; 32]> {
+    use sha2::Digest;
+    let mut h = memo.hasher("counterfactual_regression")?;
+    let words = |h: &mut sha2::Sha256, values: &[f64]| {
+        h.update((values.len() as u64).to_le_bytes());
+        for v in values {
+            h.update(v.to_bits().to_le_bytes());
+        }
+    };
+    for d in [p.days.first(), p.days.last()] {
+        h.update(d.map_or(0, Datelike::num_days_from_ce).to_le_bytes());
+    }
+    for n in [
+        p.days.len(),
+        p.pre.start,
+        p.pre.end,
+        p.post.start,
+        p.post.end,
+    ] {
+        h.update((n as u64).to_le_bytes());
+    }
+    words(&mut h, &p.y);
+    let names = p.design.names();
+    h.update((names.len() as u64).to_le_bytes());
+    for (j, name) in names.iter().enumerate() {
+        h.update((name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        words(&mut h, p.design.column(j));
+    }
+    let ImpactOptions {
+        level,
+        draws,
+        seed,
+        log,
+        intercept,
+        errors,
+    } = options;
+    h.update(level.to_bits().to_le_bytes());
+    h.update((*draws as u64).to_le_bytes());
+    h.update(seed.to_le_bytes());
+    h.update([u8::from(*log), u8::from(*intercept), u8::from(daily)]);
+    h.update(format!("{errors:?}").as_bytes());
+    let mut bytes = Vec::new();
+    if let Some(s) = start {
+        s.write_bytes(&mut bytes);
+    }
+    h.update((bytes.len() as u64).to_le_bytes());
+    h.update(&bytes);
+    Some(h.finalize().into())
+}
+
+/// [`estimate`]'s fit and prediction of a prepared cell.
+fn fit(
+    Prepared {
+        days,
+        y,
+        design,
+        pre,
+        post,
+    }: Prepared,
+    options: &ImpactOptions,
+    start: Option<&FitStart>,
+    daily: bool,
+) -> Option<RegressionEstimate> {
     // `causal_impact` in its steps, with the start (`prepare` gives a valid post-period).
-    let model = ImpactModel::fit_from(&y, &design, pre, &options, start).ok()?;
+    let model = ImpactModel::fit_from(&y, &design, pre, options, start).ok()?;
     let impact = model
         .counterfactual_observed(&design, post.clone(), &y[post.clone()])
         .and_then(|c| {

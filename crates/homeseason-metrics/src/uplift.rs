@@ -11,6 +11,7 @@ use homeseason_stats::numeric::two_sided_normal_p;
 use polars::prelude::*;
 
 use crate::align;
+use crate::memo::FitMemo;
 use crate::{MetricsError, Result};
 
 /// A baseline method.
@@ -70,6 +71,10 @@ pub struct UpliftOptions {
     /// Compute the per-cell diagnostics of the methods that use controls (see
     /// [`crate::diagnostics`]) on the campaign window; the backtest turns them off.
     pub diagnostics: bool,
+    /// Regression fits remembered from an earlier run, and this run's (see [`crate::memo`]).
+    /// [`UpliftOptions::from_campaign`] gives [`FitMemo::lake`]: the pipeline backs it with the
+    /// lake's cache; [`FitMemo::default`] fits everything afresh.
+    pub fits: FitMemo,
 }
 
 /// The default seed of the simulated replicates. A fixed number, not a year: every campaign uses it,
@@ -86,6 +91,7 @@ impl UpliftOptions {
             source: "payment_daily".into(),
             placebo: Some(placebo_windows(campaign)),
             diagnostics: true,
+            fits: FitMemo::lake(),
         }
     }
 }
@@ -622,6 +628,7 @@ fn run_task(
                 (opts.level, seed),
                 start,
                 daily,
+                &opts.fits,
             )
             .map(|mut r| {
                 let own = r.start.take();

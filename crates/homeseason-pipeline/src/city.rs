@@ -588,6 +588,8 @@ pub struct CityEstimate {
     pub dir: PathBuf,
     /// Wall time per stage, seconds, in order (`uplift --timings`).
     pub timings: Vec<(&'static str, f64)>,
+    /// What the estimate did with the lake's cache of regression fits ([`crate::fit_cache`]).
+    pub fit_cache: Option<crate::fit_cache::FitCacheReport>,
 }
 
 /// `homeseason uplift --level city [--region CODE]`: estimate uplift per city × category from the
@@ -608,6 +610,8 @@ pub fn estimate_cities(
     let scope = scope.unwrap_or(NATIONAL);
     let out = city_lake(lake, scope)?;
     let mut clock = Stages::default();
+    let opts = &crate::fit_cache::fresh(opts);
+    let mut cache = crate::fit_cache::load(lake, &crate::fit_cache::city_fits(scope), opts);
     let area = read_area(lake, &ESTIMATE_COLUMNS)?;
     if area.height() == 0 {
         return Err(PipelineError::Invalid(
@@ -640,12 +644,17 @@ pub fn estimate_cities(
     std::fs::write(&note, serde_json::to_vec_pretty(&coverage)?)
         .map_err(io_err("writing", &note))?;
     clock.lap("weekly tracking");
+    crate::fit_cache::save(lake, opts, &mut cache);
+    if cache.is_some() {
+        clock.lap("write the cache of regression fits");
+    }
     Ok(CityEstimate {
         result,
         backtest,
         coverage,
         dir: out.root().to_owned(),
         timings: clock.laps,
+        fit_cache: cache,
     })
 }
 

@@ -26,6 +26,7 @@ pub mod city;
 pub mod completeness;
 pub mod dimensions;
 mod error;
+pub mod fit_cache;
 pub mod intake;
 pub mod outputs;
 pub mod payments;

@@ -13,6 +13,7 @@ use homeseason_schema::contract::tables;
 use polars::prelude::*;
 
 use crate::error::{PipelineError, Result, io_err};
+use crate::fit_cache::{self, FitCacheReport};
 
 /// Estimate uplift from the lake's `payment_daily` and write `uplift`, `baseline_daily`,
 /// `weekly_tracking`, `data_completeness`, `triangulation`, the local-event tables and
@@ -33,12 +34,31 @@ pub fn estimate_timed(
     methods: &[Method],
     opts: &UpliftOptions,
 ) -> Result<(UpliftResult, Vec<(&'static str, f64)>)> {
+    estimate_reported(lake, campaign, methods, opts).map(|(r, times, _)| (r, times))
+}
+
+/// The wall time of each stage of an estimate, seconds, named.
+pub type StageTimes = Vec<(&'static str, f64)>;
+
+/// [`estimate_timed`], with what the estimate did with the lake's cache of regression fits
+/// ([`crate::fit_cache`]; `None` when `opts.fits` is not backed by the lake).
+pub fn estimate_reported(
+    lake: &Lake,
+    campaign: &Campaign,
+    methods: &[Method],
+    opts: &UpliftOptions,
+) -> Result<(UpliftResult, StageTimes, Option<FitCacheReport>)> {
     let mut times = Vec::new();
     let mut clock = std::time::Instant::now();
     let mut lap = |name: &'static str, times: &mut Vec<(&'static str, f64)>| {
         times.push((name, clock.elapsed().as_secs_f64()));
         clock = std::time::Instant::now();
     };
+    let opts = &fit_cache::fresh(opts);
+    let mut cache = fit_cache::load(lake, fit_cache::PROVINCE_FITS, opts);
+    if cache.is_some() {
+        lap("read the cache of regression fits", &mut times);
+    }
     // The tables this run reads are read through one view of the lake: a commit landing meanwhile
     // cannot give `payment_daily` of one commit and `payment_area_daily` of another.
     let view = lake.view()?;
@@ -153,8 +173,11 @@ pub fn estimate_timed(
     // disk (each file and its folder fsynced), which kept a core idle at the end of every run.
     let (written, weekly, triangulation, leverage) = std::thread::scope(|scope| {
         let (side, result, backtest_table) = (&side, &result, &backtest_table);
+        let cache = &mut cache;
         let written = scope.spawn(move || {
             timed(|| -> Result<()> {
+                // Every fit is done: the cache is written beside the tables.
+                fit_cache::save(lake, opts, cache);
                 lake.write_output(tables::UPLIFT_BACKTEST, backtest_table)?;
                 lake.write_output(tables::UPLIFT, &result.uplift)?;
                 lake.write_output(tables::BASELINE_DAILY, &result.baseline_daily)?;
@@ -225,7 +248,7 @@ pub fn estimate_timed(
         &mut times,
     );
     times.extend(side_times);
-    Ok((result, times))
+    Ok((result, times, cache))
 }
 
 /// The wall time of each stage of a thread, in seconds, named: each `lap` closes the stage since

@@ -1025,6 +1025,74 @@ pub struct FitStart {
     slices: Vec<Slice>,
 }
 
+impl FitStart {
+    /// Every bit of the start, appended to `out` (little-endian; [`FitStart::from_bytes`] reads
+    /// it back): for a cache of fits, where a start read back must start the next fit exactly as
+    /// the one it was taken from.
+    pub fn write_bytes(&self, out: &mut Vec<u8>) {
+        let model: u8 = match self.model {
+            ErrorModel::Independent => 0,
+            ErrorModel::Ar1 => 1,
+            ErrorModel::Ar1PlusNoise => 2,
+            ErrorModel::TwoAr1PlusNoise => 3,
+            ErrorModel::LocalLevel => 4,
+            ErrorModel::Auto => 5,
+        };
+        out.push(model);
+        let r = self.slices.first().map_or(0, |s| s.proposal.mean.len());
+        out.extend_from_slice(&(self.slices.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(r as u32).to_le_bytes());
+        for s in &self.slices {
+            let values = std::iter::once(s.a)
+                .chain(s.proposal.mean.iter().copied())
+                .chain(s.proposal.chol.iter().copied())
+                .chain(std::iter::once(s.log_mass));
+            for v in values {
+                out.extend_from_slice(&v.to_bits().to_le_bytes());
+            }
+        }
+    }
+
+    /// A start written by [`FitStart::write_bytes`] at the head of `bytes`, and the number of
+    /// bytes it took; `None` when they are not one (too short, an unknown model, slices of
+    /// unequal dimension).
+    #[must_use]
+    pub fn from_bytes(bytes: &[u8]) -> Option<(FitStart, usize)> {
+        let model = match *bytes.first()? {
+            0 => ErrorModel::Independent,
+            1 => ErrorModel::Ar1,
+            2 => ErrorModel::Ar1PlusNoise,
+            3 => ErrorModel::TwoAr1PlusNoise,
+            4 => ErrorModel::LocalLevel,
+            5 => ErrorModel::Auto,
+            _ => return None,
+        };
+        let word = |at: usize| -> Option<usize> {
+            Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?) as usize)
+        };
+        let (n, r) = (word(1)?, word(5)?);
+        let per = 2 + r + r * r;
+        let len = 9usize.checked_add(n.checked_mul(per)?.checked_mul(8)?)?;
+        let body = bytes.get(9..len)?;
+        let values: Vec<f64> = body
+            .chunks_exact(8)
+            .map(|b| f64::from_bits(u64::from_le_bytes(b.try_into().unwrap_or_default())))
+            .collect();
+        let slices = values
+            .chunks_exact(per)
+            .map(|v| Slice {
+                a: v[0],
+                proposal: Proposal {
+                    mean: v[1..=r].to_vec(),
+                    chol: v[1 + r..1 + r + r * r].to_vec(),
+                },
+                log_mass: v[per - 1],
+            })
+            .collect();
+        Some((FitStart { model, slices }, len))
+    }
+}
+
 /// The error-process posterior as weighted nodes.
 struct Posterior {
     nodes: Vec<Node>,
@@ -2529,6 +2597,43 @@ mod tests {
         let ignored = integrate(&data, model, Some(&other)).unwrap();
         assert_eq!(ignored.log_evidence.to_bits(), cold.log_evidence.to_bits());
         assert_eq!(ignored.weights, cold.weights);
+    }
+
+    #[test]
+    fn a_start_read_back_from_its_bytes_starts_the_same_fit() {
+        let y = two_ar_series(1500, 3);
+        let n = 1200;
+        let data = PreData::new(vec![true; n], y[..n].to_vec(), vec![vec![1.0; n]], n);
+        let model = ErrorModel::TwoAr1PlusNoise;
+        let start = integrate(&data, model, None)
+            .unwrap()
+            .start
+            .expect("slices");
+        let mut bytes = vec![7u8];
+        start.write_bytes(&mut bytes);
+        let len = bytes.len() - 1;
+        bytes.push(42);
+        let (back, used) = FitStart::from_bytes(&bytes[1..]).expect("a start");
+        assert_eq!(used, len);
+        assert_eq!(back.model, start.model);
+        assert_eq!(back.slices.len(), start.slices.len());
+        for (a, b) in back.slices.iter().zip(&start.slices) {
+            assert_eq!(a.a.to_bits(), b.a.to_bits());
+            assert_eq!(a.proposal.mean, b.proposal.mean);
+            assert_eq!(a.proposal.chol, b.proposal.chol);
+            assert_eq!(a.log_mass.to_bits(), b.log_mass.to_bits());
+        }
+        let other = PreData::new(vec![true; n], y[300..].to_vec(), vec![vec![1.0; n]], n);
+        let (one, two) = (
+            integrate(&other, model, Some(&start)).unwrap(),
+            integrate(&other, model, Some(&back)).unwrap(),
+        );
+        assert_eq!(one.log_evidence.to_bits(), two.log_evidence.to_bits());
+        assert_eq!(one.weights, two.weights);
+        // Cut short, or of an unknown model: not a start.
+        assert!(FitStart::from_bytes(&bytes[1..len]).is_none());
+        assert!(FitStart::from_bytes(&[9, 0, 0, 0, 0, 0, 0, 0, 0]).is_none());
+        assert!(FitStart::from_bytes(&[]).is_none());
     }
 
     #[test]
