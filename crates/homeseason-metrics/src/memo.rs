@@ -295,6 +295,8 @@ mod tests {
         assert_eq!(run(&series, again.clone()), cold);
         let counts = again.counts();
         assert_eq!((counts.hits, counts.misses), (computed, 0), "{counts:?}");
+        // What it writes for next time is what it read: the fits and their searched slices.
+        assert_eq!(again.to_bytes().unwrap(), bytes);
         // Each fit's result, and the slices each campaign-window fit searched.
         assert!(counts.known > computed, "{counts:?}");
         // New values on the window's last days (a late delivery): the tables of a run without a

@@ -299,24 +299,23 @@ pub(crate) fn estimate(
         ..ImpactOptions::default()
     };
     let key = memo_key(memo, &prepared, &options, start, daily);
+    // A fit without a start (a campaign window) searches each slice's proposal on its
+    // pre-period alone: when the same pre-period was fitted before (last week's run, before this
+    // week's window days arrived), the slices it found are the ones the search would find again,
+    // so the fit starts from them — the same fit to the bit, without the search. (Recalled even
+    // when the whole fit is remembered, so that next week's run still finds them.)
+    let search_key = start
+        .is_none()
+        .then(|| search_key(memo, &prepared, &options))
+        .flatten();
+    let searched = search_key.as_ref().and_then(|k| memo.recall(k));
     if let Some(key) = &key
         && let Some(bytes) = memo.get(key)
         && let Some(known) = RegressionEstimate::from_bytes(&bytes)
     {
         return known;
     }
-    // A fit without a start (a campaign window) searches each slice's proposal on its
-    // pre-period alone: when the same pre-period was fitted before (last week's run, before this
-    // week's window days arrived), the slices it found are the ones the search would find again,
-    // so the fit starts from them — the same fit to the bit, without the search.
-    let search_key = start
-        .is_none()
-        .then(|| search_key(memo, &prepared, &options))
-        .flatten();
-    let searched = search_key
-        .as_ref()
-        .and_then(|k| memo.recall(k))
-        .and_then(|bytes| FitStart::from_bytes(&bytes).map(|(s, _)| s));
+    let searched = searched.and_then(|bytes| FitStart::from_bytes(&bytes).map(|(s, _)| s));
     let fitted = fit(prepared, &options, start.or(searched.as_ref()), daily);
     if let Some(key) = key {
         memo.put(key, RegressionEstimate::to_bytes(fitted.as_ref()));

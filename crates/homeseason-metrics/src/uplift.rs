@@ -308,6 +308,9 @@ pub(crate) struct Season {
     references: [OnceLock<References>; 2],
 }
 
+/// A cell's region and category, as the series' text.
+type CellKey<'a> = (&'a str, &'a str);
+
 impl Season {
     /// The cells of `series`.
     ///
@@ -320,8 +323,12 @@ impl Season {
         let dates = dates.i32()?;
         let values = series.column("net_amount_yuan")?.cast(&DataType::Float64)?;
         let values = values.f64()?;
-        let mut cells: std::collections::BTreeMap<(String, String), HashMap<NaiveDate, f64>> =
-            std::collections::BTreeMap::new();
+        // Each cell's days in row order (a cell's rows come together in a sorted series: the
+        // cell of the row before is looked up again only when the cell changes), then the cells
+        // by key. Every day's values are added in row order, as row by row into one map.
+        let mut found: Vec<(CellKey<'_>, HashMap<NaiveDate, f64>)> = Vec::new();
+        let mut index: HashMap<CellKey<'_>, usize> = HashMap::new();
+        let mut at: Option<usize> = None;
         for i in 0..series.height() {
             let (Some(r), Some(c), Some(d), Some(v)) = (
                 regions.get(i),
@@ -333,14 +340,20 @@ impl Season {
             };
             let date = homeseason_schema::calendar::from_epoch_days(d)
                 .ok_or_else(|| MetricsError::Input(format!("bad date {d}")))?;
-            *cells
-                .entry((r.to_owned(), c.to_owned()))
-                .or_default()
-                .entry(date)
-                .or_default() += v;
+            let n = match at {
+                Some(n) if found[n].0 == (r, c) => n,
+                _ => *index.entry((r, c)).or_insert_with(|| {
+                    found.push(((r, c), HashMap::new()));
+                    found.len() - 1
+                }),
+            };
+            at = Some(n);
+            *found[n].1.entry(date).or_default() += v;
         }
-        let cells: std::collections::BTreeMap<(String, String), Cell> =
-            cells.into_iter().map(|(k, v)| (k, Cell::of(v))).collect();
+        let cells: std::collections::BTreeMap<(String, String), Cell> = found
+            .into_iter()
+            .map(|((r, c), v)| ((r.to_owned(), c.to_owned()), Cell::of(v)))
+            .collect();
         let span = cells
             .values()
             .filter_map(|c| {
