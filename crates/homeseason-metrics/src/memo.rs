@@ -219,12 +219,12 @@ impl FitMemo {
 
     /// Remember `value` under `key` (a computed fit: counted as a miss).
     pub(crate) fn put(&self, key: Key, value: Vec<u8>) {
+        self.keep(key, value);
         if let Some(inner) = &self.inner {
-            let mut e = inner
+            inner
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            e.used.insert(key, value.into());
-            e.misses += 1;
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .misses += 1;
         }
     }
 }

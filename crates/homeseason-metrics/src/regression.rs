@@ -336,23 +336,26 @@ pub(crate) fn estimate(
 fn search_key(memo: &FitMemo, p: &Prepared, options: &ImpactOptions) -> Option<[u8; 32]> {
     use sha2::Digest;
     let mut h = memo.hasher("counterfactual_regression slices")?;
-    let words = |h: &mut sha2::Sha256, values: &[f64]| {
-        h.update((values.len() as u64).to_le_bytes());
-        for v in values {
-            h.update(v.to_bits().to_le_bytes());
-        }
-    };
-    words(&mut h, &p.y[p.pre.clone()]);
+    hash_floats(&mut h, &p.y[p.pre.clone()]);
     let names = p.design.names();
     h.update((names.len() as u64).to_le_bytes());
     for (j, name) in names.iter().enumerate() {
         h.update((name.len() as u64).to_le_bytes());
         h.update(name.as_bytes());
-        words(&mut h, &p.design.column(j)[p.pre.clone()]);
+        hash_floats(&mut h, &p.design.column(j)[p.pre.clone()]);
     }
     h.update([u8::from(options.log), u8::from(options.intercept)]);
     h.update(format!("{:?}", options.errors).as_bytes());
     Some(h.finalize().into())
+}
+
+/// `values` into `h`: their number, then each value's bits.
+fn hash_floats(h: &mut sha2::Sha256, values: &[f64]) {
+    use sha2::Digest;
+    h.update((values.len() as u64).to_le_bytes());
+    for v in values {
+        h.update(v.to_bits().to_le_bytes());
+    }
 }
 
 /// The key of a fit in `memo` (`None` when it is off): a SHA-256 of the build's stamp and of
@@ -367,12 +370,6 @@ fn memo_key(
 ) -> Option<[u8; 32]> {
     use sha2::Digest;
     let mut h = memo.hasher("counterfactual_regression")?;
-    let words = |h: &mut sha2::Sha256, values: &[f64]| {
-        h.update((values.len() as u64).to_le_bytes());
-        for v in values {
-            h.update(v.to_bits().to_le_bytes());
-        }
-    };
     for d in [p.days.first(), p.days.last()] {
         h.update(d.map_or(0, Datelike::num_days_from_ce).to_le_bytes());
     }
@@ -385,13 +382,13 @@ fn memo_key(
     ] {
         h.update((n as u64).to_le_bytes());
     }
-    words(&mut h, &p.y);
+    hash_floats(&mut h, &p.y);
     let names = p.design.names();
     h.update((names.len() as u64).to_le_bytes());
     for (j, name) in names.iter().enumerate() {
         h.update((name.len() as u64).to_le_bytes());
         h.update(name.as_bytes());
-        words(&mut h, p.design.column(j));
+        hash_floats(&mut h, p.design.column(j));
     }
     let ImpactOptions {
         level,
