@@ -318,6 +318,55 @@ fn estimates_are_byte_identical_for_the_same_input_and_seed() {
     );
 }
 
+/// A weekly report (`report --as-of` a week inside the window) estimates the window so far; run
+/// again (a late file, the notebook of the same week) it takes every regression fit from the
+/// lake's cache of that week (its own file, beside the whole window's) and gives the same numbers,
+/// to the byte, as the run that computed them.
+#[test]
+fn a_weekly_report_run_again_takes_its_fits_from_the_cache() {
+    let out = demo_dir();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let copy = tmp.path().join("lake");
+    homeseason_test_support::copy_dir(&out.join("lake"), &copy);
+    let week_cache = copy.join("_cache/regression-fits-province-week.bin");
+    let window_cache = copy.join("_cache/regression-fits-province.bin");
+    let window_before = std::fs::read(&window_cache).expect("the demo's cache");
+    let _ = std::fs::remove_file(&week_cache);
+    let report = |dir: &str| {
+        let at = tmp.path().join(dir);
+        ok(&[
+            "report",
+            "--lake",
+            copy.to_str().expect("utf-8"),
+            "--out",
+            at.to_str().expect("utf-8"),
+            "--as-of",
+            "2023-10-15",
+        ]);
+        let numbers = ["headline.json", "series.json"]
+            .map(|f| std::fs::read(at.join(f)).unwrap_or_else(|e| panic!("{dir}/{f}: {e}")));
+        let cache = std::fs::read(&week_cache).expect("the week's estimate wrote its cache");
+        (numbers, cache)
+    };
+    let (cold, cache) = report("cold");
+    let (memo, _) = homeseason_metrics::FitMemo::from_bytes(&cache);
+    assert!(
+        memo.counts().known > 100,
+        "the week's fits are remembered: {:?}",
+        memo.counts()
+    );
+    let (again, cache_again) = report("again");
+    assert!(cold == again, "the same headline and series, to the byte");
+    assert!(
+        cache == cache_again,
+        "the same fits used again: the cache is rewritten as it was"
+    );
+    assert!(
+        std::fs::read(&window_cache).expect("cache") == window_before,
+        "the whole window's cache is left alone"
+    );
+}
+
 /// The output tables of two lakes, file by file, byte for byte.
 fn assert_same_tables(out: &std::path::Path, copy: &std::path::Path) {
     let tables = [

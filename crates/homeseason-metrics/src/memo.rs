@@ -10,14 +10,80 @@
 //! No IO here: [`FitMemo::from_bytes`] and [`FitMemo::to_bytes`] take and give the bytes of its
 //! file, which the pipeline keeps in the lake (`_cache/`). A file of another build, or damaged,
 //! is ignored whole (nothing is remembered: every fit is computed).
+//!
+//! The fits call the C library's `exp`, `ln`, `sin`, … ([`f64::exp`] and its kin are not Rust's
+//! own), and the library is the machine's, chosen again at run time (glibc picks an FMA or a
+//! plain variant by CPU). Its bits are part of what a fit reads, so [`stamp`] adds to the code
+//! stamp the bits these functions give on a fixed spread of arguments: a file written where they
+//! differ is "another build's".
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
 
 /// The code stamp of this build (hex SHA-256 of the estimators' sources and data, `build.rs`).
 pub const FIT_STAMP: &str = env!("HOMESEASON_FIT_STAMP");
+
+/// The stamp of every key and file: [`FIT_STAMP`] and the bits of the math library this process
+/// calls (see the module docs), as hex SHA-256.
+#[must_use]
+pub fn stamp() -> &'static str {
+    static STAMP: OnceLock<String> = OnceLock::new();
+    STAMP.get_or_init(|| {
+        let mut h = Sha256::new();
+        h.update(FIT_STAMP.as_bytes());
+        math_bits(&mut h);
+        h.finalize()
+            .iter()
+            .fold(String::with_capacity(64), |mut s, b| {
+                let _ = write!(s, "{b:02x}");
+                s
+            })
+    })
+}
+
+/// Feed `h` the bits of every math-library function the estimators call, at 512 arguments each
+/// over the ranges they are called on (the arguments are opaque to the compiler, so the calls run
+/// here and are not folded at build time with the build machine's library).
+fn math_bits(h: &mut Sha256) {
+    const N: u32 = 512;
+    // The fractional parts of k·φ: a spread without the round numbers' exact results.
+    let spread = |k: u32, lo: f64, hi: f64| {
+        let f = (f64::from(k) * 0.618_033_988_749_894_9).fract();
+        black_box(lo + (hi - lo) * f)
+    };
+    // Positive arguments over 2^-40 … 2^40, every mantissa.
+    let positive = |k: u32| {
+        let m = 1.0 + (f64::from(k) * 0.414_213_562_373_095_1).fract();
+        let e = i32::try_from(k % 81).unwrap_or(0) - 40;
+        black_box(m * 2f64.powi(e))
+    };
+    let funcs: [(&str, &dyn Fn(u32) -> f64); 12] = [
+        ("exp", &|k| spread(k, -40.0, 40.0).exp()),
+        ("ln", &|k| positive(k).ln()),
+        ("log10", &|k| positive(k).log10()),
+        ("powf", &|k| {
+            spread(k, 1e-3, 10.0).powf(spread(k.rotate_left(7), -3.0, 3.0))
+        }),
+        ("ln_1p", &|k| spread(k, -0.9, 10.0).ln_1p()),
+        ("exp_m1", &|k| spread(k, -5.0, 5.0).exp_m1()),
+        ("exp2", &|k| spread(k, -50.0, 50.0).exp2()),
+        ("sin", &|k| spread(k, -10.0, 10.0).sin()),
+        ("cos", &|k| spread(k, -10.0, 10.0).cos()),
+        ("sin_wide", &|k| spread(k, -1e4, 1e4).sin()),
+        ("cos_wide", &|k| spread(k, -1e4, 1e4).cos()),
+        ("tanh", &|k| spread(k, -20.0, 20.0).tanh()),
+    ];
+    for (name, f) in funcs {
+        h.update(name.as_bytes());
+        for k in 0..N {
+            h.update(f(k).to_bits().to_le_bytes());
+        }
+    }
+}
 
 /// First bytes of a memo file.
 const MAGIC: &[u8] = b"homeseason regression fits 1\n";
@@ -156,7 +222,7 @@ impl FitMemo {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut out = Vec::with_capacity(64 + e.used.values().map(|v| 36 + v.len()).sum::<usize>());
         out.extend_from_slice(MAGIC);
-        out.extend_from_slice(FIT_STAMP.as_bytes());
+        out.extend_from_slice(stamp().as_bytes());
         out.extend_from_slice(&(e.used.len() as u64).to_le_bytes());
         for (key, value) in &e.used {
             out.extend_from_slice(key);
@@ -173,7 +239,7 @@ impl FitMemo {
     pub(crate) fn hasher(&self, what: &str) -> Option<Sha256> {
         self.inner.as_ref()?;
         let mut h = Sha256::new();
-        h.update(FIT_STAMP.as_bytes());
+        h.update(stamp().as_bytes());
         h.update((what.len() as u64).to_le_bytes());
         h.update(what.as_bytes());
         Some(h)
@@ -239,8 +305,8 @@ fn parse(bytes: &[u8]) -> Result<HashMap<Key, Arc<[u8]>>, &'static str> {
     }
     let rest = body.strip_prefix(MAGIC).ok_or("not a memo file")?;
     let rest = rest
-        .strip_prefix(FIT_STAMP.as_bytes())
-        .ok_or("written by another build")?;
+        .strip_prefix(stamp().as_bytes())
+        .ok_or("written by another build (or with another math library)")?;
     let mut at = 0usize;
     let mut take = |n: usize| -> Result<&[u8], &'static str> {
         let end = at.checked_add(n).ok_or(whole)?;
@@ -374,12 +440,40 @@ mod tests {
         other.extend_from_slice(&check);
         assert_eq!(
             FitMemo::from_bytes(&other).1,
-            Some("written by another build")
+            Some("written by another build (or with another math library)")
         );
         // Off: nothing hashed, nothing written.
         let off = FitMemo::default();
         assert!(!off.is_on() && off.hasher("x").is_none() && off.to_bytes().is_none());
         off.put([2; 32], vec![9]);
         assert!(off.get(&[2; 32]).is_none());
+    }
+
+    #[test]
+    fn the_stamp_holds_the_code_and_the_math_library() {
+        // A file stamped with the code alone (what a build that did not probe its math library
+        // wrote) is another build's: its fits may have been computed with other exp/ln bits.
+        let s = stamp();
+        assert_eq!(s.len(), 64);
+        assert_ne!(s, FIT_STAMP);
+        assert_eq!(s, stamp());
+        let mut a = Sha256::new();
+        let mut b = Sha256::new();
+        math_bits(&mut a);
+        math_bits(&mut b);
+        assert_eq!(a.finalize(), b.finalize());
+        let memo = FitMemo::empty();
+        memo.put([3; 32], vec![7]);
+        let bytes = memo.to_bytes().expect("on");
+        assert!(bytes[MAGIC.len()..].starts_with(s.as_bytes()));
+        let mut code_only = MAGIC.to_vec();
+        code_only.extend_from_slice(FIT_STAMP.as_bytes());
+        code_only.extend_from_slice(&bytes[MAGIC.len() + s.len()..bytes.len() - 32]);
+        let check = Sha256::digest(&code_only);
+        code_only.extend_from_slice(&check);
+        assert_eq!(
+            FitMemo::from_bytes(&code_only).1,
+            Some("written by another build (or with another math library)")
+        );
     }
 }

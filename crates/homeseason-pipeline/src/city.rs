@@ -885,11 +885,15 @@ pub fn city_week_estimates(
     let (series, coverage) = city_series(&area, region, &partial)?;
     drop(area);
     let opts = UpliftOptions::from_campaign(&partial);
+    // As the province's week ([`crate::outputs::week_estimates`]): the lake's cache of fits, in a
+    // file of the region's own (the lake refuses a name that is not a plain file name).
+    let mut cache = crate::fit_cache::load(lake, &crate::fit_cache::city_week_fits(region), &opts);
     // The same rule as the whole window's estimate: the regression on full city series only.
     let mut parts = by_city_rule(&series, &partial, &methods, |cells, some| {
         Ok(homeseason_metrics::uplift(cells, &partial, some, &opts)?)
     })?
     .into_iter();
+    crate::fit_cache::save(lake, &opts, &mut cache);
     let Some(mut r) = parts.next() else {
         return Ok(stored);
     };

@@ -12,6 +12,15 @@ use homeseason_metrics::{FitMemo, MemoCounts, UpliftOptions};
 
 /// The cache file of the province-level estimate (the reporting regions).
 pub const PROVINCE_FITS: &str = "regression-fits-province.bin";
+/// The cache file of the province-level estimate of a week inside the window (the report's and
+/// the notebook's, [`crate::outputs::week_estimates`]): the last such week's fits.
+pub const WEEK_FITS: &str = "regression-fits-province-week.bin";
+/// The cache file of a region's cities' estimate of a week inside the window
+/// ([`crate::city::city_week_estimates`]).
+#[must_use]
+pub fn city_week_fits(region: &str) -> String {
+    format!("regression-fits-city-{region}-week.bin")
+}
 /// The cache file of the prefecture-city estimate of `scope` (`000000` for the nation, or a
 /// reporting region's code, checked against the embedded list by the caller; the lake refuses a
 /// name that is not a plain file name).

@@ -559,12 +559,14 @@ pub fn week_estimates(
         ));
     }
     let series = daily_series(daily.lazy(), &partial)?;
-    let mut r = uplift(
-        &series,
-        &partial,
-        &Method::ALL,
-        &UpliftOptions::from_campaign(&partial),
-    )?;
+    // A week's estimate is made again and again: the report and the notebook of the same week,
+    // the report again after a late file, next week's report (whose campaign fits search the
+    // same pre-period). The lake's cache of fits serves it as it serves `uplift`, in a file of
+    // its own; the tables are the same bytes with it or without it ([`crate::fit_cache`]).
+    let opts = UpliftOptions::from_campaign(&partial);
+    let mut cache = crate::fit_cache::load(lake, crate::fit_cache::WEEK_FITS, &opts);
+    let mut r = uplift(&series, &partial, &Method::ALL, &opts)?;
+    crate::fit_cache::save(lake, &opts, &mut cache);
     let backtest = lake.read_table(tables::UPLIFT_BACKTEST)?;
     if backtest.height() > 0 && r.uplift.column("calibrated_lower_pct").is_err() {
         r.uplift = homeseason_metrics::backtest::annotate(
