@@ -83,3 +83,34 @@ fn check_and_score_speak_json_and_a_province_gets_its_own_report() {
     ok(&region_report("浙江"));
     fails(&region_report("990000"));
 }
+
+/// A weekly report on a lake that holds payments but no estimate says to run `uplift` first,
+/// before estimating the week (whose result it could not use: the report's other sections read
+/// what `uplift` writes), for the province report and a region's city report alike.
+#[test]
+fn a_weekly_report_before_any_estimate_says_to_run_uplift() {
+    let demo = demo_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let lake_s = lake.to_str().unwrap();
+    let payments = demo.join("sample/payments");
+    ok(&["ingest", "--lake", lake_s, payments.to_str().unwrap()]);
+    let out = tmp.path().join("report");
+    let out_s = out.to_str().unwrap();
+    let week = ["--as-of", "2023-10-15"];
+    for extra in [&[][..], &["--level", "city", "--region", "330000"][..]] {
+        let mut args = vec!["report", "--lake", lake_s, "--out", out_s];
+        args.extend_from_slice(&week);
+        args.extend_from_slice(extra);
+        let err = fails(&args);
+        assert!(
+            err.contains("no uplift table in the lake: run `homeseason uplift` first")
+                && err.contains("湖中没有 uplift 表"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            !lake.join("_cache").exists(),
+            "{args:?}: nothing was estimated, nothing cached"
+        );
+    }
+}

@@ -1141,6 +1141,10 @@ pub fn report_cities(
                 .into(),
         ));
     };
+    // The report's province sections read what `uplift` wrote: say so before any estimate.
+    if lake.read_table(tables::UPLIFT)?.height() == 0 {
+        return Err(crate::outputs::no_uplift_table());
+    }
     let (uplift, backtest, coverage) = read_city_tables(lake, Some(region))?;
     // The weekly report's cut-off: the cities' window so far, as the province level's.
     let uplift = city_week_estimates(lake, campaign, region, as_of, uplift, &backtest)?;

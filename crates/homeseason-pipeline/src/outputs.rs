@@ -594,6 +594,13 @@ pub fn report_for(
     report_for_level(lake, campaign, out, now, as_of, region, None)
 }
 
+/// The error of a report on a lake that `homeseason uplift` has not estimated.
+pub(crate) fn no_uplift_table() -> PipelineError {
+    PipelineError::Invalid(
+        "no uplift table in the lake: run `homeseason uplift` first 湖中没有 uplift 表：请先运行 homeseason uplift".into(),
+    )
+}
+
 /// [`report_for`], with a region's cities in place of its region section and tile map, and as a
 /// sheet of its workbook ([`crate::city::report_cities`]).
 ///
@@ -617,6 +624,11 @@ pub fn report_for_level(
                     campaign.window.start
                 )));
             }
+            // The week's estimate is made afresh, but the report's other sections read what
+            // `uplift` wrote (backtest, tracking, completeness): say so before estimating.
+            if lake.read_table(tables::UPLIFT)?.height() == 0 {
+                return Err(no_uplift_table());
+            }
             week_estimates(lake, campaign, d)?
         }
         _ => week_estimates(lake, campaign, campaign.window.end)?,
@@ -633,9 +645,7 @@ pub fn report_for_level(
         None => completeness,
     };
     if uplift.height() == 0 {
-        return Err(PipelineError::Invalid(
-            "no uplift table in the lake: run `homeseason uplift` first 湖中没有 uplift 表：请先运行 homeseason uplift".into(),
-        ));
+        return Err(no_uplift_table());
     }
     let read = |t: &str| lake.read_table(t);
     let backtest = read(tables::UPLIFT_BACKTEST)?;
