@@ -318,12 +318,15 @@ fn estimates_are_byte_identical_for_the_same_input_and_seed() {
     );
 }
 
-/// A weekly report (`report --as-of` a week inside the window) estimates the window so far; run
-/// again (a late file, the notebook of the same week) it takes every regression fit from the
-/// lake's cache of that week (its own file, beside the whole window's) and gives the same numbers,
-/// to the byte, as the run that computed them.
+/// A weekly report (`report --as-of` a week inside the window) estimates the window so far and
+/// keeps its regression fits in a cache file of its own (beside the whole window's, which it
+/// leaves alone); run again (a late file, the notebook of the same week) it gives the same
+/// numbers, to the byte, and rewrites that file as it was. That the second run takes its fits
+/// from the file is not visible here (the report prints no counts): the load and save are
+/// `uplift`'s, whose counts `estimates_are_byte_identical_for_the_same_input_and_seed` checks,
+/// and the time shows it (benchmarks/UPLIFT.md, session 25: 1.2–1.6 s against 3.4–3.9 s).
 #[test]
-fn a_weekly_report_run_again_takes_its_fits_from_the_cache() {
+fn a_weekly_report_run_again_keeps_its_numbers_and_its_cache() {
     let out = demo_dir();
     let tmp = tempfile::tempdir().expect("temp dir");
     let copy = tmp.path().join("lake");
