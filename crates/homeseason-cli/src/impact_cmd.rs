@@ -57,9 +57,9 @@ pub(crate) struct ImpactArgs {
     #[arg(long)]
     pub(crate) json: Option<PathBuf>,
     /// Add the analysis' own time (fit, posterior draws and summary, without reading the file or
-    /// writing output) to the JSON: wall as `fit_seconds`, the thread's CPU time as
-    /// `fit_cpu_seconds` (Linux; null elsewhere); off by default, since a time is not a
-    /// deterministic output.
+    /// writing output) to the JSON: wall as `fit_seconds`, the CPU time of all the threads it used
+    /// as `fit_cpu_seconds` (null where the process's CPU clock is not available); off by default,
+    /// since a time is not a deterministic output.
     #[arg(long)]
     pub(crate) timings: bool,
 }
@@ -368,17 +368,19 @@ pub(crate) fn run(args: &ImpactArgs) -> Result<Outcome> {
         seed: args.seed,
         log: !args.linear,
         errors,
+        // One analysis: the machine's cores (the result is the same bits whatever the count).
+        threads: std::thread::available_parallelism().map_or(1, usize::from),
         ..ImpactOptions::default()
     };
     // The analysis alone (fit, posterior draws, summary), timed for the per-fit comparison with
     // other tools (benchmarks/IMPACT.md); reading the file and writing the output are not in it.
     let started = std::time::Instant::now();
-    let cpu_started = thread_cpu_seconds();
+    let cpu_started = process_cpu_seconds();
     let impact = causal_impact(&y, &design, 0..pre_end, post_start..rows.len(), &options)
         .context("fitting the counterfactual regression")?;
     let fit_seconds = (
         started.elapsed().as_secs_f64(),
-        cpu_started.zip(thread_cpu_seconds()).map(|(a, b)| b - a),
+        cpu_started.zip(process_cpu_seconds()).map(|(a, b)| b - a),
     );
     let mut text = String::new();
     let _ = writeln!(
@@ -408,16 +410,27 @@ pub(crate) fn run(args: &ImpactArgs) -> Result<Outcome> {
     })
 }
 
-/// CPU time this thread has run, in seconds (Linux: the first field of
-/// `/proc/thread-self/schedstat`, nanoseconds on a CPU); `None` where that file is not readable.
-/// The analysis runs on the calling thread alone, so the difference around it is its CPU time,
-/// which a loaded machine does not inflate as it does the wall time. The kernel updates the
-/// counter at its scheduler tick (4 ms here): one difference is off by up to a tick either way,
-/// the mean over many runs is not.
-fn thread_cpu_seconds() -> Option<f64> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: f64 = text.split_whitespace().next()?.parse().ok()?;
-    Some(ns * 1e-9)
+/// CPU time the process has run, in seconds, all its threads together (`CLOCK_PROCESS_CPUTIME_ID`,
+/// nanoseconds; threads that have ended still count); `None` where there is no such clock. The
+/// analysis runs on the calling thread and the threads it starts, and nothing else in the process
+/// runs meanwhile, so the difference around it is its CPU time, which a loaded machine does not
+/// inflate as it does the wall time.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn process_cpu_seconds() -> Option<f64> {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, exclusively borrowed `timespec`, the only memory `clock_gettime`
+    // writes; the clock id is a constant every Unix the crate builds for defines.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &raw mut t) };
+    (rc == 0).then_some(t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9)
+}
+
+#[cfg(not(unix))]
+fn process_cpu_seconds() -> Option<f64> {
+    None
 }
 
 fn est(e: &Estimate) -> serde_json::Value {

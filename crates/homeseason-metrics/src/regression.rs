@@ -397,6 +397,8 @@ fn memo_key(
         log,
         intercept,
         errors,
+        // The threads change no bit of the fit: not part of the key.
+        threads: _,
     } = options;
     h.update(level.to_bits().to_le_bytes());
     h.update((*draws as u64).to_le_bytes());

@@ -24,9 +24,136 @@ pub fn quantile(values: &mut [f64], p: f64) -> f64 {
     }
     let h = (n - 1) as f64 * p.clamp(0.0, 1.0);
     let lo = h.floor() as usize;
+    if let Some(kept) = tail_kept(n, lo) {
+        let (at, next) = match kept {
+            Tail::Bottom(m) => {
+                let run = Run::new(m, false).fill(values).sorted();
+                (run[lo], run[lo + 1])
+            }
+            Tail::Top(m) => {
+                let run = Run::new(m, true).fill(values).sorted();
+                (run[0], run.get(1).copied().unwrap_or(run[0]))
+            }
+        };
+        return at + (h - lo as f64) * (next - at);
+    }
     let (_, &mut at, right) = values.select_nth_unstable_by(lo, f64::total_cmp);
     let next = right.iter().copied().min_by(f64::total_cmp).unwrap_or(at);
     at + (h - lo as f64) * (next - at)
+}
+
+/// [`quantile`] at `p` and at `q`, from one pass over the values when `p` is near the bottom and
+/// `q` near the top (an interval's two ends): the same bits as two calls.
+pub fn quantile_pair(values: &mut [f64], p: f64, q: f64) -> (f64, f64) {
+    let n = values.len();
+    if n == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let (hp, hq) = (
+        (n - 1) as f64 * p.clamp(0.0, 1.0),
+        (n - 1) as f64 * q.clamp(0.0, 1.0),
+    );
+    let (lp, lq) = (hp.floor() as usize, hq.floor() as usize);
+    let (Some(Tail::Bottom(mp)), Some(Tail::Top(mq))) = (tail_kept(n, lp), tail_kept(n, lq)) else {
+        let lower = quantile(values, p);
+        return (lower, quantile(values, q));
+    };
+    let (mut low, mut high) = (Run::new(mp, false), Run::new(mq, true));
+    for &x in values.iter() {
+        let key = total_key(x);
+        low.keep(key);
+        high.keep(key);
+    }
+    let (low, high) = (low.sorted(), high.sorted());
+    let (at, next) = (low[lp], low[lp + 1]);
+    let lower = at + (hp - lp as f64) * (next - at);
+    let (at, next) = (high[0], high.get(1).copied().unwrap_or(high[0]));
+    (lower, at + (hq - lq as f64) * (next - at))
+}
+
+/// Most order statistics [`quantile`] keeps in its one-pass path.
+const TAIL_KEPT: usize = 64;
+
+/// Which few order statistics [`quantile`] keeps for the statistics `lo` and `lo + 1` of `n`
+/// values: the `lo + 2` smallest or the `n − lo` largest, when that is at most [`TAIL_KEPT`] and an
+/// eighth of the values; `None` when the selection is the better way.
+enum Tail {
+    Bottom(usize),
+    Top(usize),
+}
+
+fn tail_kept(n: usize, lo: usize) -> Option<Tail> {
+    let most = TAIL_KEPT.min(n / 8);
+    if lo + 2 <= most {
+        Some(Tail::Bottom(lo + 2))
+    } else if n - lo <= most {
+        Some(Tail::Top(n - lo))
+    } else {
+        None
+    }
+}
+
+/// `f64::total_cmp`'s order as an integer: the keys of two values compare as `total_cmp`
+/// compares the values, and the map is its own inverse ([`from_total_key`]).
+fn total_key(x: f64) -> i64 {
+    let bits = x.to_bits() as i64;
+    bits ^ (((bits >> 63) as u64) >> 1) as i64
+}
+
+fn from_total_key(key: i64) -> f64 {
+    f64::from_bits((key ^ (((key >> 63) as u64) >> 1) as i64) as u64)
+}
+
+/// The `m` smallest or the `m` largest keys seen, in a heap whose root is the one to beat: after
+/// the first few a value rarely enters when the values come in random order.
+struct Run {
+    m: usize,
+    /// Keep the largest: keys are stored negated (`!key` reverses the order), so the root is
+    /// always the kept key nearest to the middle.
+    largest: bool,
+    heap: std::collections::BinaryHeap<i64>,
+}
+
+impl Run {
+    fn new(m: usize, largest: bool) -> Run {
+        Run {
+            m,
+            largest,
+            heap: std::collections::BinaryHeap::with_capacity(m + 1),
+        }
+    }
+
+    fn fill(mut self, values: &[f64]) -> Run {
+        for &x in values {
+            self.keep(total_key(x));
+        }
+        self
+    }
+
+    #[inline]
+    fn keep(&mut self, key: i64) {
+        let key = if self.largest { !key } else { key };
+        if self.heap.len() < self.m {
+            self.heap.push(key);
+        } else if let Some(mut root) = self.heap.peek_mut()
+            && key < *root
+        {
+            *root = key;
+        }
+    }
+
+    /// The values kept, ascending.
+    fn sorted(self) -> Vec<f64> {
+        let largest = self.largest;
+        let mut keys: Vec<i64> = self
+            .heap
+            .into_vec()
+            .into_iter()
+            .map(|k| if largest { !k } else { k })
+            .collect();
+        keys.sort_unstable();
+        keys.into_iter().map(from_total_key).collect()
+    }
 }
 
 /// Standard normal quantile Φ⁻¹(p) (Acklam's rational approximation, |error| < 1.2e-9).
@@ -381,6 +508,70 @@ fn t_quantile_bisected(p: f64, df: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_quantile_of_a_tail_is_the_selections() {
+        // The one-pass path for a few order statistics from either end against the selection
+        // (`select_nth_unstable_by`), to the bit: random values, many ties, ±0, NaN, ±∞.
+        let select = |values: &[f64], p: f64| {
+            let mut v = values.to_vec();
+            let n = v.len();
+            let h = (n - 1) as f64 * p.clamp(0.0, 1.0);
+            let lo = h.floor() as usize;
+            let (_, &mut at, right) = v.select_nth_unstable_by(lo, f64::total_cmp);
+            let next = right.iter().copied().min_by(f64::total_cmp).unwrap_or(at);
+            at + (h - lo as f64) * (next - at)
+        };
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let specials = [
+            0.0,
+            -0.0,
+            f64::NAN,
+            -f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for n in [1, 2, 3, 7, 16, 17, 100, 300, 1000, 1001] {
+            for kind in 0..4 {
+                let values: Vec<f64> = (0..n)
+                    .map(|_| {
+                        let r = next();
+                        match kind {
+                            0 => (r >> 11) as f64 / (1u64 << 53) as f64 - 0.5,
+                            1 => (r % 5) as f64,
+                            2 if r % 7 == 0 => specials[(r >> 8) as usize % specials.len()],
+                            _ => ((r >> 11) as f64).ln() * if r & 1 == 0 { 1.0 } else { -1.0 },
+                        }
+                    })
+                    .collect();
+                for p in [
+                    0.0, 0.001, 0.005, 0.025, 0.05, 0.1, 0.5, 0.9, 0.95, 0.975, 0.995, 1.0,
+                ] {
+                    let mut v = values.clone();
+                    let got = quantile(&mut v, p);
+                    let want = select(&values, p);
+                    assert!(
+                        got.to_bits() == want.to_bits(),
+                        "n {n} kind {kind} p {p}: {got} against {want}"
+                    );
+                    let mut v = values.clone();
+                    let (lower, upper) = quantile_pair(&mut v, p, 1.0 - p);
+                    let (want_lower, want_upper) = (select(&values, p), select(&values, 1.0 - p));
+                    assert_eq!(
+                        (lower.to_bits(), upper.to_bits()),
+                        (want_lower.to_bits(), want_upper.to_bits()),
+                        "pair, n {n} kind {kind} p {p}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn quantiles_agree_with_r_type_7() {

@@ -847,6 +847,42 @@ fn the_same_seed_gives_identical_output() {
 }
 
 #[test]
+fn the_thread_count_changes_no_bit() {
+    // One thread against two and four: the same fit, draws and summary, to the bit (the Debug text
+    // of every figure), for each error model, a draw count that is not a whole number of batches
+    // and an unobserved post-period day.
+    let (mut y, design) = small(3);
+    y[250] = f64::NAN;
+    for errors in [
+        ErrorModel::TwoAr1PlusNoise,
+        ErrorModel::LocalLevel,
+        ErrorModel::Auto,
+    ] {
+        for draws in [130, 1000] {
+            let run = |threads: usize| {
+                let options = ImpactOptions {
+                    draws,
+                    errors,
+                    threads,
+                    ..ImpactOptions::default()
+                };
+                format!(
+                    "{:?}",
+                    causal_impact(&y, &design, 0..240, 240..300, &options).unwrap()
+                )
+            };
+            let one = run(1);
+            for threads in [2, 4] {
+                assert!(
+                    run(threads) == one,
+                    "{errors:?}, {draws} draws: {threads} threads differ from one"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn missing_values_are_skipped_in_the_fit_and_unobserved_in_the_post_period() {
     let (mut y, design) = small(2);
     let full = causal_impact(&y, &design, 0..240, 240..300, &small_options()).unwrap();

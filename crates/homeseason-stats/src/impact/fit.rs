@@ -1911,72 +1911,137 @@ impl ImpactModel {
         let draws = self.options.draws;
         let mut samples = vec![0.0; draws * horizon];
         let mut rng = Sampler::new(self.options.seed);
-        // The draws go [`LANES`] at a time. Each draw's variates are taken from the stream in the
-        // order of one draw after the other (the node's uniform, σ²'s chi-square, the k
+        // The draws go [`PATH_BATCH`] at a time: a batch's variates are taken from the stream in
+        // the order of one draw after the other (the node's uniform, σ²'s chi-square, the k
         // coefficient normals, the two state normals, then three shocks a day, each already
-        // scaled), then the lanes' triangular solves, states and paths advance side by side: four
-        // independent chains where one draw's solve and dot products each waited on the addition
-        // before. Every lane's arithmetic is one draw's, in the same order: the same bits.
+        // scaled: [`ImpactModel::draw_variates`]), then its paths are computed
+        // ([`ImpactModel::batch_paths`]). With two threads or more, one thread draws the next
+        // batch's variates while another computes this batch's paths; the stream and every path's
+        // arithmetic are the same either way: the same bits.
         let steps = post.end - self.pre.end;
-        let mut z = vec![0.0; LANES * k];
-        let mut shocks = vec![0.0; LANES * steps * 3];
-        let mut beta = vec![0.0; LANES * k];
-        for first in (0..draws).step_by(LANES) {
-            let lanes = (draws - first).min(LANES);
-            let mut node_of = [0usize; LANES];
-            let mut sigma_of = [0.0; LANES];
-            let mut e_of = [[0.0; 2]; LANES];
-            for lane in 0..lanes {
-                let u = rng.uniform();
-                let idx = self
-                    .cumulative
-                    .partition_point(|c| *c < u)
-                    .min(self.nodes.len() - 1);
-                let node = &self.nodes[idx];
-                let p = node.params;
-                let sigma = (node.s2 / rng.chi_square(node.dof)).sqrt();
-                for v in &mut z[lane * k..(lane + 1) * k] {
-                    *v = rng.normal();
-                }
-                e_of[lane] = [rng.normal(), rng.normal()];
-                let scales = [
-                    sigma * p.q(0).max(0.0).sqrt(),
-                    sigma * p.q(1).max(0.0).sqrt(),
-                    sigma * p.wn.max(0.0).sqrt(),
-                ];
-                // The local level's second state component has no innovation: it draws no
-                // variate (the other models keep their stream of three a day).
-                for day in shocks[lane * steps * 3..(lane + 1) * steps * 3].chunks_exact_mut(3) {
-                    for (v, scale) in day.iter_mut().zip(scales) {
-                        *v = if scale > 0.0 || !p.rw {
-                            scale * rng.normal()
-                        } else {
-                            0.0
+        let cx = PathContext {
+            x: &x,
+            k,
+            steps,
+            horizon,
+            post: post.clone(),
+        };
+        let batches = draws.div_ceil(PATH_BATCH);
+        if self.options.threads < 2 || batches < 2 {
+            let mut batch = Batch::new(k, steps);
+            for first in (0..draws).step_by(PATH_BATCH) {
+                self.draw_variates(&mut batch, first, &mut rng, &cx);
+                self.batch_paths(&batch, &cx, &mut samples);
+            }
+        } else {
+            // One thread draws the next batch's variates while this one computes a batch's paths.
+            // Three batches circulate: one being drawn, one waiting, one being computed.
+            use std::sync::mpsc::sync_channel;
+            let (full_tx, full_rx) = sync_channel::<Batch>(3);
+            let (empty_tx, empty_rx) = sync_channel::<Batch>(3);
+            for _ in 0..3 {
+                let _ = empty_tx.send(Batch::new(k, steps));
+            }
+            let cx = &cx;
+            std::thread::scope(|scope| {
+                let drawing = scope.spawn(move || {
+                    for first in (0..draws).step_by(PATH_BATCH) {
+                        // Closed only when this thread's receiver is gone: nothing to draw for.
+                        let Ok(mut batch) = empty_rx.recv() else {
+                            break;
                         };
+                        self.draw_variates(&mut batch, first, &mut rng, cx);
+                        if full_tx.send(batch).is_err() {
+                            break;
+                        }
                     }
+                });
+                // Ends when the drawing thread has sent its last batch (or panicked: re-raised
+                // by the join below).
+                for batch in full_rx {
+                    self.batch_paths(&batch, cx, &mut samples);
+                    let _ = empty_tx.send(batch);
                 }
-                node_of[lane] = idx;
-                sigma_of[lane] = sigma;
+                if let Err(panic) = drawing.join() {
+                    std::panic::resume_unwind(panic);
+                }
+            });
+        }
+        Ok(Counterfactual::new(
+            self.pre.clone(),
+            post,
+            draws,
+            samples,
+            self.diagnostics.clone(),
+        )
+        .with_threads(self.options.threads))
+    }
+
+    /// The variates of draws `first..` (up to [`PATH_BATCH`] of them) into `batch`, taken from the
+    /// stream in the order of one draw after the other.
+    fn draw_variates(&self, batch: &mut Batch, first: usize, rng: &mut Sampler, cx: &PathContext) {
+        let (k, steps) = (cx.k, cx.steps);
+        let count = (self.options.draws - first).min(PATH_BATCH);
+        batch.first = first;
+        batch.count = count;
+        for b in 0..count {
+            let u = rng.uniform();
+            let idx = self
+                .cumulative
+                .partition_point(|c| *c < u)
+                .min(self.nodes.len() - 1);
+            let node = &self.nodes[idx];
+            let p = node.params;
+            let sigma = (node.s2 / rng.chi_square(node.dof)).sqrt();
+            for v in &mut batch.z[b * k..(b + 1) * k] {
+                *v = rng.normal();
             }
-            // Lanes past the last draw repeat the first lane's work and are not kept.
-            for lane in lanes..LANES {
-                node_of[lane] = node_of[0];
-                sigma_of[lane] = sigma_of[0];
-                e_of[lane] = e_of[0];
-                z.copy_within(0..k, lane * k);
-                shocks.copy_within(0..steps * 3, lane * steps * 3);
+            batch.e_of[b] = [rng.normal(), rng.normal()];
+            let scales = [
+                sigma * p.q(0).max(0.0).sqrt(),
+                sigma * p.q(1).max(0.0).sqrt(),
+                sigma * p.wn.max(0.0).sqrt(),
+            ];
+            // The local level's second state component has no innovation: it draws no variate
+            // (the other models keep their stream of three a day).
+            for day in batch.shocks[b * steps * 3..(b + 1) * steps * 3].chunks_exact_mut(3) {
+                for (v, scale) in day.iter_mut().zip(scales) {
+                    *v = if scale > 0.0 || !p.rw {
+                        scale * rng.normal()
+                    } else {
+                        0.0
+                    };
+                }
             }
-            let nodes: [&Node; LANES] = std::array::from_fn(|lane| &self.nodes[node_of[lane]]);
+            batch.node_of[b] = idx;
+            batch.sigma_of[b] = sigma;
+        }
+    }
+
+    /// The paths of a batch's draws into `samples`, [`LANES`] draws side by side: four independent
+    /// chains where one draw's solve and dot products each waited on the addition before. Every
+    /// lane's arithmetic is one draw's, in the same order: the same bits.
+    fn batch_paths(&self, batch: &Batch, cx: &PathContext, samples: &mut [f64]) {
+        let (k, steps, horizon) = (cx.k, cx.steps, cx.horizon);
+        let mut beta = [0.0; LANES].repeat(k);
+        for group in (0..batch.count).step_by(LANES) {
+            let lanes = (batch.count - group).min(LANES);
+            // Lanes past the batch's last draw take the group's first draw's node, scale and state
+            // variates, and whatever coefficient and shock variates their slots hold; each lane's
+            // arithmetic is its own, and these lanes are not kept.
+            let src = |lane: usize| if lane < lanes { group + lane } else { group };
+            let nodes: [&Node; LANES] =
+                std::array::from_fn(|lane| &self.nodes[batch.node_of[src(lane)]]);
             let dev = back_substitute_lanes(
                 std::array::from_fn(|lane| nodes[lane].chol.as_slice()),
                 k,
-                &z,
+                &batch.z[group * k..(group + LANES) * k],
             );
             let mut s1 = [0.0; LANES];
             let mut s2 = [0.0; LANES];
             for lane in 0..LANES {
                 let node = nodes[lane];
-                let sigma = sigma_of[lane];
+                let sigma = batch.sigma_of[src(lane)];
                 let b = &mut beta[lane * k..(lane + 1) * k];
                 for ((b, hat), e) in b.iter_mut().zip(&node.beta).zip(&dev[lane * k..]) {
                     *b = hat + sigma * e;
@@ -1991,12 +2056,13 @@ impl ImpactModel {
                 let l11 = c11.max(0.0).sqrt();
                 let l21 = if l11 > 0.0 { c12 / l11 } else { 0.0 };
                 let l22 = (c22 - l21 * l21).max(0.0).sqrt();
-                let [e1, e2] = e_of[lane];
+                let [e1, e2] = batch.e_of[src(lane)];
                 s1[lane] = mean[0] + sigma * l11 * e1;
                 s2[lane] = mean[1] + sigma * (l21 * e1 + l22 * e2);
             }
             let phi: [[f64; 2]; LANES] = std::array::from_fn(|lane| nodes[lane].params.phi);
-            for (step, t) in (self.pre.end..post.end).enumerate() {
+            let shocks = &batch.shocks[group * steps * 3..(group + LANES) * steps * 3];
+            for (step, t) in (self.pre.end..cx.post.end).enumerate() {
                 let mut eps = [0.0; LANES];
                 for lane in 0..LANES {
                     let day = &shocks[(lane * steps + step) * 3..(lane * steps + step) * 3 + 3];
@@ -2004,24 +2070,57 @@ impl ImpactModel {
                     s2[lane] = phi[lane][1] * s2[lane] + day[1];
                     eps[lane] = day[2];
                 }
-                if t >= post.start {
-                    let i = t - post.start;
-                    let fitted = dot_lanes(&x[i * k..(i + 1) * k], &beta, k);
+                if t >= cx.post.start {
+                    let i = t - cx.post.start;
+                    let fitted = dot_lanes(&cx.x[i * k..(i + 1) * k], &beta, k);
                     for lane in 0..lanes {
                         let v = fitted[lane] + s1[lane] + s2[lane] + eps[lane];
-                        samples[(first + lane) * horizon + i] =
+                        samples[(batch.first + group + lane) * horizon + i] =
                             if self.options.log { v.exp() } else { v };
                     }
                 }
             }
         }
-        Ok(Counterfactual::new(
-            self.pre.clone(),
-            post,
-            draws,
-            samples,
-            self.diagnostics.clone(),
-        ))
+    }
+}
+
+/// Posterior draws per batch of [`ImpactModel::counterfactual`] (a multiple of [`LANES`]).
+const PATH_BATCH: usize = 16 * LANES;
+
+/// What every batch of counterfactual paths shares: the post-period's scaled design rows
+/// (`horizon × k`), the days the state runs from the pre-period's end, the post-period.
+struct PathContext<'a> {
+    x: &'a [f64],
+    k: usize,
+    steps: usize,
+    horizon: usize,
+    post: Range<usize>,
+}
+
+/// The variates of up to [`PATH_BATCH`] posterior draws (draws `first..first + count`).
+struct Batch {
+    first: usize,
+    count: usize,
+    node_of: [usize; PATH_BATCH],
+    sigma_of: [f64; PATH_BATCH],
+    e_of: [[f64; 2]; PATH_BATCH],
+    /// Coefficient normals, `k` a draw.
+    z: Vec<f64>,
+    /// Scaled shocks, three a day of `steps` a draw.
+    shocks: Vec<f64>,
+}
+
+impl Batch {
+    fn new(k: usize, steps: usize) -> Batch {
+        Batch {
+            first: 0,
+            count: 0,
+            node_of: [0; PATH_BATCH],
+            sigma_of: [0.0; PATH_BATCH],
+            e_of: [[0.0; 2]; PATH_BATCH],
+            z: vec![0.0; PATH_BATCH * k],
+            shocks: vec![0.0; PATH_BATCH * steps * 3],
+        }
     }
 }
 

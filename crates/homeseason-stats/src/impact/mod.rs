@@ -160,6 +160,7 @@ mod design;
 mod fit;
 mod linalg;
 mod optim;
+mod par;
 pub(crate) mod rng;
 mod summary;
 
@@ -226,6 +227,12 @@ pub struct ImpactOptions {
     pub intercept: bool,
     /// Error process (default [`ErrorModel::TwoAr1PlusNoise`]).
     pub errors: ErrorModel,
+    /// Threads one analysis may use (default 1; 0 counts as 1). The result is the same to the bit
+    /// whatever the count: the random variates are drawn in one stream in one order, and the work
+    /// split between threads is the same arithmetic on the same values. Callers that already run
+    /// many analyses side by side (`uplift`'s cells) leave it at 1; a single analysis (the CLI's
+    /// `impact`) gives it the machine's cores.
+    pub threads: usize,
 }
 
 impl Default for ImpactOptions {
@@ -237,6 +244,7 @@ impl Default for ImpactOptions {
             log: true,
             intercept: true,
             errors: ErrorModel::TwoAr1PlusNoise,
+            threads: 1,
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::ops::Range;
 
-use crate::numeric::quantile;
+use crate::numeric::quantile_pair;
 
 use super::{Diagnostics, ImpactError};
 
@@ -16,6 +16,8 @@ pub struct Counterfactual {
     /// Row-major draws × horizon.
     samples: Vec<f64>,
     diagnostics: Diagnostics,
+    /// Threads the summary may use (its result is the same whatever the count).
+    threads: usize,
 }
 
 /// A point estimate with its posterior standard deviation and interval.
@@ -126,15 +128,42 @@ fn mean_sd(v: &[f64]) -> (f64, f64) {
     (m, var.sqrt())
 }
 
+/// [`mean_sd`] of two runs of the same length, their sums side by side: each sum adds its run's
+/// values in [`mean_sd`]'s order from the same start (`Sum` for `f64` folds from −0.0), so the same
+/// bits, but the two chains of additions overlap instead of one waiting for the other.
+fn mean_sd_pair(a: &[f64], b: &[f64]) -> ((f64, f64), (f64, f64)) {
+    assert_eq!(a.len(), b.len(), "mean_sd_pair: runs of different lengths");
+    let n = a.len() as f64;
+    let (mut sa, mut sb) = (-0.0, -0.0);
+    for (x, y) in a.iter().zip(b) {
+        sa += x;
+        sb += y;
+    }
+    let (ma, mb) = (sa / n, sb / n);
+    let (mut va, mut vb) = (-0.0, -0.0);
+    for (x, y) in a.iter().zip(b) {
+        va += (x - ma) * (x - ma);
+        vb += (y - mb) * (y - mb);
+    }
+    let d = (n - 1.0).max(1.0);
+    ((ma, (va / d).sqrt()), (mb, (vb / d).sqrt()))
+}
+
 /// Estimate from draws with a given point value; reorders `draws`.
 fn estimate(draws: &mut [f64], value: f64, level: f64) -> Estimate {
     let (_, sd) = mean_sd(draws);
+    estimate_with_sd(draws, value, sd, level)
+}
+
+/// [`estimate`] with the draws' standard deviation already known; reorders `draws`.
+fn estimate_with_sd(draws: &mut [f64], value: f64, sd: f64, level: f64) -> Estimate {
     let a = 0.5 * (1.0 - level);
+    let (lower, upper) = quantile_pair(draws, a, 1.0 - a);
     Estimate {
         value,
         sd,
-        lower: quantile(draws, a),
-        upper: quantile(draws, 1.0 - a),
+        lower,
+        upper,
     }
 }
 
@@ -152,7 +181,15 @@ impl Counterfactual {
             draws,
             samples,
             diagnostics,
+            threads: 1,
         }
+    }
+
+    /// The same counterfactual, summarised with up to `threads` threads
+    /// ([`super::ImpactOptions::threads`]).
+    pub(crate) fn with_threads(mut self, threads: usize) -> Counterfactual {
+        self.threads = threads.max(1);
+        self
     }
 
     /// The post-period.
@@ -233,73 +270,44 @@ impl Counterfactual {
         }
         let n_used = used.len() as f64;
         let total_actual: f64 = used.iter().map(|&i| actual[i]).sum();
-        let totals: Vec<f64> = (0..self.draws)
-            .map(|d| used.iter().map(|&i| self.samples[d * h + i]).sum())
-            .collect();
-        let (mean_total, _) = mean_sd(&totals);
-
-        let period = |scale: f64| {
-            let mut pred: Vec<f64> = totals.iter().map(|t| t / scale).collect();
-            let mut abs: Vec<f64> = totals.iter().map(|t| (total_actual - t) / scale).collect();
-            let mut rel: Vec<f64> = totals.iter().map(|t| (total_actual - t) / t).collect();
-            PeriodSummary {
-                actual: total_actual / scale,
-                predicted: estimate(&mut pred, mean_total / scale, level),
-                absolute: estimate(&mut abs, (total_actual - mean_total) / scale, level),
-                relative: estimate(&mut rel, (total_actual - mean_total) / mean_total, level),
-            }
-        };
-        let average = period(n_used);
-        let cumulative = period(1.0);
-
-        let above = totals.iter().filter(|t| **t >= total_actual).count() + 1;
-        let below = totals.iter().filter(|t| **t <= total_actual).count() + 1;
-        let tail_probability = above.min(below) as f64 / (self.draws + 1) as f64;
-
-        let mut points = Vec::with_capacity(if pointwise { h } else { 0 });
-        let actual = if pointwise { actual } else { &[] };
-        let mut cum = vec![0.0; self.draws];
-        let mut column = vec![0.0; self.draws];
-        let mut scratch = vec![0.0; self.draws];
-        let nan = Estimate {
-            value: f64::NAN,
-            sd: f64::NAN,
-            lower: f64::NAN,
-            upper: f64::NAN,
-        };
-        for (i, &a) in actual.iter().enumerate() {
-            for (d, c) in column.iter_mut().enumerate() {
-                *c = self.samples[d * h + i];
-            }
-            let (m, _) = mean_sd(&column);
-            let observed = a.is_finite();
-            if observed {
-                for (c, p) in cum.iter_mut().zip(&column) {
-                    *c += a - p;
+        let columns = || {
+            let totals: Vec<f64> = (0..self.draws)
+                .map(|d| used.iter().map(|&i| self.samples[d * h + i]).sum())
+                .collect();
+            let (mean_total, _) = mean_sd(&totals);
+            let period = |scale: f64| {
+                let mut pred: Vec<f64> = totals.iter().map(|t| t / scale).collect();
+                let mut abs: Vec<f64> = totals.iter().map(|t| (total_actual - t) / scale).collect();
+                let mut rel: Vec<f64> = totals.iter().map(|t| (total_actual - t) / t).collect();
+                PeriodSummary {
+                    actual: total_actual / scale,
+                    predicted: estimate(&mut pred, mean_total / scale, level),
+                    absolute: estimate(&mut abs, (total_actual - mean_total) / scale, level),
+                    relative: estimate(&mut rel, (total_actual - mean_total) / mean_total, level),
                 }
-            }
-            let predicted = estimate(&mut column, m, level);
-            // The effect a − ŷ is a reflection of the prediction: same s.d., swapped bounds.
-            let effect = if observed {
-                Estimate {
-                    value: a - m,
-                    sd: predicted.sd,
-                    lower: a - predicted.upper,
-                    upper: a - predicted.lower,
-                }
-            } else {
-                nan
             };
-            scratch.copy_from_slice(&cum);
-            let cum_mean = mean_sd(&cum).0;
-            points.push(PointImpact {
-                index: self.post.start + i,
-                actual: a,
-                predicted,
-                effect,
-                cumulative_effect: estimate(&mut scratch, cum_mean, level),
-            });
-        }
+            let above = totals.iter().filter(|t| **t >= total_actual).count() + 1;
+            let below = totals.iter().filter(|t| **t <= total_actual).count() + 1;
+            let tail_probability = above.min(below) as f64 / (self.draws + 1) as f64;
+            (period(n_used), period(1.0), tail_probability)
+        };
+        let ((average, cumulative, tail_probability), points) = if !pointwise {
+            (columns(), Vec::new())
+        } else if self.threads >= 2 && h >= 2 {
+            // Two runs of days side by side, the columns beside the first; the second run begins
+            // its cumulative effect with the first run's days, summed in the same order as one
+            // pass would: the same bits.
+            let mid = h / 2;
+            let ((columns, mut first), second) = super::par::join(
+                2,
+                || (columns(), self.points(actual, level, 0..mid)),
+                || self.points(actual, level, mid..h),
+            );
+            first.extend(second);
+            (columns, first)
+        } else {
+            (columns(), self.points(actual, level, 0..h))
+        };
         Ok(Impact {
             level,
             pre: self.pre.clone(),
@@ -314,6 +322,67 @@ impl Counterfactual {
             points,
             diagnostics: self.diagnostics.clone(),
         })
+    }
+}
+
+impl Counterfactual {
+    /// The pointwise rows of post-period days `days` (the cumulative effect summed from the
+    /// post-period's first day).
+    fn points(&self, actual: &[f64], level: f64, days: Range<usize>) -> Vec<PointImpact> {
+        let h = self.post.len();
+        let mut points = Vec::with_capacity(days.len());
+        let mut cum = vec![0.0; self.draws];
+        // The cumulative effect of the days before the run, day after day as in the loop below.
+        for (d, c) in cum.iter_mut().enumerate() {
+            let path = &self.samples[d * h..d * h + days.start];
+            for (a, p) in actual[..days.start].iter().zip(path) {
+                if a.is_finite() {
+                    *c += a - p;
+                }
+            }
+        }
+        let mut column = vec![0.0; self.draws];
+        let mut scratch = vec![0.0; self.draws];
+        let nan = Estimate {
+            value: f64::NAN,
+            sd: f64::NAN,
+            lower: f64::NAN,
+            upper: f64::NAN,
+        };
+        for i in days {
+            let a = actual[i];
+            for (d, c) in column.iter_mut().enumerate() {
+                *c = self.samples[d * h + i];
+            }
+            let observed = a.is_finite();
+            if observed {
+                for (c, p) in cum.iter_mut().zip(&column) {
+                    *c += a - p;
+                }
+            }
+            let ((m, sd), (cum_mean, cum_sd)) = mean_sd_pair(&column, &cum);
+            let predicted = estimate_with_sd(&mut column, m, sd, level);
+            // The effect a − ŷ is a reflection of the prediction: same s.d., swapped bounds.
+            let effect = if observed {
+                Estimate {
+                    value: a - m,
+                    sd: predicted.sd,
+                    lower: a - predicted.upper,
+                    upper: a - predicted.lower,
+                }
+            } else {
+                nan
+            };
+            scratch.copy_from_slice(&cum);
+            points.push(PointImpact {
+                index: self.post.start + i,
+                actual: a,
+                predicted,
+                effect,
+                cumulative_effect: estimate_with_sd(&mut scratch, cum_mean, cum_sd, level),
+            });
+        }
+        points
     }
 }
 
@@ -463,5 +532,34 @@ impl fmt::Display for Impact {
             pct(d.mape),
             num(d.residual_lag1)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_paired_mean_and_sd_are_each_runs_own_to_the_bit() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 11) as f64 / (1u64 << 53) as f64 - 0.3) * 1e4
+        };
+        for n in [1, 2, 3, 300, 1000] {
+            let a: Vec<f64> = (0..n).map(|_| next()).collect();
+            let b: Vec<f64> = (0..n).map(|_| next() * 1e-3 + 7.0).collect();
+            let (pa, pb) = mean_sd_pair(&a, &b);
+            for (got, want) in [(pa, mean_sd(&a)), (pb, mean_sd(&b))] {
+                assert_eq!(got.0.to_bits(), want.0.to_bits(), "mean, n {n}");
+                assert_eq!(got.1.to_bits(), want.1.to_bits(), "sd, n {n}");
+            }
+        }
+        // All −0.0: the sums start where `Sum` starts.
+        let z = [-0.0; 4];
+        let (pz, _) = mean_sd_pair(&z, &z);
+        assert_eq!(pz.0.to_bits(), mean_sd(&z).0.to_bits());
     }
 }
