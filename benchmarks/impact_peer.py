@@ -486,7 +486,8 @@ def stage_hs(args, specs) -> None:
                         "error_model": doc["error_model"],
                         # The analysis alone (fit, draws, summary), wall, in-process.
                         "fit_s": doc.get("fit_seconds"),
-                        # Its thread's CPU time (Linux schedstat, 4 ms tick granularity: use means).
+                        # The CPU time of all its threads (CLOCK_PROCESS_CPUTIME_ID; since session 26:
+                        # before, the one thread's schedstat, which then ran it all).
                         "fit_cpu_s": doc.get("fit_cpu_seconds"),
                     }
                 )
