@@ -16,7 +16,8 @@ pub fn quantile_sorted(sorted: &[f64], p: f64) -> f64 {
     sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
-/// R's default (type 7) quantile by selection (linear time); reorders `values`. `NaN` for none.
+/// R's default (type 7) quantile in linear time, by selection (which reorders `values`) or, for a
+/// few order statistics from either end, by one pass that leaves them in place. `NaN` for none.
 pub fn quantile(values: &mut [f64], p: f64) -> f64 {
     let n = values.len();
     if n == 0 {
