@@ -25,18 +25,8 @@ pub fn quantile(values: &mut [f64], p: f64) -> f64 {
     }
     let h = (n - 1) as f64 * p.clamp(0.0, 1.0);
     let lo = h.floor() as usize;
-    if let Some(kept) = tail_kept(n, lo) {
-        let (at, next) = match kept {
-            Tail::Bottom(m) => {
-                let run = Run::new(m, false).fill(values).sorted();
-                (run[lo], run[lo + 1])
-            }
-            Tail::Top(m) => {
-                let run = Run::new(m, true).fill(values).sorted();
-                (run[0], run.get(1).copied().unwrap_or(run[0]))
-            }
-        };
-        return at + (h - lo as f64) * (next - at);
+    if let Some(tail) = tail_kept(n, lo) {
+        return tail.quantile(&Run::new(tail).fill(values).sorted(), lo, h);
     }
     let (_, &mut at, right) = values.select_nth_unstable_by(lo, f64::total_cmp);
     let next = right.iter().copied().min_by(f64::total_cmp).unwrap_or(at);
@@ -55,21 +45,22 @@ pub fn quantile_pair(values: &mut [f64], p: f64, q: f64) -> (f64, f64) {
         (n - 1) as f64 * q.clamp(0.0, 1.0),
     );
     let (lp, lq) = (hp.floor() as usize, hq.floor() as usize);
-    let (Some(Tail::Bottom(mp)), Some(Tail::Top(mq))) = (tail_kept(n, lp), tail_kept(n, lq)) else {
+    let (Some(bottom @ Tail::Bottom(_)), Some(top @ Tail::Top(_))) =
+        (tail_kept(n, lp), tail_kept(n, lq))
+    else {
         let lower = quantile(values, p);
         return (lower, quantile(values, q));
     };
-    let (mut low, mut high) = (Run::new(mp, false), Run::new(mq, true));
+    let (mut low, mut high) = (Run::new(bottom), Run::new(top));
     for &x in values.iter() {
         let key = total_key(x);
         low.keep(key);
         high.keep(key);
     }
-    let (low, high) = (low.sorted(), high.sorted());
-    let (at, next) = (low[lp], low[lp + 1]);
-    let lower = at + (hp - lp as f64) * (next - at);
-    let (at, next) = (high[0], high.get(1).copied().unwrap_or(high[0]));
-    (lower, at + (hq - lq as f64) * (next - at))
+    (
+        bottom.quantile(&low.sorted(), lp, hp),
+        top.quantile(&high.sorted(), lq, hq),
+    )
 }
 
 /// Most order statistics [`quantile`] keeps in its one-pass path.
@@ -78,9 +69,22 @@ const TAIL_KEPT: usize = 64;
 /// Which few order statistics [`quantile`] keeps for the statistics `lo` and `lo + 1` of `n`
 /// values: the `lo + 2` smallest or the `n − lo` largest, when that is at most [`TAIL_KEPT`] and an
 /// eighth of the values; `None` when the selection is the better way.
+#[derive(Clone, Copy)]
 enum Tail {
     Bottom(usize),
     Top(usize),
+}
+
+impl Tail {
+    /// The type-7 quantile at `h = (n − 1)·p` (`lo = ⌊h⌋`) from the order statistics this tail
+    /// kept, ascending.
+    fn quantile(self, kept: &[f64], lo: usize, h: f64) -> f64 {
+        let (at, next) = match self {
+            Tail::Bottom(_) => (kept[lo], kept[lo + 1]),
+            Tail::Top(_) => (kept[0], kept.get(1).copied().unwrap_or(kept[0])),
+        };
+        at + (h - lo as f64) * (next - at)
+    }
 }
 
 fn tail_kept(n: usize, lo: usize) -> Option<Tail> {
@@ -116,7 +120,11 @@ struct Run {
 }
 
 impl Run {
-    fn new(m: usize, largest: bool) -> Run {
+    fn new(tail: Tail) -> Run {
+        let (m, largest) = match tail {
+            Tail::Bottom(m) => (m, false),
+            Tail::Top(m) => (m, true),
+        };
         Run {
             m,
             largest,
