@@ -370,6 +370,52 @@ fn a_weekly_report_run_again_keeps_its_numbers_and_its_cache() {
     );
 }
 
+/// The first weekly report of a week, on a lake `uplift` has estimated, takes that estimate's fits
+/// where they are the week's own (the placebo window's; the campaign window's slice search on the
+/// same pre-period) and gives the numbers of an estimate that finds no cache at all, to the bit;
+/// the whole window's cache is read, not written.
+#[test]
+fn the_first_weekly_report_takes_the_whole_windows_fits_and_the_same_numbers() {
+    let out = demo_dir();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let campaign = homeseason_schema::campaign::Campaign::default_2023();
+    let week = chrono::NaiveDate::from_ymd_opt(2023, 10, 15).expect("date");
+    let estimate = |name: &str, keep_window_cache: bool| {
+        let copy = tmp.path().join(name);
+        homeseason_test_support::copy_dir(&out.join("lake"), &copy);
+        let _ = std::fs::remove_file(copy.join("_cache/regression-fits-province-week.bin"));
+        if !keep_window_cache {
+            let _ = std::fs::remove_dir_all(copy.join("_cache"));
+        }
+        let window_cache = std::fs::read(copy.join("_cache/regression-fits-province.bin")).ok();
+        let lake = homeseason_lake::Lake::open(&copy).expect("lake");
+        let (uplift, daily, cache) =
+            homeseason_pipeline::outputs::week_estimates_cached(&lake, &campaign, week)
+                .expect("the week's estimate");
+        assert!(
+            std::fs::read(copy.join("_cache/regression-fits-province.bin")).ok() == window_cache,
+            "{name}: the whole window's cache is left as it was"
+        );
+        (
+            uplift,
+            daily,
+            cache
+                .expect("a week inside the window uses the cache")
+                .counts,
+        )
+    };
+    let (cold_uplift, cold_daily, cold) = estimate("no-cache", false);
+    assert_eq!(cold.hits, 0, "{cold:?}");
+    let (uplift, daily, first) = estimate("after-uplift", true);
+    assert!(
+        first.hits > 0 && first.misses < cold.misses,
+        "the whole window's fits are used: {first:?} against {cold:?}"
+    );
+    assert_eq!(first.hits + first.misses, cold.misses, "the same fits");
+    assert!(uplift.equals_missing(&cold_uplift), "the same uplift table");
+    assert!(daily.equals_missing(&cold_daily), "the same daily table");
+}
+
 /// The output tables of two lakes, file by file, byte for byte.
 fn assert_same_tables(out: &std::path::Path, copy: &std::path::Path) {
     let tables = [

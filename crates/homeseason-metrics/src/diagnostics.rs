@@ -250,14 +250,23 @@ fn ols(x: &[Vec<f64>], y: &[f64]) -> Option<Vec<f64>> {
     let mut a = vec![0.0; k * k];
     let mut b = vec![0.0; k];
     for (row, &v) in x.iter().zip(y) {
-        for i in 0..k {
-            b[i] += row[i] * v;
-            for j in 0..=i {
-                a[i * k + j] += row[i] * row[j];
-            }
-        }
+        add_products(&mut a, &mut b, row, v);
     }
     solve(a, &b)
+}
+
+/// Add one row's cross products to the lower triangle of `a` (`k × k`, row-major, `k` = the
+/// row's length) and to `b` (`row · v`). Each sum gains one product a row, in row order, as in a
+/// loop over `(i, j ≤ i)`; a row of the triangle is one slice, so the compiler adds it in vector
+/// lanes (an inclusive range of `j` kept it to one scalar product at a time, bounds-checked).
+fn add_products(a: &mut [f64], b: &mut [f64], row: &[f64], v: f64) {
+    let k = row.len();
+    for (i, (&ri, bi)) in row.iter().zip(b.iter_mut()).enumerate() {
+        *bi += ri * v;
+        for (aij, &rj) in a[i * k..=i * k + i].iter_mut().zip(&row[..=i]) {
+            *aij += ri * rj;
+        }
+    }
 }
 
 /// [`ols`] from its cross products: `a` holds `XᵀX` in its lower triangle (`k × k`, row-major),
@@ -351,14 +360,8 @@ impl Products {
                 }
                 _ => continue,
             }
-            let v = v.ln();
             p.rows += 1;
-            for i in 0..k {
-                p.b[i] += row[i] * v;
-                for j in 0..=i {
-                    p.a[i * k + j] += row[i] * row[j];
-                }
-            }
+            add_products(&mut p.a, &mut p.b, &row, v.ln());
         }
         p
     }

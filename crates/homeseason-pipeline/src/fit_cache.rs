@@ -63,6 +63,22 @@ pub(crate) fn load(lake: &Lake, file: &str, opts: &UpliftOptions) -> Option<FitC
     })
 }
 
+/// Read the lake's cache `file` into `opts.fits` too, as another estimate's file that this one
+/// only reads: a week's estimate consults the whole window's (`uplift`'s), whose campaign fits
+/// searched the same pre-period and whose placebo fits are the week's own. A fit is found there
+/// only under the key of everything it reads, so what it gives is what the fit would compute;
+/// a file absent, damaged or another build's adds nothing (the estimate then computes those
+/// fits). The fits used from it are written to the estimate's own file by [`save`], not to
+/// `file`.
+pub(crate) fn consult(lake: &Lake, file: &str, opts: &UpliftOptions) {
+    if opts.fits.in_lake()
+        && let Ok(Some(bytes)) = lake.read_cache(file)
+    {
+        // An unusable file is as good as none: nothing read, nothing to report.
+        let _ = opts.fits.load(&bytes);
+    }
+}
+
 /// Write this run's fits back to the lake's cache (after the tables are written); the report
 /// counts what the run used and computed.
 pub(crate) fn save(lake: &Lake, opts: &UpliftOptions, report: &mut Option<FitCacheReport>) {

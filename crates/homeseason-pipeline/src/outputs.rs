@@ -544,10 +544,29 @@ pub fn week_estimates(
     campaign: &Campaign,
     week: chrono::NaiveDate,
 ) -> Result<(DataFrame, DataFrame)> {
+    let (uplift, baseline_daily, _) = week_estimates_cached(lake, campaign, week)?;
+    Ok((uplift, baseline_daily))
+}
+
+/// [`week_estimates`], with what the estimate did with the lake's cache of fits (`None` from the
+/// window's end on, where nothing is estimated).
+///
+/// # Errors
+/// As [`week_estimates`].
+pub fn week_estimates_cached(
+    lake: &Lake,
+    campaign: &Campaign,
+    week: chrono::NaiveDate,
+) -> Result<(
+    DataFrame,
+    DataFrame,
+    Option<crate::fit_cache::FitCacheReport>,
+)> {
     if week >= campaign.window.end {
         return Ok((
             lake.read_table(tables::UPLIFT)?,
             lake.read_table(tables::BASELINE_DAILY)?,
+            None,
         ));
     }
     let mut partial = campaign.clone();
@@ -563,8 +582,12 @@ pub fn week_estimates(
     // the report again after a late file, next week's report (whose campaign fits search the
     // same pre-period). The lake's cache of fits serves it as it serves `uplift`, in a file of
     // its own; the tables are the same bytes with it or without it ([`crate::fit_cache`]).
+    // The first report of a week finds the whole window's fits too (`uplift`'s, read and left
+    // as they are): its campaign fits searched the same pre-period, and its placebo fits are the
+    // week's own.
     let opts = UpliftOptions::from_campaign(&partial);
     let mut cache = crate::fit_cache::load(lake, crate::fit_cache::WEEK_FITS, &opts);
+    crate::fit_cache::consult(lake, crate::fit_cache::PROVINCE_FITS, &opts);
     let mut r = uplift(&series, &partial, &Method::ALL, &opts)?;
     crate::fit_cache::save(lake, &opts, &mut cache);
     let backtest = lake.read_table(tables::UPLIFT_BACKTEST)?;
@@ -574,7 +597,7 @@ pub fn week_estimates(
             &homeseason_metrics::backtest::figures_of(&backtest)?,
         )?;
     }
-    Ok((r.uplift, r.baseline_daily))
+    Ok((r.uplift, r.baseline_daily, cache))
 }
 
 /// [`report`] for the whole campaign (`region` = `None`) or for one region: its own report
