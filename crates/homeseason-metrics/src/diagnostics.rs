@@ -59,6 +59,9 @@ use crate::regression::{Prepared, day_code};
 
 /// Days in the last pre-window of the break test.
 pub const BREAK_WINDOW_DAYS: i64 = 28;
+/// Columns of the break test's regression: intercept, trend, three yearly harmonics (sine and
+/// cosine), six weekday dummies.
+const BREAK_COLUMNS: usize = 14;
 /// p-value below which a control's shift counts as a break.
 pub const BREAK_P: f64 = 0.01;
 /// Smallest |shift| (%) that counts as a break.
@@ -245,12 +248,12 @@ pub struct CellDiagnostics {
 }
 
 /// Least squares `β̂` of `y` on the rows `x` (a tiny ridge keeps collinear dummies solvable).
-fn ols(x: &[Vec<f64>], y: &[f64]) -> Option<Vec<f64>> {
-    let k = x.first()?.len();
+fn ols<R: AsRef<[f64]>>(x: &[R], y: &[f64]) -> Option<Vec<f64>> {
+    let k = x.first()?.as_ref().len();
     let mut a = vec![0.0; k * k];
     let mut b = vec![0.0; k];
     for (row, &v) in x.iter().zip(y) {
-        add_products(&mut a, &mut b, row, v);
+        add_products(&mut a, &mut b, row.as_ref(), v);
     }
     solve(a, &b)
 }
@@ -480,8 +483,8 @@ pub(crate) fn break_test(
     masked: &[DateRange],
 ) -> Option<(f64, f64)> {
     let cut = start - Duration::days(BREAK_WINDOW_DAYS);
-    let mut fit: Vec<(i64, Vec<f64>, f64)> = Vec::new();
-    let mut last: Vec<(Vec<f64>, f64)> = Vec::new();
+    let mut fit: Vec<(i64, [f64; BREAK_COLUMNS], f64)> = Vec::new();
+    let mut last: Vec<([f64; BREAK_COLUMNS], f64)> = Vec::new();
     for d in first.iter_days().take_while(|d| *d < start) {
         if day_code(d) != 0 || masked.iter().any(|m| m.contains(d)) {
             continue;
@@ -494,15 +497,18 @@ pub(crate) fn break_test(
         }
         let t = (d - first).num_days();
         let tf = t as f64;
-        let mut row = vec![1.0, tf / 365.25];
+        // Intercept, trend, three yearly harmonics, six weekday dummies (a row on the stack).
+        let mut row = [0.0; BREAK_COLUMNS];
+        row[0] = 1.0;
+        row[1] = tf / 365.25;
         for h in 1..=3 {
             let a = std::f64::consts::TAU * f64::from(h) * tf / 365.25;
-            row.push(a.sin());
-            row.push(a.cos());
+            row[2 * h as usize] = a.sin();
+            row[2 * h as usize + 1] = a.cos();
         }
         let wd = d.weekday().num_days_from_monday();
         for w in 1..7 {
-            row.push(if wd == w { 1.0 } else { 0.0 });
+            row[7 + w as usize] = if wd == w { 1.0 } else { 0.0 };
         }
         let r = y.ln() - c.ln();
         if d < cut {
@@ -514,7 +520,7 @@ pub(crate) fn break_test(
     if fit.len() < 180 || last.len() < 10 {
         return None;
     }
-    let x: Vec<Vec<f64>> = fit.iter().map(|f| f.1.clone()).collect();
+    let x: Vec<[f64; BREAK_COLUMNS]> = fit.iter().map(|f| f.1).collect();
     let y: Vec<f64> = fit.iter().map(|f| f.2).collect();
     let beta = ols(&x, &y)?;
     let resid: Vec<(i64, f64)> = fit
