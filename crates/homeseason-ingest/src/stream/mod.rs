@@ -53,6 +53,7 @@ mod merge;
 mod reader;
 mod rules;
 mod spec;
+mod stops;
 mod worker;
 mod xxh64;
 
@@ -75,6 +76,7 @@ pub use rules::{
     outside_years_detail, rejects_with_sha, resolve_txn_field,
 };
 use spec::*;
+use stops::Stops;
 use worker::*;
 
 /// Bytes per chunk handed to a worker.

@@ -435,14 +435,6 @@ fn fields(text: &[u8], delimiter: u8) -> impl Iterator<Item = &[u8]> {
         })
 }
 
-/// The line's field `n` ([`fields`]), if it has one.
-fn nth_field(text: &[u8], delimiter: u8, n: usize) -> Option<&[u8]> {
-    if n == 0 {
-        return Some(memchr::memchr(delimiter, text).map_or(text, |i| &text[..i]));
-    }
-    fields(text, delimiter).nth(n)
-}
-
 /// Whether the verification pass wants a record: its `txn_id` (trimmed) has a wanted fingerprint.
 fn is_wanted(spec: &Spec<'_>, txn: &[u8]) -> bool {
     !txn.is_empty()
@@ -469,10 +461,14 @@ fn scan_plain(
     skip_header: bool,
     out: &mut ChunkOut,
 ) {
-    let data = &chunk.data[..];
-    let delimiter = spec.delimiter;
-    let txn_col = spec.columns[F_TXN];
     let want = spec.want_fps.as_ref().filter(|_| spec.only_wanted);
+    if want.is_none() && plain_width(spec) <= PLAIN_WIDTH {
+        split_plain(spec, chunk, caches, skip_header, out);
+        return;
+    }
+    let data = &chunk.data[..];
+    let txn_col = spec.columns[F_TXN];
+    let mut stops = Stops::new(data, spec.delimiter);
     let mut first = skip_header;
     let (mut pos, mut line) = (0usize, 1u32);
     let (mut rec_start, mut rec_line) = (0usize, 1u32);
@@ -480,7 +476,29 @@ fn scan_plain(
     // slots prefetched for the whole batch before any is asked (most lines are not wanted).
     let mut batch: Vec<PlainRecord> = Vec::with_capacity(WANT_BATCH);
     while pos < data.len() {
-        let end = memchr::memchr(b'\n', &data[pos..]).map_or(data.len(), |i| pos + i);
+        // The line's end and, in the verification pass, its `txn_id` cell: the field `c` of
+        // the line's fields, as [`fields`] splits them.
+        let mut txn = None;
+        let end = match txn_col.filter(|_| want.is_some()) {
+            None => stops.next_newline().unwrap_or(data.len()),
+            Some(c) => {
+                let (mut n, mut field) = (0usize, pos);
+                loop {
+                    if txn.is_some() {
+                        break stops.next_newline().unwrap_or(data.len());
+                    }
+                    let (at, newline) = stops.next_stop().unwrap_or((data.len(), true));
+                    if n == c {
+                        txn = Some((field, at));
+                    }
+                    if newline {
+                        break at;
+                    }
+                    n += 1;
+                    field = at + 1;
+                }
+            }
+        };
         let text = (pos, end);
         let next = (end + 1).min(data.len());
         pos = end + 1;
@@ -504,9 +522,7 @@ fn scan_plain(
             plain_record(spec, caches, out, data, &rec);
             continue;
         };
-        let txn = txn_col
-            .and_then(|c| nth_field(&data[text.0..text.1], delimiter, c))
-            .map_or(&b""[..], trim);
+        let txn = txn.map_or(&b""[..], |(a, b)| trim(&data[a..b]));
         if txn.is_empty() {
             continue;
         }
@@ -555,6 +571,74 @@ fn wanted_records(
     batch.clear();
 }
 
+/// The fields to split a line into: up to the last column a field reads.
+fn plain_width(spec: &Spec<'_>) -> usize {
+    spec.columns.iter().flatten().max().map_or(0, |c| c + 1)
+}
+
+/// [`scan_plain`] when every record is judged (not the verification pass) and the fields read lie
+/// within the first [`PLAIN_WIDTH`]: the lines and their fields from one pass of [`Stops`] over
+/// the chunk, where [`fields`] asks `memchr` once a field. The records, their lines and raw texts
+/// are [`scan_plain`]'s.
+fn split_plain(
+    spec: &Spec<'_>,
+    chunk: &Chunk,
+    caches: &mut Caches,
+    skip_header: bool,
+    out: &mut ChunkOut,
+) {
+    let data = &chunk.data[..];
+    let width = plain_width(spec);
+    let mut stops = Stops::new(data, spec.delimiter);
+    let mut first = skip_header;
+    let (mut pos, mut line) = (0usize, 1u32);
+    let (mut rec_start, mut rec_line) = (0usize, 1u32);
+    let mut split: [&[u8]; PLAIN_WIDTH] = [&b""[..]; PLAIN_WIDTH];
+    while pos < data.len() {
+        // The line's first `width` fields (fewer when it has fewer), then its end.
+        let mut n = 0usize;
+        let mut field = pos;
+        let end = loop {
+            if n == width {
+                break stops.next_newline().unwrap_or(data.len());
+            }
+            match stops.next_stop() {
+                Some((at, false)) => {
+                    split[n] = &data[field..at];
+                    n += 1;
+                    field = at + 1;
+                }
+                Some((at, true)) => break at,
+                None => break data.len(),
+            }
+        };
+        if n < width {
+            split[n] = &data[field..end];
+            n += 1;
+        }
+        let text = (pos, end);
+        let next = (end + 1).min(data.len());
+        pos = end + 1;
+        line = line.saturating_add(1);
+        if text.0 == text.1 {
+            continue;
+        }
+        let (start, at) = (rec_start, rec_line);
+        (rec_start, rec_line) = (next, line);
+        if first {
+            first = false;
+            continue;
+        }
+        let rec = PlainRecord {
+            text,
+            raw: (start, next),
+            at,
+            fp: 0,
+        };
+        judge_plain(spec, caches, out, data, &rec, &split[..n]);
+    }
+}
+
 /// Split a plain record into its cells and judge it ([`handle_record`]).
 fn plain_record(
     spec: &Spec<'_>,
@@ -565,8 +649,7 @@ fn plain_record(
 ) {
     let delimiter = spec.delimiter;
     let text = &data[rec.text.0..rec.text.1];
-    // The fields to split a line into: up to the last column a field reads.
-    let width = spec.columns.iter().flatten().max().map_or(0, |c| c + 1);
+    let width = plain_width(spec);
     let mut split: [&[u8]; PLAIN_WIDTH] = [&b""[..]; PLAIN_WIDTH];
     let wide: Vec<&[u8]>;
     let got: &[&[u8]] = if width <= PLAIN_WIDTH {
@@ -580,6 +663,20 @@ fn plain_record(
         wide = fields(text, delimiter).collect();
         &wide
     };
+    judge_plain(spec, caches, out, data, rec, got);
+}
+
+/// Judge a plain record split into its fields `got` (at least the first [`plain_width`], or all).
+fn judge_plain(
+    spec: &Spec<'_>,
+    caches: &mut Caches,
+    out: &mut ChunkOut,
+    data: &[u8],
+    rec: &PlainRecord,
+    got: &[&[u8]],
+) {
+    let delimiter = spec.delimiter;
+    let text = &data[rec.text.0..rec.text.1];
     let cells: [&[u8]; 9] = std::array::from_fn(|i| {
         spec.columns[i]
             .and_then(|c| got.get(c).copied())
@@ -835,6 +932,55 @@ mod tests {
         both_paths(&format!("{text}\n\n\n"), false, None);
         // The verification pass: only the wanted ids.
         both_paths(text, true, Some(&["T1", "T5", "T8"]));
+    }
+
+    /// Lines of every length across the 64-byte blocks the plain split reads a chunk in: long
+    /// merchant ids, fields past the last one read, short lines, blank lines, runs of delimiters.
+    #[test]
+    fn the_plain_split_reads_long_and_short_lines_across_blocks_as_the_csv_reader_does() {
+        let mut text = String::from(
+            "channel,txn_type,amount,region_code,mcc,merchant_id,txn_time,institution,txn_id,a,b\n",
+        );
+        for i in 0..400usize {
+            let merchant = "M".repeat(1 + (i * 37) % 150);
+            let amount = if i % 11 == 0 {
+                "x".to_owned()
+            } else {
+                format!("{}.{:02}", i % 97, i % 100)
+            };
+            let day = 1 + i % 28;
+            let line = match i % 9 {
+                0 => String::new(),
+                1 => format!("offline,sale,{amount},330106,5722,{merchant}"),
+                2 => ",,,,,,,,,,".to_owned(),
+                _ => format!(
+                    "{},{},{amount},{},5722,{merchant},2023-09-{day:02} 10:00:00,w,T{i}{}",
+                    if i % 2 == 0 { "offline" } else { "online" },
+                    if i % 5 == 0 { "refund" } else { "sale" },
+                    if i % 3 == 0 { "330782" } else { "330106" },
+                    ",y".repeat(i % 4),
+                ),
+            };
+            text.push_str(&line);
+            text.push('\n');
+        }
+        both_paths(&text, true, None);
+        both_paths(text.trim_end(), true, None);
+        both_paths(&text, true, Some(&["T4", "T40", "T301"]));
+        // A header wider than `PLAIN_WIDTH`: the fields read lie past it.
+        let pad: String = (0..PLAIN_WIDTH).map(|i| format!("c{i},")).collect();
+        let blank = ",".repeat(PLAIN_WIDTH);
+        let wide: String = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| match (i, l.is_empty()) {
+                (0, _) => format!("{pad}{l}\n"),
+                (_, true) => "\n".to_owned(),
+                (_, false) => format!("{blank}{l}\n"),
+            })
+            .collect();
+        both_paths(&wide, true, None);
+        both_paths(&wide, true, Some(&["T4", "T40", "T301"]));
     }
 
     /// The institution checks are skipped only for the file's own institution when it is a
