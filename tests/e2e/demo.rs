@@ -321,10 +321,9 @@ fn estimates_are_byte_identical_for_the_same_input_and_seed() {
 /// A weekly report (`report --as-of` a week inside the window) estimates the window so far and
 /// keeps its regression fits in a cache file of its own (beside the whole window's, which it
 /// leaves alone); run again (a late file, the notebook of the same week) it gives the same
-/// numbers, to the byte, and rewrites that file as it was. That the second run takes its fits
-/// from the file is not visible here (the report prints no counts): the load and save are
-/// `uplift`'s, whose counts `estimates_are_byte_identical_for_the_same_input_and_seed` checks,
-/// and the time shows it (benchmarks/UPLIFT.md, session 25: 1.2–1.6 s against 3.4–3.9 s).
+/// numbers, to the byte, and rewrites that file as it was. Each run says on stderr, as `uplift`
+/// does, what it took from the caches: the first computes some fits and reads the whole
+/// window's file, the second computes none.
 #[test]
 fn a_weekly_report_run_again_keeps_its_numbers_and_its_cache() {
     let out = demo_dir();
@@ -337,28 +336,48 @@ fn a_weekly_report_run_again_keeps_its_numbers_and_its_cache() {
     let _ = std::fs::remove_file(&week_cache);
     let report = |dir: &str| {
         let at = tmp.path().join(dir);
-        ok(&[
-            "report",
-            "--lake",
-            copy.to_str().expect("utf-8"),
-            "--out",
-            at.to_str().expect("utf-8"),
-            "--as-of",
-            "2023-10-15",
-        ]);
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_homeseason"))
+            .args([
+                "report",
+                "--lake",
+                copy.to_str().expect("utf-8"),
+                "--out",
+                at.to_str().expect("utf-8"),
+                "--as-of",
+                "2023-10-15",
+            ])
+            .output()
+            .expect("the homeseason binary runs");
+        let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+        assert!(run.status.success(), "report failed: {stderr}");
         let numbers = ["headline.json", "series.json"]
             .map(|f| std::fs::read(at.join(f)).unwrap_or_else(|e| panic!("{dir}/{f}: {e}")));
         let cache = std::fs::read(&week_cache).expect("the week's estimate wrote its cache");
-        (numbers, cache)
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with("regression fits: "))
+            .unwrap_or_else(|| panic!("{dir}: no fit-cache line on stderr: {stderr}"))
+            .to_owned();
+        (numbers, cache, line)
     };
-    let (cold, cache) = report("cold");
+    let (cold, cache, cold_line) = report("cold");
+    assert!(
+        !cold_line.contains(" 0 computed")
+            && cold_line.contains("_cache/regression-fits-province-week.bin")
+            && cold_line.contains("also read _cache/regression-fits-province.bin"),
+        "the first run computes fits and reads the whole window's: {cold_line}"
+    );
     let (memo, _) = homeseason_metrics::FitMemo::from_bytes(&cache);
     assert!(
         memo.counts().known > 100,
         "the week's fits are remembered: {:?}",
         memo.counts()
     );
-    let (again, cache_again) = report("again");
+    let (again, cache_again, again_line) = report("again");
+    assert!(
+        again_line.contains(" 0 computed"),
+        "the second run takes every fit from its own file: {again_line}"
+    );
     assert!(cold == again, "the same headline and series, to the byte");
     assert!(
         cache == cache_again,
@@ -396,13 +415,14 @@ fn the_first_weekly_report_takes_the_whole_windows_fits_and_the_same_numbers() {
             std::fs::read(copy.join("_cache/regression-fits-province.bin")).ok() == window_cache,
             "{name}: the whole window's cache is left as it was"
         );
-        (
-            uplift,
-            daily,
-            cache
-                .expect("a week inside the window uses the cache")
-                .counts,
-        )
+        let cache = cache.expect("a week inside the window uses the cache");
+        let consulted = keep_window_cache.then(|| "regression-fits-province.bin".to_owned());
+        assert_eq!(
+            cache.consulted,
+            Vec::from_iter(consulted),
+            "{name}: the whole window's file is named when it gave fits"
+        );
+        (uplift, daily, cache.counts)
     };
     let (cold_uplift, cold_daily, cold) = estimate("no-cache", false);
     assert_eq!(cold.hits, 0, "{cold:?}");

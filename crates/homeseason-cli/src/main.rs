@@ -1041,7 +1041,13 @@ fn run(cli: Cli) -> Result<()> {
             let html = if level == pipeline::city::Level::City {
                 pipeline::city::report_cities(lake, campaign, &out, now, as_of, region)?
             } else {
-                pipeline::outputs::report_for(lake, campaign, &out, now, as_of, region)?.1
+                let (_, html, cache) =
+                    pipeline::outputs::report_for_cached(lake, campaign, &out, now, as_of, region)?;
+                // As `uplift` says it: the week's fits taken from the lake's cache, and computed.
+                if let Some(cache) = &cache {
+                    eprintln!("{}", pipeline::fit_cache::describe(cache));
+                }
+                html
             };
             println!("report 报告: {}", html.display());
         }

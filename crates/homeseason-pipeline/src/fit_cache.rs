@@ -39,6 +39,9 @@ pub struct FitCacheReport {
     /// Why the file's fits were not used (absent, another build's, damaged), or why it could not
     /// be written; `None` when all went well.
     pub note: Option<String>,
+    /// Other estimates' cache files this one read fits from and left as they were (a week's
+    /// estimate reads the whole window's: [`consult`]); the `counts` include what they gave.
+    pub consulted: Vec<String>,
 }
 
 /// Read the lake's cache `file` into `opts.fits` when it is backed by the lake; the report's
@@ -60,6 +63,7 @@ pub(crate) fn load(lake: &Lake, file: &str, opts: &UpliftOptions) -> Option<FitC
         file: file.to_owned(),
         counts: opts.fits.counts(),
         note,
+        consulted: Vec::new(),
     })
 }
 
@@ -69,13 +73,20 @@ pub(crate) fn load(lake: &Lake, file: &str, opts: &UpliftOptions) -> Option<FitC
 /// only under the key of everything it reads, so what it gives is what the fit would compute;
 /// a file absent, damaged or another build's adds nothing (the estimate then computes those
 /// fits). The fits used from it are written to the estimate's own file by [`save`], not to
-/// `file`.
-pub(crate) fn consult(lake: &Lake, file: &str, opts: &UpliftOptions) {
+/// `file`. The report (of [`load`]) names `file` when fits were read from it.
+pub(crate) fn consult(
+    lake: &Lake,
+    file: &str,
+    opts: &UpliftOptions,
+    report: &mut Option<FitCacheReport>,
+) {
     if opts.fits.in_lake()
         && let Ok(Some(bytes)) = lake.read_cache(file)
-    {
         // An unusable file is as good as none: nothing read, nothing to report.
-        let _ = opts.fits.load(&bytes);
+        && opts.fits.load(&bytes).is_ok()
+        && let Some(report) = report
+    {
+        report.consulted.push(file.to_owned());
     }
 }
 
@@ -107,6 +118,11 @@ pub fn describe(report: &FitCacheReport) -> String {
     );
     if let Some(note) = &report.note {
         line.push_str(&format!("; {note}"));
+    }
+    for file in &report.consulted {
+        line.push_str(&format!(
+            "; also read _cache/{file}, left as it is 另读取 _cache/{file}（未改动）"
+        ));
     }
     line
 }

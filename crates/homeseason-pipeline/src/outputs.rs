@@ -587,7 +587,7 @@ pub fn week_estimates_cached(
     // week's own.
     let opts = UpliftOptions::from_campaign(&partial);
     let mut cache = crate::fit_cache::load(lake, crate::fit_cache::WEEK_FITS, &opts);
-    crate::fit_cache::consult(lake, crate::fit_cache::PROVINCE_FITS, &opts);
+    crate::fit_cache::consult(lake, crate::fit_cache::PROVINCE_FITS, &opts, &mut cache);
     let mut r = uplift(&series, &partial, &Method::ALL, &opts)?;
     crate::fit_cache::save(lake, &opts, &mut cache);
     let backtest = lake.read_table(tables::UPLIFT_BACKTEST)?;
@@ -638,8 +638,40 @@ pub fn report_for_level(
     region: Option<&str>,
     cities: Option<homeseason_report::city::CitySection>,
 ) -> Result<(Report, PathBuf)> {
+    let (report, html, _) =
+        report_for_level_cached(lake, campaign, out, now, as_of, region, cities)?;
+    Ok((report, html))
+}
+
+/// [`report_for`], with what the week's estimate did with the lake's cache of fits (`None` when
+/// nothing was estimated: a report from the window's end on reads the lake's tables), for the
+/// command line's `regression fits: …` line ([`crate::fit_cache::describe`]), as `uplift` prints.
+///
+/// # Errors
+/// As [`report_for`].
+pub fn report_for_cached(
+    lake: &Lake,
+    campaign: &Campaign,
+    out: &Path,
+    now: &str,
+    as_of: Option<chrono::NaiveDate>,
+    region: Option<&str>,
+) -> Result<(Report, PathBuf, Option<FitCacheReport>)> {
+    report_for_level_cached(lake, campaign, out, now, as_of, region, None)
+}
+
+/// [`report_for_level`] and the week's [`FitCacheReport`] ([`report_for_cached`]).
+fn report_for_level_cached(
+    lake: &Lake,
+    campaign: &Campaign,
+    out: &Path,
+    now: &str,
+    as_of: Option<chrono::NaiveDate>,
+    region: Option<&str>,
+    cities: Option<homeseason_report::city::CitySection>,
+) -> Result<(Report, PathBuf, Option<FitCacheReport>)> {
     let as_of_sunday = as_of.map(homeseason_report::week_sunday);
-    let (uplift, baseline_daily) = match as_of_sunday {
+    let (uplift, baseline_daily, fit_cache) = match as_of_sunday {
         Some(d) if d < campaign.window.end => {
             if d < campaign.window.start {
                 return Err(PipelineError::Invalid(format!(
@@ -652,9 +684,9 @@ pub fn report_for_level(
             if lake.read_table(tables::UPLIFT)?.height() == 0 {
                 return Err(no_uplift_table());
             }
-            week_estimates(lake, campaign, d)?
+            week_estimates_cached(lake, campaign, d)?
         }
-        _ => week_estimates(lake, campaign, campaign.window.end)?,
+        _ => week_estimates_cached(lake, campaign, campaign.window.end)?,
     };
     // The daily series are published: the margins the dashboard copies blank are gaps here too.
     let (baseline_daily, suppress_below) =
@@ -775,7 +807,7 @@ pub fn report_for_level(
         )?,
     };
     write(&out.join("workbook.xlsx"), &workbook)?;
-    Ok((report, html))
+    Ok((report, html, fit_cache))
 }
 
 /// Rewrite `activity_summary` from the lake's current `activities` (see
