@@ -38,7 +38,7 @@ impl<'a> Stops<'a> {
         let (newlines, delimiters) = if let Some(block) = rest.first_chunk::<64>() {
             masks(block, self.delimiter)
         } else {
-            let pad = if self.delimiter == 0 { 1 } else { 0 };
+            let pad = u8::from(self.delimiter == 0);
             let mut block = [pad; 64];
             block[..rest.len()].copy_from_slice(rest);
             masks(&block, self.delimiter)
@@ -107,6 +107,8 @@ fn masks(block: &[u8; 64], delimiter: u8) -> (u64, u64) {
         let nl = _mm_set1_epi8(b'\n' as i8);
         let dl = _mm_set1_epi8(delimiter as i8);
         for (j, part) in block.as_chunks::<16>().0.iter().enumerate() {
+            // An unaligned load: the pointer's alignment does not matter.
+            #[allow(clippy::cast_ptr_alignment)]
             let v = _mm_loadu_si128(part.as_ptr().cast::<__m128i>());
             // `movemask` sets the low 16 bits of an i32: as u16, then widened.
             let n = _mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)) as u16;

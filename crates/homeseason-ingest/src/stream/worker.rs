@@ -968,7 +968,10 @@ mod tests {
         both_paths(text.trim_end(), true, None);
         both_paths(&text, true, Some(&["T4", "T40", "T301"]));
         // A header wider than `PLAIN_WIDTH`: the fields read lie past it.
-        let pad: String = (0..PLAIN_WIDTH).map(|i| format!("c{i},")).collect();
+        let pad = (0..PLAIN_WIDTH).fold(String::new(), |mut pad, i| {
+            pad.push_str(&format!("c{i},"));
+            pad
+        });
         let blank = ",".repeat(PLAIN_WIDTH);
         let wide: String = text
             .lines()
