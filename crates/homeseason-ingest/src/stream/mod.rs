@@ -449,12 +449,13 @@ pub fn txn_values_fingerprint(
     merchant: &[u8],
 ) -> u64 {
     let mut h = INDEX_HASH_SEED;
-    h = xxh64::xxh64(&day.to_le_bytes(), h);
+    // The integers' little-endian bytes, hashed by the fixed-width forms (the same values).
+    h = xxh64::xxh64_4(day.cast_unsigned(), h);
     h = xxh64::xxh64(region.as_bytes(), h);
-    h = xxh64::xxh64(&i32::from(mcc).to_le_bytes(), h);
-    h = xxh64::xxh64(&i32::from(channel).to_le_bytes(), h);
-    h = xxh64::xxh64(&i32::from(sale).to_le_bytes(), h);
-    h = xxh64::xxh64(&fen.to_le_bytes(), h);
+    h = xxh64::xxh64_4(u32::from(mcc), h);
+    h = xxh64::xxh64_4(u32::from(channel), h);
+    h = xxh64::xxh64_4(u32::from(sale), h);
+    h = xxh64::xxh64_8(fen.cast_unsigned(), h);
     h = xxh64::xxh64(trim(merchant), h);
     nonzero(h)
 }
