@@ -3,7 +3,9 @@
 //! The plain split ([`super::worker`]) had asked `memchr` for each line's end and then for each
 //! field's delimiter: ~11 calls a line of ~90 bytes, each with its own setup for a few bytes. Here
 //! a 64-byte block is compared with the delimiter and with `\n` once, into two bit masks, and each
-//! stop is the next set bit (`trailing_zeros`, then the bit cleared).
+//! stop is the next set bit (`trailing_zeros`, then the bit cleared). The same compares look for
+//! a quote or a carriage return, which make a chunk not plain: then the stops end there and
+//! [`Stops::spoiled`] says so, where a pass of `memchr2` over the chunk had asked first.
 
 /// The positions of the delimiter and of `\n` in a chunk, in order.
 pub(super) struct Stops<'a> {
@@ -15,6 +17,8 @@ pub(super) struct Stops<'a> {
     newlines: u64,
     /// The current block's stops (delimiters and `\n`s) not taken yet.
     left: u64,
+    /// A block held a quote or a carriage return.
+    spoiled: bool,
 }
 
 impl<'a> Stops<'a> {
@@ -27,15 +31,17 @@ impl<'a> Stops<'a> {
             base: 0,
             newlines: 0,
             left: 0,
+            spoiled: false,
         };
         s.load();
         s
     }
 
-    /// The masks of the block at `base` (a short last block is padded with a byte that is neither).
+    /// The masks of the block at `base` (a short last block is padded with a byte that is none of
+    /// the four). A block with a quote or a carriage return ends the stops.
     fn load(&mut self) {
         let rest = &self.data[self.base.min(self.data.len())..];
-        let (newlines, delimiters) = if let Some(block) = rest.first_chunk::<64>() {
+        let [newlines, delimiters, specials] = if let Some(block) = rest.first_chunk::<64>() {
             masks(block, self.delimiter)
         } else {
             let pad = u8::from(self.delimiter == 0);
@@ -43,8 +49,27 @@ impl<'a> Stops<'a> {
             block[..rest.len()].copy_from_slice(rest);
             masks(&block, self.delimiter)
         };
+        if specials != 0 {
+            self.spoiled = true;
+            self.base = self.data.len();
+            self.newlines = 0;
+            self.left = 0;
+            return;
+        }
         self.newlines = newlines;
         self.left = newlines | delimiters;
+    }
+
+    /// Whether the data holds a quote (`"`) or a carriage return, which the plain split does not
+    /// read (the bytes past the current block are searched now, when there are any; a split reads
+    /// to the end, so there are none). After `true`, the stops returned may have ended early:
+    /// what was read from them is not the chunk's.
+    pub(super) fn spoiled(&self) -> bool {
+        self.spoiled
+            || self
+                .data
+                .get(self.base.saturating_add(64)..)
+                .is_some_and(|rest| memchr::memchr2(b'"', b'\r', rest).is_some())
     }
 
     /// Move to the next block; `false` past the end of the data.
@@ -92,20 +117,22 @@ impl<'a> Stops<'a> {
     }
 }
 
-/// Bit `i` of the first mask: `block[i] == b'\n'`; of the second: `block[i] == delimiter`.
+/// Bit `i` of the first mask: `block[i] == b'\n'`; of the second: `block[i] == delimiter`; of the
+/// third: `block[i]` is `"` or `\r`.
 #[cfg(target_arch = "x86_64")]
 #[inline]
-fn masks(block: &[u8; 64], delimiter: u8) -> (u64, u64) {
+fn masks(block: &[u8; 64], delimiter: u8) -> [u64; 3] {
     use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
-    let (mut newlines, mut delimiters) = (0u64, 0u64);
+    let (mut newlines, mut delimiters, mut specials) = (0u64, 0u64, 0u64);
     #[allow(unsafe_code)]
     // SAFETY: these intrinsics need SSE2, part of every x86_64 CPU (the target's baseline);
     // `_mm_loadu_si128` reads 16 bytes from any alignment, and each `part` is a live `&[u8; 16]`.
     unsafe {
         let nl = _mm_set1_epi8(b'\n' as i8);
         let dl = _mm_set1_epi8(delimiter as i8);
+        let (quote, cr) = (_mm_set1_epi8(b'"' as i8), _mm_set1_epi8(b'\r' as i8));
         for (j, part) in block.as_chunks::<16>().0.iter().enumerate() {
             // An unaligned load: the pointer's alignment does not matter.
             #[allow(clippy::cast_ptr_alignment)]
@@ -113,23 +140,30 @@ fn masks(block: &[u8; 64], delimiter: u8) -> (u64, u64) {
             // `movemask` sets the low 16 bits of an i32: as u16, then widened.
             let n = _mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)) as u16;
             let d = _mm_movemask_epi8(_mm_cmpeq_epi8(v, dl)) as u16;
+            let q = _mm_movemask_epi8(_mm_or_si128(
+                _mm_cmpeq_epi8(v, quote),
+                _mm_cmpeq_epi8(v, cr),
+            )) as u16;
             newlines |= u64::from(n) << (16 * j);
             delimiters |= u64::from(d) << (16 * j);
+            specials |= u64::from(q) << (16 * j);
         }
     }
-    (newlines, delimiters)
+    [newlines, delimiters, specials]
 }
 
-/// Bit `i` of the first mask: `block[i] == b'\n'`; of the second: `block[i] == delimiter`.
+/// Bit `i` of the first mask: `block[i] == b'\n'`; of the second: `block[i] == delimiter`; of the
+/// third: `block[i]` is `"` or `\r`.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
-fn masks(block: &[u8; 64], delimiter: u8) -> (u64, u64) {
-    let (mut newlines, mut delimiters) = (0u64, 0u64);
+fn masks(block: &[u8; 64], delimiter: u8) -> [u64; 3] {
+    let (mut newlines, mut delimiters, mut specials) = (0u64, 0u64, 0u64);
     for (i, &b) in block.iter().enumerate() {
         newlines |= u64::from(b == b'\n') << i;
         delimiters |= u64::from(b == delimiter) << i;
+        specials |= u64::from(b == b'"' || b == b'\r') << i;
     }
-    (newlines, delimiters)
+    [newlines, delimiters, specials]
 }
 
 #[cfg(test)]
@@ -180,6 +214,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_quote_or_a_carriage_return_spoils_the_stops_wherever_it_is() {
+        for special in [b'"', b'\r'] {
+            for at in [0usize, 5, 63, 64, 100, 199] {
+                let mut data = b"ab,cd\n".repeat(34);
+                data[at] = special;
+                let mut s = Stops::new(&data, b',');
+                // A stop read only: the blocks not reached are looked at by `spoiled`.
+                let _ = s.next_stop();
+                assert!(s.spoiled(), "{special} at {at}");
+                let mut s = Stops::new(&data, b',');
+                while s.next_stop().is_some() {}
+                assert!(s.spoiled(), "{special} at {at}, after every stop");
+                assert!(
+                    std::iter::from_fn(|| s.next_stop()).next().is_none(),
+                    "no stop after"
+                );
+            }
+        }
+        let data = b"ab,cd\n".repeat(34);
+        let mut s = Stops::new(&data, b',');
+        assert!(!s.spoiled());
+        while s.next_stop().is_some() {}
+        assert!(!s.spoiled());
+        let mut s = Stops::new(&data, b',');
+        assert!(!s.spoiled());
+        assert_eq!(s.next_stop(), Some((2, false)), "`spoiled` takes no stop");
     }
 
     #[test]

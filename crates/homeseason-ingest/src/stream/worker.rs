@@ -454,17 +454,19 @@ const PLAIN_WIDTH: usize = 32;
 /// record (blank lines between are the reader's skipped lines, counted in its start); a record
 /// whose cells are all blank is skipped, as in the reader's path. In the verification pass
 /// (`only_wanted`) only the `txn_id` cell is looked at until the record is wanted.
+///
+/// `false` when the chunk holds a quote or a carriage return ([`Stops::spoiled`]): it is not
+/// plain, and what was put in `out` is not its reading.
 fn scan_plain(
     spec: &Spec<'_>,
     chunk: &Chunk,
     caches: &mut Caches,
     skip_header: bool,
     out: &mut ChunkOut,
-) {
+) -> bool {
     let want = spec.want_fps.as_ref().filter(|_| spec.only_wanted);
     if want.is_none() && plain_width(spec) <= PLAIN_WIDTH {
-        split_plain(spec, chunk, caches, skip_header, out);
-        return;
+        return split_plain(spec, chunk, caches, skip_header, out);
     }
     let data = &chunk.data[..];
     let txn_col = spec.columns[F_TXN];
@@ -533,9 +535,13 @@ fn scan_plain(
             wanted_records(spec, caches, out, data, want, &mut batch);
         }
     }
+    if stops.spoiled() {
+        return false;
+    }
     if let Some(want) = want {
         wanted_records(spec, caches, out, data, want, &mut batch);
     }
+    true
 }
 
 /// Records the verification pass hashes before it asks the wanted set about any of them.
@@ -579,14 +585,14 @@ fn plain_width(spec: &Spec<'_>) -> usize {
 /// [`scan_plain`] when every record is judged (not the verification pass) and the fields read lie
 /// within the first [`PLAIN_WIDTH`]: the lines and their fields from one pass of [`Stops`] over
 /// the chunk, where [`fields`] asks `memchr` once a field. The records, their lines and raw texts
-/// are [`scan_plain`]'s.
+/// are [`scan_plain`]'s, and so is the `false` of a chunk that is not plain.
 fn split_plain(
     spec: &Spec<'_>,
     chunk: &Chunk,
     caches: &mut Caches,
     skip_header: bool,
     out: &mut ChunkOut,
-) {
+) -> bool {
     let data = &chunk.data[..];
     let width = plain_width(spec);
     let mut stops = Stops::new(data, spec.delimiter);
@@ -637,6 +643,7 @@ fn split_plain(
         };
         judge_plain(spec, caches, out, data, &rec, &split[..n]);
     }
+    !stops.spoiled()
 }
 
 /// Split a plain record into its cells and judge it ([`handle_record`]).
@@ -734,12 +741,16 @@ pub(super) fn process_chunk_with(
         rejects: Vec::new(),
         texts: Vec::new(),
     };
-    if plain_ok
-        && spec.format != Format::Jsonl
-        && memchr::memchr2(b'"', b'\r', &chunk.data).is_none()
-    {
-        scan_plain(spec, chunk, caches, skip_header, &mut out);
-        return out;
+    if plain_ok && spec.format != Format::Jsonl {
+        if scan_plain(spec, chunk, caches, skip_header, &mut out) {
+            return out;
+        }
+        // A quote or a carriage return: not a plain chunk. What the split judged is dropped (the
+        // caches only remember lookups), and the `csv` reader reads the chunk.
+        out.records = 0;
+        out.rows.clear();
+        out.rejects.clear();
+        out.texts.clear();
     }
     if spec.format == Format::Jsonl {
         let mut line = 0u32;
@@ -984,6 +995,16 @@ mod tests {
             .collect();
         both_paths(&wide, true, None);
         both_paths(&wide, true, Some(&["T4", "T40", "T301"]));
+        // A quote late in the chunk, or carriage returns: not plain, whatever the split had read
+        // before finding it is dropped and the `csv` reader reads the chunk.
+        let late = text.len() * 3 / 4;
+        let at = late + text[late..].find(",M").expect("a merchant") + 1;
+        let quoted = format!("{}\"{}\"{}", &text[..at], "M,1", &text[at + 1..]);
+        both_paths(&quoted, true, None);
+        both_paths(&quoted, true, Some(&["T4", "T40", "T301"]));
+        let crlf = text.replace('\n', "\r\n");
+        both_paths(&crlf, true, None);
+        both_paths(&crlf, true, Some(&["T4", "T40", "T301"]));
     }
 
     /// The institution checks are skipped only for the file's own institution when it is a
