@@ -1041,8 +1041,9 @@ fn run(cli: Cli) -> Result<()> {
             let html = if level == pipeline::city::Level::City {
                 pipeline::city::report_cities(lake, campaign, &out, now, as_of, region)?
             } else {
-                let (_, html, cache) =
-                    pipeline::outputs::report_for_cached(lake, campaign, &out, now, as_of, region)?;
+                let (_, html, cache) = pipeline::outputs::report_for_level(
+                    lake, campaign, &out, now, as_of, region, None,
+                )?;
                 // As `uplift` says it: the week's fits taken from the lake's cache, and computed.
                 if let Some(cache) = &cache {
                     eprintln!("{}", pipeline::fit_cache::describe(cache));

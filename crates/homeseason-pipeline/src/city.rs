@@ -1192,7 +1192,7 @@ pub fn report_cities(
         share,
         noise,
     };
-    let (_, html) = crate::outputs::report_for_level(
+    let (_, html, _) = crate::outputs::report_for_level(
         lake,
         campaign,
         out,

@@ -614,7 +614,8 @@ pub fn report_for(
     as_of: Option<chrono::NaiveDate>,
     region: Option<&str>,
 ) -> Result<(Report, PathBuf)> {
-    report_for_level(lake, campaign, out, now, as_of, region, None)
+    let (report, html, _) = report_for_level(lake, campaign, out, now, as_of, region, None)?;
+    Ok((report, html))
 }
 
 /// The error of a report on a lake that `homeseason uplift` has not estimated.
@@ -625,43 +626,14 @@ pub(crate) fn no_uplift_table() -> PipelineError {
 }
 
 /// [`report_for`], with a region's cities in place of its region section and tile map, and as a
-/// sheet of its workbook ([`crate::city::report_cities`]).
+/// sheet of its workbook ([`crate::city::report_cities`]) — or, with `cities` `None`, the same
+/// report; and what the week's estimate did with the lake's cache of fits (`None` when nothing
+/// was estimated: from the window's end on the report reads the lake's tables), for the command
+/// line's `regression fits: …` line ([`crate::fit_cache::describe`]), as `uplift` prints it.
 ///
 /// # Errors
 /// As [`report_for`].
 pub fn report_for_level(
-    lake: &Lake,
-    campaign: &Campaign,
-    out: &Path,
-    now: &str,
-    as_of: Option<chrono::NaiveDate>,
-    region: Option<&str>,
-    cities: Option<homeseason_report::city::CitySection>,
-) -> Result<(Report, PathBuf)> {
-    let (report, html, _) =
-        report_for_level_cached(lake, campaign, out, now, as_of, region, cities)?;
-    Ok((report, html))
-}
-
-/// [`report_for`], with what the week's estimate did with the lake's cache of fits (`None` when
-/// nothing was estimated: a report from the window's end on reads the lake's tables), for the
-/// command line's `regression fits: …` line ([`crate::fit_cache::describe`]), as `uplift` prints.
-///
-/// # Errors
-/// As [`report_for`].
-pub fn report_for_cached(
-    lake: &Lake,
-    campaign: &Campaign,
-    out: &Path,
-    now: &str,
-    as_of: Option<chrono::NaiveDate>,
-    region: Option<&str>,
-) -> Result<(Report, PathBuf, Option<FitCacheReport>)> {
-    report_for_level_cached(lake, campaign, out, now, as_of, region, None)
-}
-
-/// [`report_for_level`] and the week's [`FitCacheReport`] ([`report_for_cached`]).
-fn report_for_level_cached(
     lake: &Lake,
     campaign: &Campaign,
     out: &Path,

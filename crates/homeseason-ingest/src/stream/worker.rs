@@ -471,9 +471,8 @@ fn scan_plain(
     let data = &chunk.data[..];
     let txn_col = spec.columns[F_TXN];
     let mut stops = Stops::new(data, spec.delimiter);
-    let mut first = skip_header;
-    let (mut pos, mut line) = (0usize, 1u32);
-    let (mut rec_start, mut rec_line) = (0usize, 1u32);
+    let mut lines = Lines::new(skip_header);
+    let mut pos = 0usize;
     // The verification pass: records in batches, their `txn_id`s hashed and the wanted set's
     // slots prefetched for the whole batch before any is asked (most lines are not wanted).
     let mut batch: Vec<PlainRecord> = Vec::with_capacity(WANT_BATCH);
@@ -501,24 +500,10 @@ fn scan_plain(
                 }
             }
         };
-        let text = (pos, end);
-        let next = (end + 1).min(data.len());
+        let record = lines.record(pos, end, data.len());
         pos = end + 1;
-        line = line.saturating_add(1);
-        if text.0 == text.1 {
+        let Some(rec) = record else {
             continue;
-        }
-        let (start, at) = (rec_start, rec_line);
-        (rec_start, rec_line) = (next, line);
-        if first {
-            first = false;
-            continue;
-        }
-        let rec = PlainRecord {
-            text,
-            raw: (start, next),
-            at,
-            fp: 0,
         };
         let Some(want) = want else {
             plain_record(spec, caches, out, data, &rec);
@@ -546,6 +531,48 @@ fn scan_plain(
 
 /// Records the verification pass hashes before it asks the wanted set about any of them.
 const WANT_BATCH: usize = 16;
+
+/// The records of a plain chunk's lines, as the `csv` reader counts them ([`scan_plain`]): a
+/// record is a non-empty line; its raw text starts just past the previous record (the blank lines
+/// between are the reader's skipped lines) and its line is that start's; the header is skipped.
+struct Lines {
+    skip_header: bool,
+    /// The line after the last one given.
+    line: u32,
+    /// Where the next record's raw text starts, and its line.
+    start: (usize, u32),
+}
+
+impl Lines {
+    fn new(skip_header: bool) -> Lines {
+        Lines {
+            skip_header,
+            line: 1,
+            start: (0, 1),
+        }
+    }
+
+    /// The line `pos..end` of a chunk of `len` bytes (`end`: its `\n`, or `len`), given in order:
+    /// its record, or `None` for a blank line or the header.
+    #[inline]
+    fn record(&mut self, pos: usize, end: usize, len: usize) -> Option<PlainRecord> {
+        let next = (end + 1).min(len);
+        self.line = self.line.saturating_add(1);
+        if pos == end {
+            return None;
+        }
+        let (start, at) = std::mem::replace(&mut self.start, (next, self.line));
+        if std::mem::take(&mut self.skip_header) {
+            return None;
+        }
+        Some(PlainRecord {
+            text: (pos, end),
+            raw: (start, next),
+            at,
+            fp: 0,
+        })
+    }
+}
 
 /// A record of a plain chunk: its text and raw bytes (ranges of the chunk), its line, and (the
 /// verification pass) its `txn_id`'s fingerprint.
@@ -596,9 +623,8 @@ fn split_plain(
     let data = &chunk.data[..];
     let width = plain_width(spec);
     let mut stops = Stops::new(data, spec.delimiter);
-    let mut first = skip_header;
-    let (mut pos, mut line) = (0usize, 1u32);
-    let (mut rec_start, mut rec_line) = (0usize, 1u32);
+    let mut lines = Lines::new(skip_header);
+    let mut pos = 0usize;
     let mut split: [&[u8]; PLAIN_WIDTH] = [&b""[..]; PLAIN_WIDTH];
     while pos < data.len() {
         // The line's first `width` fields (fewer when it has fewer), then its end.
@@ -622,26 +648,11 @@ fn split_plain(
             split[n] = &data[field..end];
             n += 1;
         }
-        let text = (pos, end);
-        let next = (end + 1).min(data.len());
+        let record = lines.record(pos, end, data.len());
         pos = end + 1;
-        line = line.saturating_add(1);
-        if text.0 == text.1 {
-            continue;
+        if let Some(rec) = record {
+            judge_plain(spec, caches, out, data, &rec, &split[..n]);
         }
-        let (start, at) = (rec_start, rec_line);
-        (rec_start, rec_line) = (next, line);
-        if first {
-            first = false;
-            continue;
-        }
-        let rec = PlainRecord {
-            text,
-            raw: (start, next),
-            at,
-            fp: 0,
-        };
-        judge_plain(spec, caches, out, data, &rec, &split[..n]);
     }
     !stops.spoiled()
 }
