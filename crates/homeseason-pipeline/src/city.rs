@@ -889,19 +889,13 @@ pub fn city_week_estimates(
     // file of the region's own (the lake refuses a name that is not a plain file name), and the
     // whole window's city fits consulted (the region's own estimate's and the nation's).
     let mut cache = crate::fit_cache::load(lake, &crate::fit_cache::city_week_fits(region), &opts);
-    crate::fit_cache::consult(
-        lake,
-        &crate::fit_cache::city_fits(region),
-        &opts,
-        &mut cache,
-    );
-    if region != NATIONAL {
-        crate::fit_cache::consult(
-            lake,
-            &crate::fit_cache::city_fits(NATIONAL),
-            &opts,
-            &mut cache,
-        );
+    let scopes: &[&str] = if region == NATIONAL {
+        &[NATIONAL]
+    } else {
+        &[region, NATIONAL]
+    };
+    for scope in scopes {
+        crate::fit_cache::consult(lake, &crate::fit_cache::city_fits(scope), &opts, &mut cache);
     }
     // The same rule as the whole window's estimate: the regression on full city series only.
     let mut parts = by_city_rule(&series, &partial, &methods, |cells, some| {

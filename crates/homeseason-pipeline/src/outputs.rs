@@ -625,11 +625,13 @@ pub(crate) fn no_uplift_table() -> PipelineError {
     )
 }
 
-/// [`report_for`], with a region's cities in place of its region section and tile map, and as a
-/// sheet of its workbook ([`crate::city::report_cities`]) — or, with `cities` `None`, the same
-/// report; and what the week's estimate did with the lake's cache of fits (`None` when nothing
-/// was estimated: from the window's end on the report reads the lake's tables), for the command
-/// line's `regression fits: …` line ([`crate::fit_cache::describe`]), as `uplift` prints it.
+/// [`report_for`]; with `cities`, a region's cities in place of its region section and tile map,
+/// and as a sheet of its workbook ([`crate::city::report_cities`]).
+///
+/// Also returns what the week's estimate did with the lake's cache of fits, for the command
+/// line's `regression fits: …` line ([`crate::fit_cache::describe`], as `uplift` prints it);
+/// `None` when nothing was estimated (from the window's end on, the report reads the lake's
+/// tables).
 ///
 /// # Errors
 /// As [`report_for`].

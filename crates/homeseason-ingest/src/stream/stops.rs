@@ -2,10 +2,10 @@
 //!
 //! The plain split ([`super::worker`]) had asked `memchr` for each line's end and then for each
 //! field's delimiter: ~11 calls a line of ~90 bytes, each with its own setup for a few bytes. Here
-//! a 64-byte block is compared with the delimiter and with `\n` once, into two bit masks, and each
-//! stop is the next set bit (`trailing_zeros`, then the bit cleared). The same compares look for
-//! a quote or a carriage return, which make a chunk not plain: then the stops end there and
-//! [`Stops::spoiled`] says so, where a pass of `memchr2` over the chunk had asked first.
+//! a 64-byte block is compared once with the delimiter, `\n`, `"` and `\r`, into bit masks, and
+//! each stop is the next set bit (`trailing_zeros`, then the bit cleared). A quote or a carriage
+//! return makes a chunk not plain: the stops end there and [`Stops::spoiled`] says so (a pass of
+//! `memchr2` over the chunk had asked that first).
 
 /// The positions of the delimiter and of `\n` in a chunk, in order.
 pub(super) struct Stops<'a> {

@@ -684,7 +684,8 @@ fn plain_record(
     judge_plain(spec, caches, out, data, rec, got);
 }
 
-/// Judge a plain record split into its fields `got` (at least the first [`plain_width`], or all).
+/// Judge a plain record split into its fields `got`: its first [`plain_width`] (fewer when the line
+/// has fewer), or more.
 fn judge_plain(
     spec: &Spec<'_>,
     caches: &mut Caches,
