@@ -242,8 +242,12 @@ struct Store {
 
 impl Store {
     fn new(series: &DataFrame) -> Result<Store> {
-        let regions = strings_of(series, "region_code")?;
-        let categories = strings_of(series, "category")?;
+        // The text columns are read in place: a region and a category are owned once per cell,
+        // not once per row (two columns of the frame's ~10⁵–10⁶ rows, read by both the events and
+        // the power).
+        let text = |name: &str| -> Result<Column> { Ok(series.column(name)?.cast(&DataType::String)?) };
+        let (regions, categories) = (text("region_code")?, text("category")?);
+        let (regions, categories) = (regions.str()?, categories.str()?);
         let dates = dates_of(series, "date")?;
         let values = floats_of(series, "net_amount_yuan")?;
         let (Some(first), Some(last)) = (
@@ -255,29 +259,30 @@ impl Store {
             ));
         };
         let days = usize::try_from((last - first).num_days() + 1).unwrap_or(0);
-        let mut map: HashMap<(String, String), Vec<f64>> = HashMap::new();
-        let mut names = BTreeSet::new();
-        for i in 0..series.height() {
-            let Some(d) = dates[i] else { continue };
-            if regions[i] == NATIONAL || regions[i].is_empty() {
+        let mut map: HashMap<(&str, &str), Vec<f64>> = HashMap::new();
+        let mut names: BTreeSet<&str> = BTreeSet::new();
+        let rows = regions.iter().zip(categories.iter()).zip(&dates).zip(&values);
+        for (((region, category), d), &value) in rows {
+            let (region, category) = (region.unwrap_or_default(), category.unwrap_or_default());
+            let Some(d) = *d else { continue };
+            if region == NATIONAL || region.is_empty() {
                 continue;
             }
-            names.insert(regions[i].clone());
+            names.insert(region);
             let v = map
-                .entry((categories[i].clone(), regions[i].clone()))
+                .entry((category, region))
                 .or_insert_with(|| vec![f64::NAN; days]);
             let k = usize::try_from((d - first).num_days()).unwrap_or(0);
-            v[k] = if v[k].is_nan() {
-                values[i]
-            } else {
-                v[k] + values[i]
-            };
+            v[k] = if v[k].is_nan() { value } else { v[k] + value };
         }
         Ok(Store {
             first,
             days,
-            values: map,
-            regions: names.into_iter().collect(),
+            values: map
+                .into_iter()
+                .map(|((c, r), v)| ((c.to_owned(), r.to_owned()), v))
+                .collect(),
+            regions: names.into_iter().map(str::to_owned).collect(),
         })
     }
 

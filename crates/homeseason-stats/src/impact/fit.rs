@@ -2074,11 +2074,19 @@ impl ImpactModel {
                     let i = t - cx.post.start;
                     let fitted = dot_lanes(&cx.x[i * k..(i + 1) * k], &beta, k);
                     for lane in 0..lanes {
-                        let v = fitted[lane] + s1[lane] + s2[lane] + eps[lane];
                         samples[(batch.first + group + lane) * horizon + i] =
-                            if self.options.log { v.exp() } else { v };
+                            fitted[lane] + s1[lane] + s2[lane] + eps[lane];
                     }
                 }
+            }
+        }
+        // On the log scale, the batch's values back to the series' scale in a pass of their own:
+        // the same `exp` of the same values, where a call inside the loop above made the lanes'
+        // states go through memory around each call (no vector register survives a call).
+        if self.options.log {
+            let rows = batch.first * horizon..(batch.first + batch.count) * horizon;
+            for v in &mut samples[rows] {
+                *v = v.exp();
             }
         }
     }
