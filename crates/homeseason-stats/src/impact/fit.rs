@@ -13,7 +13,7 @@ use super::linalg::{
     GRAM_CHUNK, LANES, back_substitute, back_substitute_lanes, cholesky, dot, dot_lanes,
     forward_substitute, gram_add, inverse_diagonal,
 };
-use super::optim::{Tolerance, bfgs, hessian, nelder_mead};
+use super::optim::{Tolerance, bfgs, hessian_batched, nelder_mead};
 use super::rng::Sampler;
 use super::{Coefficient, Counterfactual, Diagnostics, ErrorModel, ImpactError, ImpactOptions};
 
@@ -742,62 +742,138 @@ fn residual_log_target(
     model: ErrorModel,
     theta: &[f64],
 ) -> f64 {
-    let Some((p, log_prior)) = model.params(theta) else {
-        return f64::NEG_INFINITY;
-    };
+    residual_log_target_lanes::<1>(resid, obs, dof, model, &[theta])[0]
+}
+
+/// [`residual_log_target`] at each of `thetas` (the Hessian's points), [`TARGET_LANES`] at a time
+/// in one pass over the days: each value is [`residual_log_target`]'s, with the same operations in
+/// the same order (so the same bits), but the filters' chains from one day to the next overlap.
+fn residual_log_targets(
+    resid: &[f64],
+    obs: &[bool],
+    dof: f64,
+    model: ErrorModel,
+    thetas: &[Vec<f64>],
+) -> Vec<f64> {
+    let mut out = Vec::with_capacity(thetas.len());
+    for group in thetas.chunks(TARGET_LANES) {
+        let group: Vec<&[f64]> = group.iter().map(Vec::as_slice).collect();
+        let values = residual_log_target_lanes::<TARGET_LANES>(resid, obs, dof, model, &group);
+        out.extend_from_slice(&values[..group.len()]);
+    }
+    out
+}
+
+/// How many parameter sets [`residual_log_targets`] filters side by side.
+const TARGET_LANES: usize = 4;
+
+/// One parameter set's filter in [`residual_log_target_lanes`].
+#[derive(Clone, Copy)]
+struct TargetLane {
+    p: Params,
+    log_prior: f64,
+    /// Outside the prior's support, or a non-positive innovation variance met: −∞.
+    dead: bool,
+    c: (f64, f64, f64),
+    m: (f64, f64),
+    ss: f64,
+    log_det: f64,
+    prod: f64,
+    steady: Option<(f64, f64, f64)>,
+}
+
+/// The filter of [`residual_log_target`] for up to `L` parameter sets (`thetas.len() ≤ L`), day
+/// by day, the sets side by side; values past `thetas.len()` are −∞.
+fn residual_log_target_lanes<const L: usize>(
+    resid: &[f64],
+    obs: &[bool],
+    dof: f64,
+    model: ErrorModel,
+    thetas: &[&[f64]],
+) -> [f64; L] {
+    let mut lanes: [TargetLane; L] = std::array::from_fn(|i| {
+        let found = thetas.get(i).and_then(|theta| model.params(theta));
+        TargetLane {
+            p: found.map_or(Params::IID, |(p, _)| p),
+            log_prior: found.map_or(0.0, |(_, l)| l),
+            dead: found.is_none(),
+            c: (0.0, 0.0, 0.0),
+            m: (0.0, 0.0),
+            ss: 0.0,
+            log_det: 0.0,
+            prod: 1.0,
+            steady: None,
+        }
+    });
+    for (t, (&observed, &r)) in obs.iter().zip(resid).enumerate() {
+        for lane in &mut lanes {
+            if !lane.dead {
+                target_day(lane, t, observed, r);
+            }
+        }
+    }
+    std::array::from_fn(|i| {
+        let lane = &lanes[i];
+        if lane.dead {
+            return f64::NEG_INFINITY;
+        }
+        let log_det = lane.log_det - lane.prod.ln();
+        -0.5 * log_det - 0.5 * dof * lane.ss.max(1e-300).ln() + lane.log_prior
+    })
+}
+
+/// Day `t` of one lane's filter (see [`residual_log_target`]): `observed` and the day's residual.
+#[inline]
+fn target_day(lane: &mut TargetLane, t: usize, observed: bool, resid: f64) {
+    let p = &lane.p;
     let (f1, f2) = (p.phi[0], p.phi[1]);
     let (q1, q2) = (p.q(0), p.q(1));
-    let (mut c11, mut c12, mut c22) = (0.0, 0.0, 0.0);
-    let (mut m1, mut m2) = (0.0, 0.0);
-    let (mut ss, mut log_det, mut prod) = (0.0, 0.0, 1.0);
-    let mut steady: Option<(f64, f64, f64)> = None;
-    for t in 0..obs.len() {
-        let (a1, a2) = (f1 * m1, f2 * m2);
-        if !obs[t] {
-            steady = None;
-            if t == 0 {
-                (c11, c12, c22) = (p.w[0], 0.0, p.w[1]);
-            } else {
-                (c11, c12, c22) = (f1 * f1 * c11 + q1, f1 * f2 * c12, f2 * f2 * c22 + q2);
-            }
-            (m1, m2) = (a1, a2);
-            continue;
-        }
-        let (k1, k2, inv_f) = if let Some(s) = steady {
-            s
+    let (mut c11, mut c12, mut c22) = lane.c;
+    let (m1, m2) = lane.m;
+    let (a1, a2) = (f1 * m1, f2 * m2);
+    if !observed {
+        lane.steady = None;
+        if t == 0 {
+            (c11, c12, c22) = (p.w[0], 0.0, p.w[1]);
         } else {
-            let (p11, p12, p22) = if t == 0 {
-                (p.w[0], 0.0, p.w[1])
-            } else {
-                (f1 * f1 * c11 + q1, f1 * f2 * c12, f2 * f2 * c22 + q2)
-            };
-            let (g1, g2) = (p11 + p12, p12 + p22);
-            let f = g1 + g2 + p.wn;
-            if f.is_nan() || f <= 1e-300 {
-                return f64::NEG_INFINITY;
-            }
-            let inv_f = 1.0 / f;
-            let n11 = (p11 - g1 * g1 * inv_f).max(0.0);
-            let n12 = p12 - g1 * g2 * inv_f;
-            let n22 = (p22 - g2 * g2 * inv_f).max(0.0);
-            if t > 0 && (n11 - c11).abs() + (n12 - c12).abs() + (n22 - c22).abs() < 1e-14 {
-                steady = Some((g1 * inv_f, g2 * inv_f, inv_f));
-            }
-            (c11, c12, c22) = (n11, n12, n22);
-            (g1 * inv_f, g2 * inv_f, inv_f)
-        };
-        let v = resid[t] - a1 - a2;
-        ss += v * v * inv_f;
-        prod *= inv_f;
-        if !(1e-100..=1e100).contains(&prod) {
-            log_det -= prod.ln();
-            prod = 1.0;
+            (c11, c12, c22) = (f1 * f1 * c11 + q1, f1 * f2 * c12, f2 * f2 * c22 + q2);
         }
-        m1 = a1 + k1 * v;
-        m2 = a2 + k2 * v;
+        lane.c = (c11, c12, c22);
+        lane.m = (a1, a2);
+        return;
     }
-    log_det -= prod.ln();
-    -0.5 * log_det - 0.5 * dof * ss.max(1e-300).ln() + log_prior
+    let (k1, k2, inv_f) = if let Some(s) = lane.steady {
+        s
+    } else {
+        let (p11, p12, p22) = if t == 0 {
+            (p.w[0], 0.0, p.w[1])
+        } else {
+            (f1 * f1 * c11 + q1, f1 * f2 * c12, f2 * f2 * c22 + q2)
+        };
+        let (g1, g2) = (p11 + p12, p12 + p22);
+        let f = g1 + g2 + p.wn;
+        if f.is_nan() || f <= 1e-300 {
+            lane.dead = true;
+            return;
+        }
+        let inv_f = 1.0 / f;
+        let n11 = (p11 - g1 * g1 * inv_f).max(0.0);
+        let n12 = p12 - g1 * g2 * inv_f;
+        let n22 = (p22 - g2 * g2 * inv_f).max(0.0);
+        if t > 0 && (n11 - c11).abs() + (n12 - c12).abs() + (n22 - c22).abs() < 1e-14 {
+            lane.steady = Some((g1 * inv_f, g2 * inv_f, inv_f));
+        }
+        lane.c = (n11, n12, n22);
+        (g1 * inv_f, g2 * inv_f, inv_f)
+    };
+    let v = resid - a1 - a2;
+    lane.ss += v * v * inv_f;
+    lane.prod *= inv_f;
+    if !(1e-100..=1e100).contains(&lane.prod) {
+        lane.log_det -= lane.prod.ln();
+        lane.prod = 1.0;
+    }
+    lane.m = (a1 + k1 * v, a2 + k2 * v);
 }
 
 /// [`residual_log_target`] of [`ErrorModel::TwoAr1PlusNoise`] and its gradient in the coordinates
@@ -1306,8 +1382,24 @@ fn search_slices(
             continue;
         }
         let hess = if r > 0 {
-            // At `rest` itself the Hessian's −target is −value, computed just above.
-            hessian(|x| -target(x), &rest, -value, 0.02)
+            // At `rest` itself the Hessian's −target is −value, computed just above. Its points
+            // are filtered side by side (the same values as one by one).
+            let all = |points: &[Vec<f64>]| {
+                let thetas: Vec<Vec<f64>> = points
+                    .iter()
+                    .map(|rest| {
+                        let mut theta = Vec::with_capacity(d);
+                        theta.push(a);
+                        theta.extend_from_slice(rest);
+                        theta
+                    })
+                    .collect();
+                residual_log_targets(&resid, &data.obs, dof, model, &thetas)
+                    .into_iter()
+                    .map(|v| -v)
+                    .collect()
+            };
+            hessian_batched(all, &rest, -value, 0.02)
         } else {
             Vec::new()
         };
@@ -2603,6 +2695,120 @@ mod tests {
         // Outside the prior's support.
         let (value, _) = residual_log_target_grad(&resid, &obs, dof, &[1.0, 30.0, 0.0, 0.0]);
         assert_eq!(value, f64::NEG_INFINITY);
+    }
+
+    /// The cheap target one parameter set at a time, as it was written before the lanes: the
+    /// reference [`residual_log_targets`] must give to the bit.
+    fn residual_log_target_alone(
+        resid: &[f64],
+        obs: &[bool],
+        dof: f64,
+        model: ErrorModel,
+        theta: &[f64],
+    ) -> f64 {
+        let Some((p, log_prior)) = model.params(theta) else {
+            return f64::NEG_INFINITY;
+        };
+        let (f1, f2) = (p.phi[0], p.phi[1]);
+        let (q1, q2) = (p.q(0), p.q(1));
+        let (mut c11, mut c12, mut c22) = (0.0, 0.0, 0.0);
+        let (mut m1, mut m2) = (0.0, 0.0);
+        let (mut ss, mut log_det, mut prod) = (0.0, 0.0, 1.0);
+        let mut steady: Option<(f64, f64, f64)> = None;
+        for t in 0..obs.len() {
+            let (a1, a2) = (f1 * m1, f2 * m2);
+            if !obs[t] {
+                steady = None;
+                if t == 0 {
+                    (c11, c12, c22) = (p.w[0], 0.0, p.w[1]);
+                } else {
+                    (c11, c12, c22) = (f1 * f1 * c11 + q1, f1 * f2 * c12, f2 * f2 * c22 + q2);
+                }
+                (m1, m2) = (a1, a2);
+                continue;
+            }
+            let (k1, k2, inv_f) = if let Some(s) = steady {
+                s
+            } else {
+                let (p11, p12, p22) = if t == 0 {
+                    (p.w[0], 0.0, p.w[1])
+                } else {
+                    (f1 * f1 * c11 + q1, f1 * f2 * c12, f2 * f2 * c22 + q2)
+                };
+                let (g1, g2) = (p11 + p12, p12 + p22);
+                let f = g1 + g2 + p.wn;
+                if f.is_nan() || f <= 1e-300 {
+                    return f64::NEG_INFINITY;
+                }
+                let inv_f = 1.0 / f;
+                let n11 = (p11 - g1 * g1 * inv_f).max(0.0);
+                let n12 = p12 - g1 * g2 * inv_f;
+                let n22 = (p22 - g2 * g2 * inv_f).max(0.0);
+                if t > 0 && (n11 - c11).abs() + (n12 - c12).abs() + (n22 - c22).abs() < 1e-14 {
+                    steady = Some((g1 * inv_f, g2 * inv_f, inv_f));
+                }
+                (c11, c12, c22) = (n11, n12, n22);
+                (g1 * inv_f, g2 * inv_f, inv_f)
+            };
+            let v = resid[t] - a1 - a2;
+            ss += v * v * inv_f;
+            prod *= inv_f;
+            if !(1e-100..=1e100).contains(&prod) {
+                log_det -= prod.ln();
+                prod = 1.0;
+            }
+            m1 = a1 + k1 * v;
+            m2 = a2 + k2 * v;
+        }
+        log_det -= prod.ln();
+        -0.5 * log_det - 0.5 * dof * ss.max(1e-300).ln() + log_prior
+    }
+
+    #[test]
+    fn the_cheap_target_side_by_side_gives_each_sets_bits() {
+        let mut rng = Sampler::new(29);
+        let len = 700;
+        let resid: Vec<f64> = (0..len).map(|_| 0.05 * rng.normal()).collect();
+        for (obs_kind, model) in [
+            (0, ErrorModel::TwoAr1PlusNoise),
+            (1, ErrorModel::TwoAr1PlusNoise),
+            (1, ErrorModel::Ar1PlusNoise),
+            (2, ErrorModel::LocalLevel),
+        ] {
+            // Every day; skipped days (the first one too); a long gap.
+            let obs: Vec<bool> = (0..len)
+                .map(|t| match obs_kind {
+                    0 => true,
+                    1 => t != 0 && t % 13 != 4,
+                    _ => !(200..260).contains(&t),
+                })
+                .collect();
+            let d = model.dim();
+            // 1 to 11 sets (groups of four and a remainder), some outside the prior's support.
+            for count in [1usize, 3, 4, 5, 11] {
+                let thetas: Vec<Vec<f64>> = (0..count)
+                    .map(|i| {
+                        (0..d)
+                            .map(|j| {
+                                if i == 2 && j == 1 {
+                                    40.0
+                                } else {
+                                    3.0 * (rng.uniform() - 0.5)
+                                }
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let side = residual_log_targets(&resid, &obs, 640.0, model, &thetas);
+                assert_eq!(side.len(), count);
+                for (theta, v) in thetas.iter().zip(&side) {
+                    let alone = residual_log_target_alone(&resid, &obs, 640.0, model, theta);
+                    assert_eq!(v.to_bits(), alone.to_bits(), "{model:?} {theta:?}");
+                    let one = residual_log_target(&resid, &obs, 640.0, model, theta);
+                    assert_eq!(one.to_bits(), alone.to_bits(), "{model:?} {theta:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -228,25 +228,53 @@ pub(crate) fn bfgs<F: FnMut(&[f64]) -> (f64, Vec<f64>)>(
 
 /// Central finite-difference Hessian of `f` at `x` with step `h` (row-major d×d); `f0` is `f(x)`,
 /// which the caller has already computed.
+#[cfg(test)]
 pub(crate) fn hessian<F: FnMut(&[f64]) -> f64>(mut f: F, x: &[f64], f0: f64, h: f64) -> Vec<f64> {
+    hessian_batched(|points| points.iter().map(|y| f(y)).collect(), x, f0, h)
+}
+
+/// [`hessian`] with every point it needs handed to `f` at once (in the order [`hessian`] would
+/// evaluate them), so that `f` can evaluate them side by side; the same differences of the same
+/// values.
+pub(crate) fn hessian_batched<F: FnOnce(&[Vec<f64>]) -> Vec<f64>>(
+    f: F,
+    x: &[f64],
+    f0: f64,
+    h: f64,
+) -> Vec<f64> {
     let d = x.len();
-    let mut out = vec![0.0; d * d];
-    let mut at = |dx: &[(usize, f64)]| {
+    let at = |dx: &[(usize, f64)]| {
         let mut y = x.to_vec();
         for &(i, s) in dx {
             y[i] += s;
         }
-        f(&y)
+        y
     };
+    let mut points = Vec::with_capacity(d * (2 * d));
     for i in 0..d {
-        let fp = at(&[(i, h)]);
-        let fm = at(&[(i, -h)]);
+        points.push(at(&[(i, h)]));
+        points.push(at(&[(i, -h)]));
+        for j in 0..i {
+            points.push(at(&[(i, h), (j, h)]));
+            points.push(at(&[(i, h), (j, -h)]));
+            points.push(at(&[(i, -h), (j, h)]));
+            points.push(at(&[(i, -h), (j, -h)]));
+        }
+    }
+    let values = f(&points);
+    assert_eq!(values.len(), points.len(), "hessian: one value a point");
+    let mut next = values.into_iter();
+    let mut take = || next.next().unwrap_or(f64::NAN);
+    let mut out = vec![0.0; d * d];
+    for i in 0..d {
+        let fp = take();
+        let fm = take();
         out[i * d + i] = (fp - 2.0 * f0 + fm) / (h * h);
         for j in 0..i {
-            let fpp = at(&[(i, h), (j, h)]);
-            let fpm = at(&[(i, h), (j, -h)]);
-            let fmp = at(&[(i, -h), (j, h)]);
-            let fmm = at(&[(i, -h), (j, -h)]);
+            let fpp = take();
+            let fpm = take();
+            let fmp = take();
+            let fmm = take();
             let v = (fpp - fpm - fmp + fmm) / (4.0 * h * h);
             out[i * d + j] = v;
             out[j * d + i] = v;
