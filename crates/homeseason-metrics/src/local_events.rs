@@ -245,7 +245,8 @@ impl Store {
         // The text columns are read in place: a region and a category are owned once per cell,
         // not once per row (two columns of the frame's ~10⁵–10⁶ rows, read by both the events and
         // the power).
-        let text = |name: &str| -> Result<Column> { Ok(series.column(name)?.cast(&DataType::String)?) };
+        let text =
+            |name: &str| -> Result<Column> { Ok(series.column(name)?.cast(&DataType::String)?) };
         let (regions, categories) = (text("region_code")?, text("category")?);
         let (regions, categories) = (regions.str()?, categories.str()?);
         let dates = dates_of(series, "date")?;
@@ -261,7 +262,11 @@ impl Store {
         let days = usize::try_from((last - first).num_days() + 1).unwrap_or(0);
         let mut map: HashMap<(&str, &str), Vec<f64>> = HashMap::new();
         let mut names: BTreeSet<&str> = BTreeSet::new();
-        let rows = regions.iter().zip(categories.iter()).zip(&dates).zip(&values);
+        let rows = regions
+            .iter()
+            .zip(categories.iter())
+            .zip(&dates)
+            .zip(&values);
         for (((region, category), d), &value) in rows {
             let (region, category) = (region.unwrap_or_default(), category.unwrap_or_default());
             let Some(d) = *d else { continue };
