@@ -13,7 +13,7 @@ use super::linalg::{
     GRAM_CHUNK, LANES, back_substitute, back_substitute_lanes, cholesky, dot, dot_lanes,
     forward_substitute, gram_add, inverse_diagonal,
 };
-use super::optim::{Tolerance, bfgs, hessian_batched, nelder_mead};
+use super::optim::{Tolerance, bfgs, hessian, nelder_mead};
 use super::rng::Sampler;
 use super::{Coefficient, Counterfactual, Diagnostics, ErrorModel, ImpactError, ImpactOptions};
 
@@ -1326,12 +1326,15 @@ fn search_slices(
     // The previous slice's conditional mode and inverse curvature: the next slice's start.
     let mut warm: Option<(Vec<f64>, Vec<f64>)> = None;
     for &a in centres {
-        let target = |rest: &[f64]| {
+        // The slice's θ₀ and the other coordinates.
+        let theta_of = |rest: &[f64]| {
             let mut theta = Vec::with_capacity(d);
             theta.push(a);
             theta.extend_from_slice(rest);
-            residual_log_target(&resid, &data.obs, dof, model, &theta)
+            theta
         };
+        let target =
+            |rest: &[f64]| residual_log_target(&resid, &data.obs, dof, model, &theta_of(rest));
         // The two-AR model's cheap target has an analytic gradient: a quasi-Newton search needs a
         // handful of evaluations where Nelder–Mead needs 120–240 (Nelder–Mead stays the fallback).
         // A warm start also brings the previous slice's inverse Hessian: the first quasi-Newton
@@ -1340,10 +1343,7 @@ fn search_slices(
         let search = |start: &[f64], h0: Option<&[f64]>, step: f64, budget: usize| {
             if model == ErrorModel::TwoAr1PlusNoise {
                 let with_gradient = |rest: &[f64]| {
-                    let mut theta = Vec::with_capacity(d);
-                    theta.push(a);
-                    theta.extend_from_slice(rest);
-                    let (v, g) = residual_log_target_grad(&resid, &data.obs, dof, &theta);
+                    let (v, g) = residual_log_target_grad(&resid, &data.obs, dof, &theta_of(rest));
                     (-v, g.iter().map(|x| -x).collect())
                 };
                 if let Some(found) = bfgs(
@@ -1385,21 +1385,13 @@ fn search_slices(
             // At `rest` itself the Hessian's −target is −value, computed just above. Its points
             // are filtered side by side (the same values as one by one).
             let all = |points: &[Vec<f64>]| {
-                let thetas: Vec<Vec<f64>> = points
-                    .iter()
-                    .map(|rest| {
-                        let mut theta = Vec::with_capacity(d);
-                        theta.push(a);
-                        theta.extend_from_slice(rest);
-                        theta
-                    })
-                    .collect();
+                let thetas: Vec<Vec<f64>> = points.iter().map(|rest| theta_of(rest)).collect();
                 residual_log_targets(&resid, &data.obs, dof, model, &thetas)
                     .into_iter()
                     .map(|v| -v)
                     .collect()
             };
-            hessian_batched(all, &rest, -value, 0.02)
+            hessian(all, &rest, -value, 0.02)
         } else {
             Vec::new()
         };

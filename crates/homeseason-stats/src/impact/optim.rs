@@ -226,17 +226,11 @@ pub(crate) fn bfgs<F: FnMut(&[f64]) -> (f64, Vec<f64>)>(
     Some((x, fx))
 }
 
-/// Central finite-difference Hessian of `f` at `x` with step `h` (row-major d×d); `f0` is `f(x)`,
-/// which the caller has already computed.
-#[cfg(test)]
-pub(crate) fn hessian<F: FnMut(&[f64]) -> f64>(mut f: F, x: &[f64], f0: f64, h: f64) -> Vec<f64> {
-    hessian_batched(|points| points.iter().map(|y| f(y)).collect(), x, f0, h)
-}
-
-/// [`hessian`] with every point it needs handed to `f` at once (in the order [`hessian`] would
-/// evaluate them), so that `f` can evaluate them side by side; the same differences of the same
-/// values.
-pub(crate) fn hessian_batched<F: FnOnce(&[Vec<f64>]) -> Vec<f64>>(
+/// Central finite-difference Hessian at `x` with step `h` (row-major d×d); `f0` is the function
+/// at `x`, which the caller has already computed. `f` is given every point the differences need at
+/// once and returns the function at each, in that order (so that it can evaluate them side by
+/// side).
+pub(crate) fn hessian<F: FnOnce(&[Vec<f64>]) -> Vec<f64>>(
     f: F,
     x: &[f64],
     f0: f64,
@@ -294,7 +288,12 @@ mod tests {
         // Gradient zero: 6(x0-1) + x1 = 0, 2(x1+2) + x0 = 0.
         assert!((6.0 * (x[0] - 1.0) + x[1]).abs() < 1e-4);
         assert!((2.0 * (x[1] + 2.0) + x[0]).abs() < 1e-4);
-        let h = hessian(f, &x, f(&x), 1e-3);
+        let h = hessian(
+            |points| points.iter().map(|y| f(y)).collect(),
+            &x,
+            f(&x),
+            1e-3,
+        );
         assert!(
             (h[0] - 6.0).abs() < 1e-4 && (h[3] - 2.0).abs() < 1e-4 && (h[1] - 1.0).abs() < 1e-4
         );
