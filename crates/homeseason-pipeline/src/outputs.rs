@@ -71,6 +71,11 @@ pub fn estimate_reported(
     let (activities_tx, activities_rx) = std::sync::mpsc::channel::<DataFrame>();
     let (estimated, early, late) = std::thread::scope(|scope| {
         let view = &view;
+        // The lake's housekeeping (snapshots past their retention) beside the work, not in the
+        // commit at the end; best effort, as in the commit, which does whatever is left.
+        scope.spawn(|| {
+            let _ = lake.collect_if_idle();
+        });
         let early = scope.spawn(move || {
             let mut laps = Laps::default();
             let feeds = Feeds::read(view)?;
